@@ -1,0 +1,64 @@
+# ITS Portal dev loop.  `make run` · `make stop` · `make test` · `make lint` · `make bench`
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+LINT_DIRS := $(wildcard shared services devtools itsctl bench)
+# `stop`/`status` use only the standard library: they work before the venv exists.
+STACK_PY = $(if $(wildcard $(PY)),$(PY),$(PYTHON))
+
+.PHONY: help venv infra run stop status test test-unit test-integration test-e2e lint bench clean
+
+help:
+	@echo "make run      install, start PostgreSQL/RabbitMQ if needed, migrate, start the stack"
+	@echo "make stop     stop what 'make run' started      make status   what runs"
+	@echo "make test     the whole suite (PYTEST_ARGS=... to pass options)"
+	@echo "make test-unit | test-integration | test-e2e"
+	@echo "make lint     ruff + mypy --strict               make bench    benchmarks"
+	@echo "make clean    stop, remove var/ and caches (keeps .venv)"
+
+venv: $(STAMP)
+
+# Reinstall when pyproject.toml is newer than the last install.
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+infra:
+	@bash scripts/ensure-infra.sh
+
+run: venv infra
+	$(PY) -m devtools.stack up
+
+stop:
+	@$(STACK_PY) -m devtools.stack down
+
+status:
+	@$(STACK_PY) -m devtools.stack status
+
+test: venv infra
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-unit: venv
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+test-integration: venv infra
+	$(PY) -m pytest tests/integration $(PYTEST_ARGS)
+
+test-e2e: venv infra
+	$(PY) -m pytest tests/e2e $(PYTEST_ARGS)
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy --strict $(LINT_DIRS)
+
+bench: venv infra
+	$(PY) -m bench
+
+clean:
+	@if [ -d var/run ]; then $(STACK_PY) -m devtools.stack down; fi
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache

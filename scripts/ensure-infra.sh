@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# Make sure the local PostgreSQL and RabbitMQ answer, starting (or, as root on
+# Debian, installing) them where needed. Quiet and idempotent when all is up.
+#
+# Used by `make run`, `make test` and `make bench`.
+set -euo pipefail
+
+PG_HOST=127.0.0.1
+PG_PORT=5432
+AMQP_HOST=127.0.0.1
+AMQP_PORT=5672
+WAIT_SECONDS=60
+COMPOSE_HINT="docker compose -f deploy/compose.yaml up -d postgres rabbitmq"
+
+say() { printf '%s\n' "$*"; }
+fail() { printf 'ensure-infra: %s\n' "$*" >&2; exit 1; }
+
+can_install() {
+    [[ ${EUID} -eq 0 && -f /etc/debian_version ]] && command -v apt-get >/dev/null
+}
+
+apt_install() {
+    export DEBIAN_FRONTEND=noninteractive
+    say "$1: installing the Debian package(s) ${*:2}"
+    if ! apt-get install -y -q "${@:2}" >/tmp/ensure-infra-apt.log 2>&1; then
+        apt-get update -q >>/tmp/ensure-infra-apt.log 2>&1 || true
+        apt-get install -y -q "${@:2}" >>/tmp/ensure-infra-apt.log 2>&1 \
+            || { tail -n 20 /tmp/ensure-infra-apt.log >&2; fail "apt-get install ${*:2} failed"; }
+    fi
+}
+
+# wait_until SECONDS CMD...: run CMD once a second until it succeeds or time runs out.
+wait_until() {
+    local deadline=$((SECONDS + $1))
+    shift
+    until "$@"; do
+        ((SECONDS < deadline)) || return 1
+        sleep 1
+    done
+}
+
+# ---------------------------------------------------------------- PostgreSQL
+pg_up() { pg_isready -q -h "$PG_HOST" -p "$PG_PORT" -t 2 >/dev/null 2>&1; }
+
+pg_cluster_version() {
+    # The newest cluster version under /etc/postgresql that has a `main` cluster.
+    [[ -d /etc/postgresql ]] || return 1
+    local v
+    v=$(find /etc/postgresql -mindepth 2 -maxdepth 2 -name main -printf '%h\n' 2>/dev/null \
+        | xargs -r -n1 basename | sort -V | tail -n 1)
+    [[ -n $v ]] && printf '%s\n' "$v"
+}
+
+pg_start() {
+    local v
+    v=$(pg_cluster_version) || fail "postgresql: installed but no cluster under /etc/postgresql"
+    say "postgresql: starting cluster $v/main"
+    pg_ctlcluster --skip-systemctl-redirect "$v" main start >/dev/null 2>&1 || true
+    wait_until "$WAIT_SECONDS" pg_up \
+        || fail "postgresql: cluster $v/main did not answer on $PG_HOST:$PG_PORT within ${WAIT_SECONDS}s (see /var/log/postgresql/postgresql-$v-main.log)"
+}
+
+pg_trust_loopback() {
+    # A fresh Debian cluster asks for a password on TCP; the dev stack connects as
+    # postgres@127.0.0.1 with none (as on the dev and CI machines). Only done on a
+    # cluster this script installed itself.
+    local v hba
+    v=$(pg_cluster_version) || return 0
+    hba=/etc/postgresql/$v/main/pg_hba.conf
+    [[ -f $hba ]] || return 0
+    if ! grep -q '^# its-portal dev loop' "$hba"; then
+        say "postgresql: allowing passwordless connections from 127.0.0.1/::1 (local development)"
+        {
+            printf '# its-portal dev loop: trust loopback TCP\n'
+            printf 'host all all 127.0.0.1/32 trust\nhost all all ::1/128 trust\n'
+            cat "$hba"
+        } >"$hba.new" && chown --reference="$hba" "$hba.new" && chmod --reference="$hba" "$hba.new" \
+            && mv "$hba.new" "$hba"
+        pg_ctlcluster --skip-systemctl-redirect "$v" main reload >/dev/null 2>&1 || true
+    fi
+}
+
+ensure_postgres() {
+    if pg_up; then
+        say "postgresql: up"
+        return
+    fi
+    if command -v pg_ctlcluster >/dev/null && pg_cluster_version >/dev/null; then
+        pg_start
+    elif can_install; then
+        apt_install postgresql postgresql
+        pg_trust_loopback
+        pg_up || pg_start
+    else
+        cat >&2 <<MSG
+postgresql: nothing answers on $PG_HOST:$PG_PORT and PostgreSQL is not installed here.
+Get one of:
+  - Debian/Ubuntu:  sudo apt-get install -y postgresql   (then allow postgres@127.0.0.1 without a password,
+                    or set ITS_DATABASE_URL=postgresql://USER:PASSWORD@127.0.0.1:5432/its)
+  - Docker:         $COMPOSE_HINT
+then run this again.
+MSG
+        exit 1
+    fi
+    say "postgresql: up"
+}
+
+# ------------------------------------------------------------------ RabbitMQ
+amqp_up() { timeout 2 bash -c "exec 3<>/dev/tcp/$AMQP_HOST/$AMQP_PORT" >/dev/null 2>&1; }
+
+rabbit_start() {
+    say "rabbitmq: starting rabbitmq-server"
+    # -detached returns at once; the broker opens its AMQP port when booted.
+    rabbitmq-server -detached >/dev/null 2>&1 || true
+    wait_until "$WAIT_SECONDS" amqp_up \
+        || fail "rabbitmq: did not answer on $AMQP_HOST:$AMQP_PORT within ${WAIT_SECONDS}s (see /var/log/rabbitmq/)"
+}
+
+ensure_rabbitmq() {
+    if amqp_up; then
+        say "rabbitmq: up"
+        return
+    fi
+    if command -v rabbitmq-server >/dev/null; then
+        rabbit_start
+    elif can_install; then
+        apt_install rabbitmq rabbitmq-server
+        amqp_up || rabbit_start
+    else
+        cat >&2 <<MSG
+rabbitmq: nothing answers on $AMQP_HOST:$AMQP_PORT and RabbitMQ is not installed here.
+Get one of:
+  - Debian/Ubuntu:  sudo apt-get install -y rabbitmq-server
+  - Docker:         $COMPOSE_HINT
+then run this again.
+MSG
+        exit 1
+    fi
+    say "rabbitmq: up"
+}
+
+ensure_postgres
+ensure_rabbitmq

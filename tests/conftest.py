@@ -1,0 +1,73 @@
+"""Fixtures shared by all tests: a database and vhost of this run's own, settings, the SMTP sink."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.infra import TestStack, create_stack, drop_stack
+
+
+@pytest.fixture(scope="session")
+def var_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("var")
+
+
+@pytest.fixture(scope="session")
+async def stack(var_dir: Path) -> AsyncIterator[TestStack]:
+    stack = await create_stack(var_dir)
+    saved = dict(os.environ)
+    # Settings objects built in this process read the same values as the service processes.
+    os.environ.update({k: v for k, v in stack.env().items() if k.startswith("ITS_")})
+    try:
+        yield stack
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        await drop_stack(stack)
+
+
+@pytest.fixture(scope="session")
+async def migrated(stack: TestStack) -> TestStack:
+    """Every service's schema migrated in this run's database."""
+    from services.identity.app import MIGRATIONS as IDENTITY_MIGRATIONS
+    from services.identity.app import SCHEMA as IDENTITY_SCHEMA
+    from services.notifications.app import MIGRATIONS as NOTIFICATIONS_MIGRATIONS
+    from services.notifications.app import SCHEMA as NOTIFICATIONS_SCHEMA
+    from shared.migrate import migrate
+
+    for migrations, schema in ((IDENTITY_MIGRATIONS, IDENTITY_SCHEMA), (NOTIFICATIONS_MIGRATIONS, NOTIFICATIONS_SCHEMA)):
+        await asyncio.to_thread(migrate, migrations, stack.database_url, schema)
+    return stack
+
+
+@pytest.fixture(scope="session")
+def mail_dir(var_dir: Path) -> Path:
+    path = var_dir / "mail"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def smtp_sink(mail_dir: Path) -> Iterator[int]:
+    """The development SMTP sink, in this process; yields its port."""
+    from devtools.smtp_sink import start_sink
+    from tests.infra import free_port
+
+    port = free_port()
+    handle = start_sink(mail_dir, "127.0.0.1", port)
+    try:
+        yield port
+    finally:
+        handle.stop()
+
+
+def pytest_collection_modifyitems(config: Any, items: list[pytest.Item]) -> None:
+    # Unit tests first: they fail fastest.
+    order = {"unit": 0, "integration": 1, "e2e": 2}
+    items.sort(key=lambda item: next((v for k, v in order.items() if f"/{k}/" in str(item.fspath)), 1))

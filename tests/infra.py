@@ -1,0 +1,193 @@
+"""Test infrastructure: every test run gets its own PostgreSQL database and RabbitMQ vhost."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+
+PG_ADMIN_URL = os.environ.get("ITS_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+AMQP_BASE = os.environ.get("ITS_TEST_AMQP_BASE", "amqp://guest:guest@127.0.0.1:5672")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class TestStack:
+
+    __test__ = False  # not a pytest test class
+    run_id: str
+    database_url: str
+    amqp_url: str
+    vhost: str
+    var_dir: Path
+
+    def env(self, **extra: str) -> dict[str, str]:
+        """Environment for a service started as a process in this test run."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ITS_")}
+        env.update(
+            ITS_ENV="test",
+            ITS_DATABASE_URL=self.database_url,
+            ITS_AMQP_URL=self.amqp_url,
+            ITS_VAR_DIR=str(self.var_dir),
+            ITS_CONSUMER_RETRY_DELAYS_MS="[200,400]",
+            ITS_JOBS_POLL_SECONDS="0.1",
+            ITS_OUTBOX_POLL_SECONDS="0.2",
+            ITS_LOG_LEVEL="INFO",
+        )
+        env.update(extra)
+        return env
+
+
+def rabbitmqctl(*args: str) -> None:
+    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
+
+
+async def create_stack(var_dir: Path) -> TestStack:
+    run_id = uuid.uuid4().hex[:10]
+    name = f"its_test_{run_id}"
+    admin = await asyncpg.connect(PG_ADMIN_URL)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    await asyncio.to_thread(rabbitmqctl, "add_vhost", name)
+    await asyncio.to_thread(rabbitmqctl, "set_permissions", "-p", name, "guest", ".*", ".*", ".*")
+    return TestStack(
+        run_id=run_id,
+        database_url=f"postgresql://postgres@127.0.0.1:5432/{name}",
+        amqp_url=f"{AMQP_BASE}/{name}",
+        vhost=name,
+        var_dir=var_dir,
+    )
+
+
+async def drop_stack(stack: TestStack) -> None:
+    admin = await asyncpg.connect(PG_ADMIN_URL)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{stack.vhost}" WITH (FORCE)')
+    finally:
+        await admin.close()
+    await asyncio.to_thread(rabbitmqctl, "delete_vhost", stack.vhost)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class ServiceProcess:
+    """A service started as its own process (`python -m services.<name>`), as in production."""
+
+    def __init__(self, name: str, env: dict[str, str], port: int, log_path: Path) -> None:
+        self.name, self.env, self.port, self.log_path = name, env, port, log_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self, timeout: float = 30.0) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", f"services.{self.name}"],
+            env={**self.env, "ITS_PORT": str(self.port)},
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+        deadline = time.monotonic() + timeout
+        async with aiohttp.ClientSession() as session:
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"{self.name} exited: {self.log_tail()}")
+                try:
+                    async with session.get(f"{self.url}/readyz") as response:
+                        if response.status == 200:
+                            return
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.2)
+        raise TimeoutError(f"{self.name} not ready in {timeout}s: {self.log_tail()}")
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return "(no log)"
+
+    async def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            await asyncio.to_thread(self.process.wait, 15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            await asyncio.to_thread(self.process.wait, 5)
+
+
+async def wait_for(predicate: Any, timeout: float = 15.0, interval: float = 0.1, what: str = "condition") -> Any:
+    """Poll `predicate` (sync or async) until it returns something truthy."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        await asyncio.sleep(interval)
+
+
+def have_rabbitmqctl() -> bool:
+    return shutil.which("rabbitmqctl") is not None
+
+
+class RunningApp:
+    """An aiohttp app served on a real port in this process, with a client session."""
+
+    def __init__(self, app: Any) -> None:
+        from aiohttp import web
+
+        self.app = app
+        self.runner = web.AppRunner(app, access_log=None)
+        self.port = free_port()
+        self.session: aiohttp.ClientSession | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def __aenter__(self) -> RunningApp:
+        from aiohttp import web
+
+        await self.runner.setup()
+        await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
+        self.session = aiohttp.ClientSession(base_url=self.url)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.session is not None:
+            await self.session.close()
+        await self.runner.cleanup()
+
+    @property
+    def http(self) -> aiohttp.ClientSession:
+        assert self.session is not None
+        return self.session

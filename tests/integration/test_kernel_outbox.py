@@ -1,0 +1,175 @@
+"""Outbox → RabbitMQ → consumer with inbox: nothing lost, nothing doubled in effect.
+
+The relay's broker connection runs through a TCP proxy the test cuts and
+restores, so RabbitMQ is "unreachable" for the relay while the shared broker
+keeps running for everyone else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from shared.bus import Bus
+from tests.infra import wait_for
+
+if TYPE_CHECKING:
+    from tests.integration.kernel_fixtures import Kernel
+
+pytest_plugins = ["tests.integration.kernel_fixtures"]
+
+N = 1_000
+
+
+def handled(kernel: Kernel, queue: str, outcome: str) -> float:
+    value = kernel.metrics.registry.get_sample_value(
+        "consumer_messages_total", {"queue": queue, "outcome": outcome})
+    return value or 0.0
+
+
+async def all_effects(kernel: Kernel, source: str, n: int, timeout: float = 30.0) -> None:
+    async def done() -> bool:
+        rows, _ = await kernel.effects(source)
+        return rows >= n
+
+    await wait_for(done, timeout=timeout, interval=0.2, what=f"{n} effects of {source}")
+    await asyncio.sleep(0.5)  # let any late duplicate land before counting
+
+
+async def test_events_written_while_broker_unreachable_all_arrive_once(kernel: Kernel) -> None:
+    event = kernel.event()
+    consumer_bus = await kernel.bus("consumer")
+    await kernel.consumer(consumer_bus, {event.TYPE: kernel.record_effect("consumer")})
+    proxy = await kernel.amqp_proxy()
+    relay_bus = await kernel.bus("relay", url=kernel.amqp_url(port=proxy.port, reconnect_interval=0.5))
+    kernel.start(kernel.relay(relay_bus).run(), "relay")
+
+    await proxy.cut()
+    await wait_for(lambda: not relay_bus.is_connected, timeout=10, what="the relay to notice the cut")
+    await kernel.write_events(event, range(N))
+    await asyncio.sleep(1.5)  # the relay tries and fails meanwhile
+    assert await kernel.outbox_counts() == (N, 0)
+    assert await kernel.effects("consumer") == (0, 0)
+
+    await proxy.restore()
+    await all_effects(kernel, "consumer", N)
+
+    assert await kernel.effects("consumer") == (N, N)
+    assert await kernel.outbox_counts() == (0, N)
+    assert await kernel.pool.fetchval("SELECT count(*) FROM inbox") == N
+
+
+async def test_network_flapping_during_the_drain_loses_nothing_and_doubles_nothing(kernel: Kernel) -> None:
+    """Cuts while confirms are in flight: the relay re-sends unconfirmed rows; the inbox absorbs copies."""
+    event = kernel.event()
+    consumer_bus = await kernel.bus("consumer")
+    await kernel.consumer(consumer_bus, {event.TYPE: kernel.record_effect("consumer")})
+    proxy = await kernel.amqp_proxy()
+    relay_bus = await kernel.bus("relay", url=kernel.amqp_url(port=proxy.port, reconnect_interval=0.3))
+    await kernel.write_events(event, range(N))
+    kernel.start(kernel.relay(relay_bus, batch_size=100).run(), "relay")
+
+    cuts = 0
+    for _ in range(6):
+        await asyncio.sleep(0.3)
+        await proxy.cut()
+        cuts += 1
+        await asyncio.sleep(0.3)
+        await proxy.restore()
+    await all_effects(kernel, "consumer", N, timeout=40)
+
+    assert await kernel.effects("consumer") == (N, N)
+    assert await kernel.outbox_counts() == (0, N)
+    assert proxy.connections_made > 1, "the relay should have reconnected after the cuts"
+
+
+async def test_relay_not_running_at_commit_publishes_everything_when_started(kernel: Kernel) -> None:
+    event = kernel.event()
+    consumer_bus = await kernel.bus("consumer")
+    await kernel.consumer(consumer_bus, {event.TYPE: kernel.record_effect("consumer")})
+    await kernel.write_events(event, range(N))  # committed; no relay is running ("crashed")
+    assert await kernel.outbox_counts() == (N, 0)
+
+    relay_bus = await kernel.bus("relay")
+    kernel.start(kernel.relay(relay_bus).run(), "relay")
+    await all_effects(kernel, "consumer", N)
+
+    assert await kernel.effects("consumer") == (N, N)
+    assert await kernel.outbox_counts() == (0, N)
+
+
+class StallingBus(Bus):
+    """A real bus whose relay dies after publishing `stall_after` messages, before marking them sent."""
+
+    def __init__(self, *args: Any, stall_after: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.stall_after = stall_after
+        self.published = 0
+        self.stalled = asyncio.Event()
+
+    async def publish(self, *args: Any, **kwargs: Any) -> None:
+        await super().publish(*args, **kwargs)
+        self.published += 1
+        if self.published >= self.stall_after:
+            self.stalled.set()
+            await asyncio.Event().wait()  # hangs until the relay is killed
+
+
+async def test_relay_killed_after_publish_before_marking_loses_nothing(kernel: Kernel) -> None:
+    """Crash between the broker's confirm and the UPDATE: the rows are sent again, the inbox dedupes."""
+    event = kernel.event()
+    queue = kernel.queue()
+    consumer_bus = await kernel.bus("consumer")
+    await kernel.consumer(consumer_bus, {event.TYPE: kernel.record_effect("consumer")})
+    await kernel.write_events(event, range(N))
+
+    doomed_bus = StallingBus(kernel.amqp_url(), name=f"{kernel.name}.doomed", prefetch=64, delivery_limit=20,
+                             stall_after=300)
+    await doomed_bus.connect()
+    doomed = kernel.start(kernel.relay(doomed_bus).run(), "doomed-relay")
+    await asyncio.wait_for(doomed_bus.stalled.wait(), 20)
+    doomed.cancel()  # killed mid-batch: its transaction rolls back, nothing is marked published
+    await asyncio.gather(doomed, return_exceptions=True)
+    await doomed_bus.close()
+    pending, published = await kernel.outbox_counts()
+    assert published == 0 and pending == N
+
+    relay_bus = await kernel.bus("relay")
+    kernel.start(kernel.relay(relay_bus).run(), "relay")
+    await all_effects(kernel, "consumer", N)
+
+    assert await kernel.effects("consumer") == (N, N)
+    assert await kernel.outbox_counts() == (0, N)
+    assert handled(kernel, queue, "duplicate") >= 300 - 1  # delivered twice, applied once
+
+
+async def test_two_relays_at_once_lose_nothing_and_effects_stay_single(kernel: Kernel) -> None:
+    event = kernel.event()
+    consumer_bus = await kernel.bus("consumer")
+    await kernel.consumer(consumer_bus, {event.TYPE: kernel.record_effect("consumer")})
+    first, second = kernel.relay(await kernel.bus("relay1"), batch_size=50), kernel.relay(
+        await kernel.bus("relay2"), batch_size=50)
+    kernel.start(first.run(), "relay1")
+    kernel.start(second.run(), "relay2")
+
+    await kernel.write_events(event, range(N))
+    await all_effects(kernel, "consumer", N)
+
+    assert await kernel.effects("consumer") == (N, N)
+    assert await kernel.outbox_counts() == (0, N)
+    published = kernel.metrics.registry.get_sample_value("outbox_published_total")
+    assert published is not None and published >= N
+
+
+async def test_events_no_service_consumes_yet_are_published_and_do_not_hold_back_others(kernel: Kernel) -> None:
+    """The event log stream makes every event routable: none stays pending in front of the others."""
+    unconsumed, consumed = kernel.event("unconsumed"), kernel.event("consumed")
+    consumer_bus = await kernel.bus("consumer")
+    await kernel.consumer(consumer_bus, {consumed.TYPE: kernel.record_effect("consumer")})
+    await kernel.write_events(unconsumed, range(20))
+    await kernel.write_events(consumed, range(10))
+    kernel.start(kernel.relay(await kernel.bus("relay"), batch_size=5).run(), "relay")
+
+    await all_effects(kernel, "consumer", 10, timeout=10)
+    assert await kernel.effects("consumer") == (10, 10)
+    assert await kernel.outbox_counts() == (0, 30)
