@@ -261,7 +261,7 @@ def say(message: str = "") -> None:
     print(message, flush=True)
 
 
-def run_step(title: str, argv: Sequence[str], env: dict[str, str]) -> None:
+def run_step(title: str, argv: Sequence[str], env: dict[str, str], *, show_output: bool = False) -> None:
     """Run a one-shot command; on failure print its output and exit."""
     say(f"{title} ...")
     try:
@@ -281,6 +281,8 @@ def run_step(title: str, argv: Sequence[str], env: dict[str, str]) -> None:
         say(f"{title}: FAILED (exit {result.returncode}): {' '.join(argv)}")
         say(output)
         raise SystemExit(1)
+    if show_output and result.stdout.strip():
+        say("\n".join(f"    {line}" for line in result.stdout.rstrip().splitlines()))
 
 
 def wait_ready(paths: Paths, started: dict[str, int]) -> None:
@@ -349,7 +351,7 @@ def up() -> None:
 
     for name in services():
         if (ROOT / "services" / name / "demo.py").is_file():
-            run_step(f"demo data {name}", [sys.executable, "-m", f"services.{name}.demo"], env)
+            run_step(f"demo data {name}", [sys.executable, "-m", f"services.{name}.demo"], env, show_output=True)
 
     say()
     say("The ITS Portal runs:")

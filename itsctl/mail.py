@@ -161,7 +161,7 @@ def show(
     console.print(f"[dim]{mail.path}[/]")
     for name in ("Date", "From", "To", "Cc", "Reply-To", "Subject", "Message-ID"):
         if value := mail.header(name):
-            console.print(Text.assemble((f"{name}: ", "bold"), value))
+            console.print(Text.assemble((f"{name}: ", "bold"), value), soft_wrap=True)
     envelope = mail.header("X-Sink-Rcpt-To")
     if envelope and envelope != mail.header("To"):
         console.print(Text.assemble(("Envelope-To: ", "bold"), envelope))
@@ -172,4 +172,4 @@ def show(
         console.print()
         console.print("[bold]Links:[/]")
         for i, link in enumerate(found, start=1):
-            console.print(Text.assemble(f"  [{i}] ", (link, "cyan")))
+            console.print(Text.assemble(f"  [{i}] ", (link, "cyan")), soft_wrap=True)

@@ -42,7 +42,6 @@ class TestClock:
         self.path = var_dir / CLOCK_FILE
         self._offset = timedelta(0)
         self._checked_at = float("-inf")
-        self._mtime_ns: int | None = None
 
     def now(self) -> datetime:
         return datetime.now(UTC) + self.offset()
@@ -55,22 +54,20 @@ class TestClock:
         return self._offset
 
     def _reload(self) -> None:
-        try:
-            mtime_ns = self.path.stat().st_mtime_ns
-        except FileNotFoundError:
-            self._offset, self._mtime_ns = timedelta(0), None
-            return
-        if mtime_ns == self._mtime_ns:
-            return
+        # Read the (tiny) file every time: an mtime check misses a second move made within
+        # one file-system timestamp tick, and the clock would then lag until the next move.
         try:
             seconds = float(json.loads(self.path.read_text())["offset_seconds"])
+        except FileNotFoundError:
+            self._offset = timedelta(0)
+            return
         except (OSError, ValueError, KeyError, TypeError):
-            return  # a half-written file: keep the last good offset, retry next time
-        self._offset, self._mtime_ns = timedelta(seconds=seconds), mtime_ns
+            return  # a damaged file: keep the last good offset, retry next time
+        self._offset = timedelta(seconds=seconds)
 
     def set_offset(self, offset: timedelta) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
+        tmp = self.path.with_suffix(f".{os.getpid()}.tmp")  # two processes moving it at once don't collide
         tmp.write_text(json.dumps({"offset_seconds": offset.total_seconds()}))
         os.replace(tmp, self.path)  # atomic: readers see the old or the new file
         self._checked_at = float("-inf")
@@ -105,7 +102,7 @@ def parse_duration(text: str) -> timedelta:
     """`1d`, `15m`, `2h30m`, `-1d` → timedelta."""
     text = text.strip().lower()
     sign = -1 if text.startswith("-") else 1
-    body = text.lstrip("+-").replace(" ", "")
+    body = (text[1:] if text.startswith(("+", "-")) else text).replace(" ", "")  # one sign at most
     parts = list(_DURATION.finditer(body))
     if not body or "".join(p.group(0) for p in parts) != body:
         raise ValueError(f"not a duration: {text!r} (use e.g. 1d, 15m, 2h30m)")

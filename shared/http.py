@@ -172,6 +172,8 @@ async def read_json(request: web.Request, model: type[pydantic.BaseModel]) -> M:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise MalformedJson(str(exc)) from None
+    except RecursionError:  # e.g. 30,000 nested arrays: bad input, not a 500
+        raise MalformedJson("the JSON is nested too deeply") from None
     if not isinstance(data, dict):
         raise ValidationFailed([{"field": "(body)", "message": "the body must be a JSON object", "type": "type"}])
     return _validate(model, data)

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 from email.headerregistry import Address
 from email.utils import parseaddr
 from pathlib import Path
-from typing import Literal
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiohttp import web
 from prometheus_client import Counter
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from services.notifications.api import api
 from services.notifications.consumers import identity_subscription
 from services.notifications.domain import SEND_EMAIL_JOB
-from services.notifications.mailer import Mailer, SmtpTransport
+from services.notifications.mailer import Mailer, SmtpSecurity, SmtpTransport
 from services.notifications.rendering import Renderer
 from shared.app import CLOCK, setup_auth, setup_bus, setup_consumers, setup_db, setup_jobs
 from shared.app import create_app as create_service_app
@@ -36,7 +36,7 @@ class NotificationsSettings(BaseServiceSettings):
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     # none: plain SMTP (the local sink); starttls: upgrade on the submission port; tls: implicit TLS (465).
-    smtp_security: Literal["none", "starttls", "tls"] = "none"
+    smtp_security: SmtpSecurity = "none"
     smtp_timeout: float = Field(default=30.0, gt=0)
     mail_from: str = "ITS Portal <no-reply@its-portal.local>"
     # Times in e-mails ("valid until ...") are shown in the vendor's time zone.
@@ -47,14 +47,26 @@ class NotificationsSettings(BaseServiceSettings):
     @field_validator("mail_from")
     @classmethod
     def _sender_is_an_address(cls, value: str) -> str:
-        Address(addr_spec=parseaddr(value)[1])  # raises for anything not usable as a sender
-        return value
+        address = parseaddr(value)[1]
+        with contextlib.suppress(ValueError):
+            if "@" in address and Address(addr_spec=address).domain:
+                return value
+        raise ValueError("mail_from must be an address, e.g. 'ITS Portal <no-reply@example.com>'")
 
     @field_validator("mail_timezone")
     @classmethod
     def _zone_exists(cls, value: str) -> str:
-        ZoneInfo(value)
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}, e.g. 'Europe/Moscow'") from None
         return value
+
+    @model_validator(mode="after")
+    def _credentials_together(self) -> NotificationsSettings:
+        if (self.smtp_username is None) != (self.smtp_password is None):
+            raise ValueError("set both smtp_username and smtp_password, or neither")
+        return self
 
 
 def create_app(settings: NotificationsSettings, keys: KeySource | None = None) -> web.Application:

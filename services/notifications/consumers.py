@@ -27,7 +27,7 @@ from shared.db import Connection
 from shared.events import E, Envelope, unwrap
 from shared.events.identity import EmailVerificationRequested, PasswordResetRequested
 from shared.jobs import schedule
-from shared.logging import get_logger
+from shared.logging import get_contextvars_ids, get_logger
 
 log = get_logger(__name__)
 
@@ -91,4 +91,7 @@ async def _deliver(
         # The inbox already stops a redelivery; this catches the same event reaching us another way.
         log.info("mail.already_delivered", event_id=str(envelope.id))
         return
-    await schedule(conn, SEND_EMAIL_JOB, {"delivery_id": delivery_id}, now, dedupe_key=f"delivery:{delivery_id}")
+    # The flow's correlation id rides with the job, so the send is logged under it too.
+    correlation_id = get_contextvars_ids().correlation_id or str(envelope.id)
+    await schedule(conn, SEND_EMAIL_JOB, {"delivery_id": delivery_id, "correlation_id": correlation_id}, now,
+                   dedupe_key=f"delivery:{delivery_id}")

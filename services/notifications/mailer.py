@@ -23,7 +23,7 @@ from services.notifications.domain import SEND_EMAIL_JOB, OutgoingEmail, message
 from shared.clock import Clock
 from shared.db import Connection
 from shared.jobs import Job, backoff, schedule
-from shared.logging import get_logger
+from shared.logging import bound_contextvars, get_logger
 
 log = get_logger(__name__)
 
@@ -83,11 +83,16 @@ class Mailer:
         self.emails = emails
 
     async def send_email(self, conn: Connection, job: Job) -> None:
-        """Job `send_email` {delivery_id}: send the delivery unless it is already settled."""
+        """Job `send_email` {delivery_id, correlation_id}: send the delivery unless it is already settled."""
         delivery_id = int(job.payload["delivery_id"])
+        # The correlation id of the flow that asked for the e-mail, so its send is logged under it too.
+        with bound_contextvars(correlation_id=job.payload.get("correlation_id"), delivery_id=delivery_id):
+            await self._send(conn, job, delivery_id)
+
+    async def _send(self, conn: Connection, job: Job, delivery_id: int) -> None:
         email = await store.lock_outgoing(conn, delivery_id)
         if email is None:
-            log.error("mail.delivery_missing", delivery_id=delivery_id)
+            log.error("mail.delivery_missing")
             return
         if email.status in ("sent", "failed"):  # a stale or repeated job: never a second e-mail
             return
@@ -95,27 +100,22 @@ class Mailer:
         try:
             await self.transport.send(self.build_message(email))
         except SMTP_FAILURES as exc:
-            await self._failed(conn, email, attempts, exc)
+            await self._failed(conn, job, email, attempts, exc)
             return
         await store.mark_sent(conn, delivery_id, attempts=attempts, sent_at=self.clock.now())
         self.emails.labels(email.template, "sent").inc()
-        log.info("mail.sent", delivery_id=delivery_id, event_id=str(email.event_id), attempts=attempts)
+        log.info("mail.sent", event_id=str(email.event_id), attempts=attempts)
 
-    async def _failed(self, conn: Connection, email: OutgoingEmail, attempts: int, exc: Exception) -> None:
+    async def _failed(self, conn: Connection, job: Job, email: OutgoingEmail, attempts: int, exc: Exception) -> None:
         status = status_after_failure(attempts, self.max_attempts, permanent=is_permanent(exc))
         error = f"{type(exc).__name__}: {exc}"
         await store.record_failure(conn, email.delivery_id, attempts=attempts, error=error, status=status)
         if status == "retrying":
-            # A new job per try: the first one's dedupe key (`delivery:<id>`) is already used.
-            await schedule(
-                conn,
-                SEND_EMAIL_JOB,
-                {"delivery_id": email.delivery_id},
-                self.clock.now() + backoff(attempts),
-                dedupe_key=f"delivery:{email.delivery_id}:try:{attempts + 1}",
-            )
+            # A new job per try (same payload): the first one's dedupe key `delivery:<id>` is taken for good.
+            await schedule(conn, SEND_EMAIL_JOB, job.payload, self.clock.now() + backoff(attempts),
+                           dedupe_key=f"delivery:{email.delivery_id}:try:{attempts + 1}")
         self.emails.labels(email.template, status).inc()
-        log.warning("mail.send_failed", delivery_id=email.delivery_id, attempts=attempts, status=status, error=error)
+        log.warning("mail.send_failed", attempts=attempts, status=status, error=error)
 
     def build_message(self, email: OutgoingEmail) -> EmailMessage:
         message = EmailMessage()

@@ -87,8 +87,17 @@ async def list_deliveries(
     before_id: int | None,
     limit: int,
 ) -> list[Delivery]:
-    """Newest first. Each filter is a fixed, parameterised condition, so every combination has a
-    plan on an index: (lower(recipient), id), (status, id) or the primary key."""
+    """Newest first, at most `limit`, only ids below `before_id` (the keyset of the previous page)."""
+    sql, args = list_deliveries_query(recipient=recipient, status=status, before_id=before_id, limit=limit)
+    rows: list[asyncpg.Record] = await conn.fetch(sql, *args)
+    return [Delivery(**dict(row)) for row in rows]
+
+
+def list_deliveries_query(
+    *, recipient: str | None, status: DeliveryStatus | None, before_id: int | None, limit: int
+) -> tuple[str, list[object]]:
+    """Each filter is a fixed, parameterised condition, so every combination has a plan on an index:
+    (lower(recipient), id), (status, id) or the primary key. Tests EXPLAIN it."""
     conditions: list[str] = []
     args: list[object] = []
     if recipient is not None:
@@ -102,8 +111,5 @@ async def list_deliveries(
         conditions.append(f"id < ${len(args)}")
     args.append(limit)
     where = f"WHERE {' AND '.join(conditions)} " if conditions else ""
-    rows: list[asyncpg.Record] = await conn.fetch(
-        f"SELECT {_DELIVERY_COLUMNS} FROM deliveries {where}ORDER BY id DESC LIMIT ${len(args)}",  # noqa: S608
-        *args,
-    )
-    return [Delivery(**dict(row)) for row in rows]
+    sql = f"SELECT {_DELIVERY_COLUMNS} FROM deliveries {where}ORDER BY id DESC LIMIT ${len(args)}"  # noqa: S608
+    return sql, args

@@ -146,7 +146,8 @@ class Kernel:
 
     async def amqp_proxy(self) -> TcpProxy:
         url = URL(self.stack.amqp_url)
-        assert url.host is not None and url.port is not None
+        assert url.host is not None
+        assert url.port is not None
         return await self.proxy(url.host, url.port)
 
     async def proxy(self, host: str, port: int) -> TcpProxy:
@@ -156,8 +157,7 @@ class Kernel:
         return proxy
 
     async def bus(self, role: str, *, url: str | None = None, prefetch: int = 64, delivery_limit: int = 20) -> Bus:
-        bus = Bus(url or self.amqp_url(), name=f"{self.name}.{role}", prefetch=prefetch,
-                  delivery_limit=delivery_limit)
+        bus = Bus(url or self.amqp_url(), name=f"{self.name}.{role}", prefetch=prefetch, delivery_limit=delivery_limit)
         await bus.connect()
         self._buses.append(bus)
         return bus
@@ -176,8 +176,13 @@ class Kernel:
         queue: str | None = None,
         retry_delays_ms: Sequence[int] = (100, 200),
     ) -> Consumer:
-        consumer = Consumer(Subscription(queue or self.queue(), handlers), pool=self.pool, bus=bus,
-                            metrics=self.metrics, retry_delays_ms=retry_delays_ms)
+        consumer = Consumer(
+            Subscription(queue or self.queue(), handlers),
+            pool=self.pool,
+            bus=bus,
+            metrics=self.metrics,
+            retry_delays_ms=retry_delays_ms,
+        )
         await consumer.start()
         return consumer
 
@@ -185,14 +190,25 @@ class Kernel:
         """A handler whose effect is one `effects` row per handled event (in the inbox transaction)."""
 
         async def handle(conn: Connection, envelope: Envelope) -> None:
-            await conn.execute("INSERT INTO effects (source, key, n) VALUES ($1, $2, $3)",
-                               source, str(envelope.id), envelope.data.get("n"))
+            await conn.execute(
+                "INSERT INTO effects (source, key, n) VALUES ($1, $2, $3)",
+                source,
+                str(envelope.id),
+                envelope.data.get("n"),
+            )
 
         return handle
 
     def relay(self, bus: Bus, *, batch_size: int = 500, poll_seconds: float = 0.2) -> OutboxRelay:
-        relay = OutboxRelay(self.pool, bus, schema=self.schema, database_url=self.stack.database_url,
-                            metrics=self.metrics, batch_size=batch_size, poll_seconds=poll_seconds)
+        relay = OutboxRelay(
+            self.pool,
+            bus,
+            schema=self.schema,
+            database_url=self.stack.database_url,
+            metrics=self.metrics,
+            batch_size=batch_size,
+            poll_seconds=poll_seconds,
+        )
         self._relays.append(relay)
         return relay
 
@@ -222,7 +238,8 @@ class Kernel:
     async def outbox_counts(self) -> tuple[int, int]:
         """(pending, published) outbox rows."""
         row = await self.pool.fetchrow(
-            "SELECT count(*) FILTER (WHERE published_at IS NULL), count(published_at) FROM outbox")
+            "SELECT count(*) FILTER (WHERE published_at IS NULL), count(published_at) FROM outbox"
+        )
         assert row is not None
         return row[0], row[1]
 

@@ -22,17 +22,16 @@ N = 1_000
 
 
 def handled(kernel: Kernel, queue: str, outcome: str) -> float:
-    value = kernel.metrics.registry.get_sample_value(
-        "consumer_messages_total", {"queue": queue, "outcome": outcome})
+    value = kernel.metrics.registry.get_sample_value("consumer_messages_total", {"queue": queue, "outcome": outcome})
     return value or 0.0
 
 
-async def all_effects(kernel: Kernel, source: str, n: int, timeout: float = 30.0) -> None:
+async def all_effects(kernel: Kernel, source: str, n: int, within: float = 30.0) -> None:
     async def done() -> bool:
         rows, _ = await kernel.effects(source)
         return rows >= n
 
-    await wait_for(done, timeout=timeout, interval=0.2, what=f"{n} effects of {source}")
+    await wait_for(done, timeout=within, interval=0.2, what=f"{n} effects of {source}")
     await asyncio.sleep(0.5)  # let any late duplicate land before counting
 
 
@@ -69,14 +68,12 @@ async def test_network_flapping_during_the_drain_loses_nothing_and_doubles_nothi
     await kernel.write_events(event, range(N))
     kernel.start(kernel.relay(relay_bus, batch_size=100).run(), "relay")
 
-    cuts = 0
     for _ in range(6):
         await asyncio.sleep(0.3)
         await proxy.cut()
-        cuts += 1
         await asyncio.sleep(0.3)
         await proxy.restore()
-    await all_effects(kernel, "consumer", N, timeout=40)
+    await all_effects(kernel, "consumer", N, within=40)
 
     assert await kernel.effects("consumer") == (N, N)
     assert await kernel.outbox_counts() == (0, N)
@@ -123,8 +120,9 @@ async def test_relay_killed_after_publish_before_marking_loses_nothing(kernel: K
     await kernel.consumer(consumer_bus, {event.TYPE: kernel.record_effect("consumer")})
     await kernel.write_events(event, range(N))
 
-    doomed_bus = StallingBus(kernel.amqp_url(), name=f"{kernel.name}.doomed", prefetch=64, delivery_limit=20,
-                             stall_after=300)
+    doomed_bus = StallingBus(
+        kernel.amqp_url(), name=f"{kernel.name}.doomed", prefetch=64, delivery_limit=20, stall_after=300
+    )
     await doomed_bus.connect()
     doomed = kernel.start(kernel.relay(doomed_bus).run(), "doomed-relay")
     await asyncio.wait_for(doomed_bus.stalled.wait(), 20)
@@ -132,7 +130,8 @@ async def test_relay_killed_after_publish_before_marking_loses_nothing(kernel: K
     await asyncio.gather(doomed, return_exceptions=True)
     await doomed_bus.close()
     pending, published = await kernel.outbox_counts()
-    assert published == 0 and pending == N
+    assert published == 0
+    assert pending == N
 
     relay_bus = await kernel.bus("relay")
     kernel.start(kernel.relay(relay_bus).run(), "relay")
@@ -147,8 +146,10 @@ async def test_two_relays_at_once_lose_nothing_and_effects_stay_single(kernel: K
     event = kernel.event()
     consumer_bus = await kernel.bus("consumer")
     await kernel.consumer(consumer_bus, {event.TYPE: kernel.record_effect("consumer")})
-    first, second = kernel.relay(await kernel.bus("relay1"), batch_size=50), kernel.relay(
-        await kernel.bus("relay2"), batch_size=50)
+    first, second = (
+        kernel.relay(await kernel.bus("relay1"), batch_size=50),
+        kernel.relay(await kernel.bus("relay2"), batch_size=50),
+    )
     kernel.start(first.run(), "relay1")
     kernel.start(second.run(), "relay2")
 
@@ -158,7 +159,8 @@ async def test_two_relays_at_once_lose_nothing_and_effects_stay_single(kernel: K
     assert await kernel.effects("consumer") == (N, N)
     assert await kernel.outbox_counts() == (0, N)
     published = kernel.metrics.registry.get_sample_value("outbox_published_total")
-    assert published is not None and published >= N
+    assert published is not None
+    assert published >= N
 
 
 async def test_events_no_service_consumes_yet_are_published_and_do_not_hold_back_others(kernel: Kernel) -> None:
@@ -170,6 +172,41 @@ async def test_events_no_service_consumes_yet_are_published_and_do_not_hold_back
     await kernel.write_events(consumed, range(10))
     kernel.start(kernel.relay(await kernel.bus("relay"), batch_size=5).run(), "relay")
 
-    await all_effects(kernel, "consumer", 10, timeout=10)
+    await all_effects(kernel, "consumer", 10, within=10)
     assert await kernel.effects("consumer") == (10, 10)
     assert await kernel.outbox_counts() == (0, 30)
+
+
+async def test_the_relay_reports_its_backlog_and_purges_rows_published_long_ago(kernel: Kernel) -> None:
+    event = kernel.event()
+    await kernel.write_events(event, range(5))
+    await kernel.pool.execute(
+        "UPDATE outbox SET published_at = clock_timestamp() - interval '8 days' WHERE envelope->'data'->>'n' = '0'"
+    )
+    await kernel.pool.execute(
+        "UPDATE outbox SET published_at = clock_timestamp() - interval '6 days' WHERE envelope->'data'->>'n' = '1'"
+    )
+    relay = kernel.relay(await kernel.bus("relay"))
+
+    def backlog() -> float | None:
+        return kernel.metrics.registry.get_sample_value("outbox_backlog")
+
+    await relay._housekeeping()  # what the relay does whenever it is idle
+    assert backlog() == 3
+    assert await kernel.outbox_counts() == (3, 1), "published 8 days ago: purged; 6 days ago: kept"
+
+    kernel.start(relay.run(), "relay")
+    await wait_for(lambda: backlog() == 0, timeout=10, what="the backlog gauge to drop to zero")
+    assert await kernel.outbox_counts() == (0, 4)
+
+
+async def test_a_commit_wakes_the_relay_at_once_without_waiting_for_its_poll(kernel: Kernel) -> None:
+    event = kernel.event()
+    consumer_bus = await kernel.bus("consumer")
+    await kernel.consumer(consumer_bus, {event.TYPE: kernel.record_effect("consumer")})
+    kernel.start(kernel.relay(await kernel.bus("relay"), poll_seconds=60).run(), "relay")
+    await asyncio.sleep(0.5)  # the relay is idle, waiting on LISTEN
+
+    await kernel.write_events(event, [1])
+    await all_effects(kernel, "consumer", 1, within=3)  # well inside the 60 s poll
+    assert await kernel.effects("consumer") == (1, 1)

@@ -1,0 +1,212 @@
+"""What the benchmarks share: a throwaway database + vhost, processes, medians and the report table."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import aiohttp
+
+from services.identity.app import MIGRATIONS, SCHEMA
+from shared.logging import configure_logging
+from shared.migrate import migrate
+from tests.infra import ROOT, ServiceProcess, TestStack, create_stack, drop_stack, free_port
+
+BENCH_VAR = ROOT / "var" / "bench"
+
+__all__ = [
+    "BENCH_VAR",
+    "ROOT",
+    "Process",
+    "Result",
+    "ServiceProcess",
+    "TestStack",
+    "free_port",
+    "identity_process",
+    "median",
+    "new_login",
+    "register_and_login",
+    "service_logging",
+    "throwaway_stack",
+]
+
+
+@dataclass
+class Result:
+    """One benchmark's figure beside its reference; `ratio` = figure / reference, compared with `target`."""
+
+    name: str
+    figure: float
+    reference: float
+    unit: str
+    figure_label: str
+    reference_label: str
+    target: float
+    ratio_format: str = "{:.2f}x"
+    higher_is_better: bool = True
+    details: list[str] = field(default_factory=list)
+
+    @property
+    def ratio(self) -> float:
+        return self.figure / self.reference if self.reference else 0.0
+
+    @property
+    def passed(self) -> bool:
+        return self.ratio >= self.target
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values)
+
+
+def spread(values: Sequence[float], fmt: str = "{:,.0f}") -> str:
+    """`median (min..max, n=…)` of the rounds, for the details lines."""
+    return f"{fmt.format(median(values))} (min {fmt.format(min(values))}, max {fmt.format(max(values))}, n={len(values)})"
+
+
+@contextlib.asynccontextmanager
+async def throwaway_stack(name: str, *, migrate_identity: bool = True) -> AsyncIterator[TestStack]:
+    """A database and a vhost of this benchmark's own, identity's schema migrated; dropped afterwards.
+
+    Logs go under var/bench/<name>-<run>/; they are removed when the benchmark ends without error.
+    """
+    var_dir = BENCH_VAR / f"{name}-{uuid.uuid4().hex[:8]}"
+    var_dir.mkdir(parents=True, exist_ok=True)
+    stack = await create_stack(var_dir)
+    ok = False
+    try:
+        if migrate_identity:
+            await asyncio.to_thread(_quiet_migrate, stack.database_url)
+        yield stack
+        ok = True
+    finally:
+        await drop_stack(stack)
+        if ok:
+            shutil.rmtree(var_dir, ignore_errors=True)
+        else:
+            print(f"  (logs kept in {var_dir})", file=sys.stderr)
+
+
+def _quiet_migrate(database_url: str) -> None:
+    with contextlib.redirect_stdout(None), contextlib.redirect_stderr(None):
+        migrate(MIGRATIONS, database_url, SCHEMA)
+
+
+@contextlib.contextmanager
+def service_logging(log_path: Path) -> Iterator[TextIO]:
+    """Log as a service does (structlog JSON lines at INFO), into a file as a service's stdout would be."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("a", buffering=8192) as log, contextlib.redirect_stdout(log):
+        configure_logging("bench", "INFO")
+        yield log
+
+
+class Process:
+    """A command run as its own process, ready when `ready_url` answers 200."""
+
+    def __init__(self, argv: list[str], *, ready_url: str, log_path: Path, env: dict[str, str] | None = None) -> None:
+        self.argv, self.ready_url, self.log_path = argv, ready_url, log_path
+        self.env = env if env is not None else dict(os.environ)
+        self.process: subprocess.Popen[bytes] | None = None
+
+    async def start(self, timeout: float = 30.0) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(self.argv, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        async with aiohttp.ClientSession() as session:
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"{self.argv} exited: {self.log_path.read_text(errors='replace')[-2000:]}")
+                with contextlib.suppress(aiohttp.ClientError):
+                    async with session.get(self.ready_url) as response:
+                        if response.status == 200:
+                            return
+                await asyncio.sleep(0.1)
+        raise TimeoutError(f"{self.argv} not ready in {timeout}s")
+
+    async def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            await asyncio.to_thread(self.process.wait, 15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            await asyncio.to_thread(self.process.wait, 5)
+
+
+@contextlib.asynccontextmanager
+async def identity_process(stack: TestStack, **env: str) -> AsyncIterator[ServiceProcess]:
+    """identity started as in production (`python -m services.identity`), on this stack."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    process = ServiceProcess(
+        "identity",
+        stack.env(ITS_PUBLIC_URL=url, ITS_JWKS_URL=f"{url}/.well-known/jwks.json", **env),
+        port,
+        stack.var_dir / "log" / "identity.log",
+    )
+    await process.start()
+    try:
+        yield process
+    finally:
+        await process.stop()
+
+
+def new_login() -> str:
+    return f"bench{uuid.uuid4().hex[:10]}"
+
+
+async def register_and_login(http: aiohttp.ClientSession, base_url: str) -> tuple[str, str, dict[str, Any]]:
+    """Register a fresh account; returns (login, password, token response)."""
+    login = new_login()
+    password = f"bench passphrase {uuid.uuid4().hex}"
+    async with http.post(f"{base_url}/v1/accounts",
+                         json={"login": login, "password": password, "email": f"{login}@example.com"}) as response:
+        if response.status != 201:
+            raise RuntimeError(f"registration failed: {response.status} {await response.text()}")
+    async with http.post(f"{base_url}/oauth/token",
+                         data={"grant_type": "password", "username": login, "password": password}) as response:
+        if response.status != 200:
+            raise RuntimeError(f"password grant failed: {response.status} {await response.text()}")
+        token: dict[str, Any] = await response.json()
+    return login, password, token
+
+
+def print_table(results: Sequence[Result], out: TextIO = sys.stdout) -> None:
+    rows = [("benchmark", "figure", "reference", "ratio", "target", "result")]
+    for r in results:
+        rows.append((
+            r.name,
+            f"{_num(r.figure)} {r.unit} ({r.figure_label})",
+            f"{_num(r.reference)} {r.unit} ({r.reference_label})",
+            r.ratio_format.format(r.ratio),
+            "≥ " + r.ratio_format.format(r.target),
+            "PASS" if r.passed else "BELOW",
+        ))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for n, row in enumerate(rows):
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip(), file=out)
+        if n == 0:
+            print("  ".join("-" * width for width in widths), file=out)
+    for r in results:
+        if r.details:
+            print(f"\n{r.name}:", file=out)
+            for line in r.details:
+                print(f"  {line}", file=out)
+
+
+def _num(value: float) -> str:
+    return f"{value:,.0f}" if value >= 100 else f"{value:,.1f}"

@@ -1,0 +1,187 @@
+"""`GET /v1/me` requests/s with a JWT verified, vs a bare aiohttp JSON handler.
+
+identity runs as in production (`python -m services.identity`, its own database and vhost, logging at
+INFO into a file); the reference is a tiny aiohttp app returning a JSON dict of the same shape, served
+the same way (`web.run_app` in its own process, no access log). The load comes from `wrk` in its own
+process (or, where wrk is missing, from a Python aiohttp generator in its own process), with the same
+connections and duration for both; rounds alternate between the two servers.
+
+    python -m bench.http_me serve-bare PORT          the reference server
+    python -m bench.http_me load URL SECONDS CONNS [HEADER...]   the fallback load generator
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from bench.common import Process, Result, TestStack, free_port, identity_process, median, register_and_login, spread
+from bench.common import throwaway_stack
+
+TARGET = 0.6
+CONNECTIONS = 32
+THREADS = 1  # wrk is cheap; leave the other core to the server, the database and the broker
+ROUND_SECONDS = 8
+WARMUP_SECONDS = 2
+
+
+@dataclass(frozen=True)
+class Load:
+    requests_per_second: float
+    requests: int
+    bad: int  # non-2xx answers and socket errors: a round with any is an error, not a figure
+
+
+# ---- the reference server ---------------------------------------------------------------------------
+
+
+def bare_app() -> web.Application:
+    body = {"id": "0b6a7f5e-3d1c-4f8e-9a51-2f3c4d5e6f70", "login": "bench", "email": "bench@example.com",
+            "email_verified": False, "full_name": "Ivan Petrov", "language": "en"}
+
+    async def me(request: web.Request) -> web.Response:
+        return web.json_response(body)
+
+    app = web.Application()
+    app.router.add_get("/v1/me", me)
+    return app
+
+
+def serve_bare(port: int) -> None:
+    web.run_app(bare_app(), host="127.0.0.1", port=port, access_log=None, print=None)
+
+
+# ---- load generators --------------------------------------------------------------------------------
+
+
+def have_wrk() -> bool:
+    return shutil.which("wrk") is not None
+
+
+async def wrk(url: str, seconds: int, headers: dict[str, str]) -> Load:
+    argv = ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s"]
+    for name, value in headers.items():
+        argv += ["-H", f"{name}: {value}"]
+    process = await asyncio.create_subprocess_exec(*argv, url, stdout=asyncio.subprocess.PIPE,
+                                                   stderr=asyncio.subprocess.STDOUT)
+    output = (await process.communicate())[0].decode()
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    total = re.search(r"(\d+) requests in", output)
+    if process.returncode != 0 or rate is None or total is None:
+        raise RuntimeError(f"wrk failed: {output}")
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    bad = (int(non_2xx[1]) if non_2xx else 0) + (sum(int(g) for g in errors.groups()) if errors else 0)
+    return Load(float(rate[1]), int(total[1]), bad)
+
+
+async def python_load(url: str, seconds: int, headers: dict[str, str]) -> Load:
+    """The fallback: the generator below, run in a process of its own."""
+    argv = [sys.executable, "-m", "bench.http_me", "load", url, str(seconds), str(CONNECTIONS)]
+    argv += [f"{name}: {value}" for name, value in headers.items()]
+    process = await asyncio.create_subprocess_exec(*argv, stdout=asyncio.subprocess.PIPE)
+    output = (await process.communicate())[0].decode()
+    if process.returncode != 0:
+        raise RuntimeError(f"load generator failed: {output}")
+    result = json.loads(output)
+    return Load(result["requests"] / result["seconds"], result["requests"], result["bad"])
+
+
+async def generate_load(url: str, seconds: int, connections: int, headers: dict[str, str]) -> dict[str, Any]:
+    counts = {"requests": 0, "bad": 0}
+    deadline = time.monotonic() + seconds
+
+    async def worker(http: aiohttp.ClientSession) -> None:
+        while time.monotonic() < deadline:
+            try:
+                async with http.get(url, headers=headers) as response:
+                    await response.read()
+                    counts["requests"] += 1
+                    counts["bad"] += response.status >= 300
+            except aiohttp.ClientError:
+                counts["bad"] += 1
+
+    started = time.monotonic()
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=connections)) as http:
+        await asyncio.gather(*(worker(http) for _ in range(connections)))
+    return {**counts, "seconds": time.monotonic() - started}
+
+
+# ---- the benchmark ----------------------------------------------------------------------------------
+
+
+async def load(url: str, seconds: int, headers: dict[str, str]) -> Load:
+    result = await (wrk if have_wrk() else python_load)(url, seconds, headers)
+    if result.bad:
+        raise RuntimeError(f"{url}: {result.bad} of {result.requests} requests failed")
+    return result
+
+
+async def _bare_process(stack: TestStack) -> Process:
+    port = free_port()
+    process = Process([sys.executable, "-m", "bench.http_me", "serve-bare", str(port)],
+                      ready_url=f"http://127.0.0.1:{port}/v1/me", log_path=stack.var_dir / "log" / "bare.log")
+    await process.start()
+    return process
+
+
+async def run(*, rounds: int = 3, seconds: int = ROUND_SECONDS) -> Result:
+    generator = f"wrk -t{THREADS} -c{CONNECTIONS}" if have_wrk() else f"Python aiohttp generator, {CONNECTIONS} conns"
+    async with throwaway_stack("http_me") as stack, identity_process(stack) as identity:
+        bare = await _bare_process(stack)
+        try:
+            async with aiohttp.ClientSession() as http:
+                login, _, token = await register_and_login(http, identity.url)
+                auth = {"Authorization": f"Bearer {token['access_token']}"}
+                async with http.get(f"{identity.url}/v1/me", headers=auth) as response:
+                    me = await response.json()
+                    if response.status != 200 or me.get("login") != login:
+                        raise RuntimeError(f"/v1/me answered {response.status}: {me}")
+            me_url, bare_url = f"{identity.url}/v1/me", bare.ready_url
+            await load(me_url, WARMUP_SECONDS, auth)
+            await load(bare_url, WARMUP_SECONDS, auth)
+            me_rates, bare_rates = [], []
+            for _ in range(rounds):
+                me_rates.append((await load(me_url, seconds, auth)).requests_per_second)
+                bare_rates.append((await load(bare_url, seconds, auth)).requests_per_second)
+        finally:
+            await bare.stop()
+    ratios = [m / b for m, b in zip(me_rates, bare_rates, strict=True)]
+    return Result(
+        name="/v1/me",
+        figure=median(me_rates),
+        reference=median(bare_rates),
+        unit="req/s",
+        figure_label="identity, JWT verified",
+        reference_label="bare aiohttp JSON",
+        target=TARGET,
+        details=[
+            f"{generator}, {seconds} s a round, {rounds} rounds alternating, after {WARMUP_SECONDS} s warm-up each",
+            f"identity /v1/me req/s: {spread(me_rates)}",
+            f"bare handler req/s:    {spread(bare_rates)}",
+            f"ratio per round: {', '.join(f'{r:.2f}' for r in ratios)}",
+        ],
+    )
+
+
+def main(argv: list[str]) -> None:
+    if argv[:1] == ["serve-bare"] and len(argv) == 2:
+        serve_bare(int(argv[1]))
+    elif argv[:1] == ["load"] and len(argv) >= 4:
+        headers = dict(header.split(": ", 1) for header in argv[4:])
+        print(json.dumps(asyncio.run(generate_load(argv[1], int(argv[2]), int(argv[3]), headers))))
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,435 @@
+"""The local stack: `python -m devtools.stack up|down|status` (what `make run`/`make stop` call).
+
+`up`     creates the database if missing, migrates every service, starts the SMTP sink
+         and every service in the background (logs in var/log/, pids in var/run/),
+         waits until each is ready, loads demo data and prints the URLs. Running it
+         again leaves running processes alone.
+`down`   stops what `up` started, by the pids it recorded.
+`status` tells what runs.
+
+`ITS_STACK_SERVICES=identity` (comma-separated) limits the stack to some services;
+`ITS_VAR_DIR` moves var/; `ITS_SMTP_PORT` moves the mail sink from 1025.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVICES = ["identity", "notifications"]  # in start order
+SERVICE_PORTS = {"identity": 8101, "notifications": 8105}
+SINK_NAME = "smtp-sink"
+HOST = "127.0.0.1"
+DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/its"
+READY_TIMEOUT = 60.0
+STOP_TIMEOUT = 10.0
+MIGRATE_TIMEOUT = 300.0
+LOG_TAIL_LINES = 40
+
+# Where each log stood when this run started its process: its tail is shown from there.
+_log_offsets: dict[str, int] = {}
+
+
+@dataclass(frozen=True)
+class Proc:
+    """One background process of the stack."""
+
+    name: str
+    module: str
+    port: int
+    args: tuple[str, ...] = ()
+
+    @property
+    def is_service(self) -> bool:
+        return self.name != SINK_NAME
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}/" if self.is_service else f"smtp://{HOST}:{self.port}"
+
+    @property
+    def argv(self) -> list[str]:
+        return [sys.executable, "-m", self.module, *self.args]
+
+
+@dataclass(frozen=True)
+class Paths:
+    var: Path
+
+    @property
+    def log(self) -> Path:
+        return self.var / "log"
+
+    @property
+    def run(self) -> Path:
+        return self.var / "run"
+
+    @property
+    def mail(self) -> Path:
+        return self.var / "mail"
+
+    def pid_file(self, proc: Proc) -> Path:
+        return self.run / f"{proc.name}.pid"
+
+    def log_file(self, proc: Proc) -> Path:
+        return self.log / f"{proc.name}.log"
+
+
+def var_dir() -> Path:
+    configured = os.environ.get("ITS_VAR_DIR")
+    return Path(configured).resolve() if configured else ROOT / "var"
+
+
+def sink_port() -> int:
+    return int(os.environ.get("ITS_SMTP_PORT") or 1025)
+
+
+def services() -> list[str]:
+    chosen = os.environ.get("ITS_STACK_SERVICES")
+    if chosen is None:
+        return list(SERVICES)
+    names = [n.strip() for n in chosen.split(",") if n.strip()]
+    unknown = sorted(set(names) - set(SERVICES))
+    if unknown:
+        raise SystemExit(f"ITS_STACK_SERVICES: unknown {unknown}; known: {SERVICES}")
+    return [n for n in SERVICES if n in names]
+
+
+def processes() -> list[Proc]:
+    port = sink_port()
+    sink = Proc(SINK_NAME, "devtools.smtp_sink", port, ("--host", HOST, "--port", str(port)))
+    return [sink] + [Proc(n, f"services.{n}", SERVICE_PORTS[n]) for n in services()]
+
+
+def child_env(paths: Paths, port: int | None = None) -> dict[str, str]:
+    env = dict(os.environ)
+    env["ITS_VAR_DIR"] = str(paths.var)
+    env["ITS_SMTP_PORT"] = str(sink_port())
+    env.setdefault("ITS_SMTP_HOST", HOST)
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    if port is not None:
+        env["ITS_PORT"] = str(port)
+    return env
+
+
+# ------------------------------------------------------------------ processes
+
+
+def read_pid(path: Path) -> int | None:
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def is_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie (exited, not yet reaped) is not alive
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def is_ours(pid: int, proc: Proc) -> bool:
+    """The pid is alive and runs this process's module (not a recycled pid)."""
+    if not is_alive(pid):
+        return False
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return not Path("/proc/self").exists()  # no /proc: trust the pid file
+    return proc.module.encode() in cmdline
+
+
+def running_pid(paths: Paths, proc: Proc) -> int | None:
+    pid = read_pid(paths.pid_file(proc))
+    return pid if pid is not None and is_ours(pid, proc) else None
+
+
+def port_open(port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((HOST, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def http_ready(port: int, path: str = "/readyz", timeout: float = 2.0) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://{HOST}:{port}{path}", timeout=timeout) as resp:
+            return int(resp.status) == 200
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def is_ready(proc: Proc) -> bool:
+    return http_ready(proc.port) if proc.is_service else port_open(proc.port)
+
+
+def log_tail(path: Path, offset: int = 0, lines: int = LOG_TAIL_LINES) -> str:
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            data = f.read()
+    except OSError:
+        return "(no log)"
+    text = data.decode(errors="replace").strip("\n").splitlines()[-lines:]
+    return "\n".join(f"    {line}" for line in text) or "    (log is empty)"
+
+
+def start(paths: Paths, proc: Proc) -> int:
+    """Start `proc` in its own session with output to its log; record and return its pid."""
+    log = paths.log_file(proc)
+    offset = log.stat().st_size if log.exists() else 0
+    with open(log, "ab") as out:
+        out.write(f"\n==== {time.strftime('%Y-%m-%dT%H:%M:%S%z')} starting {proc.name}\n".encode())
+        out.flush()
+        child = subprocess.Popen(
+            proc.argv,
+            cwd=ROOT,
+            env=child_env(paths, proc.port if proc.is_service else None),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    pid_file = paths.pid_file(proc)
+    tmp = pid_file.with_suffix(".tmp")
+    tmp.write_text(f"{child.pid}\n")
+    os.replace(tmp, pid_file)
+    _log_offsets[proc.name] = offset
+    return child.pid
+
+
+# ------------------------------------------------------------------- database
+
+
+def admin_url(database_url: str) -> tuple[str, str]:
+    """(URL of the `postgres` maintenance database on the same server, database name)."""
+    parts = urlsplit(database_url)
+    name = parts.path.lstrip("/")
+    if not name:
+        raise SystemExit(f"no database name in ITS_DATABASE_URL={database_url!r}")
+    return urlunsplit(parts._replace(path="/postgres")), name
+
+
+async def create_database(database_url: str) -> bool:
+    """Create the database if it is missing; True if it was created."""
+    import asyncpg  # only `up` needs it: `down`/`status` run on the bare interpreter
+
+    url, name = admin_url(database_url)
+    try:
+        conn = await asyncpg.connect(url, timeout=10)
+    except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+        raise SystemExit(f"database: cannot connect to {url}: {exc}") from exc
+    try:
+        if await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            return False
+        quoted = '"' + name.replace('"', '""') + '"'
+        try:
+            await conn.execute(f"CREATE DATABASE {quoted}")
+        except asyncpg.DuplicateDatabaseError:
+            return False  # created meanwhile by someone else
+        return True
+    finally:
+        await conn.close()
+
+
+# ------------------------------------------------------------------- commands
+
+
+def say(message: str = "") -> None:
+    print(message, flush=True)
+
+
+def run_step(title: str, argv: Sequence[str], env: dict[str, str], *, show_output: bool = False) -> None:
+    """Run a one-shot command; on failure print its output and exit."""
+    say(f"{title} ...")
+    try:
+        result = subprocess.run(
+            list(argv),
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=MIGRATE_TIMEOUT,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise SystemExit(f"{title}: timed out after {MIGRATE_TIMEOUT:.0f}s") from exc
+    if result.returncode != 0:
+        output = (result.stdout + result.stderr).rstrip()
+        say(f"{title}: FAILED (exit {result.returncode}): {' '.join(argv)}")
+        say(output)
+        raise SystemExit(1)
+    if show_output and result.stdout.strip():
+        say("\n".join(f"    {line}" for line in result.stdout.rstrip().splitlines()))
+
+
+def wait_ready(paths: Paths, started: dict[str, int]) -> None:
+    """Wait until every process answers; exit with its log's tail if one dies or times out."""
+    pending = {proc.name: proc for proc in processes()}
+    deadline = time.monotonic() + READY_TIMEOUT
+    while pending:
+        for name, proc in list(pending.items()):
+            if is_ready(proc):
+                say(f"  {name}: ready")
+                del pending[name]
+                continue
+            pid = started.get(name) or running_pid(paths, proc)
+            if pid is None or not is_alive(pid):
+                paths.pid_file(proc).unlink(missing_ok=True)
+                log = paths.log_file(proc)
+                say(f"  {name}: DIED during start; the end of {log}:")
+                say(log_tail(log, _log_offsets.get(name, 0)))
+                say("Stop the rest with `make stop`.")
+                raise SystemExit(1)
+        if pending and time.monotonic() > deadline:
+            for name, proc in pending.items():
+                log = paths.log_file(proc)
+                what = "/readyz" if proc.is_service else "its port"
+                say(f"  {name}: NOT READY ({what}) after {READY_TIMEOUT:.0f}s; the end of {log}:")
+                say(log_tail(log, _log_offsets.get(name, 0)))
+            say("Stop the stack with `make stop`.")
+            raise SystemExit(1)
+        if pending:
+            time.sleep(0.3)
+
+
+def up() -> None:
+    paths = Paths(var_dir())
+    for directory in (paths.var, paths.log, paths.run, paths.mail):
+        directory.mkdir(parents=True, exist_ok=True)
+    env = child_env(paths)
+
+    database_url = os.environ.get("ITS_DATABASE_URL") or DEFAULT_DATABASE_URL
+    created = asyncio.run(create_database(database_url))
+    say(f"database {admin_url(database_url)[1]}: {'created' if created else 'exists'}")
+
+    for name in services():
+        run_step(f"migrate {name}", [sys.executable, "-m", f"services.{name}", "migrate"], env)
+
+    to_start: list[Proc] = []
+    for proc in processes():
+        pid = running_pid(paths, proc)
+        if pid is not None:
+            say(f"{proc.name}: already running (pid {pid})")
+            continue
+        paths.pid_file(proc).unlink(missing_ok=True)  # stale
+        if port_open(proc.port):
+            raise SystemExit(
+                f"{proc.name}: port {proc.port} is taken by a process this stack did not "
+                f"start (find it with `ss -ltnp 'sport = :{proc.port}'`)"
+            )
+        to_start.append(proc)
+    started: dict[str, int] = {}
+    for proc in to_start:
+        started[proc.name] = start(paths, proc)
+        say(f"{proc.name}: started (pid {started[proc.name]}), log {paths.log_file(proc)}")
+
+    say("waiting until ready ...")
+    wait_ready(paths, started)
+
+    for name in services():
+        if (ROOT / "services" / name / "demo.py").is_file():
+            run_step(f"demo data {name}", [sys.executable, "-m", f"services.{name}.demo"], env, show_output=True)
+
+    say()
+    say("The ITS Portal runs:")
+    for proc in processes():
+        if proc.is_service:
+            say(f"  {proc.name:<14} {proc.url}   (API: {proc.url}openapi.json)")
+        else:
+            say(f"  {proc.name:<14} {proc.url}   (mail kept in {paths.mail}/)")
+    say(f"  logs           {paths.log}/")
+    say()
+    say("  itsctl mail list          the mail sent so far   (.venv/bin/itsctl or python -m itsctl)")
+    say("  itsctl clock advance 1d   move the test clock")
+    say("  make status · make stop")
+
+
+def stop_all(paths: Paths) -> None:
+    targets: dict[str, int] = {}
+    for proc in reversed(processes()):  # services first, the mail sink last
+        pid_file = paths.pid_file(proc)
+        pid = read_pid(pid_file)
+        if pid is None or not is_ours(pid, proc):
+            if pid_file.exists():
+                say(f"{proc.name}: not running (stale pid file removed)")
+                pid_file.unlink(missing_ok=True)
+            continue
+        targets[proc.name] = pid
+        signal_group(pid, signal.SIGTERM)
+
+    deadline = time.monotonic() + STOP_TIMEOUT
+    while any(is_alive(pid) for pid in targets.values()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+    for proc in reversed(processes()):
+        pid = targets.get(proc.name)
+        if pid is None:
+            continue
+        if is_alive(pid):
+            signal_group(pid, signal.SIGKILL)
+            say(f"{proc.name}: killed (pid {pid}) after {STOP_TIMEOUT:.0f}s")
+        else:
+            say(f"{proc.name}: stopped (pid {pid})")
+        paths.pid_file(proc).unlink(missing_ok=True)
+    if not targets:
+        say("nothing was running")
+
+
+def signal_group(pid: int, sig: signal.Signals) -> None:
+    """Signal the process group `up` created for `pid` (start_new_session), else the pid."""
+    try:
+        if os.getpgid(pid) == pid and pid != os.getpgrp():
+            os.killpg(pid, sig)
+        else:
+            os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def down() -> None:
+    stop_all(Paths(var_dir()))
+
+
+def status() -> None:
+    paths = Paths(var_dir())
+    for proc in processes():
+        pid = running_pid(paths, proc)
+        if pid is None:
+            say(f"{proc.name:<14} stopped  pid -        {proc.url}")
+        else:
+            ready = "ready" if is_ready(proc) else "NOT READY"
+            say(f"{proc.name:<14} running  pid {pid:<8} {proc.url}  ({ready})")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m devtools.stack", description=__doc__)
+    parser.add_argument("command", choices=["up", "down", "status"])
+    args = parser.parse_args(argv)
+    {"up": up, "down": down, "status": status}[args.command]()
+
+
+if __name__ == "__main__":
+    main()

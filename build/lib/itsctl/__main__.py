@@ -1,0 +1,3 @@
+from itsctl.cli import main
+
+main()

@@ -1,0 +1,25 @@
+"""The `itsctl` entry point: one typer app with a sub-app per command group.
+
+A new group (catalogue, releases, registration, ...) is a module with its own
+`app = typer.Typer(...)`, mounted below with `app.add_typer(...)`.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from itsctl import clock, mail
+
+app = typer.Typer(
+    name="itsctl",
+    help="ITS Portal operator's command line. Settings come from ITS_* variables.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(clock.app, name="clock")
+app.add_typer(mail.app, name="mail")
+
+
+def main() -> None:
+    app(prog_name="itsctl")

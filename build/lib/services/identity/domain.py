@@ -1,0 +1,107 @@
+"""Identity rules, pure: no I/O. Rules ACC-1..3 in ../shared/RULES.md."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import cache
+
+from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+# OWASP ASVS 5 (V6.2): at least 8 characters, at least 64 allowed, no truncation, no composition rules,
+# refuse common passwords.
+PASSWORD_MIN = 8
+PASSWORD_MAX = 128
+LOGIN_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{1,63}$")
+
+EMAIL_VERIFICATION_TTL = timedelta(days=5)
+PASSWORD_RESET_TTL = timedelta(hours=1)
+TOKEN_BYTES = 32  # 256 bits, URL-safe
+
+
+class PasswordRejected(ValueError):
+    """The password breaks the policy; the message says why, for the person choosing it."""
+
+
+@cache
+def common_passwords() -> frozenset[str]:
+    """30,000 most common passwords (zxcvbn's list, from leaked password corpora)."""
+    return frozenset(FREQUENCY_LISTS["passwords"])
+
+
+def check_password(password: str, *, login: str, email: str) -> None:
+    """Raise PasswordRejected unless `password` may be used by this account."""
+    if len(password) < PASSWORD_MIN:
+        raise PasswordRejected(f"use at least {PASSWORD_MIN} characters")
+    if len(password) > PASSWORD_MAX:
+        raise PasswordRejected(f"use at most {PASSWORD_MAX} characters")
+    lowered = password.lower()
+    if lowered in common_passwords():
+        raise PasswordRejected("this password is among the most common ones; choose another")
+    if lowered in {login.lower(), email.lower(), email.split("@")[0].lower()}:
+        raise PasswordRejected("the password must not be your login or e-mail")
+    if len(set(password)) < 3:
+        raise PasswordRejected("the password repeats too few different characters")
+
+
+def normalize_login(login: str) -> str:
+    return login.strip()
+
+
+def new_token() -> str:
+    """A single-use secret for links: 256 random bits, URL-safe. Only its hash is stored."""
+    return secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def token_hash(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+# ---- login throttling ---------------------------------------------------------------------
+# Failures are counted per login name (existing or not, so throttling never tells whether an
+# account exists) and per client address:
+#   - per (login, address): PAIR_LIMIT failures per PAIR_WINDOW;
+#   - per login from any address: LOGIN_LIMIT per LOGIN_WINDOW, which bounds guessing against
+#     one account (ASVS: no more than 100 failures per hour). Addresses from which this login
+#     succeeded recently are exempt, so a stranger's failures cannot lock the owner out;
+#   - per address across logins: ADDRESS_LIMIT per ADDRESS_WINDOW (password spraying).
+# Every block ends by itself when the window slides past the old failures.
+
+
+@dataclass(frozen=True)
+class ThrottlePolicy:
+    pair_limit: int = 5
+    pair_window: timedelta = timedelta(minutes=15)
+    login_limit: int = 50
+    login_window: timedelta = timedelta(hours=1)
+    address_limit: int = 100
+    address_window: timedelta = timedelta(minutes=15)
+    known_address_for: timedelta = timedelta(days=30)
+
+
+@dataclass(frozen=True)
+class FailureCounts:
+    """Failures inside each window, and the oldest failure still counted in it."""
+
+    pair: int
+    pair_oldest: datetime | None
+    login: int
+    login_oldest: datetime | None
+    address: int
+    address_oldest: datetime | None
+    address_is_known: bool
+
+
+def throttled_until(counts: FailureCounts, policy: ThrottlePolicy) -> datetime | None:
+    """When the next attempt is allowed again, or None if it is allowed now."""
+    blocks: list[datetime] = []
+    if counts.pair >= policy.pair_limit and counts.pair_oldest:
+        blocks.append(counts.pair_oldest + policy.pair_window)
+    if counts.login >= policy.login_limit and counts.login_oldest and not counts.address_is_known:
+        blocks.append(counts.login_oldest + policy.login_window)
+    if counts.address >= policy.address_limit and counts.address_oldest:
+        blocks.append(counts.address_oldest + policy.address_window)
+    return max(blocks) if blocks else None

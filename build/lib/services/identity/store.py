@@ -1,0 +1,343 @@
+"""Identity's SQL. Every function takes the connection (and so the transaction) of its caller."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from services.identity.domain import FailureCounts, ThrottlePolicy
+from shared.db import Connection
+
+
+@dataclass(frozen=True)
+class Account:
+    id: uuid.UUID
+    login: str
+    email: str
+    full_name: str | None
+    language: str
+    password_hash: str
+    email_verified_at: datetime | None
+    is_operator: bool
+    created_at: datetime
+
+    @property
+    def email_verified(self) -> bool:
+        return self.email_verified_at is not None
+
+
+ACCOUNT_COLUMNS = (
+    "id, login, email, full_name, language, password_hash, email_verified_at, is_operator, created_at"
+)
+
+
+def _account(row: asyncpg.Record | None) -> Account | None:
+    return Account(**dict(row)) if row is not None else None
+
+
+class LoginTaken(Exception):
+    pass
+
+
+class EmailTaken(Exception):
+    pass
+
+
+async def insert_account(
+    conn: Connection,
+    *,
+    login: str,
+    email: str,
+    full_name: str | None,
+    language: str,
+    password_hash: str,
+    now: datetime,
+    is_operator: bool = False,
+) -> Account:
+    try:
+        row = await conn.fetchrow(
+            f"INSERT INTO accounts (id, login, email, full_name, language, password_hash, is_operator, "
+            f"created_at, password_changed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) "
+            f"RETURNING {ACCOUNT_COLUMNS}",
+            uuid.uuid4(),
+            login,
+            email,
+            full_name,
+            language,
+            password_hash,
+            is_operator,
+            now,
+        )
+    except asyncpg.UniqueViolationError as exc:
+        if exc.constraint_name == "accounts_login_key":
+            raise LoginTaken from None
+        raise EmailTaken from None
+    account = _account(row)
+    assert account is not None
+    return account
+
+
+async def account_by_id(conn: Connection, account_id: uuid.UUID) -> Account | None:
+    return _account(await conn.fetchrow(f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1", account_id))
+
+
+async def account_by_login(conn: Connection, login: str) -> Account | None:
+    return _account(
+        await conn.fetchrow(f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE lower(login) = lower($1)", login)
+    )
+
+
+async def account_by_email(conn: Connection, email: str) -> Account | None:
+    return _account(
+        await conn.fetchrow(f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE lower(email) = lower($1)", email)
+    )
+
+
+async def set_password(conn: Connection, account_id: uuid.UUID, password_hash: str, now: datetime) -> None:
+    await conn.execute(
+        "UPDATE accounts SET password_hash = $2, password_changed_at = $3 WHERE id = $1",
+        account_id,
+        password_hash,
+        now,
+    )
+
+
+# ---- single-use link tokens (e-mail verification, password reset) -------------------------
+
+
+async def insert_email_verification(
+    conn: Connection, account_id: uuid.UUID, email: str, token_hash: bytes, now: datetime, expires_at: datetime
+) -> None:
+    # Only the newest link works: a resend voids the earlier ones.
+    await conn.execute(
+        "UPDATE email_verifications SET voided_at = $2 WHERE account_id = $1 AND used_at IS NULL "
+        "AND voided_at IS NULL",
+        account_id,
+        now,
+    )
+    await conn.execute(
+        "INSERT INTO email_verifications (token_hash, account_id, email, created_at, expires_at) "
+        "VALUES ($1, $2, $3, $4, $5)",
+        token_hash,
+        account_id,
+        email,
+        now,
+        expires_at,
+    )
+
+
+async def count_email_verifications_since(conn: Connection, account_id: uuid.UUID, since: datetime) -> int:
+    count: int = await conn.fetchval(
+        "SELECT count(*) FROM email_verifications WHERE account_id = $1 AND created_at >= $2", account_id, since
+    )
+    return count
+
+
+async def use_email_verification(conn: Connection, token_hash: bytes, now: datetime) -> Account | None:
+    """Mark the token used and the address verified; None if unknown, used, voided or expired (rule ACC-2)."""
+    row = await conn.fetchrow(
+        "UPDATE email_verifications SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL "
+        "AND voided_at IS NULL AND expires_at > $2 RETURNING account_id, email",
+        token_hash,
+        now,
+    )
+    if row is None:
+        return None
+    return _account(
+        await conn.fetchrow(
+            f"UPDATE accounts SET email_verified_at = coalesce(email_verified_at, $3) "
+            f"WHERE id = $1 AND lower(email) = lower($2) RETURNING {ACCOUNT_COLUMNS}",
+            row["account_id"],
+            row["email"],
+            now,
+        )
+    )
+
+
+async def insert_password_reset(
+    conn: Connection, account_id: uuid.UUID, token_hash: bytes, now: datetime, expires_at: datetime
+) -> None:
+    await conn.execute(
+        "UPDATE password_resets SET voided_at = $2 WHERE account_id = $1 AND used_at IS NULL AND voided_at IS NULL",
+        account_id,
+        now,
+    )
+    await conn.execute(
+        "INSERT INTO password_resets (token_hash, account_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+        token_hash,
+        account_id,
+        now,
+        expires_at,
+    )
+
+
+async def count_password_resets_since(conn: Connection, account_id: uuid.UUID, since: datetime) -> int:
+    count: int = await conn.fetchval(
+        "SELECT count(*) FROM password_resets WHERE account_id = $1 AND created_at >= $2", account_id, since
+    )
+    return count
+
+
+async def valid_password_reset(conn: Connection, token_hash: bytes, now: datetime) -> uuid.UUID | None:
+    account_id: uuid.UUID | None = await conn.fetchval(
+        "SELECT account_id FROM password_resets WHERE token_hash = $1 AND used_at IS NULL AND voided_at IS NULL "
+        "AND expires_at > $2",
+        token_hash,
+        now,
+    )
+    return account_id
+
+
+async def use_password_reset(conn: Connection, token_hash: bytes, now: datetime) -> uuid.UUID | None:
+    account_id: uuid.UUID | None = await conn.fetchval(
+        "UPDATE password_resets SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL AND voided_at IS NULL "
+        "AND expires_at > $2 RETURNING account_id",
+        token_hash,
+        now,
+    )
+    return account_id
+
+
+# ---- refresh tokens -----------------------------------------------------------------------
+
+
+async def insert_refresh_token(
+    conn: Connection,
+    token_hash: bytes,
+    *,
+    family_id: uuid.UUID,
+    account_id: uuid.UUID,
+    now: datetime,
+    expires_at: datetime,
+) -> None:
+    await conn.execute(
+        "INSERT INTO refresh_tokens (token_hash, family_id, account_id, created_at, expires_at) "
+        "VALUES ($1, $2, $3, $4, $5)",
+        token_hash,
+        family_id,
+        account_id,
+        now,
+        expires_at,
+    )
+
+
+@dataclass(frozen=True)
+class RefreshUse:
+    """Outcome of presenting a refresh token."""
+
+    account_id: uuid.UUID | None  # set when the token was valid and is now used
+    reused_family: uuid.UUID | None  # set when an already-used token came back: a theft signal
+
+
+async def use_refresh_token(conn: Connection, token_hash: bytes, now: datetime) -> RefreshUse:
+    row = await conn.fetchrow(
+        "UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL AND revoked_at IS NULL "
+        "AND expires_at > $2 RETURNING account_id, family_id",
+        token_hash,
+        now,
+    )
+    if row is not None:
+        return RefreshUse(row["account_id"], None)
+    family: uuid.UUID | None = await conn.fetchval(
+        "SELECT family_id FROM refresh_tokens WHERE token_hash = $1 AND used_at IS NOT NULL", token_hash
+    )
+    return RefreshUse(None, family)
+
+
+async def family_of(conn: Connection, token_hash: bytes) -> uuid.UUID:
+    family: uuid.UUID = await conn.fetchval("SELECT family_id FROM refresh_tokens WHERE token_hash = $1", token_hash)
+    return family
+
+
+async def revoke_family(conn: Connection, family_id: uuid.UUID, now: datetime) -> None:
+    await conn.execute(
+        "UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL", family_id, now
+    )
+
+
+async def revoke_account_refresh_tokens(conn: Connection, account_id: uuid.UUID, now: datetime) -> None:
+    await conn.execute(
+        "UPDATE refresh_tokens SET revoked_at = $2 WHERE account_id = $1 AND revoked_at IS NULL", account_id, now
+    )
+
+
+# ---- login throttling ---------------------------------------------------------------------
+
+
+async def failure_counts(
+    conn: Connection, login: str, client_addr: str, now: datetime, policy: ThrottlePolicy
+) -> FailureCounts:
+    row = await conn.fetchrow(
+        """
+        SELECT
+          count(*) FILTER (WHERE client_addr = $2 AND NOT success AND at > $3)   AS pair,
+          min(at)  FILTER (WHERE client_addr = $2 AND NOT success AND at > $3)   AS pair_oldest,
+          count(*) FILTER (WHERE NOT success AND at > $4)                        AS login,
+          min(at)  FILTER (WHERE NOT success AND at > $4)                        AS login_oldest,
+          bool_or(client_addr = $2 AND success AND at > $5)                      AS address_is_known
+        FROM login_attempts WHERE login = $1 AND at > least($3, $4, $5)
+        """,
+        login,
+        client_addr,
+        now - policy.pair_window,
+        now - policy.login_window,
+        now - policy.known_address_for,
+    )
+    address = await conn.fetchrow(
+        "SELECT count(*) AS n, min(at) AS oldest FROM login_attempts WHERE client_addr = $1 AND NOT success "
+        "AND at > $2",
+        client_addr,
+        now - policy.address_window,
+    )
+    assert row is not None and address is not None
+    return FailureCounts(
+        pair=row["pair"],
+        pair_oldest=row["pair_oldest"],
+        login=row["login"],
+        login_oldest=row["login_oldest"],
+        address=address["n"],
+        address_oldest=address["oldest"],
+        address_is_known=bool(row["address_is_known"]),
+    )
+
+
+async def record_login_attempt(conn: Connection, login: str, client_addr: str, now: datetime, success: bool) -> None:
+    await conn.execute(
+        "INSERT INTO login_attempts (login, client_addr, at, success) VALUES ($1, $2, $3, $4)",
+        login,
+        client_addr,
+        now,
+        success,
+    )
+
+
+async def purge_login_attempts(conn: Connection, before: datetime) -> None:
+    await conn.execute("DELETE FROM login_attempts WHERE at < $1", before)
+
+
+# ---- signing keys -------------------------------------------------------------------------
+
+
+async def active_signing_keys(conn: Connection) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT kid, private_pem, public_jwk, created_at FROM signing_keys WHERE retired_at IS NULL "
+        "ORDER BY created_at DESC"
+    )
+
+
+async def insert_signing_key(
+    conn: Connection, kid: str, private_pem: str, public_jwk: dict[str, Any], now: datetime
+) -> None:
+    await conn.execute(
+        "INSERT INTO signing_keys (kid, private_pem, public_jwk, created_at) VALUES ($1, $2, $3, $4)",
+        kid,
+        private_pem,
+        public_jwk,
+        now,
+    )
+
+

@@ -1,0 +1,84 @@
+"""Access tokens: JWTs signed with Ed25519 (EdDSA), keys kept in identity's schema, published as JWKS."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from jwt.algorithms import OKPAlgorithm
+
+from services.identity import store
+from shared.db import Pool
+from shared.problems import Unauthorized
+
+ACCESS_TOKEN_TTL = timedelta(minutes=15)
+# Serialises key creation between replicas starting at once.
+KEY_CREATION_LOCK = 0x17_5_1D
+
+
+class SigningKeys:
+    """Signs access tokens with the newest key; verifies with any active one (a KeySource)."""
+
+    def __init__(self) -> None:
+        self._private: dict[str, Ed25519PrivateKey] = {}
+        self._public_jwks: list[dict[str, Any]] = []
+        self._current_kid = ""
+
+    async def load(self, pool: Pool, now: datetime) -> None:
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", KEY_CREATION_LOCK)
+            rows = await store.active_signing_keys(conn)
+            if not rows:
+                kid, pem, jwk = _new_key()
+                await store.insert_signing_key(conn, kid, pem, jwk, now)
+                rows = await store.active_signing_keys(conn)
+        for row in rows:
+            key = serialization.load_pem_private_key(row["private_pem"].encode(), password=None)
+            assert isinstance(key, Ed25519PrivateKey)
+            self._private[row["kid"]] = key
+        self._public_jwks = [row["public_jwk"] for row in rows]
+        self._current_kid = rows[0]["kid"]
+
+    def jwks(self) -> dict[str, Any]:
+        return {"keys": self._public_jwks}
+
+    async def key(self, kid: str) -> Ed25519PublicKey:
+        if kid not in self._private:
+            raise Unauthorized("the token is signed with an unknown key")
+        return self._private[kid].public_key()
+
+    def sign(self, claims: dict[str, Any]) -> str:
+        return jwt.encode(claims, self._private[self._current_kid], algorithm="EdDSA",
+                          headers={"kid": self._current_kid})
+
+
+def access_token_claims(
+    *, account_id: uuid.UUID, login: str, scopes: list[str], now: datetime, issuer: str, audience: str
+) -> dict[str, Any]:
+    issued = int(now.timestamp())
+    return {
+        "iss": issuer,
+        "aud": audience,
+        "sub": str(account_id),
+        "iat": issued,
+        "exp": issued + int(ACCESS_TOKEN_TTL.total_seconds()),
+        "jti": uuid.uuid4().hex,
+        "login": login,
+        "scope": " ".join(scopes),
+    }
+
+
+def _new_key() -> tuple[str, str, dict[str, Any]]:
+    private = Ed25519PrivateKey.generate()
+    kid = uuid.uuid4().hex
+    pem = private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    jwk: dict[str, Any] = json.loads(OKPAlgorithm.to_jwk(private.public_key()))
+    jwk.update(kid=kid, alg="EdDSA", use="sig")
+    return kid, pem, jwk

@@ -1,0 +1,1 @@
+"""notifications: e-mail to people about what happened in other services, with a delivery log."""

@@ -1,0 +1,119 @@
+"""HTTP API of notifications: the delivery log, for operators."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import uuid
+from dataclasses import asdict
+from datetime import datetime
+
+from aiohttp import web
+from pydantic import BaseModel, Field, field_validator
+
+from services.notifications import store
+from services.notifications.domain import DeliveryStatus
+from shared.app import POOL
+from shared.auth import Caller
+from shared.http import Api, StrictModel
+
+OPERATOR_SCOPE = "operator"
+MAX_PAGE = 200
+
+api = Api(
+    "ITS Portal notifications",
+    description="E-mail sent on behalf of the other services, and the log of every delivery.",
+)
+
+# ---- cursor: opaque to clients, "the last id seen" to us ----------------------------------------
+
+_CURSOR_PREFIX = "d1:"
+_CURSOR_TEXT = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+_MAX_ID = 2**63 - 1  # bigserial
+
+
+def encode_cursor(last_id: int) -> str:
+    return base64.urlsafe_b64encode(f"{_CURSOR_PREFIX}{last_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    """The id the next page starts below; ValueError for anything we did not hand out."""
+    if not _CURSOR_TEXT.match(cursor):
+        raise ValueError("not a cursor from this list")
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+    except (binascii.Error, UnicodeDecodeError):
+        raise ValueError("not a cursor from this list") from None
+    number = text.removeprefix(_CURSOR_PREFIX)
+    if not text.startswith(_CURSOR_PREFIX) or not number.isdigit() or not 0 < int(number) <= _MAX_ID:
+        raise ValueError("not a cursor from this list")
+    return int(number)
+
+
+# ---- models ------------------------------------------------------------------------------------
+
+
+class DeliveryQuery(StrictModel):
+    recipient: str | None = Field(default=None, min_length=1, max_length=320,
+                                  description="E-mail address, exact match, case-insensitive")
+    status: DeliveryStatus | None = None
+    limit: int = Field(default=50, ge=1, le=MAX_PAGE)
+    cursor: str | None = Field(default=None, description="`next_cursor` of the previous page")
+
+    @field_validator("cursor")
+    @classmethod
+    def _cursor_is_ours(cls, value: str | None) -> str | None:
+        if value is not None:
+            decode_cursor(value)  # a bad cursor is a 422 naming the field, never a 500
+        return value
+
+
+class DeliveryOut(BaseModel):
+    id: int
+    event_id: uuid.UUID
+    event_type: str
+    recipient: str
+    template: str
+    language: str
+    subject: str
+    status: DeliveryStatus
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+
+
+class DeliveryPage(BaseModel):
+    items: list[DeliveryOut]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
+
+
+# ---- routes ------------------------------------------------------------------------------------
+
+
+@api.get(
+    "/v1/deliveries",
+    summary="The delivery log, newest first (operators)",
+    query=DeliveryQuery,
+    response=DeliveryPage,
+    auth=True,
+    errors=(403,),
+    tags=("deliveries",),
+)
+async def list_deliveries(request: web.Request, *, caller: Caller, query: DeliveryQuery) -> DeliveryPage:
+    caller.require_scope(OPERATOR_SCOPE)
+    async with request.app[POOL].acquire() as conn:
+        rows = await store.list_deliveries(
+            conn,
+            recipient=query.recipient,
+            status=query.status,
+            before_id=decode_cursor(query.cursor) if query.cursor is not None else None,
+            limit=query.limit + 1,  # one more than asked: is there a next page?
+        )
+    page = rows[: query.limit]
+    more = len(rows) > query.limit
+    return DeliveryPage(
+        items=[DeliveryOut(**asdict(row)) for row in page],
+        next_cursor=encode_cursor(page[-1].id) if more else None,
+    )

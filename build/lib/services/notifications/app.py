@@ -1,0 +1,82 @@
+"""notifications (port 8105): e-mail for identity's events, sent over SMTP, with a delivery log."""
+
+from __future__ import annotations
+
+from email.headerregistry import Address
+from email.utils import parseaddr
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+from prometheus_client import Counter
+from pydantic import Field, SecretStr, field_validator
+
+from services.notifications.api import api
+from services.notifications.consumers import identity_subscription
+from services.notifications.domain import SEND_EMAIL_JOB
+from services.notifications.mailer import Mailer, SmtpTransport
+from services.notifications.rendering import Renderer
+from shared.app import CLOCK, setup_auth, setup_bus, setup_consumers, setup_db, setup_jobs
+from shared.app import create_app as create_service_app
+from shared.auth import KeySource
+from shared.http import METRICS
+from shared.settings import BaseServiceSettings
+
+SERVICE = "notifications"
+SCHEMA = "notifications"
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class NotificationsSettings(BaseServiceSettings):
+    port: int = 8105
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    # none: plain SMTP (the local sink); starttls: upgrade on the submission port; tls: implicit TLS (465).
+    smtp_security: Literal["none", "starttls", "tls"] = "none"
+    smtp_timeout: float = Field(default=30.0, gt=0)
+    mail_from: str = "ITS Portal <no-reply@its-portal.local>"
+    # Times in e-mails ("valid until ...") are shown in the vendor's time zone.
+    mail_timezone: str = "Europe/Moscow"
+    # Tries per e-mail while the SMTP server is away; with shared.jobs.backoff, about 45 minutes.
+    send_max_attempts: int = Field(default=12, ge=1)
+
+    @field_validator("mail_from")
+    @classmethod
+    def _sender_is_an_address(cls, value: str) -> str:
+        Address(addr_spec=parseaddr(value)[1])  # raises for anything not usable as a sender
+        return value
+
+    @field_validator("mail_timezone")
+    @classmethod
+    def _zone_exists(cls, value: str) -> str:
+        ZoneInfo(value)
+        return value
+
+
+def create_app(settings: NotificationsSettings, keys: KeySource | None = None) -> web.Application:
+    """`keys` verifies access tokens (tests pass their own); by default identity's JWKS."""
+    app = create_service_app(settings, service=SERVICE, api=api)
+    clock = app[CLOCK]
+    emails = Counter("notifications_emails_total", "E-mail send attempts by outcome", ["template", "outcome"],
+                     registry=app[METRICS].registry)
+    transport = SmtpTransport(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        security=settings.smtp_security,
+        timeout=settings.smtp_timeout,
+        username=settings.smtp_username,
+        password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+    )
+    mailer = Mailer(transport, clock, sender=settings.mail_from, max_attempts=settings.send_max_attempts,
+                    emails=emails)
+
+    setup_db(app, SCHEMA)
+    setup_bus(app, SERVICE)
+    setup_consumers(app, [identity_subscription(Renderer(), clock, ZoneInfo(settings.mail_timezone))])
+    setup_jobs(app, {SEND_EMAIL_JOB: mailer.send_email})
+    setup_auth(app, keys)
+    return app

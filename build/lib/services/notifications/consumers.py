@@ -1,0 +1,94 @@
+"""Identity's events that ask for an e-mail: render it, log the delivery, schedule the send.
+
+Each handler runs in the consumer's inbox transaction, so the delivery row, its
+`send_email` job and the inbox record commit together: a redelivered event
+changes nothing, and a crash before the commit leaves nothing half done.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from zoneinfo import ZoneInfo
+
+from services.notifications import store
+from services.notifications.domain import (
+    SEND_EMAIL_JOB,
+    EmailRequest,
+    Unsendable,
+    password_reset_email,
+    pick_language,
+    verification_email,
+)
+from services.notifications.rendering import Renderer
+from shared.clock import Clock
+from shared.consumer import EventHandler, PermanentFailure, Subscription
+from shared.db import Connection
+from shared.events import E, Envelope, unwrap
+from shared.events.identity import EmailVerificationRequested, PasswordResetRequested
+from shared.jobs import schedule
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+
+IDENTITY_QUEUE = "notifications.identity"
+
+
+def identity_subscription(renderer: Renderer, clock: Clock, zone: ZoneInfo) -> Subscription:
+    async def on_verification_requested(conn: Connection, envelope: Envelope) -> None:
+        event = _event(envelope, EmailVerificationRequested)
+        with _unsendable_is_permanent():
+            request = verification_email(event, zone)
+        await _deliver(conn, envelope, request, renderer, clock)
+
+    async def on_password_reset_requested(conn: Connection, envelope: Envelope) -> None:
+        event = _event(envelope, PasswordResetRequested)
+        with _unsendable_is_permanent():
+            request = password_reset_email(event, zone)
+        await _deliver(conn, envelope, request, renderer, clock)
+
+    handlers: dict[str, EventHandler] = {
+        EmailVerificationRequested.TYPE: on_verification_requested,
+        PasswordResetRequested.TYPE: on_password_reset_requested,
+    }
+    return Subscription(IDENTITY_QUEUE, handlers)
+
+
+def _event(envelope: Envelope, model: type[E]) -> E:
+    """The event's data (not fitting the schema: ValidationError, the message is parked).
+
+    A language we have no templates for becomes English before validation.
+    """
+    data = {**envelope.data, "language": pick_language(envelope.data.get("language"))}
+    return unwrap(envelope.model_copy(update={"data": data}), model)
+
+
+@contextlib.contextmanager
+def _unsendable_is_permanent() -> Iterator[None]:
+    """No retry can fix a bad address or link: park the event at once, with the reason."""
+    try:
+        yield
+    except Unsendable as exc:
+        raise PermanentFailure(str(exc)) from exc
+
+
+async def _deliver(
+    conn: Connection, envelope: Envelope, request: EmailRequest, renderer: Renderer, clock: Clock
+) -> None:
+    email = renderer.render(request.template, request.language, request.context)
+    now = clock.now()
+    delivery_id = await store.insert_delivery(
+        conn,
+        event_id=envelope.id,
+        event_type=envelope.type,
+        recipient=request.recipient,
+        template=request.template,
+        language=request.language,
+        email=email,
+        created_at=now,
+    )
+    if delivery_id is None:
+        # The inbox already stops a redelivery; this catches the same event reaching us another way.
+        log.info("mail.already_delivered", event_id=str(envelope.id))
+        return
+    await schedule(conn, SEND_EMAIL_JOB, {"delivery_id": delivery_id}, now, dedupe_key=f"delivery:{delivery_id}")

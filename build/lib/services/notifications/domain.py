@@ -1,0 +1,160 @@
+"""Pure rules of notifications: which e-mail an event asks for, in which language, and what a
+failed send leads to. No I/O here."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from email.headerregistry import Address
+from email.utils import parseaddr
+from typing import Any, Literal, get_args
+from zoneinfo import ZoneInfo
+
+from shared.events.identity import EmailVerificationRequested, Language, PasswordResetRequested
+
+DeliveryStatus = Literal["pending", "sent", "retrying", "failed"]
+SEND_EMAIL_JOB = "send_email"
+
+LANGUAGES: tuple[Language, ...] = get_args(Language)
+DEFAULT_LANGUAGE: Language = "en"
+
+_MONTHS: dict[Language, tuple[str, ...]] = {
+    "en": ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December"),
+    # Genitive, as in a date: "15 января".
+    "ru": ("января", "февраля", "марта", "апреля", "мая", "июня", "июля", "августа", "сентября", "октября",
+           "ноября", "декабря"),
+}
+
+
+class Unsendable(ValueError):
+    """The event asks for an e-mail that can never be sent (bad address, bad link): no retry helps."""
+
+
+@dataclass(frozen=True)
+class EmailRequest:
+    """What an event asks to be sent, before rendering."""
+
+    template: str
+    language: Language
+    recipient: str
+    context: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One row of the delivery log, as operators see it."""
+
+    id: int
+    event_id: uuid.UUID
+    event_type: str
+    recipient: str
+    template: str
+    language: str
+    subject: str
+    status: DeliveryStatus
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+
+
+@dataclass(frozen=True)
+class OutgoingEmail:
+    """What the mailer needs to send one delivery."""
+
+    delivery_id: int
+    event_id: uuid.UUID
+    template: str
+    recipient: str
+    subject: str
+    body_text: str
+    body_html: str
+    status: DeliveryStatus
+    attempts: int
+
+
+def pick_language(value: object) -> Language:
+    """The account's language if we have templates for it, else English.
+
+    Checked before the event is validated: a language identity adds before we have its
+    templates must still get the person an e-mail, not park the event.
+    """
+    return next((language for language in LANGUAGES if language == value), DEFAULT_LANGUAGE)
+
+
+def verification_email(event: EmailVerificationRequested, zone: ZoneInfo) -> EmailRequest:
+    """ACC-2: the link that verifies the address is sent to that address, with how long it is valid."""
+    return EmailRequest(
+        template="email_verification",
+        language=event.language,
+        recipient=check_recipient(event.email),
+        context={
+            "name": display_name(event.full_name, event.login),
+            "login": event.login,
+            "email": event.email,
+            "verification_url": check_link(event.verification_url),
+            "valid_until": format_moment(event.expires_at, event.language, zone),
+        },
+    )
+
+
+def password_reset_email(event: PasswordResetRequested, zone: ZoneInfo) -> EmailRequest:
+    return EmailRequest(
+        template="password_reset",
+        language=event.language,
+        recipient=check_recipient(event.email),
+        context={
+            "name": display_name(event.full_name, event.login),
+            "login": event.login,
+            "reset_url": check_link(event.reset_url),
+            "valid_until": format_moment(event.expires_at, event.language, zone),
+        },
+    )
+
+
+def display_name(full_name: str | None, login: str) -> str:
+    """Greet by full name, or by login where none was given."""
+    return full_name.strip() if full_name and full_name.strip() else login
+
+
+def format_moment(moment: datetime, language: Language, zone: ZoneInfo) -> str:
+    """`15 January 2030, 15:00 (UTC+03:00)`, in Russian with the year as `2030 г.`; in the vendor's zone."""  # noqa: RUF002
+    local = moment.astimezone(zone)
+    offset = local.strftime("%z")
+    label = f"UTC{offset[:3]}:{offset[3:]}"
+    month = _MONTHS[language][local.month - 1]
+    year = f"{local.year} г." if language == "ru" else str(local.year)  # noqa: RUF001 (Cyrillic, on purpose)
+    return f"{local.day} {month} {year}, {local:%H:%M} ({label})"
+
+
+def check_recipient(value: str) -> str:
+    """A bare address that can go into an SMTP envelope and a `To` header, or Unsendable."""
+    if not value or value != value.strip():
+        raise Unsendable(f"not an e-mail address: {value!r}")
+    try:
+        address = Address(addr_spec=value)
+    except (ValueError, IndexError) as exc:  # header defects are ValueErrors
+        raise Unsendable(f"not an e-mail address: {value!r} ({exc})") from None
+    if not address.username or not address.domain:
+        raise Unsendable(f"not an e-mail address: {value!r}")
+    return value
+
+
+def check_link(url: str) -> str:
+    """Only web links go into an e-mail: never `javascript:` or the like in an `href`."""
+    if not url.lower().startswith(("https://", "http://")) or any(c.isspace() for c in url):
+        raise Unsendable(f"not a web link: {url!r}")
+    return url
+
+
+def message_id(event_id: uuid.UUID, sender: str) -> str:
+    """The same for every send of one event, so a receiver can tell a re-send after a crash."""
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "its-portal.local"
+    return f"<{event_id}@{domain}>"
+
+
+def status_after_failure(attempts: int, max_attempts: int, *, permanent: bool) -> DeliveryStatus:
+    """After `attempts` tries in all, the last one failed."""
+    return "failed" if permanent or attempts >= max_attempts else "retrying"

@@ -1,0 +1,131 @@
+"""Sending e-mail: the `send_email` deferred job and SMTP through aiosmtplib.
+
+The job runs in the job worker's transaction and sends while it holds the
+delivery's row lock. If the process dies after the SMTP server accepted the
+message but before the commit, the job runs again and the e-mail goes out a
+second time with the same Message-ID (at-least-once, which is what SMTP offers).
+A failed send is not raised: that would roll back the delivery's attempts and
+error. It is recorded, and the next try is a new job scheduled with back-off.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import format_datetime
+from typing import Literal
+
+import aiosmtplib
+from prometheus_client import Counter
+
+from services.notifications import store
+from services.notifications.domain import SEND_EMAIL_JOB, OutgoingEmail, message_id, status_after_failure
+from shared.clock import Clock
+from shared.db import Connection
+from shared.jobs import Job, backoff, schedule
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+
+SmtpSecurity = Literal["none", "starttls", "tls"]
+
+# What a send can fail with: the server away, slow, or saying no.
+SMTP_FAILURES = (aiosmtplib.SMTPException, OSError, TimeoutError)
+
+
+@dataclass(frozen=True)
+class SmtpTransport:
+    host: str
+    port: int
+    security: SmtpSecurity
+    timeout: float
+    username: str | None = None
+    password: str | None = None
+
+    async def send(self, message: EmailMessage) -> None:
+        await aiosmtplib.send(
+            message,
+            hostname=self.host,
+            port=self.port,
+            username=self.username,
+            password=self.password,
+            use_tls=self.security == "tls",
+            # Explicit, not aiosmtplib's "upgrade if offered": `none` means no TLS at all.
+            start_tls=self.security == "starttls",
+            timeout=self.timeout,
+        )
+
+
+def is_permanent(exc: Exception) -> bool:
+    """Every recipient refused with a 5xx reply (RFC 5321 §4.2.1): the address will never take it.
+
+    Anything else (server down, 4xx, a rejected login the operator can fix) is worth retrying.
+    """
+    return isinstance(exc, aiosmtplib.SMTPRecipientsRefused) and all(
+        refusal.code >= 500 for refusal in exc.recipients
+    )
+
+
+class Mailer:
+    def __init__(
+        self,
+        transport: SmtpTransport,
+        clock: Clock,
+        *,
+        sender: str,
+        max_attempts: int,
+        emails: Counter,
+    ) -> None:
+        self.transport = transport
+        self.clock = clock
+        self.sender = sender
+        self.max_attempts = max_attempts
+        self.emails = emails
+
+    async def send_email(self, conn: Connection, job: Job) -> None:
+        """Job `send_email` {delivery_id}: send the delivery unless it is already settled."""
+        delivery_id = int(job.payload["delivery_id"])
+        email = await store.lock_outgoing(conn, delivery_id)
+        if email is None:
+            log.error("mail.delivery_missing", delivery_id=delivery_id)
+            return
+        if False:  # a stale or repeated job: never a second e-mail
+            return
+        attempts = email.attempts + 1
+        try:
+            await self.transport.send(self.build_message(email))
+        except SMTP_FAILURES as exc:
+            await self._failed(conn, email, attempts, exc)
+            return
+        await store.mark_sent(conn, delivery_id, attempts=attempts, sent_at=self.clock.now())
+        await schedule(conn, SEND_EMAIL_JOB, {"delivery_id": delivery_id}, self.clock.now(), dedupe_key=f"x{attempts}")
+        self.emails.labels(email.template, "sent").inc()
+        log.info("mail.sent", delivery_id=delivery_id, event_id=str(email.event_id), attempts=attempts)
+
+    async def _failed(self, conn: Connection, email: OutgoingEmail, attempts: int, exc: Exception) -> None:
+        status = status_after_failure(attempts, self.max_attempts, permanent=is_permanent(exc))
+        error = f"{type(exc).__name__}: {exc}"
+        await store.record_failure(conn, email.delivery_id, attempts=attempts, error=error, status=status)
+        if status == "retrying":
+            # A new job per try: the first one's dedupe key (`delivery:<id>`) is already used.
+            await schedule(
+                conn,
+                SEND_EMAIL_JOB,
+                {"delivery_id": email.delivery_id},
+                self.clock.now() + backoff(attempts),
+                dedupe_key=f"delivery:{email.delivery_id}:try:{attempts + 1}",
+            )
+        self.emails.labels(email.template, status).inc()
+        log.warning("mail.send_failed", delivery_id=email.delivery_id, attempts=attempts, status=status, error=error)
+
+    def build_message(self, email: OutgoingEmail) -> EmailMessage:
+        message = EmailMessage()
+        message["From"] = self.sender
+        message["To"] = email.recipient
+        message["Subject"] = email.subject
+        message["Date"] = format_datetime(self.clock.now())
+        message["Message-ID"] = message_id(email.event_id, self.sender)
+        message["Auto-Submitted"] = "auto-generated"  # RFC 3834: auto-responders do not answer it
+        message.set_content(email.body_text)
+        message.add_alternative(email.body_html, subtype="html")
+        return message

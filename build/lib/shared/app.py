@@ -1,0 +1,217 @@
+"""The service app factory and its capabilities, each a `setup_<name>(app)`.
+
+A service's `app.py` reads as the list of what it has: database, bus, outbox,
+consumers, deferred jobs, token verification, routes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from shared.auth import Caller, JwksKeySource, KeySource, TokenVerifier, bearer_token
+from shared.bus import Bus
+from shared.clock import Clock, make_clock
+from shared.consumer import Consumer, Subscription
+from shared.db import Pool, pool_context
+from shared.http import (
+    AUTHENTICATOR,
+    METRICS,
+    Api,
+    metrics_middleware,
+    problem_middleware,
+    request_context_middleware,
+)
+from shared.jobs import JobHandler, JobWorker
+from shared.logging import get_logger
+from shared.metrics import Metrics
+from shared.outbox import Outbox, OutboxRelay
+from shared.settings import BaseServiceSettings
+
+log = get_logger(__name__)
+
+SETTINGS = web.AppKey("settings", BaseServiceSettings)
+CLOCK: web.AppKey[Clock] = web.AppKey("clock")
+POOL = web.AppKey("pool", Pool)
+BUS = web.AppKey("bus", Bus)
+OUTBOX = web.AppKey("outbox", Outbox)
+VERIFIER = web.AppKey("verifier", TokenVerifier)
+READINESS = web.AppKey("readiness", list[Callable[[], Awaitable[None]]])
+
+BUS_CONNECT_TIMEOUT = 60.0
+
+
+def create_app(settings: BaseServiceSettings, *, service: str, api: Api) -> web.Application:
+    app = web.Application(
+        client_max_size=settings.client_max_size,
+        middlewares=[request_context_middleware, metrics_middleware, problem_middleware],
+    )
+    app[SETTINGS] = settings
+    app[CLOCK] = make_clock(production=settings.is_production, var_dir=settings.var_dir)
+    app[METRICS] = Metrics(service)
+    app[READINESS] = []
+    app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/readyz", _readyz)
+    app.router.add_get("/metrics", _metrics)
+    api.add_routes(app)
+    return app
+
+
+def setup_db(app: web.Application, schema: str) -> None:
+    settings = app[SETTINGS]
+
+    async def db(app: web.Application) -> AsyncIterator[None]:
+        async for pool in pool_context(
+            settings.database_url, schema, min_size=settings.db_pool_min, max_size=settings.db_pool_max
+        ):
+            app[POOL] = pool
+            yield
+
+    async def check() -> None:
+        async with app[POOL].acquire(timeout=2) as conn:
+            await conn.fetchval("SELECT 1", timeout=2)
+
+    app.cleanup_ctx.append(db)
+    app[READINESS].append(check)
+
+
+def setup_bus(app: web.Application, name: str) -> None:
+    settings = app[SETTINGS]
+
+    async def bus(app: web.Application) -> AsyncIterator[None]:
+        bus = Bus(settings.amqp_url, name=name, prefetch=settings.amqp_prefetch,
+                  delivery_limit=settings.consumer_delivery_limit)
+        await _retry_until(bus.connect, BUS_CONNECT_TIMEOUT, "bus.connect")
+        app[BUS] = bus
+        yield
+        await bus.close()
+
+    async def check() -> None:
+        if not app[BUS].is_connected:
+            raise ConnectionError("broker not connected")
+
+    app.cleanup_ctx.append(bus)
+    app[READINESS].append(check)
+
+
+def setup_outbox(app: web.Application, *, producer: str, schema: str) -> None:
+    settings = app[SETTINGS]
+    app[OUTBOX] = Outbox(producer=producer, schema=schema, clock=app[CLOCK])
+
+    async def relay(app: web.Application) -> AsyncIterator[None]:
+        relay = OutboxRelay(
+            app[POOL], app[BUS], schema=schema, database_url=settings.database_url, metrics=app[METRICS],
+            batch_size=settings.outbox_batch_size, poll_seconds=settings.outbox_poll_seconds,
+        )
+        async with _background(relay.run(), "outbox.relay"):
+            yield
+        await relay.close()
+
+    app.cleanup_ctx.append(relay)
+
+
+def setup_consumers(app: web.Application, subscriptions: list[Subscription]) -> None:
+    settings = app[SETTINGS]
+
+    async def consumers(app: web.Application) -> AsyncIterator[None]:
+        for subscription in subscriptions:
+            consumer = Consumer(subscription, pool=app[POOL], bus=app[BUS], metrics=app[METRICS],
+                                retry_delays_ms=settings.consumer_retry_delays_ms)
+            await consumer.start()
+        yield
+
+    app.cleanup_ctx.append(consumers)
+
+
+def setup_jobs(app: web.Application, handlers: dict[str, JobHandler], *, workers: int = 1) -> None:
+    settings = app[SETTINGS]
+
+    async def jobs(app: web.Application) -> AsyncIterator[None]:
+        worker = JobWorker(app[POOL], app[CLOCK], handlers, metrics=app[METRICS],
+                           poll_seconds=settings.jobs_poll_seconds)
+        async with contextlib.AsyncExitStack() as stack:
+            for n in range(workers):
+                await stack.enter_async_context(_background(worker.run(), f"jobs.worker.{n}"))
+            yield
+
+    app.cleanup_ctx.append(jobs)
+
+
+def setup_auth(app: web.Application, keys: KeySource | None = None) -> None:
+    """Verify bearer tokens; `keys` defaults to identity's JWKS (identity passes its own keys)."""
+    settings = app[SETTINGS]
+
+    async def auth(app: web.Application) -> AsyncIterator[None]:
+        source = keys or JwksKeySource(settings.jwks_url)
+        verifier = TokenVerifier(source, issuer=settings.jwt_issuer, audience=settings.jwt_audience,
+                                 clock=app[CLOCK])
+        app[VERIFIER] = verifier
+
+        async def authenticate(request: web.Request) -> Caller:
+            return await verifier.verify(bearer_token(request))
+
+        app[AUTHENTICATOR] = authenticate
+        yield
+        if isinstance(source, JwksKeySource):
+            await source.close()
+
+    app.cleanup_ctx.append(auth)
+
+
+@contextlib.asynccontextmanager
+async def _background(coro: Coroutine[Any, Any, None], name: str) -> AsyncIterator[asyncio.Task[None]]:
+    """Run `coro` as a task for the life of the context; a crash is logged, not silent."""
+    task = asyncio.create_task(coro, name=name)
+    task.add_done_callback(_log_crash)
+    try:
+        yield task
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def _log_crash(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("background.crashed", task=task.get_name(), error=repr(task.exception()))
+
+
+async def _retry_until(connect: Callable[[], Awaitable[None]], timeout: float, what: str) -> None:
+    loop = asyncio.get_running_loop()
+    deadline, delay = loop.time() + timeout, 0.5
+    while True:
+        try:
+            await connect()
+            return
+        except Exception as exc:
+            if loop.time() > deadline:
+                raise
+            log.warning(f"{what}_failed", error=repr(exc), retry_in=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def _readyz(request: web.Request) -> web.Response:
+    failures: list[str] = []
+    for check in request.app[READINESS]:
+        try:
+            await asyncio.wait_for(check(), 3)
+        except Exception as exc:
+            failures.append(f"{check.__qualname__.split('.')[0]}: {exc!r}")
+    if failures:
+        return web.json_response({"status": "unavailable", "failures": failures}, status=503)
+    return web.json_response({"status": "ready"})
+
+
+async def _metrics(request: web.Request) -> web.Response:
+    body = generate_latest(request.app[METRICS].registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

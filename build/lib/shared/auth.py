@@ -1,0 +1,133 @@
+"""Verifying identity's access tokens (JWT, EdDSA) with keys from identity's JWKS.
+
+Every service verifies tokens itself. Expiry is checked against the shared
+clock, so the test clock also expires tokens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import aiohttp
+import jwt
+from aiohttp import web
+
+from shared.clock import Clock
+from shared.logging import get_logger
+from shared.problems import Forbidden, Unauthorized
+
+log = get_logger(__name__)
+
+ALGORITHMS = ["EdDSA"]
+JWKS_TTL_SECONDS = 300.0
+JWKS_MIN_REFRESH_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling: taken from a verified access token only."""
+
+    account_id: uuid.UUID
+    scopes: frozenset[str]
+    claims: dict[str, Any] = field(repr=False)
+
+    def require_scope(self, scope: str) -> None:
+        if scope not in self.scopes:
+            raise Forbidden(f"this needs the '{scope}' scope")
+
+
+class KeySource(Protocol):
+    async def key(self, kid: str) -> Any: ...
+
+
+class JwksKeySource:
+    """Public keys fetched from a JWKS URL, cached, refetched on an unknown `kid` (rate-limited)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._keys: dict[str, Any] = {}
+        self._fetched_at = float("-inf")
+        self._lock = asyncio.Lock()
+        self._session: aiohttp.ClientSession | None = None
+
+    async def key(self, kid: str) -> Any:
+        age = time.monotonic() - self._fetched_at
+        if kid not in self._keys or age > JWKS_TTL_SECONDS:
+            async with self._lock:
+                age = time.monotonic() - self._fetched_at
+                if (kid not in self._keys and age > JWKS_MIN_REFRESH_SECONDS) or age > JWKS_TTL_SECONDS:
+                    await self._fetch()
+        if kid not in self._keys:
+            raise Unauthorized("the token is signed with an unknown key")
+        return self._keys[kid]
+
+    async def _fetch(self) -> None:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5))
+        try:
+            async with self._session.get(self.url) as response:
+                response.raise_for_status()
+                document = await response.json()
+            self._keys = {jwk["kid"]: jwt.PyJWK(jwk).key for jwk in document["keys"]}
+            self._fetched_at = time.monotonic()
+        except Exception as exc:
+            # Keep the old keys; tokens signed with a known key still verify.
+            log.warning("auth.jwks_fetch_failed", url=self.url, error=repr(exc))
+            self._fetched_at = time.monotonic() - JWKS_TTL_SECONDS + JWKS_MIN_REFRESH_SECONDS
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+
+class TokenVerifier:
+    def __init__(self, keys: KeySource, *, issuer: str, audience: str, clock: Clock) -> None:
+        self.keys = keys
+        self.issuer = issuer
+        self.audience = audience
+        self.clock = clock
+
+    async def verify(self, token: str) -> Caller:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            raise Unauthorized("the access token is malformed") from None
+        if header.get("alg") not in ALGORITHMS or not isinstance(header.get("kid"), str):
+            raise Unauthorized("the access token is not signed as expected")
+        key = await self.keys.key(header["kid"])
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key=key,
+                algorithms=ALGORITHMS,
+                audience=self.audience,
+                issuer=self.issuer,
+                options={"verify_exp": False, "verify_iat": False, "verify_nbf": False,
+                         "require": ["exp", "iat", "sub", "iss", "aud"]},
+            )
+        except jwt.PyJWTError as exc:
+            raise Unauthorized(f"the access token is invalid: {exc}") from None
+        if not isinstance(claims["exp"], int | float) or claims["exp"] <= self.clock.now().timestamp():
+            raise Unauthorized("the access token has expired")
+        try:
+            account_id = uuid.UUID(claims["sub"])
+        except (ValueError, TypeError, AttributeError):
+            raise Unauthorized("the access token has no valid subject") from None
+        scope = claims.get("scope", "")
+        return Caller(account_id, frozenset(scope.split()) if isinstance(scope, str) else frozenset(), claims)
+
+
+def bearer_token(request: web.Request) -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("send an access token: Authorization: Bearer <token>", error="invalid_request")
+    return token.strip()
+
+
+Authenticator = Callable[[web.Request], Awaitable[Caller]]

@@ -1,0 +1,45 @@
+"""PostgreSQL through asyncpg: one pool per service, its search_path set to the service's schema."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+import asyncpg
+
+if TYPE_CHECKING:
+    from asyncpg.pool import PoolConnectionProxy
+
+    # What a handler gets: a pooled connection, or (rarely) a dedicated one.
+    Connection: TypeAlias = asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]
+    Pool: TypeAlias = asyncpg.Pool[asyncpg.Record]
+else:  # asyncpg's classes are generic only in its type stubs
+    Connection = asyncpg.Connection
+    Pool = asyncpg.Pool
+
+
+async def _init_connection(conn: Connection) -> None:
+    for typename in ("json", "jsonb"):
+        await conn.set_type_codec(typename, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def create_pool(database_url: str, schema: str, *, min_size: int = 2, max_size: int = 10) -> Pool:
+    pool = await asyncpg.create_pool(
+        database_url,
+        min_size=min_size,
+        max_size=max_size,
+        init=_init_connection,
+        server_settings={"search_path": schema, "application_name": f"its-{schema}"},
+        command_timeout=60,
+    )
+    assert pool is not None
+    return pool
+
+
+async def pool_context(database_url: str, schema: str, **kwargs: Any) -> AsyncIterator[Pool]:
+    pool = await create_pool(database_url, schema, **kwargs)
+    try:
+        yield pool
+    finally:
+        await pool.close()

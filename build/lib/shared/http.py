@@ -1,0 +1,296 @@
+"""HTTP conventions: typed routes whose pydantic models both validate and document,
+problem+json errors, request/correlation ids, metrics, OpenAPI 3.1.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pydantic
+from aiohttp import web
+from multidict import MultiMapping
+
+from shared.logging import bound_contextvars, get_logger
+from shared.metrics import Metrics
+from shared.problems import (
+    BadRequest,
+    InternalError,
+    MalformedJson,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    Problem,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
+
+log = get_logger(__name__)
+
+Handler = Callable[..., Awaitable[Any]]
+# Set by the service: turns the request's bearer token into a Caller.
+Authenticate = Callable[[web.Request], Awaitable[Any]]
+AUTHENTICATOR: web.AppKey[Authenticate] = web.AppKey("authenticator")
+METRICS = web.AppKey("metrics", Metrics)
+
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+class StrictModel(pydantic.BaseModel):
+    """Request models: unknown fields are an error, not silently dropped."""
+
+    model_config = pydantic.ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+@dataclass
+class Operation:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    body: type[pydantic.BaseModel] | None
+    query: type[pydantic.BaseModel] | None
+    response: type[pydantic.BaseModel] | None
+    status: int
+    auth: bool
+    form: bool
+    tags: tuple[str, ...]
+    errors: tuple[int, ...]
+
+
+class Api:
+    """Routes of one service. The decorator's models parse the request and document it."""
+
+    def __init__(self, title: str, version: str = "1.0.0", description: str = "") -> None:
+        self.title = title
+        self.version = version
+        self.description = description
+        self.operations: list[Operation] = []
+
+    def route(
+        self,
+        method: str,
+        path: str,
+        *,
+        summary: str,
+        body: type[pydantic.BaseModel] | None = None,
+        query: type[pydantic.BaseModel] | None = None,
+        response: type[pydantic.BaseModel] | None = None,
+        status: int = 200,
+        auth: bool = False,
+        form: bool = False,
+        tags: tuple[str, ...] = (),
+        errors: tuple[int, ...] = (),
+    ) -> Callable[[Handler], Handler]:
+        """Handlers are called as `handler(request, [caller=], [body=], [query=])`.
+
+        They return a pydantic model (sent with `status`), None (204) or a web.StreamResponse.
+        """
+
+        def register(handler: Handler) -> Handler:
+            self.operations.append(
+                Operation(method, path, handler, summary, body, query, response, status, auth, form, tags, errors)
+            )
+            return handler
+
+        return register
+
+    def get(self, path: str, **kw: Any) -> Callable[[Handler], Handler]:
+        return self.route("GET", path, **kw)
+
+    def post(self, path: str, **kw: Any) -> Callable[[Handler], Handler]:
+        return self.route("POST", path, **kw)
+
+    def patch(self, path: str, **kw: Any) -> Callable[[Handler], Handler]:
+        return self.route("PATCH", path, **kw)
+
+    def delete(self, path: str, **kw: Any) -> Callable[[Handler], Handler]:
+        return self.route("DELETE", path, **kw)
+
+    def add_routes(self, app: web.Application) -> None:
+        for op in self.operations:
+            app.router.add_route(op.method, op.path, _endpoint(op))
+        app.router.add_get("/openapi.json", self._openapi_handler)
+
+    async def _openapi_handler(self, request: web.Request) -> web.Response:
+        return web.json_response(self.openapi())
+
+    def openapi(self) -> dict[str, Any]:
+        from shared.openapi import build_openapi
+
+        return build_openapi(self)
+
+
+def _endpoint(op: Operation) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    async def endpoint(request: web.Request) -> web.StreamResponse:
+        kwargs: dict[str, Any] = {}
+        if op.auth:
+            kwargs["caller"] = await request.app[AUTHENTICATOR](request)
+        if op.query is not None:
+            kwargs["query"] = parse_query(request, op.query)
+        if op.body is not None:
+            kwargs["body"] = await (read_form(request, op.body) if op.form else read_json(request, op.body))
+        result = await op.handler(request, **kwargs)
+        if isinstance(result, web.StreamResponse):
+            return result
+        if result is None:
+            return web.Response(status=204)
+        return model_response(result, status=op.status)
+
+    endpoint.__name__ = op.handler.__name__
+    return endpoint
+
+
+def model_response(model: pydantic.BaseModel, *, status: int = 200) -> web.Response:
+    return web.Response(body=model.model_dump_json(), status=status, content_type="application/json")
+
+
+M = Any  # the model type is checked by pydantic at run time
+
+
+def validation_errors(exc: pydantic.ValidationError) -> list[dict[str, Any]]:
+    return [
+        {
+            "field": ".".join(str(part) for part in error["loc"]) or "(body)",
+            "message": error["msg"],
+            "type": error["type"],
+        }
+        for error in exc.errors(include_url=False, include_input=False, include_context=False)
+    ]
+
+
+async def read_json(request: web.Request, model: type[pydantic.BaseModel]) -> M:
+    if request.content_type != "application/json" and not request.content_type.endswith("+json"):
+        raise UnsupportedMediaType("send the body as application/json", received=request.content_type)
+    raw = await request.read()  # over client_max_size: 413 (mapped by the problem middleware)
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MalformedJson(str(exc)) from None
+    except RecursionError:  # e.g. 30,000 nested arrays: bad input, not a 500
+        raise MalformedJson("the JSON is nested too deeply") from None
+    if not isinstance(data, dict):
+        raise ValidationFailed([{"field": "(body)", "message": "the body must be a JSON object", "type": "type"}])
+    return _validate(model, data)
+
+
+async def read_form(request: web.Request, model: type[pydantic.BaseModel]) -> M:
+    if request.content_type != "application/x-www-form-urlencoded":
+        raise UnsupportedMediaType("send the body as application/x-www-form-urlencoded",
+                                   received=request.content_type)
+    form = await request.post()
+    return _validate(model, _single_values(form))
+
+
+def parse_query(request: web.Request, model: type[pydantic.BaseModel]) -> M:
+    return _validate(model, _single_values(request.query))
+
+
+def _single_values(values: MultiMapping[Any]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key in values:
+        items = values.getall(key)
+        if len(items) > 1:
+            raise BadRequest(f"parameter '{key}' is given more than once")
+        if not isinstance(items[0], str):
+            raise BadRequest(f"parameter '{key}' must be text")
+        result[key] = items[0]
+    return result
+
+
+def _validate(model: type[pydantic.BaseModel], data: dict[str, Any]) -> M:
+    try:
+        return model.model_validate(data)
+    except pydantic.ValidationError as exc:
+        raise ValidationFailed(validation_errors(exc)) from None
+
+
+# ---- middlewares -------------------------------------------------------------------------
+
+_HTTP_PROBLEMS: dict[int, type[Problem]] = {
+    400: BadRequest,
+    404: NotFound,
+    405: MethodNotAllowed,
+    413: PayloadTooLarge,
+    415: UnsupportedMediaType,
+}
+
+
+def problem_response(problem: Problem, request: web.Request) -> web.Response:
+    return web.Response(
+        status=problem.status,
+        body=json.dumps(problem.body(instance=request.path)),
+        content_type=problem.content_type,
+        headers=problem.headers,
+    )
+
+
+def _http_problem(exc: web.HTTPException) -> Problem:
+    problem_type = _HTTP_PROBLEMS.get(exc.status)
+    problem = problem_type(exc.text if exc.status == 413 else None) if problem_type else Problem()
+    if problem_type is None:  # other HTTP errors keep their status, as a generic problem
+        problem.status, problem.title, problem.slug = exc.status, exc.reason, "http-error"
+    if exc.status == 405 and "Allow" in exc.headers:
+        problem.headers["Allow"] = exc.headers["Allow"]
+    return problem
+
+
+@web.middleware
+async def request_context_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Binds request_id and correlation_id to every log line the request causes, and echoes them."""
+    request_id = _id_header(request, "X-Request-ID") or str(uuid.uuid4())
+    correlation_id = _id_header(request, "X-Correlation-ID") or request_id
+    with bound_contextvars(request_id=request_id, correlation_id=correlation_id):
+        started = time.perf_counter()
+        response = await handler(request)
+        response.headers["X-Request-ID"] = request_id
+        response.headers["X-Correlation-ID"] = correlation_id
+        if request.path not in ("/healthz", "/readyz", "/metrics"):
+            log.info("http.request", method=request.method, path=request.path, status=response.status,
+                     ms=round((time.perf_counter() - started) * 1000, 2))
+        return response
+
+
+def _id_header(request: web.Request, name: str) -> str | None:
+    value = request.headers.get(name)
+    return value if value and _SAFE_ID.match(value) else None
+
+
+@web.middleware
+async def metrics_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    metrics = request.app[METRICS]
+    resource = request.match_info.route.resource
+    route = resource.canonical if resource is not None else "unmatched"
+    started = time.perf_counter()
+    response = await handler(request)
+    metrics.latency.labels(route, request.method).observe(time.perf_counter() - started)
+    metrics.requests.labels(route, request.method, str(response.status)).inc()
+    return response
+
+
+@web.middleware
+async def problem_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Every error becomes RFC 9457 problem+json; unknown errors are a bare 500."""
+    try:
+        return await handler(request)
+    except Problem as raised:
+        return problem_response(raised, request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return problem_response(_http_problem(exc), request)
+    except Exception:
+        log.exception("http.unhandled_error", method=request.method, path=request.path)
+        return problem_response(InternalError("The server could not answer this request. It has been logged."),
+                                request)

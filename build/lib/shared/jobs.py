@@ -1,0 +1,139 @@
+"""Deferred jobs: durable "run job X with payload at time T" rows in the service's schema.
+
+`schedule` writes the row in the caller's transaction. A `JobWorker` claims a
+due row with `FOR UPDATE SKIP LOCKED` and runs its handler in that same
+transaction: the job's effects and its completion commit together, two
+workers never run one job at once, and if the worker dies its transaction
+rolls back, the row lock is released and another worker runs the job
+(at-least-once for effects outside the database, such as e-mail). "Due" is
+read from the shared clock, so the test clock triggers jobs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from shared.clock import Clock
+from shared.db import Connection, Pool
+from shared.logging import bound_contextvars, get_logger
+from shared.metrics import Metrics
+
+log = get_logger(__name__)
+
+MAX_ERROR_LENGTH = 2_000
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    kind: str
+    payload: dict[str, Any]
+    run_at: datetime
+    attempts: int  # earlier attempts, not counting this one
+    max_attempts: int
+
+
+JobHandler = Callable[[Connection, Job], Awaitable[None]]
+
+
+def backoff(attempt: int) -> timedelta:
+    """Delay before the next try after `attempt` failed tries: 2 s, 4 s, 8 s … capped at 15 min."""
+    return timedelta(seconds=min(2**attempt, 900))
+
+
+async def schedule(
+    conn: Connection,
+    kind: str,
+    payload: dict[str, Any],
+    run_at: datetime,
+    *,
+    dedupe_key: str | None = None,
+    max_attempts: int = 10,
+) -> int | None:
+    """Schedule a job in the caller's transaction; with `dedupe_key`, a second schedule is a no-op (None)."""
+    job_id: int | None = await conn.fetchval(
+        "INSERT INTO deferred_jobs (kind, payload, run_at, dedupe_key, max_attempts) "
+        "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
+        kind,
+        payload,
+        run_at,
+        dedupe_key,
+        max_attempts,
+    )
+    return job_id
+
+
+class JobWorker:
+    def __init__(
+        self,
+        pool: Pool,
+        clock: Clock,
+        handlers: dict[str, JobHandler],
+        *,
+        metrics: Metrics,
+        poll_seconds: float = 0.5,
+    ) -> None:
+        self.pool = pool
+        self.clock = clock
+        self.handlers = handlers
+        self.metrics = metrics
+        self.poll_seconds = poll_seconds
+
+    async def run(self) -> None:
+        while True:
+            try:
+                ran = await self.run_one()
+            except Exception as exc:  # database away: try again later
+                log.warning("jobs.worker_failed", error=repr(exc))
+                ran = False
+            if not ran:
+                await asyncio.sleep(self.poll_seconds)
+
+    async def run_one(self) -> bool:
+        """Claim one due job and run it; False when none is due."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                "SELECT id, kind, payload, run_at, attempts, max_attempts FROM deferred_jobs "
+                "WHERE state = 'pending' AND run_at <= $1 AND kind = ANY($2) "
+                "ORDER BY run_at LIMIT 1 FOR UPDATE SKIP LOCKED",
+                self.clock.now(),
+                list(self.handlers),
+            )
+            if row is None:
+                return False
+            job = Job(**dict(row))
+            with bound_contextvars(job_id=job.id, job_kind=job.kind):
+                await self._run(conn, job)
+        return True
+
+    async def _run(self, conn: Connection, job: Job) -> None:
+        try:
+            async with conn.transaction():  # a savepoint: a failure undoes only the handler's writes
+                await self.handlers[job.kind](conn, job)
+        except Exception as exc:
+            attempts = job.attempts + 1
+            final = attempts >= job.max_attempts
+            log.warning("jobs.failed", attempt=attempts, final=final, error=repr(exc))
+            await conn.execute(
+                "UPDATE deferred_jobs SET attempts = $2, last_error = $3, "
+                "state = CASE WHEN $4 THEN 'failed' ELSE 'pending' END, "
+                "run_at = CASE WHEN $4 THEN run_at ELSE $5 END, "
+                "finished_at = CASE WHEN $4 THEN clock_timestamp() END WHERE id = $1",
+                job.id,
+                attempts,
+                repr(exc)[:MAX_ERROR_LENGTH],
+                final,
+                self.clock.now() + backoff(attempts),
+            )
+            self.metrics.jobs.labels(job.kind, "failed" if final else "retry").inc()
+            return
+        await conn.execute(
+            "UPDATE deferred_jobs SET state = 'done', attempts = attempts + 1, finished_at = clock_timestamp() "
+            "WHERE id = $1",
+            job.id,
+        )
+        self.metrics.jobs.labels(job.kind, "done").inc()

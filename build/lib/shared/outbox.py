@@ -1,0 +1,182 @@
+"""Transactional outbox.
+
+`Outbox.add` writes the event in the caller's transaction, so a state change
+and its event commit together. `OutboxRelay` publishes pending rows with
+publisher confirms and marks them published; a row stays pending (and is
+retried) until the broker confirms it, so a crash or a broker outage between
+commit and publish loses nothing. Delivery is at-least-once: consumers dedupe
+on the event id (the inbox).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from datetime import timedelta
+from typing import Any
+
+import asyncpg
+
+from shared.bus import Bus
+from shared.clock import Clock
+from shared.db import Connection, Pool
+from shared.events import Envelope, Event, wrap
+from shared.logging import get_contextvars_ids, get_logger
+from shared.metrics import Metrics
+
+log = get_logger(__name__)
+
+PUBLISHED_RETENTION = timedelta(days=7)
+PURGE_EVERY_SECONDS = 3600
+
+
+def notify_channel(schema: str) -> str:
+    return f"its_outbox_{schema}"
+
+
+class Outbox:
+    """Writes events; one per service, shared by its handlers and consumers."""
+
+    def __init__(self, *, producer: str, schema: str, clock: Clock) -> None:
+        self.producer = producer
+        self.schema = schema
+        self.clock = clock
+
+    async def add(self, conn: Connection, event: Event) -> Envelope:
+        """Record `event` in the caller's transaction; it is published after commit."""
+        if not conn.is_in_transaction():
+            raise RuntimeError("Outbox.add must run inside the transaction of the state change")
+        ids = get_contextvars_ids()
+        envelope = wrap(
+            event,
+            producer=self.producer,
+            occurred_at=self.clock.now(),
+            correlation_id=ids.correlation_id,
+            causation_id=ids.causation_id,
+        )
+        headers = {k: v for k, v in (("x-request-id", ids.request_id),) if v}
+        await conn.execute(
+            "INSERT INTO outbox (id, routing_key, envelope, headers) VALUES ($1, $2, $3, $4)",
+            envelope.id,
+            envelope.type,
+            envelope.model_dump(mode="json"),
+            headers,
+        )
+        # Delivered to the relay's LISTEN on commit, so it publishes without waiting for a poll.
+        await conn.execute("SELECT pg_notify($1, '')", notify_channel(self.schema))
+        return envelope
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        pool: Pool,
+        bus: Bus,
+        *,
+        schema: str,
+        database_url: str,
+        metrics: Metrics,
+        batch_size: int = 500,
+        poll_seconds: float = 1.0,
+    ) -> None:
+        self.pool = pool
+        self.bus = bus
+        self.schema = schema
+        self.database_url = database_url
+        self.metrics = metrics
+        self.batch_size = batch_size
+        self.poll_seconds = poll_seconds
+        self._wake = asyncio.Event()
+        self._listener: Connection | None = None
+        self._purged_at = float("-inf")
+
+    async def run(self) -> None:
+        await self._listen()
+        failures = 0
+        while True:
+            try:
+                published = await self.publish_batch()
+                failures = 0
+            except Exception as exc:  # broker or database away: back off, rows stay pending
+                failures += 1
+                published = 0
+                log.warning("outbox.relay_failed", error=repr(exc), failures=failures)
+                await asyncio.sleep(min(0.2 * 2**failures, 5.0))
+            if published:
+                continue  # drain the backlog before waiting
+            await self._housekeeping()
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+
+    async def close(self) -> None:
+        if self._listener is not None:
+            with contextlib.suppress(Exception):
+                await self._listener.close(timeout=2)
+
+    async def publish_batch(self) -> int:
+        """Publish up to `batch_size` pending rows; return how many the broker confirmed."""
+        if not self.bus.is_connected:
+            raise ConnectionError("broker not connected")
+        async with self.pool.acquire() as conn, conn.transaction():
+            # SKIP LOCKED: several relays (replicas) share the backlog without publishing a row twice at once.
+            rows = await conn.fetch(
+                "SELECT id, routing_key, envelope, headers FROM outbox WHERE published_at IS NULL "
+                "ORDER BY created_at LIMIT $1 FOR UPDATE SKIP LOCKED",
+                self.batch_size,
+            )
+            if not rows:
+                return 0
+            results = await asyncio.gather(*(self._publish(row) for row in rows), return_exceptions=True)
+            confirmed = [row["id"] for row, result in zip(rows, results, strict=True) if result is None]
+            failed = [(row["id"], repr(result)) for row, result in zip(rows, results, strict=True) if result]
+            if confirmed:
+                await conn.execute(
+                    "UPDATE outbox SET published_at = clock_timestamp(), attempts = attempts + 1 WHERE id = ANY($1)",
+                    confirmed,
+                )
+            if failed:
+                await conn.executemany(
+                    "UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1", failed
+                )
+        self.metrics.outbox_published.inc(len(confirmed))
+        if failed:
+            raise ConnectionError(f"{len(failed)} of {len(rows)} events not confirmed, e.g. {failed[0][1]}")
+        return len(confirmed)
+
+    async def _publish(self, row: asyncpg.Record) -> None:
+        envelope: dict[str, Any] = row["envelope"]
+        headers: dict[str, Any] = dict(row["headers"])
+        if envelope.get("correlation_id"):
+            headers["x-correlation-id"] = envelope["correlation_id"]
+        await self.bus.publish(
+            row["routing_key"],
+            json.dumps(envelope, separators=(",", ":")).encode(),
+            message_id=str(row["id"]),
+            message_type=envelope.get("type"),
+            headers=headers,
+            correlation_id=envelope.get("correlation_id"),
+        )
+
+    async def _listen(self) -> None:
+        try:
+            self._listener = await asyncpg.connect(self.database_url)
+            await self._listener.add_listener(notify_channel(self.schema), lambda *_: self._wake.set())
+        except Exception as exc:  # polling still delivers everything, only later
+            log.warning("outbox.listen_failed", error=repr(exc))
+
+    async def _housekeeping(self) -> None:
+        try:
+            async with self.pool.acquire() as conn:
+                backlog = await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+                self.metrics.outbox_backlog.set(backlog)
+                if time.monotonic() - self._purged_at > PURGE_EVERY_SECONDS:
+                    self._purged_at = time.monotonic()
+                    await conn.execute(
+                        "DELETE FROM outbox WHERE published_at < clock_timestamp() - $1::interval",
+                        PUBLISHED_RETENTION,
+                    )
+        except Exception as exc:
+            log.warning("outbox.housekeeping_failed", error=repr(exc))

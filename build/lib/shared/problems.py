@@ -1,0 +1,99 @@
+"""Errors as values: a small hierarchy mapped to RFC 9457 problem+json in one middleware."""
+
+from __future__ import annotations
+
+from typing import Any
+
+PROBLEM_BASE = "https://its-portal.dev/problems/"
+
+
+class Problem(Exception):
+    """An answer to the client that something is wrong, with a stable `type`."""
+
+    status = 400
+    slug = "bad-request"
+    title = "Bad request"
+    content_type = "application/problem+json"
+
+    def __init__(self, detail: str | None = None, *, headers: dict[str, str] | None = None, **extra: Any) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail
+        self.headers = headers or {}
+        self.extra = extra
+
+    @property
+    def type(self) -> str:
+        return PROBLEM_BASE + self.slug
+
+    def body(self, instance: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"type": self.type, "title": self.title, "status": self.status}
+        if self.detail:
+            body["detail"] = self.detail
+        if instance:
+            body["instance"] = instance
+        body.update(self.extra)
+        return body
+
+
+class BadRequest(Problem):
+    status, slug, title = 400, "bad-request", "Bad request"
+
+
+class MalformedJson(Problem):
+    status, slug, title = 400, "malformed-json", "The request body is not valid JSON"
+
+
+class Unauthorized(Problem):
+    status, slug, title = 401, "unauthorized", "Authentication required"
+
+    def __init__(self, detail: str | None = None, *, error: str = "invalid_token", **extra: Any) -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": f'Bearer error="{error}"'}, **extra)
+
+
+class Forbidden(Problem):
+    status, slug, title = 403, "forbidden", "Not allowed"
+
+
+class NotFound(Problem):
+    status, slug, title = 404, "not-found", "Not found"
+
+
+class MethodNotAllowed(Problem):
+    status, slug, title = 405, "method-not-allowed", "Method not allowed"
+
+
+class Conflict(Problem):
+    status, slug, title = 409, "conflict", "Conflict"
+
+
+class PayloadTooLarge(Problem):
+    status, slug, title = 413, "payload-too-large", "The request body is too large"
+
+
+class UnsupportedMediaType(Problem):
+    status, slug, title = 415, "unsupported-media-type", "Unsupported content type"
+
+
+class ValidationFailed(Problem):
+    """422 with `errors`: one entry per failing field."""
+
+    status, slug, title = 422, "validation", "The request has invalid fields"
+
+    def __init__(self, errors: list[dict[str, Any]], detail: str | None = None) -> None:
+        super().__init__(detail, errors=errors)
+
+
+class TooManyRequests(Problem):
+    status, slug, title = 429, "too-many-requests", "Too many attempts"
+
+    def __init__(self, detail: str | None = None, *, retry_after: int, **extra: Any) -> None:
+        retry_after = max(1, retry_after)
+        super().__init__(detail, headers={"Retry-After": str(retry_after)}, retry_after=retry_after, **extra)
+
+
+class InternalError(Problem):
+    status, slug, title = 500, "internal", "Internal server error"
+
+
+class ServiceUnavailable(Problem):
+    status, slug, title = 503, "unavailable", "Service temporarily unavailable"

@@ -1,0 +1,36 @@
+"""`python -m services.<name> [serve|migrate]`: the same start-up for every service."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from aiohttp import web
+
+from shared.logging import configure_logging, get_logger
+from shared.migrate import migrate
+from shared.settings import BaseServiceSettings
+
+
+def run_service(
+    *,
+    name: str,
+    schema: str,
+    migrations_dir: Path,
+    settings: BaseServiceSettings,
+    create_app: Callable[[], web.Application],
+    argv: list[str] | None = None,
+) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    command = args[0] if args else "serve"
+    configure_logging(name, settings.log_level)
+    log = get_logger(name)
+    if command == "migrate":
+        migrate(migrations_dir, settings.database_url, schema)
+        log.info("migrated", schema=schema)
+    elif command == "serve":
+        log.info("starting", host=settings.host, port=settings.port, env=settings.env)
+        web.run_app(create_app(), host=settings.host, port=settings.port, access_log=None, print=None)
+    else:
+        sys.exit(f"usage: python -m services.{name} [serve|migrate]")

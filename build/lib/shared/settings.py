@@ -1,0 +1,49 @@
+"""Settings: one class per service, all read from `ITS_*` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Environment = Literal["development", "test", "production"]
+
+
+class BaseServiceSettings(BaseSettings):
+    """What every service needs; a service's own settings class extends this."""
+
+    model_config = SettingsConfigDict(env_prefix="ITS_", extra="ignore")
+
+    env: Environment = "development"
+    log_level: str = "INFO"
+    # Runtime state of the local stack: test clock file, mail sink, logs, pids.
+    var_dir: Path = Path("var")
+
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/its"
+    db_pool_min: int = 2
+    db_pool_max: int = 10
+
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    amqp_prefetch: int = 64
+    # Back-off before each retry of a failing message, then it is parked in `<queue>.dlq`.
+    consumer_retry_delays_ms: list[int] = [1_000, 5_000, 30_000, 120_000, 600_000]
+    # Redeliveries (e.g. the consumer process dying mid-message) before the broker parks it.
+    consumer_delivery_limit: int = 20
+
+    outbox_batch_size: int = 500
+    outbox_poll_seconds: float = 1.0
+    jobs_poll_seconds: float = 0.5
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    client_max_size: int = 64 * 1024
+
+    # Where services fetch identity's public keys to verify access tokens.
+    jwks_url: str = "http://127.0.0.1:8101/.well-known/jwks.json"
+    jwt_issuer: str = "its-identity"
+    jwt_audience: str = "its-portal"
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"

@@ -1,0 +1,464 @@
+"""notifications against the real PostgreSQL, RabbitMQ and SMTP sink: identity's events in, e-mail out,
+the delivery log for operators. Events are published to the broker as identity's outbox relay would."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import aio_pika
+import asyncpg
+import pytest
+
+from devtools.smtp_sink import read_mail, start_sink, stored_mail
+from services.notifications import store
+from services.notifications.api import encode_cursor
+from services.notifications.app import SCHEMA, NotificationsSettings, create_app
+from services.notifications.consumers import IDENTITY_QUEUE
+from services.notifications.domain import DeliveryStatus
+from services.notifications.rendering import RenderedEmail
+from shared.bus import Bus, dlq_name
+from shared.clock import TestClock
+from shared.db import Pool, create_pool
+from shared.events import Envelope, wrap
+from shared.events.identity import EmailVerificationRequested, Language, PasswordResetRequested
+from shared.http import METRICS
+from shared.jobs import backoff
+from tests.infra import RunningApp, TestStack, free_port, wait_for
+from tests.tokens import TestKeys
+
+PROBLEM = "application/problem+json"
+EXPIRES = datetime(2030, 1, 15, 12, 0, tzinfo=UTC)  # 15:00 in Moscow, the zone e-mails show
+VALID_UNTIL = {
+    "en": "15 January 2030, 15:00 (UTC+03:00)",
+    "ru": "15 января 2030 г., 15:00 (UTC+03:00)",  # noqa: RUF001 (Cyrillic, on purpose)
+}
+SUBJECT = {
+    "en": "Confirm your e-mail address for ITS Portal",
+    "ru": "Подтвердите адрес электронной почты на портале ИТС",
+}
+DELIVERY_FIELDS = {"id", "event_id", "event_type", "recipient", "template", "language", "subject", "status",
+                   "attempts", "last_error", "created_at", "sent_at"}
+
+
+# ---- fixtures and helpers ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def keys() -> TestKeys:
+    return TestKeys()
+
+
+@pytest.fixture(scope="module")
+async def publisher(migrated: TestStack) -> AsyncIterator[Bus]:
+    bus = Bus(migrated.amqp_url, name="notifications-test-publisher", prefetch=1, delivery_limit=20)
+    await bus.connect()
+    yield bus
+    await bus.close()
+
+
+@pytest.fixture(scope="module")
+async def pool(migrated: TestStack) -> AsyncIterator[Pool]:
+    pool = await create_pool(migrated.database_url, SCHEMA, min_size=1, max_size=2)
+    yield pool
+    await pool.close()
+
+
+@contextlib.asynccontextmanager
+async def notifications(keys: TestKeys, smtp_port: int, **settings: Any) -> AsyncIterator[RunningApp]:
+    """The service in this process; the rest of its settings come from the test stack's ITS_* variables."""
+    app = create_app(NotificationsSettings(smtp_port=smtp_port, smtp_timeout=5, **settings), keys=keys)
+    async with RunningApp(app) as running:
+        yield running
+
+
+@pytest.fixture
+async def service(migrated: TestStack, smtp_sink: int, keys: TestKeys) -> AsyncIterator[RunningApp]:
+    async with notifications(keys, smtp_sink) as running:
+        yield running
+
+
+@contextlib.contextmanager
+def clock_moved(stack: TestStack, by: timedelta) -> Any:
+    """Move the shared test clock (the service sees it within a second), and put it back afterwards."""
+    clock = TestClock(stack.var_dir)
+    saved = clock.offset()
+    clock.advance(by)
+    try:
+        yield
+    finally:
+        clock.set_offset(saved)
+
+
+def new_address() -> str:
+    return f"ivan.{uuid.uuid4().hex[:12]}@example.com"
+
+
+def verification_requested(email: str, language: Language = "en", full_name: str | None = "Ivan Petrov") -> Envelope:
+    event = EmailVerificationRequested(
+        account_id=uuid.uuid4(), login="ivanp", email=email, full_name=full_name, language=language,
+        verification_url=f"https://identity.test/v1/email-verifications/{uuid.uuid4().hex}?a=1&b=2",
+        expires_at=EXPIRES,
+    )
+    return wrap(event, producer="identity", occurred_at=datetime.now(UTC))
+
+
+async def publish(bus: Bus, envelope: Envelope) -> None:
+    await bus.publish(envelope.type, envelope.model_dump_json().encode(), message_id=str(envelope.id),
+                      message_type=envelope.type)
+
+
+def mail_to(mail_dir: Path, recipient: str) -> list[EmailMessage]:
+    """The messages the sink received for `recipient` (SMTP envelope), oldest first."""
+    return [message for message in map(read_mail, stored_mail(mail_dir))
+            if recipient.lower() in str(message.get("X-Sink-Rcpt-To", "")).lower()]
+
+
+def body(message: EmailMessage, kind: str) -> str:
+    part = message.get_body(preferencelist=(kind,))
+    assert part is not None, f"no {kind} part"
+    content: str = part.get_content()
+    return content
+
+
+async def deliveries(pool: Pool, recipient: str) -> list[asyncpg.Record]:
+    return await pool.fetch("SELECT * FROM deliveries WHERE lower(recipient) = lower($1) ORDER BY id", recipient)
+
+
+async def delivery_in(pool: Pool, recipient: str, status: DeliveryStatus) -> asyncpg.Record | None:
+    """The recipient's one delivery if it is in `status`, with its pending send job's due time (one snapshot)."""
+    return await pool.fetchrow(
+        "SELECT d.*, j.run_at AS next_try, j.payload->>'correlation_id' AS job_correlation_id "
+        "FROM deliveries d LEFT JOIN deferred_jobs j "
+        "ON j.kind = 'send_email' AND j.state = 'pending' AND (j.payload->>'delivery_id')::bigint = d.id "
+        "WHERE lower(d.recipient) = lower($1) AND d.status = $2",
+        recipient,
+        status,
+    )
+
+
+# ---- ACC-2: the verification e-mail ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("account_language", "language"), [("en", "en"), ("ru", "ru"), ("de", "en")])
+async def test_verification_event_sends_one_email_with_the_link_and_valid_until(
+    service: RunningApp, publisher: Bus, pool: Pool, mail_dir: Path, account_language: str, language: Language
+) -> None:
+    recipient = new_address()
+    envelope = verification_requested(recipient)
+    envelope.data["language"] = account_language  # "de": no templates yet, so English
+    url = envelope.data["verification_url"]
+    await publish(publisher, envelope)
+
+    [message] = await wait_for(lambda: mail_to(mail_dir, recipient), what="the verification e-mail")
+    assert message["To"] == recipient
+    assert message["From"] == "ITS Portal <no-reply@its-portal.local>"
+    assert message["Subject"] == SUBJECT[language]
+    assert message["Message-ID"] == f"<{envelope.id}@its-portal.local>"
+    assert message.get_content_type() == "multipart/alternative"
+    text, html = body(message, "plain"), body(message, "html")
+    assert url in text
+    assert f'href="{url.replace("&", "&amp;")}"' in html
+    assert VALID_UNTIL[language] in text
+    assert VALID_UNTIL[language] in html
+    assert "Ivan Petrov" in text
+
+    row = await wait_for(lambda: delivery_in(pool, recipient, "sent"), what="the delivery marked sent")
+    assert row["event_id"] == envelope.id
+    assert (row["template"], row["language"], row["attempts"]) == ("email_verification", language, 1)
+    assert row["sent_at"] is not None
+    assert row["next_try"] is None
+    await asyncio.sleep(0.5)
+    assert len(mail_to(mail_dir, recipient)) == 1
+
+
+async def test_password_reset_event_sends_the_reset_link(
+    service: RunningApp, publisher: Bus, mail_dir: Path
+) -> None:
+    recipient = new_address()
+    event = PasswordResetRequested(account_id=uuid.uuid4(), login="ivanp", email=recipient, full_name=None,
+                                   language="ru", reset_url="https://identity.test/reset?token=Zz9",
+                                   expires_at=EXPIRES)
+    await publish(publisher, wrap(event, producer="identity", occurred_at=datetime.now(UTC)))
+    [message] = await wait_for(lambda: mail_to(mail_dir, recipient), what="the password reset e-mail")
+    assert message["Subject"] == "Восстановление пароля на портале ИТС"
+    text = body(message, "plain")
+    assert text.startswith("Здравствуйте, ivanp!")
+    assert "https://identity.test/reset?token=Zz9" in text
+    assert VALID_UNTIL["ru"] in text
+
+
+# ---- inbox: one event, one e-mail ----------------------------------------------------------------
+
+
+async def test_the_same_event_delivered_twice_sends_one_email(
+    service: RunningApp, publisher: Bus, pool: Pool, mail_dir: Path
+) -> None:
+    recipient = new_address()
+    envelope = verification_requested(recipient)
+    await publish(publisher, envelope)
+    await publish(publisher, envelope)
+
+    def duplicates() -> float:
+        value = service.app[METRICS].registry.get_sample_value(
+            "consumer_messages_total", {"queue": IDENTITY_QUEUE, "outcome": "duplicate"})
+        return value or 0.0
+
+    await wait_for(duplicates, what="the second copy handled as a duplicate")
+    await wait_for(lambda: delivery_in(pool, recipient, "sent"), what="the delivery marked sent")
+    await asyncio.sleep(0.5)
+    assert len(mail_to(mail_dir, recipient)) == 1
+    assert len(await deliveries(pool, recipient)) == 1
+
+
+# ---- SMTP server away: retried with back-off, then sent once -----------------------------------
+
+
+async def test_smtp_down_is_retried_with_backoff_and_sent_once_when_back(
+    migrated: TestStack, keys: TestKeys, publisher: Bus, pool: Pool, tmp_path: Path
+) -> None:
+    port = free_port()  # nothing listens here yet
+    recipient = new_address()
+    envelope = verification_requested(recipient)
+    async with notifications(keys, port):
+        await publish(publisher, envelope)
+        failed = await wait_for(lambda: delivery_in(pool, recipient, "retrying"), what="a failed first try")
+        assert failed["attempts"] >= 1
+        assert "SMTPConnectError" in failed["last_error"]
+        assert failed["sent_at"] is None
+        # The next try waits its back-off: no hot loop against a dead server.
+        assert failed["next_try"] >= failed["created_at"] + backoff(failed["attempts"])
+        assert failed["job_correlation_id"] == str(envelope.id)  # the retry is logged under the flow's id
+
+        mail_dir = tmp_path / "mail"
+        sink = start_sink(mail_dir, "127.0.0.1", port)
+        try:
+            with clock_moved(migrated, timedelta(minutes=20)):  # past any back-off: the retry is due now
+                sent = await wait_for(lambda: delivery_in(pool, recipient, "sent"), what="the retry to succeed")
+            await asyncio.sleep(1.0)  # time for a second send, if there were one
+            messages = mail_to(mail_dir, recipient)
+        finally:
+            sink.stop()
+
+    assert len(messages) == 1
+    assert messages[0]["Message-ID"] == f"<{envelope.id}@its-portal.local>"
+    assert sent["attempts"] >= failed["attempts"] + 1
+    assert sent["sent_at"] is not None
+    assert sent["next_try"] is None
+
+
+async def test_gives_up_after_send_max_attempts(
+    migrated: TestStack, keys: TestKeys, publisher: Bus, pool: Pool
+) -> None:
+    recipient = new_address()
+    async with notifications(keys, free_port(), send_max_attempts=2):
+        await publish(publisher, verification_requested(recipient))
+        await wait_for(lambda: delivery_in(pool, recipient, "retrying"), what="a failed first try")
+        with clock_moved(migrated, timedelta(minutes=20)):
+            failed = await wait_for(lambda: delivery_in(pool, recipient, "failed"), what="giving up")
+    assert failed["attempts"] == 2
+    assert failed["last_error"]
+    assert failed["next_try"] is None
+
+
+# ---- poison messages: parked, and the queue keeps moving ---------------------------------------
+
+
+async def take_parked(stack: TestStack, message_ids: set[str]) -> dict[str, dict[str, Any]]:
+    """Take our messages from the DLQ (acked); others are put back. Returns each one's headers."""
+    found: dict[str, dict[str, Any]] = {}
+    connection = await aio_pika.connect(stack.amqp_url)
+    try:
+        channel = await connection.channel()
+        dlq = await channel.declare_queue(dlq_name(IDENTITY_QUEUE), passive=True)
+
+        async def take() -> bool:
+            message = await dlq.get(no_ack=False, fail=False)
+            if message is not None and message.message_id in message_ids:
+                found[message.message_id] = dict(message.headers)
+                await message.ack()
+            elif message is not None:
+                await message.nack(requeue=True)
+            return found.keys() >= message_ids
+
+        await wait_for(take, what=f"{len(message_ids)} messages in {dlq_name(IDENTITY_QUEUE)}")
+    finally:
+        await connection.close()
+    return found
+
+
+async def test_malformed_messages_are_parked_and_the_next_good_one_is_handled(
+    migrated: TestStack, service: RunningApp, publisher: Bus, pool: Pool, mail_dir: Path
+) -> None:
+    not_json = str(uuid.uuid4())
+    await publisher.publish(EmailVerificationRequested.TYPE, b"{this is not json", message_id=not_json)
+    missing_link = verification_requested(new_address())
+    del missing_link.data["verification_url"]
+    await publish(publisher, missing_link)
+    bad_address = verification_requested("not-an-address")
+    await publish(publisher, bad_address)
+    good = new_address()
+    await publish(publisher, verification_requested(good))
+
+    await wait_for(lambda: mail_to(mail_dir, good), what="the good message's e-mail")
+    parked = await take_parked(migrated, {not_json, str(missing_link.id), str(bad_address.id)})
+    assert "not an event envelope" in parked[not_json]["x-error"]
+    assert "ValidationError" in parked[str(missing_link.id)]["x-error"]
+    assert "verification_url" in parked[str(missing_link.id)]["x-error"]
+    assert "not an e-mail address" in parked[str(bad_address.id)]["x-error"]
+    assert await deliveries(pool, missing_link.data["email"]) == []
+    assert await deliveries(pool, "not-an-address") == []
+
+
+# ---- the delivery log for operators --------------------------------------------------------------
+
+
+async def seed(pool: Pool, recipient: str, statuses: list[DeliveryStatus]) -> list[int]:
+    """Deliveries in the given states, oldest first, written with the service's own store."""
+    ids: list[int] = []
+    now = datetime.now(UTC)
+    async with pool.acquire() as conn:
+        for status in statuses:
+            delivery_id = await store.insert_delivery(
+                conn, event_id=uuid.uuid4(), event_type=EmailVerificationRequested.TYPE, recipient=recipient,
+                template="email_verification", language="en", email=RenderedEmail("Subject", "text", "<p>html</p>"),
+                created_at=now,
+            )
+            assert delivery_id is not None
+            if status == "sent":
+                await store.mark_sent(conn, delivery_id, attempts=1, sent_at=now)
+            elif status in ("retrying", "failed"):
+                await store.record_failure(conn, delivery_id, attempts=3, error="SMTPConnectError: test", status=status)
+            ids.append(delivery_id)
+    return ids
+
+
+async def get_log(service: RunningApp, token: str | None, **params: Any) -> tuple[int, str, Any]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with service.http.get("/v1/deliveries", params=params, headers=headers) as response:
+        return response.status, response.content_type, await response.json()
+
+
+async def test_operators_filter_the_log_by_recipient_and_status(
+    service: RunningApp, pool: Pool, keys: TestKeys
+) -> None:
+    alice, bob = new_address(), new_address()
+    a = await seed(pool, alice, ["sent", "retrying", "sent", "failed"])
+    b = await seed(pool, bob, ["failed", "pending"])
+    token = keys.token(scope="operator")
+
+    status, _, page = await get_log(service, token, recipient=alice.upper())  # case-insensitive
+    assert status == 200
+    assert [item["id"] for item in page["items"]] == a[::-1]  # newest first
+    assert page["next_cursor"] is None
+
+    _, _, page = await get_log(service, token, recipient=alice, status="failed")
+    assert [item["id"] for item in page["items"]] == [a[3]]
+
+    _, _, page = await get_log(service, token, status="failed", limit=200)
+    assert {item["status"] for item in page["items"]} == {"failed"}
+    assert {a[3], b[0]} <= {item["id"] for item in page["items"]}
+
+    _, _, page = await get_log(service, token, recipient=bob, status="pending")
+    [item] = page["items"]
+    assert set(item) == DELIVERY_FIELDS
+    assert item["id"] == b[1]
+    assert (item["recipient"], item["status"], item["attempts"]) == (bob, "pending", 0)
+    assert item["last_error"] is None
+    assert item["sent_at"] is None
+
+    _, _, page = await get_log(service, token, recipient=alice, status="retrying")
+    [item] = page["items"]
+    assert (item["attempts"], item["last_error"]) == (3, "SMTPConnectError: test")
+
+
+async def test_the_log_pages_with_a_cursor_that_holds_while_new_rows_arrive(
+    service: RunningApp, pool: Pool, keys: TestKeys
+) -> None:
+    carol = new_address()
+    ids = await seed(pool, carol, ["sent"] * 5)
+    token = keys.token(scope="operator")
+
+    _, _, first = await get_log(service, token, recipient=carol, limit=2)
+    await seed(pool, carol, ["sent"])  # newer than everything listed: not in the following pages
+    _, _, second = await get_log(service, token, recipient=carol, limit=2, cursor=first["next_cursor"])
+    _, _, third = await get_log(service, token, recipient=carol, limit=2, cursor=second["next_cursor"])
+
+    pages = [[item["id"] for item in page["items"]] for page in (first, second, third)]
+    assert pages == [ids[4:2:-1], ids[2:0:-1], ids[0:1]]
+    assert third["next_cursor"] is None
+
+
+async def test_the_log_is_for_operators_only(service: RunningApp, keys: TestKeys) -> None:
+    async with service.http.get("/v1/deliveries") as response:
+        assert response.status == 401
+        assert response.content_type == PROBLEM
+        assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+    status, content_type, problem = await get_log(service, keys.token(scope="profile"))
+    assert (status, content_type) == (403, PROBLEM)
+    assert "operator" in problem["detail"]
+
+    expired = keys.token(scope="operator", now=datetime.now(UTC).timestamp() - 3600)
+    assert (await get_log(service, expired))[0] == 401
+    assert (await get_log(service, TestKeys().token(scope="operator")))[0] == 401  # someone else's key
+    assert (await get_log(service, "not-a-token"))[0] == 401
+
+
+@pytest.mark.parametrize(
+    ("query", "status", "field"),
+    [
+        ("limit=0", 422, "limit"),
+        ("limit=201", 422, "limit"),
+        ("limit=ten", 422, "limit"),
+        ("status=sending", 422, "status"),
+        ("recipient=", 422, "recipient"),
+        ("cursor=not-a-cursor!", 422, "cursor"),
+        (f"cursor={encode_cursor(0)}", 422, "cursor"),
+        ("cursor=ZDE6YWJj", 422, "cursor"),  # base64 of "d1:abc"
+        ("colour=red", 422, "colour"),
+        ("limit=1&limit=2", 400, None),
+    ],
+)
+async def test_bad_query_parameters_are_a_problem_not_a_crash(
+    service: RunningApp, keys: TestKeys, query: str, status: int, field: str | None
+) -> None:
+    headers = {"Authorization": f"Bearer {keys.token(scope='operator')}"}
+    async with service.http.get(f"/v1/deliveries?{query}", headers=headers) as response:
+        assert response.status == status
+        assert response.content_type == PROBLEM
+        problem = await response.json()
+    assert problem["status"] == status
+    if field is not None:
+        assert [error["field"] for error in problem["errors"]] == [field]
+
+
+async def test_the_log_is_documented_in_openapi(service: RunningApp) -> None:
+    async with service.http.get("/openapi.json") as response:
+        document = await response.json()
+    operation = document["paths"]["/v1/deliveries"]["get"]
+    assert {p["name"] for p in operation["parameters"]} == {"recipient", "status", "limit", "cursor"}
+    assert {"200", "401", "403", "422"} <= set(operation["responses"])
+    async with service.http.get("/readyz") as response:
+        assert response.status == 200
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [{}, {"recipient": "a@example.com"}, {"status": "failed"}, {"recipient": "a@example.com", "status": "sent"},
+     {"status": "retrying", "before_id": 10}, {"before_id": 10}],
+)
+async def test_every_filter_of_the_log_reads_an_index(pool: Pool, filters: dict[str, Any]) -> None:
+    arguments: dict[str, Any] = {"recipient": None, "status": None, "before_id": None, **filters}
+    sql, args = store.list_deliveries_query(**arguments, limit=51)
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SET LOCAL enable_seqscan = off")  # tiny test tables: make the planner show its hand
+        plan = "\n".join(row[0] for row in await conn.fetch(f"EXPLAIN {sql}", *args))
+    assert "Seq Scan" not in plan, plan
+    assert "Index" in plan, plan

@@ -1,0 +1,222 @@
+"""notifications without I/O: templates in both languages, the rules in domain.py, the message built
+for SMTP, the cursor of the delivery log."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import aiosmtplib
+import jinja2
+import pytest
+from prometheus_client import CollectorRegistry, Counter
+
+from services.notifications.api import decode_cursor, encode_cursor
+from services.notifications.domain import (
+    LANGUAGES,
+    EmailRequest,
+    OutgoingEmail,
+    Unsendable,
+    check_link,
+    check_recipient,
+    message_id,
+    password_reset_email,
+    pick_language,
+    status_after_failure,
+    verification_email,
+)
+from services.notifications.mailer import Mailer, SmtpTransport, is_permanent
+from services.notifications.rendering import TEMPLATES, RenderedEmail, Renderer
+from shared.events.identity import EmailVerificationRequested, Language, PasswordResetRequested
+
+MOSCOW = ZoneInfo("Europe/Moscow")
+EXPIRES = datetime(2030, 1, 15, 12, 0, tzinfo=UTC)  # 15:00 in Moscow
+VALID_UNTIL = {
+    "en": "15 January 2030, 15:00 (UTC+03:00)",
+    "ru": "15 января 2030 г., 15:00 (UTC+03:00)",  # noqa: RUF001 (Cyrillic, on purpose)
+}
+LINK = "https://portal.example/v1/email-verifications/AbC_123?x=1&y=2"
+
+
+def verification(language: Language = "en", full_name: str | None = "Ivan Petrov") -> EmailVerificationRequested:
+    return EmailVerificationRequested(account_id=uuid.uuid4(), login="ivanp", email="ivan@example.com",
+                                      full_name=full_name, language=language, verification_url=LINK,
+                                      expires_at=EXPIRES)
+
+
+def render(request: EmailRequest) -> RenderedEmail:
+    return Renderer().render(request.template, request.language, request.context)
+
+
+# ---- ACC-2: the verification e-mail -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_verification_email_carries_the_link_and_how_long_it_is_valid(language: Language) -> None:
+    mail = render(verification_email(verification(language), MOSCOW))
+    assert LINK in mail.text
+    assert VALID_UNTIL[language] in mail.text
+    assert 'href="https://portal.example/v1/email-verifications/AbC_123?x=1&amp;y=2"' in mail.html
+    assert VALID_UNTIL[language] in mail.html
+    assert "Ivan Petrov" in mail.text
+    assert "Ivan Petrov" in mail.html
+    assert f'<html lang="{language}">' in mail.html
+
+
+def test_verification_email_in_russian_is_written_in_russian() -> None:
+    mail = render(verification_email(verification("ru"), MOSCOW))
+    assert mail.subject == "Подтвердите адрес электронной почты на портале ИТС"
+    assert mail.text.startswith("Здравствуйте, Ivan Petrov!")
+    assert "ваш адрес электронной почты" in mail.text
+    assert "Подтвердить адрес" in mail.html
+
+
+def test_verification_email_in_english() -> None:
+    mail = render(verification_email(verification("en"), MOSCOW))
+    assert mail.subject == "Confirm your e-mail address for ITS Portal"
+    assert mail.text.startswith("Hello, Ivan Petrov!")
+
+
+@pytest.mark.parametrize("full_name", [None, "", "   "])
+def test_greets_by_login_without_a_full_name(full_name: str | None) -> None:
+    mail = render(verification_email(verification("en", full_name=full_name), MOSCOW))
+    assert mail.text.startswith("Hello, ivanp!")
+
+
+def test_html_part_escapes_what_people_typed_and_text_part_keeps_it() -> None:
+    mail = render(verification_email(verification("en", full_name='<script>alert("x")</script>'), MOSCOW))
+    assert "<script>" not in mail.html
+    assert "&lt;script&gt;" in mail.html
+    assert '<script>alert("x")</script>' in mail.text
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_password_reset_email_carries_the_link_and_validity(language: Language) -> None:
+    event = PasswordResetRequested(account_id=uuid.uuid4(), login="ivanp", email="ivan@example.com", full_name=None,
+                                   language=language, reset_url="https://portal.example/reset?t=Zz9",
+                                   expires_at=EXPIRES)
+    mail = render(password_reset_email(event, MOSCOW))
+    assert "https://portal.example/reset?t=Zz9" in mail.text
+    assert 'href="https://portal.example/reset?t=Zz9"' in mail.html
+    assert VALID_UNTIL[language] in mail.text
+    assert "ivanp" in mail.text
+
+
+def test_every_template_has_subject_text_and_html_in_every_language() -> None:
+    templates = sorted(p.name for p in TEMPLATES.iterdir() if p.is_dir() and not p.name.startswith("_"))
+    assert templates == ["email_verification", "password_reset"]
+    for template in templates:
+        for language in LANGUAGES:
+            parts = sorted(p.name for p in (TEMPLATES / template / language).iterdir())
+            assert parts == ["body.html.j2", "body.txt.j2", "subject.txt.j2"], (template, language)
+
+
+def test_subject_is_one_line_whatever_the_template_holds(tmp_path: Path) -> None:
+    folder = tmp_path / "t" / "en"
+    folder.mkdir(parents=True)
+    (folder / "subject.txt.j2").write_text("Hello\r\n  {{ name }}\n")
+    (folder / "body.txt.j2").write_text("{{ name }}")
+    (folder / "body.html.j2").write_text("<p>{{ name }}</p>")
+    mail = Renderer(tmp_path).render("t", "en", {"name": "Ivan"})
+    assert mail.subject == "Hello Ivan"
+
+
+def test_a_value_missing_from_the_context_is_an_error_not_a_blank() -> None:
+    with pytest.raises(jinja2.UndefinedError):
+        Renderer().render("email_verification", "en", {"name": "Ivan"})
+
+
+# ---- rules --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("given", "used"), [("ru", "ru"), ("en", "en"), ("de", "en"), (None, "en"), (7, "en")])
+def test_the_accounts_language_or_english(given: object, used: str) -> None:
+    assert pick_language(given) == used
+
+
+@pytest.mark.parametrize("address", ["", "no-at-sign", "a@b.c\r\nBcc: all@example.com", "Ivan <i@example.com>",
+                                     " i@example.com", "two words@example.com"])
+def test_an_address_that_cannot_be_sent_to_is_unsendable(address: str) -> None:
+    with pytest.raises(Unsendable):
+        check_recipient(address)
+
+
+def test_a_normal_address_is_kept_as_given() -> None:
+    assert check_recipient("Ivan.Petrov+its@Example.COM") == "Ivan.Petrov+its@Example.COM"
+
+
+@pytest.mark.parametrize("url", ["javascript:alert(1)", "data:text/html,x", "ftp://x", "https://x/a b", ""])
+def test_only_web_links_go_into_an_email(url: str) -> None:
+    with pytest.raises(Unsendable):
+        check_link(url)
+
+
+def test_message_id_is_the_same_for_every_send_of_one_event() -> None:
+    event_id = uuid.uuid4()
+    sender = "ITS Portal <no-reply@its-portal.local>"
+    assert message_id(event_id, sender) == f"<{event_id}@its-portal.local>"
+    assert message_id(event_id, sender) == message_id(event_id, sender)
+    assert message_id(uuid.uuid4(), sender) != message_id(event_id, sender)
+
+
+def test_a_failed_send_is_retried_until_the_last_attempt_or_a_permanent_refusal() -> None:
+    assert status_after_failure(1, 12, permanent=False) == "retrying"
+    assert status_after_failure(11, 12, permanent=False) == "retrying"
+    assert status_after_failure(12, 12, permanent=False) == "failed"
+    assert status_after_failure(1, 12, permanent=True) == "failed"
+
+
+def test_only_a_5xx_refusal_of_every_recipient_is_permanent() -> None:
+    refused = aiosmtplib.SMTPRecipientsRefused([aiosmtplib.SMTPRecipientRefused(550, "no such user", "a@b.c")])
+    busy = aiosmtplib.SMTPRecipientsRefused([aiosmtplib.SMTPRecipientRefused(450, "mailbox busy", "a@b.c")])
+    assert is_permanent(refused)
+    assert not is_permanent(busy)
+    assert not is_permanent(aiosmtplib.SMTPConnectError("connection refused"))
+    assert not is_permanent(aiosmtplib.SMTPAuthenticationError(535, "bad credentials"))
+
+
+# ---- the message on the wire --------------------------------------------------------------------
+
+
+class FixedClock:
+    def now(self) -> datetime:
+        return datetime(2030, 1, 10, 9, 30, tzinfo=UTC)
+
+
+def test_each_email_is_multipart_text_and_html_with_a_stable_message_id() -> None:
+    registry = CollectorRegistry()
+    mailer = Mailer(SmtpTransport("127.0.0.1", 1, "none", 1.0), FixedClock(),
+                    sender="ITS Portal <no-reply@its-portal.local>", max_attempts=3,
+                    emails=Counter("emails", "e-mail", ["template", "outcome"], registry=registry))
+    event_id = uuid.uuid4()
+    message = mailer.build_message(OutgoingEmail(
+        delivery_id=1, event_id=event_id, template="email_verification", recipient="ivan@example.com",
+        subject="Подтвердите адрес", body_text="Текст", body_html="<p>Текст</p>", status="pending", attempts=0,
+    ))
+    assert isinstance(message, EmailMessage)
+    assert message.get_content_type() == "multipart/alternative"
+    assert [part.get_content_type() for part in message.iter_parts()] == ["text/plain", "text/html"]
+    assert message["Message-ID"] == f"<{event_id}@its-portal.local>"
+    assert message["To"] == "ivan@example.com"
+    assert message["Subject"] == "Подтвердите адрес"
+    assert message["Auto-Submitted"] == "auto-generated"
+    assert message["Date"] == "Thu, 10 Jan 2030 09:30:00 +0000"
+
+
+# ---- the delivery log's cursor -------------------------------------------------------------------
+
+
+def test_cursor_round_trips_and_is_opaque() -> None:
+    cursor = encode_cursor(12345)
+    assert "12345" not in cursor
+    assert decode_cursor(cursor) == 12345
+
+
+@pytest.mark.parametrize("cursor", ["", "!!!", "abc", encode_cursor(1)[:-1] + "$", "ZDE6LTE", "ZDE6MA",
+                                    "eDE6MTI", encode_cursor(2**63), encode_cursor(0), "A" * 41])
+def test_a_cursor_we_did_not_hand_out_is_refused(cursor: str) -> None:
+    with pytest.raises(ValueError, match="cursor"):
+        decode_cursor(cursor)
