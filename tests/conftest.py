@@ -41,7 +41,8 @@ async def migrated(stack: TestStack) -> TestStack:
     from services.notifications.app import SCHEMA as NOTIFICATIONS_SCHEMA
     from shared.migrate import migrate
 
-    for migrations, schema in ((IDENTITY_MIGRATIONS, IDENTITY_SCHEMA), (NOTIFICATIONS_MIGRATIONS, NOTIFICATIONS_SCHEMA)):
+    services = ((IDENTITY_MIGRATIONS, IDENTITY_SCHEMA), (NOTIFICATIONS_MIGRATIONS, NOTIFICATIONS_SCHEMA))
+    for migrations, schema in services:
         await asyncio.to_thread(migrate, migrations, stack.database_url, schema)
     return stack
 

@@ -112,7 +112,7 @@ class TokenRequest(BaseModel):
 
 class TokenOut(BaseModel):
     access_token: str
-    token_type: Literal["Bearer"] = "Bearer"
+    token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - the OAuth token type, not a secret
     expires_in: int
     refresh_token: str
     scope: str

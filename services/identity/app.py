@@ -10,12 +10,12 @@ from aiohttp import web
 from services.identity import api, store
 from services.identity.domain import ThrottlePolicy
 from services.identity.passwords import Passwords
+from services.identity.settings import IdentitySettings
 from services.identity.tokens import SigningKeys
-from shared.app import CLOCK, POOL, create_app as create_service_app
-from shared.app import setup_auth, setup_bus, setup_db, setup_jobs, setup_outbox
+from shared.app import CLOCK, POOL, setup_auth, setup_bus, setup_db, setup_jobs, setup_outbox
+from shared.app import create_app as create_service_app
 from shared.db import Connection
 from shared.jobs import Job, schedule
-from services.identity.settings import IdentitySettings
 
 SCHEMA = "identity"
 MIGRATIONS = Path(__file__).parent / "migrations"

@@ -111,5 +111,5 @@ def list_deliveries_query(
         conditions.append(f"id < ${len(args)}")
     args.append(limit)
     where = f"WHERE {' AND '.join(conditions)} " if conditions else ""
-    sql = f"SELECT {_DELIVERY_COLUMNS} FROM deliveries {where}ORDER BY id DESC LIMIT ${len(args)}"  # noqa: S608
+    sql = f"SELECT {_DELIVERY_COLUMNS} FROM deliveries {where}ORDER BY id DESC LIMIT ${len(args)}"
     return sql, args

@@ -80,7 +80,8 @@ async def test_access_token_is_verified(identity: RunningApp, stack: TestStack) 
 
     head, payload, signature = access.split(".")
     tampered = f"{head}.{payload}.{signature[:-4]}AAAA"
-    for bad in (tampered, "not-a-jwt", jwt.encode({"sub": "x"}, "a-shared-secret-of-32-bytes-or-more!", algorithm="HS256")):
+    symmetric = jwt.encode({"sub": "x"}, "a-shared-secret-of-32-bytes-or-more!", algorithm="HS256")
+    for bad in (tampered, "not-a-jwt", symmetric):
         async with identity.http.get("/v1/me", headers={"Authorization": f"Bearer {bad}"}) as response:
             assert response.status == 401
             assert response.content_type == "application/problem+json"

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import aio_pika
 import aiohttp
 import pydantic
 import pytest
@@ -15,6 +16,7 @@ from aiohttp import web
 from yarl import URL
 
 from shared.app import create_app, setup_bus, setup_db
+from shared.events import EXCHANGE
 from shared.http import Api, StrictModel
 from shared.settings import BaseServiceSettings
 from tests.infra import RunningApp, wait_for
@@ -293,3 +295,38 @@ async def test_readyz_is_503_while_the_database_or_the_broker_is_unreachable(ker
 
 async def _is(value: Any, expected: int) -> bool:
     return bool(await value == expected)
+
+
+async def test_request_and_correlation_ids_follow_the_request_into_the_events_it_publishes(
+    kernel: Kernel, tmp_path: Path
+) -> None:
+    event = kernel.event()
+    api = Api("Kernel test")
+
+    @api.post("/v1/things", summary="Create a thing", body=ThingIn, status=204)
+    async def create_thing(request: web.Request, body: ThingIn) -> None:
+        async with kernel.pool.acquire() as conn, conn.transaction():
+            await kernel.outbox.add(conn, event(n=body.count))
+
+    relay_bus = await kernel.bus("relay")  # declares the exchange
+    connection = await aio_pika.connect(kernel.stack.amqp_url)
+    try:
+        channel = await connection.channel()
+        probe = await channel.declare_queue(exclusive=True)
+        await probe.bind(EXCHANGE, routing_key=event.TYPE)
+        kernel.start(kernel.relay(relay_bus).run(), "relay")
+        async with RunningApp(create_app(settings(tmp_path), service="kernel-test", api=api)) as running:
+            response = await running.http.post(
+                "/v1/things",
+                json={"name": "kit", "count": 3},
+                headers={"X-Request-ID": "req-77", "X-Correlation-ID": "flow-77"},
+            )
+            assert response.status == 204
+
+        message = await wait_for(lambda: probe.get(no_ack=True, fail=False), timeout=10, what="the event")
+        assert message.correlation_id == "flow-77"
+        assert (message.headers or {}).get("x-correlation-id") == "flow-77"
+        assert (message.headers or {}).get("x-request-id") == "req-77"
+        assert json.loads(message.body)["correlation_id"] == "flow-77"
+    finally:
+        await connection.close()

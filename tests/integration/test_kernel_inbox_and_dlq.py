@@ -263,3 +263,26 @@ async def test_the_topology_overrides_every_default_that_loses_messages(kernel: 
         assert message.message_id == str(envelope.id)
     finally:
         await connection.close()
+
+
+async def test_events_a_handler_causes_carry_the_flows_correlation_and_their_cause(kernel: Kernel) -> None:
+    event, follow_up = kernel.event(), kernel.event("follow_up")
+
+    async def handle(conn: Connection, envelope: Envelope) -> None:
+        await kernel.outbox.add(conn, follow_up(n=envelope.data["n"]))
+
+    bus = await kernel.bus("consumer")
+    await kernel.consumer(bus, {event.TYPE: handle})
+    cause = envelope_of(event(n=5)).model_copy(update={"correlation_id": "flow-42"})
+    await publish(bus, cause)
+
+    async def written() -> bool:
+        return bool(await kernel.pool.fetchval("SELECT count(*) FROM outbox"))
+
+    await wait_for(written, timeout=5, what="the follow-up event in the outbox")
+    row = await kernel.pool.fetchrow("SELECT routing_key, envelope FROM outbox")
+    assert row is not None
+    assert row["routing_key"] == follow_up.TYPE
+    assert row["envelope"]["correlation_id"] == "flow-42"
+    assert row["envelope"]["causation_id"] == str(cause.id)
+    assert row["envelope"]["producer"] == "kernel-test"

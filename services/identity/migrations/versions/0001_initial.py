@@ -5,9 +5,8 @@ Revises:
 Create Date: 2026-11-27
 """
 
-from shared.migrate import execute_script
-
 from shared.kernel_schema import KERNEL_TABLES_V1
+from shared.migrate import execute_script
 
 revision = "0001"
 down_revision = None

@@ -1,1 +1,0 @@
-"""Development tools: the local stack manager and the SMTP sink. Not shipped to production."""

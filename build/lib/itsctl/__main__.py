@@ -1,3 +1,0 @@
-from itsctl.cli import main
-
-main()

@@ -1,3 +1,0 @@
-from shared.migrate import run_env
-
-run_env()
