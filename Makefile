@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
-LINT_DIRS := $(wildcard shared services devtools itsctl bench)
+LINT_DIRS := $(wildcard shared services devtools itsctl tests bench)
 # `stop`/`status` use only the standard library: they work before the venv exists.
 STACK_PY = $(if $(wildcard $(PY)),$(PY),$(PYTHON))
 

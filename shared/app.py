@@ -84,8 +84,12 @@ def setup_bus(app: web.Application, name: str) -> None:
     settings = app[SETTINGS]
 
     async def bus(app: web.Application) -> AsyncIterator[None]:
-        bus = Bus(settings.amqp_url, name=name, prefetch=settings.amqp_prefetch,
-                  delivery_limit=settings.consumer_delivery_limit)
+        bus = Bus(
+            settings.amqp_url,
+            name=name,
+            prefetch=settings.amqp_prefetch,
+            delivery_limit=settings.consumer_delivery_limit,
+        )
         await _retry_until(bus.connect, BUS_CONNECT_TIMEOUT, "bus.connect")
         app[BUS] = bus
         yield
@@ -105,8 +109,13 @@ def setup_outbox(app: web.Application, *, producer: str, schema: str) -> None:
 
     async def relay(app: web.Application) -> AsyncIterator[None]:
         relay = OutboxRelay(
-            app[POOL], app[BUS], schema=schema, database_url=settings.database_url, metrics=app[METRICS],
-            batch_size=settings.outbox_batch_size, poll_seconds=settings.outbox_poll_seconds,
+            app[POOL],
+            app[BUS],
+            schema=schema,
+            database_url=settings.database_url,
+            metrics=app[METRICS],
+            batch_size=settings.outbox_batch_size,
+            poll_seconds=settings.outbox_poll_seconds,
         )
         async with _background(relay.run(), "outbox.relay"):
             yield
@@ -120,10 +129,16 @@ def setup_consumers(app: web.Application, subscriptions: list[Subscription]) -> 
 
     async def consumers(app: web.Application) -> AsyncIterator[None]:
         for subscription in subscriptions:
-            consumer = Consumer(subscription, pool=app[POOL], bus=app[BUS], metrics=app[METRICS],
-                                retry_delays_ms=settings.consumer_retry_delays_ms)
+            consumer = Consumer(
+                subscription,
+                pool=app[POOL],
+                bus=app[BUS],
+                metrics=app[METRICS],
+                retry_delays_ms=settings.consumer_retry_delays_ms,
+            )
             await consumer.start()
         yield
+        await app[BUS].stop_consuming()
 
     app.cleanup_ctx.append(consumers)
 
@@ -132,8 +147,9 @@ def setup_jobs(app: web.Application, handlers: dict[str, JobHandler], *, workers
     settings = app[SETTINGS]
 
     async def jobs(app: web.Application) -> AsyncIterator[None]:
-        worker = JobWorker(app[POOL], app[CLOCK], handlers, metrics=app[METRICS],
-                           poll_seconds=settings.jobs_poll_seconds)
+        worker = JobWorker(
+            app[POOL], app[CLOCK], handlers, metrics=app[METRICS], poll_seconds=settings.jobs_poll_seconds
+        )
         async with contextlib.AsyncExitStack() as stack:
             for n in range(workers):
                 await stack.enter_async_context(_background(worker.run(), f"jobs.worker.{n}"))
@@ -148,8 +164,7 @@ def setup_auth(app: web.Application, keys: KeySource | None = None) -> None:
 
     async def auth(app: web.Application) -> AsyncIterator[None]:
         source = keys or JwksKeySource(settings.jwks_url)
-        verifier = TokenVerifier(source, issuer=settings.jwt_issuer, audience=settings.jwt_audience,
-                                 clock=app[CLOCK])
+        verifier = TokenVerifier(source, issuer=settings.jwt_issuer, audience=settings.jwt_audience, clock=app[CLOCK])
         app[VERIFIER] = verifier
 
         async def authenticate(request: web.Request) -> Caller:

@@ -107,8 +107,12 @@ class TokenVerifier:
                 algorithms=ALGORITHMS,
                 audience=self.audience,
                 issuer=self.issuer,
-                options={"verify_exp": False, "verify_iat": False, "verify_nbf": False,
-                         "require": ["exp", "iat", "sub", "iss", "aud"]},
+                options={
+                    "verify_exp": False,
+                    "verify_iat": False,
+                    "verify_nbf": False,
+                    "require": ["exp", "iat", "sub", "iss", "aud"],
+                },
             )
         except jwt.PyJWTError as exc:
             raise Unauthorized(f"the access token is invalid: {exc}") from None

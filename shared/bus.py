@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -55,6 +57,7 @@ class Bus:
         # Keep queue objects referenced: the robust channel restores what it still knows about.
         self._queues: list[AbstractQueue] = []
         self._consumer_channels: list[AbstractRobustChannel] = []
+        self._consumer_tags: list[tuple[AbstractQueue, str]] = []
 
     async def connect(self) -> None:
         connection = await aio_pika.connect_robust(self.url, client_properties={"connection_name": self.name})
@@ -76,6 +79,13 @@ class Bus:
         if self._connection is not None:
             await self._connection.close()
             self._connection = None
+
+    async def stop_consuming(self) -> None:
+        """Ask the broker for no more messages (shutdown); unacked ones return to their queues."""
+        for queue, tag in self._consumer_tags:
+            with contextlib.suppress(Exception):
+                await queue.cancel(tag)
+        self._consumer_tags.clear()
 
     @property
     def is_connected(self) -> bool:
@@ -115,7 +125,9 @@ class Bus:
             correlation_id=correlation_id,
             headers=headers or {},
         )
-        await exchange.publish(message, routing_key, mandatory=True, timeout=timeout)
+        # asyncio.timeout also bounds waiting for the channel while the connection is being restored.
+        async with asyncio.timeout(timeout):
+            await exchange.publish(message, routing_key, mandatory=True, timeout=timeout)
 
     async def subscribe(
         self,
@@ -159,7 +171,8 @@ class Bus:
         )
         for key in routing_keys:
             await main.bind(exchange, routing_key=key)
-        await main.consume(handler, no_ack=False)
+        tag = await main.consume(handler, no_ack=False)
+        self._consumer_tags.append((main, tag))
         # Keep references: the robust channel restores the queue, bindings and consumer it knows.
         self._queues.append(main)
         self._consumer_channels.append(channel)

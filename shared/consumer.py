@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 import pydantic
 from aio_pika.abc import AbstractIncomingMessage
 
@@ -30,6 +31,16 @@ log = get_logger(__name__)
 
 EventHandler = Callable[[Connection, Envelope], Awaitable[None]]
 ATTEMPT_HEADER = "x-attempt"
+OUTAGE_HEADER = "x-database-waits"
+# The database being away is no fault of the message: such failures do not use up its retries.
+DATABASE_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.InsufficientResourcesError,
+)
 MAX_ERROR_LENGTH = 2_000
 
 
@@ -66,9 +77,7 @@ class Consumer:
         return self.subscription.queue
 
     async def start(self) -> None:
-        await self.bus.subscribe(
-            self.queue, list(self.subscription.handlers), self.retry_delays_ms, self.on_message
-        )
+        await self.bus.subscribe(self.queue, list(self.subscription.handlers), self.retry_delays_ms, self.on_message)
 
     async def on_message(self, message: AbstractIncomingMessage) -> None:
         attempt = _attempt(message)
@@ -107,6 +116,11 @@ class Consumer:
             self.metrics.consumer_errors.labels(self.queue).inc()
             await self._park(message, attempt, f"{type(exc).__name__}: {exc}")
             return
+        except DATABASE_UNAVAILABLE as exc:
+            # Not the message's fault: wait for the database with growing back-off, never park.
+            self.metrics.consumer_errors.labels(self.queue).inc()
+            await self._wait_for_database(message, attempt, f"{type(exc).__name__}: {exc}")
+            return
         except Exception as exc:
             self.metrics.consumer_errors.labels(self.queue).inc()
             await self._retry_or_park(message, attempt, f"{type(exc).__name__}: {exc}")
@@ -125,14 +139,29 @@ class Consumer:
         await self._forward(message, retry_queue_name(self.queue, delay), attempt + 1, error)
         self.metrics.consumer_handled.labels(self.queue, "retried").inc()
 
+    async def _wait_for_database(self, message: AbstractIncomingMessage, attempt: int, error: str) -> None:
+        waits = _int_header(message, OUTAGE_HEADER)
+        delay = self.retry_delays_ms[min(waits, len(self.retry_delays_ms) - 1)]
+        log.warning("event.database_unavailable", delay_ms=delay, error=error)
+        await self._forward(message, retry_queue_name(self.queue, delay), attempt, error, {OUTAGE_HEADER: waits + 1})
+        self.metrics.consumer_handled.labels(self.queue, "waiting").inc()
+
     async def _park(self, message: AbstractIncomingMessage, attempt: int, error: str) -> None:
         log.error("event.parked", dlq=dlq_name(self.queue), attempts=attempt + 1, error=error)
         await self._forward(message, dlq_name(self.queue), attempt, error)
         self.metrics.consumer_handled.labels(self.queue, "parked").inc()
 
-    async def _forward(self, message: AbstractIncomingMessage, queue: str, attempt: int, error: str) -> None:
+    async def _forward(
+        self,
+        message: AbstractIncomingMessage,
+        queue: str,
+        attempt: int,
+        error: str,
+        extra_headers: dict[str, Any] | None = None,
+    ) -> None:
         """Copy the message to `queue` (confirmed), then ack the original; on failure it is redelivered."""
         headers: dict[str, Any] = dict(message.headers or {})
+        headers.update(extra_headers or {})
         headers[ATTEMPT_HEADER] = attempt
         headers["x-error"] = error[:MAX_ERROR_LENGTH]
         headers["x-original-queue"] = self.queue
@@ -154,5 +183,9 @@ class Consumer:
 
 
 def _attempt(message: AbstractIncomingMessage) -> int:
-    value = (message.headers or {}).get(ATTEMPT_HEADER, 0)
+    return _int_header(message, ATTEMPT_HEADER)
+
+
+def _int_header(message: AbstractIncomingMessage, name: str) -> int:
+    value = (message.headers or {}).get(name, 0)
     return value if isinstance(value, int) and value >= 0 else 0

@@ -58,6 +58,7 @@ class Operation:
     response: type[pydantic.BaseModel] | None
     status: int
     auth: bool
+    scope: str | None
     form: bool
     tags: tuple[str, ...]
     errors: tuple[int, ...]
@@ -83,18 +84,36 @@ class Api:
         response: type[pydantic.BaseModel] | None = None,
         status: int = 200,
         auth: bool = False,
+        scope: str | None = None,
         form: bool = False,
         tags: tuple[str, ...] = (),
         errors: tuple[int, ...] = (),
     ) -> Callable[[Handler], Handler]:
         """Handlers are called as `handler(request, [caller=], [body=], [query=])`.
 
+        `auth=True` needs a valid access token; `scope=` also needs that scope in it (403 otherwise),
+        checked before the request is parsed, so a caller without it learns nothing about the input.
+
         They return a pydantic model (sent with `status`), None (204) or a web.StreamResponse.
         """
 
         def register(handler: Handler) -> Handler:
             self.operations.append(
-                Operation(method, path, handler, summary, body, query, response, status, auth, form, tags, errors)
+                Operation(
+                    method,
+                    path,
+                    handler,
+                    summary,
+                    body,
+                    query,
+                    response,
+                    status,
+                    auth or scope is not None,
+                    scope,
+                    form,
+                    tags,
+                    errors,
+                )
             )
             return handler
 
@@ -130,7 +149,9 @@ def _endpoint(op: Operation) -> Callable[[web.Request], Awaitable[web.StreamResp
     async def endpoint(request: web.Request) -> web.StreamResponse:
         kwargs: dict[str, Any] = {}
         if op.auth:
-            kwargs["caller"] = await request.app[AUTHENTICATOR](request)
+            kwargs["caller"] = caller = await request.app[AUTHENTICATOR](request)
+            if op.scope is not None:
+                caller.require_scope(op.scope)
         if op.query is not None:
             kwargs["query"] = parse_query(request, op.query)
         if op.body is not None:
@@ -181,8 +202,7 @@ async def read_json(request: web.Request, model: type[pydantic.BaseModel]) -> M:
 
 async def read_form(request: web.Request, model: type[pydantic.BaseModel]) -> M:
     if request.content_type != "application/x-www-form-urlencoded":
-        raise UnsupportedMediaType("send the body as application/x-www-form-urlencoded",
-                                   received=request.content_type)
+        raise UnsupportedMediaType("send the body as application/x-www-form-urlencoded", received=request.content_type)
     form = await request.post()
     return _validate(model, _single_values(form))
 
@@ -253,8 +273,13 @@ async def request_context_middleware(
         response.headers["X-Request-ID"] = request_id
         response.headers["X-Correlation-ID"] = correlation_id
         if request.path not in ("/healthz", "/readyz", "/metrics"):
-            log.info("http.request", method=request.method, path=request.path, status=response.status,
-                     ms=round((time.perf_counter() - started) * 1000, 2))
+            log.info(
+                "http.request",
+                method=request.method,
+                path=request.path,
+                status=response.status,
+                ms=round((time.perf_counter() - started) * 1000, 2),
+            )
         return response
 
 
@@ -292,5 +317,4 @@ async def problem_middleware(
         return problem_response(_http_problem(exc), request)
     except Exception:
         log.exception("http.unhandled_error", method=request.method, path=request.path)
-        return problem_response(InternalError("The server could not answer this request. It has been logged."),
-                                request)
+        return problem_response(InternalError("The server could not answer this request. It has been logged."), request)

@@ -18,10 +18,12 @@ class Metrics:
             registry=self.registry,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
         )
-        self.outbox_backlog = Gauge("outbox_backlog", "Events written but not yet confirmed by the broker",
-                                    registry=self.registry)
-        self.outbox_published = Counter("outbox_published_total", "Events published from the outbox",
-                                        registry=self.registry)
+        self.outbox_backlog = Gauge(
+            "outbox_backlog", "Events written but not yet confirmed by the broker", registry=self.registry
+        )
+        self.outbox_published = Counter(
+            "outbox_published_total", "Events published from the outbox", registry=self.registry
+        )
         self.consumer_handled = Counter(
             "consumer_messages_total", "Messages handled", ["queue", "outcome"], registry=self.registry
         )

@@ -69,7 +69,14 @@ def build_openapi(api: Api) -> dict[str, Any]:
         else:
             responses[str(op.status)] = {"description": "Success"}
         problem = {"content": {"application/problem+json": {"schema": {"$ref": REF.format(model="Problem")}}}}
-        for status in sorted({*op.errors, *((422,) if op.body or op.query else ()), *((401,) if op.auth else ())}):
+        for status in sorted(
+            {
+                *op.errors,
+                *((422,) if op.body or op.query else ()),
+                *((401,) if op.auth else ()),
+                *((403,) if op.scope else ()),
+            }
+        ):
             responses[str(status)] = {"description": "Problem", **problem}
         operation["responses"] = responses
         if op.auth:

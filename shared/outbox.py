@@ -30,6 +30,7 @@ log = get_logger(__name__)
 
 PUBLISHED_RETENTION = timedelta(days=7)
 PURGE_EVERY_SECONDS = 3600
+RELISTEN_SECONDS = 30
 
 
 def notify_channel(schema: str) -> str:
@@ -91,6 +92,7 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._listener: Connection | None = None
         self._purged_at = float("-inf")
+        self._listened_at = float("-inf")
 
     async def run(self) -> None:
         await self._listen()
@@ -161,6 +163,11 @@ class OutboxRelay:
         )
 
     async def _listen(self) -> None:
+        self._listened_at = time.monotonic()
+        if self._listener is not None:
+            with contextlib.suppress(Exception):
+                self._listener.terminate()
+            self._listener = None
         try:
             self._listener = await asyncpg.connect(self.database_url)
             await self._listener.add_listener(notify_channel(self.schema), lambda *_: self._wake.set())
@@ -168,6 +175,9 @@ class OutboxRelay:
             log.warning("outbox.listen_failed", error=repr(exc))
 
     async def _housekeeping(self) -> None:
+        stale = self._listener is None or self._listener.is_closed()
+        if stale and time.monotonic() - self._listened_at > RELISTEN_SECONDS:
+            await self._listen()  # e.g. after a database restart; until then polling covers it
         try:
             async with self.pool.acquire() as conn:
                 backlog = await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")

@@ -24,7 +24,6 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @dataclass(frozen=True)
 class TestStack:
-
     __test__ = False  # not a pytest test class
     run_id: str
     database_url: str

@@ -30,9 +30,23 @@ class TestKeys:
             raise Unauthorized("the token is signed with an unknown key")
         return self.private_key.public_key()
 
-    def token(self, *, account_id: uuid.UUID | None = None, scope: str = "", ttl: int = 900,
-              now: float | None = None, **claims: Any) -> str:
+    def token(
+        self,
+        *,
+        account_id: uuid.UUID | None = None,
+        scope: str = "",
+        ttl: int = 900,
+        now: float | None = None,
+        **claims: Any,
+    ) -> str:
         issued = int(now if now is not None else time.time())
-        payload = {"iss": ISSUER, "aud": AUDIENCE, "sub": str(account_id or uuid.uuid4()), "iat": issued,
-                   "exp": issued + ttl, "scope": scope, **claims}
+        payload = {
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+            "sub": str(account_id or uuid.uuid4()),
+            "iat": issued,
+            "exp": issued + ttl,
+            "scope": scope,
+            **claims,
+        }
         return jwt.encode(payload, self.private_key, algorithm="EdDSA", headers={"kid": self.kid})

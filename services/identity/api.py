@@ -63,8 +63,14 @@ class AccountOut(BaseModel):
 
     @classmethod
     def of(cls, account: store.Account) -> AccountOut:
-        return cls(id=account.id, login=account.login, email=account.email, email_verified=account.email_verified,
-                   full_name=account.full_name, language=account.language)
+        return cls(
+            id=account.id,
+            login=account.login,
+            email=account.email,
+            email_verified=account.email_verified,
+            full_name=account.full_name,
+            language=account.language,
+        )
 
 
 class VerificationIn(StrictModel):
@@ -123,8 +129,9 @@ class OAuthError(Problem):
 
     content_type = "application/json"
 
-    def __init__(self, error: str, description: str, *, status: int = 400,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, error: str, description: str, *, status: int = 400, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(description, headers={"Cache-Control": "no-store", **(headers or {})})
         self.status, self.error = status, error
 
@@ -135,8 +142,15 @@ class OAuthError(Problem):
 # ---- accounts (ACC-1) and e-mail verification (ACC-2) -------------------------------------
 
 
-@routes.post("/v1/accounts", summary="Register an account", body=NewAccount, response=AccountOut, status=201,
-             errors=(409,), tags=("accounts",))
+@routes.post(
+    "/v1/accounts",
+    summary="Register an account",
+    body=NewAccount,
+    response=AccountOut,
+    status=201,
+    errors=(409,),
+    tags=("accounts",),
+)
 async def register_account(request: web.Request, body: NewAccount) -> AccountOut:
     try:
         domain.check_password(body.password, login=body.login, email=body.email)
@@ -147,16 +161,28 @@ async def register_account(request: web.Request, body: NewAccount) -> AccountOut
     async with request.app[POOL].acquire() as conn, conn.transaction():
         try:
             account = await store.insert_account(
-                conn, login=body.login, email=body.email, full_name=body.full_name, language=body.language,
-                password_hash=password_hash, now=now,
+                conn,
+                login=body.login,
+                email=body.email,
+                full_name=body.full_name,
+                language=body.language,
+                password_hash=password_hash,
+                now=now,
             )
         except store.LoginTaken:
             raise Conflict("this login is taken", field="login") from None
         except store.EmailTaken:
             raise Conflict("an account with this e-mail already exists", field="email") from None
-        await request.app[OUTBOX].add(conn, AccountRegistered(
-            account_id=account.id, login=account.login, email=account.email, full_name=account.full_name,
-            language=body.language))
+        await request.app[OUTBOX].add(
+            conn,
+            AccountRegistered(
+                account_id=account.id,
+                login=account.login,
+                email=account.email,
+                full_name=account.full_name,
+                language=body.language,
+            ),
+        )
         await _send_verification(request, conn, account, now)
     return AccountOut.of(account)
 
@@ -165,15 +191,30 @@ async def _send_verification(request: web.Request, conn: Connection, account: st
     token = domain.new_token()
     expires_at = now + domain.EMAIL_VERIFICATION_TTL
     await store.insert_email_verification(conn, account.id, account.email, domain.token_hash(token), now, expires_at)
-    await request.app[OUTBOX].add(conn, EmailVerificationRequested(
-        account_id=account.id, login=account.login, email=account.email, full_name=account.full_name,
-        language=_language(account), verification_url=_link(request, "verify-email", "/v1/email-verifications", token),
-        expires_at=expires_at))
+    await request.app[OUTBOX].add(
+        conn,
+        EmailVerificationRequested(
+            account_id=account.id,
+            login=account.login,
+            email=account.email,
+            full_name=account.full_name,
+            language=_language(account),
+            verification_url=_link(request, "verify-email", "/v1/email-verifications", token),
+            expires_at=expires_at,
+        ),
+    )
     return expires_at
 
 
-@routes.post("/v1/me/email-verification", summary="Send the verification e-mail again", auth=True,
-             response=VerificationSent, status=202, errors=(409, 429), tags=("accounts",))
+@routes.post(
+    "/v1/me/email-verification",
+    summary="Send the verification e-mail again",
+    auth=True,
+    response=VerificationSent,
+    status=202,
+    errors=(409, 429),
+    tags=("accounts",),
+)
 async def resend_verification(request: web.Request, caller: Caller) -> VerificationSent:
     now = request.app[CLOCK].now()
     async with request.app[POOL].acquire() as conn, conn.transaction():
@@ -187,24 +228,38 @@ async def resend_verification(request: web.Request, caller: Caller) -> Verificat
     return VerificationSent(sent_to=account.email, valid_until=expires_at)
 
 
-@routes.get("/v1/email-verifications/{token}", summary="Follow the link from the verification e-mail",
-            response=VerificationOut, errors=(404,), tags=("accounts",))
+@routes.get(
+    "/v1/email-verifications/{token}",
+    summary="Follow the link from the verification e-mail",
+    response=VerificationOut,
+    errors=(404,),
+    tags=("accounts",),
+)
 async def follow_verification_link(request: web.Request) -> web.StreamResponse:
     wants_html = "text/html" in request.headers.get("Accept", "")
     try:
         result = await _verify_email(request, VerificationIn(token=request.match_info["token"]).token)
     except (NotFound, ValueError):
         if wants_html:
-            return _page("Link not valid", "This verification link is unknown, already used or expired. "
-                         "Log in and ask for a new one.", status=404)
+            return _page(
+                "Link not valid",
+                "This verification link is unknown, already used or expired. Log in and ask for a new one.",
+                status=404,
+            )
         raise NotFound("the verification link is unknown, already used or expired") from None
     if wants_html:
         return _page("E-mail verified", f"Thank you. The address {result.email} is verified.")
     return web.json_response(result.model_dump(mode="json"))
 
 
-@routes.post("/v1/email-verifications", summary="Verify an e-mail address with the token from the link",
-             body=VerificationIn, response=VerificationOut, errors=(404,), tags=("accounts",))
+@routes.post(
+    "/v1/email-verifications",
+    summary="Verify an e-mail address with the token from the link",
+    body=VerificationIn,
+    response=VerificationOut,
+    errors=(404,),
+    tags=("accounts",),
+)
 async def verify_email(request: web.Request, body: VerificationIn) -> VerificationOut:
     return await _verify_email(request, body.token)
 
@@ -229,14 +284,22 @@ async def me(request: web.Request, caller: Caller) -> AccountOut:
 # ---- passwords ----------------------------------------------------------------------------
 
 
-@routes.post("/v1/me/password", summary="Change the password (signs out every other session)", auth=True,
-             body=PasswordChange, status=204, errors=(403, 429), tags=("passwords",))
+@routes.post(
+    "/v1/me/password",
+    summary="Change the password (signs out every other session)",
+    auth=True,
+    body=PasswordChange,
+    status=204,
+    errors=(403, 429),
+    tags=("passwords",),
+)
 async def change_password(request: web.Request, caller: Caller, body: PasswordChange) -> None:
     async with request.app[POOL].acquire() as conn:
         account = await _caller_account(conn, caller)
     if not await _check_login_password(request, account.login, body.current_password, account):
-        raise ValidationFailed([{"field": "current_password", "message": "the current password is wrong",
-                                 "type": "wrong_password"}])
+        raise ValidationFailed(
+            [{"field": "current_password", "message": "the current password is wrong", "type": "wrong_password"}]
+        )
     try:
         domain.check_password(body.new_password, login=account.login, email=account.email)
     except PasswordRejected as exc:
@@ -248,8 +311,14 @@ async def change_password(request: web.Request, caller: Caller, body: PasswordCh
         await store.revoke_account_refresh_tokens(conn, account.id, now)
 
 
-@routes.post("/v1/password-resets", summary="Ask for a password reset link by e-mail", body=ResetRequest,
-             response=ResetAccepted, status=202, tags=("passwords",))
+@routes.post(
+    "/v1/password-resets",
+    summary="Ask for a password reset link by e-mail",
+    body=ResetRequest,
+    response=ResetAccepted,
+    status=202,
+    tags=("passwords",),
+)
 async def request_password_reset(request: web.Request, body: ResetRequest) -> ResetAccepted:
     # The same answer whether or not the address belongs to an account: no enumeration.
     now = request.app[CLOCK].now()
@@ -261,15 +330,29 @@ async def request_password_reset(request: web.Request, body: ResetRequest) -> Re
             token = domain.new_token()
             expires_at = now + domain.PASSWORD_RESET_TTL
             await store.insert_password_reset(conn, account.id, domain.token_hash(token), now, expires_at)
-            await request.app[OUTBOX].add(conn, PasswordResetRequested(
-                account_id=account.id, login=account.login, email=account.email, full_name=account.full_name,
-                language=_language(account), reset_url=_link(request, "reset-password", "/v1/password-resets", token),
-                expires_at=expires_at))
+            await request.app[OUTBOX].add(
+                conn,
+                PasswordResetRequested(
+                    account_id=account.id,
+                    login=account.login,
+                    email=account.email,
+                    full_name=account.full_name,
+                    language=_language(account),
+                    reset_url=_link(request, "reset-password", "/v1/password-resets", token),
+                    expires_at=expires_at,
+                ),
+            )
     return ResetAccepted()
 
 
-@routes.post("/v1/password-resets/confirm", summary="Set a new password with the token from the reset link",
-             body=ResetConfirm, status=204, errors=(404,), tags=("passwords",))
+@routes.post(
+    "/v1/password-resets/confirm",
+    summary="Set a new password with the token from the reset link",
+    body=ResetConfirm,
+    status=204,
+    errors=(404,),
+    tags=("passwords",),
+)
 async def confirm_password_reset(request: web.Request, body: ResetConfirm) -> None:
     await _reset_password(request, body.token, body.new_password)
 
@@ -277,10 +360,13 @@ async def confirm_password_reset(request: web.Request, body: ResetConfirm) -> No
 @routes.get("/v1/password-resets/{token}", summary="The page behind the reset link (a form)", tags=("passwords",))
 async def password_reset_page(request: web.Request) -> web.StreamResponse:
     token = html.escape(request.match_info["token"])
-    return _page("Choose a new password",
-                 f'<form method="post" action="/v1/password-resets/{token}">'
-                 '<label>New password <input type="password" name="new_password" minlength="8" required></label> '
-                 '<button type="submit">Set password</button></form>', raw=True)
+    return _page(
+        "Choose a new password",
+        f'<form method="post" action="/v1/password-resets/{token}">'
+        '<label>New password <input type="password" name="new_password" minlength="8" required></label> '
+        '<button type="submit">Set password</button></form>',
+        raw=True,
+    )
 
 
 @routes.post("/v1/password-resets/{token}", summary="The reset page's form submission", tags=("passwords",))
@@ -323,8 +409,15 @@ async def _reset_password(request: web.Request, token: str, new_password: str) -
 # ---- tokens (ACC-3: client programs log in with login and password, no browser) -----------
 
 
-@routes.post("/oauth/token", summary="OAuth 2.0 token endpoint (password and refresh_token grants)",
-             body=TokenRequest, form=True, response=TokenOut, errors=(400, 401, 429), tags=("tokens",))
+@routes.post(
+    "/oauth/token",
+    summary="OAuth 2.0 token endpoint (password and refresh_token grants)",
+    body=TokenRequest,
+    form=True,
+    response=TokenOut,
+    errors=(400, 401, 429),
+    tags=("tokens",),
+)
 async def token(request: web.Request, body: TokenRequest) -> web.Response:
     if body.grant_type == "password":
         if not body.username or not body.password:
@@ -339,8 +432,11 @@ async def token(request: web.Request, body: TokenRequest) -> web.Response:
         raise OAuthError("invalid_request", "grant_type is required")
     else:
         raise OAuthError("unsupported_grant_type", "use grant_type=password or grant_type=refresh_token")
-    return web.Response(body=out.model_dump_json(), content_type="application/json",
-                        headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+    return web.Response(
+        body=out.model_dump_json(),
+        content_type="application/json",
+        headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
+    )
 
 
 async def _password_grant(request: web.Request, username: str, password: str) -> store.Account:
@@ -355,9 +451,7 @@ async def _password_grant(request: web.Request, username: str, password: str) ->
     return account
 
 
-async def _check_login_password(
-    request: web.Request, login: str, password: str, account: store.Account | None
-) -> bool:
+async def _check_login_password(request: web.Request, login: str, password: str, account: store.Account | None) -> bool:
     """Throttled password check; the same answer and about the same time for unknown logins."""
     clock, policy = request.app[CLOCK], request.app[THROTTLE]
     login_key, address = login.strip().lower(), _client_address(request)
@@ -366,8 +460,12 @@ async def _check_login_password(
     blocked_until = domain.throttled_until(counts, policy)
     if blocked_until is not None:
         retry_after = int((blocked_until - clock.now()).total_seconds()) + 1
-        raise OAuthError("invalid_grant", f"too many failed attempts; try again in {retry_after} seconds",
-                         status=429, headers={"Retry-After": str(max(retry_after, 1))})
+        raise OAuthError(
+            "invalid_grant",
+            f"too many failed attempts; try again in {retry_after} seconds",
+            status=429,
+            headers={"Retry-After": str(max(retry_after, 1))},
+        )
     ok = await request.app[PASSWORDS].verify(account.password_hash if account else None, password)
     async with request.app[POOL].acquire() as conn:
         await store.record_login_attempt(conn, login_key, address, clock.now(), ok)
@@ -393,15 +491,32 @@ async def _issue_tokens(request: web.Request, account: store.Account, *, family_
     settings = request.app[SETTINGS]
     now = request.app[CLOCK].now()
     scopes = ["operator"] if account.is_operator else []
-    access = request.app[KEYS].sign(access_token_claims(
-        account_id=account.id, login=account.login, scopes=scopes, now=now, issuer=settings.jwt_issuer,
-        audience=settings.jwt_audience))
+    access = request.app[KEYS].sign(
+        access_token_claims(
+            account_id=account.id,
+            login=account.login,
+            scopes=scopes,
+            now=now,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+        )
+    )
     refresh = domain.new_token()
     async with request.app[POOL].acquire() as conn:
-        await store.insert_refresh_token(conn, domain.token_hash(refresh), family_id=family_id, account_id=account.id,
-                                         now=now, expires_at=now + timedelta(days=settings.refresh_token_days))
-    return TokenOut(access_token=access, expires_in=int(ACCESS_TOKEN_TTL.total_seconds()), refresh_token=refresh,
-                    scope=" ".join(scopes))
+        await store.insert_refresh_token(
+            conn,
+            domain.token_hash(refresh),
+            family_id=family_id,
+            account_id=account.id,
+            now=now,
+            expires_at=now + timedelta(days=settings.refresh_token_days),
+        )
+    return TokenOut(
+        access_token=access,
+        expires_in=int(ACCESS_TOKEN_TTL.total_seconds()),
+        refresh_token=refresh,
+        scope=" ".join(scopes),
+    )
 
 
 @routes.get("/.well-known/jwks.json", summary="Public keys that verify access tokens", tags=("tokens",))
@@ -450,5 +565,3 @@ def _page(title: str, text: str, *, status: int = 200, raw: bool = False) -> web
         f"<body><h1>{html.escape(title)}</h1><p>{body}</p></body></html>",
         headers={"Content-Security-Policy": "default-src 'none'; form-action 'self'", "Cache-Control": "no-store"},
     )
-
-

@@ -1,6 +1,6 @@
 """Demo accounts for the local stack (`make run`); idempotent, refused in production.
 
-    python -m services.identity.demo
+python -m services.identity.demo
 """
 
 from __future__ import annotations
@@ -31,11 +31,16 @@ async def load_demo_accounts(settings: IdentitySettings) -> None:
                 if await store.account_by_login(conn, login) is not None:
                     continue
                 account = await store.insert_account(
-                    conn, login=login, email=email, full_name=full_name, language="en",
-                    password_hash=await passwords.hash(password), now=clock.now(), is_operator=operator,
+                    conn,
+                    login=login,
+                    email=email,
+                    full_name=full_name,
+                    language="en",
+                    password_hash=await passwords.hash(password),
+                    now=clock.now(),
+                    is_operator=operator,
                 )
-                await conn.execute("UPDATE accounts SET email_verified_at = $2 WHERE id = $1", account.id,
-                                   clock.now())
+                await conn.execute("UPDATE accounts SET email_verified_at = $2 WHERE id = $1", account.id, clock.now())
             print(f"demo account: {login} / {password}" + (" (operator)" if operator else ""))
     finally:
         await pool.close()

@@ -30,9 +30,7 @@ class Account:
         return self.email_verified_at is not None
 
 
-ACCOUNT_COLUMNS = (
-    "id, login, email, full_name, language, password_hash, email_verified_at, is_operator, created_at"
-)
+ACCOUNT_COLUMNS = "id, login, email, full_name, language, password_hash, email_verified_at, is_operator, created_at"
 
 
 def _account(row: asyncpg.Record | None) -> Account | None:
@@ -114,8 +112,7 @@ async def insert_email_verification(
 ) -> None:
     # Only the newest link works: a resend voids the earlier ones.
     await conn.execute(
-        "UPDATE email_verifications SET voided_at = $2 WHERE account_id = $1 AND used_at IS NULL "
-        "AND voided_at IS NULL",
+        "UPDATE email_verifications SET voided_at = $2 WHERE account_id = $1 AND used_at IS NULL AND voided_at IS NULL",
         account_id,
         now,
     )
@@ -339,5 +336,3 @@ async def insert_signing_key(
         public_jwk,
         now,
     )
-
-

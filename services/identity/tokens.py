@@ -53,8 +53,9 @@ class SigningKeys:
         return self._private[kid].public_key()
 
     def sign(self, claims: dict[str, Any]) -> str:
-        return jwt.encode(claims, self._private[self._current_kid], algorithm="EdDSA",
-                          headers={"kid": self._current_kid})
+        return jwt.encode(
+            claims, self._private[self._current_kid], algorithm="EdDSA", headers={"kid": self._current_kid}
+        )
 
 
 def access_token_claims(

@@ -55,8 +55,9 @@ def decode_cursor(cursor: str) -> int:
 
 
 class DeliveryQuery(StrictModel):
-    recipient: str | None = Field(default=None, min_length=1, max_length=320,
-                                  description="E-mail address, exact match, case-insensitive")
+    recipient: str | None = Field(
+        default=None, min_length=1, max_length=320, description="E-mail address, exact match, case-insensitive"
+    )
     status: DeliveryStatus | None = None
     limit: int = Field(default=50, ge=1, le=MAX_PAGE)
     cursor: str | None = Field(default=None, description="`next_cursor` of the previous page")
@@ -97,12 +98,10 @@ class DeliveryPage(BaseModel):
     summary="The delivery log, newest first (operators)",
     query=DeliveryQuery,
     response=DeliveryPage,
-    auth=True,
-    errors=(403,),
+    scope=OPERATOR_SCOPE,
     tags=("deliveries",),
 )
 async def list_deliveries(request: web.Request, *, caller: Caller, query: DeliveryQuery) -> DeliveryPage:
-    caller.require_scope(OPERATOR_SCOPE)
     async with request.app[POOL].acquire() as conn:
         rows = await store.list_deliveries(
             conn,

@@ -73,8 +73,12 @@ def create_app(settings: NotificationsSettings, keys: KeySource | None = None) -
     """`keys` verifies access tokens (tests pass their own); by default identity's JWKS."""
     app = create_service_app(settings, service=SERVICE, api=api)
     clock = app[CLOCK]
-    emails = Counter("notifications_emails_total", "E-mail send attempts by outcome", ["template", "outcome"],
-                     registry=app[METRICS].registry)
+    emails = Counter(
+        "notifications_emails_total",
+        "E-mail send attempts by outcome",
+        ["template", "outcome"],
+        registry=app[METRICS].registry,
+    )
     transport = SmtpTransport(
         host=settings.smtp_host,
         port=settings.smtp_port,
@@ -83,8 +87,7 @@ def create_app(settings: NotificationsSettings, keys: KeySource | None = None) -
         username=settings.smtp_username,
         password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
     )
-    mailer = Mailer(transport, clock, sender=settings.mail_from, max_attempts=settings.send_max_attempts,
-                    emails=emails)
+    mailer = Mailer(transport, clock, sender=settings.mail_from, max_attempts=settings.send_max_attempts, emails=emails)
 
     setup_db(app, SCHEMA)
     setup_bus(app, SERVICE)

@@ -93,5 +93,10 @@ async def _deliver(
         return
     # The flow's correlation id rides with the job, so the send is logged under it too.
     correlation_id = get_contextvars_ids().correlation_id or str(envelope.id)
-    await schedule(conn, SEND_EMAIL_JOB, {"delivery_id": delivery_id, "correlation_id": correlation_id}, now,
-                   dedupe_key=f"delivery:{delivery_id}")
+    await schedule(
+        conn,
+        SEND_EMAIL_JOB,
+        {"delivery_id": delivery_id, "correlation_id": correlation_id},
+        now,
+        dedupe_key=f"delivery:{delivery_id}",
+    )

@@ -61,9 +61,7 @@ def is_permanent(exc: Exception) -> bool:
 
     Anything else (server down, 4xx, a rejected login the operator can fix) is worth retrying.
     """
-    return isinstance(exc, aiosmtplib.SMTPRecipientsRefused) and all(
-        refusal.code >= 500 for refusal in exc.recipients
-    )
+    return isinstance(exc, aiosmtplib.SMTPRecipientsRefused) and all(refusal.code >= 500 for refusal in exc.recipients)
 
 
 class Mailer:
@@ -112,8 +110,13 @@ class Mailer:
         await store.record_failure(conn, email.delivery_id, attempts=attempts, error=error, status=status)
         if status == "retrying":
             # A new job per try (same payload): the first one's dedupe key `delivery:<id>` is taken for good.
-            await schedule(conn, SEND_EMAIL_JOB, job.payload, self.clock.now() + backoff(attempts),
-                           dedupe_key=f"delivery:{email.delivery_id}:try:{attempts + 1}")
+            await schedule(
+                conn,
+                SEND_EMAIL_JOB,
+                job.payload,
+                self.clock.now() + backoff(attempts),
+                dedupe_key=f"delivery:{email.delivery_id}:try:{attempts + 1}",
+            )
         self.emails.labels(email.template, status).inc()
         log.warning("mail.send_failed", attempts=attempts, status=status, error=error)
 

@@ -27,8 +27,13 @@ def unique(prefix: str = "user") -> str:
 
 def new_account(**overrides: Any) -> dict[str, Any]:
     login = unique()
-    return {"login": login, "password": "a-long-passphrase-" + login, "email": f"{login}@example.com",
-            "full_name": "Ivan Petrov", **overrides}
+    return {
+        "login": login,
+        "password": "a-long-passphrase-" + login,
+        "email": f"{login}@example.com",
+        "full_name": "Ivan Petrov",
+        **overrides,
+    }
 
 
 def address() -> str:

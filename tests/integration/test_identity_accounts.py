@@ -24,8 +24,9 @@ async def register(identity: RunningApp, **overrides: object) -> dict[str, objec
 
 
 async def login(identity: RunningApp, username: str, password: str) -> dict[str, str]:
-    async with identity.http.post("/oauth/token", data={"grant_type": "password", "username": username,
-                                                          "password": password}) as response:
+    async with identity.http.post(
+        "/oauth/token", data={"grant_type": "password", "username": username, "password": password}
+    ) as response:
         assert response.status == 200, await response.text()
         tokens: dict[str, str] = await response.json()
         return tokens
@@ -67,8 +68,9 @@ async def test_long_passwords_are_not_truncated(identity: RunningApp) -> None:
     password = "p" * 60 + "-distinct-tail-1" + "q" * 40
     account = await register(identity, password=password)
     await login(identity, str(account["login"]), password)
-    async with identity.http.post("/oauth/token", data={"grant_type": "password", "username": account["login"],
-                                                         "password": password[:-1]}) as response:
+    async with identity.http.post(
+        "/oauth/token", data={"grant_type": "password", "username": account["login"], "password": password[:-1]}
+    ) as response:
         assert response.status == 400
 
 
@@ -78,17 +80,32 @@ async def test_long_passwords_are_not_truncated(identity: RunningApp) -> None:
         (b"{not json", "application/json", 400),
         (b'{"login": 12, "password": [], "email": "x@example.com"}', "application/json", 422),
         (b'{"login": "someone"}', "application/json", 422),
-        (b'{"login": "someone", "password": "a-good-passphrase", "email": "s@example.com", "admin": true}',
-         "application/json", 422),
+        (
+            b'{"login": "someone", "password": "a-good-passphrase", "email": "s@example.com", "admin": true}',
+            "application/json",
+            422,
+        ),
         (b'["a", "list"]', "application/json", 422),
         (b"login=someone", "application/x-www-form-urlencoded", 415),
         (b'{"login": "someone", "password": "a-good-passphrase", "email": "not-an-email"}', "application/json", 422),
         (b'{"login": "' + b"a" * 100_000 + b'"}', "application/json", 413),
-        (b'{"login": "bad login!", "password": "a-good-passphrase", "email": "s@example.com"}',
-         "application/json", 422),
+        (
+            b'{"login": "bad login!", "password": "a-good-passphrase", "email": "s@example.com"}',
+            "application/json",
+            422,
+        ),
     ],
-    ids=["malformed", "wrong-types", "missing", "unknown-field", "not-object", "content-type", "bad-email",
-         "oversized", "bad-login"],
+    ids=[
+        "malformed",
+        "wrong-types",
+        "missing",
+        "unknown-field",
+        "not-object",
+        "content-type",
+        "bad-email",
+        "oversized",
+        "bad-login",
+    ],
 )
 async def test_bad_input_is_a_problem_and_stores_nothing(
     identity: RunningApp, body: bytes, content_type: str, status: int
@@ -165,15 +182,18 @@ async def test_password_reset_gives_the_same_answer_for_unknown_addresses(identi
     [event] = await outbox_events(identity, "identity.password.reset_requested", str(account["id"]))
     token = urlparse(event["data"]["reset_url"]).path.rsplit("/", 1)[1]
     old = await login(identity, str(account["login"]), str(account["password"]))
-    async with identity.http.post("/v1/password-resets/confirm",
-                                  json={"token": token, "new_password": "brand-new-passphrase-9"}) as response:
+    async with identity.http.post(
+        "/v1/password-resets/confirm", json={"token": token, "new_password": "brand-new-passphrase-9"}
+    ) as response:
         assert response.status == 204
-    async with identity.http.post("/v1/password-resets/confirm",
-                                  json={"token": token, "new_password": "another-passphrase-9"}) as response:
+    async with identity.http.post(
+        "/v1/password-resets/confirm", json={"token": token, "new_password": "another-passphrase-9"}
+    ) as response:
         assert response.status == 404
     await login(identity, str(account["login"]), "brand-new-passphrase-9")
-    async with identity.http.post("/oauth/token", data={"grant_type": "refresh_token",
-                                                         "refresh_token": old["refresh_token"]}) as response:
+    async with identity.http.post(
+        "/oauth/token", data={"grant_type": "refresh_token", "refresh_token": old["refresh_token"]}
+    ) as response:
         assert response.status == 400  # a reset signs out every session
 
 
@@ -181,14 +201,19 @@ async def test_change_password_revokes_refresh_tokens(identity: RunningApp) -> N
     account = await register(identity)
     tokens = await login(identity, str(account["login"]), str(account["password"]))
     auth = {"Authorization": f"Bearer {tokens['access_token']}"}
-    async with identity.http.post("/v1/me/password", headers=auth,
-                                  json={"current_password": "wrong-one-here", "new_password": "x-new-passphrase"}) as r:
+    async with identity.http.post(
+        "/v1/me/password", headers=auth, json={"current_password": "wrong-one-here", "new_password": "x-new-passphrase"}
+    ) as r:
         assert r.status == 422
-    async with identity.http.post("/v1/me/password", headers=auth, json={
-            "current_password": account["password"], "new_password": "x-new-passphrase"}) as response:
+    async with identity.http.post(
+        "/v1/me/password",
+        headers=auth,
+        json={"current_password": account["password"], "new_password": "x-new-passphrase"},
+    ) as response:
         assert response.status == 204
-    async with identity.http.post("/oauth/token", data={"grant_type": "refresh_token",
-                                                         "refresh_token": tokens["refresh_token"]}) as response:
+    async with identity.http.post(
+        "/oauth/token", data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
+    ) as response:
         assert response.status == 400
         assert (await response.json())["error"] == "invalid_grant"
     await login(identity, str(account["login"]), "x-new-passphrase")

@@ -6,6 +6,7 @@ import asyncio
 import statistics
 import time
 from datetime import timedelta
+from typing import Any
 
 import jwt
 
@@ -23,15 +24,16 @@ async def register(identity: RunningApp) -> dict[str, str]:
         return {**body, **(await response.json())}
 
 
-async def grant(identity: RunningApp, client: str, **form: str) -> tuple[int, dict[str, str], dict[str, str]]:
+async def grant(identity: RunningApp, client: str, **form: str) -> tuple[int, dict[str, str], dict[str, Any]]:
     async with identity.http.post("/oauth/token", data=form, headers={"X-Forwarded-For": client}) as response:
         return response.status, dict(response.headers), await response.json()
 
 
 async def test_password_grant_then_me_then_refresh_rotation(identity: RunningApp) -> None:
     account = await register(identity)
-    status, headers, tokens = await grant(identity, address(), grant_type="password", username=account["login"],
-                                         password=account["password"])
+    status, headers, tokens = await grant(
+        identity, address(), grant_type="password", username=account["login"], password=account["password"]
+    )
     assert status == 200
     assert headers["Cache-Control"] == "no-store"
     assert tokens["token_type"] == "Bearer" and tokens["expires_in"] == 900
@@ -39,22 +41,26 @@ async def test_password_grant_then_me_then_refresh_rotation(identity: RunningApp
         me = await r.json()
     assert me["login"] == account["login"] and me["full_name"] == "Ivan Petrov"
 
-    status, _, rotated = await grant(identity, address(), grant_type="refresh_token",
-                                     refresh_token=tokens["refresh_token"])
+    status, _, rotated = await grant(
+        identity, address(), grant_type="refresh_token", refresh_token=tokens["refresh_token"]
+    )
     assert status == 200 and rotated["refresh_token"] != tokens["refresh_token"]
     # The rotated-out token is refused, and its reuse revokes the whole family (theft signal).
-    status, _, error = await grant(identity, address(), grant_type="refresh_token",
-                                   refresh_token=tokens["refresh_token"])
+    status, _, error = await grant(
+        identity, address(), grant_type="refresh_token", refresh_token=tokens["refresh_token"]
+    )
     assert (status, error["error"]) == (400, "invalid_grant")
-    status, _, error = await grant(identity, address(), grant_type="refresh_token",
-                                   refresh_token=rotated["refresh_token"])
+    status, _, error = await grant(
+        identity, address(), grant_type="refresh_token", refresh_token=rotated["refresh_token"]
+    )
     assert (status, error["error"]) == (400, "invalid_grant")
 
 
 async def test_login_is_case_insensitive(identity: RunningApp) -> None:
     account = await register(identity)
-    status, _, _ = await grant(identity, address(), grant_type="password", username=account["login"].upper(),
-                               password=account["password"])
+    status, _, _ = await grant(
+        identity, address(), grant_type="password", username=account["login"].upper(), password=account["password"]
+    )
     assert status == 200
 
 
@@ -63,14 +69,16 @@ async def test_token_endpoint_errors_follow_rfc6749(identity: RunningApp) -> Non
     assert (await grant(identity, client, grant_type="client_credentials"))[2]["error"] == "unsupported_grant_type"
     assert (await grant(identity, client, username="x"))[2]["error"] == "invalid_request"
     assert (await grant(identity, client, grant_type="password", username="x"))[2]["error"] == "invalid_request"
-    assert (await grant(identity, client, grant_type="refresh_token", refresh_token="nope"))[2]["error"] == \
-        "invalid_grant"
+    assert (await grant(identity, client, grant_type="refresh_token", refresh_token="nope"))[2][
+        "error"
+    ] == "invalid_grant"
 
 
 async def test_access_token_is_verified(identity: RunningApp, stack: TestStack) -> None:
     account = await register(identity)
-    _, _, tokens = await grant(identity, address(), grant_type="password", username=account["login"],
-                               password=account["password"])
+    _, _, tokens = await grant(
+        identity, address(), grant_type="password", username=account["login"], password=account["password"]
+    )
     access = tokens["access_token"]
     async with identity.http.get("/.well-known/jwks.json") as response:
         keys = (await response.json())["keys"]
@@ -103,24 +111,28 @@ async def test_failed_logins_are_throttled_then_released(identity: RunningApp, s
     account = await register(identity)
     client = address()
     for _ in range(5):
-        status, _, error = await grant(identity, client, grant_type="password", username=account["login"],
-                                       password="wrong-password")
+        status, _, error = await grant(
+            identity, client, grant_type="password", username=account["login"], password="wrong-password"
+        )
         assert (status, error["error"]) == (400, "invalid_grant")
     # Blocked now, even with the right password, from this address...
-    status, headers, error = await grant(identity, client, grant_type="password", username=account["login"],
-                                         password=account["password"])
+    status, headers, error = await grant(
+        identity, client, grant_type="password", username=account["login"], password=account["password"]
+    )
     assert status == 429 and int(headers["Retry-After"]) > 0
     # ...but not from another address: a stranger cannot lock the owner out.
-    status, _, _ = await grant(identity, address(), grant_type="password", username=account["login"],
-                               password=account["password"])
+    status, _, _ = await grant(
+        identity, address(), grant_type="password", username=account["login"], password=account["password"]
+    )
     assert status == 200
     # The block ends by itself when the window passes.
     clock = TestClock(stack.var_dir)
     clock.advance(timedelta(minutes=16))
     try:
         await asyncio.sleep(RELOAD_SECONDS * 2)
-        status, _, _ = await grant(identity, client, grant_type="password", username=account["login"],
-                                   password=account["password"])
+        status, _, _ = await grant(
+            identity, client, grant_type="password", username=account["login"], password=account["password"]
+        )
         assert status == 200
     finally:
         clock.advance(-timedelta(minutes=16))
@@ -135,8 +147,9 @@ async def test_unknown_login_and_wrong_password_look_the_same(identity: RunningA
     for _ in range(4):
         for kind, username in (("wrong", account["login"]), ("unknown", unknown)):
             started = time.perf_counter()
-            status, _, body = await grant(identity, address(), grant_type="password", username=username,
-                                          password="wrong-password")
+            status, _, body = await grant(
+                identity, address(), grant_type="password", username=username, password="wrong-password"
+            )
             timings[kind].append(time.perf_counter() - started)
             answers[kind] = (status, body)
     assert answers["wrong"] == answers["unknown"]
@@ -148,6 +161,8 @@ async def test_unknown_login_and_wrong_password_look_the_same(identity: RunningA
     for username in (account["login"], unknown):
         for _ in range(5):
             await grant(identity, client, grant_type="password", username=username, password="wrong-password")
-    blocked = [await grant(identity, client, grant_type="password", username=u, password="wrong-password")
-               for u in (account["login"], unknown)]
+    blocked = [
+        await grant(identity, client, grant_type="password", username=u, password="wrong-password")
+        for u in (account["login"], unknown)
+    ]
     assert blocked[0][0] == blocked[1][0] == 429

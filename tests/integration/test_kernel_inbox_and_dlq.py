@@ -286,3 +286,46 @@ async def test_events_a_handler_causes_carry_the_flows_correlation_and_their_cau
     assert row["envelope"]["correlation_id"] == "flow-42"
     assert row["envelope"]["causation_id"] == str(cause.id)
     assert row["envelope"]["producer"] == "kernel-test"
+
+
+async def test_a_database_outage_does_not_use_up_retries_nor_park_messages(kernel: Kernel) -> None:
+    """Messages arriving while the database is away wait (with back-off) and are handled when it returns."""
+    from yarl import URL
+
+    from shared.consumer import Consumer, Subscription
+    from shared.db import create_pool
+
+    db_url = URL(kernel.stack.database_url)
+    assert db_url.host is not None and db_url.port is not None
+    pg_proxy = await kernel.proxy(db_url.host, db_url.port)
+    pool = await create_pool(str(db_url.with_port(pg_proxy.port)), kernel.schema, min_size=1, max_size=4)
+    event, queue = kernel.event(), kernel.queue()
+    try:
+        consumer = Consumer(
+            Subscription(queue, {event.TYPE: kernel.record_effect("consumer")}),
+            pool=pool,
+            bus=await kernel.bus("consumer"),
+            metrics=kernel.metrics,
+            retry_delays_ms=(100, 200),
+        )
+        await consumer.start()
+        publisher = await kernel.bus("publisher")
+        await pg_proxy.cut()
+        for n in range(20):
+            await publish(publisher, envelope_of(event(n=n)))
+        # Far longer than every retry delay together: a handler failure would have been parked by now.
+        await asyncio.sleep(2.0)
+        connection = await aio_pika.connect(kernel.stack.amqp_url)
+        async with connection:
+            channel = await connection.channel()
+            dlq = await channel.declare_queue(dlq_name(queue), passive=True)
+            assert dlq.declaration_result.message_count == 0
+        assert await kernel.effects("consumer") == (0, 0)
+        await pg_proxy.restore()
+        await wait_for(lambda: _effects_are(kernel, 20), timeout=20, what="every event handled after the outage")
+    finally:
+        await pool.close()
+
+
+async def _effects_are(kernel: Kernel, count: int) -> bool:
+    return await kernel.effects("consumer") == (count, count)

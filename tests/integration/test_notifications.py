@@ -43,8 +43,20 @@ SUBJECT = {
     "en": "Confirm your e-mail address for ITS Portal",
     "ru": "Подтвердите адрес электронной почты на портале ИТС",
 }
-DELIVERY_FIELDS = {"id", "event_id", "event_type", "recipient", "template", "language", "subject", "status",
-                   "attempts", "last_error", "created_at", "sent_at"}
+DELIVERY_FIELDS = {
+    "id",
+    "event_id",
+    "event_type",
+    "recipient",
+    "template",
+    "language",
+    "subject",
+    "status",
+    "attempts",
+    "last_error",
+    "created_at",
+    "sent_at",
+}
 
 
 # ---- fixtures and helpers ----------------------------------------------------------------------
@@ -102,7 +114,11 @@ def new_address() -> str:
 
 def verification_requested(email: str, language: Language = "en", full_name: str | None = "Ivan Petrov") -> Envelope:
     event = EmailVerificationRequested(
-        account_id=uuid.uuid4(), login="ivanp", email=email, full_name=full_name, language=language,
+        account_id=uuid.uuid4(),
+        login="ivanp",
+        email=email,
+        full_name=full_name,
+        language=language,
         verification_url=f"https://identity.test/v1/email-verifications/{uuid.uuid4().hex}?a=1&b=2",
         expires_at=EXPIRES,
     )
@@ -110,14 +126,18 @@ def verification_requested(email: str, language: Language = "en", full_name: str
 
 
 async def publish(bus: Bus, envelope: Envelope) -> None:
-    await bus.publish(envelope.type, envelope.model_dump_json().encode(), message_id=str(envelope.id),
-                      message_type=envelope.type)
+    await bus.publish(
+        envelope.type, envelope.model_dump_json().encode(), message_id=str(envelope.id), message_type=envelope.type
+    )
 
 
 def mail_to(mail_dir: Path, recipient: str) -> list[EmailMessage]:
     """The messages the sink received for `recipient` (SMTP envelope), oldest first."""
-    return [message for message in map(read_mail, stored_mail(mail_dir))
-            if recipient.lower() in str(message.get("X-Sink-Rcpt-To", "")).lower()]
+    return [
+        message
+        for message in map(read_mail, stored_mail(mail_dir))
+        if recipient.lower() in str(message.get("X-Sink-Rcpt-To", "")).lower()
+    ]
 
 
 def body(message: EmailMessage, kind: str) -> str:
@@ -178,13 +198,17 @@ async def test_verification_event_sends_one_email_with_the_link_and_valid_until(
     assert len(mail_to(mail_dir, recipient)) == 1
 
 
-async def test_password_reset_event_sends_the_reset_link(
-    service: RunningApp, publisher: Bus, mail_dir: Path
-) -> None:
+async def test_password_reset_event_sends_the_reset_link(service: RunningApp, publisher: Bus, mail_dir: Path) -> None:
     recipient = new_address()
-    event = PasswordResetRequested(account_id=uuid.uuid4(), login="ivanp", email=recipient, full_name=None,
-                                   language="ru", reset_url="https://identity.test/reset?token=Zz9",
-                                   expires_at=EXPIRES)
+    event = PasswordResetRequested(
+        account_id=uuid.uuid4(),
+        login="ivanp",
+        email=recipient,
+        full_name=None,
+        language="ru",
+        reset_url="https://identity.test/reset?token=Zz9",
+        expires_at=EXPIRES,
+    )
     await publish(publisher, wrap(event, producer="identity", occurred_at=datetime.now(UTC)))
     [message] = await wait_for(lambda: mail_to(mail_dir, recipient), what="the password reset e-mail")
     assert message["Subject"] == "Восстановление пароля на портале ИТС"
@@ -207,7 +231,8 @@ async def test_the_same_event_delivered_twice_sends_one_email(
 
     def duplicates() -> float:
         value = service.app[METRICS].registry.get_sample_value(
-            "consumer_messages_total", {"queue": IDENTITY_QUEUE, "outcome": "duplicate"})
+            "consumer_messages_total", {"queue": IDENTITY_QUEUE, "outcome": "duplicate"}
+        )
         return value or 0.0
 
     await wait_for(duplicates, what="the second copy handled as a duplicate")
@@ -326,8 +351,13 @@ async def seed(pool: Pool, recipient: str, statuses: list[DeliveryStatus]) -> li
     async with pool.acquire() as conn:
         for status in statuses:
             delivery_id = await store.insert_delivery(
-                conn, event_id=uuid.uuid4(), event_type=EmailVerificationRequested.TYPE, recipient=recipient,
-                template="email_verification", language="en", email=RenderedEmail("Subject", "text", "<p>html</p>"),
+                conn,
+                event_id=uuid.uuid4(),
+                event_type=EmailVerificationRequested.TYPE,
+                recipient=recipient,
+                template="email_verification",
+                language="en",
+                email=RenderedEmail("Subject", "text", "<p>html</p>"),
                 created_at=now,
             )
             assert delivery_id is not None
@@ -451,8 +481,14 @@ async def test_the_log_is_documented_in_openapi(service: RunningApp) -> None:
 
 @pytest.mark.parametrize(
     "filters",
-    [{}, {"recipient": "a@example.com"}, {"status": "failed"}, {"recipient": "a@example.com", "status": "sent"},
-     {"status": "retrying", "before_id": 10}, {"before_id": 10}],
+    [
+        {},
+        {"recipient": "a@example.com"},
+        {"status": "failed"},
+        {"recipient": "a@example.com", "status": "sent"},
+        {"status": "retrying", "before_id": 10},
+        {"before_id": 10},
+    ],
 )
 async def test_every_filter_of_the_log_reads_an_index(pool: Pool, filters: dict[str, Any]) -> None:
     arguments: dict[str, Any] = {"recipient": None, "status": None, "before_id": None, **filters}

@@ -42,9 +42,15 @@ LINK = "https://portal.example/v1/email-verifications/AbC_123?x=1&y=2"
 
 
 def verification(language: Language = "en", full_name: str | None = "Ivan Petrov") -> EmailVerificationRequested:
-    return EmailVerificationRequested(account_id=uuid.uuid4(), login="ivanp", email="ivan@example.com",
-                                      full_name=full_name, language=language, verification_url=LINK,
-                                      expires_at=EXPIRES)
+    return EmailVerificationRequested(
+        account_id=uuid.uuid4(),
+        login="ivanp",
+        email="ivan@example.com",
+        full_name=full_name,
+        language=language,
+        verification_url=LINK,
+        expires_at=EXPIRES,
+    )
 
 
 def render(request: EmailRequest) -> RenderedEmail:
@@ -95,9 +101,15 @@ def test_html_part_escapes_what_people_typed_and_text_part_keeps_it() -> None:
 
 @pytest.mark.parametrize("language", ["en", "ru"])
 def test_password_reset_email_carries_the_link_and_validity(language: Language) -> None:
-    event = PasswordResetRequested(account_id=uuid.uuid4(), login="ivanp", email="ivan@example.com", full_name=None,
-                                   language=language, reset_url="https://portal.example/reset?t=Zz9",
-                                   expires_at=EXPIRES)
+    event = PasswordResetRequested(
+        account_id=uuid.uuid4(),
+        login="ivanp",
+        email="ivan@example.com",
+        full_name=None,
+        language=language,
+        reset_url="https://portal.example/reset?t=Zz9",
+        expires_at=EXPIRES,
+    )
     mail = render(password_reset_email(event, MOSCOW))
     assert "https://portal.example/reset?t=Zz9" in mail.text
     assert 'href="https://portal.example/reset?t=Zz9"' in mail.html
@@ -137,8 +149,17 @@ def test_the_accounts_language_or_english(given: object, used: str) -> None:
     assert pick_language(given) == used
 
 
-@pytest.mark.parametrize("address", ["", "no-at-sign", "a@b.c\r\nBcc: all@example.com", "Ivan <i@example.com>",
-                                     " i@example.com", "two words@example.com"])
+@pytest.mark.parametrize(
+    "address",
+    [
+        "",
+        "no-at-sign",
+        "a@b.c\r\nBcc: all@example.com",
+        "Ivan <i@example.com>",
+        " i@example.com",
+        "two words@example.com",
+    ],
+)
 def test_an_address_that_cannot_be_sent_to_is_unsendable(address: str) -> None:
     with pytest.raises(Unsendable):
         check_recipient(address)
@@ -188,14 +209,27 @@ class FixedClock:
 
 def test_each_email_is_multipart_text_and_html_with_a_stable_message_id() -> None:
     registry = CollectorRegistry()
-    mailer = Mailer(SmtpTransport("127.0.0.1", 1, "none", 1.0), FixedClock(),
-                    sender="ITS Portal <no-reply@its-portal.local>", max_attempts=3,
-                    emails=Counter("emails", "e-mail", ["template", "outcome"], registry=registry))
+    mailer = Mailer(
+        SmtpTransport("127.0.0.1", 1, "none", 1.0),
+        FixedClock(),
+        sender="ITS Portal <no-reply@its-portal.local>",
+        max_attempts=3,
+        emails=Counter("emails", "e-mail", ["template", "outcome"], registry=registry),
+    )
     event_id = uuid.uuid4()
-    message = mailer.build_message(OutgoingEmail(
-        delivery_id=1, event_id=event_id, template="email_verification", recipient="ivan@example.com",
-        subject="Подтвердите адрес", body_text="Текст", body_html="<p>Текст</p>", status="pending", attempts=0,
-    ))
+    message = mailer.build_message(
+        OutgoingEmail(
+            delivery_id=1,
+            event_id=event_id,
+            template="email_verification",
+            recipient="ivan@example.com",
+            subject="Подтвердите адрес",
+            body_text="Текст",
+            body_html="<p>Текст</p>",
+            status="pending",
+            attempts=0,
+        )
+    )
     assert isinstance(message, EmailMessage)
     assert message.get_content_type() == "multipart/alternative"
     assert [part.get_content_type() for part in message.iter_parts()] == ["text/plain", "text/html"]
@@ -215,8 +249,21 @@ def test_cursor_round_trips_and_is_opaque() -> None:
     assert decode_cursor(cursor) == 12345
 
 
-@pytest.mark.parametrize("cursor", ["", "!!!", "abc", encode_cursor(1)[:-1] + "$", "ZDE6LTE", "ZDE6MA",
-                                    "eDE6MTI", encode_cursor(2**63), encode_cursor(0), "A" * 41])
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "",
+        "!!!",
+        "abc",
+        encode_cursor(1)[:-1] + "$",
+        "ZDE6LTE",
+        "ZDE6MA",
+        "eDE6MTI",
+        encode_cursor(2**63),
+        encode_cursor(0),
+        "A" * 41,
+    ],
+)
 def test_a_cursor_we_did_not_hand_out_is_refused(cursor: str) -> None:
     with pytest.raises(ValueError, match="cursor"):
         decode_cursor(cursor)
