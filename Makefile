@@ -56,7 +56,14 @@ lint: venv
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy --strict $(LINT_DIRS)
 
+# wrk is the load generator of the HTTP benchmark; without it a Python generator stands in.
 bench: venv infra
+	@command -v wrk >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "bench: installing wrk"; export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get install -y -q wrk >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1; apt-get install -y -q wrk >/dev/null 2>&1; } \
+	    || echo "bench: wrk unavailable; using the Python load generator"; \
+	  else echo "bench: wrk not found; using the Python load generator"; fi; }
 	$(PY) -m bench
 
 clean:

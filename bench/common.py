@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import time
 import uuid
@@ -21,6 +21,7 @@ import aiohttp
 from services.identity.app import MIGRATIONS, SCHEMA
 from shared.logging import configure_logging
 from shared.migrate import migrate
+from shared.settings import BaseServiceSettings
 from tests.infra import ROOT, ServiceProcess, TestStack, create_stack, drop_stack, free_port
 
 BENCH_VAR = ROOT / "var" / "bench"
@@ -72,7 +73,8 @@ def median(values: Sequence[float]) -> float:
 
 def spread(values: Sequence[float], fmt: str = "{:,.0f}") -> str:
     """`median (min..max, n=…)` of the rounds, for the details lines."""
-    return f"{fmt.format(median(values))} (min {fmt.format(min(values))}, max {fmt.format(max(values))}, n={len(values)})"
+    low, high = fmt.format(min(values)), fmt.format(max(values))
+    return f"{fmt.format(median(values))} (min {low}, max {high}, n={len(values)})"
 
 
 @contextlib.asynccontextmanager
@@ -118,43 +120,57 @@ class Process:
     def __init__(self, argv: list[str], *, ready_url: str, log_path: Path, env: dict[str, str] | None = None) -> None:
         self.argv, self.ready_url, self.log_path = argv, ready_url, log_path
         self.env = env if env is not None else dict(os.environ)
-        self.process: subprocess.Popen[bytes] | None = None
+        self.process: asyncio.subprocess.Process | None = None
 
     async def start(self, timeout: float = 30.0) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(self.argv, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+            self.process = await asyncio.create_subprocess_exec(
+                *self.argv, env=self.env, cwd=ROOT, stdout=log, stderr=asyncio.subprocess.STDOUT
+            )
         deadline = time.monotonic() + timeout
         async with aiohttp.ClientSession() as session:
             while time.monotonic() < deadline:
-                if self.process.poll() is not None:
+                if self.process.returncode is not None:
                     raise RuntimeError(f"{self.argv} exited: {self.log_path.read_text(errors='replace')[-2000:]}")
                 with contextlib.suppress(aiohttp.ClientError):
                     async with session.get(self.ready_url) as response:
                         if response.status == 200:
                             return
                 await asyncio.sleep(0.1)
+        await self.stop()
         raise TimeoutError(f"{self.argv} not ready in {timeout}s")
 
     async def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
+        if self.process is None or self.process.returncode is not None:
             return
         self.process.terminate()
         try:
-            await asyncio.to_thread(self.process.wait, 15)
-        except subprocess.TimeoutExpired:
+            await asyncio.wait_for(self.process.wait(), 15)
+        except TimeoutError:
             self.process.kill()
-            await asyncio.to_thread(self.process.wait, 5)
+            await self.process.wait()
 
 
 @contextlib.asynccontextmanager
 async def identity_process(stack: TestStack, **env: str) -> AsyncIterator[ServiceProcess]:
-    """identity started as in production (`python -m services.identity`), on this stack."""
+    """identity started as in production (`python -m services.identity`), on this stack.
+
+    The test stack's short poll intervals are put back to the service defaults, so that background
+    polling costs what it costs in production.
+    """
     port = free_port()
     url = f"http://127.0.0.1:{port}"
+    defaults = BaseServiceSettings()
+    production = {
+        "ITS_JOBS_POLL_SECONDS": str(defaults.jobs_poll_seconds),
+        "ITS_OUTBOX_POLL_SECONDS": str(defaults.outbox_poll_seconds),
+        "ITS_CONSUMER_RETRY_DELAYS_MS": json.dumps(defaults.consumer_retry_delays_ms),
+        "ITS_LOG_LEVEL": defaults.log_level,
+    }
     process = ServiceProcess(
         "identity",
-        stack.env(ITS_PUBLIC_URL=url, ITS_JWKS_URL=f"{url}/.well-known/jwks.json", **env),
+        stack.env(ITS_PUBLIC_URL=url, ITS_JWKS_URL=f"{url}/.well-known/jwks.json", **{**production, **env}),
         port,
         stack.var_dir / "log" / "identity.log",
     )
@@ -173,12 +189,14 @@ async def register_and_login(http: aiohttp.ClientSession, base_url: str) -> tupl
     """Register a fresh account; returns (login, password, token response)."""
     login = new_login()
     password = f"bench passphrase {uuid.uuid4().hex}"
-    async with http.post(f"{base_url}/v1/accounts",
-                         json={"login": login, "password": password, "email": f"{login}@example.com"}) as response:
+    async with http.post(
+        f"{base_url}/v1/accounts", json={"login": login, "password": password, "email": f"{login}@example.com"}
+    ) as response:
         if response.status != 201:
             raise RuntimeError(f"registration failed: {response.status} {await response.text()}")
-    async with http.post(f"{base_url}/oauth/token",
-                         data={"grant_type": "password", "username": login, "password": password}) as response:
+    async with http.post(
+        f"{base_url}/oauth/token", data={"grant_type": "password", "username": login, "password": password}
+    ) as response:
         if response.status != 200:
             raise RuntimeError(f"password grant failed: {response.status} {await response.text()}")
         token: dict[str, Any] = await response.json()
@@ -188,14 +206,16 @@ async def register_and_login(http: aiohttp.ClientSession, base_url: str) -> tupl
 def print_table(results: Sequence[Result], out: TextIO = sys.stdout) -> None:
     rows = [("benchmark", "figure", "reference", "ratio", "target", "result")]
     for r in results:
-        rows.append((
-            r.name,
-            f"{_num(r.figure)} {r.unit} ({r.figure_label})",
-            f"{_num(r.reference)} {r.unit} ({r.reference_label})",
-            r.ratio_format.format(r.ratio),
-            "≥ " + r.ratio_format.format(r.target),
-            "PASS" if r.passed else "BELOW",
-        ))
+        rows.append(
+            (
+                r.name,
+                f"{_num(r.figure)} {r.unit} ({r.figure_label})",
+                f"{_num(r.reference)} {r.unit} ({r.reference_label})",
+                r.ratio_format.format(r.ratio),
+                "≥ " + r.ratio_format.format(r.target),
+                "PASS" if r.passed else "BELOW",
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for n, row in enumerate(rows):
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip(), file=out)

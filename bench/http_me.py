@@ -4,33 +4,55 @@ identity runs as in production (`python -m services.identity`, its own database 
 INFO into a file); the reference is a tiny aiohttp app returning a JSON dict of the same shape, served
 the same way (`web.run_app` in its own process, no access log). The load comes from `wrk` in its own
 process (or, where wrk is missing, from a Python aiohttp generator in its own process), with the same
-connections and duration for both; rounds alternate between the two servers.
+connections and duration for all; rounds alternate between the servers.
 
-    python -m bench.http_me serve-bare PORT          the reference server
-    python -m bench.http_me load URL SECONDS CONNS [HEADER...]   the fallback load generator
+A third server, reported in the details only, does the same work as `/v1/me` with the libraries alone
+(PyJWT verifies the token with identity's JWKS key, asyncpg reads the account, aiohttp answers): the
+ratio of identity to it is what the shared kernel itself costs, apart from the signature and the query.
+
+    python -m bench.http_me serve-bare PORT                          the reference server
+    python -m bench.http_me serve-equivalent PORT JWKS_URL DB_URL    the same work without the kernel
+    python -m bench.http_me load URL SECONDS CONNS [HEADER...]       the fallback load generator
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import shutil
 import sys
 import time
+import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+import asyncpg
+import jwt
 from aiohttp import web
 
-from bench.common import Process, Result, TestStack, free_port, identity_process, median, register_and_login, spread
-from bench.common import throwaway_stack
+from bench.common import (
+    Process,
+    Result,
+    TestStack,
+    free_port,
+    identity_process,
+    median,
+    register_and_login,
+    spread,
+    throwaway_stack,
+)
+from services.identity.app import SCHEMA
+from shared.settings import BaseServiceSettings
 
 TARGET = 0.6
 CONNECTIONS = 32
 THREADS = 1  # wrk is cheap; leave the other core to the server, the database and the broker
-ROUND_SECONDS = 8
+ROUND_SECONDS = 5
+DEFAULTS = BaseServiceSettings()  # issuer and audience of identity's tokens
 WARMUP_SECONDS = 2
 
 
@@ -45,8 +67,14 @@ class Load:
 
 
 def bare_app() -> web.Application:
-    body = {"id": "0b6a7f5e-3d1c-4f8e-9a51-2f3c4d5e6f70", "login": "bench", "email": "bench@example.com",
-            "email_verified": False, "full_name": "Ivan Petrov", "language": "en"}
+    body = {
+        "id": "0b6a7f5e-3d1c-4f8e-9a51-2f3c4d5e6f70",
+        "login": "bench",
+        "email": "bench@example.com",
+        "email_verified": False,
+        "full_name": "Ivan Petrov",
+        "language": "en",
+    }
 
     async def me(request: web.Request) -> web.Response:
         return web.json_response(body)
@@ -60,6 +88,61 @@ def serve_bare(port: int) -> None:
     web.run_app(bare_app(), host="127.0.0.1", port=port, access_log=None, print=None)
 
 
+def equivalent_app(jwks_url: str, database_url: str) -> web.Application:
+    """`/v1/me` with aiohttp, PyJWT and asyncpg only: verify the token, read the account, answer JSON."""
+    keys: dict[str, Any] = {}
+    pools: list[asyncpg.Pool[asyncpg.Record]] = []
+
+    async def setup(app: web.Application) -> AsyncIterator[None]:
+        async with aiohttp.ClientSession() as http, http.get(jwks_url) as response:
+            keys.update({jwk["kid"]: jwt.PyJWK(jwk).key for jwk in (await response.json())["keys"]})
+        pool = await asyncpg.create_pool(database_url, server_settings={"search_path": SCHEMA})
+        assert pool is not None
+        pools.append(pool)
+        yield
+        await pool.close()
+
+    async def me(request: web.Request) -> web.Response:
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        try:
+            kid = jwt.get_unverified_header(token)["kid"]
+            claims = jwt.decode(
+                token, key=keys[kid], algorithms=["EdDSA"], audience=DEFAULTS.jwt_audience, issuer=DEFAULTS.jwt_issuer
+            )
+        except (jwt.PyJWTError, KeyError):
+            return web.json_response({"error": "unauthorized"}, status=401)
+        async with pools[0].acquire() as conn:
+            row = await conn.fetchrow(
+                "SELECT id, login, email, email_verified_at, full_name, language FROM accounts WHERE id = $1",
+                uuid.UUID(claims["sub"]),
+            )
+        if row is None:
+            return web.json_response({"error": "not found"}, status=404)
+        return web.json_response(
+            {
+                "id": str(row["id"]),
+                "login": row["login"],
+                "email": row["email"],
+                "email_verified": row["email_verified_at"] is not None,
+                "full_name": row["full_name"],
+                "language": row["language"],
+            }
+        )
+
+    async def ready(request: web.Request) -> web.Response:
+        return web.json_response({"status": "ready"})
+
+    app = web.Application()
+    app.cleanup_ctx.append(setup)
+    app.router.add_get("/v1/me", me)
+    app.router.add_get("/readyz", ready)
+    return app
+
+
+def serve_equivalent(port: int, jwks_url: str, database_url: str) -> None:
+    web.run_app(equivalent_app(jwks_url, database_url), host="127.0.0.1", port=port, access_log=None, print=None)
+
+
 # ---- load generators --------------------------------------------------------------------------------
 
 
@@ -71,8 +154,9 @@ async def wrk(url: str, seconds: int, headers: dict[str, str]) -> Load:
     argv = ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s"]
     for name, value in headers.items():
         argv += ["-H", f"{name}: {value}"]
-    process = await asyncio.create_subprocess_exec(*argv, url, stdout=asyncio.subprocess.PIPE,
-                                                   stderr=asyncio.subprocess.STDOUT)
+    process = await asyncio.create_subprocess_exec(
+        *argv, url, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
     output = (await process.communicate())[0].decode()
     rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
     total = re.search(r"(\d+) requests in", output)
@@ -126,49 +210,64 @@ async def load(url: str, seconds: int, headers: dict[str, str]) -> Load:
     return result
 
 
-async def _bare_process(stack: TestStack) -> Process:
+async def _process(stack: TestStack, mode: str, *args: str) -> tuple[Process, str]:
+    """A reference server in its own process; returns it and its /v1/me URL."""
     port = free_port()
-    process = Process([sys.executable, "-m", "bench.http_me", "serve-bare", str(port)],
-                      ready_url=f"http://127.0.0.1:{port}/v1/me", log_path=stack.var_dir / "log" / "bare.log")
+    ready = "/v1/me" if mode == "serve-bare" else "/readyz"
+    process = Process(
+        [sys.executable, "-m", "bench.http_me", mode, str(port), *args],
+        ready_url=f"http://127.0.0.1:{port}{ready}",
+        log_path=stack.var_dir / "log" / f"{mode}.log",
+    )
     await process.start()
-    return process
+    return process, f"http://127.0.0.1:{port}/v1/me"
 
 
-async def run(*, rounds: int = 3, seconds: int = ROUND_SECONDS) -> Result:
+async def run(*, rounds: int = 5, seconds: int = ROUND_SECONDS) -> Result:
     generator = f"wrk -t{THREADS} -c{CONNECTIONS}" if have_wrk() else f"Python aiohttp generator, {CONNECTIONS} conns"
+    rates: dict[str, list[float]] = {"me": [], "bare": [], "equivalent": []}
     async with throwaway_stack("http_me") as stack, identity_process(stack) as identity:
-        bare = await _bare_process(stack)
-        try:
+        async with aiohttp.ClientSession() as http:
+            login, _, token = await register_and_login(http, identity.url)
+        auth = {"Authorization": f"Bearer {token['access_token']}"}
+        urls = {"me": f"{identity.url}/v1/me"}
+        async with contextlib.AsyncExitStack() as processes:
+            for name, mode, args in (
+                ("bare", "serve-bare", ()),
+                ("equivalent", "serve-equivalent", (f"{identity.url}/.well-known/jwks.json", stack.database_url)),
+            ):
+                process, urls[name] = await _process(stack, mode, *args)
+                processes.push_async_callback(process.stop)
             async with aiohttp.ClientSession() as http:
-                login, _, token = await register_and_login(http, identity.url)
-                auth = {"Authorization": f"Bearer {token['access_token']}"}
-                async with http.get(f"{identity.url}/v1/me", headers=auth) as response:
-                    me = await response.json()
-                    if response.status != 200 or me.get("login") != login:
-                        raise RuntimeError(f"/v1/me answered {response.status}: {me}")
-            me_url, bare_url = f"{identity.url}/v1/me", bare.ready_url
-            await load(me_url, WARMUP_SECONDS, auth)
-            await load(bare_url, WARMUP_SECONDS, auth)
-            me_rates, bare_rates = [], []
+                for name in ("me", "equivalent"):
+                    async with http.get(urls[name], headers=auth) as response:
+                        answer = await response.json()
+                        if response.status != 200 or answer.get("login") != login:
+                            raise RuntimeError(f"{urls[name]} answered {response.status}: {answer}")
+            for url in urls.values():
+                await load(url, WARMUP_SECONDS, auth)
             for _ in range(rounds):
-                me_rates.append((await load(me_url, seconds, auth)).requests_per_second)
-                bare_rates.append((await load(bare_url, seconds, auth)).requests_per_second)
-        finally:
-            await bare.stop()
-    ratios = [m / b for m, b in zip(me_rates, bare_rates, strict=True)]
+                for name, url in urls.items():
+                    rates[name].append((await load(url, seconds, auth)).requests_per_second)
+    ratios = [m / b for m, b in zip(rates["me"], rates["bare"], strict=True)]
+    kernel_ratios = [m / e for m, e in zip(rates["me"], rates["equivalent"], strict=True)]
     return Result(
         name="/v1/me",
-        figure=median(me_rates),
-        reference=median(bare_rates),
+        figure=median(rates["me"]),
+        reference=median(rates["bare"]),
         unit="req/s",
         figure_label="identity, JWT verified",
         reference_label="bare aiohttp JSON",
         target=TARGET,
         details=[
             f"{generator}, {seconds} s a round, {rounds} rounds alternating, after {WARMUP_SECONDS} s warm-up each",
-            f"identity /v1/me req/s: {spread(me_rates)}",
-            f"bare handler req/s:    {spread(bare_rates)}",
+            f"identity /v1/me req/s:  {spread(rates['me'])}",
+            f"bare handler req/s:     {spread(rates['bare'])}",
             f"ratio per round: {', '.join(f'{r:.2f}' for r in ratios)}",
+            f"same work, libraries only (PyJWT verify + asyncpg fetchrow + aiohttp) req/s: "
+            f"{spread(rates['equivalent'])}",
+            f"identity / same work without the kernel: {median(kernel_ratios):.2f}x "
+            f"(per round {', '.join(f'{r:.2f}' for r in kernel_ratios)})",
         ],
     )
 
@@ -176,6 +275,8 @@ async def run(*, rounds: int = 3, seconds: int = ROUND_SECONDS) -> Result:
 def main(argv: list[str]) -> None:
     if argv[:1] == ["serve-bare"] and len(argv) == 2:
         serve_bare(int(argv[1]))
+    elif argv[:1] == ["serve-equivalent"] and len(argv) == 4:
+        serve_equivalent(int(argv[1]), argv[2], argv[3])
     elif argv[:1] == ["load"] and len(argv) >= 4:
         headers = dict(header.split(": ", 1) for header in argv[4:])
         print(json.dumps(asyncio.run(generate_load(argv[1], int(argv[2]), int(argv[3]), headers))))

@@ -44,8 +44,13 @@ ROUND_TIMEOUT = 120.0
 
 def sample_event(n: int) -> AccountRegistered:
     """A real identity event, so the body is the size a service publishes."""
-    return AccountRegistered(account_id=uuid.uuid4(), login=f"bench{n:08d}", email=f"bench{n:08d}@example.com",
-                             full_name="Ivan Petrovich Sidorov", language="en")
+    return AccountRegistered(
+        account_id=uuid.uuid4(),
+        login=f"bench{n:08d}",
+        email=f"bench{n:08d}@example.com",
+        full_name="Ivan Petrovich Sidorov",
+        language="en",
+    )
 
 
 @dataclass
@@ -61,7 +66,8 @@ class KernelSide:
 
     def handled(self) -> int:
         value = self.consumer_metrics.registry.get_sample_value(
-            "consumer_messages_total", {"queue": QUEUE, "outcome": "handled"})
+            "consumer_messages_total", {"queue": QUEUE, "outcome": "handled"}
+        )
         return int(value or 0)
 
     def published(self) -> int:
@@ -79,14 +85,20 @@ class KernelSide:
         await asyncio.gather(*(one(i) for i in range(n)))
         return time.perf_counter() - started
 
-    async def round(self, n: int) -> tuple[float, float]:
-        """(events/s through relay → broker → consumer, outbox writes/s)."""
+    async def round(self, n: int) -> tuple[float, float, float]:
+        """(events/s through relay → broker → consumer, outbox writes/s, CPU ms of this process an event)."""
         write_seconds = await self.write(n)
         target, published_target = self.handled() + n, self.published() + n
-        relay = OutboxRelay(self.producer_pool, self.producer_bus, schema=SCHEMA,
-                            database_url=self.stack.database_url, metrics=self.producer_metrics,
-                            batch_size=DEFAULTS.outbox_batch_size, poll_seconds=DEFAULTS.outbox_poll_seconds)
-        started = time.perf_counter()
+        relay = OutboxRelay(
+            self.producer_pool,
+            self.producer_bus,
+            schema=SCHEMA,
+            database_url=self.stack.database_url,
+            metrics=self.producer_metrics,
+            batch_size=DEFAULTS.outbox_batch_size,
+            poll_seconds=DEFAULTS.outbox_poll_seconds,
+        )
+        cpu, started = time.process_time(), time.perf_counter()
         task = asyncio.create_task(relay.run(), name="bench.relay")
         try:
             deadline = started + ROUND_TIMEOUT
@@ -99,14 +111,14 @@ class KernelSide:
                 if time.perf_counter() > deadline:
                     raise TimeoutError(f"kernel round: {self.handled() - target + n} of {n} handled")
                 await asyncio.sleep(0.002)
-            elapsed = time.perf_counter() - started
+            elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
         finally:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
             await relay.close()
         await self.check()
-        return n / elapsed, n / write_seconds
+        return n / elapsed, n / write_seconds, cpu * 1000 / n
 
     async def check(self) -> None:
         """Every event written was published once and had one effect."""
@@ -116,8 +128,10 @@ class KernelSide:
             inbox = await conn.fetchval("SELECT count(*) FROM inbox WHERE consumer = $1", QUEUE)
             pending = await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
         if not (written == effects == inbox == self.handled()) or pending:
-            raise RuntimeError(f"kernel round lost or duplicated events: written={written} effects={effects} "
-                               f"inbox={inbox} handled={self.handled()} pending={pending}")
+            raise RuntimeError(
+                f"kernel round lost or duplicated events: written={written} effects={effects} "
+                f"inbox={inbox} handled={self.handled()} pending={pending}"
+            )
 
 
 async def _effect(conn: Connection, envelope: Envelope) -> None:
@@ -128,33 +142,45 @@ async def _open_kernel(stack: TestStack, exit_stack: contextlib.AsyncExitStack) 
     setup = await create_pool(stack.database_url, SCHEMA, min_size=1, max_size=1)
     try:
         await setup.execute("CREATE TABLE bench_state (id bigserial PRIMARY KEY, n integer NOT NULL)")
-        await setup.execute("CREATE TABLE bench_effects (event_id uuid PRIMARY KEY, "
-                            "at timestamptz NOT NULL DEFAULT clock_timestamp())")
+        await setup.execute(
+            "CREATE TABLE bench_effects (event_id uuid PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp())"
+        )
     finally:
         await setup.close()
     # Two services: the producer (outbox + relay) and the consumer, each with its own pool and connection.
     pools = []
     for _ in range(2):
-        pool = await create_pool(stack.database_url, SCHEMA, min_size=DEFAULTS.db_pool_min,
-                                 max_size=DEFAULTS.db_pool_max)
+        pool = await create_pool(
+            stack.database_url, SCHEMA, min_size=DEFAULTS.db_pool_min, max_size=DEFAULTS.db_pool_max
+        )
         exit_stack.push_async_callback(pool.close)
         pools.append(pool)
     buses = []
     for name in ("bench-producer", "bench-consumer"):
-        bus = Bus(stack.amqp_url, name=name, prefetch=DEFAULTS.amqp_prefetch,
-                  delivery_limit=DEFAULTS.consumer_delivery_limit)
+        bus = Bus(
+            stack.amqp_url, name=name, prefetch=DEFAULTS.amqp_prefetch, delivery_limit=DEFAULTS.consumer_delivery_limit
+        )
         await bus.connect()
         exit_stack.push_async_callback(bus.close)
         buses.append(bus)
     consumer_metrics = Metrics("bench-consumer")
-    consumer = Consumer(Subscription(QUEUE, {AccountRegistered.TYPE: _effect}), pool=pools[1], bus=buses[1],
-                        metrics=consumer_metrics, retry_delays_ms=DEFAULTS.consumer_retry_delays_ms)
+    consumer = Consumer(
+        Subscription(QUEUE, {AccountRegistered.TYPE: _effect}),
+        pool=pools[1],
+        bus=buses[1],
+        metrics=consumer_metrics,
+        retry_delays_ms=DEFAULTS.consumer_retry_delays_ms,
+    )
     await consumer.start()
     return KernelSide(
-        stack=stack, producer_pool=pools[0], consumer_pool=pools[1], producer_bus=buses[0], consumer_bus=buses[1],
-        producer_metrics=Metrics("bench-producer"), consumer_metrics=consumer_metrics,
-        outbox=Outbox(producer="identity", schema=SCHEMA,
-                      clock=make_clock(production=False, var_dir=stack.var_dir)),
+        stack=stack,
+        producer_pool=pools[0],
+        consumer_pool=pools[1],
+        producer_bus=buses[0],
+        consumer_bus=buses[1],
+        producer_metrics=Metrics("bench-producer"),
+        consumer_metrics=consumer_metrics,
+        outbox=Outbox(producer="identity", schema=SCHEMA, clock=make_clock(production=False, var_dir=stack.var_dir)),
     )
 
 
@@ -185,27 +211,37 @@ class RawSide:
         if self.acked >= self.target:
             self.done.set()
 
-    async def round(self, n: int) -> float:
+    async def round(self, n: int) -> tuple[float, float]:
+        """(events/s published, confirmed, consumed and acked; CPU ms of this process an event)."""
         self.target = self.acked + n
         self.done.clear()
         exchange = self.channel.default_exchange
         batch = DEFAULTS.outbox_batch_size
-        started = time.perf_counter()
+        cpu, started = time.process_time(), time.perf_counter()
         for first in range(0, n, batch):
-            await asyncio.gather(*(
-                exchange.publish(
-                    aio_pika.Message(self.body, content_type="application/json", message_id=str(uuid.uuid4()),
-                                     delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
-                    RAW_QUEUE, mandatory=True)
-                for _ in range(first, min(first + batch, n))
-            ))
+            await asyncio.gather(
+                *(
+                    exchange.publish(
+                        aio_pika.Message(
+                            self.body,
+                            content_type="application/json",
+                            message_id=str(uuid.uuid4()),
+                            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                        ),
+                        RAW_QUEUE,
+                        mandatory=True,
+                    )
+                    for _ in range(first, min(first + batch, n))
+                )
+            )
         await asyncio.wait_for(self.done.wait(), ROUND_TIMEOUT)
-        return n / (time.perf_counter() - started)
+        return n / (time.perf_counter() - started), (time.process_time() - cpu) * 1000 / n
 
 
 def sample_body() -> bytes:
-    envelope = wrap(sample_event(0), producer="identity", occurred_at=SystemClock().now(),
-                    correlation_id=str(uuid.uuid4()))
+    envelope = wrap(
+        sample_event(0), producer="identity", occurred_at=SystemClock().now(), correlation_id=str(uuid.uuid4())
+    )
     return json.dumps(envelope.model_dump(mode="json"), separators=(",", ":")).encode()
 
 
@@ -220,11 +256,15 @@ async def run(*, events: int = 5_000, rounds: int = 3) -> Result:
                 await kernel.round(max(events // 10, 100))
                 await raw.round(max(events // 10, 100))
                 kernel_rates, write_rates, raw_rates = [], [], []
+                kernel_cpu, raw_cpu = [], []
                 for _ in range(rounds):
-                    rate, write_rate = await kernel.round(events)
+                    rate, write_rate, cpu = await kernel.round(events)
                     kernel_rates.append(rate)
                     write_rates.append(write_rate)
-                    raw_rates.append(await raw.round(events))
+                    kernel_cpu.append(cpu)
+                    rate, cpu = await raw.round(events)
+                    raw_rates.append(rate)
+                    raw_cpu.append(cpu)
     ratios = [k / r for k, r in zip(kernel_rates, raw_rates, strict=True)]
     return Result(
         name="event pipeline",
@@ -240,6 +280,8 @@ async def run(*, events: int = 5_000, rounds: int = 3) -> Result:
             f"kernel events/s: {spread(kernel_rates)}",
             f"raw events/s:    {spread(raw_rates)}",
             f"ratio per round: {', '.join(f'{r:.2f}' for r in ratios)}",
+            f"CPU of the benchmark process (Python: relay + consumer / publisher + consumer) ms an event: "
+            f"kernel {median(kernel_cpu):.2f}, raw {median(raw_cpu):.2f}",
             f"(not timed in the figure) Outbox.add writes/s, one transaction each: {spread(write_rates)}",
         ],
     )

@@ -1,0 +1,70 @@
+"""`make bench` / `python -m bench [pipeline] [http_me] [login] [--quick]`.
+
+Runs the benchmarks of issue 2, each on a database and vhost of its own, and prints every figure beside
+its reference measured in the same run, their ratio and the target. A ratio below target is reported
+(BELOW), not a failure: the exit status is non-zero only when a benchmark could not run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+import traceback
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+# The kernel's defaults, not whatever ITS_* this shell has (the service processes get a clean ITS_* too).
+for _name in [name for name in os.environ if name.startswith("ITS_") and not name.startswith("ITS_TEST_")]:
+    del os.environ[_name]
+
+from bench import http_me, login, pipeline  # noqa: E402
+from bench.common import Result, print_table  # noqa: E402
+
+Benchmark = Callable[[bool], Coroutine[Any, Any, Result]]
+
+BENCHMARKS: dict[str, Benchmark] = {
+    "pipeline": lambda quick: pipeline.run(events=1_000, rounds=1) if quick else pipeline.run(),
+    "http_me": lambda quick: http_me.run(rounds=1, seconds=2) if quick else http_me.run(),
+    "login": lambda quick: login.run(requests=5) if quick else login.run(),
+}
+# The broker and the database are shared (other test runs restart RabbitMQ, for one): a benchmark that
+# crashes is run once more before it counts as failed.
+ATTEMPTS = 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[1])
+    parser.add_argument("names", nargs="*", metavar="NAME", help=f"which to run (default all): {', '.join(BENCHMARKS)}")
+    parser.add_argument("--quick", action="store_true", help="one short round each: checks that they run")
+    args = parser.parse_args(argv)
+    if unknown := [name for name in args.names if name not in BENCHMARKS]:
+        parser.error(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
+    results: list[Result] = []
+    failed: list[str] = []
+    for name in args.names or list(BENCHMARKS):
+        print(f"bench: {name} ...", flush=True)
+        started = time.monotonic()
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                results.append(asyncio.run(BENCHMARKS[name](args.quick)))
+                break
+            except Exception:
+                traceback.print_exc()
+                if attempt == ATTEMPTS:
+                    failed.append(name)
+                else:
+                    print(f"bench: {name} crashed (above); running it again", flush=True)
+        print(f"bench: {name} took {time.monotonic() - started:.0f} s", flush=True)
+    print()
+    print_table(results)
+    if failed:
+        print(f"\nbench: could not run: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
