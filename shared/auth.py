@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -26,6 +27,7 @@ log = get_logger(__name__)
 ALGORITHMS = ["EdDSA"]
 JWKS_TTL_SECONDS = 300.0
 JWKS_MIN_REFRESH_SECONDS = 10.0
+VERIFIED_CACHE_SIZE = 10_000
 
 
 @dataclass(frozen=True)
@@ -91,8 +93,27 @@ class TokenVerifier:
         self.issuer = issuer
         self.audience = audience
         self.clock = clock
+        self._verified: OrderedDict[str, Caller] = OrderedDict()
 
     async def verify(self, token: str) -> Caller:
+        """The caller of a valid token; a token verified before is taken from a bounded cache.
+
+        Access tokens are not revocable before they expire (they live 15 minutes), so a verified
+        token stays valid until `exp`, which is checked against the clock on every use.
+        """
+        cached = self._verified.get(token)
+        if cached is not None:
+            if cached.claims["exp"] > self.clock.now().timestamp():
+                self._verified.move_to_end(token)
+                return cached
+            del self._verified[token]
+        caller = await self._verify(token)
+        self._verified[token] = caller
+        if len(self._verified) > VERIFIED_CACHE_SIZE:
+            self._verified.popitem(last=False)
+        return caller
+
+    async def _verify(self, token: str) -> Caller:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:

@@ -24,6 +24,14 @@ async def _init_connection(conn: Connection) -> None:
         await conn.set_type_codec(typename, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
+async def _no_session_reset(conn: Connection) -> None:
+    """Pool `reset`: asyncpg still rolls back an open transaction on release; we skip its
+    `RESET ALL; UNLISTEN *; CLOSE ALL; pg_advisory_unlock_all()` (a round trip per release), because
+    the kernel keeps no session state on pooled connections: `search_path` is a startup parameter,
+    advisory locks are transaction-scoped and LISTEN runs on a dedicated connection.
+    """
+
+
 async def create_pool(database_url: str, schema: str, *, min_size: int = 2, max_size: int = 10) -> Pool:
     pool = await asyncpg.create_pool(
         database_url,
@@ -32,6 +40,7 @@ async def create_pool(database_url: str, schema: str, *, min_size: int = 2, max_
         init=_init_connection,
         server_settings={"search_path": schema, "application_name": f"its-{schema}"},
         command_timeout=60,
+        reset=_no_session_reset,
     )
     assert pool is not None
     return pool

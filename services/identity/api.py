@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import html
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -296,7 +298,7 @@ async def me(request: web.Request, caller: Caller) -> AccountOut:
 async def change_password(request: web.Request, caller: Caller, body: PasswordChange) -> None:
     async with request.app[POOL].acquire() as conn:
         account = await _caller_account(conn, caller)
-    if not await _check_login_password(request, account.login, body.current_password, account):
+    if not await _check_login_password(request, account, body.current_password):
         raise ValidationFailed(
             [{"field": "current_password", "message": "the current password is wrong", "type": "wrong_password"}]
         )
@@ -422,8 +424,7 @@ async def token(request: web.Request, body: TokenRequest) -> web.Response:
     if body.grant_type == "password":
         if not body.username or not body.password:
             raise OAuthError("invalid_request", "username and password are required")
-        account = await _password_grant(request, body.username, body.password)
-        out = await _issue_tokens(request, account, family_id=uuid.uuid4())
+        out = await _password_grant(request, body.username, body.password)
     elif body.grant_type == "refresh_token":
         if not body.refresh_token:
             raise OAuthError("invalid_request", "refresh_token is required")
@@ -439,36 +440,62 @@ async def token(request: web.Request, body: TokenRequest) -> web.Response:
     )
 
 
-async def _password_grant(request: web.Request, username: str, password: str) -> store.Account:
-    async with request.app[POOL].acquire() as conn:
-        account = await store.account_by_login(conn, username)
-    if not await _check_login_password(request, username, password, account) or account is None:
+async def _password_grant(request: web.Request, username: str, password: str) -> TokenOut:
+    # Round trips are few on purpose: the hash should be nearly all of a login's time.
+    pool, clock = request.app[POOL], request.app[CLOCK]
+    account, attempt = await asyncio.gather(_account_by_login(request, username), _admit(request, username))
+    ok = await request.app[PASSWORDS].verify(account.password_hash if account else None, password)
+    tokens, refresh = _issue_tokens(request, account, family_id=uuid.uuid4()) if ok and account else (None, None)
+    async with pool.acquire() as conn:
+        await store.record_login_attempt(conn, attempt.login_key, attempt.address, clock.now(), ok, refresh)
+    if tokens is None or account is None:
         raise OAuthError("invalid_grant", "the login or password is wrong")
     if request.app[PASSWORDS].needs_rehash(account.password_hash):
         new_hash = await request.app[PASSWORDS].hash(password)
-        async with request.app[POOL].acquire() as conn:
-            await store.set_password(conn, account.id, new_hash, request.app[CLOCK].now())
-    return account
+        async with pool.acquire() as conn:
+            await store.set_password(conn, account.id, new_hash, clock.now())
+    return tokens
 
 
-async def _check_login_password(request: web.Request, login: str, password: str, account: store.Account | None) -> bool:
-    """Throttled password check; the same answer and about the same time for unknown logins."""
-    clock, policy = request.app[CLOCK], request.app[THROTTLE]
-    login_key, address = login.strip().lower(), _client_address(request)
+async def _account_by_login(request: web.Request, login: str) -> store.Account | None:
     async with request.app[POOL].acquire() as conn:
-        counts = await store.failure_counts(conn, login_key, address, clock.now(), policy)
+        return await store.account_by_login(conn, login)
+
+
+async def _admit(request: web.Request, login: str) -> LoginAttempt:
+    async with request.app[POOL].acquire() as conn:
+        return await _admit_login_attempt(request, conn, login)
+
+
+@dataclass(frozen=True)
+class LoginAttempt:
+    login_key: str  # the login as typed, lower-cased: existing or not, so throttling reveals nothing
+    address: str
+
+
+async def _admit_login_attempt(request: web.Request, conn: Connection, login: str) -> LoginAttempt:
+    """Refuse (429) while the login or the client address is throttled."""
+    clock, policy = request.app[CLOCK], request.app[THROTTLE]
+    attempt = LoginAttempt(login.strip().lower(), _client_address(request))
+    counts = await store.failure_counts(conn, attempt.login_key, attempt.address, clock.now(), policy)
     blocked_until = domain.throttled_until(counts, policy)
     if blocked_until is not None:
-        retry_after = int((blocked_until - clock.now()).total_seconds()) + 1
+        retry_after = max(int((blocked_until - clock.now()).total_seconds()) + 1, 1)
         raise OAuthError(
             "invalid_grant",
             f"too many failed attempts; try again in {retry_after} seconds",
             status=429,
-            headers={"Retry-After": str(max(retry_after, 1))},
+            headers={"Retry-After": str(retry_after)},
         )
-    ok = await request.app[PASSWORDS].verify(account.password_hash if account else None, password)
+    return attempt
+
+
+async def _check_login_password(request: web.Request, account: store.Account, password: str) -> bool:
+    """Throttled check of an account's password, counted like a login attempt."""
+    attempt = await _admit(request, account.login)
+    ok = await request.app[PASSWORDS].verify(account.password_hash, password)
     async with request.app[POOL].acquire() as conn:
-        await store.record_login_attempt(conn, login_key, address, clock.now(), ok)
+        await store.record_login_attempt(conn, attempt.login_key, attempt.address, request.app[CLOCK].now(), ok)
     return ok
 
 
@@ -482,12 +509,20 @@ async def _refresh_grant(request: web.Request, refresh_token: str) -> TokenOut:
             await store.revoke_family(conn, use.reused_family, now)
         account = await store.account_by_id(conn, use.account_id) if use.account_id else None
         family = await store.family_of(conn, digest) if account else None
-    if account is None or family is None:
+        tokens = None
+        if account is not None and family is not None:
+            # The new refresh token commits with the old one's use: a crash in between loses neither.
+            tokens, refresh = _issue_tokens(request, account, family_id=family)
+            await store.insert_refresh_token(conn, refresh)
+    if tokens is None:
         raise OAuthError("invalid_grant", "the refresh token is invalid, expired or revoked")
-    return await _issue_tokens(request, account, family_id=family)
+    return tokens
 
 
-async def _issue_tokens(request: web.Request, account: store.Account, *, family_id: uuid.UUID) -> TokenOut:
+def _issue_tokens(
+    request: web.Request, account: store.Account, *, family_id: uuid.UUID
+) -> tuple[TokenOut, store.NewRefreshToken]:
+    """An access token and a refresh token for `account`; the caller stores the refresh token's row."""
     settings = request.app[SETTINGS]
     now = request.app[CLOCK].now()
     scopes = ["operator"] if account.is_operator else []
@@ -502,21 +537,20 @@ async def _issue_tokens(request: web.Request, account: store.Account, *, family_
         )
     )
     refresh = domain.new_token()
-    async with request.app[POOL].acquire() as conn:
-        await store.insert_refresh_token(
-            conn,
-            domain.token_hash(refresh),
-            family_id=family_id,
-            account_id=account.id,
-            now=now,
-            expires_at=now + timedelta(days=settings.refresh_token_days),
-        )
-    return TokenOut(
+    row = store.NewRefreshToken(
+        token_hash=domain.token_hash(refresh),
+        family_id=family_id,
+        account_id=account.id,
+        created_at=now,
+        expires_at=now + timedelta(days=settings.refresh_token_days),
+    )
+    out = TokenOut(
         access_token=access,
         expires_in=int(ACCESS_TOKEN_TTL.total_seconds()),
         refresh_token=refresh,
         scope=" ".join(scopes),
     )
+    return out, row
 
 
 @routes.get("/.well-known/jwks.json", summary="Public keys that verify access tokens", tags=("tokens",))

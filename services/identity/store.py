@@ -202,23 +202,24 @@ async def use_password_reset(conn: Connection, token_hash: bytes, now: datetime)
 # ---- refresh tokens -----------------------------------------------------------------------
 
 
-async def insert_refresh_token(
-    conn: Connection,
-    token_hash: bytes,
-    *,
-    family_id: uuid.UUID,
-    account_id: uuid.UUID,
-    now: datetime,
-    expires_at: datetime,
-) -> None:
+@dataclass(frozen=True)
+class NewRefreshToken:
+    token_hash: bytes
+    family_id: uuid.UUID
+    account_id: uuid.UUID
+    created_at: datetime
+    expires_at: datetime
+
+
+async def insert_refresh_token(conn: Connection, token: NewRefreshToken) -> None:
     await conn.execute(
         "INSERT INTO refresh_tokens (token_hash, family_id, account_id, created_at, expires_at) "
         "VALUES ($1, $2, $3, $4, $5)",
-        token_hash,
-        family_id,
-        account_id,
-        now,
-        expires_at,
+        token.token_hash,
+        token.family_id,
+        token.account_id,
+        token.created_at,
+        token.expires_at,
     )
 
 
@@ -270,45 +271,61 @@ async def failure_counts(
 ) -> FailureCounts:
     row = await conn.fetchrow(
         """
-        SELECT
-          count(*) FILTER (WHERE client_addr = $2 AND NOT success AND at > $3)   AS pair,
-          min(at)  FILTER (WHERE client_addr = $2 AND NOT success AND at > $3)   AS pair_oldest,
-          count(*) FILTER (WHERE NOT success AND at > $4)                        AS login,
-          min(at)  FILTER (WHERE NOT success AND at > $4)                        AS login_oldest,
-          bool_or(client_addr = $2 AND success AND at > $5)                      AS address_is_known
-        FROM login_attempts WHERE login = $1 AND at > least($3, $4, $5)
+        WITH by_login AS (
+            SELECT
+              count(*) FILTER (WHERE client_addr = $2 AND NOT success AND at > $3)   AS pair,
+              min(at)  FILTER (WHERE client_addr = $2 AND NOT success AND at > $3)   AS pair_oldest,
+              count(*) FILTER (WHERE NOT success AND at > $4)                        AS login,
+              min(at)  FILTER (WHERE NOT success AND at > $4)                        AS login_oldest,
+              bool_or(client_addr = $2 AND success AND at > $5)                      AS address_is_known
+            FROM login_attempts WHERE login = $1 AND at > least($3, $4, $5)
+        ), by_address AS (
+            SELECT count(*) AS address, min(at) AS address_oldest
+            FROM login_attempts WHERE client_addr = $2 AND NOT success AND at > $6
+        )
+        SELECT * FROM by_login, by_address
         """,
         login,
         client_addr,
         now - policy.pair_window,
         now - policy.login_window,
         now - policy.known_address_for,
-    )
-    address = await conn.fetchrow(
-        "SELECT count(*) AS n, min(at) AS oldest FROM login_attempts WHERE client_addr = $1 AND NOT success "
-        "AND at > $2",
-        client_addr,
         now - policy.address_window,
     )
-    assert row is not None and address is not None
+    assert row is not None
     return FailureCounts(
         pair=row["pair"],
         pair_oldest=row["pair_oldest"],
         login=row["login"],
         login_oldest=row["login_oldest"],
-        address=address["n"],
-        address_oldest=address["oldest"],
+        address=row["address"],
+        address_oldest=row["address_oldest"],
         address_is_known=bool(row["address_is_known"]),
     )
 
 
-async def record_login_attempt(conn: Connection, login: str, client_addr: str, now: datetime, success: bool) -> None:
+async def record_login_attempt(
+    conn: Connection,
+    login: str,
+    client_addr: str,
+    now: datetime,
+    success: bool,
+    refresh_token: NewRefreshToken | None = None,
+) -> None:
+    """Record the attempt and, for a successful login, its refresh token: one statement, one commit."""
+    token = refresh_token
     await conn.execute(
-        "INSERT INTO login_attempts (login, client_addr, at, success) VALUES ($1, $2, $3, $4)",
+        "WITH attempt AS (INSERT INTO login_attempts (login, client_addr, at, success) VALUES ($1, $2, $3, $4)) "
+        "INSERT INTO refresh_tokens (token_hash, family_id, account_id, created_at, expires_at) "
+        "SELECT $5, $6, $7, $3, $8 WHERE $5::bytea IS NOT NULL",
         login,
         client_addr,
         now,
         success,
+        token.token_hash if token else None,
+        token.family_id if token else None,
+        token.account_id if token else None,
+        token.expires_at if token else None,
     )
 
 

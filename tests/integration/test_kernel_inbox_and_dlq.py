@@ -125,9 +125,11 @@ async def test_a_message_that_always_fails_is_retried_with_back_off_then_parked_
     assert headers["x-attempt"] == 2  # two retries done (100 ms, 200 ms), then parked
     assert "RuntimeError: cannot process this one" in str(headers["x-error"])
     assert headers["x-original-queue"] == kernel.queue()
-    assert len(attempts) == 3
-    assert attempts[1] - attempts[0] >= 0.09
-    assert attempts[2] - attempts[1] >= 0.19
+    # Three attempts (a first one inside a batch of deliveries may come before them, rolled back).
+    assert len(attempts) in (3, 4)
+    first, second, third = attempts[-3:]
+    assert second - first >= 0.09
+    assert third - second >= 0.19
     assert await kernel.effects("poison") == (0, 0)  # each failed attempt rolled back
     assert await kernel.pool.fetchval("SELECT count(*) FROM inbox WHERE event_id = $1", poison.id) == 0
     for delay in (100, 200):
@@ -329,3 +331,29 @@ async def test_a_database_outage_does_not_use_up_retries_nor_park_messages(kerne
 
 async def _effects_are(kernel: Kernel, count: int) -> bool:
     return await kernel.effects("consumer") == (count, count)
+
+
+async def test_deliveries_are_handled_in_batches_and_a_failure_stays_with_its_own_message(kernel: Kernel) -> None:
+    event = kernel.event()
+    handled_in: dict[int, int] = {}
+
+    async def record_transaction(conn: Connection, envelope: Envelope) -> None:
+        if envelope.data["n"] == 7:
+            raise RuntimeError("this one fails every time")
+        handled_in[envelope.data["n"]] = await conn.fetchval("SELECT txid_current()")
+        await kernel.record_effect("batched")(conn, envelope)
+
+    publisher = await kernel.bus("publisher")
+    consumer_bus = await kernel.bus("consumer")
+    await kernel.consumer(consumer_bus, {event.TYPE: kernel.record_effect("warm-up")}, retry_delays_ms=(100, 200))
+    await consumer_bus.close()  # the queue exists; the 200 events below wait in it
+    for n in range(200):
+        await publish(publisher, envelope_of(event(n=n)))
+    await kernel.consumer(await kernel.bus("consumer-2"), {event.TYPE: record_transaction}, retry_delays_ms=(100, 200))
+
+    await wait_for(lambda: _rows_at_least(kernel, "batched", 199), timeout=20, what="199 good events handled")
+    [message] = await parked(kernel, kernel.queue(), 1)
+    assert Envelope.model_validate_json(message.body).data["n"] == 7
+    assert await kernel.effects("batched") == (199, 199)
+    transactions = list(handled_in.values())
+    assert len(set(transactions)) < len(transactions) / 2, "queued deliveries should share transactions"
