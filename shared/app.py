@@ -44,6 +44,7 @@ VERIFIER = web.AppKey("verifier", TokenVerifier)
 READINESS = web.AppKey("readiness", list[Callable[[], Awaitable[None]]])
 
 BUS_CONNECT_TIMEOUT = 60.0
+STOP_GRACE_SECONDS = 10.0
 
 
 def create_app(settings: BaseServiceSettings, *, service: str, api: Api) -> web.Application:
@@ -117,7 +118,7 @@ def setup_outbox(app: web.Application, *, producer: str, schema: str) -> None:
             batch_size=settings.outbox_batch_size,
             poll_seconds=settings.outbox_poll_seconds,
         )
-        async with _background(relay.run(), "outbox.relay"):
+        async with _background(relay.run(), "outbox.relay", stop=relay.stop):
             yield
         await relay.close()
 
@@ -179,13 +180,22 @@ def setup_auth(app: web.Application, keys: KeySource | None = None) -> None:
 
 
 @contextlib.asynccontextmanager
-async def _background(coro: Coroutine[Any, Any, None], name: str) -> AsyncIterator[asyncio.Task[None]]:
-    """Run `coro` as a task for the life of the context; a crash is logged, not silent."""
+async def _background(
+    coro: Coroutine[Any, Any, None], name: str, stop: Callable[[], None] | None = None
+) -> AsyncIterator[asyncio.Task[None]]:
+    """Run `coro` as a task for the life of the context; a crash is logged, not silent.
+
+    With `stop`, the task is asked to finish (up to STOP_GRACE_SECONDS) before it is cancelled.
+    """
     task = asyncio.create_task(coro, name=name)
     task.add_done_callback(_log_crash)
     try:
         yield task
     finally:
+        if stop is not None and not task.done():
+            stop()
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError, Exception):
+                await asyncio.wait_for(asyncio.shield(task), STOP_GRACE_SECONDS)
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task

@@ -90,14 +90,16 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
         self._wake = asyncio.Event()
+        self._stopping = False
         self._listener: Connection | None = None
         self._purged_at = float("-inf")
         self._listened_at = float("-inf")
 
     async def run(self) -> None:
+        """Publish until `stop()`; a batch under way is finished, so a shutdown does not re-send it."""
         await self._listen()
         failures = 0
-        while True:
+        while not self._stopping:
             try:
                 published = await self.publish_batch()
                 failures = 0
@@ -105,13 +107,19 @@ class OutboxRelay:
                 failures += 1
                 published = 0
                 log.warning("outbox.relay_failed", error=repr(exc), failures=failures)
-                await asyncio.sleep(min(0.2 * 2**failures, 5.0))
-            if published:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):  # a stop() ends the back-off at once
+                    await asyncio.wait_for(self._wake.wait(), min(0.2 * 2**failures, 5.0))
+            if published or self._stopping:
                 continue  # drain the backlog before waiting
             await self._housekeeping()
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
 
     async def close(self) -> None:
         if self._listener is not None:

@@ -5,15 +5,12 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-import uuid
-from dataclasses import asdict
-from datetime import datetime
 
 from aiohttp import web
 from pydantic import BaseModel, Field, field_validator
 
 from services.notifications import store
-from services.notifications.domain import DeliveryStatus
+from services.notifications.domain import Delivery, DeliveryStatus
 from shared.app import POOL
 from shared.auth import Caller
 from shared.http import Api, StrictModel
@@ -70,23 +67,8 @@ class DeliveryQuery(StrictModel):
         return value
 
 
-class DeliveryOut(BaseModel):
-    id: int
-    event_id: uuid.UUID
-    event_type: str
-    recipient: str
-    template: str
-    language: str
-    subject: str
-    status: DeliveryStatus
-    attempts: int
-    last_error: str | None
-    created_at: datetime
-    sent_at: datetime | None
-
-
 class DeliveryPage(BaseModel):
-    items: list[DeliveryOut]
+    items: list[Delivery]
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
 
 
@@ -113,6 +95,6 @@ async def list_deliveries(request: web.Request, *, caller: Caller, query: Delive
     page = rows[: query.limit]
     more = len(rows) > query.limit
     return DeliveryPage(
-        items=[DeliveryOut(**asdict(row)) for row in page],
+        items=page,
         next_cursor=encode_cursor(page[-1].id) if more else None,
     )
