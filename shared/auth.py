@@ -32,15 +32,57 @@ VERIFIED_CACHE_SIZE = 10_000
 
 @dataclass(frozen=True)
 class Caller:
-    """Who is calling: taken from a verified access token only."""
+    """Who is calling, and for which subscriber (rule SUB-7): taken from a verified access token only."""
 
     account_id: uuid.UUID
     scopes: frozenset[str]
     claims: dict[str, Any] = field(repr=False)
+    subscriber: SubscriberClaim | None = None
 
     def require_scope(self, scope: str) -> None:
         if scope not in self.scopes:
             raise Forbidden(f"this needs the '{scope}' scope")
+
+    def require_subscriber(self) -> SubscriberClaim:
+        if self.subscriber is None:
+            raise Forbidden("this token does not act for a subscriber")
+        return self.subscriber
+
+    def require_owner(self) -> SubscriberClaim:
+        """Rule SUB-4: only the owner administers the subscriber."""
+        subscriber = self.require_subscriber()
+        if subscriber.role != "owner":
+            raise OwnerOnly("only the subscriber's owner can do this")
+        return subscriber
+
+
+@dataclass(frozen=True)
+class SubscriberClaim:
+    """The subscriber a token acts for, the caller's role in it and rights (rules SUB-4, SUB-5)."""
+
+    id: uuid.UUID
+    code: str
+    role: str  # owner | user
+    rights: frozenset[str]
+
+    def has_right(self, right: str) -> bool:
+        """Necessary, not sufficient (SUB-5): services add their own conditions."""
+        return right in self.rights
+
+    @classmethod
+    def from_claims(cls, claims: dict[str, Any]) -> SubscriberClaim | None:
+        sub = claims.get("subscriber")
+        if not isinstance(sub, dict):
+            return None
+        try:
+            rights = sub.get("rights", [])
+            return cls(uuid.UUID(str(sub["id"])), str(sub["code"]), str(sub["role"]), frozenset(map(str, rights)))
+        except (KeyError, ValueError, TypeError):
+            raise Unauthorized("the access token's subscriber claim is malformed") from None
+
+
+class OwnerOnly(Forbidden):
+    slug, title = "owner-only", "Only the subscriber's owner can do this"
 
 
 class KeySource(Protocol):
@@ -144,7 +186,8 @@ class TokenVerifier:
         except (ValueError, TypeError, AttributeError):
             raise Unauthorized("the access token has no valid subject") from None
         scope = claims.get("scope", "")
-        return Caller(account_id, frozenset(scope.split()) if isinstance(scope, str) else frozenset(), claims)
+        scopes = frozenset(scope.split()) if isinstance(scope, str) else frozenset()
+        return Caller(account_id, scopes, claims, SubscriberClaim.from_claims(claims))
 
 
 def bearer_token(request: web.Request) -> str:

@@ -24,9 +24,12 @@ from shared.events.identity import (
     AccountRegistered,
     EmailVerificationRequested,
     EmailVerified,
+    MemberJoined,
     PasswordResetRequested,
+    SubscriberCreated,
 )
 from shared.http import Api, StrictModel
+from shared.outbox import Outbox
 from shared.problems import Conflict, NotFound, Problem, TooManyRequests, ValidationFailed
 
 SETTINGS = web.AppKey("identity_settings", IdentitySettings)
@@ -116,6 +119,7 @@ class TokenRequest(BaseModel):
     password: str = Field("", max_length=1024)
     refresh_token: str = Field("", max_length=200)
     scope: str = ""
+    subscriber: str = Field("", description="Subscriber code (CL-…) the token acts for; default: the account's own")
 
 
 class TokenOut(BaseModel):
@@ -185,8 +189,22 @@ async def register_account(request: web.Request, body: NewAccount) -> AccountOut
                 language=body.language,
             ),
         )
+        await create_own_subscriber(conn, request.app[OUTBOX], account, now)
         await _send_verification(request, conn, account, now)
     return AccountOut.of(account)
+
+
+async def create_own_subscriber(conn: Connection, outbox: Outbox, account: store.Account, now: datetime) -> None:
+    """Rules SUB-1, SUB-2: the account's own subscriber, with the account as owner."""
+    name = domain.subscriber_name(account.full_name, account.login)
+    own = await store.insert_subscriber(conn, owner=account, name=name, now=now, new_code=domain.new_subscriber_code)
+    await outbox.add(
+        conn,
+        SubscriberCreated(subscriber_id=own.subscriber_id, code=own.code, name=own.name, owner_account_id=account.id),
+    )
+    await outbox.add(
+        conn, MemberJoined(subscriber_id=own.subscriber_id, account_id=account.id, role="owner", its_access=True)
+    )
 
 
 async def _send_verification(request: web.Request, conn: Connection, account: store.Account, now: datetime) -> datetime:
@@ -424,7 +442,7 @@ async def token(request: web.Request, body: TokenRequest) -> web.Response:
     if body.grant_type == "password":
         if not body.username or not body.password:
             raise OAuthError("invalid_request", "username and password are required")
-        out = await _password_grant(request, body.username, body.password)
+        out = await _password_grant(request, body.username, body.password, body.subscriber or None)
     elif body.grant_type == "refresh_token":
         if not body.refresh_token:
             raise OAuthError("invalid_request", "refresh_token is required")
@@ -440,21 +458,35 @@ async def token(request: web.Request, body: TokenRequest) -> web.Response:
     )
 
 
-async def _password_grant(request: web.Request, username: str, password: str) -> TokenOut:
+async def _password_grant(request: web.Request, username: str, password: str, subscriber: str | None) -> TokenOut:
+    """Rule ACC-3, and SUB-7: the token acts for one subscriber, the account's own unless named."""
     # Round trips are few on purpose: the hash should be nearly all of a login's time.
     pool, clock = request.app[POOL], request.app[CLOCK]
-    account, attempt = await asyncio.gather(_account_by_login(request, username), _admit(request, username))
+    account, membership, attempt = await asyncio.gather(
+        _account_by_login(request, username),
+        _membership_by_login(request, username, subscriber),
+        _admit(request, username),
+    )
     ok = await request.app[PASSWORDS].verify(account.password_hash if account else None, password)
-    tokens, refresh = _issue_tokens(request, account, family_id=uuid.uuid4()) if ok and account else (None, None)
+    tokens, refresh = (None, None)
+    if ok and account is not None and membership is not None:
+        tokens, refresh = _issue_tokens(request, account, membership, family_id=uuid.uuid4())
     async with pool.acquire() as conn:
         await store.record_login_attempt(conn, attempt.login_key, attempt.address, clock.now(), ok, refresh)
-    if tokens is None or account is None:
+    if not ok or account is None:
         raise OAuthError("invalid_grant", "the login or password is wrong")
+    if tokens is None:
+        raise OAuthError("invalid_grant", f"this account is not a member of subscriber {subscriber}")
     if request.app[PASSWORDS].needs_rehash(account.password_hash):
         new_hash = await request.app[PASSWORDS].hash(password)
         async with pool.acquire() as conn:
             await store.set_password(conn, account.id, new_hash, clock.now())
     return tokens
+
+
+async def _membership_by_login(request: web.Request, login: str, subscriber: str | None) -> store.Membership | None:
+    async with request.app[POOL].acquire() as conn:
+        return await store.membership_by_login(conn, login, subscriber)
 
 
 async def _account_by_login(request: web.Request, login: str) -> store.Account | None:
@@ -500,29 +532,33 @@ async def _check_login_password(request: web.Request, account: store.Account, pa
 
 
 async def _refresh_grant(request: web.Request, refresh_token: str) -> TokenOut:
+    """Rotation; the new tokens carry the member's current role and rights, and none after exclusion (SUB-6)."""
     now = request.app[CLOCK].now()
-    digest = domain.token_hash(refresh_token)
     async with request.app[POOL].acquire() as conn, conn.transaction():
-        use = await store.use_refresh_token(conn, digest, now)
+        use = await store.use_refresh_token(conn, domain.token_hash(refresh_token), now)
         if use.reused_family is not None:
             # A rotated token came back: someone holds a copy. Revoke the whole family.
             await store.revoke_family(conn, use.reused_family, now)
-        account = await store.account_by_id(conn, use.account_id) if use.account_id else None
-        family = await store.family_of(conn, digest) if account else None
         tokens = None
-        if account is not None and family is not None:
-            # The new refresh token commits with the old one's use: a crash in between loses neither.
-            tokens, refresh = _issue_tokens(request, account, family_id=family)
-            await store.insert_refresh_token(conn, refresh)
+        if use.account_id and use.family_id and use.subscriber_id:
+            account = await store.account_by_id(conn, use.account_id)
+            membership = await store.membership_by_id(conn, use.account_id, use.subscriber_id)
+            if account is not None and membership is not None:
+                # The new refresh token commits with the old one's use: a crash in between loses neither.
+                tokens, refresh = _issue_tokens(request, account, membership, family_id=use.family_id)
+                await store.insert_refresh_token(conn, refresh)
     if tokens is None:
         raise OAuthError("invalid_grant", "the refresh token is invalid, expired or revoked")
     return tokens
 
 
 def _issue_tokens(
-    request: web.Request, account: store.Account, *, family_id: uuid.UUID
+    request: web.Request, account: store.Account, membership: store.Membership, *, family_id: uuid.UUID
 ) -> tuple[TokenOut, store.NewRefreshToken]:
-    """An access token and a refresh token for `account`; the caller stores the refresh token's row."""
+    """An access token and a refresh token for `account` acting for `membership`'s subscriber.
+
+    The caller stores the refresh token's row.
+    """
     settings = request.app[SETTINGS]
     now = request.app[CLOCK].now()
     scopes = ["operator"] if account.is_operator else []
@@ -531,6 +567,12 @@ def _issue_tokens(
             account_id=account.id,
             login=account.login,
             scopes=scopes,
+            subscriber={
+                "id": str(membership.subscriber_id),
+                "code": membership.code,
+                "role": membership.role,
+                "rights": domain.member_rights(membership.role, membership.its_access),
+            },
             now=now,
             issuer=settings.jwt_issuer,
             audience=settings.jwt_audience,
@@ -541,6 +583,7 @@ def _issue_tokens(
         token_hash=domain.token_hash(refresh),
         family_id=family_id,
         account_id=account.id,
+        subscriber_id=membership.subscriber_id,
         created_at=now,
         expires_at=now + timedelta(days=settings.refresh_token_days),
     )

@@ -105,3 +105,26 @@ def throttled_until(counts: FailureCounts, policy: ThrottlePolicy) -> datetime |
     if counts.address >= policy.address_limit and counts.address_oldest:
         blocks.append(counts.address_oldest + policy.address_window)
     return max(blocks) if blocks else None
+
+
+# ---- subscribers (SUB-1..7) -----------------------------------------------------------------
+
+# Rule SUB-5: the rights an owner grants; the owner has every one of them (SUB-4).
+ITS_ACCESS = "its_access"
+ALL_RIGHTS = (ITS_ACCESS,)
+
+
+def new_subscriber_code() -> str:
+    """Rule SUB-2: `CL-` + 7 digits, random so that codes say nothing about each other."""
+    return f"CL-{secrets.randbelow(10**7):07d}"
+
+
+def subscriber_name(full_name: str | None, login: str) -> str:
+    """Rule SUB-1: the full name given at registration, else the login."""
+    return full_name or login
+
+
+def member_rights(role: str, its_access: bool) -> list[str]:
+    if role == "owner":
+        return list(ALL_RIGHTS)
+    return [ITS_ACCESS] if its_access else []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -207,17 +208,19 @@ class NewRefreshToken:
     token_hash: bytes
     family_id: uuid.UUID
     account_id: uuid.UUID
+    subscriber_id: uuid.UUID | None
     created_at: datetime
     expires_at: datetime
 
 
 async def insert_refresh_token(conn: Connection, token: NewRefreshToken) -> None:
     await conn.execute(
-        "INSERT INTO refresh_tokens (token_hash, family_id, account_id, created_at, expires_at) "
-        "VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO refresh_tokens (token_hash, family_id, account_id, subscriber_id, created_at, expires_at) "
+        "VALUES ($1, $2, $3, $4, $5, $6)",
         token.token_hash,
         token.family_id,
         token.account_id,
+        token.subscriber_id,
         token.created_at,
         token.expires_at,
     )
@@ -227,28 +230,36 @@ async def insert_refresh_token(conn: Connection, token: NewRefreshToken) -> None
 class RefreshUse:
     """Outcome of presenting a refresh token."""
 
-    account_id: uuid.UUID | None  # set when the token was valid and is now used
-    reused_family: uuid.UUID | None  # set when an already-used token came back: a theft signal
+    account_id: uuid.UUID | None = None  # set when the token was valid and is now used
+    family_id: uuid.UUID | None = None
+    subscriber_id: uuid.UUID | None = None
+    reused_family: uuid.UUID | None = None  # set when an already-used token came back: a theft signal
 
 
 async def use_refresh_token(conn: Connection, token_hash: bytes, now: datetime) -> RefreshUse:
     row = await conn.fetchrow(
         "UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL AND revoked_at IS NULL "
-        "AND expires_at > $2 RETURNING account_id, family_id",
+        "AND expires_at > $2 RETURNING account_id, family_id, subscriber_id",
         token_hash,
         now,
     )
     if row is not None:
-        return RefreshUse(row["account_id"], None)
+        return RefreshUse(row["account_id"], row["family_id"], row["subscriber_id"])
     family: uuid.UUID | None = await conn.fetchval(
         "SELECT family_id FROM refresh_tokens WHERE token_hash = $1 AND used_at IS NOT NULL", token_hash
     )
-    return RefreshUse(None, family)
+    return RefreshUse(reused_family=family)
 
 
-async def family_of(conn: Connection, token_hash: bytes) -> uuid.UUID:
-    family: uuid.UUID = await conn.fetchval("SELECT family_id FROM refresh_tokens WHERE token_hash = $1", token_hash)
-    return family
+async def revoke_member_refresh_tokens(
+    conn: Connection, account_id: uuid.UUID, subscriber_id: uuid.UUID, now: datetime
+) -> None:
+    await conn.execute(
+        "UPDATE refresh_tokens SET revoked_at = $3 WHERE account_id = $1 AND subscriber_id = $2 AND revoked_at IS NULL",
+        account_id,
+        subscriber_id,
+        now,
+    )
 
 
 async def revoke_family(conn: Connection, family_id: uuid.UUID, now: datetime) -> None:
@@ -316,8 +327,8 @@ async def record_login_attempt(
     token = refresh_token
     await conn.execute(
         "WITH attempt AS (INSERT INTO login_attempts (login, client_addr, at, success) VALUES ($1, $2, $3, $4)) "
-        "INSERT INTO refresh_tokens (token_hash, family_id, account_id, created_at, expires_at) "
-        "SELECT $5, $6, $7, $3, $8 WHERE $5::bytea IS NOT NULL",
+        "INSERT INTO refresh_tokens (token_hash, family_id, account_id, subscriber_id, created_at, expires_at) "
+        "SELECT $5, $6, $7, $9, $3, $8 WHERE $5::bytea IS NOT NULL",
         login,
         client_addr,
         now,
@@ -326,6 +337,7 @@ async def record_login_attempt(
         token.family_id if token else None,
         token.account_id if token else None,
         token.expires_at if token else None,
+        token.subscriber_id if token else None,
     )
 
 
@@ -353,3 +365,122 @@ async def insert_signing_key(
         public_jwk,
         now,
     )
+
+
+# ---- subscribers and members (SUB-1..7) ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Membership:
+    """An account's place in a subscriber: what a token for that subscriber carries."""
+
+    subscriber_id: uuid.UUID
+    code: str
+    name: str
+    role: str
+    its_access: bool
+    joined_at: datetime
+
+
+MEMBERSHIP_COLUMNS = "s.id AS subscriber_id, s.code, s.name, m.role, m.its_access, m.joined_at"
+
+
+async def insert_subscriber(
+    conn: Connection, *, owner: Account, name: str, now: datetime, new_code: Callable[[], str]
+) -> Membership:
+    """Create the subscriber with `owner` as its owner member (SUB-1); codes are retried until unique."""
+    subscriber_id = uuid.uuid4()
+    while True:
+        code = new_code()
+        inserted = await conn.fetchval(
+            "INSERT INTO subscribers (id, code, name, owner_account_id, created_at) VALUES ($1, $2, $3, $4, $5) "
+            "ON CONFLICT (code) DO NOTHING RETURNING true",
+            subscriber_id,
+            code,
+            name,
+            owner.id,
+            now,
+        )
+        if inserted:
+            break
+    await conn.execute(
+        "INSERT INTO members (subscriber_id, account_id, role, its_access, joined_at) "
+        "VALUES ($1, $2, 'owner', true, $3)",
+        subscriber_id,
+        owner.id,
+        now,
+    )
+    return Membership(subscriber_id, code, name, "owner", True, now)
+
+
+async def membership(conn: Connection, account_id: uuid.UUID, subscriber_code: str | None) -> Membership | None:
+    """The account's current membership of `subscriber_code`, or of its own subscriber when None."""
+    if subscriber_code is None:
+        row = await conn.fetchrow(
+            f"SELECT {MEMBERSHIP_COLUMNS} FROM subscribers s JOIN members m ON m.subscriber_id = s.id "
+            "WHERE s.owner_account_id = $1 AND m.account_id = $1 AND m.excluded_at IS NULL",
+            account_id,
+        )
+    else:
+        row = await conn.fetchrow(
+            f"SELECT {MEMBERSHIP_COLUMNS} FROM subscribers s JOIN members m ON m.subscriber_id = s.id "
+            "WHERE s.code = $2 AND m.account_id = $1 AND m.excluded_at IS NULL",
+            account_id,
+            subscriber_code,
+        )
+    return Membership(**dict(row)) if row else None
+
+
+async def membership_by_login(conn: Connection, login: str, subscriber_code: str | None) -> Membership | None:
+    """As `membership`, found from the login as typed at a login (so it runs beside the account lookup)."""
+    row = await conn.fetchrow(
+        f"SELECT {MEMBERSHIP_COLUMNS} FROM accounts a JOIN members m ON m.account_id = a.id "
+        "JOIN subscribers s ON s.id = m.subscriber_id "
+        "WHERE lower(a.login) = lower($1) AND m.excluded_at IS NULL "
+        "AND (s.code = $2 OR ($2::text IS NULL AND s.owner_account_id = a.id))",
+        login,
+        subscriber_code,
+    )
+    return Membership(**dict(row)) if row else None
+
+
+async def membership_by_id(conn: Connection, account_id: uuid.UUID, subscriber_id: uuid.UUID) -> Membership | None:
+    row = await conn.fetchrow(
+        f"SELECT {MEMBERSHIP_COLUMNS} FROM subscribers s JOIN members m ON m.subscriber_id = s.id "
+        "WHERE s.id = $2 AND m.account_id = $1 AND m.excluded_at IS NULL",
+        account_id,
+        subscriber_id,
+    )
+    return Membership(**dict(row)) if row else None
+
+
+async def memberships(conn: Connection, account_id: uuid.UUID) -> list[Membership]:
+    rows = await conn.fetch(
+        f"SELECT {MEMBERSHIP_COLUMNS} FROM subscribers s JOIN members m ON m.subscriber_id = s.id "
+        "WHERE m.account_id = $1 AND m.excluded_at IS NULL ORDER BY m.role = 'owner' DESC, s.name",
+        account_id,
+    )
+    return [Membership(**dict(row)) for row in rows]
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    id: uuid.UUID
+    code: str
+    name: str
+    owner_account_id: uuid.UUID
+    owner_name: str
+    owner_email: str
+
+
+async def subscriber(conn: Connection, subscriber_id: uuid.UUID) -> Subscriber | None:
+    row = await conn.fetchrow(
+        "SELECT s.id, s.code, s.name, s.owner_account_id, coalesce(a.full_name, a.login) AS owner_name, "
+        "a.email AS owner_email FROM subscribers s JOIN accounts a ON a.id = s.owner_account_id WHERE s.id = $1",
+        subscriber_id,
+    )
+    return Subscriber(**dict(row)) if row else None
+
+
+async def rename_subscriber(conn: Connection, subscriber_id: uuid.UUID, name: str) -> None:
+    await conn.execute("UPDATE subscribers SET name = $2 WHERE id = $1", subscriber_id, name)

@@ -59,7 +59,14 @@ class SigningKeys:
 
 
 def access_token_claims(
-    *, account_id: uuid.UUID, login: str, scopes: list[str], now: datetime, issuer: str, audience: str
+    *,
+    account_id: uuid.UUID,
+    login: str,
+    scopes: list[str],
+    subscriber: dict[str, Any],
+    now: datetime,
+    issuer: str,
+    audience: str,
 ) -> dict[str, Any]:
     issued = int(now.timestamp())
     return {
@@ -71,6 +78,8 @@ def access_token_claims(
         "jti": uuid.uuid4().hex,
         "login": login,
         "scope": " ".join(scopes),
+        # Rule SUB-7: every request acts within one subscriber, named here (shared.auth.SubscriberClaim).
+        "subscriber": subscriber,
     }
 
 

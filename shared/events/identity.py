@@ -52,3 +52,89 @@ class PasswordResetRequested(Event):
     language: Language = "en"
     reset_url: str
     expires_at: datetime
+
+
+# ---- subscribers, members, invitations (rules SUB-1..7, INV-1..6) ---------------------------
+
+Role = Literal["owner", "user"]
+
+
+class SubscriberCreated(Event):
+    """Rule SUB-1: registering an account creates its subscriber, with the account as owner."""
+
+    TYPE = "identity.subscriber.created"
+
+    subscriber_id: uuid.UUID
+    code: str  # CL-1234567 (SUB-2)
+    name: str
+    owner_account_id: uuid.UUID
+
+
+class SubscriberRenamed(Event):
+    TYPE = "identity.subscriber.renamed"
+
+    subscriber_id: uuid.UUID
+    code: str
+    name: str
+
+
+class InvitationSent(Event):
+    """Rules INV-2, INV-3: `text` is what the owner read; the e-mail adds the link and the date."""
+
+    TYPE = "identity.invitation.sent"
+
+    invitation_id: uuid.UUID
+    subscriber_id: uuid.UUID
+    subscriber_name: str
+    email: str
+    full_name: str
+    its_access: bool
+    text: str
+    invitation_url: str
+    valid_until: datetime
+    owner_name: str
+    owner_email: str
+    language: Language = "en"
+
+
+class InvitationAccepted(Event):
+    """Sent to the owner (INV-5)."""
+
+    TYPE = "identity.invitation.accepted"
+
+    invitation_id: uuid.UUID
+    subscriber_id: uuid.UUID
+    subscriber_name: str
+    account_id: uuid.UUID
+    full_name: str | None
+    email: str
+    owner_name: str
+    owner_email: str
+    owner_language: Language = "en"
+
+
+class MemberJoined(Event):
+    TYPE = "identity.member.joined"
+
+    subscriber_id: uuid.UUID
+    account_id: uuid.UUID
+    role: Role
+    its_access: bool
+
+
+class MemberRightsChanged(Event):
+    TYPE = "identity.member.rights_changed"
+
+    subscriber_id: uuid.UUID
+    account_id: uuid.UUID
+    its_access: bool
+
+
+class MemberExcluded(Event):
+    """Rule SUB-6: other services refuse the member's requests for this subscriber from now on."""
+
+    TYPE = "identity.member.excluded"
+
+    subscriber_id: uuid.UUID
+    account_id: uuid.UUID
+    excluded_at: datetime
