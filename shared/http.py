@@ -131,6 +131,10 @@ class Api:
     def delete(self, path: str, **kw: Any) -> Callable[[Handler], Handler]:
         return self.route("DELETE", path, **kw)
 
+    def include(self, other: Api) -> None:
+        """Serve and document `other`'s routes too (a service whose API spans several modules)."""
+        self.operations.extend(other.operations)
+
     def add_routes(self, app: web.Application) -> None:
         for op in self.operations:
             app.router.add_route(op.method, op.path, _endpoint(op))

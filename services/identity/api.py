@@ -161,7 +161,7 @@ async def register_account(request: web.Request, body: NewAccount) -> AccountOut
     try:
         domain.check_password(body.password, login=body.login, email=body.email)
     except PasswordRejected as exc:
-        raise _password_problem("password", exc) from None
+        raise password_problem("password", exc) from None
     password_hash = await request.app[PASSWORDS].hash(body.password)
     now = request.app[CLOCK].now()
     async with request.app[POOL].acquire() as conn, conn.transaction():
@@ -190,7 +190,7 @@ async def register_account(request: web.Request, body: NewAccount) -> AccountOut
             ),
         )
         await create_own_subscriber(conn, request.app[OUTBOX], account, now)
-        await _send_verification(request, conn, account, now)
+        await send_verification(request, conn, account, now)
     return AccountOut.of(account)
 
 
@@ -207,7 +207,7 @@ async def create_own_subscriber(conn: Connection, outbox: Outbox, account: store
     )
 
 
-async def _send_verification(request: web.Request, conn: Connection, account: store.Account, now: datetime) -> datetime:
+async def send_verification(request: web.Request, conn: Connection, account: store.Account, now: datetime) -> datetime:
     token = domain.new_token()
     expires_at = now + domain.EMAIL_VERIFICATION_TTL
     await store.insert_email_verification(conn, account.id, account.email, domain.token_hash(token), now, expires_at)
@@ -219,7 +219,7 @@ async def _send_verification(request: web.Request, conn: Connection, account: st
             email=account.email,
             full_name=account.full_name,
             language=_language(account),
-            verification_url=_link(request, "verify-email", "/v1/email-verifications", token),
+            verification_url=email_link(request, "verify-email", "/v1/email-verifications", token),
             expires_at=expires_at,
         ),
     )
@@ -244,7 +244,7 @@ async def resend_verification(request: web.Request, caller: Caller) -> Verificat
         recent = await store.count_email_verifications_since(conn, account.id, now - timedelta(hours=1))
         if recent >= RESENDS_PER_HOUR:
             raise TooManyRequests("too many verification e-mails in the last hour", retry_after=3600)
-        expires_at = await _send_verification(request, conn, account, now)
+        expires_at = await send_verification(request, conn, account, now)
     return VerificationSent(sent_to=account.email, valid_until=expires_at)
 
 
@@ -255,7 +255,7 @@ async def resend_verification(request: web.Request, caller: Caller) -> Verificat
     errors=(404,),
     tags=("accounts",),
 )
-async def follow_verification_link(request: web.Request) -> web.StreamResponse:
+async def follow_verificationemail_link(request: web.Request) -> web.StreamResponse:
     wants_html = "text/html" in request.headers.get("Accept", "")
     try:
         result = await _verify_email(request, VerificationIn(token=request.match_info["token"]).token)
@@ -323,7 +323,7 @@ async def change_password(request: web.Request, caller: Caller, body: PasswordCh
     try:
         domain.check_password(body.new_password, login=account.login, email=account.email)
     except PasswordRejected as exc:
-        raise _password_problem("new_password", exc) from None
+        raise password_problem("new_password", exc) from None
     password_hash = await request.app[PASSWORDS].hash(body.new_password)
     now = request.app[CLOCK].now()
     async with request.app[POOL].acquire() as conn, conn.transaction():
@@ -358,7 +358,7 @@ async def request_password_reset(request: web.Request, body: ResetRequest) -> Re
                     email=account.email,
                     full_name=account.full_name,
                     language=_language(account),
-                    reset_url=_link(request, "reset-password", "/v1/password-resets", token),
+                    reset_url=email_link(request, "reset-password", "/v1/password-resets", token),
                     expires_at=expires_at,
                 ),
             )
@@ -417,7 +417,7 @@ async def _reset_password(request: web.Request, token: str, new_password: str) -
     try:
         domain.check_password(new_password, login=account.login, email=account.email)
     except PasswordRejected as exc:
-        raise _password_problem("new_password", exc) from None
+        raise password_problem("new_password", exc) from None
     password_hash = await request.app[PASSWORDS].hash(new_password)
     async with request.app[POOL].acquire() as conn, conn.transaction():
         if await store.use_password_reset(conn, digest, now) is None:  # used meanwhile by a concurrent request
@@ -611,7 +611,7 @@ async def _caller_account(conn: Connection, caller: Caller) -> store.Account:
     return account
 
 
-def _password_problem(field: str, exc: PasswordRejected) -> ValidationFailed:
+def password_problem(field: str, exc: PasswordRejected) -> ValidationFailed:
     return ValidationFailed([{"field": field, "message": str(exc), "type": "password_policy"}])
 
 
@@ -619,7 +619,7 @@ def _language(account: store.Account) -> Literal["en", "ru"]:
     return "ru" if account.language == "ru" else "en"
 
 
-def _link(request: web.Request, portal_page: str, own_path: str, token: str) -> str:
+def email_link(request: web.Request, portal_page: str, own_path: str, token: str) -> str:
     settings = request.app[SETTINGS]
     if settings.portal_url:
         return f"{settings.portal_url.rstrip('/')}/{portal_page}?token={token}"

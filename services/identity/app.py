@@ -7,7 +7,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from services.identity import api, store
+from services.identity import api, store, subscribers_api
 from services.identity.domain import ThrottlePolicy
 from services.identity.passwords import Passwords
 from services.identity.settings import IdentitySettings
@@ -15,16 +15,22 @@ from services.identity.tokens import SigningKeys
 from shared.app import CLOCK, POOL, setup_auth, setup_bus, setup_db, setup_jobs, setup_outbox
 from shared.app import create_app as create_service_app
 from shared.db import Connection
+from shared.http import Api
 from shared.jobs import Job, schedule
 
 SCHEMA = "identity"
 MIGRATIONS = Path(__file__).parent / "migrations"
 
+# Every route of the service, in one OpenAPI document.
+ROUTES = Api("ITS Portal identity", description="Accounts, tokens, subscribers and invitations (ACC, SUB, INV).")
+ROUTES.include(api.routes)
+ROUTES.include(subscribers_api.routes)
+
 __all__ = ["MIGRATIONS", "SCHEMA", "IdentitySettings", "create_app"]
 
 
 def create_app(settings: IdentitySettings) -> web.Application:
-    app = create_service_app(settings, service="identity", api=api.routes)
+    app = create_service_app(settings, service="identity", api=ROUTES)
     app[api.SETTINGS] = settings
     app[api.THROTTLE] = ThrottlePolicy()
     setup_db(app, SCHEMA)

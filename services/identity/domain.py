@@ -128,3 +128,60 @@ def member_rights(role: str, its_access: bool) -> list[str]:
     if role == "owner":
         return list(ALL_RIGHTS)
     return [ITS_ACCESS] if its_access else []
+
+
+# ---- invitations (INV-1..6) -----------------------------------------------------------------
+
+INVITATION_TTL = timedelta(days=7)  # rule INV-3
+INVITATIONS_PER_DAY = 50  # sent (created or re-sent) per subscriber, against mass mailing
+
+
+@dataclass(frozen=True)
+class InvitationTimes:
+    valid_until: datetime
+    accepted_at: datetime | None
+    revoked_at: datetime | None
+    superseded_at: datetime | None
+
+
+def invitation_state(times: InvitationTimes, now: datetime) -> str:
+    """Rule INV-6: pending, accepted, expired, superseded or revoked."""
+    if times.accepted_at is not None:
+        return "accepted"
+    if times.revoked_at is not None:
+        return "revoked"
+    if times.superseded_at is not None:
+        return "superseded"
+    if times.valid_until <= now:
+        return "expired"
+    return "pending"
+
+
+def invitation_text(*, full_name: str, subscriber_name: str, owner_name: str, its_access: bool, language: str) -> str:
+    """Rule INV-2: the message the owner reads before it is sent; the e-mail adds the link and the date."""
+    if language == "ru":
+        right = (
+            "Вам сразу предоставлено право доступа к информационной системе ИТС.\n"
+            if its_access
+            else "Права доступа к сервисам вам назначит владелец абонента.\n"
+        )
+        return (
+            f"Здравствуйте, {full_name}!\n\n"
+            f"{owner_name} приглашает вас стать пользователем абонента «{subscriber_name}» на портале ИТС.\n"
+            f"{right}"
+        )
+    right = (
+        "You are granted access to the ITS information system right away.\n"
+        if its_access
+        else "The subscriber's owner will grant you access to services.\n"
+    )
+    return (
+        f"Hello, {full_name}!\n\n"
+        f'{owner_name} invites you to become a user of the subscriber "{subscriber_name}" on the ITS Portal.\n'
+        f"{right}"
+    )
+
+
+def same_email(a: str, b: str) -> bool:
+    """Addresses compared whole and case-insensitively: `Alice@X` is `alice@x`; `ice@x` is not."""
+    return a.strip().casefold() == b.strip().casefold()

@@ -484,3 +484,231 @@ async def subscriber(conn: Connection, subscriber_id: uuid.UUID) -> Subscriber |
 
 async def rename_subscriber(conn: Connection, subscriber_id: uuid.UUID, name: str) -> None:
     await conn.execute("UPDATE subscribers SET name = $2 WHERE id = $1", subscriber_id, name)
+
+
+@dataclass(frozen=True)
+class Member:
+    account_id: uuid.UUID
+    login: str
+    full_name: str | None
+    email: str
+    role: str
+    its_access: bool
+    joined_at: datetime
+
+
+async def members(conn: Connection, subscriber_id: uuid.UUID) -> list[Member]:
+    rows = await conn.fetch(
+        "SELECT a.id AS account_id, a.login, a.full_name, a.email, m.role, m.its_access, m.joined_at "
+        "FROM members m JOIN accounts a ON a.id = m.account_id "
+        "WHERE m.subscriber_id = $1 AND m.excluded_at IS NULL ORDER BY m.role = 'owner' DESC, m.joined_at",
+        subscriber_id,
+    )
+    return [Member(**dict(row)) for row in rows]
+
+
+async def join_subscriber(
+    conn: Connection, subscriber_id: uuid.UUID, account_id: uuid.UUID, its_access: bool, now: datetime
+) -> bool:
+    """Add the account as a user (again, after an exclusion); False if it is a member already."""
+    joined = await conn.fetchval(
+        "INSERT INTO members (subscriber_id, account_id, role, its_access, joined_at) VALUES ($1, $2, 'user', $3, $4) "
+        "ON CONFLICT (subscriber_id, account_id) DO UPDATE SET role = 'user', its_access = $3, joined_at = $4, "
+        "excluded_at = NULL WHERE members.excluded_at IS NOT NULL RETURNING true",
+        subscriber_id,
+        account_id,
+        its_access,
+        now,
+    )
+    return bool(joined)
+
+
+async def set_its_access(conn: Connection, subscriber_id: uuid.UUID, account_id: uuid.UUID, its_access: bool) -> str:
+    """'ok', 'owner' (the owner's rights are fixed) or 'missing'."""
+    role: str | None = await conn.fetchval(
+        "UPDATE members SET its_access = CASE WHEN role = 'owner' THEN its_access ELSE $3 END "
+        "WHERE subscriber_id = $1 AND account_id = $2 AND excluded_at IS NULL RETURNING role",
+        subscriber_id,
+        account_id,
+        its_access,
+    )
+    return "missing" if role is None else ("owner" if role == "owner" else "ok")
+
+
+async def exclude_member(conn: Connection, subscriber_id: uuid.UUID, account_id: uuid.UUID, now: datetime) -> str:
+    """Rule SUB-6. 'ok', 'owner' (the owner cannot be excluded) or 'missing'."""
+    role: str | None = await conn.fetchval(
+        "SELECT role FROM members WHERE subscriber_id = $1 AND account_id = $2 AND excluded_at IS NULL FOR UPDATE",
+        subscriber_id,
+        account_id,
+    )
+    if role is None:
+        return "missing"
+    if role == "owner":
+        return "owner"
+    await conn.execute(
+        "UPDATE members SET excluded_at = $3 WHERE subscriber_id = $1 AND account_id = $2",
+        subscriber_id,
+        account_id,
+        now,
+    )
+    return "ok"
+
+
+# ---- invitations (INV-1..6) ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Invitation:
+    id: uuid.UUID
+    subscriber_id: uuid.UUID
+    email: str
+    full_name: str
+    its_access: bool
+    text: str
+    created_at: datetime
+    sent_at: datetime
+    valid_until: datetime
+    accepted_at: datetime | None
+    revoked_at: datetime | None
+    superseded_at: datetime | None
+
+
+INVITATION_COLUMNS = (
+    "id, subscriber_id, email, full_name, its_access, text, created_at, sent_at, valid_until, accepted_at, "
+    "revoked_at, superseded_at"
+)
+OPEN = "accepted_at IS NULL AND revoked_at IS NULL AND superseded_at IS NULL"
+
+
+def _invitation(row: asyncpg.Record | None) -> Invitation | None:
+    return Invitation(**dict(row)) if row is not None else None
+
+
+async def sends_since(conn: Connection, subscriber_id: uuid.UUID, since: datetime) -> int:
+    count: int = await conn.fetchval(
+        "SELECT count(*) FROM invitation_sends WHERE subscriber_id = $1 AND sent_at > $2", subscriber_id, since
+    )
+    return count
+
+
+async def insert_invitation(conn: Connection, invitation: Invitation, token_hash: bytes) -> None:
+    """Rule INV-4: the new invitation voids the open ones to the same address in this subscriber."""
+    await conn.execute(
+        f"UPDATE invitations SET superseded_at = $3 WHERE subscriber_id = $1 AND lower(email) = lower($2) AND {OPEN}",
+        invitation.subscriber_id,
+        invitation.email,
+        invitation.created_at,
+    )
+    await conn.execute(
+        "INSERT INTO invitations (id, subscriber_id, email, full_name, its_access, text, token_hash, created_at, "
+        "sent_at, valid_until) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9)",
+        invitation.id,
+        invitation.subscriber_id,
+        invitation.email,
+        invitation.full_name,
+        invitation.its_access,
+        invitation.text,
+        token_hash,
+        invitation.created_at,
+        invitation.valid_until,
+    )
+    await _record_send(conn, invitation.subscriber_id, invitation.id, invitation.created_at)
+
+
+async def resend_invitation(
+    conn: Connection,
+    subscriber_id: uuid.UUID,
+    invitation_id: uuid.UUID,
+    token_hash: bytes,
+    now: datetime,
+    valid_until: datetime,
+) -> Invitation | None:
+    """A new token and a new validity for an open (pending or expired) invitation; None if it is not open."""
+    invitation = _invitation(
+        await conn.fetchrow(
+            f"UPDATE invitations SET token_hash = $3, sent_at = $4, valid_until = $5 "
+            f"WHERE subscriber_id = $1 AND id = $2 AND {OPEN} RETURNING {INVITATION_COLUMNS}",
+            subscriber_id,
+            invitation_id,
+            token_hash,
+            now,
+            valid_until,
+        )
+    )
+    if invitation is not None:
+        await _record_send(conn, subscriber_id, invitation_id, now)
+    return invitation
+
+
+async def _record_send(conn: Connection, subscriber_id: uuid.UUID, invitation_id: uuid.UUID, at: datetime) -> None:
+    await conn.execute(
+        "INSERT INTO invitation_sends (subscriber_id, invitation_id, sent_at) VALUES ($1, $2, $3)",
+        subscriber_id,
+        invitation_id,
+        at,
+    )
+
+
+async def revoke_invitation(
+    conn: Connection, subscriber_id: uuid.UUID, invitation_id: uuid.UUID, now: datetime
+) -> Invitation | None:
+    return _invitation(
+        await conn.fetchrow(
+            f"UPDATE invitations SET revoked_at = $3 WHERE subscriber_id = $1 AND id = $2 AND {OPEN} "
+            f"RETURNING {INVITATION_COLUMNS}",
+            subscriber_id,
+            invitation_id,
+            now,
+        )
+    )
+
+
+async def invitation(conn: Connection, subscriber_id: uuid.UUID, invitation_id: uuid.UUID) -> Invitation | None:
+    return _invitation(
+        await conn.fetchrow(
+            f"SELECT {INVITATION_COLUMNS} FROM invitations WHERE subscriber_id = $1 AND id = $2",
+            subscriber_id,
+            invitation_id,
+        )
+    )
+
+
+async def invitations(conn: Connection, subscriber_id: uuid.UUID) -> list[Invitation]:
+    rows = await conn.fetch(
+        f"SELECT {INVITATION_COLUMNS} FROM invitations WHERE subscriber_id = $1 ORDER BY created_at DESC",
+        subscriber_id,
+    )
+    return [Invitation(**dict(row)) for row in rows]
+
+
+async def open_invitation_by_token(conn: Connection, token_hash: bytes, now: datetime) -> Invitation | None:
+    """The invitation behind a link, if it can still be accepted (pending and not expired)."""
+    return _invitation(
+        await conn.fetchrow(
+            f"SELECT {INVITATION_COLUMNS} FROM invitations WHERE token_hash = $1 AND {OPEN} AND valid_until > $2",
+            token_hash,
+            now,
+        )
+    )
+
+
+async def accept_invitation(
+    conn: Connection, token_hash: bytes, account_id: uuid.UUID, now: datetime
+) -> Invitation | None:
+    """Mark it accepted by the account; of two concurrent accepts exactly one gets the invitation."""
+    return _invitation(
+        await conn.fetchrow(
+            f"UPDATE invitations SET accepted_at = $3, accepted_by = $2 WHERE token_hash = $1 AND {OPEN} "
+            f"AND valid_until > $3 RETURNING {INVITATION_COLUMNS}",
+            token_hash,
+            account_id,
+            now,
+        )
+    )
+
+
+async def mark_email_verified(conn: Connection, account_id: uuid.UUID, now: datetime) -> None:
+    await conn.execute(
+        "UPDATE accounts SET email_verified_at = coalesce(email_verified_at, $2) WHERE id = $1", account_id, now
+    )

@@ -8,7 +8,7 @@ changes nothing, and a crash before the commit leaves nothing half done.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from zoneinfo import ZoneInfo
 
 from services.notifications import store
@@ -16,6 +16,8 @@ from services.notifications.domain import (
     SEND_EMAIL_JOB,
     EmailRequest,
     Unsendable,
+    invitation_accepted_email,
+    invitation_email,
     password_reset_email,
     pick_language,
     verification_email,
@@ -25,7 +27,12 @@ from shared.clock import Clock
 from shared.consumer import EventHandler, PermanentFailure, Subscription
 from shared.db import Connection
 from shared.events import E, Envelope, unwrap
-from shared.events.identity import EmailVerificationRequested, PasswordResetRequested
+from shared.events.identity import (
+    EmailVerificationRequested,
+    InvitationAccepted,
+    InvitationSent,
+    PasswordResetRequested,
+)
 from shared.jobs import schedule
 from shared.logging import get_contextvars_ids, get_logger
 
@@ -35,31 +42,41 @@ IDENTITY_QUEUE = "notifications.identity"
 
 
 def identity_subscription(renderer: Renderer, clock: Clock, zone: ZoneInfo) -> Subscription:
-    async def on_verification_requested(conn: Connection, envelope: Envelope) -> None:
-        event = _event(envelope, EmailVerificationRequested)
-        with _unsendable_is_permanent():
-            request = verification_email(event, zone)
-        await _deliver(conn, envelope, request, renderer, clock)
+    """The queue is bound to exactly the event types below."""
 
-    async def on_password_reset_requested(conn: Connection, envelope: Envelope) -> None:
-        event = _event(envelope, PasswordResetRequested)
-        with _unsendable_is_permanent():
-            request = password_reset_email(event, zone)
-        await _deliver(conn, envelope, request, renderer, clock)
+    def email_for(
+        model: type[E], build: Callable[[E], EmailRequest], *, language_field: str = "language"
+    ) -> EventHandler:
+        """A handler that sends the e-mail `build` makes of the event, in the language of `language_field`."""
+
+        async def handle(conn: Connection, envelope: Envelope) -> None:
+            event = _event(envelope, model, language_field)
+            with _unsendable_is_permanent():
+                request = build(event)
+            await _deliver(conn, envelope, request, renderer, clock)
+
+        return handle
 
     handlers: dict[str, EventHandler] = {
-        EmailVerificationRequested.TYPE: on_verification_requested,
-        PasswordResetRequested.TYPE: on_password_reset_requested,
+        EmailVerificationRequested.TYPE: email_for(
+            EmailVerificationRequested, lambda event: verification_email(event, zone)
+        ),
+        PasswordResetRequested.TYPE: email_for(PasswordResetRequested, lambda event: password_reset_email(event, zone)),
+        InvitationSent.TYPE: email_for(InvitationSent, lambda event: invitation_email(event, zone)),
+        # To the owner, in the owner's language.
+        InvitationAccepted.TYPE: email_for(
+            InvitationAccepted, invitation_accepted_email, language_field="owner_language"
+        ),
     }
     return Subscription(IDENTITY_QUEUE, handlers)
 
 
-def _event(envelope: Envelope, model: type[E]) -> E:
+def _event(envelope: Envelope, model: type[E], language_field: str = "language") -> E:
     """The event's data (not fitting the schema: ValidationError, the message is parked).
 
     A language we have no templates for becomes English before validation.
     """
-    data = {**envelope.data, "language": pick_language(envelope.data.get("language"))}
+    data = {**envelope.data, language_field: pick_language(envelope.data.get(language_field))}
     return unwrap(envelope.model_copy(update={"data": data}), model)
 
 

@@ -11,7 +11,13 @@ from email.utils import parseaddr
 from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo
 
-from shared.events.identity import EmailVerificationRequested, Language, PasswordResetRequested
+from shared.events.identity import (
+    EmailVerificationRequested,
+    InvitationAccepted,
+    InvitationSent,
+    Language,
+    PasswordResetRequested,
+)
 
 DeliveryStatus = Literal["pending", "sent", "retrying", "failed"]
 SEND_EMAIL_JOB = "send_email"
@@ -138,9 +144,50 @@ def password_reset_email(event: PasswordResetRequested, zone: ZoneInfo) -> Email
     )
 
 
-def display_name(full_name: str | None, login: str) -> str:
-    """Greet by full name, or by login where none was given."""
-    return full_name.strip() if full_name and full_name.strip() else login
+def invitation_email(event: InvitationSent, zone: ZoneInfo) -> EmailRequest:
+    """INV-2, INV-3: the owner's text exactly as they read it, the link, the date until which it is valid,
+    and who invites."""
+    return EmailRequest(
+        template="invitation",
+        language=event.language,
+        recipient=check_recipient(event.email),
+        context={
+            "name": display_name(event.full_name, event.email),
+            # Plain text, shown as it is (escaped in HTML); line breaks at its end only would pad the layout.
+            "text": event.text.rstrip("\r\n"),
+            "invitation_url": check_link(event.invitation_url),
+            "valid_until": format_moment(event.valid_until, event.language, zone),
+            "inviter": name_and_address(event.owner_name, event.owner_email),
+            "owner_email": event.owner_email,
+            "subscriber_name": event.subscriber_name,
+        },
+    )
+
+
+def invitation_accepted_email(event: InvitationAccepted) -> EmailRequest:
+    """INV-5: the owner learns who accepted the invitation to which subscriber."""
+    return EmailRequest(
+        template="invitation_accepted",
+        language=event.owner_language,
+        recipient=check_recipient(event.owner_email),
+        context={
+            "name": display_name(event.owner_name, event.owner_email),
+            "member_name": display_name(event.full_name, event.email),
+            "member": name_and_address(event.full_name, event.email),
+            "subscriber_name": event.subscriber_name,
+        },
+    )
+
+
+def display_name(full_name: str | None, fallback: str) -> str:
+    """Greet by full name, or by `fallback` (the login, the address) where none was given."""
+    return full_name.strip() if full_name and full_name.strip() else fallback
+
+
+def name_and_address(full_name: str | None, email: str) -> str:
+    """`Ivan Petrov (ivan@example.com)`, or the address alone where no name was given."""
+    name = display_name(full_name, "")
+    return f"{name} ({email})" if name else email
 
 
 def format_moment(moment: datetime, language: Language, zone: ZoneInfo) -> str:

@@ -8,8 +8,18 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from markupsafe import Markup, escape
 
 TEMPLATES = Path(__file__).parent / "templates"
+
+
+def line_breaks(text: str) -> Markup:
+    """Plain text for an HTML part: escaped, every line break kept as `<br>`.
+
+    No newline after the `<br>`: the text's block keeps its spaces with `white-space:pre-wrap`, and a newline
+    there would show as a second line break.
+    """
+    return Markup("<br>").join(escape(line) for line in text.splitlines())
 
 
 @dataclass(frozen=True)
@@ -29,6 +39,7 @@ class Renderer:
             undefined=jinja2.StrictUndefined,
             keep_trailing_newline=True,
         )
+        self.env.filters["line_breaks"] = line_breaks
 
     def render(self, template: str, language: str, context: Mapping[str, Any]) -> RenderedEmail:
         values = {**context, "language": language}

@@ -1,0 +1,671 @@
+"""identity's subscriber API: the subscriber, its users and their rights, invitations.
+
+Rules SUB-1..7 and INV-1..6. The subscriber is always the one the access token acts for (SUB-7):
+no endpoint takes a subscriber from the URL or the body.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from aiohttp import web
+from pydantic import BaseModel, EmailStr, StringConstraints
+
+from services.identity import domain, store
+from services.identity.api import (
+    PASSWORDS,
+    AccountOut,
+    Login,
+    Password,
+    create_own_subscriber,
+    email_link,
+    password_problem,
+    send_verification,
+)
+from services.identity.domain import PasswordRejected
+from shared.app import CLOCK, OUTBOX, POOL
+from shared.auth import Caller, OwnerOnly
+from shared.db import Connection
+from shared.events.identity import (
+    InvitationAccepted,
+    InvitationSent,
+    MemberExcluded,
+    MemberJoined,
+    MemberRightsChanged,
+    SubscriberRenamed,
+)
+from shared.http import Api, StrictModel
+from shared.problems import Conflict, Forbidden, NotFound, TooManyRequests, ValidationFailed
+
+routes = Api("ITS Portal identity: subscribers")
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class MembershipEnded(Forbidden):
+    slug, title = "membership-ended", "You are no longer a user of this subscriber"
+
+
+class EmailNotVerified(Forbidden):
+    slug, title = "email-not-verified", "Verify your e-mail address first"
+
+
+class InvitationForAnotherAddress(Forbidden):
+    slug, title = "invitation-for-another-address", "This invitation was sent to another e-mail address"
+
+
+INVITATION_NOT_FOUND = "the invitation link is unknown, expired, replaced by a newer one or already used"
+
+
+# ---- models -------------------------------------------------------------------------------
+
+
+class Contact(BaseModel):
+    name: str
+    email: str
+
+
+class SubscriberOut(BaseModel):
+    id: uuid.UUID
+    code: str
+    name: str
+    owner: Contact
+    role: str
+    rights: list[str]
+
+
+class Rename(StrictModel):
+    name: Name
+
+
+class MembershipOut(BaseModel):
+    code: str
+    name: str
+    role: str
+    rights: list[str]
+    joined_at: datetime
+
+
+class MembershipList(BaseModel):
+    items: list[MembershipOut]
+
+
+class UserOut(BaseModel):
+    account_id: uuid.UUID
+    login: str
+    full_name: str | None
+    email: str
+    role: str
+    is_owner: bool
+    rights: list[str]
+    joined_at: datetime
+
+
+class UserList(BaseModel):
+    items: list[UserOut]
+
+
+class Rights(StrictModel):
+    its_access: bool
+
+
+class NewInvitation(StrictModel):
+    full_name: Name
+    email: EmailStr
+    its_access: bool = False
+
+
+class InvitationOut(BaseModel):
+    id: uuid.UUID
+    email: str
+    full_name: str
+    its_access: bool
+    state: str
+    created_at: datetime
+    valid_until: datetime
+    text: str
+
+
+class InvitationList(BaseModel):
+    items: list[InvitationOut]
+
+
+class InvitationPreview(BaseModel):
+    subscriber_name: str
+    full_name: str
+    email: str
+    valid_until: datetime
+
+
+class Accepted(BaseModel):
+    """Rule INV-5: what the person sees after accepting."""
+
+    subscriber_code: str
+    subscriber_name: str
+    its_access: bool
+    owner: Contact
+    account: AccountOut | None = None
+
+
+class RegisterThroughInvitation(StrictModel):
+    login: Login
+    password: Password
+    full_name: Name
+    email: EmailStr
+    accept_terms: bool
+
+
+# ---- the subscriber (SUB-3, SUB-7) --------------------------------------------------------
+
+
+@routes.get(
+    "/v1/subscriber",
+    summary="The subscriber the token acts for",
+    auth=True,
+    response=SubscriberOut,
+    errors=(403,),
+    tags=("subscribers",),
+)
+async def get_subscriber(request: web.Request, caller: Caller) -> SubscriberOut:
+    async with request.app[POOL].acquire() as conn:
+        membership = await _current_membership(conn, caller)
+        return await _subscriber_out(conn, membership)
+
+
+@routes.patch(
+    "/v1/subscriber",
+    summary="Rename the subscriber (owner, SUB-3)",
+    auth=True,
+    body=Rename,
+    response=SubscriberOut,
+    errors=(403,),
+    tags=("subscribers",),
+)
+async def rename_subscriber(request: web.Request, caller: Caller, body: Rename) -> SubscriberOut:
+    async with request.app[POOL].acquire() as conn, conn.transaction():
+        membership = await _owner_membership(conn, caller)
+        await store.rename_subscriber(conn, membership.subscriber_id, body.name)
+        await request.app[OUTBOX].add(
+            conn, SubscriberRenamed(subscriber_id=membership.subscriber_id, code=membership.code, name=body.name)
+        )
+        return await _subscriber_out(conn, membership)
+
+
+@routes.get(
+    "/v1/me/subscribers",
+    summary="The subscribers this account belongs to (SUB-7)",
+    auth=True,
+    response=MembershipList,
+    tags=("subscribers",),
+)
+async def my_subscribers(request: web.Request, caller: Caller) -> MembershipList:
+    async with request.app[POOL].acquire() as conn:
+        rows = await store.memberships(conn, caller.account_id)
+    return MembershipList(
+        items=[
+            MembershipOut(
+                code=m.code,
+                name=m.name,
+                role=m.role,
+                rights=domain.member_rights(m.role, m.its_access),
+                joined_at=m.joined_at,
+            )
+            for m in rows
+        ]
+    )
+
+
+# ---- users and rights (SUB-4..6) ----------------------------------------------------------
+
+
+@routes.get(
+    "/v1/subscriber/users",
+    summary="The subscriber's users (owner)",
+    auth=True,
+    response=UserList,
+    errors=(403,),
+    tags=("users",),
+)
+async def list_users(request: web.Request, caller: Caller) -> UserList:
+    async with request.app[POOL].acquire() as conn:
+        membership = await _owner_membership(conn, caller)
+        rows = await store.members(conn, membership.subscriber_id)
+    return UserList(
+        items=[
+            UserOut(
+                account_id=m.account_id,
+                login=m.login,
+                full_name=m.full_name,
+                email=m.email,
+                role=m.role,
+                is_owner=m.role == "owner",
+                rights=domain.member_rights(m.role, m.its_access),
+                joined_at=m.joined_at,
+            )
+            for m in rows
+        ]
+    )
+
+
+@routes.route(
+    "PUT",
+    "/v1/subscriber/users/{account_id}/rights",
+    summary="Set a user's rights (owner, SUB-5)",
+    auth=True,
+    body=Rights,
+    status=204,
+    errors=(403, 404, 409),
+    tags=("users",),
+)
+async def set_rights(request: web.Request, caller: Caller, body: Rights) -> None:
+    account_id = _account_id(request)
+    async with request.app[POOL].acquire() as conn, conn.transaction():
+        membership = await _owner_membership(conn, caller)
+        outcome = await store.set_its_access(conn, membership.subscriber_id, account_id, body.its_access)
+        if outcome == "missing":
+            raise NotFound("no such user in this subscriber")
+        if outcome == "owner":
+            raise Conflict("the owner has every right; they cannot be changed")
+        await request.app[OUTBOX].add(
+            conn,
+            MemberRightsChanged(
+                subscriber_id=membership.subscriber_id, account_id=account_id, its_access=body.its_access
+            ),
+        )
+
+
+@routes.delete(
+    "/v1/subscriber/users/{account_id}",
+    summary="Exclude a user (owner, SUB-6)",
+    auth=True,
+    status=204,
+    errors=(403, 404, 409),
+    tags=("users",),
+)
+async def exclude_user(request: web.Request, caller: Caller) -> None:
+    account_id = _account_id(request)
+    now = request.app[CLOCK].now()
+    async with request.app[POOL].acquire() as conn, conn.transaction():
+        membership = await _owner_membership(conn, caller)
+        outcome = await store.exclude_member(conn, membership.subscriber_id, account_id, now)
+        if outcome == "missing":
+            raise NotFound("no such user in this subscriber")
+        if outcome == "owner":
+            raise Conflict("the owner cannot be excluded")
+        # Rule SUB-6, at once: no refresh, no new token for this subscriber; identity's own endpoints
+        # check membership on every request; other services refuse on `identity.member.excluded`.
+        await store.revoke_member_refresh_tokens(conn, account_id, membership.subscriber_id, now)
+        await request.app[OUTBOX].add(
+            conn, MemberExcluded(subscriber_id=membership.subscriber_id, account_id=account_id, excluded_at=now)
+        )
+
+
+# ---- invitations (INV-1..4, INV-6) --------------------------------------------------------
+
+
+@routes.post(
+    "/v1/subscriber/invitations",
+    summary="Invite a person (owner with a verified e-mail, INV-1)",
+    auth=True,
+    body=NewInvitation,
+    response=InvitationOut,
+    status=201,
+    errors=(403, 429),
+    tags=("invitations",),
+)
+async def invite(request: web.Request, caller: Caller, body: NewInvitation) -> InvitationOut:
+    now = request.app[CLOCK].now()
+    async with request.app[POOL].acquire() as conn, conn.transaction():
+        membership = await _owner_membership(conn, caller)
+        subscriber, owner = await _subscriber_and_owner(conn, membership, caller)
+        await _limit_sends(conn, membership, now)
+        text = domain.invitation_text(
+            full_name=body.full_name,
+            subscriber_name=subscriber.name,
+            owner_name=subscriber.owner_name,
+            its_access=body.its_access,
+            language=owner.language,
+        )
+        invitation = store.Invitation(
+            id=uuid.uuid4(),
+            subscriber_id=membership.subscriber_id,
+            email=body.email,
+            full_name=body.full_name,
+            its_access=body.its_access,
+            text=text,
+            created_at=now,
+            sent_at=now,
+            valid_until=now + domain.INVITATION_TTL,
+            accepted_at=None,
+            revoked_at=None,
+            superseded_at=None,
+        )
+        token = domain.new_token()
+        await store.insert_invitation(conn, invitation, domain.token_hash(token))
+        await _announce(request, conn, invitation, subscriber, owner, token)
+    return _invitation_out(invitation, now)
+
+
+@routes.get(
+    "/v1/subscriber/invitations",
+    summary="Every invitation ever created, with its state (INV-6)",
+    auth=True,
+    response=InvitationList,
+    errors=(403,),
+    tags=("invitations",),
+)
+async def list_invitations(request: web.Request, caller: Caller) -> InvitationList:
+    now = request.app[CLOCK].now()
+    async with request.app[POOL].acquire() as conn:
+        membership = await _owner_membership(conn, caller)
+        rows = await store.invitations(conn, membership.subscriber_id)
+    return InvitationList(items=[_invitation_out(i, now) for i in rows])
+
+
+@routes.post(
+    "/v1/subscriber/invitations/{invitation_id}/resend",
+    summary="Send an invitation again: a new link, valid 7 more days (INV-3)",
+    auth=True,
+    response=InvitationOut,
+    errors=(403, 404, 409, 429),
+    tags=("invitations",),
+)
+async def resend(request: web.Request, caller: Caller) -> InvitationOut:
+    invitation_id = _invitation_id(request)
+    now = request.app[CLOCK].now()
+    async with request.app[POOL].acquire() as conn, conn.transaction():
+        membership = await _owner_membership(conn, caller)
+        subscriber, owner = await _subscriber_and_owner(conn, membership, caller)
+        if await store.invitation(conn, membership.subscriber_id, invitation_id) is None:
+            raise NotFound("no such invitation")
+        await _limit_sends(conn, membership, now)
+        token = domain.new_token()
+        invitation = await store.resend_invitation(
+            conn, membership.subscriber_id, invitation_id, domain.token_hash(token), now, now + domain.INVITATION_TTL
+        )
+        if invitation is None:
+            raise Conflict("only a pending or expired invitation can be sent again; invite the person anew")
+        await _announce(request, conn, invitation, subscriber, owner, token)
+    return _invitation_out(invitation, now)
+
+
+@routes.post(
+    "/v1/subscriber/invitations/{invitation_id}/revoke",
+    summary="Revoke an invitation",
+    auth=True,
+    response=InvitationOut,
+    errors=(403, 404, 409),
+    tags=("invitations",),
+)
+async def revoke(request: web.Request, caller: Caller) -> InvitationOut:
+    invitation_id = _invitation_id(request)
+    now = request.app[CLOCK].now()
+    async with request.app[POOL].acquire() as conn, conn.transaction():
+        membership = await _owner_membership(conn, caller)
+        if await store.invitation(conn, membership.subscriber_id, invitation_id) is None:
+            raise NotFound("no such invitation")
+        invitation = await store.revoke_invitation(conn, membership.subscriber_id, invitation_id, now)
+        if invitation is None:
+            raise Conflict("the invitation was already accepted, replaced or revoked")
+    return _invitation_out(invitation, now)
+
+
+# ---- accepting (INV-5) --------------------------------------------------------------------
+
+
+@routes.get(
+    "/v1/invitations/{token}",
+    summary="What an invitation link offers",
+    response=InvitationPreview,
+    errors=(404,),
+    tags=("invitations",),
+)
+async def preview(request: web.Request) -> InvitationPreview:
+    token = _token(request)
+    async with request.app[POOL].acquire() as conn:
+        invitation = await store.open_invitation_by_token(conn, domain.token_hash(token), request.app[CLOCK].now())
+        subscriber = await store.subscriber(conn, invitation.subscriber_id) if invitation else None
+    if invitation is None or subscriber is None:
+        raise NotFound(INVITATION_NOT_FOUND)
+    return InvitationPreview(
+        subscriber_name=subscriber.name,
+        full_name=invitation.full_name,
+        email=invitation.email,
+        valid_until=invitation.valid_until,
+    )
+
+
+@routes.post(
+    "/v1/invitations/{token}/accept",
+    summary="Accept with an existing account (log in first)",
+    auth=True,
+    response=Accepted,
+    errors=(403, 404, 409),
+    tags=("invitations",),
+)
+async def accept(request: web.Request, caller: Caller) -> Accepted:
+    token = _token(request)
+    now = request.app[CLOCK].now()
+    async with request.app[POOL].acquire() as conn, conn.transaction():
+        account = await store.account_by_id(conn, caller.account_id)
+        if account is None:
+            raise NotFound("the account of this token no longer exists")
+        return await _accept(request, conn, token, account, now)
+
+
+@routes.post(
+    "/v1/invitations/{token}/register",
+    summary="Register an account and accept in one step",
+    body=RegisterThroughInvitation,
+    response=Accepted,
+    status=201,
+    errors=(404, 409),
+    tags=("invitations",),
+)
+async def register_and_accept(request: web.Request, body: RegisterThroughInvitation) -> Accepted:
+    if not body.accept_terms:
+        raise ValidationFailed(
+            [{"field": "accept_terms", "message": "accept the user agreement to register", "type": "terms"}]
+        )
+    token = _token(request)
+    try:
+        domain.check_password(body.password, login=body.login, email=body.email)
+    except PasswordRejected as exc:
+        raise password_problem("password", exc) from None
+    password_hash = await request.app[PASSWORDS].hash(body.password)
+    now = request.app[CLOCK].now()
+    async with request.app[POOL].acquire() as conn, conn.transaction():
+        invitation = await store.open_invitation_by_token(conn, domain.token_hash(token), now)
+        if invitation is None:
+            raise NotFound(INVITATION_NOT_FOUND)
+        try:
+            account = await store.insert_account(
+                conn,
+                login=body.login,
+                email=body.email,
+                full_name=body.full_name,
+                language="en",
+                password_hash=password_hash,
+                now=now,
+            )
+        except store.LoginTaken:
+            raise Conflict("this login is taken", field="login") from None
+        except store.EmailTaken:
+            raise Conflict("an account with this e-mail already exists: log in and accept", field="email") from None
+        await create_own_subscriber(conn, request.app[OUTBOX], account, now)  # SUB-1 holds for everyone
+        if domain.same_email(account.email, invitation.email):
+            # The link reached this address: it is verified (ACC-2).
+            await store.mark_email_verified(conn, account.id, now)
+        else:
+            await send_verification(request, conn, account, now)  # INV-5: a changed address is verified anew
+        accepted = await _accept(request, conn, token, account, now, check_email=False)
+        fresh = await store.account_by_id(conn, account.id)
+    assert fresh is not None
+    return accepted.model_copy(update={"account": AccountOut.of(fresh)})
+
+
+async def _accept(
+    request: web.Request,
+    conn: Connection,
+    token: str,
+    account: store.Account,
+    now: datetime,
+    *,
+    check_email: bool = True,
+) -> Accepted:
+    invitation = await store.open_invitation_by_token(conn, domain.token_hash(token), now)
+    if invitation is None:
+        raise NotFound(INVITATION_NOT_FOUND)
+    if check_email and not domain.same_email(account.email, invitation.email):
+        raise InvitationForAnotherAddress(
+            f"the invitation is for {invitation.email}; log in with the account that uses that address"
+        )
+    if await store.accept_invitation(conn, domain.token_hash(token), account.id, now) is None:
+        raise NotFound(INVITATION_NOT_FOUND)  # accepted a moment ago by a concurrent request
+    if not await store.join_subscriber(conn, invitation.subscriber_id, account.id, invitation.its_access, now):
+        raise Conflict("you are a user of this subscriber already")
+    subscriber = await store.subscriber(conn, invitation.subscriber_id)
+    assert subscriber is not None
+    outbox = request.app[OUTBOX]
+    await outbox.add(
+        conn,
+        MemberJoined(subscriber_id=subscriber.id, account_id=account.id, role="user", its_access=invitation.its_access),
+    )
+    owner = await store.account_by_id(conn, subscriber.owner_account_id)
+    await outbox.add(
+        conn,
+        InvitationAccepted(
+            invitation_id=invitation.id,
+            subscriber_id=subscriber.id,
+            subscriber_name=subscriber.name,
+            account_id=account.id,
+            full_name=account.full_name,
+            email=account.email,
+            owner_name=subscriber.owner_name,
+            owner_email=subscriber.owner_email,
+            owner_language="ru" if owner and owner.language == "ru" else "en",
+        ),
+    )
+    return Accepted(
+        subscriber_code=subscriber.code,
+        subscriber_name=subscriber.name,
+        its_access=invitation.its_access,
+        owner=Contact(name=subscriber.owner_name, email=subscriber.owner_email),
+    )
+
+
+# ---- helpers ------------------------------------------------------------------------------
+
+
+async def _current_membership(conn: Connection, caller: Caller) -> store.Membership:
+    """The caller's membership of the token's subscriber, as it is now (an exclusion counts at once)."""
+    claim = caller.require_subscriber()
+    membership = await store.membership_by_id(conn, caller.account_id, claim.id)
+    if membership is None:
+        raise MembershipEnded("you were excluded from this subscriber")
+    return membership
+
+
+async def _owner_membership(conn: Connection, caller: Caller) -> store.Membership:
+    membership = await _current_membership(conn, caller)
+    if membership.role != "owner":
+        raise OwnerOnly("only the subscriber's owner can do this")
+    return membership
+
+
+async def _subscriber_out(conn: Connection, membership: store.Membership) -> SubscriberOut:
+    subscriber = await store.subscriber(conn, membership.subscriber_id)
+    assert subscriber is not None
+    return SubscriberOut(
+        id=subscriber.id,
+        code=subscriber.code,
+        name=subscriber.name,
+        owner=Contact(name=subscriber.owner_name, email=subscriber.owner_email),
+        role=membership.role,
+        rights=domain.member_rights(membership.role, membership.its_access),
+    )
+
+
+async def _subscriber_and_owner(
+    conn: Connection, membership: store.Membership, caller: Caller
+) -> tuple[store.Subscriber, store.Account]:
+    subscriber = await store.subscriber(conn, membership.subscriber_id)
+    owner = await store.account_by_id(conn, caller.account_id)
+    assert subscriber is not None and owner is not None
+    if not owner.email_verified:  # rule INV-1
+        raise EmailNotVerified("verify your e-mail address before inviting users")
+    return subscriber, owner
+
+
+async def _limit_sends(conn: Connection, membership: store.Membership, now: datetime) -> None:
+    sent = await store.sends_since(conn, membership.subscriber_id, now - timedelta(days=1))
+    if sent >= domain.INVITATIONS_PER_DAY:
+        raise TooManyRequests(
+            f"at most {domain.INVITATIONS_PER_DAY} invitations a day per subscriber", retry_after=3600
+        )
+
+
+async def _announce(
+    request: web.Request,
+    conn: Connection,
+    invitation: store.Invitation,
+    subscriber: store.Subscriber,
+    owner: store.Account,
+    token: str,
+) -> None:
+    await request.app[OUTBOX].add(
+        conn,
+        InvitationSent(
+            invitation_id=invitation.id,
+            subscriber_id=subscriber.id,
+            subscriber_name=subscriber.name,
+            email=invitation.email,
+            full_name=invitation.full_name,
+            its_access=invitation.its_access,
+            text=invitation.text,
+            invitation_url=email_link(request, "invitation", "/v1/invitations", token),
+            valid_until=invitation.valid_until,
+            owner_name=subscriber.owner_name,
+            owner_email=owner.email,
+            language="ru" if owner.language == "ru" else "en",
+        ),
+    )
+
+
+def _invitation_out(invitation: store.Invitation, now: datetime) -> InvitationOut:
+    times = domain.InvitationTimes(
+        invitation.valid_until, invitation.accepted_at, invitation.revoked_at, invitation.superseded_at
+    )
+    return InvitationOut(
+        id=invitation.id,
+        email=invitation.email,
+        full_name=invitation.full_name,
+        its_access=invitation.its_access,
+        state=domain.invitation_state(times, now),
+        created_at=invitation.created_at,
+        valid_until=invitation.valid_until,
+        text=invitation.text,
+    )
+
+
+def _account_id(request: web.Request) -> uuid.UUID:
+    try:
+        return uuid.UUID(request.match_info["account_id"])
+    except ValueError:
+        raise NotFound("no such user in this subscriber") from None
+
+
+def _invitation_id(request: web.Request) -> uuid.UUID:
+    try:
+        return uuid.UUID(request.match_info["invitation_id"])
+    except ValueError:
+        raise NotFound("no such invitation") from None
+
+
+def _token(request: web.Request) -> str:
+    token = request.match_info["token"]
+    if not (16 <= len(token) <= 128) or not token.replace("-", "").replace("_", "").isalnum():
+        raise NotFound(INVITATION_NOT_FOUND)
+    return token
