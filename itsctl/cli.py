@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from itsctl import clock, mail
+from itsctl import clock, mail, operator
 
 app = typer.Typer(
     name="itsctl",
@@ -19,6 +19,7 @@ app = typer.Typer(
 )
 app.add_typer(clock.app, name="clock")
 app.add_typer(mail.app, name="mail")
+app.add_typer(operator.app, name="operator")
 
 
 def main() -> None:

@@ -38,6 +38,7 @@ class Caller:
     scopes: frozenset[str]
     claims: dict[str, Any] = field(repr=False)
     subscriber: SubscriberClaim | None = None
+    partner_id: uuid.UUID | None = None  # set for a partner system's token (client_credentials)
 
     def require_scope(self, scope: str) -> None:
         if scope not in self.scopes:
@@ -79,6 +80,16 @@ class SubscriberClaim:
             return cls(uuid.UUID(str(sub["id"])), str(sub["code"]), str(sub["role"]), frozenset(map(str, rights)))
         except (KeyError, ValueError, TypeError):
             raise Unauthorized("the access token's subscriber claim is malformed") from None
+
+
+def _partner_id(claims: dict[str, Any]) -> uuid.UUID | None:
+    partner = claims.get("partner")
+    if partner is None:
+        return None
+    try:
+        return uuid.UUID(str(partner["id"]))
+    except (KeyError, TypeError, ValueError):
+        raise Unauthorized("the access token's partner claim is malformed") from None
 
 
 class OwnerOnly(Forbidden):
@@ -187,7 +198,7 @@ class TokenVerifier:
             raise Unauthorized("the access token has no valid subject") from None
         scope = claims.get("scope", "")
         scopes = frozenset(scope.split()) if isinstance(scope, str) else frozenset()
-        return Caller(account_id, scopes, claims, SubscriberClaim.from_claims(claims))
+        return Caller(account_id, scopes, claims, SubscriberClaim.from_claims(claims), _partner_id(claims))
 
 
 def bearer_token(request: web.Request) -> str:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
 import html
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
+from urllib.parse import unquote_plus
 
 from aiohttp import web
 from pydantic import BaseModel, EmailStr, Field, StringConstraints
@@ -119,6 +123,8 @@ class TokenRequest(BaseModel):
     password: str = Field("", max_length=1024)
     refresh_token: str = Field("", max_length=200)
     scope: str = ""
+    client_id: str = Field("", max_length=100)
+    client_secret: str = Field("", max_length=200)
     subscriber: str = Field("", description="Subscriber code (CL-…) the token acts for; default: the account's own")
 
 
@@ -126,7 +132,7 @@ class TokenOut(BaseModel):
     access_token: str
     token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - the OAuth token type, not a secret
     expires_in: int
-    refresh_token: str
+    refresh_token: str | None = None  # none for client_credentials (RFC 6749 §4.4.3)
     scope: str
 
 
@@ -447,15 +453,70 @@ async def token(request: web.Request, body: TokenRequest) -> web.Response:
         if not body.refresh_token:
             raise OAuthError("invalid_request", "refresh_token is required")
         out = await _refresh_grant(request, body.refresh_token)
+    elif body.grant_type == "client_credentials":
+        out = await _client_credentials_grant(request, body)
     elif not body.grant_type:
         raise OAuthError("invalid_request", "grant_type is required")
     else:
-        raise OAuthError("unsupported_grant_type", "use grant_type=password or grant_type=refresh_token")
+        raise OAuthError("unsupported_grant_type", "use grant_type=password, refresh_token or client_credentials")
     return web.Response(
-        body=out.model_dump_json(),
+        body=out.model_dump_json(exclude_none=True),
         content_type="application/json",
         headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
     )
+
+
+async def _client_credentials_grant(request: web.Request, body: TokenRequest) -> TokenOut:
+    """A partner system's token (RFC 6749 §4.4): client authenticated by HTTP Basic or form fields."""
+    client_id, secret = _client_credentials(request, body)
+    try:
+        parsed_id = uuid.UUID(client_id)
+    except ValueError:
+        parsed_id = None
+    async with request.app[POOL].acquire() as conn:
+        found = await store.active_client_secret(conn, parsed_id) if parsed_id else None
+    given = hashlib.sha256(secret.encode()).digest()
+    # Compared in constant time; an unknown client compares against a dummy so both take the same time.
+    expected = found[1] if found else hashlib.sha256(b"no such client").digest()
+    if not hmac.compare_digest(given, expected) or found is None:
+        raise OAuthError(
+            "invalid_client",
+            "the client is unknown, revoked or its secret is wrong",
+            status=401,
+            headers={"WWW-Authenticate": 'Basic realm="its-identity"'},
+        )
+    client = found[0]
+    settings, now = request.app[SETTINGS], request.app[CLOCK].now()
+    access = request.app[KEYS].sign(
+        access_token_claims(
+            account_id=client.id,
+            scopes=["partner"],
+            partner_id=client.partner_id,
+            now=now,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+        )
+    )
+    return TokenOut(access_token=access, expires_in=int(ACCESS_TOKEN_TTL.total_seconds()), scope="partner")
+
+
+def _client_credentials(request: web.Request, body: TokenRequest) -> tuple[str, str]:
+    header = request.headers.get("Authorization", "")
+    if header.lower().startswith("basic "):
+        try:
+            decoded = base64.b64decode(header[6:].strip(), validate=True).decode()
+            client_id, _, secret = decoded.partition(":")
+            return unquote_plus(client_id), unquote_plus(secret)
+        except (ValueError, UnicodeDecodeError):
+            raise OAuthError("invalid_client", "malformed Basic credentials", status=401) from None
+    if not body.client_id or not body.client_secret:
+        raise OAuthError(
+            "invalid_client",
+            "send client_id and client_secret (HTTP Basic or form)",
+            status=401,
+            headers={"WWW-Authenticate": 'Basic realm="its-identity"'},
+        )
+    return body.client_id, body.client_secret
 
 
 async def _password_grant(request: web.Request, username: str, password: str, subscriber: str | None) -> TokenOut:

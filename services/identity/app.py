@@ -7,7 +7,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from services.identity import api, store, subscribers_api
+from services.identity import api, partners_api, store, subscribers_api
 from services.identity.domain import ThrottlePolicy
 from services.identity.passwords import Passwords
 from services.identity.settings import IdentitySettings
@@ -25,6 +25,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 ROUTES = Api("ITS Portal identity", description="Accounts, tokens, subscribers and invitations (ACC, SUB, INV).")
 ROUTES.include(api.routes)
 ROUTES.include(subscribers_api.routes)
+ROUTES.include(partners_api.routes)
 
 __all__ = ["MIGRATIONS", "SCHEMA", "IdentitySettings", "create_app"]
 

@@ -8,13 +8,8 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from services.identity import store
-from services.identity.api import create_own_subscriber
-from services.identity.app import SCHEMA, IdentitySettings
-from services.identity.passwords import Passwords
-from shared.clock import make_clock
-from shared.db import create_pool
-from shared.outbox import Outbox
+from services.identity.bootstrap import ensure_account
+from services.identity.settings import IdentitySettings
 
 DEMO_ACCOUNTS = [
     # login, password, e-mail, full name, operator
@@ -24,32 +19,12 @@ DEMO_ACCOUNTS = [
 
 
 async def load_demo_accounts(settings: IdentitySettings) -> None:
-    clock = make_clock(production=settings.is_production, var_dir=settings.var_dir)
-    passwords = Passwords(memory_kib=settings.argon2_memory_kib, time_cost=settings.argon2_time_cost)
-    pool = await create_pool(settings.database_url, SCHEMA, min_size=1, max_size=2)
-    # Its events wait in the outbox; the running identity service's relay publishes them.
-    outbox = Outbox(producer="identity", schema=SCHEMA, clock=clock)
-    try:
-        for login, password, email, full_name, operator in DEMO_ACCOUNTS:
-            async with pool.acquire() as conn, conn.transaction():
-                if await store.account_by_login(conn, login) is not None:
-                    continue
-                account = await store.insert_account(
-                    conn,
-                    login=login,
-                    email=email,
-                    full_name=full_name,
-                    language="en",
-                    password_hash=await passwords.hash(password),
-                    now=clock.now(),
-                    is_operator=operator,
-                )
-                await create_own_subscriber(conn, outbox, account, clock.now())
-                await conn.execute("UPDATE accounts SET email_verified_at = $2 WHERE id = $1", account.id, clock.now())
+    for login, password, email, full_name, operator in DEMO_ACCOUNTS:
+        outcome = await ensure_account(
+            settings, login=login, password=password, email=email, full_name=full_name, operator=operator
+        )
+        if outcome != "exists":
             print(f"demo account: {login} / {password}" + (" (operator)" if operator else ""))
-    finally:
-        await pool.close()
-        passwords.close()
 
 
 def main() -> None:

@@ -712,3 +712,100 @@ async def mark_email_verified(conn: Connection, account_id: uuid.UUID, now: date
     await conn.execute(
         "UPDATE accounts SET email_verified_at = coalesce(email_verified_at, $2) WHERE id = $1", account_id, now
     )
+
+
+# ---- partners and their API clients -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Partner:
+    id: uuid.UUID
+    name: str
+    tin: str
+    city: str
+    contact_email: str
+    created_at: datetime
+
+
+class TinTaken(Exception):
+    pass
+
+
+async def insert_partner(conn: Connection, partner: Partner) -> None:
+    try:
+        await conn.execute(
+            "INSERT INTO partners (id, name, tin, city, contact_email, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            partner.id,
+            partner.name,
+            partner.tin,
+            partner.city,
+            partner.contact_email,
+            partner.created_at,
+        )
+    except asyncpg.UniqueViolationError:
+        raise TinTaken from None
+
+
+async def partner(conn: Connection, partner_id: uuid.UUID) -> Partner | None:
+    row = await conn.fetchrow(
+        "SELECT id, name, tin, city, contact_email, created_at FROM partners WHERE id = $1", partner_id
+    )
+    return Partner(**dict(row)) if row else None
+
+
+@dataclass(frozen=True)
+class PartnerClient:
+    id: uuid.UUID
+    partner_id: uuid.UUID
+    name: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+CLIENT_COLUMNS = "id, partner_id, name, created_at, revoked_at"
+
+
+async def insert_partner_client(conn: Connection, client: PartnerClient, secret_hash: bytes) -> None:
+    await conn.execute(
+        "INSERT INTO partner_clients (id, partner_id, name, secret_hash, created_at) VALUES ($1, $2, $3, $4, $5)",
+        client.id,
+        client.partner_id,
+        client.name,
+        secret_hash,
+        client.created_at,
+    )
+
+
+async def partner_clients(conn: Connection, partner_id: uuid.UUID) -> list[PartnerClient]:
+    rows = await conn.fetch(
+        f"SELECT {CLIENT_COLUMNS} FROM partner_clients WHERE partner_id = $1 ORDER BY created_at", partner_id
+    )
+    return [PartnerClient(**dict(row)) for row in rows]
+
+
+async def revoke_partner_client(
+    conn: Connection, partner_id: uuid.UUID, client_id: uuid.UUID, now: datetime
+) -> PartnerClient | None:
+    row = await conn.fetchrow(
+        f"UPDATE partner_clients SET revoked_at = coalesce(revoked_at, $3) WHERE partner_id = $1 AND id = $2 "
+        f"RETURNING {CLIENT_COLUMNS}",
+        partner_id,
+        client_id,
+        now,
+    )
+    return PartnerClient(**dict(row)) if row else None
+
+
+async def active_client_secret(conn: Connection, client_id: uuid.UUID) -> tuple[PartnerClient, bytes] | None:
+    row = await conn.fetchrow(
+        f"SELECT {CLIENT_COLUMNS}, secret_hash FROM partner_clients WHERE id = $1 AND revoked_at IS NULL", client_id
+    )
+    if row is None:
+        return None
+    values = dict(row)
+    secret_hash: bytes = values.pop("secret_hash")
+    return PartnerClient(**values), secret_hash
+
+
+async def make_operator(conn: Connection, account_id: uuid.UUID) -> None:
+    await conn.execute("UPDATE accounts SET is_operator = true WHERE id = $1", account_id)

@@ -61,26 +61,33 @@ class SigningKeys:
 def access_token_claims(
     *,
     account_id: uuid.UUID,
-    login: str,
     scopes: list[str],
-    subscriber: dict[str, Any],
     now: datetime,
     issuer: str,
     audience: str,
+    login: str | None = None,
+    subscriber: dict[str, Any] | None = None,
+    partner_id: uuid.UUID | None = None,
 ) -> dict[str, Any]:
+    """Claims of an access token: a person's (login, subscriber) or a partner system's (partner)."""
     issued = int(now.timestamp())
-    return {
+    claims = {
         "iss": issuer,
         "aud": audience,
         "sub": str(account_id),
         "iat": issued,
         "exp": issued + int(ACCESS_TOKEN_TTL.total_seconds()),
         "jti": uuid.uuid4().hex,
-        "login": login,
         "scope": " ".join(scopes),
-        # Rule SUB-7: every request acts within one subscriber, named here (shared.auth.SubscriberClaim).
-        "subscriber": subscriber,
     }
+    if login is not None:
+        claims["login"] = login
+    if subscriber is not None:
+        # Rule SUB-7: every request acts within one subscriber, named here (shared.auth.SubscriberClaim).
+        claims["subscriber"] = subscriber
+    if partner_id is not None:
+        claims["partner"] = {"id": str(partner_id)}
+    return claims
 
 
 def _new_key() -> tuple[str, str, dict[str, Any]]:

@@ -138,3 +138,31 @@ class MemberExcluded(Event):
     subscriber_id: uuid.UUID
     account_id: uuid.UUID
     excluded_at: datetime
+
+
+# ---- partners -----------------------------------------------------------------------------
+
+
+class PartnerCreated(Event):
+    TYPE = "identity.partner.created"
+
+    partner_id: uuid.UUID
+    name: str
+    tin: str
+    city: str
+    contact_email: str
+
+
+class PartnerClientCreated(Event):
+    TYPE = "identity.partner_client.created"
+
+    partner_id: uuid.UUID
+    client_id: uuid.UUID
+    name: str
+
+
+class PartnerClientRevoked(Event):
+    TYPE = "identity.partner_client.revoked"
+
+    partner_id: uuid.UUID
+    client_id: uuid.UUID

@@ -66,7 +66,7 @@ async def test_login_is_case_insensitive(identity: RunningApp) -> None:
 
 async def test_token_endpoint_errors_follow_rfc6749(identity: RunningApp) -> None:
     client = address()
-    assert (await grant(identity, client, grant_type="client_credentials"))[2]["error"] == "unsupported_grant_type"
+    assert (await grant(identity, client, grant_type="authorization_code"))[2]["error"] == "unsupported_grant_type"
     assert (await grant(identity, client, username="x"))[2]["error"] == "invalid_request"
     assert (await grant(identity, client, grant_type="password", username="x"))[2]["error"] == "invalid_request"
     assert (await grant(identity, client, grant_type="refresh_token", refresh_token="nope"))[2][

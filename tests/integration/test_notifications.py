@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -27,7 +27,13 @@ from shared.bus import Bus, dlq_name
 from shared.clock import TestClock
 from shared.db import Pool, create_pool
 from shared.events import Envelope, wrap
-from shared.events.identity import EmailVerificationRequested, Language, PasswordResetRequested
+from shared.events.identity import (
+    EmailVerificationRequested,
+    InvitationAccepted,
+    InvitationSent,
+    Language,
+    PasswordResetRequested,
+)
 from shared.http import METRICS
 from shared.jobs import backoff
 from tests.infra import RunningApp, TestStack, free_port, wait_for
@@ -125,6 +131,42 @@ def verification_requested(email: str, language: Language = "en", full_name: str
     return wrap(event, producer="identity", occurred_at=datetime.now(UTC))
 
 
+INVITATION_TEXT = 'Hello, Ivan Petrov!\n\nOlga <Owner> invites you to become a user of "Romashka & Co".\nWelcome!\n'
+
+
+def invitation_sent(email: str, language: Language = "en") -> Envelope:
+    event = InvitationSent(
+        invitation_id=uuid.uuid4(),
+        subscriber_id=uuid.uuid4(),
+        subscriber_name="Romashka & Co",
+        email=email,
+        full_name="Ivan Petrov",
+        its_access=True,
+        text=INVITATION_TEXT,
+        invitation_url=f"https://identity.test/invitations/{uuid.uuid4().hex}?a=1&b=2",
+        valid_until=EXPIRES,
+        owner_name="Olga Owner",
+        owner_email="olga@example.com",
+        language=language,
+    )
+    return wrap(event, producer="identity", occurred_at=datetime.now(UTC))
+
+
+def invitation_accepted(owner_email: str, language: Language = "en") -> Envelope:
+    event = InvitationAccepted(
+        invitation_id=uuid.uuid4(),
+        subscriber_id=uuid.uuid4(),
+        subscriber_name="Romashka & Co",
+        account_id=uuid.uuid4(),
+        full_name="Ivan Petrov",
+        email="ivan@example.com",
+        owner_name="Olga Owner",
+        owner_email=owner_email,
+        owner_language=language,
+    )
+    return wrap(event, producer="identity", occurred_at=datetime.now(UTC))
+
+
 async def publish(bus: Bus, envelope: Envelope) -> None:
     await bus.publish(
         envelope.type, envelope.model_dump_json().encode(), message_id=str(envelope.id), message_type=envelope.type
@@ -218,14 +260,114 @@ async def test_password_reset_event_sends_the_reset_link(service: RunningApp, pu
     assert VALID_UNTIL["ru"] in text
 
 
+# ---- INV-2, INV-3: the invitation; INV-5: the owner told it was accepted -------------------------
+
+
+@pytest.mark.parametrize(("event_language", "language"), [("en", "en"), ("ru", "ru"), ("de", "en")])
+async def test_invitation_event_sends_one_email_with_the_text_link_and_valid_until(
+    service: RunningApp, publisher: Bus, pool: Pool, mail_dir: Path, event_language: str, language: Language
+) -> None:
+    recipient = new_address()
+    envelope = invitation_sent(recipient)
+    envelope.data["language"] = event_language  # "de": no templates yet, so English
+    url = envelope.data["invitation_url"]
+    await publish(publisher, envelope)
+
+    [message] = await wait_for(lambda: mail_to(mail_dir, recipient), what="the invitation e-mail")
+    assert message["To"] == recipient
+    assert message["Message-ID"] == f"<{envelope.id}@its-portal.local>"
+    assert (
+        message["Subject"]
+        == {
+            "en": 'Invitation to become a user of "Romashka & Co" on ITS Portal',
+            "ru": "Приглашение стать пользователем абонента «Romashka & Co» на портале ИТС",
+        }[language]
+    )
+    text, html = body(message, "plain"), body(message, "html")
+    assert INVITATION_TEXT in text  # INV-2: what the owner read, as it is
+    assert "Olga &lt;Owner&gt; invites you to become a user of &#34;Romashka &amp; Co&#34;.<br>Welcome!" in html
+    assert "<Owner>" not in html
+    assert url in text
+    assert f'href="{url.replace("&", "&amp;")}"' in html
+    assert VALID_UNTIL[language] in text  # INV-3
+    assert VALID_UNTIL[language] in html
+    assert "Olga Owner (olga@example.com)" in text
+
+    row = await wait_for(lambda: delivery_in(pool, recipient, "sent"), what="the delivery marked sent")
+    assert (row["event_id"], row["event_type"]) == (envelope.id, InvitationSent.TYPE)
+    assert (row["template"], row["language"], row["attempts"]) == ("invitation", language, 1)
+    await asyncio.sleep(0.5)
+    assert len(mail_to(mail_dir, recipient)) == 1
+
+
+@pytest.mark.parametrize(("owner_language", "language"), [("en", "en"), ("ru", "ru"), ("de", "en")])
+async def test_invitation_accepted_event_tells_the_owner_in_the_owners_language(
+    service: RunningApp, publisher: Bus, pool: Pool, mail_dir: Path, owner_language: str, language: Language
+) -> None:
+    owner = new_address()
+    envelope = invitation_accepted(owner)
+    envelope.data["owner_language"] = owner_language
+    await publish(publisher, envelope)
+
+    [message] = await wait_for(lambda: mail_to(mail_dir, owner), what="the e-mail to the owner")
+    assert message["To"] == owner
+    assert (
+        message["Subject"]
+        == {
+            "en": 'Ivan Petrov accepted your invitation to "Romashka & Co"',
+            "ru": "Приглашение принято: Ivan Petrov, абонент «Romashka & Co»",
+        }[language]
+    )
+    text, html = body(message, "plain"), body(message, "html")
+    assert "Ivan Petrov (ivan@example.com)" in text
+    assert "Ivan Petrov (ivan@example.com)" in html
+    assert "Romashka &amp; Co" in html
+    assert text.startswith({"en": "Hello, Olga Owner!", "ru": "Здравствуйте, Olga Owner!"}[language])
+    assert mail_to(mail_dir, "ivan@example.com") == []  # to the owner only
+
+    row = await wait_for(lambda: delivery_in(pool, owner, "sent"), what="the delivery marked sent")
+    assert (row["event_type"], row["template"], row["language"]) == (
+        InvitationAccepted.TYPE,
+        "invitation_accepted",
+        language,
+    )
+    await asyncio.sleep(0.5)
+    assert len(mail_to(mail_dir, owner)) == 1
+
+
+async def test_invitations_that_can_never_be_sent_are_parked(
+    migrated: TestStack, service: RunningApp, publisher: Bus, pool: Pool, mail_dir: Path
+) -> None:
+    script_link = invitation_sent(new_address())
+    script_link.data["invitation_url"] = "javascript:alert(1)"
+    bad_owner = invitation_accepted("olga at example.com")
+    no_text = invitation_sent(new_address())
+    del no_text.data["text"]
+    for envelope in (script_link, bad_owner, no_text):
+        await publish(publisher, envelope)
+    good = new_address()
+    await publish(publisher, invitation_sent(good))
+
+    await wait_for(lambda: mail_to(mail_dir, good), what="the good message's e-mail")
+    parked = await take_parked(migrated, {str(script_link.id), str(bad_owner.id), str(no_text.id)})
+    assert "not a web link" in parked[str(script_link.id)]["x-error"]
+    assert "not an e-mail address" in parked[str(bad_owner.id)]["x-error"]
+    assert "ValidationError" in parked[str(no_text.id)]["x-error"]
+    assert "\ntext\n  Field required" in parked[str(no_text.id)]["x-error"]
+    assert await deliveries(pool, script_link.data["email"]) == []
+    assert await deliveries(pool, "olga at example.com") == []
+    assert await deliveries(pool, no_text.data["email"]) == []
+
+
 # ---- inbox: one event, one e-mail ----------------------------------------------------------------
 
 
+@pytest.mark.parametrize("event_for", [verification_requested, invitation_sent, invitation_accepted])
 async def test_the_same_event_delivered_twice_sends_one_email(
-    service: RunningApp, publisher: Bus, pool: Pool, mail_dir: Path
+    service: RunningApp, publisher: Bus, pool: Pool, mail_dir: Path, event_for: Callable[[str], Envelope]
 ) -> None:
     recipient = new_address()
-    envelope = verification_requested(recipient)
+    envelope = event_for(recipient)
     await publish(publisher, envelope)
     await publish(publisher, envelope)
 

@@ -22,6 +22,8 @@ from services.notifications.domain import (
     Unsendable,
     check_link,
     check_recipient,
+    invitation_accepted_email,
+    invitation_email,
     message_id,
     password_reset_email,
     pick_language,
@@ -29,8 +31,14 @@ from services.notifications.domain import (
     verification_email,
 )
 from services.notifications.mailer import Mailer, SmtpTransport, is_permanent
-from services.notifications.rendering import TEMPLATES, RenderedEmail, Renderer
-from shared.events.identity import EmailVerificationRequested, Language, PasswordResetRequested
+from services.notifications.rendering import TEMPLATES, RenderedEmail, Renderer, line_breaks
+from shared.events.identity import (
+    EmailVerificationRequested,
+    InvitationAccepted,
+    InvitationSent,
+    Language,
+    PasswordResetRequested,
+)
 
 MOSCOW = ZoneInfo("Europe/Moscow")
 EXPIRES = datetime(2030, 1, 15, 12, 0, tzinfo=UTC)  # 15:00 in Moscow
@@ -117,9 +125,157 @@ def test_password_reset_email_carries_the_link_and_validity(language: Language) 
     assert "ivanp" in mail.text
 
 
+# ---- INV-2, INV-3: the invitation; INV-5: the owner told it was accepted --------------------------
+
+INVITATION_LINK = "https://portal.example/invitations/Tk_9-x?lang=ru&from=mail"
+INVITATION_TEXT = {
+    "en": 'Hello, Ivan Petrov!\n\nOlga Owner invites you to become a user of "Romashka".\n',
+    "ru": "Здравствуйте, Ivan Petrov!\n\nOlga Owner приглашает вас стать пользователем абонента «Romashka».\n",
+}
+
+
+def invitation(language: Language = "en", **changes: object) -> InvitationSent:
+    fields: dict[str, object] = {
+        "invitation_id": uuid.uuid4(),
+        "subscriber_id": uuid.uuid4(),
+        "subscriber_name": "Romashka",
+        "email": "ivan@example.com",
+        "full_name": "Ivan Petrov",
+        "its_access": True,
+        "text": INVITATION_TEXT[language],
+        "invitation_url": INVITATION_LINK,
+        "valid_until": EXPIRES,
+        "owner_name": "Olga Owner",
+        "owner_email": "olga@example.com",
+        "language": language,
+    }
+    return InvitationSent.model_validate({**fields, **changes})
+
+
+def accepted(language: Language = "en", full_name: str | None = "Ivan Petrov", **changes: object) -> InvitationAccepted:
+    fields: dict[str, object] = {
+        "invitation_id": uuid.uuid4(),
+        "subscriber_id": uuid.uuid4(),
+        "subscriber_name": "Romashka",
+        "account_id": uuid.uuid4(),
+        "full_name": full_name,
+        "email": "ivan@example.com",
+        "owner_name": "Olga Owner",
+        "owner_email": "olga@example.com",
+        "owner_language": language,
+    }
+    return InvitationAccepted.model_validate({**fields, **changes})
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_invitation_email_carries_the_text_the_link_the_date_and_who_invites(language: Language) -> None:
+    request = invitation_email(invitation(language), MOSCOW)
+    assert (request.template, request.language, request.recipient) == ("invitation", language, "ivan@example.com")
+    mail = render(request)
+    assert INVITATION_TEXT[language] in mail.text  # INV-2: exactly what the owner read
+    assert INVITATION_LINK in mail.text
+    assert 'href="https://portal.example/invitations/Tk_9-x?lang=ru&amp;from=mail"' in mail.html
+    assert VALID_UNTIL[language] in mail.text  # INV-3
+    assert VALID_UNTIL[language] in mail.html
+    for part in (mail.text, mail.html):
+        assert "Olga Owner (olga@example.com)" in part
+        assert "Romashka" in part
+    assert f'<html lang="{language}">' in mail.html
+
+
+def test_invitation_email_in_english() -> None:
+    mail = render(invitation_email(invitation("en"), MOSCOW))
+    assert mail.subject == 'Invitation to become a user of "Romashka" on ITS Portal'
+    assert mail.text.startswith("Hello, Ivan Petrov!\n")
+    assert "Accept the invitation" in mail.html
+
+
+def test_invitation_email_in_russian_is_written_in_russian() -> None:
+    mail = render(invitation_email(invitation("ru"), MOSCOW))
+    assert mail.subject == "Приглашение стать пользователем абонента «Romashka» на портале ИТС"
+    assert mail.text.startswith("Здравствуйте, Ivan Petrov!\n")
+    assert "Приглашение действительно до 15 января 2030 г., 15:00 (UTC+03:00)" in mail.text  # noqa: RUF001
+    assert "Принять приглашение" in mail.html
+    assert "valid until" not in mail.text
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_invitation_text_is_kept_verbatim_in_plain_text_and_escaped_in_html(language: Language) -> None:
+    text = 'Dear <b>Ivan</b> & co,\r\n\r\n  "Join us": <script>alert(1)</script>\nOlga'
+    mail = render(invitation_email(invitation(language, text=text, subscriber_name="A&B <Ltd>"), MOSCOW))
+    assert text in mail.text
+    assert "<script>" not in mail.html
+    assert "<b>Ivan</b>" not in mail.html
+    assert "A&B <Ltd>" not in mail.html
+    assert "A&amp;B &lt;Ltd&gt;" in mail.html
+    escaped = "Dear &lt;b&gt;Ivan&lt;/b&gt; &amp; co,<br><br>  &#34;Join us&#34;: &lt;script&gt;alert(1)&lt;/script&gt;"
+    assert f"{escaped}<br>Olga</div>" in mail.html  # every line break kept
+
+
+def test_line_breaks_escape_and_keep_every_kind_of_line_break() -> None:
+    assert line_breaks("a\r\nb\rc\nd\n") == "a<br>b<br>c<br>d"
+    assert line_breaks("<i>&</i>") == "&lt;i&gt;&amp;&lt;/i&gt;"
+    assert line_breaks("") == ""
+
+
+def test_invitation_greets_by_address_without_a_full_name() -> None:
+    mail = render(invitation_email(invitation("en", full_name="  "), MOSCOW))
+    assert mail.text.startswith("Hello, ivan@example.com!")
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"invitation_url": "javascript:alert(1)"}, "not a web link"),
+        ({"invitation_url": "https://portal.example/a b"}, "not a web link"),
+        ({"email": "Ivan <ivan@example.com>"}, "not an e-mail address"),
+        ({"email": "ivan@example.com\r\nBcc: all@example.com"}, "not an e-mail address"),
+    ],
+)
+def test_an_invitation_that_cannot_be_sent_is_unsendable(changes: dict[str, object], reason: str) -> None:
+    with pytest.raises(Unsendable, match=reason):
+        invitation_email(invitation("en", **changes), MOSCOW)
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_the_owner_is_told_who_accepted_the_invitation(language: Language) -> None:
+    email = invitation_accepted_email(accepted(language))
+    assert (email.template, email.language, email.recipient) == ("invitation_accepted", language, "olga@example.com")
+    mail = render(email)
+    for part in (mail.text, mail.html):
+        assert "Ivan Petrov (ivan@example.com)" in part
+        assert "Romashka" in part
+    assert "Ivan Petrov" in mail.subject
+    assert "Romashka" in mail.subject
+    assert f'<html lang="{language}">' in mail.html
+    greeting = {"en": "Hello, Olga Owner!", "ru": "Здравствуйте, Olga Owner!"}[language]
+    assert mail.text.startswith(greeting)
+
+
+def test_invitation_accepted_in_each_language() -> None:
+    en = render(invitation_accepted_email(accepted("en")))
+    ru = render(invitation_accepted_email(accepted("ru")))
+    assert en.subject == 'Ivan Petrov accepted your invitation to "Romashka"'
+    assert ru.subject == "Приглашение принято: Ivan Petrov, абонент «Romashka»"
+    assert "Ваше приглашение принято: Ivan Petrov (ivan@example.com) теперь пользователь абонента «Romashka»" in ru.text
+
+
+@pytest.mark.parametrize("full_name", [None, "", "  "])
+def test_invitation_accepted_names_the_address_without_a_full_name(full_name: str | None) -> None:
+    mail = render(invitation_accepted_email(accepted("en", full_name=full_name)))
+    assert mail.subject == 'ivan@example.com accepted your invitation to "Romashka"'
+    assert "ivan@example.com is now a user" in mail.text
+    assert "()" not in mail.text
+
+
+def test_invitation_accepted_to_an_owner_address_that_cannot_be_sent_to_is_unsendable() -> None:
+    with pytest.raises(Unsendable, match="not an e-mail address"):
+        invitation_accepted_email(accepted("en", owner_email="olga at example.com"))
+
+
 def test_every_template_has_subject_text_and_html_in_every_language() -> None:
     templates = sorted(p.name for p in TEMPLATES.iterdir() if p.is_dir() and not p.name.startswith("_"))
-    assert templates == ["email_verification", "password_reset"]
+    assert templates == ["email_verification", "invitation", "invitation_accepted", "password_reset"]
     for template in templates:
         for language in LANGUAGES:
             parts = sorted(p.name for p in (TEMPLATES / template / language).iterdir())

@@ -1,0 +1,58 @@
+"""Creating accounts outside the HTTP API: the first operator (`itsctl operator create`) and demo data."""
+
+from __future__ import annotations
+
+from services.identity import domain, store
+from services.identity.api import create_own_subscriber
+from services.identity.app import SCHEMA
+from services.identity.passwords import Passwords
+from services.identity.settings import IdentitySettings
+from shared.clock import make_clock
+from shared.db import create_pool
+from shared.outbox import Outbox
+
+
+async def ensure_account(
+    settings: IdentitySettings,
+    *,
+    login: str,
+    password: str,
+    email: str,
+    full_name: str | None,
+    operator: bool,
+) -> str:
+    """Create a verified account with its own subscriber (SUB-1), or make an existing login an operator.
+
+    Answers "created", "promoted" or "exists". Raises domain.PasswordRejected for a weak password.
+    """
+    domain.check_password(password, login=login, email=email)
+    clock = make_clock(production=settings.is_production, var_dir=settings.var_dir)
+    passwords = Passwords(memory_kib=settings.argon2_memory_kib, time_cost=settings.argon2_time_cost)
+    pool = await create_pool(settings.database_url, SCHEMA, min_size=1, max_size=2)
+    # Events wait in the outbox; the running identity service's relay publishes them.
+    outbox = Outbox(producer="identity", schema=SCHEMA, clock=clock)
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            existing = await store.account_by_login(conn, login)
+            if existing is not None:
+                if operator and not existing.is_operator:
+                    await store.make_operator(conn, existing.id)
+                    return "promoted"
+                return "exists"
+            now = clock.now()
+            account = await store.insert_account(
+                conn,
+                login=login,
+                email=email,
+                full_name=full_name,
+                language="en",
+                password_hash=await passwords.hash(password),
+                now=now,
+                is_operator=operator,
+            )
+            await create_own_subscriber(conn, outbox, account, now)
+            await store.mark_email_verified(conn, account.id, now)
+            return "created"
+    finally:
+        await pool.close()
+        passwords.close()

@@ -1,0 +1,202 @@
+"""identity's partner API: partners (franchisees) and their systems' API clients.
+
+Operators create partners and clients; a partner system authenticates with OAuth 2.0
+client_credentials (see api.token) and sees only its own partner.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from aiohttp import web
+from pydantic import BaseModel, EmailStr, StringConstraints
+
+from services.identity import store
+from shared.app import CLOCK, OUTBOX, POOL
+from shared.auth import Caller
+from shared.events.identity import PartnerClientCreated, PartnerClientRevoked, PartnerCreated
+from shared.http import Api, StrictModel
+from shared.problems import Conflict, NotFound
+
+routes = Api("ITS Portal identity: partners")
+
+OPERATOR = "operator"
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+# The check digits of a TIN are verified where contracts need them; here: its shape.
+Tin = Annotated[str, StringConstraints(pattern=r"^(\d{10}|\d{12})$")]
+
+
+class NewPartner(StrictModel):
+    name: Text
+    tin: Tin
+    city: Text
+    contact_email: EmailStr
+
+
+class PartnerOut(BaseModel):
+    id: uuid.UUID
+    name: str
+    tin: str
+    city: str
+    contact_email: str
+    created_at: datetime
+
+
+class NewClient(StrictModel):
+    name: Text
+
+
+class ClientOut(BaseModel):
+    client_id: uuid.UUID
+    name: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class ClientCreated(ClientOut):
+    client_secret: str  # shown once; only its hash is kept
+
+
+class ClientList(BaseModel):
+    items: list[ClientOut]
+
+
+def secret_hash(secret: str) -> bytes:
+    """Client secrets are 256 random bits: a plain SHA-256 is enough (no dictionary to guess from)."""
+    return hashlib.sha256(secret.encode()).digest()
+
+
+@routes.post(
+    "/v1/partners",
+    summary="Create a partner (operators)",
+    scope=OPERATOR,
+    body=NewPartner,
+    response=PartnerOut,
+    status=201,
+    errors=(409,),
+    tags=("partners",),
+)
+async def create_partner(request: web.Request, caller: Caller, body: NewPartner) -> PartnerOut:
+    partner = store.Partner(
+        id=uuid.uuid4(),
+        name=body.name,
+        tin=body.tin,
+        city=body.city,
+        contact_email=body.contact_email,
+        created_at=request.app[CLOCK].now(),
+    )
+    async with request.app[POOL].acquire() as conn, conn.transaction():
+        try:
+            await store.insert_partner(conn, partner)
+        except store.TinTaken:
+            raise Conflict("a partner with this TIN exists", field="tin") from None
+        await request.app[OUTBOX].add(
+            conn,
+            PartnerCreated(
+                partner_id=partner.id,
+                name=partner.name,
+                tin=partner.tin,
+                city=partner.city,
+                contact_email=partner.contact_email,
+            ),
+        )
+    return PartnerOut(**partner.__dict__)
+
+
+@routes.get(
+    "/v1/partners/{partner_id}",
+    summary="A partner (operators, and the partner itself)",
+    auth=True,
+    response=PartnerOut,
+    errors=(404,),
+    tags=("partners",),
+)
+async def get_partner(request: web.Request, caller: Caller) -> PartnerOut:
+    partner_id = _visible_partner(request, caller)
+    async with request.app[POOL].acquire() as conn:
+        partner = await store.partner(conn, partner_id)
+    if partner is None:
+        raise NotFound("no such partner")
+    return PartnerOut(**partner.__dict__)
+
+
+@routes.post(
+    "/v1/partners/{partner_id}/clients",
+    summary="Create an API client; its secret is shown once",
+    scope=OPERATOR,
+    body=NewClient,
+    response=ClientCreated,
+    status=201,
+    errors=(404,),
+    tags=("partners",),
+)
+async def create_client(request: web.Request, caller: Caller, body: NewClient) -> ClientCreated:
+    partner_id = _uuid(request, "partner_id")
+    secret = secrets.token_urlsafe(32)
+    client = store.PartnerClient(
+        id=uuid.uuid4(), partner_id=partner_id, name=body.name, created_at=request.app[CLOCK].now(), revoked_at=None
+    )
+    async with request.app[POOL].acquire() as conn, conn.transaction():
+        if await store.partner(conn, partner_id) is None:
+            raise NotFound("no such partner")
+        await store.insert_partner_client(conn, client, secret_hash(secret))
+        await request.app[OUTBOX].add(
+            conn, PartnerClientCreated(partner_id=partner_id, client_id=client.id, name=client.name)
+        )
+    return ClientCreated(
+        client_id=client.id, name=client.name, created_at=client.created_at, revoked_at=None, client_secret=secret
+    )
+
+
+@routes.get(
+    "/v1/partners/{partner_id}/clients",
+    summary="A partner's API clients (no secrets)",
+    scope=OPERATOR,
+    response=ClientList,
+    tags=("partners",),
+)
+async def list_clients(request: web.Request, caller: Caller) -> ClientList:
+    async with request.app[POOL].acquire() as conn:
+        clients = await store.partner_clients(conn, _uuid(request, "partner_id"))
+    return ClientList(items=[_client_out(c) for c in clients])
+
+
+@routes.post(
+    "/v1/partners/{partner_id}/clients/{client_id}/revoke",
+    summary="Revoke an API client",
+    scope=OPERATOR,
+    response=ClientOut,
+    errors=(404,),
+    tags=("partners",),
+)
+async def revoke_client(request: web.Request, caller: Caller) -> ClientOut:
+    partner_id, client_id = _uuid(request, "partner_id"), _uuid(request, "client_id")
+    async with request.app[POOL].acquire() as conn, conn.transaction():
+        client = await store.revoke_partner_client(conn, partner_id, client_id, request.app[CLOCK].now())
+        if client is None:
+            raise NotFound("no such client")
+        await request.app[OUTBOX].add(conn, PartnerClientRevoked(partner_id=partner_id, client_id=client_id))
+    return _client_out(client)
+
+
+def _client_out(client: store.PartnerClient) -> ClientOut:
+    return ClientOut(client_id=client.id, name=client.name, created_at=client.created_at, revoked_at=client.revoked_at)
+
+
+def _visible_partner(request: web.Request, caller: Caller) -> uuid.UUID:
+    """Operators see every partner; a partner only itself (others: the same 404 as a missing one)."""
+    partner_id = _uuid(request, "partner_id")
+    if OPERATOR in caller.scopes or caller.partner_id == partner_id:
+        return partner_id
+    raise NotFound("no such partner")
+
+
+def _uuid(request: web.Request, name: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(request.match_info[name])
+    except ValueError:
+        raise NotFound(f"no such {name.split('_')[0]}") from None
