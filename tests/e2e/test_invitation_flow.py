@@ -70,8 +70,19 @@ async def test_owner_invites_a_newcomer_and_an_existing_account(
     owner_login, owner_email = f"olga{tag}", f"olga{tag}@example.com"
     async with aiohttp.ClientSession() as http:
         owner = Client(http, identity)
-        await register_and_verify(owner, mail_dir, owner_login, owner_email, "Olga Owner")  # SUB-1, INV-1
-        await owner.login(owner_login, f"{owner_login}-passphrase")
+
+        async def cannot_invite_yet() -> None:  # INV-1: only after verifying her own e-mail
+            await owner.login(owner_login, f"{owner_login}-passphrase")
+            status, problem = await owner.call(
+                "POST",
+                "/v1/subscriber/invitations",
+                json={"full_name": "Too Early", "email": f"early{tag}@example.com"},
+            )
+            assert status == 403 and problem["type"].endswith("/email-not-verified")
+
+        await register_and_verify(
+            owner, mail_dir, owner_login, owner_email, "Olga Owner", before_verifying=cannot_invite_yet
+        )  # SUB-1
         status, subscriber = await owner.call("PATCH", "/v1/subscriber", json={"name": f"Romashka {tag}"})  # SUB-3
         assert status == 200 and re.fullmatch(r"CL-\d{7}", subscriber["code"])  # SUB-2
 
