@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Awaitable, Callable
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -49,13 +50,23 @@ class Client:
         self.token = body["access_token"]
 
 
-async def register_and_verify(client: Client, mail_dir: Path, login: str, email: str, full_name: str) -> None:
+async def register_and_verify(
+    client: Client,
+    mail_dir: Path,
+    login: str,
+    email: str,
+    full_name: str,
+    *,
+    before_verifying: Callable[[], Awaitable[None]] | None = None,
+) -> None:
     status, _ = await client.call(
         "POST",
         "/v1/accounts",
         json={"login": login, "password": f"{login}-passphrase", "email": email, "full_name": full_name},
     )
     assert status == 201
+    if before_verifying is not None:
+        await before_verifying()
     [message] = await mail_to(mail_dir, email)
     [link] = re.findall(r"https?://\S+/v1/email-verifications/[A-Za-z0-9_-]+", body_text(message))
     async with client.http.get(link) as response:
