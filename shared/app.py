@@ -9,8 +9,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pydantic
+from aio_pika.abc import AbstractIncomingMessage
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -19,6 +22,8 @@ from shared.bus import Bus
 from shared.clock import Clock, make_clock
 from shared.consumer import Consumer, Subscription
 from shared.db import Pool, pool_context
+from shared.events import Envelope, unwrap
+from shared.events.identity import MemberExcluded
 from shared.http import (
     AUTHENTICATOR,
     METRICS,
@@ -45,6 +50,8 @@ READINESS = web.AppKey("readiness", list[Callable[[], Awaitable[None]]])
 
 BUS_CONNECT_TIMEOUT = 60.0
 STOP_GRACE_SECONDS = 10.0
+# Identity's access tokens live this long (services.identity.tokens.ACCESS_TOKEN_TTL).
+ACCESS_TOKEN_LIFETIME = timedelta(minutes=15)
 
 
 def create_app(settings: BaseServiceSettings, *, service: str, api: Api) -> web.Application:
@@ -177,6 +184,32 @@ def setup_auth(app: web.Application, keys: KeySource | None = None) -> None:
             await source.close()
 
     app.cleanup_ctx.append(auth)
+
+
+def setup_exclusions(app: web.Application) -> None:
+    """Refuse excluded members' tokens at once (rule SUB-6), not when they expire. Needs setup_bus and setup_auth.
+
+    Every process follows `identity.member.excluded` on the event log, replaying the last
+    ACCESS_TOKEN_LIFETIME on start: older exclusions only concern tokens that have expired anyway.
+    """
+
+    async def exclusions(app: web.Application) -> AsyncIterator[None]:
+        exclusions = app[VERIFIER].exclusions
+
+        async def on_event(message: AbstractIncomingMessage) -> None:
+            if message.type == MemberExcluded.TYPE:
+                try:
+                    event = unwrap(Envelope.model_validate_json(message.body), MemberExcluded)
+                    exclusions.exclude(event.account_id, event.subscriber_id, event.excluded_at.timestamp())
+                except pydantic.ValidationError as exc:
+                    log.error("exclusions.bad_event", error=str(exc))
+            await message.ack()
+
+        # The stream's offsets are the broker's wall-clock time, not the shared (test) clock.
+        await app[BUS].follow_event_log(datetime.now(UTC) - ACCESS_TOKEN_LIFETIME, on_event)
+        yield
+
+    app.cleanup_ctx.append(exclusions)
 
 
 @contextlib.asynccontextmanager

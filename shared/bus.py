@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 import aio_pika
@@ -79,6 +80,22 @@ class Bus:
         if self._connection is not None:
             await self._connection.close()
             self._connection = None
+
+    async def follow_event_log(self, since: datetime, handler: MessageHandler) -> None:
+        """Read every event from the stream `its.events.log`, from `since` (broker time) on, then live.
+
+        For in-memory views that every replica keeps whole (e.g. exclusions): no queue of its own,
+        and a restarted process rebuilds its view from the retained stream.
+        """
+        assert self._connection is not None, "connect() first"
+        channel = await self._connection.channel()
+        await channel.set_qos(prefetch_count=self.prefetch)  # a stream consumer needs a prefetch
+        log = await channel.declare_queue(
+            EVENT_LOG, durable=True, arguments={"x-queue-type": "stream", "x-max-age": EVENT_LOG_MAX_AGE}
+        )
+        tag = await log.consume(handler, no_ack=False, arguments={"x-stream-offset": since})
+        self._consumer_tags.append((log, tag))
+        self._queues.append(log)
 
     async def stop_consuming(self) -> None:
         """Ask the broker for no more messages (shutdown); unacked ones return to their queues."""

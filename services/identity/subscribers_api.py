@@ -26,7 +26,7 @@ from services.identity.api import (
 )
 from services.identity.domain import PasswordRejected
 from shared.app import CLOCK, OUTBOX, POOL
-from shared.auth import Caller, OwnerOnly
+from shared.auth import Caller, MembershipEnded, OwnerOnly
 from shared.db import Connection
 from shared.events.identity import (
     InvitationAccepted,
@@ -42,10 +42,6 @@ from shared.problems import Conflict, Forbidden, NotFound, TooManyRequests, Vali
 routes = Api("ITS Portal identity: subscribers")
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-
-
-class MembershipEnded(Forbidden):
-    slug, title = "membership-ended", "You are no longer a user of this subscriber"
 
 
 class EmailNotVerified(Forbidden):
