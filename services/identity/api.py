@@ -523,10 +523,8 @@ async def _password_grant(request: web.Request, username: str, password: str, su
     """Rule ACC-3, and SUB-7: the token acts for one subscriber, the account's own unless named."""
     # Round trips are few on purpose: the hash should be nearly all of a login's time.
     pool, clock = request.app[POOL], request.app[CLOCK]
-    account, membership, attempt = await asyncio.gather(
-        _account_by_login(request, username),
-        _membership_by_login(request, username, subscriber),
-        _admit(request, username),
+    (account, membership), attempt = await asyncio.gather(
+        _account_and_membership(request, username, subscriber), _admit(request, username)
     )
     ok = await request.app[PASSWORDS].verify(account.password_hash if account else None, password)
     tokens, refresh = (None, None)
@@ -545,14 +543,11 @@ async def _password_grant(request: web.Request, username: str, password: str, su
     return tokens
 
 
-async def _membership_by_login(request: web.Request, login: str, subscriber: str | None) -> store.Membership | None:
+async def _account_and_membership(
+    request: web.Request, login: str, subscriber: str | None
+) -> tuple[store.Account | None, store.Membership | None]:
     async with request.app[POOL].acquire() as conn:
-        return await store.membership_by_login(conn, login, subscriber)
-
-
-async def _account_by_login(request: web.Request, login: str) -> store.Account | None:
-    async with request.app[POOL].acquire() as conn:
-        return await store.account_by_login(conn, login)
+        return await store.account_and_membership_by_login(conn, login, subscriber)
 
 
 async def _admit(request: web.Request, login: str) -> LoginAttempt:

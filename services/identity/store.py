@@ -431,17 +431,27 @@ async def membership(conn: Connection, account_id: uuid.UUID, subscriber_code: s
     return Membership(**dict(row)) if row else None
 
 
-async def membership_by_login(conn: Connection, login: str, subscriber_code: str | None) -> Membership | None:
-    """As `membership`, found from the login as typed at a login (so it runs beside the account lookup)."""
+async def account_and_membership_by_login(
+    conn: Connection, login: str, subscriber_code: str | None
+) -> tuple[Account | None, Membership | None]:
+    """At a login, in one round trip: the account, and its membership of `subscriber_code`
+    (of its own subscriber when None)."""
     row = await conn.fetchrow(
-        f"SELECT {MEMBERSHIP_COLUMNS} FROM accounts a JOIN members m ON m.account_id = a.id "
-        "JOIN subscribers s ON s.id = m.subscriber_id "
-        "WHERE lower(a.login) = lower($1) AND m.excluded_at IS NULL "
-        "AND (s.code = $2 OR ($2::text IS NULL AND s.owner_account_id = a.id))",
+        f"SELECT {', '.join('a.' + c for c in ACCOUNT_COLUMNS.split(', '))}, "
+        "s.id AS subscriber_id, s.code, s.name, m.role, m.its_access, m.joined_at "
+        "FROM accounts a LEFT JOIN (members m JOIN subscribers s ON s.id = m.subscriber_id) "
+        "ON m.account_id = a.id AND m.excluded_at IS NULL "
+        "AND (s.code = $2 OR ($2::text IS NULL AND s.owner_account_id = a.id)) "
+        "WHERE lower(a.login) = lower($1)",
         login,
         subscriber_code,
     )
-    return Membership(**dict(row)) if row else None
+    if row is None:
+        return None, None
+    values = dict(row)
+    membership_values = {k: values.pop(k) for k in ("subscriber_id", "code", "name", "role", "its_access", "joined_at")}
+    membership = Membership(**membership_values) if membership_values["subscriber_id"] else None
+    return Account(**values), membership
 
 
 async def membership_by_id(conn: Connection, account_id: uuid.UUID, subscriber_id: uuid.UUID) -> Membership | None:
