@@ -376,3 +376,18 @@ async def _events(app: RunningApp, event_type: str) -> list[dict[str, Any]]:
     async with app.app[POOL].acquire() as conn:
         rows = await conn.fetch("SELECT envelope FROM outbox WHERE routing_key = $1", event_type)
     return [row["envelope"] for row in rows]
+
+
+async def test_mass_assignment_in_invitations_is_refused(identity: RunningApp) -> None:
+    owner = await person(identity)
+    other = await person(identity)
+    _, theirs = await other.call("GET", "/v1/subscriber")
+    for extra in ({"state": "accepted"}, {"subscriber_id": theirs["id"]}, {"role": "owner"}):
+        status, problem = await owner.call(
+            "POST", "/v1/subscriber/invitations", json={"full_name": "Mallory", "email": "m@example.com", **extra}
+        )
+        assert status == 422 and problem["errors"][0]["type"] == "extra_forbidden", extra
+    _, listed = await owner.call("GET", "/v1/subscriber/invitations")
+    assert listed["items"] == []
+    _, theirs_listed = await other.call("GET", "/v1/subscriber/invitations")
+    assert theirs_listed["items"] == []
