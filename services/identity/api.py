@@ -123,6 +123,7 @@ class TokenRequest(BaseModel):
     password: str = Field("", max_length=1024)
     refresh_token: str = Field("", max_length=200)
     scope: str = ""
+    partner: str = Field("", max_length=64, description="Partner id a partner's staff member logs in for")
     client_id: str = Field("", max_length=100)
     client_secret: str = Field("", max_length=200)
     subscriber: str = Field("", description="Subscriber code (CL-…) the token acts for; default: the account's own")
@@ -448,7 +449,10 @@ async def token(request: web.Request, body: TokenRequest) -> web.Response:
     if body.grant_type == "password":
         if not body.username or not body.password:
             raise OAuthError("invalid_request", "username and password are required")
-        out = await _password_grant(request, body.username, body.password, body.subscriber or None)
+        if body.partner:
+            out = await _partner_staff_grant(request, body.username, body.password, body.partner)
+        else:
+            out = await _password_grant(request, body.username, body.password, body.subscriber or None)
     elif body.grant_type == "refresh_token":
         if not body.refresh_token:
             raise OAuthError("invalid_request", "refresh_token is required")
@@ -541,6 +545,42 @@ async def _password_grant(request: web.Request, username: str, password: str, su
         async with pool.acquire() as conn:
             await store.set_password(conn, account.id, new_hash, clock.now())
     return tokens
+
+
+async def _partner_staff_grant(request: web.Request, username: str, password: str, partner: str) -> TokenOut:
+    """A partner's staff member logs in for the partner (`partner=<id>`): scope `partner`, no subscriber.
+
+    Only an access token: a partner session starts from the password again after 15 minutes.
+    """
+    try:
+        partner_id = uuid.UUID(partner)
+    except ValueError:
+        raise OAuthError("invalid_request", "partner must be a partner id") from None
+    pool, clock, settings = request.app[POOL], request.app[CLOCK], request.app[SETTINGS]
+    (account, _), attempt = await asyncio.gather(
+        _account_and_membership(request, username, None), _admit(request, username)
+    )
+    ok = await request.app[PASSWORDS].verify(account.password_hash if account else None, password)
+    async with pool.acquire() as conn:
+        await store.record_login_attempt(conn, attempt.login_key, attempt.address, clock.now(), ok)
+        is_admin = await store.partner_admin(conn, partner_id, account.id) if ok and account else None
+    if not ok or account is None:
+        raise OAuthError("invalid_grant", "the login or password is wrong")
+    if is_admin is None:
+        raise OAuthError("invalid_grant", "this account is not on the staff of that partner")
+    access = request.app[KEYS].sign(
+        access_token_claims(
+            account_id=account.id,
+            login=account.login,
+            scopes=["partner"],
+            partner_id=partner_id,
+            partner_admin=is_admin,
+            now=clock.now(),
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+        )
+    )
+    return TokenOut(access_token=access, expires_in=int(ACCESS_TOKEN_TTL.total_seconds()), scope="partner")
 
 
 async def _account_and_membership(

@@ -185,3 +185,16 @@ def invitation_text(*, full_name: str, subscriber_name: str, owner_name: str, it
 def same_email(a: str, b: str) -> bool:
     """Addresses compared whole and case-insensitively: `Alice@X` is `alice@x`; `ice@x` is not."""
     return a.strip().casefold() == b.strip().casefold()
+
+
+def partner_invitation_text(*, full_name: str, partner_name: str, inviter_name: str, language: str) -> str:
+    """The message of an invitation to a partner's staff, read by the inviter before it is sent."""
+    if language == "ru":
+        return (
+            f"Здравствуйте, {full_name}!\n\n"
+            f"{inviter_name} приглашает вас в сотрудники партнёра «{partner_name}» на портале ИТС.\n"
+        )
+    return (
+        f"Hello, {full_name}!\n\n"
+        f'{inviter_name} invites you to join the staff of the partner "{partner_name}" on the ITS Portal.\n'
+    )

@@ -9,18 +9,20 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from aiohttp import web
 from pydantic import BaseModel, EmailStr, StringConstraints
 
-from services.identity import store
+from services.identity import domain, store
+from services.identity.api import email_link
 from shared.app import CLOCK, OUTBOX, POOL
 from shared.auth import Caller
-from shared.events.identity import PartnerClientCreated, PartnerClientRevoked, PartnerCreated
+from shared.db import Connection
+from shared.events.identity import InvitationSent, PartnerClientCreated, PartnerClientRevoked, PartnerCreated
 from shared.http import Api, StrictModel
-from shared.problems import Conflict, NotFound
+from shared.problems import Conflict, Forbidden, NotFound, TooManyRequests
 
 routes = Api("ITS Portal identity: partners")
 
@@ -126,23 +128,21 @@ async def get_partner(request: web.Request, caller: Caller) -> PartnerOut:
 
 @routes.post(
     "/v1/partners/{partner_id}/clients",
-    summary="Create an API client; its secret is shown once",
-    scope=OPERATOR,
+    summary="Create an API client; its secret is shown once (operators and partner admins)",
+    auth=True,
     body=NewClient,
     response=ClientCreated,
     status=201,
-    errors=(404,),
+    errors=(403, 404),
     tags=("partners",),
 )
 async def create_client(request: web.Request, caller: Caller, body: NewClient) -> ClientCreated:
-    partner_id = _uuid(request, "partner_id")
     secret = secrets.token_urlsafe(32)
-    client = store.PartnerClient(
-        id=uuid.uuid4(), partner_id=partner_id, name=body.name, created_at=request.app[CLOCK].now(), revoked_at=None
-    )
     async with request.app[POOL].acquire() as conn, conn.transaction():
-        if await store.partner(conn, partner_id) is None:
-            raise NotFound("no such partner")
+        partner_id = (await _administered_partner(conn, request, caller)).id
+        client = store.PartnerClient(
+            id=uuid.uuid4(), partner_id=partner_id, name=body.name, created_at=request.app[CLOCK].now(), revoked_at=None
+        )
         await store.insert_partner_client(conn, client, secret_hash(secret))
         await request.app[OUTBOX].add(
             conn, PartnerClientCreated(partner_id=partner_id, client_id=client.id, name=client.name)
@@ -200,3 +200,148 @@ def _uuid(request: web.Request, name: str) -> uuid.UUID:
         return uuid.UUID(request.match_info[name])
     except ValueError:
         raise NotFound(f"no such {name.split('_')[0]}") from None
+
+
+# ---- the partner's staff: invited like a subscriber's users ---------------------------------
+
+
+class NewPartnerInvitation(StrictModel):
+    full_name: Text
+    email: EmailStr
+    admin: bool = False  # a partner admin invites staff and manages the API clients
+
+
+class PartnerInvitationOut(BaseModel):
+    id: uuid.UUID
+    email: str
+    full_name: str
+    admin: bool
+    state: str
+    created_at: datetime
+    valid_until: datetime
+    text: str
+
+
+class PartnerUserOut(BaseModel):
+    account_id: uuid.UUID
+    login: str
+    full_name: str | None
+    email: str
+    admin: bool
+    joined_at: datetime
+
+
+class PartnerUserList(BaseModel):
+    items: list[PartnerUserOut]
+
+
+@routes.post(
+    "/v1/partners/{partner_id}/invitations",
+    summary="Invite a person to the partner's staff (operators and partner admins)",
+    auth=True,
+    body=NewPartnerInvitation,
+    response=PartnerInvitationOut,
+    status=201,
+    errors=(403, 404, 429),
+    tags=("partners",),
+)
+async def invite_staff(request: web.Request, caller: Caller, body: NewPartnerInvitation) -> PartnerInvitationOut:
+    now = request.app[CLOCK].now()
+    async with request.app[POOL].acquire() as conn, conn.transaction():
+        partner = await _administered_partner(conn, request, caller)
+        inviter = await store.account_by_id(conn, caller.account_id)
+        if inviter is None:
+            raise NotFound("the account of this token no longer exists")
+        target = store.Target.partner(partner.id)
+        if await store.sends_since(conn, target, now - timedelta(days=1)) >= domain.INVITATIONS_PER_DAY:
+            raise TooManyRequests(
+                f"at most {domain.INVITATIONS_PER_DAY} invitations a day per partner", retry_after=3600
+            )
+        inviter_name = inviter.full_name or inviter.login
+        text = domain.partner_invitation_text(
+            full_name=body.full_name, partner_name=partner.name, inviter_name=inviter_name, language=inviter.language
+        )
+        invitation = store.Invitation(
+            id=uuid.uuid4(),
+            subscriber_id=None,
+            partner_id=partner.id,
+            partner_admin=body.admin,
+            email=body.email,
+            full_name=body.full_name,
+            its_access=False,
+            text=text,
+            created_at=now,
+            sent_at=now,
+            valid_until=now + domain.INVITATION_TTL,
+            accepted_at=None,
+            revoked_at=None,
+            superseded_at=None,
+        )
+        token = domain.new_token()
+        await store.insert_invitation(conn, invitation, domain.token_hash(token))
+        await request.app[OUTBOX].add(
+            conn,
+            InvitationSent(
+                invitation_id=invitation.id,
+                partner_id=partner.id,
+                subscriber_name=partner.name,
+                email=invitation.email,
+                full_name=invitation.full_name,
+                its_access=False,
+                text=text,
+                invitation_url=email_link(request, "invitation", "/v1/invitations", token),
+                valid_until=invitation.valid_until,
+                owner_name=inviter_name,
+                owner_email=inviter.email,
+                language="ru" if inviter.language == "ru" else "en",
+            ),
+        )
+    times = domain.InvitationTimes(invitation.valid_until, None, None, None)
+    return PartnerInvitationOut(
+        id=invitation.id,
+        email=invitation.email,
+        full_name=invitation.full_name,
+        admin=body.admin,
+        state=domain.invitation_state(times, now),
+        created_at=now,
+        valid_until=invitation.valid_until,
+        text=text,
+    )
+
+
+@routes.get(
+    "/v1/partners/{partner_id}/users",
+    summary="The partner's staff (operators and the partner's users)",
+    auth=True,
+    response=PartnerUserList,
+    errors=(404,),
+    tags=("partners",),
+)
+async def list_staff(request: web.Request, caller: Caller) -> PartnerUserList:
+    partner_id = _visible_partner(request, caller)
+    async with request.app[POOL].acquire() as conn:
+        users = await store.partner_users(conn, partner_id)
+    return PartnerUserList(
+        items=[
+            PartnerUserOut(
+                account_id=u.account_id,
+                login=u.login,
+                full_name=u.full_name,
+                email=u.email,
+                admin=u.is_admin,
+                joined_at=u.joined_at,
+            )
+            for u in users
+        ]
+    )
+
+
+async def _administered_partner(conn: Connection, request: web.Request, caller: Caller) -> store.Partner:
+    """The partner of the URL, if the caller is an operator or one of its admins (others: 404)."""
+    partner_id = _visible_partner(request, caller)
+    if OPERATOR not in caller.scopes and not await store.partner_admin(conn, partner_id, caller.account_id):
+        raise Forbidden("only operators and the partner's admins can do this")
+    partner = await store.partner(conn, partner_id)
+    if partner is None:
+        raise NotFound("no such partner")
+    return partner

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 
@@ -569,9 +569,27 @@ async def exclude_member(conn: Connection, subscriber_id: uuid.UUID, account_id:
 
 
 @dataclass(frozen=True)
+class Target:
+    """Whom an invitation is to: a subscriber (its users) or a partner (its staff)."""
+
+    column: Literal["subscriber_id", "partner_id"]  # a column of invitations and invitation_sends
+    id: uuid.UUID
+
+    @classmethod
+    def subscriber(cls, subscriber_id: uuid.UUID) -> Target:
+        return cls("subscriber_id", subscriber_id)
+
+    @classmethod
+    def partner(cls, partner_id: uuid.UUID) -> Target:
+        return cls("partner_id", partner_id)
+
+
+@dataclass(frozen=True)
 class Invitation:
     id: uuid.UUID
-    subscriber_id: uuid.UUID
+    subscriber_id: uuid.UUID | None
+    partner_id: uuid.UUID | None
+    partner_admin: bool
     email: str
     full_name: str
     its_access: bool
@@ -583,10 +601,17 @@ class Invitation:
     revoked_at: datetime | None
     superseded_at: datetime | None
 
+    @property
+    def target(self) -> Target:
+        if self.partner_id is not None:
+            return Target.partner(self.partner_id)
+        assert self.subscriber_id is not None
+        return Target.subscriber(self.subscriber_id)
+
 
 INVITATION_COLUMNS = (
-    "id, subscriber_id, email, full_name, its_access, text, created_at, sent_at, valid_until, accepted_at, "
-    "revoked_at, superseded_at"
+    "id, subscriber_id, partner_id, partner_admin, email, full_name, its_access, text, created_at, sent_at, "
+    "valid_until, accepted_at, revoked_at, superseded_at"
 )
 OPEN = "accepted_at IS NULL AND revoked_at IS NULL AND superseded_at IS NULL"
 
@@ -595,26 +620,29 @@ def _invitation(row: asyncpg.Record | None) -> Invitation | None:
     return Invitation(**dict(row)) if row is not None else None
 
 
-async def sends_since(conn: Connection, subscriber_id: uuid.UUID, since: datetime) -> int:
+async def sends_since(conn: Connection, target: Target, since: datetime) -> int:
     count: int = await conn.fetchval(
-        "SELECT count(*) FROM invitation_sends WHERE subscriber_id = $1 AND sent_at > $2", subscriber_id, since
+        f"SELECT count(*) FROM invitation_sends WHERE {target.column} = $1 AND sent_at > $2", target.id, since
     )
     return count
 
 
 async def insert_invitation(conn: Connection, invitation: Invitation, token_hash: bytes) -> None:
-    """Rule INV-4: the new invitation voids the open ones to the same address in this subscriber."""
+    """Rule INV-4: the new invitation voids the open ones to the same address for the same target."""
+    target = invitation.target
     await conn.execute(
-        f"UPDATE invitations SET superseded_at = $3 WHERE subscriber_id = $1 AND lower(email) = lower($2) AND {OPEN}",
-        invitation.subscriber_id,
+        f"UPDATE invitations SET superseded_at = $3 WHERE {target.column} = $1 AND lower(email) = lower($2) AND {OPEN}",
+        target.id,
         invitation.email,
         invitation.created_at,
     )
     await conn.execute(
-        "INSERT INTO invitations (id, subscriber_id, email, full_name, its_access, text, token_hash, created_at, "
-        "sent_at, valid_until) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9)",
+        "INSERT INTO invitations (id, subscriber_id, partner_id, partner_admin, email, full_name, its_access, text, "
+        "token_hash, created_at, sent_at, valid_until) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11)",
         invitation.id,
         invitation.subscriber_id,
+        invitation.partner_id,
+        invitation.partner_admin,
         invitation.email,
         invitation.full_name,
         invitation.its_access,
@@ -623,12 +651,12 @@ async def insert_invitation(conn: Connection, invitation: Invitation, token_hash
         invitation.created_at,
         invitation.valid_until,
     )
-    await _record_send(conn, invitation.subscriber_id, invitation.id, invitation.created_at)
+    await _record_send(conn, target, invitation.id, invitation.created_at)
 
 
 async def resend_invitation(
     conn: Connection,
-    subscriber_id: uuid.UUID,
+    target: Target,
     invitation_id: uuid.UUID,
     token_hash: bytes,
     now: datetime,
@@ -638,8 +666,8 @@ async def resend_invitation(
     invitation = _invitation(
         await conn.fetchrow(
             f"UPDATE invitations SET token_hash = $3, sent_at = $4, valid_until = $5 "
-            f"WHERE subscriber_id = $1 AND id = $2 AND {OPEN} RETURNING {INVITATION_COLUMNS}",
-            subscriber_id,
+            f"WHERE {target.column} = $1 AND id = $2 AND {OPEN} RETURNING {INVITATION_COLUMNS}",
+            target.id,
             invitation_id,
             token_hash,
             now,
@@ -647,47 +675,47 @@ async def resend_invitation(
         )
     )
     if invitation is not None:
-        await _record_send(conn, subscriber_id, invitation_id, now)
+        await _record_send(conn, target, invitation_id, now)
     return invitation
 
 
-async def _record_send(conn: Connection, subscriber_id: uuid.UUID, invitation_id: uuid.UUID, at: datetime) -> None:
+async def _record_send(conn: Connection, target: Target, invitation_id: uuid.UUID, at: datetime) -> None:
     await conn.execute(
-        "INSERT INTO invitation_sends (subscriber_id, invitation_id, sent_at) VALUES ($1, $2, $3)",
-        subscriber_id,
+        f"INSERT INTO invitation_sends ({target.column}, invitation_id, sent_at) VALUES ($1, $2, $3)",
+        target.id,
         invitation_id,
         at,
     )
 
 
 async def revoke_invitation(
-    conn: Connection, subscriber_id: uuid.UUID, invitation_id: uuid.UUID, now: datetime
+    conn: Connection, target: Target, invitation_id: uuid.UUID, now: datetime
 ) -> Invitation | None:
     return _invitation(
         await conn.fetchrow(
-            f"UPDATE invitations SET revoked_at = $3 WHERE subscriber_id = $1 AND id = $2 AND {OPEN} "
+            f"UPDATE invitations SET revoked_at = $3 WHERE {target.column} = $1 AND id = $2 AND {OPEN} "
             f"RETURNING {INVITATION_COLUMNS}",
-            subscriber_id,
+            target.id,
             invitation_id,
             now,
         )
     )
 
 
-async def invitation(conn: Connection, subscriber_id: uuid.UUID, invitation_id: uuid.UUID) -> Invitation | None:
+async def invitation(conn: Connection, target: Target, invitation_id: uuid.UUID) -> Invitation | None:
     return _invitation(
         await conn.fetchrow(
-            f"SELECT {INVITATION_COLUMNS} FROM invitations WHERE subscriber_id = $1 AND id = $2",
-            subscriber_id,
+            f"SELECT {INVITATION_COLUMNS} FROM invitations WHERE {target.column} = $1 AND id = $2",
+            target.id,
             invitation_id,
         )
     )
 
 
-async def invitations(conn: Connection, subscriber_id: uuid.UUID) -> list[Invitation]:
+async def invitations(conn: Connection, target: Target) -> list[Invitation]:
     rows = await conn.fetch(
-        f"SELECT {INVITATION_COLUMNS} FROM invitations WHERE subscriber_id = $1 ORDER BY created_at DESC",
-        subscriber_id,
+        f"SELECT {INVITATION_COLUMNS} FROM invitations WHERE {target.column} = $1 ORDER BY created_at DESC",
+        target.id,
     )
     return [Invitation(**dict(row)) for row in rows]
 
@@ -819,3 +847,48 @@ async def active_client_secret(conn: Connection, client_id: uuid.UUID) -> tuple[
 
 async def make_operator(conn: Connection, account_id: uuid.UUID) -> None:
     await conn.execute("UPDATE accounts SET is_operator = true WHERE id = $1", account_id)
+
+
+# ---- partner users ------------------------------------------------------------------------
+
+
+async def join_partner(
+    conn: Connection, partner_id: uuid.UUID, account_id: uuid.UUID, is_admin: bool, now: datetime
+) -> bool:
+    """False if the account is on the partner's staff already."""
+    joined = await conn.fetchval(
+        "INSERT INTO partner_members (partner_id, account_id, is_admin, joined_at) VALUES ($1, $2, $3, $4) "
+        "ON CONFLICT DO NOTHING RETURNING true",
+        partner_id,
+        account_id,
+        is_admin,
+        now,
+    )
+    return bool(joined)
+
+
+async def partner_admin(conn: Connection, partner_id: uuid.UUID, account_id: uuid.UUID) -> bool | None:
+    """Whether the account administers the partner; None if it is not on its staff."""
+    is_admin: bool | None = await conn.fetchval(
+        "SELECT is_admin FROM partner_members WHERE partner_id = $1 AND account_id = $2", partner_id, account_id
+    )
+    return is_admin
+
+
+@dataclass(frozen=True)
+class PartnerUser:
+    account_id: uuid.UUID
+    login: str
+    full_name: str | None
+    email: str
+    is_admin: bool
+    joined_at: datetime
+
+
+async def partner_users(conn: Connection, partner_id: uuid.UUID) -> list[PartnerUser]:
+    rows = await conn.fetch(
+        "SELECT a.id AS account_id, a.login, a.full_name, a.email, p.is_admin, p.joined_at "
+        "FROM partner_members p JOIN accounts a ON a.id = p.account_id WHERE p.partner_id = $1 ORDER BY p.joined_at",
+        partner_id,
+    )
+    return [PartnerUser(**dict(row)) for row in rows]

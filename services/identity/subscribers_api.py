@@ -129,19 +129,27 @@ class InvitationList(BaseModel):
 
 
 class InvitationPreview(BaseModel):
-    subscriber_name: str
+    subscriber_name: str | None  # an invitation to a subscriber's users...
+    partner_name: str | None = None  # ...or to a partner's staff
     full_name: str
     email: str
     valid_until: datetime
 
 
-class Accepted(BaseModel):
-    """Rule INV-5: what the person sees after accepting."""
+class PartnerJoined(BaseModel):
+    id: uuid.UUID
+    name: str
+    admin: bool
 
-    subscriber_code: str
-    subscriber_name: str
-    its_access: bool
-    owner: Contact
+
+class Accepted(BaseModel):
+    """Rule INV-5: what the person sees after accepting (for a partner's staff: `partner`)."""
+
+    subscriber_code: str | None = None
+    subscriber_name: str | None = None
+    its_access: bool = False
+    owner: Contact | None = None
+    partner: PartnerJoined | None = None
     account: AccountOut | None = None
 
 
@@ -327,6 +335,8 @@ async def invite(request: web.Request, caller: Caller, body: NewInvitation) -> I
         invitation = store.Invitation(
             id=uuid.uuid4(),
             subscriber_id=membership.subscriber_id,
+            partner_id=None,
+            partner_admin=False,
             email=body.email,
             full_name=body.full_name,
             its_access=body.its_access,
@@ -356,7 +366,7 @@ async def list_invitations(request: web.Request, caller: Caller) -> InvitationLi
     now = request.app[CLOCK].now()
     async with request.app[POOL].acquire() as conn:
         membership = await _owner_membership(conn, caller)
-        rows = await store.invitations(conn, membership.subscriber_id)
+        rows = await store.invitations(conn, store.Target.subscriber(membership.subscriber_id))
     return InvitationList(items=[_invitation_out(i, now) for i in rows])
 
 
@@ -374,12 +384,17 @@ async def resend(request: web.Request, caller: Caller) -> InvitationOut:
     async with request.app[POOL].acquire() as conn, conn.transaction():
         membership = await _owner_membership(conn, caller)
         subscriber, owner = await _subscriber_and_owner(conn, membership, caller)
-        if await store.invitation(conn, membership.subscriber_id, invitation_id) is None:
+        if await store.invitation(conn, store.Target.subscriber(membership.subscriber_id), invitation_id) is None:
             raise NotFound("no such invitation")
         await _limit_sends(conn, membership, now)
         token = domain.new_token()
         invitation = await store.resend_invitation(
-            conn, membership.subscriber_id, invitation_id, domain.token_hash(token), now, now + domain.INVITATION_TTL
+            conn,
+            store.Target.subscriber(membership.subscriber_id),
+            invitation_id,
+            domain.token_hash(token),
+            now,
+            now + domain.INVITATION_TTL,
         )
         if invitation is None:
             raise Conflict("only a pending or expired invitation can be sent again; invite the person anew")
@@ -400,9 +415,11 @@ async def revoke(request: web.Request, caller: Caller) -> InvitationOut:
     now = request.app[CLOCK].now()
     async with request.app[POOL].acquire() as conn, conn.transaction():
         membership = await _owner_membership(conn, caller)
-        if await store.invitation(conn, membership.subscriber_id, invitation_id) is None:
+        if await store.invitation(conn, store.Target.subscriber(membership.subscriber_id), invitation_id) is None:
             raise NotFound("no such invitation")
-        invitation = await store.revoke_invitation(conn, membership.subscriber_id, invitation_id, now)
+        invitation = await store.revoke_invitation(
+            conn, store.Target.subscriber(membership.subscriber_id), invitation_id, now
+        )
         if invitation is None:
             raise Conflict("the invitation was already accepted, replaced or revoked")
     return _invitation_out(invitation, now)
@@ -422,15 +439,25 @@ async def preview(request: web.Request) -> InvitationPreview:
     token = _token(request)
     async with request.app[POOL].acquire() as conn:
         invitation = await store.open_invitation_by_token(conn, domain.token_hash(token), request.app[CLOCK].now())
-        subscriber = await store.subscriber(conn, invitation.subscriber_id) if invitation else None
-    if invitation is None or subscriber is None:
+        name = await _organisation_name(conn, invitation) if invitation else None
+    if invitation is None or name is None:
         raise NotFound(INVITATION_NOT_FOUND)
     return InvitationPreview(
-        subscriber_name=subscriber.name,
+        subscriber_name=name if invitation.subscriber_id else None,
+        partner_name=name if invitation.partner_id else None,
         full_name=invitation.full_name,
         email=invitation.email,
         valid_until=invitation.valid_until,
     )
+
+
+async def _organisation_name(conn: Connection, invitation: store.Invitation) -> str | None:
+    if invitation.partner_id is not None:
+        partner = await store.partner(conn, invitation.partner_id)
+        return partner.name if partner else None
+    assert invitation.subscriber_id is not None
+    subscriber = await store.subscriber(conn, invitation.subscriber_id)
+    return subscriber.name if subscriber else None
 
 
 @routes.post(
@@ -520,6 +547,9 @@ async def _accept(
         )
     if await store.accept_invitation(conn, domain.token_hash(token), account.id, now) is None:
         raise NotFound(INVITATION_NOT_FOUND)  # accepted a moment ago by a concurrent request
+    if invitation.partner_id is not None:
+        return await _join_partner(conn, invitation, invitation.partner_id, account, now)
+    assert invitation.subscriber_id is not None
     if not await store.join_subscriber(conn, invitation.subscriber_id, account.id, invitation.its_access, now):
         raise Conflict("you are a user of this subscriber already")
     subscriber = await store.subscriber(conn, invitation.subscriber_id)
@@ -550,6 +580,16 @@ async def _accept(
         its_access=invitation.its_access,
         owner=Contact(name=subscriber.owner_name, email=subscriber.owner_email),
     )
+
+
+async def _join_partner(
+    conn: Connection, invitation: store.Invitation, partner_id: uuid.UUID, account: store.Account, now: datetime
+) -> Accepted:
+    if not await store.join_partner(conn, partner_id, account.id, invitation.partner_admin, now):
+        raise Conflict("you are on this partner's staff already")
+    partner = await store.partner(conn, partner_id)
+    assert partner is not None
+    return Accepted(partner=PartnerJoined(id=partner.id, name=partner.name, admin=invitation.partner_admin))
 
 
 # ---- helpers ------------------------------------------------------------------------------
@@ -596,7 +636,7 @@ async def _subscriber_and_owner(
 
 
 async def _limit_sends(conn: Connection, membership: store.Membership, now: datetime) -> None:
-    sent = await store.sends_since(conn, membership.subscriber_id, now - timedelta(days=1))
+    sent = await store.sends_since(conn, store.Target.subscriber(membership.subscriber_id), now - timedelta(days=1))
     if sent >= domain.INVITATIONS_PER_DAY:
         raise TooManyRequests(
             f"at most {domain.INVITATIONS_PER_DAY} invitations a day per subscriber", retry_after=3600

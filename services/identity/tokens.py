@@ -68,6 +68,7 @@ def access_token_claims(
     login: str | None = None,
     subscriber: dict[str, Any] | None = None,
     partner_id: uuid.UUID | None = None,
+    partner_admin: bool = False,
 ) -> dict[str, Any]:
     """Claims of an access token: a person's (login, subscriber) or a partner system's (partner)."""
     issued = int(now.timestamp())
@@ -86,7 +87,7 @@ def access_token_claims(
         # Rule SUB-7: every request acts within one subscriber, named here (shared.auth.SubscriberClaim).
         claims["subscriber"] = subscriber
     if partner_id is not None:
-        claims["partner"] = {"id": str(partner_id)}
+        claims["partner"] = {"id": str(partner_id), "admin": partner_admin}
     return claims
 
 

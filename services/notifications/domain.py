@@ -160,6 +160,7 @@ def invitation_email(event: InvitationSent, zone: ZoneInfo) -> EmailRequest:
             "inviter": name_and_address(event.owner_name, event.owner_email),
             "owner_email": event.owner_email,
             "subscriber_name": event.subscriber_name,
+            "to_partner": event.partner_id is not None,
         },
     )
 

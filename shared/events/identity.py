@@ -79,12 +79,17 @@ class SubscriberRenamed(Event):
 
 
 class InvitationSent(Event):
-    """Rules INV-2, INV-3: `text` is what the owner read; the e-mail adds the link and the date."""
+    """Rules INV-2, INV-3: `text` is what the inviter read; the e-mail adds the link and the date.
+
+    An invitation to a subscriber's users (`subscriber_id`) or to a partner's staff (`partner_id`);
+    `subscriber_name` is then the partner's name, and `owner_*` the inviting operator or admin.
+    """
 
     TYPE = "identity.invitation.sent"
 
     invitation_id: uuid.UUID
-    subscriber_id: uuid.UUID
+    subscriber_id: uuid.UUID | None = None
+    partner_id: uuid.UUID | None = None
     subscriber_name: str
     email: str
     full_name: str

@@ -124,7 +124,7 @@ async def test_partner_systems_use_client_credentials(identity: RunningApp, stac
         assert status == 200, token
         assert "refresh_token" not in token and token["scope"] == "partner"
     claims = jwt.decode(token["access_token"], options={"verify_signature": False})
-    assert claims["partner"] == {"id": partner["id"]} and "subscriber" not in claims
+    assert claims["partner"]["id"] == partner["id"] and "subscriber" not in claims
     auth = {"Authorization": f"Bearer {token['access_token']}"}
     async with identity.http.get(f"/v1/partners/{partner['id']}", headers=auth) as r:
         assert r.status == 200 and (await r.json())["name"] == "Franchisee One"
@@ -178,3 +178,107 @@ async def test_itsctl_creates_the_first_operator(identity: RunningApp, stack: Te
     weak_args = ("operator", "create", "--login", unique(), "--email", "w@vendor.example")
     weak = await asyncio.to_thread(itsctl, *weak_args, env={**env, "ITS_OPERATOR_PASSWORD": "password"})
     assert weak.returncode == 1 and "not accepted" in weak.stderr
+
+
+async def staff_token(app: RunningApp, login: str, password: str, partner_id: str) -> tuple[int, Any]:
+    async with app.http.post(
+        "/oauth/token",
+        headers={"X-Forwarded-For": address()},
+        data={"grant_type": "password", "username": login, "password": password, "partner": partner_id},
+    ) as response:
+        return response.status, await response.json()
+
+
+async def partner_invitation_link(app: RunningApp, invitation_id: str) -> str:
+    from urllib.parse import urlparse
+
+    from shared.app import POOL
+
+    async with app.app[POOL].acquire() as conn:
+        envelope = await conn.fetchval(
+            "SELECT envelope FROM outbox WHERE routing_key = 'identity.invitation.sent' "
+            "AND envelope->'data'->>'invitation_id' = $1",
+            invitation_id,
+        )
+    assert envelope["data"]["partner_id"] is not None and envelope["data"]["subscriber_id"] is None
+    return str(urlparse(envelope["data"]["invitation_url"]).path)
+
+
+async def test_partner_staff_are_invited_like_subscriber_users(identity: RunningApp, stack: TestStack) -> None:
+    operator = await operator_token(identity, stack)
+    partner, other = await create_partner(identity, operator), await create_partner(identity, operator)
+    admin_account = new_account()
+    async with identity.http.post("/v1/accounts", json=admin_account) as r:
+        assert r.status == 201
+    # An operator invites the partner's first admin (the same invitation mechanism as INV).
+    async with identity.http.post(
+        f"/v1/partners/{partner['id']}/invitations",
+        headers={"Authorization": f"Bearer {operator}"},
+        json={"full_name": "Pavel Partner", "email": admin_account["email"], "admin": True},
+    ) as r:
+        assert r.status == 201, await r.text()
+        invitation = await r.json()
+    assert invitation["state"] == "pending" and "Franchisee One" in invitation["text"]
+    link = await partner_invitation_link(identity, invitation["id"])
+    async with identity.http.get(link) as r:
+        preview = await r.json()
+    assert preview["partner_name"] == "Franchisee One" and preview["subscriber_name"] is None
+    own = await password_token(identity, admin_account["login"], admin_account["password"])
+    async with identity.http.post(f"{link}/accept", headers={"Authorization": f"Bearer {own}"}) as r:
+        assert r.status == 200, await r.text()
+        accepted = await r.json()
+    assert accepted["partner"] == {"id": partner["id"], "name": "Franchisee One", "admin": True}
+
+    status, token = await staff_token(identity, admin_account["login"], admin_account["password"], partner["id"])
+    assert status == 200, token
+    claims = jwt.decode(token["access_token"], options={"verify_signature": False})
+    assert claims["partner"] == {"id": partner["id"], "admin": True} and claims["scope"] == "partner"
+    admin = {"Authorization": f"Bearer {token['access_token']}"}
+    status, error = await staff_token(identity, admin_account["login"], admin_account["password"], other["id"])
+    assert (status, error["error"]) == (400, "invalid_grant")
+
+    # The admin invites a colleague, who registers from the link; the colleague is staff, not admin.
+    async with identity.http.post(
+        f"/v1/partners/{partner['id']}/invitations",
+        headers=admin,
+        json={"full_name": "Sveta Staff", "email": "sveta@franchisee.example"},
+    ) as r:
+        assert r.status == 201
+        colleague_invitation = await r.json()
+    colleague = new_account(email="sveta@franchisee.example")
+    colleague_link = await partner_invitation_link(identity, colleague_invitation["id"])
+    async with identity.http.post(
+        f"{colleague_link}/register",
+        json={
+            "login": colleague["login"],
+            "password": colleague["password"],
+            "full_name": "Sveta Staff",
+            "email": colleague["email"],
+            "accept_terms": True,
+        },
+    ) as r:
+        assert r.status == 201, await r.text()
+    status, token = await staff_token(identity, colleague["login"], colleague["password"], partner["id"])
+    assert status == 200
+    staff = {"Authorization": f"Bearer {token['access_token']}"}
+
+    async with identity.http.get(f"/v1/partners/{partner['id']}/users", headers=staff) as r:
+        users = await r.json()
+    assert [(u["full_name"], u["admin"]) for u in users["items"]] == [("Ivan Petrov", True), ("Sveta Staff", False)]
+    # Staff who are not admins neither invite nor create clients; admins create clients.
+    async with identity.http.post(
+        f"/v1/partners/{partner['id']}/invitations", headers=staff, json={"full_name": "X", "email": "x@example.com"}
+    ) as r:
+        assert r.status == 403
+    async with identity.http.post(f"/v1/partners/{partner['id']}/clients", headers=staff, json={"name": "x"}) as r:
+        assert r.status == 403
+    async with identity.http.post(f"/v1/partners/{partner['id']}/clients", headers=admin, json={"name": "ERP"}) as r:
+        assert r.status == 201
+    # Partners never see other partners.
+    for path in (f"/v1/partners/{other['id']}", f"/v1/partners/{other['id']}/users"):
+        async with identity.http.get(path, headers=admin) as r:
+            assert r.status == 404
+    async with identity.http.post(
+        f"/v1/partners/{other['id']}/invitations", headers=admin, json={"full_name": "X", "email": "x@example.com"}
+    ) as r:
+        assert r.status == 404
