@@ -154,28 +154,30 @@ async def create_client(request: web.Request, caller: Caller, body: NewClient) -
 
 @routes.get(
     "/v1/partners/{partner_id}/clients",
-    summary="A partner's API clients (no secrets)",
-    scope=OPERATOR,
+    summary="A partner's API clients, no secrets (operators and partner admins)",
+    auth=True,
     response=ClientList,
     tags=("partners",),
 )
 async def list_clients(request: web.Request, caller: Caller) -> ClientList:
     async with request.app[POOL].acquire() as conn:
-        clients = await store.partner_clients(conn, _uuid(request, "partner_id"))
+        partner = await _administered_partner(conn, request, caller)
+        clients = await store.partner_clients(conn, partner.id)
     return ClientList(items=[_client_out(c) for c in clients])
 
 
 @routes.post(
     "/v1/partners/{partner_id}/clients/{client_id}/revoke",
-    summary="Revoke an API client",
-    scope=OPERATOR,
+    summary="Revoke an API client (operators and partner admins)",
+    auth=True,
     response=ClientOut,
     errors=(404,),
     tags=("partners",),
 )
 async def revoke_client(request: web.Request, caller: Caller) -> ClientOut:
-    partner_id, client_id = _uuid(request, "partner_id"), _uuid(request, "client_id")
+    client_id = _uuid(request, "client_id")
     async with request.app[POOL].acquire() as conn, conn.transaction():
+        partner_id = (await _administered_partner(conn, request, caller)).id
         client = await store.revoke_partner_client(conn, partner_id, client_id, request.app[CLOCK].now())
         if client is None:
             raise NotFound("no such client")

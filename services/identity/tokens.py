@@ -88,6 +88,8 @@ def access_token_claims(
         claims["subscriber"] = subscriber
     if partner_id is not None:
         claims["partner"] = {"id": str(partner_id), "admin": partner_admin}
+    # Who the caller is to the vendor: its staff, a partner (staff or system), or a customer.
+    claims["role"] = "operator" if "operator" in scopes else "partner" if partner_id is not None else "customer"
     return claims
 
 

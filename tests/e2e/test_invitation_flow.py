@@ -39,7 +39,7 @@ class Client:
     async def call(self, method: str, path: str, **kw: Any) -> tuple[int, Any]:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         async with self.http.request(method, f"{self.identity}{path}", headers=headers, **kw) as response:
-            return response.status, await response.json() if response.status != 204 else None
+            return response.status, (await response.json() if response.status != 204 else None)
 
     async def login(self, login: str, password: str, subscriber: str | None = None) -> None:
         form = {"grant_type": "password", "username": login, "password": password}
@@ -164,6 +164,12 @@ async def test_owner_invites_a_newcomer_and_an_existing_account(
         status, users = await owner.call("GET", "/v1/subscriber/users")
         assert [u["is_owner"] for u in users["items"]] == [True, False, False]
         nina_id = next(u["account_id"] for u in users["items"] if u["login"] == f"nina{tag}")
+        ivan_id = next(u["account_id"] for u in users["items"] if u["login"] == f"ivan{tag}")
+        status, _ = await owner.call("PUT", f"/v1/subscriber/users/{ivan_id}/rights", json={"its_access": True})
+        assert status == 204
+        await ivan.login(f"ivan{tag}", f"ivan{tag}-passphrase", subscriber=subscriber["code"])
+        status, seen = await ivan.call("GET", "/v1/subscriber")
+        assert seen["rights"] == ["its_access"]  # SUB-5: granted by the owner
         status, _ = await owner.call("DELETE", f"/v1/subscriber/users/{nina_id}")
         assert status == 204
         status, problem = await nina.call("GET", "/v1/subscriber")

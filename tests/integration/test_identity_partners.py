@@ -81,7 +81,8 @@ async def client_token(app: RunningApp, client_id: str, secret: str, *, basic: b
 
 async def test_operators_create_partners_others_cannot(identity: RunningApp, stack: TestStack) -> None:
     operator = await operator_token(identity, stack)
-    assert "operator" in jwt.decode(operator, options={"verify_signature": False})["scope"].split()
+    operator_claims = jwt.decode(operator, options={"verify_signature": False})
+    assert "operator" in operator_claims["scope"].split() and operator_claims["role"] == "operator"
     partner = await create_partner(identity, operator)
     customer = new_account()
     async with identity.http.post("/v1/accounts", json=customer) as r:
@@ -124,7 +125,7 @@ async def test_partner_systems_use_client_credentials(identity: RunningApp, stac
         assert status == 200, token
         assert "refresh_token" not in token and token["scope"] == "partner"
     claims = jwt.decode(token["access_token"], options={"verify_signature": False})
-    assert claims["partner"]["id"] == partner["id"] and "subscriber" not in claims
+    assert claims["partner"]["id"] == partner["id"] and "subscriber" not in claims and claims["role"] == "partner"
     auth = {"Authorization": f"Bearer {token['access_token']}"}
     async with identity.http.get(f"/v1/partners/{partner['id']}", headers=auth) as r:
         assert r.status == 200 and (await r.json())["name"] == "Franchisee One"
@@ -274,6 +275,15 @@ async def test_partner_staff_are_invited_like_subscriber_users(identity: Running
         assert r.status == 403
     async with identity.http.post(f"/v1/partners/{partner['id']}/clients", headers=admin, json={"name": "ERP"}) as r:
         assert r.status == 201
+        erp = await r.json()
+    async with identity.http.get(f"/v1/partners/{partner['id']}/clients", headers=staff) as r:
+        assert r.status == 403
+    async with identity.http.get(f"/v1/partners/{partner['id']}/clients", headers=admin) as r:
+        assert [c["name"] for c in (await r.json())["items"]] == ["ERP"]
+    async with identity.http.post(
+        f"/v1/partners/{partner['id']}/clients/{erp['client_id']}/revoke", headers=admin
+    ) as r:
+        assert r.status == 200
     # Partners never see other partners.
     for path in (f"/v1/partners/{other['id']}", f"/v1/partners/{other['id']}/users"):
         async with identity.http.get(path, headers=admin) as r:

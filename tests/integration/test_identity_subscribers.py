@@ -175,9 +175,17 @@ async def test_invite_accept_and_act_for_the_subscriber(identity: RunningApp) ->
     ]
     status, listed = await owner.call("GET", "/v1/subscriber/invitations")
     assert [i["state"] for i in listed["items"]] == ["accepted"]
-    # The link works once.
+    # The link works once; a tampered or made-up one never.
     status, _ = await bob.call("POST", f"{invitation['link']}/accept")
     assert status == 404
+    for bad in (
+        invitation["link"][:-2] + "xx",
+        "/v1/invitations/" + "A" * 43,
+        "/v1/invitations/short",
+        "/v1/invitations/" + "%2F..%2F" * 4,
+    ):
+        status, _ = await bob.call("POST", f"{bad}/accept")
+        assert status == 404, bad
     accepted_events = [
         e
         for e in await _events(identity, "identity.invitation.accepted")
