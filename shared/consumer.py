@@ -136,12 +136,14 @@ class Consumer:
     async def _handle_batch(self, batch: list[Delivery]) -> None:
         """One transaction for the batch: inbox rows in one statement, then each new event's handler.
 
-        If anything fails the batch is rolled back and its deliveries are handled one by one, so
-        a failure is retried or parked for its own message only.
+        If a handler fails the batch is rolled back; that delivery is handled alone (retried or
+        parked for its own message only) and the others as a batch again.
         """
-        if len(batch) == 1:
-            await self._handle_one(batch[0])
+        if len(batch) <= 1:
+            for delivery in batch:
+                await self._handle_one(delivery)
             return
+        failing: Delivery | None = None
         try:
             async with self.pool.acquire() as conn, conn.transaction():
                 new = {
@@ -160,15 +162,21 @@ class Consumer:
                     first_time.append(delivery.envelope.id in new)
                     if first_time[-1]:
                         new.discard(delivery.envelope.id)  # the same event twice in one batch: once
+                        failing = delivery
                         with self._context(delivery.envelope):
                             await delivery.handler(conn, delivery.envelope)
+                        failing = None
         except DATABASE_UNAVAILABLE as exc:
             for delivery in batch:
                 await self._database_unavailable(delivery, exc)
             return
         except Exception:
-            for delivery in batch:
-                await self._handle_one(delivery)
+            if failing is None:
+                for delivery in batch:
+                    await self._handle_one(delivery)
+            else:  # the failure is that delivery's own: retry or park it alone, the rest as a batch again
+                await self._handle_one(failing)
+                await self._handle_batch([d for d in batch if d is not failing])
             return
         for delivery, handled in zip(batch, first_time, strict=True):
             await self._acknowledge(delivery, handled)
