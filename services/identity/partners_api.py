@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated
 
 from aiohttp import web
@@ -17,12 +17,13 @@ from pydantic import BaseModel, EmailStr, StringConstraints
 
 from services.identity import domain, store
 from services.identity.api import email_link
+from services.identity.subscribers_api import limit_invitation_sends
 from shared.app import CLOCK, OUTBOX, POOL
 from shared.auth import Caller
 from shared.db import Connection
 from shared.events.identity import InvitationSent, PartnerClientCreated, PartnerClientRevoked, PartnerCreated
 from shared.http import Api, StrictModel
-from shared.problems import Conflict, Forbidden, NotFound, TooManyRequests
+from shared.problems import Conflict, Forbidden, NotFound
 
 routes = Api("ITS Portal identity: partners")
 
@@ -254,30 +255,19 @@ async def invite_staff(request: web.Request, caller: Caller, body: NewPartnerInv
         inviter = await store.account_by_id(conn, caller.account_id)
         if inviter is None:
             raise NotFound("the account of this token no longer exists")
-        target = store.Target.partner(partner.id)
-        if await store.sends_since(conn, target, now - timedelta(days=1)) >= domain.INVITATIONS_PER_DAY:
-            raise TooManyRequests(
-                f"at most {domain.INVITATIONS_PER_DAY} invitations a day per partner", retry_after=3600
-            )
+        await limit_invitation_sends(conn, store.Target.partner(partner.id), now)
         inviter_name = inviter.full_name or inviter.login
         text = domain.partner_invitation_text(
             full_name=body.full_name, partner_name=partner.name, inviter_name=inviter_name, language=inviter.language
         )
-        invitation = store.Invitation(
-            id=uuid.uuid4(),
-            subscriber_id=None,
-            partner_id=partner.id,
-            partner_admin=body.admin,
+        invitation = store.Invitation.new(
+            store.Target.partner(partner.id),
             email=body.email,
             full_name=body.full_name,
-            its_access=False,
+            partner_admin=body.admin,
             text=text,
-            created_at=now,
-            sent_at=now,
-            valid_until=now + domain.INVITATION_TTL,
-            accepted_at=None,
-            revoked_at=None,
-            superseded_at=None,
+            now=now,
+            valid_for=domain.INVITATION_TTL,
         )
         token = domain.new_token()
         await store.insert_invitation(conn, invitation, domain.token_hash(token))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import asyncpg
@@ -600,6 +600,37 @@ class Invitation:
     accepted_at: datetime | None
     revoked_at: datetime | None
     superseded_at: datetime | None
+
+    @classmethod
+    def new(
+        cls,
+        target: Target,
+        *,
+        email: str,
+        full_name: str,
+        text: str,
+        now: datetime,
+        valid_for: timedelta,
+        its_access: bool = False,
+        partner_admin: bool = False,
+    ) -> Invitation:
+        """A pending invitation created now."""
+        return cls(
+            id=uuid.uuid4(),
+            subscriber_id=target.id if target.column == "subscriber_id" else None,
+            partner_id=target.id if target.column == "partner_id" else None,
+            partner_admin=partner_admin,
+            email=email,
+            full_name=full_name,
+            its_access=its_access,
+            text=text,
+            created_at=now,
+            sent_at=now,
+            valid_until=now + valid_for,
+            accepted_at=None,
+            revoked_at=None,
+            superseded_at=None,
+        )
 
     @property
     def target(self) -> Target:

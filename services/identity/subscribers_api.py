@@ -324,7 +324,7 @@ async def invite(request: web.Request, caller: Caller, body: NewInvitation) -> I
     async with request.app[POOL].acquire() as conn, conn.transaction():
         membership = await _owner_membership(conn, caller)
         subscriber, owner = await _subscriber_and_owner(conn, membership, caller)
-        await _limit_sends(conn, membership, now)
+        await limit_invitation_sends(conn, store.Target.subscriber(membership.subscriber_id), now)
         text = domain.invitation_text(
             full_name=body.full_name,
             subscriber_name=subscriber.name,
@@ -332,21 +332,14 @@ async def invite(request: web.Request, caller: Caller, body: NewInvitation) -> I
             its_access=body.its_access,
             language=owner.language,
         )
-        invitation = store.Invitation(
-            id=uuid.uuid4(),
-            subscriber_id=membership.subscriber_id,
-            partner_id=None,
-            partner_admin=False,
+        invitation = store.Invitation.new(
+            store.Target.subscriber(membership.subscriber_id),
             email=body.email,
             full_name=body.full_name,
             its_access=body.its_access,
             text=text,
-            created_at=now,
-            sent_at=now,
-            valid_until=now + domain.INVITATION_TTL,
-            accepted_at=None,
-            revoked_at=None,
-            superseded_at=None,
+            now=now,
+            valid_for=domain.INVITATION_TTL,
         )
         token = domain.new_token()
         await store.insert_invitation(conn, invitation, domain.token_hash(token))
@@ -386,7 +379,7 @@ async def resend(request: web.Request, caller: Caller) -> InvitationOut:
         subscriber, owner = await _subscriber_and_owner(conn, membership, caller)
         if await store.invitation(conn, store.Target.subscriber(membership.subscriber_id), invitation_id) is None:
             raise NotFound("no such invitation")
-        await _limit_sends(conn, membership, now)
+        await limit_invitation_sends(conn, store.Target.subscriber(membership.subscriber_id), now)
         token = domain.new_token()
         invitation = await store.resend_invitation(
             conn,
@@ -635,12 +628,12 @@ async def _subscriber_and_owner(
     return subscriber, owner
 
 
-async def _limit_sends(conn: Connection, membership: store.Membership, now: datetime) -> None:
-    sent = await store.sends_since(conn, store.Target.subscriber(membership.subscriber_id), now - timedelta(days=1))
+async def limit_invitation_sends(conn: Connection, target: store.Target, now: datetime) -> None:
+    """At most INVITATIONS_PER_DAY invitations sent (or re-sent) a day by one subscriber or partner."""
+    sent = await store.sends_since(conn, target, now - timedelta(days=1))
     if sent >= domain.INVITATIONS_PER_DAY:
-        raise TooManyRequests(
-            f"at most {domain.INVITATIONS_PER_DAY} invitations a day per subscriber", retry_after=3600
-        )
+        whom = "partner" if target.column == "partner_id" else "subscriber"
+        raise TooManyRequests(f"at most {domain.INVITATIONS_PER_DAY} invitations a day per {whom}", retry_after=3600)
 
 
 async def _announce(
