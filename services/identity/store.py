@@ -413,24 +413,6 @@ async def insert_subscriber(
     return Membership(subscriber_id, code, name, "owner", True, now)
 
 
-async def membership(conn: Connection, account_id: uuid.UUID, subscriber_code: str | None) -> Membership | None:
-    """The account's current membership of `subscriber_code`, or of its own subscriber when None."""
-    if subscriber_code is None:
-        row = await conn.fetchrow(
-            f"SELECT {MEMBERSHIP_COLUMNS} FROM subscribers s JOIN members m ON m.subscriber_id = s.id "
-            "WHERE s.owner_account_id = $1 AND m.account_id = $1 AND m.excluded_at IS NULL",
-            account_id,
-        )
-    else:
-        row = await conn.fetchrow(
-            f"SELECT {MEMBERSHIP_COLUMNS} FROM subscribers s JOIN members m ON m.subscriber_id = s.id "
-            "WHERE s.code = $2 AND m.account_id = $1 AND m.excluded_at IS NULL",
-            account_id,
-            subscriber_code,
-        )
-    return Membership(**dict(row)) if row else None
-
-
 async def account_and_membership_by_login(
     conn: Connection, login: str, subscriber_code: str | None
 ) -> tuple[Account | None, Membership | None]:
