@@ -39,9 +39,15 @@ async def migrated(stack: TestStack) -> TestStack:
     from services.identity.app import SCHEMA as IDENTITY_SCHEMA
     from services.notifications.app import MIGRATIONS as NOTIFICATIONS_MIGRATIONS
     from services.notifications.app import SCHEMA as NOTIFICATIONS_SCHEMA
+    from services.registration.app import MIGRATIONS as REGISTRATION_MIGRATIONS
+    from services.registration.app import SCHEMA as REGISTRATION_SCHEMA
     from shared.migrate import migrate
 
-    services = ((IDENTITY_MIGRATIONS, IDENTITY_SCHEMA), (NOTIFICATIONS_MIGRATIONS, NOTIFICATIONS_SCHEMA))
+    services = (
+        (IDENTITY_MIGRATIONS, IDENTITY_SCHEMA),
+        (NOTIFICATIONS_MIGRATIONS, NOTIFICATIONS_SCHEMA),
+        (REGISTRATION_MIGRATIONS, REGISTRATION_SCHEMA),
+    )
     for migrations, schema in services:
         await asyncio.to_thread(migrate, migrations, stack.database_url, schema)
     return stack

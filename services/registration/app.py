@@ -1,0 +1,89 @@
+"""registration (port 8102): the catalogue, registration numbers, products registered to subscribers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from aiohttp import web
+
+from services.registration import api, catalogue_api, domain, store
+from services.registration.consumers import subscriptions
+from services.registration.pins import Pins
+from services.registration.settings import RegistrationSettings
+from shared.app import (
+    CLOCK,
+    OUTBOX,
+    POOL,
+    setup_auth,
+    setup_bus,
+    setup_consumers,
+    setup_db,
+    setup_exclusions,
+    setup_jobs,
+    setup_outbox,
+)
+from shared.app import create_app as create_service_app
+from shared.auth import KeySource
+from shared.db import Connection
+from shared.http import Api
+from shared.jobs import Job, schedule
+
+SERVICE = "registration"
+SCHEMA = "registration"
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+ROUTES = Api(
+    "ITS Portal registration",
+    description="The product catalogue, registration numbers and PINs, products registered to subscribers (REG).",
+)
+ROUTES.include(api.routes)
+ROUTES.include(catalogue_api.routes)
+
+__all__ = ["MIGRATIONS", "SCHEMA", "RegistrationSettings", "create_app"]
+
+
+def create_app(settings: RegistrationSettings, keys: KeySource | None = None) -> web.Application:
+    """`keys` verifies access tokens (tests pass their own); by default identity's JWKS."""
+    app = create_service_app(settings, service=SERVICE, api=ROUTES)
+    app[api.SETTINGS] = settings
+    app[api.THROTTLE] = domain.PinThrottle()
+    setup_db(app, SCHEMA)
+    setup_bus(app, SERVICE)
+    setup_outbox(app, producer=SERVICE, schema=SCHEMA)
+    setup_consumers(app, subscriptions())
+    setup_pins(app)
+    setup_auth(app, keys)
+    setup_exclusions(app)  # rule SUB-6: an excluded user's token is refused at once
+    setup_jobs(app, {api.ACTIVATE_JOB: api.activate_job(app[OUTBOX]), PURGE_PIN_FAILURES: purge_pin_failures})
+    app.on_startup.append(schedule_purge)
+    return app
+
+
+def setup_pins(app: web.Application) -> None:
+    async def pins(app: web.Application) -> AsyncIterator[None]:
+        app[api.PINS] = Pins()
+        yield
+        app[api.PINS].close()
+
+    app.cleanup_ctx.append(pins)
+
+
+# Wrong PINs count for an hour (REG-7); older rows are purged once a day.
+PURGE_PIN_FAILURES = "registration.purge_pin_failures"
+
+
+async def purge_pin_failures(conn: Connection, job: Job) -> None:
+    await store.purge_pin_failures(conn, job.run_at - domain.PinThrottle().window)
+    await _schedule_purge(conn, job.run_at + timedelta(days=1))
+
+
+async def _schedule_purge(conn: Connection, at: datetime) -> None:
+    # One purge per day, whichever replica or restart schedules it first.
+    await schedule(conn, PURGE_PIN_FAILURES, {}, at, dedupe_key=f"purge-pin-failures:{at.date()}")
+
+
+async def schedule_purge(app: web.Application) -> None:
+    async with app[POOL].acquire() as conn:
+        await _schedule_purge(conn, app[CLOCK].now())

@@ -1,0 +1,108 @@
+"""Registration rules, pure: no I/O. Rules REG-1..7, CMS-2, ITS-7 in ../shared/RULES.md."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from shared.events.registration import Edition
+
+EDITIONS: tuple[Edition, ...] = ("BASIC", "PROF", "CORP", "SPECIAL")
+
+# rule REG-3: access through a self-registration starts 15 minutes after it.
+ACTIVATION_DELAY = timedelta(minutes=15)
+
+# ---- registration numbers and PINs (REG-1, REG-2) ------------------------------------------
+# A number is 10 random digits (the first not 0) and a Luhn check digit: numbers of one batch
+# say nothing about each other, and a mistyped digit is caught before it costs a PIN try.
+NUMBER_LENGTH = 11
+# A PIN is 12 random digits (~40 bits): printed in the envelope, typed by a person.
+PIN_LENGTH = 12
+_SEPARATORS = re.compile(r"[\s-]+")
+
+
+def luhn_digit(digits: str) -> str:
+    """The check digit that makes `digits + it` pass the Luhn test."""
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch) * (2 if i % 2 == 0 else 1)
+        total += d - 9 if d > 9 else d
+    return str((10 - total % 10) % 10)
+
+
+def new_registration_number() -> str:
+    body = str(secrets.randbelow(9 * 10**9) + 10**9)
+    return body + luhn_digit(body)
+
+
+def is_registration_number(value: str) -> bool:
+    return len(value) == NUMBER_LENGTH and value.isdigit() and luhn_digit(value[:-1]) == value[-1]
+
+
+def new_pin() -> str:
+    return f"{secrets.randbelow(10**PIN_LENGTH):0{PIN_LENGTH}d}"
+
+
+def normalize(value: str) -> str:
+    """Numbers and PINs are accepted as printed, with spaces or hyphens between groups."""
+    return _SEPARATORS.sub("", value)
+
+
+def is_ean13(article: str) -> bool:
+    """Articles are EAN-13 codes (e.g. 4601546041807): 13 digits, the last a check digit."""
+    if len(article) != 13 or not article.isdigit():
+        return False
+    total = sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(article[:12]))
+    return (10 - total % 10) % 10 == int(article[12])
+
+
+# ---- wrong PINs (REG-7) ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PinThrottle:
+    """Our decision for REG-7: 5 wrong tries per registration number per hour, then "try later"."""
+
+    limit: int = 5
+    window: timedelta = timedelta(hours=1)
+
+    def retry_after(self, failures: list[datetime], now: datetime) -> timedelta | None:
+        """None if another try is allowed now; else how long until the oldest failure leaves the window."""
+        recent = sorted(at for at in failures if at > now - self.window)
+        if len(recent) < self.limit:
+            return None
+        return recent[-self.limit] + self.window - now
+
+
+# ---- what a registration needs (REG-2, REG-4, ITS-7) ---------------------------------------
+
+
+def default_its_required(edition: Edition) -> bool:
+    """ITS-7: BASIC editions get updates without a contract; every other edition needs one."""
+    return edition != "BASIC"
+
+
+def needs_contract_to_self_register(edition: Edition) -> bool:
+    """REG-4: a PROF product is self-registered with a PIN only if an ITS contract covers its number."""
+    return edition == "PROF"
+
+
+def is_covering(period_to: str, today: date) -> bool:
+    """A contract covers a number while its period (YYYY-MM, inclusive) has not ended: now or in future."""
+    return period_to >= f"{today.year:04d}-{today.month:02d}"
+
+
+OFFER_HOW = (
+    "Buy a product that includes this configuration from a partner. Register it here with the "
+    "registration number and PIN from its envelope, or ask the partner to authorise it for your "
+    "subscriber code."
+)
+
+
+_CONFIGURATION_CODE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
+
+
+def is_configuration_code(code: str) -> bool:
+    return _CONFIGURATION_CODE.fullmatch(code) is not None
