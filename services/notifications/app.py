@@ -1,4 +1,4 @@
-"""notifications (port 8105): e-mail for identity's events, sent over SMTP, with a delivery log."""
+"""notifications (port 8105): e-mail for identity's and registration's events, sent over SMTP, with a delivery log."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from prometheus_client import Counter
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from services.notifications.api import api
-from services.notifications.consumers import identity_subscription
+from services.notifications.consumers import identity_subscription, registration_subscription
 from services.notifications.domain import SEND_EMAIL_JOB
 from services.notifications.mailer import Mailer, SmtpSecurity, SmtpTransport
 from services.notifications.rendering import Renderer
@@ -91,7 +91,14 @@ def create_app(settings: NotificationsSettings, keys: KeySource | None = None) -
 
     setup_db(app, SCHEMA)
     setup_bus(app, SERVICE)
-    setup_consumers(app, [identity_subscription(Renderer(), clock, ZoneInfo(settings.mail_timezone))])
+    renderer = Renderer()
+    setup_consumers(
+        app,
+        [
+            identity_subscription(renderer, clock, ZoneInfo(settings.mail_timezone)),
+            registration_subscription(renderer, clock),  # rule REG-5
+        ],
+    )
     setup_jobs(app, {SEND_EMAIL_JOB: mailer.send_email})
     setup_auth(app, keys)
     return app

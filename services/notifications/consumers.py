@@ -1,4 +1,4 @@
-"""Identity's events that ask for an e-mail: render it, log the delivery, schedule the send.
+"""Events that ask for an e-mail (identity's, registration's): render it, log the delivery, schedule the send.
 
 Each handler runs in the consumer's inbox transaction, so the delivery row, its
 `send_email` job and the inbox record commit together: a redelivered event
@@ -20,6 +20,7 @@ from services.notifications.domain import (
     invitation_email,
     password_reset_email,
     pick_language,
+    products_authorised_email,
     verification_email,
 )
 from services.notifications.rendering import Renderer
@@ -33,42 +34,63 @@ from shared.events.identity import (
     InvitationSent,
     PasswordResetRequested,
 )
+from shared.events.registration import PartnerAuthorisedProducts
 from shared.jobs import schedule
 from shared.logging import get_contextvars_ids, get_logger
 
 log = get_logger(__name__)
 
 IDENTITY_QUEUE = "notifications.identity"
+REGISTRATION_QUEUE = "notifications.registration"
 
 
 def identity_subscription(renderer: Renderer, clock: Clock, zone: ZoneInfo) -> Subscription:
     """The queue is bound to exactly the event types below."""
-
-    def email_for(
-        model: type[E], build: Callable[[E], EmailRequest], *, language_field: str = "language"
-    ) -> EventHandler:
-        """A handler that sends the e-mail `build` makes of the event, in the language of `language_field`."""
-
-        async def handle(conn: Connection, envelope: Envelope) -> None:
-            event = _event(envelope, model, language_field)
-            with _unsendable_is_permanent():
-                request = build(event)
-            await _deliver(conn, envelope, request, renderer, clock)
-
-        return handle
-
     handlers: dict[str, EventHandler] = {
         EmailVerificationRequested.TYPE: email_for(
-            EmailVerificationRequested, lambda event: verification_email(event, zone)
+            renderer, clock, EmailVerificationRequested, lambda event: verification_email(event, zone)
         ),
-        PasswordResetRequested.TYPE: email_for(PasswordResetRequested, lambda event: password_reset_email(event, zone)),
-        InvitationSent.TYPE: email_for(InvitationSent, lambda event: invitation_email(event, zone)),
+        PasswordResetRequested.TYPE: email_for(
+            renderer, clock, PasswordResetRequested, lambda event: password_reset_email(event, zone)
+        ),
+        InvitationSent.TYPE: email_for(renderer, clock, InvitationSent, lambda event: invitation_email(event, zone)),
         # To the owner, in the owner's language.
         InvitationAccepted.TYPE: email_for(
-            InvitationAccepted, invitation_accepted_email, language_field="owner_language"
+            renderer, clock, InvitationAccepted, invitation_accepted_email, language_field="owner_language"
         ),
     }
     return Subscription(IDENTITY_QUEUE, handlers)
+
+
+def registration_subscription(renderer: Renderer, clock: Clock) -> Subscription:
+    """The queue is bound to exactly the event types below; its own queue, so identity's traffic never
+    waits behind registration's (and a registration DLQ holds registration's events only)."""
+    handlers: dict[str, EventHandler] = {
+        # rule REG-5: the partner's letter goes to the subscriber's owner, in the owner's language.
+        PartnerAuthorisedProducts.TYPE: email_for(
+            renderer, clock, PartnerAuthorisedProducts, products_authorised_email, language_field="owner_language"
+        ),
+    }
+    return Subscription(REGISTRATION_QUEUE, handlers)
+
+
+def email_for(
+    renderer: Renderer,
+    clock: Clock,
+    model: type[E],
+    build: Callable[[E], EmailRequest],
+    *,
+    language_field: str = "language",
+) -> EventHandler:
+    """A handler that sends the e-mail `build` makes of the event, in the language of `language_field`."""
+
+    async def handle(conn: Connection, envelope: Envelope) -> None:
+        event = _event(envelope, model, language_field)
+        with _unsendable_is_permanent():
+            request = build(event)
+        await _deliver(conn, envelope, request, renderer, clock)
+
+    return handle
 
 
 def _event(envelope: Envelope, model: type[E], language_field: str = "language") -> E:

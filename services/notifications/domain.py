@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from email.headerregistry import Address
 from email.utils import parseaddr
 from typing import Any, Literal, get_args
@@ -18,6 +18,7 @@ from shared.events.identity import (
     Language,
     PasswordResetRequested,
 )
+from shared.events.registration import PartnerAuthorisedProducts
 
 DeliveryStatus = Literal["pending", "sent", "retrying", "failed"]
 SEND_EMAIL_JOB = "send_email"
@@ -180,6 +181,36 @@ def invitation_accepted_email(event: InvitationAccepted) -> EmailRequest:
     )
 
 
+def products_authorised_email(event: PartnerAuthorisedProducts) -> EmailRequest:
+    """rule REG-5: the partner's letter to the subscriber's owner, listing every product it authorised."""
+    if not event.products:
+        # A letter about nothing is the producer's mistake: park the event rather than send it.
+        raise Unsendable("the authorisation lists no products")
+    return EmailRequest(
+        template="products_authorised",
+        language=event.owner_language,
+        recipient=check_recipient(event.owner_email),
+        context={
+            "name": display_name(event.owner_name, event.owner_email),
+            "partner_name": event.partner_name,
+            "subscriber_name": event.subscriber_name,
+            "subscriber_code": event.subscriber_code,
+            "purchase_date": format_date(event.purchase_date, event.owner_language),
+            "products": [
+                {
+                    "registration_number": product.registration_number,
+                    "product_name": product.product_name,
+                    "edition": product.edition,
+                    "configurations": product.configurations,
+                }
+                for product in event.products
+            ],
+            # rule ITS-7: every edition but BASIC has 6 months of free ITS support from the purchase date.
+            "free_support": any(product.edition != "BASIC" for product in event.products),
+        },
+    )
+
+
 def display_name(full_name: str | None, fallback: str) -> str:
     """Greet by full name, or by `fallback` (the login, the address) where none was given."""
     return full_name.strip() if full_name and full_name.strip() else fallback
@@ -196,9 +227,14 @@ def format_moment(moment: datetime, language: Language, zone: ZoneInfo) -> str:
     local = moment.astimezone(zone)
     offset = local.strftime("%z")
     label = f"UTC{offset[:3]}:{offset[3:]}"
-    month = _MONTHS[language][local.month - 1]
-    year = f"{local.year} г." if language == "ru" else str(local.year)  # noqa: RUF001 (Cyrillic, on purpose)
-    return f"{local.day} {month} {year}, {local:%H:%M} ({label})"
+    return f"{format_date(local.date(), language)}, {local:%H:%M} ({label})"
+
+
+def format_date(day: date, language: Language) -> str:
+    """`15 January 2030`, in Russian `15 января 2030 г.` (a calendar date: no time zone to apply)."""  # noqa: RUF002
+    month = _MONTHS[language][day.month - 1]
+    year = f"{day.year} г." if language == "ru" else str(day.year)  # noqa: RUF001 (Cyrillic, on purpose)
+    return f"{day.day} {month} {year}"
 
 
 def check_recipient(value: str) -> str:

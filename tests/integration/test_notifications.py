@@ -1,5 +1,6 @@
-"""notifications against the real PostgreSQL, RabbitMQ and SMTP sink: identity's events in, e-mail out,
-the delivery log for operators. Events are published to the broker as identity's outbox relay would."""
+"""notifications against the real PostgreSQL, RabbitMQ and SMTP sink: identity's and registration's events in,
+e-mail out, the delivery log for operators. Events are published to the broker as the producers' outbox relays
+would."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from devtools.smtp_sink import read_mail, start_sink, stored_mail
 from services.notifications import store
 from services.notifications.api import encode_cursor
 from services.notifications.app import SCHEMA, NotificationsSettings, create_app
-from services.notifications.consumers import IDENTITY_QUEUE
+from services.notifications.consumers import IDENTITY_QUEUE, REGISTRATION_QUEUE
 from services.notifications.domain import DeliveryStatus
 from services.notifications.rendering import RenderedEmail
 from shared.bus import Bus, dlq_name
@@ -34,6 +35,7 @@ from shared.events.identity import (
     Language,
     PasswordResetRequested,
 )
+from shared.events.registration import AuthorisedProduct, PartnerAuthorisedProducts
 from shared.http import METRICS
 from shared.jobs import backoff
 from tests.infra import RunningApp, TestStack, free_port, wait_for
@@ -165,6 +167,35 @@ def invitation_accepted(owner_email: str, language: Language = "en") -> Envelope
         owner_language=language,
     )
     return wrap(event, producer="identity", occurred_at=datetime.now(UTC))
+
+
+def partner_authorised(owner_email: str, language: Language = "en") -> Envelope:
+    event = PartnerAuthorisedProducts(
+        subscriber_id=uuid.uuid4(),
+        subscriber_code="100-200-300",
+        subscriber_name="Romashka & Co",
+        partner_id=uuid.uuid4(),
+        partner_name="SoftPartner",
+        purchase_date=date(2030, 3, 1),
+        products=[
+            AuthorisedProduct(
+                registration_number="12345678903",
+                product_name="1C:Accounting <PROF>",
+                edition="PROF",
+                configurations=["Accounting", "Payroll"],
+            ),
+            AuthorisedProduct(
+                registration_number="98765432106",
+                product_name="1C:Trade BASIC",
+                edition="BASIC",
+                configurations=["Trade"],
+            ),
+        ],
+        owner_email=owner_email,
+        owner_name="Olga Owner",
+        owner_language=language,
+    )
+    return wrap(event, producer="registration", occurred_at=datetime.now(UTC))
 
 
 async def publish(bus: Bus, envelope: Envelope) -> None:
@@ -359,12 +390,95 @@ async def test_invitations_that_can_never_be_sent_are_parked(
     assert await deliveries(pool, no_text.data["email"]) == []
 
 
+# ---- REG-5: the partner's letter to the subscriber's owner -------------------------------------
+
+
+@pytest.mark.parametrize(("owner_language", "language"), [("en", "en"), ("ru", "ru"), ("de", "en")])
+async def test_partner_authorised_event_sends_the_owner_the_list_of_products(
+    service: RunningApp, publisher: Bus, pool: Pool, mail_dir: Path, owner_language: str, language: Language
+) -> None:
+    owner = new_address()
+    envelope = partner_authorised(owner)
+    envelope.data["owner_language"] = owner_language  # "de": no templates yet, so English
+    await publish(publisher, envelope)
+
+    [message] = await wait_for(lambda: mail_to(mail_dir, owner), what="the partner's letter to the owner")
+    assert message["To"] == owner
+    assert message["Message-ID"] == f"<{envelope.id}@its-portal.local>"
+    assert (
+        message["Subject"]
+        == {
+            "en": 'SoftPartner registered software for "Romashka & Co" (100-200-300)',
+            "ru": "Партнёр «SoftPartner» зарегистрировал программы для абонента «Romashka & Co» (100-200-300)",
+        }[language]
+    )
+    text, html = body(message, "plain"), body(message, "html")
+    for number in ("12345678903", "98765432106"):
+        assert number in text
+        assert number in html
+    assert "1C:Accounting <PROF>" in text
+    assert "1C:Accounting &lt;PROF&gt;" in html
+    assert "<PROF>" not in html
+    assert "Accounting, Payroll" in text
+    assert {"en": "1 March 2030", "ru": "1 марта 2030 г."}[language] in text  # noqa: RUF001
+    assert {"en": "6 months of free ITS support", "ru": "6 месяцев бесплатной поддержки ИТС"}[language] in text
+    assert text.startswith({"en": "Hello, Olga Owner!", "ru": "Здравствуйте, Olga Owner!"}[language])
+
+    row = await wait_for(lambda: delivery_in(pool, owner, "sent"), what="the delivery marked sent")
+    assert (row["event_id"], row["event_type"]) == (envelope.id, PartnerAuthorisedProducts.TYPE)
+    assert (row["template"], row["language"], row["attempts"]) == ("products_authorised", language, 1)
+    await asyncio.sleep(0.5)
+    assert len(mail_to(mail_dir, owner)) == 1
+
+
+async def test_partner_letters_that_can_never_be_sent_are_parked(
+    migrated: TestStack, service: RunningApp, publisher: Bus, pool: Pool, mail_dir: Path
+) -> None:
+    not_json = str(uuid.uuid4())
+    await publisher.publish(PartnerAuthorisedProducts.TYPE, b"{this is not json", message_id=not_json)
+    no_products = partner_authorised(new_address())
+    del no_products.data["products"]
+    empty = partner_authorised(new_address())
+    empty.data["products"] = []
+    bad_owner = partner_authorised("olga at example.com")
+    for envelope in (no_products, empty, bad_owner):
+        await publish(publisher, envelope)
+    good = new_address()
+    await publish(publisher, partner_authorised(good))
+
+    await wait_for(lambda: mail_to(mail_dir, good), what="the good message's e-mail")
+    parked = await take_parked(
+        migrated, {not_json, str(no_products.id), str(empty.id), str(bad_owner.id)}, queue=REGISTRATION_QUEUE
+    )
+    assert "not an event envelope" in parked[not_json]["x-error"]
+    assert "ValidationError" in parked[str(no_products.id)]["x-error"]
+    assert "\nproducts\n  Field required" in parked[str(no_products.id)]["x-error"]
+    assert "no products" in parked[str(empty.id)]["x-error"]
+    assert "not an e-mail address" in parked[str(bad_owner.id)]["x-error"]
+    assert await deliveries(pool, no_products.data["owner_email"]) == []
+    assert await deliveries(pool, empty.data["owner_email"]) == []
+    assert await deliveries(pool, "olga at example.com") == []
+
+
 # ---- inbox: one event, one e-mail ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("event_for", [verification_requested, invitation_sent, invitation_accepted])
+@pytest.mark.parametrize(
+    ("event_for", "queue"),
+    [
+        (verification_requested, IDENTITY_QUEUE),
+        (invitation_sent, IDENTITY_QUEUE),
+        (invitation_accepted, IDENTITY_QUEUE),
+        (partner_authorised, REGISTRATION_QUEUE),
+    ],
+)
 async def test_the_same_event_delivered_twice_sends_one_email(
-    service: RunningApp, publisher: Bus, pool: Pool, mail_dir: Path, event_for: Callable[[str], Envelope]
+    service: RunningApp,
+    publisher: Bus,
+    pool: Pool,
+    mail_dir: Path,
+    event_for: Callable[[str], Envelope],
+    queue: str,
 ) -> None:
     recipient = new_address()
     envelope = event_for(recipient)
@@ -373,7 +487,7 @@ async def test_the_same_event_delivered_twice_sends_one_email(
 
     def duplicates() -> float:
         value = service.app[METRICS].registry.get_sample_value(
-            "consumer_messages_total", {"queue": IDENTITY_QUEUE, "outcome": "duplicate"}
+            "consumer_messages_total", {"queue": queue, "outcome": "duplicate"}
         )
         return value or 0.0
 
@@ -437,13 +551,15 @@ async def test_gives_up_after_send_max_attempts(
 # ---- poison messages: parked, and the queue keeps moving ---------------------------------------
 
 
-async def take_parked(stack: TestStack, message_ids: set[str]) -> dict[str, dict[str, Any]]:
-    """Take our messages from the DLQ (acked); others are put back. Returns each one's headers."""
+async def take_parked(
+    stack: TestStack, message_ids: set[str], queue: str = IDENTITY_QUEUE
+) -> dict[str, dict[str, Any]]:
+    """Take our messages from `queue`'s DLQ (acked); others are put back. Returns each one's headers."""
     found: dict[str, dict[str, Any]] = {}
     connection = await aio_pika.connect(stack.amqp_url)
     try:
         channel = await connection.channel()
-        dlq = await channel.declare_queue(dlq_name(IDENTITY_QUEUE), passive=True)
+        dlq = await channel.declare_queue(dlq_name(queue), passive=True)
 
         async def take() -> bool:
             message = await dlq.get(no_ack=False, fail=False)
@@ -454,7 +570,7 @@ async def take_parked(stack: TestStack, message_ids: set[str]) -> dict[str, dict
                 await message.nack(requeue=True)
             return found.keys() >= message_ids
 
-        await wait_for(take, what=f"{len(message_ids)} messages in {dlq_name(IDENTITY_QUEUE)}")
+        await wait_for(take, what=f"{len(message_ids)} messages in {dlq_name(queue)}")
     finally:
         await connection.close()
     return found

@@ -4,7 +4,7 @@ for SMTP, the cursor of the delivery log."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from email.message import EmailMessage
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -27,6 +27,7 @@ from services.notifications.domain import (
     message_id,
     password_reset_email,
     pick_language,
+    products_authorised_email,
     status_after_failure,
     verification_email,
 )
@@ -39,6 +40,7 @@ from shared.events.identity import (
     Language,
     PasswordResetRequested,
 )
+from shared.events.registration import AuthorisedProduct, PartnerAuthorisedProducts
 
 MOSCOW = ZoneInfo("Europe/Moscow")
 EXPIRES = datetime(2030, 1, 15, 12, 0, tzinfo=UTC)  # 15:00 in Moscow
@@ -268,9 +270,121 @@ def test_invitation_accepted_to_an_owner_address_that_cannot_be_sent_to_is_unsen
         invitation_accepted_email(accepted("en", owner_email="olga at example.com"))
 
 
+# ---- REG-5: the partner's letter to the subscriber's owner; ITS-7: the free support period ------------
+
+PRODUCTS = [
+    AuthorisedProduct(
+        registration_number="12345678903",
+        product_name="1C:Accounting PROF",
+        edition="PROF",
+        configurations=["Accounting", "Payroll"],
+    ),
+    AuthorisedProduct(
+        registration_number="98765432106",
+        product_name="1C:Trade BASIC",
+        edition="BASIC",
+        configurations=["Trade"],
+    ),
+]
+PURCHASE_DATE = {"en": "1 March 2030", "ru": "1 марта 2030 г."}  # noqa: RUF001 (Cyrillic, on purpose)
+FREE_SUPPORT = {
+    "en": "6 months of free ITS support from the purchase date",
+    "ru": "6 месяцев бесплатной поддержки ИТС с даты покупки",
+}
+
+
+def authorised(language: Language = "en", **changes: object) -> PartnerAuthorisedProducts:
+    fields: dict[str, object] = {
+        "subscriber_id": uuid.uuid4(),
+        "subscriber_code": "100-200-300",
+        "subscriber_name": "Romashka",
+        "partner_id": uuid.uuid4(),
+        "partner_name": "SoftPartner",
+        "purchase_date": date(2030, 3, 1),
+        "products": PRODUCTS,
+        "owner_email": "olga@example.com",
+        "owner_name": "Olga Owner",
+        "owner_language": language,
+    }
+    return PartnerAuthorisedProducts.model_validate({**fields, **changes})
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_the_partners_letter_lists_every_product_to_the_owner(language: Language) -> None:
+    email = products_authorised_email(authorised(language))
+    assert (email.template, email.language, email.recipient) == ("products_authorised", language, "olga@example.com")
+    mail = render(email)
+    for part in (mail.text, mail.html):
+        for product in PRODUCTS:
+            assert product.registration_number in part
+            assert product.product_name in part
+            assert product.edition in part
+        assert "Accounting, Payroll" in part
+        assert "SoftPartner" in part
+        assert "Romashka" in part
+        assert "100-200-300" in part
+        assert PURCHASE_DATE[language] in part
+        assert FREE_SUPPORT[language] in part  # ITS-7: a PROF product is listed
+    assert f'<html lang="{language}">' in mail.html
+    greeting = {"en": "Hello, Olga Owner!", "ru": "Здравствуйте, Olga Owner!"}[language]
+    assert mail.text.startswith(greeting)
+
+
+def test_the_partners_letter_in_each_language() -> None:
+    en = render(products_authorised_email(authorised("en")))
+    ru = render(products_authorised_email(authorised("ru")))
+    assert en.subject == 'SoftPartner registered software for "Romashka" (100-200-300)'
+    assert ru.subject == "Партнёр «SoftPartner» зарегистрировал программы для абонента «Romashka» (100-200-300)"
+    assert "available now in the subscriber's personal account" in en.text
+    assert "уже доступны в личном кабинете абонента" in ru.text
+    assert "1. 1C:Accounting PROF\n   Registration number: 12345678903\n   Edition: PROF\n" in en.text
+    assert "2. 1C:Trade BASIC\n   Регистрационный номер: 98765432106\n   Редакция: BASIC\n" in ru.text
+    assert "Purchase date" not in ru.text
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_the_partners_letter_promises_no_free_support_for_basic_editions_only(language: Language) -> None:
+    """ITS-7: BASIC editions have no free ITS period (they get updates without a contract)."""
+    mail = render(products_authorised_email(authorised(language, products=PRODUCTS[1:])))
+    assert PURCHASE_DATE[language] in mail.text
+    assert FREE_SUPPORT[language] not in mail.text
+    assert FREE_SUPPORT[language] not in mail.html
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_the_partners_letter_escapes_hostile_names_in_html_and_keeps_them_in_text(language: Language) -> None:
+    hostile = '<script>alert("x")</script> & <b>Co</b>'
+    product = PRODUCTS[0].model_copy(update={"product_name": hostile, "configurations": ["<i>Acc</i>", "A&B"]})
+    mail = render(
+        products_authorised_email(authorised(language, products=[product], partner_name="<img src=x onerror=1>"))
+    )
+    assert "<script>" not in mail.html
+    assert "<b>Co</b>" not in mail.html
+    assert "<img" not in mail.html
+    assert "<i>Acc</i>" not in mail.html
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; &lt;b&gt;Co&lt;/b&gt;" in mail.html
+    assert "&lt;i&gt;Acc&lt;/i&gt;, A&amp;B" in mail.html
+    assert "&lt;img src=x onerror=1&gt;" in mail.html
+    assert hostile in mail.text
+    assert "<i>Acc</i>, A&B" in mail.text
+
+
+def test_the_partners_letter_without_products_or_to_a_bad_owner_address_is_unsendable() -> None:
+    with pytest.raises(Unsendable, match="no products"):
+        products_authorised_email(authorised("en", products=[]))
+    with pytest.raises(Unsendable, match="not an e-mail address"):
+        products_authorised_email(authorised("en", owner_email="olga at example.com"))
+
+
 def test_every_template_has_subject_text_and_html_in_every_language() -> None:
     templates = sorted(p.name for p in TEMPLATES.iterdir() if p.is_dir() and not p.name.startswith("_"))
-    assert templates == ["email_verification", "invitation", "invitation_accepted", "password_reset"]
+    assert templates == [
+        "email_verification",
+        "invitation",
+        "invitation_accepted",
+        "password_reset",
+        "products_authorised",
+    ]
     for template in templates:
         for language in LANGUAGES:
             parts = sorted(p.name for p in (TEMPLATES / template / language).iterdir())
