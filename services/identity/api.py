@@ -186,23 +186,23 @@ async def register_account(request: web.Request, body: NewAccount) -> AccountOut
             raise Conflict("this login is taken", field="login") from None
         except store.EmailTaken:
             raise Conflict("an account with this e-mail already exists", field="email") from None
-        await request.app[OUTBOX].add(
-            conn,
-            AccountRegistered(
-                account_id=account.id,
-                login=account.login,
-                email=account.email,
-                full_name=account.full_name,
-                language=body.language,
-            ),
-        )
-        await create_own_subscriber(conn, request.app[OUTBOX], account, now)
+        await open_account(conn, request.app[OUTBOX], account, now)
         await send_verification(request, conn, account, now)
     return AccountOut.of(account)
 
 
-async def create_own_subscriber(conn: Connection, outbox: Outbox, account: store.Account, now: datetime) -> None:
-    """Rules SUB-1, SUB-2: the account's own subscriber, with the account as owner."""
+async def open_account(conn: Connection, outbox: Outbox, account: store.Account, now: datetime) -> None:
+    """A new account, however it was made (ACC-1): announced, with its own subscriber as owner (SUB-1, SUB-2)."""
+    await outbox.add(
+        conn,
+        AccountRegistered(
+            account_id=account.id,
+            login=account.login,
+            email=account.email,
+            full_name=account.full_name,
+            language=account_language(account),
+        ),
+    )
     name = domain.subscriber_name(account.full_name, account.login)
     own = await store.insert_subscriber(conn, owner=account, name=name, now=now, new_code=domain.new_subscriber_code)
     await outbox.add(
@@ -225,7 +225,7 @@ async def send_verification(request: web.Request, conn: Connection, account: sto
             login=account.login,
             email=account.email,
             full_name=account.full_name,
-            language=_language(account),
+            language=account_language(account),
             verification_url=email_link(request, "verify-email", "/v1/email-verifications", token),
             expires_at=expires_at,
         ),
@@ -364,7 +364,7 @@ async def request_password_reset(request: web.Request, body: ResetRequest) -> Re
                     login=account.login,
                     email=account.email,
                     full_name=account.full_name,
-                    language=_language(account),
+                    language=account_language(account),
                     reset_url=email_link(request, "reset-password", "/v1/password-resets", token),
                     expires_at=expires_at,
                 ),
@@ -711,7 +711,7 @@ def password_problem(field: str, exc: PasswordRejected) -> ValidationFailed:
     return ValidationFailed([{"field": field, "message": str(exc), "type": "password_policy"}])
 
 
-def _language(account: store.Account) -> Literal["en", "ru"]:
+def account_language(account: store.Account) -> Literal["en", "ru"]:
     return "ru" if account.language == "ru" else "en"
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from services.identity import domain, store
-from services.identity.api import create_own_subscriber
+from services.identity.api import open_account
 from services.identity.app import SCHEMA
 from services.identity.passwords import Passwords
 from services.identity.settings import IdentitySettings
@@ -50,7 +50,7 @@ async def ensure_account(
                 now=now,
                 is_operator=operator,
             )
-            await create_own_subscriber(conn, outbox, account, now)
+            await open_account(conn, outbox, account, now)
             await store.mark_email_verified(conn, account.id, now)
             return "created"
     finally:

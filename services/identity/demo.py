@@ -9,6 +9,7 @@ import asyncio
 import sys
 
 from services.identity.bootstrap import ensure_account
+from services.identity.republish import republish_directory
 from services.identity.settings import IdentitySettings
 
 DEMO_ACCOUNTS = [
@@ -25,6 +26,8 @@ async def load_demo_accounts(settings: IdentitySettings) -> None:
         )
         if outcome != "exists":
             print(f"demo account: {login} / {password}" + (" (operator)" if operator else ""))
+    # Services added since this database was made learn the accounts they missed (idempotent).
+    await republish_directory(settings)
 
 
 def main() -> None:

@@ -905,3 +905,20 @@ async def partner_users(conn: Connection, partner_id: uuid.UUID) -> list[Partner
         partner_id,
     )
     return [PartnerUser(**dict(row)) for row in rows]
+
+
+# ---- the directory, whole (re-announcing it: services.identity.republish) --------------------
+
+
+async def all_accounts(conn: Connection) -> list[Account]:
+    rows = await conn.fetch(f"SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY created_at")
+    return [Account(**dict(row)) for row in rows]
+
+
+async def all_subscribers(conn: Connection) -> list[asyncpg.Record]:
+    return await conn.fetch("SELECT id, code, name, owner_account_id FROM subscribers ORDER BY created_at")
+
+
+async def all_partners(conn: Connection) -> list[Partner]:
+    rows = await conn.fetch("SELECT id, name, tin, city, contact_email, created_at FROM partners ORDER BY created_at")
+    return [Partner(**dict(row)) for row in rows]

@@ -19,8 +19,8 @@ from services.identity.api import (
     AccountOut,
     Login,
     Password,
-    create_own_subscriber,
     email_link,
+    open_account,
     password_problem,
     send_verification,
 )
@@ -510,7 +510,7 @@ async def register_and_accept(request: web.Request, body: RegisterThroughInvitat
             raise Conflict("this login is taken", field="login") from None
         except store.EmailTaken:
             raise Conflict("an account with this e-mail already exists: log in and accept", field="email") from None
-        await create_own_subscriber(conn, request.app[OUTBOX], account, now)  # SUB-1 holds for everyone
+        await open_account(conn, request.app[OUTBOX], account, now)  # SUB-1 holds for everyone
         if domain.same_email(account.email, invitation.email):
             # The link reached this address: it is verified (ACC-2).
             await store.mark_email_verified(conn, account.id, now)

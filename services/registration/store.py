@@ -307,9 +307,10 @@ async def subscriber_by_code(conn: Connection, code: str) -> Subscriber | None:
 async def save_subscriber(
     conn: Connection, subscriber_id: uuid.UUID, code: str, name: str, owner_account_id: uuid.UUID
 ) -> None:
+    """Created, or announced again (services.identity.republish): the name is the latest announced."""
     await conn.execute(
         "INSERT INTO subscribers (id, code, name, owner_account_id) VALUES ($1, $2, $3, $4) "
-        "ON CONFLICT (id) DO NOTHING",
+        "ON CONFLICT (id) DO UPDATE SET name = $3",
         subscriber_id,
         code,
         name,
