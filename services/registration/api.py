@@ -32,8 +32,11 @@ from shared.events.registration import (
 )
 from shared.http import Api, StrictModel
 from shared.jobs import Job, JobHandler, schedule
+from shared.logging import get_logger
 from shared.outbox import Outbox
 from shared.problems import Conflict, Forbidden, NotFound, Problem, TooManyRequests, ValidationFailed
+
+log = get_logger(__name__)
 
 routes = Api("ITS Portal registration")
 
@@ -316,7 +319,7 @@ async def _try_pin(
         where = "to your subscriber" if yours else "to another subscriber; the vendor's support can transfer it"
         return PinUsed(f"A PIN works once: this product is registered already, {where}.")
     if domain.needs_contract_to_self_register(registration.edition) and not any(
-        domain.is_covering(end, now.date()) for end in await store.coverage_ends(conn, number)
+        domain.is_covering(end, vendor_today(request)) for end in await store.coverage_ends(conn, number)
     ):
         return ContractRequired(
             "A PROF product is registered with its PIN only when an ITS contract lists its registration "
@@ -408,7 +411,10 @@ async def _partner_letter(
 ) -> None:
     """REG-5: the owner learns by e-mail what the partner authorised."""
     if subscriber.owner_email is None or registration.partner_id is None or registration.purchase_date is None:
-        return  # the owner's account is not known here yet: the product is registered all the same
+        # The owner's account is not known here yet (identity announces it with the subscriber, so this
+        # is rare): the product is registered all the same; the owner sees it in the list.
+        log.warning("registration.partner_letter_skipped", subscriber_code=subscriber.code, number=registration.number)
+        return
     await outbox.add(
         conn,
         PartnerAuthorisedProducts(

@@ -1,4 +1,4 @@
-"""The e2e stack: identity and notifications as real processes, with the real SMTP sink."""
+"""The e2e stack: identity, registration and notifications as real processes, with the real SMTP sink."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from tests.infra import ServiceProcess, TestStack, free_port
 
 @pytest.fixture(scope="session")
 async def services(migrated: TestStack, smtp_sink: int) -> AsyncIterator[dict[str, ServiceProcess]]:
-    identity_port, notifications_port = free_port(), free_port()
+    identity_port, registration_port, notifications_port = free_port(), free_port(), free_port()
     identity_url = f"http://127.0.0.1:{identity_port}"
     env = migrated.env(
         ITS_PUBLIC_URL=identity_url,
@@ -25,6 +25,7 @@ async def services(migrated: TestStack, smtp_sink: int) -> AsyncIterator[dict[st
     logs = migrated.var_dir / "log"
     processes = {
         "identity": ServiceProcess("identity", env, identity_port, logs / "identity.log"),
+        "registration": ServiceProcess("registration", env, registration_port, logs / "registration.log"),
         "notifications": ServiceProcess("notifications", env, notifications_port, logs / "notifications.log"),
     }
     try:
