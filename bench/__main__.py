@@ -1,4 +1,4 @@
-"""`make bench` / `python -m bench [pipeline] [http_me] [login] [--quick]`.
+"""`make bench` / `python -m bench [pipeline] [http_me] [login] [registration_numbers] [--quick]`.
 
 Runs the benchmarks of issue 2, each on a database and vhost of its own, and prints every figure beside
 its reference measured in the same run, their ratio and the target. A ratio below target is reported
@@ -20,7 +20,7 @@ from typing import Any
 for _name in [name for name in os.environ if name.startswith("ITS_") and not name.startswith("ITS_TEST_")]:
     del os.environ[_name]
 
-from bench import http_me, login, pipeline  # noqa: E402
+from bench import http_me, login, pipeline, registration_numbers  # noqa: E402
 from bench.common import Result, print_table  # noqa: E402
 
 Benchmark = Callable[[bool], Coroutine[Any, Any, Result]]
@@ -29,6 +29,9 @@ BENCHMARKS: dict[str, Benchmark] = {
     "pipeline": lambda quick: pipeline.run(events=1_000, rounds=1) if quick else pipeline.run(),
     "http_me": lambda quick: http_me.run(rounds=1, seconds=2) if quick else http_me.run(),
     "login": lambda quick: login.run(requests=5) if quick else login.run(),
+    "registration_numbers": lambda quick: (
+        registration_numbers.run(count=2_000) if quick else registration_numbers.run()
+    ),
 }
 # The broker and the database are shared (other test runs restart RabbitMQ, for one): a benchmark that
 # crashes is run once more before it counts as failed.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from itsctl import clock, mail, operator
+from itsctl import catalogue, clock, identity, mail, operator, registration
 
 app = typer.Typer(
     name="itsctl",
@@ -20,6 +20,9 @@ app = typer.Typer(
 app.add_typer(clock.app, name="clock")
 app.add_typer(mail.app, name="mail")
 app.add_typer(operator.app, name="operator")
+app.add_typer(identity.app, name="identity")
+app.add_typer(catalogue.app, name="catalogue")
+app.add_typer(registration.app, name="registration")
 
 
 def main() -> None:

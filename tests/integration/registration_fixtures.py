@@ -255,6 +255,7 @@ __all__ = [
     "World",
     "card_of",
     "clock_moved",
+    "ean13",
     "keys",
     "pool",
     "publish",

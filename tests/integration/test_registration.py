@@ -24,6 +24,7 @@ from tests.integration.registration_fixtures import (
     World,
     card_of,
     clock_moved,
+    ean13,
     keys,
     pool,
     publish,
@@ -120,8 +121,9 @@ async def test_issuing_checks_its_input(world: World) -> None:
             "POST", f"/v1/products/{no_pins}/registration-numbers", world.operator(), json=body
         )
         assert status == 422, body
+    never_added = ean13(f"{uuid.uuid4().int % 10**12:012d}")
     status, _ = await world.call(
-        "POST", "/v1/products/4601546041807/registration-numbers", world.operator(), json={"count": 1}
+        "POST", f"/v1/products/{never_added}/registration-numbers", world.operator(), json={"count": 1}
     )
     assert status == 404
     customer = await world.customer()

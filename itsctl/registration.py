@@ -1,0 +1,202 @@
+"""`itsctl registration issue`: registration numbers (and PINs) for a product, into a CSV file.
+
+The PINs are shown by the service only once, in the answer that issues them: each batch's rows are
+appended to the file as soon as it arrives, and the file is readable by its owner only (0600).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from itsctl._common import console, err_console, fail
+from itsctl._http import (
+    CALL_ERRORS,
+    Api,
+    LoginOption,
+    ServiceError,
+    error_message,
+    operator_credentials,
+    operator_session,
+)
+from services.registration.domain import is_ean13
+
+app = typer.Typer(help="Registration numbers and PINs.", no_args_is_help=True)
+
+COLUMNS = ("registration_number", "pin", "article", "product_name", "edition")
+MAX_BATCH = 10_000  # what one POST /v1/products/{article}/registration-numbers may ask for
+
+
+@dataclass
+class Issued:
+    """What has been issued and written so far (kept up to date while batches arrive)."""
+
+    written: int = 0
+    batches: list[str] = field(default_factory=list)
+    product_name: str = ""
+    edition: str = ""
+    requested: int = 0  # the size of the request in flight, if any
+    with_pins: bool = False  # whether the numbers came with PINs
+
+
+def open_private(path: Path, *, force: bool) -> IO[str]:
+    """`path` opened for writing, created with mode 0600; FileExistsError unless `force`."""
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if force else os.O_EXCL)
+    fd = os.open(path, flags, 0o600)
+    try:
+        os.fchmod(fd, 0o600)  # an existing file (with --force) keeps its mode otherwise
+        return os.fdopen(fd, "w", newline="", encoding="utf-8")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+async def issue_numbers(
+    registration: Api,
+    article: str,
+    count: int,
+    *,
+    with_pin: bool | None,
+    batch: int,
+    out: IO[str],
+    issued: Issued | None = None,
+    on_batch: Callable[[int], None] | None = None,
+) -> Issued:
+    """Issue `count` numbers in requests of at most `batch`, appending each answer's rows to `out` (CSV).
+
+    `with_pin` None: as the product is delivered. The header is written first. `issued`, updated as rows
+    are written, tells how far it got if this raises.
+    """
+    issued = issued if issued is not None else Issued()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    out.flush()
+    while issued.written < count:
+        size = min(batch, count - issued.written)
+        issued.requested = size
+        body: dict[str, Any] = {"count": size} if with_pin is None else {"count": size, "with_pin": with_pin}
+        _, answer = await registration.call("POST", f"/v1/products/{article}/registration-numbers", body)
+        rows = _rows(answer, article)
+        issued.with_pins = issued.with_pins or any(row[1] for row in rows)
+        writer.writerows(rows)
+        out.flush()
+        os.fsync(out.fileno())
+        issued.requested = 0
+        issued.written += len(rows)
+        issued.batches.append(str(answer.get("batch_id", "")))
+        issued.product_name, issued.edition = str(answer.get("product_name", "")), str(answer.get("edition", ""))
+        if on_batch:
+            on_batch(len(rows))
+        if not rows:
+            raise RuntimeError("the service issued no numbers for a batch")
+    return issued
+
+
+def _rows(answer: Any, article: str) -> list[tuple[str, str, str, str, str]]:
+    if not isinstance(answer, dict) or not isinstance(answer.get("items"), list):
+        raise RuntimeError(f"unexpected answer from registration: {str(answer)[:200]}")
+    article = str(answer.get("article") or article)
+    name, edition = str(answer.get("product_name", "")), str(answer.get("edition", ""))
+    return [(item["registration_number"], item.get("pin") or "", article, name, edition) for item in answer["items"]]
+
+
+@app.command()
+def issue(
+    article: Annotated[str, typer.Option("--article", help="The product's article (EAN-13).", show_default=False)],
+    count: Annotated[int, typer.Option("--count", min=1, help="How many numbers to issue.", show_default=False)],
+    out: Annotated[
+        Path, typer.Option("--out", help="The CSV file to write (created with mode 0600).", show_default=False)
+    ],
+    with_pin: Annotated[
+        bool | None,
+        typer.Option(
+            "--with-pin/--no-pin",
+            help="Give every number a PIN, or not. Default: as the product is delivered (its pin_envelope).",
+            show_default=False,
+        ),
+    ] = None,
+    batch: Annotated[
+        int, typer.Option("--batch", min=1, max=MAX_BATCH, help="Numbers per request to the service.")
+    ] = 1_000,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite OUT if it exists.")] = False,
+    login: LoginOption = None,
+) -> None:
+    """Issue COUNT registration numbers for a product and write them (with their PINs) to a CSV file.
+
+    Columns: registration_number, pin, article, product_name, edition.
+
+    The PINs cannot be read again from the service: keep the file safe, delete it once printed.
+    """
+    article = article.strip()
+    if not is_ean13(article):
+        fail(f"--article {escape(article)}: not an EAN-13 code (13 digits, the last a check digit)", code=2)
+    if out.is_dir():
+        fail(f"{escape(str(out))} is a directory", code=2)
+    if out.exists() and not force:
+        fail(f"{escape(str(out))} exists; give --force to overwrite it", code=2)
+    credentials = operator_credentials(login)
+    try:
+        file = open_private(out, force=force)
+    except FileExistsError:
+        fail(f"{escape(str(out))} exists; give --force to overwrite it", code=2)
+    except OSError as exc:
+        fail(f"cannot create {escape(str(out))}: {escape(exc.strerror or str(exc))}")
+
+    issued = Issued()
+    progress = Progress(
+        TextColumn("issuing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+        disable=not err_console.is_terminal,
+    )
+
+    async def go() -> None:
+        async with operator_session(credentials) as operator:
+            task = progress.add_task("issuing", total=count)
+            await issue_numbers(
+                operator.api("registration"),
+                article,
+                count,
+                with_pin=with_pin,
+                batch=batch,
+                out=file,
+                issued=issued,
+                on_batch=lambda n: progress.advance(task, n),
+            )
+
+    error: str | None = None
+    try:
+        with file, progress:
+            asyncio.run(go())
+    except (*CALL_ERRORS, RuntimeError, KeyboardInterrupt) as exc:
+        if isinstance(exc, KeyboardInterrupt):
+            error = "interrupted"
+        else:
+            error = error_message(exc) if isinstance(exc, CALL_ERRORS) else str(exc)
+        if issued.requested and not isinstance(exc, ServiceError):
+            # No answer: the service may have issued that batch; its PINs are lost with the answer.
+            error += f"\n(the request for {issued.requested} more may have been carried out: no answer came)"
+    if error is not None:
+        if issued.written == 0:
+            out.unlink(missing_ok=True)
+            fail(escape(f"{error}\nno numbers were written; {out} is removed"))
+        fail(escape(f"{error}\n{issued.written} of {count} numbers were issued and written to {out}"))
+    pins = "with PINs" if issued.with_pins else "without PINs"
+    console.print(
+        f"{issued.written} registration numbers {pins} for {escape(article)} {escape(issued.product_name)} "
+        f"({escape(issued.edition)}) written to {escape(str(out))} "
+        f"({len(issued.batches)} batch{'es' if len(issued.batches) != 1 else ''})"
+    )
