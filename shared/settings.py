@@ -3,11 +3,25 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from pydantic import AfterValidator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Environment = Literal["development", "test", "production"]
+
+
+def _zone_exists(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r}, e.g. 'Europe/Moscow'") from None
+    return value
+
+
+# An IANA time zone name, checked when the settings are read.
+TimeZoneName = Annotated[str, AfterValidator(_zone_exists)]
 
 
 class BaseServiceSettings(BaseSettings):

@@ -191,18 +191,19 @@ async def register_account(request: web.Request, body: NewAccount) -> AccountOut
     return AccountOut.of(account)
 
 
+def account_registered(account: store.Account) -> AccountRegistered:
+    return AccountRegistered(
+        account_id=account.id,
+        login=account.login,
+        email=account.email,
+        full_name=account.full_name,
+        language=account_language(account),
+    )
+
+
 async def open_account(conn: Connection, outbox: Outbox, account: store.Account, now: datetime) -> None:
     """A new account, however it was made (ACC-1): announced, with its own subscriber as owner (SUB-1, SUB-2)."""
-    await outbox.add(
-        conn,
-        AccountRegistered(
-            account_id=account.id,
-            login=account.login,
-            email=account.email,
-            full_name=account.full_name,
-            language=account_language(account),
-        ),
-    )
+    await outbox.add(conn, account_registered(account))
     name = domain.subscriber_name(account.full_name, account.login)
     own = await store.insert_subscriber(conn, owner=account, name=name, now=now, new_code=domain.new_subscriber_code)
     await outbox.add(

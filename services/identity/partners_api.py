@@ -97,17 +97,18 @@ async def create_partner(request: web.Request, caller: Caller, body: NewPartner)
             await store.insert_partner(conn, partner)
         except store.TinTaken:
             raise Conflict("a partner with this TIN exists", field="tin") from None
-        await request.app[OUTBOX].add(
-            conn,
-            PartnerCreated(
-                partner_id=partner.id,
-                name=partner.name,
-                tin=partner.tin,
-                city=partner.city,
-                contact_email=partner.contact_email,
-            ),
-        )
+        await request.app[OUTBOX].add(conn, partner_created(partner))
     return PartnerOut(**partner.__dict__)
+
+
+def partner_created(partner: store.Partner) -> PartnerCreated:
+    return PartnerCreated(
+        partner_id=partner.id,
+        name=partner.name,
+        tin=partner.tin,
+        city=partner.city,
+        contact_email=partner.contact_email,
+    )
 
 
 @routes.get(

@@ -11,12 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.identity import store
-from services.identity.api import account_language
+from services.identity.api import account_registered
 from services.identity.app import SCHEMA
+from services.identity.partners_api import partner_created
 from services.identity.settings import IdentitySettings
 from shared.clock import make_clock
 from shared.db import create_pool
-from shared.events.identity import AccountRegistered, PartnerCreated, SubscriberCreated
+from shared.events.identity import SubscriberCreated
 from shared.outbox import Outbox
 
 
@@ -36,16 +37,7 @@ async def republish_directory(settings: IdentitySettings) -> Republished:
         async with pool.acquire() as conn, conn.transaction():
             accounts = await store.all_accounts(conn)
             for account in accounts:
-                await outbox.add(
-                    conn,
-                    AccountRegistered(
-                        account_id=account.id,
-                        login=account.login,
-                        email=account.email,
-                        full_name=account.full_name,
-                        language=account_language(account),
-                    ),
-                )
+                await outbox.add(conn, account_registered(account))
             subscribers = await store.all_subscribers(conn)
             for row in subscribers:
                 await outbox.add(
@@ -59,16 +51,7 @@ async def republish_directory(settings: IdentitySettings) -> Republished:
                 )
             partners = await store.all_partners(conn)
             for partner in partners:
-                await outbox.add(
-                    conn,
-                    PartnerCreated(
-                        partner_id=partner.id,
-                        name=partner.name,
-                        tin=partner.tin,
-                        city=partner.city,
-                        contact_email=partner.contact_email,
-                    ),
-                )
+                await outbox.add(conn, partner_created(partner))
     finally:
         await pool.close()
     return Republished(len(accounts), len(subscribers), len(partners))
