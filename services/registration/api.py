@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from aiohttp import web
 from pydantic import AfterValidator, BaseModel, EmailStr, Field, StringConstraints
@@ -439,7 +439,73 @@ async def _partner_letter(
     )
 
 
-# ---- transfer (operators) -------------------------------------------------------------------
+# ---- support: a number's story, and transfers (operators) -----------------------------------
+
+
+class TransferOut(BaseModel):
+    from_subscriber_code: str | None  # None: a subscriber this service never learnt of
+    to_subscriber_code: str | None
+    reason: str
+    at: datetime
+
+
+class NumberRecord(BaseModel):
+    """What the vendor's support sees of one registration number."""
+
+    registration_number: str
+    product: ProductRef
+    issued_at: datetime
+    with_pin: bool
+    state: Literal["issued", "pending", "active"]
+    subscriber_code: str | None
+    registered_by: RegisteredBy | None
+    partner: str | None
+    purchase_date: date | None
+    registered_at: datetime | None
+    active_from: datetime | None
+    card: dict[str, Any] | None
+    transfers: list[TransferOut]
+
+
+def _number_in_path(request: web.Request) -> str:
+    try:
+        return _registration_number(request.match_info["number"])
+    except ValueError as exc:
+        raise ValidationFailed([{"field": "number", "message": str(exc)}]) from None
+
+
+@routes.get(
+    "/v1/registrations/{number}",
+    summary="A registration number: product, subscriber, card and transfers (operators)",
+    scope=OPERATOR,
+    response=NumberRecord,
+    errors=(404, 422),
+    tags=("registrations",),
+)
+async def number_record(request: web.Request, caller: Caller) -> NumberRecord:
+    number = _number_in_path(request)
+    async with request.app[POOL].acquire() as conn:
+        record = await store.number_record(conn, number)
+        if record is None:
+            raise NotFound("no product has this registration number")
+        r, issued_at, card = record
+        partners = await store.partner_names(conn, [r.partner_id] if r.partner_id else [])
+        transfers = await store.transfers(conn, number)
+    return NumberRecord(
+        registration_number=r.number,
+        product=ProductRef(article=r.article, name=r.product_name, edition=r.edition, configurations=r.configurations),
+        issued_at=issued_at,
+        with_pin=r.pin_hash is not None,
+        state=r.state,
+        subscriber_code=r.subscriber_code,
+        registered_by=r.registered_by,
+        partner=partners.get(r.partner_id) if r.partner_id else None,
+        purchase_date=r.purchase_date,
+        registered_at=r.registered_at,
+        active_from=r.active_from,
+        card=card,
+        transfers=[TransferOut(**t) for t in transfers],
+    )
 
 
 @routes.post(
@@ -452,10 +518,7 @@ async def _partner_letter(
     tags=("registrations",),
 )
 async def transfer(request: web.Request, caller: Caller, body: Transfer) -> RegistrationOut:
-    try:
-        number = _registration_number(request.match_info["number"])
-    except ValueError as exc:
-        raise ValidationFailed([{"field": "number", "message": str(exc)}]) from None
+    number = _number_in_path(request)
     app, now = request.app, request.app[CLOCK].now()
     async with app[POOL].acquire() as conn, conn.transaction():
         target = await store.subscriber_by_code(conn, body.subscriber_code)

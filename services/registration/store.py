@@ -149,18 +149,23 @@ class Registration:
     state: str
 
 
-REGISTRATION_SELECT = (
-    "SELECT r.number, r.article, p.name AS product_name, p.edition, p.its_required, "
+REGISTRATION_COLUMNS = (
+    "r.number, r.article, p.name AS product_name, p.edition, p.its_required, "
     "COALESCE((SELECT array_agg(pc.configuration_code ORDER BY pc.configuration_code) "
     "  FROM product_configurations pc WHERE pc.article = r.article), '{}') AS configurations, "
     "r.pin_hash, r.pin_used_at, r.subscriber_id, r.subscriber_code, r.registered_by, r.partner_id, "
-    "r.purchase_date, r.registered_at, r.active_from, r.state "
-    "FROM registration_numbers r JOIN products p ON p.article = r.article "
+    "r.purchase_date, r.registered_at, r.active_from, r.state"
 )
+REGISTRATION_FROM = " FROM registration_numbers r JOIN products p ON p.article = r.article "
+REGISTRATION_SELECT = "SELECT " + REGISTRATION_COLUMNS + REGISTRATION_FROM
 
 
 def _registration(row: asyncpg.Record) -> Registration:
-    return Registration(**{**dict(row), "configurations": list(row["configurations"])})
+    return _registration_record(dict(row))
+
+
+def _registration_record(fields: dict[str, Any]) -> Registration:
+    return Registration(**{**fields, "configurations": list(fields["configurations"])})
 
 
 async def lock_number(conn: Connection, number: str) -> Registration | None:
@@ -181,6 +186,26 @@ async def subscriber_registrations(conn: Connection, subscriber_id: uuid.UUID) -
         REGISTRATION_SELECT + "WHERE r.subscriber_id = $1 ORDER BY r.registered_at, r.number", subscriber_id
     )
     return [_registration(row) for row in rows]
+
+
+async def number_record(conn: Connection, number: str) -> tuple[Registration, datetime, dict[str, Any] | None] | None:
+    """The number with when it was issued and its registration card (for the vendor's support)."""
+    row = await conn.fetchrow(
+        f"SELECT {REGISTRATION_COLUMNS}, r.issued_at, r.card {REGISTRATION_FROM} WHERE r.number = $1", number
+    )
+    if row is None:
+        return None
+    fields = {k: v for k, v in dict(row).items() if k not in ("issued_at", "card")}
+    return _registration_record(fields), row["issued_at"], row["card"]
+
+
+async def transfers(conn: Connection, number: str) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT f.code AS from_subscriber_code, t.code AS to_subscriber_code, x.reason, x.at "
+        "FROM transfers x LEFT JOIN subscribers f ON f.id = x.from_subscriber_id "
+        "LEFT JOIN subscribers t ON t.id = x.to_subscriber_id WHERE x.number = $1 ORDER BY x.at",
+        number,
+    )
 
 
 async def pin_failures_since(conn: Connection, number: str, since: datetime) -> list[datetime]:

@@ -473,13 +473,19 @@ async def test_an_operator_transfers_a_number_and_the_transfer_is_audited(world:
     assert sellers["items"] == [] and [r["registration_number"] for r in buyers["items"]] == [number]
     [event] = await world.outbox("registration.product.transferred", number)
     assert event["data"]["from_subscriber_code"] == seller.code and event["data"]["subscriber_code"] == buyer.code
-    async with world.pool.acquire() as conn:
-        audit = await conn.fetchrow("SELECT * FROM transfers WHERE number = $1", number)
-    assert (
-        audit is not None
-        and audit["reason"] == "the company was sold"
-        and audit["to_subscriber_id"] == buyer.subscriber_id
-    )
+    # Support sees the number's story: product, subscriber, card, transfers; customers do not.
+    status, record = await world.call("GET", f"/v1/registrations/{number}", world.operator())
+    assert status == 200 and record["subscriber_code"] == buyer.code and record["state"] == "pending"
+    assert record["card"]["company_name"] == card_of()["company_name"] and record["with_pin"] is True
+    [audit] = record["transfers"]
+    assert audit["reason"] == "the company was sold"
+    assert (audit["from_subscriber_code"], audit["to_subscriber_code"]) == (seller.code, buyer.code)
+    status, _ = await world.call("GET", f"/v1/registrations/{number}", world.owner(buyer))
+    assert status == 403
+    status, _ = await world.call("GET", f"/v1/registrations/{unknown_number()}", world.operator())
+    assert status == 404
+    status, _ = await world.call("GET", "/v1/registrations/12345", world.operator())
+    assert status == 422
 
 
 # ---- isolation (REG-6) ----------------------------------------------------------------------
