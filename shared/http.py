@@ -172,7 +172,7 @@ def _endpoint(op: Operation) -> Callable[[web.Request], Awaitable[web.StreamResp
 
 
 def model_response(model: pydantic.BaseModel, *, status: int = 200) -> web.Response:
-    return web.Response(body=model.model_dump_json(), status=status, content_type="application/json")
+    return web.Response(body=model.model_dump_json(by_alias=True), status=status, content_type="application/json")
 
 
 M = Any  # the model type is checked by pydantic at run time

@@ -45,6 +45,18 @@ def backoff(attempt: int) -> timedelta:
     return timedelta(seconds=min(2**attempt, 900))
 
 
+_SCHEDULE = (
+    "INSERT INTO deferred_jobs (kind, payload, run_at, dedupe_key, max_attempts) "
+    "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (dedupe_key) DO NOTHING RETURNING id"
+)
+_SCHEDULE_REARM = (
+    "INSERT INTO deferred_jobs (kind, payload, run_at, dedupe_key, max_attempts) "
+    "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (dedupe_key) DO UPDATE SET state = 'pending', attempts = 0, "
+    "finished_at = NULL, run_at = LEAST(deferred_jobs.run_at, EXCLUDED.run_at) "
+    "WHERE deferred_jobs.state <> 'pending' RETURNING id"
+)
+
+
 async def schedule(
     conn: Connection,
     kind: str,
@@ -53,16 +65,16 @@ async def schedule(
     *,
     dedupe_key: str | None = None,
     max_attempts: int = 10,
+    rearm: bool = False,
 ) -> int | None:
-    """Schedule a job in the caller's transaction; with `dedupe_key`, a second schedule is a no-op (None)."""
+    """Schedule a job in the caller's transaction; with `dedupe_key`, a second schedule is a no-op (None).
+
+    With `rearm`, a job of that key that has finished is made pending again (due at the earlier of its
+    time and `run_at`): for jobs that sweep up whatever is due, so that work arriving after the sweep
+    ran is swept too.
+    """
     job_id: int | None = await conn.fetchval(
-        "INSERT INTO deferred_jobs (kind, payload, run_at, dedupe_key, max_attempts) "
-        "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
-        kind,
-        payload,
-        run_at,
-        dedupe_key,
-        max_attempts,
+        _SCHEDULE_REARM if rearm else _SCHEDULE, kind, payload, run_at, dedupe_key, max_attempts
     )
     return job_id
 

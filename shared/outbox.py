@@ -47,27 +47,41 @@ class Outbox:
 
     async def add(self, conn: Connection, event: Event) -> Envelope:
         """Record `event` in the caller's transaction; it is published after commit."""
+        [envelope] = await self.add_many(conn, [event])
+        return envelope
+
+    async def add_many(self, conn: Connection, events: list[Event]) -> list[Envelope]:
+        """Record `events`, in order, in the caller's transaction: one round trip for a whole batch."""
         if not conn.is_in_transaction():
             raise RuntimeError("Outbox.add must run inside the transaction of the state change")
+        if not events:
+            return []
         ids = get_contextvars_ids()
-        envelope = wrap(
-            event,
-            producer=self.producer,
-            occurred_at=self.clock.now(),
-            correlation_id=ids.correlation_id,
-            causation_id=ids.causation_id,
-        )
+        now = self.clock.now()
+        envelopes = [
+            wrap(
+                event,
+                producer=self.producer,
+                occurred_at=now,
+                correlation_id=ids.correlation_id,
+                causation_id=ids.causation_id,
+            )
+            for event in events
+        ]
         headers = {k: v for k, v in (("x-request-id", ids.request_id),) if v}
+        # created_at: clock_timestamp() + the position, so the relay publishes them in this order.
         await conn.execute(
-            "INSERT INTO outbox (id, routing_key, envelope, headers) VALUES ($1, $2, $3, $4)",
-            envelope.id,
-            envelope.type,
-            envelope.model_dump(mode="json"),
+            "INSERT INTO outbox (id, routing_key, envelope, headers, created_at) "
+            "SELECT id, key, envelope, $4, clock_timestamp() + (n * interval '1 microsecond') "
+            "FROM unnest($1::uuid[], $2::text[], $3::jsonb[]) WITH ORDINALITY AS t(id, key, envelope, n)",
+            [e.id for e in envelopes],
+            [e.type for e in envelopes],
+            [e.model_dump(mode="json") for e in envelopes],
             headers,
         )
         # Delivered to the relay's LISTEN on commit, so it publishes without waiting for a poll.
         await conn.execute("SELECT pg_notify($1, '')", notify_channel(self.schema))
-        return envelope
+        return envelopes
 
 
 class OutboxRelay:

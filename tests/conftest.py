@@ -35,6 +35,8 @@ async def stack(var_dir: Path) -> AsyncIterator[TestStack]:
 @pytest.fixture(scope="session")
 async def migrated(stack: TestStack) -> TestStack:
     """Every service's schema migrated in this run's database."""
+    from services.contracts.app import MIGRATIONS as CONTRACTS_MIGRATIONS
+    from services.contracts.app import SCHEMA as CONTRACTS_SCHEMA
     from services.identity.app import MIGRATIONS as IDENTITY_MIGRATIONS
     from services.identity.app import SCHEMA as IDENTITY_SCHEMA
     from services.notifications.app import MIGRATIONS as NOTIFICATIONS_MIGRATIONS
@@ -47,6 +49,7 @@ async def migrated(stack: TestStack) -> TestStack:
         (IDENTITY_MIGRATIONS, IDENTITY_SCHEMA),
         (NOTIFICATIONS_MIGRATIONS, NOTIFICATIONS_SCHEMA),
         (REGISTRATION_MIGRATIONS, REGISTRATION_SCHEMA),
+        (CONTRACTS_MIGRATIONS, CONTRACTS_SCHEMA),
     )
     for migrations, schema in services:
         await asyncio.to_thread(migrate, migrations, stack.database_url, schema)

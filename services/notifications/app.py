@@ -1,4 +1,5 @@
-"""notifications (port 8105): e-mail for identity's and registration's events, sent over SMTP, with a delivery log."""
+"""notifications (port 8105): e-mail for identity's, registration's and contracts' events, sent over SMTP, with a
+delivery log."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from prometheus_client import Counter
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from services.notifications.api import api
-from services.notifications.consumers import identity_subscription, registration_subscription
+from services.notifications.consumers import contracts_subscription, identity_subscription, registration_subscription
 from services.notifications.domain import SEND_EMAIL_JOB
 from services.notifications.mailer import Mailer, SmtpSecurity, SmtpTransport
 from services.notifications.rendering import Renderer
@@ -83,11 +84,13 @@ def create_app(settings: NotificationsSettings, keys: KeySource | None = None) -
     setup_db(app, SCHEMA)
     setup_bus(app, SERVICE)
     renderer = Renderer()
+    zone = ZoneInfo(settings.mail_timezone)
     setup_consumers(
         app,
         [
-            identity_subscription(renderer, clock, ZoneInfo(settings.mail_timezone)),
+            identity_subscription(renderer, clock, zone),
             registration_subscription(renderer, clock),  # rule REG-5
+            contracts_subscription(renderer, clock, zone),  # rules ITS-2, ITS-6, CMS-7
         ],
     )
     setup_jobs(app, {SEND_EMAIL_JOB: mailer.send_email})

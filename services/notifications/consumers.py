@@ -1,4 +1,5 @@
-"""Events that ask for an e-mail (identity's, registration's): render it, log the delivery, schedule the send.
+"""Events that ask for an e-mail (identity's, registration's, contracts'): render it, log the delivery, schedule
+the send.
 
 Each handler runs in the consumer's inbox transaction, so the delivery row, its
 `send_email` job and the inbox record commit together: a redelivered event
@@ -16,8 +17,11 @@ from services.notifications.domain import (
     SEND_EMAIL_JOB,
     EmailRequest,
     Unsendable,
+    contract_activated_email,
     invitation_accepted_email,
     invitation_email,
+    maintenance_activated_email,
+    organisation_error_email,
     password_reset_email,
     pick_language,
     products_authorised_email,
@@ -28,6 +32,7 @@ from shared.clock import Clock
 from shared.consumer import EventHandler, PermanentFailure, Subscription
 from shared.db import Connection
 from shared.events import E, Envelope, unwrap
+from shared.events.contracts import ContractActivated, MaintenanceActivated, OrganisationErrorReported
 from shared.events.identity import (
     EmailVerificationRequested,
     InvitationAccepted,
@@ -42,6 +47,7 @@ log = get_logger(__name__)
 
 IDENTITY_QUEUE = "notifications.identity"
 REGISTRATION_QUEUE = "notifications.registration"
+CONTRACTS_QUEUE = "notifications.contracts"
 
 
 def identity_subscription(renderer: Renderer, clock: Clock, zone: ZoneInfo) -> Subscription:
@@ -74,30 +80,64 @@ def registration_subscription(renderer: Renderer, clock: Clock) -> Subscription:
     return Subscription(REGISTRATION_QUEUE, handlers)
 
 
+def contracts_subscription(renderer: Renderer, clock: Clock, zone: ZoneInfo) -> Subscription:
+    """The queue is bound to exactly the event types below; its own queue, like registration's. The letters go
+    to partners, whose language the events do not carry: `PARTNER_LANGUAGE` (see domain.py)."""
+    handlers: dict[str, EventHandler] = {
+        # rule ITS-2: the outcome of the contract the partner's system posted.
+        ContractActivated.TYPE: email_for(
+            renderer, clock, ContractActivated, lambda event: contract_activated_email(event, zone), language_field=None
+        ),
+        # rule ITS-6: a subscriber reports wrong organisation data to the accompanying partner.
+        OrganisationErrorReported.TYPE: email_for(
+            renderer,
+            clock,
+            OrganisationErrorReported,
+            lambda event: organisation_error_email(event, zone),
+            language_field=None,
+        ),
+        # rule CMS-7: the chosen partner is told; no partner chosen, no e-mail.
+        MaintenanceActivated.TYPE: email_for(
+            renderer, clock, MaintenanceActivated, maintenance_activated_email, language_field=None
+        ),
+    }
+    return Subscription(CONTRACTS_QUEUE, handlers)
+
+
 def email_for(
     renderer: Renderer,
     clock: Clock,
     model: type[E],
-    build: Callable[[E], EmailRequest],
+    build: Callable[[E], EmailRequest | None],
     *,
-    language_field: str = "language",
+    language_field: str | None = "language",
 ) -> EventHandler:
-    """A handler that sends the e-mail `build` makes of the event, in the language of `language_field`."""
+    """A handler that sends the e-mail `build` makes of the event, in the language of `language_field` (None:
+    the event carries no language, `build` picks it).
+
+    `build` returns None for an event that needs no e-mail: it is then handled (recorded in the inbox, acked)
+    with nothing sent and nothing logged in the deliveries.
+    """
 
     async def handle(conn: Connection, envelope: Envelope) -> None:
         event = _event(envelope, model, language_field)
         with _unsendable_is_permanent():
             request = build(event)
+        if request is None:
+            log.info("mail.not_needed", event_id=str(envelope.id), event_type=envelope.type)
+            return
         await _deliver(conn, envelope, request, renderer, clock)
 
     return handle
 
 
-def _event(envelope: Envelope, model: type[E], language_field: str = "language") -> E:
+def _event(envelope: Envelope, model: type[E], language_field: str | None = "language") -> E:
     """The event's data (not fitting the schema: ValidationError, the message is parked).
 
     A language we have no templates for becomes English before validation.
     """
+    if language_field is None:
+        return unwrap(envelope, model)
     data = {**envelope.data, language_field: pick_language(envelope.data.get(language_field))}
     return unwrap(envelope.model_copy(update={"data": data}), model)
 

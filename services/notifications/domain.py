@@ -11,6 +11,7 @@ from email.utils import parseaddr
 from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo
 
+from shared.events.contracts import ContractActivated, MaintenanceActivated, Organisation, OrganisationErrorReported
 from shared.events.identity import (
     EmailVerificationRequested,
     InvitationAccepted,
@@ -25,6 +26,9 @@ SEND_EMAIL_JOB = "send_email"
 
 LANGUAGES: tuple[Language, ...] = get_args(Language)
 DEFAULT_LANGUAGE: Language = "en"
+# Letters to partners (contracts' events): the events carry no language and notifications knows none for
+# partners, so English, the default of every letter; the templates have Russian too, ready for when they do.
+PARTNER_LANGUAGE: Language = DEFAULT_LANGUAGE
 
 _MONTHS: dict[Language, tuple[str, ...]] = {
     "en": (
@@ -55,6 +59,25 @@ _MONTHS: dict[Language, tuple[str, ...]] = {
         "октября",
         "ноября",
         "декабря",
+    ),
+}
+
+# Nominative, as a month on its own (the ends of a period): "ноябрь", not "ноября".
+_MONTHS_ALONE: dict[Language, tuple[str, ...]] = {
+    "en": _MONTHS["en"],
+    "ru": (
+        "январь",
+        "февраль",
+        "март",
+        "апрель",
+        "май",
+        "июнь",
+        "июль",
+        "август",
+        "сентябрь",
+        "октябрь",
+        "ноябрь",
+        "декабрь",
     ),
 }
 
@@ -211,6 +234,86 @@ def products_authorised_email(event: PartnerAuthorisedProducts) -> EmailRequest:
     )
 
 
+def contract_activated_email(
+    event: ContractActivated, zone: ZoneInfo, language: Language = PARTNER_LANGUAGE
+) -> EmailRequest:
+    """rule ITS-2: the partner learns the outcome of the contract its system posted: processed, active."""
+    return EmailRequest(
+        template="contract_activated",
+        language=language,
+        recipient=partner_recipient(event.partner_email),
+        context={
+            "name": display_name(event.partner_name, event.partner_email),
+            "number": event.number,
+            **organisation_context(event.organisation),
+            "main_registration_number": event.main_registration_number,
+            "additional_registration_numbers": event.additional_registration_numbers,
+            "period": format_period(event.period_from, event.period_to, language),
+            "kind": event.kind,
+            "activated_at": format_moment(event.activated_at, language, zone),
+        },
+    )
+
+
+def organisation_error_email(
+    event: OrganisationErrorReported, zone: ZoneInfo, language: Language = PARTNER_LANGUAGE
+) -> EmailRequest:
+    """rule ITS-6: a subscriber tells the accompanying partner that the organisation data of a contract is
+    wrong; the partner corrects it (name, TIN, KPP)."""
+    return EmailRequest(
+        template="organisation_error",
+        language=language,
+        recipient=partner_recipient(event.partner_email),
+        context={
+            "name": display_name(event.partner_name, event.partner_email),
+            "number": event.number,
+            **organisation_context(event.organisation),
+            "subscriber_name": event.subscriber_name,
+            "subscriber_code": event.subscriber_code,
+            # Plain text, shown as it is (escaped in HTML); line breaks at its end only would pad the layout.
+            "message": event.message.rstrip("\r\n"),
+            "reported_at": format_moment(event.reported_at, language, zone),
+        },
+    )
+
+
+def maintenance_activated_email(
+    event: MaintenanceActivated, language: Language = PARTNER_LANGUAGE
+) -> EmailRequest | None:
+    """rule CMS-7: the accompanying partner learns of a maintenance service activated for its subscriber, with
+    the CMS-6 warning if any. None (no e-mail) while the subscriber has no partner chosen."""
+    if event.partner_id is None and not event.partner_email:
+        return None  # no partner chosen: no one to tell
+    recipient = partner_recipient(event.partner_email or "")
+    return EmailRequest(
+        template="maintenance_activated",
+        language=language,
+        recipient=recipient,
+        context={
+            "name": display_name(event.partner_name, recipient),
+            "subscriber_name": event.subscriber_name,
+            "subscriber_code": event.subscriber_code,
+            "configuration": event.configuration,
+            "category": event.category,
+            "period": format_period(event.period_from, event.period_to, language),
+            "registration_numbers": event.registration_numbers,
+            "warning": (event.warning or "").strip() or None,  # CMS-6
+        },
+    )
+
+
+def partner_recipient(email: str) -> str:
+    """The partner's address from a contracts event: empty when contracts had not learnt the partner yet."""
+    if not email:
+        raise Unsendable("the partner has no e-mail address: contracts had not learnt the partner")
+    return check_recipient(email)
+
+
+def organisation_context(organisation: Organisation) -> dict[str, Any]:
+    """The organisation as a letter shows it; `kpp` None when it has none (an individual entrepreneur)."""
+    return {"organisation_name": organisation.name, "tin": organisation.tin, "kpp": organisation.kpp or None}
+
+
 def display_name(full_name: str | None, fallback: str) -> str:
     """Greet by full name, or by `fallback` (the login, the address) where none was given."""
     return full_name.strip() if full_name and full_name.strip() else fallback
@@ -235,6 +338,19 @@ def format_date(day: date, language: Language) -> str:
     month = _MONTHS[language][day.month - 1]
     year = f"{day.year} г." if language == "ru" else str(day.year)  # noqa: RUF001 (Cyrillic, on purpose)
     return f"{day.day} {month} {year}"
+
+
+def format_month(year_month: str, language: Language) -> str:
+    """`2026-11` as `November 2026`, in Russian `ноябрь 2026 г.`."""  # noqa: RUF002
+    year, month = int(year_month[:4]), int(year_month[5:7])
+    name = _MONTHS_ALONE[language][month - 1]
+    return f"{name} {year} г." if language == "ru" else f"{name} {year}"  # noqa: RUF001 (Cyrillic, on purpose)
+
+
+def format_period(period_from: str, period_to: str, language: Language) -> str:
+    """Whole months, both ends included (ITS-1): `November 2026 – October 2027`; one month alone."""  # noqa: RUF002
+    first, last = format_month(period_from, language), format_month(period_to, language)
+    return first if period_from == period_to else f"{first} \N{EN DASH} {last}"
 
 
 def check_recipient(value: str) -> str:

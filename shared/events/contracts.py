@@ -1,4 +1,5 @@
-"""Events published by contracts (`contracts.*`). Registration follows them for REG-4 (coverage).
+"""Events published by contracts (`contracts.*`). Registration follows them for REG-4 (coverage),
+updates for UPD-4 (covered months), notifications for the partners' e-mails.
 
 Periods are whole months, `YYYY-MM`, both ends included (ITS-1).
 """
@@ -6,8 +7,8 @@ Periods are whole months, `YYYY-MM`, both ends included (ITS-1).
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
-from typing import Annotated
+from datetime import date, datetime
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
@@ -24,10 +25,8 @@ class Organisation(BaseModel):
     kpp: str | None = None
 
 
-class ContractActivated(Event):
-    """ITS-2: a partner's contract processed on the next business day; its numbers are covered from now on."""
-
-    TYPE = "contracts.contract.activated"
+class ContractEvent(Event):
+    """What every event about one contract says of it."""
 
     contract_id: uuid.UUID
     number: str
@@ -39,15 +38,34 @@ class ContractActivated(Event):
     period_from: YearMonth
     period_to: YearMonth
     kind: str
-    activated_at: datetime
+    # For the partner's e-mail (notifications); empty when contracts has not learnt the partner yet.
+    partner_name: str = ""
+    partner_email: str = ""
 
     @property
     def registration_numbers(self) -> list[str]:
         return [self.main_registration_number, *self.additional_registration_numbers]
 
 
+class ContractReceived(ContractEvent):
+    """ITS-2: posted by a partner; processed at the start of `processing_on` (the next business day)."""
+
+    TYPE = "contracts.contract.received"
+
+    received_at: datetime
+    processing_on: date
+
+
+class ContractActivated(ContractEvent):
+    """ITS-2: processed on the next business day; its numbers are covered from now on."""
+
+    TYPE = "contracts.contract.activated"
+
+    activated_at: datetime
+
+
 class ContractExpired(Event):
-    """The contract's period ended (or it was cancelled): its numbers are no longer covered by it."""
+    """The contract's period ended: its numbers are no longer covered by it."""
 
     TYPE = "contracts.contract.expired"
 
@@ -55,3 +73,48 @@ class ContractExpired(Event):
     number: str
     period_to: YearMonth
     expired_at: datetime
+
+
+class OrganisationCorrected(ContractEvent):
+    """ITS-6: the accompanying partner corrected the organisation's name, TIN or KPP."""
+
+    TYPE = "contracts.contract.organisation_corrected"
+
+
+class OrganisationErrorReported(Event):
+    """ITS-6: a subscriber tells the accompanying partner that the organisation data is wrong."""
+
+    TYPE = "contracts.organisation_error.reported"
+
+    report_id: uuid.UUID
+    contract_id: uuid.UUID
+    number: str
+    organisation: Organisation
+    partner_id: uuid.UUID
+    partner_name: str
+    partner_email: str
+    subscriber_code: str
+    subscriber_name: str
+    message: str
+    reported_at: datetime
+
+
+class MaintenanceActivated(Event):
+    """CMS-1..7: a configuration maintenance service activated for a subscriber's configuration."""
+
+    TYPE = "contracts.maintenance.activated"
+
+    activation_id: uuid.UUID
+    subscriber_id: uuid.UUID
+    subscriber_code: str
+    subscriber_name: str
+    configuration: str
+    category: Literal[1, 2]
+    period_from: YearMonth
+    period_to: YearMonth
+    registration_numbers: list[str]  # the subscriber's products with this configuration (CMS-3)
+    warning: str | None = None  # CMS-6: no valid ITS contract over the whole period
+    # CMS-7: the accompanying partner, notified automatically; None until chosen.
+    partner_id: uuid.UUID | None = None
+    partner_name: str | None = None
+    partner_email: str | None = None

@@ -1,6 +1,6 @@
-"""notifications against the real PostgreSQL, RabbitMQ and SMTP sink: identity's and registration's events in,
-e-mail out, the delivery log for operators. Events are published to the broker as the producers' outbox relays
-would."""
+"""notifications against the real PostgreSQL, RabbitMQ and SMTP sink: identity's, registration's and contracts'
+events in, e-mail out, the delivery log for operators. Events are published to the broker as the producers' outbox
+relays would."""
 
 from __future__ import annotations
 
@@ -21,13 +21,14 @@ from devtools.smtp_sink import read_mail, start_sink, stored_mail
 from services.notifications import store
 from services.notifications.api import encode_cursor
 from services.notifications.app import SCHEMA, NotificationsSettings, create_app
-from services.notifications.consumers import IDENTITY_QUEUE, REGISTRATION_QUEUE
+from services.notifications.consumers import CONTRACTS_QUEUE, IDENTITY_QUEUE, REGISTRATION_QUEUE
 from services.notifications.domain import DeliveryStatus
 from services.notifications.rendering import RenderedEmail
 from shared.bus import Bus, dlq_name
 from shared.clock import TestClock
 from shared.db import Pool, create_pool
 from shared.events import Envelope, wrap
+from shared.events.contracts import ContractActivated, MaintenanceActivated, Organisation, OrganisationErrorReported
 from shared.events.identity import (
     EmailVerificationRequested,
     InvitationAccepted,
@@ -196,6 +197,65 @@ def partner_authorised(owner_email: str, language: Language = "en") -> Envelope:
         owner_language=language,
     )
     return wrap(event, producer="registration", occurred_at=datetime.now(UTC))
+
+
+def contract_activated(partner_email: str) -> Envelope:
+    event = ContractActivated(
+        contract_id=uuid.uuid4(),
+        number="ITS-2026/17",
+        partner_id=uuid.uuid4(),
+        subscriber_code="100-200-300",
+        organisation=Organisation(name="Romashka & Co <LLC>", tin="7701234567", kpp="770101001"),
+        main_registration_number="12345678903",
+        additional_registration_numbers=["98765432106"],
+        period_from="2026-11",
+        period_to="2027-10",
+        kind="PROF",
+        partner_name="SoftPartner",
+        partner_email=partner_email,
+        activated_at=datetime(2026, 11, 2, 6, 0, tzinfo=UTC),  # 09:00 in Moscow
+    )
+    return wrap(event, producer="contracts", occurred_at=datetime.now(UTC))
+
+
+ORGANISATION_MESSAGE = 'Our TIN is 7701234568, not 7701234567.\n<script>alert("x")</script> & thanks!'
+
+
+def organisation_error_reported(partner_email: str) -> Envelope:
+    event = OrganisationErrorReported(
+        report_id=uuid.uuid4(),
+        contract_id=uuid.uuid4(),
+        number="ITS-2026/17",
+        organisation=Organisation(name="Romashka & Co <LLC>", tin="7701234567"),
+        partner_id=uuid.uuid4(),
+        partner_name="SoftPartner",
+        partner_email=partner_email,
+        subscriber_code="100-200-300",
+        subscriber_name="Romashka & Co",
+        message=ORGANISATION_MESSAGE,
+        reported_at=datetime(2026, 11, 2, 6, 0, tzinfo=UTC),
+    )
+    return wrap(event, producer="contracts", occurred_at=datetime.now(UTC))
+
+
+def maintenance_activated(partner_email: str | None) -> Envelope:
+    """To the partner at `partner_email`; None: the subscriber has no partner chosen."""
+    event = MaintenanceActivated(
+        activation_id=uuid.uuid4(),
+        subscriber_id=uuid.uuid4(),
+        subscriber_code="100-200-300",
+        subscriber_name="Romashka & Co",
+        configuration="Accounting",
+        category=2,
+        period_from="2026-11",
+        period_to="2027-10",
+        registration_numbers=["12345678903", "98765432106"],
+        warning="No valid ITS contract covers the whole period.",
+        partner_id=uuid.uuid4() if partner_email is not None else None,
+        partner_name="SoftPartner" if partner_email is not None else None,
+        partner_email=partner_email,
+    )
+    return wrap(event, producer="contracts", occurred_at=datetime.now(UTC))
 
 
 async def publish(bus: Bus, envelope: Envelope) -> None:
@@ -460,6 +520,141 @@ async def test_partner_letters_that_can_never_be_sent_are_parked(
     assert await deliveries(pool, "olga at example.com") == []
 
 
+# ---- contracts' letters to partners: ITS-2, ITS-6, CMS-7 -------------------------------------------
+
+
+async def test_contract_activated_event_tells_the_partner_its_contract_is_active(
+    service: RunningApp, publisher: Bus, pool: Pool, mail_dir: Path
+) -> None:
+    partner = new_address()
+    envelope = contract_activated(partner)
+    await publish(publisher, envelope)
+
+    [message] = await wait_for(lambda: mail_to(mail_dir, partner), what="the contract letter to the partner")
+    assert message["To"] == partner
+    assert message["Message-ID"] == f"<{envelope.id}@its-portal.local>"
+    assert message["Subject"] == "Contract ITS-2026/17 is active"
+    text, html = body(message, "plain"), body(message, "html")
+    assert text.startswith("Hello, SoftPartner!")
+    for part in (text, html):
+        for value in ("ITS-2026/17", "7701234567", "770101001", "12345678903", "98765432106", "PROF"):
+            assert value in part
+        assert "November 2026 \N{EN DASH} October 2027" in part
+        assert "2 November 2026, 09:00 (UTC+03:00)" in part
+    assert "Romashka & Co <LLC>" in text
+    assert "Romashka &amp; Co &lt;LLC&gt;" in html
+    assert "<LLC>" not in html
+
+    row = await wait_for(lambda: delivery_in(pool, partner, "sent"), what="the delivery marked sent")
+    assert (row["event_id"], row["event_type"]) == (envelope.id, ContractActivated.TYPE)
+    assert (row["template"], row["language"], row["attempts"]) == ("contract_activated", "en", 1)
+    await asyncio.sleep(0.5)
+    assert len(mail_to(mail_dir, partner)) == 1
+
+
+async def test_organisation_error_event_tells_the_partner_what_to_correct(
+    service: RunningApp, publisher: Bus, pool: Pool, mail_dir: Path
+) -> None:
+    partner = new_address()
+    envelope = organisation_error_reported(partner)
+    await publish(publisher, envelope)
+
+    [message] = await wait_for(lambda: mail_to(mail_dir, partner), what="the organisation error letter")
+    assert message["Subject"] == (
+        'Subscriber "Romashka & Co" (100-200-300) reports wrong organisation data in contract ITS-2026/17'
+    )
+    text, html = body(message, "plain"), body(message, "html")
+    assert ORGANISATION_MESSAGE in text  # verbatim
+    assert (
+        "Our TIN is 7701234568, not 7701234567.<br>&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; thanks!"
+        in html
+    )
+    assert "<script>" not in html
+    assert "Romashka &amp; Co &lt;LLC&gt;" in html
+    for part in (text, html):
+        assert "7701234567" in part
+        assert "PATCH" in part
+        assert "partner cabinet" in part
+
+    row = await wait_for(lambda: delivery_in(pool, partner, "sent"), what="the delivery marked sent")
+    assert (row["event_id"], row["event_type"]) == (envelope.id, OrganisationErrorReported.TYPE)
+    assert (row["template"], row["language"]) == ("organisation_error", "en")
+
+
+async def test_maintenance_activated_event_tells_the_chosen_partner(
+    service: RunningApp, publisher: Bus, pool: Pool, mail_dir: Path
+) -> None:
+    partner = new_address()
+    envelope = maintenance_activated(partner)
+    await publish(publisher, envelope)
+
+    [message] = await wait_for(lambda: mail_to(mail_dir, partner), what="the maintenance letter")
+    assert message["Subject"] == 'Maintenance of Accounting activated for "Romashka & Co" (100-200-300)'
+    text, html = body(message, "plain"), body(message, "html")
+    for part in (text, html):
+        assert "Accounting" in part
+        assert "12345678903, 98765432106" in part
+        assert "November 2026 \N{EN DASH} October 2027" in part
+        assert "No valid ITS contract covers the whole period." in part  # CMS-6
+    assert "Category: 2" in text
+
+    row = await wait_for(lambda: delivery_in(pool, partner, "sent"), what="the delivery marked sent")
+    assert (row["event_id"], row["event_type"]) == (envelope.id, MaintenanceActivated.TYPE)
+    assert (row["template"], row["language"]) == ("maintenance_activated", "en")
+
+
+async def test_maintenance_without_a_partner_sends_nothing_and_the_queue_moves_on(
+    service: RunningApp, publisher: Bus, pool: Pool, mail_dir: Path
+) -> None:
+    """CMS-7: no partner chosen, no one to tell: handled (in the inbox), neither parked nor failed."""
+    alone = maintenance_activated(None)
+    await publish(publisher, alone)
+    partner = new_address()
+    await publish(publisher, maintenance_activated(partner))
+
+    await wait_for(lambda: mail_to(mail_dir, partner), what="the next event's e-mail")
+    handled = await wait_for(
+        lambda: pool.fetchval(
+            "SELECT true FROM inbox WHERE consumer = $1 AND event_id = $2", CONTRACTS_QUEUE, alone.id
+        ),
+        what="the event without a partner handled",
+    )
+    assert handled
+    assert await pool.fetch("SELECT * FROM deliveries WHERE event_id = $1", alone.id) == []
+    errors = service.app[METRICS].registry.get_sample_value("consumer_errors_total", {"queue": CONTRACTS_QUEUE})
+    assert not errors
+
+
+async def test_contract_letters_that_can_never_be_sent_are_parked(
+    migrated: TestStack, service: RunningApp, publisher: Bus, pool: Pool, mail_dir: Path
+) -> None:
+    not_json = str(uuid.uuid4())
+    await publisher.publish(ContractActivated.TYPE, b"{this is not json", message_id=not_json)
+    no_address = contract_activated("")  # contracts had not learnt the partner
+    no_message = organisation_error_reported(new_address())
+    del no_message.data["message"]
+    bad_category = maintenance_activated(new_address())
+    bad_category.data["category"] = 3
+    chosen_unknown = maintenance_activated(None)
+    chosen_unknown.data["partner_id"] = str(uuid.uuid4())  # a partner chosen, its address not known
+    for envelope in (no_address, no_message, bad_category, chosen_unknown):
+        await publish(publisher, envelope)
+    good = new_address()
+    await publish(publisher, contract_activated(good))
+
+    await wait_for(lambda: mail_to(mail_dir, good), what="the good message's e-mail")
+    ids = {str(e.id): e for e in (no_address, no_message, bad_category, chosen_unknown)}
+    parked = await take_parked(migrated, {not_json, *ids}, queue=CONTRACTS_QUEUE)
+    assert "not an event envelope" in parked[not_json]["x-error"]
+    assert "contracts had not learnt the partner" in parked[str(no_address.id)]["x-error"]
+    assert "\nmessage\n  Field required" in parked[str(no_message.id)]["x-error"]
+    assert "ValidationError" in parked[str(bad_category.id)]["x-error"]
+    assert "category" in parked[str(bad_category.id)]["x-error"]
+    assert "contracts had not learnt the partner" in parked[str(chosen_unknown.id)]["x-error"]
+    for envelope in ids.values():
+        assert await pool.fetch("SELECT * FROM deliveries WHERE event_id = $1", envelope.id) == []
+
+
 # ---- inbox: one event, one e-mail ----------------------------------------------------------------
 
 
@@ -470,6 +665,9 @@ async def test_partner_letters_that_can_never_be_sent_are_parked(
         (invitation_sent, IDENTITY_QUEUE),
         (invitation_accepted, IDENTITY_QUEUE),
         (partner_authorised, REGISTRATION_QUEUE),
+        (contract_activated, CONTRACTS_QUEUE),
+        (organisation_error_reported, CONTRACTS_QUEUE),
+        (maintenance_activated, CONTRACTS_QUEUE),
     ],
 )
 async def test_the_same_event_delivered_twice_sends_one_email(

@@ -22,9 +22,13 @@ from services.notifications.domain import (
     Unsendable,
     check_link,
     check_recipient,
+    contract_activated_email,
+    format_period,
     invitation_accepted_email,
     invitation_email,
+    maintenance_activated_email,
     message_id,
+    organisation_error_email,
     password_reset_email,
     pick_language,
     products_authorised_email,
@@ -33,6 +37,7 @@ from services.notifications.domain import (
 )
 from services.notifications.mailer import Mailer, SmtpTransport, is_permanent
 from services.notifications.rendering import TEMPLATES, RenderedEmail, Renderer, line_breaks
+from shared.events.contracts import ContractActivated, MaintenanceActivated, Organisation, OrganisationErrorReported
 from shared.events.identity import (
     EmailVerificationRequested,
     InvitationAccepted,
@@ -376,12 +381,256 @@ def test_the_partners_letter_without_products_or_to_a_bad_owner_address_is_unsen
         products_authorised_email(authorised("en", owner_email="olga at example.com"))
 
 
+# ---- contracts' letters to partners: ITS-2 (contract active), ITS-6 (organisation error), CMS-7 (maintenance) ----
+
+ORGANISATION = Organisation(name="Romashka LLC", tin="7701234567", kpp="770101001")
+PERIOD = {"en": "November 2026 \N{EN DASH} October 2027", "ru": "ноябрь 2026 г. \N{EN DASH} октябрь 2027 г."}  # noqa: RUF001
+ACTIVATED_AT = datetime(2026, 11, 2, 6, 0, tzinfo=UTC)  # 09:00 in Moscow
+ACTIVATED = {
+    "en": "2 November 2026, 09:00 (UTC+03:00)",
+    "ru": "2 ноября 2026 г., 09:00 (UTC+03:00)",  # noqa: RUF001 (Cyrillic, on purpose)
+}
+HOSTILE = '<script>alert("x")</script> & <b>Co</b>'
+HOSTILE_HTML = "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; &lt;b&gt;Co&lt;/b&gt;"
+
+
+def contract_activated(**changes: object) -> ContractActivated:
+    fields: dict[str, object] = {
+        "contract_id": uuid.uuid4(),
+        "number": "ITS-2026/17",
+        "partner_id": uuid.uuid4(),
+        "subscriber_code": "100-200-300",
+        "organisation": ORGANISATION,
+        "main_registration_number": "12345678903",
+        "additional_registration_numbers": ["98765432106", "55555555550"],
+        "period_from": "2026-11",
+        "period_to": "2027-10",
+        "kind": "PROF",
+        "partner_name": "SoftPartner",
+        "partner_email": "partner@example.com",
+        "activated_at": ACTIVATED_AT,
+    }
+    return ContractActivated.model_validate({**fields, **changes})
+
+
+def organisation_error(**changes: object) -> OrganisationErrorReported:
+    fields: dict[str, object] = {
+        "report_id": uuid.uuid4(),
+        "contract_id": uuid.uuid4(),
+        "number": "ITS-2026/17",
+        "organisation": ORGANISATION,
+        "partner_id": uuid.uuid4(),
+        "partner_name": "SoftPartner",
+        "partner_email": "partner@example.com",
+        "subscriber_code": "100-200-300",
+        "subscriber_name": "Romashka",
+        "message": "The TIN is 7701234568, not 7701234567.\nThank you!",
+        "reported_at": ACTIVATED_AT,
+    }
+    return OrganisationErrorReported.model_validate({**fields, **changes})
+
+
+def maintenance(**changes: object) -> MaintenanceActivated:
+    fields: dict[str, object] = {
+        "activation_id": uuid.uuid4(),
+        "subscriber_id": uuid.uuid4(),
+        "subscriber_code": "100-200-300",
+        "subscriber_name": "Romashka",
+        "configuration": "Accounting",
+        "category": 2,
+        "period_from": "2026-11",
+        "period_to": "2027-10",
+        "registration_numbers": ["12345678903", "98765432106"],
+        "warning": "No valid ITS contract covers the whole period.",
+        "partner_id": uuid.uuid4(),
+        "partner_name": "SoftPartner",
+        "partner_email": "partner@example.com",
+    }
+    return MaintenanceActivated.model_validate({**fields, **changes})
+
+
+def test_partners_letters_are_in_english_by_default() -> None:
+    """The events carry no language and notifications knows none for partners."""
+    assert contract_activated_email(contract_activated(), MOSCOW).language == "en"
+    assert organisation_error_email(organisation_error(), MOSCOW).language == "en"
+    request = maintenance_activated_email(maintenance())
+    assert request is not None
+    assert request.language == "en"
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_the_partner_learns_its_contract_is_active(language: Language) -> None:
+    """ITS-2: the outcome of the contract the partner's system posted."""
+    email = contract_activated_email(contract_activated(), MOSCOW, language)
+    assert (email.template, email.language, email.recipient) == ("contract_activated", language, "partner@example.com")
+    mail = render(email)
+    subject = {"en": "Contract ITS-2026/17 is active", "ru": "Договор ITS-2026/17 вступил в действие"}
+    assert mail.subject == subject[language]
+    for part in (mail.text, mail.html):
+        for value in ("ITS-2026/17", "Romashka LLC", "7701234567", "770101001", "12345678903", "PROF"):
+            assert value in part
+        assert "98765432106, 55555555550" in part
+        assert PERIOD[language] in part
+        assert ACTIVATED[language] in part  # in the mail time zone
+    assert f'<html lang="{language}">' in mail.html
+    assert mail.text.startswith({"en": "Hello, SoftPartner!", "ru": "Здравствуйте, SoftPartner!"}[language])
+    labels = {
+        "en": ("Main registration number: 12345678903", "TIN: 7701234567", "KPP: 770101001"),
+        "ru": ("Основной регистрационный номер: 12345678903", "ИНН: 7701234567", "КПП: 770101001"),
+    }[language]
+    for label in labels:
+        assert label in mail.text
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_the_contract_letter_leaves_out_what_the_contract_has_not(language: Language) -> None:
+    event = contract_activated(
+        organisation=Organisation(name="IP Ivanov", tin="770123456789"),
+        additional_registration_numbers=[],
+        period_to="2026-11",
+    )
+    mail = render(contract_activated_email(event, MOSCOW, language))
+    for part in (mail.text, mail.html):
+        assert {"en": "KPP", "ru": "КПП"}[language] not in part
+        assert {"en": "Additional", "ru": "Дополнительные"}[language] not in part
+        assert {"en": "November 2026", "ru": "ноябрь 2026 г."}[language] in part  # noqa: RUF001
+        assert "\N{EN DASH}" not in part
+
+
+def test_a_contract_letter_without_the_partners_address_is_unsendable() -> None:
+    with pytest.raises(Unsendable, match="contracts had not learnt the partner"):
+        contract_activated_email(contract_activated(partner_email=""), MOSCOW)
+    with pytest.raises(Unsendable, match="not an e-mail address"):
+        contract_activated_email(contract_activated(partner_email="partner at example.com"), MOSCOW)
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_the_partner_learns_of_an_organisation_error_and_what_to_do(language: Language) -> None:
+    """ITS-6: who reports, on which contract, the data now, the message, and how to correct it."""
+    email = organisation_error_email(organisation_error(), MOSCOW, language)
+    assert (email.template, email.language, email.recipient) == ("organisation_error", language, "partner@example.com")
+    mail = render(email)
+    subject = {
+        "en": 'Subscriber "Romashka" (100-200-300) reports wrong organisation data in contract ITS-2026/17',
+        "ru": "Абонент «Romashka» (100-200-300) сообщает об ошибке в данных организации по договору ITS-2026/17",  # noqa: RUF001
+    }
+    assert mail.subject == subject[language]
+    for part in (mail.text, mail.html):
+        for value in ("Romashka", "100-200-300", "ITS-2026/17", "Romashka LLC", "7701234567", "770101001", "PATCH"):
+            assert value in part
+        assert ACTIVATED[language] in part
+        assert {"en": "partner cabinet", "ru": "кабинете партнёра"}[language] in part
+    assert "The TIN is 7701234568, not 7701234567.\nThank you!" in mail.text
+    assert "The TIN is 7701234568, not 7701234567.<br>Thank you!</div>" in mail.html
+    assert f'<html lang="{language}">' in mail.html
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_the_subscribers_message_and_names_are_escaped_in_html_and_kept_in_text(language: Language) -> None:
+    message = 'Wrong name!\r\n  <a href="x">click</a> & <script>alert(1)</script>\n'
+    event = organisation_error(
+        message=message, subscriber_name=HOSTILE, organisation=Organisation(name=HOSTILE, tin="7701234567")
+    )
+    mail = render(organisation_error_email(event, MOSCOW, language))
+    assert message.rstrip("\r\n") in mail.text
+    assert HOSTILE in mail.text
+    for raw in ("<script>", "<b>Co</b>", '<a href="x">'):
+        assert raw not in mail.html
+    assert HOSTILE_HTML in mail.html
+    escaped = "Wrong name!<br>  &lt;a href=&#34;x&#34;&gt;click&lt;/a&gt; &amp; &lt;script&gt;alert(1)&lt;/script&gt;"
+    assert f"{escaped}</div>" in mail.html  # every line break kept, the trailing one dropped
+
+
+def test_an_organisation_error_without_the_partners_address_is_unsendable() -> None:
+    with pytest.raises(Unsendable, match="contracts had not learnt the partner"):
+        organisation_error_email(organisation_error(partner_email=""), MOSCOW)
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_the_chosen_partner_learns_of_a_maintenance_service_with_its_warning(language: Language) -> None:
+    """CMS-7: the chosen partner is told; CMS-6: with the warning."""
+    email = maintenance_activated_email(maintenance(), language)
+    assert email is not None
+    assert (email.template, email.language, email.recipient) == (
+        "maintenance_activated",
+        language,
+        "partner@example.com",
+    )
+    mail = render(email)
+    subject = {
+        "en": 'Maintenance of Accounting activated for "Romashka" (100-200-300)',
+        "ru": "Сопровождение конфигурации Accounting активировано для абонента «Romashka» (100-200-300)",
+    }
+    assert mail.subject == subject[language]
+    for part in (mail.text, mail.html):
+        for value in ("Romashka", "100-200-300", "Accounting", "12345678903, 98765432106"):
+            assert value in part
+        assert PERIOD[language] in part
+        assert "No valid ITS contract covers the whole period." in part
+    assert {"en": "Category: 2", "ru": "Категория: 2"}[language] in mail.text
+    assert {"en": "Warning: No valid", "ru": "Внимание: No valid"}[language] in mail.text
+    assert f'<html lang="{language}">' in mail.html
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_a_maintenance_letter_without_a_warning_has_none(language: Language) -> None:
+    email = maintenance_activated_email(maintenance(warning=None, partner_name=None), language)
+    assert email is not None
+    mail = render(email)
+    for part in (mail.text, mail.html):
+        assert {"en": "Warning", "ru": "Внимание"}[language] not in part
+    greeting = {"en": "Hello, partner@example.com!", "ru": "Здравствуйте, partner@example.com!"}[language]
+    assert mail.text.startswith(greeting)  # no partner name: the address
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_a_maintenance_letter_escapes_hostile_names_in_html_and_keeps_them_in_text(language: Language) -> None:
+    event = maintenance(subscriber_name=HOSTILE, configuration="<i>Acc</i>", warning="<b>no</b> contract")
+    email = maintenance_activated_email(event, language)
+    assert email is not None
+    mail = render(email)
+    for raw in ("<script>", "<b>Co</b>", "<i>Acc</i>", "<b>no</b>"):
+        assert raw not in mail.html
+    assert HOSTILE_HTML in mail.html
+    assert "&lt;b&gt;no&lt;/b&gt; contract" in mail.html
+    assert HOSTILE in mail.text
+    assert "<i>Acc</i>" in mail.text
+
+
+def test_no_maintenance_letter_without_a_partner() -> None:
+    """CMS-7: no partner chosen yet: no one to tell, nothing to park."""
+    assert maintenance_activated_email(maintenance(partner_id=None, partner_name=None, partner_email=None)) is None
+
+
+def test_a_maintenance_letter_to_a_chosen_partner_without_an_address_is_unsendable() -> None:
+    with pytest.raises(Unsendable, match="contracts had not learnt the partner"):
+        maintenance_activated_email(maintenance(partner_email=None))
+    with pytest.raises(Unsendable, match="not an e-mail address"):
+        maintenance_activated_email(maintenance(partner_email="partner at example.com"))
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "language", "shown"),
+    [
+        ("2026-11", "2027-10", "en", "November 2026 \N{EN DASH} October 2027"),
+        ("2026-11", "2027-10", "ru", "ноябрь 2026 г. \N{EN DASH} октябрь 2027 г."),  # noqa: RUF001
+        ("2027-01", "2027-01", "en", "January 2027"),
+        ("2027-01", "2027-12", "ru", "январь 2027 г. \N{EN DASH} декабрь 2027 г."),  # noqa: RUF001
+    ],
+)
+def test_a_period_is_shown_as_months(start: str, end: str, language: Language, shown: str) -> None:
+    assert format_period(start, end, language) == shown
+
+
 def test_every_template_has_subject_text_and_html_in_every_language() -> None:
     templates = sorted(p.name for p in TEMPLATES.iterdir() if p.is_dir() and not p.name.startswith("_"))
     assert templates == [
+        "contract_activated",
         "email_verification",
         "invitation",
         "invitation_accepted",
+        "maintenance_activated",
+        "organisation_error",
         "password_reset",
         "products_authorised",
     ]

@@ -1,0 +1,93 @@
+"""contracts (port 8103): partners' ITS contracts processed on the next business day, what subscribers
+see of them, maintenance services, and the support status for client programs."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+
+from services.contracts import api, maintenance_api, partner_api, processing
+from services.contracts.calendar import load_calendar
+from services.contracts.consumers import subscriptions
+from services.contracts.settings import ContractsSettings
+from shared.app import (
+    CLOCK,
+    OUTBOX,
+    POOL,
+    setup_auth,
+    setup_bus,
+    setup_consumers,
+    setup_db,
+    setup_exclusions,
+    setup_jobs,
+    setup_outbox,
+)
+from shared.app import create_app as create_service_app
+from shared.auth import KeySource
+from shared.db import Connection
+from shared.http import Api
+from shared.jobs import Job, JobHandler
+
+SERVICE = "contracts"
+SCHEMA = "contracts"
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+ROUTES = Api(
+    "ITS Portal contracts",
+    description="Partners' ITS contracts, the next-business-day processing, coverage, maintenance services and "
+    "the support status (ITS, CMS, MON).",
+)
+ROUTES.include(api.routes)
+ROUTES.include(partner_api.routes)
+ROUTES.include(maintenance_api.routes)
+
+__all__ = ["MIGRATIONS", "SCHEMA", "ContractsSettings", "create_app"]
+
+
+def create_app(settings: ContractsSettings, keys: KeySource | None = None) -> web.Application:
+    """`keys` verifies access tokens (tests pass their own); by default identity's JWKS."""
+    app = create_service_app(settings, service=SERVICE, api=ROUTES)
+    app[api.SETTINGS] = settings
+    app[api.CALENDAR] = load_calendar(settings.calendar)  # a broken calendar stops the start, loudly
+    setup_db(app, SCHEMA)
+    setup_bus(app, SERVICE)
+    setup_outbox(app, producer=SERVICE, schema=SCHEMA)
+    setup_consumers(app, subscriptions())
+    setup_auth(app, keys)
+    setup_exclusions(app)  # rule SUB-6
+    setup_jobs(app, job_handlers(app, settings))
+    app.on_startup.append(schedule_housekeeping)
+    return app
+
+
+def job_handlers(app: web.Application, settings: ContractsSettings) -> dict[str, JobHandler]:
+    session: dict[str, aiohttp.ClientSession] = {}
+
+    async def webhook_session(app: web.Application) -> AsyncIterator[None]:
+        session["client"] = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=settings.webhook_timeout))
+        yield
+        await session["client"].close()
+
+    app.cleanup_ctx.append(webhook_session)
+
+    async def deliver(conn: Connection, job: Job) -> None:
+        await processing.webhook_job(session["client"])(conn, job)
+
+    return {
+        processing.PROCESS_JOB: processing.process_job(app[OUTBOX], settings),
+        processing.EXPIRE_JOB: processing.expire_job(app[OUTBOX], settings),
+        processing.WEBHOOK_JOB: deliver,
+        processing.PURGE_KEYS_JOB: processing.purge_idempotency_keys,
+    }
+
+
+async def schedule_housekeeping(app: web.Application) -> None:
+    """The purge of old idempotency keys, and a processing run now: catches up whatever came due while
+    no process of this service was running (nothing is due: a no-op)."""
+    now = app[CLOCK].now()
+    async with app[POOL].acquire() as conn:
+        await processing.schedule_purge(conn, now)
+        await processing.schedule_processing(conn, now)

@@ -1,0 +1,155 @@
+"""Contracts' rules, pure: no I/O. Rules ITS-1..7 in ../shared/RULES.md.
+
+The production calendar (ITS-2) is in calendar.py, organisation data checks (ITS-1, ITS-6) in
+organisation.py, maintenance services (CMS) in maintenance.py, the support status (MON-1) in
+support_status.py.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from services.contracts.months import Month, Period
+
+# ---- contracts (ITS-1) --------------------------------------------------------------------
+
+CONTRACT_NUMBER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9/_.-]{0,49}$")
+MAX_ADDITIONAL_NUMBERS = 100
+MAX_PERIOD_MONTHS = 60
+
+
+def period_problems(start: str, end: str, current: Month) -> list[dict[str, str]]:
+    """ITS-1: whole months, `from` ≤ `to`, not ended already, at most five years."""
+    errors: list[dict[str, str]] = []
+    months: dict[str, Month] = {}
+    for field, text in (("period.from", start), ("period.to", end)):
+        try:
+            months[field] = Month.parse(text)
+        except ValueError as exc:
+            errors.append({"field": field, "message": str(exc)})
+    if errors:
+        return errors
+    first, last = months["period.from"], months["period.to"]
+    if last < first:
+        errors.append({"field": "period", "message": f"the period ends ({last}) before it starts ({first})"})
+    elif last < current:
+        errors.append({"field": "period.to", "message": f"the period ended before this month ({current})"})
+    elif Period(first, last).months > MAX_PERIOD_MONTHS:
+        errors.append({"field": "period", "message": f"a contract covers at most {MAX_PERIOD_MONTHS} months"})
+    return errors
+
+
+def start_of_day(day: date, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=zone)
+
+
+def expiry_moment(period_to: Month, zone: ZoneInfo) -> datetime:
+    """A contract covers its last month whole: it expires at the start of the next month, vendor's time."""
+    return start_of_day(period_to.plus(1).first_day, zone)
+
+
+# ---- Idempotency-Key (draft-ietf-httpapi-idempotency-key-header) -------------------------
+
+IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")  # printable ASCII, no spaces
+
+
+def fingerprint(body: dict[str, Any]) -> bytes:
+    """The request's content, independent of key order and whitespace: "the same request"."""
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).digest()
+
+
+# ---- what a subscriber sees (ITS-3, ITS-4, ITS-5, ITS-7) ----------------------------------
+
+FREE_PERIOD_MONTHS = 6
+
+
+def free_period(purchase_date: date) -> Period:
+    """ITS-7: six months of free support from the purchase date: its month and the five after it."""
+    start = Month.of(purchase_date)
+    return Period(start, start.plus(FREE_PERIOD_MONTHS - 1))
+
+
+@dataclass(frozen=True)
+class ContractFacts:
+    """One contract as `why_not_listed` needs it."""
+
+    state: Literal["processing", "active", "expired"]
+    period: Period
+    processing_on: date
+    subscriber_code: str | None
+    # Each registration number on the contract -> the code of the subscriber it is registered to.
+    numbers: dict[str, str | None]
+
+
+Reason = Literal["listed", "processing", "expired", "product_not_registered", "unknown"]
+
+
+@dataclass(frozen=True)
+class WhyNotListed:
+    reason: Reason
+    until: date | None = None  # processing: the day it is processed
+    ended: date | None = None  # expired: the last day it covered
+    register: tuple[str, ...] = ()  # product_not_registered: the numbers to register
+
+
+def why_not_listed(
+    contracts: list[ContractFacts], *, subscriber_code: str, known_number: str | None, current: Month
+) -> WhyNotListed:
+    """ITS-5 for one contract number, as the caller's subscriber may learn it.
+
+    The caller is told about a contract only if it is theirs: a number on it is registered to
+    them, the partner named their subscriber code, or they named a registration number on it
+    (they hold the product). Anyone else learns `unknown`: the same as for a contract that does not
+    exist, so probing reveals nothing (rule ITS-4).
+    """
+    answers = [_why(c, subscriber_code, known_number, current) for c in contracts]
+    order: list[Reason] = ["listed", "processing", "product_not_registered", "expired", "unknown"]
+    return min(answers, key=lambda a: order.index(a.reason), default=WhyNotListed("unknown"))
+
+
+def _why(c: ContractFacts, subscriber_code: str, known_number: str | None, current: Month) -> WhyNotListed:
+    mine = [n for n, owner in c.numbers.items() if owner == subscriber_code]
+    # Naming a number proves holding the product only while nobody else has registered it.
+    holds = known_number in c.numbers and c.numbers[known_number] in (None, subscriber_code)
+    related = bool(mine) or c.subscriber_code == subscriber_code or holds
+    if not related:
+        return WhyNotListed("unknown")
+    if c.state == "expired" or c.period.end < current:
+        return WhyNotListed("expired", ended=c.period.end.last_day)
+    if c.state == "processing":
+        return WhyNotListed("processing", until=c.processing_on)
+    if not mine:
+        # Only numbers nobody else holds: another subscriber's registration is not told.
+        free = tuple(n for n, owner in c.numbers.items() if owner is None)
+        return WhyNotListed("product_not_registered", register=free)
+    return WhyNotListed("listed")
+
+
+CoveredBy = Literal["contract", "free_period", "not_required"]
+
+
+@dataclass(frozen=True)
+class Coverage:
+    covered: bool
+    by: CoveredBy | None
+    until: Month | None  # the last month of the covering contract or free period
+
+
+def coverage(
+    month: Month, *, its_required: bool, purchase_date: date | None, contract_periods: list[Period]
+) -> Coverage:
+    """ITS-7: are updates of this product covered in `month`, and by what (a contract wins over the free period)."""
+    if not its_required:
+        return Coverage(True, "not_required", None)
+    covering = [p for p in contract_periods if month in p]
+    if covering:
+        return Coverage(True, "contract", max(p.end for p in covering))
+    if purchase_date is not None and month in free_period(purchase_date):
+        return Coverage(True, "free_period", free_period(purchase_date).end)
+    return Coverage(False, None, None)

@@ -1,0 +1,251 @@
+"""Configuration maintenance services: activating a code, pure (rules CMS-1..7).
+
+`plan_activation` decides everything about one activation request and returns either an
+`ActivationPlan` (what to store and whom to notify) or a `Refusal` (which request field is wrong,
+a stable reason slug, a message for a person). The caller does the I/O: it loads the code, the
+subscriber's products and valid contracts, stores the plan and marks the code used.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
+from typing import Literal
+
+from services.contracts.months import Month, Period
+
+# rule CMS-5: no maintenance period starts before March 2014.
+EARLIEST_START = Month(2014, 3)
+
+CATEGORIES = (1, 2)  # rule CMS-2: first or second
+
+PartnerChoice = Literal["contract", "chosen", "choose-later", "must-choose"]
+
+
+# ---- inputs ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ActivationCode:
+    """An activation sheet's code (CMS-4): for configurations of one category, for a number of months."""
+
+    category: int  # 1 | 2 (CMS-2)
+    months: int  # >= 1 (CMS-5: whole months)
+    used: bool
+
+    def __post_init__(self) -> None:
+        if self.category not in CATEGORIES:
+            raise ValueError(f"a maintenance category is 1 or 2 (got {self.category})")
+        if self.months < 1:
+            raise ValueError(f"an activation code is for at least one month (got {self.months})")
+
+
+@dataclass(frozen=True)
+class Product:
+    """One registered product of the subscriber (REG-1)."""
+
+    registration_number: str
+    edition: str
+    configurations: dict[str, int]  # configuration code -> its maintenance category (CMS-2)
+
+    def __post_init__(self) -> None:
+        for configuration, category in self.configurations.items():
+            if category not in CATEGORIES:
+                raise ValueError(f"configuration {configuration}: a maintenance category is 1 or 2 (got {category})")
+
+
+@dataclass(frozen=True)
+class ContractSpan:
+    """A valid (activated, not expired) ITS contract of the subscriber, on any of its products."""
+
+    contract_id: uuid.UUID
+    partner_id: uuid.UUID
+    period: Period
+
+
+# ---- outputs --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """The activation is refused; nothing is stored and the code stays unused."""
+
+    field: str  # the request field to correct: code, registration_number, configuration, start, partner_id
+    reason: str  # a stable slug, e.g. "category-mismatch"
+    message: str  # for a person
+    choices: list[str] = dataclass_field(default_factory=list)  # what to choose from: configurations or partner ids
+
+
+@dataclass(frozen=True)
+class ActivationPlan:
+    configuration: str
+    category: int
+    period: Period  # start .. start + months - 1 (CMS-5)
+    registration_numbers: list[str]  # every subscriber product with this configuration (CMS-3)
+    warning: str | None  # CMS-6: months without a valid ITS contract
+    partner_id: uuid.UUID | None  # the accompanying partner, to notify (CMS-7)
+    # How the partner was decided (CMS-7). "must-choose" is never in a plan: that case is the
+    # Refusal with reason "choose-partner"; the value stays in the type for the API's schema.
+    partner_choice: PartnerChoice
+
+
+# ---- rules ----------------------------------------------------------------------------------
+
+
+def uncovered_months(period: Period, contracts: list[ContractSpan]) -> list[Month]:
+    """The months of `period` that no contract covers (CMS-6), in order."""
+    months = [period.start.plus(i) for i in range(period.months)]
+    return [m for m in months if not any(m in c.period for c in contracts)]
+
+
+def plan_activation(
+    *,
+    code: ActivationCode,
+    product: Product,
+    configuration: str | None,
+    start: Month,
+    partner_id: uuid.UUID | None,
+    current: Month,
+    subscriber_products: list[Product],
+    contracts: list[ContractSpan],
+) -> ActivationPlan | Refusal:
+    """Activate `code` for `product` from `start` (CMS-1..7).
+
+    `current` is today's month in the vendor's zone; `subscriber_products` are all the
+    subscriber's registered products; `contracts` its valid ITS contracts on any of them.
+    """
+    if code.used:
+        return Refusal("code", "code-used", "This activation code has already been used.")
+
+    chosen = _choose_configuration(code, product, configuration)
+    if isinstance(chosen, Refusal):
+        return chosen
+
+    # rule CMS-5: any time, whole months, not before March 2014 nor before the current month.
+    earliest = max(EARLIEST_START, current)
+    if start < earliest:
+        return Refusal(
+            "start",
+            "start-too-early",
+            f"The maintenance period cannot start before {earliest} "
+            f"(not before {EARLIEST_START} and not before the current month, {current}).",
+        )
+    period = Period(start, start.plus(code.months - 1))
+
+    partner = _accompanying_partner(period, contracts, partner_id)
+    if isinstance(partner, Refusal):
+        return partner
+    chosen_partner, partner_choice = partner
+
+    # rule CMS-3: one activation covers all of the subscriber's products with this configuration.
+    numbers = [product.registration_number]
+    for other in subscriber_products:
+        if chosen in other.configurations and other.registration_number not in numbers:
+            numbers.append(other.registration_number)
+
+    # rule CMS-6: a valid ITS contract is needed for the whole period; without one, succeed and warn.
+    gaps = uncovered_months(period, contracts)
+    warning = None
+    if gaps:
+        warning = (
+            f"No ITS contract covers {_month_list(gaps)} of the maintenance period {period.start}..{period.end}: "
+            "conclude an ITS contract with a partner so that the maintenance service works."
+        )
+
+    return ActivationPlan(
+        configuration=chosen,
+        category=code.category,
+        period=period,
+        registration_numbers=numbers,
+        warning=warning,
+        partner_id=chosen_partner,
+        partner_choice=partner_choice,
+    )
+
+
+def _choose_configuration(code: ActivationCode, product: Product, configuration: str | None) -> str | Refusal:
+    """rule CMS-2, CMS-3: the configuration of `product` the code is for."""
+    matching = [c for c, category in product.configurations.items() if category == code.category]
+    if not matching:
+        included = ", ".join(f"{c} (category {category})" for c, category in product.configurations.items())
+        return Refusal(
+            "registration_number",
+            "category-mismatch",
+            f"This code is for configurations of maintenance category {code.category}; "
+            f"product {product.registration_number} includes {included}.",
+        )
+    if configuration is not None:
+        # An explicit choice is checked even when only one configuration would fit: never overridden silently.
+        if configuration not in product.configurations:
+            return Refusal(
+                "configuration",
+                "configuration-not-in-product",
+                f"Product {product.registration_number} does not include configuration {configuration}; "
+                f"choose one of: {', '.join(matching)}.",
+                choices=matching,
+            )
+        if product.configurations[configuration] != code.category:
+            return Refusal(
+                "configuration",
+                "category-mismatch",
+                f"Configuration {configuration} is of maintenance category {product.configurations[configuration]}, "
+                f"this code is for category {code.category}; choose one of: {', '.join(matching)}.",
+                choices=matching,
+            )
+        return configuration
+    if len(matching) > 1:
+        return Refusal(
+            "configuration",
+            "choose-configuration",
+            f"Product {product.registration_number} includes several configurations of maintenance category "
+            f"{code.category}: choose one of: {', '.join(matching)}.",
+            choices=matching,
+        )
+    return matching[0]
+
+
+def _accompanying_partner(
+    period: Period, contracts: list[ContractSpan], partner_id: uuid.UUID | None
+) -> tuple[uuid.UUID | None, PartnerChoice] | Refusal:
+    """rule CMS-7: the partner of the subscriber's contract(s) valid during the period."""
+    in_period = [c for c in contracts if c.period.start <= period.end and period.start <= c.period.end]
+    partners: list[uuid.UUID] = []
+    for c in sorted(in_period, key=lambda c: (c.period.start, c.period.end)):
+        if c.partner_id not in partners:
+            partners.append(c.partner_id)
+    if partner_id is not None and partner_id not in partners:
+        # Without any contract in the period there is nobody to choose yet: "later" (CMS-7).
+        then = f"Choose one of: {', '.join(map(str, partners))}." if partners else "It can be chosen later."
+        return Refusal(
+            "partner_id",
+            "partner-not-accompanying",
+            f"The chosen partner does not accompany any of your ITS contracts valid during "
+            f"{period.start}..{period.end}. {then}",
+            choices=[str(p) for p in partners],
+        )
+    if len(partners) == 1:
+        # One partner: the contract decides (naming that same partner in the request changes nothing).
+        return partners[0], "contract"
+    if len(partners) > 1:
+        if partner_id is None:
+            return Refusal(
+                "partner_id",
+                "choose-partner",
+                f"Your ITS contracts valid during {period.start}..{period.end} are accompanied by several "
+                f"partners: choose one of: {', '.join(map(str, partners))}.",
+                choices=[str(p) for p in partners],
+            )
+        return partner_id, "chosen"
+    return None, "choose-later"  # no valid contract: the partner can be chosen later
+
+
+def _month_list(months: list[Month]) -> str:
+    """2026-11, 2027-01..2027-03: consecutive months as one range."""
+    runs: list[tuple[Month, Month]] = []
+    for m in months:
+        if runs and runs[-1][1].plus(1) == m:
+            runs[-1] = (runs[-1][0], m)
+        else:
+            runs.append((m, m))
+    return ", ".join(str(a) if a == b else f"{a}..{b}" for a, b in runs)

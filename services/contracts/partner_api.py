@@ -1,0 +1,328 @@
+"""contracts' partner API: partners' systems post ITS contracts, list them, correct organisation data,
+and set the webhook that tells them each contract's outcome.
+
+Rules ITS-1, ITS-2, ITS-6. A partner sees and changes only its own contracts.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from services.contracts import domain, store
+from services.contracts.api import CALENDAR, SETTINGS, ContractList, ContractOut, contract_out, vendor_today
+from services.contracts.months import Month
+from services.contracts.organisation import kpp_problem, tin_problem
+from services.contracts.processing import PROCESS_JOB, contract_event, schedule_processing
+from shared.app import CLOCK, OUTBOX, POOL
+from shared.auth import Caller
+from shared.db import Connection
+from shared.events.contracts import ContractReceived, OrganisationCorrected
+from shared.http import Api, StrictModel
+from shared.logging import get_logger
+from shared.problems import BadRequest, Conflict, Forbidden, NotFound, Problem, ValidationFailed
+
+log = get_logger(__name__)
+
+routes = Api("ITS Portal contracts: partners")
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+RegistrationNumber = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9]{6,20}$")]
+# How long an Idempotency-Key's first answer is kept (the draft asks for at least 24 hours).
+IDEMPOTENCY_KEPT_HOURS = 48
+
+
+class PartnerOnly(Forbidden):
+    slug, title = "partner-only", "Only a partner can do this"
+
+
+class IdempotencyKeyMissing(BadRequest):
+    slug, title = "idempotency-key-missing", "Send an Idempotency-Key header"
+
+
+class IdempotencyKeyReused(Problem):
+    status, slug, title = 422, "idempotency-key-reused", "This Idempotency-Key was used for another request"
+
+
+class RequestInProgress(Conflict):
+    slug, title = "request-in-progress", "A request with this Idempotency-Key is being processed"
+
+
+class ContractNumberTaken(Conflict):
+    slug, title = "contract-number-taken", "You have a contract with this number already"
+
+
+class OrganisationIn(StrictModel):
+    name: Text
+    tin: Annotated[str, StringConstraints(strip_whitespace=True, max_length=12)]
+    kpp: Annotated[str, StringConstraints(strip_whitespace=True, max_length=9)] | None = None
+
+
+class PeriodIn(StrictModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    from_: Annotated[str, StringConstraints(max_length=7)] = Field(alias="from")
+    to: Annotated[str, StringConstraints(max_length=7)]
+
+
+class ContractIn(StrictModel):
+    number: Annotated[str, StringConstraints(strip_whitespace=True, pattern=domain.CONTRACT_NUMBER.pattern)]
+    subscriber_code: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^CL-[0-9]{7}$")] | None = None
+    organisation: OrganisationIn
+    main_registration_number: RegistrationNumber
+    additional_registration_numbers: list[RegistrationNumber] = Field(
+        default=[], max_length=domain.MAX_ADDITIONAL_NUMBERS
+    )
+    period: PeriodIn
+    kind: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+
+class Accepted(BaseModel):
+    id: uuid.UUID
+    state: str
+    processing_on: str  # YYYY-MM-DD, the business day it is processed on (ITS-2)
+
+
+def _partner(caller: Caller) -> uuid.UUID:
+    if caller.partner_id is None:
+        raise PartnerOnly("this is the partner API: use a partner's token (client_credentials or partner staff)")
+    return caller.partner_id
+
+
+@routes.post(
+    "/v1/contracts",
+    summary="Post an ITS contract (partners; Idempotency-Key required); processed on the next business day",
+    auth=True,
+    body=ContractIn,
+    response=Accepted,
+    status=202,
+    errors=(400, 403, 409, 422),
+    tags=("partner",),
+)
+async def post_contract(request: web.Request, caller: Caller, body: ContractIn) -> web.Response:
+    """Idempotency (draft-ietf-httpapi-idempotency-key-header): the same key and body replay the first
+    answer (header `Idempotent-Replayed: true`); the same key with another body is 422; a retry while the
+    first is still being processed is 409. Keys are per partner and kept 48 hours."""
+    partner_id = _partner(caller)
+    key = request.headers.get("Idempotency-Key", "")
+    if not key:
+        raise IdempotencyKeyMissing("retries of a POST are only safe with an Idempotency-Key: send one per contract")
+    if not domain.IDEMPOTENCY_KEY.fullmatch(key):
+        raise BadRequest("an Idempotency-Key is 1 to 255 printable ASCII characters without spaces")
+    fingerprint = domain.fingerprint(body.model_dump(mode="json", by_alias=True))
+    app, now = request.app, request.app[CLOCK].now()
+    async with app[POOL].acquire() as conn, conn.transaction():
+        if not await store.lock_idempotency_key(conn, partner_id, key):
+            raise RequestInProgress("the first request with this key has not finished: retry in a moment")
+        stored = await store.stored_answer(conn, partner_id, key)
+        if stored is not None:
+            if stored.fingerprint != fingerprint:
+                raise IdempotencyKeyReused("use a new Idempotency-Key for a new contract")
+            return web.json_response(stored.response, status=stored.status, headers={"Idempotent-Replayed": "true"})
+        await _check(conn, body, Month.of(vendor_today(request)))
+        contract = _new_contract(request, partner_id, body)
+        try:
+            await store.insert_contract(conn, contract)
+        except store.NumberTaken:
+            raise ContractNumberTaken(f"contract {body.number} was posted before (with another key)") from None
+        await schedule_processing(conn, contract.effective_at)
+        partners = await store.partners(conn, [partner_id])
+        await app[OUTBOX].add(
+            conn,
+            contract_event(
+                ContractReceived,
+                contract,
+                partners.get(partner_id),
+                received_at=contract.received_at,
+                processing_on=contract.processing_on,
+            ),
+        )
+        answer = Accepted(id=contract.id, state="processing", processing_on=contract.processing_on.isoformat())
+        response = answer.model_dump(mode="json")
+        await store.store_answer(conn, partner_id, key, store.StoredAnswer(fingerprint, 202, response), now)
+    return web.json_response(response, status=202)
+
+
+async def _check(conn: Connection, body: ContractIn, current: Month) -> None:
+    """Every problem at once, field by field (ITS-1); nothing is stored when there is one."""
+    errors: list[dict[str, Any]] = domain.period_problems(body.period.from_, body.period.to, current)
+    for field, problem in (
+        ("organisation.tin", tin_problem(body.organisation.tin)),
+        ("organisation.kpp", kpp_problem(body.organisation.kpp, body.organisation.tin)),
+    ):
+        if problem:
+            errors.append({"field": field, "message": problem})
+    numbers = [body.main_registration_number, *body.additional_registration_numbers]
+    if len(set(numbers)) != len(numbers):
+        errors.append({"field": "additional_registration_numbers", "message": "a registration number is repeated"})
+    for number in await store.unknown_numbers(conn, numbers):
+        field = (
+            "main_registration_number" if number == body.main_registration_number else "additional_registration_numbers"
+        )
+        errors.append({"field": field, "message": f"{number} is not a registration number of the catalogue"})
+    if errors:
+        raise ValidationFailed(errors)
+
+
+def _new_contract(request: web.Request, partner_id: uuid.UUID, body: ContractIn) -> store.Contract:
+    settings, calendar, now = request.app[SETTINGS], request.app[CALENDAR], request.app[CLOCK].now()
+    zone = settings.vendor_zone
+    effective_at = calendar.effective_moment(now, zone)  # rule ITS-2: the next business day
+    if not calendar.covers(effective_at.date()):
+        log.warning("calendar.not_covered", day=str(effective_at.date()), calendar=settings.calendar)
+    return store.Contract(
+        id=uuid.uuid4(),
+        partner_id=partner_id,
+        number=body.number,
+        subscriber_code=body.subscriber_code,
+        org_name=body.organisation.name,
+        tin=body.organisation.tin,
+        kpp=body.organisation.kpp,
+        main_number=body.main_registration_number,
+        additional_numbers=body.additional_registration_numbers,
+        period_from=body.period.from_,
+        period_to=body.period.to,
+        kind=body.kind,
+        state="processing",
+        received_at=now,
+        processing_on=effective_at.astimezone(zone).date(),
+        effective_at=effective_at,
+        expires_at=domain.expiry_moment(Month.parse(body.period.to), zone),
+        activated_at=None,
+        expired_at=None,
+    )
+
+
+class PageQuery(StrictModel):
+    limit: int = Field(default=100, ge=1, le=1000)
+    offset: int = Field(default=0, ge=0)
+
+
+@routes.get(
+    "/v1/partner/contracts",
+    summary="The partner's own contracts with their states",
+    auth=True,
+    query=PageQuery,
+    response=ContractList,
+    errors=(403,),
+    tags=("partner",),
+)
+async def partner_contracts(request: web.Request, caller: Caller, query: PageQuery) -> ContractList:
+    partner_id = _partner(caller)
+    async with request.app[POOL].acquire() as conn:
+        contracts = await store.partner_contracts(conn, partner_id, query.limit, query.offset)
+        partners = await store.partners(conn, [partner_id])
+    return ContractList(items=[contract_out(c, partners) for c in contracts])
+
+
+@routes.patch(
+    "/v1/contracts/{contract_id}/organisation",
+    summary="Correct the organisation's name, TIN and KPP (the accompanying partner, ITS-6)",
+    auth=True,
+    body=OrganisationIn,
+    response=ContractOut,
+    errors=(403, 404, 422),
+    tags=("partner",),
+)
+async def correct_organisation(request: web.Request, caller: Caller, body: OrganisationIn) -> ContractOut:
+    partner_id = _partner(caller)
+    try:
+        contract_id = uuid.UUID(request.match_info["contract_id"])
+    except ValueError:
+        raise NotFound("no such contract of yours") from None
+    errors = [
+        {"field": field, "message": problem}
+        for field, problem in (("tin", tin_problem(body.tin)), ("kpp", kpp_problem(body.kpp, body.tin)))
+        if problem
+    ]
+    if errors:
+        raise ValidationFailed(errors)
+    async with request.app[POOL].acquire() as conn, conn.transaction():
+        existing = await store.contract(conn, contract_id)
+        if existing is None or existing.partner_id != partner_id:
+            raise NotFound("no such contract of yours")  # another partner's: the same answer
+        corrected = await store.correct_organisation(conn, contract_id, body.name, body.tin, body.kpp)
+        assert corrected is not None
+        partners = await store.partners(conn, [partner_id])
+        await request.app[OUTBOX].add(conn, contract_event(OrganisationCorrected, corrected, partners.get(partner_id)))
+    return contract_out(corrected, partners)
+
+
+# ---- webhook -------------------------------------------------------------------------------------
+
+
+class WebhookIn(StrictModel):
+    url: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+
+    @field_validator("url")
+    @classmethod
+    def _https(cls, value: str) -> str:
+        parts = urlsplit(value)
+        local = parts.hostname in ("localhost", "127.0.0.1", "::1")
+        if parts.scheme != "https" and not (parts.scheme == "http" and local):
+            raise ValueError("a webhook URL is https:// (http:// only to this machine, for development)")
+        if not parts.hostname:
+            raise ValueError("the URL has no host")
+        return value
+
+
+class WebhookOut(BaseModel):
+    url: str
+    # Shown when set: signatures are HMAC-SHA256 of "<timestamp>.<body>" with this secret.
+    secret: str | None = None
+
+
+@routes.post(
+    "/v1/partner/webhook",
+    summary="Set the URL that receives contract outcomes, signed (HMAC-SHA256); a new secret each time",
+    auth=True,
+    body=WebhookIn,
+    response=WebhookOut,
+    errors=(403, 422),
+    tags=("partner",),
+)
+async def set_webhook(request: web.Request, caller: Caller, body: WebhookIn) -> WebhookOut:
+    partner_id = _partner(caller)
+    secret = secrets.token_urlsafe(32)
+    async with request.app[POOL].acquire() as conn:
+        await store.set_webhook(conn, partner_id, body.url, secret, request.app[CLOCK].now())
+    return WebhookOut(url=body.url, secret=secret)
+
+
+@routes.get(
+    "/v1/partner/webhook",
+    summary="The partner's webhook URL",
+    auth=True,
+    response=WebhookOut,
+    errors=(403, 404),
+    tags=("partner",),
+)
+async def get_webhook(request: web.Request, caller: Caller) -> WebhookOut:
+    partner_id = _partner(caller)
+    async with request.app[POOL].acquire() as conn:
+        hook = await store.webhook(conn, partner_id)
+    if hook is None:
+        raise NotFound("no webhook is set")
+    return WebhookOut(url=hook.url)
+
+
+@routes.delete(
+    "/v1/partner/webhook",
+    summary="Stop sending contract outcomes to the webhook",
+    auth=True,
+    errors=(403, 404),
+    tags=("partner",),
+)
+async def delete_webhook(request: web.Request, caller: Caller) -> None:
+    partner_id = _partner(caller)
+    async with request.app[POOL].acquire() as conn:
+        if not await store.delete_webhook(conn, partner_id):
+            raise NotFound("no webhook is set")
+
+
+__all__ = ["PROCESS_JOB", "routes"]

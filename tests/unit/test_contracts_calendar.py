@@ -1,0 +1,300 @@
+"""Production calendar and the processing moment of a posted contract (rule ITS-2)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from services.contracts.calendar import DATA_DIR, DEFAULT_ZONE, ProductionCalendar, load_calendar
+
+MOSCOW = ZoneInfo("Europe/Moscow")
+RU = load_calendar("ru")
+WEEKENDS_ONLY = ProductionCalendar(country="XX", years=frozenset(), non_working=frozenset(), working=frozenset())
+
+
+def moscow_midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=MOSCOW)
+
+
+def write_json(path: Path, data: Any) -> Path:
+    path.write_text(json.dumps(data, indent=2), encoding="utf-8")
+    return path
+
+
+def calendar_data(non_working: list[Any], working: list[Any], year: str = "2026") -> dict[str, Any]:
+    return {
+        "country": "XX",
+        "source": "test",
+        "generated": "2026-11-28",
+        "years": {year: {"non_working": non_working, "working": working}},
+    }
+
+
+# --- business days (rule ITS-2) ---
+
+
+def test_the_default_zone_is_moscow() -> None:
+    assert DEFAULT_ZONE == MOSCOW
+
+
+def test_friday_is_followed_by_monday() -> None:
+    assert RU.next_business_day_after(date(2026, 11, 27)) == date(2026, 11, 30)
+
+
+def test_the_eve_of_the_new_year_block_is_followed_by_11_january() -> None:
+    # 31 Dec 2026 is a day off moved by decree, 1-8 Jan 2027 holidays, 9-10 Jan a weekend.
+    assert not RU.is_business_day(date(2026, 12, 31))
+    assert all(not RU.is_business_day(date(2027, 1, d)) for d in range(1, 11))
+    assert RU.next_business_day_after(date(2026, 12, 30)) == date(2027, 1, 11)
+    received = datetime(2026, 12, 30, 12, 0, tzinfo=MOSCOW)
+    assert RU.effective_moment(received, MOSCOW) == moscow_midnight(date(2027, 1, 11))
+
+
+def test_a_transferred_working_saturday_is_a_business_day() -> None:
+    saturday = date(2027, 2, 20)
+    assert saturday.weekday() == 5 and RU.is_business_day(saturday)
+    assert RU.next_business_day_after(date(2027, 2, 19)) == saturday
+    # Its day off moved to Monday 22 Feb, and 23 Feb is a holiday.
+    assert RU.next_business_day_after(saturday) == date(2027, 2, 24)
+
+
+def test_a_friday_before_a_monday_holiday_is_followed_by_tuesday() -> None:
+    # 9 May 2026 is a Saturday, so its day off is Monday 11 May.
+    assert RU.next_business_day_after(date(2026, 5, 8)) == date(2026, 5, 12)
+
+
+def test_the_2026_data_matches_the_official_calendar() -> None:
+    # Government decree on 2026 transfers: 3 Jan -> 9 Jan, 4 Jan -> 31 Dec; no working Saturdays.
+    official_weekdays_off = {
+        *(date(2026, 1, d) for d in (1, 2, 5, 6, 7, 8, 9)),
+        date(2026, 2, 23),
+        date(2026, 3, 9),
+        date(2026, 5, 1),
+        date(2026, 5, 11),
+        date(2026, 6, 12),
+        date(2026, 11, 4),
+        date(2026, 12, 31),
+    }
+    days = [date(2026, 1, 1) + timedelta(days=n) for n in range(365)]
+    weekdays_off = {day for day in days if day.weekday() < 5 and not RU.is_business_day(day)}
+    working_weekend_days = {day for day in days if day.weekday() >= 5 and RU.is_business_day(day)}
+    assert weekdays_off == official_weekdays_off
+    assert working_weekend_days == set()
+
+
+def test_every_date_in_the_shipped_data_is_in_its_year() -> None:
+    data = json.loads((DATA_DIR / "ru.json").read_text(encoding="utf-8"))
+    assert set(data["years"]) == {"2026", "2027"}
+    for year, lists in data["years"].items():
+        for kind in ("non_working", "working"):
+            assert lists[kind] == sorted(lists[kind])
+            assert all(date.fromisoformat(text).year == int(year) for text in lists[kind]), (year, kind)
+    assert RU.years == frozenset({2026, 2027})
+
+
+def test_a_year_outside_the_data_falls_back_to_weekends() -> None:
+    assert RU.covers(date(2027, 12, 31)) and not RU.covers(date(2030, 1, 1))
+    assert RU.is_business_day(date(2030, 1, 1))  # a Tuesday: not a holiday we know of
+    assert not RU.is_business_day(date(2030, 1, 5))  # a Saturday
+    assert RU.next_business_day_after(date(2030, 1, 4)) == date(2030, 1, 7)
+    # Crossing from the data into an uncovered year works too: 31 Dec 2027 is a day off, then a weekend.
+    assert RU.next_business_day_after(date(2027, 12, 30)) == date(2028, 1, 3)
+
+
+def test_a_calendar_without_business_days_is_reported_as_broken() -> None:
+    start = date(2026, 1, 1)
+    every_day = frozenset(start + timedelta(days=n) for n in range(100))
+    broken = ProductionCalendar(country="XX", years=frozenset({2026}), non_working=every_day, working=frozenset())
+    with pytest.raises(ValueError, match="no business day"):
+        broken.next_business_day_after(start)
+
+
+# --- the processing moment, in the vendor's time zone (rule ITS-2) ---
+
+
+def test_friday_2359_moscow_and_saturday_0001_moscow_are_both_processed_on_monday() -> None:
+    friday_late = datetime(2026, 11, 27, 20, 59, tzinfo=UTC)  # 23:59 Moscow
+    saturday_early = datetime(2026, 11, 27, 21, 1, tzinfo=UTC)  # 00:01 Moscow, still Friday in UTC
+    monday = moscow_midnight(date(2026, 11, 30))
+    assert RU.effective_moment(friday_late, MOSCOW) == monday
+    assert RU.effective_moment(saturday_early, MOSCOW) == monday
+    assert RU.effective_moment(saturday_early, MOSCOW).tzinfo == MOSCOW
+
+
+def test_the_local_date_decides_not_the_utc_date() -> None:
+    thursday_late = datetime(2026, 11, 26, 20, 59, tzinfo=UTC)  # Thursday 23:59 Moscow
+    friday_early = datetime(2026, 11, 26, 21, 1, tzinfo=UTC)  # Friday 00:01 Moscow, Thursday in UTC
+    assert RU.effective_moment(thursday_late, MOSCOW) == moscow_midnight(date(2026, 11, 27))
+    assert RU.effective_moment(friday_early, MOSCOW) == moscow_midnight(date(2026, 11, 30))
+
+
+def test_another_vendor_zone() -> None:
+    vladivostok = ZoneInfo("Asia/Vladivostok")  # UTC+10
+    received = datetime(2026, 11, 26, 14, 30, tzinfo=UTC)  # Thursday 17:30 Moscow, Friday 00:30 Vladivostok
+    assert RU.effective_moment(received, MOSCOW) == moscow_midnight(date(2026, 11, 27))
+    moment = RU.effective_moment(received, vladivostok)
+    assert moment == datetime(2026, 11, 30, tzinfo=vladivostok)
+    assert moment.astimezone(UTC) == datetime(2026, 11, 29, 14, 0, tzinfo=UTC)
+
+
+def test_a_midnight_skipped_by_dst_gives_the_first_instant_of_the_day() -> None:
+    cairo = ZoneInfo("Africa/Cairo")  # summer time starts on the last Friday of April at 00:00
+    moment = WEEKENDS_ONLY.effective_moment(datetime(2026, 4, 23, 12, 0, tzinfo=cairo), cairo)
+    assert moment.astimezone(UTC) == datetime(2026, 4, 23, 22, 0, tzinfo=UTC)
+    assert (moment.date(), moment.hour, moment.utcoffset()) == (date(2026, 4, 24), 1, timedelta(hours=3))
+
+
+def test_a_naive_datetime_is_refused() -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        RU.effective_moment(datetime(2026, 11, 27, 12, 0), MOSCOW)
+
+
+# --- loading: overrides and other countries ---
+
+
+def test_the_shipped_overrides_are_empty_so_the_calendar_is_the_generated_data() -> None:
+    overrides = json.loads((DATA_DIR / "ru.overrides.json").read_text(encoding="utf-8"))
+    assert overrides["non_working"] == [] and overrides["working"] == []
+    data = json.loads((DATA_DIR / "ru.json").read_text(encoding="utf-8"))
+    generated = {date.fromisoformat(t) for lists in data["years"].values() for t in lists["non_working"]}
+    assert generated == RU.non_working
+    assert RU.working == frozenset({date(2027, 2, 20)})
+    assert RU.country == "RU"
+
+
+def test_overrides_win_over_the_generated_data(tmp_path: Path) -> None:
+    path = write_json(tmp_path / "xx.json", calendar_data(["2026-03-09", "2026-05-11"], ["2026-03-14"]))
+    write_json(
+        tmp_path / "xx.overrides.json",
+        {
+            "comment": "test decree",
+            "non_working": [{"date": "2026-03-14", "note": "the working Saturday is cancelled"}, "2026-06-01"],
+            "working": [{"date": "2026-05-11", "note": "holiday cancelled"}, "2026-05-16"],
+        },
+    )
+    calendar = load_calendar(str(path))
+    assert calendar.non_working == frozenset({date(2026, 3, 9), date(2026, 3, 14), date(2026, 6, 1)})
+    assert calendar.working == frozenset({date(2026, 5, 11), date(2026, 5, 16)})
+    assert not calendar.is_business_day(date(2026, 3, 14))
+    assert calendar.is_business_day(date(2026, 5, 11)) and calendar.is_business_day(date(2026, 5, 16))
+    assert calendar.next_business_day_after(date(2026, 5, 29)) == date(2026, 6, 2)
+
+
+def test_another_countrys_calendar_without_overrides(tmp_path: Path) -> None:
+    data = calendar_data(["2026-12-24", "2026-12-25", "2026-12-26"], [])
+    data["country"] = "DE"
+    calendar = load_calendar(str(write_json(tmp_path / "de.json", data)))
+    assert calendar.country == "DE" and calendar.years == frozenset({2026})
+    assert calendar.next_business_day_after(date(2026, 12, 23)) == date(2026, 12, 28)
+
+
+def test_an_unknown_calendar_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="no calendar 'de'"):
+        load_calendar("de")
+    with pytest.raises(ValueError, match="no calendar"):
+        load_calendar(str(tmp_path / "missing.json"))
+
+
+MALFORMED_CALENDARS: list[tuple[str, Any, str]] = [
+    ("impossible date", calendar_data(["2026-02-30"], []), r"'2026-02-30' is not a date"),
+    ("other spelling", calendar_data(["20260101"], []), r"'20260101' is not a date"),
+    ("not a string", calendar_data([20260101], []), r"20260101 is not a date"),
+    ("date in the wrong year", calendar_data(["2027-01-01"], []), r"2027-01-01 not in 2026"),
+    ("date in both lists", calendar_data(["2026-03-14"], ["2026-03-14"]), r"2026-03-14 in both"),
+    ("unknown top key", {**calendar_data([], []), "holidays": []}, r"unknown key\(s\) holidays"),
+    ("missing key", {"country": "XX"}, r"missing key\(s\) years"),
+    ("bad year key", {"country": "XX", "years": {"26": {"non_working": [], "working": []}}}, r"'26' is not a four"),
+    (
+        "unknown year key",
+        {"country": "XX", "years": {"2026": {"non_working": [], "working": [], "holidays": []}}},
+        r"year 2026: unknown key\(s\) holidays",
+    ),
+    ("list is a string", calendar_data([], []) | {"years": {"2026": {"non_working": "x", "working": []}}}, "a list"),
+    ("bad generated date", {**calendar_data([], []), "generated": "today"}, r"'generated': 'today' is not a date"),
+    ("not an object", ["2026-01-01"], r"expected a JSON object"),
+]
+
+
+@pytest.mark.parametrize(
+    ("data", "message"), [(d, m) for _, d, m in MALFORMED_CALENDARS], ids=[i for i, _, _ in MALFORMED_CALENDARS]
+)
+def test_a_malformed_calendar_file_names_the_problem(tmp_path: Path, data: Any, message: str) -> None:
+    path = write_json(tmp_path / "xx.json", data)
+    with pytest.raises(ValueError, match=message) as raised:
+        load_calendar(str(path))
+    assert str(path) in str(raised.value)
+
+
+MALFORMED_OVERRIDES: list[tuple[str, Any, str]] = [
+    ("date in both lists", {"non_working": ["2026-06-01"], "working": ["2026-06-01"]}, r"2026-06-01 in both"),
+    ("unknown key", {"non_working": [], "holidays": []}, r"unknown key\(s\) holidays"),
+    ("bad date", {"working": ["2026-13-01"]}, r"'2026-13-01' is not a date"),
+    ("entry without a note", {"working": [{"date": "2026-06-06"}]}, r"missing key\(s\) note"),
+    ("outside the covered years", {"non_working": ["2028-01-10"]}, r"2028-01-10 outside the years"),
+]
+
+
+@pytest.mark.parametrize(
+    ("data", "message"), [(d, m) for _, d, m in MALFORMED_OVERRIDES], ids=[i for i, _, _ in MALFORMED_OVERRIDES]
+)
+def test_a_malformed_overrides_file_names_the_problem(tmp_path: Path, data: Any, message: str) -> None:
+    path = write_json(tmp_path / "xx.json", calendar_data([], []))
+    overrides = write_json(tmp_path / "xx.overrides.json", data)
+    with pytest.raises(ValueError, match=message) as raised:
+        load_calendar(str(path))
+    assert str(overrides) in str(raised.value)
+
+
+def test_invalid_json_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "xx.json"
+    path.write_text("{not json", encoding="utf-8")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        load_calendar(str(path))
+
+
+def test_a_calendar_cannot_be_built_with_a_date_in_both_sets() -> None:
+    day = frozenset({date(2026, 3, 14)})
+    with pytest.raises(ValueError, match="2026-03-14 both"):
+        ProductionCalendar(country="XX", years=frozenset({2026}), non_working=day, working=day)
+
+
+# --- the shipped data is what the generator makes (hand edits belong in ru.overrides.json) ---
+
+
+def test_the_shipped_data_is_what_the_generator_makes() -> None:
+    pytest.importorskip("holidays")
+    from services.contracts.calendars.generate import build
+
+    shipped = json.loads((DATA_DIR / "ru.json").read_text(encoding="utf-8"))
+    generated = build("RU", [2026, 2027])
+    assert {**generated, "generated": shipped["generated"]} == shipped
+
+
+# --- properties ---
+
+DAYS = st.dates(min_value=date(2025, 1, 1), max_value=date(2028, 12, 31))  # around and inside the data
+
+
+@given(DAYS)
+def test_the_next_business_day_is_the_first_one_after(day: date) -> None:
+    following = RU.next_business_day_after(day)
+    assert following > day
+    assert RU.is_business_day(following)
+    between = [day + timedelta(days=n) for n in range(1, (following - day).days)]
+    assert not any(RU.is_business_day(other) for other in between)
+
+
+@given(st.datetimes(min_value=datetime(2025, 1, 1), max_value=datetime(2028, 12, 31), timezones=st.just(UTC)))
+def test_the_effective_moment_is_a_later_moscow_midnight_of_a_business_day(received: datetime) -> None:
+    moment = RU.effective_moment(received, MOSCOW)
+    assert moment > received
+    assert moment.tzinfo == MOSCOW and moment.time().isoformat() == "00:00:00"
+    assert RU.is_business_day(moment.date())
+    assert moment.date() == RU.next_business_day_after(received.astimezone(MOSCOW).date())
