@@ -215,7 +215,7 @@ def _registration_out(r: store.Registration, partners: dict[uuid.UUID, str]) -> 
     )
 
 
-def _product_event(event: type[P], r: store.Registration, **extra: object) -> P:
+def product_event(event: type[P], r: store.Registration, **extra: object) -> P:
     """`event` about the registered product `r`, as it stands in this transaction."""
     return event.model_validate(
         {
@@ -286,7 +286,7 @@ async def register_with_pin(request: web.Request, caller: Caller, body: PinRegis
             )
             await schedule(conn, ACTIVATE_JOB, {"number": number}, active_from, dedupe_key=f"activate:{number}")
             outcome = await _registered(conn, number)
-            await app[OUTBOX].add(conn, _product_event(ProductRegistered, outcome))
+            await app[OUTBOX].add(conn, product_event(ProductRegistered, outcome))
     if isinstance(outcome, Problem):
         raise outcome
     return _registration_out(outcome, {})
@@ -343,7 +343,7 @@ def activate_job(outbox: Outbox) -> JobHandler:
     async def activate(conn: Connection, job: Job) -> None:
         registration = await store.activate(conn, str(job.payload["number"]))
         if registration is not None:  # already active: a re-run changes nothing
-            await outbox.add(conn, _product_event(ProductActivated, registration))
+            await outbox.add(conn, product_event(ProductActivated, registration))
 
     return activate
 
@@ -396,8 +396,8 @@ async def authorise(request: web.Request, caller: Caller, body: PartnerAuthorisa
             pin_used=False,
         )
         registration = await _registered(conn, number)
-        await app[OUTBOX].add(conn, _product_event(ProductRegistered, registration))
-        await app[OUTBOX].add(conn, _product_event(ProductActivated, registration))
+        await app[OUTBOX].add(conn, product_event(ProductRegistered, registration))
+        await app[OUTBOX].add(conn, product_event(ProductActivated, registration))
         await _partner_letter(app[OUTBOX], conn, subscriber, registration, partners.get(caller.partner_id))
     return _registration_out(registration, partners)
 
@@ -544,7 +544,7 @@ async def transfer(request: web.Request, caller: Caller, body: Transfer) -> Regi
         moved = await _registered(conn, number)
         await app[OUTBOX].add(
             conn,
-            _product_event(
+            product_event(
                 ProductTransferred,
                 moved,
                 from_subscriber_id=registration.subscriber_id,

@@ -15,6 +15,7 @@ from pathlib import Path
 from itsctl._http import CALL_ERRORS, Credentials, error_message, operator_session
 from itsctl.catalogue import ImportSummary, import_catalogue, load_catalogue
 from services.identity.demo import DEMO_ACCOUNTS
+from services.registration.republish import republish_registration
 from services.registration.settings import RegistrationSettings
 
 CATALOGUE = Path(__file__).parent / "demo_catalogue.yaml"
@@ -36,6 +37,8 @@ def main() -> None:
     except CALL_ERRORS as exc:
         sys.exit(f"demo catalogue not loaded: {error_message(exc)}")
     print(f"demo catalogue ({CATALOGUE.name}): {summary.line()}")
+    # Services added since this database was made learn the numbers and registrations they missed.
+    asyncio.run(republish_registration(RegistrationSettings()))
 
 
 if __name__ == "__main__":

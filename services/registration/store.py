@@ -168,6 +168,20 @@ def _registration_record(fields: dict[str, Any]) -> Registration:
     return Registration(**{**fields, "configurations": list(fields["configurations"])})
 
 
+async def issued_numbers(conn: Connection) -> dict[tuple[str, bool], list[str]]:
+    """Every issued number, by (article, with a PIN)."""
+    rows = await conn.fetch(
+        "SELECT article, pin_hash IS NOT NULL AS with_pin, array_agg(number ORDER BY number) AS numbers "
+        "FROM registration_numbers GROUP BY article, pin_hash IS NOT NULL"
+    )
+    return {(row["article"], row["with_pin"]): list(row["numbers"]) for row in rows}
+
+
+async def registered(conn: Connection) -> list[Registration]:
+    rows = await conn.fetch(REGISTRATION_SELECT + "WHERE r.subscriber_id IS NOT NULL ORDER BY r.registered_at")
+    return [_registration(row) for row in rows]
+
+
 async def lock_number(conn: Connection, number: str) -> Registration | None:
     """The number's row, locked until the transaction ends (one registration of a number at a time)."""
     # Serialises tries on a number even when it does not exist, so the PIN-failure count is exact.

@@ -539,3 +539,22 @@ async def test_malformed_and_repeated_events_change_nothing_and_the_queue_moves_
     # Announced again (identity's republish): the latest name; the owner never changes.
     assert row is not None and row["name"] == "New name" and row["owner_account_id"] == customer.owner_id
     assert handled == 1
+
+
+async def test_republishing_announces_the_catalogue_numbers_and_registrations_again(world: World) -> None:
+    from services.registration.republish import republish_registration
+    from services.registration.settings import RegistrationSettings
+
+    article = await world.product("BASIC")
+    issued, registered = await world.issue(article, 2)
+    customer = await world.customer()
+    status, _ = await world.register_with_pin(customer, registered["registration_number"], registered["pin"])
+    assert status == 202
+
+    counts = await republish_registration(RegistrationSettings())
+
+    assert counts.numbers >= 2 and counts.registrations >= 1 and counts.products >= 1
+    announced = await world.outbox(NumbersIssued.TYPE, issued["registration_number"])
+    assert len(announced) == 2  # issued, then announced again
+    first, again = await world.outbox("registration.product.registered", registered["registration_number"])
+    assert first["data"] == again["data"] and first["id"] != again["id"]
