@@ -1,0 +1,107 @@
+"""Contracts' pure rules: periods (ITS-1), why a contract is not listed (ITS-5), coverage (ITS-7)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from services.contracts import domain
+from services.contracts.months import Month, Period
+
+NOW = Month(2026, 12)
+MINE, OTHER = "CL-1111111", "CL-2222222"
+
+
+def facts(
+    state: str = "active", *, numbers: dict[str, str | None], code: str | None = None, end: str = "2027-11"
+) -> domain.ContractFacts:
+    return domain.ContractFacts(
+        state=state,  # type: ignore[arg-type]
+        period=Period.parse(min("2026-12", end), end),
+        processing_on=date(2026, 12, 2),
+        subscriber_code=code,
+        numbers=numbers,
+    )
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "field"),
+    [
+        ("2026-13", "2027-01", "period.from"),
+        ("2026-12", "2027-1", "period.to"),
+        ("2027-05", "2027-01", "period"),
+        ("2025-01", "2026-11", "period.to"),
+        ("2026-12", "2032-01", "period"),
+    ],
+)
+def test_bad_periods_name_their_field(start: str, end: str, field: str) -> None:
+    assert [e["field"] for e in domain.period_problems(start, end, NOW)] == [field]
+
+
+def test_a_period_ending_this_month_or_later_is_fine() -> None:
+    assert domain.period_problems("2026-01", "2026-12", NOW) == []
+
+
+@pytest.mark.parametrize(
+    ("contract", "known", "reason"),
+    [
+        (facts(numbers={"1": MINE}), None, "listed"),
+        (facts("processing", numbers={"1": MINE}), None, "processing"),
+        (facts("expired", numbers={"1": MINE}), None, "expired"),
+        (facts(numbers={"1": MINE}, end="2026-11"), None, "expired"),
+        (facts(numbers={"1": None}, code=MINE), None, "product_not_registered"),
+        (facts(numbers={"1": None}), "1", "product_not_registered"),  # they hold the product
+        (facts(numbers={"1": None}), None, "unknown"),  # not related: nothing told
+        (facts(numbers={"1": OTHER}), None, "unknown"),
+        (facts(numbers={"1": OTHER}), "1", "unknown"),  # naming another's number proves nothing
+        (facts("processing", numbers={"1": OTHER}), None, "unknown"),
+    ],
+)
+def test_why_not_listed(contract: domain.ContractFacts, known: str | None, reason: str) -> None:
+    answer = domain.why_not_listed([contract], subscriber_code=MINE, known_number=known, current=NOW)
+    assert answer.reason == reason
+
+
+def test_product_not_registered_names_only_numbers_nobody_holds() -> None:
+    contract = facts(numbers={"1": None, "2": OTHER}, code=MINE)
+    answer = domain.why_not_listed([contract], subscriber_code=MINE, known_number=None, current=NOW)
+    assert answer.register == ("1",)
+
+
+def test_of_several_contracts_with_one_number_the_most_telling_answer_wins() -> None:
+    contracts = [facts(numbers={"1": OTHER}), facts("processing", numbers={"2": MINE})]
+    answer = domain.why_not_listed(contracts, subscriber_code=MINE, known_number=None, current=NOW)
+    assert answer.reason == "processing" and answer.until == date(2026, 12, 2)
+    assert domain.why_not_listed([], subscriber_code=MINE, known_number=None, current=NOW).reason == "unknown"
+
+
+def test_coverage_prefers_the_contract_then_the_free_period() -> None:
+    purchase = date(2026, 10, 20)
+    assert domain.free_period(purchase) == Period(Month(2026, 10), Month(2027, 3))
+    contract = Period.parse("2027-02", "2028-01")
+    assert domain.coverage(Month(2027, 2), its_required=True, purchase_date=purchase, contract_periods=[contract]) == (
+        domain.Coverage(True, "contract", Month(2028, 1))
+    )
+    assert domain.coverage(
+        Month(2027, 1), its_required=True, purchase_date=purchase, contract_periods=[contract]
+    ).by == ("free_period")
+    assert not domain.coverage(
+        Month(2028, 2), its_required=True, purchase_date=purchase, contract_periods=[contract]
+    ).covered
+    assert (
+        domain.coverage(Month(2040, 1), its_required=False, purchase_date=None, contract_periods=[]).by
+        == "not_required"
+    )
+
+
+def test_a_contract_expires_at_the_start_of_the_month_after_its_period() -> None:
+    from zoneinfo import ZoneInfo
+
+    moment = domain.expiry_moment(Month(2026, 12), ZoneInfo("Europe/Moscow"))
+    assert moment.isoformat() == "2027-01-01T00:00:00+03:00"
+
+
+def test_the_fingerprint_ignores_key_order() -> None:
+    assert domain.fingerprint({"a": 1, "b": [1, 2]}) == domain.fingerprint({"b": [1, 2], "a": 1})
+    assert domain.fingerprint({"a": 1}) != domain.fingerprint({"a": 2})
