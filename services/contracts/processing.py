@@ -161,6 +161,8 @@ def webhook_job(session: aiohttp.ClientSession) -> JobHandler:
                     raise WebhookFailed(f"{hook.url} answered {response.status}")
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise WebhookFailed(f"{hook.url}: {exc!r}") from exc
-        log.info("webhook.delivered", partner_id=str(hook.partner_id), event=event["type"], attempt=job.attempts + 1)
+        log.info(
+            "webhook.delivered", partner_id=str(hook.partner_id), event_type=event["type"], attempt=job.attempts + 1
+        )
 
     return deliver

@@ -1,4 +1,4 @@
-"""The e2e stack: identity, registration and notifications as real processes, with the real SMTP sink."""
+"""The e2e stack: identity, registration, contracts and notifications as real processes, with the real SMTP sink."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from tests.infra import ServiceProcess, TestStack, free_port
 
 @pytest.fixture(scope="session")
 async def services(migrated: TestStack, smtp_sink: int) -> AsyncIterator[dict[str, ServiceProcess]]:
-    identity_port, registration_port, notifications_port = free_port(), free_port(), free_port()
+    identity_port, registration_port, contracts_port, notifications_port = (free_port() for _ in range(4))
     identity_url = f"http://127.0.0.1:{identity_port}"
     env = migrated.env(
         ITS_PUBLIC_URL=identity_url,
@@ -26,6 +26,7 @@ async def services(migrated: TestStack, smtp_sink: int) -> AsyncIterator[dict[st
     processes = {
         "identity": ServiceProcess("identity", env, identity_port, logs / "identity.log"),
         "registration": ServiceProcess("registration", env, registration_port, logs / "registration.log"),
+        "contracts": ServiceProcess("contracts", env, contracts_port, logs / "contracts.log"),
         "notifications": ServiceProcess("notifications", env, notifications_port, logs / "notifications.log"),
     }
     try:

@@ -393,6 +393,9 @@ async def test_partner_systems_get_outcomes_by_signed_retried_webhook(
         await wait_for(lambda: len(requests) >= 1, timeout=15, what="the first delivery")
         await world.set_clock(moscow("2026-12-02 00:01"))  # past the back-off of the failed first try
         await wait_for(lambda: len(requests) >= 2, timeout=15, what="the retried delivery")
+        await world.set_clock(moscow("2026-12-02 01:00"))  # long past any further back-off
+        await asyncio.sleep(1.5)
+    assert len(requests) == 2  # accepted once: never sent again
     request, body = requests[1], bodies[1]
     assert request.headers["X-ITS-Event"] == "contracts.contract.activated"
     timestamp, mac = (part.split("=", 1)[1] for part in request.headers["X-ITS-Signature"].split(","))
