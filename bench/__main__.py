@@ -1,4 +1,5 @@
-"""`make bench` / `python -m bench [pipeline] [http_me] [login] [registration_numbers] [--quick]`.
+"""`make bench` / `python -m bench [NAME...] [--quick]`: pipeline, http_me, login, registration_numbers,
+contracts_post, contracts_processing.
 
 Runs the benchmarks of issue 2, each on a database and vhost of its own, and prints every figure beside
 its reference measured in the same run, their ratio and the target. A ratio below target is reported
@@ -20,7 +21,7 @@ from typing import Any
 for _name in [name for name in os.environ if name.startswith("ITS_") and not name.startswith("ITS_TEST_")]:
     del os.environ[_name]
 
-from bench import http_me, login, pipeline, registration_numbers  # noqa: E402
+from bench import contracts_post, contracts_processing, http_me, login, pipeline, registration_numbers  # noqa: E402
 from bench.common import Result, print_table  # noqa: E402
 
 Benchmark = Callable[[bool], Coroutine[Any, Any, Result]]
@@ -31,6 +32,10 @@ BENCHMARKS: dict[str, Benchmark] = {
     "login": lambda quick: login.run(requests=5) if quick else login.run(),
     "registration_numbers": lambda quick: (
         registration_numbers.run(count=2_000) if quick else registration_numbers.run()
+    ),
+    "contracts_post": lambda quick: contracts_post.run(rounds=1, seconds=2) if quick else contracts_post.run(),
+    "contracts_processing": lambda quick: (
+        contracts_processing.run(contracts=5_000, rounds=1) if quick else contracts_processing.run()
     ),
 }
 # The broker and the database are shared (other test runs restart RabbitMQ, for one): a benchmark that

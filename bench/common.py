@@ -37,15 +37,19 @@ __all__ = [
     "identity_process",
     "median",
     "new_login",
+    "production_env",
+    "quiet_migrate",
     "register_and_login",
     "service_logging",
+    "service_process",
     "throwaway_stack",
 ]
 
 
 @dataclass
 class Result:
-    """One benchmark's figure beside its reference; `ratio` = figure / reference, compared with `target`."""
+    """One benchmark's figure beside its reference; `ratio` = figure / reference, compared with `target`:
+    at least `target` when higher is better (rates), at most `target` when lower is (durations)."""
 
     name: str
     figure: float
@@ -64,7 +68,7 @@ class Result:
 
     @property
     def passed(self) -> bool:
-        return self.ratio >= self.target
+        return self.ratio >= self.target if self.higher_is_better else self.ratio <= self.target
 
 
 def median(values: Sequence[float]) -> float:
@@ -101,8 +105,13 @@ async def throwaway_stack(name: str, *, migrate_identity: bool = True) -> AsyncI
 
 
 def _quiet_migrate(database_url: str) -> None:
+    quiet_migrate(MIGRATIONS, database_url, SCHEMA)
+
+
+def quiet_migrate(migrations: Path, database_url: str, schema: str) -> None:
+    """Migrate one service's schema without its output (run it in a thread)."""
     with contextlib.redirect_stdout(None), contextlib.redirect_stderr(None):
-        migrate(MIGRATIONS, database_url, SCHEMA)
+        migrate(migrations, database_url, schema)
 
 
 @contextlib.contextmanager
@@ -161,18 +170,36 @@ async def identity_process(stack: TestStack, **env: str) -> AsyncIterator[Servic
     """
     port = free_port()
     url = f"http://127.0.0.1:{port}"
+    process = ServiceProcess(
+        "identity",
+        stack.env(ITS_PUBLIC_URL=url, ITS_JWKS_URL=f"{url}/.well-known/jwks.json", **{**production_env(), **env}),
+        port,
+        stack.var_dir / "log" / "identity.log",
+    )
+    await process.start()
+    try:
+        yield process
+    finally:
+        await process.stop()
+
+
+def production_env() -> dict[str, str]:
+    """The service defaults for what the test stack shortens (poll intervals, retry delays, log level)."""
     defaults = BaseServiceSettings()
-    production = {
+    return {
         "ITS_JOBS_POLL_SECONDS": str(defaults.jobs_poll_seconds),
         "ITS_OUTBOX_POLL_SECONDS": str(defaults.outbox_poll_seconds),
         "ITS_CONSUMER_RETRY_DELAYS_MS": json.dumps(defaults.consumer_retry_delays_ms),
         "ITS_LOG_LEVEL": defaults.log_level,
     }
+
+
+@contextlib.asynccontextmanager
+async def service_process(stack: TestStack, name: str, **env: str) -> AsyncIterator[ServiceProcess]:
+    """`python -m services.<name>` on this stack, with the production poll intervals; `env` on top."""
+    port = free_port()
     process = ServiceProcess(
-        "identity",
-        stack.env(ITS_PUBLIC_URL=url, ITS_JWKS_URL=f"{url}/.well-known/jwks.json", **{**production, **env}),
-        port,
-        stack.var_dir / "log" / "identity.log",
+        name, stack.env(**{**production_env(), **env}), port, stack.var_dir / "log" / f"{name}.log"
     )
     await process.start()
     try:
@@ -212,7 +239,7 @@ def print_table(results: Sequence[Result], out: TextIO = sys.stdout) -> None:
                 f"{_num(r.figure)} {r.unit} ({r.figure_label})",
                 f"{_num(r.reference)} {r.unit} ({r.reference_label})",
                 r.ratio_format.format(r.ratio),
-                "≥ " + r.ratio_format.format(r.target),
+                ("≥ " if r.higher_is_better else "≤ ") + r.ratio_format.format(r.target),
                 "PASS" if r.passed else "BELOW",
             )
         )

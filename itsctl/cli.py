@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from itsctl import catalogue, clock, identity, mail, operator, registration
+from itsctl import calendar, catalogue, clock, identity, mail, maintenance, operator, registration
 
 app = typer.Typer(
     name="itsctl",
@@ -23,6 +23,8 @@ app.add_typer(operator.app, name="operator")
 app.add_typer(identity.app, name="identity")
 app.add_typer(catalogue.app, name="catalogue")
 app.add_typer(registration.app, name="registration")
+app.add_typer(maintenance.app, name="maintenance")
+app.add_typer(calendar.app, name="calendar")
 
 
 def main() -> None:

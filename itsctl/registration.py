@@ -6,9 +6,6 @@ appended to the file as soon as it arrives, and the file is readable by its owne
 
 from __future__ import annotations
 
-import asyncio
-import csv
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,18 +13,10 @@ from typing import IO, Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from itsctl._common import console, err_console, fail
-from itsctl._http import (
-    CALL_ERRORS,
-    Api,
-    LoginOption,
-    ServiceError,
-    error_message,
-    operator_credentials,
-    operator_session,
-)
+from itsctl._common import console, fail
+from itsctl._csv import CsvBatches, check_out, create_out, run_export
+from itsctl._http import Api, LoginOption, operator_credentials, operator_session
 from services.registration.domain import is_ean13
 
 app = typer.Typer(help="Registration numbers and PINs.", no_args_is_help=True)
@@ -48,18 +37,6 @@ class Issued:
     with_pins: bool = False  # whether the numbers came with PINs
 
 
-def open_private(path: Path, *, force: bool) -> IO[str]:
-    """`path` opened for writing, created with mode 0600; FileExistsError unless `force`."""
-    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if force else os.O_EXCL)
-    fd = os.open(path, flags, 0o600)
-    try:
-        os.fchmod(fd, 0o600)  # an existing file (with --force) keeps its mode otherwise
-        return os.fdopen(fd, "w", newline="", encoding="utf-8")
-    except BaseException:
-        os.close(fd)
-        raise
-
-
 async def issue_numbers(
     registration: Api,
     article: str,
@@ -77,9 +54,7 @@ async def issue_numbers(
     are written, tells how far it got if this raises.
     """
     issued = issued if issued is not None else Issued()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(COLUMNS)
-    out.flush()
+    writer = CsvBatches(out, COLUMNS)
     while issued.written < count:
         size = min(batch, count - issued.written)
         issued.requested = size
@@ -87,9 +62,7 @@ async def issue_numbers(
         _, answer = await registration.call("POST", f"/v1/products/{article}/registration-numbers", body)
         rows = _rows(answer, article)
         issued.with_pins = issued.with_pins or any(row[1] for row in rows)
-        writer.writerows(rows)
-        out.flush()
-        os.fsync(out.fileno())
+        writer.write(rows)
         issued.requested = 0
         issued.written += len(rows)
         issued.batches.append(str(answer.get("batch_id", "")))
@@ -139,33 +112,13 @@ def issue(
     article = article.strip()
     if not is_ean13(article):
         fail(f"--article {escape(article)}: not an EAN-13 code (13 digits, the last a check digit)", code=2)
-    if out.is_dir():
-        fail(f"{escape(str(out))} is a directory", code=2)
-    if out.exists() and not force:
-        fail(f"{escape(str(out))} exists; give --force to overwrite it", code=2)
+    check_out(out, force=force)
     credentials = operator_credentials(login)
-    try:
-        file = open_private(out, force=force)
-    except FileExistsError:
-        fail(f"{escape(str(out))} exists; give --force to overwrite it", code=2)
-    except OSError as exc:
-        fail(f"cannot create {escape(str(out))}: {escape(exc.strerror or str(exc))}")
-
+    file = create_out(out, force=force)
     issued = Issued()
-    progress = Progress(
-        TextColumn("issuing"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=err_console,
-        transient=True,
-        disable=not err_console.is_terminal,
-    )
 
-    async def go() -> None:
+    async def go(advance: Callable[[int], None]) -> None:
         async with operator_session(credentials) as operator:
-            task = progress.add_task("issuing", total=count)
             await issue_numbers(
                 operator.api("registration"),
                 article,
@@ -174,26 +127,10 @@ def issue(
                 batch=batch,
                 out=file,
                 issued=issued,
-                on_batch=lambda n: progress.advance(task, n),
+                on_batch=advance,
             )
 
-    error: str | None = None
-    try:
-        with file, progress:
-            asyncio.run(go())
-    except (*CALL_ERRORS, RuntimeError, KeyboardInterrupt) as exc:
-        if isinstance(exc, KeyboardInterrupt):
-            error = "interrupted"
-        else:
-            error = error_message(exc) if isinstance(exc, CALL_ERRORS) else str(exc)
-        if issued.requested and not isinstance(exc, ServiceError):
-            # No answer: the service may have issued that batch; its PINs are lost with the answer.
-            error += f"\n(the request for {issued.requested} more may have been carried out: no answer came)"
-    if error is not None:
-        if issued.written == 0:
-            out.unlink(missing_ok=True)
-            fail(escape(f"{error}\nno numbers were written; {out} is removed"))
-        fail(escape(f"{error}\n{issued.written} of {count} numbers were issued and written to {out}"))
+    run_export(go, file=file, out=out, count=count, what="numbers", state=issued)
     pins = "with PINs" if issued.with_pins else "without PINs"
     console.print(
         f"{issued.written} registration numbers {pins} for {escape(article)} {escape(issued.product_name)} "
