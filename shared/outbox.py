@@ -70,17 +70,21 @@ class Outbox:
         ]
         headers = {k: v for k, v in (("x-request-id", ids.request_id),) if v}
         # created_at: clock_timestamp() + the position, so the relay publishes them in this order.
+        # One round trip: the rows, and a notification the relay's LISTEN receives on commit, so it
+        # publishes without waiting for a poll.
         await conn.execute(
-            "INSERT INTO outbox (id, routing_key, envelope, headers, created_at) "
-            "SELECT id, key, envelope, $4, clock_timestamp() + (n * interval '1 microsecond') "
-            "FROM unnest($1::uuid[], $2::text[], $3::jsonb[]) WITH ORDINALITY AS t(id, key, envelope, n)",
+            "WITH added AS ("
+            "  INSERT INTO outbox (id, routing_key, envelope, headers, created_at) "
+            "  SELECT id, key, envelope, $4, clock_timestamp() + (n * interval '1 microsecond') "
+            "  FROM unnest($1::uuid[], $2::text[], $3::jsonb[]) WITH ORDINALITY AS t(id, key, envelope, n) "
+            "  RETURNING 1"
+            ") SELECT pg_notify($5, '') FROM (SELECT count(*) FROM added) AS done",
             [e.id for e in envelopes],
             [e.type for e in envelopes],
             [e.model_dump(mode="json") for e in envelopes],
             headers,
+            notify_channel(self.schema),
         )
-        # Delivered to the relay's LISTEN on commit, so it publishes without waiting for a poll.
-        await conn.execute("SELECT pg_notify($1, '')", notify_channel(self.schema))
         return envelopes
 
 

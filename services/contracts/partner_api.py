@@ -117,9 +117,10 @@ async def post_contract(request: web.Request, caller: Caller, body: ContractIn) 
     fingerprint = domain.fingerprint(body.model_dump(mode="json", by_alias=True))
     app, now = request.app, request.app[CLOCK].now()
     async with app[POOL].acquire() as conn, conn.transaction():
-        if not await store.lock_idempotency_key(conn, partner_id, key):
-            raise RequestInProgress("the first request with this key has not finished: retry in a moment")
-        stored = await store.stored_answer(conn, partner_id, key)
+        try:
+            stored = await store.claim_idempotency_key(conn, partner_id, key)
+        except store.KeyBusy:
+            raise RequestInProgress("the first request with this key has not finished: retry in a moment") from None
         if stored is not None:
             if stored.fingerprint != fingerprint:
                 raise IdempotencyKeyReused("use a new Idempotency-Key for a new contract")
@@ -131,15 +132,11 @@ async def post_contract(request: web.Request, caller: Caller, body: ContractIn) 
         except store.NumberTaken:
             raise ContractNumberTaken(f"contract {body.number} was posted before (with another key)") from None
         await schedule_processing(conn, contract.effective_at)
-        partners = await store.partners(conn, [partner_id])
+        # No e-mail is sent on receipt: the partner's name and address are left out of this event.
         await app[OUTBOX].add(
             conn,
             contract_event(
-                ContractReceived,
-                contract,
-                partners.get(partner_id),
-                received_at=contract.received_at,
-                processing_on=contract.processing_on,
+                ContractReceived, contract, None, received_at=contract.received_at, processing_on=contract.processing_on
             ),
         )
         answer = Accepted(id=contract.id, state="processing", processing_on=contract.processing_on.isoformat())

@@ -61,8 +61,17 @@ def contract_event(event: type[C], c: store.Contract, partner: store.Partner | N
 
 
 async def schedule_processing(conn: Connection, at: datetime) -> None:
-    """One job per moment; re-armed if it ran already (a contract due at a moment whose run is over)."""
-    await schedule(conn, PROCESS_JOB, {}, at, dedupe_key=f"process:{at.isoformat()}", rearm=True)
+    """One job per moment; re-armed if it ran already (a contract due at a moment whose run is over).
+
+    Every contract of a day has the same moment: the common case, a pending job, is a read without a
+    lock, so the day's POSTs do not queue behind one job row.
+    """
+    key = f"process:{at.isoformat()}"
+    pending = await conn.fetchval(
+        "SELECT 1 FROM deferred_jobs WHERE dedupe_key = $1 AND state = 'pending' AND run_at <= $2", key, at
+    )
+    if not pending:
+        await schedule(conn, PROCESS_JOB, {}, at, dedupe_key=key, rearm=True)
 
 
 def process_job(outbox: Outbox, settings: ContractsSettings) -> JobHandler:

@@ -61,10 +61,15 @@ class NumberTaken(Exception):
 
 
 async def insert_contract(conn: Connection, c: Contract) -> None:
+    """The contract and its registration numbers, in one statement."""
     try:
         await conn.execute(
-            f"INSERT INTO contracts ({CONTRACT_COLUMNS}) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
+            f"WITH added AS (INSERT INTO contracts ({CONTRACT_COLUMNS}) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) "
+            "RETURNING id, main_number, additional_numbers) "
+            "INSERT INTO contract_numbers (contract_id, registration_number, is_main) "
+            "SELECT added.id, n, n = added.main_number FROM added, "
+            "unnest(added.main_number || added.additional_numbers) AS n",
             c.id,
             c.partner_id,
             c.number,
@@ -87,13 +92,6 @@ async def insert_contract(conn: Connection, c: Contract) -> None:
         )
     except asyncpg.UniqueViolationError:
         raise NumberTaken from None
-    await conn.execute(
-        "INSERT INTO contract_numbers (contract_id, registration_number, is_main) "
-        "SELECT $1, n, n = $2 FROM unnest($3::text[]) AS n",
-        c.id,
-        c.main_number,
-        c.registration_numbers,
-    )
 
 
 async def contract(conn: Connection, contract_id: uuid.UUID) -> Contract | None:
@@ -210,23 +208,25 @@ class StoredAnswer:
     response: dict[str, Any]
 
 
-async def lock_idempotency_key(conn: Connection, partner_id: uuid.UUID, key: str) -> bool:
-    """False if another request with this key is being processed right now (it holds the lock)."""
-    locked: bool = await conn.fetchval(
-        "SELECT pg_try_advisory_xact_lock(hashtextextended('idempotency:' || $1 || ':' || $2, 0))",
-        str(partner_id),
-        key,
-    )
-    return locked
+class KeyBusy(Exception):
+    """Another request with this Idempotency-Key is being processed right now (it holds the lock)."""
 
 
-async def stored_answer(conn: Connection, partner_id: uuid.UUID, key: str) -> StoredAnswer | None:
+async def claim_idempotency_key(conn: Connection, partner_id: uuid.UUID, key: str) -> StoredAnswer | None:
+    """Lock the key for this transaction and return its stored answer, if any; KeyBusy if it is locked."""
     row = await conn.fetchrow(
-        "SELECT fingerprint, status, response FROM idempotency_keys WHERE partner_id = $1 AND key = $2",
+        "SELECT pg_try_advisory_xact_lock(hashtextextended('idempotency:' || $1::text || ':' || $2, 0)) AS locked, "
+        "k.fingerprint, k.status, k.response FROM (SELECT 1) AS one "
+        "LEFT JOIN idempotency_keys k ON k.partner_id = $1 AND k.key = $2",
         partner_id,
         key,
     )
-    return StoredAnswer(bytes(row["fingerprint"]), row["status"], row["response"]) if row is not None else None
+    assert row is not None
+    if not row["locked"]:
+        raise KeyBusy
+    if row["fingerprint"] is None:
+        return None
+    return StoredAnswer(bytes(row["fingerprint"]), row["status"], row["response"])
 
 
 async def store_answer(conn: Connection, partner_id: uuid.UUID, key: str, answer: StoredAnswer, now: datetime) -> None:
@@ -450,7 +450,7 @@ async def number(conn: Connection, registration_number: str) -> Number | None:
 
 async def unknown_numbers(conn: Connection, numbers: list[str]) -> list[str]:
     rows = await conn.fetch(
-        "SELECT n FROM unnest($1::text[]) AS n WHERE n NOT IN (SELECT number FROM numbers)", numbers
+        "SELECT n FROM unnest($1::text[]) AS n WHERE NOT EXISTS (SELECT 1 FROM numbers WHERE number = n)", numbers
     )
     return [row["n"] for row in rows]
 
