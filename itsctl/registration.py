@@ -6,6 +6,7 @@ appended to the file as soon as it arrives, and the file is readable by its owne
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -136,4 +137,24 @@ def issue(
         f"{issued.written} registration numbers {pins} for {escape(article)} {escape(issued.product_name)} "
         f"({escape(issued.edition)}) written to {escape(str(out))} "
         f"({len(issued.batches)} batch{'es' if len(issued.batches) != 1 else ''})"
+    )
+
+
+@app.command()
+def republish() -> None:
+    """Announce registration's catalogue, issued numbers and registered products again.
+
+    For a service that keeps a read model of registration (contracts, say) and started after numbers were
+    issued. Consumers handle the events idempotently: running this twice is harmless.
+    """
+    from services.registration.republish import republish_registration
+    from services.registration.settings import RegistrationSettings
+
+    try:
+        counts = asyncio.run(republish_registration(RegistrationSettings()))
+    except OSError as exc:
+        fail(f"cannot reach the database: {exc}")
+    console.print(
+        f"announced again: {counts.configurations} configurations, {counts.products} products, "
+        f"{counts.numbers} numbers, {counts.registrations} registrations"
     )
