@@ -546,3 +546,46 @@ async def test_support_status_for_client_programs(world: World) -> None:
         assert (soon["its_contract"], soon["maintenance_service"], soon["overall"]) == ("WARNING", "OK", "WARNING")
         assert soon["its_until"] == "2026-12-31" and soon["partner"]["name"] == partner.name
         assert [c["period"] for c in soon["contracts"]] == [{"from": "2026-12", "to": "2026-12"}]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"not json", b"[]", b'{"number": null}', b"\xff\xfe", b'{"kind": "' + b"x" * 100_000 + b'"}'],
+)
+async def test_hostile_bodies_get_a_4xx_problem_and_store_nothing(world: World, body: bytes) -> None:
+    partner = await world.partner()
+    before = await count_contracts(world)
+    headers = {**world.partner_token(partner), "Idempotency-Key": uuid.uuid4().hex, "Content-Type": "application/json"}
+    status, problem = await world.call("POST", "/v1/contracts", headers, data=body)
+    assert 400 <= status < 500 and problem["status"] == status
+    assert await count_contracts(world) == before
+
+
+async def test_subscriber_endpoints_check_their_input(world: World) -> None:
+    customer = await world.customer()
+    for path, params in (
+        ("/v1/contracts/why-not-listed", {"number": "has spaces"}),
+        ("/v1/contracts/why-not-listed", {}),
+        ("/v1/coverage", {"registration_number": "abc"}),
+        ("/v1/coverage", {"registration_number": "12345678903", "month": "2026-13"}),
+        ("/v1/support-status", {"registration_number": "12345678903", "configuration": "bad code!"}),
+    ):
+        status, problem = await world.call("GET", path, world.owner(customer), params=params)
+        assert status == 422, (path, params, problem)
+    partner = await world.partner()
+    for path in ("/v1/contracts", "/v1/maintenance-services"):
+        status, _ = await world.call("GET", path, world.partner_token(partner))
+        assert status == 403, path  # a partner's token has no subscriber
+    status, _ = await world.call("GET", "/v1/partner/contracts", world.owner(customer))
+    assert status == 403
+    status, _ = await world.call(
+        "POST",
+        f"/v1/contracts/{uuid.uuid4()}/report-organisation-error",
+        world.owner(customer),
+        json={"message": "wrong"},
+    )
+    assert status == 404
+    status, _ = await world.call(
+        "POST", "/v1/contracts/not-a-uuid/report-organisation-error", world.owner(customer), json={"message": "wrong"}
+    )
+    assert status == 404
