@@ -49,6 +49,12 @@ class Caller:
             raise Forbidden("this token does not act for a subscriber")
         return self.subscriber
 
+    def require_partner(self) -> uuid.UUID:
+        """The partner a partner's staff or system acts for; others are refused."""
+        if self.partner_id is None:
+            raise PartnerOnly("use a partner's token: a partner system's (client_credentials) or a partner user's")
+        return self.partner_id
+
     def require_owner(self) -> SubscriberClaim:
         """Rule SUB-4: only the owner administers the subscriber."""
         subscriber = self.require_subscriber()
@@ -119,6 +125,10 @@ class Exclusions:
 
 class OwnerOnly(Forbidden):
     slug, title = "owner-only", "Only the subscriber's owner can do this"
+
+
+class PartnerOnly(Forbidden):
+    slug, title = "partner-only", "Only a partner can do this"
 
 
 class KeySource(Protocol):

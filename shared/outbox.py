@@ -14,17 +14,19 @@ import asyncio
 import contextlib
 import json
 import time
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
 import asyncpg
 
 from shared.bus import Bus
-from shared.clock import Clock
-from shared.db import Connection, Pool
+from shared.clock import Clock, make_clock
+from shared.db import Connection, Pool, create_pool
 from shared.events import Envelope, Event, wrap
 from shared.logging import get_contextvars_ids, get_logger
 from shared.metrics import Metrics
+from shared.settings import BaseServiceSettings
 
 log = get_logger(__name__)
 
@@ -86,6 +88,21 @@ class Outbox:
             notify_channel(self.schema),
         )
         return envelopes
+
+
+@contextlib.asynccontextmanager
+async def offline_transaction(
+    settings: BaseServiceSettings, *, producer: str, schema: str
+) -> AsyncIterator[tuple[Connection, Outbox]]:
+    """A transaction in a service's schema, with its outbox, from outside the service (a command line, demo
+    data): the events wait in the outbox until the running service's relay publishes them."""
+    clock = make_clock(production=settings.is_production, var_dir=settings.var_dir)
+    pool = await create_pool(settings.database_url, schema, min_size=1, max_size=1)
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            yield conn, Outbox(producer=producer, schema=schema, clock=clock)
+    finally:
+        await pool.close()
 
 
 class OutboxRelay:

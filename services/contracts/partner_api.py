@@ -25,7 +25,7 @@ from shared.db import Connection
 from shared.events.contracts import ContractReceived, OrganisationCorrected
 from shared.http import Api, StrictModel
 from shared.logging import get_logger
-from shared.problems import BadRequest, Conflict, Forbidden, NotFound, Problem, ValidationFailed
+from shared.problems import BadRequest, Conflict, NotFound, Problem, ValidationFailed
 
 log = get_logger(__name__)
 
@@ -35,10 +35,6 @@ Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 RegistrationNumber = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9]{6,20}$")]
 # How long an Idempotency-Key's first answer is kept (the draft asks for at least 24 hours).
 IDEMPOTENCY_KEPT_HOURS = 48
-
-
-class PartnerOnly(Forbidden):
-    slug, title = "partner-only", "Only a partner can do this"
 
 
 class IdempotencyKeyMissing(BadRequest):
@@ -88,12 +84,6 @@ class Accepted(BaseModel):
     processing_on: str  # YYYY-MM-DD, the business day it is processed on (ITS-2)
 
 
-def _partner(caller: Caller) -> uuid.UUID:
-    if caller.partner_id is None:
-        raise PartnerOnly("this is the partner API: use a partner's token (client_credentials or partner staff)")
-    return caller.partner_id
-
-
 @routes.post(
     "/v1/contracts",
     summary="Post an ITS contract (partners; Idempotency-Key required); processed on the next business day",
@@ -108,7 +98,7 @@ async def post_contract(request: web.Request, caller: Caller, body: ContractIn) 
     """Idempotency (draft-ietf-httpapi-idempotency-key-header): the same key and body replay the first
     answer (header `Idempotent-Replayed: true`); the same key with another body is 422; a retry while the
     first is still being processed is 409. Keys are per partner and kept 48 hours."""
-    partner_id = _partner(caller)
+    partner_id = caller.require_partner()
     key = request.headers.get("Idempotency-Key", "")
     if not key:
         raise IdempotencyKeyMissing("retries of a POST are only safe with an Idempotency-Key: send one per contract")
@@ -210,7 +200,7 @@ class PageQuery(StrictModel):
     tags=("partner",),
 )
 async def partner_contracts(request: web.Request, caller: Caller, query: PageQuery) -> ContractList:
-    partner_id = _partner(caller)
+    partner_id = caller.require_partner()
     async with request.app[POOL].acquire() as conn:
         contracts = await store.partner_contracts(conn, partner_id, query.limit, query.offset)
         partners = await store.partners(conn, [partner_id])
@@ -227,7 +217,7 @@ async def partner_contracts(request: web.Request, caller: Caller, query: PageQue
     tags=("partner",),
 )
 async def correct_organisation(request: web.Request, caller: Caller, body: OrganisationIn) -> ContractOut:
-    partner_id = _partner(caller)
+    partner_id = caller.require_partner()
     try:
         contract_id = uuid.UUID(request.match_info["contract_id"])
     except ValueError:
@@ -284,7 +274,7 @@ class WebhookOut(BaseModel):
     tags=("partner",),
 )
 async def set_webhook(request: web.Request, caller: Caller, body: WebhookIn) -> WebhookOut:
-    partner_id = _partner(caller)
+    partner_id = caller.require_partner()
     secret = secrets.token_urlsafe(32)
     async with request.app[POOL].acquire() as conn:
         await store.set_webhook(conn, partner_id, body.url, secret, request.app[CLOCK].now())
@@ -300,7 +290,7 @@ async def set_webhook(request: web.Request, caller: Caller, body: WebhookIn) -> 
     tags=("partner",),
 )
 async def get_webhook(request: web.Request, caller: Caller) -> WebhookOut:
-    partner_id = _partner(caller)
+    partner_id = caller.require_partner()
     async with request.app[POOL].acquire() as conn:
         hook = await store.webhook(conn, partner_id)
     if hook is None:
@@ -316,7 +306,7 @@ async def get_webhook(request: web.Request, caller: Caller) -> WebhookOut:
     tags=("partner",),
 )
 async def delete_webhook(request: web.Request, caller: Caller) -> None:
-    partner_id = _partner(caller)
+    partner_id = caller.require_partner()
     async with request.app[POOL].acquire() as conn:
         if not await store.delete_webhook(conn, partner_id):
             raise NotFound("no webhook is set")

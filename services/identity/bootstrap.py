@@ -7,9 +7,7 @@ from services.identity.api import open_account
 from services.identity.app import SCHEMA
 from services.identity.passwords import Passwords
 from services.identity.settings import IdentitySettings
-from shared.clock import make_clock
-from shared.db import create_pool
-from shared.outbox import Outbox
+from shared.outbox import offline_transaction
 
 
 async def ensure_account(
@@ -26,20 +24,16 @@ async def ensure_account(
     Answers "created", "promoted" or "exists". Raises domain.PasswordRejected for a weak password.
     """
     domain.check_password(password, login=login, email=email)
-    clock = make_clock(production=settings.is_production, var_dir=settings.var_dir)
     passwords = Passwords(memory_kib=settings.argon2_memory_kib, time_cost=settings.argon2_time_cost)
-    pool = await create_pool(settings.database_url, SCHEMA, min_size=1, max_size=2)
-    # Events wait in the outbox; the running identity service's relay publishes them.
-    outbox = Outbox(producer="identity", schema=SCHEMA, clock=clock)
     try:
-        async with pool.acquire() as conn, conn.transaction():
+        async with offline_transaction(settings, producer="identity", schema=SCHEMA) as (conn, outbox):
             existing = await store.account_by_login(conn, login)
             if existing is not None:
                 if operator and not existing.is_operator:
                     await store.make_operator(conn, existing.id)
                     return "promoted"
                 return "exists"
-            now = clock.now()
+            now = outbox.clock.now()
             account = await store.insert_account(
                 conn,
                 login=login,
@@ -54,5 +48,4 @@ async def ensure_account(
             await store.mark_email_verified(conn, account.id, now)
             return "created"
     finally:
-        await pool.close()
         passwords.close()

@@ -15,10 +15,9 @@ from services.identity.api import account_registered
 from services.identity.app import SCHEMA
 from services.identity.partners_api import partner_created
 from services.identity.settings import IdentitySettings
-from shared.clock import make_clock
-from shared.db import create_pool
+from shared.events import Event
 from shared.events.identity import SubscriberCreated
-from shared.outbox import Outbox
+from shared.outbox import offline_transaction
 
 
 @dataclass(frozen=True)
@@ -29,29 +28,18 @@ class Republished:
 
 
 async def republish_directory(settings: IdentitySettings) -> Republished:
-    clock = make_clock(production=settings.is_production, var_dir=settings.var_dir)
-    outbox = Outbox(producer="identity", schema=SCHEMA, clock=clock)
-    pool = await create_pool(settings.database_url, SCHEMA, min_size=1, max_size=1)
-    try:
-        # One transaction: the running service's relay publishes the events once they commit.
-        async with pool.acquire() as conn, conn.transaction():
-            accounts = await store.all_accounts(conn)
-            for account in accounts:
-                await outbox.add(conn, account_registered(account))
-            subscribers = await store.all_subscribers(conn)
-            for row in subscribers:
-                await outbox.add(
-                    conn,
-                    SubscriberCreated(
-                        subscriber_id=row["id"],
-                        code=row["code"],
-                        name=row["name"],
-                        owner_account_id=row["owner_account_id"],
-                    ),
-                )
-            partners = await store.all_partners(conn)
-            for partner in partners:
-                await outbox.add(conn, partner_created(partner))
-    finally:
-        await pool.close()
+    # One transaction: the running service's relay publishes the events once they commit.
+    async with offline_transaction(settings, producer="identity", schema=SCHEMA) as (conn, outbox):
+        accounts = await store.all_accounts(conn)
+        subscribers = await store.all_subscribers(conn)
+        partners = await store.all_partners(conn)
+        events: list[Event] = [account_registered(account) for account in accounts]
+        events += [
+            SubscriberCreated(
+                subscriber_id=row["id"], code=row["code"], name=row["name"], owner_account_id=row["owner_account_id"]
+            )
+            for row in subscribers
+        ]
+        events += [partner_created(partner) for partner in partners]
+        await outbox.add_many(conn, events)
     return Republished(len(accounts), len(subscribers), len(partners))

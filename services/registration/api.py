@@ -34,7 +34,7 @@ from shared.http import Api, StrictModel
 from shared.jobs import Job, JobHandler, schedule
 from shared.logging import get_logger
 from shared.outbox import Outbox
-from shared.problems import Conflict, Forbidden, NotFound, Problem, TooManyRequests, ValidationFailed
+from shared.problems import Conflict, NotFound, Problem, TooManyRequests, ValidationFailed
 
 log = get_logger(__name__)
 
@@ -190,10 +190,6 @@ class ContractRequired(Problem):
 
 class RegisteredElsewhere(Conflict):
     slug, title = "registered-to-another-subscriber", "The product is registered to another subscriber"
-
-
-class PartnerOnly(Forbidden):
-    slug, title = "partner-only", "Only a partner can do this"
 
 
 WRONG_PIN = (
@@ -362,8 +358,7 @@ def activate_job(outbox: Outbox) -> JobHandler:
 )
 async def authorise(request: web.Request, caller: Caller, body: PartnerAuthorisation) -> RegistrationOut:
     """Repeating an authorisation already made for the same subscriber answers it again (a retry is safe)."""
-    if caller.partner_id is None:
-        raise PartnerOnly("only a partner's staff or system authorises products (rule REG-5)")
+    partner_id = caller.require_partner()  # rule REG-5: partners authorise products
     _not_in_future(body.purchase_date, vendor_today(request), "purchase_date")
     app, now, number = request.app, request.app[CLOCK].now(), body.registration_number
     async with app[POOL].acquire() as conn, conn.transaction():
@@ -373,7 +368,7 @@ async def authorise(request: web.Request, caller: Caller, body: PartnerAuthorisa
         registration = await store.lock_number(conn, number)
         if registration is None:
             raise ValidationFailed([{"field": "registration_number", "message": "no product has this number"}])
-        partners = await store.partner_names(conn, [caller.partner_id])
+        partners = await store.partner_names(conn, [partner_id])
         if registration.subscriber_id == subscriber.id:
             return _registration_out(registration, partners)
         if registration.subscriber_id is not None:
@@ -387,7 +382,7 @@ async def authorise(request: web.Request, caller: Caller, body: PartnerAuthorisa
             subscriber_id=subscriber.id,
             subscriber_code=subscriber.code,
             registered_by="partner",
-            partner_id=caller.partner_id,
+            partner_id=partner_id,
             account_id=caller.account_id,
             purchase_date=body.purchase_date,
             card=None,
@@ -398,7 +393,7 @@ async def authorise(request: web.Request, caller: Caller, body: PartnerAuthorisa
         registration = await _registered(conn, number)
         await app[OUTBOX].add(conn, product_event(ProductRegistered, registration))
         await app[OUTBOX].add(conn, product_event(ProductActivated, registration))
-        await _partner_letter(app[OUTBOX], conn, subscriber, registration, partners.get(caller.partner_id))
+        await _partner_letter(app[OUTBOX], conn, subscriber, registration, partners.get(partner_id))
     return _registration_out(registration, partners)
 
 

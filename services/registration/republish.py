@@ -14,8 +14,6 @@ from services.registration import store
 from services.registration.api import product_event
 from services.registration.app import SCHEMA
 from services.registration.settings import RegistrationSettings
-from shared.clock import make_clock
-from shared.db import create_pool
 from shared.events import Event
 from shared.events.registration import (
     ConfigurationChanged,
@@ -24,7 +22,7 @@ from shared.events.registration import (
     ProductChanged,
     ProductRegistered,
 )
-from shared.outbox import Outbox
+from shared.outbox import offline_transaction
 
 NUMBERS_PER_EVENT = 1_000
 
@@ -38,35 +36,29 @@ class Republished:
 
 
 async def republish_registration(settings: RegistrationSettings) -> Republished:
-    clock = make_clock(production=settings.is_production, var_dir=settings.var_dir)
-    outbox = Outbox(producer="registration", schema=SCHEMA, clock=clock)
-    pool = await create_pool(settings.database_url, SCHEMA, min_size=1, max_size=1)
-    try:
-        async with pool.acquire() as conn, conn.transaction():
-            configurations = await store.configurations(conn)
-            products = await store.products(conn)
-            events: list[Event] = [ConfigurationChanged(**c.__dict__) for c in configurations]
-            events += [ProductChanged(**p.__dict__) for p in products]
-            editions = {p.article: p.edition for p in products}
-            issued = await store.issued_numbers(conn)
-            for (article, with_pin), numbers in issued.items():
-                for i in range(0, len(numbers), NUMBERS_PER_EVENT):
-                    events.append(
-                        NumbersIssued(
-                            batch_id=uuid.uuid4(),
-                            article=article,
-                            edition=editions[article],
-                            registration_numbers=numbers[i : i + NUMBERS_PER_EVENT],
-                            with_pin=with_pin,
-                        )
+    async with offline_transaction(settings, producer="registration", schema=SCHEMA) as (conn, outbox):
+        configurations = await store.configurations(conn)
+        products = await store.products(conn)
+        events: list[Event] = [ConfigurationChanged(**c.__dict__) for c in configurations]
+        events += [ProductChanged(**p.__dict__) for p in products]
+        editions = {p.article: p.edition for p in products}
+        issued = await store.issued_numbers(conn)
+        for (article, with_pin), numbers in issued.items():
+            for i in range(0, len(numbers), NUMBERS_PER_EVENT):
+                events.append(
+                    NumbersIssued(
+                        batch_id=uuid.uuid4(),
+                        article=article,
+                        edition=editions[article],
+                        registration_numbers=numbers[i : i + NUMBERS_PER_EVENT],
+                        with_pin=with_pin,
                     )
-            registered = await store.registered(conn)
-            for r in registered:
-                events.append(product_event(ProductRegistered, r))
-                if r.state == "active":
-                    events.append(product_event(ProductActivated, r))
-            await outbox.add_many(conn, events)
-    finally:
-        await pool.close()
+                )
+        registered = await store.registered(conn)
+        for r in registered:
+            events.append(product_event(ProductRegistered, r))
+            if r.state == "active":
+                events.append(product_event(ProductActivated, r))
+        await outbox.add_many(conn, events)
     count = sum(len(numbers) for numbers in issued.values())
     return Republished(len(configurations), len(products), count, len(registered))
