@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import csv
 import stat
 import uuid
 from collections.abc import AsyncIterator
@@ -20,11 +19,8 @@ from itsctl.cli import app
 from itsctl.maintenance import IssuedCodes, issue_codes
 from services.contracts.app import SCHEMA
 from services.contracts.maintenance_api import code_hash
-from services.identity.bootstrap import ensure_account
-from services.identity.settings import IdentitySettings
 from tests.infra import ServiceProcess, TestStack, free_port
-
-PASSWORD = "operator passphrase for itsctl tests"
+from tests.integration.itsctl_fixtures import PASSWORD, identity_and, new_account, rows
 
 
 def flat(text: str) -> str:
@@ -58,40 +54,10 @@ class Services:
             await conn.close()
 
 
-async def new_account(login: str, *, operator: bool) -> None:
-    outcome = await ensure_account(
-        IdentitySettings(),
-        login=login,
-        password=PASSWORD,
-        email=f"{login}@example.com",
-        full_name=None,
-        operator=operator,
-    )
-    assert outcome == "created"
-
-
 @pytest.fixture(scope="module")
 async def services(migrated: TestStack) -> AsyncIterator[Services]:
-    identity_port, contracts_port = free_port(), free_port()
-    identity_url = f"http://127.0.0.1:{identity_port}"
-    env = migrated.env(ITS_PUBLIC_URL=identity_url, ITS_JWKS_URL=f"{identity_url}/.well-known/jwks.json")
-    logs = migrated.var_dir / "log"
-    identity = ServiceProcess("identity", env, identity_port, logs / "itsctl-maintenance-identity.log")
-    contracts = ServiceProcess("contracts", env, contracts_port, logs / "itsctl-maintenance-contracts.log")
-    login = f"op{uuid.uuid4().hex[:10]}"
-    await new_account(login, operator=True)
-    try:
-        await identity.start()
-        await contracts.start()
+    async with identity_and(migrated, "contracts") as (identity, contracts, login):
         yield Services(migrated, identity, contracts, login)
-    finally:
-        await contracts.stop()
-        await identity.stop()
-
-
-def rows(path: Path) -> list[dict[str, str]]:
-    with path.open(newline="") as f:
-        return list(csv.DictReader(f))
 
 
 async def test_issue_codes_writes_every_code_once_in_batches(services: Services, tmp_path: Path) -> None:

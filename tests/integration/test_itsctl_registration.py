@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import csv
 import json
 import secrets
 import stat
@@ -24,8 +23,7 @@ from services.identity.bootstrap import ensure_account
 from services.identity.settings import IdentitySettings
 from services.registration.app import SCHEMA
 from tests.infra import ServiceProcess, TestStack, free_port
-
-PASSWORD = "operator passphrase for itsctl tests"
+from tests.integration.itsctl_fixtures import PASSWORD, identity_and, new_account, rows
 
 
 def ean13() -> str:
@@ -65,35 +63,10 @@ class Services:
             await conn.close()
 
 
-async def new_account(login: str, *, operator: bool) -> None:
-    outcome = await ensure_account(
-        IdentitySettings(),
-        login=login,
-        password=PASSWORD,
-        email=f"{login}@example.com",
-        full_name=None,
-        operator=operator,
-    )
-    assert outcome == "created"
-
-
 @pytest.fixture(scope="module")
 async def services(migrated: TestStack) -> AsyncIterator[Services]:
-    identity_port, registration_port = free_port(), free_port()
-    identity_url = f"http://127.0.0.1:{identity_port}"
-    env = migrated.env(ITS_PUBLIC_URL=identity_url, ITS_JWKS_URL=f"{identity_url}/.well-known/jwks.json")
-    logs = migrated.var_dir / "log"
-    identity = ServiceProcess("identity", env, identity_port, logs / "itsctl-identity.log")
-    registration = ServiceProcess("registration", env, registration_port, logs / "itsctl-registration.log")
-    login = f"op{uuid.uuid4().hex[:10]}"
-    await new_account(login, operator=True)
-    try:
-        await identity.start()
-        await registration.start()
+    async with identity_and(migrated, "registration") as (identity, registration, login):
         yield Services(migrated, identity, registration, login)
-    finally:
-        await registration.stop()
-        await identity.stop()
 
 
 @pytest.fixture
@@ -134,11 +107,6 @@ def imported(services: Services, catalogue: tuple[Path, dict[str, Any]]) -> dict
     result = services.itsctl("catalogue", "import", str(path))
     assert result.exit_code == 0, result.output
     return data
-
-
-def rows(path: Path) -> list[dict[str, str]]:
-    with path.open(newline="") as f:
-        return list(csv.DictReader(f))
 
 
 # ---- catalogue import -----------------------------------------------------------------------
