@@ -23,7 +23,7 @@ from shared.app import CLOCK, OUTBOX, POOL
 from shared.auth import Caller
 from shared.events.contracts import Organisation, OrganisationErrorReported
 from shared.http import Api, StrictModel
-from shared.problems import NotFound, TooManyRequests, ValidationFailed
+from shared.problems import NotFound, TooManyRequests
 
 routes = Api("ITS Portal contracts")
 
@@ -211,7 +211,7 @@ class ReportOut(BaseModel):
 )
 async def report_organisation_error(request: web.Request, caller: Caller, body: Report) -> ReportOut:
     subscriber = caller.require_subscriber()
-    contract_id = _uuid_in_path(request, "contract_id")
+    contract_id = id_in_path(request, "contract_id", "no such contract among yours")
     now = request.app[CLOCK].now()
     async with request.app[POOL].acquire() as conn, conn.transaction():
         visible = await store.subscriber_contracts(conn, subscriber.id, Month(1, 1))
@@ -247,11 +247,12 @@ async def report_organisation_error(request: web.Request, caller: Caller, body: 
     return ReportOut(report_id=report_id, partner=partner.name)
 
 
-def _uuid_in_path(request: web.Request, name: str) -> uuid.UUID:
+def id_in_path(request: web.Request, name: str, not_found: str) -> uuid.UUID:
+    """The id in the URL; one that is not even an id is as unknown as any other (404)."""
     try:
         return uuid.UUID(request.match_info[name])
     except ValueError:
-        raise NotFound("no such contract") from None
+        raise NotFound(not_found) from None
 
 
 # ---- coverage (ITS-7) and support status (MON-1) ---------------------------------------------
@@ -405,5 +406,4 @@ async def get_support_status(request: web.Request, caller: Caller, query: Status
     )
 
 
-__all__ = ["CALENDAR", "SETTINGS", "ContractOut", "contract_out", "routes", "vendor_today"]
-ValidationFailed  # re-exported for the partner API's use  # noqa: B018
+__all__ = ["CALENDAR", "SETTINGS", "ContractOut", "contract_out", "id_in_path", "routes", "vendor_today"]

@@ -16,7 +16,7 @@ from aiohttp import web
 from pydantic import BaseModel, Field, StringConstraints
 
 from services.contracts import maintenance, store
-from services.contracts.api import PeriodOut, vendor_today
+from services.contracts.api import PeriodOut, id_in_path, vendor_today
 from services.contracts.months import Month
 from shared.app import CLOCK, OUTBOX, POOL
 from shared.auth import Caller
@@ -279,10 +279,7 @@ class PartnerChoiceIn(StrictModel):
 )
 async def choose_partner(request: web.Request, caller: Caller, body: PartnerChoiceIn) -> ActivationOut:
     subscriber = caller.require_owner()
-    try:
-        activation_id = uuid.UUID(request.match_info["activation_id"])
-    except ValueError:
-        raise NotFound("no such activation") from None
+    activation_id = id_in_path(request, "activation_id", "no such activation")
     current = Month.of(vendor_today(request))
     async with request.app[POOL].acquire() as conn, conn.transaction():
         partners = await store.partners(conn, [body.partner_id])

@@ -15,7 +15,15 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from services.contracts import domain, store
-from services.contracts.api import CALENDAR, SETTINGS, ContractList, ContractOut, contract_out, vendor_today
+from services.contracts.api import (
+    CALENDAR,
+    SETTINGS,
+    ContractList,
+    ContractOut,
+    contract_out,
+    id_in_path,
+    vendor_today,
+)
 from services.contracts.months import Month
 from services.contracts.organisation import kpp_problem, tin_problem
 from services.contracts.processing import PROCESS_JOB, contract_event, schedule_processing
@@ -218,10 +226,7 @@ async def partner_contracts(request: web.Request, caller: Caller, query: PageQue
 )
 async def correct_organisation(request: web.Request, caller: Caller, body: OrganisationIn) -> ContractOut:
     partner_id = caller.require_partner()
-    try:
-        contract_id = uuid.UUID(request.match_info["contract_id"])
-    except ValueError:
-        raise NotFound("no such contract of yours") from None
+    contract_id = id_in_path(request, "contract_id", "no such contract of yours")
     errors = [
         {"field": field, "message": problem}
         for field, problem in (("tin", tin_problem(body.tin)), ("kpp", kpp_problem(body.kpp, body.tin)))

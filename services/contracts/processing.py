@@ -76,7 +76,7 @@ async def schedule_processing(conn: Connection, at: datetime) -> None:
 
 def process_job(outbox: Outbox, settings: ContractsSettings) -> JobHandler:
     async def process(conn: Connection, job: Job) -> None:
-        now = job.run_at if job.run_at > outbox.clock.now() else outbox.clock.now()
+        now = max(job.run_at, outbox.clock.now())
         activated = await store.activate_due(conn, now, settings.process_batch)
         if activated:
             partners = await store.partners(conn, list({c.partner_id for c in activated}))

@@ -52,7 +52,7 @@ CONTRACT_COLUMNS = (
 )
 
 
-def _contract(row: asyncpg.Record) -> Contract:
+def _contract(row: asyncpg.Record | dict[str, Any]) -> Contract:
     return Contract(**{**dict(row), "additional_numbers": list(row["additional_numbers"])})
 
 
@@ -164,17 +164,18 @@ async def subscriber_contracts(conn: Connection, subscriber_id: uuid.UUID, curre
 async def contracts_numbered(conn: Connection, number: str) -> list[tuple[Contract, dict[str, str | None]]]:
     """Contracts with this contract number (partners' numbers may repeat), each with its registration
     numbers and the code of the subscriber each is registered to."""
-    rows = await conn.fetch(f"SELECT {CONTRACT_COLUMNS} FROM contracts WHERE number = $1", number)
-    found = []
-    for row in rows:
-        c = _contract(row)
-        owners = await conn.fetch(
-            "SELECT cn.registration_number, n.subscriber_code FROM contract_numbers cn "
-            "LEFT JOIN numbers n ON n.number = cn.registration_number WHERE cn.contract_id = $1",
-            c.id,
-        )
-        found.append((c, {o["registration_number"]: o["subscriber_code"] for o in owners}))
-    return found
+    rows = await conn.fetch(
+        f"SELECT {CONTRACT_COLUMNS}, "
+        "  (SELECT jsonb_object_agg(cn.registration_number, n.subscriber_code) FROM contract_numbers cn "
+        "   LEFT JOIN numbers n ON n.number = cn.registration_number WHERE cn.contract_id = c.id) AS owners "
+        "FROM contracts c WHERE number = $1",
+        number,
+    )
+    return [(_contract(_without(row, "owners")), row["owners"] or {}) for row in rows]
+
+
+def _without(row: asyncpg.Record, column: str) -> dict[str, Any]:
+    return {k: v for k, v in dict(row).items() if k != column}
 
 
 async def contracts_listing(conn: Connection, registration_number: str) -> list[Contract]:
