@@ -56,7 +56,7 @@ from bench.common import (
 )
 from bench.http_me import Load
 from services.contracts.app import MIGRATIONS, SCHEMA
-from services.contracts.months import Month
+from shared.months import Month
 from services.contracts.settings import ContractsSettings
 from shared.settings import BaseServiceSettings
 from tests.tokens import TestKeys

@@ -16,13 +16,13 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from services.contracts import domain, store
 from services.contracts.calendar import ProductionCalendar
 from services.contracts.maintenance import ContractSpan
-from services.contracts.months import Month
 from services.contracts.settings import ContractsSettings
 from services.contracts.support_status import MaintenanceSpan, support_status
 from shared.app import CLOCK, OUTBOX, POOL
 from shared.auth import Caller
 from shared.events.contracts import Organisation, OrganisationErrorReported
 from shared.http import Api, StrictModel
+from shared.months import Month, free_period
 from shared.problems import NotFound, TooManyRequests
 
 routes = Api("ITS Portal contracts")
@@ -302,7 +302,7 @@ async def get_coverage(request: web.Request, caller: Caller, query: CoverageQuer
         purchase_date=number.purchase_date,
         contract_periods=[c.period for c in contracts],
     )
-    free = domain.free_period(number.purchase_date) if its_required and number.purchase_date else None
+    free = free_period(number.purchase_date) if its_required and number.purchase_date else None
     return CoverageOut(
         registration_number=number.number,
         month=str(month),

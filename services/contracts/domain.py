@@ -15,7 +15,7 @@ from datetime import date, datetime, time
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from services.contracts.months import Month, Period
+from shared.months import Month, Period, free_period
 
 # ---- contracts (ITS-1) --------------------------------------------------------------------
 
@@ -65,14 +65,6 @@ def fingerprint(body: dict[str, Any]) -> bytes:
 
 
 # ---- what a subscriber sees (ITS-3, ITS-4, ITS-5, ITS-7) ----------------------------------
-
-FREE_PERIOD_MONTHS = 6
-
-
-def free_period(purchase_date: date) -> Period:
-    """ITS-7: six months of free support from the purchase date: its month and the five after it."""
-    start = Month.of(purchase_date)
-    return Period(start, start.plus(FREE_PERIOD_MONTHS - 1))
 
 
 @dataclass(frozen=True)

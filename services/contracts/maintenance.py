@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from typing import Literal
 
-from services.contracts.months import Month, Period
+from shared.months import Month, Period
 
 # rule CMS-5: no maintenance period starts before March 2014.
 EARLIEST_START = Month(2014, 3)

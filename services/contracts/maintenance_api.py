@@ -17,12 +17,12 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from services.contracts import maintenance, store
 from services.contracts.api import PeriodOut, id_in_path, vendor_today
-from services.contracts.months import Month
 from shared.app import CLOCK, OUTBOX, POOL
 from shared.auth import Caller
 from shared.db import Connection
 from shared.events.contracts import MaintenanceActivated
 from shared.http import Api, StrictModel
+from shared.months import Month
 from shared.problems import Conflict, NotFound, Problem
 
 routes = Api("ITS Portal contracts: maintenance services")

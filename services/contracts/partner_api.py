@@ -24,7 +24,6 @@ from services.contracts.api import (
     id_in_path,
     vendor_today,
 )
-from services.contracts.months import Month
 from services.contracts.organisation import kpp_problem, tin_problem
 from services.contracts.processing import PROCESS_JOB, contract_event, schedule_processing
 from shared.app import CLOCK, OUTBOX, POOL
@@ -33,6 +32,7 @@ from shared.db import Connection
 from shared.events.contracts import ContractReceived, OrganisationCorrected
 from shared.http import Api, StrictModel
 from shared.logging import get_logger
+from shared.months import Month
 from shared.problems import BadRequest, Conflict, NotFound, Problem, ValidationFailed
 
 log = get_logger(__name__)

@@ -12,12 +12,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
-from services.contracts.domain import free_period
 from services.contracts.maintenance import ContractSpan
-from services.contracts.months import Month, Period
-
-# rule ITS-7: six months of free ITS support from the purchase date: its month and the five after it.
-# (The same rule as `free_period` in domain.py, kept here so this module depends on months.py only.)
+from shared.months import Month, Period, free_period
 
 # rule MON-1: WARNING when the coverage ends within this many days. Our reading: count the days
 # from today to the last covered day (the last day of the last covered month); 30 or fewer is

@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from services.contracts import domain
-from services.contracts.months import Month, Period
+from shared.months import Month, Period, free_period
 
 NOW = Month(2026, 12)
 MINE, OTHER = "CL-1111111", "CL-2222222"
@@ -78,7 +78,7 @@ def test_of_several_contracts_with_one_number_the_most_telling_answer_wins() -> 
 
 def test_coverage_prefers_the_contract_then_the_free_period() -> None:
     purchase = date(2026, 10, 20)
-    assert domain.free_period(purchase) == Period(Month(2026, 10), Month(2027, 3))
+    assert free_period(purchase) == Period(Month(2026, 10), Month(2027, 3))
     contract = Period.parse("2027-02", "2028-01")
     assert domain.coverage(Month(2027, 2), its_required=True, purchase_date=purchase, contract_periods=[contract]) == (
         domain.Coverage(True, "contract", Month(2028, 1))

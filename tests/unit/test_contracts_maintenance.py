@@ -16,7 +16,7 @@ from services.contracts.maintenance import (
     plan_activation,
     uncovered_months,
 )
-from services.contracts.months import Month, Period
+from shared.months import Month, Period
 
 P1 = uuid.UUID("00000000-0000-0000-0000-0000000000a1")
 P2 = uuid.UUID("00000000-0000-0000-0000-0000000000a2")

@@ -11,8 +11,8 @@ import pytest
 
 from services.contracts.domain import free_period
 from services.contracts.maintenance import ContractSpan
-from services.contracts.months import Period
 from services.contracts.support_status import MaintenanceSpan, SupportStatus, support_status
+from shared.months import Period
 
 P_CONTRACT = uuid.UUID("00000000-0000-0000-0000-0000000000c1")
 P_CONTRACT_2 = uuid.UUID("00000000-0000-0000-0000-0000000000c2")
