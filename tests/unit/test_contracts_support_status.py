@@ -9,10 +9,9 @@ from typing import Any
 
 import pytest
 
-from services.contracts.domain import free_period
 from services.contracts.maintenance import ContractSpan
 from services.contracts.support_status import MaintenanceSpan, SupportStatus, support_status
-from shared.months import Period
+from shared.months import Period, free_period
 
 P_CONTRACT = uuid.UUID("00000000-0000-0000-0000-0000000000c1")
 P_CONTRACT_2 = uuid.UUID("00000000-0000-0000-0000-0000000000c2")
