@@ -1,4 +1,4 @@
-"""HTTP API of notifications: the delivery log, for operators."""
+"""HTTP API of notifications: the delivery log, for operators; accounts' preferences (preferences_api.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from services.notifications import store
 from services.notifications.domain import Delivery, DeliveryStatus
+from services.notifications.preferences_api import preferences
 from shared.app import POOL
 from shared.auth import Caller
 from shared.http import Api, StrictModel
@@ -20,8 +21,10 @@ MAX_PAGE = 200
 
 api = Api(
     "ITS Portal notifications",
-    description="E-mail sent on behalf of the other services, and the log of every delivery.",
+    description="E-mail sent on behalf of the other services, the log of every delivery, and what each account "
+    "wants to receive.",
 )
+api.include(preferences)
 
 # ---- cursor: opaque to clients, "the last id seen" to us ----------------------------------------
 

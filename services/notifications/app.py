@@ -1,5 +1,5 @@
-"""notifications (port 8105): e-mail for identity's, registration's and contracts' events, sent over SMTP, with a
-delivery log."""
+"""notifications (port 8105): e-mail for identity's, registration's, contracts' and updates' events, sent over SMTP,
+with a delivery log, and accounts' preferences (release news on or off, one-click unsubscribe)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,15 @@ from prometheus_client import Counter
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from services.notifications.api import api
-from services.notifications.consumers import contracts_subscription, identity_subscription, registration_subscription
-from services.notifications.domain import SEND_EMAIL_JOB
+from services.notifications.consumers import (
+    contracts_subscription,
+    identity_subscription,
+    registration_subscription,
+    updates_subscription,
+)
+from services.notifications.domain import SEND_EMAIL_JOB, ReleaseLinks
 from services.notifications.mailer import Mailer, SmtpSecurity, SmtpTransport
+from services.notifications.preferences_api import LINKS, RENDERER
 from services.notifications.rendering import Renderer
 from shared.app import CLOCK, setup_auth, setup_bus, setup_consumers, setup_db, setup_jobs
 from shared.app import create_app as create_service_app
@@ -27,6 +33,7 @@ from shared.settings import BaseServiceSettings, TimeZoneName
 SERVICE = "notifications"
 SCHEMA = "notifications"
 MIGRATIONS = Path(__file__).parent / "migrations"
+DEV_UNSUBSCRIBE_SECRET = "dev-only-unsubscribe-secret-change-me"  # noqa: S105 (refused in production)
 
 
 class NotificationsSettings(BaseServiceSettings):
@@ -45,6 +52,22 @@ class NotificationsSettings(BaseServiceSettings):
     # Tries per e-mail while the SMTP server is away; with shared.jobs.backoff, about 45 minutes.
     send_max_attempts: int = Field(default=12, ge=1)
 
+    # Release e-mails (UPD-3) link to the release's page: on the portal when its address is set (ITS_PORTAL_URL,
+    # the same setting as identity's links), else on updates' page API, at its address as people see it.
+    portal_url: str | None = None
+    updates_public_url: str = "http://127.0.0.1:8104"
+    # This service's address as people (and mail providers, RFC 8058) see it: the unsubscribe links point here.
+    notifications_public_url: str = "http://127.0.0.1:8105"
+    # HMAC key of the unsubscribe links; changing it voids the links in e-mails already sent.
+    unsubscribe_secret: SecretStr = SecretStr(DEV_UNSUBSCRIBE_SECRET)
+
+    @field_validator("portal_url", "updates_public_url", "notifications_public_url")
+    @classmethod
+    def _web_address(cls, value: str | None) -> str | None:
+        if value is not None and not value.lower().startswith(("https://", "http://")):
+            raise ValueError("must be a web address, e.g. 'https://its.example.com'")
+        return value
+
     @field_validator("mail_from")
     @classmethod
     def _sender_is_an_address(cls, value: str) -> str:
@@ -59,6 +82,23 @@ class NotificationsSettings(BaseServiceSettings):
         if (self.smtp_username is None) != (self.smtp_password is None):
             raise ValueError("set both smtp_username and smtp_password, or neither")
         return self
+
+    @model_validator(mode="after")
+    def _unsubscribe_secret(self) -> NotificationsSettings:
+        secret = self.unsubscribe_secret.get_secret_value()
+        if self.is_production and secret == DEV_UNSUBSCRIBE_SECRET:
+            raise ValueError("set ITS_UNSUBSCRIBE_SECRET (32+ random bytes) in production")
+        if len(secret) < 16:
+            raise ValueError("ITS_UNSUBSCRIBE_SECRET must be at least 16 characters")
+        return self
+
+    def release_links(self) -> ReleaseLinks:
+        return ReleaseLinks(
+            portal_url=self.portal_url,
+            updates_url=self.updates_public_url,
+            unsubscribe_url=self.notifications_public_url,
+            secret=self.unsubscribe_secret.get_secret_value().encode(),
+        )
 
 
 def create_app(settings: NotificationsSettings, keys: KeySource | None = None) -> web.Application:
@@ -85,12 +125,16 @@ def create_app(settings: NotificationsSettings, keys: KeySource | None = None) -
     setup_bus(app, SERVICE)
     renderer = Renderer()
     zone = ZoneInfo(settings.mail_timezone)
+    links = settings.release_links()
+    app[LINKS] = links
+    app[RENDERER] = renderer
     setup_consumers(
         app,
         [
             identity_subscription(renderer, clock, zone),
             registration_subscription(renderer, clock),  # rule REG-5
             contracts_subscription(renderer, clock, zone),  # rules ITS-2, ITS-6, CMS-7
+            updates_subscription(renderer, clock, links),  # rule UPD-3
         ],
     )
     setup_jobs(app, {SEND_EMAIL_JOB: mailer.send_email})

@@ -1,16 +1,20 @@
-"""Pure rules of notifications: which e-mail an event asks for, in which language, and what a
-failed send leads to. No I/O here."""
+"""Pure rules of notifications: which e-mail an event asks for (for release news: to which owners, with which
+links), in which language, and what a failed send leads to. No I/O here."""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from email.headerregistry import Address
 from email.utils import parseaddr
 from typing import Any, Literal, get_args
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
+from services.notifications.summary import plain_summary
+from services.notifications.unsubscribe import sign
+from shared.events import E, Envelope, unwrap
 from shared.events.contracts import ContractActivated, MaintenanceActivated, Organisation, OrganisationErrorReported
 from shared.events.identity import (
     EmailVerificationRequested,
@@ -20,9 +24,12 @@ from shared.events.identity import (
     PasswordResetRequested,
 )
 from shared.events.registration import PartnerAuthorisedProducts
+from shared.events.updates import ReleasePublished
 
 DeliveryStatus = Literal["pending", "sent", "retrying", "failed"]
 SEND_EMAIL_JOB = "send_email"
+# Where the one-click unsubscribe link of release news points (RFC 8058), on notifications' public address.
+UNSUBSCRIBE_PATH = "/v1/unsubscribe"
 
 LANGUAGES: tuple[Language, ...] = get_args(Language)
 DEFAULT_LANGUAGE: Language = "en"
@@ -88,12 +95,18 @@ class Unsendable(ValueError):
 
 @dataclass(frozen=True)
 class EmailRequest:
-    """What an event asks to be sent, before rendering."""
+    """What an event asks to be sent, before rendering.
+
+    `account_id`: the account it goes to, when one event asks for an e-mail to each of many accounts (release
+    news): one delivery per (event, account). `unsubscribe_url`: the one-click link (RFC 8058) it carries.
+    """
 
     template: str
     language: Language
     recipient: str
     context: dict[str, Any]
+    account_id: uuid.UUID | None = None
+    unsubscribe_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -127,6 +140,21 @@ class OutgoingEmail:
     body_html: str
     status: DeliveryStatus
     attempts: int
+    account_id: uuid.UUID | None = None
+    unsubscribe_url: str | None = None
+
+
+@dataclass(frozen=True)
+class Owner:
+    """An owner to tell of a release (read models of identity's and registration's events): the account and the
+    subscribers it owns that are registered for the release's configuration."""
+
+    account_id: uuid.UUID
+    email: str
+    login: str | None
+    full_name: str | None
+    language: str
+    subscribers: list[tuple[str, str]]  # (name, code) of each, sorted
 
 
 def pick_language(value: object) -> Language:
@@ -136,6 +164,18 @@ def pick_language(value: object) -> Language:
     templates must still get the person an e-mail, not park the event.
     """
     return next((language for language in LANGUAGES if language == value), DEFAULT_LANGUAGE)
+
+
+def unwrap_in_our_languages(envelope: Envelope, model: type[E], language_field: str | None = "language") -> E:
+    """The event's data (not fitting the schema: ValidationError, the message is parked).
+
+    A language we have no templates for becomes English before validation (`language_field` None: the event
+    carries no language).
+    """
+    if language_field is None:
+        return unwrap(envelope, model)
+    data = {**envelope.data, language_field: pick_language(envelope.data.get(language_field))}
+    return unwrap(envelope.model_copy(update={"data": data}), model)
 
 
 def verification_email(event: EmailVerificationRequested, zone: ZoneInfo) -> EmailRequest:
@@ -302,6 +342,81 @@ def maintenance_activated_email(
     )
 
 
+# ---- release news (UPD-1, UPD-2, UPD-3) ------------------------------------------------------------
+
+
+def announces(event: ReleasePublished) -> bool:
+    """Which published releases owners hear of: not prereleases, which are for those who ask for them (the
+    update plan's `allow_prerelease`), not news for every owner."""
+    return not event.prerelease
+
+
+def release_audience(event: ReleasePublished) -> str | None:
+    """The configuration whose subscribers' owners are told (UPD-3); None: a platform release (UPD-2), for
+    the owners of every subscriber with an active product."""
+    if event.kind == "platform":
+        return None
+    if not event.configuration:
+        raise Unsendable("a configuration release that names no configuration")
+    return event.configuration
+
+
+@dataclass(frozen=True)
+class ReleaseLinks:
+    """The links of a release e-mail: the release's page, and each account's one-click unsubscribe link."""
+
+    portal_url: str | None  # the portal's pages, when set (as identity's links)
+    updates_url: str  # else updates' own page API
+    unsubscribe_url: str  # notifications' public address: the link must reach this service
+    secret: bytes = field(repr=False)
+
+    def page(self, event: ReleasePublished) -> str:
+        """`/configurations/<code>/releases/<version>` or `/platform/releases/<version>` on the portal, or the
+        same paths under `/v1` on updates."""
+        version = quote(event.version, safe="")
+        configuration = release_audience(event)
+        if configuration is None:
+            path = f"/platform/releases/{version}"
+        else:
+            path = f"/configurations/{quote(configuration, safe='')}/releases/{version}"
+        if self.portal_url:
+            return check_link(f"{self.portal_url.rstrip('/')}{path}")
+        return check_link(f"{self.updates_url.rstrip('/')}/v1{path}")
+
+    def unsubscribe(self, account_id: uuid.UUID) -> str:
+        return check_link(f"{self.unsubscribe_url.rstrip('/')}{UNSUBSCRIBE_PATH}?token={sign(self.secret, account_id)}")
+
+
+def release_email(event: ReleasePublished, owner: Owner, *, page_url: str, unsubscribe_url: str) -> EmailRequest:
+    """UPD-3: the owner of a subscriber registered for the configuration (a platform release: with any active
+    product) learns of the release, in the owner's language, with a link that stops these e-mails."""
+    language = pick_language(owner.language)
+    configuration = release_audience(event)
+    platform = configuration is None
+    return EmailRequest(
+        template="release_published",
+        language=language,
+        recipient=check_recipient(owner.email),
+        account_id=owner.account_id,
+        unsubscribe_url=check_link(unsubscribe_url),
+        context={
+            "name": display_name(owner.full_name, owner.login or owner.email),
+            "platform": platform,
+            "configuration": configuration or "",
+            "configuration_name": display_name(event.configuration_name, configuration or ""),
+            "version": event.version,
+            "release_date": format_date(event.release_date, language),
+            "its_issue": event.its_issue,
+            "min_platform": None if platform else event.min_platform,
+            "grade": event.grade if platform else None,
+            "whats_new": plain_summary(event.whats_new),
+            "page_url": check_link(page_url),
+            "unsubscribe_url": unsubscribe_url,
+            "subscribers": [{"name": name, "code": code} for name, code in owner.subscribers],
+        },
+    )
+
+
 def partner_recipient(email: str) -> str:
     """The partner's address from a contracts event: empty when contracts had not learnt the partner yet."""
     if not email:
@@ -373,10 +488,12 @@ def check_link(url: str) -> str:
     return url
 
 
-def message_id(event_id: uuid.UUID, sender: str) -> str:
-    """The same for every send of one event, so a receiver can tell a re-send after a crash."""
+def message_id(event_id: uuid.UUID, sender: str, account_id: uuid.UUID | None = None) -> str:
+    """The same for every send of one event (to one account), so a receiver can tell a re-send after a crash;
+    each account's e-mail of one event (release news) has its own."""
     domain = parseaddr(sender)[1].rpartition("@")[2] or "its-portal.local"
-    return f"<{event_id}@{domain}>"
+    local = f"{event_id}.{account_id}" if account_id is not None else str(event_id)
+    return f"<{local}@{domain}>"
 
 
 def status_after_failure(attempts: int, max_attempts: int, *, permanent: bool) -> DeliveryStatus:

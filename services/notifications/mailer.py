@@ -10,8 +10,11 @@ error. It is recorded, and the next try is a new job scheduled with back-off.
 
 from __future__ import annotations
 
+import email.policy
 from dataclasses import dataclass
+from email.headerregistry import BaseHeader, HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage
+from email.policy import Policy
 from email.utils import format_datetime
 from typing import Literal
 
@@ -54,6 +57,27 @@ class SmtpTransport:
             start_tls=self.security == "starttls",
             timeout=self.timeout,
         )
+
+
+class LinkHeader(UnstructuredHeader, BaseHeader):
+    """A header that is one `<link>` (List-Unsubscribe): on one line as it is.
+
+    The standard folding turns a word longer than a line (a link with a token) into RFC 2047 encoded-words,
+    which no mail program reads as a link. A line of up to 998 characters is allowed (RFC 5322 §2.1.1).
+    """
+
+    def fold(self, *, policy: Policy) -> str:
+        value = str(self)
+        if not value.isascii() or len(self.name) + len(value) > 990 or any(c in value for c in "\r\n"):
+            return super().fold(policy=policy)
+        return f"{self.name}: {value}{policy.linesep}"
+
+
+_HEADERS = HeaderRegistry()
+_HEADERS.map_to_type("list-unsubscribe", LinkHeader)
+# The default policy, with List-Unsubscribe kept on one line (the header objects fold themselves, whichever
+# policy aiosmtplib flattens the message with).
+MESSAGE_POLICY = email.policy.default.clone(header_factory=_HEADERS)
 
 
 def is_permanent(exc: Exception) -> bool:
@@ -121,13 +145,17 @@ class Mailer:
         log.warning("mail.send_failed", attempts=attempts, status=status, error=error)
 
     def build_message(self, email: OutgoingEmail) -> EmailMessage:
-        message = EmailMessage()
+        message = EmailMessage(policy=MESSAGE_POLICY)
         message["From"] = self.sender
         message["To"] = email.recipient
         message["Subject"] = email.subject
         message["Date"] = format_datetime(self.clock.now())
-        message["Message-ID"] = message_id(email.event_id, self.sender)
+        message["Message-ID"] = message_id(email.event_id, self.sender, email.account_id)
         message["Auto-Submitted"] = "auto-generated"  # RFC 3834: auto-responders do not answer it
+        if email.unsubscribe_url is not None:
+            # RFC 2369 and RFC 8058: mail programs show an "unsubscribe" button that POSTs to the link at once.
+            message["List-Unsubscribe"] = f"<{email.unsubscribe_url}>"
+            message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         message.set_content(email.body_text)
         message.add_alternative(email.body_html, subtype="html")
         return message

@@ -633,6 +633,7 @@ def test_every_template_has_subject_text_and_html_in_every_language() -> None:
         "organisation_error",
         "password_reset",
         "products_authorised",
+        "release_published",
     ]
     for template in templates:
         for language in LANGUAGES:

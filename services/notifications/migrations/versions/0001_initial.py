@@ -45,4 +45,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    execute_script("DROP TABLE deliveries; DROP TABLE deferred_jobs; DROP TABLE inbox; DROP TABLE outbox;")
+    # One statement per line: execute_script splits at the semicolons that end a line.
+    execute_script(
+        """
+        DROP TABLE deliveries;
+        DROP TABLE deferred_jobs;
+        DROP TABLE inbox;
+        DROP TABLE outbox;
+        """
+    )
