@@ -29,8 +29,14 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
-SERVICES = ["identity", "registration", "contracts", "notifications"]  # in start order
-SERVICE_PORTS = {"identity": 8101, "registration": 8102, "contracts": 8103, "notifications": 8105}
+SERVICES = ["identity", "registration", "contracts", "updates", "notifications"]  # in start order
+SERVICE_PORTS = {
+    "identity": 8101,
+    "registration": 8102,
+    "contracts": 8103,
+    "updates": 8104,
+    "notifications": 8105,
+}
 SINK_NAME = "smtp-sink"
 HOST = "127.0.0.1"
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/its"

@@ -1,9 +1,9 @@
 """Reaching the services' HTTP APIs as an operator: service URLs, the operator's token, readable errors.
 
 URLs come from ITS_IDENTITY_URL (default http://127.0.0.1:8101), ITS_REGISTRATION_URL (default
-http://127.0.0.1:8102) and ITS_CONTRACTS_URL (default http://127.0.0.1:8103). The token is ITS_TOKEN if
-set; otherwise the command logs in at identity with `--login` (or ITS_OPERATOR_LOGIN) and the password
-from ITS_OPERATOR_PASSWORD or a hidden prompt.
+http://127.0.0.1:8102), ITS_CONTRACTS_URL (default http://127.0.0.1:8103) and ITS_UPDATES_URL (default
+http://127.0.0.1:8104). The token is ITS_TOKEN if set; otherwise the command logs in at identity with
+`--login` (or ITS_OPERATOR_LOGIN) and the password from ITS_OPERATOR_PASSWORD or a hidden prompt.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ DEFAULT_URLS = {
     "identity": "http://127.0.0.1:8101",
     "registration": "http://127.0.0.1:8102",
     "contracts": "http://127.0.0.1:8103",
+    "updates": "http://127.0.0.1:8104",
 }
 # Issuing 10,000 numbers with PINs hashes 10,000 PINs: allow minutes, not seconds.
 REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=600, sock_connect=10)
@@ -41,7 +42,7 @@ LoginOption = Annotated[
 
 
 def service_url(service: str) -> str:
-    """The base URL of `service` ("identity", "registration", "contracts"), from ITS_<SERVICE>_URL."""
+    """The base URL of `service` ("identity", "registration", "contracts", "updates"), from ITS_<SERVICE>_URL."""
     return (os.environ.get(f"ITS_{service.upper()}_URL") or DEFAULT_URLS[service]).rstrip("/")
 
 
@@ -164,7 +165,7 @@ def connection_problem(exc: BaseException) -> str:
     if isinstance(exc, aiohttp.ClientConnectorError):
         return (
             f"cannot reach {exc.host}:{exc.port} ({exc.os_error.strerror or exc.os_error}); is the service running? "
-            "(ITS_IDENTITY_URL / ITS_REGISTRATION_URL / ITS_CONTRACTS_URL say where the services are)"
+            "(ITS_IDENTITY_URL / ITS_REGISTRATION_URL / ITS_CONTRACTS_URL / ITS_UPDATES_URL say where the services are)"
         )
     return f"{type(exc).__name__}: {exc}"
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from itsctl import calendar, catalogue, clock, identity, mail, maintenance, operator, registration
+from itsctl import calendar, catalogue, clock, download, identity, mail, maintenance, operator, registration, releases
 
 app = typer.Typer(
     name="itsctl",
@@ -25,6 +25,8 @@ app.add_typer(catalogue.app, name="catalogue")
 app.add_typer(registration.app, name="registration")
 app.add_typer(maintenance.app, name="maintenance")
 app.add_typer(calendar.app, name="calendar")
+app.add_typer(releases.app, name="releases")
+app.command("download")(download.download_command)
 
 
 def main() -> None:

@@ -2,7 +2,8 @@
 # Make sure the local PostgreSQL and RabbitMQ answer, starting (or, as root on
 # Debian, installing) them where needed. Quiet and idempotent when all is up.
 #
-# Used by `make run`, `make test` and `make bench`.
+# Used by `make run`, `make test` and `make bench`. Also installs the programs the tests and benchmarks use
+# as real peers (curl, aria2c, nginx) where they are missing and this is a Debian machine run as root.
 set -euo pipefail
 
 PG_HOST=127.0.0.1
@@ -139,5 +140,20 @@ MSG
     say "rabbitmq: up"
 }
 
+# ------------------------------------------------------ test peers and tools
+ensure_tools() {
+    local missing=()
+    command -v curl >/dev/null || missing+=(curl)
+    command -v aria2c >/dev/null || missing+=(aria2)
+    command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || missing+=(nginx)
+    ((${#missing[@]})) || return 0
+    if can_install; then
+        apt_install tools "${missing[@]}"
+    else
+        say "tools: missing ${missing[*]} (the download tests and benchmarks use them; install the Debian packages)"
+    fi
+}
+
 ensure_postgres
 ensure_rabbitmq
+ensure_tools

@@ -43,6 +43,8 @@ async def migrated(stack: TestStack) -> TestStack:
     from services.notifications.app import SCHEMA as NOTIFICATIONS_SCHEMA
     from services.registration.app import MIGRATIONS as REGISTRATION_MIGRATIONS
     from services.registration.app import SCHEMA as REGISTRATION_SCHEMA
+    from services.updates.app import MIGRATIONS as UPDATES_MIGRATIONS
+    from services.updates.app import SCHEMA as UPDATES_SCHEMA
     from shared.migrate import migrate
 
     services = (
@@ -50,6 +52,7 @@ async def migrated(stack: TestStack) -> TestStack:
         (NOTIFICATIONS_MIGRATIONS, NOTIFICATIONS_SCHEMA),
         (REGISTRATION_MIGRATIONS, REGISTRATION_SCHEMA),
         (CONTRACTS_MIGRATIONS, CONTRACTS_SCHEMA),
+        (UPDATES_MIGRATIONS, UPDATES_SCHEMA),
     )
     for migrations, schema in services:
         await asyncio.to_thread(migrate, migrations, stack.database_url, schema)

@@ -1,4 +1,5 @@
-"""The e2e stack: identity, registration, contracts and notifications as real processes, with the real SMTP sink."""
+"""The e2e stack: identity, registration, contracts, updates and notifications as real processes, with the real
+SMTP sink."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from tests.infra import ServiceProcess, TestStack, free_port
 
 @pytest.fixture(scope="session")
 async def services(migrated: TestStack, smtp_sink: int) -> AsyncIterator[dict[str, ServiceProcess]]:
-    identity_port, registration_port, contracts_port, notifications_port = (free_port() for _ in range(4))
+    identity_port, registration_port, contracts_port, updates_port, notifications_port = (free_port() for _ in range(5))
     identity_url = f"http://127.0.0.1:{identity_port}"
     env = migrated.env(
         ITS_PUBLIC_URL=identity_url,
@@ -27,6 +28,16 @@ async def services(migrated: TestStack, smtp_sink: int) -> AsyncIterator[dict[st
         "identity": ServiceProcess("identity", env, identity_port, logs / "identity.log"),
         "registration": ServiceProcess("registration", env, registration_port, logs / "registration.log"),
         "contracts": ServiceProcess("contracts", env, contracts_port, logs / "contracts.log"),
+        "updates": ServiceProcess(
+            "updates",
+            {
+                **env,
+                "ITS_DOWNLOAD_BASE_URL": f"http://127.0.0.1:{updates_port}",
+                "ITS_KITS_DIR": str(migrated.var_dir / "kits"),
+            },
+            updates_port,
+            logs / "updates.log",
+        ),
         "notifications": ServiceProcess("notifications", env, notifications_port, logs / "notifications.log"),
     }
     try:

@@ -1,0 +1,72 @@
+"""updates (port 8104): the release catalogue (UPD-1, UPD-2, UPD-6), entitlement to it (UPD-3, UPD-4),
+update plans for client programs (UPD-5) and kit downloads through short-lived signed links.
+
+Downloads are the heaviest load of the system: the link handler needs no database, so any number of
+replicas (or nginx, or a CDN) can serve the links.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+from services.updates import api, catalogue_api, delivery, pages_api
+from services.updates.changes import setup_change_listener
+from services.updates.consumers import subscriptions
+from services.updates.entitlement_store import CACHE, setup_entitlements
+from services.updates.entitlement_store import CHANNEL as ENTITLEMENT_CHANNEL
+from services.updates.graphs import CATALOGUE_CHANNEL, CATALOGUES, Catalogues
+from services.updates.settings import UpdatesSettings
+from services.updates.storage import setup_storage
+from shared.app import create_app as create_service_app
+from shared.app import (
+    setup_auth,
+    setup_bus,
+    setup_consumers,
+    setup_db,
+    setup_exclusions,
+    setup_outbox,
+)
+from shared.auth import KeySource
+from shared.http import Api
+
+SERVICE = "updates"
+SCHEMA = "updates"
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+ROUTES = Api(
+    "ITS Portal updates",
+    description="Configuration and platform releases, known problems, update plans for client programs and "
+    "kit downloads through signed links (UPD-1..6).",
+)
+ROUTES.include(catalogue_api.routes)
+ROUTES.include(pages_api.routes)
+ROUTES.include(api.routes)
+ROUTES.include(delivery.routes)
+
+__all__ = ["MIGRATIONS", "SCHEMA", "UpdatesSettings", "create_app"]
+
+
+def create_app(settings: UpdatesSettings, keys: KeySource | None = None) -> web.Application:
+    """`keys` verifies access tokens (tests pass their own); by default identity's JWKS."""
+    app = create_service_app(settings, service=SERVICE, api=ROUTES)
+    app[api.SETTINGS] = settings
+    setup_db(app, SCHEMA)
+    setup_bus(app, SERVICE)
+    setup_outbox(app, producer=SERVICE, schema=SCHEMA)
+    setup_consumers(app, subscriptions())
+    setup_auth(app, keys)
+    setup_exclusions(app)  # rule SUB-6
+    setup_storage(app, settings)
+    setup_entitlements(app)
+    app[CATALOGUES] = Catalogues(app)
+    app.on_cleanup.append(lambda app: app[CATALOGUES].close())
+    setup_change_listener(
+        app,
+        {
+            ENTITLEMENT_CHANNEL: lambda payload: app[CACHE].forget_payload(payload),
+            CATALOGUE_CHANNEL: app[CATALOGUES].forget,
+        },
+    )
+    return app

@@ -1,0 +1,441 @@
+"""The signed-link handler: kit downloads that need no database, so any replica (or nginx, or a CDN) serves them.
+
+`GET|HEAD /dl/{sha256}/{name}?kit=&sub=&exp=&sig=` (links.py) answers with the kit, found from the sha256
+alone in content-addressed storage, sent with sendfile (no copy through Python), and supports what download
+managers rely on to resume and to fetch in parallel (RFC 9110): `Range` (one range → 206 with
+Content-Range; several → 206 multipart/byteranges), `If-Range`, `ETag` (the sha256, strong), `If-None-Match`
+→ 304, `If-Match` → 412, and `Repr-Digest` (RFC 9530) so a client can check the whole file it assembled.
+
+Range policy (RFC 9110 §14.2 lets a server ignore or coalesce ranges):
+- a malformed Range, an unknown unit, or a Range on HEAD is ignored: the whole kit, 200;
+- more than MAX_RANGES ranges is ignored too (200, never more bytes than a plain GET);
+- overlapping ranges, or ranges closer than COALESCE_GAP bytes, are merged and the parts sent in file order,
+  so a request like `bytes=0-,0-,0-` can never make the answer larger than the kit;
+- a range set none of whose ranges is satisfiable → 416 with `Content-Range: bytes */size`;
+- an empty kit has no satisfiable range: the Range is ignored (200, empty body).
+No Last-Modified is sent (the content of a sha256 never changes; mtimes differ between replicas), so an
+If-Range with a date never matches and the whole kit is sent.
+
+`GET /dl-verify` is the same check for nginx's `auth_request`: it reads `X-Original-URI` and answers 204
+with the kit's storage path (`X-Kit-Sha256`, `X-Kit-Path`, `X-Kit-Max-Age`, `Repr-Digest`) or 403; nginx then sends the
+file itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import os
+import re
+import secrets
+import socket
+import stat
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from aiohttp import web
+from aiohttp.abc import AbstractStreamWriter
+from multidict import MultiMapping
+from yarl import URL
+
+from services.updates.links import MALFORMED, LinkClaims, LinkRejected, verify_link
+from services.updates.settings import UpdatesSettings
+from services.updates.storage import STORAGE, KitStorage
+from shared.app import CLOCK, SETTINGS
+from shared.http import Api
+from shared.problems import NotFound, Problem
+
+routes = Api("ITS Portal updates")
+
+DOWNLOAD_PATH = "/dl/{sha256}/{name}"
+MAX_RANGES = 16
+# Ranges closer than a multipart part's own headers are sent as one (RFC 9110 §14.2 allows it).
+COALESCE_GAP = 80
+FALLBACK_CHUNK = 256 * 1024
+_RANGE_SPEC = re.compile(r"([0-9]+)-([0-9]*)|-([0-9]+)")
+_ENTITY_TAG = re.compile(r'\s*(W/)?"([^"]*)"\s*(?:,|$)')
+_LINK_FIELDS = ("kit", "sub", "exp", "sig")
+_VERIFY_PATH = re.compile(r"/dl/([^/]+)/([^/]+)")
+
+
+class KitNotFound(NotFound):
+    slug, title = "kit-not-found", "This kit is not available"
+
+
+class RangeNotSatisfiable(Problem):
+    status, slug, title = 416, "range-not-satisfiable", "None of the requested ranges is within the kit"
+
+
+class PreconditionFailed(Problem):
+    status, slug, title = 412, "precondition-failed", "The kit does not match If-Match"
+
+
+# ---- Range (pure) ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, order=True)
+class ByteRange:
+    """Bytes [start, stop) of the kit."""
+
+    start: int
+    stop: int
+
+    @property
+    def length(self) -> int:
+        return self.stop - self.start
+
+    def content_range(self, size: int) -> str:
+        return f"bytes {self.start}-{self.stop - 1}/{size}"
+
+
+UNSATISFIABLE: tuple[ByteRange, ...] = ()
+
+
+def parse_ranges(header: str | None, size: int) -> tuple[ByteRange, ...] | None:
+    """The ranges to send for a `Range` header and a kit of `size` bytes (RFC 9110 §14.1-14.2).
+
+    None: send the whole kit (no header, malformed, unknown unit, too many ranges, empty kit).
+    UNSATISFIABLE (empty): 416. Otherwise sorted, non-overlapping ranges (overlaps and near ones merged).
+    """
+    if header is None or size == 0:
+        return None
+    unit, equals, range_set = header.partition("=")
+    if not equals or unit.lower() != "bytes":
+        return None
+    # Empty list elements (", ,") are allowed by the list syntax (RFC 9110 §5.6.1).
+    specs = [spec for spec in (part.strip(" \t") for part in range_set.split(",")) if spec]
+    if not specs or len(specs) > MAX_RANGES:
+        return None
+    wanted: list[ByteRange] = []
+    for spec in specs:
+        match = _RANGE_SPEC.fullmatch(spec)
+        if match is None:
+            return None
+        first, last, suffix = match.groups()
+        if suffix is not None:
+            length = _number(suffix)
+            if length > 0:
+                wanted.append(ByteRange(max(0, size - length), size))
+            continue
+        start = _number(first)
+        if last and _number(last) < start:  # an invalid range-spec makes the whole header invalid
+            return None
+        if start < size:
+            wanted.append(ByteRange(start, size if not last else min(_number(last) + 1, size)))
+    if not wanted:
+        return UNSATISFIABLE
+    wanted.sort()
+    merged = [wanted[0]]
+    for current in wanted[1:]:
+        previous = merged[-1]
+        if current.start <= previous.stop + COALESCE_GAP:
+            merged[-1] = ByteRange(previous.start, max(previous.stop, current.stop))
+        else:
+            merged.append(current)
+    return tuple(merged)
+
+
+def _number(digits: str) -> int:
+    # Positions beyond any kit are all alike; avoids parsing a header-long number.
+    return int(digits) if len(digits) <= 18 else 10**18
+
+
+def etag_matches(header: str, etag: str, *, weak: bool) -> bool:
+    """Whether an If-Match/If-None-Match/If-Range list names `etag` (a quoted strong tag); `*` names any.
+    `weak=False` is the strong comparison: W/ tags never match. A malformed list matches nothing."""
+    if header.strip() == "*":
+        return True
+    position, opaque = 0, etag.strip('"')
+    while position < len(header):
+        match = _ENTITY_TAG.match(header, position)
+        if match is None or match.end() == position:
+            return False
+        if match.group(2) == opaque and (weak or match.group(1) is None):
+            return True
+        position = match.end()
+    return False
+
+
+# ---- the handler -------------------------------------------------------------------------------
+
+
+@routes.get(
+    DOWNLOAD_PATH,
+    summary="Download a kit through a signed link: sendfile, Range/multi-range, If-Range, ETag, Repr-Digest",
+    tags=("downloads",),
+    errors=(403, 404, 412, 416),
+)
+async def download_kit(request: web.Request) -> web.StreamResponse:
+    return await _kit_response(request)
+
+
+@routes.route(
+    "HEAD",
+    DOWNLOAD_PATH,
+    summary="A kit's headers (size, ETag, Repr-Digest) through a signed link, without the body",
+    tags=("downloads",),
+    errors=(403, 404, 412),
+)
+async def download_kit_head(request: web.Request) -> web.StreamResponse:
+    return await _kit_response(request)
+
+
+@routes.get(
+    "/dl-verify",
+    summary="nginx auth_request: verify the signed link in X-Original-URI (204 with the kit's path, or 403)",
+    tags=("downloads",),
+    errors=(403,),
+)
+async def verify_download(request: web.Request) -> web.StreamResponse:
+    original = request.headers.get("X-Original-URI", "")
+    try:
+        url = URL(original)
+    except (ValueError, TypeError):
+        raise LinkRejected(MALFORMED) from None
+    match = _VERIFY_PATH.fullmatch(url.path)
+    if url.is_absolute() or match is None:
+        raise LinkRejected(MALFORMED)
+    claims = _verify(request, match.group(1), match.group(2), url.query)
+    sha = claims.sha256
+    return web.Response(
+        status=204,
+        headers={
+            "X-Kit-Sha256": sha,
+            "X-Kit-Path": f"{sha[:2]}/{sha[2:4]}/{sha}",  # relative to the storage root
+            "X-Kit-Max-Age": str(claims.remaining_seconds(_now(request))),
+            "Repr-Digest": repr_digest(sha),  # nginx cannot hash the file; it passes this one on
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+def repr_digest(sha256: str) -> str:
+    """RFC 9530 Repr-Digest of the whole kit, from its sha256 (also for a 206: it is the representation's)."""
+    return f"sha-256=:{base64.b64encode(bytes.fromhex(sha256)).decode()}:"
+
+
+def _now(request: web.Request) -> float:
+    return request.app[CLOCK].now().timestamp()  # the shared clock: the test clock expires links too
+
+
+def _verify(request: web.Request, sha256: str, name: str, query: MultiMapping[str]) -> LinkClaims:
+    settings = request.app[SETTINGS]
+    if not isinstance(settings, UpdatesSettings):
+        raise TypeError("the delivery routes need UpdatesSettings under SETTINGS")
+    secret = settings.download_link_secret.get_secret_value().encode()
+    return verify_link(secret, sha256, name, _link_query(query), _now(request))
+
+
+def _link_query(query: MultiMapping[str]) -> Mapping[str, str]:
+    fields: dict[str, str] = {}
+    for key in _LINK_FIELDS:
+        values = query.getall(key, [])
+        if len(values) > 1:  # one value each, or the link is not the one that was signed
+            raise LinkRejected(MALFORMED)
+        if values:
+            fields[key] = values[0]
+    return fields
+
+
+async def _kit_response(request: web.Request) -> web.StreamResponse:
+    claims = _verify(request, request.match_info["sha256"], request.match_info["name"], request.query)
+    storage = request.app[STORAGE]
+    sha = claims.sha256
+    path, size = await asyncio.to_thread(_locate, storage, sha)
+    if path is None:
+        size = await storage.size(sha)  # storage without local files (S3)
+    if size is None:
+        raise KitNotFound("No kit is stored under this link's sha256.")
+
+    etag = f'"{sha}"'
+    headers = {
+        "ETag": etag,
+        "Accept-Ranges": "bytes",
+        "Cache-Control": f"private, max-age={claims.remaining_seconds(_now(request))}",
+        "Repr-Digest": repr_digest(sha),
+        "Content-Disposition": f'attachment; filename="{claims.name}"',  # the name matched NAME_PATTERN
+        "X-Content-Type-Options": "nosniff",
+    }
+    # Preconditions in RFC 9110 §13.2.2's order (no Last-Modified, so no date conditions).
+    if_match = request.headers.get("If-Match")
+    if if_match is not None and not etag_matches(if_match, etag, weak=False):
+        raise PreconditionFailed(headers={"ETag": etag})
+    if_none_match = request.headers.get("If-None-Match")
+    if if_none_match is not None and etag_matches(if_none_match, etag, weak=True):
+        return web.Response(status=304, headers=headers)
+
+    ranges: tuple[ByteRange, ...] | None = None
+    if request.method == "GET":  # range handling is defined for GET only
+        range_headers = request.headers.getall("Range", [])
+        if_range = request.headers.get("If-Range")
+        if len(range_headers) == 1 and (if_range is None or etag_matches(if_range, etag, weak=False)):
+            ranges = parse_ranges(range_headers[0], size)
+        if ranges == UNSATISFIABLE:
+            raise RangeNotSatisfiable(
+                f"The kit has {size} bytes.",
+                headers={"Content-Range": f"bytes */{size}", "Accept-Ranges": "bytes"},
+                size=size,
+            )
+
+    if ranges is None:
+        return KitResponse(200, headers, path, storage, sha, [ByteRange(0, size)])
+    if len(ranges) == 1:
+        headers["Content-Range"] = ranges[0].content_range(size)
+        return KitResponse(206, headers, path, storage, sha, [ranges[0]])
+    boundary = secrets.token_hex(16)
+    body: list[bytes | ByteRange] = []
+    for number, part in enumerate(ranges):
+        delimiter = b"\r\n" if number else b""  # the CRLF before a boundary belongs to it (RFC 2046)
+        body.append(
+            delimiter
+            + f"--{boundary}\r\nContent-Type: application/octet-stream\r\n"
+            f"Content-Range: {part.content_range(size)}\r\n\r\n".encode()
+        )
+        body.append(part)
+    body.append(f"\r\n--{boundary}--\r\n".encode())
+    headers["Content-Type"] = f"multipart/byteranges; boundary={boundary}"
+    return KitResponse(206, headers, path, storage, sha, body)
+
+
+def _locate(storage: KitStorage, sha256: str) -> tuple[Path | None, int | None]:
+    path = storage.local_path(sha256)
+    if path is None:
+        return None, None
+    try:
+        return path, path.stat().st_size
+    except OSError:
+        return None, None
+
+
+@contextlib.contextmanager
+def _corked(transport: asyncio.BaseTransport | None) -> Iterator[None]:
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    cork = getattr(socket, "TCP_CORK", None)  # Linux only
+    if sock is None or cork is None:
+        yield
+        return
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.IPPROTO_TCP, cork, 1)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, cork, 0)
+
+
+class KitResponse(web.StreamResponse):
+    """Sends `body` (literal bytes and ranges of the kit) after the headers: ranges of a local file with
+    the kernel's sendfile (as aiohttp's FileResponse._sendfile does), else streamed from the storage.
+
+    The file is opened only when the body is sent, so a response that is never sent holds no descriptor.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        headers: dict[str, str],
+        path: Path | None,
+        storage: KitStorage,
+        sha256: str,
+        body: list[bytes | ByteRange],
+    ) -> None:
+        super().__init__(status=status, headers=headers)
+        self._kit_path, self._kit_storage, self._kit_sha256, self._segments = path, storage, sha256, body
+        self.content_length = sum(len(s) if isinstance(s, bytes) else s.length for s in body)
+        if "Content-Type" not in headers:
+            self.content_type = "application/octet-stream"
+
+    async def prepare(self, request: web.BaseRequest) -> AbstractStreamWriter | None:
+        if self.prepared:
+            return await super().prepare(request)
+        if request.method == "HEAD" or not self.content_length:
+            return await super().prepare(request)
+        if self._kit_path is None:
+            writer = await super().prepare(request)
+            assert writer is not None
+            await self._stream(writer)
+        else:
+            try:
+                file = await asyncio.to_thread(_open_kit, self._kit_path)
+            except OSError:
+                # Removed between the stat and now: the headers are not sent yet, answer 404 instead.
+                return await self._not_found(request)
+            try:
+                writer = await super().prepare(request)
+                assert writer is not None
+                await self._sendfile(request, writer, file)
+            finally:
+                await asyncio.to_thread(file.close)
+        await super().write_eof()
+        return writer
+
+    async def _sendfile(self, request: web.BaseRequest, writer: AbstractStreamWriter, file: IO[bytes]) -> None:
+        # TCP_CORK (nginx's tcp_nopush): full segments only while the body goes out, then flush the tail;
+        # measured ~2.0 → ~2.7 GB/s for a 1 GiB kit over loopback.
+        with _corked(request.transport):
+            await self._sendfile_segments(request, writer, file)
+
+    async def _sendfile_segments(self, request: web.BaseRequest, writer: AbstractStreamWriter, file: IO[bytes]) -> None:
+        loop = asyncio.get_running_loop()
+        for segment in self._segments:
+            if isinstance(segment, bytes):
+                await writer.write(segment)
+                continue
+            transport = request.transport
+            if transport is None:
+                raise ConnectionResetError("Connection lost")
+            try:
+                # Waits for what the writer buffered (headers, part headers), then the kernel copies.
+                sent = await loop.sendfile(transport, file, segment.start, segment.length)
+            except NotImplementedError:  # a transport sendfile can't use (e.g. TLS): copy in chunks
+                await self._copy(writer, file, segment)
+                continue
+            if sent != segment.length:  # the file is shorter than its stat said: drop the connection
+                raise ConnectionResetError("the kit ended early")
+
+    async def _copy(self, writer: AbstractStreamWriter, file: IO[bytes], segment: ByteRange) -> None:
+        await asyncio.to_thread(file.seek, segment.start)
+        remaining = segment.length
+        while remaining > 0:
+            chunk = await asyncio.to_thread(file.read, min(FALLBACK_CHUNK, remaining))
+            if not chunk:
+                raise ConnectionResetError("the kit ended early")
+            remaining -= len(chunk)
+            await writer.write(chunk)
+
+    async def _stream(self, writer: AbstractStreamWriter) -> None:
+        for segment in self._segments:
+            if isinstance(segment, bytes):
+                await writer.write(segment)
+                continue
+            async for chunk in self._kit_storage.open_range(self._kit_sha256, segment.start, segment.stop):
+                await writer.write(chunk)
+
+    async def _not_found(self, request: web.BaseRequest) -> AbstractStreamWriter | None:
+        problem = KitNotFound("No kit is stored under this link's sha256.")
+        body = web.json_response(problem.body(instance=request.path)).body
+        assert isinstance(body, bytes)
+        for name in ("ETag", "Accept-Ranges", "Repr-Digest", "Content-Disposition", "Content-Range"):
+            self.headers.popall(name, None)
+        self.set_status(problem.status)
+        self.headers["Cache-Control"] = "no-store"
+        self.content_type = problem.content_type
+        self.content_length = len(body)
+        writer = await super().prepare(request)
+        await self.write(body)
+        await super().write_eof()
+        return writer
+
+
+def _open_kit(path: Path) -> IO[bytes]:
+    # O_NOFOLLOW: local_path checked there was no symlink; refuse one planted since.
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+    with contextlib.ExitStack() as guard:
+        guard.callback(os.close, fd)
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise IsADirectoryError(str(path))
+        guard.pop_all()
+    return os.fdopen(fd, "rb")

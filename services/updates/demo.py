@@ -1,0 +1,82 @@
+"""The demo release catalogue for the local stack (`make run`); idempotent, refused in production.
+
+python -m services.updates.demo
+
+Generates the kits of demo_catalogue.yaml (deterministic bytes, a few KiB to 1 MiB each) under
+var/demo-kits/, logs in at identity as the demo operator (services.identity.demo) and publishes the
+catalogue through the very code of `itsctl releases publish`: releases already published are skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from itsctl._http import CALL_ERRORS, Credentials, error_message, operator_session
+from itsctl.releases import Manifest, ManifestError, Summary, parse_manifest, publish_manifest
+from services.identity.demo import DEMO_ACCOUNTS
+from shared.settings import BaseServiceSettings
+
+CATALOGUE = Path(__file__).parent / "demo_catalogue.yaml"
+MAX_DEMO_KIT = 4 * 1024 * 1024  # the demo's kits stay small
+# The demo operator of services.identity.demo: operator / operator-password-2026.
+OPERATOR = next(Credentials(login=a[0], password=a[1]) for a in DEMO_ACCOUNTS if a[4])
+
+
+def kit_content(name: str, size: int) -> bytes:
+    """The same bytes for the same kit on every machine and every run (so its sha256 never changes)."""
+    return hashlib.shake_256(f"ITS Portal demo kit {name}".encode()).digest(size)
+
+
+def generate_kits(data: dict[str, Any], kits_dir: Path) -> dict[str, Any]:
+    """The catalogue with each kit's `size` replaced by a generated `file` (written unless it is there)."""
+    kits_dir.mkdir(parents=True, exist_ok=True)
+    releases = []
+    for release in data.get("releases") or []:
+        kits = []
+        for kit in release["kits"]:
+            name, size = kit["name"], int(kit["size"])
+            if not 0 <= size <= MAX_DEMO_KIT:
+                raise ManifestError(f"demo kit {name}: size {size} is not within 0..{MAX_DEMO_KIT}")
+            path = kits_dir / name
+            if not path.is_file() or path.stat().st_size != size:
+                path.write_bytes(kit_content(name, size))
+            kits.append({**{k: v for k, v in kit.items() if k != "size"}, "file": name})
+        releases.append({**release, "kits": kits})
+    return {**data, "releases": releases}
+
+
+def demo_manifest(settings: BaseServiceSettings, path: Path = CATALOGUE) -> Manifest:
+    with path.open(encoding="utf-8") as f:
+        data = yaml.safe_load(f)
+    kits_dir = settings.var_dir / "demo-kits"
+    return parse_manifest(generate_kits(data, kits_dir), kits_dir, str(path))
+
+
+async def load_demo_catalogue(manifest: Manifest) -> Summary:
+    async with operator_session(OPERATOR) as operator:
+        return await publish_manifest(operator.api("updates"), manifest)
+
+
+def main() -> None:
+    # Only the environment and var/ are needed: production's required secrets need not be set to be refused.
+    settings = BaseServiceSettings()
+    if settings.is_production:
+        sys.exit("demo data is not loaded in production")
+    try:
+        manifest = demo_manifest(settings)
+        summary = asyncio.run(load_demo_catalogue(manifest))
+    except ManifestError as exc:
+        sys.exit(f"demo catalogue not loaded: {exc}")
+    except CALL_ERRORS as exc:
+        sys.exit(f"demo catalogue not loaded: {error_message(exc)}")
+    print(f"demo release catalogue ({CATALOGUE.name}): {summary.line()}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,141 @@
+"""Who may see and download what (UPD-3, UPD-4, ITS-7, SUB-5, REG-3, REG-6): one pure policy.
+
+A subscriber holds a configuration through one or more registered products (a BASIC and a PROF
+product may both include it). Pages need the configuration registered and active; a kit download
+also needs, for a product that requires ITS (every edition but BASIC, ITS-7), the current month
+covered by a contract or by the free period, and for a user who is not the owner the right
+"access to the ITS information system" (SUB-5: necessary, not sufficient).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Literal
+
+from shared.months import Month, Period, free_period
+
+ITS_ACCESS = "its_access"
+
+Reason = Literal[
+    "configuration-not-registered",
+    "registration-pending",
+    "its-access-right-missing",
+    "its-contract-required",
+]
+
+
+@dataclass(frozen=True)
+class Holding:
+    """One of the subscriber's registered products that includes the configuration."""
+
+    registration_number: str
+    product_name: str
+    edition: str
+    its_required: bool  # ITS-7: False for BASIC editions
+    purchase_date: date
+    active_from: datetime  # REG-3: access begins here
+    contracts: tuple[Period, ...]  # the months its ITS contracts cover (ITS-1)
+
+    def active(self, now: datetime) -> bool:
+        return self.active_from <= now
+
+    def covered_periods(self) -> tuple[Period, ...]:
+        """Contracts and the free period (ITS-7); a product that needs no contract has none to show."""
+        return (*self.contracts, free_period(self.purchase_date))
+
+    def covers(self, month: Month) -> bool:
+        return any(month in period for period in self.covered_periods())
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    reason: Reason | None = None
+    detail: str | None = None
+    status: int = 200  # 402 or 403 when refused
+
+    @classmethod
+    def allow(cls) -> Decision:
+        return cls(True)
+
+
+@dataclass(frozen=True)
+class Member:
+    """The caller within its subscriber (from the access token)."""
+
+    role: str  # owner | user
+    rights: frozenset[str]
+
+    @property
+    def may_use_its(self) -> bool:
+        return self.role == "owner" or ITS_ACCESS in self.rights
+
+
+def visible(holdings: list[Holding], now: datetime) -> bool:
+    """UPD-3 / REG-6: the release pages of a configuration in an active registered product."""
+    return any(h.active(now) for h in holdings)
+
+
+def support_end(holdings: list[Holding], now: datetime) -> Month | None:
+    """The last covered month of the current run of coverage (the latest end of a period that covers
+    this month), for client programs; None when no product needs a contract or none is covered now."""
+    month = Month.of(now.date())
+    active = [h for h in holdings if h.active(now)]
+    if not active or any(not h.its_required for h in active):
+        return None
+    ends = [p.end for h in active for p in h.covered_periods() if month in p]
+    return max(ends) if ends else None
+
+
+def download_decision(
+    holdings: list[Holding],
+    member: Member,
+    *,
+    now: datetime,
+    today: date,
+    released_on: date | None = None,
+    keep_covered_releases: bool = False,
+) -> Decision:
+    """UPD-4: may this member download a kit of the configuration these holdings include?
+
+    `today` is the vendor's date (the current month is the vendor's); `released_on` is the release's
+    publication date in the vendor's zone, used only by Keygen's alternative (`keep_covered_releases`):
+    a release published in a covered month stays downloadable after the coverage ends.
+    """
+    active = [h for h in holdings if h.active(now)]
+    if not active:
+        if holdings:
+            starts = min(h.active_from for h in holdings)
+            return Decision(
+                False,
+                "registration-pending",
+                f"the product's registration takes effect at {starts.isoformat()} (REG-3)",
+                403,
+            )
+        return Decision(
+            False,
+            "configuration-not-registered",
+            "the configuration is not in any product registered to your subscriber (REG-6)",
+            403,
+        )
+    if not member.may_use_its:
+        return Decision(
+            False,
+            "its-access-right-missing",
+            "your subscriber's owner has not given you access to the ITS information system (SUB-5)",
+            403,
+        )
+    if any(not h.its_required for h in active):
+        return Decision.allow()  # ITS-7: BASIC editions receive updates without a contract
+    month = Month.of(today)
+    if any(h.covers(month) for h in active):
+        return Decision.allow()
+    if keep_covered_releases and released_on is not None and any(h.covers(Month.of(released_on)) for h in active):
+        return Decision.allow()
+    return Decision(
+        False,
+        "its-contract-required",
+        f"downloading updates needs an ITS contract valid for {month} (ITS-7, UPD-4)",
+        402,
+    )

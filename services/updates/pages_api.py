@@ -1,0 +1,424 @@
+"""Release pages for subscribers' users: configuration releases (UPD-1), platform releases (UPD-2), known
+problems and administration articles (UPD-6).
+
+A configuration's pages are for users of subscribers registered for it (UPD-3, REG-6); anyone else gets a
+403 with an offer. The platform's pages are for users of subscribers with at least one active registered
+product. Only published releases are shown: a draft does not exist for subscribers (404); a withdrawn
+release answers 410 Gone, so a bookmarked page says why it went instead of pretending it never was.
+Markdown comes as the source and as safe HTML (`*_html`, markdown.py). Each kit names where to download
+it and whether this user may (UPD-4), so a page can show the offer instead of a link that would fail.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Literal
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from services.updates import store
+from services.updates.catalogue_api import path_configuration, path_version
+from services.updates.entitlement import Decision
+from services.updates.entitlement_store import Offer, SubscriberAccess, subscriber_access
+from services.updates.markdown import render, render_inline
+from shared.app import POOL
+from shared.auth import Caller
+from shared.http import Api, StrictModel
+from shared.problems import Forbidden, NotFound, Problem
+
+routes = Api("ITS Portal updates: release pages")
+
+TAGS = ("release pages",)
+
+
+class ReleaseNotFound(NotFound):
+    slug, title = "release-not-found", "No such release"
+
+
+class ReleaseGone(Problem):
+    status, slug, title = 410, "release-withdrawn", "The release was withdrawn"
+
+
+class NoRegisteredProduct(Forbidden):
+    slug, title = "no-registered-product", "Your subscriber has no registered product"
+
+
+# ---- answers ---------------------------------------------------------------------------------
+
+
+class Entitlement(BaseModel):
+    """UPD-4 for this user and these kits; when refused, why and what to do (the current month's offer)."""
+
+    allowed: bool
+    reason: str | None = None
+    detail: str | None = None
+    offer: Offer | None = None
+
+
+class KitItem(BaseModel):
+    id: uuid.UUID
+    name: str
+    kind: str
+    os: str | None
+    arch: str | None
+    size: int
+    sha256: str
+    download: str  # GET with the subscriber's token: 303 to a short-lived signed link
+
+
+class ArticleRef(BaseModel):
+    slug: str
+    title: str
+
+
+class ConfigurationReleaseSummary(BaseModel):
+    version: str
+    release_date: date
+    its_issue: str
+    prerelease: bool
+    min_platform: str | None
+    updates_from: list[str]
+    published_at: datetime | None
+    whats_new: str
+    whats_new_html: str
+    page: str
+
+
+class ConfigurationReleaseList(BaseModel):
+    configuration: str
+    configuration_name: str | None
+    items: list[ConfigurationReleaseSummary]  # newest version first
+
+
+class ConfigurationReleasePage(BaseModel):
+    """Every section of UPD-1."""
+
+    configuration: str
+    configuration_name: str | None
+    version: str
+    release_date: date
+    its_issue: str
+    prerelease: bool
+    published_at: datetime | None
+    whats_new: str
+    whats_new_html: str
+    changes: str
+    changes_html: str
+    major_changes: list[str]
+    major_changes_html: list[str]
+    update_procedure: str
+    update_procedure_html: str
+    min_platform: str | None
+    updates_from: list[str]
+    kits: list[KitItem]
+    entitlement: Entitlement
+    known_problems: list[ArticleRef]  # UPD-6: the known problems that name this version
+
+
+class PlatformReleaseSummary(BaseModel):
+    version: str
+    release_date: date
+    its_issue: str
+    grade: str | None
+    prerelease: bool
+    published_at: datetime | None
+    page: str
+
+
+class PlatformReleaseList(BaseModel):
+    items: list[PlatformReleaseSummary]  # newest version first
+
+
+class FixedBugItem(BaseModel):
+    id: str
+    title: str
+
+
+class PlatformReleasePage(BaseModel):
+    """Every section of UPD-2; `readme` is ReadMe.txt, plain text (shown as is, never as HTML)."""
+
+    version: str
+    release_date: date
+    its_issue: str
+    grade: str | None
+    prerelease: bool
+    published_at: datetime | None
+    differences: str
+    differences_html: str
+    migration_notes: str
+    migration_notes_html: str
+    fixed_bugs: list[FixedBugItem]
+    readme: str
+    kits: list[KitItem]
+    entitlement: Entitlement
+    known_problems: list[ArticleRef]
+
+
+class ArticleItem(BaseModel):
+    slug: str
+    configuration: str | None
+    kind: str
+    title: str
+    title_html: str
+    body: str
+    body_html: str
+    versions: list[str]
+    published_at: datetime | None
+    updated_at: datetime | None
+
+
+class ArticleList(BaseModel):
+    items: list[ArticleItem]  # known problems first, most recently updated first
+
+
+class ArticlesQuery(StrictModel):
+    kind: Literal["known_problem", "administration"] | None = None
+
+
+# ---- helpers ---------------------------------------------------------------------------------
+
+
+def _published(release: store.Release | None, what: str) -> store.Release:
+    if release is None or release.state == "draft":
+        raise ReleaseNotFound(f"no published release {what}")
+    if release.state == "withdrawn":
+        raise ReleaseGone(
+            f"{what} was withdrawn: {release.withdrawn_reason}"
+            if release.withdrawn_reason
+            else f"{what} was withdrawn",
+            withdrawn_at=release.withdrawn_at.isoformat() if release.withdrawn_at else None,
+            reason=release.withdrawn_reason,
+        )
+    return release
+
+
+def _kits(release: store.Release) -> list[KitItem]:
+    return [
+        KitItem(
+            id=k.id,
+            name=k.name,
+            kind=k.kind,
+            os=k.os,
+            arch=k.arch,
+            size=k.size,
+            sha256=k.sha256,
+            download=f"/v1/kits/{k.id}/download",
+        )
+        for k in release.kits
+    ]
+
+
+async def _entitlement(access: SubscriberAccess, configuration: str | None, decision: Decision) -> Entitlement:
+    offer = None if decision.allowed else await access.offer(configuration, decision)
+    return Entitlement(allowed=decision.allowed, reason=decision.reason, detail=decision.detail, offer=offer)
+
+
+async def _platform_access(request: web.Request, caller: Caller) -> SubscriberAccess:
+    """UPD-2: the platform's pages are for subscribers that hold at least one configuration."""
+    access = await subscriber_access(request, caller)
+    if not access.any_visible:
+        raise NoRegisteredProduct(
+            "the platform's pages are for subscribers with an active registered product: register one first"
+        )
+    return access
+
+
+def _article(a: store.Article) -> ArticleItem:
+    return ArticleItem(
+        slug=a.slug,
+        configuration=a.configuration,
+        kind=a.kind,
+        title=a.title,
+        title_html=render_inline(a.title),
+        body=a.body,
+        body_html=render(a.body),
+        versions=list(a.versions),
+        published_at=a.published_at,
+        updated_at=a.updated_at,
+    )
+
+
+def _refs(articles: list[store.Article]) -> list[ArticleRef]:
+    return [ArticleRef(slug=a.slug, title=a.title) for a in articles]
+
+
+# ---- configuration releases (UPD-1, UPD-3) ---------------------------------------------------------
+
+
+@routes.get(
+    "/v1/configurations/{code}/releases",
+    summary="UPD-1, UPD-3: the published releases of a configuration registered to my subscriber, newest first",
+    auth=True,
+    response=ConfigurationReleaseList,
+    errors=(403, 422),
+    tags=TAGS,
+)
+async def configuration_releases(request: web.Request, caller: Caller) -> ConfigurationReleaseList:
+    configuration = path_configuration(request)
+    access = await subscriber_access(request, caller)
+    await access.require_visible(configuration)  # REG-6: 403 with an offer
+    async with request.app[POOL].acquire() as conn:
+        releases = await store.published_releases(conn, configuration)
+        name = await store.configuration_name(conn, configuration)
+    return ConfigurationReleaseList(
+        configuration=configuration,
+        configuration_name=name,
+        items=[
+            ConfigurationReleaseSummary(
+                version=r.version,
+                release_date=r.release_date,
+                its_issue=r.its_issue,
+                prerelease=r.prerelease,
+                min_platform=r.min_platform,
+                updates_from=list(r.updates_from),
+                published_at=r.published_at,
+                whats_new=r.whats_new,
+                whats_new_html=render(r.whats_new),
+                page=f"/v1/configurations/{configuration}/releases/{r.version}",
+            )
+            for r in releases
+        ],
+    )
+
+
+@routes.get(
+    "/v1/configurations/{code}/releases/{version}",
+    summary="UPD-1: a configuration release's page, every section, with its kits and whether I may download them",
+    auth=True,
+    response=ConfigurationReleasePage,
+    errors=(403, 404, 410, 422),
+    tags=TAGS,
+)
+async def configuration_release(request: web.Request, caller: Caller) -> ConfigurationReleasePage:
+    configuration = path_configuration(request)
+    version = str(path_version(request))
+    access = await subscriber_access(request, caller)
+    await access.require_visible(configuration)
+    async with request.app[POOL].acquire() as conn:
+        found = await store.release_by_version(conn, configuration, version)
+        release = _published(found, f"{configuration} {version}")
+        name = await store.configuration_name(conn, configuration)
+        problems = await store.known_problems_of(conn, configuration, version)
+    decision = access.download(configuration, release.published_at)  # UPD-4, ITS-7, SUB-5
+    return ConfigurationReleasePage(
+        configuration=configuration,
+        configuration_name=name,
+        version=release.version,
+        release_date=release.release_date,
+        its_issue=release.its_issue,
+        prerelease=release.prerelease,
+        published_at=release.published_at,
+        whats_new=release.whats_new,
+        whats_new_html=render(release.whats_new),
+        changes=release.changes,
+        changes_html=render(release.changes),
+        major_changes=list(release.major_changes),
+        major_changes_html=[render_inline(line) for line in release.major_changes],
+        update_procedure=release.update_procedure,
+        update_procedure_html=render(release.update_procedure),
+        min_platform=release.min_platform,
+        updates_from=list(release.updates_from),
+        kits=_kits(release),
+        entitlement=await _entitlement(access, configuration, decision),
+        known_problems=_refs(problems),
+    )
+
+
+@routes.get(
+    "/v1/configurations/{code}/articles",
+    summary="UPD-6: known problems and administration articles of a configuration registered to my subscriber",
+    auth=True,
+    query=ArticlesQuery,
+    response=ArticleList,
+    errors=(403, 422),
+    tags=TAGS,
+)
+async def configuration_articles(request: web.Request, caller: Caller, query: ArticlesQuery) -> ArticleList:
+    configuration = path_configuration(request)
+    access = await subscriber_access(request, caller)
+    await access.require_visible(configuration)
+    async with request.app[POOL].acquire() as conn:
+        articles = await store.articles(conn, configuration, query.kind)
+    return ArticleList(items=[_article(a) for a in articles])
+
+
+# ---- the platform (UPD-2) ----------------------------------------------------------------------
+
+
+@routes.get(
+    "/v1/platform/releases",
+    summary="UPD-2: the published platform releases, newest first",
+    auth=True,
+    response=PlatformReleaseList,
+    errors=(403,),
+    tags=TAGS,
+)
+async def platform_releases(request: web.Request, caller: Caller) -> PlatformReleaseList:
+    await _platform_access(request, caller)
+    async with request.app[POOL].acquire() as conn:
+        releases = await store.published_releases(conn, None)
+    return PlatformReleaseList(
+        items=[
+            PlatformReleaseSummary(
+                version=r.version,
+                release_date=r.release_date,
+                its_issue=r.its_issue,
+                grade=r.grade,
+                prerelease=r.prerelease,
+                published_at=r.published_at,
+                page=f"/v1/platform/releases/{r.version}",
+            )
+            for r in releases
+        ]
+    )
+
+
+@routes.get(
+    "/v1/platform/releases/{version}",
+    summary="UPD-2: a platform release's page: differences, migration notes, fixed bugs, kits, ReadMe.txt",
+    auth=True,
+    response=PlatformReleasePage,
+    errors=(403, 404, 410, 422),
+    tags=TAGS,
+)
+async def platform_release(request: web.Request, caller: Caller) -> PlatformReleasePage:
+    version = str(path_version(request))
+    access = await _platform_access(request, caller)
+    async with request.app[POOL].acquire() as conn:
+        release = _published(await store.release_by_version(conn, None, version), f"platform {version}")
+        problems = await store.known_problems_of(conn, None, version)
+    return PlatformReleasePage(
+        version=release.version,
+        release_date=release.release_date,
+        its_issue=release.its_issue,
+        grade=release.grade,
+        prerelease=release.prerelease,
+        published_at=release.published_at,
+        differences=release.differences,
+        differences_html=render(release.differences),
+        migration_notes=release.migration_notes,
+        migration_notes_html=render(release.migration_notes),
+        fixed_bugs=[FixedBugItem(id=b["id"], title=b["title"]) for b in release.fixed_bugs],
+        readme=release.readme,
+        kits=_kits(release),
+        entitlement=await _entitlement(access, None, access.download_any()),
+        known_problems=_refs(problems),
+    )
+
+
+@routes.get(
+    "/v1/platform/articles",
+    summary="UPD-6: known problems and administration articles about the platform",
+    auth=True,
+    query=ArticlesQuery,
+    response=ArticleList,
+    errors=(403, 422),
+    tags=TAGS,
+)
+async def platform_articles(request: web.Request, caller: Caller, query: ArticlesQuery) -> ArticleList:
+    await _platform_access(request, caller)
+    async with request.app[POOL].acquire() as conn:
+        articles = await store.articles(conn, None, query.kind)
+    return ArticleList(items=[_article(a) for a in articles])

@@ -1,0 +1,57 @@
+"""updates' settings (environment variables `ITS_*`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import Field, SecretStr, model_validator
+
+from shared.settings import BaseServiceSettings, TimeZoneName
+
+DEV_LINK_SECRET = "dev-only-download-link-secret-change-me"  # noqa: S105 (refused in production)
+
+
+class UpdatesSettings(BaseServiceSettings):
+    port: int = 8104
+    # Release drafts and articles carry long Markdown (change lists); kits stream past this limit.
+    client_max_size: int = 1024 * 1024
+    # "The current month" (UPD-4, ITS-7) is the vendor's month in this zone.
+    vendor_timezone: TimeZoneName = "Europe/Moscow"
+    # Kits are stored by content (sha256) under this directory ("filesystem"), or in an S3-compatible bucket.
+    kit_storage: Literal["filesystem", "s3"] = "filesystem"
+    kits_dir: Path = Path("var/kits")  # default: <var_dir>/kits
+    s3_endpoint: str = ""
+    s3_bucket: str = ""
+    s3_access_key: SecretStr = SecretStr("")
+    s3_secret_key: SecretStr = SecretStr("")
+    s3_region: str = "us-east-1"
+    # Signed download links (UPD-4): HMAC key shared by every replica (and nginx's verifier), link lifetime.
+    download_link_secret: SecretStr = SecretStr(DEV_LINK_SECRET)
+    download_link_seconds: int = Field(default=600, ge=10, le=86_400)
+    # Where signed links point: this service's own address by default; a CDN or nginx in front in production.
+    download_base_url: str = "http://127.0.0.1:8104"
+    # Keygen's alternative to UPD-4's "current month": releases published while the subscriber was covered
+    # stay downloadable after the coverage ends. Off: the source document's rule is the current month.
+    keep_covered_releases: bool = False
+    # Kit uploads are streamed to storage; this caps one kit's size.
+    max_kit_bytes: int = Field(default=8 * 1024**3, ge=1)
+
+    @property
+    def vendor_zone(self) -> ZoneInfo:
+        return ZoneInfo(self.vendor_timezone)
+
+    @model_validator(mode="after")
+    def _kits_under_var_dir(self) -> UpdatesSettings:
+        if "kits_dir" not in self.model_fields_set:
+            self.kits_dir = self.var_dir / "kits"
+        return self
+
+    @model_validator(mode="after")
+    def _production_secret(self) -> UpdatesSettings:
+        if self.is_production and self.download_link_secret.get_secret_value() in ("", DEV_LINK_SECRET):
+            raise ValueError("set ITS_DOWNLOAD_LINK_SECRET (32+ random bytes) in production")
+        if len(self.download_link_secret.get_secret_value()) < 16:
+            raise ValueError("ITS_DOWNLOAD_LINK_SECRET must be at least 16 characters")
+        return self
