@@ -1,5 +1,5 @@
 """`make bench` / `python -m bench [NAME...] [--quick]`: pipeline, http_me, login, registration_numbers,
-contracts_post, contracts_processing.
+contracts_post, contracts_processing, downloads, downloads_concurrent, update_plan.
 
 Runs the benchmarks of issue 2, each on a database and vhost of its own, and prints every figure beside
 its reference measured in the same run, their ratio and the target. A ratio below target is reported
@@ -21,7 +21,16 @@ from typing import Any
 for _name in [name for name in os.environ if name.startswith("ITS_") and not name.startswith("ITS_TEST_")]:
     del os.environ[_name]
 
-from bench import contracts_post, contracts_processing, http_me, login, pipeline, registration_numbers  # noqa: E402
+from bench import (  # noqa: E402
+    contracts_post,
+    contracts_processing,
+    downloads,
+    http_me,
+    login,
+    pipeline,
+    registration_numbers,
+    update_plan,
+)
 from bench.common import Result, print_table  # noqa: E402
 
 Benchmark = Callable[[bool], Coroutine[Any, Any, Result]]
@@ -37,6 +46,9 @@ BENCHMARKS: dict[str, Benchmark] = {
     "contracts_processing": lambda quick: (
         contracts_processing.run(contracts=5_000, rounds=1) if quick else contracts_processing.run()
     ),
+    "downloads": lambda quick: downloads.run(size=64 * 1024**2, rounds=1) if quick else downloads.run(),
+    "downloads_concurrent": lambda quick: downloads.run_concurrent(count=100) if quick else downloads.run_concurrent(),
+    "update_plan": lambda quick: update_plan.run(rounds=1, seconds=2, paced_seconds=5) if quick else update_plan.run(),
 }
 # The broker and the database are shared (other test runs restart RabbitMQ, for one): a benchmark that
 # crashes is run once more before it counts as failed.

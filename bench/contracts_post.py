@@ -56,8 +56,8 @@ from bench.common import (
 )
 from bench.http_me import Load
 from services.contracts.app import MIGRATIONS, SCHEMA
-from shared.months import Month
 from services.contracts.settings import ContractsSettings
+from shared.months import Month
 from shared.settings import BaseServiceSettings
 from tests.tokens import TestKeys
 

@@ -1,0 +1,403 @@
+"""`POST /v1/update-plan` (UPD-5) requests/s on a 5,000-release catalogue, vs a bare aiohttp JSON handler.
+
+updates runs as in production (`python -m services.updates`, its own database and vhost, logging at INFO
+into a file, one process). The catalogue is prepared directly (a benchmark may prepare state): 5,000
+published releases of one configuration from `services.updates.plan.synthetic_releases` (three branching
+lines, prereleases, cumulative updates), one update kit each, and platform releases covering their minimum
+platform versions, inserted into updates.releases/kits; the subscriber holds the configuration through a
+PROF product covered by a contract this month (registered_products, contract_coverage), so every step is
+entitled and every kit gets a signed link. The token is signed here with a test key (tests/tokens.py),
+served as JWKS by this process: identity is not running and takes no CPU from the service.
+
+The requests ask, in turn, for the plans of clients some way behind: from the release 5, 10, 25, 50,
+100, 150, 200 and 300 releases before the newest, to the newest (chains of 2 to about 50 steps; from the
+oldest release it would be 662 steps and 400 kB, which no client that updates at all would ask). The
+reference is a tiny aiohttp app in its own process that parses the same JSON bodies and answers each with
+the very document updates answered to it (serialised per request). The load comes from `wrk` (Lua script
+for the POST) with 200 connections, rounds alternating between the servers after a warm-up; the figure
+is the median throughput, the target at least 0.6 times the reference.
+
+Latency: in the throughput rounds every connection sends its next request as soon as the answer comes,
+so by Little's law the latency there is 200 / throughput, whatever the server does. The p99 target
+(< 20 ms at 200 concurrent clients) is measured as clients behave: 200 connections, each pausing between
+requests so that together they offer half of the measured throughput (`wrk --latency`, Lua `delay`),
+for a minute: the time updates keeps its catalogue cached, so the phase holds one reload of it.
+
+    python -m bench.update_plan serve-bare PORT DOCUMENT_FILE     the reference server
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import re
+import shutil
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+from aiohttp import web
+
+from bench.common import (
+    Process,
+    Result,
+    TestStack,
+    free_port,
+    median,
+    quiet_migrate,
+    service_process,
+    spread,
+    throwaway_stack,
+)
+from bench.contracts_post import jwks_server
+from shared.months import Month
+from tests.tokens import TestKeys
+
+TARGET = 0.6
+P99_LIMIT_MS = 20.0
+RELEASES = 5_000
+SEED = 6
+CONNECTIONS = 200
+THREADS = 1  # wrk is cheap; leave the other core to the server and the database
+ROUND_SECONDS = 5
+WARMUP_SECONDS = 2
+# The paced phase lasts as long as updates keeps its catalogue cached (graphs.CACHE_SECONDS), so that it
+# holds one reload of the 5,000 releases, as every minute of a replica's life does.
+PACED_SECONDS = 60
+CONFIGURATION = "ACC"
+BEHIND = (5, 10, 25, 50, 100, 150, 200, 300)  # the clients' versions: this many releases before the newest
+PLATFORM = "8.3.20.1000"
+PLATFORM_VERSIONS = [f"8.3.{minor}.2000" for minor in range(20, 30)]  # above every synthetic min_platform
+
+
+@dataclass(frozen=True)
+class Load:
+    requests_per_second: float
+    requests: int
+    p99_ms: float
+    p50_ms: float
+
+
+# ---- the catalogue ----------------------------------------------------------------------------------
+
+
+def _sha256_of(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+async def prepare(stack: TestStack) -> tuple[uuid.UUID, str, list[str]]:
+    """The updates schema with the catalogue and one entitled subscriber: (subscriber id, code, the clients'
+    versions)."""
+    from services.updates.app import MIGRATIONS, SCHEMA
+    from services.updates.plan import synthetic_releases
+
+    await asyncio.to_thread(quiet_migrate, MIGRATIONS, stack.database_url, SCHEMA)
+    releases = synthetic_releases(RELEASES, SEED)
+    now = datetime.now(UTC)
+    first_day = date(2020, 1, 1)
+    release_rows: list[tuple[Any, ...]] = []
+    kit_rows: list[tuple[Any, ...]] = []
+    for n, r in enumerate(releases):
+        published = now - timedelta(days=RELEASES - n)
+        release_rows.append(
+            (
+                r.release_id,
+                "configuration",
+                CONFIGURATION,
+                str(r.version),
+                list(r.version.key),
+                first_day + timedelta(days=n),
+                f"ITS-{n}",
+                r.prerelease,
+                str(r.min_platform) if r.min_platform else None,
+                [str(v) for v in r.updates_from],
+                None,
+                "published",
+                published,
+                published,
+                published,
+            )
+        )
+        kit_rows.append(
+            (uuid.uuid4(), r.release_id, "1Cv8.cfu", "update", None, None, 40_000_000 + n, _sha256_of(str(r.version)))
+        )
+    for n, version in enumerate(PLATFORM_VERSIONS):
+        release_id = uuid.uuid4()
+        published = now - timedelta(days=len(PLATFORM_VERSIONS) - n)
+        key = [int(part) for part in version.split(".")]
+        release_rows.append(
+            (
+                release_id,
+                "platform",
+                None,
+                version,
+                key,
+                first_day + timedelta(days=n),
+                f"PLT-{n}",
+                False,
+                None,
+                [],
+                "recommended",
+                "published",
+                published,
+                published,
+                published,
+            )
+        )
+        for os_name in ("linux", "windows"):
+            name = f"setup-{version}-{os_name}.zip"
+            kit_rows.append(
+                (uuid.uuid4(), release_id, name, "platform", os_name, "x86_64", 300_000_000, _sha256_of(name))
+            )
+    subscriber_id, code = uuid.uuid4(), "BENCH-0001"
+    month = Month.of(now.date())
+    conn = await asyncpg.connect(stack.database_url, server_settings={"search_path": SCHEMA})
+    try:
+        async with conn.transaction():
+            await conn.copy_records_to_table(
+                "releases",
+                columns=[
+                    "id",
+                    "kind",
+                    "configuration",
+                    "version",
+                    "version_key",
+                    "release_date",
+                    "its_issue",
+                    "prerelease",
+                    "min_platform",
+                    "updates_from",
+                    "grade",
+                    "state",
+                    "created_at",
+                    "updated_at",
+                    "published_at",
+                ],
+                records=release_rows,
+            )
+            await conn.copy_records_to_table(
+                "kits",
+                columns=["id", "release_id", "name", "kind", "os", "arch", "size", "sha256"],
+                records=kit_rows,
+            )
+            await conn.execute(
+                "INSERT INTO configurations (code, name, updated_at) VALUES ($1, 'Accounting', $2)", CONFIGURATION, now
+            )
+            await conn.execute(
+                "INSERT INTO registered_products (registration_number, subscriber_id, subscriber_code, article, "
+                "product_name, edition, configurations, its_required, purchase_date, active_from, updated_at) "
+                "VALUES ('8000000000001', $1, $2, '4601546041807', 'Accounting PROF', 'PROF', $3, true, $4, $5, $5)",
+                subscriber_id,
+                code,
+                [CONFIGURATION],
+                now.date() - timedelta(days=400),
+                now - timedelta(days=400),
+            )
+            await conn.execute(
+                "INSERT INTO contract_coverage (contract_id, registration_number, period_from, period_to) "
+                "VALUES ($1, '8000000000001', $2, $3)",
+                uuid.uuid4(),
+                str(month.plus(-6)),
+                str(month.plus(6)),
+            )
+    finally:
+        await conn.close()
+    return subscriber_id, code, [str(releases[-1 - behind].version) for behind in BEHIND]
+
+
+# ---- the reference server ---------------------------------------------------------------------------
+
+
+def bare_app(documents: dict[str, Any]) -> web.Application:
+    """Answers a plan request with the document updates answered for its version."""
+
+    async def plan(request: web.Request) -> web.Response:
+        body = await request.json()
+        if not isinstance(body, dict) or body.get("version") not in documents:
+            return web.json_response({"title": "bad request"}, status=422)
+        return web.json_response(documents[body["version"]])
+
+    async def ready(request: web.Request) -> web.Response:
+        return web.json_response({"status": "ready"})
+
+    app = web.Application()
+    app.router.add_post("/v1/update-plan", plan)
+    app.router.add_get("/readyz", ready)
+    return app
+
+
+def serve_bare(port: int, documents_file: str) -> None:
+    documents = json.loads(Path(documents_file).read_text())
+    web.run_app(bare_app(documents), host="127.0.0.1", port=port, access_log=None, print=None)
+
+
+# ---- wrk --------------------------------------------------------------------------------------------
+
+
+def _lua_string(text: str) -> str:
+    return "[==[" + text + "]==]"
+
+
+def wrk_script(bodies: list[str], token: str, delay_ms: float | None) -> str:
+    """wrk's POSTs of `bodies` in turn; with `delay_ms`, each connection pauses about that long (±50 %)
+    between its requests."""
+    pause = ""
+    if delay_ms:
+        pause = f"function delay()\n  return math.random({int(delay_ms * 0.5)}, {int(delay_ms * 1.5)})\nend\n"
+    return f"""
+local bodies = {{{", ".join(_lua_string(body) for body in bodies)}}}
+local headers = {{
+  ["Content-Type"] = "application/json",
+  ["Authorization"] = {_lua_string("Bearer " + token)},
+}}
+local counter = 0
+request = function()
+  counter = counter + 1
+  return wrk.format("POST", nil, headers, bodies[counter % #bodies + 1])
+end
+{pause}"""
+
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def _latency_ms(output: str, percentile: str) -> float:
+    match = re.search(rf"^\s+{percentile}%\s+([\d.]+)(us|ms|s)\s*$", output, re.MULTILINE)
+    if match is None:
+        raise RuntimeError(f"no {percentile}% latency in wrk's output: {output}")
+    return float(match[1]) * _UNITS[match[2]]
+
+
+async def wrk(url: str, seconds: int, script: Path) -> Load:
+    argv = ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", "-s", str(script), url]
+    process = await asyncio.create_subprocess_exec(
+        *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    output = (await process.communicate())[0].decode()
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    total = re.search(r"(\d+) requests in", output)
+    if process.returncode != 0 or rate is None or total is None:
+        raise RuntimeError(f"wrk failed: {output}")
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    bad = (int(non_2xx[1]) if non_2xx else 0) + (sum(int(g) for g in errors.groups()) if errors else 0)
+    if bad:
+        raise RuntimeError(f"{url}: {bad} of {total[1]} requests failed: {output}")
+    return Load(float(rate[1]), int(total[1]), _latency_ms(output, "99"), _latency_ms(output, "50"))
+
+
+# ---- the benchmark ----------------------------------------------------------------------------------
+
+
+async def check_plan(url: str, body: str, token: str) -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    async with aiohttp.ClientSession() as http, http.post(url, data=body, headers=headers) as response:
+        answer: dict[str, Any] = await response.json(content_type=None)
+        if response.status != 200:
+            raise RuntimeError(f"{url} answered {response.status}: {answer}")
+    return answer
+
+
+@contextlib.asynccontextmanager
+async def bare_process(stack: TestStack, documents: dict[str, Any]) -> AsyncIterator[str]:
+    document_file = stack.var_dir / "plans.json"
+    document_file.write_text(json.dumps(documents))
+    port = free_port()
+    process = Process(
+        [sys.executable, "-m", "bench.update_plan", "serve-bare", str(port), str(document_file)],
+        ready_url=f"http://127.0.0.1:{port}/readyz",
+        log_path=stack.var_dir / "log" / "bare.log",
+    )
+    await process.start()
+    try:
+        yield f"http://127.0.0.1:{port}/v1/update-plan"
+    finally:
+        await process.stop()
+
+
+async def run(*, rounds: int = 5, seconds: int = ROUND_SECONDS, paced_seconds: int = PACED_SECONDS) -> Result:
+    if shutil.which("wrk") is None:
+        raise RuntimeError("this benchmark needs wrk (apt-get install wrk) for its POSTs and latencies")
+    keys = TestKeys()
+    rates: dict[str, list[float]] = {"updates": [], "bare": []}
+    saturated_p99: dict[str, list[float]] = {"updates": [], "bare": []}
+    async with throwaway_stack("update_plan", migrate_identity=False) as stack, jwks_server(keys) as jwks_url:
+        subscriber_id, code, versions = await prepare(stack)
+        subscriber = {"id": str(subscriber_id), "code": code, "role": "owner", "rights": []}
+        token = keys.token(scope="", subscriber=subscriber, role="customer", login="bench", ttl=86_400)
+        bodies = [
+            json.dumps({"configuration": CONFIGURATION, "version": version, "platform_version": PLATFORM})
+            for version in versions
+        ]
+        async with service_process(stack, "updates", ITS_JWKS_URL=jwks_url) as updates:
+            urls = {"updates": f"{updates.url}/v1/update-plan"}
+            documents = {}
+            for version, body in zip(versions, bodies, strict=True):
+                documents[version] = document = await check_plan(urls["updates"], body, token)
+                if not document["steps"] or not all(step["entitled"] for step in document["steps"]):
+                    raise RuntimeError(f"the plan should be a chain of entitled steps: {str(document)[:500]}")
+            steps = [len(document["steps"]) for document in documents.values()]
+            sizes = [len(json.dumps(document)) for document in documents.values()]
+            async with bare_process(stack, documents) as bare_url:
+                urls["bare"] = bare_url
+                await check_plan(bare_url, bodies[0], token)
+                saturate = stack.var_dir / "saturate.lua"
+                saturate.write_text(wrk_script(bodies, token, None))
+                for url in urls.values():
+                    await wrk(url, WARMUP_SECONDS, saturate)
+                for _ in range(rounds):
+                    for name, url in urls.items():
+                        load = await wrk(url, seconds, saturate)
+                        rates[name].append(load.requests_per_second)
+                        saturated_p99[name].append(load.p99_ms)
+                # Clients with pauses, offering half of what updates managed: each connection waits
+                # about CONNECTIONS / (rate / 2) seconds between its requests.
+                offered = median(rates["updates"]) / 2
+                paced_script = stack.var_dir / "paced.lua"
+                paced_script.write_text(wrk_script(bodies, token, 1000 * CONNECTIONS / offered))
+                paced = await wrk(urls["updates"], paced_seconds, paced_script)
+    ratios = [u / b for u, b in zip(rates["updates"], rates["bare"], strict=True)]
+    p99_verdict = "PASS" if paced.p99_ms < P99_LIMIT_MS else "BELOW"
+    return Result(
+        name="POST /v1/update-plan",
+        figure=median(rates["updates"]),
+        reference=median(rates["bare"]),
+        unit="req/s",
+        figure_label=f"updates, {RELEASES:,} releases",
+        reference_label="bare aiohttp JSON, same answers",
+        target=TARGET,
+        details=[
+            f"wrk -t{THREADS} -c{CONNECTIONS} --latency, {seconds} s a round, {rounds} rounds alternating, "
+            f"after {WARMUP_SECONDS} s warm-up each; one process each",
+            f"updates req/s: {spread(rates['updates'])}",
+            f"bare req/s:    {spread(rates['bare'])}",
+            f"ratio per round: {', '.join(f'{r:.2f}' for r in ratios)}",
+            f"plans from {len(versions)} versions ({', '.join(map(str, BEHIND))} releases behind the newest) in turn: "
+            f"{min(steps)} to {max(steps)} steps (mean {sum(steps) / len(steps):.0f}), "
+            f"{min(sizes):,} to {max(sizes):,} bytes of JSON with a signed link per kit",
+            f"p99 with {CONNECTIONS} clients pausing between requests so as to offer half the throughput "
+            f"({paced.requests_per_second:,.0f} req/s came), for {paced_seconds} s: {paced.p99_ms:.1f} ms "
+            f"(p50 {paced.p50_ms:.1f} ms); target < {P99_LIMIT_MS:.0f} ms: {p99_verdict}",
+            f"p99 at saturation (every connection busy; 200 / throughput by Little's law): updates "
+            f"{median(saturated_p99['updates']):.0f} ms, bare {median(saturated_p99['bare']):.0f} ms",
+        ],
+    )
+
+
+def main(argv: list[str]) -> None:
+    if argv[:1] == ["serve-bare"] and len(argv) == 3:
+        serve_bare(int(argv[1]), argv[2])
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
