@@ -309,16 +309,21 @@ def test_the_demo_loads_the_demo_catalogue(
     from services.identity.demo import DEMO_ACCOUNTS
     from services.registration import demo
 
-    login, password, email, full_name, _ = next(a for a in DEMO_ACCOUNTS if a[4])
-    asyncio.run(
-        ensure_account(
-            IdentitySettings(), login=login, password=password, email=email, full_name=full_name, operator=True
+    for login, password, email, full_name, operator in DEMO_ACCOUNTS:
+        asyncio.run(
+            ensure_account(
+                IdentitySettings(), login=login, password=password, email=email, full_name=full_name, operator=operator
+            )
         )
-    )
     monkeypatch.setenv("ITS_IDENTITY_URL", services.identity.url)
     monkeypatch.setenv("ITS_REGISTRATION_URL", services.registration.url)
-    for _ in range(2):  # idempotent
-        demo.main()
-        out = capsys.readouterr().out
-        assert out.startswith("demo catalogue (demo_catalogue.yaml): configurations:") and out.count("\n") == 1
-    assert "configurations: 0 created, 4 updated; products: 0 created, 6 updated" in out
+    demo.main()
+    first = capsys.readouterr().out.splitlines()
+    assert first[0].startswith("demo catalogue (demo_catalogue.yaml): configurations:")
+    # The demo customer's Accounting PROF, authorised by the demo partner (REG-5), made once.
+    assert first[1].startswith("demo: Accounting PROF ") and len(first) == 2
+    demo.main()  # idempotent
+    again = capsys.readouterr().out.splitlines()
+    assert again == [
+        "demo catalogue (demo_catalogue.yaml): configurations: 0 created, 4 updated; products: 0 created, 6 updated"
+    ]
