@@ -214,12 +214,12 @@ async def update_plan(request: web.Request, caller: Caller, body: PlanRequest) -
             required = release.min_platform
         steps.append(
             Step(
-                version=str(release.version),
+                version=release.version_text,
                 from_version=str(from_version),
                 release_date=release.release_date,
                 min_platform=str(release.min_platform) if release.min_platform else None,
                 prerelease=release.prerelease,
-                page=f"/v1/configurations/{body.configuration}/releases/{release.version}",
+                page=f"/v1/configurations/{body.configuration}/releases/{release.version_text}",
                 entitled=step_decision.allowed,
                 kits=_kits(request, access, release, step_decision.allowed, expires),
             )

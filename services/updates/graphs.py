@@ -38,6 +38,7 @@ class PublishedRelease:
 
     id: uuid.UUID
     version: Version
+    version_text: str  # canonical, as stored: str(version) for every plan step would cost a join each
     release_date: str
     published_at: datetime
     min_platform: Version | None
@@ -51,6 +52,7 @@ class PublishedRelease:
         return cls(
             id=row.id,
             version=Version.parse(row.version),
+            version_text=row.version,
             release_date=row.release_date.isoformat(),
             published_at=row.published_at,
             min_platform=Version.parse(row.min_platform) if row.min_platform else None,
