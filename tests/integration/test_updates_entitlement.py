@@ -8,58 +8,26 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from services.registration.domain import luhn_digit
-from services.updates.app import SCHEMA, UpdatesSettings, create_app
 from services.updates.versions import Version
 from shared.bus import Bus
 from shared.clock import TestClock
-from shared.db import Pool, create_pool
+from shared.db import Pool
 from shared.events import Envelope, Event, wrap
 from shared.events.contracts import ContractActivated, ContractExpired, Organisation
 from shared.events.registration import ProductActivated, ProductChanged, ProductRegistered, ProductTransferred
 from tests.infra import RunningApp, TestStack, wait_for
+from tests.integration.updates_fixtures import keys, kits_dir, new_number, pool, publisher, updates
 from tests.tokens import TestKeys
 
+__all__ = ["keys", "kits_dir", "pool", "publisher", "updates"]  # fixtures
+
 PROBLEMS = "https://its-portal.dev/problems/"
-
-
-@pytest.fixture(scope="module")
-def keys() -> TestKeys:
-    return TestKeys()
-
-
-@pytest.fixture(scope="module")
-async def app(migrated: TestStack, keys: TestKeys) -> AsyncIterator[RunningApp]:
-    settings = UpdatesSettings(kits_dir=migrated.var_dir / "kits-entitlement")
-    async with RunningApp(create_app(settings, keys=keys)) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-async def bus(migrated: TestStack) -> AsyncIterator[Bus]:
-    bus = Bus(migrated.amqp_url, name="updates-test-publisher", prefetch=1, delivery_limit=20)
-    await bus.connect()
-    yield bus
-    await bus.close()
-
-
-@pytest.fixture(scope="module")
-async def pool(migrated: TestStack) -> AsyncIterator[Pool]:
-    pool = await create_pool(migrated.database_url, SCHEMA, min_size=1, max_size=4)
-    yield pool
-    await pool.close()
-
-
-def new_number() -> str:
-    body = str(10**9 + uuid.uuid4().int % (9 * 10**9))
-    return body + luhn_digit(body)
 
 
 @dataclass
@@ -205,8 +173,8 @@ class World:
 
 
 @pytest.fixture
-async def world(migrated: TestStack, keys: TestKeys, app: RunningApp, bus: Bus, pool: Pool) -> World:
-    return World(migrated, keys, app, bus, pool)
+async def world(migrated: TestStack, keys: TestKeys, updates: RunningApp, publisher: Bus, pool: Pool) -> World:
+    return World(migrated, keys, updates, publisher, pool)
 
 
 def unique_configuration() -> str:
