@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import random
 import sys
+import uuid
 from collections import Counter
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from shared.clock import TestClock
 from shared.db import Connection
-from shared.jobs import Job, JobHandler, JobWorker, schedule
+from shared.jobs import Job, JobHandler, JobWorker, schedule, schedule_many
 from tests.infra import ROOT, wait_for
 
 if TYPE_CHECKING:
@@ -260,3 +261,24 @@ async def test_scheduling_with_a_dedupe_key_is_idempotent_and_part_of_the_caller
     assert await jobs.run_one()
     assert not await jobs.run_one()
     assert await kernel.effects("ran") == (1, 1)
+
+
+async def test_schedule_many_writes_every_job_once_and_runs_them(kernel: Kernel) -> None:
+    """One statement for a fan-out; keys already scheduled (by schedule or an earlier call) are skipped."""
+    prefix = f"many:{uuid.uuid4().hex}:"
+    async with kernel.pool.acquire() as conn, conn.transaction():
+        await schedule(conn, KIND, {"n": 0}, kernel.clock.now(), dedupe_key=prefix + "0")
+        await schedule_many(conn, KIND, [({"n": n}, f"{prefix}{n}") for n in range(5)], kernel.clock.now())
+        await schedule_many(conn, KIND, [({"n": n}, f"{prefix}{n}") for n in range(3, 8)], kernel.clock.now())
+        await schedule_many(conn, KIND, [], kernel.clock.now())
+    rows = await kernel.pool.fetch(
+        "SELECT dedupe_key, payload FROM deferred_jobs WHERE dedupe_key LIKE $1 ORDER BY id", prefix + "%"
+    )
+    assert [r["dedupe_key"] for r in rows] == [f"{prefix}{n}" for n in range(8)]
+    assert rows[0]["payload"] == {"n": 0} and rows[7]["payload"] == {"n": 7}
+    kernel.start(worker(kernel, record(prefix)).run(), "worker")
+
+    async def all_ran() -> bool:
+        return await kernel.effects(prefix) == (8, 8)
+
+    await wait_for(all_ran, timeout=10, what="all eight jobs")
