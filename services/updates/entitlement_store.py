@@ -209,22 +209,26 @@ class EntitlementCache:
         self.size = size
         self.seconds = seconds
         self._entries: OrderedDict[uuid.UUID, tuple[float, dict[str, list[Holding]]]] = OrderedDict()
+        self._generation = 0  # counts change notifications: a load overtaken by one is not kept
 
     async def get(self, conn_source: Any, subscriber_id: uuid.UUID) -> dict[str, list[Holding]]:
         entry = self._entries.get(subscriber_id)
         if entry is not None and time.monotonic() - entry[0] < self.seconds:
             self._entries.move_to_end(subscriber_id)
             return entry[1]
-        loaded_at = time.monotonic()
+        loaded_at, generation = time.monotonic(), self._generation
         async with conn_source.acquire() as conn:
             holdings = await holdings_of(conn, subscriber_id)
-        self._entries[subscriber_id] = (loaded_at, holdings)
-        self._entries.move_to_end(subscriber_id)
-        if len(self._entries) > self.size:
-            self._entries.popitem(last=False)
+        # A change announced while the query ran may not be in what it read: answer with it, keep nothing.
+        if generation == self._generation:
+            self._entries[subscriber_id] = (loaded_at, holdings)
+            self._entries.move_to_end(subscriber_id)
+            if len(self._entries) > self.size:
+                self._entries.popitem(last=False)
         return holdings
 
     def forget(self, subscriber_id: uuid.UUID | None = None) -> None:
+        self._generation += 1
         if subscriber_id is None:
             self._entries.clear()
         else:

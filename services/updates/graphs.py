@@ -115,6 +115,7 @@ class Catalogues:
         self._configurations: dict[str, tuple[float, ConfigurationCatalogue]] = {}
         self._platform: tuple[float, PlatformCatalogue] | None = None
         self._loading: dict[str, asyncio.Task[Any]] = {}  # by configuration; PLATFORM for the platform
+        self._generation = 0  # counts change notifications
 
     async def configuration(self, configuration: str) -> ConfigurationCatalogue:
         entry = self._configurations.get(configuration)
@@ -149,24 +150,29 @@ class Catalogues:
             log.warning("updates.catalogue_load_failed", configuration=key, error=repr(task.exception()))
 
     async def _fetch(self, configuration: str) -> ConfigurationCatalogue:
-        loaded_at = time.monotonic()
+        loaded_at, generation = time.monotonic(), self._generation
         async with self._app[POOL].acquire() as conn:
             rows = await store.graph_rows(conn, configuration)
         catalogue = await asyncio.to_thread(build_configuration, configuration, rows)
-        self._configurations[configuration] = (loaded_at, catalogue)
+        self._configurations[configuration] = (self._fresh(loaded_at, generation), catalogue)
         return catalogue
 
     async def _fetch_platform(self) -> PlatformCatalogue:
-        loaded_at = time.monotonic()
+        loaded_at, generation = time.monotonic(), self._generation
         async with self._app[POOL].acquire() as conn:
             rows = await store.platform_releases(conn)
         catalogue = PlatformCatalogue(tuple(PublishedRelease.of(row) for row in rows))
-        self._platform = (loaded_at, catalogue)
+        self._platform = (self._fresh(loaded_at, generation), catalogue)
         return catalogue
+
+    def _fresh(self, loaded_at: float, generation: int) -> float:
+        """A change announced while a load ran may not be in what it read: kept, but stale at once."""
+        return loaded_at if generation == self._generation else -math.inf
 
     def forget(self, payload: str | None) -> None:
         """A notification's payload is the configuration that changed ('' for the platform); None: all.
         The entry goes stale: the next request starts its rebuild."""
+        self._generation += 1
         if payload is None:
             self._configurations = {c: (-math.inf, e[1]) for c, e in self._configurations.items()}
             self._platform = (-math.inf, self._platform[1]) if self._platform else None
