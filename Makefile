@@ -9,7 +9,7 @@ LINT_DIRS := $(wildcard shared services devtools itsctl tests bench)
 # `stop`/`status` use only the standard library: they work before the venv exists.
 STACK_PY = $(if $(wildcard $(PY)),$(PY),$(PYTHON))
 
-.PHONY: help venv infra run stop status test test-unit test-integration test-e2e lint bench clean
+.PHONY: help venv infra run stop status test test-unit test-integration test-e2e lint bench screenshots clean
 
 help:
 	@echo "make run      install, start PostgreSQL/RabbitMQ if needed, migrate, start the stack"
@@ -17,6 +17,7 @@ help:
 	@echo "make test     the whole suite (PYTEST_ARGS=... to pass options)"
 	@echo "make test-unit | test-integration | test-e2e"
 	@echo "make lint     ruff + mypy --strict               make bench    benchmarks"
+	@echo "make screenshots  browser tests, screenshots of each page into var/screenshots/"
 	@echo "make clean    stop, remove var/ and caches (keeps .venv)"
 
 venv: $(STAMP)
@@ -65,6 +66,11 @@ bench: venv infra
 	    || echo "bench: wrk unavailable; using the Python load generator"; \
 	  else echo "bench: wrk not found; using the Python load generator"; fi; }
 	$(PY) -m bench
+
+screenshots: venv infra
+	rm -rf var/screenshots
+	ITS_SCREENSHOTS_DIR=$(CURDIR)/var/screenshots $(PY) -m pytest tests/e2e -k browser $(PYTEST_ARGS)
+	@echo "screenshots in var/screenshots/"
 
 clean:
 	@if [ -d var/run ]; then $(STACK_PY) -m devtools.stack down; fi

@@ -9,6 +9,8 @@
 
 `ITS_STACK_SERVICES=identity` (comma-separated) limits the stack to some services;
 `ITS_VAR_DIR` moves var/; `ITS_SMTP_PORT` moves the mail sink from 1025.
+Where nginx is installed, the gateway (deploy/nginx/gateway.conf, devtools/gateway.py) runs in front:
+https://127.0.0.1:8443/ (`ITS_GATEWAY_PORT`; `ITS_STACK_GATEWAY=0` leaves it out).
 """
 
 from __future__ import annotations
@@ -28,16 +30,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from devtools import gateway
+
 ROOT = Path(__file__).resolve().parent.parent
-SERVICES = ["identity", "registration", "contracts", "updates", "notifications"]  # in start order
+SERVICES = ["identity", "portal", "registration", "contracts", "updates", "notifications"]  # in start order
 SERVICE_PORTS = {
+    "portal": 8080,
     "identity": 8101,
     "registration": 8102,
     "contracts": 8103,
     "updates": 8104,
     "notifications": 8105,
 }
+# identity's e-mail links (verification, password reset, invitations) open the portal's pages.
+SERVICE_ENV = {"identity": {"ITS_PORTAL_URL": "http://127.0.0.1:8080"}}
 SINK_NAME = "smtp-sink"
+GATEWAY_NAME = "gateway"
 HOST = "127.0.0.1"
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/its"
 READY_TIMEOUT = 60.0
@@ -60,10 +68,12 @@ class Proc:
 
     @property
     def is_service(self) -> bool:
-        return self.name != SINK_NAME
+        return self.name not in (SINK_NAME, GATEWAY_NAME)
 
     @property
     def url(self) -> str:
+        if self.name == GATEWAY_NAME:
+            return f"https://{HOST}:{self.port}/"
         return f"http://{HOST}:{self.port}/" if self.is_service else f"smtp://{HOST}:{self.port}"
 
     @property
@@ -117,7 +127,11 @@ def services() -> list[str]:
 def processes() -> list[Proc]:
     port = sink_port()
     sink = Proc(SINK_NAME, "devtools.smtp_sink", port, ("--host", HOST, "--port", str(port)))
-    return [sink] + [Proc(n, f"services.{n}", SERVICE_PORTS[n]) for n in services()]
+    procs = [sink] + [Proc(n, f"services.{n}", SERVICE_PORTS[n]) for n in services()]
+    if os.environ.get("ITS_STACK_GATEWAY", "1") != "0" and gateway.available():
+        gateway_port = int(os.environ.get("ITS_GATEWAY_PORT") or gateway.HTTPS_PORT)
+        procs.append(Proc(GATEWAY_NAME, "devtools.gateway", gateway_port, ("run",)))
+    return procs
 
 
 def child_env(paths: Paths, port: int | None = None) -> dict[str, str]:
@@ -212,7 +226,7 @@ def start(paths: Paths, proc: Proc) -> int:
         child = subprocess.Popen(
             proc.argv,
             cwd=ROOT,
-            env=child_env(paths, proc.port if proc.is_service else None),
+            env={**child_env(paths, proc.port if proc.is_service else None), **SERVICE_ENV.get(proc.name, {})},
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -362,7 +376,11 @@ def up() -> None:
     say()
     say("The ITS Portal runs:")
     for proc in processes():
-        if proc.is_service:
+        if proc.name == GATEWAY_NAME:
+            say(f"  {proc.name:<14} {proc.url}   (self-signed certificate: {paths.var}/gateway/tls/cert.pem)")
+        elif proc.name == "portal":
+            say(f"  {proc.name:<14} {proc.url}   (in a browser: sign up, or log in as demo / demo-password-2026)")
+        elif proc.is_service:
             say(f"  {proc.name:<14} {proc.url}   (API: {proc.url}openapi.json)")
         else:
             say(f"  {proc.name:<14} {proc.url}   (mail kept in {paths.mail}/)")

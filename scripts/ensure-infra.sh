@@ -3,7 +3,7 @@
 # Debian, installing) them where needed. Quiet and idempotent when all is up.
 #
 # Used by `make run`, `make test` and `make bench`. Also installs the programs the tests and benchmarks use
-# as real peers (curl, aria2c, nginx) where they are missing and this is a Debian machine run as root.
+# as real peers (curl, aria2c, nginx, chromium) where they are missing and this is a Debian machine run as root.
 set -euo pipefail
 
 PG_HOST=127.0.0.1
@@ -146,11 +146,12 @@ ensure_tools() {
     command -v curl >/dev/null || missing+=(curl)
     command -v aria2c >/dev/null || missing+=(aria2)
     command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || missing+=(nginx)
+    [[ -x /usr/bin/chromium ]] || missing+=(chromium)
     ((${#missing[@]})) || return 0
     if can_install; then
         apt_install tools "${missing[@]}"
     else
-        say "tools: missing ${missing[*]} (the download tests and benchmarks use them; install the Debian packages)"
+        say "tools: missing ${missing[*]} (the download, gateway and browser tests and the benchmarks use them; install the Debian packages)"
     fi
 }
 

@@ -41,6 +41,8 @@ async def migrated(stack: TestStack) -> TestStack:
     from services.identity.app import SCHEMA as IDENTITY_SCHEMA
     from services.notifications.app import MIGRATIONS as NOTIFICATIONS_MIGRATIONS
     from services.notifications.app import SCHEMA as NOTIFICATIONS_SCHEMA
+    from services.portal.app import MIGRATIONS as PORTAL_MIGRATIONS
+    from services.portal.app import SCHEMA as PORTAL_SCHEMA
     from services.registration.app import MIGRATIONS as REGISTRATION_MIGRATIONS
     from services.registration.app import SCHEMA as REGISTRATION_SCHEMA
     from services.updates.app import MIGRATIONS as UPDATES_MIGRATIONS
@@ -53,6 +55,7 @@ async def migrated(stack: TestStack) -> TestStack:
         (REGISTRATION_MIGRATIONS, REGISTRATION_SCHEMA),
         (CONTRACTS_MIGRATIONS, CONTRACTS_SCHEMA),
         (UPDATES_MIGRATIONS, UPDATES_SCHEMA),
+        (PORTAL_MIGRATIONS, PORTAL_SCHEMA),
     )
     for migrations, schema in services:
         await asyncio.to_thread(migrate, migrations, stack.database_url, schema)

@@ -1,0 +1,94 @@
+"""portal (port 8080): the personal account in a browser, a backend-for-frontend.
+
+It holds no domain rules and no copy of the services' data: every page calls the services' HTTP APIs
+with the user's own access token, kept in a server-side session (schema `portal`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+
+from services.portal import middlewares
+from services.portal.clients import Identity, Invitations, Service
+from services.portal.pages import account, auth, home, invitations
+from services.portal.pages.base import IDENTITY, INVITATIONS, SESSIONS, SETTINGS
+from services.portal.sessions import Sessions
+from services.portal.settings import PortalSettings
+from shared.app import POOL, setup_db
+from shared.app import create_app as create_service_app
+from shared.http import Api
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+
+SERVICE = "portal"
+SCHEMA = "portal"
+MIGRATIONS = Path(__file__).parent / "migrations"
+TEMPLATES = Path(__file__).parent / "templates"
+STATIC = Path(__file__).parent / "static"
+PURGE_EVERY_SECONDS = 600.0
+
+# The portal's pages are HTML, not an API: its OpenAPI document lists none of them.
+ROUTES = Api("ITS Portal portal", description="The web portal (HTML pages); health and metrics only.")
+
+__all__ = ["MIGRATIONS", "SCHEMA", "PortalSettings", "create_app"]
+
+
+def create_app(settings: PortalSettings) -> web.Application:
+    app = create_service_app(settings, service=SERVICE, api=ROUTES)
+    app.middlewares.extend([middlewares.security_headers, middlewares.error_pages, middlewares.sessions])
+    app[SETTINGS] = settings
+    setup_db(app, SCHEMA)
+    setup_sessions(app, settings)
+    setup_services(app, settings)
+    setup_pages(app)
+    return app
+
+
+def setup_sessions(app: web.Application, settings: PortalSettings) -> None:
+    async def sessions(app: web.Application) -> AsyncIterator[None]:
+        app[SESSIONS] = Sessions(app[POOL], settings)
+        purge = asyncio.create_task(_purge_expired(app[SESSIONS]), name="portal.purge_sessions")
+        yield
+        purge.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await purge
+
+    app.cleanup_ctx.append(sessions)
+
+
+def setup_services(app: web.Application, settings: PortalSettings) -> None:
+    async def services(app: web.Application) -> AsyncIterator[None]:
+        http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=settings.service_timeout))
+        identity = Service("identity", settings.identity_url, http)
+        app[IDENTITY], app[INVITATIONS] = Identity(identity), Invitations(identity)
+        yield
+        await http.close()
+
+    app.cleanup_ctx.append(services)
+
+
+def setup_pages(app: web.Application) -> None:
+    aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, default_helpers=False)
+    for module in (home, auth, account, invitations):
+        app.router.add_routes(module.routes)
+    app.router.add_static("/static", STATIC, append_version=False)
+
+
+async def _purge_expired(sessions: Sessions) -> None:
+    while True:
+        await asyncio.sleep(PURGE_EVERY_SECONDS)
+        try:
+            purged = await sessions.purge_expired()
+            if purged:
+                log.info("portal.sessions_purged", count=purged)
+        except Exception as exc:  # the database may be away for a while; try again next time
+            log.warning("portal.purge_failed", error=repr(exc))

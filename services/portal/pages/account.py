@@ -1,0 +1,142 @@
+"""Profile and subscriber: name, code, rename (owner, SUB-3), switch between subscribers (SUB-7)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+from services.portal import i18n
+from services.portal.clients import ServiceError
+from services.portal.pages.base import (
+    IDENTITY,
+    SESSIONS,
+    as_user,
+    client_address,
+    form_values,
+    language_of,
+    logged_in,
+    redirect,
+    render,
+    t,
+    use_session,
+)
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/profile")
+async def profile(request: web.Request) -> web.Response:
+    me = await as_user(request, request.app[IDENTITY].me)
+    message = None
+    if request.query.get("sent"):
+        message = t(request, "profile.resent", email=me["email"])
+    elif request.query.get("changed"):
+        message = t(request, "profile.password_changed")
+    return render(request, "profile.html", {"me": me, "message": message})
+
+
+@routes.post("/profile/verification")
+async def resend_verification(request: web.Request) -> web.Response:
+    try:
+        await as_user(request, request.app[IDENTITY].resend_verification)
+    except ServiceError as exc:
+        me = await as_user(request, request.app[IDENTITY].me)
+        error = i18n.problem_message(language_of(request), exc)
+        return render(request, "profile.html", {"me": me, "errors": {"_form": error}}, status=exc.status)
+    return redirect("/profile?sent=1")
+
+
+@routes.post("/profile/password")
+async def change_password(request: web.Request) -> web.Response:
+    """identity signs out every session of the account, this one too: it goes on with a fresh login."""
+    session = logged_in(request)
+    values = await form_values(request)
+    current, new = values.get("current_password", ""), values.get("new_password", "")
+    identity = request.app[IDENTITY]
+    try:
+        await as_user(request, lambda token: identity.change_password(token, current, new))
+    except ServiceError as exc:
+        me = await as_user(request, identity.me)
+        fields = {"current_password": "current_password", "new_password": "new_password"}
+        errors = i18n.form_errors(language_of(request), exc, fields)
+        return render(request, "profile.html", {"me": me, "errors": errors}, status=exc.status)
+    tokens = await identity.password_login(
+        session.login or "", new, client_address(request), subscriber=session.subscriber_code
+    )
+    fresh = await request.app[SESSIONS].start(language_of(request), tokens, replacing=session)
+    use_session(request, fresh)
+    return redirect("/profile?changed=1")
+
+
+@routes.get("/subscriber")
+async def subscriber(request: web.Request) -> web.Response:
+    message = None
+    if request.query.get("renamed"):
+        message = t(request, "subscriber.renamed")
+    elif code := request.query.get("switched"):
+        message = t(request, "subscriber.switched", code=code)
+    return await _subscriber_page(request, message=message)
+
+
+@routes.post("/subscriber/name")
+async def rename(request: web.Request) -> web.Response:
+    values = await form_values(request)
+    name = values.get("name", "").strip()
+    identity = request.app[IDENTITY]
+    try:
+        await as_user(request, lambda token: identity.rename_subscriber(token, name))
+    except ServiceError as exc:
+        errors = i18n.form_errors(language_of(request), exc, {"name": "name"})
+        if "_form" in errors:  # e.g. owner-only: said next to the form it concerns
+            errors["name"] = errors.pop("_form")
+        return await _subscriber_page(request, errors=errors, values=values, status=exc.status)
+    return redirect("/subscriber?renamed=1")
+
+
+@routes.post("/subscriber/switch")
+async def switch(request: web.Request) -> web.Response:
+    """SUB-7: a token acts for one subscriber; identity issues one for another subscriber at a password login."""
+    session = logged_in(request)
+    values = await form_values(request)
+    code = values.get("code", "").strip()
+    try:
+        tokens = await request.app[IDENTITY].password_login(
+            session.login or "", values.get("password", ""), client_address(request), subscriber=code
+        )
+    except ServiceError as exc:
+        if exc.status == 429:
+            errors = {"password": i18n.problem_message(language_of(request), exc)}
+        elif "not a member" in exc.detail:
+            errors = {"code": t(request, "error.not_member")}
+        else:
+            errors = {"password": t(request, "error.invalid_grant")}
+        return await _subscriber_page(request, errors=errors, values={"code": code}, status=exc.status)
+    use_session(request, await request.app[SESSIONS].replace_tokens(session, tokens))
+    return redirect("/subscriber?" + urlencode({"switched": code}))
+
+
+async def _subscriber_page(
+    request: web.Request,
+    *,
+    message: str | None = None,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+    status: int = 200,
+) -> web.Response:
+    identity = request.app[IDENTITY]
+    current: dict[str, Any] | None = None
+    try:
+        current = await as_user(request, identity.subscriber)
+    except ServiceError as exc:  # e.g. excluded from it (SUB-6): the others can still be chosen
+        errors = {"_form": i18n.problem_message(language_of(request), exc), **(errors or {})}
+    memberships = await as_user(request, identity.my_subscribers)
+    context = {
+        "subscriber": current,
+        "memberships": memberships,
+        "message": message,
+        "errors": errors or {},
+        "values": values or {},
+    }
+    return render(request, "subscriber.html", context, status=status)

@@ -1,0 +1,30 @@
+"""portal's settings (environment variables `ITS_*`)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from shared.settings import BaseServiceSettings
+
+
+class PortalSettings(BaseServiceSettings):
+    port: int = 8080
+    # The services the portal calls with the user's own access token.
+    identity_url: str = "http://127.0.0.1:8101"
+    registration_url: str = "http://127.0.0.1:8102"
+    contracts_url: str = "http://127.0.0.1:8103"
+    updates_url: str = "http://127.0.0.1:8104"
+    notifications_url: str = "http://127.0.0.1:8105"
+    # Seconds to wait for a service before showing the "temporarily unavailable" page.
+    service_timeout: float = Field(default=10.0, gt=0)
+    # Behind TLS: the session cookie is `__Host-its_session` and Secure. Plain-http local development
+    # leaves it off (browsers refuse `__Host-` cookies without Secure), and the cookie is `its_session`.
+    portal_secure_cookies: bool = False
+    # Behind a gateway that sets X-Forwarded-For, the client address is its first entry; the portal
+    # passes the address on to identity, which throttles logins per address.
+    trust_forwarded_for: bool = False
+    # A session ends after this much inactivity, and in any case this long after it began (wall-clock time).
+    session_idle_minutes: int = Field(default=12 * 60, ge=1)
+    session_max_hours: int = Field(default=7 * 24, ge=1)
+    # A visitor's session before logging in (it holds the language and the CSRF secret of the forms).
+    anonymous_session_minutes: int = Field(default=2 * 60, ge=1)

@@ -1,0 +1,101 @@
+"""A real browser through the gateway: Chromium opens https://127.0.0.1:<gateway>/ (deploy/nginx/gateway.conf with a
+self-signed certificate) in front of the services and the portal as processes, and logs in."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+from playwright.async_api import Page, expect
+
+from devtools.dev_cert import ensure_dev_cert
+from devtools.gateway import Site, running
+from tests.e2e.browser import browser_fixture, page_fixture, snap  # noqa: F401  (fixtures `browser`, `page`)
+from tests.infra import ROOT, ServiceProcess, TestStack, free_port
+
+
+@pytest.fixture(scope="module")
+async def portal(
+    migrated: TestStack, smtp_sink: int, services: dict[str, ServiceProcess]
+) -> AsyncIterator[ServiceProcess]:
+    """The portal as a process behind TLS (secure cookies, the client address from the gateway)."""
+    env = migrated.env(
+        ITS_SMTP_PORT=str(smtp_sink),
+        ITS_PORTAL_SECURE_COOKIES="true",
+        ITS_TRUST_FORWARDED_FOR="true",
+        **{f"ITS_{name.upper()}_URL": process.url for name, process in services.items()},
+    )
+    migrate = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "services.portal", "migrate"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert migrate.returncode == 0, migrate.stdout + migrate.stderr
+    process = ServiceProcess("portal", env, free_port(), migrated.var_dir / "log" / "portal.log")
+    try:
+        await process.start()
+        yield process
+    finally:
+        await process.stop()
+
+
+@pytest.fixture(scope="module")
+async def site(
+    services: dict[str, ServiceProcess], portal: ServiceProcess, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[str]:
+    """The gateway in front of them: its https URL."""
+    directory = tmp_path_factory.mktemp("browser-gateway")
+    cert, key = ensure_dev_cert(directory / "tls")
+    upstreams = {name: f"127.0.0.1:{process.port}" for name, process in [*services.items(), ("portal", portal)]}
+    site = Site(free_port(), free_port(), cert, key, directory / "kits", directory / "log", upstreams)
+    async with running(directory / "nginx", site) as url:
+        yield url
+
+
+async def create_account(site: str) -> tuple[str, str]:
+    """An account made through identity's API (via the gateway): (login, password)."""
+    login, password = f"br{uuid.uuid4().hex[:8]}", "browser passphrase 1"
+    account = {"login": login, "password": password, "email": f"{login}@example.com", "full_name": "Bea Browser"}
+    async with (
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=False)) as http,
+        http.post(f"{site}/api/identity/v1/accounts", json=account) as response,
+    ):
+        assert response.status == 201, await response.text()
+    return login, password
+
+
+async def test_the_browser_reaches_a_service_through_the_gateway(site: str, page: Page) -> None:
+    response = await page.goto(f"{site}/api/identity/openapi.json")
+    assert response is not None and response.status == 200
+    assert response.headers["x-request-id"]
+    assert "ITS Portal identity" in await page.content()
+
+
+async def test_a_user_logs_in_through_the_gateway_and_lands_on_the_home_page(site: str, page: Page) -> None:
+    login, password = await create_account(site)
+    await page.goto(f"{site}/login")
+    await expect(page.get_by_label("Login", exact=True)).to_be_visible()
+    await expect(page.get_by_label("Password", exact=True)).to_be_visible()
+    await snap(page, "login")
+
+    await page.get_by_label("Login", exact=True).fill(login)
+    await page.get_by_label("Password", exact=True).fill(password)
+    await page.get_by_role("button", name="Log in").click()
+
+    await expect(page.get_by_text(f"Hello, {login}")).to_be_visible()
+    assert "/login" not in page.url
+    # Behind TLS the session cookie is the __Host- one: Secure, HttpOnly, for this host only.
+    cookies = {cookie["name"]: cookie for cookie in await page.context.cookies()}
+    session = cookies["__Host-its_session"]
+    assert session.get("secure") and session.get("httpOnly") and session.get("sameSite") == "Lax"
+    await snap(page, "home")
