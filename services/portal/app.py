@@ -18,8 +18,8 @@ from aiohttp import web
 
 from services.portal import middlewares
 from services.portal.clients import Identity, Invitations, Service
-from services.portal.pages import account, auth, home, invitations
-from services.portal.pages.base import IDENTITY, INVITATIONS, SESSIONS, SETTINGS
+from services.portal.pages import account, auth, home, invitations, releases, software
+from services.portal.pages.base import CONTRACTS, IDENTITY, INVITATIONS, REGISTRATION, SESSIONS, SETTINGS, UPDATES
 from services.portal.sessions import Sessions
 from services.portal.settings import PortalSettings
 from shared.app import POOL, setup_db
@@ -70,6 +70,9 @@ def setup_services(app: web.Application, settings: PortalSettings) -> None:
         http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=settings.service_timeout))
         identity = Service("identity", settings.identity_url, http)
         app[IDENTITY], app[INVITATIONS] = Identity(identity), Invitations(identity)
+        app[REGISTRATION] = Service("registration", settings.registration_url, http)
+        app[CONTRACTS] = Service("contracts", settings.contracts_url, http)
+        app[UPDATES] = Service("updates", settings.updates_url, http)
         yield
         await http.close()
 
@@ -78,7 +81,7 @@ def setup_services(app: web.Application, settings: PortalSettings) -> None:
 
 def setup_pages(app: web.Application) -> None:
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, default_helpers=False)
-    for module in (home, auth, account, invitations):
+    for module in (home, auth, account, invitations, software, releases):
         app.router.add_routes(module.routes)
     app.router.add_static("/static", STATIC, append_version=False)
 

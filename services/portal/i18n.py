@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from services.portal.clients import ServiceError
+from services.portal.messages import releases as releases_messages
+from services.portal.messages import software as software_messages
 
 LANGUAGES = ("en", "ru")
 LANGUAGE_NAMES = {"en": "English", "ru": "Русский"}
@@ -276,6 +278,11 @@ RU: dict[str, str] = {
 CATALOGUES: dict[str, dict[str, str]] = {"en": EN, "ru": RU}
 
 # identity's password-policy messages (services.identity.domain.check_password), by their beginning.
+# Each area's words live beside its pages (services/portal/messages/), merged here once.
+for _area in (software_messages, releases_messages):
+    EN.update(_area.EN)
+    RU.update(_area.RU)
+
 _PASSWORD_MESSAGES = {
     "use at least": "error.password.too_short",
     "use at most": "error.password.too_long",

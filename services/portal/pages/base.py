@@ -11,7 +11,7 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from services.portal import i18n
-from services.portal.clients import Identity, Invitations, Unauthenticated
+from services.portal.clients import Identity, Invitations, Service, Unauthenticated
 from services.portal.csrf import FIELD as CSRF_FIELD
 from services.portal.sessions import Session, Sessions
 from services.portal.settings import PortalSettings
@@ -20,6 +20,10 @@ SETTINGS = web.AppKey("portal_settings", PortalSettings)
 SESSIONS = web.AppKey("sessions", Sessions)
 IDENTITY = web.AppKey("identity", Identity)
 INVITATIONS = web.AppKey("invitations", Invitations)
+# The other services, called with the user's token through `as_user` (their APIs are in each /openapi.json).
+REGISTRATION = web.AppKey("registration", Service)
+CONTRACTS = web.AppKey("contracts", Service)
+UPDATES = web.AppKey("updates", Service)
 
 SESSION = web.RequestKey("session", Session)  # absent: no session
 LANGUAGE = web.RequestKey("language", str)

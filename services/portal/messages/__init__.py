@@ -1,0 +1,1 @@
+"""The words of each area of the portal, in English and Russian (merged into i18n's catalogues)."""
