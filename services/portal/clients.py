@@ -78,8 +78,9 @@ class Service:
         json_body: Mapping[str, Any] | None = None,
         form: Mapping[str, str] | None = None,
         client_address: str | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> Any:
-        headers = _context_headers()
+        headers = {**_context_headers(), **(headers or {})}
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
         if client_address is not None:

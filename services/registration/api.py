@@ -179,6 +179,10 @@ class AccessList(BaseModel):
 class PinRejected(ValidationFailed):
     slug, title = "pin-rejected", "The registration number or the PIN is wrong"
 
+    def __init__(self, errors: list[dict[str, Any]], detail: str, *, tries_left: int) -> None:
+        super().__init__(errors, detail)
+        self.extra["tries_left"] = tries_left  # REG-7: for clients (the portal) to say it in their words
+
 
 class PinUsed(Conflict):
     slug, title = "pin-used", "This PIN has been used"
@@ -301,6 +305,7 @@ async def _try_pin(
             f"Too many wrong PINs for this registration number; try again after "
             f"{(now + wait).isoformat(timespec='minutes')}.",
             retry_after=int(wait.total_seconds()) + 1,
+            retry_at=(now + wait).isoformat(timespec="seconds"),
         )
     pin_hash = registration.pin_hash if registration is not None else None
     if registration is None or not await request.app[PINS].verify(pin_hash, body.pin):
@@ -309,11 +314,12 @@ async def _try_pin(
         return PinRejected(
             [{"field": "pin", "message": "the registration number or the PIN is wrong"}],
             detail=f"{WRONG_PIN} Tries left this hour: {tries_left}.",
+            tries_left=tries_left,
         )
     if registration.pin_used_at is not None or registration.subscriber_id is not None:
         yours = registration.subscriber_id == subscriber_id
         where = "to your subscriber" if yours else "to another subscriber; the vendor's support can transfer it"
-        return PinUsed(f"A PIN works once: this product is registered already, {where}.")
+        return PinUsed(f"A PIN works once: this product is registered already, {where}.", yours=yours)
     if domain.needs_contract_to_self_register(registration.edition) and not any(
         domain.is_covering(end, vendor_today(request)) for end in await store.coverage_ends(conn, number)
     ):

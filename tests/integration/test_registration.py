@@ -181,8 +181,9 @@ async def test_a_pin_works_once_and_never_for_another_number(world: World) -> No
     assert status == 202
     status, problem = await world.register_with_pin(owner, first["registration_number"], first["pin"])
     assert status == 409 and problem["type"] == PROBLEM + "pin-used" and "your subscriber" in problem["detail"]
+    assert problem["yours"] is True
     status, problem = await world.register_with_pin(other, first["registration_number"], first["pin"])
-    assert status == 409 and "another subscriber" in problem["detail"]
+    assert status == 409 and "another subscriber" in problem["detail"] and problem["yours"] is False
     status, listed = await world.call("GET", "/v1/registrations", world.owner(other))
     assert listed["items"] == []
 
@@ -217,7 +218,7 @@ async def test_five_wrong_pins_an_hour_then_try_later_and_unknown_numbers_answer
 
     status, for_known = await world.register_with_pin(customer, number, wrong)
     status_unknown, for_unknown = await world.register_with_pin(customer, unknown_number(), wrong)
-    assert status == status_unknown == 422
+    assert status == status_unknown == 422 and for_known["tries_left"] == 4
     assert {k: v for k, v in for_known.items() if k != "instance"} == {
         k: v for k, v in for_unknown.items() if k != "instance"
     }
@@ -225,7 +226,7 @@ async def test_five_wrong_pins_an_hour_then_try_later_and_unknown_numbers_answer
         status, _ = await world.register_with_pin(customer, number, wrong)
         assert status == 422
     status, problem = await world.register_with_pin(customer, number, pin)  # even the right PIN waits
-    assert status == 429 and problem["retry_after"] > 3000
+    assert status == 429 and problem["retry_after"] > 3000 and datetime.fromisoformat(problem["retry_at"])
     assert await pin_failures(world, number) == 5  # refused tries are not counted again
 
     async with clock_moved(world.stack, timedelta(minutes=61)):

@@ -1,5 +1,334 @@
-"""(being written)"""
+"""Software (REG-2, REG-3, REG-6), Contracts (ITS-3, ITS-5, ITS-6) and Maintenance services (CMS-1..7).
+
+Each page calls registration's or contracts' API with the user's own token: what the user may see and do
+is the services' decision; the portal only shows it, in the user's language.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from services.portal import i18n
+from services.portal.clients import ServiceError
+from services.portal.pages.base import (
+    CONTRACTS,
+    REGISTRATION,
+    as_user,
+    form_values,
+    language_of,
+    redirect,
+    render,
+    t,
+)
+
 routes = web.RouteTableDef()
+
+VENDOR_ZONE = ZoneInfo("Europe/Moscow")
+CARD_FIELDS = (
+    "company_name",
+    "activity_type",
+    "postal_code",
+    "address",
+    "head_of_organisation",
+    "responsible_person",
+    "phone",
+    "email",
+    "purchased_from",
+    "purchase_date",
+    "workplaces",
+)
+REGISTER_FIELDS = ("registration_number", "pin", *CARD_FIELDS)
+ACTIVATE_FIELDS = ("code", "registration_number", "period_from", "configuration", "partner_id")
+# The service's names of the activation form's fields (a refusal names the period's start "start").
+ACTIVATE_SERVICE_FIELDS = {"start": "period_from", **{name: name for name in ACTIVATE_FIELDS}}
+
+
+def moment(request: web.Request, value: object) -> str:
+    """An instant from a service, in the vendor's time zone (as the rules state times)."""
+    if not isinstance(value, str):
+        return ""
+    try:
+        instant = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    return t(request, "software.moscow_time", time=instant.astimezone(VENDOR_ZONE).strftime("%Y-%m-%d %H:%M"))
+
+
+def _field_errors(request: web.Request, exc: ServiceError, fields: tuple[str, ...], area: str) -> dict[str, str]:
+    """A 422's errors next to their fields, said in the user's language; the rest above the form."""
+    errors: dict[str, str] = {}
+    for item in exc.field_errors:
+        name = item["field"].split(".")[-1]
+        if name in fields:
+            errors.setdefault(
+                name, i18n.known(language_of(request), f"{area}.invalid.{name}") or t(request, "software.invalid")
+            )
+    if not errors:
+        errors["_form"] = i18n.problem_message(language_of(request), exc)
+    return errors
+
+
+# ---- Software ----------------------------------------------------------------------------
+
+
+@routes.get("/software")
+async def software(request: web.Request) -> web.Response:
+    registration = request.app[REGISTRATION]
+    answer = await as_user(request, lambda token: registration.call("GET", "/v1/registrations", token=token))
+    items: list[dict[str, Any]] = answer.get("items", [])
+    for item in items:
+        item["active_from_text"] = moment(request, item.get("active_from"))
+    message = None
+    if number := request.query.get("registered"):
+        mine = next((i for i in items if i.get("registration_number") == number), None)
+        if mine is not None and mine.get("state") == "pending":
+            message = t(request, "software.registered_pending", number=number, time=mine["active_from_text"])
+        elif mine is not None:
+            message = t(request, "software.registered_active", number=number)
+    return render(request, "software.html", {"items": items, "message": message})
+
+
+@routes.get("/software/register")
+async def register_form(request: web.Request) -> web.Response:
+    return render(request, "software_register.html")
+
+
+@routes.post("/software/register")
+async def register(request: web.Request) -> web.Response:
+    values = await form_values(request)
+    number = values.get("registration_number", "").strip()
+    card: dict[str, Any] = {name: values.get(name, "").strip() for name in CARD_FIELDS}
+    workplaces = card["workplaces"]
+    card["workplaces"] = int(workplaces) if workplaces.isdigit() else workplaces
+    body = {"registration_number": number, "pin": values.get("pin", "").strip(), "card": card}
+    registration = request.app[REGISTRATION]
+    try:
+        answer = await as_user(
+            request, lambda token: registration.call("POST", "/v1/registrations/pin", token=token, json_body=body)
+        )
+    except ServiceError as exc:
+        errors = _pin_errors(request, exc)
+        values.pop("pin", None)
+        return render(request, "software_register.html", {"errors": errors, "values": values}, status=exc.status)
+    return redirect("/software?" + urlencode({"registered": answer.get("registration_number", number)}))
+
+
+def _pin_errors(request: web.Request, exc: ServiceError) -> dict[str, str]:
+    slug = exc.slug
+    if slug == "pin-rejected":
+        return {"pin": t(request, "software.pin_wrong", tries=exc.body.get("tries_left", "?"))}
+    if exc.status == 429:
+        retry_at = exc.body.get("retry_at")
+        when = moment(request, retry_at) if isinstance(retry_at, str) else ""
+        return {"pin": t(request, "software.pin_throttled", time=when)}
+    if slug == "pin-used":
+        key = "software.pin_used_yours" if exc.body.get("yours") else "software.pin_used"
+        return {"pin": t(request, key)}
+    if slug == "its-contract-required":
+        return {"registration_number": t(request, "software.contract_required")}
+    if exc.status == 403:
+        return {"_form": t(request, "software.owner_only")}
+    return _field_errors(request, exc, REGISTER_FIELDS, "software")
+
+
+@routes.get("/software/configurations")
+async def configurations(request: web.Request) -> web.Response:
+    registration = request.app[REGISTRATION]
+    answer = await as_user(request, lambda token: registration.call("GET", "/v1/configurations/access", token=token))
+    items: list[dict[str, Any]] = answer.get("items", [])
+    for item in items:
+        item["pending_text"] = moment(request, item.get("pending_from"))
+    return render(request, "software_configurations.html", {"items": items})
+
+
+# ---- Contracts ---------------------------------------------------------------------------
+
+
+async def _contracts_page(
+    request: web.Request,
+    *,
+    status: int = 200,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+    **context: Any,
+) -> web.Response:
+    contracts = request.app[CONTRACTS]
+    answer = await as_user(request, lambda token: contracts.call("GET", "/v1/contracts", token=token))
+    coverage = await _coverage(request)
+    full = {
+        "items": answer.get("items", []),
+        "coverage": coverage,
+        "errors": errors or {},
+        "values": values or {},
+        **context,
+    }
+    return render(request, "contracts.html", full, status=status)
+
+
+async def _coverage(request: web.Request) -> list[dict[str, Any]]:
+    """ITS-7: this month's coverage of each registered product (one not yet known to contracts is left out)."""
+    registration, contracts = request.app[REGISTRATION], request.app[CONTRACTS]
+    registered = await as_user(request, lambda token: registration.call("GET", "/v1/registrations", token=token))
+    result = []
+    for item in registered.get("items", []):
+        path = "/v1/coverage?" + urlencode({"registration_number": item["registration_number"]})
+
+        async def coverage_of(token: str, path: str = path) -> Any:
+            return await contracts.call("GET", path, token=token)
+
+        try:
+            found = await as_user(request, coverage_of)
+        except ServiceError:
+            continue
+        found["product"] = item.get("product", {}).get("name", "")
+        result.append(found)
+    return result
+
+
+@routes.get("/contracts")
+async def contracts_list(request: web.Request) -> web.Response:
+    message = (
+        t(request, "contracts.reported", partner=request.query["reported"]) if "reported" in request.query else None
+    )
+    return await _contracts_page(request, message=message)
+
+
+@routes.post("/contracts/why")
+async def why_not_listed(request: web.Request) -> web.Response:
+    values = await form_values(request)
+    query = {"number": values.get("number", "").strip()}
+    if known := values.get("known_registration_number", "").strip():
+        query["registration_number"] = known
+    contracts = request.app[CONTRACTS]
+    path = "/v1/contracts/why-not-listed?" + urlencode(query)
+    try:
+        answer = await as_user(request, lambda token: contracts.call("GET", path, token=token))
+    except ServiceError as exc:
+        fields = {"number": "number", "registration_number": "known_registration_number"}
+        errors: dict[str, str] = {}
+        for item in exc.field_errors:
+            name = fields.get(item["field"].split(".")[-1])
+            if name:
+                errors.setdefault(name, t(request, f"contracts.invalid.{name}"))
+        if not errors:
+            errors["number"] = i18n.problem_message(language_of(request), exc)
+        return await _contracts_page(request, errors=errors, values=values, status=exc.status)
+    return await _contracts_page(request, values=values, why=_why_text(request, answer))
+
+
+def _why_text(request: web.Request, answer: dict[str, Any]) -> str:
+    reason = str(answer.get("reason", ""))
+    key = f"contracts.why.{reason}"
+    if i18n.known(language_of(request), key) is None:
+        return str(answer.get("message", ""))
+    return t(
+        request,
+        key,
+        number=answer.get("number", ""),
+        until=answer.get("processing_until") or "",
+        ended=answer.get("ended") or "",
+        numbers=", ".join(answer.get("register_numbers") or []),
+    )
+
+
+@routes.post("/contracts/{contract_id}/report")
+async def report(request: web.Request) -> web.Response:
+    values = await form_values(request)
+    try:
+        contract_id = str(uuid.UUID(request.match_info["contract_id"]))
+    except ValueError:
+        return await _contracts_page(request, status=404, errors={"_form": t(request, "contracts.not_found")})
+    body = {"message": values.get("message", "").strip()}
+    contracts = request.app[CONTRACTS]
+    path = f"/v1/contracts/{contract_id}/report-organisation-error"
+    try:
+        answer = await as_user(request, lambda token: contracts.call("POST", path, token=token, json_body=body))
+    except ServiceError as exc:
+        if exc.status == 422:
+            error = t(request, "contracts.invalid.message")
+        elif exc.status == 429:
+            error = t(request, "contracts.report_throttled")
+        elif exc.status == 404:
+            error = t(request, "contracts.not_found")
+        else:
+            error = i18n.problem_message(language_of(request), exc)
+        # Beside the contract's own form; a contract not in the list has no form, so above the page too.
+        general = {"_form": error} if exc.status == 404 else {}
+        return await _contracts_page(request, status=exc.status, errors=general, report_errors={contract_id: error})
+    return redirect("/contracts?" + urlencode({"reported": answer.get("partner", "")}))
+
+
+# ---- Maintenance services ----------------------------------------------------------------
+
+
+async def _maintenance_page(
+    request: web.Request,
+    *,
+    status: int = 200,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+    **context: Any,
+) -> web.Response:
+    contracts = request.app[CONTRACTS]
+    answer = await as_user(request, lambda token: contracts.call("GET", "/v1/maintenance-services", token=token))
+    full = {"items": answer.get("items", []), "errors": errors or {}, "values": values or {}, **context}
+    return render(request, "maintenance.html", full, status=status)
+
+
+@routes.get("/maintenance")
+async def maintenance(request: web.Request) -> web.Response:
+    return await _maintenance_page(request)
+
+
+@routes.post("/maintenance/activate")
+async def activate(request: web.Request) -> web.Response:
+    values = await form_values(request)
+    body: dict[str, Any] = {
+        "code": values.get("code", "").strip(),
+        "registration_number": values.get("registration_number", "").strip(),
+        "period_from": values.get("period_from", "").strip(),
+    }
+    for optional in ("configuration", "partner_id"):
+        if value := values.get(optional, "").strip():
+            body[optional] = value
+    contracts = request.app[CONTRACTS]
+    try:
+        answer = await as_user(
+            request,
+            lambda token: contracts.call("POST", "/v1/maintenance-services/activate", token=token, json_body=body),
+        )
+    except ServiceError as exc:
+        errors = _activation_errors(request, exc)
+        return await _maintenance_page(request, errors=errors, values=values, status=exc.status)
+    return await _maintenance_page(request, activated=answer)
+
+
+def _activation_errors(request: web.Request, exc: ServiceError) -> dict[str, str]:
+    """The CMS rule that refused the activation, next to the field it concerns, in the user's language."""
+    if exc.status == 403:
+        return {"_form": t(request, "maintenance.owner_only")}
+    if exc.status == 404:
+        return {"registration_number": t(request, "maintenance.not_registered")}
+    reason = str(exc.body.get("reason", ""))
+    choices = exc.body.get("choices") or []
+    choices_text = ", ".join(str(c) for c in choices) if isinstance(choices, list) else ""
+    message = i18n.known(language_of(request), f"maintenance.reason.{reason}")
+    if message is not None:
+        message = t(request, f"maintenance.reason.{reason}", choices=choices_text)
+    field = ACTIVATE_SERVICE_FIELDS.get(str(exc.body.get("field", "")), "_form")
+    if message is not None:
+        return {field: message}
+    errors: dict[str, str] = {}
+    for item in exc.field_errors:
+        name = ACTIVATE_SERVICE_FIELDS.get(item["field"].split(".")[-1])
+        if name is not None:
+            errors.setdefault(name, t(request, f"maintenance.invalid.{name}"))
+    return errors or {
+        "_form": t(request, "maintenance.refused", reason=i18n.problem_message(language_of(request), exc))
+    }
