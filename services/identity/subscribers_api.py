@@ -309,6 +309,36 @@ async def exclude_user(request: web.Request, caller: Caller) -> None:
 # ---- invitations (INV-1..4, INV-6) --------------------------------------------------------
 
 
+class InvitationText(BaseModel):
+    text: str
+
+
+@routes.post(
+    "/v1/subscriber/invitations/preview",
+    summary="INV-2: the text an invitation with these details would send, without sending anything",
+    auth=True,
+    body=NewInvitation,
+    response=InvitationText,
+    errors=(403,),
+    tags=("invitations",),
+)
+async def preview_invitation(request: web.Request, caller: Caller, body: NewInvitation) -> InvitationText:
+    async with request.app[POOL].acquire() as conn:
+        membership = await _owner_membership(conn, caller)
+        subscriber, owner = await _subscriber_and_owner(conn, membership, caller)
+    return InvitationText(text=_invitation_text(body, subscriber, owner))
+
+
+def _invitation_text(body: NewInvitation, subscriber: store.Subscriber, owner: store.Account) -> str:
+    return domain.invitation_text(
+        full_name=body.full_name,
+        subscriber_name=subscriber.name,
+        owner_name=subscriber.owner_name,
+        its_access=body.its_access,
+        language=owner.language,
+    )
+
+
 @routes.post(
     "/v1/subscriber/invitations",
     summary="Invite a person (owner with a verified e-mail, INV-1)",
@@ -325,13 +355,7 @@ async def invite(request: web.Request, caller: Caller, body: NewInvitation) -> I
         membership = await _owner_membership(conn, caller)
         subscriber, owner = await _subscriber_and_owner(conn, membership, caller)
         await limit_invitation_sends(conn, store.Target.subscriber(membership.subscriber_id), now)
-        text = domain.invitation_text(
-            full_name=body.full_name,
-            subscriber_name=subscriber.name,
-            owner_name=subscriber.owner_name,
-            its_access=body.its_access,
-            language=owner.language,
-        )
+        text = _invitation_text(body, subscriber, owner)
         invitation = store.Invitation.new(
             store.Target.subscriber(membership.subscriber_id),
             email=body.email,

@@ -18,7 +18,7 @@ from aiohttp import web
 
 from services.portal import middlewares
 from services.portal.clients import Identity, Invitations, Service
-from services.portal.pages import account, auth, home, invitations, releases, software
+from services.portal.pages import account, auth, home, invitations, releases, software, users
 from services.portal.pages.base import CONTRACTS, IDENTITY, INVITATIONS, REGISTRATION, SESSIONS, SETTINGS, UPDATES
 from services.portal.sessions import Sessions
 from services.portal.settings import PortalSettings
@@ -81,7 +81,7 @@ def setup_services(app: web.Application, settings: PortalSettings) -> None:
 
 def setup_pages(app: web.Application) -> None:
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, default_helpers=False)
-    for module in (home, auth, account, invitations, software, releases):
+    for module in (home, auth, account, invitations, software, releases, users):
         app.router.add_routes(module.routes)
     app.router.add_static("/static", STATIC, append_version=False)
 

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from services.portal.clients import ServiceError
 from services.portal.messages import releases as releases_messages
 from services.portal.messages import software as software_messages
+from services.portal.messages import users as users_messages
 
 LANGUAGES = ("en", "ru")
 LANGUAGE_NAMES = {"en": "English", "ru": "Русский"}
@@ -279,7 +280,7 @@ CATALOGUES: dict[str, dict[str, str]] = {"en": EN, "ru": RU}
 
 # identity's password-policy messages (services.identity.domain.check_password), by their beginning.
 # Each area's words live beside its pages (services/portal/messages/), merged here once.
-for _area in (software_messages, releases_messages):
+for _area in (software_messages, releases_messages, users_messages):
     EN.update(_area.EN)
     RU.update(_area.RU)
 

@@ -128,6 +128,21 @@ async def test_only_an_owner_with_a_verified_email_invites(identity: RunningApp)
     assert invitations["items"] == []
 
 
+async def test_the_owner_reads_the_text_before_sending_it(identity: RunningApp) -> None:
+    """Rule INV-2: the preview is the very text the invitation then sends, and sends nothing."""
+    owner = await person(identity)
+    body = {"full_name": "Bob Smith", "email": "bob@example.com", "its_access": False}
+    status, preview = await owner.call("POST", "/v1/subscriber/invitations/preview", json=body)
+    assert status == 200 and "Bob Smith" in preview["text"]
+    _, listed = await owner.call("GET", "/v1/subscriber/invitations")
+    assert listed["items"] == []
+    status, sent = await owner.call("POST", "/v1/subscriber/invitations", json=body)
+    assert status == 201 and sent["text"] == preview["text"]
+    unverified = await person(identity, verified=False)
+    status, problem = await unverified.call("POST", "/v1/subscriber/invitations/preview", json=body)
+    assert status == 403 and problem["type"].endswith("/email-not-verified")
+
+
 async def test_invite_accept_and_act_for_the_subscriber(identity: RunningApp) -> None:
     """Rules INV-2, INV-3, INV-5, SUB-5, SUB-7."""
     owner = await person(identity)

@@ -1,0 +1,197 @@
+"""Users and invitations of the subscriber (owner only: SUB-5, SUB-6, INV-1..3, INV-6).
+
+Every page calls identity's subscriber API with the user's own token: identity decides who is the owner
+(a user gets 403 `owner-only`, shown as a friendly page); the portal only shows and forwards.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+from services.portal import i18n
+from services.portal.clients import ServiceError
+from services.portal.pages.base import IDENTITY, as_user, form_values, language_of, redirect, render, t
+from services.portal.pages.software import moment
+
+routes = web.RouteTableDef()
+
+INVITE_FIELDS = {"full_name": "full_name", "email": "email", "its_access": "its_access"}
+
+
+def _path_id(request: web.Request, name: str) -> str:
+    """A uuid from the path, or 404: nothing else is forwarded to identity."""
+    try:
+        return str(uuid.UUID(request.match_info[name]))
+    except ValueError:
+        raise web.HTTPNotFound() from None
+
+
+async def _call(request: web.Request, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    identity = request.app[IDENTITY].service
+    return await as_user(request, lambda token: identity.call(method, path, token=token, json_body=body))
+
+
+def _refused(request: web.Request, exc: ServiceError) -> web.Response:
+    """A non-owner (or an owner whose e-mail is not verified) gets a page saying why, not an error."""
+    message = i18n.known(language_of(request), f"users.refused.{exc.slug}") or i18n.problem_message(
+        language_of(request), exc
+    )
+    return render(request, "users_refused.html", {"message": message}, status=exc.status)
+
+
+async def _users(request: web.Request) -> list[dict[str, Any]]:
+    answer = await _call(request, "GET", "/v1/subscriber/users")
+    items: list[dict[str, Any]] = answer.get("items", [])
+    for item in items:
+        item["its_access"] = "its_access" in item.get("rights", [])
+    return items
+
+
+async def _users_page(request: web.Request, *, errors: dict[str, str] | None = None, status: int = 200) -> web.Response:
+    try:
+        items = await _users(request)
+    except ServiceError as exc:
+        return _refused(request, exc)
+    errors = dict(errors or {})
+    shown = {str(item.get("account_id")) for item in items}
+    for key in [key for key in errors if key != "_form" and key not in shown]:
+        errors.setdefault("_form", errors.pop(key))  # the user is gone: say it above the list
+    done = request.query.get("done", "")
+    message = t(request, f"users.done.{done}") if done in ("rights", "excluded") else ""
+    return render(request, "users.html", {"items": items, "message": message, "errors": errors}, status=status)
+
+
+# ---- users (SUB-5, SUB-6) ------------------------------------------------------------------
+
+
+@routes.get("/users")
+async def users(request: web.Request) -> web.Response:
+    return await _users_page(request)
+
+
+@routes.post("/users/{account_id}/rights")
+async def set_rights(request: web.Request) -> web.Response:
+    account_id = _path_id(request, "account_id")
+    values = await form_values(request)
+    body = {"its_access": values.get("its_access") == "yes"}
+    try:
+        await _call(request, "PUT", f"/v1/subscriber/users/{account_id}/rights", body)
+    except ServiceError as exc:
+        if exc.status == 403:
+            return _refused(request, exc)
+        message = i18n.known(language_of(request), f"users.error.{exc.slug}") or i18n.problem_message(
+            language_of(request), exc
+        )
+        return await _users_page(request, errors={account_id: message}, status=exc.status)
+    return redirect("/users?done=rights")
+
+
+@routes.get("/users/{account_id}/exclude")
+async def exclude_confirm(request: web.Request) -> web.Response:
+    account_id = _path_id(request, "account_id")
+    try:
+        items = await _users(request)
+    except ServiceError as exc:
+        return _refused(request, exc)
+    user = next((u for u in items if u.get("account_id") == account_id and not u.get("is_owner")), None)
+    if user is None:
+        raise web.HTTPNotFound()
+    return render(request, "users_exclude.html", {"user": user})
+
+
+@routes.post("/users/{account_id}/exclude")
+async def exclude(request: web.Request) -> web.Response:
+    account_id = _path_id(request, "account_id")
+    await form_values(request)
+    try:
+        await _call(request, "DELETE", f"/v1/subscriber/users/{account_id}")
+    except ServiceError as exc:
+        if exc.status == 403:
+            return _refused(request, exc)
+        message = i18n.known(language_of(request), f"users.error.{exc.slug}") or i18n.problem_message(
+            language_of(request), exc
+        )
+        return await _users_page(request, errors={account_id: message}, status=exc.status)
+    return redirect("/users?done=excluded")
+
+
+# ---- invitations (INV-1..3, INV-6) ---------------------------------------------------------
+
+
+async def _invitations_page(
+    request: web.Request,
+    *,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+    preview: str | None = None,
+    status: int = 200,
+) -> web.Response:
+    try:
+        answer = await _call(request, "GET", "/v1/subscriber/invitations")
+    except ServiceError as exc:
+        return _refused(request, exc)
+    items: list[dict[str, Any]] = answer.get("items", [])
+    for item in items:
+        item["state_text"] = i18n.known(language_of(request), f"users.state.{item.get('state')}") or item.get("state")
+        item["valid_until_text"] = moment(request, item.get("valid_until"))
+    sent = next((i for i in items if i.get("id") == request.query.get("sent")), None)
+    resent = next((i for i in items if i.get("id") == request.query.get("resent")), None)
+    context = {
+        "items": items,
+        "sent": sent,
+        "resent": resent,
+        "errors": errors or {},
+        "values": values or {},
+        "preview": preview,
+    }
+    return render(request, "invitations_list.html", context, status=status)
+
+
+@routes.get("/users/invitations")
+async def invitations(request: web.Request) -> web.Response:
+    return await _invitations_page(request)
+
+
+@routes.post("/users/invitations")
+async def invite(request: web.Request) -> web.Response:
+    """INV-2: the first submit ("Preview") shows the text to be sent; "Send" (action=send) sends it."""
+    values = await form_values(request)
+    body = {
+        "full_name": values.get("full_name", "").strip(),
+        "email": values.get("email", "").strip(),
+        "its_access": values.get("its_access") == "yes",
+    }
+    sending = values.get("action") == "send"
+    path = "/v1/subscriber/invitations" if sending else "/v1/subscriber/invitations/preview"
+    try:
+        answer = await _call(request, "POST", path, body)
+    except ServiceError as exc:
+        if exc.slug == "owner-only":
+            return _refused(request, exc)
+        errors = i18n.form_errors(language_of(request), exc, INVITE_FIELDS)
+        if "_form" in errors:
+            errors["_form"] = i18n.known(language_of(request), f"users.refused.{exc.slug}") or errors["_form"]
+        return await _invitations_page(request, errors=errors, values=values, status=exc.status)
+    if not sending:
+        return await _invitations_page(request, values=values, preview=str(answer.get("text", "")))
+    return redirect("/users/invitations?" + urlencode({"sent": answer.get("id", "")}))
+
+
+@routes.post("/users/invitations/{invitation_id}/resend")
+async def resend(request: web.Request) -> web.Response:
+    invitation_id = _path_id(request, "invitation_id")
+    await form_values(request)
+    try:
+        await _call(request, "POST", f"/v1/subscriber/invitations/{invitation_id}/resend")
+    except ServiceError as exc:
+        if exc.slug == "owner-only":
+            return _refused(request, exc)
+        message = i18n.known(language_of(request), f"users.error.resend.{exc.slug}") or i18n.problem_message(
+            language_of(request), exc
+        )
+        return await _invitations_page(request, errors={invitation_id: message}, status=exc.status)
+    return redirect("/users/invitations?" + urlencode({"resent": invitation_id}))
