@@ -155,6 +155,21 @@ ensure_tools() {
     fi
 }
 
+# axe-core (npm) for the browser tests' accessibility check, kept under var/node (not committed).
+AXE_VERSION=4.14.1
+ensure_axe() {
+    local root
+    root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+    [[ -f $root/var/node/node_modules/axe-core/axe.min.js ]] && return 0
+    if ! command -v npm >/dev/null; then
+        if can_install; then apt_install npm npm; else say "axe-core: npm is missing (the accessibility test needs it)"; return 0; fi
+    fi
+    say "axe-core: installing axe-core@$AXE_VERSION into var/node"
+    npm install --silent --no-audit --no-fund --prefix "$root/var/node" "axe-core@$AXE_VERSION" \
+        >/tmp/ensure-infra-npm.log 2>&1 || { tail -n 20 /tmp/ensure-infra-npm.log >&2; fail "npm install axe-core failed"; }
+}
+
 ensure_postgres
 ensure_rabbitmq
 ensure_tools
+ensure_axe

@@ -3,63 +3,13 @@ self-signed certificate) in front of the services and the portal as processes, a
 
 from __future__ import annotations
 
-import asyncio
-import subprocess
-import sys
 import uuid
-from collections.abc import AsyncIterator
 
 import aiohttp
-import pytest
 from playwright.async_api import Page, expect
 
-from devtools.dev_cert import ensure_dev_cert
-from devtools.gateway import Site, running
 from tests.e2e.browser import browser_fixture, page_fixture, snap  # noqa: F401  (fixtures `browser`, `page`)
-from tests.infra import ROOT, ServiceProcess, TestStack, free_port
-
-
-@pytest.fixture(scope="module")
-async def portal(
-    migrated: TestStack, smtp_sink: int, services: dict[str, ServiceProcess]
-) -> AsyncIterator[ServiceProcess]:
-    """The portal as a process behind TLS (secure cookies, the client address from the gateway)."""
-    env = migrated.env(
-        ITS_SMTP_PORT=str(smtp_sink),
-        ITS_PORTAL_SECURE_COOKIES="true",
-        ITS_TRUST_FORWARDED_FOR="true",
-        **{f"ITS_{name.upper()}_URL": process.url for name, process in services.items()},
-    )
-    migrate = await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "services.portal", "migrate"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert migrate.returncode == 0, migrate.stdout + migrate.stderr
-    process = ServiceProcess("portal", env, free_port(), migrated.var_dir / "log" / "portal.log")
-    try:
-        await process.start()
-        yield process
-    finally:
-        await process.stop()
-
-
-@pytest.fixture(scope="module")
-async def site(
-    services: dict[str, ServiceProcess], portal: ServiceProcess, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[str]:
-    """The gateway in front of them: its https URL."""
-    directory = tmp_path_factory.mktemp("browser-gateway")
-    cert, key = ensure_dev_cert(directory / "tls")
-    upstreams = {name: f"127.0.0.1:{process.port}" for name, process in [*services.items(), ("portal", portal)]}
-    site = Site(free_port(), free_port(), cert, key, directory / "kits", directory / "log", upstreams)
-    async with running(directory / "nginx", site) as url:
-        yield url
+from tests.e2e.browser_stack import portal_fixture, site_fixture  # noqa: F401  (fixtures `portal`, `site`)
 
 
 async def create_account(site: str) -> tuple[str, str]:
