@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pydantic
 from aio_pika.abc import AbstractIncomingMessage
@@ -37,6 +36,7 @@ from shared.logging import get_logger
 from shared.metrics import Metrics
 from shared.outbox import Outbox, OutboxRelay
 from shared.settings import BaseServiceSettings
+from shared.tasks import background
 
 log = get_logger(__name__)
 
@@ -49,7 +49,6 @@ VERIFIER = web.AppKey("verifier", TokenVerifier)
 READINESS = web.AppKey("readiness", list[Callable[[], Awaitable[None]]])
 
 BUS_CONNECT_TIMEOUT = 60.0
-STOP_GRACE_SECONDS = 10.0
 # Identity's access tokens live this long (services.identity.tokens.ACCESS_TOKEN_TTL).
 ACCESS_TOKEN_LIFETIME = timedelta(minutes=15)
 
@@ -125,7 +124,7 @@ def setup_outbox(app: web.Application, *, producer: str, schema: str) -> None:
             batch_size=settings.outbox_batch_size,
             poll_seconds=settings.outbox_poll_seconds,
         )
-        async with _background(relay.run(), "outbox.relay", stop=relay.stop):
+        async with background(relay.run(), "outbox.relay", stop=relay.stop):
             yield
         await relay.close()
 
@@ -160,7 +159,7 @@ def setup_jobs(app: web.Application, handlers: dict[str, JobHandler], *, workers
         )
         async with contextlib.AsyncExitStack() as stack:
             for n in range(workers):
-                await stack.enter_async_context(_background(worker.run(), f"jobs.worker.{n}"))
+                await stack.enter_async_context(background(worker.run(), f"jobs.worker.{n}", stop=worker.stop))
             yield
 
     app.cleanup_ctx.append(jobs)
@@ -210,33 +209,6 @@ def setup_exclusions(app: web.Application) -> None:
         yield
 
     app.cleanup_ctx.append(exclusions)
-
-
-@contextlib.asynccontextmanager
-async def _background(
-    coro: Coroutine[Any, Any, None], name: str, stop: Callable[[], None] | None = None
-) -> AsyncIterator[asyncio.Task[None]]:
-    """Run `coro` as a task for the life of the context; a crash is logged, not silent.
-
-    With `stop`, the task is asked to finish (up to STOP_GRACE_SECONDS) before it is cancelled.
-    """
-    task = asyncio.create_task(coro, name=name)
-    task.add_done_callback(_log_crash)
-    try:
-        yield task
-    finally:
-        if stop is not None and not task.done():
-            stop()
-            with contextlib.suppress(TimeoutError, asyncio.CancelledError, Exception):
-                await asyncio.wait_for(asyncio.shield(task), STOP_GRACE_SECONDS)
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
-def _log_crash(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.error("background.crashed", task=task.get_name(), error=repr(task.exception()))
 
 
 async def _retry_until(connect: Callable[[], Awaitable[None]], timeout: float, what: str) -> None:

@@ -28,9 +28,14 @@ from aio_pika.abc import (
 )
 
 from shared.events import EXCHANGE
+from shared.logging import get_logger
+
+log = get_logger(__name__)
 
 EVENT_LOG = "its.events.log"
 EVENT_LOG_MAX_AGE = "30D"
+# aio-pika's robust connection can wait for ever on a broker that went away mid-close (aio-pika #556, #636).
+CLOSE_TIMEOUT_SECONDS = 10.0
 
 MessageHandler = Callable[[AbstractIncomingMessage], Awaitable[None]]
 
@@ -77,9 +82,14 @@ class Bus:
         await log.bind(self._exchange, routing_key="#")
 
     async def close(self) -> None:
+        """Close the connection; a broker that does not answer does not keep the process from stopping."""
         if self._connection is not None:
-            await self._connection.close()
-            self._connection = None
+            connection, self._connection = self._connection, None
+            try:
+                async with asyncio.timeout(CLOSE_TIMEOUT_SECONDS):
+                    await connection.close()
+            except TimeoutError:
+                log.warning("bus.close_timed_out", name=self.name, seconds=CLOSE_TIMEOUT_SECONDS)
 
     async def follow_event_log(self, since: datetime, handler: MessageHandler) -> None:
         """Read every event from the stream `its.events.log`, from `since` (broker time) on, then live.
@@ -100,8 +110,9 @@ class Bus:
     async def stop_consuming(self) -> None:
         """Ask the broker for no more messages (shutdown); unacked ones return to their queues."""
         for queue, tag in self._consumer_tags:
+            # Bounded: a broker that went away mid-shutdown never answers, and the process must still stop.
             with contextlib.suppress(Exception):
-                await queue.cancel(tag)
+                await asyncio.wait_for(queue.cancel(tag), CLOSE_TIMEOUT_SECONDS)
         self._consumer_tags.clear()
 
     @property

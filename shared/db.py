@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import asyncpg
+
+from shared.logging import get_logger
 
 if TYPE_CHECKING:
     from asyncpg.pool import PoolConnectionProxy
@@ -17,6 +20,12 @@ if TYPE_CHECKING:
 else:  # asyncpg's classes are generic only in its type stubs
     Connection = asyncpg.Connection
     Pool = asyncpg.Pool
+
+log = get_logger(__name__)
+
+# Pool.close() waits for every connection to come back; a task that still holds one would keep the process
+# from stopping for ever. After this long the pool is terminated (asyncpg does that when close() is cancelled).
+POOL_CLOSE_TIMEOUT_SECONDS = 10.0
 
 
 async def _init_connection(conn: Connection) -> None:
@@ -51,4 +60,12 @@ async def pool_context(database_url: str, schema: str, **kwargs: Any) -> AsyncIt
     try:
         yield pool
     finally:
-        await pool.close()
+        await close_pool(pool)
+
+
+async def close_pool(pool: Pool) -> None:
+    """Close gracefully, or terminate after POOL_CLOSE_TIMEOUT_SECONDS."""
+    try:
+        await asyncio.wait_for(pool.close(), POOL_CLOSE_TIMEOUT_SECONDS)
+    except TimeoutError:
+        log.warning("db.pool_close_timed_out", seconds=POOL_CLOSE_TIMEOUT_SECONDS, size=pool.get_size())

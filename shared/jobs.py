@@ -12,6 +12,7 @@ read from the shared clock, so the test clock triggers jobs.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -118,16 +119,26 @@ class JobWorker:
         self.handlers = handlers
         self.metrics = metrics
         self.poll_seconds = poll_seconds
+        self._stopping = False
+        self._wake = asyncio.Event()
 
     async def run(self) -> None:
-        while True:
+        """Run due jobs until `stop()`; a job under way is finished, so a shutdown does not cut off its work
+        (an e-mail half sent would go out again on the next start)."""
+        while not self._stopping:
             try:
                 ran = await self.run_one()
             except Exception as exc:  # database away: try again later
                 log.warning("jobs.worker_failed", error=repr(exc))
                 ran = False
-            if not ran:
-                await asyncio.sleep(self.poll_seconds)
+            if not ran and not self._stopping:
+                with contextlib.suppress(TimeoutError):  # a stop() ends the wait at once
+                    async with asyncio.timeout(self.poll_seconds):
+                        await self._wake.wait()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
 
     async def run_one(self) -> bool:
         """Claim one due job and run it; False when none is due."""

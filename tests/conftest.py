@@ -12,6 +12,8 @@ import pytest
 
 from tests.infra import TestStack, create_stack, drop_stack
 
+pytest_plugins = ["tests.hangs"]
+
 
 @pytest.fixture(scope="session")
 def var_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:

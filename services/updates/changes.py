@@ -8,7 +8,6 @@ the listener reconnects; the caches' own time limits bound staleness meanwhile.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -17,6 +16,7 @@ from aiohttp import web
 
 from shared.app import SETTINGS
 from shared.logging import get_logger
+from shared.tasks import background
 
 log = get_logger(__name__)
 
@@ -27,11 +27,8 @@ Callback = Callable[[str | None], None]  # payload, or None: "forget everything"
 
 def setup_change_listener(app: web.Application, callbacks: dict[str, Callback]) -> None:
     async def listen(app: web.Application) -> AsyncIterator[None]:
-        task = asyncio.create_task(_listen_forever(app[SETTINGS].database_url, callbacks))
-        yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        async with background(_listen_forever(app[SETTINGS].database_url, callbacks), "updates.change_listener"):
+            yield
 
     app.cleanup_ctx.append(listen)
 

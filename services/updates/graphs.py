@@ -24,6 +24,7 @@ from services.updates.store import GraphKit as Kit
 from services.updates.versions import Version
 from shared.app import POOL
 from shared.logging import get_logger
+from shared.tasks import cancel_and_wait
 
 log = get_logger(__name__)
 
@@ -182,9 +183,7 @@ class Catalogues:
             self._configurations[payload] = (-math.inf, entry[1])
 
     async def close(self) -> None:
-        for task in list(self._loading.values()):
-            task.cancel()
-        await asyncio.gather(*self._loading.values(), return_exceptions=True)
+        await cancel_and_wait(*self._loading.values())
 
 
 CATALOGUES = web.AppKey("catalogues", Catalogues)

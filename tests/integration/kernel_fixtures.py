@@ -24,11 +24,12 @@ from yarl import URL
 from shared.bus import Bus
 from shared.clock import TestClock
 from shared.consumer import Consumer, EventHandler, Subscription
-from shared.db import Connection, Pool, create_pool
+from shared.db import Connection, Pool, close_pool, create_pool
 from shared.events import Envelope, Event
 from shared.kernel_schema import KERNEL_TABLES_V1
 from shared.metrics import Metrics
 from shared.outbox import Outbox, OutboxRelay
+from shared.tasks import cancel_and_wait
 from tests.infra import TestStack, free_port
 
 EFFECTS_TABLE = """
@@ -244,9 +245,7 @@ class Kernel:
         return row[0], row[1]
 
     async def close(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await cancel_and_wait(*self._tasks)
         for relay in self._relays:
             await relay.close()
         for bus in self._buses:
@@ -254,7 +253,7 @@ class Kernel:
                 await asyncio.wait_for(bus.close(), 10)
         for proxy in self._proxies:
             await proxy.cut()
-        await self.pool.close()
+        await close_pool(self.pool)
 
 
 async def create_kernel_schema(database_url: str, schema: str) -> None:
@@ -266,7 +265,7 @@ async def create_kernel_schema(database_url: str, schema: str) -> None:
             await conn.execute(KERNEL_TABLES_V1)
             await conn.execute(EFFECTS_TABLE)
     finally:
-        await pool.close()
+        await close_pool(pool)
 
 
 @pytest.fixture

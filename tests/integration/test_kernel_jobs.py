@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from shared.clock import TestClock
 from shared.db import Connection
 from shared.jobs import Job, JobHandler, JobWorker, schedule, schedule_many
+from shared.tasks import background
 from tests.infra import ROOT, wait_for
 
 if TYPE_CHECKING:
@@ -282,3 +283,23 @@ async def test_schedule_many_writes_every_job_once_and_runs_them(kernel: Kernel)
         return await kernel.effects(prefix) == (8, 8)
 
     await wait_for(all_ran, timeout=10, what="all eight jobs")
+
+
+async def test_a_stopped_worker_finishes_the_job_under_way_and_takes_no_other(kernel: Kernel) -> None:
+    """A shutdown (setup_jobs stops the worker before cancelling it) does not cut a job off half done:
+    an e-mail interrupted mid-send would go out again on the next start."""
+    first, second = await add_job(kernel, timedelta(0)), await add_job(kernel, timedelta(0))
+    started = asyncio.Event()
+
+    async def slow(conn: Connection, job: Job) -> None:
+        started.set()
+        await asyncio.sleep(0.5)
+        await record("ran")(conn, job)
+
+    jobs = worker(kernel, slow)
+    async with background(jobs.run(), "test.jobs", stop=jobs.stop) as task:
+        await asyncio.wait_for(started.wait(), 10)
+    assert task.done() and not task.cancelled()
+    assert await kernel.effects("ran") == (1, 1)
+    states = {(await job_row(kernel, job_id))["state"] for job_id in (first, second)}
+    assert states == {"done", "pending"}
