@@ -5,6 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 LINT_DIRS := $(wildcard shared services devtools itsctl tests bench)
 # `stop`/`status` use only the standard library: they work before the venv exists.
 STACK_PY = $(if $(wildcard $(PY)),$(PY),$(PYTHON))
@@ -16,7 +17,7 @@ help:
 	@echo "make stop     stop what 'make run' started      make status   what runs"
 	@echo "make test     the whole suite (PYTEST_ARGS=... to pass options)"
 	@echo "make test-unit | test-integration | test-e2e"
-	@echo "make lint     ruff + mypy --strict               make bench    benchmarks"
+	@echo "make lint     ruff + mypy --strict               make bench    benchmarks (BENCH_ARGS=portal_pages: one)"
 	@echo "make screenshots  browser tests, screenshots of each page into var/screenshots/"
 	@echo "make clean    stop, remove var/ and caches (keeps .venv)"
 
@@ -65,7 +66,7 @@ bench: venv infra
 	    apt-get install -y -q wrk >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1; apt-get install -y -q wrk >/dev/null 2>&1; } \
 	    || echo "bench: wrk unavailable; using the Python load generator"; \
 	  else echo "bench: wrk not found; using the Python load generator"; fi; }
-	$(PY) -m bench
+	$(PY) -m bench $(BENCH_ARGS)
 
 screenshots: venv infra
 	rm -rf var/screenshots

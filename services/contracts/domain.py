@@ -32,16 +32,30 @@ def period_problems(start: str, end: str, current: Month) -> list[dict[str, str]
         try:
             months[field] = Month.parse(text)
         except ValueError as exc:
-            errors.append({"field": field, "message": str(exc)})
+            errors.append({"field": field, "type": "month_format", "message": str(exc)})
     if errors:
         return errors
     first, last = months["period.from"], months["period.to"]
     if last < first:
-        errors.append({"field": "period", "message": f"the period ends ({last}) before it starts ({first})"})
+        errors.append(
+            {
+                "field": "period",
+                "type": "period_order",
+                "message": f"the period ends ({last}) before it starts ({first})",
+            }
+        )
     elif last < current:
-        errors.append({"field": "period.to", "message": f"the period ended before this month ({current})"})
+        errors.append(
+            {"field": "period.to", "type": "period_ended", "message": f"the period ended before this month ({current})"}
+        )
     elif Period(first, last).months > MAX_PERIOD_MONTHS:
-        errors.append({"field": "period", "message": f"a contract covers at most {MAX_PERIOD_MONTHS} months"})
+        errors.append(
+            {
+                "field": "period",
+                "type": "period_too_long",
+                "message": f"a contract covers at most {MAX_PERIOD_MONTHS} months",
+            }
+        )
     return errors
 
 

@@ -151,15 +151,28 @@ async def _check(conn: Connection, body: ContractIn, current: Month) -> None:
         ("organisation.kpp", kpp_problem(body.organisation.kpp, body.organisation.tin)),
     ):
         if problem:
-            errors.append({"field": field, "message": problem})
+            errors.append(problem.entry(field))
     numbers = [body.main_registration_number, *body.additional_registration_numbers]
     if len(set(numbers)) != len(numbers):
-        errors.append({"field": "additional_registration_numbers", "message": "a registration number is repeated"})
+        errors.append(
+            {
+                "field": "additional_registration_numbers",
+                "type": "number_repeated",
+                "message": "a registration number is repeated",
+            }
+        )
     for number in await store.unknown_numbers(conn, numbers):
         field = (
             "main_registration_number" if number == body.main_registration_number else "additional_registration_numbers"
         )
-        errors.append({"field": field, "message": f"{number} is not a registration number of the catalogue"})
+        errors.append(
+            {
+                "field": field,
+                "type": "number_unknown",
+                "message": f"{number} is not a registration number of the catalogue",
+                "input": number,
+            }
+        )
     if errors:
         raise ValidationFailed(errors)
 
@@ -215,6 +228,25 @@ async def partner_contracts(request: web.Request, caller: Caller, query: PageQue
     return ContractList(items=[contract_out(c, partners) for c in contracts])
 
 
+@routes.get(
+    "/v1/partner/contracts/{contract_id}",
+    summary="One of the partner's own contracts (another partner's: 404, as a missing one)",
+    auth=True,
+    response=ContractOut,
+    errors=(403, 404),
+    tags=("partner",),
+)
+async def partner_contract(request: web.Request, caller: Caller) -> ContractOut:
+    partner_id = caller.require_partner()
+    contract_id = id_in_path(request, "contract_id", "no such contract of yours")
+    async with request.app[POOL].acquire() as conn:
+        contract = await store.contract(conn, contract_id)
+        if contract is None or contract.partner_id != partner_id:
+            raise NotFound("no such contract of yours")
+        partners = await store.partners(conn, [partner_id])
+    return contract_out(contract, partners)
+
+
 @routes.patch(
     "/v1/contracts/{contract_id}/organisation",
     summary="Correct the organisation's name, TIN and KPP (the accompanying partner, ITS-6)",
@@ -228,7 +260,7 @@ async def correct_organisation(request: web.Request, caller: Caller, body: Organ
     partner_id = caller.require_partner()
     contract_id = id_in_path(request, "contract_id", "no such contract of yours")
     errors = [
-        {"field": field, "message": problem}
+        problem.entry(field)
         for field, problem in (("tin", tin_problem(body.tin)), ("kpp", kpp_problem(body.kpp, body.tin)))
         if problem
     ]

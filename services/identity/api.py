@@ -126,7 +126,19 @@ class TokenRequest(BaseModel):
     partner: str = Field("", max_length=64, description="Partner id a partner's staff member logs in for")
     client_id: str = Field("", max_length=100)
     client_secret: str = Field("", max_length=200)
-    subscriber: str = Field("", description="Subscriber code (CL-…) the token acts for; default: the account's own")
+    subscriber: str = Field(
+        "",
+        max_length=20,
+        description="Subscriber code (CL-…) the token acts for (password and refresh_token grants); default: the "
+        "account's own at a password login, the refresh token's at a refresh",
+    )
+
+
+class RevocationRequest(BaseModel):
+    """RFC 7009 revocation request (form-encoded); unknown parameters are ignored."""
+
+    token: str = Field("", max_length=8192)
+    token_type_hint: str = Field("", max_length=50)
 
 
 class TokenOut(BaseModel):
@@ -457,7 +469,7 @@ async def token(request: web.Request, body: TokenRequest) -> web.Response:
     elif body.grant_type == "refresh_token":
         if not body.refresh_token:
             raise OAuthError("invalid_request", "refresh_token is required")
-        out = await _refresh_grant(request, body.refresh_token)
+        out = await _refresh_grant(request, body.refresh_token, body.subscriber or None)
     elif body.grant_type == "client_credentials":
         out = await _client_credentials_grant(request, body)
     elif not body.grant_type:
@@ -628,8 +640,12 @@ async def _check_login_password(request: web.Request, account: store.Account, pa
     return ok
 
 
-async def _refresh_grant(request: web.Request, refresh_token: str) -> TokenOut:
-    """Rotation; the new tokens carry the member's current role and rights, and none after exclusion (SUB-6)."""
+async def _refresh_grant(request: web.Request, refresh_token: str, subscriber: str | None) -> TokenOut:
+    """Rotation; the new tokens carry the member's current role and rights, and none after exclusion (SUB-6).
+
+    With `subscriber`, the new tokens act for that subscriber of the same account (SUB-7): switching between
+    one's subscribers needs no password again, as a login already proved who holds the refresh token.
+    """
     now = request.app[CLOCK].now()
     async with request.app[POOL].acquire() as conn, conn.transaction():
         use = await store.use_refresh_token(conn, domain.token_hash(refresh_token), now)
@@ -639,7 +655,11 @@ async def _refresh_grant(request: web.Request, refresh_token: str) -> TokenOut:
         tokens = None
         if use.account_id and use.family_id and use.subscriber_id:
             account = await store.account_by_id(conn, use.account_id)
-            membership = await store.membership_by_id(conn, use.account_id, use.subscriber_id)
+            membership = await store.membership(conn, use.account_id, subscriber or use.subscriber_id)
+            if subscriber is not None and account is not None and membership is None:
+                # The grant is good, the subscriber asked for is not the account's (`invalid_scope`, RFC 6749
+                # §5.2). Raised inside the transaction: the refresh token stays unused and the session goes on.
+                raise OAuthError("invalid_scope", f"this account is not a member of subscriber {subscriber}")
             if account is not None and membership is not None:
                 # The new refresh token commits with the old one's use: a crash in between loses neither.
                 tokens, refresh = _issue_tokens(request, account, membership, family_id=use.family_id)
@@ -647,6 +667,27 @@ async def _refresh_grant(request: web.Request, refresh_token: str) -> TokenOut:
     if tokens is None:
         raise OAuthError("invalid_grant", "the refresh token is invalid, expired or revoked")
     return tokens
+
+
+@routes.post(
+    "/oauth/revoke",
+    summary="OAuth 2.0 token revocation (RFC 7009): a refresh token and every token rotated from it",
+    body=RevocationRequest,
+    form=True,
+    errors=(400,),
+    tags=("tokens",),
+)
+async def revoke(request: web.Request, body: RevocationRequest) -> web.Response:
+    """Logging out: the refresh token's family is revoked. An unknown or already revoked token is answered 200
+    as well (RFC 7009 §2.2), so the answer tells nothing about a token. Access tokens are signed, not stored,
+    and live 15 minutes: they cannot be revoked (`unsupported_token_type`); exclusions act at once (SUB-6)."""
+    if not body.token:
+        raise OAuthError("invalid_request", "token is required")
+    if body.token.count(".") == 2:  # a JWT: an access token
+        raise OAuthError("unsupported_token_type", "access tokens expire on their own; revoke the refresh token")
+    async with request.app[POOL].acquire() as conn:
+        await store.revoke_token_family(conn, domain.token_hash(body.token), request.app[CLOCK].now())
+    return web.Response(status=200, headers={"Cache-Control": "no-store"})
 
 
 def _issue_tokens(

@@ -111,6 +111,44 @@ def partner_created(partner: store.Partner) -> PartnerCreated:
     )
 
 
+class PartnerList(BaseModel):
+    items: list[PartnerOut]
+
+
+@routes.get(
+    "/v1/partners",
+    summary="Every partner, by name (operators)",
+    scope=OPERATOR,
+    response=PartnerList,
+    tags=("partners",),
+)
+async def list_partners(request: web.Request, caller: Caller) -> PartnerList:
+    async with request.app[POOL].acquire() as conn:
+        partners = await store.all_partners(conn)
+    return PartnerList(items=sorted((PartnerOut(**p.__dict__) for p in partners), key=lambda p: p.name.lower()))
+
+
+class MyPartner(PartnerOut):
+    admin: bool
+
+
+class MyPartnerList(BaseModel):
+    items: list[MyPartner]
+
+
+@routes.get(
+    "/v1/me/partners",
+    summary="The partners whose staff the calling account is on; log in for one with `partner=<id>`",
+    auth=True,
+    response=MyPartnerList,
+    tags=("partners",),
+)
+async def my_partners(request: web.Request, caller: Caller) -> MyPartnerList:
+    async with request.app[POOL].acquire() as conn:
+        found = await store.partners_of_account(conn, caller.account_id)
+    return MyPartnerList(items=[MyPartner(**partner.__dict__, admin=admin) for partner, admin in found])
+
+
 @routes.get(
     "/v1/partners/{partner_id}",
     summary="A partner (operators, and the partner itself)",

@@ -262,6 +262,16 @@ async def revoke_member_refresh_tokens(
     )
 
 
+async def revoke_token_family(conn: Connection, token_hash: bytes, now: datetime) -> None:
+    """Revoke the family of the refresh token with this hash (used or not); nothing when it is unknown."""
+    await conn.execute(
+        "UPDATE refresh_tokens SET revoked_at = $2 WHERE revoked_at IS NULL "
+        "AND family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = $1)",
+        token_hash,
+        now,
+    )
+
+
 async def revoke_family(conn: Connection, family_id: uuid.UUID, now: datetime) -> None:
     await conn.execute(
         "UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL", family_id, now
@@ -436,12 +446,14 @@ async def account_and_membership_by_login(
     return Account(**values), membership
 
 
-async def membership_by_id(conn: Connection, account_id: uuid.UUID, subscriber_id: uuid.UUID) -> Membership | None:
+async def membership(conn: Connection, account_id: uuid.UUID, subscriber: uuid.UUID | str) -> Membership | None:
+    """The account's membership of a subscriber named by id or by code (`CL-…`), unless it was excluded."""
+    column = "s.id" if isinstance(subscriber, uuid.UUID) else "s.code"  # each has a unique index
     row = await conn.fetchrow(
         f"SELECT {MEMBERSHIP_COLUMNS} FROM subscribers s JOIN members m ON m.subscriber_id = s.id "
-        "WHERE s.id = $2 AND m.account_id = $1 AND m.excluded_at IS NULL",
+        f"WHERE {column} = $2 AND m.account_id = $1 AND m.excluded_at IS NULL",
         account_id,
-        subscriber_id,
+        subscriber,
     )
     return Membership(**dict(row)) if row else None
 
@@ -886,6 +898,16 @@ async def partner_admin(conn: Connection, partner_id: uuid.UUID, account_id: uui
         "SELECT is_admin FROM partner_members WHERE partner_id = $1 AND account_id = $2", partner_id, account_id
     )
     return is_admin
+
+
+async def partners_of_account(conn: Connection, account_id: uuid.UUID) -> list[tuple[Partner, bool]]:
+    """The partners whose staff the account is on, each with whether it administers them."""
+    rows = await conn.fetch(
+        "SELECT p.id, p.name, p.tin, p.city, p.contact_email, p.created_at, m.is_admin "
+        "FROM partner_members m JOIN partners p ON p.id = m.partner_id WHERE m.account_id = $1 ORDER BY p.name",
+        account_id,
+    )
+    return [(Partner(**{k: v for k, v in dict(row).items() if k != "is_admin"}), bool(row["is_admin"])) for row in rows]
 
 
 @dataclass(frozen=True)

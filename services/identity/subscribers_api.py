@@ -615,7 +615,7 @@ async def _join_partner(
 async def _current_membership(conn: Connection, caller: Caller) -> store.Membership:
     """The caller's membership of the token's subscriber, as it is now (an exclusion counts at once)."""
     claim = caller.require_subscriber()
-    membership = await store.membership_by_id(conn, caller.account_id, claim.id)
+    membership = await store.membership(conn, caller.account_id, claim.id)
     if membership is None:
         raise MembershipEnded("you were excluded from this subscriber")
     return membership

@@ -7,7 +7,6 @@ with the user's own access token, kept in a server-side session (schema `portal`
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -18,14 +17,24 @@ from aiohttp import web
 
 from services.portal import middlewares
 from services.portal.clients import Identity, Invitations, Service
-from services.portal.pages import account, auth, home, invitations, releases, software, users
-from services.portal.pages.base import CONTRACTS, IDENTITY, INVITATIONS, REGISTRATION, SESSIONS, SETTINGS, UPDATES
+from services.portal.pages import account, auth, home, invitations, operator, partner, releases, software, users
+from services.portal.pages.base import (
+    CONTRACTS,
+    IDENTITY,
+    INVITATIONS,
+    NOTIFICATIONS,
+    REGISTRATION,
+    SESSIONS,
+    SETTINGS,
+    UPDATES,
+)
 from services.portal.sessions import Sessions
 from services.portal.settings import PortalSettings
 from shared.app import POOL, setup_db
 from shared.app import create_app as create_service_app
 from shared.http import Api
 from shared.logging import get_logger
+from shared.tasks import background
 
 log = get_logger(__name__)
 
@@ -56,11 +65,8 @@ def create_app(settings: PortalSettings) -> web.Application:
 def setup_sessions(app: web.Application, settings: PortalSettings) -> None:
     async def sessions(app: web.Application) -> AsyncIterator[None]:
         app[SESSIONS] = Sessions(app[POOL], settings)
-        purge = asyncio.create_task(_purge_expired(app[SESSIONS]), name="portal.purge_sessions")
-        yield
-        purge.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await purge
+        async with background(_purge_expired(app[SESSIONS]), "portal.purge_sessions"):
+            yield
 
     app.cleanup_ctx.append(sessions)
 
@@ -73,6 +79,7 @@ def setup_services(app: web.Application, settings: PortalSettings) -> None:
         app[REGISTRATION] = Service("registration", settings.registration_url, http)
         app[CONTRACTS] = Service("contracts", settings.contracts_url, http)
         app[UPDATES] = Service("updates", settings.updates_url, http)
+        app[NOTIFICATIONS] = Service("notifications", settings.notifications_url, http)
         yield
         await http.close()
 
@@ -81,7 +88,7 @@ def setup_services(app: web.Application, settings: PortalSettings) -> None:
 
 def setup_pages(app: web.Application) -> None:
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, default_helpers=False)
-    for module in (home, auth, account, invitations, software, releases, users):
+    for module in (home, auth, account, invitations, software, releases, users, partner, operator):
         app.router.add_routes(module.routes)
     app.router.add_static("/static", STATIC, append_version=False)
 

@@ -35,6 +35,7 @@ class ServiceError(Exception):
     service: str
     status: int
     body: dict[str, Any] = field(default_factory=dict)
+    retry_after: int | None = None  # seconds, from a 429's or 503's Retry-After header
 
     def __str__(self) -> str:
         return f"{self.service} answered {self.status}: {self.detail}"
@@ -52,10 +53,11 @@ class ServiceError(Exception):
 
     @property
     def field_errors(self) -> list[dict[str, str]]:
-        """[{field, type, message}]: a 422's `errors`, or a 409 naming its `field`."""
+        """[{field, type, message, input}]: a 422's `errors`, or a 409 naming its `field`."""
         errors = self.body.get("errors")
         if isinstance(errors, list):
-            return [{k: str(e.get(k, "")) for k in ("field", "type", "message")} for e in errors if isinstance(e, dict)]
+            keys = ("field", "type", "message", "input")
+            return [{k: str(e.get(k, "")) for k in keys} for e in errors if isinstance(e, dict)]
         if "field" in self.body:
             return [{"field": str(self.body["field"]), "type": self.slug, "message": self.detail}]
         return []
@@ -91,6 +93,7 @@ class Service:
             ) as response:
                 raw = await response.read()
                 status = response.status
+                retry_after = _seconds(response.headers.get("Retry-After"))
         except (TimeoutError, aiohttp.ClientError) as exc:
             log.warning("service.unreachable", service=self.name, path=path, error=repr(exc))
             raise ServiceDown(self.name) from None
@@ -101,7 +104,7 @@ class Service:
         if status == 401:
             raise Unauthenticated(self.name, status, body if isinstance(body, dict) else {})
         if status >= 400:
-            raise ServiceError(self.name, status, body if isinstance(body, dict) else {})
+            raise ServiceError(self.name, status, body if isinstance(body, dict) else {}, retry_after)
         return body
 
 
@@ -130,16 +133,40 @@ class Identity:
         body = await self.service.call("POST", "/oauth/token", form=form, client_address=client_address)
         return Tokens(access=body["access_token"], refresh=body["refresh_token"])
 
-    async def refresh(self, refresh_token: str) -> Tokens | None:
-        """New tokens (identity rotates the refresh token), or None when the refresh token is no longer valid."""
+    async def partner_login(self, login: str, password: str, partner_id: str, client_address: str) -> str:
+        """A partner cabinet's access token for a staff member (scope `partner`; no refresh token)."""
+        form = {"grant_type": "password", "username": login, "password": password, "partner": partner_id}
+        body = await self.service.call("POST", "/oauth/token", form=form, client_address=client_address)
+        return str(body["access_token"])
+
+    async def my_partners(self, token: str) -> list[dict[str, Any]]:
+        """The partners whose staff this account is on, with `admin`."""
+        body = await self.service.call("GET", "/v1/me/partners", token=token)
+        items: list[dict[str, Any]] = body["items"]
+        return items
+
+    async def refresh(self, refresh_token: str, subscriber: str | None = None) -> Tokens | None:
+        """New tokens (identity rotates the refresh token), or None when the refresh token is no longer valid.
+
+        With `subscriber` the new tokens act for that subscriber of the account (SUB-7); one the account does
+        not belong to raises ServiceError `invalid_scope`, and the refresh token stays valid.
+        """
         form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
+        if subscriber:
+            form["subscriber"] = subscriber
         try:
             body = await self.service.call("POST", "/oauth/token", form=form)
         except ServiceError as exc:
-            if exc.status in (400, 401):
+            if exc.status == 401 or exc.slug == "invalid_grant":
                 return None
             raise
         return Tokens(access=body["access_token"], refresh=body["refresh_token"])
+
+    async def revoke(self, refresh_token: str) -> None:
+        """Revoke the refresh token and every token rotated from it (RFC 7009), as a logout does."""
+        await self.service.call(
+            "POST", "/oauth/revoke", form={"token": refresh_token, "token_type_hint": "refresh_token"}
+        )
 
     async def request_password_reset(self, email: str, client_address: str) -> None:
         await self.service.call(
@@ -177,6 +204,11 @@ class Identity:
             "PATCH", "/v1/subscriber", token=token, json_body={"name": name}
         )
         return result
+
+
+def _seconds(value: str | None) -> int | None:
+    """Retry-After in delta-seconds (what our services send); an HTTP date or anything else: None."""
+    return int(value) if value is not None and value.isdigit() and len(value) < 10 else None
 
 
 def _json(raw: bytes) -> Any:

@@ -13,6 +13,9 @@ from aiohttp import web
 from services.portal.sessions import Session
 
 FIELD = "csrf_token"
+# A handler with this attribute set reads its multipart form as a stream and checks the token in the form's
+# first part itself (the operator cabinet's kit uploads): reading the form here would hold the whole file.
+IN_FIRST_PART = "csrf_in_first_part"
 
 
 class CsrfRejected(Exception):
@@ -24,6 +27,8 @@ async def check(request: web.Request, session: Session | None) -> None:
         return
     if request.content_type not in ("application/x-www-form-urlencoded", "multipart/form-data"):
         raise CsrfRejected("not a form")
+    if request.content_type == "multipart/form-data" and getattr(request.match_info.handler, IN_FIRST_PART, False):
+        return
     given = (await request.post()).get(FIELD)
     if session is None or not isinstance(given, str) or not hmac.compare_digest(given, session.csrf_token):
         raise CsrfRejected("missing or wrong token")

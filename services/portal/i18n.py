@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from services.portal.clients import ServiceError
+from services.portal.messages import operator as operator_messages
+from services.portal.messages import partner as partner_messages
 from services.portal.messages import releases as releases_messages
 from services.portal.messages import software as software_messages
 from services.portal.messages import users as users_messages
@@ -88,7 +90,6 @@ EN: dict[str, str] = {
     "subscriber.current": "current",
     "subscriber.switch": "Switch to another subscriber",
     "subscriber.switch_to": "Subscriber",
-    "subscriber.switch_password": "Your password (to confirm)",
     "subscriber.switch_submit": "Switch",
     "subscriber.switched": "You are now acting for subscriber {code}.",
     "error.title": "Something went wrong",
@@ -221,7 +222,6 @@ RU: dict[str, str] = {
     "subscriber.current": "текущий",
     "subscriber.switch": "Перейти к другому абоненту",
     "subscriber.switch_to": "Абонент",
-    "subscriber.switch_password": "Ваш пароль (для подтверждения)",
     "subscriber.switch_submit": "Перейти",
     "subscriber.switched": "Теперь вы работаете от имени абонента {code}.",
     "error.title": "Что-то пошло не так",
@@ -280,7 +280,7 @@ CATALOGUES: dict[str, dict[str, str]] = {"en": EN, "ru": RU}
 
 # identity's password-policy messages (services.identity.domain.check_password), by their beginning.
 # Each area's words live beside its pages (services/portal/messages/), merged here once.
-for _area in (software_messages, releases_messages, users_messages):
+for _area in (software_messages, releases_messages, users_messages, partner_messages, operator_messages):
     EN.update(_area.EN)
     RU.update(_area.RU)
 
@@ -330,6 +330,8 @@ def form_errors(language: str, error: ServiceError, fields: Mapping[str, str]) -
 
 
 def problem_message(language: str, error: ServiceError) -> str:
+    if error.status == 429:  # identity's throttled logins say `invalid_grant` too: the status tells
+        return translate(language, "error.too-many-requests")
     return known(language, f"error.{error.slug}") or error.detail or translate(language, "error.title")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from urllib.parse import urlencode
 
 import asyncpg
 from aiohttp import web
@@ -16,6 +17,7 @@ from services.portal.pages.base import (
     SESSIONS,
     SET_SESSION,
     LoginRequired,
+    PartnerLoginRequired,
     login_url,
     redirect,
     render,
@@ -69,6 +71,8 @@ async def error_pages(request: web.Request, handler: Handler) -> web.StreamRespo
         if request.get(ENDED):
             request.app[SESSIONS].clear_cookie(response)
         return response
+    except PartnerLoginRequired as exc:
+        return redirect(f"/partner/{exc.partner_id}/login?" + urlencode({"next": exc.next_path}))
     except csrf.CsrfRejected:
         return _error_page(request, 403, "error.403.title", "error.csrf")
     except (ServiceDown, *DATABASE_DOWN):

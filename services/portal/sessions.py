@@ -23,7 +23,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import jwt
 from aiohttp import web
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -44,6 +43,9 @@ TOUCH_EVERY = timedelta(minutes=1)
 class Tokens:
     access: str
     refresh: str
+    # A partner cabinet's access token (scope `partner`), asked for with the password again; identity
+    # gives partner staff no refresh token, so it lasts 15 minutes and then the password is asked again.
+    partner: str | None = None
 
 
 @dataclass(frozen=True)
@@ -76,11 +78,37 @@ class Session:
     def subscriber_code(self) -> str | None:
         return self.row.subscriber_code
 
+    @property
+    def partner_staff(self) -> bool:
+        """On some partner's staff (as identity said at login): the nav offers the partner cabinet."""
+        return self.row.partner_staff
+
+    @property
+    def operator(self) -> bool:
+        """The token carries the operator scope: the nav offers the operator cabinet (services decide)."""
+        return self.tokens is not None and "operator" in str(token_claims(self.tokens.access).get("scope", "")).split()
+
+    @property
+    def partner_id(self) -> str | None:
+        """The partner whose cabinet is open, while its token lasts."""
+        if self.tokens is None or self.tokens.partner is None:
+            return None
+        partner = token_claims(self.tokens.partner).get("partner")
+        return str(partner.get("id")) if isinstance(partner, dict) else None
+
 
 def token_claims(access_token: str) -> dict[str, Any]:
-    """What the token says about whom it acts for, for display. Not a check: the services verify tokens."""
-    claims: dict[str, Any] = jwt.decode(access_token, options={"verify_signature": False})
-    return claims
+    """What the token says about whom it acts for, for display. Not a check: the services verify tokens.
+
+    The payload is read directly (base64url JSON): this runs on every page, and a full JWT decode cost
+    about 7 % of a page's CPU. An unreadable token says nothing ({}): the services refuse it anyway.
+    """
+    try:
+        payload = access_token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError, binascii.Error):
+        return {}
+    return claims if isinstance(claims, dict) else {}
 
 
 def subscriber_code_of(access_token: str) -> str | None:
@@ -127,7 +155,14 @@ class Sessions:
         tokens = _unseal(raw_id, id_hash, row.tokens) if row.tokens is not None else None
         return Session(raw_id, row, tokens)
 
-    async def start(self, language: str, tokens: Tokens | None = None, *, replacing: Session | None = None) -> Session:
+    async def start(
+        self,
+        language: str,
+        tokens: Tokens | None = None,
+        *,
+        replacing: Session | None = None,
+        partner_staff: bool = False,
+    ) -> Session:
         """A new session with a new id (at login: session fixation is impossible); `replacing` is deleted."""
         raw_id, now = secrets.token_bytes(ID_BYTES), _now()
         id_hash = _id_hash(raw_id)
@@ -139,6 +174,7 @@ class Sessions:
             subscriber_code=subscriber_code_of(tokens.access) if tokens else None,
             tokens=_seal(raw_id, id_hash, tokens) if tokens else None,
             language=language if language in LANGUAGES else "en",
+            partner_staff=partner_staff,
             csrf_secret=secrets.token_bytes(ID_BYTES),
             created_at=now,
             last_seen_at=now,
@@ -158,37 +194,54 @@ class Sessions:
         async with self.pool.acquire() as conn:
             await store.set_language(conn, session.id_hash, language)
 
-    async def replace_tokens(self, session: Session, tokens: Tokens) -> Session:
-        """The session now acts with `tokens` (e.g. for another subscriber, SUB-7)."""
-        async with self.pool.acquire() as conn:
-            await store.set_tokens(
-                conn, session.id_hash, _seal(session.raw_id, session.id_hash, tokens), subscriber_code_of(tokens.access)
-            )
-        return Session(session.raw_id, replace(session.row, subscriber_code=subscriber_code_of(tokens.access)), tokens)
-
     async def refreshed(
         self, session: Session, failed_access: str, refresh: Callable[[str], Awaitable[Tokens | None]]
     ) -> Tokens | None:
-        """New tokens after `failed_access` was refused; None when the session cannot go on (it is ended).
+        """New tokens after `failed_access` was refused; None when the session cannot go on (it is ended)."""
+        return await self._rotate(session, refresh, unless_changed_from=failed_access)
 
-        The row is locked while refreshing: identity rotates refresh tokens and treats a rotated one coming
-        back as theft, so two pages refreshing at once must not both use the same refresh token.
-        """
+    async def switched(self, session: Session, refresh: Callable[[str], Awaitable[Tokens | None]]) -> Tokens | None:
+        """New tokens from `refresh` (for another subscriber, SUB-7); None when the session cannot go on (it is
+        ended). An exception from `refresh` leaves the session as it was."""
+        return await self._rotate(session, refresh, unless_changed_from=None)
+
+    async def _rotate(
+        self,
+        session: Session,
+        refresh: Callable[[str], Awaitable[Tokens | None]],
+        *,
+        unless_changed_from: str | None,
+    ) -> Tokens | None:
+        """The row is locked while refreshing: identity rotates refresh tokens and treats a rotated one coming
+        back as theft, so two pages refreshing at once must not both use the same refresh token."""
         async with self.pool.acquire() as conn, conn.transaction():
             sealed = await store.lock_tokens(conn, session.id_hash)
             if sealed is None:
                 return None
             current = _unseal(session.raw_id, session.id_hash, sealed)
-            if current.access != failed_access:  # another request has refreshed meanwhile
-                return current
+            if unless_changed_from is not None and current.access != unless_changed_from:
+                return current  # another request has refreshed meanwhile
             new = await refresh(current.refresh)
             if new is None:
                 await store.delete_session(conn, session.id_hash)
                 return None
+            new = replace(new, partner=current.partner)
             await store.set_tokens(
                 conn, session.id_hash, _seal(session.raw_id, session.id_hash, new), subscriber_code_of(new.access)
             )
             return new
+
+    async def set_partner_token(self, session: Session, partner_token: str | None) -> Session:
+        """Open (a token) or close (None) the session's partner cabinet; the user's own tokens stay."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            sealed = await store.lock_tokens(conn, session.id_hash)
+            if sealed is None:
+                raise LookupError("the session has ended")
+            tokens = replace(_unseal(session.raw_id, session.id_hash, sealed), partner=partner_token)
+            await store.set_tokens(
+                conn, session.id_hash, _seal(session.raw_id, session.id_hash, tokens), subscriber_code_of(tokens.access)
+            )
+        return Session(session.raw_id, session.row, tokens)
 
     async def purge_expired(self) -> int:
         async with self.pool.acquire() as conn:
@@ -215,13 +268,13 @@ def _key(raw_id: bytes) -> bytes:
 
 def _seal(raw_id: bytes, id_hash: bytes, tokens: Tokens) -> bytes:
     nonce = secrets.token_bytes(12)
-    plain = json.dumps({"access": tokens.access, "refresh": tokens.refresh}).encode()
+    plain = json.dumps({"access": tokens.access, "refresh": tokens.refresh, "partner": tokens.partner}).encode()
     return nonce + AESGCM(_key(raw_id)).encrypt(nonce, plain, id_hash)
 
 
 def _unseal(raw_id: bytes, id_hash: bytes, sealed: bytes) -> Tokens:
     plain = json.loads(AESGCM(_key(raw_id)).decrypt(sealed[:12], sealed[12:], id_hash))
-    return Tokens(access=plain["access"], refresh=plain["refresh"])
+    return Tokens(access=plain["access"], refresh=plain["refresh"], partner=plain.get("partner"))
 
 
 def _b64(raw: bytes) -> str:

@@ -17,6 +17,7 @@ class SessionRow:
     subscriber_code: str | None
     tokens: bytes | None
     language: str
+    partner_staff: bool
     csrf_secret: bytes
     created_at: datetime
     last_seen_at: datetime
@@ -24,19 +25,21 @@ class SessionRow:
 
 
 _COLUMNS = (
-    "id_hash, account_id, login, subscriber_code, tokens, language, csrf_secret, created_at, last_seen_at, expires_at"
+    "id_hash, account_id, login, subscriber_code, tokens, language, partner_staff, csrf_secret, created_at, "
+    "last_seen_at, expires_at"
 )
 
 
 async def insert_session(conn: Connection, row: SessionRow) -> None:
     await conn.execute(
-        f"INSERT INTO sessions ({_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        f"INSERT INTO sessions ({_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         row.id_hash,
         row.account_id,
         row.login,
         row.subscriber_code,
         row.tokens,
         row.language,
+        row.partner_staff,
         row.csrf_secret,
         row.created_at,
         row.last_seen_at,

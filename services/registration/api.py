@@ -242,7 +242,15 @@ def vendor_today(request: web.Request) -> date:
 
 def _not_in_future(purchase_date: date, today: date, field: str) -> None:
     if purchase_date > today:
-        raise ValidationFailed([{"field": field, "message": f"the purchase date cannot be after today ({today})"}])
+        raise ValidationFailed(
+            [
+                {
+                    "field": field,
+                    "type": "purchase_date_future",
+                    "message": f"the purchase date cannot be after today ({today})",
+                }
+            ]
+        )
 
 
 # ---- self-registration with a PIN (REG-2, REG-3, REG-4, REG-7) ------------------------------
@@ -370,10 +378,14 @@ async def authorise(request: web.Request, caller: Caller, body: PartnerAuthorisa
     async with app[POOL].acquire() as conn, conn.transaction():
         subscriber = await store.subscriber_by_code(conn, body.subscriber_code)
         if subscriber is None:
-            raise ValidationFailed([{"field": "subscriber_code", "message": "no subscriber has this code"}])
+            raise ValidationFailed(
+                [{"field": "subscriber_code", "type": "subscriber_unknown", "message": "no subscriber has this code"}]
+            )
         registration = await store.lock_number(conn, number)
         if registration is None:
-            raise ValidationFailed([{"field": "registration_number", "message": "no product has this number"}])
+            raise ValidationFailed(
+                [{"field": "registration_number", "type": "product_unknown", "message": "no product has this number"}]
+            )
         partners = await store.partner_names(conn, [partner_id])
         if registration.subscriber_id == subscriber.id:
             return _registration_out(registration, partners)
@@ -524,7 +536,9 @@ async def transfer(request: web.Request, caller: Caller, body: Transfer) -> Regi
     async with app[POOL].acquire() as conn, conn.transaction():
         target = await store.subscriber_by_code(conn, body.subscriber_code)
         if target is None:
-            raise ValidationFailed([{"field": "subscriber_code", "message": "no subscriber has this code"}])
+            raise ValidationFailed(
+                [{"field": "subscriber_code", "type": "subscriber_unknown", "message": "no subscriber has this code"}]
+            )
         registration = await store.lock_number(conn, number)
         if registration is None:
             raise NotFound("no product has this registration number")

@@ -3,16 +3,15 @@
 python -m services.registration.demo
 
 Logs in at identity as the demo operator (loaded by services.identity.demo) and imports
-demo_catalogue.yaml through the very code of `itsctl catalogue import`. Then, once, a demo partner
-authorises an Accounting PROF for the demo customer (REG-5), bought today: its free period (ITS-7)
-lets the README's client-program flow download updates at once.
+demo_catalogue.yaml through the very code of `itsctl catalogue import`. Then, once, the demo partner
+(made by services.identity.demo) authorises an Accounting PROF for the demo customer (REG-5), bought
+today: its free period (ITS-7) lets the README's client-program flow download updates at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import secrets
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -29,7 +28,7 @@ from itsctl._http import (
     service_url,
 )
 from itsctl.catalogue import ImportSummary, import_catalogue, load_catalogue
-from services.identity.demo import DEMO_ACCOUNTS
+from services.identity.demo import DEMO_ACCOUNTS, DEMO_PARTNER
 from services.registration.republish import republish_registration
 from services.registration.settings import RegistrationSettings
 
@@ -38,13 +37,6 @@ CATALOGUE = Path(__file__).parent / "demo_catalogue.yaml"
 OPERATOR = next(Credentials(login=a[0], password=a[1]) for a in DEMO_ACCOUNTS if a[4])
 CUSTOMER = next(Credentials(login=a[0], password=a[1]) for a in DEMO_ACCOUNTS if not a[4])
 DEMO_ARTICLE = "4601546041807"  # Accounting PROF in demo_catalogue.yaml
-TIN_WEIGHTS = (2, 4, 10, 3, 5, 9, 4, 6, 8)
-
-
-def random_tin() -> str:
-    """A random organisation TIN with its check digit: the demo partner is made once per database."""
-    body = str(secrets.randbelow(9 * 10**8) + 10**8)  # nine digits
-    return body + str(sum(int(d) * w for d, w in zip(body, TIN_WEIGHTS, strict=True)) % 11 % 10)
 
 
 async def register_demo_product(settings: RegistrationSettings) -> str | None:
@@ -60,16 +52,8 @@ async def register_demo_product(settings: RegistrationSettings) -> str | None:
         _, subscriber = await Api(operator.http, "identity", service_url("identity"), customer_token).call(
             "GET", "/v1/subscriber"
         )
-        _, partner = await identity.call(
-            "POST",
-            "/v1/partners",
-            {
-                "name": "Demo Partner",
-                "tin": random_tin(),
-                "city": "Moscow",
-                "contact_email": "partner@demo-partner.example",
-            },
-        )
+        _, partners = await identity.call("GET", "/v1/partners")  # made by services.identity.demo
+        partner = next(p for p in partners["items"] if p["name"] == DEMO_PARTNER)
         _, client = await identity.call("POST", f"/v1/partners/{partner['id']}/clients", {"name": "demo back office"})
         _, issued = await operator.api("registration").call(
             "POST", f"/v1/products/{DEMO_ARTICLE}/registration-numbers", {"count": 1, "with_pin": False}

@@ -20,7 +20,7 @@ import pytest
 from services.contracts.app import SCHEMA as CONTRACTS_SCHEMA
 from services.registration.app import SCHEMA as REGISTRATION_SCHEMA
 from shared.clock import RELOAD_SECONDS, TestClock
-from shared.db import Pool, create_pool
+from shared.db import Pool, close_pool, create_pool
 from tests.e2e.conftest import read_mail
 from tests.e2e.flows import (
     Customer,
@@ -266,14 +266,14 @@ async def registration_db(migrated: TestStack) -> AsyncIterator[Pool]:
     """registration's read models, only to wait until identity's events have reached them."""
     pool = await create_pool(migrated.database_url, REGISTRATION_SCHEMA, min_size=1, max_size=2)
     yield pool
-    await pool.close()
+    await close_pool(pool)
 
 
 @pytest.fixture(scope="module")
 async def contracts_db(migrated: TestStack) -> AsyncIterator[Pool]:
     pool = await create_pool(migrated.database_url, CONTRACTS_SCHEMA, min_size=1, max_size=2)
     yield pool
-    await pool.close()
+    await close_pool(pool)
 
 
 @pytest.fixture

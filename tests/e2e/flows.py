@@ -173,6 +173,11 @@ class Portal:
     # ---- identity: people and partners --------------------------------------------------------
 
     async def operator(self) -> str:
+        """A new operator's access token."""
+        return (await self.operator_account())[1]
+
+    async def operator_account(self) -> tuple[str, str]:
+        """A new operator (password PASSWORD): its login and an access token."""
         login = unique("olga")
         outcome = await ensure_account(
             IdentitySettings(),
@@ -183,7 +188,7 @@ class Portal:
             operator=True,
         )
         assert outcome == "created"
-        return await self.login(login)
+        return login, await self.login(login)
 
     async def customer(self, full_name: str = "Ivan Petrov", *, verified_through: Path | None = None) -> Customer:
         """A new account with its own subscriber (SUB-1), logged in, known to registration (its read model).

@@ -1,7 +1,9 @@
 """A subscriber's journey in a real browser, through the gateway (issue 7, "Tests in a real browser"): sign up,
-verify the e-mail address from the mail, log in, register a product with its PIN (REG-2), see it pending and then
-active (REG-6), and download a kit of a release published for its configuration (UPD-1, UPD-4), checking the bytes.
-Also: the login form works with the keyboard alone, and axe-core finds no serious or critical violation.
+verify the e-mail address from the mail, invite a colleague who registers through the link (INV-2, INV-5), register
+a product with its PIN (REG-2), see it pending and then active (REG-3), a partner's contract posted and processed on
+the next business day (ITS-1, ITS-2) and then listed (ITS-3), and download a kit of a release published for its
+configuration (UPD-1, UPD-4), checking the bytes. Also: the login form works with the keyboard alone, axe-core finds
+no serious or critical violation, and sessions cannot be fixed, outlive a logout or be used without the CSRF token.
 
 Every control is reached by its label or role, so a control without one fails the test.
 """
@@ -13,23 +15,23 @@ import hashlib
 import re
 import uuid
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Locator, Page, expect
 
 from shared.db import Pool
 from tests.e2e.browser import VIEWPORT, browser_fixture, page_fixture, snap  # noqa: F401  (fixtures)
 from tests.e2e.browser_stack import portal_fixture, site_fixture  # noqa: F401  (fixtures `portal`, `site`)
 from tests.e2e.conftest import read_mail
-from tests.e2e.contracts_flows import registration_db
-from tests.e2e.flows import PASSWORD, PURCHASED, Portal, body_text, clock_moved
+from tests.e2e.contracts_flows import Contracts, contract_body, contracts_db, flow, moscow, registration_db
+from tests.e2e.flows import PASSWORD, PURCHASED, Portal, body_text, clock_moved, months_ahead
 from tests.infra import ROOT, ServiceProcess, TestStack, wait_for
 
-__all__ = ["registration_db"]  # fixture
+__all__ = ["contracts_db", "flow", "registration_db"]  # fixtures
 
 AXE = ROOT / "var" / "node" / "node_modules" / "axe-core" / "axe.min.js"
 AXE_INSTALL = "npm install --prefix var/node axe-core@4.14.1"
@@ -135,10 +137,65 @@ async def register_with_pin(page: Page, site: str, number: str, pin: str, email:
     await page.get_by_role("button", name="Register", exact=True).click()
 
 
-async def test_a_subscriber_signs_up_registers_a_product_and_downloads_a_kit(
+async def invite_a_colleague(page: Page, site: str, browser: Browser, mail_dir: Path) -> str:
+    """INV-2: the owner reads the text before sending; INV-5: the colleague registers through the link."""
+    colleague = f"co{uuid.uuid4().hex[:8]}"
+    email = f"{colleague}@example.com"
+    await page.goto(f"{site}/users/invitations")
+    await page.get_by_label("Full name", exact=True).fill("Nina Colleague")
+    await page.get_by_label("E-mail", exact=True).fill(email)
+    await page.get_by_label("Grant access to the ITS information system", exact=True).check()
+    await page.get_by_role("button", name="Show the text to be sent").click()
+    await expect(page.get_by_text("This is the text the invitation will send")).to_be_visible()
+    await expect(page.locator("pre.invitation-text")).to_contain_text("Nina Colleague")
+    await snap(page, "invitation-preview")
+    await page.get_by_role("button", name="Send the invitation").click()
+    await expect(page.get_by_text(f"The invitation to {email} is sent")).to_be_visible()
+    await expect(page.get_by_role("row").filter(has_text=email)).to_contain_text("Pending")
+    await snap(page, "invitations")
+
+    [message] = await wait_for(lambda: read_mail(mail_dir, email), timeout=30, what="the invitation e-mail")
+    [token] = re.findall(r"(?:invitation\?token=|/v1/invitations/)([A-Za-z0-9_-]+)", body_text(message))
+    context = await browser.new_context(ignore_https_errors=True, viewport=VIEWPORT, locale="en-US")
+    try:
+        theirs = await context.new_page()
+        # As with verification: the mail links to identity here, so the colleague opens the portal's page.
+        await theirs.goto(f"{site}/invitation?token={token}")
+        await expect(theirs.get_by_text("invites Nina Colleague")).to_be_visible()
+        await snap(theirs, "invitation")
+        await theirs.get_by_label("Login", exact=True).fill(colleague)
+        await theirs.get_by_label("Password", exact=True).fill(PASSWORD)
+        await theirs.get_by_label("I accept the user agreement", exact=True).check()
+        await expect(theirs.get_by_label("E-mail address", exact=True)).to_have_value(email)
+        await theirs.get_by_role("button", name="Register and accept").click()
+        await expect(theirs.get_by_role("heading", name="Invitation accepted")).to_be_visible()
+        await snap(theirs, "invitation-accepted")
+        # SUB-7: acting for the inviting subscriber now, the colleague switches to the one registering made for
+        # them (SUB-1) and back, with no password asked.
+        await theirs.goto(f"{site}/subscriber")
+        await expect(theirs.locator("dl.facts")).to_contain_text("user")
+        await theirs.get_by_label("Subscriber", exact=True).select_option(index=0)
+        await theirs.get_by_role("button", name="Switch").click()
+        await expect(theirs.get_by_text("You are now acting for subscriber")).to_be_visible()
+        await expect(theirs.locator("dl.facts")).to_contain_text("owner")
+        await snap(theirs, "subscriber-switched")
+        await theirs.get_by_label("Subscriber", exact=True).select_option(index=0)
+        await theirs.get_by_role("button", name="Switch").click()
+        await expect(theirs.locator("dl.facts")).to_contain_text("user")
+    finally:
+        await context.close()
+    await page.goto(f"{site}/users")
+    await expect(page.get_by_role("row").filter(has_text=colleague)).to_contain_text("User")
+    await snap(page, "users")
+    return colleague
+
+
+async def test_a_subscriber_signs_up_invites_registers_and_downloads_a_kit_covered_by_a_contract(
     site: str,
     page: Page,
+    browser: Browser,
     api: Portal,
+    flow: Contracts,
     services: dict[str, ServiceProcess],
     migrated: TestStack,
     mail_dir: Path,
@@ -146,6 +203,7 @@ async def test_a_subscriber_signs_up_registers_a_product_and_downloads_a_kit(
     login, email = await sign_up_and_verify(page, site, mail_dir)
     await log_in(page, site, login)
     await snap(page, "home")
+    await invite_a_colleague(page, site, browser, mail_dir)
 
     operator = await api.operator()
     configuration = await api.configuration(operator)
@@ -164,29 +222,45 @@ async def test_a_subscriber_signs_up_registers_a_product_and_downloads_a_kit(
         await expect(row).to_contain_text("Active")
         await snap(page, "software")
 
-        operator = await api.operator()  # the first one's token expired with the clock's move
-        kits = await publish_release(api, services["updates"].url, operator, configuration)
-        [(name, content)] = kits.items()
+        # A partner's system posts an ITS contract for the number (ITS-1); it waits for the next business day.
+        partner = await flow.partner(await api.operator())  # the first token expired with the clock's move
+        today = datetime.now(UTC).date()
+        body = contract_body(issued.number, (months_ahead(today, 0), months_ahead(today, 11)))
+        posted = await flow.post_contract(partner, body)
+        assert posted.body["state"] == "processing"
+        await page.goto(f"{site}/contracts")
+        await expect(page.get_by_text(str(body["number"]))).to_have_count(0)  # ITS-2: not before it is processed
 
-        async def listed() -> bool:
-            await page.goto(f"{site}/releases")
-            return await page.get_by_role("link", name=configuration, exact=True).count() > 0
+        async with flow.clock_at(moscow(f"{posted.body['processing_on']}T00:01")):
+            await flow.wait_state(partner, str(posted.body["id"]), "active")
+            await page.goto(f"{site}/contracts")
+            contract = page.get_by_role("heading", name=f"Contract number {body['number']}")
+            await expect(contract).to_be_visible()  # ITS-3
+            await snap(page, "contracts")
 
-        await wait_for(listed, timeout=20, interval=0.5, what="updates to learn the registration")
-        await snap(page, "releases")
-        await page.get_by_role("link", name=configuration, exact=True).click()
-        await snap(page, "releases-configuration")
-        await page.get_by_role("link", name="3.0.50.1", exact=True).click()
-        await expect(page.get_by_text("You may download these kits.")).to_be_visible()
-        await snap(page, "release")
+            operator = await api.operator()
+            kits = await publish_release(api, services["updates"].url, operator, configuration)
+            [(name, content)] = kits.items()
 
-        async with page.expect_download() as downloading:
-            await page.get_by_role("link", name=f"Download {name}").click()
-        download = await downloading.value
-        assert download.suggested_filename == name
-        saved = await download.path()
-        data = await asyncio.to_thread(saved.read_bytes)
-        assert hashlib.sha256(data).hexdigest() == hashlib.sha256(content).hexdigest()
+            async def listed() -> bool:
+                await page.goto(f"{site}/releases")
+                return await page.get_by_role("link", name=configuration, exact=True).count() > 0
+
+            await wait_for(listed, timeout=20, interval=0.5, what="updates to learn the registration")
+            await snap(page, "releases")
+            await page.get_by_role("link", name=configuration, exact=True).click()
+            await snap(page, "releases-configuration")
+            await page.get_by_role("link", name="3.0.50.1", exact=True).click()
+            await expect(page.get_by_text("You may download these kits.")).to_be_visible()
+            await snap(page, "release")
+
+            async with page.expect_download() as downloading:
+                await page.get_by_role("link", name=f"Download {name}").click()
+            download = await downloading.value
+            assert download.suggested_filename == name
+            saved = await download.path()
+            data = await asyncio.to_thread(saved.read_bytes)
+            assert hashlib.sha256(data).hexdigest() == hashlib.sha256(content).hexdigest()
 
 
 async def test_the_login_form_works_with_the_keyboard_alone(site: str, page: Page, api: Portal) -> None:
@@ -206,12 +280,66 @@ async def test_the_login_form_works_with_the_keyboard_alone(site: str, page: Pag
     await expect(page.get_by_text(f"Hello, {customer.login}")).to_be_visible()
 
 
+async def tab_to(page: Page, target: Locator, presses: int = 60) -> None:
+    """Tab until `target` has the focus (it must be reachable by the keyboard)."""
+    for _ in range(presses):
+        await page.keyboard.press("Tab")
+        if await target.evaluate("element => element === document.activeElement"):
+            return
+    await expect(target).to_be_focused()
+
+
+async def test_the_main_flows_work_with_the_keyboard_alone(site: str, page: Page, api: Portal, mail_dir: Path) -> None:
+    """From the skip link through the nav to the invitation form: focus, type, tick, preview, send."""
+    owner = await api.customer(verified_through=mail_dir)
+    await log_in(page, site, owner.login)
+    await page.keyboard.press("Tab")
+    await expect(page.get_by_role("link", name="Skip to content")).to_be_focused()  # the first stop
+    await tab_to(page, page.get_by_role("navigation", name="Main").get_by_role("link", name="Users"))
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("heading", name="Users", exact=True)).to_be_visible()
+    await tab_to(page, page.get_by_role("link", name="Invitations", exact=True))
+    await page.keyboard.press("Enter")
+    await tab_to(page, page.get_by_label("Full name", exact=True))
+    await page.keyboard.type("Kira Keyboard")
+    await page.keyboard.press("Tab")
+    email = f"kira{uuid.uuid4().hex[:8]}@example.com"
+    await page.keyboard.type(email)
+    await page.keyboard.press("Tab")
+    access = page.get_by_label("Grant access to the ITS information system", exact=True)
+    await expect(access).to_be_focused()
+    await page.keyboard.press("Space")
+    await expect(access).to_be_checked()
+    await page.keyboard.press("Tab")
+    await expect(page.get_by_role("button", name="Show the text to be sent")).to_be_focused()
+    await page.keyboard.press("Enter")
+    await expect(page.locator("pre.invitation-text")).to_contain_text("Kira Keyboard")
+    await tab_to(page, page.get_by_role("button", name="Send the invitation"))
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_text(f"The invitation to {email} is sent")).to_be_visible()
+
+
 async def serious_violations(page: Page) -> list[dict[str, Any]]:
     result: dict[str, Any] = await page.evaluate("async () => await axe.run(document)")
     return [v for v in result["violations"] if v.get("impact") in ("serious", "critical")]
 
 
-@pytest.mark.parametrize("path", ["/login", "/signup", "/software", "/releases"])
+PUBLIC_PAGES = ["/login", "/signup", "/forgot-password"]
+ACCOUNT_PAGES = [
+    "/",
+    "/software",
+    "/software/register",
+    "/contracts",
+    "/maintenance",
+    "/releases",
+    "/users",
+    "/users/invitations",
+    "/profile",
+    "/subscriber",
+]
+
+
+@pytest.mark.parametrize("path", PUBLIC_PAGES + ACCOUNT_PAGES)
 async def test_pages_have_no_serious_accessibility_violations(
     site: str, browser: Browser, api: Portal, path: str
 ) -> None:
@@ -221,7 +349,7 @@ async def test_pages_have_no_serious_accessibility_violations(
     context = await browser.new_context(ignore_https_errors=True, viewport=VIEWPORT, locale="en-US", bypass_csp=True)
     try:
         page = await context.new_page()
-        if path in ("/software", "/releases"):
+        if path in ACCOUNT_PAGES:
             customer = await api.customer()
             await log_in(page, site, customer.login)
         await page.goto(f"{site}{path}")

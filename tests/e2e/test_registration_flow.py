@@ -20,7 +20,7 @@ from services.registration import domain
 from services.registration.app import SCHEMA as REGISTRATION_SCHEMA
 from shared.bus import Bus
 from shared.clock import TestClock
-from shared.db import Pool, create_pool
+from shared.db import Pool, close_pool, create_pool
 from shared.events import wrap
 from shared.events.contracts import ContractActivated, Organisation
 from tests.e2e.conftest import read_mail
@@ -48,7 +48,7 @@ async def registration_db(migrated: TestStack) -> AsyncIterator[Pool]:
     """registration's read models, only to wait until identity's events have reached them."""
     pool = await create_pool(migrated.database_url, REGISTRATION_SCHEMA, min_size=1, max_size=2)
     yield pool
-    await pool.close()
+    await close_pool(pool)
 
 
 @pytest.fixture

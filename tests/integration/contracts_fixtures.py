@@ -18,7 +18,7 @@ from services.contracts.app import SCHEMA, ContractsSettings, create_app
 from services.registration.domain import luhn_digit
 from shared.bus import Bus
 from shared.clock import RELOAD_SECONDS, TestClock
-from shared.db import Pool, create_pool
+from shared.db import Pool, close_pool, create_pool
 from shared.events import Envelope, Event, wrap
 from shared.events.identity import PartnerCreated, SubscriberCreated
 from shared.events.registration import ConfigurationChanged, NumbersIssued, ProductActivated, ProductChanged
@@ -52,7 +52,7 @@ async def publisher(migrated: TestStack) -> AsyncIterator[Bus]:
 async def pool(migrated: TestStack) -> AsyncIterator[Pool]:
     pool = await create_pool(migrated.database_url, SCHEMA, min_size=1, max_size=4)
     yield pool
-    await pool.close()
+    await close_pool(pool)
 
 
 def moscow(text: str) -> datetime:

@@ -17,7 +17,7 @@ from services.registration import domain
 from services.registration.app import SCHEMA, RegistrationSettings, create_app
 from shared.bus import Bus
 from shared.clock import RELOAD_SECONDS, TestClock
-from shared.db import Pool, create_pool
+from shared.db import Pool, close_pool, create_pool
 from shared.events import Envelope, Event, wrap
 from shared.events.identity import AccountRegistered, PartnerCreated, SubscriberCreated
 from tests.infra import RunningApp, TestStack, wait_for
@@ -49,7 +49,7 @@ async def publisher(migrated: TestStack) -> AsyncIterator[Bus]:
 async def pool(migrated: TestStack) -> AsyncIterator[Pool]:
     pool = await create_pool(migrated.database_url, SCHEMA, min_size=1, max_size=4)
     yield pool
-    await pool.close()
+    await close_pool(pool)
 
 
 async def publish(bus: Bus, event: Event, producer: str = "identity") -> Envelope:

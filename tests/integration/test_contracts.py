@@ -225,6 +225,15 @@ async def test_a_partner_sees_and_corrects_only_its_own_contracts(world: World) 
         assert [c["id"] for c in own["items"]] == [contract_id] and own["items"][0]["state"] == "processing"
         status, theirs = await world.call("GET", "/v1/partner/contracts", world.partner_token(stranger))
         assert theirs["items"] == []
+        status, one = await world.call("GET", f"/v1/partner/contracts/{contract_id}", world.partner_token(partner))
+        assert status == 200 and one == own["items"][0]
+        for token, path in (
+            (world.partner_token(stranger), f"/v1/partner/contracts/{contract_id}"),  # another partner's
+            (world.partner_token(partner), f"/v1/partner/contracts/{uuid.uuid4()}"),
+            (world.partner_token(partner), "/v1/partner/contracts/not-an-id"),
+        ):
+            status, _ = await world.call("GET", path, token)
+            assert status == 404, path
 
         fixed = {"name": "Romashka JSC", "tin": "7736050003", "kpp": "773601001"}
         path = f"/v1/contracts/{contract_id}/organisation"

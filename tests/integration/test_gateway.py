@@ -145,6 +145,10 @@ async def test_oauth_token_and_the_jwks_are_identitys(gateway: Gateway, http: ai
         assert response.status == 400
         assert (await response.json())["error"] == "unsupported_grant_type"
         assert response.headers["Cache-Control"] == "no-store"
+    async with http.post(f"{gateway.https}/oauth/revoke", data={"token": "no-such-token"}) as response:
+        assert response.status == 200 and response.headers["Cache-Control"] == "no-store"
+    async with http.post(f"{gateway.https}/oauth/revoke", data={}) as response:
+        assert response.status == 400 and (await response.json())["error"] == "invalid_request"
     async with http.get(f"{gateway.https}/.well-known/jwks.json") as response:
         assert response.status == 200
         assert (await response.json())["keys"]
@@ -243,6 +247,12 @@ async def test_a_large_body_is_refused_but_a_kit_upload_goes_through(
     headers = {"Content-Type": "application/octet-stream"}
     async with http.put(upload, data=io.BytesIO(big), headers=headers) as response:
         assert response.status == 401  # reached updates, which wants an operator's token
+    # The operator cabinet's kit forms, and only they, take large bodies on the portal's side.
+    for path in ("/operator/releases", f"/operator/releases/{uuid.uuid4()}/kits"):
+        async with http.post(f"{gateway.https}{path}", data=io.BytesIO(big), headers=headers) as response:
+            assert response.status == 200 and (await response.json())["path"] == path  # the portal stand-in's
+    async with http.post(f"{gateway.https}/operator/partners", data=io.BytesIO(big), headers=headers) as response:
+        assert response.status == 413
 
 
 async def test_http_redirects_to_https(gateway: Gateway, http: aiohttp.ClientSession) -> None:

@@ -30,7 +30,8 @@ async def password_token(app: RunningApp, login: str, password: str) -> str:
         return token
 
 
-async def operator_token(app: RunningApp, stack: TestStack) -> str:
+async def operator_account(stack: TestStack) -> tuple[str, str]:
+    """A new operator account, as `itsctl operator create` makes one: its login and password."""
     login, password = unique("op"), "operator-passphrase-1"
     outcome = await ensure_account(
         IdentitySettings(database_url=stack.database_url),
@@ -41,7 +42,11 @@ async def operator_token(app: RunningApp, stack: TestStack) -> str:
         operator=True,
     )
     assert outcome == "created"
-    return await password_token(app, login, password)
+    return login, password
+
+
+async def operator_token(app: RunningApp, stack: TestStack) -> str:
+    return await password_token(app, *await operator_account(stack))
 
 
 def tin() -> str:
@@ -292,3 +297,40 @@ async def test_partner_staff_are_invited_like_subscriber_users(identity: Running
         f"/v1/partners/{other['id']}/invitations", headers=admin, json={"full_name": "X", "email": "x@example.com"}
     ) as r:
         assert r.status == 404
+
+
+async def test_operators_list_partners_and_staff_find_their_cabinets(identity: RunningApp, stack: TestStack) -> None:
+    operator = await operator_token(identity, stack)
+    partner = await create_partner(identity, operator)
+    staff_account = new_account()
+    async with identity.http.post("/v1/accounts", json=staff_account) as r:
+        assert r.status == 201
+    own = await password_token(identity, staff_account["login"], staff_account["password"])
+    mine = {"Authorization": f"Bearer {own}"}
+    async with identity.http.get("/v1/me/partners", headers=mine) as r:
+        assert r.status == 200 and (await r.json())["items"] == []
+    async with identity.http.post(
+        f"/v1/partners/{partner['id']}/invitations",
+        headers={"Authorization": f"Bearer {operator}"},
+        json={"full_name": "Pavel Partner", "email": staff_account["email"], "admin": True},
+    ) as r:
+        invitation = await r.json()
+    link = await partner_invitation_link(identity, invitation["id"])
+    async with identity.http.post(f"{link}/accept", headers=mine) as r:
+        assert r.status == 200
+    # The portal learns which partner cabinets an account may open, then logs in for one (partner=<id>).
+    async with identity.http.get("/v1/me/partners", headers=mine) as r:
+        [cabinet] = (await r.json())["items"]
+    assert (cabinet["id"], cabinet["name"], cabinet["admin"]) == (partner["id"], "Franchisee One", True)
+    status, _ = await staff_token(identity, staff_account["login"], staff_account["password"], cabinet["id"])
+    assert status == 200
+
+    async with identity.http.get("/v1/partners", headers={"Authorization": f"Bearer {operator}"}) as r:
+        assert r.status == 200
+        listed = (await r.json())["items"]
+    assert partner["id"] in [p["id"] for p in listed]
+    assert [p["name"].lower() for p in listed] == sorted(p["name"].lower() for p in listed)
+    async with identity.http.get("/v1/partners", headers=mine) as r:
+        assert r.status == 403  # the list of partners is the operators'
+    async with identity.http.get("/v1/partners") as r:
+        assert r.status == 401

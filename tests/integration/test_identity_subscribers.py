@@ -37,6 +37,16 @@ class Person:
             body = await response.json() if response.content_type.endswith("json") else None
             return response.status, body
 
+    async def refresh(self, subscriber: str | None = None) -> tuple[int, dict[str, Any]]:
+        form = {"grant_type": "refresh_token", "refresh_token": self.tokens["refresh_token"]}
+        if subscriber:
+            form["subscriber"] = subscriber
+        async with self.app.http.post("/oauth/token", data=form) as response:
+            body = await response.json()
+            if response.status == 200:
+                self.tokens = body
+            return response.status, body
+
     async def login(self, subscriber: str | None = None) -> tuple[int, dict[str, Any]]:
         form = {"grant_type": "password", "username": self.account["login"], "password": self.account["password"]}
         if subscriber:
@@ -207,6 +217,43 @@ async def test_invite_accept_and_act_for_the_subscriber(identity: RunningApp) ->
         if e["data"]["invitation_id"] == invitation["id"]
     ]
     assert len(accepted_events) == 1 and accepted_events[0]["data"]["owner_email"] == owner.account["email"]
+
+
+async def test_a_refresh_switches_to_another_of_the_accounts_subscribers(identity: RunningApp) -> None:
+    """Rule SUB-7: a refresh token of the account's own subscriber turns into one for another of its subscribers,
+    with no password; never into one for a subscriber the account does not (or no longer) belong to."""
+    owner = await person(identity)
+    _, subscriber = await owner.call("GET", "/v1/subscriber")
+    stranger = await person(identity)
+    _, strangers = await stranger.call("GET", "/v1/subscriber")
+    bob = await person(identity)
+    _, own = await bob.call("GET", "/v1/subscriber")
+    invitation = await invite(owner, bob.account["email"], its_access=False)
+    assert (await bob.call("POST", f"{invitation['link']}/accept"))[0] == 200
+
+    for code in (strangers["code"], "CL-0000000", "not a code"):
+        kept = bob.tokens["refresh_token"]
+        status, error = await bob.refresh(subscriber=code)
+        assert (status, error["error"]) == (400, "invalid_scope"), code
+        assert bob.tokens["refresh_token"] == kept  # refused before it was used: the session goes on
+    status, _ = await bob.refresh(subscriber=subscriber["code"])
+    assert status == 200
+    assert bob.claims["subscriber"] == {
+        "id": subscriber["id"],
+        "code": subscriber["code"],
+        "role": "user",
+        "rights": [],
+    }
+    _, seen = await bob.call("GET", "/v1/subscriber")
+    assert seen["code"] == subscriber["code"]
+    # A plain refresh stays with the subscriber it was switched to; naming the own one switches back.
+    assert (await bob.refresh())[0] == 200 and bob.claims["subscriber"]["code"] == subscriber["code"]
+    assert (await bob.refresh(subscriber=own["code"]))[0] == 200
+    assert bob.claims["subscriber"]["code"] == own["code"] and bob.claims["subscriber"]["role"] == "owner"
+
+    assert (await owner.call("DELETE", f"/v1/subscriber/users/{bob.account['id']}"))[0] == 204
+    status, error = await bob.refresh(subscriber=subscriber["code"])  # excluded (SUB-6)
+    assert (status, error["error"]) == (400, "invalid_scope")
 
 
 async def test_only_the_invited_address_may_accept(identity: RunningApp) -> None:

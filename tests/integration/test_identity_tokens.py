@@ -56,6 +56,44 @@ async def test_password_grant_then_me_then_refresh_rotation(identity: RunningApp
     assert (status, error["error"]) == (400, "invalid_grant")
 
 
+async def revoke(identity: RunningApp, **form: str) -> tuple[int, dict[str, str], Any]:
+    async with identity.http.post("/oauth/revoke", data=form) as response:
+        body = await response.json() if response.content_type.endswith("json") else await response.text()
+        return response.status, dict(response.headers), body
+
+
+async def test_revoking_a_refresh_token_ends_it_and_every_token_rotated_from_it(identity: RunningApp) -> None:
+    """RFC 7009, as the portal's logout uses it."""
+    account = await register(identity)
+    login = {"grant_type": "password", "username": account["login"], "password": account["password"]}
+    _, _, first = await grant(identity, address(), **login)
+    _, _, other_session = await grant(identity, address(), **login)
+    _, _, rotated = await grant(identity, address(), grant_type="refresh_token", refresh_token=first["refresh_token"])
+
+    # The token a logout holds may be an older one of its family: the family ends all the same.
+    status, headers, body = await revoke(identity, token=first["refresh_token"], token_type_hint="refresh_token")
+    assert (status, body) == (200, "") and headers["Cache-Control"] == "no-store"
+    status, _, error = await grant(
+        identity, address(), grant_type="refresh_token", refresh_token=rotated["refresh_token"]
+    )
+    assert (status, error["error"]) == (400, "invalid_grant")
+    # The account's other sessions go on.
+    status, _, _ = await grant(
+        identity, address(), grant_type="refresh_token", refresh_token=other_session["refresh_token"]
+    )
+    assert status == 200
+
+    # Unknown and already revoked tokens get the same answer: it tells nothing about a token (RFC 7009 §2.2).
+    for token in (first["refresh_token"], "no-such-token", "x" * 200):
+        assert (await revoke(identity, token=token))[0] == 200
+    status, _, error = await revoke(identity, token=first["access_token"])
+    assert (status, error["error"]) == (400, "unsupported_token_type")
+    status, _, error = await revoke(identity)
+    assert (status, error["error"]) == (400, "invalid_request")
+    async with identity.http.post("/oauth/revoke", json={"token": "x"}) as response:
+        assert response.status == 415
+
+
 async def test_login_is_case_insensitive(identity: RunningApp) -> None:
     account = await register(identity)
     status, _, _ = await grant(

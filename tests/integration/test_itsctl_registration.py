@@ -19,7 +19,6 @@ from typer.testing import CliRunner, Result
 from itsctl._http import Api, ServiceError, log_in
 from itsctl.cli import app
 from itsctl.registration import Issued, issue_numbers
-from services.identity.bootstrap import ensure_account
 from services.identity.settings import IdentitySettings
 from services.registration.app import SCHEMA
 from tests.infra import ServiceProcess, TestStack, free_port
@@ -303,18 +302,25 @@ async def test_an_error_midway_keeps_what_was_written(
 # ---- the demo catalogue ---------------------------------------------------------------------
 
 
+async def demo_partner_cabinets(identity_url: str) -> list[tuple[str, bool]]:
+    """The partner cabinets the demo partner account may open in the portal."""
+    from services.identity.demo import DEMO_ACCOUNTS, DEMO_PARTNER_ADMIN
+
+    password = next(a[1] for a in DEMO_ACCOUNTS if a[0] == DEMO_PARTNER_ADMIN)
+    async with aiohttp.ClientSession() as http:
+        token = await log_in(http, identity_url, DEMO_PARTNER_ADMIN, password)
+        async with http.get(f"{identity_url}/v1/me/partners", headers={"Authorization": f"Bearer {token}"}) as r:
+            return [(p["name"], p["admin"]) for p in (await r.json())["items"]]
+
+
 def test_the_demo_loads_the_demo_catalogue(
     services: Services, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from services.identity.demo import DEMO_ACCOUNTS
+    from services.identity.demo import load_demo_accounts
     from services.registration import demo
 
-    for login, password, email, full_name, operator in DEMO_ACCOUNTS:
-        asyncio.run(
-            ensure_account(
-                IdentitySettings(), login=login, password=password, email=email, full_name=full_name, operator=operator
-            )
-        )
+    asyncio.run(load_demo_accounts(IdentitySettings()))  # the demo accounts and the demo partner
+    capsys.readouterr()
     monkeypatch.setenv("ITS_IDENTITY_URL", services.identity.url)
     monkeypatch.setenv("ITS_REGISTRATION_URL", services.registration.url)
     demo.main()
@@ -322,6 +328,7 @@ def test_the_demo_loads_the_demo_catalogue(
     assert first[0].startswith("demo catalogue (demo_catalogue.yaml): configurations:")
     # The demo customer's Accounting PROF, authorised by the demo partner (REG-5), made once.
     assert first[1].startswith("demo: Accounting PROF ") and len(first) == 2
+    assert asyncio.run(demo_partner_cabinets(services.identity.url)) == [("Demo Partner", True)]
     demo.main()  # idempotent
     again = capsys.readouterr().out.splitlines()
     assert again == [

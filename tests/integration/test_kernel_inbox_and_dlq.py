@@ -14,7 +14,7 @@ from aio_pika.abc import AbstractIncomingMessage
 
 from shared.bus import Bus, dlq_name, retry_queue_name
 from shared.consumer import PermanentFailure
-from shared.db import Connection
+from shared.db import Connection, close_pool
 from shared.events import EXCHANGE, Envelope, wrap
 from tests.infra import have_rabbitmqctl, wait_for
 
@@ -326,7 +326,7 @@ async def test_a_database_outage_does_not_use_up_retries_nor_park_messages(kerne
         await pg_proxy.restore()
         await wait_for(lambda: _effects_are(kernel, 20), timeout=20, what="every event handled after the outage")
     finally:
-        await pool.close()
+        await close_pool(pool)
 
 
 async def _effects_are(kernel: Kernel, count: int) -> bool:

@@ -26,7 +26,7 @@ from services.notifications.domain import DeliveryStatus
 from services.notifications.rendering import RenderedEmail
 from shared.bus import Bus, dlq_name
 from shared.clock import TestClock
-from shared.db import Pool, create_pool
+from shared.db import Pool, close_pool, create_pool
 from shared.events import Envelope, wrap
 from shared.events.contracts import ContractActivated, MaintenanceActivated, Organisation, OrganisationErrorReported
 from shared.events.identity import (
@@ -88,7 +88,7 @@ async def publisher(migrated: TestStack) -> AsyncIterator[Bus]:
 async def pool(migrated: TestStack) -> AsyncIterator[Pool]:
     pool = await create_pool(migrated.database_url, SCHEMA, min_size=1, max_size=2)
     yield pool
-    await pool.close()
+    await close_pool(pool)
 
 
 @contextlib.asynccontextmanager

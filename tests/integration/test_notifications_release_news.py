@@ -27,7 +27,7 @@ from services.notifications.rendering import Renderer
 from services.notifications.unsubscribe import sign
 from shared.bus import Bus
 from shared.clock import SystemClock
-from shared.db import Connection, Pool, create_pool
+from shared.db import Connection, Pool, close_pool, create_pool
 from shared.events import Envelope, Event, wrap
 from shared.events.identity import AccountRegistered, EmailVerified, Language, SubscriberCreated, SubscriberRenamed
 from shared.events.registration import ProductActivated, ProductRegistered, ProductTransferred
@@ -67,7 +67,7 @@ async def publisher(migrated: TestStack) -> AsyncIterator[Bus]:
 async def pool(migrated: TestStack) -> AsyncIterator[Pool]:
     pool = await create_pool(migrated.database_url, "notifications", min_size=1, max_size=4)
     yield pool
-    await pool.close()
+    await close_pool(pool)
 
 
 @pytest.fixture

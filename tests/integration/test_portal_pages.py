@@ -133,6 +133,20 @@ async def session_rows(portal: RunningApp, session_id: str) -> int:
         return n
 
 
+async def session_tokens(portal: RunningApp, session_id: str | None) -> Tokens:
+    raw = _unb64(session_id or "")
+    assert raw is not None
+    async with portal.app[POOL].acquire() as conn:
+        sealed = await conn.fetchval("SELECT tokens FROM sessions WHERE id_hash = $1", _id_hash(raw))
+    return _unseal(raw, _id_hash(raw), sealed)
+
+
+async def refresh_grant(identity: RunningApp, refresh_token: str) -> int:
+    form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
+    async with identity.http.post("/oauth/token", data=form) as response:
+        return response.status
+
+
 def labelled(page: Page) -> bool:
     """Every visible form control has a <label for=…> (the accessibility rule for forms)."""
     controls = re.findall(r"<(?:input|select|textarea)\b[^>]*>", page.text)
@@ -256,9 +270,11 @@ async def test_log_in_and_out(browser: Browser, identity: RunningApp, portal: Ru
 
     logged_in_id = browser.session_id
     assert logged_in_id is not None
+    refresh_token = (await session_tokens(portal, logged_in_id)).refresh
     page = await browser.post("/logout", {})
     assert page.status == 303 and page.location == "/"
     assert await session_rows(portal, logged_in_id) == 0
+    assert await refresh_grant(identity, refresh_token) == 400  # identity has revoked it (RFC 7009)
     assert (await browser.get("/profile")).status == 303
     browser.use_session_id(logged_in_id)  # a copy of the cookie kept from before is worth nothing
     page = await browser.get("/profile")
@@ -282,6 +298,25 @@ async def test_logging_in_gives_a_new_session_id(browser: Browser, identity: Run
         assert page.status == 303 and page.location.startswith("/login")
     finally:
         await attacker.close()
+
+    # Logging in again over a live session (perhaps as someone else) revokes that session's tokens too.
+    first = await session_tokens(portal, browser.session_id)
+    await browser.get("/login")
+    assert (await browser.post("/login", {"login": account["login"], "password": account["password"]})).status == 303
+    assert await refresh_grant(identity, first.refresh) == 400
+    assert (await browser.get("/profile")).status == 200
+
+
+async def test_a_throttled_login_says_so_and_not_that_the_password_is_wrong(
+    browser: Browser, identity: RunningApp
+) -> None:
+    account = await registered(identity)
+    await browser.get("/login")
+    for _ in range(5):  # identity's limit per login and address
+        page = await browser.post("/login", {"login": account["login"], "password": "not the password"})
+        assert page.status == 401 and page.form_error == "The login or password is wrong."
+    page = await browser.post("/login", {"login": account["login"], "password": account["password"]})
+    assert page.status == 429 and page.form_error == "Too many attempts. Please wait a while and try again."
 
 
 async def test_next_after_login_stays_on_this_site(browser: Browser, identity: RunningApp) -> None:
@@ -405,11 +440,12 @@ async def test_the_owner_renames_the_subscriber_a_user_cannot(browser: Browser, 
     await browser.log_in(bob.account["login"], bob.account["password"])
     page = await browser.get("/subscriber")
     assert subscriber["code"] in page.text and labelled(page)
-    page = await browser.post("/subscriber/switch", {"code": subscriber["code"], "password": "wrong password"})
-    assert page.status == 400 and page.error_of("password") == "The login or password is wrong."
-    page = await browser.post("/subscriber/switch", {"code": "CL-0000000", "password": bob.account["password"]})
-    assert page.error_of("code") == "Your account is not a member of this subscriber."
-    page = await browser.post("/subscriber/switch", {"code": subscriber["code"], "password": bob.account["password"]})
+    assert 'type="password"' not in page.text  # switching asks for no password: the session is proof enough
+    for stranger in ("CL-0000000", "not a code"):
+        page = await browser.post("/subscriber/switch", {"code": stranger})
+        assert page.status == 422 and page.error_of("code") == "Your account is not a member of this subscriber."
+    assert "(current)" in (await browser.get("/subscriber")).text  # the session goes on, as it was
+    page = await browser.post("/subscriber/switch", {"code": subscriber["code"]})
     assert page.status == 303
     page = await browser.get(page.location)
     assert f"You are now acting for subscriber {subscriber['code']}" in page.text

@@ -108,7 +108,7 @@ async def test_a_user_who_is_not_the_owner_is_told_so(browser: Browser, identity
     bob = await member(identity, owner)
     await browser.log_in(bob.account["login"], bob.account["password"])
     await browser.get("/subscriber")
-    page = await browser.post("/subscriber/switch", {"code": subscriber["code"], "password": bob.account["password"]})
+    page = await browser.post("/subscriber/switch", {"code": subscriber["code"]})
     assert page.status == 303
     for path in ("/users", "/users/invitations"):
         page = await browser.get(path)

@@ -20,7 +20,7 @@ from services.registration.domain import luhn_digit
 from services.updates.app import SCHEMA, UpdatesSettings, create_app
 from shared.bus import Bus
 from shared.clock import TestClock
-from shared.db import Pool, create_pool
+from shared.db import Pool, close_pool, create_pool
 from shared.events import Envelope, Event, wrap
 from shared.events.registration import ConfigurationChanged, ProductActivated, ProductChanged
 from tests.infra import RunningApp, TestStack, wait_for
@@ -59,7 +59,7 @@ async def publisher(migrated: TestStack) -> AsyncIterator[Bus]:
 async def pool(migrated: TestStack) -> AsyncIterator[Pool]:
     pool = await create_pool(migrated.database_url, SCHEMA, min_size=1, max_size=4)
     yield pool
-    await pool.close()
+    await close_pool(pool)
 
 
 def new_number() -> str:

@@ -26,17 +26,18 @@ def facts(
 
 
 @pytest.mark.parametrize(
-    ("start", "end", "field"),
+    ("start", "end", "field", "kind"),
     [
-        ("2026-13", "2027-01", "period.from"),
-        ("2026-12", "2027-1", "period.to"),
-        ("2027-05", "2027-01", "period"),
-        ("2025-01", "2026-11", "period.to"),
-        ("2026-12", "2032-01", "period"),
+        ("2026-13", "2027-01", "period.from", "month_format"),
+        ("2026-12", "2027-1", "period.to", "month_format"),
+        ("2027-05", "2027-01", "period", "period_order"),
+        ("2025-01", "2026-11", "period.to", "period_ended"),
+        ("2026-12", "2032-01", "period", "period_too_long"),
     ],
 )
-def test_bad_periods_name_their_field(start: str, end: str, field: str) -> None:
-    assert [e["field"] for e in domain.period_problems(start, end, NOW)] == [field]
+def test_bad_periods_name_their_field_and_a_stable_type(start: str, end: str, field: str, kind: str) -> None:
+    # The type is for programs (the portal says it in the user's language); the message for people.
+    assert [(e["field"], e["type"]) for e in domain.period_problems(start, end, NOW)] == [(field, kind)]
 
 
 def test_a_period_ending_this_month_or_later_is_fine() -> None:

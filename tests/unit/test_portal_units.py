@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import jwt
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
@@ -22,9 +23,11 @@ from services.portal.sessions import (
     _seal,
     _unb64,
     _unseal,
+    token_claims,
 )
 from services.portal.settings import PortalSettings
 from services.portal.store import SessionRow
+from tests.tokens import TestKeys
 
 PROBLEM = "https://its-portal.dev/problems/"
 
@@ -116,7 +119,7 @@ def test_tokens_are_sealed_with_a_key_only_the_cookie_gives() -> None:
 def _cookie(settings: PortalSettings) -> str:
     sessions = Sessions(None, settings)  # type: ignore[arg-type]  # no database needed to set a cookie
     raw = bytes(32)
-    row = SessionRow(_id_hash(raw), None, None, None, None, "en", b"s" * 32, *([None] * 3))  # type: ignore[arg-type]
+    row = SessionRow(_id_hash(raw), None, None, None, None, "en", False, b"s" * 32, *([None] * 3))  # type: ignore[arg-type]
     response = web.Response()
     sessions.set_cookie(response, Session(raw, row, None))
     [morsel] = response.cookies.values()
@@ -145,3 +148,12 @@ async def test_pages_carry_the_security_headers_and_are_not_cached() -> None:
     assert response.headers["X-Frame-Options"] == "DENY" and response.headers["Cache-Control"] == "no-store"
     static = await security_headers(make_mocked_request("GET", "/static/portal.css", app=app), page)
     assert "Cache-Control" not in static.headers and static.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_token_claims_are_read_for_display_and_an_unreadable_token_says_nothing() -> None:
+    token = TestKeys().token(scope="operator", login="olga", subscriber={"code": "CL-0000001"})
+    claims = token_claims(token)
+    assert claims == jwt.decode(token, options={"verify_signature": False})
+    assert claims["scope"] == "operator" and claims["subscriber"] == {"code": "CL-0000001"}
+    for unreadable in ("", "x.y.z", "no-dots", "a.!!!.c", "a.WzFd.c"):  # the last: a JSON list, not claims
+        assert token_claims(unreadable) == {}

@@ -19,6 +19,7 @@ from services.portal.pages.base import (
     logged_in,
     redirect,
     render,
+    session_lost,
     t,
     use_session,
 )
@@ -97,23 +98,18 @@ async def rename(request: web.Request) -> web.Response:
 
 @routes.post("/subscriber/switch")
 async def switch(request: web.Request) -> web.Response:
-    """SUB-7: a token acts for one subscriber; identity issues one for another subscriber at a password login."""
+    """SUB-7: a token acts for one subscriber; identity rotates the session's refresh token into one for another."""
     session = logged_in(request)
     values = await form_values(request)
     code = values.get("code", "").strip()
+    identity = request.app[IDENTITY]
     try:
-        tokens = await request.app[IDENTITY].password_login(
-            session.login or "", values.get("password", ""), client_address(request), subscriber=code
-        )
-    except ServiceError as exc:
-        if exc.status == 429:
-            errors = {"password": i18n.problem_message(language_of(request), exc)}
-        elif "not a member" in exc.detail:
-            errors = {"code": t(request, "error.not_member")}
-        else:
-            errors = {"password": t(request, "error.invalid_grant")}
-        return await _subscriber_page(request, errors=errors, values={"code": code}, status=exc.status)
-    use_session(request, await request.app[SESSIONS].replace_tokens(session, tokens))
+        tokens = await request.app[SESSIONS].switched(session, lambda refresh: identity.refresh(refresh, code))
+    except ServiceError:  # invalid_scope: not (or no longer) a member of it
+        errors = {"code": t(request, "error.not_member")}
+        return await _subscriber_page(request, errors=errors, values={"code": code}, status=422)
+    if tokens is None:
+        raise session_lost(request, "/subscriber")
     return redirect("/subscriber?" + urlencode({"switched": code}))
 
 

@@ -5,21 +5,19 @@ from __future__ import annotations
 from aiohttp import web
 
 from services.portal import i18n
-from services.portal.clients import ServiceError
+from services.portal.clients import ServiceDown, ServiceError
 from services.portal.pages.base import (
     IDENTITY,
-    SESSIONS,
     client_address,
     end_session,
     form_session,
     form_values,
     language_of,
+    logged_in_session,
     redirect,
     render,
     safe_next,
-    session_of,
     t,
-    use_session,
 )
 
 routes = web.RouteTableDef()
@@ -115,10 +113,16 @@ async def login(request: web.Request) -> web.Response:
         )
         context = {"values": {"login": values.get("login", "")}, "errors": {"_form": message}, "next": next_path}
         return render(request, "login.html", context, status=429 if exc.status == 429 else 401)
-    # A new session, a new id: whatever id the browser had before (perhaps planted) is deleted.
-    session = await request.app[SESSIONS].start(language_of(request), tokens, replacing=session_of(request))
-    use_session(request, session)
+    await logged_in_session(request, tokens, partner_staff=await _partner_staff(request, tokens.access))
     return redirect(next_path)
+
+
+async def _partner_staff(request: web.Request, access_token: str) -> bool:
+    """Whether the nav offers the partner cabinet; a failure here does not stop the login."""
+    try:
+        return bool(await request.app[IDENTITY].my_partners(access_token))
+    except (ServiceError, ServiceDown):
+        return False
 
 
 @routes.post("/logout")

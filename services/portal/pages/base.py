@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from typing import Any, TypeVar
@@ -11,10 +13,13 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from services.portal import i18n
-from services.portal.clients import Identity, Invitations, Service, Unauthenticated
+from services.portal.clients import Identity, Invitations, Service, ServiceDown, ServiceError, Unauthenticated
 from services.portal.csrf import FIELD as CSRF_FIELD
-from services.portal.sessions import Session, Sessions
+from services.portal.sessions import Session, Sessions, Tokens, token_claims
 from services.portal.settings import PortalSettings
+from shared.logging import get_logger
+
+log = get_logger(__name__)
 
 SETTINGS = web.AppKey("portal_settings", PortalSettings)
 SESSIONS = web.AppKey("sessions", Sessions)
@@ -24,6 +29,7 @@ INVITATIONS = web.AppKey("invitations", Invitations)
 REGISTRATION = web.AppKey("registration", Service)
 CONTRACTS = web.AppKey("contracts", Service)
 UPDATES = web.AppKey("updates", Service)
+NOTIFICATIONS = web.AppKey("notifications", Service)
 
 SESSION = web.RequestKey("session", Session)  # absent: no session
 LANGUAGE = web.RequestKey("language", str)
@@ -37,6 +43,14 @@ class LoginRequired(Exception):
     def __init__(self, next_path: str) -> None:
         super().__init__(next_path)
         self.next_path = next_path
+
+
+class PartnerLoginRequired(Exception):
+    """The partner cabinet needs the password again (no partner token yet, or it has expired)."""
+
+    def __init__(self, partner_id: str, next_path: str) -> None:
+        super().__init__(partner_id)
+        self.partner_id, self.next_path = partner_id, next_path
 
 
 def session_of(request: web.Request) -> Session | None:
@@ -73,12 +87,44 @@ def use_session(request: web.Request, session: Session) -> None:
     request[SET_SESSION] = session
 
 
+async def logged_in_session(request: web.Request, tokens: Tokens, *, partner_staff: bool = False) -> None:
+    """After a login: a new session with a new id (session fixation is impossible); the one the browser had is
+    deleted and, if it was logged in (perhaps as someone else), its refresh token is revoked."""
+    previous = session_of(request)
+    session = await request.app[SESSIONS].start(
+        language_of(request), tokens, replacing=previous, partner_staff=partner_staff
+    )
+    use_session(request, session)
+    await revoke_tokens(request, previous)
+
+
 async def end_session(request: web.Request) -> None:
+    """Log out: the session's row is deleted and identity revokes its refresh token."""
     session = session_of(request)
     if session is not None:
         await request.app[SESSIONS].end(session)
         del request[SESSION]
+        await revoke_tokens(request, session)
     request[ENDED] = True
+
+
+async def revoke_tokens(request: web.Request, session: Session | None) -> None:
+    """identity revokes the refresh token of a session the portal has just forgotten (RFC 7009). A failure is
+    logged, not shown: nothing can use that token any more, and it expires on its own."""
+    if session is None or session.tokens is None:
+        return
+    try:
+        await request.app[IDENTITY].revoke(session.tokens.refresh)
+    except (ServiceError, ServiceDown) as exc:
+        log.warning("portal.revoke_failed", error=str(exc))
+
+
+def session_lost(request: web.Request, next_path: str) -> LoginRequired:
+    """identity refused the session's refresh token (a password change, an exclusion): the session has been
+    deleted, the response clears its cookie, and the login page comes back to `next_path`."""
+    request.pop(SESSION, None)
+    request[ENDED] = True
+    return LoginRequired(next_path)
 
 
 async def as_user(request: web.Request, call: Callable[[str], Awaitable[T]]) -> T:
@@ -90,11 +136,37 @@ async def as_user(request: web.Request, call: Callable[[str], Awaitable[T]]) -> 
     except Unauthenticated:
         tokens = await request.app[SESSIONS].refreshed(session, session.tokens.access, request.app[IDENTITY].refresh)
         if tokens is None:
-            request.pop(SESSION, None)
-            request[ENDED] = True
-            raise LoginRequired(request.path_qs) from None
+            raise session_lost(request, request.path_qs) from None
         request[SESSION] = replace(session, tokens=tokens)
         return await call(tokens.access)
+
+
+async def as_partner(request: web.Request, partner_id: str, call: Callable[[str], Awaitable[T]]) -> T:
+    """Call a service with the session's token for `partner_id`'s cabinet; without one, ask for the password."""
+    session = logged_in(request)
+    assert session.tokens is not None
+    token = session.tokens.partner
+    if token is None or session.partner_id != partner_id or _expires_soon(token):
+        raise PartnerLoginRequired(partner_id, request.path_qs)
+    try:
+        return await call(token)
+    except Unauthenticated:
+        request[SESSION] = await request.app[SESSIONS].set_partner_token(session, None)
+        raise PartnerLoginRequired(partner_id, request.path_qs) from None
+
+
+def _expires_soon(token: str) -> bool:
+    """Read for display only (the services verify): a token with under 10 s left is not worth a page."""
+    expires = token_claims(token).get("exp")
+    return not isinstance(expires, int | float) or expires < time.time() + 10
+
+
+def path_uuid(request: web.Request, name: str) -> str:
+    """An id from the path as a canonical uuid, or 404: nothing else is forwarded to a service."""
+    try:
+        return str(uuid.UUID(request.match_info[name]))
+    except ValueError:
+        raise web.HTTPNotFound() from None
 
 
 def client_address(request: web.Request) -> str:

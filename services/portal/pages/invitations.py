@@ -15,17 +15,15 @@ from services.portal.clients import ServiceError
 from services.portal.pages.base import (
     IDENTITY,
     INVITATIONS,
-    SESSIONS,
     as_user,
     client_address,
     form_session,
     form_values,
     language_of,
     logged_in,
+    logged_in_session,
     render,
-    session_of,
     t,
-    use_session,
 )
 
 routes = web.RouteTableDef()
@@ -94,8 +92,7 @@ async def register(request: web.Request) -> web.Response:
     tokens = await request.app[IDENTITY].password_login(
         login, password, client_address(request), subscriber=accepted.get("subscriber_code")
     )
-    session = await request.app[SESSIONS].start(language_of(request), tokens, replacing=session_of(request))
-    use_session(request, session)
+    await logged_in_session(request, tokens)
     return render(request, "accepted.html", {"accepted": accepted}, status=201)
 
 

@@ -6,7 +6,6 @@ Every page calls identity's subscriber API with the user's own token: identity d
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 from urllib.parse import urlencode
 
@@ -14,20 +13,12 @@ from aiohttp import web
 
 from services.portal import i18n
 from services.portal.clients import ServiceError
-from services.portal.pages.base import IDENTITY, as_user, form_values, language_of, redirect, render, t
+from services.portal.pages.base import IDENTITY, as_user, form_values, language_of, path_uuid, redirect, render, t
 from services.portal.pages.software import moment
 
 routes = web.RouteTableDef()
 
 INVITE_FIELDS = {"full_name": "full_name", "email": "email", "its_access": "its_access"}
-
-
-def _path_id(request: web.Request, name: str) -> str:
-    """A uuid from the path, or 404: nothing else is forwarded to identity."""
-    try:
-        return str(uuid.UUID(request.match_info[name]))
-    except ValueError:
-        raise web.HTTPNotFound() from None
 
 
 async def _call(request: web.Request, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
@@ -75,7 +66,7 @@ async def users(request: web.Request) -> web.Response:
 
 @routes.post("/users/{account_id}/rights")
 async def set_rights(request: web.Request) -> web.Response:
-    account_id = _path_id(request, "account_id")
+    account_id = path_uuid(request, "account_id")
     values = await form_values(request)
     body = {"its_access": values.get("its_access") == "yes"}
     try:
@@ -92,7 +83,7 @@ async def set_rights(request: web.Request) -> web.Response:
 
 @routes.get("/users/{account_id}/exclude")
 async def exclude_confirm(request: web.Request) -> web.Response:
-    account_id = _path_id(request, "account_id")
+    account_id = path_uuid(request, "account_id")
     try:
         items = await _users(request)
     except ServiceError as exc:
@@ -105,7 +96,7 @@ async def exclude_confirm(request: web.Request) -> web.Response:
 
 @routes.post("/users/{account_id}/exclude")
 async def exclude(request: web.Request) -> web.Response:
-    account_id = _path_id(request, "account_id")
+    account_id = path_uuid(request, "account_id")
     await form_values(request)
     try:
         await _call(request, "DELETE", f"/v1/subscriber/users/{account_id}")
@@ -183,7 +174,7 @@ async def invite(request: web.Request) -> web.Response:
 
 @routes.post("/users/invitations/{invitation_id}/resend")
 async def resend(request: web.Request) -> web.Response:
-    invitation_id = _path_id(request, "invitation_id")
+    invitation_id = path_uuid(request, "invitation_id")
     await form_values(request)
     try:
         await _call(request, "POST", f"/v1/subscriber/invitations/{invitation_id}/resend")

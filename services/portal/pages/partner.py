@@ -1,0 +1,620 @@
+"""The partner cabinet: a partner's contracts (ITS-1, ITS-2, ITS-6), product authorisation (REG-5), the API
+clients of its systems, and its staff.
+
+The cabinet acts with the session's partner token (scope `partner`), asked for with the password again
+(`as_partner`): identity gives partner staff no refresh token, so after 15 minutes the password is asked
+again. Every rule is the services': who is an admin, what a contract may say, which product can be
+authorised. The portal shows their answers in the user's language and forwards what was typed.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import uuid
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from aiohttp import web
+
+from services.portal import i18n
+from services.portal.clients import Service, ServiceError
+from services.portal.pages.base import (
+    CONTRACTS,
+    IDENTITY,
+    REGISTRATION,
+    SESSION,
+    SESSIONS,
+    as_partner,
+    as_user,
+    client_address,
+    form_values,
+    language_of,
+    logged_in,
+    path_uuid,
+    redirect,
+    render,
+    safe_next,
+    t,
+)
+from services.portal.pages.software import moment
+
+routes = web.RouteTableDef()
+
+CONTRACTS_PER_PAGE = 50
+
+# The services' field paths -> the form's fields (list indexes such as `.3` are dropped first).
+CONTRACT_FIELDS = {
+    "number": "number",
+    "subscriber_code": "subscriber_code",
+    "organisation.name": "org_name",
+    "organisation.tin": "tin",
+    "organisation.kpp": "kpp",
+    "main_registration_number": "main_registration_number",
+    "additional_registration_numbers": "additional_registration_numbers",
+    "period.from": "period_from",
+    "period.to": "period_to",
+    "period": "period_to",
+    "kind": "kind",
+}
+ORGANISATION_FIELDS = {"name": "org_name", "tin": "tin", "kpp": "kpp"}
+AUTHORISE_FIELDS = {
+    "registration_number": "registration_number",
+    "subscriber_code": "subscriber_code",
+    "purchase_date": "purchase_date",
+}
+CLIENT_FIELDS = {"name": "name"}
+INVITE_FIELDS = {"full_name": "full_name", "email": "email", "admin": "admin"}
+
+# The services' stable error types that this cabinet says in its own words (`partner.error.<type>`);
+# others fall back to a per-field explanation (`partner.invalid.<field>`).
+SERVICE_ERRORS = frozenset(
+    {
+        "tin_not_digits",
+        "tin_check_digit",
+        "tin_length",
+        "kpp_required",
+        "kpp_not_allowed",
+        "kpp_format",
+        "month_format",
+        "period_order",
+        "period_ended",
+        "period_too_long",
+        "number_repeated",
+        "number_unknown",
+        "subscriber_unknown",
+        "product_unknown",
+        "purchase_date_future",
+    }
+)
+_NUMBERS = re.compile(r"[\s,;]+")
+_ARTICLE = re.compile(r"^[0-9]{1,20}$")
+
+
+async def _call(
+    request: web.Request,
+    partner_id: str,
+    service: Service,
+    method: str,
+    path: str,
+    body: Mapping[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Any:
+    """`service` called with the cabinet's partner token (no token, or an expired one: the password page)."""
+    return await as_partner(
+        request,
+        partner_id,
+        lambda token: service.call(method, path, token=token, json_body=body, headers=headers),
+    )
+
+
+async def _cabinet(request: web.Request, partner_id: str) -> dict[str, Any]:
+    """The partner whose cabinet this is, as identity shows it to its own staff (its name on every page)."""
+    try:
+        partner: dict[str, Any] = await _call(request, partner_id, request.app[IDENTITY].service, "GET", _p(partner_id))
+    except ServiceError as exc:
+        raise _unexpected(exc) from None
+    return partner
+
+
+def _unexpected(exc: ServiceError) -> web.HTTPException:
+    """A refusal that no page expects: a 4xx error page (404 for "no such"), never a 500."""
+    if exc.status == 404:
+        return web.HTTPNotFound()
+    return web.HTTPForbidden() if exc.status == 403 else web.HTTPBadRequest()
+
+
+def _p(partner_id: str, rest: str = "") -> str:
+    return f"/v1/partners/{partner_id}{rest}"
+
+
+def _page(
+    request: web.Request,
+    template: str,
+    partner: Mapping[str, Any],
+    context: Mapping[str, Any] | None = None,
+    *,
+    status: int = 200,
+) -> web.Response:
+    return render(request, template, {"partner": partner, **(context or {})}, status=status)
+
+
+def _refused(request: web.Request, partner: Mapping[str, Any] | None, key: str, *, status: int = 403) -> web.Response:
+    """A friendly page saying why not (e.g. only the partner's admins manage API clients)."""
+    return render(request, "partner_refused.html", {"partner": partner, "message": t(request, key)}, status=status)
+
+
+def _message(request: web.Request, form_field: str, item: Mapping[str, str]) -> str:
+    """One refused value, said in the user's language."""
+    language, kind, text = language_of(request), item.get("type", ""), item.get("message", "")
+    if kind in SERVICE_ERRORS:
+        return t(request, f"partner.error.{kind}", number=item.get("input", ""))
+    if kind in ("missing", "string_too_short"):
+        return t(request, "error.required")
+    return i18n.known(language, f"partner.invalid.{form_field}") or text or t(request, "partner.invalid")
+
+
+def _field_errors(request: web.Request, exc: ServiceError, fields: Mapping[str, str]) -> dict[str, str]:
+    """A service's refusal next to the fields it concerns; what concerns none of them goes above the form."""
+    errors: dict[str, str] = {}
+    for item in exc.field_errors:
+        path = item["field"].removeprefix("body.")
+        plain = ".".join(part for part in path.split(".") if not part.isdigit())
+        form_field = fields.get(path) or fields.get(plain) or "_form"
+        errors.setdefault(form_field, _message(request, form_field, item))
+    if not errors:
+        errors["_form"] = i18n.problem_message(language_of(request), exc)
+    return errors
+
+
+def _value(values: Mapping[str, str], name: str) -> str:
+    return values.get(name, "").strip()
+
+
+# ---- the cabinets this account may open, and the password to open one ---------------------------
+
+
+async def _my_partners(request: web.Request) -> list[dict[str, Any]]:
+    return await as_user(request, request.app[IDENTITY].my_partners)
+
+
+async def _my_partner(request: web.Request, partner_id: str) -> dict[str, Any]:
+    """One of the partners whose staff this account is on (another partner: 404, nothing of it shown)."""
+    partner = next((p for p in await _my_partners(request) if str(p.get("id")) == partner_id), None)
+    if partner is None:
+        raise web.HTTPNotFound()
+    return partner
+
+
+@routes.get("/partner")
+async def cabinets(request: web.Request) -> web.Response:
+    items = await _my_partners(request)
+    if not items:
+        return _refused(request, None, "partner.none")
+    session = logged_in(request)
+    message = t(request, "partner.closed") if request.query.get("closed") else None
+    return render(request, "partner_list.html", {"items": items, "open_id": session.partner_id, "message": message})
+
+
+@routes.get("/partner/{partner_id}/login")
+async def login_form(request: web.Request) -> web.Response:
+    partner_id = path_uuid(request, "partner_id")
+    partner = await _my_partner(request, partner_id)
+    next_path = safe_next(request.query.get("next"), f"/partner/{partner_id}")
+    return render(request, "partner_login.html", {"partner": partner, "next": next_path})
+
+
+@routes.post("/partner/{partner_id}/login")
+async def login(request: web.Request) -> web.Response:
+    partner_id = path_uuid(request, "partner_id")
+    session = logged_in(request)
+    values = await form_values(request)
+    next_path = safe_next(values.get("next"), f"/partner/{partner_id}")
+    partner = await _my_partner(request, partner_id)
+    identity = request.app[IDENTITY]
+    try:
+        token = await identity.partner_login(
+            session.login or "", values.get("password", ""), partner_id, client_address(request)
+        )
+    except ServiceError as exc:
+        if exc.status == 429:
+            errors, status = {"password": _throttled(request, exc)}, 429
+        elif "not on the staff" in exc.detail:
+            errors, status = {"_form": t(request, "partner.login.not_staff")}, 403
+        else:
+            errors, status = {"password": t(request, "partner.login.wrong")}, 401
+        context = {"partner": partner, "next": next_path, "errors": errors}
+        return render(request, "partner_login.html", context, status=status)
+    request[SESSION] = await request.app[SESSIONS].set_partner_token(session, token)
+    return redirect(next_path)
+
+
+def _throttled(request: web.Request, exc: ServiceError) -> str:
+    """identity's 429, with when to try again (its Retry-After)."""
+    if exc.retry_after is None:
+        return t(request, "partner.login.throttled")
+    return t(request, "partner.login.throttled_for", minutes=max(1, math.ceil(exc.retry_after / 60)))
+
+
+@routes.post("/partner/{partner_id}/logout")
+async def logout(request: web.Request) -> web.Response:
+    """Close the cabinet: the partner token is dropped; the user stays logged in."""
+    path_uuid(request, "partner_id")
+    session = logged_in(request)
+    await form_values(request)
+    if session.tokens is not None and session.tokens.partner is not None:
+        request[SESSION] = await request.app[SESSIONS].set_partner_token(session, None)
+    return redirect("/partner?closed=1")
+
+
+# ---- contracts (ITS-1, ITS-2, ITS-6) --------------------------------------------------------------
+
+
+def _state_text(request: web.Request, contract: Mapping[str, Any]) -> str:
+    """ITS-2: a contract is in processing until the business day it is processed on."""
+    state = str(contract.get("state", ""))
+    if state == "processing":
+        return t(request, "partner.state.processing", date=contract.get("processing_on", ""))
+    if state == "active":
+        return t(request, "partner.state.active", time=moment(request, contract.get("activated_at")))
+    if state == "expired":
+        return t(request, "partner.state.expired", time=moment(request, contract.get("expired_at")))
+    return state
+
+
+async def _contracts(request: web.Request, partner_id: str, limit: int, offset: int = 0) -> list[dict[str, Any]]:
+    path = "/v1/partner/contracts?" + urlencode({"limit": limit, "offset": offset})
+    try:
+        answer = await _call(request, partner_id, request.app[CONTRACTS], "GET", path)
+    except ServiceError as exc:
+        raise _unexpected(exc) from None
+    items: list[dict[str, Any]] = answer.get("items", [])
+    for item in items:
+        item["state_text"] = _state_text(request, item)
+    return items
+
+
+@routes.get("/partner/{partner_id}")
+async def contracts_list(request: web.Request) -> web.Response:
+    partner_id = path_uuid(request, "partner_id")
+    partner = await _cabinet(request, partner_id)
+    page = request.query.get("page", "1")
+    number = int(page) if page.isdigit() and 0 < int(page) < 10_000 else 1
+    items = await _contracts(request, partner_id, CONTRACTS_PER_PAGE, (number - 1) * CONTRACTS_PER_PAGE)
+    message = None
+    if received := request.query.get("received"):
+        found = next((c for c in items if c.get("id") == received), None)
+        message = (
+            t(request, "partner.received", number=found["number"], date=found.get("processing_on", ""))
+            if found is not None
+            else t(request, "partner.received_unlisted")
+        )
+    elif corrected := request.query.get("corrected"):
+        found = next((c for c in items if c.get("id") == corrected), None)
+        message = t(request, "partner.corrected", number=found["number"] if found else "")
+    context = {
+        "items": items,
+        "message": message,
+        "page": number,
+        "more": len(items) == CONTRACTS_PER_PAGE,
+    }
+    return _page(request, "partner_contracts.html", partner, context)
+
+
+def _new_key() -> str:
+    """The contract form's Idempotency-Key: made when the form is shown, so a double submit posts once."""
+    return str(uuid.uuid4())
+
+
+@routes.get("/partner/{partner_id}/contracts/new")
+async def contract_form(request: web.Request) -> web.Response:
+    partner_id = path_uuid(request, "partner_id")
+    partner = await _cabinet(request, partner_id)
+    return _page(request, "partner_contract_new.html", partner, {"idempotency_key": _new_key()})
+
+
+def _contract_body(values: Mapping[str, str]) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "number": _value(values, "number"),
+        "organisation": {
+            "name": _value(values, "org_name"),
+            "tin": _value(values, "tin"),
+            "kpp": _value(values, "kpp") or None,
+        },
+        "main_registration_number": _value(values, "main_registration_number"),
+        "additional_registration_numbers": [
+            n for n in _NUMBERS.split(values.get("additional_registration_numbers", "")) if n
+        ],
+        "period": {"from": _value(values, "period_from"), "to": _value(values, "period_to")},
+        "kind": _value(values, "kind"),
+    }
+    if code := _value(values, "subscriber_code"):
+        body["subscriber_code"] = code
+    return body
+
+
+@routes.post("/partner/{partner_id}/contracts/new")
+async def post_contract(request: web.Request) -> web.Response:
+    """ITS-1: the contract as typed, with the form's Idempotency-Key; the answer says when it is processed."""
+    partner_id = path_uuid(request, "partner_id")
+    partner = await _cabinet(request, partner_id)
+    values = await form_values(request)
+    key = values.get("idempotency_key", "")
+    try:
+        key = str(uuid.UUID(key))
+    except ValueError:
+        context = {"values": values, "idempotency_key": _new_key(), "errors": {"_form": t(request, "partner.stale")}}
+        return _page(request, "partner_contract_new.html", partner, context, status=400)
+    try:
+        answer = await _call(
+            request,
+            partner_id,
+            request.app[CONTRACTS],
+            "POST",
+            "/v1/contracts",
+            _contract_body(values),
+            headers={"Idempotency-Key": key},
+        )
+    except ServiceError as exc:
+        if exc.slug == "idempotency-key-reused":  # the form was sent before with other values: a new form
+            errors, key = {"_form": t(request, "partner.error.key_reused")}, _new_key()
+        elif exc.slug == "request-in-progress":
+            errors = {"_form": t(request, "partner.error.in_progress")}
+        elif exc.slug == "contract-number-taken":
+            errors = {"number": t(request, "partner.error.number_taken")}
+        else:
+            errors = _field_errors(request, exc, CONTRACT_FIELDS)
+        context = {"values": values, "idempotency_key": key, "errors": errors}
+        return _page(request, "partner_contract_new.html", partner, context, status=exc.status)
+    return redirect(f"/partner/{partner_id}?" + urlencode({"received": answer.get("id", "")}))
+
+
+async def _contract(request: web.Request, partner_id: str, contract_id: str) -> dict[str, Any]:
+    """One of the partner's own contracts (another partner's: 404)."""
+    path = f"/v1/partner/contracts/{contract_id}"
+    try:
+        contract: dict[str, Any] = await _call(request, partner_id, request.app[CONTRACTS], "GET", path)
+    except ServiceError as exc:
+        raise _unexpected(exc) from None
+    contract["state_text"] = _state_text(request, contract)
+    return contract
+
+
+@routes.get("/partner/{partner_id}/contracts/{contract_id}/organisation")
+async def organisation_form(request: web.Request) -> web.Response:
+    partner_id, contract_id = path_uuid(request, "partner_id"), path_uuid(request, "contract_id")
+    partner = await _cabinet(request, partner_id)
+    contract = await _contract(request, partner_id, contract_id)
+    organisation = contract.get("organisation") or {}
+    values = {
+        "org_name": organisation.get("name", ""),
+        "tin": organisation.get("tin", ""),
+        "kpp": organisation.get("kpp") or "",
+    }
+    return _page(request, "partner_organisation.html", partner, {"contract": contract, "values": values})
+
+
+@routes.post("/partner/{partner_id}/contracts/{contract_id}/organisation")
+async def correct_organisation(request: web.Request) -> web.Response:
+    """ITS-6: the accompanying partner corrects the organisation's name, TIN and KPP."""
+    partner_id, contract_id = path_uuid(request, "partner_id"), path_uuid(request, "contract_id")
+    partner = await _cabinet(request, partner_id)
+    values = await form_values(request)
+    body = {"name": _value(values, "org_name"), "tin": _value(values, "tin"), "kpp": _value(values, "kpp") or None}
+    path = f"/v1/contracts/{contract_id}/organisation"
+    try:
+        await _call(request, partner_id, request.app[CONTRACTS], "PATCH", path, body)
+    except ServiceError as exc:
+        if exc.status == 404:
+            raise web.HTTPNotFound() from None
+        contract = await _contract(request, partner_id, contract_id)
+        context = {"contract": contract, "values": values, "errors": _field_errors(request, exc, ORGANISATION_FIELDS)}
+        return _page(request, "partner_organisation.html", partner, context, status=exc.status)
+    return redirect(f"/partner/{partner_id}?" + urlencode({"corrected": contract_id}))
+
+
+# ---- product authorisation (REG-5) --------------------------------------------------------------
+
+
+@routes.get("/partner/{partner_id}/authorise")
+async def authorise_form(request: web.Request) -> web.Response:
+    partner_id = path_uuid(request, "partner_id")
+    partner = await _cabinet(request, partner_id)
+    done = None
+    if number := request.query.get("authorised"):
+        product = None
+        article = request.query.get("article", "")
+        if _ARTICLE.fullmatch(article):
+            try:
+                product = await _call(
+                    request, partner_id, request.app[REGISTRATION], "GET", f"/v1/products/{quote(article, safe='')}"
+                )
+            except ServiceError:
+                product = None
+        done = {"number": number, "subscriber_code": request.query.get("for", ""), "product": product}
+    return _page(request, "partner_authorise.html", partner, {"done": done})
+
+
+@routes.post("/partner/{partner_id}/authorise")
+async def authorise(request: web.Request) -> web.Response:
+    """REG-5: the product is authorised for the subscriber code and active at once (a repeat answers again)."""
+    partner_id = path_uuid(request, "partner_id")
+    partner = await _cabinet(request, partner_id)
+    values = await form_values(request)
+    body = {name: _value(values, name) for name in AUTHORISE_FIELDS}
+    try:
+        answer = await _call(request, partner_id, request.app[REGISTRATION], "POST", "/v1/registrations/partner", body)
+    except ServiceError as exc:
+        if exc.slug == "registered-to-another-subscriber":
+            errors = {"registration_number": t(request, "partner.error.registered_elsewhere")}
+        else:
+            errors = _field_errors(request, exc, AUTHORISE_FIELDS)
+        return _page(
+            request, "partner_authorise.html", partner, {"values": values, "errors": errors}, status=exc.status
+        )
+    query = {
+        "authorised": answer.get("registration_number", body["registration_number"]),
+        "for": body["subscriber_code"],
+        "article": (answer.get("product") or {}).get("article", ""),
+    }
+    return redirect(f"/partner/{partner_id}/authorise?" + urlencode(query))
+
+
+# ---- API clients of the partner's systems (admins) ------------------------------------------------
+
+
+def _clients_refused(request: web.Request, partner: Mapping[str, Any], exc: ServiceError) -> web.Response:
+    if exc.status == 403:
+        return _refused(request, partner, "partner.clients.admins_only")
+    if exc.status == 404:
+        raise web.HTTPNotFound()
+    return _refused(request, partner, "partner.refused", status=exc.status)
+
+
+async def _clients_page(
+    request: web.Request,
+    partner_id: str,
+    partner: Mapping[str, Any],
+    *,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+    status: int = 200,
+) -> web.Response:
+    try:
+        answer = await _call(request, partner_id, request.app[IDENTITY].service, "GET", _p(partner_id, "/clients"))
+    except ServiceError as exc:
+        return _clients_refused(request, partner, exc)
+    items: list[dict[str, Any]] = answer.get("items", [])
+    for item in items:
+        item["created_text"] = moment(request, item.get("created_at"))
+        item["revoked_text"] = moment(request, item.get("revoked_at"))
+    revoked = next((c for c in items if c.get("client_id") == request.query.get("revoked")), None)
+    message = t(request, "partner.clients.revoked", name=revoked["name"]) if revoked else None
+    context = {"items": items, "message": message, "errors": errors or {}, "values": values or {}}
+    return _page(request, "partner_clients.html", partner, context, status=status)
+
+
+@routes.get("/partner/{partner_id}/clients")
+async def clients(request: web.Request) -> web.Response:
+    partner_id = path_uuid(request, "partner_id")
+    partner = await _cabinet(request, partner_id)
+    return await _clients_page(request, partner_id, partner)
+
+
+@routes.post("/partner/{partner_id}/clients")
+async def create_client(request: web.Request) -> web.Response:
+    """The secret is in this answer only (201): never stored here, never in a URL; identity keeps its hash."""
+    partner_id = path_uuid(request, "partner_id")
+    partner = await _cabinet(request, partner_id)
+    values = await form_values(request)
+    body = {"name": _value(values, "name")}
+    try:
+        created = await _call(
+            request, partner_id, request.app[IDENTITY].service, "POST", _p(partner_id, "/clients"), body
+        )
+    except ServiceError as exc:
+        if exc.status in (403, 404):
+            return _clients_refused(request, partner, exc)
+        return await _clients_page(
+            request,
+            partner_id,
+            partner,
+            errors=_field_errors(request, exc, CLIENT_FIELDS),
+            values=values,
+            status=exc.status,
+        )
+    return _page(request, "partner_client_created.html", partner, {"client": created}, status=201)
+
+
+@routes.get("/partner/{partner_id}/clients/{client_id}/revoke")
+async def revoke_confirm(request: web.Request) -> web.Response:
+    partner_id, client_id = path_uuid(request, "partner_id"), path_uuid(request, "client_id")
+    partner = await _cabinet(request, partner_id)
+    try:
+        answer = await _call(request, partner_id, request.app[IDENTITY].service, "GET", _p(partner_id, "/clients"))
+    except ServiceError as exc:
+        return _clients_refused(request, partner, exc)
+    client = next((c for c in answer.get("items", []) if c.get("client_id") == client_id), None)
+    if client is None or client.get("revoked_at"):
+        raise web.HTTPNotFound()
+    return _page(request, "partner_client_revoke.html", partner, {"client": client})
+
+
+@routes.post("/partner/{partner_id}/clients/{client_id}/revoke")
+async def revoke(request: web.Request) -> web.Response:
+    partner_id, client_id = path_uuid(request, "partner_id"), path_uuid(request, "client_id")
+    partner = await _cabinet(request, partner_id)
+    await form_values(request)
+    path = _p(partner_id, f"/clients/{client_id}/revoke")
+    try:
+        await _call(request, partner_id, request.app[IDENTITY].service, "POST", path)
+    except ServiceError as exc:
+        return _clients_refused(request, partner, exc)
+    return redirect(f"/partner/{partner_id}/clients?" + urlencode({"revoked": client_id}))
+
+
+# ---- staff -----------------------------------------------------------------------------------------
+
+
+async def _staff_page(
+    request: web.Request,
+    partner_id: str,
+    partner: Mapping[str, Any],
+    *,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+    status: int = 200,
+) -> web.Response:
+    try:
+        answer = await _call(request, partner_id, request.app[IDENTITY].service, "GET", _p(partner_id, "/users"))
+    except ServiceError as exc:
+        if exc.status == 404:
+            raise web.HTTPNotFound() from None
+        return _refused(request, partner, "partner.refused", status=exc.status)
+    items: list[dict[str, Any]] = answer.get("items", [])
+    for item in items:
+        item["joined_text"] = moment(request, item.get("joined_at"))
+    message = t(request, "partner.staff.invited") if request.query.get("invited") else None
+    context = {"items": items, "message": message, "errors": errors or {}, "values": values or {}}
+    return _page(request, "partner_staff.html", partner, context, status=status)
+
+
+@routes.get("/partner/{partner_id}/staff")
+async def staff(request: web.Request) -> web.Response:
+    partner_id = path_uuid(request, "partner_id")
+    partner = await _cabinet(request, partner_id)
+    return await _staff_page(request, partner_id, partner)
+
+
+@routes.get("/partner/{partner_id}/staff/invite")
+async def invite_form(request: web.Request) -> web.Response:
+    """The form is on the staff page (this address is where the password page sends a returning POST)."""
+    partner_id = path_uuid(request, "partner_id")
+    return redirect(f"/partner/{partner_id}/staff")
+
+
+@routes.post("/partner/{partner_id}/staff/invite")
+async def invite(request: web.Request) -> web.Response:
+    """The partner's admins invite staff (identity decides who is an admin; others get a message here)."""
+    partner_id = path_uuid(request, "partner_id")
+    partner = await _cabinet(request, partner_id)
+    values = await form_values(request)
+    body = {
+        "full_name": _value(values, "full_name"),
+        "email": _value(values, "email"),
+        "admin": values.get("admin") == "yes",
+    }
+    try:
+        await _call(request, partner_id, request.app[IDENTITY].service, "POST", _p(partner_id, "/invitations"), body)
+    except ServiceError as exc:
+        if exc.status == 404:
+            raise web.HTTPNotFound() from None
+        if exc.status == 403:
+            errors = {"_form": t(request, "partner.staff.admins_only")}
+        elif exc.status == 429:
+            errors = {"_form": t(request, "partner.staff.throttled")}
+        else:
+            errors = _field_errors(request, exc, INVITE_FIELDS)
+        return await _staff_page(request, partner_id, partner, errors=errors, values=values, status=exc.status)
+    return redirect(f"/partner/{partner_id}/staff?invited=1")
