@@ -28,6 +28,7 @@ from shared.problems import (
     Problem,
     UnsupportedMediaType,
     ValidationFailed,
+    invalid,
 )
 
 log = get_logger(__name__)
@@ -180,11 +181,7 @@ M = Any  # the model type is checked by pydantic at run time
 
 def validation_errors(exc: pydantic.ValidationError) -> list[dict[str, Any]]:
     return [
-        {
-            "field": ".".join(str(part) for part in error["loc"]) or "(body)",
-            "message": error["msg"],
-            "type": error["type"],
-        }
+        invalid(".".join(str(part) for part in error["loc"]) or "(body)", error["msg"], error["type"])
         for error in exc.errors(include_url=False, include_input=False, include_context=False)
     ]
 
@@ -200,7 +197,7 @@ async def read_json(request: web.Request, model: type[pydantic.BaseModel]) -> M:
     except RecursionError:  # e.g. 30,000 nested arrays: bad input, not a 500
         raise MalformedJson("the JSON is nested too deeply") from None
     if not isinstance(data, dict):
-        raise ValidationFailed([{"field": "(body)", "message": "the body must be a JSON object", "type": "type"}])
+        raise ValidationFailed([invalid("(body)", "the body must be a JSON object", "type")])
     return _validate(model, data)
 
 

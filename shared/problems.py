@@ -74,6 +74,11 @@ class UnsupportedMediaType(Problem):
     status, slug, title = 415, "unsupported-media-type", "Unsupported content type"
 
 
+def invalid(field: str, message: str, kind: str = "value_error", **extra: str) -> dict[str, Any]:
+    """One entry of a 422's `errors`: the field, a message for a person, a stable type for programs."""
+    return {"field": field, "message": message, "type": kind, **extra}
+
+
 class ValidationFailed(Problem):
     """422 with `errors`: one entry per failing field."""
 

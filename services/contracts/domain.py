@@ -16,6 +16,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from shared.months import Month, Period, free_period
+from shared.problems import invalid
 
 # ---- contracts (ITS-1) --------------------------------------------------------------------
 
@@ -32,30 +33,16 @@ def period_problems(start: str, end: str, current: Month) -> list[dict[str, str]
         try:
             months[field] = Month.parse(text)
         except ValueError as exc:
-            errors.append({"field": field, "type": "month_format", "message": str(exc)})
+            errors.append(invalid(field, str(exc), "month_format"))
     if errors:
         return errors
     first, last = months["period.from"], months["period.to"]
     if last < first:
-        errors.append(
-            {
-                "field": "period",
-                "type": "period_order",
-                "message": f"the period ends ({last}) before it starts ({first})",
-            }
-        )
+        errors.append(invalid("period", f"the period ends ({last}) before it starts ({first})", "period_order"))
     elif last < current:
-        errors.append(
-            {"field": "period.to", "type": "period_ended", "message": f"the period ended before this month ({current})"}
-        )
+        errors.append(invalid("period.to", f"the period ended before this month ({current})", "period_ended"))
     elif Period(first, last).months > MAX_PERIOD_MONTHS:
-        errors.append(
-            {
-                "field": "period",
-                "type": "period_too_long",
-                "message": f"a contract covers at most {MAX_PERIOD_MONTHS} months",
-            }
-        )
+        errors.append(invalid("period", f"a contract covers at most {MAX_PERIOD_MONTHS} months", "period_too_long"))
     return errors
 
 

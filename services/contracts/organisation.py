@@ -8,16 +8,18 @@ contract (ITS-1) or correcting it (ITS-6) reads it next to the field.
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
+from typing import Any, NamedTuple
+
+from shared.problems import invalid
 
 
 class FieldProblem(NamedTuple):
     type: str  # stable, e.g. "tin_check_digit"
     message: str
 
-    def entry(self, field: str) -> dict[str, str]:
+    def entry(self, field: str) -> dict[str, Any]:
         """As one entry of a 422's `errors`."""
-        return {"field": field, "type": self.type, "message": self.message}
+        return invalid(field, self.message, self.type)
 
 
 # Check-digit weights of the Russian TIN (ИНН).

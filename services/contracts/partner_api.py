@@ -33,7 +33,7 @@ from shared.events.contracts import ContractReceived, OrganisationCorrected
 from shared.http import Api, StrictModel
 from shared.logging import get_logger
 from shared.months import Month
-from shared.problems import BadRequest, Conflict, NotFound, Problem, ValidationFailed
+from shared.problems import BadRequest, Conflict, NotFound, Problem, ValidationFailed, invalid
 
 log = get_logger(__name__)
 
@@ -155,24 +155,14 @@ async def _check(conn: Connection, body: ContractIn, current: Month) -> None:
     numbers = [body.main_registration_number, *body.additional_registration_numbers]
     if len(set(numbers)) != len(numbers):
         errors.append(
-            {
-                "field": "additional_registration_numbers",
-                "type": "number_repeated",
-                "message": "a registration number is repeated",
-            }
+            invalid("additional_registration_numbers", "a registration number is repeated", "number_repeated")
         )
     for number in await store.unknown_numbers(conn, numbers):
         field = (
             "main_registration_number" if number == body.main_registration_number else "additional_registration_numbers"
         )
-        errors.append(
-            {
-                "field": field,
-                "type": "number_unknown",
-                "message": f"{number} is not a registration number of the catalogue",
-                "input": number,
-            }
-        )
+        message = f"{number} is not a registration number of the catalogue"
+        errors.append(invalid(field, message, "number_unknown", input=number))
     if errors:
         raise ValidationFailed(errors)
 
@@ -240,11 +230,17 @@ async def partner_contract(request: web.Request, caller: Caller) -> ContractOut:
     partner_id = caller.require_partner()
     contract_id = id_in_path(request, "contract_id", "no such contract of yours")
     async with request.app[POOL].acquire() as conn:
-        contract = await store.contract(conn, contract_id)
-        if contract is None or contract.partner_id != partner_id:
-            raise NotFound("no such contract of yours")
+        contract = await _own_contract(conn, contract_id, partner_id)
         partners = await store.partners(conn, [partner_id])
     return contract_out(contract, partners)
+
+
+async def _own_contract(conn: Connection, contract_id: uuid.UUID, partner_id: uuid.UUID) -> store.Contract:
+    """The partner's own contract; another partner's is answered as a missing one, so ids reveal nothing."""
+    contract = await store.contract(conn, contract_id)
+    if contract is None or contract.partner_id != partner_id:
+        raise NotFound("no such contract of yours")
+    return contract
 
 
 @routes.patch(
@@ -267,9 +263,7 @@ async def correct_organisation(request: web.Request, caller: Caller, body: Organ
     if errors:
         raise ValidationFailed(errors)
     async with request.app[POOL].acquire() as conn, conn.transaction():
-        existing = await store.contract(conn, contract_id)
-        if existing is None or existing.partner_id != partner_id:
-            raise NotFound("no such contract of yours")  # another partner's: the same answer
+        await _own_contract(conn, contract_id, partner_id)
         corrected = await store.correct_organisation(conn, contract_id, body.name, body.tin, body.kpp)
         assert corrected is not None
         partners = await store.partners(conn, [partner_id])

@@ -34,7 +34,7 @@ from shared.events.identity import (
 )
 from shared.http import Api, StrictModel
 from shared.outbox import Outbox
-from shared.problems import Conflict, NotFound, Problem, TooManyRequests, ValidationFailed
+from shared.problems import Conflict, NotFound, Problem, TooManyRequests, ValidationFailed, invalid
 
 SETTINGS = web.AppKey("identity_settings", IdentitySettings)
 PASSWORDS = web.AppKey("passwords", Passwords)
@@ -337,9 +337,7 @@ async def change_password(request: web.Request, caller: Caller, body: PasswordCh
     async with request.app[POOL].acquire() as conn:
         account = await _caller_account(conn, caller)
     if not await _check_login_password(request, account, body.current_password):
-        raise ValidationFailed(
-            [{"field": "current_password", "message": "the current password is wrong", "type": "wrong_password"}]
-        )
+        raise ValidationFailed([invalid("current_password", "the current password is wrong", "wrong_password")])
     try:
         domain.check_password(body.new_password, login=account.login, email=account.email)
     except PasswordRejected as exc:
@@ -750,7 +748,7 @@ async def _caller_account(conn: Connection, caller: Caller) -> store.Account:
 
 
 def password_problem(field: str, exc: PasswordRejected) -> ValidationFailed:
-    return ValidationFailed([{"field": field, "message": str(exc), "type": "password_policy"}])
+    return ValidationFailed([invalid(field, str(exc), "password_policy")])
 
 
 def account_language(account: store.Account) -> Literal["en", "ru"]:

@@ -37,7 +37,7 @@ from shared.events.identity import (
     SubscriberRenamed,
 )
 from shared.http import Api, StrictModel
-from shared.problems import Conflict, Forbidden, NotFound, TooManyRequests, ValidationFailed
+from shared.problems import Conflict, Forbidden, NotFound, TooManyRequests, ValidationFailed, invalid
 
 routes = Api("ITS Portal identity: subscribers")
 
@@ -506,9 +506,7 @@ async def accept(request: web.Request, caller: Caller) -> Accepted:
 )
 async def register_and_accept(request: web.Request, body: RegisterThroughInvitation) -> Accepted:
     if not body.accept_terms:
-        raise ValidationFailed(
-            [{"field": "accept_terms", "message": "accept the user agreement to register", "type": "terms"}]
-        )
+        raise ValidationFailed([invalid("accept_terms", "accept the user agreement to register", "terms")])
     token = _token(request)
     try:
         domain.check_password(body.password, login=body.login, email=body.email)

@@ -34,7 +34,7 @@ from shared.http import Api, StrictModel
 from shared.jobs import Job, JobHandler, schedule
 from shared.logging import get_logger
 from shared.outbox import Outbox
-from shared.problems import Conflict, NotFound, Problem, TooManyRequests, ValidationFailed
+from shared.problems import Conflict, NotFound, Problem, TooManyRequests, ValidationFailed, invalid
 
 log = get_logger(__name__)
 
@@ -243,13 +243,7 @@ def vendor_today(request: web.Request) -> date:
 def _not_in_future(purchase_date: date, today: date, field: str) -> None:
     if purchase_date > today:
         raise ValidationFailed(
-            [
-                {
-                    "field": field,
-                    "type": "purchase_date_future",
-                    "message": f"the purchase date cannot be after today ({today})",
-                }
-            ]
+            [invalid(field, f"the purchase date cannot be after today ({today})", "purchase_date_future")]
         )
 
 
@@ -378,14 +372,10 @@ async def authorise(request: web.Request, caller: Caller, body: PartnerAuthorisa
     async with app[POOL].acquire() as conn, conn.transaction():
         subscriber = await store.subscriber_by_code(conn, body.subscriber_code)
         if subscriber is None:
-            raise ValidationFailed(
-                [{"field": "subscriber_code", "type": "subscriber_unknown", "message": "no subscriber has this code"}]
-            )
+            raise ValidationFailed([invalid("subscriber_code", "no subscriber has this code", "subscriber_unknown")])
         registration = await store.lock_number(conn, number)
         if registration is None:
-            raise ValidationFailed(
-                [{"field": "registration_number", "type": "product_unknown", "message": "no product has this number"}]
-            )
+            raise ValidationFailed([invalid("registration_number", "no product has this number", "product_unknown")])
         partners = await store.partner_names(conn, [partner_id])
         if registration.subscriber_id == subscriber.id:
             return _registration_out(registration, partners)
@@ -536,9 +526,7 @@ async def transfer(request: web.Request, caller: Caller, body: Transfer) -> Regi
     async with app[POOL].acquire() as conn, conn.transaction():
         target = await store.subscriber_by_code(conn, body.subscriber_code)
         if target is None:
-            raise ValidationFailed(
-                [{"field": "subscriber_code", "type": "subscriber_unknown", "message": "no subscriber has this code"}]
-            )
+            raise ValidationFailed([invalid("subscriber_code", "no subscriber has this code", "subscriber_unknown")])
         registration = await store.lock_number(conn, number)
         if registration is None:
             raise NotFound("no product has this registration number")

@@ -31,7 +31,7 @@ from shared.auth import Caller
 from shared.db import Connection
 from shared.events.updates import ReleasePublished, ReleaseWithdrawn
 from shared.http import Api, StrictModel
-from shared.problems import Conflict, NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from shared.problems import Conflict, NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationFailed, invalid
 
 routes = Api("ITS Portal updates: catalogue")
 
@@ -226,11 +226,6 @@ class KitChanged(Conflict):
 
 
 # ---- helpers ---------------------------------------------------------------------------------
-
-
-def invalid(field: str, message: str, kind: str = "value_error") -> dict[str, Any]:
-    """One entry of a 422's `errors`."""
-    return {"field": field, "message": message, "type": kind}
 
 
 def _settings(request: web.Request) -> UpdatesSettings:

@@ -29,7 +29,7 @@ from aiohttp import web
 from yarl import URL
 
 from services.updates.settings import UpdatesSettings
-from shared.problems import ValidationFailed
+from shared.problems import ValidationFailed, invalid
 
 SHA256_PATTERN = re.compile(r"[0-9a-f]{64}")
 WRITE_BATCH = 1024 * 1024  # bytes written (and hashed) per trip to a worker thread
@@ -50,7 +50,7 @@ class KitMismatch(ValidationFailed):
         expected_sha256: str,
         received_sha256: str | None,
     ) -> None:
-        super().__init__([{"field": "(body)", "message": detail, "type": "kit_mismatch"}], detail)
+        super().__init__([invalid("(body)", detail, "kit_mismatch")], detail)
         self.extra.update(
             expected_size=expected_size,
             # When the upload is too large it is cut short: this is what arrived before it was refused.
