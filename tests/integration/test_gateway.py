@@ -16,6 +16,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+import yarl
 from aiohttp import web
 
 from devtools.dev_cert import ensure_dev_cert
@@ -253,6 +254,27 @@ async def test_a_large_body_is_refused_but_a_kit_upload_goes_through(
             assert response.status == 200 and (await response.json())["path"] == path  # the portal stand-in's
     async with http.post(f"{gateway.https}/operator/partners", data=io.BytesIO(big), headers=headers) as response:
         assert response.status == 413
+
+
+@pytest.mark.parametrize(
+    ("path", "headers", "status"),
+    [
+        ("/api/identity/v1/%00", {}, 400),  # nginx refuses a NUL in the path
+        ("/software/%00", {}, 400),
+        ("/api/identity/healthz", {"X-Big": "a" * 40_000}, 400),  # beyond the header buffers (nginx's 494)
+        ("/" + "a" * 20_000, {}, 414),
+    ],
+    ids=["nul-api", "nul-portal", "header-too-large", "uri-too-long"],
+)
+async def test_a_request_nginx_cannot_take_gets_problem_json(
+    gateway: Gateway, http: aiohttp.ClientSession, path: str, headers: dict[str, str], status: int
+) -> None:
+    url = yarl.URL(f"{gateway.https}{path}", encoded=True)  # sent as written, not re-quoted
+    async with http.get(url, headers=headers) as response:
+        assert response.status == status
+        assert response.content_type == "application/problem+json"
+        assert (await response.json())["status"] == status
+        assert response.headers["X-Request-ID"]
 
 
 async def test_http_redirects_to_https(gateway: Gateway, http: aiohttp.ClientSession) -> None:
