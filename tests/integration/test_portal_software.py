@@ -103,6 +103,8 @@ async def test_pin_registration_through_the_portal(browser: Browser, identity: R
     owner = await owner_known_to_registration(identity, world)
     article = await world.product("BASIC")
     [issued] = await world.issue(article, with_pin=True)
+    page = await browser.get("/software/register")
+    assert page.status == 303 and page.location == "/login?next=%2Fsoftware%2Fregister"  # the form after login
     await browser.log_in(owner.account["login"], owner.account["password"])
 
     page = await browser.get("/software")

@@ -22,6 +22,7 @@ from services.portal.pages.base import (
     as_user,
     form_values,
     language_of,
+    logged_in,
     redirect,
     render,
     t,
@@ -96,6 +97,7 @@ async def software(request: web.Request) -> web.Response:
 
 @routes.get("/software/register")
 async def register_form(request: web.Request) -> web.Response:
+    logged_in(request)  # before the card is filled in, not after: a visitor would lose what they typed
     return render(request, "software_register.html")
 
 
