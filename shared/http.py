@@ -225,10 +225,36 @@ def _single_values(values: MultiMapping[Any]) -> dict[str, Any]:
 
 
 def _validate(model: type[pydantic.BaseModel], data: dict[str, Any]) -> M:
+    if fields := fields_with_nul(data):
+        raise ValidationFailed(
+            [invalid(field, "text cannot contain the NUL character (U+0000)", "nul") for field in fields]
+        )
     try:
         return model.model_validate(data)
     except pydantic.ValidationError as exc:
         raise ValidationFailed(validation_errors(exc)) from None
+
+
+def fields_with_nul(data: dict[str, Any]) -> list[str]:
+    """The fields (named as pydantic names them) whose text holds U+0000, which PostgreSQL's text and jsonb
+    cannot store: refused here, for every endpoint of every service, rather than failing in SQL as a 500.
+    Iterative, as the JSON may be nested as deeply as the parser allows."""
+    found: list[str] = []
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                found.append(path or "(body)")
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if "\x00" in key:
+                    found.append(path or "(body)")  # the key itself: named by the object holding it
+                else:
+                    stack.append((f"{path}.{key}" if path else key, item))
+        elif isinstance(value, list):
+            stack.extend((f"{path}.{index}" if path else str(index), item) for index, item in enumerate(value))
+    return sorted(found)
 
 
 # ---- middlewares -------------------------------------------------------------------------

@@ -123,6 +123,8 @@ async def test_owner_renames_the_subscriber_and_cannot_change_anything_else(iden
     for extra in ({"code": "CL-0000001"}, {"role": "user"}, {"owner": {"email": "x@example.com"}}):
         status, problem = await owner.call("PATCH", "/v1/subscriber", json={"name": "Other", **extra})
         assert status == 422 and problem["errors"][0]["type"] == "extra_forbidden"
+    status, problem = await owner.call("PATCH", "/v1/subscriber", json={"name": "Horns\u0000"})  # PostgreSQL: no NUL
+    assert status == 422 and problem["errors"][0]["field"] == "name"
     _, after = await owner.call("GET", "/v1/subscriber")
     assert after["name"] == "Horns & Hooves Ltd" and after["code"] == body["code"]
 

@@ -155,6 +155,24 @@ async def test_invalid_fields_are_422_listing_each_field(
     assert stored == []
 
 
+@pytest.mark.parametrize(
+    ("body", "failing"),
+    [
+        ({"name": "k\u0000it", "count": 1}, {"name"}),
+        ({"name": "kit", "count": 1, "tags": ["a", "\u0000"]}, {"tags.1"}),
+        ({"name": "kit", "count": 1, "\u0000": "x"}, {"(body)"}),  # a key: named by the object holding it
+    ],
+)
+async def test_text_with_a_nul_character_is_422_before_it_reaches_postgresql(
+    app: RunningApp, stored: list[ThingIn], body: dict[str, Any], failing: set[str]
+) -> None:
+    problem = await problem_of(await app.http.post("/v1/things", json=body), 422)
+    assert fields(problem) == failing and {e["type"] for e in problem["errors"]} == {"nul"}
+    problem = await problem_of(await app.http.get("/v1/things", params={"limit": "5\u0000"}), 422)
+    assert fields(problem) == {"limit"}
+    assert stored == []
+
+
 async def test_a_body_that_is_not_an_object_is_422(app: RunningApp) -> None:
     problem = await problem_of(await post_raw(app, "[1, 2]"), 422)
     assert fields(problem) == {"(body)"}
