@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime
+from email import parser as email_parser
+from email import policy as email_policy
+from email.header import decode_header, make_header
 from email.message import EmailMessage
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -12,6 +15,7 @@ from zoneinfo import ZoneInfo
 import aiosmtplib
 import jinja2
 import pytest
+from aiosmtplib.email import flatten_message
 from prometheus_client import CollectorRegistry, Counter
 
 from services.notifications.api import decode_cursor, encode_cursor
@@ -753,6 +757,51 @@ def test_each_email_is_multipart_text_and_html_with_a_stable_message_id() -> Non
     assert message["Subject"] == "Подтвердите адрес"
     assert message["Auto-Submitted"] == "auto-generated"
     assert message["Date"] == "Thu, 10 Jan 2030 09:30:00 +0000"
+
+
+@pytest.mark.parametrize("utf8", [False, True], ids=["7bit", "smtputf8"])
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "You are invited: Марина Соколова, ООО Ромашка",
+        'Марина Соколова accepted your invitation to "ООО «Ромашка и партнёры северо-запад»" on ITS Portal',
+        "Приглашение стать пользователем абонента «ООО-Ромашка-Трейдинг-и-партнёры-северо-запад» на портале ИТС",
+        "Contract ITS-2026/0001 is active",
+    ],
+)
+def test_a_subject_reads_back_exactly_as_written_whatever_the_language(subject: str, utf8: bool) -> None:
+    """Decoders drop the space between two RFC 2047 encoded words: the standard folder sent "Марина Соколова,
+    ООО" as two words with the space between them, read back as "Соколова,ООО"."""
+    registry = CollectorRegistry()
+    mailer = Mailer(
+        SmtpTransport("127.0.0.1", 1, "none", 1.0),
+        FixedClock(),
+        sender="ITS Portal <no-reply@its-portal.local>",
+        max_attempts=3,
+        emails=Counter("emails", "e-mail", ["template", "outcome"], registry=registry),
+    )
+    email = OutgoingEmail(
+        delivery_id=1,
+        event_id=uuid.uuid4(),
+        template="invitation",
+        recipient="ivan@example.com",
+        subject=subject,
+        body_text="Текст",
+        body_html="<p>Текст</p>",
+        status="pending",
+        attempts=0,
+    )
+    wire = flatten_message(mailer.build_message(email), utf8=utf8)  # as aiosmtplib sends it
+    header_block = wire.split(b"\r\n\r\n")[0].decode()
+    subject_lines = header_block.split("\r\nSubject: ")[1].split("\r\n")
+    folded = [subject_lines[0]] + [line for line in subject_lines[1:] if line.startswith(" ")]
+    assert folded[0].strip(), "the subject starts on its own line, not after an empty one"
+    assert all(len(line) <= 78 + len("Subject: ") for line in folded)
+    parsed = email_parser.BytesParser(policy=email_policy.default).parsebytes(wire)
+    assert parsed["Subject"] == subject
+    if not utf8:  # the older decoder too (it reads only encoded words, not raw UTF-8)
+        raw = email_parser.BytesParser(policy=email_policy.compat32).parsebytes(wire)["Subject"]
+        assert str(make_header(decode_header(raw))) == subject
 
 
 # ---- the delivery log's cursor -------------------------------------------------------------------
