@@ -7,8 +7,10 @@ request id is made or kept and passed on, bodies are limited, logins are rate-li
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import io
 import re
+import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -29,10 +31,11 @@ SERVICES = ("identity", "registration", "contracts", "updates", "notifications")
 # ---- the shipped file, checked by nginx -----------------------------------------------------------------
 
 
-def local_site(directory: Path, **upstreams: str) -> Site:
+def local_site(directory: Path, *, kits: Path | None = None, **upstreams: str) -> Site:
     cert, key = ensure_dev_cert(directory / "tls")
-    (directory / "kits").mkdir(parents=True, exist_ok=True)
-    return Site(free_port(), free_port(), cert, key, directory / "kits", directory / "log", {**upstreams})
+    kits = kits or directory / "kits"
+    kits.mkdir(parents=True, exist_ok=True)
+    return Site(free_port(), free_port(), cert, key, kits, directory / "log", {**upstreams})
 
 
 def test_nginx_accepts_the_shipped_gateway(tmp_path: Path) -> None:
@@ -93,6 +96,11 @@ async def portal_stand_in(request: web.Request) -> web.Response:
     )
 
 
+def gateway_kits(stack: TestStack) -> Path:
+    """The kit storage of updates, which the gateway serves the links from (the same volume, in a deployment)."""
+    return stack.var_dir / "gateway-kits"
+
+
 @pytest.fixture(scope="module")
 async def backends(migrated: TestStack, smtp_sink: int) -> AsyncIterator[dict[str, str]]:
     """The five services as processes and the portal stand-in: name → host:port."""
@@ -101,7 +109,7 @@ async def backends(migrated: TestStack, smtp_sink: int) -> AsyncIterator[dict[st
         ITS_PUBLIC_URL=f"http://127.0.0.1:{ports['identity']}",
         ITS_JWKS_URL=f"http://127.0.0.1:{ports['identity']}/.well-known/jwks.json",
         ITS_SMTP_PORT=str(smtp_sink),
-        ITS_KITS_DIR=str(migrated.var_dir / "gateway-kits"),
+        ITS_KITS_DIR=str(gateway_kits(migrated)),
     )
     logs = migrated.var_dir / "log" / "gateway-test"
     processes = [ServiceProcess(name, env, ports[name], logs / f"{name}.log") for name in SERVICES]
@@ -116,9 +124,11 @@ async def backends(migrated: TestStack, smtp_sink: int) -> AsyncIterator[dict[st
 
 
 @pytest.fixture(scope="module")
-async def gateway(backends: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Gateway]:
+async def gateway(
+    backends: dict[str, str], migrated: TestStack, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Gateway]:
     directory = tmp_path_factory.mktemp("gateway")
-    site = local_site(directory, **backends)
+    site = local_site(directory, kits=gateway_kits(migrated), **backends)
     async with running(directory / "nginx", site) as url:
         yield Gateway(url, f"http://127.0.0.1:{site.http_port}")
 
@@ -225,9 +235,81 @@ async def test_api_answers_carry_the_security_headers(gateway: Gateway, http: ai
 async def test_an_unknown_service_and_the_internal_endpoints_are_not_found(
     gateway: Gateway, http: aiohttp.ClientSession
 ) -> None:
-    for path in ("/api/nosuch/healthz", "/api/identity/metrics", "/api/updates/dl-verify", "/dl/not-a-link"):
+    for path in (
+        "/api/nosuch/healthz",
+        "/api/identity/metrics",
+        "/api/contracts/readyz",
+        "/api/updates/dl-verify",
+        "/dl/not-a-link",
+        "/metrics",  # the portal's
+        "/readyz",
+    ):
         async with http.get(f"{gateway.https}{path}") as response:
             assert response.status == 404, path
+            assert response.content_type == "application/problem+json", path
+
+
+@pytest.fixture(scope="module")
+async def kit(migrated: TestStack) -> tuple[bytes, str]:
+    """A kit in updates' storage, as a publish leaves it: its bytes and a signed link to it."""
+    from services.updates.links import sign_link
+    from services.updates.settings import DEV_LINK_SECRET
+    from services.updates.storage import FileSystemStorage
+
+    data = bytes(range(256)) * 4096  # 1 MiB
+    sha256 = hashlib.sha256(data).hexdigest()
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield data
+
+    await FileSystemStorage(gateway_kits(migrated)).put(chunks(), sha256=sha256, size=len(data))
+    link = sign_link(
+        DEV_LINK_SECRET.encode(),
+        kit_id=uuid.uuid4(),
+        sha256=sha256,
+        name="kit.zip",
+        subscriber_id=uuid.uuid4(),
+        expires=int(time.time()) + 600,
+    )
+    return data, link
+
+
+async def test_a_kit_is_sent_by_the_gateway_with_the_services_validators(
+    gateway: Gateway, http: aiohttp.ClientSession, kit: tuple[bytes, str]
+) -> None:
+    data, link = kit
+    etag = f'"{hashlib.sha256(data).hexdigest()}"'
+    async with http.get(f"{gateway.https}{link}") as response:
+        assert response.status == 200 and await response.read() == data
+        assert response.headers["ETag"] == etag
+    async with http.get(f"{gateway.https}{link}", headers={"Range": "bytes=10-19", "If-Range": etag}) as response:
+        assert response.status == 206 and await response.read() == data[10:20]
+
+
+async def test_a_client_that_has_the_kit_gets_304_and_a_stale_if_match_412(
+    gateway: Gateway, http: aiohttp.ClientSession, kit: tuple[bytes, str]
+) -> None:
+    data, link = kit
+    etag = f'"{hashlib.sha256(data).hexdigest()}"'
+    async with http.get(f"{gateway.https}{link}", headers={"If-None-Match": etag}) as response:
+        assert response.status == 304
+        assert response.headers["ETag"] == etag
+        assert await response.read() == b""
+    async with http.get(f"{gateway.https}{link}", headers={"If-None-Match": '"older"'}) as response:
+        assert response.status == 200 and await response.read() == data
+    async with http.get(f"{gateway.https}{link}", headers={"If-Match": '"older"'}) as response:
+        assert response.status == 412
+        assert response.content_type == "application/problem+json"
+
+
+async def test_a_range_past_the_end_of_a_kit_is_a_416_problem(
+    gateway: Gateway, http: aiohttp.ClientSession, kit: tuple[bytes, str]
+) -> None:
+    data, link = kit
+    async with http.get(f"{gateway.https}{link}", headers={"Range": f"bytes={len(data)}-"}) as response:
+        assert response.status == 416
+        assert response.content_type == "application/problem+json"
+        assert response.headers["Content-Range"] == f"bytes */{len(data)}"
 
 
 async def test_a_tampered_download_link_is_refused_by_updates(gateway: Gateway, http: aiohttp.ClientSession) -> None:

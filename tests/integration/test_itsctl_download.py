@@ -481,3 +481,33 @@ async def test_nginx_sends_the_same_validators_as_the_service(delivery: Delivery
         fresh = {"Range": "bytes=100-", "If-Range": f'"{delivery.sha256}"'}
         async with http.get(nginx + link, headers=fresh) as response:
             assert response.status == 206 and await response.read() == delivery.data[100:]
+
+
+async def test_nginx_answers_conditional_requests_as_the_service_does(delivery: Delivery, nginx: str) -> None:
+    """A client that has the kit asks If-None-Match: 304, no body; If-Match with another tag: 412. nginx compares
+    them only with an ETag of its own making, so it hands such requests to updates."""
+    link = delivery.link()
+    async with aiohttp.ClientSession() as http:
+        for method in ("GET", "HEAD"):
+            async with http.request(method, nginx + link, headers={"If-None-Match": f'"{delivery.sha256}"'}) as got:
+                assert got.status == 304, method
+                assert got.headers["ETag"] == f'"{delivery.sha256}"'
+                assert await got.read() == b""
+        async with http.get(nginx + link, headers={"If-None-Match": '"an-older-file", W/"x"'}) as response:
+            assert response.status == 200 and await response.read() == delivery.data
+        async with http.get(nginx + link, headers={"If-Match": '"an-older-file"'}) as response:
+            assert response.status == 412
+            assert response.headers["Content-Type"].startswith("application/problem+json")
+        async with http.get(nginx + delivery.link(expires_in=-1), headers={"If-None-Match": "*"}) as response:
+            assert response.status == 403  # the link is checked first, whatever the client has
+
+
+async def test_nginx_answers_a_range_past_the_end_with_a_416_problem(delivery: Delivery, nginx: str) -> None:
+    size = len(delivery.data)
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(nginx + delivery.link(), headers={"Range": f"bytes={size}-"}) as response,
+    ):
+        assert response.status == 416
+        assert response.headers["Content-Type"].startswith("application/problem+json")
+        assert response.headers["Content-Range"] == f"bytes */{size}"
