@@ -31,11 +31,11 @@ SERVICES = ("identity", "registration", "contracts", "updates", "notifications")
 # ---- the shipped file, checked by nginx -----------------------------------------------------------------
 
 
-def local_site(directory: Path, *, kits: Path | None = None, **upstreams: str) -> Site:
+def local_site(directory: Path, upstreams: dict[str, str] | None = None, kits: Path | None = None) -> Site:
     cert, key = ensure_dev_cert(directory / "tls")
     kits = kits or directory / "kits"
     kits.mkdir(parents=True, exist_ok=True)
-    return Site(free_port(), free_port(), cert, key, kits, directory / "log", {**upstreams})
+    return Site(free_port(), free_port(), cert, key, kits, directory / "log", dict(upstreams or {}))
 
 
 def test_nginx_accepts_the_shipped_gateway(tmp_path: Path) -> None:
@@ -51,7 +51,7 @@ def test_nginx_t_can_fail(tmp_path: Path) -> None:
 
 def test_every_site_value_is_replaced_and_nothing_else_points_at_the_shipped_paths(tmp_path: Path) -> None:
     upstreams = {name: f"127.0.0.1:{19000 + i}" for i, name in enumerate(SHIPPED_UPSTREAMS)}
-    text = render(local_site(tmp_path, **upstreams))
+    text = render(local_site(tmp_path, upstreams))
     assert "  # SITE" not in text
     for path in ("/etc/ssl/", "/var/lib/its/", "/var/log/nginx/", "/var/www/"):
         assert path not in text
@@ -62,7 +62,7 @@ def test_every_site_value_is_replaced_and_nothing_else_points_at_the_shipped_pat
 async def test_with_nothing_behind_it_the_gateway_answers_503_with_a_page(tmp_path: Path) -> None:
     nobody = {name: f"127.0.0.1:{free_port()}" for name in SHIPPED_UPSTREAMS}
     async with (
-        running(tmp_path / "nginx", local_site(tmp_path, **nobody)) as url,
+        running(tmp_path / "nginx", local_site(tmp_path, nobody)) as url,
         aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=False)) as http,
         http.get(f"{url}/software") as response,
     ):
@@ -128,7 +128,7 @@ async def gateway(
     backends: dict[str, str], migrated: TestStack, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Gateway]:
     directory = tmp_path_factory.mktemp("gateway")
-    site = local_site(directory, kits=gateway_kits(migrated), **backends)
+    site = local_site(directory, backends, gateway_kits(migrated))
     async with running(directory / "nginx", site) as url:
         yield Gateway(url, f"http://127.0.0.1:{site.http_port}")
 
