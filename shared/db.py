@@ -48,14 +48,20 @@ _SERVER_CANNOT_SERVE = (
 )
 
 
+# The server ended the session unprompted (a shutdown's FATAL 57P01 reaches idle connections an instant before
+# their socket closes): asyncpg's protocol is left consuming that error, and the next statement on the connection
+# fails with this InternalClientError instead of a connection error.
+_SESSION_ENDED = "cannot switch to state"
+
+
 def unreachable(exc: BaseException) -> bool:
     """Is `exc` the database being unreachable, rather than a fault of the query or of the code?
 
     Yes for the SQLSTATE classes above; for an OSError or TimeoutError raised inside asyncpg (connection refused,
     reset, no route, a connection or pool acquisition timing out); for asyncpg's "connection is closed" (a
-    connection lost earlier); and for any exception caused by one of these (asyncpg reports a connection lost in
-    a transaction as the failed rollback, its context the loss). A SQL error, a constraint violation or a bug is
-    no: it stays a 500 with its traceback.
+    connection lost earlier) and a session the server ended (`_SESSION_ENDED`); and for any exception caused by one
+    of these (asyncpg reports a connection lost in a transaction as the failed rollback, its context the loss).
+    A SQL error, a constraint violation or a bug is no: it stays a 500 with its traceback.
     """
     seen: set[int] = set()
     pending: list[BaseException | None] = [exc]
@@ -69,6 +75,8 @@ def unreachable(exc: BaseException) -> bool:
         if isinstance(error, OSError | TimeoutError) and _raised_in_asyncpg(error):
             return True
         if isinstance(error, asyncpg.InterfaceError) and str(error).endswith("connection is closed"):
+            return True
+        if isinstance(error, asyncpg.exceptions.InternalClientError) and str(error).startswith(_SESSION_ENDED):
             return True
         pending.extend((error.__cause__, error.__context__))
     return False

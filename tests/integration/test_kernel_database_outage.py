@@ -13,16 +13,19 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import asyncpg
+import pytest
 import structlog
 from aiohttp import web
 from yarl import URL
 
 from shared.app import POOL, create_app, setup_db
+from shared.db import unreachable
 from shared.http import Api
 from shared.jobs import JobWorker
 from shared.metrics import Metrics
 from shared.settings import BaseServiceSettings
-from tests.infra import RunningApp, wait_for
+from tests.infra import RunningApp, free_port, wait_for
 
 if TYPE_CHECKING:
     from tests.integration.kernel_fixtures import Kernel, TcpProxy
@@ -144,3 +147,39 @@ async def test_a_job_worker_polling_through_an_outage_logs_it_once(kernel: Kerne
         "db.unavailable",
         "db.recovered",
     ]
+
+
+async def test_what_counts_as_the_database_being_unreachable() -> None:
+    """shared.db.unreachable: the failures of reaching the server (whatever asyncpg raises for them) are an outage;
+    the same exception types raised by our own code, SQL errors and bugs are not."""
+    with pytest.raises(ConnectionRefusedError) as refused:
+        await asyncpg.connect(f"postgresql://postgres@127.0.0.1:{free_port()}/nothing", timeout=5)
+    assert unreachable(refused.value), "connection refused, raised inside asyncpg"
+    with pytest.raises(TimeoutError) as slow:
+        async with asyncio.timeout(0.01):
+            await asyncio.sleep(1)
+    assert not unreachable(slow.value), "a timeout of our own"
+    assert not unreachable(FileNotFoundError(2, "No such file", "/srv/kits/x")), "a file, not the database"
+
+    assert unreachable(asyncpg.exceptions.CannotConnectNowError("the database system is shutting down"))
+    assert unreachable(asyncpg.exceptions.CannotConnectNowError("the database system is starting up"))
+    assert unreachable(asyncpg.exceptions.AdminShutdownError("terminating connection due to administrator command"))
+    assert unreachable(
+        asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed in the middle of operation")
+    )
+    assert unreachable(asyncpg.exceptions.TooManyConnectionsError("sorry, too many clients already"))
+    assert unreachable(asyncpg.exceptions.InterfaceError("cannot call Connection.fetch(): connection is closed"))
+    session_ended = "cannot switch to state 15; another operation (2) is in progress"
+    assert unreachable(asyncpg.exceptions.InternalClientError(session_ended))
+    rollback = asyncpg.exceptions.InterfaceError(
+        "cannot call Transaction.__aexit__(): the underlying connection is closed"
+    )
+    rollback.__context__ = asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed")
+    assert unreachable(rollback), "a lost connection, reported as the failed rollback"
+
+    assert not unreachable(asyncpg.exceptions.PostgresSyntaxError('syntax error at or near "SELEC"'))
+    assert not unreachable(asyncpg.exceptions.UniqueViolationError("duplicate key value"))
+    assert not unreachable(
+        asyncpg.exceptions.InterfaceError("cannot perform operation: another operation is in progress")
+    )
+    assert not unreachable(RuntimeError("a bug"))
