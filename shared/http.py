@@ -206,16 +206,16 @@ async def read_json(request: web.Request, model: type[pydantic.BaseModel]) -> M:
     return _validate(model, data)
 
 
-async def read_form(request: web.Request, model: type[pydantic.BaseModel]) -> M:
-    form = await read_form_fields(request, accept=(URLENCODED,))
-    return _validate(model, _single_values(form))
-
-
 URLENCODED, MULTIPART = "application/x-www-form-urlencoded", "multipart/form-data"
 # What aiohttp raises for a body that is not the form its Content-Type announces: a multipart without its boundary,
 # a broken part or undecodable text (ValueError), an unknown charset (LookupError), an unknown
 # Content-Transfer-Encoding (RuntimeError).
 _MALFORMED_FORM = (ValueError, LookupError, RuntimeError)
+
+
+async def read_form(request: web.Request, model: type[pydantic.BaseModel]) -> M:
+    form = await read_form_fields(request, accept=(URLENCODED,))
+    return _validate(model, _single_values(form))
 
 
 async def read_form_fields(

@@ -163,9 +163,9 @@ class JobWorker:
             async with conn.transaction():  # a savepoint: a failure undoes only the handler's writes
                 await self.handlers[job.kind](conn, job)
         except Exception as exc:
-            if unreachable(
-                exc
-            ):  # not the job's failure: its transaction is lost; it runs again once the database is back
+            # The database going away is not the job's failure: its transaction is lost, and it runs again once
+            # the database is back, without an attempt counted.
+            if unreachable(exc):
                 raise
             attempts = job.attempts + 1
             final = attempts >= job.max_attempts

@@ -153,6 +153,8 @@ def _group_alive(pgid: int) -> bool:
 @contextlib.asynccontextmanager
 async def running_postgres() -> AsyncIterator[Postgres]:
     """A new cluster, started; stopped (killed if need be) and deleted at the end, whatever happened."""
+    if not BIN_DIRS:
+        raise RuntimeError("no PostgreSQL server binaries in /usr/lib/postgresql/*/bin: apt-get install postgresql")
     base = Path(tempfile.mkdtemp(prefix="its-faults-pg-"))
     try:
         if os.geteuid() == 0:
