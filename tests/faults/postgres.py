@@ -31,8 +31,9 @@ STOP_TIMEOUT = 30.0
 
 class Postgres:
     """One cluster: `start()`, `stop()` (fast shutdown: sessions are ended), `kill()` (SIGKILL to every server
-    process, as a crash), `url(database)`. The server runs in its own process group, so a kill reaches its
-    backends too and the next start does not find them holding the shared memory."""
+    process, as a crash), `freeze()`/`thaw()` (a server that does not answer), `url(database)`. The server runs in
+    its own process group, so a kill reaches its backends too and the next start does not find them holding the
+    shared memory."""
 
     def __init__(self, base: Path, port: int) -> None:
         self.base, self.port = base, port
@@ -126,6 +127,15 @@ class Postgres:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGKILL)
             await asyncio.sleep(0.05)
+
+    def freeze(self) -> None:
+        """SIGSTOP to every server process: connections are accepted (by the kernel) and never answered."""
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGCONT)
 
     def log_tail(self, lines: int = 20) -> str:
         try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import time
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
@@ -16,6 +17,7 @@ import structlog
 from aiohttp import web
 
 from shared.app import POOL, create_app, setup_db
+from shared.db import CONNECT_TIMEOUT_SECONDS
 from shared.http import Api
 from shared.settings import BaseServiceSettings
 from tests.faults.postgres import Postgres
@@ -83,7 +85,8 @@ async def test_each_state_of_a_postgresql_outage_is_a_503_and_the_pool_replaces_
     postgres: Postgres, app: RunningApp
 ) -> None:
     """Proves, on a real server: a connection lost mid-query (the server killed with SIGKILL), the server
-    restarting (crash recovery), shutting down (new connections refused while a session lasts) and stopped are
+    restarting (crash recovery), frozen (a new connection never answered: it times out), shutting down (new
+    connections refused while a session lasts) and stopped are
     each a 503 problem+json with Retry-After, never a 500; each outage is logged once and its end once; afterwards
     the same pool serves again with new connections only (none of the dead ones handed out)."""
     with structlog.testing.capture_logs() as logs:
@@ -108,9 +111,21 @@ async def test_each_state_of_a_postgresql_outage_is_a_503_and_the_pool_replaces_
         after = await pool_pids(app)
         assert after and not after & before, "the pool holds new connections only"
 
-        # Shutting down: a session lasts, so the server refuses new connections ("shutting down") until it ends.
+        # Frozen: a new connection is accepted and never answered; it gives up after CONNECT_TIMEOUT_SECONDS.
         pool = app.app[POOL]
         held = [await pool.acquire() for _ in range(pool.get_size())]  # the next request needs a new connection
+        postgres.freeze()
+        try:
+            started = time.monotonic()
+            found = await answer(app, "GET", "/v1/pid")
+            waited = time.monotonic() - started
+        finally:
+            postgres.thaw()
+        assert unavailable(found), found
+        assert CONNECT_TIMEOUT_SECONDS <= waited < CONNECT_TIMEOUT_SECONDS + 2
+        await wait_for(lambda: len(events(logs, "db.recovered")) == 2, timeout=10, what="the frozen server's end")
+
+        # Shutting down: a session lasts, so the server refuses new connections ("shutting down") until it ends.
         assert postgres.process is not None
         postgres.process.send_signal(signal.SIGTERM)  # smart shutdown: waits for the sessions to end
         try:
@@ -124,9 +139,9 @@ async def test_each_state_of_a_postgresql_outage_is_a_503_and_the_pool_replaces_
         assert unavailable(await answer(app, "GET", "/v1/pid"))  # stopped: connection refused
         await postgres.start()
         await wait_for(lambda: _is_ok(app), timeout=15, what="answers again")
-        await wait_for(lambda: len(events(logs, "db.recovered")) == 2, timeout=10, what="the second outage's end")
+        await wait_for(lambda: len(events(logs, "db.recovered")) == 3, timeout=10, what="the last outage's end")
 
-    assert len(events(logs, "db.unavailable")) == 2  # one per outage
+    assert len(events(logs, "db.unavailable")) == 3  # one per outage
     assert not [line for line in logs if line["log_level"] == "error"]
 
 
