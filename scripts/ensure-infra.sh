@@ -147,11 +147,13 @@ ensure_tools() {
     command -v aria2c >/dev/null || missing+=(aria2)
     command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || missing+=(nginx)
     [[ -x /usr/bin/chromium ]] || missing+=(chromium)
+    # tests/faults run a PostgreSQL cluster of their own (initdb, postgres), even where the server is elsewhere.
+    compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
     ((${#missing[@]})) || return 0
     if can_install; then
         apt_install tools "${missing[@]}"
     else
-        say "tools: missing ${missing[*]} (the download, gateway and browser tests and the benchmarks use them; install the Debian packages)"
+        say "tools: missing ${missing[*]} (the download, gateway, browser and fault tests and the benchmarks use them; install the Debian packages)"
     fi
 }
 

@@ -20,11 +20,12 @@ from shared.auth import Caller, JwksKeySource, KeySource, TokenVerifier, bearer_
 from shared.bus import Bus
 from shared.clock import Clock, make_clock
 from shared.consumer import Consumer, Subscription
-from shared.db import Pool, pool_context
+from shared.db import Outage, Pool, pool_context
 from shared.events import Envelope, unwrap
 from shared.events.identity import MemberExcluded
 from shared.http import (
     AUTHENTICATOR,
+    DB_OUTAGE,
     METRICS,
     Api,
     metrics_middleware,
@@ -73,11 +74,13 @@ def setup_db(app: web.Application, schema: str) -> None:
     settings = app[SETTINGS]
 
     async def db(app: web.Application) -> AsyncIterator[None]:
+        app[DB_OUTAGE] = outage = Outage()
         async for pool in pool_context(
-            settings.database_url, schema, min_size=settings.db_pool_min, max_size=settings.db_pool_max
+            settings.database_url, schema, min_size=settings.db_pool_min, max_size=settings.db_pool_max, outage=outage
         ):
             app[POOL] = pool
             yield
+        await outage.close()
 
     async def check() -> None:
         async with app[POOL].acquire(timeout=2) as conn:

@@ -20,12 +20,11 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
-import asyncpg
 import pydantic
 from aio_pika.abc import AbstractIncomingMessage
 
 from shared.bus import Bus, dlq_name, retry_queue_name
-from shared.db import Connection, Pool
+from shared.db import Connection, Pool, unreachable
 from shared.events import Envelope
 from shared.logging import bound_contextvars, get_logger
 from shared.metrics import Metrics
@@ -37,16 +36,8 @@ ATTEMPT_HEADER = "x-attempt"
 # Deliveries handled in one transaction at most, and batches in flight at once per consumer.
 BATCH_SIZE = 50
 FLUSHERS = 2
+# The database being away (shared.db.unreachable) is no fault of the message: it does not use up its retries.
 OUTAGE_HEADER = "x-database-waits"
-# The database being away is no fault of the message: such failures do not use up its retries.
-DATABASE_UNAVAILABLE: tuple[type[BaseException], ...] = (
-    OSError,
-    TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.exceptions.OperatorInterventionError,
-    asyncpg.exceptions.InsufficientResourcesError,
-)
 MAX_ERROR_LENGTH = 2_000
 
 
@@ -166,12 +157,11 @@ class Consumer:
                         with self._context(delivery.envelope):
                             await delivery.handler(conn, delivery.envelope)
                         failing = None
-        except DATABASE_UNAVAILABLE as exc:
-            for delivery in batch:
-                await self._database_unavailable(delivery, exc)
-            return
-        except Exception:
-            if failing is None:
+        except Exception as exc:
+            if unreachable(exc):
+                for delivery in batch:
+                    await self._database_unavailable(delivery, exc)
+            elif failing is None:
                 for delivery in batch:
                     await self._handle_one(delivery)
             else:  # the failure is that delivery's own: retry or park it alone, the rest as a batch again
@@ -199,12 +189,12 @@ class Consumer:
                 self.metrics.consumer_errors.labels(self.queue).inc()
                 await self._park(message, attempt, f"{type(exc).__name__}: {exc}")
                 return
-            except DATABASE_UNAVAILABLE as exc:
-                await self._database_unavailable(delivery, exc)
-                return
             except Exception as exc:
-                self.metrics.consumer_errors.labels(self.queue).inc()
-                await self._retry_or_park(message, attempt, f"{type(exc).__name__}: {exc}")
+                if unreachable(exc):
+                    await self._database_unavailable(delivery, exc)
+                else:
+                    self.metrics.consumer_errors.labels(self.queue).inc()
+                    await self._retry_or_park(message, attempt, f"{type(exc).__name__}: {exc}")
                 return
             await self._acknowledge(delivery, bool(first_time))
 
@@ -245,7 +235,8 @@ class Consumer:
     async def _wait_for_database(self, message: AbstractIncomingMessage, attempt: int, error: str) -> None:
         waits = _int_header(message, OUTAGE_HEADER)
         delay = self.retry_delays_ms[min(waits, len(self.retry_delays_ms) - 1)]
-        log.warning("event.database_unavailable", delay_ms=delay, error=error)
+        # Not a warning per message: the pool's Outage logs the outage once (shared.db).
+        log.debug("event.database_unavailable", delay_ms=delay, error=error)
         await self._forward(message, retry_queue_name(self.queue, delay), attempt, error, {OUTAGE_HEADER: waits + 1})
         self.metrics.consumer_handled.labels(self.queue, "waiting").inc()
 

@@ -4,18 +4,20 @@ problem+json errors, request/correlation ids, metrics, OpenAPI 3.1.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pydantic
 from aiohttp import web
-from multidict import MultiMapping
+from multidict import MultiDictProxy, MultiMapping
 
+from shared.db import RETRY_AFTER_SECONDS, Outage, unreachable
 from shared.logging import bound_contextvars, get_logger
 from shared.metrics import Metrics
 from shared.problems import (
@@ -26,6 +28,7 @@ from shared.problems import (
     NotFound,
     PayloadTooLarge,
     Problem,
+    ServiceUnavailable,
     UnsupportedMediaType,
     ValidationFailed,
     invalid,
@@ -38,6 +41,8 @@ Handler = Callable[..., Awaitable[Any]]
 Authenticate = Callable[[web.Request], Awaitable[Any]]
 AUTHENTICATOR: web.AppKey[Authenticate] = web.AppKey("authenticator")
 METRICS = web.AppKey("metrics", Metrics)
+# Set by setup_db: the database outage this process may be living through.
+DB_OUTAGE = web.AppKey("db_outage", Outage)
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
@@ -201,11 +206,38 @@ async def read_json(request: web.Request, model: type[pydantic.BaseModel]) -> M:
     return _validate(model, data)
 
 
+URLENCODED, MULTIPART = "application/x-www-form-urlencoded", "multipart/form-data"
+# What aiohttp raises for a body that is not the form its Content-Type announces: a multipart without its boundary,
+# a broken part or undecodable text (ValueError), an unknown charset (LookupError), an unknown
+# Content-Transfer-Encoding (RuntimeError).
+_MALFORMED_FORM = (ValueError, LookupError, RuntimeError)
+
+
 async def read_form(request: web.Request, model: type[pydantic.BaseModel]) -> M:
-    if request.content_type != "application/x-www-form-urlencoded":
-        raise UnsupportedMediaType("send the body as application/x-www-form-urlencoded", received=request.content_type)
-    form = await request.post()
+    form = await read_form_fields(request, accept=(URLENCODED,))
     return _validate(model, _single_values(form))
+
+
+async def read_form_fields(
+    request: web.Request, *, accept: tuple[str, ...] = (URLENCODED, MULTIPART)
+) -> MultiDictProxy[str | bytes | bytearray | web.FileField]:
+    """The request's form, read once (aiohttp keeps it for later calls). Every place that reads a form uses this:
+    a body of another type is a 415, a body that cannot be read as the form it claims to be a 400, never a 500.
+    Over client_max_size it is aiohttp's 413."""
+    if request.content_type not in accept:
+        raise UnsupportedMediaType(f"send the body as {' or '.join(accept)}", received=request.content_type)
+    with reading_form():
+        return await request.post()
+
+
+@contextlib.contextmanager
+def reading_form() -> Iterator[None]:
+    """Around any reading of a form body (`read_form_fields`, or a multipart form read as a stream with
+    `request.multipart()`): aiohttp's failures on a malformed body become a 400."""
+    try:
+        yield
+    except _MALFORMED_FORM as exc:
+        raise BadRequest(f"the form cannot be read: {exc}") from None
 
 
 def parse_query(request: web.Request, model: type[pydantic.BaseModel]) -> M:
@@ -333,7 +365,8 @@ async def metrics_middleware(
 async def problem_middleware(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
-    """Every error becomes RFC 9457 problem+json; unknown errors are a bare 500."""
+    """Every error becomes RFC 9457 problem+json: the database being unreachable a 503 with Retry-After, anything
+    unexpected a bare 500 (its details only in the log)."""
     try:
         return await handler(request)
     except Problem as raised:
@@ -342,6 +375,23 @@ async def problem_middleware(
         if exc.status < 400:
             raise
         return problem_response(_http_problem(exc), request)
-    except Exception:
+    except Exception as exc:
+        if (unavailable := database_unavailable(request, exc)) is not None:
+            return problem_response(unavailable, request)
         log.exception("http.unhandled_error", method=request.method, path=request.path)
         return problem_response(InternalError("The server could not answer this request. It has been logged."), request)
+
+
+def database_unavailable(request: web.Request, exc: BaseException) -> ServiceUnavailable | None:
+    """The answer to a request the database could not serve (`shared.db.unreachable`): a 503 with Retry-After,
+    counted in the process's outage (which logs it once, not a traceback per request); None for any other failure.
+    """
+    if not unreachable(exc):
+        return None
+    if (outage := request.app.get(DB_OUTAGE)) is not None:
+        outage.refused(exc)
+    return ServiceUnavailable(
+        "The database is unavailable just now; try again shortly.",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        retry_after=RETRY_AFTER_SECONDS,
+    )

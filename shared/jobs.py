@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from shared.clock import Clock
-from shared.db import Connection, Pool
+from shared.db import Connection, Pool, unreachable
 from shared.logging import bound_contextvars, get_logger
 from shared.metrics import Metrics
 
@@ -129,7 +129,8 @@ class JobWorker:
             try:
                 ran = await self.run_one()
             except Exception as exc:  # database away: try again later
-                log.warning("jobs.worker_failed", error=repr(exc))
+                if not unreachable(exc):  # an outage is logged once by the pool's Outage, not at every poll
+                    log.warning("jobs.worker_failed", error=repr(exc))
                 ran = False
             if not ran and not self._stopping:
                 with contextlib.suppress(TimeoutError):  # a stop() ends the wait at once
@@ -162,6 +163,10 @@ class JobWorker:
             async with conn.transaction():  # a savepoint: a failure undoes only the handler's writes
                 await self.handlers[job.kind](conn, job)
         except Exception as exc:
+            # The database going away is not the job's failure: its transaction is lost, and it runs again once
+            # the database is back, without an attempt counted.
+            if unreachable(exc):
+                raise
             attempts = job.attempts + 1
             final = attempts >= job.max_attempts
             log.warning("jobs.failed", attempt=attempts, final=final, error=repr(exc))

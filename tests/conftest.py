@@ -14,6 +14,8 @@ from tests.infra import TestStack, create_stack, drop_stack
 
 pytest_plugins = ["tests.hangs"]
 
+FAULTS = Path(__file__).parent / "faults"
+
 
 @pytest.fixture(scope="session")
 def var_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -37,6 +39,12 @@ async def stack(var_dir: Path) -> AsyncIterator[TestStack]:
 @pytest.fixture(scope="session")
 async def migrated(stack: TestStack) -> TestStack:
     """Every service's schema migrated in this run's database."""
+    await migrate_all(stack.database_url)
+    return stack
+
+
+async def migrate_all(database_url: str) -> None:
+    """Every service's schema, migrated in `database_url`."""
     from services.contracts.app import MIGRATIONS as CONTRACTS_MIGRATIONS
     from services.contracts.app import SCHEMA as CONTRACTS_SCHEMA
     from services.identity.app import MIGRATIONS as IDENTITY_MIGRATIONS
@@ -60,8 +68,7 @@ async def migrated(stack: TestStack) -> TestStack:
         (PORTAL_MIGRATIONS, PORTAL_SCHEMA),
     )
     for migrations, schema in services:
-        await asyncio.to_thread(migrate, migrations, stack.database_url, schema)
-    return stack
+        await asyncio.to_thread(migrate, migrations, database_url, schema)
 
 
 @pytest.fixture(scope="session")
@@ -83,6 +90,15 @@ def smtp_sink(mail_dir: Path) -> Iterator[int]:
         yield port
     finally:
         handle.stop()
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """The fault experiments (tests/faults: servers stopped and processes killed, minutes long) run only when
+    asked for by path, as `make test-faults` does; `make test` leaves them out."""
+    if collection_path != FAULTS:
+        return None
+    asked = (Path(config.invocation_params.dir, str(arg).split("::")[0]).resolve() for arg in config.args)
+    return not any(path == FAULTS or FAULTS in path.parents for path in asked)
 
 
 def pytest_collection_modifyitems(config: Any, items: list[pytest.Item]) -> None:

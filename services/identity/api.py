@@ -32,7 +32,7 @@ from shared.events.identity import (
     PasswordResetRequested,
     SubscriberCreated,
 )
-from shared.http import Api, StrictModel
+from shared.http import Api, StrictModel, read_form_fields
 from shared.outbox import Outbox
 from shared.problems import Conflict, NotFound, Problem, TooManyRequests, ValidationFailed, invalid
 
@@ -409,7 +409,7 @@ async def password_reset_page(request: web.Request) -> web.StreamResponse:
 
 @routes.post("/v1/password-resets/{token}", summary="The reset page's form submission", tags=("passwords",))
 async def password_reset_form(request: web.Request) -> web.StreamResponse:
-    form = await request.post()
+    form = await read_form_fields(request)
     new_password = form.get("new_password")
     try:
         token = VerificationIn(token=request.match_info["token"]).token

@@ -11,6 +11,7 @@ import hmac
 from aiohttp import web
 
 from services.portal.sessions import Session
+from shared.http import read_form_fields
 
 FIELD = "csrf_token"
 # A handler with this attribute set reads its multipart form as a stream and checks the token in the form's
@@ -29,6 +30,6 @@ async def check(request: web.Request, session: Session | None) -> None:
         raise CsrfRejected("not a form")
     if request.content_type == "multipart/form-data" and getattr(request.match_info.handler, IN_FIRST_PART, False):
         return
-    given = (await request.post()).get(FIELD)
+    given = (await read_form_fields(request)).get(FIELD)  # a body that is not a readable form: a 400 page
     if session is None or not isinstance(given, str) or not hmac.compare_digest(given, session.csrf_token):
         raise CsrfRejected("missing or wrong token")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from urllib.parse import urlencode
 
-import asyncpg
 from aiohttp import web
 
 from services.portal import csrf, i18n
@@ -23,7 +22,10 @@ from services.portal.pages.base import (
     render,
 )
 from services.portal.sessions import LANGUAGE_COOKIE, Session
+from shared.db import RETRY_AFTER_SECONDS
+from shared.http import database_unavailable
 from shared.logging import get_logger
+from shared.problems import Problem
 
 log = get_logger(__name__)
 
@@ -40,14 +42,6 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
 }
 # HSTS is the TLS terminator's (deploy/nginx/gateway.conf sets it on every answer).
-# The portal's own database being away is a "temporarily unavailable" too, not a failure of the page.
-DATABASE_DOWN = (
-    OSError,
-    TimeoutError,
-    asyncpg.exceptions.PostgresConnectionError,
-    asyncpg.exceptions.ConnectionDoesNotExistError,
-    asyncpg.exceptions.CannotConnectNowError,
-)
 # Paths that need no session (no database query for a stylesheet or a health check).
 SESSIONLESS = ("/static/", "/healthz", "/readyz", "/metrics", "/openapi.json")
 
@@ -75,8 +69,12 @@ async def error_pages(request: web.Request, handler: Handler) -> web.StreamRespo
         return redirect(f"/partner/{exc.partner_id}/login?" + urlencode({"next": exc.next_path}))
     except csrf.CsrfRejected:
         return _error_page(request, 403, "error.403.title", "error.csrf")
-    except (ServiceDown, *DATABASE_DOWN):
-        return _error_page(request, 503, "error.503.title", "error.503", headers={"Retry-After": "30"})
+    except ServiceDown:  # as the gateway says when the portal itself is down
+        return _unavailable_page(request, retry_after=30)
+    except Problem as exc:  # the kernel's answer to bad input: a form that cannot be read is a 400
+        if exc.status == 400:
+            return _error_page(request, 400, "error.400.title", "error.400")
+        return _error_page(request, exc.status, "error.title", "error.500")
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -87,9 +85,15 @@ async def error_pages(request: web.Request, handler: Handler) -> web.StreamRespo
                 request, 405, "error.405.title", "error.405", headers={"Allow": exc.headers.get("Allow", "")}
             )
         return _error_page(request, exc.status, "error.title", "error.500")
-    except Exception:
+    except Exception as exc:
+        if database_unavailable(request, exc) is not None:  # the portal's own database
+            return _unavailable_page(request, retry_after=RETRY_AFTER_SECONDS)
         log.exception("portal.unhandled_error", method=request.method, path=request.path)
         return _error_page(request, 500, "error.title", "error.500")
+
+
+def _unavailable_page(request: web.Request, *, retry_after: int) -> web.Response:
+    return _error_page(request, 503, "error.503.title", "error.503", headers={"Retry-After": str(retry_after)})
 
 
 @web.middleware

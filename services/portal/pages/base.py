@@ -17,6 +17,7 @@ from services.portal.clients import Identity, Invitations, Service, ServiceDown,
 from services.portal.csrf import FIELD as CSRF_FIELD
 from services.portal.sessions import Session, Sessions, Tokens, token_claims
 from services.portal.settings import PortalSettings
+from shared.http import read_form_fields
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -216,5 +217,5 @@ def safe_next(value: object, default: str = "/") -> str:
 
 
 async def form_values(request: web.Request) -> dict[str, str]:
-    form = await request.post()
+    form = await read_form_fields(request)
     return {key: value for key, value in form.items() if isinstance(value, str) and key != CSRF_FIELD}

@@ -49,6 +49,7 @@ from services.portal.pages.base import (
 )
 from services.portal.pages.releases import human_size
 from services.portal.pages.software import moment
+from shared.http import read_form_fields, reading_form
 
 routes = web.RouteTableDef()
 
@@ -437,7 +438,7 @@ def _product_body(request: web.Request, form: MultiDictProxy[Any]) -> tuple[dict
 
 @routes.post("/operator/catalogue/products")
 async def put_product(request: web.Request) -> web.Response:
-    form = await request.post()
+    form = await read_form_fields(request)
     body, errors = _product_body(request, form)
     values = {k: v for k, v in form.items() if isinstance(v, str) and k != CSRF_FIELD}
     values["configurations"] = " ".join(body["configurations"])
@@ -627,11 +628,12 @@ async def _received_form(request: web.Request) -> ReceivedForm:
     CSRF token); the file is spooled to a temporary file with its size and sha256."""
     received = ReceivedForm()
     if request.content_type != "multipart/form-data":  # no file at all: the CSRF check has read the form
-        form = await request.post()
+        form = await read_form_fields(request)
         received.fields = {k: v for k, v in form.items() if isinstance(v, str) and k != CSRF_FIELD}
         return received
     try:
-        await _stream_form(request, await request.multipart(), received)
+        with reading_form():  # a multipart without its boundary, or broken: a 400 page, not a 500
+            await _stream_form(request, await request.multipart(), received)
     except BaseException:
         received.close()
         raise
