@@ -116,7 +116,7 @@ async def test_issuing_checks_its_input(world: World) -> None:
     no_pins = await world.product("CORP", pin_envelope=False)
     items = await world.issue(no_pins, 2)
     assert all(item["pin"] is None for item in items)  # delivered without envelopes: no PIN
-    for body in ({"count": 0}, {"count": 10_001}, {"count": "many"}, {"count": 1, "with_pin": True}, {}):
+    for body in ({"count": 0}, {"count": 100_001}, {"count": "many"}, {"count": 1, "with_pin": True}, {}):
         status, _ = await world.call(
             "POST", f"/v1/products/{no_pins}/registration-numbers", world.operator(), json=body
         )
