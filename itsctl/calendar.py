@@ -1,11 +1,13 @@
 """`itsctl calendar`: the production calendar contracts is configured with (rule ITS-2).
 
 The calendar and the vendor's time zone are contracts' settings (ITS_CALENDAR, ITS_VENDOR_TIMEZONE);
-nothing is asked of a service.
+nothing is asked of a service. A country's calendar is generated, as contracts does at start, for the years
+around the day asked about.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Annotated
@@ -16,7 +18,7 @@ from pydantic import ValidationError
 from rich.markup import escape
 
 from itsctl._common import console, err_console, fail
-from services.contracts.calendar import ProductionCalendar, load_calendar
+from services.contracts.calendar import ProductionCalendar, load_calendar, reach
 from services.contracts.settings import ContractsSettings
 from shared.clock import make_clock
 
@@ -35,18 +37,22 @@ class Configured:
         return self.settings.vendor_zone
 
 
-def configured() -> Configured:
-    """contracts' calendar and zone, as its settings name them; fails with the reason."""
+def settings() -> ContractsSettings:
+    """contracts' settings; fails with the reason."""
     try:
-        settings = ContractsSettings()
+        return ContractsSettings()
     except ValidationError as exc:
         problems = "; ".join(f"ITS_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors())
         fail(escape(f"bad settings: {problems}"), code=2)
+
+
+def configured(found: ContractsSettings, years: Iterable[int]) -> Configured:
+    """contracts' calendar (for `years`, where it is generated) and zone, as its settings name them."""
     try:
-        calendar = load_calendar(settings.calendar)
+        calendar = load_calendar(found.calendar, years)
     except ValueError as exc:
-        fail(escape(f"ITS_CALENDAR={settings.calendar}: {exc}"))
-    return Configured(settings, calendar)
+        fail(escape(f"ITS_CALENDAR={found.calendar}: {exc}"))
+    return Configured(found, calendar)
 
 
 def parse_moment(text: str, zone: ZoneInfo) -> datetime:
@@ -110,15 +116,16 @@ def next_(
     ] = None,
 ) -> None:
     """When a contract received at DATE-TIME is processed: the start of the next business day (ITS-2)."""
-    config = configured()
-    zone = config.zone
+    found = settings()
+    zone = found.vendor_zone
     if when is None:
-        received = make_clock(production=config.settings.is_production, var_dir=config.settings.var_dir).now()
+        received = make_clock(production=found.is_production, var_dir=found.var_dir).now()
     else:
         try:
             received = parse_moment(when, zone)
         except ValueError as exc:
             fail(escape(str(exc)), code=2)
+    config = configured(found, reach(received.astimezone(zone).date()))
     effective = config.calendar.effective_moment(received, zone)
     for day in {received.astimezone(zone).date(), effective.date()}:
         if not config.calendar.covers(day):
@@ -133,7 +140,7 @@ def show(
     year: Annotated[int, typer.Argument(min=1900, max=2999, help="e.g. 2026", show_default=False)],
 ) -> None:
     """The year's non-working weekdays (holidays, days off by decree) and working weekend days."""
-    config = configured()
+    config = configured(settings(), [year])
     if not config.calendar.covers(date(year, 1, 1)):
         _uncovered(config.calendar, year)
     found = year_of(config.calendar, year)

@@ -1,12 +1,15 @@
 """`itsctl registration issue`: registration numbers (and PINs) for a product, into a CSV file.
 
-The PINs are shown by the service only once, in the answer that issues them: each batch's rows are
-appended to the file as soon as it arrives, and the file is readable by its owner only (0600).
+The PINs are shown by the service only once: each batch's rows are appended to the file as soon as they
+arrive, and the file is readable by its owner only (0600). A batch of up to 1,000 comes in the answer that
+issues it; a larger one is accepted (202) and issued by the service in the background: the command follows
+its progress, then fetches its numbers and PINs, once, with the key the acceptance gave.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +26,9 @@ from services.registration.domain import is_ean13
 app = typer.Typer(help="Registration numbers and PINs.", no_args_is_help=True)
 
 COLUMNS = ("registration_number", "pin", "article", "product_name", "edition")
-MAX_BATCH = 10_000  # what one POST /v1/products/{article}/registration-numbers may ask for
+MAX_BATCH = 100_000  # what one POST /v1/products/{article}/registration-numbers may ask for
+POLL_SECONDS = 0.5  # how often a deferred batch's progress is asked for
+STALL_SECONDS = 300.0  # a deferred batch that makes no progress for this long is given up
 
 
 @dataclass
@@ -56,11 +61,15 @@ async def issue_numbers(
     """
     issued = issued if issued is not None else Issued()
     writer = CsvBatches(out, COLUMNS)
+    advance = on_batch or (lambda _: None)
     while issued.written < count:
         size = min(batch, count - issued.written)
         issued.requested = size
         body: dict[str, Any] = {"count": size} if with_pin is None else {"count": size, "with_pin": with_pin}
-        _, answer = await registration.call("POST", f"/v1/products/{article}/registration-numbers", body)
+        status, answer = await registration.call("POST", f"/v1/products/{article}/registration-numbers", body)
+        deferred = status == 202  # the progress bar follows the batch as the service issues it
+        if deferred:
+            answer = await _deferred(registration, answer, advance)
         rows = _rows(answer, article)
         issued.with_pins = issued.with_pins or any(row[1] for row in rows)
         writer.write(rows)
@@ -68,11 +77,32 @@ async def issue_numbers(
         issued.written += len(rows)
         issued.batches.append(str(answer.get("batch_id", "")))
         issued.product_name, issued.edition = str(answer.get("product_name", "")), str(answer.get("edition", ""))
-        if on_batch:
-            on_batch(len(rows))
+        if not deferred:
+            advance(len(rows))
         if not rows:
             raise RuntimeError("the service issued no numbers for a batch")
     return issued
+
+
+async def _deferred(registration: Api, accepted: Any, advance: Callable[[int], None]) -> Any:
+    """A batch the service issues in the background: its progress, then its numbers and PINs, once."""
+    if not isinstance(accepted, dict) or not isinstance(accepted.get("url"), str) or "key" not in accepted:
+        raise RuntimeError(f"unexpected answer from registration: {str(accepted)[:200]}")
+    url, shown, progressed_at = accepted["url"], 0, time.monotonic()
+    while True:
+        _, batch = await registration.call("GET", url)
+        if batch["issued"] > shown:
+            advance(batch["issued"] - shown)
+            shown, progressed_at = batch["issued"], time.monotonic()
+        if batch["state"] == "done":
+            break
+        if batch["state"] != "issuing":
+            raise RuntimeError(f"the batch {url} is {batch['state']}: its PINs cannot be shown")
+        if time.monotonic() - progressed_at > STALL_SECONDS:
+            raise RuntimeError(f"the batch {url} made no progress for {STALL_SECONDS:.0f} s ({shown} issued)")
+        await asyncio.sleep(POLL_SECONDS)
+    _, answer = await registration.call("POST", f"{url}/delivery", {"key": accepted["key"]})
+    return answer
 
 
 def _rows(answer: Any, article: str) -> list[tuple[str, str, str, str, str]]:
@@ -99,8 +129,14 @@ def issue(
         ),
     ] = None,
     batch: Annotated[
-        int, typer.Option("--batch", min=1, max=MAX_BATCH, help="Numbers per request to the service.")
-    ] = 1_000,
+        int,
+        typer.Option(
+            "--batch",
+            min=1,
+            max=MAX_BATCH,
+            help="Numbers per request to the service (more than 1,000 it issues in the background).",
+        ),
+    ] = 10_000,
     force: Annotated[bool, typer.Option("--force", help="Overwrite OUT if it exists.")] = False,
     login: LoginOption = None,
 ) -> None:

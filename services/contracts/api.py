@@ -15,7 +15,6 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from services.contracts import domain, store
 from services.contracts.calendar import ProductionCalendar
-from services.contracts.maintenance import ContractSpan
 from services.contracts.settings import ContractsSettings
 from services.contracts.support_status import MaintenanceSpan, support_status
 from shared.app import CLOCK, OUTBOX, POOL
@@ -98,6 +97,20 @@ def contract_out(c: store.Contract, partners: dict[uuid.UUID, store.Partner]) ->
 
 def vendor_today(request: web.Request) -> date:
     return request.app[CLOCK].now().astimezone(request.app[SETTINGS].vendor_zone).date()
+
+
+def contract_span(c: store.Contract) -> domain.ContractSpan:
+    return domain.ContractSpan(c.id, c.partner_id, c.period, frozenset(c.registration_numbers))
+
+
+def its_product(number: store.Number, contracts: list[store.Contract]) -> domain.ItsProduct:
+    """The registered number as the ITS rules see it (ITS-7, CMS-6, MON-1), with the contracts that list it."""
+    return domain.ItsProduct.of(
+        number.number,
+        its_required=domain.its_required(number.edition, number.its_required),
+        purchase_date=number.purchase_date,
+        contracts=[contract_span(c) for c in contracts],
+    )
 
 
 # ---- the subscriber's contracts (ITS-3, ITS-4) -----------------------------------------------
@@ -295,14 +308,9 @@ async def get_coverage(request: web.Request, caller: Caller, query: CoverageQuer
     month = Month.parse(query.month) if query.month else Month.of(vendor_today(request))
     async with request.app[POOL].acquire() as conn:
         contracts = await store.contracts_listing(conn, number.number)
-    its_required = number.its_required if number.its_required is not None else number.edition != "BASIC"
-    answer = domain.coverage(
-        month,
-        its_required=its_required,
-        purchase_date=number.purchase_date,
-        contract_periods=[c.period for c in contracts],
-    )
-    free = free_period(number.purchase_date) if its_required and number.purchase_date else None
+    product = its_product(number, contracts)
+    answer = product.coverage(month)
+    free = free_period(number.purchase_date) if product.its_required and number.purchase_date else None
     return CoverageOut(
         registration_number=number.number,
         month=str(month),
@@ -335,11 +343,28 @@ class StatusPartner(BaseModel):
 
 
 class SupportStatusOut(BaseModel):
-    registration: Literal["REGISTERED", "NOT_REGISTERED"]
-    its_contract: Literal["OK", "WARNING", "NO_CONTRACT"] | None = None
+    registration: Literal["REGISTERED", "NOT_REGISTERED"] = Field(
+        description="REGISTERED: the number is registered (and active) to the caller's subscriber. "
+        "NOT_REGISTERED: it is not, and nothing else is told about it."
+    )
+    configuration: Literal["INCLUDED", "NOT_INCLUDED"] | None = Field(
+        default=None,
+        description="Whether the product includes the asked configuration (REG-6). NOT_INCLUDED: this product does "
+        "not license that configuration, so it is not supported for it (overall NOT_COMPLIED) and the maintenance "
+        "service is left out. Left out (null) when the number is not registered.",
+    )
+    its_contract: Literal["OK", "WARNING", "NO_CONTRACT"] | None = Field(
+        default=None,
+        description="ITS contract or free period covering this month (ITS-7); WARNING: it ends within 30 days. "
+        "Left out (null) for products that need no contract (BASIC).",
+    )
     its_covered_by: Literal["contract", "free_period"] | None = None
     its_until: date | None = None
-    maintenance_service: Literal["OK", "WARNING", "NO_ACTIVATIONS"] | None = None
+    maintenance_service: Literal["OK", "WARNING", "NO_ACTIVATIONS"] | None = Field(
+        default=None,
+        description="The configuration's maintenance service (CMS-1); left out where it does not apply: a product "
+        "that needs no contract, a configuration the product does not include or of unknown category.",
+    )
     maintenance_until: date | None = None
     overall: Literal["OK", "WARNING", "NOT_COMPLIED"]
     contracts: list[StatusContract] = []
@@ -358,8 +383,9 @@ class SupportStatusOut(BaseModel):
 )
 async def get_support_status(request: web.Request, caller: Caller, query: StatusQuery) -> SupportStatusOut:
     """Conditions that do not apply are left out (null): the contract for BASIC editions (ITS-7), the
-    maintenance service where the product has no such configuration, everything else when the product
-    is not registered to the caller's subscriber."""
+    maintenance service where the product does not include the configuration (then `configuration` is
+    NOT_INCLUDED and the product is not supported for it), everything else when the product is not
+    registered to the caller's subscriber."""
     subscriber = caller.require_subscriber()
     async with request.app[POOL].acquire() as conn:
         number = await store.number(conn, query.registration_number)
@@ -371,19 +397,20 @@ async def get_support_status(request: web.Request, caller: Caller, query: Status
         categories = await store.configuration_categories(conn)
         ids = {c.partner_id for c in contracts} | {a.partner_id for a in activations if a.partner_id}
         partners = await store.partners(conn, list(ids))
-    on_product = query.configuration in (number.configurations or [])
+    included = query.configuration in (number.configurations or [])
+    if not included:
+        activations = []  # another configuration's service says nothing about this product
     status = support_status(
-        registered=True,
-        edition=number.edition,
-        purchase_date=number.purchase_date,
-        configuration_category=categories.get(query.configuration) if on_product else None,
-        contracts=[ContractSpan(c.id, c.partner_id, c.period) for c in contracts],
+        product=its_product(number, contracts),
+        configuration_included=included,
+        configuration_category=categories.get(query.configuration),
         activations=[MaintenanceSpan(a.id, a.configuration, a.period, a.partner_id) for a in activations],
         today=vendor_today(request),
     )
     partner = partners.get(status.partner_id) if status.partner_id else None
     return SupportStatusOut(
         registration=status.registration,
+        configuration=status.configuration,
         its_contract=status.its_contract,
         its_covered_by=status.its_covered_by,
         its_until=status.its_until,
@@ -406,4 +433,14 @@ async def get_support_status(request: web.Request, caller: Caller, query: Status
     )
 
 
-__all__ = ["CALENDAR", "SETTINGS", "ContractOut", "contract_out", "id_in_path", "routes", "vendor_today"]
+__all__ = [
+    "CALENDAR",
+    "SETTINGS",
+    "ContractOut",
+    "contract_out",
+    "contract_span",
+    "id_in_path",
+    "its_product",
+    "routes",
+    "vendor_today",
+]

@@ -4,20 +4,34 @@ Rule ITS-2: a contract posted by a partner on day D is processed at the start of
 after D, in the vendor's time zone. Business days are Monday to Friday, except public holidays and days
 off moved by decree, plus weekend days that a decree makes working days.
 
-Pure: the only I/O is reading the calendar JSON files in `load_calendar`.
+A country's calendar (`ITS_CALENDAR=ru`) is generated from the `holidays` package when the service starts,
+for every year it can reach (`reach`: last year to ten years ahead), and kept for the process's life (about
+a millisecond a year); decree changes the package does not know yet go into the shipped
+`calendars/<country>.overrides.json`, applied on top. A calendar can also be a JSON file
+(`ITS_CALENDAR=/path/xx.json`), for a country the package lacks or a calendar to pin.
+
+Pure: the only I/O is reading the JSON files in `load_calendar`.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import holidays
+
 DATA_DIR = Path(__file__).resolve().parent / "calendars"
+
+# The years a running service may need: the processing of a contract needs only the weeks after today; the
+# rest is margin for a long-running process and for the development clock moved forward (`itsctl clock`).
+YEARS_BEHIND, YEARS_AHEAD = 1, 10
 
 # rule ITS-2: the vendor's time zone unless configured otherwise.
 DEFAULT_ZONE = ZoneInfo("Europe/Moscow")
@@ -26,7 +40,7 @@ DEFAULT_ZONE = ZoneInfo("Europe/Moscow")
 # without one in this many days is broken, and we say so rather than loop on.
 _MAX_GAP_DAYS = 60
 
-_SHIPPED_NAME = re.compile(r"^[a-z]{2}$")
+_COUNTRY = re.compile(r"^[A-Za-z]{2}$")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _YEAR = re.compile(r"^\d{4}$")
 _KINDS = ("non_working", "working")
@@ -47,6 +61,10 @@ class ProductionCalendar:
     def covers(self, day: date) -> bool:
         """Whether the data covers `day`'s year; outside it only weekends count, so callers may warn."""
         return day.year in self.years
+
+    def missing_years(self, first: date, last: date) -> list[int]:
+        """The years from `first` to `last` that the data does not cover (for the start-up check)."""
+        return [year for year in range(first.year, last.year + 1) if year not in self.years]
 
     def is_business_day(self, day: date) -> bool:
         # rule ITS-2: a decree beats the weekday; outside the covered years the sets are empty for that
@@ -77,42 +95,86 @@ class ProductionCalendar:
         return start.astimezone(UTC).astimezone(zone)
 
 
-def load_calendar(name_or_path: str) -> ProductionCalendar:
-    """`"ru"`: the shipped calendar; anything else: a path to a calendar JSON file of the same format.
+def reach(today: date) -> range:
+    """The years a service that starts on `today` generates (see YEARS_AHEAD)."""
+    return range(today.year - YEARS_BEHIND, today.year + YEARS_AHEAD + 1)
 
-    A sibling `<stem>.overrides.json`, if present, is applied on top (decree changes made after the data
-    was generated; an override wins). ValueError, naming the file and the problem, for a malformed file.
+
+def load_calendar(name_or_path: str, years: Iterable[int]) -> ProductionCalendar:
+    """`"ru"` (an ISO 3166 country code): generated from the `holidays` package for `years` (and for the years
+    of its overrides), with the shipped `calendars/ru.overrides.json`, if any, on top. Anything else: a path
+    to a calendar JSON file (`generate.py` writes one), with a sibling `<stem>.overrides.json` on top, if
+    present. An override wins. ValueError, naming the file or the country and the problem, when unusable.
     """
-    shipped = DATA_DIR / f"{name_or_path}.json"
-    if _SHIPPED_NAME.fullmatch(name_or_path) and shipped.is_file():
-        path = shipped
+    if _COUNTRY.fullmatch(name_or_path):
+        overrides_path = DATA_DIR / f"{name_or_path.lower()}.overrides.json"
+        more_non_working, more_working = _overrides(overrides_path)
+        wanted = set(years) | {day.year for day in more_non_working | more_working}
+        country, covered, non_working, working = _from_package(name_or_path.upper(), wanted)
     else:
         path = Path(name_or_path)
         if not path.is_file():
-            names = ", ".join(sorted(p.stem for p in DATA_DIR.glob("*.json") if not p.stem.endswith(".overrides")))
-            raise ValueError(f"no calendar {name_or_path!r}: not a shipped calendar ({names}) nor a file")
-    country, years, non_working, working = _parse_calendar(_read_json(path), str(path))
-
-    overrides_path = path.with_name(f"{path.stem}.overrides.json")
-    if overrides_path.is_file():
-        where = str(overrides_path)
-        more_non_working, more_working = _parse_overrides(_read_json(overrides_path), where)
-        outside = {day for day in more_non_working | more_working if day.year not in years}
+            raise ValueError(
+                f"no calendar {name_or_path!r}: neither a country code (e.g. ru) nor a calendar file that exists"
+            )
+        country, covered, non_working, working = _parse_calendar(_read_json(path), str(path))
+        overrides_path = path.with_name(f"{path.stem}.overrides.json")
+        more_non_working, more_working = _overrides(overrides_path)
+        outside = {day for day in more_non_working | more_working if day.year not in covered}
         if outside:
             raise ValueError(
-                f"{where}: {_dates(outside)} outside the years {path.name} covers "
-                f"({', '.join(str(y) for y in sorted(years))}); regenerate the data for that year"
+                f"{overrides_path}: {_dates(outside)} outside the years {path.name} covers "
+                f"({', '.join(str(y) for y in sorted(covered))}); regenerate the data for that year"
             )
-        # An override wins over the generated data.
-        non_working = (non_working - more_working) | more_non_working
-        working = (working - more_non_working) | more_working
-
+    # An override wins over the generated data.
+    non_working = (non_working - more_working) | more_non_working
+    working = (working - more_non_working) | more_working
     return ProductionCalendar(
         country=country,
-        years=frozenset(years),
+        years=frozenset(covered),
         non_working=frozenset(non_working),
         working=frozenset(working),
     )
+
+
+def calendar_data(country: str, years: Iterable[int]) -> dict[str, Any]:
+    """The package's calendar for `country` and `years` in the calendar-file format (`generate.py`)."""
+    code, covered, non_working, working = _from_package(country.upper(), set(years))
+    return {
+        "country": code,
+        "source": f"python holidays {version('holidays')}: country_holidays({code!r}) public holidays and "
+        "weekend_workdays",
+        "generated": date.today().isoformat(),
+        "years": {
+            str(year): {
+                "non_working": [day.isoformat() for day in sorted(d for d in non_working if d.year == year)],
+                "working": [day.isoformat() for day in sorted(d for d in working if d.year == year)],
+            }
+            for year in sorted(covered)
+        },
+    }
+
+
+def _from_package(country: str, years: set[int]) -> tuple[str, set[int], set[date], set[date]]:
+    """Public holidays and days off moved by decree (those on weekends too: harmless, and they show a reader
+    the whole official list), and weekend days made working days by decree, of the years the package knows."""
+    try:
+        found = holidays.country_holidays(country, years=sorted(years))
+    except NotImplementedError:
+        raise ValueError(
+            f"no calendar {country.lower()!r}: the holidays package has no calendar for country {country}; "
+            "give ITS_CALENDAR the path of a calendar file instead"
+        ) from None
+    covered = {year for year in years if found.start_year <= year <= found.end_year}
+    non_working = {day for day in found if day.year in covered}
+    working = {day for day in found.weekend_workdays if day.year in covered}
+    return country, covered, non_working, working
+
+
+def _overrides(path: Path) -> tuple[set[date], set[date]]:
+    if not path.is_file():
+        return set(), set()
+    return _parse_overrides(_read_json(path), str(path))
 
 
 def _read_json(path: Path) -> Any:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any, Literal
@@ -127,6 +128,12 @@ def _why(c: ContractFacts, subscriber_code: str, known_number: str | None, curre
 CoveredBy = Literal["contract", "free_period", "not_required"]
 
 
+def its_required(edition: str, announced: bool | None) -> bool:
+    """ITS-7: whether a product needs a contract, as the catalogue announced it; by its edition where it did
+    not (every edition but BASIC): never claim support we cannot confirm."""
+    return announced if announced is not None else edition != "BASIC"
+
+
 @dataclass(frozen=True)
 class Coverage:
     covered: bool
@@ -146,3 +153,54 @@ def coverage(
     if purchase_date is not None and month in free_period(purchase_date):
         return Coverage(True, "free_period", free_period(purchase_date).end)
     return Coverage(False, None, None)
+
+
+@dataclass(frozen=True)
+class ContractSpan:
+    """A processed ITS contract as the coverage rules see it (ITS-7, CMS-6, CMS-7, MON-1)."""
+
+    contract_id: uuid.UUID
+    partner_id: uuid.UUID
+    period: Period
+    registration_numbers: frozenset[str]  # main and additional (ITS-1)
+
+
+@dataclass(frozen=True)
+class ItsProduct:
+    """One registered product as ITS-7 sees it: the one definition of "its ITS condition holds in a month",
+    shared by the coverage answer (ITS-7), the support status (MON-1) and the maintenance warning (CMS-1,
+    CMS-6), so that they cannot disagree about a product."""
+
+    registration_number: str
+    its_required: bool  # ITS-7: False for BASIC editions (the catalogue may say otherwise for a product)
+    purchase_date: date | None  # the free period runs from it (ITS-7)
+    contracts: tuple[ContractSpan, ...]  # valid contracts listing this registration number
+
+    @classmethod
+    def of(
+        cls, registration_number: str, *, its_required: bool, purchase_date: date | None, contracts: list[ContractSpan]
+    ) -> ItsProduct:
+        """The product with the contracts that list its number, main or additional: only those cover it."""
+        listing = tuple(c for c in contracts if registration_number in c.registration_numbers)
+        return cls(registration_number, its_required, purchase_date, listing)
+
+    def coverage(self, month: Month) -> Coverage:
+        return coverage(
+            month,
+            its_required=self.its_required,
+            purchase_date=self.purchase_date,
+            contract_periods=[c.period for c in self.contracts],
+        )
+
+    def covered_until(self, month: Month) -> Month | None:
+        """The last month of the unbroken coverage that includes `month`: back-to-back and overlapping contracts
+        and the free period count as one. None if `month` is not covered, or the product needs no contract."""
+        if not self.its_required or not self.coverage(month).covered:
+            return None
+        ends = [c.period.end for c in self.contracts]
+        if self.purchase_date is not None:
+            ends.append(free_period(self.purchase_date).end)
+        last = max(ends)  # covered, so some period covers `month`
+        while month < last and self.coverage(month.plus(1)).covered:
+            month = month.plus(1)
+        return month

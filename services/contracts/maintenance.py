@@ -4,6 +4,12 @@
 `ActivationPlan` (what to store and whom to notify) or a `Refusal` (which request field is wrong,
 a stable reason slug, a message for a person). The caller does the I/O: it loads the code, the
 subscriber's products and valid contracts, stores the plan and marks the code used.
+
+Two rules are also asked on their own, after the activation: `accompanying_partner` (CMS-7) when the
+partner is chosen later, with the same answer as at activation; and `contract_warning` (CMS-6), which is
+computed whenever an activation is read rather than stored, so that it is true when it is read: a contract
+that arrives later removes it, one that expires or another product that is transferred away brings it
+back. It reads only contracts' own read models, so no event has to keep a stored copy up to date.
 """
 
 from __future__ import annotations
@@ -11,8 +17,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
+from datetime import date
 from typing import Literal
 
+from services.contracts.domain import ContractSpan, ItsProduct
 from shared.months import Month, Period
 
 # rule CMS-5: no maintenance period starts before March 2014.
@@ -48,20 +56,21 @@ class Product:
     registration_number: str
     edition: str
     configurations: dict[str, int]  # configuration code -> its maintenance category (CMS-2)
+    its_required: bool  # ITS-7: whether it needs a contract at all (not for BASIC)
+    purchase_date: date | None  # its free ITS period runs from it (ITS-7)
 
     def __post_init__(self) -> None:
         for configuration, category in self.configurations.items():
             if category not in CATEGORIES:
                 raise ValueError(f"configuration {configuration}: a maintenance category is 1 or 2 (got {category})")
 
-
-@dataclass(frozen=True)
-class ContractSpan:
-    """A valid (activated, not expired) ITS contract of the subscriber, on any of its products."""
-
-    contract_id: uuid.UUID
-    partner_id: uuid.UUID
-    period: Period
+    def its(self, contracts: list[ContractSpan]) -> ItsProduct:
+        return ItsProduct.of(
+            self.registration_number,
+            its_required=self.its_required,
+            purchase_date=self.purchase_date,
+            contracts=contracts,
+        )
 
 
 # ---- outputs --------------------------------------------------------------------------------
@@ -93,10 +102,29 @@ class ActivationPlan:
 # ---- rules ----------------------------------------------------------------------------------
 
 
-def uncovered_months(period: Period, contracts: list[ContractSpan]) -> list[Month]:
-    """The months of `period` that no contract covers (CMS-6), in order."""
+def products_with(configuration: str, subscriber_products: list[Product]) -> list[Product]:
+    """CMS-3: the subscriber's products that include `configuration`: one activation serves them all."""
+    return [p for p in subscriber_products if configuration in p.configurations]
+
+
+def uncovered_months(period: Period, products: list[Product], contracts: list[ContractSpan]) -> list[Month]:
+    """CMS-6, CMS-1: the months of `period`, in order, in which no product of the configuration has its ITS
+    condition met: no valid contract lists its registration number (main or additional) and it is not in its
+    free period (ITS-7). The same per-product rule as the support status (MON-1)."""
+    its = [p.its(contracts) for p in products]
     months = [period.start.plus(i) for i in range(period.months)]
-    return [m for m in months if not any(m in c.period for c in contracts)]
+    return [m for m in months if not any(p.coverage(m).covered for p in its)]
+
+
+def contract_warning(period: Period, products: list[Product], contracts: list[ContractSpan]) -> str | None:
+    """CMS-6: a valid ITS contract is needed for the whole period; the warning names the months without one."""
+    gaps = uncovered_months(period, products, contracts)
+    if not gaps:
+        return None
+    return (
+        f"No ITS contract covers {_month_list(gaps)} of the maintenance period {period.start}..{period.end}: "
+        "conclude an ITS contract with a partner so that the maintenance service works."
+    )
 
 
 def plan_activation(
@@ -133,32 +161,24 @@ def plan_activation(
         )
     period = Period(start, start.plus(code.months - 1))
 
-    partner = _accompanying_partner(period, contracts, partner_id)
+    partner = accompanying_partner(period, contracts, partner_id)
     if isinstance(partner, Refusal):
         return partner
     chosen_partner, partner_choice = partner
 
     # rule CMS-3: one activation covers all of the subscriber's products with this configuration.
-    numbers = [product.registration_number]
-    for other in subscriber_products:
-        if chosen in other.configurations and other.registration_number not in numbers:
-            numbers.append(other.registration_number)
-
-    # rule CMS-6: a valid ITS contract is needed for the whole period; without one, succeed and warn.
-    gaps = uncovered_months(period, contracts)
-    warning = None
-    if gaps:
-        warning = (
-            f"No ITS contract covers {_month_list(gaps)} of the maintenance period {period.start}..{period.end}: "
-            "conclude an ITS contract with a partner so that the maintenance service works."
-        )
+    products = [product]
+    products += [
+        p for p in products_with(chosen, subscriber_products) if p.registration_number != product.registration_number
+    ]
 
     return ActivationPlan(
         configuration=chosen,
         category=code.category,
         period=period,
-        registration_numbers=numbers,
-        warning=warning,
+        registration_numbers=[p.registration_number for p in products],
+        # rule CMS-6: a valid ITS contract is needed for the whole period; without one, succeed and warn.
+        warning=contract_warning(period, products, contracts),
         partner_id=chosen_partner,
         partner_choice=partner_choice,
     )
@@ -205,10 +225,11 @@ def _choose_configuration(code: ActivationCode, product: Product, configuration:
     return matching[0]
 
 
-def _accompanying_partner(
+def accompanying_partner(
     period: Period, contracts: list[ContractSpan], partner_id: uuid.UUID | None
 ) -> tuple[uuid.UUID | None, PartnerChoice] | Refusal:
-    """rule CMS-7: the partner of the subscriber's contract(s) valid during the period."""
+    """rule CMS-7: the partner of the subscriber's contract(s) valid during the period; `partner_id` is the
+    subscriber's choice, if any. The one rule for choosing at activation and choosing later."""
     in_period = [c for c in contracts if c.period.start <= period.end and period.start <= c.period.end]
     partners: list[uuid.UUID] = []
     for c in sorted(in_period, key=lambda c: (c.period.start, c.period.end)):

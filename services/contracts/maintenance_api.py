@@ -9,14 +9,15 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, Field, StringConstraints
 
-from services.contracts import maintenance, store
-from services.contracts.api import PeriodOut, id_in_path, vendor_today
+from services.contracts import domain, maintenance, store
+from services.contracts.api import PeriodOut, contract_span, id_in_path, vendor_today
 from shared.app import CLOCK, OUTBOX, POOL
 from shared.auth import Caller
 from shared.db import Connection
@@ -96,7 +97,8 @@ class ActivationOut(BaseModel):
     category: int
     period: PeriodOut
     registration_numbers: list[str]  # CMS-3: every product of the subscriber with this configuration
-    warning: str | None  # CMS-6
+    # CMS-6: the months of the period without a valid ITS contract, as of this answer (computed when read).
+    warning: str | None
     partner: str | None  # CMS-7: notified automatically
     partner_id: uuid.UUID | None
     partner_choice: str
@@ -137,11 +139,10 @@ async def activate(request: web.Request, caller: Caller, body: ActivateIn) -> Ac
         code = await store.lock_code(conn, hashed)
         if code is None:
             raise ActivationRefused(INVALID_CODE, field="code", reason="unknown-code")
-        products = await _subscriber_products(conn, subscriber.id)
+        products, contracts = await _subscriber_products(conn, subscriber.id)
         product = next((p for p in products if p.registration_number == body.registration_number), None)
         if product is None:
             raise NotFound("no product with this registration number is registered to your subscriber")
-        contracts = await store.subscriber_active_contracts(conn, subscriber.id)
         plan = maintenance.plan_activation(
             code=maintenance.ActivationCode(code.category, code.months, code.used),
             product=product,
@@ -150,7 +151,7 @@ async def activate(request: web.Request, caller: Caller, body: ActivateIn) -> Ac
             partner_id=body.partner_id,
             current=current,
             subscriber_products=products,
-            contracts=[maintenance.ContractSpan(c.id, c.partner_id, c.period) for c in contracts],
+            contracts=contracts,
         )
         if isinstance(plan, maintenance.Refusal):
             problem = Conflict if plan.reason == "code-used" else ActivationRefused
@@ -164,34 +165,56 @@ async def activate(request: web.Request, caller: Caller, body: ActivateIn) -> Ac
             period_to=str(plan.period.end),
             registration_number=product.registration_number,
             partner_id=plan.partner_id,
-            warning=plan.warning,
             activated_by=caller.account_id,
             activated_at=now,
         )
         await store.insert_activation(conn, activation)
         await store.use_code(conn, hashed, activation.id, now)
         partners = await store.partners(conn, [plan.partner_id] if plan.partner_id else [])
-        await _announce(request, conn, activation, plan.registration_numbers, subscriber.code, partners)
-    return _out(activation, plan.registration_numbers, partners, plan.partner_choice, current)
+        served = Served(plan.registration_numbers, plan.warning)
+        await _announce(request, conn, activation, served, subscriber.code, partners)
+    return _out(activation, served, partners, plan.partner_choice, current)
 
 
-async def _subscriber_products(conn: Connection, subscriber_id: uuid.UUID) -> list[maintenance.Product]:
+async def _subscriber_products(
+    conn: Connection, subscriber_id: uuid.UUID
+) -> tuple[list[maintenance.Product], list[domain.ContractSpan]]:
+    """The subscriber's registered products and the processed contracts on any of them (CMS-3, CMS-6, CMS-7)."""
     categories = await store.configuration_categories(conn)
-    return [
+    products = [
         maintenance.Product(
             registration_number=n.number,
             edition=n.edition,
             configurations={c: categories[c] for c in (n.configurations or []) if c in categories},
+            its_required=domain.its_required(n.edition, n.its_required),
+            purchase_date=n.purchase_date,
         )
         for n in await store.subscriber_numbers(conn, subscriber_id)
     ]
+    contracts = [contract_span(c) for c in await store.subscriber_processed_contracts(conn, subscriber_id)]
+    return products, contracts
+
+
+@dataclass(frozen=True)
+class Served:
+    """What an activation stands for when it is read: the products it serves (CMS-3) and the CMS-6 warning."""
+
+    registration_numbers: list[str]
+    warning: str | None
+
+
+def served(a: store.Activation, products: list[maintenance.Product], contracts: list[domain.ContractSpan]) -> Served:
+    """Computed when read from contracts' read models, never stored: true whenever it is read (a contract that
+    arrives later takes the warning away)."""
+    serving = maintenance.products_with(a.configuration, products)
+    return Served([p.registration_number for p in serving], maintenance.contract_warning(a.period, serving, contracts))
 
 
 async def _announce(
     request: web.Request,
     conn: Connection,
     a: store.Activation,
-    numbers: list[str],
+    served: Served,
     subscriber_code: str,
     partners: dict[uuid.UUID, store.Partner],
 ) -> None:
@@ -208,8 +231,8 @@ async def _announce(
             category=1 if a.category == 1 else 2,
             period_from=a.period_from,
             period_to=a.period_to,
-            registration_numbers=numbers,
-            warning=a.warning,
+            registration_numbers=served.registration_numbers,
+            warning=served.warning,
             partner_id=partner.id if partner else None,
             partner_name=partner.name if partner else None,
             partner_email=partner.contact_email if partner else None,
@@ -219,7 +242,7 @@ async def _announce(
 
 def _out(
     a: store.Activation,
-    numbers: list[str],
+    served: Served,
     partners: dict[uuid.UUID, store.Partner],
     choice: str,
     current: Month,
@@ -230,8 +253,8 @@ def _out(
         configuration=a.configuration,
         category=a.category,
         period=PeriodOut(from_=a.period_from, to=a.period_to),
-        registration_numbers=numbers,
-        warning=a.warning,
+        registration_numbers=served.registration_numbers,
+        warning=served.warning,
         partner=partner.name if partner else None,
         partner_id=a.partner_id,
         partner_choice=choice,
@@ -253,13 +276,12 @@ async def list_activations(request: web.Request, caller: Caller) -> ActivationLi
     current = Month.of(vendor_today(request))
     async with request.app[POOL].acquire() as conn:
         found = await store.activations(conn, subscriber.id)
-        numbers = await store.subscriber_numbers(conn, subscriber.id)
+        products, contracts = await _subscriber_products(conn, subscriber.id)
         partners = await store.partners(conn, [a.partner_id for a in found if a.partner_id])
     items = []
     for a in found:
-        covered = [n.number for n in numbers if a.configuration in (n.configurations or [])]  # CMS-3
         choice = "chosen" if a.partner_id else "choose-later"
-        items.append(_out(a, covered, partners, choice, current))
+        items.append(_out(a, served(a, products, contracts), partners, choice, current))
     return ActivationList(items=items)
 
 
@@ -278,23 +300,25 @@ class PartnerChoiceIn(StrictModel):
     tags=("maintenance",),
 )
 async def choose_partner(request: web.Request, caller: Caller, body: PartnerChoiceIn) -> ActivationOut:
+    """The same rule as at activation (CMS-7, `maintenance.accompanying_partner`): the partner of one of the
+    subscriber's ITS contracts valid during the activation's period; without such a contract, nobody yet."""
     subscriber = caller.require_owner()
     activation_id = id_in_path(request, "activation_id", "no such activation")
     current = Month.of(vendor_today(request))
     async with request.app[POOL].acquire() as conn, conn.transaction():
-        partners = await store.partners(conn, [body.partner_id])
-        if body.partner_id not in partners:
-            raise ActivationRefused("no partner with this id", field="partner_id", reason="unknown-partner")
-        chosen = await store.choose_partner(conn, activation_id, subscriber.id, body.partner_id)
-        if chosen is None:
-            existing = [a for a in await store.activations(conn, subscriber.id) if a.id == activation_id]
-            if not existing:
-                raise NotFound("no such activation")
+        activation = await store.lock_activation(conn, activation_id, subscriber.id)
+        if activation is None:
+            raise NotFound("no such activation")
+        if activation.partner_id is not None:
             raise Conflict("the accompanying partner of this activation is chosen already")
-        numbers = [
-            n.number
-            for n in await store.subscriber_numbers(conn, subscriber.id)
-            if chosen.configuration in (n.configurations or [])
-        ]
-        await _announce(request, conn, chosen, numbers, subscriber.code, partners)
-    return _out(chosen, numbers, partners, "chosen", current)
+        products, contracts = await _subscriber_products(conn, subscriber.id)
+        decided = maintenance.accompanying_partner(activation.period, contracts, body.partner_id)
+        if isinstance(decided, maintenance.Refusal):
+            raise ActivationRefused(
+                decided.message, field=decided.field, reason=decided.reason, choices=decided.choices
+            )
+        chosen = await store.choose_partner(conn, activation.id, body.partner_id)
+        partners = await store.partners(conn, [body.partner_id])
+        now_served = served(chosen, products, contracts)
+        await _announce(request, conn, chosen, now_served, subscriber.code, partners)
+    return _out(chosen, now_served, partners, "chosen", current)

@@ -188,10 +188,11 @@ async def contracts_listing(conn: Connection, registration_number: str) -> list[
     return [_contract(row) for row in rows]
 
 
-async def subscriber_active_contracts(conn: Connection, subscriber_id: uuid.UUID) -> list[Contract]:
-    """Active contracts on any of the subscriber's numbers (CMS-6, CMS-7)."""
+async def subscriber_processed_contracts(conn: Connection, subscriber_id: uuid.UUID) -> list[Contract]:
+    """Processed contracts (active, or expired: they covered their months) on any of the subscriber's numbers
+    (CMS-6, CMS-7); contracts still in processing do not count yet (ITS-2)."""
     rows = await conn.fetch(
-        f"SELECT {CONTRACT_COLUMNS} FROM contracts c WHERE c.state = 'active' "
+        f"SELECT {CONTRACT_COLUMNS} FROM contracts c WHERE c.state IN ('active', 'expired') "
         "AND EXISTS (SELECT 1 FROM contract_numbers cn JOIN numbers n ON n.number = cn.registration_number "
         "            WHERE cn.contract_id = c.id AND n.subscriber_id = $1)",
         subscriber_id,
@@ -371,7 +372,6 @@ class Activation:
     period_to: str
     registration_number: str
     partner_id: uuid.UUID | None
-    warning: str | None
     activated_by: uuid.UUID
     activated_at: datetime
 
@@ -381,14 +381,14 @@ class Activation:
 
 
 ACTIVATION_COLUMNS = (
-    "id, subscriber_id, configuration, category, period_from, period_to, registration_number, partner_id, warning, "
+    "id, subscriber_id, configuration, category, period_from, period_to, registration_number, partner_id, "
     "activated_by, activated_at"
 )
 
 
 async def insert_activation(conn: Connection, a: Activation) -> None:
     await conn.execute(
-        f"INSERT INTO activations ({ACTIVATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        f"INSERT INTO activations ({ACTIVATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         a.id,
         a.subscriber_id,
         a.configuration,
@@ -397,7 +397,6 @@ async def insert_activation(conn: Connection, a: Activation) -> None:
         a.period_to,
         a.registration_number,
         a.partner_id,
-        a.warning,
         a.activated_by,
         a.activated_at,
     )
@@ -413,17 +412,24 @@ async def activations(conn: Connection, subscriber_id: uuid.UUID, configuration:
     return [Activation(**dict(row)) for row in rows]
 
 
-async def choose_partner(
-    conn: Connection, activation_id: uuid.UUID, subscriber_id: uuid.UUID, partner_id: uuid.UUID
-) -> Activation | None:
+async def lock_activation(conn: Connection, activation_id: uuid.UUID, subscriber_id: uuid.UUID) -> Activation | None:
+    """The subscriber's activation, locked until the transaction ends (one choice of partner at a time)."""
     row = await conn.fetchrow(
-        f"UPDATE activations SET partner_id = $3 WHERE id = $1 AND subscriber_id = $2 AND partner_id IS NULL "
-        f"RETURNING {ACTIVATION_COLUMNS}",
+        f"SELECT {ACTIVATION_COLUMNS} FROM activations WHERE id = $1 AND subscriber_id = $2 FOR UPDATE",
         activation_id,
         subscriber_id,
-        partner_id,
     )
     return Activation(**dict(row)) if row is not None else None
+
+
+async def choose_partner(conn: Connection, activation_id: uuid.UUID, partner_id: uuid.UUID) -> Activation:
+    row = await conn.fetchrow(
+        f"UPDATE activations SET partner_id = $2 WHERE id = $1 RETURNING {ACTIVATION_COLUMNS}",
+        activation_id,
+        partner_id,
+    )
+    assert row is not None  # locked by the caller
+    return Activation(**dict(row))
 
 
 # ---- read models --------------------------------------------------------------------------------

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from pydantic import Field
 
-from shared.settings import BaseServiceSettings
+from shared.settings import BaseServiceSettings, TimeZoneName
 
 
 class PortalSettings(BaseServiceSettings):
@@ -28,3 +30,9 @@ class PortalSettings(BaseServiceSettings):
     session_max_hours: int = Field(default=7 * 24, ge=1)
     # A visitor's session before logging in (it holds the language and the CSRF secret of the forms).
     anonymous_session_minutes: int = Field(default=2 * 60, ge=1)
+    # Times are shown in the vendor's time zone, the zone the services state their rules in (ITS-2, REG-3).
+    vendor_timezone: TimeZoneName = "Europe/Moscow"
+
+    @property
+    def vendor_zone(self) -> ZoneInfo:
+        return ZoneInfo(self.vendor_timezone)

@@ -262,7 +262,8 @@ def _not_in_future(purchase_date: date, today: date, field: str) -> None:
 )
 async def register_with_pin(request: web.Request, caller: Caller, body: PinRegistration) -> RegistrationOut:
     """Access starts 15 minutes later (REG-3): the answer says when. A wrong PIN and an unknown number
-    get the same answer; after 5 wrong tries on a number in an hour, 429 says when to try again (REG-7)."""
+    get the same answer; after 5 wrong tries on a number in an hour (by this subscriber; 50 by everyone), or 20
+    on any numbers, 429 says when to try again, in the vendor's time zone, and what is locked (REG-7)."""
     subscriber = caller.require_owner()  # rule SUB-4
     _not_in_future(body.card.purchase_date, vendor_today(request), "card.purchase_date")
     app, now, number = request.app, request.app[CLOCK].now(), body.registration_number
@@ -300,19 +301,15 @@ async def _try_pin(
     """The number, locked, if the PIN opens it and it may be registered; otherwise the refusal."""
     number, throttle = body.registration_number, request.app[THROTTLE]
     registration = await store.lock_number(conn, number)
-    failures = await store.pin_failures_since(conn, number, now - throttle.window)
-    wait = throttle.retry_after(failures, now)
-    if wait is not None:
-        return TooManyRequests(
-            f"Too many wrong PINs for this registration number; try again after "
-            f"{(now + wait).isoformat(timespec='minutes')}.",
-            retry_after=int(wait.total_seconds()) + 1,
-            retry_at=(now + wait).isoformat(timespec="seconds"),
-        )
+    await store.lock_subscriber_tries(conn, subscriber_id)
+    failures = await store.pin_failures_since(conn, number, subscriber_id, now - throttle.window)
+    locked = throttle.retry_after(failures, now)
+    if locked is not None:
+        return _too_many_wrong_pins(request, locked, now)
     pin_hash = registration.pin_hash if registration is not None else None
     if registration is None or not await request.app[PINS].verify(pin_hash, body.pin):
-        await store.record_pin_failure(conn, number, now)
-        tries_left = max(0, throttle.limit - len(failures) - 1)
+        await store.record_pin_failure(conn, number, subscriber_id, now)
+        tries_left = throttle.tries_left(failures.plus(now), now)
         return PinRejected(
             [{"field": "pin", "message": "the registration number or the PIN is wrong"}],
             detail=f"{WRONG_PIN} Tries left this hour: {tries_left}.",
@@ -333,6 +330,23 @@ async def _try_pin(
             registration_number=number,
         )
     return registration
+
+
+def _too_many_wrong_pins(request: web.Request, locked: domain.PinWait, now: datetime) -> TooManyRequests:
+    """REG-7's "try later", with the time in the vendor's zone (as every time the services state)."""
+    zone = request.app[SETTINGS].vendor_zone
+    until = (now + locked.wait).astimezone(zone)
+    what = (
+        "for this registration number"
+        if locked.scope == "number"
+        else "from your subscriber in the last hour, on several registration numbers"
+    )
+    return TooManyRequests(
+        f"Too many wrong PINs {what}; try again after {until:%Y-%m-%d %H:%M} ({zone.key}).",
+        retry_after=int(locked.wait.total_seconds()) + 1,
+        retry_at=until.isoformat(timespec="seconds"),
+        scope=locked.scope,
+    )
 
 
 async def _registered(conn: Connection, number: str) -> store.Registration:

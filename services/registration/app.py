@@ -8,7 +8,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from services.registration import api, catalogue_api, domain, store
+from services.registration import api, batches, catalogue_api, domain, store
 from services.registration.consumers import subscriptions
 from services.registration.pins import Pins
 from services.registration.settings import RegistrationSettings
@@ -40,6 +40,7 @@ ROUTES = Api(
 )
 ROUTES.include(api.routes)
 ROUTES.include(catalogue_api.routes)
+ROUTES.include(batches.routes)
 
 __all__ = ["MIGRATIONS", "SCHEMA", "RegistrationSettings", "create_app"]
 
@@ -56,7 +57,15 @@ def create_app(settings: RegistrationSettings, keys: KeySource | None = None) ->
     setup_pins(app)
     setup_auth(app, keys)
     setup_exclusions(app)  # rule SUB-6: an excluded user's token is refused at once
-    setup_jobs(app, {api.ACTIVATE_JOB: api.activate_job(app[OUTBOX]), PURGE_PIN_FAILURES: purge_pin_failures})
+    setup_jobs(
+        app,
+        {
+            api.ACTIVATE_JOB: api.activate_job(app[OUTBOX]),
+            PURGE_PIN_FAILURES: purge_pin_failures,
+            batches.ISSUE_JOB: batches.issue_job(app),
+            batches.PURGE_JOB: batches.purge_job,
+        },
+    )
     app.on_startup.append(schedule_purge)
     return app
 
@@ -87,3 +96,4 @@ async def _schedule_purge(conn: Connection, at: datetime) -> None:
 async def schedule_purge(app: web.Application) -> None:
     async with app[POOL].acquire() as conn:
         await _schedule_purge(conn, app[CLOCK].now())
+        await batches.schedule_purge(conn, app[CLOCK].now())

@@ -12,12 +12,12 @@ from typing import Annotated, Literal
 from aiohttp import web
 from pydantic import BaseModel, Field, StringConstraints
 
-from services.registration import domain, store
-from services.registration.api import PINS, Text, check_article
-from services.registration.pins import Pins
+from services.registration import batches, domain, issuing, store
+from services.registration.api import PINS, SETTINGS, Text, check_article
+from services.registration.batches import IssuedBatch, IssuedNumber
 from shared.app import CLOCK, OUTBOX, POOL
 from shared.auth import Caller
-from shared.events.registration import ConfigurationChanged, Edition, NumbersIssued, ProductChanged
+from shared.events.registration import ConfigurationChanged, Edition, ProductChanged
 from shared.http import Api, StrictModel
 from shared.problems import NotFound, ValidationFailed
 
@@ -25,8 +25,8 @@ routes = Api("ITS Portal registration: catalogue")
 
 OPERATOR = "operator"
 ConfigurationCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")]
-# One request issues at most this many numbers (hashing 10,000 PINs takes seconds); itsctl asks in chunks.
-MAX_ISSUE = 10_000
+# One request asks for at most this many numbers; beyond ITS_ISSUE_AT_ONCE they are a deferred batch (batches.py).
+MAX_ISSUE = 100_000
 
 
 class ConfigurationIn(StrictModel):
@@ -72,19 +72,6 @@ class IssueIn(StrictModel):
     count: int = Field(ge=1, le=MAX_ISSUE)
     # Default: as the product is delivered (with a PIN envelope or not).
     with_pin: bool | None = None
-
-
-class IssuedNumber(BaseModel):
-    registration_number: str
-    pin: str | None  # shown in this answer only; only its hash is kept
-
-
-class IssuedBatch(BaseModel):
-    batch_id: uuid.UUID
-    article: str
-    product_name: str
-    edition: Edition
-    items: list[IssuedNumber]
 
 
 def _product_out(p: store.Product) -> ProductOut:
@@ -191,7 +178,7 @@ async def get_product(request: web.Request, caller: Caller) -> ProductOut:
 
 @routes.post(
     "/v1/products/{article}/registration-numbers",
-    summary="Issue registration numbers, with their PINs shown once (operators)",
+    summary="Issue registration numbers, with their PINs shown once (operators); a large batch is deferred (202)",
     scope=OPERATOR,
     body=IssueIn,
     response=IssuedBatch,
@@ -199,9 +186,11 @@ async def get_product(request: web.Request, caller: Caller) -> ProductOut:
     errors=(404, 422),
     tags=("catalogue",),
 )
-async def issue_numbers(request: web.Request, caller: Caller, body: IssueIn) -> IssuedBatch:
-    """REG-1, REG-2: unique random numbers; the PINs are printed in envelopes, so this is the only time
-    they are shown. Every number of the answer is committed before it is sent."""
+async def issue_numbers(request: web.Request, caller: Caller, body: IssueIn) -> IssuedBatch | web.Response:
+    """REG-1, REG-2: unique random numbers; the PINs are printed in envelopes, so they are shown once. Up to
+    ITS_ISSUE_AT_ONCE (1,000) numbers: in this answer (201), every one committed before it is sent. More: 202
+    with the batch's URL (`Location`) and its key, shown once; the batch shows its progress and, when done,
+    its numbers with their PINs (batches.py)."""
     article = check_article(request.match_info["article"])
     async with request.app[POOL].acquire() as conn:
         product = await store.product(conn, article)
@@ -211,38 +200,29 @@ async def issue_numbers(request: web.Request, caller: Caller, body: IssueIn) -> 
     if with_pin and not product.pin_envelope:
         raise ValidationFailed([{"field": "with_pin", "message": "this product is delivered without PIN envelopes"}])
 
-    pins, batch_id, now = request.app[PINS], uuid.uuid4(), request.app[CLOCK].now()
-    issued: dict[str, str | None] = {}
-    # Hashing a full batch takes seconds and needs no lock: done before the transaction.
-    drawn = await _draw(pins, body.count, with_pin)
+    now = request.app[CLOCK].now()
+    if body.count > request.app[SETTINGS].issue_at_once:
+        async with request.app[POOL].acquire() as conn, conn.transaction():
+            accepted = await batches.start(
+                conn, product, with_pin=with_pin, count=body.count, requested_by=caller.account_id, now=now
+            )
+        return web.json_response(accepted.model_dump(mode="json"), status=202, headers={"Location": accepted.url})
+
+    pins, batch_id = request.app[PINS], uuid.uuid4()
+    drawn = await issuing.draw(pins, body.count, with_pin)  # seconds of hashing need no lock: before the transaction
     async with request.app[POOL].acquire() as conn, conn.transaction():
-        while True:
-            numbers, plain, hashed = drawn
-            inserted = await store.insert_numbers(conn, article, batch_id, numbers, hashed, now)
-            issued.update((n, p) for n, p in zip(numbers, plain, strict=True) if n in inserted)
-            if len(issued) == body.count:
-                break
-            drawn = await _draw(pins, body.count - len(issued), with_pin)  # collided with older numbers
-        await request.app[OUTBOX].add(
+        issued = await issuing.issue(
             conn,
-            NumbersIssued(
-                batch_id=batch_id,
-                article=article,
-                edition=product.edition,
-                registration_numbers=list(issued),
-                with_pin=with_pin,
-            ),
+            request.app[OUTBOX],
+            pins,
+            drawn,
+            article=article,
+            edition=product.edition,
+            batch_id=batch_id,
+            with_pin=with_pin,
+            now=now,
         )
     items = [IssuedNumber(registration_number=n, pin=p) for n, p in issued.items()]
     return IssuedBatch(
         batch_id=batch_id, article=article, product_name=product.name, edition=product.edition, items=items
     )
-
-
-async def _draw(pins: Pins, count: int, with_pin: bool) -> tuple[list[str], list[str | None], list[str | None]]:
-    """`count` new numbers, their PINs (or None) and the PINs' hashes."""
-    numbers = [domain.new_registration_number() for _ in range(count)]
-    if not with_pin:
-        return numbers, [None] * count, [None] * count
-    plain = [domain.new_pin() for _ in range(count)]
-    return numbers, list[str | None](plain), list[str | None](await pins.hash_many(plain))

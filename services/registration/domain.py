@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Literal
 
 from shared.events.registration import Edition
 
@@ -59,21 +60,67 @@ def is_ean13(article: str) -> bool:
 
 
 # ---- wrong PINs (REG-7) ---------------------------------------------------------------------
+# Our decision for REG-7, counted over a sliding hour. Anyone can read a registration number off a box, so
+# a single count per number would let a stranger lock the owner out; the counts are therefore
+# - 5 wrong tries per registration number and subscriber: the owner's own typos, as REG-7 says;
+# - 20 per subscriber, over all numbers: one subscriber trying number after number;
+# - 50 per registration number, from all subscribers together: a ceiling on guessing a number's PIN
+#   (50 tries an hour against 10^12 PINs: about 4 in 10 million a year) that one stranger, who has only 5
+#   tries on it, cannot reach; it takes ten subscribers working together.
+
+PinScope = Literal["number", "subscriber"]
+
+
+@dataclass(frozen=True)
+class PinFailures:
+    """The wrong PINs of the last window that concern one try: of (this number, this subscriber), of this
+    number from anyone, and of this subscriber on any number (as the store finds them)."""
+
+    number_and_subscriber: list[datetime] = field(default_factory=list)
+    number: list[datetime] = field(default_factory=list)
+    subscriber: list[datetime] = field(default_factory=list)
+
+    def plus(self, at: datetime) -> PinFailures:
+        """With one more wrong PIN of this number by this subscriber."""
+        return PinFailures([*self.number_and_subscriber, at], [*self.number, at], [*self.subscriber, at])
+
+
+@dataclass(frozen=True)
+class PinWait:
+    scope: PinScope  # what is locked: this number (for this subscriber, or for everyone), or the subscriber
+    wait: timedelta
 
 
 @dataclass(frozen=True)
 class PinThrottle:
-    """Our decision for REG-7: 5 wrong tries per registration number per hour, then "try later"."""
-
-    limit: int = 5
+    per_number_and_subscriber: int = 5
+    per_subscriber: int = 20
+    per_number: int = 50
     window: timedelta = timedelta(hours=1)
 
-    def retry_after(self, failures: list[datetime], now: datetime) -> timedelta | None:
-        """None if another try is allowed now; else how long until the oldest failure leaves the window."""
-        recent = sorted(at for at in failures if at > now - self.window)
-        if len(recent) < self.limit:
-            return None
-        return recent[-self.limit] + self.window - now
+    def _counts(self, failures: PinFailures) -> list[tuple[PinScope, list[datetime], int]]:
+        return [
+            ("number", failures.number_and_subscriber, self.per_number_and_subscriber),
+            ("number", failures.number, self.per_number),
+            ("subscriber", failures.subscriber, self.per_subscriber),
+        ]
+
+    def retry_after(self, failures: PinFailures, now: datetime) -> PinWait | None:
+        """None if another try is allowed now; else the longest wait of the limits reached (each until its
+        oldest failure leaves the window) and what it locks."""
+        waits = []
+        for scope, times, limit in self._counts(failures):
+            recent = sorted(at for at in times if at > now - self.window)
+            if len(recent) >= limit:
+                waits.append(PinWait(scope, recent[-limit] + self.window - now))
+        return max(waits, key=lambda w: w.wait, default=None)
+
+    def tries_left(self, failures: PinFailures, now: datetime) -> int:
+        """How many more wrong PINs this subscriber may type for this number in the window."""
+        return max(
+            0,
+            min(limit - sum(at > now - self.window for at in times) for _, times, limit in self._counts(failures)),
+        )
 
 
 # ---- what a registration needs (REG-2, REG-4, ITS-7) ---------------------------------------

@@ -9,6 +9,7 @@ from typing import Any
 
 import asyncpg
 
+from services.registration import domain
 from shared.db import Connection
 
 # ---- catalogue ------------------------------------------------------------------------------
@@ -222,13 +223,36 @@ async def transfers(conn: Connection, number: str) -> list[asyncpg.Record]:
     )
 
 
-async def pin_failures_since(conn: Connection, number: str, since: datetime) -> list[datetime]:
-    rows = await conn.fetch("SELECT at FROM pin_failures WHERE number = $1 AND at > $2", number, since)
-    return [row["at"] for row in rows]
+async def lock_subscriber_tries(conn: Connection, subscriber_id: uuid.UUID) -> None:
+    """Serialises one subscriber's PIN tries (on any number) until the transaction ends, so its count across
+    numbers is exact too. Taken after `lock_number`'s lock, always in that order: no deadlock."""
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended('registration-subscriber:' || $1::uuid::text, 0))", subscriber_id
+    )
 
 
-async def record_pin_failure(conn: Connection, number: str, at: datetime) -> None:
-    await conn.execute("INSERT INTO pin_failures (number, at) VALUES ($1, $2)", number, at)
+async def pin_failures_since(
+    conn: Connection, number: str, subscriber_id: uuid.UUID, since: datetime
+) -> domain.PinFailures:
+    """REG-7: the wrong PINs since `since` of this number (by this subscriber, by anyone) and of this subscriber."""
+    rows = await conn.fetch(
+        "SELECT at, number = $1 AS this_number, subscriber_id IS NOT DISTINCT FROM $2 AS this_subscriber "
+        "FROM pin_failures WHERE at > $3 AND (number = $1 OR subscriber_id = $2)",
+        number,
+        subscriber_id,
+        since,
+    )
+    return domain.PinFailures(
+        number_and_subscriber=[r["at"] for r in rows if r["this_number"] and r["this_subscriber"]],
+        number=[r["at"] for r in rows if r["this_number"]],
+        subscriber=[r["at"] for r in rows if r["this_subscriber"]],
+    )
+
+
+async def record_pin_failure(conn: Connection, number: str, subscriber_id: uuid.UUID, at: datetime) -> None:
+    await conn.execute(
+        "INSERT INTO pin_failures (number, subscriber_id, at) VALUES ($1, $2, $3)", number, subscriber_id, at
+    )
 
 
 async def purge_pin_failures(conn: Connection, before: datetime) -> None:

@@ -384,7 +384,8 @@ async def test_cms_maintenance_services_are_activated_with_codes_and_the_partner
     second, [other] = await flow.product(operator, edition="PROF", category=2)
     customer = await flow.customer("Anna Romanova")
     for issued in (main, twin, other):
-        await flow.authorise(seller, issued.number, customer)
+        # Bought long ago: their free ITS months (ITS-7), which count as ITS support for CMS-6 too, are over.
+        await flow.authorise(seller, issued.number, customer, purchase_date=date(2025, 1, 15))
 
     async def categories_known() -> bool:
         statuses = [await flow.support_status(customer, main.number, first)]
@@ -428,50 +429,56 @@ async def test_cms_maintenance_services_are_activated_with_codes_and_the_partner
         again = await flow.activate(customer, code, twin.number, "2026-12")
         assert again.status == 409, again.body
 
-        # CMS-7: the partner chosen later is told by e-mail.
-        chosen = await flow.call(
-            "PUT",
-            f"/v1/maintenance-services/{activation.body['id']}/partner",
-            customer.token,
-            json={"partner_id": accompanying.id},
-        )
+        # CMS-7: without a valid contract nobody accompanies yet: a partner cannot be chosen, later as at activation.
+        choose = f"/v1/maintenance-services/{activation.body['id']}/partner"
+        early_choice = await flow.call("PUT", choose, customer.token, json={"partner_id": accompanying.id})
+        assert early_choice.status == 422, early_choice.body
+        assert early_choice.body["reason"] == "partner-not-accompanying", early_choice.body
+
+        # Contracts arrive: the seller's for the second configuration's product, the accompanying partner's for
+        # the first's main product through January only.
+        contract_ids = [
+            (await flow.post_contract(seller, contract_body(other.number, ("2026-12", "2027-11")))).body["id"],
+            (await flow.post_contract(accompanying, contract_body(main.number, ("2026-12", "2027-01")))).body["id"],
+        ]
+        await flow.move_to(moscow("2026-12-02 00:00"))
+        await flow.wait_state(seller, contract_ids[0], "active")
+        await flow.wait_state(accompanying, contract_ids[1], "active")
+
+        # CMS-7: the partner chosen later is told by e-mail; CMS-6: the warning is as of now (February uncovered).
+        chosen = await flow.call("PUT", choose, customer.token, json={"partner_id": accompanying.id})
         assert chosen.status == 200, chosen.body
         assert (chosen.body["partner"], chosen.body["partner_choice"]) == (accompanying.name, "chosen")
+        assert "2027-02 of the maintenance period" in chosen.body["warning"], chosen.body
         subject = f"Maintenance of {first} activated"
         [letter] = await flow.mail(accompanying.email, subject)
         assert customer.code in str(letter["Subject"])
         text = body_text(letter)
         assert main.number in text and twin.number in text and "Warning:" in text
-        twice = await flow.call(
-            "PUT",
-            f"/v1/maintenance-services/{activation.body['id']}/partner",
-            customer.token,
-            json={"partner_id": seller.id},
-        )
+        twice = await flow.call("PUT", choose, customer.token, json={"partner_id": seller.id})
         assert twice.status == 409, twice.body
 
-        # With a valid ITS contract the contract's partner accompanies, and is told.
-        contract = contract_body(other.number, ("2026-12", "2027-11"))
-        contract_id = (await flow.post_contract(seller, contract)).body["id"]
-        await flow.move_to(moscow("2026-12-02 00:00"))
-        await flow.wait_state(seller, contract_id, "active")
-        covered = await flow.activate(customer, category_two, other.number, "2026-12")
+        # With a valid ITS contract on the product: no warning. The subscriber has contracts of two partners
+        # during the period, so it chooses one explicitly (CMS-7); the chosen partner is told.
+        unchosen = await flow.activate(customer, category_two, other.number, "2026-12")
+        assert unchosen.status == 422 and unchosen.body["reason"] == "choose-partner", unchosen.body
+        assert sorted(unchosen.body["choices"]) == sorted([seller.id, accompanying.id])
+        covered = await flow.activate(customer, category_two, other.number, "2026-12", partner_id=seller.id)
         assert covered.status == 201, covered.body
         assert (covered.body["configuration"], covered.body["period"]) == (second, {"from": "2026-12", "to": "2027-11"})
         assert covered.body["warning"] is None
-        assert (covered.body["partner_choice"], covered.body["partner"]) == ("contract", seller.name)
+        assert (covered.body["partner_choice"], covered.body["partner"]) == ("chosen", seller.name)
         assert covered.body["registration_numbers"] == [other.number]
         [letter] = await flow.mail(seller.email, f"Maintenance of {second} activated")
         assert "Warning:" not in body_text(letter) and other.number in body_text(letter)
-        # A later period of the first configuration: the subscriber's contract covers it, its partner is told.
+        # A later period of the first configuration: the subscriber's contract then (the seller's) decides the
+        # partner (CMS-7), but it lists no product of the first configuration, so it covers none of its
+        # maintenance (CMS-6): warned.
         later = await flow.activate(customer, second_code, twin.number, "2027-03")
         assert later.status == 201, later.body
         assert (later.body["configuration"], later.body["period"]) == (first, {"from": "2027-03", "to": "2027-05"})
-        assert (later.body["partner_choice"], later.body["partner"], later.body["warning"]) == (
-            "contract",
-            seller.name,
-            None,
-        )
+        assert (later.body["partner_choice"], later.body["partner"]) == ("contract", seller.name)
+        assert "2027-03..2027-05 of the maintenance period" in later.body["warning"], later.body
         await flow.mail(seller.email, f"Maintenance of {first} activated")
 
         listed = await flow.call("GET", "/v1/maintenance-services", customer.token)
@@ -531,9 +538,10 @@ async def test_mon1_a_client_program_learns_whether_its_product_is_supported(flo
         assert (ending["maintenance_service"], ending["overall"]) == ("NO_ACTIVATIONS", "NOT_COMPLIED")
         assert ending["partner"] == {"name": partner.name, "email": partner.email}
         assert ending["contracts"][0]["period"] == {"from": "2026-12", "to": "2026-12"}
-        # A configuration not on the product: the maintenance condition is left out.
+        # REG-6: a configuration the product does not include: not supported for it, maintenance left out.
         not_on_product = await flow.support_status(customer, prof.number, unrelated)
-        assert (not_on_product["maintenance_service"], not_on_product["overall"]) == (None, "WARNING")
+        assert (not_on_product["configuration"], not_on_product["overall"]) == ("NOT_INCLUDED", "NOT_COMPLIED")
+        assert not_on_product["maintenance_service"] is None
 
         # (c) contract and activation: each as its dates say.
         [code] = await flow.codes(category=1, months=6)

@@ -29,14 +29,17 @@ async def new_account(login: str, *, operator: bool) -> None:
 
 
 @contextlib.asynccontextmanager
-async def identity_and(stack: TestStack, service: str) -> AsyncIterator[tuple[ServiceProcess, ServiceProcess, str]]:
-    """identity and `service` running, verifying identity's tokens, and a new operator's login."""
+async def identity_and(
+    stack: TestStack, service: str, **service_env: str
+) -> AsyncIterator[tuple[ServiceProcess, ServiceProcess, str]]:
+    """identity and `service` (with `service_env` too) running, verifying identity's tokens, and a new operator's
+    login."""
     identity_port, service_port = free_port(), free_port()
     identity_url = f"http://127.0.0.1:{identity_port}"
     env = stack.env(ITS_PUBLIC_URL=identity_url, ITS_JWKS_URL=f"{identity_url}/.well-known/jwks.json")
     logs = stack.var_dir / "log"
     identity = ServiceProcess("identity", env, identity_port, logs / f"itsctl-{service}-identity.log")
-    other = ServiceProcess(service, env, service_port, logs / f"itsctl-{service}.log")
+    other = ServiceProcess(service, {**env, **service_env}, service_port, logs / f"itsctl-{service}.log")
     login = f"op{uuid.uuid4().hex[:10]}"
     await new_account(login, operator=True)
     try:

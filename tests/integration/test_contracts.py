@@ -476,19 +476,45 @@ async def test_maintenance_activation_follows_cms_rules(world: World) -> None:
         )
         assert status == 409  # a code works once
 
-        # CMS-7: chosen later, the partner is notified.
-        status, chosen = await world.call(
-            "PUT",
-            f"/v1/maintenance-services/{activation['id']}/partner",
-            world.owner(customer),
-            json={"partner_id": str(partner.id)},
-        )
-        assert status == 200 and chosen["partner"] == partner.name
+        # CMS-7: without a valid contract there is no partner to choose yet, later as at activation.
+        choose = f"/v1/maintenance-services/{activation['id']}/partner"
+        status, problem = await world.call("PUT", choose, world.owner(customer), json={"partner_id": str(partner.id)})
+        assert status == 422 and problem["reason"] == "partner-not-accompanying", problem
 
-        # With a contract over the period: no warning, its partner accompanies.
+        # A contract over the period arrives: the first activation's warning is gone when read (CMS-6).
         status, answer = await world.post_contract(partner, world.contract_body(main, period=("2026-12", "2027-11")))
         await world.set_clock(moscow("2026-12-02 00:00"))
         await world.wait_state(answer["id"], "active")
+        status, listed = await world.call("GET", "/v1/maintenance-services", world.owner(customer))
+        assert status == 200 and [i["warning"] for i in listed["items"]] == [None]
+
+        # CMS-7: a partner that accompanies none of the subscriber's contracts is refused, later as at activation.
+        stranger = await world.partner("Franchisee Elsewhere")
+        for attempt in ("PUT", "POST"):
+            if attempt == "PUT":
+                status, problem = await world.call(
+                    "PUT", choose, world.owner(customer), json={"partner_id": str(stranger.id)}
+                )
+            else:
+                status, problem = await world.call(
+                    "POST",
+                    "/v1/maintenance-services/activate",
+                    world.owner(customer),
+                    json={
+                        "code": await issue_code(world, category=1, months=1),
+                        "registration_number": twin,
+                        "period_from": "2027-01",
+                        "partner_id": str(stranger.id),
+                    },
+                )
+            assert status == 422 and problem["reason"] == "partner-not-accompanying", (attempt, problem)
+            assert problem["choices"] == [str(partner.id)]
+        status, chosen = await world.call("PUT", choose, world.owner(customer), json={"partner_id": str(partner.id)})
+        assert status == 200 and chosen["partner"] == partner.name and chosen["warning"] is None
+        status, _ = await world.call("PUT", choose, world.owner(customer), json={"partner_id": str(partner.id)})
+        assert status == 409  # chosen once
+
+        # With a contract over the period: no warning, its partner accompanies.
         second = await issue_code(world, category=1, months=2)
         status, covered = await world.call(
             "POST",
@@ -507,6 +533,65 @@ async def test_maintenance_activation_follows_cms_rules(world: World) -> None:
         )
     partners_told = [e["envelope"]["data"]["partner_email"] for e in events]
     assert partners_told == [None, partner.email, partner.email]
+
+
+async def test_only_a_contract_on_a_product_of_the_configuration_covers_its_maintenance(world: World) -> None:
+    """CMS-6, CMS-1 and MON-1 agree: a contract on the Accounting product does not cover Trade's maintenance;
+    the warning is computed when read, so a contract that arrives later takes it away."""
+    partner = await world.partner()
+    customer = await world.customer()
+    accounting, trade = await world.configuration(1), await world.configuration(1)
+    [with_contract] = await world.issued("PROF", configurations=[accounting])
+    [without] = await world.issued("PROF", configurations=[trade])
+    long_ago = date(2024, 1, 10)  # the free periods (ITS-7) are over
+    for number in (with_contract, without):
+        await world.register(customer, number, purchase_date=long_ago)
+
+    async def trade_status() -> dict[str, Any]:
+        params = {"registration_number": without, "configuration": trade}
+        status, answer = await world.call("GET", "/v1/support-status", world.owner(customer), params=params)
+        assert status == 200, answer
+        result: dict[str, Any] = answer
+        return result
+
+    async def warnings() -> list[str | None]:
+        status, listed = await world.call("GET", "/v1/maintenance-services", world.owner(customer))
+        assert status == 200, listed
+        return [item["warning"] for item in listed["items"]]
+
+    async with world.clock_at(moscow("2026-12-01 10:00")):
+        status, answer = await world.post_contract(
+            partner, world.contract_body(with_contract, period=("2026-12", "2027-11"))
+        )
+        assert status == 202, answer
+        await world.set_clock(moscow("2026-12-02 00:00"))
+        await world.wait_state(answer["id"], "active")
+
+        status, activation = await world.call(
+            "POST",
+            "/v1/maintenance-services/activate",
+            world.owner(customer),
+            json={
+                "code": await issue_code(world, category=1, months=3),
+                "registration_number": without,
+                "period_from": "2026-12",
+            },
+        )
+        assert status == 201, activation
+        assert activation["warning"] is not None and "2026-12..2027-02" in activation["warning"], activation
+        assert activation["partner_choice"] == "contract"  # CMS-7: the subscriber's contract's partner
+        assert (await trade_status())["its_contract"] == "NO_CONTRACT"  # MON-1 says the same of the product
+
+        # The partner lists the Trade product as an additional number of a new contract for the period.
+        status, answer = await world.post_contract(
+            partner,
+            world.contract_body(with_contract, period=("2026-12", "2027-02"), additional=[without]),
+        )
+        assert status == 202, answer
+        await world.set_clock(moscow("2026-12-03 00:00"))
+        await world.wait_state(answer["id"], "active")
+        assert await warnings() == [None]
+        assert (await trade_status())["its_contract"] == "OK"  # covered through 2027-02-28
 
 
 async def test_support_status_for_client_programs(world: World) -> None:
@@ -539,6 +624,7 @@ async def test_support_status_for_client_programs(world: World) -> None:
         )
         assert (await status_of(basic))["its_contract"] is None  # left out: BASIC needs no contract
         assert (await status_of(new_number()))["registration"] == "NOT_REGISTERED"
+        assert bare["configuration"] == "INCLUDED"
 
         status, answer = await world.post_contract(partner, world.contract_body(main, period=("2026-12", "2026-12")))
         await world.set_clock(moscow("2026-12-02 00:00"))
@@ -555,6 +641,25 @@ async def test_support_status_for_client_programs(world: World) -> None:
         assert (soon["its_contract"], soon["maintenance_service"], soon["overall"]) == ("WARNING", "OK", "WARNING")
         assert soon["its_until"] == "2026-12-31" and soon["partner"]["name"] == partner.name
         assert [c["period"] for c in soon["contracts"]] == [{"from": "2026-12", "to": "2026-12"}]
+
+        # REG-6: a configuration this product does not include (an Accounting number asked about Trade) is not
+        # supported, whatever its contract and another configuration's maintenance say.
+        trade = await world.configuration(1)
+        for asked in (trade, "NoSuchConfiguration"):
+            status, other = await world.call(
+                "GET",
+                "/v1/support-status",
+                world.owner(customer, "user"),
+                params={"registration_number": main, "configuration": asked},
+            )
+            assert status == 200, other
+            assert (other["registration"], other["configuration"], other["overall"]) == (
+                "REGISTERED",
+                "NOT_INCLUDED",
+                "NOT_COMPLIED",
+            ), other
+            assert other["maintenance_service"] is None and other["activations"] == []
+            assert other["its_contract"] == "WARNING"  # the product's own contract is still told
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,7 @@ import asyncpg
 import pytest
 from typer.testing import CliRunner, Result
 
+from itsctl import registration as itsctl_registration
 from itsctl._http import Api, ServiceError, log_in
 from itsctl.cli import app
 from itsctl.registration import Issued, issue_numbers
@@ -62,9 +63,14 @@ class Services:
             await conn.close()
 
 
+# registration issues up to 20 numbers in a request, more as a deferred batch in chunks of 7.
+AT_ONCE, CHUNK = 20, 7
+
+
 @pytest.fixture(scope="module")
 async def services(migrated: TestStack) -> AsyncIterator[Services]:
-    async with identity_and(migrated, "registration") as (identity, registration, login):
+    deferred = {"ITS_ISSUE_AT_ONCE": str(AT_ONCE), "ITS_ISSUE_CHUNK": str(CHUNK), "ITS_JOBS_POLL_SECONDS": "0.05"}
+    async with identity_and(migrated, "registration", **deferred) as (identity, registration, login):
         yield Services(migrated, identity, registration, login)
 
 
@@ -211,6 +217,38 @@ async def test_issue_writes_every_number_with_its_pin(
     stored = await services.numbers(product["article"])
     assert {r["number"] for r in stored} == {r["registration_number"] for r in written}
     assert all(r["pin_hash"] and r["pin_hash"].startswith("$argon2id$") for r in stored)
+
+
+async def test_a_large_batch_is_followed_to_the_end_and_written_once(
+    services: Services, imported: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More than the service issues at once: one request answered 202, the progress followed chunk by chunk
+    as the service commits them, then the numbers and PINs fetched once and written."""
+    monkeypatch.setattr(itsctl_registration, "POLL_SECONDS", 0.01)  # many looks at a batch that takes ~1 s
+    product = imported["products"][0]
+    out = tmp_path / "numbers.csv"
+    advances: list[int] = []
+    async with aiohttp.ClientSession() as http:
+        token = await log_in(http, services.identity.url, services.login, PASSWORD)
+        api = Api(http, "registration", services.registration.url, token)
+        with out.open("w", newline="") as f:
+            issued = await issue_numbers(
+                api, product["article"], 400, with_pin=None, batch=400, out=f, on_batch=advances.append
+            )
+    assert issued.written == 400 and len(issued.batches) == 1 and issued.with_pins
+    assert sum(advances) == 400 and len(advances) > 1, advances  # the bar moved as chunks were committed
+    written = rows(out)
+    assert len({r["registration_number"] for r in written}) == 400 and all(len(r["pin"]) == 12 for r in written)
+    stored = await services.numbers(product["article"])
+    assert {r["registration_number"] for r in written} <= {r["number"] for r in stored}
+
+    # The command line, with its default batch size: one deferred batch.
+    out = tmp_path / "more.csv"
+    args = ("registration", "issue", "--article", product["article"], "--count", "30", "--out", str(out))
+    result = await asyncio.to_thread(services.itsctl, *args)
+    assert result.exit_code == 0, result.output
+    assert "30 registration numbers with PINs" in flat(result.output) and "(1 batch)" in flat(result.output)
+    assert len(rows(out)) == 30
 
 
 def test_issue_without_pins(services: Services, imported: dict[str, Any], tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ way (UPD-2), the delivery log; and that nobody but an operator gets anything don
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import hashlib
 import io
@@ -48,9 +49,18 @@ def jwks(identity: RunningApp) -> JwksKeySource:
     return JwksKeySource(f"{identity.url}/.well-known/jwks.json")
 
 
+# registration issues up to 10 numbers in a request, more as a deferred batch in chunks of 7.
+AT_ONCE, CHUNK = 10, 7
+
+
 @pytest.fixture(scope="module")
 async def registration(migrated: TestStack, identity: RunningApp) -> AsyncIterator[RunningApp]:
-    settings = RegistrationSettings(jwks_url=f"{identity.url}/.well-known/jwks.json")
+    settings = RegistrationSettings(
+        jwks_url=f"{identity.url}/.well-known/jwks.json",
+        issue_at_once=AT_ONCE,
+        issue_chunk=CHUNK,
+        jobs_poll_seconds=0.05,
+    )
     async with RunningApp(create_registration(settings, keys=jwks(identity))) as running:
         yield running
 
@@ -368,11 +378,127 @@ async def test_an_operator_adds_a_configuration_and_a_product_and_issues_numbers
     assert rows[0] == ["article", "product", "edition", "registration_number", "pin"] and len(rows) == 4
     assert all(row[0] == number and re.fullmatch(r"\d{11}", row[3]) and row[4].isdigit() for row in rows[1:])
 
-    for count in ("0", "1001", "three"):
+    for count in ("0", "100001", "three"):
         refused = await browser.post(f"/operator/catalogue/products/{number}/numbers", {"count": count})
-        assert refused.status == 422 and refused.error_of("count") == "A whole number from 1 to 1000."
+        assert refused.status == 422 and refused.error_of("count") == "A whole number from 1 to 100000."
     async with registration.app[POOL].acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM registration_numbers WHERE article = $1", number) == 6
+
+
+async def catalogue_product(registration: RunningApp, operator: Operator, *, pin_envelope: bool = True) -> str:
+    """A product of a new configuration, put into the catalogue through registration's API."""
+    configuration, number = code(), article()
+    body = {"name": "Accounting", "maintenance_category": 1, "vendor": "1C"}
+    async with registration.http.put(f"/v1/configurations/{configuration}", json=body, headers=operator.headers) as r:
+        assert r.status == 201
+    body = {"name": "Accounting BASIC", "edition": "BASIC", "configurations": [configuration]}
+    async with registration.http.put(
+        f"/v1/products/{number}", json={**body, "pin_envelope": pin_envelope}, headers=operator.headers
+    ) as r:
+        assert r.status == 201
+    return number
+
+
+async def until_done(browser: Browser, location: str) -> Page:
+    """The batch's page, reloaded (as its refresh does) until the batch is issued."""
+    for _ in range(300):
+        page = await browser.get(location)
+        assert page.status == 200, page.text
+        if '<meta http-equiv="refresh"' not in page.text:
+            return page
+        assert "issued" in page.text
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the batch at {location} was not issued in time")
+
+
+async def test_a_large_batch_shows_its_progress_then_its_numbers_once(
+    browser: Browser, portal: RunningApp, registration: RunningApp, operator: Operator
+) -> None:
+    """REG-1, REG-2: more numbers than registration issues at once: the batch's page shows its progress
+    (reloading itself, no JavaScript) and, when it is done, the numbers with their PINs, once."""
+    number = await catalogue_product(registration, operator)
+    assert (await browser.get(f"/operator/catalogue/products/{number}")).status == 200  # its form
+    asked = await browser.post(f"/operator/catalogue/products/{number}/numbers", {"count": "25", "action": "page"})
+    assert asked.status == 303, asked.text
+    found = re.fullmatch(r"/operator/catalogue/batches/([0-9a-f-]{36})", asked.location)
+    assert found is not None, asked.location
+    batch_id = found.group(1)
+    cookie = asked.headers["Set-Cookie"]
+    assert f"its_batch_{uuid.UUID(batch_id).hex}=" in cookie and f"Path={asked.location}" in cookie
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+
+    done = await until_done(browser, asked.location)
+    assert labelled(done) and "25 of 25 issued" in done.text
+    assert 'action="/operator/catalogue/batches/' in done.text
+    shown = await browser.post(f"{asked.location}/numbers", {"action": "page"})
+    assert shown.status == 200, shown.text
+    numbers = re.findall(r'<td class="number">(\d{11})</td><td class="pin">(\d{12})</td>', shown.text)
+    assert len(numbers) == 25 and len({n for n, _ in numbers}) == 25
+    assert "25 registration numbers issued" in shown.text and "the only time the PINs are shown" in shown.text
+
+    # Once: the same button again shows nothing, nor does the page.
+    again = await browser.post(f"{asked.location}/numbers", {"action": "page"})
+    assert again.status == 410 and "were shown once already" in again.text, again.text
+    assert all(pin not in again.text for _, pin in numbers)
+    page = await browser.get(asked.location)
+    assert "Shown once already" in page.text and all(pin not in page.text for _, pin in numbers)
+    async with registration.app[POOL].acquire() as conn:
+        stored = await conn.fetch("SELECT number FROM registration_numbers WHERE article = $1", number)
+    assert {r["number"] for r in stored} == {n for n, _ in numbers}
+
+
+async def test_a_large_batch_as_a_csv_file_and_only_for_the_browser_that_asked(
+    browser: Browser, portal: RunningApp, registration: RunningApp, operator: Operator
+) -> None:
+    number = await catalogue_product(registration, operator)
+    assert (await browser.get(f"/operator/catalogue/products/{number}")).status == 200  # its form
+    asked = await browser.post(f"/operator/catalogue/products/{number}/numbers", {"count": "12", "action": "csv"})
+    assert asked.status == 303 and asked.location.endswith("?as=csv"), asked.text
+    page_path = asked.location.removesuffix("?as=csv")
+
+    # Another operator's browser sees the progress, but cannot show the PINs: the key is not there.
+    other = Browser(portal.url)
+    try:
+        assert (await other.log_in(operator.login, operator.password)).status == 303
+        done = await until_done(other, page_path)
+        assert "Only the browser that asked for this batch can show its PINs" in done.text
+        refused = await other.post(f"{page_path}/numbers", {"action": "csv"})
+        assert refused.status == 403 and "Only the browser that asked for this batch" in refused.text
+    finally:
+        await other.close()
+
+    await until_done(browser, asked.location)
+    async with browser.http.post(
+        f"{page_path}/numbers", data={"csrf_token": browser.csrf, "action": "csv"}, allow_redirects=False
+    ) as response:
+        assert response.status == 200 and response.content_type == "text/csv"
+        rows = list(csv.reader(io.StringIO((await response.read()).decode("utf-8-sig"))))
+    assert rows[0] == ["article", "product", "edition", "registration_number", "pin"] and len(rows) == 13
+    assert all(row[0] == number and row[4].isdigit() for row in rows[1:])
+
+
+async def test_a_batch_being_issued_reloads_its_page(
+    browser: Browser, registration: RunningApp, operator: Operator
+) -> None:
+    from datetime import UTC, datetime
+
+    from services.registration import batches, store
+
+    number = await catalogue_product(registration, operator)
+    async with registration.app[POOL].acquire() as conn, conn.transaction():
+        product = await store.product(conn, number)
+        assert product is not None
+        # Its first chunk due in the far future: it stays "issuing" while the page is looked at.
+        pending = await batches.start(
+            conn, product, with_pin=True, count=40, requested_by=uuid.uuid4(), now=datetime(2100, 1, 1, tzinfo=UTC)
+        )
+    page = await browser.get(f"/operator/catalogue/batches/{pending.batch_id}")
+    assert page.status == 200 and labelled(page)
+    assert '<meta http-equiv="refresh" content="2">' in page.text
+    assert "0 of 40 issued" in page.text and '<progress max="40" value="0">' in page.text
+    assert "/numbers" not in page.text  # nothing to show yet
+    for path in (f"/operator/catalogue/batches/{uuid.uuid4()}", "/operator/catalogue/batches/not-an-id"):
+        assert (await browser.get(path)).status == 404, path
 
 
 # ---- releases: a draft, its kits uploaded through the portal, published (UPD-1) ------------------------

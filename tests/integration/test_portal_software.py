@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
 from typing import Any, cast
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -16,6 +19,7 @@ from services.registration.app import create_app as create_registration
 from shared.app import POOL
 from shared.auth import JwksKeySource
 from shared.bus import Bus
+from shared.clock import TestClock
 from tests.infra import RunningApp, TestStack, wait_for
 from tests.integration.identity_fixtures import identity
 from tests.integration.registration_fixtures import World, card_of
@@ -170,6 +174,47 @@ async def test_too_many_wrong_pins_say_when_to_try_again(browser: Browser, ident
     page = await browser.post("/software/register", card_form(issued["registration_number"], issued["pin"]))
     error = page.error_of("pin") or ""
     assert page.status == 429 and error.startswith("Too many wrong PINs") and "(Moscow time)" in error, error
+
+
+async def test_the_time_to_try_again_is_in_the_vendors_zone_in_both_languages(
+    identity: RunningApp, registration: RunningApp, contracts: RunningApp, portal_schema: TestStack, world: World
+) -> None:
+    """REG-7's "try later" is a time like every other one the portal shows: in the vendor's zone (the
+    ITS_VENDOR_TIMEZONE the services have; here not Moscow), named, in English and Russian."""
+    zone = ZoneInfo("Asia/Vladivostok")
+    settings = PortalSettings(
+        identity_url=identity.url,
+        registration_url=registration.url,
+        contracts_url=contracts.url,
+        trust_forwarded_for=True,
+        vendor_timezone=zone.key,
+    )
+    owner = await owner_known_to_registration(identity, world)
+    [issued] = await world.issue(await world.product("BASIC"), with_pin=True)
+    wrong_pin = "".join(str((int(c) + 1) % 10) for c in issued["pin"])
+    async with RunningApp(create_app(settings)) as vladivostok:
+        browser = Browser(vladivostok.url)
+        try:
+            await browser.log_in(owner.account["login"], owner.account["password"])
+            await browser.get("/software/register")
+            for _ in range(5):
+                page = await browser.post("/software/register", card_form(issued["registration_number"], wrong_pin))
+                assert page.status == 422
+            now = TestClock(world.stack.var_dir).now().astimezone(zone)
+            page = await browser.post("/software/register", card_form(issued["registration_number"], issued["pin"]))
+            error = page.error_of("pin") or ""
+            assert page.status == 429 and error.startswith("Too many wrong PINs"), error
+            found = re.search(r"after (\d{4}-\d{2}-\d{2} \d{2}:\d{2}) \(Asia/Vladivostok time\)", error)
+            assert found is not None, error
+            shown = datetime.strptime(found.group(1), "%Y-%m-%d %H:%M").replace(tzinfo=zone)
+            assert timedelta(minutes=58) <= shown - now <= timedelta(minutes=61), (shown, now)
+
+            await browser.get("/language?lang=ru&next=/software/register")
+            page = await browser.post("/software/register", card_form(issued["registration_number"], issued["pin"]))
+            error = page.error_of("pin") or ""
+            assert page.status == 429 and f"{found.group(1)} (по времени Asia/Vladivostok)" in error, error
+        finally:
+            await browser.close()
 
 
 async def test_configurations_show_offers(browser: Browser, identity: RunningApp, world: World) -> None:

@@ -116,7 +116,7 @@ async def test_issuing_checks_its_input(world: World) -> None:
     no_pins = await world.product("CORP", pin_envelope=False)
     items = await world.issue(no_pins, 2)
     assert all(item["pin"] is None for item in items)  # delivered without envelopes: no PIN
-    for body in ({"count": 0}, {"count": 10_001}, {"count": "many"}, {"count": 1, "with_pin": True}, {}):
+    for body in ({"count": 0}, {"count": 100_001}, {"count": "many"}, {"count": 1, "with_pin": True}, {}):
         status, _ = await world.call(
             "POST", f"/v1/products/{no_pins}/registration-numbers", world.operator(), json=body
         )
@@ -226,12 +226,72 @@ async def test_five_wrong_pins_an_hour_then_try_later_and_unknown_numbers_answer
         status, _ = await world.register_with_pin(customer, number, wrong)
         assert status == 422
     status, problem = await world.register_with_pin(customer, number, pin)  # even the right PIN waits
-    assert status == 429 and problem["retry_after"] > 3000 and datetime.fromisoformat(problem["retry_at"])
+    assert status == 429 and problem["retry_after"] > 3000 and problem["scope"] == "number"
     assert await pin_failures(world, number) == 5  # refused tries are not counted again
 
     async with clock_moved(world.stack, timedelta(minutes=61)):
         status, answer = await world.register_with_pin(customer, number, pin)
         assert status == 202, answer
+
+
+def wrong_pin(pin: str) -> str:
+    return f"{(int(pin) + 1) % 10**12:012d}"
+
+
+async def test_a_stranger_who_read_the_number_off_the_box_cannot_lock_the_owner_out(world: World) -> None:
+    """REG-7: the stranger's subscriber uses up its own five tries on the number; the owner's subscriber, with
+    the right PIN, registers; the stranger is told when to try again in the vendor's time zone."""
+    [item] = await world.issue(await world.product("BASIC"))
+    number, pin = item["registration_number"], item["pin"]
+    stranger, owner = await world.customer(), await world.customer()
+    for tries_left in (4, 3, 2, 1, 0):
+        status, problem = await world.register_with_pin(stranger, number, wrong_pin(pin))
+        assert (status, problem["tries_left"]) == (422, tries_left), problem
+    status, refused = await world.register_with_pin(stranger, number, wrong_pin(pin))
+    assert status == 429, refused
+
+    status, registered = await world.register_with_pin(owner, number, pin)
+    assert status == 202, registered  # was 429: the stranger's tries had locked the number for everyone
+    assert registered["registration_number"] == number
+    assert refused["scope"] == "number"
+
+    # The time to try again is the vendor's (Europe/Moscow by default), in the answer and in its words.
+    until = datetime.fromisoformat(refused["retry_at"])
+    assert until.utcoffset() == timedelta(hours=3), refused["retry_at"]
+    assert f"try again after {until:%Y-%m-%d %H:%M} (Europe/Moscow)" in refused["detail"], refused["detail"]
+    assert 3500 < refused["retry_after"] <= 3601
+
+
+async def test_a_subscriber_trying_many_numbers_is_stopped_after_twenty_wrong_pins(world: World) -> None:
+    article = await world.product("BASIC")
+    items = await world.issue(article, count=6)
+    guesser, owner = await world.customer(), await world.customer()
+    wrong = [(item["registration_number"], wrong_pin(item["pin"])) for item in items]
+    # Four wrong PINs on each of five numbers: no number's own limit (5) is reached, the subscriber's (20) is.
+    for number, pin in wrong[:5]:
+        for _ in range(4):
+            status, problem = await world.register_with_pin(guesser, number, pin)
+            assert status == 422, problem
+    status, problem = await world.register_with_pin(guesser, wrong[5][0], wrong[5][1])
+    assert status == 429 and problem["scope"] == "subscriber", problem
+    assert "from your subscriber" in problem["detail"]
+    # Another subscriber is not affected, on any of those numbers.
+    status, answer = await world.register_with_pin(owner, items[0]["registration_number"], items[0]["pin"])
+    assert status == 202, answer
+
+
+async def test_many_subscribers_together_reach_the_numbers_ceiling(world: World) -> None:
+    """The per-number ceiling (50 an hour from everyone) still bounds guessing a PIN."""
+    [item] = await world.issue(await world.product("BASIC"))
+    number, pin = item["registration_number"], item["pin"]
+    for _ in range(10):
+        stranger = await world.customer()
+        for _ in range(5):
+            status, problem = await world.register_with_pin(stranger, number, wrong_pin(pin))
+            assert status == 422, problem
+    status, problem = await world.register_with_pin(await world.customer(), number, pin)
+    assert status == 429 and problem["scope"] == "number", problem
+    assert await pin_failures(world, number) == 50
 
 
 async def test_wrong_pins_are_counted_exactly_under_concurrency(world: World) -> None:

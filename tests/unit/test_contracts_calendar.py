@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+from contextlib import redirect_stdout
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -12,10 +14,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.contracts.calendar import DATA_DIR, DEFAULT_ZONE, ProductionCalendar, load_calendar
+from services.contracts import calendar as calendar_module
+from services.contracts.calendar import DATA_DIR, DEFAULT_ZONE, ProductionCalendar, load_calendar, reach
+from services.contracts.calendars import generate
 
 MOSCOW = ZoneInfo("Europe/Moscow")
-RU = load_calendar("ru")
+RU = load_calendar("ru", reach(date(2026, 12, 4)))
 WEEKENDS_ONLY = ProductionCalendar(country="XX", years=frozenset(), non_working=frozenset(), working=frozenset())
 
 
@@ -89,23 +93,39 @@ def test_the_2026_data_matches_the_official_calendar() -> None:
     assert working_weekend_days == set()
 
 
-def test_every_date_in_the_shipped_data_is_in_its_year() -> None:
-    data = json.loads((DATA_DIR / "ru.json").read_text(encoding="utf-8"))
-    assert set(data["years"]) == {"2026", "2027"}
-    for year, lists in data["years"].items():
-        for kind in ("non_working", "working"):
-            assert lists[kind] == sorted(lists[kind])
-            assert all(date.fromisoformat(text).year == int(year) for text in lists[kind]), (year, kind)
-    assert RU.years == frozenset({2026, 2027})
+def test_every_year_the_service_can_reach_is_generated() -> None:
+    # Started on 4 Dec 2026: last year through ten years ahead, from the holidays package.
+    assert reach(date(2026, 12, 4)) == range(2025, 2037)
+    assert RU.years == frozenset(range(2025, 2037))
+    assert RU.missing_years(date(2026, 12, 4), date(2027, 12, 4)) == []
+
+
+def test_a_contract_posted_on_29_december_2028_waits_for_the_new_year_holidays() -> None:
+    # The defect: the shipped data ended with 2027, so Monday 1 January 2029 was a "business day".
+    assert RU.covers(date(2029, 1, 1))
+    assert not any(RU.is_business_day(date(2029, 1, d)) for d in range(1, 9))  # 1-8 January: holidays
+    received = datetime(2028, 12, 29, 15, 0, tzinfo=MOSCOW)  # a Friday
+    assert RU.effective_moment(received, MOSCOW) == moscow_midnight(date(2029, 1, 9))
+    # Statutory holidays of later years too: Tuesday 12 June 2035 (Russia Day).
+    assert not RU.is_business_day(date(2035, 6, 12))
+    assert RU.next_business_day_after(date(2035, 6, 11)) == date(2035, 6, 13)
 
 
 def test_a_year_outside_the_data_falls_back_to_weekends() -> None:
-    assert RU.covers(date(2027, 12, 31)) and not RU.covers(date(2030, 1, 1))
-    assert RU.is_business_day(date(2030, 1, 1))  # a Tuesday: not a holiday we know of
-    assert not RU.is_business_day(date(2030, 1, 5))  # a Saturday
-    assert RU.next_business_day_after(date(2030, 1, 4)) == date(2030, 1, 7)
+    narrow = load_calendar("ru", [2026, 2027])
+    assert narrow.covers(date(2027, 12, 31)) and not narrow.covers(date(2030, 1, 1))
+    assert narrow.missing_years(date(2027, 6, 1), date(2028, 6, 1)) == [2028]
+    assert narrow.is_business_day(date(2030, 1, 1))  # a Tuesday: not a holiday we know of
+    assert not narrow.is_business_day(date(2030, 1, 5))  # a Saturday
+    assert narrow.next_business_day_after(date(2030, 1, 4)) == date(2030, 1, 7)
     # Crossing from the data into an uncovered year works too: 31 Dec 2027 is a day off, then a weekend.
-    assert RU.next_business_day_after(date(2027, 12, 30)) == date(2028, 1, 3)
+    assert narrow.next_business_day_after(date(2027, 12, 30)) == date(2028, 1, 3)
+
+
+def test_years_the_package_does_not_know_are_not_covered() -> None:
+    # holidays' Russian calendar runs from 1991 to 2100: a year outside is no data, not a year without holidays.
+    far = load_calendar("ru", [2100, 2101])
+    assert far.years == frozenset({2100}) and far.missing_years(date(2100, 6, 1), date(2101, 6, 1)) == [2101]
 
 
 def test_a_calendar_without_business_days_is_reported_as_broken() -> None:
@@ -159,14 +179,34 @@ def test_a_naive_datetime_is_refused() -> None:
 # --- loading: overrides and other countries ---
 
 
-def test_the_shipped_overrides_are_empty_so_the_calendar_is_the_generated_data() -> None:
+def test_the_shipped_overrides_are_empty_so_the_calendar_is_the_packages() -> None:
+    import holidays
+
     overrides = json.loads((DATA_DIR / "ru.overrides.json").read_text(encoding="utf-8"))
     assert overrides["non_working"] == [] and overrides["working"] == []
-    data = json.loads((DATA_DIR / "ru.json").read_text(encoding="utf-8"))
-    generated = {date.fromisoformat(t) for lists in data["years"].values() for t in lists["non_working"]}
-    assert generated == RU.non_working
-    assert RU.working == frozenset({date(2027, 2, 20)})
+    package = holidays.country_holidays("RU", years=range(2025, 2037))
+    assert RU.non_working == frozenset(package) and RU.working == frozenset(package.weekend_workdays)
+    assert {day for day in RU.working if day.year in (2026, 2027)} == {date(2027, 2, 20)}
     assert RU.country == "RU"
+
+
+def test_decree_overrides_go_on_top_of_the_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A decree the pinned package does not know (2028 has statutory holidays only) and one of a year outside
+    # the years asked for (that year is generated too).
+    monkeypatch.setattr(calendar_module, "DATA_DIR", tmp_path)
+    write_json(
+        tmp_path / "ru.overrides.json",
+        {
+            "non_working": [{"date": "2028-11-06", "note": "4 Nov is a Saturday: its day off moves to Monday"}],
+            "working": [{"date": "2028-01-08", "note": "test: a holiday made a working day"}, "2040-01-07"],
+        },
+    )
+    calendar = load_calendar("ru", [2028])
+    assert calendar.years == frozenset({2028, 2040})
+    assert not calendar.is_business_day(date(2028, 11, 6))
+    assert calendar.next_business_day_after(date(2028, 11, 3)) == date(2028, 11, 7)
+    assert calendar.is_business_day(date(2028, 1, 8)) and calendar.is_business_day(date(2040, 1, 7))
+    assert not load_calendar("de", [2028]).is_business_day(date(2028, 12, 25))  # no overrides file: the package
 
 
 def test_overrides_win_over_the_generated_data(tmp_path: Path) -> None:
@@ -179,7 +219,7 @@ def test_overrides_win_over_the_generated_data(tmp_path: Path) -> None:
             "working": [{"date": "2026-05-11", "note": "holiday cancelled"}, "2026-05-16"],
         },
     )
-    calendar = load_calendar(str(path))
+    calendar = load_calendar(str(path), [])
     assert calendar.non_working == frozenset({date(2026, 3, 9), date(2026, 3, 14), date(2026, 6, 1)})
     assert calendar.working == frozenset({date(2026, 5, 11), date(2026, 5, 16)})
     assert not calendar.is_business_day(date(2026, 3, 14))
@@ -190,16 +230,16 @@ def test_overrides_win_over_the_generated_data(tmp_path: Path) -> None:
 def test_another_countrys_calendar_without_overrides(tmp_path: Path) -> None:
     data = calendar_data(["2026-12-24", "2026-12-25", "2026-12-26"], [])
     data["country"] = "DE"
-    calendar = load_calendar(str(write_json(tmp_path / "de.json", data)))
+    calendar = load_calendar(str(write_json(tmp_path / "de.json", data)), range(2020, 2040))
     assert calendar.country == "DE" and calendar.years == frozenset({2026})
     assert calendar.next_business_day_after(date(2026, 12, 23)) == date(2026, 12, 28)
 
 
 def test_an_unknown_calendar_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="no calendar 'de'"):
-        load_calendar("de")
+    with pytest.raises(ValueError, match="no calendar 'xx': the holidays package has no calendar for country XX"):
+        load_calendar("xx", [2026])
     with pytest.raises(ValueError, match="no calendar"):
-        load_calendar(str(tmp_path / "missing.json"))
+        load_calendar(str(tmp_path / "missing.json"), [2026])
 
 
 MALFORMED_CALENDARS: list[tuple[str, Any, str]] = [
@@ -228,7 +268,7 @@ MALFORMED_CALENDARS: list[tuple[str, Any, str]] = [
 def test_a_malformed_calendar_file_names_the_problem(tmp_path: Path, data: Any, message: str) -> None:
     path = write_json(tmp_path / "xx.json", data)
     with pytest.raises(ValueError, match=message) as raised:
-        load_calendar(str(path))
+        load_calendar(str(path), [2026])
     assert str(path) in str(raised.value)
 
 
@@ -248,7 +288,7 @@ def test_a_malformed_overrides_file_names_the_problem(tmp_path: Path, data: Any,
     path = write_json(tmp_path / "xx.json", calendar_data([], []))
     overrides = write_json(tmp_path / "xx.overrides.json", data)
     with pytest.raises(ValueError, match=message) as raised:
-        load_calendar(str(path))
+        load_calendar(str(path), [2026])
     assert str(overrides) in str(raised.value)
 
 
@@ -256,7 +296,7 @@ def test_invalid_json_names_the_file(tmp_path: Path) -> None:
     path = tmp_path / "xx.json"
     path.write_text("{not json", encoding="utf-8")
     with pytest.raises(ValueError, match="not valid JSON"):
-        load_calendar(str(path))
+        load_calendar(str(path), [2026])
 
 
 def test_a_calendar_cannot_be_built_with_a_date_in_both_sets() -> None:
@@ -265,16 +305,21 @@ def test_a_calendar_cannot_be_built_with_a_date_in_both_sets() -> None:
         ProductionCalendar(country="XX", years=frozenset({2026}), non_working=day, working=day)
 
 
-# --- the shipped data is what the generator makes (hand edits belong in ru.overrides.json) ---
+# --- a calendar file from the generator reads back as the calendar generated at start ---
 
 
-def test_the_shipped_data_is_what_the_generator_makes() -> None:
-    pytest.importorskip("holidays")
-    from services.contracts.calendars.generate import build
-
-    shipped = json.loads((DATA_DIR / "ru.json").read_text(encoding="utf-8"))
-    generated = build("RU", [2026, 2027])
-    assert {**generated, "generated": shipped["generated"]} == shipped
+def test_a_generated_file_is_the_calendar_the_service_generates(tmp_path: Path) -> None:
+    out = io.StringIO()
+    with redirect_stdout(out):
+        assert generate.main(["RU", "2027", "2028"]) == 0
+    path = tmp_path / "ru-pinned.json"
+    path.write_text(out.getvalue(), encoding="utf-8")
+    pinned, generated = load_calendar(str(path), []), load_calendar("ru", [2027, 2028])
+    assert (pinned.years, pinned.non_working, pinned.working) == (
+        generated.years,
+        generated.non_working,
+        generated.working,
+    )
 
 
 # --- properties ---

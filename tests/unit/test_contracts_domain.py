@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 
 import pytest
@@ -94,6 +95,40 @@ def test_coverage_prefers_the_contract_then_the_free_period() -> None:
         domain.coverage(Month(2040, 1), its_required=False, purchase_date=None, contract_periods=[]).by
         == "not_required"
     )
+
+
+def span(start: str, end: str, *numbers: str) -> domain.ContractSpan:
+    return domain.ContractSpan(uuid.uuid4(), uuid.uuid4(), Period.parse(start, end), frozenset(numbers))
+
+
+@pytest.mark.parametrize(
+    ("contracts", "month", "covered", "until"),
+    [
+        # (the subscriber's contracts, the month asked, covered?, the last month of the unbroken coverage)
+        ([span("2026-01", "2026-12", "A")], "2026-06", True, "2026-12"),  # A is the main number
+        ([span("2026-01", "2026-12", "X", "A")], "2026-06", True, "2026-12"),  # A is an additional number
+        ([span("2026-01", "2026-12", "X")], "2026-06", False, None),  # another product's contract
+        ([span("2026-01", "2026-06", "A"), span("2026-07", "2027-03", "A")], "2026-02", True, "2027-03"),
+        ([span("2026-01", "2026-06", "A"), span("2026-08", "2027-03", "A")], "2026-02", True, "2026-06"),  # a gap
+        ([span("2026-01", "2026-06", "A"), span("2026-07", "2027-03", "X")], "2026-02", True, "2026-06"),
+        ([], "2024-12", True, "2025-05"),  # the free period alone (bought 2024-12)
+        ([span("2025-06", "2025-12", "A")], "2025-03", True, "2025-12"),  # a contract continues the free period
+    ],
+)
+def test_a_products_its_condition_counts_only_contracts_listing_it(
+    contracts: list[domain.ContractSpan], month: str, covered: bool, until: str | None
+) -> None:
+    product = domain.ItsProduct.of("A", its_required=True, purchase_date=date(2024, 12, 20), contracts=contracts)
+    assert all("A" in c.registration_numbers for c in product.contracts)
+    assert product.coverage(Month.parse(month)).covered is covered
+    assert product.covered_until(Month.parse(month)) == (Month.parse(until) if until else None)
+
+
+def test_a_product_that_needs_no_contract_is_covered_without_an_end() -> None:
+    basic = domain.ItsProduct.of("B", its_required=False, purchase_date=None, contracts=[])
+    assert basic.coverage(Month(2040, 1)).by == "not_required" and basic.covered_until(Month(2040, 1)) is None
+    assert domain.its_required("BASIC", None) is False and domain.its_required("PROF", None) is True
+    assert domain.its_required("PROF", False) is False  # the catalogue's word wins
 
 
 def test_a_contract_expires_at_the_start_of_the_month_after_its_period() -> None:

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from typing import Any
 
 import pytest
 
+from services.contracts.domain import ContractSpan
 from services.contracts.maintenance import (
     ActivationCode,
     ActivationPlan,
-    ContractSpan,
     Product,
     Refusal,
+    accompanying_partner,
+    contract_warning,
     plan_activation,
+    products_with,
     uncovered_months,
 )
 from shared.months import Month, Period
@@ -25,16 +29,25 @@ P3 = uuid.UUID("00000000-0000-0000-0000-0000000000a3")
 CURRENT = Month(2026, 11)
 NOW_TO_OCT = Period.parse("2026-11", "2027-10")  # a 12-month code started this month
 
+LONG_AGO = date(2020, 5, 15)  # the free periods (ITS-7) ended long ago
+
+
+def product(number: str, edition: str, configurations: dict[str, int], bought: date = LONG_AGO) -> Product:
+    return Product(number, edition, configurations, its_required=edition != "BASIC", purchase_date=bought)
+
+
 # rule CMS-2: each configuration has one category. A CORP product with four, of mixed categories.
-CORP = Product("10000000001", "CORP", {"ACC": 1, "HRM": 2, "ERP": 1, "TRADE": 2})
-PROF_ACC = Product("20000000002", "PROF", {"ACC": 1})
-PROF_HRM = Product("30000000003", "PROF", {"HRM": 2})
-BASIC_TRADE = Product("40000000004", "BASIC", {"TRADE": 2})
+CORP = product("10000000001", "CORP", {"ACC": 1, "HRM": 2, "ERP": 1, "TRADE": 2})
+PROF_ACC = product("20000000002", "PROF", {"ACC": 1})
+PROF_HRM = product("30000000003", "PROF", {"HRM": 2})
+BASIC_TRADE = product("40000000004", "BASIC", {"TRADE": 2})
 PRODUCTS = [PROF_ACC, CORP, PROF_HRM, BASIC_TRADE]
+EVERY_NUMBER = tuple(p.registration_number for p in PRODUCTS)
 
 
-def contract(partner: uuid.UUID, start: str, end: str) -> ContractSpan:
-    return ContractSpan(uuid.uuid4(), partner, Period.parse(start, end))
+def contract(partner: uuid.UUID, start: str, end: str, numbers: tuple[str, ...] = EVERY_NUMBER) -> ContractSpan:
+    """A processed contract; by default it lists every product of the subscriber (main and additional)."""
+    return ContractSpan(uuid.uuid4(), partner, Period.parse(start, end), frozenset(numbers))
 
 
 def plan(**overrides: Any) -> ActivationPlan | Refusal:
@@ -341,6 +354,125 @@ def test_refusals(overrides: dict[str, Any], field: str, reason: str, says: str,
     assert says in refusal.message
 
 
+# ---- CMS-6: which contracts count: those listing a product of the configuration --------------------------
+
+NO_CONTRACT_ALL_PERIOD = (
+    "No ITS contract covers 2026-11..2027-10 of the maintenance period 2026-11..2027-10: "
+    "conclude an ITS contract with a partner so that the maintenance service works."
+)
+
+WHICH_CONTRACT: list[tuple[str, dict[str, Any], ActivationPlan]] = [
+    (
+        # The defect: any contract of the subscriber used to count. One on a product without ACC covers nothing
+        # of ACC's maintenance; its partner still accompanies the subscriber (CMS-7 is about the subscriber).
+        "a-contract-on-a-product-without-the-configuration-does-not-count",
+        {"contracts": [contract(P1, "2026-01", "2027-12", (PROF_HRM.registration_number,))]},
+        expected(warning=NO_CONTRACT_ALL_PERIOD),
+    ),
+    (
+        # CORP includes ACC: a contract listing CORP (here as an additional number) covers ACC's service.
+        "another-product-with-the-configuration-listed-as-additional-counts",
+        {"contracts": [contract(P1, "2026-01", "2027-12", (PROF_HRM.registration_number, CORP.registration_number))]},
+        expected(),
+    ),
+    (
+        "one-covered-product-of-the-configuration-is-enough",
+        {"contracts": [contract(P1, "2026-01", "2027-12", (PROF_ACC.registration_number,))]},
+        expected(),
+    ),
+    (
+        "each-month-needs-some-product-of-the-configuration-covered",
+        {
+            "contracts": [
+                contract(P1, "2026-01", "2027-03", (CORP.registration_number,)),
+                contract(P1, "2027-05", "2027-12", (PROF_ACC.registration_number,)),
+                contract(P1, "2027-04", "2027-04", (PROF_HRM.registration_number,)),  # HRM only: not ACC
+            ]
+        },
+        expected(
+            warning="No ITS contract covers 2027-04 of the maintenance period 2026-11..2027-10: "
+            "conclude an ITS contract with a partner so that the maintenance service works."
+        ),
+    ),
+    (
+        # ITS-7: the free period is ITS support too, as the support status says (MON-1): bought 2026-09,
+        # free through 2027-02.
+        "the-free-period-covers-its-months",
+        {"product": product(PROF_ACC.registration_number, "PROF", {"ACC": 1}, date(2026, 9, 5)), "contracts": []},
+        expected(
+            warning="No ITS contract covers 2027-03..2027-10 of the maintenance period 2026-11..2027-10: "
+            "conclude an ITS contract with a partner so that the maintenance service works.",
+            partner_id=None,
+            partner_choice="choose-later",
+        ),
+    ),
+    (
+        # ITS-7: a product that needs no contract (BASIC) has nothing to warn about.
+        "a-basic-product-alone-needs-no-contract",
+        {
+            "code": ActivationCode(2, 12, False),
+            "product": BASIC_TRADE,
+            "subscriber_products": [BASIC_TRADE],
+            "contracts": [],
+        },
+        expected(
+            configuration="TRADE",
+            category=2,
+            registration_numbers=[BASIC_TRADE.registration_number],
+            partner_id=None,
+            partner_choice="choose-later",
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "plan_expected"), [p[1:] for p in WHICH_CONTRACT], ids=[p[0] for p in WHICH_CONTRACT]
+)
+def test_only_contracts_on_a_product_of_the_configuration_count(
+    overrides: dict[str, Any], plan_expected: ActivationPlan
+) -> None:
+    assert plan(**overrides) == plan_expected
+
+
+def test_the_warning_read_later_is_the_one_of_the_rule_then() -> None:
+    # Computed when read (maintenance_api.served): the same function, with the contracts known then.
+    period = NOW_TO_OCT
+    acc = products_with("ACC", PRODUCTS)
+    assert [p.registration_number for p in acc] == [PROF_ACC.registration_number, CORP.registration_number]
+    assert contract_warning(period, acc, []) == NO_CONTRACT_ALL_PERIOD
+    arrived = [contract(P1, "2026-11", "2027-10", (CORP.registration_number,))]
+    assert contract_warning(period, acc, arrived) is None
+    assert contract_warning(period, [], arrived) == NO_CONTRACT_ALL_PERIOD  # no product of it left
+
+
+# ---- CMS-7: one rule for choosing the partner, at activation and later ----------------------------------
+
+LATER: list[tuple[str, list[ContractSpan], uuid.UUID, tuple[uuid.UUID, str] | str]] = [
+    # (id, the subscriber's contracts, the partner chosen, (partner, how) or the refusal's reason)
+    ("the-partner-of-a-contract-in-the-period", [contract(P1, "2026-01", "2027-12")], P1, (P1, "contract")),
+    ("one-of-several-partners", TWO_PARTNERS, P2, (P2, "chosen")),
+    ("a-partner-of-no-contract", [contract(P1, "2026-01", "2027-12")], P3, "partner-not-accompanying"),
+    ("a-partner-whose-contract-ended-before", [contract(P2, "2025-01", "2026-10")], P2, "partner-not-accompanying"),
+    ("still-no-contract-at-all", [], P1, "partner-not-accompanying"),
+]
+
+
+@pytest.mark.parametrize(("contracts", "partner", "outcome"), [c[1:] for c in LATER], ids=[c[0] for c in LATER])
+def test_choosing_the_partner_later_follows_the_activation_rule(
+    contracts: list[ContractSpan], partner: uuid.UUID, outcome: tuple[uuid.UUID, str] | str
+) -> None:
+    later = accompanying_partner(NOW_TO_OCT, contracts, partner)
+    at_activation = plan(contracts=contracts, partner_id=partner)
+    if isinstance(outcome, str):
+        assert isinstance(later, Refusal) and later.reason == outcome
+        assert isinstance(at_activation, Refusal) and at_activation.reason == outcome  # the same answer
+    else:
+        assert later == outcome
+        assert isinstance(at_activation, ActivationPlan)
+        assert (at_activation.partner_id, at_activation.partner_choice) == outcome
+
+
 def test_a_used_code_is_refused_before_anything_else() -> None:
     refusal = plan(code=ActivationCode(2, 12, True), start=Month(2000, 1), product=PROF_ACC)
     assert isinstance(refusal, Refusal) and refusal.reason == "code-used"
@@ -362,7 +494,7 @@ def test_a_used_code_is_refused_before_anything_else() -> None:
 def test_uncovered_months(period: str, contracts: list[tuple[str, str]], uncovered: list[str]) -> None:
     start, end = period.split("..")
     spans = [contract(P1, a, b) for a, b in contracts]
-    assert uncovered_months(Period.parse(start, end), spans) == [Month.parse(m) for m in uncovered]
+    assert uncovered_months(Period.parse(start, end), [PROF_ACC], spans) == [Month.parse(m) for m in uncovered]
 
 
 @pytest.mark.parametrize(
@@ -371,7 +503,7 @@ def test_uncovered_months(period: str, contracts: list[tuple[str, str]], uncover
         lambda: ActivationCode(category=3, months=12, used=False),
         lambda: ActivationCode(category=0, months=12, used=False),
         lambda: ActivationCode(category=1, months=0, used=False),
-        lambda: Product("1", "PROF", {"ACC": 3}),
+        lambda: product("1", "PROF", {"ACC": 3}),
     ],
 )
 def test_inputs_outside_cms_2_and_cms_5_are_rejected(make: Any) -> None:

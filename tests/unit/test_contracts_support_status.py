@@ -8,10 +8,13 @@ from datetime import date
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from services.contracts.maintenance import ContractSpan
+from services.contracts.domain import ContractSpan, ItsProduct
+from services.contracts.maintenance import Product, contract_warning
 from services.contracts.support_status import MaintenanceSpan, SupportStatus, support_status
-from shared.months import Period, free_period
+from shared.months import Month, Period, free_period
 
 P_CONTRACT = uuid.UUID("00000000-0000-0000-0000-0000000000c1")
 P_CONTRACT_2 = uuid.UUID("00000000-0000-0000-0000-0000000000c2")
@@ -19,10 +22,11 @@ P_ACTIVATION = uuid.UUID("00000000-0000-0000-0000-0000000000d1")
 
 TODAY = date(2026, 11, 10)
 LONG_AGO = date(2020, 5, 15)  # its free period ended long ago
+NUMBER = "20000000002"
 
 
-def contract(start: str, end: str, partner: uuid.UUID = P_CONTRACT) -> ContractSpan:
-    return ContractSpan(uuid.uuid4(), partner, Period.parse(start, end))
+def contract(start: str, end: str, partner: uuid.UUID = P_CONTRACT, number: str = NUMBER) -> ContractSpan:
+    return ContractSpan(uuid.uuid4(), partner, Period.parse(start, end), frozenset({number}))
 
 
 def activation(start: str, end: str, partner: uuid.UUID | None = P_ACTIVATION) -> MaintenanceSpan:
@@ -30,17 +34,22 @@ def activation(start: str, end: str, partner: uuid.UUID | None = P_ACTIVATION) -
 
 
 def status(**overrides: Any) -> SupportStatus:
+    """The product's facts as separate inputs: registered, edition, purchase date, contracts."""
     request: dict[str, Any] = {
         "registered": True,
         "edition": "PROF",
         "purchase_date": LONG_AGO,
+        "configuration_included": True,
         "configuration_category": 1,
         "contracts": [],
         "activations": [],
         "today": TODAY,
     }
     request.update(overrides)
-    return support_status(**request)
+    registered, edition = request.pop("registered"), request.pop("edition")
+    purchase_date, contracts = request.pop("purchase_date"), request.pop("contracts")
+    product = ItsProduct.of(NUMBER, its_required=edition != "BASIC", purchase_date=purchase_date, contracts=contracts)
+    return support_status(product=product if registered else None, **request)
 
 
 # ---- every combination ---------------------------------------------------------------------
@@ -105,7 +114,7 @@ def test_every_combination(edition: str, contract_case: str, activation_case: st
         # MON-1: not registered: every other condition left out, nothing told about the number.
         assert got == SupportStatus(registration="NOT_REGISTERED", overall="NOT_COMPLIED")
         return
-    assert got.registration == "REGISTERED"
+    assert (got.registration, got.configuration) == ("REGISTERED", "INCLUDED")
     # The contract covering today is whom to contact, else the activation's partner.
     assert got.partner_id == (contract_partner or activation_partner)
     if edition == "BASIC":
@@ -120,12 +129,60 @@ def test_every_combination(edition: str, contract_case: str, activation_case: st
 
 
 @pytest.mark.parametrize("contract_case", list(CONTRACTS))
-def test_maintenance_is_left_out_when_the_configuration_is_not_on_the_product(contract_case: str) -> None:
+def test_maintenance_is_left_out_when_the_configuration_has_no_known_category(contract_case: str) -> None:
     contract_inputs, its, _ = CONTRACTS[contract_case]
     got = status(configuration_category=None, activations=[], **contract_inputs)
-    assert (got.maintenance_service, got.maintenance_until) == (None, None)
+    assert (got.configuration, got.maintenance_service, got.maintenance_until) == ("INCLUDED", None, None)
     assert (got.its_contract, got.its_covered_by, got.its_until) == its
     assert got.overall == {"OK": "OK", "WARNING": "WARNING", "NO_CONTRACT": "NOT_COMPLIED"}[str(its[0])]
+
+
+# ---- REG-6: a configuration the product does not include is never "supported" ----------------------------
+
+NOT_INCLUDED = list(itertools.product(["BASIC", "PROF", "CORP"], CONTRACTS, ACTIVATIONS))
+
+
+@pytest.mark.parametrize(
+    ("edition", "contract_case", "activation_case"), NOT_INCLUDED, ids=["-".join(case) for case in NOT_INCLUDED]
+)
+def test_a_configuration_the_product_does_not_include_is_not_complied(
+    edition: str, contract_case: str, activation_case: str
+) -> None:
+    # The defect: an Accounting number asked about Trade answered overall OK.
+    contract_inputs, its, contract_partner = CONTRACTS[contract_case]
+    activations, _, _ = ACTIVATIONS[activation_case]
+    got = status(edition=edition, configuration_included=False, activations=activations, **contract_inputs)
+    assert (got.registration, got.configuration, got.overall) == ("REGISTERED", "NOT_INCLUDED", "NOT_COMPLIED")
+    # Another configuration's maintenance says nothing about this product: left out, and not whom to contact.
+    assert (got.maintenance_service, got.maintenance_until) == (None, None)
+    assert got.partner_id == contract_partner
+    # The product's own ITS contract is still told (ITS-7): it is the caller's product.
+    expected_its = (None, None, None) if edition == "BASIC" else its
+    assert (got.its_contract, got.its_covered_by, got.its_until) == expected_its
+
+
+# ---- MON-1 and CMS-6 agree: one rule (domain.ItsProduct) says whether the product's ITS condition holds ----
+
+
+@given(
+    edition=st.sampled_from(["BASIC", "PROF", "CORP"]),
+    bought=st.dates(min_value=date(2025, 1, 1), max_value=date(2026, 11, 30)),
+    periods=st.lists(st.tuples(st.integers(0, 30), st.integers(0, 12)), max_size=3),
+    on_this_product=st.booleans(),
+)
+def test_the_support_status_and_the_maintenance_warning_agree(
+    edition: str, bought: date, periods: list[tuple[int, int]], on_this_product: bool
+) -> None:
+    first = Month(2025, 6)
+    contracts = [
+        contract(str(first.plus(a)), str(first.plus(a + n)), number=NUMBER if on_this_product else "30000000003")
+        for a, n in periods
+    ]
+    got = status(edition=edition, purchase_date=bought, contracts=contracts, activations=[])
+    this_month = Period(Month.of(TODAY), Month.of(TODAY))
+    product = Product(NUMBER, edition, {"ACC": 1}, its_required=edition != "BASIC", purchase_date=bought)
+    warned = contract_warning(this_month, [product], contracts) is not None
+    assert warned == (got.its_contract == "NO_CONTRACT")
 
 
 # ---- the 30-day boundary ---------------------------------------------------------------------

@@ -67,8 +67,19 @@ def test_without_a_moment_it_is_now_by_the_test_clock(tmp_path: Path) -> None:
     assert lines(result)[1] == "processed Tue 2026-05-12 00:00 MSK"
 
 
-def test_a_year_outside_the_data_is_warned_about() -> None:
+def test_years_ahead_come_from_the_holidays_package() -> None:
+    # ITS-2 beyond the years once shipped: the New Year holidays of 2029 and 2031 are known.
+    result = itsctl("calendar", "next", "2028-12-29T15:00")
+    assert result.exit_code == 0, result.output
+    assert "processed Tue 2029-01-09 00:00 MSK" in lines(result) and "no data" not in result.output
     result = itsctl("calendar", "next", "2031-01-03T10:00")
+    assert "processed Thu 2031-01-09 00:00 MSK" in lines(result)
+
+
+def test_a_year_outside_the_data_is_warned_about(tmp_path: Path) -> None:
+    path = tmp_path / "xx.json"
+    path.write_text(json.dumps({"country": "XX", "years": {"2030": {"non_working": [], "working": []}}}))
+    result = itsctl("calendar", "next", "2031-01-03T10:00", ITS_CALENDAR=str(path))
     assert result.exit_code == 0, result.output
     assert "no data for 2031" in " ".join(result.output.split())
     assert "processed Mon 2031-01-06 00:00 MSK" in lines(result)
@@ -103,7 +114,7 @@ def test_show_2027_lists_days_off_on_weekdays_and_the_working_saturday() -> None
 
 
 def test_show_counts_agree_with_the_calendar() -> None:
-    year = year_of(load_calendar("ru"), 2026)
+    year = year_of(load_calendar("ru", [2026]), 2026)
     assert year.covered and year.working_weekend_days == []
     assert date(2026, 12, 31) in year.non_working_weekdays and date(2026, 1, 3) not in year.non_working_weekdays
     # 2026: 365 days, 104 weekend days, 14 weekdays off.

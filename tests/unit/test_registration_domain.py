@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -39,13 +40,62 @@ def test_the_seed_article_is_a_valid_ean13() -> None:
     assert not domain.is_ean13("460154604180") and not domain.is_ean13("460154604180X")
 
 
+def ago(*minutes: int) -> list[datetime]:
+    return [NOW - timedelta(minutes=m) for m in minutes]
+
+
 def test_five_wrong_pins_in_an_hour_then_wait_for_the_oldest_to_leave_the_window() -> None:
     throttle = domain.PinThrottle()
-    failures = [NOW - timedelta(minutes=m) for m in (50, 40, 30, 20)]
-    assert throttle.retry_after(failures, NOW) is None
-    failures.append(NOW - timedelta(minutes=10))
-    assert throttle.retry_after(failures, NOW) == timedelta(minutes=10)
-    assert throttle.retry_after([NOW - timedelta(minutes=61)] * 5, NOW) is None  # an hour later: allowed
+    mine = ago(50, 40, 30, 20)
+    assert throttle.retry_after(domain.PinFailures(mine, mine, mine), NOW) is None
+    mine = ago(50, 40, 30, 20, 10)
+    assert throttle.retry_after(domain.PinFailures(mine, mine, mine), NOW) == domain.PinWait(
+        "number", timedelta(minutes=10)
+    )
+    old = [NOW - timedelta(minutes=61)] * 5
+    assert throttle.retry_after(domain.PinFailures(old, old, old), NOW) is None  # an hour later: allowed
+
+
+# (id, minutes ago of the wrong PINs: of this number by this subscriber, of this number by others, of this
+#  subscriber on other numbers; what is locked and for how many minutes, or None; tries left)
+THROTTLE_CASES: list[tuple[str, list[int], list[int], list[int], tuple[str, int] | None, int]] = [
+    ("nothing-yet", [], [], [], None, 5),
+    # The defect: a stranger's five wrong PINs locked the number for its owner too.
+    ("a-strangers-five-leave-the-owner-untouched", [], [55, 45, 35, 25, 15], [], None, 5),
+    ("the-owners-own-five", [55, 45, 35, 25, 15], [], [], ("number", 5), 0),
+    ("ten-strangers-reach-the-number-ceiling", [], [59] * 10 + list(range(10, 50)), [], ("number", 1), 0),
+    ("forty-nine-by-others-leave-one", [], list(range(10, 59)), [], None, 1),
+    ("twenty-on-other-numbers-lock-the-subscriber", [], [], list(range(30, 50)), ("subscriber", 11), 0),
+    ("nineteen-on-other-numbers-leave-one", [], [], list(range(30, 49)), None, 1),
+    ("the-longest-wait-of-two-reached-limits", [40] * 5, [], [58] * 15, ("number", 20), 0),
+    ("failures-older-than-the-hour-do-not-count", [61, 70, 80, 90, 100], [61] * 60, [61] * 30, None, 5),
+]
+
+
+@pytest.mark.parametrize(
+    ("mine", "number", "subscriber", "wait", "left"),
+    [c[1:] for c in THROTTLE_CASES],
+    ids=[c[0] for c in THROTTLE_CASES],
+)
+def test_wrong_pins_are_limited_per_number_and_subscriber_per_subscriber_and_per_number(
+    mine: list[int], number: list[int], subscriber: list[int], wait: tuple[str, int] | None, left: int
+) -> None:
+    throttle = domain.PinThrottle()
+    # The store's lists: the subscriber's own tries on this number are in the other two lists too.
+    failures = domain.PinFailures(ago(*mine), ago(*mine, *number), ago(*mine, *subscriber))
+    expected = None if wait is None else domain.PinWait(wait[0], timedelta(minutes=wait[1]))  # type: ignore[arg-type]
+    assert throttle.retry_after(failures, NOW) == expected
+    assert throttle.tries_left(failures, NOW) == left
+
+
+def test_one_stranger_cannot_reach_the_number_ceiling() -> None:
+    # REG-7: one subscriber has at most its 5 tries on a number; the owner's count is its own.
+    throttle = domain.PinThrottle()
+    assert throttle.per_number_and_subscriber * 2 <= throttle.per_number
+    assert throttle.per_number_and_subscriber < throttle.per_subscriber < throttle.per_number
+    stranger = ago(*range(10, 15))
+    owner = domain.PinFailures([], stranger, [])
+    assert throttle.retry_after(owner, NOW) is None and throttle.tries_left(owner, NOW) == 5
 
 
 def test_prof_needs_a_contract_to_self_register_and_basic_needs_none_for_updates() -> None:

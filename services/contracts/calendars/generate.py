@@ -1,9 +1,10 @@
-"""Generate a production calendar data file (rule ITS-2) from the `holidays` package.
+"""Print a production calendar file (rule ITS-2) from the `holidays` package, to pin or review a calendar.
 
-    python -m services.contracts.calendars.generate RU 2026 2027 > services/contracts/calendars/ru.json
+    python -m services.contracts.calendars.generate RU 2026 2027 > /etc/its/ru-2026.json
 
-Only this generator needs `holidays` (a dev dependency); the service reads the JSON it writes.
-Decree changes made after generation go into `<country>.overrides.json`, not into the generated file.
+contracts does not need this: with `ITS_CALENDAR=ru` it generates the years it can reach when it starts. A
+file is for a calendar the package lacks or one to pin (`ITS_CALENDAR=/path/ru-2026.json`); decree changes go
+into the sibling `<stem>.overrides.json`.
 """
 
 from __future__ import annotations
@@ -11,34 +12,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import date
-from importlib.metadata import version
-from typing import Any
 
-import holidays
-
-
-def build(country: str, years: list[int]) -> dict[str, Any]:
-    """The calendar data for `country` and `years`, in the format `calendar.load_calendar` reads."""
-    found = holidays.country_holidays(country, years=years)
-    by_year: dict[str, dict[str, list[str]]] = {}
-    for year in sorted(set(years)):
-        # Public holidays and days off moved by decree; those on weekends are kept too (harmless, and
-        # they show a reviewer the whole official list).
-        non_working = sorted(day for day in found if day.year == year)
-        # Weekend days that are working days by decree (rule ITS-2: "transferred working days").
-        working = sorted(day for day in found.weekend_workdays if day.year == year)
-        by_year[str(year)] = {
-            "non_working": [day.isoformat() for day in non_working],
-            "working": [day.isoformat() for day in working],
-        }
-    return {
-        "country": country.upper(),
-        "source": f"python holidays {version('holidays')}: country_holidays({country.upper()!r}) "
-        "public holidays and weekend_workdays",
-        "generated": date.today().isoformat(),
-        "years": by_year,
-    }
+from services.contracts.calendar import calendar_data
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,9 +22,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("years", nargs="+", type=int, help="e.g. 2026 2027")
     args = parser.parse_args(argv)
     try:
-        data = build(args.country, args.years)
-    except NotImplementedError:
-        parser.error(f"the holidays package has no calendar for country {args.country!r}")
+        data = calendar_data(args.country, args.years)
+    except ValueError as exc:
+        parser.error(str(exc))
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     return 0
 

@@ -13,10 +13,8 @@ on the way), declared with the draft, streamed on to updates and the temporary f
 from __future__ import annotations
 
 import asyncio
-import csv
 import hashlib
 import hmac
-import io
 import json
 import re
 import tempfile
@@ -53,9 +51,8 @@ from shared.http import read_form_fields, reading_form
 
 routes = web.RouteTableDef()
 
-# A page shows at most this many new numbers with their PINs (registration's own limit is 10,000 per request,
-# which takes seconds to hash: `itsctl catalogue issue` is the tool for big batches).
-MAX_ISSUE = 1000
+# registration's limit per request; beyond 1,000 it issues them as a deferred batch (operator_numbers.py).
+MAX_ISSUE = 100_000
 RELEASES_SHOWN = 1000  # updates' largest page
 DELIVERIES_PAGE = 50
 # A kit is spooled to disk here before it is sent on; updates has its own, usually smaller, limit.
@@ -114,7 +111,6 @@ ARCHITECTURES = ("x86_64", "aarch64")
 PLATFORM_PREFIX = "platform_"
 FIXED_BUG = re.compile(r"(?P<id>\S+?):\s+(?P<title>\S.*)")  # "ID: description"; an ID may hold ':' itself
 DELIVERY_STATUSES = ("pending", "sent", "retrying", "failed")
-CSV_UNSAFE = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet would take these for a formula
 
 
 def _q(value: str) -> str:
@@ -492,57 +488,6 @@ async def product(request: web.Request) -> web.Response:
     if (refusal := _operator_page(request)) is not None:
         return refusal
     return await _product_page(request, request.match_info["article"])
-
-
-@routes.post("/operator/catalogue/products/{article}/numbers")
-async def issue_numbers(request: web.Request) -> web.StreamResponse:
-    """REG-1, REG-2: N new numbers with their PINs, shown once in this answer (201), or the same batch as a CSV
-    file ("issue and download"). A second click issues another batch: the portal keeps none."""
-    article = request.match_info["article"]
-    values = await form_values(request)
-    count_text = values.get("count", "").strip()
-    if not count_text.isdigit() or not 1 <= int(count_text) <= MAX_ISSUE:
-        errors = {"count": t(request, "operator.error.count", max=MAX_ISSUE)}
-        return await _product_page(request, article, errors=errors, values=values, status=422)
-    body: dict[str, Any] = {"count": int(count_text)}
-    if (with_pin := values.get("with_pin", "")) in ("yes", "no"):
-        body["with_pin"] = with_pin == "yes"
-    path = f"/v1/products/{_q(article)}/registration-numbers"
-    try:
-        batch = await _call(request, request.app[REGISTRATION], "POST", path, body)
-    except ServiceError as exc:
-        if exc.status == 403:
-            return _refused(request)
-        if exc.status == 404:
-            raise web.HTTPNotFound() from None
-        errors = _errors(request, exc, ISSUE_FIELDS)
-        return await _product_page(request, article, errors=errors, values=values, status=exc.status)
-    if values.get("action") == "csv":
-        return _numbers_csv(batch)
-    return await _product_page(request, article, batch=batch, status=201)
-
-
-def _cell(value: object) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(CSV_UNSAFE) else text
-
-
-def _numbers_csv(batch: Mapping[str, Any]) -> web.Response:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(["article", "product", "edition", "registration_number", "pin"])
-    for item in batch.get("items", []):
-        writer.writerow(
-            [_cell(batch.get(k)) for k in ("article", "product_name", "edition")]
-            + [_cell(item.get("registration_number")), _cell(item.get("pin"))]
-        )
-    name = re.sub(r"[^0-9A-Za-z-]", "", f"numbers-{batch.get('article', '')}-{batch.get('batch_id', '')}")
-    return web.Response(
-        body=out.getvalue().encode("utf-8-sig"),  # with a BOM: spreadsheets then read UTF-8
-        content_type="text/csv",
-        charset="utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
-    )
 
 
 # ---- releases (updates) ------------------------------------------------------------------------------

@@ -10,7 +10,6 @@ import uuid
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
@@ -19,6 +18,7 @@ from services.portal.clients import ServiceError
 from services.portal.pages.base import (
     CONTRACTS,
     REGISTRATION,
+    SETTINGS,
     as_user,
     form_values,
     language_of,
@@ -30,7 +30,6 @@ from services.portal.pages.base import (
 
 routes = web.RouteTableDef()
 
-VENDOR_ZONE = ZoneInfo("Europe/Moscow")
 CARD_FIELDS = (
     "company_name",
     "activity_type",
@@ -51,14 +50,19 @@ ACTIVATE_SERVICE_FIELDS = {"start": "period_from", **{name: name for name in ACT
 
 
 def moment(request: web.Request, value: object) -> str:
-    """An instant from a service, in the vendor's time zone (as the rules state times)."""
+    """An instant from a service, in the vendor's time zone (ITS_VENDOR_TIMEZONE, as the rules state times),
+    named: "(Moscow time)" for Moscow, the zone's name otherwise."""
     if not isinstance(value, str):
         return ""
     try:
         instant = datetime.fromisoformat(value)
     except ValueError:
         return value
-    return t(request, "software.moscow_time", time=instant.astimezone(VENDOR_ZONE).strftime("%Y-%m-%d %H:%M"))
+    zone = request.app[SETTINGS].vendor_zone
+    time = instant.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+    if zone.key == "Europe/Moscow":
+        return t(request, "software.moscow_time", time=time)
+    return t(request, "software.zone_time", time=time, zone=zone.key)
 
 
 def _field_errors(request: web.Request, exc: ServiceError, fields: tuple[str, ...], area: str) -> dict[str, str]:
@@ -126,9 +130,13 @@ def _pin_errors(request: web.Request, exc: ServiceError) -> dict[str, str]:
     if slug == "pin-rejected":
         return {"pin": t(request, "software.pin_wrong", tries=exc.body.get("tries_left", "?"))}
     if exc.status == 429:
+        # REG-7: what is locked (this number, or the subscriber's tries on every number) and until when; a 429
+        # without a time (the gateway's own rate limit) says "later".
         retry_at = exc.body.get("retry_at")
-        when = moment(request, retry_at) if isinstance(retry_at, str) else ""
-        return {"pin": t(request, "software.pin_throttled", time=when)}
+        if not isinstance(retry_at, str):
+            return {"pin": t(request, "software.pin_throttled_later")}
+        key = "software.pin_throttled_subscriber" if exc.body.get("scope") == "subscriber" else "software.pin_throttled"
+        return {"pin": t(request, key, time=moment(request, retry_at))}
     if slug == "pin-used":
         key = "software.pin_used_yours" if exc.body.get("yours") else "software.pin_used"
         return {"pin": t(request, key)}

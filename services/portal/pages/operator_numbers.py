@@ -1,0 +1,199 @@
+"""The operator cabinet: issuing registration numbers with their PINs, shown once (REG-1, REG-2).
+
+Up to 1,000 numbers registration issues in its answer (201): they are shown on the product's page, or sent as
+a CSV file. A larger batch it answers with 202, the batch's URL and a key, shown once, that opens the batch's
+PINs when it is done. The portal keeps nothing: the key goes to the operator's browser in a cookie scoped to
+the batch's page (HttpOnly, SameSite=Strict); that page shows the progress and reloads itself while the batch
+is issued (a refresh, no JavaScript), and when it is done a button shows the numbers with their PINs (or a
+CSV file), once: registration deletes them with that answer, and the cookie goes with it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from aiohttp import web
+
+from services.portal import i18n
+from services.portal.clients import ServiceError
+from services.portal.pages.base import REGISTRATION, SETTINGS, form_values, language_of, path_uuid, redirect, t
+from services.portal.pages.operator import (
+    ISSUE_FIELDS,
+    MAX_ISSUE,
+    _call,
+    _errors,
+    _not_for_you,
+    _operator_page,
+    _page,
+    _product_page,
+    _q,
+    _refused,
+)
+
+routes = web.RouteTableDef()
+
+CSV_UNSAFE = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet would take these for a formula
+
+
+@routes.post("/operator/catalogue/products/{article}/numbers")
+async def issue_numbers(request: web.Request) -> web.StreamResponse:
+    """REG-1, REG-2: N new numbers with their PINs, shown once in this answer (201), or the same batch as a CSV
+    file ("issue and download"); a large batch goes on to its page (202). A second click issues another batch:
+    the portal keeps none."""
+    article = request.match_info["article"]
+    values = await form_values(request)
+    count_text = values.get("count", "").strip()
+    if not count_text.isdigit() or not 1 <= int(count_text) <= MAX_ISSUE:
+        errors = {"count": t(request, "operator.error.count", max=MAX_ISSUE)}
+        return await _product_page(request, article, errors=errors, values=values, status=422)
+    body: dict[str, Any] = {"count": int(count_text)}
+    if (with_pin := values.get("with_pin", "")) in ("yes", "no"):
+        body["with_pin"] = with_pin == "yes"
+    path = f"/v1/products/{_q(article)}/registration-numbers"
+    try:
+        batch = await _call(request, request.app[REGISTRATION], "POST", path, body)
+    except ServiceError as exc:
+        if exc.status == 403:
+            return _refused(request)
+        if exc.status == 404:
+            raise web.HTTPNotFound() from None
+        errors = _errors(request, exc, ISSUE_FIELDS)
+        return await _product_page(request, article, errors=errors, values=values, status=exc.status)
+    action = "csv" if values.get("action") == "csv" else "page"
+    if "key" in batch and "items" not in batch:  # 202: a deferred batch, with its key shown once
+        return accepted(request, batch, action)
+    if action == "csv":
+        return _numbers_csv(batch)
+    return await _product_page(request, article, batch=batch, status=201)
+
+
+def _cell(value: object) -> str:
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(CSV_UNSAFE) else text
+
+
+def _numbers_csv(batch: Mapping[str, Any]) -> web.Response:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(["article", "product", "edition", "registration_number", "pin"])
+    for item in batch.get("items", []):
+        writer.writerow(
+            [_cell(batch.get(k)) for k in ("article", "product_name", "edition")]
+            + [_cell(item.get("registration_number")), _cell(item.get("pin"))]
+        )
+    name = re.sub(r"[^0-9A-Za-z-]", "", f"numbers-{batch.get('article', '')}-{batch.get('batch_id', '')}")
+    return web.Response(
+        body=out.getvalue().encode("utf-8-sig"),  # with a BOM: spreadsheets then read UTF-8
+        content_type="text/csv",
+        charset="utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+    )
+
+
+REFRESH_SECONDS = 2
+KEY_COOKIE_DAYS = 7  # registration keeps a batch's sealed PINs this long
+
+
+def batch_page_url(batch_id: str, action: str = "page") -> str:
+    return f"/operator/catalogue/batches/{batch_id}" + ("?as=csv" if action == "csv" else "")
+
+
+def _cookie_name(request: web.Request, batch_id: uuid.UUID) -> str:
+    secure = request.app[SETTINGS].portal_secure_cookies
+    return f"{'__Secure-' if secure else ''}its_batch_{batch_id.hex}"
+
+
+def accepted(request: web.Request, batch: dict[str, Any], action: str) -> web.Response:
+    """registration's 202: on to the batch's page, with its key in a cookie only that page receives."""
+    batch_id = uuid.UUID(str(batch["batch_id"]))
+    response = redirect(batch_page_url(str(batch_id), action))
+    response.set_cookie(
+        _cookie_name(request, batch_id),
+        str(batch["key"]),
+        path=f"/operator/catalogue/batches/{batch_id}",
+        max_age=KEY_COOKIE_DAYS * 86400,
+        httponly=True,
+        secure=request.app[SETTINGS].portal_secure_cookies,
+        samesite="Strict",
+    )
+    return response
+
+
+async def _batch(request: web.Request, batch_id: uuid.UUID) -> dict[str, Any]:
+    batch: dict[str, Any] = await _call(request, request.app[REGISTRATION], "GET", f"/v1/number-batches/{batch_id}")
+    return batch
+
+
+def _batch_page(request: web.Request, batch: dict[str, Any], *, message: str = "", status: int = 200) -> web.Response:
+    batch_id = uuid.UUID(str(batch["batch_id"]))
+    context = {
+        "here_nav": "catalogue",
+        "batch": batch,
+        "refresh": REFRESH_SECONDS if batch.get("state") == "issuing" else None,
+        "has_key": _cookie_name(request, batch_id) in request.cookies,
+        "action": "csv" if request.query.get("as") == "csv" else "page",
+        "message": message,
+    }
+    return _page(request, "operator_batch.html", context, status=status)
+
+
+@routes.get("/operator/catalogue/batches/{batch_id}")
+async def batch_page(request: web.Request) -> web.Response:
+    """The batch's progress; while it is issued the page reloads itself every REFRESH_SECONDS."""
+    if (refusal := _operator_page(request)) is not None:
+        return refusal
+    batch_id = uuid.UUID(path_uuid(request, "batch_id"))
+    try:
+        batch = await _batch(request, batch_id)
+    except ServiceError as exc:
+        return _not_for_you(request, exc)
+    return _batch_page(request, batch)
+
+
+@routes.post("/operator/catalogue/batches/{batch_id}/numbers")
+async def show_numbers(request: web.Request) -> web.StreamResponse:
+    """The done batch's numbers with their PINs, once: on the product's page, or as a CSV file."""
+    batch_id = uuid.UUID(path_uuid(request, "batch_id"))
+    values = await form_values(request)
+    key = request.cookies.get(_cookie_name(request, batch_id), "")
+    path = f"/v1/number-batches/{batch_id}/delivery"
+    try:
+        if not key:
+            raise _NoKey
+        numbers: dict[str, Any] = await _call(request, request.app[REGISTRATION], "POST", path, {"key": key})
+    except _NoKey:
+        batch = await _batch(request, batch_id)
+        if batch.get("state") in ("delivered", "purged"):
+            return _batch_page(request, batch, message=t(request, "operator.problem.batch-delivered"), status=410)
+        return _batch_page(request, batch, message=t(request, "operator.batch.no_key"), status=403)
+    except ServiceError as exc:
+        if exc.status == 409:  # not done yet: its progress
+            return redirect(batch_page_url(str(batch_id), values.get("action", "page")))
+        if exc.status in (403, 410):
+            batch = await _batch(request, batch_id)
+            message = i18n.known(language_of(request), f"operator.problem.{exc.slug}") or t(
+                request, "operator.batch.no_key"
+            )
+            return _forget_key(request, batch_id, _batch_page(request, batch, message=message, status=exc.status))
+        if exc.status == 404:
+            raise web.HTTPNotFound() from None
+        return _refused(request, exc)
+    if values.get("action") == "csv":
+        response: web.StreamResponse = _numbers_csv(numbers)
+    else:
+        response = await _product_page(request, str(numbers.get("article", "")), batch=numbers)
+    return _forget_key(request, batch_id, response)
+
+
+class _NoKey(Exception):
+    """The browser has no key for this batch (another browser asked for it, or it was shown already)."""
+
+
+def _forget_key(request: web.Request, batch_id: uuid.UUID, response: web.StreamResponse) -> web.StreamResponse:
+    response.del_cookie(_cookie_name(request, batch_id), path=f"/operator/catalogue/batches/{batch_id}")
+    return response
