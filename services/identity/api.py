@@ -32,6 +32,7 @@ from shared.events.identity import (
     PasswordResetRequested,
     SubscriberCreated,
 )
+from shared.forwarded import client_address
 from shared.http import Api, StrictModel
 from shared.outbox import Outbox
 from shared.problems import Conflict, NotFound, Problem, TooManyRequests, ValidationFailed, invalid
@@ -539,7 +540,7 @@ async def _password_grant(request: web.Request, username: str, password: str, su
     # Round trips are few on purpose: the hash should be nearly all of a login's time.
     pool, clock = request.app[POOL], request.app[CLOCK]
     (account, membership), attempt = await asyncio.gather(
-        _account_and_membership(request, username, subscriber), _admit(request, username)
+        _account_and_membership(request, username, subscriber), _admit_for_token(request, username)
     )
     ok = await request.app[PASSWORDS].verify(account.password_hash if account else None, password)
     tokens, refresh = (None, None)
@@ -569,7 +570,7 @@ async def _partner_staff_grant(request: web.Request, username: str, password: st
         raise OAuthError("invalid_request", "partner must be a partner id") from None
     pool, clock, settings = request.app[POOL], request.app[CLOCK], request.app[SETTINGS]
     (account, _), attempt = await asyncio.gather(
-        _account_and_membership(request, username, None), _admit(request, username)
+        _account_and_membership(request, username, None), _admit_for_token(request, username)
     )
     ok = await request.app[PASSWORDS].verify(account.password_hash if account else None, password)
     async with pool.acquire() as conn:
@@ -606,6 +607,14 @@ async def _admit(request: web.Request, login: str) -> LoginAttempt:
         return await _admit_login_attempt(request, conn, login)
 
 
+async def _admit_for_token(request: web.Request, login: str) -> LoginAttempt:
+    """_admit, its 429 said as the token endpoint says errors (RFC 6749 JSON; problem+json everywhere else)."""
+    try:
+        return await _admit(request, login)
+    except TooManyRequests as exc:
+        raise OAuthError("invalid_grant", exc.detail or exc.title, status=429, headers=exc.headers) from None
+
+
 @dataclass(frozen=True)
 class LoginAttempt:
     login_key: str  # the login as typed, lower-cased: existing or not, so throttling reveals nothing
@@ -613,19 +622,15 @@ class LoginAttempt:
 
 
 async def _admit_login_attempt(request: web.Request, conn: Connection, login: str) -> LoginAttempt:
-    """Refuse (429) while the login or the client address is throttled."""
+    """Refuse (429 problem+json with Retry-After; the token endpoint answers it as OAuth JSON) while the login or
+    the client address is throttled."""
     clock, policy = request.app[CLOCK], request.app[THROTTLE]
-    attempt = LoginAttempt(login.strip().lower(), _client_address(request))
+    attempt = LoginAttempt(login.strip().lower(), client_address(request, request.app[SETTINGS].trusted_proxies))
     counts = await store.failure_counts(conn, attempt.login_key, attempt.address, clock.now(), policy)
     blocked_until = domain.throttled_until(counts, policy)
     if blocked_until is not None:
         retry_after = max(int((blocked_until - clock.now()).total_seconds()) + 1, 1)
-        raise OAuthError(
-            "invalid_grant",
-            f"too many failed attempts; try again in {retry_after} seconds",
-            status=429,
-            headers={"Retry-After": str(retry_after)},
-        )
+        raise TooManyRequests(f"too many failed attempts; try again in {retry_after} seconds", retry_after=retry_after)
     return attempt
 
 
@@ -760,13 +765,6 @@ def email_link(request: web.Request, portal_page: str, own_path: str, token: str
     if settings.portal_url:
         return f"{settings.portal_url.rstrip('/')}/{portal_page}?token={token}"
     return f"{settings.public_url.rstrip('/')}{own_path}/{token}"
-
-
-def _client_address(request: web.Request) -> str:
-    settings = request.app[SETTINGS]
-    if settings.trust_forwarded_for and (forwarded := request.headers.get("X-Forwarded-For")):
-        return forwarded.split(",")[0].strip()[:64]
-    return request.remote or "unknown"
 
 
 def _page(title: str, text: str, *, status: int = 200, raw: bool = False) -> web.Response:

@@ -84,7 +84,7 @@ async def portal(
         registration_url=registration.url,
         updates_url=updates.url,
         notifications_url=notifications.url,
-        trust_forwarded_for=True,
+        trusted_proxies=["127.0.0.1"],
     )
     async with RunningApp(create_app(settings)) as running:
         yield running

@@ -67,7 +67,7 @@ async def portal(
         identity_url=identity.url,
         registration_url=registration.url,
         contracts_url=contracts.url,
-        trust_forwarded_for=True,
+        trusted_proxies=["127.0.0.1"],
     )
     async with RunningApp(create_app(settings)) as running:
         yield running
