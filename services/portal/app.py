@@ -17,7 +17,18 @@ from aiohttp import web
 
 from services.portal import middlewares
 from services.portal.clients import Identity, Invitations, Service
-from services.portal.pages import account, auth, home, invitations, operator, partner, releases, software, users
+from services.portal.pages import (
+    account,
+    auth,
+    home,
+    invitations,
+    operator,
+    operator_partners,
+    partner,
+    releases,
+    software,
+    users,
+)
 from services.portal.pages.base import (
     CONTRACTS,
     IDENTITY,
@@ -88,7 +99,7 @@ def setup_services(app: web.Application, settings: PortalSettings) -> None:
 
 def setup_pages(app: web.Application) -> None:
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, default_helpers=False)
-    for module in (home, auth, account, invitations, software, releases, users, partner, operator):
+    for module in (home, auth, account, invitations, software, releases, users, partner, operator, operator_partners):
         app.router.add_routes(module.routes)
     app.router.add_static("/static", STATIC, append_version=False)
 
