@@ -7,12 +7,15 @@ import collections
 from typing import Any
 
 from services.identity.app import IdentitySettings, create_app
+from services.portal.app import PortalSettings
+from services.portal.app import create_app as create_portal
 from shared.app import POOL
 from tests.infra import RunningApp, TestStack
 from tests.integration.identity_fixtures import address, identity, new_account, unique
 from tests.integration.test_identity_partners import operator_account
+from tests.integration.test_portal_pages import Browser, portal_schema
 
-__all__ = ["identity"]
+__all__ = ["identity", "portal_schema"]
 
 PROBLEMS = "https://its-portal.dev/problems/"
 
@@ -86,6 +89,24 @@ async def test_a_forwarded_address_counts_only_from_a_trusted_proxy(migrated: Te
         forwarded = unique("forwarded")
         await login(trusting, forwarded, "wrong-password-1", "192.0.2.10, 203.0.113.9")
         assert await recorded_address(trusting, forwarded) == "203.0.113.9"  # the hop the proxy vouches for
+
+
+async def test_the_portal_passes_on_the_address_its_trusted_gateway_names_and_no_other(
+    portal_schema: TestStack, identity: RunningApp
+) -> None:
+    """The portal logs browsers in server-side: identity sees the portal, which names the browser's address as
+    the gateway named it to the portal, only if the portal trusts its peer (here the test stands in for it)."""
+    for trusted in ((), ("127.0.0.1",)):
+        settings = PortalSettings(identity_url=identity.url, trusted_proxies=list(trusted))
+        async with RunningApp(create_portal(settings)) as portal:
+            browser = Browser(portal.url)  # sends X-Forwarded-For: <an address of its own>
+            try:
+                nobody = unique("nobody")
+                page = await browser.log_in(nobody, "wrong-password-1")
+                assert page.status == 401, page.text
+            finally:
+                await browser.close()
+        assert await recorded_address(identity, nobody) == (browser.addr if trusted else "127.0.0.1")
 
 
 async def test_a_throttled_password_change_is_a_problem_with_retry_after(identity: RunningApp) -> None:
