@@ -42,8 +42,14 @@ SERVICE_PORTS = {
     "updates": 8104,
     "notifications": 8105,
 }
-# identity's e-mail links (verification, password reset, invitations) open the portal's pages.
-SERVICE_ENV = {"identity": {"ITS_PORTAL_URL": "http://127.0.0.1:8080"}}
+# identity's e-mail links (verification, password reset, invitations) open the portal's pages. identity
+# believes the X-Forwarded-For of the gateway and the portal, the portal the gateway's (all on this machine):
+# logins are throttled per client address (shared.forwarded).
+LOCAL_PROXIES = "127.0.0.1,::1"
+SERVICE_ENV = {
+    "identity": {"ITS_PORTAL_URL": "http://127.0.0.1:8080", "ITS_TRUSTED_PROXIES": LOCAL_PROXIES},
+    "portal": {"ITS_TRUSTED_PROXIES": LOCAL_PROXIES},
+}
 SINK_NAME = "smtp-sink"
 GATEWAY_NAME = "gateway"
 HOST = "127.0.0.1"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pydantic
 from aio_pika.abc import AbstractIncomingMessage
@@ -21,8 +21,7 @@ from shared.bus import Bus
 from shared.clock import Clock, make_clock
 from shared.consumer import Consumer, Subscription
 from shared.db import Outage, Pool, pool_context
-from shared.events import Envelope, unwrap
-from shared.events.identity import MemberExcluded
+from shared.events import Envelope
 from shared.http import (
     AUTHENTICATOR,
     DB_OUTAGE,
@@ -36,6 +35,7 @@ from shared.jobs import JobHandler, JobWorker
 from shared.logging import get_logger
 from shared.metrics import Metrics
 from shared.outbox import Outbox, OutboxRelay
+from shared.revocations import ACCESS_TOKEN_LIFETIME, REVOKING_TYPES, revocation_of
 from shared.settings import BaseServiceSettings
 from shared.tasks import background
 
@@ -50,8 +50,6 @@ VERIFIER = web.AppKey("verifier", TokenVerifier)
 READINESS = web.AppKey("readiness", list[Callable[[], Awaitable[None]]])
 
 BUS_CONNECT_TIMEOUT = 60.0
-# Identity's access tokens live this long (services.identity.tokens.ACCESS_TOKEN_TTL).
-ACCESS_TOKEN_LIFETIME = timedelta(minutes=15)
 
 
 def create_app(settings: BaseServiceSettings, *, service: str, api: Api) -> web.Application:
@@ -188,30 +186,32 @@ def setup_auth(app: web.Application, keys: KeySource | None = None) -> None:
     app.cleanup_ctx.append(auth)
 
 
-def setup_exclusions(app: web.Application) -> None:
-    """Refuse excluded members' tokens at once (rule SUB-6), not when they expire. Needs setup_bus and setup_auth.
+def setup_revocations(app: web.Application) -> None:
+    """Refuse a token at once when identity takes its grant away (shared.revocations), not when it expires.
 
-    Every process follows `identity.member.excluded` on the event log, replaying the last
-    ACCESS_TOKEN_LIFETIME on start: older exclusions only concern tokens that have expired anyway.
+    Needs setup_bus and setup_auth. Every process follows identity's revoking events on the event log,
+    replaying the last ACCESS_TOKEN_LIFETIME on start: older revocations concern only expired tokens.
     """
 
-    async def exclusions(app: web.Application) -> AsyncIterator[None]:
-        exclusions = app[VERIFIER].exclusions
+    async def revocations(app: web.Application) -> AsyncIterator[None]:
+        view = app[VERIFIER].revocations
 
         async def on_event(message: AbstractIncomingMessage) -> None:
-            if message.type == MemberExcluded.TYPE:
+            if message.type in REVOKING_TYPES:
                 try:
-                    event = unwrap(Envelope.model_validate_json(message.body), MemberExcluded)
-                    exclusions.exclude(event.account_id, event.subscriber_id, event.excluded_at.timestamp())
+                    revocation = revocation_of(Envelope.model_validate_json(message.body))
                 except pydantic.ValidationError as exc:
-                    log.error("exclusions.bad_event", error=str(exc))
+                    log.error("revocations.bad_event", message_id=message.message_id, error=str(exc))
+                else:
+                    if revocation is not None:
+                        view.add(revocation)
             await message.ack()
 
         # The stream's offsets are the broker's wall-clock time, not the shared (test) clock.
         await app[BUS].follow_event_log(datetime.now(UTC) - ACCESS_TOKEN_LIFETIME, on_event)
         yield
 
-    app.cleanup_ctx.append(exclusions)
+    app.cleanup_ctx.append(revocations)
 
 
 async def _retry_until(connect: Callable[[], Awaitable[None]], timeout: float, what: str) -> None:

@@ -21,6 +21,7 @@ from aiohttp import web
 from shared.clock import Clock
 from shared.logging import get_logger
 from shared.problems import Forbidden, Unauthorized
+from shared.revocations import Revocations
 
 log = get_logger(__name__)
 
@@ -98,31 +99,6 @@ def _partner_id(claims: dict[str, Any]) -> uuid.UUID | None:
         raise Unauthorized("the access token's partner claim is malformed") from None
 
 
-class MembershipEnded(Forbidden):
-    slug, title = "membership-ended", "You are no longer a user of this subscriber"
-
-
-class Exclusions:
-    """Members excluded from subscribers (rule SUB-6), learnt from `identity.member.excluded`.
-
-    Access tokens live 15 minutes; with this, a service refuses an excluded member's token at once
-    instead of when it expires. A token issued after the exclusion (the person re-joined) passes.
-    """
-
-    def __init__(self) -> None:
-        self._at: dict[tuple[uuid.UUID, uuid.UUID], float] = {}
-
-    def exclude(self, account_id: uuid.UUID, subscriber_id: uuid.UUID, at: float) -> None:
-        key = (account_id, subscriber_id)
-        self._at[key] = max(at, self._at.get(key, at))
-
-    def excludes(self, caller: Caller) -> bool:
-        if caller.subscriber is None or not self._at:
-            return False
-        excluded_at = self._at.get((caller.account_id, caller.subscriber.id))
-        return excluded_at is not None and float(caller.claims.get("iat", 0)) <= excluded_at
-
-
 class OwnerOnly(Forbidden):
     slug, title = "owner-only", "Only the subscriber's owner can do this"
 
@@ -182,13 +158,14 @@ class TokenVerifier:
         self.audience = audience
         self.clock = clock
         self._verified: OrderedDict[str, Caller] = OrderedDict()
-        self.exclusions = Exclusions()
+        # Grants identity has taken away, learnt from its events (shared.app.setup_revocations).
+        self.revocations = Revocations()
 
     async def verify(self, token: str) -> Caller:
         """The caller of a valid token; a token verified before is taken from a bounded cache.
 
-        A verified token stays valid until `exp` (checked against the clock on every use) unless
-        its member was excluded from its subscriber after it was issued (rule SUB-6).
+        A verified token stays valid until `exp` (checked against the clock on every use) unless a grant it
+        carries was taken away after it was issued (shared.revocations: SUB-5, SUB-6, partners' access).
         """
         caller = self._verified.get(token)
         if caller is not None and caller.claims["exp"] > self.clock.now().timestamp():
@@ -199,8 +176,8 @@ class TokenVerifier:
             self._verified[token] = caller
             if len(self._verified) > VERIFIED_CACHE_SIZE:
                 self._verified.popitem(last=False)
-        if self.exclusions.excludes(caller):
-            raise MembershipEnded("you were excluded from this subscriber")
+        if (refusal := self.revocations.refusal(caller)) is not None:
+            raise refusal
         return caller
 
     async def _verify(self, token: str) -> Caller:

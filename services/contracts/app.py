@@ -22,9 +22,9 @@ from shared.app import (
     setup_bus,
     setup_consumers,
     setup_db,
-    setup_exclusions,
     setup_jobs,
     setup_outbox,
+    setup_revocations,
 )
 from shared.app import create_app as create_service_app
 from shared.auth import KeySource
@@ -64,7 +64,7 @@ def create_app(settings: ContractsSettings, keys: KeySource | None = None) -> we
     setup_outbox(app, producer=SERVICE, schema=SCHEMA)
     setup_consumers(app, subscriptions())
     setup_auth(app, keys)
-    setup_exclusions(app)  # rule SUB-6
+    setup_revocations(app)  # SUB-5, SUB-6, partners: a token whose grant is taken away is refused at once
     setup_jobs(app, job_handlers(app, settings))
     app.on_startup.append(schedule_housekeeping)
     return app

@@ -32,6 +32,7 @@ from shared.events.identity import (
     PasswordResetRequested,
     SubscriberCreated,
 )
+from shared.forwarded import client_address
 from shared.http import Api, StrictModel, read_form_fields
 from shared.outbox import Outbox
 from shared.problems import Conflict, NotFound, Problem, TooManyRequests, ValidationFailed, invalid
@@ -488,30 +489,31 @@ async def _client_credentials_grant(request: web.Request, body: TokenRequest) ->
         parsed_id = uuid.UUID(client_id)
     except ValueError:
         parsed_id = None
-    async with request.app[POOL].acquire() as conn:
-        found = await store.active_client_secret(conn, parsed_id) if parsed_id else None
     given = hashlib.sha256(secret.encode()).digest()
-    # Compared in constant time; an unknown client compares against a dummy so both take the same time.
-    expected = found[1] if found else hashlib.sha256(b"no such client").digest()
-    if not hmac.compare_digest(given, expected) or found is None:
-        raise OAuthError(
-            "invalid_client",
-            "the client is unknown, revoked or its secret is wrong",
-            status=401,
-            headers={"WWW-Authenticate": 'Basic realm="its-identity"'},
+    settings = request.app[SETTINGS]
+    async with request.app[POOL].acquire() as conn, conn.transaction():
+        # Under a share lock of the client and its partner, the token stamped after it (shared.revocations).
+        found = await store.client_for_token(conn, parsed_id) if parsed_id else None
+        # Compared in constant time; an unknown client compares against a dummy so both take the same time.
+        expected = found[1] if found else hashlib.sha256(b"no such client").digest()
+        if not hmac.compare_digest(given, expected) or found is None:
+            raise OAuthError(
+                "invalid_client",
+                "the client is unknown, revoked, its partner deactivated or its secret is wrong",
+                status=401,
+                headers={"WWW-Authenticate": 'Basic realm="its-identity"'},
+            )
+        client = found[0]
+        access = request.app[KEYS].sign(
+            access_token_claims(
+                account_id=client.id,
+                scopes=["partner"],
+                partner_id=client.partner_id,
+                now=request.app[CLOCK].now(),
+                issuer=settings.jwt_issuer,
+                audience=settings.jwt_audience,
+            )
         )
-    client = found[0]
-    settings, now = request.app[SETTINGS], request.app[CLOCK].now()
-    access = request.app[KEYS].sign(
-        access_token_claims(
-            account_id=client.id,
-            scopes=["partner"],
-            partner_id=client.partner_id,
-            now=now,
-            issuer=settings.jwt_issuer,
-            audience=settings.jwt_audience,
-        )
-    )
     return TokenOut(access_token=access, expires_in=int(ACCESS_TOKEN_TTL.total_seconds()), scope="partner")
 
 
@@ -539,13 +541,17 @@ async def _password_grant(request: web.Request, username: str, password: str, su
     # Round trips are few on purpose: the hash should be nearly all of a login's time.
     pool, clock = request.app[POOL], request.app[CLOCK]
     (account, membership), attempt = await asyncio.gather(
-        _account_and_membership(request, username, subscriber), _admit(request, username)
+        _account_and_membership(request, username, subscriber), _admit_for_token(request, username)
     )
     ok = await request.app[PASSWORDS].verify(account.password_hash if account else None, password)
     tokens, refresh = (None, None)
-    if ok and account is not None and membership is not None:
-        tokens, refresh = _issue_tokens(request, account, membership, family_id=uuid.uuid4())
-    async with pool.acquire() as conn:
+    async with pool.acquire() as conn, conn.transaction():
+        if ok and account is not None and membership is not None:
+            # Read again under a share lock, the token stamped after it: a change of the member made meanwhile
+            # either shows in it or refuses it (shared.revocations).
+            granted = await store.membership(conn, account.id, membership.subscriber_id, for_token=True)
+            if granted is not None:
+                tokens, refresh = _issue_tokens(request, account, granted, family_id=uuid.uuid4())
         await store.record_login_attempt(conn, attempt.login_key, attempt.address, clock.now(), ok, refresh)
     if not ok or account is None:
         raise OAuthError("invalid_grant", "the login or password is wrong")
@@ -569,28 +575,34 @@ async def _partner_staff_grant(request: web.Request, username: str, password: st
         raise OAuthError("invalid_request", "partner must be a partner id") from None
     pool, clock, settings = request.app[POOL], request.app[CLOCK], request.app[SETTINGS]
     (account, _), attempt = await asyncio.gather(
-        _account_and_membership(request, username, None), _admit(request, username)
+        _account_and_membership(request, username, None), _admit_for_token(request, username)
     )
     ok = await request.app[PASSWORDS].verify(account.password_hash if account else None, password)
-    async with pool.acquire() as conn:
+    access = None
+    async with pool.acquire() as conn, conn.transaction():
         await store.record_login_attempt(conn, attempt.login_key, attempt.address, clock.now(), ok)
-        is_admin = await store.partner_admin(conn, partner_id, account.id) if ok and account else None
+        # Under a share lock of the staff membership and the partner, the token stamped after it
+        # (shared.revocations).
+        staff = await store.staff_for_token(conn, partner_id, account.id) if ok and account else None
+        if account is not None and staff is not None and staff.partner_active:
+            access = request.app[KEYS].sign(
+                access_token_claims(
+                    account_id=account.id,
+                    login=account.login,
+                    scopes=["partner"],
+                    partner_id=partner_id,
+                    partner_admin=staff.is_admin,
+                    now=clock.now(),
+                    issuer=settings.jwt_issuer,
+                    audience=settings.jwt_audience,
+                )
+            )
     if not ok or account is None:
         raise OAuthError("invalid_grant", "the login or password is wrong")
-    if is_admin is None:
+    if staff is None:
         raise OAuthError("invalid_grant", "this account is not on the staff of that partner")
-    access = request.app[KEYS].sign(
-        access_token_claims(
-            account_id=account.id,
-            login=account.login,
-            scopes=["partner"],
-            partner_id=partner_id,
-            partner_admin=is_admin,
-            now=clock.now(),
-            issuer=settings.jwt_issuer,
-            audience=settings.jwt_audience,
-        )
-    )
+    if access is None:
+        raise OAuthError("invalid_grant", "that partner is deactivated")
     return TokenOut(access_token=access, expires_in=int(ACCESS_TOKEN_TTL.total_seconds()), scope="partner")
 
 
@@ -606,6 +618,14 @@ async def _admit(request: web.Request, login: str) -> LoginAttempt:
         return await _admit_login_attempt(request, conn, login)
 
 
+async def _admit_for_token(request: web.Request, login: str) -> LoginAttempt:
+    """_admit, its 429 said as the token endpoint says errors (RFC 6749 JSON; problem+json everywhere else)."""
+    try:
+        return await _admit(request, login)
+    except TooManyRequests as exc:
+        raise OAuthError("invalid_grant", exc.detail or exc.title, status=429, headers=exc.headers) from None
+
+
 @dataclass(frozen=True)
 class LoginAttempt:
     login_key: str  # the login as typed, lower-cased: existing or not, so throttling reveals nothing
@@ -613,19 +633,15 @@ class LoginAttempt:
 
 
 async def _admit_login_attempt(request: web.Request, conn: Connection, login: str) -> LoginAttempt:
-    """Refuse (429) while the login or the client address is throttled."""
+    """Refuse (429 problem+json with Retry-After; the token endpoint answers it as OAuth JSON) while the login or
+    the client address is throttled."""
     clock, policy = request.app[CLOCK], request.app[THROTTLE]
-    attempt = LoginAttempt(login.strip().lower(), _client_address(request))
+    attempt = LoginAttempt(login.strip().lower(), client_address(request, request.app[SETTINGS].trusted_proxies))
     counts = await store.failure_counts(conn, attempt.login_key, attempt.address, clock.now(), policy)
     blocked_until = domain.throttled_until(counts, policy)
     if blocked_until is not None:
         retry_after = max(int((blocked_until - clock.now()).total_seconds()) + 1, 1)
-        raise OAuthError(
-            "invalid_grant",
-            f"too many failed attempts; try again in {retry_after} seconds",
-            status=429,
-            headers={"Retry-After": str(retry_after)},
-        )
+        raise TooManyRequests(f"too many failed attempts; try again in {retry_after} seconds", retry_after=retry_after)
     return attempt
 
 
@@ -653,7 +669,8 @@ async def _refresh_grant(request: web.Request, refresh_token: str, subscriber: s
         tokens = None
         if use.account_id and use.family_id and use.subscriber_id:
             account = await store.account_by_id(conn, use.account_id)
-            membership = await store.membership(conn, use.account_id, subscriber or use.subscriber_id)
+            # Under a share lock, the token stamped after it (shared.revocations).
+            membership = await store.membership(conn, use.account_id, subscriber or use.subscriber_id, for_token=True)
             if subscriber is not None and account is not None and membership is None:
                 # The grant is good, the subscriber asked for is not the account's (`invalid_scope`, RFC 6749
                 # §5.2). Raised inside the transaction: the refresh token stays unused and the session goes on.
@@ -760,13 +777,6 @@ def email_link(request: web.Request, portal_page: str, own_path: str, token: str
     if settings.portal_url:
         return f"{settings.portal_url.rstrip('/')}/{portal_page}?token={token}"
     return f"{settings.public_url.rstrip('/')}{own_path}/{token}"
-
-
-def _client_address(request: web.Request) -> str:
-    settings = request.app[SETTINGS]
-    if settings.trust_forwarded_for and (forwarded := request.headers.get("X-Forwarded-For")):
-        return forwarded.split(",")[0].strip()[:64]
-    return request.remote or "unknown"
 
 
 def _page(title: str, text: str, *, status: int = 200, raw: bool = False) -> web.Response:

@@ -12,7 +12,7 @@ from services.identity.domain import ThrottlePolicy
 from services.identity.passwords import Passwords
 from services.identity.settings import IdentitySettings
 from services.identity.tokens import SigningKeys
-from shared.app import CLOCK, POOL, setup_auth, setup_bus, setup_db, setup_jobs, setup_outbox
+from shared.app import CLOCK, POOL, setup_auth, setup_bus, setup_db, setup_jobs, setup_outbox, setup_revocations
 from shared.app import create_app as create_service_app
 from shared.db import Connection
 from shared.http import Api
@@ -40,6 +40,7 @@ def create_app(settings: IdentitySettings) -> web.Application:
     setup_passwords(app, settings)
     setup_signing_keys(app)
     setup_auth(app, app[api.KEYS])
+    setup_revocations(app)  # identity's own endpoints refuse a token whose grant it took away, like every service
     setup_jobs(app, {PURGE_LOGIN_ATTEMPTS: purge_login_attempts})
     app.on_startup.append(schedule_purge)
     return app

@@ -62,13 +62,17 @@ def token_hash(token: str) -> bytes:
 
 # ---- login throttling ---------------------------------------------------------------------
 # Failures are counted per login name (existing or not, so throttling never tells whether an
-# account exists) and per client address:
+# account exists) and per client address (shared.forwarded: behind trusted proxies only):
 #   - per (login, address): PAIR_LIMIT failures per PAIR_WINDOW;
-#   - per login from any address: LOGIN_LIMIT per LOGIN_WINDOW, which bounds guessing against
-#     one account (ASVS: no more than 100 failures per hour). Addresses from which this login
-#     succeeded recently are exempt, so a stranger's failures cannot lock the owner out;
-#   - per address across logins: ADDRESS_LIMIT per ADDRESS_WINDOW (password spraying).
-# Every block ends by itself when the window slides past the old failures.
+#   - per login from addresses it has not succeeded from recently: LOGIN_LIMIT per LOGIN_WINDOW;
+#   - per address across logins: ADDRESS_LIMIT per ADDRESS_WINDOW (password spraying), except for a
+#     login that succeeded from that address recently;
+#   - per login from anywhere: LOGIN_CEILING per LOGIN_WINDOW, which bounds guessing against one
+#     account (ASVS 2.2.1: at most 100 failures per hour). Strangers stop at LOGIN_LIMIT, so only
+#     failures at the owner's own known addresses can reach it.
+# So no single address or login locks other people out (ASVS 2.2.1): the owner at a known address
+# passes the login and address blocks that strangers' failures cause. Every block ends by itself
+# when the window slides past the old failures.
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,7 @@ class ThrottlePolicy:
     pair_window: timedelta = timedelta(minutes=15)
     login_limit: int = 50
     login_window: timedelta = timedelta(hours=1)
+    login_ceiling: int = 100
     address_limit: int = 100
     address_window: timedelta = timedelta(minutes=15)
     known_address_for: timedelta = timedelta(days=30)
@@ -92,7 +97,7 @@ class FailureCounts:
     login_oldest: datetime | None
     address: int
     address_oldest: datetime | None
-    address_is_known: bool
+    address_is_known: bool  # the login succeeded from this address within `known_address_for`
 
 
 def throttled_until(counts: FailureCounts, policy: ThrottlePolicy) -> datetime | None:
@@ -100,9 +105,11 @@ def throttled_until(counts: FailureCounts, policy: ThrottlePolicy) -> datetime |
     blocks: list[datetime] = []
     if counts.pair >= policy.pair_limit and counts.pair_oldest:
         blocks.append(counts.pair_oldest + policy.pair_window)
-    if counts.login >= policy.login_limit and counts.login_oldest and not counts.address_is_known:
+    if counts.login_oldest and (
+        counts.login >= policy.login_ceiling or (counts.login >= policy.login_limit and not counts.address_is_known)
+    ):
         blocks.append(counts.login_oldest + policy.login_window)
-    if counts.address >= policy.address_limit and counts.address_oldest:
+    if counts.address >= policy.address_limit and counts.address_oldest and not counts.address_is_known:
         blocks.append(counts.address_oldest + policy.address_window)
     return max(blocks) if blocks else None
 

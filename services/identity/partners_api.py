@@ -21,7 +21,16 @@ from services.identity.subscribers_api import limit_invitation_sends
 from shared.app import CLOCK, OUTBOX, POOL
 from shared.auth import Caller
 from shared.db import Connection
-from shared.events.identity import InvitationSent, PartnerClientCreated, PartnerClientRevoked, PartnerCreated
+from shared.events import Event
+from shared.events.identity import (
+    InvitationSent,
+    PartnerClientCreated,
+    PartnerClientRevoked,
+    PartnerCreated,
+    PartnerDeactivated,
+    PartnerReactivated,
+    PartnerStaffRemoved,
+)
 from shared.http import Api, StrictModel
 from shared.problems import Conflict, Forbidden, NotFound
 
@@ -47,6 +56,7 @@ class PartnerOut(BaseModel):
     city: str
     contact_email: str
     created_at: datetime
+    deactivated_at: datetime | None = None  # set while deactivated: its clients and staff get no tokens
 
 
 class NewClient(StrictModel):
@@ -215,13 +225,20 @@ async def list_clients(request: web.Request, caller: Caller) -> ClientList:
     tags=("partners",),
 )
 async def revoke_client(request: web.Request, caller: Caller) -> ClientOut:
+    """Its secret gives no new tokens, and every service refuses its tokens at once (shared.revocations)."""
     client_id = _uuid(request, "client_id")
     async with request.app[POOL].acquire() as conn, conn.transaction():
         partner_id = (await _administered_partner(conn, request, caller)).id
-        client = await store.revoke_partner_client(conn, partner_id, client_id, request.app[CLOCK].now())
-        if client is None:
+        locked = await store.lock_partner_client(conn, partner_id, client_id)
+        if locked is None:
             raise NotFound("no such client")
-        await request.app[OUTBOX].add(conn, PartnerClientRevoked(partner_id=partner_id, client_id=client_id))
+        if locked.revoked_at is not None:
+            return _client_out(locked)  # revoked already: nothing changes
+        now = request.app[CLOCK].now()  # after the lock (shared.revocations)
+        client = await store.revoke_partner_client(conn, client_id, now)
+        await request.app[OUTBOX].add(
+            conn, PartnerClientRevoked(partner_id=partner_id, client_id=client_id, revoked_at=now)
+        )
     return _client_out(client)
 
 
@@ -365,6 +382,72 @@ async def list_staff(request: web.Request, caller: Caller) -> PartnerUserList:
             for u in users
         ]
     )
+
+
+@routes.delete(
+    "/v1/partners/{partner_id}/users/{account_id}",
+    summary="Remove a person from the partner's staff; their partner tokens are refused at once "
+    "(operators and partner admins)",
+    auth=True,
+    status=204,
+    errors=(403, 404, 409),
+    tags=("partners",),
+)
+async def remove_staff(request: web.Request, caller: Caller) -> None:
+    account_id = _uuid(request, "account_id")
+    async with request.app[POOL].acquire() as conn, conn.transaction():
+        partner = await _administered_partner(conn, request, caller)
+        if account_id == caller.account_id:
+            raise Conflict("you cannot remove yourself; another admin or an operator can")
+        if not await store.remove_partner_member(conn, partner.id, account_id):
+            raise NotFound("no such person on this partner's staff")
+        removed_at = request.app[CLOCK].now()  # after the row lock the removal holds (shared.revocations)
+        await request.app[OUTBOX].add(
+            conn, PartnerStaffRemoved(partner_id=partner.id, account_id=account_id, removed_at=removed_at)
+        )
+
+
+@routes.post(
+    "/v1/partners/{partner_id}/deactivate",
+    summary="Deactivate a partner: none of its clients or staff get or use tokens until it is reactivated (operators)",
+    scope=OPERATOR,
+    response=PartnerOut,
+    errors=(404,),
+    tags=("partners",),
+)
+async def deactivate_partner(request: web.Request, caller: Caller) -> PartnerOut:
+    return await _set_active(request, active=False)
+
+
+@routes.post(
+    "/v1/partners/{partner_id}/reactivate",
+    summary="Reactivate a deactivated partner: its clients and staff get tokens again (operators)",
+    scope=OPERATOR,
+    response=PartnerOut,
+    errors=(404,),
+    tags=("partners",),
+)
+async def reactivate_partner(request: web.Request, caller: Caller) -> PartnerOut:
+    return await _set_active(request, active=True)
+
+
+async def _set_active(request: web.Request, *, active: bool) -> PartnerOut:
+    """Idempotent: a partner in the state asked for stays as it is, and nothing is announced."""
+    partner_id = _uuid(request, "partner_id")
+    async with request.app[POOL].acquire() as conn, conn.transaction():
+        partner = await store.partner(conn, partner_id, lock=True)
+        if partner is None:
+            raise NotFound("no such partner")
+        if (partner.deactivated_at is None) != active:
+            now = request.app[CLOCK].now()  # after the lock: tokens issued before it are refused (shared.revocations)
+            partner = await store.set_partner_deactivated(conn, partner_id, None if active else now)
+            event: Event = (
+                PartnerReactivated(partner_id=partner_id, reactivated_at=now)
+                if active
+                else PartnerDeactivated(partner_id=partner_id, deactivated_at=now)
+            )
+            await request.app[OUTBOX].add(conn, event)
+    return PartnerOut(**partner.__dict__)
 
 
 async def _administered_partner(conn: Connection, request: web.Request, caller: Caller) -> store.Partner:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from shared.forwarded import TrustedProxies
 from shared.settings import BaseServiceSettings
 
 
@@ -12,7 +13,8 @@ class IdentitySettings(BaseServiceSettings):
     # When set, e-mail links open the portal's pages instead of identity's own endpoints.
     portal_url: str | None = None
     refresh_token_days: int = 30
-    # Behind a gateway that sets X-Forwarded-For, the client address is its first entry.
-    trust_forwarded_for: bool = False
+    # The proxies (addresses or CIDRs, comma-separated) whose X-Forwarded-For names the client: the gateway and
+    # the portal, which logs people in for their browsers. Logins are throttled per client address.
+    trusted_proxies: TrustedProxies = ()
     argon2_memory_kib: int = 19 * 1024
     argon2_time_cost: int = 2

@@ -446,12 +446,18 @@ async def account_and_membership_by_login(
     return Account(**values), membership
 
 
-async def membership(conn: Connection, account_id: uuid.UUID, subscriber: uuid.UUID | str) -> Membership | None:
-    """The account's membership of a subscriber named by id or by code (`CL-…`), unless it was excluded."""
+async def membership(
+    conn: Connection, account_id: uuid.UUID, subscriber: uuid.UUID | str, *, for_token: bool = False
+) -> Membership | None:
+    """The account's membership of a subscriber named by id or by code (`CL-…`), unless it was excluded.
+
+    `for_token`: read under a share lock, held until the caller's transaction ends, for a token stamped after
+    it (a change of the member stamps its time after its own lock: shared.revocations)."""
     column = "s.id" if isinstance(subscriber, uuid.UUID) else "s.code"  # each has a unique index
     row = await conn.fetchrow(
         f"SELECT {MEMBERSHIP_COLUMNS} FROM subscribers s JOIN members m ON m.subscriber_id = s.id "
-        f"WHERE {column} = $2 AND m.account_id = $1 AND m.excluded_at IS NULL",
+        f"WHERE {column} = $2 AND m.account_id = $1 AND m.excluded_at IS NULL"
+        + (" FOR SHARE OF m" if for_token else ""),
         account_id,
         subscriber,
     )
@@ -527,36 +533,35 @@ async def join_subscriber(
     return bool(joined)
 
 
-async def set_its_access(conn: Connection, subscriber_id: uuid.UUID, account_id: uuid.UUID, its_access: bool) -> str:
-    """'ok', 'owner' (the owner's rights are fixed) or 'missing'."""
-    role: str | None = await conn.fetchval(
-        "UPDATE members SET its_access = CASE WHEN role = 'owner' THEN its_access ELSE $3 END "
-        "WHERE subscriber_id = $1 AND account_id = $2 AND excluded_at IS NULL RETURNING role",
-        subscriber_id,
-        account_id,
-        its_access,
-    )
-    return "missing" if role is None else ("owner" if role == "owner" else "ok")
-
-
-async def exclude_member(conn: Connection, subscriber_id: uuid.UUID, account_id: uuid.UUID, now: datetime) -> str:
-    """Rule SUB-6. 'ok', 'owner' (the owner cannot be excluded) or 'missing'."""
+async def lock_member(conn: Connection, subscriber_id: uuid.UUID, account_id: uuid.UUID) -> str | None:
+    """The member's role, its row locked until the transaction ends (a change is stamped after this: a token
+    read before it has an earlier time, shared.revocations); None if it is not a member (any more)."""
     role: str | None = await conn.fetchval(
         "SELECT role FROM members WHERE subscriber_id = $1 AND account_id = $2 AND excluded_at IS NULL FOR UPDATE",
         subscriber_id,
         account_id,
     )
-    if role is None:
-        return "missing"
-    if role == "owner":
-        return "owner"
+    return role
+
+
+async def set_its_access(conn: Connection, subscriber_id: uuid.UUID, account_id: uuid.UUID, its_access: bool) -> None:
+    """Rule SUB-5, for a member locked with lock_member (not the owner: the owner has every right)."""
     await conn.execute(
-        "UPDATE members SET excluded_at = $3 WHERE subscriber_id = $1 AND account_id = $2",
+        "UPDATE members SET its_access = $3 WHERE subscriber_id = $1 AND account_id = $2 AND role <> 'owner'",
+        subscriber_id,
+        account_id,
+        its_access,
+    )
+
+
+async def exclude_member(conn: Connection, subscriber_id: uuid.UUID, account_id: uuid.UUID, now: datetime) -> None:
+    """Rule SUB-6, for a member locked with lock_member (not the owner: the owner cannot be excluded)."""
+    await conn.execute(
+        "UPDATE members SET excluded_at = $3 WHERE subscriber_id = $1 AND account_id = $2 AND role <> 'owner'",
         subscriber_id,
         account_id,
         now,
     )
-    return "ok"
 
 
 # ---- invitations (INV-1..6) ---------------------------------------------------------------
@@ -788,6 +793,10 @@ class Partner:
     city: str
     contact_email: str
     created_at: datetime
+    deactivated_at: datetime | None = None  # none of its clients or staff get or use tokens meanwhile
+
+
+PARTNER_COLUMNS = "id, name, tin, city, contact_email, created_at, deactivated_at"
 
 
 class TinTaken(Exception):
@@ -809,11 +818,21 @@ async def insert_partner(conn: Connection, partner: Partner) -> None:
         raise TinTaken from None
 
 
-async def partner(conn: Connection, partner_id: uuid.UUID) -> Partner | None:
+async def partner(conn: Connection, partner_id: uuid.UUID, *, lock: bool = False) -> Partner | None:
+    """`lock`: the row locked until the transaction ends, for a change stamped after it (shared.revocations)."""
     row = await conn.fetchrow(
-        "SELECT id, name, tin, city, contact_email, created_at FROM partners WHERE id = $1", partner_id
+        f"SELECT {PARTNER_COLUMNS} FROM partners WHERE id = $1" + (" FOR UPDATE" if lock else ""), partner_id
     )
     return Partner(**dict(row)) if row else None
+
+
+async def set_partner_deactivated(conn: Connection, partner_id: uuid.UUID, at: datetime | None) -> Partner:
+    """Deactivate the partner (`at`) or reactivate it (None); locked with partner(lock=True) first."""
+    row = await conn.fetchrow(
+        f"UPDATE partners SET deactivated_at = $2 WHERE id = $1 RETURNING {PARTNER_COLUMNS}", partner_id, at
+    )
+    assert row is not None
+    return Partner(**dict(row))
 
 
 @dataclass(frozen=True)
@@ -846,22 +865,35 @@ async def partner_clients(conn: Connection, partner_id: uuid.UUID) -> list[Partn
     return [PartnerClient(**dict(row)) for row in rows]
 
 
-async def revoke_partner_client(
-    conn: Connection, partner_id: uuid.UUID, client_id: uuid.UUID, now: datetime
-) -> PartnerClient | None:
+async def lock_partner_client(conn: Connection, partner_id: uuid.UUID, client_id: uuid.UUID) -> PartnerClient | None:
+    """The partner's client, its row locked until the transaction ends (a revocation is stamped after it)."""
     row = await conn.fetchrow(
-        f"UPDATE partner_clients SET revoked_at = coalesce(revoked_at, $3) WHERE partner_id = $1 AND id = $2 "
-        f"RETURNING {CLIENT_COLUMNS}",
+        f"SELECT {CLIENT_COLUMNS} FROM partner_clients WHERE partner_id = $1 AND id = $2 FOR UPDATE",
         partner_id,
         client_id,
-        now,
     )
     return PartnerClient(**dict(row)) if row else None
 
 
-async def active_client_secret(conn: Connection, client_id: uuid.UUID) -> tuple[PartnerClient, bytes] | None:
+async def revoke_partner_client(conn: Connection, client_id: uuid.UUID, now: datetime) -> PartnerClient:
+    """For a client locked with lock_partner_client; revoking it again keeps the first time."""
     row = await conn.fetchrow(
-        f"SELECT {CLIENT_COLUMNS}, secret_hash FROM partner_clients WHERE id = $1 AND revoked_at IS NULL", client_id
+        f"UPDATE partner_clients SET revoked_at = coalesce(revoked_at, $2) WHERE id = $1 RETURNING {CLIENT_COLUMNS}",
+        client_id,
+        now,
+    )
+    assert row is not None
+    return PartnerClient(**dict(row))
+
+
+async def client_for_token(conn: Connection, client_id: uuid.UUID) -> tuple[PartnerClient, bytes] | None:
+    """A client that may get a token (not revoked, its partner active) and its secret's hash, read under a share
+    lock of both rows held until the transaction ends: the token is stamped after it (shared.revocations)."""
+    row = await conn.fetchrow(
+        "SELECT c.id, c.partner_id, c.name, c.created_at, c.revoked_at, c.secret_hash "
+        "FROM partner_clients c JOIN partners p ON p.id = c.partner_id "
+        "WHERE c.id = $1 AND c.revoked_at IS NULL AND p.deactivated_at IS NULL FOR SHARE",
+        client_id,
     )
     if row is None:
         return None
@@ -900,10 +932,37 @@ async def partner_admin(conn: Connection, partner_id: uuid.UUID, account_id: uui
     return is_admin
 
 
+@dataclass(frozen=True)
+class StaffGrant:
+    is_admin: bool
+    partner_active: bool
+
+
+async def staff_for_token(conn: Connection, partner_id: uuid.UUID, account_id: uuid.UUID) -> StaffGrant | None:
+    """The account's place on the partner's staff (None: not on it), read under a share lock of it and of the
+    partner held until the transaction ends: the token is stamped after it (shared.revocations)."""
+    row = await conn.fetchrow(
+        "SELECT m.is_admin, p.deactivated_at IS NULL AS partner_active "
+        "FROM partner_members m JOIN partners p ON p.id = m.partner_id "
+        "WHERE m.partner_id = $1 AND m.account_id = $2 FOR SHARE",
+        partner_id,
+        account_id,
+    )
+    return StaffGrant(**dict(row)) if row else None
+
+
+async def remove_partner_member(conn: Connection, partner_id: uuid.UUID, account_id: uuid.UUID) -> bool:
+    """False if the account is not on the partner's staff. The row stays locked until the transaction ends."""
+    removed = await conn.fetchval(
+        "DELETE FROM partner_members WHERE partner_id = $1 AND account_id = $2 RETURNING true", partner_id, account_id
+    )
+    return bool(removed)
+
+
 async def partners_of_account(conn: Connection, account_id: uuid.UUID) -> list[tuple[Partner, bool]]:
     """The partners whose staff the account is on, each with whether it administers them."""
     rows = await conn.fetch(
-        "SELECT p.id, p.name, p.tin, p.city, p.contact_email, p.created_at, m.is_admin "
+        "SELECT p.id, p.name, p.tin, p.city, p.contact_email, p.created_at, p.deactivated_at, m.is_admin "
         "FROM partner_members m JOIN partners p ON p.id = m.partner_id WHERE m.account_id = $1 ORDER BY p.name",
         account_id,
     )
@@ -942,5 +1001,5 @@ async def all_subscribers(conn: Connection) -> list[asyncpg.Record]:
 
 
 async def all_partners(conn: Connection) -> list[Partner]:
-    rows = await conn.fetch("SELECT id, name, tin, city, contact_email, created_at FROM partners ORDER BY created_at")
+    rows = await conn.fetch(f"SELECT {PARTNER_COLUMNS} FROM partners ORDER BY created_at")
     return [Partner(**dict(row)) for row in rows]

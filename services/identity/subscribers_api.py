@@ -26,7 +26,7 @@ from services.identity.api import (
 )
 from services.identity.domain import PasswordRejected
 from shared.app import CLOCK, OUTBOX, POOL
-from shared.auth import Caller, MembershipEnded, OwnerOnly
+from shared.auth import Caller, OwnerOnly
 from shared.db import Connection
 from shared.events.identity import (
     InvitationAccepted,
@@ -38,6 +38,7 @@ from shared.events.identity import (
 )
 from shared.http import Api, StrictModel
 from shared.problems import Conflict, Forbidden, NotFound, TooManyRequests, ValidationFailed, invalid
+from shared.revocations import MembershipEnded
 
 routes = Api("ITS Portal identity: subscribers")
 
@@ -267,15 +268,19 @@ async def set_rights(request: web.Request, caller: Caller, body: Rights) -> None
     account_id = _account_id(request)
     async with request.app[POOL].acquire() as conn, conn.transaction():
         membership = await _owner_membership(conn, caller)
-        outcome = await store.set_its_access(conn, membership.subscriber_id, account_id, body.its_access)
-        if outcome == "missing":
-            raise NotFound("no such user in this subscriber")
-        if outcome == "owner":
-            raise Conflict("the owner has every right; they cannot be changed")
+        owner_refusal = "the owner has every right; they cannot be changed"
+        await _lock_user(conn, membership.subscriber_id, account_id, owner_refusal)
+        # Stamped after the lock: the user's tokens issued before it are refused at once everywhere, their
+        # `rights` being stale (rule SUB-5, shared.revocations); a refresh gives the current ones.
+        changed_at = request.app[CLOCK].now()
+        await store.set_its_access(conn, membership.subscriber_id, account_id, body.its_access)
         await request.app[OUTBOX].add(
             conn,
             MemberRightsChanged(
-                subscriber_id=membership.subscriber_id, account_id=account_id, its_access=body.its_access
+                subscriber_id=membership.subscriber_id,
+                account_id=account_id,
+                its_access=body.its_access,
+                changed_at=changed_at,
             ),
         )
 
@@ -290,16 +295,13 @@ async def set_rights(request: web.Request, caller: Caller, body: Rights) -> None
 )
 async def exclude_user(request: web.Request, caller: Caller) -> None:
     account_id = _account_id(request)
-    now = request.app[CLOCK].now()
     async with request.app[POOL].acquire() as conn, conn.transaction():
         membership = await _owner_membership(conn, caller)
-        outcome = await store.exclude_member(conn, membership.subscriber_id, account_id, now)
-        if outcome == "missing":
-            raise NotFound("no such user in this subscriber")
-        if outcome == "owner":
-            raise Conflict("the owner cannot be excluded")
-        # Rule SUB-6, at once: no refresh, no new token for this subscriber; identity's own endpoints
-        # check membership on every request; other services refuse on `identity.member.excluded`.
+        await _lock_user(conn, membership.subscriber_id, account_id, "the owner cannot be excluded")
+        now = request.app[CLOCK].now()  # after the lock (shared.revocations)
+        await store.exclude_member(conn, membership.subscriber_id, account_id, now)
+        # Rule SUB-6, at once: no refresh, no new token for this subscriber; every service (identity too)
+        # refuses the tokens issued before `excluded_at` (shared.revocations).
         await store.revoke_member_refresh_tokens(conn, account_id, membership.subscriber_id, now)
         await request.app[OUTBOX].add(
             conn, MemberExcluded(subscriber_id=membership.subscriber_id, account_id=account_id, excluded_at=now)
@@ -608,6 +610,15 @@ async def _join_partner(
 
 
 # ---- helpers ------------------------------------------------------------------------------
+
+
+async def _lock_user(conn: Connection, subscriber_id: uuid.UUID, account_id: uuid.UUID, owner_refusal: str) -> None:
+    """The subscriber's user whose access the owner changes, locked until the change commits."""
+    role = await store.lock_member(conn, subscriber_id, account_id)
+    if role is None:
+        raise NotFound("no such user in this subscriber")
+    if role == "owner":
+        raise Conflict(owner_refusal)
 
 
 async def _current_membership(conn: Connection, caller: Caller) -> store.Membership:

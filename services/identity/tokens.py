@@ -15,6 +15,7 @@ from jwt.algorithms import OKPAlgorithm
 from services.identity import store
 from shared.db import Pool
 from shared.problems import Unauthorized
+from shared.revocations import micros
 
 ACCESS_TOKEN_TTL = timedelta(minutes=15)
 # Serialises key creation between replicas starting at once.
@@ -70,13 +71,18 @@ def access_token_claims(
     partner_id: uuid.UUID | None = None,
     partner_admin: bool = False,
 ) -> dict[str, Any]:
-    """Claims of an access token: a person's (login, subscriber) or a partner system's (partner)."""
+    """Claims of an access token: a person's (login, subscriber) or a partner system's (partner).
+
+    `now` must be taken after the grant the token carries was read under a share lock (shared.revocations).
+    """
     issued = int(now.timestamp())
     claims = {
         "iss": issuer,
         "aud": audience,
         "sub": str(account_id),
         "iat": issued,
+        # The issue time to the microsecond: a change in the same second refuses exactly the tokens before it.
+        "iat_us": micros(now),
         "exp": issued + int(ACCESS_TOKEN_TTL.total_seconds()),
         "jti": uuid.uuid4().hex,
         "scope": " ".join(scopes),

@@ -24,7 +24,7 @@ from services.notifications.domain import SEND_EMAIL_JOB, ReleaseLinks
 from services.notifications.mailer import Mailer, SmtpSecurity, SmtpTransport
 from services.notifications.preferences_api import LINKS, RENDERER
 from services.notifications.rendering import Renderer
-from shared.app import CLOCK, setup_auth, setup_bus, setup_consumers, setup_db, setup_jobs
+from shared.app import CLOCK, setup_auth, setup_bus, setup_consumers, setup_db, setup_jobs, setup_revocations
 from shared.app import create_app as create_service_app
 from shared.auth import KeySource
 from shared.http import METRICS
@@ -139,4 +139,5 @@ def create_app(settings: NotificationsSettings, keys: KeySource | None = None) -
     )
     setup_jobs(app, {SEND_EMAIL_JOB: mailer.send_email})
     setup_auth(app, keys)
+    setup_revocations(app)  # a token whose grant is taken away is refused at once, as everywhere
     return app

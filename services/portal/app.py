@@ -24,6 +24,7 @@ from services.portal.pages import (
     invitations,
     operator,
     operator_numbers,
+    operator_partners,
     partner,
     releases,
     software,
@@ -99,7 +100,19 @@ def setup_services(app: web.Application, settings: PortalSettings) -> None:
 
 def setup_pages(app: web.Application) -> None:
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, default_helpers=False)
-    for module in (home, auth, account, invitations, software, releases, users, partner, operator, operator_numbers):
+    for module in (
+        home,
+        auth,
+        account,
+        invitations,
+        software,
+        releases,
+        users,
+        partner,
+        operator,
+        operator_numbers,
+        operator_partners,
+    ):
         app.router.add_routes(module.routes)
     app.router.add_static("/static", STATIC, append_version=False)
 

@@ -91,10 +91,20 @@ class Session:
     @property
     def partner_id(self) -> str | None:
         """The partner whose cabinet is open, while its token lasts."""
+        partner = self._partner_claim()
+        return str(partner.get("id")) if partner is not None else None
+
+    @property
+    def partner_admin(self) -> bool:
+        """The open cabinet's token says its holder administers the partner (for display: identity decides)."""
+        partner = self._partner_claim()
+        return partner is not None and partner.get("admin") is True
+
+    def _partner_claim(self) -> dict[str, Any] | None:
         if self.tokens is None or self.tokens.partner is None:
             return None
         partner = token_claims(self.tokens.partner).get("partner")
-        return str(partner.get("id")) if isinstance(partner, dict) else None
+        return partner if isinstance(partner, dict) else None
 
 
 def token_claims(access_token: str) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import Field
 
+from shared.forwarded import TrustedProxies
 from shared.settings import BaseServiceSettings, TimeZoneName
 
 
@@ -22,9 +23,10 @@ class PortalSettings(BaseServiceSettings):
     # Behind TLS: the session cookie is `__Host-its_session` and Secure. Plain-http local development
     # leaves it off (browsers refuse `__Host-` cookies without Secure), and the cookie is `its_session`.
     portal_secure_cookies: bool = False
-    # Behind a gateway that sets X-Forwarded-For, the client address is its first entry; the portal
-    # passes the address on to identity, which throttles logins per address.
-    trust_forwarded_for: bool = False
+    # The proxies (addresses or CIDRs, comma-separated) whose X-Forwarded-For names the client: the gateway. The
+    # portal passes the browser's address on to identity (which must trust the portal), which throttles logins
+    # per address.
+    trusted_proxies: TrustedProxies = ()
     # A session ends after this much inactivity, and in any case this long after it began (wall-clock time).
     session_idle_minutes: int = Field(default=12 * 60, ge=1)
     session_max_hours: int = Field(default=7 * 24, ge=1)

@@ -20,9 +20,9 @@ from shared.app import (
     setup_bus,
     setup_consumers,
     setup_db,
-    setup_exclusions,
     setup_jobs,
     setup_outbox,
+    setup_revocations,
 )
 from shared.app import create_app as create_service_app
 from shared.auth import KeySource
@@ -56,7 +56,7 @@ def create_app(settings: RegistrationSettings, keys: KeySource | None = None) ->
     setup_consumers(app, subscriptions())
     setup_pins(app)
     setup_auth(app, keys)
-    setup_exclusions(app)  # rule SUB-6: an excluded user's token is refused at once
+    setup_revocations(app)  # SUB-5, SUB-6, partners: a token whose grant is taken away is refused at once
     setup_jobs(
         app,
         {

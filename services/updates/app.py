@@ -25,8 +25,8 @@ from shared.app import (
     setup_bus,
     setup_consumers,
     setup_db,
-    setup_exclusions,
     setup_outbox,
+    setup_revocations,
 )
 from shared.auth import KeySource
 from shared.http import Api
@@ -57,7 +57,7 @@ def create_app(settings: UpdatesSettings, keys: KeySource | None = None) -> web.
     setup_outbox(app, producer=SERVICE, schema=SCHEMA)
     setup_consumers(app, subscriptions())
     setup_auth(app, keys)
-    setup_exclusions(app)  # rule SUB-6
+    setup_revocations(app)  # SUB-5, SUB-6, partners: a token whose grant is taken away is refused at once
     setup_storage(app, settings)
     setup_entitlements(app)
     app[CATALOGUES] = Catalogues(app)

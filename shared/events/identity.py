@@ -128,11 +128,15 @@ class MemberJoined(Event):
 
 
 class MemberRightsChanged(Event):
+    """Rule SUB-5: services refuse the member's tokens issued before `changed_at` (their `rights` are stale)."""
+
     TYPE = "identity.member.rights_changed"
 
     subscriber_id: uuid.UUID
     account_id: uuid.UUID
     its_access: bool
+    # None in events written before it was added: the envelope's `occurred_at` says the same.
+    changed_at: datetime | None = None
 
 
 class MemberExcluded(Event):
@@ -167,7 +171,38 @@ class PartnerClientCreated(Event):
 
 
 class PartnerClientRevoked(Event):
+    """Services refuse the client's tokens from now on; it gets no new ones."""
+
     TYPE = "identity.partner_client.revoked"
 
     partner_id: uuid.UUID
     client_id: uuid.UUID
+    # None in events written before it was added: the envelope's `occurred_at` says the same.
+    revoked_at: datetime | None = None
+
+
+class PartnerStaffRemoved(Event):
+    """A person left a partner's staff: services refuse their partner tokens issued before `removed_at`."""
+
+    TYPE = "identity.partner_staff.removed"
+
+    partner_id: uuid.UUID
+    account_id: uuid.UUID
+    removed_at: datetime
+
+
+class PartnerDeactivated(Event):
+    """Services refuse every token of the partner's clients and staff issued before `deactivated_at`; identity
+    issues none until it is reactivated."""
+
+    TYPE = "identity.partner.deactivated"
+
+    partner_id: uuid.UUID
+    deactivated_at: datetime
+
+
+class PartnerReactivated(Event):
+    TYPE = "identity.partner.reactivated"
+
+    partner_id: uuid.UUID
+    reactivated_at: datetime

@@ -22,11 +22,11 @@ from tests.infra import ROOT, ServiceProcess, TestStack, free_port
 async def portal_fixture(
     migrated: TestStack, smtp_sink: int, services: dict[str, ServiceProcess]
 ) -> AsyncIterator[ServiceProcess]:
-    """The portal as a process behind TLS (secure cookies, the client address from the gateway)."""
+    """The portal as a process behind TLS (secure cookies, the client address from the gateway, which it trusts)."""
     env = migrated.env(
         ITS_SMTP_PORT=str(smtp_sink),
         ITS_PORTAL_SECURE_COOKIES="true",
-        ITS_TRUST_FORWARDED_FOR="true",
+        ITS_TRUSTED_PROXIES="127.0.0.1",  # the gateway
         **{f"ITS_{name.upper()}_URL": process.url for name, process in services.items()},
     )
     migrate = await asyncio.to_thread(

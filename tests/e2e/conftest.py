@@ -22,6 +22,8 @@ async def services(migrated: TestStack, smtp_sink: int) -> AsyncIterator[dict[st
         ITS_PUBLIC_URL=identity_url,
         ITS_JWKS_URL=f"{identity_url}/.well-known/jwks.json",
         ITS_SMTP_PORT=str(smtp_sink),
+        # identity believes the X-Forwarded-For of the portal (tests/e2e/browser_stack.py), as deployments do.
+        ITS_TRUSTED_PROXIES="127.0.0.1",
     )
     logs = migrated.var_dir / "log"
     processes = {

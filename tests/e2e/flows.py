@@ -215,15 +215,16 @@ class Portal:
         await self.wait_known_subscriber(code)
         return Customer(login, email, full_name, token, code)
 
-    async def invited_user(self, owner: Customer, mail_dir: Path) -> Customer:
-        """A newcomer invited by `owner` (INV-2..5), logged in for the owner's subscriber as a user (SUB-7)."""
+    async def invited_user(self, owner: Customer, mail_dir: Path, *, its_access: bool = False) -> Customer:
+        """A newcomer invited by `owner` (INV-2..5), with the ITS right or not (SUB-5), logged in for the owner's
+        subscriber as a user (SUB-7)."""
         login = unique("nina")
         email = f"{login}@example.com"
         invitation = await self.call(
             "POST",
             f"{self.identity}/v1/subscriber/invitations",
             owner.token,
-            json={"full_name": "Nina New", "email": email},
+            json={"full_name": "Nina New", "email": email, "its_access": its_access},
         )
         assert invitation.status == 201, invitation.body
         [message] = await wait_for(lambda: read_mail(mail_dir, email), timeout=30, what="the invitation e-mail")

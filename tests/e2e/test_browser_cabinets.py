@@ -163,12 +163,17 @@ async def test_the_cabinets_have_no_serious_accessibility_violations(
     partner = await flow.partner(operator)
     staff = await partner_staff(api, operator, partner, mail_dir)
     article = await api.product(operator, [await api.configuration(operator)], edition="BASIC", pin_envelope=True)
+    listed = await api.call("GET", f"{api.identity}/v1/partners/{partner.id}/users", operator)
+    [staff_id] = [u["account_id"] for u in listed.body["items"] if u["login"] == staff.login]
+    # The pages that take access away, each a confirmation (the partner's own staff member as the example).
+    partner_pages = [f"/partners/{partner.id}", f"/partners/{partner.id}/deactivate"]
+    partner_pages.append(f"/partners/{partner.id}/staff/{staff_id}/remove")
     context = await browser.new_context(ignore_https_errors=True, viewport=VIEWPORT, locale="en-US", bypass_csp=True)
     found: dict[str, list[Any]] = {}
     try:
         page = await context.new_page()
         await log_in(page, site, login)
-        for path in CABINET_PAGES:
+        for path in CABINET_PAGES + partner_pages:
             await page.goto(f"{site}/operator{path}")
             await page.add_script_tag(path=str(AXE))
             found[f"/operator{path}"] = await serious_violations(page)
@@ -182,7 +187,7 @@ async def test_the_cabinets_have_no_serious_accessibility_violations(
         await page.get_by_role("button", name=f"Log out ({login})").click()
         await log_in(page, site, staff.login)
         cabinet = await open_cabinet(page, site, partner)
-        for path in ("", "/contracts/new", "/authorise", "/clients", "/staff"):
+        for path in ("", "/contracts/new", "/authorise", "/clients", "/staff", f"/staff/{staff_id}/remove"):
             await page.goto(f"{cabinet}{path}")
             await page.add_script_tag(path=str(AXE))
             found[f"/partner/…{path}"] = await serious_violations(page)

@@ -16,7 +16,7 @@ from tests.infra import RunningApp, TestStack
 @pytest.fixture(scope="module")
 async def identity(migrated: TestStack) -> AsyncIterator[RunningApp]:
     # Each test names its own client address (X-Forwarded-For) so throttling never leaks between tests.
-    settings = IdentitySettings(trust_forwarded_for=True, public_url="http://identity.test")
+    settings = IdentitySettings(trusted_proxies=["127.0.0.1"], public_url="http://identity.test")
     async with RunningApp(create_app(settings)) as running:
         yield running
 

@@ -21,7 +21,7 @@ from devtools.smtp_sink import read_mail, start_sink, stored_mail
 from services.notifications import store
 from services.notifications.api import encode_cursor
 from services.notifications.app import SCHEMA, NotificationsSettings, create_app
-from services.notifications.consumers import CONTRACTS_QUEUE, IDENTITY_QUEUE, REGISTRATION_QUEUE
+from services.notifications.consumers import CONTRACTS_QUEUE, IDENTITY_QUEUE, REGISTRATION_QUEUE, UPDATES_QUEUE
 from services.notifications.domain import DeliveryStatus
 from services.notifications.rendering import RenderedEmail
 from shared.bus import Bus, dlq_name
@@ -97,6 +97,24 @@ async def notifications(keys: TestKeys, smtp_port: int, **settings: Any) -> Asyn
     app = create_app(NotificationsSettings(smtp_port=smtp_port, smtp_timeout=5, **settings), keys=keys)
     async with RunningApp(app) as running:
         yield running
+
+
+@pytest.fixture(scope="module", autouse=True)
+async def quiet_queues(migrated: TestStack) -> None:
+    """Other modules' notifications (the gateway's, as a process) left its queues bound, and the events of every
+    test since wait there: this module's tests start without them (each would be an e-mail sent before theirs)."""
+    connection = await aio_pika.connect(migrated.amqp_url)
+    try:
+        channel = await connection.channel()
+        for name in (IDENTITY_QUEUE, REGISTRATION_QUEUE, CONTRACTS_QUEUE, UPDATES_QUEUE):
+            try:
+                queue = await channel.declare_queue(name, passive=True)
+            except aio_pika.exceptions.ChannelNotFoundEntity:
+                channel = await connection.channel()  # not declared yet: nothing waits there
+                continue
+            await queue.purge()
+    finally:
+        await connection.close()
 
 
 @pytest.fixture

@@ -32,10 +32,17 @@ from services.updates.store import release_by_version
 from shared.app import POOL
 from shared.auth import JwksKeySource
 from shared.db import Pool, close_pool, create_pool
-from tests.infra import RunningApp, TestStack
+from tests.infra import RunningApp, TestStack, wait_for
 from tests.integration.identity_fixtures import identity, unique
 from tests.integration.registration_fixtures import ean13
-from tests.integration.test_identity_partners import client_token, operator_account, password_token
+from tests.integration.test_identity_partners import (
+    client_token,
+    create_client,
+    create_partner,
+    operator_account,
+    password_token,
+)
+from tests.integration.test_identity_revocations import staff_member
 from tests.integration.test_notifications import seed
 from tests.integration.test_portal_pages import Browser, Page, labelled, portal_schema, registered
 from tests.integration.updates_fixtures import kit_bytes, sha
@@ -94,7 +101,7 @@ async def portal(
         registration_url=registration.url,
         updates_url=updates.url,
         notifications_url=notifications.url,
-        trust_forwarded_for=True,
+        trusted_proxies=["127.0.0.1"],
     )
     async with RunningApp(create_app(settings)) as running:
         yield running
@@ -299,6 +306,57 @@ async def test_an_operator_creates_a_partner_an_api_client_and_revokes_it(
     assert ru.status == 200 and "Сотрудники" in ru.text and "API-клиенты" in ru.text and labelled(ru)
     taken_ru = await browser.post("/operator/partners", form)
     assert taken_ru.error_of("tin") == "Партнёр с этим ИНН уже есть."
+
+
+async def test_an_operator_removes_staff_and_deactivates_then_reactivates_a_partner(
+    browser: Browser, identity: RunningApp, operator: Operator
+) -> None:
+    """Each after a confirmation page; identity ends the tokens concerned at once (shared.revocations)."""
+    partner = await create_partner(identity, operator.token)
+    client = await create_client(identity, operator.token, partner["id"])
+    sveta = await staff_member(identity, operator.token, partner["id"])
+    path = f"/operator/partners/{partner['id']}"
+    page = await browser.get(path)
+    assert page.status == 200 and 'id="partner-state"' in page.text and "active" in text_of(page)
+    remove = f"{path}/staff/{sveta['id']}/remove"
+    assert f'href="{remove}"' in page.text and f'href="{path}/deactivate"' in page.text
+
+    confirm = await browser.get(remove)
+    assert confirm.status == 200 and sveta["email"] in confirm.text and "partner tokens stop working" in confirm.text
+    done = await browser.post(remove, {})
+    assert done.status == 303 and done.location == f"{path}?done=removed"
+    assert "removed from the partner&#39;s staff" in (await browser.get(done.location)).text
+    await revoked_at_identity(identity, f"/v1/partners/{partner['id']}", sveta["token"])
+    assert (await browser.post(remove, {})).status == 404  # not on the staff any more
+
+    _, issued = await client_token(identity, client["client_id"], client["client_secret"])
+    confirm = await browser.get(f"{path}/deactivate")
+    assert confirm.status == 200 and "none of its API clients or staff can get or use tokens" in text_of(confirm)
+    done = await browser.post(f"{path}/deactivate", {})
+    assert done.status == 303 and done.location == f"{path}?done=deactivated"
+    page = await browser.get(done.location)
+    assert "The partner is deactivated" in text_of(page) and f'href="{path}/reactivate"' in page.text
+    await revoked_at_identity(identity, f"/v1/partners/{partner['id']}", issued["access_token"])
+    assert (await client_token(identity, client["client_id"], client["client_secret"]))[0] == 401
+    listing = await browser.get("/operator/partners")
+    assert re.search(rf'id="partner-{partner["id"]}">.*?deactivated', listing.text, re.S)
+    assert (await browser.get(f"{path}/deactivate")).location == path  # deactivated already: nothing to confirm
+
+    await browser.get(f"/language?lang=ru&next={path}/reactivate")
+    ru = await browser.get(f"{path}/reactivate")
+    assert ru.status == 200 and "Повторная активация партнёра" in ru.text
+    await browser.get(f"/language?lang=en&next={path}")
+    done = await browser.post(f"{path}/reactivate", {})
+    assert done.status == 303 and done.location == f"{path}?done=reactivated"
+    assert (await client_token(identity, client["client_id"], client["client_secret"]))[0] == 200
+
+
+async def revoked_at_identity(identity: RunningApp, path: str, token: str) -> None:
+    async def refused() -> bool:
+        async with identity.http.get(path, headers={"Authorization": f"Bearer {token}"}) as response:
+            return response.status == 401
+
+    await wait_for(refused, timeout=10, interval=0.05, what=f"identity to refuse the token on {path}")
 
 
 async def test_unknown_or_malformed_ids_are_not_found(browser: Browser) -> None:

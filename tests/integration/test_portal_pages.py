@@ -39,7 +39,7 @@ async def portal_schema(migrated: TestStack) -> TestStack:
 
 @pytest.fixture(scope="module")
 async def portal(portal_schema: TestStack, identity: RunningApp) -> AsyncIterator[RunningApp]:
-    settings = PortalSettings(identity_url=identity.url, trust_forwarded_for=True)
+    settings = PortalSettings(identity_url=identity.url, trusted_proxies=["127.0.0.1"])
     async with RunningApp(create_app(settings)) as running:
         yield running
 

@@ -532,6 +532,82 @@ async def test_an_admin_invites_a_colleague(browser: Browser, identity: RunningA
     assert sent == 1
 
 
+async def test_an_admin_removes_a_colleague_whose_cabinet_closes_at_once(
+    browser: Browser, identity: RunningApp, portal: RunningApp, migrated: TestStack
+) -> None:
+    partner, admin = await new_partner(identity, migrated)
+    colleague = await staff_of(identity, await operator_token(identity, migrated), partner, admin=False)
+    staff_path = f"/partner/{partner['id']}/staff"
+    theirs = Browser(portal.url)
+    try:
+        await open_cabinet(theirs, colleague, partner["id"])
+        page = await theirs.get(staff_path)
+        assert page.status == 200 and "/remove" not in page.text  # staff who are not admins are offered nothing
+        refused = await theirs.post(f"{staff_path}/{admin.account['id']}/remove", {})
+        assert refused.status == 403 and "Only the partner&#39;s administrators remove staff." in refused.text
+
+        await open_cabinet(browser, admin, partner["id"])
+        page = await browser.get(staff_path)
+        remove = f"{staff_path}/{colleague.account['id']}/remove"
+        assert f'href="{remove}"' in page.text and f"{admin.account['id']}/remove" not in page.text  # not oneself
+        confirm = await browser.get(remove)
+        assert confirm.status == 200 and colleague.account["email"] in confirm.text
+        assert "their partner tokens stop working" in confirm.text
+        itself = await browser.post(f"{staff_path}/{admin.account['id']}/remove", {})
+        assert itself.status == 409 and "You cannot remove yourself" in itself.text
+        done = await browser.post(remove, {})
+        assert done.status == 303 and done.location == f"{staff_path}?removed=1"
+        page = await browser.get(done.location)
+        assert "The person is removed from the staff" in page.text and colleague.account["login"] not in page.text
+
+        # The colleague's open cabinet closes at once: identity refuses its token, and the partner is no longer
+        # among the colleague's cabinets (its password page is not found).
+        async def closed() -> bool:
+            return (await theirs.get(staff_path)).status == 303
+
+        await wait_for(closed, timeout=10, interval=0.05, what="the removed colleague's cabinet to close")
+        assert await cabinet_token(portal, theirs) is None
+        assert (await theirs.get(f"/partner/{partner['id']}/login")).status == 404
+        page = await theirs.post(
+            f"/partner/{partner['id']}/login", {"password": colleague.account["password"], "next": staff_path}
+        )
+        assert page.status == 404
+        assert "not on the staff of any partner" in (await theirs.get("/partner")).text
+
+        assert (await browser.get(f"{staff_path}/{uuid.uuid4()}/remove")).status == 404
+        await browser.get(f"/language?lang=ru&next={staff_path}")
+        ru = await browser.get(f"{staff_path}?removed=1")
+        assert "Сотрудник исключён" in ru.text and "Доступ" in ru.text
+    finally:
+        await theirs.close()
+
+
+async def test_a_deactivated_partners_cabinet_cannot_be_opened(
+    browser: Browser, identity: RunningApp, migrated: TestStack
+) -> None:
+    operator = await operator_token(identity, migrated)
+    partner = await create_partner(identity, operator)
+    someone = await staff_of(identity, operator, partner)
+    await open_cabinet(browser, someone, partner["id"])
+    async with identity.http.post(
+        f"/v1/partners/{partner['id']}/deactivate", headers={"Authorization": f"Bearer {operator}"}
+    ) as r:
+        assert r.status == 200
+
+    async def closed() -> bool:
+        return (await browser.get(f"/partner/{partner['id']}")).status == 303
+
+    await wait_for(closed, timeout=10, interval=0.05, what="the deactivated partner's cabinet to close")
+    page = await browser.post(
+        f"/partner/{partner['id']}/login",
+        {"password": someone.account["password"], "next": f"/partner/{partner['id']}"},
+    )
+    assert page.status == 403 and "This partner has been deactivated" in page.text
+    listing = await browser.get("/partner")
+    assert "Deactivated: the cabinet cannot be opened." in listing.text
+    assert f'href="/partner/{partner["id"]}"' not in listing.text
+
+
 # ---- another partner's ids -------------------------------------------------------------------------
 
 

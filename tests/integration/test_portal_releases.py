@@ -39,7 +39,7 @@ __all__ = ["identity", "keys", "kits_dir", "pool", "publisher", "updates", "worl
 @pytest.fixture(scope="module")
 async def releases_portal(migrated: TestStack, identity: RunningApp, updates: RunningApp) -> AsyncIterator[RunningApp]:
     await asyncio.to_thread(migrate, MIGRATIONS, migrated.database_url, SCHEMA)
-    settings = PortalSettings(identity_url=identity.url, updates_url=updates.url, trust_forwarded_for=True)
+    settings = PortalSettings(identity_url=identity.url, updates_url=updates.url, trusted_proxies=["127.0.0.1"])
     async with RunningApp(create_app(settings)) as running:
         yield running
 

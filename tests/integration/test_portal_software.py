@@ -71,7 +71,7 @@ async def portal(
         identity_url=identity.url,
         registration_url=registration.url,
         contracts_url=contracts.url,
-        trust_forwarded_for=True,
+        trusted_proxies=["127.0.0.1"],
     )
     async with RunningApp(create_app(settings)) as running:
         yield running
@@ -186,7 +186,7 @@ async def test_the_time_to_try_again_is_in_the_vendors_zone_in_both_languages(
         identity_url=identity.url,
         registration_url=registration.url,
         contracts_url=contracts.url,
-        trust_forwarded_for=True,
+        trusted_proxies=["127.0.0.1"],
         vendor_timezone=zone.key,
     )
     owner = await owner_known_to_registration(identity, world)

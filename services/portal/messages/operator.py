@@ -28,8 +28,36 @@ EN: dict[str, str] = {
     "operator.partner.contact_email": "Contact e-mail",
     "operator.partner.id": "Partner id",
     "operator.partner.done.created": "The partner is created.",
-    "operator.partner.done.revoked": "The API client is revoked: its secret no longer gives tokens.",
+    "operator.partner.done.revoked": "The API client is revoked: its secret gives no tokens, and its tokens no longer "
+    "work.",
     "operator.partner.done.invited": "The invitation is sent.",
+    "operator.partner.done.removed": "The person is removed from the partner's staff: their partner access ended at "
+    "once.",
+    "operator.partner.done.deactivated": "The partner is deactivated: its API clients and staff can no longer get or "
+    "use tokens.",
+    "operator.partner.done.reactivated": "The partner is reactivated: its API clients and staff can get tokens again.",
+    "operator.partner.state": "State",
+    "operator.partner.active": "active",
+    "operator.partner.deactivated": "deactivated {time}",
+    "operator.partner.deactivated_short": "deactivated",
+    "operator.partner.deactivate": "Deactivate {name}",
+    "operator.partner.reactivate": "Reactivate {name}",
+    "operator.partner.deactivate_title": "Deactivate a partner",
+    "operator.partner.deactivate_effect": "Once {name} is deactivated, none of its API clients or staff can get or use "
+    "tokens: its systems and its cabinet stop at once. Its contracts and data stay. You can reactivate it later.",
+    "operator.partner.deactivate_submit": "Deactivate {name}",
+    "operator.partner.reactivate_title": "Reactivate a partner",
+    "operator.partner.reactivate_effect": "Once {name} is reactivated, its API clients and staff can get new tokens "
+    "again.",
+    "operator.partner.reactivate_submit": "Reactivate {name}",
+    "operator.staff.access": "Access",
+    "operator.staff.remove": "Remove {name} from the staff",
+    "operator.staff.remove_title": "Remove a person from a partner's staff",
+    "operator.staff.remove_question": "Remove {name} ({email}) from the staff of {partner}?",
+    "operator.staff.remove_effect": "Their work for the partner ends at once: their partner cabinet closes and their "
+    "partner tokens stop working. Their own account stays.",
+    "operator.staff.remove_submit": "Remove {name}",
+    "operator.cancel": "Cancel",
     "operator.staff.title": "Staff",
     "operator.staff.none": "Nobody is on this partner's staff yet.",
     "operator.staff.name": "Name",
@@ -303,8 +331,37 @@ RU: dict[str, str] = {
     "operator.partner.contact_email": "Адрес для связи",
     "operator.partner.id": "Идентификатор партнёра",
     "operator.partner.done.created": "Партнёр создан.",
-    "operator.partner.done.revoked": "API-клиент отозван: его секрет больше не даёт токенов.",
+    "operator.partner.done.revoked": "API-клиент отозван: его секрет больше не даёт токенов, а выданные токены больше "
+    "не действуют.",
     "operator.partner.done.invited": "Приглашение отправлено.",
+    "operator.partner.done.removed": "Сотрудник исключён из штата партнёра: его доступ от имени партнёра прекращён сразу.",
+    "operator.partner.done.deactivated": "Партнёр деактивирован: его API-клиенты и сотрудники больше не могут получать "
+    "и использовать токены.",
+    "operator.partner.done.reactivated": "Партнёр снова активен: его API-клиенты и сотрудники снова могут получать "
+    "токены.",
+    "operator.partner.state": "Состояние",
+    "operator.partner.active": "активен",
+    "operator.partner.deactivated": "деактивирован {time}",
+    "operator.partner.deactivated_short": "деактивирован",
+    "operator.partner.deactivate": "Деактивировать {name}",
+    "operator.partner.reactivate": "Снова активировать {name}",
+    "operator.partner.deactivate_title": "Деактивация партнёра",
+    "operator.partner.deactivate_effect": "После деактивации {name} ни его API-клиенты, ни сотрудники не смогут "
+    "получать и использовать токены: его системы и кабинет остановятся сразу. Договоры и данные сохранятся. Партнёра "
+    "можно снова активировать позже.",
+    "operator.partner.deactivate_submit": "Деактивировать {name}",
+    "operator.partner.reactivate_title": "Повторная активация партнёра",
+    "operator.partner.reactivate_effect": "После активации {name} его API-клиенты и сотрудники снова смогут получать "
+    "новые токены.",
+    "operator.partner.reactivate_submit": "Активировать {name}",
+    "operator.staff.access": "Доступ",
+    "operator.staff.remove": "Исключить {name} из сотрудников",
+    "operator.staff.remove_title": "Исключение сотрудника партнёра",
+    "operator.staff.remove_question": "Исключить {name} ({email}) из сотрудников партнёра {partner}?",
+    "operator.staff.remove_effect": "Работа от имени партнёра прекратится сразу: кабинет партнёра закроется, а токены "
+    "партнёра перестанут действовать. Собственная учётная запись сохранится.",
+    "operator.staff.remove_submit": "Исключить {name}",
+    "operator.cancel": "Отмена",
     "operator.staff.title": "Сотрудники",
     "operator.staff.none": "У партнёра пока нет сотрудников.",
     "operator.staff.name": "Имя",

@@ -42,6 +42,8 @@ EN: dict[str, str] = {
     "partner.login.throttled": "Too many wrong passwords. Please wait a while and try again.",
     "partner.login.throttled_for": "Too many wrong passwords. Please try again in {minutes} min.",
     "partner.login.not_staff": "Your account is no longer on the staff of this partner.",
+    "partner.login.deactivated": "This partner has been deactivated: its cabinet cannot be opened.",
+    "partner.deactivated": "Deactivated: the cabinet cannot be opened.",
     # contracts (ITS-1, ITS-2, ITS-6)
     "partner.contracts.title": "The partner's ITS contracts",
     "partner.contracts.intro": "A contract you post is processed on the next business day; until then it is in "
@@ -138,6 +140,15 @@ EN: dict[str, str] = {
     "partner.staff.invited": "The invitation is sent. It is valid for 7 days.",
     "partner.staff.admins_only": "Only the partner's administrators invite staff.",
     "partner.staff.throttled": "Too many invitations were sent just now. Please try again later.",
+    "partner.staff.access": "Access",
+    "partner.staff.remove": "Remove {name} from the staff",
+    "partner.staff.remove_title": "Remove a colleague from the staff",
+    "partner.staff.remove_intro": "Remove {name} ({email}) from the staff of {partner}? Their work for the partner "
+    "ends at once: their cabinet closes and their partner tokens stop working. Their own account stays.",
+    "partner.staff.remove_submit": "Remove {name}",
+    "partner.staff.removed": "The person is removed from the staff: their access for the partner ended at once.",
+    "partner.staff.admins_only_remove": "Only the partner's administrators remove staff.",
+    "partner.staff.not_yourself": "You cannot remove yourself: another administrator or the vendor can.",
     # the services' refusals, in our words
     "partner.invalid": "This is not a valid value.",
     "partner.invalid.number": "A contract number is 1 to 50 letters, digits and / _ . -, starting with a letter "
@@ -223,6 +234,8 @@ RU: dict[str, str] = {
     "partner.login.throttled": "Слишком много неверных паролей. Подождите и попробуйте снова.",
     "partner.login.throttled_for": "Слишком много неверных паролей. Попробуйте снова через {minutes} мин.",
     "partner.login.not_staff": "Ваша учётная запись больше не относится к этому партнёру.",
+    "partner.login.deactivated": "Этот партнёр деактивирован: его кабинет открыть нельзя.",
+    "partner.deactivated": "Деактивирован: кабинет открыть нельзя.",
     "partner.contracts.title": "Договоры ИТС партнёра",
     "partner.contracts.intro": "Зарегистрированный договор обрабатывается на следующий рабочий день; до тех пор он "
     "в обработке и абонент его не видит.",
@@ -315,6 +328,16 @@ RU: dict[str, str] = {
     "partner.staff.invited": "Приглашение отправлено. Оно действительно 7 дней.",
     "partner.staff.admins_only": "Приглашать сотрудников могут только администраторы партнёра.",
     "partner.staff.throttled": "Только что отправлено слишком много приглашений. Попробуйте позже.",
+    "partner.staff.access": "Доступ",
+    "partner.staff.remove": "Исключить {name} из сотрудников",
+    "partner.staff.remove_title": "Исключение коллеги из сотрудников",
+    "partner.staff.remove_intro": "Исключить {name} ({email}) из сотрудников партнёра {partner}? Работа от имени "
+    "партнёра прекратится сразу: кабинет закроется, а токены партнёра перестанут действовать. Собственная учётная "
+    "запись сохранится.",
+    "partner.staff.remove_submit": "Исключить {name}",
+    "partner.staff.removed": "Сотрудник исключён: его доступ от имени партнёра прекращён сразу.",
+    "partner.staff.admins_only_remove": "Исключать сотрудников могут только администраторы партнёра.",
+    "partner.staff.not_yourself": "Нельзя исключить самого себя: это может сделать другой администратор или вендор.",
     "partner.invalid": "Недопустимое значение.",
     "partner.invalid.number": "Номер договора — от 1 до 50 букв, цифр и / _ . -, в начале буква или цифра.",
     "partner.invalid.subscriber_code": "Код абонента — CL- и 7 цифр, например CL-1234567.",

@@ -17,6 +17,7 @@ from services.portal.clients import Identity, Invitations, Service, ServiceDown,
 from services.portal.csrf import FIELD as CSRF_FIELD
 from services.portal.sessions import Session, Sessions, Tokens, token_claims
 from services.portal.settings import PortalSettings
+from shared import forwarded
 from shared.http import read_form_fields
 from shared.logging import get_logger
 
@@ -171,9 +172,8 @@ def path_uuid(request: web.Request, name: str) -> str:
 
 
 def client_address(request: web.Request) -> str:
-    if request.app[SETTINGS].trust_forwarded_for and (forwarded := request.headers.get("X-Forwarded-For")):
-        return forwarded.split(",")[0].strip()[:64]
-    return request.remote or "unknown"
+    """The browser's address as the trusted gateway says it (shared.forwarded), passed on to identity."""
+    return forwarded.client_address(request, request.app[SETTINGS].trusted_proxies)
 
 
 def render(

@@ -1,5 +1,5 @@
-"""The operator cabinet: partners with their staff and API clients (identity), the catalogue (registration),
-releases and their kits (updates), the delivery log (notifications).
+"""The operator cabinet: partners with their staff and API clients (identity: operator_partners.py), the catalogue
+(registration), releases and their kits (updates), the delivery log (notifications).
 
 Operators are accounts whose token carries the scope `operator`. Every service decides for itself who may do
 what; its refusal is shown as a friendly page. The portal checks only the shape of what it forwards (ids
@@ -63,9 +63,6 @@ MAX_TEXT_TOTAL = 4 * 1024 * 1024
 # A kit may take long on a slow link: no total limit, but a silent peer is given up after 10 minutes.
 UPLOAD_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=600)
 
-PARTNER_FIELDS = {"name": "name", "tin": "tin", "city": "city", "contact_email": "contact_email"}
-CLIENT_FIELDS = {"name": "client_name"}
-INVITE_FIELDS = {"full_name": "full_name", "email": "email", "admin": "admin"}
 CONFIGURATION_FIELDS = {"code": "code", "name": "name", "maintenance_category": "maintenance_category"}
 CONFIGURATION_FIELDS |= {"vendor": "vendor"}
 PRODUCT_FIELDS = {"article": "article", "name": "name", "edition": "edition", "configurations": "configurations"}
@@ -210,130 +207,6 @@ async def index(request: web.Request) -> web.Response:
     if (refusal := _operator_page(request)) is not None:
         return refusal
     return _page(request, "operator_index.html", {"here_nav": "index"})
-
-
-# ---- partners (identity) -----------------------------------------------------------------------------
-
-
-async def _partners_page(
-    request: web.Request,
-    *,
-    errors: dict[str, str] | None = None,
-    values: dict[str, str] | None = None,
-    status: int = 200,
-) -> web.Response:
-    try:
-        answer = await _call(request, _identity(request), "GET", "/v1/partners")
-    except ServiceError as exc:
-        return _not_for_you(request, exc)
-    context = {"here_nav": "partners", "items": answer.get("items", []), "errors": errors or {}, "values": values or {}}
-    return _page(request, "operator_partners.html", context, status=status)
-
-
-@routes.get("/operator/partners")
-async def partners(request: web.Request) -> web.Response:
-    return await _partners_page(request)
-
-
-@routes.post("/operator/partners")
-async def create_partner(request: web.Request) -> web.Response:
-    values = await form_values(request)
-    body = {key: values.get(key, "").strip() for key in PARTNER_FIELDS}
-    try:
-        created = await _call(request, _identity(request), "POST", "/v1/partners", body)
-    except ServiceError as exc:
-        if exc.status == 403:
-            return _refused(request)
-        errors = _errors(request, exc, PARTNER_FIELDS)
-        return await _partners_page(request, errors=errors, values=values, status=exc.status)
-    return redirect(f"/operator/partners/{_q(str(created.get('id', '')))}?done=created")
-
-
-async def _partner_page(
-    request: web.Request,
-    partner_id: str,
-    *,
-    errors: dict[str, str] | None = None,
-    values: dict[str, str] | None = None,
-    created_client: dict[str, Any] | None = None,
-    status: int = 200,
-) -> web.Response:
-    identity = _identity(request)
-    try:
-        partner = await _call(request, identity, "GET", f"/v1/partners/{partner_id}")
-        staff = await _call(request, identity, "GET", f"/v1/partners/{partner_id}/users")
-        clients = await _call(request, identity, "GET", f"/v1/partners/{partner_id}/clients")
-    except ServiceError as exc:
-        return _not_for_you(request, exc)
-    done = request.query.get("done", "")
-    context = {
-        "here_nav": "partners",
-        "partner": partner,
-        "staff": staff.get("items", []),
-        "clients": clients.get("items", []),
-        "created_client": created_client,
-        "message": t(request, f"operator.partner.done.{done}") if done in ("created", "revoked", "invited") else "",
-        "errors": errors or {},
-        "values": values or {},
-    }
-    return _page(request, "operator_partner.html", context, status=status)
-
-
-@routes.get("/operator/partners/{partner_id}")
-async def partner(request: web.Request) -> web.Response:
-    return await _partner_page(request, path_uuid(request, "partner_id"))
-
-
-@routes.post("/operator/partners/{partner_id}/clients")
-async def create_client(request: web.Request) -> web.Response:
-    """The secret is in this answer (201) and nowhere else: not stored, not in a URL."""
-    partner_id = path_uuid(request, "partner_id")
-    values = await form_values(request)
-    body = {"name": values.get("client_name", "").strip()}
-    try:
-        created = await _call(request, _identity(request), "POST", f"/v1/partners/{partner_id}/clients", body)
-    except ServiceError as exc:
-        if exc.status in (403, 404):
-            return _not_for_you(request, exc)
-        errors = _errors(request, exc, CLIENT_FIELDS)
-        return await _partner_page(request, partner_id, errors=errors, values=values, status=exc.status)
-    return await _partner_page(request, partner_id, created_client=created, status=201)
-
-
-@routes.post("/operator/partners/{partner_id}/clients/{client_id}/revoke")
-async def revoke_client(request: web.Request) -> web.Response:
-    partner_id, client_id = path_uuid(request, "partner_id"), path_uuid(request, "client_id")
-    await form_values(request)
-    path = f"/v1/partners/{partner_id}/clients/{client_id}/revoke"
-    try:
-        await _call(request, _identity(request), "POST", path)
-    except ServiceError as exc:
-        if exc.status == 403 or not logged_in(request).operator:
-            return _not_for_you(request, exc)
-        message = i18n.known(language_of(request), f"operator.problem.{exc.slug}") or i18n.problem_message(
-            language_of(request), exc
-        )
-        return await _partner_page(request, partner_id, errors={client_id: message}, status=exc.status)
-    return redirect(f"/operator/partners/{partner_id}?done=revoked")
-
-
-@routes.post("/operator/partners/{partner_id}/invitations")
-async def invite_staff(request: web.Request) -> web.Response:
-    partner_id = path_uuid(request, "partner_id")
-    values = await form_values(request)
-    body = {
-        "full_name": values.get("full_name", "").strip(),
-        "email": values.get("email", "").strip(),
-        "admin": values.get("admin") == "yes",
-    }
-    try:
-        await _call(request, _identity(request), "POST", f"/v1/partners/{partner_id}/invitations", body)
-    except ServiceError as exc:
-        if exc.status in (403, 404):
-            return _not_for_you(request, exc)
-        errors = _errors(request, exc, INVITE_FIELDS)
-        return await _partner_page(request, partner_id, errors=errors, values=values, status=exc.status)
-    return redirect(f"/operator/partners/{partner_id}?done=invited")
 
 
 # ---- the catalogue (registration) --------------------------------------------------------------------

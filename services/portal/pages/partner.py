@@ -222,6 +222,8 @@ async def login(request: web.Request) -> web.Response:
             errors, status = {"password": _throttled(request, exc)}, 429
         elif "not on the staff" in exc.detail:
             errors, status = {"_form": t(request, "partner.login.not_staff")}, 403
+        elif "deactivated" in exc.detail:
+            errors, status = {"_form": t(request, "partner.login.deactivated")}, 403
         else:
             errors, status = {"password": t(request, "partner.login.wrong")}, 401
         context = {"partner": partner, "next": next_path, "errors": errors}
@@ -564,6 +566,7 @@ async def _staff_page(
     *,
     errors: dict[str, str] | None = None,
     values: dict[str, str] | None = None,
+    refusal: str | None = None,
     status: int = 200,
 ) -> web.Response:
     try:
@@ -573,10 +576,14 @@ async def _staff_page(
             raise web.HTTPNotFound() from None
         return _refused(request, partner, "partner.refused", status=exc.status)
     items: list[dict[str, Any]] = answer.get("items", [])
+    session = logged_in(request)
     for item in items:
         item["joined_text"] = moment(request, item.get("joined_at"))
-    message = t(request, "partner.staff.invited") if request.query.get("invited") else None
-    context = {"items": items, "message": message, "errors": errors or {}, "values": values or {}}
+        # Offered to the cabinet's admins, for others than themselves (display only: identity decides).
+        item["removable"] = session.partner_admin and item.get("account_id") != str(session.row.account_id)
+    done = next((done for done in ("invited", "removed") if request.query.get(done)), None)
+    message = t(request, f"partner.staff.{done}") if done else None
+    context = {"items": items, "message": message, "refusal": refusal, "errors": errors or {}, "values": values or {}}
     return _page(request, "partner_staff.html", partner, context, status=status)
 
 
@@ -618,3 +625,35 @@ async def invite(request: web.Request) -> web.Response:
             errors = _field_errors(request, exc, INVITE_FIELDS)
         return await _staff_page(request, partner_id, partner, errors=errors, values=values, status=exc.status)
     return redirect(f"/partner/{partner_id}/staff?invited=1")
+
+
+@routes.get("/partner/{partner_id}/staff/{account_id}/remove")
+async def remove_staff_confirm(request: web.Request) -> web.Response:
+    partner_id, account_id = path_uuid(request, "partner_id"), path_uuid(request, "account_id")
+    partner = await _cabinet(request, partner_id)
+    try:
+        answer = await _call(request, partner_id, request.app[IDENTITY].service, "GET", _p(partner_id, "/users"))
+    except ServiceError as exc:
+        raise _unexpected(exc) from None
+    person = next((u for u in answer.get("items", []) if u.get("account_id") == account_id), None)
+    if person is None:
+        raise web.HTTPNotFound()
+    return _page(request, "partner_staff_remove.html", partner, {"person": person})
+
+
+@routes.post("/partner/{partner_id}/staff/{account_id}/remove")
+async def remove_staff(request: web.Request) -> web.Response:
+    """The partner's admins remove a colleague; the colleague's partner tokens are refused at once everywhere."""
+    partner_id, account_id = path_uuid(request, "partner_id"), path_uuid(request, "account_id")
+    partner = await _cabinet(request, partner_id)
+    await form_values(request)
+    path = _p(partner_id, f"/users/{account_id}")
+    try:
+        await _call(request, partner_id, request.app[IDENTITY].service, "DELETE", path)
+    except ServiceError as exc:
+        if exc.status == 404:
+            raise web.HTTPNotFound() from None
+        key = {403: "partner.staff.admins_only_remove", 409: "partner.staff.not_yourself"}.get(exc.status)
+        refusal = t(request, key) if key else i18n.problem_message(language_of(request), exc)
+        return await _staff_page(request, partner_id, partner, refusal=refusal, status=exc.status)
+    return redirect(f"/partner/{partner_id}/staff?removed=1")

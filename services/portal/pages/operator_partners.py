@@ -1,0 +1,216 @@
+"""The operator cabinet's partners (identity): create them, their API clients and staff, and take access away:
+revoke a client, remove a person from the staff, deactivate a partner (and reactivate it). Each removal asks for
+confirmation on a page of its own; identity ends the tokens it concerns at once (shared.revocations).
+
+Every decision is identity's (it answers 403 to anyone but operators); the portal shows and forwards.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from services.portal import i18n
+from services.portal.clients import ServiceError
+from services.portal.pages.base import form_values, language_of, logged_in, path_uuid, redirect, t
+from services.portal.pages.operator import _call, _errors, _identity, _not_for_you, _page, _q, _refused
+
+routes = web.RouteTableDef()
+
+PARTNER_FIELDS = {"name": "name", "tin": "tin", "city": "city", "contact_email": "contact_email"}
+CLIENT_FIELDS = {"name": "client_name"}
+INVITE_FIELDS = {"full_name": "full_name", "email": "email", "admin": "admin"}
+DONE = ("created", "revoked", "invited", "removed", "deactivated", "reactivated")
+
+
+# ---- partners (identity) -----------------------------------------------------------------------------
+
+
+async def _partners_page(
+    request: web.Request,
+    *,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+    status: int = 200,
+) -> web.Response:
+    try:
+        answer = await _call(request, _identity(request), "GET", "/v1/partners")
+    except ServiceError as exc:
+        return _not_for_you(request, exc)
+    context = {"here_nav": "partners", "items": answer.get("items", []), "errors": errors or {}, "values": values or {}}
+    return _page(request, "operator_partners.html", context, status=status)
+
+
+@routes.get("/operator/partners")
+async def partners(request: web.Request) -> web.Response:
+    return await _partners_page(request)
+
+
+@routes.post("/operator/partners")
+async def create_partner(request: web.Request) -> web.Response:
+    values = await form_values(request)
+    body = {key: values.get(key, "").strip() for key in PARTNER_FIELDS}
+    try:
+        created = await _call(request, _identity(request), "POST", "/v1/partners", body)
+    except ServiceError as exc:
+        if exc.status == 403:
+            return _refused(request)
+        errors = _errors(request, exc, PARTNER_FIELDS)
+        return await _partners_page(request, errors=errors, values=values, status=exc.status)
+    return redirect(f"/operator/partners/{_q(str(created.get('id', '')))}?done=created")
+
+
+async def _partner_page(
+    request: web.Request,
+    partner_id: str,
+    *,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+    created_client: dict[str, Any] | None = None,
+    status: int = 200,
+) -> web.Response:
+    identity = _identity(request)
+    try:
+        partner = await _call(request, identity, "GET", f"/v1/partners/{partner_id}")
+        staff = await _call(request, identity, "GET", f"/v1/partners/{partner_id}/users")
+        clients = await _call(request, identity, "GET", f"/v1/partners/{partner_id}/clients")
+    except ServiceError as exc:
+        return _not_for_you(request, exc)
+    done = request.query.get("done", "")
+    context = {
+        "here_nav": "partners",
+        "partner": partner,
+        "staff": staff.get("items", []),
+        "clients": clients.get("items", []),
+        "created_client": created_client,
+        "message": t(request, f"operator.partner.done.{done}") if done in DONE else "",
+        "errors": errors or {},
+        "values": values or {},
+    }
+    return _page(request, "operator_partner.html", context, status=status)
+
+
+@routes.get("/operator/partners/{partner_id}")
+async def partner(request: web.Request) -> web.Response:
+    return await _partner_page(request, path_uuid(request, "partner_id"))
+
+
+@routes.post("/operator/partners/{partner_id}/clients")
+async def create_client(request: web.Request) -> web.Response:
+    """The secret is in this answer (201) and nowhere else: not stored, not in a URL."""
+    partner_id = path_uuid(request, "partner_id")
+    values = await form_values(request)
+    body = {"name": values.get("client_name", "").strip()}
+    try:
+        created = await _call(request, _identity(request), "POST", f"/v1/partners/{partner_id}/clients", body)
+    except ServiceError as exc:
+        if exc.status in (403, 404):
+            return _not_for_you(request, exc)
+        errors = _errors(request, exc, CLIENT_FIELDS)
+        return await _partner_page(request, partner_id, errors=errors, values=values, status=exc.status)
+    return await _partner_page(request, partner_id, created_client=created, status=201)
+
+
+@routes.post("/operator/partners/{partner_id}/clients/{client_id}/revoke")
+async def revoke_client(request: web.Request) -> web.Response:
+    partner_id, client_id = path_uuid(request, "partner_id"), path_uuid(request, "client_id")
+    await form_values(request)
+    path = f"/v1/partners/{partner_id}/clients/{client_id}/revoke"
+    try:
+        await _call(request, _identity(request), "POST", path)
+    except ServiceError as exc:
+        if exc.status == 403 or not logged_in(request).operator:
+            return _not_for_you(request, exc)
+        message = i18n.known(language_of(request), f"operator.problem.{exc.slug}") or i18n.problem_message(
+            language_of(request), exc
+        )
+        return await _partner_page(request, partner_id, errors={client_id: message}, status=exc.status)
+    return redirect(f"/operator/partners/{partner_id}?done=revoked")
+
+
+@routes.post("/operator/partners/{partner_id}/invitations")
+async def invite_staff(request: web.Request) -> web.Response:
+    partner_id = path_uuid(request, "partner_id")
+    values = await form_values(request)
+    body = {
+        "full_name": values.get("full_name", "").strip(),
+        "email": values.get("email", "").strip(),
+        "admin": values.get("admin") == "yes",
+    }
+    try:
+        await _call(request, _identity(request), "POST", f"/v1/partners/{partner_id}/invitations", body)
+    except ServiceError as exc:
+        if exc.status in (403, 404):
+            return _not_for_you(request, exc)
+        errors = _errors(request, exc, INVITE_FIELDS)
+        return await _partner_page(request, partner_id, errors=errors, values=values, status=exc.status)
+    return redirect(f"/operator/partners/{partner_id}?done=invited")
+
+
+# ---- taking access away: a person from the staff, the whole partner -----------------------------------
+
+
+async def _partner_and_staff(request: web.Request, partner_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    identity = _identity(request)
+    partner = await _call(request, identity, "GET", f"/v1/partners/{partner_id}")
+    staff = await _call(request, identity, "GET", f"/v1/partners/{partner_id}/users")
+    return partner, staff.get("items", [])
+
+
+@routes.get("/operator/partners/{partner_id}/staff/{account_id}/remove")
+async def remove_staff_confirm(request: web.Request) -> web.Response:
+    partner_id, account_id = path_uuid(request, "partner_id"), path_uuid(request, "account_id")
+    try:
+        partner, staff = await _partner_and_staff(request, partner_id)
+    except ServiceError as exc:
+        return _not_for_you(request, exc)
+    person = next((u for u in staff if u.get("account_id") == account_id), None)
+    if person is None:
+        raise web.HTTPNotFound()
+    context = {"here_nav": "partners", "partner": partner, "person": person}
+    return _page(request, "operator_staff_remove.html", context)
+
+
+@routes.post("/operator/partners/{partner_id}/staff/{account_id}/remove")
+async def remove_staff(request: web.Request) -> web.Response:
+    """The person's partner tokens are refused at once everywhere; their own account stays."""
+    partner_id, account_id = path_uuid(request, "partner_id"), path_uuid(request, "account_id")
+    await form_values(request)
+    try:
+        await _call(request, _identity(request), "DELETE", f"/v1/partners/{partner_id}/users/{account_id}")
+    except ServiceError as exc:
+        if exc.status == 403 or not logged_in(request).operator:
+            return _not_for_you(request, exc)
+        message = i18n.known(language_of(request), f"operator.problem.{exc.slug}") or i18n.problem_message(
+            language_of(request), exc
+        )
+        return await _partner_page(request, partner_id, errors={account_id: message}, status=exc.status)
+    return redirect(f"/operator/partners/{partner_id}?done=removed")
+
+
+@routes.get("/operator/partners/{partner_id}/{action:deactivate|reactivate}")
+async def set_active_confirm(request: web.Request) -> web.Response:
+    partner_id, action = path_uuid(request, "partner_id"), request.match_info["action"]
+    try:
+        partner = await _call(request, _identity(request), "GET", f"/v1/partners/{partner_id}")
+    except ServiceError as exc:
+        return _not_for_you(request, exc)
+    if (action == "deactivate") != (partner.get("deactivated_at") is None):
+        return redirect(f"/operator/partners/{partner_id}")  # it is so already
+    return _page(request, "operator_partner_state.html", {"here_nav": "partners", "partner": partner, "action": action})
+
+
+@routes.post("/operator/partners/{partner_id}/{action:deactivate|reactivate}")
+async def set_active(request: web.Request) -> web.Response:
+    """Deactivated, none of the partner's clients or staff get or use tokens, at once; reactivated, they get new
+    ones (the old ones stay refused)."""
+    partner_id, action = path_uuid(request, "partner_id"), request.match_info["action"]
+    await form_values(request)
+    try:
+        await _call(request, _identity(request), "POST", f"/v1/partners/{partner_id}/{action}")
+    except ServiceError as exc:
+        if exc.status in (403, 404):
+            return _not_for_you(request, exc)
+        return _refused(request, exc)
+    return redirect(f"/operator/partners/{partner_id}?done={action}d")

@@ -1,0 +1,262 @@
+"""identity takes access away and refuses the tokens at once, itself included (shared.revocations): a member's
+rights (SUB-5), a partner's API client, a person on a partner's staff, a whole partner (deactivated, then
+reactivated). Each change is an event written through the outbox; identity follows them on the real broker."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import jwt
+
+from shared.app import POOL
+from tests.infra import RunningApp, TestStack, wait_for
+from tests.integration.identity_fixtures import address, identity, new_account
+from tests.integration.test_identity_partners import (
+    client_token,
+    create_client,
+    create_partner,
+    operator_token,
+    partner_invitation_link,
+    password_token,
+    staff_token,
+)
+from tests.integration.test_identity_subscribers import invite, person
+
+__all__ = ["identity"]
+
+PROBLEMS = "https://its-portal.dev/problems/"
+
+
+async def answer(app: RunningApp, method: str, path: str, token: str) -> tuple[int, Any]:
+    async with app.http.request(method, path, headers={"Authorization": f"Bearer {token}"}) as response:
+        body = await response.json() if response.content_type.endswith("json") else None
+        return response.status, body
+
+
+async def refused(app: RunningApp, path: str, token: str, slug: str, status: int = 401) -> float:
+    """Wait until identity refuses `token` on `path` with `slug`; the seconds it took."""
+    started = time.monotonic()
+
+    async def seen() -> bool:
+        got, body = await answer(app, "GET", path, token)
+        return got == status and isinstance(body, dict) and body.get("type") == PROBLEMS + slug
+
+    await wait_for(seen, timeout=10, interval=0.02, what=f"{path} refusing the token with {slug}")
+    return time.monotonic() - started
+
+
+async def outbox(app: RunningApp, event_type: str, key: str, value: str) -> list[dict[str, Any]]:
+    async with app.app[POOL].acquire() as conn:
+        rows = await conn.fetch(
+            "SELECT envelope FROM outbox WHERE routing_key = $1 AND envelope->'data'->>$2 = $3 ORDER BY created_at",
+            event_type,
+            key,
+            value,
+        )
+    return [row["envelope"] for row in rows]
+
+
+async def staff_member(app: RunningApp, inviter: str, partner_id: str, *, admin: bool = False) -> dict[str, Any]:
+    """A new account on the partner's staff (invited by `inviter`'s token, accepted): its account, with `token`."""
+    account = new_account()
+    async with app.http.post("/v1/accounts", json=account) as r:
+        assert r.status == 201
+        account["id"] = (await r.json())["id"]
+    async with app.http.post(
+        f"/v1/partners/{partner_id}/invitations",
+        headers={"Authorization": f"Bearer {inviter}"},
+        json={"full_name": "Sveta Staff", "email": account["email"], "admin": admin},
+    ) as r:
+        assert r.status == 201, await r.text()
+        link = await partner_invitation_link(app, (await r.json())["id"])
+    own = await password_token(app, account["login"], account["password"])
+    async with app.http.post(f"{link}/accept", headers={"Authorization": f"Bearer {own}"}) as r:
+        assert r.status == 200, await r.text()
+    status, token = await staff_token(app, account["login"], account["password"], partner_id)
+    assert status == 200, token
+    account["own"], account["token"] = own, token["access_token"]
+    return account
+
+
+async def test_a_change_of_rights_refuses_the_users_token_and_a_refresh_gets_the_new_rights(
+    identity: RunningApp,
+) -> None:
+    """Rule SUB-5: the token's `rights` are stale at once (401 rights-changed); the refresh that follows is issued
+    within the same second or so as the change, and works: it is not refused for ever."""
+    owner = await person(identity)
+    _, subscriber = await owner.call("GET", "/v1/subscriber")
+    bob = await person(identity)
+    invitation = await invite(owner, bob.account["email"], its_access=True)
+    assert (await bob.call("POST", f"{invitation['link']}/accept"))[0] == 200
+    assert (await bob.login(subscriber=subscriber["code"]))[0] == 200
+    assert bob.claims["subscriber"]["rights"] == ["its_access"] and isinstance(bob.claims["iat_us"], int)
+    stale = bob.tokens["access_token"]
+
+    for its_access, rights in ((False, []), (True, ["its_access"])):
+        status, _ = await owner.call(
+            "PUT", f"/v1/subscriber/users/{bob.account['id']}/rights", json={"its_access": its_access}
+        )
+        assert status == 204
+        [*_, event] = await outbox(identity, "identity.member.rights_changed", "account_id", bob.account["id"])
+        assert event["data"]["its_access"] is its_access and event["data"]["changed_at"]
+        await refused(identity, "/v1/subscriber", bob.tokens["access_token"], "rights-changed")
+        status, _ = await bob.refresh()
+        assert status == 200 and bob.claims["subscriber"]["rights"] == rights
+        status, seen = await bob.call("GET", "/v1/subscriber")
+        assert status == 200 and seen["rights"] == rights
+    assert (await answer(identity, "GET", "/v1/me", stale))[0] == 401
+    assert (await owner.call("GET", "/v1/subscriber"))[0] == 200  # nobody else's token is touched
+
+
+async def test_a_token_issued_while_a_change_is_under_way_carries_the_change(identity: RunningApp) -> None:
+    """A change stamps its time after locking the member's row; a token reads the grant under a share lock and is
+    stamped after it. So a login or refresh racing the change waits for it and carries the new rights: it never
+    carries the old ones with an issue time after the change (which no service would refuse)."""
+    owner = await person(identity)
+    _, subscriber = await owner.call("GET", "/v1/subscriber")
+    bob = await person(identity)
+    invitation = await invite(owner, bob.account["email"], its_access=True)
+    assert (await bob.call("POST", f"{invitation['link']}/accept"))[0] == 200
+    assert (await bob.login(subscriber=subscriber["code"]))[0] == 200
+    issuers: list[Callable[[], Awaitable[tuple[int, dict[str, Any]]]]] = [
+        bob.refresh,
+        functools.partial(bob.login, subscriber=subscriber["code"]),
+    ]
+    for issue in issuers:
+        async with identity.app[POOL].acquire() as conn, conn.transaction():
+            # A change of Bob's rights under way (as set_rights does it), not committed yet.
+            await conn.execute(
+                "UPDATE members SET its_access = NOT its_access WHERE subscriber_id = $1 AND account_id = $2",
+                uuid.UUID(subscriber["id"]),
+                uuid.UUID(bob.account["id"]),
+            )
+            expected = [] if bob.claims["subscriber"]["rights"] else ["its_access"]
+            racing = asyncio.ensure_future(issue())
+            await asyncio.sleep(0.5)
+            assert not racing.done()  # the token waits for the change
+        status, _ = await asyncio.wait_for(racing, 10)
+        assert status == 200 and bob.claims["subscriber"]["rights"] == expected
+
+
+async def test_a_revoked_clients_token_is_refused_at_once(identity: RunningApp, stack: TestStack) -> None:
+    operator = await operator_token(identity, stack)
+    partner = await create_partner(identity, operator)
+    client, other = (
+        await create_client(identity, operator, partner["id"]),
+        await create_client(identity, operator, partner["id"]),
+    )
+    _, issued = await client_token(identity, client["client_id"], client["client_secret"])
+    _, kept = await client_token(identity, other["client_id"], other["client_secret"])
+    path = f"/v1/partners/{partner['id']}"
+    assert (await answer(identity, "GET", path, issued["access_token"]))[0] == 200
+    status, revoked = await answer(identity, "POST", f"{path}/clients/{client['client_id']}/revoke", operator)
+    assert status == 200 and revoked["revoked_at"]
+    await refused(identity, path, issued["access_token"], "access-revoked")
+    assert (await answer(identity, "GET", path, kept["access_token"]))[0] == 200
+    # Revoking again changes nothing and announces nothing new.
+    status, again = await answer(identity, "POST", f"{path}/clients/{client['client_id']}/revoke", operator)
+    assert status == 200 and again["revoked_at"] == revoked["revoked_at"]
+    [event] = await outbox(identity, "identity.partner_client.revoked", "client_id", client["client_id"])
+    assert event["data"]["revoked_at"]
+
+
+async def test_a_person_removed_from_a_partners_staff_loses_its_partner_tokens_at_once(
+    identity: RunningApp, stack: TestStack
+) -> None:
+    operator = await operator_token(identity, stack)
+    partner, other = await create_partner(identity, operator), await create_partner(identity, operator)
+    admin = await staff_member(identity, operator, partner["id"], admin=True)
+    sveta = await staff_member(identity, admin["token"], partner["id"])
+    elsewhere = await staff_member(identity, operator, other["id"])
+    staff_path = f"/v1/partners/{partner['id']}/users"
+
+    # Who may remove whom: not staff who are not admins, not the admin themselves, not someone not on the staff.
+    status, _ = await answer(identity, "DELETE", f"{staff_path}/{admin['id']}", sveta["token"])
+    assert status == 403
+    status, problem = await answer(identity, "DELETE", f"{staff_path}/{admin['id']}", admin["token"])
+    assert status == 409, problem
+    status, _ = await answer(identity, "DELETE", f"{staff_path}/{elsewhere['id']}", admin["token"])
+    assert status == 404
+    status, _ = await answer(identity, "DELETE", f"/v1/partners/{other['id']}/users/{elsewhere['id']}", admin["token"])
+    assert status == 404  # another partner's staff is not even visible
+
+    assert (await answer(identity, "GET", staff_path, sveta["token"]))[0] == 200
+    status, _ = await answer(identity, "DELETE", f"{staff_path}/{sveta['id']}", admin["token"])
+    assert status == 204
+    await refused(identity, staff_path, sveta["token"], "access-revoked")
+    status, error = await staff_token(identity, sveta["login"], sveta["password"], partner["id"])
+    assert (status, error["error"]) == (400, "invalid_grant") and "not on the staff" in error["error_description"]
+    assert (await answer(identity, "GET", "/v1/me", sveta["own"]))[0] == 200  # the account itself remains
+    _, staff = await answer(identity, "GET", staff_path, admin["token"])
+    assert [u["account_id"] for u in staff["items"]] == [admin["id"]]
+    [event] = await outbox(identity, "identity.partner_staff.removed", "account_id", sveta["id"])
+    assert event["data"]["partner_id"] == partner["id"] and event["data"]["removed_at"]
+
+    # An operator removes the admin; invited again, a person gets tokens again.
+    status, _ = await answer(identity, "DELETE", f"{staff_path}/{admin['id']}", operator)
+    assert status == 204
+    await refused(identity, staff_path, admin["token"], "access-revoked")
+    back = await staff_member(identity, operator, partner["id"])
+    assert (await answer(identity, "GET", staff_path, back["token"]))[0] == 200
+    assert (await answer(identity, "GET", f"/v1/partners/{other['id']}/users", elsewhere["token"]))[0] == 200
+
+
+async def test_a_deactivated_partners_clients_and_staff_get_and_use_no_tokens_until_it_is_reactivated(
+    identity: RunningApp, stack: TestStack
+) -> None:
+    operator = await operator_token(identity, stack)
+    partner, other = await create_partner(identity, operator), await create_partner(identity, operator)
+    client = await create_client(identity, operator, partner["id"])
+    _, issued = await client_token(identity, client["client_id"], client["client_secret"])
+    admin = await staff_member(identity, operator, partner["id"], admin=True)
+    elsewhere = await staff_member(identity, operator, other["id"])
+    path = f"/v1/partners/{partner['id']}"
+
+    status, _ = await answer(identity, "POST", f"{path}/deactivate", admin["token"])
+    assert status == 403  # operators only
+    status, deactivated = await answer(identity, "POST", f"{path}/deactivate", operator)
+    assert status == 200 and deactivated["deactivated_at"]
+    for token in (issued["access_token"], admin["token"]):
+        await refused(identity, path, token, "access-revoked")
+    status, error = await client_token(identity, client["client_id"], client["client_secret"])
+    assert (status, error["error"]) == (401, "invalid_client")
+    status, error = await staff_token(identity, admin["login"], admin["password"], partner["id"])
+    assert (status, error["error"]) == (400, "invalid_grant") and "deactivated" in error["error_description"]
+    assert (await answer(identity, "GET", f"/v1/partners/{other['id']}", elsewhere["token"]))[0] == 200
+    _, mine = await answer(identity, "GET", "/v1/me/partners", admin["own"])
+    assert [p["deactivated_at"] for p in mine["items"]] == [deactivated["deactivated_at"]]
+    # Deactivating again changes nothing and announces nothing new.
+    status, again = await answer(identity, "POST", f"{path}/deactivate", operator)
+    assert status == 200 and again["deactivated_at"] == deactivated["deactivated_at"]
+    assert len(await outbox(identity, "identity.partner.deactivated", "partner_id", partner["id"])) == 1
+
+    status, reactivated = await answer(identity, "POST", f"{path}/reactivate", operator)
+    assert status == 200 and reactivated["deactivated_at"] is None
+    [event] = await outbox(identity, "identity.partner.reactivated", "partner_id", partner["id"])
+    assert event["data"]["reactivated_at"]
+    status, fresh = await client_token(identity, client["client_id"], client["client_secret"])
+    assert status == 200
+    status, staff = await staff_token(identity, admin["login"], admin["password"], partner["id"])
+    assert status == 200
+    for token in (fresh["access_token"], staff["access_token"]):
+        assert (await answer(identity, "GET", path, token))[0] == 200
+    assert (await answer(identity, "GET", path, issued["access_token"]))[0] == 401  # the old ones stay refused
+    assert (await answer(identity, "POST", f"/v1/partners/{uuid.uuid4()}/deactivate", operator))[0] == 404
+
+
+async def test_tokens_carry_their_issue_time_to_the_microsecond(identity: RunningApp) -> None:
+    account = new_account()
+    async with identity.http.post("/v1/accounts", json=account) as r:
+        assert r.status == 201
+    async with identity.http.post(
+        "/oauth/token",
+        data={"grant_type": "password", "username": account["login"], "password": account["password"]},
+        headers={"X-Forwarded-For": address()},
+    ) as r:
+        claims = jwt.decode((await r.json())["access_token"], options={"verify_signature": False})
+    assert claims["iat_us"] // 1_000_000 == claims["iat"]
