@@ -7,7 +7,8 @@
 - per-consumer durable quorum queues with a delivery limit, dead-lettering
   (at-least-once) into `<queue>.dlq`, and TTL retry queues `<queue>.retry.<ms>`
   that dead-letter back into the queue after the back-off;
-- bounded prefetch, manual acks, a robust connection that restores consumers.
+- bounded prefetch, manual acks, a robust connection that restores consumers,
+  over one broker URL or the several nodes of a cluster (`ClusterConnection`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from datetime import datetime
 from typing import Any
 
 import aio_pika
+import aiormq
 from aio_pika.abc import (
     AbstractExchange,
     AbstractIncomingMessage,
@@ -26,16 +28,28 @@ from aio_pika.abc import (
     AbstractRobustChannel,
     AbstractRobustConnection,
 )
+from aio_pika.robust_connection import RobustConnection
+from yarl import URL
 
 from shared.events import EXCHANGE
 from shared.logging import get_logger
+from shared.settings import amqp_urls
 
 log = get_logger(__name__)
 
 EVENT_LOG = "its.events.log"
 EVENT_LOG_MAX_AGE = "30D"
+EVENT_LOG_ARGUMENTS: dict[str, Any] = {"x-queue-type": "stream", "x-max-age": EVENT_LOG_MAX_AGE}
 # aio-pika's robust connection can wait for ever on a broker that went away mid-close (aio-pika #556, #636).
 CLOSE_TIMEOUT_SECONDS = 10.0
+# One connection attempt (TCP and AMQP handshake); a node that drops packets must not hold up the next one.
+CONNECT_TIMEOUT_SECONDS = 5.0
+# After a broker restart the event log stream is back a moment after the broker takes connections.
+EVENT_LOG_WAIT_SECONDS = 15.0
+EVENT_LOG_RETRY_FIRST_SECONDS = 0.05
+EVENT_LOG_RETRY_MAX_SECONDS = 1.0
+# A publishing channel that nacks is replaced (Bus._renew_publishing_channel), not more often than this.
+RENEW_AT_MOST_EVERY_SECONDS = 5.0
 
 MessageHandler = Callable[[AbstractIncomingMessage], Awaitable[None]]
 
@@ -48,11 +62,120 @@ def dlq_name(queue: str) -> str:
     return f"{queue}.dlq"
 
 
+class ClusterConnection(RobustConnection):
+    """aio-pika's robust connection, over the URLs of a cluster's nodes (one URL works as before).
+
+    aio-pika connects to one URL only (for a cluster its authors point at DNS: aio-pika #104, #141; a
+    multi-URL class, PR #680, was not merged). Here every loss of the connection and every failed attempt
+    moves `url` on to the next node, so aio-pika's own reconnection loop — which restores the channels,
+    queues, bindings and consumers — reconnects there; and that loop pauses only where the pause protects
+    the broker (see `reconnect_interval`).
+
+    Before the channels are restored on a new connection, the event log stream is declared until it
+    answers (bounded): just after a broker restart it is briefly NOT_FOUND ("home node … is down"),
+    which would fail the restore and cost a whole `reconnect_interval`.
+    """
+
+    def __init__(self, urls: Sequence[str], **kwargs: Any) -> None:
+        self.urls = [URL(url) for url in urls]
+        self._node = 0  # the index of `url` in `urls`
+        self._closes = 0  # connections lost and attempts failed, ever
+        self._connected_in_this_pass = False
+        self._reconnect_interval = 0.0
+        super().__init__(self.urls[0], **kwargs)
+
+    @property
+    def reconnect_interval(self) -> float:
+        """The pause aio-pika's reconnection loop takes after each of its passes, read once per pass.
+
+        - after the pass that connected: none. aio-pika pauses there too, so a new connection the broker
+          closes at once (RabbitMQ 3.10 closes one that publishes to a queue whose leader just died)
+          would wait the pause out before the next node is tried;
+        - after a failed attempt: none while the round of the list has nodes left to try;
+        - after a round of failed attempts, or a pass restoring consumers on an open connection:
+          the configured interval (the URL's `reconnect_interval`, aio-pika's default 5 s).
+        """
+        if self._connected_in_this_pass:
+            self._connected_in_this_pass = False
+            return 0.0
+        transport_open = self.transport is not None and not self.transport.connection.is_closed
+        if not transport_open and self._closes % len(self.urls):
+            return 0.0
+        return self._reconnect_interval
+
+    @reconnect_interval.setter
+    def reconnect_interval(self, value: float) -> None:
+        self._reconnect_interval = value
+
+    async def _on_connection_close(self, closing: asyncio.Future[Any]) -> None:
+        # Called when an open connection is lost and when an attempt fails: the next attempt goes to the next node.
+        self._connected_in_this_pass = False
+        if not self.close_called:
+            self._closes += 1
+            self._node = (self._node + 1) % len(self.urls)
+            self.url = self.urls[self._node]
+        await super()._on_connection_close(closing)
+
+    async def _on_connected(self) -> None:
+        await self._await_event_log()
+        await super()._on_connected()  # restores channels, queues, bindings, consumers
+        self._connected_in_this_pass = True
+
+    async def _await_event_log(self) -> None:
+        transport = self.transport
+        if transport is None:
+            return
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        delay, tries = EVENT_LOG_RETRY_FIRST_SECONDS, 0
+        while True:
+            tries += 1
+            try:
+                channel = await transport.connection.channel()
+                try:
+                    await channel.queue_declare(
+                        EVENT_LOG, durable=True, arguments=EVENT_LOG_ARGUMENTS, timeout=CONNECT_TIMEOUT_SECONDS
+                    )
+                finally:
+                    with contextlib.suppress(Exception):
+                        await channel.close()
+            except aiormq.exceptions.ChannelNotFoundEntity as exc:
+                if loop.time() - started + delay > EVENT_LOG_WAIT_SECONDS:
+                    # The channels' restore will fail on it, and the connection is retried as before.
+                    log.warning("bus.event_log_unavailable", broker=str(self), error=str(exc), tries=tries)
+                    return
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, EVENT_LOG_RETRY_MAX_SECONDS)
+                continue
+            except Exception:
+                return  # e.g. the connection lost again: aio-pika's loop deals with it
+            if tries > 1:
+                log.info("bus.event_log_back", broker=str(self), tries=tries, seconds=round(loop.time() - started, 2))
+            return
+
+
+async def connect_cluster(urls: Sequence[str], *, name: str) -> ClusterConnection:
+    """A `ClusterConnection` to the first of `urls` that answers; raises the last error if none does."""
+    error: Exception | None = None
+    for first in range(len(urls)):
+        connection = ClusterConnection([*urls[first:], *urls[:first]], client_properties={"connection_name": name})
+        try:
+            await connection.connect(timeout=CONNECT_TIMEOUT_SECONDS)
+            return connection
+        except Exception as exc:
+            error = exc
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(connection.close(), CLOSE_TIMEOUT_SECONDS)
+    assert error is not None
+    raise error
+
+
 class Bus:
     """One robust connection per process: a confirm channel to publish, one channel per consumer."""
 
     def __init__(self, url: str, *, name: str, prefetch: int, delivery_limit: int) -> None:
-        self.url = url
+        """`url`: one AMQP URL, or several separated by commas (the nodes of a cluster)."""
+        self.urls = amqp_urls(url)
         self.name = name
         self.prefetch = prefetch
         self.delivery_limit = delivery_limit
@@ -64,22 +187,66 @@ class Bus:
         self._queues: list[AbstractQueue] = []
         self._consumer_channels: list[AbstractRobustChannel] = []
         self._consumer_tags: list[tuple[AbstractQueue, str]] = []
+        self._reconnect_listeners: list[Callable[[], None]] = []
+        self._renewing = asyncio.Lock()
+        self._renewed_at = float("-inf")
 
     async def connect(self) -> None:
-        connection = await aio_pika.connect_robust(self.url, client_properties={"connection_name": self.name})
+        connection = await connect_cluster(self.urls, name=self.name)
         self._connection = connection
-        channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+        connection.reconnect_callbacks.add(self._reconnected)
+        await self._open_publishing_channel()
+
+    async def _open_publishing_channel(self) -> None:
+        """A confirm channel to publish on; what it declares is declared again whenever it is restored."""
+        assert self._connection is not None, "connect() first"
+        channel = await self._connection.channel(publisher_confirms=True, on_return_raises=True)
         assert isinstance(channel, AbstractRobustChannel)
-        self._channel = channel
-        self._exchange = await channel.declare_exchange(EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
-        self._default_exchange = channel.default_exchange
+        exchange = await channel.declare_exchange(EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
         # Every event is also appended to a retained stream: an audit trail, a source to replay
         # when a new read model is built, and the reason an event that no service consumes
         # (yet) is still routable. An unroutable event means a broken topology: an error.
-        log = await channel.declare_queue(
-            EVENT_LOG, durable=True, arguments={"x-queue-type": "stream", "x-max-age": EVENT_LOG_MAX_AGE}
-        )
-        await log.bind(self._exchange, routing_key="#")
+        event_log = await channel.declare_queue(EVENT_LOG, durable=True, arguments=EVENT_LOG_ARGUMENTS)
+        await event_log.bind(exchange, routing_key="#")
+        self._channel, self._exchange, self._default_exchange = channel, exchange, channel.default_exchange
+
+    async def _renew_publishing_channel(self, nacked: AbstractRobustChannel) -> None:
+        """Publish on a new channel from now on, once for however many publishes `nacked` refused.
+
+        A nack is the broker failing to enqueue a message. After a cluster node is lost, a channel
+        that published to a quorum queue led from that node can keep nacking every message to it
+        for good (RabbitMQ 3.10: the channel keeps the dead leader), while a new channel publishes
+        at once. The publish fails either way and its sender tries again (the relay after its back-off,
+        a consumer's redelivery).
+        """
+        async with self._renewing:
+            if self._channel is not nacked or self._connection is None:
+                return  # renewed already for an earlier nack of the same channel
+            if asyncio.get_running_loop().time() - self._renewed_at < RENEW_AT_MOST_EVERY_SECONDS:
+                return  # nacks that go on (a full queue that rejects publishes): not a channel a second
+            log.warning("bus.publishing_channel_renewed", name=self.name, broker=str(self._connection))
+            try:
+                await self._open_publishing_channel()
+            except Exception as exc:  # e.g. the connection lost meanwhile: the robust one restores the old channel
+                log.warning("bus.publishing_channel_renew_failed", name=self.name, error=repr(exc))
+                return
+            self._renewed_at = asyncio.get_running_loop().time()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(nacked.close(), CLOSE_TIMEOUT_SECONDS)
+
+    def on_reconnected(self, callback: Callable[[], None]) -> None:
+        """Call `callback` whenever the connection is back, its channels, queues and consumers restored."""
+        self._reconnect_listeners.append(callback)
+
+    def _reconnected(self, connection: AbstractRobustConnection | None) -> None:
+        log.info("bus.reconnected", name=self.name, broker=str(connection))
+        for callback in self._reconnect_listeners:
+            callback()
+
+    @property
+    def broker(self) -> str | None:
+        """The URL (password masked) of the node this bus is connected to, or None."""
+        return str(self._connection) if self.is_connected else None
 
     async def close(self) -> None:
         """Close the connection; a broker that does not answer does not keep the process from stopping."""
@@ -100,9 +267,7 @@ class Bus:
         assert self._connection is not None, "connect() first"
         channel = await self._connection.channel()
         await channel.set_qos(prefetch_count=self.prefetch)  # a stream consumer needs a prefetch
-        log = await channel.declare_queue(
-            EVENT_LOG, durable=True, arguments={"x-queue-type": "stream", "x-max-age": EVENT_LOG_MAX_AGE}
-        )
+        log = await channel.declare_queue(EVENT_LOG, durable=True, arguments=EVENT_LOG_ARGUMENTS)
         tag = await log.consume(handler, no_ack=False, arguments={"x-stream-offset": since})
         self._consumer_tags.append((log, tag))
         self._queues.append(log)
@@ -141,8 +306,8 @@ class Bus:
         `to_queue=True` sends straight to the queue named `routing_key` (default exchange),
         used for retries and parking.
         """
-        exchange = self._default_exchange if to_queue else self._exchange
-        if exchange is None:
+        channel, exchange = self._channel, self._default_exchange if to_queue else self._exchange
+        if channel is None or exchange is None:
             raise ConnectionError("bus is not connected")
         message = aio_pika.Message(
             body,
@@ -153,9 +318,14 @@ class Bus:
             correlation_id=correlation_id,
             headers=headers or {},
         )
-        # asyncio.timeout also bounds waiting for the channel while the connection is being restored.
-        async with asyncio.timeout(timeout):
-            await exchange.publish(message, routing_key, mandatory=True, timeout=timeout)
+        try:
+            # asyncio.timeout also bounds waiting for the channel while the connection is being restored.
+            async with asyncio.timeout(timeout):
+                await exchange.publish(message, routing_key, mandatory=True, timeout=timeout)
+        except aiormq.exceptions.DeliveryError as exc:
+            if isinstance(exc.frame, aiormq.spec.Basic.Nack):
+                await self._renew_publishing_channel(channel)
+            raise
 
     async def subscribe(
         self,

@@ -33,6 +33,14 @@ log = get_logger(__name__)
 PUBLISHED_RETENTION = timedelta(days=7)
 PURGE_EVERY_SECONDS = 3600
 RELISTEN_SECONDS = 30
+# After a failed publishing attempt the relay waits 0.4 s, 0.8 s, … up to 5 s before the next one.
+BACKOFF_FIRST_SECONDS = 0.2
+BACKOFF_MAX_SECONDS = 5.0
+
+
+def backoff_seconds(failed_attempts: int) -> float:
+    # The exponent is bounded: an outage of hours must not overflow the float.
+    return min(BACKOFF_FIRST_SECONDS * 2.0 ** min(failed_attempts, 16), BACKOFF_MAX_SECONDS)
 
 
 def notify_channel(schema: str) -> str:
@@ -124,27 +132,43 @@ class OutboxRelay:
         self.metrics = metrics
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
+        # A commit's NOTIFY (or stop()): events may be waiting. It ends an idle wait, never a back-off.
         self._wake = asyncio.Event()
+        # stop(), or the broker connection restored: what ends a back-off early.
+        self._resume = asyncio.Event()
+        bus.on_reconnected(self._resume.set)
         self._stopping = False
         self._listener: Connection | None = None
         self._purged_at = float("-inf")
         self._listened_at = float("-inf")
 
     async def run(self) -> None:
-        """Publish until `stop()`; a batch under way is finished, so a shutdown does not re-send it."""
+        """Publish until `stop()`; a batch under way is finished, so a shutdown does not re-send it.
+
+        While publishing fails (broker or database away) the relay backs off, growing to a cap, and
+        says so twice: `outbox.relay_failed` when it begins, `outbox.relay_recovered` (how many
+        attempts failed, for how long) when it works again. Rows stay pending meanwhile.
+        """
         await self._listen()
-        failures = 0
+        failed_attempts, failing_since = 0, 0.0
         while not self._stopping:
+            self._resume.clear()
             try:
                 published = await self.publish_batch()
-                failures = 0
-            except Exception as exc:  # broker or database away: back off, rows stay pending
-                failures += 1
-                published = 0
-                log.warning("outbox.relay_failed", error=repr(exc), failures=failures)
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):  # a stop() ends the back-off at once
-                    await asyncio.wait_for(self._wake.wait(), min(0.2 * 2**failures, 5.0))
+            except Exception as exc:
+                failed_attempts += 1
+                if failed_attempts == 1:
+                    failing_since = time.monotonic()
+                    log.warning("outbox.relay_failed", error=repr(exc))
+                await self._back_off(backoff_seconds(failed_attempts))
+                continue
+            if failed_attempts:
+                log.warning(
+                    "outbox.relay_recovered",
+                    failed_attempts=failed_attempts,
+                    seconds=round(time.monotonic() - failing_since, 1),
+                )
+                failed_attempts = 0
             if published or self._stopping:
                 continue  # drain the backlog before waiting
             await self._housekeeping()
@@ -152,9 +176,19 @@ class OutboxRelay:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
 
+    async def _back_off(self, seconds: float) -> None:
+        """Wait `seconds`, or less if the relay is stopped or the broker connection comes back meanwhile.
+
+        New events' NOTIFYs do not shorten it: under load there is one per commit, and each would
+        otherwise be one more failing attempt and log line.
+        """
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._resume.wait(), seconds)
+
     def stop(self) -> None:
         self._stopping = True
         self._wake.set()
+        self._resume.set()
 
     async def close(self) -> None:
         if self._listener is not None:

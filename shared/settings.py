@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from yarl import URL
 
 Environment = Literal["development", "test", "production"]
 
@@ -24,6 +25,34 @@ def _zone_exists(value: str) -> str:
 TimeZoneName = Annotated[str, AfterValidator(_zone_exists)]
 
 
+def amqp_urls(value: str) -> list[str]:
+    """The broker URLs of `ITS_AMQP_URL`: one, or the nodes of a cluster separated by commas.
+
+    A comma inside a password is written `%2C`, as any reserved character of a URL.
+    """
+    urls = [part.strip() for part in value.split(",")]
+    for url in urls:
+        try:
+            parsed = URL(url)
+        except ValueError as exc:
+            raise ValueError(f"not a URL: {url!r} ({exc})") from None
+        if parsed.scheme not in ("amqp", "amqps") or not parsed.host:
+            raise ValueError(
+                f"not an AMQP URL: {url!r}; expected amqp[s]://user:password@host:port/vhost, "
+                "several separated by commas"
+            )
+    return urls
+
+
+def _amqp_urls_valid(value: str) -> str:
+    amqp_urls(value)
+    return value
+
+
+# One AMQP URL or several (a cluster's nodes) separated by commas, checked when the settings are read.
+AmqpUrls = Annotated[str, AfterValidator(_amqp_urls_valid)]
+
+
 class BaseServiceSettings(BaseSettings):
     """What every service needs; a service's own settings class extends this."""
 
@@ -38,7 +67,9 @@ class BaseServiceSettings(BaseSettings):
     db_pool_min: int = 2
     db_pool_max: int = 10
 
-    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    # Several URLs, comma-separated, are a cluster's nodes: the first that answers is used, and the next ones
+    # when it fails (shared.bus.ClusterConnection).
+    amqp_url: AmqpUrls = "amqp://guest:guest@127.0.0.1:5672/"
     amqp_prefetch: int = 64
     # Back-off before each retry of a failing message, then it is parked in `<queue>.dlq`.
     consumer_retry_delays_ms: list[int] = [1_000, 5_000, 30_000, 120_000, 600_000]
