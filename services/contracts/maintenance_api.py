@@ -269,7 +269,7 @@ class PartnerChoiceIn(StrictModel):
 
 @routes.route(
     "PUT",
-    "/v1/maintenance-services/{activation_id}/partner",
+    "/v1/maintenance-services/{activation_id:uuid}/partner",
     summary="Choose the accompanying partner later (CMS-7, owner); the partner is notified",
     auth=True,
     body=PartnerChoiceIn,

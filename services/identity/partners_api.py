@@ -22,7 +22,7 @@ from shared.app import CLOCK, OUTBOX, POOL
 from shared.auth import Caller
 from shared.db import Connection
 from shared.events.identity import InvitationSent, PartnerClientCreated, PartnerClientRevoked, PartnerCreated
-from shared.http import Api, StrictModel
+from shared.http import Api, Link, StrictModel
 from shared.problems import Conflict, Forbidden, NotFound
 
 routes = Api("ITS Portal identity: partners")
@@ -82,6 +82,13 @@ def secret_hash(secret: str) -> bytes:
     status=201,
     errors=(409,),
     tags=("partners",),
+    links={
+        "GetPartner": Link("get_partner", {"partner_id": "$response.body#/id"}),
+        "CreateClient": Link("create_client", {"partner_id": "$response.body#/id"}),
+        "ListClients": Link("list_clients", {"partner_id": "$response.body#/id"}),
+        "InviteStaff": Link("invite_staff", {"partner_id": "$response.body#/id"}),
+        "ListStaff": Link("list_staff", {"partner_id": "$response.body#/id"}),
+    },
 )
 async def create_partner(request: web.Request, caller: Caller, body: NewPartner) -> PartnerOut:
     partner = store.Partner(
@@ -150,12 +157,13 @@ async def my_partners(request: web.Request, caller: Caller) -> MyPartnerList:
 
 
 @routes.get(
-    "/v1/partners/{partner_id}",
+    "/v1/partners/{partner_id:uuid}",
     summary="A partner (operators, and the partner itself)",
     auth=True,
     response=PartnerOut,
     errors=(404,),
     tags=("partners",),
+    callers=("operator", "partner"),
 )
 async def get_partner(request: web.Request, caller: Caller) -> PartnerOut:
     partner_id = _visible_partner(request, caller)
@@ -167,7 +175,7 @@ async def get_partner(request: web.Request, caller: Caller) -> PartnerOut:
 
 
 @routes.post(
-    "/v1/partners/{partner_id}/clients",
+    "/v1/partners/{partner_id:uuid}/clients",
     summary="Create an API client; its secret is shown once (operators and partner admins)",
     auth=True,
     body=NewClient,
@@ -175,6 +183,12 @@ async def get_partner(request: web.Request, caller: Caller) -> PartnerOut:
     status=201,
     errors=(403, 404),
     tags=("partners",),
+    callers=("operator", "partner"),
+    links={
+        "RevokeClient": Link(
+            "revoke_client", {"partner_id": "$request.path.partner_id", "client_id": "$response.body#/client_id"}
+        )
+    },
 )
 async def create_client(request: web.Request, caller: Caller, body: NewClient) -> ClientCreated:
     secret = secrets.token_urlsafe(32)
@@ -193,11 +207,13 @@ async def create_client(request: web.Request, caller: Caller, body: NewClient) -
 
 
 @routes.get(
-    "/v1/partners/{partner_id}/clients",
+    "/v1/partners/{partner_id:uuid}/clients",
     summary="A partner's API clients, no secrets (operators and partner admins)",
     auth=True,
     response=ClientList,
     tags=("partners",),
+    errors=(403, 404),
+    callers=("operator", "partner"),
 )
 async def list_clients(request: web.Request, caller: Caller) -> ClientList:
     async with request.app[POOL].acquire() as conn:
@@ -207,12 +223,13 @@ async def list_clients(request: web.Request, caller: Caller) -> ClientList:
 
 
 @routes.post(
-    "/v1/partners/{partner_id}/clients/{client_id}/revoke",
+    "/v1/partners/{partner_id:uuid}/clients/{client_id:uuid}/revoke",
     summary="Revoke an API client (operators and partner admins)",
     auth=True,
     response=ClientOut,
-    errors=(404,),
+    errors=(403, 404),
     tags=("partners",),
+    callers=("operator", "partner"),
 )
 async def revoke_client(request: web.Request, caller: Caller) -> ClientOut:
     client_id = _uuid(request, "client_id")
@@ -278,7 +295,7 @@ class PartnerUserList(BaseModel):
 
 
 @routes.post(
-    "/v1/partners/{partner_id}/invitations",
+    "/v1/partners/{partner_id:uuid}/invitations",
     summary="Invite a person to the partner's staff (operators and partner admins)",
     auth=True,
     body=NewPartnerInvitation,
@@ -286,6 +303,7 @@ class PartnerUserList(BaseModel):
     status=201,
     errors=(403, 404, 429),
     tags=("partners",),
+    callers=("operator", "partner"),
 )
 async def invite_staff(request: web.Request, caller: Caller, body: NewPartnerInvitation) -> PartnerInvitationOut:
     now = request.app[CLOCK].now()
@@ -341,12 +359,13 @@ async def invite_staff(request: web.Request, caller: Caller, body: NewPartnerInv
 
 
 @routes.get(
-    "/v1/partners/{partner_id}/users",
+    "/v1/partners/{partner_id:uuid}/users",
     summary="The partner's staff (operators and the partner's users)",
     auth=True,
     response=PartnerUserList,
     errors=(404,),
     tags=("partners",),
+    callers=("operator", "partner"),
 )
 async def list_staff(request: web.Request, caller: Caller) -> PartnerUserList:
     partner_id = _visible_partner(request, caller)
