@@ -427,6 +427,7 @@ async def password_reset_page(request: web.Request) -> web.StreamResponse:
     summary="The reset page's form submission (`new_password`); the answer is a page",
     html=(200, 404, 422),
     tags=("passwords",),
+    errors=(400, 413, 415),
 )
 async def password_reset_form(request: web.Request) -> web.StreamResponse:
     form = await request.post()

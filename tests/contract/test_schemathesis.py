@@ -20,8 +20,8 @@ from tests.infra import ROOT, ServiceProcess
 
 SERVICES = ("identity", "registration", "contracts", "updates", "notifications")
 SEED = 20260415
-MAX_EXAMPLES = 25  # per operation and phase: the whole run stays within a few minutes on two cores
-STATEFUL_STEPS = 10
+MAX_EXAMPLES = 60  # per operation and phase: the whole run stays within a few minutes on two cores
+STATEFUL_STEPS = 15
 
 CONFIG = """\
 seed = {seed}
