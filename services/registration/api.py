@@ -90,9 +90,18 @@ PostalCode = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^
 PurchaseDate = Annotated[date, Field(ge=date(1991, 1, 1))]
 
 
+ARTICLE_MESSAGE = "an article is an EAN-13 code: 13 digits, the last a check digit"
+
+
 def check_article(article: str) -> str:
     if not domain.is_ean13(article):
-        raise ValueError("an article is an EAN-13 code: 13 digits, the last a check digit")
+        raise ValidationFailed([{"field": "article", "message": ARTICLE_MESSAGE}])
+    return article
+
+
+def _ean13(article: str) -> str:
+    if not domain.is_ean13(article):
+        raise ValueError(ARTICLE_MESSAGE)
     return article
 
 
@@ -101,7 +110,7 @@ Article = Annotated[
     str,
     StringConstraints(pattern=r"^[0-9]{13}$"),
     Field(json_schema_extra={"format": "ean-13"}),
-    AfterValidator(check_article),
+    AfterValidator(_ean13),
 ]
 NumberInPath = Annotated[
     str,
