@@ -115,7 +115,7 @@ class Operation:
     html: tuple[int, ...] = ()
     error_model: type[pydantic.BaseModel] | None = None
     links: dict[str, Link] = field(default_factory=dict)
-    responses: dict[int, dict[str, Any]] = field(default_factory=dict)
+    responses: dict[int, dict[str, Any] | type[pydantic.BaseModel]] = field(default_factory=dict)
     callers: tuple[str, ...] = ()
 
     @property
@@ -154,7 +154,7 @@ class Api:
         html: tuple[int, ...] = (),
         error_model: type[pydantic.BaseModel] | None = None,
         links: dict[str, Link] | None = None,
-        responses: dict[int, dict[str, Any]] | None = None,
+        responses: dict[int, dict[str, Any] | type[pydantic.BaseModel]] | None = None,
         callers: tuple[str, ...] = (),
     ) -> Callable[[Handler], Handler]:
         """Handlers are called as `handler(request, [caller=], [params=], [body=], [query=])`.
@@ -167,7 +167,8 @@ class Api:
         knows: body, query, path parameters, authentication); as problem+json, or as `error_model` in JSON.
         `html` are statuses answered as an HTML page for a browser. `raw_body` is the media type of a body the
         handler streams itself. `upsert=True`: a PUT whose handler returns `Upserted` (201 created, 200 replaced).
-        `responses` are OpenAPI response objects for answers no model describes (redirects, file streams).
+        `responses` are other answers of the handler's own: a model (its JSON, e.g. a 202 besides the 201), or an
+        OpenAPI response object for what no model describes (redirects, file streams).
         `callers` are the kinds of caller (`customer`, `partner`, `operator`) the document names for an operation
         whose handler, not a scope, decides who may (default: the scope, else `customer`).
 

@@ -239,8 +239,15 @@ def _responses(op: Operation, ref: Any) -> dict[str, Any]:
         if status in (429, 503):
             answer["headers"] = {"Retry-After": RETRY_AFTER}
         responses[str(status)] = answer
-    for status, answer in op.responses.items():
-        responses[str(status)] = answer
+    for status, declared in op.responses.items():
+        responses[str(status)] = (
+            {
+                "description": STATUS_TEXT.get(status, "Success"),
+                "content": {"application/json": {"schema": ref(declared)}},
+            }
+            if isinstance(declared, type)  # a model: its JSON
+            else declared
+        )
     return responses
 
 

@@ -190,6 +190,7 @@ def test_declared_headers_raw_bodies_upserts_pages_error_models_and_links_are_do
         error_model=OAuthLikeError,
         html=(409,),
         links={"Get": Link("get_thing", {"thing_id": "$response.body#/id"})},
+        responses={202: ThingOut, 303: {"description": "See the thing"}},
     )
     async def put_content(request: web.Request) -> None: ...
 
@@ -204,6 +205,8 @@ def test_declared_headers_raw_bodies_upserts_pages_error_models_and_links_are_do
     assert responses["201"]["links"]["Get"]["operationId"] == "get_thing"
     assert set(responses["400"]["content"]) == {"application/json"}  # the operation's own error model
     assert set(responses["409"]["content"]) == {"text/html"}
+    assert responses["202"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ThingOut"}
+    assert responses["303"] == {"description": "See the thing"}
 
 
 def test_identitys_oauth_errors_are_documented_as_rfc_6749_json() -> None:
