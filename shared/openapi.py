@@ -14,6 +14,8 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 import pydantic
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
+from pydantic_core import core_schema
 
 if TYPE_CHECKING:
     from shared.http import Api, Operation
@@ -94,17 +96,34 @@ STATUS_TEXT = {
 }
 
 
+# What Python's str.strip() removes, as an ECMA-262 class: \s, and the separators \x1c-\x1f and NEL it adds.
+_TRIMMED = r"\s\x1c-\x1f\x85"
+
+
+class DocumentedSchema(GenerateJsonSchema):
+    """pydantic's JSON Schema, saying also what trimming a text means: a field that strips whitespace and then
+    needs n characters needs n characters from the first to the last that is not whitespace (a pattern)."""
+
+    def str_schema(self, schema: core_schema.StringSchema) -> JsonSchemaValue:
+        json_schema = super().str_schema(schema)
+        least = schema.get("min_length") or 0
+        if schema.get("strip_whitespace") and least > 0 and "pattern" not in json_schema:
+            edge = f"[^{_TRIMMED}]"
+            json_schema["pattern"] = edge if least == 1 else f"{edge}[\\s\\S]{{{least - 2}}}{edge}"
+        return json_schema
+
+
 def build_openapi(api: Api) -> dict[str, Any]:
     schemas: dict[str, Any] = {"Problem": PROBLEM_SCHEMA}
 
     def ref(model: type[pydantic.BaseModel]) -> dict[str, str]:
-        schema = model.model_json_schema(ref_template=REF)
+        schema = model.model_json_schema(ref_template=REF, schema_generator=DocumentedSchema)
         schemas.update(schema.pop("$defs", {}))
         schemas[model.__name__] = schema
         return {"$ref": REF.format(model=model.__name__)}
 
     def properties(model: type[pydantic.BaseModel]) -> tuple[dict[str, Any], set[str]]:
-        schema = model.model_json_schema(ref_template=REF)
+        schema = model.model_json_schema(ref_template=REF, schema_generator=DocumentedSchema)
         schemas.update(schema.pop("$defs", {}))
         return schema.get("properties", {}), set(schema.get("required", []))
 
@@ -139,11 +158,14 @@ def build_openapi(api: Api) -> dict[str, Any]:
         if op.body is not None:
             media = "application/x-www-form-urlencoded" if op.form else "application/json"
             operation["requestBody"] = {"required": True, "content": {media: {"schema": ref(op.body)}}}
-        elif op.raw_body is not None:
+        elif isinstance(op.raw_body, str):
             operation["requestBody"] = {
                 "required": True,
                 "content": {op.raw_body: {"schema": {"type": "string", "format": "binary"}}},
             }
+        elif op.raw_body is not None:
+            content = {media: {"schema": ref(model)} for media, model in op.raw_body.items()}
+            operation["requestBody"] = {"required": True, "content": content}
         operation["responses"] = _responses(op, ref)
         if op.auth:
             operation["security"] = [{caller: []} for caller in op.callers]

@@ -106,6 +106,12 @@ class ResetRequest(StrictModel):
     email: EmailStr
 
 
+class ResetForm(BaseModel):
+    """The reset page's form (read by its handler, which answers with pages)."""
+
+    new_password: Password
+
+
 class ResetAccepted(BaseModel):
     detail: str = "If an account uses this address, a link to reset its password has been sent to it."
 
@@ -425,6 +431,7 @@ async def password_reset_page(request: web.Request) -> web.StreamResponse:
 @routes.post(
     "/v1/password-resets/{token:token}",
     summary="The reset page's form submission (`new_password`); the answer is a page",
+    raw_body={"application/x-www-form-urlencoded": ResetForm, "multipart/form-data": ResetForm},
     html=(200, 404, 422),
     tags=("passwords",),
     errors=(400, 413, 415),

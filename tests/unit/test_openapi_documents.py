@@ -231,6 +231,36 @@ def test_the_idempotency_key_and_the_kit_upload_are_declared() -> None:
     assert {"200", "201"} <= set(upload["responses"])
 
 
+def test_a_trimmed_text_documents_that_whitespace_alone_is_not_enough() -> None:
+    """`strip_whitespace` then `min_length`: the pattern asks for that many characters between the first and the
+    last that Python's strip() keeps, so "\\f" (valid by minLength alone) is not valid by the document."""
+    import re
+    from typing import Annotated
+
+    class Named(StrictModel):
+        name: Annotated[str, pydantic.StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+        reason: Annotated[str, pydantic.StringConstraints(strip_whitespace=True, min_length=3, max_length=200)]
+
+    api = Api("kernel")
+
+    @api.post("/v1/names", summary="a name", body=Named)
+    async def name(request: web.Request) -> None: ...
+
+    schema = build_openapi(api)["components"]["schemas"]["Named"]["properties"]
+    for field, text in (("name", "\f"), ("name", "\x1c"), ("reason", "ab\x85"), ("reason", " ab ")):
+        assert re.search(schema[field]["pattern"], text) is None, (field, text)
+        assert len(text.strip()) < (3 if field == "reason" else 1)
+    for field, text in (("name", " x "), ("reason", "a b"), ("reason", "\tabc\n")):
+        assert re.search(schema[field]["pattern"], text) is not None, (field, text)
+
+
+def test_the_reset_form_documents_the_fields_its_handler_reads() -> None:
+    document = SERVICES["identity"].openapi()
+    body = document["paths"]["/v1/password-resets/{token}"]["post"]["requestBody"]["content"]
+    assert set(body) == {"application/x-www-form-urlencoded", "multipart/form-data"}
+    assert resolve(document, body["multipart/form-data"]["schema"])["required"] == ["new_password"]
+
+
 def test_unsubscribe_documents_a_page_and_a_problem_for_its_403() -> None:
     document = SERVICES["notifications"].openapi()
     for method in ("get", "post"):
