@@ -96,8 +96,9 @@ STATUS_TEXT = {
 }
 
 
-# What Python's str.strip() removes, as an ECMA-262 class: \s, and the separators \x1c-\x1f and NEL it adds.
-_TRIMMED = r"\s\x1c-\x1f\x85"
+# What pydantic's strip_whitespace removes (Rust's char::is_whitespace, Unicode White_Space), as an ECMA-262 class;
+# not `\s`, which also holds U+FEFF.
+_TRIMMED = r"\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 
 
 class DocumentedSchema(GenerateJsonSchema):
