@@ -106,8 +106,8 @@ class ResetRequest(StrictModel):
     email: EmailStr
 
 
-class ResetForm(BaseModel):
-    """The reset page's form (read by its handler, which answers with pages)."""
+class ResetForm(StrictModel):
+    """The reset page's form (read by its handler, which answers with pages; it sends this one field)."""
 
     new_password: Password
 
