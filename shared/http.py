@@ -5,21 +5,25 @@ problem+json errors, request/correlation ids, metrics, OpenAPI 3.1.
 from __future__ import annotations
 
 import contextlib
+import decimal
 import json
 import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 import pydantic
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from multidict import MultiDictProxy, MultiMapping
 
 from shared.db import RETRY_AFTER_SECONDS, Outage, unreachable
 from shared.logging import bound_contextvars, get_logger
 from shared.metrics import Metrics
+from shared.openapi import TOKEN_PATTERN, UUID_PATTERN
 from shared.problems import (
     BadRequest,
     InternalError,
@@ -48,9 +52,51 @@ _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 class StrictModel(pydantic.BaseModel):
-    """Request models: unknown fields are an error, not silently dropped."""
+    """Request models: unknown fields are an error, not silently dropped. JSON bodies are validated strictly
+    (no `0` for a boolean, no `false` or `1.5` for an integer); text (query, path, form) is read as text with
+    `true`/`false` only for booleans and digits only for integers (`_check_text_types`)."""
 
     model_config = pydantic.ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+class PathParams(StrictModel):
+    """A route's path parameters: the formats they are declared with in the document are the ones checked.
+
+    A value that fails its format is a 422 naming the parameter; a route whose parameter is an opaque id or
+    token (one that is malformed is as unknown as any other) overrides `malformed` to answer its 404."""
+
+    @classmethod
+    def malformed(cls, errors: list[dict[str, Any]]) -> Problem:
+        return ValidationFailed(errors)
+
+
+@dataclass(frozen=True)
+class Header:
+    """A request header the handler reads itself, declared in the document (name, required, JSON schema)."""
+
+    name: str
+    schema: dict[str, Any]
+    required: bool = False
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Link:
+    """An OpenAPI link from this operation's success answer to another operation (by operationId):
+    `parameters` maps the target's parameter names to runtime expressions such as `$response.body#/id`."""
+
+    operation_id: str
+    parameters: dict[str, str] = field(default_factory=dict)
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Upserted:
+    """What an upserting PUT's handler returns: 201 when it created the resource, 200 when it replaced it."""
+
+    model: pydantic.BaseModel
+    created: bool
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -68,6 +114,19 @@ class Operation:
     form: bool
     tags: tuple[str, ...]
     errors: tuple[int, ...]
+    params: type[PathParams] | None = None
+    headers: tuple[Header, ...] = ()
+    upsert: bool = False
+    raw_body: str | dict[str, type[pydantic.BaseModel]] | None = None
+    html: tuple[int, ...] = ()
+    error_model: type[pydantic.BaseModel] | None = None
+    links: dict[str, Link] = field(default_factory=dict)
+    responses: dict[int, dict[str, Any] | type[pydantic.BaseModel]] = field(default_factory=dict)
+    callers: tuple[str, ...] = ()
+
+    @property
+    def operation_id(self) -> str:
+        return self.handler.__name__
 
 
 class Api:
@@ -94,14 +153,35 @@ class Api:
         form: bool = False,
         tags: tuple[str, ...] = (),
         errors: tuple[int, ...] = (),
+        params: type[PathParams] | None = None,
+        headers: tuple[Header, ...] = (),
+        upsert: bool = False,
+        raw_body: str | dict[str, type[pydantic.BaseModel]] | None = None,
+        html: tuple[int, ...] = (),
+        error_model: type[pydantic.BaseModel] | None = None,
+        links: dict[str, Link] | None = None,
+        responses: dict[int, dict[str, Any] | type[pydantic.BaseModel]] | None = None,
+        callers: tuple[str, ...] = (),
     ) -> Callable[[Handler], Handler]:
-        """Handlers are called as `handler(request, [caller=], [body=], [query=])`.
+        """Handlers are called as `handler(request, [caller=], [params=], [body=], [query=])`.
 
-        `auth=True` needs a valid access token; `scope=` also needs that scope in it (403 otherwise),
-        checked before the request is parsed, so a caller without it learns nothing about the input.
+        `auth=True` needs a valid access token; `scope=` also needs that scope in it (403 otherwise), checked
+        before the request is parsed, so a caller without it learns nothing about the input. `params` is the
+        model of the path parameters, `headers` the headers the handler reads itself.
 
-        They return a pydantic model (sent with `status`), None (204) or a web.StreamResponse.
+        `errors` are the statuses the operation itself answers (the kernel's own are documented from what it
+        knows: body, query, path parameters, authentication); as problem+json, or as `error_model` in JSON.
+        `html` are statuses answered as an HTML page for a browser. `raw_body` is a body the handler reads itself:
+        its media type (a stream of bytes), or each media type it takes with the model of its fields.
+        `upsert=True`: a PUT whose handler returns `Upserted` (201 created, 200 replaced).
+        `responses` are other answers of the handler's own: a model (its JSON, e.g. a 202 besides the 201), or an
+        OpenAPI response object for what no model describes (redirects, file streams).
+        `callers` are the kinds of caller (`customer`, `partner`, `operator`) the document names for an operation
+        whose handler, not a scope, decides who may (default: the scope, else `customer`).
+
+        They return a pydantic model (sent with `status`), `Upserted`, None (204) or a web.StreamResponse.
         """
+        path = _expand_path(path)
 
         def register(handler: Handler) -> Handler:
             self.operations.append(
@@ -119,6 +199,15 @@ class Api:
                     form,
                     tags,
                     errors,
+                    params,
+                    headers,
+                    upsert,
+                    raw_body,
+                    html,
+                    error_model,
+                    links or {},
+                    responses or {},
+                    callers or ((scope,) if scope else ("customer",) if auth else ()),
                 )
             )
             return handler
@@ -133,6 +222,9 @@ class Api:
 
     def patch(self, path: str, **kw: Any) -> Callable[[Handler], Handler]:
         return self.route("PATCH", path, **kw)
+
+    def put(self, path: str, **kw: Any) -> Callable[[Handler], Handler]:
+        return self.route("PUT", path, **kw)
 
     def delete(self, path: str, **kw: Any) -> Callable[[Handler], Handler]:
         return self.route("DELETE", path, **kw)
@@ -155,6 +247,15 @@ class Api:
         return build_openapi(self)
 
 
+# Named path formats: `{id:uuid}` and `{token:token}` are a route's regex for an id or an e-mail link's token; a value
+# outside it matches no route (404, as an unknown id), and the document declares the same pattern.
+_PATH_FORMATS = {"uuid": UUID_PATTERN, "token": TOKEN_PATTERN}
+
+
+def _expand_path(path: str) -> str:
+    return re.sub(r"{(\w+):(uuid|token)}", lambda m: f"{{{m[1]}:{_PATH_FORMATS[m[2]]}}}", path)
+
+
 def _endpoint(op: Operation) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def endpoint(request: web.Request) -> web.StreamResponse:
         kwargs: dict[str, Any] = {}
@@ -162,6 +263,8 @@ def _endpoint(op: Operation) -> Callable[[web.Request], Awaitable[web.StreamResp
             kwargs["caller"] = caller = await request.app[AUTHENTICATOR](request)
             if op.scope is not None:
                 caller.require_scope(op.scope)
+        if op.params is not None:
+            kwargs["params"] = parse_params(request, op.params)
         if op.query is not None:
             kwargs["query"] = parse_query(request, op.query)
         if op.body is not None:
@@ -171,6 +274,10 @@ def _endpoint(op: Operation) -> Callable[[web.Request], Awaitable[web.StreamResp
             return result
         if result is None:
             return web.Response(status=204)
+        if isinstance(result, Upserted):
+            response = model_response(result.model, status=201 if result.created else 200)
+            response.headers.update(result.headers)
+            return response
         return model_response(result, status=op.status)
 
     endpoint.__name__ = op.handler.__name__
@@ -196,21 +303,36 @@ async def read_json(request: web.Request, model: type[pydantic.BaseModel]) -> M:
         raise UnsupportedMediaType("send the body as application/json", received=request.content_type)
     raw = await request.read()  # over client_max_size: 413 (mapped by the problem middleware)
     try:
-        data = json.loads(raw)
+        data = json.loads(raw, parse_float=_json_number)
     except (ValueError, UnicodeDecodeError) as exc:
         raise MalformedJson(str(exc)) from None
     except RecursionError:  # e.g. 30,000 nested arrays: bad input, not a 500
         raise MalformedJson("the JSON is nested too deeply") from None
     if not isinstance(data, dict):
         raise ValidationFailed([invalid("(body)", "the body must be a JSON object", "type")])
-    return _validate(model, data)
+    _refuse_nul(data)
+    try:
+        # Strict: JSON has its own booleans and numbers, so `0` is no boolean and `false` no integer. Read again
+        # from the parsed data, so that `1.0` is the integer JSON Schema says it is.
+        return model.model_validate_json(json.dumps(data), strict=True)
+    except pydantic.ValidationError as exc:
+        raise ValidationFailed(validation_errors(exc)) from None
+
+
+def _json_number(text: str) -> int | float:
+    """A JSON number with a fraction or exponent: an integer when it has no fractional part (JSON Schema's
+    `integer` includes 1.0), else a float."""
+    number = decimal.Decimal(text)
+    if number.is_finite() and number == number.to_integral_value() and abs(number) < 10**30:
+        return int(number)
+    return float(number)
 
 
 URLENCODED, MULTIPART = "application/x-www-form-urlencoded", "multipart/form-data"
 # What aiohttp raises for a body that is not the form its Content-Type announces: a multipart without its boundary,
 # a broken part or undecodable text (ValueError), an unknown charset (LookupError), an unknown
-# Content-Transfer-Encoding (RuntimeError).
-_MALFORMED_FORM = (ValueError, LookupError, RuntimeError)
+# Content-Transfer-Encoding (RuntimeError), a part whose headers do not parse (HttpProcessingError).
+_MALFORMED_FORM = (ValueError, LookupError, RuntimeError, HttpProcessingError)
 
 
 async def read_form(request: web.Request, model: type[pydantic.BaseModel]) -> M:
@@ -244,6 +366,14 @@ def parse_query(request: web.Request, model: type[pydantic.BaseModel]) -> M:
     return _validate(model, _single_values(request.query))
 
 
+def parse_params(request: web.Request, model: type[PathParams]) -> M:
+    """The path parameters by the route's model; a malformed one is the model's `malformed` problem."""
+    try:
+        return _validate(model, dict(request.match_info))
+    except ValidationFailed as failed:
+        raise model.malformed(failed.extra["errors"]) from None
+
+
 def _single_values(values: MultiMapping[Any]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for key in values:
@@ -256,15 +386,46 @@ def _single_values(values: MultiMapping[Any]) -> dict[str, Any]:
     return result
 
 
-def _validate(model: type[pydantic.BaseModel], data: dict[str, Any]) -> M:
+def _validate(model: type[pydantic.BaseModel], data: dict[str, str]) -> M:
+    """Text parameters (query, path, form): booleans are `true`/`false`, integers are digits, as documented;
+    pydantic's lax reading of text (`0`, `yes`, `+1`, `1_0`, ` 1`) is refused first."""
+    _refuse_nul(data)
+    kinds = _text_kinds(model)
+    errors = [
+        invalid(name, _TEXT_MESSAGES[kind], kind)
+        for name, value in data.items()
+        if (kind := kinds.get(name)) is not None and not _TEXT_FORMS[kind].fullmatch(value)
+    ]
+    if errors:
+        raise ValidationFailed(errors)
+    try:
+        return model.model_validate_strings(data)  # text, read as JSON's strings are (dates, UUIDs, versions)
+    except pydantic.ValidationError as exc:
+        raise ValidationFailed(validation_errors(exc)) from None
+
+
+_TEXT_FORMS = {"bool_parsing": re.compile(r"true|false"), "int_parsing": re.compile(r"-?[0-9]{1,19}")}
+_TEXT_MESSAGES = {"bool_parsing": "write true or false", "int_parsing": "write an integer in digits"}
+
+
+@cache
+def _text_kinds(model: type[pydantic.BaseModel]) -> dict[str, str]:
+    """The model's fields (by the name they are sent with) that are booleans or integers, from its JSON schema."""
+    kinds: dict[str, str] = {}
+    for name, prop in model.model_json_schema().get("properties", {}).items():
+        types = {prop.get("type")} | {option.get("type") for option in prop.get("anyOf", [])}
+        if "boolean" in types:
+            kinds[name] = "bool_parsing"
+        elif "integer" in types:
+            kinds[name] = "int_parsing"
+    return kinds
+
+
+def _refuse_nul(data: dict[str, Any]) -> None:
     if fields := fields_with_nul(data):
         raise ValidationFailed(
             [invalid(field, "text cannot contain the NUL character (U+0000)", "nul") for field in fields]
         )
-    try:
-        return model.model_validate(data)
-    except pydantic.ValidationError as exc:
-        raise ValidationFailed(validation_errors(exc)) from None
 
 
 def fields_with_nul(data: dict[str, Any]) -> list[str]:

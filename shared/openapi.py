@@ -1,16 +1,36 @@
-"""OpenAPI 3.1 from the same pydantic models that validate requests."""
+"""OpenAPI 3.1 from the same pydantic models that validate requests, and the statuses the kernel answers.
+
+Every operation documents what it can answer: its own statuses (`errors`, `html`, `upsert`, `responses`) and
+the kernel's, from what the route declares — a JSON body: 400 malformed, 413 too large, 415 wrong media type,
+422 invalid; a form: 400, 413, 415, 422; a query: 400 (a parameter given twice), 422; path parameters: their
+model's answer to a malformed value (422, or 404 for opaque ids); a token: 401; a scope: 403; and 503 (a
+dependency is down, with Retry-After) for every operation.
+"""
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 import pydantic
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
+from pydantic_core import core_schema
 
 if TYPE_CHECKING:
-    from shared.http import Api
+    from shared.http import Api, Operation
 
 REF = "#/components/schemas/{model}"
+# A UUID in a route's path (`{id:UUID_PATTERN}`): anything else matches no route, a 404 like an unknown id.
+UUID_PATTERN = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+# An opaque token from an e-mail's link (verification, password reset, invitation): 16-128 base64url characters.
+TOKEN_PATTERN = "[A-Za-z0-9_-]{16,128}"  # noqa: S105 - a pattern, not a secret
+PROBLEM = "application/problem+json"
+RETRY_AFTER = {
+    "description": "Seconds to wait before trying again",
+    "required": True,
+    "schema": {"type": "string", "pattern": r"^[0-9]+$"},
+}
 PROBLEM_SCHEMA = {
     "type": "object",
     "description": "RFC 9457 problem details",
@@ -30,68 +50,236 @@ PROBLEM_SCHEMA = {
     },
     "required": ["type", "title", "status"],
 }
+HTML = {"text/html": {"schema": {"type": "string"}}}
+# Who calls: the bearer token of a person acting for a subscriber (password grant), of a partner (its
+# system's client_credentials or its staff's login for it) or of an operator. All are identity's JWTs.
+SECURITY_SCHEMES = {
+    "customer": {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": "An account's access token acting for a subscriber (password or refresh_token grant)",
+    },
+    "partner": {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": "A partner's access token (scope `partner`): its system's (client_credentials) or its staff's",
+    },
+    "operator": {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": "An operator's access token (scope `operator`)",
+    },
+}
+STATUS_TEXT = {
+    200: "OK",
+    201: "Created",
+    202: "Accepted",
+    204: "No content",
+    303: "See other",
+    400: "Bad request (malformed body, a parameter given twice, …)",
+    401: "No valid access token",
+    402: "Payment required (the offer is in the problem)",
+    403: "Not allowed",
+    404: "Not found",
+    409: "Conflict",
+    410: "Gone",
+    412: "Precondition failed",
+    413: "The request body is too large",
+    415: "Unsupported content type",
+    416: "Range not satisfiable",
+    422: "Invalid fields (`errors` names each)",
+    429: "Too many attempts (Retry-After)",
+    503: "A dependency is unavailable (Retry-After)",
+}
+
+
+# What pydantic's strip_whitespace removes (Rust's char::is_whitespace, Unicode White_Space), as an ECMA-262 class;
+# not `\s`, which also holds U+FEFF.
+_TRIMMED = r"\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+
+
+class DocumentedSchema(GenerateJsonSchema):
+    """pydantic's JSON Schema, saying also what trimming a text means: a field that strips whitespace and then
+    needs n characters needs n characters from the first to the last that is not whitespace (a pattern)."""
+
+    def str_schema(self, schema: core_schema.StringSchema) -> JsonSchemaValue:
+        json_schema = super().str_schema(schema)
+        least = schema.get("min_length") or 0
+        if schema.get("strip_whitespace") and least > 0 and "pattern" not in json_schema:
+            edge = f"[^{_TRIMMED}]"
+            json_schema["pattern"] = edge if least == 1 else f"{edge}[\\s\\S]{{{least - 2}}}{edge}"
+        return json_schema
 
 
 def build_openapi(api: Api) -> dict[str, Any]:
     schemas: dict[str, Any] = {"Problem": PROBLEM_SCHEMA}
 
     def ref(model: type[pydantic.BaseModel]) -> dict[str, str]:
-        schema = model.model_json_schema(ref_template=REF)
+        schema = model.model_json_schema(ref_template=REF, schema_generator=DocumentedSchema)
         schemas.update(schema.pop("$defs", {}))
         schemas[model.__name__] = schema
         return {"$ref": REF.format(model=model.__name__)}
 
+    def properties(model: type[pydantic.BaseModel]) -> tuple[dict[str, Any], set[str]]:
+        schema = model.model_json_schema(ref_template=REF, schema_generator=DocumentedSchema)
+        schemas.update(schema.pop("$defs", {}))
+        return schema.get("properties", {}), set(schema.get("required", []))
+
+    duplicates = [name for name, count in Counter(op.operation_id for op in api.operations).items() if count > 1]
+    if duplicates:
+        raise ValueError(f"{api.title}: operationIds must be unique, repeated: {', '.join(sorted(duplicates))}")
+
     paths: dict[str, dict[str, Any]] = {}
     for op in api.operations:
-        operation: dict[str, Any] = {"summary": op.summary, "operationId": op.handler.__name__}
+        operation: dict[str, Any] = {"summary": op.summary, "operationId": op.operation_id}
         if op.tags:
             operation["tags"] = list(op.tags)
-        parameters = [
-            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-            for name in re.findall(r"{(\w+)}", op.path)
-        ]
+        parameters = _path_parameters(op, properties)
         if op.query is not None:
-            query_schema = op.query.model_json_schema(ref_template=REF)
-            required = set(query_schema.get("required", []))
-            for name, prop in query_schema.get("properties", {}).items():
-                parameters.append({"name": name, "in": "query", "required": name in required, "schema": prop})
+            props, required = properties(op.query)
+            parameters += [
+                {"name": name, "in": "query", "required": name in required, "schema": prop}
+                for name, prop in props.items()
+            ]
+        parameters += [
+            {
+                "name": header.name,
+                "in": "header",
+                "required": header.required,
+                "schema": header.schema,
+                **({"description": header.description} if header.description else {}),
+            }
+            for header in op.headers
+        ]
         if parameters:
             operation["parameters"] = parameters
         if op.body is not None:
             media = "application/x-www-form-urlencoded" if op.form else "application/json"
             operation["requestBody"] = {"required": True, "content": {media: {"schema": ref(op.body)}}}
-        responses: dict[str, Any] = {}
-        if op.response is not None:
-            responses[str(op.status)] = {
-                "description": "Success",
-                "content": {"application/json": {"schema": ref(op.response)}},
+        elif isinstance(op.raw_body, str):
+            operation["requestBody"] = {
+                "required": True,
+                "content": {op.raw_body: {"schema": {"type": "string", "format": "binary"}}},
             }
-        else:
-            responses[str(op.status)] = {"description": "Success"}
-        problem = {"content": {"application/problem+json": {"schema": {"$ref": REF.format(model="Problem")}}}}
-        for status in sorted(
-            {
-                *op.errors,
-                *((422,) if op.body or op.query else ()),
-                *((401,) if op.auth else ()),
-                *((403,) if op.scope else ()),
-            }
-        ):
-            responses[str(status)] = {"description": "Problem", **problem}
-        operation["responses"] = responses
+        elif op.raw_body is not None:
+            content = {media: {"schema": ref(model)} for media, model in op.raw_body.items()}
+            operation["requestBody"] = {"required": True, "content": content}
+        operation["responses"] = _responses(op, ref)
         if op.auth:
-            operation["security"] = [{"bearer": []}]
-        paths.setdefault(_openapi_path(op.path), {})[op.method.lower()] = operation
+            operation["security"] = [{caller: []} for caller in op.callers]
+        paths.setdefault(openapi_path(op.path), {})[op.method.lower()] = operation
     return {
         "openapi": "3.1.0",
         "info": {"title": api.title, "version": api.version, "description": api.description},
         "paths": paths,
-        "components": {
-            "schemas": schemas,
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
-        },
+        "components": {"schemas": schemas, "securitySchemes": SECURITY_SCHEMES},
     }
 
 
-def _openapi_path(path: str) -> str:
-    return re.sub(r"{(\w+)(:[^}]*)?}", r"{\1}", path)
+def kernel_statuses(op: Operation) -> set[int]:
+    """What the kernel itself may answer for this operation, before or around its handler."""
+    statuses = {503}
+    if op.body is not None:
+        statuses |= {400, 413, 415, 422}
+    if op.query is not None:
+        statuses |= {400, 422}
+    if op.params is not None:
+        statuses.add(op.params.malformed([]).status)
+    if any(route_parameters(op.path).values()):
+        statuses.add(404)  # a value outside the route's regex matches no route
+    if op.auth:
+        statuses.add(401)
+    if op.scope is not None:
+        statuses.add(403)
+    return statuses
+
+
+def _path_parameters(op: Operation, properties: Any) -> list[dict[str, Any]]:
+    """From the route's model (a format the handler answers 422 or 404 for), else from the route's own regex
+    (a value outside it matches no route: 404), else any text."""
+    found = route_parameters(op.path)
+    props: dict[str, Any] = {}
+    if op.params is not None:
+        props, _ = properties(op.params)
+        if set(props) != set(found):
+            raise ValueError(f"{op.method} {op.path}: the path parameter model has {sorted(props)}, the path {found}")
+    parameters = []
+    for name, regex in found.items():
+        schema = props.get(name) or _regex_schema(regex)
+        parameters.append({"name": name, "in": "path", "required": True, "schema": schema})
+    return parameters
+
+
+def route_parameters(path: str) -> dict[str, str | None]:
+    """The path parameters of an aiohttp route and their regexes (None: any segment)."""
+    return {name: regex or None for name, regex in re.findall(_ROUTE_PARAMETER, path)}
+
+
+def _regex_schema(regex: str | None) -> dict[str, Any]:
+    if regex is None:
+        return {"type": "string"}
+    if regex == UUID_PATTERN:
+        return {"type": "string", "format": "uuid", "pattern": f"^{regex}$"}
+    return {"type": "string", "pattern": f"^{regex}$"}
+
+
+def _responses(op: Operation, ref: Any) -> dict[str, Any]:
+    success: dict[str, Any] = {}
+    if op.response is not None:
+        success["application/json"] = {"schema": ref(op.response)}
+    if op.status in op.html:
+        success.update(HTML)
+    links = {
+        name: {
+            "operationId": link.operation_id,
+            "parameters": link.parameters,
+            **({"description": link.description} if link.description else {}),
+        }
+        for name, link in op.links.items()
+    }
+    responses: dict[str, Any] = {}
+    for status in (op.status, 201) if op.upsert else (op.status,):
+        text = ("Created" if status == 201 else "Replaced") if op.upsert else STATUS_TEXT.get(status, "Success")
+        responses[str(status)] = {
+            "description": text,
+            **({"content": success} if success else {}),
+            **({"links": links} if links else {}),
+        }
+    kernel = kernel_statuses(op)
+    problem = {PROBLEM: {"schema": {"$ref": REF.format(model="Problem")}}}
+    for status in sorted(kernel | set(op.errors) | (set(op.html) - {op.status})):
+        content: dict[str, Any] = {}
+        if status in kernel or (status in op.errors and op.error_model is None):
+            content.update(problem)
+        if status in op.errors and op.error_model is not None:
+            content["application/json"] = {"schema": ref(op.error_model)}
+        if status in op.html:
+            content.update(HTML)
+        answer: dict[str, Any] = {"description": STATUS_TEXT.get(status, "Problem"), "content": content}
+        if status in (429, 503):
+            answer["headers"] = {"Retry-After": RETRY_AFTER}
+        responses[str(status)] = answer
+    for status, declared in op.responses.items():
+        responses[str(status)] = (
+            {
+                "description": STATUS_TEXT.get(status, "Success"),
+                "content": {"application/json": {"schema": ref(declared)}},
+            }
+            if isinstance(declared, type)  # a model: its JSON
+            else declared
+        )
+    return responses
+
+
+_ROUTE_PARAMETER = r"{(\w+)(?::([^{}]*(?:{[^{}]*}[^{}]*)*))?}"
+
+
+def openapi_path(path: str) -> str:
+    """An aiohttp path (`{name}` or `{name:regex}`) as OpenAPI writes it (`{name}`)."""
+    return re.sub(_ROUTE_PARAMETER, r"{\1}", path)
+
+
+_openapi_path = openapi_path  # the name the kernel's tests know

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -10,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.infra import TestStack, create_stack, drop_stack
+from tests.infra import TestStack, create_stack, drop_stack, migrate_all
 
 pytest_plugins = ["tests.hangs"]
 
@@ -41,34 +40,6 @@ async def migrated(stack: TestStack) -> TestStack:
     """Every service's schema migrated in this run's database."""
     await migrate_all(stack.database_url)
     return stack
-
-
-async def migrate_all(database_url: str) -> None:
-    """Every service's schema, migrated in `database_url`."""
-    from services.contracts.app import MIGRATIONS as CONTRACTS_MIGRATIONS
-    from services.contracts.app import SCHEMA as CONTRACTS_SCHEMA
-    from services.identity.app import MIGRATIONS as IDENTITY_MIGRATIONS
-    from services.identity.app import SCHEMA as IDENTITY_SCHEMA
-    from services.notifications.app import MIGRATIONS as NOTIFICATIONS_MIGRATIONS
-    from services.notifications.app import SCHEMA as NOTIFICATIONS_SCHEMA
-    from services.portal.app import MIGRATIONS as PORTAL_MIGRATIONS
-    from services.portal.app import SCHEMA as PORTAL_SCHEMA
-    from services.registration.app import MIGRATIONS as REGISTRATION_MIGRATIONS
-    from services.registration.app import SCHEMA as REGISTRATION_SCHEMA
-    from services.updates.app import MIGRATIONS as UPDATES_MIGRATIONS
-    from services.updates.app import SCHEMA as UPDATES_SCHEMA
-    from shared.migrate import migrate
-
-    services = (
-        (IDENTITY_MIGRATIONS, IDENTITY_SCHEMA),
-        (NOTIFICATIONS_MIGRATIONS, NOTIFICATIONS_SCHEMA),
-        (REGISTRATION_MIGRATIONS, REGISTRATION_SCHEMA),
-        (CONTRACTS_MIGRATIONS, CONTRACTS_SCHEMA),
-        (UPDATES_MIGRATIONS, UPDATES_SCHEMA),
-        (PORTAL_MIGRATIONS, PORTAL_SCHEMA),
-    )
-    for migrations, schema in services:
-        await asyncio.to_thread(migrate, migrations, database_url, schema)
 
 
 @pytest.fixture(scope="session")
@@ -103,5 +74,5 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
 
 def pytest_collection_modifyitems(config: Any, items: list[pytest.Item]) -> None:
     # Unit tests first: they fail fastest.
-    order = {"unit": 0, "integration": 1, "e2e": 2}
+    order = {"unit": 0, "integration": 1, "e2e": 2, "contract": 3}
     items.sort(key=lambda item: next((v for k, v in order.items() if f"/{k}/" in str(item.fspath)), 1))

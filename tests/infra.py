@@ -80,6 +80,63 @@ async def drop_stack(stack: TestStack) -> None:
     await asyncio.to_thread(rabbitmqctl, "delete_vhost", stack.vhost)
 
 
+async def migrate_all(database_url: str) -> None:
+    """Every service's schema, migrated in `database_url`."""
+    from services.contracts.app import MIGRATIONS as CONTRACTS_MIGRATIONS
+    from services.contracts.app import SCHEMA as CONTRACTS_SCHEMA
+    from services.identity.app import MIGRATIONS as IDENTITY_MIGRATIONS
+    from services.identity.app import SCHEMA as IDENTITY_SCHEMA
+    from services.notifications.app import MIGRATIONS as NOTIFICATIONS_MIGRATIONS
+    from services.notifications.app import SCHEMA as NOTIFICATIONS_SCHEMA
+    from services.portal.app import MIGRATIONS as PORTAL_MIGRATIONS
+    from services.portal.app import SCHEMA as PORTAL_SCHEMA
+    from services.registration.app import MIGRATIONS as REGISTRATION_MIGRATIONS
+    from services.registration.app import SCHEMA as REGISTRATION_SCHEMA
+    from services.updates.app import MIGRATIONS as UPDATES_MIGRATIONS
+    from services.updates.app import SCHEMA as UPDATES_SCHEMA
+    from shared.migrate import migrate
+
+    services = (
+        (IDENTITY_MIGRATIONS, IDENTITY_SCHEMA),
+        (NOTIFICATIONS_MIGRATIONS, NOTIFICATIONS_SCHEMA),
+        (REGISTRATION_MIGRATIONS, REGISTRATION_SCHEMA),
+        (CONTRACTS_MIGRATIONS, CONTRACTS_SCHEMA),
+        (UPDATES_MIGRATIONS, UPDATES_SCHEMA),
+        (PORTAL_MIGRATIONS, PORTAL_SCHEMA),
+    )
+    for migrations, schema in services:
+        await asyncio.to_thread(migrate, migrations, database_url, schema)
+
+
+def service_processes(stack: TestStack, smtp_port: int, **extra_env: str) -> dict[str, ServiceProcess]:
+    """identity, registration, contracts, updates and notifications as processes of the stack (not started)."""
+    identity_port, registration_port, contracts_port, updates_port, notifications_port = (free_port() for _ in range(5))
+    identity_url = f"http://127.0.0.1:{identity_port}"
+    env = stack.env(
+        ITS_PUBLIC_URL=identity_url,
+        ITS_JWKS_URL=f"{identity_url}/.well-known/jwks.json",
+        ITS_SMTP_PORT=str(smtp_port),
+        **extra_env,
+    )
+    logs = stack.var_dir / "log"
+    return {
+        "identity": ServiceProcess("identity", env, identity_port, logs / "identity.log"),
+        "registration": ServiceProcess("registration", env, registration_port, logs / "registration.log"),
+        "contracts": ServiceProcess("contracts", env, contracts_port, logs / "contracts.log"),
+        "updates": ServiceProcess(
+            "updates",
+            {
+                **env,
+                "ITS_DOWNLOAD_BASE_URL": f"http://127.0.0.1:{updates_port}",
+                "ITS_KITS_DIR": str(stack.var_dir / "kits"),
+            },
+            updates_port,
+            logs / "updates.log",
+        ),
+        "notifications": ServiceProcess("notifications", env, notifications_port, logs / "notifications.log"),
+    }
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -213,7 +213,7 @@ class ReportOut(BaseModel):
 
 
 @routes.post(
-    "/v1/contracts/{contract_id}/report-organisation-error",
+    "/v1/contracts/{contract_id:uuid}/report-organisation-error",
     summary="Tell the accompanying partner that the contract's organisation data is wrong (ITS-6)",
     auth=True,
     body=Report,

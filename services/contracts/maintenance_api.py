@@ -22,7 +22,7 @@ from shared.app import CLOCK, OUTBOX, POOL
 from shared.auth import Caller
 from shared.db import Connection
 from shared.events.contracts import MaintenanceActivated
-from shared.http import Api, StrictModel
+from shared.http import Api, Link, StrictModel
 from shared.months import Month
 from shared.problems import Conflict, NotFound, Problem
 
@@ -126,6 +126,7 @@ INVALID_CODE = "the activation code is unknown: check it as printed on the activ
     status=201,
     errors=(403, 404, 409, 422),
     tags=("maintenance",),
+    links={"ChoosePartner": Link("choose_partner", {"activation_id": "$response.body#/id"})},
 )
 async def activate(request: web.Request, caller: Caller, body: ActivateIn) -> ActivationOut:
     subscriber = caller.require_owner()  # SUB-4
@@ -291,7 +292,7 @@ class PartnerChoiceIn(StrictModel):
 
 @routes.route(
     "PUT",
-    "/v1/maintenance-services/{activation_id}/partner",
+    "/v1/maintenance-services/{activation_id:uuid}/partner",
     summary="Choose the accompanying partner later (CMS-7, owner); the partner is notified",
     auth=True,
     body=PartnerChoiceIn,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -18,7 +19,6 @@ from services.contracts import domain, store
 from services.contracts.api import (
     CALENDAR,
     SETTINGS,
-    ContractList,
     ContractOut,
     contract_out,
     id_in_path,
@@ -30,9 +30,10 @@ from shared.app import CLOCK, OUTBOX, POOL
 from shared.auth import Caller
 from shared.db import Connection
 from shared.events.contracts import ContractReceived, OrganisationCorrected
-from shared.http import Api, StrictModel
+from shared.http import Api, Header, Link, StrictModel
 from shared.logging import get_logger
 from shared.months import Month
+from shared.pages import Cursor, decode_cursor, encode_cursor
 from shared.problems import BadRequest, Conflict, NotFound, Problem, ValidationFailed, invalid
 
 log = get_logger(__name__)
@@ -41,6 +42,7 @@ routes = Api("ITS Portal contracts: partners")
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
 RegistrationNumber = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9]{6,20}$")]
+MONTH = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
 # How long an Idempotency-Key's first answer is kept (the draft asks for at least 24 hours).
 IDEMPOTENCY_KEPT_HOURS = 48
 
@@ -70,8 +72,11 @@ class OrganisationIn(StrictModel):
 class PeriodIn(StrictModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    from_: Annotated[str, StringConstraints(max_length=7)] = Field(alias="from")
-    to: Annotated[str, StringConstraints(max_length=7)]
+    # YYYY-MM; checked by the period rules (ITS-1), whose 422 says what is wrong with the month.
+    from_: Annotated[str, StringConstraints(max_length=7), Field(json_schema_extra={"pattern": MONTH})] = Field(
+        alias="from"
+    )
+    to: Annotated[str, StringConstraints(max_length=7), Field(json_schema_extra={"pattern": MONTH})]
 
 
 class ContractIn(StrictModel):
@@ -101,6 +106,21 @@ class Accepted(BaseModel):
     status=202,
     errors=(400, 403, 409, 422),
     tags=("partner",),
+    headers=(
+        Header(
+            "Idempotency-Key",
+            {"type": "string", "pattern": r"^[\x21-\x7e]{1,255}$"},
+            required=True,
+            description="One per contract (draft-ietf-httpapi-idempotency-key-header): a retry with the same key and "
+            "body replays the first answer (`Idempotent-Replayed: true`), another body is 422, a retry while the first "
+            "is processed 409; kept 48 hours",
+        ),
+    ),
+    callers=("partner",),
+    links={
+        "GetContract": Link("partner_contract", {"contract_id": "$response.body#/id"}),
+        "CorrectOrganisation": Link("correct_organisation", {"contract_id": "$response.body#/id"}),
+    },
 )
 async def post_contract(request: web.Request, caller: Caller, body: ContractIn) -> web.Response:
     """Idempotency (draft-ietf-httpapi-idempotency-key-header): the same key and body replay the first
@@ -196,9 +216,32 @@ def _new_contract(request: web.Request, partner_id: uuid.UUID, body: ContractIn)
     )
 
 
+PAGE_CURSOR = "c1"  # (received_at, id) of the last contract seen
+
+
 class PageQuery(StrictModel):
     limit: int = Field(default=100, ge=1, le=1000)
-    offset: int = Field(default=0, ge=0)
+    cursor: Cursor | None = None
+
+    @field_validator("cursor")
+    @classmethod
+    def _cursor_is_ours(cls, value: str | None) -> str | None:
+        if value is not None:
+            _after(value)  # a cursor we did not hand out is a 422 naming the field
+        return value
+
+
+def _after(cursor: str) -> tuple[datetime, uuid.UUID]:
+    received_at, contract_id = decode_cursor(PAGE_CURSOR, cursor, 2)
+    try:
+        return datetime.fromisoformat(received_at), uuid.UUID(contract_id)
+    except ValueError:
+        raise ValueError("not a cursor from this list") from None
+
+
+class ContractPage(BaseModel):
+    items: list[ContractOut]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
 
 
 @routes.get(
@@ -206,25 +249,34 @@ class PageQuery(StrictModel):
     summary="The partner's own contracts with their states",
     auth=True,
     query=PageQuery,
-    response=ContractList,
+    response=ContractPage,
     errors=(403,),
+    callers=("partner",),
+    links={"NextPage": Link("partner_contracts", {"cursor": "$response.body#/next_cursor"})},
     tags=("partner",),
 )
-async def partner_contracts(request: web.Request, caller: Caller, query: PageQuery) -> ContractList:
+async def partner_contracts(request: web.Request, caller: Caller, query: PageQuery) -> ContractPage:
     partner_id = caller.require_partner()
+    after = _after(query.cursor) if query.cursor is not None else None
     async with request.app[POOL].acquire() as conn:
-        contracts = await store.partner_contracts(conn, partner_id, query.limit, query.offset)
+        contracts = await store.partner_contracts(conn, partner_id, query.limit + 1, after)  # one more: a next?
         partners = await store.partners(conn, [partner_id])
-    return ContractList(items=[contract_out(c, partners) for c in contracts])
+    page = contracts[: query.limit]
+    last = page[-1] if len(contracts) > query.limit else None
+    return ContractPage(
+        items=[contract_out(c, partners) for c in page],
+        next_cursor=encode_cursor(PAGE_CURSOR, last.received_at.isoformat(), str(last.id)) if last else None,
+    )
 
 
 @routes.get(
-    "/v1/partner/contracts/{contract_id}",
+    "/v1/partner/contracts/{contract_id:uuid}",
     summary="One of the partner's own contracts (another partner's: 404, as a missing one)",
     auth=True,
     response=ContractOut,
     errors=(403, 404),
     tags=("partner",),
+    callers=("partner",),
 )
 async def partner_contract(request: web.Request, caller: Caller) -> ContractOut:
     partner_id = caller.require_partner()
@@ -244,13 +296,14 @@ async def _own_contract(conn: Connection, contract_id: uuid.UUID, partner_id: uu
 
 
 @routes.patch(
-    "/v1/contracts/{contract_id}/organisation",
+    "/v1/contracts/{contract_id:uuid}/organisation",
     summary="Correct the organisation's name, TIN and KPP (the accompanying partner, ITS-6)",
     auth=True,
     body=OrganisationIn,
     response=ContractOut,
     errors=(403, 404, 422),
     tags=("partner",),
+    callers=("partner",),
 )
 async def correct_organisation(request: web.Request, caller: Caller, body: OrganisationIn) -> ContractOut:
     partner_id = caller.require_partner()
@@ -275,7 +328,15 @@ async def correct_organisation(request: web.Request, caller: Caller, body: Organ
 
 
 class WebhookIn(StrictModel):
-    url: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+    url: Annotated[
+        str,
+        StringConstraints(
+            strip_whitespace=True,
+            max_length=2000,
+            # https://, or http:// to this machine (development); a host is required.
+            pattern=r"^(https://[A-Za-z0-9.-]+|http://(localhost|127\.0\.0\.1|\[::1\]))(:[0-9]{1,5})?([/?#]\S*)?$",
+        ),
+    ]
 
     @field_validator("url")
     @classmethod
@@ -303,6 +364,7 @@ class WebhookOut(BaseModel):
     response=WebhookOut,
     errors=(403, 422),
     tags=("partner",),
+    callers=("partner",),
 )
 async def set_webhook(request: web.Request, caller: Caller, body: WebhookIn) -> WebhookOut:
     partner_id = caller.require_partner()
@@ -319,6 +381,7 @@ async def set_webhook(request: web.Request, caller: Caller, body: WebhookIn) -> 
     response=WebhookOut,
     errors=(403, 404),
     tags=("partner",),
+    callers=("partner",),
 )
 async def get_webhook(request: web.Request, caller: Caller) -> WebhookOut:
     partner_id = caller.require_partner()
@@ -335,6 +398,8 @@ async def get_webhook(request: web.Request, caller: Caller) -> WebhookOut:
     auth=True,
     errors=(403, 404),
     tags=("partner",),
+    callers=("partner",),
+    status=204,
 )
 async def delete_webhook(request: web.Request, caller: Caller) -> None:
     partner_id = caller.require_partner()

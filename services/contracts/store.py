@@ -99,13 +99,18 @@ async def contract(conn: Connection, contract_id: uuid.UUID) -> Contract | None:
     return _contract(row) if row is not None else None
 
 
-async def partner_contracts(conn: Connection, partner_id: uuid.UUID, limit: int, offset: int) -> list[Contract]:
+async def partner_contracts(
+    conn: Connection, partner_id: uuid.UUID, limit: int, after: tuple[datetime, uuid.UUID] | None
+) -> list[Contract]:
+    """The partner's contracts, newest first, from the key `after` (keyset pagination: the contract last seen)."""
     rows = await conn.fetch(
         f"SELECT {CONTRACT_COLUMNS} FROM contracts WHERE partner_id = $1 "
-        "ORDER BY received_at DESC, id LIMIT $2 OFFSET $3",
+        "AND ($3::timestamptz IS NULL OR (received_at, id) < ($3, $4)) "
+        "ORDER BY received_at DESC, id DESC LIMIT $2",
         partner_id,
         limit,
-        offset,
+        after[0] if after else None,
+        after[1] if after else None,
     )
     return [_contract(row) for row in rows]
 

@@ -33,7 +33,7 @@ from shared.events.identity import (
     SubscriberCreated,
 )
 from shared.forwarded import client_address
-from shared.http import Api, StrictModel, read_form_fields
+from shared.http import Api, Link, StrictModel, read_form_fields
 from shared.outbox import Outbox
 from shared.problems import Conflict, NotFound, Problem, TooManyRequests, ValidationFailed, invalid
 
@@ -107,6 +107,12 @@ class ResetRequest(StrictModel):
     email: EmailStr
 
 
+class ResetForm(StrictModel):
+    """The reset page's form (read by its handler, which answers with pages; it sends this one field)."""
+
+    new_password: Password
+
+
 class ResetAccepted(BaseModel):
     detail: str = "If an account uses this address, a link to reset its password has been sent to it."
 
@@ -148,6 +154,13 @@ class TokenOut(BaseModel):
     expires_in: int
     refresh_token: str | None = None  # none for client_credentials (RFC 6749 §4.4.3)
     scope: str
+
+
+class OAuthErrorOut(BaseModel):
+    """RFC 6749 §5.2 error answer (application/json), as OAuth clients expect from the token endpoints."""
+
+    error: str
+    error_description: str
 
 
 class OAuthError(Problem):
@@ -270,10 +283,12 @@ async def resend_verification(request: web.Request, caller: Caller) -> Verificat
 
 
 @routes.get(
-    "/v1/email-verifications/{token}",
-    summary="Follow the link from the verification e-mail",
+    "/v1/email-verifications/{token:token}",
+    summary="Follow the link from the verification e-mail (a page for a browser asking for text/html)",
     response=VerificationOut,
     errors=(404,),
+    html=(200, 404),
+    links={"Me": Link("me", {})},
     tags=("accounts",),
 )
 async def follow_verificationemail_link(request: web.Request) -> web.StreamResponse:
@@ -396,7 +411,13 @@ async def confirm_password_reset(request: web.Request, body: ResetConfirm) -> No
     await _reset_password(request, body.token, body.new_password)
 
 
-@routes.get("/v1/password-resets/{token}", summary="The page behind the reset link (a form)", tags=("passwords",))
+@routes.get(
+    # A token's format: `/v1/password-resets/confirm` is never a token (it is the POST of a new password).
+    "/v1/password-resets/{token:token}",
+    summary="The page behind the reset link (a form)",
+    html=(200,),
+    tags=("passwords",),
+)
 async def password_reset_page(request: web.Request) -> web.StreamResponse:
     token = html.escape(request.match_info["token"])
     return _page(
@@ -408,7 +429,14 @@ async def password_reset_page(request: web.Request) -> web.StreamResponse:
     )
 
 
-@routes.post("/v1/password-resets/{token}", summary="The reset page's form submission", tags=("passwords",))
+@routes.post(
+    "/v1/password-resets/{token:token}",
+    summary="The reset page's form submission (`new_password`); the answer is a page",
+    raw_body={"application/x-www-form-urlencoded": ResetForm, "multipart/form-data": ResetForm},
+    html=(200, 404, 422),
+    tags=("passwords",),
+    errors=(400, 413, 415),
+)
 async def password_reset_form(request: web.Request) -> web.StreamResponse:
     form = await read_form_fields(request)
     new_password = form.get("new_password")
@@ -455,6 +483,7 @@ async def _reset_password(request: web.Request, token: str, new_password: str) -
     form=True,
     response=TokenOut,
     errors=(400, 401, 429),
+    error_model=OAuthErrorOut,
     tags=("tokens",),
 )
 async def token(request: web.Request, body: TokenRequest) -> web.Response:
@@ -690,6 +719,7 @@ async def _refresh_grant(request: web.Request, refresh_token: str, subscriber: s
     body=RevocationRequest,
     form=True,
     errors=(400,),
+    error_model=OAuthErrorOut,
     tags=("tokens",),
 )
 async def revoke(request: web.Request, body: RevocationRequest) -> web.Response:

@@ -31,7 +31,7 @@ from shared.events.identity import (
     PartnerReactivated,
     PartnerStaffRemoved,
 )
-from shared.http import Api, StrictModel
+from shared.http import Api, Link, StrictModel
 from shared.problems import Conflict, Forbidden, NotFound
 
 routes = Api("ITS Portal identity: partners")
@@ -92,6 +92,13 @@ def secret_hash(secret: str) -> bytes:
     status=201,
     errors=(409,),
     tags=("partners",),
+    links={
+        "GetPartner": Link("get_partner", {"partner_id": "$response.body#/id"}),
+        "CreateClient": Link("create_client", {"partner_id": "$response.body#/id"}),
+        "ListClients": Link("list_clients", {"partner_id": "$response.body#/id"}),
+        "InviteStaff": Link("invite_staff", {"partner_id": "$response.body#/id"}),
+        "ListStaff": Link("list_staff", {"partner_id": "$response.body#/id"}),
+    },
 )
 async def create_partner(request: web.Request, caller: Caller, body: NewPartner) -> PartnerOut:
     partner = store.Partner(
@@ -160,12 +167,13 @@ async def my_partners(request: web.Request, caller: Caller) -> MyPartnerList:
 
 
 @routes.get(
-    "/v1/partners/{partner_id}",
+    "/v1/partners/{partner_id:uuid}",
     summary="A partner (operators, and the partner itself)",
     auth=True,
     response=PartnerOut,
     errors=(404,),
     tags=("partners",),
+    callers=("operator", "partner"),
 )
 async def get_partner(request: web.Request, caller: Caller) -> PartnerOut:
     partner_id = _visible_partner(request, caller)
@@ -177,7 +185,7 @@ async def get_partner(request: web.Request, caller: Caller) -> PartnerOut:
 
 
 @routes.post(
-    "/v1/partners/{partner_id}/clients",
+    "/v1/partners/{partner_id:uuid}/clients",
     summary="Create an API client; its secret is shown once (operators and partner admins)",
     auth=True,
     body=NewClient,
@@ -185,6 +193,12 @@ async def get_partner(request: web.Request, caller: Caller) -> PartnerOut:
     status=201,
     errors=(403, 404),
     tags=("partners",),
+    callers=("operator", "partner"),
+    links={
+        "RevokeClient": Link(
+            "revoke_client", {"partner_id": "$request.path.partner_id", "client_id": "$response.body#/client_id"}
+        )
+    },
 )
 async def create_client(request: web.Request, caller: Caller, body: NewClient) -> ClientCreated:
     secret = secrets.token_urlsafe(32)
@@ -203,11 +217,13 @@ async def create_client(request: web.Request, caller: Caller, body: NewClient) -
 
 
 @routes.get(
-    "/v1/partners/{partner_id}/clients",
+    "/v1/partners/{partner_id:uuid}/clients",
     summary="A partner's API clients, no secrets (operators and partner admins)",
     auth=True,
     response=ClientList,
     tags=("partners",),
+    errors=(403, 404),
+    callers=("operator", "partner"),
 )
 async def list_clients(request: web.Request, caller: Caller) -> ClientList:
     async with request.app[POOL].acquire() as conn:
@@ -217,12 +233,13 @@ async def list_clients(request: web.Request, caller: Caller) -> ClientList:
 
 
 @routes.post(
-    "/v1/partners/{partner_id}/clients/{client_id}/revoke",
+    "/v1/partners/{partner_id:uuid}/clients/{client_id:uuid}/revoke",
     summary="Revoke an API client (operators and partner admins)",
     auth=True,
     response=ClientOut,
-    errors=(404,),
+    errors=(403, 404),
     tags=("partners",),
+    callers=("operator", "partner"),
 )
 async def revoke_client(request: web.Request, caller: Caller) -> ClientOut:
     """Its secret gives no new tokens, and every service refuses its tokens at once (shared.revocations)."""
@@ -295,7 +312,7 @@ class PartnerUserList(BaseModel):
 
 
 @routes.post(
-    "/v1/partners/{partner_id}/invitations",
+    "/v1/partners/{partner_id:uuid}/invitations",
     summary="Invite a person to the partner's staff (operators and partner admins)",
     auth=True,
     body=NewPartnerInvitation,
@@ -303,6 +320,7 @@ class PartnerUserList(BaseModel):
     status=201,
     errors=(403, 404, 429),
     tags=("partners",),
+    callers=("operator", "partner"),
 )
 async def invite_staff(request: web.Request, caller: Caller, body: NewPartnerInvitation) -> PartnerInvitationOut:
     now = request.app[CLOCK].now()
@@ -358,12 +376,13 @@ async def invite_staff(request: web.Request, caller: Caller, body: NewPartnerInv
 
 
 @routes.get(
-    "/v1/partners/{partner_id}/users",
+    "/v1/partners/{partner_id:uuid}/users",
     summary="The partner's staff (operators and the partner's users)",
     auth=True,
     response=PartnerUserList,
     errors=(404,),
     tags=("partners",),
+    callers=("operator", "partner"),
 )
 async def list_staff(request: web.Request, caller: Caller) -> PartnerUserList:
     partner_id = _visible_partner(request, caller)
@@ -385,10 +404,11 @@ async def list_staff(request: web.Request, caller: Caller) -> PartnerUserList:
 
 
 @routes.delete(
-    "/v1/partners/{partner_id}/users/{account_id}",
+    "/v1/partners/{partner_id:uuid}/users/{account_id:uuid}",
     summary="Remove a person from the partner's staff; their partner tokens are refused at once "
     "(operators and partner admins)",
     auth=True,
+    callers=("operator", "partner"),
     status=204,
     errors=(403, 404, 409),
     tags=("partners",),
@@ -408,7 +428,7 @@ async def remove_staff(request: web.Request, caller: Caller) -> None:
 
 
 @routes.post(
-    "/v1/partners/{partner_id}/deactivate",
+    "/v1/partners/{partner_id:uuid}/deactivate",
     summary="Deactivate a partner: none of its clients or staff get or use tokens until it is reactivated (operators)",
     scope=OPERATOR,
     response=PartnerOut,
@@ -420,7 +440,7 @@ async def deactivate_partner(request: web.Request, caller: Caller) -> PartnerOut
 
 
 @routes.post(
-    "/v1/partners/{partner_id}/reactivate",
+    "/v1/partners/{partner_id:uuid}/reactivate",
     summary="Reactivate a deactivated partner: its clients and staff get tokens again (operators)",
     scope=OPERATOR,
     response=PartnerOut,

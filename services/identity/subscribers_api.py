@@ -36,7 +36,7 @@ from shared.events.identity import (
     MemberRightsChanged,
     SubscriberRenamed,
 )
-from shared.http import Api, StrictModel
+from shared.http import Api, Link, StrictModel
 from shared.problems import Conflict, Forbidden, NotFound, TooManyRequests, ValidationFailed, invalid
 from shared.revocations import MembershipEnded
 
@@ -256,7 +256,7 @@ async def list_users(request: web.Request, caller: Caller) -> UserList:
 
 @routes.route(
     "PUT",
-    "/v1/subscriber/users/{account_id}/rights",
+    "/v1/subscriber/users/{account_id:uuid}/rights",
     summary="Set a user's rights (owner, SUB-5)",
     auth=True,
     body=Rights,
@@ -286,7 +286,7 @@ async def set_rights(request: web.Request, caller: Caller, body: Rights) -> None
 
 
 @routes.delete(
-    "/v1/subscriber/users/{account_id}",
+    "/v1/subscriber/users/{account_id:uuid}",
     summary="Exclude a user (owner, SUB-6)",
     auth=True,
     status=204,
@@ -350,6 +350,10 @@ def _invitation_text(body: NewInvitation, subscriber: store.Subscriber, owner: s
     status=201,
     errors=(403, 429),
     tags=("invitations",),
+    links={
+        "Resend": Link("resend", {"invitation_id": "$response.body#/id"}),
+        "Revoke": Link("revoke_invitation", {"invitation_id": "$response.body#/id"}),
+    },
 )
 async def invite(request: web.Request, caller: Caller, body: NewInvitation) -> InvitationOut:
     now = request.app[CLOCK].now()
@@ -390,7 +394,7 @@ async def list_invitations(request: web.Request, caller: Caller) -> InvitationLi
 
 
 @routes.post(
-    "/v1/subscriber/invitations/{invitation_id}/resend",
+    "/v1/subscriber/invitations/{invitation_id:uuid}/resend",
     summary="Send an invitation again: a new link, valid 7 more days (INV-3)",
     auth=True,
     response=InvitationOut,
@@ -422,14 +426,14 @@ async def resend(request: web.Request, caller: Caller) -> InvitationOut:
 
 
 @routes.post(
-    "/v1/subscriber/invitations/{invitation_id}/revoke",
+    "/v1/subscriber/invitations/{invitation_id:uuid}/revoke",
     summary="Revoke an invitation",
     auth=True,
     response=InvitationOut,
     errors=(403, 404, 409),
     tags=("invitations",),
 )
-async def revoke(request: web.Request, caller: Caller) -> InvitationOut:
+async def revoke_invitation(request: web.Request, caller: Caller) -> InvitationOut:
     invitation_id = _invitation_id(request)
     now = request.app[CLOCK].now()
     async with request.app[POOL].acquire() as conn, conn.transaction():
@@ -448,7 +452,7 @@ async def revoke(request: web.Request, caller: Caller) -> InvitationOut:
 
 
 @routes.get(
-    "/v1/invitations/{token}",
+    "/v1/invitations/{token:token}",
     summary="What an invitation link offers",
     response=InvitationPreview,
     errors=(404,),
@@ -480,7 +484,7 @@ async def _organisation_name(conn: Connection, invitation: store.Invitation) -> 
 
 
 @routes.post(
-    "/v1/invitations/{token}/accept",
+    "/v1/invitations/{token:token}/accept",
     summary="Accept with an existing account (log in first)",
     auth=True,
     response=Accepted,
@@ -498,7 +502,7 @@ async def accept(request: web.Request, caller: Caller) -> Accepted:
 
 
 @routes.post(
-    "/v1/invitations/{token}/register",
+    "/v1/invitations/{token:token}/register",
     summary="Register an account and accept in one step",
     body=RegisterThroughInvitation,
     response=Accepted,

@@ -48,6 +48,10 @@ class UnsubscribeQuery(StrictModel):
     token: str = Field(min_length=1, max_length=MAX_TOKEN_LENGTH, description="From the link in the e-mail")
 
 
+class UnsubscribeLinkInvalid(Forbidden):
+    slug, title = "unsubscribe-link-invalid", "This unsubscribe link is not valid"
+
+
 class NotForPartnerSystems(Forbidden):
     slug, title = "person-only", "Only a person's account has preferences"
 
@@ -90,10 +94,12 @@ async def put_preferences(request: web.Request, *, caller: Caller, body: Prefere
 
 @preferences.get(
     UNSUBSCRIBE_PATH,
-    summary="The page of a release e-mail's unsubscribe link: asks to confirm (HTML); changes nothing",
+    summary="The page of a release e-mail's unsubscribe link: asks to confirm (HTML); changes nothing. A link "
+    "not signed by us: 403, a page, or problem+json for a client asking for JSON and not HTML",
     query=UnsubscribeQuery,
     tags=("preferences",),
     errors=(403,),
+    html=(200, 403),
 )
 async def unsubscribe_page(request: web.Request, *, query: UnsubscribeQuery) -> web.Response:
     return await _unsubscribe(request, query.token, confirmed=False)
@@ -102,10 +108,12 @@ async def unsubscribe_page(request: web.Request, *, query: UnsubscribeQuery) -> 
 @preferences.post(
     UNSUBSCRIBE_PATH,
     summary="One-click unsubscribe from release e-mails (RFC 8058 `List-Unsubscribe=One-Click`, or the page's "
-    "button); the answer is a page (HTML)",
+    "button); the answer is a page (HTML); a link not signed by us: 403, a page, or problem+json for a client asking "
+    "for JSON and not HTML",
     query=UnsubscribeQuery,
     tags=("preferences",),
     errors=(403,),
+    html=(200, 403),
 )
 async def unsubscribe(request: web.Request, *, query: UnsubscribeQuery) -> web.Response:
     return await _unsubscribe(request, query.token, confirmed=True)
@@ -119,6 +127,8 @@ async def _unsubscribe(request: web.Request, token: str, *, confirmed: bool) -> 
     try:
         account_id = verify(links.secret, token)
     except BadToken:
+        if _wants_json(request):  # a program (a mail provider's one-click POST asks for no JSON): problem+json
+            raise UnsubscribeLinkInvalid("the token of this link was not signed by us") from None
         return _page(request, "invalid", _browser_language(request), status=403)
     async with request.app[POOL].acquire() as conn:
         if confirmed:
@@ -136,6 +146,12 @@ def _page(request: web.Request, state: str, language: str, *, token: str = "", s
         {"state": state, "action": f"?token={token}"},
     )
     return web.Response(status=status, text=html, content_type="text/html", charset="utf-8", headers=PAGE_HEADERS)
+
+
+def _wants_json(request: web.Request) -> bool:
+    """A client that asks for JSON and not for a page (`Accept: application/json` or `application/problem+json`)."""
+    accept = request.headers.get("Accept", "").lower()
+    return "json" in accept and "text/html" not in accept
 
 
 def _browser_language(request: web.Request) -> str:

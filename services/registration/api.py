@@ -30,7 +30,7 @@ from shared.events.registration import (
     RegisteredBy,
     RegisteredProductEvent,
 )
-from shared.http import Api, StrictModel
+from shared.http import Api, PathParams, StrictModel
 from shared.jobs import Job, JobHandler, schedule
 from shared.logging import get_logger
 from shared.outbox import Outbox
@@ -73,8 +73,14 @@ def _phone(value: str) -> str:
     return value
 
 
-RegistrationNumber = Annotated[str, StringConstraints(max_length=40), AfterValidator(_registration_number)]
-Pin = Annotated[str, StringConstraints(max_length=40), AfterValidator(_pin)]
+# As printed: digits, with spaces or hyphens between groups; the last digit of a number is a Luhn check digit.
+RegistrationNumber = Annotated[
+    str,
+    StringConstraints(max_length=40, pattern=r"^[0-9]([0-9 -]*[0-9])?$"),
+    Field(json_schema_extra={"format": "registration-number"}),
+    AfterValidator(_registration_number),
+]
+Pin = Annotated[str, StringConstraints(max_length=40, pattern=r"^[0-9]([0-9 -]*[0-9])?$"), AfterValidator(_pin)]
 SubscriberCode = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^CL-[0-9]{7}$")]
 Phone = Annotated[
     str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9][0-9 ()-]{5,24}$"), AfterValidator(_phone)
@@ -84,10 +90,42 @@ PostalCode = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^
 PurchaseDate = Annotated[date, Field(ge=date(1991, 1, 1))]
 
 
+ARTICLE_MESSAGE = "an article is an EAN-13 code: 13 digits, the last a check digit"
+
+
 def check_article(article: str) -> str:
     if not domain.is_ean13(article):
-        raise ValidationFailed([{"field": "article", "message": "an article is an EAN-13 code: 13 digits"}])
+        raise ValidationFailed([{"field": "article", "message": ARTICLE_MESSAGE}])
     return article
+
+
+def _ean13(article: str) -> str:
+    if not domain.is_ean13(article):
+        raise ValueError(ARTICLE_MESSAGE)
+    return article
+
+
+# Path parameters, in the formats the document declares (`format` names the check digit a pattern cannot say).
+Article = Annotated[
+    str,
+    StringConstraints(pattern=r"^[0-9]{13}$"),
+    Field(json_schema_extra={"format": "ean-13"}),
+    AfterValidator(_ean13),
+]
+NumberInPath = Annotated[
+    str,
+    StringConstraints(pattern=r"^[0-9]{11}$"),
+    Field(json_schema_extra={"format": "registration-number"}, description="11 digits, the last a Luhn check digit"),
+    AfterValidator(lambda number: _registration_number(number)),
+]
+
+
+class ArticlePath(PathParams):
+    article: Article
+
+
+class NumberPath(PathParams):
+    number: NumberInPath
 
 
 # ---- models -------------------------------------------------------------------------------
@@ -484,23 +522,18 @@ class NumberRecord(BaseModel):
     transfers: list[TransferOut]
 
 
-def _number_in_path(request: web.Request) -> str:
-    try:
-        return _registration_number(request.match_info["number"])
-    except ValueError as exc:
-        raise ValidationFailed([{"field": "number", "message": str(exc)}]) from None
-
-
 @routes.get(
-    "/v1/registrations/{number}",
+    # Digits only: `/v1/registrations/pin` and `/partner` are other resources, never a number (422).
+    "/v1/registrations/{number:[0-9]+}",
     summary="A registration number: product, subscriber, card and transfers (operators)",
     scope=OPERATOR,
+    params=NumberPath,
     response=NumberRecord,
-    errors=(404, 422),
+    errors=(404,),
     tags=("registrations",),
 )
-async def number_record(request: web.Request, caller: Caller) -> NumberRecord:
-    number = _number_in_path(request)
+async def number_record(request: web.Request, caller: Caller, params: NumberPath) -> NumberRecord:
+    number = params.number
     async with request.app[POOL].acquire() as conn:
         record = await store.number_record(conn, number)
         if record is None:
@@ -526,16 +559,17 @@ async def number_record(request: web.Request, caller: Caller) -> NumberRecord:
 
 
 @routes.post(
-    "/v1/registrations/{number}/transfer",
+    "/v1/registrations/{number:[0-9]+}/transfer",
     summary="Move a registered product to another subscriber (operators; audited)",
     scope=OPERATOR,
+    params=NumberPath,
     body=Transfer,
     response=RegistrationOut,
-    errors=(404, 409, 422),
+    errors=(404, 409),
     tags=("registrations",),
 )
-async def transfer(request: web.Request, caller: Caller, body: Transfer) -> RegistrationOut:
-    number = _number_in_path(request)
+async def transfer(request: web.Request, caller: Caller, params: NumberPath, body: Transfer) -> RegistrationOut:
+    number = params.number
     app, now = request.app, request.app[CLOCK].now()
     async with app[POOL].acquire() as conn, conn.transaction():
         target = await store.subscriber_by_code(conn, body.subscriber_code)

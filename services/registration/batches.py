@@ -179,7 +179,7 @@ def _batch_in_path(request: web.Request) -> uuid.UUID:
 
 
 @routes.get(
-    "/v1/number-batches/{batch_id}",
+    "/v1/number-batches/{batch_id:uuid}",
     summary="A deferred batch of registration numbers: its progress (operators)",
     scope=OPERATOR,
     response=BatchOut,
@@ -196,7 +196,7 @@ async def get_batch(request: web.Request, caller: Caller) -> BatchOut:
 
 
 @routes.post(
-    "/v1/number-batches/{batch_id}/delivery",
+    "/v1/number-batches/{batch_id:uuid}/delivery",
     summary="A done batch's numbers with their PINs, shown once, for the key given when it was accepted",
     scope=OPERATOR,
     body=DeliveryIn,

@@ -10,21 +10,40 @@ import uuid
 from typing import Annotated, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
 from services.registration import batches, domain, issuing, store
-from services.registration.api import PINS, SETTINGS, Text, check_article
+from services.registration.api import PINS, SETTINGS, ArticlePath, Text
 from services.registration.batches import IssuedBatch, IssuedNumber
 from shared.app import CLOCK, OUTBOX, POOL
 from shared.auth import Caller
 from shared.events.registration import ConfigurationChanged, Edition, ProductChanged
-from shared.http import Api, StrictModel
+from shared.http import Api, Link, PathParams, StrictModel, Upserted
 from shared.problems import NotFound, ValidationFailed
 
 routes = Api("ITS Portal registration: catalogue")
 
 OPERATOR = "operator"
-ConfigurationCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")]
+
+
+def _not_reserved(code: str) -> str:
+    if code == domain.RESERVED_CONFIGURATION_CODE:
+        raise ValueError(f"'{code}' is a reserved word, not a configuration code")
+    return code
+
+
+ConfigurationCode = Annotated[
+    str,
+    StringConstraints(pattern=domain.CONFIGURATION_CODE),
+    AfterValidator(_not_reserved),
+    Field(json_schema_extra={"pattern": domain.CONFIGURATION_CODE_DOCUMENTED}),
+]
+
+
+class CodePath(PathParams):
+    code: ConfigurationCode
+
+
 # One request asks for at most this many numbers; beyond ITS_ISSUE_AT_ONCE they are a deferred batch (batches.py).
 MAX_ISSUE = 100_000
 
@@ -85,26 +104,23 @@ def _product_out(p: store.Product) -> ProductOut:
     )
 
 
-@routes.route(
-    "PUT",
-    "/v1/configurations/{code}",
-    summary="Add or change a configuration (operators)",
+@routes.put(
+    # Not `access`: `/v1/configurations/access` is the subscriber's access list (GET), never a configuration.
+    "/v1/configurations/{code:(?!access$)[^{}/]+}",
+    summary="Add (201) or change (200) a configuration (operators)",
     scope=OPERATOR,
+    params=CodePath,
     body=ConfigurationIn,
     response=ConfigurationOut,
-    errors=(422,),
+    upsert=True,
     tags=("catalogue",),
 )
-async def put_configuration(request: web.Request, caller: Caller, body: ConfigurationIn) -> web.Response:
-    code = request.match_info["code"]
-    if not domain.is_configuration_code(code):
-        raise ValidationFailed([{"field": "code", "message": "letters, digits, '_', '.', '-'; up to 64"}])
-    configuration = store.Configuration(code, body.name, body.maintenance_category, body.vendor)
+async def put_configuration(request: web.Request, caller: Caller, params: CodePath, body: ConfigurationIn) -> Upserted:
+    configuration = store.Configuration(params.code, body.name, body.maintenance_category, body.vendor)
     async with request.app[POOL].acquire() as conn, conn.transaction():
         created = await store.upsert_configuration(conn, configuration, request.app[CLOCK].now())
         await request.app[OUTBOX].add(conn, ConfigurationChanged(**configuration.__dict__))
-    out = ConfigurationOut(**configuration.__dict__)
-    return web.json_response(out.model_dump(mode="json"), status=201 if created else 200)
+    return Upserted(ConfigurationOut(**configuration.__dict__), created)
 
 
 @routes.get(
@@ -120,18 +136,22 @@ async def list_configurations(request: web.Request, caller: Caller) -> Configura
     return ConfigurationList(items=[ConfigurationOut(**c.__dict__) for c in items])
 
 
-@routes.route(
-    "PUT",
+@routes.put(
     "/v1/products/{article}",
-    summary="Add or change a product (operators)",
+    summary="Add (201) or change (200) a product (operators); its configurations must be in the catalogue (422)",
     scope=OPERATOR,
+    params=ArticlePath,
     body=ProductIn,
     response=ProductOut,
-    errors=(422,),
+    upsert=True,
+    links={
+        "GetProduct": Link("get_product", {"article": "$response.body#/article"}),
+        "IssueNumbers": Link("issue_numbers", {"article": "$response.body#/article"}),
+    },
     tags=("catalogue",),
 )
-async def put_product(request: web.Request, caller: Caller, body: ProductIn) -> web.Response:
-    article = check_article(request.match_info["article"])
+async def put_product(request: web.Request, caller: Caller, params: ArticlePath, body: ProductIn) -> Upserted:
+    article = params.article
     codes = sorted(set(body.configurations))
     its_required = domain.default_its_required(body.edition) if body.its_required is None else body.its_required
     product = store.Product(article, body.name, body.edition, body.pin_envelope, its_required, codes)
@@ -143,7 +163,7 @@ async def put_product(request: web.Request, caller: Caller, body: ProductIn) -> 
             )
         created = await store.upsert_product(conn, product, request.app[CLOCK].now())
         await request.app[OUTBOX].add(conn, ProductChanged(**product.__dict__))
-    return web.json_response(_product_out(product).model_dump(mode="json"), status=201 if created else 200)
+    return Upserted(_product_out(product), created)
 
 
 @routes.get(
@@ -163,12 +183,13 @@ async def list_products(request: web.Request, caller: Caller) -> ProductList:
     "/v1/products/{article}",
     summary="A product of the catalogue",
     auth=True,
+    params=ArticlePath,
     response=ProductOut,
-    errors=(404, 422),
+    errors=(404,),
     tags=("catalogue",),
 )
-async def get_product(request: web.Request, caller: Caller) -> ProductOut:
-    article = check_article(request.match_info["article"])
+async def get_product(request: web.Request, caller: Caller, params: ArticlePath) -> ProductOut:
+    article = params.article
     async with request.app[POOL].acquire() as conn:
         product = await store.product(conn, article)
     if product is None:
@@ -180,18 +201,22 @@ async def get_product(request: web.Request, caller: Caller) -> ProductOut:
     "/v1/products/{article}/registration-numbers",
     summary="Issue registration numbers, with their PINs shown once (operators); a large batch is deferred (202)",
     scope=OPERATOR,
+    params=ArticlePath,
     body=IssueIn,
     response=IssuedBatch,
     status=201,
-    errors=(404, 422),
+    responses={202: batches.BatchAccepted},
+    errors=(404,),
     tags=("catalogue",),
 )
-async def issue_numbers(request: web.Request, caller: Caller, body: IssueIn) -> IssuedBatch | web.Response:
+async def issue_numbers(
+    request: web.Request, caller: Caller, params: ArticlePath, body: IssueIn
+) -> IssuedBatch | web.Response:
     """REG-1, REG-2: unique random numbers; the PINs are printed in envelopes, so they are shown once. Up to
     ITS_ISSUE_AT_ONCE (1,000) numbers: in this answer (201), every one committed before it is sent. More: 202
     with the batch's URL (`Location`) and its key, shown once; the batch shows its progress and, when done,
     its numbers with their PINs (batches.py)."""
-    article = check_article(request.match_info["article"])
+    article = params.article
     async with request.app[POOL].acquire() as conn:
         product = await store.product(conn, article)
     if product is None:

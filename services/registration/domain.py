@@ -148,8 +148,13 @@ OFFER_HOW = (
 )
 
 
-_CONFIGURATION_CODE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
+# A letter, then letters, digits, '_', '.', '-'; not `access`, the name of the subscriber's access list
+# (`/v1/configurations/access`), so that path means one thing.
+CONFIGURATION_CODE = r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$"
+RESERVED_CONFIGURATION_CODE = "access"
+CONFIGURATION_CODE_DOCUMENTED = rf"^(?!{RESERVED_CONFIGURATION_CODE}$)[A-Za-z][A-Za-z0-9_.-]{{0,63}}$"
+_CONFIGURATION_CODE = re.compile(CONFIGURATION_CODE)
 
 
 def is_configuration_code(code: str) -> bool:
-    return _CONFIGURATION_CODE.fullmatch(code) is not None
+    return _CONFIGURATION_CODE.fullmatch(code) is not None and code != RESERVED_CONFIGURATION_CODE

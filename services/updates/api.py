@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from aiohttp import web
-from pydantic import AfterValidator, BaseModel, StringConstraints
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
 from services.updates import links
 from services.updates.entitlement import Decision
@@ -22,10 +22,11 @@ from services.updates.graphs import CATALOGUES, PlatformCatalogue, PublishedRele
 from services.updates.plan import Chain
 from services.updates.settings import UpdatesSettings
 from services.updates.store import GraphKit as Kit
+from services.updates.versions import PATTERN as VERSION_PATTERN
 from services.updates.versions import Version
 from shared.app import POOL
 from shared.auth import Caller
-from shared.http import Api, StrictModel
+from shared.http import Api, Header, PathParams, StrictModel
 from shared.problems import NotFound, Problem
 
 routes = Api("ITS Portal updates")
@@ -37,7 +38,12 @@ def _version(value: str) -> str:
     return str(Version.parse(value))  # ValueError → 422 naming the field
 
 
-VersionText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=64), AfterValidator(_version)]
+VersionText = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=64),
+    AfterValidator(_version),
+    Field(json_schema_extra={"pattern": VERSION_PATTERN}),  # checked by `_version`, with a message that says why
+]
 ConfigurationCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")]
 Word = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,32}$")]
 
@@ -259,20 +265,35 @@ class SignedLink(BaseModel):
     sha256: str
 
 
+class KitPath(PathParams):
+    kit_id: uuid.UUID
+
+    @classmethod
+    def malformed(cls, errors: list[dict[str, Any]]) -> KitNotFound:
+        return KitNotFound("a kit id is a UUID")
+
+
 @routes.get(
     "/v1/kits/{kit_id}/download",
-    summary="UPD-4: a short-lived signed link to the kit (303; `Prefer: no-redirect` answers it as JSON)",
+    summary="UPD-4: a short-lived signed link to the kit (303; `Prefer: no-redirect` answers it as JSON, 200)",
     auth=True,
+    params=KitPath,
+    headers=(
+        Header("Prefer", {"type": "string", "maxLength": 200}, description="`no-redirect`: the link as JSON (200)"),
+    ),
     response=SignedLink,
+    responses={
+        303: {
+            "description": "See the signed link (valid 10 minutes)",
+            "headers": {"Location": {"required": True, "schema": {"type": "string"}}},
+        }
+    },
     tags=("downloads",),
     errors=(402, 403, 404),
 )
-async def download_kit(request: web.Request, caller: Caller) -> web.StreamResponse | SignedLink:
+async def download_kit(request: web.Request, caller: Caller, params: KitPath) -> web.StreamResponse | SignedLink:
     access = await subscriber_access(request, caller)
-    try:
-        kit_id = uuid.UUID(request.match_info["kit_id"])
-    except ValueError:
-        raise KitNotFound("a kit id is a UUID") from None
+    kit_id = params.kit_id
     async with request.app[POOL].acquire() as conn:
         row = await conn.fetchrow(
             "SELECT k.id, k.name, k.kind, k.size, k.sha256, k.os, k.arch, r.configuration, r.published_at "

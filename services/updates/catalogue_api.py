@@ -10,14 +10,13 @@ in one transaction.
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from aiohttp import web
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints, field_validator
 
 from services.updates import store
 from services.updates.graphs import CATALOGUE_CHANNEL
@@ -25,12 +24,14 @@ from services.updates.markdown import MAX_LINE, MAX_LONG, MAX_SHORT
 from services.updates.settings import UpdatesSettings
 from services.updates.storage import STORAGE, KitMismatch, KitStorage
 from services.updates.versions import MAX_LENGTH as MAX_VERSION_LENGTH
+from services.updates.versions import PATTERN as VERSION_PATTERN
 from services.updates.versions import Version
 from shared.app import CLOCK, OUTBOX, POOL, SETTINGS
 from shared.auth import Caller
 from shared.db import Connection
 from shared.events.updates import ReleasePublished, ReleaseWithdrawn
-from shared.http import Api, StrictModel
+from shared.http import Api, Link, PathParams, StrictModel, Upserted
+from shared.pages import Cursor, decode_cursor, encode_cursor
 from shared.problems import Conflict, NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationFailed, invalid
 
 routes = Api("ITS Portal updates: catalogue")
@@ -63,7 +64,12 @@ def _version(text: str) -> str:
 
 
 Storable = AfterValidator(_storable)
-VersionText = Annotated[str, StringConstraints(max_length=MAX_VERSION_LENGTH), AfterValidator(_version)]
+VersionText = Annotated[
+    str,
+    StringConstraints(max_length=MAX_VERSION_LENGTH),
+    AfterValidator(_version),
+    Field(json_schema_extra={"pattern": VERSION_PATTERN}),  # checked by `_version`, with a message that says why
+]
 ConfigurationCode = Annotated[str, StringConstraints(pattern=CONFIGURATION_CODE)]
 KitName = Annotated[str, StringConstraints(pattern=KIT_NAME)]
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
@@ -73,7 +79,7 @@ Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, ma
 Issue = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), Storable]
 ShortMarkdown = Annotated[str, StringConstraints(max_length=MAX_SHORT), Storable]
 LongMarkdown = Annotated[str, StringConstraints(max_length=MAX_LONG), Storable]
-Size = Annotated[int, Field(ge=0)]
+Size = Annotated[int, Field(ge=0, le=2**50)]  # bytes; ITS_MAX_KIT_BYTES is the operating limit
 
 
 class ConfigurationKitIn(StrictModel):
@@ -161,6 +167,10 @@ class ReleaseOut(BaseModel):
 
 class ReleaseList(BaseModel):
     items: list[ReleaseOut]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
+
+
+RELEASES_CURSOR = "r1"  # (configuration or '' for the platform, version) of the release last seen
 
 
 class ListQuery(StrictModel):
@@ -169,7 +179,19 @@ class ListQuery(StrictModel):
     state: Literal["draft", "published", "withdrawn"] | None = None
     version: VersionText | None = None
     limit: int = Field(default=100, ge=1, le=1000)
-    offset: int = Field(default=0, ge=0, le=100_000)
+    cursor: Cursor | None = None
+
+    @field_validator("cursor")
+    @classmethod
+    def _cursor_is_ours(cls, value: str | None) -> str | None:
+        if value is not None:
+            _after(value)  # a cursor we did not hand out is a 422 naming the field
+        return value
+
+
+def _after(cursor: str) -> tuple[str, tuple[int, ...]]:
+    configuration, version = decode_cursor(RELEASES_CURSOR, cursor, 2)
+    return configuration, Version.parse(version).key  # ValueError: not ours
 
 
 class WithdrawIn(StrictModel):
@@ -194,6 +216,43 @@ class ArticleOut(BaseModel):
     versions: list[str]
     published_at: datetime | None
     updated_at: datetime | None
+
+
+# ---- path parameters -------------------------------------------------------------------------
+
+
+class CodePath(PathParams):
+    code: ConfigurationCode
+
+
+class ReleaseVersionPath(PathParams):
+    code: ConfigurationCode
+    version: Version
+
+
+class VersionPath(PathParams):
+    version: Version
+
+
+class ReleasePath(PathParams):
+    release_id: uuid.UUID
+
+    @classmethod
+    def malformed(cls, errors: list[dict[str, Any]]) -> ReleaseNotFound:
+        return ReleaseNotFound("a release id is a UUID")
+
+
+class KitContentPath(PathParams):
+    release_id: uuid.UUID
+    name: KitName
+
+    @classmethod
+    def malformed(cls, errors: list[dict[str, Any]]) -> ReleaseNotFound:
+        return ReleaseNotFound("a release id is a UUID, a kit name has no '/' and does not start with '.'")
+
+
+class SlugPath(PathParams):
+    slug: Annotated[str, StringConstraints(pattern=ARTICLE_SLUG)]
 
 
 # ---- problems --------------------------------------------------------------------------------
@@ -234,26 +293,12 @@ def _settings(request: web.Request) -> UpdatesSettings:
     return settings
 
 
-def path_version(request: web.Request) -> Version:
-    text = request.match_info["version"]
-    try:
-        return Version.parse(text)
-    except ValueError as exc:
-        raise ValidationFailed([invalid("version", str(exc))]) from None
-
-
-def path_configuration(request: web.Request) -> str:
-    code = request.match_info["code"]
-    if not re.fullmatch(CONFIGURATION_CODE, code):
-        raise ValidationFailed([invalid("code", "a letter, then letters, digits, '_', '.', '-'; up to 64", "pattern")])
-    return code
-
-
-def _release_id(request: web.Request) -> uuid.UUID:
-    try:
-        return uuid.UUID(request.match_info["release_id"])
-    except ValueError:
-        raise ReleaseNotFound("a release id is a UUID") from None
+async def known_configuration(conn: Connection, code: str, field: str) -> None:
+    """A release or an article is about a configuration of registration's catalogue (its events fill
+    `configurations`): another is a 422 naming the field."""
+    if await store.configuration_name(conn, code) is None:
+        unknown = invalid(field, f"the catalogue has no configuration {code!r}", "configuration_unknown")
+        raise ValidationFailed([unknown])
 
 
 def _upload_path(release_id: uuid.UUID, name: str) -> str:
@@ -338,7 +383,7 @@ async def _save(
     request: web.Request,
     fields: store.ReleaseFields,
     kits: Sequence[ConfigurationKitIn | PlatformKitIn],
-) -> web.Response:
+) -> Upserted:
     """Create or replace the draft; kits whose content is stored already count as uploaded."""
     _check_kits(kits, _settings(request))
     stored = await _stored_kits(request.app[STORAGE], kits)
@@ -366,7 +411,7 @@ async def _save(
         await store.mark_uploaded(conn, saved.release_id, [(k.name, k.sha256) for k in kits if k.name in stored], now)
         release = await store.release(conn, saved.release_id)
     assert release is not None
-    return web.json_response(release_out(release).model_dump(mode="json"), status=201 if saved.created else 200)
+    return Upserted(release_out(release), saved.created)
 
 
 def _label(configuration: str | None, version: str) -> str:
@@ -391,19 +436,32 @@ def _updates_from(version: Version, body: ConfigurationReleaseIn) -> tuple[str, 
 # ---- drafts ----------------------------------------------------------------------------------
 
 
-@routes.route(
-    "PUT",
+RELEASE_LINKS = {
+    "Publish": Link("publish", {"release_id": "$response.body#/id"}),
+    "Withdraw": Link("withdraw", {"release_id": "$response.body#/id"}),
+    "UploadKit": Link("put_kit_content", {"release_id": "$response.body#/id", "name": "$response.body#/kits/0/name"}),
+}
+
+
+@routes.put(
     "/v1/configurations/{code}/releases/{version}",
-    summary="UPD-1: create or replace the draft of a configuration release (operators)",
+    summary="UPD-1: create (201) or replace (200) the draft of a configuration release (operators); the "
+    "configuration must be in registration's catalogue (422)",
     scope=OPERATOR,
+    params=ReleaseVersionPath,
     body=ConfigurationReleaseIn,
     response=ReleaseOut,
-    errors=(409, 422),
+    upsert=True,
+    errors=(409,),
+    links=RELEASE_LINKS,
     tags=("catalogue",),
 )
-async def put_configuration_release(request: web.Request, caller: Caller, body: ConfigurationReleaseIn) -> web.Response:
-    configuration = path_configuration(request)
-    version = path_version(request)
+async def put_configuration_release(
+    request: web.Request, caller: Caller, params: ReleaseVersionPath, body: ConfigurationReleaseIn
+) -> Upserted:
+    configuration, version = params.code, params.version
+    async with request.app[POOL].acquire() as conn:
+        await known_configuration(conn, configuration, "code")
     fields = store.ReleaseFields(
         kind="configuration",
         configuration=configuration,
@@ -422,18 +480,22 @@ async def put_configuration_release(request: web.Request, caller: Caller, body: 
     return await _save(request, fields, body.kits)
 
 
-@routes.route(
-    "PUT",
+@routes.put(
     "/v1/platform/releases/{version}",
-    summary="UPD-2: create or replace the draft of a platform release (operators)",
+    summary="UPD-2: create (201) or replace (200) the draft of a platform release (operators)",
     scope=OPERATOR,
+    params=VersionPath,
     body=PlatformReleaseIn,
     response=ReleaseOut,
-    errors=(409, 422),
+    upsert=True,
+    errors=(409,),
+    links=RELEASE_LINKS,
     tags=("catalogue",),
 )
-async def put_platform_release(request: web.Request, caller: Caller, body: PlatformReleaseIn) -> web.Response:
-    version = path_version(request)
+async def put_platform_release(
+    request: web.Request, caller: Caller, params: VersionPath, body: PlatformReleaseIn
+) -> Upserted:
+    version = params.version
     ids = [bug.id for bug in body.fixed_bugs]
     if len(set(ids)) != len(ids):
         duplicated = sorted({i for i in ids if ids.count(i) > 1})
@@ -458,20 +520,21 @@ async def put_platform_release(request: web.Request, caller: Caller, body: Platf
 # ---- kits ------------------------------------------------------------------------------------
 
 
-@routes.route(
-    "PUT",
+@routes.put(
     "/v1/releases/{release_id}/kits/{name}/content",
-    summary="Upload a kit's bytes (application/octet-stream, streamed; checked against its size and sha256)",
+    summary="Upload a kit's bytes (streamed; checked against its size and sha256): 201 stored now, 200 stored "
+    "already (the body is not read)",
     scope=OPERATOR,
+    params=KitContentPath,
+    raw_body="application/octet-stream",
     response=KitOut,
-    status=201,
+    upsert=True,
     errors=(404, 409, 413, 415, 422),
     tags=("catalogue",),
 )
-async def put_kit_content(request: web.Request, caller: Caller) -> web.Response:
+async def put_kit_content(request: web.Request, caller: Caller, params: KitContentPath) -> Upserted:
     """201 stored now; 200 stored already (the body is not read). A mismatch stores nothing (422)."""
-    release_id = _release_id(request)
-    name = request.match_info["name"]
+    release_id, name = params.release_id, params.name
     if request.content_type != "application/octet-stream":
         raise UnsupportedMediaType("send the kit as application/octet-stream", received=request.content_type)
     async with request.app[POOL].acquire() as conn:
@@ -486,7 +549,7 @@ async def put_kit_content(request: web.Request, caller: Caller) -> web.Response:
     if await storage.has(kit.sha256):
         if kit.uploaded_at is None:  # the same file is in another release, or an earlier upload's answer was lost
             await _mark(request, kit)
-        return _kit_response(kit, status=200)
+        return Upserted(_kit_out(kit), created=False)
 
     settings = _settings(request)
     length = request.content_length
@@ -503,7 +566,7 @@ async def put_kit_content(request: web.Request, caller: Caller) -> web.Response:
     # Streamed: the app's client_max_size does not apply, the storage stops as soon as the size is exceeded.
     await storage.put(request.content.iter_chunked(UPLOAD_CHUNK), sha256=kit.sha256, size=kit.size)
     await _mark(request, kit)
-    return _kit_response(kit, status=201)
+    return Upserted(_kit_out(kit), created=True)
 
 
 async def _mark(request: web.Request, kit: store.Kit) -> None:
@@ -516,8 +579,8 @@ async def _mark(request: web.Request, kit: store.Kit) -> None:
                 raise KitChanged("the release was changed during the upload; look at it and upload again")
 
 
-def _kit_response(kit: store.Kit, *, status: int) -> web.Response:
-    out = KitOut(
+def _kit_out(kit: store.Kit) -> KitOut:
+    return KitOut(
         id=kit.id,
         name=kit.name,
         kind=kit.kind,
@@ -528,7 +591,6 @@ def _kit_response(kit: store.Kit, *, status: int) -> web.Response:
         uploaded=True,
         upload=_upload_path(kit.release_id, kit.name),
     )
-    return web.json_response(out.model_dump(mode="json"), status=status)
 
 
 # ---- publishing ------------------------------------------------------------------------------
@@ -558,12 +620,14 @@ def _check_versions(release: store.Release) -> None:
     "/v1/releases/{release_id}/publish",
     summary="Publish a draft whose kits are all uploaded (UPD-1, UPD-2); publishing again changes nothing",
     scope=OPERATOR,
+    params=ReleasePath,
     response=ReleaseOut,
     errors=(404, 409, 422),
+    links={"Withdraw": Link("withdraw", {"release_id": "$response.body#/id"})},
     tags=("catalogue",),
 )
-async def publish(request: web.Request, caller: Caller) -> ReleaseOut:
-    release_id = _release_id(request)
+async def publish(request: web.Request, caller: Caller, params: ReleasePath) -> ReleaseOut:
+    release_id = params.release_id
     async with request.app[POOL].acquire() as conn:
         draft = await store.release(conn, release_id)
     if draft is None:
@@ -612,13 +676,14 @@ async def publish(request: web.Request, caller: Caller) -> ReleaseOut:
     "/v1/releases/{release_id}/withdraw",
     summary="Withdraw a published release: subscribers no longer see it, update plans avoid it",
     scope=OPERATOR,
+    params=ReleasePath,
     body=WithdrawIn,
     response=ReleaseOut,
-    errors=(404, 409, 422),
+    errors=(404, 409),
     tags=("catalogue",),
 )
-async def withdraw(request: web.Request, caller: Caller, body: WithdrawIn) -> ReleaseOut:
-    release_id = _release_id(request)
+async def withdraw(request: web.Request, caller: Caller, params: ReleasePath, body: WithdrawIn) -> ReleaseOut:
+    release_id = params.release_id
     now = request.app[CLOCK].now()
     async with request.app[POOL].acquire() as conn, conn.transaction():
         release = await store.release(conn, release_id, lock=True)
@@ -657,7 +722,7 @@ async def withdraw(request: web.Request, caller: Caller, body: WithdrawIn) -> Re
     scope=OPERATOR,
     query=ListQuery,
     response=ReleaseList,
-    errors=(422,),
+    links={"NextPage": Link("list_releases", {"cursor": "$response.body#/next_cursor"})},
     tags=("catalogue",),
 )
 async def list_releases(request: web.Request, caller: Caller, query: ListQuery) -> ReleaseList:
@@ -668,32 +733,37 @@ async def list_releases(request: web.Request, caller: Caller, query: ListQuery) 
             configuration=query.configuration,
             state=query.state,
             version=query.version,
-            limit=query.limit,
-            offset=query.offset,
+            limit=query.limit + 1,  # one more than asked: is there a next page?
+            after=_after(query.cursor) if query.cursor is not None else None,
         )
-    return ReleaseList(items=[release_out(r) for r in releases])
+    page = releases[: query.limit]
+    last = page[-1] if len(releases) > query.limit else None
+    return ReleaseList(
+        items=[release_out(r) for r in page],
+        next_cursor=encode_cursor(RELEASES_CURSOR, last.configuration or "", last.version) if last else None,
+    )
 
 
 # ---- articles (UPD-6) ------------------------------------------------------------------------
 
 
-@routes.route(
-    "PUT",
+@routes.put(
     "/v1/articles/{slug}",
-    summary="UPD-6: create or replace a known-problem or administration article (operators)",
+    summary="UPD-6: create (201) or replace (200) a known-problem or administration article (operators); its "
+    "configuration must be in registration's catalogue (422)",
     scope=OPERATOR,
+    params=SlugPath,
     body=ArticleIn,
     response=ArticleOut,
-    errors=(422,),
+    upsert=True,
     tags=("catalogue",),
 )
-async def put_article(request: web.Request, caller: Caller, body: ArticleIn) -> web.Response:
-    slug = request.match_info["slug"]
-    if not re.fullmatch(ARTICLE_SLUG, slug):
-        raise ValidationFailed([invalid("slug", "lowercase letters, digits and '-'; up to 100", "pattern")])
+async def put_article(request: web.Request, caller: Caller, params: SlugPath, body: ArticleIn) -> Upserted:
     versions = tuple(dict.fromkeys(body.versions))
-    article = store.Article(slug, body.configuration, body.kind, body.title, body.body, versions)
+    article = store.Article(params.slug, body.configuration, body.kind, body.title, body.body, versions)
     async with request.app[POOL].acquire() as conn, conn.transaction():
+        if body.configuration is not None:
+            await known_configuration(conn, body.configuration, "configuration")
         saved, created = await store.save_article(conn, article, request.app[CLOCK].now())
     out = ArticleOut(
         slug=saved.slug,
@@ -704,4 +774,4 @@ async def put_article(request: web.Request, caller: Caller, body: ArticleIn) -> 
         published_at=saved.published_at,
         updated_at=saved.updated_at,
     )
-    return web.json_response(out.model_dump(mode="json"), status=201 if created else 200)
+    return Upserted(out, created)

@@ -34,18 +34,19 @@ import stat
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Annotated, Any
 
 from aiohttp import web
 from aiohttp.abc import AbstractStreamWriter
 from multidict import MultiMapping
+from pydantic import StringConstraints
 from yarl import URL
 
 from services.updates.links import MALFORMED, LinkClaims, LinkRejected, verify_link
 from services.updates.settings import UpdatesSettings
 from services.updates.storage import STORAGE, KitStorage
 from shared.app import CLOCK, SETTINGS
-from shared.http import Api
+from shared.http import Api, Header, PathParams
 from shared.problems import NotFound, Problem
 
 routes = Api("ITS Portal updates")
@@ -162,13 +163,39 @@ def etag_matches(header: str, etag: str, *, weak: bool) -> bool:
 # ---- the handler -------------------------------------------------------------------------------
 
 
+class LinkPath(PathParams):
+    """A kit link's path: anything else is not a link we signed (403, as a tampered one)."""
+
+    sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+    name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,199}$")]  # as the kits table
+
+    @classmethod
+    def malformed(cls, errors: list[dict[str, Any]]) -> LinkRejected:
+        return LinkRejected(MALFORMED)
+
+
+# What a kit's link answers besides problems: the whole file, a part of it (one range, or several as
+# multipart/byteranges), or "not modified" for an If-None-Match with its ETag.
+KIT_BYTES = {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
+KIT_RESPONSES: dict[int, dict[str, Any]] = {
+    200: {"description": "The kit", "content": KIT_BYTES},
+    206: {
+        "description": "The requested ranges of the kit",
+        "content": {**KIT_BYTES, "multipart/byteranges": {"schema": {"type": "string", "format": "binary"}}},
+    },
+    304: {"description": "Not modified (If-None-Match)"},
+}
+
+
 @routes.get(
     DOWNLOAD_PATH,
     summary="Download a kit through a signed link: sendfile, Range/multi-range, If-Range, ETag, Repr-Digest",
+    params=LinkPath,
     tags=("downloads",),
     errors=(403, 404, 412, 416),
+    responses=KIT_RESPONSES,
 )
-async def download_kit(request: web.Request) -> web.StreamResponse:
+async def download_by_link(request: web.Request, params: LinkPath) -> web.StreamResponse:
     return await _kit_response(request)
 
 
@@ -176,16 +203,20 @@ async def download_kit(request: web.Request) -> web.StreamResponse:
     "HEAD",
     DOWNLOAD_PATH,
     summary="A kit's headers (size, ETag, Repr-Digest) through a signed link, without the body",
+    params=LinkPath,
     tags=("downloads",),
-    errors=(403, 404, 412),
+    errors=(403, 404, 412, 416),
+    responses={status: {"description": answer["description"]} for status, answer in KIT_RESPONSES.items()},
 )
-async def download_kit_head(request: web.Request) -> web.StreamResponse:
+async def download_by_link_head(request: web.Request, params: LinkPath) -> web.StreamResponse:
     return await _kit_response(request)
 
 
 @routes.get(
     "/dl-verify",
     summary="nginx auth_request: verify the signed link in X-Original-URI (204 with the kit's path, or 403)",
+    status=204,
+    headers=(Header("X-Original-URI", {"type": "string"}, description="The signed link nginx is asked for"),),
     tags=("downloads",),
     errors=(403,),
 )

@@ -12,14 +12,17 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import yaml
 
 from itsctl._http import CALL_ERRORS, Credentials, error_message, operator_session
-from itsctl.releases import Manifest, ManifestError, Summary, parse_manifest, publish_manifest
+from itsctl.releases import ConfigurationRelease, Manifest, ManifestError, Summary, parse_manifest, publish_manifest
 from services.identity.demo import DEMO_ACCOUNTS
+from services.updates.app import SCHEMA
 from shared.settings import BaseServiceSettings
 
 CATALOGUE = Path(__file__).parent / "demo_catalogue.yaml"
@@ -58,7 +61,31 @@ def demo_manifest(settings: BaseServiceSettings, path: Path = CATALOGUE) -> Mani
     return parse_manifest(generate_kits(data, kits_dir), kits_dir, str(path))
 
 
-async def load_demo_catalogue(manifest: Manifest) -> Summary:
+CATALOGUE_WAIT_SECONDS = 60.0
+
+
+async def wait_for_configurations(settings: BaseServiceSettings, codes: set[str]) -> None:
+    """Releases are refused for configurations updates has not heard of (422): wait, bounded, until registration's
+    demo catalogue has reached updates' read model through the broker."""
+    deadline = time.monotonic() + CATALOGUE_WAIT_SECONDS
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        while True:
+            rows = await conn.fetch(f"SELECT code FROM {SCHEMA}.configurations")  # noqa: S608 - a constant
+            known = {row["code"] for row in rows}
+            if codes <= known:
+                return
+            if time.monotonic() > deadline:
+                raise ManifestError(f"updates has not heard of the configurations {sorted(codes - known)}")
+            await asyncio.sleep(0.5)
+    finally:
+        await conn.close()
+
+
+async def load_demo_catalogue(manifest: Manifest, settings: BaseServiceSettings) -> Summary:
+    codes = {r.configuration for r in manifest.releases if isinstance(r, ConfigurationRelease)}
+    codes |= {a.configuration for a in manifest.articles if a.configuration is not None}
+    await wait_for_configurations(settings, codes)
     async with operator_session(OPERATOR) as operator:
         return await publish_manifest(operator.api("updates"), manifest)
 
@@ -70,7 +97,7 @@ def main() -> None:
         sys.exit("demo data is not loaded in production")
     try:
         manifest = demo_manifest(settings)
-        summary = asyncio.run(load_demo_catalogue(manifest))
+        summary = asyncio.run(load_demo_catalogue(manifest, settings))
     except ManifestError as exc:
         sys.exit(f"demo catalogue not loaded: {exc}")
     except CALL_ERRORS as exc:

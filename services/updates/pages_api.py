@@ -19,7 +19,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from services.updates import store
-from services.updates.catalogue_api import path_configuration, path_version
+from services.updates.catalogue_api import CodePath, ReleaseVersionPath, VersionPath
 from services.updates.entitlement import Decision
 from services.updates.entitlement_store import Offer, SubscriberAccess, subscriber_access
 from services.updates.markdown import render, render_inline
@@ -251,12 +251,13 @@ def _refs(articles: list[store.Article]) -> list[ArticleRef]:
     "/v1/configurations/{code}/releases",
     summary="UPD-1, UPD-3: the published releases of a configuration registered to my subscriber, newest first",
     auth=True,
+    params=CodePath,
     response=ConfigurationReleaseList,
-    errors=(403, 422),
+    errors=(403,),
     tags=TAGS,
 )
-async def configuration_releases(request: web.Request, caller: Caller) -> ConfigurationReleaseList:
-    configuration = path_configuration(request)
+async def configuration_releases(request: web.Request, caller: Caller, params: CodePath) -> ConfigurationReleaseList:
+    configuration = params.code
     access = await subscriber_access(request, caller)
     await access.require_visible(configuration)  # REG-6: 403 with an offer
     async with request.app[POOL].acquire() as conn:
@@ -287,13 +288,15 @@ async def configuration_releases(request: web.Request, caller: Caller) -> Config
     "/v1/configurations/{code}/releases/{version}",
     summary="UPD-1: a configuration release's page, every section, with its kits and whether I may download them",
     auth=True,
+    params=ReleaseVersionPath,
     response=ConfigurationReleasePage,
-    errors=(403, 404, 410, 422),
+    errors=(403, 404, 410),
     tags=TAGS,
 )
-async def configuration_release(request: web.Request, caller: Caller) -> ConfigurationReleasePage:
-    configuration = path_configuration(request)
-    version = str(path_version(request))
+async def configuration_release(
+    request: web.Request, caller: Caller, params: ReleaseVersionPath
+) -> ConfigurationReleasePage:
+    configuration, version = params.code, str(params.version)
     access = await subscriber_access(request, caller)
     await access.require_visible(configuration)
     async with request.app[POOL].acquire() as conn:
@@ -330,13 +333,16 @@ async def configuration_release(request: web.Request, caller: Caller) -> Configu
     "/v1/configurations/{code}/articles",
     summary="UPD-6: known problems and administration articles of a configuration registered to my subscriber",
     auth=True,
+    params=CodePath,
     query=ArticlesQuery,
     response=ArticleList,
-    errors=(403, 422),
+    errors=(403,),
     tags=TAGS,
 )
-async def configuration_articles(request: web.Request, caller: Caller, query: ArticlesQuery) -> ArticleList:
-    configuration = path_configuration(request)
+async def configuration_articles(
+    request: web.Request, caller: Caller, params: CodePath, query: ArticlesQuery
+) -> ArticleList:
+    configuration = params.code
     access = await subscriber_access(request, caller)
     await access.require_visible(configuration)
     async with request.app[POOL].acquire() as conn:
@@ -379,12 +385,13 @@ async def platform_releases(request: web.Request, caller: Caller) -> PlatformRel
     "/v1/platform/releases/{version}",
     summary="UPD-2: a platform release's page: differences, migration notes, fixed bugs, kits, ReadMe.txt",
     auth=True,
+    params=VersionPath,
     response=PlatformReleasePage,
-    errors=(403, 404, 410, 422),
+    errors=(403, 404, 410),
     tags=TAGS,
 )
-async def platform_release(request: web.Request, caller: Caller) -> PlatformReleasePage:
-    version = str(path_version(request))
+async def platform_release(request: web.Request, caller: Caller, params: VersionPath) -> PlatformReleasePage:
+    version = str(params.version)
     access = await _platform_access(request, caller)
     async with request.app[POOL].acquire() as conn:
         release = _published(await store.release_by_version(conn, None, version), f"platform {version}")

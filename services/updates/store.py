@@ -308,20 +308,24 @@ async def list_releases(
     state: State | None = None,
     version: str | None = None,
     limit: int = 100,
-    offset: int = 0,
+    after: tuple[str, tuple[int, ...]] | None = None,
 ) -> list[Release]:
-    """Operators' list: platform releases first, then by configuration, newest version first."""
+    """Operators' list: platform releases first (configuration ''), then by configuration, newest version first;
+    from the key `after` (keyset pagination: the configuration and version key of the release last seen)."""
     rows = await conn.fetch(
         f"SELECT {RELEASE_COLUMNS}, {KITS_JSON} FROM releases r "
         "WHERE ($1::text IS NULL OR r.kind = $1) AND ($2::text IS NULL OR r.configuration = $2) "
         "AND ($3::text IS NULL OR r.state = $3) AND ($4::text IS NULL OR r.version = $4) "
-        "ORDER BY r.configuration NULLS FIRST, r.version_key DESC LIMIT $5 OFFSET $6",
+        "AND ($6::text IS NULL OR coalesce(r.configuration, '') > $6 "
+        "     OR (coalesce(r.configuration, '') = $6 AND r.version_key < $7::integer[])) "
+        "ORDER BY coalesce(r.configuration, ''), r.version_key DESC LIMIT $5",
         kind,
         configuration,
         state,
         version,
         limit,
-        offset,
+        after[0] if after else None,
+        list(after[1]) if after else None,
     )
     return [_release(row) for row in rows]
 

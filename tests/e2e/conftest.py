@@ -11,37 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.infra import ServiceProcess, TestStack, free_port
+from tests.infra import ServiceProcess, TestStack, service_processes
 
 
 @pytest.fixture(scope="session")
 async def services(migrated: TestStack, smtp_sink: int) -> AsyncIterator[dict[str, ServiceProcess]]:
-    identity_port, registration_port, contracts_port, updates_port, notifications_port = (free_port() for _ in range(5))
-    identity_url = f"http://127.0.0.1:{identity_port}"
-    env = migrated.env(
-        ITS_PUBLIC_URL=identity_url,
-        ITS_JWKS_URL=f"{identity_url}/.well-known/jwks.json",
-        ITS_SMTP_PORT=str(smtp_sink),
-        # identity believes the X-Forwarded-For of the portal (tests/e2e/browser_stack.py), as deployments do.
-        ITS_TRUSTED_PROXIES="127.0.0.1",
-    )
-    logs = migrated.var_dir / "log"
-    processes = {
-        "identity": ServiceProcess("identity", env, identity_port, logs / "identity.log"),
-        "registration": ServiceProcess("registration", env, registration_port, logs / "registration.log"),
-        "contracts": ServiceProcess("contracts", env, contracts_port, logs / "contracts.log"),
-        "updates": ServiceProcess(
-            "updates",
-            {
-                **env,
-                "ITS_DOWNLOAD_BASE_URL": f"http://127.0.0.1:{updates_port}",
-                "ITS_KITS_DIR": str(migrated.var_dir / "kits"),
-            },
-            updates_port,
-            logs / "updates.log",
-        ),
-        "notifications": ServiceProcess("notifications", env, notifications_port, logs / "notifications.log"),
-    }
+    # identity believes the X-Forwarded-For of the portal (tests/e2e/browser_stack.py), as deployments do.
+    processes = service_processes(migrated, smtp_sink, ITS_TRUSTED_PROXIES="127.0.0.1")
     try:
         for process in processes.values():
             await process.start()

@@ -301,6 +301,11 @@ class Portal:
             json={"name": f"{name} {code}", "maintenance_category": category, "vendor": "1C"},
         )
         assert reply.status == 201, reply.body
+        await wait_for(  # updates refuses releases of configurations it has not heard of (422)
+            lambda: self.db.fetchval("SELECT 1 FROM updates.configurations WHERE code = $1", code),
+            timeout=15,
+            what="updates to learn the configuration from registration's event",
+        )
         return code
 
     async def product(

@@ -19,12 +19,11 @@ from devtools.smtp_sink import start_sink
 from services.contracts.app import SCHEMA as CONTRACTS_SCHEMA
 from services.registration.app import SCHEMA as REGISTRATION_SCHEMA
 from shared.db import close_pool, create_pool
-from tests.conftest import migrate_all
 from tests.e2e.contracts_flows import Contracts
 from tests.e2e.flows import Portal
 from tests.faults.postgres import Postgres, running_postgres
 from tests.faults.stack import SERVICES, FaultStack, service_env
-from tests.infra import AMQP_BASE, ServiceProcess, TestStack, free_port, rabbitmqctl
+from tests.infra import AMQP_BASE, ServiceProcess, TestStack, free_port, migrate_all, rabbitmqctl
 
 # Small, so that a processing day of 2,000 contracts is 40 transactions and a kill lands between two of them.
 PROCESS_BATCH = 50

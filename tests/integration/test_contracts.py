@@ -703,3 +703,35 @@ async def test_subscriber_endpoints_check_their_input(world: World) -> None:
         "POST", "/v1/contracts/not-a-uuid/report-organisation-error", world.owner(customer), json={"message": "wrong"}
     )
     assert status == 404
+
+
+async def test_a_partners_contracts_are_paged_by_cursor_and_its_integers_are_bounded(world: World) -> None:
+    """Keyset pagination: every contract once, newest first; `offset` is gone, and what asyncpg cannot hold (int64)
+    or a cursor the list did not hand out is a 422, never a 500 (`?offset=9223372036854775808` was)."""
+    partner = await world.partner()
+    token = world.partner_token(partner)
+    numbers = await world.issued(count=5)
+    async with world.clock_at(moscow("2026-12-01 10:00")):
+        posted = []
+        for number in numbers:
+            status, answer = await world.post_contract(
+                partner, world.contract_body(number, period=("2026-12", "2027-11"))
+            )
+            assert status == 202, answer
+            posted.append(answer["id"])
+        seen: list[dict[str, Any]] = []
+        cursor = None
+        for _ in range(len(posted) + 1):
+            query = "limit=2" + (f"&cursor={cursor}" if cursor else "")
+            status, page = await world.call("GET", f"/v1/partner/contracts?{query}", token)
+            assert status == 200 and len(page["items"]) <= 2, page
+            seen += page["items"]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        assert sorted(c["id"] for c in seen) == sorted(posted)
+        received = [c["received_at"] for c in seen]
+        assert received == sorted(received, reverse=True)
+        for query in ("offset=9223372036854775808", "limit=9223372036854775808", "limit=0", "cursor=bm90LW91cnM"):
+            status, problem = await world.call("GET", f"/v1/partner/contracts?{query}", token)
+            assert status == 422, (query, problem)

@@ -42,6 +42,10 @@ MALFORMED = {
         b'--xyz\r\nContent-Disposition: form-data; name="name"\r\nContent-Type: text/plain; charset=no-such\r\n\r\n'
         b"anna\r\n--xyz--\r\n",
     ),
+    "multipart part with a header name that is not a token": (
+        "multipart/form-data; boundary=xyz",
+        b'--xyz\r\nContent-Disposition: form-data; name="name"\r\nBad Header: x\r\n\r\nanna\r\n--xyz--\r\n',
+    ),
     "urlencoded that is not UTF-8": ("application/x-www-form-urlencoded", b"name=\xff\xfe"),
     "urlencoded in an unknown charset": ("application/x-www-form-urlencoded; charset=no-such", b"name=anna"),
 }

@@ -17,7 +17,8 @@ from yarl import URL
 
 from shared.app import create_app, setup_bus, setup_db
 from shared.events import EXCHANGE
-from shared.http import Api, StrictModel
+from shared.http import Api, PathParams, StrictModel, Upserted
+from shared.problems import NotFound
 from shared.settings import BaseServiceSettings
 from tests.infra import RunningApp, wait_for
 
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 pytest_plugins = ["tests.integration.kernel_fixtures"]
 
 PROBLEM = "application/problem+json"
+JSON = {"Content-Type": "application/json"}
 SECRET = "hunter2-at-/srv/its/secret_module.py"
 
 
@@ -44,6 +46,21 @@ class ThingOut(pydantic.BaseModel):
 
 class ListQuery(StrictModel):
     limit: int = pydantic.Field(default=10, ge=1, le=100)
+    newest_first: bool = False
+
+
+class ThingPath(PathParams):
+    code: str = pydantic.Field(pattern=r"^[A-Z]{3}$")
+
+
+class SecretPath(PathParams):
+    """An opaque id: one that is malformed is as unknown as any other."""
+
+    secret_id: uuid.UUID
+
+    @classmethod
+    def malformed(cls, errors: list[dict[str, Any]]) -> NotFound:
+        return NotFound("no such secret")
 
 
 class ThingList(pydantic.BaseModel):
@@ -63,6 +80,16 @@ def build_api(stored: list[ThingIn]) -> Api:
         return ThingList(
             items=[ThingOut(id=i + 1, name=t.name, count=t.count) for i, t in enumerate(stored[: query.limit])]
         )
+
+    @api.put("/v1/things/{code}", summary="Create or replace a thing", params=ThingPath, body=ThingIn, upsert=True)
+    async def put_thing(request: web.Request, params: ThingPath, body: ThingIn) -> Upserted:
+        created = not stored
+        stored.append(body)
+        return Upserted(ThingOut(id=len(stored), name=params.code, count=body.count), created)
+
+    @api.get("/v1/secrets/{secret_id}", summary="A secret", params=SecretPath)
+    async def get_secret(request: web.Request, params: SecretPath) -> None:
+        raise NotFound("no such secret")
 
     @api.get("/v1/boom", summary="Fails unexpectedly")
     async def boom(request: web.Request) -> None:
@@ -201,6 +228,64 @@ async def test_query_parameters_are_validated_too(app: RunningApp) -> None:
     await problem_of(await app.http.get("/v1/things?limit=1&limit=2"), 400)
 
 
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"name": "kit", "count": False}, "count"),  # no integer is false
+        ({"name": "kit", "count": "1"}, "count"),  # nor text
+        ({"name": "kit", "count": 1.5}, "count"),
+        ({"name": "kit", "count": 1, "tags": [0]}, "tags.0"),
+    ],
+)
+async def test_json_bodies_are_strict(app: RunningApp, stored: list[ThingIn], body: dict[str, Any], field: str) -> None:
+    problem = await problem_of(await app.http.post("/v1/things", json=body), 422)
+    assert fields(problem) == {field}
+    assert stored == []
+
+
+async def test_an_integral_json_number_is_an_integer_as_json_schema_says(
+    app: RunningApp, stored: list[ThingIn]
+) -> None:
+    response = await app.http.post("/v1/things", data='{"name": "kit", "count": 2.0}', headers=JSON)
+    assert response.status == 201, await response.text()
+    assert stored[0].count == 2
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ({"limit": "+5"}, "limit"),
+        ({"limit": "5.0"}, "limit"),
+        ({"limit": " 5"}, "limit"),
+        ({"limit": "1_0"}, "limit"),
+        ({"limit": "false"}, "limit"),
+        ({"newest_first": "0"}, "newest_first"),
+        ({"newest_first": "yes"}, "newest_first"),
+        ({"newest_first": "True"}, "newest_first"),
+    ],
+)
+async def test_query_text_is_read_strictly(app: RunningApp, query: dict[str, str], field: str) -> None:
+    """Booleans are `true`/`false`, integers digits: pydantic's lax reading of text (`0`, `yes`, `+5`) is refused."""
+    problem = await problem_of(await app.http.get("/v1/things", params=query), 422)
+    assert fields(problem) == {field}
+    assert (await app.http.get("/v1/things", params={"limit": "-0", "newest_first": "true"})).status == 422
+    assert (await app.http.get("/v1/things", params={"limit": "5", "newest_first": "false"})).status == 200
+
+
+async def test_path_parameters_are_parsed_by_the_routes_model(app: RunningApp) -> None:
+    problem = await problem_of(await app.http.put("/v1/things/abc", json={"name": "kit", "count": 1}), 422)
+    assert fields(problem) == {"code"}
+    await problem_of(await app.http.get("/v1/secrets/not-a-uuid"), 404)  # the model's own answer
+    await problem_of(await app.http.get(f"/v1/secrets/{uuid.uuid4()}"), 404)
+
+
+async def test_an_upserting_put_answers_201_when_it_creates_and_200_when_it_replaces(app: RunningApp) -> None:
+    created = await app.http.put("/v1/things/ABC", json={"name": "kit", "count": 1})
+    assert created.status == 201 and (await created.json())["name"] == "ABC"
+    replaced = await app.http.put("/v1/things/ABC", json={"name": "kit", "count": 2})
+    assert replaced.status == 200 and (await replaced.json())["count"] == 2
+
+
 async def test_unknown_route_is_404_and_wrong_method_is_405(app: RunningApp) -> None:
     problem = await problem_of(await app.http.get("/v1/nothing-here"), 404)
     assert problem["instance"] == "/v1/nothing-here"
@@ -246,7 +331,7 @@ async def test_openapi_document_is_3_1_and_built_from_the_same_models(app: Runni
     assert set(post["responses"]) >= {"201", "409", "422"}
     assert "application/problem+json" in post["responses"]["422"]["content"]
     get = doc["paths"]["/v1/things"]["get"]
-    assert [p["name"] for p in get["parameters"]] == ["limit"]
+    assert [p["name"] for p in get["parameters"]] == ["limit", "newest_first"]
     assert get["parameters"][0]["in"] == "query"
     schemas = doc["components"]["schemas"]
     assert schemas["ThingIn"] == ThingIn.model_json_schema(ref_template="#/components/schemas/{model}")

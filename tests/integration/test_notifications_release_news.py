@@ -494,6 +494,29 @@ async def test_a_tampered_or_foreign_unsubscribe_link_is_refused(
         assert response.status == 422  # no token at all
 
 
+@pytest.mark.parametrize("method", ["GET", "POST"])
+@pytest.mark.parametrize(
+    ("accept", "content_type"),
+    [
+        ("application/json", "application/problem+json"),  # a program asking for JSON
+        ("application/problem+json", "application/problem+json"),
+        ("text/html,application/xhtml+xml,application/json;q=0.9", "text/html"),  # a browser
+        ("*/*", "text/html"),  # a mail provider's one-click POST
+        (None, "text/html"),
+    ],
+)
+async def test_a_refused_unsubscribe_link_answers_a_page_or_a_problem_as_asked(
+    service: RunningApp, method: str, accept: str | None, content_type: str
+) -> None:
+    """As the document says: a 403 page for people behind a link, problem+json for a program asking for JSON."""
+    headers = {"Accept": accept} if accept else {}
+    async with service.http.request(method, "/v1/unsubscribe", params={"token": "u1.bad.bad"}, headers=headers) as r:
+        assert r.status == 403
+        assert r.content_type == content_type
+        if content_type == "application/problem+json":
+            assert (await r.json())["type"].endswith("/unsubscribe-link-invalid")
+
+
 async def test_preferences_are_the_accounts_own_and_default_to_release_news_on(
     service: RunningApp, keys: TestKeys
 ) -> None:

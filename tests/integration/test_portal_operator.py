@@ -151,6 +151,21 @@ def code() -> str:
     return f"Op{uuid.uuid4().hex[:8]}"
 
 
+async def catalogued(registration: RunningApp, updates: RunningApp, operator: Operator) -> str:
+    """A new configuration in registration's catalogue, known to updates (its releases are refused otherwise)."""
+    configuration = code()
+    body = {"name": f"Accounting {configuration}", "maintenance_category": 1, "vendor": "1C"}
+    async with registration.http.put(f"/v1/configurations/{configuration}", json=body, headers=operator.headers) as r:
+        assert r.status == 201, await r.text()
+
+    async def known() -> bool:
+        async with updates.app[POOL].acquire() as conn:
+            return bool(await conn.fetchval("SELECT 1 FROM configurations WHERE code = $1", configuration))
+
+    await wait_for(known, what="updates to learn the configuration from registration's event")
+    return configuration
+
+
 async def post_multipart(
     browser: Browser,
     path: str,
@@ -563,9 +578,9 @@ async def test_a_batch_being_issued_reloads_its_page(
 
 
 async def test_a_release_is_drafted_its_kits_uploaded_and_published(
-    browser: Browser, updates: RunningApp, operator: Operator
+    browser: Browser, registration: RunningApp, updates: RunningApp, operator: Operator
 ) -> None:
-    configuration = code()
+    configuration = await catalogued(registration, updates, operator)
     page = await browser.get("/operator/releases")
     assert page.status == 200 and labelled(page)
     assert '<script src="/static/upload.js" defer></script>' in page.text and "<script>" not in page.text
@@ -630,9 +645,9 @@ async def test_a_release_is_drafted_its_kits_uploaded_and_published(
 
 
 async def test_publishing_waits_for_missing_kits_which_the_portal_uploads(
-    browser: Browser, updates: RunningApp, operator: Operator
+    browser: Browser, registration: RunningApp, updates: RunningApp, operator: Operator
 ) -> None:
-    configuration = code()
+    configuration = await catalogued(registration, updates, operator)
     content = kit_bytes(f"{configuration}-late", 200 * 1024)
     name = f"{configuration}_late.cf"
     body = {

@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import jwt
+import pytest
 
 from services.portal import store as portal_store
 from services.portal.pages.base import SESSIONS
@@ -672,3 +673,33 @@ async def test_another_partners_ids_show_nothing_of_it(
         assert (await browser.get(path)).status == 404, path
     page = await browser.get(f"/partner/{partner['id']}")
     assert page.status == 200 and "Secret Client" not in page.text
+
+
+async def test_the_contracts_list_pages_by_the_services_cursor(
+    browser: Browser,
+    identity: RunningApp,
+    contracts: RunningApp,
+    world: World,
+    migrated: TestStack,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """contracts pages by keyset: the page links carry its cursor; a cursor from an old or edited link starts again
+    from the newest contracts rather than failing."""
+    monkeypatch.setattr("services.portal.pages.partner.CONTRACTS_PER_PAGE", 2)
+    partner, someone = await new_partner(identity, migrated)
+    numbers = await catalogue_numbers(world, contracts, count=3)
+    await open_cabinet(browser, someone, partner["id"])
+    for number in numbers:
+        page = await browser.get(f"/partner/{partner['id']}/contracts/new")
+        form = contract_form(migrated, [number], idempotency_key(page))
+        assert (await browser.post(f"/partner/{partner['id']}/contracts/new", form)).status == 303
+    first = await browser.get(f"/partner/{partner['id']}")
+    assert first.status == 200 and "Newest" not in first.text
+    found = re.search(rf'href="/partner/{partner["id"]}\?cursor=([^"]+)">Next page<', first.text)
+    assert found, first.text[-3000:]
+    second = await browser.get(f"/partner/{partner['id']}?cursor={found.group(1)}")
+    assert second.status == 200 and "Newest" in second.text and "Next page" not in second.text
+    listed = [n for n in numbers if n in first.text] + [n for n in numbers if n in second.text]
+    assert sorted(listed) == sorted(numbers)  # each contract once, on one page or the other
+    edited = await browser.get(f"/partner/{partner['id']}?cursor=bm90LW91cnM")
+    assert edited.status == 200 and "Next page" in edited.text

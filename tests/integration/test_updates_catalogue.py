@@ -26,6 +26,7 @@ from itsctl.cli import app as cli
 from itsctl.releases import ConfigurationRelease, load_manifest, publish_manifest
 from services.updates.graphs import CATALOGUE_CHANNEL
 from services.updates.storage import STORAGE
+from shared.events.registration import ConfigurationChanged
 from shared.events.updates import ReleasePublished, ReleaseWithdrawn
 from tests.infra import ServiceProcess, TestStack, free_port, wait_for
 from tests.integration.itsctl_fixtures import PASSWORD, new_account
@@ -132,6 +133,50 @@ async def test_a_configuration_release_goes_from_draft_through_upload_to_publish
     # The operators' list.
     status, listed = await world.call("GET", f"/v1/releases?configuration={configuration}", world.operator())
     assert status == 200 and [(r["version"], r["state"]) for r in listed["items"]] == [("3.0.41.20", "published")]
+
+
+async def test_the_operators_list_is_paged_by_cursor(world: World) -> None:
+    """Keyset pagination over (configuration, version): every release once, in the list's order; `offset` is gone,
+    and a cursor the list did not hand out is a 422, never a 500."""
+    configuration = await world.configuration()
+    versions = ["3.0.1.1", "3.0.2.1", "3.0.10.1", "3.1.0.1", "3.1.0.2"]
+    for version in versions:
+        status, draft = await world.declare(configuration, version, configuration_release(kits=[kit("k.cf", b"k")]))
+        assert status == 201, draft
+    listed: list[str] = []
+    cursor = None
+    for _ in range(len(versions) + 1):
+        query = f"configuration={configuration}&limit=2" + (f"&cursor={cursor}" if cursor else "")
+        status, page = await world.call("GET", f"/v1/releases?{query}", world.operator())
+        assert status == 200 and len(page["items"]) <= 2, page
+        listed += [r["version"] for r in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert listed == ["3.1.0.2", "3.1.0.1", "3.0.10.1", "3.0.2.1", "3.0.1.1"]  # newest first, numerically
+    for query in ("offset=9223372036854775808", "limit=9223372036854775808", "cursor=bm90LW91cnM"):
+        status, problem = await world.call("GET", f"/v1/releases?{query}", world.operator())
+        assert status == 422, (query, problem)
+
+
+async def test_a_release_or_an_article_for_a_configuration_the_catalogue_lacks_is_refused(world: World) -> None:
+    """updates knows registration's catalogue from its events: a release or an article of another configuration
+    would be visible to nobody (UPD-3) and is a 422 naming the field; nothing is stored."""
+    unknown = f"Nowhere{uuid.uuid4().hex[:6]}"
+    status, problem = await world.declare(unknown, "3.0.1.1", configuration_release(kits=[kit("k.cf", b"k")]))
+    assert status == 422 and [e["field"] for e in problem["errors"]] == ["code"], problem
+    article = {"configuration": unknown, "kind": "known_problem", "title": "Slow posting", "body": "Text."}
+    status, problem = await world.call(
+        "PUT", f"/v1/articles/slow-{uuid.uuid4().hex[:6]}", world.operator(), json=article
+    )
+    assert status == 422 and [e["field"] for e in problem["errors"]] == ["configuration"], problem
+    status, listed = await world.call("GET", f"/v1/releases?configuration={unknown}", world.operator())
+    assert status == 200 and listed["items"] == []
+    known = await world.configuration()
+    status, _ = await world.call(
+        "PUT", f"/v1/articles/slow-{uuid.uuid4().hex[:6]}", world.operator(), json={**article, "configuration": known}
+    )
+    assert status == 201
 
 
 async def test_published_and_withdrawn_releases_never_change(world: World) -> None:
@@ -740,6 +785,9 @@ async def test_the_demo_catalogue_publishes_branching_paths_and_loads_again_harm
     assert {r.configuration for r in configuration_releases} == {"Accounting", "Payroll", "Trade", "SmallBusiness"}
     assert len(configuration_releases) >= 12 and any(r.prerelease for r in configuration_releases)
     assert any(len(r.updates_from) > 1 for r in configuration_releases)  # paths branch
+    for code in sorted({r.configuration for r in configuration_releases}):  # registration's demo catalogue
+        await world.publish(ConfigurationChanged(code=code, name=code, maintenance_category=1, vendor="1C"))
+        await world.wait_for_row("SELECT 1 FROM configurations WHERE code = $1", code)
     token = world.operator()["Authorization"].removeprefix("Bearer ")
     api = Api(world.app.http, "updates", world.app.url, token)
 

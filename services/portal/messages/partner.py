@@ -14,7 +14,7 @@ EN: dict[str, str] = {
     "partner.back_to_cabinet": "Back to the cabinet of {name}",
     "partner.cancel": "Cancel",
     "partner.pages": "Pages",
-    "partner.previous": "Previous page",
+    "partner.newest": "Newest",
     "partner.next": "Next page",
     # the cabinets and the password
     "partner.list.title": "Partner cabinets",
@@ -206,7 +206,7 @@ RU: dict[str, str] = {
     "partner.back_to_cabinet": "Вернуться в кабинет {name}",
     "partner.cancel": "Отмена",
     "partner.pages": "Страницы",
-    "partner.previous": "Предыдущая страница",
+    "partner.newest": "Самые новые",
     "partner.next": "Следующая страница",
     "partner.list.title": "Кабинеты партнёров",
     "partner.list.intro": "Вы сотрудник этих партнёров. Откройте кабинет, чтобы работать от имени партнёра.",

@@ -53,7 +53,7 @@ routes = web.RouteTableDef()
 
 # registration's limit per request; beyond 1,000 it issues them as a deferred batch (operator_numbers.py).
 MAX_ISSUE = 100_000
-RELEASES_SHOWN = 1000  # updates' largest page
+RELEASES_SHOWN = 200  # a page; the next one follows updates' cursor
 DELIVERIES_PAGE = 50
 # A kit is spooled to disk here before it is sent on; updates has its own, usually smaller, limit.
 MAX_KIT_BYTES = 8 * 1024**3
@@ -480,13 +480,22 @@ async def _stream_form(request: web.Request, reader: aiohttp.MultipartReader, re
             received.fields.setdefault(part.name, await _part_text(part, budget))
 
 
-async def _releases(request: web.Request) -> list[dict[str, Any]]:
+async def _releases(request: web.Request) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of the releases (from the link's `cursor`), and the cursor of the next page (None: the last)."""
     query = {"limit": str(RELEASES_SHOWN)}
     if (state := request.query.get("state")) in ("draft", "published", "withdrawn"):
         query["state"] = state
-    answer = await _call(request, request.app[UPDATES], "GET", "/v1/releases?" + urlencode(query))
+    if cursor := request.query.get("cursor"):
+        query["cursor"] = cursor
+    try:
+        answer = await _call(request, request.app[UPDATES], "GET", "/v1/releases?" + urlencode(query))
+    except ServiceError as exc:
+        if exc.status != 422 or "cursor" not in query:
+            raise
+        del query["cursor"]  # a cursor from an old or edited link: start from the first page
+        answer = await _call(request, request.app[UPDATES], "GET", "/v1/releases?" + urlencode(query))
     items: list[dict[str, Any]] = answer.get("items", [])
-    return items
+    return items, answer.get("next_cursor")
 
 
 async def _configuration_codes(request: web.Request) -> list[dict[str, Any]]:
@@ -507,7 +516,7 @@ async def _releases_page(
     status: int = 200,
 ) -> web.Response:
     try:
-        items = await _releases(request)
+        items, next_cursor = await _releases(request)
     except ServiceError as exc:
         return _not_for_you(request, exc)
     errors = dict(errors or {})
@@ -523,6 +532,8 @@ async def _releases_page(
         "operating_systems": OPERATING_SYSTEMS,
         "architectures": ARCHITECTURES,
         "state": request.query.get("state", ""),
+        "next_cursor": next_cursor,
+        "first": not request.query.get("cursor"),
         "done_release": request.query.get("release", "") if request.query.get("release", "") in shown else "",
         "message": t(request, f"operator.releases.done.{done}")
         if done in ("draft", "uploaded", "published", "withdrawn")

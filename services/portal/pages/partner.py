@@ -265,25 +265,29 @@ def _state_text(request: web.Request, contract: Mapping[str, Any]) -> str:
     return state
 
 
-async def _contracts(request: web.Request, partner_id: str, limit: int, offset: int = 0) -> list[dict[str, Any]]:
-    path = "/v1/partner/contracts?" + urlencode({"limit": limit, "offset": offset})
+async def _contracts(
+    request: web.Request, partner_id: str, limit: int, cursor: str | None = None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of the partner's contracts, newest first, and the cursor of the next page (None: the last)."""
+    path = "/v1/partner/contracts?" + urlencode({"limit": limit, **({"cursor": cursor} if cursor else {})})
     try:
         answer = await _call(request, partner_id, request.app[CONTRACTS], "GET", path)
     except ServiceError as exc:
+        if exc.status == 422 and cursor:  # a cursor from an old or edited link: start from the newest
+            return await _contracts(request, partner_id, limit)
         raise _unexpected(exc) from None
     items: list[dict[str, Any]] = answer.get("items", [])
     for item in items:
         item["state_text"] = _state_text(request, item)
-    return items
+    return items, answer.get("next_cursor")
 
 
 @routes.get("/partner/{partner_id}")
 async def contracts_list(request: web.Request) -> web.Response:
     partner_id = path_uuid(request, "partner_id")
     partner = await _cabinet(request, partner_id)
-    page = request.query.get("page", "1")
-    number = int(page) if page.isdigit() and 0 < int(page) < 10_000 else 1
-    items = await _contracts(request, partner_id, CONTRACTS_PER_PAGE, (number - 1) * CONTRACTS_PER_PAGE)
+    cursor = request.query.get("cursor") or None
+    items, next_cursor = await _contracts(request, partner_id, CONTRACTS_PER_PAGE, cursor)
     message = None
     if received := request.query.get("received"):
         found = next((c for c in items if c.get("id") == received), None)
@@ -298,8 +302,8 @@ async def contracts_list(request: web.Request) -> web.Response:
     context = {
         "items": items,
         "message": message,
-        "page": number,
-        "more": len(items) == CONTRACTS_PER_PAGE,
+        "first": cursor is None,
+        "next_cursor": next_cursor,
     }
     return _page(request, "partner_contracts.html", partner, context)
 
