@@ -34,6 +34,9 @@ def setup_change_listener(app: web.Application, callbacks: dict[str, Callback]) 
 
 
 async def _listen_forever(database_url: str, callbacks: dict[str, Callback]) -> None:
+    """Listen, and listen again after every loss; an outage is logged once (`updates.listen_failed`, then
+    `updates.listening_again` with the failed attempts), not once per attempt."""
+    failed_attempts = 0
     while True:
         lost = asyncio.Event()
         conn: Any = None
@@ -44,9 +47,14 @@ async def _listen_forever(database_url: str, callbacks: dict[str, Callback]) -> 
                 await conn.add_listener(channel, _deliver(callback))
             for callback in callbacks.values():
                 callback(None)  # whatever changed while we were not listening
+            if failed_attempts:
+                log.info("updates.listening_again", failed_attempts=failed_attempts)
+                failed_attempts = 0
             await lost.wait()
-        except (OSError, asyncpg.PostgresError) as exc:
-            log.warning("updates.listen_failed", error=repr(exc))
+        except Exception as exc:  # any failure is retried: without the listener the caches only age out
+            failed_attempts += 1
+            if failed_attempts == 1:
+                log.warning("updates.listen_failed", error=repr(exc))
         finally:
             if conn is not None and not conn.is_closed():
                 await conn.close(timeout=2)

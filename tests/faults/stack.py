@@ -117,11 +117,18 @@ class FaultStack:
 
     def events(self, mark: LogMark, name: str, event: str) -> list[dict[str, Any]]:
         """The JSON log lines of `event` that `name` has written since `mark`."""
+        return [entry for entry in self._entries(mark, name) if entry.get("event") == event]
+
+    def warnings(self, mark: LogMark, name: str) -> list[dict[str, Any]]:
+        """The JSON log lines at warning level or above that `name` has written since `mark`."""
+        return [entry for entry in self._entries(mark, name) if entry.get("level") in ("warning", "error", "critical")]
+
+    def _entries(self, mark: LogMark, name: str) -> list[dict[str, Any]]:
         found = []
         for line in self.logged(mark, name):
             with contextlib.suppress(ValueError):
                 entry = json.loads(line)
-                if isinstance(entry, dict) and entry.get("event") == event:
+                if isinstance(entry, dict):
                     found.append(entry)
         return found
 

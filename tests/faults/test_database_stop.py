@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -159,6 +160,8 @@ async def test_a_stopped_database_is_503_everywhere_and_after_its_restart_every_
         assert not [line for line in lines if "Traceback" in line or "unhandled_error" in line], service
         assert len(faults.events(mark, service, "db.unavailable")) == 1, service
         assert len(faults.events(mark, service, "db.recovered")) == 1, service
+        warnings = Counter(entry.get("event") for entry in faults.warnings(mark, service))
+        assert all(count == 1 for count in warnings.values()), (service, warnings)  # a line per outage, not per try
     [recovered] = faults.events(mark, "contracts", "db.recovered")
     refused_by_contracts = len(refused) + 1  # and the probe's request
     assert recovered["refused"] == refused_by_contracts

@@ -1,0 +1,51 @@
+"""updates' change listener (LISTEN on a dedicated connection) through an outage longer than its reconnect pause:
+it says so once when listening fails and once when it listens again, not once per attempt, and then hears
+notifications again without a restart."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import asyncpg
+import pytest
+import structlog
+
+from services.updates import changes
+from tests.faults.postgres import Postgres
+from tests.infra import wait_for
+
+
+def named(logs: Sequence[Mapping[str, Any]], event: str) -> list[Mapping[str, Any]]:
+    return [line for line in logs if line["event"] == event]
+
+
+async def test_the_change_listener_logs_an_outage_once_and_hears_again_after_it(
+    postgres: Postgres, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(changes, "RECONNECT_SECONDS", 0.2)  # many attempts in the outage below
+    database_url = await postgres.create_database(f"listener_{uuid.uuid4().hex[:10]}")
+    heard: list[str | None] = []
+    with structlog.testing.capture_logs() as logs:
+        task = asyncio.create_task(changes._listen_forever(database_url, {"its_test": heard.append}))
+        try:
+            await wait_for(lambda: heard, timeout=10, what="the listener to connect")  # None: forget everything
+            await postgres.stop()
+            await asyncio.sleep(3)  # ~15 reconnect attempts
+            await postgres.start()
+            await wait_for(lambda: named(logs, "updates.listening_again"), timeout=20, what="listening again")
+            conn = await asyncpg.connect(database_url)
+            try:
+                await conn.execute("SELECT pg_notify('its_test', 'after the outage')")
+            finally:
+                await conn.close()
+            await wait_for(lambda: "after the outage" in heard, timeout=10, what="the notification")
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+    [failed] = named(logs, "updates.listen_failed")
+    [again] = named(logs, "updates.listening_again")
+    assert failed["log_level"] == "warning"
+    assert again["failed_attempts"] >= 5
