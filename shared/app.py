@@ -22,18 +22,11 @@ from shared.clock import Clock, make_clock
 from shared.consumer import Consumer, Subscription
 from shared.db import Outage, Pool, pool_context
 from shared.events import Envelope
-from shared.http import (
-    AUTHENTICATOR,
-    DB_OUTAGE,
-    METRICS,
-    Api,
-    metrics_middleware,
-    problem_middleware,
-    request_context_middleware,
-)
+from shared.http import AUTHENTICATOR, Api
 from shared.jobs import JobHandler, JobWorker
 from shared.logging import get_logger
 from shared.metrics import Metrics
+from shared.middlewares import DB_OUTAGE, METRICS, metrics_middleware, problem_middleware, request_context_middleware
 from shared.outbox import Outbox, OutboxRelay
 from shared.revocations import ACCESS_TOKEN_LIFETIME, REVOKING_TYPES, revocation_of
 from shared.settings import BaseServiceSettings

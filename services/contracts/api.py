@@ -20,8 +20,9 @@ from services.contracts.support_status import MaintenanceSpan, support_status
 from shared.app import CLOCK, OUTBOX, POOL
 from shared.auth import Caller
 from shared.events.contracts import Organisation, OrganisationErrorReported
-from shared.http import Api, StrictModel
+from shared.http import Api
 from shared.months import Month, free_period
+from shared.parsing import StrictModel
 from shared.problems import NotFound, TooManyRequests
 
 routes = Api("ITS Portal contracts")

@@ -22,8 +22,9 @@ from shared.app import CLOCK, OUTBOX, POOL
 from shared.auth import Caller
 from shared.db import Connection
 from shared.events.contracts import MaintenanceActivated
-from shared.http import Api, Link, StrictModel
+from shared.http import Api, Link
 from shared.months import Month
+from shared.parsing import StrictModel
 from shared.problems import Conflict, NotFound, Problem
 
 routes = Api("ITS Portal contracts: maintenance services")

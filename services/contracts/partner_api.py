@@ -30,10 +30,11 @@ from shared.app import CLOCK, OUTBOX, POOL
 from shared.auth import Caller
 from shared.db import Connection
 from shared.events.contracts import ContractReceived, OrganisationCorrected
-from shared.http import Api, Header, Link, StrictModel
+from shared.http import Api, Header, Link
 from shared.logging import get_logger
 from shared.months import Month
 from shared.pages import Cursor, decode_cursor, encode_cursor
+from shared.parsing import StrictModel
 from shared.problems import BadRequest, Conflict, NotFound, Problem, ValidationFailed, invalid
 
 log = get_logger(__name__)

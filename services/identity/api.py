@@ -33,8 +33,9 @@ from shared.events.identity import (
     SubscriberCreated,
 )
 from shared.forwarded import client_address
-from shared.http import Api, Link, StrictModel, read_form_fields
+from shared.http import Api, Link
 from shared.outbox import Outbox
+from shared.parsing import StrictModel, read_form_fields
 from shared.problems import Conflict, NotFound, Problem, TooManyRequests, ValidationFailed, invalid
 
 SETTINGS = web.AppKey("identity_settings", IdentitySettings)

@@ -31,7 +31,8 @@ from shared.events.identity import (
     PartnerReactivated,
     PartnerStaffRemoved,
 )
-from shared.http import Api, Link, StrictModel
+from shared.http import Api, Link
+from shared.parsing import StrictModel
 from shared.problems import Conflict, Forbidden, NotFound
 
 routes = Api("ITS Portal identity: partners")

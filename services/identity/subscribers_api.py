@@ -36,7 +36,8 @@ from shared.events.identity import (
     MemberRightsChanged,
     SubscriberRenamed,
 )
-from shared.http import Api, Link, StrictModel
+from shared.http import Api, Link
+from shared.parsing import StrictModel
 from shared.problems import Conflict, Forbidden, NotFound, TooManyRequests, ValidationFailed, invalid
 from shared.revocations import MembershipEnded
 

@@ -14,7 +14,8 @@ from services.notifications.domain import Delivery, DeliveryStatus
 from services.notifications.preferences_api import preferences
 from shared.app import POOL
 from shared.auth import Caller
-from shared.http import Api, StrictModel
+from shared.http import Api
+from shared.parsing import StrictModel
 
 OPERATOR_SCOPE = "operator"
 MAX_PAGE = 200

@@ -27,7 +27,7 @@ from services.notifications.rendering import Renderer
 from shared.app import CLOCK, setup_auth, setup_bus, setup_consumers, setup_db, setup_jobs, setup_revocations
 from shared.app import create_app as create_service_app
 from shared.auth import KeySource
-from shared.http import METRICS
+from shared.middlewares import METRICS
 from shared.settings import BaseServiceSettings, TimeZoneName
 
 SERVICE = "notifications"

@@ -14,7 +14,8 @@ from services.notifications.rendering import Renderer
 from services.notifications.unsubscribe import MAX_TOKEN_LENGTH, BadToken, verify
 from shared.app import CLOCK, POOL
 from shared.auth import Caller
-from shared.http import Api, StrictModel
+from shared.http import Api
+from shared.parsing import StrictModel
 from shared.problems import Forbidden
 
 LINKS = web.AppKey("release_links", ReleaseLinks)

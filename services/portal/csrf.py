@@ -11,7 +11,7 @@ import hmac
 from aiohttp import web
 
 from services.portal.sessions import Session
-from shared.http import read_form_fields
+from shared.parsing import read_form_fields
 
 FIELD = "csrf_token"
 # A handler with this attribute set reads its multipart form as a stream and checks the token in the form's

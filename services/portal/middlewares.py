@@ -23,8 +23,8 @@ from services.portal.pages.base import (
 )
 from services.portal.sessions import LANGUAGE_COOKIE, Session
 from shared.db import RETRY_AFTER_SECONDS
-from shared.http import database_unavailable
 from shared.logging import get_logger
+from shared.middlewares import database_unavailable
 from shared.problems import Problem
 
 log = get_logger(__name__)

@@ -30,10 +30,11 @@ from shared.events.registration import (
     RegisteredBy,
     RegisteredProductEvent,
 )
-from shared.http import Api, PathParams, StrictModel
+from shared.http import Api
 from shared.jobs import Job, JobHandler, schedule
 from shared.logging import get_logger
 from shared.outbox import Outbox
+from shared.parsing import PathParams, StrictModel
 from shared.problems import Conflict, NotFound, Problem, TooManyRequests, ValidationFailed, invalid
 
 log = get_logger(__name__)

@@ -24,8 +24,9 @@ from shared.app import CLOCK, OUTBOX, POOL
 from shared.auth import Caller
 from shared.db import Connection
 from shared.events.registration import Edition
-from shared.http import Api, StrictModel
+from shared.http import Api
 from shared.jobs import Job, JobHandler, schedule
+from shared.parsing import StrictModel
 from shared.problems import Conflict, Forbidden, NotFound, Problem
 
 routes = Api("ITS Portal registration: batches")

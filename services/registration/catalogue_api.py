@@ -18,7 +18,8 @@ from services.registration.batches import IssuedBatch, IssuedNumber
 from shared.app import CLOCK, OUTBOX, POOL
 from shared.auth import Caller
 from shared.events.registration import ConfigurationChanged, Edition, ProductChanged
-from shared.http import Api, Link, PathParams, StrictModel, Upserted
+from shared.http import Api, Link, Upserted
+from shared.parsing import PathParams, StrictModel
 from shared.problems import NotFound, ValidationFailed
 
 routes = Api("ITS Portal registration: catalogue")

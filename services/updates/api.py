@@ -26,7 +26,8 @@ from services.updates.versions import PATTERN as VERSION_PATTERN
 from services.updates.versions import Version
 from shared.app import POOL
 from shared.auth import Caller
-from shared.http import Api, Header, PathParams, StrictModel
+from shared.http import Api, Header
+from shared.parsing import PathParams, StrictModel
 from shared.problems import NotFound, Problem
 
 routes = Api("ITS Portal updates")

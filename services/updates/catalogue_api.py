@@ -30,8 +30,9 @@ from shared.app import CLOCK, OUTBOX, POOL, SETTINGS
 from shared.auth import Caller
 from shared.db import Connection
 from shared.events.updates import ReleasePublished, ReleaseWithdrawn
-from shared.http import Api, Link, PathParams, StrictModel, Upserted
+from shared.http import Api, Link, Upserted
 from shared.pages import Cursor, decode_cursor, encode_cursor
+from shared.parsing import PathParams, StrictModel
 from shared.problems import Conflict, NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationFailed, invalid
 
 routes = Api("ITS Portal updates: catalogue")

@@ -46,7 +46,8 @@ from services.updates.links import MALFORMED, LinkClaims, LinkRejected, verify_l
 from services.updates.settings import UpdatesSettings
 from services.updates.storage import STORAGE, KitStorage
 from shared.app import CLOCK, SETTINGS
-from shared.http import Api, Header, PathParams
+from shared.http import Api, Header
+from shared.parsing import PathParams
 from shared.problems import NotFound, Problem
 
 routes = Api("ITS Portal updates")

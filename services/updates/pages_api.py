@@ -25,7 +25,8 @@ from services.updates.entitlement_store import Offer, SubscriberAccess, subscrib
 from services.updates.markdown import render, render_inline
 from shared.app import POOL
 from shared.auth import Caller
-from shared.http import Api, StrictModel
+from shared.http import Api
+from shared.parsing import StrictModel
 from shared.problems import Forbidden, NotFound, Problem
 
 routes = Api("ITS Portal updates: release pages")

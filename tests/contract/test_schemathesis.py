@@ -33,7 +33,7 @@ max-failures = 50
 [generation]
 deterministic = true
 max-examples = {max_examples}
-# Text with U+0000 is refused by every service (422, shared.http.fields_with_nul: PostgreSQL cannot store it); JSON
+# Text with U+0000 is refused by every service (422, shared.parsing.fields_with_nul: PostgreSQL cannot store it); JSON
 # Schema could only say so with a pattern on every string, so valid data is generated without it. Negative data
 # still carries it.
 allow-x00 = false

@@ -1,4 +1,4 @@
-"""Reading forms, as every service and the portal read them (`shared.http.read_form_fields`, `reading_form`): a body
+"""Reading forms, as every service and the portal read them (`shared.parsing.read_form_fields`, `reading_form`): a body
 that claims to be a form and cannot be read as one is a 400 problem+json, a body of another type a 415; never a
 500. On a tiny app built with the shared app factory, served on a real port."""
 
@@ -13,7 +13,8 @@ import pytest
 from aiohttp import web
 
 from shared.app import create_app
-from shared.http import Api, StrictModel, read_form_fields, reading_form
+from shared.http import Api
+from shared.parsing import StrictModel, read_form_fields, reading_form
 from shared.settings import BaseServiceSettings
 from tests.infra import RunningApp
 

@@ -17,7 +17,8 @@ from yarl import URL
 
 from shared.app import create_app, setup_bus, setup_db
 from shared.events import EXCHANGE
-from shared.http import Api, PathParams, StrictModel, Upserted
+from shared.http import Api, Upserted
+from shared.parsing import PathParams, StrictModel
 from shared.problems import NotFound
 from shared.settings import BaseServiceSettings
 from tests.infra import RunningApp, wait_for

@@ -37,8 +37,8 @@ from shared.events.identity import (
     PasswordResetRequested,
 )
 from shared.events.registration import AuthorisedProduct, PartnerAuthorisedProducts
-from shared.http import METRICS
 from shared.jobs import backoff
+from shared.middlewares import METRICS
 from tests.infra import RunningApp, TestStack, free_port, wait_for
 from tests.tokens import TestKeys
 

@@ -9,8 +9,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 
-from shared.http import StrictModel, _http_problem, problem_response, validation_errors
+from shared.middlewares import _http_problem, problem_response
 from shared.openapi import _openapi_path
+from shared.parsing import StrictModel, validation_errors
 from shared.problems import (
     PROBLEM_BASE,
     Conflict,

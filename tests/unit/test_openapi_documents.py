@@ -11,8 +11,9 @@ import pydantic
 import pytest
 from aiohttp import web
 
-from shared.http import Api, Header, Link, PathParams, StrictModel
+from shared.http import Api, Header, Link
 from shared.openapi import UUID_PATTERN, build_openapi, kernel_statuses
+from shared.parsing import PathParams, StrictModel
 
 
 def service_apis() -> dict[str, Api]:

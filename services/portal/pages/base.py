@@ -18,8 +18,8 @@ from services.portal.csrf import FIELD as CSRF_FIELD
 from services.portal.sessions import Session, Sessions, Tokens, token_claims
 from services.portal.settings import PortalSettings
 from shared import forwarded
-from shared.http import read_form_fields
 from shared.logging import get_logger
+from shared.parsing import read_form_fields
 
 log = get_logger(__name__)
 

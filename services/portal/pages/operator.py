@@ -47,7 +47,7 @@ from services.portal.pages.base import (
 )
 from services.portal.pages.releases import human_size
 from services.portal.pages.software import moment
-from shared.http import read_form_fields, reading_form
+from shared.parsing import read_form_fields, reading_form
 
 routes = web.RouteTableDef()
 

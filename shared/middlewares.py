@@ -1,0 +1,140 @@
+"""What wraps every request of every service: request and correlation ids, metrics, and problem+json for
+every error (a database outage a 503 with Retry-After; anything unexpected a bare 500, its details logged).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from shared.db import RETRY_AFTER_SECONDS, Outage, unreachable
+from shared.logging import bound_contextvars, get_logger
+from shared.metrics import Metrics
+from shared.problems import (
+    BadRequest,
+    InternalError,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    Problem,
+    ServiceUnavailable,
+    UnsupportedMediaType,
+)
+
+log = get_logger(__name__)
+
+METRICS = web.AppKey("metrics", Metrics)
+# Set by setup_db: the database outage this process may be living through.
+DB_OUTAGE = web.AppKey("db_outage", Outage)
+
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+_HTTP_PROBLEMS: dict[int, type[Problem]] = {
+    400: BadRequest,
+    404: NotFound,
+    405: MethodNotAllowed,
+    413: PayloadTooLarge,
+    415: UnsupportedMediaType,
+}
+
+
+def problem_response(problem: Problem, request: web.Request) -> web.Response:
+    return web.Response(
+        status=problem.status,
+        body=json.dumps(problem.body(instance=request.path)),
+        content_type=problem.content_type,
+        headers=problem.headers,
+    )
+
+
+def _http_problem(exc: web.HTTPException) -> Problem:
+    problem_type = _HTTP_PROBLEMS.get(exc.status)
+    problem = problem_type(exc.text if exc.status == 413 else None) if problem_type else Problem()
+    if problem_type is None:  # other HTTP errors keep their status, as a generic problem
+        problem.status, problem.title, problem.slug = exc.status, exc.reason, "http-error"
+    if exc.status == 405 and "Allow" in exc.headers:
+        problem.headers["Allow"] = exc.headers["Allow"]
+    return problem
+
+
+@web.middleware
+async def request_context_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Binds request_id and correlation_id to every log line the request causes, and echoes them."""
+    request_id = _id_header(request, "X-Request-ID") or str(uuid.uuid4())
+    correlation_id = _id_header(request, "X-Correlation-ID") or request_id
+    with bound_contextvars(request_id=request_id, correlation_id=correlation_id):
+        started = time.perf_counter()
+        response = await handler(request)
+        response.headers["X-Request-ID"] = request_id
+        response.headers["X-Correlation-ID"] = correlation_id
+        if request.path not in ("/healthz", "/readyz", "/metrics"):
+            log.info(
+                "http.request",
+                method=request.method,
+                path=request.path,
+                status=response.status,
+                ms=round((time.perf_counter() - started) * 1000, 2),
+            )
+        return response
+
+
+def _id_header(request: web.Request, name: str) -> str | None:
+    value = request.headers.get(name)
+    return value if value and _SAFE_ID.match(value) else None
+
+
+@web.middleware
+async def metrics_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    metrics = request.app[METRICS]
+    resource = request.match_info.route.resource
+    route = resource.canonical if resource is not None else "unmatched"
+    started = time.perf_counter()
+    response = await handler(request)
+    metrics.latency.labels(route, request.method).observe(time.perf_counter() - started)
+    metrics.requests.labels(route, request.method, str(response.status)).inc()
+    return response
+
+
+@web.middleware
+async def problem_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Every error becomes RFC 9457 problem+json: the database being unreachable a 503 with Retry-After, anything
+    unexpected a bare 500 (its details only in the log)."""
+    try:
+        return await handler(request)
+    except Problem as raised:
+        return problem_response(raised, request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return problem_response(_http_problem(exc), request)
+    except Exception as exc:
+        if (unavailable := database_unavailable(request, exc)) is not None:
+            return problem_response(unavailable, request)
+        log.exception("http.unhandled_error", method=request.method, path=request.path)
+        return problem_response(InternalError("The server could not answer this request. It has been logged."), request)
+
+
+def database_unavailable(request: web.Request, exc: BaseException) -> ServiceUnavailable | None:
+    """The answer to a request the database could not serve (`shared.db.unreachable`): a 503 with Retry-After,
+    counted in the process's outage (which logs it once, not a traceback per request); None for any other failure.
+    """
+    if not unreachable(exc):
+        return None
+    if (outage := request.app.get(DB_OUTAGE)) is not None:
+        outage.refused(exc)
+    return ServiceUnavailable(
+        "The database is unavailable just now; try again shortly.",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        retry_after=RETRY_AFTER_SECONDS,
+    )
