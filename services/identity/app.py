@@ -7,7 +7,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from services.identity import api, partners_api, store, subscribers_api
+from services.identity import api, partners_api, store, subscribers_api, tokens_api
 from services.identity.domain import ThrottlePolicy
 from services.identity.passwords import Passwords
 from services.identity.settings import IdentitySettings
@@ -24,6 +24,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # Every route of the service, in one OpenAPI document.
 ROUTES = Api("ITS Portal identity", description="Accounts, tokens, subscribers and invitations (ACC, SUB, INV).")
 ROUTES.include(api.routes)
+ROUTES.include(tokens_api.routes)
 ROUTES.include(subscribers_api.routes)
 ROUTES.include(partners_api.routes)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.identity import domain, store
+from services.identity import domain, invitations_store, partners_store, store
 from services.identity.api import open_account
 from services.identity.app import SCHEMA
 from services.identity.passwords import Passwords
@@ -30,7 +30,7 @@ async def ensure_account(
             existing = await store.account_by_login(conn, login)
             if existing is not None:
                 if operator and not existing.is_operator:
-                    await store.make_operator(conn, existing.id)
+                    await partners_store.make_operator(conn, existing.id)
                     return "promoted"
                 return "exists"
             now = outbox.clock.now()
@@ -45,7 +45,7 @@ async def ensure_account(
                 is_operator=operator,
             )
             await open_account(conn, outbox, account, now)
-            await store.mark_email_verified(conn, account.id, now)
+            await invitations_store.mark_email_verified(conn, account.id, now)
             return "created"
     finally:
         passwords.close()

@@ -10,7 +10,7 @@ import secrets
 import sys
 import uuid
 
-from services.identity import store
+from services.identity import partners_store, store
 from services.identity.app import SCHEMA
 from services.identity.bootstrap import ensure_account
 from services.identity.partners_api import partner_created
@@ -39,10 +39,10 @@ async def ensure_demo_partner(settings: IdentitySettings) -> bool:
     """The demo partner, with the demo partner account as its admin; True if it was made now."""
     async with offline_transaction(settings, producer="identity", schema=SCHEMA) as (conn, outbox):
         now = outbox.clock.now()
-        partner = next((p for p in await store.all_partners(conn) if p.name == DEMO_PARTNER), None)
+        partner = next((p for p in await partners_store.all_partners(conn) if p.name == DEMO_PARTNER), None)
         created = partner is None
         if partner is None:
-            partner = store.Partner(
+            partner = partners_store.Partner(
                 id=uuid.uuid4(),
                 name=DEMO_PARTNER,
                 tin=random_tin(),
@@ -50,11 +50,11 @@ async def ensure_demo_partner(settings: IdentitySettings) -> bool:
                 contact_email="partner@demo-partner.example",
                 created_at=now,
             )
-            await store.insert_partner(conn, partner)
+            await partners_store.insert_partner(conn, partner)
             await outbox.add(conn, partner_created(partner))
         admin = await store.account_by_login(conn, DEMO_PARTNER_ADMIN)
         if admin is not None:
-            await store.join_partner(conn, partner.id, admin.id, True, now)
+            await partners_store.join_partner(conn, partner.id, admin.id, True, now)
     return created
 
 

@@ -15,7 +15,7 @@ from typing import Annotated
 from aiohttp import web
 from pydantic import BaseModel, EmailStr, StringConstraints
 
-from services.identity import domain, store
+from services.identity import domain, invitations_store, partners_store, store
 from services.identity.api import email_link
 from services.identity.subscribers_api import limit_invitation_sends
 from shared.app import CLOCK, OUTBOX, POOL
@@ -102,7 +102,7 @@ def secret_hash(secret: str) -> bytes:
     },
 )
 async def create_partner(request: web.Request, caller: Caller, body: NewPartner) -> PartnerOut:
-    partner = store.Partner(
+    partner = partners_store.Partner(
         id=uuid.uuid4(),
         name=body.name,
         tin=body.tin,
@@ -112,14 +112,14 @@ async def create_partner(request: web.Request, caller: Caller, body: NewPartner)
     )
     async with request.app[POOL].acquire() as conn, conn.transaction():
         try:
-            await store.insert_partner(conn, partner)
-        except store.TinTaken:
+            await partners_store.insert_partner(conn, partner)
+        except partners_store.TinTaken:
             raise Conflict("a partner with this TIN exists", field="tin") from None
         await request.app[OUTBOX].add(conn, partner_created(partner))
     return PartnerOut(**partner.__dict__)
 
 
-def partner_created(partner: store.Partner) -> PartnerCreated:
+def partner_created(partner: partners_store.Partner) -> PartnerCreated:
     return PartnerCreated(
         partner_id=partner.id,
         name=partner.name,
@@ -142,7 +142,7 @@ class PartnerList(BaseModel):
 )
 async def list_partners(request: web.Request, caller: Caller) -> PartnerList:
     async with request.app[POOL].acquire() as conn:
-        partners = await store.all_partners(conn)
+        partners = await partners_store.all_partners(conn)
     return PartnerList(items=sorted((PartnerOut(**p.__dict__) for p in partners), key=lambda p: p.name.lower()))
 
 
@@ -163,7 +163,7 @@ class MyPartnerList(BaseModel):
 )
 async def my_partners(request: web.Request, caller: Caller) -> MyPartnerList:
     async with request.app[POOL].acquire() as conn:
-        found = await store.partners_of_account(conn, caller.account_id)
+        found = await partners_store.partners_of_account(conn, caller.account_id)
     return MyPartnerList(items=[MyPartner(**partner.__dict__, admin=admin) for partner, admin in found])
 
 
@@ -179,7 +179,7 @@ async def my_partners(request: web.Request, caller: Caller) -> MyPartnerList:
 async def get_partner(request: web.Request, caller: Caller) -> PartnerOut:
     partner_id = _visible_partner(request, caller)
     async with request.app[POOL].acquire() as conn:
-        partner = await store.partner(conn, partner_id)
+        partner = await partners_store.partner(conn, partner_id)
     if partner is None:
         raise NotFound("no such partner")
     return PartnerOut(**partner.__dict__)
@@ -205,10 +205,10 @@ async def create_client(request: web.Request, caller: Caller, body: NewClient) -
     secret = secrets.token_urlsafe(32)
     async with request.app[POOL].acquire() as conn, conn.transaction():
         partner_id = (await _administered_partner(conn, request, caller)).id
-        client = store.PartnerClient(
+        client = partners_store.PartnerClient(
             id=uuid.uuid4(), partner_id=partner_id, name=body.name, created_at=request.app[CLOCK].now(), revoked_at=None
         )
-        await store.insert_partner_client(conn, client, secret_hash(secret))
+        await partners_store.insert_partner_client(conn, client, secret_hash(secret))
         await request.app[OUTBOX].add(
             conn, PartnerClientCreated(partner_id=partner_id, client_id=client.id, name=client.name)
         )
@@ -229,7 +229,7 @@ async def create_client(request: web.Request, caller: Caller, body: NewClient) -
 async def list_clients(request: web.Request, caller: Caller) -> ClientList:
     async with request.app[POOL].acquire() as conn:
         partner = await _administered_partner(conn, request, caller)
-        clients = await store.partner_clients(conn, partner.id)
+        clients = await partners_store.partner_clients(conn, partner.id)
     return ClientList(items=[_client_out(c) for c in clients])
 
 
@@ -247,20 +247,20 @@ async def revoke_client(request: web.Request, caller: Caller) -> ClientOut:
     client_id = _uuid(request, "client_id")
     async with request.app[POOL].acquire() as conn, conn.transaction():
         partner_id = (await _administered_partner(conn, request, caller)).id
-        locked = await store.lock_partner_client(conn, partner_id, client_id)
+        locked = await partners_store.lock_partner_client(conn, partner_id, client_id)
         if locked is None:
             raise NotFound("no such client")
         if locked.revoked_at is not None:
             return _client_out(locked)  # revoked already: nothing changes
         now = request.app[CLOCK].now()  # after the lock (shared.revocations)
-        client = await store.revoke_partner_client(conn, client_id, now)
+        client = await partners_store.revoke_partner_client(conn, client_id, now)
         await request.app[OUTBOX].add(
             conn, PartnerClientRevoked(partner_id=partner_id, client_id=client_id, revoked_at=now)
         )
     return _client_out(client)
 
 
-def _client_out(client: store.PartnerClient) -> ClientOut:
+def _client_out(client: partners_store.PartnerClient) -> ClientOut:
     return ClientOut(client_id=client.id, name=client.name, created_at=client.created_at, revoked_at=client.revoked_at)
 
 
@@ -330,13 +330,13 @@ async def invite_staff(request: web.Request, caller: Caller, body: NewPartnerInv
         inviter = await store.account_by_id(conn, caller.account_id)
         if inviter is None:
             raise NotFound("the account of this token no longer exists")
-        await limit_invitation_sends(conn, store.Target.partner(partner.id), now)
+        await limit_invitation_sends(conn, invitations_store.Target.partner(partner.id), now)
         inviter_name = inviter.full_name or inviter.login
         text = domain.partner_invitation_text(
             full_name=body.full_name, partner_name=partner.name, inviter_name=inviter_name, language=inviter.language
         )
-        invitation = store.Invitation.new(
-            store.Target.partner(partner.id),
+        invitation = invitations_store.Invitation.new(
+            invitations_store.Target.partner(partner.id),
             email=body.email,
             full_name=body.full_name,
             partner_admin=body.admin,
@@ -345,7 +345,7 @@ async def invite_staff(request: web.Request, caller: Caller, body: NewPartnerInv
             valid_for=domain.INVITATION_TTL,
         )
         token = domain.new_token()
-        await store.insert_invitation(conn, invitation, domain.token_hash(token))
+        await invitations_store.insert_invitation(conn, invitation, domain.token_hash(token))
         await request.app[OUTBOX].add(
             conn,
             InvitationSent(
@@ -388,7 +388,7 @@ async def invite_staff(request: web.Request, caller: Caller, body: NewPartnerInv
 async def list_staff(request: web.Request, caller: Caller) -> PartnerUserList:
     partner_id = _visible_partner(request, caller)
     async with request.app[POOL].acquire() as conn:
-        users = await store.partner_users(conn, partner_id)
+        users = await partners_store.partner_users(conn, partner_id)
     return PartnerUserList(
         items=[
             PartnerUserOut(
@@ -420,7 +420,7 @@ async def remove_staff(request: web.Request, caller: Caller) -> None:
         partner = await _administered_partner(conn, request, caller)
         if account_id == caller.account_id:
             raise Conflict("you cannot remove yourself; another admin or an operator can")
-        if not await store.remove_partner_member(conn, partner.id, account_id):
+        if not await partners_store.remove_partner_member(conn, partner.id, account_id):
             raise NotFound("no such person on this partner's staff")
         removed_at = request.app[CLOCK].now()  # after the row lock the removal holds (shared.revocations)
         await request.app[OUTBOX].add(
@@ -456,12 +456,12 @@ async def _set_active(request: web.Request, *, active: bool) -> PartnerOut:
     """Idempotent: a partner in the state asked for stays as it is, and nothing is announced."""
     partner_id = _uuid(request, "partner_id")
     async with request.app[POOL].acquire() as conn, conn.transaction():
-        partner = await store.partner(conn, partner_id, lock=True)
+        partner = await partners_store.partner(conn, partner_id, lock=True)
         if partner is None:
             raise NotFound("no such partner")
         if (partner.deactivated_at is None) != active:
             now = request.app[CLOCK].now()  # after the lock: tokens issued before it are refused (shared.revocations)
-            partner = await store.set_partner_deactivated(conn, partner_id, None if active else now)
+            partner = await partners_store.set_partner_deactivated(conn, partner_id, None if active else now)
             event: Event = (
                 PartnerReactivated(partner_id=partner_id, reactivated_at=now)
                 if active
@@ -471,12 +471,12 @@ async def _set_active(request: web.Request, *, active: bool) -> PartnerOut:
     return PartnerOut(**partner.__dict__)
 
 
-async def _administered_partner(conn: Connection, request: web.Request, caller: Caller) -> store.Partner:
+async def _administered_partner(conn: Connection, request: web.Request, caller: Caller) -> partners_store.Partner:
     """The partner of the URL, if the caller is an operator or one of its admins (others: 404)."""
     partner_id = _visible_partner(request, caller)
-    if OPERATOR not in caller.scopes and not await store.partner_admin(conn, partner_id, caller.account_id):
+    if OPERATOR not in caller.scopes and not await partners_store.partner_admin(conn, partner_id, caller.account_id):
         raise Forbidden("only operators and the partner's admins can do this")
-    partner = await store.partner(conn, partner_id)
+    partner = await partners_store.partner(conn, partner_id)
     if partner is None:
         raise NotFound("no such partner")
     return partner

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from services.identity import store
+from services.identity import partners_store, store
 from services.identity.api import account_registered
 from services.identity.app import SCHEMA
 from services.identity.partners_api import partner_created
@@ -32,7 +32,7 @@ async def republish_directory(settings: IdentitySettings) -> Republished:
     async with offline_transaction(settings, producer="identity", schema=SCHEMA) as (conn, outbox):
         accounts = await store.all_accounts(conn)
         subscribers = await store.all_subscribers(conn)
-        partners = await store.all_partners(conn)
+        partners = await partners_store.all_partners(conn)
         events: list[Event] = [account_registered(account) for account in accounts]
         events += [
             SubscriberCreated(

@@ -13,7 +13,7 @@ from typing import Annotated
 from aiohttp import web
 from pydantic import BaseModel, EmailStr, StringConstraints
 
-from services.identity import domain, store
+from services.identity import domain, invitations_store, partners_store, store
 from services.identity.api import (
     PASSWORDS,
     AccountOut,
@@ -361,10 +361,10 @@ async def invite(request: web.Request, caller: Caller, body: NewInvitation) -> I
     async with request.app[POOL].acquire() as conn, conn.transaction():
         membership = await _owner_membership(conn, caller)
         subscriber, owner = await _subscriber_and_owner(conn, membership, caller)
-        await limit_invitation_sends(conn, store.Target.subscriber(membership.subscriber_id), now)
+        await limit_invitation_sends(conn, invitations_store.Target.subscriber(membership.subscriber_id), now)
         text = _invitation_text(body, subscriber, owner)
-        invitation = store.Invitation.new(
-            store.Target.subscriber(membership.subscriber_id),
+        invitation = invitations_store.Invitation.new(
+            invitations_store.Target.subscriber(membership.subscriber_id),
             email=body.email,
             full_name=body.full_name,
             its_access=body.its_access,
@@ -373,7 +373,7 @@ async def invite(request: web.Request, caller: Caller, body: NewInvitation) -> I
             valid_for=domain.INVITATION_TTL,
         )
         token = domain.new_token()
-        await store.insert_invitation(conn, invitation, domain.token_hash(token))
+        await invitations_store.insert_invitation(conn, invitation, domain.token_hash(token))
         await _announce(request, conn, invitation, subscriber, owner, token)
     return _invitation_out(invitation, now)
 
@@ -390,7 +390,7 @@ async def list_invitations(request: web.Request, caller: Caller) -> InvitationLi
     now = request.app[CLOCK].now()
     async with request.app[POOL].acquire() as conn:
         membership = await _owner_membership(conn, caller)
-        rows = await store.invitations(conn, store.Target.subscriber(membership.subscriber_id))
+        rows = await invitations_store.invitations(conn, invitations_store.Target.subscriber(membership.subscriber_id))
     return InvitationList(items=[_invitation_out(i, now) for i in rows])
 
 
@@ -408,13 +408,18 @@ async def resend(request: web.Request, caller: Caller) -> InvitationOut:
     async with request.app[POOL].acquire() as conn, conn.transaction():
         membership = await _owner_membership(conn, caller)
         subscriber, owner = await _subscriber_and_owner(conn, membership, caller)
-        if await store.invitation(conn, store.Target.subscriber(membership.subscriber_id), invitation_id) is None:
+        if (
+            await invitations_store.invitation(
+                conn, invitations_store.Target.subscriber(membership.subscriber_id), invitation_id
+            )
+            is None
+        ):
             raise NotFound("no such invitation")
-        await limit_invitation_sends(conn, store.Target.subscriber(membership.subscriber_id), now)
+        await limit_invitation_sends(conn, invitations_store.Target.subscriber(membership.subscriber_id), now)
         token = domain.new_token()
-        invitation = await store.resend_invitation(
+        invitation = await invitations_store.resend_invitation(
             conn,
-            store.Target.subscriber(membership.subscriber_id),
+            invitations_store.Target.subscriber(membership.subscriber_id),
             invitation_id,
             domain.token_hash(token),
             now,
@@ -439,10 +444,15 @@ async def revoke_invitation(request: web.Request, caller: Caller) -> InvitationO
     now = request.app[CLOCK].now()
     async with request.app[POOL].acquire() as conn, conn.transaction():
         membership = await _owner_membership(conn, caller)
-        if await store.invitation(conn, store.Target.subscriber(membership.subscriber_id), invitation_id) is None:
+        if (
+            await invitations_store.invitation(
+                conn, invitations_store.Target.subscriber(membership.subscriber_id), invitation_id
+            )
+            is None
+        ):
             raise NotFound("no such invitation")
-        invitation = await store.revoke_invitation(
-            conn, store.Target.subscriber(membership.subscriber_id), invitation_id, now
+        invitation = await invitations_store.revoke_invitation(
+            conn, invitations_store.Target.subscriber(membership.subscriber_id), invitation_id, now
         )
         if invitation is None:
             raise Conflict("the invitation was already accepted, replaced or revoked")
@@ -462,7 +472,9 @@ async def revoke_invitation(request: web.Request, caller: Caller) -> InvitationO
 async def preview(request: web.Request) -> InvitationPreview:
     token = _token(request)
     async with request.app[POOL].acquire() as conn:
-        invitation = await store.open_invitation_by_token(conn, domain.token_hash(token), request.app[CLOCK].now())
+        invitation = await invitations_store.open_invitation_by_token(
+            conn, domain.token_hash(token), request.app[CLOCK].now()
+        )
         name = await _organisation_name(conn, invitation) if invitation else None
     if invitation is None or name is None:
         raise NotFound(INVITATION_NOT_FOUND)
@@ -475,9 +487,9 @@ async def preview(request: web.Request) -> InvitationPreview:
     )
 
 
-async def _organisation_name(conn: Connection, invitation: store.Invitation) -> str | None:
+async def _organisation_name(conn: Connection, invitation: invitations_store.Invitation) -> str | None:
     if invitation.partner_id is not None:
-        partner = await store.partner(conn, invitation.partner_id)
+        partner = await partners_store.partner(conn, invitation.partner_id)
         return partner.name if partner else None
     assert invitation.subscriber_id is not None
     subscriber = await store.subscriber(conn, invitation.subscriber_id)
@@ -522,7 +534,7 @@ async def register_and_accept(request: web.Request, body: RegisterThroughInvitat
     password_hash = await request.app[PASSWORDS].hash(body.password)
     now = request.app[CLOCK].now()
     async with request.app[POOL].acquire() as conn, conn.transaction():
-        invitation = await store.open_invitation_by_token(conn, domain.token_hash(token), now)
+        invitation = await invitations_store.open_invitation_by_token(conn, domain.token_hash(token), now)
         if invitation is None:
             raise NotFound(INVITATION_NOT_FOUND)
         try:
@@ -542,7 +554,7 @@ async def register_and_accept(request: web.Request, body: RegisterThroughInvitat
         await open_account(conn, request.app[OUTBOX], account, now)  # SUB-1 holds for everyone
         if domain.same_email(account.email, invitation.email):
             # The link reached this address: it is verified (ACC-2).
-            await store.mark_email_verified(conn, account.id, now)
+            await invitations_store.mark_email_verified(conn, account.id, now)
         else:
             await send_verification(request, conn, account, now)  # INV-5: a changed address is verified anew
         accepted = await _accept(request, conn, token, account, now, check_email=False)
@@ -560,14 +572,14 @@ async def _accept(
     *,
     check_email: bool = True,
 ) -> Accepted:
-    invitation = await store.open_invitation_by_token(conn, domain.token_hash(token), now)
+    invitation = await invitations_store.open_invitation_by_token(conn, domain.token_hash(token), now)
     if invitation is None:
         raise NotFound(INVITATION_NOT_FOUND)
     if check_email and not domain.same_email(account.email, invitation.email):
         raise InvitationForAnotherAddress(
             f"the invitation is for {invitation.email}; log in with the account that uses that address"
         )
-    if await store.accept_invitation(conn, domain.token_hash(token), account.id, now) is None:
+    if await invitations_store.accept_invitation(conn, domain.token_hash(token), account.id, now) is None:
         raise NotFound(INVITATION_NOT_FOUND)  # accepted a moment ago by a concurrent request
     if invitation.partner_id is not None:
         return await _join_partner(conn, invitation, invitation.partner_id, account, now)
@@ -605,11 +617,15 @@ async def _accept(
 
 
 async def _join_partner(
-    conn: Connection, invitation: store.Invitation, partner_id: uuid.UUID, account: store.Account, now: datetime
+    conn: Connection,
+    invitation: invitations_store.Invitation,
+    partner_id: uuid.UUID,
+    account: store.Account,
+    now: datetime,
 ) -> Accepted:
-    if not await store.join_partner(conn, partner_id, account.id, invitation.partner_admin, now):
+    if not await partners_store.join_partner(conn, partner_id, account.id, invitation.partner_admin, now):
         raise Conflict("you are on this partner's staff already")
-    partner = await store.partner(conn, partner_id)
+    partner = await partners_store.partner(conn, partner_id)
     assert partner is not None
     return Accepted(partner=PartnerJoined(id=partner.id, name=partner.name, admin=invitation.partner_admin))
 
@@ -666,9 +682,9 @@ async def _subscriber_and_owner(
     return subscriber, owner
 
 
-async def limit_invitation_sends(conn: Connection, target: store.Target, now: datetime) -> None:
+async def limit_invitation_sends(conn: Connection, target: invitations_store.Target, now: datetime) -> None:
     """At most INVITATIONS_PER_DAY invitations sent (or re-sent) a day by one subscriber or partner."""
-    sent = await store.sends_since(conn, target, now - timedelta(days=1))
+    sent = await invitations_store.sends_since(conn, target, now - timedelta(days=1))
     if sent >= domain.INVITATIONS_PER_DAY:
         whom = "partner" if target.column == "partner_id" else "subscriber"
         raise TooManyRequests(f"at most {domain.INVITATIONS_PER_DAY} invitations a day per {whom}", retry_after=3600)
@@ -677,7 +693,7 @@ async def limit_invitation_sends(conn: Connection, target: store.Target, now: da
 async def _announce(
     request: web.Request,
     conn: Connection,
-    invitation: store.Invitation,
+    invitation: invitations_store.Invitation,
     subscriber: store.Subscriber,
     owner: store.Account,
     token: str,
@@ -701,7 +717,7 @@ async def _announce(
     )
 
 
-def _invitation_out(invitation: store.Invitation, now: datetime) -> InvitationOut:
+def _invitation_out(invitation: invitations_store.Invitation, now: datetime) -> InvitationOut:
     times = domain.InvitationTimes(
         invitation.valid_until, invitation.accepted_at, invitation.revoked_at, invitation.superseded_at
     )
