@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 from aiohttp import web
 from pydantic import BaseModel, EmailStr, Field, StringConstraints
 
-from services.identity import domain, store
+from services.identity import domain, store, tokens_store
 from services.identity.domain import PasswordRejected, ThrottlePolicy
 from services.identity.passwords import Passwords
 from services.identity.settings import IdentitySettings
@@ -302,7 +302,7 @@ async def change_password(request: web.Request, caller: Caller, body: PasswordCh
     now = request.app[CLOCK].now()
     async with request.app[POOL].acquire() as conn, conn.transaction():
         await store.set_password(conn, account.id, password_hash, now)
-        await store.revoke_account_refresh_tokens(conn, account.id, now)
+        await tokens_store.revoke_account_refresh_tokens(conn, account.id, now)
 
 
 @routes.post(
@@ -410,13 +410,13 @@ async def _reset_password(request: web.Request, token: str, new_password: str) -
         if await store.use_password_reset(conn, digest, now) is None:  # used meanwhile by a concurrent request
             raise NotFound("the reset link is unknown, already used or expired")
         await store.set_password(conn, account.id, password_hash, now)
-        await store.revoke_account_refresh_tokens(conn, account.id, now)
+        await tokens_store.revoke_account_refresh_tokens(conn, account.id, now)
 
 
 # ---- login attempts: admitted while not throttled (ASVS 2.2.1), then recorded ---------------------
 
 
-async def _admit(request: web.Request, login: str) -> LoginAttempt:
+async def admit_login(request: web.Request, login: str) -> LoginAttempt:
     async with request.app[POOL].acquire() as conn:
         return await _admit_login_attempt(request, conn, login)
 
@@ -432,7 +432,7 @@ async def _admit_login_attempt(request: web.Request, conn: Connection, login: st
     the client address is throttled."""
     clock, policy = request.app[CLOCK], request.app[THROTTLE]
     attempt = LoginAttempt(login.strip().lower(), client_address(request, request.app[SETTINGS].trusted_proxies))
-    counts = await store.failure_counts(conn, attempt.login_key, attempt.address, clock.now(), policy)
+    counts = await tokens_store.failure_counts(conn, attempt.login_key, attempt.address, clock.now(), policy)
     blocked_until = domain.throttled_until(counts, policy)
     if blocked_until is not None:
         retry_after = max(int((blocked_until - clock.now()).total_seconds()) + 1, 1)
@@ -442,10 +442,10 @@ async def _admit_login_attempt(request: web.Request, conn: Connection, login: st
 
 async def _check_login_password(request: web.Request, account: store.Account, password: str) -> bool:
     """Throttled check of an account's password, counted like a login attempt."""
-    attempt = await _admit(request, account.login)
+    attempt = await admit_login(request, account.login)
     ok = await request.app[PASSWORDS].verify(account.password_hash, password)
     async with request.app[POOL].acquire() as conn:
-        await store.record_login_attempt(conn, attempt.login_key, attempt.address, request.app[CLOCK].now(), ok)
+        await tokens_store.record_login_attempt(conn, attempt.login_key, attempt.address, request.app[CLOCK].now(), ok)
     return ok
 
 

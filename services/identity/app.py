@@ -7,7 +7,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from services.identity import api, partners_api, store, subscribers_api, tokens_api
+from services.identity import api, invitations_api, partners_api, subscribers_api, tokens_api, tokens_store
 from services.identity.domain import ThrottlePolicy
 from services.identity.passwords import Passwords
 from services.identity.settings import IdentitySettings
@@ -26,6 +26,7 @@ ROUTES = Api("ITS Portal identity", description="Accounts, tokens, subscribers a
 ROUTES.include(api.routes)
 ROUTES.include(tokens_api.routes)
 ROUTES.include(subscribers_api.routes)
+ROUTES.include(invitations_api.routes)
 ROUTES.include(partners_api.routes)
 
 __all__ = ["MIGRATIONS", "SCHEMA", "IdentitySettings", "create_app"]
@@ -71,7 +72,7 @@ PURGE_LOGIN_ATTEMPTS = "identity.purge_login_attempts"
 
 
 async def purge_login_attempts(conn: Connection, job: Job) -> None:
-    await store.purge_login_attempts(conn, job.run_at - ThrottlePolicy().known_address_for)
+    await tokens_store.purge_login_attempts(conn, job.run_at - ThrottlePolicy().known_address_for)
 
 
 async def schedule_purge(app: web.Application) -> None:

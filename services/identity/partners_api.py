@@ -17,7 +17,7 @@ from pydantic import BaseModel, EmailStr, StringConstraints
 
 from services.identity import domain, invitations_store, partners_store, store
 from services.identity.api import email_link
-from services.identity.subscribers_api import limit_invitation_sends
+from services.identity.invitations_api import limit_invitation_sends
 from shared.app import CLOCK, OUTBOX, POOL
 from shared.auth import Caller
 from shared.db import Connection

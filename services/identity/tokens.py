@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from jwt.algorithms import OKPAlgorithm
 
-from services.identity import store
+from services.identity import tokens_store
 from shared.db import Pool
 from shared.problems import Unauthorized
 from shared.revocations import micros
@@ -33,11 +33,11 @@ class SigningKeys:
     async def load(self, pool: Pool, now: datetime) -> None:
         async with pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1)", KEY_CREATION_LOCK)
-            rows = await store.active_signing_keys(conn)
+            rows = await tokens_store.active_signing_keys(conn)
             if not rows:
                 kid, pem, jwk = _new_key()
-                await store.insert_signing_key(conn, kid, pem, jwk, now)
-                rows = await store.active_signing_keys(conn)
+                await tokens_store.insert_signing_key(conn, kid, pem, jwk, now)
+                rows = await tokens_store.active_signing_keys(conn)
         for row in rows:
             key = serialization.load_pem_private_key(row["private_pem"].encode(), password=None)
             assert isinstance(key, Ed25519PrivateKey)

@@ -15,13 +15,13 @@ from urllib.parse import unquote_plus
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from services.identity import domain, partners_store, store
+from services.identity import domain, partners_store, store, tokens_store
 from services.identity.api import (
     KEYS,
     PASSWORDS,
     SETTINGS,
     LoginAttempt,
-    _admit,
+    admit_login,
 )
 from services.identity.tokens import ACCESS_TOKEN_TTL, access_token_claims
 from shared.app import CLOCK, POOL
@@ -195,7 +195,7 @@ async def _password_grant(request: web.Request, username: str, password: str, su
             granted = await store.membership(conn, account.id, membership.subscriber_id, for_token=True)
             if granted is not None:
                 tokens, refresh = _issue_tokens(request, account, granted, family_id=uuid.uuid4())
-        await store.record_login_attempt(conn, attempt.login_key, attempt.address, clock.now(), ok, refresh)
+        await tokens_store.record_login_attempt(conn, attempt.login_key, attempt.address, clock.now(), ok, refresh)
     if not ok or account is None:
         raise OAuthError("invalid_grant", "the login or password is wrong")
     if tokens is None:
@@ -223,7 +223,7 @@ async def _partner_staff_grant(request: web.Request, username: str, password: st
     ok = await request.app[PASSWORDS].verify(account.password_hash if account else None, password)
     access = None
     async with pool.acquire() as conn, conn.transaction():
-        await store.record_login_attempt(conn, attempt.login_key, attempt.address, clock.now(), ok)
+        await tokens_store.record_login_attempt(conn, attempt.login_key, attempt.address, clock.now(), ok)
         # Under a share lock of the staff membership and the partner, the token stamped after it
         # (shared.revocations).
         staff = await partners_store.staff_for_token(conn, partner_id, account.id) if ok and account else None
@@ -257,9 +257,9 @@ async def _account_and_membership(
 
 
 async def _admit_for_token(request: web.Request, login: str) -> LoginAttempt:
-    """_admit, its 429 said as the token endpoint says errors (RFC 6749 JSON; problem+json everywhere else)."""
+    """admit_login, its 429 said as the token endpoint says errors (RFC 6749 JSON; problem+json everywhere else)."""
     try:
-        return await _admit(request, login)
+        return await admit_login(request, login)
     except TooManyRequests as exc:
         raise OAuthError("invalid_grant", exc.detail or exc.title, status=429, headers=exc.headers) from None
 
@@ -272,10 +272,10 @@ async def _refresh_grant(request: web.Request, refresh_token: str, subscriber: s
     """
     now = request.app[CLOCK].now()
     async with request.app[POOL].acquire() as conn, conn.transaction():
-        use = await store.use_refresh_token(conn, domain.token_hash(refresh_token), now)
+        use = await tokens_store.use_refresh_token(conn, domain.token_hash(refresh_token), now)
         if use.reused_family is not None:
             # A rotated token came back: someone holds a copy. Revoke the whole family.
-            await store.revoke_family(conn, use.reused_family, now)
+            await tokens_store.revoke_family(conn, use.reused_family, now)
         tokens = None
         if use.account_id and use.family_id and use.subscriber_id:
             account = await store.account_by_id(conn, use.account_id)
@@ -288,7 +288,7 @@ async def _refresh_grant(request: web.Request, refresh_token: str, subscriber: s
             if account is not None and membership is not None:
                 # The new refresh token commits with the old one's use: a crash in between loses neither.
                 tokens, refresh = _issue_tokens(request, account, membership, family_id=use.family_id)
-                await store.insert_refresh_token(conn, refresh)
+                await tokens_store.insert_refresh_token(conn, refresh)
     if tokens is None:
         raise OAuthError("invalid_grant", "the refresh token is invalid, expired or revoked")
     return tokens
@@ -312,13 +312,13 @@ async def revoke(request: web.Request, body: RevocationRequest) -> web.Response:
     if body.token.count(".") == 2:  # a JWT: an access token
         raise OAuthError("unsupported_token_type", "access tokens expire on their own; revoke the refresh token")
     async with request.app[POOL].acquire() as conn:
-        await store.revoke_token_family(conn, domain.token_hash(body.token), request.app[CLOCK].now())
+        await tokens_store.revoke_token_family(conn, domain.token_hash(body.token), request.app[CLOCK].now())
     return web.Response(status=200, headers={"Cache-Control": "no-store"})
 
 
 def _issue_tokens(
     request: web.Request, account: store.Account, membership: store.Membership, *, family_id: uuid.UUID
-) -> tuple[TokenOut, store.NewRefreshToken]:
+) -> tuple[TokenOut, tokens_store.NewRefreshToken]:
     """An access token and a refresh token for `account` acting for `membership`'s subscriber.
 
     The caller stores the refresh token's row.
@@ -343,7 +343,7 @@ def _issue_tokens(
         )
     )
     refresh = domain.new_token()
-    row = store.NewRefreshToken(
+    row = tokens_store.NewRefreshToken(
         token_hash=domain.token_hash(refresh),
         family_id=family_id,
         account_id=account.id,

@@ -1,0 +1,189 @@
+"""identity's SQL for what logging in keeps: refresh tokens, login attempts and the signing keys."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from services.identity.domain import FailureCounts, ThrottlePolicy
+from shared.db import Connection
+
+# ---- refresh tokens -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewRefreshToken:
+    token_hash: bytes
+    family_id: uuid.UUID
+    account_id: uuid.UUID
+    subscriber_id: uuid.UUID | None
+    created_at: datetime
+    expires_at: datetime
+
+
+async def insert_refresh_token(conn: Connection, token: NewRefreshToken) -> None:
+    await conn.execute(
+        "INSERT INTO refresh_tokens (token_hash, family_id, account_id, subscriber_id, created_at, expires_at) "
+        "VALUES ($1, $2, $3, $4, $5, $6)",
+        token.token_hash,
+        token.family_id,
+        token.account_id,
+        token.subscriber_id,
+        token.created_at,
+        token.expires_at,
+    )
+
+
+@dataclass(frozen=True)
+class RefreshUse:
+    """Outcome of presenting a refresh token."""
+
+    account_id: uuid.UUID | None = None  # set when the token was valid and is now used
+    family_id: uuid.UUID | None = None
+    subscriber_id: uuid.UUID | None = None
+    reused_family: uuid.UUID | None = None  # set when an already-used token came back: a theft signal
+
+
+async def use_refresh_token(conn: Connection, token_hash: bytes, now: datetime) -> RefreshUse:
+    row = await conn.fetchrow(
+        "UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL AND revoked_at IS NULL "
+        "AND expires_at > $2 RETURNING account_id, family_id, subscriber_id",
+        token_hash,
+        now,
+    )
+    if row is not None:
+        return RefreshUse(row["account_id"], row["family_id"], row["subscriber_id"])
+    family: uuid.UUID | None = await conn.fetchval(
+        "SELECT family_id FROM refresh_tokens WHERE token_hash = $1 AND used_at IS NOT NULL", token_hash
+    )
+    return RefreshUse(reused_family=family)
+
+
+async def revoke_member_refresh_tokens(
+    conn: Connection, account_id: uuid.UUID, subscriber_id: uuid.UUID, now: datetime
+) -> None:
+    await conn.execute(
+        "UPDATE refresh_tokens SET revoked_at = $3 WHERE account_id = $1 AND subscriber_id = $2 AND revoked_at IS NULL",
+        account_id,
+        subscriber_id,
+        now,
+    )
+
+
+async def revoke_token_family(conn: Connection, token_hash: bytes, now: datetime) -> None:
+    """Revoke the family of the refresh token with this hash (used or not); nothing when it is unknown."""
+    await conn.execute(
+        "UPDATE refresh_tokens SET revoked_at = $2 WHERE revoked_at IS NULL "
+        "AND family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = $1)",
+        token_hash,
+        now,
+    )
+
+
+async def revoke_family(conn: Connection, family_id: uuid.UUID, now: datetime) -> None:
+    await conn.execute(
+        "UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL", family_id, now
+    )
+
+
+async def revoke_account_refresh_tokens(conn: Connection, account_id: uuid.UUID, now: datetime) -> None:
+    await conn.execute(
+        "UPDATE refresh_tokens SET revoked_at = $2 WHERE account_id = $1 AND revoked_at IS NULL", account_id, now
+    )
+
+
+# ---- login throttling ---------------------------------------------------------------------
+
+
+async def failure_counts(
+    conn: Connection, login: str, client_addr: str, now: datetime, policy: ThrottlePolicy
+) -> FailureCounts:
+    row = await conn.fetchrow(
+        """
+        WITH by_login AS (
+            SELECT
+              count(*) FILTER (WHERE client_addr = $2 AND NOT success AND at > $3)   AS pair,
+              min(at)  FILTER (WHERE client_addr = $2 AND NOT success AND at > $3)   AS pair_oldest,
+              count(*) FILTER (WHERE NOT success AND at > $4)                        AS login,
+              min(at)  FILTER (WHERE NOT success AND at > $4)                        AS login_oldest,
+              bool_or(client_addr = $2 AND success AND at > $5)                      AS address_is_known
+            FROM login_attempts WHERE login = $1 AND at > least($3, $4, $5)
+        ), by_address AS (
+            SELECT count(*) AS address, min(at) AS address_oldest
+            FROM login_attempts WHERE client_addr = $2 AND NOT success AND at > $6
+        )
+        SELECT * FROM by_login, by_address
+        """,
+        login,
+        client_addr,
+        now - policy.pair_window,
+        now - policy.login_window,
+        now - policy.known_address_for,
+        now - policy.address_window,
+    )
+    assert row is not None
+    return FailureCounts(
+        pair=row["pair"],
+        pair_oldest=row["pair_oldest"],
+        login=row["login"],
+        login_oldest=row["login_oldest"],
+        address=row["address"],
+        address_oldest=row["address_oldest"],
+        address_is_known=bool(row["address_is_known"]),
+    )
+
+
+async def record_login_attempt(
+    conn: Connection,
+    login: str,
+    client_addr: str,
+    now: datetime,
+    success: bool,
+    refresh_token: NewRefreshToken | None = None,
+) -> None:
+    """Record the attempt and, for a successful login, its refresh token: one statement, one commit."""
+    token = refresh_token
+    await conn.execute(
+        "WITH attempt AS (INSERT INTO login_attempts (login, client_addr, at, success) VALUES ($1, $2, $3, $4)) "
+        "INSERT INTO refresh_tokens (token_hash, family_id, account_id, subscriber_id, created_at, expires_at) "
+        "SELECT $5, $6, $7, $9, $3, $8 WHERE $5::bytea IS NOT NULL",
+        login,
+        client_addr,
+        now,
+        success,
+        token.token_hash if token else None,
+        token.family_id if token else None,
+        token.account_id if token else None,
+        token.expires_at if token else None,
+        token.subscriber_id if token else None,
+    )
+
+
+async def purge_login_attempts(conn: Connection, before: datetime) -> None:
+    await conn.execute("DELETE FROM login_attempts WHERE at < $1", before)
+
+
+# ---- signing keys -------------------------------------------------------------------------
+
+
+async def active_signing_keys(conn: Connection) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT kid, private_pem, public_jwk, created_at FROM signing_keys WHERE retired_at IS NULL "
+        "ORDER BY created_at DESC"
+    )
+
+
+async def insert_signing_key(
+    conn: Connection, kid: str, private_pem: str, public_jwk: dict[str, Any], now: datetime
+) -> None:
+    await conn.execute(
+        "INSERT INTO signing_keys (kid, private_pem, public_jwk, created_at) VALUES ($1, $2, $3, $4)",
+        kid,
+        private_pem,
+        public_jwk,
+        now,
+    )
