@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from services.contracts import domain, store
+from services.contracts import domain, maintenance_store, store
 from services.contracts.calendar import ProductionCalendar
 from services.contracts.settings import ContractsSettings
 from services.contracts.support_status import MaintenanceSpan, support_status
@@ -394,7 +394,7 @@ async def get_support_status(request: web.Request, caller: Caller, query: Status
         if not registered or number is None:
             return SupportStatusOut(registration="NOT_REGISTERED", overall="NOT_COMPLIED")
         contracts = await store.contracts_listing(conn, number.number)
-        activations = await store.activations(conn, subscriber.id, query.configuration)
+        activations = await maintenance_store.activations(conn, subscriber.id, query.configuration)
         categories = await store.configuration_categories(conn)
         ids = {c.partner_id for c in contracts} | {a.partner_id for a in activations if a.partner_id}
         partners = await store.partners(conn, list(ids))

@@ -16,7 +16,7 @@ from typing import Annotated, Literal
 from aiohttp import web
 from pydantic import BaseModel, Field, StringConstraints
 
-from services.contracts import domain, maintenance, store
+from services.contracts import domain, maintenance, maintenance_store, store
 from services.contracts.api import PeriodOut, contract_span, id_in_path, vendor_today
 from shared.app import CLOCK, OUTBOX, POOL
 from shared.auth import Caller
@@ -75,7 +75,7 @@ async def issue_codes(request: web.Request, caller: Caller, body: CodesIn) -> Co
     codes = list({new_code() for _ in range(body.count)})  # 80 bits: a repeat is practically impossible
     batch_id = uuid.uuid4()
     async with request.app[POOL].acquire() as conn, conn.transaction():
-        inserted = await store.insert_codes(
+        inserted = await maintenance_store.insert_codes(
             conn, [code_hash(c) for c in codes], body.category, body.months, batch_id, request.app[CLOCK].now()
         )
     assert inserted == len(codes)
@@ -138,7 +138,7 @@ async def activate(request: web.Request, caller: Caller, body: ActivateIn) -> Ac
         raise ActivationRefused(str(exc), field="period_from") from None
     hashed = code_hash(body.code)
     async with request.app[POOL].acquire() as conn, conn.transaction():
-        code = await store.lock_code(conn, hashed)
+        code = await maintenance_store.lock_code(conn, hashed)
         if code is None:
             raise ActivationRefused(INVALID_CODE, field="code", reason="unknown-code")
         products, contracts = await _subscriber_products(conn, subscriber.id)
@@ -158,7 +158,7 @@ async def activate(request: web.Request, caller: Caller, body: ActivateIn) -> Ac
         if isinstance(plan, maintenance.Refusal):
             problem = Conflict if plan.reason == "code-used" else ActivationRefused
             raise problem(plan.message, field=plan.field, reason=plan.reason, choices=plan.choices)
-        activation = store.Activation(
+        activation = maintenance_store.Activation(
             id=uuid.uuid4(),
             subscriber_id=subscriber.id,
             configuration=plan.configuration,
@@ -170,8 +170,8 @@ async def activate(request: web.Request, caller: Caller, body: ActivateIn) -> Ac
             activated_by=caller.account_id,
             activated_at=now,
         )
-        await store.insert_activation(conn, activation)
-        await store.use_code(conn, hashed, activation.id, now)
+        await maintenance_store.insert_activation(conn, activation)
+        await maintenance_store.use_code(conn, hashed, activation.id, now)
         partners = await store.partners(conn, [plan.partner_id] if plan.partner_id else [])
         served = Served(plan.registration_numbers, plan.warning)
         await _announce(request, conn, activation, served, subscriber.code, partners)
@@ -205,7 +205,9 @@ class Served:
     warning: str | None
 
 
-def served(a: store.Activation, products: list[maintenance.Product], contracts: list[domain.ContractSpan]) -> Served:
+def served(
+    a: maintenance_store.Activation, products: list[maintenance.Product], contracts: list[domain.ContractSpan]
+) -> Served:
     """Computed when read from contracts' read models, never stored: true whenever it is read (a contract that
     arrives later takes the warning away)."""
     serving = maintenance.products_with(a.configuration, products)
@@ -215,7 +217,7 @@ def served(a: store.Activation, products: list[maintenance.Product], contracts: 
 async def _announce(
     request: web.Request,
     conn: Connection,
-    a: store.Activation,
+    a: maintenance_store.Activation,
     served: Served,
     subscriber_code: str,
     partners: dict[uuid.UUID, store.Partner],
@@ -243,7 +245,7 @@ async def _announce(
 
 
 def _out(
-    a: store.Activation,
+    a: maintenance_store.Activation,
     served: Served,
     partners: dict[uuid.UUID, store.Partner],
     choice: str,
@@ -277,7 +279,7 @@ async def list_activations(request: web.Request, caller: Caller) -> ActivationLi
     subscriber = caller.require_subscriber()
     current = Month.of(vendor_today(request))
     async with request.app[POOL].acquire() as conn:
-        found = await store.activations(conn, subscriber.id)
+        found = await maintenance_store.activations(conn, subscriber.id)
         products, contracts = await _subscriber_products(conn, subscriber.id)
         partners = await store.partners(conn, [a.partner_id for a in found if a.partner_id])
     items = []
@@ -308,7 +310,7 @@ async def choose_partner(request: web.Request, caller: Caller, body: PartnerChoi
     activation_id = id_in_path(request, "activation_id", "no such activation")
     current = Month.of(vendor_today(request))
     async with request.app[POOL].acquire() as conn, conn.transaction():
-        activation = await store.lock_activation(conn, activation_id, subscriber.id)
+        activation = await maintenance_store.lock_activation(conn, activation_id, subscriber.id)
         if activation is None:
             raise NotFound("no such activation")
         if activation.partner_id is not None:
@@ -319,7 +321,7 @@ async def choose_partner(request: web.Request, caller: Caller, body: PartnerChoi
             raise ActivationRefused(
                 decided.message, field=decided.field, reason=decided.reason, choices=decided.choices
             )
-        chosen = await store.choose_partner(conn, activation.id, body.partner_id)
+        chosen = await maintenance_store.choose_partner(conn, activation.id, body.partner_id)
         partners = await store.partners(conn, [body.partner_id])
         now_served = served(chosen, products, contracts)
         await _announce(request, conn, chosen, now_served, subscriber.code, partners)

@@ -21,12 +21,9 @@ from shared.app import CLOCK, OUTBOX, POOL
 from shared.auth import Caller
 from shared.db import Connection
 from shared.events.registration import (
-    AuthorisedProduct,
     Edition,
-    PartnerAuthorisedProducts,
     ProductActivated,
     ProductRegistered,
-    ProductTransferred,
     RegisteredBy,
     RegisteredProductEvent,
 )
@@ -35,7 +32,7 @@ from shared.jobs import Job, JobHandler, schedule
 from shared.logging import get_logger
 from shared.outbox import Outbox
 from shared.parsing import PathParams, StrictModel
-from shared.problems import Conflict, NotFound, Problem, TooManyRequests, ValidationFailed, invalid
+from shared.problems import Conflict, Problem, TooManyRequests, ValidationFailed, invalid
 
 log = get_logger(__name__)
 
@@ -403,209 +400,6 @@ def activate_job(outbox: Outbox) -> JobHandler:
             await outbox.add(conn, product_event(ProductActivated, registration))
 
     return activate
-
-
-# ---- partner authorisation (REG-5) ----------------------------------------------------------
-
-
-@routes.post(
-    "/v1/registrations/partner",
-    summary="Authorise a product for a subscriber code (partners); active at once",
-    auth=True,
-    body=PartnerAuthorisation,
-    response=RegistrationOut,
-    errors=(403, 409, 422),
-    tags=("registrations",),
-)
-async def authorise(request: web.Request, caller: Caller, body: PartnerAuthorisation) -> RegistrationOut:
-    """Repeating an authorisation already made for the same subscriber answers it again (a retry is safe)."""
-    partner_id = caller.require_partner()  # rule REG-5: partners authorise products
-    _not_in_future(body.purchase_date, vendor_today(request), "purchase_date")
-    app, now, number = request.app, request.app[CLOCK].now(), body.registration_number
-    async with app[POOL].acquire() as conn, conn.transaction():
-        subscriber = await store.subscriber_by_code(conn, body.subscriber_code)
-        if subscriber is None:
-            raise ValidationFailed([invalid("subscriber_code", "no subscriber has this code", "subscriber_unknown")])
-        registration = await store.lock_number(conn, number)
-        if registration is None:
-            raise ValidationFailed([invalid("registration_number", "no product has this number", "product_unknown")])
-        partners = await store.partner_names(conn, [partner_id])
-        if registration.subscriber_id == subscriber.id:
-            return _registration_out(registration, partners)
-        if registration.subscriber_id is not None:
-            raise RegisteredElsewhere(
-                "This number is registered to another subscriber. Moving it is done by the vendor's "
-                "support (an audited transfer)."
-            )
-        await store.register(
-            conn,
-            number,
-            subscriber_id=subscriber.id,
-            subscriber_code=subscriber.code,
-            registered_by="partner",
-            partner_id=partner_id,
-            account_id=caller.account_id,
-            purchase_date=body.purchase_date,
-            card=None,
-            now=now,
-            active_from=now,
-            pin_used=False,
-        )
-        registration = await _registered(conn, number)
-        await app[OUTBOX].add(conn, product_event(ProductRegistered, registration))
-        await app[OUTBOX].add(conn, product_event(ProductActivated, registration))
-        await _partner_letter(app[OUTBOX], conn, subscriber, registration, partners.get(partner_id))
-    return _registration_out(registration, partners)
-
-
-async def _partner_letter(
-    outbox: Outbox,
-    conn: Connection,
-    subscriber: store.Subscriber,
-    registration: store.Registration,
-    partner_name: str | None,
-) -> None:
-    """REG-5: the owner learns by e-mail what the partner authorised."""
-    if subscriber.owner_email is None or registration.partner_id is None or registration.purchase_date is None:
-        # The owner's account is not known here yet (identity announces it with the subscriber, so this
-        # is rare): the product is registered all the same; the owner sees it in the list.
-        log.warning("registration.partner_letter_skipped", subscriber_code=subscriber.code, number=registration.number)
-        return
-    await outbox.add(
-        conn,
-        PartnerAuthorisedProducts(
-            subscriber_id=subscriber.id,
-            subscriber_code=subscriber.code,
-            subscriber_name=subscriber.name,
-            partner_id=registration.partner_id,
-            partner_name=partner_name or "Your partner",
-            purchase_date=registration.purchase_date,
-            products=[
-                AuthorisedProduct(
-                    registration_number=registration.number,
-                    product_name=registration.product_name,
-                    edition=registration.edition,
-                    configurations=registration.configurations,
-                )
-            ],
-            owner_email=subscriber.owner_email,
-            owner_name=subscriber.owner_name or subscriber.name,
-            owner_language="ru" if subscriber.owner_language == "ru" else "en",
-        ),
-    )
-
-
-# ---- support: a number's story, and transfers (operators) -----------------------------------
-
-
-class TransferOut(BaseModel):
-    from_subscriber_code: str | None  # None: a subscriber this service never learnt of
-    to_subscriber_code: str | None
-    reason: str
-    at: datetime
-
-
-class NumberRecord(BaseModel):
-    """What the vendor's support sees of one registration number."""
-
-    registration_number: str
-    product: ProductRef
-    issued_at: datetime
-    with_pin: bool
-    state: Literal["issued", "pending", "active"]
-    subscriber_code: str | None
-    registered_by: RegisteredBy | None
-    partner: str | None
-    purchase_date: date | None
-    registered_at: datetime | None
-    active_from: datetime | None
-    card: dict[str, Any] | None
-    transfers: list[TransferOut]
-
-
-@routes.get(
-    # Digits only: `/v1/registrations/pin` and `/partner` are other resources, never a number (422).
-    "/v1/registrations/{number:[0-9]+}",
-    summary="A registration number: product, subscriber, card and transfers (operators)",
-    scope=OPERATOR,
-    params=NumberPath,
-    response=NumberRecord,
-    errors=(404,),
-    tags=("registrations",),
-)
-async def number_record(request: web.Request, caller: Caller, params: NumberPath) -> NumberRecord:
-    number = params.number
-    async with request.app[POOL].acquire() as conn:
-        record = await store.number_record(conn, number)
-        if record is None:
-            raise NotFound("no product has this registration number")
-        r, issued_at, card = record
-        partners = await store.partner_names(conn, [r.partner_id] if r.partner_id else [])
-        transfers = await store.transfers(conn, number)
-    return NumberRecord(
-        registration_number=r.number,
-        product=ProductRef(article=r.article, name=r.product_name, edition=r.edition, configurations=r.configurations),
-        issued_at=issued_at,
-        with_pin=r.pin_hash is not None,
-        state=r.state,
-        subscriber_code=r.subscriber_code,
-        registered_by=r.registered_by,
-        partner=partners.get(r.partner_id) if r.partner_id else None,
-        purchase_date=r.purchase_date,
-        registered_at=r.registered_at,
-        active_from=r.active_from,
-        card=card,
-        transfers=[TransferOut(**t) for t in transfers],
-    )
-
-
-@routes.post(
-    "/v1/registrations/{number:[0-9]+}/transfer",
-    summary="Move a registered product to another subscriber (operators; audited)",
-    scope=OPERATOR,
-    params=NumberPath,
-    body=Transfer,
-    response=RegistrationOut,
-    errors=(404, 409),
-    tags=("registrations",),
-)
-async def transfer(request: web.Request, caller: Caller, params: NumberPath, body: Transfer) -> RegistrationOut:
-    number = params.number
-    app, now = request.app, request.app[CLOCK].now()
-    async with app[POOL].acquire() as conn, conn.transaction():
-        target = await store.subscriber_by_code(conn, body.subscriber_code)
-        if target is None:
-            raise ValidationFailed([invalid("subscriber_code", "no subscriber has this code", "subscriber_unknown")])
-        registration = await store.lock_number(conn, number)
-        if registration is None:
-            raise NotFound("no product has this registration number")
-        if registration.subscriber_id is None or registration.subscriber_code is None:
-            raise Conflict("the product is not registered to anyone: nothing to transfer")
-        if registration.subscriber_id == target.id:
-            raise Conflict("the product is registered to this subscriber already")
-        await store.transfer(
-            conn,
-            number,
-            to_subscriber_id=target.id,
-            to_subscriber_code=target.code,
-            from_subscriber_id=registration.subscriber_id,
-            operator_id=caller.account_id,
-            reason=body.reason,
-            now=now,
-        )
-        moved = await _registered(conn, number)
-        await app[OUTBOX].add(
-            conn,
-            product_event(
-                ProductTransferred,
-                moved,
-                from_subscriber_id=registration.subscriber_id,
-                from_subscriber_code=registration.subscriber_code,
-                reason=body.reason,
-            ),
-        )
-        partners = await store.partner_names(conn, [moved.partner_id] if moved.partner_id else [])
-    return _registration_out(moved, partners)
 
 
 # ---- what a subscriber sees (REG-6, SUB-4) --------------------------------------------------

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from services.registration import api, batches, catalogue_api, domain, store
+from services.registration import api, authorisations_api, batches, catalogue_api, domain, store, support_api
 from services.registration.consumers import subscriptions
 from services.registration.pins import Pins
 from services.registration.settings import RegistrationSettings
@@ -40,6 +40,8 @@ ROUTES = Api(
 )
 ROUTES.include(api.routes)
 ROUTES.include(catalogue_api.routes)
+ROUTES.include(support_api.routes)
+ROUTES.include(authorisations_api.routes)
 ROUTES.include(batches.routes)
 
 __all__ = ["MIGRATIONS", "SCHEMA", "RegistrationSettings", "create_app"]
