@@ -11,7 +11,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from services.updates import api, catalogue_api, delivery, pages_api
+from services.updates import api, articles_api, catalogue_api, delivery, kits_api, pages_api, publishing_api
 from services.updates.changes import setup_change_listener
 from services.updates.consumers import subscriptions
 from services.updates.entitlement_store import CACHE, setup_entitlements
@@ -41,6 +41,9 @@ ROUTES = Api(
     "kit downloads through signed links (UPD-1..6).",
 )
 ROUTES.include(catalogue_api.routes)
+ROUTES.include(kits_api.routes)
+ROUTES.include(publishing_api.routes)
+ROUTES.include(articles_api.routes)
 ROUTES.include(pages_api.routes)
 ROUTES.include(api.routes)
 ROUTES.include(delivery.routes)

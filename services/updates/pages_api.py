@@ -18,8 +18,8 @@ from typing import Literal
 from aiohttp import web
 from pydantic import BaseModel
 
-from services.updates import store
-from services.updates.catalogue_api import CodePath, ReleaseVersionPath, VersionPath
+from services.updates import articles_store, store
+from services.updates.catalogue_models import CodePath, ReleaseVersionPath, VersionPath
 from services.updates.entitlement import Decision
 from services.updates.entitlement_store import Offer, SubscriberAccess, subscriber_access
 from services.updates.markdown import render, render_inline
@@ -226,7 +226,7 @@ async def _platform_access(request: web.Request, caller: Caller) -> SubscriberAc
     return access
 
 
-def _article(a: store.Article) -> ArticleItem:
+def _article(a: articles_store.Article) -> ArticleItem:
     return ArticleItem(
         slug=a.slug,
         configuration=a.configuration,
@@ -241,7 +241,7 @@ def _article(a: store.Article) -> ArticleItem:
     )
 
 
-def _refs(articles: list[store.Article]) -> list[ArticleRef]:
+def _refs(articles: list[articles_store.Article]) -> list[ArticleRef]:
     return [ArticleRef(slug=a.slug, title=a.title) for a in articles]
 
 
@@ -304,7 +304,7 @@ async def configuration_release(
         found = await store.release_by_version(conn, configuration, version)
         release = _published(found, f"{configuration} {version}")
         name = await store.configuration_name(conn, configuration)
-        problems = await store.known_problems_of(conn, configuration, version)
+        problems = await articles_store.known_problems_of(conn, configuration, version)
     decision = access.download(configuration, release.published_at)  # UPD-4, ITS-7, SUB-5
     return ConfigurationReleasePage(
         configuration=configuration,
@@ -347,7 +347,7 @@ async def configuration_articles(
     access = await subscriber_access(request, caller)
     await access.require_visible(configuration)
     async with request.app[POOL].acquire() as conn:
-        articles = await store.articles(conn, configuration, query.kind)
+        articles = await articles_store.articles(conn, configuration, query.kind)
     return ArticleList(items=[_article(a) for a in articles])
 
 
@@ -396,7 +396,7 @@ async def platform_release(request: web.Request, caller: Caller, params: Version
     access = await _platform_access(request, caller)
     async with request.app[POOL].acquire() as conn:
         release = _published(await store.release_by_version(conn, None, version), f"platform {version}")
-        problems = await store.known_problems_of(conn, None, version)
+        problems = await articles_store.known_problems_of(conn, None, version)
     return PlatformReleasePage(
         version=release.version,
         release_date=release.release_date,
@@ -428,5 +428,5 @@ async def platform_release(request: web.Request, caller: Caller, params: Version
 async def platform_articles(request: web.Request, caller: Caller, query: ArticlesQuery) -> ArticleList:
     await _platform_access(request, caller)
     async with request.app[POOL].acquire() as conn:
-        articles = await store.articles(conn, None, query.kind)
+        articles = await articles_store.articles(conn, None, query.kind)
     return ArticleList(items=[_article(a) for a in articles])
