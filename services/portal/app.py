@@ -25,7 +25,9 @@ from services.portal.pages import (
     operator,
     operator_numbers,
     operator_partners,
+    operator_releases,
     partner,
+    partner_access,
     releases,
     software,
     users,
@@ -109,9 +111,11 @@ def setup_pages(app: web.Application) -> None:
         releases,
         users,
         partner,
+        partner_access,
         operator,
         operator_numbers,
         operator_partners,
+        operator_releases,
     ):
         app.router.add_routes(module.routes)
     app.router.add_static("/static", STATIC, append_version=False)

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 from services.portal.clients import ServiceError
 from services.portal.messages import operator as operator_messages
+from services.portal.messages import operator_releases as operator_releases_messages
 from services.portal.messages import partner as partner_messages
 from services.portal.messages import releases as releases_messages
 from services.portal.messages import software as software_messages
@@ -284,7 +285,14 @@ CATALOGUES: dict[str, dict[str, str]] = {"en": EN, "ru": RU}
 
 # identity's password-policy messages (services.identity.domain.check_password), by their beginning.
 # Each area's words live beside its pages (services/portal/messages/), merged here once.
-for _area in (software_messages, releases_messages, users_messages, partner_messages, operator_messages):
+for _area in (
+    software_messages,
+    releases_messages,
+    users_messages,
+    partner_messages,
+    operator_messages,
+    operator_releases_messages,
+):
     EN.update(_area.EN)
     RU.update(_area.RU)
 

@@ -1,0 +1,474 @@
+"""The operator cabinet's releases (updates): drafts with their kits, publishing and withdrawing."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+from aiohttp import web
+
+from services.portal import i18n
+from services.portal.clients import ServiceDown, ServiceError, Unauthenticated
+from services.portal.pages.base import (
+    REGISTRATION,
+    UPDATES,
+    as_user,
+    form_values,
+    language_of,
+    logged_in,
+    path_uuid,
+    redirect,
+    t,
+)
+from services.portal.pages.kit_forms import (
+    KitTooLarge,
+    ReceivedForm,
+    Spooled,
+    file_chunks,
+    received_form,
+    streams_form,
+)
+from services.portal.pages.operator import _call, _errors, _not_for_you, _page, _q, _refused, _required
+
+RELEASES_SHOWN = 200  # a page; the next one follows updates' cursor
+# A kit may take long on a slow link: no total limit, but a silent peer is given up after 10 minutes.
+UPLOAD_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=600)
+DRAFT_FIELDS = {
+    "code": "configuration",
+    "version": "version",
+    "release_date": "release_date",
+    "its_issue": "its_issue",
+    "prerelease": "prerelease",
+    "whats_new": "whats_new",
+    "changes": "changes",
+    "major_changes": "major_changes",
+    "update_procedure": "update_procedure",
+    "min_platform": "min_platform",
+    "updates_from": "updates_from",
+    "kits": "file",
+}
+PLATFORM_FIELDS = {
+    "version": "version",
+    "release_date": "release_date",
+    "its_issue": "its_issue",
+    "grade": "grade",
+    "prerelease": "prerelease",
+    "differences": "differences",
+    "migration_notes": "migration_notes",
+    "fixed_bugs": "fixed_bugs",
+    "readme": "readme",
+    "kits": "file",
+    "os": "kit_os",
+    "arch": "kit_arch",
+}
+KIT_FIELDS = {"name": "kit_name", "kind": "kit_kind"}
+KIT_KINDS = ("full", "update", "other")
+PLATFORM_KIT_KINDS = ("platform", "readme", "other")
+GRADES = ("recommended", "mandatory", "optional")
+OPERATING_SYSTEMS = ("linux", "windows", "macos")  # what updates' update plans pick a platform kit by (UPD-5)
+ARCHITECTURES = ("x86_64", "aarch64")
+# The platform draft form shares the releases page with the configuration's: its fields carry this prefix.
+PLATFORM_PREFIX = "platform_"
+FIXED_BUG = re.compile(r"(?P<id>\S+?):\s+(?P<title>\S.*)")  # "ID: description"; an ID may hold ':' itself
+
+routes = web.RouteTableDef()
+
+
+async def _releases(request: web.Request) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of the releases (from the link's `cursor`), and the cursor of the next page (None: the last)."""
+    query = {"limit": str(RELEASES_SHOWN)}
+    if (state := request.query.get("state")) in ("draft", "published", "withdrawn"):
+        query["state"] = state
+    if cursor := request.query.get("cursor"):
+        query["cursor"] = cursor
+    try:
+        answer = await _call(request, request.app[UPDATES], "GET", "/v1/releases?" + urlencode(query))
+    except ServiceError as exc:
+        if exc.status != 422 or "cursor" not in query:
+            raise
+        del query["cursor"]  # a cursor from an old or edited link: start from the first page
+        answer = await _call(request, request.app[UPDATES], "GET", "/v1/releases?" + urlencode(query))
+    items: list[dict[str, Any]] = answer.get("items", [])
+    return items, answer.get("next_cursor")
+
+
+async def _configuration_codes(request: web.Request) -> list[dict[str, Any]]:
+    """The catalogue's configurations for the draft form's list (registration's; empty if it is away)."""
+    try:
+        answer = await _call(request, request.app[REGISTRATION], "GET", "/v1/configurations")
+    except (ServiceError, ServiceDown):
+        return []
+    items: list[dict[str, Any]] = answer.get("items", [])
+    return items
+
+
+async def _releases_page(
+    request: web.Request,
+    *,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+    status: int = 200,
+) -> web.Response:
+    try:
+        items, next_cursor = await _releases(request)
+    except ServiceError as exc:
+        return _not_for_you(request, exc)
+    errors = dict(errors or {})
+    shown = {str(item.get("id")) for item in items}
+    done = request.query.get("done", "")
+    context = {
+        "here_nav": "releases",
+        "items": items,
+        "configurations": await _configuration_codes(request),
+        "kinds": KIT_KINDS,
+        "platform_kinds": PLATFORM_KIT_KINDS,
+        "grades": GRADES,
+        "operating_systems": OPERATING_SYSTEMS,
+        "architectures": ARCHITECTURES,
+        "state": request.query.get("state", ""),
+        "next_cursor": next_cursor,
+        "first": not request.query.get("cursor"),
+        "done_release": request.query.get("release", "") if request.query.get("release", "") in shown else "",
+        "message": t(request, f"operator.releases.done.{done}")
+        if done in ("draft", "uploaded", "published", "withdrawn")
+        else "",
+        "errors": errors,
+        "values": values or {},
+    }
+    return _page(request, "operator_releases.html", context, status=status)
+
+
+@routes.get("/operator/releases")
+async def releases(request: web.Request) -> web.Response:
+    return await _releases_page(request)
+
+
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def _versions(text: str) -> list[str]:
+    return [v for v in re.split(r"[\s,;]+", text) if v]
+
+
+def _draft_body(fields: Mapping[str, str]) -> dict[str, Any]:
+    """UPD-1: every section of the draft as the form gives it (Markdown where the service says so)."""
+    return {
+        "release_date": fields.get("release_date", "").strip(),
+        "its_issue": fields.get("its_issue", "").strip(),
+        "prerelease": fields.get("prerelease") == "yes",
+        "whats_new": fields.get("whats_new", ""),
+        "changes": fields.get("changes", ""),
+        "major_changes": _lines(fields.get("major_changes", "")),
+        "update_procedure": fields.get("update_procedure", ""),
+        "min_platform": fields.get("min_platform", "").strip() or None,
+        "updates_from": _versions(fields.get("updates_from", "")),
+    }
+
+
+def _platform_body(fields: Mapping[str, str], bugs: list[dict[str, str]]) -> dict[str, Any]:
+    """UPD-2: every section of a platform release as the form gives it; the ReadMe is plain text."""
+    return {
+        "release_date": fields.get("release_date", "").strip(),
+        "its_issue": fields.get("its_issue", "").strip(),
+        "grade": fields.get("grade", ""),
+        "prerelease": fields.get("prerelease") == "yes",
+        "differences": fields.get("differences", ""),
+        "migration_notes": fields.get("migration_notes", ""),
+        "fixed_bugs": bugs,
+        "readme": fields.get("readme", ""),
+    }
+
+
+@dataclass
+class FixedBugs:
+    """The fixed bugs' textarea parsed: one "ID: description" a line (blank lines skipped)."""
+
+    items: list[dict[str, str]] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)  # the textarea's line (from 1) of each item
+    error: str | None = None  # the first malformed or repeated line, said in the user's language
+
+
+def _fixed_bugs(request: web.Request, text: str) -> FixedBugs:
+    parsed = FixedBugs()
+    seen: dict[str, int] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        found = FIXED_BUG.fullmatch(line.strip())
+        if found is None:
+            parsed.error = t(request, "operator.error.fixed_bugs.malformed", line=number)
+            break
+        bug_id = found["id"]
+        if bug_id in seen:
+            parsed.error = t(request, "operator.error.fixed_bugs.repeated", line=number, id=bug_id, first=seen[bug_id])
+            break
+        seen[bug_id] = number
+        parsed.items.append({"id": bug_id, "title": found["title"].strip()})
+        parsed.lines.append(number)
+    return parsed
+
+
+def _kit_declared(kit: Mapping[str, Any]) -> dict[str, Any]:
+    declared = {k: kit[k] for k in ("name", "kind", "size", "sha256")}
+    declared.update({k: kit[k] for k in ("os", "arch") if kit.get(k) is not None})
+    return declared
+
+
+def _before_spooling(request: web.Request) -> web.Response | None:
+    """A kit is spooled to disk before updates decides: a token without the operator scope, which updates would
+    refuse anyway, is refused before the body is read (the disk is not anybody's to fill)."""
+    return None if logged_in(request).operator else _refused(request)
+
+
+@dataclass
+class Draft:
+    """What one draft form asks of updates, before its kits: all that differs between UPD-1 and UPD-2."""
+
+    path: str  # PUT: the draft, created or replaced
+    lookup: dict[str, str]  # GET /v1/releases: the same draft, whose other kits are kept
+    body: dict[str, Any]  # every section but the kits
+    kit: dict[str, Any]  # the new kit's kind (and os, arch), declared with the file's name, size and sha256
+    explain: Callable[[ServiceError], dict[str, str]]  # updates' errors next to the form's (unprefixed) fields
+
+
+def _configuration_draft(request: web.Request, fields: Mapping[str, str]) -> tuple[Draft, dict[str, str]]:
+    errors = _required(request, fields, ("configuration", "version", "release_date", "its_issue"))
+    code, version = fields.get("configuration", "").strip(), fields.get("version", "").strip()
+    draft = Draft(
+        path=f"/v1/configurations/{_q(code)}/releases/{_q(version)}",
+        lookup={"kind": "configuration", "configuration": code, "version": version},
+        body=_draft_body(fields),
+        kit={"kind": fields.get("kit_kind", "")},
+        explain=lambda exc: _errors(request, exc, {**DRAFT_FIELDS, **KIT_FIELDS}),
+    )
+    return draft, errors
+
+
+def _platform_draft(request: web.Request, fields: Mapping[str, str]) -> tuple[Draft, dict[str, str]]:
+    errors = _required(request, fields, ("version", "release_date", "its_issue", "grade"))
+    bugs = _fixed_bugs(request, fields.get("fixed_bugs", ""))
+    if bugs.error is not None:
+        errors["fixed_bugs"] = bugs.error
+    kind, system, arch = (fields.get(k, "").strip() for k in ("kit_kind", "kit_os", "kit_arch"))
+    if kind == "platform":  # updates' rule too: said here, next to the two choices rather than the file
+        for name, chosen in (("kit_os", system), ("kit_arch", arch)):
+            if not chosen:
+                errors[name] = t(request, f"operator.error.{name}.missing")
+
+    def explain(exc: ServiceError) -> dict[str, str]:
+        explained = _errors(request, exc, {**PLATFORM_FIELDS, **KIT_FIELDS})
+        first = next((e["field"] for e in exc.field_errors if e["field"].startswith("fixed_bugs")), "")
+        if (index := re.match(r"fixed_bugs\.(\d+)", first)) and int(index[1]) < len(bugs.lines):
+            line = bugs.lines[int(index[1])]
+            explained["fixed_bugs"] = t(
+                request, "operator.error.fixed_bugs.line", line=line, problem=explained["fixed_bugs"]
+            )
+        return explained
+
+    version = fields.get("version", "").strip()
+    draft = Draft(
+        path=f"/v1/platform/releases/{_q(version)}",
+        lookup={"kind": "platform", "version": version},
+        body=_platform_body(fields, bugs.items),
+        kit={"kind": kind, "os": system or None, "arch": arch or None},
+        explain=explain,
+    )
+    return draft, errors
+
+
+DRAFT_FORMS: dict[str, tuple[str, Callable[[web.Request, Mapping[str, str]], tuple[Draft, dict[str, str]]]]] = {
+    "configuration": ("", _configuration_draft),
+    "platform": (PLATFORM_PREFIX, _platform_draft),
+}
+
+
+def _on_form(prefix: str, errors: Mapping[str, str]) -> dict[str, str]:
+    """A draft form's errors under its fields' names on the shared page (its form-level one as `<prefix>form`)."""
+    if not prefix:
+        return dict(errors)
+    return {prefix + ("form" if key == "_form" else key): message for key, message in errors.items()}
+
+
+@routes.post("/operator/releases")
+@streams_form
+async def create_draft(request: web.Request) -> web.Response:
+    """A release draft with a kit: spooled, declared, streamed on to updates. A configuration's (UPD-1), or with
+    `?kind=platform` the platform's (UPD-2): the same path, which the gateway lets carry a kit's size.
+
+    A draft of the same configuration (or the platform) and version is written again: its sections become these,
+    its kits are kept and this file is added (or replaces the kit of the same name)."""
+    if (kind := request.query.get("kind", "configuration")) not in DRAFT_FORMS:
+        raise web.HTTPNotFound()
+    prefix, prepare = DRAFT_FORMS[kind]
+    if (refusal := _before_spooling(request)) is not None:
+        return refusal
+    try:
+        received = await received_form(request)
+    except KitTooLarge:
+        errors = _on_form(prefix, {"file": t(request, "operator.error.file.too_large")})
+        return await _releases_page(request, errors=errors, status=413)
+    try:
+        return await _save_draft(request, received, prefix, prepare)
+    finally:
+        received.close()
+
+
+async def _save_draft(
+    request: web.Request,
+    received: ReceivedForm,
+    prefix: str,
+    prepare: Callable[[web.Request, Mapping[str, str]], tuple[Draft, dict[str, str]]],
+) -> web.Response:
+    values, upload = dict(received.fields), received.upload  # values: the form shown again, as it was sent
+    fields = {k.removeprefix(prefix): v for k, v in received.fields.items() if k.startswith(prefix)}
+    draft, errors = prepare(request, fields)
+    if upload is None:
+        errors["file"] = t(request, "operator.error.file.missing")
+    if errors or upload is None:
+        return await _releases_page(request, errors=_on_form(prefix, errors), values=values, status=422)
+    name = fields.get("kit_name", "").strip() or upload.filename.replace("\\", "/").rsplit("/", 1)[-1]
+    new_kit = {"name": name, **draft.kit, "size": upload.size, "sha256": upload.sha256}
+    updates = request.app[UPDATES]
+    try:
+        kits = [new_kit]
+        query = urlencode({**draft.lookup, "limit": "1"})
+        found = (await _call(request, updates, "GET", "/v1/releases?" + query)).get("items", [])
+        if found and found[0].get("state") == "draft":
+            kits += [_kit_declared(k) for k in found[0].get("kits", []) if k.get("name") != name]
+        saved = await _call(request, updates, "PUT", draft.path, {**draft.body, "kits": kits})
+    except ServiceError as exc:
+        if exc.status == 403:
+            return _refused(request)
+        errors = draft.explain(exc)
+        if exc.slug == "release-not-draft":
+            errors = {"version": t(request, "operator.error.version.release-not-draft")}
+        return await _releases_page(request, errors=_on_form(prefix, errors), values=values, status=exc.status)
+    release_id = str(saved.get("id", ""))
+    kit = next((k for k in saved.get("kits", []) if k.get("name") == name), None)
+    if kit is not None and not kit.get("uploaded"):
+        try:
+            await _send_kit(request, release_id, name, upload)
+        except ServiceError as exc:
+            return await _releases_page(request, errors={release_id: _kit_problem(request, exc)}, status=exc.status)
+    return redirect(
+        "/operator/releases?" + urlencode({"done": "draft", "release": release_id}) + f"#release-{release_id}"
+    )
+
+
+@routes.post("/operator/releases/{release_id}/kits")
+@streams_form
+async def upload_kit(request: web.Request) -> web.Response:
+    """The content of a kit the draft declares and has not received: checked by updates against the declared
+    size and sha256 (the portal sends the size it counted)."""
+    release_id = path_uuid(request, "release_id")
+    if (refusal := _before_spooling(request)) is not None:
+        return refusal
+    try:
+        received = await received_form(request)
+    except KitTooLarge:
+        return await _releases_page(
+            request, errors={release_id: t(request, "operator.error.file.too_large")}, status=413
+        )
+    try:
+        name = received.fields.get("kit", "").strip()
+        if received.upload is None or not name:
+            message = t(request, "operator.error.file.missing")
+            return await _releases_page(request, errors={release_id: message}, status=422)
+        try:
+            await _send_kit(request, release_id, name, received.upload)
+        except ServiceError as exc:
+            if exc.status == 403:
+                return _refused(request)
+            return await _releases_page(request, errors={release_id: _kit_problem(request, exc)}, status=exc.status)
+    finally:
+        received.close()
+    return redirect(
+        "/operator/releases?" + urlencode({"done": "uploaded", "release": release_id}) + f"#release-{release_id}"
+    )
+
+
+def _kit_problem(request: web.Request, exc: ServiceError) -> str:
+    language = language_of(request)
+    return i18n.known(language, f"operator.problem.{exc.slug}") or i18n.problem_message(language, exc)
+
+
+async def _send_kit(request: web.Request, release_id: str, name: str, upload: Spooled) -> Any:
+    """PUT the spooled file to updates as application/octet-stream, streamed from disk with its length."""
+    service = request.app[UPDATES]
+    url = f"{service.base_url}/v1/releases/{release_id}/kits/{_q(name)}/content"
+
+    async def put(token: str) -> Any:
+        headers = {
+            "Authorization": f"Bearer {token}",
+            "Content-Type": "application/octet-stream",
+            "Content-Length": str(upload.size),  # not chunked: updates checks the length before reading
+        }
+        try:
+            async with service.http.put(
+                url, data=file_chunks(upload.file), headers=headers, timeout=UPLOAD_TIMEOUT
+            ) as response:
+                status, raw = response.status, await response.read()
+        except (TimeoutError, aiohttp.ClientError):
+            raise ServiceDown(service.name) from None
+        if status >= 500:
+            raise ServiceDown(service.name)
+        body = _json_object(raw)
+        if status == 401:
+            raise Unauthenticated(service.name, status, body)
+        if status >= 400:
+            raise ServiceError(service.name, status, body)
+        return body
+
+    return await as_user(request, put)
+
+
+def _json_object(raw: bytes) -> dict[str, Any]:
+    try:
+        body = json.loads(raw) if raw else {}
+    except (ValueError, UnicodeDecodeError):
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+@routes.post("/operator/releases/{release_id}/publish")
+async def publish(request: web.Request) -> web.Response:
+    release_id = path_uuid(request, "release_id")
+    await form_values(request)
+    try:
+        await _call(request, request.app[UPDATES], "POST", f"/v1/releases/{release_id}/publish")
+    except ServiceError as exc:
+        if exc.status == 403:
+            return _refused(request)
+        if exc.slug == "kits-missing":
+            missing = ", ".join(str(m) for m in exc.body.get("missing", []))
+            message = t(request, "operator.problem.kits-missing", kits=missing)
+        else:
+            message = _kit_problem(request, exc)
+        return await _releases_page(request, errors={release_id: message}, status=exc.status)
+    return redirect(
+        "/operator/releases?" + urlencode({"done": "published", "release": release_id}) + f"#release-{release_id}"
+    )
+
+
+@routes.post("/operator/releases/{release_id}/withdraw")
+async def withdraw(request: web.Request) -> web.Response:
+    release_id = path_uuid(request, "release_id")
+    values = await form_values(request)
+    reason = values.get("reason", "").strip()
+    if not reason:
+        return await _releases_page(request, errors={release_id: t(request, "operator.error.reason")}, status=422)
+    try:
+        await _call(request, request.app[UPDATES], "POST", f"/v1/releases/{release_id}/withdraw", {"reason": reason})
+    except ServiceError as exc:
+        if exc.status == 403:
+            return _refused(request)
+        return await _releases_page(request, errors={release_id: _kit_problem(request, exc)}, status=exc.status)
+    return redirect(
+        "/operator/releases?" + urlencode({"done": "withdrawn", "release": release_id}) + f"#release-{release_id}"
+    )
