@@ -365,6 +365,23 @@ async def test_http_redirects_to_https(gateway: Gateway, http: aiohttp.ClientSes
         assert response.headers["Location"] == f"{gateway.https}/api/identity/healthz?a=1"
 
 
+async def test_a_person_sending_a_limited_form_too_often_gets_a_page_not_json(
+    gateway: Gateway, http: aiohttp.ClientSession
+) -> None:
+    """The portal's rate-limited forms (PIN registration here) are for people: the gateway's 429 there is a page in
+    both languages with Retry-After, while the APIs keep their problem+json."""
+    statuses = []
+    for _ in range(12):
+        async with http.post(f"{gateway.https}/software/register", data={"pin": "1"}) as response:
+            statuses.append(response.status)
+            if response.status == 429:
+                assert response.content_type == "text/html"
+                assert response.headers["Retry-After"] == "60"
+                page = await response.text()
+                assert "Too many attempts" in page and "Слишком много попыток" in page
+    assert statuses.count(429) >= 5, statuses
+
+
 # Last: it spends the login allowance of 127.0.0.1 in this gateway.
 async def test_login_attempts_beyond_the_burst_get_429(gateway: Gateway, http: aiohttp.ClientSession) -> None:
     statuses = []
