@@ -4,7 +4,6 @@ database outage is (`unreachable`) and how a process lives through one (`Outage`
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import time
@@ -14,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import asyncpg
 
 from shared.logging import get_logger
+from shared.tasks import cancel_and_wait
 
 if TYPE_CHECKING:
     from asyncpg.pool import PoolConnectionProxy
@@ -165,9 +165,7 @@ class Outage:
 
     async def close(self) -> None:
         if self._watcher is not None:
-            self._watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watcher
+            await cancel_and_wait(self._watcher)  # asyncpg's connect can swallow one cancel (shared.tasks)
             self._watcher = None
 
 
