@@ -55,9 +55,9 @@ from bench.common import (
     throwaway_stack,
 )
 from bench.http_me import Load
+from rules.months import Month
 from services.contracts.app import MIGRATIONS, SCHEMA
 from services.contracts.settings import ContractsSettings
-from shared.months import Month
 from shared.settings import BaseServiceSettings
 from tests.tokens import TestKeys
 

@@ -34,6 +34,7 @@ import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractQueue
 
 from bench.common import Result, TestStack, median, quiet_migrate, service_process, spread, throwaway_stack
+from rules.months import Month
 from services.contracts import processing
 from services.contracts.app import MIGRATIONS, SCHEMA
 from services.contracts.settings import ContractsSettings
@@ -41,7 +42,6 @@ from shared.clock import RELOAD_SECONDS, TestClock
 from shared.db import Pool, create_pool
 from shared.events import EXCHANGE
 from shared.events.contracts import ContractActivated
-from shared.months import Month
 
 TARGET = 2.0
 QUEUE = "bench.contracts.activated"

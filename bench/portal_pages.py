@@ -40,7 +40,7 @@ from bench.common import (
     throwaway_stack,
 )
 from bench.contracts_post import jwks_server
-from shared.months import Month
+from rules.months import Month
 from tests.tokens import TestKeys
 
 CONNECTIONS = 50

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from rules.refusal import Refusal, Refused
+
 PROBLEM_BASE = "https://its-portal.dev/problems/"
 
 
@@ -102,3 +104,27 @@ class InternalError(Problem):
 
 class ServiceUnavailable(Problem):
     status, slug, title = 503, "unavailable", "Service temporarily unavailable"
+
+
+_REFUSAL_STATUS = {"invalid": 422, "forbidden": 403, "payment-required": 402, "conflict": 409, "not-found": 404}
+
+
+def refusal_problem(refused: Refused | Refusal, *, slug: str | None = None, title: str | None = None) -> Problem:
+    """The HTTP edge of the rules: a refusal as problem+json. Invalid requests answer 422 with one `errors` entry
+    per refusal (its field, message and reason as the type); other kinds answer their status, the reason as the
+    problem's type unless `slug` names a service's own, and the refusal's details as extension members."""
+    refusals = refused.refusals if isinstance(refused, Refused) else (refused,)
+    first = refusals[0]
+    if first.kind == "invalid":
+        errors = [invalid(r.field or "body", r.message, r.reason, **r.details) for r in refusals]
+        problem: Problem = ValidationFailed(errors, first.message if len(refusals) == 1 else None)
+        if slug is not None:
+            problem.slug = slug
+        if title is not None:
+            problem.title = title
+        return problem
+    problem = Problem(first.message, reason=first.reason, **first.details)
+    problem.status = _REFUSAL_STATUS[first.kind]
+    problem.slug = slug or first.reason
+    problem.title = title or first.message
+    return problem

@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from rules.coverage import CoveredBy, free_period, its_required
+from rules.months import Month
 from services.contracts import domain, maintenance_store, store
 from services.contracts.calendar import ProductionCalendar
 from services.contracts.settings import ContractsSettings
@@ -21,7 +23,6 @@ from shared.app import CLOCK, OUTBOX, POOL
 from shared.auth import Caller
 from shared.events.contracts import Organisation, OrganisationErrorReported
 from shared.http import Api
-from shared.months import Month, free_period
 from shared.parsing import StrictModel
 from shared.problems import NotFound, TooManyRequests
 
@@ -108,7 +109,7 @@ def its_product(number: store.Number, contracts: list[store.Contract]) -> domain
     """The registered number as the ITS rules see it (ITS-7, CMS-6, MON-1), with the contracts that list it."""
     return domain.ItsProduct.of(
         number.number,
-        its_required=domain.its_required(number.edition, number.its_required),
+        its_required=its_required(number.edition, number.its_required),
         purchase_date=number.purchase_date,
         contracts=[contract_span(c) for c in contracts],
     )
@@ -281,7 +282,7 @@ class CoverageOut(BaseModel):
     registration_number: str
     month: str
     covered: bool
-    by: domain.CoveredBy | None
+    by: CoveredBy | None
     until: str | None  # the last covered month
     free_period: PeriodOut | None  # ITS-7, for products that need a contract
 

@@ -16,7 +16,8 @@ from datetime import date, datetime, time
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from shared.months import Month, Period, free_period
+from rules.coverage import Coverage, coverage, covered_until
+from rules.months import Month, Period
 from shared.problems import invalid
 
 # ---- contracts (ITS-1) --------------------------------------------------------------------
@@ -125,36 +126,6 @@ def _why(c: ContractFacts, subscriber_code: str, known_number: str | None, curre
     return WhyNotListed("listed")
 
 
-CoveredBy = Literal["contract", "free_period", "not_required"]
-
-
-def its_required(edition: str, announced: bool | None) -> bool:
-    """ITS-7: whether a product needs a contract, as the catalogue announced it; by its edition where it did
-    not (every edition but BASIC): never claim support we cannot confirm."""
-    return announced if announced is not None else edition != "BASIC"
-
-
-@dataclass(frozen=True)
-class Coverage:
-    covered: bool
-    by: CoveredBy | None
-    until: Month | None  # the last month of the covering contract or free period
-
-
-def coverage(
-    month: Month, *, its_required: bool, purchase_date: date | None, contract_periods: list[Period]
-) -> Coverage:
-    """ITS-7: are updates of this product covered in `month`, and by what (a contract wins over the free period)."""
-    if not its_required:
-        return Coverage(True, "not_required", None)
-    covering = [p for p in contract_periods if month in p]
-    if covering:
-        return Coverage(True, "contract", max(p.end for p in covering))
-    if purchase_date is not None and month in free_period(purchase_date):
-        return Coverage(True, "free_period", free_period(purchase_date).end)
-    return Coverage(False, None, None)
-
-
 @dataclass(frozen=True)
 class ContractSpan:
     """A processed ITS contract as the coverage rules see it (ITS-7, CMS-6, CMS-7, MON-1)."""
@@ -189,18 +160,13 @@ class ItsProduct:
             month,
             its_required=self.its_required,
             purchase_date=self.purchase_date,
-            contract_periods=[c.period for c in self.contracts],
+            contract_periods=(c.period for c in self.contracts),
         )
 
     def covered_until(self, month: Month) -> Month | None:
-        """The last month of the unbroken coverage that includes `month`: back-to-back and overlapping contracts
-        and the free period count as one. None if `month` is not covered, or the product needs no contract."""
-        if not self.its_required or not self.coverage(month).covered:
-            return None
-        ends = [c.period.end for c in self.contracts]
-        if self.purchase_date is not None:
-            ends.append(free_period(self.purchase_date).end)
-        last = max(ends)  # covered, so some period covers `month`
-        while month < last and self.coverage(month.plus(1)).covered:
-            month = month.plus(1)
-        return month
+        return covered_until(
+            month,
+            its_required=self.its_required,
+            purchase_date=self.purchase_date,
+            contract_periods=(c.period for c in self.contracts),
+        )

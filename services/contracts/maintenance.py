@@ -20,8 +20,8 @@ from dataclasses import field as dataclass_field
 from datetime import date
 from typing import Literal
 
+from rules.months import Month, Period
 from services.contracts.domain import ContractSpan, ItsProduct
-from shared.months import Month, Period
 
 # rule CMS-5: no maintenance period starts before March 2014.
 EARLIEST_START = Month(2014, 3)

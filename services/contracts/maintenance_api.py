@@ -16,6 +16,8 @@ from typing import Annotated, Literal
 from aiohttp import web
 from pydantic import BaseModel, Field, StringConstraints
 
+from rules.coverage import its_required
+from rules.months import Month
 from services.contracts import domain, maintenance, maintenance_store, store
 from services.contracts.api import PeriodOut, contract_span, id_in_path, vendor_today
 from shared.app import CLOCK, OUTBOX, POOL
@@ -23,7 +25,6 @@ from shared.auth import Caller
 from shared.db import Connection
 from shared.events.contracts import MaintenanceActivated
 from shared.http import Api, Link
-from shared.months import Month
 from shared.parsing import StrictModel
 from shared.problems import Conflict, NotFound, Problem
 
@@ -188,7 +189,7 @@ async def _subscriber_products(
             registration_number=n.number,
             edition=n.edition,
             configurations={c: categories[c] for c in (n.configurations or []) if c in categories},
-            its_required=domain.its_required(n.edition, n.its_required),
+            its_required=its_required(n.edition, n.its_required),
             purchase_date=n.purchase_date,
         )
         for n in await store.subscriber_numbers(conn, subscriber_id)

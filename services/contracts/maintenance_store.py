@@ -6,8 +6,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from rules.months import Period
 from shared.db import Connection
-from shared.months import Period
 
 # ---- maintenance services (CMS) ---------------------------------------------------------------
 

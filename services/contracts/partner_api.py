@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from rules.months import Month
 from services.contracts import domain, store
 from services.contracts.api import (
     CALENDAR,
@@ -32,7 +33,6 @@ from shared.db import Connection
 from shared.events.contracts import ContractReceived, OrganisationCorrected
 from shared.http import Api, Header, Link
 from shared.logging import get_logger
-from shared.months import Month
 from shared.pages import Cursor, decode_cursor, encode_cursor
 from shared.parsing import StrictModel
 from shared.problems import BadRequest, Conflict, NotFound, Problem, ValidationFailed, invalid

@@ -9,8 +9,8 @@ from typing import Any
 
 import asyncpg
 
+from rules.months import Month, Period
 from shared.db import Connection
-from shared.months import Month, Period
 
 # ---- contracts ----------------------------------------------------------------------------
 

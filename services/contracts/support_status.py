@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
+from rules.months import Month, Period
 from services.contracts.domain import ItsProduct
-from shared.months import Month, Period
 
 # rule MON-1: WARNING when the coverage ends within this many days. Our reading: count the days
 # from today to the last covered day (the last day of the last covered month); 30 or fewer is

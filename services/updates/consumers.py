@@ -8,6 +8,7 @@ leaves the same state; each change also tells the replicas' caches (entitlement_
 
 from __future__ import annotations
 
+from rules.months import Period
 from services.updates import entitlement_store as store
 from shared.consumer import PermanentFailure, Subscription
 from shared.db import Connection
@@ -21,7 +22,6 @@ from shared.events.registration import (
     ProductTransferred,
     RegisteredProductEvent,
 )
-from shared.months import Period
 
 REGISTRATION_QUEUE = "updates.registration"
 CONTRACTS_QUEUE = "updates.contracts"

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Literal
 
-from shared.months import Month, Period, free_period
+from rules.coverage import coverage, free_period
+from rules.months import Month, Period
 
 ITS_ACCESS = "its_access"
 
@@ -45,7 +46,9 @@ class Holding:
         return (*self.contracts, free_period(self.purchase_date))
 
     def covers(self, month: Month) -> bool:
-        return any(month in period for period in self.covered_periods())
+        return coverage(
+            month, its_required=True, purchase_date=self.purchase_date, contract_periods=self.contracts
+        ).covered
 
 
 @dataclass(frozen=True)

@@ -20,13 +20,13 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel
 
+from rules.months import Period
 from services.updates import entitlement
 from services.updates.entitlement import Decision, Holding, Member
 from services.updates.settings import UpdatesSettings
 from shared.app import CLOCK, POOL, SETTINGS
 from shared.auth import Caller, SubscriberClaim
 from shared.db import Connection
-from shared.months import Period
 from shared.problems import Problem
 
 CHANNEL = "updates_entitlement"

@@ -16,12 +16,12 @@ from zoneinfo import ZoneInfo
 import jwt
 import pytest
 
+from rules.months import Month
 from services.portal import store as portal_store
 from services.portal.pages.base import SESSIONS
 from services.portal.sessions import Session, _id_hash, _unb64, _unseal
 from shared.app import POOL
 from shared.clock import TestClock
-from shared.months import Month
 from tests.infra import RunningApp, TestStack, wait_for
 from tests.integration.identity_fixtures import identity
 from tests.integration.registration_fixtures import World

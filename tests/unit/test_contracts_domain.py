@@ -7,8 +7,9 @@ from datetime import date
 
 import pytest
 
+from rules.coverage import Coverage, coverage, free_period, its_required
+from rules.months import Month, Period
 from services.contracts import domain
-from shared.months import Month, Period, free_period
 
 NOW = Month(2026, 12)
 MINE, OTHER = "CL-1111111", "CL-2222222"
@@ -82,19 +83,14 @@ def test_coverage_prefers_the_contract_then_the_free_period() -> None:
     purchase = date(2026, 10, 20)
     assert free_period(purchase) == Period(Month(2026, 10), Month(2027, 3))
     contract = Period.parse("2027-02", "2028-01")
-    assert domain.coverage(Month(2027, 2), its_required=True, purchase_date=purchase, contract_periods=[contract]) == (
-        domain.Coverage(True, "contract", Month(2028, 1))
+    assert coverage(Month(2027, 2), its_required=True, purchase_date=purchase, contract_periods=[contract]) == (
+        Coverage(True, "contract", Month(2028, 1))
     )
-    assert domain.coverage(
-        Month(2027, 1), its_required=True, purchase_date=purchase, contract_periods=[contract]
-    ).by == ("free_period")
-    assert not domain.coverage(
-        Month(2028, 2), its_required=True, purchase_date=purchase, contract_periods=[contract]
-    ).covered
-    assert (
-        domain.coverage(Month(2040, 1), its_required=False, purchase_date=None, contract_periods=[]).by
-        == "not_required"
+    assert coverage(Month(2027, 1), its_required=True, purchase_date=purchase, contract_periods=[contract]).by == (
+        "free_period"
     )
+    assert not coverage(Month(2028, 2), its_required=True, purchase_date=purchase, contract_periods=[contract]).covered
+    assert coverage(Month(2040, 1), its_required=False, purchase_date=None, contract_periods=[]).by == "not_required"
 
 
 def span(start: str, end: str, *numbers: str) -> domain.ContractSpan:
@@ -127,8 +123,8 @@ def test_a_products_its_condition_counts_only_contracts_listing_it(
 def test_a_product_that_needs_no_contract_is_covered_without_an_end() -> None:
     basic = domain.ItsProduct.of("B", its_required=False, purchase_date=None, contracts=[])
     assert basic.coverage(Month(2040, 1)).by == "not_required" and basic.covered_until(Month(2040, 1)) is None
-    assert domain.its_required("BASIC", None) is False and domain.its_required("PROF", None) is True
-    assert domain.its_required("PROF", False) is False  # the catalogue's word wins
+    assert its_required("BASIC", None) is False and its_required("PROF", None) is True
+    assert its_required("PROF", False) is False  # the catalogue's word wins
 
 
 def test_a_contract_expires_at_the_start_of_the_month_after_its_period() -> None:

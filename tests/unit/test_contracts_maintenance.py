@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from rules.months import Month, Period
 from services.contracts.domain import ContractSpan
 from services.contracts.maintenance import (
     ActivationCode,
@@ -20,7 +21,6 @@ from services.contracts.maintenance import (
     products_with,
     uncovered_months,
 )
-from shared.months import Month, Period
 
 P1 = uuid.UUID("00000000-0000-0000-0000-0000000000a1")
 P2 = uuid.UUID("00000000-0000-0000-0000-0000000000a2")

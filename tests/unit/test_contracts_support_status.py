@@ -11,10 +11,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from rules.coverage import free_period
+from rules.months import Month, Period
 from services.contracts.domain import ContractSpan, ItsProduct
 from services.contracts.maintenance import Product, contract_warning
 from services.contracts.support_status import MaintenanceSpan, SupportStatus, support_status
-from shared.months import Month, Period, free_period
 
 P_CONTRACT = uuid.UUID("00000000-0000-0000-0000-0000000000c1")
 P_CONTRACT_2 = uuid.UUID("00000000-0000-0000-0000-0000000000c2")

@@ -8,8 +8,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from rules.months import Month, Period
 from services.updates.entitlement import ITS_ACCESS, Decision, Holding, Member, download_decision, support_end
-from shared.months import Month, Period
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 TODAY = date(2026, 11, 27)

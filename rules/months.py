@@ -1,7 +1,4 @@
-"""Whole months (`YYYY-MM`): contract periods (ITS-1), free periods (ITS-7), maintenance periods (CMS-5).
-
-Shared by contracts (which keeps the contracts) and updates (which checks coverage for downloads, UPD-4).
-"""
+"""Whole months (`YYYY-MM`): the unit of contract periods (ITS-1), free periods (ITS-7), maintenance (CMS-5)."""
 
 from __future__ import annotations
 
@@ -80,13 +77,3 @@ class Period:
     @property
     def months(self) -> int:
         return self.start.months_until(self.end) + 1
-
-
-# rule ITS-7: six months of free ITS support from the purchase date: its month and the five after it.
-FREE_PERIOD_MONTHS = 6
-
-
-def free_period(purchase_date: date) -> Period:
-    """ITS-7: six months of free support from the purchase date: its month and the five after it."""
-    start = Month.of(purchase_date)
-    return Period(start, start.plus(FREE_PERIOD_MONTHS - 1))
