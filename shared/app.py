@@ -27,6 +27,7 @@ from shared.jobs import JobHandler, JobWorker
 from shared.logging import get_logger
 from shared.metrics import Metrics
 from shared.middlewares import DB_OUTAGE, METRICS, metrics_middleware, problem_middleware, request_context_middleware
+from shared.openapi import add_openapi_route
 from shared.outbox import Outbox, OutboxRelay
 from shared.revocations import ACCESS_TOKEN_LIFETIME, REVOKING_TYPES, revocation_of
 from shared.settings import BaseServiceSettings
@@ -58,6 +59,7 @@ def create_app(settings: BaseServiceSettings, *, service: str, api: Api) -> web.
     app.router.add_get("/readyz", _readyz)
     app.router.add_get("/metrics", _metrics)
     api.add_routes(app)
+    add_openapi_route(app, api)
     return app
 
 

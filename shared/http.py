@@ -14,7 +14,6 @@ import pydantic
 from aiohttp import web
 
 from shared.logging import get_logger
-from shared.openapi import TOKEN_PATTERN, UUID_PATTERN
 from shared.parsing import PathParams, parse_params, parse_query, read_form, read_json
 
 log = get_logger(__name__)
@@ -189,18 +188,15 @@ class Api:
         self.operations.extend(other.operations)
 
     def add_routes(self, app: web.Application) -> None:
+        """The routes; `shared.openapi.add_openapi_route` serves their document."""
         for op in self.operations:
             app.router.add_route(op.method, op.path, _endpoint(op))
-        app.router.add_get("/openapi.json", self._openapi_handler)
 
-    async def _openapi_handler(self, request: web.Request) -> web.Response:
-        return web.json_response(self.openapi())
 
-    def openapi(self) -> dict[str, Any]:
-        from shared.openapi import build_openapi
-
-        return build_openapi(self)
-
+# A UUID in a route's path (`{id:uuid}`): anything else matches no route, a 404 like an unknown id.
+UUID_PATTERN = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+# An opaque token from an e-mail's link (verification, password reset, invitation): 16-128 base64url characters.
+TOKEN_PATTERN = "[A-Za-z0-9_-]{16,128}"  # noqa: S105 - a pattern, not a secret
 
 # Named path formats: `{id:uuid}` and `{token:token}` are a route's regex for an id or an e-mail link's token; a value
 # outside it matches no route (404, as an unknown id), and the document declares the same pattern.

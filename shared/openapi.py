@@ -11,20 +11,16 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pydantic
+from aiohttp import web
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 
-if TYPE_CHECKING:
-    from shared.http import Api, Operation
+from shared.http import UUID_PATTERN, Api, Operation
 
 REF = "#/components/schemas/{model}"
-# A UUID in a route's path (`{id:UUID_PATTERN}`): anything else matches no route, a 404 like an unknown id.
-UUID_PATTERN = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-# An opaque token from an e-mail's link (verification, password reset, invitation): 16-128 base64url characters.
-TOKEN_PATTERN = "[A-Za-z0-9_-]{16,128}"  # noqa: S105 - a pattern, not a secret
 PROBLEM = "application/problem+json"
 RETRY_AFTER = {
     "description": "Seconds to wait before trying again",
@@ -112,6 +108,18 @@ class DocumentedSchema(GenerateJsonSchema):
             edge = f"[^{_TRIMMED}]"
             json_schema["pattern"] = edge if least == 1 else f"{edge}[\\s\\S]{{{least - 2}}}{edge}"
         return json_schema
+
+
+def add_openapi_route(app: web.Application, api: Api) -> None:
+    """`GET /openapi.json`: the document of `api`, built once on first request."""
+    document: dict[str, Any] = {}
+
+    async def openapi_json(request: web.Request) -> web.Response:
+        if not document:
+            document.update(build_openapi(api))
+        return web.json_response(document)
+
+    app.router.add_get("/openapi.json", openapi_json)
 
 
 def build_openapi(api: Api) -> dict[str, Any]:

@@ -29,7 +29,7 @@ import enum
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from shared.events import Envelope, unwrap
 from shared.events.identity import (
@@ -40,9 +40,6 @@ from shared.events.identity import (
     PartnerStaffRemoved,
 )
 from shared.problems import Forbidden, Problem, Unauthorized
-
-if TYPE_CHECKING:
-    from shared.auth import Caller
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
@@ -138,7 +135,25 @@ class Grant:
         return cls("partner_client", (client_id,))
 
 
-def grants_of(caller: Caller) -> list[Grant]:
+class _Identified(Protocol):
+    @property
+    def id(self) -> uuid.UUID: ...
+
+
+class Bearer(Protocol):
+    """What revocation reads of a verified token's caller (`shared.auth.Caller` is one)."""
+
+    @property
+    def account_id(self) -> uuid.UUID: ...
+    @property
+    def claims(self) -> dict[str, Any]: ...
+    @property
+    def subscriber(self) -> _Identified | None: ...
+    @property
+    def partner_id(self) -> uuid.UUID | None: ...
+
+
+def grants_of(caller: Bearer) -> list[Grant]:
     """The grants a token carries: its subscriber membership; or its partner, and the staff member or the API
     client it was issued to (a client's id and an account's are both random uuids: they never collide)."""
     grants: list[Grant] = []
@@ -215,7 +230,7 @@ class Revocations:
             horizon = self._newest_us - FORGET_AFTER_US
             self._latest = {grant: seen for grant, seen in self._latest.items() if seen[0] >= horizon}
 
-    def refusal(self, caller: Caller) -> Problem | None:
+    def refusal(self, caller: Bearer) -> Problem | None:
         """Why this token no longer gives access, or None while it does."""
         if not self._latest:
             return None
