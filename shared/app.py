@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 
 import pydantic
@@ -23,7 +23,7 @@ from shared.consumer import Consumer, Subscription
 from shared.db import Outage, Pool, pool_context
 from shared.events import Envelope
 from shared.http import AUTHENTICATOR, Api
-from shared.jobs import JobHandler, JobWorker
+from shared.jobs import Daily, JobHandler, JobWorker
 from shared.logging import get_logger
 from shared.metrics import Metrics
 from shared.middlewares import DB_OUTAGE, METRICS, metrics_middleware, problem_middleware, request_context_middleware
@@ -146,10 +146,20 @@ def setup_consumers(app: web.Application, subscriptions: list[Subscription]) -> 
     app.cleanup_ctx.append(consumers)
 
 
-def setup_jobs(app: web.Application, handlers: dict[str, JobHandler], *, workers: int = 1) -> None:
+def setup_jobs(
+    app: web.Application, handlers: dict[str, JobHandler], *, daily: Sequence[Daily] = (), workers: int = 1
+) -> None:
+    """Deferred job workers for `handlers`, and the `daily` jobs: each scheduled for today at start-up (a no-op
+    when a replica or an earlier start did it) and run once a day from then on."""
     settings = app[SETTINGS]
+    handlers = {**handlers, **{job.kind: job.handle for job in daily}}
 
     async def jobs(app: web.Application) -> AsyncIterator[None]:
+        if daily:
+            now = app[CLOCK].now()
+            async with app[POOL].acquire() as conn:
+                for job in daily:
+                    await job.schedule(conn, now)
         worker = JobWorker(
             app[POOL], app[CLOCK], handlers, metrics=app[METRICS], poll_seconds=settings.jobs_poll_seconds
         )

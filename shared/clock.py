@@ -12,9 +12,10 @@ import json
 import os
 import re
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 RELOAD_SECONDS = 0.25
 CLOCK_FILE = "clock.json"
@@ -22,6 +23,11 @@ CLOCK_FILE = "clock.json"
 
 class Clock(Protocol):
     def now(self) -> datetime: ...
+
+
+def local_date(moment: datetime, zone: ZoneInfo) -> date:
+    """The calendar date of `moment` in `zone`: "today" for the vendor is the date in the vendor's zone."""
+    return moment.astimezone(zone).date()
 
 
 class SystemClock:

@@ -189,3 +189,24 @@ class JobWorker:
             job.id,
         )
         self.metrics.jobs.labels(job.kind, "done").inc()
+
+
+DailyWork = Callable[[Connection, datetime], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Daily:
+    """A job that runs once a day: `work(conn, run_at)`, then the next day's run is scheduled in the same
+    transaction. `dedupe` names the day's run, so whichever replica or restart schedules it first wins and a
+    day is never run twice."""
+
+    kind: str
+    dedupe: str  # e.g. "purge-pin-failures": the day's key is "purge-pin-failures:2026-12-04"
+    work: DailyWork
+
+    async def handle(self, conn: Connection, job: Job) -> None:
+        await self.work(conn, job.run_at)
+        await self.schedule(conn, job.run_at + timedelta(days=1))
+
+    async def schedule(self, conn: Connection, at: datetime) -> None:
+        await schedule(conn, self.kind, {}, at, dedupe_key=f"{self.dedupe}:{at.date()}")
