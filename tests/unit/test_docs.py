@@ -110,3 +110,12 @@ def test_every_rule_the_code_cites_is_described() -> None:
             for rule in set(cited.findall(path.read_text(encoding="utf-8"))) - described:
                 undescribed.setdefault(rule, str(path.relative_to(ROOT)))
     assert not undescribed, f"rule ids cited but not in docs/rules.md (first file citing each): {undescribed}"
+
+
+def test_no_doc_points_outside_the_repository() -> None:
+    outside = [
+        str(path.relative_to(ROOT))
+        for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+        if "../shared/" in path.read_text(encoding="utf-8")
+    ]
+    assert not outside, f"these point to ../shared/, which is not part of the repository: {outside}"
