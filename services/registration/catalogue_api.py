@@ -6,21 +6,22 @@ operator scope. Changes are PUTs, so `itsctl catalogue import` can load a file a
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated, Literal
 
 from aiohttp import web
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
-from services.registration import batches, domain, issuing, store
+from rules.refusal import Refused
+from services.registration import catalogue, domain, store
 from services.registration.api import PINS, SETTINGS, ArticlePath, Text
-from services.registration.batches import IssuedBatch, IssuedNumber
+from services.registration.batches_api import BatchAccepted, IssuedBatch, IssuedNumber, accepted_out
+from services.registration.problems import problem_of
 from shared.app import CLOCK, OUTBOX, POOL
 from shared.auth import Caller
-from shared.events.registration import ConfigurationChanged, Edition, ProductChanged
+from shared.events.registration import Edition
 from shared.http import Api, Link, Upserted
 from shared.parsing import PathParams, StrictModel
-from shared.problems import NotFound, ValidationFailed
+from shared.problems import NotFound
 
 routes = Api("ITS Portal registration: catalogue")
 
@@ -118,9 +119,8 @@ def _product_out(p: store.Product) -> ProductOut:
 )
 async def put_configuration(request: web.Request, caller: Caller, params: CodePath, body: ConfigurationIn) -> Upserted:
     configuration = store.Configuration(params.code, body.name, body.maintenance_category, body.vendor)
-    async with request.app[POOL].acquire() as conn, conn.transaction():
-        created = await store.upsert_configuration(conn, configuration, request.app[CLOCK].now())
-        await request.app[OUTBOX].add(conn, ConfigurationChanged(**configuration.__dict__))
+    app = request.app
+    created = await catalogue.save_configuration(app[POOL], app[OUTBOX], configuration, app[CLOCK].now())
     return Upserted(ConfigurationOut(**configuration.__dict__), created)
 
 
@@ -152,18 +152,21 @@ async def list_configurations(request: web.Request, caller: Caller) -> Configura
     tags=("catalogue",),
 )
 async def put_product(request: web.Request, caller: Caller, params: ArticlePath, body: ProductIn) -> Upserted:
-    article = params.article
-    codes = sorted(set(body.configurations))
-    its_required = domain.default_its_required(body.edition) if body.its_required is None else body.its_required
-    product = store.Product(article, body.name, body.edition, body.pin_envelope, its_required, codes)
-    async with request.app[POOL].acquire() as conn, conn.transaction():
-        missing = await store.missing_configurations(conn, codes)
-        if missing:
-            raise ValidationFailed(
-                [{"field": "configurations", "message": f"not in the catalogue: {', '.join(missing)}"}]
-            )
-        created = await store.upsert_product(conn, product, request.app[CLOCK].now())
-        await request.app[OUTBOX].add(conn, ProductChanged(**product.__dict__))
+    app = request.app
+    try:
+        product, created = await catalogue.save_product(
+            app[POOL],
+            app[OUTBOX],
+            now=app[CLOCK].now(),
+            article=params.article,
+            name=body.name,
+            edition=body.edition,
+            configurations=body.configurations,
+            pin_envelope=body.pin_envelope,
+            its_required=body.its_required,
+        )
+    except Refused as refused:
+        raise problem_of(refused) from None
     return Upserted(_product_out(product), created)
 
 
@@ -206,7 +209,7 @@ async def get_product(request: web.Request, caller: Caller, params: ArticlePath)
     body=IssueIn,
     response=IssuedBatch,
     status=201,
-    responses={202: batches.BatchAccepted},
+    responses={202: BatchAccepted},
     errors=(404,),
     tags=("catalogue",),
 )
@@ -217,38 +220,29 @@ async def issue_numbers(
     ITS_ISSUE_AT_ONCE (1,000) numbers: in this answer (201), every one committed before it is sent. More: 202
     with the batch's URL (`Location`) and its key, shown once; the batch shows its progress and, when done,
     its numbers with their PINs (batches.py)."""
-    article = params.article
-    async with request.app[POOL].acquire() as conn:
-        product = await store.product(conn, article)
-    if product is None:
-        raise NotFound("no product with this article")
-    with_pin = product.pin_envelope if body.with_pin is None else body.with_pin
-    if with_pin and not product.pin_envelope:
-        raise ValidationFailed([{"field": "with_pin", "message": "this product is delivered without PIN envelopes"}])
-
-    now = request.app[CLOCK].now()
-    if body.count > request.app[SETTINGS].issue_at_once:
-        async with request.app[POOL].acquire() as conn, conn.transaction():
-            accepted = await batches.start(
-                conn, product, with_pin=with_pin, count=body.count, requested_by=caller.account_id, now=now
-            )
-        return web.json_response(accepted.model_dump(mode="json"), status=202, headers={"Location": accepted.url})
-
-    pins, batch_id = request.app[PINS], uuid.uuid4()
-    drawn = await issuing.draw(pins, body.count, with_pin)  # seconds of hashing need no lock: before the transaction
-    async with request.app[POOL].acquire() as conn, conn.transaction():
-        issued = await issuing.issue(
-            conn,
-            request.app[OUTBOX],
-            pins,
-            drawn,
-            article=article,
-            edition=product.edition,
-            batch_id=batch_id,
-            with_pin=with_pin,
-            now=now,
+    app = request.app
+    try:
+        issued = await catalogue.issue_numbers(
+            app[POOL],
+            app[OUTBOX],
+            app[PINS],
+            now=app[CLOCK].now(),
+            article=params.article,
+            count=body.count,
+            with_pin=body.with_pin,
+            at_once=app[SETTINGS].issue_at_once,
+            requested_by=caller.account_id,
         )
-    items = [IssuedNumber(registration_number=n, pin=p) for n, p in issued.items()]
+    except Refused as refused:
+        raise problem_of(refused) from None
+    if not isinstance(issued, catalogue.IssuedNow):
+        accepted = accepted_out(issued)
+        return web.json_response(accepted.model_dump(mode="json"), status=202, headers={"Location": accepted.url})
+    product = issued.product
     return IssuedBatch(
-        batch_id=batch_id, article=article, product_name=product.name, edition=product.edition, items=items
+        batch_id=issued.batch_id,
+        article=product.article,
+        product_name=product.name,
+        edition=product.edition,
+        items=[IssuedNumber(registration_number=n, pin=p) for n, p in issued.numbers.items()],
     )

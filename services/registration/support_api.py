@@ -8,25 +8,15 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import BaseModel
 
-from services.registration import store
-from services.registration.api import (
-    OPERATOR,
-    NumberPath,
-    ProductRef,
-    RegistrationOut,
-    Transfer,
-    _registered,
-    _registration_out,
-    product_event,
-)
+from rules.refusal import Refused
+from services.registration import store, transfers
+from services.registration.api import OPERATOR, NumberPath, ProductRef, RegistrationOut, Transfer, registration_out
+from services.registration.problems import problem_of
 from shared.app import CLOCK, OUTBOX, POOL
 from shared.auth import Caller
-from shared.events.registration import (
-    ProductTransferred,
-    RegisteredBy,
-)
+from shared.events.registration import RegisteredBy
 from shared.http import Api
-from shared.problems import Conflict, NotFound, ValidationFailed, invalid
+from shared.problems import NotFound
 
 routes = Api("ITS Portal registration: support")
 
@@ -105,39 +95,17 @@ async def number_record(request: web.Request, caller: Caller, params: NumberPath
     tags=("registrations",),
 )
 async def transfer(request: web.Request, caller: Caller, params: NumberPath, body: Transfer) -> RegistrationOut:
-    number = params.number
-    app, now = request.app, request.app[CLOCK].now()
-    async with app[POOL].acquire() as conn, conn.transaction():
-        target = await store.subscriber_by_code(conn, body.subscriber_code)
-        if target is None:
-            raise ValidationFailed([invalid("subscriber_code", "no subscriber has this code", "subscriber_unknown")])
-        registration = await store.lock_number(conn, number)
-        if registration is None:
-            raise NotFound("no product has this registration number")
-        if registration.subscriber_id is None or registration.subscriber_code is None:
-            raise Conflict("the product is not registered to anyone: nothing to transfer")
-        if registration.subscriber_id == target.id:
-            raise Conflict("the product is registered to this subscriber already")
-        await store.transfer(
-            conn,
-            number,
-            to_subscriber_id=target.id,
-            to_subscriber_code=target.code,
-            from_subscriber_id=registration.subscriber_id,
+    app = request.app
+    try:
+        moved, partners = await transfers.transfer(
+            app[POOL],
+            app[OUTBOX],
+            now=app[CLOCK].now(),
             operator_id=caller.account_id,
+            number=params.number,
+            subscriber_code=body.subscriber_code,
             reason=body.reason,
-            now=now,
         )
-        moved = await _registered(conn, number)
-        await app[OUTBOX].add(
-            conn,
-            product_event(
-                ProductTransferred,
-                moved,
-                from_subscriber_id=registration.subscriber_id,
-                from_subscriber_code=registration.subscriber_code,
-                reason=body.reason,
-            ),
-        )
-        partners = await store.partner_names(conn, [moved.partner_id] if moved.partner_id else [])
-    return _registration_out(moved, partners)
+    except Refused as refused:
+        raise problem_of(refused) from None
+    return registration_out(moved, partners)

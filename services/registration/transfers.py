@@ -1,0 +1,65 @@
+"""The vendor's support moves a registered product to another subscriber (audited)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from rules.refusal import Refusal, Refused
+from services.registration import events, store
+from services.registration.authorisations import SUBSCRIBER_UNKNOWN
+from services.registration.registrations import registered
+from shared.db import Pool
+from shared.events.registration import ProductTransferred
+from shared.outbox import Outbox
+
+NUMBER_UNKNOWN = Refusal("not-found", "no product has this registration number", kind="not-found")
+NOT_REGISTERED = Refusal("conflict", "the product is not registered to anyone: nothing to transfer", kind="conflict")
+ALREADY_THERE = Refusal("conflict", "the product is registered to this subscriber already", kind="conflict")
+
+
+async def transfer(
+    pool: Pool,
+    outbox: Outbox,
+    *,
+    now: datetime,
+    operator_id: uuid.UUID,
+    number: str,
+    subscriber_code: str,
+    reason: str,
+) -> tuple[store.Registration, dict[uuid.UUID, str]]:
+    """The moved registration and its partner's name, the transfer recorded with its reason."""
+    async with pool.acquire() as conn, conn.transaction():
+        target = await store.subscriber_by_code(conn, subscriber_code)
+        if target is None:
+            raise Refused(SUBSCRIBER_UNKNOWN)
+        registration = await store.lock_number(conn, number)
+        if registration is None:
+            raise Refused(NUMBER_UNKNOWN)
+        if registration.subscriber_id is None or registration.subscriber_code is None:
+            raise Refused(NOT_REGISTERED)
+        if registration.subscriber_id == target.id:
+            raise Refused(ALREADY_THERE)
+        await store.transfer(
+            conn,
+            number,
+            to_subscriber_id=target.id,
+            to_subscriber_code=target.code,
+            from_subscriber_id=registration.subscriber_id,
+            operator_id=operator_id,
+            reason=reason,
+            now=now,
+        )
+        moved = await registered(conn, number)
+        await outbox.add(
+            conn,
+            events.product_event(
+                ProductTransferred,
+                moved,
+                from_subscriber_id=registration.subscriber_id,
+                from_subscriber_code=registration.subscriber_code,
+                reason=reason,
+            ),
+        )
+        partners = await store.partner_names(conn, [moved.partner_id] if moved.partner_id else [])
+    return moved, partners
