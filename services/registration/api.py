@@ -14,10 +14,9 @@ from typing import Annotated, Literal
 from aiohttp import web
 from pydantic import AfterValidator, BaseModel, EmailStr, Field, StringConstraints
 
-from rules.refusal import Refused
-from services.registration import domain, registrations, store
+from services.registration import access, domain, registrations, store
 from services.registration.pins import Pins
-from services.registration.problems import problem_of
+from services.registration.problems import refusals_answered
 from services.registration.settings import RegistrationSettings
 from shared.app import CLOCK, OUTBOX, POOL
 from shared.auth import Caller
@@ -225,7 +224,7 @@ async def register_with_pin(request: web.Request, caller: Caller, body: PinRegis
     on any numbers, 429 says when to try again, in the vendor's time zone, and what is locked (REG-7)."""
     subscriber = caller.require_owner()  # rule SUB-4
     app = request.app
-    try:
+    with refusals_answered():
         registration = await registrations.register_with_pin(
             app[POOL],
             app[OUTBOX],
@@ -241,8 +240,6 @@ async def register_with_pin(request: web.Request, caller: Caller, body: PinRegis
             card=body.card.model_dump(mode="json"),
             purchase_date=body.card.purchase_date,
         )
-    except Refused as refused:
-        raise problem_of(refused) from None
     return registration_out(registration, {})
 
 
@@ -259,9 +256,7 @@ async def register_with_pin(request: web.Request, caller: Caller, body: PinRegis
 )
 async def list_registrations(request: web.Request, caller: Caller) -> RegistrationList:
     subscriber = caller.require_subscriber()  # any user of the subscriber may read (SUB-4 limits changes)
-    async with request.app[POOL].acquire() as conn:
-        registrations = await store.subscriber_registrations(conn, subscriber.id)
-        partners = await store.partner_names(conn, [r.partner_id for r in registrations if r.partner_id])
+    registrations, partners = await access.subscriber_registrations(request.app[POOL], subscriber.id)
     return RegistrationList(items=[registration_out(r, partners) for r in registrations])
 
 
@@ -275,35 +270,22 @@ async def list_registrations(request: web.Request, caller: Caller) -> Registrati
 )
 async def configuration_access(request: web.Request, caller: Caller) -> AccessList:
     subscriber = caller.require_subscriber()
-    async with request.app[POOL].acquire() as conn:
-        configurations = await store.configurations(conn)
-        products = await store.products(conn)
-        registrations = await store.subscriber_registrations(conn, subscriber.id)
-    active = {c for r in registrations if r.state == "active" for c in r.configurations}
-    pending: dict[str, datetime] = {}
-    for r in registrations:
-        if r.state == "pending" and r.active_from is not None:
-            for code in r.configurations:
-                pending[code] = min(pending.get(code, r.active_from), r.active_from)
-    items = []
-    for c in configurations:
-        registered = c.code in active
-        offer = None
-        if not registered:
-            offered = [
-                OfferedProduct(article=p.article, name=p.name, edition=p.edition)
-                for p in products
-                if c.code in p.configurations
-            ]
-            offer = Offer(how=domain.OFFER_HOW, products=offered)
-        items.append(
+    items = await access.configuration_access(request.app[POOL], subscriber.id)
+    return AccessList(
+        items=[
             ConfigurationAccess(
-                code=c.code,
-                name=c.name,
-                maintenance_category=c.maintenance_category,
-                registered=registered,
-                pending_from=pending.get(c.code) if not registered else None,
-                offer=offer,
+                code=a.configuration.code,
+                name=a.configuration.name,
+                maintenance_category=a.configuration.maintenance_category,
+                registered=a.registered,
+                pending_from=a.pending_from,
+                offer=None
+                if a.registered
+                else Offer(
+                    how=domain.OFFER_HOW,
+                    products=[OfferedProduct(article=p.article, name=p.name, edition=p.edition) for p in a.offered],
+                ),
             )
-        )
-    return AccessList(items=items)
+            for a in items
+        ]
+    )

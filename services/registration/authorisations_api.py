@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from rules.refusal import Refused
 from services.registration import authorisations
 from services.registration.api import SETTINGS, PartnerAuthorisation, RegistrationOut, registration_out
-from services.registration.problems import problem_of
+from services.registration.problems import refusals_answered
 from shared.app import CLOCK, OUTBOX, POOL
 from shared.auth import Caller
 from shared.http import Api
@@ -30,7 +29,7 @@ async def authorise(request: web.Request, caller: Caller, body: PartnerAuthorisa
     """Repeating an authorisation already made for the same subscriber answers it again (a retry is safe)."""
     partner_id = caller.require_partner()  # rule REG-5: partners authorise products
     app = request.app
-    try:
+    with refusals_answered():
         registration, partners = await authorisations.authorise(
             app[POOL],
             app[OUTBOX],
@@ -42,6 +41,4 @@ async def authorise(request: web.Request, caller: Caller, body: PartnerAuthorisa
             subscriber_code=body.subscriber_code,
             purchase_date=body.purchase_date,
         )
-    except Refused as refused:
-        raise problem_of(refused) from None
     return registration_out(registration, partners)

@@ -10,9 +10,8 @@ from typing import Annotated, Literal
 from aiohttp import web
 from pydantic import BaseModel, StringConstraints
 
-from rules.refusal import Refused
 from services.registration import batch_store, batches
-from services.registration.problems import problem_of
+from services.registration.problems import refusals_answered
 from shared.app import CLOCK, POOL
 from shared.auth import Caller
 from shared.events.registration import Edition
@@ -104,10 +103,8 @@ def _batch_in_path(request: web.Request) -> uuid.UUID:
     tags=("catalogue",),
 )
 async def get_batch(request: web.Request, caller: Caller) -> BatchOut:
-    try:
+    with refusals_answered():
         found = await batches.progress(request.app[POOL], _batch_in_path(request))
-    except Refused as refused:
-        raise problem_of(refused) from None
     return batch_out(found)
 
 
@@ -122,12 +119,10 @@ async def get_batch(request: web.Request, caller: Caller) -> BatchOut:
 )
 async def deliver(request: web.Request, caller: Caller, body: DeliveryIn) -> IssuedBatch:
     batch_id = _batch_in_path(request)
-    try:
+    with refusals_answered():
         batch, rows = await batches.deliver(
             request.app[POOL], now=request.app[CLOCK].now(), batch_id=batch_id, key=body.key
         )
-    except Refused as refused:
-        raise problem_of(refused) from None
     return IssuedBatch(
         batch_id=batch.id,
         article=batch.article,

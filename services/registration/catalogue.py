@@ -20,6 +20,24 @@ WITHOUT_PIN_ENVELOPES = Refusal(
 )
 
 
+async def configurations(pool: Pool) -> list[store.Configuration]:
+    async with pool.acquire() as conn:
+        return await store.configurations(conn)
+
+
+async def products(pool: Pool) -> list[store.Product]:
+    async with pool.acquire() as conn:
+        return await store.products(conn)
+
+
+async def product(pool: Pool, article: str) -> store.Product:
+    async with pool.acquire() as conn:
+        found = await store.product(conn, article)
+    if found is None:
+        raise Refused(PRODUCT_UNKNOWN)
+    return found
+
+
 async def save_configuration(pool: Pool, outbox: Outbox, configuration: store.Configuration, now: datetime) -> bool:
     """Added or changed (True: added), and announced."""
     async with pool.acquire() as conn, conn.transaction():
@@ -79,17 +97,14 @@ async def issue_numbers(
 ) -> IssuedNow | batches.Started:
     """REG-1, REG-2: unique random numbers, with PINs as the product is delivered unless `with_pin` says. Up to
     `at_once` numbers: issued now, every one committed before they are shown. More: a deferred batch."""
-    async with pool.acquire() as conn:
-        product = await store.product(conn, article)
-    if product is None:
-        raise Refused(PRODUCT_UNKNOWN)
-    pin = product.pin_envelope if with_pin is None else with_pin
-    if pin and not product.pin_envelope:
+    found = await product(pool, article)
+    pin = found.pin_envelope if with_pin is None else with_pin
+    if pin and not found.pin_envelope:
         raise Refused(WITHOUT_PIN_ENVELOPES)
 
     if count > at_once:
         async with pool.acquire() as conn, conn.transaction():
-            return await batches.start(conn, product, with_pin=pin, count=count, requested_by=requested_by, now=now)
+            return await batches.start(conn, found, with_pin=pin, count=count, requested_by=requested_by, now=now)
 
     batch_id = uuid.uuid4()
     drawn = await issuing.draw(pins, count, pin)  # seconds of hashing need no lock: before the transaction
@@ -100,9 +115,9 @@ async def issue_numbers(
             pins,
             drawn,
             article=article,
-            edition=product.edition,
+            edition=found.edition,
             batch_id=batch_id,
             with_pin=pin,
             now=now,
         )
-    return IssuedNow(batch_id, product, issued)
+    return IssuedNow(batch_id, found, issued)

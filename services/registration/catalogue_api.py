@@ -11,17 +11,15 @@ from typing import Annotated, Literal
 from aiohttp import web
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
-from rules.refusal import Refused
 from services.registration import catalogue, domain, store
 from services.registration.api import PINS, SETTINGS, ArticlePath, Text
 from services.registration.batches_api import BatchAccepted, IssuedBatch, IssuedNumber, accepted_out
-from services.registration.problems import problem_of
+from services.registration.problems import refusals_answered
 from shared.app import CLOCK, OUTBOX, POOL
 from shared.auth import Caller
 from shared.events.registration import Edition
 from shared.http import Api, Link, Upserted
 from shared.parsing import PathParams, StrictModel
-from shared.problems import NotFound
 
 routes = Api("ITS Portal registration: catalogue")
 
@@ -132,8 +130,7 @@ async def put_configuration(request: web.Request, caller: Caller, params: CodePa
     tags=("catalogue",),
 )
 async def list_configurations(request: web.Request, caller: Caller) -> ConfigurationList:
-    async with request.app[POOL].acquire() as conn:
-        items = await store.configurations(conn)
+    items = await catalogue.configurations(request.app[POOL])
     return ConfigurationList(items=[ConfigurationOut(**c.__dict__) for c in items])
 
 
@@ -153,7 +150,7 @@ async def list_configurations(request: web.Request, caller: Caller) -> Configura
 )
 async def put_product(request: web.Request, caller: Caller, params: ArticlePath, body: ProductIn) -> Upserted:
     app = request.app
-    try:
+    with refusals_answered():
         product, created = await catalogue.save_product(
             app[POOL],
             app[OUTBOX],
@@ -165,8 +162,6 @@ async def put_product(request: web.Request, caller: Caller, params: ArticlePath,
             pin_envelope=body.pin_envelope,
             its_required=body.its_required,
         )
-    except Refused as refused:
-        raise problem_of(refused) from None
     return Upserted(_product_out(product), created)
 
 
@@ -178,8 +173,7 @@ async def put_product(request: web.Request, caller: Caller, params: ArticlePath,
     tags=("catalogue",),
 )
 async def list_products(request: web.Request, caller: Caller) -> ProductList:
-    async with request.app[POOL].acquire() as conn:
-        items = await store.products(conn)
+    items = await catalogue.products(request.app[POOL])
     return ProductList(items=[_product_out(p) for p in items])
 
 
@@ -193,11 +187,8 @@ async def list_products(request: web.Request, caller: Caller) -> ProductList:
     tags=("catalogue",),
 )
 async def get_product(request: web.Request, caller: Caller, params: ArticlePath) -> ProductOut:
-    article = params.article
-    async with request.app[POOL].acquire() as conn:
-        product = await store.product(conn, article)
-    if product is None:
-        raise NotFound("no product with this article")
+    with refusals_answered():
+        product = await catalogue.product(request.app[POOL], params.article)
     return _product_out(product)
 
 
@@ -221,7 +212,7 @@ async def issue_numbers(
     with the batch's URL (`Location`) and its key, shown once; the batch shows its progress and, when done,
     its numbers with their PINs (batches.py)."""
     app = request.app
-    try:
+    with refusals_answered():
         issued = await catalogue.issue_numbers(
             app[POOL],
             app[OUTBOX],
@@ -233,8 +224,6 @@ async def issue_numbers(
             at_once=app[SETTINGS].issue_at_once,
             requested_by=caller.account_id,
         )
-    except Refused as refused:
-        raise problem_of(refused) from None
     if not isinstance(issued, catalogue.IssuedNow):
         accepted = accepted_out(issued)
         return web.json_response(accepted.model_dump(mode="json"), status=202, headers={"Location": accepted.url})

@@ -5,6 +5,8 @@ answered without an error `type` before refusals existed and are kept so."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 from rules.refusal import Refusal, Refused
@@ -82,3 +84,12 @@ def problem_of(refused: Refused) -> Problem:
         return ValidationFailed([_error(one) for one in refused.refusals])
     general: dict[str, type[Problem]] = {"not-found": NotFound, "conflict": Conflict, "forbidden": Forbidden}
     return general[r.kind](r.message, **r.details)
+
+
+@contextlib.contextmanager
+def refusals_answered() -> Iterator[None]:
+    """Around a use case in a handler: its refusal becomes the problem+json answer."""
+    try:
+        yield
+    except Refused as refused:
+        raise problem_of(refused) from None

@@ -8,15 +8,13 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import BaseModel
 
-from rules.refusal import Refused
-from services.registration import store, transfers
+from services.registration import support
 from services.registration.api import OPERATOR, NumberPath, ProductRef, RegistrationOut, Transfer, registration_out
-from services.registration.problems import problem_of
+from services.registration.problems import refusals_answered
 from shared.app import CLOCK, OUTBOX, POOL
 from shared.auth import Caller
 from shared.events.registration import RegisteredBy
 from shared.http import Api
-from shared.problems import NotFound
 
 routes = Api("ITS Portal registration: support")
 
@@ -59,28 +57,23 @@ class NumberRecord(BaseModel):
     tags=("registrations",),
 )
 async def number_record(request: web.Request, caller: Caller, params: NumberPath) -> NumberRecord:
-    number = params.number
-    async with request.app[POOL].acquire() as conn:
-        record = await store.number_record(conn, number)
-        if record is None:
-            raise NotFound("no product has this registration number")
-        r, issued_at, card = record
-        partners = await store.partner_names(conn, [r.partner_id] if r.partner_id else [])
-        transfers = await store.transfers(conn, number)
+    with refusals_answered():
+        story = await support.number_story(request.app[POOL], params.number)
+    r = story.registration
     return NumberRecord(
         registration_number=r.number,
         product=ProductRef(article=r.article, name=r.product_name, edition=r.edition, configurations=r.configurations),
-        issued_at=issued_at,
+        issued_at=story.issued_at,
         with_pin=r.pin_hash is not None,
         state=r.state,
         subscriber_code=r.subscriber_code,
         registered_by=r.registered_by,
-        partner=partners.get(r.partner_id) if r.partner_id else None,
+        partner=story.partner_name,
         purchase_date=r.purchase_date,
         registered_at=r.registered_at,
         active_from=r.active_from,
-        card=card,
-        transfers=[TransferOut(**t) for t in transfers],
+        card=story.card,
+        transfers=[TransferOut(**t) for t in story.transfers],
     )
 
 
@@ -96,8 +89,8 @@ async def number_record(request: web.Request, caller: Caller, params: NumberPath
 )
 async def transfer(request: web.Request, caller: Caller, params: NumberPath, body: Transfer) -> RegistrationOut:
     app = request.app
-    try:
-        moved, partners = await transfers.transfer(
+    with refusals_answered():
+        moved, partners = await support.transfer(
             app[POOL],
             app[OUTBOX],
             now=app[CLOCK].now(),
@@ -106,6 +99,4 @@ async def transfer(request: web.Request, caller: Caller, params: NumberPath, bod
             subscriber_code=body.subscriber_code,
             reason=body.reason,
         )
-    except Refused as refused:
-        raise problem_of(refused) from None
     return registration_out(moved, partners)
