@@ -145,20 +145,15 @@ def contract_activated_email(
     event: ContractActivated, zone: ZoneInfo, language: Language = PARTNER_LANGUAGE
 ) -> EmailRequest:
     """rule ITS-2: the partner learns the outcome of the contract its system posted: processed, active."""
-    return EmailRequest(
-        template="contract_activated",
-        language=language,
-        recipient=partner_recipient(event.partner_email),
-        context={
-            "name": display_name(event.partner_name, event.partner_email),
-            "number": event.number,
-            **organisation_context(event.organisation),
-            "main_registration_number": event.main_registration_number,
-            "additional_registration_numbers": event.additional_registration_numbers,
-            "period": format_period(event.period_from, event.period_to, language),
-            "kind": event.kind,
-            "activated_at": format_moment(event.activated_at, language, zone),
-        },
+    return _contract_letter(
+        "contract_activated",
+        event,
+        language,
+        main_registration_number=event.main_registration_number,
+        additional_registration_numbers=event.additional_registration_numbers,
+        period=format_period(event.period_from, event.period_to, language),
+        kind=event.kind,
+        activated_at=format_moment(event.activated_at, language, zone),
     )
 
 
@@ -167,19 +162,31 @@ def organisation_error_email(
 ) -> EmailRequest:
     """rule ITS-6: a subscriber tells the accompanying partner that the organisation data of a contract is
     wrong; the partner corrects it (name, TIN, KPP)."""
+    return _contract_letter(
+        "organisation_error",
+        event,
+        language,
+        subscriber_name=event.subscriber_name,
+        subscriber_code=event.subscriber_code,
+        # Plain text, shown as it is (escaped in HTML); line breaks at its end only would pad the layout.
+        message=event.message.rstrip("\r\n"),
+        reported_at=format_moment(event.reported_at, language, zone),
+    )
+
+
+def _contract_letter(
+    template: str, event: ContractActivated | OrganisationErrorReported, language: Language, **context: Any
+) -> EmailRequest:
+    """A letter to the partner about one of its contracts: greeted by name, the contract and its organisation."""
     return EmailRequest(
-        template="organisation_error",
+        template=template,
         language=language,
         recipient=partner_recipient(event.partner_email),
         context={
             "name": display_name(event.partner_name, event.partner_email),
             "number": event.number,
             **organisation_context(event.organisation),
-            "subscriber_name": event.subscriber_name,
-            "subscriber_code": event.subscriber_code,
-            # Plain text, shown as it is (escaped in HTML); line breaks at its end only would pad the layout.
-            "message": event.message.rstrip("\r\n"),
-            "reported_at": format_moment(event.reported_at, language, zone),
+            **context,
         },
     )
 

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from rules.refusal import Refusal, Refused
 from services.registration import domain, events, store
-from services.registration.registrations import registered
+from services.registration.registrations import registered, subscriber_and_number
 from shared.db import Pool
 from shared.events.registration import ProductActivated, ProductRegistered
 from shared.logging import get_logger
@@ -16,7 +16,6 @@ from shared.outbox import Outbox
 
 log = get_logger(__name__)
 
-SUBSCRIBER_UNKNOWN = Refusal("subscriber_unknown", "no subscriber has this code", field="subscriber_code")
 PRODUCT_UNKNOWN = Refusal("product_unknown", "no product has this number", field="registration_number")
 REGISTERED_ELSEWHERE = Refusal(
     "registered-to-another-subscriber",
@@ -43,12 +42,7 @@ async def authorise(
     if future is not None:
         raise Refused(future)
     async with pool.acquire() as conn, conn.transaction():
-        subscriber = await store.subscriber_by_code(conn, subscriber_code)
-        if subscriber is None:
-            raise Refused(SUBSCRIBER_UNKNOWN)
-        registration = await store.lock_number(conn, number)
-        if registration is None:
-            raise Refused(PRODUCT_UNKNOWN)
+        subscriber, registration = await subscriber_and_number(conn, subscriber_code, number, PRODUCT_UNKNOWN)
         partners = await store.partner_names(conn, [partner_id])
         if registration.subscriber_id == subscriber.id:
             return registration, partners

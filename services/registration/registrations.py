@@ -134,6 +134,23 @@ def _too_many_wrong_pins(locked: domain.PinWait, now: datetime, zone: ZoneInfo) 
     )
 
 
+SUBSCRIBER_UNKNOWN = Refusal("subscriber_unknown", "no subscriber has this code", field="subscriber_code")
+
+
+async def subscriber_and_number(
+    conn: Connection, subscriber_code: str, number: str, number_unknown: Refusal
+) -> tuple[store.Subscriber, store.Registration]:
+    """The subscriber a partner or the support names by its code, and the number, locked, to register or move
+    to it; refused if either is unknown."""
+    subscriber = await store.subscriber_by_code(conn, subscriber_code)
+    if subscriber is None:
+        raise Refused(SUBSCRIBER_UNKNOWN)
+    registration = await store.lock_number(conn, number)
+    if registration is None:
+        raise Refused(number_unknown)
+    return subscriber, registration
+
+
 async def registered(conn: Connection, number: str) -> store.Registration:
     """The number's registration, locked earlier in this transaction."""
     registration = await store.registration(conn, number)

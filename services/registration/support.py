@@ -10,8 +10,7 @@ from typing import Any
 
 from rules.refusal import Refusal, Refused
 from services.registration import events, store
-from services.registration.authorisations import SUBSCRIBER_UNKNOWN
-from services.registration.registrations import registered
+from services.registration.registrations import registered, subscriber_and_number
 from shared.db import Pool
 from shared.events.registration import ProductTransferred
 from shared.outbox import Outbox
@@ -55,12 +54,7 @@ async def transfer(
 ) -> tuple[store.Registration, dict[uuid.UUID, str]]:
     """The moved registration and its partner's name, the transfer recorded with its reason."""
     async with pool.acquire() as conn, conn.transaction():
-        target = await store.subscriber_by_code(conn, subscriber_code)
-        if target is None:
-            raise Refused(SUBSCRIBER_UNKNOWN)
-        registration = await store.lock_number(conn, number)
-        if registration is None:
-            raise Refused(NUMBER_UNKNOWN)
+        target, registration = await subscriber_and_number(conn, subscriber_code, number, NUMBER_UNKNOWN)
         if registration.subscriber_id is None or registration.subscriber_code is None:
             raise Refused(NOT_REGISTERED)
         if registration.subscriber_id == target.id:
