@@ -201,10 +201,6 @@ def registration_out(r: store.Registration, partners: dict[uuid.UUID, str]) -> R
     )
 
 
-# "Today" for purchase dates and contract months: the vendor's date (a plain function of the clock and zone).
-vendor_today = domain.vendor_today
-
-
 # ---- self-registration with a PIN (REG-2, REG-3, REG-4, REG-7) ------------------------------
 
 
