@@ -9,8 +9,8 @@ import re
 from aiohttp import web
 from pydantic import BaseModel, Field, field_validator
 
-from services.notifications import store
-from services.notifications.domain import Delivery, DeliveryStatus
+from services.notifications import deliveries
+from services.notifications.delivery import Delivery, DeliveryStatus
 from services.notifications.preferences_api import preferences
 from shared.app import POOL
 from shared.auth import Caller
@@ -88,16 +88,13 @@ class DeliveryPage(BaseModel):
     tags=("deliveries",),
 )
 async def list_deliveries(request: web.Request, *, caller: Caller, query: DeliveryQuery) -> DeliveryPage:
-    async with request.app[POOL].acquire() as conn:
-        rows = await store.list_deliveries(
-            conn,
-            recipient=query.recipient,
-            status=query.status,
-            before_id=decode_cursor(query.cursor) if query.cursor is not None else None,
-            limit=query.limit + 1,  # one more than asked: is there a next page?
-        )
-    page = rows[: query.limit]
-    more = len(rows) > query.limit
+    page, more = await deliveries.log_page(
+        request.app[POOL],
+        recipient=query.recipient,
+        status=query.status,
+        before_id=decode_cursor(query.cursor) if query.cursor is not None else None,
+        limit=query.limit,
+    )
     return DeliveryPage(
         items=page,
         next_cursor=encode_cursor(page[-1].id) if more else None,

@@ -20,9 +20,10 @@ from services.notifications.consumers import (
     registration_subscription,
     updates_subscription,
 )
-from services.notifications.domain import SEND_EMAIL_JOB, ReleaseLinks
+from services.notifications.delivery import SEND_EMAIL_JOB
 from services.notifications.mailer import Mailer, SmtpSecurity, SmtpTransport
 from services.notifications.preferences_api import LINKS, RENDERER
+from services.notifications.releases import ReleaseLinks
 from services.notifications.rendering import Renderer
 from shared.app import CLOCK, setup_auth, setup_bus, setup_consumers, setup_db, setup_jobs, setup_revocations
 from shared.app import create_app as create_service_app

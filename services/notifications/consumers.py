@@ -9,15 +9,16 @@ changes nothing, and a crash before the commit leaves nothing half done.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from zoneinfo import ZoneInfo
 
-from services.notifications import read_models, store
-from services.notifications.domain import (
+from services.notifications import read_models
+from services.notifications.addresses import Unsendable
+from services.notifications.announcements import announce_release
+from services.notifications.deliveries import queue_emails
+from services.notifications.languages import unwrap_in_our_languages
+from services.notifications.letters import (
     EmailRequest,
-    ReleaseLinks,
-    Unsendable,
-    announces,
     contract_activated_email,
     invitation_accepted_email,
     invitation_email,
@@ -25,11 +26,9 @@ from services.notifications.domain import (
     organisation_error_email,
     password_reset_email,
     products_authorised_email,
-    release_audience,
-    release_email,
-    unwrap_in_our_languages,
     verification_email,
 )
+from services.notifications.releases import ReleaseLinks
 from services.notifications.rendering import Renderer
 from shared.clock import Clock
 from shared.consumer import EventHandler, PermanentFailure, Subscription
@@ -61,8 +60,6 @@ IDENTITY_QUEUE = "notifications.identity"
 REGISTRATION_QUEUE = "notifications.registration"
 CONTRACTS_QUEUE = "notifications.contracts"
 UPDATES_QUEUE = "notifications.updates"
-# Deliveries rendered, inserted and scheduled per statement when one event writes to many accounts.
-DELIVERY_CHUNK = 500
 
 
 def identity_subscription(renderer: Renderer, clock: Clock, zone: ZoneInfo) -> Subscription:
@@ -106,7 +103,7 @@ def registration_subscription(renderer: Renderer, clock: Clock) -> Subscription:
 
 def contracts_subscription(renderer: Renderer, clock: Clock, zone: ZoneInfo) -> Subscription:
     """The queue is bound to exactly the event types below; its own queue, like registration's. The letters go
-    to partners, whose language the events do not carry: `PARTNER_LANGUAGE` (see domain.py)."""
+    to partners, whose language the events do not carry: `PARTNER_LANGUAGE` (see languages.py)."""
     handlers: dict[str, EventHandler] = {
         # rule ITS-2: the outcome of the contract the partner's system posted.
         ContractActivated.TYPE: email_for(
@@ -135,44 +132,22 @@ def updates_subscription(renderer: Renderer, clock: Clock, links: ReleaseLinks) 
 
 
 def release_news(renderer: Renderer, clock: Clock, links: ReleaseLinks) -> EventHandler:
-    """UPD-3: one e-mail per owner of a subscriber registered for the released configuration (a platform
-    release: with any active product) at the time it was published, unless the owner turned release news off.
-
-    Each release is announced once (store.claim_release), whatever event brings it again; within the event,
-    once per account (the deliveries' unique (event, account)).
-    """
+    """UPD-3: the release announced to the owners it concerns (announcements.py)."""
 
     async def handle(conn: Connection, envelope: Envelope) -> None:
         event = unwrap(envelope, ReleasePublished)
-        if not announces(event):
-            log.info("release.not_announced", release_id=str(event.release_id), prerelease=event.prerelease)
-            return
         with _unsendable_is_permanent():
-            configuration = release_audience(event)
-            page_url = links.page(event)
-        first = await store.claim_release(
-            conn,
-            event.release_id,
-            event_id=envelope.id,
-            kind=event.kind,
-            configuration=configuration,
-            version=event.version,
-            at=clock.now(),
-        )
-        if not first:
-            log.info("release.already_announced", release_id=str(event.release_id))
-            return
-        owners = await store.owners_to_tell(conn, configuration=configuration, at=envelope.occurred_at)
-        requests: list[EmailRequest] = []
-        for owner in owners:
-            try:
-                unsubscribe_url = links.unsubscribe(owner.account_id)
-                requests.append(release_email(event, owner, page_url=page_url, unsubscribe_url=unsubscribe_url))
-            except Unsendable as exc:  # one owner's bad address must not keep the others' e-mails back
-                log.warning("mail.owner_unsendable", account_id=str(owner.account_id), error=str(exc))
-        created = await _deliver(conn, envelope, requests, renderer, clock)
-        await store.count_announced(conn, event.release_id, created)
-        log.info("release.announced", release_id=str(event.release_id), owners=len(owners), deliveries=created)
+            await announce_release(
+                conn,
+                renderer,
+                links,
+                event,
+                event_id=envelope.id,
+                event_type=envelope.type,
+                published_at=envelope.occurred_at,
+                correlation_id=_correlation_id(envelope),
+                now=clock.now(),
+            )
 
     return handle
 
@@ -199,9 +174,22 @@ def email_for(
         if request is None:
             log.info("mail.not_needed", event_id=str(envelope.id), event_type=envelope.type)
             return
-        await _deliver(conn, envelope, [request], renderer, clock)
+        await queue_emails(
+            conn,
+            renderer,
+            [request],
+            event_id=envelope.id,
+            event_type=envelope.type,
+            correlation_id=_correlation_id(envelope),
+            now=clock.now(),
+        )
 
     return handle
+
+
+def _correlation_id(envelope: Envelope) -> str:
+    """The flow's correlation id, to ride with the send jobs."""
+    return get_contextvars_ids().correlation_id or str(envelope.id)
 
 
 @contextlib.contextmanager
@@ -211,36 +199,3 @@ def _unsendable_is_permanent() -> Iterator[None]:
         yield
     except Unsendable as exc:
         raise PermanentFailure(str(exc)) from exc
-
-
-async def _deliver(
-    conn: Connection, envelope: Envelope, requests: Sequence[EmailRequest], renderer: Renderer, clock: Clock
-) -> int:
-    """Render, log and schedule the e-mails the event asks for, a chunk per statement; how many are new."""
-    now = clock.now()
-    # The flow's correlation id rides with the jobs, so the sends are logged under it too.
-    correlation_id = get_contextvars_ids().correlation_id or str(envelope.id)
-    created = 0
-    for start in range(0, len(requests), DELIVERY_CHUNK):
-        chunk = requests[start : start + DELIVERY_CHUNK]
-        deliveries = [
-            store.NewDelivery(
-                recipient=request.recipient,
-                template=request.template,
-                language=request.language,
-                email=renderer.render(request.template, request.language, request.context),
-                account_id=request.account_id,
-                unsubscribe_url=request.unsubscribe_url,
-            )
-            for request in chunk
-        ]
-        ids = await store.insert_deliveries(
-            conn, event_id=envelope.id, event_type=envelope.type, created_at=now, deliveries=deliveries
-        )
-        if len(ids) < len(deliveries):
-            # The inbox already stops a redelivery; this catches the same event reaching us another way.
-            log.info("mail.already_delivered", event_id=str(envelope.id), skipped=len(deliveries) - len(ids))
-        if ids:
-            await store.schedule_sends(conn, ids, correlation_id=correlation_id, run_at=now)
-        created += len(ids)
-    return created

@@ -23,7 +23,7 @@ import aiosmtplib
 from prometheus_client import Counter
 
 from services.notifications import store
-from services.notifications.domain import SEND_EMAIL_JOB, OutgoingEmail, message_id, status_after_failure
+from services.notifications.delivery import SEND_EMAIL_JOB, OutgoingEmail, message_id, status_after_failure
 from shared.clock import Clock
 from shared.db import Connection
 from shared.jobs import Job, backoff, schedule

@@ -8,10 +8,11 @@ import uuid
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from services.notifications import store
-from services.notifications.domain import UNSUBSCRIBE_PATH, ReleaseLinks, pick_language
+from services.notifications import preferences as preferences_of
+from services.notifications.languages import pick_language
+from services.notifications.releases import UNSUBSCRIBE_PATH, ReleaseLinks
 from services.notifications.rendering import Renderer
-from services.notifications.unsubscribe import MAX_TOKEN_LENGTH, BadToken, verify
+from services.notifications.unsubscribe import MAX_TOKEN_LENGTH, BadToken
 from shared.app import CLOCK, POOL
 from shared.auth import Caller
 from shared.http import Api
@@ -72,9 +73,7 @@ def _account(caller: Caller) -> uuid.UUID:
     tags=("preferences",),
 )
 async def get_preferences(request: web.Request, *, caller: Caller) -> PreferencesOut:
-    account_id = _account(caller)
-    async with request.app[POOL].acquire() as conn:
-        return PreferencesOut(release_news=await store.release_news(conn, account_id))
+    return PreferencesOut(release_news=await preferences_of.wants_release_news(request.app[POOL], _account(caller)))
 
 
 @preferences.route(
@@ -88,8 +87,7 @@ async def get_preferences(request: web.Request, *, caller: Caller) -> Preference
 )
 async def put_preferences(request: web.Request, *, caller: Caller, body: Preferences) -> PreferencesOut:
     account_id = _account(caller)
-    async with request.app[POOL].acquire() as conn:
-        await store.set_release_news(conn, account_id, body.release_news, request.app[CLOCK].now())
+    await preferences_of.set_release_news(request.app[POOL], account_id, body.release_news, request.app[CLOCK].now())
     return PreferencesOut(release_news=body.release_news)
 
 
@@ -124,17 +122,15 @@ async def _unsubscribe(request: web.Request, token: str, *, confirmed: bool) -> 
     """GET (a person, or a scanner following links) only asks; POST turns release news off for the token's
     account. Any body of the POST is ignored: mail providers send `List-Unsubscribe=One-Click`, browsers the
     empty form."""
-    links = request.app[LINKS]
+    app = request.app
     try:
-        account_id = verify(links.secret, token)
+        language = await preferences_of.unsubscribe_link(
+            app[POOL], app[LINKS].secret, token, confirmed=confirmed, now=app[CLOCK].now()
+        )
     except BadToken:
         if _wants_json(request):  # a program (a mail provider's one-click POST asks for no JSON): problem+json
             raise UnsubscribeLinkInvalid("the token of this link was not signed by us") from None
         return _page(request, "invalid", _browser_language(request), status=403)
-    async with request.app[POOL].acquire() as conn:
-        if confirmed:
-            await store.set_release_news(conn, account_id, False, request.app[CLOCK].now())
-        language = await store.account_language(conn, account_id)
     state = "done" if confirmed else "confirm"
     return _page(request, state, pick_language(language) if language else _browser_language(request), token=token)
 

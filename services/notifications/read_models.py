@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from services.notifications import store
-from services.notifications.domain import unwrap_in_our_languages
+from services.notifications.languages import unwrap_in_our_languages
 from shared.db import Connection
 from shared.events import Envelope, unwrap
 from shared.events.identity import AccountRegistered, EmailVerified, SubscriberCreated, SubscriberRenamed

@@ -10,7 +10,8 @@ from datetime import datetime
 
 import asyncpg
 
-from services.notifications.domain import SEND_EMAIL_JOB, Delivery, DeliveryStatus, OutgoingEmail, Owner
+from services.notifications.delivery import SEND_EMAIL_JOB, Delivery, DeliveryStatus, OutgoingEmail
+from services.notifications.releases import Owner
 from services.notifications.rendering import RenderedEmail
 from shared.db import Connection
 from shared.jobs import schedule_many
@@ -216,15 +217,20 @@ async def set_account_email(conn: Connection, account_id: uuid.UUID, email: str,
     )
 
 
+# A subscriber's name as of its newest event ($3, at $4): a rename and a re-announcement may come in any order.
+_NEWEST_NAME = (
+    "name = CASE WHEN subscribers.name_at <= $4 THEN $3 ELSE subscribers.name END, "
+    "name_at = GREATEST(subscribers.name_at, $4)"
+)
+
+
 async def save_subscriber(
     conn: Connection, subscriber_id: uuid.UUID, *, code: str, name: str, owner_account_id: uuid.UUID, at: datetime
 ) -> None:
     """identity.subscriber.created (SUB-1: the registering account is the owner), or announced again."""
     await conn.execute(
         "INSERT INTO subscribers (id, code, name, name_at, owner_account_id) VALUES ($1, $2, $3, $4, $5) "
-        "ON CONFLICT (id) DO UPDATE SET code = $2, owner_account_id = $5, "
-        "name = CASE WHEN subscribers.name_at <= $4 THEN $3 ELSE subscribers.name END, "
-        "name_at = GREATEST(subscribers.name_at, $4)",
+        "ON CONFLICT (id) DO UPDATE SET code = $2, owner_account_id = $5, " + _NEWEST_NAME,
         subscriber_id,
         code,
         name,
@@ -237,9 +243,7 @@ async def rename_subscriber(conn: Connection, subscriber_id: uuid.UUID, *, code:
     """identity.subscriber.renamed (SUB-3); a rename that overtakes the creation is kept, the owner comes later."""
     await conn.execute(
         "INSERT INTO subscribers (id, code, name, name_at) VALUES ($1, $2, $3, $4) "
-        "ON CONFLICT (id) DO UPDATE SET "
-        "name = CASE WHEN subscribers.name_at <= $4 THEN $3 ELSE subscribers.name END, "
-        "name_at = GREATEST(subscribers.name_at, $4)",
+        "ON CONFLICT (id) DO UPDATE SET " + _NEWEST_NAME,
         subscriber_id,
         code,
         name,

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
 from pathlib import Path
 
 from aiohttp import web
 
-from services.registration import api, authorisations_api, batches, catalogue_api, domain, store, support_api
+from services.registration import (
+    api,
+    authorisations_api,
+    batches,
+    batches_api,
+    catalogue_api,
+    domain,
+    registrations,
+    support_api,
+)
 from services.registration.consumers import subscriptions
 from services.registration.pins import Pins
 from services.registration.settings import RegistrationSettings
@@ -26,9 +34,7 @@ from shared.app import (
 )
 from shared.app import create_app as create_service_app
 from shared.auth import KeySource
-from shared.db import Connection
 from shared.http import Api
-from shared.jobs import Job, schedule
 
 SERVICE = "registration"
 SCHEMA = "registration"
@@ -42,7 +48,7 @@ ROUTES.include(api.routes)
 ROUTES.include(catalogue_api.routes)
 ROUTES.include(support_api.routes)
 ROUTES.include(authorisations_api.routes)
-ROUTES.include(batches.routes)
+ROUTES.include(batches_api.routes)
 
 __all__ = ["MIGRATIONS", "SCHEMA", "RegistrationSettings", "create_app"]
 
@@ -62,9 +68,9 @@ def create_app(settings: RegistrationSettings, keys: KeySource | None = None) ->
     setup_jobs(
         app,
         {
-            api.ACTIVATE_JOB: api.activate_job(app[OUTBOX]),
-            PURGE_PIN_FAILURES: purge_pin_failures,
-            batches.ISSUE_JOB: batches.issue_job(app),
+            registrations.ACTIVATE_JOB: registrations.activate_job(app[OUTBOX]),
+            registrations.PURGE_PIN_FAILURES: registrations.purge_pin_failures,
+            batches.ISSUE_JOB: batches.issue_job(app[OUTBOX], app[CLOCK], lambda: app[api.PINS], settings.issue_chunk),
             batches.PURGE_JOB: batches.purge_job,
         },
     )
@@ -81,21 +87,7 @@ def setup_pins(app: web.Application) -> None:
     app.cleanup_ctx.append(pins)
 
 
-# Wrong PINs count for an hour (REG-7); older rows are purged once a day.
-PURGE_PIN_FAILURES = "registration.purge_pin_failures"
-
-
-async def purge_pin_failures(conn: Connection, job: Job) -> None:
-    await store.purge_pin_failures(conn, job.run_at - domain.PinThrottle().window)
-    await _schedule_purge(conn, job.run_at + timedelta(days=1))
-
-
-async def _schedule_purge(conn: Connection, at: datetime) -> None:
-    # One purge per day, whichever replica or restart schedules it first.
-    await schedule(conn, PURGE_PIN_FAILURES, {}, at, dedupe_key=f"purge-pin-failures:{at.date()}")
-
-
 async def schedule_purge(app: web.Application) -> None:
     async with app[POOL].acquire() as conn:
-        await _schedule_purge(conn, app[CLOCK].now())
+        await registrations.schedule_pin_failures_purge(conn, app[CLOCK].now())
         await batches.schedule_purge(conn, app[CLOCK].now())

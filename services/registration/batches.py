@@ -5,110 +5,59 @@ job issues the numbers `issue_chunk` at a time, each chunk committed with its pr
 `registration.numbers.issued`, its numbers and PINs sealed to the key (sealing.py). The batch's URL shows the
 progress; when it is done, `POST {url}/delivery` with the key shows the numbers with their PINs, once, as the
 answer of a small batch does: the sealed chunks are deleted with that answer. Batches nobody fetches lose
-their sealed PINs after `KEEP_SEALED` (their numbers stay issued).
+their sealed PINs after `KEEP_SEALED` (their numbers stay issued). The HTTP side: batches_api.py.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Annotated, Literal
 
-from aiohttp import web
-from pydantic import BaseModel, StringConstraints
-
+from rules.refusal import Refusal, Refused
 from services.registration import batch_store, issuing, sealing
-from services.registration.api import PINS, SETTINGS
+from services.registration.pins import Pins
 from services.registration.store import Product
-from shared.app import CLOCK, OUTBOX, POOL
-from shared.auth import Caller
-from shared.db import Connection
-from shared.events.registration import Edition
-from shared.http import Api
+from shared.clock import Clock
+from shared.db import Connection, Pool
 from shared.jobs import Job, JobHandler, schedule
-from shared.parsing import StrictModel
-from shared.problems import Conflict, Forbidden, NotFound, Problem
+from shared.outbox import Outbox
 
-routes = Api("ITS Portal registration: batches")
-
-OPERATOR = "operator"
 ISSUE_JOB = "registration.issue_batch"
 PURGE_JOB = "registration.purge_sealed_pins"
 KEEP_SEALED = timedelta(days=7)
 # A chunk's job is retried for about half a day (back-off capped at 15 minutes) before it is given up.
 ISSUE_ATTEMPTS = 50
 
-BatchState = Literal["issuing", "done", "delivered", "purged"]
-
-
-class IssuedNumber(BaseModel):
-    registration_number: str
-    pin: str | None  # shown in this answer only; only its hash is kept
-
-
-class IssuedBatch(BaseModel):
-    """Numbers with their PINs, shown once: the answer to a small batch, or a large one's delivery."""
-
-    batch_id: uuid.UUID
-    article: str
-    product_name: str
-    edition: Edition
-    items: list[IssuedNumber]
-
-
-class BatchOut(BaseModel):
-    batch_id: uuid.UUID
-    url: str  # this batch: GET for its progress, POST {url}/delivery for its numbers when done
-    state: BatchState
-    article: str
-    product_name: str
-    edition: Edition
-    with_pin: bool
-    count: int
-    issued: int  # committed so far
-    created_at: datetime
-    finished_at: datetime | None
-    delivered_at: datetime | None
-
-
-class BatchAccepted(BatchOut):
-    # Shown once, in this answer: it opens the batch's numbers and PINs when they are delivered. Only its
-    # public half is kept, so nobody else (another operator, a copy of the database) can read the PINs.
-    key: str
-
-
-class DeliveryIn(StrictModel):
-    key: Annotated[str, StringConstraints(min_length=1, max_length=100)]
-
-
-class BatchDelivered(Problem):
-    status, slug, title = 410, "batch-delivered", "The batch's numbers and PINs were shown once already"
+NO_SUCH_BATCH = Refusal("not-found", "no such batch", kind="not-found")
 
 
 def batch_url(batch_id: uuid.UUID) -> str:
     return f"/v1/number-batches/{batch_id}"
 
 
-def _out(b: batch_store.Batch) -> BatchOut:
-    return BatchOut(
-        batch_id=b.id,
-        url=batch_url(b.id),
-        state=b.state,
-        article=b.article,
-        product_name=b.product_name,
-        edition=b.edition,
-        with_pin=b.with_pin,
-        count=b.count,
-        issued=b.issued,
-        created_at=b.created_at,
-        finished_at=b.finished_at,
-        delivered_at=b.delivered_at,
-    )
+@dataclass(frozen=True)
+class Started:
+    """A batch accepted, with its key: shown once, it opens the batch's numbers and PINs when they are
+    delivered. Only its public half is kept, so nobody else (another operator, a copy of the database) can
+    read the PINs."""
+
+    batch: batch_store.Batch
+    key: str
+
+    @property
+    def batch_id(self) -> uuid.UUID:
+        return self.batch.id
+
+    @property
+    def url(self) -> str:
+        return batch_url(self.batch.id)
 
 
 async def start(
     conn: Connection, product: Product, *, with_pin: bool, count: int, requested_by: uuid.UUID, now: datetime
-) -> BatchAccepted:
+) -> Started:
     """Accept a batch in the caller's transaction: its row and its first chunk's job commit together."""
     batch_id = uuid.uuid4()
     public_key, key = sealing.new_batch_key()
@@ -116,7 +65,7 @@ async def start(
     await _schedule_chunk(conn, batch_id, 0, now)
     found = await batch_store.batch(conn, batch_id)
     assert found is not None
-    return BatchAccepted(**_out(found).model_dump(), key=key)
+    return Started(found, key)
 
 
 async def _schedule_chunk(conn: Connection, batch_id: uuid.UUID, offset: int, now: datetime) -> None:
@@ -130,21 +79,22 @@ async def _schedule_chunk(conn: Connection, batch_id: uuid.UUID, offset: int, no
     )
 
 
-def issue_job(app: web.Application) -> JobHandler:
+def issue_job(outbox: Outbox, clock: Clock, pins: Callable[[], Pins], chunk_size: int) -> JobHandler:
     """One chunk of a batch per run, committed with its progress; then the next chunk's job. A crash rolls the
-    chunk back and the job runs it again (with new numbers: none of the rolled-back ones was ever shown)."""
+    chunk back and the job runs it again (with new numbers: none of the rolled-back ones was ever shown).
+    `pins`: the hasher, made when the service starts."""
 
     async def issue_chunk(conn: Connection, job: Job) -> None:
         batch = await batch_store.batch(conn, uuid.UUID(str(job.payload["batch_id"])), lock=True)
         if batch is None or batch.state != "issuing":
             return  # done already: a re-run changes nothing
-        now, pins = app[CLOCK].now(), app[PINS]
-        size = min(app[SETTINGS].issue_chunk, batch.count - batch.issued)
-        drawn = await issuing.draw(pins, size, batch.with_pin)
+        now, hasher = clock.now(), pins()
+        size = min(chunk_size, batch.count - batch.issued)
+        drawn = await issuing.draw(hasher, size, batch.with_pin)
         issued = await issuing.issue(
             conn,
-            app[OUTBOX],
-            pins,
+            outbox,
+            hasher,
             drawn,
             article=batch.article,
             edition=batch.edition,
@@ -172,61 +122,49 @@ async def schedule_purge(conn: Connection, at: datetime) -> None:
     await schedule(conn, PURGE_JOB, {}, at, dedupe_key=f"purge-sealed-pins:{at.date()}")
 
 
-def _batch_in_path(request: web.Request) -> uuid.UUID:
-    try:
-        return uuid.UUID(request.match_info["batch_id"])
-    except ValueError:
-        raise NotFound("no such batch") from None
-
-
-@routes.get(
-    "/v1/number-batches/{batch_id:uuid}",
-    summary="A deferred batch of registration numbers: its progress (operators)",
-    scope=OPERATOR,
-    response=BatchOut,
-    errors=(404,),
-    tags=("catalogue",),
-)
-async def get_batch(request: web.Request, caller: Caller) -> BatchOut:
-    batch_id = _batch_in_path(request)
-    async with request.app[POOL].acquire() as conn:
+async def progress(pool: Pool, batch_id: uuid.UUID) -> batch_store.Batch:
+    async with pool.acquire() as conn:
         found = await batch_store.batch(conn, batch_id)
     if found is None:
-        raise NotFound("no such batch")
-    return _out(found)
+        raise Refused(NO_SUCH_BATCH)
+    return found
 
 
-@routes.post(
-    "/v1/number-batches/{batch_id:uuid}/delivery",
-    summary="A done batch's numbers with their PINs, shown once, for the key given when it was accepted",
-    scope=OPERATOR,
-    body=DeliveryIn,
-    response=IssuedBatch,
-    errors=(403, 404, 409, 410, 422),
-    tags=("catalogue",),
-)
-async def deliver(request: web.Request, caller: Caller, body: DeliveryIn) -> IssuedBatch:
-    batch_id = _batch_in_path(request)
-    async with request.app[POOL].acquire() as conn, conn.transaction():
+async def deliver(
+    pool: Pool, *, now: datetime, batch_id: uuid.UUID, key: str
+) -> tuple[batch_store.Batch, sealing.Issued]:
+    """A done batch's numbers with their PINs, once, for the key given when it was accepted."""
+    async with pool.acquire() as conn, conn.transaction():
         batch = await batch_store.batch(conn, batch_id, lock=True)  # of two deliveries, one shows the PINs
         if batch is None:
-            raise NotFound("no such batch")
+            raise Refused(NO_SUCH_BATCH)
         if batch.state == "issuing":
-            raise Conflict(f"the batch is being issued: {batch.issued} of {batch.count}; try again when it is done")
+            raise Refused(
+                Refusal(
+                    "conflict",
+                    f"the batch is being issued: {batch.issued} of {batch.count}; try again when it is done",
+                    kind="conflict",
+                )
+            )
         if batch.state == "delivered":
-            raise BatchDelivered("PINs are shown once: this batch's were shown already.")
+            raise Refused(_delivered("PINs are shown once: this batch's were shown already."))
         if batch.state == "purged":
-            raise BatchDelivered(f"Nobody fetched this batch within {KEEP_SEALED.days} days: its PINs are gone.")
-        if not sealing.opens(body.key, batch.public_key):
-            raise Forbidden("this key does not open this batch: it is the one given when the batch was accepted")
+            raise Refused(_delivered(f"Nobody fetched this batch within {KEEP_SEALED.days} days: its PINs are gone."))
+        if not sealing.opens(key, batch.public_key):
+            raise Refused(
+                Refusal(
+                    "forbidden",
+                    "this key does not open this batch: it is the one given when the batch was accepted",
+                    kind="forbidden",
+                )
+            )
         chunks = await batch_store.sealed_chunks(conn, batch.id)
-        rows = [row for chunk, sealed in chunks for row in sealing.open_sealed(body.key, batch.id, chunk, sealed)]
-        await batch_store.mark_delivered(conn, batch.id, request.app[CLOCK].now())
+        rows = [row for chunk, sealed in chunks for row in sealing.open_sealed(key, batch.id, chunk, sealed)]
+        await batch_store.mark_delivered(conn, batch.id, now)
     assert len(rows) == batch.count
-    return IssuedBatch(
-        batch_id=batch.id,
-        article=batch.article,
-        product_name=batch.product_name,
-        edition=batch.edition,
-        items=[IssuedNumber(registration_number=n, pin=p) for n, p in rows],
-    )
+    return batch, rows
+
+
+def _delivered(message: str) -> Refusal:
+    """Gone: shown once already, or purged."""
+    return Refusal("batch-delivered", message, kind="conflict")

@@ -6,21 +6,20 @@ operator scope. Changes are PUTs, so `itsctl catalogue import` can load a file a
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated, Literal
 
 from aiohttp import web
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
-from services.registration import batches, domain, issuing, store
+from services.registration import catalogue, domain, store
 from services.registration.api import PINS, SETTINGS, ArticlePath, Text
-from services.registration.batches import IssuedBatch, IssuedNumber
+from services.registration.batches_api import BatchAccepted, IssuedBatch, IssuedNumber, accepted_out
+from services.registration.problems import refusals_answered
 from shared.app import CLOCK, OUTBOX, POOL
 from shared.auth import Caller
-from shared.events.registration import ConfigurationChanged, Edition, ProductChanged
+from shared.events.registration import Edition
 from shared.http import Api, Link, Upserted
 from shared.parsing import PathParams, StrictModel
-from shared.problems import NotFound, ValidationFailed
 
 routes = Api("ITS Portal registration: catalogue")
 
@@ -118,9 +117,8 @@ def _product_out(p: store.Product) -> ProductOut:
 )
 async def put_configuration(request: web.Request, caller: Caller, params: CodePath, body: ConfigurationIn) -> Upserted:
     configuration = store.Configuration(params.code, body.name, body.maintenance_category, body.vendor)
-    async with request.app[POOL].acquire() as conn, conn.transaction():
-        created = await store.upsert_configuration(conn, configuration, request.app[CLOCK].now())
-        await request.app[OUTBOX].add(conn, ConfigurationChanged(**configuration.__dict__))
+    app = request.app
+    created = await catalogue.save_configuration(app[POOL], app[OUTBOX], configuration, app[CLOCK].now())
     return Upserted(ConfigurationOut(**configuration.__dict__), created)
 
 
@@ -132,8 +130,7 @@ async def put_configuration(request: web.Request, caller: Caller, params: CodePa
     tags=("catalogue",),
 )
 async def list_configurations(request: web.Request, caller: Caller) -> ConfigurationList:
-    async with request.app[POOL].acquire() as conn:
-        items = await store.configurations(conn)
+    items = await catalogue.configurations(request.app[POOL])
     return ConfigurationList(items=[ConfigurationOut(**c.__dict__) for c in items])
 
 
@@ -152,18 +149,19 @@ async def list_configurations(request: web.Request, caller: Caller) -> Configura
     tags=("catalogue",),
 )
 async def put_product(request: web.Request, caller: Caller, params: ArticlePath, body: ProductIn) -> Upserted:
-    article = params.article
-    codes = sorted(set(body.configurations))
-    its_required = domain.default_its_required(body.edition) if body.its_required is None else body.its_required
-    product = store.Product(article, body.name, body.edition, body.pin_envelope, its_required, codes)
-    async with request.app[POOL].acquire() as conn, conn.transaction():
-        missing = await store.missing_configurations(conn, codes)
-        if missing:
-            raise ValidationFailed(
-                [{"field": "configurations", "message": f"not in the catalogue: {', '.join(missing)}"}]
-            )
-        created = await store.upsert_product(conn, product, request.app[CLOCK].now())
-        await request.app[OUTBOX].add(conn, ProductChanged(**product.__dict__))
+    app = request.app
+    with refusals_answered():
+        product, created = await catalogue.save_product(
+            app[POOL],
+            app[OUTBOX],
+            now=app[CLOCK].now(),
+            article=params.article,
+            name=body.name,
+            edition=body.edition,
+            configurations=body.configurations,
+            pin_envelope=body.pin_envelope,
+            its_required=body.its_required,
+        )
     return Upserted(_product_out(product), created)
 
 
@@ -175,8 +173,7 @@ async def put_product(request: web.Request, caller: Caller, params: ArticlePath,
     tags=("catalogue",),
 )
 async def list_products(request: web.Request, caller: Caller) -> ProductList:
-    async with request.app[POOL].acquire() as conn:
-        items = await store.products(conn)
+    items = await catalogue.products(request.app[POOL])
     return ProductList(items=[_product_out(p) for p in items])
 
 
@@ -190,11 +187,8 @@ async def list_products(request: web.Request, caller: Caller) -> ProductList:
     tags=("catalogue",),
 )
 async def get_product(request: web.Request, caller: Caller, params: ArticlePath) -> ProductOut:
-    article = params.article
-    async with request.app[POOL].acquire() as conn:
-        product = await store.product(conn, article)
-    if product is None:
-        raise NotFound("no product with this article")
+    with refusals_answered():
+        product = await catalogue.product(request.app[POOL], params.article)
     return _product_out(product)
 
 
@@ -206,7 +200,7 @@ async def get_product(request: web.Request, caller: Caller, params: ArticlePath)
     body=IssueIn,
     response=IssuedBatch,
     status=201,
-    responses={202: batches.BatchAccepted},
+    responses={202: BatchAccepted},
     errors=(404,),
     tags=("catalogue",),
 )
@@ -217,38 +211,27 @@ async def issue_numbers(
     ITS_ISSUE_AT_ONCE (1,000) numbers: in this answer (201), every one committed before it is sent. More: 202
     with the batch's URL (`Location`) and its key, shown once; the batch shows its progress and, when done,
     its numbers with their PINs (batches.py)."""
-    article = params.article
-    async with request.app[POOL].acquire() as conn:
-        product = await store.product(conn, article)
-    if product is None:
-        raise NotFound("no product with this article")
-    with_pin = product.pin_envelope if body.with_pin is None else body.with_pin
-    if with_pin and not product.pin_envelope:
-        raise ValidationFailed([{"field": "with_pin", "message": "this product is delivered without PIN envelopes"}])
-
-    now = request.app[CLOCK].now()
-    if body.count > request.app[SETTINGS].issue_at_once:
-        async with request.app[POOL].acquire() as conn, conn.transaction():
-            accepted = await batches.start(
-                conn, product, with_pin=with_pin, count=body.count, requested_by=caller.account_id, now=now
-            )
-        return web.json_response(accepted.model_dump(mode="json"), status=202, headers={"Location": accepted.url})
-
-    pins, batch_id = request.app[PINS], uuid.uuid4()
-    drawn = await issuing.draw(pins, body.count, with_pin)  # seconds of hashing need no lock: before the transaction
-    async with request.app[POOL].acquire() as conn, conn.transaction():
-        issued = await issuing.issue(
-            conn,
-            request.app[OUTBOX],
-            pins,
-            drawn,
-            article=article,
-            edition=product.edition,
-            batch_id=batch_id,
-            with_pin=with_pin,
-            now=now,
+    app = request.app
+    with refusals_answered():
+        issued = await catalogue.issue_numbers(
+            app[POOL],
+            app[OUTBOX],
+            app[PINS],
+            now=app[CLOCK].now(),
+            article=params.article,
+            count=body.count,
+            with_pin=body.with_pin,
+            at_once=app[SETTINGS].issue_at_once,
+            requested_by=caller.account_id,
         )
-    items = [IssuedNumber(registration_number=n, pin=p) for n, p in issued.items()]
+    if not isinstance(issued, catalogue.IssuedNow):
+        accepted = accepted_out(issued)
+        return web.json_response(accepted.model_dump(mode="json"), status=202, headers={"Location": accepted.url})
+    product = issued.product
     return IssuedBatch(
-        batch_id=batch_id, article=article, product_name=product.name, edition=product.edition, items=items
+        batch_id=issued.batch_id,
+        article=product.article,
+        product_name=product.name,
+        edition=product.edition,
+        items=[IssuedNumber(registration_number=n, pin=p) for n, p in issued.numbers.items()],
     )

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Literal
+from zoneinfo import ZoneInfo
 
+from rules.refusal import Refusal
 from shared.events.registration import Edition
 
 EDITIONS: tuple[Edition, ...] = ("BASIC", "PROF", "CORP", "SPECIAL")
@@ -57,6 +60,18 @@ def is_ean13(article: str) -> bool:
         return False
     total = sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(article[:12]))
     return (10 - total % 10) % 10 == int(article[12])
+
+
+def vendor_today(now: datetime, zone: ZoneInfo) -> date:
+    """ "Today" for purchase dates and contract months: the vendor's date."""
+    return now.astimezone(zone).date()
+
+
+# The answer to a wrong PIN, the same for an unknown number (REG-7: nothing to learn from it).
+WRONG_PIN = (
+    "Check the registration number and the PIN as printed in the envelope. Products delivered "
+    "without a PIN envelope are registered by the partner who sold them."
+)
 
 
 # ---- wrong PINs (REG-7) ---------------------------------------------------------------------
@@ -139,6 +154,32 @@ def needs_contract_to_self_register(edition: Edition) -> bool:
 def is_covering(period_to: str, today: date) -> bool:
     """A contract covers a number while its period (YYYY-MM, inclusive) has not ended: now or in future."""
     return period_to >= f"{today.year:04d}-{today.month:02d}"
+
+
+def may_self_register(edition: Edition, contract_ends: Iterable[str], today: date) -> bool:
+    """REG-4, the one place it is decided: a product is registered with its PIN unless its edition needs a
+    contract for that (PROF) and no ITS contract listing its number (main or additional) covers today or later.
+    `contract_ends`: the end months (YYYY-MM) of the contracts that list the number."""
+    return not needs_contract_to_self_register(edition) or any(is_covering(end, today) for end in contract_ends)
+
+
+def contract_required(number: str) -> Refusal:
+    """REG-4's "no", with what to do instead."""
+    return Refusal(
+        "its-contract-required",
+        "A PROF product is registered with its PIN only when an ITS contract lists its registration "
+        "number, as the main or an additional product (rule REG-4). Ask your partner to register an ITS "
+        "contract for this number (it is processed on the next business day) and try again then, or ask "
+        "the partner to authorise the product for your subscriber code.",
+        details={"registration_number": number},
+    )
+
+
+def purchase_date_refusal(purchase_date: date, today: date, field: str) -> Refusal | None:
+    """REG-2, REG-5: a purchase date is not after the vendor's today."""
+    if purchase_date <= today:
+        return None
+    return Refusal("purchase_date_future", f"the purchase date cannot be after today ({today})", field=field)
 
 
 OFFER_HOW = (

@@ -7,10 +7,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from services.registration import domain, store
+from services.registration import domain, events, store
 from services.registration.pins import Pins
 from shared.db import Connection
-from shared.events.registration import Edition, NumbersIssued
+from shared.events.registration import Edition
 from shared.outbox import Outbox
 
 
@@ -51,10 +51,5 @@ async def issue(
         if len(issued) == wanted:
             break
         drawn = await draw(pins, wanted - len(issued), with_pin)
-    await outbox.add(
-        conn,
-        NumbersIssued(
-            batch_id=batch_id, article=article, edition=edition, registration_numbers=list(issued), with_pin=with_pin
-        ),
-    )
+    await outbox.add(conn, events.numbers_issued(batch_id, article, edition, list(issued), with_pin=with_pin))
     return issued

@@ -10,18 +10,11 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from services.registration import store
-from services.registration.api import product_event
+from services.registration import events, store
 from services.registration.app import SCHEMA
 from services.registration.settings import RegistrationSettings
 from shared.events import Event
-from shared.events.registration import (
-    ConfigurationChanged,
-    NumbersIssued,
-    ProductActivated,
-    ProductChanged,
-    ProductRegistered,
-)
+from shared.events.registration import ProductActivated, ProductRegistered
 from shared.outbox import offline_transaction
 
 NUMBERS_PER_EVENT = 1_000
@@ -39,26 +32,21 @@ async def republish_registration(settings: RegistrationSettings) -> Republished:
     async with offline_transaction(settings, producer="registration", schema=SCHEMA) as (conn, outbox):
         configurations = await store.configurations(conn)
         products = await store.products(conn)
-        events: list[Event] = [ConfigurationChanged(**c.__dict__) for c in configurations]
-        events += [ProductChanged(**p.__dict__) for p in products]
+        announced: list[Event] = [events.configuration_changed(c) for c in configurations]
+        announced += [events.product_changed(p) for p in products]
         editions = {p.article: p.edition for p in products}
         issued = await store.issued_numbers(conn)
         for (article, with_pin), numbers in issued.items():
             for i in range(0, len(numbers), NUMBERS_PER_EVENT):
-                events.append(
-                    NumbersIssued(
-                        batch_id=uuid.uuid4(),
-                        article=article,
-                        edition=editions[article],
-                        registration_numbers=numbers[i : i + NUMBERS_PER_EVENT],
-                        with_pin=with_pin,
-                    )
+                chunk = numbers[i : i + NUMBERS_PER_EVENT]
+                announced.append(
+                    events.numbers_issued(uuid.uuid4(), article, editions[article], chunk, with_pin=with_pin)
                 )
         registered = await store.registered(conn)
         for r in registered:
-            events.append(product_event(ProductRegistered, r))
+            announced.append(events.product_event(ProductRegistered, r))
             if r.state == "active":
-                events.append(product_event(ProductActivated, r))
-        await outbox.add_many(conn, events)
+                announced.append(events.product_event(ProductActivated, r))
+        await outbox.add_many(conn, announced)
     count = sum(len(numbers) for numbers in issued.values())
     return Republished(len(configurations), len(products), count, len(registered))

@@ -8,25 +8,13 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import BaseModel
 
-from services.registration import store
-from services.registration.api import (
-    OPERATOR,
-    NumberPath,
-    ProductRef,
-    RegistrationOut,
-    Transfer,
-    _registered,
-    _registration_out,
-    product_event,
-)
+from services.registration import support
+from services.registration.api import OPERATOR, NumberPath, ProductRef, RegistrationOut, Transfer, registration_out
+from services.registration.problems import refusals_answered
 from shared.app import CLOCK, OUTBOX, POOL
 from shared.auth import Caller
-from shared.events.registration import (
-    ProductTransferred,
-    RegisteredBy,
-)
+from shared.events.registration import RegisteredBy
 from shared.http import Api
-from shared.problems import Conflict, NotFound, ValidationFailed, invalid
 
 routes = Api("ITS Portal registration: support")
 
@@ -69,28 +57,23 @@ class NumberRecord(BaseModel):
     tags=("registrations",),
 )
 async def number_record(request: web.Request, caller: Caller, params: NumberPath) -> NumberRecord:
-    number = params.number
-    async with request.app[POOL].acquire() as conn:
-        record = await store.number_record(conn, number)
-        if record is None:
-            raise NotFound("no product has this registration number")
-        r, issued_at, card = record
-        partners = await store.partner_names(conn, [r.partner_id] if r.partner_id else [])
-        transfers = await store.transfers(conn, number)
+    with refusals_answered():
+        story = await support.number_story(request.app[POOL], params.number)
+    r = story.registration
     return NumberRecord(
         registration_number=r.number,
         product=ProductRef(article=r.article, name=r.product_name, edition=r.edition, configurations=r.configurations),
-        issued_at=issued_at,
+        issued_at=story.issued_at,
         with_pin=r.pin_hash is not None,
         state=r.state,
         subscriber_code=r.subscriber_code,
         registered_by=r.registered_by,
-        partner=partners.get(r.partner_id) if r.partner_id else None,
+        partner=story.partner_name,
         purchase_date=r.purchase_date,
         registered_at=r.registered_at,
         active_from=r.active_from,
-        card=card,
-        transfers=[TransferOut(**t) for t in transfers],
+        card=story.card,
+        transfers=[TransferOut(**t) for t in story.transfers],
     )
 
 
@@ -105,39 +88,15 @@ async def number_record(request: web.Request, caller: Caller, params: NumberPath
     tags=("registrations",),
 )
 async def transfer(request: web.Request, caller: Caller, params: NumberPath, body: Transfer) -> RegistrationOut:
-    number = params.number
-    app, now = request.app, request.app[CLOCK].now()
-    async with app[POOL].acquire() as conn, conn.transaction():
-        target = await store.subscriber_by_code(conn, body.subscriber_code)
-        if target is None:
-            raise ValidationFailed([invalid("subscriber_code", "no subscriber has this code", "subscriber_unknown")])
-        registration = await store.lock_number(conn, number)
-        if registration is None:
-            raise NotFound("no product has this registration number")
-        if registration.subscriber_id is None or registration.subscriber_code is None:
-            raise Conflict("the product is not registered to anyone: nothing to transfer")
-        if registration.subscriber_id == target.id:
-            raise Conflict("the product is registered to this subscriber already")
-        await store.transfer(
-            conn,
-            number,
-            to_subscriber_id=target.id,
-            to_subscriber_code=target.code,
-            from_subscriber_id=registration.subscriber_id,
+    app = request.app
+    with refusals_answered():
+        moved, partners = await support.transfer(
+            app[POOL],
+            app[OUTBOX],
+            now=app[CLOCK].now(),
             operator_id=caller.account_id,
+            number=params.number,
+            subscriber_code=body.subscriber_code,
             reason=body.reason,
-            now=now,
         )
-        moved = await _registered(conn, number)
-        await app[OUTBOX].add(
-            conn,
-            product_event(
-                ProductTransferred,
-                moved,
-                from_subscriber_id=registration.subscriber_id,
-                from_subscriber_code=registration.subscriber_code,
-                reason=body.reason,
-            ),
-        )
-        partners = await store.partner_names(conn, [moved.partner_id] if moved.partner_id else [])
-    return _registration_out(moved, partners)
+    return registration_out(moved, partners)

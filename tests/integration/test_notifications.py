@@ -22,7 +22,7 @@ from services.notifications import store
 from services.notifications.api import encode_cursor
 from services.notifications.app import SCHEMA, NotificationsSettings, create_app
 from services.notifications.consumers import CONTRACTS_QUEUE, IDENTITY_QUEUE, REGISTRATION_QUEUE, UPDATES_QUEUE
-from services.notifications.domain import DeliveryStatus
+from services.notifications.delivery import DeliveryStatus
 from services.notifications.rendering import RenderedEmail
 from shared.bus import Bus, dlq_name
 from shared.clock import TestClock

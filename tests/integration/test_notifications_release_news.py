@@ -22,7 +22,7 @@ import pytest
 
 from services.notifications import read_models, store
 from services.notifications.consumers import IDENTITY_QUEUE, REGISTRATION_QUEUE, UPDATES_QUEUE, release_news
-from services.notifications.domain import ReleaseLinks
+from services.notifications.releases import ReleaseLinks
 from services.notifications.rendering import Renderer
 from services.notifications.unsubscribe import sign
 from shared.bus import Bus

@@ -22,7 +22,7 @@ import pytest
 from services.notifications.app import SCHEMA as NOTIFICATIONS_SCHEMA
 from services.notifications.app import NotificationsSettings
 from services.notifications.app import create_app as create_notifications
-from services.notifications.domain import DeliveryStatus
+from services.notifications.delivery import DeliveryStatus
 from services.portal.app import PortalSettings, create_app
 from services.registration.app import RegistrationSettings
 from services.registration.app import create_app as create_registration

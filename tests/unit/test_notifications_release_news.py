@@ -12,18 +12,11 @@ from aiosmtplib.email import flatten_message
 from prometheus_client import CollectorRegistry, Counter
 from pydantic import ValidationError
 
+from services.notifications.addresses import Unsendable
 from services.notifications.app import NotificationsSettings
-from services.notifications.domain import (
-    OutgoingEmail,
-    Owner,
-    ReleaseLinks,
-    Unsendable,
-    announces,
-    message_id,
-    release_audience,
-    release_email,
-)
+from services.notifications.delivery import OutgoingEmail, message_id
 from services.notifications.mailer import Mailer, SmtpTransport
+from services.notifications.releases import Owner, ReleaseLinks, announces, release_audience, release_email
 from services.notifications.rendering import RenderedEmail, Renderer
 from services.notifications.summary import ELLIPSIS, plain_summary, plain_text, shorten
 from services.notifications.unsubscribe import BadToken, sign, verify

@@ -18,29 +18,24 @@ import pytest
 from aiosmtplib.email import flatten_message
 from prometheus_client import CollectorRegistry, Counter
 
+from services.notifications.addresses import Unsendable, check_link, check_recipient
 from services.notifications.api import decode_cursor, encode_cursor
-from services.notifications.domain import (
-    LANGUAGES,
+from services.notifications.delivery import OutgoingEmail, message_id, status_after_failure
+from services.notifications.languages import LANGUAGES, pick_language
+from services.notifications.letters import (
     EmailRequest,
-    OutgoingEmail,
-    Unsendable,
-    check_link,
-    check_recipient,
     contract_activated_email,
-    format_period,
     invitation_accepted_email,
     invitation_email,
     maintenance_activated_email,
-    message_id,
     organisation_error_email,
     password_reset_email,
-    pick_language,
     products_authorised_email,
-    status_after_failure,
     verification_email,
 )
 from services.notifications.mailer import Mailer, SmtpTransport, is_permanent
 from services.notifications.rendering import TEMPLATES, RenderedEmail, Renderer, line_breaks
+from services.notifications.wording import format_period
 from shared.events.contracts import ContractActivated, MaintenanceActivated, Organisation, OrganisationErrorReported
 from shared.events.identity import (
     EmailVerificationRequested,

@@ -1,0 +1,31 @@
+"""What each account wants to receive: release news on or off (UPD-3), set by the account, or by the one-click
+unsubscribe link of a release e-mail (RFC 8058)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from services.notifications import store
+from services.notifications.unsubscribe import verify
+from shared.db import Pool
+
+
+async def wants_release_news(pool: Pool, account_id: uuid.UUID) -> bool:
+    async with pool.acquire() as conn:
+        return await store.release_news(conn, account_id)
+
+
+async def set_release_news(pool: Pool, account_id: uuid.UUID, wanted: bool, now: datetime) -> None:
+    async with pool.acquire() as conn:
+        await store.set_release_news(conn, account_id, wanted, now)
+
+
+async def unsubscribe_link(pool: Pool, secret: bytes, token: str, *, confirmed: bool, now: datetime) -> str | None:
+    """The link's account's language, if we know it; release news turned off for it when `confirmed`. A link
+    we did not sign: unsubscribe.BadToken."""
+    account_id = verify(secret, token)
+    async with pool.acquire() as conn:
+        if confirmed:
+            await store.set_release_news(conn, account_id, False, now)
+        return await store.account_language(conn, account_id)
