@@ -64,7 +64,7 @@ from itsctl._http import (
     operator_session,
     service_url,
 )
-from services.updates.versions import Version
+from services.updates.public import Version
 
 app = typer.Typer(help="Releases and their kits in updates: publish from a manifest, list.", no_args_is_help=True)
 

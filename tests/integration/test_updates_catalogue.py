@@ -777,7 +777,7 @@ async def test_concurrent_declarations_of_one_release_make_one_draft(world: Worl
 async def test_the_demo_catalogue_publishes_branching_paths_and_loads_again_harmlessly(
     world: World, tmp_path: Path
 ) -> None:
-    from services.updates.demo import demo_manifest
+    from devtools.demo.updates import demo_manifest
     from shared.settings import BaseServiceSettings
 
     manifest = await asyncio.to_thread(demo_manifest, BaseServiceSettings(var_dir=tmp_path))
