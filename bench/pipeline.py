@@ -24,7 +24,7 @@ import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
 
 from bench.common import Result, TestStack, median, service_logging, spread, throwaway_stack
-from services.identity.app import SCHEMA
+from services.identity.public import database
 from shared.bus import Bus
 from shared.clock import SystemClock, make_clock
 from shared.consumer import Consumer, Subscription
@@ -36,6 +36,7 @@ from shared.outbox import Outbox, OutboxRelay
 from shared.settings import BaseServiceSettings
 
 TARGET = 0.5
+_, SCHEMA = database()
 QUEUE = "bench.pipeline"
 RAW_QUEUE = "bench.raw"
 DEFAULTS = BaseServiceSettings()  # the kernel's defaults: prefetch, relay batch size, pool size, retry delays
