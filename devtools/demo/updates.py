@@ -4,7 +4,8 @@ python -m devtools.demo.updates
 
 Generates the kits of demo_catalogue.yaml (deterministic bytes, a few KiB to 1 MiB each) under
 var/demo-kits/, logs in at identity as the demo operator (devtools.demo.identity) and publishes the
-catalogue through the very code of `itsctl releases publish`: releases already published are skipped.
+catalogue through the very code of `itsctl releases publish` (itsctl.release_publishing): releases
+already published are skipped.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ import yaml
 
 from devtools.demo.identity import DEMO_ACCOUNTS
 from itsctl._http import CALL_ERRORS, Credentials, error_message, operator_session
-from itsctl.releases import ConfigurationRelease, Manifest, ManifestError, Summary, parse_manifest, publish_manifest
+from itsctl.release_manifest import ConfigurationRelease, Manifest, ManifestError, parse_manifest
+from itsctl.release_publishing import Summary, publish_manifest
 from services.updates.public import database
 from shared.settings import BaseServiceSettings
 
