@@ -43,9 +43,11 @@ __all__ = [
     "median",
     "migrate_schema",
     "new_login",
+    "per_round",
     "production_env",
     "quiet_migrate",
     "register_and_login",
+    "rounds_line",
     "run_python_load",
     "run_wrk",
     "service_logging",
@@ -87,6 +89,16 @@ def spread(values: Sequence[float], fmt: str = "{:,.0f}") -> str:
     """`median (min..max, n=…)` of the rounds, for the details lines."""
     low, high = fmt.format(min(values)), fmt.format(max(values))
     return f"{fmt.format(median(values))} (min {low}, max {high}, n={len(values)})"
+
+
+def per_round(ratios: Sequence[float]) -> str:
+    """The details line of each round's ratio."""
+    return f"ratio per round: {', '.join(f'{r:.2f}' for r in ratios)}"
+
+
+def rounds_line(generator: str, seconds: int, rounds: int, warmup_seconds: int) -> str:
+    """The details line of how two servers were loaded in turn."""
+    return f"{generator}, {seconds} s a round, {rounds} rounds alternating, after {warmup_seconds} s warm-up each"
 
 
 @contextlib.asynccontextmanager

@@ -51,6 +51,8 @@ from bench.common import (
     have_wrk,
     median,
     migrate_schema,
+    per_round,
+    rounds_line,
     run_python_load,
     run_wrk,
     service_process,
@@ -373,11 +375,11 @@ async def run(*, rounds: int = 5, seconds: int = ROUND_SECONDS) -> Result:
         reference_label="aiohttp + one asyncpg INSERT",
         target=TARGET,
         details=[
-            f"{generator}, {seconds} s a round, {rounds} rounds alternating, after {WARMUP_SECONDS} s warm-up each; "
-            f"one process each, pool {DEFAULTS.db_pool_min}..{DEFAULTS.db_pool_max}",
+            rounds_line(generator, seconds, rounds, WARMUP_SECONDS)
+            + f"; one process each, pool {DEFAULTS.db_pool_min}..{DEFAULTS.db_pool_max}",
             f"contracts POST req/s (202): {spread(rates['contracts'])}",
             f"reference req/s (202):      {spread(rates['reference'])}",
-            f"ratio per round: {', '.join(f'{r:.2f}' for r in ratios)}",
+            per_round(ratios),
             f"stored in the timed rounds: {stored['contracts']:,} contracts with {stored['keys']:,} idempotency keys "
             f"for {totals['contracts']:,} answers; {stored['reference']:,} reference rows",
             "prepared directly: 10,000 registration numbers in contracts.numbers, the partner in contracts.partners; "

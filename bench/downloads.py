@@ -45,6 +45,7 @@ from bench.common import (
     free_port,
     median,
     migrate_schema,
+    per_round,
     service_process,
     spread,
     throwaway_stack,
@@ -206,7 +207,7 @@ async def run(*, size: int = GIB, rounds: int = 9) -> Result:
             f"updates link handler MB/s:       {spread(rates['updates'])}",
             f"nginx static file MB/s:          {spread(rates['nginx'])}",
             f"nginx + updates.conf (auth_request to /dl-verify) MB/s: {spread(rates['nginx+auth_request'])}",
-            f"ratio per round: {', '.join(f'{r:.2f}' for r in ratios)}",
+            per_round(ratios),
         ],
     )
 

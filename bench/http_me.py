@@ -41,7 +41,9 @@ from bench.common import (
     have_wrk,
     identity_process,
     median,
+    per_round,
     register_and_login,
+    rounds_line,
     run_python_load,
     run_wrk,
     spread,
@@ -225,10 +227,10 @@ async def run(*, rounds: int = 5, seconds: int = ROUND_SECONDS) -> Result:
         reference_label="bare aiohttp JSON",
         target=TARGET,
         details=[
-            f"{generator}, {seconds} s a round, {rounds} rounds alternating, after {WARMUP_SECONDS} s warm-up each",
+            rounds_line(generator, seconds, rounds, WARMUP_SECONDS),
             f"identity /v1/me req/s:  {spread(rates['me'])}",
             f"bare handler req/s:     {spread(rates['bare'])}",
-            f"ratio per round: {', '.join(f'{r:.2f}' for r in ratios)}",
+            per_round(ratios),
             f"same work, libraries only (PyJWT verify + asyncpg fetchrow + aiohttp) req/s: "
             f"{spread(rates['equivalent'])}",
             f"identity / same work without the kernel: {median(kernel_ratios):.2f}x "

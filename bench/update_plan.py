@@ -53,6 +53,7 @@ from bench.common import (
     have_wrk,
     median,
     migrate_schema,
+    per_round,
     run_wrk,
     service_process,
     spread,
@@ -368,7 +369,7 @@ async def run(*, rounds: int = 5, seconds: int = ROUND_SECONDS, paced_seconds: i
             f"after {WARMUP_SECONDS} s warm-up each; one process each",
             f"updates req/s: {spread(rates['updates'])}",
             f"bare req/s:    {spread(rates['bare'])}",
-            f"ratio per round: {', '.join(f'{r:.2f}' for r in ratios)}",
+            per_round(ratios),
             f"plans from {len(versions)} versions ({', '.join(map(str, BEHIND))} releases behind the newest) in turn: "
             f"{min(steps)} to {max(steps)} steps (mean {sum(steps) / len(steps):.0f}), "
             f"{min(sizes):,} to {max(sizes):,} bytes of JSON with a signed link per kit",
