@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from services.contracts.calendar import ProductionCalendar, load_calendar, reach
 from services.contracts.settings import ContractsSettings
-from shared.db import Connection
+
+if TYPE_CHECKING:
+    from shared.db import Connection
 
 __all__ = ["ContractsSettings", "ProductionCalendar", "database", "load_calendar", "reach", "schedule_processing"]
 

@@ -354,8 +354,8 @@ async def demo_partner_cabinets(identity_url: str) -> list[tuple[str, bool]]:
 def test_the_demo_loads_the_demo_catalogue(
     services: Services, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from devtools.demo.identity import load_demo_accounts
     from devtools.demo import registration as demo
+    from devtools.demo.identity import load_demo_accounts
 
     asyncio.run(load_demo_accounts(IdentitySettings()))  # the demo accounts and the demo partner
     capsys.readouterr()
