@@ -6,19 +6,20 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import shutil
 import statistics
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
 import aiohttp
 
-from services.identity.app import MIGRATIONS, SCHEMA
+from services.identity.public import database
 from shared.logging import configure_logging
 from shared.migrate import migrate
 from shared.settings import BaseServiceSettings
@@ -29,17 +30,26 @@ BENCH_VAR = ROOT / "var" / "bench"
 __all__ = [
     "BENCH_VAR",
     "ROOT",
+    "THREADS",
+    "Load",
     "Process",
     "Result",
     "ServiceProcess",
     "TestStack",
     "free_port",
+    "generate_load",
+    "have_wrk",
     "identity_process",
     "median",
+    "migrate_schema",
     "new_login",
+    "per_round",
     "production_env",
     "quiet_migrate",
     "register_and_login",
+    "rounds_line",
+    "run_python_load",
+    "run_wrk",
     "service_logging",
     "service_process",
     "throwaway_stack",
@@ -81,6 +91,16 @@ def spread(values: Sequence[float], fmt: str = "{:,.0f}") -> str:
     return f"{fmt.format(median(values))} (min {low}, max {high}, n={len(values)})"
 
 
+def per_round(ratios: Sequence[float]) -> str:
+    """The details line of each round's ratio."""
+    return f"ratio per round: {', '.join(f'{r:.2f}' for r in ratios)}"
+
+
+def rounds_line(generator: str, seconds: int, rounds: int, warmup_seconds: int) -> str:
+    """The details line of how two servers were loaded in turn."""
+    return f"{generator}, {seconds} s a round, {rounds} rounds alternating, after {warmup_seconds} s warm-up each"
+
+
 @contextlib.asynccontextmanager
 async def throwaway_stack(name: str, *, migrate_identity: bool = True) -> AsyncIterator[TestStack]:
     """A database and a vhost of this benchmark's own, identity's schema migrated; dropped afterwards.
@@ -93,7 +113,7 @@ async def throwaway_stack(name: str, *, migrate_identity: bool = True) -> AsyncI
     ok = False
     try:
         if migrate_identity:
-            await asyncio.to_thread(_quiet_migrate, stack.database_url)
+            await migrate_schema(stack, database())
         yield stack
         ok = True
     finally:
@@ -104,14 +124,16 @@ async def throwaway_stack(name: str, *, migrate_identity: bool = True) -> AsyncI
             print(f"  (logs kept in {var_dir})", file=sys.stderr)
 
 
-def _quiet_migrate(database_url: str) -> None:
-    quiet_migrate(MIGRATIONS, database_url, SCHEMA)
-
-
 def quiet_migrate(migrations: Path, database_url: str, schema: str) -> None:
     """Migrate one service's schema without its output (run it in a thread)."""
     with contextlib.redirect_stdout(None), contextlib.redirect_stderr(None):
         migrate(migrations, database_url, schema)
+
+
+async def migrate_schema(stack: TestStack, database: tuple[Path, str]) -> None:
+    """Migrate a service's schema, `services.<svc>.public.database()`, on this stack, quietly."""
+    migrations, schema = database
+    await asyncio.to_thread(quiet_migrate, migrations, stack.database_url, schema)
 
 
 @contextlib.contextmanager
@@ -170,17 +192,9 @@ async def identity_process(stack: TestStack, **env: str) -> AsyncIterator[Servic
     """
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    process = ServiceProcess(
-        "identity",
-        stack.env(ITS_PUBLIC_URL=url, ITS_JWKS_URL=f"{url}/.well-known/jwks.json", **{**production_env(), **env}),
-        port,
-        stack.var_dir / "log" / "identity.log",
-    )
-    await process.start()
-    try:
+    env = {"ITS_PUBLIC_URL": url, "ITS_JWKS_URL": f"{url}/.well-known/jwks.json", **env}
+    async with _running(_production_process(stack, "identity", port, env)) as process:
         yield process
-    finally:
-        await process.stop()
 
 
 def production_env() -> dict[str, str]:
@@ -197,15 +211,90 @@ def production_env() -> dict[str, str]:
 @contextlib.asynccontextmanager
 async def service_process(stack: TestStack, name: str, **env: str) -> AsyncIterator[ServiceProcess]:
     """`python -m services.<name>` on this stack, with the production poll intervals; `env` on top."""
-    port = free_port()
-    process = ServiceProcess(
-        name, stack.env(**{**production_env(), **env}), port, stack.var_dir / "log" / f"{name}.log"
-    )
+    async with _running(_production_process(stack, name, free_port(), env)) as process:
+        yield process
+
+
+def _production_process(stack: TestStack, name: str, port: int, env: dict[str, str]) -> ServiceProcess:
+    return ServiceProcess(name, stack.env(**{**production_env(), **env}), port, stack.var_dir / "log" / f"{name}.log")
+
+
+@contextlib.asynccontextmanager
+async def _running(process: ServiceProcess) -> AsyncIterator[ServiceProcess]:
     await process.start()
     try:
         yield process
     finally:
         await process.stop()
+
+
+# ---- wrk, the HTTP load generator -------------------------------------------------------------------
+
+THREADS = 1  # wrk is cheap; leave the other core to the server, the database and the broker
+
+
+def have_wrk() -> bool:
+    return shutil.which("wrk") is not None
+
+
+@dataclass(frozen=True)
+class Load:
+    requests_per_second: float
+    requests: int
+    bad: int  # non-2xx answers and socket errors: a round with any is an error, not a figure
+
+
+async def run_wrk(argv: list[str]) -> tuple[Load, str]:
+    """Run wrk; its figures and its whole output (for what a benchmark reads beyond them)."""
+    process = await asyncio.create_subprocess_exec(
+        *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    output = (await process.communicate())[0].decode()
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    total = re.search(r"(\d+) requests in", output)
+    if process.returncode != 0 or rate is None or total is None:
+        raise RuntimeError(f"wrk failed: {output}")
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    bad = (int(non_2xx[1]) if non_2xx else 0) + (sum(int(g) for g in errors.groups()) if errors else 0)
+    return Load(float(rate[1]), int(total[1]), bad), output
+
+
+# ---- the Python load generator, where wrk is missing -------------------------------------------------
+
+
+async def run_python_load(argv: list[str]) -> Load:
+    """Run a Python load generator (`argv`, a process of its own) that prints generate_load's counts as JSON."""
+    process = await asyncio.create_subprocess_exec(*argv, stdout=asyncio.subprocess.PIPE)
+    output = (await process.communicate())[0].decode()
+    if process.returncode != 0:
+        raise RuntimeError(f"load generator failed: {output}")
+    result = json.loads(output)
+    return Load(result["requests"] / result["seconds"], result["requests"], result["bad"])
+
+
+Send = Callable[[aiohttp.ClientSession], Awaitable[int]]
+
+
+async def generate_load(seconds: int, connections: int, send: Send) -> dict[str, Any]:
+    """`connections` workers each sending a request (`send`, answering its status) after the other for
+    `seconds`: how many requests, how many bad (not 2xx, or no answer) and the seconds they took."""
+    counts = {"requests": 0, "bad": 0}
+    deadline = time.monotonic() + seconds
+
+    async def worker(http: aiohttp.ClientSession) -> None:
+        while time.monotonic() < deadline:
+            try:
+                status = await send(http)
+                counts["requests"] += 1
+                counts["bad"] += status >= 300
+            except aiohttp.ClientError:
+                counts["bad"] += 1
+
+    started = time.monotonic()
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=connections)) as http:
+        await asyncio.gather(*(worker(http) for _ in range(connections)))
+    return {**counts, "seconds": time.monotonic() - started}
 
 
 def new_login() -> str:

@@ -28,10 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import re
-import shutil
 import sys
-import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -44,31 +41,37 @@ from aiohttp import web
 from jwt.algorithms import OKPAlgorithm
 
 from bench.common import (
+    THREADS,
+    Load,
     Process,
     Result,
     TestStack,
     free_port,
+    generate_load,
+    have_wrk,
     median,
-    quiet_migrate,
+    migrate_schema,
+    per_round,
+    rounds_line,
+    run_python_load,
+    run_wrk,
     service_process,
     spread,
     throwaway_stack,
 )
-from bench.http_me import Load
 from rules.months import Month
-from services.contracts.app import MIGRATIONS, SCHEMA
-from services.contracts.settings import ContractsSettings
+from services.contracts.public import ContractsSettings, database
 from shared.settings import BaseServiceSettings
 from tests.tokens import TestKeys
 
 TARGET = 0.5
 CONNECTIONS = 32
-THREADS = 1  # wrk is cheap; leave the other core to the server, the database and the broker
 ROUND_SECONDS = 5
 WARMUP_SECONDS = 2
 NUMBERS = 10_000  # registration numbers in the read model; a request names two of them
 NUMBER_BASE = 7_000_000_000
 REFERENCE_SCHEMA = "bench_reference"  # the reference's table `posted`
+_, SCHEMA = database()
 DEFAULTS = BaseServiceSettings()
 PARTNER_NAME = "Bench Partner LLC"
 
@@ -172,10 +175,6 @@ async def jwks_server(keys: TestKeys) -> AsyncIterator[str]:
 # ---- load generators ---------------------------------------------------------------------------
 
 
-def have_wrk() -> bool:
-    return shutil.which("wrk") is not None
-
-
 def _lua_string(text: str) -> str:
     return "[==[" + text + "]==]"
 
@@ -211,60 +210,37 @@ async def wrk(url: str, seconds: int, token: str, prefix: str, parts: tuple[str,
     script = work / f"post-{prefix}.lua"
     script.write_text(wrk_script(parts, token, prefix))
     argv = ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s", "-s", str(script), url]
-    process = await asyncio.create_subprocess_exec(
-        *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
-    )
-    output = (await process.communicate())[0].decode()
-    script.unlink()
-    rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
-    total = re.search(r"(\d+) requests in", output)
-    if process.returncode != 0 or rate is None or total is None:
-        raise RuntimeError(f"wrk failed: {output}")
-    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
-    bad = (int(non_2xx[1]) if non_2xx else 0) + (sum(int(g) for g in errors.groups()) if errors else 0)
-    return Load(float(rate[1]), int(total[1]), bad)
+    try:
+        load, _ = await run_wrk(argv)
+    finally:
+        script.unlink()
+    return load
 
 
 async def python_load(url: str, seconds: int, token: str, prefix: str) -> Load:
     """The fallback: the generator below, run in a process of its own."""
     argv = [sys.executable, "-m", "bench.contracts_post", "load", url, str(seconds), str(CONNECTIONS), token, prefix]
-    process = await asyncio.create_subprocess_exec(*argv, stdout=asyncio.subprocess.PIPE)
-    output = (await process.communicate())[0].decode()
-    if process.returncode != 0:
-        raise RuntimeError(f"load generator failed: {output}")
-    result = json.loads(output)
-    return Load(result["requests"] / result["seconds"], result["requests"], result["bad"])
+    return await run_python_load(argv)
 
 
-async def generate_load(url: str, seconds: int, connections: int, token: str, prefix: str) -> dict[str, Any]:
+async def post_load(url: str, seconds: int, connections: int, token: str, prefix: str) -> dict[str, Any]:
     parts = body_parts(current_month())
-    counts = {"requests": 0, "bad": 0}
     sent = 0
-    deadline = time.monotonic() + seconds
 
-    async def worker(http: aiohttp.ClientSession) -> None:
+    async def send(http: aiohttp.ClientSession) -> int:
         nonlocal sent
-        while time.monotonic() < deadline:
-            sent += 1
-            key = f"{prefix}-{sent}"
-            headers = {
-                "Authorization": f"Bearer {token}",
-                "Content-Type": "application/json",
-                "Idempotency-Key": key,
-            }
-            try:
-                async with http.post(url, data=request_body(parts, prefix, sent), headers=headers) as response:
-                    await response.read()
-                    counts["requests"] += 1
-                    counts["bad"] += response.status >= 300
-            except aiohttp.ClientError:
-                counts["bad"] += 1
+        sent += 1
+        key = f"{prefix}-{sent}"
+        headers = {
+            "Authorization": f"Bearer {token}",
+            "Content-Type": "application/json",
+            "Idempotency-Key": key,
+        }
+        async with http.post(url, data=request_body(parts, prefix, sent), headers=headers) as response:
+            await response.read()
+            return response.status
 
-    started = time.monotonic()
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=connections)) as http:
-        await asyncio.gather(*(worker(http) for _ in range(connections)))
-    return {**counts, "seconds": time.monotonic() - started}
+    return await generate_load(seconds, connections, send)
 
 
 # ---- the benchmark -----------------------------------------------------------------------------
@@ -292,7 +268,7 @@ class Loader:
 async def prepare(stack: TestStack, partner_id: uuid.UUID) -> None:
     """The contracts schema migrated; its read models hold the partner and the registration numbers;
     the reference's table."""
-    await asyncio.to_thread(quiet_migrate, MIGRATIONS, stack.database_url, SCHEMA)
+    await migrate_schema(stack, database())
     conn = await _connect(stack)
     try:
         await conn.execute(
@@ -399,11 +375,11 @@ async def run(*, rounds: int = 5, seconds: int = ROUND_SECONDS) -> Result:
         reference_label="aiohttp + one asyncpg INSERT",
         target=TARGET,
         details=[
-            f"{generator}, {seconds} s a round, {rounds} rounds alternating, after {WARMUP_SECONDS} s warm-up each; "
-            f"one process each, pool {DEFAULTS.db_pool_min}..{DEFAULTS.db_pool_max}",
+            rounds_line(generator, seconds, rounds, WARMUP_SECONDS)
+            + f"; one process each, pool {DEFAULTS.db_pool_min}..{DEFAULTS.db_pool_max}",
             f"contracts POST req/s (202): {spread(rates['contracts'])}",
             f"reference req/s (202):      {spread(rates['reference'])}",
-            f"ratio per round: {', '.join(f'{r:.2f}' for r in ratios)}",
+            per_round(ratios),
             f"stored in the timed rounds: {stored['contracts']:,} contracts with {stored['keys']:,} idempotency keys "
             f"for {totals['contracts']:,} answers; {stored['reference']:,} reference rows",
             "prepared directly: 10,000 registration numbers in contracts.numbers, the partner in contracts.partners; "
@@ -416,7 +392,7 @@ def main(argv: list[str]) -> None:
     if argv[:1] == ["serve-reference"] and len(argv) == 3:
         serve_reference(int(argv[1]), argv[2])
     elif argv[:1] == ["load"] and len(argv) == 6:
-        result = asyncio.run(generate_load(argv[1], int(argv[2]), int(argv[3]), argv[4], argv[5]))
+        result = asyncio.run(post_load(argv[1], int(argv[2]), int(argv[3]), argv[4], argv[5]))
         print(json.dumps(result))
     else:
         sys.exit(__doc__)

@@ -33,11 +33,9 @@ from datetime import datetime, timedelta
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractQueue
 
-from bench.common import Result, TestStack, median, quiet_migrate, service_process, spread, throwaway_stack
+from bench.common import Result, TestStack, median, migrate_schema, service_process, spread, throwaway_stack
 from rules.months import Month
-from services.contracts import processing
-from services.contracts.app import MIGRATIONS, SCHEMA
-from services.contracts.settings import ContractsSettings
+from services.contracts.public import ContractsSettings, database, schedule_processing
 from shared.clock import RELOAD_SECONDS, TestClock
 from shared.db import Pool, create_pool
 from shared.events import EXCHANGE
@@ -45,6 +43,7 @@ from shared.events.contracts import ContractActivated
 
 TARGET = 2.0
 QUEUE = "bench.contracts.activated"
+_, SCHEMA = database()
 DEFAULTS = ContractsSettings()  # the service's defaults: process batch, relay batch size, poll intervals
 ROUND_TIMEOUT = 600.0
 POLL_SECONDS = 0.05
@@ -128,7 +127,7 @@ async def prepare_round(pool: Pool, count: int, partner_id: uuid.UUID, round_no:
         )
         await conn.execute("ANALYZE contracts")
         async with conn.transaction():
-            await processing.schedule_processing(conn, due)
+            await schedule_processing(conn, due)
 
 
 async def measure_service(pool: Pool, clock: TestClock, count: int, due: datetime) -> Split:
@@ -251,7 +250,7 @@ async def run(*, contracts: int = 100_000, rounds: int = 3, **service_env: str) 
     partner_id = uuid.uuid4()
     body = b""
     async with throwaway_stack("contracts_processing", migrate_identity=False) as stack:
-        await asyncio.to_thread(quiet_migrate, MIGRATIONS, stack.database_url, SCHEMA)
+        await migrate_schema(stack, database())
         clock = TestClock(stack.var_dir)
         clock.reset()
         async with contextlib.AsyncExitStack() as exit_stack:

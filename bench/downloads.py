@@ -44,7 +44,8 @@ from bench.common import (
     TestStack,
     free_port,
     median,
-    quiet_migrate,
+    migrate_schema,
+    per_round,
     service_process,
     spread,
     throwaway_stack,
@@ -74,9 +75,9 @@ def _chunks(size: int, seed: int) -> Iterator[bytes]:
 
 async def ensure_kit(size: int) -> str:
     """A kit of `size` bytes in KITS (FileSystemStorage); its sha256. Generated on the first run only."""
-    from services.updates.storage import FileSystemStorage
+    from services.updates.public import kit_storage
 
-    storage = FileSystemStorage(KITS)
+    storage = kit_storage(KITS)
     known = KITS / f"size-{size}.sha256"
     if known.exists() and await storage.has(sha256 := known.read_text().strip()):
         return sha256
@@ -100,7 +101,7 @@ async def ensure_kit(size: int) -> str:
 
 
 def signed_link(sha256: str, name: str) -> str:
-    from services.updates.links import sign_link
+    from services.updates.public import sign_link
 
     return sign_link(
         SECRET.encode(),
@@ -115,9 +116,9 @@ def signed_link(sha256: str, name: str) -> str:
 @contextlib.asynccontextmanager
 async def updates_process(stack: TestStack) -> AsyncIterator[ServiceProcess]:
     """updates as in production, its kits in KITS, on the benchmark's own database and vhost."""
-    from services.updates.app import MIGRATIONS, SCHEMA
+    from services.updates.public import database
 
-    await asyncio.to_thread(quiet_migrate, MIGRATIONS, stack.database_url, SCHEMA)
+    await migrate_schema(stack, database())
     env = {"ITS_KITS_DIR": str(KITS.resolve()), "ITS_DOWNLOAD_LINK_SECRET": SECRET}
     async with service_process(stack, "updates", **env) as updates:
         yield updates
@@ -206,7 +207,7 @@ async def run(*, size: int = GIB, rounds: int = 9) -> Result:
             f"updates link handler MB/s:       {spread(rates['updates'])}",
             f"nginx static file MB/s:          {spread(rates['nginx'])}",
             f"nginx + updates.conf (auth_request to /dl-verify) MB/s: {spread(rates['nginx+auth_request'])}",
-            f"ratio per round: {', '.join(f'{r:.2f}' for r in ratios)}",
+            per_round(ratios),
         ],
     )
 

@@ -20,13 +20,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import re
-import shutil
 import sys
-import time
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -35,32 +31,33 @@ import jwt
 from aiohttp import web
 
 from bench.common import (
+    THREADS,
+    Load,
     Process,
     Result,
     TestStack,
     free_port,
+    generate_load,
+    have_wrk,
     identity_process,
     median,
+    per_round,
     register_and_login,
+    rounds_line,
+    run_python_load,
+    run_wrk,
     spread,
     throwaway_stack,
 )
-from services.identity.app import SCHEMA
+from services.identity.public import database
 from shared.settings import BaseServiceSettings
 
 TARGET = 0.6
 CONNECTIONS = 32
-THREADS = 1  # wrk is cheap; leave the other core to the server, the database and the broker
 ROUND_SECONDS = 5
+_, SCHEMA = database()
 DEFAULTS = BaseServiceSettings()  # issuer and audience of identity's tokens
 WARMUP_SECONDS = 2
-
-
-@dataclass(frozen=True)
-class Load:
-    requests_per_second: float
-    requests: int
-    bad: int  # non-2xx answers and socket errors: a round with any is an error, not a figure
 
 
 # ---- the reference server ---------------------------------------------------------------------------
@@ -146,58 +143,28 @@ def serve_equivalent(port: int, jwks_url: str, database_url: str) -> None:
 # ---- load generators --------------------------------------------------------------------------------
 
 
-def have_wrk() -> bool:
-    return shutil.which("wrk") is not None
-
-
 async def wrk(url: str, seconds: int, headers: dict[str, str]) -> Load:
     argv = ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s"]
     for name, value in headers.items():
         argv += ["-H", f"{name}: {value}"]
-    process = await asyncio.create_subprocess_exec(
-        *argv, url, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
-    )
-    output = (await process.communicate())[0].decode()
-    rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
-    total = re.search(r"(\d+) requests in", output)
-    if process.returncode != 0 or rate is None or total is None:
-        raise RuntimeError(f"wrk failed: {output}")
-    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
-    bad = (int(non_2xx[1]) if non_2xx else 0) + (sum(int(g) for g in errors.groups()) if errors else 0)
-    return Load(float(rate[1]), int(total[1]), bad)
+    load, _ = await run_wrk([*argv, url])
+    return load
 
 
 async def python_load(url: str, seconds: int, headers: dict[str, str]) -> Load:
     """The fallback: the generator below, run in a process of its own."""
     argv = [sys.executable, "-m", "bench.http_me", "load", url, str(seconds), str(CONNECTIONS)]
     argv += [f"{name}: {value}" for name, value in headers.items()]
-    process = await asyncio.create_subprocess_exec(*argv, stdout=asyncio.subprocess.PIPE)
-    output = (await process.communicate())[0].decode()
-    if process.returncode != 0:
-        raise RuntimeError(f"load generator failed: {output}")
-    result = json.loads(output)
-    return Load(result["requests"] / result["seconds"], result["requests"], result["bad"])
+    return await run_python_load(argv)
 
 
-async def generate_load(url: str, seconds: int, connections: int, headers: dict[str, str]) -> dict[str, Any]:
-    counts = {"requests": 0, "bad": 0}
-    deadline = time.monotonic() + seconds
+async def get_load(url: str, seconds: int, connections: int, headers: dict[str, str]) -> dict[str, Any]:
+    async def send(http: aiohttp.ClientSession) -> int:
+        async with http.get(url, headers=headers) as response:
+            await response.read()
+            return response.status
 
-    async def worker(http: aiohttp.ClientSession) -> None:
-        while time.monotonic() < deadline:
-            try:
-                async with http.get(url, headers=headers) as response:
-                    await response.read()
-                    counts["requests"] += 1
-                    counts["bad"] += response.status >= 300
-            except aiohttp.ClientError:
-                counts["bad"] += 1
-
-    started = time.monotonic()
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=connections)) as http:
-        await asyncio.gather(*(worker(http) for _ in range(connections)))
-    return {**counts, "seconds": time.monotonic() - started}
+    return await generate_load(seconds, connections, send)
 
 
 # ---- the benchmark ----------------------------------------------------------------------------------
@@ -260,10 +227,10 @@ async def run(*, rounds: int = 5, seconds: int = ROUND_SECONDS) -> Result:
         reference_label="bare aiohttp JSON",
         target=TARGET,
         details=[
-            f"{generator}, {seconds} s a round, {rounds} rounds alternating, after {WARMUP_SECONDS} s warm-up each",
+            rounds_line(generator, seconds, rounds, WARMUP_SECONDS),
             f"identity /v1/me req/s:  {spread(rates['me'])}",
             f"bare handler req/s:     {spread(rates['bare'])}",
-            f"ratio per round: {', '.join(f'{r:.2f}' for r in ratios)}",
+            per_round(ratios),
             f"same work, libraries only (PyJWT verify + asyncpg fetchrow + aiohttp) req/s: "
             f"{spread(rates['equivalent'])}",
             f"identity / same work without the kernel: {median(kernel_ratios):.2f}x "
@@ -279,7 +246,7 @@ def main(argv: list[str]) -> None:
         serve_equivalent(int(argv[1]), argv[2], argv[3])
     elif argv[:1] == ["load"] and len(argv) >= 4:
         headers = dict(header.split(": ", 1) for header in argv[4:])
-        print(json.dumps(asyncio.run(generate_load(argv[1], int(argv[2]), int(argv[3]), headers))))
+        print(json.dumps(asyncio.run(get_load(argv[1], int(argv[2]), int(argv[3]), headers))))
     else:
         sys.exit(__doc__)
 

@@ -14,10 +14,10 @@ import aiohttp
 import asyncpg
 
 from bench.common import Result, identity_process, median, register_and_login, spread, throwaway_stack
-from services.identity.app import SCHEMA
-from services.identity.passwords import Passwords
+from services.identity.public import Passwords, database
 
 TARGET = 0.9
+_, SCHEMA = database()
 
 
 async def run(*, requests: int = 30, warmup: int = 3) -> Result:

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
 
-from bench.common import Result, TestStack, median, service_logging, spread, throwaway_stack
-from services.identity.app import SCHEMA
+from bench.common import Result, TestStack, median, per_round, service_logging, spread, throwaway_stack
+from services.identity.public import database
 from shared.bus import Bus
 from shared.clock import SystemClock, make_clock
 from shared.consumer import Consumer, Subscription
@@ -36,6 +36,7 @@ from shared.outbox import Outbox, OutboxRelay
 from shared.settings import BaseServiceSettings
 
 TARGET = 0.5
+_, SCHEMA = database()
 QUEUE = "bench.pipeline"
 RAW_QUEUE = "bench.raw"
 DEFAULTS = BaseServiceSettings()  # the kernel's defaults: prefetch, relay batch size, pool size, retry delays
@@ -279,7 +280,7 @@ async def run(*, events: int = 5_000, rounds: int = 3) -> Result:
             f"{DEFAULTS.outbox_batch_size}, prefetch {DEFAULTS.amqp_prefetch}, body {len(sample_body())} bytes",
             f"kernel events/s: {spread(kernel_rates)}",
             f"raw events/s:    {spread(raw_rates)}",
-            f"ratio per round: {', '.join(f'{r:.2f}' for r in ratios)}",
+            per_round(ratios),
             f"CPU of the benchmark process (Python: relay + consumer / publisher + consumer) ms an event: "
             f"kernel {median(kernel_cpu):.2f}, raw {median(raw_cpu):.2f}",
             f"(not timed in the figure) Outbox.add writes/s, one transaction each: {spread(write_rates)}",

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import shutil
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -29,12 +28,15 @@ import aiohttp
 import asyncpg
 
 from bench.common import (
+    THREADS,
     Result,
     TestStack,
+    have_wrk,
     identity_process,
     median,
-    quiet_migrate,
+    migrate_schema,
     register_and_login,
+    run_wrk,
     service_process,
     spread,
     throwaway_stack,
@@ -44,7 +46,6 @@ from rules.months import Month
 from tests.tokens import TestKeys
 
 CONNECTIONS = 50
-THREADS = 1
 ROUND_SECONDS = 4
 WARMUP_SECONDS = 1
 CONFIGURATION = "ACC"
@@ -54,24 +55,19 @@ NUMBER = "80000000001"
 
 async def prepare(stack: TestStack) -> tuple[uuid.UUID, str]:
     """registration's and updates' schemas with one registered, covered PROF product: (subscriber id, code)."""
-    from services.portal.app import MIGRATIONS as PORTAL_MIGRATIONS
-    from services.portal.app import SCHEMA as PORTAL_SCHEMA
-    from services.registration.app import MIGRATIONS as REG_MIGRATIONS
-    from services.registration.app import SCHEMA as REG_SCHEMA
-    from services.updates.app import MIGRATIONS as UPD_MIGRATIONS
-    from services.updates.app import SCHEMA as UPD_SCHEMA
+    from services.portal.public import database as portal_database
+    from services.registration.public import database as registration_database
+    from services.updates.public import database as updates_database
 
-    for migrations, schema in (
-        (REG_MIGRATIONS, REG_SCHEMA),
-        (UPD_MIGRATIONS, UPD_SCHEMA),
-        (PORTAL_MIGRATIONS, PORTAL_SCHEMA),
-    ):
-        await asyncio.to_thread(quiet_migrate, migrations, stack.database_url, schema)
+    for database in (registration_database(), updates_database(), portal_database()):
+        await migrate_schema(stack, database)
+    _, reg_schema = registration_database()
+    _, upd_schema = updates_database()
     subscriber_id, code = uuid.uuid4(), "BENCH-0001"
     now = datetime.now(UTC)
     bought = now - timedelta(days=400)
     month = Month.of(now.date())
-    conn = await asyncpg.connect(stack.database_url, server_settings={"search_path": REG_SCHEMA})
+    conn = await asyncpg.connect(stack.database_url, server_settings={"search_path": reg_schema})
     try:
         async with conn.transaction():
             await conn.execute(
@@ -105,7 +101,7 @@ async def prepare(stack: TestStack) -> tuple[uuid.UUID, str]:
             )
     finally:
         await conn.close()
-    conn = await asyncpg.connect(stack.database_url, server_settings={"search_path": UPD_SCHEMA})
+    conn = await asyncpg.connect(stack.database_url, server_settings={"search_path": upd_schema})
     try:
         async with conn.transaction():
             await conn.execute(
@@ -140,8 +136,7 @@ async def prepare(stack: TestStack) -> tuple[uuid.UUID, str]:
 
 async def portal_session(stack: TestStack, portal_url: str, identity_url: str, access: str) -> str:
     """A real portal session (log in through /login), its access token then set to `access`: the cookie value."""
-    from services.portal.app import SCHEMA as PORTAL_SCHEMA
-    from services.portal.sessions import PLAIN_COOKIE, Tokens, _id_hash, _seal, _unb64
+    from services.portal.public import PLAIN_COOKIE, Tokens, database, sealed_tokens
 
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
         login, password, _ = await register_and_login(http, identity_url)
@@ -152,13 +147,13 @@ async def portal_session(stack: TestStack, portal_url: str, identity_url: str, a
             if response.status != 303:
                 raise RuntimeError(f"portal login failed: {response.status} {await response.text()}")
         cookie = next((c.value for c in http.cookie_jar if c.key == PLAIN_COOKIE), None)
-    raw = _unb64(cookie or "")
-    if cookie is None or raw is None:
+    row = sealed_tokens(cookie or "", Tokens(access=access, refresh="unused"))
+    if cookie is None or row is None:
         raise RuntimeError("the portal set no session cookie")
-    id_hash = _id_hash(raw)
-    conn = await asyncpg.connect(stack.database_url, server_settings={"search_path": PORTAL_SCHEMA})
+    id_hash, sealed = row
+    _, schema = database()
+    conn = await asyncpg.connect(stack.database_url, server_settings={"search_path": schema})
     try:
-        sealed = _seal(raw, id_hash, Tokens(access=access, refresh="unused"))
         done = await conn.execute("UPDATE sessions SET tokens = $2 WHERE id_hash = $1", id_hash, sealed)
         if done != "UPDATE 1":
             raise RuntimeError(f"no portal session to update: {done}")
@@ -176,22 +171,14 @@ async def check(url: str, header: str, value: str, needle: str) -> None:
 
 async def wrk(url: str, seconds: int, header: str) -> float:
     argv = ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s", "-H", header, url]
-    process = await asyncio.create_subprocess_exec(
-        *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
-    )
-    output = (await process.communicate())[0].decode()
-    rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
-    if process.returncode != 0 or rate is None:
-        raise RuntimeError(f"wrk failed: {output}")
-    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
-    if bad or (errors and any(int(g) for g in errors.groups())):
+    load, output = await run_wrk(argv)
+    if load.bad:
         raise RuntimeError(f"{url}: requests failed: {output}")
-    return float(rate[1])
+    return load.requests_per_second
 
 
 async def run(*, rounds: int = 3, seconds: int = ROUND_SECONDS) -> Result:
-    if shutil.which("wrk") is None:
+    if not have_wrk():
         raise RuntimeError("this benchmark needs wrk (apt-get install wrk)")
     keys = TestKeys()
     async with throwaway_stack("portal_pages") as stack, jwks_server(keys) as jwks_url:

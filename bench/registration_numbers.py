@@ -1,11 +1,11 @@
 """Registration numbers: issuing numbers with PINs through the service, against one process hashing alone.
 
 identity and registration run as in production (their own processes, database and vhost). An operator
-(made with services.identity.bootstrap, logged in at identity) puts a configuration and a product with
+(made with services.identity.public.ensure_account, logged in at identity) puts a configuration and a product with
 PIN envelopes, then issues `count` numbers with PINs in sequential requests of `chunk`, through the very
 code of `itsctl registration issue` (rows appended to a CSV file as each answer arrives); the wall time
 of all the requests is the figure. The reference, in the same run: this process, on one thread, draws
-as many numbers and PINs (services.registration.domain) and hashes the PINs with `pin_hasher().hash`.
+as many numbers and PINs (services.registration.public) and hashes the PINs with `pin_hasher().hash`.
 Both as numbers a second; target: the service, hashing on every core, reaches at least that floor.
 """
 
@@ -14,23 +14,34 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import csv
-import json
 import os
 import time
 from collections.abc import AsyncIterator
 
 import aiohttp
 
-from bench.common import Result, ServiceProcess, TestStack, free_port, identity_process, spread, throwaway_stack
+from bench.common import (
+    Result,
+    ServiceProcess,
+    TestStack,
+    identity_process,
+    migrate_schema,
+    service_process,
+    spread,
+    throwaway_stack,
+)
 from itsctl._http import Api, log_in
 from itsctl.registration import Issued, issue_numbers
-from services.identity.bootstrap import ensure_account
-from services.identity.settings import IdentitySettings
-from services.registration.app import MIGRATIONS, SCHEMA
-from services.registration.domain import new_pin, new_registration_number
-from services.registration.pins import MEMORY_KIB, PARALLELISM, TIME_COST, pin_hasher
-from shared.migrate import migrate
-from shared.settings import BaseServiceSettings
+from services.identity.public import IdentitySettings, ensure_account
+from services.registration.public import (
+    MEMORY_KIB,
+    PARALLELISM,
+    TIME_COST,
+    database,
+    new_pin,
+    new_registration_number,
+    pin_hasher,
+)
 
 TARGET = 1.0
 ARTICLE = "4601546041807"
@@ -40,7 +51,7 @@ OPERATOR_PASSWORD = "bench operator passphrase 2026"  # noqa: S105 -- a throwawa
 
 async def run(count: int = 100_000, *, chunk: int = 10_000) -> Result:
     async with throwaway_stack("registration_numbers") as stack:
-        await asyncio.to_thread(_quiet_migrate, stack.database_url)
+        await migrate_schema(stack, database())
         await ensure_account(
             IdentitySettings(database_url=stack.database_url, var_dir=stack.var_dir, env="test"),
             login=OPERATOR_LOGIN,
@@ -97,25 +108,8 @@ async def run(count: int = 100_000, *, chunk: int = 10_000) -> Result:
 @contextlib.asynccontextmanager
 async def registration_process(stack: TestStack, identity_url: str) -> AsyncIterator[ServiceProcess]:
     """registration started as in production (`python -m services.registration`), trusting this identity."""
-    port = free_port()
-    defaults = BaseServiceSettings()
-    production = {
-        "ITS_JOBS_POLL_SECONDS": str(defaults.jobs_poll_seconds),
-        "ITS_OUTBOX_POLL_SECONDS": str(defaults.outbox_poll_seconds),
-        "ITS_CONSUMER_RETRY_DELAYS_MS": json.dumps(defaults.consumer_retry_delays_ms),
-        "ITS_LOG_LEVEL": defaults.log_level,
-    }
-    process = ServiceProcess(
-        "registration",
-        stack.env(ITS_JWKS_URL=f"{identity_url}/.well-known/jwks.json", **production),
-        port,
-        stack.var_dir / "log" / "registration.log",
-    )
-    await process.start()
-    try:
+    async with service_process(stack, "registration", ITS_JWKS_URL=f"{identity_url}/.well-known/jwks.json") as process:
         yield process
-    finally:
-        await process.stop()
 
 
 async def _issue(api: Api, stack: TestStack, name: str, count: int, chunk: int) -> tuple[float, list[float]]:
@@ -161,8 +155,3 @@ def _single_thread(count: int) -> tuple[float, float]:
     if len(hashes) != count:
         raise RuntimeError("hashing lost PINs")
     return generated - started, hashed - generated
-
-
-def _quiet_migrate(database_url: str) -> None:
-    with contextlib.redirect_stdout(None), contextlib.redirect_stderr(None):
-        migrate(MIGRATIONS, database_url, SCHEMA)

@@ -28,12 +28,10 @@ for a minute: the time updates keeps its catalogue cached, so the phase holds on
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 import json
 import re
-import shutil
 import sys
 import uuid
 from collections.abc import AsyncIterator
@@ -47,18 +45,23 @@ import asyncpg
 from aiohttp import web
 
 from bench.common import (
+    THREADS,
     Process,
     Result,
     TestStack,
     free_port,
+    have_wrk,
     median,
-    quiet_migrate,
+    migrate_schema,
+    per_round,
+    run_wrk,
     service_process,
     spread,
     throwaway_stack,
 )
 from bench.contracts_post import jwks_server
 from rules.months import Month
+from services.updates.public import database, synthetic_releases
 from tests.tokens import TestKeys
 
 TARGET = 0.6
@@ -66,7 +69,6 @@ P99_LIMIT_MS = 20.0
 RELEASES = 5_000
 SEED = 6
 CONNECTIONS = 200
-THREADS = 1  # wrk is cheap; leave the other core to the server and the database
 ROUND_SECONDS = 5
 WARMUP_SECONDS = 2
 # The paced phase lasts as long as updates keeps its catalogue cached (graphs.CACHE_SECONDS), so that it
@@ -96,10 +98,8 @@ def _sha256_of(text: str) -> str:
 async def prepare(stack: TestStack) -> tuple[uuid.UUID, str, list[str]]:
     """The updates schema with the catalogue and one entitled subscriber: (subscriber id, code, the clients'
     versions)."""
-    from services.updates.app import MIGRATIONS, SCHEMA
-    from services.updates.plan import synthetic_releases
-
-    await asyncio.to_thread(quiet_migrate, MIGRATIONS, stack.database_url, SCHEMA)
+    await migrate_schema(stack, database())
+    _, schema = database()
     releases = synthetic_releases(RELEASES, SEED)
     now = datetime.now(UTC)
     first_day = date(2020, 1, 1)
@@ -159,7 +159,7 @@ async def prepare(stack: TestStack) -> tuple[uuid.UUID, str, list[str]]:
             )
     subscriber_id, code = uuid.uuid4(), "BENCH-0001"
     month = Month.of(now.date())
-    conn = await asyncpg.connect(stack.database_url, server_settings={"search_path": SCHEMA})
+    conn = await asyncpg.connect(stack.database_url, server_settings={"search_path": schema})
     try:
         async with conn.transaction():
             await conn.copy_records_to_table(
@@ -278,20 +278,10 @@ def _latency_ms(output: str, percentile: str) -> float:
 
 async def wrk(url: str, seconds: int, script: Path) -> Load:
     argv = ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", "-s", str(script), url]
-    process = await asyncio.create_subprocess_exec(
-        *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
-    )
-    output = (await process.communicate())[0].decode()
-    rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
-    total = re.search(r"(\d+) requests in", output)
-    if process.returncode != 0 or rate is None or total is None:
-        raise RuntimeError(f"wrk failed: {output}")
-    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
-    bad = (int(non_2xx[1]) if non_2xx else 0) + (sum(int(g) for g in errors.groups()) if errors else 0)
-    if bad:
-        raise RuntimeError(f"{url}: {bad} of {total[1]} requests failed: {output}")
-    return Load(float(rate[1]), int(total[1]), _latency_ms(output, "99"), _latency_ms(output, "50"))
+    load, output = await run_wrk(argv)
+    if load.bad:
+        raise RuntimeError(f"{url}: {load.bad} of {load.requests} requests failed: {output}")
+    return Load(load.requests_per_second, load.requests, _latency_ms(output, "99"), _latency_ms(output, "50"))
 
 
 # ---- the benchmark ----------------------------------------------------------------------------------
@@ -324,7 +314,7 @@ async def bare_process(stack: TestStack, documents: dict[str, Any]) -> AsyncIter
 
 
 async def run(*, rounds: int = 5, seconds: int = ROUND_SECONDS, paced_seconds: int = PACED_SECONDS) -> Result:
-    if shutil.which("wrk") is None:
+    if not have_wrk():
         raise RuntimeError("this benchmark needs wrk (apt-get install wrk) for its POSTs and latencies")
     keys = TestKeys()
     rates: dict[str, list[float]] = {"updates": [], "bare": []}
@@ -379,7 +369,7 @@ async def run(*, rounds: int = 5, seconds: int = ROUND_SECONDS, paced_seconds: i
             f"after {WARMUP_SECONDS} s warm-up each; one process each",
             f"updates req/s: {spread(rates['updates'])}",
             f"bare req/s:    {spread(rates['bare'])}",
-            f"ratio per round: {', '.join(f'{r:.2f}' for r in ratios)}",
+            per_round(ratios),
             f"plans from {len(versions)} versions ({', '.join(map(str, BEHIND))} releases behind the newest) in turn: "
             f"{min(steps)} to {max(steps)} steps (mean {sum(steps) / len(steps):.0f}), "
             f"{min(sizes):,} to {max(sizes):,} bytes of JSON with a signed link per kit",

@@ -90,21 +90,29 @@ def main_conf(directory: Path, site_text: str) -> Path:
     """Write nginx.conf (and site.conf) under `directory`, every path in it under `directory`; return it."""
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "site.conf").write_text(site_text)
+    conf = directory / "nginx.conf"
+    conf.write_text(conf_text(directory))
+    return conf
+
+
+def conf_text(directory: Path, *, workers: int = 1, worker_connections: int = 1024, access_log: bool = True) -> str:
+    """An nginx.conf around `directory`/site.conf, its pid, logs and temporary files under `directory` (the
+    gateway's, and the tests' nginx peers')."""
     temp = {name: directory / "temp" / name for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")}
     for path in temp.values():
         path.mkdir(parents=True, exist_ok=True)
     # As root (a container), workers would run as `nobody`, who cannot read a private directory.
     user = "user root root;" if os.geteuid() == 0 else ""
-    conf = directory / "nginx.conf"
-    conf.write_text(f"""
+    return f"""
 {user}
-worker_processes 1;
+worker_processes {workers};
 daemon off;
 master_process on;
 pid {directory / "nginx.pid"};
 error_log {directory / "error.log"} warn;
-events {{ worker_connections 1024; }}
+events {{ worker_connections {worker_connections}; }}
 http {{
+{"" if access_log else "    access_log off;"}
     client_body_temp_path {temp["client_body"]};
     proxy_temp_path {temp["proxy"]};
     fastcgi_temp_path {temp["fastcgi"]};
@@ -113,8 +121,7 @@ http {{
     default_type application/octet-stream;
     include {directory / "site.conf"};
 }}
-""")
-    return conf
+"""
 
 
 def check(conf: Path) -> subprocess.CompletedProcess[str]:

@@ -376,8 +376,8 @@ def up() -> None:
     wait_ready(paths, started)
 
     for name in services():
-        if (ROOT / "services" / name / "demo.py").is_file():
-            run_step(f"demo data {name}", [sys.executable, "-m", f"services.{name}.demo"], env, show_output=True)
+        if (ROOT / "devtools" / "demo" / f"{name}.py").is_file():
+            run_step(f"demo data {name}", [sys.executable, "-m", f"devtools.demo.{name}"], env, show_output=True)
 
     say()
     say("The ITS Portal runs:")

@@ -18,8 +18,7 @@ from pydantic import ValidationError
 from rich.markup import escape
 
 from itsctl._common import console, err_console, fail
-from services.contracts.calendar import ProductionCalendar, load_calendar, reach
-from services.contracts.settings import ContractsSettings
+from services.contracts.public import ContractsSettings, ProductionCalendar, load_calendar, reach
 from shared.clock import make_clock
 
 app = typer.Typer(help="The production calendar: when posted contracts are processed.", no_args_is_help=True)

@@ -37,7 +37,7 @@ from itsctl._http import (
     operator_session,
     service_url,
 )
-from services.registration.domain import is_ean13
+from services.registration.public import is_ean13
 
 app = typer.Typer(help="The product catalogue: configurations and products.", no_args_is_help=True)
 

@@ -18,8 +18,7 @@ def republish() -> None:
     A service that keeps a read model of identity (registration, say) learns of accounts made before it
     first started. Consumers handle the events idempotently: running this twice is harmless.
     """
-    from services.identity.republish import republish_directory
-    from services.identity.settings import IdentitySettings
+    from services.identity.public import IdentitySettings, republish_directory
 
     try:
         counts = asyncio.run(republish_directory(IdentitySettings()))

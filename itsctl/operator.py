@@ -23,9 +23,7 @@ def create(
 
     The password is asked for, or read from ITS_OPERATOR_PASSWORD (for scripts).
     """
-    from services.identity.bootstrap import ensure_account
-    from services.identity.domain import PasswordRejected
-    from services.identity.settings import IdentitySettings
+    from services.identity.public import IdentitySettings, PasswordRejected, ensure_account
 
     password = os.environ.get("ITS_OPERATOR_PASSWORD") or typer.prompt(
         "Password", hide_input=True, confirmation_prompt=True

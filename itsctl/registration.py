@@ -21,7 +21,7 @@ from rich.markup import escape
 from itsctl._common import console, fail
 from itsctl._csv import CsvBatches, check_out, create_out, run_export
 from itsctl._http import Api, LoginOption, operator_credentials, operator_session
-from services.registration.domain import is_ean13
+from services.registration.public import is_ean13
 
 app = typer.Typer(help="Registration numbers and PINs.", no_args_is_help=True)
 
@@ -183,8 +183,7 @@ def republish() -> None:
     For a service that keeps a read model of registration (contracts, say) and started after numbers were
     issued. Consumers handle the events idempotently: running this twice is harmless.
     """
-    from services.registration.republish import republish_registration
-    from services.registration.settings import RegistrationSettings
+    from services.registration.public import RegistrationSettings, republish_registration
 
     try:
         counts = asyncio.run(republish_registration(RegistrationSettings()))

@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import shutil
-import signal
 import subprocess
 import time
 from collections.abc import AsyncIterator
@@ -19,9 +16,9 @@ from pathlib import Path
 
 import aiohttp
 
+from devtools import gateway
 from tests.infra import ROOT
 
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 UPDATES_CONF = ROOT / "deploy" / "nginx" / "updates.conf"
 
 # The shipped values that a site changes, as they appear in deploy/nginx/updates.conf.
@@ -64,44 +61,10 @@ server {{
 
 
 def main_conf(directory: Path, site: str, *, workers: int = 1) -> str:
-    """A whole nginx.conf around `site` (http-level text); every path under `directory`."""
+    """A whole nginx.conf around `site` (http-level text); every path under `directory` (the gateway's own
+    nginx.conf, without access logs and with room for the benchmark's thousands of connections)."""
     (directory / "site.conf").write_text(site)
-    temp = {name: directory / name for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")}
-    for path in temp.values():
-        path.mkdir(exist_ok=True)
-    # Run as root (a container), the master would hand its workers to `nobody`, who cannot read a private
-    # temporary directory: keep them as root there. Otherwise `user` would only earn a warning.
-    user = "user root root;" if os.geteuid() == 0 else ""
-    return f"""
-{user}
-worker_processes {workers};
-daemon off;
-master_process on;
-pid {directory / "nginx.pid"};
-error_log {directory / "error.log"} warn;
-events {{ worker_connections 8192; }}
-http {{
-    access_log off;
-    client_body_temp_path {temp["client_body"]};
-    proxy_temp_path {temp["proxy"]};
-    fastcgi_temp_path {temp["fastcgi"]};
-    uwsgi_temp_path {temp["uwsgi"]};
-    scgi_temp_path {temp["scgi"]};
-    default_type application/octet-stream;
-    include {directory / "site.conf"};
-}}
-"""
-
-
-def check_conf(conf: Path) -> subprocess.CompletedProcess[str]:
-    """`nginx -t` of a configuration (its prefix and startup error log in the configuration's directory)."""
-    return subprocess.run(
-        [NGINX, "-t", "-q", "-p", str(conf.parent), "-e", str(conf.parent / "error.log"), "-c", str(conf)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    return gateway.conf_text(directory, workers=workers, worker_connections=8192, access_log=False)
 
 
 class Nginx:
@@ -123,16 +86,10 @@ class Nginx:
         return self.process.pid if self.process is not None else None
 
     async def start(self, timeout: float = 10.0) -> None:
-        checked = await asyncio.to_thread(check_conf, self.conf)
+        checked = await asyncio.to_thread(gateway.check, self.conf)
         if checked.returncode != 0:
             raise RuntimeError(f"nginx -t refused {self.conf}: {checked.stderr}")
-        log = (self.directory / "stderr.log").open("ab")
-        self.process = subprocess.Popen(
-            [NGINX, "-p", str(self.directory), "-e", str(self.directory / "error.log"), "-c", str(self.conf)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        log.close()
+        self.process = gateway.spawn(self.conf)
         deadline = time.monotonic() + timeout
         async with aiohttp.ClientSession() as http:
             while time.monotonic() < deadline:
@@ -152,14 +109,8 @@ class Nginx:
         return "(no error log)"
 
     async def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGQUIT)  # graceful: workers finish, then the master exits
-        try:
-            await asyncio.to_thread(self.process.wait, 10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            await asyncio.to_thread(self.process.wait, 5)
+        if self.process is not None:
+            await asyncio.to_thread(gateway.stop, self.process)  # graceful: workers finish, then the master exits
 
 
 @contextlib.asynccontextmanager

@@ -40,6 +40,21 @@ def unique(prefix: str) -> str:
     return f"{prefix}{uuid.uuid4().hex[:8]}"
 
 
+async def new_operator(full_name: str) -> str:
+    """A new operator (password PASSWORD), made as `itsctl operator create` makes one: its login."""
+    login = unique("olga")
+    outcome = await ensure_account(
+        IdentitySettings(),
+        login=login,
+        password=PASSWORD,
+        email=f"{login}@vendor.example",
+        full_name=full_name,
+        operator=True,
+    )
+    assert outcome == "created"
+    return login
+
+
 def ean13(first12: str) -> str:
     """`first12` and its EAN-13 check digit."""
     total = sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(first12))
@@ -178,16 +193,7 @@ class Portal:
 
     async def operator_account(self) -> tuple[str, str]:
         """A new operator (password PASSWORD): its login and an access token."""
-        login = unique("olga")
-        outcome = await ensure_account(
-            IdentitySettings(),
-            login=login,
-            password=PASSWORD,
-            email=f"{login}@vendor.example",
-            full_name="Olga Operator",
-            operator=True,
-        )
-        assert outcome == "created"
+        login = await new_operator("Olga Operator")
         return login, await self.login(login)
 
     async def customer(self, full_name: str = "Ivan Petrov", *, verified_through: Path | None = None) -> Customer:

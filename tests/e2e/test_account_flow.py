@@ -10,8 +10,8 @@ from pathlib import Path
 
 import aiohttp
 
+from devtools.demo.identity import load_demo_accounts
 from services.identity.app import IdentitySettings
-from services.identity.demo import load_demo_accounts
 from tests.e2e.conftest import read_mail
 from tests.infra import ServiceProcess, TestStack, wait_for
 

@@ -11,10 +11,8 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from services.identity.app import IdentitySettings
-from services.identity.bootstrap import ensure_account
 from tests.e2e.browser_stack import portal_fixture, site_fixture  # noqa: F401  (fixtures `portal`, `site`)
-from tests.e2e.flows import PASSWORD, unique
+from tests.e2e.flows import PASSWORD, new_operator
 from tests.infra import ServiceProcess
 
 MALFORMED = {
@@ -70,16 +68,7 @@ async def test_identity_answers_a_malformed_password_reset_form_with_a_400_probl
 async def test_the_operators_streamed_kit_upload_answers_a_multipart_without_boundary_with_the_400_page(
     site: str, http: aiohttp.ClientSession
 ) -> None:
-    login = unique("olga")
-    outcome = await ensure_account(
-        IdentitySettings(),
-        login=login,
-        password=PASSWORD,
-        email=f"{login}@vendor.example",
-        full_name="Olga",
-        operator=True,
-    )
-    assert outcome == "created"
+    login = await new_operator("Olga")
     async with http.get(f"{site}/login") as response:
         [csrf] = re.findall(r'name="csrf_token" value="([^"]*)"', await response.text())
     form = {"csrf_token": csrf, "login": login, "password": PASSWORD}

@@ -23,13 +23,13 @@ from services.registration.app import SCHEMA as REGISTRATION_SCHEMA
 from shared.db import RETRY_AFTER_SECONDS
 from tests.e2e.contracts_flows import Contracts, contract_body
 from tests.e2e.flows import Customer, Partner
+from tests.faults.contracts_outbox import activation_events, all_active
 from tests.faults.stack import FaultStack
 from tests.infra import wait_for
 
 PROBLEM = "application/problem+json"
 UNAVAILABLE = "https://its-portal.dev/problems/unavailable"
 OUTAGE_SECONDS = 4.0
-ACTIVATED = "contracts.contract.activated"
 
 
 @dataclass(frozen=True)
@@ -234,21 +234,10 @@ def _first_contract(stored: Any, load: Load) -> str:
 
 
 async def _activated_events(faults: FaultStack, ids: set[str]) -> list[tuple[str, Any]] | None:
-    active = await faults.fetchval(
-        CONTRACTS_SCHEMA,
-        "SELECT count(*) FROM contracts WHERE id = ANY($1) AND state = 'active'",
-        [*map(uuid.UUID, ids)],
-    )
-    if active < len(ids):
+    if not await all_active(faults, ids):
         return None
-    rows = await faults.fetch(
-        CONTRACTS_SCHEMA,
-        "SELECT envelope->'data'->>'contract_id' AS contract, id FROM outbox "
-        "WHERE routing_key = $1 AND envelope->'data'->>'contract_id' = ANY($2)",
-        ACTIVATED,
-        list(ids),
-    )
-    return [(row["contract"], row["id"]) for row in rows]
+    events = await activation_events(faults, ids)
+    return [(contract, event_id) for contract, event_ids in events.items() for event_id in event_ids]
 
 
 async def _handled(faults: FaultStack, schema: str, table: str, event_ids: list[Any]) -> bool:

@@ -20,10 +20,10 @@ from services.registration.app import SCHEMA as REGISTRATION_SCHEMA
 from tests.e2e.contracts_flows import Contracts, contract_body
 from tests.e2e.flows import Partner
 from tests.faults.conftest import PROCESS_BATCH
+from tests.faults.contracts_outbox import activation_events, all_active
 from tests.faults.stack import FaultStack
 from tests.infra import wait_for
 
-ACTIVATED = "contracts.contract.activated"
 PRODUCT_ACTIVATED = "registration.product.activated"
 CONTRACTS_KILLED_BATCH = 2_000
 REGISTRATIONS = 300
@@ -67,21 +67,6 @@ async def count_when(
         assert time.monotonic() < deadline, f"{count} < {at_least} after {timeout} s: {sql}"
         await asyncio.sleep(0.02)
     return count
-
-
-async def activation_events(faults: FaultStack, ids: set[str]) -> dict[str, list[uuid.UUID]]:
-    """contracts' outbox: the `contracts.contract.activated` events of each of these contracts."""
-    rows = await faults.fetch(
-        CONTRACTS_SCHEMA,
-        "SELECT envelope->'data'->>'contract_id' AS contract, id FROM outbox "
-        "WHERE routing_key = $1 AND envelope->'data'->>'contract_id' = ANY($2)",
-        ACTIVATED,
-        list(ids),
-    )
-    events: dict[str, list[uuid.UUID]] = {}
-    for row in rows:
-        events.setdefault(row["contract"], []).append(row["id"])
-    return events
 
 
 async def activate_day(faults: FaultStack, ids: set[str]) -> None:
@@ -248,12 +233,7 @@ async def test_contracts_killed_mid_batch_activates_every_contract_once(faults: 
 
 
 async def _all_activated(faults: FaultStack, ids: set[str]) -> dict[str, list[uuid.UUID]] | None:
-    active = await faults.fetchval(
-        CONTRACTS_SCHEMA,
-        "SELECT count(*) FROM contracts WHERE id = ANY($1) AND state = 'active'",
-        [*map(uuid.UUID, ids)],
-    )
-    if active < len(ids):
+    if not await all_active(faults, ids):
         return None
     events = await activation_events(faults, ids)
     assert set(events) == ids

@@ -18,11 +18,12 @@ from services.contracts.app import SCHEMA, ContractsSettings, create_app
 from services.registration.domain import luhn_digit
 from shared.bus import Bus
 from shared.clock import RELOAD_SECONDS, TestClock
-from shared.db import Pool, close_pool, create_pool
+from shared.db import Pool
 from shared.events import Envelope, Event, wrap
 from shared.events.identity import PartnerCreated, SubscriberCreated
 from shared.events.registration import ConfigurationChanged, NumbersIssued, ProductActivated, ProductChanged
 from tests.infra import RunningApp, TestStack, wait_for
+from tests.integration.service_fixtures import pool_fixture, publisher_fixture
 from tests.tokens import TestKeys
 
 MOSCOW = ZoneInfo("Europe/Moscow")
@@ -40,19 +41,8 @@ async def contracts(migrated: TestStack, keys: TestKeys) -> AsyncIterator[Runnin
         yield running
 
 
-@pytest.fixture(scope="module")
-async def publisher(migrated: TestStack) -> AsyncIterator[Bus]:
-    bus = Bus(migrated.amqp_url, name="contracts-test-publisher", prefetch=1, delivery_limit=20)
-    await bus.connect()
-    yield bus
-    await bus.close()
-
-
-@pytest.fixture(scope="module")
-async def pool(migrated: TestStack) -> AsyncIterator[Pool]:
-    pool = await create_pool(migrated.database_url, SCHEMA, min_size=1, max_size=4)
-    yield pool
-    await close_pool(pool)
+publisher = publisher_fixture("contracts")
+pool = pool_fixture(SCHEMA)
 
 
 def moscow(text: str) -> datetime:

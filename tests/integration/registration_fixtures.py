@@ -17,10 +17,11 @@ from services.registration import domain
 from services.registration.app import SCHEMA, RegistrationSettings, create_app
 from shared.bus import Bus
 from shared.clock import RELOAD_SECONDS, TestClock
-from shared.db import Pool, close_pool, create_pool
+from shared.db import Pool
 from shared.events import Envelope, Event, wrap
 from shared.events.identity import AccountRegistered, PartnerCreated, SubscriberCreated
 from tests.infra import RunningApp, TestStack, wait_for
+from tests.integration.service_fixtures import pool_fixture, publisher_fixture
 from tests.tokens import TestKeys
 
 ARTICLES = iter(range(100_000))
@@ -37,19 +38,8 @@ async def registration(migrated: TestStack, keys: TestKeys) -> AsyncIterator[Run
         yield running
 
 
-@pytest.fixture(scope="module")
-async def publisher(migrated: TestStack) -> AsyncIterator[Bus]:
-    bus = Bus(migrated.amqp_url, name="registration-test-publisher", prefetch=1, delivery_limit=20)
-    await bus.connect()
-    yield bus
-    await bus.close()
-
-
-@pytest.fixture(scope="module")
-async def pool(migrated: TestStack) -> AsyncIterator[Pool]:
-    pool = await create_pool(migrated.database_url, SCHEMA, min_size=1, max_size=4)
-    yield pool
-    await close_pool(pool)
+publisher = publisher_fixture("registration")
+pool = pool_fixture(SCHEMA)
 
 
 async def publish(bus: Bus, event: Event, producer: str = "identity") -> Envelope:

@@ -342,7 +342,7 @@ async def test_an_error_midway_keeps_what_was_written(
 
 async def demo_partner_cabinets(identity_url: str) -> list[tuple[str, bool]]:
     """The partner cabinets the demo partner account may open in the portal."""
-    from services.identity.demo import DEMO_ACCOUNTS, DEMO_PARTNER_ADMIN
+    from devtools.demo.identity import DEMO_ACCOUNTS, DEMO_PARTNER_ADMIN
 
     password = next(a[1] for a in DEMO_ACCOUNTS if a[0] == DEMO_PARTNER_ADMIN)
     async with aiohttp.ClientSession() as http:
@@ -354,8 +354,8 @@ async def demo_partner_cabinets(identity_url: str) -> list[tuple[str, bool]]:
 def test_the_demo_loads_the_demo_catalogue(
     services: Services, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from services.identity.demo import load_demo_accounts
-    from services.registration import demo
+    from devtools.demo import registration as demo
+    from devtools.demo.identity import load_demo_accounts
 
     asyncio.run(load_demo_accounts(IdentitySettings()))  # the demo accounts and the demo partner
     capsys.readouterr()

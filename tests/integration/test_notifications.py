@@ -36,10 +36,11 @@ from shared.events.identity import (
     Language,
     PasswordResetRequested,
 )
-from shared.events.registration import AuthorisedProduct, PartnerAuthorisedProducts
+from shared.events.registration import PartnerAuthorisedProducts
 from shared.jobs import backoff
 from shared.middlewares import METRICS
 from tests.infra import RunningApp, TestStack, free_port, wait_for
+from tests.notifications_samples import authorised_products
 from tests.tokens import TestKeys
 
 PROBLEM = "application/problem+json"
@@ -196,20 +197,7 @@ def partner_authorised(owner_email: str, language: Language = "en") -> Envelope:
         partner_id=uuid.uuid4(),
         partner_name="SoftPartner",
         purchase_date=date(2030, 3, 1),
-        products=[
-            AuthorisedProduct(
-                registration_number="12345678903",
-                product_name="1C:Accounting <PROF>",
-                edition="PROF",
-                configurations=["Accounting", "Payroll"],
-            ),
-            AuthorisedProduct(
-                registration_number="98765432106",
-                product_name="1C:Trade BASIC",
-                edition="BASIC",
-                configurations=["Trade"],
-            ),
-        ],
+        products=authorised_products("1C:Accounting <PROF>"),
         owner_email=owner_email,
         owner_name="Olga Owner",
         owner_language=language,

@@ -23,7 +23,8 @@ from typer.testing import CliRunner, Result
 
 from itsctl._http import Api
 from itsctl.cli import app as cli
-from itsctl.releases import ConfigurationRelease, load_manifest, publish_manifest
+from itsctl.release_manifest import ConfigurationRelease, load_manifest
+from itsctl.release_publishing import publish_manifest
 from services.updates.graphs import CATALOGUE_CHANNEL
 from services.updates.storage import STORAGE
 from shared.events.registration import ConfigurationChanged
@@ -733,7 +734,7 @@ async def test_itsctl_publishes_a_manifest_and_can_run_it_again(world: World, tm
 
 
 def test_a_bad_manifest_says_where(tmp_path: Path) -> None:
-    from itsctl.releases import ManifestError
+    from itsctl.release_manifest import ManifestError
 
     path = tmp_path / "m.yaml"
     path.write_text(
@@ -777,7 +778,7 @@ async def test_concurrent_declarations_of_one_release_make_one_draft(world: Worl
 async def test_the_demo_catalogue_publishes_branching_paths_and_loads_again_harmlessly(
     world: World, tmp_path: Path
 ) -> None:
-    from services.updates.demo import demo_manifest
+    from devtools.demo.updates import demo_manifest
     from shared.settings import BaseServiceSettings
 
     manifest = await asyncio.to_thread(demo_manifest, BaseServiceSettings(var_dir=tmp_path))

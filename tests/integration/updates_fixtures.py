@@ -20,10 +20,11 @@ from services.registration.domain import luhn_digit
 from services.updates.app import SCHEMA, UpdatesSettings, create_app
 from shared.bus import Bus
 from shared.clock import TestClock
-from shared.db import Pool, close_pool, create_pool
+from shared.db import Pool
 from shared.events import Envelope, Event, wrap
 from shared.events.registration import ConfigurationChanged, ProductActivated, ProductChanged
 from tests.infra import RunningApp, TestStack, wait_for
+from tests.integration.service_fixtures import pool_fixture, publisher_fixture
 from tests.tokens import TestKeys
 
 PROBLEM = "https://its-portal.dev/problems/"
@@ -47,19 +48,8 @@ async def updates(migrated: TestStack, keys: TestKeys, kits_dir: Path) -> AsyncI
         yield running
 
 
-@pytest.fixture(scope="module")
-async def publisher(migrated: TestStack) -> AsyncIterator[Bus]:
-    bus = Bus(migrated.amqp_url, name="updates-test-publisher", prefetch=1, delivery_limit=20)
-    await bus.connect()
-    yield bus
-    await bus.close()
-
-
-@pytest.fixture(scope="module")
-async def pool(migrated: TestStack) -> AsyncIterator[Pool]:
-    pool = await create_pool(migrated.database_url, SCHEMA, min_size=1, max_size=4)
-    yield pool
-    await close_pool(pool)
+publisher = publisher_fixture("updates")
+pool = pool_fixture(SCHEMA)
 
 
 def new_number() -> str:

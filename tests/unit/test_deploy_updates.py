@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 import yaml
 
+from devtools.gateway import check as check_conf
 from tests.infra import ROOT
-from tests.nginx import UPDATES_CONF, check_conf, main_conf, updates_site
+from tests.nginx import UPDATES_CONF, main_conf, updates_site
 
 K8S = ROOT / "deploy" / "k8s"
 

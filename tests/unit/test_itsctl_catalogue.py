@@ -12,7 +12,7 @@ from itsctl._http import describe_error
 from itsctl.catalogue import CatalogueError, load_catalogue, parse_catalogue
 from services.registration.domain import is_ean13
 
-DEMO = Path(__file__).resolve().parents[2] / "services" / "registration" / "demo_catalogue.yaml"
+DEMO = Path(__file__).resolve().parents[2] / "devtools" / "demo" / "data" / "registration" / "demo_catalogue.yaml"
 
 
 def configuration(**overrides: Any) -> dict[str, Any]:

@@ -44,7 +44,8 @@ from shared.events.identity import (
     Language,
     PasswordResetRequested,
 )
-from shared.events.registration import AuthorisedProduct, PartnerAuthorisedProducts
+from shared.events.registration import PartnerAuthorisedProducts
+from tests.notifications_samples import authorised_products
 
 MOSCOW = ZoneInfo("Europe/Moscow")
 EXPIRES = datetime(2030, 1, 15, 12, 0, tzinfo=UTC)  # 15:00 in Moscow
@@ -276,20 +277,7 @@ def test_invitation_accepted_to_an_owner_address_that_cannot_be_sent_to_is_unsen
 
 # ---- REG-5: the partner's letter to the subscriber's owner; ITS-7: the free support period ------------
 
-PRODUCTS = [
-    AuthorisedProduct(
-        registration_number="12345678903",
-        product_name="1C:Accounting PROF",
-        edition="PROF",
-        configurations=["Accounting", "Payroll"],
-    ),
-    AuthorisedProduct(
-        registration_number="98765432106",
-        product_name="1C:Trade BASIC",
-        edition="BASIC",
-        configurations=["Trade"],
-    ),
-]
+PRODUCTS = authorised_products()
 PURCHASE_DATE = {"en": "1 March 2030", "ru": "1 марта 2030 г."}  # noqa: RUF001 (Cyrillic, on purpose)
 FREE_SUPPORT = {
     "en": "6 months of free ITS support from the purchase date",

@@ -1,10 +1,11 @@
 """The demo release catalogue for the local stack (`make run`); idempotent, refused in production.
 
-python -m services.updates.demo
+python -m devtools.demo.updates
 
 Generates the kits of demo_catalogue.yaml (deterministic bytes, a few KiB to 1 MiB each) under
-var/demo-kits/, logs in at identity as the demo operator (services.identity.demo) and publishes the
-catalogue through the very code of `itsctl releases publish`: releases already published are skipped.
+var/demo-kits/, logs in at identity as the demo operator (devtools.demo.identity) and publishes the
+catalogue through the very code of `itsctl releases publish` (itsctl.release_publishing): releases
+already published are skipped.
 """
 
 from __future__ import annotations
@@ -19,15 +20,16 @@ from typing import Any
 import asyncpg
 import yaml
 
+from devtools.demo.identity import DEMO_ACCOUNTS
 from itsctl._http import CALL_ERRORS, Credentials, error_message, operator_session
-from itsctl.releases import ConfigurationRelease, Manifest, ManifestError, Summary, parse_manifest, publish_manifest
-from services.identity.demo import DEMO_ACCOUNTS
-from services.updates.app import SCHEMA
+from itsctl.release_manifest import ConfigurationRelease, Manifest, ManifestError, parse_manifest
+from itsctl.release_publishing import Summary, publish_manifest
+from services.updates.public import database
 from shared.settings import BaseServiceSettings
 
-CATALOGUE = Path(__file__).parent / "demo_catalogue.yaml"
+CATALOGUE = Path(__file__).parent / "data" / "updates" / "demo_catalogue.yaml"
 MAX_DEMO_KIT = 4 * 1024 * 1024  # the demo's kits stay small
-# The demo operator of services.identity.demo: operator / operator-password-2026.
+# The demo operator of devtools.demo.identity: operator / operator-password-2026.
 OPERATOR = next(Credentials(login=a[0], password=a[1]) for a in DEMO_ACCOUNTS if a[4])
 
 
@@ -68,10 +70,11 @@ async def wait_for_configurations(settings: BaseServiceSettings, codes: set[str]
     """Releases are refused for configurations updates has not heard of (422): wait, bounded, until registration's
     demo catalogue has reached updates' read model through the broker."""
     deadline = time.monotonic() + CATALOGUE_WAIT_SECONDS
+    _, schema = database()
     conn = await asyncpg.connect(settings.database_url)
     try:
         while True:
-            rows = await conn.fetch(f"SELECT code FROM {SCHEMA}.configurations")  # noqa: S608 - a constant
+            rows = await conn.fetch(f"SELECT code FROM {schema}.configurations")  # noqa: S608 - a constant
             known = {row["code"] for row in rows}
             if codes <= known:
                 return

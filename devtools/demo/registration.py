@@ -1,10 +1,10 @@
 """The demo catalogue for the local stack (`make run`); idempotent, refused in production.
 
-python -m services.registration.demo
+python -m devtools.demo.registration
 
-Logs in at identity as the demo operator (loaded by services.identity.demo) and imports
+Logs in at identity as the demo operator (loaded by devtools.demo.identity) and imports
 demo_catalogue.yaml through the very code of `itsctl catalogue import`. Then, once, the demo partner
-(made by services.identity.demo) authorises an Accounting PROF for the demo customer (REG-5), bought
+(made by devtools.demo.identity) authorises an Accounting PROF for the demo customer (REG-5), bought
 today: its free period (ITS-7) lets the README's client-program flow download updates at once.
 """
 
@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from devtools.demo.identity import DEMO_ACCOUNTS, DEMO_PARTNER
 from itsctl._http import (
     CALL_ERRORS,
     Api,
@@ -28,12 +29,10 @@ from itsctl._http import (
     service_url,
 )
 from itsctl.catalogue import ImportSummary, import_catalogue, load_catalogue
-from services.identity.demo import DEMO_ACCOUNTS, DEMO_PARTNER
-from services.registration.republish import republish_registration
-from services.registration.settings import RegistrationSettings
+from services.registration.public import RegistrationSettings, republish_registration
 
-CATALOGUE = Path(__file__).parent / "demo_catalogue.yaml"
-# The demo operator of services.identity.demo: operator / operator-password-2026.
+CATALOGUE = Path(__file__).parent / "data" / "registration" / "demo_catalogue.yaml"
+# The demo operator of devtools.demo.identity: operator / operator-password-2026.
 OPERATOR = next(Credentials(login=a[0], password=a[1]) for a in DEMO_ACCOUNTS if a[4])
 CUSTOMER = next(Credentials(login=a[0], password=a[1]) for a in DEMO_ACCOUNTS if not a[4])
 DEMO_ARTICLE = "4601546041807"  # Accounting PROF in demo_catalogue.yaml
@@ -52,7 +51,7 @@ async def register_demo_product(settings: RegistrationSettings) -> str | None:
         _, subscriber = await Api(operator.http, "identity", service_url("identity"), customer_token).call(
             "GET", "/v1/subscriber"
         )
-        _, partners = await identity.call("GET", "/v1/partners")  # made by services.identity.demo
+        _, partners = await identity.call("GET", "/v1/partners")  # made by devtools.demo.identity
         partner = next(p for p in partners["items"] if p["name"] == DEMO_PARTNER)
         _, client = await identity.call("POST", f"/v1/partners/{partner['id']}/clients", {"name": "demo back office"})
         _, issued = await operator.api("registration").call(

@@ -1,6 +1,6 @@
 """Demo accounts for the local stack (`make run`); idempotent, refused in production.
 
-python -m services.identity.demo
+python -m devtools.demo.identity
 """
 
 from __future__ import annotations
@@ -8,15 +8,8 @@ from __future__ import annotations
 import asyncio
 import secrets
 import sys
-import uuid
 
-from services.identity import partners_store, store
-from services.identity.app import SCHEMA
-from services.identity.bootstrap import ensure_account
-from services.identity.partners_api import partner_created
-from services.identity.republish import republish_directory
-from services.identity.settings import IdentitySettings
-from shared.outbox import offline_transaction
+from services.identity.public import IdentitySettings, ensure_account, ensure_partner, republish_directory
 
 DEMO_ACCOUNTS = [
     # login, password, e-mail, full name, operator
@@ -37,25 +30,14 @@ def random_tin() -> str:
 
 async def ensure_demo_partner(settings: IdentitySettings) -> bool:
     """The demo partner, with the demo partner account as its admin; True if it was made now."""
-    async with offline_transaction(settings, producer="identity", schema=SCHEMA) as (conn, outbox):
-        now = outbox.clock.now()
-        partner = next((p for p in await partners_store.all_partners(conn) if p.name == DEMO_PARTNER), None)
-        created = partner is None
-        if partner is None:
-            partner = partners_store.Partner(
-                id=uuid.uuid4(),
-                name=DEMO_PARTNER,
-                tin=random_tin(),
-                city="Moscow",
-                contact_email="partner@demo-partner.example",
-                created_at=now,
-            )
-            await partners_store.insert_partner(conn, partner)
-            await outbox.add(conn, partner_created(partner))
-        admin = await store.account_by_login(conn, DEMO_PARTNER_ADMIN)
-        if admin is not None:
-            await partners_store.join_partner(conn, partner.id, admin.id, True, now)
-    return created
+    return await ensure_partner(
+        settings,
+        name=DEMO_PARTNER,
+        tin=random_tin(),
+        city="Moscow",
+        contact_email="partner@demo-partner.example",
+        admin_login=DEMO_PARTNER_ADMIN,
+    )
 
 
 async def load_demo_accounts(settings: IdentitySettings) -> None:

@@ -1,0 +1,33 @@
+"""What outsiders may use of updates: itsctl, devtools' demo data and the benchmarks import this module only.
+
+When updates' insides move, this is the one file to update. itsctl imports it when it starts, so the
+heavier modules (the app, kit storage) are imported only when their function is called.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from services.updates.links import sign_link
+from services.updates.plan import synthetic_releases
+from services.updates.versions import Version
+
+if TYPE_CHECKING:
+    from services.updates.storage import FileSystemStorage
+
+__all__ = ["Version", "database", "kit_storage", "sign_link", "synthetic_releases"]
+
+
+def database() -> tuple[Path, str]:
+    """updates' migrations and its schema: what a throwaway database (the benchmarks) is migrated with."""
+    from services.updates import app
+
+    return app.MIGRATIONS, app.SCHEMA
+
+
+def kit_storage(root: Path) -> FileSystemStorage:
+    """Kits on the file system under `root`, as updates stores them."""
+    from services.updates.storage import FileSystemStorage
+
+    return FileSystemStorage(root)
