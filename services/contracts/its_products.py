@@ -6,6 +6,9 @@ from __future__ import annotations
 from rules.coverage import its_required
 from services.contracts import domain, store
 
+# A number registered to another subscriber is as unknown as one never registered (ITS-4).
+NOT_REGISTERED_TO_YOU = "no product with this registration number is registered to your subscriber"
+
 
 def contract_span(c: store.Contract) -> domain.ContractSpan:
     return domain.ContractSpan(c.id, c.partner_id, c.period, frozenset(c.registration_numbers))
@@ -19,6 +22,3 @@ def its_product(number: store.Number, contracts: list[store.Contract]) -> domain
         purchase_date=number.purchase_date,
         contracts=[contract_span(c) for c in contracts],
     )
-
-
-NOT_REGISTERED_TO_YOU = "no product with this registration number is registered to your subscriber"

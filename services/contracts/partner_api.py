@@ -7,7 +7,7 @@ Rules ITS-1, ITS-2, ITS-6. A partner sees and changes only its own contracts.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from aiohttp import web
@@ -82,7 +82,7 @@ class Accepted(BaseModel):
             required=True,
             description="One per contract (draft-ietf-httpapi-idempotency-key-header): a retry with the same key and "
             "body replays the first answer (`Idempotent-Replayed: true`), another body is 422, a retry while the first "
-            "is processed 409; kept 48 hours",
+            f"is processed 409; kept {domain.IDEMPOTENCY_KEPT // timedelta(hours=1)} hours",
         ),
     ),
     callers=("partner",),
@@ -94,7 +94,7 @@ class Accepted(BaseModel):
 async def post_contract(request: web.Request, caller: Caller, body: ContractIn) -> web.Response:
     """Idempotency (draft-ietf-httpapi-idempotency-key-header): the same key and body replay the first
     answer (header `Idempotent-Replayed: true`); the same key with another body is 422; a retry while the
-    first is still being processed is 409. Keys are per partner and kept 48 hours."""
+    first is still being processed is 409. Keys are per partner and kept `domain.IDEMPOTENCY_KEPT`."""
     partner_id = caller.require_partner()
     key = request.headers.get("Idempotency-Key", "")
     if not key:
