@@ -10,7 +10,7 @@ from datetime import datetime
 from rules.coverage import its_required
 from rules.months import Month
 from rules.refusal import Refusal, Refused
-from services.contracts import domain, events, maintenance, maintenance_store, store
+from services.contracts import domain, events, maintenance, maintenance_store, read_models, store
 from services.contracts.activation_codes import code_hash
 from services.contracts.its_products import NOT_REGISTERED_TO_YOU, contract_span
 from shared.db import Connection, Pool
@@ -31,7 +31,7 @@ class Served:
 class ActivationView:
     activation: maintenance_store.Activation
     served: Served
-    partner: store.Partner | None  # the accompanying partner (CMS-7), if chosen
+    partner: read_models.Partner | None  # the accompanying partner (CMS-7), if chosen
     partner_choice: maintenance.PartnerChoice
 
 
@@ -126,7 +126,7 @@ async def subscriber_activations(pool: Pool, subscriber_id: uuid.UUID) -> list[A
     async with pool.acquire() as conn:
         found = await maintenance_store.activations(conn, subscriber_id)
         products, contracts = await _subscriber_products(conn, subscriber_id)
-        partners = await store.partners(conn, [a.partner_id for a in found if a.partner_id])
+        partners = await read_models.partners(conn, [a.partner_id for a in found if a.partner_id])
     return [
         ActivationView(
             a,
@@ -151,7 +151,7 @@ async def _subscriber_products(
     conn: Connection, subscriber_id: uuid.UUID
 ) -> tuple[list[maintenance.Product], list[domain.ContractSpan]]:
     """The subscriber's registered products and the processed contracts on any of them (CMS-3, CMS-6, CMS-7)."""
-    categories = await store.configuration_categories(conn)
+    categories = await read_models.configuration_categories(conn)
     products = [
         maintenance.Product(
             registration_number=n.number,
@@ -160,16 +160,16 @@ async def _subscriber_products(
             its_required=its_required(n.edition, n.its_required),
             purchase_date=n.purchase_date,
         )
-        for n in await store.subscriber_numbers(conn, subscriber_id)
+        for n in await read_models.subscriber_numbers(conn, subscriber_id)
     ]
     contracts = [contract_span(c) for c in await store.subscriber_processed_contracts(conn, subscriber_id)]
     return products, contracts
 
 
-async def _partner(conn: Connection, partner_id: uuid.UUID | None) -> store.Partner | None:
+async def _partner(conn: Connection, partner_id: uuid.UUID | None) -> read_models.Partner | None:
     if partner_id is None:
         return None
-    return (await store.partners(conn, [partner_id])).get(partner_id)
+    return (await read_models.partners(conn, [partner_id])).get(partner_id)
 
 
 async def _announce(conn: Connection, outbox: Outbox, view: ActivationView, subscriber_code: str) -> None:
@@ -182,7 +182,7 @@ async def _announce(conn: Connection, outbox: Outbox, view: ActivationView, subs
             registration_numbers=view.served.registration_numbers,
             warning=view.served.warning,
             subscriber_code=subscriber_code,
-            subscriber_name=await store.subscriber_name(conn, a.subscriber_id) or subscriber_code,
+            subscriber_name=await read_models.subscriber_name(conn, a.subscriber_id) or subscriber_code,
             partner=view.partner,
         ),
     )

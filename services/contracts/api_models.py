@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from services.contracts import domain, store
+from services.contracts import domain, read_models, store
 
 RegistrationNumber = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9]{6,20}$")]
 ContractNumber = Annotated[str, StringConstraints(strip_whitespace=True, pattern=domain.CONTRACT_NUMBER.pattern)]
@@ -47,7 +47,7 @@ class ContractOut(BaseModel):
     expired_at: datetime | None
 
 
-def contract_out(c: store.Contract, partners: dict[uuid.UUID, store.Partner]) -> ContractOut:
+def contract_out(c: store.Contract, partners: dict[uuid.UUID, read_models.Partner]) -> ContractOut:
     partner = partners.get(c.partner_id)
     return ContractOut(
         id=c.id,

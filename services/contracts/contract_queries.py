@@ -8,7 +8,7 @@ from datetime import datetime
 
 from rules.months import Month
 from rules.refusal import Refusal, Refused
-from services.contracts import domain, store
+from services.contracts import domain, read_models, store
 from shared.db import Connection, Pool
 
 NOT_YOURS = "no such contract of yours"
@@ -19,14 +19,14 @@ class Contracts:
     """Contracts with the partners that accompany them (ITS-6: their names are shown)."""
 
     items: list[store.Contract]
-    partners: dict[uuid.UUID, store.Partner]
+    partners: dict[uuid.UUID, read_models.Partner]
 
 
 async def subscriber_contracts(pool: Pool, subscriber_id: uuid.UUID, current: Month) -> Contracts:
     """ITS-3, ITS-4: a contract in processing (ITS-2) or on no product registered to the subscriber is not listed."""
     async with pool.acquire() as conn:
         contracts = await store.subscriber_contracts(conn, subscriber_id, current)
-        partners = await store.partners(conn, list({c.partner_id for c in contracts}))
+        partners = await read_models.partners(conn, list({c.partner_id for c in contracts}))
     return Contracts(contracts, partners)
 
 
@@ -61,14 +61,14 @@ async def partner_contracts(
     """The partner's contracts, newest first, from the keyset `after` (received_at, id of the last one seen)."""
     async with pool.acquire() as conn:
         contracts = await store.partner_contracts(conn, partner_id, limit + 1, after)  # one more: a next page?
-        partners = await store.partners(conn, [partner_id])
+        partners = await read_models.partners(conn, [partner_id])
     return Page(Contracts(contracts[:limit], partners), more=len(contracts) > limit)
 
 
 async def partner_contract(pool: Pool, partner_id: uuid.UUID, contract_id: uuid.UUID) -> Contracts:
     async with pool.acquire() as conn:
         contract = await own_contract(conn, contract_id, partner_id)
-        partners = await store.partners(conn, [partner_id])
+        partners = await read_models.partners(conn, [partner_id])
     return Contracts([contract], partners)
 
 

@@ -10,7 +10,7 @@ from datetime import date
 from rules.coverage import Coverage, free_period
 from rules.months import Month, Period
 from rules.refusal import Refusal, Refused
-from services.contracts import maintenance_store, store
+from services.contracts import maintenance_store, read_models, store
 from services.contracts.its_products import NOT_REGISTERED_TO_YOU, its_product
 from services.contracts.support_status import MaintenanceSpan, SupportStatus, support_status
 from shared.db import Pool
@@ -29,7 +29,7 @@ async def product_coverage(
 ) -> ProductCoverage:
     """ITS-7 for a product registered to the subscriber; any other number is refused as unknown."""
     async with pool.acquire() as conn:
-        number = await store.number(conn, registration_number)
+        number = await read_models.number(conn, registration_number)
         if number is None or number.subscriber_id != subscriber_id:
             raise Refused(Refusal("not-registered", NOT_REGISTERED_TO_YOU, "not-found"))
         contracts = await store.contracts_listing(conn, number.number)
@@ -45,7 +45,7 @@ class Support:
     status: SupportStatus
     contracts: list[store.Contract] = field(default_factory=list)
     activations: list[maintenance_store.Activation] = field(default_factory=list)
-    partners: dict[uuid.UUID, store.Partner] = field(default_factory=dict)
+    partners: dict[uuid.UUID, read_models.Partner] = field(default_factory=dict)
 
 
 async def product_support(
@@ -53,15 +53,15 @@ async def product_support(
 ) -> Support:
     """A number not registered (and active) to the subscriber is NOT_REGISTERED, and nothing else is told."""
     async with pool.acquire() as conn:
-        number = await store.number(conn, registration_number)
+        number = await read_models.number(conn, registration_number)
         registered = number is not None and number.subscriber_id == subscriber_id and number.registration == "active"
         if not registered or number is None:
             return Support(SupportStatus(registration="NOT_REGISTERED", overall="NOT_COMPLIED"))
         contracts = await store.contracts_listing(conn, number.number)
         activations = await maintenance_store.activations(conn, subscriber_id, configuration)
-        categories = await store.configuration_categories(conn)
+        categories = await read_models.configuration_categories(conn)
         ids = {c.partner_id for c in contracts} | {a.partner_id for a in activations if a.partner_id}
-        partners = await store.partners(conn, list(ids))
+        partners = await read_models.partners(conn, list(ids))
     included = configuration in (number.configurations or [])
     if not included:
         activations = []  # another configuration's service says nothing about this product

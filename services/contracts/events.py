@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any, TypeVar
 
-from services.contracts import maintenance_store, store
+from services.contracts import maintenance_store, read_models, store
 from shared.events.contracts import (
     ContractActivated,
     ContractEvent,
@@ -26,7 +26,7 @@ def organisation(c: store.Contract) -> Organisation:
     return Organisation(name=c.org_name, tin=c.tin, kpp=c.kpp)
 
 
-def _contract_event(event: type[C], c: store.Contract, partner: store.Partner | None, **extra: Any) -> C:
+def _contract_event(event: type[C], c: store.Contract, partner: read_models.Partner | None, **extra: Any) -> C:
     """`event` about contract `c`, with the partner's name and address for its e-mail."""
     return event(
         contract_id=c.id,
@@ -50,7 +50,7 @@ def contract_received(c: store.Contract) -> ContractReceived:
     return _contract_event(ContractReceived, c, None, received_at=c.received_at, processing_on=c.processing_on)
 
 
-def contract_activated(c: store.Contract, partner: store.Partner | None, at: datetime) -> ContractActivated:
+def contract_activated(c: store.Contract, partner: read_models.Partner | None, at: datetime) -> ContractActivated:
     return _contract_event(ContractActivated, c, partner, activated_at=at)
 
 
@@ -58,14 +58,14 @@ def contract_expired(c: store.Contract, at: datetime) -> ContractExpired:
     return ContractExpired(contract_id=c.id, number=c.number, period_to=c.period_to, expired_at=at)
 
 
-def organisation_corrected(c: store.Contract, partner: store.Partner | None) -> OrganisationCorrected:
+def organisation_corrected(c: store.Contract, partner: read_models.Partner | None) -> OrganisationCorrected:
     return _contract_event(OrganisationCorrected, c, partner)
 
 
 def organisation_error_reported(
     report_id: uuid.UUID,
     c: store.Contract,
-    partner: store.Partner,
+    partner: read_models.Partner,
     *,
     subscriber_code: str,
     subscriber_name: str,
@@ -94,7 +94,7 @@ def maintenance_activated(
     warning: str | None,
     subscriber_code: str,
     subscriber_name: str,
-    partner: store.Partner | None,
+    partner: read_models.Partner | None,
 ) -> MaintenanceActivated:
     """CMS-7: with the accompanying partner's address, so that notifications e-mails it."""
     return MaintenanceActivated(

@@ -10,7 +10,7 @@ from typing import Any
 
 from rules.months import Month
 from rules.refusal import Refusal, Refused
-from services.contracts import domain, events, store
+from services.contracts import domain, events, idempotency_store, read_models, store
 from services.contracts.calendar import ProductionCalendar
 from services.contracts.organisation import kpp_problem, tin_problem
 from services.contracts.processing import schedule_processing
@@ -67,8 +67,8 @@ async def receive_contract(
     Keys are per partner and kept `domain.IDEMPOTENCY_KEPT`."""
     async with pool.acquire() as conn, conn.transaction():
         try:
-            stored = await store.claim_idempotency_key(conn, partner_id, key)
-        except store.KeyBusy:
+            stored = await idempotency_store.claim_idempotency_key(conn, partner_id, key)
+        except idempotency_store.KeyBusy:
             raise Refused(
                 Refusal(
                     "request-in-progress",
@@ -97,7 +97,9 @@ async def receive_contract(
         await schedule_processing(conn, contract.effective_at)
         await outbox.add(conn, events.contract_received(contract))
         body = {"id": str(contract.id), "state": contract.state, "processing_on": contract.processing_on.isoformat()}
-        await store.store_answer(conn, partner_id, key, store.StoredAnswer(fingerprint, ACCEPTED, body), now)
+        await idempotency_store.store_answer(
+            conn, partner_id, key, idempotency_store.StoredAnswer(fingerprint, ACCEPTED, body), now
+        )
     return Receipt(ACCEPTED, body, replayed=False)
 
 
@@ -115,7 +117,7 @@ async def _refusals(conn: Connection, posted: PostedContract, current: Month) ->
         refusals.append(
             Refusal("number_repeated", "a registration number is repeated", field="additional_registration_numbers")
         )
-    for number in await store.unknown_numbers(conn, numbers):
+    for number in await read_models.unknown_numbers(conn, numbers):
         field = "main_registration_number" if number == posted.main_number else "additional_registration_numbers"
         message = f"{number} is not a registration number of the catalogue"
         refusals.append(Refusal("number_unknown", message, field=field, details={"input": number}))

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from rules.months import Month
 from rules.refusal import Refusal, Refused
-from services.contracts import events, store
+from services.contracts import events, read_models, store
 from services.contracts.contract_queries import Contracts, own_contract
 from services.contracts.organisation import kpp_problem, tin_problem
 from shared.db import Pool
@@ -33,7 +33,7 @@ async def correct_organisation(
         await own_contract(conn, contract_id, partner_id)
         corrected = await store.correct_organisation(conn, contract_id, name, tin, kpp)
         assert corrected is not None  # its own, found above
-        partners = await store.partners(conn, [partner_id])
+        partners = await read_models.partners(conn, [partner_id])
         await outbox.add(conn, events.organisation_corrected(corrected, partners.get(partner_id)))
     return Contracts([corrected], partners)
 
@@ -48,7 +48,7 @@ async def report_organisation_error(
     account_id: uuid.UUID,
     contract_id: uuid.UUID,
     message: str,
-) -> tuple[uuid.UUID, store.Partner]:
+) -> tuple[uuid.UUID, read_models.Partner]:
     """The report's id and the partner told; only about a contract the subscriber sees (ITS-4)."""
     async with pool.acquire() as conn, conn.transaction():
         visible = await store.subscriber_contracts(conn, subscriber_id, Month(1, 1))
@@ -63,7 +63,7 @@ async def report_organisation_error(
                     "conflict",
                 )
             )
-        partner = (await store.partners(conn, [contract.partner_id])).get(contract.partner_id)
+        partner = (await read_models.partners(conn, [contract.partner_id])).get(contract.partner_id)
         if partner is None:
             raise Refused(
                 Refusal(
@@ -72,7 +72,7 @@ async def report_organisation_error(
             )
         report_id = uuid.uuid4()
         await store.insert_report(conn, report_id, contract.id, subscriber_id, account_id, message, now)
-        subscriber_name = await store.subscriber_name(conn, subscriber_id) or subscriber_code
+        subscriber_name = await read_models.subscriber_name(conn, subscriber_id) or subscriber_code
         await outbox.add(
             conn,
             events.organisation_error_reported(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from services.contracts import events, store, webhooks
+from services.contracts import events, idempotency_store, read_models, store, webhooks
 from services.contracts.domain import IDEMPOTENCY_KEPT
 from services.contracts.settings import ContractsSettings
 from shared.db import Connection
@@ -44,7 +44,7 @@ def process_job(outbox: Outbox, settings: ContractsSettings) -> JobHandler:
         now = max(job.run_at, outbox.clock.now())
         activated = await store.activate_due(conn, now, settings.process_batch)
         if activated:
-            partners = await store.partners(conn, list({c.partner_id for c in activated}))
+            partners = await read_models.partners(conn, list({c.partner_id for c in activated}))
             envelopes = await outbox.add_many(
                 conn, [events.contract_activated(c, partners.get(c.partner_id), now) for c in activated]
             )
@@ -72,7 +72,7 @@ def expire_job(outbox: Outbox, settings: ContractsSettings) -> JobHandler:
 
 
 async def purge_idempotency_keys(conn: Connection, job: Job) -> None:
-    await store.purge_idempotency_keys(conn, job.run_at - IDEMPOTENCY_KEPT)
+    await idempotency_store.purge_idempotency_keys(conn, job.run_at - IDEMPOTENCY_KEPT)
     await schedule_purge(conn, job.run_at + timedelta(days=1))
 
 

@@ -13,7 +13,7 @@ from datetime import datetime
 
 import aiohttp
 
-from services.contracts import store
+from services.contracts import webhooks_store
 from shared.db import Connection, Pool
 from shared.events import Envelope
 from shared.jobs import Job, JobHandler, schedule
@@ -28,25 +28,25 @@ async def set_webhook(pool: Pool, partner_id: uuid.UUID, url: str, now: datetime
     """Set (or replace) the partner's webhook; the answer is its new secret, shown this once."""
     secret = secrets.token_urlsafe(32)
     async with pool.acquire() as conn:
-        await store.set_webhook(conn, partner_id, url, secret, now)
+        await webhooks_store.set_webhook(conn, partner_id, url, secret, now)
     return secret
 
 
 async def webhook_url(pool: Pool, partner_id: uuid.UUID) -> str | None:
     async with pool.acquire() as conn:
-        hook = await store.webhook(conn, partner_id)
+        hook = await webhooks_store.webhook(conn, partner_id)
     return hook.url if hook is not None else None
 
 
 async def remove_webhook(pool: Pool, partner_id: uuid.UUID) -> bool:
     """False if the partner had none."""
     async with pool.acquire() as conn:
-        return await store.delete_webhook(conn, partner_id)
+        return await webhooks_store.delete_webhook(conn, partner_id)
 
 
 async def schedule_deliveries(conn: Connection, envelopes: list[Envelope], max_attempts: int) -> None:
     """One delivery job per event for partners that set a webhook (the job reads the URL when it runs)."""
-    with_hook = await store.partners_with_webhook(conn, {str(e.data["partner_id"]) for e in envelopes})
+    with_hook = await webhooks_store.partners_with_webhook(conn, {str(e.data["partner_id"]) for e in envelopes})
     for envelope in envelopes:
         if str(envelope.data["partner_id"]) in with_hook:
             await schedule(
@@ -72,7 +72,7 @@ class WebhookFailed(Exception):
 
 def webhook_job(session: aiohttp.ClientSession) -> JobHandler:
     async def deliver(conn: Connection, job: Job) -> None:
-        hook = await store.webhook(conn, uuid.UUID(str(job.payload["partner_id"])))
+        hook = await webhooks_store.webhook(conn, uuid.UUID(str(job.payload["partner_id"])))
         if hook is None:
             return  # the partner removed its webhook meanwhile
         event = job.payload["event"]
