@@ -80,6 +80,18 @@ async def schedule(
     return job_id
 
 
+async def job_pending(conn: Connection, dedupe_key: str, *, due_by: datetime | None = None) -> bool:
+    """Whether the job of `dedupe_key` waits to run (at `due_by` or before, if given). A plain read, no lock:
+    callers that schedule the same sweep many times skip the `schedule` (a row lock) when it is pending."""
+    pending = await conn.fetchval(
+        "SELECT 1 FROM deferred_jobs WHERE dedupe_key = $1 AND state = 'pending' "
+        "AND ($2::timestamptz IS NULL OR run_at <= $2)",
+        dedupe_key,
+        due_by,
+    )
+    return pending is not None
+
+
 async def schedule_many(
     conn: Connection,
     kind: str,

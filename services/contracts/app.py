@@ -10,9 +10,11 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
-from services.contracts import api, maintenance_api, partner_api, processing
+from services.contracts import api, coverage_api, maintenance_api, partner_api, processing, webhook_api, webhooks
+from services.contracts.app_keys import CALENDAR, SETTINGS
 from services.contracts.calendar import ProductionCalendar, load_calendar, reach
 from services.contracts.consumers import subscriptions
+from services.contracts.domain import vendor_today
 from services.contracts.settings import ContractsSettings
 from shared.app import (
     CLOCK,
@@ -43,7 +45,9 @@ ROUTES = Api(
     "the support status (ITS, CMS, MON).",
 )
 ROUTES.include(api.routes)
+ROUTES.include(coverage_api.routes)
 ROUTES.include(partner_api.routes)
+ROUTES.include(webhook_api.routes)
 ROUTES.include(maintenance_api.routes)
 
 __all__ = ["MIGRATIONS", "SCHEMA", "ContractsSettings", "create_app"]
@@ -57,8 +61,8 @@ CALENDAR_AHEAD = timedelta(days=366)
 def create_app(settings: ContractsSettings, keys: KeySource | None = None) -> web.Application:
     """`keys` verifies access tokens (tests pass their own); by default identity's JWKS."""
     app = create_service_app(settings, service=SERVICE, api=ROUTES)
-    app[api.SETTINGS] = settings
-    app[api.CALENDAR] = production_calendar(app, settings)
+    app[SETTINGS] = settings
+    app[CALENDAR] = production_calendar(app, settings)
     setup_db(app, SCHEMA)
     setup_bus(app, SERVICE)
     setup_outbox(app, producer=SERVICE, schema=SCHEMA)
@@ -74,7 +78,7 @@ def production_calendar(app: web.Application, settings: ContractsSettings) -> Pr
     """ITS-2: the calendar, generated for the years this process can reach. One that cannot be read stops the
     start; so does, in production, one that does not cover the next 12 months (contracts would be processed on
     holidays): one clear log line, then exit 1. Elsewhere that is a warning (the test clock may be anywhere)."""
-    today = app[CLOCK].now().astimezone(settings.vendor_zone).date()
+    today = vendor_today(app[CLOCK].now(), settings.vendor_zone)
     try:
         calendar = load_calendar(settings.calendar, reach(today))
     except ValueError as exc:
@@ -102,12 +106,12 @@ def job_handlers(app: web.Application, settings: ContractsSettings) -> dict[str,
     app.cleanup_ctx.append(webhook_session)
 
     async def deliver(conn: Connection, job: Job) -> None:
-        await processing.webhook_job(session["client"])(conn, job)
+        await webhooks.webhook_job(session["client"])(conn, job)
 
     return {
         processing.PROCESS_JOB: processing.process_job(app[OUTBOX], settings),
         processing.EXPIRE_JOB: processing.expire_job(app[OUTBOX], settings),
-        processing.WEBHOOK_JOB: deliver,
+        webhooks.WEBHOOK_JOB: deliver,
         processing.PURGE_KEYS_JOB: processing.purge_idempotency_keys,
     }
 

@@ -8,7 +8,7 @@ the event's ids, so a duplicate leaves the same state.
 
 from __future__ import annotations
 
-from services.contracts import store
+from services.contracts import read_models
 from shared.consumer import Subscription
 from shared.db import Connection
 from shared.events import Envelope, unwrap
@@ -29,21 +29,23 @@ IDENTITY_QUEUE = "contracts.identity"
 
 async def configuration_changed(conn: Connection, envelope: Envelope) -> None:
     event = unwrap(envelope, ConfigurationChanged)
-    await store.save_configuration(conn, event.code, event.name, event.maintenance_category)
+    await read_models.save_configuration(conn, event.code, event.name, event.maintenance_category)
 
 
 async def product_changed(conn: Connection, envelope: Envelope) -> None:
     event = unwrap(envelope, ProductChanged)
-    await store.save_product(conn, event.article, event.name, event.edition, event.configurations, event.its_required)
+    await read_models.save_product(
+        conn, event.article, event.name, event.edition, event.configurations, event.its_required
+    )
 
 
 async def numbers_issued(conn: Connection, envelope: Envelope) -> None:
     event = unwrap(envelope, NumbersIssued)
-    await store.save_issued_numbers(conn, event.registration_numbers, event.article, event.edition)
+    await read_models.save_issued_numbers(conn, event.registration_numbers, event.article, event.edition)
 
 
-def _number(event: RegisteredProductEvent, registration: str) -> store.Number:
-    return store.Number(
+def _number(event: RegisteredProductEvent, registration: str) -> read_models.Number:
+    return read_models.Number(
         number=event.registration_number,
         article=event.article,
         edition=event.edition,
@@ -58,33 +60,33 @@ def _number(event: RegisteredProductEvent, registration: str) -> store.Number:
 
 async def product_registered(conn: Connection, envelope: Envelope) -> None:
     event = unwrap(envelope, ProductRegistered)
-    await store.save_registered_number(conn, _number(event, "pending"))
+    await read_models.save_registered_number(conn, _number(event, "pending"))
 
 
 async def product_activated(conn: Connection, envelope: Envelope) -> None:
     event = unwrap(envelope, ProductActivated)
-    await store.save_registered_number(conn, _number(event, "active"))
+    await read_models.save_registered_number(conn, _number(event, "active"))
 
 
 async def product_transferred(conn: Connection, envelope: Envelope) -> None:
     event = unwrap(envelope, ProductTransferred)
     state = "active" if event.active_from <= envelope.occurred_at else "pending"
-    await store.save_registered_number(conn, _number(event, state))
+    await read_models.save_registered_number(conn, _number(event, state))
 
 
 async def subscriber_created(conn: Connection, envelope: Envelope) -> None:
     event = unwrap(envelope, SubscriberCreated)
-    await store.save_subscriber(conn, event.subscriber_id, event.code, event.name)
+    await read_models.save_subscriber(conn, event.subscriber_id, event.code, event.name)
 
 
 async def subscriber_renamed(conn: Connection, envelope: Envelope) -> None:
     event = unwrap(envelope, SubscriberRenamed)
-    await store.save_subscriber(conn, event.subscriber_id, event.code, event.name)
+    await read_models.save_subscriber(conn, event.subscriber_id, event.code, event.name)
 
 
 async def partner_created(conn: Connection, envelope: Envelope) -> None:
     event = unwrap(envelope, PartnerCreated)
-    await store.save_partner(conn, event.partner_id, event.name, event.contact_email)
+    await read_models.save_partner(conn, event.partner_id, event.name, event.contact_email)
 
 
 def subscriptions() -> list[Subscription]:

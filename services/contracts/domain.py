@@ -12,13 +12,13 @@ import json
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from rules.coverage import Coverage, coverage, covered_until
 from rules.months import Month, Period
-from shared.problems import invalid
+from rules.refusal import Refusal
 
 # ---- contracts (ITS-1) --------------------------------------------------------------------
 
@@ -27,25 +27,32 @@ MAX_ADDITIONAL_NUMBERS = 100
 MAX_PERIOD_MONTHS = 60
 
 
-def period_problems(start: str, end: str, current: Month) -> list[dict[str, str]]:
-    """ITS-1: whole months, `from` ≤ `to`, not ended already, at most five years."""
-    errors: list[dict[str, str]] = []
+def period_problems(start: str, end: str, current: Month) -> list[Refusal]:
+    """ITS-1: whole months, `from` ≤ `to`, not ended already, at most five years; one refusal per wrong field."""
+    refusals: list[Refusal] = []
     months: dict[str, Month] = {}
     for field, text in (("period.from", start), ("period.to", end)):
         try:
             months[field] = Month.parse(text)
         except ValueError as exc:
-            errors.append(invalid(field, str(exc), "month_format"))
-    if errors:
-        return errors
+            refusals.append(Refusal("month_format", str(exc), field=field))
+    if refusals:
+        return refusals
     first, last = months["period.from"], months["period.to"]
     if last < first:
-        errors.append(invalid("period", f"the period ends ({last}) before it starts ({first})", "period_order"))
+        refusals.append(Refusal("period_order", f"the period ends ({last}) before it starts ({first})", field="period"))
     elif last < current:
-        errors.append(invalid("period.to", f"the period ended before this month ({current})", "period_ended"))
+        refusals.append(Refusal("period_ended", f"the period ended before this month ({current})", field="period.to"))
     elif Period(first, last).months > MAX_PERIOD_MONTHS:
-        errors.append(invalid("period", f"a contract covers at most {MAX_PERIOD_MONTHS} months", "period_too_long"))
-    return errors
+        refusals.append(
+            Refusal("period_too_long", f"a contract covers at most {MAX_PERIOD_MONTHS} months", field="period")
+        )
+    return refusals
+
+
+def vendor_today(now: datetime, zone: ZoneInfo) -> date:
+    """The day it is in the vendor's zone: months and business days (ITS-1, ITS-2, ITS-7) are counted there."""
+    return now.astimezone(zone).date()
 
 
 def start_of_day(day: date, zone: ZoneInfo) -> datetime:
@@ -60,6 +67,8 @@ def expiry_moment(period_to: Month, zone: ZoneInfo) -> datetime:
 # ---- Idempotency-Key (draft-ietf-httpapi-idempotency-key-header) -------------------------
 
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")  # printable ASCII, no spaces
+# How long a key's first answer is replayed (the draft asks for at least 24 hours).
+IDEMPOTENCY_KEPT = timedelta(hours=48)
 
 
 def fingerprint(body: dict[str, Any]) -> bytes:

@@ -1,9 +1,10 @@
 """Configuration maintenance services: activating a code, pure (rules CMS-1..7).
 
 `plan_activation` decides everything about one activation request and returns either an
-`ActivationPlan` (what to store and whom to notify) or a `Refusal` (which request field is wrong,
-a stable reason slug, a message for a person). The caller does the I/O: it loads the code, the
-subscriber's products and valid contracts, stores the plan and marks the code used.
+`ActivationPlan` (what to store and whom to notify) or a `rules.refusal.Refusal` (which request field is
+wrong, a stable reason slug, a message for a person, what to choose from in its details' `choices`). The
+caller does the I/O: it loads the code, the subscriber's products and valid contracts, stores the plan and
+marks the code used.
 
 Two rules are also asked on their own, after the activation: `accompanying_partner` (CMS-7) when the
 partner is chosen later, with the same answer as at activation; and `contract_warning` (CMS-6), which is
@@ -16,11 +17,11 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from dataclasses import field as dataclass_field
 from datetime import date
 from typing import Literal
 
 from rules.months import Month, Period
+from rules.refusal import Refusal, RefusalKind
 from services.contracts.domain import ContractSpan, ItsProduct
 
 # rule CMS-5: no maintenance period starts before March 2014.
@@ -74,16 +75,6 @@ class Product:
 
 
 # ---- outputs --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Refusal:
-    """The activation is refused; nothing is stored and the code stays unused."""
-
-    field: str  # the request field to correct: code, registration_number, configuration, start, partner_id
-    reason: str  # a stable slug, e.g. "category-mismatch"
-    message: str  # for a person
-    choices: list[str] = dataclass_field(default_factory=list)  # what to choose from: configurations or partner ids
 
 
 @dataclass(frozen=True)
@@ -144,7 +135,7 @@ def plan_activation(
     subscriber's registered products; `contracts` its valid ITS contracts on any of them.
     """
     if code.used:
-        return Refusal("code", "code-used", "This activation code has already been used.")
+        return _refusal("code", "code-used", "This activation code has already been used.", kind="conflict")
 
     chosen = _choose_configuration(code, product, configuration)
     if isinstance(chosen, Refusal):
@@ -153,7 +144,7 @@ def plan_activation(
     # rule CMS-5: any time, whole months, not before March 2014 nor before the current month.
     earliest = max(EARLIEST_START, current)
     if start < earliest:
-        return Refusal(
+        return _refusal(
             "start",
             "start-too-early",
             f"The maintenance period cannot start before {earliest} "
@@ -189,7 +180,7 @@ def _choose_configuration(code: ActivationCode, product: Product, configuration:
     matching = [c for c, category in product.configurations.items() if category == code.category]
     if not matching:
         included = ", ".join(f"{c} (category {category})" for c, category in product.configurations.items())
-        return Refusal(
+        return _refusal(
             "registration_number",
             "category-mismatch",
             f"This code is for configurations of maintenance category {code.category}; "
@@ -198,7 +189,7 @@ def _choose_configuration(code: ActivationCode, product: Product, configuration:
     if configuration is not None:
         # An explicit choice is checked even when only one configuration would fit: never overridden silently.
         if configuration not in product.configurations:
-            return Refusal(
+            return _refusal(
                 "configuration",
                 "configuration-not-in-product",
                 f"Product {product.registration_number} does not include configuration {configuration}; "
@@ -206,7 +197,7 @@ def _choose_configuration(code: ActivationCode, product: Product, configuration:
                 choices=matching,
             )
         if product.configurations[configuration] != code.category:
-            return Refusal(
+            return _refusal(
                 "configuration",
                 "category-mismatch",
                 f"Configuration {configuration} is of maintenance category {product.configurations[configuration]}, "
@@ -215,7 +206,7 @@ def _choose_configuration(code: ActivationCode, product: Product, configuration:
             )
         return configuration
     if len(matching) > 1:
-        return Refusal(
+        return _refusal(
             "configuration",
             "choose-configuration",
             f"Product {product.registration_number} includes several configurations of maintenance category "
@@ -238,7 +229,7 @@ def accompanying_partner(
     if partner_id is not None and partner_id not in partners:
         # Without any contract in the period there is nobody to choose yet: "later" (CMS-7).
         then = f"Choose one of: {', '.join(map(str, partners))}." if partners else "It can be chosen later."
-        return Refusal(
+        return _refusal(
             "partner_id",
             "partner-not-accompanying",
             f"The chosen partner does not accompany any of your ITS contracts valid during "
@@ -250,7 +241,7 @@ def accompanying_partner(
         return partners[0], "contract"
     if len(partners) > 1:
         if partner_id is None:
-            return Refusal(
+            return _refusal(
                 "partner_id",
                 "choose-partner",
                 f"Your ITS contracts valid during {period.start}..{period.end} are accompanied by several "
@@ -259,6 +250,14 @@ def accompanying_partner(
             )
         return partner_id, "chosen"
     return None, "choose-later"  # no valid contract: the partner can be chosen later
+
+
+def _refusal(
+    field: str, reason: str, message: str, choices: list[str] | None = None, kind: RefusalKind = "invalid"
+) -> Refusal:
+    """A refused activation names the request field to correct and what to choose from (`choices`, maybe none):
+    nothing is stored and the code stays unused."""
+    return Refusal(reason, message, kind=kind, field=field, details={"choices": choices or []})
 
 
 def _month_list(months: list[Month]) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any, NamedTuple
 
+from rules.refusal import Refusal
 from shared.problems import invalid
 
 
@@ -20,6 +21,10 @@ class FieldProblem(NamedTuple):
     def entry(self, field: str) -> dict[str, Any]:
         """As one entry of a 422's `errors`."""
         return invalid(field, self.message, self.type)
+
+    def refusal(self, field: str) -> Refusal:
+        """As the rules refuse: the field to correct, this problem's type as the reason."""
+        return Refusal(self.type, self.message, field=field)
 
 
 # Check-digit weights of the Russian TIN (ИНН).

@@ -1,67 +1,35 @@
-"""contracts' partner API: partners' systems post ITS contracts, list them, correct organisation data,
-and set the webhook that tells them each contract's outcome.
+"""contracts' partner API: partners' systems post ITS contracts, list them and correct organisation data; the
+webhook that tells them each contract's outcome is in webhook_api.py.
 
 Rules ITS-1, ITS-2, ITS-6. A partner sees and changes only its own contracts.
 """
 
 from __future__ import annotations
 
-import secrets
 import uuid
-from datetime import datetime
-from typing import Annotated, Any
-from urllib.parse import urlsplit
+from datetime import datetime, timedelta
+from typing import Annotated
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from rules.months import Month
-from services.contracts import domain, store
-from services.contracts.api import (
-    CALENDAR,
-    SETTINGS,
-    ContractOut,
-    contract_out,
-    id_in_path,
-    vendor_today,
-)
-from services.contracts.organisation import kpp_problem, tin_problem
-from services.contracts.processing import PROCESS_JOB, contract_event, schedule_processing
+from rules.refusal import Refused
+from services.contracts import contract_queries, domain, intake, organisation_data, problems
+from services.contracts.api_models import ContractNumber, ContractOut, RegistrationNumber, contract_out
+from services.contracts.app_keys import CALENDAR, SETTINGS
+from services.contracts.path_ids import id_in_path
+from services.contracts.problems import IdempotencyKeyMissing
 from shared.app import CLOCK, OUTBOX, POOL
 from shared.auth import Caller
-from shared.db import Connection
-from shared.events.contracts import ContractReceived, OrganisationCorrected
 from shared.http import Api, Header, Link
-from shared.logging import get_logger
 from shared.pages import Cursor, decode_cursor, encode_cursor
 from shared.parsing import StrictModel
-from shared.problems import BadRequest, Conflict, NotFound, Problem, ValidationFailed, invalid
-
-log = get_logger(__name__)
+from shared.problems import BadRequest
 
 routes = Api("ITS Portal contracts: partners")
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
-RegistrationNumber = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9]{6,20}$")]
 MONTH = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
-# How long an Idempotency-Key's first answer is kept (the draft asks for at least 24 hours).
-IDEMPOTENCY_KEPT_HOURS = 48
-
-
-class IdempotencyKeyMissing(BadRequest):
-    slug, title = "idempotency-key-missing", "Send an Idempotency-Key header"
-
-
-class IdempotencyKeyReused(Problem):
-    status, slug, title = 422, "idempotency-key-reused", "This Idempotency-Key was used for another request"
-
-
-class RequestInProgress(Conflict):
-    slug, title = "request-in-progress", "A request with this Idempotency-Key is being processed"
-
-
-class ContractNumberTaken(Conflict):
-    slug, title = "contract-number-taken", "You have a contract with this number already"
 
 
 class OrganisationIn(StrictModel):
@@ -81,7 +49,7 @@ class PeriodIn(StrictModel):
 
 
 class ContractIn(StrictModel):
-    number: Annotated[str, StringConstraints(strip_whitespace=True, pattern=domain.CONTRACT_NUMBER.pattern)]
+    number: ContractNumber
     subscriber_code: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^CL-[0-9]{7}$")] | None = None
     organisation: OrganisationIn
     main_registration_number: RegistrationNumber
@@ -114,7 +82,7 @@ class Accepted(BaseModel):
             required=True,
             description="One per contract (draft-ietf-httpapi-idempotency-key-header): a retry with the same key and "
             "body replays the first answer (`Idempotent-Replayed: true`), another body is 422, a retry while the first "
-            "is processed 409; kept 48 hours",
+            f"is processed 409; kept {domain.IDEMPOTENCY_KEPT // timedelta(hours=1)} hours",
         ),
     ),
     callers=("partner",),
@@ -126,95 +94,40 @@ class Accepted(BaseModel):
 async def post_contract(request: web.Request, caller: Caller, body: ContractIn) -> web.Response:
     """Idempotency (draft-ietf-httpapi-idempotency-key-header): the same key and body replay the first
     answer (header `Idempotent-Replayed: true`); the same key with another body is 422; a retry while the
-    first is still being processed is 409. Keys are per partner and kept 48 hours."""
+    first is still being processed is 409. Keys are per partner and kept `domain.IDEMPOTENCY_KEPT`."""
     partner_id = caller.require_partner()
     key = request.headers.get("Idempotency-Key", "")
     if not key:
         raise IdempotencyKeyMissing("retries of a POST are only safe with an Idempotency-Key: send one per contract")
     if not domain.IDEMPOTENCY_KEY.fullmatch(key):
         raise BadRequest("an Idempotency-Key is 1 to 255 printable ASCII characters without spaces")
-    fingerprint = domain.fingerprint(body.model_dump(mode="json", by_alias=True))
-    app, now = request.app, request.app[CLOCK].now()
-    async with app[POOL].acquire() as conn, conn.transaction():
-        try:
-            stored = await store.claim_idempotency_key(conn, partner_id, key)
-        except store.KeyBusy:
-            raise RequestInProgress("the first request with this key has not finished: retry in a moment") from None
-        if stored is not None:
-            if stored.fingerprint != fingerprint:
-                raise IdempotencyKeyReused("use a new Idempotency-Key for a new contract")
-            return web.json_response(stored.response, status=stored.status, headers={"Idempotent-Replayed": "true"})
-        await _check(conn, body, Month.of(vendor_today(request)))
-        contract = _new_contract(request, partner_id, body)
-        try:
-            await store.insert_contract(conn, contract)
-        except store.NumberTaken:
-            raise ContractNumberTaken(f"contract {body.number} was posted before (with another key)") from None
-        await schedule_processing(conn, contract.effective_at)
-        # No e-mail is sent on receipt: the partner's name and address are left out of this event.
-        await app[OUTBOX].add(
-            conn,
-            contract_event(
-                ContractReceived, contract, None, received_at=contract.received_at, processing_on=contract.processing_on
+    try:
+        receipt = await intake.receive_contract(
+            request.app[POOL],
+            request.app[OUTBOX],
+            settings=request.app[SETTINGS],
+            calendar=request.app[CALENDAR],
+            now=request.app[CLOCK].now(),
+            partner_id=partner_id,
+            key=key,
+            fingerprint=domain.fingerprint(body.model_dump(mode="json", by_alias=True)),
+            posted=intake.PostedContract(
+                number=body.number,
+                subscriber_code=body.subscriber_code,
+                org_name=body.organisation.name,
+                tin=body.organisation.tin,
+                kpp=body.organisation.kpp,
+                main_number=body.main_registration_number,
+                additional_numbers=body.additional_registration_numbers,
+                period_from=body.period.from_,
+                period_to=body.period.to,
+                kind=body.kind,
             ),
         )
-        answer = Accepted(id=contract.id, state="processing", processing_on=contract.processing_on.isoformat())
-        response = answer.model_dump(mode="json")
-        await store.store_answer(conn, partner_id, key, store.StoredAnswer(fingerprint, 202, response), now)
-    return web.json_response(response, status=202)
-
-
-async def _check(conn: Connection, body: ContractIn, current: Month) -> None:
-    """Every problem at once, field by field (ITS-1); nothing is stored when there is one."""
-    errors: list[dict[str, Any]] = domain.period_problems(body.period.from_, body.period.to, current)
-    for field, problem in (
-        ("organisation.tin", tin_problem(body.organisation.tin)),
-        ("organisation.kpp", kpp_problem(body.organisation.kpp, body.organisation.tin)),
-    ):
-        if problem:
-            errors.append(problem.entry(field))
-    numbers = [body.main_registration_number, *body.additional_registration_numbers]
-    if len(set(numbers)) != len(numbers):
-        errors.append(
-            invalid("additional_registration_numbers", "a registration number is repeated", "number_repeated")
-        )
-    for number in await store.unknown_numbers(conn, numbers):
-        field = (
-            "main_registration_number" if number == body.main_registration_number else "additional_registration_numbers"
-        )
-        message = f"{number} is not a registration number of the catalogue"
-        errors.append(invalid(field, message, "number_unknown", input=number))
-    if errors:
-        raise ValidationFailed(errors)
-
-
-def _new_contract(request: web.Request, partner_id: uuid.UUID, body: ContractIn) -> store.Contract:
-    settings, calendar, now = request.app[SETTINGS], request.app[CALENDAR], request.app[CLOCK].now()
-    zone = settings.vendor_zone
-    effective_at = calendar.effective_moment(now, zone)  # rule ITS-2: the next business day
-    if not calendar.covers(effective_at.date()):
-        log.warning("calendar.not_covered", day=str(effective_at.date()), calendar=settings.calendar)
-    return store.Contract(
-        id=uuid.uuid4(),
-        partner_id=partner_id,
-        number=body.number,
-        subscriber_code=body.subscriber_code,
-        org_name=body.organisation.name,
-        tin=body.organisation.tin,
-        kpp=body.organisation.kpp,
-        main_number=body.main_registration_number,
-        additional_numbers=body.additional_registration_numbers,
-        period_from=body.period.from_,
-        period_to=body.period.to,
-        kind=body.kind,
-        state="processing",
-        received_at=now,
-        processing_on=effective_at.astimezone(zone).date(),
-        effective_at=effective_at,
-        expires_at=domain.expiry_moment(Month.parse(body.period.to), zone),
-        activated_at=None,
-        expired_at=None,
-    )
+    except Refused as refused:
+        raise problems.problem(refused) from None
+    headers = {"Idempotent-Replayed": "true"} if receipt.replayed else None
+    return web.json_response(receipt.body, status=receipt.status, headers=headers)
 
 
 PAGE_CURSOR = "c1"  # (received_at, id) of the last contract seen
@@ -259,13 +172,11 @@ class ContractPage(BaseModel):
 async def partner_contracts(request: web.Request, caller: Caller, query: PageQuery) -> ContractPage:
     partner_id = caller.require_partner()
     after = _after(query.cursor) if query.cursor is not None else None
-    async with request.app[POOL].acquire() as conn:
-        contracts = await store.partner_contracts(conn, partner_id, query.limit + 1, after)  # one more: a next?
-        partners = await store.partners(conn, [partner_id])
-    page = contracts[: query.limit]
-    last = page[-1] if len(contracts) > query.limit else None
+    page = await contract_queries.partner_contracts(request.app[POOL], partner_id, query.limit, after)
+    found = page.contracts
+    last = found.items[-1] if page.more else None
     return ContractPage(
-        items=[contract_out(c, partners) for c in page],
+        items=[contract_out(c, found.partners) for c in found.items],
         next_cursor=encode_cursor(PAGE_CURSOR, last.received_at.isoformat(), str(last.id)) if last else None,
     )
 
@@ -281,19 +192,12 @@ async def partner_contracts(request: web.Request, caller: Caller, query: PageQue
 )
 async def partner_contract(request: web.Request, caller: Caller) -> ContractOut:
     partner_id = caller.require_partner()
-    contract_id = id_in_path(request, "contract_id", "no such contract of yours")
-    async with request.app[POOL].acquire() as conn:
-        contract = await _own_contract(conn, contract_id, partner_id)
-        partners = await store.partners(conn, [partner_id])
-    return contract_out(contract, partners)
-
-
-async def _own_contract(conn: Connection, contract_id: uuid.UUID, partner_id: uuid.UUID) -> store.Contract:
-    """The partner's own contract; another partner's is answered as a missing one, so ids reveal nothing."""
-    contract = await store.contract(conn, contract_id)
-    if contract is None or contract.partner_id != partner_id:
-        raise NotFound("no such contract of yours")
-    return contract
+    contract_id = id_in_path(request, "contract_id", contract_queries.NOT_YOURS)
+    try:
+        found = await contract_queries.partner_contract(request.app[POOL], partner_id, contract_id)
+    except Refused as refused:
+        raise problems.problem(refused) from None
+    return contract_out(found.items[0], found.partners)
 
 
 @routes.patch(
@@ -308,105 +212,17 @@ async def _own_contract(conn: Connection, contract_id: uuid.UUID, partner_id: uu
 )
 async def correct_organisation(request: web.Request, caller: Caller, body: OrganisationIn) -> ContractOut:
     partner_id = caller.require_partner()
-    contract_id = id_in_path(request, "contract_id", "no such contract of yours")
-    errors = [
-        problem.entry(field)
-        for field, problem in (("tin", tin_problem(body.tin)), ("kpp", kpp_problem(body.kpp, body.tin)))
-        if problem
-    ]
-    if errors:
-        raise ValidationFailed(errors)
-    async with request.app[POOL].acquire() as conn, conn.transaction():
-        await _own_contract(conn, contract_id, partner_id)
-        corrected = await store.correct_organisation(conn, contract_id, body.name, body.tin, body.kpp)
-        assert corrected is not None
-        partners = await store.partners(conn, [partner_id])
-        await request.app[OUTBOX].add(conn, contract_event(OrganisationCorrected, corrected, partners.get(partner_id)))
-    return contract_out(corrected, partners)
-
-
-# ---- webhook -------------------------------------------------------------------------------------
-
-
-class WebhookIn(StrictModel):
-    url: Annotated[
-        str,
-        StringConstraints(
-            strip_whitespace=True,
-            max_length=2000,
-            # https://, or http:// to this machine (development); a host is required.
-            pattern=r"^(https://[A-Za-z0-9.-]+|http://(localhost|127\.0\.0\.1|\[::1\]))(:[0-9]{1,5})?([/?#]\S*)?$",
-        ),
-    ]
-
-    @field_validator("url")
-    @classmethod
-    def _https(cls, value: str) -> str:
-        parts = urlsplit(value)
-        local = parts.hostname in ("localhost", "127.0.0.1", "::1")
-        if parts.scheme != "https" and not (parts.scheme == "http" and local):
-            raise ValueError("a webhook URL is https:// (http:// only to this machine, for development)")
-        if not parts.hostname:
-            raise ValueError("the URL has no host")
-        return value
-
-
-class WebhookOut(BaseModel):
-    url: str
-    # Shown when set: signatures are HMAC-SHA256 of "<timestamp>.<body>" with this secret.
-    secret: str | None = None
-
-
-@routes.post(
-    "/v1/partner/webhook",
-    summary="Set the URL that receives contract outcomes, signed (HMAC-SHA256); a new secret each time",
-    auth=True,
-    body=WebhookIn,
-    response=WebhookOut,
-    errors=(403, 422),
-    tags=("partner",),
-    callers=("partner",),
-)
-async def set_webhook(request: web.Request, caller: Caller, body: WebhookIn) -> WebhookOut:
-    partner_id = caller.require_partner()
-    secret = secrets.token_urlsafe(32)
-    async with request.app[POOL].acquire() as conn:
-        await store.set_webhook(conn, partner_id, body.url, secret, request.app[CLOCK].now())
-    return WebhookOut(url=body.url, secret=secret)
-
-
-@routes.get(
-    "/v1/partner/webhook",
-    summary="The partner's webhook URL",
-    auth=True,
-    response=WebhookOut,
-    errors=(403, 404),
-    tags=("partner",),
-    callers=("partner",),
-)
-async def get_webhook(request: web.Request, caller: Caller) -> WebhookOut:
-    partner_id = caller.require_partner()
-    async with request.app[POOL].acquire() as conn:
-        hook = await store.webhook(conn, partner_id)
-    if hook is None:
-        raise NotFound("no webhook is set")
-    return WebhookOut(url=hook.url)
-
-
-@routes.delete(
-    "/v1/partner/webhook",
-    summary="Stop sending contract outcomes to the webhook",
-    auth=True,
-    errors=(403, 404),
-    tags=("partner",),
-    callers=("partner",),
-    status=204,
-)
-async def delete_webhook(request: web.Request, caller: Caller) -> None:
-    partner_id = caller.require_partner()
-    async with request.app[POOL].acquire() as conn:
-        if not await store.delete_webhook(conn, partner_id):
-            raise NotFound("no webhook is set")
-
-
-__all__ = ["PROCESS_JOB", "routes"]
+    contract_id = id_in_path(request, "contract_id", contract_queries.NOT_YOURS)
+    try:
+        found = await organisation_data.correct_organisation(
+            request.app[POOL],
+            request.app[OUTBOX],
+            partner_id=partner_id,
+            contract_id=contract_id,
+            name=body.name,
+            tin=body.tin,
+            kpp=body.kpp,
+        )
+    except Refused as refused:
+        raise problems.problem(refused) from None
+    return contract_out(found.items[0], found.partners)

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from services.contracts.api import CALENDAR
 from services.contracts.app import ContractsSettings, create_app
+from services.contracts.app_keys import CALENDAR
 from tests.infra import ROOT
 
 START_TIMEOUT = 60.0

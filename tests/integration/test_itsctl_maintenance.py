@@ -17,8 +17,8 @@ from typer.testing import CliRunner, Result
 from itsctl._http import Api, ServiceError, log_in
 from itsctl.cli import app
 from itsctl.maintenance import IssuedCodes, issue_codes
+from services.contracts.activation_codes import code_hash
 from services.contracts.app import SCHEMA
-from services.contracts.maintenance_api import code_hash
 from tests.infra import ServiceProcess, TestStack, free_port
 from tests.integration.itsctl_fixtures import PASSWORD, identity_and, new_account, rows
 

@@ -39,7 +39,7 @@ def facts(
 )
 def test_bad_periods_name_their_field_and_a_stable_type(start: str, end: str, field: str, kind: str) -> None:
     # The type is for programs (the portal says it in the user's language); the message for people.
-    assert [(e["field"], e["type"]) for e in domain.period_problems(start, end, NOW)] == [(field, kind)]
+    assert [(e.field, e.reason) for e in domain.period_problems(start, end, NOW)] == [(field, kind)]
 
 
 def test_a_period_ending_this_month_or_later_is_fine() -> None:

@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 
 from rules.months import Month, Period
+from rules.refusal import Refusal
 from services.contracts.domain import ContractSpan
 from services.contracts.maintenance import (
     ActivationCode,
     ActivationPlan,
     Product,
-    Refusal,
     accompanying_partner,
     contract_warning,
     plan_activation,
@@ -350,7 +350,7 @@ REFUSALS: list[tuple[str, dict[str, Any], str, str, str, list[str]]] = [
 def test_refusals(overrides: dict[str, Any], field: str, reason: str, says: str, choices: list[str]) -> None:
     refusal = plan(**overrides)
     assert isinstance(refusal, Refusal)
-    assert (refusal.field, refusal.reason, refusal.choices) == (field, reason, choices)
+    assert (refusal.field, refusal.reason, refusal.details["choices"]) == (field, reason, choices)
     assert says in refusal.message
 
 
