@@ -16,7 +16,19 @@ import jinja2
 from aiohttp import web
 
 from services.portal import middlewares
-from services.portal.clients import Identity, Invitations, Service
+from services.portal.clients.identity import Identity
+from services.portal.clients.invitations import Invitations
+from services.portal.clients.transport import Service
+from services.portal.keys import (
+    CONTRACTS,
+    IDENTITY,
+    INVITATIONS,
+    NOTIFICATIONS,
+    REGISTRATION,
+    SESSIONS,
+    SETTINGS,
+    UPDATES,
+)
 from services.portal.pages import (
     account,
     auth,
@@ -31,16 +43,6 @@ from services.portal.pages import (
     releases,
     software,
     users,
-)
-from services.portal.pages.base import (
-    CONTRACTS,
-    IDENTITY,
-    INVITATIONS,
-    NOTIFICATIONS,
-    REGISTRATION,
-    SESSIONS,
-    SETTINGS,
-    UPDATES,
 )
 from services.portal.sessions import Sessions
 from services.portal.settings import PortalSettings

@@ -18,20 +18,10 @@ from aiohttp import web
 from multidict import MultiDictProxy
 
 from services.portal import i18n
-from services.portal.clients import ServiceError
+from services.portal.clients.transport import ServiceError
 from services.portal.csrf import FIELD as CSRF_FIELD
-from services.portal.pages.base import (
-    IDENTITY,
-    NOTIFICATIONS,
-    REGISTRATION,
-    as_user,
-    form_values,
-    language_of,
-    logged_in,
-    redirect,
-    render,
-    t,
-)
+from services.portal.keys import IDENTITY, NOTIFICATIONS, REGISTRATION
+from services.portal.pages.base import as_user, form_values, language_of, logged_in, redirect, render, t
 from services.portal.pages.releases import human_size
 from services.portal.pages.software import moment
 from shared.parsing import read_form_fields

@@ -20,8 +20,9 @@ from typing import Any
 from aiohttp import web
 
 from services.portal import i18n
-from services.portal.clients import ServiceError
-from services.portal.pages.base import REGISTRATION, SETTINGS, form_values, language_of, path_uuid, redirect, t
+from services.portal.clients.transport import ServiceError
+from services.portal.keys import REGISTRATION, SETTINGS
+from services.portal.pages.base import form_values, language_of, path_uuid, redirect, t
 from services.portal.pages.operator import (
     ISSUE_FIELDS,
     MAX_ISSUE,

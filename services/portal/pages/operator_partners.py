@@ -12,7 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from services.portal import i18n
-from services.portal.clients import ServiceError
+from services.portal.clients.transport import ServiceError
 from services.portal.pages.base import form_values, language_of, logged_in, path_uuid, redirect, t
 from services.portal.pages.operator import _call, _errors, _identity, _not_for_you, _page, _q, _refused
 

@@ -13,18 +13,9 @@ import aiohttp
 from aiohttp import web
 
 from services.portal import i18n
-from services.portal.clients import ServiceDown, ServiceError, Unauthenticated
-from services.portal.pages.base import (
-    REGISTRATION,
-    UPDATES,
-    as_user,
-    form_values,
-    language_of,
-    logged_in,
-    path_uuid,
-    redirect,
-    t,
-)
+from services.portal.clients.transport import ServiceDown, ServiceError, Unauthenticated
+from services.portal.keys import REGISTRATION, UPDATES
+from services.portal.pages.base import as_user, form_values, language_of, logged_in, path_uuid, redirect, t
 from services.portal.pages.kit_forms import (
     KitTooLarge,
     ReceivedForm,

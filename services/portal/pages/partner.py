@@ -19,13 +19,10 @@ from urllib.parse import quote, urlencode
 from aiohttp import web
 
 from services.portal import i18n
-from services.portal.clients import Service, ServiceError
+from services.portal.clients.identity import MyPartner
+from services.portal.clients.transport import Service, ServiceError
+from services.portal.keys import CONTRACTS, IDENTITY, REGISTRATION, SESSION, SESSIONS
 from services.portal.pages.base import (
-    CONTRACTS,
-    IDENTITY,
-    REGISTRATION,
-    SESSION,
-    SESSIONS,
     as_partner,
     as_user,
     client_address,
@@ -175,13 +172,13 @@ def _value(values: Mapping[str, str], name: str) -> str:
 # ---- the cabinets this account may open, and the password to open one ---------------------------
 
 
-async def _my_partners(request: web.Request) -> list[dict[str, Any]]:
+async def _my_partners(request: web.Request) -> list[MyPartner]:
     return await as_user(request, request.app[IDENTITY].my_partners)
 
 
-async def _my_partner(request: web.Request, partner_id: str) -> dict[str, Any]:
+async def _my_partner(request: web.Request, partner_id: str) -> MyPartner:
     """One of the partners whose staff this account is on (another partner: 404, nothing of it shown)."""
-    partner = next((p for p in await _my_partners(request) if str(p.get("id")) == partner_id), None)
+    partner = next((p for p in await _my_partners(request) if p.id == partner_id), None)
     if partner is None:
         raise web.HTTPNotFound()
     return partner

@@ -13,8 +13,9 @@ from urllib.parse import quote
 from aiohttp import web
 
 from services.portal import i18n
-from services.portal.clients import ServiceDown, ServiceError
-from services.portal.pages.base import UPDATES, as_user, form_values, language_of, logged_in, render
+from services.portal.clients.transport import ServiceDown, ServiceError
+from services.portal.keys import UPDATES
+from services.portal.pages.base import as_user, form_values, language_of, logged_in, render
 
 routes = web.RouteTableDef()
 

@@ -14,19 +14,9 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from services.portal import i18n
-from services.portal.clients import ServiceError
-from services.portal.pages.base import (
-    CONTRACTS,
-    REGISTRATION,
-    SETTINGS,
-    as_user,
-    form_values,
-    language_of,
-    logged_in,
-    redirect,
-    render,
-    t,
-)
+from services.portal.clients.transport import ServiceError
+from services.portal.keys import CONTRACTS, REGISTRATION, SETTINGS
+from services.portal.pages.base import as_user, form_values, language_of, logged_in, redirect, render, t
 
 routes = web.RouteTableDef()
 

@@ -12,8 +12,9 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from services.portal import i18n
-from services.portal.clients import ServiceError
-from services.portal.pages.base import IDENTITY, as_user, form_values, language_of, path_uuid, redirect, render, t
+from services.portal.clients.transport import ServiceError
+from services.portal.keys import IDENTITY
+from services.portal.pages.base import as_user, form_values, language_of, path_uuid, redirect, render, t
 from services.portal.pages.software import moment
 
 routes = web.RouteTableDef()
