@@ -25,6 +25,7 @@ from services.portal.pages.kit_forms import (
     streams_form,
 )
 from services.portal.pages.operator import _call, _errors, _not_for_you, _page, _q, _refused, _required
+from services.portal.problems import FORM_PROBLEMS, Slug
 
 RELEASES_SHOWN = 200  # a page; the next one follows updates' cursor
 # A kit may take long on a slow link: no total limit, but a silent peer is given up after 10 minutes.
@@ -337,8 +338,9 @@ async def _save_draft(
         if exc.status == 403:
             return _refused(request)
         errors = draft.explain(exc)
-        if exc.slug == "release-not-draft":
-            errors = {"version": t(request, "operator.error.version.release-not-draft")}
+        if exc.slug == Slug.RELEASE_NOT_DRAFT:
+            said = FORM_PROBLEMS[Slug.RELEASE_NOT_DRAFT]
+            errors = {said.field: t(request, said.key)}
         return await _releases_page(request, errors=_on_form(prefix, errors), values=values, status=exc.status)
     release_id = str(saved.get("id", ""))
     kit = next((k for k in saved.get("kits", []) if k.get("name") == name), None)
@@ -436,7 +438,7 @@ async def publish(request: web.Request) -> web.Response:
     except ServiceError as exc:
         if exc.status == 403:
             return _refused(request)
-        if exc.slug == "kits-missing":
+        if exc.slug == Slug.KITS_MISSING:
             missing = ", ".join(str(m) for m in exc.body.get("missing", []))
             message = t(request, "operator.problem.kits-missing", kits=missing)
         else:

@@ -36,6 +36,7 @@ from services.portal.pages.base import (
     t,
 )
 from services.portal.pages.software import moment
+from services.portal.problems import FORM_PROBLEMS, PARTNER_FIELD_ERRORS, Slug
 
 routes = web.RouteTableDef()
 
@@ -64,27 +65,6 @@ AUTHORISE_FIELDS = {
 CLIENT_FIELDS = {"name": "name"}
 INVITE_FIELDS = {"full_name": "full_name", "email": "email", "admin": "admin"}
 
-# The services' stable error types that this cabinet says in its own words (`partner.error.<type>`);
-# others fall back to a per-field explanation (`partner.invalid.<field>`).
-SERVICE_ERRORS = frozenset(
-    {
-        "tin_not_digits",
-        "tin_check_digit",
-        "tin_length",
-        "kpp_required",
-        "kpp_not_allowed",
-        "kpp_format",
-        "month_format",
-        "period_order",
-        "period_ended",
-        "period_too_long",
-        "number_repeated",
-        "number_unknown",
-        "subscriber_unknown",
-        "product_unknown",
-        "purchase_date_future",
-    }
-)
 _NUMBERS = re.compile(r"[\s,;]+")
 _ARTICLE = re.compile(r"^[0-9]{1,20}$")
 
@@ -145,11 +125,17 @@ def _refused(request: web.Request, partner: Mapping[str, Any] | None, key: str, 
 def _message(request: web.Request, form_field: str, item: Mapping[str, str]) -> str:
     """One refused value, said in the user's language."""
     language, kind, text = language_of(request), item.get("type", ""), item.get("message", "")
-    if kind in SERVICE_ERRORS:
-        return t(request, f"partner.error.{kind}", number=item.get("input", ""))
+    if (key := PARTNER_FIELD_ERRORS.get(kind)) is not None:
+        return t(request, key, number=item.get("input", ""))
     if kind in ("missing", "string_too_short"):
         return t(request, "error.required")
     return i18n.known(language, f"partner.invalid.{form_field}") or text or t(request, "partner.invalid")
+
+
+def _said(request: web.Request, exc: ServiceError) -> dict[str, str]:
+    """A refusal the cabinet says in its own words next to one field (problems.FORM_PROBLEMS), or nothing."""
+    said = FORM_PROBLEMS.get(exc.slug)
+    return {said.field: t(request, said.key)} if said is not None else {}
 
 
 def _field_errors(request: web.Request, exc: ServiceError, fields: Mapping[str, str]) -> dict[str, str]:
@@ -360,14 +346,9 @@ async def post_contract(request: web.Request) -> web.Response:
             headers={"Idempotency-Key": key},
         )
     except ServiceError as exc:
-        if exc.slug == "idempotency-key-reused":  # the form was sent before with other values: a new form
-            errors, key = {"_form": t(request, "partner.error.key_reused")}, _new_key()
-        elif exc.slug == "request-in-progress":
-            errors = {"_form": t(request, "partner.error.in_progress")}
-        elif exc.slug == "contract-number-taken":
-            errors = {"number": t(request, "partner.error.number_taken")}
-        else:
-            errors = _field_errors(request, exc, CONTRACT_FIELDS)
+        if exc.slug == Slug.IDEMPOTENCY_KEY_REUSED:  # the form was sent before with other values: a new form
+            key = _new_key()
+        errors = _said(request, exc) or _field_errors(request, exc, CONTRACT_FIELDS)
         context = {"values": values, "idempotency_key": key, "errors": errors}
         return _page(request, "partner_contract_new.html", partner, context, status=exc.status)
     return redirect(f"/partner/{partner_id}?" + urlencode({"received": answer.get("id", "")}))
@@ -449,10 +430,7 @@ async def authorise(request: web.Request) -> web.Response:
     try:
         answer = await _call(request, partner_id, request.app[REGISTRATION], "POST", "/v1/registrations/partner", body)
     except ServiceError as exc:
-        if exc.slug == "registered-to-another-subscriber":
-            errors = {"registration_number": t(request, "partner.error.registered_elsewhere")}
-        else:
-            errors = _field_errors(request, exc, AUTHORISE_FIELDS)
+        errors = _said(request, exc) or _field_errors(request, exc, AUTHORISE_FIELDS)
         return _page(
             request, "partner_authorise.html", partner, {"values": values, "errors": errors}, status=exc.status
         )

@@ -16,6 +16,7 @@ from services.portal.clients.transport import ServiceError
 from services.portal.keys import IDENTITY
 from services.portal.pages.base import as_user, form_values, language_of, path_uuid, redirect, render, t
 from services.portal.pages.software import moment
+from services.portal.problems import Slug
 
 routes = web.RouteTableDef()
 
@@ -162,7 +163,7 @@ async def invite(request: web.Request) -> web.Response:
     try:
         answer = await _call(request, "POST", path, body)
     except ServiceError as exc:
-        if exc.slug == "owner-only":
+        if exc.slug == Slug.OWNER_ONLY:
             return _refused(request, exc)
         errors = i18n.form_errors(language_of(request), exc, INVITE_FIELDS)
         if "_form" in errors:
@@ -180,7 +181,7 @@ async def resend(request: web.Request) -> web.Response:
     try:
         await _call(request, "POST", f"/v1/subscriber/invitations/{invitation_id}/resend")
     except ServiceError as exc:
-        if exc.slug == "owner-only":
+        if exc.slug == Slug.OWNER_ONLY:
             return _refused(request, exc)
         message = i18n.known(language_of(request), f"users.error.resend.{exc.slug}") or i18n.problem_message(
             language_of(request), exc
