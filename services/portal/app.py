@@ -16,10 +16,13 @@ import jinja2
 from aiohttp import web
 
 from services.portal import middlewares
+from services.portal.clients.catalogue import Catalogue
 from services.portal.clients.identity import Identity
 from services.portal.clients.invitations import Invitations
+from services.portal.clients.notifications import Notifications
 from services.portal.clients.transport import Service
 from services.portal.keys import (
+    CATALOGUE,
     CONTRACTS,
     IDENTITY,
     INVITATIONS,
@@ -95,7 +98,8 @@ def setup_services(app: web.Application, settings: PortalSettings) -> None:
         app[REGISTRATION] = Service("registration", settings.registration_url, http)
         app[CONTRACTS] = Service("contracts", settings.contracts_url, http)
         app[UPDATES] = Service("updates", settings.updates_url, http)
-        app[NOTIFICATIONS] = Service("notifications", settings.notifications_url, http)
+        app[CATALOGUE] = Catalogue(app[REGISTRATION])
+        app[NOTIFICATIONS] = Notifications(Service("notifications", settings.notifications_url, http))
         yield
         await http.close()
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from services.portal.clients.catalogue import Catalogue
 from services.portal.clients.identity import Identity
 from services.portal.clients.invitations import Invitations
+from services.portal.clients.notifications import Notifications
 from services.portal.clients.transport import Service
 from services.portal.sessions import Session, Sessions
 from services.portal.settings import PortalSettings
@@ -19,7 +21,8 @@ INVITATIONS = web.AppKey("invitations", Invitations)
 REGISTRATION = web.AppKey("registration", Service)
 CONTRACTS = web.AppKey("contracts", Service)
 UPDATES = web.AppKey("updates", Service)
-NOTIFICATIONS = web.AppKey("notifications", Service)
+CATALOGUE = web.AppKey("catalogue", Catalogue)  # registration's catalogue, typed
+NOTIFICATIONS = web.AppKey("notifications", Notifications)
 
 SESSION = web.RequestKey("session", Session)  # absent: no session
 LANGUAGE = web.RequestKey("language", str)

@@ -13,8 +13,9 @@ import aiohttp
 from aiohttp import web
 
 from services.portal import i18n
+from services.portal.clients.catalogue import Configuration
 from services.portal.clients.transport import ServiceDown, ServiceError, Unauthenticated
-from services.portal.keys import REGISTRATION, UPDATES
+from services.portal.keys import CATALOGUE, UPDATES
 from services.portal.pages.base import as_user, form_values, language_of, logged_in, path_uuid, redirect, t
 from services.portal.pages.kit_forms import (
     KitTooLarge,
@@ -89,14 +90,12 @@ async def _releases(request: web.Request) -> tuple[list[dict[str, Any]], str | N
     return items, answer.get("next_cursor")
 
 
-async def _configuration_codes(request: web.Request) -> list[dict[str, Any]]:
+async def _configuration_codes(request: web.Request) -> list[Configuration]:
     """The catalogue's configurations for the draft form's list (registration's; empty if it is away)."""
     try:
-        answer = await _call(request, request.app[REGISTRATION], "GET", "/v1/configurations")
+        return await as_user(request, request.app[CATALOGUE].configurations)
     except (ServiceError, ServiceDown):
         return []
-    items: list[dict[str, Any]] = answer.get("items", [])
-    return items
 
 
 async def _releases_page(
