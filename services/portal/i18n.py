@@ -350,6 +350,11 @@ def form_errors(language: str, error: ServiceError, fields: Mapping[str, str]) -
     return result
 
 
+def refusal_message(language: str, prefix: str, error: ServiceError) -> str:
+    """A refusal in a page's own words (`<prefix>.<slug>`, e.g. `users.error.owner-only`), or as any page says it."""
+    return known(language, f"{prefix}.{error.slug}") or problem_message(language, error)
+
+
 def problem_message(language: str, error: ServiceError) -> str:
     if error.status == 429:  # identity's throttled logins say `invalid_grant` too: the status tells
         return translate(language, "error.too-many-requests")

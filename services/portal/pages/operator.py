@@ -75,7 +75,7 @@ def _refused(request: web.Request, exc: ServiceError | None = None) -> web.Respo
     if exc is None or exc.status == 403:
         context = {"title_key": "operator.refused.title", "message": t(request, "operator.refused")}
         return render(request, "operator_refused.html", context, status=403)
-    message = i18n.known(language, f"operator.problem.{exc.slug}") or i18n.problem_message(language, exc)
+    message = i18n.refusal_message(language, "operator.problem", exc)
     return render(request, "operator_refused.html", {"title_key": "error.title", "message": message}, status=exc.status)
 
 
@@ -113,7 +113,7 @@ def _errors(request: web.Request, exc: ServiceError, fields: Mapping[str, str]) 
             message = f"{item['field']}: {message}"
         errors.setdefault(name, message)
     if not errors:
-        errors["_form"] = i18n.known(language, f"operator.problem.{exc.slug}") or i18n.problem_message(language, exc)
+        errors["_form"] = i18n.refusal_message(language, "operator.problem", exc)
     return errors
 
 

@@ -387,7 +387,7 @@ async def upload_kit(request: web.Request) -> web.Response:
 
 def _kit_problem(request: web.Request, exc: ServiceError) -> str:
     language = language_of(request)
-    return i18n.known(language, f"operator.problem.{exc.slug}") or i18n.problem_message(language, exc)
+    return i18n.refusal_message(language, "operator.problem", exc)
 
 
 async def _send_kit(request: web.Request, release_id: str, name: str, upload: Spooled) -> Any:

@@ -30,9 +30,7 @@ async def _call(request: web.Request, method: str, path: str, body: dict[str, An
 
 def _refused(request: web.Request, exc: ServiceError) -> web.Response:
     """A non-owner (or an owner whose e-mail is not verified) gets a page saying why, not an error."""
-    message = i18n.known(language_of(request), f"users.refused.{exc.slug}") or i18n.problem_message(
-        language_of(request), exc
-    )
+    message = i18n.refusal_message(language_of(request), "users.refused", exc)
     return render(request, "users_refused.html", {"message": message}, status=exc.status)
 
 
@@ -61,6 +59,15 @@ async def _users_page(request: web.Request, *, errors: dict[str, str] | None = N
 # ---- users (SUB-5, SUB-6) ------------------------------------------------------------------
 
 
+async def _change_refused(request: web.Request, account_id: str, exc: ServiceError) -> web.Response:
+    """identity refused a change of one user: a non-owner gets the page saying why; anything else is said next
+    to that user on the list."""
+    if exc.status == 403:
+        return _refused(request, exc)
+    message = i18n.refusal_message(language_of(request), "users.error", exc)
+    return await _users_page(request, errors={account_id: message}, status=exc.status)
+
+
 @routes.get("/users")
 async def users(request: web.Request) -> web.Response:
     return await _users_page(request)
@@ -74,12 +81,7 @@ async def set_rights(request: web.Request) -> web.Response:
     try:
         await _call(request, "PUT", f"/v1/subscriber/users/{account_id}/rights", body)
     except ServiceError as exc:
-        if exc.status == 403:
-            return _refused(request, exc)
-        message = i18n.known(language_of(request), f"users.error.{exc.slug}") or i18n.problem_message(
-            language_of(request), exc
-        )
-        return await _users_page(request, errors={account_id: message}, status=exc.status)
+        return await _change_refused(request, account_id, exc)
     return redirect("/users?done=rights")
 
 
@@ -103,12 +105,7 @@ async def exclude(request: web.Request) -> web.Response:
     try:
         await _call(request, "DELETE", f"/v1/subscriber/users/{account_id}")
     except ServiceError as exc:
-        if exc.status == 403:
-            return _refused(request, exc)
-        message = i18n.known(language_of(request), f"users.error.{exc.slug}") or i18n.problem_message(
-            language_of(request), exc
-        )
-        return await _users_page(request, errors={account_id: message}, status=exc.status)
+        return await _change_refused(request, account_id, exc)
     return redirect("/users?done=excluded")
 
 
@@ -183,8 +180,6 @@ async def resend(request: web.Request) -> web.Response:
     except ServiceError as exc:
         if exc.slug == Slug.OWNER_ONLY:
             return _refused(request, exc)
-        message = i18n.known(language_of(request), f"users.error.resend.{exc.slug}") or i18n.problem_message(
-            language_of(request), exc
-        )
+        message = i18n.refusal_message(language_of(request), "users.error.resend", exc)
         return await _invitations_page(request, errors={invitation_id: message}, status=exc.status)
     return redirect("/users/invitations?" + urlencode({"resent": invitation_id}))
