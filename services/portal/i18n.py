@@ -341,9 +341,9 @@ def form_errors(language: str, error: ServiceError, fields: Mapping[str, str]) -
     """
     result: dict[str, str] = {}
     for item in error.field_errors:
-        service_field = item["field"].split(".")[-1]
+        service_field = item.field.split(".")[-1]
         form_field = fields.get(service_field, "_form")
-        message = _field_message(language, service_field, item["type"], item["message"])
+        message = _field_message(language, service_field, item.type, item.message)
         result.setdefault(form_field, message)
     if not result:
         result["_form"] = problem_message(language, error)

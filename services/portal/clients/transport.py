@@ -20,6 +20,16 @@ from shared.logging import get_logger
 log = get_logger(__name__)
 
 
+@dataclass(frozen=True)
+class FieldError:
+    """One refused value of a problem document (shared.problems: `errors[]` of a 422, or a 409's `field`)."""
+
+    field: str  # the service's path of it, e.g. `body.organisation.tin`
+    type: str  # the stable error type, e.g. `tin_check_digit`
+    message: str
+    input: str = ""
+
+
 class ServiceDown(Exception):
     def __init__(self, service: str) -> None:
         super().__init__(f"{service} is unavailable")
@@ -50,14 +60,17 @@ class ServiceError(Exception):
         return str(self.body.get("detail") or self.body.get("error_description") or self.body.get("title") or "")
 
     @property
-    def field_errors(self) -> list[dict[str, str]]:
-        """[{field, type, message, input}]: a 422's `errors`, or a 409 naming its `field`."""
+    def field_errors(self) -> list[FieldError]:
+        """A 422's `errors`, or a 409 naming its `field`."""
         errors = self.body.get("errors")
         if isinstance(errors, list):
-            keys = ("field", "type", "message", "input")
-            return [{k: str(e.get(k, "")) for k in keys} for e in errors if isinstance(e, dict)]
+            return [
+                FieldError(*(str(e.get(k, "")) for k in ("field", "type", "message", "input")))
+                for e in errors
+                if isinstance(e, dict)
+            ]
         if "field" in self.body:
-            return [{"field": str(self.body["field"]), "type": self.slug, "message": self.detail}]
+            return [FieldError(str(self.body["field"]), self.slug, self.detail)]
         return []
 
 

@@ -100,17 +100,17 @@ def _errors(request: web.Request, exc: ServiceError, fields: Mapping[str, str]) 
     language = language_of(request)
     errors: dict[str, str] = {}
     for item in exc.field_errors:
-        parts = item["field"].split(".")
+        parts = item.field.split(".")
         name = next((fields[p] for p in reversed(parts) if p in fields), "_form")
-        kind = item["type"] or "value_error"
+        kind = item.type or "value_error"
         message = (
             i18n.known(language, f"operator.error.{name}.{kind}")
             or i18n.known(language, f"operator.error.{kind}")
-            or item["message"]
+            or item.message
             or i18n.problem_message(language, exc)
         )
-        if name == "_form" and item["message"]:
-            message = f"{item['field']}: {message}"
+        if name == "_form" and item.message:
+            message = f"{item.field}: {message}"
         errors.setdefault(name, message)
     if not errors:
         errors["_form"] = i18n.refusal_message(language, "operator.problem", exc)

@@ -254,7 +254,7 @@ def _platform_draft(request: web.Request, fields: Mapping[str, str]) -> tuple[Dr
 
     def explain(exc: ServiceError) -> dict[str, str]:
         explained = _errors(request, exc, {**PLATFORM_FIELDS, **KIT_FIELDS})
-        first = next((e["field"] for e in exc.field_errors if e["field"].startswith("fixed_bugs")), "")
+        first = next((e.field for e in exc.field_errors if e.field.startswith("fixed_bugs")), "")
         if (index := re.match(r"fixed_bugs\.(\d+)", first)) and int(index[1]) < len(bugs.lines):
             line = bugs.lines[int(index[1])]
             explained["fixed_bugs"] = t(

@@ -20,7 +20,7 @@ from aiohttp import web
 
 from services.portal import i18n
 from services.portal.clients.identity import MyPartner
-from services.portal.clients.transport import Service, ServiceError
+from services.portal.clients.transport import FieldError, Service, ServiceError
 from services.portal.keys import CONTRACTS, IDENTITY, REGISTRATION, SESSION, SESSIONS
 from services.portal.pages.base import (
     as_partner,
@@ -122,11 +122,11 @@ def _refused(request: web.Request, partner: Mapping[str, Any] | None, key: str, 
     return render(request, "partner_refused.html", {"partner": partner, "message": t(request, key)}, status=status)
 
 
-def _message(request: web.Request, form_field: str, item: Mapping[str, str]) -> str:
+def _message(request: web.Request, form_field: str, item: FieldError) -> str:
     """One refused value, said in the user's language."""
-    language, kind, text = language_of(request), item.get("type", ""), item.get("message", "")
+    language, kind, text = language_of(request), item.type, item.message
     if (key := PARTNER_FIELD_ERRORS.get(kind)) is not None:
-        return t(request, key, number=item.get("input", ""))
+        return t(request, key, number=item.input)
     if kind in ("missing", "string_too_short"):
         return t(request, "error.required")
     return i18n.known(language, f"partner.invalid.{form_field}") or text or t(request, "partner.invalid")
@@ -142,7 +142,7 @@ def _field_errors(request: web.Request, exc: ServiceError, fields: Mapping[str, 
     """A service's refusal next to the fields it concerns; what concerns none of them goes above the form."""
     errors: dict[str, str] = {}
     for item in exc.field_errors:
-        path = item["field"].removeprefix("body.")
+        path = item.field.removeprefix("body.")
         plain = ".".join(part for part in path.split(".") if not part.isdigit())
         form_field = fields.get(path) or fields.get(plain) or "_form"
         errors.setdefault(form_field, _message(request, form_field, item))

@@ -60,7 +60,7 @@ def _field_errors(request: web.Request, exc: ServiceError, fields: tuple[str, ..
     """A 422's errors next to their fields, said in the user's language; the rest above the form."""
     errors: dict[str, str] = {}
     for item in exc.field_errors:
-        name = item["field"].split(".")[-1]
+        name = item.field.split(".")[-1]
         if name in fields:
             errors.setdefault(
                 name, i18n.known(language_of(request), f"{area}.invalid.{name}") or t(request, "software.invalid")
@@ -215,7 +215,7 @@ async def why_not_listed(request: web.Request) -> web.Response:
         fields = {"number": "number", "registration_number": "known_registration_number"}
         errors: dict[str, str] = {}
         for item in exc.field_errors:
-            name = fields.get(item["field"].split(".")[-1])
+            name = fields.get(item.field.split(".")[-1])
             if name:
                 errors.setdefault(name, t(request, f"contracts.invalid.{name}"))
         if not errors:
@@ -328,7 +328,7 @@ def _activation_errors(request: web.Request, exc: ServiceError) -> dict[str, str
         return {field: message}
     errors: dict[str, str] = {}
     for item in exc.field_errors:
-        name = ACTIVATE_SERVICE_FIELDS.get(item["field"].split(".")[-1])
+        name = ACTIVATE_SERVICE_FIELDS.get(item.field.split(".")[-1])
         if name is not None:
             errors.setdefault(name, t(request, f"maintenance.invalid.{name}"))
     return errors or {
