@@ -16,7 +16,22 @@ import jinja2
 from aiohttp import web
 
 from services.portal import middlewares
-from services.portal.clients import Identity, Invitations, Service
+from services.portal.clients.catalogue import Catalogue
+from services.portal.clients.identity import Identity
+from services.portal.clients.invitations import Invitations
+from services.portal.clients.notifications import Notifications
+from services.portal.clients.transport import Service
+from services.portal.keys import (
+    CATALOGUE,
+    CONTRACTS,
+    IDENTITY,
+    INVITATIONS,
+    NOTIFICATIONS,
+    REGISTRATION,
+    SESSIONS,
+    SETTINGS,
+    UPDATES,
+)
 from services.portal.pages import (
     account,
     auth,
@@ -31,16 +46,6 @@ from services.portal.pages import (
     releases,
     software,
     users,
-)
-from services.portal.pages.base import (
-    CONTRACTS,
-    IDENTITY,
-    INVITATIONS,
-    NOTIFICATIONS,
-    REGISTRATION,
-    SESSIONS,
-    SETTINGS,
-    UPDATES,
 )
 from services.portal.sessions import Sessions
 from services.portal.settings import PortalSettings
@@ -93,7 +98,8 @@ def setup_services(app: web.Application, settings: PortalSettings) -> None:
         app[REGISTRATION] = Service("registration", settings.registration_url, http)
         app[CONTRACTS] = Service("contracts", settings.contracts_url, http)
         app[UPDATES] = Service("updates", settings.updates_url, http)
-        app[NOTIFICATIONS] = Service("notifications", settings.notifications_url, http)
+        app[CATALOGUE] = Catalogue(app[REGISTRATION])
+        app[NOTIFICATIONS] = Notifications(Service("notifications", settings.notifications_url, http))
         yield
         await http.close()
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from services.portal.clients import ServiceError
 from services.portal.messages import operator as operator_messages
 from services.portal.messages import operator_releases as operator_releases_messages
 from services.portal.messages import partner as partner_messages
@@ -12,7 +12,11 @@ from services.portal.messages import releases as releases_messages
 from services.portal.messages import software as software_messages
 from services.portal.messages import users as users_messages
 
-LANGUAGES = ("en", "ru")
+if TYPE_CHECKING:
+    from services.portal.clients.transport import ServiceError
+
+LANGUAGES = ("en", "ru")  # the portal's languages; the first is the default
+DEFAULT_LANGUAGE = LANGUAGES[0]
 LANGUAGE_NAMES = {"en": "English", "ru": "Русский"}
 
 EN: dict[str, str] = {
@@ -315,13 +319,18 @@ def known(language: str, key: str) -> str | None:
     return translate(language, key) if key in EN else None
 
 
+def language_or_default(value: str | None) -> str:
+    """`value` if it is one of the portal's languages, otherwise the default."""
+    return value if value in LANGUAGES else DEFAULT_LANGUAGE
+
+
 def best_language(accept_language: str) -> str:
     """The first of our languages in an Accept-Language header (weights in their usual descending order)."""
     for part in accept_language.split(","):
         tag = part.split(";")[0].strip().lower()[:2]
         if tag in LANGUAGES:
             return tag
-    return "en"
+    return DEFAULT_LANGUAGE
 
 
 def form_errors(language: str, error: ServiceError, fields: Mapping[str, str]) -> dict[str, str]:
@@ -332,13 +341,18 @@ def form_errors(language: str, error: ServiceError, fields: Mapping[str, str]) -
     """
     result: dict[str, str] = {}
     for item in error.field_errors:
-        service_field = item["field"].split(".")[-1]
+        service_field = item.field.split(".")[-1]
         form_field = fields.get(service_field, "_form")
-        message = _field_message(language, service_field, item["type"], item["message"])
+        message = _field_message(language, service_field, item.type, item.message)
         result.setdefault(form_field, message)
     if not result:
         result["_form"] = problem_message(language, error)
     return result
+
+
+def refusal_message(language: str, prefix: str, error: ServiceError) -> str:
+    """A refusal in a page's own words (`<prefix>.<slug>`, e.g. `users.error.owner-only`), or as any page says it."""
+    return known(language, f"{prefix}.{error.slug}") or problem_message(language, error)
 
 
 def problem_message(language: str, error: ServiceError) -> str:

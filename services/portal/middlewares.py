@@ -8,19 +8,9 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from services.portal import csrf, i18n
-from services.portal.clients import ServiceDown
-from services.portal.pages.base import (
-    ENDED,
-    LANGUAGE,
-    SESSION,
-    SESSIONS,
-    SET_SESSION,
-    LoginRequired,
-    PartnerLoginRequired,
-    login_url,
-    redirect,
-    render,
-)
+from services.portal.clients.transport import ServiceDown
+from services.portal.keys import ENDED, LANGUAGE, SESSION, SESSIONS, SET_SESSION
+from services.portal.pages.base import LoginRequired, PartnerLoginRequired, login_url, redirect, render
 from services.portal.sessions import LANGUAGE_COOKIE, Session
 from shared.db import RETRY_AFTER_SECONDS
 from shared.logging import get_logger

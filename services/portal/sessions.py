@@ -26,14 +26,13 @@ from typing import Any
 from aiohttp import web
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from services.portal import store
+from services.portal import i18n, store
 from services.portal.settings import PortalSettings
 from shared.db import Pool
 
 PLAIN_COOKIE = "its_session"
 SECURE_COOKIE = "__Host-its_session"
 LANGUAGE_COOKIE = "its_lang"
-LANGUAGES = ("en", "ru")
 ID_BYTES = 32
 # last_seen is written at most this often: not a database write on every page.
 TOUCH_EVERY = timedelta(minutes=1)
@@ -183,7 +182,7 @@ class Sessions:
             login=claims.get("login"),
             subscriber_code=subscriber_code_of(tokens.access) if tokens else None,
             tokens=_seal(raw_id, id_hash, tokens) if tokens else None,
-            language=language if language in LANGUAGES else "en",
+            language=i18n.language_or_default(language),
             partner_staff=partner_staff,
             csrf_secret=secrets.token_bytes(ID_BYTES),
             created_at=now,

@@ -18,7 +18,7 @@ import pytest
 
 from rules.months import Month
 from services.portal import store as portal_store
-from services.portal.pages.base import SESSIONS
+from services.portal.keys import SESSIONS
 from services.portal.sessions import Session, _id_hash, _unb64, _unseal
 from shared.app import POOL
 from shared.clock import TestClock

@@ -9,9 +9,10 @@ from aiohttp.test_utils import make_mocked_request
 from cryptography.exceptions import InvalidTag
 
 from services.portal import i18n
-from services.portal.clients import ServiceError
+from services.portal.clients.transport import ServiceError
+from services.portal.keys import SETTINGS
 from services.portal.middlewares import CONTENT_SECURITY_POLICY, security_headers
-from services.portal.pages.base import SETTINGS, safe_next
+from services.portal.pages.base import safe_next
 from services.portal.sessions import (
     PLAIN_COOKIE,
     SECURE_COOKIE,

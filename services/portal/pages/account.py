@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
 
 from services.portal import i18n
-from services.portal.clients import ServiceError
+from services.portal.clients.identity import Subscriber
+from services.portal.clients.transport import ServiceError
+from services.portal.keys import IDENTITY, SESSIONS
 from services.portal.pages.base import (
-    IDENTITY,
-    SESSIONS,
     as_user,
     client_address,
     form_values,
@@ -32,7 +31,7 @@ async def profile(request: web.Request) -> web.Response:
     me = await as_user(request, request.app[IDENTITY].me)
     message = None
     if request.query.get("sent"):
-        message = t(request, "profile.resent", email=me["email"])
+        message = t(request, "profile.resent", email=me.email)
     elif request.query.get("changed"):
         message = t(request, "profile.password_changed")
     return render(request, "profile.html", {"me": me, "message": message})
@@ -122,7 +121,7 @@ async def _subscriber_page(
     status: int = 200,
 ) -> web.Response:
     identity = request.app[IDENTITY]
-    current: dict[str, Any] | None = None
+    current: Subscriber | None = None
     try:
         current = await as_user(request, identity.subscriber)
     except ServiceError as exc:  # e.g. excluded from it (SUB-6): the others can still be chosen

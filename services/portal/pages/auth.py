@@ -5,9 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from services.portal import i18n
-from services.portal.clients import ServiceDown, ServiceError
+from services.portal.clients.transport import ServiceDown, ServiceError
+from services.portal.keys import IDENTITY
 from services.portal.pages.base import (
-    IDENTITY,
     client_address,
     end_session,
     form_session,
@@ -68,7 +68,7 @@ async def signup(request: web.Request) -> web.Response:
     return message_page(
         request,
         t(request, "signup.done_title"),
-        t(request, "signup.done", login=created["login"], email=created["email"]),
+        t(request, "signup.done", login=created.login, email=created.email),
         link="/login",
         link_text=t(request, "nav.login"),
     )
@@ -86,7 +86,7 @@ async def verify_email(request: web.Request) -> web.Response:
             request, title, t(request, "verify.invalid"), status=404, link="/login", link_text=t(request, "nav.login")
         )
     return message_page(
-        request, title, t(request, "verify.done", email=result["email"]), link="/", link_text=t(request, "nav.home")
+        request, title, t(request, "verify.done", email=result.email), link="/", link_text=t(request, "nav.home")
     )
 
 

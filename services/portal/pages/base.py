@@ -13,30 +13,16 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from services.portal import i18n
-from services.portal.clients import Identity, Invitations, Service, ServiceDown, ServiceError, Unauthenticated
+from services.portal.clients.transport import ServiceDown, ServiceError, Unauthenticated
 from services.portal.csrf import FIELD as CSRF_FIELD
-from services.portal.sessions import Session, Sessions, Tokens, token_claims
-from services.portal.settings import PortalSettings
+from services.portal.keys import ENDED, IDENTITY, LANGUAGE, SESSION, SESSIONS, SET_SESSION, SETTINGS
+from services.portal.sessions import Session, Tokens, token_claims
 from shared import forwarded
 from shared.logging import get_logger
 from shared.parsing import read_form_fields
 
 log = get_logger(__name__)
 
-SETTINGS = web.AppKey("portal_settings", PortalSettings)
-SESSIONS = web.AppKey("sessions", Sessions)
-IDENTITY = web.AppKey("identity", Identity)
-INVITATIONS = web.AppKey("invitations", Invitations)
-# The other services, called with the user's token through `as_user` (their APIs are in each /openapi.json).
-REGISTRATION = web.AppKey("registration", Service)
-CONTRACTS = web.AppKey("contracts", Service)
-UPDATES = web.AppKey("updates", Service)
-NOTIFICATIONS = web.AppKey("notifications", Service)
-
-SESSION = web.RequestKey("session", Session)  # absent: no session
-LANGUAGE = web.RequestKey("language", str)
-SET_SESSION = web.RequestKey("set_session", Session)  # the response sets this session's cookie
-ENDED = web.RequestKey("session_ended", bool)  # the response clears the session cookie
 
 T = TypeVar("T")
 
@@ -60,7 +46,7 @@ def session_of(request: web.Request) -> Session | None:
 
 
 def language_of(request: web.Request) -> str:
-    language: str = request.get(LANGUAGE, "en")
+    language: str = request.get(LANGUAGE, i18n.DEFAULT_LANGUAGE)
     return language
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from services.portal import i18n
-from services.portal.pages.base import LANGUAGE, SESSIONS, redirect, render, safe_next, session_of
+from services.portal.keys import LANGUAGE, SESSIONS
+from services.portal.pages.base import redirect, render, safe_next, session_of
 from services.portal.sessions import LANGUAGE_COOKIE
 
 routes = web.RouteTableDef()

@@ -11,10 +11,10 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from services.portal import i18n
-from services.portal.clients import ServiceError
+from services.portal.clients.invitations import Preview
+from services.portal.clients.transport import ServiceError
+from services.portal.keys import IDENTITY, INVITATIONS
 from services.portal.pages.base import (
-    IDENTITY,
-    INVITATIONS,
     as_user,
     client_address,
     form_session,
@@ -44,7 +44,7 @@ async def invitation(request: web.Request) -> web.Response:
     if preview is None:
         return _invalid(request)
     await form_session(request)
-    values = {"full_name": preview["full_name"], "email": preview["email"]}
+    values = {"full_name": preview.full_name, "email": preview.email}
     return render(request, "invitation.html", _context(request, token, preview, values=values))
 
 
@@ -90,13 +90,13 @@ async def register(request: web.Request) -> web.Response:
         return render(request, "invitation.html", context, status=exc.status)
     # Logged in at once, acting for the subscriber that invited them (SUB-7).
     tokens = await request.app[IDENTITY].password_login(
-        login, password, client_address(request), subscriber=accepted.get("subscriber_code")
+        login, password, client_address(request), subscriber=accepted.subscriber_code
     )
     await logged_in_session(request, tokens)
     return render(request, "accepted.html", {"accepted": accepted}, status=201)
 
 
-async def _preview(request: web.Request, token: str) -> dict[str, Any] | None:
+async def _preview(request: web.Request, token: str) -> Preview | None:
     try:
         return await request.app[INVITATIONS].preview(token)
     except ServiceError:
@@ -106,7 +106,7 @@ async def _preview(request: web.Request, token: str) -> dict[str, Any] | None:
 def _context(
     request: web.Request,
     token: str,
-    preview: dict[str, Any],
+    preview: Preview,
     *,
     values: dict[str, str] | None = None,
     errors: dict[str, str] | None = None,
@@ -114,7 +114,7 @@ def _context(
     return {
         "token": token,
         "preview": preview,
-        "organisation": preview.get("subscriber_name") or preview.get("partner_name") or "",
+        "organisation": preview.organisation,
         "values": values or {},
         "errors": errors or {},
         "login_link": "/login?" + urlencode({"next": request.path_qs}),

@@ -18,20 +18,11 @@ from aiohttp import web
 from multidict import MultiDictProxy
 
 from services.portal import i18n
-from services.portal.clients import ServiceError
+from services.portal.clients.catalogue import Configuration, IssuedBatch, Product
+from services.portal.clients.transport import Service, ServiceError
 from services.portal.csrf import FIELD as CSRF_FIELD
-from services.portal.pages.base import (
-    IDENTITY,
-    NOTIFICATIONS,
-    REGISTRATION,
-    as_user,
-    form_values,
-    language_of,
-    logged_in,
-    redirect,
-    render,
-    t,
-)
+from services.portal.keys import CATALOGUE, IDENTITY, NOTIFICATIONS
+from services.portal.pages.base import as_user, form_values, language_of, logged_in, redirect, render, t
 from services.portal.pages.releases import human_size
 from services.portal.pages.software import moment
 from shared.parsing import read_form_fields
@@ -59,7 +50,7 @@ def _q(value: str) -> str:
 
 async def _call(
     request: web.Request,
-    service: Any,
+    service: Service,
     method: str,
     path: str,
     body: Mapping[str, Any] | None = None,
@@ -67,7 +58,7 @@ async def _call(
     return await as_user(request, lambda token: service.call(method, path, token=token, json_body=body))
 
 
-def _identity(request: web.Request) -> Any:
+def _identity(request: web.Request) -> Service:
     return request.app[IDENTITY].service
 
 
@@ -84,7 +75,7 @@ def _refused(request: web.Request, exc: ServiceError | None = None) -> web.Respo
     if exc is None or exc.status == 403:
         context = {"title_key": "operator.refused.title", "message": t(request, "operator.refused")}
         return render(request, "operator_refused.html", context, status=403)
-    message = i18n.known(language, f"operator.problem.{exc.slug}") or i18n.problem_message(language, exc)
+    message = i18n.refusal_message(language, "operator.problem", exc)
     return render(request, "operator_refused.html", {"title_key": "error.title", "message": message}, status=exc.status)
 
 
@@ -109,28 +100,28 @@ def _errors(request: web.Request, exc: ServiceError, fields: Mapping[str, str]) 
     language = language_of(request)
     errors: dict[str, str] = {}
     for item in exc.field_errors:
-        parts = item["field"].split(".")
+        parts = item.field.split(".")
         name = next((fields[p] for p in reversed(parts) if p in fields), "_form")
-        kind = item["type"] or "value_error"
+        kind = item.type or "value_error"
         message = (
             i18n.known(language, f"operator.error.{name}.{kind}")
             or i18n.known(language, f"operator.error.{kind}")
-            or item["message"]
+            or item.message
             or i18n.problem_message(language, exc)
         )
-        if name == "_form" and item["message"]:
-            message = f"{item['field']}: {message}"
+        if name == "_form" and item.message:
+            message = f"{item.field}: {message}"
         errors.setdefault(name, message)
     if not errors:
-        errors["_form"] = i18n.known(language, f"operator.problem.{exc.slug}") or i18n.problem_message(language, exc)
+        errors["_form"] = i18n.refusal_message(language, "operator.problem", exc)
     return errors
 
 
-def _catalogue_options(request: web.Request, configurations: list[dict[str, Any]]) -> dict[str, Any]:
+def _catalogue_options(request: web.Request, configurations: list[Configuration]) -> dict[str, Any]:
     """The choices of the catalogue's forms, as (value, label) pairs."""
     return {
         "edition_options": [("", t(request, "operator.product.choose_edition"))] + [(e, e) for e in EDITIONS],
-        "configuration_options": [(str(c.get("code")), f"{c.get('code')} · {c.get('name')}") for c in configurations],
+        "configuration_options": [(c.code, f"{c.code} · {c.name}") for c in configurations],
         "category_options": [(n, t(request, f"operator.configuration.category.{n}")) for n in ("1", "2")],
         "its_options": [(v, t(request, f"operator.product.its_required.{v or 'default'}")) for v in ("", "yes", "no")],
         "pin_options": [(v, t(request, f"operator.numbers.with_pin.{v or 'default'}")) for v in ("", "yes", "no")],
@@ -154,11 +145,11 @@ async def index(request: web.Request) -> web.Response:
 # ---- the catalogue (registration) --------------------------------------------------------------------
 
 
-async def _catalogue(request: web.Request) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    registration = request.app[REGISTRATION]
-    configurations = await _call(request, registration, "GET", "/v1/configurations")
-    products = await _call(request, registration, "GET", "/v1/products")
-    return configurations.get("items", []), products.get("items", [])
+async def _catalogue(request: web.Request) -> tuple[list[Configuration], list[Product]]:
+    catalogue = request.app[CATALOGUE]
+    configurations = await as_user(request, catalogue.configurations)
+    products = await as_user(request, catalogue.products)
+    return configurations, products
 
 
 async def _catalogue_page(
@@ -175,9 +166,9 @@ async def _catalogue_page(
         return _not_for_you(request, exc)
     values = dict(values or {})
     if not form and (code := request.query.get("configuration")):  # "change": the form filled in from the list
-        chosen = next((c for c in configurations if c.get("code") == code), None)
+        chosen = next((c for c in configurations if c.code == code), None)
         if chosen is not None:
-            values = {f"configuration_{k}": str(v) for k, v in chosen.items()}
+            values = {f"configuration_{k}": str(v) for k, v in chosen.model_dump().items()}
     done = request.query.get("done", "")
     context = {
         **_catalogue_options(request, configurations),
@@ -214,7 +205,8 @@ async def put_configuration(request: web.Request) -> web.Response:
         "maintenance_category": int(category) if category.isdigit() else category,
     }
     try:
-        await _call(request, request.app[REGISTRATION], "PUT", f"/v1/configurations/{_q(values['code'])}", body)
+        code = values["code"]
+        await as_user(request, lambda token: request.app[CATALOGUE].put_configuration(token, code, body))
     except ServiceError as exc:
         if exc.status == 403:
             return _refused(request)
@@ -259,7 +251,7 @@ async def put_product(request: web.Request) -> web.Response:
     if errors:
         return await _catalogue_page(request, errors=errors, values=values, form="product", status=422)
     try:
-        await _call(request, request.app[REGISTRATION], "PUT", f"/v1/products/{_q(article)}", body)
+        await as_user(request, lambda token: request.app[CATALOGUE].put_product(token, article, body))
     except ServiceError as exc:
         if exc.status == 403:
             return _refused(request)
@@ -274,19 +266,19 @@ async def _product_page(
     *,
     errors: dict[str, str] | None = None,
     values: dict[str, str] | None = None,
-    batch: dict[str, Any] | None = None,
+    batch: IssuedBatch | None = None,
     status: int = 200,
 ) -> web.Response:
-    registration = request.app[REGISTRATION]
+    catalogue = request.app[CATALOGUE]
     try:
-        product = await _call(request, registration, "GET", f"/v1/products/{_q(article)}")
-        configurations = await _call(request, registration, "GET", "/v1/configurations")
+        product = await as_user(request, lambda token: catalogue.product(token, article))
+        configurations = await as_user(request, catalogue.configurations)
     except ServiceError as exc:
         if exc.status in (404, 422):
             raise web.HTTPNotFound() from None
         return _not_for_you(request, exc)
     context = {
-        **_catalogue_options(request, configurations.get("items", [])),
+        **_catalogue_options(request, configurations),
         "here_nav": "catalogue",
         "product": product,
         "batch": batch,
@@ -326,15 +318,15 @@ async def deliveries(request: web.Request) -> web.Response:
     values = {"recipient": recipient, "status": status}
     context: dict[str, Any] = {"here_nav": "deliveries", "values": values, "statuses": DELIVERY_STATUSES}
     try:
-        page = await _call(request, request.app[NOTIFICATIONS], "GET", "/v1/deliveries?" + urlencode(query))
+        page = await as_user(request, lambda token: request.app[NOTIFICATIONS].deliveries(token, query))
     except ServiceError as exc:
         if exc.status == 403:
             return _refused(request)
         errors = _errors(request, exc, DELIVERY_FIELDS)
         return _page(request, "operator_deliveries.html", {**context, "items": [], "errors": errors}, status=exc.status)
-    next_cursor = page.get("next_cursor")
+    next_cursor = page.next_cursor
     filters = {k: v for k, v in values.items() if v}
-    context["items"] = page.get("items", [])
+    context["items"] = page.items
     context["next_page"] = (
         "/operator/deliveries?" + urlencode({**filters, "cursor": next_cursor}) if next_cursor else None
     )

@@ -14,24 +14,23 @@ import csv
 import io
 import re
 import uuid
-from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
 
 from services.portal import i18n
-from services.portal.clients import ServiceError
-from services.portal.pages.base import REGISTRATION, SETTINGS, form_values, language_of, path_uuid, redirect, t
+from services.portal.clients.catalogue import Batch, BatchAccepted, IssuedBatch
+from services.portal.clients.transport import ServiceError
+from services.portal.keys import CATALOGUE, SETTINGS
+from services.portal.pages.base import as_user, form_values, language_of, path_uuid, redirect, t
 from services.portal.pages.operator import (
     ISSUE_FIELDS,
     MAX_ISSUE,
-    _call,
     _errors,
     _not_for_you,
     _operator_page,
     _page,
     _product_page,
-    _q,
     _refused,
 )
 
@@ -54,9 +53,8 @@ async def issue_numbers(request: web.Request) -> web.StreamResponse:
     body: dict[str, Any] = {"count": int(count_text)}
     if (with_pin := values.get("with_pin", "")) in ("yes", "no"):
         body["with_pin"] = with_pin == "yes"
-    path = f"/v1/products/{_q(article)}/registration-numbers"
     try:
-        batch = await _call(request, request.app[REGISTRATION], "POST", path, body)
+        batch = await as_user(request, lambda token: request.app[CATALOGUE].issue_numbers(token, article, body))
     except ServiceError as exc:
         if exc.status == 403:
             return _refused(request)
@@ -65,7 +63,7 @@ async def issue_numbers(request: web.Request) -> web.StreamResponse:
         errors = _errors(request, exc, ISSUE_FIELDS)
         return await _product_page(request, article, errors=errors, values=values, status=exc.status)
     action = "csv" if values.get("action") == "csv" else "page"
-    if "key" in batch and "items" not in batch:  # 202: a deferred batch, with its key shown once
+    if isinstance(batch, BatchAccepted):  # 202: a deferred batch, with its key shown once
         return accepted(request, batch, action)
     if action == "csv":
         return _numbers_csv(batch)
@@ -77,16 +75,14 @@ def _cell(value: object) -> str:
     return "'" + text if text.startswith(CSV_UNSAFE) else text
 
 
-def _numbers_csv(batch: Mapping[str, Any]) -> web.Response:
+def _numbers_csv(batch: IssuedBatch) -> web.Response:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(["article", "product", "edition", "registration_number", "pin"])
-    for item in batch.get("items", []):
-        writer.writerow(
-            [_cell(batch.get(k)) for k in ("article", "product_name", "edition")]
-            + [_cell(item.get("registration_number")), _cell(item.get("pin"))]
-        )
-    name = re.sub(r"[^0-9A-Za-z-]", "", f"numbers-{batch.get('article', '')}-{batch.get('batch_id', '')}")
+    for item in batch.items:
+        cells = (batch.article, batch.product_name, batch.edition, item.registration_number, item.pin)
+        writer.writerow([_cell(cell) for cell in cells])
+    name = re.sub(r"[^0-9A-Za-z-]", "", f"numbers-{batch.article}-{batch.batch_id}")
     return web.Response(
         body=out.getvalue().encode("utf-8-sig"),  # with a BOM: spreadsheets then read UTF-8
         content_type="text/csv",
@@ -108,13 +104,13 @@ def _cookie_name(request: web.Request, batch_id: uuid.UUID) -> str:
     return f"{'__Secure-' if secure else ''}its_batch_{batch_id.hex}"
 
 
-def accepted(request: web.Request, batch: dict[str, Any], action: str) -> web.Response:
+def accepted(request: web.Request, batch: BatchAccepted, action: str) -> web.Response:
     """registration's 202: on to the batch's page, with its key in a cookie only that page receives."""
-    batch_id = uuid.UUID(str(batch["batch_id"]))
+    batch_id = uuid.UUID(batch.batch_id)
     response = redirect(batch_page_url(str(batch_id), action))
     response.set_cookie(
         _cookie_name(request, batch_id),
-        str(batch["key"]),
+        batch.key,
         path=f"/operator/catalogue/batches/{batch_id}",
         max_age=KEY_COOKIE_DAYS * 86400,
         httponly=True,
@@ -124,17 +120,16 @@ def accepted(request: web.Request, batch: dict[str, Any], action: str) -> web.Re
     return response
 
 
-async def _batch(request: web.Request, batch_id: uuid.UUID) -> dict[str, Any]:
-    batch: dict[str, Any] = await _call(request, request.app[REGISTRATION], "GET", f"/v1/number-batches/{batch_id}")
-    return batch
+async def _batch(request: web.Request, batch_id: uuid.UUID) -> Batch:
+    return await as_user(request, lambda token: request.app[CATALOGUE].batch(token, str(batch_id)))
 
 
-def _batch_page(request: web.Request, batch: dict[str, Any], *, message: str = "", status: int = 200) -> web.Response:
-    batch_id = uuid.UUID(str(batch["batch_id"]))
+def _batch_page(request: web.Request, batch: Batch, *, message: str = "", status: int = 200) -> web.Response:
+    batch_id = uuid.UUID(batch.batch_id)
     context = {
         "here_nav": "catalogue",
         "batch": batch,
-        "refresh": REFRESH_SECONDS if batch.get("state") == "issuing" else None,
+        "refresh": REFRESH_SECONDS if batch.state == "issuing" else None,
         "has_key": _cookie_name(request, batch_id) in request.cookies,
         "action": "csv" if request.query.get("as") == "csv" else "page",
         "message": message,
@@ -161,14 +156,13 @@ async def show_numbers(request: web.Request) -> web.StreamResponse:
     batch_id = uuid.UUID(path_uuid(request, "batch_id"))
     values = await form_values(request)
     key = request.cookies.get(_cookie_name(request, batch_id), "")
-    path = f"/v1/number-batches/{batch_id}/delivery"
     try:
         if not key:
             raise _NoKey
-        numbers: dict[str, Any] = await _call(request, request.app[REGISTRATION], "POST", path, {"key": key})
+        numbers = await as_user(request, lambda token: request.app[CATALOGUE].deliver_batch(token, str(batch_id), key))
     except _NoKey:
         batch = await _batch(request, batch_id)
-        if batch.get("state") in ("delivered", "purged"):
+        if batch.state in ("delivered", "purged"):
             return _batch_page(request, batch, message=t(request, "operator.problem.batch-delivered"), status=410)
         return _batch_page(request, batch, message=t(request, "operator.batch.no_key"), status=403)
     except ServiceError as exc:
@@ -186,7 +180,7 @@ async def show_numbers(request: web.Request) -> web.StreamResponse:
     if values.get("action") == "csv":
         response: web.StreamResponse = _numbers_csv(numbers)
     else:
-        response = await _product_page(request, str(numbers.get("article", "")), batch=numbers)
+        response = await _product_page(request, numbers.article, batch=numbers)
     return _forget_key(request, batch_id, response)
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from services.portal import i18n
-from services.portal.clients import ServiceError
+from services.portal.clients.transport import ServiceError
 from services.portal.pages.base import form_values, language_of, logged_in, path_uuid, redirect, t
 from services.portal.pages.operator import _call, _errors, _identity, _not_for_you, _page, _q, _refused
 
@@ -112,6 +112,15 @@ async def create_client(request: web.Request) -> web.Response:
     return await _partner_page(request, partner_id, created_client=created, status=201)
 
 
+async def _refused_on_page(request: web.Request, partner_id: str, item_id: str, exc: ServiceError) -> web.Response:
+    """identity refused a change of one client or staff member: said next to it on the partner's page (a caller
+    who is not an operator gets the cabinet's refusal)."""
+    if exc.status == 403 or not logged_in(request).operator:
+        return _not_for_you(request, exc)
+    message = i18n.refusal_message(language_of(request), "operator.problem", exc)
+    return await _partner_page(request, partner_id, errors={item_id: message}, status=exc.status)
+
+
 @routes.post("/operator/partners/{partner_id}/clients/{client_id}/revoke")
 async def revoke_client(request: web.Request) -> web.Response:
     partner_id, client_id = path_uuid(request, "partner_id"), path_uuid(request, "client_id")
@@ -120,12 +129,7 @@ async def revoke_client(request: web.Request) -> web.Response:
     try:
         await _call(request, _identity(request), "POST", path)
     except ServiceError as exc:
-        if exc.status == 403 or not logged_in(request).operator:
-            return _not_for_you(request, exc)
-        message = i18n.known(language_of(request), f"operator.problem.{exc.slug}") or i18n.problem_message(
-            language_of(request), exc
-        )
-        return await _partner_page(request, partner_id, errors={client_id: message}, status=exc.status)
+        return await _refused_on_page(request, partner_id, client_id, exc)
     return redirect(f"/operator/partners/{partner_id}?done=revoked")
 
 
@@ -180,12 +184,7 @@ async def remove_staff(request: web.Request) -> web.Response:
     try:
         await _call(request, _identity(request), "DELETE", f"/v1/partners/{partner_id}/users/{account_id}")
     except ServiceError as exc:
-        if exc.status == 403 or not logged_in(request).operator:
-            return _not_for_you(request, exc)
-        message = i18n.known(language_of(request), f"operator.problem.{exc.slug}") or i18n.problem_message(
-            language_of(request), exc
-        )
-        return await _partner_page(request, partner_id, errors={account_id: message}, status=exc.status)
+        return await _refused_on_page(request, partner_id, account_id, exc)
     return redirect(f"/operator/partners/{partner_id}?done=removed")
 
 

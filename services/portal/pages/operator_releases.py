@@ -13,18 +13,10 @@ import aiohttp
 from aiohttp import web
 
 from services.portal import i18n
-from services.portal.clients import ServiceDown, ServiceError, Unauthenticated
-from services.portal.pages.base import (
-    REGISTRATION,
-    UPDATES,
-    as_user,
-    form_values,
-    language_of,
-    logged_in,
-    path_uuid,
-    redirect,
-    t,
-)
+from services.portal.clients.catalogue import Configuration
+from services.portal.clients.transport import ServiceDown, ServiceError, Unauthenticated
+from services.portal.keys import CATALOGUE, UPDATES
+from services.portal.pages.base import as_user, form_values, language_of, logged_in, path_uuid, redirect, t
 from services.portal.pages.kit_forms import (
     KitTooLarge,
     ReceivedForm,
@@ -34,6 +26,7 @@ from services.portal.pages.kit_forms import (
     streams_form,
 )
 from services.portal.pages.operator import _call, _errors, _not_for_you, _page, _q, _refused, _required
+from services.portal.problems import FORM_PROBLEMS, Slug
 
 RELEASES_SHOWN = 200  # a page; the next one follows updates' cursor
 # A kit may take long on a slow link: no total limit, but a silent peer is given up after 10 minutes.
@@ -97,14 +90,12 @@ async def _releases(request: web.Request) -> tuple[list[dict[str, Any]], str | N
     return items, answer.get("next_cursor")
 
 
-async def _configuration_codes(request: web.Request) -> list[dict[str, Any]]:
+async def _configuration_codes(request: web.Request) -> list[Configuration]:
     """The catalogue's configurations for the draft form's list (registration's; empty if it is away)."""
     try:
-        answer = await _call(request, request.app[REGISTRATION], "GET", "/v1/configurations")
+        return await as_user(request, request.app[CATALOGUE].configurations)
     except (ServiceError, ServiceDown):
         return []
-    items: list[dict[str, Any]] = answer.get("items", [])
-    return items
 
 
 async def _releases_page(
@@ -263,7 +254,7 @@ def _platform_draft(request: web.Request, fields: Mapping[str, str]) -> tuple[Dr
 
     def explain(exc: ServiceError) -> dict[str, str]:
         explained = _errors(request, exc, {**PLATFORM_FIELDS, **KIT_FIELDS})
-        first = next((e["field"] for e in exc.field_errors if e["field"].startswith("fixed_bugs")), "")
+        first = next((e.field for e in exc.field_errors if e.field.startswith("fixed_bugs")), "")
         if (index := re.match(r"fixed_bugs\.(\d+)", first)) and int(index[1]) < len(bugs.lines):
             line = bugs.lines[int(index[1])]
             explained["fixed_bugs"] = t(
@@ -346,8 +337,9 @@ async def _save_draft(
         if exc.status == 403:
             return _refused(request)
         errors = draft.explain(exc)
-        if exc.slug == "release-not-draft":
-            errors = {"version": t(request, "operator.error.version.release-not-draft")}
+        if exc.slug == Slug.RELEASE_NOT_DRAFT:
+            said = FORM_PROBLEMS[Slug.RELEASE_NOT_DRAFT]
+            errors = {said.field: t(request, said.key)}
         return await _releases_page(request, errors=_on_form(prefix, errors), values=values, status=exc.status)
     release_id = str(saved.get("id", ""))
     kit = next((k for k in saved.get("kits", []) if k.get("name") == name), None)
@@ -395,7 +387,7 @@ async def upload_kit(request: web.Request) -> web.Response:
 
 def _kit_problem(request: web.Request, exc: ServiceError) -> str:
     language = language_of(request)
-    return i18n.known(language, f"operator.problem.{exc.slug}") or i18n.problem_message(language, exc)
+    return i18n.refusal_message(language, "operator.problem", exc)
 
 
 async def _send_kit(request: web.Request, release_id: str, name: str, upload: Spooled) -> Any:
@@ -445,7 +437,7 @@ async def publish(request: web.Request) -> web.Response:
     except ServiceError as exc:
         if exc.status == 403:
             return _refused(request)
-        if exc.slug == "kits-missing":
+        if exc.slug == Slug.KITS_MISSING:
             missing = ", ".join(str(m) for m in exc.body.get("missing", []))
             message = t(request, "operator.problem.kits-missing", kits=missing)
         else:

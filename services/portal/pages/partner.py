@@ -19,13 +19,10 @@ from urllib.parse import quote, urlencode
 from aiohttp import web
 
 from services.portal import i18n
-from services.portal.clients import Service, ServiceError
+from services.portal.clients.identity import MyPartner
+from services.portal.clients.transport import FieldError, Service, ServiceError
+from services.portal.keys import CONTRACTS, IDENTITY, REGISTRATION, SESSION, SESSIONS
 from services.portal.pages.base import (
-    CONTRACTS,
-    IDENTITY,
-    REGISTRATION,
-    SESSION,
-    SESSIONS,
     as_partner,
     as_user,
     client_address,
@@ -39,6 +36,7 @@ from services.portal.pages.base import (
     t,
 )
 from services.portal.pages.software import moment
+from services.portal.problems import FORM_PROBLEMS, PARTNER_FIELD_ERRORS, Slug
 
 routes = web.RouteTableDef()
 
@@ -67,27 +65,6 @@ AUTHORISE_FIELDS = {
 CLIENT_FIELDS = {"name": "name"}
 INVITE_FIELDS = {"full_name": "full_name", "email": "email", "admin": "admin"}
 
-# The services' stable error types that this cabinet says in its own words (`partner.error.<type>`);
-# others fall back to a per-field explanation (`partner.invalid.<field>`).
-SERVICE_ERRORS = frozenset(
-    {
-        "tin_not_digits",
-        "tin_check_digit",
-        "tin_length",
-        "kpp_required",
-        "kpp_not_allowed",
-        "kpp_format",
-        "month_format",
-        "period_order",
-        "period_ended",
-        "period_too_long",
-        "number_repeated",
-        "number_unknown",
-        "subscriber_unknown",
-        "product_unknown",
-        "purchase_date_future",
-    }
-)
 _NUMBERS = re.compile(r"[\s,;]+")
 _ARTICLE = re.compile(r"^[0-9]{1,20}$")
 
@@ -145,21 +122,27 @@ def _refused(request: web.Request, partner: Mapping[str, Any] | None, key: str, 
     return render(request, "partner_refused.html", {"partner": partner, "message": t(request, key)}, status=status)
 
 
-def _message(request: web.Request, form_field: str, item: Mapping[str, str]) -> str:
+def _message(request: web.Request, form_field: str, item: FieldError) -> str:
     """One refused value, said in the user's language."""
-    language, kind, text = language_of(request), item.get("type", ""), item.get("message", "")
-    if kind in SERVICE_ERRORS:
-        return t(request, f"partner.error.{kind}", number=item.get("input", ""))
+    language, kind, text = language_of(request), item.type, item.message
+    if (key := PARTNER_FIELD_ERRORS.get(kind)) is not None:
+        return t(request, key, number=item.input)
     if kind in ("missing", "string_too_short"):
         return t(request, "error.required")
     return i18n.known(language, f"partner.invalid.{form_field}") or text or t(request, "partner.invalid")
+
+
+def _said(request: web.Request, exc: ServiceError) -> dict[str, str]:
+    """A refusal the cabinet says in its own words next to one field (problems.FORM_PROBLEMS), or nothing."""
+    said = FORM_PROBLEMS.get(exc.slug)
+    return {said.field: t(request, said.key)} if said is not None else {}
 
 
 def _field_errors(request: web.Request, exc: ServiceError, fields: Mapping[str, str]) -> dict[str, str]:
     """A service's refusal next to the fields it concerns; what concerns none of them goes above the form."""
     errors: dict[str, str] = {}
     for item in exc.field_errors:
-        path = item["field"].removeprefix("body.")
+        path = item.field.removeprefix("body.")
         plain = ".".join(part for part in path.split(".") if not part.isdigit())
         form_field = fields.get(path) or fields.get(plain) or "_form"
         errors.setdefault(form_field, _message(request, form_field, item))
@@ -175,13 +158,13 @@ def _value(values: Mapping[str, str], name: str) -> str:
 # ---- the cabinets this account may open, and the password to open one ---------------------------
 
 
-async def _my_partners(request: web.Request) -> list[dict[str, Any]]:
+async def _my_partners(request: web.Request) -> list[MyPartner]:
     return await as_user(request, request.app[IDENTITY].my_partners)
 
 
-async def _my_partner(request: web.Request, partner_id: str) -> dict[str, Any]:
+async def _my_partner(request: web.Request, partner_id: str) -> MyPartner:
     """One of the partners whose staff this account is on (another partner: 404, nothing of it shown)."""
-    partner = next((p for p in await _my_partners(request) if str(p.get("id")) == partner_id), None)
+    partner = next((p for p in await _my_partners(request) if p.id == partner_id), None)
     if partner is None:
         raise web.HTTPNotFound()
     return partner
@@ -363,14 +346,9 @@ async def post_contract(request: web.Request) -> web.Response:
             headers={"Idempotency-Key": key},
         )
     except ServiceError as exc:
-        if exc.slug == "idempotency-key-reused":  # the form was sent before with other values: a new form
-            errors, key = {"_form": t(request, "partner.error.key_reused")}, _new_key()
-        elif exc.slug == "request-in-progress":
-            errors = {"_form": t(request, "partner.error.in_progress")}
-        elif exc.slug == "contract-number-taken":
-            errors = {"number": t(request, "partner.error.number_taken")}
-        else:
-            errors = _field_errors(request, exc, CONTRACT_FIELDS)
+        if exc.slug == Slug.IDEMPOTENCY_KEY_REUSED:  # the form was sent before with other values: a new form
+            key = _new_key()
+        errors = _said(request, exc) or _field_errors(request, exc, CONTRACT_FIELDS)
         context = {"values": values, "idempotency_key": key, "errors": errors}
         return _page(request, "partner_contract_new.html", partner, context, status=exc.status)
     return redirect(f"/partner/{partner_id}?" + urlencode({"received": answer.get("id", "")}))
@@ -452,10 +430,7 @@ async def authorise(request: web.Request) -> web.Response:
     try:
         answer = await _call(request, partner_id, request.app[REGISTRATION], "POST", "/v1/registrations/partner", body)
     except ServiceError as exc:
-        if exc.slug == "registered-to-another-subscriber":
-            errors = {"registration_number": t(request, "partner.error.registered_elsewhere")}
-        else:
-            errors = _field_errors(request, exc, AUTHORISE_FIELDS)
+        errors = _said(request, exc) or _field_errors(request, exc, AUTHORISE_FIELDS)
         return _page(
             request, "partner_authorise.html", partner, {"values": values, "errors": errors}, status=exc.status
         )

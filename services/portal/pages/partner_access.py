@@ -10,16 +10,9 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from services.portal import i18n
-from services.portal.clients import ServiceError
-from services.portal.pages.base import (
-    IDENTITY,
-    form_values,
-    language_of,
-    logged_in,
-    path_uuid,
-    redirect,
-    t,
-)
+from services.portal.clients.transport import ServiceError
+from services.portal.keys import IDENTITY
+from services.portal.pages.base import form_values, language_of, logged_in, path_uuid, redirect, t
 from services.portal.pages.partner import (
     CLIENT_FIELDS,
     INVITE_FIELDS,

@@ -13,8 +13,10 @@ from urllib.parse import quote
 from aiohttp import web
 
 from services.portal import i18n
-from services.portal.clients import ServiceDown, ServiceError
-from services.portal.pages.base import UPDATES, as_user, form_values, language_of, logged_in, render
+from services.portal.clients.transport import ServiceDown, ServiceError
+from services.portal.keys import UPDATES
+from services.portal.pages.base import as_user, form_values, language_of, logged_in, render
+from services.portal.problems import Slug
 
 routes = web.RouteTableDef()
 
@@ -154,7 +156,7 @@ async def plan(request: web.Request) -> web.Response:
         if exc.status in (402, 403) or exc.status == 404:
             return _refused(request, exc, code)
         context: dict[str, Any] = {"code": code, "plan": None, "values": values}
-        if exc.slug == "no-update-chain":
+        if exc.slug == Slug.NO_UPDATE_CHAIN:
             context["no_chain"] = {
                 "message": exc.detail,
                 "reason": exc.body.get("reason"),

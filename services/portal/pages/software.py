@@ -14,19 +14,10 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from services.portal import i18n
-from services.portal.clients import ServiceError
-from services.portal.pages.base import (
-    CONTRACTS,
-    REGISTRATION,
-    SETTINGS,
-    as_user,
-    form_values,
-    language_of,
-    logged_in,
-    redirect,
-    render,
-    t,
-)
+from services.portal.clients.transport import ServiceError
+from services.portal.keys import CONTRACTS, REGISTRATION, SETTINGS
+from services.portal.pages.base import as_user, form_values, language_of, logged_in, redirect, render, t
+from services.portal.problems import FORM_PROBLEMS, Slug
 
 routes = web.RouteTableDef()
 
@@ -69,7 +60,7 @@ def _field_errors(request: web.Request, exc: ServiceError, fields: tuple[str, ..
     """A 422's errors next to their fields, said in the user's language; the rest above the form."""
     errors: dict[str, str] = {}
     for item in exc.field_errors:
-        name = item["field"].split(".")[-1]
+        name = item.field.split(".")[-1]
         if name in fields:
             errors.setdefault(
                 name, i18n.known(language_of(request), f"{area}.invalid.{name}") or t(request, "software.invalid")
@@ -127,7 +118,7 @@ async def register(request: web.Request) -> web.Response:
 
 def _pin_errors(request: web.Request, exc: ServiceError) -> dict[str, str]:
     slug = exc.slug
-    if slug == "pin-rejected":
+    if slug == Slug.PIN_REJECTED:
         return {"pin": t(request, "software.pin_wrong", tries=exc.body.get("tries_left", "?"))}
     if exc.status == 429:
         # REG-7: what is locked (this number, or the subscriber's tries on every number) and until when; a 429
@@ -137,11 +128,12 @@ def _pin_errors(request: web.Request, exc: ServiceError) -> dict[str, str]:
             return {"pin": t(request, "software.pin_throttled_later")}
         key = "software.pin_throttled_subscriber" if exc.body.get("scope") == "subscriber" else "software.pin_throttled"
         return {"pin": t(request, key, time=moment(request, retry_at))}
-    if slug == "pin-used":
+    if slug == Slug.PIN_USED:
         key = "software.pin_used_yours" if exc.body.get("yours") else "software.pin_used"
         return {"pin": t(request, key)}
-    if slug == "its-contract-required":
-        return {"registration_number": t(request, "software.contract_required")}
+    if slug == Slug.ITS_CONTRACT_REQUIRED:
+        said = FORM_PROBLEMS[slug]
+        return {said.field: t(request, said.key)}
     if exc.status == 403:
         return {"_form": t(request, "software.owner_only")}
     return _field_errors(request, exc, REGISTER_FIELDS, "software")
@@ -223,7 +215,7 @@ async def why_not_listed(request: web.Request) -> web.Response:
         fields = {"number": "number", "registration_number": "known_registration_number"}
         errors: dict[str, str] = {}
         for item in exc.field_errors:
-            name = fields.get(item["field"].split(".")[-1])
+            name = fields.get(item.field.split(".")[-1])
             if name:
                 errors.setdefault(name, t(request, f"contracts.invalid.{name}"))
         if not errors:
@@ -336,7 +328,7 @@ def _activation_errors(request: web.Request, exc: ServiceError) -> dict[str, str
         return {field: message}
     errors: dict[str, str] = {}
     for item in exc.field_errors:
-        name = ACTIVATE_SERVICE_FIELDS.get(item["field"].split(".")[-1])
+        name = ACTIVATE_SERVICE_FIELDS.get(item.field.split(".")[-1])
         if name is not None:
             errors.setdefault(name, t(request, f"maintenance.invalid.{name}"))
     return errors or {

@@ -12,9 +12,11 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from services.portal import i18n
-from services.portal.clients import ServiceError
-from services.portal.pages.base import IDENTITY, as_user, form_values, language_of, path_uuid, redirect, render, t
+from services.portal.clients.transport import ServiceError
+from services.portal.keys import IDENTITY
+from services.portal.pages.base import as_user, form_values, language_of, path_uuid, redirect, render, t
 from services.portal.pages.software import moment
+from services.portal.problems import Slug
 
 routes = web.RouteTableDef()
 
@@ -28,9 +30,7 @@ async def _call(request: web.Request, method: str, path: str, body: dict[str, An
 
 def _refused(request: web.Request, exc: ServiceError) -> web.Response:
     """A non-owner (or an owner whose e-mail is not verified) gets a page saying why, not an error."""
-    message = i18n.known(language_of(request), f"users.refused.{exc.slug}") or i18n.problem_message(
-        language_of(request), exc
-    )
+    message = i18n.refusal_message(language_of(request), "users.refused", exc)
     return render(request, "users_refused.html", {"message": message}, status=exc.status)
 
 
@@ -59,6 +59,15 @@ async def _users_page(request: web.Request, *, errors: dict[str, str] | None = N
 # ---- users (SUB-5, SUB-6) ------------------------------------------------------------------
 
 
+async def _change_refused(request: web.Request, account_id: str, exc: ServiceError) -> web.Response:
+    """identity refused a change of one user: a non-owner gets the page saying why; anything else is said next
+    to that user on the list."""
+    if exc.status == 403:
+        return _refused(request, exc)
+    message = i18n.refusal_message(language_of(request), "users.error", exc)
+    return await _users_page(request, errors={account_id: message}, status=exc.status)
+
+
 @routes.get("/users")
 async def users(request: web.Request) -> web.Response:
     return await _users_page(request)
@@ -72,12 +81,7 @@ async def set_rights(request: web.Request) -> web.Response:
     try:
         await _call(request, "PUT", f"/v1/subscriber/users/{account_id}/rights", body)
     except ServiceError as exc:
-        if exc.status == 403:
-            return _refused(request, exc)
-        message = i18n.known(language_of(request), f"users.error.{exc.slug}") or i18n.problem_message(
-            language_of(request), exc
-        )
-        return await _users_page(request, errors={account_id: message}, status=exc.status)
+        return await _change_refused(request, account_id, exc)
     return redirect("/users?done=rights")
 
 
@@ -101,12 +105,7 @@ async def exclude(request: web.Request) -> web.Response:
     try:
         await _call(request, "DELETE", f"/v1/subscriber/users/{account_id}")
     except ServiceError as exc:
-        if exc.status == 403:
-            return _refused(request, exc)
-        message = i18n.known(language_of(request), f"users.error.{exc.slug}") or i18n.problem_message(
-            language_of(request), exc
-        )
-        return await _users_page(request, errors={account_id: message}, status=exc.status)
+        return await _change_refused(request, account_id, exc)
     return redirect("/users?done=excluded")
 
 
@@ -161,7 +160,7 @@ async def invite(request: web.Request) -> web.Response:
     try:
         answer = await _call(request, "POST", path, body)
     except ServiceError as exc:
-        if exc.slug == "owner-only":
+        if exc.slug == Slug.OWNER_ONLY:
             return _refused(request, exc)
         errors = i18n.form_errors(language_of(request), exc, INVITE_FIELDS)
         if "_form" in errors:
@@ -179,10 +178,8 @@ async def resend(request: web.Request) -> web.Response:
     try:
         await _call(request, "POST", f"/v1/subscriber/invitations/{invitation_id}/resend")
     except ServiceError as exc:
-        if exc.slug == "owner-only":
+        if exc.slug == Slug.OWNER_ONLY:
             return _refused(request, exc)
-        message = i18n.known(language_of(request), f"users.error.resend.{exc.slug}") or i18n.problem_message(
-            language_of(request), exc
-        )
+        message = i18n.refusal_message(language_of(request), "users.error.resend", exc)
         return await _invitations_page(request, errors={invitation_id: message}, status=exc.status)
     return redirect("/users/invitations?" + urlencode({"resent": invitation_id}))

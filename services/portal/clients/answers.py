@@ -1,0 +1,43 @@
+"""The base of the portal-side models of the services' answers.
+
+Each model mirrors, field for field, the part of a service's OpenAPI response schema that the portal reads
+(written here, not imported: the portal does not import service packages). Ids and instants stay the strings
+the JSON carries: the portal only shows them (`pages.software.moment` formats an instant), it never computes
+with them, and a page shows exactly what the service said.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from services.portal.clients.transport import ServiceDown
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+
+A = TypeVar("A", bound="Answer")
+T = TypeVar("T")
+
+
+class Answer(BaseModel):
+    """A service's answer as the portal reads it; fields the portal does not read are ignored."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class Listed(Answer, Generic[T]):
+    """A list answer: `items`, and on a paged list the cursor of the next page (None: the last)."""
+
+    items: list[T]
+    next_cursor: str | None = None
+
+
+def parsed(service: str, model: type[A], body: Any) -> A:
+    """`body` as `model`; an answer of another shape is the service failing (the friendly 503 page)."""
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        log.warning("service.unexpected_answer", service=service, model=model.__name__, error=str(exc))
+        raise ServiceDown(service) from None

@@ -1,0 +1,109 @@
+"""registration's catalogue API as the operator cabinet uses it: configurations, products, and the registration
+numbers issued for a product (REG-1, REG-2), small batches in the answer, large ones as a deferred batch."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from services.portal.clients.answers import Answer, Listed, parsed
+from services.portal.clients.transport import Service
+
+
+class Configuration(Answer):
+    """registration's ConfigurationOut."""
+
+    code: str
+    name: str
+    maintenance_category: int  # CMS-2
+    vendor: str
+
+
+class Product(Answer):
+    """registration's ProductOut."""
+
+    article: str
+    name: str
+    edition: str
+    configurations: list[str]
+    pin_envelope: bool
+    its_required: bool
+
+
+class IssuedNumber(Answer):
+    registration_number: str
+    pin: str | None = None  # shown in this answer only
+
+
+class IssuedBatch(Answer):
+    """registration's IssuedBatch: numbers with their PINs, shown once (a small batch, or a large one's delivery)."""
+
+    batch_id: str
+    article: str
+    product_name: str
+    edition: str
+    items: list[IssuedNumber]
+
+
+class Batch(Answer):
+    """registration's BatchOut: a deferred batch's progress."""
+
+    batch_id: str
+    state: str
+    article: str
+    product_name: str
+    edition: str
+    count: int
+    issued: int
+
+
+class BatchAccepted(Batch):
+    """registration's BatchAccepted (202): with the key, shown once, that opens the batch's PINs."""
+
+    key: str
+
+
+class Catalogue:
+    def __init__(self, service: Service) -> None:
+        self.service = service
+
+    async def configurations(self, token: str) -> list[Configuration]:
+        body = await self.service.call("GET", "/v1/configurations", token=token)
+        return parsed(self.service.name, Listed[Configuration], body).items
+
+    async def products(self, token: str) -> list[Product]:
+        body = await self.service.call("GET", "/v1/products", token=token)
+        return parsed(self.service.name, Listed[Product], body).items
+
+    async def product(self, token: str, article: str) -> Product:
+        body = await self.service.call("GET", f"/v1/products/{segment(article)}", token=token)
+        return parsed(self.service.name, Product, body)
+
+    async def put_configuration(self, token: str, code: str, body: dict[str, Any]) -> None:
+        await self.service.call("PUT", f"/v1/configurations/{segment(code)}", token=token, json_body=body)
+
+    async def put_product(self, token: str, article: str, body: dict[str, Any]) -> None:
+        await self.service.call("PUT", f"/v1/products/{segment(article)}", token=token, json_body=body)
+
+    async def issue_numbers(self, token: str, article: str, body: dict[str, Any]) -> IssuedBatch | BatchAccepted:
+        """Up to 1,000 numbers in the answer (201); more as a deferred batch with its key (202)."""
+        path = f"/v1/products/{segment(article)}/registration-numbers"
+        answer = await self.service.call("POST", path, token=token, json_body=body)
+        if isinstance(answer, dict) and "key" in answer and "items" not in answer:
+            return parsed(self.service.name, BatchAccepted, answer)
+        return parsed(self.service.name, IssuedBatch, answer)
+
+    async def batch(self, token: str, batch_id: str) -> Batch:
+        body = await self.service.call("GET", f"/v1/number-batches/{batch_id}", token=token)
+        return parsed(self.service.name, Batch, body)
+
+    async def deliver_batch(self, token: str, batch_id: str, key: str) -> IssuedBatch:
+        """A done batch's numbers with their PINs, once: registration deletes them with this answer."""
+        path = f"/v1/number-batches/{batch_id}/delivery"
+        body = await self.service.call("POST", path, token=token, json_body={"key": key})
+        return parsed(self.service.name, IssuedBatch, body)
+
+
+def segment(value: str) -> str:
+    """A code, article or version as exactly one path segment."""
+    return quote(value, safe="")

@@ -1,0 +1,33 @@
+"""notifications' API as the operator cabinet uses it: the delivery log."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from services.portal.clients.answers import Answer, Listed, parsed
+from services.portal.clients.transport import Service
+
+
+class Delivery(Answer):
+    """notifications' Delivery: one row of the delivery log."""
+
+    id: int
+    recipient: str
+    template: str
+    language: str
+    subject: str
+    status: str
+    attempts: int
+    last_error: str | None = None
+    created_at: str
+    sent_at: str | None = None
+
+
+class Notifications:
+    def __init__(self, service: Service) -> None:
+        self.service = service
+
+    async def deliveries(self, token: str, query: dict[str, str]) -> Listed[Delivery]:
+        """A page of the log, newest first (`query`: recipient, status, limit, cursor)."""
+        body = await self.service.call("GET", "/v1/deliveries?" + urlencode(query), token=token)
+        return parsed(self.service.name, Listed[Delivery], body)

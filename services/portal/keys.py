@@ -1,0 +1,30 @@
+"""The portal's keys: what the app holds (settings, sessions, the services' clients) and what a request carries
+(its session and language). One place, so that every module reads the same key."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from services.portal.clients.catalogue import Catalogue
+from services.portal.clients.identity import Identity
+from services.portal.clients.invitations import Invitations
+from services.portal.clients.notifications import Notifications
+from services.portal.clients.transport import Service
+from services.portal.sessions import Session, Sessions
+from services.portal.settings import PortalSettings
+
+SETTINGS = web.AppKey("portal_settings", PortalSettings)
+SESSIONS = web.AppKey("sessions", Sessions)
+IDENTITY = web.AppKey("identity", Identity)
+INVITATIONS = web.AppKey("invitations", Invitations)
+# The other services, called with the user's token through `as_user` (their APIs are in each /openapi.json).
+REGISTRATION = web.AppKey("registration", Service)
+CONTRACTS = web.AppKey("contracts", Service)
+UPDATES = web.AppKey("updates", Service)
+CATALOGUE = web.AppKey("catalogue", Catalogue)  # registration's catalogue, typed
+NOTIFICATIONS = web.AppKey("notifications", Notifications)
+
+SESSION = web.RequestKey("session", Session)  # absent: no session
+LANGUAGE = web.RequestKey("language", str)
+SET_SESSION = web.RequestKey("set_session", Session)  # the response sets this session's cookie
+ENDED = web.RequestKey("session_ended", bool)  # the response clears the session cookie
