@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from services.identity import domain, invitations_store, partners_store, store
-from services.identity.api import open_account
+from services.identity import domain, store
+from services.identity.accounts import create_account
 from services.identity.app import SCHEMA
 from services.identity.passwords import Passwords
 from services.identity.settings import IdentitySettings
@@ -30,22 +30,22 @@ async def ensure_account(
             existing = await store.account_by_login(conn, login)
             if existing is not None:
                 if operator and not existing.is_operator:
-                    await partners_store.make_operator(conn, existing.id)
+                    await store.make_operator(conn, existing.id)
                     return "promoted"
                 return "exists"
             now = outbox.clock.now()
-            account = await store.insert_account(
+            account = await create_account(
                 conn,
+                outbox,
+                now,
                 login=login,
                 email=email,
                 full_name=full_name,
                 language="en",
                 password_hash=await passwords.hash(password),
-                now=now,
                 is_operator=operator,
             )
-            await open_account(conn, outbox, account, now)
-            await invitations_store.mark_email_verified(conn, account.id, now)
+            await store.mark_email_verified(conn, account.id, now)
             return "created"
     finally:
         passwords.close()

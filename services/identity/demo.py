@@ -10,10 +10,9 @@ import secrets
 import sys
 import uuid
 
-from services.identity import partners_store, store
+from services.identity import events, partners_store, store
 from services.identity.app import SCHEMA
 from services.identity.bootstrap import ensure_account
-from services.identity.partners_api import partner_created
 from services.identity.republish import republish_directory
 from services.identity.settings import IdentitySettings
 from shared.outbox import offline_transaction
@@ -51,7 +50,7 @@ async def ensure_demo_partner(settings: IdentitySettings) -> bool:
                 created_at=now,
             )
             await partners_store.insert_partner(conn, partner)
-            await outbox.add(conn, partner_created(partner))
+            await outbox.add(conn, events.partner_created(partner))
         admin = await store.account_by_login(conn, DEMO_PARTNER_ADMIN)
         if admin is not None:
             await partners_store.join_partner(conn, partner.id, admin.id, True, now)

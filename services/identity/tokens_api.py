@@ -15,18 +15,15 @@ from urllib.parse import unquote_plus
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from services.identity import domain, partners_store, store, tokens_store
-from services.identity.api import (
-    KEYS,
-    PASSWORDS,
-    SETTINGS,
-    LoginAttempt,
-    admit_login,
-)
+from services.identity import domain, logins, partners_store, store, subscribers_store, tokens_store
+from services.identity.api import KEYS, PASSWORDS, SETTINGS, THROTTLE
+from services.identity.domain import TooOften
+from services.identity.logins import LoginAttempt
 from services.identity.tokens import ACCESS_TOKEN_TTL, access_token_claims
 from shared.app import CLOCK, POOL
+from shared.forwarded import client_address
 from shared.http import Api
-from shared.problems import Problem, TooManyRequests
+from shared.problems import Problem
 
 routes = Api("ITS Portal identity: tokens")
 
@@ -192,7 +189,7 @@ async def _password_grant(request: web.Request, username: str, password: str, su
         if ok and account is not None and membership is not None:
             # Read again under a share lock, the token stamped after it: a change of the member made meanwhile
             # either shows in it or refuses it (shared.revocations).
-            granted = await store.membership(conn, account.id, membership.subscriber_id, for_token=True)
+            granted = await subscribers_store.membership(conn, account.id, membership.subscriber_id, for_token=True)
             if granted is not None:
                 tokens, refresh = _issue_tokens(request, account, granted, family_id=uuid.uuid4())
         await tokens_store.record_login_attempt(conn, attempt.login_key, attempt.address, clock.now(), ok, refresh)
@@ -251,17 +248,20 @@ async def _partner_staff_grant(request: web.Request, username: str, password: st
 
 async def _account_and_membership(
     request: web.Request, login: str, subscriber: str | None
-) -> tuple[store.Account | None, store.Membership | None]:
+) -> tuple[store.Account | None, subscribers_store.Membership | None]:
     async with request.app[POOL].acquire() as conn:
-        return await store.account_and_membership_by_login(conn, login, subscriber)
+        return await subscribers_store.account_and_membership_by_login(conn, login, subscriber)
 
 
 async def _admit_for_token(request: web.Request, login: str) -> LoginAttempt:
     """admit_login, its 429 said as the token endpoint says errors (RFC 6749 JSON; problem+json everywhere else)."""
+    attempt = LoginAttempt.of(login, client_address(request, request.app[SETTINGS].trusted_proxies))
     try:
-        return await admit_login(request, login)
-    except TooManyRequests as exc:
-        raise OAuthError("invalid_grant", exc.detail or exc.title, status=429, headers=exc.headers) from None
+        await logins.admit_login(request.app[POOL], request.app[THROTTLE], request.app[CLOCK], attempt)
+    except TooOften as exc:
+        headers = {"Retry-After": str(exc.retry_after)}
+        raise OAuthError("invalid_grant", exc.message, status=429, headers=headers) from None
+    return attempt
 
 
 async def _refresh_grant(request: web.Request, refresh_token: str, subscriber: str | None) -> TokenOut:
@@ -280,7 +280,9 @@ async def _refresh_grant(request: web.Request, refresh_token: str, subscriber: s
         if use.account_id and use.family_id and use.subscriber_id:
             account = await store.account_by_id(conn, use.account_id)
             # Under a share lock, the token stamped after it (shared.revocations).
-            membership = await store.membership(conn, use.account_id, subscriber or use.subscriber_id, for_token=True)
+            membership = await subscribers_store.membership(
+                conn, use.account_id, subscriber or use.subscriber_id, for_token=True
+            )
             if subscriber is not None and account is not None and membership is None:
                 # The grant is good, the subscriber asked for is not the account's (`invalid_scope`, RFC 6749
                 # §5.2). Raised inside the transaction: the refresh token stays unused and the session goes on.
@@ -317,7 +319,7 @@ async def revoke(request: web.Request, body: RevocationRequest) -> web.Response:
 
 
 def _issue_tokens(
-    request: web.Request, account: store.Account, membership: store.Membership, *, family_id: uuid.UUID
+    request: web.Request, account: store.Account, membership: subscribers_store.Membership, *, family_id: uuid.UUID
 ) -> tuple[TokenOut, tokens_store.NewRefreshToken]:
     """An access token and a refresh token for `account` acting for `membership`'s subscriber.
 
