@@ -4,6 +4,7 @@ through an invitation, by an operator's command or as demo data."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from rules.refusal import Refusal, Refused
@@ -22,6 +23,16 @@ VERIFICATION_LINK_INVALID = Refusal(
 )
 
 
+@dataclass(frozen=True)
+class AccountDetails:
+    """What a person gives for a new account."""
+
+    login: str
+    email: str
+    full_name: str | None
+    language: str = "en"
+
+
 async def password_hash(passwords: Passwords, password: str, *, field: str, login: str, email: str) -> str:
     """The hash of a password the policy accepts for this login and address; refused naming `field` otherwise."""
     try:
@@ -35,12 +46,9 @@ async def create_account(
     conn: Connection,
     outbox: Outbox,
     now: datetime,
-    *,
-    login: str,
-    email: str,
-    full_name: str | None,
-    language: str,
+    details: AccountDetails,
     password_hash: str,
+    *,
     is_operator: bool = False,
     email_taken: str = "an account with this e-mail already exists",
 ) -> store.Account:
@@ -48,10 +56,10 @@ async def create_account(
     try:
         account = await store.insert_account(
             conn,
-            login=login,
-            email=email,
-            full_name=full_name,
-            language=language,
+            login=details.login,
+            email=details.email,
+            full_name=details.full_name,
+            language=details.language,
             password_hash=password_hash,
             now=now,
             is_operator=is_operator,
@@ -81,27 +89,14 @@ async def register_account(
     passwords: Passwords,
     links: EmailLinks,
     clock: Clock,
-    *,
-    login: str,
+    details: AccountDetails,
     password: str,
-    email: str,
-    full_name: str | None,
-    language: str,
 ) -> store.Account:
     """ACC-1: a person registers; the address is verified by the link then sent to it (ACC-2)."""
-    new_hash = await password_hash(passwords, password, field="password", login=login, email=email)
+    new_hash = await password_hash(passwords, password, field="password", login=details.login, email=details.email)
     now = clock.now()
     async with pool.acquire() as conn, conn.transaction():
-        account = await create_account(
-            conn,
-            outbox,
-            now,
-            login=login,
-            email=email,
-            full_name=full_name,
-            language=language,
-            password_hash=new_hash,
-        )
+        account = await create_account(conn, outbox, now, details, new_hash)
         await send_verification(conn, outbox, links, account, now)
     return account
 

@@ -106,11 +106,8 @@ async def register_account(request: web.Request, body: NewAccount) -> AccountOut
         app[PASSWORDS],
         EmailLinks.of(app[SETTINGS]),
         app[CLOCK],
-        login=body.login,
-        password=body.password,
-        email=body.email,
-        full_name=body.full_name,
-        language=body.language,
+        accounts.AccountDetails(body.login, body.email, body.full_name, body.language),
+        body.password,
     )
     return AccountOut.of(account)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from services.identity import domain, store
-from services.identity.accounts import create_account
+from services.identity.accounts import AccountDetails, create_account
 from services.identity.app import SCHEMA
 from services.identity.passwords import Passwords
 from services.identity.settings import IdentitySettings
@@ -34,17 +34,9 @@ async def ensure_account(
                     return "promoted"
                 return "exists"
             now = outbox.clock.now()
-            account = await create_account(
-                conn,
-                outbox,
-                now,
-                login=login,
-                email=email,
-                full_name=full_name,
-                language="en",
-                password_hash=await passwords.hash(password),
-                is_operator=operator,
-            )
+            details = AccountDetails(login, email, full_name)
+            password_hash = await passwords.hash(password)
+            account = await create_account(conn, outbox, now, details, password_hash, is_operator=operator)
             await store.mark_email_verified(conn, account.id, now)
             return "created"
     finally:

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from rules.refusal import Refusal, Refused
 from services.identity import domain, events, invitations_store, partners_store, store, subscribers_store
-from services.identity.accounts import account_of, create_account, password_hash, send_verification
+from services.identity.accounts import AccountDetails, account_of, create_account, password_hash, send_verification
 from services.identity.invitations_store import Invitation
 from services.identity.links import EmailLinks
 from services.identity.passwords import Passwords
@@ -59,31 +59,19 @@ async def register_and_accept(
     links: EmailLinks,
     clock: Clock,
     token: str,
-    *,
-    login: str,
+    details: AccountDetails,
     password: str,
-    email: str,
-    full_name: str,
 ) -> Acceptance:
     """A new account (SUB-1 holds for everyone), its address verified by the invitation's link when it is the
     address invited, else by a link of its own (INV-5)."""
-    new_hash = await password_hash(passwords, password, field="password", login=login, email=email)
+    new_hash = await password_hash(passwords, password, field="password", login=details.login, email=details.email)
     now = clock.now()
     async with pool.acquire() as conn, conn.transaction():
         invitation = await invitations_store.open_invitation_by_token(conn, domain.token_hash(token), now)
         if invitation is None:
             raise Refused(INVITATION_NOT_FOUND)
-        account = await create_account(
-            conn,
-            outbox,
-            now,
-            login=login,
-            email=email,
-            full_name=full_name,
-            language="en",
-            password_hash=new_hash,
-            email_taken="an account with this e-mail already exists: log in and accept",
-        )
+        email_taken = "an account with this e-mail already exists: log in and accept"
+        account = await create_account(conn, outbox, now, details, new_hash, email_taken=email_taken)
         if domain.same_email(account.email, invitation.email):
             await store.mark_email_verified(conn, account.id, now)  # the link reached this address (ACC-2)
         else:

@@ -13,7 +13,7 @@ from services.identity.accounts import account_of
 from services.identity.invitations_store import Invitation, Target
 from services.identity.links import EmailLinks
 from services.identity.partners import PartnerCaller, administered_partner
-from services.identity.subscribers import owner_membership
+from services.identity.subscribers import Acting, owner_membership
 from shared.db import Connection, Pool
 from shared.outbox import Outbox
 
@@ -45,110 +45,86 @@ class Inviter:
         )
 
 
-async def subscriber_inviter(conn: Connection, owner_id: uuid.UUID, subscriber_id: uuid.UUID) -> Inviter:
+@dataclass(frozen=True)
+class ForPartner:
+    """An operator or a partner's admin, inviting to the partner's staff."""
+
+    caller: PartnerCaller
+    partner_id: uuid.UUID
+
+
+async def inviter(conn: Connection, inviting: Acting | ForPartner) -> Inviter:
+    """Who invites: a subscriber's owner (acting for it) or one who administers a partner."""
+    if isinstance(inviting, ForPartner):
+        return await partner_inviter(conn, inviting.caller, inviting.partner_id)
+    return await subscriber_inviter(conn, inviting)
+
+
+async def subscriber_inviter(conn: Connection, owner: Acting) -> Inviter:
     """The subscriber's owner (SUB-4), with a verified address (INV-1)."""
-    membership = await owner_membership(conn, owner_id, subscriber_id)
+    membership = await owner_membership(conn, owner)
     subscriber = await subscribers_store.subscriber(conn, membership.subscriber_id)
-    owner = await account_of(conn, owner_id)
+    account = await account_of(conn, owner.account_id)
     assert subscriber is not None
-    if not owner.email_verified:  # rule INV-1
+    if not account.email_verified:  # rule INV-1
         raise Refused(Refusal("email-not-verified", "verify your e-mail address before inviting users", "forbidden"))
     return Inviter(
-        Target.subscriber(subscriber.id), subscriber.name, subscriber.owner_name, owner.email, owner.language
+        Target.subscriber(subscriber.id), subscriber.name, subscriber.owner_name, account.email, account.language
     )
 
 
 async def partner_inviter(conn: Connection, caller: PartnerCaller, partner_id: uuid.UUID) -> Inviter:
     """An operator or one of the partner's admins."""
     partner = await administered_partner(conn, caller, partner_id)
-    inviter = await account_of(conn, caller.account_id)
-    name = inviter.full_name or inviter.login
-    return Inviter(Target.partner(partner.id), partner.name, name, inviter.email, inviter.language)
+    account = await account_of(conn, caller.account_id)
+    name = account.full_name or account.login
+    return Inviter(Target.partner(partner.id), partner.name, name, account.email, account.language)
 
 
 async def issue_invitation(
-    conn: Connection,
+    pool: Pool,
     outbox: Outbox,
     links: EmailLinks,
     now: datetime,
-    inviter: Inviter,
+    inviting: Acting | ForPartner,
     *,
     email: str,
     full_name: str,
     its_access: bool = False,
     partner_admin: bool = False,
 ) -> Invitation:
-    """A pending invitation, mailed with its link (INV-2); it voids the open ones to the same address (INV-4)."""
-    await limit_invitation_sends(conn, inviter.target, now)
-    invitation = Invitation.new(
-        inviter.target,
-        email=email,
-        full_name=full_name,
-        its_access=its_access,
-        partner_admin=partner_admin,
-        text=inviter.text(full_name, its_access),
-        now=now,
-        valid_for=domain.INVITATION_TTL,
-    )
-    token = domain.new_token()
-    await invitations_store.insert_invitation(conn, invitation, domain.token_hash(token))
-    await _announce(conn, outbox, links, invitation, inviter, token)
+    """A pending invitation, mailed with its link (INV-1, INV-2); it voids the open ones to the same address (INV-4).
+    To a subscriber's users with the ITS right or without; to a partner's staff as an admin or not."""
+    async with pool.acquire() as conn, conn.transaction():
+        sender = await inviter(conn, inviting)
+        await limit_invitation_sends(conn, sender.target, now)
+        invitation = Invitation.new(
+            sender.target,
+            email=email,
+            full_name=full_name,
+            its_access=its_access,
+            partner_admin=partner_admin,
+            text=sender.text(full_name, its_access),
+            now=now,
+            valid_for=domain.INVITATION_TTL,
+        )
+        token = domain.new_token()
+        await invitations_store.insert_invitation(conn, invitation, domain.token_hash(token))
+        await _announce(conn, outbox, links, invitation, sender, token)
     return invitation
 
 
-async def invite_user(
-    pool: Pool,
-    outbox: Outbox,
-    links: EmailLinks,
-    now: datetime,
-    *,
-    owner_id: uuid.UUID,
-    subscriber_id: uuid.UUID,
-    email: str,
-    full_name: str,
-    its_access: bool,
-) -> Invitation:
-    """INV-1: the owner invites a person to the subscriber's users, with the ITS right or without."""
-    async with pool.acquire() as conn, conn.transaction():
-        inviter = await subscriber_inviter(conn, owner_id, subscriber_id)
-        return await issue_invitation(
-            conn, outbox, links, now, inviter, email=email, full_name=full_name, its_access=its_access
-        )
-
-
-async def invite_staff(
-    pool: Pool,
-    outbox: Outbox,
-    links: EmailLinks,
-    now: datetime,
-    caller: PartnerCaller,
-    *,
-    partner_id: uuid.UUID,
-    email: str,
-    full_name: str,
-    admin: bool,
-) -> Invitation:
-    """A person invited to the partner's staff; an admin invites staff and manages the API clients."""
-    async with pool.acquire() as conn, conn.transaction():
-        inviter = await partner_inviter(conn, caller, partner_id)
-        return await issue_invitation(
-            conn, outbox, links, now, inviter, email=email, full_name=full_name, partner_admin=admin
-        )
-
-
-async def invitation_text(
-    pool: Pool, owner_id: uuid.UUID, subscriber_id: uuid.UUID, *, full_name: str, its_access: bool
-) -> str:
+async def invitation_text(pool: Pool, owner: Acting, *, full_name: str, its_access: bool) -> str:
     """INV-2: the text an invitation would send, sending nothing."""
     async with pool.acquire() as conn:
-        inviter = await subscriber_inviter(conn, owner_id, subscriber_id)
-    return inviter.text(full_name, its_access)
+        sender = await subscriber_inviter(conn, owner)
+    return sender.text(full_name, its_access)
 
 
-async def invitations(pool: Pool, owner_id: uuid.UUID, subscriber_id: uuid.UUID) -> list[Invitation]:
+async def invitations(pool: Pool, owner: Acting) -> list[Invitation]:
     """INV-6: every invitation the subscriber made, newest first."""
     async with pool.acquire() as conn:
-        membership = await owner_membership(conn, owner_id, subscriber_id)
+        membership = await owner_membership(conn, owner)
         return await invitations_store.invitations(conn, Target.subscriber(membership.subscriber_id))
 
 
@@ -157,21 +133,19 @@ async def resend_invitation(
     outbox: Outbox,
     links: EmailLinks,
     now: datetime,
-    *,
-    owner_id: uuid.UUID,
-    subscriber_id: uuid.UUID,
+    owner: Acting,
     invitation_id: uuid.UUID,
 ) -> Invitation:
     """INV-3: a new link, valid INVITATION_TTL more, for a pending or expired invitation."""
     async with pool.acquire() as conn, conn.transaction():
-        inviter = await subscriber_inviter(conn, owner_id, subscriber_id)
-        if await invitations_store.invitation(conn, inviter.target, invitation_id) is None:
+        sender = await subscriber_inviter(conn, owner)
+        if await invitations_store.invitation(conn, sender.target, invitation_id) is None:
             raise Refused(NO_SUCH_INVITATION)
-        await limit_invitation_sends(conn, inviter.target, now)
+        await limit_invitation_sends(conn, sender.target, now)
         token = domain.new_token()
         valid_until = now + domain.INVITATION_TTL
         invitation = await invitations_store.resend_invitation(
-            conn, inviter.target, invitation_id, domain.token_hash(token), now, valid_until
+            conn, sender.target, invitation_id, domain.token_hash(token), now, valid_until
         )
         if invitation is None:
             raise Refused(
@@ -181,15 +155,13 @@ async def resend_invitation(
                     "conflict",
                 )
             )
-        await _announce(conn, outbox, links, invitation, inviter, token)
+        await _announce(conn, outbox, links, invitation, sender, token)
     return invitation
 
 
-async def revoke_invitation(
-    pool: Pool, now: datetime, *, owner_id: uuid.UUID, subscriber_id: uuid.UUID, invitation_id: uuid.UUID
-) -> Invitation:
+async def revoke_invitation(pool: Pool, now: datetime, owner: Acting, invitation_id: uuid.UUID) -> Invitation:
     async with pool.acquire() as conn, conn.transaction():
-        membership = await owner_membership(conn, owner_id, subscriber_id)
+        membership = await owner_membership(conn, owner)
         target = Target.subscriber(membership.subscriber_id)
         if await invitations_store.invitation(conn, target, invitation_id) is None:
             raise Refused(NO_SUCH_INVITATION)
@@ -210,14 +182,14 @@ async def limit_invitation_sends(conn: Connection, target: Target, now: datetime
 
 
 async def _announce(
-    conn: Connection, outbox: Outbox, links: EmailLinks, invitation: Invitation, inviter: Inviter, token: str
+    conn: Connection, outbox: Outbox, links: EmailLinks, invitation: Invitation, sender: Inviter, token: str
 ) -> None:
     event = events.invitation_sent(
         invitation,
-        organisation_name=inviter.organisation_name,
-        inviter_name=inviter.name,
-        inviter_email=inviter.email,
-        inviter_language=inviter.language,
+        organisation_name=sender.organisation_name,
+        inviter_name=sender.name,
+        inviter_email=sender.email,
+        inviter_language=sender.language,
         url=links.invitation(token),
     )
     await outbox.add(conn, event)

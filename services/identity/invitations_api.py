@@ -10,11 +10,12 @@ from pydantic import BaseModel, EmailStr
 
 from rules.refusal import Refused
 from services.identity import domain, invitation_acceptance, invitations
+from services.identity.accounts import AccountDetails
 from services.identity.api import PASSWORDS, SETTINGS, AccountOut, Login, Password
 from services.identity.invitation_acceptance import INVITATION_NOT_FOUND, TERMS_NOT_ACCEPTED, Acceptance
 from services.identity.invitations_store import Invitation
 from services.identity.links import EmailLinks
-from services.identity.subscribers_api import Contact, Name
+from services.identity.subscribers_api import Contact, Name, acting
 from shared.app import CLOCK, OUTBOX, POOL
 from shared.auth import Caller
 from shared.http import Api, Link
@@ -95,9 +96,8 @@ class RegisterThroughInvitation(StrictModel):
     tags=("invitations",),
 )
 async def preview_invitation(request: web.Request, caller: Caller, body: NewInvitation) -> InvitationText:
-    subscriber_id = caller.require_subscriber().id
     text = await invitations.invitation_text(
-        request.app[POOL], caller.account_id, subscriber_id, full_name=body.full_name, its_access=body.its_access
+        request.app[POOL], acting(caller), full_name=body.full_name, its_access=body.its_access
     )
     return InvitationText(text=text)
 
@@ -117,15 +117,13 @@ async def preview_invitation(request: web.Request, caller: Caller, body: NewInvi
     },
 )
 async def invite(request: web.Request, caller: Caller, body: NewInvitation) -> InvitationOut:
-    subscriber_id = caller.require_subscriber().id
-    now = request.app[CLOCK].now()
-    invitation = await invitations.invite_user(
+    owner, now = acting(caller), request.app[CLOCK].now()
+    invitation = await invitations.issue_invitation(
         request.app[POOL],
         request.app[OUTBOX],
         EmailLinks.of(request.app[SETTINGS]),
         now,
-        owner_id=caller.account_id,
-        subscriber_id=subscriber_id,
+        owner,
         email=body.email,
         full_name=body.full_name,
         its_access=body.its_access,
@@ -142,9 +140,8 @@ async def invite(request: web.Request, caller: Caller, body: NewInvitation) -> I
     tags=("invitations",),
 )
 async def list_invitations(request: web.Request, caller: Caller) -> InvitationList:
-    subscriber_id = caller.require_subscriber().id
-    now = request.app[CLOCK].now()
-    rows = await invitations.invitations(request.app[POOL], caller.account_id, subscriber_id)
+    owner, now = acting(caller), request.app[CLOCK].now()
+    rows = await invitations.invitations(request.app[POOL], owner)
     return InvitationList(items=[_invitation_out(i, now) for i in rows])
 
 
@@ -158,16 +155,9 @@ async def list_invitations(request: web.Request, caller: Caller) -> InvitationLi
 )
 async def resend(request: web.Request, caller: Caller) -> InvitationOut:
     invitation_id = _invitation_id(request)
-    subscriber_id = caller.require_subscriber().id
-    now = request.app[CLOCK].now()
+    owner, now, app = acting(caller), request.app[CLOCK].now(), request.app
     invitation = await invitations.resend_invitation(
-        request.app[POOL],
-        request.app[OUTBOX],
-        EmailLinks.of(request.app[SETTINGS]),
-        now,
-        owner_id=caller.account_id,
-        subscriber_id=subscriber_id,
-        invitation_id=invitation_id,
+        app[POOL], app[OUTBOX], EmailLinks.of(app[SETTINGS]), now, owner, invitation_id
     )
     return _invitation_out(invitation, now)
 
@@ -182,11 +172,8 @@ async def resend(request: web.Request, caller: Caller) -> InvitationOut:
 )
 async def revoke_invitation(request: web.Request, caller: Caller) -> InvitationOut:
     invitation_id = _invitation_id(request)
-    subscriber_id = caller.require_subscriber().id
-    now = request.app[CLOCK].now()
-    invitation = await invitations.revoke_invitation(
-        request.app[POOL], now, owner_id=caller.account_id, subscriber_id=subscriber_id, invitation_id=invitation_id
-    )
+    owner, now = acting(caller), request.app[CLOCK].now()
+    invitation = await invitations.revoke_invitation(request.app[POOL], now, owner, invitation_id)
     return _invitation_out(invitation, now)
 
 
@@ -248,10 +235,8 @@ async def register_and_accept(request: web.Request, body: RegisterThroughInvitat
         EmailLinks.of(request.app[SETTINGS]),
         request.app[CLOCK],
         token,
-        login=body.login,
-        password=body.password,
-        email=body.email,
-        full_name=body.full_name,
+        AccountDetails(body.login, body.email, body.full_name),
+        body.password,
     )
     return _accepted(acceptance)
 

@@ -7,7 +7,7 @@ import uuid
 
 from rules.refusal import Refusal, Refused
 from services.identity import events, subscribers_store, tokens_store
-from services.identity.subscribers import owner_membership
+from services.identity.subscribers import Acting, owner_membership
 from shared.clock import Clock
 from shared.db import Connection, Pool
 from shared.outbox import Outbox
@@ -19,15 +19,14 @@ async def set_rights(
     pool: Pool,
     outbox: Outbox,
     clock: Clock,
-    *,
-    owner_id: uuid.UUID,
-    subscriber_id: uuid.UUID,
+    owner: Acting,
     account_id: uuid.UUID,
+    *,
     its_access: bool,
 ) -> None:
     """Rule SUB-5: the owner grants or takes a user's right; the owner has every right."""
     async with pool.acquire() as conn, conn.transaction():
-        membership = await owner_membership(conn, owner_id, subscriber_id)
+        membership = await owner_membership(conn, owner)
         await _lock_user(
             conn, membership.subscriber_id, account_id, "the owner has every right; they cannot be changed"
         )
@@ -40,13 +39,11 @@ async def set_rights(
         )
 
 
-async def exclude_member(
-    pool: Pool, outbox: Outbox, clock: Clock, *, owner_id: uuid.UUID, subscriber_id: uuid.UUID, account_id: uuid.UUID
-) -> None:
+async def exclude_member(pool: Pool, outbox: Outbox, clock: Clock, owner: Acting, account_id: uuid.UUID) -> None:
     """Rule SUB-6, at once: no refresh, no new token for this subscriber; every service (identity too) refuses the
     tokens issued before `excluded_at` (shared.revocations)."""
     async with pool.acquire() as conn, conn.transaction():
-        membership = await owner_membership(conn, owner_id, subscriber_id)
+        membership = await owner_membership(conn, owner)
         await _lock_user(conn, membership.subscriber_id, account_id, "the owner cannot be excluded")
         now = clock.now()  # after the lock (shared.revocations)
         await subscribers_store.exclude_member(conn, membership.subscriber_id, account_id, now)

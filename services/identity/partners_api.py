@@ -200,16 +200,15 @@ class PartnerUserList(BaseModel):
 async def invite_staff(request: web.Request, caller: Caller, body: NewPartnerInvitation) -> PartnerInvitationOut:
     partner_id = path_uuid(request, "partner_id")
     now = request.app[CLOCK].now()
-    invitation = await invitations.invite_staff(
+    invitation = await invitations.issue_invitation(
         request.app[POOL],
         request.app[OUTBOX],
         EmailLinks.of(request.app[SETTINGS]),
         now,
-        partner_caller(caller),
-        partner_id=partner_id,
+        invitations.ForPartner(partner_caller(caller), partner_id),
         email=body.email,
         full_name=body.full_name,
-        admin=body.admin,
+        partner_admin=body.admin,
     )
     return _partner_invitation_out(invitation, now)
 

@@ -14,6 +14,7 @@ from aiohttp import web
 from pydantic import BaseModel, StringConstraints
 
 from services.identity import domain, members, subscribers
+from services.identity.subscribers import Acting
 from services.identity.subscribers_store import Membership, Subscriber
 from shared.app import CLOCK, OUTBOX, POOL
 from shared.auth import Caller
@@ -90,8 +91,7 @@ class Rights(StrictModel):
     tags=("subscribers",),
 )
 async def get_subscriber(request: web.Request, caller: Caller) -> SubscriberOut:
-    subscriber_id = caller.require_subscriber().id
-    return _subscriber_out(*await subscribers.subscriber_of(request.app[POOL], caller.account_id, subscriber_id))
+    return _subscriber_out(*await subscribers.subscriber_of(request.app[POOL], acting(caller)))
 
 
 @routes.patch(
@@ -104,10 +104,7 @@ async def get_subscriber(request: web.Request, caller: Caller) -> SubscriberOut:
     tags=("subscribers",),
 )
 async def rename_subscriber(request: web.Request, caller: Caller, body: Rename) -> SubscriberOut:
-    subscriber_id = caller.require_subscriber().id
-    renamed = await subscribers.rename_subscriber(
-        request.app[POOL], request.app[OUTBOX], caller.account_id, subscriber_id, body.name
-    )
+    renamed = await subscribers.rename_subscriber(request.app[POOL], request.app[OUTBOX], acting(caller), body.name)
     return _subscriber_out(*renamed)
 
 
@@ -146,8 +143,7 @@ async def my_subscribers(request: web.Request, caller: Caller) -> MembershipList
     tags=("users",),
 )
 async def list_users(request: web.Request, caller: Caller) -> UserList:
-    subscriber_id = caller.require_subscriber().id
-    rows = await subscribers.users(request.app[POOL], caller.account_id, subscriber_id)
+    rows = await subscribers.users(request.app[POOL], acting(caller))
     return UserList(
         items=[
             UserOut(
@@ -177,15 +173,8 @@ async def list_users(request: web.Request, caller: Caller) -> UserList:
 )
 async def set_rights(request: web.Request, caller: Caller, body: Rights) -> None:
     account_id = _account_id(request)
-    await members.set_rights(
-        request.app[POOL],
-        request.app[OUTBOX],
-        request.app[CLOCK],
-        owner_id=caller.account_id,
-        subscriber_id=caller.require_subscriber().id,
-        account_id=account_id,
-        its_access=body.its_access,
-    )
+    app = request.app
+    await members.set_rights(app[POOL], app[OUTBOX], app[CLOCK], acting(caller), account_id, its_access=body.its_access)
 
 
 @routes.delete(
@@ -198,14 +187,8 @@ async def set_rights(request: web.Request, caller: Caller, body: Rights) -> None
 )
 async def exclude_user(request: web.Request, caller: Caller) -> None:
     account_id = _account_id(request)
-    await members.exclude_member(
-        request.app[POOL],
-        request.app[OUTBOX],
-        request.app[CLOCK],
-        owner_id=caller.account_id,
-        subscriber_id=caller.require_subscriber().id,
-        account_id=account_id,
-    )
+    app = request.app
+    await members.exclude_member(app[POOL], app[OUTBOX], app[CLOCK], acting(caller), account_id)
 
 
 # ---- helpers ------------------------------------------------------------------------------
@@ -220,6 +203,11 @@ def _subscriber_out(subscriber: Subscriber, membership: Membership) -> Subscribe
         role=membership.role,
         rights=domain.member_rights(membership.role, membership.its_access),
     )
+
+
+def acting(caller: Caller) -> Acting:
+    """The caller, acting for the subscriber its token names (SUB-7)."""
+    return Acting(caller.account_id, caller.require_subscriber().id)
 
 
 def _account_id(request: web.Request) -> uuid.UUID:
