@@ -107,25 +107,26 @@ class Issuer:
         return Issued(access, " ".join(scopes), refresh), row
 
 
+@dataclass(frozen=True)
+class PasswordLogin:
+    """A person logging in with login and password (ACC-3), from a client address (throttled per address too)."""
+
+    username: str
+    password: str
+    address: str
+
+
 async def password_grant(
     pool: Pool,
     passwords: Passwords,
     policy: ThrottlePolicy,
     issuer: Issuer,
-    *,
-    username: str,
-    password: str,
+    login: PasswordLogin,
     subscriber: str | None,
-    address: str,
 ) -> Issued:
     """Rule ACC-3, and SUB-7: the token acts for one subscriber, the account's own unless named."""
-    # Round trips are few on purpose: the hash should be nearly all of a login's time.
     clock = issuer.clock
-    attempt = LoginAttempt.of(username, address)
-    (account, membership), _ = await asyncio.gather(
-        _account_and_membership(pool, username, subscriber), admit_login(pool, policy, clock, attempt)
-    )
-    ok = await passwords.verify(account.password_hash if account else None, password)
+    account, membership, attempt, ok = await _check_password(pool, passwords, policy, clock, login, subscriber)
     tokens, refresh = (None, None)
     async with pool.acquire() as conn, conn.transaction():
         if ok and account is not None and membership is not None:
@@ -140,7 +141,7 @@ async def password_grant(
     if tokens is None:
         raise GrantRefused("invalid_grant", f"this account is not a member of subscriber {subscriber}")
     if passwords.needs_rehash(account.password_hash):
-        new_hash = await passwords.hash(password)
+        new_hash = await passwords.hash(login.password)
         async with pool.acquire() as conn:
             await store.set_password(conn, account.id, new_hash, clock.now())
     return tokens
@@ -151,22 +152,15 @@ async def partner_staff_grant(
     passwords: Passwords,
     policy: ThrottlePolicy,
     issuer: Issuer,
-    *,
-    username: str,
-    password: str,
+    login: PasswordLogin,
     partner_id: uuid.UUID,
-    address: str,
 ) -> Issued:
     """A partner's staff member logs in for the partner: scope `partner`, no subscriber.
 
     Only an access token: a partner session starts from the password again after 15 minutes.
     """
     clock = issuer.clock
-    attempt = LoginAttempt.of(username, address)
-    (account, _), _ = await asyncio.gather(
-        _account_and_membership(pool, username, None), admit_login(pool, policy, clock, attempt)
-    )
-    ok = await passwords.verify(account.password_hash if account else None, password)
+    account, _, attempt, ok = await _check_password(pool, passwords, policy, clock, login, None)
     access = None
     async with pool.acquire() as conn, conn.transaction():
         await tokens_store.record_login_attempt(conn, attempt.login_key, attempt.address, clock.now(), ok)
@@ -249,6 +243,25 @@ async def revoke_refresh_token(pool: Pool, clock: Clock, token: str) -> None:
     """Logging out (RFC 7009): the refresh token's family is revoked; an unknown token changes nothing."""
     async with pool.acquire() as conn:
         await tokens_store.revoke_token_family(conn, domain.token_hash(token), clock.now())
+
+
+async def _check_password(
+    pool: Pool,
+    passwords: Passwords,
+    policy: ThrottlePolicy,
+    clock: Clock,
+    login: PasswordLogin,
+    subscriber: str | None,
+) -> tuple[store.Account | None, subscribers_store.Membership | None, LoginAttempt, bool]:
+    """The account and its membership of `subscriber` (its own when None), the attempt once admitted (throttling
+    refuses with TooOften), and whether the password is right. Recording the attempt is the caller's."""
+    # Round trips are few on purpose: the hash should be nearly all of a login's time.
+    attempt = LoginAttempt.of(login.username, login.address)
+    (account, membership), _ = await asyncio.gather(
+        _account_and_membership(pool, login.username, subscriber), admit_login(pool, policy, clock, attempt)
+    )
+    ok = await passwords.verify(account.password_hash if account else None, login.password)
+    return account, membership, attempt, ok
 
 
 async def _account_and_membership(

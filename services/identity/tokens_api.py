@@ -120,28 +120,14 @@ async def _grant(request: web.Request, body: TokenRequest) -> Issued:
     if body.grant_type == "password":
         if not body.username or not body.password:
             raise OAuthError("invalid_request", "username and password are required")
-        address = client_address(request, app[SETTINGS].trusted_proxies)
-        if body.partner:
-            return await grants.partner_staff_grant(
-                pool,
-                app[PASSWORDS],
-                app[THROTTLE],
-                issuer,
-                username=body.username,
-                password=body.password,
-                partner_id=_partner_id(body.partner),
-                address=address,
-            )
-        return await grants.password_grant(
-            pool,
-            app[PASSWORDS],
-            app[THROTTLE],
-            issuer,
-            username=body.username,
-            password=body.password,
-            subscriber=body.subscriber or None,
-            address=address,
+        login = grants.PasswordLogin(
+            body.username, body.password, client_address(request, app[SETTINGS].trusted_proxies)
         )
+        if body.partner:
+            partner_id = _partner_id(body.partner)
+            return await grants.partner_staff_grant(pool, app[PASSWORDS], app[THROTTLE], issuer, login, partner_id)
+        subscriber = body.subscriber or None
+        return await grants.password_grant(pool, app[PASSWORDS], app[THROTTLE], issuer, login, subscriber)
     if body.grant_type == "refresh_token":
         if not body.refresh_token:
             raise OAuthError("invalid_request", "refresh_token is required")
