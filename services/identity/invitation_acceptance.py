@@ -75,7 +75,7 @@ async def register_and_accept(
         if domain.same_email(account.email, invitation.email):
             await store.mark_email_verified(conn, account.id, now)  # the link reached this address (ACC-2)
         else:
-            await send_verification(conn, outbox, links, account, now)
+            await send_verification(conn, outbox, links, account, now)  # INV-5: a changed address is verified anew
         accepted = await _accept(conn, outbox, token, account, now, check_email=False)
         fresh = await store.account_by_id(conn, account.id)
     return Acceptance(accepted.invitation, accepted.subscriber, accepted.partner, fresh)
