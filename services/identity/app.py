@@ -7,9 +7,19 @@ from pathlib import Path
 
 from aiohttp import web
 
-from services.identity import api, invitations_api, partners_api, subscribers_api, tokens_api, tokens_store
+from services.identity import (
+    api,
+    invitations_api,
+    partner_clients_api,
+    partners_api,
+    passwords_api,
+    subscribers_api,
+    tokens_api,
+    tokens_store,
+)
 from services.identity.domain import ThrottlePolicy
 from services.identity.passwords import Passwords
+from services.identity.problems import refusals_middleware
 from services.identity.settings import IdentitySettings
 from services.identity.tokens import SigningKeys
 from shared.app import CLOCK, POOL, setup_auth, setup_bus, setup_db, setup_jobs, setup_outbox, setup_revocations
@@ -24,16 +34,19 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # Every route of the service, in one OpenAPI document.
 ROUTES = Api("ITS Portal identity", description="Accounts, tokens, subscribers and invitations (ACC, SUB, INV).")
 ROUTES.include(api.routes)
+ROUTES.include(passwords_api.routes)
 ROUTES.include(tokens_api.routes)
 ROUTES.include(subscribers_api.routes)
 ROUTES.include(invitations_api.routes)
 ROUTES.include(partners_api.routes)
+ROUTES.include(partner_clients_api.routes)
 
 __all__ = ["MIGRATIONS", "SCHEMA", "IdentitySettings", "create_app"]
 
 
 def create_app(settings: IdentitySettings) -> web.Application:
     app = create_service_app(settings, service="identity", api=ROUTES)
+    app.middlewares.append(refusals_middleware)  # inside the kernel's problem middleware: refusals as problems
     app[api.SETTINGS] = settings
     app[api.THROTTLE] = ThrottlePolicy()
     setup_db(app, SCHEMA)

@@ -26,6 +26,14 @@ class PasswordRejected(ValueError):
     """The password breaks the policy; the message says why, for the person choosing it."""
 
 
+class TooOften(Exception):
+    """Asked too often (logins, verification mails, invitations): refused until `retry_after` seconds pass."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.message, self.retry_after = message, retry_after
+
+
 @cache
 def common_passwords() -> frozenset[str]:
     """30,000 most common passwords (zxcvbn's list, from leaked password corpora)."""

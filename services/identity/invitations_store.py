@@ -9,6 +9,7 @@ from typing import Literal
 
 import asyncpg
 
+from services.identity.domain import InvitationTimes
 from shared.db import Connection
 
 # ---- invitations (INV-1..6) ---------------------------------------------------------------
@@ -77,6 +78,10 @@ class Invitation:
             revoked_at=None,
             superseded_at=None,
         )
+
+    @property
+    def times(self) -> InvitationTimes:
+        return InvitationTimes(self.valid_until, self.accepted_at, self.revoked_at, self.superseded_at)
 
     @property
     def target(self) -> Target:
@@ -220,10 +225,4 @@ async def accept_invitation(
             account_id,
             now,
         )
-    )
-
-
-async def mark_email_verified(conn: Connection, account_id: uuid.UUID, now: datetime) -> None:
-    await conn.execute(
-        "UPDATE accounts SET email_verified_at = coalesce(email_verified_at, $2) WHERE id = $1", account_id, now
     )

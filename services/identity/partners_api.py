@@ -1,13 +1,10 @@
-"""identity's partner API: partners (franchisees) and their systems' API clients.
+"""identity's partner API: partners (franchisees) and their staff.
 
-Operators create partners and clients; a partner system authenticates with OAuth 2.0
-client_credentials (see api.token) and sees only its own partner.
+Operators create partners; a partner sees only its own (its systems' API clients: partner_clients_api).
 """
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 import uuid
 from datetime import datetime
 from typing import Annotated
@@ -15,25 +12,17 @@ from typing import Annotated
 from aiohttp import web
 from pydantic import BaseModel, EmailStr, StringConstraints
 
-from services.identity import domain, invitations_store, partners_store, store
-from services.identity.api import email_link
-from services.identity.invitations_api import limit_invitation_sends
+from services.identity import domain, invitations, partners
+from services.identity.api import SETTINGS
+from services.identity.invitations_store import Invitation
+from services.identity.links import EmailLinks
+from services.identity.partners import PartnerCaller
+from services.identity.partners_store import Partner
 from shared.app import CLOCK, OUTBOX, POOL
 from shared.auth import Caller
-from shared.db import Connection
-from shared.events import Event
-from shared.events.identity import (
-    InvitationSent,
-    PartnerClientCreated,
-    PartnerClientRevoked,
-    PartnerCreated,
-    PartnerDeactivated,
-    PartnerReactivated,
-    PartnerStaffRemoved,
-)
 from shared.http import Api, Link
 from shared.parsing import StrictModel
-from shared.problems import Conflict, Forbidden, NotFound
+from shared.problems import NotFound
 
 routes = Api("ITS Portal identity: partners")
 
@@ -50,38 +39,20 @@ class NewPartner(StrictModel):
     contact_email: EmailStr
 
 
-class PartnerOut(BaseModel):
-    id: uuid.UUID
-    name: str
-    tin: str
-    city: str
-    contact_email: str
-    created_at: datetime
-    deactivated_at: datetime | None = None  # set while deactivated: its clients and staff get no tokens
+class PartnerOut(Partner):
+    pass  # deactivated_at is set while deactivated: its clients and staff get no tokens
 
 
-class NewClient(StrictModel):
-    name: Text
+class PartnerList(BaseModel):
+    items: list[PartnerOut]
 
 
-class ClientOut(BaseModel):
-    client_id: uuid.UUID
-    name: str
-    created_at: datetime
-    revoked_at: datetime | None
+class MyPartner(PartnerOut):
+    admin: bool
 
 
-class ClientCreated(ClientOut):
-    client_secret: str  # shown once; only its hash is kept
-
-
-class ClientList(BaseModel):
-    items: list[ClientOut]
-
-
-def secret_hash(secret: str) -> bytes:
-    """Client secrets are 256 random bits: a plain SHA-256 is enough (no dictionary to guess from)."""
-    return hashlib.sha256(secret.encode()).digest()
+class MyPartnerList(BaseModel):
+    items: list[MyPartner]
 
 
 @routes.post(
@@ -102,35 +73,16 @@ def secret_hash(secret: str) -> bytes:
     },
 )
 async def create_partner(request: web.Request, caller: Caller, body: NewPartner) -> PartnerOut:
-    partner = partners_store.Partner(
-        id=uuid.uuid4(),
+    partner = await partners.create_partner(
+        request.app[POOL],
+        request.app[OUTBOX],
+        request.app[CLOCK].now(),
         name=body.name,
         tin=body.tin,
         city=body.city,
         contact_email=body.contact_email,
-        created_at=request.app[CLOCK].now(),
     )
-    async with request.app[POOL].acquire() as conn, conn.transaction():
-        try:
-            await partners_store.insert_partner(conn, partner)
-        except partners_store.TinTaken:
-            raise Conflict("a partner with this TIN exists", field="tin") from None
-        await request.app[OUTBOX].add(conn, partner_created(partner))
-    return PartnerOut(**partner.__dict__)
-
-
-def partner_created(partner: partners_store.Partner) -> PartnerCreated:
-    return PartnerCreated(
-        partner_id=partner.id,
-        name=partner.name,
-        tin=partner.tin,
-        city=partner.city,
-        contact_email=partner.contact_email,
-    )
-
-
-class PartnerList(BaseModel):
-    items: list[PartnerOut]
+    return partner_out(partner)
 
 
 @routes.get(
@@ -141,17 +93,8 @@ class PartnerList(BaseModel):
     tags=("partners",),
 )
 async def list_partners(request: web.Request, caller: Caller) -> PartnerList:
-    async with request.app[POOL].acquire() as conn:
-        partners = await partners_store.all_partners(conn)
-    return PartnerList(items=sorted((PartnerOut(**p.__dict__) for p in partners), key=lambda p: p.name.lower()))
-
-
-class MyPartner(PartnerOut):
-    admin: bool
-
-
-class MyPartnerList(BaseModel):
-    items: list[MyPartner]
+    found = await partners.all_partners(request.app[POOL])
+    return PartnerList(items=sorted((partner_out(p) for p in found), key=lambda p: p.name.lower()))
 
 
 @routes.get(
@@ -162,8 +105,7 @@ class MyPartnerList(BaseModel):
     tags=("partners",),
 )
 async def my_partners(request: web.Request, caller: Caller) -> MyPartnerList:
-    async with request.app[POOL].acquire() as conn:
-        found = await partners_store.partners_of_account(conn, caller.account_id)
+    found = await partners.partners_of_account(request.app[POOL], caller.account_id)
     return MyPartnerList(items=[MyPartner(**partner.__dict__, admin=admin) for partner, admin in found])
 
 
@@ -177,106 +119,38 @@ async def my_partners(request: web.Request, caller: Caller) -> MyPartnerList:
     callers=("operator", "partner"),
 )
 async def get_partner(request: web.Request, caller: Caller) -> PartnerOut:
-    partner_id = _visible_partner(request, caller)
-    async with request.app[POOL].acquire() as conn:
-        partner = await partners_store.partner(conn, partner_id)
-    if partner is None:
-        raise NotFound("no such partner")
-    return PartnerOut(**partner.__dict__)
+    partner_id = path_uuid(request, "partner_id")
+    return partner_out(await partners.partner(request.app[POOL], partner_caller(caller), partner_id))
 
 
 @routes.post(
-    "/v1/partners/{partner_id:uuid}/clients",
-    summary="Create an API client; its secret is shown once (operators and partner admins)",
-    auth=True,
-    body=NewClient,
-    response=ClientCreated,
-    status=201,
-    errors=(403, 404),
+    "/v1/partners/{partner_id:uuid}/deactivate",
+    summary="Deactivate a partner: none of its clients or staff get or use tokens until it is reactivated (operators)",
+    scope=OPERATOR,
+    response=PartnerOut,
+    errors=(404,),
     tags=("partners",),
-    callers=("operator", "partner"),
-    links={
-        "RevokeClient": Link(
-            "revoke_client", {"partner_id": "$request.path.partner_id", "client_id": "$response.body#/client_id"}
-        )
-    },
 )
-async def create_client(request: web.Request, caller: Caller, body: NewClient) -> ClientCreated:
-    secret = secrets.token_urlsafe(32)
-    async with request.app[POOL].acquire() as conn, conn.transaction():
-        partner_id = (await _administered_partner(conn, request, caller)).id
-        client = partners_store.PartnerClient(
-            id=uuid.uuid4(), partner_id=partner_id, name=body.name, created_at=request.app[CLOCK].now(), revoked_at=None
-        )
-        await partners_store.insert_partner_client(conn, client, secret_hash(secret))
-        await request.app[OUTBOX].add(
-            conn, PartnerClientCreated(partner_id=partner_id, client_id=client.id, name=client.name)
-        )
-    return ClientCreated(
-        client_id=client.id, name=client.name, created_at=client.created_at, revoked_at=None, client_secret=secret
-    )
-
-
-@routes.get(
-    "/v1/partners/{partner_id:uuid}/clients",
-    summary="A partner's API clients, no secrets (operators and partner admins)",
-    auth=True,
-    response=ClientList,
-    tags=("partners",),
-    errors=(403, 404),
-    callers=("operator", "partner"),
-)
-async def list_clients(request: web.Request, caller: Caller) -> ClientList:
-    async with request.app[POOL].acquire() as conn:
-        partner = await _administered_partner(conn, request, caller)
-        clients = await partners_store.partner_clients(conn, partner.id)
-    return ClientList(items=[_client_out(c) for c in clients])
+async def deactivate_partner(request: web.Request, caller: Caller) -> PartnerOut:
+    return await _set_active(request, active=False)
 
 
 @routes.post(
-    "/v1/partners/{partner_id:uuid}/clients/{client_id:uuid}/revoke",
-    summary="Revoke an API client (operators and partner admins)",
-    auth=True,
-    response=ClientOut,
-    errors=(403, 404),
+    "/v1/partners/{partner_id:uuid}/reactivate",
+    summary="Reactivate a deactivated partner: its clients and staff get tokens again (operators)",
+    scope=OPERATOR,
+    response=PartnerOut,
+    errors=(404,),
     tags=("partners",),
-    callers=("operator", "partner"),
 )
-async def revoke_client(request: web.Request, caller: Caller) -> ClientOut:
-    """Its secret gives no new tokens, and every service refuses its tokens at once (shared.revocations)."""
-    client_id = _uuid(request, "client_id")
-    async with request.app[POOL].acquire() as conn, conn.transaction():
-        partner_id = (await _administered_partner(conn, request, caller)).id
-        locked = await partners_store.lock_partner_client(conn, partner_id, client_id)
-        if locked is None:
-            raise NotFound("no such client")
-        if locked.revoked_at is not None:
-            return _client_out(locked)  # revoked already: nothing changes
-        now = request.app[CLOCK].now()  # after the lock (shared.revocations)
-        client = await partners_store.revoke_partner_client(conn, client_id, now)
-        await request.app[OUTBOX].add(
-            conn, PartnerClientRevoked(partner_id=partner_id, client_id=client_id, revoked_at=now)
-        )
-    return _client_out(client)
+async def reactivate_partner(request: web.Request, caller: Caller) -> PartnerOut:
+    return await _set_active(request, active=True)
 
 
-def _client_out(client: partners_store.PartnerClient) -> ClientOut:
-    return ClientOut(client_id=client.id, name=client.name, created_at=client.created_at, revoked_at=client.revoked_at)
-
-
-def _visible_partner(request: web.Request, caller: Caller) -> uuid.UUID:
-    """Operators see every partner; a partner only itself (others: the same 404 as a missing one)."""
-    partner_id = _uuid(request, "partner_id")
-    if OPERATOR in caller.scopes or caller.partner_id == partner_id:
-        return partner_id
-    raise NotFound("no such partner")
-
-
-def _uuid(request: web.Request, name: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(request.match_info[name])
-    except ValueError:
-        raise NotFound(f"no such {name.split('_')[0]}") from None
+async def _set_active(request: web.Request, *, active: bool) -> PartnerOut:
+    partner_id = path_uuid(request, "partner_id")
+    app = request.app
+    return partner_out(await partners.set_partner_active(app[POOL], app[OUTBOX], app[CLOCK], partner_id, active=active))
 
 
 # ---- the partner's staff: invited like a subscriber's users ---------------------------------
@@ -324,55 +198,31 @@ class PartnerUserList(BaseModel):
     callers=("operator", "partner"),
 )
 async def invite_staff(request: web.Request, caller: Caller, body: NewPartnerInvitation) -> PartnerInvitationOut:
+    partner_id = path_uuid(request, "partner_id")
     now = request.app[CLOCK].now()
-    async with request.app[POOL].acquire() as conn, conn.transaction():
-        partner = await _administered_partner(conn, request, caller)
-        inviter = await store.account_by_id(conn, caller.account_id)
-        if inviter is None:
-            raise NotFound("the account of this token no longer exists")
-        await limit_invitation_sends(conn, invitations_store.Target.partner(partner.id), now)
-        inviter_name = inviter.full_name or inviter.login
-        text = domain.partner_invitation_text(
-            full_name=body.full_name, partner_name=partner.name, inviter_name=inviter_name, language=inviter.language
-        )
-        invitation = invitations_store.Invitation.new(
-            invitations_store.Target.partner(partner.id),
-            email=body.email,
-            full_name=body.full_name,
-            partner_admin=body.admin,
-            text=text,
-            now=now,
-            valid_for=domain.INVITATION_TTL,
-        )
-        token = domain.new_token()
-        await invitations_store.insert_invitation(conn, invitation, domain.token_hash(token))
-        await request.app[OUTBOX].add(
-            conn,
-            InvitationSent(
-                invitation_id=invitation.id,
-                partner_id=partner.id,
-                subscriber_name=partner.name,
-                email=invitation.email,
-                full_name=invitation.full_name,
-                its_access=False,
-                text=text,
-                invitation_url=email_link(request, "invitation", "/v1/invitations", token),
-                valid_until=invitation.valid_until,
-                owner_name=inviter_name,
-                owner_email=inviter.email,
-                language="ru" if inviter.language == "ru" else "en",
-            ),
-        )
-    times = domain.InvitationTimes(invitation.valid_until, None, None, None)
+    invitation = await invitations.issue_invitation(
+        request.app[POOL],
+        request.app[OUTBOX],
+        EmailLinks.of(request.app[SETTINGS]),
+        now,
+        invitations.ForPartner(partner_caller(caller), partner_id),
+        email=body.email,
+        full_name=body.full_name,
+        partner_admin=body.admin,
+    )
+    return _partner_invitation_out(invitation, now)
+
+
+def _partner_invitation_out(invitation: Invitation, now: datetime) -> PartnerInvitationOut:
     return PartnerInvitationOut(
         id=invitation.id,
         email=invitation.email,
         full_name=invitation.full_name,
-        admin=body.admin,
-        state=domain.invitation_state(times, now),
-        created_at=now,
+        admin=invitation.partner_admin,
+        state=domain.invitation_state(invitation.times, now),
+        created_at=invitation.created_at,
         valid_until=invitation.valid_until,
-        text=text,
+        text=invitation.text,
     )
 
 
@@ -386,9 +236,8 @@ async def invite_staff(request: web.Request, caller: Caller, body: NewPartnerInv
     callers=("operator", "partner"),
 )
 async def list_staff(request: web.Request, caller: Caller) -> PartnerUserList:
-    partner_id = _visible_partner(request, caller)
-    async with request.app[POOL].acquire() as conn:
-        users = await partners_store.partner_users(conn, partner_id)
+    partner_id = path_uuid(request, "partner_id")
+    users = await partners.staff(request.app[POOL], partner_caller(caller), partner_id)
     return PartnerUserList(
         items=[
             PartnerUserOut(
@@ -415,68 +264,24 @@ async def list_staff(request: web.Request, caller: Caller) -> PartnerUserList:
     tags=("partners",),
 )
 async def remove_staff(request: web.Request, caller: Caller) -> None:
-    account_id = _uuid(request, "account_id")
-    async with request.app[POOL].acquire() as conn, conn.transaction():
-        partner = await _administered_partner(conn, request, caller)
-        if account_id == caller.account_id:
-            raise Conflict("you cannot remove yourself; another admin or an operator can")
-        if not await partners_store.remove_partner_member(conn, partner.id, account_id):
-            raise NotFound("no such person on this partner's staff")
-        removed_at = request.app[CLOCK].now()  # after the row lock the removal holds (shared.revocations)
-        await request.app[OUTBOX].add(
-            conn, PartnerStaffRemoved(partner_id=partner.id, account_id=account_id, removed_at=removed_at)
-        )
+    partner_id, account_id = path_uuid(request, "partner_id"), path_uuid(request, "account_id")
+    app = request.app
+    await partners.remove_staff(app[POOL], app[OUTBOX], app[CLOCK], partner_caller(caller), partner_id, account_id)
 
 
-@routes.post(
-    "/v1/partners/{partner_id:uuid}/deactivate",
-    summary="Deactivate a partner: none of its clients or staff get or use tokens until it is reactivated (operators)",
-    scope=OPERATOR,
-    response=PartnerOut,
-    errors=(404,),
-    tags=("partners",),
-)
-async def deactivate_partner(request: web.Request, caller: Caller) -> PartnerOut:
-    return await _set_active(request, active=False)
+# ---- parsing ------------------------------------------------------------------------------
 
 
-@routes.post(
-    "/v1/partners/{partner_id:uuid}/reactivate",
-    summary="Reactivate a deactivated partner: its clients and staff get tokens again (operators)",
-    scope=OPERATOR,
-    response=PartnerOut,
-    errors=(404,),
-    tags=("partners",),
-)
-async def reactivate_partner(request: web.Request, caller: Caller) -> PartnerOut:
-    return await _set_active(request, active=True)
-
-
-async def _set_active(request: web.Request, *, active: bool) -> PartnerOut:
-    """Idempotent: a partner in the state asked for stays as it is, and nothing is announced."""
-    partner_id = _uuid(request, "partner_id")
-    async with request.app[POOL].acquire() as conn, conn.transaction():
-        partner = await partners_store.partner(conn, partner_id, lock=True)
-        if partner is None:
-            raise NotFound("no such partner")
-        if (partner.deactivated_at is None) != active:
-            now = request.app[CLOCK].now()  # after the lock: tokens issued before it are refused (shared.revocations)
-            partner = await partners_store.set_partner_deactivated(conn, partner_id, None if active else now)
-            event: Event = (
-                PartnerReactivated(partner_id=partner_id, reactivated_at=now)
-                if active
-                else PartnerDeactivated(partner_id=partner_id, deactivated_at=now)
-            )
-            await request.app[OUTBOX].add(conn, event)
+def partner_out(partner: Partner) -> PartnerOut:
     return PartnerOut(**partner.__dict__)
 
 
-async def _administered_partner(conn: Connection, request: web.Request, caller: Caller) -> partners_store.Partner:
-    """The partner of the URL, if the caller is an operator or one of its admins (others: 404)."""
-    partner_id = _visible_partner(request, caller)
-    if OPERATOR not in caller.scopes and not await partners_store.partner_admin(conn, partner_id, caller.account_id):
-        raise Forbidden("only operators and the partner's admins can do this")
-    partner = await partners_store.partner(conn, partner_id)
-    if partner is None:
-        raise NotFound("no such partner")
-    return partner
+def partner_caller(caller: Caller) -> PartnerCaller:
+    return PartnerCaller(caller.account_id, operator=OPERATOR in caller.scopes, partner_id=caller.partner_id)
+
+
+def path_uuid(request: web.Request, name: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(request.match_info[name])
+    except ValueError:
+        raise NotFound(f"no such {name.split('_')[0]}") from None

@@ -7,14 +7,18 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
+from pydantic import BaseModel, ConfigDict
 
 from shared.db import Connection
 
 # ---- partners and their API clients -------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Partner:
+class Partner(BaseModel):
+    """A partner as kept, and as the API shows it (services.identity.partners_api.PartnerOut)."""
+
+    model_config = ConfigDict(frozen=True)
+
     id: uuid.UUID
     name: str
     tin: str
@@ -128,10 +132,6 @@ async def client_for_token(conn: Connection, client_id: uuid.UUID) -> tuple[Part
     values = dict(row)
     secret_hash: bytes = values.pop("secret_hash")
     return PartnerClient(**values), secret_hash
-
-
-async def make_operator(conn: Connection, account_id: uuid.UUID) -> None:
-    await conn.execute("UPDATE accounts SET is_operator = true WHERE id = $1", account_id)
 
 
 # ---- partner users ------------------------------------------------------------------------

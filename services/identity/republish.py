@@ -10,13 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from services.identity import partners_store, store
-from services.identity.api import account_registered
+from services.identity import events, partners_store, store, subscribers_store
 from services.identity.app import SCHEMA
-from services.identity.partners_api import partner_created
 from services.identity.settings import IdentitySettings
 from shared.events import Event
-from shared.events.identity import SubscriberCreated
 from shared.outbox import offline_transaction
 
 
@@ -31,15 +28,13 @@ async def republish_directory(settings: IdentitySettings) -> Republished:
     # One transaction: the running service's relay publishes the events once they commit.
     async with offline_transaction(settings, producer="identity", schema=SCHEMA) as (conn, outbox):
         accounts = await store.all_accounts(conn)
-        subscribers = await store.all_subscribers(conn)
+        subscribers = await subscribers_store.all_subscribers(conn)
         partners = await partners_store.all_partners(conn)
-        events: list[Event] = [account_registered(account) for account in accounts]
-        events += [
-            SubscriberCreated(
-                subscriber_id=row["id"], code=row["code"], name=row["name"], owner_account_id=row["owner_account_id"]
-            )
+        announced: list[Event] = [events.account_registered(account) for account in accounts]
+        announced += [
+            events.subscriber_created(row["id"], row["code"], row["name"], row["owner_account_id"])
             for row in subscribers
         ]
-        events += [partner_created(partner) for partner in partners]
-        await outbox.add_many(conn, events)
+        announced += [events.partner_created(partner) for partner in partners]
+        await outbox.add_many(conn, announced)
     return Republished(len(accounts), len(subscribers), len(partners))

@@ -1,9 +1,9 @@
-"""Identity's SQL. Every function takes the connection (and so the transaction) of its caller."""
+"""identity's SQL for accounts and their single-use links. Every function takes its caller's connection (and so
+its transaction)."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -198,200 +198,18 @@ async def use_password_reset(conn: Connection, token_hash: bytes, now: datetime)
     return account_id
 
 
-# ---- subscribers and members (SUB-1..7) ---------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Membership:
-    """An account's place in a subscriber: what a token for that subscriber carries."""
-
-    subscriber_id: uuid.UUID
-    code: str
-    name: str
-    role: str
-    its_access: bool
-    joined_at: datetime
-
-
-MEMBERSHIP_COLUMNS = "s.id AS subscriber_id, s.code, s.name, m.role, m.its_access, m.joined_at"
-
-
-async def insert_subscriber(
-    conn: Connection, *, owner: Account, name: str, now: datetime, new_code: Callable[[], str]
-) -> Membership:
-    """Create the subscriber with `owner` as its owner member (SUB-1); codes are retried until unique."""
-    subscriber_id = uuid.uuid4()
-    while True:
-        code = new_code()
-        inserted = await conn.fetchval(
-            "INSERT INTO subscribers (id, code, name, owner_account_id, created_at) VALUES ($1, $2, $3, $4, $5) "
-            "ON CONFLICT (code) DO NOTHING RETURNING true",
-            subscriber_id,
-            code,
-            name,
-            owner.id,
-            now,
-        )
-        if inserted:
-            break
+async def mark_email_verified(conn: Connection, account_id: uuid.UUID, now: datetime) -> None:
+    """The address verified without a link: an operator made the account, or an invitation's link reached it."""
     await conn.execute(
-        "INSERT INTO members (subscriber_id, account_id, role, its_access, joined_at) "
-        "VALUES ($1, $2, 'owner', true, $3)",
-        subscriber_id,
-        owner.id,
-        now,
-    )
-    return Membership(subscriber_id, code, name, "owner", True, now)
-
-
-async def account_and_membership_by_login(
-    conn: Connection, login: str, subscriber_code: str | None
-) -> tuple[Account | None, Membership | None]:
-    """At a login, in one round trip: the account, and its membership of `subscriber_code`
-    (of its own subscriber when None)."""
-    row = await conn.fetchrow(
-        f"SELECT {', '.join('a.' + c for c in ACCOUNT_COLUMNS.split(', '))}, "
-        "s.id AS subscriber_id, s.code, s.name, m.role, m.its_access, m.joined_at "
-        "FROM accounts a LEFT JOIN (members m JOIN subscribers s ON s.id = m.subscriber_id) "
-        "ON m.account_id = a.id AND m.excluded_at IS NULL "
-        "AND (s.code = $2 OR ($2::text IS NULL AND s.owner_account_id = a.id)) "
-        "WHERE lower(a.login) = lower($1)",
-        login,
-        subscriber_code,
-    )
-    if row is None:
-        return None, None
-    values = dict(row)
-    membership_values = {k: values.pop(k) for k in ("subscriber_id", "code", "name", "role", "its_access", "joined_at")}
-    membership = Membership(**membership_values) if membership_values["subscriber_id"] else None
-    return Account(**values), membership
-
-
-async def membership(
-    conn: Connection, account_id: uuid.UUID, subscriber: uuid.UUID | str, *, for_token: bool = False
-) -> Membership | None:
-    """The account's membership of a subscriber named by id or by code (`CL-…`), unless it was excluded.
-
-    `for_token`: read under a share lock, held until the caller's transaction ends, for a token stamped after
-    it (a change of the member stamps its time after its own lock: shared.revocations)."""
-    column = "s.id" if isinstance(subscriber, uuid.UUID) else "s.code"  # each has a unique index
-    row = await conn.fetchrow(
-        f"SELECT {MEMBERSHIP_COLUMNS} FROM subscribers s JOIN members m ON m.subscriber_id = s.id "
-        f"WHERE {column} = $2 AND m.account_id = $1 AND m.excluded_at IS NULL"
-        + (" FOR SHARE OF m" if for_token else ""),
-        account_id,
-        subscriber,
-    )
-    return Membership(**dict(row)) if row else None
-
-
-async def memberships(conn: Connection, account_id: uuid.UUID) -> list[Membership]:
-    rows = await conn.fetch(
-        f"SELECT {MEMBERSHIP_COLUMNS} FROM subscribers s JOIN members m ON m.subscriber_id = s.id "
-        "WHERE m.account_id = $1 AND m.excluded_at IS NULL ORDER BY m.role = 'owner' DESC, s.name",
-        account_id,
-    )
-    return [Membership(**dict(row)) for row in rows]
-
-
-@dataclass(frozen=True)
-class Subscriber:
-    id: uuid.UUID
-    code: str
-    name: str
-    owner_account_id: uuid.UUID
-    owner_name: str
-    owner_email: str
-
-
-async def subscriber(conn: Connection, subscriber_id: uuid.UUID) -> Subscriber | None:
-    row = await conn.fetchrow(
-        "SELECT s.id, s.code, s.name, s.owner_account_id, coalesce(a.full_name, a.login) AS owner_name, "
-        "a.email AS owner_email FROM subscribers s JOIN accounts a ON a.id = s.owner_account_id WHERE s.id = $1",
-        subscriber_id,
-    )
-    return Subscriber(**dict(row)) if row else None
-
-
-async def rename_subscriber(conn: Connection, subscriber_id: uuid.UUID, name: str) -> None:
-    await conn.execute("UPDATE subscribers SET name = $2 WHERE id = $1", subscriber_id, name)
-
-
-@dataclass(frozen=True)
-class Member:
-    account_id: uuid.UUID
-    login: str
-    full_name: str | None
-    email: str
-    role: str
-    its_access: bool
-    joined_at: datetime
-
-
-async def members(conn: Connection, subscriber_id: uuid.UUID) -> list[Member]:
-    rows = await conn.fetch(
-        "SELECT a.id AS account_id, a.login, a.full_name, a.email, m.role, m.its_access, m.joined_at "
-        "FROM members m JOIN accounts a ON a.id = m.account_id "
-        "WHERE m.subscriber_id = $1 AND m.excluded_at IS NULL ORDER BY m.role = 'owner' DESC, m.joined_at",
-        subscriber_id,
-    )
-    return [Member(**dict(row)) for row in rows]
-
-
-async def join_subscriber(
-    conn: Connection, subscriber_id: uuid.UUID, account_id: uuid.UUID, its_access: bool, now: datetime
-) -> bool:
-    """Add the account as a user (again, after an exclusion); False if it is a member already."""
-    joined = await conn.fetchval(
-        "INSERT INTO members (subscriber_id, account_id, role, its_access, joined_at) VALUES ($1, $2, 'user', $3, $4) "
-        "ON CONFLICT (subscriber_id, account_id) DO UPDATE SET role = 'user', its_access = $3, joined_at = $4, "
-        "excluded_at = NULL WHERE members.excluded_at IS NOT NULL RETURNING true",
-        subscriber_id,
-        account_id,
-        its_access,
-        now,
-    )
-    return bool(joined)
-
-
-async def lock_member(conn: Connection, subscriber_id: uuid.UUID, account_id: uuid.UUID) -> str | None:
-    """The member's role, its row locked until the transaction ends (a change is stamped after this: a token
-    read before it has an earlier time, shared.revocations); None if it is not a member (any more)."""
-    role: str | None = await conn.fetchval(
-        "SELECT role FROM members WHERE subscriber_id = $1 AND account_id = $2 AND excluded_at IS NULL FOR UPDATE",
-        subscriber_id,
-        account_id,
-    )
-    return role
-
-
-async def set_its_access(conn: Connection, subscriber_id: uuid.UUID, account_id: uuid.UUID, its_access: bool) -> None:
-    """Rule SUB-5, for a member locked with lock_member (not the owner: the owner has every right)."""
-    await conn.execute(
-        "UPDATE members SET its_access = $3 WHERE subscriber_id = $1 AND account_id = $2 AND role <> 'owner'",
-        subscriber_id,
-        account_id,
-        its_access,
+        "UPDATE accounts SET email_verified_at = coalesce(email_verified_at, $2) WHERE id = $1", account_id, now
     )
 
 
-async def exclude_member(conn: Connection, subscriber_id: uuid.UUID, account_id: uuid.UUID, now: datetime) -> None:
-    """Rule SUB-6, for a member locked with lock_member (not the owner: the owner cannot be excluded)."""
-    await conn.execute(
-        "UPDATE members SET excluded_at = $3 WHERE subscriber_id = $1 AND account_id = $2 AND role <> 'owner'",
-        subscriber_id,
-        account_id,
-        now,
-    )
+async def make_operator(conn: Connection, account_id: uuid.UUID) -> None:
+    await conn.execute("UPDATE accounts SET is_operator = true WHERE id = $1", account_id)
 
 
-# ---- the directory, whole (re-announcing it: services.identity.republish) --------------------
-
-
+# The directory, whole (re-announcing it: services.identity.republish).
 async def all_accounts(conn: Connection) -> list[Account]:
     rows = await conn.fetch(f"SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY created_at")
     return [Account(**dict(row)) for row in rows]
-
-
-async def all_subscribers(conn: Connection) -> list[asyncpg.Record]:
-    return await conn.fetch("SELECT id, code, name, owner_account_id FROM subscribers ORDER BY created_at")

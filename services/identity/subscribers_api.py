@@ -1,6 +1,6 @@
-"""identity's subscriber API: the subscriber, its users and their rights, invitations.
+"""identity's subscriber API: the subscriber, its users and their rights.
 
-Rules SUB-1..7 and INV-1..6. The subscriber is always the one the access token acts for (SUB-7):
+Rules SUB-1..7. The subscriber is always the one the access token acts for (SUB-7):
 no endpoint takes a subscriber from the URL or the body.
 """
 
@@ -13,26 +13,18 @@ from typing import Annotated
 from aiohttp import web
 from pydantic import BaseModel, StringConstraints
 
-from services.identity import domain, store, tokens_store
+from services.identity import domain, members, subscribers
+from services.identity.subscribers import Acting
+from services.identity.subscribers_store import Membership, Subscriber
 from shared.app import CLOCK, OUTBOX, POOL
-from shared.auth import Caller, OwnerOnly
-from shared.db import Connection
-from shared.events.identity import (
-    MemberExcluded,
-    MemberRightsChanged,
-    SubscriberRenamed,
-)
+from shared.auth import Caller
 from shared.http import Api
 from shared.parsing import StrictModel
-from shared.problems import Conflict, NotFound
-from shared.revocations import MembershipEnded
+from shared.problems import NotFound
 
 routes = Api("ITS Portal identity: subscribers")
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-
-
-INVITATION_NOT_FOUND = "the invitation link is unknown, expired, replaced by a newer one or already used"
 
 
 # ---- models -------------------------------------------------------------------------------
@@ -87,17 +79,6 @@ class Rights(StrictModel):
     its_access: bool
 
 
-class InvitationOut(BaseModel):
-    id: uuid.UUID
-    email: str
-    full_name: str
-    its_access: bool
-    state: str
-    created_at: datetime
-    valid_until: datetime
-    text: str
-
-
 # ---- the subscriber (SUB-3, SUB-7) --------------------------------------------------------
 
 
@@ -110,9 +91,7 @@ class InvitationOut(BaseModel):
     tags=("subscribers",),
 )
 async def get_subscriber(request: web.Request, caller: Caller) -> SubscriberOut:
-    async with request.app[POOL].acquire() as conn:
-        membership = await _current_membership(conn, caller)
-        return await _subscriber_out(conn, membership)
+    return _subscriber_out(*await subscribers.subscriber_of(request.app[POOL], acting(caller)))
 
 
 @routes.patch(
@@ -125,13 +104,8 @@ async def get_subscriber(request: web.Request, caller: Caller) -> SubscriberOut:
     tags=("subscribers",),
 )
 async def rename_subscriber(request: web.Request, caller: Caller, body: Rename) -> SubscriberOut:
-    async with request.app[POOL].acquire() as conn, conn.transaction():
-        membership = await owner_membership(conn, caller)
-        await store.rename_subscriber(conn, membership.subscriber_id, body.name)
-        await request.app[OUTBOX].add(
-            conn, SubscriberRenamed(subscriber_id=membership.subscriber_id, code=membership.code, name=body.name)
-        )
-        return await _subscriber_out(conn, membership)
+    renamed = await subscribers.rename_subscriber(request.app[POOL], request.app[OUTBOX], acting(caller), body.name)
+    return _subscriber_out(*renamed)
 
 
 @routes.get(
@@ -142,8 +116,7 @@ async def rename_subscriber(request: web.Request, caller: Caller, body: Rename) 
     tags=("subscribers",),
 )
 async def my_subscribers(request: web.Request, caller: Caller) -> MembershipList:
-    async with request.app[POOL].acquire() as conn:
-        rows = await store.memberships(conn, caller.account_id)
+    rows = await subscribers.memberships(request.app[POOL], caller.account_id)
     return MembershipList(
         items=[
             MembershipOut(
@@ -170,9 +143,7 @@ async def my_subscribers(request: web.Request, caller: Caller) -> MembershipList
     tags=("users",),
 )
 async def list_users(request: web.Request, caller: Caller) -> UserList:
-    async with request.app[POOL].acquire() as conn:
-        membership = await owner_membership(conn, caller)
-        rows = await store.members(conn, membership.subscriber_id)
+    rows = await subscribers.users(request.app[POOL], acting(caller))
     return UserList(
         items=[
             UserOut(
@@ -202,23 +173,8 @@ async def list_users(request: web.Request, caller: Caller) -> UserList:
 )
 async def set_rights(request: web.Request, caller: Caller, body: Rights) -> None:
     account_id = _account_id(request)
-    async with request.app[POOL].acquire() as conn, conn.transaction():
-        membership = await owner_membership(conn, caller)
-        owner_refusal = "the owner has every right; they cannot be changed"
-        await _lock_user(conn, membership.subscriber_id, account_id, owner_refusal)
-        # Stamped after the lock: the user's tokens issued before it are refused at once everywhere, their
-        # `rights` being stale (rule SUB-5, shared.revocations); a refresh gives the current ones.
-        changed_at = request.app[CLOCK].now()
-        await store.set_its_access(conn, membership.subscriber_id, account_id, body.its_access)
-        await request.app[OUTBOX].add(
-            conn,
-            MemberRightsChanged(
-                subscriber_id=membership.subscriber_id,
-                account_id=account_id,
-                its_access=body.its_access,
-                changed_at=changed_at,
-            ),
-        )
+    app = request.app
+    await members.set_rights(app[POOL], app[OUTBOX], app[CLOCK], acting(caller), account_id, its_access=body.its_access)
 
 
 @routes.delete(
@@ -231,50 +187,14 @@ async def set_rights(request: web.Request, caller: Caller, body: Rights) -> None
 )
 async def exclude_user(request: web.Request, caller: Caller) -> None:
     account_id = _account_id(request)
-    async with request.app[POOL].acquire() as conn, conn.transaction():
-        membership = await owner_membership(conn, caller)
-        await _lock_user(conn, membership.subscriber_id, account_id, "the owner cannot be excluded")
-        now = request.app[CLOCK].now()  # after the lock (shared.revocations)
-        await store.exclude_member(conn, membership.subscriber_id, account_id, now)
-        # Rule SUB-6, at once: no refresh, no new token for this subscriber; every service (identity too)
-        # refuses the tokens issued before `excluded_at` (shared.revocations).
-        await tokens_store.revoke_member_refresh_tokens(conn, account_id, membership.subscriber_id, now)
-        await request.app[OUTBOX].add(
-            conn, MemberExcluded(subscriber_id=membership.subscriber_id, account_id=account_id, excluded_at=now)
-        )
+    app = request.app
+    await members.exclude_member(app[POOL], app[OUTBOX], app[CLOCK], acting(caller), account_id)
 
 
 # ---- helpers ------------------------------------------------------------------------------
 
 
-async def _lock_user(conn: Connection, subscriber_id: uuid.UUID, account_id: uuid.UUID, owner_refusal: str) -> None:
-    """The subscriber's user whose access the owner changes, locked until the change commits."""
-    role = await store.lock_member(conn, subscriber_id, account_id)
-    if role is None:
-        raise NotFound("no such user in this subscriber")
-    if role == "owner":
-        raise Conflict(owner_refusal)
-
-
-async def _current_membership(conn: Connection, caller: Caller) -> store.Membership:
-    """The caller's membership of the token's subscriber, as it is now (an exclusion counts at once)."""
-    claim = caller.require_subscriber()
-    membership = await store.membership(conn, caller.account_id, claim.id)
-    if membership is None:
-        raise MembershipEnded("you were excluded from this subscriber")
-    return membership
-
-
-async def owner_membership(conn: Connection, caller: Caller) -> store.Membership:
-    membership = await _current_membership(conn, caller)
-    if membership.role != "owner":
-        raise OwnerOnly("only the subscriber's owner can do this")
-    return membership
-
-
-async def _subscriber_out(conn: Connection, membership: store.Membership) -> SubscriberOut:
-    subscriber = await store.subscriber(conn, membership.subscriber_id)
-    assert subscriber is not None
+def _subscriber_out(subscriber: Subscriber, membership: Membership) -> SubscriberOut:
     return SubscriberOut(
         id=subscriber.id,
         code=subscriber.code,
@@ -283,6 +203,11 @@ async def _subscriber_out(conn: Connection, membership: store.Membership) -> Sub
         role=membership.role,
         rights=domain.member_rights(membership.role, membership.its_access),
     )
+
+
+def acting(caller: Caller) -> Acting:
+    """The caller, acting for the subscriber its token names (SUB-7)."""
+    return Acting(caller.account_id, caller.require_subscriber().id)
 
 
 def _account_id(request: web.Request) -> uuid.UUID:

@@ -1,0 +1,71 @@
+"""identity's HTTP edge for refusals: a use case's `Refused` or `TooOften` as the problem+json identity answers."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from rules.refusal import Refused
+from services.identity.domain import TooOften
+from shared.auth import OwnerOnly
+from shared.problems import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    Problem,
+    TooManyRequests,
+    ValidationFailed,
+    invalid,
+    refusal_problem,
+)
+from shared.revocations import MembershipEnded
+
+
+class EmailNotVerified(Forbidden):
+    slug, title = "email-not-verified", "Verify your e-mail address first"
+
+
+class InvitationForAnotherAddress(Forbidden):
+    slug, title = "invitation-for-another-address", "This invitation was sent to another e-mail address"
+
+
+# The refusals whose answer has a type of its own (by the refusal's reason); other forbidden ones are `forbidden`.
+FORBIDDEN: dict[str, type[Forbidden]] = {
+    problem.slug: problem for problem in (OwnerOnly, MembershipEnded, EmailNotVerified, InvitationForAnotherAddress)
+}
+
+
+def refused_problem(refused: Refused) -> Problem:
+    """The answer identity has always given: invalid fields as `validation` with `errors`, the others as the
+    kernel's problems (a conflict naming its field)."""
+    first = refused.first
+    if first.kind == "invalid":
+        return ValidationFailed([invalid(r.field or "body", r.message, r.reason) for r in refused.refusals])
+    if first.kind == "forbidden":
+        return FORBIDDEN.get(first.reason, Forbidden)(first.message)
+    if first.kind == "not-found":
+        return NotFound(first.message)
+    if first.kind == "conflict":
+        conflict = Conflict(first.message)
+        if first.field:
+            conflict.extra["field"] = first.field  # the request field that clashes, as identity has always said
+        return conflict
+    return refusal_problem(refused)
+
+
+def too_often_problem(exc: TooOften) -> TooManyRequests:
+    return TooManyRequests(exc.message, retry_after=exc.retry_after)
+
+
+@web.middleware
+async def refusals_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Inside the kernel's problem middleware: every handler's refusals mapped in one place."""
+    try:
+        return await handler(request)
+    except Refused as refused:
+        raise refused_problem(refused) from None
+    except TooOften as exc:
+        raise too_often_problem(exc) from None
