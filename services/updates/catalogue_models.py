@@ -9,6 +9,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints, field_validator
 
+from services.updates import store
+from services.updates.answers import answer
 from services.updates.markdown import MAX_LINE, MAX_LONG, MAX_SHORT
 from services.updates.versions import MAX_LENGTH as MAX_VERSION_LENGTH
 from services.updates.versions import PATTERN as VERSION_PATTERN
@@ -149,6 +151,19 @@ class ReleaseOut(BaseModel):
 class ReleaseList(BaseModel):
     items: list[ReleaseOut]
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
+
+
+def kit_out(kit: store.Kit, uploaded: bool) -> KitOut:
+    return answer(KitOut, kit, uploaded=uploaded, upload=f"/v1/releases/{kit.release_id}/kits/{kit.name}/content")
+
+
+def release_out(r: store.Release) -> ReleaseOut:
+    return answer(
+        ReleaseOut,
+        r,
+        kits=[kit_out(k, k.uploaded_at is not None) for k in r.kits],
+        missing_kits=[k.name for k in r.kits if k.uploaded_at is None],
+    )
 
 
 RELEASES_CURSOR = "r1"  # (configuration or '' for the platform, version) of the release last seen

@@ -20,6 +20,7 @@ from aiohttp import web
 
 from services.updates import store
 from services.updates.plan import PlanRelease, UpdateGraph
+from services.updates.store import CATALOGUE_CHANNEL as CATALOGUE_CHANNEL  # named here by tests
 from services.updates.store import GraphKit as Kit
 from services.updates.versions import Version
 from shared.app import POOL
@@ -28,7 +29,6 @@ from shared.tasks import cancel_and_wait
 
 log = get_logger(__name__)
 
-CATALOGUE_CHANNEL = "updates_catalogue"
 PLATFORM = ""  # the key of the platform releases (no configuration)
 CACHE_SECONDS = 60.0
 

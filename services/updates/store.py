@@ -1,6 +1,7 @@
 """The release catalogue's SQL (UPD-1, UPD-2, UPD-6). Every function takes the connection (and so the
 transaction) of its caller; versions are stored as text plus `version_key` (their numeric parts), so that
-SQL orders 3.0.9 before 3.0.10. The entitlement read model's SQL is in entitlement_store.py.
+SQL orders 3.0.9 before 3.0.10. The entitlement read model's SQL is in entitlement_store.py,
+the articles' in articles_store.py.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import asyncpg
 from shared.db import Connection
 
 ReleaseKind = Literal["configuration", "platform"]
+# Every replica drops its cached update graph of a configuration ('': the platform) when this is notified.
+CATALOGUE_CHANNEL = "updates_catalogue"
 State = Literal["draft", "published", "withdrawn"]
 
 # ---- rows ------------------------------------------------------------------------------------
@@ -294,6 +297,11 @@ async def withdraw(conn: Connection, release_id: uuid.UUID, now: datetime, reaso
     )
 
 
+async def announce_catalogue(conn: Connection, configuration: str | None) -> None:
+    """Tell every replica (on commit) that the published releases of `configuration` (None: the platform) changed."""
+    await conn.execute("SELECT pg_notify($1, $2)", CATALOGUE_CHANNEL, configuration or "")
+
+
 async def configuration_name(conn: Connection, code: str) -> str | None:
     """The configuration's name as registration announced it; None if not heard of yet."""
     name: str | None = await conn.fetchval("SELECT name FROM configurations WHERE code = $1", code)
@@ -359,6 +367,27 @@ async def release_by_version(conn: Connection, configuration: str | None, versio
         version,
     )
     return _release(row) if row is not None else None
+
+
+@dataclass(frozen=True)
+class PublishedKit:
+    """A kit of a published release, with what UPD-4 decides on: the release's configuration and date."""
+
+    id: uuid.UUID
+    name: str
+    size: int
+    sha256: str
+    configuration: str | None  # None: a platform kit
+    published_at: datetime
+
+
+async def published_kit(conn: Connection, kit_id: uuid.UUID) -> PublishedKit | None:
+    row = await conn.fetchrow(
+        "SELECT k.id, k.name, k.size, k.sha256, r.configuration, r.published_at "
+        "FROM kits k JOIN releases r ON r.id = k.release_id WHERE k.id = $1 AND r.state = 'published'",
+        kit_id,
+    )
+    return PublishedKit(**dict(row)) if row is not None else None
 
 
 # ---- update graphs (UPD-5; the lead's plan builds them from these) -----------------------------
