@@ -6,9 +6,9 @@ from aiohttp import web
 
 from services.updates import kit_uploads
 from services.updates.catalogue_models import OPERATOR, UPLOAD_CHUNK, KitContentPath, KitOut, kit_out
+from services.updates.kit_check import KitMismatch
 from services.updates.problems import refusals_answered
 from services.updates.settings import SETTINGS
-from services.updates.kit_check import KitMismatch
 from services.updates.storage import STORAGE
 from shared.app import CLOCK, POOL
 from shared.auth import Caller
