@@ -32,10 +32,10 @@ from aiohttp import web
 from pydantic import SecretStr
 
 from services.updates import delivery
-from services.updates.delivery import MAX_RANGES
-from services.updates.links import EXPIRED, MALFORMED, TAMPERED, sign_link
-from services.updates.settings import UpdatesSettings
 from services.updates.kit_check import KitMismatch
+from services.updates.links import EXPIRED, MALFORMED, TAMPERED, sign_link
+from services.updates.ranges import MAX_RANGES
+from services.updates.settings import UpdatesSettings
 from services.updates.storage import STORAGE, KitStorage
 from services.updates.storage_fs import FileSystemStorage
 from services.updates.storage_s3 import S3Credentials, S3Storage, sign_v4
