@@ -11,6 +11,7 @@ from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
 from services.updates.catalogue_models import KitNotFound
 from services.updates.offers import Offer
+from services.updates.store import GraphKit
 from services.updates.versions import PATTERN as VERSION_PATTERN
 from services.updates.versions import Version
 from shared.parsing import PathParams, StrictModel
@@ -40,14 +41,9 @@ class PlanRequest(StrictModel):
     arch: Word | None = None  # x86_64, aarch64
 
 
-class KitLink(BaseModel):
-    id: uuid.UUID
-    name: str
-    kind: str
-    size: int
-    sha256: str
-    os: str | None = None
-    arch: str | None = None
+class KitLink(GraphKit):
+    """A kit of a plan's step (or of the platform release it needs), with a link when this user may download it."""
+
     url: str | None = None  # a signed link valid `link_expires_at`; None when not entitled
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, AsyncIterator
 
 from shared.problems import ValidationFailed, invalid
 
@@ -76,14 +76,21 @@ class Checker:
         )
 
 
-async def drain_and_check(chunks: AsyncIterable[bytes], checker: Checker) -> None:
-    """A kit stored already: read the upload through anyway, so a wrong one is still refused."""
+async def batches(chunks: AsyncIterable[bytes], checker: Checker) -> AsyncIterator[bytearray]:
+    """The upload in batches of WRITE_BATCH bytes or more (the last one may be smaller, even empty), each chunk
+    counted as it arrives; the caller hashes each batch (off the event loop) and then calls `checker.finish`."""
     batch = bytearray()
     async for chunk in chunks:
         checker.count(chunk)
         batch += chunk
         if len(batch) >= WRITE_BATCH:
             data, batch = batch, bytearray()
-            await asyncio.to_thread(checker.hasher.update, data)
-    checker.hasher.update(batch)
+            yield data
+    yield batch
+
+
+async def drain_and_check(chunks: AsyncIterable[bytes], checker: Checker) -> None:
+    """A kit stored already: read the upload through anyway, so a wrong one is still refused."""
+    async for data in batches(chunks, checker):
+        await asyncio.to_thread(checker.hasher.update, data)
     checker.finish()

@@ -12,7 +12,14 @@ from collections.abc import AsyncIterable, AsyncIterator
 from pathlib import Path
 from typing import IO
 
-from services.updates.kit_check import READ_CHUNK, SHA256_PATTERN, WRITE_BATCH, Checker, check_sha256, drain_and_check
+from services.updates.kit_check import (
+    READ_CHUNK,
+    SHA256_PATTERN,
+    Checker,
+    batches,
+    check_sha256,
+    drain_and_check,
+)
 
 
 class FileSystemStorage:
@@ -59,14 +66,8 @@ class FileSystemStorage:
             return
         file, temp = await asyncio.to_thread(self._open_temp, sha256)
         try:
-            batch = bytearray()
-            async for chunk in chunks:
-                checker.count(chunk)
-                batch += chunk
-                if len(batch) >= WRITE_BATCH:
-                    data, batch = batch, bytearray()
-                    await asyncio.to_thread(_write_and_hash, file, checker, data)
-            await asyncio.to_thread(_write_and_hash, file, checker, batch)
+            async for data in batches(chunks, checker):
+                await asyncio.to_thread(_write_and_hash, file, checker, data)
             checker.finish()
             await asyncio.to_thread(self._commit, file, temp, sha256)
         except BaseException:

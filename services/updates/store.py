@@ -13,6 +13,7 @@ from datetime import date, datetime
 from typing import Any, Literal
 
 import asyncpg
+from pydantic import BaseModel, ConfigDict
 
 from shared.db import Connection
 
@@ -393,8 +394,11 @@ async def published_kit(conn: Connection, kit_id: uuid.UUID) -> PublishedKit | N
 # ---- update graphs (UPD-5; the lead's plan builds them from these) -----------------------------
 
 
-@dataclass(frozen=True)
-class GraphKit:
+class GraphKit(BaseModel):
+    """A published release's kit as update plans show it (api_models.KitLink adds its signed link)."""
+
+    model_config = ConfigDict(frozen=True)
+
     id: uuid.UUID
     name: str
     kind: str

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from rules.refusal import Refusal, Refused
 from services.updates.access import SubscriberAccess
+from services.updates.answers import answer
 from services.updates.api_models import DownloadStatus, KitLink, PlatformAdvice, Step, UpdatePlan
 from services.updates.downloads import LinkSigner, download_status
 from services.updates.graphs import Catalogues, PlatformCatalogue, PublishedRelease
@@ -100,16 +101,7 @@ def _kits(
     signer: LinkSigner, access: SubscriberAccess, release: PublishedRelease, entitled: bool, expires: int
 ) -> list[KitLink]:
     return [
-        KitLink(
-            id=k.id,
-            name=k.name,
-            kind=k.kind,
-            size=k.size,
-            sha256=k.sha256,
-            os=k.os,
-            arch=k.arch,
-            url=signer.url(access, k.id, k.sha256, k.name, expires) if entitled else None,
-        )
+        answer(KitLink, k, url=signer.url(access, k.id, k.sha256, k.name, expires) if entitled else None)
         for k in release.kits
     ]
 
