@@ -10,8 +10,8 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
 from services.updates.catalogue_models import KitNotFound
+from services.updates.graph_store import GraphKit
 from services.updates.offers import Offer
-from services.updates.store import GraphKit
 from services.updates.versions import PATTERN as VERSION_PATTERN
 from services.updates.versions import Version
 from shared.parsing import PathParams, StrictModel

@@ -9,6 +9,7 @@ again), its kits are streamed in one by one (kits_api.py), and publishing makes 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from aiohttp import web
 
@@ -31,6 +32,7 @@ from services.updates.catalogue_models import (
 from services.updates.problems import refusals_answered
 from services.updates.settings import SETTINGS
 from services.updates.storage import STORAGE
+from services.updates.versions import Version
 from shared.app import CLOCK, POOL
 from shared.auth import Caller
 from shared.http import Api, Link, Upserted
@@ -65,6 +67,26 @@ async def _save(
     return Upserted(release_out(saved.release), saved.created)
 
 
+def _fields(
+    kind: store.ReleaseKind,
+    configuration: str | None,
+    version: Version,
+    body: ConfigurationReleaseIn | PlatformReleaseIn,
+    **sections: Any,
+) -> store.ReleaseFields:
+    """The draft's fields: what every release has, and the sections of its kind (UPD-1 or UPD-2)."""
+    return store.ReleaseFields(
+        kind=kind,
+        configuration=configuration,
+        version=str(version),
+        version_key=version.key,
+        release_date=body.release_date,
+        its_issue=body.its_issue,
+        prerelease=body.prerelease,
+        **sections,
+    )
+
+
 RELEASE_LINKS = {
     "Publish": Link("publish", {"release_id": "$response.body#/id"}),
     "Withdraw": Link("withdraw", {"release_id": "$response.body#/id"}),
@@ -88,15 +110,11 @@ RELEASE_LINKS = {
 async def put_configuration_release(
     request: web.Request, caller: Caller, params: ReleaseVersionPath, body: ConfigurationReleaseIn
 ) -> Upserted:
-    version = params.version
-    fields = store.ReleaseFields(
-        kind="configuration",
-        configuration=params.code,
-        version=str(version),
-        version_key=version.key,
-        release_date=body.release_date,
-        its_issue=body.its_issue,
-        prerelease=body.prerelease,
+    fields = _fields(
+        "configuration",
+        params.code,
+        params.version,
+        body,
         whats_new=body.whats_new,
         changes=body.changes,
         major_changes=tuple(body.major_changes),
@@ -122,15 +140,11 @@ async def put_configuration_release(
 async def put_platform_release(
     request: web.Request, caller: Caller, params: VersionPath, body: PlatformReleaseIn
 ) -> Upserted:
-    version = params.version
-    fields = store.ReleaseFields(
-        kind="platform",
-        configuration=None,
-        version=str(version),
-        version_key=version.key,
-        release_date=body.release_date,
-        its_issue=body.its_issue,
-        prerelease=body.prerelease,
+    fields = _fields(
+        "platform",
+        None,
+        params.version,
+        body,
         grade=body.grade,
         differences=body.differences,
         migration_notes=body.migration_notes,

@@ -115,7 +115,9 @@ class PlatformReleaseIn(StrictModel):
     kits: list[PlatformKitIn] = Field(min_length=1, max_length=MAX_KITS)
 
 
-class KitOut(BaseModel):
+class KitFields(BaseModel):
+    """What every answer says of a kit (operators' KitOut, the release pages' KitItem)."""
+
     id: uuid.UUID
     name: str
     kind: str
@@ -123,6 +125,9 @@ class KitOut(BaseModel):
     arch: str | None
     size: int
     sha256: str
+
+
+class KitOut(KitFields):
     uploaded: bool
     upload: str  # where to PUT its content
 

@@ -11,7 +11,6 @@ it and whether this user may (UPD-4), so a page can show the offer instead of a 
 
 from __future__ import annotations
 
-import uuid
 from datetime import date, datetime
 from typing import Literal
 
@@ -23,7 +22,7 @@ from services.updates.access import SubscriberAccess
 from services.updates.answers import answer
 from services.updates.api_models import DownloadStatus
 from services.updates.caller import caller_access
-from services.updates.catalogue_models import CodePath, ReleaseNotFound, ReleaseVersionPath, VersionPath
+from services.updates.catalogue_models import CodePath, KitFields, ReleaseNotFound, ReleaseVersionPath, VersionPath
 from services.updates.downloads import download_status
 from services.updates.markdown import render, render_inline
 from services.updates.problems import refusals_answered
@@ -53,14 +52,7 @@ class Entitlement(DownloadStatus):
     """UPD-4 for this user and these kits; when refused, why and what to do (the current month's offer)."""
 
 
-class KitItem(BaseModel):
-    id: uuid.UUID
-    name: str
-    kind: str
-    os: str | None
-    arch: str | None
-    size: int
-    sha256: str
+class KitItem(KitFields):
     download: str  # GET with the subscriber's token: 303 to a short-lived signed link
 
 
