@@ -24,15 +24,17 @@ from shared.bus import Bus
 from shared.clock import Clock, make_clock
 from shared.db import Connection, Pool, create_pool
 from shared.events import Envelope, Event, wrap
+from shared.listen import listen_forever
 from shared.logging import get_contextvars_ids, get_logger
 from shared.metrics import Metrics
 from shared.settings import BaseServiceSettings
+from shared.tasks import cancel_and_wait
 
 log = get_logger(__name__)
 
 PUBLISHED_RETENTION = timedelta(days=7)
 PURGE_EVERY_SECONDS = 3600
-RELISTEN_SECONDS = 30
+RELISTEN_SECONDS = 30  # after its LISTEN connection is lost the relay listens again this much later; it polls meanwhile
 # After a failed publishing attempt the relay waits 0.4 s, 0.8 s, … up to 5 s before the next one.
 BACKOFF_FIRST_SECONDS = 0.2
 BACKOFF_MAX_SECONDS = 5.0
@@ -138,9 +140,8 @@ class OutboxRelay:
         self._resume = asyncio.Event()
         bus.on_reconnected(self._resume.set)
         self._stopping = False
-        self._listener: Connection | None = None
+        self._listener: asyncio.Task[None] | None = None
         self._purged_at = float("-inf")
-        self._listened_at = float("-inf")
 
     async def run(self) -> None:
         """Publish until `stop()`; a batch under way is finished, so a shutdown does not re-send it.
@@ -149,7 +150,23 @@ class OutboxRelay:
         says so twice: `outbox.relay_failed` when it begins, `outbox.relay_recovered` (how many
         attempts failed, for how long) when it works again. Rows stay pending meanwhile.
         """
-        await self._listen()
+        # A commit's NOTIFY wakes the relay at once; without the LISTEN connection polling still delivers, later.
+        self._listener = asyncio.create_task(
+            listen_forever(
+                self.database_url,
+                {notify_channel(self.schema): lambda _payload: self._wake.set()},
+                name="outbox",
+                reconnect_seconds=RELISTEN_SECONDS,
+                on_listening=self._wake.set,  # what was committed while not listening
+            ),
+            name="outbox.listener",
+        )
+        try:
+            await self._publish_until_stopped()
+        finally:
+            await cancel_and_wait(self._listener)
+
+    async def _publish_until_stopped(self) -> None:
         failed_attempts, failing_since = 0, 0.0
         while not self._stopping:
             self._resume.clear()
@@ -192,8 +209,7 @@ class OutboxRelay:
 
     async def close(self) -> None:
         if self._listener is not None:
-            with contextlib.suppress(Exception):
-                await self._listener.close(timeout=2)
+            await cancel_and_wait(self._listener)  # run() has, unless it never ended
 
     async def publish_batch(self) -> int:
         """Publish up to `batch_size` pending rows; return how many the broker confirmed."""
@@ -239,22 +255,7 @@ class OutboxRelay:
             correlation_id=envelope.get("correlation_id"),
         )
 
-    async def _listen(self) -> None:
-        self._listened_at = time.monotonic()
-        if self._listener is not None:
-            with contextlib.suppress(Exception):
-                self._listener.terminate()
-            self._listener = None
-        try:
-            self._listener = await asyncpg.connect(self.database_url)
-            await self._listener.add_listener(notify_channel(self.schema), lambda *_: self._wake.set())
-        except Exception as exc:  # polling still delivers everything, only later
-            log.warning("outbox.listen_failed", error=repr(exc))
-
     async def _housekeeping(self) -> None:
-        stale = self._listener is None or self._listener.is_closed()
-        if stale and time.monotonic() - self._listened_at > RELISTEN_SECONDS:
-            await self._listen()  # e.g. after a database restart; until then polling covers it
         try:
             async with self.pool.acquire() as conn:
                 backlog = await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")

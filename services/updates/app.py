@@ -14,11 +14,12 @@ from aiohttp import web
 from services.updates import api, articles_api, catalogue_api, delivery, kits_api, pages_api, publishing_api
 from services.updates.changes import setup_change_listener
 from services.updates.consumers import subscriptions
-from services.updates.entitlement_store import CACHE, setup_entitlements
+from services.updates.entitlement_cache import CACHE, setup_entitlements
 from services.updates.entitlement_store import CHANNEL as ENTITLEMENT_CHANNEL
-from services.updates.graphs import CATALOGUE_CHANNEL, CATALOGUES, Catalogues
+from services.updates.graphs import CATALOGUES, Catalogues
 from services.updates.settings import UpdatesSettings
 from services.updates.storage import setup_storage
+from services.updates.store import CATALOGUE_CHANNEL
 from shared.app import create_app as create_service_app
 from shared.app import (
     setup_auth,

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from services.updates import articles_store
-from services.updates.catalogue_api import known_configuration
+from services.updates import articles, articles_store
+from services.updates.answers import answer
 from services.updates.catalogue_models import OPERATOR, ArticleIn, ArticleOut, SlugPath
+from services.updates.problems import refusals_answered
 from shared.app import CLOCK, POOL
 from shared.auth import Caller
 from shared.http import Api, Upserted
 
 routes = Api("ITS Portal updates: articles")
-
-# ---- articles (UPD-6) ------------------------------------------------------------------------
 
 
 @routes.put(
@@ -28,19 +27,9 @@ routes = Api("ITS Portal updates: articles")
     tags=("catalogue",),
 )
 async def put_article(request: web.Request, caller: Caller, params: SlugPath, body: ArticleIn) -> Upserted:
-    versions = tuple(dict.fromkeys(body.versions))
-    article = articles_store.Article(params.slug, body.configuration, body.kind, body.title, body.body, versions)
-    async with request.app[POOL].acquire() as conn, conn.transaction():
-        if body.configuration is not None:
-            await known_configuration(conn, body.configuration, "configuration")
-        saved, created = await articles_store.save_article(conn, article, request.app[CLOCK].now())
-    out = ArticleOut(
-        slug=saved.slug,
-        configuration=saved.configuration,
-        kind=saved.kind,
-        title=saved.title,
-        versions=list(saved.versions),
-        published_at=saved.published_at,
-        updated_at=saved.updated_at,
+    article = articles_store.Article(
+        params.slug, body.configuration, body.kind, body.title, body.body, tuple(body.versions)
     )
-    return Upserted(out, created)
+    with refusals_answered():
+        saved, created = await articles.save_article(request.app[POOL], article, request.app[CLOCK].now())
+    return Upserted(answer(ArticleOut, saved), created)

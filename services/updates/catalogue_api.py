@@ -1,153 +1,49 @@
-"""The release catalogue for operators (scope "operator"): configuration releases (UPD-1), platform releases
-(UPD-2), their kits, publishing and withdrawing, and the articles (UPD-6).
+"""The release catalogue for operators (scope "operator"): drafts of configuration releases (UPD-1) and
+platform releases (UPD-2), and the list of releases in every state.
 
 A release is written as a draft (PUT: create or replace, so `itsctl releases publish` can run again and
-again), its kits are streamed in one by one, and publishing makes it visible to subscribers. A published or
-withdrawn release never changes (409): a fix is a new version. Publishing writes the state, the
-`updates.release.published` event (through the outbox) and a notification to every replica's update graph
-in one transaction.
+again), its kits are streamed in one by one (kits_api.py), and publishing makes it visible to subscribers
+(publishing_api.py). A published or withdrawn release never changes (409): a fix is a new version.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from typing import Any
 
 from aiohttp import web
 
-from services.updates import store
+from services.updates import drafts, store
 from services.updates.catalogue_models import (
     OPERATOR,
     RELEASES_CURSOR,
     ConfigurationKitIn,
     ConfigurationReleaseIn,
-    KitOut,
     ListQuery,
     PlatformKitIn,
     PlatformReleaseIn,
     ReleaseList,
-    ReleaseNotDraft,
     ReleaseOut,
     ReleaseVersionPath,
     VersionPath,
+    release_out,
     releases_after,
 )
-from services.updates.settings import UpdatesSettings
-from services.updates.storage import STORAGE, KitStorage
+from services.updates.problems import refusals_answered
+from services.updates.settings import SETTINGS
+from services.updates.storage import STORAGE
 from services.updates.versions import Version
-from shared.app import CLOCK, POOL, SETTINGS
+from shared.app import CLOCK, POOL
 from shared.auth import Caller
-from shared.db import Connection
 from shared.http import Api, Link, Upserted
 from shared.pages import encode_cursor
-from shared.problems import ValidationFailed, invalid
 
 routes = Api("ITS Portal updates: catalogue")
 
-# ---- helpers ---------------------------------------------------------------------------------
-
-
-def _settings(request: web.Request) -> UpdatesSettings:
-    settings = request.app[SETTINGS]
-    assert isinstance(settings, UpdatesSettings)
-    return settings
-
-
-async def known_configuration(conn: Connection, code: str, field: str) -> None:
-    """A release or an article is about a configuration of registration's catalogue (its events fill
-    `configurations`): another is a 422 naming the field."""
-    if await store.configuration_name(conn, code) is None:
-        unknown = invalid(field, f"the catalogue has no configuration {code!r}", "configuration_unknown")
-        raise ValidationFailed([unknown])
-
-
-def _upload_path(release_id: uuid.UUID, name: str) -> str:
-    return f"/v1/releases/{release_id}/kits/{name}/content"
-
-
-def release_out(r: store.Release) -> ReleaseOut:
-    return ReleaseOut(
-        id=r.id,
-        kind=r.kind,
-        configuration=r.configuration,
-        version=r.version,
-        state=r.state,
-        release_date=r.release_date,
-        its_issue=r.its_issue,
-        prerelease=r.prerelease,
-        grade=r.grade,
-        min_platform=r.min_platform,
-        updates_from=list(r.updates_from),
-        created_at=r.created_at,
-        updated_at=r.updated_at,
-        published_at=r.published_at,
-        withdrawn_at=r.withdrawn_at,
-        withdrawn_reason=r.withdrawn_reason,
-        kits=[
-            KitOut(
-                id=k.id,
-                name=k.name,
-                kind=k.kind,
-                os=k.os,
-                arch=k.arch,
-                size=k.size,
-                sha256=k.sha256,
-                uploaded=k.uploaded_at is not None,
-                upload=_upload_path(r.id, k.name),
-            )
-            for k in r.kits
-        ],
-        missing_kits=[k.name for k in r.kits if k.uploaded_at is None],
-    )
-
-
-def _check_kits(kits: Sequence[ConfigurationKitIn | PlatformKitIn], settings: UpdatesSettings) -> None:
-    errors: list[dict[str, Any]] = []
-    seen: dict[str, int] = {}
-    for i, kit in enumerate(kits):
-        if kit.name in seen:
-            errors.append(invalid(f"kits.{i}.name", f"also the name of kits.{seen[kit.name]}", "unique"))
-        seen.setdefault(kit.name, i)
-        if kit.size > settings.max_kit_bytes:
-            errors.append(
-                invalid(
-                    f"kits.{i}.size", f"at most {settings.max_kit_bytes} bytes (ITS_MAX_KIT_BYTES)", "less_than_equal"
-                )
-            )
-        if isinstance(kit, PlatformKitIn) and kit.kind == "platform" and (kit.os is None or kit.arch is None):
-            errors.append(invalid(f"kits.{i}", "a platform kit names its os and arch", "missing"))
-    if errors:
-        raise ValidationFailed(errors)
-
-
-async def _stored_kits(storage: KitStorage, kits: Sequence[ConfigurationKitIn | PlatformKitIn]) -> list[str]:
-    """The declared kits whose content is in storage already (the same file in another release: kept once).
-    A stored file of another size under the declared sha256 means the declared size is wrong: 422."""
-    stored: list[str] = []
-    errors: list[dict[str, Any]] = []
-    for i, kit in enumerate(kits):
-        size = await storage.size(kit.sha256)
-        if size is None:
-            continue
-        if size != kit.size:
-            errors.append(
-                invalid(f"kits.{i}.size", f"the kit with this sha256 has {size} bytes, not {kit.size}", "kit_mismatch")
-            )
-        stored.append(kit.name)
-    if errors:
-        raise ValidationFailed(errors)
-    return stored
-
 
 async def _save(
-    request: web.Request,
-    fields: store.ReleaseFields,
-    kits: Sequence[ConfigurationKitIn | PlatformKitIn],
+    request: web.Request, fields: store.ReleaseFields, kits: Sequence[ConfigurationKitIn | PlatformKitIn]
 ) -> Upserted:
-    """Create or replace the draft; kits whose content is stored already count as uploaded."""
-    _check_kits(kits, _settings(request))
-    stored = await _stored_kits(request.app[STORAGE], kits)
     declared = [
         store.KitDeclared(
             name=k.name,
@@ -159,42 +55,36 @@ async def _save(
         )
         for k in kits
     ]
-    now = request.app[CLOCK].now()
-    async with request.app[POOL].acquire() as conn, conn.transaction():
-        saved = await store.save_draft(conn, fields, declared, now)
-        if saved.state != "draft":
-            raise ReleaseNotDraft(
-                f"{_label(fields.configuration, fields.version)} is {saved.state}; a published or withdrawn "
-                "release never changes: publish a new version",
-                release_id=str(saved.release_id),
-                state=saved.state,
-            )
-        await store.mark_uploaded(conn, saved.release_id, [(k.name, k.sha256) for k in kits if k.name in stored], now)
-        release = await store.release(conn, saved.release_id)
-    assert release is not None
-    return Upserted(release_out(release), saved.created)
+    with refusals_answered():
+        saved = await drafts.save_draft(
+            request.app[POOL],
+            request.app[STORAGE],
+            fields,
+            declared,
+            max_kit_bytes=request.app[SETTINGS].max_kit_bytes,
+            now=request.app[CLOCK].now(),
+        )
+    return Upserted(release_out(saved.release), saved.created)
 
 
-def _label(configuration: str | None, version: str) -> str:
-    return f"{configuration} {version}" if configuration else f"platform {version}"
-
-
-def _updates_from(version: Version, body: ConfigurationReleaseIn) -> tuple[str, ...]:
-    """Distinct versions older than the release (a release cannot update from itself or a newer one)."""
-    errors: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    for i, text in enumerate(body.updates_from):
-        if text in seen:
-            errors.append(invalid(f"updates_from.{i}", "listed twice", "unique"))
-        seen.add(text)
-        if not Version.parse(text) < version:
-            errors.append(invalid(f"updates_from.{i}", f"not older than the release {version}"))
-    if errors:
-        raise ValidationFailed(errors)
-    return tuple(sorted(seen, key=lambda v: Version.parse(v).key))
-
-
-# ---- drafts ----------------------------------------------------------------------------------
+def _fields(
+    kind: store.ReleaseKind,
+    configuration: str | None,
+    version: Version,
+    body: ConfigurationReleaseIn | PlatformReleaseIn,
+    **sections: Any,
+) -> store.ReleaseFields:
+    """The draft's fields: what every release has, and the sections of its kind (UPD-1 or UPD-2)."""
+    return store.ReleaseFields(
+        kind=kind,
+        configuration=configuration,
+        version=str(version),
+        version_key=version.key,
+        release_date=body.release_date,
+        its_issue=body.its_issue,
+        prerelease=body.prerelease,
+        **sections,
+    )
 
 
 RELEASE_LINKS = {
@@ -220,23 +110,17 @@ RELEASE_LINKS = {
 async def put_configuration_release(
     request: web.Request, caller: Caller, params: ReleaseVersionPath, body: ConfigurationReleaseIn
 ) -> Upserted:
-    configuration, version = params.code, params.version
-    async with request.app[POOL].acquire() as conn:
-        await known_configuration(conn, configuration, "code")
-    fields = store.ReleaseFields(
-        kind="configuration",
-        configuration=configuration,
-        version=str(version),
-        version_key=version.key,
-        release_date=body.release_date,
-        its_issue=body.its_issue,
-        prerelease=body.prerelease,
+    fields = _fields(
+        "configuration",
+        params.code,
+        params.version,
+        body,
         whats_new=body.whats_new,
         changes=body.changes,
         major_changes=tuple(body.major_changes),
         update_procedure=body.update_procedure,
         min_platform=body.min_platform,
-        updates_from=_updates_from(version, body),
+        updates_from=tuple(body.updates_from),  # checked and ordered by the draft (drafts.save_draft)
     )
     return await _save(request, fields, body.kits)
 
@@ -256,19 +140,11 @@ async def put_configuration_release(
 async def put_platform_release(
     request: web.Request, caller: Caller, params: VersionPath, body: PlatformReleaseIn
 ) -> Upserted:
-    version = params.version
-    ids = [bug.id for bug in body.fixed_bugs]
-    if len(set(ids)) != len(ids):
-        duplicated = sorted({i for i in ids if ids.count(i) > 1})
-        raise ValidationFailed([invalid("fixed_bugs", f"listed twice: {', '.join(duplicated)}", "unique")])
-    fields = store.ReleaseFields(
-        kind="platform",
-        configuration=None,
-        version=str(version),
-        version_key=version.key,
-        release_date=body.release_date,
-        its_issue=body.its_issue,
-        prerelease=body.prerelease,
+    fields = _fields(
+        "platform",
+        None,
+        params.version,
+        body,
         grade=body.grade,
         differences=body.differences,
         migration_notes=body.migration_notes,

@@ -9,6 +9,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints, field_validator
 
+from services.updates import store
+from services.updates.answers import answer
 from services.updates.markdown import MAX_LINE, MAX_LONG, MAX_SHORT
 from services.updates.versions import MAX_LENGTH as MAX_VERSION_LENGTH
 from services.updates.versions import PATTERN as VERSION_PATTERN
@@ -113,7 +115,9 @@ class PlatformReleaseIn(StrictModel):
     kits: list[PlatformKitIn] = Field(min_length=1, max_length=MAX_KITS)
 
 
-class KitOut(BaseModel):
+class KitFields(BaseModel):
+    """What every answer says of a kit (operators' KitOut, the release pages' KitItem)."""
+
     id: uuid.UUID
     name: str
     kind: str
@@ -121,6 +125,9 @@ class KitOut(BaseModel):
     arch: str | None
     size: int
     sha256: str
+
+
+class KitOut(KitFields):
     uploaded: bool
     upload: str  # where to PUT its content
 
@@ -149,6 +156,19 @@ class ReleaseOut(BaseModel):
 class ReleaseList(BaseModel):
     items: list[ReleaseOut]
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
+
+
+def kit_out(kit: store.Kit, uploaded: bool) -> KitOut:
+    return answer(KitOut, kit, uploaded=uploaded, upload=f"/v1/releases/{kit.release_id}/kits/{kit.name}/content")
+
+
+def release_out(r: store.Release) -> ReleaseOut:
+    return answer(
+        ReleaseOut,
+        r,
+        kits=[kit_out(k, k.uploaded_at is not None) for k in r.kits],
+        missing_kits=[k.name for k in r.kits if k.uploaded_at is None],
+    )
 
 
 RELEASES_CURSOR = "r1"  # (configuration or '' for the platform, version) of the release last seen

@@ -1,4 +1,4 @@
-"""Change notifications between replicas: PostgreSQL LISTEN on one dedicated connection.
+"""Change notifications between replicas: PostgreSQL LISTEN on one dedicated connection (shared.listen).
 
 Writers call `pg_notify(channel, payload)` in the transaction that makes the change; each replica
 hears it on commit and drops what it cached. When the connection is lost every cache is dropped and
@@ -7,22 +7,17 @@ the listener reconnects; the caches' own time limits bound staleness meanwhile.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
-from typing import Any
 
-import asyncpg
 from aiohttp import web
 
 from shared.app import SETTINGS
-from shared.logging import get_logger
+from shared.listen import listen_forever
 from shared.tasks import background
-
-log = get_logger(__name__)
 
 RECONNECT_SECONDS = 5.0
 
-Callback = Callable[[str | None], None]  # payload, or None: "forget everything" (connection lost)
+Callback = Callable[[str | None], None]  # payload, or None: "forget everything" (not listening for a while)
 
 
 def setup_change_listener(app: web.Application, callbacks: dict[str, Callback]) -> None:
@@ -35,43 +30,17 @@ def setup_change_listener(app: web.Application, callbacks: dict[str, Callback]) 
 
 async def _listen_forever(database_url: str, callbacks: dict[str, Callback]) -> None:
     """Listen, and listen again after every loss; an outage is logged once (`updates.listen_failed`, then
-    `updates.listening_again` with the failed attempts), not once per attempt."""
-    failed_attempts = 0
-    while True:
-        lost = asyncio.Event()
-        conn: Any = None
-        try:
-            conn = await asyncpg.connect(database_url)
-            conn.add_termination_listener(_on_termination(lost))
-            for channel, callback in callbacks.items():
-                await conn.add_listener(channel, _deliver(callback))
-            for callback in callbacks.values():
-                callback(None)  # whatever changed while we were not listening
-            if failed_attempts:
-                log.info("updates.listening_again", failed_attempts=failed_attempts)
-                failed_attempts = 0
-            await lost.wait()
-        except Exception as exc:  # any failure is retried: without the listener the caches only age out
-            failed_attempts += 1
-            if failed_attempts == 1:
-                log.warning("updates.listen_failed", error=repr(exc))
-        finally:
-            if conn is not None and not conn.is_closed():
-                await conn.close(timeout=2)
+    `updates.listening_again`), not once per attempt."""
+
+    def forget_everything() -> None:
         for callback in callbacks.values():
             callback(None)
-        await asyncio.sleep(RECONNECT_SECONDS)
 
-
-def _on_termination(lost: asyncio.Event) -> Callable[[Any], None]:
-    def on_termination(_conn: Any) -> None:
-        lost.set()
-
-    return on_termination
-
-
-def _deliver(callback: Callback) -> Callable[[Any, int, str, str], None]:
-    def on_notify(_conn: Any, _pid: int, _channel: str, payload: str) -> None:
-        callback(payload)
-
-    return on_notify
+    await listen_forever(
+        database_url,
+        callbacks,
+        name="updates",
+        reconnect_seconds=RECONNECT_SECONDS,
+        on_listening=forget_everything,  # whatever changed while we were not listening
+        on_lost=forget_everything,
+    )

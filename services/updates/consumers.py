@@ -29,26 +29,12 @@ CONTRACTS_QUEUE = "updates.contracts"
 
 async def configuration_changed(conn: Connection, envelope: Envelope) -> None:
     event = unwrap(envelope, ConfigurationChanged)
-    await conn.execute(
-        "INSERT INTO configurations (code, name, updated_at) VALUES ($1, $2, $3) "
-        "ON CONFLICT (code) DO UPDATE SET name = $2, updated_at = $3 WHERE configurations.updated_at <= $3",
-        event.code,
-        event.name,
-        envelope.occurred_at,
-    )
+    await store.save_configuration(conn, event.code, event.name, envelope.occurred_at)
 
 
 async def product_changed(conn: Connection, envelope: Envelope) -> None:
     event = unwrap(envelope, ProductChanged)
-    await conn.execute(
-        "INSERT INTO products (article, name, edition, configurations, its_required) VALUES ($1, $2, $3, $4, $5) "
-        "ON CONFLICT (article) DO UPDATE SET name = $2, edition = $3, configurations = $4, its_required = $5",
-        event.article,
-        event.name,
-        event.edition,
-        event.configurations,
-        event.its_required,
-    )
+    await store.save_product(conn, event.article, event.name, event.edition, event.configurations, event.its_required)
 
 
 async def _save(conn: Connection, envelope: Envelope, event: RegisteredProductEvent) -> None:

@@ -15,6 +15,7 @@ from typing import Literal
 
 from rules.coverage import coverage, free_period
 from rules.months import Month, Period
+from rules.refusal import Refusal
 
 ITS_ACCESS = "its_access"
 
@@ -53,14 +54,29 @@ class Holding:
 
 @dataclass(frozen=True)
 class Decision:
-    allowed: bool
-    reason: Reason | None = None
-    detail: str | None = None
-    status: int = 200  # 402 or 403 when refused
+    """UPD-4's answer: allowed, or the rule's refusal (forbidden, or payment-required for a missing contract)."""
+
+    refusal: Refusal | None = None
+
+    @property
+    def allowed(self) -> bool:
+        return self.refusal is None
+
+    @property
+    def reason(self) -> str | None:
+        return self.refusal.reason if self.refusal else None
+
+    @property
+    def detail(self) -> str | None:
+        return self.refusal.message if self.refusal else None
 
     @classmethod
     def allow(cls) -> Decision:
-        return cls(True)
+        return cls()
+
+    @classmethod
+    def refuse(cls, reason: Reason, message: str, *, payment_required: bool = False) -> Decision:
+        return cls(Refusal(reason, message, "payment-required" if payment_required else "forbidden"))
 
 
 @dataclass(frozen=True)
@@ -110,24 +126,18 @@ def download_decision(
     if not active:
         if holdings:
             starts = min(h.active_from for h in holdings)
-            return Decision(
-                False,
+            return Decision.refuse(
                 "registration-pending",
                 f"the product's registration takes effect at {starts.isoformat()} (REG-3)",
-                403,
             )
-        return Decision(
-            False,
+        return Decision.refuse(
             "configuration-not-registered",
             "the configuration is not in any product registered to your subscriber (REG-6)",
-            403,
         )
     if not member.may_use_its:
-        return Decision(
-            False,
+        return Decision.refuse(
             "its-access-right-missing",
             "your subscriber's owner has not given you access to the ITS information system (SUB-5)",
-            403,
         )
     if any(not h.its_required for h in active):
         return Decision.allow()  # ITS-7: BASIC editions receive updates without a contract
@@ -136,9 +146,8 @@ def download_decision(
         return Decision.allow()
     if keep_covered_releases and released_on is not None and any(h.covers(Month.of(released_on)) for h in active):
         return Decision.allow()
-    return Decision(
-        False,
+    return Decision.refuse(
         "its-contract-required",
         f"downloading updates needs an ITS contract valid for {month} (ITS-7, UPD-4)",
-        402,
+        payment_required=True,
     )

@@ -18,9 +18,10 @@ from typing import Any
 
 from aiohttp import web
 
-from services.updates import store
+from services.updates import graph_store
+from services.updates.graph_store import GraphKit as Kit
 from services.updates.plan import PlanRelease, UpdateGraph
-from services.updates.store import GraphKit as Kit
+from services.updates.store import CATALOGUE_CHANNEL as CATALOGUE_CHANNEL  # named here by tests
 from services.updates.versions import Version
 from shared.app import POOL
 from shared.logging import get_logger
@@ -28,7 +29,6 @@ from shared.tasks import cancel_and_wait
 
 log = get_logger(__name__)
 
-CATALOGUE_CHANNEL = "updates_catalogue"
 PLATFORM = ""  # the key of the platform releases (no configuration)
 CACHE_SECONDS = 60.0
 
@@ -49,7 +49,7 @@ class PublishedRelease:
     kits: tuple[Kit, ...]
 
     @classmethod
-    def of(cls, row: store.GraphRelease) -> PublishedRelease:
+    def of(cls, row: graph_store.GraphRelease) -> PublishedRelease:
         return cls(
             id=row.id,
             version=Version.parse(row.version),
@@ -83,7 +83,7 @@ class PlatformCatalogue:
         return next((r for r in self.releases if r.version >= version and not r.prerelease), None)
 
 
-def build_configuration(configuration: str, rows: list[store.GraphRelease]) -> ConfigurationCatalogue:
+def build_configuration(configuration: str, rows: list[graph_store.GraphRelease]) -> ConfigurationCatalogue:
     """The releases with parsed versions and their update graph (pure CPU: run in a thread)."""
     releases = [PublishedRelease.of(row) for row in rows]
     graph = UpdateGraph(
@@ -153,7 +153,7 @@ class Catalogues:
     async def _fetch(self, configuration: str) -> ConfigurationCatalogue:
         loaded_at, generation = time.monotonic(), self._generation
         async with self._app[POOL].acquire() as conn:
-            rows = await store.graph_rows(conn, configuration)
+            rows = await graph_store.graph_rows(conn, configuration)
         catalogue = await asyncio.to_thread(build_configuration, configuration, rows)
         self._configurations[configuration] = (self._fresh(loaded_at, generation), catalogue)
         return catalogue
@@ -161,7 +161,7 @@ class Catalogues:
     async def _fetch_platform(self) -> PlatformCatalogue:
         loaded_at, generation = time.monotonic(), self._generation
         async with self._app[POOL].acquire() as conn:
-            rows = await store.platform_releases(conn)
+            rows = await graph_store.platform_releases(conn)
         catalogue = PlatformCatalogue(tuple(PublishedRelease.of(row) for row in rows))
         self._platform = (self._fresh(loaded_at, generation), catalogue)
         return catalogue

@@ -11,7 +11,6 @@ it and whether this user may (UPD-4), so a page can show the offer instead of a 
 
 from __future__ import annotations
 
-import uuid
 from datetime import date, datetime
 from typing import Literal
 
@@ -19,23 +18,23 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from services.updates import articles_store, store
-from services.updates.catalogue_models import CodePath, ReleaseVersionPath, VersionPath
-from services.updates.entitlement import Decision
-from services.updates.entitlement_store import Offer, SubscriberAccess, subscriber_access
+from services.updates.access import SubscriberAccess
+from services.updates.answers import answer
+from services.updates.api_models import DownloadStatus
+from services.updates.caller import caller_access
+from services.updates.catalogue_models import CodePath, KitFields, ReleaseNotFound, ReleaseVersionPath, VersionPath
+from services.updates.downloads import download_status
 from services.updates.markdown import render, render_inline
+from services.updates.problems import refusals_answered
 from shared.app import POOL
 from shared.auth import Caller
 from shared.http import Api
 from shared.parsing import StrictModel
-from shared.problems import Forbidden, NotFound, Problem
+from shared.problems import Forbidden, Problem
 
 routes = Api("ITS Portal updates: release pages")
 
 TAGS = ("release pages",)
-
-
-class ReleaseNotFound(NotFound):
-    slug, title = "release-not-found", "No such release"
 
 
 class ReleaseGone(Problem):
@@ -49,23 +48,11 @@ class NoRegisteredProduct(Forbidden):
 # ---- answers ---------------------------------------------------------------------------------
 
 
-class Entitlement(BaseModel):
+class Entitlement(DownloadStatus):
     """UPD-4 for this user and these kits; when refused, why and what to do (the current month's offer)."""
 
-    allowed: bool
-    reason: str | None = None
-    detail: str | None = None
-    offer: Offer | None = None
 
-
-class KitItem(BaseModel):
-    id: uuid.UUID
-    name: str
-    kind: str
-    os: str | None
-    arch: str | None
-    size: int
-    sha256: str
+class KitItem(KitFields):
     download: str  # GET with the subscriber's token: 303 to a short-lived signed link
 
 
@@ -196,29 +183,20 @@ def _published(release: store.Release | None, what: str) -> store.Release:
 
 
 def _kits(release: store.Release) -> list[KitItem]:
-    return [
-        KitItem(
-            id=k.id,
-            name=k.name,
-            kind=k.kind,
-            os=k.os,
-            arch=k.arch,
-            size=k.size,
-            sha256=k.sha256,
-            download=f"/v1/kits/{k.id}/download",
-        )
-        for k in release.kits
-    ]
+    return [answer(KitItem, k, download=f"/v1/kits/{k.id}/download") for k in release.kits]
 
 
-async def _entitlement(access: SubscriberAccess, configuration: str | None, decision: Decision) -> Entitlement:
-    offer = None if decision.allowed else await access.offer(configuration, decision)
-    return Entitlement(allowed=decision.allowed, reason=decision.reason, detail=decision.detail, offer=offer)
+async def _access(request: web.Request, caller: Caller, configuration: str) -> SubscriberAccess:
+    """UPD-3 / REG-6: a configuration's pages are for subscribers that hold it (403 with an offer)."""
+    access = await caller_access(request, caller)
+    with refusals_answered():
+        await access.require_visible(configuration)
+    return access
 
 
 async def _platform_access(request: web.Request, caller: Caller) -> SubscriberAccess:
     """UPD-2: the platform's pages are for subscribers that hold at least one configuration."""
-    access = await subscriber_access(request, caller)
+    access = await caller_access(request, caller)
     if not access.any_visible:
         raise NoRegisteredProduct(
             "the platform's pages are for subscribers with an active registered product: register one first"
@@ -227,18 +205,7 @@ async def _platform_access(request: web.Request, caller: Caller) -> SubscriberAc
 
 
 def _article(a: articles_store.Article) -> ArticleItem:
-    return ArticleItem(
-        slug=a.slug,
-        configuration=a.configuration,
-        kind=a.kind,
-        title=a.title,
-        title_html=render_inline(a.title),
-        body=a.body,
-        body_html=render(a.body),
-        versions=list(a.versions),
-        published_at=a.published_at,
-        updated_at=a.updated_at,
-    )
+    return answer(ArticleItem, a, title_html=render_inline(a.title), body_html=render(a.body))
 
 
 def _refs(articles: list[articles_store.Article]) -> list[ArticleRef]:
@@ -259,8 +226,7 @@ def _refs(articles: list[articles_store.Article]) -> list[ArticleRef]:
 )
 async def configuration_releases(request: web.Request, caller: Caller, params: CodePath) -> ConfigurationReleaseList:
     configuration = params.code
-    access = await subscriber_access(request, caller)
-    await access.require_visible(configuration)  # REG-6: 403 with an offer
+    await _access(request, caller, configuration)
     async with request.app[POOL].acquire() as conn:
         releases = await store.published_releases(conn, configuration)
         name = await store.configuration_name(conn, configuration)
@@ -268,15 +234,9 @@ async def configuration_releases(request: web.Request, caller: Caller, params: C
         configuration=configuration,
         configuration_name=name,
         items=[
-            ConfigurationReleaseSummary(
-                version=r.version,
-                release_date=r.release_date,
-                its_issue=r.its_issue,
-                prerelease=r.prerelease,
-                min_platform=r.min_platform,
-                updates_from=list(r.updates_from),
-                published_at=r.published_at,
-                whats_new=r.whats_new,
+            answer(
+                ConfigurationReleaseSummary,
+                r,
                 whats_new_html=render(r.whats_new),
                 page=f"/v1/configurations/{configuration}/releases/{r.version}",
             )
@@ -298,34 +258,23 @@ async def configuration_release(
     request: web.Request, caller: Caller, params: ReleaseVersionPath
 ) -> ConfigurationReleasePage:
     configuration, version = params.code, str(params.version)
-    access = await subscriber_access(request, caller)
-    await access.require_visible(configuration)
+    access = await _access(request, caller, configuration)
     async with request.app[POOL].acquire() as conn:
         found = await store.release_by_version(conn, configuration, version)
         release = _published(found, f"{configuration} {version}")
         name = await store.configuration_name(conn, configuration)
         problems = await articles_store.known_problems_of(conn, configuration, version)
     decision = access.download(configuration, release.published_at)  # UPD-4, ITS-7, SUB-5
-    return ConfigurationReleasePage(
-        configuration=configuration,
+    return answer(
+        ConfigurationReleasePage,
+        release,
         configuration_name=name,
-        version=release.version,
-        release_date=release.release_date,
-        its_issue=release.its_issue,
-        prerelease=release.prerelease,
-        published_at=release.published_at,
-        whats_new=release.whats_new,
         whats_new_html=render(release.whats_new),
-        changes=release.changes,
         changes_html=render(release.changes),
-        major_changes=list(release.major_changes),
         major_changes_html=[render_inline(line) for line in release.major_changes],
-        update_procedure=release.update_procedure,
         update_procedure_html=render(release.update_procedure),
-        min_platform=release.min_platform,
-        updates_from=list(release.updates_from),
         kits=_kits(release),
-        entitlement=await _entitlement(access, configuration, decision),
+        entitlement=await download_status(access, configuration, decision, Entitlement),
         known_problems=_refs(problems),
     )
 
@@ -344,8 +293,7 @@ async def configuration_articles(
     request: web.Request, caller: Caller, params: CodePath, query: ArticlesQuery
 ) -> ArticleList:
     configuration = params.code
-    access = await subscriber_access(request, caller)
-    await access.require_visible(configuration)
+    await _access(request, caller, configuration)
     async with request.app[POOL].acquire() as conn:
         articles = await articles_store.articles(conn, configuration, query.kind)
     return ArticleList(items=[_article(a) for a in articles])
@@ -367,18 +315,7 @@ async def platform_releases(request: web.Request, caller: Caller) -> PlatformRel
     async with request.app[POOL].acquire() as conn:
         releases = await store.published_releases(conn, None)
     return PlatformReleaseList(
-        items=[
-            PlatformReleaseSummary(
-                version=r.version,
-                release_date=r.release_date,
-                its_issue=r.its_issue,
-                grade=r.grade,
-                prerelease=r.prerelease,
-                published_at=r.published_at,
-                page=f"/v1/platform/releases/{r.version}",
-            )
-            for r in releases
-        ]
+        items=[answer(PlatformReleaseSummary, r, page=f"/v1/platform/releases/{r.version}") for r in releases]
     )
 
 
@@ -397,21 +334,13 @@ async def platform_release(request: web.Request, caller: Caller, params: Version
     async with request.app[POOL].acquire() as conn:
         release = _published(await store.release_by_version(conn, None, version), f"platform {version}")
         problems = await articles_store.known_problems_of(conn, None, version)
-    return PlatformReleasePage(
-        version=release.version,
-        release_date=release.release_date,
-        its_issue=release.its_issue,
-        grade=release.grade,
-        prerelease=release.prerelease,
-        published_at=release.published_at,
-        differences=release.differences,
+    return answer(
+        PlatformReleasePage,
+        release,
         differences_html=render(release.differences),
-        migration_notes=release.migration_notes,
         migration_notes_html=render(release.migration_notes),
-        fixed_bugs=[FixedBugItem(id=b["id"], title=b["title"]) for b in release.fixed_bugs],
-        readme=release.readme,
         kits=_kits(release),
-        entitlement=await _entitlement(access, None, access.download_any()),
+        entitlement=await download_status(access, None, access.download_any(), Entitlement),
         known_problems=_refs(problems),
     )
 

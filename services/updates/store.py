@@ -1,6 +1,7 @@
 """The release catalogue's SQL (UPD-1, UPD-2, UPD-6). Every function takes the connection (and so the
 transaction) of its caller; versions are stored as text plus `version_key` (their numeric parts), so that
-SQL orders 3.0.9 before 3.0.10. The entitlement read model's SQL is in entitlement_store.py.
+SQL orders 3.0.9 before 3.0.10. The entitlement read model's SQL is in entitlement_store.py,
+the articles' in articles_store.py, the update graphs' in graph_store.py.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import asyncpg
 from shared.db import Connection
 
 ReleaseKind = Literal["configuration", "platform"]
+# Every replica drops its cached update graph of a configuration ('': the platform) when this is notified.
+CATALOGUE_CHANNEL = "updates_catalogue"
 State = Literal["draft", "published", "withdrawn"]
 
 # ---- rows ------------------------------------------------------------------------------------
@@ -294,6 +297,11 @@ async def withdraw(conn: Connection, release_id: uuid.UUID, now: datetime, reaso
     )
 
 
+async def announce_catalogue(conn: Connection, configuration: str | None) -> None:
+    """Tell every replica (on commit) that the published releases of `configuration` (None: the platform) changed."""
+    await conn.execute("SELECT pg_notify($1, $2)", CATALOGUE_CHANNEL, configuration or "")
+
+
 async def configuration_name(conn: Connection, code: str) -> str | None:
     """The configuration's name as registration announced it; None if not heard of yet."""
     name: str | None = await conn.fetchval("SELECT name FROM configurations WHERE code = $1", code)
@@ -361,85 +369,22 @@ async def release_by_version(conn: Connection, configuration: str | None, versio
     return _release(row) if row is not None else None
 
 
-# ---- update graphs (UPD-5; the lead's plan builds them from these) -----------------------------
-
-
 @dataclass(frozen=True)
-class GraphKit:
+class PublishedKit:
+    """A kit of a published release, with what UPD-4 decides on: the release's configuration and date."""
+
     id: uuid.UUID
     name: str
-    kind: str
     size: int
     sha256: str
-    os: str | None = None
-    arch: str | None = None
-
-
-@dataclass(frozen=True)
-class GraphRelease:
-    """A published release as the update graph needs it; versions as stored (canonical text)."""
-
-    id: uuid.UUID
-    configuration: str | None  # None: a platform release
-    version: str
-    version_key: tuple[int, ...]
-    release_date: date
-    updates_from: tuple[str, ...]
-    min_platform: str | None
-    prerelease: bool
-    grade: str | None  # platform releases: recommended | mandatory | optional
+    configuration: str | None  # None: a platform kit
     published_at: datetime
-    kits: tuple[GraphKit, ...]
 
 
-GRAPH_SELECT = (
-    "SELECT r.id, r.configuration, r.version, r.version_key, r.release_date, r.updates_from, r.min_platform, "
-    "r.prerelease, r.grade, r.published_at, "
-    "(SELECT coalesce(json_agg(json_build_object('id', k.id, 'name', k.name, 'kind', k.kind, 'size', k.size, "
-    "'sha256', k.sha256, 'os', k.os, 'arch', k.arch) ORDER BY k.name), '[]') FROM kits k "
-    "WHERE k.release_id = r.id) AS kits FROM releases r "
-)
-
-
-def _graph_release(row: asyncpg.Record) -> GraphRelease:
-    return GraphRelease(
-        id=row["id"],
-        configuration=row["configuration"],
-        version=row["version"],
-        version_key=tuple(row["version_key"]),
-        release_date=row["release_date"],
-        updates_from=tuple(row["updates_from"]),
-        min_platform=row["min_platform"],
-        prerelease=row["prerelease"],
-        grade=row["grade"],
-        published_at=row["published_at"],
-        kits=tuple(
-            GraphKit(
-                id=uuid.UUID(k["id"]),
-                name=k["name"],
-                kind=k["kind"],
-                size=int(k["size"]),
-                sha256=k["sha256"],
-                os=k["os"],
-                arch=k["arch"],
-            )
-            for k in row["kits"]
-        ),
+async def published_kit(conn: Connection, kit_id: uuid.UUID) -> PublishedKit | None:
+    row = await conn.fetchrow(
+        "SELECT k.id, k.name, k.size, k.sha256, r.configuration, r.published_at "
+        "FROM kits k JOIN releases r ON r.id = k.release_id WHERE k.id = $1 AND r.state = 'published'",
+        kit_id,
     )
-
-
-async def graph_rows(conn: Connection, configuration: str | None = None) -> list[GraphRelease]:
-    """The published configuration releases of `configuration` (None: of every configuration), ordered by
-    configuration and version (oldest first), with their kits. Uses the partial index releases_published."""
-    rows = await conn.fetch(
-        GRAPH_SELECT + "WHERE r.state = 'published' AND r.kind = 'configuration' "
-        "AND ($1::text IS NULL OR r.configuration = $1) ORDER BY r.configuration, r.version_key",
-        configuration,
-    )
-    return [_graph_release(row) for row in rows]
-
-
-async def platform_releases(conn: Connection) -> list[GraphRelease]:
-    """The published platform releases, oldest first, with grade and kits (os, arch)."""
-    rows = await conn.fetch(GRAPH_SELECT + "WHERE r.state = 'published' AND r.kind = 'platform' ORDER BY r.version_key")
-    return [_graph_release(row) for row in rows]
+    return PublishedKit(**dict(row)) if row is not None else None

@@ -32,18 +32,13 @@ from aiohttp import web
 from pydantic import SecretStr
 
 from services.updates import delivery
-from services.updates.delivery import MAX_RANGES
+from services.updates.kit_check import KitMismatch
 from services.updates.links import EXPIRED, MALFORMED, TAMPERED, sign_link
+from services.updates.ranges import MAX_RANGES
 from services.updates.settings import UpdatesSettings
-from services.updates.storage import (
-    STORAGE,
-    FileSystemStorage,
-    KitMismatch,
-    KitStorage,
-    S3Credentials,
-    S3Storage,
-    sign_v4,
-)
+from services.updates.storage import STORAGE, KitStorage
+from services.updates.storage_fs import FileSystemStorage
+from services.updates.storage_s3 import S3Credentials, S3Storage, sign_v4
 from shared.app import create_app
 from shared.clock import RELOAD_SECONDS, TestClock
 from tests.infra import RunningApp, free_port
@@ -143,7 +138,7 @@ def delivery_settings(var_dir: Path, kits_dir: Path) -> UpdatesSettings:
 
 @pytest.fixture(scope="module")
 async def fs_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[DeliveryServer]:
-    from services.updates.storage import FileSystemStorage
+    from services.updates.storage_fs import FileSystemStorage
 
     # A var dir of its own: moving this module's test clock moves no other test's.
     var_dir = tmp_path_factory.mktemp("delivery-var")

@@ -10,6 +10,7 @@ import pytest
 
 from rules.months import Month, Period
 from services.updates.entitlement import ITS_ACCESS, Decision, Holding, Member, download_decision, support_end
+from shared.problems import refusal_problem
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 TODAY = date(2026, 11, 27)
@@ -70,7 +71,7 @@ def expected(registration: str, member: str, edition: str, coverage: str) -> str
 
 
 def outcome(decision: Decision) -> str:
-    return ALLOW if decision.allowed else f"{decision.status} {decision.reason}"
+    return ALLOW if decision.refusal is None else f"{refusal_problem(decision.refusal).status} {decision.reason}"
 
 
 def holdings(registration: str, edition: str, coverage: str) -> list[Holding]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.updates.delivery import (
+from services.updates.ranges import (
     COALESCE_GAP,
     MAX_RANGES,
     UNSATISFIABLE,

@@ -1,0 +1,89 @@
+"""Kit downloads (UPD-4): the entitlement is checked once, when a short-lived signed link is made (links.py);
+the link is then served by any replica, nginx or a CDN without a database. Also what a subscriber's user is
+entitled to, configuration by configuration (UPD-3)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from rules.refusal import Refusal, Refused
+from services.updates import links, store
+from services.updates.access import SubscriberAccess
+from services.updates.api_models import ConfigurationEntitlement, DownloadStatus, Entitlements, HeldProduct, SignedLink
+from services.updates.entitlement import Decision
+from shared.db import Pool
+
+S = TypeVar("S", bound=DownloadStatus)
+
+
+@dataclass(frozen=True)
+class LinkSigner:
+    """Signs download links valid `seconds` from the access's moment, pointing at `base_url` (settings)."""
+
+    secret: bytes
+    base_url: str
+    seconds: int
+
+    def expires(self, access: SubscriberAccess) -> int:
+        return int(access.now.timestamp()) + self.seconds
+
+    def url(self, access: SubscriberAccess, kit_id: uuid.UUID, sha256: str, name: str, expires: int) -> str:
+        path = links.sign_link(
+            self.secret, kit_id=kit_id, sha256=sha256, name=name, subscriber_id=access.subscriber.id, expires=expires
+        )
+        return self.base_url.rstrip("/") + path
+
+
+async def kit_link(pool: Pool, access: SubscriberAccess, signer: LinkSigner, kit_id: uuid.UUID) -> SignedLink:
+    """A signed link to a published kit; refused (NotHeld, DownloadDenied) when the user may not have it."""
+    async with pool.acquire() as conn:
+        kit = await store.published_kit(conn, kit_id)
+    if kit is None:
+        raise Refused(Refusal("kit-not-found", "no published kit has this id", "not-found"))
+    if kit.configuration is not None:
+        await access.require_visible(kit.configuration)  # another subscriber's configuration: refused, not a link
+    elif not access.any_visible:
+        await access.require_download(None)
+    await access.require_download(kit.configuration, kit.published_at)
+    expires = signer.expires(access)
+    return SignedLink(
+        url=signer.url(access, kit.id, kit.sha256, kit.name, expires),
+        expires_at=datetime.fromtimestamp(expires, UTC),
+        name=kit.name,
+        size=kit.size,
+        sha256=kit.sha256,
+    )
+
+
+async def download_status(access: SubscriberAccess, configuration: str | None, decision: Decision, model: type[S]) -> S:
+    """The decision as clients see it, with the offer when refused."""
+    offer = None if decision.allowed else await access.offer(configuration, decision)
+    return model(allowed=decision.allowed, reason=decision.reason, detail=decision.detail, offer=offer)
+
+
+async def entitlements(access: SubscriberAccess) -> Entitlements:
+    """UPD-3, UPD-4: each configuration the subscriber holds, whether its pages are visible and its kits
+    downloadable by this user, until when, and through which products."""
+    items = []
+    for configuration in sorted(access.holdings):
+        items.append(
+            ConfigurationEntitlement(
+                configuration=configuration,
+                visible=access.visible(configuration),
+                download=await download_status(access, configuration, access.download(configuration), DownloadStatus),
+                support_end=access.support_end(configuration),
+                products=[
+                    HeldProduct(
+                        registration_number=h.registration_number,
+                        product_name=h.product_name,
+                        edition=h.edition,
+                        active_from=h.active_from,
+                    )
+                    for h in access.holdings[configuration]
+                ],
+            )
+        )
+    return Entitlements(subscriber_code=access.subscriber.code, items=items)

@@ -1,0 +1,35 @@
+"""updates' records as the events it publishes through the outbox (UPD-1, UPD-2, UPD-3)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.updates import store
+from shared.events.updates import ReleasePublished, ReleaseWithdrawn
+
+
+def _release(release: store.Release, configuration_name: str | None) -> dict[str, Any]:
+    """What every release event says about the release."""
+    return {
+        "release_id": release.id,
+        "kind": release.kind,
+        "configuration": release.configuration,
+        "configuration_name": configuration_name,
+        "version": release.version,
+        "release_date": release.release_date,
+        "its_issue": release.its_issue,
+    }
+
+
+def release_published(release: store.Release, configuration_name: str | None) -> ReleasePublished:
+    return ReleasePublished(
+        **_release(release, configuration_name),
+        prerelease=release.prerelease,
+        whats_new=release.whats_new,
+        min_platform=release.min_platform,
+        grade=release.grade,  # the table's CHECK keeps it to the three grades
+    )
+
+
+def release_withdrawn(release: store.Release, configuration_name: str | None, reason: str) -> ReleaseWithdrawn:
+    return ReleaseWithdrawn(**_release(release, configuration_name), reason=reason)

@@ -1,0 +1,74 @@
+"""PostgreSQL LISTEN on one dedicated connection, kept listening: after a loss it reconnects and listens again.
+
+Notifications are delivered on commit, but only while a connection listens: whoever caches or waits on them
+hears `on_lost` when listening stops and `on_listening` when it (re)starts, and treats both as "anything may
+have changed meanwhile". An outage is logged once (`<name>.listen_failed`), and its end once
+(`<name>.listening_again`, with the failed attempts), not once per attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import asyncpg
+
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+
+Notified = Callable[[str], None]  # a notification's payload
+
+
+def _nothing() -> None:
+    return None
+
+
+async def listen_forever(
+    database_url: str,
+    channels: Mapping[str, Notified],
+    *,
+    name: str,
+    reconnect_seconds: float,
+    on_listening: Callable[[], None] = _nothing,
+    on_lost: Callable[[], None] = _nothing,
+) -> None:
+    """LISTEN on `channels` until cancelled; after a loss (or a failed attempt) wait `reconnect_seconds`."""
+    failed_attempts = 0
+    while True:
+        lost = asyncio.Event()
+        conn: Any = None
+        try:
+            conn = await asyncpg.connect(database_url)
+            conn.add_termination_listener(_on_termination(lost))
+            for channel, notified in channels.items():
+                await conn.add_listener(channel, _deliver(notified))
+            on_listening()
+            if failed_attempts:
+                log.info(f"{name}.listening_again", failed_attempts=failed_attempts)
+                failed_attempts = 0
+            await lost.wait()
+        except Exception as exc:  # any failure is retried; meanwhile the listeners' own fallbacks serve
+            failed_attempts += 1
+            if failed_attempts == 1:
+                log.warning(f"{name}.listen_failed", error=repr(exc))
+        finally:
+            if conn is not None and not conn.is_closed():
+                await conn.close(timeout=2)
+        on_lost()
+        await asyncio.sleep(reconnect_seconds)
+
+
+def _on_termination(lost: asyncio.Event) -> Callable[[Any], None]:
+    def on_termination(_conn: Any) -> None:
+        lost.set()
+
+    return on_termination
+
+
+def _deliver(notified: Notified) -> Callable[[Any, int, str, str], None]:
+    def on_notify(_conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        notified(payload)
+
+    return on_notify
