@@ -18,15 +18,16 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from shared.auth import Caller, JwksKeySource, KeySource, TokenVerifier, bearer_token
 from shared.bus import Bus
-from shared.clock import Clock, make_clock
+from shared.clock import make_clock
 from shared.consumer import Consumer, Subscription
-from shared.db import Outage, Pool, pool_context
+from shared.db import Outage, pool_context
 from shared.events import Envelope
-from shared.http import AUTHENTICATOR, Api
+from shared.http import Api
 from shared.jobs import Daily, JobHandler, JobWorker
+from shared.keys import AUTHENTICATOR, BUS, CLOCK, DB_OUTAGE, METRICS, OUTBOX, POOL, READINESS, VERIFIER
 from shared.logging import get_logger
 from shared.metrics import Metrics
-from shared.middlewares import DB_OUTAGE, METRICS, metrics_middleware, problem_middleware, request_context_middleware
+from shared.middlewares import metrics_middleware, problem_middleware, request_context_middleware
 from shared.openapi import add_openapi_route
 from shared.outbox import Outbox, OutboxRelay
 from shared.revocations import ACCESS_TOKEN_LIFETIME, REVOKING_TYPES, revocation_of
@@ -35,13 +36,6 @@ from shared.tasks import background
 
 log = get_logger(__name__)
 
-SETTINGS = web.AppKey("settings", BaseServiceSettings)
-CLOCK: web.AppKey[Clock] = web.AppKey("clock")
-POOL = web.AppKey("pool", Pool)
-BUS = web.AppKey("bus", Bus)
-OUTBOX = web.AppKey("outbox", Outbox)
-VERIFIER = web.AppKey("verifier", TokenVerifier)
-READINESS = web.AppKey("readiness", list[Callable[[], Awaitable[None]]])
 
 BUS_CONNECT_TIMEOUT = 60.0
 
@@ -51,7 +45,6 @@ def create_app(settings: BaseServiceSettings, *, service: str, api: Api) -> web.
         client_max_size=settings.client_max_size,
         middlewares=[request_context_middleware, metrics_middleware, problem_middleware],
     )
-    app[SETTINGS] = settings
     app[CLOCK] = make_clock(production=settings.is_production, var_dir=settings.var_dir)
     app[METRICS] = Metrics(service)
     app[READINESS] = []
@@ -63,8 +56,7 @@ def create_app(settings: BaseServiceSettings, *, service: str, api: Api) -> web.
     return app
 
 
-def setup_db(app: web.Application, schema: str) -> None:
-    settings = app[SETTINGS]
+def setup_db(app: web.Application, settings: BaseServiceSettings, schema: str) -> None:
 
     async def db(app: web.Application) -> AsyncIterator[None]:
         app[DB_OUTAGE] = outage = Outage()
@@ -83,8 +75,7 @@ def setup_db(app: web.Application, schema: str) -> None:
     app[READINESS].append(check)
 
 
-def setup_bus(app: web.Application, name: str) -> None:
-    settings = app[SETTINGS]
+def setup_bus(app: web.Application, settings: BaseServiceSettings, name: str) -> None:
 
     async def bus(app: web.Application) -> AsyncIterator[None]:
         bus = Bus(
@@ -106,8 +97,7 @@ def setup_bus(app: web.Application, name: str) -> None:
     app[READINESS].append(check)
 
 
-def setup_outbox(app: web.Application, *, producer: str, schema: str) -> None:
-    settings = app[SETTINGS]
+def setup_outbox(app: web.Application, settings: BaseServiceSettings, *, producer: str, schema: str) -> None:
     app[OUTBOX] = Outbox(producer=producer, schema=schema, clock=app[CLOCK])
 
     async def relay(app: web.Application) -> AsyncIterator[None]:
@@ -127,8 +117,7 @@ def setup_outbox(app: web.Application, *, producer: str, schema: str) -> None:
     app.cleanup_ctx.append(relay)
 
 
-def setup_consumers(app: web.Application, subscriptions: list[Subscription]) -> None:
-    settings = app[SETTINGS]
+def setup_consumers(app: web.Application, settings: BaseServiceSettings, subscriptions: list[Subscription]) -> None:
 
     async def consumers(app: web.Application) -> AsyncIterator[None]:
         for subscription in subscriptions:
@@ -147,11 +136,15 @@ def setup_consumers(app: web.Application, subscriptions: list[Subscription]) -> 
 
 
 def setup_jobs(
-    app: web.Application, handlers: dict[str, JobHandler], *, daily: Sequence[Daily] = (), workers: int = 1
+    app: web.Application,
+    settings: BaseServiceSettings,
+    handlers: dict[str, JobHandler],
+    *,
+    daily: Sequence[Daily] = (),
+    workers: int = 1,
 ) -> None:
     """Deferred job workers for `handlers`, and the `daily` jobs: each scheduled for today at start-up (a no-op
     when a replica or an earlier start did it) and run once a day from then on."""
-    settings = app[SETTINGS]
     handlers = {**handlers, **{job.kind: job.handle for job in daily}}
 
     async def jobs(app: web.Application) -> AsyncIterator[None]:
@@ -171,9 +164,8 @@ def setup_jobs(
     app.cleanup_ctx.append(jobs)
 
 
-def setup_auth(app: web.Application, keys: KeySource | None = None) -> None:
+def setup_auth(app: web.Application, settings: BaseServiceSettings, keys: KeySource | None = None) -> None:
     """Verify bearer tokens; `keys` defaults to identity's JWKS (identity passes its own keys)."""
-    settings = app[SETTINGS]
 
     async def auth(app: web.Application) -> AsyncIterator[None]:
         source = keys or JwksKeySource(settings.jwks_url)

@@ -13,15 +13,13 @@ from typing import Any
 import pydantic
 from aiohttp import web
 
+from shared.keys import AUTHENTICATOR
 from shared.logging import get_logger
 from shared.parsing import PathParams, parse_params, parse_query, read_form, read_json
 
 log = get_logger(__name__)
 
 Handler = Callable[..., Awaitable[Any]]
-# Set by the service: turns the request's bearer token into a Caller.
-Authenticate = Callable[[web.Request], Awaitable[Any]]
-AUTHENTICATOR: web.AppKey[Authenticate] = web.AppKey("authenticator")
 
 
 @dataclass(frozen=True)

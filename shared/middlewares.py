@@ -12,9 +12,9 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from shared.db import RETRY_AFTER_SECONDS, Outage, unreachable
+from shared.db import RETRY_AFTER_SECONDS, unreachable
+from shared.keys import DB_OUTAGE, METRICS
 from shared.logging import bound_contextvars, get_logger
-from shared.metrics import Metrics
 from shared.problems import (
     BadRequest,
     InternalError,
@@ -28,9 +28,6 @@ from shared.problems import (
 
 log = get_logger(__name__)
 
-METRICS = web.AppKey("metrics", Metrics)
-# Set by setup_db: the database outage this process may be living through.
-DB_OUTAGE = web.AppKey("db_outage", Outage)
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 

@@ -15,7 +15,7 @@ import contextlib
 import json
 import time
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -103,14 +103,14 @@ class Outbox:
 @contextlib.asynccontextmanager
 async def offline_transaction(
     settings: BaseServiceSettings, *, producer: str, schema: str
-) -> AsyncIterator[tuple[Connection, Outbox]]:
-    """A transaction in a service's schema, with its outbox, from outside the service (a command line, demo
-    data): the events wait in the outbox until the running service's relay publishes them."""
+) -> AsyncIterator[tuple[Connection, Outbox, datetime]]:
+    """A transaction in a service's schema, with its outbox and the shared clock's now, from outside the service
+    (a command line, demo data): the events wait in the outbox until the running service's relay publishes them."""
     clock = make_clock(production=settings.is_production, var_dir=settings.var_dir)
     pool = await create_pool(settings.database_url, schema, min_size=1, max_size=1)
     try:
         async with pool.acquire() as conn, conn.transaction():
-            yield conn, Outbox(producer=producer, schema=schema, clock=clock)
+            yield conn, Outbox(producer=producer, schema=schema, clock=clock), clock.now()
     finally:
         await pool.close()
 

@@ -18,11 +18,11 @@ from rules.months import Month
 from rules.refusal import Refused
 from services.contracts import contract_queries, domain, organisation_data, problems
 from services.contracts.api_models import ContractNumber, ContractOut, RegistrationNumber, contract_out
-from services.contracts.app_keys import today
+from services.contracts.keys import today
 from services.contracts.path_ids import id_in_path
-from shared.app import CLOCK, OUTBOX, POOL
 from shared.auth import Caller
 from shared.http import Api
+from shared.keys import CLOCK, OUTBOX, POOL
 from shared.parsing import StrictModel
 
 routes = Api("ITS Portal contracts")

@@ -11,28 +11,18 @@ import aiohttp
 from aiohttp import web
 
 from services.contracts import api, coverage_api, maintenance_api, partner_api, processing, webhook_api, webhooks
-from services.contracts.app_keys import CALENDAR, SETTINGS
 from services.contracts.calendar import ProductionCalendar, load_calendar, reach
 from services.contracts.consumers import subscriptions
-from services.contracts.domain import vendor_today
+from services.contracts.keys import CALENDAR, SETTINGS
 from services.contracts.settings import ContractsSettings
-from shared.app import (
-    CLOCK,
-    OUTBOX,
-    POOL,
-    setup_auth,
-    setup_bus,
-    setup_consumers,
-    setup_db,
-    setup_jobs,
-    setup_outbox,
-    setup_revocations,
-)
 from shared.app import create_app as create_service_app
+from shared.app import setup_auth, setup_bus, setup_consumers, setup_db, setup_jobs, setup_outbox, setup_revocations
 from shared.auth import KeySource
+from shared.clock import local_date
 from shared.db import Connection
 from shared.http import Api
 from shared.jobs import Job, JobHandler
+from shared.keys import CLOCK, OUTBOX, POOL
 from shared.logging import get_logger
 
 SERVICE = "contracts"
@@ -63,14 +53,14 @@ def create_app(settings: ContractsSettings, keys: KeySource | None = None) -> we
     app = create_service_app(settings, service=SERVICE, api=ROUTES)
     app[SETTINGS] = settings
     app[CALENDAR] = production_calendar(app, settings)
-    setup_db(app, SCHEMA)
-    setup_bus(app, SERVICE)
-    setup_outbox(app, producer=SERVICE, schema=SCHEMA)
-    setup_consumers(app, subscriptions())
-    setup_auth(app, keys)
+    setup_db(app, settings, SCHEMA)
+    setup_bus(app, settings, SERVICE)
+    setup_outbox(app, settings, producer=SERVICE, schema=SCHEMA)
+    setup_consumers(app, settings, subscriptions())
+    setup_auth(app, settings, keys)
     setup_revocations(app)  # SUB-5, SUB-6, partners: a token whose grant is taken away is refused at once
-    setup_jobs(app, job_handlers(app, settings))
-    app.on_startup.append(schedule_housekeeping)
+    setup_jobs(app, settings, job_handlers(app, settings), daily=[processing.IDEMPOTENCY_KEYS_PURGE])
+    app.on_startup.append(schedule_catch_up)
     return app
 
 
@@ -78,7 +68,7 @@ def production_calendar(app: web.Application, settings: ContractsSettings) -> Pr
     """ITS-2: the calendar, generated for the years this process can reach. One that cannot be read stops the
     start; so does, in production, one that does not cover the next 12 months (contracts would be processed on
     holidays): one clear log line, then exit 1. Elsewhere that is a warning (the test clock may be anywhere)."""
-    today = vendor_today(app[CLOCK].now(), settings.vendor_zone)
+    today = local_date(app[CLOCK].now(), settings.vendor_zone)
     try:
         calendar = load_calendar(settings.calendar, reach(today))
     except ValueError as exc:
@@ -109,17 +99,15 @@ def job_handlers(app: web.Application, settings: ContractsSettings) -> dict[str,
         await webhooks.webhook_job(session["client"])(conn, job)
 
     return {
-        processing.PROCESS_JOB: processing.process_job(app[OUTBOX], settings),
-        processing.EXPIRE_JOB: processing.expire_job(app[OUTBOX], settings),
+        processing.PROCESS_JOB: processing.process_job(app[OUTBOX], app[CLOCK], settings),
+        processing.EXPIRE_JOB: processing.expire_job(app[OUTBOX], app[CLOCK], settings),
         webhooks.WEBHOOK_JOB: deliver,
-        processing.PURGE_KEYS_JOB: processing.purge_idempotency_keys,
     }
 
 
-async def schedule_housekeeping(app: web.Application) -> None:
-    """The purge of old idempotency keys, and a processing run now: catches up whatever came due while
-    no process of this service was running (nothing is due: a no-op)."""
+async def schedule_catch_up(app: web.Application) -> None:
+    """A processing run now: catches up whatever came due while no process of this service was running
+    (nothing is due: a no-op)."""
     now = app[CLOCK].now()
     async with app[POOL].acquire() as conn:
-        await processing.schedule_purge(conn, now)
         await processing.schedule_processing(conn, now)

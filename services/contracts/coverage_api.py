@@ -14,10 +14,10 @@ from rules.months import Month
 from rules.refusal import Refused
 from services.contracts import coverage_queries, problems
 from services.contracts.api_models import PeriodOut, RegistrationNumber
-from services.contracts.app_keys import today
-from shared.app import POOL
+from services.contracts.keys import today
 from shared.auth import Caller
 from shared.http import Api
+from shared.keys import POOL
 from shared.parsing import StrictModel
 
 routes = Api("ITS Portal contracts: coverage")

@@ -50,11 +50,6 @@ def period_problems(start: str, end: str, current: Month) -> list[Refusal]:
     return refusals
 
 
-def vendor_today(now: datetime, zone: ZoneInfo) -> date:
-    """The day it is in the vendor's zone: months and business days (ITS-1, ITS-2, ITS-7) are counted there."""
-    return now.astimezone(zone).date()
-
-
 def start_of_day(day: date, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, time(0), tzinfo=zone)
 

@@ -15,6 +15,7 @@ from services.contracts.calendar import ProductionCalendar
 from services.contracts.organisation import kpp_problem, tin_problem
 from services.contracts.processing import schedule_processing
 from services.contracts.settings import ContractsSettings
+from shared.clock import local_date
 from shared.db import Connection, Pool
 from shared.logging import get_logger
 from shared.outbox import Outbox
@@ -80,7 +81,7 @@ async def receive_contract(
             if stored.fingerprint != fingerprint:
                 raise Refused(Refusal("idempotency-key-reused", "use a new Idempotency-Key for a new contract"))
             return Receipt(stored.status, stored.response, replayed=True)
-        refusals = await _refusals(conn, posted, Month.of(domain.vendor_today(now, settings.vendor_zone)))
+        refusals = await _refusals(conn, posted, Month.of(local_date(now, settings.vendor_zone)))
         if refusals:
             raise Refused(*refusals)  # nothing is stored
         contract = _new_contract(settings, calendar, now, partner_id, posted)

@@ -17,12 +17,12 @@ from rules.months import Month
 from rules.refusal import Refused
 from services.contracts import activation_codes, activations
 from services.contracts.api_models import PeriodOut
-from services.contracts.app_keys import today
+from services.contracts.keys import today
 from services.contracts.path_ids import id_in_path
 from services.contracts.problems import ActivationRefused, activation_problem
-from shared.app import CLOCK, OUTBOX, POOL
 from shared.auth import Caller
 from shared.http import Api, Link
+from shared.keys import CLOCK, OUTBOX, POOL
 from shared.parsing import StrictModel
 
 routes = Api("ITS Portal contracts: maintenance services")

@@ -11,13 +11,14 @@ Expiry works the same way at the start of the month after a contract's period.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from services.contracts import events, idempotency_store, read_models, store, webhooks
 from services.contracts.domain import IDEMPOTENCY_KEPT
 from services.contracts.settings import ContractsSettings
+from shared.clock import Clock
 from shared.db import Connection
-from shared.jobs import Job, JobHandler, job_pending, schedule
+from shared.jobs import Daily, Job, JobHandler, job_pending, schedule
 from shared.logging import get_logger
 from shared.outbox import Outbox
 
@@ -39,9 +40,9 @@ async def schedule_processing(conn: Connection, at: datetime) -> None:
         await schedule(conn, PROCESS_JOB, {}, at, dedupe_key=key, rearm=True)
 
 
-def process_job(outbox: Outbox, settings: ContractsSettings) -> JobHandler:
+def process_job(outbox: Outbox, clock: Clock, settings: ContractsSettings) -> JobHandler:
     async def process(conn: Connection, job: Job) -> None:
-        now = max(job.run_at, outbox.clock.now())
+        now = max(job.run_at, clock.now())
         activated = await store.activate_due(conn, now, settings.process_batch)
         if activated:
             partners = await read_models.partners(conn, list({c.partner_id for c in activated}))
@@ -60,9 +61,9 @@ def process_job(outbox: Outbox, settings: ContractsSettings) -> JobHandler:
     return process
 
 
-def expire_job(outbox: Outbox, settings: ContractsSettings) -> JobHandler:
+def expire_job(outbox: Outbox, clock: Clock, settings: ContractsSettings) -> JobHandler:
     async def expire(conn: Connection, job: Job) -> None:
-        now = outbox.clock.now()
+        now = clock.now()
         expired = await store.expire_due(conn, now, settings.process_batch)
         await outbox.add_many(conn, [events.contract_expired(c, now) for c in expired])
         if len(expired) == settings.process_batch:
@@ -71,10 +72,9 @@ def expire_job(outbox: Outbox, settings: ContractsSettings) -> JobHandler:
     return expire
 
 
-async def purge_idempotency_keys(conn: Connection, job: Job) -> None:
-    await idempotency_store.purge_idempotency_keys(conn, job.run_at - IDEMPOTENCY_KEPT)
-    await schedule_purge(conn, job.run_at + timedelta(days=1))
+async def purge_idempotency_keys(conn: Connection, now: datetime) -> None:
+    """Idempotency-Keys are kept IDEMPOTENCY_KEPT, then purged."""
+    await idempotency_store.purge_idempotency_keys(conn, now - IDEMPOTENCY_KEPT)
 
 
-async def schedule_purge(conn: Connection, at: datetime) -> None:
-    await schedule(conn, PURGE_KEYS_JOB, {}, at, dedupe_key=f"purge-idempotency-keys:{at.date()}")
+IDEMPOTENCY_KEYS_PURGE = Daily(PURGE_KEYS_JOB, "purge-idempotency-keys", purge_idempotency_keys)

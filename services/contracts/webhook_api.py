@@ -9,9 +9,9 @@ from aiohttp import web
 from pydantic import BaseModel, StringConstraints, field_validator
 
 from services.contracts import webhooks
-from shared.app import CLOCK, POOL
 from shared.auth import Caller
 from shared.http import Api
+from shared.keys import CLOCK, POOL
 from shared.parsing import StrictModel
 from shared.problems import NotFound
 

@@ -1,5 +1,4 @@
-"""identity's HTTP API of accounts: registering (ACC-1), verifying the e-mail address (ACC-2), the account itself;
-and the service's own parts every handler module reads (settings, passwords, signing keys, throttling)."""
+"""identity's HTTP API of accounts: registering (ACC-1), verifying the e-mail address (ACC-2), the account itself."""
 
 from __future__ import annotations
 
@@ -12,21 +11,13 @@ from pydantic import BaseModel, EmailStr, Field, StringConstraints
 
 from rules.refusal import Refused
 from services.identity import accounts, domain, store
-from services.identity.domain import ThrottlePolicy
+from services.identity.keys import PASSWORDS, SETTINGS
 from services.identity.links import EmailLinks
 from services.identity.pages import page
-from services.identity.passwords import Passwords
-from services.identity.settings import IdentitySettings
-from services.identity.tokens import SigningKeys
-from shared.app import CLOCK, OUTBOX, POOL
 from shared.auth import Caller
 from shared.http import Api, Link
+from shared.keys import CLOCK, OUTBOX, POOL
 from shared.parsing import StrictModel
-
-SETTINGS = web.AppKey("identity_settings", IdentitySettings)
-PASSWORDS = web.AppKey("passwords", Passwords)
-KEYS = web.AppKey("signing_keys", SigningKeys)
-THROTTLE = web.AppKey("throttle", ThrottlePolicy)
 
 routes = Api("ITS Portal identity", description="Accounts, e-mail verification and tokens (rules ACC-1..3).")
 

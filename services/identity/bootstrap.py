@@ -28,14 +28,13 @@ async def ensure_account(
     domain.check_password(password, login=login, email=email)
     passwords = Passwords(memory_kib=settings.argon2_memory_kib, time_cost=settings.argon2_time_cost)
     try:
-        async with offline_transaction(settings, producer="identity", schema=SCHEMA) as (conn, outbox):
+        async with offline_transaction(settings, producer="identity", schema=SCHEMA) as (conn, outbox, now):
             existing = await store.account_by_login(conn, login)
             if existing is not None:
                 if operator and not existing.is_operator:
                     await store.make_operator(conn, existing.id)
                     return "promoted"
                 return "exists"
-            now = outbox.clock.now()
             details = AccountDetails(login, email, full_name)
             password_hash = await passwords.hash(password)
             account = await create_account(conn, outbox, now, details, password_hash, is_operator=operator)
@@ -50,8 +49,7 @@ async def ensure_partner(
 ) -> bool:
     """The partner called `name` (made with these facts and announced if missing), administered by the account
     `admin_login` if that exists; True if the partner was made now. For demo data: idempotent, offline."""
-    async with offline_transaction(settings, producer="identity", schema=SCHEMA) as (conn, outbox):
-        now = outbox.clock.now()
+    async with offline_transaction(settings, producer="identity", schema=SCHEMA) as (conn, outbox, now):
         partner = next((p for p in await partners_store.all_partners(conn) if p.name == name), None)
         created = partner is None
         if partner is None:

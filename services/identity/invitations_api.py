@@ -11,14 +11,15 @@ from pydantic import BaseModel, EmailStr
 from rules.refusal import Refused
 from services.identity import domain, invitation_acceptance, invitations
 from services.identity.accounts import AccountDetails
-from services.identity.api import PASSWORDS, SETTINGS, AccountOut, Login, Password
+from services.identity.api import AccountOut, Login, Password
 from services.identity.invitation_acceptance import INVITATION_NOT_FOUND, TERMS_NOT_ACCEPTED, Acceptance
 from services.identity.invitations_store import Invitation
+from services.identity.keys import PASSWORDS, SETTINGS
 from services.identity.links import EmailLinks
 from services.identity.subscribers_api import Contact, Name, acting
-from shared.app import CLOCK, OUTBOX, POOL
 from shared.auth import Caller
 from shared.http import Api, Link
+from shared.keys import CLOCK, OUTBOX, POOL
 from shared.parsing import StrictModel
 from shared.problems import NotFound
 

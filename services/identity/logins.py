@@ -4,12 +4,14 @@ recorded, success or not."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from services.identity import domain, store, tokens_store
 from services.identity.domain import ThrottlePolicy, TooOften
 from services.identity.passwords import Passwords
 from shared.clock import Clock
-from shared.db import Pool
+from shared.db import Connection, Pool
+from shared.jobs import Daily
 
 
 @dataclass(frozen=True)
@@ -49,3 +51,11 @@ async def check_password(
     async with pool.acquire() as conn:
         await tokens_store.record_login_attempt(conn, attempt.login_key, attempt.address, clock.now(), ok)
     return ok
+
+
+async def purge_login_attempts(conn: Connection, now: datetime) -> None:
+    """Login attempts are kept for the "known address" window (30 days), then purged."""
+    await tokens_store.purge_login_attempts(conn, now - ThrottlePolicy().known_address_for)
+
+
+LOGIN_ATTEMPTS_PURGE = Daily("identity.purge_login_attempts", "purge-login-attempts", purge_login_attempts)

@@ -12,9 +12,9 @@ from pydantic import BaseModel
 from services.identity import partner_clients
 from services.identity.partners_api import Text, partner_caller, path_uuid
 from services.identity.partners_store import PartnerClient
-from shared.app import CLOCK, OUTBOX, POOL
 from shared.auth import Caller
 from shared.http import Api, Link
+from shared.keys import CLOCK, OUTBOX, POOL
 from shared.parsing import StrictModel
 
 routes = Api("ITS Portal identity: partner clients")

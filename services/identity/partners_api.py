@@ -13,14 +13,14 @@ from aiohttp import web
 from pydantic import BaseModel, EmailStr, StringConstraints
 
 from services.identity import domain, invitations, partners
-from services.identity.api import SETTINGS
 from services.identity.invitations_store import Invitation
+from services.identity.keys import SETTINGS
 from services.identity.links import EmailLinks
 from services.identity.partners import PartnerCaller
 from services.identity.partners_store import Partner
-from shared.app import CLOCK, OUTBOX, POOL
 from shared.auth import Caller
 from shared.http import Api, Link
+from shared.keys import CLOCK, OUTBOX, POOL
 from shared.parsing import StrictModel
 from shared.problems import NotFound
 

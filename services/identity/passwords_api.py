@@ -10,13 +10,14 @@ from pydantic import BaseModel, EmailStr
 
 from rules.refusal import Refused
 from services.identity import password_changes
-from services.identity.api import PASSWORDS, SETTINGS, THROTTLE, Password, Token, VerificationIn
+from services.identity.api import Password, Token, VerificationIn
+from services.identity.keys import PASSWORDS, SETTINGS, THROTTLE
 from services.identity.links import EmailLinks
 from services.identity.pages import page
-from shared.app import CLOCK, OUTBOX, POOL
 from shared.auth import Caller
 from shared.forwarded import client_address
 from shared.http import Api
+from shared.keys import CLOCK, OUTBOX, POOL
 from shared.parsing import StrictModel, read_form_fields
 
 routes = Api("ITS Portal identity: passwords")

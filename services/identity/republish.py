@@ -26,7 +26,7 @@ class Republished:
 
 async def republish_directory(settings: IdentitySettings) -> Republished:
     # One transaction: the running service's relay publishes the events once they commit.
-    async with offline_transaction(settings, producer="identity", schema=SCHEMA) as (conn, outbox):
+    async with offline_transaction(settings, producer="identity", schema=SCHEMA) as (conn, outbox, _):
         accounts = await store.all_accounts(conn)
         subscribers = await subscribers_store.all_subscribers(conn)
         partners = await partners_store.all_partners(conn)

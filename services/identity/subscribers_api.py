@@ -16,9 +16,9 @@ from pydantic import BaseModel, StringConstraints
 from services.identity import domain, members, subscribers
 from services.identity.subscribers import Acting
 from services.identity.subscribers_store import Membership, Subscriber
-from shared.app import CLOCK, OUTBOX, POOL
 from shared.auth import Caller
 from shared.http import Api
+from shared.keys import CLOCK, OUTBOX, POOL
 from shared.parsing import StrictModel
 from shared.problems import NotFound
 

@@ -12,12 +12,12 @@ from aiohttp import web
 from pydantic import BaseModel, Field
 
 from services.identity import grants
-from services.identity.api import KEYS, PASSWORDS, SETTINGS, THROTTLE
 from services.identity.domain import TooOften
 from services.identity.grants import GrantRefused, Issued, Issuer
-from shared.app import CLOCK, POOL
+from services.identity.keys import KEYS, PASSWORDS, SETTINGS, THROTTLE
 from shared.forwarded import client_address
 from shared.http import Api
+from shared.keys import CLOCK, POOL
 from shared.problems import Problem
 
 routes = Api("ITS Portal identity: tokens")

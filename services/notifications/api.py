@@ -12,9 +12,9 @@ from pydantic import BaseModel, Field, field_validator
 from services.notifications import deliveries
 from services.notifications.delivery import Delivery, DeliveryStatus
 from services.notifications.preferences_api import preferences
-from shared.app import POOL
 from shared.auth import Caller
 from shared.http import Api
+from shared.keys import POOL
 from shared.parsing import StrictModel
 
 OPERATOR_SCOPE = "operator"

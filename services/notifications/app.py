@@ -21,14 +21,14 @@ from services.notifications.consumers import (
     updates_subscription,
 )
 from services.notifications.delivery import SEND_EMAIL_JOB
+from services.notifications.keys import LINKS, RENDERER
 from services.notifications.mailer import Mailer, SmtpSecurity, SmtpTransport
-from services.notifications.preferences_api import LINKS, RENDERER
 from services.notifications.releases import ReleaseLinks
 from services.notifications.rendering import Renderer
-from shared.app import CLOCK, setup_auth, setup_bus, setup_consumers, setup_db, setup_jobs, setup_revocations
 from shared.app import create_app as create_service_app
+from shared.app import setup_auth, setup_bus, setup_consumers, setup_db, setup_jobs, setup_revocations
 from shared.auth import KeySource
-from shared.middlewares import METRICS
+from shared.keys import CLOCK, METRICS
 from shared.settings import BaseServiceSettings, TimeZoneName
 
 SERVICE = "notifications"
@@ -122,8 +122,8 @@ def create_app(settings: NotificationsSettings, keys: KeySource | None = None) -
     )
     mailer = Mailer(transport, clock, sender=settings.mail_from, max_attempts=settings.send_max_attempts, emails=emails)
 
-    setup_db(app, SCHEMA)
-    setup_bus(app, SERVICE)
+    setup_db(app, settings, SCHEMA)
+    setup_bus(app, settings, SERVICE)
     renderer = Renderer()
     zone = ZoneInfo(settings.mail_timezone)
     links = settings.release_links()
@@ -131,6 +131,7 @@ def create_app(settings: NotificationsSettings, keys: KeySource | None = None) -
     app[RENDERER] = renderer
     setup_consumers(
         app,
+        settings,
         [
             identity_subscription(renderer, clock, zone),
             registration_subscription(renderer, clock),  # rule REG-5
@@ -138,7 +139,7 @@ def create_app(settings: NotificationsSettings, keys: KeySource | None = None) -
             updates_subscription(renderer, clock, links),  # rule UPD-3
         ],
     )
-    setup_jobs(app, {SEND_EMAIL_JOB: mailer.send_email})
-    setup_auth(app, keys)
+    setup_jobs(app, settings, {SEND_EMAIL_JOB: mailer.send_email})
+    setup_auth(app, settings, keys)
     setup_revocations(app)  # a token whose grant is taken away is refused at once, as everywhere
     return app

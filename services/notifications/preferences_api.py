@@ -9,18 +9,15 @@ from aiohttp import web
 from pydantic import BaseModel, Field
 
 from services.notifications import preferences as preferences_of
+from services.notifications.keys import LINKS, RENDERER
 from services.notifications.languages import pick_language
-from services.notifications.releases import UNSUBSCRIBE_PATH, ReleaseLinks
-from services.notifications.rendering import Renderer
+from services.notifications.releases import UNSUBSCRIBE_PATH
 from services.notifications.unsubscribe import MAX_TOKEN_LENGTH, BadToken
-from shared.app import CLOCK, POOL
 from shared.auth import Caller
 from shared.http import Api
+from shared.keys import CLOCK, POOL
 from shared.parsing import StrictModel
 from shared.problems import Forbidden
-
-LINKS = web.AppKey("release_links", ReleaseLinks)
-RENDERER = web.AppKey("renderer", Renderer)
 
 preferences = Api("ITS Portal notifications: preferences")
 

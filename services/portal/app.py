@@ -49,9 +49,10 @@ from services.portal.pages import (
 )
 from services.portal.sessions import Sessions
 from services.portal.settings import PortalSettings
-from shared.app import POOL, setup_db
 from shared.app import create_app as create_service_app
+from shared.app import setup_db
 from shared.http import Api
+from shared.keys import POOL
 from shared.logging import get_logger
 from shared.tasks import background
 
@@ -74,7 +75,7 @@ def create_app(settings: PortalSettings) -> web.Application:
     app = create_service_app(settings, service=SERVICE, api=ROUTES)
     app.middlewares.extend([middlewares.security_headers, middlewares.error_pages, middlewares.sessions])
     app[SETTINGS] = settings
-    setup_db(app, SCHEMA)
+    setup_db(app, settings, SCHEMA)
     setup_sessions(app, settings)
     setup_services(app, settings)
     setup_pages(app)

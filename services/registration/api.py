@@ -15,20 +15,16 @@ from aiohttp import web
 from pydantic import AfterValidator, BaseModel, EmailStr, Field, StringConstraints
 
 from services.registration import access, domain, registrations, store
-from services.registration.pins import Pins
+from services.registration.keys import PINS, SETTINGS, THROTTLE
 from services.registration.problems import refusals_answered
-from services.registration.settings import RegistrationSettings
-from shared.app import CLOCK, OUTBOX, POOL
 from shared.auth import Caller
 from shared.events.registration import Edition, RegisteredBy
 from shared.http import Api
+from shared.keys import CLOCK, OUTBOX, POOL
 from shared.parsing import PathParams, StrictModel
 
 routes = Api("ITS Portal registration")
 
-SETTINGS = web.AppKey("registration_settings", RegistrationSettings)
-PINS = web.AppKey("pins", Pins)
-THROTTLE = web.AppKey("pin_throttle", domain.PinThrottle)
 
 OPERATOR = "operator"
 

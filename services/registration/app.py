@@ -18,23 +18,14 @@ from services.registration import (
     support_api,
 )
 from services.registration.consumers import subscriptions
+from services.registration.keys import PINS, SETTINGS, THROTTLE
 from services.registration.pins import Pins
 from services.registration.settings import RegistrationSettings
-from shared.app import (
-    CLOCK,
-    OUTBOX,
-    POOL,
-    setup_auth,
-    setup_bus,
-    setup_consumers,
-    setup_db,
-    setup_jobs,
-    setup_outbox,
-    setup_revocations,
-)
 from shared.app import create_app as create_service_app
+from shared.app import setup_auth, setup_bus, setup_consumers, setup_db, setup_jobs, setup_outbox, setup_revocations
 from shared.auth import KeySource
 from shared.http import Api
+from shared.keys import CLOCK, OUTBOX
 
 SERVICE = "registration"
 SCHEMA = "registration"
@@ -56,38 +47,31 @@ __all__ = ["MIGRATIONS", "SCHEMA", "RegistrationSettings", "create_app"]
 def create_app(settings: RegistrationSettings, keys: KeySource | None = None) -> web.Application:
     """`keys` verifies access tokens (tests pass their own); by default identity's JWKS."""
     app = create_service_app(settings, service=SERVICE, api=ROUTES)
-    app[api.SETTINGS] = settings
-    app[api.THROTTLE] = domain.PinThrottle()
-    setup_db(app, SCHEMA)
-    setup_bus(app, SERVICE)
-    setup_outbox(app, producer=SERVICE, schema=SCHEMA)
-    setup_consumers(app, subscriptions())
+    app[SETTINGS] = settings
+    app[THROTTLE] = domain.PinThrottle()
+    setup_db(app, settings, SCHEMA)
+    setup_bus(app, settings, SERVICE)
+    setup_outbox(app, settings, producer=SERVICE, schema=SCHEMA)
+    setup_consumers(app, settings, subscriptions())
     setup_pins(app)
-    setup_auth(app, keys)
+    setup_auth(app, settings, keys)
     setup_revocations(app)  # SUB-5, SUB-6, partners: a token whose grant is taken away is refused at once
     setup_jobs(
         app,
+        settings,
         {
             registrations.ACTIVATE_JOB: registrations.activate_job(app[OUTBOX]),
-            registrations.PURGE_PIN_FAILURES: registrations.purge_pin_failures,
-            batches.ISSUE_JOB: batches.issue_job(app[OUTBOX], app[CLOCK], lambda: app[api.PINS], settings.issue_chunk),
-            batches.PURGE_JOB: batches.purge_job,
+            batches.ISSUE_JOB: batches.issue_job(app[OUTBOX], app[CLOCK], lambda: app[PINS], settings.issue_chunk),
         },
+        daily=[registrations.PIN_FAILURES_PURGE, batches.SEALED_PINS_PURGE],
     )
-    app.on_startup.append(schedule_purge)
     return app
 
 
 def setup_pins(app: web.Application) -> None:
     async def pins(app: web.Application) -> AsyncIterator[None]:
-        app[api.PINS] = Pins()
+        app[PINS] = Pins()
         yield
-        app[api.PINS].close()
+        app[PINS].close()
 
     app.cleanup_ctx.append(pins)
-
-
-async def schedule_purge(app: web.Application) -> None:
-    async with app[POOL].acquire() as conn:
-        await registrations.schedule_pin_failures_purge(conn, app[CLOCK].now())
-        await batches.schedule_purge(conn, app[CLOCK].now())

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from rules.refusal import Refusal, Refused
 from services.registration import domain, events, store
 from services.registration.registrations import registered, subscriber_and_number
+from shared.clock import local_date
 from shared.db import Pool
 from shared.events.registration import ProductActivated, ProductRegistered
 from shared.logging import get_logger
@@ -38,7 +39,7 @@ async def authorise(
 ) -> tuple[store.Registration, dict[uuid.UUID, str]]:
     """The registration and the names of the partners it names. Repeating an authorisation already made for
     the same subscriber answers it again (a retry is safe)."""
-    future = domain.purchase_date_refusal(purchase_date, domain.vendor_today(now, zone), "purchase_date")
+    future = domain.purchase_date_refusal(purchase_date, local_date(now, zone), "purchase_date")
     if future is not None:
         raise Refused(future)
     async with pool.acquire() as conn, conn.transaction():

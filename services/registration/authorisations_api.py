@@ -5,11 +5,12 @@ from __future__ import annotations
 from aiohttp import web
 
 from services.registration import authorisations
-from services.registration.api import SETTINGS, PartnerAuthorisation, RegistrationOut, registration_out
+from services.registration.api import PartnerAuthorisation, RegistrationOut, registration_out
+from services.registration.keys import SETTINGS
 from services.registration.problems import refusals_answered
-from shared.app import CLOCK, OUTBOX, POOL
 from shared.auth import Caller
 from shared.http import Api
+from shared.keys import CLOCK, OUTBOX, POOL
 
 routes = Api("ITS Portal registration: authorisations")
 

@@ -21,7 +21,7 @@ from services.registration.pins import Pins
 from services.registration.store import Product
 from shared.clock import Clock
 from shared.db import Connection, Pool
-from shared.jobs import Job, JobHandler, schedule
+from shared.jobs import Daily, Job, JobHandler, schedule
 from shared.outbox import Outbox
 
 ISSUE_JOB = "registration.issue_batch"
@@ -111,15 +111,12 @@ def issue_job(outbox: Outbox, clock: Clock, pins: Callable[[], Pins], chunk_size
     return issue_chunk
 
 
-async def purge_job(conn: Connection, job: Job) -> None:
-    """Daily: sealed PINs of batches nobody fetched within KEEP_SEALED are deleted."""
-    await batch_store.purge_undelivered(conn, job.run_at - KEEP_SEALED)
-    await schedule_purge(conn, job.run_at + timedelta(days=1))
+async def purge_undelivered(conn: Connection, now: datetime) -> None:
+    """Sealed PINs of batches nobody fetched within KEEP_SEALED are deleted."""
+    await batch_store.purge_undelivered(conn, now - KEEP_SEALED)
 
 
-async def schedule_purge(conn: Connection, at: datetime) -> None:
-    # One purge per day, whichever replica or restart schedules it first.
-    await schedule(conn, PURGE_JOB, {}, at, dedupe_key=f"purge-sealed-pins:{at.date()}")
+SEALED_PINS_PURGE = Daily(PURGE_JOB, "purge-sealed-pins", purge_undelivered)
 
 
 async def progress(pool: Pool, batch_id: uuid.UUID) -> batch_store.Batch:

@@ -12,10 +12,10 @@ from pydantic import BaseModel, StringConstraints
 
 from services.registration import batch_store, batches
 from services.registration.problems import refusals_answered
-from shared.app import CLOCK, POOL
 from shared.auth import Caller
 from shared.events.registration import Edition
 from shared.http import Api
+from shared.keys import CLOCK, POOL
 from shared.parsing import StrictModel
 from shared.problems import NotFound
 

@@ -12,13 +12,14 @@ from aiohttp import web
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
 from services.registration import catalogue, domain, store
-from services.registration.api import PINS, SETTINGS, ArticlePath, Text
+from services.registration.api import ArticlePath, Text
 from services.registration.batches_api import BatchAccepted, IssuedBatch, IssuedNumber, accepted_out
+from services.registration.keys import PINS, SETTINGS
 from services.registration.problems import refusals_answered
-from shared.app import CLOCK, OUTBOX, POOL
 from shared.auth import Caller
 from shared.events.registration import Edition
 from shared.http import Api, Link, Upserted
+from shared.keys import CLOCK, OUTBOX, POOL
 from shared.parsing import PathParams, StrictModel
 
 routes = Api("ITS Portal registration: catalogue")

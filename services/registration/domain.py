@@ -8,7 +8,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Literal
-from zoneinfo import ZoneInfo
 
 from rules.refusal import Refusal
 from shared.events.registration import Edition
@@ -60,11 +59,6 @@ def is_ean13(article: str) -> bool:
         return False
     total = sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(article[:12]))
     return (10 - total % 10) % 10 == int(article[12])
-
-
-def vendor_today(now: datetime, zone: ZoneInfo) -> date:
-    """ "Today" for purchase dates and contract months: the vendor's date."""
-    return now.astimezone(zone).date()
 
 
 # The answer to a wrong PIN, the same for an unknown number (REG-7: nothing to learn from it).

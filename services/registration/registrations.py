@@ -4,16 +4,17 @@ activation, and the daily purge of old wrong-PIN tries."""
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from rules.refusal import Refusal, Refused
 from services.registration import domain, events, store
 from services.registration.pins import Pins
+from shared.clock import local_date
 from shared.db import Connection, Pool
 from shared.events.registration import ProductActivated, ProductRegistered
-from shared.jobs import Job, JobHandler, schedule
+from shared.jobs import Daily, Job, JobHandler, schedule
 from shared.outbox import Outbox
 
 ACTIVATE_JOB = "registration.activate"
@@ -40,7 +41,7 @@ async def register_with_pin(
     """The owner registers the product to its subscriber with the card (REG-2); access starts
     ACTIVATION_DELAY later (REG-3). Refused: a purchase date after today, too many wrong PINs (REG-7), a wrong
     PIN or unknown number (the same refusal), a PIN used already, a PROF product without a contract (REG-4)."""
-    today = domain.vendor_today(now, zone)
+    today = local_date(now, zone)
     future = domain.purchase_date_refusal(purchase_date, today, "card.purchase_date")
     if future is not None:
         raise Refused(future)
@@ -169,12 +170,9 @@ def activate_job(outbox: Outbox) -> JobHandler:
     return activate
 
 
-async def purge_pin_failures(conn: Connection, job: Job) -> None:
-    """Daily: wrong PINs older than REG-7's window count no more."""
-    await store.purge_pin_failures(conn, job.run_at - domain.PinThrottle().window)
-    await schedule_pin_failures_purge(conn, job.run_at + timedelta(days=1))
+async def purge_pin_failures(conn: Connection, now: datetime) -> None:
+    """Wrong PINs older than REG-7's window count no more."""
+    await store.purge_pin_failures(conn, now - domain.PinThrottle().window)
 
 
-async def schedule_pin_failures_purge(conn: Connection, at: datetime) -> None:
-    # One purge per day, whichever replica or restart schedules it first.
-    await schedule(conn, PURGE_PIN_FAILURES, {}, at, dedupe_key=f"purge-pin-failures:{at.date()}")
+PIN_FAILURES_PURGE = Daily(PURGE_PIN_FAILURES, "purge-pin-failures", purge_pin_failures)

@@ -29,7 +29,7 @@ class Republished:
 
 
 async def republish_registration(settings: RegistrationSettings) -> Republished:
-    async with offline_transaction(settings, producer="registration", schema=SCHEMA) as (conn, outbox):
+    async with offline_transaction(settings, producer="registration", schema=SCHEMA) as (conn, outbox, _):
         configurations = await store.configurations(conn)
         products = await store.products(conn)
         announced: list[Event] = [events.configuration_changed(c) for c in configurations]

@@ -11,10 +11,10 @@ from pydantic import BaseModel
 from services.registration import support
 from services.registration.api import OPERATOR, NumberPath, ProductRef, RegistrationOut, Transfer, registration_out
 from services.registration.problems import refusals_answered
-from shared.app import CLOCK, OUTBOX, POOL
 from shared.auth import Caller
 from shared.events.registration import RegisteredBy
 from shared.http import Api
+from shared.keys import CLOCK, OUTBOX, POOL
 
 routes = Api("ITS Portal registration: support")
 

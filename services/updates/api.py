@@ -14,13 +14,13 @@ from services.updates import downloads
 from services.updates.api_models import Entitlements, KitPath, PlanRequest, SignedLink, UpdatePlan
 from services.updates.caller import caller_access
 from services.updates.downloads import LinkSigner
-from services.updates.graphs import CATALOGUES
+from services.updates.keys import CATALOGUES
+from services.updates.keys import SETTINGS as SETTINGS
 from services.updates.problems import refusals_answered
-from services.updates.settings import SETTINGS as SETTINGS  # the typed key (shared.app.SETTINGS is the base type)
 from services.updates.update_plan import PlanAsk, plan_update
-from shared.app import POOL
 from shared.auth import Caller
 from shared.http import Api, Header
+from shared.keys import POOL
 
 routes = Api("ITS Portal updates")
 

@@ -7,6 +7,7 @@ replicas (or nginx, or a CDN) can serve the links.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from aiohttp import web
@@ -14,11 +15,13 @@ from aiohttp import web
 from services.updates import api, articles_api, catalogue_api, delivery, kits_api, pages_api, publishing_api
 from services.updates.changes import setup_change_listener
 from services.updates.consumers import subscriptions
-from services.updates.entitlement_cache import CACHE, setup_entitlements
+from services.updates.entitlement_cache import EntitlementCache
 from services.updates.entitlement_store import CHANNEL as ENTITLEMENT_CHANNEL
-from services.updates.graphs import CATALOGUES, Catalogues
+from services.updates.graphs import Catalogues
+from services.updates.keys import CACHE, CATALOGUES, SETTINGS, STORAGE
 from services.updates.settings import UpdatesSettings
-from services.updates.storage import setup_storage
+from services.updates.storage_fs import FileSystemStorage
+from services.updates.storage_s3 import S3Credentials, S3Storage
 from services.updates.store import CATALOGUE_CHANNEL
 from shared.app import create_app as create_service_app
 from shared.app import (
@@ -55,15 +58,15 @@ __all__ = ["MIGRATIONS", "SCHEMA", "UpdatesSettings", "create_app"]
 def create_app(settings: UpdatesSettings, keys: KeySource | None = None) -> web.Application:
     """`keys` verifies access tokens (tests pass their own); by default identity's JWKS."""
     app = create_service_app(settings, service=SERVICE, api=ROUTES)
-    app[api.SETTINGS] = settings
-    setup_db(app, SCHEMA)
-    setup_bus(app, SERVICE)
-    setup_outbox(app, producer=SERVICE, schema=SCHEMA)
-    setup_consumers(app, subscriptions())
-    setup_auth(app, keys)
+    app[SETTINGS] = settings
+    setup_db(app, settings, SCHEMA)
+    setup_bus(app, settings, SERVICE)
+    setup_outbox(app, settings, producer=SERVICE, schema=SCHEMA)
+    setup_consumers(app, settings, subscriptions())
+    setup_auth(app, settings, keys)
     setup_revocations(app)  # SUB-5, SUB-6, partners: a token whose grant is taken away is refused at once
     setup_storage(app, settings)
-    setup_entitlements(app)
+    app[CACHE] = EntitlementCache()
     app[CATALOGUES] = Catalogues(app)
     app.on_cleanup.append(lambda app: app[CATALOGUES].close())
     setup_change_listener(
@@ -74,3 +77,24 @@ def create_app(settings: UpdatesSettings, keys: KeySource | None = None) -> web.
         },
     )
     return app
+
+
+def setup_storage(app: web.Application, settings: UpdatesSettings) -> None:
+    """Put the configured KitStorage under STORAGE (S3: with an HTTP session for the app's life)."""
+    if settings.kit_storage == "filesystem":
+        app[STORAGE] = FileSystemStorage(settings.kits_dir)
+        return
+
+    async def s3(app: web.Application) -> AsyncIterator[None]:
+        storage = S3Storage(
+            endpoint=settings.s3_endpoint,
+            bucket=settings.s3_bucket,
+            credentials=S3Credentials(
+                settings.s3_access_key.get_secret_value(), settings.s3_secret_key.get_secret_value(), settings.s3_region
+            ),
+        )
+        app[STORAGE] = storage
+        yield
+        await storage.close()
+
+    app.cleanup_ctx.append(s3)

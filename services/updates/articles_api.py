@@ -8,9 +8,9 @@ from services.updates import articles, articles_store
 from services.updates.answers import answer
 from services.updates.catalogue_models import OPERATOR, ArticleIn, ArticleOut, SlugPath
 from services.updates.problems import refusals_answered
-from shared.app import CLOCK, POOL
 from shared.auth import Caller
 from shared.http import Api, Upserted
+from shared.keys import CLOCK, POOL
 
 routes = Api("ITS Portal updates: articles")
 

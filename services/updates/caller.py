@@ -6,10 +6,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from services.updates.access import SubscriberAccess, subscriber_access
-from services.updates.entitlement_cache import CACHE
-from services.updates.settings import SETTINGS
-from shared.app import CLOCK, POOL
+from services.updates.keys import CACHE, SETTINGS
 from shared.auth import Caller
+from shared.keys import CLOCK, POOL
 
 
 async def caller_access(request: web.Request, caller: Caller) -> SubscriberAccess:

@@ -29,13 +29,12 @@ from services.updates.catalogue_models import (
     release_out,
     releases_after,
 )
+from services.updates.keys import SETTINGS, STORAGE
 from services.updates.problems import refusals_answered
-from services.updates.settings import SETTINGS
-from services.updates.storage import STORAGE
 from services.updates.versions import Version
-from shared.app import CLOCK, POOL
 from shared.auth import Caller
 from shared.http import Api, Link, Upserted
+from shared.keys import CLOCK, POOL
 from shared.pages import encode_cursor
 
 routes = Api("ITS Portal updates: catalogue")

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
-from shared.app import SETTINGS
+from services.updates.keys import SETTINGS
 from shared.listen import listen_forever
 from shared.tasks import background
 

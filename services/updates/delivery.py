@@ -35,12 +35,12 @@ from multidict import MultiMapping
 from pydantic import StringConstraints
 from yarl import URL
 
+from services.updates.keys import SETTINGS, STORAGE
 from services.updates.links import MALFORMED, LinkClaims, LinkRejected, verify_link
 from services.updates.ranges import UNSATISFIABLE, ByteRange, etag_matches, parse_ranges
-from services.updates.settings import UpdatesSettings
-from services.updates.storage import STORAGE, KitStorage
-from shared.app import CLOCK, SETTINGS
+from services.updates.storage import KitStorage
 from shared.http import Api, Header
+from shared.keys import CLOCK
 from shared.parsing import PathParams
 from shared.problems import NotFound, Problem
 
@@ -157,10 +157,7 @@ def _now(request: web.Request) -> float:
 
 
 def _verify(request: web.Request, sha256: str, name: str, query: MultiMapping[str]) -> LinkClaims:
-    settings = request.app[SETTINGS]
-    if not isinstance(settings, UpdatesSettings):
-        raise TypeError("the delivery routes need UpdatesSettings under SETTINGS")
-    secret = settings.download_link_secret.get_secret_value().encode()
+    secret = request.app[SETTINGS].download_link_secret.get_secret_value().encode()
     return verify_link(secret, sha256, name, _link_query(query), _now(request))
 
 

@@ -12,8 +12,6 @@ import time
 import uuid
 from collections import OrderedDict
 
-from aiohttp import web
-
 from services.updates.entitlement import Holding
 from services.updates.entitlement_store import holdings_of
 from shared.db import Pool
@@ -60,10 +58,3 @@ class EntitlementCache:
             self.forget(uuid.UUID(payload) if payload is not None else None)
         except ValueError:
             self.forget()
-
-
-CACHE = web.AppKey("entitlement_cache", EntitlementCache)
-
-
-def setup_entitlements(app: web.Application) -> None:
-    app[CACHE] = EntitlementCache()

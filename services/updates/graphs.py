@@ -23,7 +23,7 @@ from services.updates.graph_store import GraphKit as Kit
 from services.updates.plan import PlanRelease, UpdateGraph
 from services.updates.store import CATALOGUE_CHANNEL as CATALOGUE_CHANNEL  # named here by tests
 from services.updates.versions import Version
-from shared.app import POOL
+from shared.keys import POOL
 from shared.logging import get_logger
 from shared.tasks import cancel_and_wait
 
@@ -184,6 +184,3 @@ class Catalogues:
 
     async def close(self) -> None:
         await cancel_and_wait(*self._loading.values())
-
-
-CATALOGUES = web.AppKey("catalogues", Catalogues)

@@ -6,13 +6,12 @@ from aiohttp import web
 
 from services.updates import kit_uploads
 from services.updates.catalogue_models import OPERATOR, UPLOAD_CHUNK, KitContentPath, KitOut, kit_out
+from services.updates.keys import SETTINGS, STORAGE
 from services.updates.kit_check import KitMismatch
 from services.updates.problems import refusals_answered
-from services.updates.settings import SETTINGS
-from services.updates.storage import STORAGE
-from shared.app import CLOCK, POOL
 from shared.auth import Caller
 from shared.http import Api, Upserted
+from shared.keys import CLOCK, POOL
 from shared.problems import PayloadTooLarge, UnsupportedMediaType
 
 routes = Api("ITS Portal updates: kits")

@@ -26,9 +26,9 @@ from services.updates.catalogue_models import CodePath, KitFields, ReleaseNotFou
 from services.updates.downloads import download_status
 from services.updates.markdown import render, render_inline
 from services.updates.problems import refusals_answered
-from shared.app import POOL
 from shared.auth import Caller
 from shared.http import Api
+from shared.keys import POOL
 from shared.parsing import StrictModel
 from shared.problems import Forbidden, Problem
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from aiohttp import web
 
 from services.updates.catalogue_models import OPERATOR, ReleaseOut, ReleasePath, WithdrawIn, release_out
+from services.updates.keys import STORAGE
 from services.updates.problems import refusals_answered
 from services.updates.publishing import publish_release, withdraw_release
-from services.updates.storage import STORAGE
-from shared.app import CLOCK, OUTBOX, POOL
 from shared.auth import Caller
 from shared.http import Api, Link
+from shared.keys import CLOCK, OUTBOX, POOL
 
 routes = Api("ITS Portal updates: publishing")
 

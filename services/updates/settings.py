@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from aiohttp import web
 from pydantic import Field, SecretStr, model_validator
 
 from shared.settings import BaseServiceSettings, TimeZoneName
@@ -56,7 +55,3 @@ class UpdatesSettings(BaseServiceSettings):
         if len(self.download_link_secret.get_secret_value()) < 16:
             raise ValueError("ITS_DOWNLOAD_LINK_SECRET must be at least 16 characters")
         return self
-
-
-# The app's typed key of these settings (shared.app.SETTINGS holds them as the kernel's base type).
-SETTINGS = web.AppKey("updates_settings", UpdatesSettings)

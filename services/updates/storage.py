@@ -11,12 +11,6 @@ from collections.abc import AsyncIterable, AsyncIterator
 from pathlib import Path
 from typing import Protocol
 
-from aiohttp import web
-
-from services.updates.settings import UpdatesSettings
-from services.updates.storage_fs import FileSystemStorage
-from services.updates.storage_s3 import S3Credentials, S3Storage
-
 
 class KitStorage(Protocol):
     async def has(self, sha256: str) -> bool:
@@ -43,27 +37,3 @@ class KitStorage(Protocol):
         ...
 
     async def close(self) -> None: ...
-
-
-STORAGE: web.AppKey[KitStorage] = web.AppKey("kit_storage")
-
-
-def setup_storage(app: web.Application, settings: UpdatesSettings) -> None:
-    """Put the configured KitStorage under STORAGE (S3: with an HTTP session for the app's life)."""
-    if settings.kit_storage == "filesystem":
-        app[STORAGE] = FileSystemStorage(settings.kits_dir)
-        return
-
-    async def s3(app: web.Application) -> AsyncIterator[None]:
-        storage = S3Storage(
-            endpoint=settings.s3_endpoint,
-            bucket=settings.s3_bucket,
-            credentials=S3Credentials(
-                settings.s3_access_key.get_secret_value(), settings.s3_secret_key.get_secret_value(), settings.s3_region
-            ),
-        )
-        app[STORAGE] = storage
-        yield
-        await storage.close()
-
-    app.cleanup_ctx.append(s3)

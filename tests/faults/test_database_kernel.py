@@ -16,9 +16,10 @@ import pytest
 import structlog
 from aiohttp import web
 
-from shared.app import POOL, create_app, setup_db
+from shared.app import create_app, setup_db
 from shared.db import CONNECT_TIMEOUT_SECONDS
 from shared.http import Api
+from shared.keys import POOL
 from shared.settings import BaseServiceSettings
 from tests.faults.postgres import Postgres
 from tests.infra import RunningApp, wait_for
@@ -42,7 +43,7 @@ def kernel_app(database_url: str, var_dir: Path) -> web.Application:
 
     settings = BaseServiceSettings(env="test", var_dir=var_dir, database_url=database_url, db_pool_min=2, db_pool_max=4)
     app = create_app(settings, service="kernel-outage", api=api)
-    setup_db(app, "public")
+    setup_db(app, settings, "public")
     return app
 
 

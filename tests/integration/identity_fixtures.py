@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from services.identity.app import SCHEMA, IdentitySettings, create_app
-from shared.app import POOL
+from shared.keys import POOL
 from tests.infra import RunningApp, TestStack
 
 

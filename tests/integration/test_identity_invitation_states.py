@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from shared.app import POOL
+from shared.keys import POOL
 from tests.infra import RunningApp
 from tests.integration.identity_fixtures import identity
 from tests.integration.test_identity_subscribers import Person, invitation_link, person

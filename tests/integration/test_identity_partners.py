@@ -198,7 +198,7 @@ async def staff_token(app: RunningApp, login: str, password: str, partner_id: st
 async def partner_invitation_link(app: RunningApp, invitation_id: str) -> str:
     from urllib.parse import urlparse
 
-    from shared.app import POOL
+    from shared.keys import POOL
 
     async with app.app[POOL].acquire() as conn:
         envelope = await conn.fetchval(

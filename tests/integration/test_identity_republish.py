@@ -6,7 +6,7 @@ from __future__ import annotations
 from services.identity.bootstrap import ensure_account
 from services.identity.republish import republish_directory
 from services.identity.settings import IdentitySettings
-from shared.app import POOL
+from shared.keys import POOL
 from tests.infra import RunningApp
 from tests.integration.identity_fixtures import identity, new_account, outbox_events, unique
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import jwt
 
-from shared.app import POOL
+from shared.keys import POOL
 from tests.infra import RunningApp, TestStack, wait_for
 from tests.integration.identity_fixtures import address, identity, new_account
 from tests.integration.test_identity_partners import (

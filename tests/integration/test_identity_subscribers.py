@@ -10,8 +10,8 @@ from urllib.parse import urlparse
 
 import jwt
 
-from shared.app import POOL
 from shared.clock import RELOAD_SECONDS, TestClock
+from shared.keys import POOL
 from tests.infra import RunningApp, TestStack
 from tests.integration.identity_fixtures import address, identity, new_account, outbox_events, unique
 

@@ -9,7 +9,7 @@ from typing import Any
 from services.identity.app import IdentitySettings, create_app
 from services.portal.app import PortalSettings
 from services.portal.app import create_app as create_portal
-from shared.app import POOL
+from shared.keys import POOL
 from tests.infra import RunningApp, TestStack
 from tests.integration.identity_fixtures import address, identity, new_account, unique
 from tests.integration.test_identity_partners import operator_account

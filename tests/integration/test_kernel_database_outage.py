@@ -19,10 +19,11 @@ import structlog
 from aiohttp import web
 from yarl import URL
 
-from shared.app import POOL, create_app, setup_db
+from shared.app import create_app, setup_db
 from shared.db import unreachable
 from shared.http import Api
 from shared.jobs import JobWorker
+from shared.keys import POOL
 from shared.metrics import Metrics
 from shared.settings import BaseServiceSettings
 from tests.infra import RunningApp, free_port, wait_for
@@ -60,7 +61,7 @@ def outage_app(kernel: Kernel, pg_proxy: TcpProxy, tmp_path: Path) -> web.Applic
         env="test", var_dir=tmp_path, database_url=str(db_url.with_port(pg_proxy.port)), db_pool_min=2
     )
     app = create_app(settings, service="kernel-test", api=api)
-    setup_db(app, kernel.schema)
+    setup_db(app, settings, kernel.schema)
     return app
 
 

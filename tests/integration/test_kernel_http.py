@@ -371,8 +371,8 @@ async def test_readyz_is_503_while_the_database_or_the_broker_is_unreachable(ker
         db_pool_min=1,
     )
     app = create_app(config, service="kernel-test", api=Api("Kernel test"))
-    setup_db(app, kernel.schema)
-    setup_bus(app, "kernel-test")
+    setup_db(app, config, kernel.schema)
+    setup_bus(app, config, "kernel-test")
 
     async def status(running: RunningApp) -> int:
         response = await running.http.get("/readyz")

@@ -43,9 +43,10 @@ def service(keys: TestKeys) -> web.Application:
     async def partner_thing(request: web.Request, caller: Caller) -> web.Response:
         return web.json_response({"partner": str(caller.require_partner())})
 
-    app = create_app(BaseServiceSettings(), service="revocations-test", api=api)
-    setup_bus(app, "revocations-test")
-    setup_auth(app, keys)
+    settings = BaseServiceSettings()
+    app = create_app(settings, service="revocations-test", api=api)
+    setup_bus(app, settings, "revocations-test")
+    setup_auth(app, settings, keys)
     setup_revocations(app)
     return app
 

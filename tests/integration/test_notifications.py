@@ -38,7 +38,7 @@ from shared.events.identity import (
 )
 from shared.events.registration import PartnerAuthorisedProducts
 from shared.jobs import backoff
-from shared.middlewares import METRICS
+from shared.keys import METRICS
 from tests.infra import RunningApp, TestStack, free_port, wait_for
 from tests.notifications_samples import authorised_products
 from tests.tokens import TestKeys

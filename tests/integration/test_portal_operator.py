@@ -29,9 +29,9 @@ from services.registration.app import create_app as create_registration
 from services.updates.app import UpdatesSettings
 from services.updates.app import create_app as create_updates
 from services.updates.store import release_by_version
-from shared.app import POOL
 from shared.auth import JwksKeySource
 from shared.db import Pool, close_pool, create_pool
+from shared.keys import POOL
 from tests.infra import RunningApp, TestStack, wait_for
 from tests.integration.identity_fixtures import identity, unique
 from tests.integration.registration_fixtures import ean13

@@ -14,7 +14,7 @@ import pytest
 
 from services.portal.app import MIGRATIONS, SCHEMA, PortalSettings, create_app
 from services.portal.sessions import PLAIN_COOKIE, Tokens, _id_hash, _seal, _unb64, _unseal
-from shared.app import POOL
+from shared.keys import POOL
 from shared.migrate import migrate
 from tests.infra import RunningApp, ServiceProcess, TestStack, free_port
 from tests.integration.identity_fixtures import address, identity, new_account, outbox_events

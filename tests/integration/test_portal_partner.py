@@ -20,8 +20,8 @@ from rules.months import Month
 from services.portal import store as portal_store
 from services.portal.keys import SESSIONS
 from services.portal.sessions import Session, _id_hash, _unb64, _unseal
-from shared.app import POOL
 from shared.clock import TestClock
+from shared.keys import POOL
 from tests.infra import RunningApp, TestStack, wait_for
 from tests.integration.identity_fixtures import identity
 from tests.integration.registration_fixtures import World

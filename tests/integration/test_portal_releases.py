@@ -16,7 +16,7 @@ import pytest
 
 from services.portal.app import MIGRATIONS, SCHEMA, PortalSettings, create_app
 from services.portal.sessions import Tokens, _id_hash, _seal, _unb64
-from shared.app import POOL
+from shared.keys import POOL
 from shared.migrate import migrate
 from tests.infra import RunningApp, TestStack
 from tests.integration.identity_fixtures import identity

@@ -16,10 +16,10 @@ from services.contracts.app import create_app as create_contracts
 from services.portal.app import PortalSettings, create_app
 from services.registration.app import RegistrationSettings
 from services.registration.app import create_app as create_registration
-from shared.app import POOL
 from shared.auth import JwksKeySource
 from shared.bus import Bus
 from shared.clock import TestClock
+from shared.keys import POOL
 from tests.infra import RunningApp, TestStack, wait_for
 from tests.integration.identity_fixtures import identity
 from tests.integration.registration_fixtures import World, card_of

@@ -165,7 +165,7 @@ async def test_undelivered_pins_are_purged_after_a_week(world: World) -> None:
     batch_id = uuid.UUID(accepted["batch_id"])
     async with world.pool.acquire() as conn:
         finished = await conn.fetchval("SELECT finished_at FROM number_batches WHERE id = $1", batch_id)
-        await batches.purge_job(conn, _job(run_at=finished + batches.KEEP_SEALED + timedelta(seconds=1)))
+        await batches.SEALED_PINS_PURGE.handle(conn, _job(run_at=finished + batches.KEEP_SEALED + timedelta(seconds=1)))
         assert await conn.fetchval("SELECT count(*) FROM sealed_numbers WHERE batch_id = $1", batch_id) == 0
     assert (await progress(world, accepted["url"]))["state"] == "purged"
     status, problem = await world.call(

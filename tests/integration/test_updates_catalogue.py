@@ -26,7 +26,7 @@ from itsctl.cli import app as cli
 from itsctl.release_manifest import ConfigurationRelease, load_manifest
 from itsctl.release_publishing import publish_manifest
 from services.updates.graphs import CATALOGUE_CHANNEL
-from services.updates.storage import STORAGE
+from services.updates.keys import STORAGE
 from shared.events.registration import ConfigurationChanged
 from shared.events.updates import ReleasePublished, ReleaseWithdrawn
 from tests.infra import ServiceProcess, TestStack, free_port, wait_for

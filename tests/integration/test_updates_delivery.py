@@ -32,11 +32,12 @@ from aiohttp import web
 from pydantic import SecretStr
 
 from services.updates import delivery
+from services.updates.keys import SETTINGS, STORAGE
 from services.updates.kit_check import KitMismatch
 from services.updates.links import EXPIRED, MALFORMED, TAMPERED, sign_link
 from services.updates.ranges import MAX_RANGES
 from services.updates.settings import UpdatesSettings
-from services.updates.storage import STORAGE, KitStorage
+from services.updates.storage import KitStorage
 from services.updates.storage_fs import FileSystemStorage
 from services.updates.storage_s3 import S3Credentials, S3Storage, sign_v4
 from shared.app import create_app
@@ -127,6 +128,7 @@ class DeliveryServer:
 def delivery_app(settings: UpdatesSettings, storage: KitStorage, requests: Requests) -> web.Application:
     """Only the delivery routes and the storage, built like the service (middlewares, problems, clock)."""
     app = create_app(settings, service="updates", api=delivery.routes)
+    app[SETTINGS] = settings
     app[STORAGE] = storage
     app.on_response_prepare.append(requests.record)
     return app

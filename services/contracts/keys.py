@@ -8,9 +8,9 @@ from datetime import date
 from aiohttp import web
 
 from services.contracts.calendar import ProductionCalendar
-from services.contracts.domain import vendor_today
 from services.contracts.settings import ContractsSettings
-from shared.app import CLOCK
+from shared.clock import local_date
+from shared.keys import CLOCK
 
 SETTINGS = web.AppKey("contracts_settings", ContractsSettings)
 CALENDAR = web.AppKey("calendar", ProductionCalendar)
@@ -18,4 +18,4 @@ CALENDAR = web.AppKey("calendar", ProductionCalendar)
 
 def today(app: web.Application) -> date:
     """Today in the vendor's zone, by the application's clock."""
-    return vendor_today(app[CLOCK].now(), app[SETTINGS].vendor_zone)
+    return local_date(app[CLOCK].now(), app[SETTINGS].vendor_zone)

@@ -1,0 +1,16 @@
+"""What identity keeps on its application besides the kernel's (`shared.keys`): its settings, the password
+hasher, the token signing keys and the login throttling policy."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from services.identity.domain import ThrottlePolicy
+from services.identity.passwords import Passwords
+from services.identity.settings import IdentitySettings
+from services.identity.tokens import SigningKeys
+
+SETTINGS = web.AppKey("settings", IdentitySettings)
+PASSWORDS = web.AppKey("passwords", Passwords)
+KEYS = web.AppKey("signing_keys", SigningKeys)
+THROTTLE = web.AppKey("throttle", ThrottlePolicy)

@@ -1,0 +1,16 @@
+"""What updates keeps on its application besides the kernel's (`shared.keys`): its settings, the kit storage,
+the entitlement cache and the update graphs of the catalogue."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from services.updates.entitlement_cache import EntitlementCache
+from services.updates.graphs import Catalogues
+from services.updates.settings import UpdatesSettings
+from services.updates.storage import KitStorage
+
+SETTINGS = web.AppKey("settings", UpdatesSettings)
+STORAGE: web.AppKey[KitStorage] = web.AppKey("kit_storage")
+CACHE = web.AppKey("entitlement_cache", EntitlementCache)
+CATALOGUES = web.AppKey("catalogues", Catalogues)

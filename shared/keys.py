@@ -1,0 +1,29 @@
+"""What the kernel keeps on an application: one place for its keys (a service's own are in its `keys.py`)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from shared.auth import TokenVerifier
+from shared.bus import Bus
+from shared.clock import Clock
+from shared.db import Outage, Pool
+from shared.metrics import Metrics
+from shared.outbox import Outbox
+
+# Set by the service: turns the request's bearer token into a Caller.
+Authenticate = Callable[[web.Request], Awaitable[Any]]
+
+CLOCK: web.AppKey[Clock] = web.AppKey("clock")
+METRICS = web.AppKey("metrics", Metrics)
+READINESS = web.AppKey("readiness", list[Callable[[], Awaitable[None]]])
+POOL = web.AppKey("pool", Pool)
+# Set by setup_db: the database outage this process may be living through.
+DB_OUTAGE = web.AppKey("db_outage", Outage)
+BUS = web.AppKey("bus", Bus)
+OUTBOX = web.AppKey("outbox", Outbox)
+VERIFIER = web.AppKey("verifier", TokenVerifier)
+AUTHENTICATOR: web.AppKey[Authenticate] = web.AppKey("authenticator")
