@@ -12,8 +12,10 @@ from dataclasses import field as dataclass_field
 from typing import Any, Literal
 
 # What kind of "no": the request must be corrected (invalid), the caller may not (forbidden), it needs a
-# paid entitlement first (payment-required), it clashes with what exists (conflict), or there is no such thing.
-RefusalKind = Literal["invalid", "forbidden", "payment-required", "conflict", "not-found"]
+# paid entitlement first (payment-required), it clashes with what exists (conflict), there is no such thing
+# (not-found) or no longer (gone), or it is asked too often and may be asked again later (too-often: the details
+# say `retry_after`, in seconds).
+RefusalKind = Literal["invalid", "forbidden", "payment-required", "conflict", "not-found", "gone", "too-often"]
 
 
 @dataclass(frozen=True)

@@ -106,7 +106,15 @@ class ServiceUnavailable(Problem):
     status, slug, title = 503, "unavailable", "Service temporarily unavailable"
 
 
-_REFUSAL_STATUS = {"invalid": 422, "forbidden": 403, "payment-required": 402, "conflict": 409, "not-found": 404}
+_REFUSAL_STATUS = {
+    "invalid": 422,
+    "forbidden": 403,
+    "payment-required": 402,
+    "conflict": 409,
+    "not-found": 404,
+    "gone": 410,
+    "too-often": 429,
+}
 
 
 def refusal_problem(refused: Refused | Refusal, *, slug: str | None = None, title: str | None = None) -> Problem:
@@ -122,6 +130,11 @@ def refusal_problem(refused: Refused | Refusal, *, slug: str | None = None, titl
             problem.slug = slug
         if title is not None:
             problem.title = title
+        return problem
+    if first.kind == "too-often":  # the kernel's 429, with Retry-After, and the other details as members
+        details = dict(first.details)
+        problem = TooManyRequests(first.message, retry_after=int(details.pop("retry_after")), **details)
+        problem.slug, problem.title = slug or problem.slug, title or problem.title
         return problem
     problem = Problem(first.message, reason=first.reason, **first.details)
     problem.status = _REFUSAL_STATUS[first.kind]

@@ -16,6 +16,7 @@ from shared.outbox import Outbox
 
 # ITS-6: a subscriber reports wrong organisation data at most this often per contract and day.
 REPORTS_PER_DAY = 5
+REPORT_RETRY_AFTER = 3600  # seconds: a subscriber who reported too often may try again in an hour
 
 
 async def correct_organisation(
@@ -60,7 +61,8 @@ async def report_organisation_error(
                 Refusal(
                     "reported-too-often",
                     "you reported this contract several times today; the partner has them",
-                    "conflict",
+                    "too-often",
+                    details={"retry_after": REPORT_RETRY_AFTER},
                 )
             )
         partner = (await read_models.partners(conn, [contract.partner_id])).get(contract.partner_id)

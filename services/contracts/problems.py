@@ -13,9 +13,9 @@ from shared.problems import (
     Forbidden,
     NotFound,
     Problem,
-    TooManyRequests,
     ValidationFailed,
     invalid,
+    refusal_problem,
 )
 
 
@@ -39,9 +39,6 @@ class ActivationRefused(Problem):
     status, slug, title = 422, "activation-refused", "The maintenance service cannot be activated"
 
 
-# A subscriber reports a contract's organisation data at most REPORTS_PER_DAY times (ITS-6): try in an hour.
-REPORT_RETRY_AFTER = 3600
-
 _BY_REASON: dict[str, type[Problem]] = {
     "idempotency-key-reused": IdempotencyKeyReused,
     "request-in-progress": RequestInProgress,
@@ -53,8 +50,8 @@ _BY_KIND: dict[str, type[Problem]] = {"not-found": NotFound, "conflict": Conflic
 def problem(refused: Refused) -> Problem:
     """Invalid fields: one 422 listing them all (ITS-1); otherwise the problem of the refusal's reason or kind."""
     first = refused.first
-    if first.reason == "reported-too-often":
-        return TooManyRequests(first.message, retry_after=REPORT_RETRY_AFTER)
+    if first.kind == "too-often":  # ITS-6: reported too often today
+        return refusal_problem(refused)
     if first.reason in _BY_REASON:
         return _BY_REASON[first.reason](first.message)
     if first.kind == "invalid":

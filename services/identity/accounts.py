@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from rules.refusal import Refusal, Refused
 from services.identity import domain, events, store, subscribers_store
-from services.identity.domain import PasswordRejected, TooOften
+from services.identity.domain import PasswordRejected, too_often
 from services.identity.links import EmailLinks
 from services.identity.passwords import Passwords
 from shared.clock import Clock
@@ -121,7 +121,7 @@ async def resend_verification(
             raise Refused(Refusal("email-verified-already", "the e-mail address is already verified", "conflict"))
         recent = await store.count_email_verifications_since(conn, account.id, now - timedelta(hours=1))
         if recent >= RESENDS_PER_HOUR:
-            raise TooOften("too many verification e-mails in the last hour", retry_after=3600)
+            raise too_often("too many verification e-mails in the last hour", retry_after=3600)
         expires_at = await send_verification(conn, outbox, links, account, now)
     return account, expires_at
 

@@ -11,6 +11,8 @@ from functools import cache
 
 from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
+from rules.refusal import Refusal, Refused
+
 # OWASP ASVS 5 (V6.2): at least 8 characters, at least 64 allowed, no truncation, no composition rules,
 # refuse common passwords.
 PASSWORD_MIN = 8
@@ -26,12 +28,9 @@ class PasswordRejected(ValueError):
     """The password breaks the policy; the message says why, for the person choosing it."""
 
 
-class TooOften(Exception):
+def too_often(message: str, *, retry_after: int) -> Refused:
     """Asked too often (logins, verification mails, invitations): refused until `retry_after` seconds pass."""
-
-    def __init__(self, message: str, *, retry_after: int) -> None:
-        super().__init__(message)
-        self.message, self.retry_after = message, retry_after
+    return Refused(Refusal("too-often", message, "too-often", details={"retry_after": retry_after}))
 
 
 @cache

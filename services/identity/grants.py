@@ -254,7 +254,7 @@ async def _check_password(
     subscriber: str | None,
 ) -> tuple[store.Account | None, subscribers_store.Membership | None, LoginAttempt, bool]:
     """The account and its membership of `subscriber` (its own when None), the attempt once admitted (throttling
-    refuses with TooOften), and whether the password is right. Recording the attempt is the caller's."""
+    refuses: too-often), and whether the password is right. Recording the attempt is the caller's."""
     # Round trips are few on purpose: the hash should be nearly all of a login's time.
     attempt = LoginAttempt.of(login.username, login.address)
     (account, membership), _ = await asyncio.gather(

@@ -178,7 +178,7 @@ async def limit_invitation_sends(conn: Connection, target: Target, now: datetime
     sent = await invitations_store.sends_since(conn, target, now - timedelta(days=1))
     if sent >= domain.INVITATIONS_PER_DAY:
         whom = "partner" if target.column == "partner_id" else "subscriber"
-        raise domain.TooOften(f"at most {domain.INVITATIONS_PER_DAY} invitations a day per {whom}", retry_after=3600)
+        raise domain.too_often(f"at most {domain.INVITATIONS_PER_DAY} invitations a day per {whom}", retry_after=3600)
 
 
 async def _announce(

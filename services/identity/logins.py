@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from services.identity import domain, store, tokens_store
-from services.identity.domain import ThrottlePolicy, TooOften
+from services.identity.domain import ThrottlePolicy, too_often
 from services.identity.passwords import Passwords
 from shared.clock import Clock
 from shared.db import Connection, Pool
@@ -25,13 +25,13 @@ class LoginAttempt:
 
 
 async def admit_login(pool: Pool, policy: ThrottlePolicy, clock: Clock, attempt: LoginAttempt) -> None:
-    """Refused (TooOften) while the login or the client address is throttled."""
+    """Refused (too-often) while the login or the client address is throttled."""
     async with pool.acquire() as conn:
         counts = await tokens_store.failure_counts(conn, attempt.login_key, attempt.address, clock.now(), policy)
     blocked_until = domain.throttled_until(counts, policy)
     if blocked_until is not None:
         retry_after = max(int((blocked_until - clock.now()).total_seconds()) + 1, 1)
-        raise TooOften(f"too many failed attempts; try again in {retry_after} seconds", retry_after=retry_after)
+        raise too_often(f"too many failed attempts; try again in {retry_after} seconds", retry_after=retry_after)
 
 
 async def check_password(

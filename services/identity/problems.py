@@ -1,4 +1,4 @@
-"""identity's HTTP edge for refusals: a use case's `Refused` or `TooOften` as the problem+json identity answers."""
+"""identity's HTTP edge for refusals: a use case's `Refused` as the problem+json identity answers."""
 
 from __future__ import annotations
 
@@ -7,14 +7,12 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from rules.refusal import Refused
-from services.identity.domain import TooOften
 from shared.auth import OwnerOnly
 from shared.problems import (
     Conflict,
     Forbidden,
     NotFound,
     Problem,
-    TooManyRequests,
     ValidationFailed,
     invalid,
     refusal_problem,
@@ -54,10 +52,6 @@ def refused_problem(refused: Refused) -> Problem:
     return refusal_problem(refused)
 
 
-def too_often_problem(exc: TooOften) -> TooManyRequests:
-    return TooManyRequests(exc.message, retry_after=exc.retry_after)
-
-
 @web.middleware
 async def refusals_middleware(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -67,5 +61,3 @@ async def refusals_middleware(
         return await handler(request)
     except Refused as refused:
         raise refused_problem(refused) from None
-    except TooOften as exc:
-        raise too_often_problem(exc) from None

@@ -11,8 +11,8 @@ from urllib.parse import unquote_plus
 from aiohttp import web
 from pydantic import BaseModel, Field
 
+from rules.refusal import Refused
 from services.identity import grants
-from services.identity.domain import TooOften
 from services.identity.grants import GrantRefused, Issued, Issuer
 from services.identity.keys import KEYS, PASSWORDS, SETTINGS, THROTTLE
 from shared.forwarded import client_address
@@ -97,10 +97,12 @@ async def token(request: web.Request, body: TokenRequest) -> web.Response:
         issued = await _grant(request, body)
     except GrantRefused as refused:
         raise _oauth_error(refused) from None
-    except TooOften as exc:  # the throttled login, said as the token endpoint says errors (problem+json elsewhere)
-        raise OAuthError(
-            "invalid_grant", exc.message, status=429, headers={"Retry-After": str(exc.retry_after)}
-        ) from None
+    except Refused as refused:  # the throttled login, said as the token endpoint says errors (problem+json elsewhere)
+        too_often = refused.first
+        if too_often.kind != "too-often":
+            raise
+        retry_after = str(too_often.details["retry_after"])
+        raise OAuthError("invalid_grant", too_often.message, status=429, headers={"Retry-After": retry_after}) from None
     out = TokenOut(
         access_token=issued.access_token,
         expires_in=issued.expires_in,

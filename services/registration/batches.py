@@ -164,4 +164,4 @@ async def deliver(
 
 def _delivered(message: str) -> Refusal:
     """Gone: shown once already, or purged."""
-    return Refusal("batch-delivered", message, kind="conflict")
+    return Refusal("batch-delivered", message, kind="gone")

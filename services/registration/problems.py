@@ -16,9 +16,9 @@ from shared.problems import (
     Forbidden,
     NotFound,
     Problem,
-    TooManyRequests,
     ValidationFailed,
     invalid,
+    refusal_problem,
 )
 
 
@@ -65,13 +65,8 @@ def problem_of(refused: Refused) -> Problem:
             detail=f"{WRONG_PIN} Tries left this hour: {tries_left}.",
             tries_left=tries_left,
         )
-    if r.reason == "too-many-wrong-pins":
-        return TooManyRequests(
-            r.message,
-            retry_after=int(r.details["retry_after"]),
-            retry_at=r.details["retry_at"],
-            scope=r.details["scope"],
-        )
+    if r.kind == "too-often":  # REG-7: with Retry-After, when and for what scope
+        return refusal_problem(refused)
     special: dict[str, type[Problem]] = {
         "pin-used": PinUsed,
         "its-contract-required": ContractRequired,

@@ -126,7 +126,7 @@ def _too_many_wrong_pins(locked: domain.PinWait, now: datetime, zone: ZoneInfo) 
     return Refusal(
         "too-many-wrong-pins",
         f"Too many wrong PINs {what}; try again after {until:%Y-%m-%d %H:%M} ({zone.key}).",
-        kind="forbidden",
+        kind="too-often",
         details={
             "retry_after": int(locked.wait.total_seconds()) + 1,
             "retry_at": until.isoformat(timespec="seconds"),
