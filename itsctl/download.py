@@ -30,14 +30,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 import aiohttp
 import typer
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
 from itsctl._common import console, err_console, fail
 from itsctl._http import connection_problem, describe_error

@@ -17,14 +17,7 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from multidict import MultiDictProxy, MultiMapping
 
-from shared.problems import (
-    BadRequest,
-    MalformedJson,
-    Problem,
-    UnsupportedMediaType,
-    ValidationFailed,
-    invalid,
-)
+from shared.problems import BadRequest, MalformedJson, Problem, UnsupportedMediaType, ValidationFailed, invalid
 
 
 class StrictModel(pydantic.BaseModel):

@@ -8,15 +8,7 @@ from aiohttp import web
 
 from rules.refusal import Refused
 from shared.auth import OwnerOnly
-from shared.problems import (
-    Conflict,
-    Forbidden,
-    NotFound,
-    Problem,
-    ValidationFailed,
-    invalid,
-    refusal_problem,
-)
+from shared.problems import Conflict, Forbidden, NotFound, Problem, ValidationFailed, invalid, refusal_problem
 from shared.revocations import MembershipEnded
 
 

@@ -11,15 +11,7 @@ from typing import Any
 
 from rules.refusal import Refusal, Refused
 from services.registration.domain import WRONG_PIN
-from shared.problems import (
-    Conflict,
-    Forbidden,
-    NotFound,
-    Problem,
-    ValidationFailed,
-    invalid,
-    refusal_problem,
-)
+from shared.problems import Conflict, Forbidden, NotFound, Problem, ValidationFailed, invalid, refusal_problem
 
 
 class PinRejected(ValidationFailed):

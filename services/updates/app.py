@@ -24,14 +24,7 @@ from services.updates.storage_fs import FileSystemStorage
 from services.updates.storage_s3 import S3Credentials, S3Storage
 from services.updates.store import CATALOGUE_CHANNEL
 from shared.app import create_app as create_service_app
-from shared.app import (
-    setup_auth,
-    setup_bus,
-    setup_consumers,
-    setup_db,
-    setup_outbox,
-    setup_revocations,
-)
+from shared.app import setup_auth, setup_bus, setup_consumers, setup_db, setup_outbox, setup_revocations
 from shared.auth import KeySource
 from shared.http import Api
 

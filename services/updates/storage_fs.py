@@ -12,14 +12,7 @@ from collections.abc import AsyncIterable, AsyncIterator
 from pathlib import Path
 from typing import IO
 
-from services.updates.kit_check import (
-    READ_CHUNK,
-    SHA256_PATTERN,
-    Checker,
-    batches,
-    check_sha256,
-    drain_and_check,
-)
+from services.updates.kit_check import READ_CHUNK, SHA256_PATTERN, Checker, batches, check_sha256, drain_and_check
 
 
 class FileSystemStorage:

@@ -22,15 +22,7 @@ from services.registration.app import SCHEMA as REGISTRATION_SCHEMA
 from shared.clock import RELOAD_SECONDS, TestClock
 from shared.db import Pool, close_pool, create_pool
 from tests.e2e.conftest import read_mail
-from tests.e2e.flows import (
-    Customer,
-    Issued,
-    Partner,
-    Portal,
-    Reply,
-    card,
-    unique,
-)
+from tests.e2e.flows import Customer, Issued, Partner, Portal, Reply, card, unique
 from tests.infra import ServiceProcess, TestStack, wait_for
 
 MOSCOW = ZoneInfo("Europe/Moscow")

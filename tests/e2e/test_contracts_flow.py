@@ -36,15 +36,7 @@ from tests.e2e.contracts_flows import (
     moscow,
     registration_db,
 )
-from tests.e2e.flows import (
-    PROBLEMS,
-    Issued,
-    Partner,
-    Reply,
-    body_text,
-    problem_type,
-    unique,
-)
+from tests.e2e.flows import PROBLEMS, Issued, Partner, Reply, body_text, problem_type, unique
 from tests.infra import RunningApp, wait_for
 
 __all__ = ["contracts_db", "flow", "registration_db"]  # fixtures

@@ -19,15 +19,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import read_mail
-from tests.e2e.contracts_flows import (
-    MOSCOW,
-    Contracts,
-    contract_body,
-    contracts_db,
-    flow,
-    moscow,
-    registration_db,
-)
+from tests.e2e.contracts_flows import MOSCOW, Contracts, contract_body, contracts_db, flow, moscow, registration_db
 from tests.e2e.flows import PROBLEMS, Customer, Reply, body_text, problem_type, unique
 from tests.infra import ServiceProcess, wait_for
 

@@ -11,15 +11,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from services.updates.links import (
-    EXPIRED,
-    MALFORMED,
-    TAMPERED,
-    LinkClaims,
-    LinkRejected,
-    sign_link,
-    verify_link,
-)
+from services.updates.links import EXPIRED, MALFORMED, TAMPERED, LinkClaims, LinkRejected, sign_link, verify_link
 
 SECRET = b"test-secret-for-links-0123456789"
 SHA = hashlib.sha256(b"kit 3.0.41.60").hexdigest()

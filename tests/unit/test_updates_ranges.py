@@ -4,14 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.updates.ranges import (
-    COALESCE_GAP,
-    MAX_RANGES,
-    UNSATISFIABLE,
-    ByteRange,
-    etag_matches,
-    parse_ranges,
-)
+from services.updates.ranges import COALESCE_GAP, MAX_RANGES, UNSATISFIABLE, ByteRange, etag_matches, parse_ranges
 
 SIZE = 10_000
 

@@ -18,9 +18,7 @@ from aiohttp import BodyPartReader, web
 from services.portal import csrf
 from services.portal.csrf import FIELD as CSRF_FIELD
 from services.portal.csrf import CsrfRejected
-from services.portal.pages.base import (
-    logged_in,
-)
+from services.portal.pages.base import logged_in
 from shared.parsing import read_form_fields, reading_form
 
 # A kit is spooled to disk here before it is sent on; updates has its own, usually smaller, limit.

@@ -17,14 +17,7 @@ from services.portal.clients.catalogue import Configuration
 from services.portal.clients.transport import ServiceDown, ServiceError, Unauthenticated
 from services.portal.keys import CATALOGUE, UPDATES
 from services.portal.pages.base import as_user, form_values, language_of, logged_in, path_uuid, redirect, t
-from services.portal.pages.kit_forms import (
-    KitTooLarge,
-    ReceivedForm,
-    Spooled,
-    file_chunks,
-    received_form,
-    streams_form,
-)
+from services.portal.pages.kit_forms import KitTooLarge, ReceivedForm, Spooled, file_chunks, received_form, streams_form
 from services.portal.pages.operator import _call, _errors, _not_for_you, _page, _q, _refused, _required
 from services.portal.problems import FORM_PROBLEMS, Slug
 
