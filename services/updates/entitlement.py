@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Literal
 
-from rules.coverage import coverage, free_period
+from rules.coverage import coverage, covered_until
 from rules.months import Month, Period
 from rules.refusal import Refusal
 
@@ -41,10 +41,6 @@ class Holding:
 
     def active(self, now: datetime) -> bool:
         return self.active_from <= now
-
-    def covered_periods(self) -> tuple[Period, ...]:
-        """Contracts and the free period (ITS-7); a product that needs no contract has none to show."""
-        return (*self.contracts, free_period(self.purchase_date))
 
     def covers(self, month: Month) -> bool:
         return coverage(
@@ -97,14 +93,19 @@ def visible(holdings: list[Holding], now: datetime) -> bool:
 
 
 def support_end(holdings: list[Holding], now: datetime) -> Month | None:
-    """The last covered month of the current run of coverage (the latest end of a period that covers
-    this month), for client programs; None when no product needs a contract or none is covered now."""
+    """The last month of the unbroken coverage that includes this month (ITS-7, as MON-1 answers it: back-to-back
+    contracts and the free period count as one), for client programs; None when no product needs a contract or
+    none is covered now."""
     month = Month.of(now.date())
     active = [h for h in holdings if h.active(now)]
     if not active or any(not h.its_required for h in active):
         return None
-    ends = [p.end for h in active for p in h.covered_periods() if month in p]
-    return max(ends) if ends else None
+    ends = [
+        end
+        for h in active
+        if (end := covered_until(month, its_required=True, purchase_date=h.purchase_date, contract_periods=h.contracts))
+    ]
+    return max(ends, default=None)
 
 
 def download_decision(

@@ -123,3 +123,12 @@ def test_support_end() -> None:
     assert support_end(holdings("active", "PROF", "free_period"), NOW) == Month(2026, 12)
     assert support_end(holdings("active", "PROF", "lapsed"), NOW) is None
     assert support_end(holdings("active", "BASIC", "none"), NOW) is None  # needs no contract
+
+
+def test_support_ends_where_the_unbroken_coverage_ends_as_mon1_says() -> None:
+    """ITS-7 as the support status answers it: back-to-back contracts are one run of coverage."""
+    back_to_back = (Period(Month(2026, 7), Month(2026, 12)), Period(Month(2027, 1), Month(2027, 6)))
+    product = Holding(
+        "12345678903", "Accounting PROF", "PROF", True, date(2020, 1, 10), NOW - timedelta(days=30), back_to_back
+    )
+    assert support_end([product], NOW) == Month(2027, 6)
