@@ -71,6 +71,17 @@ class SubscriberAccess:
             )
         )
 
+    def require_platform(self) -> None:
+        """UPD-2: the platform's pages are for subscribers that hold at least one configuration."""
+        if not self.any_visible:
+            raise Refused(
+                Refusal(
+                    "no-registered-product",
+                    "the platform's pages are for subscribers with an active registered product: register one first",
+                    "forbidden",
+                )
+            )
+
     def download(self, configuration: str, published_at: datetime | None = None) -> Decision:
         """UPD-4 for one kit of `configuration`."""
         released_on = published_at.astimezone(self.vendor_zone).date() if published_at else None

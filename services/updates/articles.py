@@ -23,3 +23,10 @@ async def save_article(
         ):
             raise Refused(unknown)
         return await articles_store.save_article(conn, article, now)
+
+
+async def articles_of(pool: Pool, configuration: str | None, kind: str | None = None) -> list[articles_store.Article]:
+    """The articles about `configuration` (None: the platform), of `kind` if given; known problems first, most
+    recently updated first."""
+    async with pool.acquire() as conn:
+        return await articles_store.articles(conn, configuration, kind)

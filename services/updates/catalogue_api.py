@@ -31,6 +31,7 @@ from services.updates.catalogue_models import (
 )
 from services.updates.keys import SETTINGS, STORAGE
 from services.updates.problems import refusals_answered
+from services.updates.release_list import release_list
 from services.updates.versions import Version
 from shared.auth import Caller
 from shared.http import Api, Link, Upserted
@@ -163,19 +164,17 @@ async def put_platform_release(
     tags=("catalogue",),
 )
 async def list_releases(request: web.Request, caller: Caller, query: ListQuery) -> ReleaseList:
-    async with request.app[POOL].acquire() as conn:
-        releases = await store.list_releases(
-            conn,
-            kind=query.kind,
-            configuration=query.configuration,
-            state=query.state,
-            version=query.version,
-            limit=query.limit + 1,  # one more than asked: is there a next page?
-            after=releases_after(query.cursor) if query.cursor is not None else None,
-        )
-    page = releases[: query.limit]
-    last = page[-1] if len(releases) > query.limit else None
+    page = await release_list(
+        request.app[POOL],
+        kind=query.kind,
+        configuration=query.configuration,
+        state=query.state,
+        version=query.version,
+        limit=query.limit,
+        after=releases_after(query.cursor) if query.cursor is not None else None,
+    )
+    last = page.last
     return ReleaseList(
-        items=[release_out(r) for r in page],
+        items=[release_out(r) for r in page.releases],
         next_cursor=encode_cursor(RELEASES_CURSOR, last.configuration or "", last.version) if last else None,
     )

@@ -17,12 +17,13 @@ from typing import Literal
 from aiohttp import web
 from pydantic import BaseModel
 
-from services.updates import articles_store, store
+from services.updates import articles_store, release_pages, store
 from services.updates.access import SubscriberAccess
 from services.updates.answers import answer
 from services.updates.api_models import DownloadStatus
+from services.updates.articles import articles_of
 from services.updates.caller import caller_access
-from services.updates.catalogue_models import CodePath, KitFields, ReleaseNotFound, ReleaseVersionPath, VersionPath
+from services.updates.catalogue_models import CodePath, KitFields, ReleaseVersionPath, VersionPath
 from services.updates.downloads import download_status
 from services.updates.markdown import render, render_inline
 from services.updates.problems import refusals_answered
@@ -30,19 +31,10 @@ from shared.auth import Caller
 from shared.http import Api
 from shared.keys import POOL
 from shared.parsing import StrictModel
-from shared.problems import Forbidden, Problem
 
 routes = Api("ITS Portal updates: release pages")
 
 TAGS = ("release pages",)
-
-
-class ReleaseGone(Problem):
-    status, slug, title = 410, "release-withdrawn", "The release was withdrawn"
-
-
-class NoRegisteredProduct(Forbidden):
-    slug, title = "no-registered-product", "Your subscriber has no registered product"
 
 
 # ---- answers ---------------------------------------------------------------------------------
@@ -168,20 +160,6 @@ class ArticlesQuery(StrictModel):
 # ---- helpers ---------------------------------------------------------------------------------
 
 
-def _published(release: store.Release | None, what: str) -> store.Release:
-    if release is None or release.state == "draft":
-        raise ReleaseNotFound(f"no published release {what}")
-    if release.state == "withdrawn":
-        raise ReleaseGone(
-            f"{what} was withdrawn: {release.withdrawn_reason}"
-            if release.withdrawn_reason
-            else f"{what} was withdrawn",
-            withdrawn_at=release.withdrawn_at.isoformat() if release.withdrawn_at else None,
-            reason=release.withdrawn_reason,
-        )
-    return release
-
-
 def _kits(release: store.Release) -> list[KitItem]:
     return [answer(KitItem, k, download=f"/v1/kits/{k.id}/download") for k in release.kits]
 
@@ -197,11 +175,14 @@ async def _access(request: web.Request, caller: Caller, configuration: str) -> S
 async def _platform_access(request: web.Request, caller: Caller) -> SubscriberAccess:
     """UPD-2: the platform's pages are for subscribers that hold at least one configuration."""
     access = await caller_access(request, caller)
-    if not access.any_visible:
-        raise NoRegisteredProduct(
-            "the platform's pages are for subscribers with an active registered product: register one first"
-        )
+    with refusals_answered():
+        access.require_platform()
     return access
+
+
+async def _page(request: web.Request, configuration: str | None, version: str) -> release_pages.ReleasePage:
+    with refusals_answered():  # a draft: 404; withdrawn: 410 with when and why
+        return await release_pages.release_page(request.app[POOL], configuration, version)
 
 
 def _article(a: articles_store.Article) -> ArticleItem:
@@ -227,12 +208,10 @@ def _refs(articles: list[articles_store.Article]) -> list[ArticleRef]:
 async def configuration_releases(request: web.Request, caller: Caller, params: CodePath) -> ConfigurationReleaseList:
     configuration = params.code
     await _access(request, caller, configuration)
-    async with request.app[POOL].acquire() as conn:
-        releases = await store.published_releases(conn, configuration)
-        name = await store.configuration_name(conn, configuration)
+    found = await release_pages.configuration_releases(request.app[POOL], configuration)
     return ConfigurationReleaseList(
         configuration=configuration,
-        configuration_name=name,
+        configuration_name=found.configuration_name,
         items=[
             answer(
                 ConfigurationReleaseSummary,
@@ -240,7 +219,7 @@ async def configuration_releases(request: web.Request, caller: Caller, params: C
                 whats_new_html=render(r.whats_new),
                 page=f"/v1/configurations/{configuration}/releases/{r.version}",
             )
-            for r in releases
+            for r in found.releases
         ],
     )
 
@@ -259,23 +238,20 @@ async def configuration_release(
 ) -> ConfigurationReleasePage:
     configuration, version = params.code, str(params.version)
     access = await _access(request, caller, configuration)
-    async with request.app[POOL].acquire() as conn:
-        found = await store.release_by_version(conn, configuration, version)
-        release = _published(found, f"{configuration} {version}")
-        name = await store.configuration_name(conn, configuration)
-        problems = await articles_store.known_problems_of(conn, configuration, version)
+    page = await _page(request, configuration, version)
+    release = page.release
     decision = access.download(configuration, release.published_at)  # UPD-4, ITS-7, SUB-5
     return answer(
         ConfigurationReleasePage,
         release,
-        configuration_name=name,
+        configuration_name=page.configuration_name,
         whats_new_html=render(release.whats_new),
         changes_html=render(release.changes),
         major_changes_html=[render_inline(line) for line in release.major_changes],
         update_procedure_html=render(release.update_procedure),
         kits=_kits(release),
         entitlement=await download_status(access, configuration, decision, Entitlement),
-        known_problems=_refs(problems),
+        known_problems=_refs(page.known_problems),
     )
 
 
@@ -294,8 +270,7 @@ async def configuration_articles(
 ) -> ArticleList:
     configuration = params.code
     await _access(request, caller, configuration)
-    async with request.app[POOL].acquire() as conn:
-        articles = await articles_store.articles(conn, configuration, query.kind)
+    articles = await articles_of(request.app[POOL], configuration, query.kind)
     return ArticleList(items=[_article(a) for a in articles])
 
 
@@ -312,8 +287,7 @@ async def configuration_articles(
 )
 async def platform_releases(request: web.Request, caller: Caller) -> PlatformReleaseList:
     await _platform_access(request, caller)
-    async with request.app[POOL].acquire() as conn:
-        releases = await store.published_releases(conn, None)
+    releases = await release_pages.platform_releases(request.app[POOL])
     return PlatformReleaseList(
         items=[answer(PlatformReleaseSummary, r, page=f"/v1/platform/releases/{r.version}") for r in releases]
     )
@@ -331,9 +305,8 @@ async def platform_releases(request: web.Request, caller: Caller) -> PlatformRel
 async def platform_release(request: web.Request, caller: Caller, params: VersionPath) -> PlatformReleasePage:
     version = str(params.version)
     access = await _platform_access(request, caller)
-    async with request.app[POOL].acquire() as conn:
-        release = _published(await store.release_by_version(conn, None, version), f"platform {version}")
-        problems = await articles_store.known_problems_of(conn, None, version)
+    page = await _page(request, None, version)
+    release = page.release
     return answer(
         PlatformReleasePage,
         release,
@@ -341,7 +314,7 @@ async def platform_release(request: web.Request, caller: Caller, params: Version
         migration_notes_html=render(release.migration_notes),
         kits=_kits(release),
         entitlement=await download_status(access, None, access.download_any(), Entitlement),
-        known_problems=_refs(problems),
+        known_problems=_refs(page.known_problems),
     )
 
 
@@ -356,6 +329,5 @@ async def platform_release(request: web.Request, caller: Caller, params: Version
 )
 async def platform_articles(request: web.Request, caller: Caller, query: ArticlesQuery) -> ArticleList:
     await _platform_access(request, caller)
-    async with request.app[POOL].acquire() as conn:
-        articles = await articles_store.articles(conn, None, query.kind)
+    articles = await articles_of(request.app[POOL], None, query.kind)
     return ArticleList(items=[_article(a) for a in articles])

@@ -17,11 +17,22 @@ from services.updates.catalogue_models import (
     ReleaseNotFound,
     ReleaseWithdrawnAlready,
 )
+from services.updates.release_pages import RELEASE_GONE
 from shared.problems import Forbidden, Problem, ValidationFailed, invalid, refusal_problem
 
 
 class ConfigurationNotRegistered(Forbidden):
     slug, title = "configuration-not-registered", "The configuration is not registered to you"
+
+
+class NoRegisteredProduct(Forbidden):
+    slug, title = "no-registered-product", "Your subscriber has no registered product"
+
+
+class ReleaseGone(Problem):
+    """A withdrawn release asked for by a subscriber: 410, so a bookmarked page says why it went."""
+
+    status, slug, title = 410, "release-withdrawn", "The release was withdrawn"
 
 
 class NoUpdateChain(Problem):
@@ -39,6 +50,8 @@ PROBLEMS: dict[str, type[Problem]] = {
     "release-withdrawn": ReleaseWithdrawnAlready,
     "kit-changed": KitChanged,
     "no-update-chain": NoUpdateChain,
+    "no-registered-product": NoRegisteredProduct,
+    RELEASE_GONE: ReleaseGone,
 }
 
 
