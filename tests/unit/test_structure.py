@@ -6,11 +6,14 @@
   library and itself.
 - No import loops between modules, counting imports inside functions and for type checking.
 - A file holds one idea: no product file over 500 lines.
+- HTTP handlers parse, call a use case and answer: a service's handler module opens no connection or transaction,
+  writes no outbox and calls no store.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
@@ -122,3 +125,23 @@ def test_no_product_file_holds_more_than_one_idea_by_size() -> None:
         if "migrations" not in path.parts and (lines := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES
     }
     assert long == {}
+
+
+# A handler module holds no work of a use case: no connection, no transaction, no outbox, no store call.
+_USE_CASE_WORK = re.compile(r"\.acquire\(|\.transaction\(|\boutbox\.add\(|\b\w*store\.[a-z_]+\(")
+
+
+def test_handlers_parse_call_a_use_case_and_answer() -> None:
+    handler_modules = [
+        path
+        for path in (ROOT / "services").glob("*/*.py")
+        if path.name == "api.py" or path.name.endswith("_api.py") or path.name == "delivery.py"
+    ]
+    assert handler_modules
+    doing_work = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for path in handler_modules
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+        if _USE_CASE_WORK.search(line)
+    ]
+    assert doing_work == []
