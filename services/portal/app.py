@@ -21,6 +21,7 @@ from services.portal.clients.identity import Identity
 from services.portal.clients.invitations import Invitations
 from services.portal.clients.notifications import Notifications
 from services.portal.clients.transport import Service
+from services.portal.clients.updates import Updates
 from services.portal.keys import (
     CATALOGUE,
     CONTRACTS,
@@ -97,7 +98,7 @@ def setup_services(app: web.Application, settings: PortalSettings) -> None:
         app[IDENTITY], app[INVITATIONS] = Identity(identity), Invitations(identity)
         app[REGISTRATION] = Service("registration", settings.registration_url, http)
         app[CONTRACTS] = Service("contracts", settings.contracts_url, http)
-        app[UPDATES] = Service("updates", settings.updates_url, http)
+        app[UPDATES] = Updates(Service("updates", settings.updates_url, http))
         app[CATALOGUE] = Catalogue(app[REGISTRATION])
         app[NOTIFICATIONS] = Notifications(Service("notifications", settings.notifications_url, http))
         yield

@@ -10,6 +10,7 @@ from services.portal.clients.identity import Identity
 from services.portal.clients.invitations import Invitations
 from services.portal.clients.notifications import Notifications
 from services.portal.clients.transport import Service
+from services.portal.clients.updates import Updates
 from services.portal.sessions import Session, Sessions
 from services.portal.settings import PortalSettings
 
@@ -20,7 +21,7 @@ INVITATIONS = web.AppKey("invitations", Invitations)
 # The other services, called with the user's token through `as_user` (their APIs are in each /openapi.json).
 REGISTRATION = web.AppKey("registration", Service)
 CONTRACTS = web.AppKey("contracts", Service)
-UPDATES = web.AppKey("updates", Service)
+UPDATES = web.AppKey("updates", Updates)
 CATALOGUE = web.AppKey("catalogue", Catalogue)  # registration's catalogue, typed
 NOTIFICATIONS = web.AppKey("notifications", Notifications)
 

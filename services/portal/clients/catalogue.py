@@ -4,10 +4,9 @@ numbers issued for a product (REG-1, REG-2), small batches in the answer, large 
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 from services.portal.clients.answers import Answer, Listed, parsed
-from services.portal.clients.transport import Service
+from services.portal.clients.transport import Service, segment
 
 
 class Configuration(Answer):
@@ -102,8 +101,3 @@ class Catalogue:
         path = f"/v1/number-batches/{batch_id}/delivery"
         body = await self.service.call("POST", path, token=token, json_body={"key": key})
         return parsed(self.service.name, IssuedBatch, body)
-
-
-def segment(value: str) -> str:
-    """A code, article or version as exactly one path segment."""
-    return quote(value, safe="")
