@@ -2,7 +2,7 @@
 
 Each model mirrors, field for field, the part of a service's OpenAPI response schema that the portal reads
 (written here, not imported: the portal does not import service packages). Ids and instants stay the strings
-the JSON carries: the portal only shows them (`pages.software.moment` formats an instant), it never computes
+the JSON carries: the portal only shows them (`pages.base.moment` formats an instant), it never computes
 with them, and a page shows exactly what the service said.
 """
 

@@ -10,16 +10,11 @@ from urllib.parse import urlencode
 import aiohttp
 
 from services.portal.clients.answers import Answer, Client, Listed, parsed
+from services.portal.clients.catalogue import ProductRef
 from services.portal.clients.transport import ServiceDown, ServiceError, segment
 
 # A kit may take long on a slow link: no total limit, but a silent peer is given up after 10 minutes.
 UPLOAD_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=600)
-
-
-class OfferedProduct(Answer):
-    article: str
-    name: str
-    edition: str
 
 
 class Offer(Answer):
@@ -27,7 +22,7 @@ class Offer(Answer):
 
     kind: str  # "register-product" | "its-subscription"
     how: str
-    products: list[OfferedProduct] = []
+    products: list[ProductRef] = []
     month: str | None = None
     registration_numbers: list[str] = []
 

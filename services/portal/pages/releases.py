@@ -7,7 +7,7 @@ Every rule stays in updates: the pages show what its API answers, with the user'
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
 
 from aiohttp import web
 
@@ -32,7 +32,7 @@ def human_size(size: object) -> str:
     return f"{value:.1f} GB"
 
 
-def _page(request: web.Request, template: str, context: dict[str, Any], *, status: int = 200) -> web.Response:
+def _page(request: web.Request, template: str, context: Mapping[str, object], *, status: int = 200) -> web.Response:
     return render(request, template, {"human_size": human_size, **context}, status=status)
 
 
@@ -142,7 +142,7 @@ async def plan(request: web.Request) -> web.Response:
     except ServiceError as exc:
         if exc.status in (402, 403) or exc.status == 404:
             return _refused(request, exc, code)
-        context: dict[str, Any] = {"code": code, "plan": None, "values": values}
+        context: dict[str, object] = {"code": code, "plan": None, "values": values}
         if exc.slug == Slug.NO_UPDATE_CHAIN:
             context["no_chain"] = no_update_chain(exc)
         else:
