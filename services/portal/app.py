@@ -17,16 +17,23 @@ from aiohttp import web
 
 from services.portal import middlewares
 from services.portal.clients.catalogue import Catalogue
+from services.portal.clients.contracts import Contracts
 from services.portal.clients.identity import Identity
 from services.portal.clients.invitations import Invitations
+from services.portal.clients.members import Members
 from services.portal.clients.notifications import Notifications
+from services.portal.clients.partners import Partners
+from services.portal.clients.registration import Registrations
 from services.portal.clients.transport import Service
+from services.portal.clients.updates import Updates
 from services.portal.keys import (
     CATALOGUE,
     CONTRACTS,
     IDENTITY,
     INVITATIONS,
+    MEMBERS,
     NOTIFICATIONS,
+    PARTNERS,
     REGISTRATION,
     SESSIONS,
     SETTINGS,
@@ -96,10 +103,11 @@ def setup_services(app: web.Application, settings: PortalSettings) -> None:
         http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=settings.service_timeout))
         identity = Service("identity", settings.identity_url, http)
         app[IDENTITY], app[INVITATIONS] = Identity(identity), Invitations(identity)
-        app[REGISTRATION] = Service("registration", settings.registration_url, http)
-        app[CONTRACTS] = Service("contracts", settings.contracts_url, http)
-        app[UPDATES] = Service("updates", settings.updates_url, http)
-        app[CATALOGUE] = Catalogue(app[REGISTRATION])
+        app[MEMBERS], app[PARTNERS] = Members(identity), Partners(identity)
+        registration = Service("registration", settings.registration_url, http)
+        app[REGISTRATION], app[CATALOGUE] = Registrations(registration), Catalogue(registration)
+        app[CONTRACTS] = Contracts(Service("contracts", settings.contracts_url, http))
+        app[UPDATES] = Updates(Service("updates", settings.updates_url, http))
         app[NOTIFICATIONS] = Notifications(Service("notifications", settings.notifications_url, http))
         yield
         await http.close()

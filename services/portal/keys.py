@@ -6,10 +6,14 @@ from __future__ import annotations
 from aiohttp import web
 
 from services.portal.clients.catalogue import Catalogue
+from services.portal.clients.contracts import Contracts
 from services.portal.clients.identity import Identity
 from services.portal.clients.invitations import Invitations
+from services.portal.clients.members import Members
 from services.portal.clients.notifications import Notifications
-from services.portal.clients.transport import Service
+from services.portal.clients.partners import Partners
+from services.portal.clients.registration import Registrations
+from services.portal.clients.updates import Updates
 from services.portal.sessions import Session, Sessions
 from services.portal.settings import PortalSettings
 
@@ -17,11 +21,13 @@ SETTINGS = web.AppKey("portal_settings", PortalSettings)
 SESSIONS = web.AppKey("sessions", Sessions)
 IDENTITY = web.AppKey("identity", Identity)
 INVITATIONS = web.AppKey("invitations", Invitations)
+MEMBERS = web.AppKey("members", Members)  # identity's subscriber: its users and their invitations
+PARTNERS = web.AppKey("partners", Partners)  # identity's partners, their staff and API clients
 # The other services, called with the user's token through `as_user` (their APIs are in each /openapi.json).
-REGISTRATION = web.AppKey("registration", Service)
-CONTRACTS = web.AppKey("contracts", Service)
-UPDATES = web.AppKey("updates", Service)
-CATALOGUE = web.AppKey("catalogue", Catalogue)  # registration's catalogue, typed
+REGISTRATION = web.AppKey("registration", Registrations)
+CATALOGUE = web.AppKey("catalogue", Catalogue)  # registration's catalogue
+CONTRACTS = web.AppKey("contracts", Contracts)
+UPDATES = web.AppKey("updates", Updates)
 NOTIFICATIONS = web.AppKey("notifications", Notifications)
 
 SESSION = web.RequestKey("session", Session)  # absent: no session

@@ -2,17 +2,18 @@
 
 Each model mirrors, field for field, the part of a service's OpenAPI response schema that the portal reads
 (written here, not imported: the portal does not import service packages). Ids and instants stay the strings
-the JSON carries: the portal only shows them (`pages.software.moment` formats an instant), it never computes
+the JSON carries: the portal only shows them (`pages.base.moment` formats an instant), it never computes
 with them, and a page shows exactly what the service said.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from services.portal.clients.transport import ServiceDown
+from services.portal.clients.transport import Service, ServiceDown
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -41,3 +42,19 @@ def parsed(service: str, model: type[A], body: Any) -> A:
     except ValidationError as exc:
         log.warning("service.unexpected_answer", service=service, model=model.__name__, error=str(exc))
         raise ServiceDown(service) from None
+
+
+class Client:
+    """One service's API: its calls with the user's token, each answer read as its model."""
+
+    def __init__(self, service: Service) -> None:
+        self.service = service
+
+    async def get(self, model: type[A], path: str, token: str) -> A:
+        return parsed(self.service.name, model, await self.service.call("GET", path, token=token))
+
+    async def send(
+        self, model: type[A], method: str, path: str, token: str, body: Mapping[str, Any] | None = None
+    ) -> A:
+        answer = await self.service.call(method, path, token=token, json_body=body)
+        return parsed(self.service.name, model, answer)

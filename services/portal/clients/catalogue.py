@@ -4,10 +4,9 @@ numbers issued for a product (REG-1, REG-2), small batches in the answer, large 
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
-from services.portal.clients.answers import Answer, Listed, parsed
-from services.portal.clients.transport import Service
+from services.portal.clients.answers import Answer, Client, Listed, parsed
+from services.portal.clients.transport import segment
 
 
 class Configuration(Answer):
@@ -28,6 +27,14 @@ class Product(Answer):
     configurations: list[str]
     pin_envelope: bool
     its_required: bool
+
+
+class ProductRef(Answer):
+    """A product as other answers name it (registration's ProductRef and OfferedProduct, updates' OfferedProduct)."""
+
+    article: str
+    name: str
+    edition: str
 
 
 class IssuedNumber(Answer):
@@ -63,21 +70,15 @@ class BatchAccepted(Batch):
     key: str
 
 
-class Catalogue:
-    def __init__(self, service: Service) -> None:
-        self.service = service
-
+class Catalogue(Client):
     async def configurations(self, token: str) -> list[Configuration]:
-        body = await self.service.call("GET", "/v1/configurations", token=token)
-        return parsed(self.service.name, Listed[Configuration], body).items
+        return (await self.get(Listed[Configuration], "/v1/configurations", token)).items
 
     async def products(self, token: str) -> list[Product]:
-        body = await self.service.call("GET", "/v1/products", token=token)
-        return parsed(self.service.name, Listed[Product], body).items
+        return (await self.get(Listed[Product], "/v1/products", token)).items
 
     async def product(self, token: str, article: str) -> Product:
-        body = await self.service.call("GET", f"/v1/products/{segment(article)}", token=token)
-        return parsed(self.service.name, Product, body)
+        return await self.get(Product, f"/v1/products/{segment(article)}", token)
 
     async def put_configuration(self, token: str, code: str, body: dict[str, Any]) -> None:
         await self.service.call("PUT", f"/v1/configurations/{segment(code)}", token=token, json_body=body)
@@ -94,16 +95,9 @@ class Catalogue:
         return parsed(self.service.name, IssuedBatch, answer)
 
     async def batch(self, token: str, batch_id: str) -> Batch:
-        body = await self.service.call("GET", f"/v1/number-batches/{batch_id}", token=token)
-        return parsed(self.service.name, Batch, body)
+        return await self.get(Batch, f"/v1/number-batches/{batch_id}", token)
 
     async def deliver_batch(self, token: str, batch_id: str, key: str) -> IssuedBatch:
         """A done batch's numbers with their PINs, once: registration deletes them with this answer."""
         path = f"/v1/number-batches/{batch_id}/delivery"
-        body = await self.service.call("POST", path, token=token, json_body={"key": key})
-        return parsed(self.service.name, IssuedBatch, body)
-
-
-def segment(value: str) -> str:
-    """A code, article or version as exactly one path segment."""
-    return quote(value, safe="")
+        return await self.send(IssuedBatch, "POST", path, token, {"key": key})

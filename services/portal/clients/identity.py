@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from services.portal.clients.answers import Answer, Listed, parsed
-from services.portal.clients.transport import Service, ServiceError
+from services.portal.clients.answers import Answer, Client, Listed, parsed
+from services.portal.clients.transport import ServiceError
 from services.portal.sessions import Tokens
 
 
@@ -78,11 +78,8 @@ class _Tokens(Answer):
     refresh_token: str = ""
 
 
-class Identity:
+class Identity(Client):
     """identity's API (accounts, tokens, subscribers), as the portal uses it."""
-
-    def __init__(self, service: Service) -> None:
-        self.service = service
 
     async def register(self, account: Mapping[str, Any], client_address: str) -> Account:
         body = await self.service.call("POST", "/v1/accounts", json_body=account, client_address=client_address)

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote
 
-from services.portal.clients.answers import Answer, parsed
+from services.portal.clients.answers import Answer, Client, parsed
 from services.portal.clients.identity import Contact
-from services.portal.clients.transport import Service
+from services.portal.clients.transport import segment
 
 
 class Preview(Answer):
@@ -42,25 +41,17 @@ class Accepted(Answer):
     partner: PartnerJoined | None = None
 
 
-class Invitations:
-    def __init__(self, service: Service) -> None:
-        self.service = service
-
+class Invitations(Client):
     async def preview(self, token: str) -> Preview:
-        body = await self.service.call("GET", f"/v1/invitations/{_path_token(token)}")
+        body = await self.service.call("GET", f"/v1/invitations/{segment(token)}")
         return parsed(self.service.name, Preview, body)
 
     async def accept(self, token: str, access_token: str) -> Accepted:
-        body = await self.service.call("POST", f"/v1/invitations/{_path_token(token)}/accept", token=access_token)
+        body = await self.service.call("POST", f"/v1/invitations/{segment(token)}/accept", token=access_token)
         return parsed(self.service.name, Accepted, body)
 
     async def register(self, token: str, account: Mapping[str, Any], client_address: str) -> Accepted:
         body = await self.service.call(
-            "POST", f"/v1/invitations/{_path_token(token)}/register", json_body=account, client_address=client_address
+            "POST", f"/v1/invitations/{segment(token)}/register", json_body=account, client_address=client_address
         )
         return parsed(self.service.name, Accepted, body)
-
-
-def _path_token(token: str) -> str:
-    """A token as one path segment; identity's own check (letters, digits, - and _) refuses anything else."""
-    return quote(token, safe="")

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from services.portal.clients.answers import Answer, Listed, parsed
-from services.portal.clients.transport import Service
+from services.portal.clients.answers import Answer, Client, Listed
 
 
 class Delivery(Answer):
@@ -23,11 +22,7 @@ class Delivery(Answer):
     sent_at: str | None = None
 
 
-class Notifications:
-    def __init__(self, service: Service) -> None:
-        self.service = service
-
+class Notifications(Client):
     async def deliveries(self, token: str, query: dict[str, str]) -> Listed[Delivery]:
         """A page of the log, newest first (`query`: recipient, status, limit, cursor)."""
-        body = await self.service.call("GET", "/v1/deliveries?" + urlencode(query), token=token)
-        return parsed(self.service.name, Listed[Delivery], body)
+        return await self.get(Listed[Delivery], "/v1/deliveries?" + urlencode(query), token)

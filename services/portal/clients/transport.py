@@ -8,9 +8,10 @@ field it concerns.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import AsyncIterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 from structlog.contextvars import get_contextvars
@@ -92,15 +93,25 @@ class Service:
         form: Mapping[str, str] | None = None,
         client_address: str | None = None,
         headers: Mapping[str, str] | None = None,
+        content: AsyncIterable[bytes] | None = None,
+        timeout: aiohttp.ClientTimeout | None = None,
     ) -> Any:
+        """`content`: a body streamed as it is (with its Content-Type and Content-Length in `headers`);
+        `timeout`: other than the session's (a large upload)."""
         headers = {**_context_headers(), **(headers or {})}
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
         if client_address is not None:
             headers["X-Forwarded-For"] = client_address
         try:
+            options: dict[str, Any] = {"timeout": timeout} if timeout is not None else {}
             async with self.http.request(
-                method, self.base_url + path, json=json_body, data=form, headers=headers
+                method,
+                self.base_url + path,
+                json=json_body,
+                data=content if content is not None else form,
+                headers=headers,
+                **options,
             ) as response:
                 raw = await response.read()
                 status = response.status
@@ -117,6 +128,11 @@ class Service:
         if status >= 400:
             raise ServiceError(self.name, status, body if isinstance(body, dict) else {}, retry_after)
         return body
+
+
+def segment(value: str) -> str:
+    """A code, article, version or id as exactly one path segment."""
+    return quote(value, safe="")
 
 
 def _seconds(value: str | None) -> int | None:

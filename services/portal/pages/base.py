@@ -6,6 +6,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
+from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
@@ -162,6 +163,22 @@ def client_address(request: web.Request) -> str:
     return forwarded.client_address(request, request.app[SETTINGS].trusted_proxies)
 
 
+def moment(request: web.Request, value: object) -> str:
+    """An instant from a service, in the vendor's time zone (ITS_VENDOR_TIMEZONE, as the rules state times),
+    named: "(Moscow time)" for Moscow, the zone's name otherwise."""
+    if not isinstance(value, str):
+        return ""
+    try:
+        instant = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    zone = request.app[SETTINGS].vendor_zone
+    time = instant.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+    if zone.key == "Europe/Moscow":
+        return t(request, "software.moscow_time", time=time)
+    return t(request, "software.zone_time", time=time, zone=zone.key)
+
+
 def render(
     request: web.Request, template: str, context: Mapping[str, Any] | None = None, *, status: int = 200
 ) -> web.Response:
@@ -179,6 +196,7 @@ def render(
         "csrf_token": session.csrf_token if session is not None else "",
         "languages": i18n.LANGUAGE_NAMES,
         "here": request.path_qs,
+        "moment": lambda value: moment(request, value),
         "errors": {},
         "values": {},
         **(context or {}),

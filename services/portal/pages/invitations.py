@@ -5,7 +5,6 @@ identity builds the link as `<ITS_PORTAL_URL>/invitation?token=…` when the por
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
@@ -110,7 +109,7 @@ def _context(
     *,
     values: dict[str, str] | None = None,
     errors: dict[str, str] | None = None,
-) -> dict[str, Any]:
+) -> dict[str, object]:
     return {
         "token": token,
         "preview": preview,

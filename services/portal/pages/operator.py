@@ -12,19 +12,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from aiohttp import web
 from multidict import MultiDictProxy
 
 from services.portal import i18n
 from services.portal.clients.catalogue import Configuration, IssuedBatch, Product
-from services.portal.clients.transport import Service, ServiceError
+from services.portal.clients.transport import ServiceError, segment
 from services.portal.csrf import FIELD as CSRF_FIELD
-from services.portal.keys import CATALOGUE, IDENTITY, NOTIFICATIONS
+from services.portal.keys import CATALOGUE, NOTIFICATIONS
 from services.portal.pages.base import as_user, form_values, language_of, logged_in, redirect, render, t
 from services.portal.pages.releases import human_size
-from services.portal.pages.software import moment
 from shared.parsing import read_form_fields
 
 routes = web.RouteTableDef()
@@ -43,29 +42,8 @@ EDITIONS = ("BASIC", "PROF", "CORP", "SPECIAL")
 DELIVERY_STATUSES = ("pending", "sent", "retrying", "failed")
 
 
-def _q(value: str) -> str:
-    """A code, article or version as exactly one path segment."""
-    return quote(value, safe="")
-
-
-async def _call(
-    request: web.Request,
-    service: Service,
-    method: str,
-    path: str,
-    body: Mapping[str, Any] | None = None,
-) -> Any:
-    return await as_user(request, lambda token: service.call(method, path, token=token, json_body=body))
-
-
-def _identity(request: web.Request) -> Service:
-    return request.app[IDENTITY].service
-
-
 def _page(request: web.Request, template: str, context: Mapping[str, Any], *, status: int = 200) -> web.Response:
-    return render(
-        request, template, {"moment": lambda v: moment(request, v), "human_size": human_size, **context}, status=status
-    )
+    return render(request, template, {"human_size": human_size, **context}, status=status)
 
 
 def _refused(request: web.Request, exc: ServiceError | None = None) -> web.Response:
@@ -117,7 +95,7 @@ def _errors(request: web.Request, exc: ServiceError, fields: Mapping[str, str]) 
     return errors
 
 
-def _catalogue_options(request: web.Request, configurations: list[Configuration]) -> dict[str, Any]:
+def _catalogue_options(request: web.Request, configurations: list[Configuration]) -> dict[str, object]:
     """The choices of the catalogue's forms, as (value, label) pairs."""
     return {
         "edition_options": [("", t(request, "operator.product.choose_edition"))] + [(e, e) for e in EDITIONS],
@@ -257,7 +235,7 @@ async def put_product(request: web.Request) -> web.Response:
             return _refused(request)
         errors = _errors(request, exc, PRODUCT_FIELDS)
         return await _catalogue_page(request, errors=errors, values=values, form="product", status=exc.status)
-    return redirect(f"/operator/catalogue/products/{_q(article)}?done=saved")
+    return redirect(f"/operator/catalogue/products/{segment(article)}?done=saved")
 
 
 async def _product_page(
@@ -316,7 +294,7 @@ async def deliveries(request: web.Request) -> web.Response:
     if cursor:
         query["cursor"] = cursor
     values = {"recipient": recipient, "status": status}
-    context: dict[str, Any] = {"here_nav": "deliveries", "values": values, "statuses": DELIVERY_STATUSES}
+    context: dict[str, object] = {"here_nav": "deliveries", "values": values, "statuses": DELIVERY_STATUSES}
     try:
         page = await as_user(request, lambda token: request.app[NOTIFICATIONS].deliveries(token, query))
     except ServiceError as exc:

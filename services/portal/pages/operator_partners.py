@@ -7,14 +7,15 @@ Every decision is identity's (it answers 403 to anyone but operators); the porta
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
 from services.portal import i18n
+from services.portal.clients.identity import Partner
+from services.portal.clients.partners import ApiClientCreated, StaffMember
 from services.portal.clients.transport import ServiceError
-from services.portal.pages.base import form_values, language_of, logged_in, path_uuid, redirect, t
-from services.portal.pages.operator import _call, _errors, _identity, _not_for_you, _page, _q, _refused
+from services.portal.keys import PARTNERS
+from services.portal.pages.base import as_user, form_values, language_of, logged_in, path_uuid, redirect, t
+from services.portal.pages.operator import _errors, _not_for_you, _page, _refused
 
 routes = web.RouteTableDef()
 
@@ -35,10 +36,10 @@ async def _partners_page(
     status: int = 200,
 ) -> web.Response:
     try:
-        answer = await _call(request, _identity(request), "GET", "/v1/partners")
+        items = await as_user(request, request.app[PARTNERS].partners)
     except ServiceError as exc:
         return _not_for_you(request, exc)
-    context = {"here_nav": "partners", "items": answer.get("items", []), "errors": errors or {}, "values": values or {}}
+    context = {"here_nav": "partners", "items": items, "errors": errors or {}, "values": values or {}}
     return _page(request, "operator_partners.html", context, status=status)
 
 
@@ -52,13 +53,13 @@ async def create_partner(request: web.Request) -> web.Response:
     values = await form_values(request)
     body = {key: values.get(key, "").strip() for key in PARTNER_FIELDS}
     try:
-        created = await _call(request, _identity(request), "POST", "/v1/partners", body)
+        created = await as_user(request, lambda token: request.app[PARTNERS].create(token, body))
     except ServiceError as exc:
         if exc.status == 403:
             return _refused(request)
         errors = _errors(request, exc, PARTNER_FIELDS)
         return await _partners_page(request, errors=errors, values=values, status=exc.status)
-    return redirect(f"/operator/partners/{_q(str(created.get('id', '')))}?done=created")
+    return redirect(f"/operator/partners/{created.id}?done=created")
 
 
 async def _partner_page(
@@ -67,22 +68,21 @@ async def _partner_page(
     *,
     errors: dict[str, str] | None = None,
     values: dict[str, str] | None = None,
-    created_client: dict[str, Any] | None = None,
+    created_client: ApiClientCreated | None = None,
     status: int = 200,
 ) -> web.Response:
-    identity = _identity(request)
+    partners = request.app[PARTNERS]
     try:
-        partner = await _call(request, identity, "GET", f"/v1/partners/{partner_id}")
-        staff = await _call(request, identity, "GET", f"/v1/partners/{partner_id}/users")
-        clients = await _call(request, identity, "GET", f"/v1/partners/{partner_id}/clients")
+        partner, staff = await _partner_and_staff(request, partner_id)
+        clients = await as_user(request, lambda token: partners.clients(token, partner_id))
     except ServiceError as exc:
         return _not_for_you(request, exc)
     done = request.query.get("done", "")
     context = {
         "here_nav": "partners",
         "partner": partner,
-        "staff": staff.get("items", []),
-        "clients": clients.get("items", []),
+        "staff": staff,
+        "clients": clients,
         "created_client": created_client,
         "message": t(request, f"operator.partner.done.{done}") if done in DONE else "",
         "errors": errors or {},
@@ -101,9 +101,9 @@ async def create_client(request: web.Request) -> web.Response:
     """The secret is in this answer (201) and nowhere else: not stored, not in a URL."""
     partner_id = path_uuid(request, "partner_id")
     values = await form_values(request)
-    body = {"name": values.get("client_name", "").strip()}
+    name = values.get("client_name", "").strip()
     try:
-        created = await _call(request, _identity(request), "POST", f"/v1/partners/{partner_id}/clients", body)
+        created = await as_user(request, lambda token: request.app[PARTNERS].create_client(token, partner_id, name))
     except ServiceError as exc:
         if exc.status in (403, 404):
             return _not_for_you(request, exc)
@@ -125,9 +125,8 @@ async def _refused_on_page(request: web.Request, partner_id: str, item_id: str, 
 async def revoke_client(request: web.Request) -> web.Response:
     partner_id, client_id = path_uuid(request, "partner_id"), path_uuid(request, "client_id")
     await form_values(request)
-    path = f"/v1/partners/{partner_id}/clients/{client_id}/revoke"
     try:
-        await _call(request, _identity(request), "POST", path)
+        await as_user(request, lambda token: request.app[PARTNERS].revoke_client(token, partner_id, client_id))
     except ServiceError as exc:
         return await _refused_on_page(request, partner_id, client_id, exc)
     return redirect(f"/operator/partners/{partner_id}?done=revoked")
@@ -143,7 +142,7 @@ async def invite_staff(request: web.Request) -> web.Response:
         "admin": values.get("admin") == "yes",
     }
     try:
-        await _call(request, _identity(request), "POST", f"/v1/partners/{partner_id}/invitations", body)
+        await as_user(request, lambda token: request.app[PARTNERS].invite(token, partner_id, body))
     except ServiceError as exc:
         if exc.status in (403, 404):
             return _not_for_you(request, exc)
@@ -155,11 +154,11 @@ async def invite_staff(request: web.Request) -> web.Response:
 # ---- taking access away: a person from the staff, the whole partner -----------------------------------
 
 
-async def _partner_and_staff(request: web.Request, partner_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    identity = _identity(request)
-    partner = await _call(request, identity, "GET", f"/v1/partners/{partner_id}")
-    staff = await _call(request, identity, "GET", f"/v1/partners/{partner_id}/users")
-    return partner, staff.get("items", [])
+async def _partner_and_staff(request: web.Request, partner_id: str) -> tuple[Partner, list[StaffMember]]:
+    partners = request.app[PARTNERS]
+    partner = await as_user(request, lambda token: partners.partner(token, partner_id))
+    staff = await as_user(request, lambda token: partners.staff(token, partner_id))
+    return partner, staff
 
 
 @routes.get("/operator/partners/{partner_id}/staff/{account_id}/remove")
@@ -169,7 +168,7 @@ async def remove_staff_confirm(request: web.Request) -> web.Response:
         partner, staff = await _partner_and_staff(request, partner_id)
     except ServiceError as exc:
         return _not_for_you(request, exc)
-    person = next((u for u in staff if u.get("account_id") == account_id), None)
+    person = next((u for u in staff if u.account_id == account_id), None)
     if person is None:
         raise web.HTTPNotFound()
     context = {"here_nav": "partners", "partner": partner, "person": person}
@@ -182,7 +181,7 @@ async def remove_staff(request: web.Request) -> web.Response:
     partner_id, account_id = path_uuid(request, "partner_id"), path_uuid(request, "account_id")
     await form_values(request)
     try:
-        await _call(request, _identity(request), "DELETE", f"/v1/partners/{partner_id}/users/{account_id}")
+        await as_user(request, lambda token: request.app[PARTNERS].remove(token, partner_id, account_id))
     except ServiceError as exc:
         return await _refused_on_page(request, partner_id, account_id, exc)
     return redirect(f"/operator/partners/{partner_id}?done=removed")
@@ -192,10 +191,10 @@ async def remove_staff(request: web.Request) -> web.Response:
 async def set_active_confirm(request: web.Request) -> web.Response:
     partner_id, action = path_uuid(request, "partner_id"), request.match_info["action"]
     try:
-        partner = await _call(request, _identity(request), "GET", f"/v1/partners/{partner_id}")
+        partner = await as_user(request, lambda token: request.app[PARTNERS].partner(token, partner_id))
     except ServiceError as exc:
         return _not_for_you(request, exc)
-    if (action == "deactivate") != (partner.get("deactivated_at") is None):
+    if (action == "deactivate") != (partner.deactivated_at is None):
         return redirect(f"/operator/partners/{partner_id}")  # it is so already
     return _page(request, "operator_partner_state.html", {"here_nav": "partners", "partner": partner, "action": action})
 
@@ -207,7 +206,7 @@ async def set_active(request: web.Request) -> web.Response:
     partner_id, action = path_uuid(request, "partner_id"), request.match_info["action"]
     await form_values(request)
     try:
-        await _call(request, _identity(request), "POST", f"/v1/partners/{partner_id}/{action}")
+        await as_user(request, lambda token: request.app[PARTNERS].set_active(token, partner_id, action))
     except ServiceError as exc:
         if exc.status in (403, 404):
             return _not_for_you(request, exc)

@@ -2,28 +2,26 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-import aiohttp
 from aiohttp import web
 
 from services.portal import i18n
+from services.portal.clients.answers import Listed
 from services.portal.clients.catalogue import Configuration
-from services.portal.clients.transport import ServiceDown, ServiceError, Unauthenticated
+from services.portal.clients.transport import ServiceDown, ServiceError
+from services.portal.clients.updates import Release
 from services.portal.keys import CATALOGUE, UPDATES
 from services.portal.pages.base import as_user, form_values, language_of, logged_in, path_uuid, redirect, t
 from services.portal.pages.kit_forms import KitTooLarge, ReceivedForm, Spooled, file_chunks, received_form, streams_form
-from services.portal.pages.operator import _call, _errors, _not_for_you, _page, _q, _refused, _required
+from services.portal.pages.operator import _errors, _not_for_you, _page, _refused, _required
 from services.portal.problems import FORM_PROBLEMS, Slug
 
 RELEASES_SHOWN = 200  # a page; the next one follows updates' cursor
-# A kit may take long on a slow link: no total limit, but a silent peer is given up after 10 minutes.
-UPLOAD_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=600)
 DRAFT_FIELDS = {
     "code": "configuration",
     "version": "version",
@@ -65,22 +63,21 @@ FIXED_BUG = re.compile(r"(?P<id>\S+?):\s+(?P<title>\S.*)")  # "ID: description";
 routes = web.RouteTableDef()
 
 
-async def _releases(request: web.Request) -> tuple[list[dict[str, Any]], str | None]:
+async def _releases(request: web.Request) -> Listed[Release]:
     """A page of the releases (from the link's `cursor`), and the cursor of the next page (None: the last)."""
     query = {"limit": str(RELEASES_SHOWN)}
     if (state := request.query.get("state")) in ("draft", "published", "withdrawn"):
         query["state"] = state
     if cursor := request.query.get("cursor"):
         query["cursor"] = cursor
+    updates = request.app[UPDATES]
     try:
-        answer = await _call(request, request.app[UPDATES], "GET", "/v1/releases?" + urlencode(query))
+        return await as_user(request, lambda token: updates.releases(token, query))
     except ServiceError as exc:
         if exc.status != 422 or "cursor" not in query:
             raise
         del query["cursor"]  # a cursor from an old or edited link: start from the first page
-        answer = await _call(request, request.app[UPDATES], "GET", "/v1/releases?" + urlencode(query))
-    items: list[dict[str, Any]] = answer.get("items", [])
-    return items, answer.get("next_cursor")
+        return await as_user(request, lambda token: updates.releases(token, query))
 
 
 async def _configuration_codes(request: web.Request) -> list[Configuration]:
@@ -99,15 +96,15 @@ async def _releases_page(
     status: int = 200,
 ) -> web.Response:
     try:
-        items, next_cursor = await _releases(request)
+        page = await _releases(request)
     except ServiceError as exc:
         return _not_for_you(request, exc)
     errors = dict(errors or {})
-    shown = {str(item.get("id")) for item in items}
+    shown = {item.id for item in page.items}
     done = request.query.get("done", "")
     context = {
         "here_nav": "releases",
-        "items": items,
+        "items": page.items,
         "configurations": await _configuration_codes(request),
         "kinds": KIT_KINDS,
         "platform_kinds": PLATFORM_KIT_KINDS,
@@ -115,7 +112,7 @@ async def _releases_page(
         "operating_systems": OPERATING_SYSTEMS,
         "architectures": ARCHITECTURES,
         "state": request.query.get("state", ""),
-        "next_cursor": next_cursor,
+        "next_cursor": page.next_cursor,
         "first": not request.query.get("cursor"),
         "done_release": request.query.get("release", "") if request.query.get("release", "") in shown else "",
         "message": t(request, f"operator.releases.done.{done}")
@@ -198,12 +195,6 @@ def _fixed_bugs(request: web.Request, text: str) -> FixedBugs:
     return parsed
 
 
-def _kit_declared(kit: Mapping[str, Any]) -> dict[str, Any]:
-    declared = {k: kit[k] for k in ("name", "kind", "size", "sha256")}
-    declared.update({k: kit[k] for k in ("os", "arch") if kit.get(k) is not None})
-    return declared
-
-
 def _before_spooling(request: web.Request) -> web.Response | None:
     """A kit is spooled to disk before updates decides: a token without the operator scope, which updates would
     refuse anyway, is refused before the body is read (the disk is not anybody's to fill)."""
@@ -214,7 +205,8 @@ def _before_spooling(request: web.Request) -> web.Response | None:
 class Draft:
     """What one draft form asks of updates, before its kits: all that differs between UPD-1 and UPD-2."""
 
-    path: str  # PUT: the draft, created or replaced
+    configuration: str | None  # the draft's configuration (None: the platform's) and version, created or replaced
+    version: str
     lookup: dict[str, str]  # GET /v1/releases: the same draft, whose other kits are kept
     body: dict[str, Any]  # every section but the kits
     kit: dict[str, Any]  # the new kit's kind (and os, arch), declared with the file's name, size and sha256
@@ -225,7 +217,8 @@ def _configuration_draft(request: web.Request, fields: Mapping[str, str]) -> tup
     errors = _required(request, fields, ("configuration", "version", "release_date", "its_issue"))
     code, version = fields.get("configuration", "").strip(), fields.get("version", "").strip()
     draft = Draft(
-        path=f"/v1/configurations/{_q(code)}/releases/{_q(version)}",
+        configuration=code,
+        version=version,
         lookup={"kind": "configuration", "configuration": code, "version": version},
         body=_draft_body(fields),
         kit={"kind": fields.get("kit_kind", "")},
@@ -257,7 +250,8 @@ def _platform_draft(request: web.Request, fields: Mapping[str, str]) -> tuple[Dr
 
     version = fields.get("version", "").strip()
     draft = Draft(
-        path=f"/v1/platform/releases/{_q(version)}",
+        configuration=None,
+        version=version,
         lookup={"kind": "platform", "version": version},
         body=_platform_body(fields, bugs.items),
         kit={"kind": kind, "os": system or None, "arch": arch or None},
@@ -321,11 +315,12 @@ async def _save_draft(
     updates = request.app[UPDATES]
     try:
         kits = [new_kit]
-        query = urlencode({**draft.lookup, "limit": "1"})
-        found = (await _call(request, updates, "GET", "/v1/releases?" + query)).get("items", [])
-        if found and found[0].get("state") == "draft":
-            kits += [_kit_declared(k) for k in found[0].get("kits", []) if k.get("name") != name]
-        saved = await _call(request, updates, "PUT", draft.path, {**draft.body, "kits": kits})
+        query = {**draft.lookup, "limit": "1"}
+        found = (await as_user(request, lambda token: updates.releases(token, query))).items
+        if found and found[0].state == "draft":
+            kits += [k.declared() for k in found[0].kits if k.name != name]
+        body = {**draft.body, "kits": kits}
+        saved = await as_user(request, lambda token: updates.put_draft(token, draft.configuration, draft.version, body))
     except ServiceError as exc:
         if exc.status == 403:
             return _refused(request)
@@ -334,9 +329,9 @@ async def _save_draft(
             said = FORM_PROBLEMS[Slug.RELEASE_NOT_DRAFT]
             errors = {said.field: t(request, said.key)}
         return await _releases_page(request, errors=_on_form(prefix, errors), values=values, status=exc.status)
-    release_id = str(saved.get("id", ""))
-    kit = next((k for k in saved.get("kits", []) if k.get("name") == name), None)
-    if kit is not None and not kit.get("uploaded"):
+    release_id = saved.id
+    kit = next((k for k in saved.kits if k.name == name), None)
+    if kit is not None and not kit.uploaded:
         try:
             await _send_kit(request, release_id, name, upload)
         except ServiceError as exc:
@@ -383,42 +378,12 @@ def _kit_problem(request: web.Request, exc: ServiceError) -> str:
     return i18n.refusal_message(language, "operator.problem", exc)
 
 
-async def _send_kit(request: web.Request, release_id: str, name: str, upload: Spooled) -> Any:
-    """PUT the spooled file to updates as application/octet-stream, streamed from disk with its length."""
-    service = request.app[UPDATES]
-    url = f"{service.base_url}/v1/releases/{release_id}/kits/{_q(name)}/content"
-
-    async def put(token: str) -> Any:
-        headers = {
-            "Authorization": f"Bearer {token}",
-            "Content-Type": "application/octet-stream",
-            "Content-Length": str(upload.size),  # not chunked: updates checks the length before reading
-        }
-        try:
-            async with service.http.put(
-                url, data=file_chunks(upload.file), headers=headers, timeout=UPLOAD_TIMEOUT
-            ) as response:
-                status, raw = response.status, await response.read()
-        except (TimeoutError, aiohttp.ClientError):
-            raise ServiceDown(service.name) from None
-        if status >= 500:
-            raise ServiceDown(service.name)
-        body = _json_object(raw)
-        if status == 401:
-            raise Unauthenticated(service.name, status, body)
-        if status >= 400:
-            raise ServiceError(service.name, status, body)
-        return body
-
-    return await as_user(request, put)
-
-
-def _json_object(raw: bytes) -> dict[str, Any]:
-    try:
-        body = json.loads(raw) if raw else {}
-    except (ValueError, UnicodeDecodeError):
-        return {}
-    return body if isinstance(body, dict) else {}
+async def _send_kit(request: web.Request, release_id: str, name: str, upload: Spooled) -> None:
+    """The spooled file to updates, streamed from disk with its length."""
+    updates = request.app[UPDATES]
+    await as_user(
+        request, lambda token: updates.upload_kit(token, release_id, name, file_chunks(upload.file), upload.size)
+    )
 
 
 @routes.post("/operator/releases/{release_id}/publish")
@@ -426,7 +391,7 @@ async def publish(request: web.Request) -> web.Response:
     release_id = path_uuid(request, "release_id")
     await form_values(request)
     try:
-        await _call(request, request.app[UPDATES], "POST", f"/v1/releases/{release_id}/publish")
+        await as_user(request, lambda token: request.app[UPDATES].publish(token, release_id))
     except ServiceError as exc:
         if exc.status == 403:
             return _refused(request)
@@ -449,7 +414,7 @@ async def withdraw(request: web.Request) -> web.Response:
     if not reason:
         return await _releases_page(request, errors={release_id: t(request, "operator.error.reason")}, status=422)
     try:
-        await _call(request, request.app[UPDATES], "POST", f"/v1/releases/{release_id}/withdraw", {"reason": reason})
+        await as_user(request, lambda token: request.app[UPDATES].withdraw(token, release_id, reason))
     except ServiceError as exc:
         if exc.status == 403:
             return _refused(request)

@@ -14,14 +14,16 @@ import re
 import uuid
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from aiohttp import web
 
 from services.portal import i18n
-from services.portal.clients.identity import MyPartner
-from services.portal.clients.transport import FieldError, Service, ServiceError
-from services.portal.keys import CONTRACTS, IDENTITY, REGISTRATION, SESSION, SESSIONS
+from services.portal.clients.answers import Listed
+from services.portal.clients.contracts import Contract
+from services.portal.clients.identity import MyPartner, Partner
+from services.portal.clients.transport import FieldError, ServiceError
+from services.portal.keys import CATALOGUE, CONTRACTS, IDENTITY, PARTNERS, REGISTRATION, SESSION, SESSIONS
 from services.portal.pages.base import (
     as_partner,
     as_user,
@@ -35,7 +37,6 @@ from services.portal.pages.base import (
     safe_next,
     t,
 )
-from services.portal.pages.software import moment
 from services.portal.problems import FORM_PROBLEMS, PARTNER_FIELD_ERRORS, Slug
 
 routes = web.RouteTableDef()
@@ -69,30 +70,12 @@ _NUMBERS = re.compile(r"[\s,;]+")
 _ARTICLE = re.compile(r"^[0-9]{1,20}$")
 
 
-async def _call(
-    request: web.Request,
-    partner_id: str,
-    service: Service,
-    method: str,
-    path: str,
-    body: Mapping[str, Any] | None = None,
-    headers: Mapping[str, str] | None = None,
-) -> Any:
-    """`service` called with the cabinet's partner token (no token, or an expired one: the password page)."""
-    return await as_partner(
-        request,
-        partner_id,
-        lambda token: service.call(method, path, token=token, json_body=body, headers=headers),
-    )
-
-
-async def _cabinet(request: web.Request, partner_id: str) -> dict[str, Any]:
+async def _cabinet(request: web.Request, partner_id: str) -> Partner:
     """The partner whose cabinet this is, as identity shows it to its own staff (its name on every page)."""
     try:
-        partner: dict[str, Any] = await _call(request, partner_id, request.app[IDENTITY].service, "GET", _p(partner_id))
+        return await as_partner(request, partner_id, lambda token: request.app[PARTNERS].partner(token, partner_id))
     except ServiceError as exc:
         raise _unexpected(exc) from None
-    return partner
 
 
 def _unexpected(exc: ServiceError) -> web.HTTPException:
@@ -102,14 +85,10 @@ def _unexpected(exc: ServiceError) -> web.HTTPException:
     return web.HTTPForbidden() if exc.status == 403 else web.HTTPBadRequest()
 
 
-def _p(partner_id: str, rest: str = "") -> str:
-    return f"/v1/partners/{partner_id}{rest}"
-
-
 def _page(
     request: web.Request,
     template: str,
-    partner: Mapping[str, Any],
+    partner: Partner,
     context: Mapping[str, Any] | None = None,
     *,
     status: int = 200,
@@ -117,7 +96,7 @@ def _page(
     return render(request, template, {"partner": partner, **(context or {})}, status=status)
 
 
-def _refused(request: web.Request, partner: Mapping[str, Any] | None, key: str, *, status: int = 403) -> web.Response:
+def _refused(request: web.Request, partner: Partner | None, key: str, *, status: int = 403) -> web.Response:
     """A friendly page saying why not (e.g. only the partner's admins manage API clients)."""
     return render(request, "partner_refused.html", {"partner": partner, "message": t(request, key)}, status=status)
 
@@ -236,33 +215,15 @@ async def logout(request: web.Request) -> web.Response:
 # ---- contracts (ITS-1, ITS-2, ITS-6) --------------------------------------------------------------
 
 
-def _state_text(request: web.Request, contract: Mapping[str, Any]) -> str:
-    """ITS-2: a contract is in processing until the business day it is processed on."""
-    state = str(contract.get("state", ""))
-    if state == "processing":
-        return t(request, "partner.state.processing", date=contract.get("processing_on", ""))
-    if state == "active":
-        return t(request, "partner.state.active", time=moment(request, contract.get("activated_at")))
-    if state == "expired":
-        return t(request, "partner.state.expired", time=moment(request, contract.get("expired_at")))
-    return state
-
-
-async def _contracts(
-    request: web.Request, partner_id: str, limit: int, cursor: str | None = None
-) -> tuple[list[dict[str, Any]], str | None]:
+async def _contracts(request: web.Request, partner_id: str, limit: int, cursor: str | None = None) -> Listed[Contract]:
     """A page of the partner's contracts, newest first, and the cursor of the next page (None: the last)."""
-    path = "/v1/partner/contracts?" + urlencode({"limit": limit, **({"cursor": cursor} if cursor else {})})
+    contracts = request.app[CONTRACTS]
     try:
-        answer = await _call(request, partner_id, request.app[CONTRACTS], "GET", path)
+        return await as_partner(request, partner_id, lambda token: contracts.partner_contracts(token, limit, cursor))
     except ServiceError as exc:
         if exc.status == 422 and cursor:  # a cursor from an old or edited link: start from the newest
             return await _contracts(request, partner_id, limit)
         raise _unexpected(exc) from None
-    items: list[dict[str, Any]] = answer.get("items", [])
-    for item in items:
-        item["state_text"] = _state_text(request, item)
-    return items, answer.get("next_cursor")
 
 
 @routes.get("/partner/{partner_id}")
@@ -270,23 +231,23 @@ async def contracts_list(request: web.Request) -> web.Response:
     partner_id = path_uuid(request, "partner_id")
     partner = await _cabinet(request, partner_id)
     cursor = request.query.get("cursor") or None
-    items, next_cursor = await _contracts(request, partner_id, CONTRACTS_PER_PAGE, cursor)
+    page = await _contracts(request, partner_id, CONTRACTS_PER_PAGE, cursor)
     message = None
     if received := request.query.get("received"):
-        found = next((c for c in items if c.get("id") == received), None)
+        found = next((c for c in page.items if c.id == received), None)
         message = (
-            t(request, "partner.received", number=found["number"], date=found.get("processing_on", ""))
+            t(request, "partner.received", number=found.number, date=found.processing_on)
             if found is not None
             else t(request, "partner.received_unlisted")
         )
     elif corrected := request.query.get("corrected"):
-        found = next((c for c in items if c.get("id") == corrected), None)
-        message = t(request, "partner.corrected", number=found["number"] if found else "")
+        found = next((c for c in page.items if c.id == corrected), None)
+        message = t(request, "partner.corrected", number=found.number if found else "")
     context = {
-        "items": items,
+        "items": page.items,
         "message": message,
         "first": cursor is None,
-        "next_cursor": next_cursor,
+        "next_cursor": page.next_cursor,
     }
     return _page(request, "partner_contracts.html", partner, context)
 
@@ -335,34 +296,25 @@ async def post_contract(request: web.Request) -> web.Response:
     except ValueError:
         context = {"values": values, "idempotency_key": _new_key(), "errors": {"_form": t(request, "partner.stale")}}
         return _page(request, "partner_contract_new.html", partner, context, status=400)
+    body, contracts = _contract_body(values), request.app[CONTRACTS]
     try:
-        answer = await _call(
-            request,
-            partner_id,
-            request.app[CONTRACTS],
-            "POST",
-            "/v1/contracts",
-            _contract_body(values),
-            headers={"Idempotency-Key": key},
-        )
+        answer = await as_partner(request, partner_id, lambda token: contracts.post_contract(token, body, key))
     except ServiceError as exc:
         if exc.slug == Slug.IDEMPOTENCY_KEY_REUSED:  # the form was sent before with other values: a new form
             key = _new_key()
         errors = _said(request, exc) or _field_errors(request, exc, CONTRACT_FIELDS)
         context = {"values": values, "idempotency_key": key, "errors": errors}
         return _page(request, "partner_contract_new.html", partner, context, status=exc.status)
-    return redirect(f"/partner/{partner_id}?" + urlencode({"received": answer.get("id", "")}))
+    return redirect(f"/partner/{partner_id}?" + urlencode({"received": answer.id}))
 
 
-async def _contract(request: web.Request, partner_id: str, contract_id: str) -> dict[str, Any]:
+async def _contract(request: web.Request, partner_id: str, contract_id: str) -> Contract:
     """One of the partner's own contracts (another partner's: 404)."""
-    path = f"/v1/partner/contracts/{contract_id}"
+    contracts = request.app[CONTRACTS]
     try:
-        contract: dict[str, Any] = await _call(request, partner_id, request.app[CONTRACTS], "GET", path)
+        return await as_partner(request, partner_id, lambda token: contracts.partner_contract(token, contract_id))
     except ServiceError as exc:
         raise _unexpected(exc) from None
-    contract["state_text"] = _state_text(request, contract)
-    return contract
 
 
 @routes.get("/partner/{partner_id}/contracts/{contract_id}/organisation")
@@ -370,12 +322,8 @@ async def organisation_form(request: web.Request) -> web.Response:
     partner_id, contract_id = path_uuid(request, "partner_id"), path_uuid(request, "contract_id")
     partner = await _cabinet(request, partner_id)
     contract = await _contract(request, partner_id, contract_id)
-    organisation = contract.get("organisation") or {}
-    values = {
-        "org_name": organisation.get("name", ""),
-        "tin": organisation.get("tin", ""),
-        "kpp": organisation.get("kpp") or "",
-    }
+    organisation = contract.organisation
+    values = {"org_name": organisation.name, "tin": organisation.tin, "kpp": organisation.kpp or ""}
     return _page(request, "partner_organisation.html", partner, {"contract": contract, "values": values})
 
 
@@ -386,9 +334,9 @@ async def correct_organisation(request: web.Request) -> web.Response:
     partner = await _cabinet(request, partner_id)
     values = await form_values(request)
     body = {"name": _value(values, "org_name"), "tin": _value(values, "tin"), "kpp": _value(values, "kpp") or None}
-    path = f"/v1/contracts/{contract_id}/organisation"
+    contracts = request.app[CONTRACTS]
     try:
-        await _call(request, partner_id, request.app[CONTRACTS], "PATCH", path, body)
+        await as_partner(request, partner_id, lambda token: contracts.correct_organisation(token, contract_id, body))
     except ServiceError as exc:
         if exc.status == 404:
             raise web.HTTPNotFound() from None
@@ -411,8 +359,8 @@ async def authorise_form(request: web.Request) -> web.Response:
         article = request.query.get("article", "")
         if _ARTICLE.fullmatch(article):
             try:
-                product = await _call(
-                    request, partner_id, request.app[REGISTRATION], "GET", f"/v1/products/{quote(article, safe='')}"
+                product = await as_partner(
+                    request, partner_id, lambda token: request.app[CATALOGUE].product(token, article)
                 )
             except ServiceError:
                 product = None
@@ -428,15 +376,15 @@ async def authorise(request: web.Request) -> web.Response:
     values = await form_values(request)
     body = {name: _value(values, name) for name in AUTHORISE_FIELDS}
     try:
-        answer = await _call(request, partner_id, request.app[REGISTRATION], "POST", "/v1/registrations/partner", body)
+        answer = await as_partner(request, partner_id, lambda token: request.app[REGISTRATION].authorise(token, body))
     except ServiceError as exc:
         errors = _said(request, exc) or _field_errors(request, exc, AUTHORISE_FIELDS)
         return _page(
             request, "partner_authorise.html", partner, {"values": values, "errors": errors}, status=exc.status
         )
     query = {
-        "authorised": answer.get("registration_number", body["registration_number"]),
+        "authorised": answer.registration_number,
         "for": body["subscriber_code"],
-        "article": (answer.get("product") or {}).get("article", ""),
+        "article": answer.product.article,
     }
     return redirect(f"/partner/{partner_id}/authorise?" + urlencode(query))

@@ -3,29 +3,26 @@ revoke) and its staff (remove a colleague: their partner tokens are refused at o
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
 
 from services.portal import i18n
+from services.portal.clients.identity import Partner
+from services.portal.clients.partners import ApiClient, StaffMember
 from services.portal.clients.transport import ServiceError
-from services.portal.keys import IDENTITY
-from services.portal.pages.base import form_values, language_of, logged_in, path_uuid, redirect, t
+from services.portal.keys import PARTNERS
+from services.portal.pages.base import as_partner, form_values, language_of, logged_in, path_uuid, redirect, t
 from services.portal.pages.partner import (
     CLIENT_FIELDS,
     INVITE_FIELDS,
     _cabinet,
-    _call,
     _field_errors,
-    _p,
     _page,
     _refused,
     _unexpected,
     _value,
 )
-from services.portal.pages.software import moment
 
 # ---- API clients of the partner's systems (admins) ------------------------------------------------
 
@@ -33,7 +30,15 @@ from services.portal.pages.software import moment
 routes = web.RouteTableDef()
 
 
-def _clients_refused(request: web.Request, partner: Mapping[str, Any], exc: ServiceError) -> web.Response:
+async def _clients(request: web.Request, partner_id: str) -> list[ApiClient]:
+    return await as_partner(request, partner_id, lambda token: request.app[PARTNERS].clients(token, partner_id))
+
+
+async def _staff(request: web.Request, partner_id: str) -> list[StaffMember]:
+    return await as_partner(request, partner_id, lambda token: request.app[PARTNERS].staff(token, partner_id))
+
+
+def _clients_refused(request: web.Request, partner: Partner, exc: ServiceError) -> web.Response:
     if exc.status == 403:
         return _refused(request, partner, "partner.clients.admins_only")
     if exc.status == 404:
@@ -44,22 +49,18 @@ def _clients_refused(request: web.Request, partner: Mapping[str, Any], exc: Serv
 async def _clients_page(
     request: web.Request,
     partner_id: str,
-    partner: Mapping[str, Any],
+    partner: Partner,
     *,
     errors: dict[str, str] | None = None,
     values: dict[str, str] | None = None,
     status: int = 200,
 ) -> web.Response:
     try:
-        answer = await _call(request, partner_id, request.app[IDENTITY].service, "GET", _p(partner_id, "/clients"))
+        items = await _clients(request, partner_id)
     except ServiceError as exc:
         return _clients_refused(request, partner, exc)
-    items: list[dict[str, Any]] = answer.get("items", [])
-    for item in items:
-        item["created_text"] = moment(request, item.get("created_at"))
-        item["revoked_text"] = moment(request, item.get("revoked_at"))
-    revoked = next((c for c in items if c.get("client_id") == request.query.get("revoked")), None)
-    message = t(request, "partner.clients.revoked", name=revoked["name"]) if revoked else None
+    revoked = next((c for c in items if c.client_id == request.query.get("revoked")), None)
+    message = t(request, "partner.clients.revoked", name=revoked.name) if revoked else None
     context = {"items": items, "message": message, "errors": errors or {}, "values": values or {}}
     return _page(request, "partner_clients.html", partner, context, status=status)
 
@@ -77,10 +78,10 @@ async def create_client(request: web.Request) -> web.Response:
     partner_id = path_uuid(request, "partner_id")
     partner = await _cabinet(request, partner_id)
     values = await form_values(request)
-    body = {"name": _value(values, "name")}
+    name = _value(values, "name")
     try:
-        created = await _call(
-            request, partner_id, request.app[IDENTITY].service, "POST", _p(partner_id, "/clients"), body
+        created = await as_partner(
+            request, partner_id, lambda token: request.app[PARTNERS].create_client(token, partner_id, name)
         )
     except ServiceError as exc:
         if exc.status in (403, 404):
@@ -101,11 +102,11 @@ async def revoke_confirm(request: web.Request) -> web.Response:
     partner_id, client_id = path_uuid(request, "partner_id"), path_uuid(request, "client_id")
     partner = await _cabinet(request, partner_id)
     try:
-        answer = await _call(request, partner_id, request.app[IDENTITY].service, "GET", _p(partner_id, "/clients"))
+        items = await _clients(request, partner_id)
     except ServiceError as exc:
         return _clients_refused(request, partner, exc)
-    client = next((c for c in answer.get("items", []) if c.get("client_id") == client_id), None)
-    if client is None or client.get("revoked_at"):
+    client = next((c for c in items if c.client_id == client_id), None)
+    if client is None or client.revoked_at:
         raise web.HTTPNotFound()
     return _page(request, "partner_client_revoke.html", partner, {"client": client})
 
@@ -115,9 +116,10 @@ async def revoke(request: web.Request) -> web.Response:
     partner_id, client_id = path_uuid(request, "partner_id"), path_uuid(request, "client_id")
     partner = await _cabinet(request, partner_id)
     await form_values(request)
-    path = _p(partner_id, f"/clients/{client_id}/revoke")
     try:
-        await _call(request, partner_id, request.app[IDENTITY].service, "POST", path)
+        await as_partner(
+            request, partner_id, lambda token: request.app[PARTNERS].revoke_client(token, partner_id, client_id)
+        )
     except ServiceError as exc:
         return _clients_refused(request, partner, exc)
     return redirect(f"/partner/{partner_id}/clients?" + urlencode({"revoked": client_id}))
@@ -129,7 +131,7 @@ async def revoke(request: web.Request) -> web.Response:
 async def _staff_page(
     request: web.Request,
     partner_id: str,
-    partner: Mapping[str, Any],
+    partner: Partner,
     *,
     errors: dict[str, str] | None = None,
     values: dict[str, str] | None = None,
@@ -137,20 +139,27 @@ async def _staff_page(
     status: int = 200,
 ) -> web.Response:
     try:
-        answer = await _call(request, partner_id, request.app[IDENTITY].service, "GET", _p(partner_id, "/users"))
+        items = await _staff(request, partner_id)
     except ServiceError as exc:
         if exc.status == 404:
             raise web.HTTPNotFound() from None
         return _refused(request, partner, "partner.refused", status=exc.status)
-    items: list[dict[str, Any]] = answer.get("items", [])
     session = logged_in(request)
-    for item in items:
-        item["joined_text"] = moment(request, item.get("joined_at"))
-        # Offered to the cabinet's admins, for others than themselves (display only: identity decides).
-        item["removable"] = session.partner_admin and item.get("account_id") != str(session.row.account_id)
+
+    def removable(person: StaffMember) -> bool:
+        """Offered to the cabinet's admins, for others than themselves (display only: identity decides)."""
+        return session.partner_admin and person.account_id != str(session.row.account_id)
+
     done = next((done for done in ("invited", "removed") if request.query.get(done)), None)
     message = t(request, f"partner.staff.{done}") if done else None
-    context = {"items": items, "message": message, "refusal": refusal, "errors": errors or {}, "values": values or {}}
+    context = {
+        "items": items,
+        "removable": removable,
+        "message": message,
+        "refusal": refusal,
+        "errors": errors or {},
+        "values": values or {},
+    }
     return _page(request, "partner_staff.html", partner, context, status=status)
 
 
@@ -180,7 +189,7 @@ async def invite(request: web.Request) -> web.Response:
         "admin": values.get("admin") == "yes",
     }
     try:
-        await _call(request, partner_id, request.app[IDENTITY].service, "POST", _p(partner_id, "/invitations"), body)
+        await as_partner(request, partner_id, lambda token: request.app[PARTNERS].invite(token, partner_id, body))
     except ServiceError as exc:
         if exc.status == 404:
             raise web.HTTPNotFound() from None
@@ -199,10 +208,10 @@ async def remove_staff_confirm(request: web.Request) -> web.Response:
     partner_id, account_id = path_uuid(request, "partner_id"), path_uuid(request, "account_id")
     partner = await _cabinet(request, partner_id)
     try:
-        answer = await _call(request, partner_id, request.app[IDENTITY].service, "GET", _p(partner_id, "/users"))
+        staff = await _staff(request, partner_id)
     except ServiceError as exc:
         raise _unexpected(exc) from None
-    person = next((u for u in answer.get("items", []) if u.get("account_id") == account_id), None)
+    person = next((u for u in staff if u.account_id == account_id), None)
     if person is None:
         raise web.HTTPNotFound()
     return _page(request, "partner_staff_remove.html", partner, {"person": person})
@@ -214,9 +223,8 @@ async def remove_staff(request: web.Request) -> web.Response:
     partner_id, account_id = path_uuid(request, "partner_id"), path_uuid(request, "account_id")
     partner = await _cabinet(request, partner_id)
     await form_values(request)
-    path = _p(partner_id, f"/users/{account_id}")
     try:
-        await _call(request, partner_id, request.app[IDENTITY].service, "DELETE", path)
+        await as_partner(request, partner_id, lambda token: request.app[PARTNERS].remove(token, partner_id, account_id))
     except ServiceError as exc:
         if exc.status == 404:
             raise web.HTTPNotFound() from None

@@ -7,16 +7,16 @@ is the services' decision; the portal only shows it, in the user's language.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
 
 from services.portal import i18n
+from services.portal.clients.contracts import Coverage, WhyNotListed
 from services.portal.clients.transport import ServiceError
-from services.portal.keys import CONTRACTS, REGISTRATION, SETTINGS
-from services.portal.pages.base import as_user, form_values, language_of, logged_in, redirect, render, t
+from services.portal.keys import CONTRACTS, REGISTRATION
+from services.portal.pages.base import as_user, form_values, language_of, logged_in, moment, redirect, render, t
 from services.portal.problems import FORM_PROBLEMS, Slug
 
 routes = web.RouteTableDef()
@@ -40,22 +40,6 @@ ACTIVATE_FIELDS = ("code", "registration_number", "period_from", "configuration"
 ACTIVATE_SERVICE_FIELDS = {"start": "period_from", **{name: name for name in ACTIVATE_FIELDS}}
 
 
-def moment(request: web.Request, value: object) -> str:
-    """An instant from a service, in the vendor's time zone (ITS_VENDOR_TIMEZONE, as the rules state times),
-    named: "(Moscow time)" for Moscow, the zone's name otherwise."""
-    if not isinstance(value, str):
-        return ""
-    try:
-        instant = datetime.fromisoformat(value)
-    except ValueError:
-        return value
-    zone = request.app[SETTINGS].vendor_zone
-    time = instant.astimezone(zone).strftime("%Y-%m-%d %H:%M")
-    if zone.key == "Europe/Moscow":
-        return t(request, "software.moscow_time", time=time)
-    return t(request, "software.zone_time", time=time, zone=zone.key)
-
-
 def _field_errors(request: web.Request, exc: ServiceError, fields: tuple[str, ...], area: str) -> dict[str, str]:
     """A 422's errors next to their fields, said in the user's language; the rest above the form."""
     errors: dict[str, str] = {}
@@ -75,16 +59,12 @@ def _field_errors(request: web.Request, exc: ServiceError, fields: tuple[str, ..
 
 @routes.get("/software")
 async def software(request: web.Request) -> web.Response:
-    registration = request.app[REGISTRATION]
-    answer = await as_user(request, lambda token: registration.call("GET", "/v1/registrations", token=token))
-    items: list[dict[str, Any]] = answer.get("items", [])
-    for item in items:
-        item["active_from_text"] = moment(request, item.get("active_from"))
+    items = await as_user(request, request.app[REGISTRATION].registrations)
     message = None
     if number := request.query.get("registered"):
-        mine = next((i for i in items if i.get("registration_number") == number), None)
-        if mine is not None and mine.get("state") == "pending":
-            message = t(request, "software.registered_pending", number=number, time=mine["active_from_text"])
+        mine = next((i for i in items if i.registration_number == number), None)
+        if mine is not None and mine.state == "pending":
+            message = t(request, "software.registered_pending", number=number, time=moment(request, mine.active_from))
         elif mine is not None:
             message = t(request, "software.registered_active", number=number)
     return render(request, "software.html", {"items": items, "message": message})
@@ -104,16 +84,13 @@ async def register(request: web.Request) -> web.Response:
     workplaces = card["workplaces"]
     card["workplaces"] = int(workplaces) if workplaces.isdigit() else workplaces
     body = {"registration_number": number, "pin": values.get("pin", "").strip(), "card": card}
-    registration = request.app[REGISTRATION]
     try:
-        answer = await as_user(
-            request, lambda token: registration.call("POST", "/v1/registrations/pin", token=token, json_body=body)
-        )
+        answer = await as_user(request, lambda token: request.app[REGISTRATION].register_with_pin(token, body))
     except ServiceError as exc:
         errors = _pin_errors(request, exc)
         values.pop("pin", None)
         return render(request, "software_register.html", {"errors": errors, "values": values}, status=exc.status)
-    return redirect("/software?" + urlencode({"registered": answer.get("registration_number", number)}))
+    return redirect("/software?" + urlencode({"registered": answer.registration_number}))
 
 
 def _pin_errors(request: web.Request, exc: ServiceError) -> dict[str, str]:
@@ -141,11 +118,7 @@ def _pin_errors(request: web.Request, exc: ServiceError) -> dict[str, str]:
 
 @routes.get("/software/configurations")
 async def configurations(request: web.Request) -> web.Response:
-    registration = request.app[REGISTRATION]
-    answer = await as_user(request, lambda token: registration.call("GET", "/v1/configurations/access", token=token))
-    items: list[dict[str, Any]] = answer.get("items", [])
-    for item in items:
-        item["pending_text"] = moment(request, item.get("pending_from"))
+    items = await as_user(request, request.app[REGISTRATION].configuration_access)
     return render(request, "software_configurations.html", {"items": items})
 
 
@@ -160,11 +133,10 @@ async def _contracts_page(
     values: dict[str, str] | None = None,
     **context: Any,
 ) -> web.Response:
-    contracts = request.app[CONTRACTS]
-    answer = await as_user(request, lambda token: contracts.call("GET", "/v1/contracts", token=token))
+    items = await as_user(request, request.app[CONTRACTS].contracts)
     coverage = await _coverage(request)
     full = {
-        "items": answer.get("items", []),
+        "items": items,
         "coverage": coverage,
         "errors": errors or {},
         "values": values or {},
@@ -173,23 +145,21 @@ async def _contracts_page(
     return render(request, "contracts.html", full, status=status)
 
 
-async def _coverage(request: web.Request) -> list[dict[str, Any]]:
-    """ITS-7: this month's coverage of each registered product (one not yet known to contracts is left out)."""
-    registration, contracts = request.app[REGISTRATION], request.app[CONTRACTS]
-    registered = await as_user(request, lambda token: registration.call("GET", "/v1/registrations", token=token))
+async def _coverage(request: web.Request) -> list[tuple[str, Coverage]]:
+    """ITS-7: this month's coverage of each registered product, with the product's name (one not yet known to
+    contracts is left out)."""
+    contracts = request.app[CONTRACTS]
+    registered = await as_user(request, request.app[REGISTRATION].registrations)
     result = []
-    for item in registered.get("items", []):
-        path = "/v1/coverage?" + urlencode({"registration_number": item["registration_number"]})
+    for item in registered:
 
-        async def coverage_of(token: str, path: str = path) -> Any:
-            return await contracts.call("GET", path, token=token)
+        async def coverage_of(token: str, number: str = item.registration_number) -> Coverage:
+            return await contracts.coverage(token, number)
 
         try:
-            found = await as_user(request, coverage_of)
+            result.append((item.product.name, await as_user(request, coverage_of)))
         except ServiceError:
             continue
-        found["product"] = item.get("product", {}).get("name", "")
-        result.append(found)
     return result
 
 
@@ -207,10 +177,8 @@ async def why_not_listed(request: web.Request) -> web.Response:
     query = {"number": values.get("number", "").strip()}
     if known := values.get("known_registration_number", "").strip():
         query["registration_number"] = known
-    contracts = request.app[CONTRACTS]
-    path = "/v1/contracts/why-not-listed?" + urlencode(query)
     try:
-        answer = await as_user(request, lambda token: contracts.call("GET", path, token=token))
+        answer = await as_user(request, lambda token: request.app[CONTRACTS].why_not_listed(token, query))
     except ServiceError as exc:
         fields = {"number": "number", "registration_number": "known_registration_number"}
         errors: dict[str, str] = {}
@@ -224,18 +192,17 @@ async def why_not_listed(request: web.Request) -> web.Response:
     return await _contracts_page(request, values=values, why=_why_text(request, answer))
 
 
-def _why_text(request: web.Request, answer: dict[str, Any]) -> str:
-    reason = str(answer.get("reason", ""))
-    key = f"contracts.why.{reason}"
+def _why_text(request: web.Request, answer: WhyNotListed) -> str:
+    key = f"contracts.why.{answer.reason}"
     if i18n.known(language_of(request), key) is None:
-        return str(answer.get("message", ""))
+        return answer.message
     return t(
         request,
         key,
-        number=answer.get("number", ""),
-        until=answer.get("processing_until") or "",
-        ended=answer.get("ended") or "",
-        numbers=", ".join(answer.get("register_numbers") or []),
+        number=answer.number,
+        until=answer.processing_until or "",
+        ended=answer.ended or "",
+        numbers=", ".join(answer.register_numbers),
     )
 
 
@@ -246,11 +213,9 @@ async def report(request: web.Request) -> web.Response:
         contract_id = str(uuid.UUID(request.match_info["contract_id"]))
     except ValueError:
         return await _contracts_page(request, status=404, errors={"_form": t(request, "contracts.not_found")})
-    body = {"message": values.get("message", "").strip()}
-    contracts = request.app[CONTRACTS]
-    path = f"/v1/contracts/{contract_id}/report-organisation-error"
+    message = values.get("message", "").strip()
     try:
-        answer = await as_user(request, lambda token: contracts.call("POST", path, token=token, json_body=body))
+        answer = await as_user(request, lambda token: request.app[CONTRACTS].report(token, contract_id, message))
     except ServiceError as exc:
         if exc.status == 422:
             error = t(request, "contracts.invalid.message")
@@ -263,7 +228,7 @@ async def report(request: web.Request) -> web.Response:
         # Beside the contract's own form; a contract not in the list has no form, so above the page too.
         general = {"_form": error} if exc.status == 404 else {}
         return await _contracts_page(request, status=exc.status, errors=general, report_errors={contract_id: error})
-    return redirect("/contracts?" + urlencode({"reported": answer.get("partner", "")}))
+    return redirect("/contracts?" + urlencode({"reported": answer.partner}))
 
 
 # ---- Maintenance services ----------------------------------------------------------------
@@ -277,9 +242,8 @@ async def _maintenance_page(
     values: dict[str, str] | None = None,
     **context: Any,
 ) -> web.Response:
-    contracts = request.app[CONTRACTS]
-    answer = await as_user(request, lambda token: contracts.call("GET", "/v1/maintenance-services", token=token))
-    full = {"items": answer.get("items", []), "errors": errors or {}, "values": values or {}, **context}
+    items = await as_user(request, request.app[CONTRACTS].maintenance_services)
+    full = {"items": items, "errors": errors or {}, "values": values or {}, **context}
     return render(request, "maintenance.html", full, status=status)
 
 
@@ -299,12 +263,8 @@ async def activate(request: web.Request) -> web.Response:
     for optional in ("configuration", "partner_id"):
         if value := values.get(optional, "").strip():
             body[optional] = value
-    contracts = request.app[CONTRACTS]
     try:
-        answer = await as_user(
-            request,
-            lambda token: contracts.call("POST", "/v1/maintenance-services/activate", token=token, json_body=body),
-        )
+        answer = await as_user(request, lambda token: request.app[CONTRACTS].activate(token, body))
     except ServiceError as exc:
         errors = _activation_errors(request, exc)
         return await _maintenance_page(request, errors=errors, values=values, status=exc.status)

@@ -6,26 +6,20 @@ Every page calls identity's subscriber API with the user's own token: identity d
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
 
 from services.portal import i18n
+from services.portal.clients.members import Invitation, Member
 from services.portal.clients.transport import ServiceError
-from services.portal.keys import IDENTITY
+from services.portal.keys import MEMBERS
 from services.portal.pages.base import as_user, form_values, language_of, path_uuid, redirect, render, t
-from services.portal.pages.software import moment
 from services.portal.problems import Slug
 
 routes = web.RouteTableDef()
 
 INVITE_FIELDS = {"full_name": "full_name", "email": "email", "its_access": "its_access"}
-
-
-async def _call(request: web.Request, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-    identity = request.app[IDENTITY].service
-    return await as_user(request, lambda token: identity.call(method, path, token=token, json_body=body))
 
 
 def _refused(request: web.Request, exc: ServiceError) -> web.Response:
@@ -34,12 +28,8 @@ def _refused(request: web.Request, exc: ServiceError) -> web.Response:
     return render(request, "users_refused.html", {"message": message}, status=exc.status)
 
 
-async def _users(request: web.Request) -> list[dict[str, Any]]:
-    answer = await _call(request, "GET", "/v1/subscriber/users")
-    items: list[dict[str, Any]] = answer.get("items", [])
-    for item in items:
-        item["its_access"] = "its_access" in item.get("rights", [])
-    return items
+async def _users(request: web.Request) -> list[Member]:
+    return await as_user(request, request.app[MEMBERS].users)
 
 
 async def _users_page(request: web.Request, *, errors: dict[str, str] | None = None, status: int = 200) -> web.Response:
@@ -48,7 +38,7 @@ async def _users_page(request: web.Request, *, errors: dict[str, str] | None = N
     except ServiceError as exc:
         return _refused(request, exc)
     errors = dict(errors or {})
-    shown = {str(item.get("account_id")) for item in items}
+    shown = {item.account_id for item in items}
     for key in [key for key in errors if key != "_form" and key not in shown]:
         errors.setdefault("_form", errors.pop(key))  # the user is gone: say it above the list
     done = request.query.get("done", "")
@@ -77,9 +67,9 @@ async def users(request: web.Request) -> web.Response:
 async def set_rights(request: web.Request) -> web.Response:
     account_id = path_uuid(request, "account_id")
     values = await form_values(request)
-    body = {"its_access": values.get("its_access") == "yes"}
+    its_access = values.get("its_access") == "yes"
     try:
-        await _call(request, "PUT", f"/v1/subscriber/users/{account_id}/rights", body)
+        await as_user(request, lambda token: request.app[MEMBERS].set_its_access(token, account_id, its_access))
     except ServiceError as exc:
         return await _change_refused(request, account_id, exc)
     return redirect("/users?done=rights")
@@ -92,7 +82,7 @@ async def exclude_confirm(request: web.Request) -> web.Response:
         items = await _users(request)
     except ServiceError as exc:
         return _refused(request, exc)
-    user = next((u for u in items if u.get("account_id") == account_id and not u.get("is_owner")), None)
+    user = next((u for u in items if u.account_id == account_id and not u.is_owner), None)
     if user is None:
         raise web.HTTPNotFound()
     return render(request, "users_exclude.html", {"user": user})
@@ -103,7 +93,7 @@ async def exclude(request: web.Request) -> web.Response:
     account_id = path_uuid(request, "account_id")
     await form_values(request)
     try:
-        await _call(request, "DELETE", f"/v1/subscriber/users/{account_id}")
+        await as_user(request, lambda token: request.app[MEMBERS].exclude(token, account_id))
     except ServiceError as exc:
         return await _change_refused(request, account_id, exc)
     return redirect("/users?done=excluded")
@@ -121,17 +111,18 @@ async def _invitations_page(
     status: int = 200,
 ) -> web.Response:
     try:
-        answer = await _call(request, "GET", "/v1/subscriber/invitations")
+        items = await as_user(request, request.app[MEMBERS].invitations)
     except ServiceError as exc:
         return _refused(request, exc)
-    items: list[dict[str, Any]] = answer.get("items", [])
-    for item in items:
-        item["state_text"] = i18n.known(language_of(request), f"users.state.{item.get('state')}") or item.get("state")
-        item["valid_until_text"] = moment(request, item.get("valid_until"))
-    sent = next((i for i in items if i.get("id") == request.query.get("sent")), None)
-    resent = next((i for i in items if i.get("id") == request.query.get("resent")), None)
+    sent = next((i for i in items if i.id == request.query.get("sent")), None)
+    resent = next((i for i in items if i.id == request.query.get("resent")), None)
+
+    def state_text(invitation: Invitation) -> str:
+        return i18n.known(language_of(request), f"users.state.{invitation.state}") or invitation.state
+
     context = {
         "items": items,
+        "state_text": state_text,
         "sent": sent,
         "resent": resent,
         "errors": errors or {},
@@ -155,10 +146,12 @@ async def invite(request: web.Request) -> web.Response:
         "email": values.get("email", "").strip(),
         "its_access": values.get("its_access") == "yes",
     }
-    sending = values.get("action") == "send"
-    path = "/v1/subscriber/invitations" if sending else "/v1/subscriber/invitations/preview"
+    sending, members = values.get("action") == "send", request.app[MEMBERS]
     try:
-        answer = await _call(request, "POST", path, body)
+        if sending:
+            sent = await as_user(request, lambda token: members.invite(token, body))
+        else:
+            text = await as_user(request, lambda token: members.preview(token, body))
     except ServiceError as exc:
         if exc.slug == Slug.OWNER_ONLY:
             return _refused(request, exc)
@@ -167,8 +160,8 @@ async def invite(request: web.Request) -> web.Response:
             errors["_form"] = i18n.known(language_of(request), f"users.refused.{exc.slug}") or errors["_form"]
         return await _invitations_page(request, errors=errors, values=values, status=exc.status)
     if not sending:
-        return await _invitations_page(request, values=values, preview=str(answer.get("text", "")))
-    return redirect("/users/invitations?" + urlencode({"sent": answer.get("id", "")}))
+        return await _invitations_page(request, values=values, preview=text)
+    return redirect("/users/invitations?" + urlencode({"sent": sent.id}))
 
 
 @routes.post("/users/invitations/{invitation_id}/resend")
@@ -176,7 +169,7 @@ async def resend(request: web.Request) -> web.Response:
     invitation_id = path_uuid(request, "invitation_id")
     await form_values(request)
     try:
-        await _call(request, "POST", f"/v1/subscriber/invitations/{invitation_id}/resend")
+        await as_user(request, lambda token: request.app[MEMBERS].resend(token, invitation_id))
     except ServiceError as exc:
         if exc.slug == Slug.OWNER_ONLY:
             return _refused(request, exc)
