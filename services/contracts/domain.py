@@ -1,4 +1,4 @@
-"""Contracts' rules, pure: no I/O. Rules ITS-1..7 in ../shared/RULES.md.
+"""Contracts' rules, pure: no I/O. Rules ITS-1..7 in docs/rules.md.
 
 The production calendar (ITS-2) is in calendar.py, organisation data checks (ITS-1, ITS-6) in
 organisation.py, maintenance services (CMS) in maintenance.py, the support status (MON-1) in

@@ -1,4 +1,4 @@
-"""Identity rules, pure: no I/O. Rules ACC-1..3 in ../shared/RULES.md."""
+"""Identity rules, pure: no I/O. Rules ACC-1..3 in docs/rules.md."""
 
 from __future__ import annotations
 

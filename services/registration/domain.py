@@ -1,4 +1,4 @@
-"""Registration rules, pure: no I/O. Rules REG-1..7, CMS-2, ITS-7 in ../shared/RULES.md."""
+"""Registration rules, pure: no I/O. Rules REG-1..7, CMS-2, ITS-7 in docs/rules.md."""
 
 from __future__ import annotations
 
