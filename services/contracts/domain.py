@@ -174,3 +174,19 @@ class ItsProduct:
             purchase_date=self.purchase_date,
             contract_periods=(c.period for c in self.contracts),
         )
+
+
+@dataclass(frozen=True)
+class PostedContract:
+    """The contract as the partner posted it."""
+
+    number: str
+    subscriber_code: str | None
+    org_name: str
+    tin: str
+    kpp: str | None
+    main_number: str
+    additional_numbers: list[str]
+    period_from: str
+    period_to: str
+    kind: str

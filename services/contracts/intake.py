@@ -27,22 +27,6 @@ ACCEPTED = 202
 
 
 @dataclass(frozen=True)
-class PostedContract:
-    """The contract as the partner posted it."""
-
-    number: str
-    subscriber_code: str | None
-    org_name: str
-    tin: str
-    kpp: str | None
-    main_number: str
-    additional_numbers: list[str]
-    period_from: str
-    period_to: str
-    kind: str
-
-
-@dataclass(frozen=True)
 class Receipt:
     """The answer to the post: the first one again (`replayed`) for a retry with the same key and request."""
 
@@ -61,7 +45,7 @@ async def receive_contract(
     partner_id: uuid.UUID,
     key: str,
     fingerprint: bytes,
-    posted: PostedContract,
+    posted: domain.PostedContract,
 ) -> Receipt:
     """`key` is the partner's Idempotency-Key, `fingerprint` its request's (`domain.fingerprint`): the same key and
     request replay the first answer; another request is refused, and so is a retry while the first is processed.
@@ -104,7 +88,7 @@ async def receive_contract(
     return Receipt(ACCEPTED, body, replayed=False)
 
 
-async def _refusals(conn: Connection, posted: PostedContract, current: Month) -> list[Refusal]:
+async def _refusals(conn: Connection, posted: domain.PostedContract, current: Month) -> list[Refusal]:
     """Every problem at once, field by field (ITS-1)."""
     refusals = domain.period_problems(posted.period_from, posted.period_to, current)
     for field, problem in (
@@ -130,25 +114,16 @@ def _new_contract(
     calendar: ProductionCalendar,
     now: datetime,
     partner_id: uuid.UUID,
-    posted: PostedContract,
+    posted: domain.PostedContract,
 ) -> store.Contract:
     zone = settings.vendor_zone
     effective_at = calendar.effective_moment(now, zone)  # rule ITS-2: the next business day
     if not calendar.covers(effective_at.date()):
         log.warning("calendar.not_covered", day=str(effective_at.date()), calendar=settings.calendar)
     return store.Contract(
+        **vars(posted),
         id=uuid.uuid4(),
         partner_id=partner_id,
-        number=posted.number,
-        subscriber_code=posted.subscriber_code,
-        org_name=posted.org_name,
-        tin=posted.tin,
-        kpp=posted.kpp,
-        main_number=posted.main_number,
-        additional_numbers=posted.additional_numbers,
-        period_from=posted.period_from,
-        period_to=posted.period_to,
-        kind=posted.kind,
         state="processing",
         received_at=now,
         processing_on=effective_at.astimezone(zone).date(),

@@ -111,7 +111,7 @@ async def post_contract(request: web.Request, caller: Caller, body: ContractIn) 
             partner_id=partner_id,
             key=key,
             fingerprint=domain.fingerprint(body.model_dump(mode="json", by_alias=True)),
-            posted=intake.PostedContract(
+            posted=domain.PostedContract(
                 number=body.number,
                 subscriber_code=body.subscriber_code,
                 org_name=body.organisation.name,

@@ -10,25 +10,18 @@ from typing import Any
 import asyncpg
 
 from rules.months import Month, Period
+from services.contracts.domain import PostedContract
 from shared.db import Connection
 
 # ---- contracts ----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class Contract:
+class Contract(PostedContract):
+    """A received contract: what the partner posted (ITS-1), and where it stands."""
+
     id: uuid.UUID
     partner_id: uuid.UUID
-    number: str
-    subscriber_code: str | None
-    org_name: str
-    tin: str
-    kpp: str | None
-    main_number: str
-    additional_numbers: list[str]
-    period_from: str
-    period_to: str
-    kind: str
     state: str
     received_at: datetime
     processing_on: date
