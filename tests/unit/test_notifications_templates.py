@@ -381,6 +381,11 @@ HOSTILE = '<script>alert("x")</script> & <b>Co</b>'
 HOSTILE_HTML = "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; &lt;b&gt;Co&lt;/b&gt;"
 
 
+# Who the partner letters name: the partner they go to, the subscriber they concern.
+THE_PARTNER = {"partner_name": "SoftPartner", "partner_email": "partner@example.com"}
+THE_SUBSCRIBER = {"subscriber_code": "100-200-300", "subscriber_name": "Romashka"}
+
+
 def contract_activated(**changes: object) -> ContractActivated:
     fields: dict[str, object] = {
         "contract_id": uuid.uuid4(),
@@ -393,8 +398,7 @@ def contract_activated(**changes: object) -> ContractActivated:
         "period_from": "2026-11",
         "period_to": "2027-10",
         "kind": "PROF",
-        "partner_name": "SoftPartner",
-        "partner_email": "partner@example.com",
+        **THE_PARTNER,
         "activated_at": ACTIVATED_AT,
     }
     return ContractActivated.model_validate({**fields, **changes})
@@ -407,10 +411,8 @@ def organisation_error(**changes: object) -> OrganisationErrorReported:
         "number": "ITS-2026/17",
         "organisation": ORGANISATION,
         "partner_id": uuid.uuid4(),
-        "partner_name": "SoftPartner",
-        "partner_email": "partner@example.com",
-        "subscriber_code": "100-200-300",
-        "subscriber_name": "Romashka",
+        **THE_PARTNER,
+        **THE_SUBSCRIBER,
         "message": "The TIN is 7701234568, not 7701234567.\nThank you!",
         "reported_at": ACTIVATED_AT,
     }
@@ -421,8 +423,7 @@ def maintenance(**changes: object) -> MaintenanceActivated:
     fields: dict[str, object] = {
         "activation_id": uuid.uuid4(),
         "subscriber_id": uuid.uuid4(),
-        "subscriber_code": "100-200-300",
-        "subscriber_name": "Romashka",
+        **THE_SUBSCRIBER,
         "configuration": "Accounting",
         "category": 2,
         "period_from": "2026-11",
@@ -430,8 +431,7 @@ def maintenance(**changes: object) -> MaintenanceActivated:
         "registration_numbers": ["12345678903", "98765432106"],
         "warning": "No valid ITS contract covers the whole period.",
         "partner_id": uuid.uuid4(),
-        "partner_name": "SoftPartner",
-        "partner_email": "partner@example.com",
+        **THE_PARTNER,
     }
     return MaintenanceActivated.model_validate({**fields, **changes})
 
