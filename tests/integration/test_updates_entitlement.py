@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from rules.months import Month, Period
+from services.updates import entitlement_store
 from services.updates.versions import Version
 from shared.bus import Bus
 from shared.clock import TestClock
@@ -209,6 +211,30 @@ async def test_coverage_follows_contracts_and_the_cache_follows_the_events(world
     await world.contract([number], (this_month(-1), this_month(1)), contract_id=contract)
     await asyncio.sleep(1)
     assert (await world.decision(owner, configuration))["download"]["allowed"] is False
+
+
+async def test_an_activation_racing_an_expiry_does_not_cover_the_expired_contract_again(pool: Pool) -> None:
+    """The consumer runs several messages at once: an activation (a redelivered duplicate) that starts while the
+    contract's expiry is being committed must not bring the coverage back (ITS-7: access ends when it is taken)."""
+    contract, numbers = uuid.uuid4(), [new_number()]
+    period = Period(Month(2026, 1), Month(2026, 12))
+    async with pool.acquire() as conn:
+        await entitlement_store.cover(conn, contract, numbers, period)
+    async with pool.acquire() as expiring, pool.acquire() as activating:
+        expiry = expiring.transaction()
+        await expiry.start()
+        await entitlement_store.uncover(expiring, contract, datetime.now(UTC))
+        duplicate = asyncio.create_task(_in_transaction(activating, entitlement_store.cover, contract, numbers, period))
+        await asyncio.sleep(0.3)  # the activation is under way while the expiry is not yet committed
+        await expiry.commit()
+        await asyncio.wait_for(duplicate, timeout=10)
+        covered = await activating.fetchval("SELECT count(*) FROM contract_coverage WHERE contract_id = $1", contract)
+    assert covered == 0
+
+
+async def _in_transaction(conn: Any, work: Any, *args: Any) -> None:
+    async with conn.transaction():
+        await work(conn, *args)
 
 
 async def test_pending_registration_transfer_and_the_member_right(world: World) -> None:
