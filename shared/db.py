@@ -221,3 +221,9 @@ async def close_pool(pool: Pool) -> None:
         await asyncio.wait_for(pool.close(), POOL_CLOSE_TIMEOUT_SECONDS)
     except TimeoutError:
         log.warning("db.pool_close_timed_out", seconds=POOL_CLOSE_TIMEOUT_SECONDS, size=pool.get_size())
+
+
+async def lock_until_commit(conn: Connection, name: str) -> None:
+    """A lock on `name` (e.g. "contract:<id>") held until the transaction ends: work on one thing, one at a time,
+    even where no row exists yet to lock."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", name)

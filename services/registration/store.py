@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 
 from services.registration import domain
-from shared.db import Connection
+from shared.db import Connection, lock_until_commit
 
 # ---- catalogue ------------------------------------------------------------------------------
 
@@ -186,7 +186,7 @@ async def registered(conn: Connection) -> list[Registration]:
 async def lock_number(conn: Connection, number: str) -> Registration | None:
     """The number's row, locked until the transaction ends (one registration of a number at a time)."""
     # Serialises tries on a number even when it does not exist, so the PIN-failure count is exact.
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('registration:' || $1, 0))", number)
+    await lock_until_commit(conn, f"registration:{number}")
     row = await conn.fetchrow(REGISTRATION_SELECT + "WHERE r.number = $1 FOR UPDATE OF r", number)
     return _registration(row) if row is not None else None
 
@@ -226,9 +226,7 @@ async def transfers(conn: Connection, number: str) -> list[asyncpg.Record]:
 async def lock_subscriber_tries(conn: Connection, subscriber_id: uuid.UUID) -> None:
     """Serialises one subscriber's PIN tries (on any number) until the transaction ends, so its count across
     numbers is exact too. Taken after `lock_number`'s lock, always in that order: no deadlock."""
-    await conn.execute(
-        "SELECT pg_advisory_xact_lock(hashtextextended('registration-subscriber:' || $1::uuid::text, 0))", subscriber_id
-    )
+    await lock_until_commit(conn, f"registration-subscriber:{subscriber_id}")
 
 
 async def pin_failures_since(
@@ -416,7 +414,9 @@ async def partner_names(conn: Connection, partner_ids: list[uuid.UUID]) -> dict[
 
 
 async def cover(conn: Connection, contract_id: uuid.UUID, numbers: list[str], period_from: str, period_to: str) -> None:
-    """A contract's numbers are covered, unless it expired already (events may arrive out of order)."""
+    """A contract's numbers are covered, unless it expired already (events may arrive out of order, and run at
+    once: an activation that read "not expired" before an expiry committed would cover the numbers again)."""
+    await lock_until_commit(conn, f"contract:{contract_id}")
     if await conn.fetchval("SELECT 1 FROM expired_contracts WHERE contract_id = $1", contract_id):
         return
     await conn.execute(
@@ -430,6 +430,7 @@ async def cover(conn: Connection, contract_id: uuid.UUID, numbers: list[str], pe
 
 
 async def uncover(conn: Connection, contract_id: uuid.UUID) -> None:
+    await lock_until_commit(conn, f"contract:{contract_id}")
     await conn.execute("INSERT INTO expired_contracts (contract_id) VALUES ($1) ON CONFLICT DO NOTHING", contract_id)
     await conn.execute("DELETE FROM contract_coverage WHERE contract_id = $1", contract_id)
 

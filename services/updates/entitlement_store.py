@@ -15,7 +15,7 @@ from datetime import date, datetime
 from rules.months import Period
 from services.updates.entitlement import Holding
 from services.updates.offers import OfferedProduct
-from shared.db import Connection
+from shared.db import Connection, lock_until_commit
 
 CHANNEL = "updates_entitlement"
 
@@ -117,15 +117,11 @@ async def save_registered_product(conn: Connection, p: RegisteredProduct, occurr
     await announce(conn, p.subscriber_id, previous)
 
 
-async def _lock_contract(conn: Connection, contract_id: uuid.UUID) -> None:
-    """One contract's activation and expiry are applied one after the other: the consumer runs several messages at
-    once, and an activation that read "not expired" before an expiry committed would cover the numbers again."""
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('contract:' || $1::uuid::text, 0))", contract_id)
-
-
 async def cover(conn: Connection, contract_id: uuid.UUID, numbers: list[str], period: Period) -> None:
-    """A contract's numbers are covered for its months, unless it expired already (events may overtake)."""
-    await _lock_contract(conn, contract_id)
+    """A contract's numbers are covered for its months, unless it expired already (events may overtake). One
+    contract's activation and expiry are applied one after the other: the consumer runs several messages at once,
+    and an activation that read "not expired" before an expiry committed would cover the numbers again."""
+    await lock_until_commit(conn, f"contract:{contract_id}")
     if await conn.fetchval("SELECT 1 FROM expired_contracts WHERE contract_id = $1", contract_id):
         return
     await conn.executemany(
@@ -138,7 +134,7 @@ async def cover(conn: Connection, contract_id: uuid.UUID, numbers: list[str], pe
 
 
 async def uncover(conn: Connection, contract_id: uuid.UUID, at: datetime) -> None:
-    await _lock_contract(conn, contract_id)
+    await lock_until_commit(conn, f"contract:{contract_id}")
     await conn.execute(
         "INSERT INTO expired_contracts (contract_id, expired_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
         contract_id,

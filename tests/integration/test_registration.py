@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from services.registration import domain
+from services.registration import domain, store
 from shared.events import Envelope
 from shared.events.contracts import ContractActivated, ContractExpired, Organisation
 from shared.events.identity import SubscriberCreated
@@ -619,3 +619,25 @@ async def test_republishing_announces_the_catalogue_numbers_and_registrations_ag
     assert len(announced) == 2  # issued, then announced again
     first, again = await world.outbox("registration.product.registered", registered["registration_number"])
     assert first["data"] == again["data"] and first["id"] != again["id"]
+
+
+async def test_an_activation_racing_an_expiry_does_not_cover_the_expired_contract_again(pool: Any) -> None:
+    """REG-4's read of contracts: an activation (a redelivered duplicate) that starts while the contract's expiry is
+    being committed must not bring the contract back; the consumer runs several messages at once."""
+    contract, numbers = uuid.uuid4(), [domain.new_registration_number()]
+    async with pool.acquire() as conn:
+        await store.cover(conn, contract, numbers, "2026-01", "2026-12")
+    async with pool.acquire() as expiring, pool.acquire() as activating:
+        expiry = expiring.transaction()
+        await expiry.start()
+        await store.uncover(expiring, contract)
+
+        async def duplicate_activation() -> None:
+            async with activating.transaction():
+                await store.cover(activating, contract, numbers, "2026-01", "2026-12")
+
+        duplicate = asyncio.create_task(duplicate_activation())
+        await asyncio.sleep(0.3)  # the activation is under way while the expiry is not yet committed
+        await expiry.commit()
+        await asyncio.wait_for(duplicate, timeout=10)
+        assert await store.coverage_ends(activating, numbers[0]) == []

@@ -224,17 +224,17 @@ async def test_an_activation_racing_an_expiry_does_not_cover_the_expired_contrac
         expiry = expiring.transaction()
         await expiry.start()
         await entitlement_store.uncover(expiring, contract, datetime.now(UTC))
-        duplicate = asyncio.create_task(_in_transaction(activating, entitlement_store.cover, contract, numbers, period))
+
+        async def duplicate_activation() -> None:
+            async with activating.transaction():
+                await entitlement_store.cover(activating, contract, numbers, period)
+
+        duplicate = asyncio.create_task(duplicate_activation())
         await asyncio.sleep(0.3)  # the activation is under way while the expiry is not yet committed
         await expiry.commit()
         await asyncio.wait_for(duplicate, timeout=10)
         covered = await activating.fetchval("SELECT count(*) FROM contract_coverage WHERE contract_id = $1", contract)
     assert covered == 0
-
-
-async def _in_transaction(conn: Any, work: Any, *args: Any) -> None:
-    async with conn.transaction():
-        await work(conn, *args)
 
 
 async def test_pending_registration_transfer_and_the_member_right(world: World) -> None:
