@@ -21,8 +21,8 @@ from pydantic import BaseModel
 import services.portal.clients
 from services.portal.clients.answers import Answer, Listed
 from services.portal.clients.updates import NoUpdateChain
-from shared.http import Api
 from shared.openapi import build_openapi
+from tests.unit.test_openapi_documents import SERVICES
 
 # Answers no response schema describes, and why.
 UNDOCUMENTED: dict[type[Answer], str] = {
@@ -32,26 +32,10 @@ UNDOCUMENTED: dict[type[Answer], str] = {
 JSON_TYPES = ("string", "integer", "number", "boolean", "array", "object", "null")
 
 
-def service_apis() -> dict[str, Api]:
-    from services.contracts.app import ROUTES as CONTRACTS
-    from services.identity.app import ROUTES as IDENTITY
-    from services.notifications.api import api as NOTIFICATIONS
-    from services.registration.app import ROUTES as REGISTRATION
-    from services.updates.app import ROUTES as UPDATES
-
-    return {
-        "identity": IDENTITY,
-        "registration": REGISTRATION,
-        "contracts": CONTRACTS,
-        "updates": UPDATES,
-        "notifications": NOTIFICATIONS,
-    }
-
-
 @cache
 def documents() -> dict[str, dict[str, Any]]:
     """Each service's component schemas, built once."""
-    return {name: build_openapi(api)["components"]["schemas"] for name, api in service_apis().items()}
+    return {name: build_openapi(api)["components"]["schemas"] for name, api in SERVICES.items()}
 
 
 def answer_models() -> list[type[Answer]]:
