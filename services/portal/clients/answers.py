@@ -1,7 +1,8 @@
 """The base of the portal-side models of the services' answers.
 
 Each model mirrors, field for field, the part of a service's OpenAPI response schema that the portal reads
-(written here, not imported: the portal does not import service packages). Ids and instants stay the strings
+(written here, not imported: the portal does not import service packages), and names that schema in `mirrors`;
+tests/unit/test_portal_clients_match_openapi.py holds the two to agreement. Ids and instants stay the strings
 the JSON carries: the portal only shows them (`pages.base.moment` formats an instant), it never computes
 with them, and a page shows exactly what the service said.
 """
@@ -9,7 +10,7 @@ with them, and a page shows exactly what the service said.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -26,10 +27,15 @@ class Answer(BaseModel):
     """A service's answer as the portal reads it; fields the portal does not read are ignored."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
+    # The response schemas this model reads, as "service.Schema" (one model may read several alike); every
+    # model says its own, () where no schema describes it (the test says why).
+    mirrors: ClassVar[tuple[str, ...]]
 
 
 class Listed(Answer, Generic[T]):
     """A list answer: `items`, and on a paged list the cursor of the next page (None: the last)."""
+
+    mirrors = ()  # the shape of every list; its items are checked as their own model
 
     items: list[T]
     next_cursor: str | None = None

@@ -12,6 +12,8 @@ from services.portal.clients.transport import segment
 class Configuration(Answer):
     """registration's ConfigurationOut."""
 
+    mirrors = ("registration.ConfigurationOut",)
+
     code: str
     name: str
     maintenance_category: int  # CMS-2
@@ -20,6 +22,8 @@ class Configuration(Answer):
 
 class Product(Answer):
     """registration's ProductOut."""
+
+    mirrors = ("registration.ProductOut",)
 
     article: str
     name: str
@@ -32,18 +36,24 @@ class Product(Answer):
 class ProductRef(Answer):
     """A product as other answers name it (registration's ProductRef and OfferedProduct, updates' OfferedProduct)."""
 
+    mirrors = ("registration.ProductRef", "registration.OfferedProduct", "updates.OfferedProduct")
+
     article: str
     name: str
     edition: str
 
 
 class IssuedNumber(Answer):
+    mirrors = ("registration.IssuedNumber",)
+
     registration_number: str
     pin: str | None = None  # shown in this answer only
 
 
 class IssuedBatch(Answer):
     """registration's IssuedBatch: numbers with their PINs, shown once (a small batch, or a large one's delivery)."""
+
+    mirrors = ("registration.IssuedBatch",)
 
     batch_id: str
     article: str
@@ -54,6 +64,8 @@ class IssuedBatch(Answer):
 
 class Batch(Answer):
     """registration's BatchOut: a deferred batch's progress."""
+
+    mirrors = ("registration.BatchOut",)
 
     batch_id: str
     state: str
@@ -66,6 +78,8 @@ class Batch(Answer):
 
 class BatchAccepted(Batch):
     """registration's BatchAccepted (202): with the key, shown once, that opens the batch's PINs."""
+
+    mirrors = ("registration.BatchAccepted",)
 
     key: str
 

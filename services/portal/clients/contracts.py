@@ -15,11 +15,15 @@ from services.portal.clients.answers import Answer, Client, Listed, parsed
 class Period(Answer):
     """contracts' PeriodOut: months, `YYYY-MM`."""
 
+    mirrors = ("contracts.PeriodOut",)
+
     from_: str = Field(alias="from")
     to: str
 
 
 class Organisation(Answer):
+    mirrors = ("contracts.OrganisationOut",)
+
     name: str
     tin: str
     kpp: str | None = None
@@ -27,6 +31,8 @@ class Organisation(Answer):
 
 class Contract(Answer):
     """contracts' ContractOut."""
+
+    mirrors = ("contracts.ContractOut",)
 
     id: str
     number: str
@@ -46,6 +52,8 @@ class Contract(Answer):
 class Coverage(Answer):
     """contracts' CoverageOut (ITS-7): whether a product's updates are covered this month, and by what."""
 
+    mirrors = ("contracts.CoverageOut",)
+
     registration_number: str
     month: str
     covered: bool
@@ -56,6 +64,8 @@ class Coverage(Answer):
 
 class WhyNotListed(Answer):
     """contracts' WhyOut (ITS-5)."""
+
+    mirrors = ("contracts.WhyOut",)
 
     number: str
     reason: str
@@ -68,11 +78,15 @@ class WhyNotListed(Answer):
 class Reported(Answer):
     """contracts' ReportOut (ITS-6): the partner told."""
 
+    mirrors = ("contracts.ReportOut",)
+
     partner: str
 
 
 class Activation(Answer):
     """contracts' ActivationOut (CMS-1..7)."""
+
+    mirrors = ("contracts.ActivationOut",)
 
     id: str
     configuration: str
@@ -86,6 +100,8 @@ class Activation(Answer):
 
 class Received(Answer):
     """contracts' Accepted (202, ITS-1): a contract received, processed on `processing_on` (ITS-2)."""
+
+    mirrors = ("contracts.Accepted",)
 
     id: str
     state: str

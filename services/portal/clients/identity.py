@@ -13,6 +13,8 @@ from services.portal.sessions import Tokens
 class Account(Answer):
     """identity's AccountOut (POST /v1/accounts, GET /v1/me)."""
 
+    mirrors = ("identity.AccountOut",)
+
     id: str
     login: str
     email: str
@@ -24,18 +26,24 @@ class Account(Answer):
 class Verification(Answer):
     """identity's VerificationOut (POST /v1/email-verifications)."""
 
+    mirrors = ("identity.VerificationOut",)
+
     email_verified: bool
     login: str
     email: str
 
 
 class Contact(Answer):
+    mirrors = ("identity.Contact",)
+
     name: str
     email: str
 
 
 class Subscriber(Answer):
     """identity's SubscriberOut (GET/PATCH /v1/subscriber): the subscriber the token acts for."""
+
+    mirrors = ("identity.SubscriberOut",)
 
     id: str
     code: str
@@ -48,6 +56,8 @@ class Subscriber(Answer):
 class Membership(Answer):
     """identity's MembershipOut (GET /v1/me/subscribers)."""
 
+    mirrors = ("identity.MembershipOut",)
+
     code: str
     name: str
     role: str
@@ -57,6 +67,8 @@ class Membership(Answer):
 
 class Partner(Answer):
     """identity's PartnerOut (GET /v1/partners, /v1/partners/{id})."""
+
+    mirrors = ("identity.PartnerOut",)
 
     id: str
     name: str
@@ -70,12 +82,16 @@ class Partner(Answer):
 class MyPartner(Partner):
     """identity's MyPartner (GET /v1/me/partners): a partner whose staff the account is on."""
 
+    mirrors = ("identity.MyPartner",)
+
     admin: bool
 
 
 class _Tokens(Answer):
+    mirrors = ("identity.TokenOut",)
+
     access_token: str
-    refresh_token: str = ""
+    refresh_token: str | None = None  # none for a partner's cabinet (identity leaves it out)
 
 
 class Identity(Client):
@@ -97,7 +113,7 @@ class Identity(Client):
             form["subscriber"] = subscriber
         body = await self.service.call("POST", "/oauth/token", form=form, client_address=client_address)
         tokens = parsed(self.service.name, _Tokens, body)
-        return Tokens(access=tokens.access_token, refresh=tokens.refresh_token)
+        return Tokens(access=tokens.access_token, refresh=tokens.refresh_token or "")
 
     async def partner_login(self, login: str, password: str, partner_id: str, client_address: str) -> str:
         """A partner cabinet's access token for a staff member (scope `partner`; no refresh token)."""
@@ -126,7 +142,7 @@ class Identity(Client):
                 return None
             raise
         tokens = parsed(self.service.name, _Tokens, body)
-        return Tokens(access=tokens.access_token, refresh=tokens.refresh_token)
+        return Tokens(access=tokens.access_token, refresh=tokens.refresh_token or "")
 
     async def revoke(self, refresh_token: str) -> None:
         """Revoke the refresh token and every token rotated from it (RFC 7009), as a logout does."""

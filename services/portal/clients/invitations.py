@@ -14,6 +14,8 @@ from services.portal.clients.transport import segment
 class Preview(Answer):
     """identity's InvitationPreview: a subscriber's invitation or a partner's."""
 
+    mirrors = ("identity.InvitationPreview",)
+
     subscriber_name: str | None = None
     partner_name: str | None = None
     full_name: str
@@ -26,6 +28,8 @@ class Preview(Answer):
 
 
 class PartnerJoined(Answer):
+    mirrors = ("identity.PartnerJoined",)
+
     id: str
     name: str
     admin: bool
@@ -33,6 +37,8 @@ class PartnerJoined(Answer):
 
 class Accepted(Answer):
     """identity's Accepted (INV-5): what the person sees after accepting (for a partner's staff: `partner`)."""
+
+    mirrors = ("identity.Accepted",)
 
     subscriber_code: str | None = None
     subscriber_name: str | None = None

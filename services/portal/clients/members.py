@@ -14,6 +14,8 @@ ITS_ACCESS = "its_access"  # the right to ITS services (SUB-6)
 class Member(Answer):
     """identity's UserOut: one of the subscriber's users."""
 
+    mirrors = ("identity.UserOut",)
+
     account_id: str
     login: str
     full_name: str | None = None
@@ -31,6 +33,8 @@ class Member(Answer):
 class Invitation(Answer):
     """identity's InvitationOut."""
 
+    mirrors = ("identity.InvitationOut",)
+
     id: str
     email: str
     full_name: str
@@ -42,6 +46,8 @@ class Invitation(Answer):
 
 
 class InvitationText(Answer):
+    mirrors = ("identity.InvitationText",)
+
     text: str
 
 

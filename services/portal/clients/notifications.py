@@ -10,6 +10,8 @@ from services.portal.clients.answers import Answer, Client, Listed
 class Delivery(Answer):
     """notifications' Delivery: one row of the delivery log."""
 
+    mirrors = ("notifications.Delivery",)
+
     id: int
     recipient: str
     template: str

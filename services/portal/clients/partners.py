@@ -14,6 +14,8 @@ from services.portal.clients.identity import Partner
 class StaffMember(Answer):
     """identity's PartnerUserOut."""
 
+    mirrors = ("identity.PartnerUserOut",)
+
     account_id: str
     login: str
     full_name: str | None = None
@@ -25,6 +27,8 @@ class StaffMember(Answer):
 class ApiClient(Answer):
     """identity's ClientOut: an API client of the partner's systems."""
 
+    mirrors = ("identity.ClientOut",)
+
     client_id: str
     name: str
     created_at: str
@@ -33,6 +37,8 @@ class ApiClient(Answer):
 
 class ApiClientCreated(ApiClient):
     """identity's ClientCreated: the secret, in this answer only (identity keeps its hash)."""
+
+    mirrors = ("identity.ClientCreated",)
 
     client_secret: str
 

@@ -13,6 +13,8 @@ from services.portal.clients.catalogue import ProductRef
 class Registration(Answer):
     """registration's RegistrationOut."""
 
+    mirrors = ("registration.RegistrationOut",)
+
     registration_number: str
     product: ProductRef
     state: str  # pending, active (REG-3)
@@ -24,12 +26,16 @@ class Registration(Answer):
 class Offer(Answer):
     """registration's Offer (REG-6): the products that give a configuration."""
 
+    mirrors = ("registration.Offer",)
+
     how: str
     products: list[ProductRef]
 
 
 class ConfigurationAccess(Answer):
     """registration's ConfigurationAccess."""
+
+    mirrors = ("registration.ConfigurationAccess",)
 
     code: str
     name: str

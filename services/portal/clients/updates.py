@@ -20,6 +20,8 @@ UPLOAD_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=60
 class Offer(Answer):
     """updates' Offer: how to get a configuration (REG-6) or the current month covered (UPD-4)."""
 
+    mirrors = ("updates.Offer",)
+
     kind: str  # "register-product" | "its-subscription"
     how: str
     products: list[ProductRef] = []
@@ -30,6 +32,8 @@ class Offer(Answer):
 class Entitlement(Answer):
     """updates' Entitlement and DownloadStatus (UPD-4): may this user download, and if not why and the offer."""
 
+    mirrors = ("updates.Entitlement", "updates.DownloadStatus")
+
     allowed: bool
     reason: str | None = None
     detail: str | None = None
@@ -37,11 +41,15 @@ class Entitlement(Answer):
 
 
 class HeldProduct(Answer):
+    mirrors = ("updates.HeldProduct",)
+
     registration_number: str
     product_name: str
 
 
 class ConfigurationEntitlement(Answer):
+    mirrors = ("updates.ConfigurationEntitlement",)
+
     configuration: str
     visible: bool
     download: Entitlement
@@ -52,11 +60,15 @@ class ConfigurationEntitlement(Answer):
 class Entitlements(Answer):
     """updates' Entitlements (UPD-3, UPD-4): the subscriber's configurations."""
 
+    mirrors = ("updates.Entitlements",)
+
     items: list[ConfigurationEntitlement]
 
 
 class Kit(Answer):
     """updates' KitItem, KitLink and KitOut: a kit as every page shows it (`uploaded`: the operator's)."""
+
+    mirrors = ("updates.KitItem", "updates.KitLink", "updates.KitOut")
 
     id: str
     name: str
@@ -73,17 +85,23 @@ class Kit(Answer):
 
 
 class ArticleRef(Answer):
+    mirrors = ("updates.ArticleRef",)
+
     slug: str
     title: str
 
 
 class FixedBug(Answer):
+    mirrors = ("updates.FixedBug", "updates.FixedBugItem")
+
     id: str
     title: str
 
 
 class ReleaseSummary(Answer):
     """updates' ConfigurationReleaseSummary and PlatformReleaseSummary: a row of a release list."""
+
+    mirrors = ("updates.ConfigurationReleaseSummary", "updates.PlatformReleaseSummary")
 
     version: str
     release_date: str
@@ -94,14 +112,19 @@ class ReleaseSummary(Answer):
     whats_new_html: str = ""
 
 
-class ReleaseList(Listed[ReleaseSummary]):
-    """updates' ConfigurationReleaseList."""
+class ReleaseList(Answer):
+    """updates' ConfigurationReleaseList: a configuration's releases, all of them (not paged)."""
 
+    mirrors = ("updates.ConfigurationReleaseList",)
+
+    items: list[ReleaseSummary]
     configuration_name: str | None = None
 
 
 class ReleasePage(Answer):
     """updates' ConfigurationReleasePage (UPD-1) and PlatformReleasePage (UPD-2): every section."""
+
+    mirrors = ("updates.ConfigurationReleasePage", "updates.PlatformReleasePage")
 
     configuration_name: str | None = None
     version: str
@@ -127,6 +150,8 @@ class ReleasePage(Answer):
 class Article(Answer):
     """updates' ArticleItem (UPD-6): a known problem or an administration article."""
 
+    mirrors = ("updates.ArticleItem",)
+
     slug: str
     kind: str
     title_html: str
@@ -135,6 +160,8 @@ class Article(Answer):
 
 
 class Step(Answer):
+    mirrors = ("updates.Step",)
+
     version: str
     from_version: str
     release_date: str
@@ -145,6 +172,8 @@ class Step(Answer):
 
 
 class PlatformAdvice(Answer):
+    mirrors = ("updates.PlatformAdvice",)
+
     current: str
     required: str | None = None
     update_needed: bool
@@ -155,6 +184,8 @@ class PlatformAdvice(Answer):
 
 class UpdatePlan(Answer):
     """updates' UpdatePlan (UPD-5): the steps from the user's version, and the platform's."""
+
+    mirrors = ("updates.UpdatePlan",)
 
     current: str
     target: str
@@ -169,6 +200,8 @@ class UpdatePlan(Answer):
 class NoUpdateChain(Answer):
     """The problem `no-update-chain` (UPD-5): why no chain leads there, and which versions it reaches."""
 
+    mirrors = ()
+
     message: str = ""
     reason: str | None = None
     reachable: list[str] = []
@@ -177,6 +210,8 @@ class NoUpdateChain(Answer):
 
 class Release(Answer):
     """updates' ReleaseOut: a release as the operator cabinet lists it, with its kits."""
+
+    mirrors = ("updates.ReleaseOut",)
 
     id: str
     kind: str
@@ -202,6 +237,8 @@ def no_update_chain(exc: ServiceError) -> NoUpdateChain:
 
 
 class SignedLink(Answer):
+    mirrors = ("updates.SignedLink",)
+
     url: str
 
 

@@ -10,20 +10,25 @@ the answer to the POST that made it, and nowhere else.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
 from multidict import MultiDictProxy
 
-from services.portal import i18n
 from services.portal.clients.catalogue import Configuration, IssuedBatch, Product
 from services.portal.clients.transport import ServiceError, segment
 from services.portal.csrf import FIELD as CSRF_FIELD
 from services.portal.keys import CATALOGUE, NOTIFICATIONS
-from services.portal.pages.base import as_user, form_values, language_of, logged_in, redirect, render, t
-from services.portal.pages.releases import human_size
+from services.portal.pages.base import as_user, form_values, redirect, t
+from services.portal.pages.operator_cabinet import (
+    cabinet_page,
+    field_errors,
+    not_for_you,
+    operators_only,
+    refused,
+    required,
+)
 from shared.parsing import read_form_fields
 
 routes = web.RouteTableDef()
@@ -42,59 +47,6 @@ EDITIONS = ("BASIC", "PROF", "CORP", "SPECIAL")
 DELIVERY_STATUSES = ("pending", "sent", "retrying", "failed")
 
 
-def _page(request: web.Request, template: str, context: Mapping[str, Any], *, status: int = 200) -> web.Response:
-    return render(request, template, {"human_size": human_size, **context}, status=status)
-
-
-def _refused(request: web.Request, exc: ServiceError | None = None) -> web.Response:
-    """The cabinet is for operators: a service's 403 (or, where no service is asked, the token's scopes) as a
-    page; another refusal of a whole page with what the service said."""
-    language = language_of(request)
-    if exc is None or exc.status == 403:
-        context = {"title_key": "operator.refused.title", "message": t(request, "operator.refused")}
-        return render(request, "operator_refused.html", context, status=403)
-    message = i18n.refusal_message(language, "operator.problem", exc)
-    return render(request, "operator_refused.html", {"title_key": "error.title", "message": message}, status=exc.status)
-
-
-def _not_for_you(request: web.Request, exc: ServiceError) -> web.Response:
-    """403 from a service: the friendly page. identity answers 404 for a partner a caller may not see; for a
-    caller without the operator scope that 404 is the same refusal (the partner's existence stays hidden)."""
-    if exc.status == 403 or (exc.status == 404 and not logged_in(request).operator):
-        return _refused(request)
-    if exc.status == 404:
-        raise web.HTTPNotFound()
-    return _refused(request, exc)
-
-
-def _operator_page(request: web.Request) -> web.Response | None:
-    """Pages whose reads are open to every signed-in user (the catalogue): shown in the cabinet to operators
-    only. Display only: every change is decided by the service."""
-    return None if logged_in(request).operator else _refused(request)
-
-
-def _errors(request: web.Request, exc: ServiceError, fields: Mapping[str, str]) -> dict[str, str]:
-    """A service's errors next to the form's fields, in the user's language; what concerns none above it."""
-    language = language_of(request)
-    errors: dict[str, str] = {}
-    for item in exc.field_errors:
-        parts = item.field.split(".")
-        name = next((fields[p] for p in reversed(parts) if p in fields), "_form")
-        kind = item.type or "value_error"
-        message = (
-            i18n.known(language, f"operator.error.{name}.{kind}")
-            or i18n.known(language, f"operator.error.{kind}")
-            or item.message
-            or i18n.problem_message(language, exc)
-        )
-        if name == "_form" and item.message:
-            message = f"{item.field}: {message}"
-        errors.setdefault(name, message)
-    if not errors:
-        errors["_form"] = i18n.refusal_message(language, "operator.problem", exc)
-    return errors
-
-
 def _catalogue_options(request: web.Request, configurations: list[Configuration]) -> dict[str, object]:
     """The choices of the catalogue's forms, as (value, label) pairs."""
     return {
@@ -106,18 +58,14 @@ def _catalogue_options(request: web.Request, configurations: list[Configuration]
     }
 
 
-def _required(request: web.Request, values: Mapping[str, str], names: tuple[str, ...]) -> dict[str, str]:
-    return {name: t(request, "error.required") for name in names if not values.get(name, "").strip()}
-
-
 # ---- the index ---------------------------------------------------------------------------------------
 
 
 @routes.get("/operator")
 async def index(request: web.Request) -> web.Response:
-    if (refusal := _operator_page(request)) is not None:
+    if (refusal := operators_only(request)) is not None:
         return refusal
-    return _page(request, "operator_index.html", {"here_nav": "index"})
+    return cabinet_page(request, "operator_index.html", {"here_nav": "index"})
 
 
 # ---- the catalogue (registration) --------------------------------------------------------------------
@@ -141,7 +89,7 @@ async def _catalogue_page(
     try:
         configurations, products = await _catalogue(request)
     except ServiceError as exc:
-        return _not_for_you(request, exc)
+        return not_for_you(request, exc)
     values = dict(values or {})
     if not form and (code := request.query.get("configuration")):  # "change": the form filled in from the list
         chosen = next((c for c in configurations if c.code == code), None)
@@ -158,12 +106,12 @@ async def _catalogue_page(
         "values": values,
         "message": t(request, f"operator.catalogue.done.{done}") if done in ("configuration",) else "",
     }
-    return _page(request, "operator_catalogue.html", context, status=status)
+    return cabinet_page(request, "operator_catalogue.html", context, status=status)
 
 
 @routes.get("/operator/catalogue")
 async def catalogue(request: web.Request) -> web.Response:
-    if (refusal := _operator_page(request)) is not None:
+    if (refusal := operators_only(request)) is not None:
         return refusal
     return await _catalogue_page(request)
 
@@ -173,7 +121,7 @@ async def put_configuration(request: web.Request) -> web.Response:
     """Add a configuration, or change the one with this code (a PUT at registration)."""
     raw = await form_values(request)
     values = {k.removeprefix("configuration_"): v.strip() for k, v in raw.items()}
-    errors = _required(request, values, ("code", "name", "vendor", "maintenance_category"))
+    errors = required(request, values, ("code", "name", "vendor", "maintenance_category"))
     if errors:
         return await _catalogue_page(request, errors=_prefixed(errors), values=raw, form="configuration", status=422)
     category = values["maintenance_category"]
@@ -187,8 +135,8 @@ async def put_configuration(request: web.Request) -> web.Response:
         await as_user(request, lambda token: request.app[CATALOGUE].put_configuration(token, code, body))
     except ServiceError as exc:
         if exc.status == 403:
-            return _refused(request)
-        errors = _errors(request, exc, CONFIGURATION_FIELDS)
+            return refused(request)
+        errors = field_errors(request, exc, CONFIGURATION_FIELDS)
         return await _catalogue_page(
             request, errors=_prefixed(errors), values=raw, form="configuration", status=exc.status
         )
@@ -203,7 +151,7 @@ def _prefixed(errors: dict[str, str], prefix: str = "configuration_") -> dict[st
 def _product_body(request: web.Request, form: MultiDictProxy[Any]) -> tuple[dict[str, Any], dict[str, str]]:
     configurations = [c.strip() for c in form.getall("configurations", []) if isinstance(c, str) and c.strip()]
     values = {k: v.strip() for k, v in form.items() if isinstance(v, str) and k != CSRF_FIELD}
-    errors = _required(request, values, ("name", "edition"))
+    errors = required(request, values, ("name", "edition"))
     if not configurations:
         errors["configurations"] = t(request, "operator.error.configurations.missing")
     its = values.get("its_required", "")
@@ -232,13 +180,13 @@ async def put_product(request: web.Request) -> web.Response:
         await as_user(request, lambda token: request.app[CATALOGUE].put_product(token, article, body))
     except ServiceError as exc:
         if exc.status == 403:
-            return _refused(request)
-        errors = _errors(request, exc, PRODUCT_FIELDS)
+            return refused(request)
+        errors = field_errors(request, exc, PRODUCT_FIELDS)
         return await _catalogue_page(request, errors=errors, values=values, form="product", status=exc.status)
     return redirect(f"/operator/catalogue/products/{segment(article)}?done=saved")
 
 
-async def _product_page(
+async def product_page(
     request: web.Request,
     article: str,
     *,
@@ -254,7 +202,7 @@ async def _product_page(
     except ServiceError as exc:
         if exc.status in (404, 422):
             raise web.HTTPNotFound() from None
-        return _not_for_you(request, exc)
+        return not_for_you(request, exc)
     context = {
         **_catalogue_options(request, configurations),
         "here_nav": "catalogue",
@@ -265,14 +213,14 @@ async def _product_page(
         "errors": errors or {},
         "values": values or {},
     }
-    return _page(request, "operator_product.html", context, status=status)
+    return cabinet_page(request, "operator_product.html", context, status=status)
 
 
 @routes.get("/operator/catalogue/products/{article}")
 async def product(request: web.Request) -> web.Response:
-    if (refusal := _operator_page(request)) is not None:
+    if (refusal := operators_only(request)) is not None:
         return refusal
-    return await _product_page(request, request.match_info["article"])
+    return await product_page(request, request.match_info["article"])
 
 
 # ---- releases (updates) ------------------------------------------------------------------------------
@@ -299,9 +247,11 @@ async def deliveries(request: web.Request) -> web.Response:
         page = await as_user(request, lambda token: request.app[NOTIFICATIONS].deliveries(token, query))
     except ServiceError as exc:
         if exc.status == 403:
-            return _refused(request)
-        errors = _errors(request, exc, DELIVERY_FIELDS)
-        return _page(request, "operator_deliveries.html", {**context, "items": [], "errors": errors}, status=exc.status)
+            return refused(request)
+        errors = field_errors(request, exc, DELIVERY_FIELDS)
+        return cabinet_page(
+            request, "operator_deliveries.html", {**context, "items": [], "errors": errors}, status=exc.status
+        )
     next_cursor = page.next_cursor
     filters = {k: v for k, v in values.items() if v}
     context["items"] = page.items
@@ -309,4 +259,4 @@ async def deliveries(request: web.Request) -> web.Response:
         "/operator/deliveries?" + urlencode({**filters, "cursor": next_cursor}) if next_cursor else None
     )
     context["first_page"] = "/operator/deliveries?" + urlencode(filters) if cursor else None
-    return _page(request, "operator_deliveries.html", context)
+    return cabinet_page(request, "operator_deliveries.html", context)

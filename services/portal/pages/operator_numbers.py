@@ -23,16 +23,8 @@ from services.portal.clients.catalogue import Batch, BatchAccepted, IssuedBatch
 from services.portal.clients.transport import ServiceError
 from services.portal.keys import CATALOGUE, SETTINGS
 from services.portal.pages.base import as_user, form_values, language_of, path_uuid, redirect, t
-from services.portal.pages.operator import (
-    ISSUE_FIELDS,
-    MAX_ISSUE,
-    _errors,
-    _not_for_you,
-    _operator_page,
-    _page,
-    _product_page,
-    _refused,
-)
+from services.portal.pages.operator import ISSUE_FIELDS, MAX_ISSUE, product_page
+from services.portal.pages.operator_cabinet import cabinet_page, field_errors, not_for_you, operators_only, refused
 
 routes = web.RouteTableDef()
 
@@ -49,7 +41,7 @@ async def issue_numbers(request: web.Request) -> web.StreamResponse:
     count_text = values.get("count", "").strip()
     if not count_text.isdigit() or not 1 <= int(count_text) <= MAX_ISSUE:
         errors = {"count": t(request, "operator.error.count", max=MAX_ISSUE)}
-        return await _product_page(request, article, errors=errors, values=values, status=422)
+        return await product_page(request, article, errors=errors, values=values, status=422)
     body: dict[str, Any] = {"count": int(count_text)}
     if (with_pin := values.get("with_pin", "")) in ("yes", "no"):
         body["with_pin"] = with_pin == "yes"
@@ -57,17 +49,17 @@ async def issue_numbers(request: web.Request) -> web.StreamResponse:
         batch = await as_user(request, lambda token: request.app[CATALOGUE].issue_numbers(token, article, body))
     except ServiceError as exc:
         if exc.status == 403:
-            return _refused(request)
+            return refused(request)
         if exc.status == 404:
             raise web.HTTPNotFound() from None
-        errors = _errors(request, exc, ISSUE_FIELDS)
-        return await _product_page(request, article, errors=errors, values=values, status=exc.status)
+        errors = field_errors(request, exc, ISSUE_FIELDS)
+        return await product_page(request, article, errors=errors, values=values, status=exc.status)
     action = "csv" if values.get("action") == "csv" else "page"
     if isinstance(batch, BatchAccepted):  # 202: a deferred batch, with its key shown once
         return accepted(request, batch, action)
     if action == "csv":
         return _numbers_csv(batch)
-    return await _product_page(request, article, batch=batch, status=201)
+    return await product_page(request, article, batch=batch, status=201)
 
 
 def _cell(value: object) -> str:
@@ -134,19 +126,19 @@ def _batch_page(request: web.Request, batch: Batch, *, message: str = "", status
         "action": "csv" if request.query.get("as") == "csv" else "page",
         "message": message,
     }
-    return _page(request, "operator_batch.html", context, status=status)
+    return cabinet_page(request, "operator_batch.html", context, status=status)
 
 
 @routes.get("/operator/catalogue/batches/{batch_id}")
 async def batch_page(request: web.Request) -> web.Response:
     """The batch's progress; while it is issued the page reloads itself every REFRESH_SECONDS."""
-    if (refusal := _operator_page(request)) is not None:
+    if (refusal := operators_only(request)) is not None:
         return refusal
     batch_id = uuid.UUID(path_uuid(request, "batch_id"))
     try:
         batch = await _batch(request, batch_id)
     except ServiceError as exc:
-        return _not_for_you(request, exc)
+        return not_for_you(request, exc)
     return _batch_page(request, batch)
 
 
@@ -176,11 +168,11 @@ async def show_numbers(request: web.Request) -> web.StreamResponse:
             return _forget_key(request, batch_id, _batch_page(request, batch, message=message, status=exc.status))
         if exc.status == 404:
             raise web.HTTPNotFound() from None
-        return _refused(request, exc)
+        return refused(request, exc)
     if values.get("action") == "csv":
         response: web.StreamResponse = _numbers_csv(numbers)
     else:
-        response = await _product_page(request, numbers.article, batch=numbers)
+        response = await product_page(request, numbers.article, batch=numbers)
     return _forget_key(request, batch_id, response)
 
 

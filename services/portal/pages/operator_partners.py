@@ -15,7 +15,7 @@ from services.portal.clients.partners import ApiClientCreated, StaffMember
 from services.portal.clients.transport import ServiceError
 from services.portal.keys import PARTNERS
 from services.portal.pages.base import as_user, form_values, language_of, logged_in, path_uuid, redirect, t
-from services.portal.pages.operator import _errors, _not_for_you, _page, _refused
+from services.portal.pages.operator_cabinet import cabinet_page, field_errors, not_for_you, refused
 
 routes = web.RouteTableDef()
 
@@ -38,9 +38,9 @@ async def _partners_page(
     try:
         items = await as_user(request, request.app[PARTNERS].partners)
     except ServiceError as exc:
-        return _not_for_you(request, exc)
+        return not_for_you(request, exc)
     context = {"here_nav": "partners", "items": items, "errors": errors or {}, "values": values or {}}
-    return _page(request, "operator_partners.html", context, status=status)
+    return cabinet_page(request, "operator_partners.html", context, status=status)
 
 
 @routes.get("/operator/partners")
@@ -56,8 +56,8 @@ async def create_partner(request: web.Request) -> web.Response:
         created = await as_user(request, lambda token: request.app[PARTNERS].create(token, body))
     except ServiceError as exc:
         if exc.status == 403:
-            return _refused(request)
-        errors = _errors(request, exc, PARTNER_FIELDS)
+            return refused(request)
+        errors = field_errors(request, exc, PARTNER_FIELDS)
         return await _partners_page(request, errors=errors, values=values, status=exc.status)
     return redirect(f"/operator/partners/{created.id}?done=created")
 
@@ -76,7 +76,7 @@ async def _partner_page(
         partner, staff = await _partner_and_staff(request, partner_id)
         clients = await as_user(request, lambda token: partners.clients(token, partner_id))
     except ServiceError as exc:
-        return _not_for_you(request, exc)
+        return not_for_you(request, exc)
     done = request.query.get("done", "")
     context = {
         "here_nav": "partners",
@@ -88,7 +88,7 @@ async def _partner_page(
         "errors": errors or {},
         "values": values or {},
     }
-    return _page(request, "operator_partner.html", context, status=status)
+    return cabinet_page(request, "operator_partner.html", context, status=status)
 
 
 @routes.get("/operator/partners/{partner_id}")
@@ -106,8 +106,8 @@ async def create_client(request: web.Request) -> web.Response:
         created = await as_user(request, lambda token: request.app[PARTNERS].create_client(token, partner_id, name))
     except ServiceError as exc:
         if exc.status in (403, 404):
-            return _not_for_you(request, exc)
-        errors = _errors(request, exc, CLIENT_FIELDS)
+            return not_for_you(request, exc)
+        errors = field_errors(request, exc, CLIENT_FIELDS)
         return await _partner_page(request, partner_id, errors=errors, values=values, status=exc.status)
     return await _partner_page(request, partner_id, created_client=created, status=201)
 
@@ -116,7 +116,7 @@ async def _refused_on_page(request: web.Request, partner_id: str, item_id: str, 
     """identity refused a change of one client or staff member: said next to it on the partner's page (a caller
     who is not an operator gets the cabinet's refusal)."""
     if exc.status == 403 or not logged_in(request).operator:
-        return _not_for_you(request, exc)
+        return not_for_you(request, exc)
     message = i18n.refusal_message(language_of(request), "operator.problem", exc)
     return await _partner_page(request, partner_id, errors={item_id: message}, status=exc.status)
 
@@ -145,8 +145,8 @@ async def invite_staff(request: web.Request) -> web.Response:
         await as_user(request, lambda token: request.app[PARTNERS].invite(token, partner_id, body))
     except ServiceError as exc:
         if exc.status in (403, 404):
-            return _not_for_you(request, exc)
-        errors = _errors(request, exc, INVITE_FIELDS)
+            return not_for_you(request, exc)
+        errors = field_errors(request, exc, INVITE_FIELDS)
         return await _partner_page(request, partner_id, errors=errors, values=values, status=exc.status)
     return redirect(f"/operator/partners/{partner_id}?done=invited")
 
@@ -167,12 +167,12 @@ async def remove_staff_confirm(request: web.Request) -> web.Response:
     try:
         partner, staff = await _partner_and_staff(request, partner_id)
     except ServiceError as exc:
-        return _not_for_you(request, exc)
+        return not_for_you(request, exc)
     person = next((u for u in staff if u.account_id == account_id), None)
     if person is None:
         raise web.HTTPNotFound()
     context = {"here_nav": "partners", "partner": partner, "person": person}
-    return _page(request, "operator_staff_remove.html", context)
+    return cabinet_page(request, "operator_staff_remove.html", context)
 
 
 @routes.post("/operator/partners/{partner_id}/staff/{account_id}/remove")
@@ -193,10 +193,12 @@ async def set_active_confirm(request: web.Request) -> web.Response:
     try:
         partner = await as_user(request, lambda token: request.app[PARTNERS].partner(token, partner_id))
     except ServiceError as exc:
-        return _not_for_you(request, exc)
+        return not_for_you(request, exc)
     if (action == "deactivate") != (partner.deactivated_at is None):
         return redirect(f"/operator/partners/{partner_id}")  # it is so already
-    return _page(request, "operator_partner_state.html", {"here_nav": "partners", "partner": partner, "action": action})
+    return cabinet_page(
+        request, "operator_partner_state.html", {"here_nav": "partners", "partner": partner, "action": action}
+    )
 
 
 @routes.post("/operator/partners/{partner_id}/{action:deactivate|reactivate}")
@@ -209,6 +211,6 @@ async def set_active(request: web.Request) -> web.Response:
         await as_user(request, lambda token: request.app[PARTNERS].set_active(token, partner_id, action))
     except ServiceError as exc:
         if exc.status in (403, 404):
-            return _not_for_you(request, exc)
-        return _refused(request, exc)
+            return not_for_you(request, exc)
+        return refused(request, exc)
     return redirect(f"/operator/partners/{partner_id}?done={action}d")

@@ -18,7 +18,7 @@ from services.portal.clients.updates import Release
 from services.portal.keys import CATALOGUE, UPDATES
 from services.portal.pages.base import as_user, form_values, language_of, logged_in, path_uuid, redirect, t
 from services.portal.pages.kit_forms import KitTooLarge, ReceivedForm, Spooled, file_chunks, received_form, streams_form
-from services.portal.pages.operator import _errors, _not_for_you, _page, _refused, _required
+from services.portal.pages.operator_cabinet import cabinet_page, field_errors, not_for_you, refused, required
 from services.portal.problems import FORM_PROBLEMS, Slug
 
 RELEASES_SHOWN = 200  # a page; the next one follows updates' cursor
@@ -98,7 +98,7 @@ async def _releases_page(
     try:
         page = await _releases(request)
     except ServiceError as exc:
-        return _not_for_you(request, exc)
+        return not_for_you(request, exc)
     errors = dict(errors or {})
     shown = {item.id for item in page.items}
     done = request.query.get("done", "")
@@ -121,7 +121,7 @@ async def _releases_page(
         "errors": errors,
         "values": values or {},
     }
-    return _page(request, "operator_releases.html", context, status=status)
+    return cabinet_page(request, "operator_releases.html", context, status=status)
 
 
 @routes.get("/operator/releases")
@@ -198,7 +198,7 @@ def _fixed_bugs(request: web.Request, text: str) -> FixedBugs:
 def _before_spooling(request: web.Request) -> web.Response | None:
     """A kit is spooled to disk before updates decides: a token without the operator scope, which updates would
     refuse anyway, is refused before the body is read (the disk is not anybody's to fill)."""
-    return None if logged_in(request).operator else _refused(request)
+    return None if logged_in(request).operator else refused(request)
 
 
 @dataclass
@@ -214,7 +214,7 @@ class Draft:
 
 
 def _configuration_draft(request: web.Request, fields: Mapping[str, str]) -> tuple[Draft, dict[str, str]]:
-    errors = _required(request, fields, ("configuration", "version", "release_date", "its_issue"))
+    errors = required(request, fields, ("configuration", "version", "release_date", "its_issue"))
     code, version = fields.get("configuration", "").strip(), fields.get("version", "").strip()
     draft = Draft(
         configuration=code,
@@ -222,13 +222,13 @@ def _configuration_draft(request: web.Request, fields: Mapping[str, str]) -> tup
         lookup={"kind": "configuration", "configuration": code, "version": version},
         body=_draft_body(fields),
         kit={"kind": fields.get("kit_kind", "")},
-        explain=lambda exc: _errors(request, exc, {**DRAFT_FIELDS, **KIT_FIELDS}),
+        explain=lambda exc: field_errors(request, exc, {**DRAFT_FIELDS, **KIT_FIELDS}),
     )
     return draft, errors
 
 
 def _platform_draft(request: web.Request, fields: Mapping[str, str]) -> tuple[Draft, dict[str, str]]:
-    errors = _required(request, fields, ("version", "release_date", "its_issue", "grade"))
+    errors = required(request, fields, ("version", "release_date", "its_issue", "grade"))
     bugs = _fixed_bugs(request, fields.get("fixed_bugs", ""))
     if bugs.error is not None:
         errors["fixed_bugs"] = bugs.error
@@ -239,7 +239,7 @@ def _platform_draft(request: web.Request, fields: Mapping[str, str]) -> tuple[Dr
                 errors[name] = t(request, f"operator.error.{name}.missing")
 
     def explain(exc: ServiceError) -> dict[str, str]:
-        explained = _errors(request, exc, {**PLATFORM_FIELDS, **KIT_FIELDS})
+        explained = field_errors(request, exc, {**PLATFORM_FIELDS, **KIT_FIELDS})
         first = next((e.field for e in exc.field_errors if e.field.startswith("fixed_bugs")), "")
         if (index := re.match(r"fixed_bugs\.(\d+)", first)) and int(index[1]) < len(bugs.lines):
             line = bugs.lines[int(index[1])]
@@ -323,7 +323,7 @@ async def _save_draft(
         saved = await as_user(request, lambda token: updates.put_draft(token, draft.configuration, draft.version, body))
     except ServiceError as exc:
         if exc.status == 403:
-            return _refused(request)
+            return refused(request)
         errors = draft.explain(exc)
         if exc.slug == Slug.RELEASE_NOT_DRAFT:
             said = FORM_PROBLEMS[Slug.RELEASE_NOT_DRAFT]
@@ -364,7 +364,7 @@ async def upload_kit(request: web.Request) -> web.Response:
             await _send_kit(request, release_id, name, received.upload)
         except ServiceError as exc:
             if exc.status == 403:
-                return _refused(request)
+                return refused(request)
             return await _releases_page(request, errors={release_id: _kit_problem(request, exc)}, status=exc.status)
     finally:
         received.close()
@@ -394,7 +394,7 @@ async def publish(request: web.Request) -> web.Response:
         await as_user(request, lambda token: request.app[UPDATES].publish(token, release_id))
     except ServiceError as exc:
         if exc.status == 403:
-            return _refused(request)
+            return refused(request)
         if exc.slug == Slug.KITS_MISSING:
             missing = ", ".join(str(m) for m in exc.body.get("missing", []))
             message = t(request, "operator.problem.kits-missing", kits=missing)
@@ -417,7 +417,7 @@ async def withdraw(request: web.Request) -> web.Response:
         await as_user(request, lambda token: request.app[UPDATES].withdraw(token, release_id, reason))
     except ServiceError as exc:
         if exc.status == 403:
-            return _refused(request)
+            return refused(request)
         return await _releases_page(request, errors={release_id: _kit_problem(request, exc)}, status=exc.status)
     return redirect(
         "/operator/releases?" + urlencode({"done": "withdrawn", "release": release_id}) + f"#release-{release_id}"

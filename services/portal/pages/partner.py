@@ -18,18 +18,16 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from services.portal import i18n
 from services.portal.clients.answers import Listed
 from services.portal.clients.contracts import Contract
-from services.portal.clients.identity import MyPartner, Partner
-from services.portal.clients.transport import FieldError, ServiceError
-from services.portal.keys import CATALOGUE, CONTRACTS, IDENTITY, PARTNERS, REGISTRATION, SESSION, SESSIONS
+from services.portal.clients.identity import MyPartner
+from services.portal.clients.transport import ServiceError
+from services.portal.keys import CATALOGUE, CONTRACTS, IDENTITY, REGISTRATION, SESSION, SESSIONS
 from services.portal.pages.base import (
     as_partner,
     as_user,
     client_address,
     form_values,
-    language_of,
     logged_in,
     path_uuid,
     redirect,
@@ -37,7 +35,16 @@ from services.portal.pages.base import (
     safe_next,
     t,
 )
-from services.portal.problems import FORM_PROBLEMS, PARTNER_FIELD_ERRORS, Slug
+from services.portal.pages.partner_cabinet import (
+    cabinet_of,
+    cabinet_page,
+    field_errors,
+    refused,
+    said,
+    unexpected,
+    value,
+)
+from services.portal.problems import Slug
 
 routes = web.RouteTableDef()
 
@@ -63,75 +70,9 @@ AUTHORISE_FIELDS = {
     "subscriber_code": "subscriber_code",
     "purchase_date": "purchase_date",
 }
-CLIENT_FIELDS = {"name": "name"}
-INVITE_FIELDS = {"full_name": "full_name", "email": "email", "admin": "admin"}
 
 _NUMBERS = re.compile(r"[\s,;]+")
 _ARTICLE = re.compile(r"^[0-9]{1,20}$")
-
-
-async def _cabinet(request: web.Request, partner_id: str) -> Partner:
-    """The partner whose cabinet this is, as identity shows it to its own staff (its name on every page)."""
-    try:
-        return await as_partner(request, partner_id, lambda token: request.app[PARTNERS].partner(token, partner_id))
-    except ServiceError as exc:
-        raise _unexpected(exc) from None
-
-
-def _unexpected(exc: ServiceError) -> web.HTTPException:
-    """A refusal that no page expects: a 4xx error page (404 for "no such"), never a 500."""
-    if exc.status == 404:
-        return web.HTTPNotFound()
-    return web.HTTPForbidden() if exc.status == 403 else web.HTTPBadRequest()
-
-
-def _page(
-    request: web.Request,
-    template: str,
-    partner: Partner,
-    context: Mapping[str, Any] | None = None,
-    *,
-    status: int = 200,
-) -> web.Response:
-    return render(request, template, {"partner": partner, **(context or {})}, status=status)
-
-
-def _refused(request: web.Request, partner: Partner | None, key: str, *, status: int = 403) -> web.Response:
-    """A friendly page saying why not (e.g. only the partner's admins manage API clients)."""
-    return render(request, "partner_refused.html", {"partner": partner, "message": t(request, key)}, status=status)
-
-
-def _message(request: web.Request, form_field: str, item: FieldError) -> str:
-    """One refused value, said in the user's language."""
-    language, kind, text = language_of(request), item.type, item.message
-    if (key := PARTNER_FIELD_ERRORS.get(kind)) is not None:
-        return t(request, key, number=item.input)
-    if kind in ("missing", "string_too_short"):
-        return t(request, "error.required")
-    return i18n.known(language, f"partner.invalid.{form_field}") or text or t(request, "partner.invalid")
-
-
-def _said(request: web.Request, exc: ServiceError) -> dict[str, str]:
-    """A refusal the cabinet says in its own words next to one field (problems.FORM_PROBLEMS), or nothing."""
-    said = FORM_PROBLEMS.get(exc.slug)
-    return {said.field: t(request, said.key)} if said is not None else {}
-
-
-def _field_errors(request: web.Request, exc: ServiceError, fields: Mapping[str, str]) -> dict[str, str]:
-    """A service's refusal next to the fields it concerns; what concerns none of them goes above the form."""
-    errors: dict[str, str] = {}
-    for item in exc.field_errors:
-        path = item.field.removeprefix("body.")
-        plain = ".".join(part for part in path.split(".") if not part.isdigit())
-        form_field = fields.get(path) or fields.get(plain) or "_form"
-        errors.setdefault(form_field, _message(request, form_field, item))
-    if not errors:
-        errors["_form"] = i18n.problem_message(language_of(request), exc)
-    return errors
-
-
-def _value(values: Mapping[str, str], name: str) -> str:
-    return values.get(name, "").strip()
 
 
 # ---- the cabinets this account may open, and the password to open one ---------------------------
@@ -153,7 +94,7 @@ async def _my_partner(request: web.Request, partner_id: str) -> MyPartner:
 async def cabinets(request: web.Request) -> web.Response:
     items = await _my_partners(request)
     if not items:
-        return _refused(request, None, "partner.none")
+        return refused(request, None, "partner.none")
     session = logged_in(request)
     message = t(request, "partner.closed") if request.query.get("closed") else None
     return render(request, "partner_list.html", {"items": items, "open_id": session.partner_id, "message": message})
@@ -223,13 +164,13 @@ async def _contracts(request: web.Request, partner_id: str, limit: int, cursor: 
     except ServiceError as exc:
         if exc.status == 422 and cursor:  # a cursor from an old or edited link: start from the newest
             return await _contracts(request, partner_id, limit)
-        raise _unexpected(exc) from None
+        raise unexpected(exc) from None
 
 
 @routes.get("/partner/{partner_id}")
 async def contracts_list(request: web.Request) -> web.Response:
     partner_id = path_uuid(request, "partner_id")
-    partner = await _cabinet(request, partner_id)
+    partner = await cabinet_of(request, partner_id)
     cursor = request.query.get("cursor") or None
     page = await _contracts(request, partner_id, CONTRACTS_PER_PAGE, cursor)
     message = None
@@ -249,7 +190,7 @@ async def contracts_list(request: web.Request) -> web.Response:
         "first": cursor is None,
         "next_cursor": page.next_cursor,
     }
-    return _page(request, "partner_contracts.html", partner, context)
+    return cabinet_page(request, "partner_contracts.html", partner, context)
 
 
 def _new_key() -> str:
@@ -260,26 +201,26 @@ def _new_key() -> str:
 @routes.get("/partner/{partner_id}/contracts/new")
 async def contract_form(request: web.Request) -> web.Response:
     partner_id = path_uuid(request, "partner_id")
-    partner = await _cabinet(request, partner_id)
-    return _page(request, "partner_contract_new.html", partner, {"idempotency_key": _new_key()})
+    partner = await cabinet_of(request, partner_id)
+    return cabinet_page(request, "partner_contract_new.html", partner, {"idempotency_key": _new_key()})
 
 
 def _contract_body(values: Mapping[str, str]) -> dict[str, Any]:
     body: dict[str, Any] = {
-        "number": _value(values, "number"),
+        "number": value(values, "number"),
         "organisation": {
-            "name": _value(values, "org_name"),
-            "tin": _value(values, "tin"),
-            "kpp": _value(values, "kpp") or None,
+            "name": value(values, "org_name"),
+            "tin": value(values, "tin"),
+            "kpp": value(values, "kpp") or None,
         },
-        "main_registration_number": _value(values, "main_registration_number"),
+        "main_registration_number": value(values, "main_registration_number"),
         "additional_registration_numbers": [
             n for n in _NUMBERS.split(values.get("additional_registration_numbers", "")) if n
         ],
-        "period": {"from": _value(values, "period_from"), "to": _value(values, "period_to")},
-        "kind": _value(values, "kind"),
+        "period": {"from": value(values, "period_from"), "to": value(values, "period_to")},
+        "kind": value(values, "kind"),
     }
-    if code := _value(values, "subscriber_code"):
+    if code := value(values, "subscriber_code"):
         body["subscriber_code"] = code
     return body
 
@@ -288,23 +229,23 @@ def _contract_body(values: Mapping[str, str]) -> dict[str, Any]:
 async def post_contract(request: web.Request) -> web.Response:
     """ITS-1: the contract as typed, with the form's Idempotency-Key; the answer says when it is processed."""
     partner_id = path_uuid(request, "partner_id")
-    partner = await _cabinet(request, partner_id)
+    partner = await cabinet_of(request, partner_id)
     values = await form_values(request)
     key = values.get("idempotency_key", "")
     try:
         key = str(uuid.UUID(key))
     except ValueError:
         context = {"values": values, "idempotency_key": _new_key(), "errors": {"_form": t(request, "partner.stale")}}
-        return _page(request, "partner_contract_new.html", partner, context, status=400)
+        return cabinet_page(request, "partner_contract_new.html", partner, context, status=400)
     body, contracts = _contract_body(values), request.app[CONTRACTS]
     try:
         answer = await as_partner(request, partner_id, lambda token: contracts.post_contract(token, body, key))
     except ServiceError as exc:
         if exc.slug == Slug.IDEMPOTENCY_KEY_REUSED:  # the form was sent before with other values: a new form
             key = _new_key()
-        errors = _said(request, exc) or _field_errors(request, exc, CONTRACT_FIELDS)
+        errors = said(request, exc) or field_errors(request, exc, CONTRACT_FIELDS)
         context = {"values": values, "idempotency_key": key, "errors": errors}
-        return _page(request, "partner_contract_new.html", partner, context, status=exc.status)
+        return cabinet_page(request, "partner_contract_new.html", partner, context, status=exc.status)
     return redirect(f"/partner/{partner_id}?" + urlencode({"received": answer.id}))
 
 
@@ -314,26 +255,26 @@ async def _contract(request: web.Request, partner_id: str, contract_id: str) -> 
     try:
         return await as_partner(request, partner_id, lambda token: contracts.partner_contract(token, contract_id))
     except ServiceError as exc:
-        raise _unexpected(exc) from None
+        raise unexpected(exc) from None
 
 
 @routes.get("/partner/{partner_id}/contracts/{contract_id}/organisation")
 async def organisation_form(request: web.Request) -> web.Response:
     partner_id, contract_id = path_uuid(request, "partner_id"), path_uuid(request, "contract_id")
-    partner = await _cabinet(request, partner_id)
+    partner = await cabinet_of(request, partner_id)
     contract = await _contract(request, partner_id, contract_id)
     organisation = contract.organisation
     values = {"org_name": organisation.name, "tin": organisation.tin, "kpp": organisation.kpp or ""}
-    return _page(request, "partner_organisation.html", partner, {"contract": contract, "values": values})
+    return cabinet_page(request, "partner_organisation.html", partner, {"contract": contract, "values": values})
 
 
 @routes.post("/partner/{partner_id}/contracts/{contract_id}/organisation")
 async def correct_organisation(request: web.Request) -> web.Response:
     """ITS-6: the accompanying partner corrects the organisation's name, TIN and KPP."""
     partner_id, contract_id = path_uuid(request, "partner_id"), path_uuid(request, "contract_id")
-    partner = await _cabinet(request, partner_id)
+    partner = await cabinet_of(request, partner_id)
     values = await form_values(request)
-    body = {"name": _value(values, "org_name"), "tin": _value(values, "tin"), "kpp": _value(values, "kpp") or None}
+    body = {"name": value(values, "org_name"), "tin": value(values, "tin"), "kpp": value(values, "kpp") or None}
     contracts = request.app[CONTRACTS]
     try:
         await as_partner(request, partner_id, lambda token: contracts.correct_organisation(token, contract_id, body))
@@ -341,8 +282,8 @@ async def correct_organisation(request: web.Request) -> web.Response:
         if exc.status == 404:
             raise web.HTTPNotFound() from None
         contract = await _contract(request, partner_id, contract_id)
-        context = {"contract": contract, "values": values, "errors": _field_errors(request, exc, ORGANISATION_FIELDS)}
-        return _page(request, "partner_organisation.html", partner, context, status=exc.status)
+        context = {"contract": contract, "values": values, "errors": field_errors(request, exc, ORGANISATION_FIELDS)}
+        return cabinet_page(request, "partner_organisation.html", partner, context, status=exc.status)
     return redirect(f"/partner/{partner_id}?" + urlencode({"corrected": contract_id}))
 
 
@@ -352,7 +293,7 @@ async def correct_organisation(request: web.Request) -> web.Response:
 @routes.get("/partner/{partner_id}/authorise")
 async def authorise_form(request: web.Request) -> web.Response:
     partner_id = path_uuid(request, "partner_id")
-    partner = await _cabinet(request, partner_id)
+    partner = await cabinet_of(request, partner_id)
     done = None
     if number := request.query.get("authorised"):
         product = None
@@ -365,21 +306,21 @@ async def authorise_form(request: web.Request) -> web.Response:
             except ServiceError:
                 product = None
         done = {"number": number, "subscriber_code": request.query.get("for", ""), "product": product}
-    return _page(request, "partner_authorise.html", partner, {"done": done})
+    return cabinet_page(request, "partner_authorise.html", partner, {"done": done})
 
 
 @routes.post("/partner/{partner_id}/authorise")
 async def authorise(request: web.Request) -> web.Response:
     """REG-5: the product is authorised for the subscriber code and active at once (a repeat answers again)."""
     partner_id = path_uuid(request, "partner_id")
-    partner = await _cabinet(request, partner_id)
+    partner = await cabinet_of(request, partner_id)
     values = await form_values(request)
-    body = {name: _value(values, name) for name in AUTHORISE_FIELDS}
+    body = {name: value(values, name) for name in AUTHORISE_FIELDS}
     try:
         answer = await as_partner(request, partner_id, lambda token: request.app[REGISTRATION].authorise(token, body))
     except ServiceError as exc:
-        errors = _said(request, exc) or _field_errors(request, exc, AUTHORISE_FIELDS)
-        return _page(
+        errors = said(request, exc) or field_errors(request, exc, AUTHORISE_FIELDS)
+        return cabinet_page(
             request, "partner_authorise.html", partner, {"values": values, "errors": errors}, status=exc.status
         )
     query = {

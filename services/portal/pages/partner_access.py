@@ -13,21 +13,15 @@ from services.portal.clients.partners import ApiClient, StaffMember
 from services.portal.clients.transport import ServiceError
 from services.portal.keys import PARTNERS
 from services.portal.pages.base import as_partner, form_values, language_of, logged_in, path_uuid, redirect, t
-from services.portal.pages.partner import (
-    CLIENT_FIELDS,
-    INVITE_FIELDS,
-    _cabinet,
-    _field_errors,
-    _page,
-    _refused,
-    _unexpected,
-    _value,
-)
-
-# ---- API clients of the partner's systems (admins) ------------------------------------------------
-
+from services.portal.pages.partner_cabinet import cabinet_of, cabinet_page, field_errors, refused, unexpected, value
 
 routes = web.RouteTableDef()
+
+# The services' field paths -> the form's fields.
+CLIENT_FIELDS = {"name": "name"}
+INVITE_FIELDS = {"full_name": "full_name", "email": "email", "admin": "admin"}
+
+# ---- API clients of the partner's systems (admins) ------------------------------------------------
 
 
 async def _clients(request: web.Request, partner_id: str) -> list[ApiClient]:
@@ -40,10 +34,10 @@ async def _staff(request: web.Request, partner_id: str) -> list[StaffMember]:
 
 def _clients_refused(request: web.Request, partner: Partner, exc: ServiceError) -> web.Response:
     if exc.status == 403:
-        return _refused(request, partner, "partner.clients.admins_only")
+        return refused(request, partner, "partner.clients.admins_only")
     if exc.status == 404:
         raise web.HTTPNotFound()
-    return _refused(request, partner, "partner.refused", status=exc.status)
+    return refused(request, partner, "partner.refused", status=exc.status)
 
 
 async def _clients_page(
@@ -62,13 +56,13 @@ async def _clients_page(
     revoked = next((c for c in items if c.client_id == request.query.get("revoked")), None)
     message = t(request, "partner.clients.revoked", name=revoked.name) if revoked else None
     context = {"items": items, "message": message, "errors": errors or {}, "values": values or {}}
-    return _page(request, "partner_clients.html", partner, context, status=status)
+    return cabinet_page(request, "partner_clients.html", partner, context, status=status)
 
 
 @routes.get("/partner/{partner_id}/clients")
 async def clients(request: web.Request) -> web.Response:
     partner_id = path_uuid(request, "partner_id")
-    partner = await _cabinet(request, partner_id)
+    partner = await cabinet_of(request, partner_id)
     return await _clients_page(request, partner_id, partner)
 
 
@@ -76,9 +70,9 @@ async def clients(request: web.Request) -> web.Response:
 async def create_client(request: web.Request) -> web.Response:
     """The secret is in this answer only (201): never stored here, never in a URL; identity keeps its hash."""
     partner_id = path_uuid(request, "partner_id")
-    partner = await _cabinet(request, partner_id)
+    partner = await cabinet_of(request, partner_id)
     values = await form_values(request)
-    name = _value(values, "name")
+    name = value(values, "name")
     try:
         created = await as_partner(
             request, partner_id, lambda token: request.app[PARTNERS].create_client(token, partner_id, name)
@@ -90,17 +84,17 @@ async def create_client(request: web.Request) -> web.Response:
             request,
             partner_id,
             partner,
-            errors=_field_errors(request, exc, CLIENT_FIELDS),
+            errors=field_errors(request, exc, CLIENT_FIELDS),
             values=values,
             status=exc.status,
         )
-    return _page(request, "partner_client_created.html", partner, {"client": created}, status=201)
+    return cabinet_page(request, "partner_client_created.html", partner, {"client": created}, status=201)
 
 
 @routes.get("/partner/{partner_id}/clients/{client_id}/revoke")
 async def revoke_confirm(request: web.Request) -> web.Response:
     partner_id, client_id = path_uuid(request, "partner_id"), path_uuid(request, "client_id")
-    partner = await _cabinet(request, partner_id)
+    partner = await cabinet_of(request, partner_id)
     try:
         items = await _clients(request, partner_id)
     except ServiceError as exc:
@@ -108,13 +102,13 @@ async def revoke_confirm(request: web.Request) -> web.Response:
     client = next((c for c in items if c.client_id == client_id), None)
     if client is None or client.revoked_at:
         raise web.HTTPNotFound()
-    return _page(request, "partner_client_revoke.html", partner, {"client": client})
+    return cabinet_page(request, "partner_client_revoke.html", partner, {"client": client})
 
 
 @routes.post("/partner/{partner_id}/clients/{client_id}/revoke")
 async def revoke(request: web.Request) -> web.Response:
     partner_id, client_id = path_uuid(request, "partner_id"), path_uuid(request, "client_id")
-    partner = await _cabinet(request, partner_id)
+    partner = await cabinet_of(request, partner_id)
     await form_values(request)
     try:
         await as_partner(
@@ -143,7 +137,7 @@ async def _staff_page(
     except ServiceError as exc:
         if exc.status == 404:
             raise web.HTTPNotFound() from None
-        return _refused(request, partner, "partner.refused", status=exc.status)
+        return refused(request, partner, "partner.refused", status=exc.status)
     session = logged_in(request)
 
     def removable(person: StaffMember) -> bool:
@@ -160,13 +154,13 @@ async def _staff_page(
         "errors": errors or {},
         "values": values or {},
     }
-    return _page(request, "partner_staff.html", partner, context, status=status)
+    return cabinet_page(request, "partner_staff.html", partner, context, status=status)
 
 
 @routes.get("/partner/{partner_id}/staff")
 async def staff(request: web.Request) -> web.Response:
     partner_id = path_uuid(request, "partner_id")
-    partner = await _cabinet(request, partner_id)
+    partner = await cabinet_of(request, partner_id)
     return await _staff_page(request, partner_id, partner)
 
 
@@ -181,11 +175,11 @@ async def invite_form(request: web.Request) -> web.Response:
 async def invite(request: web.Request) -> web.Response:
     """The partner's admins invite staff (identity decides who is an admin; others get a message here)."""
     partner_id = path_uuid(request, "partner_id")
-    partner = await _cabinet(request, partner_id)
+    partner = await cabinet_of(request, partner_id)
     values = await form_values(request)
     body = {
-        "full_name": _value(values, "full_name"),
-        "email": _value(values, "email"),
+        "full_name": value(values, "full_name"),
+        "email": value(values, "email"),
         "admin": values.get("admin") == "yes",
     }
     try:
@@ -198,7 +192,7 @@ async def invite(request: web.Request) -> web.Response:
         elif exc.status == 429:
             errors = {"_form": t(request, "partner.staff.throttled")}
         else:
-            errors = _field_errors(request, exc, INVITE_FIELDS)
+            errors = field_errors(request, exc, INVITE_FIELDS)
         return await _staff_page(request, partner_id, partner, errors=errors, values=values, status=exc.status)
     return redirect(f"/partner/{partner_id}/staff?invited=1")
 
@@ -206,22 +200,22 @@ async def invite(request: web.Request) -> web.Response:
 @routes.get("/partner/{partner_id}/staff/{account_id}/remove")
 async def remove_staff_confirm(request: web.Request) -> web.Response:
     partner_id, account_id = path_uuid(request, "partner_id"), path_uuid(request, "account_id")
-    partner = await _cabinet(request, partner_id)
+    partner = await cabinet_of(request, partner_id)
     try:
         staff = await _staff(request, partner_id)
     except ServiceError as exc:
-        raise _unexpected(exc) from None
+        raise unexpected(exc) from None
     person = next((u for u in staff if u.account_id == account_id), None)
     if person is None:
         raise web.HTTPNotFound()
-    return _page(request, "partner_staff_remove.html", partner, {"person": person})
+    return cabinet_page(request, "partner_staff_remove.html", partner, {"person": person})
 
 
 @routes.post("/partner/{partner_id}/staff/{account_id}/remove")
 async def remove_staff(request: web.Request) -> web.Response:
     """The partner's admins remove a colleague; the colleague's partner tokens are refused at once everywhere."""
     partner_id, account_id = path_uuid(request, "partner_id"), path_uuid(request, "account_id")
-    partner = await _cabinet(request, partner_id)
+    partner = await cabinet_of(request, partner_id)
     await form_values(request)
     try:
         await as_partner(request, partner_id, lambda token: request.app[PARTNERS].remove(token, partner_id, account_id))
