@@ -91,12 +91,12 @@ async def receive_contract(
 async def _refusals(conn: Connection, posted: domain.PostedContract, current: Month) -> list[Refusal]:
     """Every problem at once, field by field (ITS-1)."""
     refusals = domain.period_problems(posted.period_from, posted.period_to, current)
-    for field, problem in (
-        ("organisation.tin", tin_problem(posted.tin)),
-        ("organisation.kpp", kpp_problem(posted.kpp, posted.tin)),
+    for refusal in (
+        tin_problem(posted.tin, field="organisation.tin"),
+        kpp_problem(posted.kpp, posted.tin, field="organisation.kpp"),
     ):
-        if problem:
-            refusals.append(problem.refusal(field))
+        if refusal:
+            refusals.append(refusal)
     numbers = [posted.main_number, *posted.additional_numbers]
     if len(set(numbers)) != len(numbers):
         refusals.append(

@@ -23,11 +23,7 @@ async def correct_organisation(
     pool: Pool, outbox: Outbox, *, partner_id: uuid.UUID, contract_id: uuid.UUID, name: str, tin: str, kpp: str | None
 ) -> Contracts:
     """The corrected contract; refused field by field for a TIN or KPP that cannot be right (ITS-1)."""
-    refusals = [
-        problem.refusal(field)
-        for field, problem in (("tin", tin_problem(tin)), ("kpp", kpp_problem(kpp, tin)))
-        if problem
-    ]
+    refusals = [refusal for refusal in (tin_problem(tin), kpp_problem(kpp, tin)) if refusal]
     if refusals:
         raise Refused(*refusals)
     async with pool.acquire() as conn, conn.transaction():

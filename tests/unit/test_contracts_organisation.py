@@ -38,7 +38,7 @@ def test_invalid_tins_say_why(tin: str, says: str) -> None:
     problem = tin_problem(tin)
     assert problem is not None and says in problem.message
     kind = "tin_not_digits" if says == "digits only" else "tin_check_digit" if says.endswith("th") else "tin_length"
-    assert problem.entry("tin") == {"field": "tin", "type": kind, "message": problem.message}
+    assert (problem.field, problem.reason) == ("tin", kind)
 
 
 @pytest.mark.parametrize("tin", [ORGANISATION_TIN, INDIVIDUAL_TIN])
@@ -91,4 +91,4 @@ def test_invalid_kpps_say_why(kpp: str | None, tin: str, says: str) -> None:
     problem = kpp_problem(kpp, tin)
     assert problem is not None and says in problem.message
     kind = {"must give its KPP": "kpp_required", "has no KPP": "kpp_not_allowed"}.get(says, "kpp_format")
-    assert problem.type == kind
+    assert problem.reason == kind
