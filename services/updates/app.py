@@ -27,6 +27,7 @@ from shared.app import create_app as create_service_app
 from shared.app import setup_auth, setup_bus, setup_consumers, setup_db, setup_outbox, setup_revocations
 from shared.auth import KeySource
 from shared.http import Api
+from shared.keys import POOL
 
 SERVICE = "updates"
 SCHEMA = "updates"
@@ -60,7 +61,7 @@ def create_app(settings: UpdatesSettings, keys: KeySource | None = None) -> web.
     setup_revocations(app)  # SUB-5, SUB-6, partners: a token whose grant is taken away is refused at once
     setup_storage(app, settings)
     app[CACHE] = EntitlementCache()
-    app[CATALOGUES] = Catalogues(app)
+    app[CATALOGUES] = Catalogues(lambda: app[POOL])
     app.on_cleanup.append(lambda app: app[CATALOGUES].close())
     setup_change_listener(
         app,

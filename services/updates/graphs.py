@@ -12,18 +12,17 @@ import asyncio
 import math
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-
-from aiohttp import web
 
 from services.updates import graph_store
 from services.updates.graph_store import GraphKit as Kit
 from services.updates.plan import PlanRelease, UpdateGraph
 from services.updates.store import CATALOGUE_CHANNEL as CATALOGUE_CHANNEL  # named here by tests
 from services.updates.versions import Version
-from shared.keys import POOL
+from shared.db import Pool
 from shared.logging import get_logger
 from shared.tasks import cancel_and_wait
 
@@ -110,8 +109,8 @@ class Catalogues:
     thread so the event loop keeps answering meanwhile.
     """
 
-    def __init__(self, app: web.Application, seconds: float = CACHE_SECONDS) -> None:
-        self._app = app
+    def __init__(self, pool: Callable[[], Pool], seconds: float = CACHE_SECONDS) -> None:
+        self._pool = pool  # the app's pool, which exists once the app has started
         self.seconds = seconds
         self._configurations: dict[str, tuple[float, ConfigurationCatalogue]] = {}
         self._platform: tuple[float, PlatformCatalogue] | None = None
@@ -152,7 +151,7 @@ class Catalogues:
 
     async def _fetch(self, configuration: str) -> ConfigurationCatalogue:
         loaded_at, generation = time.monotonic(), self._generation
-        async with self._app[POOL].acquire() as conn:
+        async with self._pool().acquire() as conn:
             rows = await graph_store.graph_rows(conn, configuration)
         catalogue = await asyncio.to_thread(build_configuration, configuration, rows)
         self._configurations[configuration] = (self._fresh(loaded_at, generation), catalogue)
@@ -160,7 +159,7 @@ class Catalogues:
 
     async def _fetch_platform(self) -> PlatformCatalogue:
         loaded_at, generation = time.monotonic(), self._generation
-        async with self._app[POOL].acquire() as conn:
+        async with self._pool().acquire() as conn:
             rows = await graph_store.platform_releases(conn)
         catalogue = PlatformCatalogue(tuple(PublishedRelease.of(row) for row in rows))
         self._platform = (self._fresh(loaded_at, generation), catalogue)
