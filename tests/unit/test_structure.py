@@ -6,6 +6,7 @@
   library and itself.
 - No import loops between modules, counting imports inside functions and for type checking.
 - A file holds one idea: no product file over 500 lines.
+- Application keys are declared in `shared/keys.py` and each service's `keys.py` only.
 - HTTP handlers parse, call a use case and answer: a service's handler module opens no connection or transaction,
   writes no outbox and calls no store.
 """
@@ -145,3 +146,13 @@ def test_handlers_parse_call_a_use_case_and_answer() -> None:
         if _USE_CASE_WORK.search(line)
     ]
     assert doing_work == []
+
+
+def test_application_keys_are_declared_in_the_keys_modules_only() -> None:
+    """The kernel's in shared/keys.py, each service's in its own keys.py: one place to find what an app holds."""
+    elsewhere = sorted(
+        str(path.relative_to(ROOT))
+        for path in modules().values()
+        if path.name != "keys.py" and re.search(r"\bweb\.(AppKey|RequestKey)\(", path.read_text(encoding="utf-8"))
+    )
+    assert elsewhere == []
