@@ -42,6 +42,7 @@ from services.portal.keys import (
 from services.portal.pages import (
     account,
     auth,
+    help_page,
     home,
     invitations,
     operator,
@@ -119,6 +120,7 @@ def setup_pages(app: web.Application) -> None:
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, default_helpers=False)
     for module in (
         home,
+        help_page,
         auth,
         account,
         invitations,

@@ -174,6 +174,18 @@ async def test_every_response_carries_the_security_headers(browser: Browser) -> 
     assert "<script" not in (await browser.get("/login")).text  # no inline scripts anywhere
 
 
+async def test_help_is_open_to_everyone_in_either_language(browser: Browser) -> None:
+    page = await browser.get("/help")
+    assert page.status == 200
+    assert "Connect your program to internet support" in page.text and "Whom to contact" in page.text
+    assert '<a href="/help">Help</a>' in (await browser.get("/")).text  # reachable from home
+    await browser.get("/language?lang=ru&next=/help")
+    page = await browser.get("/help")
+    assert page.status == 200 and "Подключите программу к интернет-поддержке" in page.text
+    assert "internet support" not in page.text
+    assert not re.search(r"\b[A-Z]{2,3}-\d\b", html.unescape(page.text))  # no rule ids for people
+
+
 # ---- sign up, verification, forms -------------------------------------------------------------
 
 

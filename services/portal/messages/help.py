@@ -1,0 +1,46 @@
+# ruff: noqa: E501, RUF001
+"""The words of the Help page (keys "help.")."""
+
+EN: dict[str, str] = {
+    "help.nav": "Help",
+    "help.title": "Help",
+    "help.intro": "How internet support works, and what to do when something does not.",
+    "help.contents": "On this page",
+    "help.program.title": "Connect your program to internet support",
+    "help.program.1": "Internet support works from inside your installed program: it finds and downloads updates, and tells you whether the product is supported.",
+    "help.program.2": "In the program, open the administration section and choose the internet support connection. Enter your portal login and password — the same you use on this site. The program shows your name once it is connected.",
+    "help.program.3": "A user who is not the subscriber's owner needs the right “Access to the ITS information system” to download updates. The owner gives it on the Users page.",
+    "help.register.title": "Register a product",
+    "help.register.1": "Register each product you bought: on the Software page choose “Register a product” and enter its registration number and the PIN from the envelope that came with it.",
+    "help.register.2": "A PIN works once. After several wrong PINs within an hour, registration waits for a while: the page says until when.",
+    "help.register.3": "The partner who sold you the product can register it for you instead. You then receive an e-mail listing the products it registered.",
+    "help.contracts.title": "ITS contracts",
+    "help.contracts.1": "Updates and the consulting line need an ITS contract for every product of an edition that requires one. Your partner concludes the contract and sends it to us; it is processed on the next business day and then appears on the Contracts page.",
+    "help.contracts.2": "A product comes with six months of free support: the month of purchase and the five after it.",
+    "help.contracts.3": "Your contract is not listed? On the Contracts page, “Why is my contract not listed?” tells you: it may still be in processing, its product may not be registered to you yet, or it may have ended.",
+    "help.contact.title": "Whom to contact",
+    "help.contact.1": "Your partner accompanies your ITS contract: its name is on your contracts and on the Software page. Ask it about contracts, prices and your programs.",
+    "help.contact.2": "You do not know your partner or need a new one? Any partner of the vendor can conclude an ITS contract with you.",
+}
+
+RU: dict[str, str] = {
+    "help.nav": "Помощь",
+    "help.title": "Помощь",
+    "help.intro": "Как работает интернет-поддержка и что делать, если что-то не получается.",
+    "help.contents": "На этой странице",
+    "help.program.title": "Подключите программу к интернет-поддержке",
+    "help.program.1": "Интернет-поддержка работает прямо из установленной программы: программа находит и скачивает обновления и сообщает, поддерживается ли продукт.",
+    "help.program.2": "В программе откройте раздел администрирования и выберите подключение интернет-поддержки. Введите логин и пароль портала — те же, что на этом сайте. Когда программа подключится, она покажет ваше имя.",
+    "help.program.3": "Пользователю, который не является владельцем абонента, для скачивания обновлений нужно право «Доступ к информационной системе ИТС». Его даёт владелец на странице «Пользователи».",
+    "help.register.title": "Зарегистрируйте продукт",
+    "help.register.1": "Зарегистрируйте каждый купленный продукт: на странице «Программы» выберите «Зарегистрировать продукт» и введите регистрационный номер и пин-код из конверта, который был в комплекте.",
+    "help.register.2": "Пин-код действует один раз. После нескольких неверных пин-кодов за час регистрация на время приостанавливается — на странице будет написано, до какого времени.",
+    "help.register.3": "Вместо вас продукт может зарегистрировать партнёр, который его продал. Тогда вы получите письмо со списком зарегистрированных продуктов.",
+    "help.contracts.title": "Договоры ИТС",
+    "help.contracts.1": "Для обновлений и линии консультаций нужен договор ИТС на каждый продукт той редакции, которой он требуется. Договор заключает ваш партнёр и передаёт его нам; договор обрабатывается на следующий рабочий день и затем появляется на странице «Договоры».",
+    "help.contracts.2": "С продуктом вы получаете шесть месяцев бесплатной поддержки: месяц покупки и пять следующих.",
+    "help.contracts.3": "Договора нет в списке? На странице «Договоры» ответ даст раздел «Почему моего договора нет в списке?»: договор может ещё обрабатываться, продукт может быть ещё не зарегистрирован на вас, или срок договора закончился.",
+    "help.contact.title": "Куда обращаться",
+    "help.contact.1": "Ваш договор ИТС сопровождает партнёр: его название указано в договорах и на странице «Программы». Обращайтесь к нему по вопросам договоров, цен и ваших программ.",
+    "help.contact.2": "Не знаете своего партнёра или нужен новый? Договор ИТС с вами может заключить любой партнёр фирмы.",
+}
