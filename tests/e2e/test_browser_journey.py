@@ -111,7 +111,7 @@ async def log_in(page: Page, site: str, login: str) -> None:
     await page.get_by_label("Login", exact=True).fill(login)
     await page.get_by_label("Password", exact=True).fill(PASSWORD)
     await page.get_by_role("button", name="Log in").click()
-    await expect(page.get_by_text(f"Hello, {login}")).to_be_visible()
+    await expect(page.get_by_role("button", name=f"Log out ({login})")).to_be_visible()
 
 
 async def register_with_pin(page: Page, site: str, number: str, pin: str, email: str) -> None:
@@ -277,7 +277,7 @@ async def test_the_login_form_works_with_the_keyboard_alone(site: str, page: Pag
     await expect(page.get_by_label("Password", exact=True)).to_be_focused()
     await page.keyboard.type(PASSWORD)
     await page.keyboard.press("Enter")
-    await expect(page.get_by_text(f"Hello, {customer.login}")).to_be_visible()
+    await expect(page.get_by_text(f"Hello, {customer.full_name}")).to_be_visible()
 
 
 async def tab_to(page: Page, target: Locator, presses: int = 60) -> None:

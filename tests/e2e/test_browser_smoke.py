@@ -42,7 +42,7 @@ async def test_a_user_logs_in_through_the_gateway_and_lands_on_the_home_page(sit
     await page.get_by_label("Password", exact=True).fill(password)
     await page.get_by_role("button", name="Log in").click()
 
-    await expect(page.get_by_text(f"Hello, {login}")).to_be_visible()
+    await expect(page.get_by_text("Hello, Bea Browser")).to_be_visible()  # greeted by name
     assert "/login" not in page.url
     # Behind TLS the session cookie is the __Host- one: Secure, HttpOnly, for this host only.
     cookies = {cookie["name"]: cookie for cookie in await page.context.cookies()}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -139,6 +140,14 @@ async def test_pin_registration_through_the_portal(browser: Browser, identity: R
 
     page = await browser.get("/software/configurations")
     assert page.status == 200 and "Pending: access begins at" in page.text
+
+    # Home greets by name and lists the subscriber's products; a service it cannot reach (updates is not running
+    # here) leaves only its own part out, said in words.
+    page = await browser.get("/")
+    greeting = owner.account.get("full_name") or owner.account["login"]
+    assert page.status == 200 and f"Hello, {html.escape(greeting)}" in page.text
+    assert "Your products" in page.text and issued["registration_number"] in page.text
+    assert "cannot be shown just now: the support of your configurations" in page.text
 
     # ITS-7: once contracts has learnt the product from registration's events, its coverage is shown.
     number = issued["registration_number"]

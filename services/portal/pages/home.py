@@ -6,7 +6,8 @@ from aiohttp import web
 
 from services.portal import i18n
 from services.portal.keys import LANGUAGE, SESSIONS
-from services.portal.pages.base import redirect, render, safe_next, session_of
+from services.portal.pages import dashboard
+from services.portal.pages.base import redirect, render, safe_next, session_of, t
 from services.portal.sessions import LANGUAGE_COOKIE
 
 routes = web.RouteTableDef()
@@ -16,7 +17,18 @@ LANGUAGE_COOKIE_SECONDS = 365 * 24 * 3600
 
 @routes.get("/")
 async def home(request: web.Request) -> web.Response:
-    return render(request, "home.html")
+    """Greets by name and tells what matters now: a customer's products, support and contracts ending soon, an
+    owner's pending invitations; an operator's drafts, publications and failed deliveries."""
+    session = session_of(request)
+    if session is None or not session.logged_in:
+        return render(request, "home.html")
+    customer = await dashboard.customer_home(request)
+    operator = await dashboard.operator_home(request) if session.operator else None
+    name = await dashboard.full_name(request)
+    missing = customer.unavailable + (operator.unavailable if operator is not None else [])
+    unavailable = ", ".join(t(request, f"home.part.{part}") for part in missing)
+    context = {"name": name or session.login, "customer": customer, "operator": operator, "unavailable": unavailable}
+    return render(request, "home.html", context)
 
 
 @routes.get("/language")

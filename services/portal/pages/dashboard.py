@@ -1,0 +1,123 @@
+"""What the home page tells each person: a customer's products, support and what ends soon; an operator's drafts,
+publications and failed deliveries. Each part is asked of its service on its own: a service that is down leaves
+its part out (said on the page), never the whole page."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import TypeVar
+
+from aiohttp import web
+
+from services.portal.clients.contracts import Contract
+from services.portal.clients.members import Invitation
+from services.portal.clients.notifications import Delivery
+from services.portal.clients.registration import Registration
+from services.portal.clients.transport import ServiceDown, ServiceError
+from services.portal.clients.updates import ConfigurationEntitlement, Release
+from services.portal.keys import CONTRACTS, IDENTITY, MEMBERS, NOTIFICATIONS, REGISTRATION, SETTINGS, UPDATES
+from services.portal.pages.base import as_user, session_of
+from shared.clock import local_date
+from shared.keys import CLOCK
+
+# Contracts that end within this many days are shown on a customer's home page.
+ENDING_WITHIN_DAYS = 60
+# How many of the operator's latest drafts, publications and failed deliveries the home page lists.
+LATEST = 5
+
+T = TypeVar("T")
+
+
+@dataclass
+class CustomerHome:
+    products: list[Registration] = field(default_factory=list)
+    support: list[ConfigurationEntitlement] = field(default_factory=list)
+    ending: list[Contract] = field(default_factory=list)
+    invitations: list[Invitation] = field(default_factory=list)  # pending ones, for the owner
+    unavailable: list[str] = field(default_factory=list)  # the parts a service could not give now
+
+
+@dataclass
+class OperatorHome:
+    drafts: list[Release] = field(default_factory=list)
+    published: list[Release] = field(default_factory=list)
+    failed: list[Delivery] = field(default_factory=list)
+    unavailable: list[str] = field(default_factory=list)
+
+
+async def full_name(request: web.Request) -> str | None:
+    """The person's name to greet them by; None if identity cannot say now (the login is used then)."""
+    try:
+        return (await as_user(request, request.app[IDENTITY].me)).full_name
+    except (ServiceError, ServiceDown):
+        return None
+
+
+async def customer_home(request: web.Request) -> CustomerHome:
+    home = CustomerHome()
+    session = session_of(request)
+    if session is None or session.subscriber_code is None:
+        return home
+    products = await _part(request, home.unavailable, "products", request.app[REGISTRATION].registrations)
+    entitlements = await _part(request, home.unavailable, "support", request.app[UPDATES].entitlements)
+    contracts = await _part(request, home.unavailable, "contracts", request.app[CONTRACTS].contracts)
+    # Only the owner sees the subscriber's invitations; anyone else is refused, which is no news for the page.
+    invitations = await _part(request, [], "invitations", request.app[MEMBERS].invitations)
+    home.products = products or []
+    home.support = [e for e in entitlements.items if e.visible] if entitlements is not None else []
+    home.ending = ending_soon(
+        contracts or [], today=local_date(request.app[CLOCK].now(), request.app[SETTINGS].vendor_zone)
+    )
+    home.invitations = [i for i in invitations or [] if i.state == "pending"]
+    return home
+
+
+async def operator_home(request: web.Request) -> OperatorHome:
+    home = OperatorHome()
+    updates, notifications = request.app[UPDATES], request.app[NOTIFICATIONS]
+    latest = str(LATEST)
+    drafts = await _part(
+        request, home.unavailable, "drafts", lambda token: updates.releases(token, {"state": "draft", "limit": latest})
+    )
+    published = await _part(
+        request,
+        home.unavailable,
+        "published",
+        lambda token: updates.releases(token, {"state": "published", "limit": latest}),
+    )
+    failed = await _part(
+        request,
+        home.unavailable,
+        "deliveries",
+        lambda token: notifications.deliveries(token, {"status": "failed", "limit": latest}),
+    )
+    home.drafts = drafts.items if drafts is not None else []
+    home.published = published.items if published is not None else []
+    home.failed = failed.items if failed is not None else []
+    return home
+
+
+def ending_soon(contracts: list[Contract], *, today: date) -> list[Contract]:
+    """Active contracts whose last month ends within ENDING_WITHIN_DAYS, soonest first."""
+    horizon = today + timedelta(days=ENDING_WITHIN_DAYS)
+
+    def last_day(contract: Contract) -> date:
+        year, month = (int(part) for part in contract.period.to.split("-"))
+        first_of_next = date(year + month // 12, month % 12 + 1, 1)
+        return first_of_next - timedelta(days=1)
+
+    ending = [c for c in contracts if c.state == "active" and today <= last_day(c) <= horizon]
+    return sorted(ending, key=last_day)
+
+
+async def _part(
+    request: web.Request, unavailable: list[str], name: str, call: Callable[[str], Awaitable[T]]
+) -> T | None:
+    """One part of the page, or None (named in `unavailable`) when its service refuses or is down."""
+    try:
+        return await as_user(request, call)
+    except (ServiceError, ServiceDown):
+        unavailable.append(name)
+        return None
