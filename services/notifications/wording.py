@@ -24,26 +24,7 @@ _MONTHS: dict[Language, tuple[str, ...]] = {
         "November",
         "December",
     ),
-    # Genitive, as in a date: "15 января".
-    "ru": (
-        "января",
-        "февраля",
-        "марта",
-        "апреля",
-        "мая",
-        "июня",
-        "июля",
-        "августа",
-        "сентября",
-        "октября",
-        "ноября",
-        "декабря",
-    ),
-}
-
-# Nominative, as a month on its own (the ends of a period): "ноябрь", not "ноября".
-_MONTHS_ALONE: dict[Language, tuple[str, ...]] = {
-    "en": _MONTHS["en"],
+    # Nominative, as a month on its own ("ноябрь 2026"); a Russian date is written in figures (28.12.2026).
     "ru": (
         "январь",
         "февраль",
@@ -77,8 +58,11 @@ def name_and_address(full_name: str | None, email: str) -> str:
     return f"{name} ({email})" if name else email
 
 
+# The same formats as the portal's pages (services.portal.i18n.format_*; a unit test holds them alike).
+
+
 def format_moment(moment: datetime, language: Language, zone: ZoneInfo) -> str:
-    """`15 January 2030, 15:00 (UTC+03:00)`, in Russian with the year as `2030 г.`; in the vendor's zone."""  # noqa: RUF002
+    """`15 January 2030, 15:00 (UTC+03:00)`, in Russian `15.01.2030, 15:00 (UTC+03:00)`; in the vendor's zone."""
     local = moment.astimezone(zone)
     offset = local.strftime("%z")
     label = f"UTC{offset[:3]}:{offset[3:]}"
@@ -86,17 +70,16 @@ def format_moment(moment: datetime, language: Language, zone: ZoneInfo) -> str:
 
 
 def format_date(day: date, language: Language) -> str:
-    """`15 January 2030`, in Russian `15 января 2030 г.` (a calendar date: no time zone to apply)."""  # noqa: RUF002
-    month = _MONTHS[language][day.month - 1]
-    year = f"{day.year} г." if language == "ru" else str(day.year)  # noqa: RUF001 (Cyrillic, on purpose)
-    return f"{day.day} {month} {year}"
+    """`15 January 2030`, in Russian `15.01.2030` (a calendar date: no time zone to apply)."""
+    if language == "ru":
+        return f"{day.day:02d}.{day.month:02d}.{day.year}"
+    return f"{day.day} {_MONTHS['en'][day.month - 1]} {day.year}"
 
 
 def format_month(year_month: str, language: Language) -> str:
-    """`2026-11` as `November 2026`, in Russian `ноябрь 2026 г.`."""  # noqa: RUF002
+    """`2026-11` as `November 2026`, in Russian `ноябрь 2026`."""
     year, month = int(year_month[:4]), int(year_month[5:7])
-    name = _MONTHS_ALONE[language][month - 1]
-    return f"{name} {year} г." if language == "ru" else f"{name} {year}"  # noqa: RUF001 (Cyrillic, on purpose)
+    return f"{_MONTHS[language][month - 1]} {year}"
 
 
 def format_period(period_from: str, period_to: str, language: Language) -> str:

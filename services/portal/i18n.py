@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from datetime import date, datetime
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from services.portal.messages import help as help_messages
 from services.portal.messages import home as home_messages
@@ -150,6 +153,12 @@ EN: dict[str, str] = {
     "error.invitation-for-another-address": "This invitation was sent to another e-mail address: "
     "log in with the account that uses it.",
     "error.conflict": "You are a user of this subscriber already.",
+    "error.refused": "The request could not be carried out. Please try again later.",
+    "error.refused.403": "You are not allowed to do this.",
+    "error.refused.404": "What this page asks for does not exist or is no longer available.",
+    "error.refused.409": "This cannot be done in the current state. Reload the page and try again.",
+    "error.refused.422": "Some of the values are not valid. Check the form and try again.",
+    "error.password.invalid": "Choose another password.",
     "yes": "yes",
     "no": "no",
 }
@@ -283,6 +292,12 @@ RU: dict[str, str] = {
     "error.invitation-for-another-address": "Приглашение отправлено на другой адрес: "
     "войдите с учётной записью, которой принадлежит этот адрес.",
     "error.conflict": "Вы уже пользователь этого абонента.",
+    "error.refused": "Запрос не удалось выполнить. Попробуйте ещё раз позже.",
+    "error.refused.403": "У вас нет прав на это действие.",  # noqa: RUF001
+    "error.refused.404": "То, что запрашивает страница, не существует или больше не доступно.",
+    "error.refused.409": "Сейчас это сделать нельзя. Обновите страницу и попробуйте ещё раз.",
+    "error.refused.422": "Некоторые значения недопустимы. Проверьте форму и попробуйте ещё раз.",
+    "error.password.invalid": "Выберите другой пароль.",
     "yes": "да",
     "no": "нет",
 }
@@ -340,7 +355,8 @@ def best_language(accept_language: str) -> str:
 def form_errors(language: str, error: ServiceError, fields: Mapping[str, str]) -> dict[str, str]:
     """A service's error as {form field: message}; `fields` maps the service's field names to the form's.
 
-    Known errors are said in the user's language; others keep the service's own words. What concerns no
+    Known errors are said in the user's language, others by their kind or status (never the service's own
+    English words). What concerns no
     field of the form goes under "_form".
     """
     result: dict[str, str] = {}
@@ -360,9 +376,20 @@ def refusal_message(language: str, prefix: str, error: ServiceError) -> str:
 
 
 def problem_message(language: str, error: ServiceError) -> str:
+    """A service's refusal as a sentence in the user's language: its own words where the portal knows the
+    problem, otherwise what its status means. Never the service's `detail` (English, for developers)."""
     if error.status == 429:  # identity's throttled logins say `invalid_grant` too: the status tells
         return translate(language, "error.too-many-requests")
-    return known(language, f"error.{error.slug}") or error.detail or translate(language, "error.title")
+    return known(language, f"error.{error.slug}") or status_message(language, error.status)
+
+
+def status_message(language: str, status: int) -> str:
+    """What a refusal with this HTTP status means to the user, in their language."""
+    if status == 410:
+        status = 404
+    elif status == 400:
+        status = 422
+    return known(language, f"error.refused.{status}") or translate(language, "error.refused")
 
 
 def _field_message(language: str, field: str, kind: str, message: str) -> str:
@@ -370,5 +397,103 @@ def _field_message(language: str, field: str, kind: str, message: str) -> str:
         for start, key in _PASSWORD_MESSAGES.items():
             if message.startswith(start):
                 return translate(language, key)
-        return message
-    return known(language, f"error.{field}.{kind}") or known(language, f"error.{kind}") or message
+        return translate(language, "error.password.invalid")
+    return (
+        known(language, f"error.{field}.{kind}")
+        or known(language, f"error.{kind}")
+        or translate(language, "error.value_error")
+    )
+
+
+# ---- formats: dates, months, moments, sizes and numbers as each language writes them ----------------------
+# services/notifications/wording.py writes the same formats in e-mails (a unit test holds them alike).
+
+MONTHS: dict[str, tuple[str, ...]] = {
+    "en": (
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ),
+    # Nominative: a month on its own ("декабрь 2026"); messages place it where the nominative reads right.
+    "ru": (
+        "январь",
+        "февраль",
+        "март",
+        "апрель",
+        "май",
+        "июнь",
+        "июль",
+        "август",
+        "сентябрь",
+        "октябрь",
+        "ноябрь",
+        "декабрь",
+    ),
+}
+SIZE_UNITS: dict[str, tuple[str, ...]] = {"en": ("B", "KB", "MB", "GB"), "ru": ("Б", "КБ", "МБ", "ГБ")}
+_YEAR_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+def format_date(value: date | str | None, language: str) -> str:
+    """`28 December 2026`; in Russian `28.12.2026`. A string that is no ISO date is shown as it is."""
+    if value is None:
+        return ""
+    day = value
+    if isinstance(value, str):
+        try:
+            day = date.fromisoformat(value[:10])
+        except ValueError:
+            return value
+    assert isinstance(day, date)
+    if language == "ru":
+        return f"{day.day:02d}.{day.month:02d}.{day.year}"
+    return f"{day.day} {MONTHS['en'][day.month - 1]} {day.year}"
+
+
+def format_month(value: str | None, language: str) -> str:
+    """`2026-12` as `December 2026`; in Russian `декабрь 2026`. Anything else is shown as it is."""
+    if not value:
+        return ""
+    found = _YEAR_MONTH.match(value)
+    if found is None or not 1 <= int(found[2]) <= 12:
+        return value
+    months = MONTHS.get(language, MONTHS["en"])
+    return f"{months[int(found[2]) - 1]} {found[1]}"
+
+
+def format_period(period_from: str, period_to: str, language: str) -> str:
+    """Whole months, both ends included: `November 2026 – October 2027`; one month alone."""  # noqa: RUF002
+    first, last = format_month(period_from, language), format_month(period_to, language)
+    return first if period_from == period_to else f"{first} \N{EN DASH} {last}"
+
+
+def format_time(instant: datetime, language: str, zone: ZoneInfo) -> str:
+    """An instant in `zone`: `28 December 2026, 15:00`; in Russian `28.12.2026, 15:00`."""
+    local = instant.astimezone(zone)
+    return f"{format_date(local.date(), language)}, {local:%H:%M}"
+
+
+def format_number(value: float, language: str, digits: int = 1) -> str:
+    """`39.1`; in Russian `39,1` (a decimal comma)."""
+    text = f"{value:.{digits}f}"
+    return text.replace(".", ",") if language == "ru" else text
+
+
+def format_size(size: object, language: str) -> str:
+    """A file's size: `39.1 KB`; in Russian `39,1 КБ`."""
+    units = SIZE_UNITS.get(language, SIZE_UNITS["en"])
+    value = float(size) if isinstance(size, int | float) else 0.0
+    for index, unit in enumerate(units):
+        if value < 1024 or index == len(units) - 1:
+            return f"{value:.0f} {unit}" if index == 0 else f"{format_number(value, language)} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")

@@ -213,15 +213,16 @@ async def test_the_time_to_try_again_is_in_the_vendors_zone_in_both_languages(
             page = await browser.post("/software/register", card_form(issued["registration_number"], issued["pin"]))
             error = page.error_of("pin") or ""
             assert page.status == 429 and error.startswith("Too many wrong PINs"), error
-            found = re.search(r"after (\d{4}-\d{2}-\d{2} \d{2}:\d{2}) \(Asia/Vladivostok time\)", error)
+            found = re.search(r"after (\d{1,2} [A-Z][a-z]+ \d{4}, \d{2}:\d{2}) \(Asia/Vladivostok time\)", error)
             assert found is not None, error
-            shown = datetime.strptime(found.group(1), "%Y-%m-%d %H:%M").replace(tzinfo=zone)
+            shown = datetime.strptime(found.group(1), "%d %B %Y, %H:%M").replace(tzinfo=zone)
             assert timedelta(minutes=58) <= shown - now <= timedelta(minutes=61), (shown, now)
 
             await browser.get("/language?lang=ru&next=/software/register")
             page = await browser.post("/software/register", card_form(issued["registration_number"], issued["pin"]))
             error = page.error_of("pin") or ""
-            assert page.status == 429 and f"{found.group(1)} (по времени Asia/Vladivostok)" in error, error
+            russian = f"{shown:%d.%m.%Y, %H:%M} (по времени Asia/Vladivostok)"  # issue 17: Russian formats
+            assert page.status == 429 and russian in error, error
         finally:
             await browser.close()
 

@@ -57,7 +57,7 @@ def test_validation_errors_go_next_to_their_fields_in_the_users_language() -> No
         "login": i18n.RU["error.string_pattern_mismatch"],
         "email": "Это не адрес электронной почты.",
         "password": "Не менее 8 символов.",
-        "full_name": "the service's own words",  # unknown: the service's detail, never nothing
+        "full_name": "Недопустимое значение.",  # unknown: said by its kind, never the service's English words
     }
 
 
@@ -69,7 +69,7 @@ def test_a_conflict_names_its_field_and_other_problems_concern_the_form() -> Non
     owner_only = ServiceError("identity", 403, {"type": PROBLEM + "owner-only", "detail": "only the owner"})
     assert i18n.form_errors("ru", owner_only, {"name": "name"}) == {"_form": "Это может только владелец абонента."}
     unknown = ServiceError("identity", 403, {"type": PROBLEM + "brand-new", "detail": "a reason we do not know"})
-    assert i18n.form_errors("ru", unknown, {}) == {"_form": "a reason we do not know"}
+    assert i18n.form_errors("ru", unknown, {}) == {"_form": "У вас нет прав на это действие."}  # noqa: RUF001
     oauth = ServiceError("identity", 429, {"error": "invalid_grant", "error_description": "wait 60 seconds"})
     assert oauth.slug == "invalid_grant" and oauth.detail == "wait 60 seconds"
 

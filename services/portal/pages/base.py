@@ -173,10 +173,15 @@ def moment(request: web.Request, value: object) -> str:
     except ValueError:
         return value
     zone = request.app[SETTINGS].vendor_zone
-    time = instant.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+    time = i18n.format_time(instant, language_of(request), zone)
     if zone.key == "Europe/Moscow":
         return t(request, "software.moscow_time", time=time)
     return t(request, "software.zone_time", time=time, zone=zone.key)
+
+
+def day(request: web.Request, value: object) -> str:
+    """A calendar date from a service (`2026-12-28`) as the user's language writes it."""
+    return i18n.format_date(value, language_of(request)) if isinstance(value, str) else ""
 
 
 def render(
@@ -197,6 +202,10 @@ def render(
         "languages": i18n.LANGUAGE_NAMES,
         "here": request.path_qs,
         "moment": lambda value: moment(request, value),
+        "day": lambda value: i18n.format_date(value, language),
+        "month": lambda value: i18n.format_month(value, language),
+        "period": lambda start, end: i18n.format_period(start, end, language),
+        "human_size": lambda size: i18n.format_size(size, language),
         "errors": {},
         "values": {},
         **(context or {}),

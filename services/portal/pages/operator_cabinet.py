@@ -11,11 +11,10 @@ from aiohttp import web
 from services.portal import i18n
 from services.portal.clients.transport import ServiceError
 from services.portal.pages.base import language_of, logged_in, render, t
-from services.portal.pages.releases import human_size
 
 
 def cabinet_page(request: web.Request, template: str, context: Mapping[str, Any], *, status: int = 200) -> web.Response:
-    return render(request, template, {"human_size": human_size, **context}, status=status)
+    return render(request, template, context, status=status)
 
 
 def refused(request: web.Request, exc: ServiceError | None = None) -> web.Response:
@@ -60,11 +59,8 @@ def field_errors(request: web.Request, exc: ServiceError, fields: Mapping[str, s
         message = (
             i18n.known(language, f"operator.error.{name}.{kind}")
             or i18n.known(language, f"operator.error.{kind}")
-            or item.message
             or i18n.problem_message(language, exc)
         )
-        if name == "_form" and item.message:
-            message = f"{item.field}: {message}"
         errors.setdefault(name, message)
     if not errors:
         errors["_form"] = i18n.refusal_message(language, "operator.problem", exc)

@@ -27,6 +27,7 @@ from services.portal.pages.base import (
     as_partner,
     as_user,
     client_address,
+    day,
     form_values,
     logged_in,
     path_uuid,
@@ -177,7 +178,7 @@ async def contracts_list(request: web.Request) -> web.Response:
     if received := request.query.get("received"):
         found = next((c for c in page.items if c.id == received), None)
         message = (
-            t(request, "partner.received", number=found.number, date=found.processing_on)
+            t(request, "partner.received", number=found.number, date=day(request, found.processing_on))
             if found is not None
             else t(request, "partner.received_unlisted")
         )

@@ -49,12 +49,12 @@ def refused(request: web.Request, partner: Partner | None, key: str, *, status: 
 
 def _message(request: web.Request, form_field: str, item: FieldError) -> str:
     """One refused value, said in the user's language."""
-    language, kind, text = language_of(request), item.type, item.message
+    language, kind = language_of(request), item.type
     if (key := PARTNER_FIELD_ERRORS.get(kind)) is not None:
         return t(request, key, number=item.input)
     if kind in ("missing", "string_too_short"):
         return t(request, "error.required")
-    return i18n.known(language, f"partner.invalid.{form_field}") or text or t(request, "partner.invalid")
+    return i18n.known(language, f"partner.invalid.{form_field}") or t(request, "partner.invalid")
 
 
 def said(request: web.Request, exc: ServiceError) -> dict[str, str]:

@@ -23,30 +23,27 @@ routes = web.RouteTableDef()
 PLAN_FIELDS = {"version": "version", "platform_version": "platform_version"}
 
 
-def human_size(size: object) -> str:
-    value = float(size) if isinstance(size, int | float) else 0.0
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} GB"
-
-
 def _page(request: web.Request, template: str, context: Mapping[str, object], *, status: int = 200) -> web.Response:
-    return render(request, template, {"human_size": human_size, **context}, status=status)
+    return render(request, template, context, status=status)
 
 
 def _refused(request: web.Request, exc: ServiceError, configuration: str | None = None) -> web.Response:
-    """What the services said instead of the page: why, and the offer (REG-6, UPD-4) when there is one."""
+    """What the services said instead of the page: why, in the portal's words, and the offer (REG-6, UPD-4)
+    when there is one; a release (or kit) that does not exist is a 404 page that says so."""
+    language = language_of(request)
+    reason = str(exc.body.get("reason") or exc.slug)
+    said = i18n.known(language, f"releases.reason.{reason}")
+    if said is None and exc.status == 404:
+        said = i18n.translate(language, "releases.not_found")
     return _page(
         request,
         "releases_refused.html",
         {
             "configuration": configuration,
-            "reason": exc.body.get("reason") or exc.slug,
-            "message": i18n.problem_message(language_of(request), exc),
+            "message": said or i18n.problem_message(language, exc),
             "offer": offer_of(exc),
             "gone": exc.status == 410,
+            "missing": exc.status == 404,
         },
         status=exc.status,
     )

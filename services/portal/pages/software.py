@@ -193,15 +193,16 @@ async def why_not_listed(request: web.Request) -> web.Response:
 
 
 def _why_text(request: web.Request, answer: WhyNotListed) -> str:
+    language = language_of(request)
     key = f"contracts.why.{answer.reason}"
-    if i18n.known(language_of(request), key) is None:
-        return answer.message
+    if i18n.known(language, key) is None:
+        return t(request, "contracts.why.other", number=answer.number)
     return t(
         request,
         key,
         number=answer.number,
-        until=answer.processing_until or "",
-        ended=answer.ended or "",
+        until=i18n.format_date(answer.processing_until, language),
+        ended=i18n.format_date(answer.ended, language),
         numbers=", ".join(answer.register_numbers),
     )
 
