@@ -1,5 +1,6 @@
 # ruff: noqa: E501, RUF001
-"""The words of the Users and Invitations pages (keys "users.")."""
+"""The words of the Users and Invitations pages (keys "users."), and of the layout around every page (the phone's
+menu button "nav.menu", the footer "footer.")."""
 
 EN: dict[str, str] = {
     "users.nav": "Users",
@@ -59,6 +60,19 @@ EN: dict[str, str] = {
     "users.state.expired": "Expired",
     "users.state.revoked": "Revoked",
     "users.state.superseded": "Replaced by a newer invitation",
+    # The layout's words (base.html): the phone's menu button and the footer on every page. The support contacts
+    # and the legal documents' addresses are the vendor's: one place to change them, per language.
+    "nav.menu": "Menu",
+    "footer.support": "Support",
+    "footer.hours": "Weekdays 9:00–18:00 Moscow time",
+    "footer.email": "support@its-portal.dev",
+    "footer.phone": "+7 800 000-00-00",
+    "footer.phone_href": "tel:+78000000000",
+    "footer.legal": "Legal information",
+    "footer.terms": "User agreement",
+    "footer.terms_url": "https://its-portal.dev/legal/terms",
+    "footer.privacy": "Personal data policy",
+    "footer.privacy_url": "https://its-portal.dev/legal/privacy",
 }
 
 RU: dict[str, str] = {
@@ -119,4 +133,15 @@ RU: dict[str, str] = {
     "users.state.expired": "Просрочено",
     "users.state.revoked": "Отозвано",
     "users.state.superseded": "Заменено новым приглашением",
+    "nav.menu": "Меню",
+    "footer.support": "Поддержка",
+    "footer.hours": "По рабочим дням с 9:00 до 18:00 по московскому времени",
+    "footer.email": "support@its-portal.dev",
+    "footer.phone": "8 800 000-00-00",
+    "footer.phone_href": "tel:+78000000000",
+    "footer.legal": "Правовая информация",
+    "footer.terms": "Пользовательское соглашение",
+    "footer.terms_url": "https://its-portal.dev/legal/terms",
+    "footer.privacy": "Политика обработки персональных данных",
+    "footer.privacy_url": "https://its-portal.dev/legal/privacy",
 }

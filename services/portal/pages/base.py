@@ -184,6 +184,34 @@ def day(request: web.Request, value: object) -> str:
     return i18n.format_date(value, language_of(request)) if isinstance(value, str) else ""
 
 
+# The main menu (issue 17, "Menus by role"): a person's cabinets first (an operator's, a partner's staff member's),
+# then the subscriber's pages; "Users" only for the subscriber's owner (identity refuses the pages to anyone else).
+# Each item is (path, message key). The menu is for display: the services decide what each token may do.
+ACCOUNT_MENU = [
+    ("/", "nav.home"),
+    ("/software", "software.nav"),
+    ("/contracts", "contracts.nav"),
+    ("/maintenance", "maintenance.nav"),
+    ("/releases", "releases.nav"),
+    ("/users", "users.nav"),
+    ("/profile", "nav.profile"),
+    ("/subscriber", "nav.subscriber"),
+    ("/help", "help.nav"),
+]
+VISITOR_MENU = [("/login", "nav.login"), ("/signup", "nav.signup"), ("/help", "help.nav")]
+
+
+def main_menu(session: Session | None) -> list[tuple[str, str]]:
+    if session is None or not session.logged_in or session.tokens is None:
+        return VISITOR_MENU
+    cabinets = [("/operator", "operator.nav")] if session.operator else []
+    if session.partner_staff:
+        cabinets.append(("/partner", "partner.nav"))
+    subscriber = token_claims(session.tokens.access).get("subscriber")
+    owner = isinstance(subscriber, dict) and subscriber.get("role") == "owner"
+    return cabinets + [item for item in ACCOUNT_MENU if owner or item[0] != "/users"]
+
+
 def render(
     request: web.Request, template: str, context: Mapping[str, Any] | None = None, *, status: int = 200
 ) -> web.Response:
@@ -197,6 +225,7 @@ def render(
         "lang": language,
         "t": translate,
         "session": session if session is not None and session.logged_in else None,
+        "menu": main_menu(session),
         "csrf_field": CSRF_FIELD,
         "csrf_token": session.csrf_token if session is not None else "",
         "languages": i18n.LANGUAGE_NAMES,

@@ -1,0 +1,240 @@
+"""Every page fits a phone and a desktop (issue 17, "Reaches people wherever they are — Phones"; "Menus by role").
+
+Each page a customer (the subscriber's owner), a user who is not the owner, a partner's staff member and an operator
+can reach is opened at 390x844 and at 1280x800: the page never scrolls sideways (`scrollWidth <= innerWidth`; wide
+tables scroll inside their own region), and at 390 px axe-core finds no serious or critical violation and every
+control a finger uses (buttons, fields, menu links) is at least 44 px each way. The main menu folds behind one
+button on a phone (no JavaScript: `<details>`) and is a plain row on a desktop; it shows what the person's role
+needs: no "Users" for a non-owner, the partner cabinet first for partner staff, the operator cabinet first for
+operators. A configuration's name is one 120-character word, as a fuzzer would make it: it must wrap.
+
+With ITS_SCREENSHOTS_DIR set (`make screenshots`), each page is saved at each width (`width-390-…`, `width-1280-…`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.async_api import Browser, Page, ViewportSize, expect
+
+from tests.e2e.browser import browser_fixture, snap  # noqa: F401  (fixtures)
+from tests.e2e.browser_stack import portal_fixture, site_fixture  # noqa: F401  (fixtures `portal`, `site`)
+from tests.e2e.contracts_flows import Contracts, contract_body, contracts_db, flow, registration_db
+from tests.e2e.flows import Customer, Portal, months_ahead
+from tests.e2e.test_browser_cabinets import CABINET_PAGES, open_cabinet, partner_staff
+from tests.e2e.test_browser_journey import (
+    ACCOUNT_PAGES,
+    AXE,
+    AXE_INSTALL,
+    PUBLIC_PAGES,
+    api,
+    log_in,
+    publish_release,
+    serious_violations,
+)
+from tests.infra import ServiceProcess, wait_for
+
+__all__ = ["api", "contracts_db", "flow", "registration_db"]  # fixtures
+
+PHONE: ViewportSize = {"width": 390, "height": 844}
+DESKTOP: ViewportSize = {"width": 1280, "height": 800}
+TOUCH = 44  # px, each way (WCAG 2.5.5)
+LONG_NAME = "Enterprise" * 12  # one unbroken word
+
+# What a finger taps: buttons, button-like links, fields, the menu's summary and the links of every menu.
+TOO_SMALL = """() => [...document.querySelectorAll(
+    'button, a.button, summary, select, textarea, input:not([type=hidden]):not([type=checkbox]):not([type=radio]),'
+    + ' nav a, nav [aria-current]')]
+  .filter(element => element.checkVisibility({visibilityProperty: true}))
+  .map(element => [element, element.getBoundingClientRect()])
+  .filter(([, box]) => box.width < 43.5 || box.height < 43.5)
+  .map(([element, box]) => `${element.outerHTML.slice(0, 90)} ${Math.round(box.width)}x${Math.round(box.height)}`)"""
+
+
+def page_name(path: str) -> str:
+    """The page's path with its ids as `ID` and the configuration as `CFG` (a failure and a screenshot name the
+    page, not the test's data)."""
+    path = re.sub(r"[0-9a-f]{8}-[0-9a-f-]{27}", "ID", path)
+    return re.sub(r"Cfg[0-9a-f]{8}", "CFG", path)
+
+
+class Widths:
+    """Opens pages at both widths and keeps what did not fit."""
+
+    def __init__(self, site: str) -> None:
+        self.site = site
+        self.problems: dict[str, list[str]] = {}
+        self.widest: dict[int, tuple[int, str]] = {PHONE["width"]: (0, ""), DESKTOP["width"]: (0, "")}
+
+    def note(self, page_label: str, problem: str) -> None:
+        self.problems.setdefault(page_label, []).append(problem)
+
+    async def visit(self, page: Page, who: str, path: str) -> None:
+        await page.set_viewport_size(PHONE)
+        await page.goto(f"{self.site}{path}")
+        await self.check(page, who, path)
+
+    async def check(self, page: Page, who: str, path: str) -> None:
+        """The page open now, at the phone's width and then at the desktop's."""
+        label = f"{who} {page_name(path)}"
+        await page.set_viewport_size(PHONE)
+        await self.fits(page, label)
+        await page.add_script_tag(path=str(AXE))
+        for violation in await serious_violations(page):
+            targets = [node["target"] for node in violation["nodes"]]
+            self.note(label, f"axe at 390 px: {violation['id']} ({violation['help']}) {targets}")
+        for small in await page.evaluate(TOO_SMALL):
+            self.note(label, f"smaller than {TOUCH} px at 390 px: {small}")
+        await page.set_viewport_size(DESKTOP)
+        await self.fits(page, label)
+        await page.set_viewport_size(PHONE)
+
+    async def fits(self, page: Page, label: str) -> None:
+        await page.wait_for_load_state()
+        scroll, inner = await page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+        if scroll > self.widest[inner][0]:
+            self.widest[inner] = (scroll, label)
+        if scroll > inner:
+            self.note(label, f"{scroll} px wide at {inner} px (scrolls sideways)")
+        await snap(page, f"width-{inner}-{label}")
+
+
+async def menu_links(page: Page) -> list[str]:
+    """The names of the main menu's links, on the desktop (a plain row: no button to open it)."""
+    await page.set_viewport_size(DESKTOP)
+    menu = page.get_by_role("navigation", name="Main")
+    await expect(menu.get_by_role("link").first).to_be_visible()
+    assert await menu.locator("summary").is_hidden(), "the menu is a plain row on a desktop"
+    names = [name.strip() for name in await menu.get_by_role("link").all_inner_texts()]
+    await page.set_viewport_size(PHONE)
+    return names
+
+
+async def the_menu_folds_on_a_phone(page: Page) -> None:
+    await page.set_viewport_size(PHONE)
+    menu = page.get_by_role("navigation", name="Main")
+    home = menu.get_by_role("link", name="Home")
+    await expect(home).to_be_hidden()
+    await menu.locator("summary").click()
+    await expect(home).to_be_visible()
+    box = await home.bounding_box()
+    assert box is not None and box["height"] >= TOUCH, box
+    await menu.locator("summary").click()
+    await expect(home).to_be_hidden()
+
+
+async def test_every_page_fits_a_phone_and_a_desktop(
+    site: str, browser: Browser, api: Portal, flow: Contracts, services: dict[str, ServiceProcess], mail_dir: Path
+) -> None:
+    if not await asyncio.to_thread(AXE.is_file):
+        pytest.fail(f"no axe-core at {AXE}: `make test` installs it (scripts/ensure-infra.sh: {AXE_INSTALL})")
+    # The data the pages show: an owner with a colleague, an active product of a configuration with a long name
+    # and a published release, a partner whose contract for it is in processing, a staff member of the partner.
+    operator_login, operator = await api.operator_account()
+    owner = await api.customer(verified_through=mail_dir)
+    user = await api.invited_user(owner, mail_dir)
+    partner = await flow.partner(operator)
+    staff = await partner_staff(api, operator, partner, mail_dir)
+    configuration = await api.configuration(operator, name=LONG_NAME)
+    article = await api.product(operator, [configuration], edition="PROF", pin_envelope=False)
+    [issued] = await api.issue(operator, article, 1, with_pin=False)
+    await flow.authorise(partner, issued.number, owner)
+    today = datetime.now(UTC).date()
+    body = contract_body(issued.number, (months_ahead(today, 0), months_ahead(today, 11)))
+    contract = await flow.post_contract(partner, body)
+    await publish_release(api, services["updates"].url, operator, configuration)
+    users = await api.call("GET", f"{api.identity}/v1/subscriber/users", owner.token)
+    [user_id] = [u["account_id"] for u in users.body["items"] if u["login"] == user.login]
+    staff_list = await api.call("GET", f"{api.identity}/v1/partners/{partner.id}/users", operator)
+    [staff_id] = [u["account_id"] for u in staff_list.body["items"] if u["login"] == staff.login]
+
+    widths = Widths(site)
+
+    async def as_person(who: str, person: Customer | str) -> tuple[Page, Any]:
+        context = await browser.new_context(ignore_https_errors=True, viewport=PHONE, locale="en-US", bypass_csp=True)
+        context.set_default_timeout(15_000)
+        page = await context.new_page()
+        await log_in(page, site, person if isinstance(person, str) else person.login)
+        return page, context
+
+    # Anyone.
+    context = await browser.new_context(ignore_https_errors=True, viewport=PHONE, locale="en-US", bypass_csp=True)
+    try:
+        page = await context.new_page()
+        for path in ["/", *PUBLIC_PAGES, "/reset-password?token=unknown", "/no-such-page"]:
+            await widths.visit(page, "visitor", path)
+    finally:
+        await context.close()
+
+    # The subscriber's owner: every page of the account, a configuration's releases and a release.
+    page, context = await as_person("owner", owner)
+    try:
+        await the_menu_folds_on_a_phone(page)
+        assert "Users" in await menu_links(page)
+
+        async def listed() -> bool:
+            await page.goto(f"{site}/releases")
+            return await page.get_by_role("link", name=configuration, exact=True).count() > 0
+
+        await wait_for(listed, timeout=20, interval=0.5, what="updates to learn the registration")
+        releases = [f"/releases/{configuration}", f"/releases/{configuration}/3.0.50.1"]
+        releases += [f"/releases/{configuration}/articles", f"/releases/{configuration}/plan", "/releases/platform"]
+        extra = ["/software/configurations", f"/users/{user_id}/exclude"]
+        for path in ACCOUNT_PAGES + releases + extra:
+            await widths.visit(page, "owner", path)
+    finally:
+        await context.close()
+
+    # A user who is not the owner: no "Users" in the menu; the pages of the account.
+    page, context = await as_person("user", user)
+    try:
+        assert "Users" in await menu_links(page)  # at first acting for the subscriber registering made for them
+        await page.goto(f"{site}/subscriber")
+        await page.get_by_label("Subscriber", exact=True).select_option(owner.code)
+        await page.get_by_role("button", name="Switch").click()
+        await expect(page.get_by_text(f"You are now acting for subscriber {owner.code}")).to_be_visible()
+        assert "Users" not in await menu_links(page)
+        for path in ACCOUNT_PAGES:
+            await widths.visit(page, "user", path)
+    finally:
+        await context.close()
+
+    # A partner's staff member: the partner cabinet first; its pages, the password page on the way in.
+    page, context = await as_person("partner", staff)
+    try:
+        assert (await menu_links(page))[0] == "Partner cabinet"
+        await widths.visit(page, "partner", "/partner")
+        await widths.visit(page, "partner", f"/partner/{partner.id}/login")
+        await page.set_viewport_size(DESKTOP)
+        await page.goto(f"{site}/")
+        cabinet = (await open_cabinet(page, site, partner)).removeprefix(site)
+        paths = ["", "/contracts/new", "/authorise", "/clients", "/staff", "/staff/invite"]
+        paths += [f"/staff/{staff_id}/remove", f"/contracts/{contract.body['id']}/organisation"]
+        paths += [f"/clients/{partner.client_id}/revoke"]
+        for path in paths:
+            await widths.visit(page, "partner", f"{cabinet}{path}")
+    finally:
+        await context.close()
+
+    # An operator: the operator cabinet first; its pages.
+    page, context = await as_person("operator", operator_login)
+    try:
+        assert (await menu_links(page))[0] == "Operator cabinet"
+        paths = [f"/operator{path}" for path in CABINET_PAGES]
+        paths += [f"/operator/partners/{partner.id}", f"/operator/partners/{partner.id}/deactivate"]
+        paths += [f"/operator/partners/{partner.id}/staff/{staff_id}/remove"]
+        paths += [f"/operator/catalogue/products/{article}"]
+        for path in paths:
+            await widths.visit(page, "operator", path)
+    finally:
+        await context.close()
+
+    print(f"\nthe widest pages: {widths.widest}")  # seen with -s: the numbers for a report
+    assert not widths.problems, "\n".join(
+        f"{label}: {problem}" for label, problems in widths.problems.items() for problem in problems
+    )
