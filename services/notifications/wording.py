@@ -58,7 +58,7 @@ def name_and_address(full_name: str | None, email: str) -> str:
     return f"{name} ({email})" if name else email
 
 
-# The same formats as the portal's pages (services.portal.i18n.format_*; a unit test holds them alike).
+# The same formats as the portal's pages (services.portal.formats; a unit test holds them alike).
 
 
 def format_moment(moment: datetime, language: Language, zone: ZoneInfo) -> str:

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from services.notifications import wording
-from services.portal import i18n
+from services.portal import formats, i18n
 from services.portal.clients.transport import ServiceError
 
 MOSCOW = ZoneInfo("Europe/Moscow")
@@ -28,7 +28,7 @@ MOSCOW = ZoneInfo("Europe/Moscow")
     ],
 )
 def test_dates(value: date | str | None, language: str, expected: str) -> None:
-    assert i18n.format_date(value, language) == expected
+    assert formats.format_date(value, language) == expected
 
 
 @pytest.mark.parametrize(
@@ -43,13 +43,13 @@ def test_dates(value: date | str | None, language: str, expected: str) -> None:
     ],
 )
 def test_months(value: str | None, language: str, expected: str) -> None:
-    assert i18n.format_month(value, language) == expected
+    assert formats.format_month(value, language) == expected
 
 
 def test_periods() -> None:
-    assert i18n.format_period("2026-11", "2027-10", "ru") == "ноябрь 2026 \N{EN DASH} октябрь 2027"
-    assert i18n.format_period("2026-11", "2027-10", "en") == "November 2026 \N{EN DASH} October 2027"
-    assert i18n.format_period("2027-01", "2027-01", "ru") == "январь 2027"
+    assert formats.format_period("2026-11", "2027-10", "ru") == "ноябрь 2026 \N{EN DASH} октябрь 2027"
+    assert formats.format_period("2026-11", "2027-10", "en") == "November 2026 \N{EN DASH} October 2027"
+    assert formats.format_period("2027-01", "2027-01", "ru") == "январь 2027"
 
 
 @pytest.mark.parametrize(
@@ -65,30 +65,30 @@ def test_periods() -> None:
     ],
 )
 def test_sizes(size: object, language: str, expected: str) -> None:
-    assert i18n.format_size(size, language) == expected
+    assert formats.format_size(size, language) == expected
 
 
 def test_numbers_have_a_decimal_comma_in_russian() -> None:
-    assert (i18n.format_number(2.5, "ru"), i18n.format_number(2.5, "en")) == ("2,5", "2.5")
+    assert (formats.format_number(2.5, "ru"), formats.format_number(2.5, "en")) == ("2,5", "2.5")
 
 
 def test_moments_are_in_the_vendors_zone() -> None:
     instant = datetime(2030, 1, 15, 12, 0, tzinfo=UTC)
-    assert i18n.format_time(instant, "ru", MOSCOW) == "15.01.2030, 15:00"
-    assert i18n.format_time(instant, "en", MOSCOW) == "15 January 2030, 15:00"
+    assert formats.format_time(instant, "ru", MOSCOW) == "15.01.2030, 15:00"
+    assert formats.format_time(instant, "en", MOSCOW) == "15 January 2030, 15:00"
 
 
 @pytest.mark.parametrize("language", ["en", "ru"])
 def test_e_mails_write_dates_months_and_moments_as_the_pages_do(language: str) -> None:
     for day in (date(2030, 1, 1), date(2026, 12, 28), date(2027, 5, 9)):
-        assert wording.format_date(day, language) == i18n.format_date(day, language)  # type: ignore[arg-type]
+        assert wording.format_date(day, language) == formats.format_date(day, language)  # type: ignore[arg-type]
     for month in ("2026-01", "2026-05", "2026-12"):
-        assert wording.format_month(month, language) == i18n.format_month(month, language)  # type: ignore[arg-type]
-    assert wording.format_period("2026-11", "2027-10", language) == i18n.format_period(  # type: ignore[arg-type]
+        assert wording.format_month(month, language) == formats.format_month(month, language)  # type: ignore[arg-type]
+    assert wording.format_period("2026-11", "2027-10", language) == formats.format_period(  # type: ignore[arg-type]
         "2026-11", "2027-10", language
     )
     instant = datetime(2030, 1, 15, 12, 0, tzinfo=UTC)
-    page = i18n.format_time(instant, language, MOSCOW)
+    page = formats.format_time(instant, language, MOSCOW)
     assert wording.format_moment(instant, language, MOSCOW) == f"{page} (UTC+03:00)"  # type: ignore[arg-type]
 
 

@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 import aiohttp_jinja2
 from aiohttp import web
 
-from services.portal import i18n
+from services.portal import formats, i18n
 from services.portal.clients.transport import ServiceDown, ServiceError, Unauthenticated
 from services.portal.csrf import FIELD as CSRF_FIELD
 from services.portal.keys import ENDED, IDENTITY, LANGUAGE, SESSION, SESSIONS, SET_SESSION, SETTINGS
@@ -173,7 +173,7 @@ def moment(request: web.Request, value: object) -> str:
     except ValueError:
         return value
     zone = request.app[SETTINGS].vendor_zone
-    time = i18n.format_time(instant, language_of(request), zone)
+    time = formats.format_time(instant, language_of(request), zone)
     if zone.key == "Europe/Moscow":
         return t(request, "software.moscow_time", time=time)
     return t(request, "software.zone_time", time=time, zone=zone.key)
@@ -181,7 +181,7 @@ def moment(request: web.Request, value: object) -> str:
 
 def day(request: web.Request, value: object) -> str:
     """A calendar date from a service (`2026-12-28`) as the user's language writes it."""
-    return i18n.format_date(value, language_of(request)) if isinstance(value, str) else ""
+    return formats.format_date(value, language_of(request)) if isinstance(value, str) else ""
 
 
 # The main menu (issue 17, "Menus by role"): a person's cabinets first (an operator's, a partner's staff member's),
@@ -231,10 +231,10 @@ def render(
         "languages": i18n.LANGUAGE_NAMES,
         "here": request.path_qs,
         "moment": lambda value: moment(request, value),
-        "day": lambda value: i18n.format_date(value, language),
-        "month": lambda value: i18n.format_month(value, language),
-        "period": lambda start, end: i18n.format_period(start, end, language),
-        "human_size": lambda size: i18n.format_size(size, language),
+        "day": lambda value: formats.format_date(value, language),
+        "month": lambda value: formats.format_month(value, language),
+        "period": lambda start, end: formats.format_period(start, end, language),
+        "human_size": lambda size: formats.format_size(size, language),
         "errors": {},
         "values": {},
         **(context or {}),

@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from services.portal import i18n
+from services.portal import formats, i18n
 from services.portal.clients.contracts import Coverage, WhyNotListed
 from services.portal.clients.transport import ServiceError
 from services.portal.keys import CONTRACTS, REGISTRATION
@@ -201,8 +201,8 @@ def _why_text(request: web.Request, answer: WhyNotListed) -> str:
         request,
         key,
         number=answer.number,
-        until=i18n.format_date(answer.processing_until, language),
-        ended=i18n.format_date(answer.ended, language),
+        until=formats.format_date(answer.processing_until, language),
+        ended=formats.format_date(answer.ended, language),
         numbers=", ".join(answer.register_numbers),
     )
 
