@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from services.portal.messages import notifications as notifications_messages
 from services.portal.messages import operator as operator_messages
 from services.portal.messages import operator_releases as operator_releases_messages
 from services.portal.messages import partner as partner_messages
@@ -296,6 +297,7 @@ for _area in (
     partner_messages,
     operator_messages,
     operator_releases_messages,
+    notifications_messages,
 ):
     EN.update(_area.EN)
     RU.update(_area.RU)
