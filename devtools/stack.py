@@ -11,6 +11,8 @@
 `ITS_VAR_DIR` moves var/; `ITS_SMTP_PORT` moves the mail sink from 1025.
 Where nginx is installed, the gateway (deploy/nginx/gateway.conf, devtools/gateway.py) runs in front:
 https://127.0.0.1:8443/ (`ITS_GATEWAY_PORT`; `ITS_STACK_GATEWAY=0` leaves it out).
+`ITS_PUBLIC_URL`, the address every link the services give out starts with (e-mails, downloads), is the
+gateway's, or without it the portal's (`public_url()`); set it to override.
 """
 
 from __future__ import annotations
@@ -42,12 +44,12 @@ SERVICE_PORTS = {
     "updates": 8104,
     "notifications": 8105,
 }
-# identity's e-mail links (verification, password reset, invitations) open the portal's pages. identity
-# believes the X-Forwarded-For of the gateway and the portal, the portal the gateway's (all on this machine):
-# logins are throttled per client address (shared.forwarded).
+# identity believes the X-Forwarded-For of the gateway and the portal, the portal the gateway's (all on this
+# machine): logins are throttled per client address (shared.forwarded), and the portal's session cookie is
+# `__Host-` and Secure when the gateway says the browser came over https (X-Forwarded-Proto).
 LOCAL_PROXIES = "127.0.0.1,::1"
 SERVICE_ENV = {
-    "identity": {"ITS_PORTAL_URL": "http://127.0.0.1:8080", "ITS_TRUSTED_PROXIES": LOCAL_PROXIES},
+    "identity": {"ITS_TRUSTED_PROXIES": LOCAL_PROXIES},
     "portal": {"ITS_TRUSTED_PROXIES": LOCAL_PROXIES},
 }
 SINK_NAME = "smtp-sink"
@@ -140,9 +142,21 @@ def processes() -> list[Proc]:
     return procs
 
 
+def public_url() -> str:
+    """The system's address as people reach it (ITS_PUBLIC_URL): the gateway when it runs, else the portal."""
+    configured = os.environ.get("ITS_PUBLIC_URL")
+    if configured:
+        return configured
+    for proc in processes():
+        if proc.name == GATEWAY_NAME:
+            return proc.url.rstrip("/")
+    return f"http://{HOST}:{SERVICE_PORTS['portal']}"
+
+
 def child_env(paths: Paths, port: int | None = None) -> dict[str, str]:
     env = dict(os.environ)
     env["ITS_VAR_DIR"] = str(paths.var)
+    env["ITS_PUBLIC_URL"] = public_url()
     env["ITS_SMTP_PORT"] = str(sink_port())
     env.setdefault("ITS_SMTP_HOST", HOST)
     env.setdefault("PYTHONUNBUFFERED", "1")

@@ -52,6 +52,29 @@ def _amqp_urls_valid(value: str) -> str:
 # One AMQP URL or several (a cluster's nodes) separated by commas, checked when the settings are read.
 AmqpUrls = Annotated[str, AfterValidator(_amqp_urls_valid)]
 
+# The system's address as people reach it (`ITS_PUBLIC_URL`): the gateway, which serves the portal's pages at `/`,
+# the APIs under `/api/<service>/` and downloads under `/dl/`. Every link the services give out (e-mails, download
+# redirects, update plans) starts with it. Without a gateway (plain local development): the portal's address.
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8080"
+
+
+def _public_url(value: str) -> str:
+    parsed = URL(value) if value.lower().startswith(("https://", "http://")) else None
+    if parsed is None or not parsed.host or parsed.query_string or parsed.fragment:
+        raise ValueError(f"must be a web address, e.g. 'https://its.example.com', not {value!r}")
+    return value.rstrip("/")
+
+
+# ITS_PUBLIC_URL, checked when the settings are read; kept without a trailing '/' (links append '/<path>').
+PublicUrl = Annotated[str, AfterValidator(_public_url)]
+
+
+def public_link(public_url: str, path: str) -> str:
+    """`path` (starting with '/') at the system's public address."""
+    if not path.startswith("/"):
+        raise ValueError(f"a path starts with '/': {path!r}")
+    return public_url.rstrip("/") + path
+
 
 class BaseServiceSettings(BaseSettings):
     """What every service needs; a service's own settings class extends this."""

@@ -108,12 +108,18 @@ async def migrate_all(database_url: str) -> None:
         await asyncio.to_thread(migrate, migrations, database_url, schema)
 
 
-def service_processes(stack: TestStack, smtp_port: int, **extra_env: str) -> dict[str, ServiceProcess]:
-    """identity, registration, contracts, updates and notifications as processes of the stack (not started)."""
+def service_processes(
+    stack: TestStack, smtp_port: int, public_url: str = "http://127.0.0.1:8080", **extra_env: str
+) -> dict[str, ServiceProcess]:
+    """identity, registration, contracts, updates and notifications as processes of the stack (not started).
+
+    `public_url` (ITS_PUBLIC_URL) is where the e-mails' links point: the gateway of a test that runs one. Download
+    links point at updates itself, which serves `/dl/` as the gateway does, so that tests without a gateway follow
+    them."""
     identity_port, registration_port, contracts_port, updates_port, notifications_port = (free_port() for _ in range(5))
     identity_url = f"http://127.0.0.1:{identity_port}"
     env = stack.env(
-        ITS_PUBLIC_URL=identity_url,
+        ITS_PUBLIC_URL=public_url,
         ITS_JWKS_URL=f"{identity_url}/.well-known/jwks.json",
         ITS_SMTP_PORT=str(smtp_port),
         **extra_env,
@@ -127,7 +133,7 @@ def service_processes(stack: TestStack, smtp_port: int, **extra_env: str) -> dic
             "updates",
             {
                 **env,
-                "ITS_DOWNLOAD_BASE_URL": f"http://127.0.0.1:{updates_port}",
+                "ITS_PUBLIC_URL": f"http://127.0.0.1:{updates_port}",
                 "ITS_KITS_DIR": str(stack.var_dir / "kits"),
             },
             updates_port,

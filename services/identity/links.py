@@ -1,31 +1,36 @@
-"""The links identity mails (verification, password reset, invitation): to the portal's pages when it has one."""
+"""The links identity mails (verification, password reset, invitation): the portal's pages, at the system's public
+address (ITS_PUBLIC_URL), which take the token from the link and call identity's API with it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from services.identity.settings import IdentitySettings
+from shared.settings import public_link
+
+# The portal's pages behind the links (services/portal/pages/auth.py and invitations.py).
+VERIFY_EMAIL_PAGE = "/verify-email"
+RESET_PAGE = "/reset-password"
+INVITATION_PAGE = "/invitation"
 
 
 @dataclass(frozen=True)
 class EmailLinks:
-    public_url: str  # this service, as people reach it
-    portal_url: str | None = None  # the portal, whose pages then open the links
+    public_url: str  # the system's address as people reach it
 
     @classmethod
     def of(cls, settings: IdentitySettings) -> EmailLinks:
-        return cls(settings.public_url, settings.portal_url)
+        return cls(settings.public_url)
 
     def verify_email(self, token: str) -> str:
-        return self._link("verify-email", "/v1/email-verifications", token)
+        return self._link(VERIFY_EMAIL_PAGE, token)
 
     def reset_password(self, token: str) -> str:
-        return self._link("reset-password", "/v1/password-resets", token)
+        return self._link(RESET_PAGE, token)
 
     def invitation(self, token: str) -> str:
-        return self._link("invitation", "/v1/invitations", token)
+        return self._link(INVITATION_PAGE, token)
 
-    def _link(self, portal_page: str, own_path: str, token: str) -> str:
-        if self.portal_url:
-            return f"{self.portal_url.rstrip('/')}/{portal_page}?token={token}"
-        return f"{self.public_url.rstrip('/')}{own_path}/{token}"
+    def _link(self, page: str, token: str) -> str:
+        # Tokens are base64url (secrets.token_urlsafe): nothing to quote.
+        return public_link(self.public_url, f"{page}?token={token}")

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from shared.forwarded import TrustedProxies
-from shared.settings import BaseServiceSettings
+from shared.settings import DEFAULT_PUBLIC_URL, BaseServiceSettings, PublicUrl
 
 
 class IdentitySettings(BaseServiceSettings):
     port: int = 8101
-    # Base URL of this service as seen by people (links in e-mails).
-    public_url: str = "http://127.0.0.1:8101"
-    # When set, e-mail links open the portal's pages instead of identity's own endpoints.
-    portal_url: str | None = None
+    # The system's address as people reach it (ITS_PUBLIC_URL, the gateway): the links in identity's e-mails open
+    # the portal's pages there (shared.settings.PublicUrl).
+    public_url: PublicUrl = DEFAULT_PUBLIC_URL
     refresh_token_days: int = 30
     # The proxies (addresses or CIDRs, comma-separated) whose X-Forwarded-For names the client: the gateway and
     # the portal, which logs people in for their browsers. Logins are throttled per client address.

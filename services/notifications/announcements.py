@@ -41,7 +41,7 @@ async def announce_release(
         log.info("release.not_announced", release_id=str(event.release_id), prerelease=event.prerelease)
         return
     configuration = release_audience(event)
-    page_url = links.page(event)
+    page_url, settings_url = links.page(event), links.settings()
     first = await store.claim_release(
         conn,
         event.release_id,
@@ -59,7 +59,11 @@ async def announce_release(
     for owner in owners:
         try:
             unsubscribe_url = links.unsubscribe(owner.account_id)
-            requests.append(release_email(event, owner, page_url=page_url, unsubscribe_url=unsubscribe_url))
+            requests.append(
+                release_email(
+                    event, owner, page_url=page_url, unsubscribe_url=unsubscribe_url, settings_url=settings_url
+                )
+            )
         except Unsendable as exc:  # one owner's bad address must not keep the others' e-mails back
             log.warning("mail.owner_unsendable", account_id=str(owner.account_id), error=str(exc))
     created = await queue_emails(

@@ -29,7 +29,7 @@ from shared.app import create_app as create_service_app
 from shared.app import setup_auth, setup_bus, setup_consumers, setup_db, setup_jobs, setup_revocations
 from shared.auth import KeySource
 from shared.keys import CLOCK, METRICS
-from shared.settings import BaseServiceSettings, TimeZoneName
+from shared.settings import DEFAULT_PUBLIC_URL, BaseServiceSettings, PublicUrl, TimeZoneName
 
 SERVICE = "notifications"
 SCHEMA = "notifications"
@@ -53,21 +53,11 @@ class NotificationsSettings(BaseServiceSettings):
     # Tries per e-mail while the SMTP server is away; with shared.jobs.backoff, about 45 minutes.
     send_max_attempts: int = Field(default=12, ge=1)
 
-    # Release e-mails (UPD-3) link to the release's page: on the portal when its address is set (ITS_PORTAL_URL,
-    # the same setting as identity's links), else on updates' page API, at its address as people see it.
-    portal_url: str | None = None
-    updates_public_url: str = "http://127.0.0.1:8104"
-    # This service's address as people (and mail providers, RFC 8058) see it: the unsubscribe links point here.
-    notifications_public_url: str = "http://127.0.0.1:8105"
+    # The system's address as people reach it (ITS_PUBLIC_URL, the gateway): release e-mails (UPD-3) link to the
+    # release's page, the notification settings and the one-click unsubscribe page (RFC 8058) of the portal there.
+    public_url: PublicUrl = DEFAULT_PUBLIC_URL
     # HMAC key of the unsubscribe links; changing it voids the links in e-mails already sent.
     unsubscribe_secret: SecretStr = SecretStr(DEV_UNSUBSCRIBE_SECRET)
-
-    @field_validator("portal_url", "updates_public_url", "notifications_public_url")
-    @classmethod
-    def _web_address(cls, value: str | None) -> str | None:
-        if value is not None and not value.lower().startswith(("https://", "http://")):
-            raise ValueError("must be a web address, e.g. 'https://its.example.com'")
-        return value
 
     @field_validator("mail_from")
     @classmethod
@@ -94,12 +84,7 @@ class NotificationsSettings(BaseServiceSettings):
         return self
 
     def release_links(self) -> ReleaseLinks:
-        return ReleaseLinks(
-            portal_url=self.portal_url,
-            updates_url=self.updates_public_url,
-            unsubscribe_url=self.notifications_public_url,
-            secret=self.unsubscribe_secret.get_secret_value().encode(),
-        )
+        return ReleaseLinks(public_url=self.public_url, secret=self.unsubscribe_secret.get_secret_value().encode())
 
 
 def create_app(settings: NotificationsSettings, keys: KeySource | None = None) -> web.Application:

@@ -21,11 +21,13 @@ async def set_release_news(pool: Pool, account_id: uuid.UUID, wanted: bool, now:
         await store.set_release_news(conn, account_id, wanted, now)
 
 
-async def unsubscribe_link(pool: Pool, secret: bytes, token: str, *, confirmed: bool, now: datetime) -> str | None:
-    """The link's account's language, if we know it; release news turned off for it when `confirmed`. A link
-    we did not sign: unsubscribe.BadToken."""
+async def unsubscribe_link(
+    pool: Pool, secret: bytes, token: str, *, confirmed: bool, now: datetime
+) -> tuple[str | None, bool]:
+    """The link's account's language (if we know it) and whether it gets release news, turned off when `confirmed`.
+    A link we did not sign: unsubscribe.BadToken."""
     account_id = verify(secret, token)
     async with pool.acquire() as conn:
         if confirmed:
             await store.set_release_news(conn, account_id, False, now)
-        return await store.account_language(conn, account_id)
+        return await store.account_language(conn, account_id), await store.release_news(conn, account_id)

@@ -14,9 +14,12 @@ from services.notifications.summary import plain_summary
 from services.notifications.unsubscribe import sign
 from services.notifications.wording import display_name, format_date
 from shared.events.updates import ReleasePublished
+from shared.settings import public_link
 
-# Where the one-click unsubscribe link of release news points (RFC 8058), on notifications' public address.
-UNSUBSCRIBE_PATH = "/v1/unsubscribe"
+# The portal's pages the release e-mails link to, at the system's public address (ITS_PUBLIC_URL): the
+# one-click unsubscribe page (RFC 8058: a mail program POSTs to it) and the notification settings.
+UNSUBSCRIBE_PAGE = "/unsubscribe"
+SETTINGS_PAGE = "/notifications"
 
 
 @dataclass(frozen=True)
@@ -50,31 +53,29 @@ def release_audience(event: ReleasePublished) -> str | None:
 
 @dataclass(frozen=True)
 class ReleaseLinks:
-    """The links of a release e-mail: the release's page, and each account's one-click unsubscribe link."""
+    """The links of a release e-mail, all to the portal's pages at the system's public address (ITS_PUBLIC_URL): the
+    release's page, the notification settings, and each account's one-click unsubscribe link."""
 
-    portal_url: str | None  # the portal's pages, when set (as identity's links)
-    updates_url: str  # else updates' own page API
-    unsubscribe_url: str  # notifications' public address: the link must reach this service
+    public_url: str
     secret: bytes = field(repr=False)
 
     def page(self, event: ReleasePublished) -> str:
-        """`/configurations/<code>/releases/<version>` or `/platform/releases/<version>` on the portal, or the
-        same paths under `/v1` on updates."""
+        """The portal's release page: `/releases/<configuration>/<version>`, or `/releases/platform/<version>`."""
         version = quote(event.version, safe="")
         configuration = release_audience(event)
-        if configuration is None:
-            path = f"/platform/releases/{version}"
-        else:
-            path = f"/configurations/{quote(configuration, safe='')}/releases/{version}"
-        if self.portal_url:
-            return check_link(f"{self.portal_url.rstrip('/')}{path}")
-        return check_link(f"{self.updates_url.rstrip('/')}/v1{path}")
+        code = "platform" if configuration is None else quote(configuration, safe="")
+        return check_link(public_link(self.public_url, f"/releases/{code}/{version}"))
+
+    def settings(self) -> str:
+        return check_link(public_link(self.public_url, SETTINGS_PAGE))
 
     def unsubscribe(self, account_id: uuid.UUID) -> str:
-        return check_link(f"{self.unsubscribe_url.rstrip('/')}{UNSUBSCRIBE_PATH}?token={sign(self.secret, account_id)}")
+        return check_link(public_link(self.public_url, f"{UNSUBSCRIBE_PAGE}?token={sign(self.secret, account_id)}"))
 
 
-def release_email(event: ReleasePublished, owner: Owner, *, page_url: str, unsubscribe_url: str) -> EmailRequest:
+def release_email(
+    event: ReleasePublished, owner: Owner, *, page_url: str, unsubscribe_url: str, settings_url: str
+) -> EmailRequest:
     """UPD-3: the owner of a subscriber registered for the configuration (a platform release: with any active
     product) learns of the release, in the owner's language, with a link that stops these e-mails."""
     language = pick_language(owner.language)
@@ -99,6 +100,7 @@ def release_email(event: ReleasePublished, owner: Owner, *, page_url: str, unsub
             "whats_new": plain_summary(event.whats_new),
             "page_url": check_link(page_url),
             "unsubscribe_url": unsubscribe_url,
+            "settings_url": check_link(settings_url),
             "subscribers": [{"name": name, "code": code} for name, code in owner.subscribers],
         },
     )

@@ -1,5 +1,5 @@
-"""E-mail templates (Jinja2): `templates/<template>/<language>/{subject.txt,body.txt,body.html}.j2`; and the
-few web pages of this service: `templates/_pages/<language>/<page>.html.j2`."""
+"""E-mail templates (Jinja2): `templates/<template>/<language>/{subject.txt,body.txt,body.html}.j2` (the pages people
+open from the e-mails are the portal's)."""
 
 from __future__ import annotations
 
@@ -52,6 +52,3 @@ class Renderer:
             text=self.env.get_template(f"{folder}/body.txt.j2").render(values),
             html=self.env.get_template(f"{folder}/body.html.j2").render(values),
         )
-
-    def page(self, page: str, language: str, context: Mapping[str, Any]) -> str:
-        return self.env.get_template(f"_pages/{language}/{page}.html.j2").render({**context, "language": language})

@@ -45,6 +45,7 @@ from services.portal.pages import (
     help_page,
     home,
     invitations,
+    notifications,
     operator,
     operator_numbers,
     operator_partners,
@@ -133,6 +134,7 @@ def setup_pages(app: web.Application) -> None:
         operator_numbers,
         operator_partners,
         operator_releases,
+        notifications,
     ):
         app.router.add_routes(module.routes)
     app.router.add_static("/static", STATIC, append_version=False)

@@ -53,7 +53,7 @@ async def error_pages(request: web.Request, handler: Handler) -> web.StreamRespo
     except LoginRequired as exc:
         response = redirect(login_url(exc.next_path))
         if request.get(ENDED):
-            request.app[SESSIONS].clear_cookie(response)
+            request.app[SESSIONS].clear_cookie(request, response)
         return response
     except PartnerLoginRequired as exc:
         return redirect(f"/partner/{exc.partner_id}/login?" + urlencode({"next": exc.next_path}))
@@ -100,9 +100,9 @@ async def sessions(request: web.Request, handler: Handler) -> web.StreamResponse
     response = await handler(request)
     new = request.get(SET_SESSION)
     if request.get(SESSION) is new and isinstance(new, Session):
-        store.set_cookie(response, new)
+        store.set_cookie(request, response, new)
     elif request.get(ENDED):
-        store.clear_cookie(response)
+        store.clear_cookie(request, response)
     return response
 
 

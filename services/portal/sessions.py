@@ -1,7 +1,9 @@
 """Server-side sessions: the browser holds only a random 256-bit id; everything else stays here.
 
-- The cookie is `__Host-its_session` (Secure, behind TLS) or `its_session` (plain-http development),
-  HttpOnly, SameSite=Lax, Path=/. The database keeps only the id's SHA-256.
+- The cookie is `__Host-its_session` (Secure) whenever the browser reached the portal over https: through the
+  gateway (a trusted proxy, `ITS_TRUSTED_PROXIES`, saying `X-Forwarded-Proto: https`, as under `make run`), over TLS
+  of its own, or always with `ITS_PORTAL_SECURE_COOKIES`; else `its_session` (plain-http development, where
+  browsers refuse `__Host-` cookies). HttpOnly, SameSite=Lax, Path=/. The database keeps only the id's SHA-256.
 - The user's access and refresh tokens are sealed (AES-GCM) with a key derived from the id, so a copy
   of the sessions table alone opens no account; they never reach the browser.
 - Logging in always starts a new session (a new id), so an id planted before login is worth nothing;
@@ -15,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import ipaddress
 import json
 import secrets
 import uuid
@@ -29,6 +32,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from services.portal import i18n, store
 from services.portal.settings import PortalSettings
 from shared.db import Pool
+from shared.forwarded import Network
 
 PLAIN_COOKIE = "its_session"
 SECURE_COOKIE = "__Host-its_session"
@@ -129,27 +133,32 @@ class Sessions:
     def __init__(self, pool: Pool, settings: PortalSettings) -> None:
         self.pool, self.settings = pool, settings
 
-    @property
-    def cookie_name(self) -> str:
-        return SECURE_COOKIE if self.settings.portal_secure_cookies else PLAIN_COOKIE
+    def secure(self, request: web.Request) -> bool:
+        """The portal's cookies are Secure (and the session's `__Host-`) for this request: see the module."""
+        return self.settings.portal_secure_cookies or reached_over_https(request, self.settings.trusted_proxies)
 
-    def set_cookie(self, response: web.StreamResponse, session: Session) -> None:
+    def cookie_name(self, request: web.Request) -> str:
+        return SECURE_COOKIE if self.secure(request) else PLAIN_COOKIE
+
+    def set_cookie(self, request: web.Request, response: web.StreamResponse, session: Session) -> None:
+        secure = self.secure(request)
         response.set_cookie(
-            self.cookie_name,
+            SECURE_COOKIE if secure else PLAIN_COOKIE,
             _b64(session.raw_id),
             path="/",
             httponly=True,
-            secure=self.settings.portal_secure_cookies,
+            secure=secure,
             samesite="Lax",
         )
 
-    def clear_cookie(self, response: web.StreamResponse) -> None:
+    def clear_cookie(self, request: web.Request, response: web.StreamResponse) -> None:
+        secure = self.secure(request)
         response.del_cookie(
-            self.cookie_name, path="/", secure=self.settings.portal_secure_cookies, httponly=True, samesite="Lax"
+            SECURE_COOKIE if secure else PLAIN_COOKIE, path="/", secure=secure, httponly=True, samesite="Lax"
         )
 
     async def load(self, request: web.Request) -> Session | None:
-        raw_id = _unb64(request.cookies.get(self.cookie_name, ""))
+        raw_id = _unb64(request.cookies.get(self.cookie_name(request), ""))
         if raw_id is None:
             return None
         id_hash, now = _id_hash(raw_id), _now()
@@ -261,6 +270,23 @@ class Sessions:
             return now + timedelta(minutes=self.settings.anonymous_session_minutes)
         idle = now + timedelta(minutes=self.settings.session_idle_minutes)
         return min(idle, created_at + timedelta(hours=self.settings.session_max_hours))
+
+
+def reached_over_https(request: web.Request, trusted: tuple[Network, ...]) -> bool:
+    """The browser's request came over https: TLS to this process, or a trusted proxy (the gateway) says so in
+    `X-Forwarded-Proto` (the value of the last hop, the one the proxy set). An untrusted peer's header says nothing."""
+    if request.secure:
+        return True
+    try:
+        peer = ipaddress.ip_address(request.remote or "")
+    except ValueError:
+        return False
+    if isinstance(peer, ipaddress.IPv6Address) and peer.ipv4_mapped is not None:
+        peer = peer.ipv4_mapped
+    if not any(peer.version == network.version and peer in network for network in trusted):
+        return False
+    said = ",".join(request.headers.getall("X-Forwarded-Proto", []))
+    return said.rsplit(",", 1)[-1].strip().lower() == "https"
 
 
 def _now() -> datetime:

@@ -20,8 +20,9 @@ class PortalSettings(BaseServiceSettings):
     notifications_url: str = "http://127.0.0.1:8105"
     # Seconds to wait for a service before showing the "temporarily unavailable" page.
     service_timeout: float = Field(default=10.0, gt=0)
-    # Behind TLS: the session cookie is `__Host-its_session` and Secure. Plain-http local development
-    # leaves it off (browsers refuse `__Host-` cookies without Secure), and the cookie is `its_session`.
+    # The session cookie is `__Host-its_session` and Secure whenever a request came over https (the gateway, a
+    # trusted proxy, says so: services/portal/sessions.py); on: always, whatever the proxy says. Plain-http local
+    # development without the gateway gets `its_session` (browsers refuse `__Host-` cookies without Secure).
     portal_secure_cookies: bool = False
     # The proxies (addresses or CIDRs, comma-separated) whose X-Forwarded-For names the client: the gateway. The
     # portal passes the browser's address on to identity (which must trust the portal), which throttles logins

@@ -29,7 +29,7 @@ def _signer(request: web.Request) -> LinkSigner:
     settings = request.app[SETTINGS]
     return LinkSigner(
         settings.download_link_secret.get_secret_value().encode(),
-        settings.download_base_url,
+        settings.public_url,
         settings.download_link_seconds,
     )
 

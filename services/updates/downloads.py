@@ -15,16 +15,18 @@ from services.updates.access import SubscriberAccess
 from services.updates.api_models import ConfigurationEntitlement, DownloadStatus, Entitlements, HeldProduct, SignedLink
 from services.updates.entitlement import Decision
 from shared.db import Pool
+from shared.settings import public_link
 
 S = TypeVar("S", bound=DownloadStatus)
 
 
 @dataclass(frozen=True)
 class LinkSigner:
-    """Signs download links valid `seconds` from the access's moment, pointing at `base_url` (settings)."""
+    """Signs download links valid `seconds` from the access's moment, at the system's public address (ITS_PUBLIC_URL:
+    `<public_url>/dl/…`, the gateway's download location)."""
 
     secret: bytes
-    base_url: str
+    public_url: str
     seconds: int
 
     def expires(self, access: SubscriberAccess) -> int:
@@ -34,7 +36,7 @@ class LinkSigner:
         path = links.sign_link(
             self.secret, kit_id=kit_id, sha256=sha256, name=name, subscriber_id=access.subscriber.id, expires=expires
         )
-        return self.base_url.rstrip("/") + path
+        return public_link(self.public_url, path)
 
 
 async def kit_link(pool: Pool, access: SubscriberAccess, signer: LinkSigner, kit_id: uuid.UUID) -> SignedLink:

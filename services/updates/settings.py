@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import Field, SecretStr, model_validator
 
-from shared.settings import BaseServiceSettings, TimeZoneName
+from shared.settings import DEFAULT_PUBLIC_URL, BaseServiceSettings, PublicUrl, TimeZoneName
 
 DEV_LINK_SECRET = "dev-only-download-link-secret-change-me"  # noqa: S105 (refused in production)
 
@@ -30,8 +30,9 @@ class UpdatesSettings(BaseServiceSettings):
     # Signed download links (UPD-4): HMAC key shared by every replica (and nginx's verifier), link lifetime.
     download_link_secret: SecretStr = SecretStr(DEV_LINK_SECRET)
     download_link_seconds: int = Field(default=600, ge=10, le=86_400)
-    # Where signed links point: this service's own address by default; a CDN or nginx in front in production.
-    download_base_url: str = "http://127.0.0.1:8104"
+    # The system's address as people reach it (ITS_PUBLIC_URL, the gateway): signed links are `<it>/dl/…`, which
+    # the gateway serves from the kits' storage after asking this service to verify the link (deploy/nginx).
+    public_url: PublicUrl = DEFAULT_PUBLIC_URL
     # Keygen's alternative to UPD-4's "current month": releases published while the subscriber was covered
     # stay downloadable after the coverage ends. Off: the source document's rule is the current month.
     keep_covered_releases: bool = False

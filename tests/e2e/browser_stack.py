@@ -22,10 +22,10 @@ from tests.infra import ROOT, ServiceProcess, TestStack, free_port
 async def portal_fixture(
     migrated: TestStack, smtp_sink: int, services: dict[str, ServiceProcess]
 ) -> AsyncIterator[ServiceProcess]:
-    """The portal as a process behind TLS (secure cookies, the client address from the gateway, which it trusts)."""
+    """The portal as a process behind the gateway, which it trusts: the client's address, and https (X-Forwarded-Proto)
+    for the `__Host-` Secure session cookie."""
     env = migrated.env(
         ITS_SMTP_PORT=str(smtp_sink),
-        ITS_PORTAL_SECURE_COOKIES="true",
         ITS_TRUSTED_PROXIES="127.0.0.1",  # the gateway
         **{f"ITS_{name.upper()}_URL": process.url for name, process in services.items()},
     )
@@ -50,12 +50,15 @@ async def portal_fixture(
 
 @pytest.fixture(name="site", scope="module")
 async def site_fixture(
-    services: dict[str, ServiceProcess], portal: ServiceProcess, tmp_path_factory: pytest.TempPathFactory
+    services: dict[str, ServiceProcess],
+    portal: ServiceProcess,
+    tmp_path_factory: pytest.TempPathFactory,
+    gateway_port: int,
 ) -> AsyncIterator[str]:
-    """The gateway in front of them: its https URL."""
+    """The gateway in front of them: its https URL, the services' public address (ITS_PUBLIC_URL)."""
     directory = tmp_path_factory.mktemp("browser-gateway")
     cert, key = ensure_dev_cert(directory / "tls")
     upstreams = {name: f"127.0.0.1:{process.port}" for name, process in [*services.items(), ("portal", portal)]}
-    site = Site(free_port(), free_port(), cert, key, directory / "kits", directory / "log", upstreams)
+    site = Site(gateway_port, free_port(), cert, key, directory / "kits", directory / "log", upstreams)
     async with running(directory / "nginx", site) as url:
         yield url

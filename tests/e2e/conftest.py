@@ -5,19 +5,28 @@ from __future__ import annotations
 
 import email
 import email.policy
+import re
 from collections.abc import AsyncIterator
 from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
 
-from tests.infra import ServiceProcess, TestStack, service_processes
+from tests.infra import ServiceProcess, TestStack, free_port, service_processes
 
 
 @pytest.fixture(scope="session")
-async def services(migrated: TestStack, smtp_sink: int) -> AsyncIterator[dict[str, ServiceProcess]]:
+def gateway_port() -> int:
+    """The https port of the browser tests' gateway (tests/e2e/browser_stack.py), chosen before the services start:
+    their e-mails' links point there (ITS_PUBLIC_URL)."""
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+async def services(migrated: TestStack, smtp_sink: int, gateway_port: int) -> AsyncIterator[dict[str, ServiceProcess]]:
     # identity believes the X-Forwarded-For of the portal (tests/e2e/browser_stack.py), as deployments do.
-    processes = service_processes(migrated, smtp_sink, ITS_TRUSTED_PROXIES="127.0.0.1")
+    public_url = f"https://127.0.0.1:{gateway_port}"
+    processes = service_processes(migrated, smtp_sink, public_url, ITS_TRUSTED_PROXIES="127.0.0.1")
     try:
         for process in processes.values():
             await process.start()
@@ -25,6 +34,13 @@ async def services(migrated: TestStack, smtp_sink: int) -> AsyncIterator[dict[st
     finally:
         for process in processes.values():
             await process.stop()
+
+
+def link_token(text: str, page: str) -> str:
+    """The token of the one e-mail link to the portal's `page` ("/verify-email", "/invitation", "/reset-password")
+    in `text`: what the portal's page passes on to identity's API."""
+    [token] = re.findall(rf"https?://\S+{re.escape(page)}\?token=([A-Za-z0-9_-]+)", text)
+    return str(token)
 
 
 def read_mail(mail_dir: Path, to: str) -> list[EmailMessage]:

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import html
 import re
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +86,67 @@ async def publish_release(api: Portal, updates_url: str, operator: str, configur
     return kits
 
 
+_LINK = re.compile(r"https?://[^\s<>\"']+")
+
+
+def email_links(message: EmailMessage) -> list[str]:
+    """Every link of the e-mail, once: in its text, its HTML's hrefs and its List-Unsubscribe header."""
+    html_part = message.get_body(preferencelist=("html",))
+    assert html_part is not None
+    hrefs = [html.unescape(href) for href in re.findall(r'href="([^"]+)"', str(html_part.get_content()))]
+    header = [str(message["List-Unsubscribe"]).strip("<>")] if message["List-Unsubscribe"] else []
+    found = [link.rstrip(".,;:)") for link in _LINK.findall(body_text(message))] + hrefs + header
+    return list(dict.fromkeys(found))
+
+
+async def open_every_link(page: Page, site: str, message: EmailMessage) -> list[str]:
+    """Issue 17: each link of the e-mail starts with the public address (the gateway) and opens a page of the
+    portal there (HTML, 200), not a service's JSON. The links, in the order opened."""
+    links = email_links(message)
+    assert links, message["Subject"]
+    for link in links:
+        assert link.startswith(f"{site}/"), (link, site)
+        response = await page.goto(link)
+        assert response is not None and response.status == 200, (link, response and response.status)
+        assert response.headers["content-type"].startswith("text/html"), link
+    return links
+
+
+async def release_news_links_lead_to_the_portal(page: Page, site: str, mail_dir: Path, email: str) -> None:
+    """The release e-mail's links: the release's page, the notification settings, and the unsubscribe page, which
+    turns release news off in the reader's language; the settings page then shows them off."""
+    messages = await wait_for(
+        lambda: [m for m in read_mail(mail_dir, email) if m["List-Unsubscribe"]], timeout=30, what="the release e-mail"
+    )
+    links = await open_every_link(page, site, messages[0])
+    [unsubscribe] = [link for link in links if "/unsubscribe?token=" in link]
+    assert any("/releases/" in link for link in links) and f"{site}/notifications" in links
+    await page.goto(unsubscribe)
+    await expect(page.get_by_role("heading", name="Stop e-mails about new releases?")).to_be_visible()
+    await snap(page, "unsubscribe")
+    await page.get_by_role("button", name="Yes, stop these e-mails").click()
+    await expect(page.get_by_role("heading", name="You are unsubscribed")).to_be_visible()
+    await page.goto(f"{site}/notifications")
+    await expect(page.get_by_label("Send me e-mails about new releases")).not_to_be_checked()
+    await snap(page, "notification-settings")
+
+
+async def password_reset_link_leads_to_the_portal(page: Page, site: str, mail_dir: Path, email: str) -> None:
+    async with (
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=False)) as http,
+        http.post(f"{site}/api/identity/v1/password-resets", json={"email": email}) as response,
+    ):
+        assert response.status == 202, await response.text()
+    [message] = await wait_for(
+        lambda: [m for m in read_mail(mail_dir, email) if "/reset-password?token=" in body_text(m)],
+        timeout=30,
+        what="the password reset e-mail",
+    )
+    [link] = await open_every_link(page, site, message)
+    assert "/reset-password?token=" in link
+    await expect(page.get_by_label("New password", exact=True)).to_be_visible()
+
+
 async def sign_up_and_verify(page: Page, site: str, mail_dir: Path) -> tuple[str, str]:
     login = f"jo{uuid.uuid4().hex[:8]}"
     email = f"{login}@example.com"
@@ -98,9 +161,8 @@ async def sign_up_and_verify(page: Page, site: str, mail_dir: Path) -> tuple[str
     await snap(page, "signup-done")
 
     [message] = await wait_for(lambda: read_mail(mail_dir, email), timeout=30, what="the verification e-mail")
-    [token] = re.findall(r"(?:verify-email\?token=|/v1/email-verifications/)([A-Za-z0-9_-]+)", body_text(message))
-    # The services here have no portal address configured, so the mail links to identity: open the portal's page.
-    await page.goto(f"{site}/verify-email?token={token}")
+    [link] = await open_every_link(page, site, message)  # the portal's page, through the gateway
+    assert "/verify-email?token=" in link
     await expect(page.get_by_text(f"The address {email} is verified")).to_be_visible()
     await snap(page, "verify-email")
     return login, email
@@ -155,12 +217,11 @@ async def invite_a_colleague(page: Page, site: str, browser: Browser, mail_dir: 
     await snap(page, "invitations")
 
     [message] = await wait_for(lambda: read_mail(mail_dir, email), timeout=30, what="the invitation e-mail")
-    [token] = re.findall(r"(?:invitation\?token=|/v1/invitations/)([A-Za-z0-9_-]+)", body_text(message))
     context = await browser.new_context(ignore_https_errors=True, viewport=VIEWPORT, locale="en-US")
     try:
         theirs = await context.new_page()
-        # As with verification: the mail links to identity here, so the colleague opens the portal's page.
-        await theirs.goto(f"{site}/invitation?token={token}")
+        [link] = await open_every_link(theirs, site, message)
+        assert "/invitation?token=" in link
         await expect(theirs.get_by_text("invites Nina Colleague")).to_be_visible()
         await snap(theirs, "invitation")
         await theirs.get_by_label("Login", exact=True).fill(colleague)
@@ -261,6 +322,9 @@ async def test_a_subscriber_signs_up_invites_registers_and_downloads_a_kit_cover
             saved = await download.path()
             data = await asyncio.to_thread(saved.read_bytes)
             assert hashlib.sha256(data).hexdigest() == hashlib.sha256(content).hexdigest()
+
+            await release_news_links_lead_to_the_portal(page, site, mail_dir, email)
+    await password_reset_link_leads_to_the_portal(page, site, mail_dir, email)
 
 
 async def test_the_login_form_works_with_the_keyboard_alone(site: str, page: Page, api: Portal) -> None:

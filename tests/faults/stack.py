@@ -143,11 +143,10 @@ def _size(path: Path) -> int:
 def service_env(stack: TestStack, ports: dict[str, int], smtp_port: int, **extra: str) -> dict[str, str]:
     identity = f"http://127.0.0.1:{ports['identity']}"
     return stack.env(
-        ITS_PUBLIC_URL=identity,
         ITS_JWKS_URL=f"{identity}/.well-known/jwks.json",
         ITS_SMTP_PORT=str(smtp_port),
         ITS_KITS_DIR=str(stack.var_dir / "kits"),
-        ITS_DOWNLOAD_BASE_URL=f"http://127.0.0.1:{ports['updates']}",
+        ITS_PUBLIC_URL=f"http://127.0.0.1:{ports['updates']}",  # updates serves /dl/ as the gateway does
         **{f"ITS_{name.upper()}_URL": f"http://127.0.0.1:{port}" for name, port in ports.items()},
         **extra,
     )

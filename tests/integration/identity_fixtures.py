@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -12,11 +13,30 @@ from services.identity.app import SCHEMA, IdentitySettings, create_app
 from shared.keys import POOL
 from tests.infra import RunningApp, TestStack
 
+# The system's public address in these tests: identity's e-mail links open the portal's pages there.
+PUBLIC_URL = "https://its.test"
+# The portal's page behind each e-mail link → identity's API the page calls with the link's token.
+API_OF_PAGE = {"/verify-email": "/v1/email-verifications", "/invitation": "/v1/invitations"}
+
+
+def link_token(link: str, page: str) -> str:
+    """The token of an e-mail link to the portal's `page` (e.g. '/reset-password'), checked to be one."""
+    parts = urlsplit(link)
+    assert f"{parts.scheme}://{parts.netloc}" == PUBLIC_URL and parts.path == page, link
+    [token] = parse_qs(parts.query)["token"]
+    return token
+
+
+def api_path(link: str) -> str:
+    """identity's API path for an e-mail link (what the portal's page calls): `/v1/invitations/<token>`, …"""
+    page = urlsplit(link).path
+    return f"{API_OF_PAGE[page]}/{link_token(link, page)}"
+
 
 @pytest.fixture(scope="module")
 async def identity(migrated: TestStack) -> AsyncIterator[RunningApp]:
     # Each test names its own client address (X-Forwarded-For) so throttling never leaks between tests.
-    settings = IdentitySettings(trusted_proxies=["127.0.0.1"], public_url="http://identity.test")
+    settings = IdentitySettings(trusted_proxies=["127.0.0.1"], public_url=PUBLIC_URL)
     async with RunningApp(create_app(settings)) as running:
         yield running
 

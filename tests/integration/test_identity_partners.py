@@ -14,7 +14,7 @@ import jwt
 from services.identity.bootstrap import ensure_account
 from services.identity.settings import IdentitySettings
 from tests.infra import ROOT, RunningApp, TestStack
-from tests.integration.identity_fixtures import address, identity, new_account, unique
+from tests.integration.identity_fixtures import address, api_path, identity, new_account, unique
 
 __all__ = ["identity"]
 
@@ -196,7 +196,6 @@ async def staff_token(app: RunningApp, login: str, password: str, partner_id: st
 
 
 async def partner_invitation_link(app: RunningApp, invitation_id: str) -> str:
-    from urllib.parse import urlparse
 
     from shared.keys import POOL
 
@@ -207,7 +206,7 @@ async def partner_invitation_link(app: RunningApp, invitation_id: str) -> str:
             invitation_id,
         )
     assert envelope["data"]["partner_id"] is not None and envelope["data"]["subscriber_id"] is None
-    return str(urlparse(envelope["data"]["invitation_url"]).path)
+    return api_path(envelope["data"]["invitation_url"])
 
 
 async def test_partner_staff_are_invited_like_subscriber_users(identity: RunningApp, stack: TestStack) -> None:

@@ -6,14 +6,13 @@ import asyncio
 import re
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlparse
 
 import jwt
 
 from shared.clock import RELOAD_SECONDS, TestClock
 from shared.keys import POOL
 from tests.infra import RunningApp, TestStack
-from tests.integration.identity_fixtures import address, identity, new_account, outbox_events, unique
+from tests.integration.identity_fixtures import address, api_path, identity, new_account, outbox_events, unique
 
 __all__ = ["identity"]
 
@@ -68,7 +67,7 @@ async def person(app: RunningApp, *, verified: bool = True, **overrides: Any) ->
     account["addr"] = address()
     if verified:
         [event] = await outbox_events(app, "identity.email.verification_requested", account["id"])
-        async with app.http.get(urlparse(event["data"]["verification_url"]).path) as response:
+        async with app.http.get(api_path(event["data"]["verification_url"])) as response:
             assert response.status == 200
     someone = Person(app, account, {})
     status, _ = await someone.login()
@@ -83,7 +82,7 @@ async def invitation_link(app: RunningApp, invitation_id: str) -> str:
             "AND envelope->'data'->>'invitation_id' = $1 ORDER BY created_at",
             invitation_id,
         )
-    return str(urlparse(rows[-1]["envelope"]["data"]["invitation_url"]).path)
+    return api_path(rows[-1]["envelope"]["data"]["invitation_url"])
 
 
 async def invite(owner: Person, email: str, its_access: bool = True, full_name: str = "Bob Smith") -> dict[str, Any]:

@@ -7,7 +7,6 @@ import html
 import re
 from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import urlparse
 
 import aiohttp
 import pytest
@@ -17,7 +16,7 @@ from services.portal.sessions import PLAIN_COOKIE, Tokens, _id_hash, _seal, _unb
 from shared.keys import POOL
 from shared.migrate import migrate
 from tests.infra import RunningApp, ServiceProcess, TestStack, free_port
-from tests.integration.identity_fixtures import address, identity, new_account, outbox_events
+from tests.integration.identity_fixtures import address, identity, link_token, new_account, outbox_events
 from tests.integration.test_identity_subscribers import invite, person
 
 __all__ = ["identity"]
@@ -227,7 +226,7 @@ async def test_the_verification_link_lands_on_the_portal(browser: Browser, ident
     """Rule ACC-2: the portal's /verify-email page verifies the address once."""
     account = await registered(identity)
     [event] = await outbox_events(identity, "identity.email.verification_requested", account["id"])
-    token = urlparse(event["data"]["verification_url"]).path.rsplit("/", 1)[-1]
+    token = link_token(event["data"]["verification_url"], "/verify-email")  # the portal's page, at the public URL
     page = await browser.get(f"/verify-email?token={token}")
     assert page.status == 200 and f"The address {account['email']} is verified" in page.text
     page = await browser.get(f"/verify-email?token={token}")
@@ -242,7 +241,7 @@ async def test_a_forgotten_password_is_reset_through_the_portal(browser: Browser
     page = await browser.post("/forgot-password", {"email": account["email"]})
     assert page.status == 200 and "a link to reset its password has been sent" in page.text
     [event] = await outbox_events(identity, "identity.password.reset_requested", account["id"])
-    token = urlparse(event["data"]["reset_url"]).path.rsplit("/", 1)[-1]
+    token = link_token(event["data"]["reset_url"], "/reset-password")
 
     page = await browser.get(f"/reset-password?token={token}")
     assert page.status == 200 and labelled(page)

@@ -35,9 +35,10 @@ def test_the_portal_runs_behind_the_gateway_with_secure_cookies_and_every_servic
     assert job["spec"]["template"]["spec"]["containers"][0]["command"] == ["python", "-m", "services.portal", "migrate"]
 
 
-def test_identity_links_open_the_portal_in_deployments() -> None:
+def test_the_links_start_with_one_public_address_in_deployments() -> None:
     config = yaml.safe_load((K8S / "config.yaml").read_text())
-    assert config["data"]["ITS_PORTAL_URL"].startswith("https://")
+    assert config["data"]["ITS_PUBLIC_URL"].startswith("https://")
+    assert "ITS_PORTAL_URL" not in config["data"]
     compose = yaml.safe_load(COMPOSE.read_text())
     portal = compose["services"]["portal"]
     assert portal["environment"]["ITS_SERVICE"] == "portal"

@@ -23,11 +23,10 @@ from services.notifications.unsubscribe import BadToken, sign, verify
 from shared.events.updates import ReleasePublished
 
 SECRET = b"unit-test-unsubscribe-secret"
-LINKS = ReleaseLinks(
-    portal_url=None, updates_url="http://updates.test:8104/", unsubscribe_url="https://mail.test", secret=SECRET
-)
-PAGE = "https://portal.test/configurations/ACC/releases/3.0.41.60"
-UNSUBSCRIBE = "https://mail.test/v1/unsubscribe?token=u1.abc.def"
+LINKS = ReleaseLinks(public_url="https://its.test", secret=SECRET)
+PAGE = "https://its.test/releases/ACC/3.0.41.60"
+UNSUBSCRIBE = "https://its.test/unsubscribe?token=u1.abc.def"
+SETTINGS = "https://its.test/notifications"
 
 
 def release(**changes: Any) -> ReleasePublished:
@@ -62,7 +61,7 @@ def owner(language: str = "en", **changes: Any) -> Owner:
 
 
 def render(event: ReleasePublished, to: Owner) -> RenderedEmail:
-    request = release_email(event, to, page_url=PAGE, unsubscribe_url=UNSUBSCRIBE)
+    request = release_email(event, to, page_url=PAGE, unsubscribe_url=UNSUBSCRIBE, settings_url=SETTINGS)
     return Renderer().render(request.template, request.language, request.context)
 
 
@@ -84,20 +83,20 @@ def test_prereleases_are_not_announced() -> None:
     assert not announces(release(prerelease=True))
 
 
-def test_the_release_page_is_the_portals_when_it_has_an_address_else_updates_own() -> None:
-    assert LINKS.page(release()) == "http://updates.test:8104/v1/configurations/ACC/releases/3.0.41.60"
-    assert LINKS.page(platform_release()) == "http://updates.test:8104/v1/platform/releases/8.3.25.1345"
-    portal = ReleaseLinks(portal_url="https://its.example/", updates_url="x", unsubscribe_url="x", secret=SECRET)
-    assert portal.page(release()) == "https://its.example/configurations/ACC/releases/3.0.41.60"
-    assert portal.page(release(configuration="A/B C", version="1.0 ?x")) == (
-        "https://its.example/configurations/A%2FB%20C/releases/1.0%20%3Fx"
+def test_the_links_are_the_portals_pages_at_the_public_address() -> None:
+    assert LINKS.page(release()) == "https://its.test/releases/ACC/3.0.41.60"
+    assert LINKS.page(platform_release()) == "https://its.test/releases/platform/8.3.25.1345"
+    assert LINKS.settings() == SETTINGS
+    behind_a_prefix = ReleaseLinks(public_url="https://its.example/its", secret=SECRET)
+    assert behind_a_prefix.page(release(configuration="A/B C", version="1.0 ?x")) == (
+        "https://its.example/its/releases/A%2FB%20C/1.0%20%3Fx"
     )
 
 
 def test_each_account_has_its_own_unsubscribe_link() -> None:
     first, second = uuid.uuid4(), uuid.uuid4()
     link = LINKS.unsubscribe(first)
-    assert link == f"https://mail.test/v1/unsubscribe?token={sign(SECRET, first)}"
+    assert link == f"https://its.test/unsubscribe?token={sign(SECRET, first)}"
     assert link != LINKS.unsubscribe(second)
     assert verify(SECRET, link.rpartition("token=")[2]) == first
 
@@ -175,14 +174,16 @@ def test_greets_by_login_without_a_full_name_and_leaves_out_what_the_release_has
 )
 def test_an_owner_who_cannot_be_written_to_is_unsendable(changes: dict[str, Any], reason: str) -> None:
     with pytest.raises(Unsendable, match=reason):
-        release_email(release(), owner(**changes), page_url=PAGE, unsubscribe_url=UNSUBSCRIBE)
+        release_email(release(), owner(**changes), page_url=PAGE, unsubscribe_url=UNSUBSCRIBE, settings_url=SETTINGS)
 
 
 def test_only_web_links_go_into_the_release_email() -> None:
     with pytest.raises(Unsendable):
-        release_email(release(), owner(), page_url="javascript:alert(1)", unsubscribe_url=UNSUBSCRIBE)
+        release_email(
+            release(), owner(), page_url="javascript:alert(1)", unsubscribe_url=UNSUBSCRIBE, settings_url=SETTINGS
+        )
     with pytest.raises(Unsendable):
-        release_email(release(), owner(), page_url=PAGE, unsubscribe_url="mailto:x@y.z")
+        release_email(release(), owner(), page_url=PAGE, unsubscribe_url="mailto:x@y.z", settings_url=SETTINGS)
 
 
 # ---- what's new, as plain text ------------------------------------------------------------------------
@@ -321,8 +322,9 @@ def test_production_refuses_the_development_unsubscribe_secret() -> None:
     ("changes", "message"),
     [
         ({"unsubscribe_secret": "short"}, "at least 16"),
-        ({"portal_url": "its.example.com"}, "web address"),
-        ({"notifications_public_url": "ftp://mail.example"}, "web address"),
+        ({"public_url": "its.example.com"}, "web address"),
+        ({"public_url": "ftp://mail.example"}, "web address"),
+        ({"public_url": "https://its.example.com/?x=1"}, "web address"),
     ],
 )
 def test_settings_refuse_what_would_break_the_links(changes: dict[str, Any], message: str) -> None:

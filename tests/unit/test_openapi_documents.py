@@ -268,9 +268,10 @@ def test_the_reset_form_documents_the_fields_its_handler_reads() -> None:
     assert resolve(document, body["multipart/form-data"]["schema"])["required"] == ["new_password"]
 
 
-def test_unsubscribe_documents_a_page_and_a_problem_for_its_403() -> None:
+def test_unsubscribe_is_an_api_for_the_portals_page_with_a_problem_for_its_403() -> None:
+    """The page people open from the e-mail is the portal's (issue 17); notifications answers it JSON."""
     document = build_openapi(SERVICES["notifications"])
     for method in ("get", "post"):
         responses = document["paths"]["/v1/unsubscribe"][method]["responses"]
-        assert set(responses["200"]["content"]) == {"text/html"}
-        assert set(responses["403"]["content"]) == {"text/html", "application/problem+json"}
+        assert set(responses["200"]["content"]) == {"application/json"}
+        assert set(responses["403"]["content"]) == {"application/problem+json"}

@@ -117,14 +117,35 @@ def test_tokens_are_sealed_with_a_key_only_the_cookie_gives() -> None:
         _unseal(raw, _id_hash(other), sealed)
 
 
-def _cookie(settings: PortalSettings) -> str:
+def _cookie(settings: PortalSettings, headers: dict[str, str] | None = None, peer: str = "127.0.0.1") -> str:
     sessions = Sessions(None, settings)  # type: ignore[arg-type]  # no database needed to set a cookie
     raw = bytes(32)
     row = SessionRow(_id_hash(raw), None, None, None, None, "en", False, b"s" * 32, *([None] * 3))  # type: ignore[arg-type]
     response = web.Response()
-    sessions.set_cookie(response, Session(raw, row, None))
+    request = make_mocked_request("GET", "/", headers=headers or {}).clone(remote=peer)
+    sessions.set_cookie(request, response, Session(raw, row, None))
     [morsel] = response.cookies.values()
     return morsel.OutputString()
+
+
+@pytest.mark.parametrize(
+    ("trusted", "peer", "proto", "secure"),
+    [
+        ("127.0.0.1", "127.0.0.1", "https", True),  # the gateway (make run, deployments) says https
+        ("127.0.0.1", "127.0.0.1", "http", False),  # the gateway's plain port: it only redirects, but still
+        ("127.0.0.1", "127.0.0.1", "http, https", True),  # the last hop's word counts: the one the gateway set
+        ("127.0.0.1", "127.0.0.1", "https, http", False),
+        ("127.0.0.1", "10.1.2.3", "https", False),  # not a trusted proxy: its header says nothing
+        ("", "127.0.0.1", "https", False),
+        ("127.0.0.1", "127.0.0.1", None, False),  # straight to the portal's plain port
+    ],
+)
+def test_the_session_cookie_is_secure_when_a_trusted_proxy_says_https(
+    trusted: str, peer: str, proto: str | None, secure: bool
+) -> None:
+    cookie = _cookie(PortalSettings(trusted_proxies=trusted), {"X-Forwarded-Proto": proto} if proto else {}, peer=peer)
+    assert cookie.startswith((SECURE_COOKIE if secure else PLAIN_COOKIE) + "=")
+    assert ("Secure" in cookie) is secure
 
 
 def test_the_session_cookie_is_host_prefixed_and_secure_behind_tls() -> None:

@@ -1,10 +1,12 @@
-"""notifications' API as the operator cabinet uses it: the delivery log."""
+"""notifications' API as the portal uses it: the delivery log (the operator cabinet), an account's e-mail
+preferences (the notification settings page) and the unsubscribe link of a release e-mail (its landing page)."""
 
 from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from services.portal.clients.answers import Answer, Client, Listed
+from services.portal.clients.answers import Answer, Client, Listed, parsed
+from services.portal.clients.transport import segment
 
 
 class Delivery(Answer):
@@ -24,7 +26,36 @@ class Delivery(Answer):
     sent_at: str | None = None
 
 
+class Preferences(Answer):
+    """notifications' PreferencesOut: what the account wants to receive."""
+
+    mirrors = ("notifications.PreferencesOut",)
+
+    release_news: bool
+
+
+class Unsubscribing(Answer):
+    """notifications' UnsubscribeOut: an unsubscribe link's account's language and whether it gets release news."""
+
+    mirrors = ("notifications.UnsubscribeOut",)
+
+    language: str | None = None
+    release_news: bool
+
+
 class Notifications(Client):
     async def deliveries(self, token: str, query: dict[str, str]) -> Listed[Delivery]:
         """A page of the log, newest first (`query`: recipient, status, limit, cursor)."""
         return await self.get(Listed[Delivery], "/v1/deliveries?" + urlencode(query), token)
+
+    async def preferences(self, token: str) -> Preferences:
+        return await self.get(Preferences, "/v1/preferences", token)
+
+    async def set_preferences(self, token: str, *, release_news: bool) -> Preferences:
+        return await self.send(Preferences, "PUT", "/v1/preferences", token, {"release_news": release_news})
+
+    async def unsubscribe_link(self, link_token: str, *, confirmed: bool) -> Unsubscribing:
+        """What the e-mail's link does (`confirmed`: turn release news off); no login, the link's token is the
+        permission. A link not signed by notifications: ServiceError 403; a malformed one: 422."""
+        answer = await self.service.call("POST" if confirmed else "GET", f"/v1/unsubscribe?token={segment(link_token)}")
+        return parsed(self.service.name, Unsubscribing, answer)

@@ -77,7 +77,7 @@ async def signup(request: web.Request) -> web.Response:
 @routes.get("/verify-email")
 @routes.get("/verify")
 async def verify_email(request: web.Request) -> web.Response:
-    """The page behind the e-mail's link, when identity points its links at the portal (ITS_PORTAL_URL)."""
+    """The page behind the e-mail's link: identity links here, at the system's public address (ITS_PUBLIC_URL)."""
     title = t(request, "verify.title")
     try:
         result = await request.app[IDENTITY].verify_email(request.query.get("token", ""))

@@ -48,6 +48,6 @@ async def choose_language(request: web.Request) -> web.Response:
         path="/",
         httponly=True,
         samesite="Lax",
-        secure=request.app[SESSIONS].settings.portal_secure_cookies,
+        secure=request.app[SESSIONS].secure(request),
     )
     return response

@@ -1,6 +1,6 @@
 """The invitation link's page (INV-5): accept with the account one is logged in with, or register and accept.
 
-identity builds the link as `<ITS_PORTAL_URL>/invitation?token=…` when the portal's address is set.
+identity builds the link as `<ITS_PUBLIC_URL>/invitation?token=…` (services/identity/links.py).
 """
 
 from __future__ import annotations

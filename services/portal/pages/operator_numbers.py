@@ -21,7 +21,7 @@ from aiohttp import web
 from services.portal import i18n
 from services.portal.clients.catalogue import Batch, BatchAccepted, IssuedBatch
 from services.portal.clients.transport import ServiceError
-from services.portal.keys import CATALOGUE, SETTINGS
+from services.portal.keys import CATALOGUE, SESSIONS
 from services.portal.pages.base import as_user, form_values, language_of, path_uuid, redirect, t
 from services.portal.pages.operator import ISSUE_FIELDS, MAX_ISSUE, product_page
 from services.portal.pages.operator_cabinet import cabinet_page, field_errors, not_for_you, operators_only, refused
@@ -92,7 +92,7 @@ def batch_page_url(batch_id: str, action: str = "page") -> str:
 
 
 def _cookie_name(request: web.Request, batch_id: uuid.UUID) -> str:
-    secure = request.app[SETTINGS].portal_secure_cookies
+    secure = request.app[SESSIONS].secure(request)
     return f"{'__Secure-' if secure else ''}its_batch_{batch_id.hex}"
 
 
@@ -106,7 +106,7 @@ def accepted(request: web.Request, batch: BatchAccepted, action: str) -> web.Res
         path=f"/operator/catalogue/batches/{batch_id}",
         max_age=KEY_COOKIE_DAYS * 86400,
         httponly=True,
-        secure=request.app[SETTINGS].portal_secure_cookies,
+        secure=request.app[SESSIONS].secure(request),
         samesite="Strict",
     )
     return response
