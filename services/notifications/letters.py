@@ -10,14 +10,7 @@ from zoneinfo import ZoneInfo
 
 from services.notifications.addresses import Unsendable, check_link, check_recipient, partner_recipient
 from services.notifications.languages import PARTNER_LANGUAGE
-from services.notifications.wording import (
-    display_name,
-    format_date,
-    format_moment,
-    format_period,
-    name_and_address,
-    organisation_context,
-)
+from services.notifications.wording import display_name, format_moment, name_and_address, organisation_context
 from shared.events.contracts import ContractActivated, MaintenanceActivated, OrganisationErrorReported
 from shared.events.identity import (
     EmailVerificationRequested,
@@ -27,6 +20,7 @@ from shared.events.identity import (
     PasswordResetRequested,
 )
 from shared.events.registration import PartnerAuthorisedProducts
+from shared.formats import format_date, format_period
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,9 @@ from services.notifications.languages import pick_language
 from services.notifications.letters import EmailRequest
 from services.notifications.summary import plain_summary
 from services.notifications.unsubscribe import sign
-from services.notifications.wording import display_name, format_date
+from services.notifications.wording import display_name
 from shared.events.updates import ReleasePublished
+from shared.formats import format_date
 from shared.settings import public_link
 
 # The portal's pages the release e-mails link to, at the system's public address (ITS_PUBLIC_URL): the

@@ -35,7 +35,6 @@ from services.notifications.letters import (
 )
 from services.notifications.mailer import Mailer, SmtpTransport, is_permanent
 from services.notifications.rendering import TEMPLATES, RenderedEmail, Renderer, line_breaks
-from services.notifications.wording import format_period
 from shared.events.contracts import ContractActivated, MaintenanceActivated, Organisation, OrganisationErrorReported
 from shared.events.identity import (
     EmailVerificationRequested,
@@ -45,6 +44,7 @@ from shared.events.identity import (
     PasswordResetRequested,
 )
 from shared.events.registration import PartnerAuthorisedProducts
+from shared.formats import format_period
 from tests.notifications_samples import authorised_products
 
 MOSCOW = ZoneInfo("Europe/Moscow")

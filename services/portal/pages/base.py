@@ -13,12 +13,12 @@ from urllib.parse import urlencode
 import aiohttp_jinja2
 from aiohttp import web
 
-from services.portal import formats, i18n
+from services.portal import i18n
 from services.portal.clients.transport import ServiceDown, ServiceError, Unauthenticated
 from services.portal.csrf import FIELD as CSRF_FIELD
 from services.portal.keys import ENDED, IDENTITY, LANGUAGE, SESSION, SESSIONS, SET_SESSION, SETTINGS
 from services.portal.sessions import Session, Tokens, token_claims
-from shared import forwarded
+from shared import formats, forwarded
 from shared.logging import get_logger
 from shared.parsing import read_form_fields
 

@@ -12,12 +12,13 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from services.portal import formats, i18n
+from services.portal import i18n
 from services.portal.clients.contracts import Coverage, WhyNotListed
 from services.portal.clients.transport import ServiceError
 from services.portal.keys import CONTRACTS, REGISTRATION
 from services.portal.pages.base import as_user, form_values, language_of, logged_in, moment, redirect, render, t
 from services.portal.problems import FORM_PROBLEMS, Slug
+from shared import formats
 
 routes = web.RouteTableDef()
 

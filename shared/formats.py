@@ -1,7 +1,5 @@
-"""Dates, months, moments, sizes and numbers as each of the portal's languages writes them.
-
-services/notifications/wording.py writes the same formats in e-mails (a unit test holds them alike).
-"""
+"""Dates, months, moments, sizes and numbers as each of the system's languages (en, ru) writes them: the portal's
+pages and notifications' e-mails say them alike."""
 
 from __future__ import annotations
 
