@@ -13,10 +13,10 @@ from urllib.parse import urlencode
 import aiohttp_jinja2
 from aiohttp import web
 
-from services.portal import i18n
+from services.portal import csrf, i18n
 from services.portal.clients.transport import ServiceDown, ServiceError, Unauthenticated
 from services.portal.csrf import FIELD as CSRF_FIELD
-from services.portal.keys import ENDED, IDENTITY, LANGUAGE, SESSION, SESSIONS, SET_SESSION, SETTINGS
+from services.portal.keys import ENDED, IDENTITY, LANGUAGE, SESSION, SESSIONS, SET_SESSION, SETTINGS, STATIC_FILES
 from services.portal.sessions import Session, Tokens, token_claims
 from shared import formats, forwarded
 from shared.logging import get_logger
@@ -226,8 +226,9 @@ def render(
         "t": translate,
         "session": session if session is not None and session.logged_in else None,
         "menu": main_menu(session),
+        "static": request.app[STATIC_FILES].url,
         "csrf_field": CSRF_FIELD,
-        "csrf_token": session.csrf_token if session is not None else "",
+        "csrf_token": csrf.masked(session.csrf_token) if session is not None else "",
         "languages": i18n.LANGUAGE_NAMES,
         "here": request.path_qs,
         "moment": lambda value: moment(request, value),
