@@ -194,9 +194,9 @@ ACCOUNT_MENU = [
     ("/maintenance", "maintenance.nav"),
     ("/releases", "releases.nav"),
     ("/users", "users.nav"),
-    ("/profile", "nav.profile"),
-    ("/subscriber", "nav.subscriber"),
     ("/help", "help.nav"),
+    ("/profile", "nav.profile"),  # the person's own: at the menu's end, on the right on a desktop
+    ("/subscriber", "nav.subscriber"),
 ]
 VISITOR_MENU = [("/login", "nav.login"), ("/signup", "nav.signup"), ("/help", "help.nav")]
 
