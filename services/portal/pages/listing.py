@@ -51,10 +51,10 @@ class ListForm:
         defaults = {choice.name: choice.options[0] for choice in self.choices}
         return {name: value for name, value in self.values.items() if value and value != defaults.get(name)}
 
-    def query(self, page_size: int = PAGE_SIZE) -> dict[str, str]:
+    def query(self) -> dict[str, str]:
         """The service's query: the form's values that are not "any" (an empty option), the page size, the cursor."""
         query = {name: value for name, value in self.values.items() if value}
-        query["limit"] = str(page_size)
+        query["limit"] = str(PAGE_SIZE)
         if self.cursor:
             query["cursor"] = self.cursor
         return query
