@@ -43,7 +43,7 @@ from services.portal.keys import (
 from services.portal.pages import (
     account,
     auth,
-    help_page,
+    documents,
     home,
     invitations,
     notifications,
@@ -125,7 +125,7 @@ def setup_pages(app: web.Application) -> None:
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, default_helpers=False)
     for module in (
         home,
-        help_page,
+        documents,
         auth,
         account,
         invitations,

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from services.portal.messages import help as help_messages
 from services.portal.messages import home as home_messages
+from services.portal.messages import legal as legal_messages
 from services.portal.messages import lists as lists_messages
 from services.portal.messages import notifications as notifications_messages
 from services.portal.messages import operator as operator_messages
@@ -313,6 +314,7 @@ for _area in (
     operator_messages,
     operator_releases_messages,
     help_messages,
+    legal_messages,
     home_messages,
     notifications_messages,
     lists_messages,

@@ -215,6 +215,19 @@ async def test_help_is_open_to_everyone_in_either_language(browser: Browser) -> 
     assert not re.search(r"\b[A-Z]{2,3}-\d\b", html.unescape(page.text))  # no rule ids for people
 
 
+async def test_every_page_links_the_support_desk_and_the_legal_pages_which_exist(browser: Browser) -> None:
+    home = await browser.get("/")
+    assert 'href="mailto:support@its-portal.dev"' in home.text and 'href="tel:+78000000000"' in home.text
+    for path, heading in (("/legal/terms", "User agreement"), ("/legal/privacy", "Personal data policy")):
+        assert f'<a href="{path}">{heading}</a>' in home.text
+        page = await browser.get(path)
+        assert page.status == 200 and f"<h1>{heading}</h1>" in page.text
+        assert "support@its-portal.dev" in page.text  # where to write about them
+    await browser.get("/language?lang=ru&next=/")
+    page = await browser.get("/legal/privacy")
+    assert "<h1>Политика обработки персональных данных</h1>" in page.text and "password" not in page.text
+
+
 # ---- sign up, verification, forms -------------------------------------------------------------
 
 

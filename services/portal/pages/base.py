@@ -227,6 +227,8 @@ def render(
         "session": session if session is not None and session.logged_in else None,
         "menu": main_menu(session),
         "static": request.app[STATIC_FILES].url,
+        "support": request.app[SETTINGS].support,
+        "legal": {"terms": request.app[SETTINGS].terms_url, "privacy": request.app[SETTINGS].privacy_url},
         "csrf_field": CSRF_FIELD,
         "csrf_token": csrf.masked(session.csrf_token) if session is not None else "",
         "languages": i18n.LANGUAGE_NAMES,
