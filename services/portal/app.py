@@ -52,6 +52,7 @@ from services.portal.pages import (
     operator_releases,
     partner,
     partner_access,
+    partners_directory,
     releases,
     software,
     users,
@@ -135,6 +136,7 @@ def setup_pages(app: web.Application) -> None:
         operator_partners,
         operator_releases,
         notifications,
+        partners_directory,
     ):
         app.router.add_routes(module.routes)
     app.router.add_static("/static", STATIC, append_version=False)
