@@ -14,15 +14,15 @@ import pytest
 from shared.db import Pool
 from tests.infra import RunningApp
 from tests.integration.test_notifications import publish
-from tests.integration.test_notifications_release_news import (  # noqa: F401 (fixtures)
+from tests.integration.test_notifications_release_news import (
     World,
     announced,
     keys,
     person_token,
     pool,
     preferences,
-    publisher,
     published,
+    publisher,
     put_preferences,
     recipients,
     release_mail,
@@ -32,6 +32,8 @@ from tests.integration.test_notifications_release_news import (  # noqa: F401 (f
     world,
 )
 from tests.tokens import TestKeys
+
+__all__ = ["keys", "pool", "publisher", "service", "world"]  # fixtures
 
 
 async def test_an_account_gets_the_releases_of_the_configurations_it_did_not_mute(
