@@ -37,17 +37,19 @@ async def accompanying_partner(
     when there is no such contract, the partner is no longer active, or a service cannot say now (the page then
     links the list of partners, which is never wrong). `contracts`: the subscriber's, when the page has them."""
     session = session_of(request)
-    if session is None or not session.logged_in or session.subscriber_code is None:
+    if session is None or session.tokens is None or session.subscriber_code is None:
         return None
+    # The page's own call has refreshed the token if it needed to: this addition never refreshes (nor ends the
+    # session); whatever goes wrong only leaves the list of partners in its place.
+    token = session.tokens.access
     try:
         if contracts is None:
-            contracts = await as_user(request, request.app[CONTRACTS].contracts)
+            contracts = await request.app[CONTRACTS].contracts(token)
         contract = latest_contract(contracts, numbers)
         if contract is None or contract.partner_id is None:
             return None
-        partner_id = contract.partner_id
-        return await as_user(request, lambda token: request.app[IDENTITY].directory_partner(token, partner_id))
-    except (ServiceError, ServiceDown):
+        return await request.app[IDENTITY].directory_partner(token, contract.partner_id)
+    except (ServiceError, ServiceDown):  # a 401 (Unauthenticated) too
         return None
 
 
