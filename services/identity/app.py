@@ -12,6 +12,7 @@ from services.identity import (
     invitations_api,
     logins,
     partner_clients_api,
+    partner_directory_api,
     partners_api,
     passwords_api,
     subscribers_api,
@@ -40,6 +41,7 @@ ROUTES.include(subscribers_api.routes)
 ROUTES.include(invitations_api.routes)
 ROUTES.include(partners_api.routes)
 ROUTES.include(partner_clients_api.routes)
+ROUTES.include(partner_directory_api.routes)
 
 __all__ = ["MIGRATIONS", "SCHEMA", "IdentitySettings", "create_app"]
 

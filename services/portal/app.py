@@ -53,6 +53,7 @@ from services.portal.pages import (
     operator_releases,
     partner,
     partner_access,
+    partners_directory,
     releases,
     software,
     users,
@@ -139,6 +140,7 @@ def setup_pages(app: web.Application) -> None:
         operator_partners,
         operator_releases,
         notifications,
+        partners_directory,
     ):
         app.router.add_routes(module.routes)
     app[STATIC_FILES] = StaticFiles.scan(STATIC)

@@ -15,7 +15,7 @@ from datetime import date, datetime
 from typing import Literal
 
 from aiohttp import web
-from pydantic import BaseModel
+from pydantic import AwareDatetime, BaseModel, Field
 
 from services.updates import articles_store, release_pages, store
 from services.updates.access import SubscriberAccess
@@ -153,6 +153,12 @@ class ArticleList(BaseModel):
     items: list[ArticleItem]  # known problems first, most recently updated first
 
 
+class ReleasesQuery(StrictModel):
+    published_after: AwareDatetime | None = Field(
+        default=None, description="Only the releases published after this instant (ISO 8601 with its offset)"
+    )
+
+
 class ArticlesQuery(StrictModel):
     kind: Literal["known_problem", "administration"] | None = None
 
@@ -198,17 +204,23 @@ def _refs(articles: list[articles_store.Article]) -> list[ArticleRef]:
 
 @routes.get(
     "/v1/configurations/{code}/releases",
-    summary="UPD-1, UPD-3: the published releases of a configuration registered to my subscriber, newest first",
+    summary="UPD-1, UPD-3: the published releases of a configuration registered to my subscriber, newest first; "
+    "with `published_after`, only those published later",
     auth=True,
     params=CodePath,
+    query=ReleasesQuery,
     response=ConfigurationReleaseList,
     errors=(403,),
     tags=TAGS,
 )
-async def configuration_releases(request: web.Request, caller: Caller, params: CodePath) -> ConfigurationReleaseList:
+async def configuration_releases(
+    request: web.Request, caller: Caller, params: CodePath, query: ReleasesQuery
+) -> ConfigurationReleaseList:
     configuration = params.code
     await _access(request, caller, configuration)
-    found = await release_pages.configuration_releases(request.app[POOL], configuration)
+    found = await release_pages.configuration_releases(
+        request.app[POOL], configuration, published_after=query.published_after
+    )
     return ConfigurationReleaseList(
         configuration=configuration,
         configuration_name=found.configuration_name,

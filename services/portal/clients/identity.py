@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlencode
 
 from services.portal.clients.answers import Answer, Client, Listed, parsed
-from services.portal.clients.transport import ServiceError
+from services.portal.clients.transport import ServiceError, segment
 from services.portal.sessions import Tokens
 
 
@@ -92,6 +93,17 @@ class _Tokens(Answer):
 
     access_token: str
     refresh_token: str | None = None  # none for a partner's cabinet (identity leaves it out)
+
+
+class DirectoryPartner(Answer):
+    """identity's DirectoryPartner: an active partner, whom a customer may turn to for ITS or a product."""
+
+    mirrors = ("identity.DirectoryPartner",)
+
+    id: str
+    name: str
+    city: str
+    contact_email: str
 
 
 class Identity(Client):
@@ -180,3 +192,14 @@ class Identity(Client):
     async def rename_subscriber(self, token: str, name: str) -> Subscriber:
         body = await self.service.call("PATCH", "/v1/subscriber", token=token, json_body={"name": name})
         return parsed(self.service.name, Subscriber, body)
+
+    # ---- the partner directory (any logged-in account) ----
+
+    async def partner_directory(self, token: str, cursor: str | None = None) -> Listed[DirectoryPartner]:
+        """A page of the active partners, by name (`cursor`: the previous page's `next_cursor`)."""
+        query = "?" + urlencode({"cursor": cursor}) if cursor else ""
+        return await self.get(Listed[DirectoryPartner], f"/v1/partner-directory{query}", token)
+
+    async def directory_partner(self, token: str, partner_id: str) -> DirectoryPartner:
+        """An active partner; a deactivated or unknown one: ServiceError 404."""
+        return await self.get(DirectoryPartner, f"/v1/partner-directory/{segment(partner_id)}", token)

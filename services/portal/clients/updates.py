@@ -110,6 +110,7 @@ class ReleaseSummary(Answer):
     grade: str | None = None
     updates_from: list[str] = []
     whats_new_html: str = ""
+    published_at: str | None = None
 
 
 class ReleaseList(Answer):
@@ -248,8 +249,10 @@ class Updates(Client):
     async def entitlements(self, token: str) -> Entitlements:
         return await self.get(Entitlements, "/v1/entitlements", token)
 
-    async def releases_of(self, token: str, code: str) -> ReleaseList:
-        return await self.get(ReleaseList, f"/v1/configurations/{segment(code)}/releases", token)
+    async def releases_of(self, token: str, code: str, *, published_after: str | None = None) -> ReleaseList:
+        """Its published releases, newest first; with `published_after` (an ISO instant), those published later."""
+        query = "?" + urlencode({"published_after": published_after}) if published_after else ""
+        return await self.get(ReleaseList, f"/v1/configurations/{segment(code)}/releases{query}", token)
 
     async def release_of(self, token: str, code: str, version: str) -> ReleasePage:
         return await self.get(ReleasePage, f"/v1/configurations/{segment(code)}/releases/{segment(version)}", token)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from services.portal.pages.base import render
+from services.portal.pages.partners_directory import accompanying_partner
 
 routes = web.RouteTableDef()
 
@@ -19,14 +20,15 @@ TERMS: Sections = (("service", 2), ("account", 3), ("use", 2), ("changes", 1))
 PRIVACY: Sections = (("what", 3), ("why", 1), ("who", 1), ("rights", 1))
 
 
-def document(request: web.Request, prefix: str, sections: Sections) -> web.Response:
+def document(request: web.Request, prefix: str, sections: Sections, **context: object) -> web.Response:
     listed = [(name, [f"{prefix}.{name}.{n}" for n in range(1, count + 1)]) for name, count in sections]
-    return render(request, "document.html", {"prefix": prefix, "sections": listed})
+    return render(request, "document.html", {"prefix": prefix, "sections": listed, **context})
 
 
 @routes.get("/help")
 async def help_page(request: web.Request) -> web.Response:
-    return document(request, "help", HELP)
+    """Whom to contact names the logged-in subscriber's accompanying partner, or links the list of partners."""
+    return document(request, "help", HELP, offer_partner=await accompanying_partner(request))
 
 
 @routes.get("/legal/terms")

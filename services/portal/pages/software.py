@@ -17,6 +17,7 @@ from services.portal.clients.contracts import Coverage, WhyNotListed
 from services.portal.clients.transport import ServiceError
 from services.portal.keys import CONTRACTS, REGISTRATION
 from services.portal.pages.base import as_user, form_values, language_of, logged_in, moment, redirect, render, t
+from services.portal.pages.partners_directory import accompanying_partner
 from services.portal.problems import FORM_PROBLEMS, Slug
 from shared import formats
 
@@ -68,7 +69,8 @@ async def software(request: web.Request) -> web.Response:
             message = t(request, "software.registered_pending", number=number, time=moment(request, mine.active_from))
         elif mine is not None:
             message = t(request, "software.registered_active", number=number)
-    return render(request, "software.html", {"items": items, "message": message})
+    partner = await accompanying_partner(request)
+    return render(request, "software.html", {"items": items, "message": message, "offer_partner": partner})
 
 
 @routes.get("/software/register")
@@ -120,7 +122,8 @@ def _pin_errors(request: web.Request, exc: ServiceError) -> dict[str, str]:
 @routes.get("/software/configurations")
 async def configurations(request: web.Request) -> web.Response:
     items = await as_user(request, request.app[REGISTRATION].configuration_access)
-    return render(request, "software_configurations.html", {"items": items})
+    partner = await accompanying_partner(request) if any(c.offer for c in items) else None
+    return render(request, "software_configurations.html", {"items": items, "offer_partner": partner})
 
 
 # ---- Contracts ---------------------------------------------------------------------------
@@ -139,6 +142,7 @@ async def _contracts_page(
     full = {
         "items": items,
         "coverage": coverage,
+        "offer_partner": await accompanying_partner(request, contracts=items),
         "errors": errors or {},
         "values": values or {},
         **context,
