@@ -15,6 +15,7 @@ from services.identity import (
     partner_directory_api,
     partners_api,
     passwords_api,
+    profile_api,
     subscribers_api,
     tokens_api,
 )
@@ -36,6 +37,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 ROUTES = Api("ITS Portal identity", description="Accounts, tokens, subscribers and invitations (ACC, SUB, INV).")
 ROUTES.include(api.routes)
 ROUTES.include(passwords_api.routes)
+ROUTES.include(profile_api.routes)
 ROUTES.include(tokens_api.routes)
 ROUTES.include(subscribers_api.routes)
 ROUTES.include(invitations_api.routes)

@@ -183,29 +183,34 @@ async def save_account(
     at: datetime,
 ) -> None:
     """identity.account.registered, or announced again (identity's republish: the current values)."""
+    await save_profile(conn, account_id, login=login, full_name=full_name, language=language, at=at)
+    await set_account_email(conn, account_id, email, at)
+
+
+async def save_profile(
+    conn: Connection, account_id: uuid.UUID, *, login: str, full_name: str | None, language: str, at: datetime
+) -> None:
+    """identity.account.name_changed: the login, name and language as of `at`; the address is left as it is."""
     await conn.execute(
-        "INSERT INTO accounts (id, login, full_name, language, profile_at, email, email_at) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $5) "
+        "INSERT INTO accounts (id, login, full_name, language, profile_at) VALUES ($1, $2, $3, $4, $5) "
         "ON CONFLICT (id) DO UPDATE SET "
         "login = CASE WHEN accounts.profile_at IS NULL OR accounts.profile_at <= $5 THEN $2 ELSE accounts.login END, "
         "full_name = CASE WHEN accounts.profile_at IS NULL OR accounts.profile_at <= $5 THEN $3 "
         "ELSE accounts.full_name END, "
         "language = CASE WHEN accounts.profile_at IS NULL OR accounts.profile_at <= $5 THEN $4 "
         "ELSE accounts.language END, "
-        "profile_at = GREATEST(accounts.profile_at, $5), "
-        "email = CASE WHEN accounts.email_at IS NULL OR accounts.email_at <= $5 THEN $6 ELSE accounts.email END, "
-        "email_at = GREATEST(accounts.email_at, $5)",
+        "profile_at = GREATEST(accounts.profile_at, $5)",
         account_id,
         login,
         full_name,
         language,
         at,
-        email,
     )
 
 
 async def set_account_email(conn: Connection, account_id: uuid.UUID, email: str, at: datetime) -> None:
-    """identity.email.verified: the address the account verified (ACC-2) is its address from then on."""
+    """identity.email.verified or identity.email.changed: the address the account verified (ACC-2, ACC-4) is its
+    address from then on."""
     await conn.execute(
         "INSERT INTO accounts (id, email, email_at) VALUES ($1, $2, $3) "
         "ON CONFLICT (id) DO UPDATE SET "

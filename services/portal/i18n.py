@@ -14,6 +14,7 @@ from services.portal.messages import operator as operator_messages
 from services.portal.messages import operator_releases as operator_releases_messages
 from services.portal.messages import partner as partner_messages
 from services.portal.messages import partners_directory as partners_directory_messages
+from services.portal.messages import profile as profile_messages
 from services.portal.messages import releases as releases_messages
 from services.portal.messages import software as software_messages
 from services.portal.messages import users as users_messages
@@ -320,6 +321,7 @@ for _area in (
     notifications_messages,
     lists_messages,
     partners_directory_messages,
+    profile_messages,
 ):
     EN.update(_area.EN)
     RU.update(_area.RU)

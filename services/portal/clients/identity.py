@@ -34,6 +34,24 @@ class Verification(Answer):
     email: str
 
 
+class EmailChangeSent(Answer):
+    """identity's EmailChangeSent (POST /v1/me/email-change): where the link went, valid until when."""
+
+    mirrors = ("identity.EmailChangeSent",)
+
+    sent_to: str
+    valid_until: str
+
+
+class EmailChangeDone(Answer):
+    """identity's EmailChangeDone (POST /v1/email-changes): the account's address now."""
+
+    mirrors = ("identity.EmailChangeDone",)
+
+    login: str
+    email: str
+
+
 class Contact(Answer):
     mirrors = ("identity.Contact",)
 
@@ -181,6 +199,29 @@ class Identity(Client):
     async def change_password(self, token: str, current_password: str, new_password: str) -> None:
         body = {"current_password": current_password, "new_password": new_password}
         await self.service.call("POST", "/v1/me/password", token=token, json_body=body)
+
+    async def rename_me(self, token: str, full_name: str | None) -> Account:
+        """The account's full name (None: none)."""
+        body = await self.service.call("PATCH", "/v1/me", token=token, json_body={"full_name": full_name})
+        return parsed(self.service.name, Account, body)
+
+    async def request_email_change(
+        self, token: str, new_email: str, password: str, client_address: str
+    ) -> EmailChangeSent:
+        """A link to `new_email` that makes it the account's address; the password is checked like a login's, from
+        the browser's address."""
+        body = await self.service.call(
+            "POST",
+            "/v1/me/email-change",
+            token=token,
+            json_body={"new_email": new_email, "password": password},
+            client_address=client_address,
+        )
+        return parsed(self.service.name, EmailChangeSent, body)
+
+    async def confirm_email_change(self, link_token: str) -> EmailChangeDone:
+        body = await self.service.call("POST", "/v1/email-changes", json_body={"token": link_token})
+        return parsed(self.service.name, EmailChangeDone, body)
 
     async def subscriber(self, token: str) -> Subscriber:
         return parsed(self.service.name, Subscriber, await self.service.call("GET", "/v1/subscriber", token=token))
