@@ -9,6 +9,7 @@ from services.portal.messages import help as help_messages
 from services.portal.messages import home as home_messages
 from services.portal.messages import notifications as notifications_messages
 from services.portal.messages import operator as operator_messages
+from services.portal.messages import operator_codes as operator_codes_messages
 from services.portal.messages import operator_releases as operator_releases_messages
 from services.portal.messages import partner as partner_messages
 from services.portal.messages import releases as releases_messages
@@ -311,6 +312,7 @@ for _area in (
     partner_messages,
     operator_messages,
     operator_releases_messages,
+    operator_codes_messages,
     help_messages,
     home_messages,
     notifications_messages,
