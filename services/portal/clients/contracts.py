@@ -44,6 +44,7 @@ class Contract(Answer):
     kind: str
     subscriber_code: str | None = None
     partner: str | None = None  # the accompanying partner's name (ITS-6)
+    partner_id: str  # its id: the maintenance form offers the subscriber's partners (CMS-7)
     processing_on: str  # ITS-2: the business day it is (or was) processed
     activated_at: str | None = None
     expired_at: str | None = None
