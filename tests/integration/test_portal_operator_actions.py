@@ -21,7 +21,6 @@ from tests.integration.test_portal_operator import (
     catalogued,
     draft_form,
     jwks,
-    kit_bytes,
     notifications,
     operator,
     platform_form,
@@ -32,7 +31,7 @@ from tests.integration.test_portal_operator import (
     updates,
 )
 from tests.integration.test_portal_pages import Browser, labelled, portal_schema, registered
-from tests.integration.updates_fixtures import sha
+from tests.integration.updates_fixtures import kit_bytes, sha
 
 __all__ = ["identity", "notifications", "operator", "portal_schema", "registration", "updates"]  # fixtures
 
