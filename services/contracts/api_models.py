@@ -41,7 +41,9 @@ class ContractOut(BaseModel):
     kind: str
     subscriber_code: str | None
     partner: str | None  # the accompanying partner's name (ITS-6)
-    partner_id: uuid.UUID = Field(description="The accompanying partner, as identity's partner directory names it")
+    partner_id: uuid.UUID = Field(
+        description="The accompanying partner (who posted it), as identity's partner directory names it"
+    )
     received_at: datetime
     processing_on: date  # ITS-2: the business day it is (or was) processed
     activated_at: datetime | None

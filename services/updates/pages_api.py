@@ -27,6 +27,7 @@ from services.updates.catalogue_models import CodePath, KitFields, ReleaseVersio
 from services.updates.downloads import download_status
 from services.updates.markdown import render, render_inline
 from services.updates.problems import refusals_answered
+from services.updates.release_notes import configuration_notes_html, platform_notes_html
 from shared.auth import Caller
 from shared.http import Api
 from shared.keys import POOL
@@ -257,10 +258,12 @@ async def configuration_release(
         ConfigurationReleasePage,
         release,
         configuration_name=page.configuration_name,
-        whats_new_html=render(release.whats_new),
-        changes_html=render(release.changes),
-        major_changes_html=[render_inline(line) for line in release.major_changes],
-        update_procedure_html=render(release.update_procedure),
+        **configuration_notes_html(
+            whats_new=release.whats_new,
+            changes=release.changes,
+            major_changes=release.major_changes,
+            update_procedure=release.update_procedure,
+        ),
         kits=_kits(release),
         entitlement=await download_status(access, configuration, decision, Entitlement),
         known_problems=_refs(page.known_problems),
@@ -322,8 +325,7 @@ async def platform_release(request: web.Request, caller: Caller, params: Version
     return answer(
         PlatformReleasePage,
         release,
-        differences_html=render(release.differences),
-        migration_notes_html=render(release.migration_notes),
+        **platform_notes_html(differences=release.differences, migration_notes=release.migration_notes),
         kits=_kits(release),
         entitlement=await download_status(access, None, access.download_any(), Entitlement),
         known_problems=_refs(page.known_problems),

@@ -153,7 +153,16 @@ async def test_an_operator_drafts_a_release_and_its_kit_is_uploaded_with_progres
     assert release["state"] == "draft"
 
 
-CABINET_PAGES = ["", "/partners", "/catalogue", "/releases", "/deliveries"]
+CABINET_PAGES = [
+    "",
+    "/partners",
+    "/catalogue",
+    "/releases",
+    "/releases/new",
+    "/releases/new-platform",
+    "/codes",
+    "/deliveries",
+]
 
 
 async def test_the_cabinets_have_no_serious_accessibility_violations(

@@ -581,7 +581,7 @@ async def test_a_release_is_drafted_its_kits_uploaded_and_published(
     browser: Browser, registration: RunningApp, updates: RunningApp, operator: Operator
 ) -> None:
     configuration = await catalogued(registration, updates, operator)
-    page = await browser.get("/operator/releases")
+    page = await browser.get("/operator/releases/new")
     assert page.status == 200 and labelled(page)
     assert re.search(r'<script src="/static/upload\.[0-9a-f]{12}\.js" defer></script>', page.text)
     assert "<script>" not in page.text
@@ -618,13 +618,14 @@ async def test_a_release_is_drafted_its_kits_uploaded_and_published(
         f"{configuration}.cfu": ("update", sha(update), True),
     }
 
-    listing = await browser.get("/operator/releases")
+    listing = await browser.get(f"/operator/releases?configuration={configuration}")
     assert f'id="release-{draft["id"]}"' in listing.text and labelled(listing)
-    published = await browser.post(f"/operator/releases/{draft['id']}/publish", {})
+    published = await browser.post(f"/operator/releases/{draft['id']}/publish", {"confirm": "yes"})
     assert published.status == 303, published.text
     [release] = await release_at_updates(updates, operator, configuration)
     assert release["state"] == "published"
-    row = re.search(rf'<tr id="release-{release["id"]}".*?</tr>', (await browser.get("/operator/releases")).text, re.S)
+    listing = await browser.get(f"/operator/releases?configuration={configuration}")
+    row = re.search(rf'<tr id="release-{release["id"]}".*?</tr>', listing.text, re.S)
     assert row is not None and "published" in row.group(0) and "Withdraw" in row.group(0)
 
     # Published: the same version never changes; withdrawing needs a reason.
@@ -632,16 +633,18 @@ async def test_a_release_is_drafted_its_kits_uploaded_and_published(
         browser, "/operator/releases", draft_form(configuration, "3.0.41.20"), ("other.cf", b"other")
     )
     assert frozen.status == 409 and "never changes" in (frozen.error_of("version") or "")
-    empty = await browser.post(f"/operator/releases/{release['id']}/withdraw", {"reason": " "})
-    assert empty.status == 422 and empty.error_of(release["id"]) == "Say why the release is withdrawn."
-    withdrawn = await browser.post(f"/operator/releases/{release['id']}/withdraw", {"reason": "Broken VAT form"})
+    empty = await browser.post(f"/operator/releases/{release['id']}/withdraw", {"reason": " ", "confirm": "yes"})
+    assert empty.status == 422 and empty.error_of("reason") == "Say why the release is withdrawn."
+    withdrawn = await browser.post(
+        f"/operator/releases/{release['id']}/withdraw", {"reason": "Broken VAT form", "confirm": "yes"}
+    )
     assert withdrawn.status == 303
     [release] = await release_at_updates(updates, operator, configuration)
     assert release["state"] == "withdrawn" and release["withdrawn_reason"] == "Broken VAT form"
 
     # Russian.
     await browser.get("/language?lang=ru&next=/operator/releases")
-    ru = await browser.get("/operator/releases")
+    ru = await browser.get(f"/operator/releases?configuration={configuration}")
     assert "Новый релиз конфигурации" in ru.text and "отозван" in ru.text and labelled(ru)
 
 
@@ -663,20 +666,20 @@ async def test_publishing_waits_for_missing_kits_which_the_portal_uploads(
         release_id = (await response.json())["id"]
 
     await browser.get("/operator/releases")
-    refused = await browser.post(f"/operator/releases/{release_id}/publish", {})
+    refused = await browser.post(f"/operator/releases/{release_id}/publish", {"confirm": "yes"})
     assert refused.status == 409
-    assert refused.error_of(release_id) == f"Not published: upload these kits first: {name}."
-    page = await browser.get("/operator/releases")
+    assert refused.form_error == f"Not published: upload these kits first: {name}."
+    page = await browser.get(f"/operator/releases/{release_id}/kits")
     assert f'<option value="{name}">' in page.text and f'<label for="p-{release_id}">' in page.text
 
     wrong = await post_multipart(browser, f"/operator/releases/{release_id}/kits", {"kit": name}, (name, content[:-1]))
-    assert wrong.status == 422 and "Nothing was stored" in (wrong.error_of(release_id) or ""), wrong.text
+    assert wrong.status == 422 and "Nothing was stored" in (wrong.form_error or ""), wrong.text
     uploaded = await post_multipart(browser, f"/operator/releases/{release_id}/kits", {"kit": name}, ("x.cf", content))
     assert uploaded.status == 303, uploaded.text
     [draft] = await release_at_updates(updates, operator, configuration)
     assert draft["missing_kits"] == [] and draft["kits"][0]["uploaded"]
 
-    published = await browser.post(f"/operator/releases/{release_id}/publish", {})
+    published = await browser.post(f"/operator/releases/{release_id}/publish", {"confirm": "yes"})
     assert published.status == 303
     [release] = await release_at_updates(updates, operator, configuration)
     assert release["state"] == "published"
@@ -688,7 +691,7 @@ async def test_publishing_waits_for_missing_kits_which_the_portal_uploads(
 async def test_a_platform_release_is_drafted_its_kits_uploaded_and_published(
     browser: Browser, updates: RunningApp, operator: Operator
 ) -> None:
-    page = await browser.get("/operator/releases")
+    page = await browser.get("/operator/releases/new-platform")
     assert page.status == 200 and labelled(page)
     opening = re.search(r'<form method="post" action="/operator/releases\?kind=platform"[^>]*>', page.text)
     assert opening is not None and 'enctype="multipart/form-data"' in opening.group(0)
@@ -737,11 +740,11 @@ async def test_a_platform_release_is_drafted_its_kits_uploaded_and_published(
         f"readme_{version}.txt": ("readme", None, None, sha(readme), True),
     }
 
-    published = await browser.post(f"/operator/releases/{draft['id']}/publish", {})
+    published = await browser.post(f"/operator/releases/{draft['id']}/publish", {"confirm": "yes"})
     assert published.status == 303, published.text
     [release] = await platform_at_updates(updates, operator, version)
     assert release["state"] == "published"
-    listing = await browser.get("/operator/releases?state=published")
+    listing = await browser.get(f"/operator/releases?kind=platform&q={version}")
     row = re.search(rf'<tr id="release-{release["id"]}".*?</tr>', listing.text, re.S)
     assert row is not None and f"Platform {version}" in row.group(0) and "published" in row.group(0)
 
@@ -753,7 +756,7 @@ async def test_a_platform_release_is_drafted_its_kits_uploaded_and_published(
     assert release["state"] == "published" and len(release["kits"]) == 2
 
     await browser.get("/language?lang=ru&next=/operator/releases")
-    ru = await browser.get("/operator/releases")
+    ru = await browser.get("/operator/releases/new-platform")
     assert "Новый релиз платформы" in ru.text and "Исправленные ошибки" in ru.text and labelled(ru)
 
 

@@ -46,7 +46,7 @@ async def accompanying_partner(
         if contracts is None:
             contracts = await request.app[CONTRACTS].contracts(token)
         contract = latest_contract(contracts, numbers)
-        if contract is None or contract.partner_id is None:
+        if contract is None:
             return None
         return await request.app[IDENTITY].directory_partner(token, contract.partner_id)
     except (ServiceError, ServiceDown):  # a 401 (Unauthenticated) too
