@@ -19,8 +19,9 @@ replayed: the person sends the form again with the button, which is the only way
 - **Never a secret.** Fields named like a password, a PIN, a token, a key or a secret, and the CSRF token, are
   dropped before anything is stored; a file upload (multipart) is not kept; a form over MAX_CHARS is not kept.
 - **Only this site's forms.** A form is kept only when the browser says it came from a page of this site
-  (`Sec-Fetch-Site: same-origin`, or an `Origin` of this host): a forged cross-site POST stays a plain 403 and
-  cannot plant values for someone to send. Forms that need no login (sign up, log in, reset…) are marked
+  (`Sec-Fetch-Site: same-origin`, or an `Origin` of this host) and it carries a token as the pages write them:
+  a forged cross-site POST, or a form stripped of its token, stays a plain 403 and cannot plant values for
+  someone to send. Forms that need no login (sign up, log in, reset…) are marked
   `never_kept` and refused as before.
 - **For how long.** An hour (KEEP_FOR), deleted as soon as it has been shown; expired rows are purged with the
   sessions (app.py).
@@ -114,6 +115,13 @@ def _this_host(request: web.Request, address: str | None) -> bool:
     except ValueError:
         return False
     return host is not None and host.lower() == (request.url.host or "").lower()
+
+
+def carries_a_page_token(form: Mapping[str, object]) -> bool:
+    """The form carries a CSRF token as the portal's pages write them (a session's, perhaps one that has ended or
+    was replaced): a form without one, or with anything else in its place, came from no page of the portal."""
+    token = form.get(CSRF_FIELD)
+    return isinstance(token, str) and sealing.unb64(token) is not None
 
 
 def is_secret(name: str) -> bool:

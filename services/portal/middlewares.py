@@ -138,7 +138,10 @@ async def _kept_instead(
     to keep, refused as before."""
     if not kept_forms.keepable(request):
         return None
-    fields = kept_forms.fields_to_keep(await read_form_fields(request))
+    form = await read_form_fields(request)
+    if not kept_forms.carries_a_page_token(form):
+        return None
+    fields = kept_forms.fields_to_keep(form)
     page = await _page_of_form(request)
     if fields is None or page is None:
         return None

@@ -184,6 +184,10 @@ async def test_a_form_from_another_site_or_a_visitors_form_is_refused_as_before(
     for origin in ("https://evil.example", None):
         page = await send(browser, "/subscriber/name", {"name": "Forged"}, page="/subscriber", origin=origin)
         assert page.status == 403 and "The form has expired" in page.text
+    # The page's own form stripped of its token, or with something else in its place (not a token of a page).
+    for forged in ("", "not-the-token"):
+        page = await send(browser, "/subscriber/name", {"name": "Forged", "csrf_token": forged}, page="/subscriber")
+        assert page.status == 403
     page = await send(browser, "/signup", {"login": "someone", "email": "a@example.com"}, page="/signup")
     assert page.status == 403
     # A visitor's session ended: its logout button is not a form to keep either.

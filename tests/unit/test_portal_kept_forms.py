@@ -83,3 +83,10 @@ def test_kept_fields_open_only_with_the_cookies_id() -> None:
     assert sealing.unseal(sealing.derive("kept-form-fields", raw), sealed, row) == b'{"name": "x"}'
     with pytest.raises(InvalidTag):
         sealing.unseal(sealing.derive("kept-form-fields", other), sealed, row)
+
+
+def test_only_a_form_with_a_token_as_the_pages_write_them_is_kept() -> None:
+    assert kept_forms.carries_a_page_token({"csrf_token": sealing.b64(sealing.new_id())})
+    for forged in ("", "not-the-token", "x" * 42, "!" * 43):
+        assert not kept_forms.carries_a_page_token({"csrf_token": forged})
+    assert not kept_forms.carries_a_page_token({})
