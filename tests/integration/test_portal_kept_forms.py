@@ -169,8 +169,10 @@ async def test_a_form_of_a_session_replaced_by_a_login_elsewhere_comes_back_at_o
     name = f"Renamed {uuid.uuid4().hex[:8]}"
     page = await send(browser, "/subscriber/name", {"name": name}, page="/subscriber")
     assert page.status == 303 and page.location == "/subscriber"  # logged in already: straight to the form
+    await browser.get("/language?lang=ru&next=/")  # in Russian too
     page = await browser.get("/subscriber")
-    assert page.status == 200 and SIGNED_OUT in page.text and f'value="{name}"' in page.text
+    assert page.status == 200 and page.lang == "ru" and f'value="{name}"' in page.text
+    assert "Вы вышли из системы; ничего ещё не сохранено — проверьте и отправьте снова." in page.text
 
 
 async def test_a_form_from_another_site_or_a_visitors_form_is_refused_as_before(
