@@ -39,6 +39,7 @@ from services.portal.keys import (
     REGISTRATION,
     SESSIONS,
     SETTINGS,
+    STATIC_FILES,
     UPDATES,
 )
 from services.portal.pages import (
@@ -60,6 +61,7 @@ from services.portal.pages import (
 )
 from services.portal.sessions import Sessions
 from services.portal.settings import PortalSettings
+from services.portal.static_files import StaticFiles
 from shared.app import create_app as create_service_app
 from shared.app import setup_db
 from shared.http import Api
@@ -84,7 +86,9 @@ __all__ = ["MIGRATIONS", "SCHEMA", "PortalSettings", "create_app"]
 
 def create_app(settings: PortalSettings) -> web.Application:
     app = create_service_app(settings, service=SERVICE, api=ROUTES)
-    app.middlewares.extend([middlewares.security_headers, middlewares.error_pages, middlewares.sessions])
+    app.middlewares.extend(
+        [middlewares.compression, middlewares.security_headers, middlewares.error_pages, middlewares.sessions]
+    )
     app[SETTINGS] = settings
     setup_db(app, settings, SCHEMA)
     setup_sessions(app, settings)
@@ -140,7 +144,8 @@ def setup_pages(app: web.Application) -> None:
         notifications,
     ):
         app.router.add_routes(module.routes)
-    app.router.add_static("/static", STATIC, append_version=False)
+    app[STATIC_FILES] = StaticFiles.scan(STATIC)
+    app.router.add_routes(app[STATIC_FILES].routes())
 
 
 async def _purge_expired(sessions: Sessions, kept_forms: KeptForms) -> None:

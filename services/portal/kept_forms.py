@@ -41,8 +41,7 @@ from aiohttp import web
 from cryptography.exceptions import InvalidTag
 from yarl import URL
 
-from services.portal import kept_store, sealing
-from services.portal.csrf import FIELD as CSRF_FIELD
+from services.portal import csrf, kept_store, sealing
 from services.portal.sessions import Sessions
 from shared.db import Pool
 
@@ -120,12 +119,12 @@ def _this_host(request: web.Request, address: str | None) -> bool:
 def carries_a_page_token(form: Mapping[str, object]) -> bool:
     """The form carries a CSRF token as the portal's pages write them (a session's, perhaps one that has ended or
     was replaced): a form without one, or with anything else in its place, came from no page of the portal."""
-    token = form.get(CSRF_FIELD)
-    return isinstance(token, str) and sealing.unb64(token) is not None
+    secret = csrf.unmasked(form.get(csrf.FIELD))
+    return secret is not None and sealing.unb64(secret.decode("latin-1")) is not None
 
 
 def is_secret(name: str) -> bool:
-    return name == CSRF_FIELD or not SECRET_WORDS.isdisjoint(_WORDS.split(name.lower()))
+    return name == csrf.FIELD or not SECRET_WORDS.isdisjoint(_WORDS.split(name.lower()))
 
 
 def fields_to_keep(form: Mapping[str, object]) -> dict[str, str] | None:

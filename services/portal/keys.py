@@ -17,6 +17,7 @@ from services.portal.clients.updates import Updates
 from services.portal.kept_forms import KeptForm, KeptForms
 from services.portal.sessions import Session, Sessions
 from services.portal.settings import PortalSettings
+from services.portal.static_files import StaticFiles
 
 SETTINGS = web.AppKey("portal_settings", PortalSettings)
 SESSIONS = web.AppKey("sessions", Sessions)
@@ -31,6 +32,7 @@ CATALOGUE = web.AppKey("catalogue", Catalogue)  # registration's catalogue
 CONTRACTS = web.AppKey("contracts", Contracts)
 UPDATES = web.AppKey("updates", Updates)
 NOTIFICATIONS = web.AppKey("notifications", Notifications)
+STATIC_FILES = web.AppKey("static_files", StaticFiles)  # the stylesheet and scripts by their hashed names
 
 SESSION = web.RequestKey("session", Session)  # absent: no session
 LANGUAGE = web.RequestKey("language", str)

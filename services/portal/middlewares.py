@@ -39,9 +39,29 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
 }
+# Pages are gzipped here and again at the gateway for whatever else it serves (deploy/nginx/gateway.conf); a page
+# under a kilobyte gains nothing. The CSRF token each page carries is masked anew for every answer (csrf.py), so
+# compression cannot be used to guess it byte by byte (BREACH).
+COMPRESSED_TYPES = ("text/html",)
+COMPRESS_FROM_BYTES = 1024
 # HSTS is the TLS terminator's (deploy/nginx/gateway.conf sets it on every answer).
 # Paths that need no session (no database query for a stylesheet or a health check).
 SESSIONLESS = ("/static/", "/healthz", "/readyz", "/metrics", "/openapi.json")
+
+
+@web.middleware
+async def compression(request: web.Request, handler: Handler) -> web.StreamResponse:
+    response = await handler(request)
+    if (
+        isinstance(response, web.Response)
+        and response.content_type in COMPRESSED_TYPES
+        and isinstance(response.body, bytes)
+        and len(response.body) >= COMPRESS_FROM_BYTES
+    ):
+        response.headers.add("Vary", "Accept-Encoding")
+        if "gzip" in request.headers.get("Accept-Encoding", "").lower():
+            response.enable_compression(web.ContentCoding.gzip)
+    return response
 
 
 @web.middleware

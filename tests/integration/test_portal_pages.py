@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import html
 import re
 from collections.abc import AsyncIterator
@@ -171,6 +172,35 @@ async def test_every_response_carries_the_security_headers(browser: Browser) -> 
     page = await browser.get("/logout")
     assert page.status == 405 and "Log out" not in page.text
     assert "<script" not in (await browser.get("/login")).text  # no inline scripts anywhere
+
+
+async def test_the_stylesheet_has_a_hashed_name_kept_for_a_year(browser: Browser) -> None:
+    page = await browser.get("/login")
+    href = re.search(r'<link rel="stylesheet" href="(/static/portal\.[0-9a-f]{12}\.css)">', page.text)
+    assert href, "the stylesheet is linked by its content's hash"
+    async with browser.http.get(href.group(1)) as response:
+        assert response.status == 200 and "immutable" in response.headers["Cache-Control"]
+        hashed = await response.read()
+    assert hashlib.sha256(hashed).hexdigest()[:12] in href.group(1)
+    async with browser.http.get("/static/portal.css") as response:  # the plain name: asked again each time
+        assert response.headers["Cache-Control"] == "no-cache" and await response.read() == hashed
+    async with browser.http.get("/static/portal.000000000000.css") as response:
+        assert response.status == 404
+
+
+async def test_pages_are_gzipped_and_each_carries_its_csrf_token_masked_anew(browser: Browser) -> None:
+    async with browser.http.get("/signup", headers={"Accept-Encoding": "gzip"}) as response:
+        assert response.headers.get("Content-Encoding") == "gzip" and "Accept-Encoding" in response.headers["Vary"]
+        first = re.findall(r'name="csrf_token" value="([^"]+)"', await response.text())
+    async with browser.http.get("/signup", headers={"Accept-Encoding": "identity"}) as response:
+        assert "Content-Encoding" not in response.headers
+        second = re.findall(r'name="csrf_token" value="([^"]+)"', await response.text())
+    assert first and second and first[0] != second[0]  # BREACH: no secret repeats from answer to answer
+    for token in (first[0], second[0]):  # each of them is accepted (the empty form is refused for its fields)
+        assert (await browser.post("/signup", {}, csrf=token)).status != 403
+    tampered = first[0][:-4] + ("AAAA" if not first[0].endswith("AAAA") else "BBBB")
+    for token in (tampered, first[0][:20], "not base64 !", "A" * 600):
+        assert (await browser.post("/signup", {}, csrf=token)).status == 403, token
 
 
 async def test_help_is_open_to_everyone_in_either_language(browser: Browser) -> None:

@@ -6,7 +6,7 @@ import pytest
 from aiohttp.test_utils import make_mocked_request
 from cryptography.exceptions import InvalidTag
 
-from services.portal import kept_forms, sealing
+from services.portal import csrf, kept_forms, sealing
 
 
 @pytest.mark.parametrize(
@@ -86,7 +86,8 @@ def test_kept_fields_open_only_with_the_cookies_id() -> None:
 
 
 def test_only_a_form_with_a_token_as_the_pages_write_them_is_kept() -> None:
-    assert kept_forms.carries_a_page_token({"csrf_token": sealing.b64(sealing.new_id())})
-    for forged in ("", "not-the-token", "x" * 42, "!" * 43):
+    assert kept_forms.carries_a_page_token({"csrf_token": csrf.masked(sealing.b64(sealing.new_id()))})
+    unmasked = sealing.b64(sealing.new_id())
+    for forged in ("", "not-the-token", "x" * 42, "!" * 43, unmasked, csrf.masked("not a secret")):
         assert not kept_forms.carries_a_page_token({"csrf_token": forged})
     assert not kept_forms.carries_a_page_token({})

@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 import aiohttp_jinja2
 from aiohttp import web
 
-from services.portal import i18n
+from services.portal import csrf, i18n
 from services.portal.clients.transport import ServiceDown, ServiceError, Unauthenticated
 from services.portal.csrf import FIELD as CSRF_FIELD
 from services.portal.keys import (
@@ -27,6 +27,7 @@ from services.portal.keys import (
     SESSIONS,
     SET_SESSION,
     SETTINGS,
+    STATIC_FILES,
 )
 from services.portal.sessions import Session, Tokens, token_claims
 from shared import formats, forwarded
@@ -210,9 +211,9 @@ ACCOUNT_MENU = [
     ("/maintenance", "maintenance.nav"),
     ("/releases", "releases.nav"),
     ("/users", "users.nav"),
-    ("/profile", "nav.profile"),
-    ("/subscriber", "nav.subscriber"),
     ("/help", "help.nav"),
+    ("/profile", "nav.profile"),  # the person's own: at the menu's end, on the right on a desktop
+    ("/subscriber", "nav.subscriber"),
 ]
 VISITOR_MENU = [("/login", "nav.login"), ("/signup", "nav.signup"), ("/help", "help.nav")]
 
@@ -242,8 +243,9 @@ def render(
         "t": translate,
         "session": session if session is not None and session.logged_in else None,
         "menu": main_menu(session),
+        "static": request.app[STATIC_FILES].url,
         "csrf_field": CSRF_FIELD,
-        "csrf_token": session.csrf_token if session is not None else "",
+        "csrf_token": csrf.masked(session.csrf_token) if session is not None else "",
         "languages": i18n.LANGUAGE_NAMES,
         "here": request.path_qs,
         "moment": lambda value: moment(request, value),

@@ -64,13 +64,14 @@ async def customer_home(request: web.Request) -> CustomerHome:
     entitlements = await _part(request, home.unavailable, "support", request.app[UPDATES].entitlements)
     contracts = await _part(request, home.unavailable, "contracts", request.app[CONTRACTS].contracts)
     # Only the owner sees the subscriber's invitations; anyone else is refused, which is no news for the page.
-    invitations = await _part(request, [], "invitations", request.app[MEMBERS].invitations)
+    members, pending = request.app[MEMBERS], {"state": "pending", "limit": str(LATEST)}  # the latest few
+    invitations = await _part(request, [], "invitations", lambda token: members.invitations(token, pending))
     home.products = products or []
     home.support = [e for e in entitlements.items if e.visible] if entitlements is not None else []
     home.ending = ending_soon(
         contracts or [], today=local_date(request.app[CLOCK].now(), request.app[SETTINGS].vendor_zone)
     )
-    home.invitations = [i for i in invitations or [] if i.state == "pending"]
+    home.invitations = [i for i in invitations.items if i.state == "pending"] if invitations is not None else []
     return home
 
 
