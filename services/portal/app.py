@@ -26,11 +26,13 @@ from services.portal.clients.partners import Partners
 from services.portal.clients.registration import Registrations
 from services.portal.clients.transport import Service
 from services.portal.clients.updates import Updates
+from services.portal.kept_forms import KeptForms
 from services.portal.keys import (
     CATALOGUE,
     CONTRACTS,
     IDENTITY,
     INVITATIONS,
+    KEPT_FORMS,
     MEMBERS,
     NOTIFICATIONS,
     PARTNERS,
@@ -101,7 +103,8 @@ def create_app(settings: PortalSettings) -> web.Application:
 def setup_sessions(app: web.Application, settings: PortalSettings) -> None:
     async def sessions(app: web.Application) -> AsyncIterator[None]:
         app[SESSIONS] = Sessions(app[POOL], settings)
-        async with background(_purge_expired(app[SESSIONS]), "portal.purge_sessions"):
+        app[KEPT_FORMS] = KeptForms(app[POOL], app[SESSIONS])
+        async with background(_purge_expired(app[SESSIONS], app[KEPT_FORMS]), "portal.purge_sessions"):
             yield
 
     app.cleanup_ctx.append(sessions)
@@ -151,12 +154,16 @@ def setup_pages(app: web.Application) -> None:
     app.router.add_routes(app[STATIC_FILES].routes())
 
 
-async def _purge_expired(sessions: Sessions) -> None:
+async def _purge_expired(sessions: Sessions, kept_forms: KeptForms) -> None:
+    """Expired sessions and kept forms (issue 17), every 10 minutes."""
     while True:
         await asyncio.sleep(PURGE_EVERY_SECONDS)
         try:
             purged = await sessions.purge_expired()
             if purged:
                 log.info("portal.sessions_purged", count=purged)
+            forgotten = await kept_forms.purge_expired()
+            if forgotten:
+                log.info("portal.kept_forms_purged", count=forgotten)
         except Exception as exc:  # the database may be away for a while; try again next time
             log.warning("portal.purge_failed", error=repr(exc))

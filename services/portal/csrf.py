@@ -51,17 +51,24 @@ def masked(secret: str) -> str:
     return base64.urlsafe_b64encode(pad + bytes(a ^ b for a, b in zip(pad, plain, strict=True))).decode()
 
 
-def matches(given: object, session: Session | None) -> bool:
-    """Whether `given` (a form's field) is the session's secret under some pad."""
-    if session is None or not isinstance(given, str) or len(given) > 512:
-        return False
+def unmasked(given: object) -> bytes | None:
+    """The secret a form's field carries under its pad; None for anything that is no masked token."""
+    if not isinstance(given, str) or len(given) > 512:
+        return None
     try:
         raw = base64.urlsafe_b64decode(given.encode("ascii"))
     except (binascii.Error, UnicodeEncodeError, ValueError):
-        return False
+        return None
+    if len(raw) % 2:
+        return None
     half = len(raw) // 2
-    unmasked = bytes(a ^ b for a, b in zip(raw[:half], raw[half:], strict=False))
-    return len(raw) % 2 == 0 and hmac.compare_digest(unmasked, session.csrf_token.encode())
+    return bytes(a ^ b for a, b in zip(raw[:half], raw[half:], strict=True))
+
+
+def matches(given: object, session: Session | None) -> bool:
+    """Whether `given` (a form's field) is the session's secret under some pad."""
+    secret = unmasked(given)
+    return session is not None and secret is not None and hmac.compare_digest(secret, session.csrf_token.encode())
 
 
 async def check(request: web.Request, session: Session | None) -> None:

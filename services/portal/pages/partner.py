@@ -22,6 +22,7 @@ from services.portal.clients.answers import Listed
 from services.portal.clients.contracts import Contract
 from services.portal.clients.identity import MyPartner
 from services.portal.clients.transport import ServiceError
+from services.portal.kept_forms import never_kept
 from services.portal.keys import CATALOGUE, CONTRACTS, IDENTITY, REGISTRATION, SESSION, SESSIONS
 from services.portal.pages.base import (
     as_partner,
@@ -110,6 +111,7 @@ async def login_form(request: web.Request) -> web.Response:
 
 
 @routes.post("/partner/{partner_id}/login")
+@never_kept
 async def login(request: web.Request) -> web.Response:
     partner_id = path_uuid(request, "partner_id")
     session = logged_in(request)
@@ -144,6 +146,7 @@ def _throttled(request: web.Request, exc: ServiceError) -> str:
 
 
 @routes.post("/partner/{partner_id}/logout")
+@never_kept
 async def logout(request: web.Request) -> web.Response:
     """Close the cabinet: the partner token is dropped; the user stays logged in."""
     path_uuid(request, "partner_id")
