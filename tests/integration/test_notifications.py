@@ -19,7 +19,7 @@ import pytest
 
 from devtools.smtp_sink import read_mail, start_sink, stored_mail
 from services.notifications import store
-from services.notifications.api import encode_cursor
+from services.notifications.api import PAGE_CURSOR
 from services.notifications.app import SCHEMA, NotificationsSettings, create_app
 from services.notifications.consumers import CONTRACTS_QUEUE, IDENTITY_QUEUE, REGISTRATION_QUEUE, UPDATES_QUEUE
 from services.notifications.delivery import DeliveryStatus
@@ -39,6 +39,7 @@ from shared.events.identity import (
 from shared.events.registration import PartnerAuthorisedProducts
 from shared.jobs import backoff
 from shared.keys import METRICS
+from shared.pages import encode_cursor
 from tests.infra import RunningApp, TestStack, free_port, wait_for
 from tests.notifications_samples import authorised_products
 from tests.tokens import TestKeys
@@ -912,7 +913,7 @@ async def test_the_log_is_for_operators_only(service: RunningApp, keys: TestKeys
         ("status=sending", 422, "status"),
         ("recipient=", 422, "recipient"),
         ("cursor=not-a-cursor!", 422, "cursor"),
-        (f"cursor={encode_cursor(0)}", 422, "cursor"),
+        (f"cursor={encode_cursor(PAGE_CURSOR, '0')}", 422, "cursor"),
         ("cursor=ZDE6YWJj", 422, "cursor"),  # base64 of "d1:abc"
         ("colour=red", 422, "colour"),
         ("limit=1&limit=2", 400, None),
