@@ -405,7 +405,7 @@ async def test_an_operator_adds_a_configuration_and_a_product_and_issues_numbers
     assert bad.status == 422 and bad.error_of("configuration_code"), bad.text
     changed = await browser.post("/operator/catalogue/configurations", {**form, "configuration_name": "Accounting 3"})
     assert changed.status == 303
-    listed = await service_get(registration, "/v1/configurations", operator)
+    listed = await service_get(registration, f"/v1/configurations?q={configuration}", operator)
     assert {"code": configuration, "name": "Accounting 3", "maintenance_category": 1, "vendor": "1C"} in listed["items"]
     prefilled = await browser.get(f"/operator/catalogue?configuration={configuration}")
     assert 'value="Accounting 3"' in prefilled.text
@@ -897,7 +897,7 @@ async def test_a_user_without_the_operator_scope_gets_a_friendly_refusal_everywh
 
     partners = await service_get(identity, "/v1/partners", operator)
     assert taken not in {p["tin"] for p in partners["items"]}
-    configurations = await service_get(registration, "/v1/configurations", operator)
+    configurations = await service_get(registration, f"/v1/configurations?q={configuration}", operator)
     assert configuration not in {c["code"] for c in configurations["items"]}
     assert await release_at_updates(updates, operator, configuration) == []
     assert await platform_at_updates(updates, operator, version) == []
