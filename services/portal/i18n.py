@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from services.portal.messages import help as help_messages
 from services.portal.messages import home as home_messages
+from services.portal.messages import lists as lists_messages
 from services.portal.messages import notifications as notifications_messages
 from services.portal.messages import operator as operator_messages
 from services.portal.messages import operator_releases as operator_releases_messages
@@ -314,6 +315,7 @@ for _area in (
     help_messages,
     home_messages,
     notifications_messages,
+    lists_messages,
 ):
     EN.update(_area.EN)
     RU.update(_area.RU)

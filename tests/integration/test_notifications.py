@@ -67,6 +67,7 @@ DELIVERY_FIELDS = {
     "last_error",
     "created_at",
     "sent_at",
+    "failure",
 }
 
 
@@ -863,12 +864,13 @@ async def test_operators_filter_the_log_by_recipient_and_status(
     assert set(item) == DELIVERY_FIELDS
     assert item["id"] == b[1]
     assert (item["recipient"], item["status"], item["attempts"]) == (bob, "pending", 0)
-    assert item["last_error"] is None
+    assert item["last_error"] is None and item["failure"] is None
     assert item["sent_at"] is None
 
     _, _, page = await get_log(service, token, recipient=alice, status="retrying")
     [item] = page["items"]
     assert (item["attempts"], item["last_error"]) == (3, "SMTPConnectError: test")
+    assert item["failure"] == "server-unreachable"  # what it means, for the page to say in words
 
 
 async def test_the_log_pages_with_a_cursor_that_holds_while_new_rows_arrive(

@@ -458,6 +458,56 @@ async def test_an_operator_adds_a_configuration_and_a_product_and_issues_numbers
         assert await conn.fetchval("SELECT count(*) FROM registration_numbers WHERE article = $1", number) == 6
 
 
+async def test_the_catalogue_searches_filters_sorts_and_pages_each_list(
+    browser: Browser, registration: RunningApp, operator: Operator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Portal issue 17: one GET form (search, order, the products' edition and configuration); each list pages on
+    its own by registration's cursor, its link keeping the search and the other list's page."""
+    monkeypatch.setattr("services.portal.pages.operator.CATALOGUE_PER_PAGE", 1)
+    tag = f"Tag{uuid.uuid4().hex[:6]}"
+    codes = [f"{tag}A", f"{tag}B"]
+    for configuration in codes:
+        body = {"name": f"Catalogue {configuration}", "maintenance_category": 1, "vendor": "1C"}
+        async with registration.http.put(
+            f"/v1/configurations/{configuration}", json=body, headers=operator.headers
+        ) as r:
+            assert r.status == 201
+    articles = {}
+    for name, edition in (("Bravo", "PROF"), ("Alpha", "BASIC")):
+        articles[name] = article()
+        body = {"name": f"{name} {tag}", "edition": edition, "configurations": codes[:1], "pin_envelope": True}
+        async with registration.http.put(f"/v1/products/{articles[name]}", json=body, headers=operator.headers) as r:
+            assert r.status == 201
+
+    page = await browser.get(f"/operator/catalogue?q={tag}")
+    assert page.status == 200 and labelled(page)
+    assert re.search(r'<form method="get" action="/operator/catalogue" class="filters" role="search"', page.text)
+    assert f'id="configuration-{codes[0]}"' in page.text and f'id="configuration-{codes[1]}"' not in page.text
+    assert f"Alpha {tag}" in page.text and f"Bravo {tag}" not in page.text  # by name
+    more = re.search(r'<a href="([^"]+)" rel="next">More products</a>', page.text)
+    assert more is not None, page.text[-3000:]
+    link = more.group(1).replace("&amp;", "&")
+    assert f"q={tag}" in link and "products=" in link
+    second = await browser.get(link)
+    assert f"Bravo {tag}" in second.text and f'id="configuration-{codes[0]}"' in second.text  # its page kept
+    assert "First page" in second.text
+    assert 'rel="next">More products' not in second.text
+
+    prof = await browser.get(f"/operator/catalogue?q={tag}&edition=PROF&of_configuration={codes[0]}")
+    assert f"Bravo {tag}" in prof.text and f"Alpha {tag}" not in prof.text
+    by_code = await browser.get(f"/operator/catalogue?q={tag}&sort=code")
+    assert min(articles.values()) in by_code.text and max(articles.values()) not in by_code.text
+    none = await browser.get(f"/operator/catalogue?q={tag}&of_configuration={codes[1]}")
+    assert 'id="no-products"' in none.text and "Nothing matches the search and filters." in none.text
+    edited = await browser.get(f"/operator/catalogue?q={tag}&products=bm90LW91cnM&edition=GOLD")
+    assert edited.status == 200 and f"Alpha {tag}" in edited.text  # an edited link: its list from the start
+
+    await browser.get("/language?lang=ru&next=/operator/catalogue")
+    ru = await browser.get(f"/operator/catalogue?q=nothing-{tag}")
+    assert "По этому поиску и фильтрам ничего не найдено." in ru.text and "По названию" in ru.text and labelled(ru)
+    await browser.get("/language?lang=en&next=/operator/catalogue")
+
+
 async def catalogue_product(registration: RunningApp, operator: Operator, *, pin_envelope: bool = True) -> str:
     """A product of a new configuration, put into the catalogue through registration's API."""
     configuration, number = code(), article()
@@ -825,6 +875,16 @@ async def test_the_delivery_log_filters_and_pages(browser: Browser, deliveries_p
 
     sent = await browser.get(f"/operator/deliveries?recipient={recipient}&status=sent")
     assert sent.text.count('<tr id="delivery-') == 1 and "Subject" in sent.text
+    assert "E-mail verification" in sent.text and "email_verification" not in sent.text  # the letter in words
+
+    # A failed send says why in words; the mail server's own text only inside a <details>.
+    [failed_id] = await seed(deliveries_pool, recipient, ["failed"])
+    failed = await browser.get(f"/operator/deliveries?recipient={recipient}&status=failed")
+    cell = re.search(rf'<tr id="delivery-{failed_id}">(.*?)</tr>', failed.text, re.S)
+    assert cell is not None, failed.text[-3000:]
+    assert "The mail server could not be reached." in cell.group(1)
+    raw = re.search(r"<details><summary>[^<]+</summary><pre lang=\"en\">([^<]+)</pre></details>", cell.group(1))
+    assert raw is not None and raw.group(1) == "SMTPConnectError: test"
 
     bad = await browser.get("/operator/deliveries?status=lost")
     assert bad.status == 422 and bad.error_of("status"), bad.text
@@ -834,6 +894,10 @@ async def test_the_delivery_log_filters_and_pages(browser: Browser, deliveries_p
     await browser.get("/language?lang=ru&next=/operator/deliveries")
     ru = await browser.get(f"/operator/deliveries?recipient={recipient}&status=pending")
     assert "Журнал рассылки" in ru.text and "ожидает отправки" in ru.text and labelled(ru)
+    assert "Подтверждение адреса электронной почты" in ru.text
+    assert re.search(r"<td>\d\d\.\d\d\.\d{4}", ru.text), ru.text[-3000:]  # dates as Russian writes them
+    ru_failed = await browser.get(f"/operator/deliveries?recipient={recipient}&status=failed")
+    assert "Не удалось связаться с почтовым сервером." in ru_failed.text
 
 
 # ---- nobody else -------------------------------------------------------------------------------------

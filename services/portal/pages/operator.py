@@ -10,16 +10,19 @@ the answer to the POST that made it, and nowhere else.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from aiohttp import web
 from multidict import MultiDictProxy
 
+from services.portal.clients.answers import Listed
 from services.portal.clients.catalogue import Configuration, IssuedBatch, Product
 from services.portal.clients.transport import ServiceError, segment
 from services.portal.csrf import FIELD as CSRF_FIELD
 from services.portal.keys import CATALOGUE, NOTIFICATIONS
+from services.portal.pages import listing
 from services.portal.pages.base import as_user, form_values, redirect, t
 from services.portal.pages.operator_cabinet import (
     cabinet_page,
@@ -32,6 +35,7 @@ from services.portal.pages.operator_cabinet import (
 from shared.parsing import read_form_fields
 
 routes = web.RouteTableDef()
+T = TypeVar("T")
 
 # registration's limit per request; beyond 1,000 it issues them as a deferred batch (operator_numbers.py).
 MAX_ISSUE = 100_000
@@ -45,6 +49,20 @@ ISSUE_FIELDS = {"count": "count", "with_pin": "with_pin"}
 DELIVERY_FIELDS = {"recipient": "recipient", "status": "status", "cursor": "_form"}
 EDITIONS = ("BASIC", "PROF", "CORP", "SPECIAL")
 DELIVERY_STATUSES = ("pending", "sent", "retrying", "failed")
+# notifications' letters (its templates) and why a send failed (its Delivery.failure), each said in words; one the
+# portal does not know yet is "another letter" or "the mail server answered with an error".
+LETTER_KINDS = (
+    "contract_activated",
+    "email_verification",
+    "invitation",
+    "invitation_accepted",
+    "maintenance_activated",
+    "organisation_error",
+    "password_reset",
+    "products_authorised",
+    "release_published",
+)
+FAILURES = ("address-refused", "sender-refused", "message-refused", "login-refused", "server-unreachable")
 
 
 def _catalogue_options(request: web.Request, configurations: list[Configuration]) -> dict[str, object]:
@@ -71,10 +89,58 @@ async def index(request: web.Request) -> web.Response:
 # ---- the catalogue (registration) --------------------------------------------------------------------
 
 
-async def _catalogue(request: web.Request) -> tuple[list[Configuration], list[Product]]:
+# The catalogue's lists: their search, filters and order as the page's GET form offers them (registration checks
+# them too); each list pages on its own, so its cursor has its own name in the page's links.
+CATALOGUE_PER_PAGE = 50
+CATALOGUE_SORTS = ("name", "code")
+
+
+def _catalogue_filters(request: web.Request) -> dict[str, str]:
+    return listing.given(
+        {
+            "q": listing.search_text(request),
+            "edition": listing.chosen(request, "edition", EDITIONS),
+            "of_configuration": listing.configuration_code(request, "of_configuration"),
+            "sort": listing.chosen(request, "sort", CATALOGUE_SORTS[1:]),  # the first is the default
+        }
+    )
+
+
+async def _page(
+    request: web.Request,
+    call: Callable[[str, Mapping[str, str]], Awaitable[Listed[T]]],
+    query: dict[str, str],
+    cursor: str | None,
+) -> Listed[T]:
+    """One page of a list; a cursor from an old or edited link starts the list again from its first page."""
+    paged = {**query, **({"cursor": cursor} if cursor else {})}
+    try:
+        return await as_user(request, lambda token: call(token, paged))
+    except ServiceError as exc:
+        if exc.status == 422 and cursor:
+            return await _page(request, call, query, None)
+        raise
+
+
+async def _catalogue_lists(
+    request: web.Request, filters: dict[str, str], cursors: dict[str, str]
+) -> tuple[Listed[Configuration], Listed[Product]]:
+    """A page of configurations and one of products that match `filters`; a cursor from an old or edited link
+    starts its list again from the first page."""
     catalogue = request.app[CATALOGUE]
-    configurations = await as_user(request, catalogue.configurations)
-    products = await as_user(request, catalogue.products)
+    by_code = filters.get("sort") == "code"
+    search = {"q": filters["q"]} if "q" in filters else {}
+    configurations_query = {**search, "sort": "code" if by_code else "name", "limit": str(CATALOGUE_PER_PAGE)}
+    products_query = {**search, "sort": "article" if by_code else "name", "limit": str(CATALOGUE_PER_PAGE)}
+    if "edition" in filters:
+        products_query["edition"] = filters["edition"]
+    if "of_configuration" in filters:
+        products_query["configuration"] = filters["of_configuration"]
+
+    configurations = await _page(
+        request, catalogue.configuration_page, configurations_query, cursors.get("configurations")
+    )
+    products = await _page(request, catalogue.product_page, products_query, cursors.get("products"))
     return configurations, products
 
 
@@ -86,21 +152,42 @@ async def _catalogue_page(
     form: str = "",
     status: int = 200,
 ) -> web.Response:
+    filters = _catalogue_filters(request)
+    cursors = {name: cursor for name in ("configurations", "products") if (cursor := request.query.get(name))}
     try:
-        configurations, products = await _catalogue(request)
+        choices = await as_user(request, request.app[CATALOGUE].configurations)
+        configurations, products = await _catalogue_lists(request, filters, cursors)
     except ServiceError as exc:
         return not_for_you(request, exc)
     values = dict(values or {})
     if not form and (code := request.query.get("configuration")):  # "change": the form filled in from the list
-        chosen = next((c for c in configurations if c.code == code), None)
+        chosen = next((c for c in choices if c.code == code), None)
         if chosen is not None:
             values = {f"configuration_{k}": str(v) for k, v in chosen.model_dump().items()}
     done = request.query.get("done", "")
+    path = "/operator/catalogue"
+    next_configurations = configurations.next_cursor
+    next_products = products.next_cursor
     context = {
-        **_catalogue_options(request, configurations),
+        **_catalogue_options(request, choices),
         "here_nav": "catalogue",
-        "configurations": configurations,
-        "products": products,
+        "configurations": configurations.items,
+        "products": products.items,
+        "filters": filters,
+        "filtered": any(k != "sort" for k in filters),
+        "catalogue_sorts": CATALOGUE_SORTS,
+        "editions": EDITIONS,
+        "first_page": listing.link(path, filters) if cursors else None,
+        "next_configurations": (
+            listing.link(path, {**filters, **cursors, "configurations": next_configurations}) + "#configurations"
+            if next_configurations
+            else None
+        ),
+        "next_products": (
+            listing.link(path, {**filters, **cursors, "products": next_products}) + "#products"
+            if next_products
+            else None
+        ),
         "form": form,
         "errors": errors or {},
         "values": values,
@@ -242,7 +329,13 @@ async def deliveries(request: web.Request) -> web.Response:
     if cursor:
         query["cursor"] = cursor
     values = {"recipient": recipient, "status": status}
-    context: dict[str, object] = {"here_nav": "deliveries", "values": values, "statuses": DELIVERY_STATUSES}
+    context: dict[str, object] = {
+        "here_nav": "deliveries",
+        "values": values,
+        "statuses": DELIVERY_STATUSES,
+        "letter_kinds": LETTER_KINDS,
+        "failures": FAILURES,
+    }
     try:
         page = await as_user(request, lambda token: request.app[NOTIFICATIONS].deliveries(token, query))
     except ServiceError as exc:

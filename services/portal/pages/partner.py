@@ -21,8 +21,9 @@ from aiohttp import web
 from services.portal.clients.answers import Listed
 from services.portal.clients.contracts import Contract
 from services.portal.clients.identity import MyPartner
-from services.portal.clients.transport import ServiceError
+from services.portal.clients.transport import ServiceDown, ServiceError
 from services.portal.keys import CATALOGUE, CONTRACTS, IDENTITY, REGISTRATION, SESSION, SESSIONS
+from services.portal.pages import listing
 from services.portal.pages.base import (
     as_partner,
     as_user,
@@ -157,23 +158,55 @@ async def logout(request: web.Request) -> web.Response:
 # ---- contracts (ITS-1, ITS-2, ITS-6) --------------------------------------------------------------
 
 
-async def _contracts(request: web.Request, partner_id: str, limit: int, cursor: str | None = None) -> Listed[Contract]:
-    """A page of the partner's contracts, newest first, and the cursor of the next page (None: the last)."""
+# The partner's list's filters as its form offers them (contracts' GET /v1/partner/contracts checks them too).
+CONTRACT_STATES = ("processing", "active", "expired")
+ENDING_WITHIN_DAYS = ("30", "90", "365")
+CONTRACT_SORTS = ("received", "ending")
+
+
+def _contract_filters(request: web.Request) -> dict[str, str]:
+    """The search, filters and order the page's GET form sent (only those set)."""
+    return listing.given(
+        {
+            "q": listing.search_text(request),
+            "state": listing.chosen(request, "state", CONTRACT_STATES),
+            "ending_within_days": listing.chosen(request, "ending_within_days", ENDING_WITHIN_DAYS),
+            "configuration": listing.configuration_code(request, "configuration"),
+            "sort": listing.chosen(request, "sort", CONTRACT_SORTS[1:]),  # the first is the service's default
+        }
+    )
+
+
+async def _contracts(
+    request: web.Request, partner_id: str, filters: dict[str, str], cursor: str | None = None
+) -> Listed[Contract]:
+    """A page of the partner's contracts that match `filters`, and the cursor of the next page (None: the last)."""
     contracts = request.app[CONTRACTS]
+    query = {**filters, "limit": str(CONTRACTS_PER_PAGE), **({"cursor": cursor} if cursor else {})}
     try:
-        return await as_partner(request, partner_id, lambda token: contracts.partner_contracts(token, limit, cursor))
+        return await as_partner(request, partner_id, lambda token: contracts.partner_contracts(token, query))
     except ServiceError as exc:
-        if exc.status == 422 and cursor:  # a cursor from an old or edited link: start from the newest
-            return await _contracts(request, partner_id, limit)
+        if exc.status == 422 and cursor:  # a cursor from an old or edited link: start from the first page
+            return await _contracts(request, partner_id, filters)
         raise unexpected(exc) from None
+
+
+async def _configuration_choices(request: web.Request) -> list[tuple[str, str]]:
+    """The configurations the filter offers; none (the filter left out) when registration cannot say now."""
+    try:
+        configurations = await as_user(request, request.app[CATALOGUE].configurations)
+    except (ServiceError, ServiceDown):
+        return []
+    return [(c.code, c.name) for c in configurations]
 
 
 @routes.get("/partner/{partner_id}")
 async def contracts_list(request: web.Request) -> web.Response:
     partner_id = path_uuid(request, "partner_id")
     partner = await cabinet_of(request, partner_id)
+    filters = _contract_filters(request)
     cursor = request.query.get("cursor") or None
-    page = await _contracts(request, partner_id, CONTRACTS_PER_PAGE, cursor)
+    page = await _contracts(request, partner_id, filters, cursor)
     message = None
     if received := request.query.get("received"):
         found = next((c for c in page.items if c.id == received), None)
@@ -185,11 +218,19 @@ async def contracts_list(request: web.Request) -> web.Response:
     elif corrected := request.query.get("corrected"):
         found = next((c for c in page.items if c.id == corrected), None)
         message = t(request, "partner.corrected", number=found.number if found else "")
+    path = f"/partner/{partner_id}"
     context = {
         "items": page.items,
         "message": message,
-        "first": cursor is None,
-        "next_cursor": page.next_cursor,
+        "filters": filters,
+        "filtered": any(k != "sort" for k in filters),
+        "configurations": await _configuration_choices(request),
+        "states": CONTRACT_STATES,
+        "ending_options": ENDING_WITHIN_DAYS,
+        "sorts": CONTRACT_SORTS,
+        "path": path,
+        "first_page": listing.link(path, filters) if cursor else None,
+        "next_page": listing.link(path, {**filters, "cursor": page.next_cursor}) if page.next_cursor else None,
     }
     return cabinet_page(request, "partner_contracts.html", partner, context)
 
