@@ -60,7 +60,7 @@ async def partner_contracts(
     partner_id: uuid.UUID,
     limit: int,
     after: tuple[datetime, uuid.UUID] | None,
-    listing: store.PartnerListing,
+    listing: domain.PartnerListing,
 ) -> Page:
     """The partner's contracts that match `listing`, in its order, from the keyset `after` (the key of the last
     one seen: received_at or expires_at, and id)."""

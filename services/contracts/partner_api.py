@@ -192,7 +192,7 @@ async def partner_contracts(request: web.Request, caller: Caller, query: PageQue
     """The next page keeps the search, the filters and the order: pass them again with `cursor`."""
     partner_id = caller.require_partner()
     now = request.app[CLOCK].now()
-    listing = store.PartnerListing(
+    listing = domain.PartnerListing(
         q=query.q,
         state=query.state,
         ending_by=now + timedelta(days=query.ending_within_days) if query.ending_within_days else None,

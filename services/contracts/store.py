@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 
 from rules.months import Month, Period
-from services.contracts.domain import PostedContract
+from services.contracts.domain import PartnerListing, PostedContract
 from shared.db import Connection
 
 # ---- contracts ----------------------------------------------------------------------------
@@ -90,18 +90,6 @@ async def insert_contract(conn: Connection, c: Contract) -> None:
 async def contract(conn: Connection, contract_id: uuid.UUID) -> Contract | None:
     row = await conn.fetchrow(f"SELECT {CONTRACT_COLUMNS} FROM contracts WHERE id = $1", contract_id)
     return _contract(row) if row is not None else None
-
-
-@dataclass(frozen=True)
-class PartnerListing:
-    """What a partner's list shows: the search, the filters and the order (partner_api.py's query)."""
-
-    q: str | None = None  # contract or registration number, organisation name or TIN, subscriber code
-    state: str | None = None
-    ending_by: datetime | None = None  # not expired, and its period ends after `now` and by this moment
-    configuration: str | None = None  # a contract listing a number of a product of this configuration
-    sort: str = "received"  # "received": newest received first; "ending": ending soonest first
-    now: datetime | None = None
 
 
 # sort → (its key's columns, the order, the comparison that goes past the key of the last contract seen)

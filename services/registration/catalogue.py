@@ -21,7 +21,7 @@ WITHOUT_PIN_ENVELOPES = Refusal(
 
 
 async def configurations(
-    pool: Pool, listing: catalogue_store.Listing, limit: int
+    pool: Pool, listing: domain.CatalogueListing, limit: int
 ) -> tuple[list[store.Configuration], bool]:
     """A page of the configurations `listing` asks for, and whether another page follows."""
     async with pool.acquire() as conn:
@@ -29,7 +29,7 @@ async def configurations(
     return found[:limit], len(found) > limit
 
 
-async def products(pool: Pool, listing: catalogue_store.Listing, limit: int) -> tuple[list[store.Product], bool]:
+async def products(pool: Pool, listing: domain.CatalogueListing, limit: int) -> tuple[list[store.Product], bool]:
     """A page of the products `listing` asks for, and whether another page follows."""
     async with pool.acquire() as conn:
         found = await catalogue_store.products_page(conn, listing, limit + 1)

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 from aiohttp import web
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints, ValidationInfo, field_validator
 
-from services.registration import catalogue, catalogue_store, domain, store
+from services.registration import catalogue, domain, store
 from services.registration.api import ArticlePath, Text
 from services.registration.batches_api import BatchAccepted, IssuedBatch, IssuedNumber, accepted_out
 from services.registration.keys import PINS, SETTINGS
@@ -182,7 +182,7 @@ async def put_configuration(request: web.Request, caller: Caller, params: CodePa
 async def list_configurations(request: web.Request, caller: Caller, query: ConfigurationQuery) -> ConfigurationList:
     """The next page keeps the search and the order: pass them again with `cursor`."""
     after = page_key(CONFIGURATIONS_CURSORS[query.sort], query.cursor)
-    listing = catalogue_store.Listing(sort=query.sort, q=query.q, after=after)
+    listing = domain.CatalogueListing(sort=query.sort, q=query.q, after=after)
     items, more = await catalogue.configurations(request.app[POOL], listing, query.limit)
     last = items[-1] if more else None
     key = (last.name if query.sort == "name" else last.code, last.code) if last else None
@@ -234,7 +234,7 @@ async def put_product(request: web.Request, caller: Caller, params: ArticlePath,
 )
 async def list_products(request: web.Request, caller: Caller, query: ProductQuery) -> ProductList:
     """The next page keeps the search, the filters and the order: pass them again with `cursor`."""
-    listing = catalogue_store.Listing(
+    listing = domain.CatalogueListing(
         sort=query.sort,
         q=query.q,
         edition=query.edition,

@@ -3,23 +3,11 @@ keyset page at a time, each order on its index (migration 0004). Every function 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
+from services.registration.domain import CatalogueListing
 from services.registration.store import Configuration, Product
 from shared.db import Connection
-
-
-@dataclass(frozen=True)
-class Listing:
-    """A list's search (`q`), filters, order and the key of the last item seen (None: the first page)."""
-
-    sort: str
-    q: str | None = None
-    edition: str | None = None  # products only
-    configuration: str | None = None  # products only: those of this configuration
-    after: tuple[str, str] | None = None
-
 
 # sort → (its key's columns, the order); the key's last column is unique, so "after the key" is exact.
 CONFIGURATION_SORTS = {"code": ("(code, code)", "code"), "name": ("(name, code)", "name, code")}
@@ -49,7 +37,7 @@ class _Where:
         return " AND ".join(self.conditions)
 
 
-async def configurations_page(conn: Connection, listing: Listing, limit: int) -> list[Configuration]:
+async def configurations_page(conn: Connection, listing: CatalogueListing, limit: int) -> list[Configuration]:
     where = _Where()
     if listing.q is not None:
         like = where.arg(f"%{_literal(listing.q)}%")
@@ -65,7 +53,7 @@ async def configurations_page(conn: Connection, listing: Listing, limit: int) ->
     return [Configuration(**dict(row)) for row in rows]
 
 
-async def products_page(conn: Connection, listing: Listing, limit: int) -> list[Product]:
+async def products_page(conn: Connection, listing: CatalogueListing, limit: int) -> list[Product]:
     where = _Where()
     if listing.q is not None:
         like, prefix = where.arg(f"%{_literal(listing.q)}%"), where.arg(f"{_literal(listing.q)}%")
