@@ -15,6 +15,7 @@ import base64
 import sys
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from devtools.demo.identity import DEMO_ACCOUNTS, DEMO_PARTNER
@@ -51,7 +52,7 @@ async def register_demo_product(settings: RegistrationSettings) -> str | None:
         _, subscriber = await Api(operator.http, "identity", service_url("identity"), customer_token).call(
             "GET", "/v1/subscriber"
         )
-        _, partners = await identity.call("GET", "/v1/partners")  # made by devtools.demo.identity
+        _, partners = await identity.call("GET", "/v1/partners?" + urlencode({"q": DEMO_PARTNER}))  # demo.identity
         partner = next(p for p in partners["items"] if p["name"] == DEMO_PARTNER)
         _, client = await identity.call("POST", f"/v1/partners/{partner['id']}/clients", {"name": "demo back office"})
         _, issued = await operator.api("registration").call(

@@ -41,6 +41,9 @@ class ContractOut(BaseModel):
     kind: str
     subscriber_code: str | None
     partner: str | None  # the accompanying partner's name (ITS-6)
+    partner_id: uuid.UUID = Field(
+        description="The accompanying partner (who posted it), as identity's partner directory names it"
+    )
     received_at: datetime
     processing_on: date  # ITS-2: the business day it is (or was) processed
     activated_at: datetime | None
@@ -60,6 +63,7 @@ def contract_out(c: store.Contract, partners: dict[uuid.UUID, read_models.Partne
         kind=c.kind,
         subscriber_code=c.subscriber_code,
         partner=partner.name if partner else None,
+        partner_id=c.partner_id,
         received_at=c.received_at,
         processing_on=c.processing_on,
         activated_at=c.activated_at,

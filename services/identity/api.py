@@ -25,6 +25,7 @@ Login = Annotated[str, StringConstraints(pattern=domain.LOGIN_PATTERN.pattern)]
 # Bounded so nobody makes us hash megabytes; the policy's own limit gives the friendly message.
 Password = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 Token = Annotated[str, StringConstraints(min_length=16, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")]
+FullName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
 
 # ---- models -------------------------------------------------------------------------------
@@ -34,7 +35,7 @@ class NewAccount(StrictModel):
     login: Login = Field(description="Letters, digits and . _ @ -; 2-64 characters; unique (any case)")
     password: Password
     email: EmailStr
-    full_name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] | None = None
+    full_name: FullName | None = None
     language: Literal["en", "ru"] = "en"
 
 

@@ -12,8 +12,10 @@ from services.identity import (
     invitations_api,
     logins,
     partner_clients_api,
+    partner_directory_api,
     partners_api,
     passwords_api,
+    profile_api,
     subscribers_api,
     tokens_api,
 )
@@ -35,11 +37,13 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 ROUTES = Api("ITS Portal identity", description="Accounts, tokens, subscribers and invitations (ACC, SUB, INV).")
 ROUTES.include(api.routes)
 ROUTES.include(passwords_api.routes)
+ROUTES.include(profile_api.routes)
 ROUTES.include(tokens_api.routes)
 ROUTES.include(subscribers_api.routes)
 ROUTES.include(invitations_api.routes)
 ROUTES.include(partners_api.routes)
 ROUTES.include(partner_clients_api.routes)
+ROUTES.include(partner_directory_api.routes)
 
 __all__ = ["MIGRATIONS", "SCHEMA", "IdentitySettings", "create_app"]
 

@@ -21,6 +21,7 @@ LOGIN_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{1,63}$")
 
 EMAIL_VERIFICATION_TTL = timedelta(days=5)
 PASSWORD_RESET_TTL = timedelta(hours=1)
+EMAIL_CHANGE_TTL = timedelta(hours=24)
 TOKEN_BYTES = 32  # 256 bits, URL-safe
 
 

@@ -8,7 +8,10 @@ from datetime import datetime
 from services.identity import invitations_store, partners_store, store, subscribers_store
 from shared.events import Event
 from shared.events.identity import (
+    AccountNameChanged,
     AccountRegistered,
+    EmailChanged,
+    EmailChangeRequested,
     EmailVerificationRequested,
     EmailVerified,
     InvitationAccepted,
@@ -73,6 +76,43 @@ def password_reset_requested(account: store.Account, url: str, expires_at: datet
         language=language(account.language),
         reset_url=url,
         expires_at=expires_at,
+    )
+
+
+# ---- the holder's own profile: name and e-mail address -------------------------------------
+
+
+def account_name_changed(account: store.Account) -> AccountNameChanged:
+    return AccountNameChanged(
+        account_id=account.id, login=account.login, full_name=account.full_name, language=language(account.language)
+    )
+
+
+def email_change_requested(
+    account: store.Account, new_email: str, url: str, expires_at: datetime
+) -> EmailChangeRequested:
+    return EmailChangeRequested(
+        account_id=account.id,
+        login=account.login,
+        full_name=account.full_name,
+        language=language(account.language),
+        new_email=new_email,
+        confirmation_url=url,
+        expires_at=expires_at,
+    )
+
+
+def email_changed(account: store.Account, before: store.Account, changed_at: datetime) -> EmailChanged:
+    """`account` as it is after the change, `before` as it was."""
+    return EmailChanged(
+        account_id=account.id,
+        login=account.login,
+        full_name=account.full_name,
+        language=language(account.language),
+        old_email=before.email,
+        old_email_verified=before.email_verified,
+        new_email=account.email,
+        changed_at=changed_at,
     )
 
 

@@ -12,6 +12,7 @@ from services.identity import domain, events, invitations_store, subscribers_sto
 from services.identity.accounts import account_of
 from services.identity.invitations_store import Invitation, Target
 from services.identity.links import EmailLinks
+from services.identity.lists import Page, Window
 from services.identity.partners import PartnerCaller, administered_partner
 from services.identity.subscribers import Acting, owner_membership
 from shared.db import Connection, Pool
@@ -121,11 +122,14 @@ async def invitation_text(pool: Pool, owner: Acting, *, full_name: str, its_acce
     return sender.text(full_name, its_access)
 
 
-async def invitations(pool: Pool, owner: Acting) -> list[Invitation]:
-    """INV-6: every invitation the subscriber made, newest first."""
+async def invitations(
+    pool: Pool, owner: Acting, window: Window, *, state: str | None, now: datetime
+) -> Page[Invitation]:
+    """INV-6: a page of the invitations the subscriber made, with their states judged `now`."""
     async with pool.acquire() as conn:
         membership = await owner_membership(conn, owner)
-        return await invitations_store.invitations(conn, Target.subscriber(membership.subscriber_id))
+        target = Target.subscriber(membership.subscriber_id)
+        return await invitations_store.invitations_page(conn, target, window, state=state, now=now)
 
 
 async def resend_invitation(

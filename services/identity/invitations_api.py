@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import ClassVar, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, EmailStr
+from pydantic import BaseModel, EmailStr, Field
 
 from rules.refusal import Refused
 from services.identity import domain, invitation_acceptance, invitations
@@ -16,6 +17,7 @@ from services.identity.invitation_acceptance import INVITATION_NOT_FOUND, TERMS_
 from services.identity.invitations_store import Invitation
 from services.identity.keys import PASSWORDS, SETTINGS
 from services.identity.links import EmailLinks
+from services.identity.lists import ListQuery, Search, Sort
 from services.identity.subscribers_api import Contact, Name, acting
 from shared.auth import Caller
 from shared.http import Api, Link
@@ -45,6 +47,17 @@ class InvitationOut(BaseModel):
 
 class InvitationList(BaseModel):
     items: list[InvitationOut]
+    next_cursor: str | None = Field(default=None, description="Pass as `cursor` for the next page; null on the last")
+
+
+class InvitationQuery(ListQuery):
+    LIST: ClassVar[str] = "invitations"
+
+    q: Search | None = Field(default=None, description="Part of the invited person's name or e-mail, in any case")
+    state: Literal["pending", "accepted", "expired", "revoked", "superseded"] | None = Field(
+        default=None, description="Only invitations in this state (INV-6)"
+    )
+    sort: Sort = Field(default="newest", description="`newest` (sent last first) or `name` (A to Z)")
 
 
 class InvitationText(BaseModel):
@@ -134,16 +147,20 @@ async def invite(request: web.Request, caller: Caller, body: NewInvitation) -> I
 
 @routes.get(
     "/v1/subscriber/invitations",
-    summary="Every invitation ever created, with its state (INV-6)",
+    summary="Every invitation ever created, with its state (INV-6), a page at a time, searched and filtered",
     auth=True,
+    query=InvitationQuery,
     response=InvitationList,
     errors=(403,),
     tags=("invitations",),
+    links={"NextPage": Link("list_invitations", {"cursor": "$response.body#/next_cursor"})},
 )
-async def list_invitations(request: web.Request, caller: Caller) -> InvitationList:
+async def list_invitations(request: web.Request, caller: Caller, query: InvitationQuery) -> InvitationList:
     owner, now = acting(caller), request.app[CLOCK].now()
-    rows = await invitations.invitations(request.app[POOL], owner)
-    return InvitationList(items=[_invitation_out(i, now) for i in rows])
+    page = await invitations.invitations(request.app[POOL], owner, query.window(), state=query.state, now=now)
+    last = page.items[-1].id if page.items else None
+    items = [_invitation_out(i, now) for i in page.items]
+    return InvitationList(items=items, next_cursor=query.next_cursor(page, last))
 
 
 @routes.post(

@@ -10,6 +10,8 @@ from typing import Literal
 import asyncpg
 
 from services.identity.domain import InvitationTimes
+from services.identity.lists import Page, Window
+from services.identity.lists_store import Order, PageQuery
 from shared.db import Connection
 
 # ---- invitations (INV-1..6) ---------------------------------------------------------------
@@ -194,12 +196,34 @@ async def invitation(conn: Connection, target: Target, invitation_id: uuid.UUID)
     )
 
 
-async def invitations(conn: Connection, target: Target) -> list[Invitation]:
-    rows = await conn.fetch(
-        f"SELECT {INVITATION_COLUMNS} FROM invitations WHERE {target.column} = $1 ORDER BY created_at DESC",
-        target.id,
-    )
-    return [Invitation(**dict(row)) for row in rows]
+INVITATION_ORDERS = {
+    "name": Order("lower(full_name)", "id"),
+    "newest": Order("created_at", "id", descending=True),
+}
+# Rule INV-6 in SQL, state by state, as domain.invitation_state decides it (the first that holds wins); `$now`
+# stands for the moment the states are judged at.
+STATE_CONDITIONS = {
+    "accepted": "accepted_at IS NOT NULL",
+    "revoked": "accepted_at IS NULL AND revoked_at IS NOT NULL",
+    "superseded": "accepted_at IS NULL AND revoked_at IS NULL AND superseded_at IS NOT NULL",
+    "expired": f"{OPEN} AND valid_until <= $now",
+    "pending": f"{OPEN} AND valid_until > $now",
+}
+
+
+async def invitations_page(
+    conn: Connection, target: Target, window: Window, *, state: str | None, now: datetime
+) -> Page[Invitation]:
+    """One page of the target's invitations, in `state` (INV-6) when given. The search runs on this target's
+    invitations only (found by the index on the target and created_at): every invitation a subscriber or a partner
+    ever made, hundreds or a few thousand, which ILIKE reads at once."""
+    query = PageQuery(INVITATION_COLUMNS, "invitations", f"{target.column} = $1", [target.id])
+    if state is not None:
+        condition = STATE_CONDITIONS[state]
+        query.where(condition.replace("$now", query.arg(now)) if "$now" in condition else condition)
+    query.search(window, "full_name", "email")
+    rows = await query.fetch(conn, INVITATION_ORDERS[window.sort], window)
+    return Page.of([Invitation(**dict(row)) for row in rows], window.limit)
 
 
 async def open_invitation_by_token(conn: Connection, token_hash: bytes, now: datetime) -> Invitation | None:

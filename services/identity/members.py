@@ -7,12 +7,10 @@ import uuid
 
 from rules.refusal import Refusal, Refused
 from services.identity import events, subscribers_store, tokens_store
-from services.identity.subscribers import Acting, owner_membership
+from services.identity.subscribers import NO_SUCH_USER, Acting, owner_membership
 from shared.clock import Clock
 from shared.db import Connection, Pool
 from shared.outbox import Outbox
-
-NO_SUCH_USER = Refusal("no-such-user", "no such user in this subscriber", "not-found")
 
 
 async def set_rights(

@@ -9,12 +9,14 @@ from datetime import datetime
 
 from rules.refusal import Refusal, Refused
 from services.identity import events, partners_store
+from services.identity.lists import Page, Window
 from services.identity.partners_store import Partner, PartnerUser
 from shared.clock import Clock
 from shared.db import Connection, Pool
 from shared.outbox import Outbox
 
 NO_SUCH_PARTNER = Refusal("no-such-partner", "no such partner", "not-found")
+NO_SUCH_STAFF = Refusal("no-such-staff", "no such person on this partner's staff", "not-found")
 
 
 @dataclass(frozen=True)
@@ -59,9 +61,10 @@ async def create_partner(
     return partner
 
 
-async def all_partners(pool: Pool) -> list[Partner]:
+async def partners_page(pool: Pool, window: Window, *, deactivated: bool | None) -> Page[Partner]:
+    """A page of the partners, for operators (the route allows only them)."""
     async with pool.acquire() as conn:
-        return await partners_store.all_partners(conn)
+        return await partners_store.partners_page(conn, window, deactivated=deactivated)
 
 
 async def partners_of_account(pool: Pool, account_id: uuid.UUID) -> list[tuple[Partner, bool]]:
@@ -99,10 +102,19 @@ async def set_partner_active(
 # ---- the partner's staff (invited like a subscriber's users: services.identity.invitations) ----------------
 
 
-async def staff(pool: Pool, caller: PartnerCaller, partner_id: uuid.UUID) -> list[PartnerUser]:
+async def staff(pool: Pool, caller: PartnerCaller, partner_id: uuid.UUID, window: Window) -> Page[PartnerUser]:
     visible_partner(caller, partner_id)
     async with pool.acquire() as conn:
-        return await partners_store.partner_users(conn, partner_id)
+        return await partners_store.partner_users(conn, partner_id, window)
+
+
+async def staff_member(pool: Pool, caller: PartnerCaller, partner_id: uuid.UUID, account_id: uuid.UUID) -> PartnerUser:
+    visible_partner(caller, partner_id)
+    async with pool.acquire() as conn:
+        found = await partners_store.partner_user(conn, partner_id, account_id)
+    if found is None:
+        raise Refused(NO_SUCH_STAFF)
+    return found
 
 
 async def remove_staff(
@@ -118,6 +130,6 @@ async def remove_staff(
                 )
             )
         if not await partners_store.remove_partner_member(conn, found.id, account_id):
-            raise Refused(Refusal("no-such-staff", "no such person on this partner's staff", "not-found"))
+            raise Refused(NO_SUCH_STAFF)
         removed_at = clock.now()  # after the row lock the removal holds (shared.revocations)
         await outbox.add(conn, events.partner_staff_removed(found.id, account_id, removed_at))

@@ -7,17 +7,18 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, ClassVar, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, EmailStr, StringConstraints
+from pydantic import BaseModel, EmailStr, Field, StringConstraints
 
 from services.identity import domain, invitations, partners
 from services.identity.invitations_store import Invitation
 from services.identity.keys import SETTINGS
 from services.identity.links import EmailLinks
+from services.identity.lists import ListQuery, Search, Sort
 from services.identity.partners import PartnerCaller
-from services.identity.partners_store import Partner
+from services.identity.partners_store import Partner, PartnerUser
 from shared.auth import Caller
 from shared.http import Api, Link
 from shared.keys import CLOCK, OUTBOX, POOL
@@ -45,6 +46,22 @@ class PartnerOut(Partner):
 
 class PartnerList(BaseModel):
     items: list[PartnerOut]
+    next_cursor: str | None = Field(default=None, description="Pass as `cursor` for the next page; null on the last")
+
+
+class PartnerQuery(ListQuery):
+    LIST: ClassVar[str] = "partners"
+
+    q: Search | None = Field(default=None, description="Part of the name, TIN, city or contact e-mail, in any case")
+    state: Literal["active", "deactivated"] | None = Field(default=None, description="Only partners in this state")
+    sort: Sort = Field(default="name", description="`name` (A to Z) or `newest` (created last first)")
+
+
+class StaffQuery(ListQuery):
+    LIST: ClassVar[str] = "staff"
+
+    q: Search | None = Field(default=None, description="Part of a name, login or e-mail address, in any case")
+    sort: Sort = Field(default="name", description="`name` (A to Z) or `newest` (joined last first)")
 
 
 class MyPartner(PartnerOut):
@@ -87,14 +104,18 @@ async def create_partner(request: web.Request, caller: Caller, body: NewPartner)
 
 @routes.get(
     "/v1/partners",
-    summary="Every partner, by name (operators)",
+    summary="The partners, a page at a time, searched and filtered (operators)",
     scope=OPERATOR,
+    query=PartnerQuery,
     response=PartnerList,
     tags=("partners",),
+    links={"NextPage": Link("list_partners", {"cursor": "$response.body#/next_cursor"})},
 )
-async def list_partners(request: web.Request, caller: Caller) -> PartnerList:
-    found = await partners.all_partners(request.app[POOL])
-    return PartnerList(items=sorted((partner_out(p) for p in found), key=lambda p: p.name.lower()))
+async def list_partners(request: web.Request, caller: Caller, query: PartnerQuery) -> PartnerList:
+    deactivated = None if query.state is None else query.state == "deactivated"
+    page = await partners.partners_page(request.app[POOL], query.window(), deactivated=deactivated)
+    last = page.items[-1].id if page.items else None
+    return PartnerList(items=[partner_out(p) for p in page.items], next_cursor=query.next_cursor(page, last))
 
 
 @routes.get(
@@ -184,6 +205,7 @@ class PartnerUserOut(BaseModel):
 
 class PartnerUserList(BaseModel):
     items: list[PartnerUserOut]
+    next_cursor: str | None = Field(default=None, description="Pass as `cursor` for the next page; null on the last")
 
 
 @routes.post(
@@ -228,28 +250,48 @@ def _partner_invitation_out(invitation: Invitation, now: datetime) -> PartnerInv
 
 @routes.get(
     "/v1/partners/{partner_id:uuid}/users",
-    summary="The partner's staff (operators and the partner's users)",
+    summary="The partner's staff, a page at a time (operators and the partner's users)",
     auth=True,
+    query=StaffQuery,
     response=PartnerUserList,
     errors=(404,),
     tags=("partners",),
     callers=("operator", "partner"),
+    links={
+        "NextPage": Link(
+            "list_staff", {"partner_id": "$request.path.partner_id", "cursor": "$response.body#/next_cursor"}
+        )
+    },
 )
-async def list_staff(request: web.Request, caller: Caller) -> PartnerUserList:
+async def list_staff(request: web.Request, caller: Caller, query: StaffQuery) -> PartnerUserList:
     partner_id = path_uuid(request, "partner_id")
-    users = await partners.staff(request.app[POOL], partner_caller(caller), partner_id)
-    return PartnerUserList(
-        items=[
-            PartnerUserOut(
-                account_id=u.account_id,
-                login=u.login,
-                full_name=u.full_name,
-                email=u.email,
-                admin=u.is_admin,
-                joined_at=u.joined_at,
-            )
-            for u in users
-        ]
+    page = await partners.staff(request.app[POOL], partner_caller(caller), partner_id, query.window())
+    last = page.items[-1].account_id if page.items else None
+    return PartnerUserList(items=[_staff_out(u) for u in page.items], next_cursor=query.next_cursor(page, last))
+
+
+@routes.get(
+    "/v1/partners/{partner_id:uuid}/users/{account_id:uuid}",
+    summary="A person on the partner's staff (operators and the partner's users)",
+    auth=True,
+    response=PartnerUserOut,
+    errors=(404,),
+    tags=("partners",),
+    callers=("operator", "partner"),
+)
+async def get_staff_member(request: web.Request, caller: Caller) -> PartnerUserOut:
+    partner_id, account_id = path_uuid(request, "partner_id"), path_uuid(request, "account_id")
+    return _staff_out(await partners.staff_member(request.app[POOL], partner_caller(caller), partner_id, account_id))
+
+
+def _staff_out(u: PartnerUser) -> PartnerUserOut:
+    return PartnerUserOut(
+        account_id=u.account_id,
+        login=u.login,
+        full_name=u.full_name,
+        email=u.email,
+        admin=u.is_admin,
+        joined_at=u.joined_at,
     )
 
 

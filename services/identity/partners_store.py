@@ -9,6 +9,8 @@ from datetime import datetime
 import asyncpg
 from pydantic import BaseModel, ConfigDict
 
+from services.identity.lists import Page, Window
+from services.identity.lists_store import Order, PageQuery
 from shared.db import Connection
 
 # ---- partners and their API clients -------------------------------------------------------
@@ -207,13 +209,54 @@ class PartnerUser:
     joined_at: datetime
 
 
-async def partner_users(conn: Connection, partner_id: uuid.UUID) -> list[PartnerUser]:
-    rows = await conn.fetch(
-        "SELECT a.id AS account_id, a.login, a.full_name, a.email, p.is_admin, p.joined_at "
-        "FROM partner_members p JOIN accounts a ON a.id = p.account_id WHERE p.partner_id = $1 ORDER BY p.joined_at",
-        partner_id,
+STAFF_ORDERS = {
+    "name": Order("lower(coalesce(a.full_name, a.login))", "p.account_id"),
+    "newest": Order("p.joined_at", "p.account_id", descending=True),
+}
+
+
+async def partner_users(conn: Connection, partner_id: uuid.UUID, window: Window) -> Page[PartnerUser]:
+    """One page of the partner's staff. The search runs on this partner's rows only (the primary key starts with
+    partner_id): a partner's staff is tens of people."""
+    query = PageQuery(
+        "a.id AS account_id, a.login, a.full_name, a.email, p.is_admin, p.joined_at",
+        "partner_members p JOIN accounts a ON a.id = p.account_id",
+        "p.partner_id = $1",
+        [partner_id],
     )
-    return [PartnerUser(**dict(row)) for row in rows]
+    query.search(window, "a.login", "a.full_name", "a.email")
+    rows = await query.fetch(conn, STAFF_ORDERS[window.sort], window)
+    return Page.of([PartnerUser(**dict(row)) for row in rows], window.limit)
+
+
+async def partner_user(conn: Connection, partner_id: uuid.UUID, account_id: uuid.UUID) -> PartnerUser | None:
+    row = await conn.fetchrow(
+        "SELECT a.id AS account_id, a.login, a.full_name, a.email, p.is_admin, p.joined_at "
+        "FROM partner_members p JOIN accounts a ON a.id = p.account_id WHERE p.partner_id = $1 AND p.account_id = $2",
+        partner_id,
+        account_id,
+    )
+    return PartnerUser(**dict(row)) if row else None
+
+
+# The partners, for operators. They are the vendor's franchisee network: thousands of rows, not millions. The
+# search is a substring (an operator types "Romashka" for "OOO Romashka"), which no btree index serves and pg_trgm
+# would, but pg_trgm is not assumed installed: ILIKE reads the whole table, a few hundred kB at most, in
+# milliseconds. The pages themselves, searching or not, walk the indexes of migration 0007 in either order.
+PARTNER_ORDERS = {
+    "name": Order("lower(name)", "id"),
+    "newest": Order("created_at", "id", descending=True),
+}
+
+
+async def partners_page(conn: Connection, window: Window, *, deactivated: bool | None) -> Page[Partner]:
+    """One page of the partners: the deactivated ones (True), the active ones (False) or all (None)."""
+    query = PageQuery(PARTNER_COLUMNS, "partners", "true")
+    if deactivated is not None:
+        query.where("deactivated_at IS NOT NULL" if deactivated else "deactivated_at IS NULL")
+    query.search(window, "name", "tin", "city", "contact_email")
+    rows = await query.fetch(conn, PARTNER_ORDERS[window.sort], window)
+    return Page.of([Partner(**dict(row)) for row in rows], window.limit)
 
 
 # The directory, whole (re-announcing it: services.identity.republish).

@@ -103,6 +103,35 @@ async def set_password(conn: Connection, account_id: uuid.UUID, password_hash: s
     )
 
 
+async def set_full_name(conn: Connection, account_id: uuid.UUID, full_name: str | None) -> Account | None:
+    return _account(
+        await conn.fetchrow(
+            f"UPDATE accounts SET full_name = $2 WHERE id = $1 RETURNING {ACCOUNT_COLUMNS}", account_id, full_name
+        )
+    )
+
+
+async def account_for_update(conn: Connection, account_id: uuid.UUID) -> Account | None:
+    return _account(await conn.fetchrow(f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1 FOR UPDATE", account_id))
+
+
+async def replace_email(conn: Connection, account_id: uuid.UUID, email: str, now: datetime) -> Account:
+    """The account's address is `email` from now on, verified (its link reached it); EmailTaken if another account
+    uses it."""
+    try:
+        row = await conn.fetchrow(
+            f"UPDATE accounts SET email = $2, email_verified_at = $3 WHERE id = $1 RETURNING {ACCOUNT_COLUMNS}",
+            account_id,
+            email,
+            now,
+        )
+    except asyncpg.UniqueViolationError:
+        raise EmailTaken from None
+    account = _account(row)
+    assert account is not None
+    return account
+
+
 # ---- single-use link tokens (e-mail verification, password reset) -------------------------
 
 
@@ -196,6 +225,16 @@ async def use_password_reset(conn: Connection, token_hash: bytes, now: datetime)
         now,
     )
     return account_id
+
+
+async def void_open_links(conn: Connection, account_id: uuid.UUID, now: datetime) -> None:
+    """Verification and password-reset links sent to the account's earlier address work no more."""
+    for table in ("email_verifications", "password_resets"):
+        await conn.execute(
+            f"UPDATE {table} SET voided_at = $2 WHERE account_id = $1 AND used_at IS NULL AND voided_at IS NULL",
+            account_id,
+            now,
+        )
 
 
 async def mark_email_verified(conn: Connection, account_id: uuid.UUID, now: datetime) -> None:

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 from rules.refusal import Refusal, Refused
 from services.identity import events, subscribers_store
-from services.identity.subscribers_store import Member, Membership, Subscriber
+from services.identity.lists import Page, Window
+from services.identity.subscribers_store import Member, MemberFilter, Membership, Subscriber
 from shared.db import Connection, Pool
 from shared.outbox import Outbox
 
@@ -22,6 +23,7 @@ class Acting:
 
 MEMBERSHIP_ENDED = Refusal("membership-ended", "you were excluded from this subscriber", "forbidden")
 OWNER_ONLY = Refusal("owner-only", "only the subscriber's owner can do this", "forbidden")
+NO_SUCH_USER = Refusal("no-such-user", "no such user in this subscriber", "not-found")
 
 
 async def current_membership(conn: Connection, acting: Acting) -> Membership:
@@ -62,11 +64,21 @@ async def memberships(pool: Pool, account_id: uuid.UUID) -> list[Membership]:
         return await subscribers_store.memberships(conn, account_id)
 
 
-async def users(pool: Pool, acting: Acting) -> list[Member]:
-    """The subscriber's users, for its owner."""
+async def users(pool: Pool, acting: Acting, window: Window, only: MemberFilter) -> Page[Member]:
+    """A page of the subscriber's users, for its owner."""
     async with pool.acquire() as conn:
         membership = await owner_membership(conn, acting)
-        return await subscribers_store.members(conn, membership.subscriber_id)
+        return await subscribers_store.members_page(conn, membership.subscriber_id, window, only)
+
+
+async def user(pool: Pool, acting: Acting, account_id: uuid.UUID) -> Member:
+    """One of the subscriber's current users, for its owner."""
+    async with pool.acquire() as conn:
+        membership = await owner_membership(conn, acting)
+        found = await subscribers_store.member(conn, membership.subscriber_id, account_id)
+    if found is None:
+        raise Refused(NO_SUCH_USER)
+    return found
 
 
 async def _subscriber(conn: Connection, membership: Membership) -> Subscriber:

@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, ClassVar, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 
 from services.identity import domain, members, subscribers
+from services.identity.lists import ListQuery, Search, Sort
 from services.identity.subscribers import Acting
-from services.identity.subscribers_store import Membership, Subscriber
+from services.identity.subscribers_store import Member, MemberFilter, Membership, Subscriber
 from shared.auth import Caller
-from shared.http import Api
+from shared.http import Api, Link
 from shared.keys import CLOCK, OUTBOX, POOL
 from shared.parsing import StrictModel
 from shared.problems import NotFound
@@ -69,10 +70,23 @@ class UserOut(BaseModel):
     is_owner: bool
     rights: list[str]
     joined_at: datetime
+    excluded_at: datetime | None = Field(default=None, description="Set for an excluded user (SUB-6)")
 
 
 class UserList(BaseModel):
     items: list[UserOut]
+    next_cursor: str | None = Field(default=None, description="Pass as `cursor` for the next page; null on the last")
+
+
+class UserQuery(ListQuery):
+    LIST: ClassVar[str] = "users"
+
+    q: Search | None = Field(default=None, description="Part of a name, login or e-mail address, in any case")
+    state: Literal["active", "excluded"] = "active"
+    right: Literal["its_access", "none"] | None = Field(
+        default=None, description="Only users holding this right (`none`: holding no right)"
+    )
+    sort: Sort = Field(default="name", description="`name` (A to Z) or `newest` (joined last first)")
 
 
 class Rights(StrictModel):
@@ -136,28 +150,44 @@ async def my_subscribers(request: web.Request, caller: Caller) -> MembershipList
 
 @routes.get(
     "/v1/subscriber/users",
-    summary="The subscriber's users (owner)",
+    summary="The subscriber's users, a page at a time, searched and filtered (owner)",
     auth=True,
+    query=UserQuery,
     response=UserList,
     errors=(403,),
     tags=("users",),
+    links={"NextPage": Link("list_users", {"cursor": "$response.body#/next_cursor"})},
 )
-async def list_users(request: web.Request, caller: Caller) -> UserList:
-    rows = await subscribers.users(request.app[POOL], acting(caller))
-    return UserList(
-        items=[
-            UserOut(
-                account_id=m.account_id,
-                login=m.login,
-                full_name=m.full_name,
-                email=m.email,
-                role=m.role,
-                is_owner=m.role == "owner",
-                rights=domain.member_rights(m.role, m.its_access),
-                joined_at=m.joined_at,
-            )
-            for m in rows
-        ]
+async def list_users(request: web.Request, caller: Caller, query: UserQuery) -> UserList:
+    only = MemberFilter(excluded=query.state == "excluded", right=query.right)
+    page = await subscribers.users(request.app[POOL], acting(caller), query.window(), only)
+    last = page.items[-1].account_id if page.items else None
+    return UserList(items=[_user_out(m) for m in page.items], next_cursor=query.next_cursor(page, last))
+
+
+@routes.get(
+    "/v1/subscriber/users/{account_id:uuid}",
+    summary="One of the subscriber's current users (owner)",
+    auth=True,
+    response=UserOut,
+    errors=(403, 404),
+    tags=("users",),
+)
+async def get_user(request: web.Request, caller: Caller) -> UserOut:
+    return _user_out(await subscribers.user(request.app[POOL], acting(caller), _account_id(request)))
+
+
+def _user_out(m: Member) -> UserOut:
+    return UserOut(
+        account_id=m.account_id,
+        login=m.login,
+        full_name=m.full_name,
+        email=m.email,
+        role=m.role,
+        is_owner=m.role == "owner",
+        rights=domain.member_rights(m.role, m.its_access),
+        joined_at=m.joined_at,
+        excluded_at=m.excluded_at,
     )
 
 

@@ -9,6 +9,8 @@ from datetime import datetime
 
 import asyncpg
 
+from services.identity.lists import Page, Window
+from services.identity.lists_store import Order, PageQuery
 from services.identity.store import ACCOUNT_COLUMNS, Account
 from shared.db import Connection
 
@@ -140,16 +142,51 @@ class Member:
     role: str
     its_access: bool
     joined_at: datetime
+    excluded_at: datetime | None = None
 
 
-async def members(conn: Connection, subscriber_id: uuid.UUID) -> list[Member]:
-    rows = await conn.fetch(
-        "SELECT a.id AS account_id, a.login, a.full_name, a.email, m.role, m.its_access, m.joined_at "
-        "FROM members m JOIN accounts a ON a.id = m.account_id "
-        "WHERE m.subscriber_id = $1 AND m.excluded_at IS NULL ORDER BY m.role = 'owner' DESC, m.joined_at",
+MEMBER_COLUMNS = "a.id AS account_id, a.login, a.full_name, a.email, m.role, m.its_access, m.joined_at, m.excluded_at"
+MEMBER_SOURCE = "members m JOIN accounts a ON a.id = m.account_id"
+MEMBER_ORDERS = {
+    "name": Order("m.role <> 'owner', lower(coalesce(a.full_name, a.login))", "m.account_id"),  # the owner first
+    "newest": Order("m.joined_at", "m.account_id", descending=True),
+}
+
+
+@dataclass(frozen=True)
+class MemberFilter:
+    """Which of the subscriber's users a list shows: `excluded` ones or the current ones; with `right` (a right's
+    name, or "none": no right at all), those holding it (the owner holds every right: domain.member_rights)."""
+
+    excluded: bool = False
+    right: str | None = None
+
+
+async def members_page(
+    conn: Connection, subscriber_id: uuid.UUID, window: Window, only: MemberFilter = MemberFilter()
+) -> Page[Member]:
+    """One page of the subscriber's users. The search runs on this subscriber's rows only (the members' primary key
+    starts with subscriber_id): a subscriber's users are its staff, tens or hundreds, which ILIKE reads at once."""
+    query = PageQuery(MEMBER_COLUMNS, MEMBER_SOURCE, "m.subscriber_id = $1", [subscriber_id])
+    query.where("m.excluded_at IS NOT NULL" if only.excluded else "m.excluded_at IS NULL")
+    if only.right == "none":
+        query.where("m.role <> 'owner' AND NOT m.its_access")
+    elif only.right is not None:  # its_access, the one right a user can be given (SUB-5)
+        query.where("(m.role = 'owner' OR m.its_access)")
+    query.search(window, "a.login", "a.full_name", "a.email")
+    rows = await query.fetch(conn, MEMBER_ORDERS[window.sort], window)
+    return Page.of([Member(**dict(row)) for row in rows], window.limit)
+
+
+async def member(conn: Connection, subscriber_id: uuid.UUID, account_id: uuid.UUID) -> Member | None:
+    """One of the subscriber's current users."""
+    row = await conn.fetchrow(
+        f"SELECT {MEMBER_COLUMNS} FROM {MEMBER_SOURCE} "
+        "WHERE m.subscriber_id = $1 AND m.account_id = $2 AND m.excluded_at IS NULL",
         subscriber_id,
+        account_id,
     )
-    return [Member(**dict(row)) for row in rows]
+    return Member(**dict(row)) if row else None
 
 
 async def join_subscriber(

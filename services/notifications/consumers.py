@@ -20,6 +20,8 @@ from services.notifications.languages import unwrap_in_our_languages
 from services.notifications.letters import (
     EmailRequest,
     contract_activated_email,
+    email_change_email,
+    email_changed_email,
     invitation_accepted_email,
     invitation_email,
     maintenance_activated_email,
@@ -36,7 +38,10 @@ from shared.db import Connection
 from shared.events import E, Envelope, unwrap
 from shared.events.contracts import ContractActivated, MaintenanceActivated, OrganisationErrorReported
 from shared.events.identity import (
+    AccountNameChanged,
     AccountRegistered,
+    EmailChanged,
+    EmailChangeRequested,
     EmailVerificationRequested,
     EmailVerified,
     InvitationAccepted,
@@ -71,6 +76,11 @@ def identity_subscription(renderer: Renderer, clock: Clock, zone: ZoneInfo) -> S
         PasswordResetRequested.TYPE: email_for(
             renderer, clock, PasswordResetRequested, lambda event: password_reset_email(event, zone)
         ),
+        # ACC-4: the link to the new address; then the old address is told (and the read model learns the new one).
+        EmailChangeRequested.TYPE: email_for(
+            renderer, clock, EmailChangeRequested, lambda event: email_change_email(event, zone)
+        ),
+        EmailChanged.TYPE: email_changed(renderer, clock, zone),
         InvitationSent.TYPE: email_for(renderer, clock, InvitationSent, lambda event: invitation_email(event, zone)),
         # To the owner, in the owner's language.
         InvitationAccepted.TYPE: email_for(
@@ -79,10 +89,22 @@ def identity_subscription(renderer: Renderer, clock: Clock, zone: ZoneInfo) -> S
         # Read models for release news: owners (SUB-1), their addresses, names and languages.
         AccountRegistered.TYPE: read_models.account_registered,
         EmailVerified.TYPE: read_models.email_verified,
+        AccountNameChanged.TYPE: read_models.account_name_changed,
         SubscriberCreated.TYPE: read_models.subscriber_created,
         SubscriberRenamed.TYPE: read_models.subscriber_renamed,
     }
     return Subscription(IDENTITY_QUEUE, handlers)
+
+
+def email_changed(renderer: Renderer, clock: Clock, zone: ZoneInfo) -> EventHandler:
+    """ACC-4: the letter to the old address and the read model's new address, in one inbox transaction."""
+    tell_old_address = email_for(renderer, clock, EmailChanged, lambda event: email_changed_email(event, zone))
+
+    async def handle(conn: Connection, envelope: Envelope) -> None:
+        await tell_old_address(conn, envelope)
+        await read_models.email_changed(conn, envelope)
+
+    return handle
 
 
 def registration_subscription(renderer: Renderer, clock: Clock) -> Subscription:

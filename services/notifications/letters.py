@@ -10,9 +10,17 @@ from zoneinfo import ZoneInfo
 
 from services.notifications.addresses import Unsendable, check_link, check_recipient, partner_recipient
 from services.notifications.languages import PARTNER_LANGUAGE
-from services.notifications.wording import display_name, format_moment, name_and_address, organisation_context
+from services.notifications.wording import (
+    display_name,
+    format_moment,
+    masked_address,
+    name_and_address,
+    organisation_context,
+)
 from shared.events.contracts import ContractActivated, MaintenanceActivated, OrganisationErrorReported
 from shared.events.identity import (
+    EmailChanged,
+    EmailChangeRequested,
     EmailVerificationRequested,
     InvitationAccepted,
     InvitationSent,
@@ -65,6 +73,40 @@ def password_reset_email(event: PasswordResetRequested, zone: ZoneInfo) -> Email
             "login": event.login,
             "reset_url": check_link(event.reset_url),
             "valid_until": format_moment(event.expires_at, event.language, zone),
+        },
+    )
+
+
+def email_change_email(event: EmailChangeRequested, zone: ZoneInfo) -> EmailRequest:
+    """ACC-4: the link that makes the new address the account's is sent to that new address."""
+    return EmailRequest(
+        template="email_change",
+        language=event.language,
+        recipient=check_recipient(event.new_email),
+        context={
+            "name": display_name(event.full_name, event.login),
+            "login": event.login,
+            "new_email": event.new_email,
+            "confirmation_url": check_link(event.confirmation_url),
+            "valid_until": format_moment(event.expires_at, event.language, zone),
+        },
+    )
+
+
+def email_changed_email(event: EmailChanged, zone: ZoneInfo) -> EmailRequest | None:
+    """ACC-4: the old address learns that the account moved, to which address (masked) and when; None when it was
+    never verified (it may be a stranger's, mistyped at sign-up)."""
+    if not event.old_email_verified:
+        return None
+    return EmailRequest(
+        template="email_changed",
+        language=event.language,
+        recipient=check_recipient(event.old_email),
+        context={
+            "name": display_name(event.full_name, event.login),
+            "login": event.login,
+            "new_email": masked_address(event.new_email),
+            "changed_at": format_moment(event.changed_at, event.language, zone),
         },
     )
 

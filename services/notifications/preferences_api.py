@@ -1,13 +1,14 @@
-"""What each account wants to receive: release news on or off (UPD-3), with the account's own access token, or
-with the one-click unsubscribe token of a release e-mail (no login; GET reads, POST unsubscribes). The pages are the
-portal's (`/notifications`, `/unsubscribe`): these are the APIs they call."""
+"""What each account wants to receive: release news on or off (UPD-3) and per configuration, with the account's own
+access token, or with the one-click unsubscribe token of a release e-mail (no login; GET reads, POST unsubscribes:
+all release news off). The pages are the portal's (`/notifications`, `/unsubscribe`): these are the APIs they call."""
 
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
 from aiohttp import web
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 from services.notifications import preferences as preferences_of
 from services.notifications.keys import LINKS
@@ -24,14 +25,28 @@ preferences = Api("ITS Portal notifications: preferences")
 UNSUBSCRIBE_PATH = "/v1/unsubscribe"
 
 
+# A configuration's code as registration's catalogue writes it.
+ConfigurationCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")]
+MAX_MUTED = 200
+
+
 class Preferences(StrictModel):
     release_news: bool = Field(
         strict=True, description="E-mails about new releases of the account's configurations and the platform"
+    )
+    muted_configurations: list[ConfigurationCode] | None = Field(
+        default=None,
+        max_length=MAX_MUTED,
+        description="The configurations (codes) whose releases the account wants no e-mails of, whatever "
+        "`release_news` says; every other configuration's releases are announced. Absent: as they were",
     )
 
 
 class PreferencesOut(BaseModel):
     release_news: bool
+    muted_configurations: list[str] = Field(
+        description="The configurations whose releases the account wants no e-mails of, sorted"
+    )
 
 
 class UnsubscribeOut(BaseModel):
@@ -66,7 +81,8 @@ def _account(caller: Caller) -> uuid.UUID:
     tags=("preferences",),
 )
 async def get_preferences(request: web.Request, *, caller: Caller) -> PreferencesOut:
-    return PreferencesOut(release_news=await preferences_of.wants_release_news(request.app[POOL], _account(caller)))
+    news = await preferences_of.release_news_of(request.app[POOL], _account(caller))
+    return PreferencesOut(release_news=news.wanted, muted_configurations=news.muted)
 
 
 @preferences.route(
@@ -80,8 +96,10 @@ async def get_preferences(request: web.Request, *, caller: Caller) -> Preference
 )
 async def put_preferences(request: web.Request, *, caller: Caller, body: Preferences) -> PreferencesOut:
     account_id = _account(caller)
-    await preferences_of.set_release_news(request.app[POOL], account_id, body.release_news, request.app[CLOCK].now())
-    return PreferencesOut(release_news=body.release_news)
+    news = await preferences_of.set_release_news(
+        request.app[POOL], account_id, body.release_news, request.app[CLOCK].now(), muted=body.muted_configurations
+    )
+    return PreferencesOut(release_news=news.wanted, muted_configurations=news.muted)
 
 
 @preferences.get(

@@ -14,7 +14,14 @@ from services.notifications import store
 from services.notifications.languages import unwrap_in_our_languages
 from shared.db import Connection
 from shared.events import Envelope, unwrap
-from shared.events.identity import AccountRegistered, EmailVerified, SubscriberCreated, SubscriberRenamed
+from shared.events.identity import (
+    AccountNameChanged,
+    AccountRegistered,
+    EmailChanged,
+    EmailVerified,
+    SubscriberCreated,
+    SubscriberRenamed,
+)
 from shared.events.registration import ProductActivated, ProductRegistered, ProductTransferred
 
 
@@ -34,6 +41,25 @@ async def account_registered(conn: Connection, envelope: Envelope) -> None:
 async def email_verified(conn: Connection, envelope: Envelope) -> None:
     event = unwrap(envelope, EmailVerified)
     await store.set_account_email(conn, event.account_id, event.email, envelope.occurred_at)
+
+
+async def email_changed(conn: Connection, envelope: Envelope) -> None:
+    """ACC-4: the new address, confirmed through its link, is the account's from then on."""
+    event = unwrap_in_our_languages(envelope, EmailChanged)
+    await store.set_account_email(conn, event.account_id, event.new_email, envelope.occurred_at)
+
+
+async def account_name_changed(conn: Connection, envelope: Envelope) -> None:
+    """ACC-4: the holder's new full name (with the login and language, a whole profile)."""
+    event = unwrap_in_our_languages(envelope, AccountNameChanged)
+    await store.save_profile(
+        conn,
+        event.account_id,
+        login=event.login,
+        full_name=event.full_name,
+        language=event.language,
+        at=envelope.occurred_at,
+    )
 
 
 async def subscriber_created(conn: Connection, envelope: Envelope) -> None:

@@ -183,29 +183,34 @@ async def save_account(
     at: datetime,
 ) -> None:
     """identity.account.registered, or announced again (identity's republish: the current values)."""
+    await save_profile(conn, account_id, login=login, full_name=full_name, language=language, at=at)
+    await set_account_email(conn, account_id, email, at)
+
+
+async def save_profile(
+    conn: Connection, account_id: uuid.UUID, *, login: str, full_name: str | None, language: str, at: datetime
+) -> None:
+    """identity.account.name_changed: the login, name and language as of `at`; the address is left as it is."""
     await conn.execute(
-        "INSERT INTO accounts (id, login, full_name, language, profile_at, email, email_at) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $5) "
+        "INSERT INTO accounts (id, login, full_name, language, profile_at) VALUES ($1, $2, $3, $4, $5) "
         "ON CONFLICT (id) DO UPDATE SET "
         "login = CASE WHEN accounts.profile_at IS NULL OR accounts.profile_at <= $5 THEN $2 ELSE accounts.login END, "
         "full_name = CASE WHEN accounts.profile_at IS NULL OR accounts.profile_at <= $5 THEN $3 "
         "ELSE accounts.full_name END, "
         "language = CASE WHEN accounts.profile_at IS NULL OR accounts.profile_at <= $5 THEN $4 "
         "ELSE accounts.language END, "
-        "profile_at = GREATEST(accounts.profile_at, $5), "
-        "email = CASE WHEN accounts.email_at IS NULL OR accounts.email_at <= $5 THEN $6 ELSE accounts.email END, "
-        "email_at = GREATEST(accounts.email_at, $5)",
+        "profile_at = GREATEST(accounts.profile_at, $5)",
         account_id,
         login,
         full_name,
         language,
         at,
-        email,
     )
 
 
 async def set_account_email(conn: Connection, account_id: uuid.UUID, email: str, at: datetime) -> None:
-    """identity.email.verified: the address the account verified (ACC-2) is its address from then on."""
+    """identity.email.verified or identity.email.changed: the address the account verified (ACC-2, ACC-4) is its
+    address from then on."""
     await conn.execute(
         "INSERT INTO accounts (id, email, email_at) VALUES ($1, $2, $3) "
         "ON CONFLICT (id) DO UPDATE SET "
@@ -279,19 +284,23 @@ async def save_registered_product(
 
 # The owners to tell (UPD-3), one row per account with the subscribers it owns that qualify: those holding
 # a product active at the release's time (with the configuration, for a configuration release), whose owner
-# has an address and has not turned release news off. `{holders}` is one of the two fixed conditions below.
+# has an address and has not turned release news off (`{wanted}`: nor this configuration's, for a configuration
+# release). `{holders}` and `{wanted}` are one of the two fixed pairs below.
 _OWNERS = (
     "WITH holders AS (SELECT DISTINCT subscriber_id FROM registered_products WHERE {holders}) "
     "SELECT a.id AS account_id, a.email, a.login, a.full_name, a.language, "
     "array_agg(s.name ORDER BY s.name, s.code) AS names, array_agg(s.code ORDER BY s.name, s.code) AS codes "
     "FROM holders h JOIN subscribers s ON s.id = h.subscriber_id JOIN accounts a ON a.id = s.owner_account_id "
     "LEFT JOIN preferences p ON p.account_id = a.id "
-    "WHERE a.email IS NOT NULL AND p.release_news IS NOT FALSE "
+    "WHERE a.email IS NOT NULL AND p.release_news IS NOT FALSE{wanted} "
     "GROUP BY a.id ORDER BY a.id"
 )
 # A configuration's holders through the GIN index on configurations; a platform release's: every active one.
-CONFIGURATION_OWNERS = _OWNERS.format(holders="configurations @> ARRAY[$1::text] AND active_from <= $2")
-PLATFORM_OWNERS = _OWNERS.format(holders="active_from <= $1")
+CONFIGURATION_OWNERS = _OWNERS.format(
+    holders="configurations @> ARRAY[$1::text] AND active_from <= $2",
+    wanted=" AND NOT coalesce($1::text = ANY(p.muted_configurations), false)",
+)
+PLATFORM_OWNERS = _OWNERS.format(holders="active_from <= $1", wanted="")
 
 
 async def owners_to_tell(conn: Connection, *, configuration: str | None, at: datetime) -> list[Owner]:
@@ -344,19 +353,37 @@ async def count_announced(conn: Connection, release_id: uuid.UUID, recipients: i
 # ---- preferences -------------------------------------------------------------------------------------
 
 
-async def release_news(conn: Connection, account_id: uuid.UUID) -> bool:
-    """Whether the account wants release news: yes unless it said no."""
-    wanted: bool | None = await conn.fetchval("SELECT release_news FROM preferences WHERE account_id = $1", account_id)
-    return wanted is not False
+@dataclass(frozen=True)
+class ReleaseNews:
+    """What release news an account wants: any (`wanted`), and of which configurations not (`muted`)."""
+
+    wanted: bool
+    muted: list[str]
 
 
-async def set_release_news(conn: Connection, account_id: uuid.UUID, wanted: bool, at: datetime) -> None:
+async def release_news(conn: Connection, account_id: uuid.UUID) -> ReleaseNews:
+    """No row: the defaults, every release news wanted."""
+    row = await conn.fetchrow(
+        "SELECT release_news, muted_configurations FROM preferences WHERE account_id = $1", account_id
+    )
+    if row is None:
+        return ReleaseNews(True, [])
+    return ReleaseNews(row["release_news"], sorted(row["muted_configurations"]))
+
+
+async def set_release_news(
+    conn: Connection, account_id: uuid.UUID, wanted: bool, at: datetime, *, muted: list[str] | None = None
+) -> None:
+    """`muted` None: the muted configurations stay as they are (the unsubscribe link turns only `wanted` off)."""
     await conn.execute(
-        "INSERT INTO preferences (account_id, release_news, updated_at) VALUES ($1, $2, $3) "
-        "ON CONFLICT (account_id) DO UPDATE SET release_news = $2, updated_at = $3",
+        "INSERT INTO preferences (account_id, release_news, updated_at, muted_configurations) "
+        "VALUES ($1, $2, $3, coalesce($4::text[], '{}')) "
+        "ON CONFLICT (account_id) DO UPDATE SET release_news = $2, updated_at = $3, "
+        "muted_configurations = coalesce($4::text[], preferences.muted_configurations)",
         account_id,
         wanted,
         at,
+        muted,
     )
 
 

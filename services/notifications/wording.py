@@ -27,6 +27,12 @@ def name_and_address(full_name: str | None, email: str) -> str:
     return f"{name} ({email})" if name else email
 
 
+def masked_address(email: str) -> str:
+    """`n***@example.com`: enough for the holder to recognise the address, too little for anyone else to use it."""
+    local, _, domain = email.rpartition("@")
+    return f"{local[:1]}***@{domain}" if local else email
+
+
 # Dates, months and periods as the portal's pages write them (shared.formats); a moment adds its UTC offset.
 
 

@@ -26,38 +26,45 @@ from services.portal.clients.partners import Partners
 from services.portal.clients.registration import Registrations
 from services.portal.clients.transport import Service
 from services.portal.clients.updates import Updates
+from services.portal.kept_forms import KeptForms
 from services.portal.keys import (
     CATALOGUE,
     CONTRACTS,
     IDENTITY,
     INVITATIONS,
+    KEPT_FORMS,
     MEMBERS,
     NOTIFICATIONS,
     PARTNERS,
     REGISTRATION,
     SESSIONS,
     SETTINGS,
+    STATIC_FILES,
     UPDATES,
 )
 from services.portal.pages import (
     account,
     auth,
-    help_page,
+    documents,
     home,
     invitations,
     notifications,
     operator,
+    operator_codes,
+    operator_drafts,
     operator_numbers,
     operator_partners,
     operator_releases,
     partner,
     partner_access,
+    partners_directory,
     releases,
     software,
     users,
 )
 from services.portal.sessions import Sessions
 from services.portal.settings import PortalSettings
+from services.portal.static_files import StaticFiles
 from shared.app import create_app as create_service_app
 from shared.app import setup_db
 from shared.http import Api
@@ -82,7 +89,9 @@ __all__ = ["MIGRATIONS", "SCHEMA", "PortalSettings", "create_app"]
 
 def create_app(settings: PortalSettings) -> web.Application:
     app = create_service_app(settings, service=SERVICE, api=ROUTES)
-    app.middlewares.extend([middlewares.security_headers, middlewares.error_pages, middlewares.sessions])
+    app.middlewares.extend(
+        [middlewares.compression, middlewares.security_headers, middlewares.error_pages, middlewares.sessions]
+    )
     app[SETTINGS] = settings
     setup_db(app, settings, SCHEMA)
     setup_sessions(app, settings)
@@ -94,7 +103,8 @@ def create_app(settings: PortalSettings) -> web.Application:
 def setup_sessions(app: web.Application, settings: PortalSettings) -> None:
     async def sessions(app: web.Application) -> AsyncIterator[None]:
         app[SESSIONS] = Sessions(app[POOL], settings)
-        async with background(_purge_expired(app[SESSIONS]), "portal.purge_sessions"):
+        app[KEPT_FORMS] = KeptForms(app[POOL], app[SESSIONS])
+        async with background(_purge_expired(app[SESSIONS], app[KEPT_FORMS]), "portal.purge_sessions"):
             yield
 
     app.cleanup_ctx.append(sessions)
@@ -121,7 +131,7 @@ def setup_pages(app: web.Application) -> None:
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, default_helpers=False)
     for module in (
         home,
-        help_page,
+        documents,
         auth,
         account,
         invitations,
@@ -131,21 +141,29 @@ def setup_pages(app: web.Application) -> None:
         partner,
         partner_access,
         operator,
+        operator_codes,
+        operator_drafts,
         operator_numbers,
         operator_partners,
         operator_releases,
         notifications,
+        partners_directory,
     ):
         app.router.add_routes(module.routes)
-    app.router.add_static("/static", STATIC, append_version=False)
+    app[STATIC_FILES] = StaticFiles.scan(STATIC)
+    app.router.add_routes(app[STATIC_FILES].routes())
 
 
-async def _purge_expired(sessions: Sessions) -> None:
+async def _purge_expired(sessions: Sessions, kept_forms: KeptForms) -> None:
+    """Expired sessions and kept forms (issue 17), every 10 minutes."""
     while True:
         await asyncio.sleep(PURGE_EVERY_SECONDS)
         try:
             purged = await sessions.purge_expired()
             if purged:
                 log.info("portal.sessions_purged", count=purged)
+            forgotten = await kept_forms.purge_expired()
+            if forgotten:
+                log.info("portal.kept_forms_purged", count=forgotten)
         except Exception as exc:  # the database may be away for a while; try again next time
             log.warning("portal.purge_failed", error=repr(exc))

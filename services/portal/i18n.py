@@ -7,11 +7,15 @@ from typing import TYPE_CHECKING
 
 from services.portal.messages import help as help_messages
 from services.portal.messages import home as home_messages
+from services.portal.messages import legal as legal_messages
 from services.portal.messages import lists as lists_messages
 from services.portal.messages import notifications as notifications_messages
 from services.portal.messages import operator as operator_messages
+from services.portal.messages import operator_codes as operator_codes_messages
 from services.portal.messages import operator_releases as operator_releases_messages
 from services.portal.messages import partner as partner_messages
+from services.portal.messages import partners_directory as partners_directory_messages
+from services.portal.messages import profile as profile_messages
 from services.portal.messages import releases as releases_messages
 from services.portal.messages import software as software_messages
 from services.portal.messages import users as users_messages
@@ -106,6 +110,8 @@ EN: dict[str, str] = {
     "error.400": "What the browser sent is not a form this page can read. Go back, reload the page and try again.",
     "error.403.title": "Not allowed",
     "error.csrf": "The form has expired or did not come from this site. Go back, reload the page and try again.",
+    "kept.signed_out": "You were signed out; nothing was saved yet — check and send again.",
+    "kept.cabinet": "The cabinet asked for your password again; nothing was saved yet — check and send again.",
     "error.404.title": "Page not found",
     "error.404": "There is no page at this address.",
     "error.405.title": "Not allowed",
@@ -246,6 +252,8 @@ RU: dict[str, str] = {
     "error.400": "Эту форму не удалось прочитать. Вернитесь, обновите страницу и попробуйте ещё раз.",
     "error.403.title": "Нет доступа",
     "error.csrf": "Форма устарела или отправлена не с этого сайта. Вернитесь, обновите страницу и попробуйте ещё раз.",
+    "kept.signed_out": "Вы вышли из системы; ничего ещё не сохранено — проверьте и отправьте снова.",
+    "kept.cabinet": "Кабинет снова запросил пароль; ничего ещё не сохранено — проверьте и отправьте снова.",
     "error.404.title": "Страница не найдена",
     "error.404": "По этому адресу страницы нет.",
     "error.405.title": "Нет доступа",
@@ -312,10 +320,14 @@ for _area in (
     partner_messages,
     operator_messages,
     operator_releases_messages,
+    operator_codes_messages,
     help_messages,
+    legal_messages,
     home_messages,
     notifications_messages,
     lists_messages,
+    partners_directory_messages,
+    profile_messages,
 ):
     EN.update(_area.EN)
     RU.update(_area.RU)

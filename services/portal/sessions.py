@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import ipaddress
 import json
-import secrets
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -27,9 +25,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from services.portal import i18n, store
+from services.portal import i18n, sealing, store
 from services.portal.settings import PortalSettings
 from shared.db import Pool
 from shared.forwarded import Network
@@ -37,7 +34,7 @@ from shared.forwarded import Network
 PLAIN_COOKIE = "its_session"
 SECURE_COOKIE = "__Host-its_session"
 LANGUAGE_COOKIE = "its_lang"
-ID_BYTES = 32
+ID_BYTES = sealing.ID_BYTES
 # last_seen is written at most this often: not a database write on every page.
 TOUCH_EVERY = timedelta(minutes=1)
 
@@ -173,6 +170,14 @@ class Sessions:
         tokens = _unseal(raw_id, id_hash, row.tokens) if row.tokens is not None else None
         return Session(raw_id, row, tokens)
 
+    async def account_of(self, request: web.Request) -> uuid.UUID | None:
+        """The account of the browser's session, live or expired but not yet purged (whose form it was)."""
+        raw_id = _unb64(request.cookies.get(self.cookie_name(request), ""))
+        if raw_id is None:
+            return None
+        async with self.pool.acquire() as conn:
+            return await store.session_account(conn, _id_hash(raw_id))
+
     async def start(
         self,
         language: str,
@@ -182,7 +187,7 @@ class Sessions:
         partner_staff: bool = False,
     ) -> Session:
         """A new session with a new id (at login: session fixation is impossible); `replacing` is deleted."""
-        raw_id, now = secrets.token_bytes(ID_BYTES), _now()
+        raw_id, now = sealing.new_id(), _now()
         id_hash = _id_hash(raw_id)
         claims = token_claims(tokens.access) if tokens else {}
         row = store.SessionRow(
@@ -193,7 +198,7 @@ class Sessions:
             tokens=_seal(raw_id, id_hash, tokens) if tokens else None,
             language=i18n.language_or_default(language),
             partner_staff=partner_staff,
-            csrf_secret=secrets.token_bytes(ID_BYTES),
+            csrf_secret=sealing.new_id(),
             created_at=now,
             last_seen_at=now,
             expires_at=self._expiry(tokens is not None, now, now),
@@ -294,33 +299,22 @@ def _now() -> datetime:
 
 
 def _id_hash(raw_id: bytes) -> bytes:
-    return hashlib.sha256(b"its-portal/session-id\0" + raw_id).digest()
+    return sealing.derive("session-id", raw_id)
 
 
 def _key(raw_id: bytes) -> bytes:
-    return hashlib.sha256(b"its-portal/session-tokens\0" + raw_id).digest()
+    return sealing.derive("session-tokens", raw_id)
 
 
 def _seal(raw_id: bytes, id_hash: bytes, tokens: Tokens) -> bytes:
-    nonce = secrets.token_bytes(12)
     plain = json.dumps({"access": tokens.access, "refresh": tokens.refresh, "partner": tokens.partner}).encode()
-    return nonce + AESGCM(_key(raw_id)).encrypt(nonce, plain, id_hash)
+    return sealing.seal(_key(raw_id), plain, id_hash)
 
 
 def _unseal(raw_id: bytes, id_hash: bytes, sealed: bytes) -> Tokens:
-    plain = json.loads(AESGCM(_key(raw_id)).decrypt(sealed[:12], sealed[12:], id_hash))
+    plain = json.loads(sealing.unseal(_key(raw_id), sealed, id_hash))
     return Tokens(access=plain["access"], refresh=plain["refresh"], partner=plain.get("partner"))
 
 
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-def _unb64(value: str) -> bytes | None:
-    if len(value) != 43:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(value + "=")
-    except (binascii.Error, ValueError):
-        return None
-    return raw if len(raw) == ID_BYTES else None
+_b64 = sealing.b64
+_unb64 = sealing.unb64

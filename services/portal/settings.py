@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from pydantic import Field
 
 from shared.forwarded import TrustedProxies
 from shared.settings import BaseServiceSettings, TimeZoneName
+
+
+@dataclass(frozen=True)
+class Support:
+    email: str
+    phone: str
+    phone_href: str  # the number for a tel: link
 
 
 class PortalSettings(BaseServiceSettings):
@@ -33,8 +41,21 @@ class PortalSettings(BaseServiceSettings):
     session_max_hours: int = Field(default=7 * 24, ge=1)
     # A visitor's session before logging in (it holds the language and the CSRF secret of the forms).
     anonymous_session_minutes: int = Field(default=2 * 60, ge=1)
+    # The vendor's support desk, in every page's footer and on Help and the legal pages.
+    support_email: str = "support@its-portal.dev"
+    support_phone: str = "+7 800 000-00-00"
+    # The vendor's own legal documents, where it has them; by default the portal's pages (/legal/terms,
+    # /legal/privacy), which say what this system does with an account and its data.
+    terms_url: str = "/legal/terms"
+    privacy_url: str = "/legal/privacy"
     # Times are shown in the vendor's time zone, the zone the services state their rules in (ITS-2, REG-3).
     vendor_timezone: TimeZoneName = "Europe/Moscow"
+
+    @property
+    def support(self) -> Support:
+        digits = "".join(c for c in self.support_phone if c.isdigit())
+        international = self.support_phone.lstrip().startswith("+")  # "8 800 …" is dialled as written in Russia
+        return Support(self.support_email, self.support_phone, f"+{digits}" if international else digits)
 
     @property
     def vendor_zone(self) -> ZoneInfo:

@@ -52,6 +52,12 @@ async def live_session(conn: Connection, id_hash: bytes, now: datetime) -> Sessi
     return SessionRow(**dict(row)) if row else None
 
 
+async def session_account(conn: Connection, id_hash: bytes) -> uuid.UUID | None:
+    """The account a session was logged in as, even after it expired (until it is purged)."""
+    account: uuid.UUID | None = await conn.fetchval("SELECT account_id FROM sessions WHERE id_hash = $1", id_hash)
+    return account
+
+
 async def touch_session(conn: Connection, id_hash: bytes, now: datetime, expires_at: datetime) -> None:
     await conn.execute(
         "UPDATE sessions SET last_seen_at = $2, expires_at = $3 WHERE id_hash = $1", id_hash, now, expires_at

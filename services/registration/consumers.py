@@ -1,6 +1,6 @@
 """Read models of other services' events, so that registration never calls them.
 
-identity: subscriber codes and names, owners' e-mail addresses (REG-5's letter), partners' names.
+identity: subscriber codes and names, owners' e-mail addresses and names (REG-5's letter), partners' names.
 contracts: which registration numbers an ITS contract covers (REG-4). Each handler is an upsert or a
 delete keyed by the event's ids, so a duplicate or late event leaves the same state.
 """
@@ -13,7 +13,9 @@ from shared.db import Connection
 from shared.events import Envelope, unwrap
 from shared.events.contracts import ContractActivated, ContractExpired
 from shared.events.identity import (
+    AccountNameChanged,
     AccountRegistered,
+    EmailChanged,
     EmailVerified,
     PartnerCreated,
     SubscriberCreated,
@@ -44,6 +46,16 @@ async def email_verified(conn: Connection, envelope: Envelope) -> None:
     await store.set_account_email(conn, event.account_id, event.email)
 
 
+async def email_changed(conn: Connection, envelope: Envelope) -> None:
+    event = unwrap(envelope, EmailChanged)
+    await store.set_account_email(conn, event.account_id, event.new_email)
+
+
+async def account_name_changed(conn: Connection, envelope: Envelope) -> None:
+    event = unwrap(envelope, AccountNameChanged)
+    await store.set_account_name(conn, event.account_id, event.full_name)
+
+
 async def partner_created(conn: Connection, envelope: Envelope) -> None:
     event = unwrap(envelope, PartnerCreated)
     await store.save_partner(conn, event.partner_id, event.name)
@@ -68,6 +80,8 @@ def subscriptions() -> list[Subscription]:
                 SubscriberRenamed.TYPE: subscriber_renamed,
                 AccountRegistered.TYPE: account_registered,
                 EmailVerified.TYPE: email_verified,
+                EmailChanged.TYPE: email_changed,
+                AccountNameChanged.TYPE: account_name_changed,
                 PartnerCreated.TYPE: partner_created,
             },
         ),

@@ -402,6 +402,10 @@ async def set_account_email(conn: Connection, account_id: uuid.UUID, email: str)
     await conn.execute("UPDATE accounts SET email = $2 WHERE id = $1", account_id, email)
 
 
+async def set_account_name(conn: Connection, account_id: uuid.UUID, full_name: str | None) -> None:
+    await conn.execute("UPDATE accounts SET full_name = $2 WHERE id = $1", account_id, full_name)
+
+
 async def save_partner(conn: Connection, partner_id: uuid.UUID, name: str) -> None:
     await conn.execute(
         "INSERT INTO partners (id, name) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET name = $2", partner_id, name

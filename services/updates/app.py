@@ -12,7 +12,16 @@ from pathlib import Path
 
 from aiohttp import web
 
-from services.updates import api, articles_api, catalogue_api, delivery, kits_api, pages_api, publishing_api
+from services.updates import (
+    api,
+    articles_api,
+    catalogue_api,
+    delivery,
+    kits_api,
+    pages_api,
+    publishing_api,
+    release_api,
+)
 from services.updates.changes import setup_change_listener
 from services.updates.consumers import subscriptions
 from services.updates.entitlement_cache import EntitlementCache
@@ -41,6 +50,7 @@ ROUTES = Api(
 ROUTES.include(catalogue_api.routes)
 ROUTES.include(kits_api.routes)
 ROUTES.include(publishing_api.routes)
+ROUTES.include(release_api.routes)
 ROUTES.include(articles_api.routes)
 ROUTES.include(pages_api.routes)
 ROUTES.include(api.routes)

@@ -16,7 +16,6 @@ from aiohttp import web
 from services.updates import drafts, store
 from services.updates.catalogue_models import (
     OPERATOR,
-    RELEASES_CURSOR,
     ConfigurationKitIn,
     ConfigurationReleaseIn,
     ListQuery,
@@ -28,6 +27,7 @@ from services.updates.catalogue_models import (
     VersionPath,
     release_out,
     releases_after,
+    releases_cursor,
 )
 from services.updates.keys import SETTINGS, STORAGE
 from services.updates.problems import refusals_answered
@@ -36,7 +36,6 @@ from services.updates.versions import Version
 from shared.auth import Caller
 from shared.http import Api, Link, Upserted
 from shared.keys import CLOCK, POOL
-from shared.pages import encode_cursor
 
 routes = Api("ITS Portal updates: catalogue")
 
@@ -170,11 +169,13 @@ async def list_releases(request: web.Request, caller: Caller, query: ListQuery) 
         configuration=query.configuration,
         state=query.state,
         version=query.version,
+        version_prefix=query.version_prefix,
+        sort=query.sort,
         limit=query.limit,
-        after=releases_after(query.cursor) if query.cursor is not None else None,
+        after=releases_after(query.cursor, query.sort) if query.cursor is not None else None,
     )
     last = page.last
     return ReleaseList(
         items=[release_out(r) for r in page.releases],
-        next_cursor=encode_cursor(RELEASES_CURSOR, last.configuration or "", last.version) if last else None,
+        next_cursor=releases_cursor(last, query.sort) if last else None,
     )

@@ -7,7 +7,7 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints, ValidationInfo, field_validator
 
 from services.updates import store
 from services.updates.answers import answer
@@ -15,7 +15,7 @@ from services.updates.markdown import MAX_LINE, MAX_LONG, MAX_SHORT
 from services.updates.versions import MAX_LENGTH as MAX_VERSION_LENGTH
 from services.updates.versions import PATTERN as VERSION_PATTERN
 from services.updates.versions import Version
-from shared.pages import Cursor, decode_cursor
+from shared.pages import Cursor, decode_cursor, encode_cursor
 from shared.parsing import PathParams, StrictModel
 from shared.problems import Conflict, NotFound
 
@@ -172,6 +172,8 @@ def release_out(r: store.Release) -> ReleaseOut:
 
 
 RELEASES_CURSOR = "r1"  # (configuration or '' for the platform, version) of the release last seen
+NEWEST_CURSOR = "r2"  # (release date, id) of the release last seen, newest first
+VERSION_PREFIX = r"^[0-9]{1,9}(\.[0-9]{1,9}){0,5}$"  # the first numbers of a version, e.g. 3.0 or 3.0.41
 
 
 class ListQuery(StrictModel):
@@ -179,20 +181,39 @@ class ListQuery(StrictModel):
     configuration: ConfigurationCode | None = None
     state: Literal["draft", "published", "withdrawn"] | None = None
     version: VersionText | None = None
+    version_prefix: Annotated[str, StringConstraints(pattern=VERSION_PREFIX)] | None = Field(
+        default=None, description="A version or its first numbers: 3.0 finds 3.0, 3.0.41.20 and not 3.01"
+    )
+    sort: Literal["configuration", "newest"] = Field(
+        default="configuration",
+        description="configuration: the platform first, then by configuration, newest version first; "
+        "newest: by release date, newest first",
+    )
     limit: int = Field(default=100, ge=1, le=1000)
     cursor: Cursor | None = None
 
     @field_validator("cursor")
     @classmethod
-    def _cursor_is_ours(cls, value: str | None) -> str | None:
+    def _cursor_is_ours(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is not None:
-            releases_after(value)  # a cursor we did not hand out is a 422 naming the field
+            releases_after(value, info.data.get("sort", "configuration"))  # not ours (or another order's): a 422
         return value
 
 
-def releases_after(cursor: str) -> tuple[str, tuple[int, ...]]:
+def releases_after(cursor: str, sort: str = "configuration") -> tuple[str, tuple[int, ...]] | tuple[date, uuid.UUID]:
+    """The key of the release last seen, in the order `sort` names; ValueError for a cursor not handed out for it."""
+    if sort == "newest":
+        day, release_id = decode_cursor(NEWEST_CURSOR, cursor, 2)
+        return date.fromisoformat(day), uuid.UUID(release_id)
     configuration, version = decode_cursor(RELEASES_CURSOR, cursor, 2)
     return configuration, Version.parse(version).key  # ValueError: not ours
+
+
+def releases_cursor(release: store.Release, sort: str) -> str:
+    """The cursor of the page after `release`, in the order `sort` names."""
+    if sort == "newest":
+        return encode_cursor(NEWEST_CURSOR, release.release_date.isoformat(), str(release.id))
+    return encode_cursor(RELEASES_CURSOR, release.configuration or "", release.version)
 
 
 class WithdrawIn(StrictModel):

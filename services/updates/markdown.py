@@ -49,6 +49,12 @@ def link_allowed(url: str) -> bool:
 
 
 def _link_open(self: Any, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
+    href = tokens[idx].attrGet("href")
+    if not isinstance(href, str) or not link_allowed(href):
+        # markdown-it judges every target but an empty one (`[a]()`): an <a> with no href is plain text.
+        tokens[idx].attrs.pop("href", None)
+        result_text: str = self.renderToken(tokens, idx, options, env)
+        return result_text
     tokens[idx].attrSet("rel", LINK_REL)
     result: str = self.renderToken(tokens, idx, options, env)
     return result

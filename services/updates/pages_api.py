@@ -15,7 +15,7 @@ from datetime import date, datetime
 from typing import Literal
 
 from aiohttp import web
-from pydantic import BaseModel
+from pydantic import AwareDatetime, BaseModel, Field
 
 from services.updates import articles_store, release_pages, store
 from services.updates.access import SubscriberAccess
@@ -27,6 +27,7 @@ from services.updates.catalogue_models import CodePath, KitFields, ReleaseVersio
 from services.updates.downloads import download_status
 from services.updates.markdown import render, render_inline
 from services.updates.problems import refusals_answered
+from services.updates.release_notes import configuration_notes_html, platform_notes_html
 from shared.auth import Caller
 from shared.http import Api
 from shared.keys import POOL
@@ -153,6 +154,12 @@ class ArticleList(BaseModel):
     items: list[ArticleItem]  # known problems first, most recently updated first
 
 
+class ReleasesQuery(StrictModel):
+    published_after: AwareDatetime | None = Field(
+        default=None, description="Only the releases published after this instant (ISO 8601 with its offset)"
+    )
+
+
 class ArticlesQuery(StrictModel):
     kind: Literal["known_problem", "administration"] | None = None
 
@@ -198,17 +205,23 @@ def _refs(articles: list[articles_store.Article]) -> list[ArticleRef]:
 
 @routes.get(
     "/v1/configurations/{code}/releases",
-    summary="UPD-1, UPD-3: the published releases of a configuration registered to my subscriber, newest first",
+    summary="UPD-1, UPD-3: the published releases of a configuration registered to my subscriber, newest first; "
+    "with `published_after`, only those published later",
     auth=True,
     params=CodePath,
+    query=ReleasesQuery,
     response=ConfigurationReleaseList,
     errors=(403,),
     tags=TAGS,
 )
-async def configuration_releases(request: web.Request, caller: Caller, params: CodePath) -> ConfigurationReleaseList:
+async def configuration_releases(
+    request: web.Request, caller: Caller, params: CodePath, query: ReleasesQuery
+) -> ConfigurationReleaseList:
     configuration = params.code
     await _access(request, caller, configuration)
-    found = await release_pages.configuration_releases(request.app[POOL], configuration)
+    found = await release_pages.configuration_releases(
+        request.app[POOL], configuration, published_after=query.published_after
+    )
     return ConfigurationReleaseList(
         configuration=configuration,
         configuration_name=found.configuration_name,
@@ -245,10 +258,12 @@ async def configuration_release(
         ConfigurationReleasePage,
         release,
         configuration_name=page.configuration_name,
-        whats_new_html=render(release.whats_new),
-        changes_html=render(release.changes),
-        major_changes_html=[render_inline(line) for line in release.major_changes],
-        update_procedure_html=render(release.update_procedure),
+        **configuration_notes_html(
+            whats_new=release.whats_new,
+            changes=release.changes,
+            major_changes=release.major_changes,
+            update_procedure=release.update_procedure,
+        ),
         kits=_kits(release),
         entitlement=await download_status(access, configuration, decision, Entitlement),
         known_problems=_refs(page.known_problems),
@@ -310,8 +325,7 @@ async def platform_release(request: web.Request, caller: Caller, params: Version
     return answer(
         PlatformReleasePage,
         release,
-        differences_html=render(release.differences),
-        migration_notes_html=render(release.migration_notes),
+        **platform_notes_html(differences=release.differences, migration_notes=release.migration_notes),
         kits=_kits(release),
         entitlement=await download_status(access, None, access.download_any(), Entitlement),
         known_problems=_refs(page.known_problems),

@@ -1,8 +1,9 @@
-"""The operators' list of releases in every state: platform releases first, then by configuration, newest
-version first, a page at a time (keyset pagination)."""
+"""The operators' list of releases in every state, a page at a time (keyset pagination): platform releases first,
+then by configuration, newest version first; or newest first by release date."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 from services.updates import store
@@ -22,11 +23,13 @@ async def release_list(
     configuration: str | None,
     state: store.State | None,
     version: str | None,
+    version_prefix: str | None = None,
+    sort: store.ReleaseSort = "configuration",
     limit: int,
-    after: tuple[str, tuple[int, ...]] | None,
+    after: tuple[str, tuple[int, ...]] | tuple[object, uuid.UUID] | None,
 ) -> ReleaseListPage:
-    """Up to `limit` releases matching every filter given, from the key `after` (configuration or '' for the
-    platform, version key) of the release last seen."""
+    """Up to `limit` releases matching every filter given, in the order `sort` names, from the key `after` of the
+    release last seen (see store.list_releases)."""
     async with pool.acquire() as conn:
         releases = await store.list_releases(
             conn,
@@ -34,8 +37,16 @@ async def release_list(
             configuration=configuration,
             state=state,
             version=version,
+            version_prefix=version_prefix,
+            sort=sort,
             limit=limit + 1,  # one more than asked: is there a next page?
             after=after,
         )
     page = releases[:limit]
     return ReleaseListPage(page, page[-1] if len(releases) > limit else None)
+
+
+async def one_release(pool: Pool, release_id: uuid.UUID) -> store.Release | None:
+    """One release in whatever state, with its kits (None: no such release)."""
+    async with pool.acquire() as conn:
+        return await store.release(conn, release_id)

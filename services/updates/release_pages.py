@@ -9,6 +9,7 @@ and why, so a bookmarked page says why it went instead of pretending it never wa
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from rules.refusal import Refusal, Refused
 from services.updates import articles_store, store
@@ -32,10 +33,16 @@ class ReleasePage:
     known_problems: list[articles_store.Article]  # UPD-6: those that name this version
 
 
-async def configuration_releases(pool: Pool, configuration: str) -> ConfigurationReleases:
+async def configuration_releases(
+    pool: Pool, configuration: str, *, published_after: datetime | None = None
+) -> ConfigurationReleases:
+    """Its published releases, newest first; with `published_after`, only those published later (a portal's "new
+    since your last visit")."""
     async with pool.acquire() as conn:
         releases = await store.published_releases(conn, configuration)
         name = await store.configuration_name(conn, configuration)
+    if published_after is not None:
+        releases = [r for r in releases if r.published_at is not None and r.published_at > published_after]
     return ConfigurationReleases(name, releases)
 
 

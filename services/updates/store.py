@@ -308,6 +308,19 @@ async def configuration_name(conn: Connection, code: str) -> str | None:
     return name
 
 
+ReleaseSort = Literal["configuration", "newest"]
+# The operators' list: platform releases first (configuration ''), then by configuration, newest version first;
+# or newest first by release date (then id). Each order has its own keyset condition ($7, $8: the key last seen).
+_LIST_ORDERS: dict[ReleaseSort, tuple[str, str]] = {
+    "configuration": (
+        "($7::text IS NULL OR coalesce(r.configuration, '') > $7 "
+        "OR (coalesce(r.configuration, '') = $7 AND r.version_key < $8::integer[]))",
+        "coalesce(r.configuration, ''), r.version_key DESC",
+    ),
+    "newest": ("($7::date IS NULL OR (r.release_date, r.id) < ($7, $8::uuid))", "r.release_date DESC, r.id DESC"),
+}
+
+
 async def list_releases(
     conn: Connection,
     *,
@@ -315,25 +328,29 @@ async def list_releases(
     configuration: str | None = None,
     state: State | None = None,
     version: str | None = None,
+    version_prefix: str | None = None,
+    sort: ReleaseSort = "configuration",
     limit: int = 100,
-    after: tuple[str, tuple[int, ...]] | None = None,
+    after: tuple[Any, Any] | None = None,
 ) -> list[Release]:
-    """Operators' list: platform releases first (configuration ''), then by configuration, newest version first;
-    from the key `after` (keyset pagination: the configuration and version key of the release last seen)."""
+    """Operators' list in the order `sort` names, from the key `after` (keyset pagination: for "configuration" the
+    configuration ('' for the platform) and version key of the release last seen, for "newest" its release date
+    and id). `version_prefix` matches a version and every version under it ("3.0" finds 3.0.41.20, not 3.01)."""
+    keyset, order = _LIST_ORDERS[sort]
     rows = await conn.fetch(
         f"SELECT {RELEASE_COLUMNS}, {KITS_JSON} FROM releases r "
         "WHERE ($1::text IS NULL OR r.kind = $1) AND ($2::text IS NULL OR r.configuration = $2) "
         "AND ($3::text IS NULL OR r.state = $3) AND ($4::text IS NULL OR r.version = $4) "
-        "AND ($6::text IS NULL OR coalesce(r.configuration, '') > $6 "
-        "     OR (coalesce(r.configuration, '') = $6 AND r.version_key < $7::integer[])) "
-        "ORDER BY coalesce(r.configuration, ''), r.version_key DESC LIMIT $5",
+        "AND ($5::text IS NULL OR r.version = $5 OR starts_with(r.version, $5 || '.')) "
+        f"AND {keyset} ORDER BY {order} LIMIT $6",
         kind,
         configuration,
         state,
         version,
+        version_prefix,
         limit,
         after[0] if after else None,
-        list(after[1]) if after else None,
+        (list(after[1]) if sort == "configuration" else after[1]) if after else None,
     )
     return [_release(row) for row in rows]
 

@@ -54,6 +54,49 @@ class PasswordResetRequested(Event):
     expires_at: datetime
 
 
+class AccountNameChanged(Event):
+    """The account's holder changed its full name; the login and language ride along, so a read model that has not
+    seen the account yet keeps a whole profile."""
+
+    TYPE = "identity.account.name_changed"
+
+    account_id: uuid.UUID
+    login: str
+    full_name: str | None
+    language: Language = "en"
+
+
+class EmailChangeRequested(Event):
+    """The holder asked to use `new_email`: a link that confirms it, sent to that new address. Until the link is
+    followed the account keeps its address."""
+
+    TYPE = "identity.email.change_requested"
+
+    account_id: uuid.UUID
+    login: str
+    full_name: str | None
+    language: Language = "en"
+    new_email: str
+    confirmation_url: str
+    expires_at: datetime
+
+
+class EmailChanged(Event):
+    """The link was followed: `new_email` is the account's (verified) address from now on. The old address is told,
+    if it was verified: one never verified may be someone else's (a typo at sign-up)."""
+
+    TYPE = "identity.email.changed"
+
+    account_id: uuid.UUID
+    login: str
+    full_name: str | None
+    language: Language = "en"
+    old_email: str
+    old_email_verified: bool
+    new_email: str
+    changed_at: datetime
+
+
 # ---- subscribers, members, invitations (rules SUB-1..7, INV-1..6) ---------------------------
 
 Role = Literal["owner", "user"]

@@ -46,8 +46,9 @@ max-steps = {steps}
 # the rule it breaks is not a JSON Schema, each operation's document saying so (its 422 is listed):
 [[operations]]
 include-operation-id = [
-    # ACC-1's password policy (common passwords, the login or e-mail as password) and the current password
-    "register_account", "register_and_accept", "change_password", "confirm_password_reset",
+    # ACC-1's password policy (common passwords, the login or e-mail as password) and the current password (ACC-4's
+    # e-mail change too: and an address that is the account's already or another's)
+    "register_account", "register_and_accept", "change_password", "confirm_password_reset", "request_email_change",
     # REG: the number must be issued and its PIN right (REG-2, REG-5, REG-7); a subscriber code must exist;
     # the product's configurations must be in the catalogue; a PIN only for products delivered with envelopes
     "register_with_pin", "authorise", "transfer", "put_product", "issue_numbers",

@@ -1,8 +1,8 @@
 """The partner and operator cabinets in a real browser, through the gateway (issue 7): a partner's staff member
 opens the cabinet with the password again and posts an ITS contract from it (ITS-1), told when it is processed
-(ITS-2); an operator drafts a release and uploads its kit with the page's progress script (the upload is an
-XMLHttpRequest), and the kit at updates has the file's sha256. axe-core finds no serious violation on the
-cabinets' pages.
+(ITS-2), and a contract typed after the cabinet's 15 minutes is kept across the password (issue 17); an operator
+drafts a release and uploads its kit with the page's progress script (the upload is an XMLHttpRequest), and the kit
+at updates has the file's sha256. axe-core finds no serious violation on the cabinets' pages.
 """
 
 from __future__ import annotations
@@ -10,21 +10,27 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
+import time
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import jwt
 import pytest
 from playwright.async_api import Browser, Page, Request, expect
 
+from services.portal.app import SCHEMA as PORTAL_SCHEMA
+from services.portal.sessions import SECURE_COOKIE, _id_hash, _seal, _unb64, _unseal
+from shared.db import close_pool, create_pool
 from tests.e2e.browser import VIEWPORT, browser_fixture, page_fixture, snap  # noqa: F401  (fixtures)
 from tests.e2e.browser_stack import portal_fixture, site_fixture  # noqa: F401  (fixtures `portal`, `site`)
 from tests.e2e.conftest import read_mail
 from tests.e2e.contracts_flows import Contracts, contracts_db, flow, registration_db
 from tests.e2e.flows import PASSWORD, Customer, Partner, Portal, body_text, months_ahead
 from tests.e2e.test_browser_journey import AXE, AXE_INSTALL, api, log_in, serious_violations
-from tests.infra import ServiceProcess, wait_for
+from tests.infra import ServiceProcess, TestStack, wait_for
 
 __all__ = ["api", "contracts_db", "flow", "registration_db"]  # fixtures
 
@@ -109,6 +115,79 @@ async def test_a_partners_staff_member_posts_a_contract_from_the_cabinet(
     assert contract["state"] == "processing" and contract["main_registration_number"] == issued.number
 
 
+async def expire_cabinet(page: Page, migrated: TestStack, partner: Partner) -> None:
+    """The session's cabinet token replaced by one that expired a minute ago, as 15 minutes after the password (the
+    portal reads its expiry only; the browser's session cookie names the row)."""
+    [cookie] = [c for c in await page.context.cookies() if c.get("name") == SECURE_COOKIE]
+    raw = _unb64(cookie.get("value", ""))
+    assert raw is not None
+    claims = {"sub": str(uuid.uuid4()), "scope": "partner", "partner": {"id": partner.id, "admin": True}}
+    expired = jwt.encode({**claims, "exp": int(time.time()) - 60}, "a key no service knows, for no service", "HS256")
+    pool = await create_pool(migrated.database_url, PORTAL_SCHEMA, min_size=1, max_size=1)
+    try:
+        async with pool.acquire() as conn:
+            sealed = await conn.fetchval("SELECT tokens FROM sessions WHERE id_hash = $1", _id_hash(raw))
+            tokens = replace(_unseal(raw, _id_hash(raw), sealed), partner=expired)
+            await conn.execute(
+                "UPDATE sessions SET tokens = $2 WHERE id_hash = $1", _id_hash(raw), _seal(raw, _id_hash(raw), tokens)
+            )
+    finally:
+        await close_pool(pool)
+
+
+async def test_expired_re_authentication_keeps_a_typed_contract(
+    site: str, page: Page, api: Portal, flow: Contracts, mail_dir: Path, migrated: TestStack
+) -> None:
+    """Issue 17: the contract typed after the cabinet's 15 minutes are over is not lost: the password page, then
+    the form again with what was typed and a notice that nothing was saved yet; it is posted when the person
+    presses the button again, and only then."""
+    operator = await api.operator()
+    partner = await flow.partner(operator)
+    staff = await partner_staff(api, operator, partner, mail_dir)
+    article = await api.product(operator, [await api.configuration(operator)], edition="PROF", pin_envelope=False)
+    [issued] = await api.issue(operator, article, 1, with_pin=False)
+
+    await log_in(page, site, staff.login)
+    await open_cabinet(page, site, partner)
+    await page.get_by_role("navigation", name="Partner cabinet").get_by_role("link", name="Post a contract").click()
+    today = datetime.now(UTC).date()
+    number = f"ITS-{uuid.uuid4().hex[:8]}"
+    fields = {
+        "Contract number": number,
+        "Organisation name": "Romashka LLC",
+        "TIN": "7707083893",
+        "KPP": "773601001",
+        "Registration number of the main product": issued.number,
+        "First month": months_ahead(today, 0),
+        "Last month": months_ahead(today, 11),
+        "Kind of contract": "ITS PROF",
+    }
+    for label, value in fields.items():
+        await page.get_by_label(label, exact=True).fill(value)
+    await expire_cabinet(page, migrated, partner)
+
+    await page.get_by_role("button", name="Post the contract").click()
+    await expect(page.get_by_text(f"Confirm your password to open the cabinet of {partner.name}")).to_be_visible()
+    await page.get_by_label("Your password", exact=True).fill(PASSWORD)
+    await page.get_by_role("button", name="Open the cabinet").click()
+
+    notice = "The cabinet asked for your password again; nothing was saved yet — check and send again."
+    await expect(page.get_by_role("status").filter(has_text=notice)).to_be_visible()
+    for label, value in fields.items():
+        await expect(page.get_by_label(label, exact=True)).to_have_value(value)
+    await snap(page, "partner-contract-kept")
+    assert [c for c in (await flow.partner_contracts(partner)).values() if c["number"] == number] == []
+
+    async def posted() -> bool:
+        await page.get_by_role("button", name="Post the contract").click()
+        await page.wait_for_load_state()
+        return await page.get_by_text(f"Contract {number} is received").count() == 1
+
+    await wait_for(posted, timeout=20, interval=0.5, what="the contract to be received")
+    [contract] = [c for c in (await flow.partner_contracts(partner)).values() if c["number"] == number]
+    assert contract["state"] == "processing"
+
+
 async def test_an_operator_drafts_a_release_and_its_kit_is_uploaded_with_progress(
     site: str, page: Page, api: Portal, services: dict[str, ServiceProcess]
 ) -> None:
@@ -153,7 +232,16 @@ async def test_an_operator_drafts_a_release_and_its_kit_is_uploaded_with_progres
     assert release["state"] == "draft"
 
 
-CABINET_PAGES = ["", "/partners", "/catalogue", "/releases", "/deliveries"]
+CABINET_PAGES = [
+    "",
+    "/partners",
+    "/catalogue",
+    "/releases",
+    "/releases/new",
+    "/releases/new-platform",
+    "/codes",
+    "/deliveries",
+]
 
 
 async def test_the_cabinets_have_no_serious_accessibility_violations(

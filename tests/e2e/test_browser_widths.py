@@ -238,3 +238,38 @@ async def test_every_page_fits_a_phone_and_a_desktop(
     assert not widths.problems, "\n".join(
         f"{label}: {problem}" for label, problems in widths.problems.items() for problem in problems
     )
+
+
+async def test_the_operators_releases_fit_a_phone_as_stacked_rows(
+    site: str, browser: Browser, api: Portal, services: dict[str, ServiceProcess]
+) -> None:
+    """The releases list at 390 px: no sideways scrolling, not even inside a region; each release is a stacked row
+    whose cells are labelled; its actions are links to a confirmation page, which fits too."""
+    operator_login, operator = await api.operator_account()
+    configuration = await api.configuration(operator, name=LONG_NAME)
+    await publish_release(api, services["updates"].url, operator, configuration)
+    context = await browser.new_context(ignore_https_errors=True, viewport=PHONE, locale="en-US")
+    try:
+        page = await context.new_page()
+        await log_in(page, site, operator_login)
+        await page.goto(f"{site}/operator/releases?configuration={configuration}")
+        widths = Widths(site)
+        await widths.fits(page, "operator releases")
+        assert not widths.problems, widths.problems
+        row = page.locator("table.stacked tbody tr").first
+        assert await row.evaluate("r => getComputedStyle(r).display") == "block"
+        assert await page.locator("table.stacked thead").bounding_box() is not None
+        cell_box = await row.locator("td").first.bounding_box()
+        assert cell_box is not None and cell_box["x"] + cell_box["width"] <= PHONE["width"]
+        scrollers = await page.evaluate(
+            "() => [...document.querySelectorAll('main *:not(thead, thead *)')]"
+            ".filter(e => e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).overflowX !== 'visible')"
+            ".map(e => e.outerHTML.slice(0, 80))"
+        )
+        assert scrollers == [], scrollers
+        await page.get_by_role("link", name=re.compile("^Withdraw ")).first.click()
+        await expect(page.get_by_role("button", name=re.compile("^Withdraw "))).to_be_visible()
+        await widths.fits(page, "operator withdraw confirmation")
+        assert not widths.problems, widths.problems
+    finally:
+        await context.close()

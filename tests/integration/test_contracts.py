@@ -72,6 +72,7 @@ async def test_a_contract_is_processed_at_the_start_of_the_next_business_day(
         status, listed = await world.call("GET", "/v1/contracts", world.owner(customer))
         assert [c["id"] for c in listed["items"]] == [answer["id"]]
         assert listed["items"][0]["processing_on"] == processed_on and listed["items"][0]["partner"] == partner.name
+        assert listed["items"][0]["partner_id"] == str(partner.id)  # for identity's partner directory
     [activated] = await world.outbox("contracts.contract.activated", answer["id"])
     assert activated["data"]["partner_email"] == partner.email
     assert activated["data"]["additional_registration_numbers"] == []

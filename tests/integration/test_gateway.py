@@ -82,7 +82,9 @@ class Gateway:
 
 
 async def portal_stand_in(request: web.Request) -> web.Response:
-    """Answers for the portal: what it was asked and with which forwarded headers."""
+    """Answers for the portal: what it was asked and with which forwarded headers (a stylesheet under /static/)."""
+    if request.path.startswith("/static/"):
+        return web.Response(text="body { margin: 0; }\n" * 200, content_type="text/css")
     return web.json_response(
         {
             "app": "portal",
@@ -221,6 +223,20 @@ async def test_a_malformed_request_id_is_replaced(gateway: Gateway, http: aiohtt
     async with http.get(f"{gateway.https}/", headers={"X-Request-ID": "bad id; with spaces"}) as response:
         request_id = (await response.json())["request_id"]
     assert re.fullmatch(r"[0-9a-f]{32}", request_id)
+
+
+async def test_text_is_compressed_and_api_json_is_not(gateway: Gateway, http: aiohttp.ClientSession) -> None:
+    """The stylesheet goes gzipped; the APIs' JSON, where secrets sit beside what a client sent, does not."""
+    gzip = {"Accept-Encoding": "gzip"}
+    async with http.get(f"{gateway.https}/static/portal.css", headers=gzip) as response:
+        assert response.headers.get("Content-Encoding") == "gzip"
+        assert "Accept-Encoding" in response.headers.get("Vary", "")
+        assert (await response.text()).startswith("body { margin: 0; }")
+    async with http.get(f"{gateway.https}/static/portal.css", headers={"Accept-Encoding": "identity"}) as response:
+        assert "Content-Encoding" not in response.headers
+    async with http.get(f"{gateway.https}/api/updates/openapi.json", headers=gzip) as response:
+        assert response.status == 200 and "Content-Encoding" not in response.headers
+        assert len(await response.read()) > 1024  # long enough that it would have been
 
 
 async def test_api_answers_carry_the_security_headers(gateway: Gateway, http: aiohttp.ClientSession) -> None:

@@ -446,13 +446,13 @@ async def test_the_unsubscribe_token_reads_on_get_and_unsubscribes_on_post(
     async with service.http.get(path) as response:
         assert response.status == 200
         assert await response.json() == {"language": "ru", "release_news": True}
-    assert (await preferences(service, person_token(keys, owner)))[1] == {"release_news": True}
+    assert (await preferences(service, person_token(keys, owner)))[1]["release_news"] is True
 
     # The portal passes on what a mail provider's one-click button (RFC 8058) or the page's button sends.
     async with service.http.post(path) as response:
         assert response.status == 200
         assert await response.json() == {"language": "ru", "release_news": False}
-    assert await preferences(service, person_token(keys, owner)) == (200, {"release_news": False})
+    assert (await preferences(service, person_token(keys, owner)))[1]["release_news"] is False
     async with service.http.post(path) as response:  # again: the same outcome
         assert response.status == 200
 
@@ -486,7 +486,7 @@ async def test_a_tampered_or_foreign_unsubscribe_link_is_refused(
             assert response.content_type == "application/problem+json"
             assert (await response.json())["type"].endswith("/unsubscribe-link-invalid")
     status, body_ = await preferences(service, keys.token(account_id=account_id, login="x"))
-    assert (status, body_) == (200, {"release_news": True})  # nothing changed
+    assert (status, body_["release_news"]) == (200, True)  # nothing changed
     async with service.http.request(method, "/v1/unsubscribe") as response:
         assert response.status == 422  # no token at all
 
@@ -496,12 +496,13 @@ async def test_preferences_are_the_accounts_own_and_default_to_release_news_on(
 ) -> None:
     account_id = uuid.uuid4()
     token = keys.token(account_id=account_id, login="olga")
-    assert await preferences(service, token) == (200, {"release_news": True})
-    assert await put_preferences(service, token, {"release_news": False}) == (200, {"release_news": False})
-    assert await preferences(service, token) == (200, {"release_news": False})
-    assert await preferences(service, keys.token(login="someone")) == (200, {"release_news": True})  # another
-    assert await put_preferences(service, token, {"release_news": True}) == (200, {"release_news": True})
-    assert await preferences(service, token) == (200, {"release_news": True})
+    on, off = {"release_news": True, "muted_configurations": []}, {"release_news": False, "muted_configurations": []}
+    assert await preferences(service, token) == (200, on)
+    assert await put_preferences(service, token, {"release_news": False}) == (200, off)
+    assert await preferences(service, token) == (200, off)
+    assert await preferences(service, keys.token(login="someone")) == (200, on)  # another
+    assert await put_preferences(service, token, {"release_news": True}) == (200, on)
+    assert await preferences(service, token) == (200, on)
 
 
 @pytest.mark.parametrize(

@@ -463,7 +463,7 @@ async def test_the_catalogue_searches_filters_sorts_and_pages_each_list(
 ) -> None:
     """Portal issue 17: one GET form (search, order, the products' edition and configuration); each list pages on
     its own by registration's cursor, its link keeping the search and the other list's page."""
-    monkeypatch.setattr("services.portal.pages.operator.CATALOGUE_PER_PAGE", 1)
+    monkeypatch.setattr("services.portal.pages.listing.PAGE_SIZE", 1)
     tag = f"Tag{uuid.uuid4().hex[:6]}"
     codes = [f"{tag}A", f"{tag}B"]
     for configuration in codes:
@@ -481,7 +481,7 @@ async def test_the_catalogue_searches_filters_sorts_and_pages_each_list(
 
     page = await browser.get(f"/operator/catalogue?q={tag}")
     assert page.status == 200 and labelled(page)
-    assert re.search(r'<form method="get" action="/operator/catalogue" class="filters" role="search"', page.text)
+    assert re.search(r'<form method="get" action="/operator/catalogue" class="list-form" role="search"', page.text)
     assert f'id="configuration-{codes[0]}"' in page.text and f'id="configuration-{codes[1]}"' not in page.text
     assert f"Alpha {tag}" in page.text and f"Bravo {tag}" not in page.text  # by name
     more = re.search(r'<a href="([^"]+)" rel="next">More products</a>', page.text)
@@ -498,13 +498,13 @@ async def test_the_catalogue_searches_filters_sorts_and_pages_each_list(
     by_code = await browser.get(f"/operator/catalogue?q={tag}&sort=code")
     assert min(articles.values()) in by_code.text and max(articles.values()) not in by_code.text
     none = await browser.get(f"/operator/catalogue?q={tag}&of_configuration={codes[1]}")
-    assert 'id="no-products"' in none.text and "Nothing matches the search and filters." in none.text
+    assert 'id="no-products"' in none.text and "No products match your search and filters." in none.text
     edited = await browser.get(f"/operator/catalogue?q={tag}&products=bm90LW91cnM&edition=GOLD")
     assert edited.status == 200 and f"Alpha {tag}" in edited.text  # an edited link: its list from the start
 
     await browser.get("/language?lang=ru&next=/operator/catalogue")
     ru = await browser.get(f"/operator/catalogue?q=nothing-{tag}")
-    assert "По этому поиску и фильтрам ничего не найдено." in ru.text and "По названию" in ru.text and labelled(ru)
+    assert "Нет конфигураций, подходящих под условия поиска." in ru.text and "По названию" in ru.text and labelled(ru)
     await browser.get("/language?lang=en&next=/operator/catalogue")
 
 
@@ -631,9 +631,10 @@ async def test_a_release_is_drafted_its_kits_uploaded_and_published(
     browser: Browser, registration: RunningApp, updates: RunningApp, operator: Operator
 ) -> None:
     configuration = await catalogued(registration, updates, operator)
-    page = await browser.get("/operator/releases")
+    page = await browser.get("/operator/releases/new")
     assert page.status == 200 and labelled(page)
-    assert '<script src="/static/upload.js" defer></script>' in page.text and "<script>" not in page.text
+    assert re.search(r'<script src="/static/upload\.[0-9a-f]{12}\.js" defer></script>', page.text)
+    assert "<script>" not in page.text
     assert 'enctype="multipart/form-data"' in page.text
 
     full = kit_bytes(f"{configuration}-full", 300 * 1024 + 17)
@@ -667,13 +668,14 @@ async def test_a_release_is_drafted_its_kits_uploaded_and_published(
         f"{configuration}.cfu": ("update", sha(update), True),
     }
 
-    listing = await browser.get("/operator/releases")
+    listing = await browser.get(f"/operator/releases?configuration={configuration}")
     assert f'id="release-{draft["id"]}"' in listing.text and labelled(listing)
-    published = await browser.post(f"/operator/releases/{draft['id']}/publish", {})
+    published = await browser.post(f"/operator/releases/{draft['id']}/publish", {"confirm": "yes"})
     assert published.status == 303, published.text
     [release] = await release_at_updates(updates, operator, configuration)
     assert release["state"] == "published"
-    row = re.search(rf'<tr id="release-{release["id"]}".*?</tr>', (await browser.get("/operator/releases")).text, re.S)
+    listing = await browser.get(f"/operator/releases?configuration={configuration}")
+    row = re.search(rf'<tr id="release-{release["id"]}".*?</tr>', listing.text, re.S)
     assert row is not None and "published" in row.group(0) and "Withdraw" in row.group(0)
 
     # Published: the same version never changes; withdrawing needs a reason.
@@ -681,16 +683,18 @@ async def test_a_release_is_drafted_its_kits_uploaded_and_published(
         browser, "/operator/releases", draft_form(configuration, "3.0.41.20"), ("other.cf", b"other")
     )
     assert frozen.status == 409 and "never changes" in (frozen.error_of("version") or "")
-    empty = await browser.post(f"/operator/releases/{release['id']}/withdraw", {"reason": " "})
-    assert empty.status == 422 and empty.error_of(release["id"]) == "Say why the release is withdrawn."
-    withdrawn = await browser.post(f"/operator/releases/{release['id']}/withdraw", {"reason": "Broken VAT form"})
+    empty = await browser.post(f"/operator/releases/{release['id']}/withdraw", {"reason": " ", "confirm": "yes"})
+    assert empty.status == 422 and empty.error_of("reason") == "Say why the release is withdrawn."
+    withdrawn = await browser.post(
+        f"/operator/releases/{release['id']}/withdraw", {"reason": "Broken VAT form", "confirm": "yes"}
+    )
     assert withdrawn.status == 303
     [release] = await release_at_updates(updates, operator, configuration)
     assert release["state"] == "withdrawn" and release["withdrawn_reason"] == "Broken VAT form"
 
     # Russian.
     await browser.get("/language?lang=ru&next=/operator/releases")
-    ru = await browser.get("/operator/releases")
+    ru = await browser.get(f"/operator/releases?configuration={configuration}")
     assert "Новый релиз конфигурации" in ru.text and "отозван" in ru.text and labelled(ru)
 
 
@@ -712,20 +716,20 @@ async def test_publishing_waits_for_missing_kits_which_the_portal_uploads(
         release_id = (await response.json())["id"]
 
     await browser.get("/operator/releases")
-    refused = await browser.post(f"/operator/releases/{release_id}/publish", {})
+    refused = await browser.post(f"/operator/releases/{release_id}/publish", {"confirm": "yes"})
     assert refused.status == 409
-    assert refused.error_of(release_id) == f"Not published: upload these kits first: {name}."
-    page = await browser.get("/operator/releases")
+    assert refused.form_error == f"Not published: upload these kits first: {name}."
+    page = await browser.get(f"/operator/releases/{release_id}/kits")
     assert f'<option value="{name}">' in page.text and f'<label for="p-{release_id}">' in page.text
 
     wrong = await post_multipart(browser, f"/operator/releases/{release_id}/kits", {"kit": name}, (name, content[:-1]))
-    assert wrong.status == 422 and "Nothing was stored" in (wrong.error_of(release_id) or ""), wrong.text
+    assert wrong.status == 422 and "Nothing was stored" in (wrong.form_error or ""), wrong.text
     uploaded = await post_multipart(browser, f"/operator/releases/{release_id}/kits", {"kit": name}, ("x.cf", content))
     assert uploaded.status == 303, uploaded.text
     [draft] = await release_at_updates(updates, operator, configuration)
     assert draft["missing_kits"] == [] and draft["kits"][0]["uploaded"]
 
-    published = await browser.post(f"/operator/releases/{release_id}/publish", {})
+    published = await browser.post(f"/operator/releases/{release_id}/publish", {"confirm": "yes"})
     assert published.status == 303
     [release] = await release_at_updates(updates, operator, configuration)
     assert release["state"] == "published"
@@ -737,7 +741,7 @@ async def test_publishing_waits_for_missing_kits_which_the_portal_uploads(
 async def test_a_platform_release_is_drafted_its_kits_uploaded_and_published(
     browser: Browser, updates: RunningApp, operator: Operator
 ) -> None:
-    page = await browser.get("/operator/releases")
+    page = await browser.get("/operator/releases/new-platform")
     assert page.status == 200 and labelled(page)
     opening = re.search(r'<form method="post" action="/operator/releases\?kind=platform"[^>]*>', page.text)
     assert opening is not None and 'enctype="multipart/form-data"' in opening.group(0)
@@ -786,11 +790,11 @@ async def test_a_platform_release_is_drafted_its_kits_uploaded_and_published(
         f"readme_{version}.txt": ("readme", None, None, sha(readme), True),
     }
 
-    published = await browser.post(f"/operator/releases/{draft['id']}/publish", {})
+    published = await browser.post(f"/operator/releases/{draft['id']}/publish", {"confirm": "yes"})
     assert published.status == 303, published.text
     [release] = await platform_at_updates(updates, operator, version)
     assert release["state"] == "published"
-    listing = await browser.get("/operator/releases?state=published")
+    listing = await browser.get(f"/operator/releases?kind=platform&q={version}")
     row = re.search(rf'<tr id="release-{release["id"]}".*?</tr>', listing.text, re.S)
     assert row is not None and f"Platform {version}" in row.group(0) and "published" in row.group(0)
 
@@ -802,7 +806,7 @@ async def test_a_platform_release_is_drafted_its_kits_uploaded_and_published(
     assert release["state"] == "published" and len(release["kits"]) == 2
 
     await browser.get("/language?lang=ru&next=/operator/releases")
-    ru = await browser.get("/operator/releases")
+    ru = await browser.get("/operator/releases/new-platform")
     assert "Новый релиз платформы" in ru.text and "Исправленные ошибки" in ru.text and labelled(ru)
 
 
@@ -959,7 +963,7 @@ async def test_a_user_without_the_operator_scope_gets_a_friendly_refusal_everywh
     finally:
         await user.close()
 
-    partners = await service_get(identity, "/v1/partners", operator)
+    partners = await service_get(identity, f"/v1/partners?q={taken}", operator)
     assert taken not in {p["tin"] for p in partners["items"]}
     configurations = await service_get(registration, f"/v1/configurations?q={configuration}", operator)
     assert configuration not in {c["code"] for c in configurations["items"]}
@@ -976,7 +980,7 @@ async def test_a_form_without_its_csrf_token_changes_nothing(
     for csrf in ("", "wrong"):
         page = await browser.post("/operator/partners", form, csrf=csrf)
         assert page.status == 403, page.text
-    partners = await service_get(identity, "/v1/partners", operator)
+    partners = await service_get(identity, f"/v1/partners?q={taken}", operator)
     assert taken not in {p["tin"] for p in partners["items"]}
 
     await browser.get("/operator/releases")

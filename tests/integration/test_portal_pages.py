@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import html
 import re
 from collections.abc import AsyncIterator
@@ -173,6 +174,35 @@ async def test_every_response_carries_the_security_headers(browser: Browser) -> 
     assert "<script" not in (await browser.get("/login")).text  # no inline scripts anywhere
 
 
+async def test_the_stylesheet_has_a_hashed_name_kept_for_a_year(browser: Browser) -> None:
+    page = await browser.get("/login")
+    href = re.search(r'<link rel="stylesheet" href="(/static/portal\.[0-9a-f]{12}\.css)">', page.text)
+    assert href, "the stylesheet is linked by its content's hash"
+    async with browser.http.get(href.group(1)) as response:
+        assert response.status == 200 and "immutable" in response.headers["Cache-Control"]
+        hashed = await response.read()
+    assert hashlib.sha256(hashed).hexdigest()[:12] in href.group(1)
+    async with browser.http.get("/static/portal.css") as response:  # the plain name: asked again each time
+        assert response.headers["Cache-Control"] == "no-cache" and await response.read() == hashed
+    async with browser.http.get("/static/portal.000000000000.css") as response:
+        assert response.status == 404
+
+
+async def test_pages_are_gzipped_and_each_carries_its_csrf_token_masked_anew(browser: Browser) -> None:
+    async with browser.http.get("/signup", headers={"Accept-Encoding": "gzip"}) as response:
+        assert response.headers.get("Content-Encoding") == "gzip" and "Accept-Encoding" in response.headers["Vary"]
+        first = re.findall(r'name="csrf_token" value="([^"]+)"', await response.text())
+    async with browser.http.get("/signup", headers={"Accept-Encoding": "identity"}) as response:
+        assert "Content-Encoding" not in response.headers
+        second = re.findall(r'name="csrf_token" value="([^"]+)"', await response.text())
+    assert first and second and first[0] != second[0]  # BREACH: no secret repeats from answer to answer
+    for token in (first[0], second[0]):  # each of them is accepted (the empty form is refused for its fields)
+        assert (await browser.post("/signup", {}, csrf=token)).status != 403
+    tampered = first[0][:-4] + ("AAAA" if not first[0].endswith("AAAA") else "BBBB")
+    for token in (tampered, first[0][:20], "not base64 !", "A" * 600):
+        assert (await browser.post("/signup", {}, csrf=token)).status == 403, token
+
+
 async def test_help_is_open_to_everyone_in_either_language(browser: Browser) -> None:
     page = await browser.get("/help")
     assert page.status == 200
@@ -183,6 +213,19 @@ async def test_help_is_open_to_everyone_in_either_language(browser: Browser) -> 
     assert page.status == 200 and "Подключите программу к интернет-поддержке" in page.text
     assert "internet support" not in page.text
     assert not re.search(r"\b[A-Z]{2,3}-\d\b", html.unescape(page.text))  # no rule ids for people
+
+
+async def test_every_page_links_the_support_desk_and_the_legal_pages_which_exist(browser: Browser) -> None:
+    home = await browser.get("/")
+    assert 'href="mailto:support@its-portal.dev"' in home.text and 'href="tel:+78000000000"' in home.text
+    for path, heading in (("/legal/terms", "User agreement"), ("/legal/privacy", "Personal data policy")):
+        assert f'<a href="{path}">{heading}</a>' in home.text
+        page = await browser.get(path)
+        assert page.status == 200 and f"<h1>{heading}</h1>" in page.text
+        assert "support@its-portal.dev" in page.text  # where to write about them
+    await browser.get("/language?lang=ru&next=/")
+    page = await browser.get("/legal/privacy")
+    assert "<h1>Политика обработки персональных данных</h1>" in page.text and "password" not in page.text
 
 
 # ---- sign up, verification, forms -------------------------------------------------------------

@@ -689,7 +689,7 @@ async def test_the_contracts_list_pages_by_the_services_cursor(
 ) -> None:
     """contracts pages by keyset: the page links carry its cursor; a cursor from an old or edited link starts again
     from the newest contracts rather than failing."""
-    monkeypatch.setattr("services.portal.pages.partner.CONTRACTS_PER_PAGE", 2)
+    monkeypatch.setattr("services.portal.pages.listing.PAGE_SIZE", 2)
     partner, someone = await new_partner(identity, migrated)
     numbers = await catalogue_numbers(world, contracts, count=3)
     await open_cabinet(browser, someone, partner["id"])
@@ -719,7 +719,7 @@ async def test_the_contracts_list_searches_filters_and_sorts_in_one_get_form(
 ) -> None:
     """Portal issue 17: a search box, filter selects and an order in one GET form (no script); the next page's link
     keeps them; "nothing matches" when nothing does; a choice the form does not offer shows the whole list."""
-    monkeypatch.setattr("services.portal.pages.partner.CONTRACTS_PER_PAGE", 1)
+    monkeypatch.setattr("services.portal.pages.listing.PAGE_SIZE", 1)
     partner, someone = await new_partner(identity, migrated)
     numbers = await catalogue_numbers(world, contracts, count=3)
     await open_cabinet(browser, someone, partner["id"])
@@ -732,7 +732,7 @@ async def test_the_contracts_list_searches_filters_and_sorts_in_one_get_form(
 
     page = await browser.get(path)
     assert page.status == 200 and labelled(page)
-    assert re.search(r'<form method="get" action="[^"]+" class="filters" role="search"', page.text)
+    assert re.search(r'<form method="get" action="[^"]+" class="list-form" role="search"', page.text)
     for field in ("q", "state", "ending_within_days", "configuration", "sort"):
         assert f'name="{field}"' in page.text, field
     assert "Romashka LLC" not in page.text  # the newest first, one a page: a Vasilek
@@ -751,12 +751,13 @@ async def test_the_contracts_list_searches_filters_and_sorts_in_one_get_form(
     romashka = await browser.get(f"{path}?q={numbers[0]}")
     assert "Romashka LLC" in romashka.text and "Vasilek LLC" not in romashka.text
     nothing = await browser.get(f"{path}?q=no-such-organisation&state=expired")
-    assert nothing.status == 200 and "Nothing matches the search and filters." in nothing.text
-    assert "Clear the search and filters" in nothing.text
+    assert nothing.status == 200 and "No contracts match your search and filters." in nothing.text
+    too_long = await browser.get(f"{path}?q={'x' * 101}")
+    assert too_long.status == 422 and too_long.error_of("q"), too_long.text[-2000:]  # next to the box
 
     edited = await browser.get(f"{path}?state=bogus&ending_within_days=7&sort=oldest&configuration=no%20such")
     assert edited.status == 200 and "Vasilek LLC" in edited.text  # choices it does not offer: the whole list
 
     await browser.get(f"/language?lang=ru&next={path}")
     russian = await browser.get(f"{path}?q=no-such-organisation")
-    assert "По этому поиску и фильтрам ничего не найдено." in russian.text and "Сначала новые" in russian.text
+    assert "Нет договоров, подходящих под условия поиска." in russian.text and "Сначала новые" in russian.text

@@ -287,3 +287,38 @@ async def test_maintenance_page_lists_and_refuses_a_bad_code(
     page = await browser.post("/maintenance/activate", form)
     assert page.status == 422
     assert page.error_of("code") == "The activation code is unknown: check it as printed on the activation sheet."
+
+
+async def test_the_maintenance_form_offers_the_subscribers_own_products_configurations_and_partners(
+    browser: Browser, identity: RunningApp, world: World
+) -> None:
+    owner = await owner_known_to_registration(identity, world)
+    mine, theirs = await world.product("BASIC"), await world.product("BASIC")
+    [issued] = await world.issue(mine, with_pin=True)
+    [other] = await world.issue(theirs, with_pin=True)
+    await browser.log_in(owner.account["login"], owner.account["password"])
+    await browser.get("/software/register")
+    page = await browser.post("/software/register", card_form(issued["registration_number"], issued["pin"]))
+    assert page.status == 303, page.text
+
+    page = await browser.get("/maintenance")
+    assert page.status == 200 and labelled(page)
+    number_select = re.search(r'<select id="f-registration_number".*?</select>', page.text, re.S)
+    configuration_select = re.search(r'<select id="f-configuration".*?</select>', page.text, re.S)
+    partner_select = re.search(r'<select id="f-partner_id".*?</select>', page.text, re.S)
+    assert number_select and configuration_select and partner_select, page.text[-3000:]
+    assert issued["registration_number"] in number_select.group(0)
+    assert other["registration_number"] not in page.text
+    assert "Configuration Conf" in configuration_select.group(0)
+    assert configuration_select.group(0).count("<option") == 2  # "the one of the code's category" and its own
+    assert partner_select.group(0).count("<option") == 1  # no ITS contract: no partner to choose
+
+    # A refusal keeps what was chosen and typed.
+    form = {
+        "code": "AAAA-BBBB-CCCC-DDDD",
+        "registration_number": issued["registration_number"],
+        "period_from": "2031-01",
+    }
+    refused = await browser.post("/maintenance/activate", form)
+    assert refused.status == 422 and 'value="AAAA-BBBB-CCCC-DDDD"' in refused.text
+    assert f'<option value="{issued["registration_number"]}" selected>' in refused.text

@@ -614,6 +614,8 @@ def test_every_template_has_subject_text_and_html_in_every_language() -> None:
     templates = sorted(p.name for p in TEMPLATES.iterdir() if p.is_dir() and not p.name.startswith("_"))
     assert templates == [
         "contract_activated",
+        "email_change",
+        "email_changed",
         "email_verification",
         "invitation",
         "invitation_accepted",

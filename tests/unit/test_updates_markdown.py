@@ -168,6 +168,14 @@ PIECES = [
 # fmt: on
 
 
+def test_an_empty_link_target_is_no_link() -> None:
+    """markdown-it does not ask validateLink about an empty target (hypothesis found `[a]()`)."""
+    for source in ("[a]()", "[a]( )", "[a](<>)"):
+        html = render(source)
+        assert_safe(html)
+        assert "href" not in html
+
+
 @settings(max_examples=400, deadline=None)
 @given(st.lists(st.sampled_from(PIECES), max_size=60).map("".join))
 def test_any_mix_of_hostile_pieces_renders_safely(source: str) -> None:

@@ -44,6 +44,7 @@ class Contract(Answer):
     kind: str
     subscriber_code: str | None = None
     partner: str | None = None  # the accompanying partner's name (ITS-6)
+    partner_id: str  # who posted it: offers name it, the maintenance form offers the subscriber's partners
     processing_on: str  # ITS-2: the business day it is (or was) processed
     activated_at: str | None = None
     expired_at: str | None = None
@@ -98,6 +99,16 @@ class Activation(Answer):
     covered_now: bool
 
 
+class IssuedCodes(Answer):
+    """contracts' CodesOut (CMS-4): activation codes, shown once (contracts keeps only their hashes)."""
+
+    mirrors = ("contracts.CodesOut",)
+
+    category: int
+    months: int
+    codes: list[str]
+
+
 class Received(Answer):
     """contracts' Accepted (202, ITS-1): a contract received, processed on `processing_on` (ITS-2)."""
 
@@ -133,6 +144,10 @@ class Contracts(Client):
         return await self.send(Activation, "POST", "/v1/maintenance-services/activate", token, body)
 
     # ---- a partner's (the cabinet's partner token) ----
+
+    async def issue_codes(self, token: str, body: Mapping[str, Any]) -> IssuedCodes:
+        """Operators: activation codes of a category for a number of months (CMS-2, CMS-5)."""
+        return await self.send(IssuedCodes, "POST", "/v1/maintenance-services/codes", token, body)
 
     async def partner_contracts(self, token: str, query: Mapping[str, str]) -> Listed[Contract]:
         """A page of the partner's contracts (`query`: q, state, ending_within_days, configuration, sort, limit,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlencode
 
 from services.portal.clients.answers import Answer, Client, Listed, parsed
-from services.portal.clients.transport import ServiceError
+from services.portal.clients.transport import ServiceError, segment
 from services.portal.sessions import Tokens
 
 
@@ -29,6 +30,24 @@ class Verification(Answer):
     mirrors = ("identity.VerificationOut",)
 
     email_verified: bool
+    login: str
+    email: str
+
+
+class EmailChangeSent(Answer):
+    """identity's EmailChangeSent (POST /v1/me/email-change): where the link went, valid until when."""
+
+    mirrors = ("identity.EmailChangeSent",)
+
+    sent_to: str
+    valid_until: str
+
+
+class EmailChangeDone(Answer):
+    """identity's EmailChangeDone (POST /v1/email-changes): the account's address now."""
+
+    mirrors = ("identity.EmailChangeDone",)
+
     login: str
     email: str
 
@@ -92,6 +111,17 @@ class _Tokens(Answer):
 
     access_token: str
     refresh_token: str | None = None  # none for a partner's cabinet (identity leaves it out)
+
+
+class DirectoryPartner(Answer):
+    """identity's DirectoryPartner: an active partner, whom a customer may turn to for ITS or a product."""
+
+    mirrors = ("identity.DirectoryPartner",)
+
+    id: str
+    name: str
+    city: str
+    contact_email: str
 
 
 class Identity(Client):
@@ -170,6 +200,29 @@ class Identity(Client):
         body = {"current_password": current_password, "new_password": new_password}
         await self.service.call("POST", "/v1/me/password", token=token, json_body=body)
 
+    async def rename_me(self, token: str, full_name: str | None) -> Account:
+        """The account's full name (None: none)."""
+        body = await self.service.call("PATCH", "/v1/me", token=token, json_body={"full_name": full_name})
+        return parsed(self.service.name, Account, body)
+
+    async def request_email_change(
+        self, token: str, new_email: str, password: str, client_address: str
+    ) -> EmailChangeSent:
+        """A link to `new_email` that makes it the account's address; the password is checked like a login's, from
+        the browser's address."""
+        body = await self.service.call(
+            "POST",
+            "/v1/me/email-change",
+            token=token,
+            json_body={"new_email": new_email, "password": password},
+            client_address=client_address,
+        )
+        return parsed(self.service.name, EmailChangeSent, body)
+
+    async def confirm_email_change(self, link_token: str) -> EmailChangeDone:
+        body = await self.service.call("POST", "/v1/email-changes", json_body={"token": link_token})
+        return parsed(self.service.name, EmailChangeDone, body)
+
     async def subscriber(self, token: str) -> Subscriber:
         return parsed(self.service.name, Subscriber, await self.service.call("GET", "/v1/subscriber", token=token))
 
@@ -180,3 +233,14 @@ class Identity(Client):
     async def rename_subscriber(self, token: str, name: str) -> Subscriber:
         body = await self.service.call("PATCH", "/v1/subscriber", token=token, json_body={"name": name})
         return parsed(self.service.name, Subscriber, body)
+
+    # ---- the partner directory (any logged-in account) ----
+
+    async def partner_directory(self, token: str, cursor: str | None = None) -> Listed[DirectoryPartner]:
+        """A page of the active partners, by name (`cursor`: the previous page's `next_cursor`)."""
+        query = "?" + urlencode({"cursor": cursor}) if cursor else ""
+        return await self.get(Listed[DirectoryPartner], f"/v1/partner-directory{query}", token)
+
+    async def directory_partner(self, token: str, partner_id: str) -> DirectoryPartner:
+        """An active partner; a deactivated or unknown one: ServiceError 404."""
+        return await self.get(DirectoryPartner, f"/v1/partner-directory/{segment(partner_id)}", token)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlencode
 
 from services.portal.clients.answers import Answer, Client, Listed
 
@@ -24,6 +25,7 @@ class Member(Answer):
     is_owner: bool
     rights: list[str]
     joined_at: str
+    excluded_at: str | None = None  # an excluded user (SUB-6), listed with state=excluded
 
     @property
     def its_access(self) -> bool:
@@ -52,8 +54,12 @@ class InvitationText(Answer):
 
 
 class Members(Client):
-    async def users(self, token: str) -> list[Member]:
-        return (await self.get(Listed[Member], "/v1/subscriber/users", token)).items
+    async def users(self, token: str, query: Mapping[str, str]) -> Listed[Member]:
+        """A page of the users (`query`: q, state, right, sort, limit, cursor)."""
+        return await self.get(Listed[Member], "/v1/subscriber/users?" + urlencode(query), token)
+
+    async def user(self, token: str, account_id: str) -> Member:
+        return await self.get(Member, f"/v1/subscriber/users/{account_id}", token)
 
     async def set_its_access(self, token: str, account_id: str, its_access: bool) -> None:
         body = {ITS_ACCESS: its_access}
@@ -62,8 +68,9 @@ class Members(Client):
     async def exclude(self, token: str, account_id: str) -> None:
         await self.service.call("DELETE", f"/v1/subscriber/users/{account_id}", token=token)
 
-    async def invitations(self, token: str) -> list[Invitation]:
-        return (await self.get(Listed[Invitation], "/v1/subscriber/invitations", token)).items
+    async def invitations(self, token: str, query: Mapping[str, str]) -> Listed[Invitation]:
+        """A page of the invitations (`query`: q, state, sort, limit, cursor)."""
+        return await self.get(Listed[Invitation], "/v1/subscriber/invitations?" + urlencode(query), token)
 
     async def preview(self, token: str, body: Mapping[str, Any]) -> str:
         """INV-2: the text the invitation would carry, before it is sent."""

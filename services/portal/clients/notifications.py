@@ -28,11 +28,13 @@ class Delivery(Answer):
 
 
 class Preferences(Answer):
-    """notifications' PreferencesOut: what the account wants to receive."""
+    """notifications' PreferencesOut: what the account wants to receive (release news, but not of the configurations
+    in `muted_configurations`)."""
 
     mirrors = ("notifications.PreferencesOut",)
 
     release_news: bool
+    muted_configurations: list[str] = []
 
 
 class Unsubscribing(Answer):
@@ -52,8 +54,9 @@ class Notifications(Client):
     async def preferences(self, token: str) -> Preferences:
         return await self.get(Preferences, "/v1/preferences", token)
 
-    async def set_preferences(self, token: str, *, release_news: bool) -> Preferences:
-        return await self.send(Preferences, "PUT", "/v1/preferences", token, {"release_news": release_news})
+    async def set_preferences(self, token: str, *, release_news: bool, muted: list[str]) -> Preferences:
+        body = {"release_news": release_news, "muted_configurations": muted}
+        return await self.send(Preferences, "PUT", "/v1/preferences", token, body)
 
     async def unsubscribe_link(self, link_token: str, *, confirmed: bool) -> Unsubscribing:
         """What the e-mail's link does (`confirmed`: turn release news off); no login, the link's token is the

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlencode
 
 from services.portal.clients.answers import Answer, Client, Listed
 from services.portal.clients.identity import Partner
@@ -44,8 +45,9 @@ class ApiClientCreated(ApiClient):
 
 
 class Partners(Client):
-    async def partners(self, token: str) -> list[Partner]:
-        return (await self.get(Listed[Partner], "/v1/partners", token)).items
+    async def partners(self, token: str, query: Mapping[str, str]) -> Listed[Partner]:
+        """A page of the partners (`query`: q, state, sort, limit, cursor)."""
+        return await self.get(Listed[Partner], "/v1/partners?" + urlencode(query), token)
 
     async def create(self, token: str, body: Mapping[str, Any]) -> Partner:
         return await self.send(Partner, "POST", "/v1/partners", token, body)
@@ -57,8 +59,12 @@ class Partners(Client):
         """`action`: deactivate or reactivate."""
         await self.service.call("POST", _p(partner_id, f"/{action}"), token=token)
 
-    async def staff(self, token: str, partner_id: str) -> list[StaffMember]:
-        return (await self.get(Listed[StaffMember], _p(partner_id, "/users"), token)).items
+    async def staff(self, token: str, partner_id: str, query: Mapping[str, str]) -> Listed[StaffMember]:
+        """A page of the partner's staff (`query`: q, sort, limit, cursor)."""
+        return await self.get(Listed[StaffMember], _p(partner_id, "/users?" + urlencode(query)), token)
+
+    async def staff_member(self, token: str, partner_id: str, account_id: str) -> StaffMember:
+        return await self.get(StaffMember, _p(partner_id, f"/users/{account_id}"), token)
 
     async def invite(self, token: str, partner_id: str, body: Mapping[str, Any]) -> None:
         await self.service.call("POST", _p(partner_id, "/invitations"), token=token, json_body=body)

@@ -110,6 +110,7 @@ class ReleaseSummary(Answer):
     grade: str | None = None
     updates_from: list[str] = []
     whats_new_html: str = ""
+    published_at: str | None = None
 
 
 class ReleaseList(Answer):
@@ -226,6 +227,19 @@ class Release(Answer):
     missing_kits: list[str] = []
 
 
+class NotesPreview(Answer):
+    """updates' NotesPreview: a draft's Markdown sections as the release page will show them (safe HTML)."""
+
+    mirrors = ("updates.NotesPreview",)
+
+    whats_new_html: str
+    changes_html: str
+    major_changes_html: list[str]
+    update_procedure_html: str
+    differences_html: str
+    migration_notes_html: str
+
+
 def offer_of(exc: ServiceError) -> Offer | None:
     """The offer a refusal carries (REG-6, UPD-4), if any."""
     offer = exc.body.get("offer")
@@ -248,8 +262,10 @@ class Updates(Client):
     async def entitlements(self, token: str) -> Entitlements:
         return await self.get(Entitlements, "/v1/entitlements", token)
 
-    async def releases_of(self, token: str, code: str) -> ReleaseList:
-        return await self.get(ReleaseList, f"/v1/configurations/{segment(code)}/releases", token)
+    async def releases_of(self, token: str, code: str, *, published_after: str | None = None) -> ReleaseList:
+        """Its published releases, newest first; with `published_after` (an ISO instant), those published later."""
+        query = "?" + urlencode({"published_after": published_after}) if published_after else ""
+        return await self.get(ReleaseList, f"/v1/configurations/{segment(code)}/releases{query}", token)
 
     async def release_of(self, token: str, code: str, version: str) -> ReleasePage:
         return await self.get(ReleasePage, f"/v1/configurations/{segment(code)}/releases/{segment(version)}", token)
@@ -282,8 +298,16 @@ class Updates(Client):
     # ---- the operator cabinet's releases ----
 
     async def releases(self, token: str, query: Mapping[str, str]) -> Listed[Release]:
-        """A page of releases (`query`: kind, configuration, state, version, limit, cursor)."""
+        """A page of releases (`query`: kind, configuration, state, version, version_prefix, sort, limit, cursor)."""
         return await self.get(Listed[Release], "/v1/releases?" + urlencode(query), token)
+
+    async def release(self, token: str, release_id: str) -> Release:
+        """One release in whatever state (`release_id`: a canonical uuid, checked by the page)."""
+        return await self.get(Release, f"/v1/releases/{release_id}", token)
+
+    async def preview_notes(self, token: str, notes: Mapping[str, Any]) -> NotesPreview:
+        """A draft's Markdown sections rendered by updates as the release page shows them; nothing is stored."""
+        return await self.send(NotesPreview, "POST", "/v1/releases/preview", token, notes)
 
     async def put_draft(self, token: str, configuration: str | None, version: str, body: Mapping[str, Any]) -> Release:
         """A draft created or written again: a configuration's (UPD-1), or with None the platform's (UPD-2)."""

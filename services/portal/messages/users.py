@@ -65,14 +65,10 @@ EN: dict[str, str] = {
     "nav.menu": "Menu",
     "footer.support": "Support",
     "footer.hours": "Weekdays 9:00–18:00 Moscow time",
-    "footer.email": "support@its-portal.dev",
-    "footer.phone": "+7 800 000-00-00",
-    "footer.phone_href": "tel:+78000000000",
+    "footer.write_to": "Questions: the vendor's support desk,",
     "footer.legal": "Legal information",
     "footer.terms": "User agreement",
-    "footer.terms_url": "https://its-portal.dev/legal/terms",
     "footer.privacy": "Personal data policy",
-    "footer.privacy_url": "https://its-portal.dev/legal/privacy",
 }
 
 RU: dict[str, str] = {
@@ -136,12 +132,8 @@ RU: dict[str, str] = {
     "nav.menu": "Меню",
     "footer.support": "Поддержка",
     "footer.hours": "По рабочим дням с 9:00 до 18:00 по московскому времени",
-    "footer.email": "support@its-portal.dev",
-    "footer.phone": "8 800 000-00-00",
-    "footer.phone_href": "tel:+78000000000",
+    "footer.write_to": "Вопросы: служба поддержки фирмы-разработчика,",
     "footer.legal": "Правовая информация",
     "footer.terms": "Пользовательское соглашение",
-    "footer.terms_url": "https://its-portal.dev/legal/terms",
     "footer.privacy": "Политика обработки персональных данных",
-    "footer.privacy_url": "https://its-portal.dev/legal/privacy",
 }

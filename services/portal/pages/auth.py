@@ -6,6 +6,7 @@ from aiohttp import web
 
 from services.portal import i18n
 from services.portal.clients.transport import ServiceDown, ServiceError
+from services.portal.kept_forms import never_kept
 from services.portal.keys import IDENTITY
 from services.portal.pages.base import (
     client_address,
@@ -49,6 +50,7 @@ async def signup_form(request: web.Request) -> web.Response:
 
 
 @routes.post("/signup")
+@never_kept
 async def signup(request: web.Request) -> web.Response:
     values = await form_values(request)
     account: dict[str, str] = {
@@ -100,6 +102,7 @@ async def login_form(request: web.Request) -> web.Response:
 
 
 @routes.post("/login")
+@never_kept
 async def login(request: web.Request) -> web.Response:
     values = await form_values(request)
     next_path = safe_next(values.get("next"))
@@ -126,6 +129,7 @@ async def _partner_staff(request: web.Request, access_token: str) -> bool:
 
 
 @routes.post("/logout")
+@never_kept
 async def logout(request: web.Request) -> web.Response:
     await end_session(request)
     return redirect("/")
@@ -141,6 +145,7 @@ async def forgot_form(request: web.Request) -> web.Response:
 
 
 @routes.post("/forgot-password")
+@never_kept
 async def forgot(request: web.Request) -> web.Response:
     values = await form_values(request)
     try:
@@ -158,6 +163,7 @@ async def reset_form(request: web.Request) -> web.Response:
 
 
 @routes.post("/reset-password")
+@never_kept
 async def reset(request: web.Request) -> web.Response:
     values = await form_values(request)
     token = values.get("token", "")

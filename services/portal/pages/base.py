@@ -13,10 +13,22 @@ from urllib.parse import urlencode
 import aiohttp_jinja2
 from aiohttp import web
 
-from services.portal import i18n
+from services.portal import csrf, i18n
 from services.portal.clients.transport import ServiceDown, ServiceError, Unauthenticated
 from services.portal.csrf import FIELD as CSRF_FIELD
-from services.portal.keys import ENDED, IDENTITY, LANGUAGE, SESSION, SESSIONS, SET_SESSION, SETTINGS
+from services.portal.keys import (
+    ENDED,
+    IDENTITY,
+    KEPT,
+    KEPT_FORMS,
+    KEPT_SHOWN,
+    LANGUAGE,
+    SESSION,
+    SESSIONS,
+    SET_SESSION,
+    SETTINGS,
+    STATIC_FILES,
+)
 from services.portal.sessions import Session, Tokens, token_claims
 from shared import formats, forwarded
 from shared.logging import get_logger
@@ -78,18 +90,23 @@ def use_session(request: web.Request, session: Session) -> None:
 
 async def logged_in_session(request: web.Request, tokens: Tokens, *, partner_staff: bool = False) -> None:
     """After a login: a new session with a new id (session fixation is impossible); the one the browser had is
-    deleted and, if it was logged in (perhaps as someone else), its refresh token is revoked."""
+    deleted and, if it was logged in (perhaps as someone else), its refresh token is revoked. A form kept in this
+    browser for no known account becomes this account's (kept_forms.py)."""
     previous = session_of(request)
     session = await request.app[SESSIONS].start(
         language_of(request), tokens, replacing=previous, partner_staff=partner_staff
     )
     use_session(request, session)
+    if session.row.account_id is not None:
+        await request.app[KEPT_FORMS].claim(request, session.row.account_id)
     await revoke_tokens(request, previous)
 
 
 async def end_session(request: web.Request) -> None:
-    """Log out: the session's row is deleted and identity revokes its refresh token."""
+    """Log out: the session's row is deleted and identity revokes its refresh token; a form kept in this browser
+    is forgotten."""
     session = session_of(request)
+    await request.app[KEPT_FORMS].forget(request)
     if session is not None:
         await request.app[SESSIONS].end(session)
         del request[SESSION]
@@ -194,9 +211,9 @@ ACCOUNT_MENU = [
     ("/maintenance", "maintenance.nav"),
     ("/releases", "releases.nav"),
     ("/users", "users.nav"),
-    ("/profile", "nav.profile"),
-    ("/subscriber", "nav.subscriber"),
     ("/help", "help.nav"),
+    ("/profile", "nav.profile"),  # the person's own: at the menu's end, on the right on a desktop
+    ("/subscriber", "nav.subscriber"),
 ]
 VISITOR_MENU = [("/login", "nav.login"), ("/signup", "nav.signup"), ("/help", "help.nav")]
 
@@ -226,8 +243,11 @@ def render(
         "t": translate,
         "session": session if session is not None and session.logged_in else None,
         "menu": main_menu(session),
+        "static": request.app[STATIC_FILES].url,
+        "support": request.app[SETTINGS].support,
+        "legal": {"terms": request.app[SETTINGS].terms_url, "privacy": request.app[SETTINGS].privacy_url},
         "csrf_field": CSRF_FIELD,
-        "csrf_token": session.csrf_token if session is not None else "",
+        "csrf_token": csrf.masked(session.csrf_token) if session is not None else "",
         "languages": i18n.LANGUAGE_NAMES,
         "here": request.path_qs,
         "moment": lambda value: moment(request, value),
@@ -239,6 +259,13 @@ def render(
         "values": {},
         **(context or {}),
     }
+    kept = request.get(KEPT)
+    if kept is not None and status == 200:
+        # A form kept across a login (kept_forms.py) comes back as a refused form does: the page's own template
+        # with `values`, what was typed winning over what the page would show, and a notice above it.
+        full["values"] = {**full["values"], **kept.fields}
+        full["kept_notice"] = translate(f"kept.{kept.reason}")
+        request[KEPT_SHOWN] = True
     return aiohttp_jinja2.render_template(template, request, full, status=status)
 
 
@@ -249,6 +276,11 @@ def redirect(location: str) -> web.Response:
 
 def login_url(next_path: str) -> str:
     return "/login?" + urlencode({"next": next_path})
+
+
+def partner_login_url(partner_id: str, next_path: str) -> str:
+    """The partner cabinet's password page, coming back to `next_path`."""
+    return f"/partner/{partner_id}/login?" + urlencode({"next": next_path})
 
 
 def safe_next(value: object, default: str = "/") -> str:

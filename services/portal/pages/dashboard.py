@@ -1,4 +1,5 @@
-"""What the home page tells each person: a customer's products, support and what ends soon; an operator's drafts,
+"""What the home page tells each person: a customer's products, support, new releases since the last visit and what
+ends soon; an operator's drafts,
 publications and failed deliveries. Each part is asked of its service on its own: a service that is down leaves
 its part out (said on the page), never the whole page."""
 
@@ -6,21 +7,22 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import TypeVar
 
 from aiohttp import web
 
+from services.portal import visits
 from services.portal.clients.contracts import Contract
 from services.portal.clients.members import Invitation
 from services.portal.clients.notifications import Delivery
 from services.portal.clients.registration import Registration
 from services.portal.clients.transport import ServiceDown, ServiceError
-from services.portal.clients.updates import ConfigurationEntitlement, Release
+from services.portal.clients.updates import ConfigurationEntitlement, Release, ReleaseList, ReleaseSummary
 from services.portal.keys import CONTRACTS, IDENTITY, MEMBERS, NOTIFICATIONS, REGISTRATION, SETTINGS, UPDATES
 from services.portal.pages.base import as_user, session_of
 from shared.clock import local_date
-from shared.keys import CLOCK
+from shared.keys import CLOCK, POOL
 
 # Contracts that end within this many days are shown on a customer's home page.
 ENDING_WITHIN_DAYS = 60
@@ -36,7 +38,18 @@ class CustomerHome:
     support: list[ConfigurationEntitlement] = field(default_factory=list)
     ending: list[Contract] = field(default_factory=list)
     invitations: list[Invitation] = field(default_factory=list)  # pending ones, for the owner
+    # Releases of the subscriber's configurations published since the account's last visit (visits.py), newest
+    # first; `last_visit` None: this is the first visit, nothing to compare with.
+    new_releases: list[NewRelease] = field(default_factory=list)
+    last_visit: str | None = None
     unavailable: list[str] = field(default_factory=list)  # the parts a service could not give now
+
+
+@dataclass(frozen=True)
+class NewRelease:
+    configuration: str
+    configuration_name: str
+    release: ReleaseSummary
 
 
 @dataclass
@@ -58,20 +71,45 @@ async def full_name(request: web.Request) -> str | None:
 async def customer_home(request: web.Request) -> CustomerHome:
     home = CustomerHome()
     session = session_of(request)
-    if session is None or session.subscriber_code is None:
+    if session is None or session.subscriber_code is None or session.row.account_id is None:
         return home
     products = await _part(request, home.unavailable, "products", request.app[REGISTRATION].registrations)
     entitlements = await _part(request, home.unavailable, "support", request.app[UPDATES].entitlements)
     contracts = await _part(request, home.unavailable, "contracts", request.app[CONTRACTS].contracts)
     # Only the owner sees the subscriber's invitations; anyone else is refused, which is no news for the page.
-    invitations = await _part(request, [], "invitations", request.app[MEMBERS].invitations)
+    members, pending = request.app[MEMBERS], {"state": "pending", "limit": str(LATEST)}  # the latest few
+    invitations = await _part(request, [], "invitations", lambda token: members.invitations(token, pending))
     home.products = products or []
     home.support = [e for e in entitlements.items if e.visible] if entitlements is not None else []
     home.ending = ending_soon(
         contracts or [], today=local_date(request.app[CLOCK].now(), request.app[SETTINGS].vendor_zone)
     )
-    home.invitations = [i for i in invitations or [] if i.state == "pending"]
+    home.invitations = [i for i in invitations.items if i.state == "pending"] if invitations is not None else []
+    previous = await visits.home_shown(request.app[POOL], session.row.account_id, request.app[CLOCK].now())
+    if previous is not None and entitlements is not None:
+        home.last_visit = previous.isoformat()
+        home.new_releases = await _new_releases(request, home, [e.configuration for e in home.support], previous)
     return home
+
+
+async def _new_releases(
+    request: web.Request, home: CustomerHome, configurations: list[str], since: datetime
+) -> list[NewRelease]:
+    """The releases (not prereleases) of `configurations` published after `since`, newest first."""
+    updates, after = request.app[UPDATES], since.isoformat()
+    found: list[NewRelease] = []
+    missing: list[str] = []
+    for code in configurations:
+
+        async def releases(token: str, code: str = code) -> ReleaseList:
+            return await updates.releases_of(token, code, published_after=after)
+
+        listed = await _part(request, missing, "new_releases", releases)
+        if listed is not None:
+            name = listed.configuration_name or code
+            found.extend(NewRelease(code, name, r) for r in listed.items if not r.prerelease)
+    home.unavailable.extend(missing[:1])
+    return sorted(found, key=lambda n: n.release.published_at or "", reverse=True)
 
 
 async def operator_home(request: web.Request) -> OperatorHome:

@@ -12,6 +12,7 @@ from aiohttp import web
 from services.portal import i18n
 from services.portal.clients.invitations import Preview
 from services.portal.clients.transport import ServiceError
+from services.portal.kept_forms import never_kept
 from services.portal.keys import IDENTITY, INVITATIONS
 from services.portal.pages.base import (
     as_user,
@@ -66,6 +67,7 @@ async def accept(request: web.Request) -> web.Response:
 
 
 @routes.post("/invitation/register")
+@never_kept
 async def register(request: web.Request) -> web.Response:
     values = await form_values(request)
     token = values.get("token", "")

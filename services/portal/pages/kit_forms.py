@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import hmac
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -126,7 +125,7 @@ async def _stream_form(request: web.Request, reader: aiohttp.MultipartReader, re
     session = logged_in(request)
     if not isinstance(first, BodyPartReader) or first.name != CSRF_FIELD or token is None:
         raise CsrfRejected("the form's first part is not its token")
-    if not hmac.compare_digest(token, session.csrf_token):
+    if not csrf.matches(token, session):
         raise CsrfRejected("missing or wrong token")
     budget = [MAX_TEXT_TOTAL]
     while (part := await reader.next()) is not None:

@@ -24,6 +24,7 @@ from services.portal.csrf import FIELD as CSRF_FIELD
 from services.portal.keys import CATALOGUE, NOTIFICATIONS
 from services.portal.pages import listing
 from services.portal.pages.base import as_user, form_values, redirect, t
+from services.portal.pages.listing import Choice, ListForm
 from services.portal.pages.operator_cabinet import (
     cabinet_page,
     field_errors,
@@ -89,21 +90,13 @@ async def index(request: web.Request) -> web.Response:
 # ---- the catalogue (registration) --------------------------------------------------------------------
 
 
-# The catalogue's lists: their search, filters and order as the page's GET form offers them (registration checks
-# them too); each list pages on its own, so its cursor has its own name in the page's links.
-CATALOGUE_PER_PAGE = 50
-CATALOGUE_SORTS = ("name", "code")
-
-
-def _catalogue_filters(request: web.Request) -> dict[str, str]:
-    return listing.given(
-        {
-            "q": listing.search_text(request),
-            "edition": listing.chosen(request, "edition", EDITIONS),
-            "of_configuration": listing.configuration_code(request, "of_configuration"),
-            "sort": listing.chosen(request, "sort", CATALOGUE_SORTS[1:]),  # the first is the default
-        }
-    )
+# The catalogue's lists: one form (registration checks every value too), its configurations added when the page is
+# built; the configurations and the products page each on its own, so each cursor has its own name in the links.
+CATALOGUE_CHOICES = (
+    Choice("sort", "lists.catalogue.sort", ("name", "code")),
+    Choice("edition", "lists.catalogue.edition", ("", *EDITIONS), authored={e: e for e in EDITIONS}),
+)
+CATALOGUE_CURSORS = ("configurations", "products")
 
 
 async def _page(
@@ -123,20 +116,18 @@ async def _page(
 
 
 async def _catalogue_lists(
-    request: web.Request, filters: dict[str, str], cursors: dict[str, str]
+    request: web.Request, form: ListForm, cursors: dict[str, str]
 ) -> tuple[Listed[Configuration], Listed[Product]]:
-    """A page of configurations and one of products that match `filters`; a cursor from an old or edited link
-    starts its list again from the first page."""
-    catalogue = request.app[CATALOGUE]
-    by_code = filters.get("sort") == "code"
-    search = {"q": filters["q"]} if "q" in filters else {}
-    configurations_query = {**search, "sort": "code" if by_code else "name", "limit": str(CATALOGUE_PER_PAGE)}
-    products_query = {**search, "sort": "article" if by_code else "name", "limit": str(CATALOGUE_PER_PAGE)}
-    if "edition" in filters:
-        products_query["edition"] = filters["edition"]
-    if "of_configuration" in filters:
-        products_query["configuration"] = filters["of_configuration"]
-
+    """A page of configurations and one of products as the form asks."""
+    catalogue, values, limit = request.app[CATALOGUE], form.values, str(listing.PAGE_SIZE)
+    by_code = values["sort"] == "code"
+    search = {"q": values["q"]} if values["q"] else {}
+    configurations_query = {**search, "sort": "code" if by_code else "name", "limit": limit}
+    products_query = {**search, "sort": "article" if by_code else "name", "limit": limit}
+    if values["edition"]:
+        products_query["edition"] = values["edition"]
+    if values.get("of_configuration"):
+        products_query["configuration"] = values["of_configuration"]
     configurations = await _page(
         request, catalogue.configuration_page, configurations_query, cursors.get("configurations")
     )
@@ -152,48 +143,51 @@ async def _catalogue_page(
     form: str = "",
     status: int = 200,
 ) -> web.Response:
-    filters = _catalogue_filters(request)
-    cursors = {name: cursor for name in ("configurations", "products") if (cursor := request.query.get(name))}
     try:
         choices = await as_user(request, request.app[CATALOGUE].configurations)
-        configurations, products = await _catalogue_lists(request, filters, cursors)
     except ServiceError as exc:
         return not_for_you(request, exc)
+    names = {c.code: f"{c.code} · {c.name}" for c in choices}
+    of_configuration = Choice("of_configuration", "lists.catalogue.of_configuration", ("", *names), authored=names)
+    lists = ListForm.read(request, "/operator/catalogue", (*CATALOGUE_CHOICES, of_configuration))
+    cursors = {name: cursor for name in CATALOGUE_CURSORS if (cursor := request.query.get(name))}
+    try:
+        configurations, products = await _catalogue_lists(request, lists, cursors)
+    except ServiceError as exc:
+        if (refused := lists.refused(request, exc)) is None:
+            return not_for_you(request, exc)
+        errors, status = {**refused, **(errors or {})}, exc.status  # e.g. a search too long, next to the box
+        configurations, products = Listed[Configuration](items=[]), Listed[Product](items=[])
     values = dict(values or {})
     if not form and (code := request.query.get("configuration")):  # "change": the form filled in from the list
         chosen = next((c for c in choices if c.code == code), None)
         if chosen is not None:
             values = {f"configuration_{k}": str(v) for k, v in chosen.model_dump().items()}
     done = request.query.get("done", "")
-    path = "/operator/catalogue"
-    next_configurations = configurations.next_cursor
-    next_products = products.next_cursor
+
+    def more(name: str, cursor: str | None) -> str | None:
+        """The link to the next page of one list: the form's query, the other list where it is, this one's next."""
+        return _with(lists.chosen() | cursors | {name: cursor}) + f"#{name}" if cursor else None
+
     context = {
         **_catalogue_options(request, choices),
+        **lists.context(request, None),
         "here_nav": "catalogue",
         "configurations": configurations.items,
         "products": products.items,
-        "filters": filters,
-        "filtered": any(k != "sort" for k in filters),
-        "catalogue_sorts": CATALOGUE_SORTS,
-        "editions": EDITIONS,
-        "first_page": listing.link(path, filters) if cursors else None,
-        "next_configurations": (
-            listing.link(path, {**filters, **cursors, "configurations": next_configurations}) + "#configurations"
-            if next_configurations
-            else None
-        ),
-        "next_products": (
-            listing.link(path, {**filters, **cursors, "products": next_products}) + "#products"
-            if next_products
-            else None
-        ),
+        "first_page": _with(lists.chosen()) if cursors else None,
+        "next_configurations": more("configurations", configurations.next_cursor),
+        "next_products": more("products", products.next_cursor),
         "form": form,
         "errors": errors or {},
         "values": values,
         "message": t(request, f"operator.catalogue.done.{done}") if done in ("configuration",) else "",
     }
     return cabinet_page(request, "operator_catalogue.html", context, status=status)
+
+
+def _with(query: Mapping[str, str]) -> str:
+    return "/operator/catalogue" + ("?" + urlencode(query) if query else "")
 
 
 @routes.get("/operator/catalogue")

@@ -10,11 +10,13 @@ from __future__ import annotations
 from aiohttp import web
 
 from services.portal import i18n
+from services.portal.clients.answers import Listed
 from services.portal.clients.identity import Partner
 from services.portal.clients.partners import ApiClientCreated, StaffMember
 from services.portal.clients.transport import ServiceError
 from services.portal.keys import PARTNERS
 from services.portal.pages.base import as_user, form_values, language_of, logged_in, path_uuid, redirect, t
+from services.portal.pages.listing import Choice, ListForm
 from services.portal.pages.operator_cabinet import cabinet_page, field_errors, not_for_you, refused
 
 routes = web.RouteTableDef()
@@ -23,6 +25,11 @@ PARTNER_FIELDS = {"name": "name", "tin": "tin", "city": "city", "contact_email":
 CLIENT_FIELDS = {"name": "client_name"}
 INVITE_FIELDS = {"full_name": "full_name", "email": "email", "admin": "admin"}
 DONE = ("created", "revoked", "invited", "removed", "deactivated", "reactivated")
+PARTNERS_FORM = (
+    Choice("state", "lists.partners.state", ("", "active", "deactivated")),
+    Choice("sort", "lists.sort", ("name", "newest")),
+)
+STAFF_FORM = (Choice("sort", "lists.sort", ("name", "newest")),)
 
 
 # ---- partners (identity) -----------------------------------------------------------------------------
@@ -35,11 +42,22 @@ async def _partners_page(
     values: dict[str, str] | None = None,
     status: int = 200,
 ) -> web.Response:
+    form = ListForm.read(request, "/operator/partners", PARTNERS_FORM)
+    errors = dict(errors or {})
     try:
-        items = await as_user(request, request.app[PARTNERS].partners)
+        page = await as_user(request, lambda token: request.app[PARTNERS].partners(token, form.query()))
     except ServiceError as exc:
-        return not_for_you(request, exc)
-    context = {"here_nav": "partners", "items": items, "errors": errors or {}, "values": values or {}}
+        refused = form.refused(request, exc)
+        if refused is None:
+            return not_for_you(request, exc)
+        page, errors, status = Listed[Partner](items=[]), {**refused, **errors}, exc.status
+    context = {
+        "here_nav": "partners",
+        "items": page.items,
+        "errors": errors,
+        "values": values or {},
+        **form.context(request, page.next_cursor),
+    }
     return cabinet_page(request, "operator_partners.html", context, status=status)
 
 
@@ -72,16 +90,26 @@ async def _partner_page(
     status: int = 200,
 ) -> web.Response:
     partners = request.app[PARTNERS]
+    form = ListForm.read(request, f"/operator/partners/{partner_id}", STAFF_FORM)
+    errors = dict(errors or {})
     try:
-        partner, staff = await _partner_and_staff(request, partner_id)
+        partner = await as_user(request, lambda token: partners.partner(token, partner_id))
         clients = await as_user(request, lambda token: partners.clients(token, partner_id))
+        try:
+            staff = await as_user(request, lambda token: partners.staff(token, partner_id, form.query()))
+        except ServiceError as exc:
+            refused = form.refused(request, exc)
+            if refused is None:
+                raise
+            staff, errors, status = Listed[StaffMember](items=[]), {**refused, **errors}, exc.status
     except ServiceError as exc:
         return not_for_you(request, exc)
     done = request.query.get("done", "")
     context = {
+        **form.context(request, staff.next_cursor),
         "here_nav": "partners",
         "partner": partner,
-        "staff": staff,
+        "staff": staff.items,
         "clients": clients,
         "created_client": created_client,
         "message": t(request, f"operator.partner.done.{done}") if done in DONE else "",
@@ -154,23 +182,15 @@ async def invite_staff(request: web.Request) -> web.Response:
 # ---- taking access away: a person from the staff, the whole partner -----------------------------------
 
 
-async def _partner_and_staff(request: web.Request, partner_id: str) -> tuple[Partner, list[StaffMember]]:
-    partners = request.app[PARTNERS]
-    partner = await as_user(request, lambda token: partners.partner(token, partner_id))
-    staff = await as_user(request, lambda token: partners.staff(token, partner_id))
-    return partner, staff
-
-
 @routes.get("/operator/partners/{partner_id}/staff/{account_id}/remove")
 async def remove_staff_confirm(request: web.Request) -> web.Response:
     partner_id, account_id = path_uuid(request, "partner_id"), path_uuid(request, "account_id")
+    partners = request.app[PARTNERS]
     try:
-        partner, staff = await _partner_and_staff(request, partner_id)
+        partner = await as_user(request, lambda token: partners.partner(token, partner_id))
+        person = await as_user(request, lambda token: partners.staff_member(token, partner_id, account_id))
     except ServiceError as exc:
         return not_for_you(request, exc)
-    person = next((u for u in staff if u.account_id == account_id), None)
-    if person is None:
-        raise web.HTTPNotFound()
     context = {"here_nav": "partners", "partner": partner, "person": person}
     return cabinet_page(request, "operator_staff_remove.html", context)
 

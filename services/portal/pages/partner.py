@@ -13,6 +13,7 @@ import math
 import re
 import uuid
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -22,8 +23,8 @@ from services.portal.clients.answers import Listed
 from services.portal.clients.contracts import Contract
 from services.portal.clients.identity import MyPartner
 from services.portal.clients.transport import ServiceDown, ServiceError
+from services.portal.kept_forms import never_kept
 from services.portal.keys import CATALOGUE, CONTRACTS, IDENTITY, REGISTRATION, SESSION, SESSIONS
-from services.portal.pages import listing
 from services.portal.pages.base import (
     as_partner,
     as_user,
@@ -37,6 +38,7 @@ from services.portal.pages.base import (
     safe_next,
     t,
 )
+from services.portal.pages.listing import Choice, ListForm
 from services.portal.pages.partner_cabinet import (
     cabinet_of,
     cabinet_page,
@@ -49,8 +51,6 @@ from services.portal.pages.partner_cabinet import (
 from services.portal.problems import Slug
 
 routes = web.RouteTableDef()
-
-CONTRACTS_PER_PAGE = 50
 
 # The services' field paths -> the form's fields (list indexes such as `.3` are dropped first).
 CONTRACT_FIELDS = {
@@ -111,6 +111,7 @@ async def login_form(request: web.Request) -> web.Response:
 
 
 @routes.post("/partner/{partner_id}/login")
+@never_kept
 async def login(request: web.Request) -> web.Response:
     partner_id = path_uuid(request, "partner_id")
     session = logged_in(request)
@@ -145,6 +146,7 @@ def _throttled(request: web.Request, exc: ServiceError) -> str:
 
 
 @routes.post("/partner/{partner_id}/logout")
+@never_kept
 async def logout(request: web.Request) -> web.Response:
     """Close the cabinet: the partner token is dropped; the user stays logged in."""
     path_uuid(request, "partner_id")
@@ -158,55 +160,49 @@ async def logout(request: web.Request) -> web.Response:
 # ---- contracts (ITS-1, ITS-2, ITS-6) --------------------------------------------------------------
 
 
-# The partner's list's filters as its form offers them (contracts' GET /v1/partner/contracts checks them too).
-CONTRACT_STATES = ("processing", "active", "expired")
-ENDING_WITHIN_DAYS = ("30", "90", "365")
-CONTRACT_SORTS = ("received", "ending")
+# The list's form (contracts' GET /v1/partner/contracts checks every value too); the configurations are the
+# catalogue's, added when the page is built.
+CONTRACT_CHOICES = (
+    Choice("state", "lists.contracts.state", ("", "processing", "active", "expired")),
+    Choice("ending_within_days", "lists.contracts.ending", ("", "30", "90", "365")),
+    Choice("sort", "lists.contracts.sort", ("received", "ending")),
+)
 
 
-def _contract_filters(request: web.Request) -> dict[str, str]:
-    """The search, filters and order the page's GET form sent (only those set)."""
-    return listing.given(
-        {
-            "q": listing.search_text(request),
-            "state": listing.chosen(request, "state", CONTRACT_STATES),
-            "ending_within_days": listing.chosen(request, "ending_within_days", ENDING_WITHIN_DAYS),
-            "configuration": listing.configuration_code(request, "configuration"),
-            "sort": listing.chosen(request, "sort", CONTRACT_SORTS[1:]),  # the first is the service's default
-        }
-    )
-
-
-async def _contracts(
-    request: web.Request, partner_id: str, filters: dict[str, str], cursor: str | None = None
-) -> Listed[Contract]:
-    """A page of the partner's contracts that match `filters`, and the cursor of the next page (None: the last)."""
-    contracts = request.app[CONTRACTS]
-    query = {**filters, "limit": str(CONTRACTS_PER_PAGE), **({"cursor": cursor} if cursor else {})}
-    try:
-        return await as_partner(request, partner_id, lambda token: contracts.partner_contracts(token, query))
-    except ServiceError as exc:
-        if exc.status == 422 and cursor:  # a cursor from an old or edited link: start from the first page
-            return await _contracts(request, partner_id, filters)
-        raise unexpected(exc) from None
-
-
-async def _configuration_choices(request: web.Request) -> list[tuple[str, str]]:
-    """The configurations the filter offers; none (the filter left out) when registration cannot say now."""
+async def _configuration_choice(request: web.Request) -> list[Choice]:
+    """The filter by configuration, its options the catalogue's (names as written); none when registration cannot
+    say now."""
     try:
         configurations = await as_user(request, request.app[CATALOGUE].configurations)
     except (ServiceError, ServiceDown):
         return []
-    return [(c.code, c.name) for c in configurations]
+    names = {c.code: c.name for c in configurations}
+    return [Choice("configuration", "lists.configuration", ("", *names), authored=names)]
+
+
+async def _contracts(request: web.Request, partner_id: str, form: ListForm) -> tuple[Listed[Contract], dict[str, str]]:
+    """A page of the partner's contracts as the form asks, and what contracts refused in it, by field. A cursor from
+    an old or edited link starts the list again from its first page."""
+    contracts = request.app[CONTRACTS]
+    query = form.query()
+    try:
+        return await as_partner(request, partner_id, lambda token: contracts.partner_contracts(token, query)), {}
+    except ServiceError as exc:
+        if exc.status == 422 and form.cursor:
+            return await _contracts(request, partner_id, replace(form, cursor=""))
+        errors = form.refused(request, exc)
+        if errors is None:
+            raise unexpected(exc) from None
+        return Listed[Contract](items=[]), errors
 
 
 @routes.get("/partner/{partner_id}")
 async def contracts_list(request: web.Request) -> web.Response:
     partner_id = path_uuid(request, "partner_id")
     partner = await cabinet_of(request, partner_id)
-    filters = _contract_filters(request)
-    cursor = request.query.get("cursor") or None
-    page = await _contracts(request, partner_id, filters, cursor)
+    choices = (*CONTRACT_CHOICES[:2], *await _configuration_choice(request), CONTRACT_CHOICES[2])
+    form = ListForm.read(request, f"/partner/{partner_id}", choices)
+    page, errors = await _contracts(request, partner_id, form)
     message = None
     if received := request.query.get("received"):
         found = next((c for c in page.items if c.id == received), None)
@@ -218,21 +214,8 @@ async def contracts_list(request: web.Request) -> web.Response:
     elif corrected := request.query.get("corrected"):
         found = next((c for c in page.items if c.id == corrected), None)
         message = t(request, "partner.corrected", number=found.number if found else "")
-    path = f"/partner/{partner_id}"
-    context = {
-        "items": page.items,
-        "message": message,
-        "filters": filters,
-        "filtered": any(k != "sort" for k in filters),
-        "configurations": await _configuration_choices(request),
-        "states": CONTRACT_STATES,
-        "ending_options": ENDING_WITHIN_DAYS,
-        "sorts": CONTRACT_SORTS,
-        "path": path,
-        "first_page": listing.link(path, filters) if cursor else None,
-        "next_page": listing.link(path, {**filters, "cursor": page.next_cursor}) if page.next_cursor else None,
-    }
-    return cabinet_page(request, "partner_contracts.html", partner, context)
+    context = {"items": page.items, "message": message, "errors": errors, **form.context(request, page.next_cursor)}
+    return cabinet_page(request, "partner_contracts.html", partner, context, status=422 if errors else 200)
 
 
 def _new_key() -> str:

@@ -8,11 +8,13 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from services.portal import i18n
+from services.portal.clients.answers import Listed
 from services.portal.clients.identity import Partner
 from services.portal.clients.partners import ApiClient, StaffMember
 from services.portal.clients.transport import ServiceError
 from services.portal.keys import PARTNERS
 from services.portal.pages.base import as_partner, form_values, language_of, logged_in, path_uuid, redirect, t
+from services.portal.pages.listing import Choice, ListForm
 from services.portal.pages.partner_cabinet import cabinet_of, cabinet_page, field_errors, refused, unexpected, value
 
 routes = web.RouteTableDef()
@@ -28,8 +30,7 @@ async def _clients(request: web.Request, partner_id: str) -> list[ApiClient]:
     return await as_partner(request, partner_id, lambda token: request.app[PARTNERS].clients(token, partner_id))
 
 
-async def _staff(request: web.Request, partner_id: str) -> list[StaffMember]:
-    return await as_partner(request, partner_id, lambda token: request.app[PARTNERS].staff(token, partner_id))
+STAFF_FORM = (Choice("sort", "lists.sort", ("name", "newest")),)
 
 
 def _clients_refused(request: web.Request, partner: Partner, exc: ServiceError) -> web.Response:
@@ -132,12 +133,19 @@ async def _staff_page(
     refusal: str | None = None,
     status: int = 200,
 ) -> web.Response:
+    form = ListForm.read(request, f"/partner/{partner_id}/staff", STAFF_FORM)
+    errors = dict(errors or {})
+    partners = request.app[PARTNERS]
     try:
-        items = await _staff(request, partner_id)
+        page = await as_partner(request, partner_id, lambda token: partners.staff(token, partner_id, form.query()))
     except ServiceError as exc:
         if exc.status == 404:
             raise web.HTTPNotFound() from None
-        return refused(request, partner, "partner.refused", status=exc.status)
+        list_errors = form.refused(request, exc)
+        if list_errors is None:
+            return refused(request, partner, "partner.refused", status=exc.status)
+        page, errors, status = Listed[StaffMember](items=[]), {**list_errors, **errors}, exc.status
+    items = page.items
     session = logged_in(request)
 
     def removable(person: StaffMember) -> bool:
@@ -151,8 +159,9 @@ async def _staff_page(
         "removable": removable,
         "message": message,
         "refusal": refusal,
-        "errors": errors or {},
+        "errors": errors,
         "values": values or {},
+        **form.context(request, page.next_cursor),
     }
     return cabinet_page(request, "partner_staff.html", partner, context, status=status)
 
@@ -201,13 +210,15 @@ async def invite(request: web.Request) -> web.Response:
 async def remove_staff_confirm(request: web.Request) -> web.Response:
     partner_id, account_id = path_uuid(request, "partner_id"), path_uuid(request, "account_id")
     partner = await cabinet_of(request, partner_id)
+    partners = request.app[PARTNERS]
     try:
-        staff = await _staff(request, partner_id)
+        person = await as_partner(
+            request, partner_id, lambda token: partners.staff_member(token, partner_id, account_id)
+        )
     except ServiceError as exc:
+        if exc.status == 404:
+            raise web.HTTPNotFound() from None
         raise unexpected(exc) from None
-    person = next((u for u in staff if u.account_id == account_id), None)
-    if person is None:
-        raise web.HTTPNotFound()
     return cabinet_page(request, "partner_staff_remove.html", partner, {"person": person})
 
 

@@ -13,9 +13,10 @@ from aiohttp import web
 
 from services.portal import i18n
 from services.portal.clients.transport import ServiceError
-from services.portal.clients.updates import no_update_chain, offer_of
+from services.portal.clients.updates import Entitlement, Offer, no_update_chain, offer_of
 from services.portal.keys import UPDATES
 from services.portal.pages.base import as_user, form_values, language_of, logged_in, render
+from services.portal.pages.partners_directory import offer_partner
 from services.portal.problems import Slug
 
 routes = web.RouteTableDef()
@@ -23,11 +24,27 @@ routes = web.RouteTableDef()
 PLAN_FIELDS = {"version": "version", "platform_version": "platform_version"}
 
 
-def _page(request: web.Request, template: str, context: Mapping[str, object], *, status: int = 200) -> web.Response:
-    return render(request, template, context, status=status)
+async def _page(
+    request: web.Request, template: str, context: Mapping[str, object], *, status: int = 200
+) -> web.Response:
+    """The page; where it shows an offer (a refusal's, a release's or a plan's downloads), whom it sends to."""
+    offer = _offer_in(context)
+    partner = await offer_partner(request, offer) if offer is not None else None
+    return render(request, template, {**context, "offer_partner": partner}, status=status)
 
 
-def _refused(request: web.Request, exc: ServiceError, configuration: str | None = None) -> web.Response:
+def _offer_in(context: Mapping[str, object]) -> Offer | None:
+    offer = context.get("offer")
+    if isinstance(offer, Offer):
+        return offer
+    for shown in (context.get("release"), context.get("plan")):
+        entitlement = getattr(shown, "entitlement", None) or getattr(shown, "download", None)
+        if isinstance(entitlement, Entitlement) and not entitlement.allowed:
+            return entitlement.offer
+    return None
+
+
+async def _refused(request: web.Request, exc: ServiceError, configuration: str | None = None) -> web.Response:
     """What the services said instead of the page: why, in the portal's words, and the offer (REG-6, UPD-4)
     when there is one; a release (or kit) that does not exist is a 404 page that says so."""
     language = language_of(request)
@@ -35,7 +52,7 @@ def _refused(request: web.Request, exc: ServiceError, configuration: str | None 
     said = i18n.known(language, f"releases.reason.{reason}")
     if said is None and exc.status == 404:
         said = i18n.translate(language, "releases.not_found")
-    return _page(
+    return await _page(
         request,
         "releases_refused.html",
         {
@@ -57,8 +74,8 @@ async def index(request: web.Request) -> web.Response:
     try:
         entitlements = await as_user(request, request.app[UPDATES].entitlements)
     except ServiceError as exc:
-        return _refused(request, exc)
-    return _page(request, "releases.html", {"entitlements": entitlements})
+        return await _refused(request, exc)
+    return await _page(request, "releases.html", {"entitlements": entitlements})
 
 
 # ---- the platform (UPD-2); registered before /releases/{code} so "platform" is not taken for a code ------
@@ -69,8 +86,8 @@ async def platform_list(request: web.Request) -> web.Response:
     try:
         releases = await as_user(request, request.app[UPDATES].platform_releases)
     except ServiceError as exc:
-        return _refused(request, exc)
-    return _page(request, "platform_list.html", {"releases": releases})
+        return await _refused(request, exc)
+    return await _page(request, "platform_list.html", {"releases": releases})
 
 
 @routes.get("/releases/platform/articles")
@@ -78,8 +95,8 @@ async def platform_articles(request: web.Request) -> web.Response:
     try:
         articles = await as_user(request, request.app[UPDATES].platform_articles)
     except ServiceError as exc:
-        return _refused(request, exc)
-    return _page(request, "releases_articles.html", {"configuration": None, "articles": articles})
+        return await _refused(request, exc)
+    return await _page(request, "releases_articles.html", {"configuration": None, "articles": articles})
 
 
 @routes.get("/releases/platform/{version}")
@@ -88,8 +105,8 @@ async def platform_page(request: web.Request) -> web.Response:
     try:
         release = await as_user(request, lambda token: request.app[UPDATES].platform_release(token, version))
     except ServiceError as exc:
-        return _refused(request, exc)
-    return _page(request, "platform_page.html", {"release": release})
+        return await _refused(request, exc)
+    return await _page(request, "platform_page.html", {"release": release})
 
 
 # ---- a configuration's releases (UPD-1, UPD-3, UPD-6) -----------------------------------------------------
@@ -101,8 +118,8 @@ async def release_list(request: web.Request) -> web.Response:
     try:
         releases = await as_user(request, lambda token: request.app[UPDATES].releases_of(token, code))
     except ServiceError as exc:
-        return _refused(request, exc, code)
-    return _page(request, "releases_list.html", {"code": code, "releases": releases})
+        return await _refused(request, exc, code)
+    return await _page(request, "releases_list.html", {"code": code, "releases": releases})
 
 
 @routes.get("/releases/{code}/articles")
@@ -111,8 +128,8 @@ async def articles(request: web.Request) -> web.Response:
     try:
         found = await as_user(request, lambda token: request.app[UPDATES].articles_of(token, code))
     except ServiceError as exc:
-        return _refused(request, exc, code)
-    return _page(request, "releases_articles.html", {"configuration": code, "articles": found})
+        return await _refused(request, exc, code)
+    return await _page(request, "releases_articles.html", {"configuration": code, "articles": found})
 
 
 @routes.get("/releases/{code}/plan")
@@ -121,8 +138,8 @@ async def plan_form(request: web.Request) -> web.Response:
     try:  # the configuration must be the subscriber's: otherwise its offer, not a form
         await as_user(request, lambda token: request.app[UPDATES].releases_of(token, code))
     except ServiceError as exc:
-        return _refused(request, exc, code)
-    return _page(request, "update_plan.html", {"code": code, "plan": None})
+        return await _refused(request, exc, code)
+    return await _page(request, "update_plan.html", {"code": code, "plan": None})
 
 
 @routes.post("/releases/{code}/plan")
@@ -138,14 +155,14 @@ async def plan(request: web.Request) -> web.Response:
         answer = await as_user(request, lambda token: request.app[UPDATES].update_plan(token, body))
     except ServiceError as exc:
         if exc.status in (402, 403) or exc.status == 404:
-            return _refused(request, exc, code)
+            return await _refused(request, exc, code)
         context: dict[str, object] = {"code": code, "plan": None, "values": values}
         if exc.slug == Slug.NO_UPDATE_CHAIN:
             context["no_chain"] = no_update_chain(exc)
         else:
             context["errors"] = i18n.form_errors(language_of(request), exc, PLAN_FIELDS)
-        return _page(request, "update_plan.html", context, status=exc.status)
-    return _page(request, "update_plan.html", {"code": code, "plan": answer, "values": values})
+        return await _page(request, "update_plan.html", context, status=exc.status)
+    return await _page(request, "update_plan.html", {"code": code, "plan": answer, "values": values})
 
 
 @routes.get("/releases/{code}/{version}")
@@ -154,8 +171,8 @@ async def release_page(request: web.Request) -> web.Response:
     try:
         release = await as_user(request, lambda token: request.app[UPDATES].release_of(token, code, version))
     except ServiceError as exc:
-        return _refused(request, exc, code)
-    return _page(request, "releases_page.html", {"code": code, "release": release})
+        return await _refused(request, exc, code)
+    return await _page(request, "releases_page.html", {"code": code, "release": release})
 
 
 # ---- downloads (UPD-4) ------------------------------------------------------------------------------------
@@ -169,5 +186,5 @@ async def download(request: web.Request) -> web.StreamResponse:
     try:
         url = await as_user(request, lambda token: request.app[UPDATES].download_link(token, kit_id))
     except ServiceError as exc:
-        return _refused(request, exc)
+        return await _refused(request, exc)
     return web.Response(status=303, headers={"Location": url, "Cache-Control": "no-store"})

@@ -14,9 +14,10 @@ from aiohttp import web
 
 from services.portal import i18n
 from services.portal.clients.contracts import Coverage, WhyNotListed
-from services.portal.clients.transport import ServiceError
+from services.portal.clients.transport import ServiceDown, ServiceError
 from services.portal.keys import CONTRACTS, REGISTRATION
 from services.portal.pages.base import as_user, form_values, language_of, logged_in, moment, redirect, render, t
+from services.portal.pages.partners_directory import accompanying_partner
 from services.portal.problems import FORM_PROBLEMS, Slug
 from shared import formats
 
@@ -68,7 +69,8 @@ async def software(request: web.Request) -> web.Response:
             message = t(request, "software.registered_pending", number=number, time=moment(request, mine.active_from))
         elif mine is not None:
             message = t(request, "software.registered_active", number=number)
-    return render(request, "software.html", {"items": items, "message": message})
+    partner = await accompanying_partner(request)
+    return render(request, "software.html", {"items": items, "message": message, "offer_partner": partner})
 
 
 @routes.get("/software/register")
@@ -120,7 +122,8 @@ def _pin_errors(request: web.Request, exc: ServiceError) -> dict[str, str]:
 @routes.get("/software/configurations")
 async def configurations(request: web.Request) -> web.Response:
     items = await as_user(request, request.app[REGISTRATION].configuration_access)
-    return render(request, "software_configurations.html", {"items": items})
+    partner = await accompanying_partner(request) if any(c.offer for c in items) else None
+    return render(request, "software_configurations.html", {"items": items, "offer_partner": partner})
 
 
 # ---- Contracts ---------------------------------------------------------------------------
@@ -139,6 +142,7 @@ async def _contracts_page(
     full = {
         "items": items,
         "coverage": coverage,
+        "offer_partner": await accompanying_partner(request, contracts=items),
         "errors": errors or {},
         "values": values or {},
         **context,
@@ -245,8 +249,36 @@ async def _maintenance_page(
     **context: Any,
 ) -> web.Response:
     items = await as_user(request, request.app[CONTRACTS].maintenance_services)
-    full = {"items": items, "errors": errors or {}, "values": values or {}, **context}
+    full = {
+        "items": items,
+        **await _maintenance_choices(request),
+        "errors": errors or {},
+        "values": values or {},
+        **context,
+    }
     return render(request, "maintenance.html", full, status=status)
+
+
+async def _maintenance_choices(request: web.Request) -> dict[str, Any]:
+    """The activation form's choices, the subscriber's own: its registered products' numbers and configurations
+    (registration), the partners of its ITS contracts (contracts, CMS-7). A service that cannot answer leaves its
+    choices out: the number is then typed, the others are chosen by contracts."""
+    registration, contracts = request.app[REGISTRATION], request.app[CONTRACTS]
+    try:
+        products = await as_user(request, registration.registrations)
+        configurations = await as_user(request, registration.configuration_access)
+    except (ServiceError, ServiceDown):
+        products, configurations = [], []
+    try:
+        partners = {c.partner_id: c.partner for c in await as_user(request, contracts.contracts) if c.partner}
+    except (ServiceError, ServiceDown):
+        partners = {}
+    return {
+        "numbers": [(r.registration_number, f"{r.registration_number} · {r.product.name}") for r in products],
+        "configuration_options": [(c.code, c.name) for c in configurations if c.registered or c.pending_from],
+        "configuration_names": {c.code: c.name for c in configurations},
+        "partner_options": sorted(((i, name) for i, name in partners.items()), key=lambda p: p[1]),
+    }
 
 
 @routes.get("/maintenance")

@@ -11,10 +11,12 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from services.portal import i18n
+from services.portal.clients.answers import Listed
 from services.portal.clients.members import Invitation, Member
 from services.portal.clients.transport import ServiceError
 from services.portal.keys import MEMBERS
 from services.portal.pages.base import as_user, form_values, language_of, path_uuid, redirect, render, t
+from services.portal.pages.listing import Choice, ListForm
 from services.portal.problems import Slug
 
 routes = web.RouteTableDef()
@@ -28,22 +30,35 @@ def _refused(request: web.Request, exc: ServiceError) -> web.Response:
     return render(request, "users_refused.html", {"message": message}, status=exc.status)
 
 
-async def _users(request: web.Request) -> list[Member]:
-    return await as_user(request, request.app[MEMBERS].users)
+USERS_FORM = (
+    Choice("state", "lists.users.state", ("active", "excluded")),
+    Choice("right", "lists.users.right", ("", "its_access", "none")),
+    Choice("sort", "lists.sort", ("name", "newest")),
+)
+INVITATIONS_FORM = (
+    Choice("state", "lists.invitations.state", ("", "pending", "accepted", "expired", "revoked", "superseded")),
+    Choice("sort", "lists.sort", ("newest", "name")),
+)
 
 
 async def _users_page(request: web.Request, *, errors: dict[str, str] | None = None, status: int = 200) -> web.Response:
-    try:
-        items = await _users(request)
-    except ServiceError as exc:
-        return _refused(request, exc)
+    """A page of the users, as the list's form asks (a change refused is said next to its user, or above)."""
+    form = ListForm.read(request, "/users", USERS_FORM)
     errors = dict(errors or {})
-    shown = {item.account_id for item in items}
-    for key in [key for key in errors if key != "_form" and key not in shown]:
-        errors.setdefault("_form", errors.pop(key))  # the user is gone: say it above the list
+    try:
+        page = await as_user(request, lambda token: request.app[MEMBERS].users(token, form.query()))
+    except ServiceError as exc:
+        refused = form.refused(request, exc)
+        if refused is None:
+            return _refused(request, exc)
+        page, errors, status = Listed[Member](items=[]), {**refused, **errors}, exc.status
+    kept = {"_form", "_list", *form.values, *(item.account_id for item in page.items)}
+    for key in [key for key in errors if key not in kept]:
+        errors.setdefault("_form", errors.pop(key))  # the user is not on this page (any more): say it above
     done = request.query.get("done", "")
     message = t(request, f"users.done.{done}") if done in ("rights", "excluded") else ""
-    return render(request, "users.html", {"items": items, "message": message, "errors": errors}, status=status)
+    context = {"items": page.items, "message": message, "errors": errors, **form.context(request, page.next_cursor)}
+    return render(request, "users.html", context, status=status)
 
 
 # ---- users (SUB-5, SUB-6) ------------------------------------------------------------------
@@ -72,18 +87,19 @@ async def set_rights(request: web.Request) -> web.Response:
         await as_user(request, lambda token: request.app[MEMBERS].set_its_access(token, account_id, its_access))
     except ServiceError as exc:
         return await _change_refused(request, account_id, exc)
-    return redirect("/users?done=rights")
+    return redirect(ListForm.back_to("/users", request.query_string, done="rights"))  # the same page of the list
 
 
 @routes.get("/users/{account_id}/exclude")
 async def exclude_confirm(request: web.Request) -> web.Response:
     account_id = path_uuid(request, "account_id")
     try:
-        items = await _users(request)
+        user = await as_user(request, lambda token: request.app[MEMBERS].user(token, account_id))
     except ServiceError as exc:
+        if exc.status == 404:
+            raise web.HTTPNotFound() from None
         return _refused(request, exc)
-    user = next((u for u in items if u.account_id == account_id and not u.is_owner), None)
-    if user is None:
+    if user.is_owner:
         raise web.HTTPNotFound()
     return render(request, "users_exclude.html", {"user": user})
 
@@ -110,24 +126,33 @@ async def _invitations_page(
     preview: str | None = None,
     status: int = 200,
 ) -> web.Response:
+    form = ListForm.read(request, "/users/invitations", INVITATIONS_FORM)
+    errors = dict(errors or {})
     try:
-        items = await as_user(request, request.app[MEMBERS].invitations)
+        page = await as_user(request, lambda token: request.app[MEMBERS].invitations(token, form.query()))
     except ServiceError as exc:
-        return _refused(request, exc)
-    sent = next((i for i in items if i.id == request.query.get("sent")), None)
-    resent = next((i for i in items if i.id == request.query.get("resent")), None)
+        refused = form.refused(request, exc)
+        if refused is None:
+            return _refused(request, exc)
+        page, errors, status = Listed[Invitation](items=[]), {**refused, **errors}, exc.status
+    kept = {"_form", "_list", *form.values, *INVITE_FIELDS, *(item.id for item in page.items)}
+    for key in [key for key in errors if key not in kept]:
+        errors.setdefault("_list", errors.pop(key))  # the invitation is not on this page: say it above the list
+    sent = next((i for i in page.items if i.id == request.query.get("sent")), None)
+    resent = next((i for i in page.items if i.id == request.query.get("resent")), None)
 
     def state_text(invitation: Invitation) -> str:
         return i18n.known(language_of(request), f"users.state.{invitation.state}") or invitation.state
 
     context = {
-        "items": items,
+        "items": page.items,
         "state_text": state_text,
         "sent": sent,
         "resent": resent,
-        "errors": errors or {},
+        "errors": errors,
         "values": values or {},
         "preview": preview,
+        **form.context(request, page.next_cursor),
     }
     return render(request, "invitations_list.html", context, status=status)
 
@@ -175,4 +200,4 @@ async def resend(request: web.Request) -> web.Response:
             return _refused(request, exc)
         message = i18n.refusal_message(language_of(request), "users.error.resend", exc)
         return await _invitations_page(request, errors={invitation_id: message}, status=exc.status)
-    return redirect("/users/invitations?" + urlencode({"resent": invitation_id}))
+    return redirect(ListForm.back_to("/users/invitations", request.query_string, resent=invitation_id))

@@ -4,9 +4,9 @@
 (function () {
   "use strict";
 
-  function showAnswer(xhr) {
-    if (xhr.status < 400 && xhr.responseURL && xhr.responseURL !== window.location.href) {
-      window.location.assign(xhr.responseURL); // the redirect after a successful upload
+  function showAnswer(xhr, form) {
+    if (xhr.status < 400 && xhr.responseURL && xhr.responseURL !== form.action) {
+      window.location.assign(xhr.responseURL); // the redirect after a successful upload (a preview is not one)
       return;
     }
     var answer = new DOMParser().parseFromString(xhr.responseText, "text/html");
@@ -19,7 +19,7 @@
     }
   }
 
-  function send(form, progress, button) {
+  function send(form, progress, button, data) {
     var xhr = new XMLHttpRequest();
     xhr.open("POST", form.action);
     xhr.upload.onprogress = function (event) {
@@ -30,7 +30,7 @@
       }
     };
     xhr.onload = function () {
-      showAnswer(xhr);
+      showAnswer(xhr, form);
     };
     xhr.onerror = function () {
       if (button) {
@@ -38,7 +38,7 @@
       }
       form.submit(); // the network failed under the script: let the browser try and say what happened
     };
-    xhr.send(new FormData(form)); // the CSRF token comes first: it is the form's first field
+    xhr.send(data); // the CSRF token comes first: it is the form's first field
   }
 
   function enhance(root) {
@@ -50,11 +50,15 @@
         }
         event.preventDefault();
         var progress = document.getElementById(form.getAttribute("data-upload"));
-        var button = form.querySelector("button[type=submit]");
+        var button = event.submitter || form.querySelector("button[type=submit]");
+        var data = new FormData(form);
+        if (button && button.name) {
+          data.append(button.name, button.value); // which button: save, or preview
+        }
         if (button) {
           button.disabled = true;
         }
-        send(form, progress, button);
+        send(form, progress, button, data);
       });
     });
   }
