@@ -351,7 +351,8 @@ async def test_a_large_body_is_refused_but_a_kit_upload_goes_through(
         async with http.post(f"{gateway.https}{path}", data=io.BytesIO(big), headers=headers) as response:
             assert response.status == 200 and (await response.json())["path"] == path  # the portal stand-in's
     async with http.post(f"{gateway.https}/operator/partners", data=io.BytesIO(big), headers=headers) as response:
-        assert response.status == 413
+        assert response.status == 413  # a person's form: a page that says what to do
+        assert response.content_type == "text/html" and "The form is too large" in await response.text()
 
 
 @pytest.mark.parametrize(

@@ -4,8 +4,13 @@
 (function () {
   "use strict";
 
+  // The form's address. Not `form.action`: a field named "action" (the save/preview buttons) shadows it.
+  function target(form) {
+    return new URL(form.getAttribute("action") || "", document.baseURI).href;
+  }
+
   function showAnswer(xhr, form) {
-    if (xhr.status < 400 && xhr.responseURL && xhr.responseURL !== form.action) {
+    if (xhr.status < 400 && xhr.responseURL && xhr.responseURL !== target(form)) {
       window.location.assign(xhr.responseURL); // the redirect after a successful upload (a preview is not one)
       return;
     }
@@ -21,7 +26,7 @@
 
   function send(form, progress, button, data) {
     var xhr = new XMLHttpRequest();
-    xhr.open("POST", form.action);
+    xhr.open("POST", target(form));
     xhr.upload.onprogress = function (event) {
       if (event.lengthComputable && progress) {
         var percent = Math.round((event.loaded / event.total) * 100);
