@@ -56,11 +56,16 @@ class Page:
 
 
 async def partner_contracts(
-    pool: Pool, partner_id: uuid.UUID, limit: int, after: tuple[datetime, uuid.UUID] | None
+    pool: Pool,
+    partner_id: uuid.UUID,
+    limit: int,
+    after: tuple[datetime, uuid.UUID] | None,
+    listing: domain.PartnerListing,
 ) -> Page:
-    """The partner's contracts, newest first, from the keyset `after` (received_at, id of the last one seen)."""
+    """The partner's contracts that match `listing`, in its order, from the keyset `after` (the key of the last
+    one seen: received_at or expires_at, and id)."""
     async with pool.acquire() as conn:
-        contracts = await store.partner_contracts(conn, partner_id, limit + 1, after)  # one more: a next page?
+        contracts = await store.partner_contracts(conn, partner_id, limit + 1, after, listing)  # one more: next page?
         partners = await read_models.partners(conn, [partner_id])
     return Page(Contracts(contracts[:limit], partners), more=len(contracts) > limit)
 

@@ -190,3 +190,18 @@ class PostedContract:
     period_from: str
     period_to: str
     kind: str
+
+
+# ---- a partner's list ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PartnerListing:
+    """What a partner's list shows: the search, the filters and the order (partner_api.py's query)."""
+
+    q: str | None = None  # contract or registration number, organisation name or TIN, subscriber code
+    state: str | None = None
+    ending_by: datetime | None = None  # not expired, and its period ends after `now` and by this moment
+    configuration: str | None = None  # a contract listing a number of a product of this configuration
+    sort: str = "received"  # "received": newest received first; "ending": ending soonest first
+    now: datetime | None = None

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
 from rules.refusal import Refused
-from services.contracts import contract_queries, domain, intake, organisation_data, problems
+from services.contracts import contract_queries, domain, intake, organisation_data, problems, store
 from services.contracts.api_models import ContractNumber, ContractOut, RegistrationNumber, contract_out
 from services.contracts.keys import CALENDAR, SETTINGS
 from services.contracts.path_ids import id_in_path
@@ -130,25 +130,44 @@ async def post_contract(request: web.Request, caller: Caller, body: ContractIn) 
     return web.json_response(receipt.body, status=receipt.status, headers=headers)
 
 
-PAGE_CURSOR = "c1"  # (received_at, id) of the last contract seen
+# The cursor of each order: (received_at, id) or (expires_at, id) of the last contract seen.
+PAGE_CURSORS = {"received": "c1", "ending": "c2"}
+CONFIGURATION_CODE = r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$"  # registration's configuration codes
 
 
 class PageQuery(StrictModel):
+    q: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)] | None = Field(
+        default=None,
+        description="Part of the contract number or the organisation's name, the start of its TIN, a registration "
+        "number it lists or the subscriber's code (case-insensitive)",
+    )
+    state: Literal["processing", "active", "expired"] | None = Field(
+        default=None, description="processing: received, not processed yet (ITS-2); active: processed; expired"
+    )
+    ending_within_days: int | None = Field(
+        default=None, ge=1, le=3660, description="Only contracts not expired whose period ends within this many days"
+    )
+    configuration: Annotated[str, StringConstraints(pattern=CONFIGURATION_CODE)] | None = Field(
+        default=None, description="Only contracts listing a registration number of a product of this configuration"
+    )
+    sort: Literal["received", "ending"] = Field(
+        default="received", description="received: the newest received first; ending: the soonest ending first"
+    )
     limit: int = Field(default=100, ge=1, le=1000)
-    cursor: Cursor | None = None
+    cursor: Cursor | None = None  # after `sort`: a cursor is checked against the order it was handed out for
 
     @field_validator("cursor")
     @classmethod
-    def _cursor_is_ours(cls, value: str | None) -> str | None:
+    def _cursor_is_ours(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is not None:
-            _after(value)  # a cursor we did not hand out is a 422 naming the field
+            _after(value, info.data.get("sort", "received"))  # another list's or order's cursor: 422 naming it
         return value
 
 
-def _after(cursor: str) -> tuple[datetime, uuid.UUID]:
-    received_at, contract_id = decode_cursor(PAGE_CURSOR, cursor, 2)
+def _after(cursor: str, sort: str) -> tuple[datetime, uuid.UUID]:
+    moment, contract_id = decode_cursor(PAGE_CURSORS[sort], cursor, 2)
     try:
-        return datetime.fromisoformat(received_at), uuid.UUID(contract_id)
+        return datetime.fromisoformat(moment), uuid.UUID(contract_id)
     except ValueError:
         raise ValueError("not a cursor from this list") from None
 
@@ -160,7 +179,7 @@ class ContractPage(BaseModel):
 
 @routes.get(
     "/v1/partner/contracts",
-    summary="The partner's own contracts with their states",
+    summary="The partner's own contracts with their states: searched, filtered and sorted, a page at a time",
     auth=True,
     query=PageQuery,
     response=ContractPage,
@@ -170,15 +189,30 @@ class ContractPage(BaseModel):
     tags=("partner",),
 )
 async def partner_contracts(request: web.Request, caller: Caller, query: PageQuery) -> ContractPage:
+    """The next page keeps the search, the filters and the order: pass them again with `cursor`."""
     partner_id = caller.require_partner()
-    after = _after(query.cursor) if query.cursor is not None else None
-    page = await contract_queries.partner_contracts(request.app[POOL], partner_id, query.limit, after)
+    now = request.app[CLOCK].now()
+    listing = domain.PartnerListing(
+        q=query.q,
+        state=query.state,
+        ending_by=now + timedelta(days=query.ending_within_days) if query.ending_within_days else None,
+        configuration=query.configuration,
+        sort=query.sort,
+        now=now,
+    )
+    after = _after(query.cursor, query.sort) if query.cursor is not None else None
+    page = await contract_queries.partner_contracts(request.app[POOL], partner_id, query.limit, after, listing)
     found = page.contracts
     last = found.items[-1] if page.more else None
     return ContractPage(
         items=[contract_out(c, found.partners) for c in found.items],
-        next_cursor=encode_cursor(PAGE_CURSOR, last.received_at.isoformat(), str(last.id)) if last else None,
+        next_cursor=_cursor(last, query.sort) if last else None,
     )
+
+
+def _cursor(last: store.Contract, sort: str) -> str:
+    moment = last.received_at if sort == "received" else last.expires_at
+    return encode_cursor(PAGE_CURSORS[sort], moment.isoformat(), str(last.id))
 
 
 @routes.get(

@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 
 from rules.months import Month, Period
-from services.contracts.domain import PostedContract
+from services.contracts.domain import PartnerListing, PostedContract
 from shared.db import Connection
 
 # ---- contracts ----------------------------------------------------------------------------
@@ -92,18 +92,59 @@ async def contract(conn: Connection, contract_id: uuid.UUID) -> Contract | None:
     return _contract(row) if row is not None else None
 
 
+# sort → (its key's columns, the order, the comparison that goes past the key of the last contract seen)
+PARTNER_SORTS = {
+    "received": ("(received_at, id)", "received_at DESC, id DESC", "<"),
+    "ending": ("(expires_at, id)", "expires_at, id", ">"),
+}
+
+
+def _literal(text: str) -> str:
+    """`text` inside a LIKE pattern, its own %, _ and \\ taken literally."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 async def partner_contracts(
-    conn: Connection, partner_id: uuid.UUID, limit: int, after: tuple[datetime, uuid.UUID] | None
+    conn: Connection,
+    partner_id: uuid.UUID,
+    limit: int,
+    after: tuple[datetime, uuid.UUID] | None,
+    listing: PartnerListing,
 ) -> list[Contract]:
-    """The partner's contracts, newest first, from the key `after` (keyset pagination: the contract last seen)."""
+    """The partner's contracts that match `listing`, in its order, from the key `after` (keyset pagination: the
+    key of the contract last seen); every order has its index (migrations 0003, 0004)."""
+    args: list[Any] = [partner_id]
+
+    def arg(value: Any) -> str:
+        args.append(value)
+        return f"${len(args)}"
+
+    where = ["partner_id = $1"]
+    if listing.state is not None:
+        where.append(f"state = {arg(listing.state)}")
+    if listing.ending_by is not None:
+        where.append(
+            f"state <> 'expired' AND expires_at > {arg(listing.now)} AND expires_at <= {arg(listing.ending_by)}"
+        )
+    if listing.configuration is not None:
+        where.append(
+            "EXISTS (SELECT 1 FROM contract_numbers cn JOIN numbers n ON n.number = cn.registration_number "
+            "JOIN products p ON p.article = n.article "
+            f"WHERE cn.contract_id = contracts.id AND {arg(listing.configuration)}::text = ANY(p.configurations))"
+        )
+    if listing.q is not None:
+        like, prefix, exact = arg(f"%{_literal(listing.q)}%"), arg(f"{_literal(listing.q)}%"), arg(listing.q)
+        where.append(
+            f"(org_name ILIKE {like} OR number ILIKE {like} OR tin LIKE {prefix} "
+            f"OR subscriber_code = upper({exact}::text) OR EXISTS (SELECT 1 FROM contract_numbers cn "
+            f"WHERE cn.contract_id = contracts.id AND cn.registration_number = {exact}::text))"
+        )
+    key, order, past = PARTNER_SORTS[listing.sort]
+    if after is not None:
+        where.append(f"{key} {past} ({arg(after[0])}::timestamptz, {arg(after[1])}::uuid)")
     rows = await conn.fetch(
-        f"SELECT {CONTRACT_COLUMNS} FROM contracts WHERE partner_id = $1 "
-        "AND ($3::timestamptz IS NULL OR (received_at, id) < ($3, $4)) "
-        "ORDER BY received_at DESC, id DESC LIMIT $2",
-        partner_id,
-        limit,
-        after[0] if after else None,
-        after[1] if after else None,
+        f"SELECT {CONTRACT_COLUMNS} FROM contracts WHERE {' AND '.join(where)} ORDER BY {order} LIMIT {arg(limit)}",
+        *args,
     )
     return [_contract(row) for row in rows]
 

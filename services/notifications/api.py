@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import re
-
 from aiohttp import web
 from pydantic import BaseModel, Field, field_validator
 
@@ -13,8 +9,9 @@ from services.notifications import deliveries
 from services.notifications.delivery import Delivery, DeliveryStatus
 from services.notifications.preferences_api import preferences
 from shared.auth import Caller
-from shared.http import Api
+from shared.http import Api, Link
 from shared.keys import POOL
+from shared.pages import Cursor, decode_cursor, encode_cursor
 from shared.parsing import StrictModel
 
 OPERATOR_SCOPE = "operator"
@@ -27,27 +24,16 @@ api = Api(
 )
 api.include(preferences)
 
-# ---- cursor: opaque to clients, "the last id seen" to us ----------------------------------------
+# ---- cursor: opaque to clients (shared/pages.py), "the last id seen" to us ------------------------
 
-_CURSOR_PREFIX = "d1:"
-_CURSOR_TEXT = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+PAGE_CURSOR = "d1"
 _MAX_ID = 2**63 - 1  # bigserial
 
 
-def encode_cursor(last_id: int) -> str:
-    return base64.urlsafe_b64encode(f"{_CURSOR_PREFIX}{last_id}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> int:
+def before_id(cursor: str) -> int:
     """The id the next page starts below; ValueError for anything we did not hand out."""
-    if not _CURSOR_TEXT.match(cursor):
-        raise ValueError("not a cursor from this list")
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
-    except (binascii.Error, UnicodeDecodeError):
-        raise ValueError("not a cursor from this list") from None
-    number = text.removeprefix(_CURSOR_PREFIX)
-    if not text.startswith(_CURSOR_PREFIX) or not number.isdigit() or not 0 < int(number) <= _MAX_ID:
+    (number,) = decode_cursor(PAGE_CURSOR, cursor, 1)
+    if not number.isdigit() or not 0 < int(number) <= _MAX_ID:
         raise ValueError("not a cursor from this list")
     return int(number)
 
@@ -61,13 +47,13 @@ class DeliveryQuery(StrictModel):
     )
     status: DeliveryStatus | None = None
     limit: int = Field(default=50, ge=1, le=MAX_PAGE)
-    cursor: str | None = Field(default=None, description="`next_cursor` of the previous page")
+    cursor: Cursor | None = None
 
     @field_validator("cursor")
     @classmethod
     def _cursor_is_ours(cls, value: str | None) -> str | None:
         if value is not None:
-            decode_cursor(value)  # a bad cursor is a 422 naming the field, never a 500
+            before_id(value)  # a bad cursor is a 422 naming the field, never a 500
         return value
 
 
@@ -85,6 +71,7 @@ class DeliveryPage(BaseModel):
     query=DeliveryQuery,
     response=DeliveryPage,
     scope=OPERATOR_SCOPE,
+    links={"NextPage": Link("list_deliveries", {"cursor": "$response.body#/next_cursor"})},
     tags=("deliveries",),
 )
 async def list_deliveries(request: web.Request, *, caller: Caller, query: DeliveryQuery) -> DeliveryPage:
@@ -92,10 +79,10 @@ async def list_deliveries(request: web.Request, *, caller: Caller, query: Delive
         request.app[POOL],
         recipient=query.recipient,
         status=query.status,
-        before_id=decode_cursor(query.cursor) if query.cursor is not None else None,
+        before_id=before_id(query.cursor) if query.cursor is not None else None,
         limit=query.limit,
     )
     return DeliveryPage(
         items=page,
-        next_cursor=encode_cursor(page[-1].id) if more else None,
+        next_cursor=encode_cursor(PAGE_CURSOR, str(page[-1].id)) if more else None,
     )

@@ -10,6 +10,10 @@ from email.utils import parseaddr
 from typing import Literal
 
 DeliveryStatus = Literal["pending", "sent", "retrying", "failed"]
+# Why the last try failed, in terms a reader of the log acts on (the raw SMTP text stays in `last_error`).
+FailureReason = Literal[
+    "address-refused", "sender-refused", "message-refused", "login-refused", "server-unreachable", "other"
+]
 SEND_EMAIL_JOB = "send_email"
 
 
@@ -29,6 +33,7 @@ class Delivery:
     last_error: str | None
     created_at: datetime
     sent_at: datetime | None
+    failure: FailureReason | None  # failure_reason(last_error)
 
 
 @dataclass(frozen=True)
@@ -59,3 +64,32 @@ def message_id(event_id: uuid.UUID, sender: str, account_id: uuid.UUID | None = 
 def status_after_failure(attempts: int, max_attempts: int, *, permanent: bool) -> DeliveryStatus:
     """After `attempts` tries in all, the last one failed."""
     return "failed" if permanent or attempts >= max_attempts else "retrying"
+
+
+# The exception that failed a send (the mailer records `<class name>: <text>`) → what it means.
+_FAILURES: dict[str, FailureReason] = {
+    "SMTPRecipientsRefused": "address-refused",
+    "SMTPRecipientRefused": "address-refused",
+    "SMTPSenderRefused": "sender-refused",
+    "SMTPDataError": "message-refused",
+    "SMTPAuthenticationError": "login-refused",
+    "SMTPConnectError": "server-unreachable",
+    "SMTPConnectTimeoutError": "server-unreachable",
+    "SMTPConnectResponseError": "server-unreachable",
+    "SMTPServerDisconnected": "server-unreachable",
+    "SMTPTimeoutError": "server-unreachable",
+    "SMTPReadTimeoutError": "server-unreachable",
+    "TimeoutError": "server-unreachable",
+    "OSError": "server-unreachable",
+    "ConnectionError": "server-unreachable",
+    "ConnectionRefusedError": "server-unreachable",
+    "ConnectionResetError": "server-unreachable",
+    "gaierror": "server-unreachable",
+}
+
+
+def failure_reason(last_error: str | None) -> FailureReason | None:
+    """What a recorded failure means, from the class of the exception the mailer recorded; None: none failed."""
+    if not last_error:
+        return None
+    return _FAILURES.get(last_error.partition(":")[0].strip(), "other")

@@ -10,7 +10,7 @@ from datetime import datetime
 
 import asyncpg
 
-from services.notifications.delivery import SEND_EMAIL_JOB, Delivery, DeliveryStatus, OutgoingEmail
+from services.notifications.delivery import SEND_EMAIL_JOB, Delivery, DeliveryStatus, OutgoingEmail, failure_reason
 from services.notifications.releases import Owner
 from services.notifications.rendering import RenderedEmail
 from shared.db import Connection
@@ -141,7 +141,7 @@ async def list_deliveries(
     """Newest first, at most `limit`, only ids below `before_id` (the keyset of the previous page)."""
     sql, args = list_deliveries_query(recipient=recipient, status=status, before_id=before_id, limit=limit)
     rows: list[asyncpg.Record] = await conn.fetch(sql, *args)
-    return [Delivery(**dict(row)) for row in rows]
+    return [Delivery(**dict(row), failure=failure_reason(row["last_error"])) for row in rows]
 
 
 def list_deliveries_query(

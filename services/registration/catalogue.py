@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from rules.refusal import Refusal, Refused
-from services.registration import batches, domain, events, issuing, store
+from services.registration import batches, catalogue_store, domain, events, issuing, store
 from services.registration.pins import Pins
 from shared.db import Pool
 from shared.events.registration import Edition
@@ -20,14 +20,20 @@ WITHOUT_PIN_ENVELOPES = Refusal(
 )
 
 
-async def configurations(pool: Pool) -> list[store.Configuration]:
+async def configurations(
+    pool: Pool, listing: domain.CatalogueListing, limit: int
+) -> tuple[list[store.Configuration], bool]:
+    """A page of the configurations `listing` asks for, and whether another page follows."""
     async with pool.acquire() as conn:
-        return await store.configurations(conn)
+        found = await catalogue_store.configurations_page(conn, listing, limit + 1)  # one more: a next page?
+    return found[:limit], len(found) > limit
 
 
-async def products(pool: Pool) -> list[store.Product]:
+async def products(pool: Pool, listing: domain.CatalogueListing, limit: int) -> tuple[list[store.Product], bool]:
+    """A page of the products `listing` asks for, and whether another page follows."""
     async with pool.acquire() as conn:
-        return await store.products(conn)
+        found = await catalogue_store.products_page(conn, listing, limit + 1)
+    return found[:limit], len(found) > limit
 
 
 async def product(pool: Pool, article: str) -> store.Product:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from aiohttp import web
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints, ValidationInfo, field_validator
 
 from services.registration import catalogue, domain, store
 from services.registration.api import ArticlePath, Text
@@ -20,6 +20,7 @@ from shared.auth import Caller
 from shared.events.registration import Edition
 from shared.http import Api, Link, Upserted
 from shared.keys import CLOCK, OUTBOX, POOL
+from shared.pages import Cursor, decode_cursor, encode_cursor
 from shared.parsing import PathParams, StrictModel
 
 routes = Api("ITS Portal registration: catalogue")
@@ -64,6 +65,7 @@ class ConfigurationOut(BaseModel):
 
 class ConfigurationList(BaseModel):
     items: list[ConfigurationOut]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
 
 
 class ProductIn(StrictModel):
@@ -86,6 +88,51 @@ class ProductOut(BaseModel):
 
 class ProductList(BaseModel):
     items: list[ProductOut]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
+
+
+# ---- the lists: search, filters, order, keyset pages (shared/pages.py) ----------------------------------
+
+# The cursor of each order: the last item's (sort key, code or article).
+CONFIGURATIONS_CURSORS = {"code": "k1", "name": "k2"}
+PRODUCTS_CURSORS = {"name": "p1", "article": "p2"}
+Search = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+
+def page_key(kind: str, cursor: str | None) -> tuple[str, str] | None:
+    """The key a page starts after; ValueError for a cursor this list (in this order) did not hand out."""
+    if cursor is None:
+        return None
+    sort_key, unique = decode_cursor(kind, cursor, 2)
+    return sort_key, unique
+
+
+class ConfigurationQuery(StrictModel):
+    q: Search | None = Field(default=None, description="Part of the code or the name (case-insensitive)")
+    sort: Literal["code", "name"] = "code"
+    limit: int = Field(default=100, ge=1, le=1000)
+    cursor: Cursor | None = None  # after `sort`: checked against the order it was handed out for
+
+    @field_validator("cursor")
+    @classmethod
+    def _cursor_is_ours(cls, value: str | None, info: ValidationInfo) -> str | None:
+        page_key(CONFIGURATIONS_CURSORS[info.data.get("sort", "code")], value)  # not ours: a 422 naming the field
+        return value
+
+
+class ProductQuery(StrictModel):
+    q: Search | None = Field(default=None, description="Part of the name, or the start of the article")
+    edition: Edition | None = None
+    configuration: ConfigurationCode | None = Field(default=None, description="Only products of this configuration")
+    sort: Literal["name", "article"] = "name"
+    limit: int = Field(default=100, ge=1, le=1000)
+    cursor: Cursor | None = None  # after `sort`: checked against the order it was handed out for
+
+    @field_validator("cursor")
+    @classmethod
+    def _cursor_is_ours(cls, value: str | None, info: ValidationInfo) -> str | None:
+        page_key(PRODUCTS_CURSORS[info.data.get("sort", "name")], value)
+        return value
 
 
 class IssueIn(StrictModel):
@@ -125,14 +172,24 @@ async def put_configuration(request: web.Request, caller: Caller, params: CodePa
 
 @routes.get(
     "/v1/configurations",
-    summary="The configurations in the catalogue",
+    summary="The configurations in the catalogue: searched and sorted, a page at a time",
     auth=True,
+    query=ConfigurationQuery,
     response=ConfigurationList,
+    links={"NextPage": Link("list_configurations", {"cursor": "$response.body#/next_cursor"})},
     tags=("catalogue",),
 )
-async def list_configurations(request: web.Request, caller: Caller) -> ConfigurationList:
-    items = await catalogue.configurations(request.app[POOL])
-    return ConfigurationList(items=[ConfigurationOut(**c.__dict__) for c in items])
+async def list_configurations(request: web.Request, caller: Caller, query: ConfigurationQuery) -> ConfigurationList:
+    """The next page keeps the search and the order: pass them again with `cursor`."""
+    after = page_key(CONFIGURATIONS_CURSORS[query.sort], query.cursor)
+    listing = domain.CatalogueListing(sort=query.sort, q=query.q, after=after)
+    items, more = await catalogue.configurations(request.app[POOL], listing, query.limit)
+    last = items[-1] if more else None
+    key = (last.name if query.sort == "name" else last.code, last.code) if last else None
+    return ConfigurationList(
+        items=[ConfigurationOut(**c.__dict__) for c in items],
+        next_cursor=encode_cursor(CONFIGURATIONS_CURSORS[query.sort], *key) if key else None,
+    )
 
 
 @routes.put(
@@ -168,14 +225,29 @@ async def put_product(request: web.Request, caller: Caller, params: ArticlePath,
 
 @routes.get(
     "/v1/products",
-    summary="The products in the catalogue",
+    summary="The products in the catalogue: searched, filtered and sorted, a page at a time",
     auth=True,
+    query=ProductQuery,
     response=ProductList,
+    links={"NextPage": Link("list_products", {"cursor": "$response.body#/next_cursor"})},
     tags=("catalogue",),
 )
-async def list_products(request: web.Request, caller: Caller) -> ProductList:
-    items = await catalogue.products(request.app[POOL])
-    return ProductList(items=[_product_out(p) for p in items])
+async def list_products(request: web.Request, caller: Caller, query: ProductQuery) -> ProductList:
+    """The next page keeps the search, the filters and the order: pass them again with `cursor`."""
+    listing = domain.CatalogueListing(
+        sort=query.sort,
+        q=query.q,
+        edition=query.edition,
+        configuration=query.configuration,
+        after=page_key(PRODUCTS_CURSORS[query.sort], query.cursor),
+    )
+    items, more = await catalogue.products(request.app[POOL], listing, query.limit)
+    last = items[-1] if more else None
+    key = (last.name if query.sort == "name" else last.article, last.article) if last else None
+    return ProductList(
+        items=[_product_out(p) for p in items],
+        next_cursor=encode_cursor(PRODUCTS_CURSORS[query.sort], *key) if key else None,
+    )
 
 
 @routes.get(

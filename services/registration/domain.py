@@ -193,3 +193,14 @@ _CONFIGURATION_CODE = re.compile(CONFIGURATION_CODE)
 
 def is_configuration_code(code: str) -> bool:
     return _CONFIGURATION_CODE.fullmatch(code) is not None and code != RESERVED_CONFIGURATION_CODE
+
+
+@dataclass(frozen=True)
+class CatalogueListing:
+    """A catalogue list's search (`q`), filters, order and the key of the last item seen (None: the first page)."""
+
+    sort: str
+    q: str | None = None
+    edition: str | None = None  # products only
+    configuration: str | None = None  # products only: those of this configuration
+    after: tuple[str, str] | None = None

@@ -61,7 +61,7 @@ include-operation-id = [
     "put_configuration_release", "put_platform_release", "put_kit_content", "put_article", "update_plan",
     "withdraw", "publish",
     # a cursor is opaque: only one the list handed out is valid
-    "partner_contracts", "list_releases", "list_deliveries",
+    "partner_contracts", "list_releases", "list_deliveries", "list_configurations", "list_products",
 ]
 checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "422", "429", "5xx"]
 

@@ -19,7 +19,7 @@ import pytest
 
 from devtools.smtp_sink import read_mail, start_sink, stored_mail
 from services.notifications import store
-from services.notifications.api import encode_cursor
+from services.notifications.api import PAGE_CURSOR
 from services.notifications.app import SCHEMA, NotificationsSettings, create_app
 from services.notifications.consumers import CONTRACTS_QUEUE, IDENTITY_QUEUE, REGISTRATION_QUEUE, UPDATES_QUEUE
 from services.notifications.delivery import DeliveryStatus
@@ -39,6 +39,7 @@ from shared.events.identity import (
 from shared.events.registration import PartnerAuthorisedProducts
 from shared.jobs import backoff
 from shared.keys import METRICS
+from shared.pages import encode_cursor
 from tests.infra import RunningApp, TestStack, free_port, wait_for
 from tests.notifications_samples import authorised_products
 from tests.tokens import TestKeys
@@ -66,6 +67,7 @@ DELIVERY_FIELDS = {
     "last_error",
     "created_at",
     "sent_at",
+    "failure",
 }
 
 
@@ -862,12 +864,13 @@ async def test_operators_filter_the_log_by_recipient_and_status(
     assert set(item) == DELIVERY_FIELDS
     assert item["id"] == b[1]
     assert (item["recipient"], item["status"], item["attempts"]) == (bob, "pending", 0)
-    assert item["last_error"] is None
+    assert item["last_error"] is None and item["failure"] is None
     assert item["sent_at"] is None
 
     _, _, page = await get_log(service, token, recipient=alice, status="retrying")
     [item] = page["items"]
     assert (item["attempts"], item["last_error"]) == (3, "SMTPConnectError: test")
+    assert item["failure"] == "server-unreachable"  # what it means, for the page to say in words
 
 
 async def test_the_log_pages_with_a_cursor_that_holds_while_new_rows_arrive(
@@ -912,7 +915,7 @@ async def test_the_log_is_for_operators_only(service: RunningApp, keys: TestKeys
         ("status=sending", 422, "status"),
         ("recipient=", 422, "recipient"),
         ("cursor=not-a-cursor!", 422, "cursor"),
-        (f"cursor={encode_cursor(0)}", 422, "cursor"),
+        (f"cursor={encode_cursor(PAGE_CURSOR, '0')}", 422, "cursor"),
         ("cursor=ZDE6YWJj", 422, "cursor"),  # base64 of "d1:abc"
         ("colour=red", 422, "colour"),
         ("limit=1&limit=2", 400, None),

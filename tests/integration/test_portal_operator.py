@@ -405,7 +405,7 @@ async def test_an_operator_adds_a_configuration_and_a_product_and_issues_numbers
     assert bad.status == 422 and bad.error_of("configuration_code"), bad.text
     changed = await browser.post("/operator/catalogue/configurations", {**form, "configuration_name": "Accounting 3"})
     assert changed.status == 303
-    listed = await service_get(registration, "/v1/configurations", operator)
+    listed = await service_get(registration, f"/v1/configurations?q={configuration}", operator)
     assert {"code": configuration, "name": "Accounting 3", "maintenance_category": 1, "vendor": "1C"} in listed["items"]
     prefilled = await browser.get(f"/operator/catalogue?configuration={configuration}")
     assert 'value="Accounting 3"' in prefilled.text
@@ -456,6 +456,56 @@ async def test_an_operator_adds_a_configuration_and_a_product_and_issues_numbers
         assert refused.status == 422 and refused.error_of("count") == "A whole number from 1 to 100000."
     async with registration.app[POOL].acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM registration_numbers WHERE article = $1", number) == 6
+
+
+async def test_the_catalogue_searches_filters_sorts_and_pages_each_list(
+    browser: Browser, registration: RunningApp, operator: Operator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Portal issue 17: one GET form (search, order, the products' edition and configuration); each list pages on
+    its own by registration's cursor, its link keeping the search and the other list's page."""
+    monkeypatch.setattr("services.portal.pages.listing.PAGE_SIZE", 1)
+    tag = f"Tag{uuid.uuid4().hex[:6]}"
+    codes = [f"{tag}A", f"{tag}B"]
+    for configuration in codes:
+        body = {"name": f"Catalogue {configuration}", "maintenance_category": 1, "vendor": "1C"}
+        async with registration.http.put(
+            f"/v1/configurations/{configuration}", json=body, headers=operator.headers
+        ) as r:
+            assert r.status == 201
+    articles = {}
+    for name, edition in (("Bravo", "PROF"), ("Alpha", "BASIC")):
+        articles[name] = article()
+        body = {"name": f"{name} {tag}", "edition": edition, "configurations": codes[:1], "pin_envelope": True}
+        async with registration.http.put(f"/v1/products/{articles[name]}", json=body, headers=operator.headers) as r:
+            assert r.status == 201
+
+    page = await browser.get(f"/operator/catalogue?q={tag}")
+    assert page.status == 200 and labelled(page)
+    assert re.search(r'<form method="get" action="/operator/catalogue" class="list-form" role="search"', page.text)
+    assert f'id="configuration-{codes[0]}"' in page.text and f'id="configuration-{codes[1]}"' not in page.text
+    assert f"Alpha {tag}" in page.text and f"Bravo {tag}" not in page.text  # by name
+    more = re.search(r'<a href="([^"]+)" rel="next">More products</a>', page.text)
+    assert more is not None, page.text[-3000:]
+    link = more.group(1).replace("&amp;", "&")
+    assert f"q={tag}" in link and "products=" in link
+    second = await browser.get(link)
+    assert f"Bravo {tag}" in second.text and f'id="configuration-{codes[0]}"' in second.text  # its page kept
+    assert "First page" in second.text
+    assert 'rel="next">More products' not in second.text
+
+    prof = await browser.get(f"/operator/catalogue?q={tag}&edition=PROF&of_configuration={codes[0]}")
+    assert f"Bravo {tag}" in prof.text and f"Alpha {tag}" not in prof.text
+    by_code = await browser.get(f"/operator/catalogue?q={tag}&sort=code")
+    assert min(articles.values()) in by_code.text and max(articles.values()) not in by_code.text
+    none = await browser.get(f"/operator/catalogue?q={tag}&of_configuration={codes[1]}")
+    assert 'id="no-products"' in none.text and "No products match your search and filters." in none.text
+    edited = await browser.get(f"/operator/catalogue?q={tag}&products=bm90LW91cnM&edition=GOLD")
+    assert edited.status == 200 and f"Alpha {tag}" in edited.text  # an edited link: its list from the start
+
+    await browser.get("/language?lang=ru&next=/operator/catalogue")
+    ru = await browser.get(f"/operator/catalogue?q=nothing-{tag}")
+    assert "Нет конфигураций, подходящих под условия поиска." in ru.text and "По названию" in ru.text and labelled(ru)
+    await browser.get("/language?lang=en&next=/operator/catalogue")
 
 
 async def catalogue_product(registration: RunningApp, operator: Operator, *, pin_envelope: bool = True) -> str:
@@ -829,6 +879,16 @@ async def test_the_delivery_log_filters_and_pages(browser: Browser, deliveries_p
 
     sent = await browser.get(f"/operator/deliveries?recipient={recipient}&status=sent")
     assert sent.text.count('<tr id="delivery-') == 1 and "Subject" in sent.text
+    assert "E-mail verification" in sent.text and "email_verification" not in sent.text  # the letter in words
+
+    # A failed send says why in words; the mail server's own text only inside a <details>.
+    [failed_id] = await seed(deliveries_pool, recipient, ["failed"])
+    failed = await browser.get(f"/operator/deliveries?recipient={recipient}&status=failed")
+    cell = re.search(rf'<tr id="delivery-{failed_id}">(.*?)</tr>', failed.text, re.S)
+    assert cell is not None, failed.text[-3000:]
+    assert "The mail server could not be reached." in cell.group(1)
+    raw = re.search(r"<details><summary>[^<]+</summary><pre lang=\"en\">([^<]+)</pre></details>", cell.group(1))
+    assert raw is not None and raw.group(1) == "SMTPConnectError: test"
 
     bad = await browser.get("/operator/deliveries?status=lost")
     assert bad.status == 422 and bad.error_of("status"), bad.text
@@ -838,6 +898,10 @@ async def test_the_delivery_log_filters_and_pages(browser: Browser, deliveries_p
     await browser.get("/language?lang=ru&next=/operator/deliveries")
     ru = await browser.get(f"/operator/deliveries?recipient={recipient}&status=pending")
     assert "Журнал рассылки" in ru.text and "ожидает отправки" in ru.text and labelled(ru)
+    assert "Подтверждение адреса электронной почты" in ru.text
+    assert re.search(r"<td>\d\d\.\d\d\.\d{4}", ru.text), ru.text[-3000:]  # dates as Russian writes them
+    ru_failed = await browser.get(f"/operator/deliveries?recipient={recipient}&status=failed")
+    assert "Не удалось связаться с почтовым сервером." in ru_failed.text
 
 
 # ---- nobody else -------------------------------------------------------------------------------------
@@ -901,7 +965,7 @@ async def test_a_user_without_the_operator_scope_gets_a_friendly_refusal_everywh
 
     partners = await service_get(identity, f"/v1/partners?q={taken}", operator)
     assert taken not in {p["tin"] for p in partners["items"]}
-    configurations = await service_get(registration, "/v1/configurations", operator)
+    configurations = await service_get(registration, f"/v1/configurations?q={configuration}", operator)
     assert configuration not in {c["code"] for c in configurations["items"]}
     assert await release_at_updates(updates, operator, configuration) == []
     assert await platform_at_updates(updates, operator, version) == []

@@ -689,7 +689,7 @@ async def test_the_contracts_list_pages_by_the_services_cursor(
 ) -> None:
     """contracts pages by keyset: the page links carry its cursor; a cursor from an old or edited link starts again
     from the newest contracts rather than failing."""
-    monkeypatch.setattr("services.portal.pages.partner.CONTRACTS_PER_PAGE", 2)
+    monkeypatch.setattr("services.portal.pages.listing.PAGE_SIZE", 2)
     partner, someone = await new_partner(identity, migrated)
     numbers = await catalogue_numbers(world, contracts, count=3)
     await open_cabinet(browser, someone, partner["id"])
@@ -698,12 +698,66 @@ async def test_the_contracts_list_pages_by_the_services_cursor(
         form = contract_form(migrated, [number], idempotency_key(page))
         assert (await browser.post(f"/partner/{partner['id']}/contracts/new", form)).status == 303
     first = await browser.get(f"/partner/{partner['id']}")
-    assert first.status == 200 and "Newest" not in first.text
-    found = re.search(rf'href="/partner/{partner["id"]}\?cursor=([^"]+)">Next page<', first.text)
+    assert first.status == 200 and "First page" not in first.text
+    found = re.search(rf'href="/partner/{partner["id"]}\?cursor=([^"]+)" rel="next">Next page<', first.text)
     assert found, first.text[-3000:]
     second = await browser.get(f"/partner/{partner['id']}?cursor={found.group(1)}")
-    assert second.status == 200 and "Newest" in second.text and "Next page" not in second.text
+    assert second.status == 200 and "First page" in second.text and "Next page" not in second.text
     listed = [n for n in numbers if n in first.text] + [n for n in numbers if n in second.text]
     assert sorted(listed) == sorted(numbers)  # each contract once, on one page or the other
     edited = await browser.get(f"/partner/{partner['id']}?cursor=bm90LW91cnM")
     assert edited.status == 200 and "Next page" in edited.text
+
+
+async def test_the_contracts_list_searches_filters_and_sorts_in_one_get_form(
+    browser: Browser,
+    identity: RunningApp,
+    contracts: RunningApp,
+    world: World,
+    migrated: TestStack,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Portal issue 17: a search box, filter selects and an order in one GET form (no script); the next page's link
+    keeps them; "nothing matches" when nothing does; a choice the form does not offer shows the whole list."""
+    monkeypatch.setattr("services.portal.pages.listing.PAGE_SIZE", 1)
+    partner, someone = await new_partner(identity, migrated)
+    numbers = await catalogue_numbers(world, contracts, count=3)
+    await open_cabinet(browser, someone, partner["id"])
+    for n, number in enumerate(numbers):
+        page = await browser.get(f"/partner/{partner['id']}/contracts/new")
+        name = "Vasilek LLC" if n else "Romashka LLC"
+        form = contract_form(migrated, [number], idempotency_key(page), org_name=name)
+        assert (await browser.post(f"/partner/{partner['id']}/contracts/new", form)).status == 303
+    path = f"/partner/{partner['id']}"
+
+    page = await browser.get(path)
+    assert page.status == 200 and labelled(page)
+    assert re.search(r'<form method="get" action="[^"]+" class="list-form" role="search"', page.text)
+    for field in ("q", "state", "ending_within_days", "configuration", "sort"):
+        assert f'name="{field}"' in page.text, field
+    assert "Romashka LLC" not in page.text  # the newest first, one a page: a Vasilek
+
+    found = await browser.get(f"{path}?q=vasilek&state=processing&sort=ending")
+    assert found.status == 200 and "Vasilek LLC" in found.text and "Romashka LLC" not in found.text
+    assert 'value="vasilek"' in found.text and '<option value="ending" selected>' in found.text
+    next_link = re.search(r'href="([^"]+)" rel="next">Next page<', found.text)
+    assert next_link, found.text[-3000:]
+    link = next_link.group(1).replace("&amp;", "&")
+    assert "q=vasilek" in link and "state=processing" in link and "sort=ending" in link and "cursor=" in link
+    second = await browser.get(link)
+    assert second.status == 200 and "Vasilek LLC" in second.text and "First page" in second.text
+    assert "Next page" not in second.text  # two Vasileks, one a page
+
+    romashka = await browser.get(f"{path}?q={numbers[0]}")
+    assert "Romashka LLC" in romashka.text and "Vasilek LLC" not in romashka.text
+    nothing = await browser.get(f"{path}?q=no-such-organisation&state=expired")
+    assert nothing.status == 200 and "No contracts match your search and filters." in nothing.text
+    too_long = await browser.get(f"{path}?q={'x' * 101}")
+    assert too_long.status == 422 and too_long.error_of("q"), too_long.text[-2000:]  # next to the box
+
+    edited = await browser.get(f"{path}?state=bogus&ending_within_days=7&sort=oldest&configuration=no%20such")
+    assert edited.status == 200 and "Vasilek LLC" in edited.text  # choices it does not offer: the whole list
+
+    await browser.get(f"/language?lang=ru&next={path}")
+    russian = await browser.get(f"{path}?q=no-such-organisation")
+    assert "Нет договоров, подходящих под условия поиска." in russian.text and "Сначала новые" in russian.text

@@ -19,8 +19,8 @@ from aiosmtplib.email import flatten_message
 from prometheus_client import CollectorRegistry, Counter
 
 from services.notifications.addresses import Unsendable, check_link, check_recipient
-from services.notifications.api import decode_cursor, encode_cursor
-from services.notifications.delivery import OutgoingEmail, message_id, status_after_failure
+from services.notifications.api import PAGE_CURSOR, before_id
+from services.notifications.delivery import OutgoingEmail, failure_reason, message_id, status_after_failure
 from services.notifications.languages import LANGUAGES, pick_language
 from services.notifications.letters import (
     EmailRequest,
@@ -45,6 +45,7 @@ from shared.events.identity import (
 )
 from shared.events.registration import PartnerAuthorisedProducts
 from shared.formats import format_period
+from shared.pages import encode_cursor
 from tests.notifications_samples import authorised_products
 
 MOSCOW = ZoneInfo("Europe/Moscow")
@@ -793,9 +794,9 @@ def test_a_subject_reads_back_exactly_as_written_whatever_the_language(subject: 
 
 
 def test_cursor_round_trips_and_is_opaque() -> None:
-    cursor = encode_cursor(12345)
+    cursor = encode_cursor(PAGE_CURSOR, str(12345))
     assert "12345" not in cursor
-    assert decode_cursor(cursor) == 12345
+    assert before_id(cursor) == 12345
 
 
 @pytest.mark.parametrize(
@@ -804,15 +805,39 @@ def test_cursor_round_trips_and_is_opaque() -> None:
         "",
         "!!!",
         "abc",
-        encode_cursor(1)[:-1] + "$",
+        encode_cursor(PAGE_CURSOR, str(1))[:-1] + "$",
         "ZDE6LTE",
         "ZDE6MA",
         "eDE6MTI",
-        encode_cursor(2**63),
-        encode_cursor(0),
+        encode_cursor(PAGE_CURSOR, str(2**63)),
+        encode_cursor(PAGE_CURSOR, str(0)),
         "A" * 41,
     ],
 )
 def test_a_cursor_we_did_not_hand_out_is_refused(cursor: str) -> None:
     with pytest.raises(ValueError, match="cursor"):
-        decode_cursor(cursor)
+        before_id(cursor)
+
+
+@pytest.mark.parametrize(
+    ("last_error", "reason"),
+    [
+        (None, None),
+        ("", None),
+        ("SMTPRecipientsRefused: {'x@example.com': (550, b'5.1.1 No such user')}", "address-refused"),
+        ("SMTPSenderRefused: (553, b'sender rejected', 'its@vendor.example')", "sender-refused"),
+        ("SMTPDataError: (554, b'5.7.1 spam')", "message-refused"),
+        ("SMTPAuthenticationError: (535, b'bad login')", "login-refused"),
+        (
+            "SMTPConnectError: Error connecting to 127.0.0.1 on port 1: [Errno 111] Connect call failed",
+            "server-unreachable",
+        ),
+        ("SMTPServerDisconnected: Unexpected EOF received", "server-unreachable"),
+        ("TimeoutError: ", "server-unreachable"),
+        ("SMTPNotSupported: STARTTLS extension not supported by server.", "other"),
+        ("something nobody expected", "other"),
+    ],
+)
+def test_a_failure_is_told_by_what_it_means(last_error: str | None, reason: str | None) -> None:
+    """The delivery log says why a send failed in terms a reader acts on; the raw text is kept beside it."""
+    assert failure_reason(last_error) == reason

@@ -3,7 +3,9 @@ numbers issued for a product (REG-1, REG-2), small batches in the answer, large 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlencode
 
 from services.portal.clients.answers import Answer, Client, Listed, parsed
 from services.portal.clients.transport import segment
@@ -84,12 +86,23 @@ class BatchAccepted(Batch):
     key: str
 
 
+# The most configurations a form offers to choose from (registration's largest page).
+CHOICES = 1000
+
+
 class Catalogue(Client):
     async def configurations(self, token: str) -> list[Configuration]:
-        return (await self.get(Listed[Configuration], "/v1/configurations", token)).items
+        """The configurations a form offers (by name; the first CHOICES of them)."""
+        query = urlencode({"sort": "name", "limit": CHOICES})
+        return (await self.get(Listed[Configuration], "/v1/configurations?" + query, token)).items
 
-    async def products(self, token: str) -> list[Product]:
-        return (await self.get(Listed[Product], "/v1/products", token)).items
+    async def configuration_page(self, token: str, query: Mapping[str, str]) -> Listed[Configuration]:
+        """A page of configurations (`query`: q, sort, limit, cursor)."""
+        return await self.get(Listed[Configuration], "/v1/configurations?" + urlencode(query), token)
+
+    async def product_page(self, token: str, query: Mapping[str, str]) -> Listed[Product]:
+        """A page of products (`query`: q, edition, configuration, sort, limit, cursor)."""
+        return await self.get(Listed[Product], "/v1/products?" + urlencode(query), token)
 
     async def product(self, token: str, article: str) -> Product:
         return await self.get(Product, f"/v1/products/{segment(article)}", token)

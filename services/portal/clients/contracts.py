@@ -149,10 +149,10 @@ class Contracts(Client):
         """Operators: activation codes of a category for a number of months (CMS-2, CMS-5)."""
         return await self.send(IssuedCodes, "POST", "/v1/maintenance-services/codes", token, body)
 
-    async def partner_contracts(self, token: str, limit: int, cursor: str | None) -> Listed[Contract]:
-        """A page of the partner's contracts, newest first."""
-        query = urlencode({"limit": limit, **({"cursor": cursor} if cursor else {})})
-        return await self.get(Listed[Contract], "/v1/partner/contracts?" + query, token)
+    async def partner_contracts(self, token: str, query: Mapping[str, str]) -> Listed[Contract]:
+        """A page of the partner's contracts (`query`: q, state, ending_within_days, configuration, sort, limit,
+        cursor)."""
+        return await self.get(Listed[Contract], "/v1/partner/contracts?" + urlencode(query), token)
 
     async def partner_contract(self, token: str, contract_id: str) -> Contract:
         return await self.get(Contract, f"/v1/partner/contracts/{contract_id}", token)

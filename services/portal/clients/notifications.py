@@ -21,7 +21,8 @@ class Delivery(Answer):
     subject: str
     status: str
     attempts: int
-    last_error: str | None = None
+    last_error: str | None = None  # the mail server's own words; `failure` says what they mean
+    failure: str | None = None
     created_at: str
     sent_at: str | None = None
 

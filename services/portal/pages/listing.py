@@ -24,11 +24,19 @@ LIST_PARAMETERS = ("q", "state", "right", "sort", "cursor")  # what a list page'
 @dataclass(frozen=True)
 class Choice:
     """A select of the form: its parameter, the message key of its label, and its options' values (the first is the
-    default and means "any"; each option's label is the message `<label>.<value>`)."""
+    default and means "any"; each option's label is the message `<label>.<value>`). Options that are the vendor's
+    data (configurations from the catalogue) are labelled by `authored` instead: value → its name, shown as written
+    (marked `data-authored`)."""
 
     name: str
     label: str
     options: Sequence[str]
+    authored: Mapping[str, str] | None = None
+
+    def option_label(self, request: web.Request, value: str) -> str:
+        if self.authored is not None and value in self.authored:
+            return self.authored[value]
+        return t(request, f"{self.label}.{value or 'any'}")
 
 
 @dataclass(frozen=True)
@@ -71,7 +79,7 @@ class ListForm:
     def context(self, request: web.Request, next_cursor: str | None) -> dict[str, object]:
         """What _lists.html needs: the form's selects with their labels, the values, the page links."""
         selects = [
-            (c.name, t(request, c.label), [(o, t(request, f"{c.label}.{o or 'any'}")) for o in c.options])
+            (c.name, t(request, c.label), [(o, c.option_label(request, o)) for o in c.options], c.authored is not None)
             for c in self.choices
         ]
         return {

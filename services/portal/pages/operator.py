@@ -10,17 +10,21 @@ the answer to the POST that made it, and nowhere else.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from aiohttp import web
 from multidict import MultiDictProxy
 
+from services.portal.clients.answers import Listed
 from services.portal.clients.catalogue import Configuration, IssuedBatch, Product
 from services.portal.clients.transport import ServiceError, segment
 from services.portal.csrf import FIELD as CSRF_FIELD
 from services.portal.keys import CATALOGUE, NOTIFICATIONS
+from services.portal.pages import listing
 from services.portal.pages.base import as_user, form_values, redirect, t
+from services.portal.pages.listing import Choice, ListForm
 from services.portal.pages.operator_cabinet import (
     cabinet_page,
     field_errors,
@@ -32,6 +36,7 @@ from services.portal.pages.operator_cabinet import (
 from shared.parsing import read_form_fields
 
 routes = web.RouteTableDef()
+T = TypeVar("T")
 
 # registration's limit per request; beyond 1,000 it issues them as a deferred batch (operator_numbers.py).
 MAX_ISSUE = 100_000
@@ -45,6 +50,20 @@ ISSUE_FIELDS = {"count": "count", "with_pin": "with_pin"}
 DELIVERY_FIELDS = {"recipient": "recipient", "status": "status", "cursor": "_form"}
 EDITIONS = ("BASIC", "PROF", "CORP", "SPECIAL")
 DELIVERY_STATUSES = ("pending", "sent", "retrying", "failed")
+# notifications' letters (its templates) and why a send failed (its Delivery.failure), each said in words; one the
+# portal does not know yet is "another letter" or "the mail server answered with an error".
+LETTER_KINDS = (
+    "contract_activated",
+    "email_verification",
+    "invitation",
+    "invitation_accepted",
+    "maintenance_activated",
+    "organisation_error",
+    "password_reset",
+    "products_authorised",
+    "release_published",
+)
+FAILURES = ("address-refused", "sender-refused", "message-refused", "login-refused", "server-unreachable")
 
 
 def _catalogue_options(request: web.Request, configurations: list[Configuration]) -> dict[str, object]:
@@ -71,10 +90,48 @@ async def index(request: web.Request) -> web.Response:
 # ---- the catalogue (registration) --------------------------------------------------------------------
 
 
-async def _catalogue(request: web.Request) -> tuple[list[Configuration], list[Product]]:
-    catalogue = request.app[CATALOGUE]
-    configurations = await as_user(request, catalogue.configurations)
-    products = await as_user(request, catalogue.products)
+# The catalogue's lists: one form (registration checks every value too), its configurations added when the page is
+# built; the configurations and the products page each on its own, so each cursor has its own name in the links.
+CATALOGUE_CHOICES = (
+    Choice("sort", "lists.catalogue.sort", ("name", "code")),
+    Choice("edition", "lists.catalogue.edition", ("", *EDITIONS), authored={e: e for e in EDITIONS}),
+)
+CATALOGUE_CURSORS = ("configurations", "products")
+
+
+async def _page(
+    request: web.Request,
+    call: Callable[[str, Mapping[str, str]], Awaitable[Listed[T]]],
+    query: dict[str, str],
+    cursor: str | None,
+) -> Listed[T]:
+    """One page of a list; a cursor from an old or edited link starts the list again from its first page."""
+    paged = {**query, **({"cursor": cursor} if cursor else {})}
+    try:
+        return await as_user(request, lambda token: call(token, paged))
+    except ServiceError as exc:
+        if exc.status == 422 and cursor:
+            return await _page(request, call, query, None)
+        raise
+
+
+async def _catalogue_lists(
+    request: web.Request, form: ListForm, cursors: dict[str, str]
+) -> tuple[Listed[Configuration], Listed[Product]]:
+    """A page of configurations and one of products as the form asks."""
+    catalogue, values, limit = request.app[CATALOGUE], form.values, str(listing.PAGE_SIZE)
+    by_code = values["sort"] == "code"
+    search = {"q": values["q"]} if values["q"] else {}
+    configurations_query = {**search, "sort": "code" if by_code else "name", "limit": limit}
+    products_query = {**search, "sort": "article" if by_code else "name", "limit": limit}
+    if values["edition"]:
+        products_query["edition"] = values["edition"]
+    if values.get("of_configuration"):
+        products_query["configuration"] = values["of_configuration"]
+    configurations = await _page(
+        request, catalogue.configuration_page, configurations_query, cursors.get("configurations")
+    )
+    products = await _page(request, catalogue.product_page, products_query, cursors.get("products"))
     return configurations, products
 
 
@@ -87,26 +144,50 @@ async def _catalogue_page(
     status: int = 200,
 ) -> web.Response:
     try:
-        configurations, products = await _catalogue(request)
+        choices = await as_user(request, request.app[CATALOGUE].configurations)
     except ServiceError as exc:
         return not_for_you(request, exc)
+    names = {c.code: f"{c.code} · {c.name}" for c in choices}
+    of_configuration = Choice("of_configuration", "lists.catalogue.of_configuration", ("", *names), authored=names)
+    lists = ListForm.read(request, "/operator/catalogue", (*CATALOGUE_CHOICES, of_configuration))
+    cursors = {name: cursor for name in CATALOGUE_CURSORS if (cursor := request.query.get(name))}
+    try:
+        configurations, products = await _catalogue_lists(request, lists, cursors)
+    except ServiceError as exc:
+        if (refused := lists.refused(request, exc)) is None:
+            return not_for_you(request, exc)
+        errors, status = {**refused, **(errors or {})}, exc.status  # e.g. a search too long, next to the box
+        configurations, products = Listed[Configuration](items=[]), Listed[Product](items=[])
     values = dict(values or {})
     if not form and (code := request.query.get("configuration")):  # "change": the form filled in from the list
-        chosen = next((c for c in configurations if c.code == code), None)
+        chosen = next((c for c in choices if c.code == code), None)
         if chosen is not None:
             values = {f"configuration_{k}": str(v) for k, v in chosen.model_dump().items()}
     done = request.query.get("done", "")
+
+    def more(name: str, cursor: str | None) -> str | None:
+        """The link to the next page of one list: the form's query, the other list where it is, this one's next."""
+        return _with(lists.chosen() | cursors | {name: cursor}) + f"#{name}" if cursor else None
+
     context = {
-        **_catalogue_options(request, configurations),
+        **_catalogue_options(request, choices),
+        **lists.context(request, None),
         "here_nav": "catalogue",
-        "configurations": configurations,
-        "products": products,
+        "configurations": configurations.items,
+        "products": products.items,
+        "first_page": _with(lists.chosen()) if cursors else None,
+        "next_configurations": more("configurations", configurations.next_cursor),
+        "next_products": more("products", products.next_cursor),
         "form": form,
         "errors": errors or {},
         "values": values,
         "message": t(request, f"operator.catalogue.done.{done}") if done in ("configuration",) else "",
     }
     return cabinet_page(request, "operator_catalogue.html", context, status=status)
+
+
+def _with(query: Mapping[str, str]) -> str:
+    return "/operator/catalogue" + ("?" + urlencode(query) if query else "")
 
 
 @routes.get("/operator/catalogue")
@@ -242,7 +323,13 @@ async def deliveries(request: web.Request) -> web.Response:
     if cursor:
         query["cursor"] = cursor
     values = {"recipient": recipient, "status": status}
-    context: dict[str, object] = {"here_nav": "deliveries", "values": values, "statuses": DELIVERY_STATUSES}
+    context: dict[str, object] = {
+        "here_nav": "deliveries",
+        "values": values,
+        "statuses": DELIVERY_STATUSES,
+        "letter_kinds": LETTER_KINDS,
+        "failures": FAILURES,
+    }
     try:
         page = await as_user(request, lambda token: request.app[NOTIFICATIONS].deliveries(token, query))
     except ServiceError as exc:

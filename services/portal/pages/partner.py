@@ -13,6 +13,7 @@ import math
 import re
 import uuid
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -21,7 +22,7 @@ from aiohttp import web
 from services.portal.clients.answers import Listed
 from services.portal.clients.contracts import Contract
 from services.portal.clients.identity import MyPartner
-from services.portal.clients.transport import ServiceError
+from services.portal.clients.transport import ServiceDown, ServiceError
 from services.portal.kept_forms import never_kept
 from services.portal.keys import CATALOGUE, CONTRACTS, IDENTITY, REGISTRATION, SESSION, SESSIONS
 from services.portal.pages.base import (
@@ -37,6 +38,7 @@ from services.portal.pages.base import (
     safe_next,
     t,
 )
+from services.portal.pages.listing import Choice, ListForm
 from services.portal.pages.partner_cabinet import (
     cabinet_of,
     cabinet_page,
@@ -49,8 +51,6 @@ from services.portal.pages.partner_cabinet import (
 from services.portal.problems import Slug
 
 routes = web.RouteTableDef()
-
-CONTRACTS_PER_PAGE = 50
 
 # The services' field paths -> the form's fields (list indexes such as `.3` are dropped first).
 CONTRACT_FIELDS = {
@@ -160,23 +160,49 @@ async def logout(request: web.Request) -> web.Response:
 # ---- contracts (ITS-1, ITS-2, ITS-6) --------------------------------------------------------------
 
 
-async def _contracts(request: web.Request, partner_id: str, limit: int, cursor: str | None = None) -> Listed[Contract]:
-    """A page of the partner's contracts, newest first, and the cursor of the next page (None: the last)."""
-    contracts = request.app[CONTRACTS]
+# The list's form (contracts' GET /v1/partner/contracts checks every value too); the configurations are the
+# catalogue's, added when the page is built.
+CONTRACT_CHOICES = (
+    Choice("state", "lists.contracts.state", ("", "processing", "active", "expired")),
+    Choice("ending_within_days", "lists.contracts.ending", ("", "30", "90", "365")),
+    Choice("sort", "lists.contracts.sort", ("received", "ending")),
+)
+
+
+async def _configuration_choice(request: web.Request) -> list[Choice]:
+    """The filter by configuration, its options the catalogue's (names as written); none when registration cannot
+    say now."""
     try:
-        return await as_partner(request, partner_id, lambda token: contracts.partner_contracts(token, limit, cursor))
+        configurations = await as_user(request, request.app[CATALOGUE].configurations)
+    except (ServiceError, ServiceDown):
+        return []
+    names = {c.code: c.name for c in configurations}
+    return [Choice("configuration", "lists.configuration", ("", *names), authored=names)]
+
+
+async def _contracts(request: web.Request, partner_id: str, form: ListForm) -> tuple[Listed[Contract], dict[str, str]]:
+    """A page of the partner's contracts as the form asks, and what contracts refused in it, by field. A cursor from
+    an old or edited link starts the list again from its first page."""
+    contracts = request.app[CONTRACTS]
+    query = form.query()
+    try:
+        return await as_partner(request, partner_id, lambda token: contracts.partner_contracts(token, query)), {}
     except ServiceError as exc:
-        if exc.status == 422 and cursor:  # a cursor from an old or edited link: start from the newest
-            return await _contracts(request, partner_id, limit)
-        raise unexpected(exc) from None
+        if exc.status == 422 and form.cursor:
+            return await _contracts(request, partner_id, replace(form, cursor=""))
+        errors = form.refused(request, exc)
+        if errors is None:
+            raise unexpected(exc) from None
+        return Listed[Contract](items=[]), errors
 
 
 @routes.get("/partner/{partner_id}")
 async def contracts_list(request: web.Request) -> web.Response:
     partner_id = path_uuid(request, "partner_id")
     partner = await cabinet_of(request, partner_id)
-    cursor = request.query.get("cursor") or None
-    page = await _contracts(request, partner_id, CONTRACTS_PER_PAGE, cursor)
+    choices = (*CONTRACT_CHOICES[:2], *await _configuration_choice(request), CONTRACT_CHOICES[2])
+    form = ListForm.read(request, f"/partner/{partner_id}", choices)
+    page, errors = await _contracts(request, partner_id, form)
     message = None
     if received := request.query.get("received"):
         found = next((c for c in page.items if c.id == received), None)
@@ -188,13 +214,8 @@ async def contracts_list(request: web.Request) -> web.Response:
     elif corrected := request.query.get("corrected"):
         found = next((c for c in page.items if c.id == corrected), None)
         message = t(request, "partner.corrected", number=found.number if found else "")
-    context = {
-        "items": page.items,
-        "message": message,
-        "first": cursor is None,
-        "next_cursor": page.next_cursor,
-    }
-    return cabinet_page(request, "partner_contracts.html", partner, context)
+    context = {"items": page.items, "message": message, "errors": errors, **form.context(request, page.next_cursor)}
+    return cabinet_page(request, "partner_contracts.html", partner, context, status=422 if errors else 200)
 
 
 def _new_key() -> str:
