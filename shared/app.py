@@ -66,10 +66,10 @@ def setup_calendar(app: web.Application, settings: BaseServiceSettings) -> None:
     production, one that does not cover the next 12 months (a file calendar that ran out, a year the package
     lacks: business days would fall on holidays): one clear log line, then exit 1. Elsewhere that is a warning
     (the test clock may be anywhere)."""
-    app[CALENDAR] = production_calendar(settings, local_date(app[CLOCK].now(), settings.vendor_zone))
+    app[CALENDAR] = _calendar_at_start(settings, local_date(app[CLOCK].now(), settings.vendor_zone))
 
 
-def production_calendar(settings: BaseServiceSettings, today: date) -> ProductionCalendar:
+def _calendar_at_start(settings: BaseServiceSettings, today: date) -> ProductionCalendar:
     try:
         calendar = load_calendar(settings.calendar, reach(today))
     except ValueError as exc:
