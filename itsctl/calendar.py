@@ -1,8 +1,9 @@
-"""`itsctl calendar`: the production calendar contracts is configured with (rule ITS-2).
+"""`itsctl calendar`: the production calendar the services are configured with, and when contracts processes a
+posted contract (rule ITS-2).
 
-The calendar and the vendor's time zone are contracts' settings (ITS_CALENDAR, ITS_VENDOR_TIMEZONE);
-nothing is asked of a service. A country's calendar is generated, as contracts does at start, for the years
-around the day asked about.
+The calendar and the vendor's time zone are every service's settings (ITS_CALENDAR, ITS_VENDOR_TIMEZONE,
+shared.settings), read here as contracts reads them; nothing is asked of a service. A country's calendar is
+generated, as a service does at start, for the years around the day asked about.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from pydantic import ValidationError
 from rich.markup import escape
 
 from itsctl._common import console, err_console, fail
-from services.contracts.public import ContractsSettings, ProductionCalendar, load_calendar, reach
+from services.contracts.public import ContractsSettings, effective_moment
+from shared.calendar import ProductionCalendar, load_calendar, reach
 from shared.clock import make_clock
 
 app = typer.Typer(help="The production calendar: when posted contracts are processed.", no_args_is_help=True)
@@ -125,7 +127,7 @@ def next_(
         except ValueError as exc:
             fail(escape(str(exc)), code=2)
     config = configured(found, reach(received.astimezone(zone).date()))
-    effective = config.calendar.effective_moment(received, zone)
+    effective = effective_moment(config.calendar, received, zone)
     for day in {received.astimezone(zone).date(), effective.date()}:
         if not config.calendar.covers(day):
             _uncovered(config.calendar, day.year)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pydantic
 from aio_pika.abc import AbstractIncomingMessage
@@ -18,13 +18,14 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from shared.auth import Caller, JwksKeySource, KeySource, TokenVerifier, bearer_token
 from shared.bus import Bus
-from shared.clock import make_clock
+from shared.calendar import ProductionCalendar, load_calendar, reach
+from shared.clock import local_date, make_clock
 from shared.consumer import Consumer, Subscription
 from shared.db import Outage, pool_context
 from shared.events import Envelope
 from shared.http import Api
 from shared.jobs import Daily, JobHandler, JobWorker
-from shared.keys import AUTHENTICATOR, BUS, CLOCK, DB_OUTAGE, METRICS, OUTBOX, POOL, READINESS, VERIFIER
+from shared.keys import AUTHENTICATOR, BUS, CALENDAR, CLOCK, DB_OUTAGE, METRICS, OUTBOX, POOL, READINESS, VERIFIER
 from shared.logging import get_logger
 from shared.metrics import Metrics
 from shared.middlewares import metrics_middleware, problem_middleware, request_context_middleware
@@ -38,6 +39,9 @@ log = get_logger(__name__)
 
 
 BUS_CONNECT_TIMEOUT = 60.0
+
+# A production start needs the production calendar to know at least this far ahead.
+CALENDAR_AHEAD = timedelta(days=366)
 
 
 def create_app(settings: BaseServiceSettings, *, service: str, api: Api) -> web.Application:
@@ -54,6 +58,32 @@ def create_app(settings: BaseServiceSettings, *, service: str, api: Api) -> web.
     api.add_routes(app)
     add_openapi_route(app, api)
     return app
+
+
+def setup_calendar(app: web.Application, settings: BaseServiceSettings) -> None:
+    """The production calendar (`ITS_CALENDAR`) as `app[CALENDAR]`, generated for the years this process can reach
+    from today (later years when first asked about). One that cannot be read stops the start; so does, in
+    production, one that does not cover the next 12 months (a file calendar that ran out, a year the package
+    lacks: business days would fall on holidays): one clear log line, then exit 1. Elsewhere that is a warning
+    (the test clock may be anywhere)."""
+    app[CALENDAR] = _calendar_at_start(settings, local_date(app[CLOCK].now(), settings.vendor_zone))
+
+
+def _calendar_at_start(settings: BaseServiceSettings, today: date) -> ProductionCalendar:
+    try:
+        calendar = load_calendar(settings.calendar, reach(today))
+    except ValueError as exc:
+        log.error("calendar.unusable", calendar=settings.calendar, error=str(exc))
+        raise SystemExit(1) from None
+    missing = calendar.missing_years(today, today + CALENDAR_AHEAD)
+    if missing:
+        covered = ", ".join(str(year) for year in sorted(calendar.years)) or "none"
+        fields = {"calendar": settings.calendar, "missing_years": missing, "covered_years": covered}
+        if settings.is_production:
+            log.error("calendar.not_covering_next_12_months", **fields, hint="give ITS_CALENDAR a calendar that does")
+            raise SystemExit(1)
+        log.warning("calendar.not_covering_next_12_months", **fields)
+    return calendar
 
 
 def setup_db(app: web.Application, settings: BaseServiceSettings, schema: str) -> None:

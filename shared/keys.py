@@ -9,6 +9,7 @@ from aiohttp import web
 
 from shared.auth import TokenVerifier
 from shared.bus import Bus
+from shared.calendar import ProductionCalendar
 from shared.clock import Clock
 from shared.db import Outage, Pool
 from shared.metrics import Metrics
@@ -18,6 +19,8 @@ from shared.outbox import Outbox
 Authenticate = Callable[[web.Request], Awaitable[Any]]
 
 CLOCK: web.AppKey[Clock] = web.AppKey("clock")
+# Set by setup_calendar: the production calendar (business days, business hours).
+CALENDAR = web.AppKey("calendar", ProductionCalendar)
 METRICS = web.AppKey("metrics", Metrics)
 READINESS = web.AppKey("readiness", list[Callable[[], Awaitable[None]]])
 POOL = web.AppKey("pool", Pool)

@@ -112,6 +112,17 @@ class BaseServiceSettings(BaseSettings):
     jwt_issuer: str = "its-identity"
     jwt_audience: str = "its-portal"
 
+    # The vendor's time zone: "today", business days and working hours are the vendor's (ITS-2, REG-3, UPD-4; the
+    # portal shows every time in it).
+    vendor_timezone: TimeZoneName = "Europe/Moscow"
+    # The production calendar (shared/calendar.py): a country code ("ru": generated from the holidays package,
+    # with its shipped overrides file on top) or the path of a calendar file.
+    calendar: str = "ru"
+
     @property
     def is_production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def vendor_zone(self) -> ZoneInfo:
+        return ZoneInfo(self.vendor_timezone)

@@ -4,21 +4,27 @@ see of them, maintenance services, and the support status for client programs.""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import timedelta
 from pathlib import Path
 
 import aiohttp
 from aiohttp import web
 
 from services.contracts import api, coverage_api, maintenance_api, partner_api, processing, webhook_api, webhooks
-from services.contracts.calendar import ProductionCalendar, load_calendar, reach
 from services.contracts.consumers import subscriptions
-from services.contracts.keys import CALENDAR, SETTINGS
+from services.contracts.keys import SETTINGS
 from services.contracts.settings import ContractsSettings
 from shared.app import create_app as create_service_app
-from shared.app import setup_auth, setup_bus, setup_consumers, setup_db, setup_jobs, setup_outbox, setup_revocations
+from shared.app import (
+    setup_auth,
+    setup_bus,
+    setup_calendar,
+    setup_consumers,
+    setup_db,
+    setup_jobs,
+    setup_outbox,
+    setup_revocations,
+)
 from shared.auth import KeySource
-from shared.clock import local_date
 from shared.db import Connection
 from shared.http import Api
 from shared.jobs import Job, JobHandler
@@ -44,15 +50,12 @@ __all__ = ["MIGRATIONS", "SCHEMA", "ContractsSettings", "create_app"]
 
 log = get_logger(__name__)
 
-# ITS-2: a production start needs the calendar to know at least this far ahead.
-CALENDAR_AHEAD = timedelta(days=366)
-
 
 def create_app(settings: ContractsSettings, keys: KeySource | None = None) -> web.Application:
     """`keys` verifies access tokens (tests pass their own); by default identity's JWKS."""
     app = create_service_app(settings, service=SERVICE, api=ROUTES)
     app[SETTINGS] = settings
-    app[CALENDAR] = production_calendar(app, settings)
+    setup_calendar(app, settings)  # ITS-2: business days; a production start refuses a calendar running out
     setup_db(app, settings, SCHEMA)
     setup_bus(app, settings, SERVICE)
     setup_outbox(app, settings, producer=SERVICE, schema=SCHEMA)
@@ -62,27 +65,6 @@ def create_app(settings: ContractsSettings, keys: KeySource | None = None) -> we
     setup_jobs(app, settings, job_handlers(app, settings), daily=[processing.IDEMPOTENCY_KEYS_PURGE])
     app.on_startup.append(schedule_catch_up)
     return app
-
-
-def production_calendar(app: web.Application, settings: ContractsSettings) -> ProductionCalendar:
-    """ITS-2: the calendar, generated for the years this process can reach. One that cannot be read stops the
-    start; so does, in production, one that does not cover the next 12 months (contracts would be processed on
-    holidays): one clear log line, then exit 1. Elsewhere that is a warning (the test clock may be anywhere)."""
-    today = local_date(app[CLOCK].now(), settings.vendor_zone)
-    try:
-        calendar = load_calendar(settings.calendar, reach(today))
-    except ValueError as exc:
-        log.error("calendar.unusable", calendar=settings.calendar, error=str(exc))
-        raise SystemExit(1) from None
-    missing = calendar.missing_years(today, today + CALENDAR_AHEAD)
-    if missing:
-        covered = ", ".join(str(year) for year in sorted(calendar.years)) or "none"
-        fields = {"calendar": settings.calendar, "missing_years": missing, "covered_years": covered}
-        if settings.is_production:
-            log.error("calendar.not_covering_next_12_months", **fields, hint="give ITS_CALENDAR a calendar that does")
-            raise SystemExit(1)
-        log.warning("calendar.not_covering_next_12_months", **fields)
-    return calendar
 
 
 def job_handlers(app: web.Application, settings: ContractsSettings) -> dict[str, JobHandler]:

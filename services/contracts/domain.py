@@ -1,6 +1,7 @@
 """Contracts' rules, pure: no I/O. Rules ITS-1..7 in docs/rules.md.
 
-The production calendar (ITS-2) is in calendar.py, organisation data checks (ITS-1, ITS-6) in
+The processing moment (ITS-2) is here, on the vendor's production calendar (shared/calendar.py); organisation
+data checks (ITS-1, ITS-6) are in
 organisation.py, maintenance services (CMS) in maintenance.py, the support status (MON-1) in
 support_status.py.
 """
@@ -12,13 +13,14 @@ import json
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from rules.coverage import Coverage, coverage, covered_until
 from rules.months import Month, Period
 from rules.refusal import Refusal
+from shared.calendar import ProductionCalendar
 
 # ---- contracts (ITS-1) --------------------------------------------------------------------
 
@@ -48,6 +50,22 @@ def period_problems(start: str, end: str, current: Month) -> list[Refusal]:
             Refusal("period_too_long", f"a contract covers at most {MAX_PERIOD_MONTHS} months", field="period")
         )
     return refusals
+
+
+# ---- the processing moment (ITS-2) ---------------------------------------------------------
+
+
+def effective_moment(calendar: ProductionCalendar, received_at: datetime, zone: ZoneInfo) -> datetime:
+    """Rule ITS-2: a contract received at `received_at` is processed at 00:00 in `zone` of the first business day
+    after the local date of receipt."""
+    if received_at.tzinfo is None or received_at.utcoffset() is None:
+        raise ValueError(f"received_at must be timezone-aware (got {received_at.isoformat()})")
+    # The day is the vendor's local day, not UTC's: Saturday 00:01 Moscow is still Friday in UTC.
+    local_day = received_at.astimezone(zone).date()
+    start = datetime.combine(calendar.next_business_day_after(local_day), time(0, 0), tzinfo=zone)
+    # Where a DST change skips midnight, "00:00" does not exist; the round trip gives the first real
+    # instant of that day (e.g. 01:00).
+    return start.astimezone(UTC).astimezone(zone)
 
 
 def start_of_day(day: date, zone: ZoneInfo) -> datetime:

@@ -11,10 +11,10 @@ from typing import Any
 from rules.months import Month
 from rules.refusal import Refusal, Refused
 from services.contracts import domain, events, idempotency_store, read_models, store
-from services.contracts.calendar import ProductionCalendar
 from services.contracts.organisation import kpp_problem, tin_problem
 from services.contracts.processing import schedule_processing
 from services.contracts.settings import ContractsSettings
+from shared.calendar import ProductionCalendar
 from shared.clock import local_date
 from shared.db import Connection, Pool
 from shared.logging import get_logger
@@ -117,7 +117,7 @@ def _new_contract(
     posted: domain.PostedContract,
 ) -> store.Contract:
     zone = settings.vendor_zone
-    effective_at = calendar.effective_moment(now, zone)  # rule ITS-2: the next business day
+    effective_at = domain.effective_moment(calendar, now, zone)  # rule ITS-2: the next business day
     if not calendar.covers(effective_at.date()):
         log.warning("calendar.not_covered", day=str(effective_at.date()), calendar=settings.calendar)
     return store.Contract(

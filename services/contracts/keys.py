@@ -1,5 +1,5 @@
-"""What contracts' handlers find on the application besides the kernel's: its settings and the production
-calendar (ITS-2)."""
+"""What contracts' handlers find on the application besides the kernel's (the production calendar is the
+kernel's, `shared.keys.CALENDAR`): its settings."""
 
 from __future__ import annotations
 
@@ -7,13 +7,11 @@ from datetime import date
 
 from aiohttp import web
 
-from services.contracts.calendar import ProductionCalendar
 from services.contracts.settings import ContractsSettings
 from shared.clock import local_date
 from shared.keys import CLOCK
 
 SETTINGS = web.AppKey("contracts_settings", ContractsSettings)
-CALENDAR = web.AppKey("calendar", ProductionCalendar)
 
 
 def today(app: web.Application) -> date:

@@ -16,12 +16,12 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from rules.refusal import Refused
 from services.contracts import contract_queries, domain, intake, organisation_data, problems, store
 from services.contracts.api_models import ContractNumber, ContractOut, RegistrationNumber, contract_out
-from services.contracts.keys import CALENDAR, SETTINGS
+from services.contracts.keys import SETTINGS
 from services.contracts.path_ids import id_in_path
 from services.contracts.problems import IdempotencyKeyMissing
 from shared.auth import Caller
 from shared.http import Api, Header, Link
-from shared.keys import CLOCK, OUTBOX, POOL
+from shared.keys import CALENDAR, CLOCK, OUTBOX, POOL
 from shared.pages import Cursor, decode_cursor, encode_cursor
 from shared.parsing import StrictModel
 from shared.problems import BadRequest

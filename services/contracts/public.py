@@ -10,13 +10,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from services.contracts.calendar import ProductionCalendar, load_calendar, reach
+from services.contracts.domain import effective_moment
 from services.contracts.settings import ContractsSettings
 
 if TYPE_CHECKING:
     from shared.db import Connection
 
-__all__ = ["ContractsSettings", "ProductionCalendar", "database", "load_calendar", "reach", "schedule_processing"]
+__all__ = ["ContractsSettings", "database", "effective_moment", "schedule_processing"]
 
 
 def database() -> tuple[Path, str]:

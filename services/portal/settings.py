@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
 from pydantic import Field
 
 from shared.forwarded import TrustedProxies
-from shared.settings import BaseServiceSettings, TimeZoneName
+from shared.settings import BaseServiceSettings
 
 
 @dataclass(frozen=True)
@@ -48,15 +47,9 @@ class PortalSettings(BaseServiceSettings):
     # /legal/privacy), which say what this system does with an account and its data.
     terms_url: str = "/legal/terms"
     privacy_url: str = "/legal/privacy"
-    # Times are shown in the vendor's time zone, the zone the services state their rules in (ITS-2, REG-3).
-    vendor_timezone: TimeZoneName = "Europe/Moscow"
 
     @property
     def support(self) -> Support:
         digits = "".join(c for c in self.support_phone if c.isdigit())
         international = self.support_phone.lstrip().startswith("+")  # "8 800 …" is dialled as written in Russia
         return Support(self.support_email, self.support_phone, f"+{digits}" if international else digits)
-
-    @property
-    def vendor_zone(self) -> ZoneInfo:
-        return ZoneInfo(self.vendor_timezone)

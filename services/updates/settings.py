@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
-from zoneinfo import ZoneInfo
 
 from pydantic import Field, SecretStr, model_validator
 
-from shared.settings import DEFAULT_PUBLIC_URL, BaseServiceSettings, PublicUrl, TimeZoneName
+from shared.settings import DEFAULT_PUBLIC_URL, BaseServiceSettings, PublicUrl
 
 DEV_LINK_SECRET = "dev-only-download-link-secret-change-me"  # noqa: S105 (refused in production)
 
@@ -17,8 +16,6 @@ class UpdatesSettings(BaseServiceSettings):
     port: int = 8104
     # Release drafts and articles carry long Markdown (change lists); kits stream past this limit.
     client_max_size: int = 1024 * 1024
-    # "The current month" (UPD-4, ITS-7) is the vendor's month in this zone.
-    vendor_timezone: TimeZoneName = "Europe/Moscow"
     # Kits are stored by content (sha256) under this directory ("filesystem"), or in an S3-compatible bucket.
     kit_storage: Literal["filesystem", "s3"] = "filesystem"
     kits_dir: Path = Path("var/kits")  # default: <var_dir>/kits
@@ -38,10 +35,6 @@ class UpdatesSettings(BaseServiceSettings):
     keep_covered_releases: bool = False
     # Kit uploads are streamed to storage; this caps one kit's size.
     max_kit_bytes: int = Field(default=8 * 1024**3, ge=1)
-
-    @property
-    def vendor_zone(self) -> ZoneInfo:
-        return ZoneInfo(self.vendor_timezone)
 
     @model_validator(mode="after")
     def _kits_under_var_dir(self) -> UpdatesSettings:

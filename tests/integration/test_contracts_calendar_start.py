@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from services.contracts.app import ContractsSettings, create_app
-from services.contracts.keys import CALENDAR
+from shared.keys import CALENDAR
 from tests.infra import ROOT
 
 START_TIMEOUT = 60.0

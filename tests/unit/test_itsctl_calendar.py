@@ -12,7 +12,7 @@ from typer.testing import CliRunner, Result
 
 from itsctl.calendar import parse_moment, year_of
 from itsctl.cli import app
-from services.contracts.calendar import load_calendar
+from shared.calendar import load_calendar
 from shared.clock import TestClock
 
 MOSCOW = ZoneInfo("Europe/Moscow")

@@ -1,10 +1,10 @@
-"""Print a production calendar file (rule ITS-2) from the `holidays` package, to pin or review a calendar.
+"""Print a production calendar file from the `holidays` package, to pin or review a calendar.
 
-    python -m services.contracts.calendars.generate RU 2026 2027 > /etc/its/ru-2026.json
+    python -m shared.calendars.generate RU 2026 2027 > /etc/its/ru-2026.json
 
-contracts does not need this: with `ITS_CALENDAR=ru` it generates the years it can reach when it starts. A
-file is for a calendar the package lacks or one to pin (`ITS_CALENDAR=/path/ru-2026.json`); decree changes go
-into the sibling `<stem>.overrides.json`.
+The services do not need this: with `ITS_CALENDAR=ru` they generate the years they can reach when they start
+(and any later year when first asked about). A file is for a calendar the package lacks or one to pin
+(`ITS_CALENDAR=/path/ru-2026.json`); decree changes go into the sibling `<stem>.overrides.json`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import argparse
 import json
 import sys
 
-from services.contracts.calendar import calendar_data
+from shared.calendar import calendar_data
 
 
 def main(argv: list[str] | None = None) -> int:
