@@ -6,6 +6,7 @@ the password to open the cabinet, and works there with the cabinet's own partner
 
 from __future__ import annotations
 
+import html
 import re
 import time
 import uuid
@@ -362,6 +363,31 @@ async def test_a_partner_posts_a_contract_once_and_sees_it_in_processing(
     assert page.status == 422 and page.error_of("tin") == "Неверная контрольная цифра ИНН: проверьте номер на опечатки."
     page = await browser.get(f"/partner/{partner['id']}")
     assert f"В обработке до {processing_on:%d.%m.%Y}" in page.text
+
+
+async def test_home_lists_the_open_cabinets_contracts_in_processing_and_otherwise_links_the_cabinet(
+    browser: Browser, identity: RunningApp, contracts: RunningApp, world: World, migrated: TestStack
+) -> None:
+    partner, someone = await new_partner(identity, migrated)
+    numbers = await catalogue_numbers(world, contracts)
+    await browser.log_in(someone.account["login"], someone.account["password"])
+    home = await browser.get("/")
+    assert "Contracts in processing" not in home.text  # no cabinet opened: home does not ask for the password
+    assert '<a href="/partner">Open the partner cabinet</a>' in home.text
+
+    await open_cabinet(browser, someone, partner["id"])
+    home = await browser.get("/")
+    assert "No contract is waiting to be processed." in home.text and "No contract ends within 60 days." in home.text
+    page = await browser.get(f"/partner/{partner['id']}/contracts/new")
+    form = contract_form(migrated, numbers, idempotency_key(page))
+    assert (await browser.post(f"/partner/{partner['id']}/contracts/new", form)).status == 303
+    home = await browser.get("/")
+    processing = home.text.split("Contracts in processing", 1)[1].split("Contracts ending within 60 days", 1)[0]
+    assert f"Contract {form['number']}" in html.unescape(processing) and "processed on" in processing
+
+    await browser.post(f"/partner/{partner['id']}/logout", {})
+    home = await browser.get("/")
+    assert "Contracts in processing" not in home.text and "Open the partner cabinet" in home.text
 
 
 async def test_a_partner_corrects_the_organisation_data(

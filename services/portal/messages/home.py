@@ -1,4 +1,4 @@
-# ruff: noqa: RUF001
+# ruff: noqa: E501, RUF001
 """The words of the home page's dashboard (keys "home.")."""
 
 EN: dict[str, str] = {
@@ -22,6 +22,7 @@ EN: dict[str, str] = {
     "home.invitations.item": "{name} ({email}), valid until {until}",
     "home.invitations.manage": "Users and invitations",
     "home.unavailable": "Some of this page cannot be shown just now: {parts}. Try again in a minute.",
+    "home.part.partner": "the partner's contracts",
     "home.part.products": "your products",
     "home.part.support": "the support of your configurations",
     "home.part.contracts": "your contracts",
@@ -39,7 +40,16 @@ EN: dict[str, str] = {
     "home.operator.all_releases": "All releases",
     "home.operator.all_deliveries": "The delivery log",
     "home.partner.title": "Partner cabinet",
-    "home.partner.text": "Your partner's contracts, its API clients and staff.",
+    "home.partner.text": "Your partner's contracts, its API clients and staff. Opening the cabinet asks for your password again; then this page also lists the contracts in processing and those ending soon.",
+    "home.partner.open": "Open the partner cabinet",
+    "home.partner.processing": "Contracts in processing",
+    "home.partner.none_processing": "No contract is waiting to be processed.",
+    "home.partner.processed_on": "processed on {day}",
+    "home.partner.ending": "Contracts ending within 60 days",
+    "home.partner.none_ending": "No contract ends within 60 days.",
+    "home.partner.ends": "ends in {month}",
+    "home.partner.contract": "Contract {number}, {organisation}",
+    "home.partner.all": "All the partner's contracts",
 }
 
 RU: dict[str, str] = {
@@ -63,6 +73,7 @@ RU: dict[str, str] = {
     "home.invitations.item": "{name} ({email}), действует до {until}",
     "home.invitations.manage": "Пользователи и приглашения",
     "home.unavailable": "Часть страницы сейчас не может быть показана: {parts}. Попробуйте через минуту.",
+    "home.part.partner": "договоры партнёра",
     "home.part.products": "ваши продукты",
     "home.part.support": "поддержка ваших конфигураций",
     "home.part.contracts": "ваши договоры",
@@ -80,5 +91,14 @@ RU: dict[str, str] = {
     "home.operator.all_releases": "Все релизы",
     "home.operator.all_deliveries": "Журнал доставки",
     "home.partner.title": "Кабинет партнёра",
-    "home.partner.text": "Договоры вашего партнёра, его API-клиенты и сотрудники.",
+    "home.partner.text": "Договоры вашего партнёра, его API-клиенты и сотрудники. При входе в кабинет пароль спрашивается ещё раз; после этого здесь видны и договоры в обработке, и договоры, которые скоро заканчиваются.",
+    "home.partner.open": "Открыть кабинет партнёра",
+    "home.partner.processing": "Договоры в обработке",
+    "home.partner.none_processing": "Договоров, ожидающих обработки, нет.",
+    "home.partner.processed_on": "обработка {day}",
+    "home.partner.ending": "Договоры, которые заканчиваются в ближайшие 60 дней",
+    "home.partner.none_ending": "В ближайшие 60 дней договоры не заканчиваются.",
+    "home.partner.ends": "заканчивается: {month}",
+    "home.partner.contract": "Договор {number}, {organisation}",
+    "home.partner.all": "Все договоры партнёра",
 }

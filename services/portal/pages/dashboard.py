@@ -1,6 +1,6 @@
 """What the home page tells each person: a customer's products, support, new releases since the last visit and what
-ends soon; an operator's drafts,
-publications and failed deliveries. Each part is asked of its service on its own: a service that is down leaves
+ends soon; partner staff's contracts in processing and ending soon; an operator's drafts, publications and failed
+deliveries. Each part is asked of its service on its own: a service that is down leaves
 its part out (said on the page), never the whole page."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from services.portal.clients.registration import Registration
 from services.portal.clients.transport import ServiceDown, ServiceError
 from services.portal.clients.updates import ConfigurationEntitlement, Release, ReleaseList, ReleaseSummary
 from services.portal.keys import CONTRACTS, IDENTITY, MEMBERS, NOTIFICATIONS, REGISTRATION, SETTINGS, UPDATES
-from services.portal.pages.base import as_user, session_of
+from services.portal.pages.base import PartnerLoginRequired, as_partner, as_user, session_of
 from shared.clock import local_date
 from shared.keys import CLOCK, POOL
 
@@ -50,6 +50,18 @@ class NewRelease:
     configuration: str
     configuration_name: str
     release: ReleaseSummary
+
+
+@dataclass
+class PartnerHome:
+    """The cabinet last opened. Its token comes only from asking the password again (a step-up, 15 minutes):
+    without a live one, home links the cabinet instead of listing (`open` False)."""
+
+    partner_id: str | None = None
+    open: bool = False
+    processing: list[Contract] = field(default_factory=list)  # waiting for the next business day (ITS-2)
+    ending: list[Contract] = field(default_factory=list)  # within ENDING_WITHIN_DAYS, soonest first
+    unavailable: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -110,6 +122,32 @@ async def _new_releases(
             found.extend(NewRelease(code, name, r) for r in listed.items if not r.prerelease)
     home.unavailable.extend(missing[:1])
     return sorted(found, key=lambda n: n.release.published_at or "", reverse=True)
+
+
+async def partner_home(request: web.Request) -> PartnerHome:
+    session = session_of(request)
+    home = PartnerHome(partner_id=session.partner_id if session is not None else None)
+    if home.partner_id is None:
+        return home
+    contracts = request.app[CONTRACTS]
+    queries = {
+        "processing": {"state": "processing", "limit": str(LATEST)},
+        "ending": {"ending_within_days": str(ENDING_WITHIN_DAYS), "sort": "ending", "limit": str(LATEST)},
+    }
+    try:
+        for part, query in queries.items():
+
+            async def listed(token: str, query: dict[str, str] = query) -> list[Contract]:
+                return (await contracts.partner_contracts(token, query)).items
+
+            found = await as_partner(request, home.partner_id, listed)
+            setattr(home, part, found)
+    except PartnerLoginRequired:  # no live cabinet token: home does not ask for the password
+        return PartnerHome(partner_id=home.partner_id)
+    except (ServiceError, ServiceDown):
+        home.unavailable.append("partner")
+    home.open = True
+    return home
 
 
 async def operator_home(request: web.Request) -> OperatorHome:

@@ -18,16 +18,26 @@ LANGUAGE_COOKIE_SECONDS = 365 * 24 * 3600
 @routes.get("/")
 async def home(request: web.Request) -> web.Response:
     """Greets by name and tells what matters now: a customer's products, support and contracts ending soon, an
-    owner's pending invitations; an operator's drafts, publications and failed deliveries."""
+    owner's pending invitations; partner staff's contracts in processing and ending soon; an operator's drafts,
+    publications and failed deliveries."""
     session = session_of(request)
     if session is None or not session.logged_in:
         return render(request, "home.html")
     customer = await dashboard.customer_home(request)
+    partner = await dashboard.partner_home(request) if session.partner_staff else None
     operator = await dashboard.operator_home(request) if session.operator else None
     name = await dashboard.full_name(request)
-    missing = customer.unavailable + (operator.unavailable if operator is not None else [])
+    missing = customer.unavailable + [
+        part for home in (partner, operator) if home is not None for part in home.unavailable
+    ]
     unavailable = ", ".join(t(request, f"home.part.{part}") for part in missing)
-    context = {"name": name or session.login, "customer": customer, "operator": operator, "unavailable": unavailable}
+    context = {
+        "name": name or session.login,
+        "customer": customer,
+        "partner": partner,
+        "operator": operator,
+        "unavailable": unavailable,
+    }
     return render(request, "home.html", context)
 
 
