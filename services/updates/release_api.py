@@ -27,7 +27,7 @@ routes = Api("ITS Portal updates: releases for operators")
 
 
 @routes.get(
-    "/v1/releases/{release_id}",
+    "/v1/releases/{release_id:uuid}",
     summary="One release in whatever state, with its kits (operators)",
     scope=OPERATOR,
     params=ReleasePath,

@@ -62,6 +62,7 @@ include-operation-id = [
     "withdraw", "publish",
     # a cursor is opaque: only one the list handed out is valid
     "partner_contracts", "list_releases", "list_deliveries", "list_configurations", "list_products",
+    "list_users", "list_invitations", "list_partners", "list_staff", "partner_directory_list",
 ]
 checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "422", "429", "5xx"]
 
