@@ -114,11 +114,18 @@ async def test_the_releases_list_filters_sorts_and_pages(
     # Row actions are links to a confirmation page, not buttons that act.
     assert "<button" not in page.text.split('<table class="stacked"')[1]
     assert 'data-label="State"' in page.text
-    following = re.search(r'<a href="(/operator/releases\?[^"]*cursor=[^"]+)">Next page</a>', page.text)
+    # The one list form of every list page: the version search with its hint, the filters, the page links.
+    assert 'class="list-form" role="search"' in page.text and 'aria-describedby="h-q"' in page.text
+    assert "A version or its first numbers, e.g. 3.0.41." in page.text and 'inputmode="decimal"' in page.text
+    following = re.search(r'<a href="(/operator/releases\?[^"]*cursor=[^"]+)" rel="next">Next page</a>', page.text)
     assert following is not None
     nxt = await browser.get(following.group(1).replace("&amp;", "&"))
     assert nxt.status == 200 and len(rows(nxt.text)) == 5 and "Next page" not in nxt.text
     assert set(rows(nxt.text)).isdisjoint(shown)
+    assert f'<a href="/operator/releases?configuration={configuration}">First page</a>' in nxt.text
+    # A cursor from an old or edited link starts the list again from its first page.
+    stale = await browser.get(f"/operator/releases?configuration={configuration}&cursor=zz")
+    assert stale.status == 200 and rows(stale.text) == shown
 
     newest = await browser.get(f"/operator/releases?configuration={configuration}&sort=newest")
     dates = [days[label.split()[-1]] for label in rows(newest.text)]
@@ -130,6 +137,7 @@ async def test_the_releases_list_filters_sorts_and_pages(
     assert rows(none.text) == [] and "No releases." in none.text
     bad = await browser.get(f"/operator/releases?configuration={configuration}&q=2.x")
     assert bad.status == 422 and bad.error_of("q") == "Numbers separated by dots, e.g. 3.0 or 3.0.41.20."
+    assert 'aria-describedby="h-q e-q"' in bad.text
     assert 'value="2.x"' in bad.text
     hostile = await browser.get("/operator/releases?configuration=%3Cscript%3E&kind=nope&sort=x&cursor=zz")
     assert hostile.status == 422 and "<script>" not in hostile.text
@@ -167,6 +175,8 @@ async def test_publishing_and_withdrawing_need_their_confirmation(
     assert published.status == 303
     [release] = await release_at_updates(updates, operator, configuration)
     assert release["state"] == "published"
+    told = await browser.get(published.location)  # the list says it
+    assert told.status == 200 and '<p class="notice" role="status">The release is published.</p>' in told.text
 
     confirm = await browser.get(f"/operator/releases/{release_id}/withdraw")
     assert confirm.status == 200 and "Downloads of its kits stop at once" in confirm.text and labelled(confirm)
@@ -176,6 +186,8 @@ async def test_publishing_and_withdrawing_need_their_confirmation(
     assert release["state"] == "published"
     withdrawn = await browser.post(f"/operator/releases/{release_id}/withdraw", {"reason": "Broken", "confirm": "yes"})
     assert withdrawn.status == 303
+    told = await browser.get(withdrawn.location)
+    assert '<p class="notice" role="status">The release is withdrawn.</p>' in told.text
     [release] = await release_at_updates(updates, operator, configuration)
     assert release["state"] == "withdrawn"
     again = await browser.get(f"/operator/releases/{release_id}/withdraw")

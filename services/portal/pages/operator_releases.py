@@ -1,102 +1,94 @@
 """The operator cabinet's releases (updates): the list, filtered (kind, configuration, state, version) and sorted,
-a page at a time; publishing and withdrawing, each after a page that says what will happen and asks to confirm.
-The draft forms and kit uploads are in operator_drafts.py."""
+a page at a time (pages/listing.py's one form, as every list); publishing and withdrawing, each after a page that
+says what will happen and asks to confirm. The draft forms and kit uploads are in operator_drafts.py."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from urllib.parse import urlencode
 
 from aiohttp import web
 
 from services.portal.clients.answers import Listed
+from services.portal.clients.catalogue import Configuration
 from services.portal.clients.transport import ServiceError
 from services.portal.clients.updates import Release
 from services.portal.keys import UPDATES
 from services.portal.pages.base import as_user, form_values, path_uuid, redirect, t
+from services.portal.pages.listing import Choice, ListForm
 from services.portal.pages.operator_cabinet import cabinet_page, not_for_you, refused
 from services.portal.pages.operator_drafts import catalogue_configurations, kit_problem
 from services.portal.problems import Slug
 
+PATH = "/operator/releases"
 RELEASES_SHOWN = 25  # a page; the next one follows updates' cursor
-KINDS = ("configuration", "platform")
-STATES = ("draft", "published", "withdrawn")
-SORTS = ("configuration", "newest")
 VERSION_SEARCH = re.compile(r"[0-9]{1,9}(\.[0-9]{1,9}){0,5}")  # updates' version_prefix: a version's first numbers
 CONFIRMED = "yes"  # the confirmation pages' `confirm` field: a POST without it changes nothing
 
 routes = web.RouteTableDef()
 
-
-def _filters(request: web.Request) -> dict[str, str]:
-    """The list's filters and order from the link, each kept only if it is one of its choices."""
-    query = request.query
-    chosen = {
-        "kind": query.get("kind", "") if query.get("kind") in KINDS else "",
-        "configuration": query.get("configuration", "").strip()[:64],
-        "state": query.get("state", "") if query.get("state") in STATES else "",
-        "q": query.get("q", "").strip()[:60],
-        "sort": query.get("sort", "") if query.get("sort") in SORTS else "configuration",
-    }
-    return chosen
+# The list's form (updates' GET /v1/releases checks every value too); the search box is the version's first
+# numbers, and the configurations are the catalogue's, added when the page is built.
+KIND = Choice("kind", "operator.releases.kind", ("", "configuration", "platform"))
+STATE = Choice("state", "operator.state", ("", "draft", "published", "withdrawn"))
+SORT = Choice("sort", "operator.releases.sort", ("configuration", "newest"))
+DONE = ("draft", "uploaded", "published", "withdrawn")  # the `done` notices after a draft, an upload, an action
 
 
-async def _releases(request: web.Request, filters: dict[str, str]) -> Listed[Release]:
-    """A page of the releases (from the link's `cursor`), and the cursor of the next page (None: the last)."""
-    query = {"limit": str(RELEASES_SHOWN), "sort": filters["sort"]}
-    for name in ("kind", "configuration", "state"):
-        if filters[name]:
-            query[name] = filters[name]
-    if filters["q"]:
-        query["version_prefix"] = filters["q"]
-    if cursor := request.query.get("cursor"):
-        query["cursor"] = cursor
+def _choices(configurations: list[Configuration]) -> tuple[Choice, ...]:
+    """The form's selects: the filter by configuration only when the catalogue has said which there are."""
+    names = {c.code: c.name for c in configurations}
+    by_configuration = Choice("configuration", "operator.releases.configuration", ("", *names), authored=names)
+    return (KIND, by_configuration, STATE, SORT) if names else (KIND, STATE, SORT)
+
+
+def _refused_in_link(request: web.Request, form: ListForm) -> dict[str, str]:
+    """What the page refuses before asking updates, by field: a search that is not a version's first numbers, a
+    configuration that is none of the catalogue's (ListForm read it as "every configuration")."""
+    errors: dict[str, str] = {}
+    if form.values["q"] and not VERSION_SEARCH.fullmatch(form.values["q"]):
+        errors["q"] = t(request, "operator.releases.search_invalid")
+    configuration = request.query.get("configuration", "")
+    if configuration != form.values.get("configuration", configuration):
+        errors["configuration"] = t(request, "operator.releases.configuration_invalid")
+    return errors
+
+
+async def _releases(request: web.Request, form: ListForm) -> tuple[Listed[Release], ListForm]:
+    """A page of the releases as the form asks, and the form it was read with: a cursor from an old or edited link
+    (or another order) starts the list again from its first page."""
+    query = form.query() | {"limit": str(RELEASES_SHOWN)}
+    if "q" in query:
+        query["version_prefix"] = query.pop("q")
     updates = request.app[UPDATES]
     try:
-        return await as_user(request, lambda token: updates.releases(token, query))
+        return await as_user(request, lambda token: updates.releases(token, query)), form
     except ServiceError as exc:
-        if exc.status != 422 or "cursor" not in query:
-            raise
-        del query["cursor"]  # a cursor from an old or edited link (or another order): start from the first page
-        return await as_user(request, lambda token: updates.releases(token, query))
+        if exc.status == 422 and form.cursor:
+            return await _releases(request, replace(form, cursor=""))
+        raise
 
 
-def _query(filters: dict[str, str], **more: str) -> str:
-    """The list's link with these filters (the empty ones left out) and `more`."""
-    return urlencode({k: v for k, v in {**filters, **more}.items() if v})
-
-
-@routes.get("/operator/releases")
+@routes.get(PATH)
 async def releases(request: web.Request) -> web.Response:
-    filters = _filters(request)
-    errors: dict[str, str] = {}
-    if filters["q"] and not VERSION_SEARCH.fullmatch(filters["q"]):
-        errors["q"] = t(request, "operator.releases.search_invalid")
-    items: list[Release] = []
-    next_cursor = None
+    form = ListForm.read(request, PATH, _choices(await catalogue_configurations(request)))
+    errors = _refused_in_link(request, form)
+    page = Listed[Release](items=[])
     if not errors:
         try:
-            page = await _releases(request, filters)
+            page, form = await _releases(request, form)
         except ServiceError as exc:
-            if exc.status != 422:
+            if (refused := form.refused(request, exc)) is None:
                 return not_for_you(request, exc)
-            errors["configuration"] = t(request, "operator.releases.configuration_invalid")
-        else:
-            items, next_cursor = page.items, page.next_cursor
+            errors = refused
     done = request.query.get("done", "")
     context = {
+        **form.context(request, page.next_cursor),
         "here_nav": "releases",
-        "items": items,
-        "configurations": await catalogue_configurations(request),
-        "filters": filters,
-        "kinds": KINDS,
-        "states": STATES,
-        "sorts": SORTS,
-        "first_page": "/operator/releases?" + _query(filters),
-        "next_page": "/operator/releases?" + _query(filters, cursor=next_cursor) if next_cursor else "",
-        "first": not request.query.get("cursor"),
+        "items": page.items,
         "done_release": request.query.get("release", ""),
-        "message": t(request, f"operator.releases.done.{done}") if done in ("draft", "uploaded", *STATES[1:]) else "",
+        "message": t(request, f"operator.releases.done.{done}") if done in DONE else "",
         "errors": errors,
     }
     return cabinet_page(request, "operator_releases.html", context, status=422 if errors else 200)
@@ -161,9 +153,7 @@ async def publish(request: web.Request) -> web.Response:
         else:
             message = kit_problem(request, exc)
         return await _confirm_page(request, release_id, "publish", error=message, status=exc.status)
-    return redirect(
-        "/operator/releases?" + urlencode({"done": "published", "release": release_id}) + f"#release-{release_id}"
-    )
+    return redirect(f"{PATH}?" + urlencode({"done": "published", "release": release_id}) + f"#release-{release_id}")
 
 
 @routes.post("/operator/releases/{release_id}/withdraw")
@@ -184,6 +174,4 @@ async def withdraw(request: web.Request) -> web.Response:
             return refused(request)
         message = kit_problem(request, exc)
         return await _confirm_page(request, release_id, "withdraw", error=message, reason=reason, status=exc.status)
-    return redirect(
-        "/operator/releases?" + urlencode({"done": "withdrawn", "release": release_id}) + f"#release-{release_id}"
-    )
+    return redirect(f"{PATH}?" + urlencode({"done": "withdrawn", "release": release_id}) + f"#release-{release_id}")
