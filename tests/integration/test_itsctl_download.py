@@ -368,7 +368,7 @@ class Delivery:
 async def delivery(stack: TestStack, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Delivery]:
     """The updates service as a process (its link handler and /dl-verify), a kit put into its storage."""
     from services.updates.app import MIGRATIONS, SCHEMA
-    from services.updates.storage_fs import FileSystemStorage
+    from shared.storage.fs import FileSystemStorage
     from shared.migrate import migrate
     from tests.infra import ServiceProcess
 
