@@ -33,15 +33,15 @@ from pydantic import SecretStr
 
 from services.updates import delivery
 from services.updates.keys import SETTINGS, STORAGE
-from shared.storage.check import ContentMismatch
 from services.updates.links import EXPIRED, MALFORMED, TAMPERED, sign_link
 from services.updates.ranges import MAX_RANGES
 from services.updates.settings import UpdatesSettings
-from shared.storage import ContentStorage
-from shared.storage.fs import FileSystemStorage
-from shared.storage.s3 import S3Credentials, S3Storage, sign_v4
 from shared.app import create_app
 from shared.clock import RELOAD_SECONDS, TestClock
+from shared.storage import ContentStorage
+from shared.storage.check import ContentMismatch
+from shared.storage.fs import FileSystemStorage
+from shared.storage.s3 import S3Credentials, S3Storage, sign_v4
 from tests.infra import RunningApp, free_port
 
 LINK_SECRET = "delivery-test-secret-0123456789abcdef"
