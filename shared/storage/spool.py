@@ -49,9 +49,9 @@ async def store_stream(
                     raise TooLarge(max_bytes)
                 batch += chunk
                 if len(batch) >= WRITE_BATCH:
-                    await asyncio.to_thread(_write_and_hash, file, hasher, bytes(batch))
+                    await asyncio.to_thread(_write_and_hash, file, hasher, batch)
                     batch = bytearray()
-            await asyncio.to_thread(_write_and_hash, file, hasher, bytes(batch))
+            await asyncio.to_thread(_write_and_hash, file, hasher, batch)
             await asyncio.to_thread(file.flush)
             stored = Stored(hasher.hexdigest(), size)
             if not await storage.has(stored.sha256):
@@ -68,7 +68,7 @@ def _open_spool(tmp_dir: Path) -> tuple[IO[bytes], Path]:
     return os.fdopen(fd, "w+b"), Path(name)
 
 
-def _write_and_hash(file: IO[bytes], hasher: hashlib._Hash, data: bytes) -> None:
+def _write_and_hash(file: IO[bytes], hasher: hashlib._Hash, data: bytearray) -> None:
     hasher.update(data)
     file.write(data)
 
