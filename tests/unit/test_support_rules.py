@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from rules.months import Month, Period
+from rules.refusal import Refusal
 from services.support import asking, conversation
 from services.support.business_hours import add_business_hours, business_time_between
 from services.support.calendar import load_calendar
@@ -21,8 +22,8 @@ CALENDAR = load_calendar("ru", range(2025, 2029))
 OPENS, CLOSES = time(9), time(18)
 
 
-def msk(*args: int) -> datetime:
-    return datetime(*args, tzinfo=MOSCOW)  # type: ignore[misc]
+def msk(year: int, month: int, day: int, hour: int, minute: int) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=MOSCOW)
 
 
 @pytest.mark.parametrize(
@@ -49,7 +50,7 @@ def test_sup1_a_calendar_without_business_days_is_refused() -> None:
             return False
 
     with pytest.raises(ValueError, match="no business day"):
-        add_business_hours(msk(2026, 1, 1), 1, MOSCOW, OPENS, CLOSES, Never())
+        add_business_hours(msk(2026, 1, 1, 0, 0), 1, MOSCOW, OPENS, CLOSES, Never())
 
 
 ASKER, OWNER, READER, STAFF = (
@@ -111,7 +112,7 @@ def test_sup1_routing_to_the_accompanying_partner() -> None:
     assert asking.route([Accompanying(one, "A", period)], None) == asking.Route("partner", one, "A")
     both = [Accompanying(one, "A", period), Accompanying(two, "B", period)]
     choice = asking.route(both, None)
-    assert isinstance(choice, asking.Refusal) and choice.reason == "partner-choice-needed"
+    assert isinstance(choice, Refusal) and choice.reason == "partner-choice-needed"
     assert asking.route(both, two) == asking.Route("partner", two, "B")
     wrong = asking.route(both, uuid.uuid4())
-    assert isinstance(wrong, asking.Refusal) and wrong.field == "partner_id"
+    assert isinstance(wrong, Refusal) and wrong.field == "partner_id"
