@@ -267,7 +267,12 @@ def _month(value: str) -> str:
 
 
 class FiguresQuery(StrictModel):
-    month: Annotated[str, StringConstraints(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$"), AfterValidator(_month)]
+    month: Annotated[
+        str,
+        StringConstraints(pattern=r"^(19[0-9]{2}|2[0-9]{3})-(0[1-9]|1[0-2])$"),
+        AfterValidator(_month),
+        Field(description="YYYY-MM, 1900-01 to 2999-12"),
+    ]
 
 
 class FigureOut(BaseModel):

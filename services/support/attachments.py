@@ -61,6 +61,8 @@ async def _checked(chunks: AsyncIterable[bytes], content_type: str) -> AsyncIter
             checked = True
             yield head
     if not checked:
+        if not head:  # refused before the storage sees it
+            raise Refused(Refusal("attachment-empty", "the file is empty", "invalid", "(body)"))
         _check_head(content_type, head)
         yield head
 

@@ -37,7 +37,7 @@ CALLERS = ("customer", "partner", "operator")
 )
 async def put_attachment(request: web.Request, caller: Caller, params: AttachmentPath) -> AttachmentOut:
     settings = request.app[SETTINGS]
-    if request.content_type not in TYPES:
+    if "Content-Type" not in request.headers or request.content_type not in TYPES:
         raise UnsupportedMediaType(f"attach {', '.join(TYPES)}", received=request.content_type)
     length = request.content_length
     if length is not None and length > settings.max_attachment_bytes:
@@ -67,7 +67,7 @@ async def put_attachment(request: web.Request, caller: Caller, params: Attachmen
     responses={
         200: {
             "description": "The file, as a download",
-            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+            "content": {media: {"schema": {"type": "string", "format": "binary"}} for media in TYPES},
         }
     },
     tags=("attachments",),

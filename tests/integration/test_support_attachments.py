@@ -90,6 +90,8 @@ async def test_sup1_bad_attachments_are_refused_and_nothing_is_stored(world: Wor
     assert status == 413, problem
     status, problem = await put(world, headers, path + "/attachments/fake.png", b"MZ\x90\x00 not a png", "image/png")
     assert status == 422 and problem["errors"][0]["field"] == "Content-Type", problem
+    status, problem = await put(world, headers, path + "/attachments/empty.txt", b"", "text/plain")
+    assert status == 422 and problem["type"] == PROBLEM + "validation", problem
     status, problem = await put(world, headers, path + "/attachments/page.html", b"<script>", "text/html")
     assert status == 415, problem
     status, problem = await put(world, headers, path + "/attachments/.hidden", b"x", "text/plain")

@@ -408,3 +408,27 @@ async def test_sup1_consumers_survive_malformed_and_duplicate_messages(world: Wo
     assert rows == 1
     status, asked = await world.ask(world.owner(customer), number)
     assert status == 201 and asked["routed_to"]["id"] == str(partner.id)
+
+
+async def test_sup1_an_excluded_user_loses_the_questions_at_once(world: World) -> None:
+    """SUB-6: identity's `member.excluded` reaches support on the event log; the user's token is refused from then."""
+    from shared.events.identity import MemberExcluded
+
+    customer, user = world.customer(), uuid.uuid4()
+    headers = world.member(customer, user)
+    _, asked = await world.ask(headers, None, kind="feedback")
+    status, _ = await world.call("GET", f"/v1/questions/{asked['id']}", headers)
+    assert status == 200
+    await world.publish(
+        MemberExcluded(subscriber_id=customer.subscriber_id, account_id=user, excluded_at=world.clock.now()), "identity"
+    )
+
+    async def refused() -> bool:
+        status, _ = await world.call("GET", f"/v1/questions/{asked['id']}", headers)
+        return status == 403
+
+    await wait_for(refused, what="the exclusion to reach support")
+    status, problem = await world.call("GET", "/v1/questions", headers)
+    assert status == 403 and problem["type"] == PROBLEM + "membership-ended"
+    status, _ = await world.call("GET", f"/v1/questions/{asked['id']}", world.owner(customer))
+    assert status == 200  # the owner keeps the subscriber's questions
