@@ -40,6 +40,7 @@ SHIPPED_UPSTREAMS = {
     "contracts": "127.0.0.1:8103",
     "updates": "127.0.0.1:8104",
     "notifications": "127.0.0.1:8105",
+    "support": "127.0.0.1:8106",
 }
 
 

@@ -35,7 +35,7 @@ from urllib.parse import urlsplit, urlunsplit
 from devtools import gateway
 
 ROOT = Path(__file__).resolve().parent.parent
-SERVICES = ["identity", "portal", "registration", "contracts", "updates", "notifications"]  # in start order
+SERVICES = ["identity", "portal", "registration", "contracts", "updates", "support", "notifications"]  # in start order
 SERVICE_PORTS = {
     "portal": 8080,
     "identity": 8101,
@@ -43,6 +43,7 @@ SERVICE_PORTS = {
     "contracts": 8103,
     "updates": 8104,
     "notifications": 8105,
+    "support": 8106,
 }
 # identity believes the X-Forwarded-For of the gateway and the portal, the portal the gateway's (all on this
 # machine): logins are throttled per client address (shared.forwarded), and the portal's session cookie is

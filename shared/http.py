@@ -69,7 +69,7 @@ class Operation:
     params: type[PathParams] | None = None
     headers: tuple[Header, ...] = ()
     upsert: bool = False
-    raw_body: str | dict[str, type[pydantic.BaseModel]] | None = None
+    raw_body: str | tuple[str, ...] | dict[str, type[pydantic.BaseModel]] | None = None
     html: tuple[int, ...] = ()
     error_model: type[pydantic.BaseModel] | None = None
     links: dict[str, Link] = field(default_factory=dict)
@@ -108,7 +108,7 @@ class Api:
         params: type[PathParams] | None = None,
         headers: tuple[Header, ...] = (),
         upsert: bool = False,
-        raw_body: str | dict[str, type[pydantic.BaseModel]] | None = None,
+        raw_body: str | tuple[str, ...] | dict[str, type[pydantic.BaseModel]] | None = None,
         html: tuple[int, ...] = (),
         error_model: type[pydantic.BaseModel] | None = None,
         links: dict[str, Link] | None = None,
@@ -124,7 +124,8 @@ class Api:
         `errors` are the statuses the operation itself answers (the kernel's own are documented from what it
         knows: body, query, path parameters, authentication); as problem+json, or as `error_model` in JSON.
         `html` are statuses answered as an HTML page for a browser. `raw_body` is a body the handler reads itself:
-        its media type (a stream of bytes), or each media type it takes with the model of its fields.
+        its media type (a stream of bytes), a tuple of such media types, or each media type it takes with the model of
+        its fields.
         `upsert=True`: a PUT whose handler returns `Upserted` (201 created, 200 replaced).
         `responses` are other answers of the handler's own: a model (its JSON, e.g. a 202 besides the 201), or an
         OpenAPI response object for what no model describes (redirects, file streams).

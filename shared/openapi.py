@@ -167,10 +167,11 @@ def build_openapi(api: Api) -> dict[str, Any]:
         if op.body is not None:
             media = "application/x-www-form-urlencoded" if op.form else "application/json"
             operation["requestBody"] = {"required": True, "content": {media: {"schema": ref(op.body)}}}
-        elif isinstance(op.raw_body, str):
+        elif isinstance(op.raw_body, str | tuple):
+            streams = (op.raw_body,) if isinstance(op.raw_body, str) else op.raw_body
             operation["requestBody"] = {
                 "required": True,
-                "content": {op.raw_body: {"schema": {"type": "string", "format": "binary"}}},
+                "content": {media: {"schema": {"type": "string", "format": "binary"}} for media in streams},
             }
         elif op.raw_body is not None:
             content = {media: {"schema": ref(model)} for media, model in op.raw_body.items()}

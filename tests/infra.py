@@ -92,6 +92,8 @@ async def migrate_all(database_url: str) -> None:
     from services.portal.app import SCHEMA as PORTAL_SCHEMA
     from services.registration.app import MIGRATIONS as REGISTRATION_MIGRATIONS
     from services.registration.app import SCHEMA as REGISTRATION_SCHEMA
+    from services.support.app import MIGRATIONS as SUPPORT_MIGRATIONS
+    from services.support.app import SCHEMA as SUPPORT_SCHEMA
     from services.updates.app import MIGRATIONS as UPDATES_MIGRATIONS
     from services.updates.app import SCHEMA as UPDATES_SCHEMA
     from shared.migrate import migrate
@@ -102,6 +104,7 @@ async def migrate_all(database_url: str) -> None:
         (REGISTRATION_MIGRATIONS, REGISTRATION_SCHEMA),
         (CONTRACTS_MIGRATIONS, CONTRACTS_SCHEMA),
         (UPDATES_MIGRATIONS, UPDATES_SCHEMA),
+        (SUPPORT_MIGRATIONS, SUPPORT_SCHEMA),
         (PORTAL_MIGRATIONS, PORTAL_SCHEMA),
     )
     for migrations, schema in services:
@@ -111,12 +114,14 @@ async def migrate_all(database_url: str) -> None:
 def service_processes(
     stack: TestStack, smtp_port: int, public_url: str = "http://127.0.0.1:8080", **extra_env: str
 ) -> dict[str, ServiceProcess]:
-    """identity, registration, contracts, updates and notifications as processes of the stack (not started).
+    """identity, registration, contracts, updates, support and notifications as processes of the stack (not started).
 
     `public_url` (ITS_PUBLIC_URL) is where the e-mails' links point: the gateway of a test that runs one. Download
     links point at updates itself, which serves `/dl/` as the gateway does, so that tests without a gateway follow
     them."""
-    identity_port, registration_port, contracts_port, updates_port, notifications_port = (free_port() for _ in range(5))
+    identity_port, registration_port, contracts_port, updates_port, notifications_port, support_port = (
+        free_port() for _ in range(6)
+    )
     identity_url = f"http://127.0.0.1:{identity_port}"
     env = stack.env(
         ITS_PUBLIC_URL=public_url,
@@ -138,6 +143,12 @@ def service_processes(
             },
             updates_port,
             logs / "updates.log",
+        ),
+        "support": ServiceProcess(
+            "support",
+            {**env, "ITS_ATTACHMENTS_DIR": str(stack.var_dir / "attachments")},
+            support_port,
+            logs / "support.log",
         ),
         "notifications": ServiceProcess("notifications", env, notifications_port, logs / "notifications.log"),
     }

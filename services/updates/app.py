@@ -29,14 +29,13 @@ from services.updates.entitlement_store import CHANNEL as ENTITLEMENT_CHANNEL
 from services.updates.graphs import Catalogues
 from services.updates.keys import CACHE, CATALOGUES, SETTINGS, STORAGE
 from services.updates.settings import UpdatesSettings
-from services.updates.storage_fs import FileSystemStorage
-from services.updates.storage_s3 import S3Credentials, S3Storage
 from services.updates.store import CATALOGUE_CHANNEL
 from shared.app import create_app as create_service_app
 from shared.app import setup_auth, setup_bus, setup_consumers, setup_db, setup_outbox, setup_revocations
 from shared.auth import KeySource
 from shared.http import Api
 from shared.keys import POOL
+from shared.storage.configured import S3Bucket, configured_storage
 
 SERVICE = "updates"
 SCHEMA = "updates"
@@ -84,21 +83,19 @@ def create_app(settings: UpdatesSettings, keys: KeySource | None = None) -> web.
 
 
 def setup_storage(app: web.Application, settings: UpdatesSettings) -> None:
-    """Put the configured KitStorage under STORAGE (S3: with an HTTP session for the app's life)."""
-    if settings.kit_storage == "filesystem":
-        app[STORAGE] = FileSystemStorage(settings.kits_dir)
-        return
+    """Put the configured ContentStorage under STORAGE (S3: with an HTTP session for the app's life)."""
+    bucket = S3Bucket(
+        settings.s3_endpoint,
+        settings.s3_bucket,
+        settings.s3_access_key.get_secret_value(),
+        settings.s3_secret_key.get_secret_value(),
+        settings.s3_region,
+        prefix="kits/",
+    )
 
-    async def s3(app: web.Application) -> AsyncIterator[None]:
-        storage = S3Storage(
-            endpoint=settings.s3_endpoint,
-            bucket=settings.s3_bucket,
-            credentials=S3Credentials(
-                settings.s3_access_key.get_secret_value(), settings.s3_secret_key.get_secret_value(), settings.s3_region
-            ),
-        )
-        app[STORAGE] = storage
+    async def storage(app: web.Application) -> AsyncIterator[None]:
+        app[STORAGE] = configured_storage(settings.kit_storage, settings.kits_dir, bucket)
         yield
-        await storage.close()
+        await app[STORAGE].close()
 
-    app.cleanup_ctx.append(s3)
+    app.cleanup_ctx.append(storage)

@@ -11,10 +11,10 @@ from pydantic import AfterValidator, BaseModel, Field, StringConstraints, Valida
 
 from services.updates import store
 from services.updates.answers import answer
-from services.updates.markdown import MAX_LINE, MAX_LONG, MAX_SHORT
 from services.updates.versions import MAX_LENGTH as MAX_VERSION_LENGTH
 from services.updates.versions import PATTERN as VERSION_PATTERN
 from services.updates.versions import Version
+from shared.markdown import MAX_LINE, MAX_LONG, MAX_SHORT
 from shared.pages import Cursor, decode_cursor, encode_cursor
 from shared.parsing import PathParams, StrictModel
 from shared.problems import Conflict, NotFound

@@ -38,11 +38,11 @@ from yarl import URL
 from services.updates.keys import SETTINGS, STORAGE
 from services.updates.links import MALFORMED, LinkClaims, LinkRejected, verify_link
 from services.updates.ranges import UNSATISFIABLE, ByteRange, etag_matches, parse_ranges
-from services.updates.storage import KitStorage
 from shared.http import Api, Header
 from shared.keys import CLOCK
 from shared.parsing import PathParams
 from shared.problems import NotFound, Problem
+from shared.storage import ContentStorage
 
 routes = Api("ITS Portal updates")
 
@@ -232,7 +232,7 @@ async def _kit_response(request: web.Request) -> web.StreamResponse:
     return KitResponse(206, headers, path, storage, sha, body)
 
 
-def _locate(storage: KitStorage, sha256: str) -> tuple[Path | None, int | None]:
+def _locate(storage: ContentStorage, sha256: str) -> tuple[Path | None, int | None]:
     path = storage.local_path(sha256)
     if path is None:
         return None, None
@@ -270,7 +270,7 @@ class KitResponse(web.StreamResponse):
         status: int,
         headers: dict[str, str],
         path: Path | None,
-        storage: KitStorage,
+        storage: ContentStorage,
         sha256: str,
         body: list[bytes | ByteRange],
     ) -> None:

@@ -10,9 +10,9 @@ from datetime import datetime
 
 from rules.refusal import Refusal, Refused
 from services.updates import store
-from services.updates.storage import KitStorage
 from services.updates.versions import Version
 from shared.db import Connection, Pool
+from shared.storage import ContentStorage
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ async def unknown_configuration(conn: Connection, code: str, field: str) -> Refu
 
 async def save_draft(
     pool: Pool,
-    storage: KitStorage,
+    storage: ContentStorage,
     fields: store.ReleaseFields,
     kits: Sequence[store.KitDeclared],
     *,
@@ -110,7 +110,7 @@ def _check_kits(kits: Sequence[store.KitDeclared], max_kit_bytes: int) -> None:
         raise Refused(*refusals)
 
 
-async def _stored_kits(storage: KitStorage, kits: Sequence[store.KitDeclared]) -> list[str]:
+async def _stored_kits(storage: ContentStorage, kits: Sequence[store.KitDeclared]) -> list[str]:
     """The declared kits whose content is in storage already (the same file in another release: kept once).
     A stored file of another size under the declared sha256 means the declared size is wrong."""
     stored: list[str] = []

@@ -8,9 +8,9 @@ from aiohttp import web
 from services.updates.entitlement_cache import EntitlementCache
 from services.updates.graphs import Catalogues
 from services.updates.settings import UpdatesSettings
-from services.updates.storage import KitStorage
+from shared.storage import ContentStorage
 
 SETTINGS = web.AppKey("settings", UpdatesSettings)
-STORAGE: web.AppKey[KitStorage] = web.AppKey("kit_storage")
+STORAGE: web.AppKey[ContentStorage] = web.AppKey("kit_storage")
 CACHE = web.AppKey("entitlement_cache", EntitlementCache)
 CATALOGUES = web.AppKey("catalogues", Catalogues)

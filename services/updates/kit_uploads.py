@@ -9,8 +9,8 @@ from datetime import datetime
 
 from rules.refusal import Refusal, Refused
 from services.updates import store
-from services.updates.storage import KitStorage
 from shared.db import Pool
+from shared.storage import ContentStorage
 
 
 async def kit_to_upload(pool: Pool, release_id: uuid.UUID, name: str) -> store.Kit:
@@ -37,7 +37,7 @@ async def kit_to_upload(pool: Pool, release_id: uuid.UUID, name: str) -> store.K
     return found.kit
 
 
-async def already_stored(pool: Pool, storage: KitStorage, kit: store.Kit, now: datetime) -> bool:
+async def already_stored(pool: Pool, storage: ContentStorage, kit: store.Kit, now: datetime) -> bool:
     """Whether the kit's content is stored already (the same file in another release, or an earlier upload
     whose answer was lost): then it is marked uploaded and the body need not be read."""
     if not await storage.has(kit.sha256):
@@ -48,7 +48,7 @@ async def already_stored(pool: Pool, storage: KitStorage, kit: store.Kit, now: d
 
 
 async def upload_kit(
-    pool: Pool, storage: KitStorage, kit: store.Kit, chunks: AsyncIterable[bytes], now: datetime
+    pool: Pool, storage: ContentStorage, kit: store.Kit, chunks: AsyncIterable[bytes], now: datetime
 ) -> None:
     """Stream the kit into storage (which refuses it the moment it differs from the declaration) and mark it
     uploaded."""

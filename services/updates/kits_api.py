@@ -7,12 +7,12 @@ from aiohttp import web
 from services.updates import kit_uploads
 from services.updates.catalogue_models import OPERATOR, UPLOAD_CHUNK, KitContentPath, KitOut, kit_out
 from services.updates.keys import SETTINGS, STORAGE
-from services.updates.kit_check import KitMismatch
 from services.updates.problems import refusals_answered
 from shared.auth import Caller
 from shared.http import Api, Upserted
 from shared.keys import CLOCK, POOL
 from shared.problems import PayloadTooLarge, UnsupportedMediaType
+from shared.storage.check import ContentMismatch
 
 routes = Api("ITS Portal updates: kits")
 
@@ -44,7 +44,7 @@ async def put_kit_content(request: web.Request, caller: Caller, params: KitConte
     if kit.size > max_bytes or (length is not None and length > max_bytes):
         raise PayloadTooLarge(f"a kit is at most {max_bytes} bytes (ITS_MAX_KIT_BYTES)")
     if length is not None and length != kit.size:
-        raise KitMismatch(
+        raise ContentMismatch(
             f"the body has {length} bytes; the kit {kit.name} is declared with {kit.size}",
             expected_size=kit.size,
             received_size=length,

@@ -25,12 +25,12 @@ from services.updates.articles import articles_of
 from services.updates.caller import caller_access
 from services.updates.catalogue_models import CodePath, KitFields, ReleaseVersionPath, VersionPath
 from services.updates.downloads import download_status
-from services.updates.markdown import render, render_inline
 from services.updates.problems import refusals_answered
 from services.updates.release_notes import configuration_notes_html, platform_notes_html
 from shared.auth import Caller
 from shared.http import Api
 from shared.keys import POOL
+from shared.markdown import render, render_inline
 from shared.parsing import StrictModel
 
 routes = Api("ITS Portal updates: release pages")

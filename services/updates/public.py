@@ -14,7 +14,7 @@ from services.updates.plan import synthetic_releases
 from services.updates.versions import Version
 
 if TYPE_CHECKING:
-    from services.updates.storage_fs import FileSystemStorage
+    from shared.storage.fs import FileSystemStorage
 
 __all__ = ["Version", "database", "kit_storage", "sign_link", "synthetic_releases"]
 
@@ -28,6 +28,6 @@ def database() -> tuple[Path, str]:
 
 def kit_storage(root: Path) -> FileSystemStorage:
     """Kits on the file system under `root`, as updates stores them."""
-    from services.updates.storage_fs import FileSystemStorage
+    from shared.storage.fs import FileSystemStorage
 
     return FileSystemStorage(root)

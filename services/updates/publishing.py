@@ -9,16 +9,16 @@ from datetime import datetime
 
 from rules.refusal import Refusal, Refused
 from services.updates import events, store
-from services.updates.storage import KitStorage
 from services.updates.versions import Version
 from shared.db import Connection, Pool
 from shared.outbox import Outbox
+from shared.storage import ContentStorage
 
 NOT_FOUND = Refusal("release-not-found", "", "not-found")
 
 
 async def publish_release(
-    pool: Pool, outbox: Outbox, storage: KitStorage, release_id: uuid.UUID, now: datetime
+    pool: Pool, outbox: Outbox, storage: ContentStorage, release_id: uuid.UUID, now: datetime
 ) -> store.Release:
     """Publish the draft; refused while a kit is missing (also one lost from storage) or its versions do not
     parse, or when it was withdrawn. A published release is answered as it is."""

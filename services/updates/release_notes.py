@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from services.updates.markdown import render, render_inline
+from shared.markdown import render, render_inline
 
 
 def configuration_notes_html(

@@ -1,6 +1,7 @@
-"""The services under schemathesis: identity, registration, contracts, updates and notifications as real processes
-on a database, a vhost, a clock and an SMTP sink of their own — fuzzing fills tables and trips login throttles that
-the other tests of the run must not see — and an access token for each kind of caller the documents name."""
+"""The services under schemathesis: identity, registration, contracts, updates, support and notifications as real
+processes on a database, a vhost, a clock and an SMTP sink of their own — fuzzing fills tables and trips login
+throttles that the other tests of the run must not see — and an access token for each kind of caller the documents
+name."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ import pytest
 from tests.contract.conftest import Callers
 from tests.infra import ROOT, ServiceProcess
 
-SERVICES = ("identity", "registration", "contracts", "updates", "notifications")
+SERVICES = ("identity", "registration", "contracts", "updates", "support", "notifications")
 SEED = 20260415
 MAX_EXAMPLES = 60  # per operation and phase: the whole run stays within a few minutes on two cores
 STATEFUL_STEPS = 15
@@ -60,9 +60,14 @@ include-operation-id = [
     # bytes match its declared size and sha256, a configuration of registration's catalogue, a chain that exists
     "put_configuration_release", "put_platform_release", "put_kit_content", "put_article", "update_plan",
     "withdraw", "publish",
+    # SUP-1: the number must be one of the subscriber's registered products, covered (ITS-7), the partner one of
+    # those accompanying it; minutes spent are the staff's and required of them; an attachment's bytes must be of its
+    # declared type
+    "ask_question", "post_message", "put_attachment",
     # a cursor is opaque: only one the list handed out is valid
     "partner_contracts", "list_releases", "list_deliveries", "list_configurations", "list_products",
     "list_users", "list_invitations", "list_partners", "list_staff", "partner_directory_list",
+    "list_questions", "support_queue",
 ]
 checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "422", "429", "5xx"]
 

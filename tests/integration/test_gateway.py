@@ -270,7 +270,7 @@ async def kit(migrated: TestStack) -> tuple[bytes, str]:
     """A kit in updates' storage, as a publish leaves it: its bytes and a signed link to it."""
     from services.updates.links import sign_link
     from services.updates.settings import DEV_LINK_SECRET
-    from services.updates.storage_fs import FileSystemStorage
+    from shared.storage.fs import FileSystemStorage
 
     data = bytes(range(256)) * 4096  # 1 MiB
     sha256 = hashlib.sha256(data).hexdigest()

@@ -368,8 +368,8 @@ class Delivery:
 async def delivery(stack: TestStack, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Delivery]:
     """The updates service as a process (its link handler and /dl-verify), a kit put into its storage."""
     from services.updates.app import MIGRATIONS, SCHEMA
-    from services.updates.storage_fs import FileSystemStorage
     from shared.migrate import migrate
+    from shared.storage.fs import FileSystemStorage
     from tests.infra import ServiceProcess
 
     await asyncio.to_thread(migrate, MIGRATIONS, stack.database_url, SCHEMA)

@@ -33,15 +33,15 @@ from pydantic import SecretStr
 
 from services.updates import delivery
 from services.updates.keys import SETTINGS, STORAGE
-from services.updates.kit_check import KitMismatch
 from services.updates.links import EXPIRED, MALFORMED, TAMPERED, sign_link
 from services.updates.ranges import MAX_RANGES
 from services.updates.settings import UpdatesSettings
-from services.updates.storage import KitStorage
-from services.updates.storage_fs import FileSystemStorage
-from services.updates.storage_s3 import S3Credentials, S3Storage, sign_v4
 from shared.app import create_app
 from shared.clock import RELOAD_SECONDS, TestClock
+from shared.storage import ContentStorage
+from shared.storage.check import ContentMismatch
+from shared.storage.fs import FileSystemStorage
+from shared.storage.s3 import S3Credentials, S3Storage, sign_v4
 from tests.infra import RunningApp, free_port
 
 LINK_SECRET = "delivery-test-secret-0123456789abcdef"
@@ -86,7 +86,7 @@ class Requests:
 
 
 class DeliveryServer:
-    def __init__(self, running: RunningApp, storage: KitStorage, clock: TestClock, requests: Requests) -> None:
+    def __init__(self, running: RunningApp, storage: ContentStorage, clock: TestClock, requests: Requests) -> None:
         self.running, self.storage, self.clock, self.requests = running, storage, clock, requests
 
     @property
@@ -125,7 +125,7 @@ class DeliveryServer:
         return self.url + self.path(kit, **kw)  # type: ignore[arg-type]
 
 
-def delivery_app(settings: UpdatesSettings, storage: KitStorage, requests: Requests) -> web.Application:
+def delivery_app(settings: UpdatesSettings, storage: ContentStorage, requests: Requests) -> web.Application:
     """Only the delivery routes and the storage, built like the service (middlewares, problems, clock)."""
     app = create_app(settings, service="updates", api=delivery.routes)
     app[SETTINGS] = settings
@@ -140,7 +140,7 @@ def delivery_settings(var_dir: Path, kits_dir: Path) -> UpdatesSettings:
 
 @pytest.fixture(scope="module")
 async def fs_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[DeliveryServer]:
-    from services.updates.storage_fs import FileSystemStorage
+    from shared.storage.fs import FileSystemStorage
 
     # A var dir of its own: moving this module's test clock moves no other test's.
     var_dir = tmp_path_factory.mktemp("delivery-var")
@@ -719,7 +719,7 @@ async def test_a_kit_that_does_not_match_its_declaration_leaves_nothing(tmp_path
         (SMALL.sha256, SMALL.size - 1, "larger"),  # longer than declared
     ]
     for sha, size, words in cases:
-        with pytest.raises(KitMismatch, match=words) as caught:
+        with pytest.raises(ContentMismatch, match=words) as caught:
             await storage.put(chunked(SMALL.data), sha256=sha, size=size)
         problem = caught.value
         assert problem.status == 422
@@ -739,7 +739,7 @@ async def test_an_oversized_upload_is_refused_as_soon_as_it_exceeds(tmp_path: Pa
             sent += 1
             yield b"x" * 65536
 
-    with pytest.raises(KitMismatch) as caught:
+    with pytest.raises(ContentMismatch) as caught:
         await storage.put(endless(), sha256=SMALL.sha256, size=1_000_000)
     assert sent == 16  # 16 x 64 KiB is the first chunk past 1,000,000 bytes
     assert caught.value.extra["received_size"] == 16 * 65536
@@ -760,7 +760,7 @@ async def test_a_put_of_a_stored_kit_reads_and_checks_the_upload(tmp_path: Path)
     storage = FileSystemStorage(tmp_path / "kits")
     await storage.put(chunked(SMALL.data), sha256=SMALL.sha256, size=SMALL.size)
     await storage.put(chunked(SMALL.data), sha256=SMALL.sha256, size=SMALL.size)  # drained, fine
-    with pytest.raises(KitMismatch):
+    with pytest.raises(ContentMismatch):
         await storage.put(chunked(BIG.data[: SMALL.size]), sha256=SMALL.sha256, size=SMALL.size)
     path = storage.local_path(SMALL.sha256)
     assert path is not None and path.read_bytes() == SMALL.data  # untouched
@@ -846,7 +846,7 @@ async def test_s3_mismatches_leave_no_object_and_no_upload(s3_storage: S3Storage
     kit = make_kit("s3-bad.cfu", 6 * 1024 * 1024, seed=21)
     wrong = hashlib.sha256(b"declared, not sent").hexdigest()
     for sha, size in ((wrong, kit.size), (kit.sha256, kit.size - 1), (kit.sha256, kit.size + 1)):
-        with pytest.raises(KitMismatch):
+        with pytest.raises(ContentMismatch):
             await s3_storage.put(chunked(kit.data), sha256=sha, size=size)
         assert not await s3_storage.has(sha)
     # Every multipart upload was aborted: none is left in progress in the bucket.

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.updates.markdown import LINK_REL, link_allowed, render, render_inline
+from shared.markdown import LINK_REL, link_allowed, render, render_inline
 
 # What the renderer may produce: CommonMark's own tags, tables and strikethrough; no <img>, no raw HTML.
 ALLOWED_TAGS = {

@@ -15,7 +15,7 @@ WRITE_BATCH = 1024 * 1024  # bytes written (and hashed) per trip to a worker thr
 READ_CHUNK = 256 * 1024
 
 
-class KitMismatch(ValidationFailed):
+class ContentMismatch(ValidationFailed):
     """422: the uploaded bytes are not the declared kit (size or sha256); nothing was stored."""
 
     slug, title = "kit-mismatch", "The kit does not match its declared size and sha256"
@@ -66,8 +66,8 @@ class Checker:
         if self.hasher.hexdigest() != self.sha256:
             raise self.mismatch("the kit's sha256 differs from the declared one", self.hasher.hexdigest())
 
-    def mismatch(self, detail: str, received_sha256: str | None = None) -> KitMismatch:
-        return KitMismatch(
+    def mismatch(self, detail: str, received_sha256: str | None = None) -> ContentMismatch:
+        return ContentMismatch(
             detail,
             expected_size=self.size,
             received_size=self.received,

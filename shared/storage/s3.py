@@ -1,4 +1,4 @@
-"""Kits in an S3-compatible bucket, content-addressed by sha256: uploaded in parts (multipart upload), requests
+"""Content (kits, attachments) in an S3-compatible bucket, by sha256: uploaded in parts (multipart upload), requests
 signed with AWS Signature Version 4."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from urllib.parse import quote
 import aiohttp
 from yarl import URL
 
-from services.updates.kit_check import READ_CHUNK, Checker, KitMismatch, check_sha256, drain_and_check
+from shared.storage.check import READ_CHUNK, Checker, ContentMismatch, check_sha256, drain_and_check
 
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
@@ -265,14 +265,14 @@ class _Parts:
         self.iterator = aiter(chunks)
         self.checker = checker
         self.pending = b""
-        self.refused: KitMismatch | None = None
+        self.refused: ContentMismatch | None = None
 
     async def _next(self) -> bytes | None:
         async for chunk in self.iterator:
             if chunk:
                 try:
                     self.checker.count(chunk)
-                except KitMismatch as exc:
+                except ContentMismatch as exc:
                     self.refused = exc
                     raise
                 self.checker.hasher.update(chunk)

@@ -1,5 +1,5 @@
-"""Release notes and articles are Markdown written by operators (UPD-1, UPD-2, UPD-6); subscribers' pages
-show them as HTML, so the HTML must be safe whatever the source says.
+"""Markdown that people write (operators' release notes and articles, UPD-1, UPD-2, UPD-6; support's questions and
+answers, SUP-1) shown to others as HTML: the HTML must be safe whatever the source says.
 
 CommonMark (markdown-it-py) plus tables and strikethrough, with:
 - raw HTML off: `<script>`, `<img onerror=...>` and every other tag come out as text;

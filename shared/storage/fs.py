@@ -1,4 +1,4 @@
-"""Kits on the filesystem, content-addressed by sha256: written through a temporary file and an atomic rename,
+"""Content on the filesystem (kits, attachments), by sha256: written through a temporary file and an atomic rename,
 served with sendfile."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import AsyncIterable, AsyncIterator
 from pathlib import Path
 from typing import IO
 
-from services.updates.kit_check import READ_CHUNK, SHA256_PATTERN, Checker, batches, check_sha256, drain_and_check
+from shared.storage.check import READ_CHUNK, SHA256_PATTERN, Checker, batches, check_sha256, drain_and_check
 
 
 class FileSystemStorage:

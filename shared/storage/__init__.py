@@ -1,8 +1,10 @@
-"""Kit storage: content-addressed by sha256, on the filesystem (default) or in an S3-compatible bucket.
+"""Content-addressed storage by sha256, on the filesystem (default) or in an S3-compatible bucket: updates' kits
+and support's attachments.
 
-A kit becomes visible under its sha256 only once its size and sha256 have been checked against what the
-operator declared; a mismatch leaves nothing behind. Kits are streamed in and out in chunks, never held
-whole in memory, and file I/O runs off the event loop.
+Content becomes visible under its sha256 only once its size and sha256 have been checked against what was
+declared (an operator's kit) or computed while it was spooled (`spool.py`, an attachment); a mismatch leaves
+nothing behind. Content is streamed in and out in chunks, never held whole in memory, and file I/O runs off
+the event loop.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from pathlib import Path
 from typing import Protocol
 
 
-class KitStorage(Protocol):
+class ContentStorage(Protocol):
     async def has(self, sha256: str) -> bool:
         """Whether the kit with this sha256 is stored."""
         ...
@@ -22,7 +24,7 @@ class KitStorage(Protocol):
         ...
 
     async def put(self, chunks: AsyncIterable[bytes], *, sha256: str, size: int) -> None:
-        """Store the streamed kit under its sha256 once size and sha256 match; else KitMismatch, nothing kept.
+        """Store the streamed kit under its sha256 once size and sha256 match; else ContentMismatch, nothing kept.
 
         If the kit is stored already, the stream is still read and checked, and nothing is written."""
         ...
