@@ -57,7 +57,7 @@ class Message(Answer):
 
     side: str  # customer, staff
     author: str
-    body_html: str  # the Markdown as safe HTML (shared.markdown on the service's side)
+    body: str  # Markdown, rendered by the portal (shared.markdown: raw HTML shown as text)
     minutes_spent: int | None = None
     asks_for_details: bool
     created_at: str
@@ -78,7 +78,7 @@ class Thread(Question):
 
     mirrors = ("support.ThreadOut",)
 
-    body_html: str
+    body: str  # Markdown, as the messages'
     asker: str
     messages: list[Message]
     attachments: list[Attachment]

@@ -4,6 +4,8 @@ in `support_thread`. Every rule stays in support: the pages show what its API an
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from aiohttp import web
 
 from services.portal.clients.answers import Listed
@@ -69,8 +71,6 @@ async def search(request: web.Request) -> web.Response:
 
 
 def _link(path: str, query: dict[str, str]) -> str:
-    from urllib.parse import urlencode
-
     return f"{path}?{urlencode(query)}"
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping
+from urllib.parse import unquote
 
 from aiohttp import web
 from markupsafe import Markup, escape
@@ -92,19 +93,22 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._+-]+")
 def file_name(filename: str, taken: set[str]) -> str:
     """A file's name as support takes it (Latin letters, digits and . _ + -, starting with a letter or digit, at most
     200 characters), unique on the question: other letters lose their accents or become "_"."""
-    base = unicodedata.normalize("NFKD", filename.replace("\\", "/").rsplit("/", 1)[-1])
-    base = _UNSAFE.sub("_", base.encode("ascii", "ignore").decode() or base).strip("._+-")
-    stem, dot, extension = base.rpartition(".")
+    raw = unicodedata.normalize("NFKD", unquote(filename).replace("\\", "/").rsplit("/", 1)[-1])
+    stem, dot, extension = raw.rpartition(".")
     if not dot:
-        stem, extension = base, ""
-    stem = stem[:150] or "file"
-    extension = extension[:20]
+        stem, extension = raw, ""
+    stem = _clean(stem)[:150] or "file"
+    extension = _clean(extension)[:20]
     name, n = f"{stem}.{extension}" if extension else stem, 1
     while name in taken:
         n += 1
         name = f"{stem}-{n}.{extension}" if extension else f"{stem}-{n}"
     taken.add(name)
     return name
+
+
+def _clean(text: str) -> str:
+    return _UNSAFE.sub("_", text.encode("ascii", "ignore").decode()).strip("._+-")
 
 
 def file_type(declared: str) -> str:
