@@ -24,6 +24,7 @@ from services.portal.clients.members import Members
 from services.portal.clients.notifications import Notifications
 from services.portal.clients.partners import Partners
 from services.portal.clients.registration import Registrations
+from services.portal.clients.support import Support
 from services.portal.clients.transport import Service
 from services.portal.clients.updates import Updates
 from services.portal.kept_forms import KeptForms
@@ -40,6 +41,7 @@ from services.portal.keys import (
     SESSIONS,
     SETTINGS,
     STATIC_FILES,
+    SUPPORT,
     UPDATES,
 )
 from services.portal.pages import (
@@ -55,11 +57,16 @@ from services.portal.pages import (
     operator_numbers,
     operator_partners,
     operator_releases,
+    operator_support,
     partner,
     partner_access,
+    partner_support,
     partners_directory,
     releases,
     software,
+    support,
+    support_ask,
+    support_thread,
     users,
 )
 from services.portal.sessions import Sessions
@@ -121,6 +128,7 @@ def setup_services(app: web.Application, settings: PortalSettings) -> None:
         app[CONTRACTS] = Contracts(Service("contracts", settings.contracts_url, http))
         app[UPDATES] = Updates(Service("updates", settings.updates_url, http))
         app[NOTIFICATIONS] = Notifications(Service("notifications", settings.notifications_url, http))
+        app[SUPPORT] = Support(Service("support", settings.support_url, http))
         yield
         await http.close()
 
@@ -148,6 +156,11 @@ def setup_pages(app: web.Application) -> None:
         operator_releases,
         notifications,
         partners_directory,
+        support,
+        support_ask,
+        support_thread,
+        partner_support,
+        operator_support,
     ):
         app.router.add_routes(module.routes)
     app[STATIC_FILES] = StaticFiles.scan(STATIC)

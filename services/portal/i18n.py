@@ -18,6 +18,7 @@ from services.portal.messages import partners_directory as partners_directory_me
 from services.portal.messages import profile as profile_messages
 from services.portal.messages import releases as releases_messages
 from services.portal.messages import software as software_messages
+from services.portal.messages import support as support_messages
 from services.portal.messages import users as users_messages
 
 if TYPE_CHECKING:
@@ -328,6 +329,7 @@ for _area in (
     lists_messages,
     partners_directory_messages,
     profile_messages,
+    support_messages,
 ):
     EN.update(_area.EN)
     RU.update(_area.RU)

@@ -13,6 +13,7 @@ from services.portal.clients.members import Members
 from services.portal.clients.notifications import Notifications
 from services.portal.clients.partners import Partners
 from services.portal.clients.registration import Registrations
+from services.portal.clients.support import Support
 from services.portal.clients.updates import Updates
 from services.portal.kept_forms import KeptForm, KeptForms
 from services.portal.sessions import Session, Sessions
@@ -32,6 +33,7 @@ CATALOGUE = web.AppKey("catalogue", Catalogue)  # registration's catalogue
 CONTRACTS = web.AppKey("contracts", Contracts)
 UPDATES = web.AppKey("updates", Updates)
 NOTIFICATIONS = web.AppKey("notifications", Notifications)
+SUPPORT = web.AppKey("support", Support)
 STATIC_FILES = web.AppKey("static_files", StaticFiles)  # the stylesheet and scripts by their hashed names
 
 SESSION = web.RequestKey("session", Session)  # absent: no session

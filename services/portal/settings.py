@@ -25,6 +25,7 @@ class PortalSettings(BaseServiceSettings):
     contracts_url: str = "http://127.0.0.1:8103"
     updates_url: str = "http://127.0.0.1:8104"
     notifications_url: str = "http://127.0.0.1:8105"
+    support_url: str = "http://127.0.0.1:8106"
     # Seconds to wait for a service before showing the "temporarily unavailable" page.
     service_timeout: float = Field(default=10.0, gt=0)
     # The session cookie is `__Host-its_session` and Secure whenever a request came over https (the gateway, a

@@ -41,6 +41,9 @@ from tests.infra import ServiceProcess, wait_for
 
 __all__ = ["api", "contracts_db", "flow", "registration_db"]  # fixtures
 
+# The support pages of a subscriber's users (issue 18), beside the account's pages.
+SUPPORT_PAGES = ["/support", "/support/ask", "/support/search", "/support/search?q=VAT", "/support/figures"]
+
 PHONE: ViewportSize = {"width": 390, "height": 844}
 DESKTOP: ViewportSize = {"width": 1280, "height": 800}
 TOUCH = 44  # px, each way (WCAG 2.5.5)
@@ -185,7 +188,15 @@ async def test_every_page_fits_a_phone_and_a_desktop(
         releases = [f"/releases/{configuration}", f"/releases/{configuration}/3.0.50.1"]
         releases += [f"/releases/{configuration}/articles", f"/releases/{configuration}/plan", "/releases/platform"]
         extra = ["/software/configurations", f"/users/{user_id}/exclude"]
-        for path in ACCOUNT_PAGES + releases + extra:
+        # A question of the owner's (feedback needs no contract), for its thread's page.
+        await page.set_viewport_size(DESKTOP)
+        await page.goto(f"{site}/support/ask?kind=feedback")
+        await page.get_by_label("Subject", exact=True).fill(LONG_NAME)
+        await page.get_by_label("Your question", exact=True).fill(f"**{LONG_NAME}** in the release notes")
+        await page.get_by_role("button", name="Send", exact=True).click()
+        await expect(page.get_by_text("Your question has been sent.")).to_be_visible()
+        thread = page.url.removeprefix(site).split("?")[0]
+        for path in ACCOUNT_PAGES + releases + extra + SUPPORT_PAGES + [thread]:
             await widths.visit(page, "owner", path)
     finally:
         await context.close()
@@ -199,7 +210,7 @@ async def test_every_page_fits_a_phone_and_a_desktop(
         await page.get_by_role("button", name="Switch").click()
         await expect(page.get_by_text(f"You are now acting for subscriber {owner.code}")).to_be_visible()
         assert "Users" not in await menu_links(page)
-        for path in ACCOUNT_PAGES:
+        for path in ACCOUNT_PAGES + SUPPORT_PAGES:
             await widths.visit(page, "user", path)
     finally:
         await context.close()
@@ -215,7 +226,7 @@ async def test_every_page_fits_a_phone_and_a_desktop(
         cabinet = (await open_cabinet(page, site, partner)).removeprefix(site)
         paths = ["", "/contracts/new", "/authorise", "/clients", "/staff", "/staff/invite"]
         paths += [f"/staff/{staff_id}/remove", f"/contracts/{contract.body['id']}/organisation"]
-        paths += [f"/clients/{partner.client_id}/revoke"]
+        paths += [f"/clients/{partner.client_id}/revoke", "/support", "/support/figures"]
         for path in paths:
             await widths.visit(page, "partner", f"{cabinet}{path}")
     finally:
@@ -228,7 +239,8 @@ async def test_every_page_fits_a_phone_and_a_desktop(
         paths = [f"/operator{path}" for path in CABINET_PAGES]
         paths += [f"/operator/partners/{partner.id}", f"/operator/partners/{partner.id}/deactivate"]
         paths += [f"/operator/partners/{partner.id}/staff/{staff_id}/remove"]
-        paths += [f"/operator/catalogue/products/{article}"]
+        paths += [f"/operator/catalogue/products/{article}", "/operator/support", "/operator/support/figures"]
+        paths += ["/operator/support?kind=feedback", f"/operator/support/{thread.rsplit('/', 1)[-1]}"]
         for path in paths:
             await widths.visit(page, "operator", path)
     finally:

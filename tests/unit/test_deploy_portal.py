@@ -25,7 +25,7 @@ def test_the_portal_runs_behind_the_gateway_with_secure_cookies_and_every_servic
     assert container["command"] == ["python", "-m", "services.portal"]
     env = {item["name"]: item["value"] for item in container["env"]}
     assert env["ITS_PORTAL_SECURE_COOKIES"] == "true" and env["ITS_TRUSTED_PROXIES"]  # the gateway's addresses
-    for service in ("identity", "registration", "contracts", "updates", "notifications"):
+    for service in ("identity", "registration", "contracts", "updates", "notifications", "support"):
         assert env[f"ITS_{service.upper()}_URL"] == f"http://{service}.its-portal.svc.cluster.local"
     assert container["ports"] == [{"name": "http", "containerPort": 8080}]
     assert container["securityContext"]["readOnlyRootFilesystem"] is True

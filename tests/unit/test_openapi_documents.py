@@ -21,6 +21,7 @@ def service_apis() -> dict[str, Api]:
     from services.identity.app import ROUTES as IDENTITY
     from services.notifications.api import api as notifications
     from services.registration.app import ROUTES as REGISTRATION
+    from services.support.app import ROUTES as SUPPORT
     from services.updates.app import ROUTES as UPDATES
 
     return {
@@ -29,6 +30,7 @@ def service_apis() -> dict[str, Api]:
         "contracts": CONTRACTS,
         "updates": UPDATES,
         "notifications": notifications,
+        "support": SUPPORT,
     }
 
 

@@ -210,6 +210,7 @@ ACCOUNT_MENU = [
     ("/contracts", "contracts.nav"),
     ("/maintenance", "maintenance.nav"),
     ("/releases", "releases.nav"),
+    ("/support", "support.nav"),
     ("/users", "users.nav"),
     ("/help", "help.nav"),
     ("/profile", "nav.profile"),  # the person's own: at the menu's end, on the right on a desktop
@@ -255,6 +256,7 @@ def render(
         "month": lambda value: formats.format_month(value, language),
         "period": lambda start, end: formats.format_period(start, end, language),
         "human_size": lambda size: formats.format_size(size, language),
+        "number": lambda value: formats.format_number(value, language),
         "errors": {},
         "values": {},
         **(context or {}),

@@ -17,9 +17,10 @@ from services.portal.clients.contracts import Contract
 from services.portal.clients.members import Invitation
 from services.portal.clients.notifications import Delivery
 from services.portal.clients.registration import Registration
+from services.portal.clients.support import Question
 from services.portal.clients.transport import ServiceDown, ServiceError
 from services.portal.clients.updates import ConfigurationEntitlement, Release, ReleaseList, ReleaseSummary
-from services.portal.keys import CONTRACTS, IDENTITY, MEMBERS, NOTIFICATIONS, REGISTRATION, SETTINGS, UPDATES
+from services.portal.keys import CONTRACTS, IDENTITY, MEMBERS, NOTIFICATIONS, REGISTRATION, SETTINGS, SUPPORT, UPDATES
 from services.portal.pages.base import PartnerLoginRequired, as_partner, as_user, session_of
 from shared.clock import local_date
 from shared.keys import CLOCK, POOL
@@ -28,6 +29,8 @@ from shared.keys import CLOCK, POOL
 ENDING_WITHIN_DAYS = 60
 # How many of the operator's latest drafts, publications and failed deliveries the home page lists.
 LATEST = 5
+# Of how many of the latest questions home picks the open ones.
+RECENT_QUESTIONS = 20
 
 T = TypeVar("T")
 
@@ -38,6 +41,7 @@ class CustomerHome:
     support: list[ConfigurationEntitlement] = field(default_factory=list)
     ending: list[Contract] = field(default_factory=list)
     invitations: list[Invitation] = field(default_factory=list)  # pending ones, for the owner
+    questions: list[Question] = field(default_factory=list)  # open support questions (SUP-1), the latest few
     # Releases of the subscriber's configurations published since the account's last visit (visits.py), newest
     # first; `last_visit` None: this is the first visit, nothing to compare with.
     new_releases: list[NewRelease] = field(default_factory=list)
@@ -97,6 +101,11 @@ async def customer_home(request: web.Request) -> CustomerHome:
         contracts or [], today=local_date(request.app[CLOCK].now(), request.app[SETTINGS].vendor_zone)
     )
     home.invitations = [i for i in invitations.items if i.state == "pending"] if invitations is not None else []
+    support, recent = request.app[SUPPORT], {"limit": str(RECENT_QUESTIONS)}
+    questions = await _part(
+        request, home.unavailable, "support_questions", lambda token: support.questions(token, recent)
+    )
+    home.questions = [q for q in questions.items if q.state != "closed"][:LATEST] if questions is not None else []
     previous = await visits.home_shown(request.app[POOL], session.row.account_id, request.app[CLOCK].now())
     if previous is not None and entitlements is not None:
         home.last_visit = previous.isoformat()

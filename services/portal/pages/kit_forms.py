@@ -35,6 +35,7 @@ class Spooled:
     filename: str
     size: int
     sha256: str
+    content_type: str = "application/octet-stream"  # as the browser declared it
 
     def close(self) -> None:
         self.file.close()
@@ -43,18 +44,24 @@ class Spooled:
 @dataclass
 class ReceivedForm:
     fields: dict[str, str] = field(default_factory=dict)
-    upload: Spooled | None = None
+    uploads: list[Spooled] = field(default_factory=list)  # in the form's order; one for a kit form
+
+    @property
+    def upload(self) -> Spooled | None:
+        return self.uploads[0] if self.uploads else None
 
     def close(self) -> None:
-        if self.upload is not None:
-            self.upload.close()
+        for upload in self.uploads:
+            upload.close()
 
 
 class KitTooLarge(Exception):
-    pass
+    """A file of the form is over the form's limit (`max_bytes` of `received_form`)."""
 
 
-async def _spool(chunks: AsyncIterator[bytes], filename: str) -> Spooled:
+async def _spool(
+    chunks: AsyncIterator[bytes], filename: str, max_bytes: int, content_type: str = "application/octet-stream"
+) -> Spooled:
     """The chunks into a temporary file (unlinked at once: deleted on close, or when the process ends),
     counting and hashing them on the way; never the whole file in memory."""
     tmp = await asyncio.to_thread(tempfile.TemporaryFile)
@@ -62,7 +69,7 @@ async def _spool(chunks: AsyncIterator[bytes], filename: str) -> Spooled:
     try:
         async for chunk in chunks:
             size += len(chunk)
-            if size > MAX_KIT_BYTES:
+            if size > max_bytes:
                 raise KitTooLarge()
             digest.update(chunk)
             await asyncio.to_thread(tmp.write, chunk)
@@ -70,7 +77,7 @@ async def _spool(chunks: AsyncIterator[bytes], filename: str) -> Spooled:
     except BaseException:
         tmp.close()
         raise
-    return Spooled(tmp, filename, size, digest.hexdigest())
+    return Spooled(tmp, filename, size, digest.hexdigest(), content_type)
 
 
 async def file_chunks(file: IO[bytes]) -> AsyncIterator[bytes]:
@@ -102,9 +109,10 @@ def streams_form(handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     return handler
 
 
-async def received_form(request: web.Request) -> ReceivedForm:
-    """A multipart form's text fields and its `file`, streamed part by part (the first part must be the
-    CSRF token); the file is spooled to a temporary file with its size and sha256."""
+async def received_form(request: web.Request, *, files: int = 1, max_bytes: int = MAX_KIT_BYTES) -> ReceivedForm:
+    """A multipart form's text fields and its `file` inputs (up to `files` of them, each at most `max_bytes`),
+    streamed part by part (the first part must be the CSRF token); each file is spooled to a temporary file with its
+    size and sha256."""
     received = ReceivedForm()
     if request.content_type != "multipart/form-data":  # no file at all: the CSRF check has read the form
         form = await read_form_fields(request)
@@ -112,14 +120,16 @@ async def received_form(request: web.Request) -> ReceivedForm:
         return received
     try:
         with reading_form():  # a multipart without its boundary, or broken: a 400 page, not a 500
-            await _stream_form(request, await request.multipart(), received)
+            await _stream_form(request, await request.multipart(), received, files, max_bytes)
     except BaseException:
         received.close()
         raise
     return received
 
 
-async def _stream_form(request: web.Request, reader: aiohttp.MultipartReader, received: ReceivedForm) -> None:
+async def _stream_form(
+    request: web.Request, reader: aiohttp.MultipartReader, received: ReceivedForm, files: int, max_bytes: int
+) -> None:
     first = await reader.next()
     token = await _part_text(first, [MAX_TEXT_FIELD]) if isinstance(first, BodyPartReader) else None
     session = logged_in(request)
@@ -132,8 +142,9 @@ async def _stream_form(request: web.Request, reader: aiohttp.MultipartReader, re
         if not isinstance(part, BodyPartReader):
             raise web.HTTPBadRequest()
         if part.filename is not None:
-            if part.name == "file" and part.filename and received.upload is None:
-                received.upload = await _spool(_part_chunks(part), part.filename)
+            if part.name == "file" and part.filename and len(received.uploads) < files:
+                declared = part.headers.get("Content-Type", "application/octet-stream")
+                received.uploads.append(await _spool(_part_chunks(part), part.filename, max_bytes, declared))
             else:
                 async for _ in _part_chunks(part):  # an empty file input, or a file this form does not take
                     pass
