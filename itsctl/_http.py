@@ -25,6 +25,7 @@ DEFAULT_URLS = {
     "registration": "http://127.0.0.1:8102",
     "contracts": "http://127.0.0.1:8103",
     "updates": "http://127.0.0.1:8104",
+    "support": "http://127.0.0.1:8106",
 }
 # Issuing 10,000 numbers with PINs hashes 10,000 PINs: allow minutes, not seconds.
 REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=600, sock_connect=10)
@@ -42,7 +43,8 @@ LoginOption = Annotated[
 
 
 def service_url(service: str) -> str:
-    """The base URL of `service` ("identity", "registration", "contracts", "updates"), from ITS_<SERVICE>_URL."""
+    """The base URL of `service` ("identity", "registration", "contracts", "updates", "support"), from
+    ITS_<SERVICE>_URL."""
     return (os.environ.get(f"ITS_{service.upper()}_URL") or DEFAULT_URLS[service]).rstrip("/")
 
 

@@ -13,7 +13,7 @@ app = typer.Typer(help="Identity's accounts, subscribers and partners.", no_args
 
 @app.command()
 def republish() -> None:
-    """Announce identity's accounts, subscribers and partners again (for a service added later).
+    """Announce identity's accounts, subscribers, partners and their staff again (for a service added later).
 
     A service that keeps a read model of identity (registration, say) learns of accounts made before it
     first started. Consumers handle the events idempotently: running this twice is harmless.
@@ -25,5 +25,6 @@ def republish() -> None:
     except OSError as exc:
         fail(f"cannot reach the database: {exc}")
     console.print(
-        f"announced again: {counts.accounts} accounts, {counts.subscribers} subscribers, {counts.partners} partners"
+        f"announced again: {counts.accounts} accounts, {counts.subscribers} subscribers, {counts.partners} partners, "
+        f"{counts.staff} partners' staff members"
     )

@@ -59,6 +59,6 @@ async def ensure_partner(
             await partners_store.insert_partner(conn, partner)
             await outbox.add(conn, events.partner_created(partner))
         admin = await store.account_by_login(conn, admin_login)
-        if admin is not None:
-            await partners_store.join_partner(conn, partner.id, admin.id, True, now)
+        if admin is not None and await partners_store.join_partner(conn, partner.id, admin.id, True, now):
+            await outbox.add(conn, events.partner_staff_joined(partner.id, admin.id, True, now))
     return created

@@ -25,6 +25,7 @@ from shared.events.identity import (
     PartnerCreated,
     PartnerDeactivated,
     PartnerReactivated,
+    PartnerStaffJoined,
     PartnerStaffRemoved,
     PasswordResetRequested,
     Role,
@@ -219,6 +220,12 @@ def partner_client_created(client: partners_store.PartnerClient) -> PartnerClien
 
 def partner_client_revoked(partner_id: uuid.UUID, client_id: uuid.UUID, revoked_at: datetime) -> PartnerClientRevoked:
     return PartnerClientRevoked(partner_id=partner_id, client_id=client_id, revoked_at=revoked_at)
+
+
+def partner_staff_joined(
+    partner_id: uuid.UUID, account_id: uuid.UUID, admin: bool, joined_at: datetime
+) -> PartnerStaffJoined:
+    return PartnerStaffJoined(partner_id=partner_id, account_id=account_id, admin=admin, joined_at=joined_at)
 
 
 def partner_staff_removed(partner_id: uuid.UUID, account_id: uuid.UUID, removed_at: datetime) -> PartnerStaffRemoved:

@@ -102,6 +102,9 @@ async def _accept(
             conn, invitation.partner_id, account.id, invitation.partner_admin, now
         ):
             raise Refused(Refusal("staff-already", "you are on this partner's staff already", "conflict"))
+        await outbox.add(
+            conn, events.partner_staff_joined(invitation.partner_id, account.id, invitation.partner_admin, now)
+        )
         partner = await partners_store.partner(conn, invitation.partner_id)
         assert partner is not None
         return Acceptance(invitation, partner=partner)

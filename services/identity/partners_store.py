@@ -263,3 +263,11 @@ async def partners_page(conn: Connection, window: Window, *, deactivated: bool |
 async def all_partners(conn: Connection) -> list[Partner]:
     rows = await conn.fetch(f"SELECT {PARTNER_COLUMNS} FROM partners ORDER BY created_at")
     return [Partner(**dict(row)) for row in rows]
+
+
+async def all_partner_members(conn: Connection) -> list[asyncpg.Record]:
+    """Every partner's staff: partner_id, account_id, is_admin, joined_at."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        "SELECT partner_id, account_id, is_admin, joined_at FROM partner_members ORDER BY joined_at"
+    )
+    return rows

@@ -1,4 +1,4 @@
-"""Announcing identity's directory again: every account, subscriber and partner, as events.
+"""Announcing identity's directory again: every account, subscriber, partner and partner's staff member, as events.
 
 A service that starts keeping a read model of identity after accounts exist (a new service, a
 rebuilt read model) missed their events. This writes them once more through the outbox; every
@@ -22,6 +22,7 @@ class Republished:
     accounts: int
     subscribers: int
     partners: int
+    staff: int = 0
 
 
 async def republish_directory(settings: IdentitySettings) -> Republished:
@@ -36,5 +37,10 @@ async def republish_directory(settings: IdentitySettings) -> Republished:
             for row in subscribers
         ]
         announced += [events.partner_created(partner) for partner in partners]
+        staff = await partners_store.all_partner_members(conn)
+        announced += [
+            events.partner_staff_joined(row["partner_id"], row["account_id"], row["is_admin"], row["joined_at"])
+            for row in staff
+        ]
         await outbox.add_many(conn, announced)
-    return Republished(len(accounts), len(subscribers), len(partners))
+    return Republished(len(accounts), len(subscribers), len(partners), len(staff))

@@ -1,5 +1,5 @@
-"""notifications (port 8105): e-mail for identity's, registration's, contracts' and updates' events, sent over SMTP,
-with a delivery log, and accounts' preferences (release news on or off, one-click unsubscribe)."""
+"""notifications (port 8105): e-mail for identity's, registration's, contracts', updates' and support's events, sent
+over SMTP, with a delivery log, and accounts' preferences (release news on or off, one-click unsubscribe)."""
 
 from __future__ import annotations
 
@@ -13,11 +13,13 @@ from aiohttp import web
 from prometheus_client import Counter
 from pydantic import Field, SecretStr, field_validator, model_validator
 
+from services.notifications.addresses import Unsendable, check_recipient
 from services.notifications.api import api
 from services.notifications.consumers import (
     contracts_subscription,
     identity_subscription,
     registration_subscription,
+    support_subscription,
     updates_subscription,
 )
 from services.notifications.delivery import SEND_EMAIL_JOB
@@ -25,9 +27,11 @@ from services.notifications.keys import LINKS, RENDERER
 from services.notifications.mailer import Mailer, SmtpSecurity, SmtpTransport
 from services.notifications.releases import ReleaseLinks
 from services.notifications.rendering import Renderer
+from services.notifications.support_letters import SupportDesk, SupportLinks
 from shared.app import create_app as create_service_app
 from shared.app import setup_auth, setup_bus, setup_consumers, setup_db, setup_jobs, setup_revocations
 from shared.auth import KeySource
+from shared.events.identity import Language
 from shared.keys import CLOCK, METRICS
 from shared.settings import DEFAULT_PUBLIC_URL, BaseServiceSettings, PublicUrl, TimeZoneName
 
@@ -54,10 +58,15 @@ class NotificationsSettings(BaseServiceSettings):
     send_max_attempts: int = Field(default=12, ge=1)
 
     # The system's address as people reach it (ITS_PUBLIC_URL, the gateway): release e-mails (UPD-3) link to the
-    # release's page, the notification settings and the one-click unsubscribe page (RFC 8058) of the portal there.
+    # release's page, the notification settings and the one-click unsubscribe page (RFC 8058) of the portal there;
+    # support's letters (SUP-1) to the question's page there, the asker's, the partner's or the operators'.
     public_url: PublicUrl = DEFAULT_PUBLIC_URL
     # HMAC key of the unsubscribe links; changing it voids the links in e-mails already sent.
     unsubscribe_secret: SecretStr = SecretStr(DEV_UNSUBSCRIBE_SECRET)
+    # Support's letters for the vendor's operators (SUP-1: questions no partner accompanies, feedback, overdue ones):
+    # identity's events do not say who the operators are, so they go to the support desk's address, in its language.
+    support_desk_email: str = "operators@its-portal.local"
+    support_desk_language: Language = "en"
 
     @field_validator("mail_from")
     @classmethod
@@ -67,6 +76,14 @@ class NotificationsSettings(BaseServiceSettings):
             if "@" in address and Address(addr_spec=address).domain:
                 return value
         raise ValueError("mail_from must be an address, e.g. 'ITS Portal <no-reply@example.com>'")
+
+    @field_validator("support_desk_email")
+    @classmethod
+    def _desk_is_an_address(cls, value: str) -> str:
+        try:
+            return check_recipient(value)
+        except Unsendable as exc:
+            raise ValueError(f"support_desk_email must be a bare address, e.g. 'support@example.com' ({exc})") from None
 
     @model_validator(mode="after")
     def _credentials_together(self) -> NotificationsSettings:
@@ -85,6 +102,9 @@ class NotificationsSettings(BaseServiceSettings):
 
     def release_links(self) -> ReleaseLinks:
         return ReleaseLinks(public_url=self.public_url, secret=self.unsubscribe_secret.get_secret_value().encode())
+
+    def support_desk(self) -> SupportDesk:
+        return SupportDesk(email=self.support_desk_email, language=self.support_desk_language)
 
 
 def create_app(settings: NotificationsSettings, keys: KeySource | None = None) -> web.Application:
@@ -122,6 +142,7 @@ def create_app(settings: NotificationsSettings, keys: KeySource | None = None) -
             registration_subscription(renderer, clock),  # rule REG-5
             contracts_subscription(renderer, clock, zone),  # rules ITS-2, ITS-6, CMS-7
             updates_subscription(renderer, clock, links),  # rule UPD-3
+            support_subscription(renderer, clock, SupportLinks(settings.public_url), settings.support_desk(), zone),
         ],
     )
     setup_jobs(app, settings, {SEND_EMAIL_JOB: mailer.send_email})

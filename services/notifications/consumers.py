@@ -1,5 +1,6 @@
-"""Events that ask for an e-mail (identity's, registration's, contracts', updates'): render it, log the delivery,
-schedule the send; and the events that keep the read models release news needs (read_models.py).
+"""Events that ask for an e-mail (identity's, registration's, contracts', updates', support's): render it, log the
+delivery, schedule the send; and the events that keep the read models release news and support's letters need
+(read_models.py).
 
 Each handler runs in the consumer's inbox transaction, so the delivery rows, their
 `send_email` jobs and the inbox record commit together: a redelivered event
@@ -32,6 +33,8 @@ from services.notifications.letters import (
 )
 from services.notifications.releases import ReleaseLinks
 from services.notifications.rendering import Renderer
+from services.notifications.support_letters import SupportDesk, SupportLinks
+from services.notifications.support_mail import LETTER_EVENTS, support_letters
 from shared.clock import Clock
 from shared.consumer import EventHandler, PermanentFailure, Subscription
 from shared.db import Connection
@@ -46,6 +49,9 @@ from shared.events.identity import (
     EmailVerified,
     InvitationAccepted,
     InvitationSent,
+    PartnerCreated,
+    PartnerStaffJoined,
+    PartnerStaffRemoved,
     PasswordResetRequested,
     SubscriberCreated,
     SubscriberRenamed,
@@ -65,6 +71,7 @@ IDENTITY_QUEUE = "notifications.identity"
 REGISTRATION_QUEUE = "notifications.registration"
 CONTRACTS_QUEUE = "notifications.contracts"
 UPDATES_QUEUE = "notifications.updates"
+SUPPORT_QUEUE = "notifications.support"
 
 
 def identity_subscription(renderer: Renderer, clock: Clock, zone: ZoneInfo) -> Subscription:
@@ -92,6 +99,10 @@ def identity_subscription(renderer: Renderer, clock: Clock, zone: ZoneInfo) -> S
         AccountNameChanged.TYPE: read_models.account_name_changed,
         SubscriberCreated.TYPE: read_models.subscriber_created,
         SubscriberRenamed.TYPE: read_models.subscriber_renamed,
+        # Read models for support's letters (SUP-1): the partners, their staff and admins.
+        PartnerCreated.TYPE: read_models.partner_created,
+        PartnerStaffJoined.TYPE: read_models.partner_staff_joined,
+        PartnerStaffRemoved.TYPE: read_models.partner_staff_removed,
     }
     return Subscription(IDENTITY_QUEUE, handlers)
 
@@ -151,6 +162,28 @@ def updates_subscription(renderer: Renderer, clock: Clock, links: ReleaseLinks) 
     """The queue is bound to exactly the event types below; its own queue, so a release's thousands of e-mails
     never hold up identity's or registration's letters."""
     return Subscription(UPDATES_QUEUE, {ReleasePublished.TYPE: release_news(renderer, clock, links)})
+
+
+def support_subscription(
+    renderer: Renderer, clock: Clock, links: SupportLinks, desk: SupportDesk, zone: ZoneInfo
+) -> Subscription:
+    """SUP-1: a new question to the staff who answer it, an answer to the asker, an overdue question to the partner's
+    admins or the operators (support_mail.py). Its own queue, like the other producers'."""
+
+    async def handle(conn: Connection, envelope: Envelope) -> None:
+        with _unsendable_is_permanent():
+            requests = await support_letters(conn, envelope, links, desk, zone)
+        await queue_emails(
+            conn,
+            renderer,
+            requests,
+            event_id=envelope.id,
+            event_type=envelope.type,
+            correlation_id=_correlation_id(envelope),
+            now=clock.now(),
+        )
+
+    return Subscription(SUPPORT_QUEUE, dict.fromkeys(LETTER_EVENTS, handle))
 
 
 def release_news(renderer: Renderer, clock: Clock, links: ReleaseLinks) -> EventHandler:

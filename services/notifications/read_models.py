@@ -1,6 +1,7 @@
 """Read models of identity's and registration's events, so that notifications knows, without calling them,
 who owns which subscriber (SUB-1), the owner's address, name and language, and which configurations each
-subscriber holds from when (REG-3, REG-6): the recipients of release news (UPD-3).
+subscriber holds from when (REG-3, REG-6): the recipients of release news (UPD-3); and the partners with their staff
+and admins: the recipients of support's letters (SUP-1).
 
 Each handler is an upsert keyed by the event's ids and guarded by the event's time (store.py), so a
 duplicate, a redelivery or an event that overtakes another leaves the state of the newest one.
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from services.notifications import store
+from services.notifications import partners_store, store
 from services.notifications.languages import unwrap_in_our_languages
 from shared.db import Connection
 from shared.events import Envelope, unwrap
@@ -19,6 +20,9 @@ from shared.events.identity import (
     AccountRegistered,
     EmailChanged,
     EmailVerified,
+    PartnerCreated,
+    PartnerStaffJoined,
+    PartnerStaffRemoved,
     SubscriberCreated,
     SubscriberRenamed,
 )
@@ -77,6 +81,26 @@ async def subscriber_created(conn: Connection, envelope: Envelope) -> None:
 async def subscriber_renamed(conn: Connection, envelope: Envelope) -> None:
     event = unwrap(envelope, SubscriberRenamed)
     await store.rename_subscriber(conn, event.subscriber_id, code=event.code, name=event.name, at=envelope.occurred_at)
+
+
+async def partner_created(conn: Connection, envelope: Envelope) -> None:
+    event = unwrap(envelope, PartnerCreated)
+    await partners_store.save_partner(conn, event.partner_id, name=event.name, contact_email=event.contact_email)
+
+
+async def partner_staff_joined(conn: Connection, envelope: Envelope) -> None:
+    """As of the joining itself (a republished join keeps its time, so a later removal still holds)."""
+    event = unwrap(envelope, PartnerStaffJoined)
+    await partners_store.set_staff(
+        conn, event.partner_id, event.account_id, member=True, is_admin=event.admin, at=event.joined_at
+    )
+
+
+async def partner_staff_removed(conn: Connection, envelope: Envelope) -> None:
+    event = unwrap(envelope, PartnerStaffRemoved)
+    await partners_store.set_staff(
+        conn, event.partner_id, event.account_id, member=False, is_admin=False, at=event.removed_at
+    )
 
 
 async def product_registered(conn: Connection, envelope: Envelope) -> None:

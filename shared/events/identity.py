@@ -224,6 +224,18 @@ class PartnerClientRevoked(Event):
     revoked_at: datetime | None = None
 
 
+class PartnerStaffJoined(Event):
+    """A person joined a partner's staff (an invitation accepted, or made by the demo data), as its admin or not:
+    notifications writes to the partner's staff about new questions and to its admins about overdue ones (SUP-1)."""
+
+    TYPE = "identity.partner_staff.joined"
+
+    partner_id: uuid.UUID
+    account_id: uuid.UUID
+    admin: bool
+    joined_at: datetime
+
+
 class PartnerStaffRemoved(Event):
     """A person left a partner's staff: services refuse their partner tokens issued before `removed_at`."""
 

@@ -14,7 +14,7 @@ import jwt
 from services.identity.bootstrap import ensure_account
 from services.identity.settings import IdentitySettings
 from tests.infra import ROOT, RunningApp, TestStack
-from tests.integration.identity_fixtures import address, api_path, identity, new_account, unique
+from tests.integration.identity_fixtures import address, api_path, identity, new_account, outbox_events, unique
 
 __all__ = ["identity"]
 
@@ -270,6 +270,10 @@ async def test_partner_staff_are_invited_like_subscriber_users(identity: Running
     async with identity.http.get(f"/v1/partners/{partner['id']}/users", headers=staff) as r:
         users = await r.json()
     assert [(u["full_name"], u["admin"]) for u in users["items"]] == [("Ivan Petrov", True), ("Sveta Staff", False)]
+    # Each joining is announced with the admin flag (notifications writes to the staff and admins: SUP-1).
+    for user in users["items"]:
+        [joined] = await outbox_events(identity, "identity.partner_staff.joined", user["account_id"])
+        assert (joined["data"]["partner_id"], joined["data"]["admin"]) == (partner["id"], user["admin"])
     # Staff who are not admins neither invite nor create clients; admins create clients.
     async with identity.http.post(
         f"/v1/partners/{partner['id']}/invitations", headers=staff, json={"full_name": "X", "email": "x@example.com"}

@@ -624,6 +624,9 @@ def test_every_template_has_subject_text_and_html_in_every_language() -> None:
         "password_reset",
         "products_authorised",
         "release_published",
+        "support_question_answered",
+        "support_question_asked",
+        "support_question_overdue",
     ]
     for template in templates:
         for language in LANGUAGES:
