@@ -96,11 +96,10 @@ async def search(
     scope = Scope(who.subscriber_id, None if who.role == "owner" else who.account_id)
     query, filters = ask.query, ask.filters(zone)
     async with pool.acquire() as conn:
-        if not await knowledge_store.searchable(conn, query):
-            return Found([], False, None)  # only punctuation or stop words: nothing to look for
         hits = await knowledge_store.search(conn, query, scope, filters, limit=limit + 1, after=after)
         suggestion = None
-        if not hits and after is None:
+        # Only punctuation or stop words (an empty tsquery) find nothing and have nothing to correct.
+        if not hits and after is None and await knowledge_store.searchable(conn, query):
             suggestion = await _correction(conn, query, scope, filters)
     return Found(hits[:limit], len(hits) > limit, suggestion)
 
