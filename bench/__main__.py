@@ -1,5 +1,5 @@
 """`make bench` / `python -m bench [NAME...] [--quick]`: pipeline, http_me, login, registration_numbers,
-contracts_post, contracts_processing, downloads, downloads_concurrent, update_plan, portal_pages.
+contracts_post, contracts_processing, downloads, downloads_concurrent, update_plan, portal_pages, knowledge_search.
 
 Runs the benchmarks of issue 2, each on a database and vhost of its own, and prints every figure beside
 its reference measured in the same run, their ratio and the target. A ratio below target is reported
@@ -26,6 +26,7 @@ from bench import (  # noqa: E402
     contracts_processing,
     downloads,
     http_me,
+    knowledge_search,
     login,
     pipeline,
     portal_pages,
@@ -51,6 +52,9 @@ BENCHMARKS: dict[str, Benchmark] = {
     "downloads_concurrent": lambda quick: downloads.run_concurrent(count=100) if quick else downloads.run_concurrent(),
     "update_plan": lambda quick: update_plan.run(rounds=1, seconds=2, paced_seconds=5) if quick else update_plan.run(),
     "portal_pages": lambda quick: portal_pages.run(rounds=1, seconds=2) if quick else portal_pages.run(),
+    "knowledge_search": lambda quick: (
+        knowledge_search.run(questions=20_000, articles=1_000, rounds=1, seconds=2) if quick else knowledge_search.run()
+    ),
 }
 # The broker and the database are shared (other test runs restart RabbitMQ, for one): a benchmark that
 # crashes is run once more before it counts as failed.

@@ -47,6 +47,7 @@ CALENDAR_AHEAD = timedelta(days=366)
 def create_app(settings: BaseServiceSettings, *, service: str, api: Api) -> web.Application:
     app = web.Application(
         client_max_size=settings.client_max_size,
+        handler_args={"max_line_size": settings.max_request_line},
         middlewares=[request_context_middleware, metrics_middleware, problem_middleware],
     )
     app[CLOCK] = make_clock(production=settings.is_production, var_dir=settings.var_dir)

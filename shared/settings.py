@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from yarl import URL
 
@@ -106,6 +106,8 @@ class BaseServiceSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     client_max_size: int = 64 * 1024
+    # The longest request line (method, path and query) read; a longer one is answered 400 before any handler.
+    max_request_line: int = Field(default=8190, ge=1024, le=1024 * 1024)
 
     # Where services fetch identity's public keys to verify access tokens.
     jwks_url: str = "http://127.0.0.1:8101/.well-known/jwks.json"

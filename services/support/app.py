@@ -1,6 +1,7 @@
 """support (port 8106): questions to the consulting line and feedback to the vendor (SUP-1): routed to the partner
 accompanying the product's ITS contract or to the vendor, a first answer due within business hours, the
-conversation with its attachments, the staff's queue and the figures."""
+conversation with its attachments, the staff's queue and the figures; the knowledge base searched over the
+subscriber's questions and the vendor's articles (SUP-2)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from services.support import api, attachments_api, queue_api
+from services.support import api, attachments_api, knowledge_api, queue_api
 from services.support.consumers import subscriptions
 from services.support.desk import ServiceLevels
 from services.support.keys import LEVELS, SETTINGS, STORAGE
@@ -41,11 +42,12 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 ROUTES = Api(
     "ITS Portal support",
     description="Questions to the consulting line and feedback to the vendor, their conversations and attachments, "
-    "the staff's queue and the figures (SUP-1).",
+    "the staff's queue and the figures (SUP-1); the subscriber's knowledge base (SUP-2).",
 )
 ROUTES.include(api.routes)
 ROUTES.include(attachments_api.routes)
 ROUTES.include(queue_api.routes)
+ROUTES.include(knowledge_api.routes)
 
 __all__ = ["MIGRATIONS", "SCHEMA", "SupportSettings", "create_app"]
 

@@ -1,22 +1,25 @@
 """Read models of other services' events, so that support never calls them (SUP-1): registration's registered
 products (who may ask about what), contracts' activated and expired contracts (which partner accompanies a
-product now), identity's partners (their names). Each handler is an upsert keyed by the event's ids, so a
-duplicate leaves the same state; a message that does not fit its schema is parked by the kernel's consumer."""
+product now), identity's partners (their names); updates' articles, for the knowledge base (SUP-2). Each handler
+is an upsert keyed by the event's ids, so a duplicate leaves the same state; a message that does not fit its schema
+is parked by the kernel's consumer."""
 
 from __future__ import annotations
 
 from rules.months import Period
-from services.support import read_models
+from services.support import knowledge, read_models
 from shared.consumer import PermanentFailure, Subscription
 from shared.db import Connection
 from shared.events import Envelope, unwrap
 from shared.events.contracts import ContractActivated, ContractExpired
 from shared.events.identity import PartnerCreated
 from shared.events.registration import ProductActivated, ProductRegistered, ProductTransferred, RegisteredProductEvent
+from shared.events.updates import ArticleSaved, ArticleWithdrawn
 
 REGISTRATION_QUEUE = "support.registration"
 CONTRACTS_QUEUE = "support.contracts"
 IDENTITY_QUEUE = "support.identity"
+UPDATES_QUEUE = "support.updates"
 
 
 async def _save(conn: Connection, envelope: Envelope, event: RegisteredProductEvent) -> None:
@@ -68,6 +71,24 @@ async def partner_created(conn: Connection, envelope: Envelope) -> None:
     await read_models.save_partner(conn, event.partner_id, event.name)
 
 
+async def article_saved(conn: Connection, envelope: Envelope) -> None:
+    """SUP-2: the vendor's article (UPD-6) in the knowledge base, as changed; an older version changes nothing."""
+    event = unwrap(envelope, ArticleSaved)
+    await knowledge.save_article(
+        conn,
+        slug=event.slug,
+        configuration=event.configuration,
+        title=event.title,
+        markdown=event.body,
+        updated_at=event.updated_at,
+    )
+
+
+async def article_withdrawn(conn: Connection, envelope: Envelope) -> None:
+    event = unwrap(envelope, ArticleWithdrawn)
+    await knowledge.withdraw_article(conn, event.slug, event.withdrawn_at)
+
+
 def subscriptions() -> list[Subscription]:
     return [
         Subscription(
@@ -83,4 +104,5 @@ def subscriptions() -> list[Subscription]:
             {ContractActivated.TYPE: contract_activated, ContractExpired.TYPE: contract_expired},
         ),
         Subscription(IDENTITY_QUEUE, {PartnerCreated.TYPE: partner_created}),
+        Subscription(UPDATES_QUEUE, {ArticleSaved.TYPE: article_saved, ArticleWithdrawn.TYPE: article_withdrawn}),
     ]

@@ -1,6 +1,7 @@
 """SUP-1, the conversation on a question: messages (with the minutes the staff spent), taking it, closing,
 reopening within 14 days, rating once, sharing with the subscriber's users. Each is one transaction with the
-question's row locked: the rule (conversation.py), the change and its event (outbox), or nothing."""
+question's row locked: the rule (conversation.py), the change, its knowledge-base row where the change is searched
+(SUP-2: messages, sharing) and its event (outbox), or nothing."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import uuid
 from dataclasses import dataclass
 
 from rules.refusal import Refusal, Refused
-from services.support import conversation, events, store
+from services.support import conversation, events, knowledge, store
 from services.support.callers import Who, participant
 from services.support.conversation import Facts, Participant
 from services.support.desk import Desk
@@ -81,6 +82,7 @@ async def add_message(desk: Desk, who: Who, question_id: uuid.UUID, new: NewMess
             if question.assigned_to is None:
                 changes["assigned_to"] = who.account_id
         updated = await store.update_question(conn, question.id, now, **changes)
+        await knowledge.keep_question(conn, updated, now)  # SUP-2: the answer is searchable from its commit
         if who_is.staff:
             await desk.outbox.add(conn, events.answered(updated, message.id, new.asks_for_details, now))
         else:
@@ -141,4 +143,6 @@ async def share(desk: Desk, who: Who, question_id: uuid.UUID, shared: bool) -> s
     async with desk.pool.acquire() as conn, conn.transaction():
         question, who_is = await open_question(conn, question_id, who, lock=True)
         _check(conversation.may_share(who_is))
-        return await store.update_question(conn, question.id, now, shared=shared)
+        updated = await store.update_question(conn, question.id, now, shared=shared)
+        await knowledge.share_question(conn, updated, now)  # SUP-2: the users find it, or no longer
+    return updated

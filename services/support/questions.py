@@ -1,6 +1,6 @@
 """SUP-1, asking: a question to the consulting line (routed to the accompanying partner or the vendor) or feedback
 to the vendor, with its first-response due moment and the job that flags it overdue. One transaction: the question,
-its event (outbox) and its overdue job, or nothing."""
+its knowledge-base row (SUP-2), its event (outbox) and its overdue job, or nothing."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Literal
 
 from rules.months import Month
 from rules.refusal import Refusal, Refused
-from services.support import asking, events, read_models, store
+from services.support import asking, events, knowledge, read_models, store
 from services.support.callers import Who
 from services.support.desk import Desk
 from shared.clock import local_date
@@ -72,6 +72,7 @@ async def ask(desk: Desk, who: Who, new: NewQuestion) -> store.Question:
             updated_at=now,
         )
         await store.insert_question(conn, question)
+        await knowledge.keep_question(conn, question, now)  # SUP-2: searchable from its commit
         await desk.outbox.add(conn, events.asked(question))
         await schedule(
             conn,

@@ -15,6 +15,9 @@ class SupportSettings(BaseServiceSettings):
     port: int = 8106
     # A question's body is Markdown of at most MAX_BODY characters; attachments stream past this limit.
     client_max_size: int = 256 * 1024
+    # SUP-2: a search of 10,000 characters (60 kB in a URL, in Cyrillic) reaches the handler, which refuses it
+    # naming `q` (422), instead of the HTTP parser's bare 400.
+    max_request_line: int = Field(default=64 * 1024, ge=1024, le=1024 * 1024)
     # Business hours and "the current month" (ITS-7) are the vendor's: ITS_VENDOR_TIMEZONE and the production
     # calendar ITS_CALENDAR, as every service reads them (shared/settings.py).
     # SUP-1: a first answer is due within this many business hours of the question, counted within working hours.

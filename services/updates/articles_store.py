@@ -58,6 +58,10 @@ async def save_article(conn: Connection, a: Article, now: datetime) -> tuple[Art
     return Article(**{**fields, "versions": tuple(fields["versions"])}), created
 
 
+async def delete_article(conn: Connection, slug: str) -> bool:
+    return bool(await conn.fetchval("DELETE FROM articles WHERE slug = $1 RETURNING true", slug))
+
+
 async def articles(conn: Connection, configuration: str | None, kind: str | None = None) -> list[Article]:
     """The articles about a configuration (None: the platform), known problems first, newest first."""
     rows = await conn.fetch(

@@ -1,11 +1,12 @@
-"""updates' records as the events it publishes through the outbox (UPD-1, UPD-2, UPD-3)."""
+"""updates' records as the events it publishes through the outbox (UPD-1, UPD-2, UPD-3, UPD-6)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from services.updates import store
-from shared.events.updates import ReleasePublished, ReleaseWithdrawn
+from services.updates import articles_store, store
+from shared.events.updates import ArticleSaved, ArticleWithdrawn, ReleasePublished, ReleaseWithdrawn
 
 
 def _release(release: store.Release, configuration_name: str | None) -> dict[str, Any]:
@@ -33,3 +34,21 @@ def release_published(release: store.Release, configuration_name: str | None) ->
 
 def release_withdrawn(release: store.Release, configuration_name: str | None, reason: str) -> ReleaseWithdrawn:
     return ReleaseWithdrawn(**_release(release, configuration_name), reason=reason)
+
+
+def article_saved(article: articles_store.Article) -> ArticleSaved:
+    assert article.published_at is not None and article.updated_at is not None  # as stored
+    return ArticleSaved(
+        slug=article.slug,
+        configuration=article.configuration,
+        kind=article.kind,  # the table's CHECK keeps it to the two kinds
+        title=article.title,
+        body=article.body,
+        versions=list(article.versions),
+        published_at=article.published_at,
+        updated_at=article.updated_at,
+    )
+
+
+def article_withdrawn(slug: str, now: datetime) -> ArticleWithdrawn:
+    return ArticleWithdrawn(slug=slug, withdrawn_at=now)

@@ -1,4 +1,5 @@
-"""Events published by updates (`updates.*`): releases published and withdrawn (UPD-1, UPD-2).
+"""Events published by updates (`updates.*`): releases published and withdrawn (UPD-1, UPD-2); articles saved and
+withdrawn (UPD-6).
 
 Notifications e-mails the owners of the subscribers registered for the configuration (UPD-3).
 """
@@ -6,7 +7,7 @@ Notifications e-mails the owners of the subscribers registered for the configura
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, datetime
 from typing import Literal
 
 from shared.events import Event
@@ -37,3 +38,30 @@ class ReleaseWithdrawn(ReleaseEvent):
     TYPE = "updates.release.withdrawn"
 
     reason: str
+
+
+ArticleKind = Literal["known_problem", "administration"]
+
+
+class ArticleSaved(Event):
+    """UPD-6: an article created or replaced (by slug); support's knowledge base (SUP-2) keeps its text."""
+
+    TYPE = "updates.article.saved"
+
+    slug: str
+    configuration: str | None = None  # None: about the platform
+    kind: ArticleKind
+    title: str
+    body: str  # Markdown
+    versions: list[str] = []
+    published_at: datetime
+    updated_at: datetime
+
+
+class ArticleWithdrawn(Event):
+    """UPD-6: an article taken down; support's knowledge base drops it."""
+
+    TYPE = "updates.article.withdrawn"
+
+    slug: str
+    withdrawn_at: datetime

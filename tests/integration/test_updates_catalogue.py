@@ -598,7 +598,7 @@ async def test_platform_pages_are_for_subscribers_with_a_registered_product(worl
 # ---- articles (UPD-6) -----------------------------------------------------------------------
 
 
-async def test_known_problems_and_administration_articles(world: World) -> None:
+async def test_known_problems_and_administration_articles_announced_and_withdrawn(world: World) -> None:
     configuration = await world.configuration()
     customer = await world.customer()
     await world.register(customer, [configuration])
@@ -634,6 +634,29 @@ async def test_known_problems_and_administration_articles(world: World) -> None:
         "GET", f"/v1/configurations/{configuration}/releases/3.0.42.5", world.member(customer)
     )
     assert page["known_problems"] == [{"slug": slug, "title": "VAT return rounding"}]
+
+    # Each change is announced in its transaction (support's knowledge base, SUP-2), the withdrawal too.
+    status, _ = await world.call("DELETE", f"/v1/articles/{slug}-admin", world.operator())
+    assert status == 204
+    status, problem = await world.call("DELETE", f"/v1/articles/{slug}-admin", world.operator())
+    assert status == 404, problem
+    status, _ = await world.call("DELETE", f"/v1/articles/{slug}", world.member(customer))
+    assert status == 403
+    status, listed = await world.call("GET", f"/v1/configurations/{configuration}/articles", world.member(customer))
+    assert [a["slug"] for a in listed["items"]] == [slug]
+    async with world.pool.acquire() as conn:
+        announced = await conn.fetch(
+            "SELECT routing_key, envelope->'data' AS data FROM outbox WHERE envelope->'data'->>'slug' LIKE $1 "
+            "ORDER BY created_at, id",
+            f"{slug}%",
+        )
+    assert [(a["routing_key"], a["data"]["slug"]) for a in announced] == [
+        ("updates.article.saved", slug),
+        ("updates.article.saved", slug),
+        ("updates.article.saved", f"{slug}-admin"),
+        ("updates.article.withdrawn", f"{slug}-admin"),
+    ]
+    assert announced[1]["data"]["title"] == "VAT return rounding"
 
     for bad_slug, body in [
         ("Bad_Slug", article),

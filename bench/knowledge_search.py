@@ -1,0 +1,346 @@
+"""SUP-2's knowledge-base search, `GET /v1/knowledge/search`, over 1,000,000 questions with their answers and 10,000
+articles: p95 at 20 concurrent searches, and the throughput beside the same SQL issued directly with asyncpg.
+
+The corpus is generated once into a database of its own (`its_bench_knowledge`, support's schema migrated) and reused
+while its marker says it is complete: Russian and English text from word lists, inflected (Russian endings, English
+-s/-ed/-ing), each question a subject and a body with two answers, spread over 1,000 subscribers (owners and users,
+a tenth shared), plus 10,000 articles; loaded with COPY in two streams, the indexes built after the load, the words
+(pg_trgm vocabulary) from the lists. Generating takes several minutes; later runs start at once.
+
+support runs as in production (`python -m services.support`, one process, logging at INFO into a file) against that
+database, with the throwaway vhost of the run; the token is signed here (identity is not running). The searches, in
+turn: one or two words, in one or the other language and in other grammatical forms than the text's, by the owners
+of 20 subscribers (all their questions) and 20 of their users (their own and the shared ones). The reference is the
+same search SQL (`services.support.public.search_knowledge`) issued with asyncpg from a pool of 20 connections. 20
+workers send one search after another for a round; rounds alternate, after a warm-up; figures are medians.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+import asyncpg
+
+from bench.common import Result, median, per_round, quiet_migrate, service_process, throwaway_stack
+from bench.contracts_post import jwks_server
+from services.support.public import database, search_knowledge
+from tests.infra import PG_ADMIN_URL
+from tests.tokens import TestKeys
+
+TARGET = 0.5
+P95_LIMIT_MS = 50.0
+QUESTIONS = 1_000_000
+ARTICLES = 10_000
+SUBSCRIBERS = 1_000
+CONCURRENCY = 20
+ROUND_SECONDS = 8
+WARMUP_SECONDS = 3
+LIMIT = 20
+SEED = 2
+
+RU_STEMS = (  # noqa: SIM905 (a word list, read as text)
+    "договор|накладн|счёт-фактур|документ|проводк|остат|склад|товар|поставщик|покупател|налог|"
+    "деклараци|отчёт|зарплат|сотрудник|отпуск|больничн|банк|выписк|платёж|касс|чек|организаци|"
+    "подразделени|номенклатур|цен|скидк|заказ|договорённост|ошибк|обновлени|релиз|конфигураци|"
+    "платформ|лицензи|пользовател|прав|роль|печат|форм|бухгалтери|учёт|амортизаци|основн|средств|"
+    "материал|списани|инвентаризаци|закрыти|месяц|квартал|период|контрагент|реквизит|валют|курс|"
+    "начислени|удержани|взнос|страховани|пенси|фонд|справк|архив|резерв|копи"
+).split("|")
+RU_ENDINGS = ("", "а", "у", "ом", "е", "ы", "ов", "ам", "ами", "ах", "и", "ей", "ия", "ию", "ий")
+RU_PLAIN = (  # noqa: SIM905 (a word list, read as text)
+    "не проводится при в на с по для после перед из-за как где почему когда программа выдаёт "
+    "сообщение пустой неверный двойной новый старый текущий нужно можно нельзя проверьте укажите "
+    "заполните откройте"
+).split()
+EN_WORDS = (  # noqa: SIM905 (a word list, read as text)
+    "contract invoice document posting balance warehouse product supplier customer tax return report "
+    "payroll employee vacation sick leave bank statement payment cash receipt company department "
+    "item price discount order error update release configuration platform license user right role "
+    "print form accounting depreciation asset material write inventory closing month quarter period "
+    "counterparty currency rate accrual deduction contribution insurance pension fund certificate "
+    "archive backup copy exchange import export"
+).split()
+EN_PLAIN = "the a is does not when after before with for in on why how stops fails shows wrong empty new old".split()  # noqa: SIM905
+CONFIGURATIONS = ("Accounting", "Payroll", "Trade", "Enterprise")
+
+
+def _ru_word(rng: random.Random) -> str:
+    return rng.choice(RU_STEMS) + rng.choice(RU_ENDINGS)
+
+
+def _en_word(rng: random.Random) -> str:
+    word = rng.choice(EN_WORDS)
+    return word + rng.choice(("", "", "s", "ed", "ing"))
+
+
+def _sentence(rng: random.Random, russian: bool, words: int) -> str:
+    parts = []
+    for _ in range(words):
+        if rng.random() < 0.35:
+            parts.append(rng.choice(RU_PLAIN if russian else EN_PLAIN))
+        else:
+            parts.append(_ru_word(rng) if russian else _en_word(rng))
+    return " ".join(parts).capitalize() + "."
+
+
+def _text(rng: random.Random, russian: bool, sentences: int) -> str:
+    return " ".join(_sentence(rng, russian, rng.randint(6, 14)) for _ in range(sentences))
+
+
+def vocabulary() -> list[str]:
+    words = {stem + ending for stem in RU_STEMS for ending in RU_ENDINGS} | set(RU_PLAIN) | set(EN_PLAIN)
+    words |= {word + suffix for word in EN_WORDS for suffix in ("", "s", "ed", "ing")}
+    return sorted(w.lower() for w in words if 3 <= len(w) <= 40)
+
+
+def subscriber(n: int) -> uuid.UUID:
+    return uuid.UUID(int=(SEED << 64) + n)
+
+
+def account(subscriber_n: int, user: int) -> uuid.UUID:
+    return uuid.UUID(int=(SEED << 96) + subscriber_n * 100 + user)
+
+
+def question_rows(start: int, stop: int, part: int, parts: int) -> list[tuple[Any, ...]]:
+    """Questions `start` to `stop` of one loading stream (every `parts`-th from `part`): a subject, the question and
+    two answers, in Russian (60 %) or English."""
+    rng = random.Random(  # noqa: S311 (test data, not secrets)
+        SEED * 1_000_003 + start * parts + part
+    )
+    now = datetime.now(UTC)
+    rows = []
+    for n in range(start + part, stop, parts):
+        russian = rng.random() < 0.6
+        owner_n = n % SUBSCRIBERS
+        asker = account(owner_n, rng.randint(0, 9))  # user 0 is the owner
+        body = "\n".join(_text(rng, russian, rng.randint(1, 3)) for _ in range(3))
+        at = now - timedelta(minutes=rng.randint(0, 3 * 365 * 24 * 60))
+        rows.append(
+            (
+                "question",
+                str(uuid.UUID(int=(SEED << 100) + n)),
+                subscriber(owner_n),
+                asker,
+                rng.random() < 0.1,
+                rng.choice(CONFIGURATIONS),
+                _sentence(rng, russian, rng.randint(3, 7)),
+                body,
+                at,
+                at,
+            )
+        )
+    return rows
+
+
+def article_rows(count: int) -> list[tuple[Any, ...]]:
+    rng = random.Random(  # noqa: S311 (test data, not secrets)
+        SEED
+    )
+    now = datetime.now(UTC)
+    rows = []
+    for n in range(count):
+        russian = rng.random() < 0.7
+        at = now - timedelta(days=rng.randint(0, 2000))
+        configuration = rng.choice((*CONFIGURATIONS, None))
+        title = _sentence(rng, russian, rng.randint(3, 8))
+        rows.append(
+            ("article", f"article-{n}", None, None, False, configuration, title, _text(rng, russian, 8), at, at)
+        )
+    return rows
+
+
+COLUMNS = ["kind", "key", "subscriber_id", "asker_account_id", "shared", "configuration", "title", "body", "at"]
+COLUMNS.append("updated_at")
+
+
+async def corpus_url(questions: int, articles: int) -> str:
+    """The corpus's database, generated if it is not there complete; its URL."""
+    name = f"its_bench_knowledge_{questions}"
+    admin = await asyncpg.connect(PG_ADMIN_URL)
+    try:
+        if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    _, schema = database()
+    conn = await asyncpg.connect(url)
+    try:
+        done = await conn.fetchval(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'bench_corpus'",
+            schema,
+        ) and await conn.fetchval(f"SELECT questions FROM {schema}.bench_corpus")  # noqa: S608 (our schema's name)
+    finally:
+        await conn.close()
+    if done != questions:
+        await _generate(url, questions, articles)
+    return url
+
+
+async def _generate(url: str, questions: int, articles: int) -> None:
+    started = time.monotonic()
+    print(f"  generating {questions:,} questions and {articles:,} articles (once) ...", flush=True)
+    migrations, schema = database()
+    await asyncio.to_thread(quiet_migrate, migrations, url, schema)
+    settings = {"search_path": schema}
+    conn = await asyncpg.connect(url, server_settings=settings)
+    try:  # a half-made corpus of an interrupted run: again from the start, the indexes after the load
+        await conn.execute("DROP TABLE IF EXISTS bench_corpus; TRUNCATE knowledge, knowledge_words")
+        await conn.execute("DROP INDEX IF EXISTS knowledge_questions, knowledge_articles")
+    finally:
+        await conn.close()
+    parts, batch = 2, 20_000  # two loading streams: the machine's two cores
+
+    async def load(part: int) -> None:
+        stream = await asyncpg.connect(url, server_settings=settings)
+        try:
+            for start in range(0, questions, batch):
+                stop = min(questions, start + batch)
+                rows = await asyncio.to_thread(question_rows, start, stop, part, parts)
+                await stream.copy_records_to_table("knowledge", columns=COLUMNS, records=rows)
+                if part == 0 and stop % 100_000 == 0:
+                    print(f"  ... {stop:,} ({time.monotonic() - started:.0f} s)", flush=True)
+        finally:
+            await stream.close()
+
+    await asyncio.gather(*(load(part) for part in range(parts)))
+    conn = await asyncpg.connect(url, server_settings=settings)
+    try:
+        await conn.copy_records_to_table("knowledge", columns=COLUMNS, records=article_rows(articles))
+        await conn.copy_records_to_table("knowledge_words", columns=["word"], records=[(w,) for w in vocabulary()])
+        await conn.execute("SET maintenance_work_mem = '512MB'")
+        await conn.execute(
+            "CREATE INDEX knowledge_questions ON knowledge USING gin (subscriber_id, document) WHERE kind = 'question'"
+        )
+        await conn.execute("CREATE INDEX knowledge_articles ON knowledge USING gin (document) WHERE kind = 'article'")
+        await conn.execute("VACUUM ANALYZE knowledge")
+        await conn.execute("CREATE TABLE bench_corpus (questions integer NOT NULL)")
+        await conn.execute("INSERT INTO bench_corpus VALUES ($1)", questions)
+    finally:
+        await conn.close()
+    print(f"  generated in {time.monotonic() - started:.0f} s", flush=True)
+
+
+# ---- the searches ------------------------------------------------------------------------------------
+
+
+def searches(count: int) -> list[tuple[str, uuid.UUID, uuid.UUID | None]]:
+    """(query, subscriber, account or None for the owner): words in other forms than the text's, both languages."""
+    rng = random.Random(  # noqa: S311 (test data, not secrets)
+        SEED + 1
+    )
+    found = []
+    for n in range(count):
+        russian = n % 2 == 0
+        words = [(_ru_word(rng) if russian else _en_word(rng)) for _ in range(1 + n % 2)]
+        subscriber_n = rng.randrange(SUBSCRIBERS)
+        user = None if n % 4 < 2 else account(subscriber_n, rng.randint(1, 9))
+        found.append((" ".join(words), subscriber(subscriber_n), user))
+    return found
+
+
+Send = Callable[[int], Awaitable[None]]
+
+
+async def measure(seconds: float, send: Send) -> tuple[float, float]:
+    """CONCURRENCY workers, each sending one search after another: (searches a second, p95 ms)."""
+    latencies: list[float] = []
+    deadline = time.monotonic() + seconds
+
+    async def worker(w: int) -> None:
+        n = w
+        while time.monotonic() < deadline:
+            began = time.perf_counter()
+            await send(n)
+            latencies.append((time.perf_counter() - began) * 1000)
+            n += CONCURRENCY
+
+    began = time.monotonic()
+    await asyncio.gather(*(worker(w) for w in range(CONCURRENCY)))
+    elapsed = time.monotonic() - began
+    latencies.sort()
+    return len(latencies) / elapsed, latencies[int(len(latencies) * 0.95)]
+
+
+async def run(
+    *, questions: int = QUESTIONS, articles: int = ARTICLES, rounds: int = 3, seconds: float = ROUND_SECONDS
+) -> Result:
+    url = await corpus_url(questions, articles)
+    _, schema = database()
+    keys = TestKeys()
+    asks = searches(1_000)
+    rates: dict[str, list[float]] = {"support": [], "asyncpg": []}
+    p95s: dict[str, list[float]] = {"support": [], "asyncpg": []}
+    async with throwaway_stack("knowledge_search", migrate_identity=False) as stack, jwks_server(keys) as jwks_url:
+        env = {"ITS_DATABASE_URL": url, "ITS_JWKS_URL": jwks_url, "ITS_DB_POOL_MAX": str(CONCURRENCY)}
+        async with (
+            service_process(stack, "support", **env) as support,
+            asyncpg.create_pool(
+                url, min_size=CONCURRENCY, max_size=CONCURRENCY, server_settings={"search_path": schema}
+            ) as pool,
+            aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=CONCURRENCY)) as http,
+        ):
+            tokens = {
+                (s, a): keys.token(
+                    account_id=a or uuid.UUID(int=s.int + 1),
+                    role="customer",
+                    login="bench",
+                    ttl=86_400,
+                    subscriber={"id": str(s), "code": "CL-0000001", "role": "user" if a else "owner", "rights": []},
+                )
+                for _, s, a in asks
+            }
+
+            async def via_http(n: int) -> None:
+                q, s, a = asks[n % len(asks)]
+                path = "/v1/knowledge/search?" + urlencode({"q": q, "limit": LIMIT})
+                headers = {"Authorization": f"Bearer {tokens[(s, a)]}"}
+                async with http.get(support.url + path, headers=headers) as response:
+                    if response.status != 200:
+                        raise RuntimeError(f"support answered {response.status}: {await response.text()}")
+                    await response.read()
+
+            async def direct(n: int) -> None:
+                q, s, a = asks[n % len(asks)]
+                async with pool.acquire() as conn:
+                    await search_knowledge(conn, q, s, a, LIMIT)
+
+            senders: dict[str, Send] = {"support": via_http, "asyncpg": direct}
+            for send in senders.values():
+                await measure(WARMUP_SECONDS, send)
+            for _ in range(rounds):
+                for name, send in senders.items():
+                    rate, p95 = await measure(seconds, send)
+                    rates[name].append(rate)
+                    p95s[name].append(p95)
+            sizes = [
+                await pool.fetchval("SELECT count(*) FROM knowledge WHERE kind = $1", k)
+                for k in ("question", "article")
+            ]
+    ratios = [s / d for s, d in zip(rates["support"], rates["asyncpg"], strict=True)]
+    p95 = median(p95s["support"])
+    return Result(
+        name="GET /v1/knowledge/search",
+        figure=median(rates["support"]),
+        reference=median(rates["asyncpg"]),
+        unit="searches/s",
+        figure_label="support over HTTP",
+        reference_label="the same SQL with asyncpg",
+        target=TARGET,
+        details=[
+            f"corpus: {sizes[0]:,} questions with their answers, {sizes[1]:,} articles; {CONCURRENCY} concurrent "
+            f"searches, {rounds} rounds of {seconds:.0f} s alternating after {WARMUP_SECONDS} s warm-up each",
+            f"p95 through support: {p95:.1f} ms ({'PASS' if p95 < P95_LIMIT_MS else 'BELOW'}: < {P95_LIMIT_MS:.0f}"
+            " ms); "
+            f"with asyncpg: {median(p95s['asyncpg']):.1f} ms",
+            per_round(ratios),
+        ],
+    )
