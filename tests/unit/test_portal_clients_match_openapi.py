@@ -20,7 +20,6 @@ from pydantic import BaseModel
 
 import services.portal.clients
 from services.portal.clients.answers import Answer, Listed
-from services.portal.clients.support import Hit, Hits
 from services.portal.clients.updates import NoUpdateChain
 from shared.openapi import build_openapi
 from tests.unit.test_openapi_documents import SERVICES
@@ -29,10 +28,6 @@ from tests.unit.test_openapi_documents import SERVICES
 UNDOCUMENTED: dict[type[Answer], str] = {
     Listed: "a list's shape (items, next_cursor); its items are checked as their own model",
     NoUpdateChain: "a problem's members: the documents describe a problem by its common members only",
-    # support's knowledge-base search (SUP-2) is being built alongside the portal's pages (issue 18): once its
-    # GET /v1/knowledge/search is in support's document, these mirror its schemas and leave this list.
-    Hit: "support's knowledge-base search result, its endpoint not merged yet",
-    Hits: "support's knowledge-base search page, its endpoint not merged yet",
 }
 JSON_TYPES = ("string", "integer", "number", "boolean", "array", "object", "null")
 

@@ -109,7 +109,7 @@ class Figures(Answer):
 class Hit(Answer):
     """One result of the knowledge-base search (SUP-2)."""
 
-    mirrors = ()  # support's search endpoint is being built alongside (issue 18): see the test's UNDOCUMENTED
+    mirrors = ("support.KnowledgeItem",)
 
     kind: str  # question, article
     id: str
@@ -121,7 +121,7 @@ class Hit(Answer):
 
 
 class Hits(Answer):
-    mirrors = ()  # as Hit
+    mirrors = ("support.KnowledgePage",)
 
     items: list[Hit]
     next_cursor: str | None = None
