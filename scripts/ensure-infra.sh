@@ -109,16 +109,47 @@ MSG
 # ------------------------------------------------------------------ RabbitMQ
 amqp_up() { timeout 2 bash -c "exec 3<>/dev/tcp/$AMQP_HOST/$AMQP_PORT" >/dev/null 2>&1; }
 
+# Every quorum queue holds about three file descriptors: the suite's vhosts hold a few hundred queues at once (each
+# test run's own, the contract tests' own, a `make run` stack's), past the 1024 a broker started with the default
+# limit gets (it then accepts no connection: services "not ready"). The broker is started with more.
+RABBIT_FILES=20000
+
+# Debian's rabbitmq-server switches to the rabbitmq user (su resets limits): the broker's own environment file,
+# which its start script sources, raises them.
+RABBIT_ENV=/etc/rabbitmq/rabbitmq-env.conf
+
+rabbit_more_files() {
+    if [ -w "$(dirname "$RABBIT_ENV")" ] && ! grep -q "ulimit -n" "$RABBIT_ENV" 2>/dev/null; then
+        printf '\n# scripts/ensure-infra.sh: quorum queues hold file descriptors\nulimit -n %s 2>/dev/null || true\n' \
+            "$RABBIT_FILES" >>"$RABBIT_ENV"
+    fi
+}
+
 rabbit_start() {
-    say "rabbitmq: starting rabbitmq-server"
+    rabbit_more_files
+    say "rabbitmq: starting rabbitmq-server (open files: $RABBIT_FILES)"
     # -detached returns at once; the broker opens its AMQP port when booted.
-    rabbitmq-server -detached >/dev/null 2>&1 || true
+    (ulimit -n "$RABBIT_FILES" 2>/dev/null || ulimit -n "$(ulimit -Hn)"; rabbitmq-server -detached >/dev/null 2>&1) || true
     wait_until "$WAIT_SECONDS" amqp_up \
         || fail "rabbitmq: did not answer on $AMQP_HOST:$AMQP_PORT within ${WAIT_SECONDS}s (see /var/log/rabbitmq/)"
 }
 
+rabbit_files_limit() {
+    rabbitmqctl -q status 2>/dev/null | sed -n 's/.*Total: [0-9]*, limit: \([0-9]*\).*/\1/p' | head -1
+}
+
 ensure_rabbitmq() {
     if amqp_up; then
+        local limit
+        limit="$(rabbit_files_limit)"
+        # A local broker of this machine with too few descriptors for the suite: restart it with more (a remote
+        # one, or one rabbitmqctl cannot reach, is left as it is).
+        if [ -n "$limit" ] && [ "$limit" -lt 4096 ] && command -v rabbitmq-server >/dev/null; then
+            say "rabbitmq: up with $limit file descriptors; restarting it with $RABBIT_FILES"
+            rabbitmqctl -q shutdown >/dev/null 2>&1 || rabbitmqctl -q stop >/dev/null 2>&1 || true
+            wait_until "$WAIT_SECONDS" bash -c "! timeout 2 bash -c 'exec 3<>/dev/tcp/$AMQP_HOST/$AMQP_PORT' 2>/dev/null" || true
+            rabbit_start
+        fi
         say "rabbitmq: up"
         return
     fi
