@@ -1,5 +1,6 @@
 """`make bench` / `python -m bench [NAME...] [--quick]`: pipeline, http_me, login, registration_numbers,
-contracts_post, contracts_processing, downloads, downloads_concurrent, update_plan, portal_pages, knowledge_search.
+contracts_post, contracts_processing, downloads, downloads_concurrent, update_plan, portal_pages, knowledge_search,
+attachments.
 
 Runs the benchmarks of issue 2, each on a database and vhost of its own, and prints every figure beside
 its reference measured in the same run, their ratio and the target. A ratio below target is reported
@@ -22,6 +23,7 @@ for _name in [name for name in os.environ if name.startswith("ITS_") and not nam
     del os.environ[_name]
 
 from bench import (  # noqa: E402
+    attachments,
     contracts_post,
     contracts_processing,
     downloads,
@@ -55,6 +57,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "knowledge_search": lambda quick: (
         knowledge_search.run(questions=20_000, articles=1_000, rounds=1, seconds=2) if quick else knowledge_search.run()
     ),
+    "attachments": lambda quick: attachments.run(rounds=1, warmup=1) if quick else attachments.run(),
 }
 # The broker and the database are shared (other test runs restart RabbitMQ, for one): a benchmark that
 # crashes is run once more before it counts as failed.
