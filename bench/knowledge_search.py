@@ -1,10 +1,12 @@
 """SUP-2's knowledge-base search, `GET /v1/knowledge/search`, over 1,000,000 questions with their answers and 10,000
 articles: p95 at 20 concurrent searches, and the throughput beside the same SQL issued directly with asyncpg.
 
-The corpus is generated once into a database of its own (`its_bench_knowledge`, support's schema migrated) and reused
-while its marker says it is complete: Russian and English text from word lists, inflected (Russian endings, English
--s/-ed/-ing), each question a subject and a body with two answers, spread over 1,000 subscribers (owners and users,
-a tenth shared), plus 10,000 articles; loaded with COPY in two streams, the indexes built after the load, the words
+The corpus is generated once into a database of its own (`its_bench_knowledge_v<CORPUS>_<questions>`, support's
+schema migrated) and reused while its marker says it is complete: Russian and English text whose words are, one in
+eight, the domain's terms the searches look for (word lists, inflected: Russian endings, English -s/-ed/-ing) and
+otherwise common language (the language's 20,000 most frequent words, wordfreq's list, drawn by Zipf's law as in
+real text); each question a subject and a body with two answers, spread over 1,000 subscribers (owners and users, a
+tenth shared), plus 10,000 articles; loaded with COPY in two streams, the indexes built after the load, the words
 (pg_trgm vocabulary) from the lists. Generating takes several minutes; later runs start at once.
 
 support runs as in production (`python -m services.support`, one process, logging at INFO into a file) against that
@@ -18,20 +20,24 @@ workers send one search after another for a round; rounds alternate, after a war
 from __future__ import annotations
 
 import asyncio
+import functools
+import itertools
 import random
+import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
 import asyncpg
+import wordfreq
 
 from bench.common import Result, median, per_round, quiet_migrate, service_process, throwaway_stack
 from bench.contracts_post import jwks_server
-from services.support.public import database, search_knowledge
+from services.support.public import ArticleRankings, database, search_knowledge
 from tests.infra import PG_ADMIN_URL
 from tests.tokens import TestKeys
 
@@ -45,6 +51,15 @@ ROUND_SECONDS = 8
 WARMUP_SECONDS = 3
 LIMIT = 20
 SEED = 2
+CORPUS = 3  # the generator's version: a corpus made by another is made again
+COMMON_WORDS = 20_000  # per language
+# Of a text's words, the share that are the terms the searches look for (the domain's: contracts, invoices, ...);
+# the rest is common language. One term of the 66 per language is then in about 1 question in 7.
+DOMAIN_SHARE = 0.12
+SEARCHERS = 200  # owners and users of 100 subscribers
+POPULAR = 500  # queries searched again and again
+REPEATED = 0.5  # of the searches, the share that repeat a popular query; the rest are new
+STREAM = 60_000  # searches generated: more than a run sends
 
 RU_STEMS = (  # noqa: SIM905 (a word list, read as text)
     "договор|накладн|счёт-фактур|документ|проводк|остат|склад|товар|поставщик|покупател|налог|"
@@ -55,11 +70,6 @@ RU_STEMS = (  # noqa: SIM905 (a word list, read as text)
     "начислени|удержани|взнос|страховани|пенси|фонд|справк|архив|резерв|копи"
 ).split("|")
 RU_ENDINGS = ("", "а", "у", "ом", "е", "ы", "ов", "ам", "ами", "ах", "и", "ей", "ия", "ию", "ий")
-RU_PLAIN = (  # noqa: SIM905 (a word list, read as text)
-    "не проводится при в на с по для после перед из-за как где почему когда программа выдаёт "
-    "сообщение пустой неверный двойной новый старый текущий нужно можно нельзя проверьте укажите "
-    "заполните откройте"
-).split()
 EN_WORDS = (  # noqa: SIM905 (a word list, read as text)
     "contract invoice document posting balance warehouse product supplier customer tax return report "
     "payroll employee vacation sick leave bank statement payment cash receipt company department "
@@ -68,7 +78,6 @@ EN_WORDS = (  # noqa: SIM905 (a word list, read as text)
     "counterparty currency rate accrual deduction contribution insurance pension fund certificate "
     "archive backup copy exchange import export"
 ).split()
-EN_PLAIN = "the a is does not when after before with for in on why how stops fails shows wrong empty new old".split()  # noqa: SIM905
 CONFIGURATIONS = ("Accounting", "Payroll", "Trade", "Enterprise")
 
 
@@ -82,12 +91,13 @@ def _en_word(rng: random.Random) -> str:
 
 
 def _sentence(rng: random.Random, russian: bool, words: int) -> str:
+    common, weights = common_language("ru" if russian else "en")
     parts = []
     for _ in range(words):
-        if rng.random() < 0.35:
-            parts.append(rng.choice(RU_PLAIN if russian else EN_PLAIN))
-        else:
+        if rng.random() < DOMAIN_SHARE:
             parts.append(_ru_word(rng) if russian else _en_word(rng))
+        else:
+            parts.append(rng.choices(common, cum_weights=weights)[0])
     return " ".join(parts).capitalize() + "."
 
 
@@ -95,10 +105,19 @@ def _text(rng: random.Random, russian: bool, sentences: int) -> str:
     return " ".join(_sentence(rng, russian, rng.randint(6, 14)) for _ in range(sentences))
 
 
+@functools.cache
+def common_language(language: str) -> tuple[list[str], list[float]]:
+    """The COMMON_WORDS most frequent words of the language (wordfreq's list, letters only) and their cumulative
+    weights by Zipf's law (a word's frequency falls as 1 / its rank), as words occur in real text."""
+    words = [w for w in wordfreq.top_n_list(language, COMMON_WORDS * 2) if w.isalpha()][:COMMON_WORDS]
+    return words, list(itertools.accumulate(1 / rank for rank in range(1, len(words) + 1)))
+
+
 def vocabulary() -> list[str]:
-    words = {stem + ending for stem in RU_STEMS for ending in RU_ENDINGS} | set(RU_PLAIN) | set(EN_PLAIN)
+    words = {stem + ending for stem in RU_STEMS for ending in RU_ENDINGS}
     words |= {word + suffix for word in EN_WORDS for suffix in ("", "s", "ed", "ing")}
-    return sorted(w.lower() for w in words if 3 <= len(w) <= 40)
+    words |= set(common_language("ru")[0]) | set(common_language("en")[0])
+    return sorted({w.lower() for w in words if 3 <= len(w) <= 40})
 
 
 def subscriber(n: int) -> uuid.UUID:
@@ -163,7 +182,7 @@ COLUMNS.append("updated_at")
 
 async def corpus_url(questions: int, articles: int) -> str:
     """The corpus's database, generated if it is not there complete; its URL."""
-    name = f"its_bench_knowledge_{questions}"
+    name = f"its_bench_knowledge_v{CORPUS}_{questions}"
     admin = await asyncpg.connect(PG_ADMIN_URL)
     try:
         if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
@@ -233,38 +252,48 @@ async def _generate(url: str, questions: int, articles: int) -> None:
 
 
 def searches(count: int) -> list[tuple[str, uuid.UUID, uuid.UUID | None]]:
-    """(query, subscriber, account or None for the owner): words in other forms than the text's, both languages."""
+    """(query, subscriber, account or None for the owner), in the order they are sent: words in other forms than the
+    text's, in both languages, by the owners and users of 100 subscribers. Like a site's searches, some queries are
+    popular and many are new: REPEATED of them are one of POPULAR queries (drawn by Zipf's law; one or two words),
+    the others two words not searched before (very likely: there are about a million pairs per language)."""
     rng = random.Random(  # noqa: S311 (test data, not secrets)
         SEED + 1
     )
-    found = []
-    for n in range(count):
-        russian = n % 2 == 0
-        words = [(_ru_word(rng) if russian else _en_word(rng)) for _ in range(1 + n % 2)]
+
+    def words(n: int) -> str:
+        russian = rng.random() < 0.6
+        return " ".join((_ru_word(rng) if russian else _en_word(rng)) for _ in range(n))
+
+    popular = [words(1 + n % 2) for n in range(POPULAR)]
+    weights = list(itertools.accumulate(1 / rank for rank in range(1, POPULAR + 1)))
+    searchers = []
+    for n in range(SEARCHERS):
         subscriber_n = rng.randrange(SUBSCRIBERS)
-        user = None if n % 4 < 2 else account(subscriber_n, rng.randint(1, 9))
-        found.append((" ".join(words), subscriber(subscriber_n), user))
+        searchers.append((subscriber(subscriber_n), None if n % 2 else account(subscriber_n, rng.randint(1, 9))))
+    found = []
+    for _ in range(count):
+        query = rng.choices(popular, cum_weights=weights)[0] if rng.random() < REPEATED else words(2)
+        found.append((query, *rng.choice(searchers)))
     return found
 
 
 Send = Callable[[int], Awaitable[None]]
 
 
-async def measure(seconds: float, send: Send) -> tuple[float, float]:
-    """CONCURRENCY workers, each sending one search after another: (searches a second, p95 ms)."""
+async def measure(seconds: float, send: Send, sent: Iterator[int]) -> tuple[float, float]:
+    """CONCURRENCY workers, each sending one search after another, the next of the stream `sent` counts along (it
+    goes on from round to round: a round sends searches not sent before): (searches a second, p95 ms)."""
     latencies: list[float] = []
     deadline = time.monotonic() + seconds
 
-    async def worker(w: int) -> None:
-        n = w
+    async def worker() -> None:
         while time.monotonic() < deadline:
             began = time.perf_counter()
-            await send(n)
+            await send(next(sent))
             latencies.append((time.perf_counter() - began) * 1000)
-            n += CONCURRENCY
 
     began = time.monotonic()
-    await asyncio.gather(*(worker(w) for w in range(CONCURRENCY)))
+    await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
     elapsed = time.monotonic() - began
     latencies.sort()
     return len(latencies) / elapsed, latencies[int(len(latencies) * 0.95)]
@@ -276,9 +305,10 @@ async def run(
     url = await corpus_url(questions, articles)
     _, schema = database()
     keys = TestKeys()
-    asks = searches(1_000)
-    rates: dict[str, list[float]] = {"support": [], "asyncpg": []}
-    p95s: dict[str, list[float]] = {"support": [], "asyncpg": []}
+    asks = searches(STREAM)
+    names = ("support", "asyncpg", "asyncpg, nothing kept")
+    rates: dict[str, list[float]] = {name: [] for name in names}
+    p95s: dict[str, list[float]] = {name: [] for name in names}
     async with throwaway_stack("knowledge_search", migrate_identity=False) as stack, jwks_server(keys) as jwks_url:
         env = {"ITS_DATABASE_URL": url, "ITS_JWKS_URL": jwks_url, "ITS_DB_POOL_MAX": str(CONCURRENCY)}
         async with (
@@ -296,11 +326,11 @@ async def run(
                     ttl=86_400,
                     subscriber={"id": str(s), "code": "CL-0000001", "role": "user" if a else "owner", "rights": []},
                 )
-                for _, s, a in asks
+                for _, s, a in set(asks)
             }
 
             async def via_http(n: int) -> None:
-                q, s, a = asks[n % len(asks)]
+                q, s, a = asks[n]
                 path = "/v1/knowledge/search?" + urlencode({"q": q, "limit": LIMIT})
                 headers = {"Authorization": f"Bearer {tokens[(s, a)]}"}
                 async with http.get(support.url + path, headers=headers) as response:
@@ -308,23 +338,32 @@ async def run(
                         raise RuntimeError(f"support answered {response.status}: {await response.text()}")
                     await response.read()
 
-            async def direct(n: int) -> None:
-                q, s, a = asks[n % len(asks)]
-                async with pool.acquire() as conn:
-                    await search_knowledge(conn, q, s, a, LIMIT)
+            def direct(articles: ArticleRankings) -> Send:
+                async def send(n: int) -> None:
+                    q, s, a = asks[n]
+                    await search_knowledge(pool, articles, q, s, a, LIMIT)
 
-            senders: dict[str, Send] = {"support": via_http, "asyncpg": direct}
-            for send in senders.values():
-                await measure(WARMUP_SECONDS, send)
+                return send
+
+            # The reference keeps the articles' rankings as the service does; "nothing kept" ranks them every time.
+            senders = dict(
+                zip(names, (via_http, direct(ArticleRankings()), direct(ArticleRankings(size=0))), strict=True)
+            )
+            streams = {name: itertools.count() for name in names}  # each sender the same searches, in order
+            for name, send in senders.items():
+                await measure(WARMUP_SECONDS, send, streams[name])
+            before = await article_rankings(http, support.url)
             for _ in range(rounds):
                 for name, send in senders.items():
-                    rate, p95 = await measure(seconds, send)
+                    rate, p95 = await measure(seconds, send, streams[name])
                     rates[name].append(rate)
                     p95s[name].append(p95)
+            after = await article_rankings(http, support.url)
             sizes = [
                 await pool.fetchval("SELECT count(*) FROM knowledge WHERE kind = $1", k)
                 for k in ("question", "article")
             ]
+    hits, misses = (after[outcome] - before[outcome] for outcome in ("hit", "miss"))
     ratios = [s / d for s, d in zip(rates["support"], rates["asyncpg"], strict=True)]
     p95 = median(p95s["support"])
     return Result(
@@ -338,9 +377,24 @@ async def run(
         details=[
             f"corpus: {sizes[0]:,} questions with their answers, {sizes[1]:,} articles; {CONCURRENCY} concurrent "
             f"searches, {rounds} rounds of {seconds:.0f} s alternating after {WARMUP_SECONDS} s warm-up each",
+            f"searches: {REPEATED:.0%} repeat one of {POPULAR} popular queries, the rest are new; the articles' "
+            f"ranking was kept for {hits / max(1, hits + misses):.0%} of support's searches ({hits:,} of "
+            f"{hits + misses:,})",
             f"p95 through support: {p95:.1f} ms ({'PASS' if p95 < P95_LIMIT_MS else 'BELOW'}: < {P95_LIMIT_MS:.0f}"
             " ms); "
             f"with asyncpg: {median(p95s['asyncpg']):.1f} ms",
+            f"with asyncpg and nothing kept (every search ranks the articles): {median(rates[names[2]]):.0f} "
+            f"searches/s, p95 {median(p95s[names[2]]):.1f} ms",
             per_round(ratios),
         ],
     )
+
+
+async def article_rankings(http: aiohttp.ClientSession, url: str) -> dict[str, float]:
+    """support's count of searches whose articles' ranking was kept (hit) or read (miss), from its /metrics."""
+    async with http.get(url + "/metrics") as response:
+        text = await response.text()
+    found = re.findall(r'^support_article_rankings_total\{outcome="(hit|miss)"\} ([0-9.e+]+)$', text, re.MULTILINE)
+    counts = {"hit": 0.0, "miss": 0.0}
+    counts.update({outcome: float(value) for outcome, value in found})
+    return counts

@@ -9,16 +9,19 @@ have changed meanwhile". An outage is logged once (`<name>.listen_failed`), and 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 import asyncpg
+from aiohttp import web
 
 from shared.logging import get_logger
+from shared.tasks import background
 
 log = get_logger(__name__)
 
 Notified = Callable[[str], None]  # a notification's payload
+RECONNECT_SECONDS = 5.0
 
 
 def _nothing() -> None:
@@ -72,3 +75,43 @@ def _deliver(notified: Notified) -> Callable[[Any, int, str, str], None]:
         notified(payload)
 
     return on_notify
+
+
+Changed = Callable[[str | None], None]  # a payload, or None: anything may have changed (not listening for a while)
+
+
+def setup_change_listener(
+    app: web.Application, database_url: str, callbacks: Mapping[str, Changed], *, name: str
+) -> None:
+    """Change notifications between replicas, for the app's life: writers call `pg_notify(channel, payload)` in the
+    transaction that makes the change; each replica hears it on commit and drops what it cached."""
+
+    async def listen(app: web.Application) -> AsyncIterator[None]:
+        async with background(listen_for_changes(database_url, callbacks, name=name), f"{name}.change_listener"):
+            yield
+
+    app.cleanup_ctx.append(listen)
+
+
+async def listen_for_changes(
+    database_url: str,
+    callbacks: Mapping[str, Changed],
+    *,
+    name: str,
+    reconnect_seconds: float = RECONNECT_SECONDS,
+) -> None:
+    """Listen, and listen again after every loss; when listening stops or starts again every callback hears None
+    (anything may have changed meanwhile: forget everything)."""
+
+    def forget_everything() -> None:
+        for callback in callbacks.values():
+            callback(None)
+
+    await listen_forever(
+        database_url,
+        callbacks,
+        name=name,
+        reconnect_seconds=reconnect_seconds,
+        on_listening=forget_everything,
+        on_lost=forget_everything,
+    )

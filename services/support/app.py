@@ -10,11 +10,14 @@ from datetime import timedelta
 from pathlib import Path
 
 from aiohttp import web
+from prometheus_client import Counter
 
 from services.support import api, attachments_api, knowledge_api, queue_api
+from services.support.article_rankings import ArticleRankings
 from services.support.consumers import subscriptions
 from services.support.desk import ServiceLevels
-from services.support.keys import LEVELS, SETTINGS, STORAGE
+from services.support.keys import ARTICLES, LEVELS, SETTINGS, STORAGE
+from services.support.knowledge_store import ARTICLES_CHANNEL
 from services.support.overdue import overdue_job
 from services.support.questions import OVERDUE_JOB
 from services.support.settings import SupportSettings
@@ -31,7 +34,8 @@ from shared.app import (
 )
 from shared.auth import KeySource
 from shared.http import Api
-from shared.keys import CALENDAR, CLOCK, OUTBOX
+from shared.keys import CALENDAR, CLOCK, METRICS, OUTBOX
+from shared.listen import setup_change_listener
 from shared.logging import get_logger
 from shared.storage.configured import configured_storage
 
@@ -67,7 +71,20 @@ def create_app(settings: SupportSettings, keys: KeySource | None = None) -> web.
     setup_revocations(app)  # SUB-5, SUB-6: an excluded user loses the questions at once
     setup_jobs(app, settings, {OVERDUE_JOB: overdue_job(app[OUTBOX], app[CLOCK])})
     setup_storage(app, settings)
+    setup_article_rankings(app, settings)
     return app
+
+
+def setup_article_rankings(app: web.Application, settings: SupportSettings) -> None:
+    """SUP-2: the articles' ranking per query, kept in this process and forgotten when an article changes."""
+    searches = Counter(
+        "support_article_rankings_total",
+        "Knowledge-base searches by whether the articles' ranking of the query was kept (hit) or read (miss)",
+        ["outcome"],
+        registry=app[METRICS].registry,
+    )
+    app[ARTICLES] = ArticleRankings(counted=lambda outcome: searches.labels(outcome).inc())
+    setup_change_listener(app, settings.database_url, {ARTICLES_CHANNEL: app[ARTICLES].forget}, name="support")
 
 
 def service_levels(app: web.Application, settings: SupportSettings) -> ServiceLevels:

@@ -4,22 +4,25 @@ search.
 A question's row is kept in step by the use cases that change what is searched, in their transaction (`keep_question`
 when it is asked and at each message, `share_question` when the owner shares it); an article's by the consumer of
 updates' events. The search (`search`) reads only what the caller may see: the owner every question of the
-subscriber, a user the questions they asked and those the owner shared, everyone the articles. When it finds nothing,
-each word is corrected from the words stored (pg_trgm) and the corrected search is offered as `suggestion` only if
-it finds something the caller may see: a word of someone else's question never shows through a suggestion.
+subscriber, a user the questions they asked and those the owner shared, everyone the articles (whose ranking per
+query, the same for everyone, is kept by article_rankings.py). Snippets are made for the page shown only. When it
+finds nothing, each word is corrected from the words stored (pg_trgm) and the corrected search is offered as
+`suggestion` only if it finds something the caller may see: a word of someone else's question never shows through
+a suggestion.
 """
 
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from rules.refusal import Refusal, Refused
 from services.support import knowledge_store, knowledge_text, store
+from services.support.article_rankings import ArticleRankings
 from services.support.callers import Who
-from services.support.knowledge_store import Filters, Hit, Scope
+from services.support.knowledge_store import Cursor, Filters, Hit, Scope
 from shared.db import Connection, Pool
 
 MAX_CORRECTED_WORDS = 6  # a longer query is not corrected word by word (each word is an index lookup)
@@ -88,7 +91,14 @@ class Found:
 
 
 async def search(
-    pool: Pool, who: Who, ask: Ask, zone: ZoneInfo, *, limit: int, after: tuple[float, str, str] | None
+    pool: Pool,
+    articles: ArticleRankings,
+    who: Who,
+    ask: Ask,
+    zone: ZoneInfo,
+    *,
+    limit: int,
+    after: Cursor | None,
 ) -> Found:
     """A page of what the caller may see, best first; a suggestion when the first page is empty."""
     if who.subscriber_id is None:
@@ -96,12 +106,25 @@ async def search(
     scope = Scope(who.subscriber_id, None if who.role == "owner" else who.account_id)
     query, filters = ask.query, ask.filters(zone)
     async with pool.acquire() as conn:
-        hits = await knowledge_store.search(conn, query, scope, filters, limit=limit + 1, after=after)
+        generation = articles.generation
+        hits = await knowledge_store.rank_questions(conn, query, scope, filters, limit=limit + 1, after=after)
+        hits += await articles.best(conn, query, filters, limit=limit + 1, after=after)
+        hits.sort(key=knowledge_store.order)
+        page = await _with_snippets(conn, query, hits[:limit])
+        articles.remember(query, filters, [hit for hit in page if hit.kind == "article"], generation)
         suggestion = None
         # Only punctuation or stop words (an empty tsquery) find nothing and have nothing to correct.
-        if not hits and after is None and await knowledge_store.searchable(conn, query):
+        if not page and after is None and await knowledge_store.searchable(conn, query):
             suggestion = await _correction(conn, query, scope, filters)
-    return Found(hits[:limit], len(hits) > limit, suggestion)
+    return Found(page, len(hits) > limit, suggestion)
+
+
+async def _with_snippets(conn: Connection, query: str, page: list[Hit]) -> list[Hit]:
+    """The page with every hit's snippet: those not made before, in one query."""
+    made = await knowledge_store.headlines(conn, query, [hit for hit in page if hit.headline is None])
+    return [
+        hit if hit.headline is not None else replace(hit, headline=made.get((hit.kind, hit.key), "")) for hit in page
+    ]
 
 
 async def _correction(conn: Connection, query: str, scope: Scope, filters: Filters) -> str | None:

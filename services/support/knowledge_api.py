@@ -7,7 +7,7 @@ from aiohttp import web
 
 from services.support import knowledge
 from services.support.edge import who_of
-from services.support.keys import LEVELS
+from services.support.keys import ARTICLES, LEVELS
 from services.support.knowledge_models import KnowledgePage, KnowledgeQuery, after, item_out, next_cursor
 from services.support.problems import refusals_answered
 from shared.auth import Caller
@@ -33,7 +33,13 @@ async def knowledge_search(request: web.Request, caller: Caller, query: Knowledg
     ask = knowledge.Ask(query.q, query.configuration, query.from_, query.to)
     with refusals_answered():
         found = await knowledge.search(
-            request.app[POOL], who_of(caller), ask, zone, limit=query.limit, after=after(query.cursor)
+            request.app[POOL],
+            request.app[ARTICLES],
+            who_of(caller),
+            ask,
+            zone,
+            limit=query.limit,
+            after=after(query.cursor),
         )
     return KnowledgePage(
         items=[item_out(hit, zone) for hit in found.items],

@@ -93,7 +93,7 @@ def item_out(hit: Hit, zone: ZoneInfo) -> KnowledgeItem:
         kind="question" if hit.kind == "question" else "article",
         id=hit.key,
         title=hit.title,
-        snippet=safe_snippet(hit.headline),
+        snippet=safe_snippet(hit.headline or ""),
         configuration=hit.configuration,
         date=local_date(hit.at, zone),
         rank=hit.rank,

@@ -1,10 +1,12 @@
 """SUP-2, the knowledge base's SQL: a row per question and per article with its stored tsvector (migration 0002),
 the vocabulary of corrections, and the search.
 
-The search: `websearch_to_tsquery` in the `russian` and in the `english` configuration, OR-ed (a word finds its
-other grammatical forms in either language); the caller's questions through the GIN index on (subscriber, words)
-and the articles through their own, as two branches of one UNION ALL; `ts_rank_cd` orders them; `ts_headline`, the
-expensive part, runs on the page only, after the LIMIT. Keyset on (rank, kind, key).
+The search: `websearch_to_tsquery` in the `russian` configuration, which stems Russian words and English ones (a
+word finds its other grammatical forms in either language). The caller's questions through the GIN index on
+(subscriber, words), ranked by `ts_rank_cd` with their snippets (`ts_headline`, the expensive part, on the best only);
+the articles through their own index, ranked alone (knowledge.py merges the two and keeps the articles' ranking per
+query: article_rankings.py). Keyset on (rank, kind, key). A saved or withdrawn article is announced
+(`ARTICLES_CHANNEL`) in its transaction.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from datetime import datetime
 from services.support.knowledge_text import HEADLINE_OPTIONS
 from shared.db import Connection
 
-QUERY = "(websearch_to_tsquery('russian', $1) || websearch_to_tsquery('english', $1))"
+# The `russian` configuration stems Cyrillic words in Russian and Latin ones in English (migration 0003).
+QUERY = "websearch_to_tsquery('russian', $1)"
+ARTICLES_CHANNEL = "support_articles"  # pg_notify: the articles changed (article_rankings.py forgets them)
 
 
 @dataclass(frozen=True)
@@ -27,7 +31,19 @@ class Hit:
     configuration: str | None
     at: datetime
     rank: float
-    headline: str
+    headline: str | None  # the highlighted snippet; None until made (for the page shown only)
+
+
+Cursor = tuple[float, str, str]  # (rank, kind, key) of the last hit seen: keyset, best first
+
+
+def order(hit: Hit) -> tuple[float, str, str]:
+    """The order of a search's hits, as its SQL sorts them: rank descending, then kind and key."""
+    return (-hit.rank, hit.kind, hit.key)
+
+
+def comes_after(hit: Hit, after: Cursor | None) -> bool:
+    return after is None or order(hit) > (-after[0], after[1], after[2])
 
 
 @dataclass(frozen=True)
@@ -103,6 +119,8 @@ async def save_article(
         body,
         updated_at,
     )
+    if saved:
+        await conn.execute("SELECT pg_notify($1, $2)", ARTICLES_CHANNEL, slug)
     return bool(saved)
 
 
@@ -114,6 +132,7 @@ async def withdraw_article(conn: Connection, slug: str, at: datetime) -> None:
         at,
     )
     await conn.execute("DELETE FROM knowledge WHERE kind = 'article' AND key = $1 AND updated_at <= $2", slug, at)
+    await conn.execute("SELECT pg_notify($1, $2)", ARTICLES_CHANNEL, slug)
 
 
 async def add_words(conn: Connection, words: set[str]) -> None:
@@ -124,56 +143,78 @@ async def add_words(conn: Connection, words: set[str]) -> None:
         )
 
 
-def _visible(alias: str) -> str:
-    """The caller's questions: $2 subscriber, $3 the account (NULL: the owner, every question)."""
+def _visible(subscriber: str, account: str) -> str:
+    """The caller's questions: those of the subscriber (parameter `subscriber`) the account (parameter `account`;
+    NULL: the owner, every question) asked or that are shared."""
     return (
-        f"{alias}.kind = 'question' AND {alias}.subscriber_id = $2 "
-        f"AND ($3::uuid IS NULL OR {alias}.asker_account_id = $3 OR {alias}.shared)"
+        f"k.kind = 'question' AND k.subscriber_id = {subscriber} "
+        f"AND ({account}::uuid IS NULL OR k.asker_account_id = {account} OR k.shared)"
     )
 
 
+# $1 the query; $2 a configuration, $3 since, $4 before; $5..$7 the cursor; $8 the limit.
 _FILTERS = (
-    "AND ($4::text IS NULL OR k.configuration = $4) AND ($5::timestamptz IS NULL OR k.at >= $5) "
-    "AND ($6::timestamptz IS NULL OR k.at < $6)"
+    "AND ($2::text IS NULL OR k.configuration = $2) AND ($3::timestamptz IS NULL OR k.at >= $3) "
+    "AND ($4::timestamptz IS NULL OR k.at < $4)"
 )
+_AFTER = "($5::real IS NULL OR rank < $5 OR (rank = $5 AND (kind, key) > ($6::text, $7::text)))"
 
 
-async def search(
-    conn: Connection,
-    query: str,
-    scope: Scope,
-    filters: Filters,
-    *,
-    limit: int,
-    after: tuple[float, str, str] | None,
+async def rank_questions(
+    conn: Connection, query: str, scope: Scope, filters: Filters, *, limit: int, after: Cursor | None
 ) -> list[Hit]:
-    """A page of what the caller may see that matches `query`, best first, with its highlighted snippet."""
+    """The best `limit` of the caller's questions that match `query`, after `after`, with their snippets (made in the
+    same query: a question is on the page unless articles outrank it)."""
     rows = await conn.fetch(
-        f"WITH q AS MATERIALIZED (SELECT {QUERY} AS query), "
-        "hits AS ("
-        "SELECT k.kind, k.key, k.title, k.configuration, k.at, ts_rank_cd(k.document, q.query, 32) AS rank "
-        f"FROM knowledge k, q WHERE {_visible('k')} AND k.document @@ q.query {_FILTERS} "
-        "UNION ALL "
-        "SELECT k.kind, k.key, k.title, k.configuration, k.at, ts_rank_cd(k.document, q.query, 32) AS rank "
-        f"FROM knowledge k, q WHERE k.kind = 'article' AND k.document @@ q.query {_FILTERS}), "
-        "page AS (SELECT * FROM hits WHERE $7::real IS NULL OR rank < $7 "
-        "OR (rank = $7 AND (kind, key) > ($8::text, $9::text)) ORDER BY rank DESC, kind, key LIMIT $10) "
-        "SELECT p.kind, p.key, p.title, p.configuration, p.at, p.rank, "
-        "ts_headline('russian', left(k.body, 20000), q.query, $11) AS headline "
-        "FROM page p JOIN knowledge k ON (k.kind, k.key) = (p.kind, p.key), q ORDER BY p.rank DESC, p.kind, p.key",
-        query,
+        _ranked(_visible("$9", "$10"), snippets="$11"),
+        *_arguments(query, filters, limit, after),
         scope.subscriber_id,
         scope.account_id,
-        filters.configuration,
-        filters.since,
-        filters.before,
-        after[0] if after else None,
-        after[1] if after else None,
-        after[2] if after else None,
-        limit,
         HEADLINE_OPTIONS,
     )
     return [Hit(**dict(row)) for row in rows]
+
+
+async def rank_articles(
+    conn: Connection, query: str, filters: Filters, *, limit: int, after: Cursor | None
+) -> list[Hit]:
+    """The best `limit` articles that match `query`, after `after`; no snippets yet (`headlines`)."""
+    rows = await conn.fetch(_ranked("k.kind = 'article'", snippets=None), *_arguments(query, filters, limit, after))
+    return [Hit(**dict(row)) for row in rows]
+
+
+def _ranked(which: str, *, snippets: str | None) -> str:
+    """The SQL of a ranking: `which` rows, best first, with their snippets made with the options of parameter
+    `snippets` (None: without)."""
+    headline = f"ts_headline('russian', left(body, 20000), query, {snippets})" if snippets else "NULL::text"
+    return (
+        f"WITH q AS MATERIALIZED (SELECT {QUERY} AS query) "
+        f"SELECT kind, key, title, configuration, at, rank, {headline} AS headline "
+        "FROM (SELECT k.kind, k.key, k.title, k.configuration, k.at, k.body, q.query, "
+        "ts_rank_cd(k.document, q.query, 32) AS rank "
+        f"FROM knowledge k, q WHERE {which} AND k.document @@ q.query {_FILTERS}) hits "
+        f"WHERE {_AFTER} ORDER BY rank DESC, kind, key LIMIT $8"
+    )
+
+
+def _arguments(query: str, filters: Filters, limit: int, after: Cursor | None) -> tuple[object, ...]:
+    return (query, filters.configuration, filters.since, filters.before, *(after or (None, None, None)), limit)
+
+
+async def headlines(conn: Connection, query: str, hits: list[Hit]) -> dict[tuple[str, str], str]:
+    """The highlighted snippets of these hits (the page's: ts_headline is the expensive part), by (kind, key)."""
+    if not hits:
+        return {}
+    rows = await conn.fetch(
+        f"WITH q AS MATERIALIZED (SELECT {QUERY} AS query) "
+        "SELECT k.kind, k.key, ts_headline('russian', left(k.body, 20000), q.query, $4) AS headline "
+        "FROM knowledge k JOIN unnest($2::text[], $3::text[]) AS page (kind, key) USING (kind, key), q",
+        query,
+        [hit.kind for hit in hits],
+        [hit.key for hit in hits],
+        HEADLINE_OPTIONS,
+    )
+    return {(row["kind"], row["key"]): row["headline"] for row in rows}
 
 
 async def searchable(conn: Connection, query: str) -> bool:
@@ -194,13 +235,13 @@ async def finds_any(conn: Connection, query: str, scope: Scope, filters: Filters
     """Whether `query` finds anything the caller may see (a correction is offered only then)."""
     found = await conn.fetchval(
         f"WITH q AS MATERIALIZED (SELECT {QUERY} AS query) SELECT EXISTS ("
-        f"SELECT 1 FROM knowledge k, q WHERE {_visible('k')} AND k.document @@ q.query {_FILTERS}) OR EXISTS ("
+        f"SELECT 1 FROM knowledge k, q WHERE {_visible('$5', '$6')} AND k.document @@ q.query {_FILTERS}) OR EXISTS ("
         f"SELECT 1 FROM knowledge k, q WHERE k.kind = 'article' AND k.document @@ q.query {_FILTERS})",
         query,
-        scope.subscriber_id,
-        scope.account_id,
         filters.configuration,
         filters.since,
         filters.before,
+        scope.subscriber_id,
+        scope.account_id,
     )
     return bool(found)

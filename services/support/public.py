@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+from services.support.article_rankings import ArticleRankings
 from services.support.settings import SupportSettings
-from shared.db import Connection
+from shared.db import Pool
 
-__all__ = ["SupportSettings", "database", "search_knowledge"]
+__all__ = ["ArticleRankings", "SupportSettings", "database", "search_knowledge"]
 
 
 def database() -> tuple[Path, str]:
@@ -22,12 +24,19 @@ def database() -> tuple[Path, str]:
 
 
 async def search_knowledge(
-    conn: Connection, query: str, subscriber_id: uuid.UUID, account_id: uuid.UUID | None, limit: int
+    pool: Pool,
+    articles: ArticleRankings,
+    query: str,
+    subscriber_id: uuid.UUID,
+    account_id: uuid.UUID | None,
+    limit: int,
 ) -> int:
-    """SUP-2: the knowledge base's search SQL, as the service issues it, on one connection: the benchmark's reference
-    (the same query without HTTP, tokens or JSON). Answers how many items the first page holds."""
-    from services.support import knowledge_store
+    """SUP-2: the knowledge base's search as the service makes it (the same SQL, the articles' rankings kept per query
+    in `articles`), without HTTP, tokens or JSON: the benchmark's reference. Answers how many items the first page
+    holds."""
+    from services.support import knowledge
+    from services.support.callers import Who
 
-    scope = knowledge_store.Scope(subscriber_id, account_id)
-    filters = knowledge_store.Filters(None, None, None)
-    return len(await knowledge_store.search(conn, query, scope, filters, limit=limit + 1, after=None))
+    who = Who(account_id or subscriber_id, "bench", subscriber_id, None, "user" if account_id else "owner")
+    found = await knowledge.search(pool, articles, who, knowledge.Ask(query), ZoneInfo("UTC"), limit=limit, after=None)
+    return len(found.items)

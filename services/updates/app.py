@@ -22,7 +22,6 @@ from services.updates import (
     publishing_api,
     release_api,
 )
-from services.updates.changes import setup_change_listener
 from services.updates.consumers import subscriptions
 from services.updates.entitlement_cache import EntitlementCache
 from services.updates.entitlement_store import CHANNEL as ENTITLEMENT_CHANNEL
@@ -35,6 +34,7 @@ from shared.app import setup_auth, setup_bus, setup_consumers, setup_db, setup_o
 from shared.auth import KeySource
 from shared.http import Api
 from shared.keys import POOL
+from shared.listen import setup_change_listener
 from shared.storage.configured import S3Bucket, configured_storage
 
 SERVICE = "updates"
@@ -74,10 +74,12 @@ def create_app(settings: UpdatesSettings, keys: KeySource | None = None) -> web.
     app.on_cleanup.append(lambda app: app[CATALOGUES].close())
     setup_change_listener(
         app,
+        settings.database_url,
         {
             ENTITLEMENT_CHANNEL: lambda payload: app[CACHE].forget_payload(payload),
             CATALOGUE_CHANNEL: app[CATALOGUES].forget,
         },
+        name="updates",
     )
     return app
 

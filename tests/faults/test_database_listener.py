@@ -10,10 +10,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import asyncpg
-import pytest
 import structlog
 
-from services.updates import changes
+from shared.listen import listen_for_changes
 from tests.faults.postgres import Postgres
 from tests.infra import wait_for
 
@@ -23,13 +22,13 @@ def named(logs: Sequence[Mapping[str, Any]], event: str) -> list[Mapping[str, An
 
 
 async def test_the_change_listener_logs_an_outage_once_and_hears_again_after_it(
-    postgres: Postgres, monkeypatch: pytest.MonkeyPatch
+    postgres: Postgres,
 ) -> None:
-    monkeypatch.setattr(changes, "RECONNECT_SECONDS", 0.2)  # many attempts in the outage below
     database_url = await postgres.create_database(f"listener_{uuid.uuid4().hex[:10]}")
     heard: list[str | None] = []
     with structlog.testing.capture_logs() as logs:
-        task = asyncio.create_task(changes._listen_forever(database_url, {"its_test": heard.append}))
+        listening = listen_for_changes(database_url, {"its_test": heard.append}, name="updates", reconnect_seconds=0.2)
+        task = asyncio.create_task(listening)  # many attempts in the outage below
         try:
             await wait_for(lambda: heard, timeout=10, what="the listener to connect")  # None: forget everything
             await postgres.stop()

@@ -4,6 +4,8 @@ word corrected, only what the caller may see, filters, ranking, safe snippets, b
 
 from __future__ import annotations
 
+import asyncio
+import re
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -72,6 +74,31 @@ async def article(world: World, slug: str, title: str, body: str, **fields: Any)
 
 async def handled(world: World, envelope: Envelope) -> None:
     await world.wait_for_row("SELECT 1 FROM inbox WHERE event_id = $1", envelope.id)
+
+
+async def found_after_change(world: World, headers: dict[str, str], q: str, expected: list[str], **params: Any) -> None:
+    """The search finds `expected` once the change committed is heard: the articles' rankings kept per query are
+    forgotten on the change's notification, which comes a moment after the commit."""
+    latest: list[list[str]] = []
+
+    async def finds() -> bool:
+        latest.append(await found(world, headers, q, **params))
+        return sorted(latest[-1]) == sorted(expected)  # which, not in what order
+
+    try:
+        await wait_for(finds, timeout=5, what=f"{q!r} to find {expected}")
+    except TimeoutError:
+        raise AssertionError(f"{q!r} finds {latest[-1]}, not {expected}") from None
+
+
+async def rankings_counted(world: World) -> dict[str, float]:
+    """support's count of searches whose articles' ranking was kept (hit) or read (miss)."""
+    status, text = await world.call("GET", "/metrics")
+    assert status == 200
+    counts = {"hit": 0.0, "miss": 0.0}
+    for outcome, value in re.findall(r'^support_article_rankings_total\{outcome="(\w+)"\} (\S+)$', text.decode(), re.M):
+        counts[outcome] = float(value)
+    return counts
 
 
 def today(world: World) -> date:
@@ -279,18 +306,49 @@ async def test_sup2_articles_from_updates_events_changed_withdrawn_duplicates_an
             world, slug, "Stale", "Old text", configuration=configuration, updated_at=now - timedelta(days=1)
         ),
     )
-    assert await found(world, owner, "округлять", configuration=configuration) == []
+    await found_after_change(world, owner, "округлять", [], configuration=configuration)
     assert await found(world, owner, "rounding", configuration=configuration) == [slug]
     assert await found(world, owner, "stale", configuration=configuration) == []
 
     # Withdrawn: gone; a save announced before the withdrawal and delivered after it does not bring it back.
     await handled(world, await article(world, other, "Backups", "Back up before updating", configuration=configuration))
-    assert await found(world, owner, "backup", configuration=configuration) == [other]
+    await found_after_change(world, owner, "backup", [other], configuration=configuration)
     withdrawn = ArticleWithdrawn(slug=other, withdrawn_at=datetime.now(UTC) + timedelta(minutes=1))
     await handled(world, await world.publish(withdrawn, "updates"))
-    assert await found(world, owner, "backup", configuration=configuration) == []
+    await found_after_change(world, owner, "backup", [], configuration=configuration)
     await handled(world, await article(world, other, "Backups", "Back up before updating", configuration=configuration))
+    await asyncio.sleep(0.5)  # what a notification would have made forgotten (none is sent: nothing was saved)
     assert await found(world, owner, "backup", configuration=configuration) == []
+
+
+async def test_sup2_the_articles_ranking_is_kept_per_query_and_forgotten_when_an_article_changes(
+    world: World,
+) -> None:
+    customer, other_customer = world.customer(), world.customer()
+    owner, stranger = world.owner(customer), world.owner(other_customer)
+    configuration = f"Kb{uuid.uuid4().hex[:8]}"
+    first, second = new_slug(), new_slug()
+    await handled(
+        world,
+        await article(world, first, "Сверка взаиморасчётов", "Как сверить взаиморасчёты", configuration=configuration),
+    )
+    await found_after_change(world, owner, "взаиморасчёт", [first], configuration=configuration)
+
+    # The same query again, by another subscriber too: the ranking kept is used, not read again.
+    before = await rankings_counted(world)
+    assert await found(world, owner, "взаиморасчёт", configuration=configuration) == [first]
+    assert await found(world, stranger, "взаиморасчёт", configuration=configuration) == [first]
+    after = await rankings_counted(world)
+    assert (after["hit"] - before["hit"], after["miss"] - before["miss"]) == (2, 0)
+
+    # Another article with the word: every ranking is forgotten; the next search reads it again and finds both.
+    await handled(
+        world, await article(world, second, "Акт сверки взаиморасчётов", "Печать акта", configuration=configuration)
+    )
+    await found_after_change(world, owner, "взаиморасчёт", [second, first], configuration=configuration)
+    withdrawn = ArticleWithdrawn(slug=second, withdrawn_at=datetime.now(UTC) + timedelta(minutes=1))
+    await handled(world, await world.publish(withdrawn, "updates"))
+    await found_after_change(world, stranger, "взаиморасчёт", [first], configuration=configuration)
 
 
 async def test_sup2_an_article_and_a_question_in_one_search(world: World) -> None:
