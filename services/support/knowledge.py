@@ -107,8 +107,13 @@ async def search(
     query, filters = ask.query, ask.filters(zone)
     async with pool.acquire() as conn:
         generation = articles.generation
-        hits = await knowledge_store.rank_questions(conn, query, scope, filters, limit=limit + 1, after=after)
-        hits += await articles.best(conn, query, filters, limit=limit + 1, after=after)
+        hits = await articles.best(conn, query, filters, limit=limit + 1, after=after)
+        # The articles first (their ranking is usually kept): a question is on the page only if it outranks the
+        # page's last article, and only those are read with their snippets.
+        above = hits[limit - 1].rank if len(hits) >= limit else None
+        hits += await knowledge_store.rank_questions(
+            conn, query, scope, filters, limit=limit + 1, after=after, above=above
+        )
         hits.sort(key=knowledge_store.order)
         page = await _with_snippets(conn, query, hits[:limit])
         articles.remember(query, filters, [hit for hit in page if hit.kind == "article"], generation)

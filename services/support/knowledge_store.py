@@ -161,16 +161,24 @@ _AFTER = "($5::real IS NULL OR rank < $5 OR (rank = $5 AND (kind, key) > ($6::te
 
 
 async def rank_questions(
-    conn: Connection, query: str, scope: Scope, filters: Filters, *, limit: int, after: Cursor | None
+    conn: Connection,
+    query: str,
+    scope: Scope,
+    filters: Filters,
+    *,
+    limit: int,
+    after: Cursor | None,
+    above: float | None,
 ) -> list[Hit]:
-    """The best `limit` of the caller's questions that match `query`, after `after`, with their snippets (made in the
-    same query: a question is on the page unless articles outrank it)."""
+    """The best `limit` of the caller's questions that match `query`, after `after` and ranked above `above` (the
+    others cannot be on the page), with their snippets."""
     rows = await conn.fetch(
-        _ranked(_visible("$9", "$10"), snippets="$11"),
+        _ranked(_visible("$9", "$10"), snippets="$11", above="$12"),
         *_arguments(query, filters, limit, after),
         scope.subscriber_id,
         scope.account_id,
         HEADLINE_OPTIONS,
+        above,
     )
     return [Hit(**dict(row)) for row in rows]
 
@@ -179,13 +187,15 @@ async def rank_articles(
     conn: Connection, query: str, filters: Filters, *, limit: int, after: Cursor | None
 ) -> list[Hit]:
     """The best `limit` articles that match `query`, after `after`; no snippets yet (`headlines`)."""
-    rows = await conn.fetch(_ranked("k.kind = 'article'", snippets=None), *_arguments(query, filters, limit, after))
+    rows = await conn.fetch(
+        _ranked("k.kind = 'article'", snippets=None, above=None), *_arguments(query, filters, limit, after)
+    )
     return [Hit(**dict(row)) for row in rows]
 
 
-def _ranked(which: str, *, snippets: str | None) -> str:
+def _ranked(which: str, *, snippets: str | None, above: str | None) -> str:
     """The SQL of a ranking: `which` rows, best first, with their snippets made with the options of parameter
-    `snippets` (None: without)."""
+    `snippets` (None: without), ranked above parameter `above` unless it is NULL."""
     headline = f"ts_headline('russian', left(body, 20000), query, {snippets})" if snippets else "NULL::text"
     return (
         f"WITH q AS MATERIALIZED (SELECT {QUERY} AS query) "
@@ -193,7 +203,8 @@ def _ranked(which: str, *, snippets: str | None) -> str:
         "FROM (SELECT k.kind, k.key, k.title, k.configuration, k.at, k.body, q.query, "
         "ts_rank_cd(k.document, q.query, 32) AS rank "
         f"FROM knowledge k, q WHERE {which} AND k.document @@ q.query {_FILTERS}) hits "
-        f"WHERE {_AFTER} ORDER BY rank DESC, kind, key LIMIT $8"
+        f"WHERE {_AFTER} {f'AND ({above}::real IS NULL OR rank > {above})' if above else ''} "
+        "ORDER BY rank DESC, kind, key LIMIT $8"
     )
 
 
