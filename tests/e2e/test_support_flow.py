@@ -170,6 +170,11 @@ async def test_sup1_a_client_program_asks_the_accompanying_partner_answers_the_c
     # The client program logs in with the user's login and password (ACC-3) and asks from inside, with its context.
     program = await tokens_for(line.portal, owner.login)
     assert program["refresh_token"]
+    # It finds the product in registration's list (the README's walk-through does so with curl).
+    listed = await line.portal.reg("GET", "/v1/registrations", program["access_token"])
+    assert listed.status == 200, listed.body
+    products = {r["registration_number"]: r["product"] for r in listed.body["items"]}
+    assert products[line.covered]["name"] and products[line.covered]["configurations"] == [line.configuration]
     subject = f"Поступление товаров не проводится {unique('')}"
     asked = await line.ask(
         program["access_token"],
