@@ -8,7 +8,11 @@ button on a phone (no JavaScript: `<details>`) and is a plain row on a desktop; 
 needs: no "Users" for a non-owner, the partner cabinet first for partner staff, the operator cabinet first for
 operators. A configuration's name is one 120-character word, as a fuzzer would make it: it must wrap.
 
-With ITS_SCREENSHOTS_DIR set (`make screenshots`), each page is saved at each width (`width-390-…`, `width-1280-…`).
+The desktop menu keeps its lists to one row each at 1280 px in English and in Russian for an owner, a partner's staff
+member and an operator (the pages on a row of their own, the person's own links on the brand's row).
+
+With ITS_SCREENSHOTS_DIR set (`make screenshots`), each page is saved at each width (`width-390-…`, `width-1280-…`),
+and the menu in each language (`menu-1280-…`, `menu-360-…` opened).
 """
 
 from __future__ import annotations
@@ -18,10 +22,12 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from playwright.async_api import Browser, Page, ViewportSize, expect
 
+from services.portal import i18n
 from tests.e2e.browser import browser_fixture, snap  # noqa: F401  (fixtures)
 from tests.e2e.browser_stack import portal_fixture, site_fixture  # noqa: F401  (fixtures `portal`, `site`)
 from tests.e2e.contracts_flows import Contracts, contract_body, contracts_db, flow, registration_db
@@ -45,6 +51,7 @@ __all__ = ["api", "contracts_db", "flow", "registration_db"]  # fixtures
 SUPPORT_PAGES = ["/support", "/support/ask", "/support/search", "/support/search?q=VAT", "/support/figures"]
 
 PHONE: ViewportSize = {"width": 390, "height": 844}
+SMALL_PHONE: ViewportSize = {"width": 360, "height": 740}
 DESKTOP: ViewportSize = {"width": 1280, "height": 800}
 TOUCH = 44  # px, each way (WCAG 2.5.5)
 LONG_NAME = "Enterprise" * 12  # one unbroken word
@@ -118,6 +125,35 @@ async def menu_links(page: Page) -> list[str]:
     return names
 
 
+# Each list of the main menu (the pages; the person's own links) that wrapped onto a second row: the items below
+# the first item's row. "Поддержка" once pushed "Выйти" onto a second row at 1280 px (issue 18).
+WRAPPED = """() => [...document.querySelectorAll('nav.menu ul')].flatMap(list => {
+    const first = list.children[0].getBoundingClientRect();
+    return [...list.children].filter(item => item.getBoundingClientRect().top >= first.bottom)
+        .map(item => item.innerText.trim());
+})"""
+
+
+async def the_menu_keeps_one_row(page: Page, site: str, who: str) -> None:
+    """In each language: at 1280 px each list of the main menu is one row; at 360 px the menu opened fits. Saved at
+    both widths (`menu-1280-…`, `menu-360-…`, the menu open). The page is left in English at the phone's width."""
+    for language in i18n.LANGUAGES:
+        await page.goto(f"{site}/language?{urlencode({'lang': language, 'next': '/'})}")
+        await page.set_viewport_size(DESKTOP)
+        wrapped = await page.evaluate(WRAPPED)
+        assert wrapped == [], f"{who} in {language}: {wrapped} wrap onto a second row at {DESKTOP['width']} px"
+        await snap(page, f"menu-{DESKTOP['width']}-{who}-{language}")
+        await page.set_viewport_size(SMALL_PHONE)
+        summary = page.get_by_role("navigation", name=i18n.translate(language, "nav.main")).locator("summary")
+        await summary.click()
+        scroll, inner = await page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+        assert scroll <= inner, f"{who} in {language}: the open menu is {scroll} px wide at {inner} px"
+        await snap(page, f"menu-{SMALL_PHONE['width']}-{who}-{language}")
+        await summary.click()
+    await page.goto(f"{site}/language?{urlencode({'lang': 'en', 'next': '/'})}")
+    await page.set_viewport_size(PHONE)
+
+
 async def the_menu_folds_on_a_phone(page: Page) -> None:
     await page.set_viewport_size(PHONE)
     menu = page.get_by_role("navigation", name="Main")
@@ -179,6 +215,7 @@ async def test_every_page_fits_a_phone_and_a_desktop(
     try:
         await the_menu_folds_on_a_phone(page)
         assert "Users" in await menu_links(page)
+        await the_menu_keeps_one_row(page, site, "owner")
 
         async def listed() -> bool:
             await page.goto(f"{site}/releases")
@@ -219,6 +256,7 @@ async def test_every_page_fits_a_phone_and_a_desktop(
     page, context = await as_person("partner", staff)
     try:
         assert (await menu_links(page))[0] == "Partner cabinet"
+        await the_menu_keeps_one_row(page, site, "partner")
         await widths.visit(page, "partner", "/partner")
         await widths.visit(page, "partner", f"/partner/{partner.id}/login")
         await page.set_viewport_size(DESKTOP)
@@ -236,6 +274,7 @@ async def test_every_page_fits_a_phone_and_a_desktop(
     page, context = await as_person("operator", operator_login)
     try:
         assert (await menu_links(page))[0] == "Operator cabinet"
+        await the_menu_keeps_one_row(page, site, "operator")
         paths = [f"/operator{path}" for path in CABINET_PAGES]
         paths += [f"/operator/partners/{partner.id}", f"/operator/partners/{partner.id}/deactivate"]
         paths += [f"/operator/partners/{partner.id}/staff/{staff_id}/remove"]

@@ -213,10 +213,11 @@ ACCOUNT_MENU = [
     ("/support", "support.nav"),
     ("/users", "users.nav"),
     ("/help", "help.nav"),
-    ("/profile", "nav.profile"),  # the person's own: at the menu's end, on the right on a desktop
-    ("/subscriber", "nav.subscriber"),
 ]
 VISITOR_MENU = [("/login", "nav.login"), ("/signup", "nav.signup"), ("/help", "help.nav")]
+# The person's own links (and logging out, which the template adds): a list of their own in the main menu, folded
+# with it on a phone, on the brand's row beside the languages on a desktop, so that the pages keep one row there.
+OWN_MENU = [("/profile", "nav.profile"), ("/subscriber", "nav.subscriber")]
 
 
 def main_menu(session: Session | None) -> list[tuple[str, str]]:
@@ -235,6 +236,7 @@ def render(
 ) -> web.Response:
     language = language_of(request)
     session = session_of(request)
+    menu = main_menu(session)
 
     def translate(key: str, **values: object) -> str:
         return i18n.translate(language, key, **values)
@@ -243,7 +245,8 @@ def render(
         "lang": language,
         "t": translate,
         "session": session if session is not None and session.logged_in else None,
-        "menu": main_menu(session),
+        "menu": menu,
+        "own_menu": [] if menu is VISITOR_MENU else OWN_MENU,
         "static": request.app[STATIC_FILES].url,
         "support": request.app[SETTINGS].support,
         "legal": {"terms": request.app[SETTINGS].terms_url, "privacy": request.app[SETTINGS].privacy_url},
