@@ -18,6 +18,8 @@ import traceback
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+import uvloop
+
 # The kernel's defaults, not whatever ITS_* this shell has (the service processes get a clean ITS_* too).
 for _name in [name for name in os.environ if name.startswith("ITS_") and not name.startswith("ITS_TEST_")]:
     del os.environ[_name]
@@ -73,6 +75,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
     results: list[Result] = []
     failed: list[str] = []
+    # The load generators and the in-process references on the services' loop (shared/service_main.py): a Python
+    # client on the same two cores costs the measured server less.
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     for name in args.names or list(BENCHMARKS):
         print(f"bench: {name} ...", flush=True)
         started = time.monotonic()

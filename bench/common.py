@@ -40,6 +40,7 @@ __all__ = [
     "generate_load",
     "have_wrk",
     "identity_process",
+    "lua_string",
     "median",
     "migrate_schema",
     "new_login",
@@ -242,6 +243,11 @@ class Load:
     requests_per_second: float
     requests: int
     bad: int  # non-2xx answers and socket errors: a round with any is an error, not a figure
+
+
+def lua_string(text: str) -> str:
+    """`text` as a Lua long string (a wrk script's literal)."""
+    return "[==[" + text + "]==]"
 
 
 async def run_wrk(argv: list[str]) -> tuple[Load, str]:

@@ -49,6 +49,7 @@ from bench.common import (
     free_port,
     generate_load,
     have_wrk,
+    lua_string,
     median,
     migrate_schema,
     per_round,
@@ -61,6 +62,7 @@ from bench.common import (
 )
 from rules.months import Month
 from services.contracts.public import ContractsSettings, database
+from shared.service_main import serve
 from shared.settings import BaseServiceSettings
 from tests.tokens import TestKeys
 
@@ -146,7 +148,7 @@ def reference_app(database_url: str) -> web.Application:
 
 
 def serve_reference(port: int, database_url: str) -> None:
-    web.run_app(reference_app(database_url), host="127.0.0.1", port=port, access_log=None, print=None)
+    serve(reference_app(database_url), host="127.0.0.1", port=port)
 
 
 # ---- the JWKS server ---------------------------------------------------------------------------
@@ -175,10 +177,6 @@ async def jwks_server(keys: TestKeys) -> AsyncIterator[str]:
 # ---- load generators ---------------------------------------------------------------------------
 
 
-def _lua_string(text: str) -> str:
-    return "[==[" + text + "]==]"
-
-
 def wrk_script(parts: tuple[str, str, str, str], token: str, prefix: str) -> str:
     """A wrk script: every request a new Idempotency-Key and contract number `<prefix>-<thread>-<n>`."""
     return f"""
@@ -189,10 +187,10 @@ function setup(thread)
 end
 local counter = 0
 local numbers, base = {NUMBERS}, {NUMBER_BASE}
-local p1, p2, p3, p4 = {", ".join(_lua_string(p) for p in parts)}
+local p1, p2, p3, p4 = {", ".join(lua_string(p) for p in parts)}
 local headers = {{
   ["Content-Type"] = "application/json",
-  ["Authorization"] = {_lua_string("Bearer " + token)},
+  ["Authorization"] = {lua_string("Bearer " + token)},
 }}
 request = function()
   counter = counter + 1

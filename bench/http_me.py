@@ -50,6 +50,7 @@ from bench.common import (
     throwaway_stack,
 )
 from services.identity.public import database
+from shared.service_main import serve
 from shared.settings import BaseServiceSettings
 
 TARGET = 0.6
@@ -82,7 +83,7 @@ def bare_app() -> web.Application:
 
 
 def serve_bare(port: int) -> None:
-    web.run_app(bare_app(), host="127.0.0.1", port=port, access_log=None, print=None)
+    serve(bare_app(), host="127.0.0.1", port=port)
 
 
 def equivalent_app(jwks_url: str, database_url: str) -> web.Application:
@@ -137,7 +138,7 @@ def equivalent_app(jwks_url: str, database_url: str) -> web.Application:
 
 
 def serve_equivalent(port: int, jwks_url: str, database_url: str) -> None:
-    web.run_app(equivalent_app(jwks_url, database_url), host="127.0.0.1", port=port, access_log=None, print=None)
+    serve(equivalent_app(jwks_url, database_url), host="127.0.0.1", port=port)
 
 
 # ---- load generators --------------------------------------------------------------------------------

@@ -11,10 +11,14 @@ tenth shared), plus 10,000 articles; loaded with COPY in two streams, the indexe
 
 support runs as in production (`python -m services.support`, one process, logging at INFO into a file) against that
 database, with the throwaway vhost of the run; the token is signed here (identity is not running). The searches, in
-turn: one or two words, in one or the other language and in other grammatical forms than the text's, by the owners
-of 20 subscribers (all their questions) and 20 of their users (their own and the shared ones). The reference is the
-same search SQL (`services.support.public.search_knowledge`) issued with asyncpg from a pool of 20 connections. 20
-workers send one search after another for a round; rounds alternate, after a warm-up; figures are medians.
+order, the same for each sender (`searches`): half repeat one of 500 popular queries (Zipf), half are two words not
+searched before; words in other grammatical forms than the text's, in both languages, by the owners (all their
+questions) and users (their own and the shared ones) of 100 subscribers. The load on support comes from wrk (one
+thread, 20 connections; a Python client where wrk is missing). The reference is the same search
+(`services.support.public.search_knowledge`: the same SQL and the same articles' rankings kept) issued with asyncpg
+from a pool of 20 connections by 20 workers; beside it, the same with nothing kept. Rounds alternate, after a
+warm-up; figures are medians. support's `support_article_rankings_total` gives the share of searches whose articles'
+ranking was kept.
 """
 
 from __future__ import annotations
@@ -35,7 +39,17 @@ import aiohttp
 import asyncpg
 import wordfreq
 
-from bench.common import Result, median, per_round, quiet_migrate, service_process, throwaway_stack
+from bench.common import (
+    Result,
+    have_wrk,
+    lua_string,
+    median,
+    per_round,
+    quiet_migrate,
+    run_wrk,
+    service_process,
+    throwaway_stack,
+)
 from bench.contracts_post import jwks_server
 from services.support.public import ArticleRankings, database, search_knowledge
 from tests.infra import PG_ADMIN_URL
@@ -60,6 +74,7 @@ SEARCHERS = 200  # owners and users of 100 subscribers
 POPULAR = 500  # queries searched again and again
 REPEATED = 0.5  # of the searches, the share that repeat a popular query; the rest are new
 STREAM = 60_000  # searches generated: more than a run sends
+WRK_SEARCHES = 20_000  # a wrk round's script: more than a round sends (it would start again from its first)
 
 RU_STEMS = (  # noqa: SIM905 (a word list, read as text)
     "договор|накладн|счёт-фактур|документ|проводк|остат|склад|товар|поставщик|покупател|налог|"
@@ -346,16 +361,36 @@ async def run(
                 return send
 
             # The reference keeps the articles' rankings as the service does; "nothing kept" ranks them every time.
-            senders = dict(
-                zip(names, (via_http, direct(ArticleRankings()), direct(ArticleRankings(size=0))), strict=True)
-            )
+            kept, none_kept = ArticleRankings(), ArticleRankings(size=0)
+            senders = dict(zip(names, (via_http, direct(kept), direct(none_kept)), strict=True))
             streams = {name: itertools.count() for name in names}  # each sender the same searches, in order
-            for name, send in senders.items():
-                await measure(WARMUP_SECONDS, send, streams[name])
+            authorizations = {searcher: f"Bearer {token}" for searcher, token in tokens.items()}
+
+            async def measure_support(seconds: float) -> tuple[float, float]:
+                """wrk (C: the load costs the two cores little) sends the stream's next searches."""
+                if not have_wrk():
+                    return await measure(seconds, via_http, streams["support"])
+                start = next(streams["support"])
+                script = stack.var_dir / f"searches-{start}.lua"
+                script.write_text(wrk_script(asks[start : start + WRK_SEARCHES], authorizations))
+                argv = ["wrk", "-t1", f"-c{CONCURRENCY}", f"-d{seconds:.0f}s", "--timeout", "10s", "-s", str(script)]
+                load, output = await run_wrk([*argv, support.url])
+                if load.bad:
+                    raise RuntimeError(f"support answered {load.bad} searches with an error: {output}")
+                streams["support"] = itertools.count(start + load.requests)
+                return load.requests_per_second, float(re.findall(r"^p95_us (\d+)$", output, re.MULTILINE)[0]) / 1000
+
+            async def measure_one(name: str, seconds: float) -> tuple[float, float]:
+                if name == "support":
+                    return await measure_support(seconds)
+                return await measure(seconds, senders[name], streams[name])
+
+            for name in names:
+                await measure_one(name, WARMUP_SECONDS)
             before = await article_rankings(http, support.url)
             for _ in range(rounds):
-                for name, send in senders.items():
-                    rate, p95 = await measure(seconds, send, streams[name])
+                for name in names:
+                    rate, p95 = await measure_one(name, seconds)
                     rates[name].append(rate)
                     p95s[name].append(p95)
             after = await article_rankings(http, support.url)
@@ -363,7 +398,7 @@ async def run(
                 await pool.fetchval("SELECT count(*) FROM knowledge WHERE kind = $1", k)
                 for k in ("question", "article")
             ]
-    hits, misses = (after[outcome] - before[outcome] for outcome in ("hit", "miss"))
+    hits, misses = (int(after[outcome] - before[outcome]) for outcome in ("hit", "miss"))
     ratios = [s / d for s, d in zip(rates["support"], rates["asyncpg"], strict=True)]
     p95 = median(p95s["support"])
     return Result(
@@ -376,7 +411,8 @@ async def run(
         target=TARGET,
         details=[
             f"corpus: {sizes[0]:,} questions with their answers, {sizes[1]:,} articles; {CONCURRENCY} concurrent "
-            f"searches, {rounds} rounds of {seconds:.0f} s alternating after {WARMUP_SECONDS} s warm-up each",
+            f"searches, {rounds} rounds of {seconds:.0f} s alternating after {WARMUP_SECONDS} s warm-up each; the "
+            f"load on support from {'wrk' if have_wrk() else 'a Python client (wrk missing)'}",
             f"searches: {REPEATED:.0%} repeat one of {POPULAR} popular queries, the rest are new; the articles' "
             f"ranking was kept for {hits / max(1, hits + misses):.0%} of support's searches ({hits:,} of "
             f"{hits + misses:,})",
@@ -388,6 +424,32 @@ async def run(
             per_round(ratios),
         ],
     )
+
+
+Search = tuple[str, uuid.UUID, uuid.UUID | None]  # query, subscriber, account (None: the owner)
+
+
+def wrk_script(searches: list[Search], authorizations: dict[tuple[uuid.UUID, uuid.UUID | None], str]) -> str:
+    """A wrk script that sends `searches` in order, each with its searcher's token, and prints the p95 (µs)."""
+    searchers = list(authorizations)
+    index = {searcher: n for n, searcher in enumerate(searchers, 1)}
+    paths = ", ".join(lua_string("/v1/knowledge/search?" + urlencode({"q": q, "limit": LIMIT})) for q, _, _ in searches)
+    tokens = ", ".join(lua_string(authorizations[searcher]) for searcher in searchers)
+    who = ", ".join(str(index[(s, a)]) for _, s, a in searches)
+    return f"""
+local paths = {{{paths}}}
+local tokens = {{{tokens}}}
+local who = {{{who}}}
+local n = 0
+request = function()
+  local i = (n % #paths) + 1
+  n = n + 1
+  return wrk.format("GET", paths[i], {{["Authorization"] = tokens[who[i]]}})
+end
+done = function(summary, latency, requests)
+  io.write(string.format("p95_us %d\\n", latency:percentile(95)))
+end
+"""
 
 
 async def article_rankings(http: aiohttp.ClientSession, url: str) -> dict[str, float]:

@@ -51,6 +51,7 @@ from bench.common import (
     TestStack,
     free_port,
     have_wrk,
+    lua_string,
     median,
     migrate_schema,
     per_round,
@@ -62,6 +63,7 @@ from bench.common import (
 from bench.contracts_post import jwks_server
 from rules.months import Month
 from services.updates.public import database, synthetic_releases
+from shared.service_main import serve
 from tests.tokens import TestKeys
 
 TARGET = 0.6
@@ -236,14 +238,10 @@ def bare_app(documents: dict[str, Any]) -> web.Application:
 
 def serve_bare(port: int, documents_file: str) -> None:
     documents = json.loads(Path(documents_file).read_text())
-    web.run_app(bare_app(documents), host="127.0.0.1", port=port, access_log=None, print=None)
+    serve(bare_app(documents), host="127.0.0.1", port=port)
 
 
 # ---- wrk --------------------------------------------------------------------------------------------
-
-
-def _lua_string(text: str) -> str:
-    return "[==[" + text + "]==]"
 
 
 def wrk_script(bodies: list[str], token: str, delay_ms: float | None) -> str:
@@ -253,10 +251,10 @@ def wrk_script(bodies: list[str], token: str, delay_ms: float | None) -> str:
     if delay_ms:
         pause = f"function delay()\n  return math.random({int(delay_ms * 0.5)}, {int(delay_ms * 1.5)})\nend\n"
     return f"""
-local bodies = {{{", ".join(_lua_string(body) for body in bodies)}}}
+local bodies = {{{", ".join(lua_string(body) for body in bodies)}}}
 local headers = {{
   ["Content-Type"] = "application/json",
-  ["Authorization"] = {_lua_string("Bearer " + token)},
+  ["Authorization"] = {lua_string("Bearer " + token)},
 }}
 local counter = 0
 request = function()

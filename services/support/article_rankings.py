@@ -17,22 +17,38 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 from services.support import knowledge_store
 from services.support.knowledge_store import Cursor, Filters, Hit, comes_after
 from shared.db import Connection
 
-KEPT = 101  # the best articles kept per query: the first page of the largest size (50) and the next, and one more
+KEPT = 51  # the best articles kept per query: a first page of the largest size (50), and one more
 SIZE = 10_000  # queries kept per process
 SECONDS = 600.0
+
+
+# An article kept: (rank, slug, title, configuration, at). A tuple of strings, numbers and a datetime only: the
+# garbage collector stops looking at it after its first pass. Objects (a Hit each) made a process of thousands of
+# rankings spend 100 ms and more in each full collection, every search waiting meanwhile.
+_Kept = tuple[float, str, str, str | None, datetime]
 
 
 @dataclass
 class _Ranking:
     loaded_at: float
-    hits: list[Hit]  # best first, without snippets
+    hits: tuple[_Kept, ...]  # best first
     complete: bool  # every article that matches is in `hits`
-    snippets: dict[str, str] = field(default_factory=dict)  # by slug, once shown
+    snippets: dict[str, str] = field(default_factory=dict)  # by slug, once shown (strings only: not looked at)
+
+
+def _kept(hit: Hit) -> _Kept:
+    return (hit.rank, hit.key, hit.title, hit.configuration, hit.at)
+
+
+def _hit(kept: _Kept, snippet: str | None) -> Hit:
+    rank, key, title, configuration, at = kept
+    return Hit("article", key, title, configuration, at, rank, snippet)
 
 
 Counted = Callable[[str], None]  # "hit" or "miss"
@@ -53,21 +69,25 @@ class ArticleRankings:
     async def best(
         self, conn: Connection, query: str, filters: Filters, *, limit: int, after: Cursor | None
     ) -> list[Hit]:
-        """The best `limit` articles after `after` that match `query`, with the snippets shown before (the others'
+        """The best `limit` articles after `after` that match `query`, with the snippets made before (the others'
         `headline` None: `remember` them once made)."""
         ranking = self._fresh(query, filters)
         if ranking is None:
             self._counted("miss")
             generation = self.generation
-            hits = await knowledge_store.rank_articles(conn, query, filters, limit=KEPT, after=None)
-            ranking = _Ranking(time.monotonic(), hits, complete=len(hits) < KEPT)
+            # The first page's snippets with the ranking: the page is shown next.
+            hits = await knowledge_store.rank_articles(conn, query, filters, limit=KEPT, after=None, snippets_for=limit)
+            ranking = _Ranking(time.monotonic(), tuple(_kept(hit) for hit in hits), len(hits) < KEPT)
+            ranking.snippets.update((hit.key, hit.headline) for hit in hits if hit.headline is not None)
             if generation == self.generation:
                 self._keep((query, filters), ranking)
         else:
             self._counted("hit")
-        chosen = [hit for hit in ranking.hits if comes_after(hit, after)][:limit]
+        chosen = [hit for hit in (_hit(kept, None) for kept in ranking.hits) if comes_after(hit, after)][:limit]
         if len(chosen) < limit and not ranking.complete:  # a page deeper than what is kept
-            return await knowledge_store.rank_articles(conn, query, filters, limit=limit, after=after)
+            return await knowledge_store.rank_articles(
+                conn, query, filters, limit=limit, after=after, snippets_for=limit
+            )
         return [replace(hit, headline=ranking.snippets.get(hit.key)) for hit in chosen]
 
     def remember(self, query: str, filters: Filters, articles: list[Hit], generation: int) -> None:

@@ -184,27 +184,34 @@ async def rank_questions(
 
 
 async def rank_articles(
-    conn: Connection, query: str, filters: Filters, *, limit: int, after: Cursor | None
+    conn: Connection, query: str, filters: Filters, *, limit: int, after: Cursor | None, snippets_for: int
 ) -> list[Hit]:
-    """The best `limit` articles that match `query`, after `after`; no snippets yet (`headlines`)."""
+    """The best `limit` articles that match `query`, after `after`; the first `snippets_for` with their snippets."""
     rows = await conn.fetch(
-        _ranked("k.kind = 'article'", snippets=None, above=None), *_arguments(query, filters, limit, after)
+        _ranked("k.kind = 'article'", snippets="$9", above=None, snippets_for="$10"),
+        *_arguments(query, filters, limit, after),
+        HEADLINE_OPTIONS,
+        snippets_for,
     )
     return [Hit(**dict(row)) for row in rows]
 
 
-def _ranked(which: str, *, snippets: str | None, above: str | None) -> str:
-    """The SQL of a ranking: `which` rows, best first, with their snippets made with the options of parameter
-    `snippets` (None: without), ranked above parameter `above` unless it is NULL."""
-    headline = f"ts_headline('russian', left(body, 20000), query, {snippets})" if snippets else "NULL::text"
+def _ranked(which: str, *, snippets: str, above: str | None, snippets_for: str | None = None) -> str:
+    """The SQL of a ranking: `which` rows, best first, ranked above parameter `above` unless it is NULL; with their
+    snippets made with the options of parameter `snippets`, for the first of them as many as parameter `snippets_for`
+    says (every one without it). The snippets are made after the LIMIT: for the rows answered only."""
+    snippet = f"ts_headline('russian', left(body, 20000), query, {snippets})"
+    if snippets_for:
+        snippet = f"CASE WHEN n <= {snippets_for} THEN {snippet} END"
     return (
         f"WITH q AS MATERIALIZED (SELECT {QUERY} AS query) "
-        f"SELECT kind, key, title, configuration, at, rank, {headline} AS headline "
-        "FROM (SELECT k.kind, k.key, k.title, k.configuration, k.at, k.body, q.query, "
+        f"SELECT kind, key, title, configuration, at, rank, {snippet} AS headline FROM ("
+        "SELECT *, row_number() OVER (ORDER BY rank DESC, kind, key) AS n FROM (SELECT * FROM ("
+        "SELECT k.kind, k.key, k.title, k.configuration, k.at, k.body, q.query, "
         "ts_rank_cd(k.document, q.query, 32) AS rank "
         f"FROM knowledge k, q WHERE {which} AND k.document @@ q.query {_FILTERS}) hits "
         f"WHERE {_AFTER} {f'AND ({above}::real IS NULL OR rank > {above})' if above else ''} "
-        "ORDER BY rank DESC, kind, key LIMIT $8"
+        "ORDER BY rank DESC, kind, key LIMIT $8) best) numbered ORDER BY n"
     )
 
 
