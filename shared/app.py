@@ -28,7 +28,7 @@ from shared.jobs import Daily, JobHandler, JobWorker
 from shared.keys import AUTHENTICATOR, BUS, CALENDAR, CLOCK, DB_OUTAGE, METRICS, OUTBOX, POOL, READINESS, VERIFIER
 from shared.logging import get_logger
 from shared.metrics import Metrics
-from shared.middlewares import metrics_middleware, problem_middleware, request_context_middleware
+from shared.middlewares import kernel_middleware
 from shared.openapi import add_openapi_route
 from shared.outbox import Outbox, OutboxRelay
 from shared.revocations import ACCESS_TOKEN_LIFETIME, REVOKING_TYPES, revocation_of
@@ -48,7 +48,7 @@ def create_app(settings: BaseServiceSettings, *, service: str, api: Api) -> web.
     app = web.Application(
         client_max_size=settings.client_max_size,
         handler_args={"max_line_size": settings.max_request_line},
-        middlewares=[request_context_middleware, metrics_middleware, problem_middleware],
+        middlewares=[kernel_middleware],
     )
     app[CLOCK] = make_clock(production=settings.is_production, var_dir=settings.var_dir)
     app[METRICS] = Metrics(service)

@@ -7,6 +7,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import structlog
 from structlog.contextvars import bind_contextvars, bound_contextvars, get_contextvars
 
@@ -19,15 +20,17 @@ def configure_logging(service: str, level: str = "INFO") -> None:
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
+    # structlog's fast path: orjson renders bytes straight to stdout's buffer; a level that is off costs nothing
+    # (the filtering logger's methods for it return at once); loggers are cached on first use.
     structlog.configure(
         processors=[
             *shared_processors,
             structlog.processors.format_exc_info,
             _add_service(service),
-            structlog.processors.JSONRenderer(),
+            structlog.processors.JSONRenderer(serializer=orjson.dumps),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level.upper()]),
-        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
+        logger_factory=structlog.BytesLoggerFactory(sys.stdout.buffer),
         cache_logger_on_first_use=True,
     )
     # Libraries (aiohttp, aio-pika, alembic) log through the stdlib: render them the same way.

@@ -32,3 +32,14 @@ class Metrics:
         )
         self.jobs = Counter("deferred_jobs_total", "Deferred jobs run", ["kind", "outcome"], registry=self.registry)
         self.service = service
+        # The labelled children by their labels: `labels()` takes a lock and builds its key on every call.
+        self._answered: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+
+    def request_answered(self, route: str, method: str, status: int, seconds: float) -> None:
+        """A request to `route` answered with `status` after `seconds`: counted and timed."""
+        children = self._answered.get((route, method, status))
+        if children is None:
+            children = (self.requests.labels(route, method, str(status)), self.latency.labels(route, method))
+            self._answered[(route, method, status)] = children
+        children[0].inc()
+        children[1].observe(seconds)

@@ -1,5 +1,6 @@
-"""What wraps every request of every service: request and correlation ids, metrics, and problem+json for
-every error (a database outage a 503 with Retry-After; anything unexpected a bare 500, its details logged).
+"""What wraps every request of every service, in one middleware: request and correlation ids, problem+json for
+every error (a database outage a 503 with Retry-After; anything unexpected a bare 500, its details logged), metrics
+and the access log.
 """
 
 from __future__ import annotations
@@ -59,67 +60,55 @@ def _http_problem(exc: web.HTTPException) -> Problem:
     return problem
 
 
+_QUIET_PATHS = frozenset(("/healthz", "/readyz", "/metrics"))  # probes and scrapes: counted, not logged
+
+
 @web.middleware
-async def request_context_middleware(
+async def kernel_middleware(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
-    """Binds request_id and correlation_id to every log line the request causes, and echoes them."""
+    """What wraps every request, in one frame (each middleware is a coroutine per request): the request and
+    correlation ids bound to every log line it causes and echoed; every error as RFC 9457 problem+json (the
+    database unreachable a 503 with Retry-After, anything unexpected a bare 500 with its details only in the log);
+    then the request counted and timed by route, and logged."""
     request_id = _id_header(request, "X-Request-ID") or str(uuid.uuid4())
     correlation_id = _id_header(request, "X-Correlation-ID") or request_id
+    started = time.perf_counter()
     with bound_contextvars(request_id=request_id, correlation_id=correlation_id):
-        started = time.perf_counter()
-        response = await handler(request)
+        try:
+            response = await handler(request)
+        except Problem as raised:
+            response = problem_response(raised, request)
+        except web.HTTPException as exc:
+            if exc.status < 400:  # a redirect: counted and logged as answered
+                _answered(request, exc.status, started)
+                raise
+            response = problem_response(_http_problem(exc), request)
+        except Exception as exc:
+            if (unavailable := database_unavailable(request, exc)) is not None:
+                response = problem_response(unavailable, request)
+            else:
+                log.exception("http.unhandled_error", method=request.method, path=request.path)
+                internal = InternalError("The server could not answer this request. It has been logged.")
+                response = problem_response(internal, request)
         response.headers["X-Request-ID"] = request_id
         response.headers["X-Correlation-ID"] = correlation_id
-        if request.path not in ("/healthz", "/readyz", "/metrics"):
-            log.info(
-                "http.request",
-                method=request.method,
-                path=request.path,
-                status=response.status,
-                ms=round((time.perf_counter() - started) * 1000, 2),
-            )
+        _answered(request, response.status, started)
         return response
+
+
+def _answered(request: web.Request, status: int, started: float) -> None:
+    seconds = time.perf_counter() - started
+    resource = request.match_info.route.resource
+    route = resource.canonical if resource is not None else "unmatched"
+    request.app[METRICS].request_answered(route, request.method, status, seconds)
+    if request.path not in _QUIET_PATHS:
+        log.info("http.request", method=request.method, path=request.path, status=status, ms=round(seconds * 1000, 2))
 
 
 def _id_header(request: web.Request, name: str) -> str | None:
     value = request.headers.get(name)
     return value if value and _SAFE_ID.match(value) else None
-
-
-@web.middleware
-async def metrics_middleware(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-) -> web.StreamResponse:
-    metrics = request.app[METRICS]
-    resource = request.match_info.route.resource
-    route = resource.canonical if resource is not None else "unmatched"
-    started = time.perf_counter()
-    response = await handler(request)
-    metrics.latency.labels(route, request.method).observe(time.perf_counter() - started)
-    metrics.requests.labels(route, request.method, str(response.status)).inc()
-    return response
-
-
-@web.middleware
-async def problem_middleware(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-) -> web.StreamResponse:
-    """Every error becomes RFC 9457 problem+json: the database being unreachable a 503 with Retry-After, anything
-    unexpected a bare 500 (its details only in the log)."""
-    try:
-        return await handler(request)
-    except Problem as raised:
-        return problem_response(raised, request)
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
-        return problem_response(_http_problem(exc), request)
-    except Exception as exc:
-        if (unavailable := database_unavailable(request, exc)) is not None:
-            return problem_response(unavailable, request)
-        log.exception("http.unhandled_error", method=request.method, path=request.path)
-        return problem_response(InternalError("The server could not answer this request. It has been logged."), request)
 
 
 def database_unavailable(request: web.Request, exc: BaseException) -> ServiceUnavailable | None:
