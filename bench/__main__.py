@@ -3,8 +3,10 @@ contracts_post, contracts_processing, downloads, downloads_concurrent, update_pl
 attachments.
 
 Runs the benchmarks of issue 2, each on a database and vhost of its own, and prints every figure beside
-its reference measured in the same run, their ratio and the target. A ratio below target is reported
-(BELOW), not a failure: the exit status is non-zero only when a benchmark could not run.
+its reference measured in the same run, their ratio (the rounds' lowest to highest beside it, where rounds
+alternate) and the target. A ratio below target is reported (BELOW), not a failure; a figure whose rounds spread by
+more than 2x is NOISY (the machine was busy), not a result. The exit status is non-zero only when a benchmark could
+not run.
 """
 
 from __future__ import annotations

@@ -72,6 +72,7 @@ class Result:
     ratio_format: str = "{:.2f}x"
     higher_is_better: bool = True
     details: list[str] = field(default_factory=list)
+    rounds: list[float] = field(default_factory=list)  # each round's ratio, where rounds alternate with the reference
 
     @property
     def ratio(self) -> float:
@@ -80,6 +81,18 @@ class Result:
     @property
     def passed(self) -> bool:
         return self.ratio >= self.target if self.higher_is_better else self.ratio <= self.target
+
+    @property
+    def noisy(self) -> bool:
+        """Rounds spread by more than 2x (the machine busy with other work): not a result."""
+        return len(self.rounds) >= 2 and (min(self.rounds) <= 0 or max(self.rounds) / min(self.rounds) > NOISY_SPREAD)
+
+    @property
+    def verdict(self) -> str:
+        return "NOISY" if self.noisy else "PASS" if self.passed else "BELOW"
+
+
+NOISY_SPREAD = 2.0
 
 
 def median(values: Sequence[float]) -> float:
@@ -333,9 +346,9 @@ def print_table(results: Sequence[Result], out: TextIO = sys.stdout) -> None:
                 r.name,
                 f"{_num(r.figure)} {r.unit} ({r.figure_label})",
                 f"{_num(r.reference)} {r.unit} ({r.reference_label})",
-                r.ratio_format.format(r.ratio),
+                r.ratio_format.format(r.ratio) + _rounds_range(r),
                 ("≥ " if r.higher_is_better else "≤ ") + r.ratio_format.format(r.target),
-                "PASS" if r.passed else "BELOW",
+                r.verdict,
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
@@ -348,6 +361,14 @@ def print_table(results: Sequence[Result], out: TextIO = sys.stdout) -> None:
             print(f"\n{r.name}:", file=out)
             for line in r.details:
                 print(f"  {line}", file=out)
+
+
+def _rounds_range(result: Result) -> str:
+    """The rounds' lowest and highest ratio, where there are rounds."""
+    if len(result.rounds) < 2:
+        return ""
+    low, high = min(result.rounds), max(result.rounds)
+    return f" ({result.ratio_format.format(low)} to {result.ratio_format.format(high)})"
 
 
 def _num(value: float) -> str:

@@ -365,6 +365,7 @@ async def run(*, rounds: int = 5, seconds: int = ROUND_SECONDS) -> Result:
         raise RuntimeError(f"reference stored {stored['reference']} rows for {totals['reference']} POSTs")
     ratios = [c / r for c, r in zip(rates["contracts"], rates["reference"], strict=True)]
     return Result(
+        rounds=list(ratios),
         name="POST /v1/contracts",
         figure=median(rates["contracts"]),
         reference=median(rates["reference"]),

@@ -195,6 +195,7 @@ async def run(*, size: int = GIB, rounds: int = 9) -> Result:
                     rates[server].append((await fetch_whole(url, size)).megabytes_per_second)
     ratios = [u / n for u, n in zip(rates["updates"], rates["nginx"], strict=True)]
     return Result(
+        rounds=list(ratios),
         name=f"download {size // MIB:,} MiB",
         figure=median(rates["updates"]),
         reference=median(rates["nginx"]),

@@ -220,6 +220,7 @@ async def run(*, rounds: int = 5, seconds: int = ROUND_SECONDS) -> Result:
     ratios = [m / b for m, b in zip(rates["me"], rates["bare"], strict=True)]
     kernel_ratios = [m / e for m, e in zip(rates["me"], rates["equivalent"], strict=True)]
     return Result(
+        rounds=list(ratios),
         name="/v1/me",
         figure=median(rates["me"]),
         reference=median(rates["bare"]),

@@ -402,6 +402,7 @@ async def run(
     ratios = [s / d for s, d in zip(rates["support"], rates["asyncpg"], strict=True)]
     p95 = median(p95s["support"])
     return Result(
+        rounds=list(ratios),
         name="GET /v1/knowledge/search",
         figure=median(rates["support"]),
         reference=median(rates["asyncpg"]),

@@ -268,6 +268,7 @@ async def run(*, events: int = 5_000, rounds: int = 3) -> Result:
                     raw_cpu.append(cpu)
     ratios = [k / r for k, r in zip(kernel_rates, raw_rates, strict=True)]
     return Result(
+        rounds=list(ratios),
         name="event pipeline",
         figure=median(kernel_rates),
         reference=median(raw_rates),

@@ -355,6 +355,7 @@ async def run(*, rounds: int = 5, seconds: int = ROUND_SECONDS, paced_seconds: i
     ratios = [u / b for u, b in zip(rates["updates"], rates["bare"], strict=True)]
     p99_verdict = "PASS" if paced.p99_ms < P99_LIMIT_MS else "BELOW"
     return Result(
+        rounds=list(ratios),
         name="POST /v1/update-plan",
         figure=median(rates["updates"]),
         reference=median(rates["bare"]),
