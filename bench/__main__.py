@@ -1,4 +1,4 @@
-"""`make bench` / `python -m bench [NAME...] [--quick]`: pipeline, http_me, login, registration_numbers,
+"""`make bench` / `python -m bench [NAME...] [--quick]`: pipeline, http_me, healthz, login, registration_numbers,
 contracts_post, contracts_processing, downloads, downloads_concurrent, update_plan, portal_pages, knowledge_search,
 attachments.
 
@@ -46,6 +46,7 @@ Benchmark = Callable[[bool], Coroutine[Any, Any, Result]]
 BENCHMARKS: dict[str, Benchmark] = {
     "pipeline": lambda quick: pipeline.run(events=1_000, rounds=1) if quick else pipeline.run(),
     "http_me": lambda quick: http_me.run(rounds=1, seconds=2) if quick else http_me.run(),
+    "healthz": lambda quick: http_me.run_healthz(rounds=1, seconds=2) if quick else http_me.run_healthz(),
     "login": lambda quick: login.run(requests=5) if quick else login.run(),
     "registration_numbers": lambda quick: (
         registration_numbers.run(count=2_000) if quick else registration_numbers.run()

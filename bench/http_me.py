@@ -59,6 +59,7 @@ ROUND_SECONDS = 5
 _, SCHEMA = database()
 DEFAULTS = BaseServiceSettings()  # issuer and audience of identity's tokens
 WARMUP_SECONDS = 2
+HEALTHZ_TARGET = 0.8  # issue 19: the kernel costs a request at most a fifth of the bare handler's rate
 
 
 # ---- the reference server ---------------------------------------------------------------------------
@@ -77,8 +78,12 @@ def bare_app() -> web.Application:
     async def me(request: web.Request) -> web.Response:
         return web.json_response(body)
 
+    async def healthz(request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
     app = web.Application()
     app.router.add_get("/v1/me", me)
+    app.router.add_get("/healthz", healthz)
     return app
 
 
@@ -237,6 +242,41 @@ async def run(*, rounds: int = 5, seconds: int = ROUND_SECONDS) -> Result:
             f"{spread(rates['equivalent'])}",
             f"identity / same work without the kernel: {median(kernel_ratios):.2f}x "
             f"(per round {', '.join(f'{r:.2f}' for r in kernel_ratios)})",
+        ],
+    )
+
+
+async def run_healthz(*, rounds: int = 5, seconds: int = ROUND_SECONDS) -> Result:
+    """`GET /healthz` of identity, through the kernel's whole middleware (request ids, problem mapping, metrics; a
+    probe is not access-logged), beside the bare handler answering the same JSON: what the kernel costs a request."""
+    generator = f"wrk -t{THREADS} -c{CONNECTIONS}" if have_wrk() else f"Python aiohttp generator, {CONNECTIONS} conns"
+    rates: dict[str, list[float]] = {"kernel": [], "bare": []}
+    async with throwaway_stack("healthz") as stack, identity_process(stack) as identity:
+        bare, me_url = await _process(stack, "serve-bare")
+        try:
+            urls = {"kernel": f"{identity.url}/healthz", "bare": me_url.replace("/v1/me", "/healthz")}
+            for url in urls.values():
+                await load(url, WARMUP_SECONDS, {})
+            for _ in range(rounds):
+                for name, url in urls.items():
+                    rates[name].append((await load(url, seconds, {})).requests_per_second)
+        finally:
+            await bare.stop()
+    ratios = [k / b for k, b in zip(rates["kernel"], rates["bare"], strict=True)]
+    return Result(
+        rounds=ratios,
+        name="/healthz",
+        figure=median(rates["kernel"]),
+        reference=median(rates["bare"]),
+        unit="req/s",
+        figure_label="identity, the kernel's middleware",
+        reference_label="bare aiohttp JSON",
+        target=HEALTHZ_TARGET,
+        details=[
+            rounds_line(generator, seconds, rounds, WARMUP_SECONDS),
+            f"identity /healthz req/s: {spread(rates['kernel'])}",
+            f"bare handler req/s:      {spread(rates['bare'])}",
+            per_round(ratios),
         ],
     )
 

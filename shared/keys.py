@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from rules.refusal import Refused
 from shared.auth import TokenVerifier
 from shared.bus import Bus
 from shared.calendar import ProductionCalendar
@@ -14,9 +15,12 @@ from shared.clock import Clock
 from shared.db import Outage, Pool
 from shared.metrics import Metrics
 from shared.outbox import Outbox
+from shared.problems import Problem
 
 # Set by the service: turns the request's bearer token into a Caller.
 Authenticate = Callable[[web.Request], Awaitable[Any]]
+# Set by a service whose handlers let the rules' `Refused` through: its answer (shared.middlewares).
+RefusalAnswer = Callable[[Refused], Problem]
 
 CLOCK: web.AppKey[Clock] = web.AppKey("clock")
 # Set by setup_calendar: the production calendar (business days, business hours).
@@ -30,3 +34,4 @@ BUS = web.AppKey("bus", Bus)
 OUTBOX = web.AppKey("outbox", Outbox)
 VERIFIER = web.AppKey("verifier", TokenVerifier)
 AUTHENTICATOR: web.AppKey[Authenticate] = web.AppKey("authenticator")
+REFUSALS: web.AppKey[RefusalAnswer] = web.AppKey("refusals")

@@ -9,9 +9,16 @@ from typing import Any
 
 import orjson
 import structlog
-from structlog.contextvars import bind_contextvars, bound_contextvars, get_contextvars
+from structlog.contextvars import bind_contextvars, bound_contextvars, get_contextvars, reset_contextvars
 
-__all__ = ["bind_contextvars", "bound_contextvars", "configure_logging", "get_contextvars_ids", "get_logger"]
+__all__ = [
+    "bind_contextvars",
+    "bound_contextvars",
+    "configure_logging",
+    "get_contextvars_ids",
+    "get_logger",
+    "reset_contextvars",
+]
 
 
 def configure_logging(service: str, level: str = "INFO") -> None:

@@ -5,7 +5,9 @@ and the access log.
 
 from __future__ import annotations
 
+import itertools
 import json
+import random
 import re
 import time
 import uuid
@@ -13,9 +15,10 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from rules.refusal import Refused
 from shared.db import RETRY_AFTER_SECONDS, unreachable
-from shared.keys import DB_OUTAGE, METRICS
-from shared.logging import bound_contextvars, get_logger
+from shared.keys import DB_OUTAGE, METRICS, REFUSALS
+from shared.logging import bind_contextvars, get_logger, reset_contextvars
 from shared.problems import (
     BadRequest,
     InternalError,
@@ -25,6 +28,7 @@ from shared.problems import (
     Problem,
     ServiceUnavailable,
     UnsupportedMediaType,
+    refusal_problem,
 )
 
 log = get_logger(__name__)
@@ -71,14 +75,18 @@ async def kernel_middleware(
     correlation ids bound to every log line it causes and echoed; every error as RFC 9457 problem+json (the
     database unreachable a 503 with Retry-After, anything unexpected a bare 500 with its details only in the log);
     then the request counted and timed by route, and logged."""
-    request_id = _id_header(request, "X-Request-ID") or str(uuid.uuid4())
+    request_id = _id_header(request, "X-Request-ID") or new_request_id()
     correlation_id = _id_header(request, "X-Correlation-ID") or request_id
     started = time.perf_counter()
-    with bound_contextvars(request_id=request_id, correlation_id=correlation_id):
+    bound = bind_contextvars(request_id=request_id, correlation_id=correlation_id)
+    try:
         try:
             response = await handler(request)
         except Problem as raised:
             response = problem_response(raised, request)
+        except Refused as refused:  # a service that maps the rules' refusals in one place (shared.keys.REFUSALS)
+            answer = request.app.get(REFUSALS, refusal_problem)
+            response = problem_response(answer(refused), request)
         except web.HTTPException as exc:
             if exc.status < 400:  # a redirect: counted and logged as answered
                 _answered(request, exc.status, started)
@@ -95,6 +103,8 @@ async def kernel_middleware(
         response.headers["X-Correlation-ID"] = correlation_id
         _answered(request, response.status, started)
         return response
+    finally:
+        reset_contextvars(**bound)
 
 
 def _answered(request: web.Request, status: int, started: float) -> None:
@@ -104,6 +114,16 @@ def _answered(request: web.Request, status: int, started: float) -> None:
     request.app[METRICS].request_answered(route, request.method, status, seconds)
     if request.path not in _QUIET_PATHS:
         log.info("http.request", method=request.method, path=request.path, status=status, ms=round(seconds * 1000, 2))
+
+
+# A request id where the caller sent none, in a UUID's shape: a random prefix per process and a counter (a UUID4
+# each would cost a system call for its randomness on every request).
+_ID_PREFIX = str(uuid.uuid4())[:24]
+_ID_COUNTER = itertools.count(random.getrandbits(40))
+
+
+def new_request_id() -> str:
+    return f"{_ID_PREFIX}{next(_ID_COUNTER) & 0xFFFFFFFFFFFF:012x}"
 
 
 def _id_header(request: web.Request, name: str) -> str | None:

@@ -22,13 +22,13 @@ from services.identity import (
 from services.identity.domain import ThrottlePolicy
 from services.identity.keys import KEYS, PASSWORDS, SETTINGS, THROTTLE
 from services.identity.passwords import Passwords
-from services.identity.problems import refusals_middleware
+from services.identity.problems import refused_problem
 from services.identity.settings import IdentitySettings
 from services.identity.tokens import SigningKeys
 from shared.app import create_app as create_service_app
 from shared.app import setup_auth, setup_bus, setup_db, setup_jobs, setup_outbox, setup_revocations
 from shared.http import Api
-from shared.keys import CLOCK, POOL
+from shared.keys import CLOCK, POOL, REFUSALS
 
 SCHEMA = "identity"
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -50,7 +50,7 @@ __all__ = ["MIGRATIONS", "SCHEMA", "IdentitySettings", "create_app"]
 
 def create_app(settings: IdentitySettings) -> web.Application:
     app = create_service_app(settings, service="identity", api=ROUTES)
-    app.middlewares.append(refusals_middleware)  # inside the kernel's problem middleware: refusals as problems
+    app[REFUSALS] = refused_problem  # every handler's refusals answered in one place, by the kernel's middleware
     app[SETTINGS] = settings
     app[THROTTLE] = ThrottlePolicy()
     setup_db(app, settings, SCHEMA)

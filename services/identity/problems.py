@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
-from aiohttp import web
-
 from rules.refusal import Refused
 from shared.auth import OwnerOnly
 from shared.problems import Conflict, Forbidden, NotFound, Problem, ValidationFailed, invalid, refusal_problem
@@ -42,14 +38,3 @@ def refused_problem(refused: Refused) -> Problem:
             conflict.extra["field"] = first.field  # the request field that clashes, as identity has always said
         return conflict
     return refusal_problem(refused)
-
-
-@web.middleware
-async def refusals_middleware(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-) -> web.StreamResponse:
-    """Inside the kernel's problem middleware: every handler's refusals mapped in one place."""
-    try:
-        return await handler(request)
-    except Refused as refused:
-        raise refused_problem(refused) from None
