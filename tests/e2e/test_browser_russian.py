@@ -91,7 +91,10 @@ async def crawl(
             found.append(f"status {status}")
         if found:
             problems[path] = found
-        hrefs: list[str] = await page.eval_on_selector_all("a[href]", "links => links.map(a => a.getAttribute('href'))")
+        # A link marked `download` (a question's attachment) saves a file: there is no page to read behind it.
+        hrefs: list[str] = await page.eval_on_selector_all(
+            "a[href]:not([download])", "links => links.map(a => a.getAttribute('href'))"
+        )
         for href in hrefs:
             href = href.split("#")[0]
             if not href.startswith("/") or href.startswith("//") or NOT_A_PAGE.match(href) or href in visited:
