@@ -2,22 +2,60 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from bisect import bisect_left
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+_BUCKET_LABELS = [floatToGoString(bound) for bound in (*LATENCY_BUCKETS, float("inf"))]  # type: ignore[no-untyped-call]
+
+
+class RequestFigures(Collector):
+    """The requests answered, per route, method and status, and their latency per route and method, kept as plain
+    numbers: a request costs a dict lookup and a few increments on the event loop's thread (prometheus_client's
+    labelled children take a lock for each), turned into `http_requests_total` and the histogram
+    `http_request_duration_seconds` when scraped."""
+
+    def __init__(self) -> None:
+        self._counts: dict[tuple[str, str, int], int] = {}
+        # Per (route, method): a count per bucket of LATENCY_BUCKETS and one over the last, then the sum of seconds.
+        self._latencies: dict[tuple[str, str], list[float]] = {}
+
+    def answered(self, route: str, method: str, status: int, seconds: float) -> None:
+        key = (route, method, status)
+        self._counts[key] = self._counts.get(key, 0) + 1
+        latency = self._latencies.get((route, method))
+        if latency is None:
+            latency = self._latencies[(route, method)] = [0.0] * (len(LATENCY_BUCKETS) + 2)
+        latency[bisect_left(LATENCY_BUCKETS, seconds)] += 1  # the first bucket whose bound is >= seconds ("le")
+        latency[-1] += seconds
+
+    def collect(self) -> Iterator[Metric]:
+        requests = CounterMetricFamily("http_requests", "HTTP requests", labels=["route", "method", "status"])
+        for (route, method, status), count in list(self._counts.items()):
+            requests.add_metric([route, method, str(status)], count)
+        yield requests
+        durations = HistogramMetricFamily(
+            "http_request_duration_seconds", "HTTP request latency", labels=["route", "method"]
+        )
+        for (route, method), latency in list(self._latencies.items()):
+            cumulative, buckets = 0.0, list[tuple[str, float]]()
+            for bound, in_bucket in zip(_BUCKET_LABELS, latency, strict=False):
+                cumulative += in_bucket
+                buckets.append((bound, cumulative))
+            durations.add_metric([route, method], buckets, sum_value=latency[-1])
+        yield durations
 
 
 class Metrics:
     def __init__(self, service: str) -> None:
         self.registry = CollectorRegistry()
-        self.requests = Counter(
-            "http_requests_total", "HTTP requests", ["route", "method", "status"], registry=self.registry
-        )
-        self.latency = Histogram(
-            "http_request_duration_seconds",
-            "HTTP request latency",
-            ["route", "method"],
-            registry=self.registry,
-            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
-        )
+        self.requests = RequestFigures()
+        self.registry.register(self.requests)
         self.outbox_backlog = Gauge(
             "outbox_backlog", "Events written but not yet confirmed by the broker", registry=self.registry
         )
@@ -32,14 +70,7 @@ class Metrics:
         )
         self.jobs = Counter("deferred_jobs_total", "Deferred jobs run", ["kind", "outcome"], registry=self.registry)
         self.service = service
-        # The labelled children by their labels: `labels()` takes a lock and builds its key on every call.
-        self._answered: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     def request_answered(self, route: str, method: str, status: int, seconds: float) -> None:
         """A request to `route` answered with `status` after `seconds`: counted and timed."""
-        children = self._answered.get((route, method, status))
-        if children is None:
-            children = (self.requests.labels(route, method, str(status)), self.latency.labels(route, method))
-            self._answered[(route, method, status)] = children
-        children[0].inc()
-        children[1].observe(seconds)
+        self.requests.answered(route, method, status, seconds)
