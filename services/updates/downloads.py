@@ -4,6 +4,7 @@ entitled to, configuration by configuration (UPD-3)."""
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,10 +34,13 @@ class LinkSigner:
         return int(access.now.timestamp()) + self.seconds
 
     def url(self, access: SubscriberAccess, kit_id: uuid.UUID, sha256: str, name: str, expires: int) -> str:
-        path = links.sign_link(
-            self.secret, kit_id=kit_id, sha256=sha256, name=name, subscriber_id=access.subscriber.id, expires=expires
-        )
+        path = _kit_to_sign(kit_id, sha256, name).link(self.secret, access.subscriber.id, expires)
         return public_link(self.public_url, path)
+
+
+# A kit's checked, canonical part of its links (an update plan signs a link for each kit of each step). The key is
+# everything the part is made of, so an entry is never stale.
+_kit_to_sign = functools.lru_cache(maxsize=65_536)(links.KitToSign.of)
 
 
 async def kit_link(pool: Pool, access: SubscriberAccess, signer: LinkSigner, kit_id: uuid.UUID) -> SignedLink:

@@ -91,6 +91,21 @@ async def graph_rows(conn: Connection, configuration: str | None = None) -> list
     return [_graph_release(row) for row in rows]
 
 
+async def catalogue_stamp(conn: Connection, configuration: str | None) -> tuple[int, int]:
+    """What identifies the set of published releases of `configuration` (None: the platform's): their number and a
+    sum of hashes of their ids and publication moments. A release is published or withdrawn as a whole and a
+    published one does not change, so an equal stamp means the same catalogue (and no rebuild)."""
+    row = await conn.fetchrow(
+        "SELECT count(*) AS n, coalesce(sum(hashtextextended(r.id::text || r.published_at::text, 0)), 0)::numeric "
+        "% 9223372036854775807 AS ids FROM releases r "
+        "WHERE r.state = 'published' AND r.kind = CASE WHEN $1::text IS NULL THEN 'platform' ELSE 'configuration' END "
+        "AND ($1::text IS NULL OR r.configuration = $1)",
+        configuration,
+    )
+    assert row is not None
+    return int(row["n"]), int(row["ids"])
+
+
 async def platform_releases(conn: Connection) -> list[GraphRelease]:
     """The published platform releases, oldest first, with grade and kits (os, arch)."""
     rows = await conn.fetch(GRAPH_SELECT + "WHERE r.state = 'published' AND r.kind = 'platform' ORDER BY r.version_key")

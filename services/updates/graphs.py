@@ -2,8 +2,8 @@
 
 Built on first use from the database, dropped when a publish or withdrawal announces a change
 (`pg_notify(CATALOGUE_CHANNEL, configuration)`, sent by the catalogue in the publishing transaction;
-an empty payload means the platform releases). A replica that missed notifications forgets everything
-within CACHE_SECONDS.
+an empty payload means the platform releases). A replica that missed notifications sees the change
+within CACHE_SECONDS (by the catalogue's stamp).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from shared.tasks import cancel_and_wait
 log = get_logger(__name__)
 
 PLATFORM = ""  # the key of the platform releases (no configuration)
+Stamp = tuple[int, int]  # graph_store.catalogue_stamp
 CACHE_SECONDS = 60.0
 
 
@@ -104,16 +105,19 @@ class Catalogues:
     """Per-process cache of the published catalogue.
 
     The first request for a configuration waits for its load; after that a stale entry (announced
-    changed, or older than CACHE_SECONDS) keeps being served while one background task rebuilds it,
-    so no request waits for a rebuild (a 5,000-release graph takes ~0.3 s), and the build runs in a
-    thread so the event loop keeps answering meanwhile.
+    changed, or older than CACHE_SECONDS) keeps being served while one background task checks it: the
+    catalogue's stamp (graph_store.catalogue_stamp, one cheap query) unchanged, the entry is fresh again;
+    changed, it is rebuilt. So no request waits for a rebuild (a 5,000-release graph takes ~0.3 s), a
+    catalogue that did not change is not rebuilt every CACHE_SECONDS, and a build runs in a thread so the
+    event loop keeps answering meanwhile.
     """
 
     def __init__(self, pool: Callable[[], Pool], seconds: float = CACHE_SECONDS) -> None:
         self._pool = pool  # the app's pool, which exists once the app has started
         self.seconds = seconds
-        self._configurations: dict[str, tuple[float, ConfigurationCatalogue]] = {}
-        self._platform: tuple[float, PlatformCatalogue] | None = None
+        # (fresh since, the catalogue, its stamp)
+        self._configurations: dict[str, tuple[float, ConfigurationCatalogue, Stamp]] = {}
+        self._platform: tuple[float, PlatformCatalogue, Stamp] | None = None
         self._loading: dict[str, asyncio.Task[Any]] = {}  # by configuration; PLATFORM for the platform
         self._generation = 0  # counts change notifications
 
@@ -151,18 +155,29 @@ class Catalogues:
 
     async def _fetch(self, configuration: str) -> ConfigurationCatalogue:
         loaded_at, generation = time.monotonic(), self._generation
+        held = self._configurations.get(configuration)
         async with self._pool().acquire() as conn:
-            rows = await graph_store.graph_rows(conn, configuration)
-        catalogue = await asyncio.to_thread(build_configuration, configuration, rows)
-        self._configurations[configuration] = (self._fresh(loaded_at, generation), catalogue)
+            # The stamp before the rows: a change between the two is announced, and the entry goes stale again.
+            stamp = await graph_store.catalogue_stamp(conn, configuration)
+            rows = None if held is not None and held[2] == stamp else await graph_store.graph_rows(conn, configuration)
+        if held is not None and rows is None:
+            catalogue = held[1]
+        else:
+            catalogue = await asyncio.to_thread(build_configuration, configuration, rows or [])
+        self._configurations[configuration] = (self._fresh(loaded_at, generation), catalogue, stamp)
         return catalogue
 
     async def _fetch_platform(self) -> PlatformCatalogue:
         loaded_at, generation = time.monotonic(), self._generation
+        held = self._platform
         async with self._pool().acquire() as conn:
-            rows = await graph_store.platform_releases(conn)
-        catalogue = PlatformCatalogue(tuple(PublishedRelease.of(row) for row in rows))
-        self._platform = (self._fresh(loaded_at, generation), catalogue)
+            stamp = await graph_store.catalogue_stamp(conn, None)
+            if held is not None and held[2] == stamp:
+                catalogue = held[1]
+            else:
+                rows = await graph_store.platform_releases(conn)
+                catalogue = PlatformCatalogue(tuple(PublishedRelease.of(row) for row in rows))
+        self._platform = (self._fresh(loaded_at, generation), catalogue, stamp)
         return catalogue
 
     def _fresh(self, loaded_at: float, generation: int) -> float:
@@ -174,12 +189,12 @@ class Catalogues:
         The entry goes stale: the next request starts its rebuild."""
         self._generation += 1
         if payload is None:
-            self._configurations = {c: (-math.inf, e[1]) for c, e in self._configurations.items()}
-            self._platform = (-math.inf, self._platform[1]) if self._platform else None
+            self._configurations = {c: (-math.inf, *e[1:]) for c, e in self._configurations.items()}
+            self._platform = (-math.inf, *self._platform[1:]) if self._platform else None
         elif payload == "":
-            self._platform = (-math.inf, self._platform[1]) if self._platform else None
+            self._platform = (-math.inf, *self._platform[1:]) if self._platform else None
         elif (entry := self._configurations.get(payload)) is not None:
-            self._configurations[payload] = (-math.inf, entry[1])
+            self._configurations[payload] = (-math.inf, *entry[1:])
 
     async def close(self) -> None:
         await cancel_and_wait(*self._loading.values())

@@ -9,7 +9,6 @@ sha256 alone (content-addressed storage), never from a path the client sends.
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import re
 from collections.abc import Mapping
@@ -54,17 +53,33 @@ def sign_link(
     secret: bytes, *, kit_id: UUID | str, sha256: str, name: str, subscriber_id: UUID | str, expires: int
 ) -> str:
     """The link's path and query (prefix it with the download base URL). ValueError on bad fields."""
-    kit, sub = _canonical_uuid(kit_id), _canonical_uuid(subscriber_id)
-    if not SHA256_PATTERN.fullmatch(sha256):
-        raise ValueError("sha256 must be 64 lowercase hex digits")
-    if not NAME_PATTERN.fullmatch(name):
-        raise ValueError(f"not a kit name: {name!r}")
-    if not 0 <= expires < 10**12:
-        raise ValueError("expires must be unix seconds")
-    sig = _signature(secret, kit, sha256, name, sub, str(expires))
-    # Every field is URL-safe as validated (UUIDs, digits, base64url): no encoding needed, and this runs
-    # for every kit of every update plan.
-    return f"/dl/{sha256}/{name}?kit={kit}&sub={sub}&exp={expires}&sig={sig}"
+    return KitToSign.of(kit_id, sha256, name).link(secret, subscriber_id, expires)
+
+
+@dataclass(frozen=True)
+class KitToSign:
+    """A kit's fields checked and put in their canonical text once: a kit's links differ only in the subscriber
+    and the expiry, and an update plan signs one for every kit of every step."""
+
+    message: str  # the signed message's first three lines
+    path: str  # the link up to the subscriber
+
+    @classmethod
+    def of(cls, kit_id: UUID | str, sha256: str, name: str) -> KitToSign:
+        kit = _canonical_uuid(kit_id)
+        if not SHA256_PATTERN.fullmatch(sha256):
+            raise ValueError("sha256 must be 64 lowercase hex digits")
+        if not NAME_PATTERN.fullmatch(name):
+            raise ValueError(f"not a kit name: {name!r}")
+        # Every field is URL-safe as validated (UUIDs, digits, base64url): no encoding needed.
+        return cls(f"{kit}\n{sha256}\n{name}\n", f"/dl/{sha256}/{name}?kit={kit}&sub=")
+
+    def link(self, secret: bytes, subscriber_id: UUID | str, expires: int) -> str:
+        sub = _canonical_uuid(subscriber_id)
+        if not 0 <= expires < 10**12:
+            raise ValueError("expires must be unix seconds")
+        sig = _encoded(hmac.digest(secret, f"{self.message}{sub}\n{expires}".encode(), "sha256"))
+        return f"{self.path}{sub}&exp={expires}&sig={sig}"
 
 
 def verify_link(secret: bytes, sha256: str, name: str, query: Mapping[str, str], now: float) -> LinkClaims:
@@ -99,10 +114,9 @@ def _canonical_uuid(value: UUID | str) -> str:
     return str(value if isinstance(value, UUID) else UUID(value))
 
 
-def _digest(secret: bytes, kit: str, sha256: str, name: str, sub: str, exp: str) -> bytes:
-    message = f"{kit}\n{sha256}\n{name}\n{sub}\n{exp}".encode()
-    return hmac.new(secret, message, hashlib.sha256).digest()
-
-
 def _signature(secret: bytes, kit: str, sha256: str, name: str, sub: str, exp: str) -> str:
-    return base64.urlsafe_b64encode(_digest(secret, kit, sha256, name, sub, exp)).rstrip(b"=").decode()
+    return _encoded(hmac.digest(secret, f"{kit}\n{sha256}\n{name}\n{sub}\n{exp}".encode(), "sha256"))
+
+
+def _encoded(digest: bytes) -> str:
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()

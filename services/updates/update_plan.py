@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 
 from rules.refusal import Refusal, Refused
 from services.updates.access import SubscriberAccess
-from services.updates.answers import answer
 from services.updates.api_models import DownloadStatus, KitLink, PlatformAdvice, Step, UpdatePlan
 from services.updates.downloads import LinkSigner, download_status
 from services.updates.graphs import Catalogues, PlatformCatalogue, PublishedRelease
@@ -63,8 +62,10 @@ async def plan_update(catalogues: Catalogues, access: SubscriberAccess, signer: 
         )
         if release.min_platform is not None and (required is None or release.min_platform > required):
             required = release.min_platform
+        # Built without validation (model_construct): every value comes typed from the catalogue, and a plan
+        # holds dozens of steps and kits; the answer is serialised by the same models, as documented.
         steps.append(
-            Step(
+            Step.model_construct(
                 version=release.version_text,
                 from_version=str(from_version),
                 release_date=release.release_date,
@@ -101,7 +102,9 @@ def _kits(
     signer: LinkSigner, access: SubscriberAccess, release: PublishedRelease, entitled: bool, expires: int
 ) -> list[KitLink]:
     return [
-        answer(KitLink, k, url=signer.url(access, k.id, k.sha256, k.name, expires) if entitled else None)
+        KitLink.model_construct(
+            **k.__dict__, url=signer.url(access, k.id, k.sha256, k.name, expires) if entitled else None
+        )
         for k in release.kits
     ]
 
