@@ -15,7 +15,7 @@ oldest release it would be 662 steps and 400 kB, which no client that updates at
 reference is a tiny aiohttp app in its own process that parses the same JSON bodies and answers each with
 the very document updates answered to it (serialised per request). The load comes from `wrk` (Lua script
 for the POST) with 200 connections, rounds alternating between the servers after a warm-up; the figure
-is the median throughput, the target at least 0.6 times the reference.
+is the median throughput, the target at least 0.5 times the reference (issue 19).
 
 Latency: in the throughput rounds every connection sends its next request as soon as the answer comes,
 so by Little's law the latency there is 200 / throughput, whatever the server does. The p99 target
@@ -66,7 +66,7 @@ from services.updates.public import database, synthetic_releases
 from shared.service_main import serve
 from tests.tokens import TestKeys
 
-TARGET = 0.6
+TARGET = 0.5  # issue 19
 P99_LIMIT_MS = 20.0
 RELEASES = 5_000
 SEED = 6
@@ -274,8 +274,16 @@ def _latency_ms(output: str, percentile: str) -> float:
     return float(match[1]) * _UNITS[match[2]]
 
 
+# wrk gives up on an answer after 2 s by default: at saturation, with every connection busy, the queue of a busy
+# machine can hold an answer that long, and that is a figure of the saturated round (its p99), not a failure.
+WRK_TIMEOUT = "10s"
+
+
 async def wrk(url: str, seconds: int, script: Path) -> Load:
-    argv = ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", "-s", str(script), url]
+    argv = [
+        "wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s", "--timeout", WRK_TIMEOUT, "--latency",
+        "-s", str(script), url,
+    ]  # fmt: skip
     load, output = await run_wrk(argv)
     if load.bad:
         raise RuntimeError(f"{url}: {load.bad} of {load.requests} requests failed: {output}")

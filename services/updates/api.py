@@ -19,7 +19,7 @@ from services.updates.keys import SETTINGS as SETTINGS
 from services.updates.problems import refusals_answered
 from services.updates.update_plan import PlanAsk, plan_update
 from shared.auth import Caller
-from shared.http import Api, Header
+from shared.http import Api, Header, document_response
 from shared.keys import POOL
 
 routes = Api("ITS Portal updates")
@@ -43,11 +43,11 @@ def _signer(request: web.Request) -> LinkSigner:
     tags=("client programs",),
     errors=(403, 422),
 )
-async def update_plan(request: web.Request, caller: Caller, body: PlanRequest) -> UpdatePlan:
+async def update_plan(request: web.Request, caller: Caller, body: PlanRequest) -> web.Response:
     access = await caller_access(request, caller)
     ask = PlanAsk(**body.model_dump())
     with refusals_answered():
-        return await plan_update(request.app[CATALOGUES], access, _signer(request), ask)
+        return document_response(await plan_update(request.app[CATALOGUES], access, _signer(request), ask))
 
 
 @routes.get(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -34,8 +35,18 @@ class LinkSigner:
         return int(access.now.timestamp()) + self.seconds
 
     def url(self, access: SubscriberAccess, kit_id: uuid.UUID, sha256: str, name: str, expires: int) -> str:
-        path = _kit_to_sign(kit_id, sha256, name).link(self.secret, access.subscriber.id, expires)
-        return public_link(self.public_url, path)
+        return self.signing(access, expires)(kit_id, sha256, name)
+
+    def signing(self, access: SubscriberAccess, expires: int) -> Callable[[uuid.UUID, str, str], str]:
+        """Signs links to kits (id, sha256, name) for this access's subscriber until `expires`: what is the same
+        for every link of an answer is worked out once."""
+        holder = links.LinkHolder.of(access.subscriber.id, expires)
+        base = public_link(self.public_url, "/").removesuffix("/")
+
+        def url(kit_id: uuid.UUID, sha256: str, name: str) -> str:
+            return base + _kit_to_sign(kit_id, sha256, name).link(self.secret, holder)
+
+        return url
 
 
 # A kit's checked, canonical part of its links (an update plan signs a link for each kit of each step). The key is

@@ -13,7 +13,7 @@ import math
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -69,6 +69,8 @@ class ConfigurationCatalogue:
     configuration: str
     releases: dict[Version, PublishedRelease]
     graph: UpdateGraph[uuid.UUID]
+    # The update plans' routes worked out from this catalogue (update_plan.py), by what was asked; they go with it.
+    routes: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,22 @@ def sign_link(
     secret: bytes, *, kit_id: UUID | str, sha256: str, name: str, subscriber_id: UUID | str, expires: int
 ) -> str:
     """The link's path and query (prefix it with the download base URL). ValueError on bad fields."""
-    return KitToSign.of(kit_id, sha256, name).link(secret, subscriber_id, expires)
+    return KitToSign.of(kit_id, sha256, name).link(secret, LinkHolder.of(subscriber_id, expires))
+
+
+@dataclass(frozen=True)
+class LinkHolder:
+    """Whose links and until when, checked and written once for every kit of an answer."""
+
+    message: bytes  # the signed message's last two lines
+    query: str  # the link's query from the subscriber to the signature
+
+    @classmethod
+    def of(cls, subscriber_id: UUID | str, expires: int) -> LinkHolder:
+        sub = _canonical_uuid(subscriber_id)
+        if not 0 <= expires < 10**12:
+            raise ValueError("expires must be unix seconds")
+        return cls(f"{sub}\n{expires}".encode(), f"{sub}&exp={expires}&sig=")
 
 
 @dataclass(frozen=True)
@@ -61,7 +76,7 @@ class KitToSign:
     """A kit's fields checked and put in their canonical text once: a kit's links differ only in the subscriber
     and the expiry, and an update plan signs one for every kit of every step."""
 
-    message: str  # the signed message's first three lines
+    message: bytes  # the signed message's first three lines
     path: str  # the link up to the subscriber
 
     @classmethod
@@ -72,14 +87,10 @@ class KitToSign:
         if not NAME_PATTERN.fullmatch(name):
             raise ValueError(f"not a kit name: {name!r}")
         # Every field is URL-safe as validated (UUIDs, digits, base64url): no encoding needed.
-        return cls(f"{kit}\n{sha256}\n{name}\n", f"/dl/{sha256}/{name}?kit={kit}&sub=")
+        return cls(f"{kit}\n{sha256}\n{name}\n".encode(), f"/dl/{sha256}/{name}?kit={kit}&sub=")
 
-    def link(self, secret: bytes, subscriber_id: UUID | str, expires: int) -> str:
-        sub = _canonical_uuid(subscriber_id)
-        if not 0 <= expires < 10**12:
-            raise ValueError("expires must be unix seconds")
-        sig = _encoded(hmac.digest(secret, f"{self.message}{sub}\n{expires}".encode(), "sha256"))
-        return f"{self.path}{sub}&exp={expires}&sig={sig}"
+    def link(self, secret: bytes, holder: LinkHolder) -> str:
+        return self.path + holder.query + _encoded(hmac.digest(secret, self.message + holder.message, "sha256"))
 
 
 def verify_link(secret: bytes, sha256: str, name: str, query: Mapping[str, str], now: float) -> LinkClaims:

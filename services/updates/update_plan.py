@@ -1,19 +1,31 @@
 """Update plans for client programs (UPD-5): the shortest chain of releases from the installed version to the
 newest (or a target), each step's kits with signed links where this user may download them (UPD-4), and the
-platform release the chain needs."""
+platform release the chain needs.
+
+The chain and what its steps show are the catalogue's alone: worked out once per catalogue and question (`Route`,
+kept on the catalogue, which is replaced whole when the catalogue changes). What is this user's (entitlement,
+signed links, support end) is added on every request, and the answer is the `UpdatePlan` document, written
+straight from plain values (an update plan is dozens of steps and kits, asked by every installed program)."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from rules.refusal import Refusal, Refused
 from services.updates.access import SubscriberAccess
-from services.updates.api_models import DownloadStatus, KitLink, PlatformAdvice, Step, UpdatePlan
+from services.updates.api_models import DownloadStatus, KitLink, PlatformAdvice
 from services.updates.downloads import LinkSigner, download_status
-from services.updates.graphs import Catalogues, PlatformCatalogue, PublishedRelease
+from services.updates.graph_store import GraphKit
+from services.updates.graphs import Catalogues, ConfigurationCatalogue, PlatformCatalogue, PublishedRelease
 from services.updates.plan import Chain
 from services.updates.versions import Version
+
+Sign = Callable[[uuid.UUID, str, str], str]  # a kit's signed link (LinkSigner.signing)
+ROUTES_KEPT = 4_096  # per catalogue: the versions programs ask from are few (those in use); beyond it, start again
 
 
 @dataclass(frozen=True)
@@ -29,13 +41,74 @@ class PlanAsk:
     arch: str | None = None
 
 
-async def plan_update(catalogues: Catalogues, access: SubscriberAccess, signer: LinkSigner, ask: PlanAsk) -> UpdatePlan:
-    """Refused (NotHeld) for a configuration the subscriber does not hold (UPD-3), (no-update-chain) when no
-    chain of releases leads to the target."""
+@dataclass(frozen=True)
+class RouteStep:
+    release: PublishedRelease
+    fields: dict[str, Any]  # the step's fields in the answer, but for `entitled` and `kits`
+    kits: tuple[dict[str, Any], ...]  # each kit's fields, but for `url`
+
+
+@dataclass(frozen=True)
+class Route:
+    """A chain of releases and what its steps show, from the catalogue alone."""
+
+    current: str
+    target: str
+    steps: tuple[RouteStep, ...]
+    required: Version | None  # the highest minimum platform along the chain
+
+
+async def plan_update(
+    catalogues: Catalogues, access: SubscriberAccess, signer: LinkSigner, ask: PlanAsk
+) -> dict[str, Any]:
+    """The UpdatePlan document. Refused (NotHeld) for a configuration the subscriber does not hold (UPD-3),
+    (no-update-chain) when no chain of releases leads to the target."""
     await access.require_visible(ask.configuration)  # UPD-3: no plan for a configuration you don't hold
     catalogue = await catalogues.configuration(ask.configuration)
-    current = Version.parse(ask.version)
-    target = Version.parse(ask.target) if ask.target else None
+    route = _route(catalogue, Version.parse(ask.version), Version.parse(ask.target) if ask.target else None, ask)
+    expires = signer.expires(access)
+    sign = signer.signing(access, expires)
+    decision = access.download(ask.configuration)
+    steps: list[dict[str, Any]] = []
+    total_size = 0
+    for step in route.steps:
+        # Only Keygen's rule (keep_covered_releases) depends on the release's date; else one decision serves all.
+        entitled = (
+            access.download(ask.configuration, step.release.published_at) if access.keep_covered_releases else decision
+        ).allowed
+        kits = _kits(sign, step.release.kits, step.kits, entitled)
+        total_size += sum(kit["size"] for kit in kits if _chosen(kit))
+        steps.append({**step.fields, "entitled": entitled, "kits": kits})
+    platform = _platform_advice(
+        sign, access, await catalogues.platform(), Version.parse(ask.platform_version), route.required, ask
+    )
+    return {
+        "configuration": ask.configuration,
+        "current": route.current,
+        "target": route.target,
+        "up_to_date": not steps,
+        "steps": steps,
+        "platform": platform.model_dump(mode="json"),
+        "total_size": total_size + sum(k.size for k in platform.kits),
+        "support_end": access.support_end(ask.configuration),
+        "download": (await download_status(access, ask.configuration, decision, DownloadStatus)).model_dump(
+            mode="json"
+        ),
+        "link_expires_at": datetime.fromtimestamp(expires, UTC),
+    }
+
+
+def _route(catalogue: ConfigurationCatalogue, current: Version, target: Version | None, ask: PlanAsk) -> Route:
+    key = (current, target, ask.allow_prerelease)
+    route = catalogue.routes.get(key)
+    if route is None:
+        if len(catalogue.routes) >= ROUTES_KEPT:
+            catalogue.routes.clear()
+        route = catalogue.routes[key] = _worked_out(catalogue, current, target, ask)
+    return route
+
+
+def _worked_out(catalogue: ConfigurationCatalogue, current: Version, target: Version | None, ask: PlanAsk) -> Route:
     result = catalogue.graph.plan(current, target, allow_prerelease=ask.allow_prerelease)
     if not isinstance(result, Chain):
         raise Refused(
@@ -50,73 +123,49 @@ async def plan_update(catalogues: Catalogues, access: SubscriberAccess, signer: 
                 },
             )
         )
-    expires = signer.expires(access)
-    steps: list[Step] = []
+    steps: list[RouteStep] = []
     required: Version | None = None
-    decision = access.download(ask.configuration)
     for from_version, record in result.steps:
         release = catalogue.releases[record.version]  # the graph was built from these very releases
-        # Only Keygen's rule (keep_covered_releases) depends on the release's date; else one decision serves all.
-        step_decision = (
-            access.download(ask.configuration, release.published_at) if access.keep_covered_releases else decision
-        )
         if release.min_platform is not None and (required is None or release.min_platform > required):
             required = release.min_platform
-        # Built without validation (model_construct): every value comes typed from the catalogue, and a plan
-        # holds dozens of steps and kits; the answer is serialised by the same models, as documented.
-        steps.append(
-            Step.model_construct(
-                version=release.version_text,
-                from_version=str(from_version),
-                release_date=release.release_date,
-                min_platform=str(release.min_platform) if release.min_platform else None,
-                prerelease=release.prerelease,
-                page=f"/v1/configurations/{ask.configuration}/releases/{release.version_text}",
-                entitled=step_decision.allowed,
-                kits=_kits(signer, access, release, step_decision.allowed, expires),
-            )
-        )
-    platform = _platform_advice(
-        signer, access, await catalogues.platform(), Version.parse(ask.platform_version), required, ask, expires
-    )
-    return UpdatePlan(
-        configuration=ask.configuration,
-        current=str(current),
-        target=str(result.target),
-        up_to_date=not steps,
-        steps=steps,
-        platform=platform,
-        total_size=sum(k.size for s in steps for k in s.kits if _chosen(k)) + sum(k.size for k in platform.kits),
-        support_end=access.support_end(ask.configuration),
-        download=await download_status(access, ask.configuration, decision, DownloadStatus),
-        link_expires_at=datetime.fromtimestamp(expires, UTC),
-    )
+        fields = {
+            "version": release.version_text,
+            "from_version": str(from_version),
+            "release_date": release.release_date,
+            "min_platform": str(release.min_platform) if release.min_platform else None,
+            "prerelease": release.prerelease,
+            "page": f"/v1/configurations/{ask.configuration}/releases/{release.version_text}",
+        }
+        steps.append(RouteStep(release, fields, tuple(_kit_fields(kit) for kit in release.kits)))
+    return Route(str(current), str(result.target), tuple(steps), required)
 
 
-def _chosen(kit: KitLink) -> bool:
+def _kit_fields(kit: GraphKit) -> dict[str, Any]:
+    return kit.model_dump(mode="json")
+
+
+def _chosen(kit: dict[str, Any]) -> bool:
     """What a client downloads for a step: the update package (the full kit is for new installations)."""
-    return kit.kind in ("update", "other")
+    return kit["kind"] in ("update", "other")
 
 
 def _kits(
-    signer: LinkSigner, access: SubscriberAccess, release: PublishedRelease, entitled: bool, expires: int
-) -> list[KitLink]:
+    sign: Sign, kits: tuple[GraphKit, ...], fields: tuple[dict[str, Any], ...], entitled: bool
+) -> list[dict[str, Any]]:
     return [
-        KitLink.model_construct(
-            **k.__dict__, url=signer.url(access, k.id, k.sha256, k.name, expires) if entitled else None
-        )
-        for k in release.kits
+        {**shown, "url": sign(kit.id, kit.sha256, kit.name) if entitled else None}
+        for kit, shown in zip(kits, fields, strict=True)
     ]
 
 
 def _platform_advice(
-    signer: LinkSigner,
+    sign: Sign,
     access: SubscriberAccess,
     platform: PlatformCatalogue,
     current: Version,
     required: Version | None,
     ask: PlanAsk,
-    expires: int,
 ) -> PlatformAdvice:
     recommended = platform.newest()
     needed = required is not None and current < required
@@ -128,8 +177,8 @@ def _platform_advice(
     if release is not None:
         entitled = access.download_any().allowed
         kits = [
-            k
-            for k in _kits(signer, access, release, entitled, expires)
+            KitLink.model_construct(**k.__dict__, url=sign(k.id, k.sha256, k.name) if entitled else None)
+            for k in release.kits
             if (ask.os is None or k.os in (None, ask.os)) and (ask.arch is None or k.arch in (None, ask.arch))
         ]
     return PlatformAdvice(

@@ -16,6 +16,7 @@ import pytest
 
 from rules.months import Month, Period
 from services.updates import entitlement_store
+from services.updates.api_models import UpdatePlan
 from services.updates.versions import Version
 from shared.bus import Bus
 from shared.clock import TestClock
@@ -321,6 +322,10 @@ async def test_plans_links_and_isolation(world: World) -> None:
     assert [(s["from_version"], s["version"]) for s in plan["steps"]] == [("3.0.40.10", "3.0.42.5")]
     [kit] = plan["steps"][0]["kits"]
     assert kit["sha256"] == hashlib.sha256(content).hexdigest() and kit["url"].startswith("http")
+    # Written straight from plain values: exactly what the documented model writes (fields, order, formats).
+    assert UpdatePlan.model_validate(plan).model_dump(mode="json") == plan
+    assert list(UpdatePlan.model_validate(plan).model_dump(mode="json")) == list(plan)
+    assert plan["link_expires_at"].endswith("Z")
 
     # A release published later is in the next plan at once (the catalogue notification drops the graph).
     await world.release(configuration, "3.0.43.1", ["3.0.42.5"])
