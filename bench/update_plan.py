@@ -62,6 +62,7 @@ from bench.common import (
 )
 from bench.contracts_post import jwks_server
 from rules.months import Month
+from services.updates.api_models import UpdatePlan
 from services.updates.public import database, synthetic_releases
 from shared.service_main import serve
 from tests.tokens import TestKeys
@@ -299,6 +300,8 @@ async def check_plan(url: str, body: str, token: str) -> dict[str, Any]:
         answer: dict[str, Any] = await response.json(content_type=None)
         if response.status != 200:
             raise RuntimeError(f"{url} answered {response.status}: {answer}")
+    if "steps" in answer and UpdatePlan.model_validate(answer).model_dump(mode="json") != answer:
+        raise RuntimeError(f"{url} answered other than the documented UpdatePlan: {str(answer)[:500]}")
     return answer
 
 

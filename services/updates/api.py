@@ -13,8 +13,7 @@ from aiohttp import web
 from services.updates import downloads
 from services.updates.api_models import Entitlements, KitPath, PlanRequest, SignedLink, UpdatePlan
 from services.updates.caller import caller_access
-from services.updates.downloads import LinkSigner
-from services.updates.keys import CATALOGUES
+from services.updates.keys import CATALOGUES, SIGNER
 from services.updates.keys import SETTINGS as SETTINGS
 from services.updates.problems import refusals_answered
 from services.updates.update_plan import PlanAsk, plan_update
@@ -23,15 +22,6 @@ from shared.http import Api, Header, document_response
 from shared.keys import POOL
 
 routes = Api("ITS Portal updates")
-
-
-def _signer(request: web.Request) -> LinkSigner:
-    settings = request.app[SETTINGS]
-    return LinkSigner(
-        settings.download_link_secret.get_secret_value().encode(),
-        settings.public_url,
-        settings.download_link_seconds,
-    )
 
 
 @routes.post(
@@ -47,7 +37,7 @@ async def update_plan(request: web.Request, caller: Caller, body: PlanRequest) -
     access = await caller_access(request, caller)
     ask = PlanAsk(**body.model_dump())
     with refusals_answered():
-        return document_response(await plan_update(request.app[CATALOGUES], access, _signer(request), ask))
+        return document_response(await plan_update(request.app[CATALOGUES], access, request.app[SIGNER], ask))
 
 
 @routes.get(
@@ -71,7 +61,7 @@ async def update_plan(request: web.Request, caller: Caller, body: PlanRequest) -
 async def download_kit(request: web.Request, caller: Caller, params: KitPath) -> web.StreamResponse | SignedLink:
     access = await caller_access(request, caller)
     with refusals_answered():
-        link = await downloads.kit_link(request.app[POOL], access, _signer(request), params.kit_id)
+        link = await downloads.kit_link(request.app[POOL], access, request.app[SIGNER], params.kit_id)
     if "no-redirect" in request.headers.get("Prefer", "").lower():
         return link
     return web.Response(status=303, headers={"Location": link.url, "Cache-Control": "no-store"})

@@ -23,10 +23,11 @@ from services.updates import (
     release_api,
 )
 from services.updates.consumers import subscriptions
+from services.updates.downloads import LinkSigner
 from services.updates.entitlement_cache import EntitlementCache
 from services.updates.entitlement_store import CHANNEL as ENTITLEMENT_CHANNEL
 from services.updates.graphs import Catalogues
-from services.updates.keys import CACHE, CATALOGUES, SETTINGS, STORAGE
+from services.updates.keys import CACHE, CATALOGUES, SETTINGS, SIGNER, STORAGE
 from services.updates.settings import UpdatesSettings
 from services.updates.store import CATALOGUE_CHANNEL
 from shared.app import create_app as create_service_app
@@ -71,6 +72,9 @@ def create_app(settings: UpdatesSettings, keys: KeySource | None = None) -> web.
     setup_storage(app, settings)
     app[CACHE] = EntitlementCache()
     app[CATALOGUES] = Catalogues(lambda: app[POOL])
+    app[SIGNER] = LinkSigner(
+        settings.download_link_secret.get_secret_value().encode(), settings.public_url, settings.download_link_seconds
+    )
     app.on_cleanup.append(lambda app: app[CATALOGUES].close())
     setup_change_listener(
         app,

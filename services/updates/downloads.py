@@ -7,7 +7,6 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -22,17 +21,27 @@ from shared.settings import public_link
 S = TypeVar("S", bound=DownloadStatus)
 
 
-@dataclass(frozen=True)
-class LinkSigner:
-    """Signs download links valid `seconds` from the access's moment, at the system's public address (ITS_PUBLIC_URL:
-    `<public_url>/dl/…`, the gateway's download location)."""
+# Links expire on a multiple of this many seconds: the links of one window are the same links, signed once.
+EXPIRY_STEP_SECONDS = 10
+LINKS_KEPT = 100_000  # signed links of the current window kept; beyond it, the window starts again
 
-    secret: bytes
-    public_url: str
-    seconds: int
+
+class LinkSigner:
+    """Signs download links valid `seconds` from the access's moment (less up to EXPIRY_STEP_SECONDS: the expiry
+    is rounded down to a step), at the system's public address (ITS_PUBLIC_URL: `<public_url>/dl/…`, the
+    gateway's download location). One per process: the links of the current expiry window are kept, by kit and
+    subscriber (a link grants nothing but to its subscriber, until its expiry), so a plan asked again within
+    the window, or by the subscriber's other programs, signs nothing again."""
+
+    def __init__(self, secret: bytes, public_url: str, seconds: int) -> None:
+        self.secret, self.public_url, self.seconds = secret, public_url, seconds
+        self._base = public_link(public_url, "/").removesuffix("/")
+        self._window = 0
+        self._links: dict[tuple[uuid.UUID, str, str, uuid.UUID], str] = {}
 
     def expires(self, access: SubscriberAccess) -> int:
-        return int(access.now.timestamp()) + self.seconds
+        expires = int(access.now.timestamp()) + self.seconds
+        return expires - expires % EXPIRY_STEP_SECONDS
 
     def url(self, access: SubscriberAccess, kit_id: uuid.UUID, sha256: str, name: str, expires: int) -> str:
         return self.signing(access, expires)(kit_id, sha256, name)
@@ -40,13 +49,26 @@ class LinkSigner:
     def signing(self, access: SubscriberAccess, expires: int) -> Callable[[uuid.UUID, str, str], str]:
         """Signs links to kits (id, sha256, name) for this access's subscriber until `expires`: what is the same
         for every link of an answer is worked out once."""
-        holder = links.LinkHolder.of(access.subscriber.id, expires)
-        base = public_link(self.public_url, "/").removesuffix("/")
+        subscriber = access.subscriber.id
+        holder = links.LinkHolder.of(subscriber, expires)
+        kept = self._kept(expires)
 
         def url(kit_id: uuid.UUID, sha256: str, name: str) -> str:
-            return base + _kit_to_sign(kit_id, sha256, name).link(self.secret, holder)
+            key = (kit_id, sha256, name, subscriber)
+            link = kept.get(key)
+            if link is None:
+                link = kept[key] = self._base + _kit_to_sign(kit_id, sha256, name).link(self.secret, holder)
+            return link
 
         return url
+
+    def _kept(self, expires: int) -> dict[tuple[uuid.UUID, str, str, uuid.UUID], str]:
+        """The links kept for this expiry: another window's (or too many) are dropped."""
+        if expires != self._window or len(self._links) >= LINKS_KEPT:
+            if expires < self._window:  # an access from a moment before the window (a slow request): not kept
+                return {}
+            self._window, self._links = expires, {}
+        return self._links
 
 
 # A kit's checked, canonical part of its links (an update plan signs a link for each kit of each step). The key is

@@ -17,7 +17,7 @@ from typing import Any
 
 from rules.refusal import Refusal, Refused
 from services.updates.access import SubscriberAccess
-from services.updates.api_models import DownloadStatus, KitLink, PlatformAdvice
+from services.updates.api_models import DownloadStatus
 from services.updates.downloads import LinkSigner, download_status
 from services.updates.graph_store import GraphKit
 from services.updates.graphs import Catalogues, ConfigurationCatalogue, PlatformCatalogue, PublishedRelease
@@ -88,8 +88,8 @@ async def plan_update(
         "target": route.target,
         "up_to_date": not steps,
         "steps": steps,
-        "platform": platform.model_dump(mode="json"),
-        "total_size": total_size + sum(k.size for k in platform.kits),
+        "platform": platform,
+        "total_size": total_size + sum(kit["size"] for kit in platform["kits"]),
         "support_end": access.support_end(ask.configuration),
         "download": (await download_status(access, ask.configuration, decision, DownloadStatus)).model_dump(
             mode="json"
@@ -166,26 +166,28 @@ def _platform_advice(
     current: Version,
     required: Version | None,
     ask: PlanAsk,
-) -> PlatformAdvice:
+) -> dict[str, Any]:
+    """The PlatformAdvice document: the platform release the chain needs, if any, with its kits for the asking
+    program's system."""
     recommended = platform.newest()
     needed = required is not None and current < required
     release: PublishedRelease | None = None
     if needed and required is not None:
         # The recommended release if it suffices, else the oldest one that does.
         release = recommended if recommended and recommended.version >= required else platform.at_least(required)
-    kits: list[KitLink] = []
+    kits: list[dict[str, Any]] = []
     if release is not None:
-        entitled = access.download_any().allowed
-        kits = [
-            KitLink.model_construct(**k.__dict__, url=sign(k.id, k.sha256, k.name) if entitled else None)
+        mine = tuple(
+            k
             for k in release.kits
             if (ask.os is None or k.os in (None, ask.os)) and (ask.arch is None or k.arch in (None, ask.arch))
-        ]
-    return PlatformAdvice(
-        current=str(current),
-        required=str(required) if required else None,
-        update_needed=needed,
-        recommended=str(recommended.version) if recommended else None,
-        release=str(release.version) if release else None,
-        kits=kits,
-    )
+        )
+        kits = _kits(sign, mine, tuple(_kit_fields(k) for k in mine), access.download_any().allowed)
+    return {
+        "current": str(current),
+        "required": str(required) if required else None,
+        "update_needed": needed,
+        "recommended": str(recommended.version) if recommended else None,
+        "release": str(release.version) if release else None,
+        "kits": kits,
+    }

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from services.updates.api_models import UpdatePlan
 from tests.e2e.conftest import read_mail
 from tests.e2e.contracts_flows import MOSCOW, Contracts, contract_body, contracts_db, flow, moscow, registration_db
 from tests.e2e.flows import PROBLEMS, Customer, Reply, body_text, problem_type, unique
@@ -370,6 +371,7 @@ async def test_upd5_a_client_program_gets_the_shortest_chain_and_downloads_it_wi
     assert plan.body["platform"]["required"] == "8.3.25.1000" and plan.body["platform"]["update_needed"] is True
     assert plan.body["download"]["allowed"] is True and plan.body["support_end"]
     assert plan.body["total_size"] > 0
+    assert UpdatePlan.model_validate(plan.body).model_dump(mode="json") == plan.body  # exactly the documented shape
 
     # Download the first step's update package with curl, broken off half-way and resumed (`-C -`).
     step = plan.body["steps"][0]
