@@ -59,8 +59,9 @@ __all__ = [
 
 @dataclass
 class Result:
-    """One benchmark's figure beside its reference; `ratio` = figure / reference, compared with `target`:
-    at least `target` when higher is better (rates), at most `target` when lower is (durations)."""
+    """One benchmark's figure beside its reference; `ratio` = figure / reference (where rounds alternate with the
+    reference, the median of the rounds' ratios: each round's pair shared the machine's state), compared with
+    `target`: at least `target` when higher is better (rates), at most `target` when lower is (durations)."""
 
     name: str
     figure: float
@@ -76,6 +77,8 @@ class Result:
 
     @property
     def ratio(self) -> float:
+        if self.rounds:
+            return statistics.median(self.rounds)
         return self.figure / self.reference if self.reference else 0.0
 
     @property

@@ -5,7 +5,7 @@ production, `python -m services.updates`, the link handler sending the file with
 (the Debian package, its own master with one worker, `sendfile on`) serving the same file as a plain
 static file. Both are fetched the same way, by `curl -o /dev/null` (a client that is not the bottleneck),
 rounds alternating after a warm-up (the file is in the page cache for both); the figure is the median
-throughput, the target at least 0.9 times nginx. The details also show nginx with deploy/nginx/updates.conf (the link
+throughput, the target at least 0.95 times nginx (the median of the per-round ratios). The details also show nginx with deploy/nginx/updates.conf (the link
 verified at the updates process by auth_request, then sent by nginx).
 
 `run_concurrent()`: 1,000 downloads of a 20 MiB kit at once through the updates process. All must
@@ -53,7 +53,7 @@ from bench.common import (
 
 GIB = 1 << 30
 MIB = 1 << 20
-TARGET = 0.9
+TARGET = 0.95  # issue 19: the median of the per-round ratios
 RSS_LIMIT_MB = 150.0
 KITS = BENCH_VAR / "downloads-kits"  # kept between runs: the 1 GiB kit is generated once
 SECRET = "bench-download-link-secret-0123456789"  # noqa: S105 (a throwaway service of the benchmark)

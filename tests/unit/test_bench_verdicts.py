@@ -39,6 +39,12 @@ def test_a_figure_passes_falls_below_or_is_noisy(figure: float, rounds: list[flo
     assert result(figure, rounds).verdict == verdict
 
 
+def test_alternating_rounds_are_judged_on_the_median_of_their_ratios() -> None:
+    # The medians' ratio would be 45 / 100 (BELOW); each round's pair shared the machine, and most pairs pass.
+    judged = result(45.0, [0.4, 0.55, 0.6])
+    assert judged.ratio == 0.55 and judged.verdict == "PASS"
+
+
 def test_lower_is_better_passes_at_or_under_its_target() -> None:
     assert result(40.0, [0.4, 0.41, 0.42], higher_is_better=False).verdict == "PASS"
     assert result(60.0, [0.6, 0.61, 0.62], higher_is_better=False).verdict == "BELOW"
