@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextvars
 import logging
 import sys
 import threading
@@ -16,6 +17,8 @@ import structlog
 from structlog.contextvars import bind_contextvars, bound_contextvars, get_contextvars, reset_contextvars
 
 __all__ = [
+    "CORRELATION_ID",
+    "REQUEST_ID",
     "bind_contextvars",
     "bound_contextvars",
     "configure_logging",
@@ -122,6 +125,18 @@ def _add_service(service: str) -> structlog.types.Processor:
         return event
 
     return add
+
+
+def _bound_variable(key: str) -> contextvars.ContextVar[Any]:
+    """structlog's own context variable of `key` (what `bind_contextvars(key=...)` sets and every log line merges),
+    found through the token of a binding made in a throwaway context."""
+    token: contextvars.Token[Any] = contextvars.copy_context().run(bind_contextvars, **{key: None})[key]
+    return token.var
+
+
+# The ids the kernel binds on every request, set directly (bind_contextvars builds names and a dict each time).
+REQUEST_ID = _bound_variable("request_id")
+CORRELATION_ID = _bound_variable("correlation_id")
 
 
 def get_logger(name: str | None = None) -> Any:

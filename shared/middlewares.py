@@ -18,7 +18,7 @@ from aiohttp import web
 from rules.refusal import Refused
 from shared.db import RETRY_AFTER_SECONDS, unreachable
 from shared.keys import DB_OUTAGE, METRICS, REFUSALS
-from shared.logging import bind_contextvars, get_logger, reset_contextvars
+from shared.logging import CORRELATION_ID, REQUEST_ID, get_logger
 from shared.problems import (
     BadRequest,
     InternalError,
@@ -78,7 +78,7 @@ async def kernel_middleware(
     request_id = _id_header(request, "X-Request-ID") or new_request_id()
     correlation_id = _id_header(request, "X-Correlation-ID") or request_id
     started = time.perf_counter()
-    bound = bind_contextvars(request_id=request_id, correlation_id=correlation_id)
+    bound = REQUEST_ID.set(request_id), CORRELATION_ID.set(correlation_id)
     try:
         try:
             response = await handler(request)
@@ -104,7 +104,8 @@ async def kernel_middleware(
         _answered(request, response.status, started)
         return response
     finally:
-        reset_contextvars(**bound)
+        CORRELATION_ID.reset(bound[1])
+        REQUEST_ID.reset(bound[0])
 
 
 def _answered(request: web.Request, status: int, started: float) -> None:
@@ -123,7 +124,7 @@ _ID_COUNTER = itertools.count(random.getrandbits(40))
 
 
 def new_request_id() -> str:
-    return f"{_ID_PREFIX}{next(_ID_COUNTER) & 0xFFFFFFFFFFFF:012x}"
+    return _ID_PREFIX + format(next(_ID_COUNTER) & 0xFFFFFFFFFFFF, "012x")
 
 
 def _id_header(request: web.Request, name: str) -> str | None:
