@@ -31,11 +31,13 @@ __all__ = [
     "BENCH_VAR",
     "ROOT",
     "THREADS",
+    "CpuPerRequest",
     "Load",
     "Process",
     "Result",
     "ServiceProcess",
     "TestStack",
+    "cpu_seconds",
     "free_port",
     "generate_load",
     "have_wrk",
@@ -108,6 +110,42 @@ def spread(values: Sequence[float], fmt: str = "{:,.0f}") -> str:
     return f"{fmt.format(median(values))} (min {low}, max {high}, n={len(values)})"
 
 
+def cpu_seconds(pid: int) -> float:
+    """The CPU time (user and system) process `pid` has used so far (Linux's /proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class CpuPerRequest:
+    """CPU time per request of each server, summed over the rounds: the servers' own work, which a machine busy
+    with other processes changes far less than their rates (a throughput ratio moves with what else runs)."""
+
+    pids: dict[str, int]
+    seconds: dict[str, float] = field(default_factory=dict)
+    requests: dict[str, int] = field(default_factory=dict)
+
+    @contextlib.asynccontextmanager
+    async def round(self, name: str) -> AsyncIterator[list[int]]:
+        """Measures `name`'s CPU around a round; the caller appends the round's request count to the list."""
+        served: list[int] = []
+        before = cpu_seconds(self.pids[name])
+        yield served
+        self.seconds[name] = self.seconds.get(name, 0.0) + cpu_seconds(self.pids[name]) - before
+        self.requests[name] = self.requests.get(name, 0) + sum(served)
+
+    def microseconds(self, name: str) -> float:
+        return 1e6 * self.seconds.get(name, 0.0) / max(1, self.requests.get(name, 0))
+
+    def line(self, figure: str, reference: str) -> str:
+        """The details line: each server's CPU per request and the ratio of the reference's to the figure's."""
+        mine, theirs = self.microseconds(figure), self.microseconds(reference)
+        return (
+            f"CPU per request (the process's user + system time / requests): {figure} {mine:,.1f} µs, "
+            f"{reference} {theirs:,.1f} µs; {theirs / mine if mine else 0:.2f}x"
+        )
+
+
 def per_round(ratios: Sequence[float]) -> str:
     """The details line of each round's ratio."""
     return f"ratio per round: {', '.join(f'{r:.2f}' for r in ratios)}"
@@ -169,6 +207,12 @@ class Process:
         self.argv, self.ready_url, self.log_path = argv, ready_url, log_path
         self.env = env if env is not None else dict(os.environ)
         self.process: asyncio.subprocess.Process | None = None
+
+    @property
+    def pid(self) -> int:
+        if self.process is None:
+            raise RuntimeError(f"{self.argv} is not started")
+        return self.process.pid
 
     async def start(self, timeout: float = 30.0) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)

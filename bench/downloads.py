@@ -5,7 +5,8 @@ production, `python -m services.updates`, the link handler sending the file with
 (the Debian package, its own master with one worker, `sendfile on`) serving the same file as a plain
 static file. Both are fetched the same way, by `curl -o /dev/null` (a client that is not the bottleneck),
 rounds alternating after a warm-up (the file is in the page cache for both); the figure is the median
-throughput, the target at least 0.95 times nginx (the median of the per-round ratios). The details also show nginx with deploy/nginx/updates.conf (the link
+throughput, the target at least 0.95 times nginx (the median of the per-round ratios). The details also show
+nginx with deploy/nginx/updates.conf (the link
 verified at the updates process by auth_request, then sent by nginx).
 
 `run_concurrent()`: 1,000 downloads of a 20 MiB kit at once through the updates process. All must

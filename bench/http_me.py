@@ -33,6 +33,7 @@ from aiohttp import web
 
 from bench.common import (
     THREADS,
+    CpuPerRequest,
     Load,
     Process,
     Result,
@@ -208,7 +209,9 @@ async def _process(stack: TestStack, mode: str, *args: str) -> tuple[Process, st
 async def run(*, rounds: int = 5, seconds: int = ROUND_SECONDS) -> Result:
     generator = f"wrk -t{THREADS} -c{CONNECTIONS}" if have_wrk() else f"Python aiohttp generator, {CONNECTIONS} conns"
     rates: dict[str, list[float]] = {"me": [], "bare": [], "equivalent": []}
+    pids: dict[str, int] = {}
     async with throwaway_stack("http_me") as stack, identity_process(stack) as identity:
+        pids["me"] = identity.pid
         async with aiohttp.ClientSession() as http:
             login, _, token = await register_and_login(http, identity.url)
         auth = {"Authorization": f"Bearer {token['access_token']}"}
@@ -220,6 +223,7 @@ async def run(*, rounds: int = 5, seconds: int = ROUND_SECONDS) -> Result:
             ):
                 process, urls[name] = await _process(stack, mode, *args)
                 processes.push_async_callback(process.stop)
+                pids[name] = process.pid
             async with aiohttp.ClientSession() as http:
                 for name in ("me", "equivalent"):
                     async with http.get(urls[name], headers=auth) as response:
@@ -228,9 +232,13 @@ async def run(*, rounds: int = 5, seconds: int = ROUND_SECONDS) -> Result:
                             raise RuntimeError(f"{urls[name]} answered {response.status}: {answer}")
             for url in urls.values():
                 await load(url, WARMUP_SECONDS, auth)
+            cpu = CpuPerRequest(pids)
             for _ in range(rounds):
                 for name, url in urls.items():
-                    rates[name].append((await load(url, seconds, auth)).requests_per_second)
+                    async with cpu.round(name) as served:
+                        result = await load(url, seconds, auth)
+                        served.append(result.requests)
+                    rates[name].append(result.requests_per_second)
     ratios = [m / b for m, b in zip(rates["me"], rates["bare"], strict=True)]
     kernel_ratios = [m / e for m, e in zip(rates["me"], rates["equivalent"], strict=True)]
     return Result(
@@ -251,6 +259,8 @@ async def run(*, rounds: int = 5, seconds: int = ROUND_SECONDS) -> Result:
             f"{spread(rates['equivalent'])}",
             f"identity / same work without the kernel: {median(kernel_ratios):.2f}x "
             f"(per round {', '.join(f'{r:.2f}' for r in kernel_ratios)})",
+            cpu.line("me", "bare"),
+            cpu.line("me", "equivalent"),
         ],
     )
 
@@ -262,13 +272,17 @@ async def run_healthz(*, rounds: int = 5, seconds: int = ROUND_SECONDS) -> Resul
     rates: dict[str, list[float]] = {"kernel": [], "bare": []}
     async with throwaway_stack("healthz") as stack, identity_process(stack) as identity:
         bare, me_url = await _process(stack, "serve-bare")
+        cpu = CpuPerRequest({"kernel": identity.pid, "bare": bare.pid})
         try:
             urls = {"kernel": f"{identity.url}/healthz", "bare": me_url.replace("/v1/me", "/healthz")}
             for url in urls.values():
                 await load(url, WARMUP_SECONDS, {})
             for _ in range(rounds):
                 for name, url in urls.items():
-                    rates[name].append((await load(url, seconds, {})).requests_per_second)
+                    async with cpu.round(name) as served:
+                        result = await load(url, seconds, {})
+                        served.append(result.requests)
+                    rates[name].append(result.requests_per_second)
         finally:
             await bare.stop()
     ratios = [k / b for k, b in zip(rates["kernel"], rates["bare"], strict=True)]
@@ -286,6 +300,7 @@ async def run_healthz(*, rounds: int = 5, seconds: int = ROUND_SECONDS) -> Resul
             f"identity /healthz req/s: {spread(rates['kernel'])}",
             f"bare handler req/s:      {spread(rates['bare'])}",
             per_round(ratios),
+            cpu.line("kernel", "bare"),
         ],
     )
 

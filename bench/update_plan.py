@@ -46,6 +46,7 @@ from aiohttp import web
 
 from bench.common import (
     THREADS,
+    CpuPerRequest,
     Process,
     Result,
     TestStack,
@@ -306,7 +307,8 @@ async def check_plan(url: str, body: str, token: str) -> dict[str, Any]:
 
 
 @contextlib.asynccontextmanager
-async def bare_process(stack: TestStack, documents: dict[str, Any]) -> AsyncIterator[str]:
+async def bare_server(stack: TestStack, documents: dict[str, Any]) -> AsyncIterator[tuple[Process, str]]:
+    """The reference server answering `documents` by version, and its update-plan URL."""
     document_file = stack.var_dir / "plans.json"
     document_file.write_text(json.dumps(documents))
     port = free_port()
@@ -317,9 +319,15 @@ async def bare_process(stack: TestStack, documents: dict[str, Any]) -> AsyncIter
     )
     await process.start()
     try:
-        yield f"http://127.0.0.1:{port}/v1/update-plan"
+        yield process, f"http://127.0.0.1:{port}/v1/update-plan"
     finally:
         await process.stop()
+
+
+@contextlib.asynccontextmanager
+async def bare_process(stack: TestStack, documents: dict[str, Any]) -> AsyncIterator[str]:
+    async with bare_server(stack, documents) as (_, url):
+        yield url
 
 
 async def run(*, rounds: int = 5, seconds: int = ROUND_SECONDS, paced_seconds: int = PACED_SECONDS) -> Result:
@@ -345,8 +353,9 @@ async def run(*, rounds: int = 5, seconds: int = ROUND_SECONDS, paced_seconds: i
                     raise RuntimeError(f"the plan should be a chain of entitled steps: {str(document)[:500]}")
             steps = [len(document["steps"]) for document in documents.values()]
             sizes = [len(json.dumps(document)) for document in documents.values()]
-            async with bare_process(stack, documents) as bare_url:
+            async with bare_server(stack, documents) as (bare, bare_url):
                 urls["bare"] = bare_url
+                cpu = CpuPerRequest({"updates": updates.pid, "bare": bare.pid})
                 await check_plan(bare_url, bodies[0], token)
                 saturate = stack.var_dir / "saturate.lua"
                 saturate.write_text(wrk_script(bodies, token, None))
@@ -354,7 +363,9 @@ async def run(*, rounds: int = 5, seconds: int = ROUND_SECONDS, paced_seconds: i
                     await wrk(url, WARMUP_SECONDS, saturate)
                 for _ in range(rounds):
                     for name, url in urls.items():
-                        load = await wrk(url, seconds, saturate)
+                        async with cpu.round(name) as served:
+                            load = await wrk(url, seconds, saturate)
+                            served.append(load.requests)
                         rates[name].append(load.requests_per_second)
                         saturated_p99[name].append(load.p99_ms)
                 # Clients with pauses, offering half of what updates managed: each connection waits
@@ -380,6 +391,7 @@ async def run(*, rounds: int = 5, seconds: int = ROUND_SECONDS, paced_seconds: i
             f"updates req/s: {spread(rates['updates'])}",
             f"bare req/s:    {spread(rates['bare'])}",
             per_round(ratios),
+            cpu.line("updates", "bare"),
             f"plans from {len(versions)} versions ({', '.join(map(str, BEHIND))} releases behind the newest) in turn: "
             f"{min(steps)} to {max(steps)} steps (mean {sum(steps) / len(steps):.0f}), "
             f"{min(sizes):,} to {max(sizes):,} bytes of JSON with a signed link per kit",
