@@ -16,7 +16,8 @@ The outcome, in the order the checks run:
 - `accepted`: stored; `r_status`, `r_response` are the answer kept.
 
 Each statement inside takes its own snapshot (READ COMMITTED): the key is looked up after its lock is taken, so a
-retry that waited for the first request's commit sees its answer.
+retry that began before the first request committed and took the lock after it sees the first answer (before, the
+lookup and the lock were one statement, whose snapshot could miss that commit: a 409 contract-number-taken).
 
 Revision ID: 0005
 Revises: 0004
