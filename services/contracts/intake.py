@@ -21,7 +21,7 @@ from shared.clock import local_date
 from shared.db import Pool
 from shared.events import wrap
 from shared.logging import get_contextvars_ids, get_logger
-from shared.outbox import Outbox, notify_channel
+from shared.outbox import Outbox
 
 log = get_logger(__name__)
 
@@ -67,6 +67,8 @@ async def receive_contract(
         row = await conn.fetchrow(_RECEIVE, partner_id, key, fingerprint, numbers, bool(refusals), *args)
     assert row is not None
     outcome = row["r_outcome"]
+    if outcome == "accepted":
+        outbox.committed()  # the event is committed without a NOTIFY (migration 0005): the relay publishes it now
     if outcome in ("accepted", "replayed"):
         return Receipt(row["r_status"], row["r_response"], replayed=outcome == "replayed")
     if outcome == "busy":
@@ -90,16 +92,16 @@ async def receive_contract(
 
 
 # receive_contract's arguments: the key's and the checks' five, then what stores the contract (`_stored`).
-_STORING_ARGUMENTS = 12
+_STORING_ARGUMENTS = 11
 _RECEIVE = (
     "SELECT r_outcome, r_status, r_response, r_unknown FROM receive_contract($1, $2, $3, $4::text[], $5, "
-    "$6::text::jsonb, $7, $8, $9, $10, $11, $12::text::jsonb, $13::text::jsonb, $14, $15, $16::text::jsonb, $17)"
+    "$6::text::jsonb, $7, $8, $9, $10, $11, $12::text::jsonb, $13::text::jsonb, $14, $15::text::jsonb, $16)"
 )
 
 
 def _stored(outbox: Outbox, contract: store.Contract, now: datetime) -> tuple[Any, ...]:
     """receive_contract's arguments that store the contract: its row, the processing job, the outbox row (as
-    Outbox.add writes it) and the answer kept for the key."""
+    Outbox.add writes it, but for the NOTIFY) and the answer kept for the key."""
     ids = get_contextvars_ids()
     envelope = wrap(
         events.contract_received(contract),
@@ -120,7 +122,6 @@ def _stored(outbox: Outbox, contract: store.Contract, now: datetime) -> tuple[An
         envelope.type,
         envelope.model_dump_json(),
         orjson.dumps(headers).decode(),
-        notify_channel(outbox.schema),
         ACCEPTED,
         orjson.dumps(body).decode(),
         now,
