@@ -17,7 +17,7 @@ The reference, in the same run: a minimal aiohttp app, also one process (`web.ru
 whose handler parses the same JSON body and INSERTs it (key, number, body as jsonb) into a table through
 an asyncpg pool of the service's pool size. The load comes from `wrk` with a Lua script generating the
 unique keys and numbers (or, where wrk is missing, from a Python aiohttp generator in its own process),
-the same for both; rounds alternate between the servers. Target: the service at ≥ 0.5x the reference.
+the same for both; rounds alternate between the servers. Target: the service at ≥ 0.35x the reference (issue 19).
 
     python -m bench.contracts_post serve-reference PORT DB_URL               the reference server
     python -m bench.contracts_post load URL SECONDS CONNS TOKEN PREFIX       the fallback load generator
@@ -66,7 +66,7 @@ from shared.service_main import serve
 from shared.settings import BaseServiceSettings
 from tests.tokens import TestKeys
 
-TARGET = 0.5
+TARGET = 0.35  # issue 19
 CONNECTIONS = 32
 ROUND_SECONDS = 5
 WARMUP_SECONDS = 2
@@ -358,10 +358,11 @@ async def run(*, rounds: int = 5, seconds: int = ROUND_SECONDS) -> Result:
                 await reference.stop()
     stored = {"contracts": after[0] - before[0], "keys": after[1] - before[1], "reference": after[2] - before[2]}
     # wrk counts the answers that came within the round; a request still in flight at its end may be stored
-    # without being counted, never the other way round.
-    if not (totals["contracts"] <= stored["contracts"] == stored["keys"] <= totals["contracts"] + CONNECTIONS * rounds):
+    # without being counted, never the other way round — the warm-up's last ones too, after `before` was read.
+    in_flight = CONNECTIONS * (rounds + 1)
+    if not (totals["contracts"] <= stored["contracts"] == stored["keys"] <= totals["contracts"] + in_flight):
         raise RuntimeError(f"contracts stored {stored} for {totals['contracts']} accepted POSTs")
-    if not totals["reference"] <= stored["reference"] <= totals["reference"] + CONNECTIONS * rounds:
+    if not totals["reference"] <= stored["reference"] <= totals["reference"] + in_flight:
         raise RuntimeError(f"reference stored {stored['reference']} rows for {totals['reference']} POSTs")
     ratios = [c / r for c, r in zip(rates["contracts"], rates["reference"], strict=True)]
     return Result(

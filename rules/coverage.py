@@ -60,13 +60,12 @@ def covered_until(
     periods = list(contract_periods)
     if purchase_date is not None:
         periods.append(free_period(purchase_date))
-
-    def covered(m: Month) -> bool:
-        return any(m in p for p in periods)
-
-    if not its_required or not covered(month):
+    covering = [p.end for p in periods if month in p]
+    if not its_required or not covering:
         return None
-    last = max(p.end for p in periods)  # covered, so some period covers `month`
-    while month < last and covered(month.plus(1)):
-        month = month.plus(1)
-    return month
+    # From period end to period end, not month by month: a period that starts by the month after `end` and ends
+    # later continues the coverage through its own end.
+    end = max(covering)
+    while following := [p.end for p in periods if p.start <= end.plus(1) and end < p.end]:
+        end = max(following)
+    return end

@@ -5,13 +5,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
-from functools import total_ordering
 
 _PATTERN = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 
-@total_ordering
-@dataclass(frozen=True)
+@dataclass(frozen=True, order=True)  # ordered by (year, month): every comparison direct, none derived from another
 class Month:
     year: int
     month: int  # 1..12
@@ -30,11 +28,6 @@ class Month:
 
     def __str__(self) -> str:
         return f"{self.year:04d}-{self.month:02d}"
-
-    def __lt__(self, other: object) -> bool:
-        if not isinstance(other, Month):
-            return NotImplemented
-        return (self.year, self.month) < (other.year, other.month)
 
     def plus(self, months: int) -> Month:
         index = self.year * 12 + (self.month - 1) + months

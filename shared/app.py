@@ -141,6 +141,7 @@ def setup_outbox(app: web.Application, settings: BaseServiceSettings, *, produce
             batch_size=settings.outbox_batch_size,
             poll_seconds=settings.outbox_poll_seconds,
         )
+        app[OUTBOX].attach_relay(relay)
         async with background(relay.run(), "outbox.relay", stop=relay.stop):
             yield
         await relay.close()

@@ -56,6 +56,18 @@ class Outbox:
         self.producer = producer
         self.schema = schema
         self.clock = clock
+        self._relay: OutboxRelay | None = None
+
+    def attach_relay(self, relay: OutboxRelay) -> None:
+        """The relay running in this process (shared.app.setup_outbox), for `committed`."""
+        self._relay = relay
+
+    def committed(self) -> None:
+        """Events were committed without a NOTIFY (each NOTIFY serialises commits across the whole cluster: a
+        statement written for speed may leave it out): wake this process's relay instead. Every relay publishes every
+        pending row, so one awake is enough; without one, a relay's poll publishes them."""
+        if self._relay is not None:
+            self._relay.wake()
 
     async def add(self, conn: Connection, event: Event) -> Envelope:
         """Record `event` in the caller's transaction; it is published after commit."""
@@ -201,6 +213,10 @@ class OutboxRelay:
         """
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._resume.wait(), seconds)
+
+    def wake(self) -> None:
+        """Events were committed (Outbox.committed): publish them now, as after a NOTIFY."""
+        self._wake.set()
 
     def stop(self) -> None:
         self._stopping = True

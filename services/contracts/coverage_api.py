@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
+import orjson
 from aiohttp import web
 from pydantic import BaseModel, Field, StringConstraints
 
@@ -128,7 +129,7 @@ class SupportStatusOut(BaseModel):
     errors=(403, 422),
     tags=("contracts",),
 )
-async def get_support_status(request: web.Request, caller: Caller, query: StatusQuery) -> SupportStatusOut:
+async def get_support_status(request: web.Request, caller: Caller, query: StatusQuery) -> web.Response:
     """Conditions that do not apply are left out (null): the contract for BASIC editions (ITS-7), the
     maintenance service where the product does not include the configuration (then `configuration` is
     NOT_INCLUDED and the product is not supported for it), everything else when the product is not
@@ -137,28 +138,25 @@ async def get_support_status(request: web.Request, caller: Caller, query: Status
     support = await coverage_queries.product_support(
         request.app[POOL], subscriber.id, query.registration_number, query.configuration, today(request.app)
     )
-    status, partners = support.status, support.partners
-    partner = partners.get(status.partner_id) if status.partner_id else None
-    return SupportStatusOut(
-        registration=status.registration,
-        configuration=status.configuration,
-        its_contract=status.its_contract,
-        its_covered_by=status.its_covered_by,
-        its_until=status.its_until,
-        maintenance_service=status.maintenance_service,
-        maintenance_until=status.maintenance_until,
-        overall=status.overall,
-        contracts=[
-            StatusContract(
-                number=c.number,
-                period=PeriodOut(from_=c.period_from, to=c.period_to),
-                partner=partners[c.partner_id].name if c.partner_id in partners else None,
-            )
+    # Polled by every installed program: serialised straight from the query's rows, in SupportStatusOut's shape.
+    status, partner = support.status, support.partner
+    document = {
+        "registration": status.registration,
+        "configuration": status.configuration,
+        "its_contract": status.its_contract,
+        "its_covered_by": status.its_covered_by,
+        "its_until": status.its_until,
+        "maintenance_service": status.maintenance_service,
+        "maintenance_until": status.maintenance_until,
+        "overall": status.overall,
+        "contracts": [
+            {"number": c.number, "period": {"from": c.period_from, "to": c.period_to}, "partner": c.partner}
             for c in support.contracts
         ],
-        activations=[
-            StatusActivation(configuration=a.configuration, period=PeriodOut(from_=a.period_from, to=a.period_to))
+        "activations": [
+            {"configuration": a.span.configuration, "period": {"from": a.period_from, "to": a.period_to}}
             for a in support.activations
         ],
-        partner=StatusPartner(name=partner.name, email=partner.contact_email) if partner else None,
-    )
+        "partner": {"name": partner.name, "email": partner.contact_email} if partner else None,
+    }
+    return web.Response(body=orjson.dumps(document), content_type="application/json")

@@ -7,10 +7,11 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import date
 
-from rules.coverage import Coverage, free_period
+from rules.coverage import Coverage, free_period, its_required
 from rules.months import Month, Period
 from rules.refusal import Refusal, Refused
-from services.contracts import maintenance_store, read_models, store
+from services.contracts import read_models, store
+from services.contracts.domain import ContractSpan, ItsProduct
 from services.contracts.its_products import NOT_REGISTERED_TO_YOU, its_product
 from services.contracts.support_status import MaintenanceSpan, SupportStatus, support_status
 from shared.db import Pool
@@ -39,13 +40,52 @@ async def product_coverage(
 
 
 @dataclass(frozen=True)
+class StatusContract:
+    """A contract listing the number, as the support status shows it."""
+
+    span: ContractSpan
+    number: str
+    period_from: str
+    period_to: str
+    partner: str | None  # the accompanying partner's name
+
+
+@dataclass(frozen=True)
+class StatusActivation:
+    span: MaintenanceSpan
+    period_from: str
+    period_to: str
+
+
+@dataclass(frozen=True)
 class Support:
     """The support status (MON-1) with what it was decided from, for the client program to show."""
 
     status: SupportStatus
-    contracts: list[store.Contract] = field(default_factory=list)
-    activations: list[maintenance_store.Activation] = field(default_factory=list)
-    partners: dict[uuid.UUID, read_models.Partner] = field(default_factory=dict)
+    contracts: list[StatusContract] = field(default_factory=list)
+    activations: list[StatusActivation] = field(default_factory=list)
+    partner: read_models.Partner | None = None  # whom to contact: `status.partner_id`'s name and address
+
+
+# The number registered (and active) to the subscriber, with the asked configuration's category, the active
+# contracts listing it (store.contracts_listing) and the subscriber's activations of the configuration where the
+# product includes it (maintenance_store.activations), each with its partner: one round trip, read by keys.
+_SUPPORT = """
+SELECT n.edition, n.its_required, n.purchase_date, coalesce($3 = ANY(n.configurations), false) AS included,
+    (SELECT category FROM configurations WHERE code = $3) AS category,
+    (SELECT array_agg((c.id, c.partner_id, c.number, c.period_from, c.period_to, c.main_number,
+                       c.additional_numbers, p.name, p.contact_email) ORDER BY c.period_from)
+     FROM contracts c LEFT JOIN partners p ON p.id = c.partner_id
+     WHERE c.state = 'active' AND c.id IN (SELECT contract_id FROM contract_numbers WHERE registration_number = $2)
+    ) AS contracts,
+    (SELECT array_agg((a.id, a.configuration, a.period_from, a.period_to, a.partner_id, p.name, p.contact_email)
+                      ORDER BY a.activated_at)
+     FROM activations a LEFT JOIN partners p ON p.id = a.partner_id
+     WHERE a.subscriber_id = $1 AND a.configuration = $3 AND $3 = ANY(n.configurations)
+    ) AS activations
+FROM numbers n
+WHERE n.number = $2 AND n.subscriber_id = $1 AND n.registration = 'active'
+"""
 
 
 async def product_support(
@@ -53,23 +93,34 @@ async def product_support(
 ) -> Support:
     """A number not registered (and active) to the subscriber is NOT_REGISTERED, and nothing else is told."""
     async with pool.acquire() as conn:
-        number = await read_models.number(conn, registration_number)
-        registered = number is not None and number.subscriber_id == subscriber_id and number.registration == "active"
-        if not registered or number is None:
-            return Support(SupportStatus(registration="NOT_REGISTERED", overall="NOT_COMPLIED"))
-        contracts = await store.contracts_listing(conn, number.number)
-        activations = await maintenance_store.activations(conn, subscriber_id, configuration)
-        categories = await read_models.configuration_categories(conn)
-        ids = {c.partner_id for c in contracts} | {a.partner_id for a in activations if a.partner_id}
-        partners = await read_models.partners(conn, list(ids))
-    included = configuration in (number.configurations or [])
-    if not included:
-        activations = []  # another configuration's service says nothing about this product
+        row = await conn.fetchrow(_SUPPORT, subscriber_id, registration_number, configuration)
+    if row is None:
+        return Support(SupportStatus(registration="NOT_REGISTERED", overall="NOT_COMPLIED"))
+    partners: dict[uuid.UUID, read_models.Partner] = {}
+    contracts: list[StatusContract] = []
+    for c_id, partner_id, number, start, end, main, additional, name, email in row["contracts"] or ():
+        if name is not None:
+            partners[partner_id] = read_models.Partner(partner_id, name, email)
+        covers = ContractSpan(c_id, partner_id, Period.parse(start, end), frozenset((main, *additional)))
+        contracts.append(StatusContract(covers, number, start, end, name))
+    activations: list[StatusActivation] = []
+    for a_id, a_configuration, start, end, partner_id, name, email in row["activations"] or ():
+        if name is not None:
+            partners[partner_id] = read_models.Partner(partner_id, name, email)
+        maintains = MaintenanceSpan(a_id, a_configuration, Period.parse(start, end), partner_id)
+        activations.append(StatusActivation(maintains, start, end))
+    product = ItsProduct.of(
+        registration_number,
+        its_required=its_required(row["edition"], row["its_required"]),
+        purchase_date=row["purchase_date"],
+        contracts=[c.span for c in contracts],
+    )
     status = support_status(
-        product=its_product(number, contracts),
-        configuration_included=included,
-        configuration_category=categories.get(configuration),
-        activations=[MaintenanceSpan(a.id, a.configuration, a.period, a.partner_id) for a in activations],
+        product=product,
+        configuration_included=row["included"],
+        configuration_category=row["category"],
+        activations=[a.span for a in activations],  # none where the product does not include the configuration
         today=today,
     )
-    return Support(status, contracts, activations, partners)
+    partner = partners.get(status.partner_id) if status.partner_id else None
+    return Support(status, contracts, activations, partner)

@@ -8,16 +8,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from rules.months import Month
 from rules.refusal import Refusal, Refused
-from services.contracts import domain, events, idempotency_store, read_models, store
+from services.contracts import domain, events, store
 from services.contracts.organisation import kpp_problem, tin_problem
-from services.contracts.processing import schedule_processing
+from services.contracts.processing import processing_job
 from services.contracts.settings import ContractsSettings
 from shared.calendar import ProductionCalendar
 from shared.clock import local_date
-from shared.db import Connection, Pool
-from shared.logging import get_logger
+from shared.db import Pool
+from shared.events import wrap
+from shared.logging import get_contextvars_ids, get_logger
 from shared.outbox import Outbox
 
 log = get_logger(__name__)
@@ -49,47 +52,85 @@ async def receive_contract(
 ) -> Receipt:
     """`key` is the partner's Idempotency-Key, `fingerprint` its request's (`domain.fingerprint`): the same key and
     request replay the first answer; another request is refused, and so is a retry while the first is processed.
-    Keys are per partner and kept `domain.IDEMPOTENCY_KEPT`."""
-    async with pool.acquire() as conn, conn.transaction():
-        try:
-            stored = await idempotency_store.claim_idempotency_key(conn, partner_id, key)
-        except idempotency_store.KeyBusy:
-            raise Refused(
-                Refusal(
-                    "request-in-progress",
-                    "the first request with this key has not finished: retry in a moment",
-                    kind="conflict",
-                )
-            ) from None
-        if stored is not None:
-            if stored.fingerprint != fingerprint:
-                raise Refused(Refusal("idempotency-key-reused", "use a new Idempotency-Key for a new contract"))
-            return Receipt(stored.status, stored.response, replayed=True)
-        refusals = await _refusals(conn, posted, Month.of(local_date(now, settings.vendor_zone)))
-        if refusals:
-            raise Refused(*refusals)  # nothing is stored
-        contract = _new_contract(settings, calendar, now, partner_id, posted)
-        try:
-            await store.insert_contract(conn, contract)
-        except store.NumberTaken:
-            raise Refused(
-                Refusal(
-                    "contract-number-taken",
-                    f"contract {posted.number} was posted before (with another key)",
-                    "conflict",
-                )
-            ) from None
-        await schedule_processing(conn, contract.effective_at)
-        await outbox.add(conn, events.contract_received(contract))
-        body = {"id": str(contract.id), "state": contract.state, "processing_on": contract.processing_on.isoformat()}
-        await idempotency_store.store_answer(
-            conn, partner_id, key, idempotency_store.StoredAnswer(fingerprint, ACCEPTED, body), now
+    Keys are per partner and kept `domain.IDEMPOTENCY_KEPT`.
+
+    One statement (migration 0005's `receive_contract`, its own transaction): the key locked and looked up, the
+    numbers checked, and the contract, its numbers, the processing job, the `contracts.contract.received` event and
+    the answer kept for the key stored together. What needs no data is checked here first."""
+    refusals = _refusals(posted, Month.of(local_date(now, settings.vendor_zone)))
+    numbers = [posted.main_number, *posted.additional_numbers]
+    if refusals:  # only the key's answer and the unknown numbers are asked; nothing is stored
+        args: tuple[Any, ...] = (None,) * _STORING_ARGUMENTS
+    else:
+        args = _stored(outbox, _new_contract(settings, calendar, now, partner_id, posted), now)
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow(_RECEIVE, partner_id, key, fingerprint, numbers, bool(refusals), *args)
+    assert row is not None
+    outcome = row["r_outcome"]
+    if outcome == "accepted":
+        outbox.committed()  # the event is committed without a NOTIFY (migration 0005): the relay publishes it now
+    if outcome in ("accepted", "replayed"):
+        return Receipt(row["r_status"], row["r_response"], replayed=outcome == "replayed")
+    if outcome == "busy":
+        raise Refused(
+            Refusal(
+                "request-in-progress",
+                "the first request with this key has not finished: retry in a moment",
+                kind="conflict",
+            )
         )
-    return Receipt(ACCEPTED, body, replayed=False)
+    if outcome == "key-reused":
+        raise Refused(Refusal("idempotency-key-reused", "use a new Idempotency-Key for a new contract"))
+    if outcome == "number-taken":
+        message = f"contract {posted.number} was posted before (with another key)"
+        raise Refused(Refusal("contract-number-taken", message, "conflict"))
+    for number in row["r_unknown"]:
+        field = "main_registration_number" if number == posted.main_number else "additional_registration_numbers"
+        message = f"{number} is not a registration number of the catalogue"
+        refusals.append(Refusal("number_unknown", message, field=field, details={"input": number}))
+    raise Refused(*refusals)  # nothing is stored
 
 
-async def _refusals(conn: Connection, posted: domain.PostedContract, current: Month) -> list[Refusal]:
-    """Every problem at once, field by field (ITS-1)."""
+# receive_contract's arguments: the key's and the checks' five, then what stores the contract (`_stored`).
+_STORING_ARGUMENTS = 11
+_RECEIVE = (
+    "SELECT r_outcome, r_status, r_response, r_unknown FROM receive_contract($1, $2, $3, $4::text[], $5, "
+    "$6::text::jsonb, $7, $8, $9, $10, $11, $12::text::jsonb, $13::text::jsonb, $14, $15::text::jsonb, $16)"
+)
+
+
+def _stored(outbox: Outbox, contract: store.Contract, now: datetime) -> tuple[Any, ...]:
+    """receive_contract's arguments that store the contract: its row, the processing job, the outbox row (as
+    Outbox.add writes it, but for the NOTIFY) and the answer kept for the key."""
+    ids = get_contextvars_ids()
+    envelope = wrap(
+        events.contract_received(contract),
+        producer=outbox.producer,
+        occurred_at=outbox.clock.now(),
+        correlation_id=ids.correlation_id,
+        causation_id=ids.causation_id,
+    )
+    headers = {"x-request-id": ids.request_id} if ids.request_id else {}
+    body = {"id": str(contract.id), "state": contract.state, "processing_on": contract.processing_on.isoformat()}
+    job_kind, job_key, job_at = processing_job(contract.effective_at)
+    return (
+        orjson.dumps(vars(contract)).decode(),
+        job_kind,
+        job_key,
+        job_at,
+        envelope.id,
+        envelope.type,
+        envelope.model_dump_json(),
+        orjson.dumps(headers).decode(),
+        ACCEPTED,
+        orjson.dumps(body).decode(),
+        now,
+    )
+
+
+def _refusals(posted: domain.PostedContract, current: Month) -> list[Refusal]:
+    """Every problem at once, field by field (ITS-1); the numbers unknown to the catalogue are added by the
+    statement."""
     refusals = domain.period_problems(posted.period_from, posted.period_to, current)
     for refusal in (
         tin_problem(posted.tin, field="organisation.tin"),
@@ -102,10 +143,6 @@ async def _refusals(conn: Connection, posted: domain.PostedContract, current: Mo
         refusals.append(
             Refusal("number_repeated", "a registration number is repeated", field="additional_registration_numbers")
         )
-    for number in await read_models.unknown_numbers(conn, numbers):
-        field = "main_registration_number" if number == posted.main_number else "additional_registration_numbers"
-        message = f"{number} is not a registration number of the catalogue"
-        refusals.append(Refusal("number_unknown", message, field=field, details={"input": number}))
     return refusals
 
 

@@ -29,15 +29,21 @@ EXPIRE_JOB = "contracts.expire"
 PURGE_KEYS_JOB = "contracts.purge_idempotency_keys"
 
 
+def processing_job(at: datetime) -> tuple[str, str, datetime]:
+    """The job that processes the contracts due at `at`: its kind, dedupe key and time (one job per moment)."""
+    return PROCESS_JOB, f"process:{at.isoformat()}", at
+
+
 async def schedule_processing(conn: Connection, at: datetime) -> None:
     """One job per moment; re-armed if it ran already (a contract due at a moment whose run is over).
 
     Every contract of a day has the same moment: the common case, a pending job, is a read without a
-    lock, so the day's POSTs do not queue behind one job row.
+    lock, so the day's POSTs do not queue behind one job row. A partner's POST schedules it in the same way inside
+    its one statement (migration 0005's `receive_contract`).
     """
-    key = f"process:{at.isoformat()}"
+    kind, key, _ = processing_job(at)
     if not await job_pending(conn, key, due_by=at):
-        await schedule(conn, PROCESS_JOB, {}, at, dedupe_key=key, rearm=True)
+        await schedule(conn, kind, {}, at, dedupe_key=key, rearm=True)
 
 
 def process_job(outbox: Outbox, clock: Clock, settings: ContractsSettings) -> JobHandler:

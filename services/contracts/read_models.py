@@ -30,13 +30,6 @@ async def number(conn: Connection, registration_number: str) -> Number | None:
     return Number(**dict(row)) if row is not None else None
 
 
-async def unknown_numbers(conn: Connection, numbers: list[str]) -> list[str]:
-    rows = await conn.fetch(
-        "SELECT n FROM unnest($1::text[]) AS n WHERE NOT EXISTS (SELECT 1 FROM numbers WHERE number = n)", numbers
-    )
-    return [row["n"] for row in rows]
-
-
 async def subscriber_numbers(conn: Connection, subscriber_id: uuid.UUID) -> list[Number]:
     rows = await conn.fetch("SELECT * FROM numbers WHERE subscriber_id = $1 ORDER BY number", subscriber_id)
     return [Number(**dict(row)) for row in rows]

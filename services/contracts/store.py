@@ -49,44 +49,6 @@ def _contract(row: asyncpg.Record | dict[str, Any]) -> Contract:
     return Contract(**{**dict(row), "additional_numbers": list(row["additional_numbers"])})
 
 
-class NumberTaken(Exception):
-    """The partner has a contract with this number already."""
-
-
-async def insert_contract(conn: Connection, c: Contract) -> None:
-    """The contract and its registration numbers, in one statement."""
-    try:
-        await conn.execute(
-            f"WITH added AS (INSERT INTO contracts ({CONTRACT_COLUMNS}) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) "
-            "RETURNING id, main_number, additional_numbers) "
-            "INSERT INTO contract_numbers (contract_id, registration_number, is_main) "
-            "SELECT added.id, n, n = added.main_number FROM added, "
-            "unnest(added.main_number || added.additional_numbers) AS n",
-            c.id,
-            c.partner_id,
-            c.number,
-            c.subscriber_code,
-            c.org_name,
-            c.tin,
-            c.kpp,
-            c.main_number,
-            c.additional_numbers,
-            c.period_from,
-            c.period_to,
-            c.kind,
-            c.state,
-            c.received_at,
-            c.processing_on,
-            c.effective_at,
-            c.expires_at,
-            c.activated_at,
-            c.expired_at,
-        )
-    except asyncpg.UniqueViolationError:
-        raise NumberTaken from None
-
-
 async def contract(conn: Connection, contract_id: uuid.UUID) -> Contract | None:
     row = await conn.fetchrow(f"SELECT {CONTRACT_COLUMNS} FROM contracts WHERE id = $1", contract_id)
     return _contract(row) if row is not None else None

@@ -11,6 +11,7 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 from shared.bus import Bus
+from shared.events import wrap
 from tests.infra import wait_for
 
 if TYPE_CHECKING:
@@ -210,3 +211,27 @@ async def test_a_commit_wakes_the_relay_at_once_without_waiting_for_its_poll(ker
     await kernel.write_events(event, [1])
     await all_effects(kernel, "consumer", 1, within=3)  # well inside the 60 s poll
     assert await kernel.effects("consumer") == (1, 1)
+
+
+async def test_events_committed_without_a_notify_are_published_when_the_outbox_says_so(kernel: Kernel) -> None:
+    """A statement may leave the NOTIFY out (each one serialises commits cluster-wide; contracts' POST does):
+    `Outbox.committed` wakes the relay of this process instead, and nothing waits for the poll."""
+    event = kernel.event()
+    consumer_bus = await kernel.bus("consumer")
+    await kernel.consumer(consumer_bus, {event.TYPE: kernel.record_effect("consumer")})
+    relay = kernel.relay(await kernel.bus("relay"), poll_seconds=60)
+    kernel.outbox.attach_relay(relay)
+    kernel.start(relay.run(), "relay")
+    await asyncio.sleep(0.5)  # the relay is idle, waiting on LISTEN
+
+    envelope = wrap(event(n=1), producer="kernel-test", occurred_at=kernel.clock.now())
+    await kernel.pool.execute(  # the row as Outbox.add writes it, without its NOTIFY
+        "INSERT INTO outbox (id, routing_key, envelope) VALUES ($1, $2, $3)",
+        envelope.id,
+        envelope.type,
+        envelope.model_dump(mode="json"),
+    )
+    await asyncio.sleep(1.0)
+    assert await kernel.outbox_counts() == (1, 0)  # nothing woke the relay
+    kernel.outbox.committed()
+    await all_effects(kernel, "consumer", 1, within=3)  # well inside the 60 s poll
