@@ -497,7 +497,7 @@ async def processing_points(sizes: Sequence[int], *, rounds: int) -> list[Point]
                 ),
                 notes=(
                     f"events/s: service {events_per_second:,.0f}, reference {reference_rate:,.0f}; {rounds} rounds",
-                    *(line for line in result.details if "after s" in line),
+                    *(line for line in result.details if "after s" in line or line.startswith("publishing after")),
                 ),
             )
         )
