@@ -513,7 +513,10 @@ async def pipeline_points(sizes: Sequence[int], *, rounds: int) -> list[Point]:
                 "event pipeline",
                 f"{size:,} events",
                 dataclasses.replace(
-                    result, target=PIPELINE_TARGET, figure_label="outbox → consumer", reference_label="raw aio-pika"
+                    result,
+                    target=PIPELINE_TARGET,
+                    figure_label="outbox → consumer",
+                    reference_label="raw aio-pika, same routing",
                 ),
                 notes=tuple(line for line in result.details if line.startswith(("CPU", "ratio"))),
             )
