@@ -389,7 +389,8 @@ async def _update_plan_at(
             async with aiohttp.ClientSession() as http:
                 headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
                 async with http.post(urls["updates"], data=unknown, headers=headers) as response:
-                    await response.read()
+                    if response.status >= 500:
+                        raise RuntimeError(f"updates answered {response.status}: {await response.text()}")
             rss_before = _rss_bytes(pid)
             started = time.perf_counter()
             documents = {versions[0]: await update_plan.check_plan(urls["updates"], bodies[0], token)}
