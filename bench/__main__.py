@@ -1,6 +1,6 @@
 """`make bench` / `python -m bench [NAME...] [--quick]`: pipeline, http_me, healthz, login, registration_numbers,
 contracts_post, contracts_processing, downloads, downloads_concurrent, update_plan, portal_pages, knowledge_search,
-attachments, support_status.
+attachments, support_status, scaling.
 
 Runs the benchmarks of issue 2, each on a database and vhost of its own, and prints every figure beside
 its reference measured in the same run, their ratio (the rounds' lowest to highest beside it, where rounds
@@ -37,6 +37,7 @@ from bench import (  # noqa: E402
     pipeline,
     portal_pages,
     registration_numbers,
+    scaling,
     support_status,
     update_plan,
 )
@@ -65,6 +66,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     ),
     "attachments": lambda quick: attachments.run(rounds=1, warmup=1) if quick else attachments.run(),
     "support_status": lambda quick: support_status.run(rounds=1, seconds=2) if quick else support_status.run(),
+    "scaling": lambda quick: scaling.run(quick=quick),
 }
 # The broker and the database are shared (other test runs restart RabbitMQ, for one): a benchmark that
 # crashes is run once more before it counts as failed.

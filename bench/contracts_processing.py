@@ -278,6 +278,7 @@ async def run(*, contracts: int = 100_000, rounds: int = 3, **service_env: str) 
     ratios = [s.published / r for s, r in zip(splits, references, strict=True)]
     settings = {**{"ITS_PROCESS_BATCH": str(DEFAULTS.process_batch)}, **service_env}
     return Result(
+        rounds=list(ratios),
         name="contracts processing day",
         figure=figure,
         reference=reference,

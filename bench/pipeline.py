@@ -5,8 +5,11 @@ beside a state change, many transactions at once); then the clock starts, an `Ou
 a `Consumer` (its own connection, pool and inbox; the handler inserts one row) handles all N.
 
 Raw round, on the same broker: N messages of the same body size, persistent, published with
-publisher confirms to a quorum queue in concurrent batches of the relay's batch size, and consumed and
-acked with the same prefetch on a second connection; the clock runs from the first publish to the last ack.
+publisher confirms in concurrent batches of the relay's batch size to the events exchange, so routed as an
+event is (to a quorum queue of its own and to the event log stream that every event is appended to), and
+consumed and acked with the same prefetch on a second connection; the clock runs from the first publish to
+the last ack. (Until 2026-12-05 the raw messages went through the default exchange to the queue alone, so
+the broker did less for each of them than for an event: no stream append.)
 
 Rounds alternate kernel and raw so that the noise of a shared machine falls on both.
 """
@@ -25,11 +28,11 @@ from aio_pika.abc import AbstractIncomingMessage
 
 from bench.common import Result, TestStack, median, per_round, service_logging, spread, throwaway_stack
 from services.identity.public import database
-from shared.bus import Bus
+from shared.bus import EVENT_LOG, EVENT_LOG_ARGUMENTS, Bus
 from shared.clock import SystemClock, make_clock
 from shared.consumer import Consumer, Subscription
 from shared.db import Connection, Pool, create_pool
-from shared.events import Envelope, wrap
+from shared.events import EXCHANGE, Envelope, wrap
 from shared.events.identity import AccountRegistered
 from shared.metrics import Metrics
 from shared.outbox import Outbox, OutboxRelay
@@ -39,6 +42,7 @@ TARGET = 0.5
 _, SCHEMA = database()
 QUEUE = "bench.pipeline"
 RAW_QUEUE = "bench.raw"
+RAW_ROUTING_KEY = "bench.raw.event"
 DEFAULTS = BaseServiceSettings()  # the kernel's defaults: prefetch, relay batch size, pool size, retry delays
 ROUND_TIMEOUT = 120.0
 
@@ -201,9 +205,14 @@ class RawSide:
         self.consumer = await aio_pika.connect(self.stack.amqp_url)
         exit_stack.push_async_callback(self.consumer.close)
         self.channel = await self.publisher.channel(publisher_confirms=True)
+        # The events exchange and the event log bound to every key, as shared.bus declares them.
+        self.exchange = await self.channel.declare_exchange(EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
+        event_log = await self.channel.declare_queue(EVENT_LOG, durable=True, arguments=EVENT_LOG_ARGUMENTS)
+        await event_log.bind(self.exchange, routing_key="#")
         consume_channel = await self.consumer.channel()
         await consume_channel.set_qos(prefetch_count=DEFAULTS.amqp_prefetch)
         queue = await consume_channel.declare_queue(RAW_QUEUE, durable=True, arguments={"x-queue-type": "quorum"})
+        await queue.bind(EXCHANGE, routing_key=RAW_ROUTING_KEY)
         await queue.consume(self._on_message, no_ack=False)
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
@@ -216,7 +225,7 @@ class RawSide:
         """(events/s published, confirmed, consumed and acked; CPU ms of this process an event)."""
         self.target = self.acked + n
         self.done.clear()
-        exchange = self.channel.default_exchange
+        exchange = self.exchange
         batch = DEFAULTS.outbox_batch_size
         cpu, started = time.process_time(), time.perf_counter()
         for first in range(0, n, batch):
@@ -229,7 +238,7 @@ class RawSide:
                             message_id=str(uuid.uuid4()),
                             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
                         ),
-                        RAW_QUEUE,
+                        RAW_ROUTING_KEY,
                         mandatory=True,
                     )
                     for _ in range(first, min(first + batch, n))
@@ -274,7 +283,7 @@ async def run(*, events: int = 5_000, rounds: int = 3) -> Result:
         reference=median(raw_rates),
         unit="events/s",
         figure_label="outbox → relay → consumer + inbox",
-        reference_label="raw aio-pika confirm + ack",
+        reference_label="raw aio-pika confirm + ack, same routing",
         target=TARGET,
         details=[
             f"{events:,} events a round, {rounds} rounds, kernel and raw alternating; relay batch "
