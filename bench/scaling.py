@@ -27,15 +27,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import hashlib
 import json
 import time
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
 
 import aiohttp
 import asyncpg
@@ -49,17 +45,14 @@ from bench.common import (
     have_wrk,
     identity_process,
     median,
-    migrate_schema,
     register_and_login,
     service_process,
     spread,
     throwaway_stack,
 )
 from bench.contracts_post import jwks_server
-from rules.months import Month
 from services.identity.public import Passwords
 from services.identity.public import database as identity_database
-from services.updates.public import Version, synthetic_releases
 from services.updates.public import database as updates_database
 from tests.tokens import TestKeys
 
@@ -156,164 +149,6 @@ def summary(points: Sequence[Point], took_seconds: float) -> Result:
 # ---- update-plan at a catalogue size -----------------------------------------------------------------
 
 
-def _sha256_of(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-RELEASE_COLUMNS = [
-    "id",
-    "kind",
-    "configuration",
-    "version",
-    "version_key",
-    "release_date",
-    "its_issue",
-    "prerelease",
-    "min_platform",
-    "updates_from",
-    "grade",
-    "state",
-    "created_at",
-    "updated_at",
-    "published_at",
-]
-
-
-async def prepare_catalogue(stack: TestStack, size: int) -> tuple[uuid.UUID, str, list[str]]:
-    """bench/update_plan.py's `prepare` with `size` releases instead of its 5,000 (it has no size parameter):
-    (subscriber id, code, the clients' versions)."""
-    await migrate_schema(stack, updates_database())
-    _, schema = updates_database()
-    releases = synthetic_releases(size, update_plan.SEED)
-    now = datetime.now(UTC)
-    first_day = date(2020, 1, 1)
-    release_rows: list[tuple[Any, ...]] = []
-    kit_rows: list[tuple[Any, ...]] = []
-    for n, r in enumerate(releases):
-        published = now - timedelta(minutes=size - n)  # minutes, not days: 50,000 days would reach 1889
-        release_rows.append(
-            (
-                r.release_id,
-                "configuration",
-                update_plan.CONFIGURATION,
-                str(r.version),
-                list(r.version.key),
-                first_day + timedelta(days=n),
-                f"ITS-{n}",
-                r.prerelease,
-                str(r.min_platform) if r.min_platform else None,
-                [str(v) for v in r.updates_from],
-                None,
-                "published",
-                published,
-                published,
-                published,
-            )
-        )
-        kit_rows.append(
-            (uuid.uuid4(), r.release_id, "1Cv8.cfu", "update", None, None, 40_000_000 + n, _sha256_of(str(r.version)))
-        )
-    for n, version in enumerate(update_plan.PLATFORM_VERSIONS):
-        release_id = uuid.uuid4()
-        published = now - timedelta(days=len(update_plan.PLATFORM_VERSIONS) - n)
-        release_rows.append(
-            (
-                release_id,
-                "platform",
-                None,
-                version,
-                [int(part) for part in version.split(".")],
-                first_day + timedelta(days=n),
-                f"PLT-{n}",
-                False,
-                None,
-                [],
-                "recommended",
-                "published",
-                published,
-                published,
-                published,
-            )
-        )
-        for os_name in ("linux", "windows"):
-            name = f"setup-{version}-{os_name}.zip"
-            kit_rows.append(
-                (uuid.uuid4(), release_id, name, "platform", os_name, "x86_64", 300_000_000, _sha256_of(name))
-            )
-    subscriber_id, code = uuid.uuid4(), "BENCH-0001"
-    month = Month.of(now.date())
-    conn = await asyncpg.connect(stack.database_url, server_settings={"search_path": schema})
-    try:
-        async with conn.transaction():
-            await conn.copy_records_to_table("releases", columns=RELEASE_COLUMNS, records=release_rows)
-            await conn.copy_records_to_table(
-                "kits",
-                columns=["id", "release_id", "name", "kind", "os", "arch", "size", "sha256"],
-                records=kit_rows,
-            )
-            await conn.execute(
-                "INSERT INTO configurations (code, name, updated_at) VALUES ($1, 'Accounting', $2)",
-                update_plan.CONFIGURATION,
-                now,
-            )
-            await conn.execute(
-                "INSERT INTO registered_products (registration_number, subscriber_id, subscriber_code, article, "
-                "product_name, edition, configurations, its_required, purchase_date, active_from, updated_at) "
-                "VALUES ('8000000000001', $1, $2, '4601546041807', 'Accounting PROF', 'PROF', $3, true, $4, $5, $5)",
-                subscriber_id,
-                code,
-                [update_plan.CONFIGURATION],
-                now.date() - timedelta(days=400),
-                now - timedelta(days=400),
-            )
-            await conn.execute(
-                "INSERT INTO contract_coverage (contract_id, registration_number, period_from, period_to) "
-                "VALUES ($1, '8000000000001', $2, $3)",
-                uuid.uuid4(),
-                str(month.plus(-6)),
-                str(month.plus(6)),
-            )
-        await conn.execute("ANALYZE releases; ANALYZE kits")
-    finally:
-        await conn.close()
-    return subscriber_id, code, clients_versions(releases)
-
-
-class _Release(Protocol):
-    """What the clients' versions need of a synthetic release."""
-
-    @property
-    def version(self) -> Version: ...
-    @property
-    def updates_from(self) -> tuple[Version, ...]: ...
-    @property
-    def prerelease(self) -> bool: ...
-
-
-def clients_versions(releases: Sequence[_Release]) -> list[str]:
-    """The clients' versions of bench/update_plan.py (BEHIND releases before the newest), each moved to the next
-    newer release where no chain leads from it to the newest (in a small catalogue an older line may have none)."""
-    target = max(r.version for r in releases if not r.prerelease)
-    # Backwards from the newest: every version from which a chain of newer, non-prerelease releases leads there.
-    leads_to: dict[Version, list[Version]] = {}
-    for r in releases:
-        if not r.prerelease:
-            for source in r.updates_from:
-                if source < r.version:
-                    leads_to.setdefault(r.version, []).append(source)
-    reach, frontier = {target}, [target]
-    while frontier:
-        frontier = list({s for v in frontier for s in leads_to.get(v, ()) if s not in reach})
-        reach.update(frontier)
-    versions = []
-    for behind in update_plan.BEHIND:
-        at = max(len(releases) - 1 - behind, 0)
-        while releases[at].version not in reach:
-            at += 1
-        versions.append(str(releases[at].version))
-    return versions
-
-
 async def _catalogue_bytes(stack: TestStack) -> int:
     """The catalogue's tables in PostgreSQL (heap and TOAST, no indexes)."""
     _, schema = updates_database()
@@ -366,7 +201,7 @@ async def _update_plan_at(
     rates: dict[str, list[float]] = {"updates": [], "bare": []}
     latencies: dict[str, list[float]] = {"updates": [], "bare": []}
     async with throwaway_stack(f"scaling-plan-{size}", migrate_identity=False) as stack:
-        subscriber_id, code, versions = await prepare_catalogue(stack, size)
+        subscriber_id, code, versions = await update_plan.prepare(stack, size)
         database_bytes = await _catalogue_bytes(stack)
         subscriber = {"id": str(subscriber_id), "code": code, "role": "owner", "rights": []}
         token = keys.token(scope="", subscriber=subscriber, role="customer", login="bench", ttl=86_400)

@@ -34,11 +34,11 @@ import json
 import re
 import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 import asyncpg
@@ -65,6 +65,7 @@ from bench.contracts_post import jwks_server
 from rules.months import Month
 from services.updates.api_models import UpdatePlan
 from services.updates.public import database, synthetic_releases
+from services.updates.versions import Version
 from shared.service_main import serve
 from tests.tokens import TestKeys
 
@@ -99,18 +100,18 @@ def _sha256_of(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-async def prepare(stack: TestStack) -> tuple[uuid.UUID, str, list[str]]:
-    """The updates schema with the catalogue and one entitled subscriber: (subscriber id, code, the clients'
-    versions)."""
+async def prepare(stack: TestStack, size: int = RELEASES) -> tuple[uuid.UUID, str, list[str]]:
+    """The updates schema with a catalogue of `size` releases and one entitled subscriber: (subscriber id, code,
+    the clients' versions)."""
     await migrate_schema(stack, database())
     _, schema = database()
-    releases = synthetic_releases(RELEASES, SEED)
+    releases = synthetic_releases(size, SEED)
     now = datetime.now(UTC)
     first_day = date(2020, 1, 1)
     release_rows: list[tuple[Any, ...]] = []
     kit_rows: list[tuple[Any, ...]] = []
     for n, r in enumerate(releases):
-        published = now - timedelta(days=RELEASES - n)
+        published = now - timedelta(minutes=size - n)  # minutes, not days: 50,000 days would reach 1889
         release_rows.append(
             (
                 r.release_id,
@@ -212,9 +213,45 @@ async def prepare(stack: TestStack) -> tuple[uuid.UUID, str, list[str]]:
                 str(month.plus(-6)),
                 str(month.plus(6)),
             )
+        await conn.execute("ANALYZE releases; ANALYZE kits")
     finally:
         await conn.close()
-    return subscriber_id, code, [str(releases[-1 - behind].version) for behind in BEHIND]
+    return subscriber_id, code, clients_versions(releases)
+
+
+class _Release(Protocol):
+    """What the clients' versions need of a synthetic release."""
+
+    @property
+    def version(self) -> Version: ...
+    @property
+    def updates_from(self) -> tuple[Version, ...]: ...
+    @property
+    def prerelease(self) -> bool: ...
+
+
+def clients_versions(releases: Sequence[_Release]) -> list[str]:
+    """The clients' versions (BEHIND releases before the newest), each moved to the next
+    newer release where no chain leads from it to the newest (in a small catalogue an older line may have none)."""
+    target = max(r.version for r in releases if not r.prerelease)
+    # Backwards from the newest: every version from which a chain of newer, non-prerelease releases leads there.
+    leads_to: dict[Version, list[Version]] = {}
+    for r in releases:
+        if not r.prerelease:
+            for source in r.updates_from:
+                if source < r.version:
+                    leads_to.setdefault(r.version, []).append(source)
+    reach, frontier = {target}, [target]
+    while frontier:
+        frontier = list({s for v in frontier for s in leads_to.get(v, ()) if s not in reach})
+        reach.update(frontier)
+    versions = []
+    for behind in BEHIND:
+        at = max(len(releases) - 1 - behind, 0)
+        while releases[at].version not in reach:
+            at += 1
+        versions.append(str(releases[at].version))
+    return versions
 
 
 # ---- the reference server ---------------------------------------------------------------------------

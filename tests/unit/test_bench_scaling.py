@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from bench.common import Result
-from bench.scaling import Point, clients_versions, summary, table
-from bench.update_plan import BEHIND
+from bench.scaling import Point, summary, table
+from bench.update_plan import BEHIND, clients_versions
 from services.updates.plan import Chain, NoChain, UpdateGraph
 from services.updates.public import Version, synthetic_releases
 
