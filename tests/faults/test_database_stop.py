@@ -154,7 +154,13 @@ async def test_a_stopped_database_is_503_everywhere_and_after_its_restart_every_
         assert reply.status == 202, reply.body
         load.accepted[key] = str(reply.body["id"])
 
-    # The outage, once in each log; no traceback, no 500.
+    # The outage, once in each log; no traceback, no 500. A process logs its recovery when its watcher's next check
+    # connects (every RECOVERY_CHECK_SECONDS), which may come after the retries above are all answered.
+    await wait_for(
+        lambda: all(faults.events(mark, service, "db.recovered") for service in faults.services),
+        timeout=15,
+        what="every service's db.recovered line",
+    )
     for service in faults.services:
         lines = faults.logged(mark, service)
         assert not [line for line in lines if "Traceback" in line or "unhandled_error" in line], service
