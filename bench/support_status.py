@@ -53,6 +53,7 @@ from bench.common import (
     throwaway_stack,
 )
 from bench.contracts_post import jwks_server
+from bench.contracts_processing import CONTRACT_COLUMNS
 from rules.months import Month
 from services.contracts.public import ContractsSettings, database
 from shared.service_main import serve
@@ -225,31 +226,7 @@ class World:
             ],
             records=numbers,
         )
-        await conn.copy_records_to_table(
-            "contracts",
-            columns=[
-                "id",
-                "partner_id",
-                "number",
-                "subscriber_code",
-                "org_name",
-                "tin",
-                "kpp",
-                "main_number",
-                "additional_numbers",
-                "period_from",
-                "period_to",
-                "kind",
-                "state",
-                "received_at",
-                "processing_on",
-                "effective_at",
-                "expires_at",
-                "activated_at",
-                "expired_at",
-            ],
-            records=contracts,
-        )
+        await conn.copy_records_to_table("contracts", columns=CONTRACT_COLUMNS, records=contracts)
         await conn.copy_records_to_table(
             "contract_numbers", columns=["contract_id", "registration_number", "is_main"], records=contract_numbers
         )

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-import orjson
 from aiohttp import web
 from pydantic import BaseModel, Field, StringConstraints
 
@@ -17,7 +16,7 @@ from services.contracts import coverage_queries, problems
 from services.contracts.api_models import PeriodOut, RegistrationNumber
 from services.contracts.keys import today
 from shared.auth import Caller
-from shared.http import Api
+from shared.http import Api, document_response
 from shared.keys import POOL
 from shared.parsing import StrictModel
 
@@ -159,4 +158,4 @@ async def get_support_status(request: web.Request, caller: Caller, query: Status
         ],
         "partner": {"name": partner.name, "email": partner.contact_email} if partner else None,
     }
-    return web.Response(body=orjson.dumps(document), content_type="application/json")
+    return document_response(document)
