@@ -21,6 +21,7 @@ from shared.settings import public_link
 S = TypeVar("S", bound=DownloadStatus)
 
 
+Sign = Callable[[uuid.UUID, str, str], str]  # a kit's signed link from its id, sha256 and name (LinkSigner.signing)
 # Links expire on a multiple of this many seconds: the links of one window are the same links, signed once.
 EXPIRY_STEP_SECONDS = 10
 LINKS_KEPT = 100_000  # signed links of the current window kept; beyond it, the window starts again
@@ -46,7 +47,7 @@ class LinkSigner:
     def url(self, access: SubscriberAccess, kit_id: uuid.UUID, sha256: str, name: str, expires: int) -> str:
         return self.signing(access, expires)(kit_id, sha256, name)
 
-    def signing(self, access: SubscriberAccess, expires: int) -> Callable[[uuid.UUID, str, str], str]:
+    def signing(self, access: SubscriberAccess, expires: int) -> Sign:
         """Signs links to kits (id, sha256, name) for this access's subscriber until `expires`: what is the same
         for every link of an answer is worked out once."""
         subscriber = access.subscriber.id

@@ -9,8 +9,6 @@ straight from plain values (an update plan is dozens of steps and kits, asked by
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -18,13 +16,12 @@ from typing import Any
 from rules.refusal import Refusal, Refused
 from services.updates.access import SubscriberAccess
 from services.updates.api_models import DownloadStatus
-from services.updates.downloads import LinkSigner, download_status
+from services.updates.downloads import LinkSigner, Sign, download_status
 from services.updates.graph_store import GraphKit
 from services.updates.graphs import Catalogues, ConfigurationCatalogue, PlatformCatalogue, PublishedRelease
 from services.updates.plan import Chain
 from services.updates.versions import Version
 
-Sign = Callable[[uuid.UUID, str, str], str]  # a kit's signed link (LinkSigner.signing)
 ROUTES_KEPT = 4_096  # per catalogue: the versions programs ask from are few (those in use); beyond it, start again
 
 
