@@ -11,8 +11,10 @@ from aiohttp import web
 
 from services.contracts import api, coverage_api, maintenance_api, partner_api, processing, webhook_api, webhooks
 from services.contracts.consumers import subscriptions
-from services.contracts.keys import SETTINGS
+from services.contracts.keys import SETTINGS, SUPPORT_CACHE
 from services.contracts.settings import ContractsSettings
+from services.contracts.support_cache import CHANNEL as SUPPORT_CHANNEL
+from services.contracts.support_cache import support_cache
 from shared.app import create_app as create_service_app
 from shared.app import (
     setup_auth,
@@ -29,6 +31,7 @@ from shared.db import Connection
 from shared.http import Api
 from shared.jobs import Job, JobHandler
 from shared.keys import CLOCK, OUTBOX, POOL
+from shared.listen import setup_change_listener
 from shared.logging import get_logger
 
 SERVICE = "contracts"
@@ -63,6 +66,14 @@ def create_app(settings: ContractsSettings, keys: KeySource | None = None) -> we
     setup_auth(app, settings, keys)
     setup_revocations(app)  # SUB-5, SUB-6, partners: a token whose grant is taken away is refused at once
     setup_jobs(app, settings, job_handlers(app, settings), daily=[processing.IDEMPOTENCY_KEYS_PURGE])
+    app[SUPPORT_CACHE] = support_cache()  # MON-1's answers, dropped when what they were read from changes
+    setup_change_listener(
+        app,
+        settings.database_url,
+        {SUPPORT_CHANNEL: app[SUPPORT_CACHE].forget_payload},
+        name="contracts",
+        hearing=app[SUPPORT_CACHE].hearing,
+    )
     app.on_startup.append(schedule_catch_up)
     return app
 

@@ -4,7 +4,7 @@ pages and for client programs."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, Field, StringConstraints
@@ -14,7 +14,7 @@ from rules.months import Month
 from rules.refusal import Refused
 from services.contracts import coverage_queries, problems
 from services.contracts.api_models import PeriodOut, RegistrationNumber
-from services.contracts.keys import today
+from services.contracts.keys import SUPPORT_CACHE, today
 from shared.auth import Caller
 from shared.http import Api, document_response
 from shared.keys import POOL
@@ -134,12 +134,21 @@ async def get_support_status(request: web.Request, caller: Caller, query: Status
     NOT_INCLUDED and the product is not supported for it), everything else when the product is not
     registered to the caller's subscriber."""
     subscriber = caller.require_subscriber()
-    support = await coverage_queries.product_support(
-        request.app[POOL], subscriber.id, query.registration_number, query.configuration, today(request.app)
-    )
-    # Polled by every installed program: serialised straight from the query's rows, in SupportStatusOut's shape.
+    pool, day = request.app[POOL], today(request.app)
+    number, configuration = query.registration_number, query.configuration
+
+    async def answer() -> dict[str, Any]:
+        return support_document(await coverage_queries.product_support(pool, subscriber.id, number, configuration, day))
+
+    # Polled by every installed program: kept until what it was read from changes (support_cache.py).
+    key = (number, configuration, day)
+    return document_response(await request.app[SUPPORT_CACHE].get(subscriber.id, key, answer))
+
+
+def support_document(support: coverage_queries.Support) -> dict[str, Any]:
+    """The answer straight from the query's rows, in SupportStatusOut's shape (a test holds it to the model)."""
     status, partner = support.status, support.partner
-    document = {
+    return {
         "registration": status.registration,
         "configuration": status.configuration,
         "its_contract": status.its_contract,
@@ -158,4 +167,3 @@ async def get_support_status(request: web.Request, caller: Caller, query: Status
         ],
         "partner": {"name": partner.name, "email": partner.contact_email} if partner else None,
     }
-    return document_response(document)

@@ -146,7 +146,7 @@ async def subscriber_access(
     return SubscriberAccess(
         subscriber=subscriber,
         member=Member(subscriber.role, subscriber.rights),
-        holdings=await cache.get(pool, subscriber.id),
+        holdings=await cache.holdings(pool, subscriber.id),
         now=now,
         vendor_zone=vendor_zone,
         keep_covered_releases=keep_covered_releases,

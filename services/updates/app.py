@@ -84,6 +84,7 @@ def create_app(settings: UpdatesSettings, keys: KeySource | None = None) -> web.
             CATALOGUE_CHANNEL: app[CATALOGUES].forget,
         },
         name="updates",
+        hearing=app[CACHE].hearing,
     )
     return app
 

@@ -5,6 +5,8 @@ notifications again without a restart."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -48,3 +50,36 @@ async def test_the_change_listener_logs_an_outage_once_and_hears_again_after_it(
     [again] = named(logs, "updates.listening_again")
     assert failed["log_level"] == "warning"
     assert again["failed_attempts"] >= 5
+
+
+async def test_a_listening_connection_gone_silent_is_found_and_caches_stop_keeping(postgres: Postgres) -> None:
+    """The listener's server process stopped (SIGSTOP: no answer, no closed socket, as after a failover or a
+    network that drops the connection without a word): the heartbeat's query times out, `hearing` is told that
+    notifications are no longer heard (a cache drops what it kept), and listening resumes when the server does."""
+    database_url = await postgres.create_database(f"silent_{uuid.uuid4().hex[:10]}")
+    heard: list[bool] = []
+    listening = listen_for_changes(
+        database_url,
+        {"its_test": lambda _: None},
+        name="updates",
+        reconnect_seconds=0.2,
+        heartbeat_seconds=0.5,
+        hearing=heard.append,
+    )
+    task = asyncio.create_task(listening)
+    conn = await asyncpg.connect(database_url)
+    try:
+        await wait_for(lambda: heard == [True], timeout=10, what="the listener to connect")
+        backend: int = await conn.fetchval(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        os.kill(backend, signal.SIGSTOP)
+        try:
+            await wait_for(lambda: heard[-1] is False, timeout=5, what="the silence to be found")
+        finally:
+            os.kill(backend, signal.SIGCONT)
+        await wait_for(lambda: heard[-1] is True, timeout=10, what="listening again")
+    finally:
+        await conn.close()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

@@ -1,0 +1,92 @@
+"""shared.subscriber_cache: what is kept, for how long, and what a change notification drops."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from shared.subscriber_cache import K, SubscriberCache
+
+A, B = uuid.uuid4(), uuid.uuid4()
+
+
+def heard(cache: SubscriberCache[K, int]) -> SubscriberCache[K, int]:
+    cache.hearing(True)
+    return cache
+
+
+class Loads:
+    """A load that counts its calls and answers with the count."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def __call__(self) -> int:
+        self.calls += 1
+        return self.calls
+
+
+async def test_an_answer_is_kept_per_subscriber_and_key_until_its_seconds_pass() -> None:
+    cache: SubscriberCache[str, int] = heard(SubscriberCache(size=10, seconds=0.05))
+    load = Loads()
+    assert [await cache.get(A, "x", load), await cache.get(A, "x", load)] == [1, 1]
+    assert await cache.get(A, "y", load) == 2  # another key
+    assert await cache.get(B, "x", load) == 3  # another subscriber
+    await asyncio.sleep(0.06)
+    assert await cache.get(A, "x", load) == 4  # too old: read again
+
+
+async def test_a_notification_drops_one_subscriber_or_everyone() -> None:
+    cache: SubscriberCache[str, int] = heard(SubscriberCache(size=10, seconds=60))
+    load = Loads()
+    await cache.get(A, "x", load), await cache.get(B, "x", load)
+    cache.forget_payload(str(A))
+    assert (await cache.get(A, "x", load), await cache.get(B, "x", load)) == (3, 2)
+    for everyone in ("", "not an id", None):
+        cache.forget_payload(everyone)
+        assert len(cache) == 0
+        await cache.get(A, "x", load)
+
+
+async def test_a_load_overtaken_by_a_change_is_answered_but_not_kept() -> None:
+    cache: SubscriberCache[str, int] = heard(SubscriberCache(size=10, seconds=60))
+    calls = 0
+
+    async def slow() -> int:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0.02)
+        return calls
+
+    reading = asyncio.create_task(cache.get(A, "x", slow))
+    await asyncio.sleep(0.005)
+    cache.forget(A)  # announced while the read ran: the read may predate it
+    assert await reading == 1
+    assert await cache.get(A, "x", slow) == 2
+
+
+async def test_both_bounds_hold() -> None:
+    cache: SubscriberCache[int, int] = heard(SubscriberCache(size=2, seconds=60, per_subscriber=3))
+    load = Loads()
+    for key in range(3):
+        await cache.get(A, key, load)
+    assert len(cache) == 3
+    await cache.get(A, 3, load)  # a fourth answer: the subscriber's answers start again
+    assert len(cache) == 1
+    await cache.get(B, 0, load)
+    await cache.get(A, 3, load)  # A asked about last: B is the least recent
+    await cache.get(uuid.uuid4(), 0, load)
+    assert len(cache) == 2
+    calls = load.calls
+    assert await cache.get(A, 3, load) == 4 and load.calls == calls  # A kept; B went
+    assert await cache.get(B, 0, load) == calls + 1
+
+
+async def test_nothing_is_kept_while_notifications_are_not_heard() -> None:
+    cache: SubscriberCache[str, int] = SubscriberCache(size=10, seconds=60)
+    load = Loads()
+    assert [await cache.get(A, "x", load), await cache.get(A, "x", load)] == [1, 2]  # not listening yet
+    cache.hearing(True)
+    assert [await cache.get(A, "x", load), await cache.get(A, "x", load)] == [3, 3]
+    cache.hearing(False)  # the listening connection was lost: what was kept goes, and nothing is kept meanwhile
+    assert [await cache.get(A, "x", load), await cache.get(A, "x", load)] == [4, 5]
