@@ -6,10 +6,12 @@ the same way (`web.run_app` in its own process, no access log). The load comes f
 process (or, where wrk is missing, from a Python aiohttp generator in its own process), with the same
 connections and duration for all; rounds alternate between the servers.
 
+identity keeps the accounts it answered until their rows change (services/identity/accounts_kept.py), so after the
+first request `/v1/me` verifies the token and answers from memory, as it does for a portal user moving between pages.
+
 A third server, reported in the details only, does the same work as `/v1/me` with the libraries alone
-(PyJWT verifies the token with identity's JWKS key once and keeps it, asyncpg reads the account, aiohttp
-answers): the most the stack allows for this work; the ratio of identity to it is what the shared kernel itself
-costs, apart from the query.
+(PyJWT verifies the token with identity's JWKS key once and keeps it, asyncpg reads the account on every request,
+aiohttp answers): what the stack gives without the kernel and without keeping accounts.
 
     python -m bench.http_me serve-bare PORT                          the reference server
     python -m bench.http_me serve-equivalent PORT JWKS_URL DB_URL    the same work without the kernel
@@ -255,9 +257,9 @@ async def run(*, rounds: int = 5, seconds: int = ROUND_SECONDS) -> Result:
             f"identity /v1/me req/s:  {spread(rates['me'])}",
             f"bare handler req/s:     {spread(rates['bare'])}",
             per_round(ratios),
-            f"same work, libraries only (PyJWT, a verified token kept; asyncpg fetchrow; aiohttp) req/s: "
+            f"same work, libraries only (PyJWT, a verified token kept; asyncpg fetchrow each time; aiohttp) req/s: "
             f"{spread(rates['equivalent'])}",
-            f"identity / same work without the kernel: {median(kernel_ratios):.2f}x "
+            f"identity (the account kept) / libraries only (the account read): {median(kernel_ratios):.2f}x "
             f"(per round {', '.join(f'{r:.2f}' for r in kernel_ratios)})",
             cpu.line("me", "bare"),
             cpu.line("me", "equivalent"),

@@ -11,6 +11,10 @@ arriving as registration's and identity's events:
   ten numbers has none this year), each listing its main number and often an additional one;
 - a maintenance activation for most subscribers' configurations.
 
+contracts keeps the answers it gives until what they were read from changes (support_cache.py): after the first
+pass over the numbers every poll is answered from memory, as most of a real day's polls are (a status changes a few
+times a year). The rounds with nothing kept, each program's first poll after a change, are in the details.
+
 Each request is one program's poll: the token of the number's subscriber (1,000 tokens signed here with a test key
 whose JWKS this process serves, so identity is not running) and one of the 10,000 numbers with its product's
 configuration (one in ten asks about another configuration). wrk's Lua script walks the numbers in turn.
@@ -55,7 +59,7 @@ from bench.common import (
 from bench.contracts_post import jwks_server
 from bench.contracts_processing import CONTRACT_COLUMNS
 from rules.months import Month
-from services.contracts.public import ContractsSettings, database
+from services.contracts.public import SUPPORT_CHANNEL, ContractsSettings, database
 from shared.service_main import serve
 from tests.tokens import TestKeys
 
@@ -63,6 +67,7 @@ TARGET = 0.35
 CONNECTIONS = 32
 ROUND_SECONDS = 5
 WARMUP_SECONDS = 2
+UNKEPT_SECONDS = 2
 SUBSCRIBERS = 1_000
 NUMBERS_EACH = 10
 CONFIGURATIONS = 300
@@ -74,6 +79,15 @@ _, SCHEMA = database()
 
 def current_month() -> Month:
     return Month.of(datetime.now(UTC).astimezone(ContractsSettings().vendor_zone).date())
+
+
+async def forget_everything(database_url: str) -> None:
+    """What any change to every subscriber announces (services.contracts.support_cache.CHANNEL, empty: everyone)."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute("SELECT pg_notify($1, '')", SUPPORT_CHANNEL)
+    finally:
+        await conn.close()
 
 
 # ---- the reference server ----------------------------------------------------------------------
@@ -322,6 +336,7 @@ async def run(*, rounds: int = 5, seconds: int = ROUND_SECONDS) -> Result:
     world = World()
     tokens = world.tokens(keys)
     rates: dict[str, list[float]] = {"contracts": [], "reference": []}
+    unkept: list[float] = []
     async with throwaway_stack("support_status", migrate_identity=False) as stack, jwks_server(keys) as jwks_url:
         await migrate_schema(stack, database())
         conn = await asyncpg.connect(stack.database_url, server_settings={"search_path": SCHEMA})
@@ -352,6 +367,9 @@ async def run(*, rounds: int = 5, seconds: int = ROUND_SECONDS) -> Result:
                 for _ in range(rounds):
                     for name, url in urls.items():
                         rates[name].append((await wrk(url, seconds, script)).requests_per_second)
+                for _ in range(rounds):  # the first polls of the day: contracts told to forget what it keeps
+                    await forget_everything(stack.database_url)
+                    unkept.append((await wrk(contracts.url, UNKEPT_SECONDS, script)).requests_per_second)
             finally:
                 await reference.stop()
     ratios = [c / r for c, r in zip(rates["contracts"], rates["reference"], strict=True)]
@@ -374,6 +392,9 @@ async def run(*, rounds: int = 5, seconds: int = ROUND_SECONDS) -> Result:
             f"{world.counts['contracts']:,} contracts, {world.counts['activations']:,} activations, "
             f"{CONFIGURATIONS} configurations; {SUBSCRIBERS:,} tokens",
             f"answers of the first 200 polls: {overall}; the reference's document {len(json.dumps(document))} bytes",
+            f"with nothing kept (each program's first poll after a change; {UNKEPT_SECONDS} s rounds, fewer polls than "
+            f"numbers, so every answer is read from the database): {spread(unkept)} req/s, "
+            f"{median(unkept) / median(rates['reference']):.2f}x the reference",
         ],
     )
 

@@ -12,11 +12,12 @@ from typing import TYPE_CHECKING
 
 from services.contracts.domain import effective_moment
 from services.contracts.settings import ContractsSettings
+from services.contracts.support_cache import CHANNEL as SUPPORT_CHANNEL
 
 if TYPE_CHECKING:
     from shared.db import Connection
 
-__all__ = ["ContractsSettings", "database", "effective_moment", "schedule_processing"]
+__all__ = ["SUPPORT_CHANNEL", "ContractsSettings", "database", "effective_moment", "schedule_processing"]
 
 
 def database() -> tuple[Path, str]:

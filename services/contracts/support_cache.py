@@ -2,7 +2,7 @@
 nothing changed since the last.
 
 An answer is kept per subscriber, number, configuration and day (the status is of today), in a
-`shared.subscriber_cache.SubscriberCache`, until a change to what it was read from is announced on CHANNEL: the
+`shared.notified_cache.NotifiedCache`, until a change to what it was read from is announced on CHANNEL: the
 tables' triggers do that in the transaction that makes the change (migration 0006), and every replica drops the
 subscriber's answers when it hears it. Answers are kept only while notifications are heard (a connection gone
 silent is found within seconds: `shared.listen`); CACHE_SECONDS is the last resort, not what keeps answers true.
@@ -14,14 +14,14 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from shared.subscriber_cache import SubscriberCache
+from shared.notified_cache import NotifiedCache
 
 CHANNEL = "contracts_support"  # the triggers' channel (migration 0006)
 CACHE_SECONDS = 600.0
 CACHE_SIZE = 20_000  # subscribers; each keeps at most 64 answers of about 1 KB
 
 # The number, the configuration and the day asked about: the answer, as the API writes it.
-SupportCache = SubscriberCache[tuple[str, str, date], dict[str, Any]]
+SupportCache = NotifiedCache[tuple[str, str, date], dict[str, Any]]
 
 
 def support_cache() -> SupportCache:

@@ -19,8 +19,10 @@ from services.identity import (
     subscribers_api,
     tokens_api,
 )
+from services.identity.accounts_kept import CHANNEL as ACCOUNTS_CHANNEL
+from services.identity.accounts_kept import AccountsKept
 from services.identity.domain import ThrottlePolicy
-from services.identity.keys import KEYS, PASSWORDS, SETTINGS, THROTTLE
+from services.identity.keys import ACCOUNTS_KEPT, KEYS, PASSWORDS, SETTINGS, THROTTLE
 from services.identity.passwords import Passwords
 from services.identity.problems import refused_problem
 from services.identity.settings import IdentitySettings
@@ -29,6 +31,7 @@ from shared.app import create_app as create_service_app
 from shared.app import setup_auth, setup_bus, setup_db, setup_jobs, setup_outbox, setup_revocations
 from shared.http import Api
 from shared.keys import CLOCK, POOL, REFUSALS
+from shared.listen import setup_change_listener
 
 SCHEMA = "identity"
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -61,6 +64,14 @@ def create_app(settings: IdentitySettings) -> web.Application:
     setup_auth(app, settings, app[KEYS])
     setup_revocations(app)  # identity's own endpoints refuse a token whose grant it took away, like every service
     setup_jobs(app, settings, {}, daily=[logins.LOGIN_ATTEMPTS_PURGE])
+    app[ACCOUNTS_KEPT] = AccountsKept()  # GET /v1/me's accounts, dropped when their rows change
+    setup_change_listener(
+        app,
+        settings.database_url,
+        {ACCOUNTS_CHANNEL: app[ACCOUNTS_KEPT].forget_payload},
+        name="identity",
+        hearing=app[ACCOUNTS_KEPT].hearing,
+    )
     return app
 
 

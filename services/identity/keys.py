@@ -1,10 +1,11 @@
 """What identity keeps on its application besides the kernel's (`shared.keys`): its settings, the password
-hasher, the token signing keys and the login throttling policy."""
+hasher, the token signing keys, the login throttling policy and the accounts kept for `GET /v1/me`."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
+from services.identity.accounts_kept import AccountsKept
 from services.identity.domain import ThrottlePolicy
 from services.identity.passwords import Passwords
 from services.identity.settings import IdentitySettings
@@ -14,3 +15,4 @@ SETTINGS = web.AppKey("settings", IdentitySettings)
 PASSWORDS = web.AppKey("passwords", Passwords)
 KEYS = web.AppKey("signing_keys", SigningKeys)
 THROTTLE = web.AppKey("throttle", ThrottlePolicy)
+ACCOUNTS_KEPT = web.AppKey("accounts_kept", AccountsKept)

@@ -10,7 +10,7 @@ from pydantic import BaseModel, EmailStr, Field
 
 from services.identity import profile
 from services.identity.api import AccountOut, FullName, Password, Token
-from services.identity.keys import PASSWORDS, SETTINGS, THROTTLE
+from services.identity.keys import ACCOUNTS_KEPT, PASSWORDS, SETTINGS, THROTTLE
 from services.identity.links import EmailLinks
 from shared.auth import Caller
 from shared.forwarded import client_address
@@ -55,6 +55,7 @@ class EmailChangeDone(BaseModel):
 )
 async def change_my_name(request: web.Request, caller: Caller, body: NameChange) -> AccountOut:
     renamed = await profile.rename(request.app[POOL], request.app[OUTBOX], caller.account_id, body.full_name)
+    request.app[ACCOUNTS_KEPT].forget(renamed.id)  # this process at once; the others on the trigger's notification
     return AccountOut.of(renamed)
 
 
@@ -98,4 +99,5 @@ async def confirm_email_change(request: web.Request, body: EmailChangeConfirm) -
     changed = await profile.confirm_email_change(
         request.app[POOL], request.app[OUTBOX], request.app[CLOCK].now(), body.token
     )
+    request.app[ACCOUNTS_KEPT].forget(changed.id)
     return EmailChangeDone(login=changed.login, email=changed.email)

@@ -2,7 +2,7 @@
 
 Every request of a subscriber's user asks "which configurations does my subscriber hold, through which
 products, covered when?". The answer is one query per subscriber, kept in a bounded per-process cache
-(`shared.subscriber_cache`); every replica drops a subscriber's entry when it hears the change announced
+(`shared.notified_cache`); every replica drops a subscriber's entry when it hears the change announced
 (entitlement_store.CHANNEL), and keeps nothing while it does not hear them; nothing is kept longer than
 CACHE_SECONDS in any case.
 """
@@ -14,17 +14,17 @@ import uuid
 from services.updates.entitlement import Holding
 from services.updates.entitlement_store import holdings_of
 from shared.db import Pool
-from shared.subscriber_cache import SubscriberCache
+from shared.notified_cache import NotifiedCache
 
 CACHE_SECONDS = 30.0
 CACHE_SIZE = 100_000
 
 
-class EntitlementCache(SubscriberCache[None, dict[str, list[Holding]]]):
+class EntitlementCache(NotifiedCache[None, dict[str, list[Holding]]]):
     """Holdings per subscriber, bounded (LRU) and short-lived; dropped on a change notification."""
 
     def __init__(self, size: int = CACHE_SIZE, seconds: float = CACHE_SECONDS) -> None:
-        super().__init__(size=size, seconds=seconds, per_subscriber=1)
+        super().__init__(size=size, seconds=seconds, per_owner=1)
 
     async def holdings(self, pool: Pool, subscriber_id: uuid.UUID) -> dict[str, list[Holding]]:
         async def load() -> dict[str, list[Holding]]:

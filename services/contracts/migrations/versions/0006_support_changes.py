@@ -27,7 +27,8 @@ down_revision = "0005"
 branch_labels = None
 depends_on = None
 
-# The channel is services.contracts.support_cache.CHANNEL.
+# The channel is services.contracts.support_cache.CHANNEL. One statement each: the functions' bodies hold semicolons,
+# which shared.migrate.execute_script would split on.
 UPGRADE = [
     """
 CREATE FUNCTION announce_subscriber_change() RETURNS trigger LANGUAGE plpgsql AS $$

@@ -1,16 +1,16 @@
-"""shared.subscriber_cache: what is kept, for how long, and what a change notification drops."""
+"""shared.notified_cache: what is kept, for how long, and what a change notification drops."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
 
-from shared.subscriber_cache import K, SubscriberCache
+from shared.notified_cache import K, NotifiedCache
 
 A, B = uuid.uuid4(), uuid.uuid4()
 
 
-def heard(cache: SubscriberCache[K, int]) -> SubscriberCache[K, int]:
+def heard(cache: NotifiedCache[K, int]) -> NotifiedCache[K, int]:
     cache.hearing(True)
     return cache
 
@@ -27,7 +27,7 @@ class Loads:
 
 
 async def test_an_answer_is_kept_per_subscriber_and_key_until_its_seconds_pass() -> None:
-    cache: SubscriberCache[str, int] = heard(SubscriberCache(size=10, seconds=0.05))
+    cache: NotifiedCache[str, int] = heard(NotifiedCache(size=10, seconds=0.05))
     load = Loads()
     assert [await cache.get(A, "x", load), await cache.get(A, "x", load)] == [1, 1]
     assert await cache.get(A, "y", load) == 2  # another key
@@ -37,7 +37,7 @@ async def test_an_answer_is_kept_per_subscriber_and_key_until_its_seconds_pass()
 
 
 async def test_a_notification_drops_one_subscriber_or_everyone() -> None:
-    cache: SubscriberCache[str, int] = heard(SubscriberCache(size=10, seconds=60))
+    cache: NotifiedCache[str, int] = heard(NotifiedCache(size=10, seconds=60))
     load = Loads()
     await cache.get(A, "x", load), await cache.get(B, "x", load)
     cache.forget_payload(str(A))
@@ -49,7 +49,7 @@ async def test_a_notification_drops_one_subscriber_or_everyone() -> None:
 
 
 async def test_a_load_overtaken_by_a_change_is_answered_but_not_kept() -> None:
-    cache: SubscriberCache[str, int] = heard(SubscriberCache(size=10, seconds=60))
+    cache: NotifiedCache[str, int] = heard(NotifiedCache(size=10, seconds=60))
     calls = 0
 
     async def slow() -> int:
@@ -66,7 +66,7 @@ async def test_a_load_overtaken_by_a_change_is_answered_but_not_kept() -> None:
 
 
 async def test_both_bounds_hold() -> None:
-    cache: SubscriberCache[int, int] = heard(SubscriberCache(size=2, seconds=60, per_subscriber=3))
+    cache: NotifiedCache[int, int] = heard(NotifiedCache(size=2, seconds=60, per_owner=3))
     load = Loads()
     for key in range(3):
         await cache.get(A, key, load)
@@ -83,7 +83,7 @@ async def test_both_bounds_hold() -> None:
 
 
 async def test_nothing_is_kept_while_notifications_are_not_heard() -> None:
-    cache: SubscriberCache[str, int] = SubscriberCache(size=10, seconds=60)
+    cache: NotifiedCache[str, int] = NotifiedCache(size=10, seconds=60)
     load = Loads()
     assert [await cache.get(A, "x", load), await cache.get(A, "x", load)] == [1, 2]  # not listening yet
     cache.hearing(True)
