@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import time
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
@@ -234,7 +233,9 @@ class OutboxRelay:
         async with self.pool.acquire() as conn, conn.transaction():
             # SKIP LOCKED: several relays (replicas) share the backlog without publishing a row twice at once.
             rows = await conn.fetch(
-                "SELECT id, routing_key, envelope, headers FROM outbox WHERE published_at IS NULL "
+                # The envelope as PostgreSQL writes jsonb out: published as it is, not decoded and encoded again.
+                "SELECT id, routing_key, envelope::text AS body, envelope->>'type' AS type, "
+                "envelope->>'correlation_id' AS correlation_id, headers FROM outbox WHERE published_at IS NULL "
                 "ORDER BY created_at LIMIT $1 FOR UPDATE SKIP LOCKED",
                 self.batch_size,
             )
@@ -258,17 +259,17 @@ class OutboxRelay:
         return len(confirmed)
 
     async def _publish(self, row: asyncpg.Record) -> None:
-        envelope: dict[str, Any] = row["envelope"]
         headers: dict[str, Any] = dict(row["headers"])
-        if envelope.get("correlation_id"):
-            headers["x-correlation-id"] = envelope["correlation_id"]
+        correlation_id: str | None = row["correlation_id"]
+        if correlation_id:
+            headers["x-correlation-id"] = correlation_id
         await self.bus.publish(
             row["routing_key"],
-            json.dumps(envelope, separators=(",", ":")).encode(),
+            row["body"].encode(),
             message_id=str(row["id"]),
-            message_type=envelope.get("type"),
+            message_type=row["type"],
             headers=headers,
-            correlation_id=envelope.get("correlation_id"),
+            correlation_id=correlation_id,
         )
 
     async def _housekeeping(self) -> None:
