@@ -30,7 +30,7 @@ async def test_a_kept_account_follows_a_change_made_elsewhere(identity: RunningA
         await conn.execute("UPDATE accounts SET full_name = 'Renamed Elsewhere' WHERE id = $1", uuid.UUID(first["id"]))
 
     async def renamed() -> bool:
-        return (await me(identity, account))["full_name"] == "Renamed Elsewhere"
+        return bool((await me(identity, account))["full_name"] == "Renamed Elsewhere")
 
     await wait_for(renamed, timeout=NOTICED_WITHIN, interval=0.05, what="the change made elsewhere")
 
