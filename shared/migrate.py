@@ -7,7 +7,6 @@ A service's `migrations/env.py` is one line, `run_env()`; `migrate()` is what
 from __future__ import annotations
 
 import asyncio
-import re
 from pathlib import Path
 
 from alembic import command, context
@@ -66,13 +65,28 @@ def execute_script(sql: str) -> None:
     """Run a multi-statement DDL script inside a migration.
 
     asyncpg prepares each statement, and a prepared statement holds one command, so the
-    script is split on semicolons that end a line (our DDL keeps no such semicolon in a string).
+    script is split on semicolons that end a line, except inside a `$$`-quoted function body (our DDL keeps no
+    such semicolon in a string).
     """
     from alembic import op
 
-    for statement in re.split(r";\s*$", sql, flags=re.MULTILINE):
+    for statement in statements(sql):
         if statement.strip() and not _only_comments(statement):
             op.execute(statement)
+
+
+def statements(sql: str) -> list[str]:
+    """`sql` split where a line ends in a semicolon outside `$$ ... $$` (the semicolons left out)."""
+    found, lines, quoted = [], list[str](), False
+    for line in sql.splitlines():
+        quoted ^= line.count("$$") % 2 == 1
+        if not quoted and line.rstrip().endswith(";"):
+            lines.append(line.rstrip()[:-1])
+            found.append("\n".join(lines))
+            lines = []
+        else:
+            lines.append(line)
+    return [*found, "\n".join(lines)]
 
 
 def _only_comments(statement: str) -> bool:

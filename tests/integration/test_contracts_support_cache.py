@@ -17,21 +17,12 @@ from services.contracts.support_cache import CACHE_SECONDS, CHANNEL
 from shared.events.identity import PartnerCreated
 from tests.infra import TestStack, wait_for
 from tests.integration.contracts_fixtures import VALID_TIN, World, contracts, keys, moscow, pool, publisher, world
-from tests.integration.test_contracts import issue_code
+from tests.integration.test_contracts_support_status import activate, status_of
 
 __all__ = ["contracts", "keys", "pool", "publisher", "world"]  # fixtures
 
 NOTICED_WITHIN = 5.0  # seconds: well inside CACHE_SECONDS, so only the notification can have dropped the answer
 assert NOTICED_WITHIN < CACHE_SECONDS / 3
-
-
-async def status_of(world: World, token: dict[str, str], number: str, configuration: str) -> dict[str, Any]:
-    status, answer = await world.call(
-        "GET", "/v1/support-status", token, params={"registration_number": number, "configuration": configuration}
-    )
-    assert status == 200, answer
-    result: dict[str, Any] = answer
-    return result
 
 
 async def test_a_kept_status_follows_each_change_of_what_it_was_read_from(world: World) -> None:
@@ -65,13 +56,7 @@ async def test_a_kept_status_follows_each_change_of_what_it_was_read_from(world:
         assert len(kept) > 0
 
         # An activation (the maintenance API): its subscriber's answers go.
-        status, _ = await world.call(
-            "POST",
-            "/v1/maintenance-services/activate",
-            world.owner(customer),
-            json={"code": await issue_code(world, 1, 12), "registration_number": main, "period_from": "2026-12"},
-        )
-        assert status == 201
+        await activate(world, customer, main)
         await becomes(lambda s: s["maintenance_service"] == "OK", "the activation in the support status")
 
         # The partner renamed (identity's event): every answer may show it.

@@ -7,7 +7,17 @@ from datetime import date
 from typing import Any
 
 from services.contracts.coverage_api import SupportStatusOut
-from tests.integration.contracts_fixtures import World, contracts, keys, moscow, new_number, pool, publisher, world
+from tests.integration.contracts_fixtures import (
+    Customer,
+    World,
+    contracts,
+    keys,
+    moscow,
+    new_number,
+    pool,
+    publisher,
+    world,
+)
 from tests.integration.test_contracts import issue_code
 
 __all__ = ["contracts", "keys", "pool", "publisher", "world"]  # fixtures
@@ -22,6 +32,17 @@ async def status_of(world: World, token: dict[str, str], number: str, configurat
     assert SupportStatusOut.model_validate(answer).model_dump(mode="json", by_alias=True) == answer
     result: dict[str, Any] = answer
     return result
+
+
+async def activate(world: World, customer: Customer, number: str) -> None:
+    """A 12-month first-category maintenance service from December 2026 (CMS), through the API."""
+    status, answer = await world.call(
+        "POST",
+        "/v1/maintenance-services/activate",
+        world.owner(customer),
+        json={"code": await issue_code(world, 1, 12), "registration_number": number, "period_from": "2026-12"},
+    )
+    assert status == 201, answer
 
 
 async def test_every_support_status_is_the_documented_document(world: World) -> None:
@@ -63,13 +84,7 @@ async def test_every_support_status_is_the_documented_document(world: World) -> 
         assert status == 202, answer
         await world.set_clock(moscow("2026-12-02 00:00"))
         await world.wait_state(answer["id"], "active")
-        status, _ = await world.call(
-            "POST",
-            "/v1/maintenance-services/activate",
-            world.owner(customer),
-            json={"code": await issue_code(world, 1, 12), "registration_number": main, "period_from": "2026-12"},
-        )
-        assert status == 201
+        await activate(world, customer, main)
 
         supported = await status_of(world, token, main, configuration)
         assert supported == {

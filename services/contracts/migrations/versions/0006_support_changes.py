@@ -20,17 +20,15 @@ Revises: 0005
 Create Date: 2026-12-05
 """
 
-from alembic import op
+from shared.migrate import execute_script
 
 revision = "0006"
 down_revision = "0005"
 branch_labels = None
 depends_on = None
 
-# The channel is services.contracts.support_cache.CHANNEL. One statement each: the functions' bodies hold semicolons,
-# which shared.migrate.execute_script would split on.
-UPGRADE = [
-    """
+# The channel is services.contracts.support_cache.CHANNEL.
+UPGRADE = """
 CREATE FUNCTION announce_subscriber_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP <> 'INSERT' AND OLD.subscriber_id IS NOT NULL THEN
@@ -41,17 +39,14 @@ BEGIN
     END IF;
     RETURN NULL;
 END
-$$
-""",
-    """
+$$;
+
 CREATE TRIGGER numbers_announce AFTER INSERT OR UPDATE OR DELETE ON numbers
-    FOR EACH ROW EXECUTE FUNCTION announce_subscriber_change()
-""",
-    """
+    FOR EACH ROW EXECUTE FUNCTION announce_subscriber_change();
+
 CREATE TRIGGER activations_announce AFTER INSERT OR UPDATE OR DELETE ON activations
-    FOR EACH ROW EXECUTE FUNCTION announce_subscriber_change()
-""",
-    """
+    FOR EACH ROW EXECUTE FUNCTION announce_subscriber_change();
+
 CREATE FUNCTION announce_contract_changes() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     subscribers uuid[];
@@ -73,48 +68,41 @@ BEGIN
     END IF;
     RETURN NULL;
 END
-$$
-""",
-    """
+$$;
+
 CREATE TRIGGER contracts_announce AFTER UPDATE ON contracts
     REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION announce_contract_changes()
-""",
-    """
+    FOR EACH STATEMENT EXECUTE FUNCTION announce_contract_changes();
+
 CREATE FUNCTION announce_change_to_everyone() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM pg_notify('contracts_support', '');
     RETURN NULL;
 END
-$$
-""",
-    """
-CREATE TRIGGER partners_announce AFTER INSERT OR UPDATE OR DELETE ON partners
-    FOR EACH STATEMENT EXECUTE FUNCTION announce_change_to_everyone()
-""",
-    """
-CREATE TRIGGER configurations_announce AFTER INSERT OR UPDATE OR DELETE ON configurations
-    FOR EACH STATEMENT EXECUTE FUNCTION announce_change_to_everyone()
-""",
-]
+$$;
 
-DOWNGRADE = [
-    "DROP TRIGGER configurations_announce ON configurations",
-    "DROP TRIGGER partners_announce ON partners",
-    "DROP FUNCTION announce_change_to_everyone()",
-    "DROP TRIGGER contracts_announce ON contracts",
-    "DROP FUNCTION announce_contract_changes()",
-    "DROP TRIGGER activations_announce ON activations",
-    "DROP TRIGGER numbers_announce ON numbers",
-    "DROP FUNCTION announce_subscriber_change()",
-]
+CREATE TRIGGER partners_announce AFTER INSERT OR UPDATE OR DELETE ON partners
+    FOR EACH STATEMENT EXECUTE FUNCTION announce_change_to_everyone();
+
+CREATE TRIGGER configurations_announce AFTER INSERT OR UPDATE OR DELETE ON configurations
+    FOR EACH STATEMENT EXECUTE FUNCTION announce_change_to_everyone();
+"""
+
+DOWNGRADE = """
+DROP TRIGGER configurations_announce ON configurations;
+DROP TRIGGER partners_announce ON partners;
+DROP FUNCTION announce_change_to_everyone();
+DROP TRIGGER contracts_announce ON contracts;
+DROP FUNCTION announce_contract_changes();
+DROP TRIGGER activations_announce ON activations;
+DROP TRIGGER numbers_announce ON numbers;
+DROP FUNCTION announce_subscriber_change();
+"""
 
 
 def upgrade() -> None:
-    for statement in UPGRADE:
-        op.execute(statement)
+    execute_script(UPGRADE)
 
 
 def downgrade() -> None:
-    for statement in DOWNGRADE:
-        op.execute(statement)
+    execute_script(DOWNGRADE)

@@ -9,38 +9,35 @@ Revises: 0008
 Create Date: 2026-12-05
 """
 
-from alembic import op
+from shared.migrate import execute_script
 
 revision = "0009"
 down_revision = "0008"
 branch_labels = None
 depends_on = None
 
-# The channel is services.identity.accounts_kept.CHANNEL. One statement each: the function's body holds semicolons,
-# which shared.migrate.execute_script would split on.
-UPGRADE = [
-    """
+# The channel is services.identity.accounts_kept.CHANNEL.
+UPGRADE = """
 CREATE FUNCTION announce_account_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM pg_notify('identity_accounts', OLD.id::text);
     RETURN NULL;
 END
-$$
-""",
-    """
-CREATE TRIGGER accounts_announce AFTER UPDATE OR DELETE ON accounts
-    FOR EACH ROW EXECUTE FUNCTION announce_account_change()
-""",
-]
+$$;
 
-DOWNGRADE = ["DROP TRIGGER accounts_announce ON accounts", "DROP FUNCTION announce_account_change()"]
+CREATE TRIGGER accounts_announce AFTER UPDATE OR DELETE ON accounts
+    FOR EACH ROW EXECUTE FUNCTION announce_account_change();
+"""
+
+DOWNGRADE = """
+DROP TRIGGER accounts_announce ON accounts;
+DROP FUNCTION announce_account_change();
+"""
 
 
 def upgrade() -> None:
-    for statement in UPGRADE:
-        op.execute(statement)
+    execute_script(UPGRADE)
 
 
 def downgrade() -> None:
-    for statement in DOWNGRADE:
-        op.execute(statement)
+    execute_script(DOWNGRADE)
