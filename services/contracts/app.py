@@ -14,7 +14,7 @@ from services.contracts.consumers import subscriptions
 from services.contracts.keys import SETTINGS, SUPPORT_CACHE
 from services.contracts.settings import ContractsSettings
 from services.contracts.support_cache import CHANNEL as SUPPORT_CHANNEL
-from services.contracts.support_cache import support_cache
+from services.contracts.support_cache import SupportCache
 from shared.app import create_app as create_service_app
 from shared.app import (
     setup_auth,
@@ -66,7 +66,7 @@ def create_app(settings: ContractsSettings, keys: KeySource | None = None) -> we
     setup_auth(app, settings, keys)
     setup_revocations(app)  # SUB-5, SUB-6, partners: a token whose grant is taken away is refused at once
     setup_jobs(app, settings, job_handlers(app, settings), daily=[processing.IDEMPOTENCY_KEYS_PURGE])
-    app[SUPPORT_CACHE] = support_cache()  # MON-1's answers, dropped when what they were read from changes
+    app[SUPPORT_CACHE] = SupportCache()  # MON-1's answers, dropped when what they were read from changes
     setup_change_listener(
         app,
         settings.database_url,

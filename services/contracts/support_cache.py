@@ -20,9 +20,9 @@ CHANNEL = "contracts_support"  # the triggers' channel (migration 0006)
 CACHE_SECONDS = 600.0
 CACHE_SIZE = 20_000  # subscribers; each keeps at most 64 answers of about 1 KB
 
-# The number, the configuration and the day asked about: the answer, as the API writes it.
-SupportCache = NotifiedCache[tuple[str, str, date], dict[str, Any]]
 
+class SupportCache(NotifiedCache[tuple[str, str, date], dict[str, Any]]):
+    """Per subscriber: the number, the configuration and the day asked about, and the answer as the API writes it."""
 
-def support_cache() -> SupportCache:
-    return SupportCache(size=CACHE_SIZE, seconds=CACHE_SECONDS)
+    def __init__(self) -> None:
+        super().__init__(size=CACHE_SIZE, seconds=CACHE_SECONDS)
