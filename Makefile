@@ -10,13 +10,14 @@ LINT_DIRS := $(wildcard shared rules services devtools itsctl tests bench)
 # `stop`/`status` use only the standard library: they work before the venv exists.
 STACK_PY = $(if $(wildcard $(PY)),$(PY),$(PYTHON))
 
-.PHONY: help venv infra run stop status test test-unit test-integration test-e2e test-faults lint bench screenshots clean
+.PHONY: help venv infra run stop status test test-unit test-integration test-e2e test-api test-faults lint bench screenshots clean
 
 help:
 	@echo "make run      install, start PostgreSQL/RabbitMQ if needed, migrate, start the stack"
 	@echo "make stop     stop what 'make run' started      make status   what runs"
 	@echo "make test     the whole suite (PYTEST_ARGS=... to pass options)"
 	@echo "make test-unit | test-integration | test-e2e"
+	@echo "make test-api     schemathesis against every service's OpenAPI document"
 	@echo "make test-faults  the fault experiments: servers stopped and killed, services killed mid-batch"
 	@echo "make lint     ruff + mypy --strict               make bench    benchmarks (BENCH_ARGS=portal_pages: one)"
 	@echo "make screenshots  browser tests, screenshots of each page into var/screenshots/"
@@ -53,6 +54,11 @@ test-integration: venv infra
 
 test-e2e: venv infra
 	$(PY) -m pytest tests/e2e $(PYTEST_ARGS)
+
+# schemathesis against every service's OpenAPI document: a few minutes of generated requests, so `make test` leaves
+# it out (tests/conftest.py) and CI runs it after it.
+test-api: venv infra
+	$(PY) -m pytest tests/contract/test_schemathesis.py $(PYTEST_ARGS)
 
 # tests/faults start servers of their own to stop and kill (a PostgreSQL cluster, RabbitMQ nodes) and kill
 # services mid-batch; minutes long, so `make test` leaves them out (tests/conftest.py) and CI runs them after it.
