@@ -21,8 +21,10 @@ async def test_a_task_that_swallowed_its_cancellation_in_wait_for_is_cancelled_a
     async def worker() -> None:
         nonlocal rounds
         while True:
-            # aiosmtplib awaits each SMTP reply like this.
-            await asyncio.wait_for(reply if rounds == 0 else asyncio.sleep(0.01), 5)
+            # aiosmtplib awaits each SMTP reply like this. After the first reply the worker waits long enough that
+            # the repeated cancellation finds it waiting (a short wait could end in the same loop iteration as the
+            # repeated cancellation too, on a busy machine, and swallow that one as well).
+            await asyncio.wait_for(reply if rounds == 0 else asyncio.sleep(2), 5)
             rounds += 1
 
     started = time.monotonic()
