@@ -31,7 +31,7 @@ from shared.metrics import Metrics
 from shared.middlewares import kernel_middleware
 from shared.openapi import add_openapi_route
 from shared.outbox import Outbox, OutboxRelay
-from shared.revocations import ACCESS_TOKEN_LIFETIME, REVOKING_TYPES, revocation_of
+from shared.revocations import ACCESS_TOKEN_LIFETIME, REVOCATIONS, REVOKING_TYPES, revocation_of
 from shared.settings import BaseServiceSettings
 from shared.tasks import background
 
@@ -114,6 +114,7 @@ def setup_bus(app: web.Application, settings: BaseServiceSettings, name: str) ->
             name=name,
             prefetch=settings.amqp_prefetch,
             delivery_limit=settings.consumer_delivery_limit,
+            streams=(REVOCATIONS,),
         )
         await _retry_until(bus.connect, BUS_CONNECT_TIMEOUT, "bus.connect")
         app[BUS] = bus
@@ -218,8 +219,8 @@ def setup_auth(app: web.Application, settings: BaseServiceSettings, keys: KeySou
 def setup_revocations(app: web.Application) -> None:
     """Refuse a token at once when identity takes its grant away (shared.revocations), not when it expires.
 
-    Needs setup_bus and setup_auth. Every process follows identity's revoking events on the event log,
-    replaying the last ACCESS_TOKEN_LIFETIME on start: older revocations concern only expired tokens.
+    Needs setup_bus and setup_auth. Every process follows identity's revoking events on their own stream
+    (REVOCATIONS), replaying the last ACCESS_TOKEN_LIFETIME on start: older revocations concern only expired tokens.
     """
 
     async def revocations(app: web.Application) -> AsyncIterator[None]:
@@ -237,7 +238,7 @@ def setup_revocations(app: web.Application) -> None:
             await message.ack()
 
         # The stream's offsets are the broker's wall-clock time, not the shared (test) clock.
-        await app[BUS].follow_event_log(datetime.now(UTC) - ACCESS_TOKEN_LIFETIME, on_event)
+        await app[BUS].follow(REVOCATIONS, datetime.now(UTC) - ACCESS_TOKEN_LIFETIME, on_event)
         yield
 
     app.cleanup_ctx.append(revocations)

@@ -8,7 +8,10 @@
   (at-least-once) into `<queue>.dlq`, and TTL retry queues `<queue>.retry.<ms>`
   that dead-letter back into the queue after the back-off;
 - bounded prefetch, manual acks, a robust connection that restores consumers,
-  over one broker URL or the several nodes of a cluster (`ClusterConnection`).
+  over one broker URL or the several nodes of a cluster (`ClusterConnection`);
+- retained streams (`Stream`) bound to the exchange: the event log of every event, and the narrower
+  ones that every process follows (shared.revocations), so that no process reads every event to find
+  the few it follows.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -37,17 +41,34 @@ from shared.settings import amqp_urls
 
 log = get_logger(__name__)
 
+
+@dataclass(frozen=True)
+class Stream:
+    """A retained stream bound to the events exchange: it receives the events of `routing_keys` and keeps
+    them for `max_age` (RabbitMQ's x-max-age), for consumers that read from a point in time."""
+
+    name: str
+    routing_keys: tuple[str, ...]
+    max_age: str
+
+    @property
+    def arguments(self) -> dict[str, Any]:
+        return {"x-queue-type": "stream", "x-max-age": self.max_age}
+
+
 EVENT_LOG = "its.events.log"
-EVENT_LOG_MAX_AGE = "30D"
-EVENT_LOG_ARGUMENTS: dict[str, Any] = {"x-queue-type": "stream", "x-max-age": EVENT_LOG_MAX_AGE}
+# Every event: an audit trail, a source to replay when a new read model is built, and the reason an event
+# that no service consumes (yet) is still routable. An unroutable event means a broken topology: an error.
+EVENT_LOG_STREAM = Stream(EVENT_LOG, ("#",), "30D")
+EVENT_LOG_ARGUMENTS = EVENT_LOG_STREAM.arguments
 # aio-pika's robust connection can wait for ever on a broker that went away mid-close (aio-pika #556, #636).
 CLOSE_TIMEOUT_SECONDS = 10.0
 # One connection attempt (TCP and AMQP handshake); a node that drops packets must not hold up the next one.
 CONNECT_TIMEOUT_SECONDS = 5.0
-# After a broker restart the event log stream is back a moment after the broker takes connections.
-EVENT_LOG_WAIT_SECONDS = 15.0
-EVENT_LOG_RETRY_FIRST_SECONDS = 0.05
-EVENT_LOG_RETRY_MAX_SECONDS = 1.0
+# After a broker restart a stream is back a moment after the broker takes connections.
+STREAM_WAIT_SECONDS = 15.0
+STREAM_RETRY_FIRST_SECONDS = 0.05
+STREAM_RETRY_MAX_SECONDS = 1.0
 # A publishing channel that nacks is replaced (Bus._renew_publishing_channel), not more often than this.
 RENEW_AT_MOST_EVERY_SECONDS = 5.0
 
@@ -71,13 +92,14 @@ class ClusterConnection(RobustConnection):
     queues, bindings and consumers — reconnects there; and that loop pauses only where the pause protects
     the broker (see `reconnect_interval`).
 
-    Before the channels are restored on a new connection, the event log stream is declared until it
+    Before the channels are restored on a new connection, each retained stream is declared until it
     answers (bounded): just after a broker restart it is briefly NOT_FOUND ("home node … is down"),
     which would fail the restore and cost a whole `reconnect_interval`.
     """
 
-    def __init__(self, urls: Sequence[str], **kwargs: Any) -> None:
+    def __init__(self, urls: Sequence[str], *, streams: Sequence[Stream] = (EVENT_LOG_STREAM,), **kwargs: Any) -> None:
         self.urls = [URL(url) for url in urls]
+        self.streams = tuple(streams)
         self._node = 0  # the index of `url` in `urls`
         self._closes = 0  # connections lost and attempts failed, ever
         self._connected_in_this_pass = False
@@ -117,48 +139,56 @@ class ClusterConnection(RobustConnection):
         await super()._on_connection_close(closing)
 
     async def _on_connected(self) -> None:
-        await self._await_event_log()
+        for stream in self.streams:
+            await self._await_stream(stream)
         await super()._on_connected()  # restores channels, queues, bindings, consumers
         self._connected_in_this_pass = True
 
-    async def _await_event_log(self) -> None:
+    async def _await_stream(self, stream: Stream) -> None:
         transport = self.transport
         if transport is None:
             return
         loop = asyncio.get_running_loop()
         started = loop.time()
-        delay, tries = EVENT_LOG_RETRY_FIRST_SECONDS, 0
+        delay, tries = STREAM_RETRY_FIRST_SECONDS, 0
         while True:
             tries += 1
             try:
                 channel = await transport.connection.channel()
                 try:
                     await channel.queue_declare(
-                        EVENT_LOG, durable=True, arguments=EVENT_LOG_ARGUMENTS, timeout=CONNECT_TIMEOUT_SECONDS
+                        stream.name, durable=True, arguments=stream.arguments, timeout=CONNECT_TIMEOUT_SECONDS
                     )
                 finally:
                     with contextlib.suppress(Exception):
                         await channel.close()
             except aiormq.exceptions.ChannelNotFoundEntity as exc:
-                if loop.time() - started + delay > EVENT_LOG_WAIT_SECONDS:
+                if loop.time() - started + delay > STREAM_WAIT_SECONDS:
                     # The channels' restore will fail on it, and the connection is retried as before.
-                    log.warning("bus.event_log_unavailable", broker=str(self), error=str(exc), tries=tries)
+                    log.warning(
+                        "bus.stream_unavailable", stream=stream.name, broker=str(self), error=str(exc), tries=tries
+                    )
                     return
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, EVENT_LOG_RETRY_MAX_SECONDS)
+                delay = min(delay * 2, STREAM_RETRY_MAX_SECONDS)
                 continue
             except Exception:
                 return  # e.g. the connection lost again: aio-pika's loop deals with it
             if tries > 1:
-                log.info("bus.event_log_back", broker=str(self), tries=tries, seconds=round(loop.time() - started, 2))
+                seconds = round(loop.time() - started, 2)
+                log.info("bus.stream_back", stream=stream.name, broker=str(self), tries=tries, seconds=seconds)
             return
 
 
-async def connect_cluster(urls: Sequence[str], *, name: str) -> ClusterConnection:
+async def connect_cluster(
+    urls: Sequence[str], *, name: str, streams: Sequence[Stream] = (EVENT_LOG_STREAM,)
+) -> ClusterConnection:
     """A `ClusterConnection` to the first of `urls` that answers; raises the last error if none does."""
     error: Exception | None = None
     for first in range(len(urls)):
-        connection = ClusterConnection([*urls[first:], *urls[:first]], client_properties={"connection_name": name})
+        connection = ClusterConnection(
+            [*urls[first:], *urls[:first]], streams=streams, client_properties={"connection_name": name}
+        )
         try:
             await connection.connect(timeout=CONNECT_TIMEOUT_SECONDS)
             return connection
@@ -173,9 +203,13 @@ async def connect_cluster(urls: Sequence[str], *, name: str) -> ClusterConnectio
 class Bus:
     """One robust connection per process: a confirm channel to publish, one channel per consumer."""
 
-    def __init__(self, url: str, *, name: str, prefetch: int, delivery_limit: int) -> None:
-        """`url`: one AMQP URL, or several separated by commas (the nodes of a cluster)."""
+    def __init__(
+        self, url: str, *, name: str, prefetch: int, delivery_limit: int, streams: Sequence[Stream] = ()
+    ) -> None:
+        """`url`: one AMQP URL, or several separated by commas (the nodes of a cluster). `streams`: retained
+        streams besides the event log that this process declares and binds whenever it connects."""
         self.urls = amqp_urls(url)
+        self.streams = (EVENT_LOG_STREAM, *streams)
         self.name = name
         self.prefetch = prefetch
         self.delivery_limit = delivery_limit
@@ -192,7 +226,7 @@ class Bus:
         self._renewed_at = float("-inf")
 
     async def connect(self) -> None:
-        connection = await connect_cluster(self.urls, name=self.name)
+        connection = await connect_cluster(self.urls, name=self.name, streams=self.streams)
         self._connection = connection
         connection.reconnect_callbacks.add(self._reconnected)
         await self._open_publishing_channel()
@@ -203,11 +237,12 @@ class Bus:
         channel = await self._connection.channel(publisher_confirms=True, on_return_raises=True)
         assert isinstance(channel, AbstractRobustChannel)
         exchange = await channel.declare_exchange(EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
-        # Every event is also appended to a retained stream: an audit trail, a source to replay
-        # when a new read model is built, and the reason an event that no service consumes
-        # (yet) is still routable. An unroutable event means a broken topology: an error.
-        event_log = await channel.declare_queue(EVENT_LOG, durable=True, arguments=EVENT_LOG_ARGUMENTS)
-        await event_log.bind(exchange, routing_key="#")
+        # Declared and bound by every process before it publishes: a stream receives events only from the
+        # moment its bindings exist.
+        for stream in self.streams:
+            queue = await channel.declare_queue(stream.name, durable=True, arguments=stream.arguments)
+            for routing_key in stream.routing_keys:
+                await queue.bind(exchange, routing_key=routing_key)
         self._channel, self._exchange, self._default_exchange = channel, exchange, channel.default_exchange
 
     async def _renew_publishing_channel(self, nacked: AbstractRobustChannel) -> None:
@@ -258,19 +293,20 @@ class Bus:
             except TimeoutError:
                 log.warning("bus.close_timed_out", name=self.name, seconds=CLOSE_TIMEOUT_SECONDS)
 
-    async def follow_event_log(self, since: datetime, handler: MessageHandler) -> None:
-        """Read every event from the stream `its.events.log`, from `since` (broker time) on, then live.
+    async def follow(self, stream: Stream, since: datetime, handler: MessageHandler) -> None:
+        """Read every event of `stream` (one of this bus's `streams`), from `since` (broker time) on, then live.
 
-        For in-memory views that every replica keeps whole (e.g. exclusions): no queue of its own,
+        For in-memory views that every replica keeps whole (e.g. revocations): no queue of its own,
         and a restarted process rebuilds its view from the retained stream.
         """
         assert self._connection is not None, "connect() first"
+        assert stream in self.streams, f"{stream.name} is not declared by this bus"
         channel = await self._connection.channel()
         await channel.set_qos(prefetch_count=self.prefetch)  # a stream consumer needs a prefetch
-        log = await channel.declare_queue(EVENT_LOG, durable=True, arguments=EVENT_LOG_ARGUMENTS)
-        tag = await log.consume(handler, no_ack=False, arguments={"x-stream-offset": since})
-        self._consumer_tags.append((log, tag))
-        self._queues.append(log)
+        queue = await channel.declare_queue(stream.name, durable=True, arguments=stream.arguments)
+        tag = await queue.consume(handler, no_ack=False, arguments={"x-stream-offset": since})
+        self._consumer_tags.append((queue, tag))
+        self._queues.append(queue)
 
     async def stop_consuming(self) -> None:
         """Ask the broker for no more messages (shutdown); unacked ones return to their queues."""

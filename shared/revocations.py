@@ -1,8 +1,9 @@
 """Revocations: access that ends when it is taken away, not when a token happens to expire.
 
 Access tokens live 15 minutes and every service verifies them itself, without asking identity. When identity
-takes a grant away it writes an event through its outbox; every process follows those events on the event
-log stream (`shared.app.setup_revocations`) into this in-memory view, and `TokenVerifier` refuses a token that
+takes a grant away it writes an event through its outbox; every process follows those events on the stream
+`its.revocations` (REVOCATIONS: those events alone, so a process does not read every event of the system to find
+them; `shared.app.setup_revocations`) into this in-memory view, and `TokenVerifier` refuses a token that
 was issued at or before the latest revocation of a grant it carries:
 
 - `identity.member.excluded` (SUB-6): the member's tokens for that subscriber, 403 `membership-ended`;
@@ -31,6 +32,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from shared.bus import Stream
 from shared.events import Envelope, unwrap
 from shared.events.identity import (
     MemberExcluded,
@@ -59,6 +61,9 @@ REVOKING_TYPES = frozenset(
         PartnerDeactivated.TYPE,
     }
 )
+# The stream of those events (routing key = event type). Kept a day: a process replays the last
+# ACCESS_TOKEN_LIFETIME on start; the rest is there for whoever looks into an incident.
+REVOCATIONS = Stream("its.revocations", tuple(sorted(REVOKING_TYPES)), "1D")
 
 
 def micros(moment: datetime) -> int:

@@ -4,11 +4,14 @@ from a partner's staff, a deactivated partner. The events travel through the rea
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import aio_pika
+from aio_pika.abc import AbstractIncomingMessage
 from aiohttp import web
 
 from shared.app import create_app, setup_auth, setup_bus, setup_revocations
@@ -16,6 +19,7 @@ from shared.auth import Caller
 from shared.bus import Bus
 from shared.events import Event, wrap
 from shared.events.identity import (
+    AccountRegistered,
     MemberExcluded,
     MemberRightsChanged,
     PartnerClientRevoked,
@@ -23,7 +27,7 @@ from shared.events.identity import (
     PartnerStaffRemoved,
 )
 from shared.http import Api
-from shared.revocations import micros
+from shared.revocations import REVOCATIONS, REVOKING_TYPES, micros
 from shared.settings import BaseServiceSettings
 from tests.infra import RunningApp, TestStack, wait_for
 from tests.tokens import TestKeys
@@ -147,7 +151,7 @@ async def test_a_token_is_refused_at_once_when_its_grant_is_taken_away(stack: Te
         after = partner_token(keys, their_staff, deactivated_partner, **later)
         assert await answer(app, "/v1/partner-thing", after) == (200, "")
 
-    # A process started after the changes learns them from the retained event log.
+    # A process started after the changes learns them from the retained stream.
     async with RunningApp(service(keys)) as restarted:
         await refused(restarted, "/v1/subscriber-thing", tokens["rights"], (401, "rights-changed"))
         await refused(restarted, "/v1/subscriber-thing", tokens["excluded"], (403, "membership-ended"))
@@ -187,3 +191,33 @@ async def test_a_malformed_revocation_on_the_stream_changes_nothing_and_the_next
             raw=[b"not json", b'{"type": "identity.member.excluded", "version": 1, "data": {}}'],
         )
         await refused(app, "/v1/subscriber-thing", token, (403, "membership-ended"))
+
+
+async def test_the_stream_every_process_follows_holds_the_revoking_events_alone(stack: TestStack) -> None:
+    """Every process reads `its.revocations` whole: an event that takes no grant away is not in it."""
+    keys = TestKeys()
+    other = AccountRegistered(
+        account_id=uuid.uuid4(), login="stream-test", email="stream-test@example.com", full_name="A B", language="en"
+    )
+    revoking = MemberExcluded(subscriber_id=uuid.uuid4(), account_id=uuid.uuid4(), excluded_at=datetime.now(UTC))
+    async with RunningApp(service(keys)):  # declares the stream and its bindings, as every service does
+        await publish(stack, other, revoking)
+    types: set[str | None] = set()
+    last = asyncio.Event()
+
+    async def on_message(message: AbstractIncomingMessage) -> None:
+        types.add(message.type)
+        if message.type == revoking.TYPE and str(revoking.account_id).encode() in message.body:
+            last.set()
+        await message.ack()
+
+    connection = await aio_pika.connect(stack.amqp_url)
+    try:
+        channel = await connection.channel()
+        await channel.set_qos(prefetch_count=100)
+        queue = await channel.declare_queue(REVOCATIONS.name, durable=True, arguments=REVOCATIONS.arguments)
+        await queue.consume(on_message, arguments={"x-stream-offset": "first"})
+        await asyncio.wait_for(last.wait(), 10)
+    finally:
+        await connection.close()
+    assert types <= REVOKING_TYPES, types - REVOKING_TYPES
