@@ -98,13 +98,13 @@ class Outbox:
         await conn.execute(
             "WITH added AS ("
             "  INSERT INTO outbox (id, routing_key, envelope, headers, created_at) "
-            "  SELECT id, key, envelope, $4, clock_timestamp() + (n * interval '1 microsecond') "
-            "  FROM unnest($1::uuid[], $2::text[], $3::jsonb[]) WITH ORDINALITY AS t(id, key, envelope, n) "
+            "  SELECT id, key, envelope::jsonb, $4, clock_timestamp() + (n * interval '1 microsecond') "
+            "  FROM unnest($1::uuid[], $2::text[], $3::text[]) WITH ORDINALITY AS t(id, key, envelope, n) "
             "  RETURNING 1"
             ") SELECT pg_notify($5, '') FROM (SELECT count(*) FROM added) AS done",
             [e.id for e in envelopes],
             [e.type for e in envelopes],
-            [e.model_dump(mode="json") for e in envelopes],
+            [e.model_dump_json() for e in envelopes],  # pydantic's JSON, not a dict for json.dumps to encode again
             headers,
             notify_channel(self.schema),
         )
