@@ -16,6 +16,8 @@ active / all published) is in the details. A quorum queue of the benchmark's own
 The reference, in the same run and on the same broker: this process publishes N messages of the
 same body (an event the service wrote) to the same exchange and routing key (so to the same queues),
 persistent, mandatory, with publisher confirms, in concurrent batches of the relay's batch size.
+The service stays up meanwhile, idle: since revocations have their own stream it reads none of these
+messages back (until 2026-12-05 its event log follower read every one, slowing the reference down).
 Rounds alternate. Target: the service takes at most 2x the reference's time.
 """
 
