@@ -8,7 +8,19 @@ from __future__ import annotations
 
 import typer
 
-from itsctl import calendar, catalogue, clock, download, identity, mail, maintenance, operator, registration, releases
+from itsctl import (
+    calendar,
+    catalogue,
+    clock,
+    dlq,
+    download,
+    identity,
+    mail,
+    maintenance,
+    operator,
+    registration,
+    releases,
+)
 
 app = typer.Typer(
     name="itsctl",
@@ -26,6 +38,7 @@ app.add_typer(registration.app, name="registration")
 app.add_typer(maintenance.app, name="maintenance")
 app.add_typer(calendar.app, name="calendar")
 app.add_typer(releases.app, name="releases")
+app.add_typer(dlq.app, name="dlq")
 app.command("download")(download.download_command)
 
 

@@ -17,20 +17,33 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from shared.auth import Caller, JwksKeySource, KeySource, TokenVerifier, bearer_token
-from shared.bus import Bus
+from shared.bus import Bus, dlq_name
 from shared.calendar import ProductionCalendar, load_calendar, reach
 from shared.clock import local_date, make_clock
 from shared.consumer import Consumer, Subscription
 from shared.db import Outage, pool_context
 from shared.events import Envelope
 from shared.http import Api
-from shared.jobs import Daily, JobHandler, JobWorker
-from shared.keys import AUTHENTICATOR, BUS, CALENDAR, CLOCK, DB_OUTAGE, METRICS, OUTBOX, POOL, READINESS, VERIFIER
+from shared.jobs import Daily, JobHandler, JobWorker, sample_jobs
+from shared.keys import (
+    AUTHENTICATOR,
+    BUS,
+    CALENDAR,
+    CLOCK,
+    CONSUMER_QUEUES,
+    DB_OUTAGE,
+    METRICS,
+    OUTBOX,
+    POOL,
+    READINESS,
+    SAMPLERS,
+    VERIFIER,
+)
 from shared.logging import get_logger
 from shared.metrics import Metrics
 from shared.middlewares import kernel_middleware
 from shared.openapi import add_openapi_route
-from shared.outbox import Outbox, OutboxRelay
+from shared.outbox import Outbox, OutboxRelay, sample_pending
 from shared.revocations import ACCESS_TOKEN_LIFETIME, REVOCATIONS, REVOKING_TYPES, revocation_of
 from shared.settings import BaseServiceSettings
 from shared.tasks import background
@@ -39,6 +52,8 @@ log = get_logger(__name__)
 
 
 BUS_CONNECT_TIMEOUT = 60.0
+# A scrape waits this long at most for each figure read from the database.
+SAMPLE_SECONDS = 2.0
 
 # A production start needs the production calendar to know at least this far ahead.
 CALENDAR_AHEAD = timedelta(days=366)
@@ -53,6 +68,7 @@ def create_app(settings: BaseServiceSettings, *, service: str, api: Api) -> web.
     app[CLOCK] = make_clock(production=settings.is_production, var_dir=settings.var_dir)
     app[METRICS] = Metrics(service)
     app[READINESS] = []
+    app[SAMPLERS] = {}
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz)
     app.router.add_get("/metrics", _metrics)
@@ -148,9 +164,19 @@ def setup_outbox(app: web.Application, settings: BaseServiceSettings, *, produce
         await relay.close()
 
     app.cleanup_ctx.append(relay)
+    app[SAMPLERS]["outbox"] = lambda: sample_pending(app[POOL], app[METRICS])
 
 
 def setup_consumers(app: web.Application, settings: BaseServiceSettings, subscriptions: list[Subscription]) -> None:
+    app[CONSUMER_QUEUES] = [subscription.queue for subscription in subscriptions]
+    dlqs = [dlq_name(subscription.queue) for subscription in subscriptions]
+
+    async def sample_parked() -> None:
+        counts = await app[BUS].message_counts(dlqs)
+        for subscription, dlq in zip(subscriptions, dlqs, strict=True):
+            app[METRICS].parked.labels(subscription.queue).set(counts.get(dlq, 0))
+
+    app[SAMPLERS]["dlq"] = sample_parked
 
     async def consumers(app: web.Application) -> AsyncIterator[None]:
         for subscription in subscriptions:
@@ -195,6 +221,7 @@ def setup_jobs(
             yield
 
     app.cleanup_ctx.append(jobs)
+    app[SAMPLERS]["jobs"] = lambda: sample_jobs(app[POOL], app[METRICS], app[CLOCK].now(), list(handlers))
 
 
 def setup_auth(app: web.Application, settings: BaseServiceSettings, keys: KeySource | None = None) -> None:
@@ -276,5 +303,17 @@ async def _readyz(request: web.Request) -> web.Response:
 
 
 async def _metrics(request: web.Request) -> web.Response:
-    body = generate_latest(request.app[METRICS].registry)
+    """The service's metrics, the figures read from the database refreshed first (each bounded: a database that does
+    not answer leaves them at their last value, counted in metrics_sample_failures_total, and the scrape answers)."""
+    metrics = request.app[METRICS]
+
+    async def refresh(name: str, sample: Callable[[], Awaitable[None]]) -> None:
+        try:
+            await asyncio.wait_for(sample(), SAMPLE_SECONDS)
+        except Exception as exc:
+            metrics.sample_failures.labels(name).inc()
+            log.warning("metrics.sample_failed", sampler=name, error=repr(exc))
+
+    await asyncio.gather(*(refresh(name, sample) for name, sample in request.app[SAMPLERS].items()))
+    body = generate_latest(metrics.registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

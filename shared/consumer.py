@@ -111,6 +111,8 @@ class Consumer:
             self._flushing -= 1
 
     async def _prepare(self, message: AbstractIncomingMessage) -> Delivery | None:
+        if message.redelivered:
+            self.metrics.redelivered.labels(self.queue).inc()
         attempt = _attempt(message)
         try:
             envelope = Envelope.model_validate_json(message.body)

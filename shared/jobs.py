@@ -26,6 +26,8 @@ from shared.metrics import Metrics
 log = get_logger(__name__)
 
 MAX_ERROR_LENGTH = 2_000
+# A job still waiting this long after it was due is overdue (/metrics): the workers are stuck, too few or failing.
+OVERDUE_AFTER = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -222,3 +224,21 @@ class Daily:
 
     async def schedule(self, conn: Connection, at: datetime) -> None:
         await schedule(conn, self.kind, {}, at, dedupe_key=f"{self.dedupe}:{at.date()}")
+
+
+async def sample_jobs(pool: Pool, metrics: Metrics, now: datetime, kinds: Sequence[str]) -> None:
+    """For /metrics (shared.app.setup_jobs): jobs due and overdue per kind, by the shared clock's `now` (jobs that
+    failed for good are counted as they fail: `deferred_jobs_total{outcome="failed"}`). `kinds` (this process's) are
+    reported as 0 when none is due, so that a figure falls back rather than staying at its last value."""
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(
+            "SELECT kind, count(*) AS due, count(*) FILTER (WHERE run_at <= $2) AS overdue "
+            "FROM deferred_jobs WHERE state = 'pending' AND run_at <= $1 GROUP BY kind",
+            now,
+            now - OVERDUE_AFTER,
+        )
+    counts = dict.fromkeys(kinds, (0, 0))
+    counts.update({row["kind"]: (row["due"], row["overdue"]) for row in rows})
+    for kind, (due, overdue) in counts.items():
+        metrics.jobs_due.labels(kind).set(due)
+        metrics.jobs_overdue.labels(kind).set(overdue)

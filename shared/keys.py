@@ -27,11 +27,15 @@ CLOCK: web.AppKey[Clock] = web.AppKey("clock")
 CALENDAR = web.AppKey("calendar", ProductionCalendar)
 METRICS = web.AppKey("metrics", Metrics)
 READINESS = web.AppKey("readiness", list[Callable[[], Awaitable[None]]])
+# What /metrics reads from the database before it answers (shared.app._metrics): name -> refresh its gauges.
+SAMPLERS = web.AppKey("samplers", dict[str, Callable[[], Awaitable[None]]])
 POOL = web.AppKey("pool", Pool)
 # Set by setup_db: the database outage this process may be living through.
 DB_OUTAGE = web.AppKey("db_outage", Outage)
 BUS = web.AppKey("bus", Bus)
 OUTBOX = web.AppKey("outbox", Outbox)
+# The queues this process consumes (shared.app.setup_consumers): `itsctl dlq` lists the same.
+CONSUMER_QUEUES = web.AppKey("consumer_queues", list[str])
 VERIFIER = web.AppKey("verifier", TokenVerifier)
 AUTHENTICATOR: web.AppKey[Authenticate] = web.AppKey("authenticator")
 REFUSALS: web.AppKey[RefusalAnswer] = web.AppKey("refusals")

@@ -69,6 +69,39 @@ class Metrics:
             "consumer_errors_total", "Messages whose handler failed", ["queue"], registry=self.registry
         )
         self.jobs = Counter("deferred_jobs_total", "Deferred jobs run", ["kind", "outcome"], registry=self.registry)
+        # Read from the database when scraped (shared.app's samplers): what is waiting, not only what happened.
+        self.outbox_oldest_pending = Gauge(
+            "outbox_oldest_pending_seconds",
+            "How long the oldest event not yet confirmed by the broker has waited (0: none waits)",
+            registry=self.registry,
+        )
+        self.jobs_due = Gauge(
+            "deferred_jobs_due", "Deferred jobs due and not yet run, per kind", ["kind"], registry=self.registry
+        )
+        self.jobs_overdue = Gauge(
+            "deferred_jobs_overdue",
+            "Deferred jobs due for more than shared.jobs.OVERDUE_AFTER and not yet run, per kind",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.parked = Gauge(
+            "consumer_parked_messages",
+            "Messages parked in a consumer queue's dead-letter queue (<queue>.dlq), waiting for an operator",
+            ["queue"],
+            registry=self.registry,
+        )
+        self.redelivered = Counter(
+            "consumer_redelivered_total",
+            "Messages the broker delivered again (a consumer died or lost its channel before acking)",
+            ["queue"],
+            registry=self.registry,
+        )
+        self.sample_failures = Counter(
+            "metrics_sample_failures_total",
+            "Scrapes whose reading of a figure from the database failed (the figure kept its last value)",
+            ["sampler"],
+            registry=self.registry,
+        )
         self.service = service
 
     def request_answered(self, route: str, method: str, status: int, seconds: float) -> None:

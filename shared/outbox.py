@@ -275,8 +275,6 @@ class OutboxRelay:
     async def _housekeeping(self) -> None:
         try:
             async with self.pool.acquire() as conn:
-                backlog = await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
-                self.metrics.outbox_backlog.set(backlog)
                 if time.monotonic() - self._purged_at > PURGE_EVERY_SECONDS:
                     self._purged_at = time.monotonic()
                     await conn.execute(
@@ -285,3 +283,17 @@ class OutboxRelay:
                     )
         except Exception as exc:
             log.warning("outbox.housekeeping_failed", error=repr(exc))
+
+
+async def sample_pending(pool: Pool, metrics: Metrics) -> None:
+    """For /metrics (shared.app.setup_outbox): the events not yet confirmed by the broker, and how long the oldest
+    has waited (real time: a relay that cannot publish shows as a growing age, whatever the test clock says)."""
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow(
+            "SELECT count(*) AS pending, "
+            "coalesce(extract(epoch FROM clock_timestamp() - min(created_at)), 0)::float8 AS oldest "
+            "FROM outbox WHERE published_at IS NULL"
+        )
+    assert row is not None
+    metrics.outbox_backlog.set(row["pending"])
+    metrics.outbox_oldest_pending.set(max(row["oldest"], 0.0))

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,7 +18,8 @@ import pytest
 from aiohttp import web
 from yarl import URL
 
-from shared.app import create_app, setup_bus, setup_db
+from shared.app import SAMPLE_SECONDS, create_app, setup_bus, setup_consumers, setup_db, setup_jobs, setup_outbox
+from shared.consumer import Subscription
 from shared.events import EXCHANGE
 from shared.http import Api, Upserted
 from shared.parsing import PathParams, StrictModel
@@ -24,7 +28,7 @@ from shared.settings import BaseServiceSettings
 from tests.infra import RunningApp, wait_for
 
 if TYPE_CHECKING:
-    from tests.integration.kernel_fixtures import Kernel
+    from tests.integration.kernel_fixtures import Kernel, TcpProxy
 
 pytest_plugins = ["tests.integration.kernel_fixtures"]
 
@@ -358,7 +362,17 @@ async def test_healthz_and_metrics(app: RunningApp) -> None:
     assert "consumer_errors_total" in text
 
 
-async def test_readyz_is_503_while_the_database_or_the_broker_is_unreachable(kernel: Kernel, tmp_path: Path) -> None:
+@dataclass
+class Proxied:
+    """An app with the kernel's database and broker, each reached through a proxy the test can cut."""
+
+    app: web.Application
+    config: BaseServiceSettings
+    database: TcpProxy
+    broker: TcpProxy
+
+
+async def proxied_app(kernel: Kernel, tmp_path: Path) -> Proxied:
     db_url = URL(kernel.stack.database_url)
     assert db_url.host is not None
     assert db_url.port is not None
@@ -373,6 +387,12 @@ async def test_readyz_is_503_while_the_database_or_the_broker_is_unreachable(ker
     app = create_app(config, service="kernel-test", api=Api("Kernel test"))
     setup_db(app, config, kernel.schema)
     setup_bus(app, config, "kernel-test")
+    return Proxied(app, config, pg_proxy, amqp_proxy)
+
+
+async def test_readyz_is_503_while_the_database_or_the_broker_is_unreachable(kernel: Kernel, tmp_path: Path) -> None:
+    proxied = await proxied_app(kernel, tmp_path)
+    app, pg_proxy, amqp_proxy = proxied.app, proxied.database, proxied.broker
 
     async def status(running: RunningApp) -> int:
         response = await running.http.get("/readyz")
@@ -395,6 +415,55 @@ async def test_readyz_is_503_while_the_database_or_the_broker_is_unreachable(ker
         assert [f.split(":")[0] for f in (await response.json())["failures"]] == ["setup_bus"]
         await amqp_proxy.restore()
         await wait_for(lambda: _is(status(running), 200), timeout=10, what="ready again after the broker")
+
+
+async def test_metrics_show_what_waits_and_answer_while_the_database_is_away(kernel: Kernel, tmp_path: Path) -> None:
+    """The outbox's backlog and the age of its oldest event grow while the broker is away; a scrape while the
+    database is away answers all the same, within the samplers' bounds, and counts what it could not read."""
+    proxied = await proxied_app(kernel, tmp_path)
+    app, config, pg_proxy, amqp_proxy = proxied.app, proxied.config, proxied.database, proxied.broker
+    setup_outbox(app, config, producer="kernel-test", schema=kernel.schema)
+    setup_jobs(app, config, {"kernel_test.idle": lambda conn, job: asyncio.sleep(0)})
+    queue = kernel.queue()
+    setup_consumers(app, config, [Subscription(queue, {kernel.event().TYPE: kernel.record_effect("metrics")})])
+
+    async def scrape(running: RunningApp) -> dict[str, float]:
+        """Every sample of /metrics by its name and labels, as the text format writes them."""
+        response = await running.http.get("/metrics")
+        assert response.status == 200
+        samples = [line.rsplit(" ", 1) for line in (await response.text()).splitlines() if not line.startswith("#")]
+        return {name: float(value) for name, value in samples}
+
+    async with RunningApp(app) as running:
+        figures = await scrape(running)
+        assert figures["outbox_backlog"] == 0 and figures["outbox_oldest_pending_seconds"] == 0
+        assert figures['deferred_jobs_due{kind="kernel_test.idle"}'] == 0
+        assert figures[f'consumer_parked_messages{{queue="{queue}"}}'] == 0
+
+        await amqp_proxy.cut()
+        async with kernel.pool.acquire() as conn, conn.transaction():
+            await kernel.outbox.add(conn, kernel.event()(n=1))
+        await asyncio.sleep(1.1)
+        figures = await scrape(running)
+        assert figures["outbox_backlog"] == 1
+        assert figures["outbox_oldest_pending_seconds"] >= 1
+
+        await pg_proxy.cut()
+        started = time.monotonic()
+        figures = await scrape(running)
+        assert time.monotonic() - started < SAMPLE_SECONDS + 2  # the figures are read at once, each bounded
+        for sampler in ("outbox", "jobs", "dlq"):
+            assert figures[f'metrics_sample_failures_total{{sampler="{sampler}"}}'] >= 1, sampler
+        assert figures["outbox_backlog"] == 1  # the last value read
+
+        await pg_proxy.restore()
+        await amqp_proxy.restore()
+
+        async def published() -> bool:
+            figures = await scrape(running)
+            return figures["outbox_backlog"] == 0 and figures["outbox_oldest_pending_seconds"] == 0
+
+        await wait_for(published, timeout=20, what="the event published and the backlog gone")
 
 
 async def _is(value: Any, expected: int) -> bool:

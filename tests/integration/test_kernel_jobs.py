@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from shared.clock import TestClock
 from shared.db import Connection
-from shared.jobs import Job, JobHandler, JobWorker, schedule, schedule_many
+from shared.jobs import OVERDUE_AFTER, Job, JobHandler, JobWorker, sample_jobs, schedule, schedule_many
 from shared.tasks import background
 from tests.infra import ROOT, wait_for
 
@@ -303,3 +303,30 @@ async def test_a_stopped_worker_finishes_the_job_under_way_and_takes_no_other(ke
     assert await kernel.effects("ran") == (1, 1)
     states = {(await job_row(kernel, job_id))["state"] for job_id in (first, second)}
     assert states == {"done", "pending"}
+
+
+async def test_jobs_due_and_overdue_are_measured_per_kind_by_the_shared_clock(kernel: Kernel) -> None:
+    now = kernel.clock.now()
+    async with kernel.pool.acquire() as conn:
+        await schedule(conn, "kernel_test.waiting", {}, now - OVERDUE_AFTER - timedelta(seconds=1))
+        await schedule(conn, "kernel_test.waiting", {}, now - timedelta(seconds=30))
+        await schedule(conn, "kernel_test.later", {}, now + timedelta(hours=1))
+
+    def gauge(name: str, kind: str) -> float | None:
+        return kernel.metrics.registry.get_sample_value(name, {"kind": kind})
+
+    await sample_jobs(kernel.pool, kernel.metrics, now, [KIND])  # what a scrape of /metrics does first
+    assert (
+        gauge("deferred_jobs_due", "kernel_test.waiting"),
+        gauge("deferred_jobs_overdue", "kernel_test.waiting"),
+    ) == (
+        2,
+        1,
+    )
+    assert (gauge("deferred_jobs_due", KIND), gauge("deferred_jobs_overdue", KIND)) == (0, 0)  # this process's kind
+    assert gauge("deferred_jobs_due", "kernel_test.later") is None  # not due yet
+
+    # An hour later by the shared clock the later one is due too; none of them has run.
+    await sample_jobs(kernel.pool, kernel.metrics, now + timedelta(hours=1), [KIND])
+    assert gauge("deferred_jobs_due", "kernel_test.later") == 1
+    assert gauge("deferred_jobs_overdue", "kernel_test.waiting") == 2

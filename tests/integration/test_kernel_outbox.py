@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from shared.bus import Bus
 from shared.events import wrap
+from shared.outbox import sample_pending
 from tests.infra import wait_for
 
 if TYPE_CHECKING:
@@ -178,7 +179,7 @@ async def test_events_no_service_consumes_yet_are_published_and_do_not_hold_back
     assert await kernel.outbox_counts() == (0, 30)
 
 
-async def test_the_relay_reports_its_backlog_and_purges_rows_published_long_ago(kernel: Kernel) -> None:
+async def test_the_backlog_and_its_age_are_measured_and_rows_published_long_ago_purged(kernel: Kernel) -> None:
     event = kernel.event()
     await kernel.write_events(event, range(5))
     await kernel.pool.execute(
@@ -187,17 +188,29 @@ async def test_the_relay_reports_its_backlog_and_purges_rows_published_long_ago(
     await kernel.pool.execute(
         "UPDATE outbox SET published_at = clock_timestamp() - interval '6 days' WHERE envelope->'data'->>'n' = '1'"
     )
+    await kernel.pool.execute(
+        "UPDATE outbox SET created_at = clock_timestamp() - interval '90 seconds' WHERE envelope->'data'->>'n' = '2'"
+    )
     relay = kernel.relay(await kernel.bus("relay"))
 
-    def backlog() -> float | None:
-        return kernel.metrics.registry.get_sample_value("outbox_backlog")
+    def gauge(name: str) -> float:
+        value = kernel.metrics.registry.get_sample_value(name)
+        assert value is not None, name
+        return value
 
+    await sample_pending(kernel.pool, kernel.metrics)  # what a scrape of /metrics does first
+    assert gauge("outbox_backlog") == 3
+    assert 90 <= gauge("outbox_oldest_pending_seconds") < 120
     await relay._housekeeping()  # what the relay does whenever it is idle
-    assert backlog() == 3
     assert await kernel.outbox_counts() == (3, 1), "published 8 days ago: purged; 6 days ago: kept"
 
     kernel.start(relay.run(), "relay")
-    await wait_for(lambda: backlog() == 0, timeout=10, what="the backlog gauge to drop to zero")
+
+    async def nothing_waits() -> bool:
+        await sample_pending(kernel.pool, kernel.metrics)
+        return gauge("outbox_backlog") == 0 and gauge("outbox_oldest_pending_seconds") == 0
+
+    await wait_for(nothing_waits, timeout=10, what="the backlog and its age to drop to zero")
     assert await kernel.outbox_counts() == (0, 4)
 
 
