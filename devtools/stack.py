@@ -11,6 +11,9 @@
 `ITS_VAR_DIR` moves var/; `ITS_SMTP_PORT` moves the mail sink from 1025.
 Where nginx is installed, the gateway (deploy/nginx/gateway.conf, devtools/gateway.py) runs in front:
 https://127.0.0.1:8443/ (`ITS_GATEWAY_PORT`; `ITS_STACK_GATEWAY=0` leaves it out).
+Where Prometheus is installed, it scrapes every service with deploy/prometheus/rules.yml loaded
+(devtools/prometheus.py): http://127.0.0.1:9090/ (`ITS_PROMETHEUS_PORT`; `ITS_STACK_PROMETHEUS=0` leaves it out),
+its alerts going to Alertmanager (devtools/alertmanager.py, http://127.0.0.1:9093/), which mails them to the sink.
 `ITS_PUBLIC_URL`, the address every link the services give out starts with (e-mails, downloads), is the
 gateway's, or without it the portal's (`public_url()`); set it to override.
 """
@@ -32,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from devtools import gateway
+from devtools import alertmanager, gateway, prometheus
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ["identity", "portal", "registration", "contracts", "updates", "support", "notifications"]  # in start order
@@ -55,6 +58,8 @@ SERVICE_ENV = {
 }
 SINK_NAME = "smtp-sink"
 GATEWAY_NAME = "gateway"
+PROMETHEUS_NAME = "prometheus"
+ALERTMANAGER_NAME = "alertmanager"
 HOST = "127.0.0.1"
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/its"
 READY_TIMEOUT = 60.0
@@ -77,12 +82,14 @@ class Proc:
 
     @property
     def is_service(self) -> bool:
-        return self.name not in (SINK_NAME, GATEWAY_NAME)
+        return self.name not in (SINK_NAME, GATEWAY_NAME, PROMETHEUS_NAME, ALERTMANAGER_NAME)
 
     @property
     def url(self) -> str:
         if self.name == GATEWAY_NAME:
             return f"https://{HOST}:{self.port}/"
+        if self.name in (PROMETHEUS_NAME, ALERTMANAGER_NAME):
+            return f"http://{HOST}:{self.port}/"
         return f"http://{HOST}:{self.port}/" if self.is_service else f"smtp://{HOST}:{self.port}"
 
     @property
@@ -140,6 +147,14 @@ def processes() -> list[Proc]:
     if os.environ.get("ITS_STACK_GATEWAY", "1") != "0" and gateway.available():
         gateway_port = int(os.environ.get("ITS_GATEWAY_PORT") or gateway.HTTPS_PORT)
         procs.append(Proc(GATEWAY_NAME, "devtools.gateway", gateway_port, ("run",)))
+    if os.environ.get("ITS_STACK_PROMETHEUS", "1") != "0" and prometheus.available():
+        args = [arg for name in services() for arg in ("--target", f"{name}={HOST}:{SERVICE_PORTS[name]}")]
+        if alertmanager.available():
+            alertmanager_port = int(os.environ.get("ITS_ALERTMANAGER_PORT") or alertmanager.PORT)
+            procs.append(Proc(ALERTMANAGER_NAME, "devtools.alertmanager", alertmanager_port, ("run",)))
+            args += ["--alertmanager", f"{HOST}:{alertmanager_port}"]
+        prometheus_port = int(os.environ.get("ITS_PROMETHEUS_PORT") or prometheus.PORT)
+        procs.append(Proc(PROMETHEUS_NAME, "devtools.prometheus", prometheus_port, ("run", *args)))
     return procs
 
 
@@ -399,6 +414,10 @@ def up() -> None:
     for proc in processes():
         if proc.name == GATEWAY_NAME:
             say(f"  {proc.name:<14} {proc.url}   (self-signed certificate: {paths.var}/gateway/tls/cert.pem)")
+        elif proc.name == PROMETHEUS_NAME:
+            say(f"  {proc.name:<14} {proc.url}   (every service's /metrics, deploy/prometheus/rules.yml's alerts)")
+        elif proc.name == ALERTMANAGER_NAME:
+            say(f"  {proc.name:<14} {proc.url}   (the alerts, e-mailed through the SMTP sink)")
         elif proc.name == "portal":
             say(f"  {proc.name:<14} {proc.url}   (in a browser: sign up, or log in as demo / demo-password-2026)")
         elif proc.is_service:

@@ -3,7 +3,7 @@
 # Debian, installing) them where needed. Quiet and idempotent when all is up.
 #
 # Used by `make run`, `make test` and `make bench`. Also installs the programs the tests and benchmarks use
-# as real peers (curl, aria2c, nginx, chromium) where they are missing and this is a Debian machine run as root.
+# as real peers (curl, aria2c, nginx, chromium, Prometheus, Alertmanager) where they are missing and this is a Debian machine run as root.
 set -euo pipefail
 
 PG_HOST=127.0.0.1
@@ -178,13 +178,17 @@ ensure_tools() {
     command -v aria2c >/dev/null || missing+=(aria2)
     command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || missing+=(nginx)
     [[ -x /usr/bin/chromium ]] || missing+=(chromium)
+    # Prometheus and Alertmanager for `make run` (devtools/prometheus.py, devtools/alertmanager.py); promtool tests
+    # deploy/prometheus's rules.
+    command -v promtool >/dev/null || missing+=(prometheus)
+    command -v prometheus-alertmanager >/dev/null || missing+=(prometheus-alertmanager)
     # tests/faults run a PostgreSQL cluster of their own (initdb, postgres), even where the server is elsewhere.
     compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
     ((${#missing[@]})) || return 0
     if can_install; then
         apt_install tools "${missing[@]}"
     else
-        say "tools: missing ${missing[*]} (the download, gateway, browser and fault tests and the benchmarks use them; install the Debian packages)"
+        say "tools: missing ${missing[*]} (the download, gateway, browser, fault and alert-rule tests and the benchmarks use them; install the Debian packages)"
     fi
 }
 

@@ -1,0 +1,90 @@
+"""Prometheus for the local stack: every service scraped, deploy/prometheus/rules.yml loaded, data under var/.
+
+`python -m devtools.prometheus run` is what `make run` starts where Prometheus is installed (Debian's `prometheus`
+package, which `make infra` installs): it writes var/prometheus/prometheus.yml (a job per service, named after it,
+as the rules expect) and becomes Prometheus (exec), which stops cleanly on SIGTERM. `ITS_PROMETHEUS_PORT` (9090).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+RULES = ROOT / "deploy" / "prometheus" / "rules.yml"
+PORT = 9090
+SCRAPE_SECONDS = 15
+RETENTION = "7d"
+
+
+def binary() -> str | None:
+    return shutil.which("prometheus")
+
+
+def available() -> bool:
+    return binary() is not None
+
+
+def config(targets: Mapping[str, str], alertmanagers: Sequence[str] = (), rules: Path = RULES) -> str:
+    """prometheus.yml: a scrape job per service (`targets`: name -> host:port), the project's rules, and the
+    Alertmanagers (host:port) its alerts go to."""
+    document: dict[str, Any] = {
+        "global": {"scrape_interval": f"{SCRAPE_SECONDS}s", "evaluation_interval": f"{SCRAPE_SECONDS}s"},
+        "rule_files": [str(rules.resolve())],
+        "scrape_configs": [
+            {"job_name": name, "metrics_path": "/metrics", "static_configs": [{"targets": [target]}]}
+            for name, target in sorted(targets.items())
+        ],
+    }
+    if alertmanagers:
+        document["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": list(alertmanagers)}]}]}
+    # JSON is YAML too; the standard library's (devtools.stack's `down` runs before the venv exists).
+    return "# Written by devtools/prometheus.py for the local stack; rewritten at each start.\n" + json.dumps(
+        document, indent=2
+    )
+
+
+def argv(directory: Path, port: int, host: str = "127.0.0.1") -> list[str]:
+    prometheus = binary()
+    if prometheus is None:
+        raise FileNotFoundError("prometheus is not installed (make infra installs Debian's package)")
+    return [
+        prometheus,
+        f"--config.file={directory / 'prometheus.yml'}",
+        f"--storage.tsdb.path={directory / 'data'}",
+        f"--storage.tsdb.retention.time={RETENTION}",
+        f"--web.listen-address={host}:{port}",
+        "--web.enable-lifecycle",  # POST /-/reload after the rules change
+    ]
+
+
+def prepare(directory: Path, targets: Mapping[str, str], alertmanagers: Sequence[str] = ()) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "prometheus.yml"
+    path.write_text(config(targets, alertmanagers))
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m devtools.prometheus")
+    parser.add_argument("command", choices=["run"])
+    parser.add_argument("--target", action="append", default=[], metavar="NAME=HOST:PORT", help="a service to scrape")
+    parser.add_argument("--alertmanager", action="append", default=[], metavar="HOST:PORT", help="where alerts go")
+    args = parser.parse_args()
+    targets = dict(target.split("=", 1) for target in args.target)
+    var = Path(os.environ.get("ITS_VAR_DIR") or ROOT / "var")
+    directory = var / "prometheus"
+    prepare(directory, targets, args.alertmanager)
+    port = int(os.environ.get("ITS_PROMETHEUS_PORT") or PORT)
+    command = argv(directory, port)
+    print(f"prometheus: http://127.0.0.1:{port}/ scraping {', '.join(targets)}", flush=True)
+    os.execv(command[0], command)  # noqa: S606 - this process becomes Prometheus: the stack stops it with SIGTERM
+
+
+if __name__ == "__main__":
+    main()
