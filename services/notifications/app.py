@@ -10,7 +10,6 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
-from prometheus_client import Counter
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from services.notifications.addresses import Unsendable, check_recipient
@@ -24,7 +23,7 @@ from services.notifications.consumers import (
 )
 from services.notifications.delivery import SEND_EMAIL_JOB
 from services.notifications.keys import LINKS, RENDERER
-from services.notifications.mailer import Mailer, SmtpSecurity, SmtpTransport
+from services.notifications.mailer import Mailer, MailFigures, SmtpSecurity, SmtpTransport
 from services.notifications.releases import ReleaseLinks
 from services.notifications.rendering import Renderer
 from services.notifications.support_letters import SupportDesk, SupportLinks
@@ -111,12 +110,6 @@ def create_app(settings: NotificationsSettings, keys: KeySource | None = None) -
     """`keys` verifies access tokens (tests pass their own); by default identity's JWKS."""
     app = create_service_app(settings, service=SERVICE, api=api)
     clock = app[CLOCK]
-    emails = Counter(
-        "notifications_emails_total",
-        "E-mail send attempts by outcome",
-        ["template", "outcome"],
-        registry=app[METRICS].registry,
-    )
     transport = SmtpTransport(
         host=settings.smtp_host,
         port=settings.smtp_port,
@@ -125,7 +118,10 @@ def create_app(settings: NotificationsSettings, keys: KeySource | None = None) -
         username=settings.smtp_username,
         password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
     )
-    mailer = Mailer(transport, clock, sender=settings.mail_from, max_attempts=settings.send_max_attempts, emails=emails)
+    figures = MailFigures.registered(app[METRICS].registry)
+    mailer = Mailer(
+        transport, clock, sender=settings.mail_from, max_attempts=settings.send_max_attempts, figures=figures
+    )
 
     setup_db(app, settings, SCHEMA)
     setup_bus(app, settings, SERVICE)

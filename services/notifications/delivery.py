@@ -51,6 +51,7 @@ class OutgoingEmail:
     attempts: int
     account_id: uuid.UUID | None = None
     unsubscribe_url: str | None = None
+    created_at: datetime | None = None  # when the event was handled: the e-mail's delay is counted from it
 
 
 def message_id(event_id: uuid.UUID, sender: str, account_id: uuid.UUID | None = None) -> str:

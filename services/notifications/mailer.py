@@ -20,7 +20,7 @@ from email.utils import format_datetime
 from typing import Literal
 
 import aiosmtplib
-from prometheus_client import Counter
+from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from services.notifications import store
 from services.notifications.delivery import SEND_EMAIL_JOB, OutgoingEmail, message_id, status_after_failure
@@ -107,6 +107,37 @@ def is_permanent(exc: Exception) -> bool:
     return isinstance(exc, aiosmtplib.SMTPRecipientsRefused) and all(refusal.code >= 500 for refusal in exc.recipients)
 
 
+# From a second to a few hours: a send waits for the job worker, then for the mail server, retried with back-off.
+DELAY_BUCKETS = (1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0, 4 * 3600.0)
+
+
+@dataclass(frozen=True)
+class MailFigures:
+    """What the mailer counts, for notifications' /metrics."""
+
+    emails: Counter
+    delay: Histogram
+
+    @classmethod
+    def registered(cls, registry: CollectorRegistry) -> MailFigures:
+        return cls(
+            Counter(
+                "notifications_emails_total",
+                "E-mail send attempts by outcome",
+                ["template", "outcome"],
+                registry=registry,
+            ),
+            Histogram(
+                "notifications_email_delay_seconds",
+                "From the delivery's creation (its event handled) to the mail server taking the e-mail, by the "
+                "shared clock",
+                ["template"],
+                buckets=DELAY_BUCKETS,
+                registry=registry,
+            ),
+        )
+
+
 class Mailer:
     def __init__(
         self,
@@ -115,13 +146,13 @@ class Mailer:
         *,
         sender: str,
         max_attempts: int,
-        emails: Counter,
+        figures: MailFigures,
     ) -> None:
         self.transport = transport
         self.clock = clock
         self.sender = sender
         self.max_attempts = max_attempts
-        self.emails = emails
+        self.figures = figures
 
     async def send_email(self, conn: Connection, job: Job) -> None:
         """Job `send_email` {delivery_id, correlation_id}: send the delivery unless it is already settled."""
@@ -143,8 +174,11 @@ class Mailer:
         except SMTP_FAILURES as exc:
             await self._failed(conn, job, email, attempts, exc)
             return
-        await store.mark_sent(conn, delivery_id, attempts=attempts, sent_at=self.clock.now())
-        self.emails.labels(email.template, "sent").inc()
+        sent_at = self.clock.now()
+        await store.mark_sent(conn, delivery_id, attempts=attempts, sent_at=sent_at)
+        self.figures.emails.labels(email.template, "sent").inc()
+        if email.created_at is not None:
+            self.figures.delay.labels(email.template).observe(max((sent_at - email.created_at).total_seconds(), 0.0))
         log.info("mail.sent", event_id=str(email.event_id), attempts=attempts)
 
     async def _failed(self, conn: Connection, job: Job, email: OutgoingEmail, attempts: int, exc: Exception) -> None:
@@ -160,7 +194,7 @@ class Mailer:
                 self.clock.now() + backoff(attempts),
                 dedupe_key=f"delivery:{email.delivery_id}:try:{attempts + 1}",
             )
-        self.emails.labels(email.template, status).inc()
+        self.figures.emails.labels(email.template, status).inc()
         log.warning("mail.send_failed", attempts=attempts, status=status, error=error)
 
     def build_message(self, email: OutgoingEmail) -> EmailMessage:

@@ -103,7 +103,7 @@ async def lock_outgoing(conn: Connection, delivery_id: int) -> OutgoingEmail | N
     """The delivery to send, locked until the caller's transaction ends (one sender at a time)."""
     row = await conn.fetchrow(
         "SELECT id AS delivery_id, event_id, template, recipient, subject, body_text, body_html, status, attempts, "
-        "account_id, unsubscribe_url FROM deliveries WHERE id = $1 FOR UPDATE",
+        "account_id, unsubscribe_url, created_at FROM deliveries WHERE id = $1 FOR UPDATE",
         delivery_id,
     )
     return OutgoingEmail(**dict(row)) if row is not None else None

@@ -713,7 +713,7 @@ async def test_smtp_down_is_retried_with_backoff_and_sent_once_when_back(
     port = free_port()  # nothing listens here yet
     recipient = new_address()
     envelope = verification_requested(recipient)
-    async with notifications(keys, port):
+    async with notifications(keys, port) as service:
         await publish(publisher, envelope)
         failed = await wait_for(lambda: delivery_in(pool, recipient, "retrying"), what="a failed first try")
         assert failed["attempts"] >= 1
@@ -732,6 +732,19 @@ async def test_smtp_down_is_retried_with_backoff_and_sent_once_when_back(
             messages = mail_to(mail_dir, recipient)
         finally:
             sink.stop()
+        # The e-mail went out 20 minutes (by the shared clock) after its delivery was made: /metrics says so.
+        figures = service.app[METRICS].registry
+
+        def delays(bound: str) -> float:
+            value = figures.get_sample_value(
+                "notifications_email_delay_seconds_bucket", {"template": "email_verification", "le": bound}
+            )
+            return value or 0.0
+
+        assert delays("+Inf") - delays("900.0") >= 1
+        assert figures.get_sample_value(
+            "notifications_emails_total", {"template": "email_verification", "outcome": "retrying"}
+        )
 
     assert len(messages) == 1
     assert messages[0]["Message-ID"] == f"<{envelope.id}@its-portal.local>"

@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 from aiosmtplib.email import flatten_message
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
 
 from services.notifications.addresses import Unsendable
 from services.notifications.app import NotificationsSettings
 from services.notifications.delivery import OutgoingEmail, message_id
-from services.notifications.mailer import Mailer, SmtpTransport
+from services.notifications.mailer import Mailer, MailFigures, SmtpTransport
 from services.notifications.releases import Owner, ReleaseLinks, announces, release_audience, release_email
 from services.notifications.rendering import RenderedEmail, Renderer
 from services.notifications.summary import ELLIPSIS, plain_summary, plain_text, shorten
@@ -263,7 +263,7 @@ def mailer() -> Mailer:
         FixedClock(),
         sender="ITS Portal <no-reply@its-portal.local>",
         max_attempts=3,
-        emails=Counter("emails", "e-mail", ["template", "outcome"], registry=CollectorRegistry()),
+        figures=MailFigures.registered(CollectorRegistry()),
     )
 
 

@@ -16,7 +16,7 @@ import aiosmtplib
 import jinja2
 import pytest
 from aiosmtplib.email import flatten_message
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry
 
 from services.notifications.addresses import Unsendable, check_link, check_recipient
 from services.notifications.api import PAGE_CURSOR, before_id
@@ -33,7 +33,7 @@ from services.notifications.letters import (
     products_authorised_email,
     verification_email,
 )
-from services.notifications.mailer import Mailer, SmtpTransport, is_permanent
+from services.notifications.mailer import Mailer, MailFigures, SmtpTransport, is_permanent
 from services.notifications.rendering import TEMPLATES, RenderedEmail, Renderer, line_breaks
 from shared.events.contracts import ContractActivated, MaintenanceActivated, Organisation, OrganisationErrorReported
 from shared.events.identity import (
@@ -722,7 +722,7 @@ def test_each_email_is_multipart_text_and_html_with_a_stable_message_id() -> Non
         FixedClock(),
         sender="ITS Portal <no-reply@its-portal.local>",
         max_attempts=3,
-        emails=Counter("emails", "e-mail", ["template", "outcome"], registry=registry),
+        figures=MailFigures.registered(registry),
     )
     event_id = uuid.uuid4()
     message = mailer.build_message(
@@ -767,7 +767,7 @@ def test_a_subject_reads_back_exactly_as_written_whatever_the_language(subject: 
         FixedClock(),
         sender="ITS Portal <no-reply@its-portal.local>",
         max_attempts=3,
-        emails=Counter("emails", "e-mail", ["template", "outcome"], registry=registry),
+        figures=MailFigures.registered(registry),
     )
     email = OutgoingEmail(
         delivery_id=1,
