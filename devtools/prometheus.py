@@ -1,5 +1,8 @@
 """Prometheus for the local stack: every service scraped, deploy/prometheus/rules.yml loaded, data under var/.
 
+`python -m devtools.prometheus k8s-rule` prints deploy/prometheus/rules.yml as the Prometheus Operator's
+PrometheusRule (deploy/k8s/monitoring/prometheusrule.yaml is that output; a test keeps it so).
+
 `python -m devtools.prometheus run` is what `make run` starts where Prometheus is installed (Debian's `prometheus`
 package, which `make infra` installs): it writes var/prometheus/prometheus.yml (a job per service, named after it,
 as the rules expect) and becomes Prometheus (exec), which stops cleanly on SIGTERM. `ITS_PROMETHEUS_PORT` (9090).
@@ -70,12 +73,31 @@ def prepare(directory: Path, targets: Mapping[str, str], alertmanagers: Sequence
     return path
 
 
+def k8s_rule(rules: Path = RULES) -> str:
+    """rules.yml as a PrometheusRule (monitoring.coreos.com/v1) for a cluster run by the Prometheus Operator."""
+    import yaml  # PyYAML, from the venv: not needed by the stack's other commands
+
+    document = {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PrometheusRule",
+        "metadata": {"name": "its-portal", "labels": {"app.kubernetes.io/name": "its-portal"}},
+        "spec": {"groups": yaml.safe_load(rules.read_text())["groups"]},
+    }
+    header = (
+        "# Generated from deploy/prometheus/rules.yml by `python -m devtools.prometheus k8s-rule`: edit that file.\n"
+    )
+    return header + yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=120)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m devtools.prometheus")
-    parser.add_argument("command", choices=["run"])
+    parser.add_argument("command", choices=["run", "k8s-rule"])
     parser.add_argument("--target", action="append", default=[], metavar="NAME=HOST:PORT", help="a service to scrape")
     parser.add_argument("--alertmanager", action="append", default=[], metavar="HOST:PORT", help="where alerts go")
     args = parser.parse_args()
+    if args.command == "k8s-rule":
+        print(k8s_rule(), end="")
+        return
     targets = dict(target.split("=", 1) for target in args.target)
     var = Path(os.environ.get("ITS_VAR_DIR") or ROOT / "var")
     directory = var / "prometheus"
