@@ -2,8 +2,8 @@
 
 `python -m devtools.alertmanager run` is what `make run` starts where Alertmanager is installed (Debian's
 `prometheus-alertmanager` package, which `make infra` installs): it writes var/alertmanager/alertmanager.yml (the
-shipped file, its SITE smarthost the local sink) and becomes Alertmanager (exec), alone (no cluster port).
-`ITS_ALERTMANAGER_PORT` (9093); the sink's port is `ITS_SMTP_PORT` (1025).
+shipped file, its SITE smarthost the local sink) and runs Alertmanager in its foreground, alone (no cluster port),
+until SIGTERM (devtools/foreground.py). `ITS_ALERTMANAGER_PORT` (9093); the sink's port is `ITS_SMTP_PORT` (1025).
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import argparse
 import os
 import shutil
 from pathlib import Path
+
+from devtools import foreground
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "deploy" / "prometheus" / "alertmanager.yml"
@@ -66,7 +68,7 @@ def main() -> None:
     port = int(os.environ.get("ITS_ALERTMANAGER_PORT") or PORT)
     command = argv(directory, port)
     print(f"alertmanager: http://127.0.0.1:{port}/ mailing through the SMTP sink", flush=True)
-    os.execv(command[0], command)  # noqa: S606 - this process becomes Alertmanager: the stack stops it with SIGTERM
+    raise SystemExit(foreground.run(command))
 
 
 if __name__ == "__main__":

@@ -24,7 +24,8 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
+
+from devtools import foreground
 
 ROOT = Path(__file__).resolve().parent.parent
 GATEWAY_CONF = ROOT / "deploy" / "nginx" / "gateway.conf"
@@ -180,19 +181,8 @@ def run(var: Path, https_port: int, http_port: int) -> int:
     """Run the local gateway until SIGTERM or SIGINT; nginx stops gracefully (SIGQUIT) with this process."""
     directory, site = local_site(var, https_port, http_port)
     nginx = spawn(prepare(directory, site))
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        if nginx.poll() is None:
-            nginx.send_signal(signal.SIGQUIT)
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
     print(f"gateway: https://127.0.0.1:{https_port}/ (nginx pid {nginx.pid}, logs {site.log_dir})", flush=True)
-    try:
-        return nginx.wait()
-    finally:
-        if nginx.poll() is None:
-            nginx.kill()
+    return foreground.wait_stopping_with(nginx, signal.SIGQUIT)
 
 
 def wait_listening(port: int, timeout: float = 10.0) -> bool:

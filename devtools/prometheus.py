@@ -5,7 +5,8 @@ PrometheusRule (deploy/k8s/monitoring/prometheusrule.yaml is that output; a test
 
 `python -m devtools.prometheus run` is what `make run` starts where Prometheus is installed (Debian's `prometheus`
 package, which `make infra` installs): it writes var/prometheus/prometheus.yml (a job per service, named after it,
-as the rules expect) and becomes Prometheus (exec), which stops cleanly on SIGTERM. `ITS_PROMETHEUS_PORT` (9090).
+as the rules expect) and runs Prometheus in its foreground until SIGTERM (devtools/foreground.py).
+`ITS_PROMETHEUS_PORT` (9090).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from devtools import foreground
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES = ROOT / "deploy" / "prometheus" / "rules.yml"
@@ -105,7 +108,7 @@ def main() -> None:
     port = int(os.environ.get("ITS_PROMETHEUS_PORT") or PORT)
     command = argv(directory, port)
     print(f"prometheus: http://127.0.0.1:{port}/ scraping {', '.join(targets)}", flush=True)
-    os.execv(command[0], command)  # noqa: S606 - this process becomes Prometheus: the stack stops it with SIGTERM
+    raise SystemExit(foreground.run(command))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ import aiohttp
 
 from devtools import alertmanager, prometheus
 from devtools.smtp_sink import wait_for_mail
+from devtools.stack import Proc, is_ours
 from shared.app import create_app
 from shared.http import Api
 from shared.settings import BaseServiceSettings
@@ -25,9 +26,10 @@ from tests.infra import ROOT, RunningApp, free_port, wait_for
 
 
 @contextlib.asynccontextmanager
-async def devtool(module: str, args: list[str], env: dict[str, str], log: Path) -> AsyncIterator[None]:
+async def devtool(module: str, args: list[str], env: dict[str, str], log: Path) -> AsyncIterator[Callable[[], bool]]:
     """`python -m devtools.<module> run ...` as `make run` starts it; stopped with SIGTERM, as `make stop` does,
-    and expected to end cleanly."""
+    and expected to end cleanly. Yields whether `make stop` would know the process for the stack's (its pid
+    running that module: devtools.stack.is_ours)."""
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", f"devtools.{module}", "run", *args],
@@ -37,7 +39,7 @@ async def devtool(module: str, args: list[str], env: dict[str, str], log: Path) 
             stderr=subprocess.STDOUT,
         )
         try:
-            yield
+            yield lambda: is_ours(process.pid, Proc(module, f"devtools.{module}", 0))
         finally:
             process.send_signal(signal.SIGTERM)
             try:
@@ -68,7 +70,10 @@ async def test_the_local_prometheus_scrapes_the_services_and_loads_the_rules(tmp
     env = {"ITS_VAR_DIR": str(tmp_path), "ITS_PROMETHEUS_PORT": str(port)}
     async with RunningApp(app) as service:
         targets = ["--target", f"identity=127.0.0.1:{service.port}", "--target", f"contracts=127.0.0.1:{silent}"]
-        async with devtool("prometheus", targets, env, tmp_path / "prometheus.log"), aiohttp.ClientSession() as http:
+        async with (
+            devtool("prometheus", targets, env, tmp_path / "prometheus.log") as stack_knows_it,
+            aiohttp.ClientSession() as http,
+        ):
 
             async def scraped() -> bool:
                 try:
@@ -79,6 +84,7 @@ async def test_the_local_prometheus_scrapes_the_services_and_loads_the_rules(tmp
                 return health == {"identity": "up", "contracts": "down"}
 
             await wait_for(scraped, timeout=60, interval=0.5, what="both targets scraped once")
+            assert stack_knows_it(), "make stop would leave it running"
             up = await query(http, f'{base}/api/v1/query?query=up{{job="identity"}}')
             assert [r["value"][1] for r in up["result"]] == ["1"]
             groups = (await query(http, f"{base}/api/v1/rules"))["groups"]
@@ -98,7 +104,10 @@ async def test_the_local_alertmanager_mails_a_page_to_on_call_through_the_sink(
         "labels": {"alertname": "OutboxStuck", "severity": "page", "job": "contracts"},
         "annotations": {"summary": "contracts has events waiting more than a minute to be published"},
     }
-    async with devtool("alertmanager", [], env, tmp_path / "alertmanager.log"), aiohttp.ClientSession() as http:
+    async with (
+        devtool("alertmanager", [], env, tmp_path / "alertmanager.log") as stack_knows_it,
+        aiohttp.ClientSession() as http,
+    ):
 
         async def accepted() -> bool:
             try:
@@ -108,6 +117,7 @@ async def test_the_local_alertmanager_mails_a_page_to_on_call_through_the_sink(
                 return False
 
         await wait_for(accepted, timeout=30, interval=0.3, what="alertmanager taking the alert")
+        assert stack_knows_it(), "make stop would leave it running"
         _, mail = await wait_for_mail(mail_dir, to="on-call@its-portal.local", seconds=45)  # a page waits 10 s
         assert "OutboxStuck" in str(mail["Subject"])
         body = mail.get_body(("html", "plain"))
