@@ -29,7 +29,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from itsctl._common import console, fail, load_settings
-from shared.bus import CONNECT_TIMEOUT_SECONDS, dlq_name
+from shared.bus import CONNECT_TIMEOUT_SECONDS, dlq_name, message_counts
 from shared.consumer import ATTEMPT_HEADER, OUTAGE_HEADER
 from shared.settings import amqp_urls
 
@@ -138,19 +138,8 @@ async def _declared(channel: AbstractChannel, name: str) -> AbstractQueue | None
 
 
 async def queue_states(connection: AbstractConnection, queues: Sequence[str] = QUEUES) -> list[QueueState]:
-    states = []
-    for queue in queues:
-        counts: list[int | None] = []
-        for name in (queue, dlq_name(queue)):
-            channel = await connection.channel()  # a passive declare of a missing queue closes its channel
-            try:
-                declared = await _declared(channel, name)
-                counts.append(declared.declaration_result.message_count if declared else None)
-            finally:
-                if not channel.is_closed:
-                    await channel.close()
-        states.append(QueueState(queue, counts[0], counts[1]))
-    return states
+    counts = await message_counts(connection, [name for queue in queues for name in (queue, dlq_name(queue))])
+    return [QueueState(queue, counts.get(queue), counts.get(dlq_name(queue))) for queue in queues]
 
 
 async def _dlq(channel: AbstractChannel, queue: str) -> AbstractQueue:

@@ -26,6 +26,7 @@ from typing import Any
 import aio_pika
 import aiormq
 from aio_pika.abc import (
+    AbstractConnection,
     AbstractExchange,
     AbstractIncomingMessage,
     AbstractQueue,
@@ -200,6 +201,31 @@ async def connect_cluster(
     raise error
 
 
+async def message_counts(connection: AbstractConnection, queues: Sequence[str]) -> dict[str, int]:
+    """The messages ready in each of `queues` that exists (a passive declare each; a missing one is left out).
+
+    On plain channels of the connection's transport, closed here: a robust channel that a missing queue
+    closes would be reopened by aio-pika and kept."""
+    transport = connection.transport
+    if transport is None:
+        raise ConnectionError("not connected to the broker")
+    counts: dict[str, int] = {}
+    channel = await transport.connection.channel()
+    try:
+        for name in queues:
+            if channel.is_closed:  # a passive declare of a missing queue closes its channel
+                channel = await transport.connection.channel()
+            try:
+                declared = await channel.queue_declare(name, passive=True, timeout=CONNECT_TIMEOUT_SECONDS)
+            except aiormq.exceptions.ChannelNotFoundEntity:
+                continue
+            counts[name] = declared.message_count or 0
+    finally:
+        if not channel.is_closed:
+            await channel.close()
+    return counts
+
+
 class Bus:
     """One robust connection per process: a confirm channel to publish, one channel per consumer."""
 
@@ -309,29 +335,9 @@ class Bus:
         self._queues.append(queue)
 
     async def message_counts(self, queues: Sequence[str]) -> dict[str, int]:
-        """The messages ready in each of `queues` that exists (a passive declare each; a missing one is left out).
-
-        On plain channels of the connection's transport, closed here: a robust channel that a missing queue
-        closes would be reopened by aio-pika and kept."""
+        """`message_counts` on this bus's connection."""
         assert self._connection is not None, "connect() first"
-        transport = self._connection.transport
-        if transport is None:
-            raise ConnectionError("bus is not connected")
-        counts: dict[str, int] = {}
-        channel = await transport.connection.channel()
-        try:
-            for name in queues:
-                if channel.is_closed:  # a passive declare of a missing queue closes its channel
-                    channel = await transport.connection.channel()
-                try:
-                    declared = await channel.queue_declare(name, passive=True, timeout=CONNECT_TIMEOUT_SECONDS)
-                except aiormq.exceptions.ChannelNotFoundEntity:
-                    continue
-                counts[name] = declared.message_count or 0
-        finally:
-            if not channel.is_closed:
-                await channel.close()
-        return counts
+        return await message_counts(self._connection, queues)
 
     async def stop_consuming(self) -> None:
         """Ask the broker for no more messages (shutdown); unacked ones return to their queues."""
