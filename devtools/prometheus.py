@@ -5,8 +5,8 @@ PrometheusRule (deploy/k8s/monitoring/prometheusrule.yaml is that output; a test
 
 `python -m devtools.prometheus run` is what `make run` starts where Prometheus is installed (Debian's `prometheus`
 package, which `make infra` installs): it writes var/prometheus/prometheus.yml (a job per service, named after it,
-as the rules expect) and runs Prometheus in its foreground until SIGTERM (devtools/foreground.py).
-`ITS_PROMETHEUS_PORT` (9090).
+as the rules expect, and RabbitMQ's own endpoint given with `--broker`) and runs Prometheus in its foreground until
+SIGTERM (devtools/foreground.py). `ITS_PROMETHEUS_PORT` (9090).
 """
 
 from __future__ import annotations
@@ -26,6 +26,9 @@ RULES = ROOT / "deploy" / "prometheus" / "rules.yml"
 PORT = 9090
 SCRAPE_SECONDS = 15
 RETENTION = "7d"
+BROKER_PORT = 15692  # the rabbitmq_prometheus plugin's, which `make infra` enables on the local broker
+# Per queue (rabbitmq_detailed_queue_messages_ready, _unacked, _consumers...): the consumer lag the rules watch.
+BROKER_QUEUE_FAMILIES = ("queue_coarse_metrics", "queue_consumer_count")
 
 
 def binary() -> str | None:
@@ -36,16 +39,30 @@ def available() -> bool:
     return binary() is not None
 
 
-def config(targets: Mapping[str, str], alertmanagers: Sequence[str] = (), rules: Path = RULES) -> str:
-    """prometheus.yml: a scrape job per service (`targets`: name -> host:port), the project's rules, and the
-    Alertmanagers (host:port) its alerts go to."""
+def config(
+    targets: Mapping[str, str], alertmanagers: Sequence[str] = (), rules: Path = RULES, broker: str | None = None
+) -> str:
+    """prometheus.yml: a scrape job per service (`targets`: name -> host:port), the project's rules, the
+    Alertmanagers (host:port) its alerts go to, and RabbitMQ's own endpoint (`broker`: host:port of the
+    rabbitmq_prometheus plugin) as two jobs: the node's totals, and each queue's depth and consumers."""
+    jobs: list[dict[str, Any]] = [
+        {"job_name": name, "metrics_path": "/metrics", "static_configs": [{"targets": [target]}]}
+        for name, target in sorted(targets.items())
+    ]
+    if broker:
+        jobs.append({"job_name": "rabbitmq", "metrics_path": "/metrics", "static_configs": [{"targets": [broker]}]})
+        jobs.append(
+            {
+                "job_name": "rabbitmq-queues",
+                "metrics_path": "/metrics/detailed",
+                "params": {"family": list(BROKER_QUEUE_FAMILIES)},
+                "static_configs": [{"targets": [broker]}],
+            }
+        )
     document: dict[str, Any] = {
         "global": {"scrape_interval": f"{SCRAPE_SECONDS}s", "evaluation_interval": f"{SCRAPE_SECONDS}s"},
         "rule_files": [str(rules.resolve())],
-        "scrape_configs": [
-            {"job_name": name, "metrics_path": "/metrics", "static_configs": [{"targets": [target]}]}
-            for name, target in sorted(targets.items())
-        ],
+        "scrape_configs": jobs,
     }
     if alertmanagers:
         document["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": list(alertmanagers)}]}]}
@@ -69,10 +86,12 @@ def argv(directory: Path, port: int, host: str = "127.0.0.1") -> list[str]:
     ]
 
 
-def prepare(directory: Path, targets: Mapping[str, str], alertmanagers: Sequence[str] = ()) -> Path:
+def prepare(
+    directory: Path, targets: Mapping[str, str], alertmanagers: Sequence[str] = (), broker: str | None = None
+) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "prometheus.yml"
-    path.write_text(config(targets, alertmanagers))
+    path.write_text(config(targets, alertmanagers, broker=broker))
     return path
 
 
@@ -97,6 +116,7 @@ def main() -> None:
     parser.add_argument("command", choices=["run", "k8s-rule"])
     parser.add_argument("--target", action="append", default=[], metavar="NAME=HOST:PORT", help="a service to scrape")
     parser.add_argument("--alertmanager", action="append", default=[], metavar="HOST:PORT", help="where alerts go")
+    parser.add_argument("--broker", metavar="HOST:PORT", help="RabbitMQ's Prometheus endpoint (rabbitmq_prometheus)")
     args = parser.parse_args()
     if args.command == "k8s-rule":
         print(k8s_rule(), end="")
@@ -104,10 +124,11 @@ def main() -> None:
     targets = dict(target.split("=", 1) for target in args.target)
     var = Path(os.environ.get("ITS_VAR_DIR") or ROOT / "var")
     directory = var / "prometheus"
-    prepare(directory, targets, args.alertmanager)
+    prepare(directory, targets, args.alertmanager, args.broker)
     port = int(os.environ.get("ITS_PROMETHEUS_PORT") or PORT)
     command = argv(directory, port)
-    print(f"prometheus: http://127.0.0.1:{port}/ scraping {', '.join(targets)}", flush=True)
+    scraped = [*targets, *(["rabbitmq"] if args.broker else [])]
+    print(f"prometheus: http://127.0.0.1:{port}/ scraping {', '.join(scraped)}", flush=True)
     raise SystemExit(foreground.run(command))
 
 

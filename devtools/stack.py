@@ -1,9 +1,8 @@
 """The local stack: `python -m devtools.stack up|down|status` (what `make run`/`make stop` call).
 
-`up`     creates the database if missing, migrates every service, starts the SMTP sink
-         and every service in the background (logs in var/log/, pids in var/run/),
-         waits until each is ready, loads demo data and prints the URLs. Running it
-         again leaves running processes alone.
+`up`     creates the database if missing, migrates every service, starts the SMTP sink and every service in the
+         background (logs in var/log/, pids in var/run/), waits until each is ready, loads demo data and prints
+         the URLs. Running it again leaves running processes alone.
 `down`   stops what `up` started, by the pids it recorded.
 `status` tells what runs.
 
@@ -11,9 +10,10 @@
 `ITS_VAR_DIR` moves var/; `ITS_SMTP_PORT` moves the mail sink from 1025.
 Where nginx is installed, the gateway (deploy/nginx/gateway.conf, devtools/gateway.py) runs in front:
 https://127.0.0.1:8443/ (`ITS_GATEWAY_PORT`; `ITS_STACK_GATEWAY=0` leaves it out).
-Where Prometheus is installed, it scrapes every service with deploy/prometheus/rules.yml loaded
-(devtools/prometheus.py): http://127.0.0.1:9090/ (`ITS_PROMETHEUS_PORT`; `ITS_STACK_PROMETHEUS=0` leaves it out),
-its alerts going to Alertmanager (devtools/alertmanager.py, http://127.0.0.1:9093/), which mails them to the sink.
+Where Prometheus is installed, it scrapes every service and the broker's plugin (`ITS_RABBITMQ_PROMETHEUS`)
+with deploy/prometheus/rules.yml loaded (devtools/prometheus.py): http://127.0.0.1:9090/ (`ITS_PROMETHEUS_PORT`;
+`ITS_STACK_PROMETHEUS=0` leaves it out), its alerts going to Alertmanager (devtools/alertmanager.py,
+http://127.0.0.1:9093/), which mails them to the sink.
 `ITS_PUBLIC_URL`, the address every link the services give out starts with (e-mails, downloads), is the
 gateway's, or without it the portal's (`public_url()`); set it to override.
 """
@@ -149,6 +149,7 @@ def processes() -> list[Proc]:
         procs.append(Proc(GATEWAY_NAME, "devtools.gateway", gateway_port, ("run",)))
     if os.environ.get("ITS_STACK_PROMETHEUS", "1") != "0" and prometheus.available():
         args = [arg for name in services() for arg in ("--target", f"{name}={HOST}:{SERVICE_PORTS[name]}")]
+        args += ["--broker", os.environ.get("ITS_RABBITMQ_PROMETHEUS") or f"{HOST}:{prometheus.BROKER_PORT}"]
         if alertmanager.available():
             alertmanager_port = int(os.environ.get("ITS_ALERTMANAGER_PORT") or alertmanager.PORT)
             procs.append(Proc(ALERTMANAGER_NAME, "devtools.alertmanager", alertmanager_port, ("run",)))

@@ -171,6 +171,29 @@ MSG
     say "rabbitmq: up"
 }
 
+# RabbitMQ's own figures (queue depths, consumers) for the local Prometheus: the rabbitmq_prometheus plugin, on
+# 127.0.0.1:15692 only. Enabled on a running broker without a restart: the listener's address is set in the node's
+# environment first (rabbitmq.conf is read only at boot; the line added there after keeps it so at the next boot).
+RABBIT_CONF=/etc/rabbitmq/rabbitmq.conf
+BROKER_METRICS_PORT=15692
+broker_metrics_up() { timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$BROKER_METRICS_PORT" >/dev/null 2>&1; }
+
+ensure_rabbitmq_metrics() {
+    broker_metrics_up && return 0
+    if ! command -v rabbitmq-plugins >/dev/null || ! rabbitmqctl -q status >/dev/null 2>&1; then
+        say "rabbitmq: not a local broker; its Prometheus endpoint is left to whoever runs it"
+        return 0
+    fi
+    rabbitmqctl -q eval "application:load(rabbitmq_prometheus), application:set_env(rabbitmq_prometheus, tcp_config, [{ip, \"127.0.0.1\"}, {port, $BROKER_METRICS_PORT}])." >/dev/null 2>&1 || true
+    rabbitmq-plugins -q enable rabbitmq_prometheus >/dev/null 2>&1 || true
+    wait_until 20 broker_metrics_up || fail "rabbitmq: the rabbitmq_prometheus plugin did not open 127.0.0.1:$BROKER_METRICS_PORT"
+    # Only once the plugin is enabled: its schema is what makes the broker accept this line at boot.
+    if [ -w "$(dirname "$RABBIT_CONF")" ] && ! grep -q "^prometheus.tcp.ip" "$RABBIT_CONF" 2>/dev/null; then
+        printf '\n# scripts/ensure-infra.sh: the metrics endpoint on loopback only\nprometheus.tcp.ip = 127.0.0.1\n' >>"$RABBIT_CONF"
+    fi
+    say "rabbitmq: metrics on 127.0.0.1:$BROKER_METRICS_PORT"
+}
+
 # ------------------------------------------------------ test peers and tools
 ensure_tools() {
     local missing=()
@@ -208,5 +231,6 @@ ensure_axe() {
 
 ensure_postgres
 ensure_rabbitmq
+ensure_rabbitmq_metrics
 ensure_tools
 ensure_axe

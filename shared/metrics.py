@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Iterator
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
-from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
@@ -51,11 +52,48 @@ class RequestFigures(Collector):
         yield durations
 
 
+class KeptAnswers(Protocol):
+    """A per-process cache's counts (shared.notified_cache.NotifiedCache)."""
+
+    hits: int
+    misses: int
+
+    def __len__(self) -> int: ...
+
+
+class KeptAnswerFigures(Collector):
+    """Lookups of each per-process cache, hit or missed, and the answers it keeps, read from the caches' own
+    counts when scraped: a lookup costs one integer increment. The hit rate says whether change notifications are
+    heard (nothing is kept while they are not) and whether the cache is large enough."""
+
+    def __init__(self) -> None:
+        self._caches: dict[str, KeptAnswers] = {}
+
+    def watch(self, name: str, cache: KeptAnswers) -> None:
+        self._caches[name] = cache
+
+    def collect(self) -> Iterator[Metric]:
+        lookups = CounterMetricFamily(
+            "cache_lookups",
+            "Lookups of a per-process cache, by outcome (hit: answered from it)",
+            labels=["cache", "outcome"],
+        )
+        kept = GaugeMetricFamily("cache_answers_kept", "Answers a per-process cache keeps now", labels=["cache"])
+        for name, cache in self._caches.items():
+            lookups.add_metric([name, "hit"], cache.hits)
+            lookups.add_metric([name, "miss"], cache.misses)
+            kept.add_metric([name], len(cache))
+        yield lookups
+        yield kept
+
+
 class Metrics:
     def __init__(self, service: str) -> None:
         self.registry = CollectorRegistry()
         self.requests = RequestFigures()
         self.registry.register(self.requests)
+        self.caches = KeptAnswerFigures()
+        self.registry.register(self.caches)
         self.outbox_backlog = Gauge(
             "outbox_backlog", "Events written but not yet confirmed by the broker", registry=self.registry
         )

@@ -32,6 +32,9 @@ class NotifiedCache(Generic[K, V]):
         self._entries: OrderedDict[uuid.UUID, dict[K, tuple[float, V]]] = OrderedDict()
         self._generation = 0  # counts change notifications: a load overtaken by one is not kept
         self._heard = False  # whether change notifications are being heard: otherwise nothing is kept
+        # Plain counts for /metrics (shared.metrics.KeptAnswerFigures): how often an answer was kept, how often read.
+        self.hits = 0
+        self.misses = 0
 
     def hearing(self, heard: bool) -> None:
         """Notifications are heard from now on, or no longer: either way, anything may have changed meanwhile."""
@@ -46,7 +49,9 @@ class NotifiedCache(Generic[K, V]):
             entry = answers.get(key)
             if entry is not None and time.monotonic() - entry[0] < self.seconds:
                 self._entries.move_to_end(owner_id)
+                self.hits += 1
                 return entry[1]
+        self.misses += 1
         loaded_at, generation = time.monotonic(), self._generation
         value = await load()
         if generation == self._generation and self._heard:

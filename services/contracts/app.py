@@ -30,7 +30,7 @@ from shared.auth import KeySource
 from shared.db import Connection
 from shared.http import Api
 from shared.jobs import Job, JobHandler
-from shared.keys import CLOCK, OUTBOX, POOL
+from shared.keys import CLOCK, METRICS, OUTBOX, POOL
 from shared.listen import setup_change_listener
 from shared.logging import get_logger
 
@@ -67,6 +67,7 @@ def create_app(settings: ContractsSettings, keys: KeySource | None = None) -> we
     setup_revocations(app)  # SUB-5, SUB-6, partners: a token whose grant is taken away is refused at once
     setup_jobs(app, settings, job_handlers(app, settings), daily=[processing.IDEMPOTENCY_KEYS_PURGE])
     app[SUPPORT_CACHE] = SupportCache()  # MON-1's answers, dropped when what they were read from changes
+    app[METRICS].caches.watch("support_status", app[SUPPORT_CACHE])
     setup_change_listener(
         app,
         settings.database_url,

@@ -22,7 +22,7 @@ from services.identity import (
 from services.identity.accounts_kept import CHANNEL as ACCOUNTS_CHANNEL
 from services.identity.accounts_kept import AccountsKept
 from services.identity.domain import ThrottlePolicy
-from services.identity.keys import ACCOUNTS_KEPT, KEYS, PASSWORDS, SETTINGS, THROTTLE
+from services.identity.keys import ACCOUNTS_KEPT, GRANTS, KEYS, PASSWORDS, SETTINGS, THROTTLE
 from services.identity.passwords import Passwords
 from services.identity.problems import refused_problem
 from services.identity.settings import IdentitySettings
@@ -30,7 +30,7 @@ from services.identity.tokens import SigningKeys
 from shared.app import create_app as create_service_app
 from shared.app import setup_auth, setup_bus, setup_db, setup_jobs, setup_outbox, setup_revocations
 from shared.http import Api
-from shared.keys import CLOCK, POOL, REFUSALS
+from shared.keys import CLOCK, METRICS, POOL, REFUSALS
 from shared.listen import setup_change_listener
 
 SCHEMA = "identity"
@@ -64,7 +64,9 @@ def create_app(settings: IdentitySettings) -> web.Application:
     setup_auth(app, settings, app[KEYS])
     setup_revocations(app)  # identity's own endpoints refuse a token whose grant it took away, like every service
     setup_jobs(app, settings, {}, daily=[logins.LOGIN_ATTEMPTS_PURGE])
+    app[GRANTS] = tokens_api.grant_figures(app[METRICS].registry)
     app[ACCOUNTS_KEPT] = AccountsKept()  # GET /v1/me's accounts, dropped when their rows change
+    app[METRICS].caches.watch("accounts", app[ACCOUNTS_KEPT])
     setup_change_listener(
         app,
         settings.database_url,

@@ -1,9 +1,11 @@
 """What identity keeps on its application besides the kernel's (`shared.keys`): its settings, the password
-hasher, the token signing keys, the login throttling policy and the accounts kept for `GET /v1/me`."""
+hasher, the token signing keys, the login throttling policy, the accounts kept for `GET /v1/me` and the token
+endpoint's counter."""
 
 from __future__ import annotations
 
 from aiohttp import web
+from prometheus_client import Counter
 
 from services.identity.accounts_kept import AccountsKept
 from services.identity.domain import ThrottlePolicy
@@ -16,3 +18,4 @@ PASSWORDS = web.AppKey("passwords", Passwords)
 KEYS = web.AppKey("signing_keys", SigningKeys)
 THROTTLE = web.AppKey("throttle", ThrottlePolicy)
 ACCOUNTS_KEPT = web.AppKey("accounts_kept", AccountsKept)
+GRANTS = web.AppKey("token_grants", Counter)  # identity_token_grants_total{grant_type, outcome}

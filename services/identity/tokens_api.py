@@ -9,18 +9,32 @@ from typing import Any, Literal
 from urllib.parse import unquote_plus
 
 from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter
 from pydantic import BaseModel, Field
 
 from rules.refusal import Refused
 from services.identity import grants
 from services.identity.grants import GrantRefused, Issued, Issuer
-from services.identity.keys import KEYS, PASSWORDS, SETTINGS, THROTTLE
+from services.identity.keys import GRANTS, KEYS, PASSWORDS, SETTINGS, THROTTLE
 from shared.forwarded import client_address
 from shared.http import Api
 from shared.keys import CLOCK, POOL
 from shared.problems import Problem
 
 routes = Api("ITS Portal identity: tokens")
+
+GRANT_TYPES = ("password", "refresh_token", "client_credentials")  # any other is counted as "other"
+
+
+def grant_figures(registry: CollectorRegistry) -> Counter:
+    """Grants answered by the token endpoint: issued, refused (a wrong password, a revoked token...) or throttled
+    (too many failed logins: a guessing attack, or a program retrying a stale password)."""
+    return Counter(
+        "identity_token_grants",
+        "Token endpoint grants by type and outcome",
+        ["grant_type", "outcome"],
+        registry=registry,
+    )
 
 
 class TokenRequest(BaseModel):
@@ -93,16 +107,24 @@ class OAuthError(Problem):
     tags=("tokens",),
 )
 async def token(request: web.Request, body: TokenRequest) -> web.Response:
+    grant_type = body.grant_type if body.grant_type in GRANT_TYPES else "other"
+    counted = request.app[GRANTS]
     try:
         issued = await _grant(request, body)
     except GrantRefused as refused:
+        counted.labels(grant_type, "refused").inc()
         raise _oauth_error(refused) from None
+    except OAuthError:  # a malformed request
+        counted.labels(grant_type, "refused").inc()
+        raise
     except Refused as refused:  # the throttled login, said as the token endpoint says errors (problem+json elsewhere)
         too_often = refused.first
         if too_often.kind != "too-often":
             raise
+        counted.labels(grant_type, "throttled").inc()
         retry_after = str(too_often.details["retry_after"])
         raise OAuthError("invalid_grant", too_often.message, status=429, headers={"Retry-After": retry_after}) from None
+    counted.labels(grant_type, "issued").inc()
     out = TokenOut(
         access_token=issued.access_token,
         expires_in=issued.expires_in,

@@ -23,18 +23,19 @@ from services.updates import (
     release_api,
 )
 from services.updates.consumers import subscriptions
+from services.updates.download_figures import DownloadFigures
 from services.updates.downloads import LinkSigner
 from services.updates.entitlement_cache import EntitlementCache
 from services.updates.entitlement_store import CHANNEL as ENTITLEMENT_CHANNEL
 from services.updates.graphs import Catalogues
-from services.updates.keys import CACHE, CATALOGUES, SETTINGS, SIGNER, STORAGE
+from services.updates.keys import CACHE, CATALOGUES, DOWNLOADS, SETTINGS, SIGNER, STORAGE
 from services.updates.settings import UpdatesSettings
 from services.updates.store import CATALOGUE_CHANNEL
 from shared.app import create_app as create_service_app
 from shared.app import setup_auth, setup_bus, setup_consumers, setup_db, setup_outbox, setup_revocations
 from shared.auth import KeySource
 from shared.http import Api
-from shared.keys import POOL
+from shared.keys import METRICS, POOL
 from shared.listen import setup_change_listener
 from shared.storage.configured import S3Bucket, configured_storage
 
@@ -71,7 +72,9 @@ def create_app(settings: UpdatesSettings, keys: KeySource | None = None) -> web.
     setup_revocations(app)  # SUB-5, SUB-6, partners: a token whose grant is taken away is refused at once
     setup_storage(app, settings)
     app[CACHE] = EntitlementCache()
+    app[METRICS].caches.watch("entitlements", app[CACHE])
     app[CATALOGUES] = Catalogues(lambda: app[POOL])
+    app[DOWNLOADS] = DownloadFigures.registered(app[METRICS].registry)
     app[SIGNER] = LinkSigner(
         settings.download_link_secret.get_secret_value().encode(), settings.public_url, settings.download_link_seconds
     )

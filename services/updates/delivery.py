@@ -35,7 +35,8 @@ from multidict import MultiMapping
 from pydantic import StringConstraints
 from yarl import URL
 
-from services.updates.keys import SETTINGS, STORAGE
+from services.updates.download_figures import DownloadFigures
+from services.updates.keys import DOWNLOADS, SETTINGS, STORAGE
 from services.updates.links import MALFORMED, LinkClaims, LinkRejected, verify_link
 from services.updates.ranges import UNSATISFIABLE, ByteRange, etag_matches, parse_ranges
 from shared.http import Api, Header
@@ -174,7 +175,7 @@ def _link_query(query: MultiMapping[str]) -> Mapping[str, str]:
 
 async def _kit_response(request: web.Request) -> web.StreamResponse:
     claims = _verify(request, request.match_info["sha256"], request.match_info["name"], request.query)
-    storage = request.app[STORAGE]
+    storage, figures = request.app[STORAGE], request.app[DOWNLOADS]
     sha = claims.sha256
     path, size = await asyncio.to_thread(_locate, storage, sha)
     if path is None:
@@ -213,10 +214,10 @@ async def _kit_response(request: web.Request) -> web.StreamResponse:
             )
 
     if ranges is None:
-        return KitResponse(200, headers, path, storage, sha, [ByteRange(0, size)])
+        return KitResponse(200, headers, path, storage, sha, [ByteRange(0, size)], figures)
     if len(ranges) == 1:
         headers["Content-Range"] = ranges[0].content_range(size)
-        return KitResponse(206, headers, path, storage, sha, [ranges[0]])
+        return KitResponse(206, headers, path, storage, sha, [ranges[0]], figures)
     boundary = secrets.token_hex(16)
     body: list[bytes | ByteRange] = []
     for number, part in enumerate(ranges):
@@ -229,7 +230,7 @@ async def _kit_response(request: web.Request) -> web.StreamResponse:
         body.append(part)
     body.append(f"\r\n--{boundary}--\r\n".encode())
     headers["Content-Type"] = f"multipart/byteranges; boundary={boundary}"
-    return KitResponse(206, headers, path, storage, sha, body)
+    return KitResponse(206, headers, path, storage, sha, body, figures)
 
 
 def _locate(storage: ContentStorage, sha256: str) -> tuple[Path | None, int | None]:
@@ -273,9 +274,12 @@ class KitResponse(web.StreamResponse):
         storage: ContentStorage,
         sha256: str,
         body: list[bytes | ByteRange],
+        figures: DownloadFigures,
     ) -> None:
         super().__init__(status=status, headers=headers)
+        self._figures = figures
         self._kit_path, self._kit_storage, self._kit_sha256, self._segments = path, storage, sha256, body
+        self._sent_bytes = 0  # of the kit's ranges, counted as each goes out (DownloadFigures)
         self.content_length = sum(len(s) if isinstance(s, bytes) else s.length for s in body)
         if "Content-Type" not in headers:
             self.content_type = "application/octet-stream"
@@ -285,6 +289,20 @@ class KitResponse(web.StreamResponse):
             return await super().prepare(request)
         if request.method == "HEAD" or not self.content_length:
             return await super().prepare(request)
+        figures = self._figures
+        figures.active.inc()
+        outcome = "broken"
+        try:
+            writer = await self._send_body(request)
+            outcome = "complete"
+        finally:
+            figures.active.dec()
+            figures.sent_bytes.inc(self._sent_bytes)
+            if self.status < 400:  # not the 404 of a kit removed meanwhile
+                figures.downloads.labels(outcome).inc()
+        return writer
+
+    async def _send_body(self, request: web.BaseRequest) -> AbstractStreamWriter | None:
         if self._kit_path is None:
             writer = await super().prepare(request)
             assert writer is not None
@@ -325,6 +343,7 @@ class KitResponse(web.StreamResponse):
             except NotImplementedError:  # a transport sendfile can't use (e.g. TLS): copy in chunks
                 await self._copy(writer, file, segment)
                 continue
+            self._sent_bytes += sent
             if sent != segment.length:  # the file is shorter than its stat said: drop the connection
                 raise ConnectionResetError("the kit ended early")
 
@@ -337,6 +356,7 @@ class KitResponse(web.StreamResponse):
                 raise ConnectionResetError("the kit ended early")
             remaining -= len(chunk)
             await writer.write(chunk)
+            self._sent_bytes += len(chunk)
 
     async def _stream(self, writer: AbstractStreamWriter) -> None:
         for segment in self._segments:
@@ -345,6 +365,7 @@ class KitResponse(web.StreamResponse):
                 continue
             async for chunk in self._kit_storage.open_range(self._kit_sha256, segment.start, segment.stop):
                 await writer.write(chunk)
+                self._sent_bytes += len(chunk)
 
     async def _not_found(self, request: web.BaseRequest) -> AbstractStreamWriter | None:
         problem = KitNotFound("No kit is stored under this link's sha256.")

@@ -1,10 +1,11 @@
 """What updates keeps on its application besides the kernel's (`shared.keys`): its settings, the kit storage,
-the entitlement cache, the update graphs of the catalogue and the link signer."""
+the entitlement cache, the update graphs of the catalogue, the link signer and the downloads' figures."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
+from services.updates.download_figures import DownloadFigures
 from services.updates.downloads import LinkSigner
 from services.updates.entitlement_cache import EntitlementCache
 from services.updates.graphs import Catalogues
@@ -16,3 +17,4 @@ STORAGE: web.AppKey[ContentStorage] = web.AppKey("kit_storage")
 CACHE = web.AppKey("entitlement_cache", EntitlementCache)
 CATALOGUES = web.AppKey("catalogues", Catalogues)
 SIGNER = web.AppKey("link_signer", LinkSigner)
+DOWNLOADS = web.AppKey("download_figures", DownloadFigures)

@@ -13,6 +13,7 @@ import jwt
 from shared.clock import RELOAD_SECONDS, TestClock
 from tests.infra import RunningApp, TestStack
 from tests.integration.identity_fixtures import address, identity, new_account, unique
+from tests.metric_names import scrape
 
 __all__ = ["identity"]
 
@@ -147,6 +148,7 @@ async def test_access_token_is_verified(identity: RunningApp, stack: TestStack) 
 
 async def test_failed_logins_are_throttled_then_released(identity: RunningApp, stack: TestStack) -> None:
     account = await register(identity)
+    before = await scrape(identity.http)
     client = address()
     for _ in range(5):
         status, _, error = await grant(
@@ -158,6 +160,10 @@ async def test_failed_logins_are_throttled_then_released(identity: RunningApp, s
         identity, client, grant_type="password", username=account["login"], password=account["password"]
     )
     assert status == 429 and int(headers["Retry-After"]) > 0
+    counted = await scrape(identity.http)
+    for outcome, more in (("refused", 5), ("throttled", 1)):
+        sample = f'identity_token_grants_total{{grant_type="password",outcome="{outcome}"}}'
+        assert counted[sample] - before.get(sample, 0) == more
     # ...but not from another address: a stranger cannot lock the owner out.
     status, _, _ = await grant(
         identity, address(), grant_type="password", username=account["login"], password=account["password"]

@@ -26,6 +26,7 @@ from shared.parsing import PathParams, StrictModel
 from shared.problems import NotFound
 from shared.settings import BaseServiceSettings
 from tests.infra import RunningApp, wait_for
+from tests.metric_names import scrape
 
 if TYPE_CHECKING:
     from tests.integration.kernel_fixtures import Kernel, TcpProxy
@@ -427,15 +428,8 @@ async def test_metrics_show_what_waits_and_answer_while_the_database_is_away(ker
     queue = kernel.queue()
     setup_consumers(app, config, [Subscription(queue, {kernel.event().TYPE: kernel.record_effect("metrics")})])
 
-    async def scrape(running: RunningApp) -> dict[str, float]:
-        """Every sample of /metrics by its name and labels, as the text format writes them."""
-        response = await running.http.get("/metrics")
-        assert response.status == 200
-        samples = [line.rsplit(" ", 1) for line in (await response.text()).splitlines() if not line.startswith("#")]
-        return {name: float(value) for name, value in samples}
-
     async with RunningApp(app) as running:
-        figures = await scrape(running)
+        figures = await scrape(running.http)
         assert figures["outbox_backlog"] == 0 and figures["outbox_oldest_pending_seconds"] == 0
         assert figures['deferred_jobs_due{kind="kernel_test.idle"}'] == 0
         assert figures[f'consumer_parked_messages{{queue="{queue}"}}'] == 0
@@ -444,13 +438,13 @@ async def test_metrics_show_what_waits_and_answer_while_the_database_is_away(ker
         async with kernel.pool.acquire() as conn, conn.transaction():
             await kernel.outbox.add(conn, kernel.event()(n=1))
         await asyncio.sleep(1.1)
-        figures = await scrape(running)
+        figures = await scrape(running.http)
         assert figures["outbox_backlog"] == 1
         assert figures["outbox_oldest_pending_seconds"] >= 1
 
         await pg_proxy.cut()
         started = time.monotonic()
-        figures = await scrape(running)
+        figures = await scrape(running.http)
         assert time.monotonic() - started < SAMPLE_SECONDS + 2  # the figures are read at once, each bounded
         for sampler in ("outbox", "jobs", "dlq"):
             assert figures[f'metrics_sample_failures_total{{sampler="{sampler}"}}'] >= 1, sampler
@@ -460,7 +454,7 @@ async def test_metrics_show_what_waits_and_answer_while_the_database_is_away(ker
         await amqp_proxy.restore()
 
         async def published() -> bool:
-            figures = await scrape(running)
+            figures = await scrape(running.http)
             return figures["outbox_backlog"] == 0 and figures["outbox_oldest_pending_seconds"] == 0
 
         await wait_for(published, timeout=20, what="the event published and the backlog gone")

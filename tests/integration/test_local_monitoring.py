@@ -1,6 +1,6 @@
 """The local stack's monitoring, what `make run` starts: Prometheus (devtools/prometheus.py) scrapes the services it
-is given, tells a target that does not answer and has the project's rules loaded; Alertmanager
-(devtools/alertmanager.py, deploy/prometheus/alertmanager.yml) mails an alert through the SMTP sink."""
+is given and RabbitMQ's own endpoint, tells a target that does not answer and has the project's rules loaded;
+Alertmanager (devtools/alertmanager.py, deploy/prometheus/alertmanager.yml) mails an alert through the SMTP sink."""
 
 from __future__ import annotations
 
@@ -10,10 +10,12 @@ import os
 import signal
 import subprocess
 import sys
+import urllib.parse
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import aio_pika
 import aiohttp
 
 from devtools import alertmanager, prometheus
@@ -22,7 +24,7 @@ from devtools.stack import Proc, is_ours
 from shared.app import create_app
 from shared.http import Api
 from shared.settings import BaseServiceSettings
-from tests.infra import ROOT, RunningApp, free_port, wait_for
+from tests.infra import AMQP_BASE, ROOT, RunningApp, free_port, wait_for
 
 
 @contextlib.asynccontextmanager
@@ -70,6 +72,7 @@ async def test_the_local_prometheus_scrapes_the_services_and_loads_the_rules(tmp
     env = {"ITS_VAR_DIR": str(tmp_path), "ITS_PROMETHEUS_PORT": str(port)}
     async with RunningApp(app) as service:
         targets = ["--target", f"identity=127.0.0.1:{service.port}", "--target", f"contracts=127.0.0.1:{silent}"]
+        targets += ["--broker", f"127.0.0.1:{prometheus.BROKER_PORT}"]  # the test broker's plugin (make infra)
         async with (
             devtool("prometheus", targets, env, tmp_path / "prometheus.log") as stack_knows_it,
             aiohttp.ClientSession() as http,
@@ -81,12 +84,27 @@ async def test_the_local_prometheus_scrapes_the_services_and_loads_the_rules(tmp
                 except aiohttp.ClientError:
                     return False
                 health = {t["labels"]["job"]: t["health"] for t in found["activeTargets"]}
-                return health == {"identity": "up", "contracts": "down"}
+                return health == {"identity": "up", "contracts": "down", "rabbitmq": "up", "rabbitmq-queues": "up"}
 
-            await wait_for(scraped, timeout=60, interval=0.5, what="both targets scraped once")
+            await wait_for(scraped, timeout=60, interval=0.5, what="every target scraped once")
             assert stack_knows_it(), "make stop would leave it running"
             up = await query(http, f'{base}/api/v1/query?query=up{{job="identity"}}')
             assert [r["value"][1] for r in up["result"]] == ["1"]
+            # RabbitMQ's per-queue figures, which QueueBacklogGrowing reads: a queue of this test's, with a message.
+            connection = await aio_pika.connect(f"{AMQP_BASE}/")
+            try:
+                channel = await connection.channel()
+                queue = await channel.declare_queue(exclusive=True)
+                await channel.default_exchange.publish(aio_pika.Message(b"waiting"), routing_key=queue.name)
+                expr = f'rabbitmq_detailed_queue_messages_ready{{queue="{queue.name}"}}'
+
+                async def waiting_one() -> bool:
+                    found = await query(http, f"{base}/api/v1/query?query={urllib.parse.quote(expr)}")
+                    return [r["value"][1] for r in found["result"]] == ["1"]
+
+                await wait_for(waiting_one, timeout=60, interval=1, what="the queue's figure scraped")
+            finally:
+                await connection.close()
             groups = (await query(http, f"{base}/api/v1/rules"))["groups"]
             alerts = {rule["name"] for group in groups for rule in group["rules"] if rule["type"] == "alerting"}
             assert {"ServiceDown", "EventsParked", "OutboxStuck", "ProcessingDayNotFinished"} <= alerts

@@ -30,19 +30,23 @@ import aiohttp
 import pytest
 from aiohttp import web
 from pydantic import SecretStr
+from yarl import URL
 
 from services.updates import delivery
-from services.updates.keys import SETTINGS, STORAGE
+from services.updates.download_figures import DownloadFigures
+from services.updates.keys import DOWNLOADS, SETTINGS, STORAGE
 from services.updates.links import EXPIRED, MALFORMED, TAMPERED, sign_link
 from services.updates.ranges import MAX_RANGES
 from services.updates.settings import UpdatesSettings
 from shared.app import create_app
 from shared.clock import RELOAD_SECONDS, TestClock
+from shared.keys import METRICS
 from shared.storage import ContentStorage
 from shared.storage.check import ContentMismatch
 from shared.storage.fs import FileSystemStorage
 from shared.storage.s3 import S3Credentials, S3Storage, sign_v4
-from tests.infra import RunningApp, free_port
+from tests.infra import RunningApp, free_port, wait_for
+from tests.metric_names import scrape
 
 LINK_SECRET = "delivery-test-secret-0123456789abcdef"
 SUBSCRIBER = uuid.UUID("5ab5c71b-0000-4000-8000-00000000000a")
@@ -130,6 +134,7 @@ def delivery_app(settings: UpdatesSettings, storage: ContentStorage, requests: R
     app = create_app(settings, service="updates", api=delivery.routes)
     app[SETTINGS] = settings
     app[STORAGE] = storage
+    app[DOWNLOADS] = DownloadFigures.registered(app[METRICS].registry)
     app.on_response_prepare.append(requests.record)
     return app
 
@@ -363,6 +368,34 @@ async def test_curl_downloads_the_exact_kit_with_its_headers(fs: DeliveryServer,
     assert fields["content-disposition"] == f'attachment; filename="{SMALL.name}"'
     max_age = int(fields["cache-control"].removeprefix("private, max-age="))
     assert 590 <= max_age <= 600  # what is left of the link's life
+
+
+async def test_downloads_are_counted_whole_by_range_and_broken(fs: DeliveryServer) -> None:
+    """updates' /metrics: the bytes of kits sent, the downloads by outcome, none active once they are over."""
+    before = await scrape(fs.http)
+    async with fs.http.get(fs.link(SMALL)) as whole:
+        assert whole.status == 200 and await whole.read() == SMALL.data
+    async with fs.http.get(fs.link(SMALL), headers={"Range": "bytes=10-19"}) as part:
+        assert part.status == 206 and await part.read() == SMALL.data[10:20]
+    async with fs.http.head(fs.link(SMALL)) as head:  # headers only: no download
+        assert head.status == 200
+    # A client that reads the start of the big kit and hangs up.
+    reader, writer = await asyncio.open_connection("127.0.0.1", URL(fs.url).port)
+    writer.write(f"GET {fs.path(BIG, name='hung-up.cf')} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    await reader.readexactly(64 * 1024)
+    writer.transport.abort()
+
+    async def counted() -> dict[str, float] | None:
+        figures = await scrape(fs.http)
+        broken = 'updates_downloads_total{outcome="broken"}'
+        return figures if figures.get(broken, 0) > before.get(broken, 0) else None
+
+    after = await wait_for(counted, timeout=10, what="the broken download counted")
+    complete = 'updates_downloads_total{outcome="complete"}'
+    assert after[complete] - before.get(complete, 0) == 2
+    assert after["updates_downloads_active"] == 0
+    sent = after["updates_download_bytes_total"] - before.get("updates_download_bytes_total", 0)
+    assert SMALL.size + 10 <= sent < SMALL.size + 10 + BIG.size  # the broken one: what went out before it broke
 
 
 async def test_curl_resumes_a_broken_download(fs: DeliveryServer, tmp_path: Path) -> None:

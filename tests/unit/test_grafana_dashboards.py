@@ -24,7 +24,7 @@ def expressions(dashboard: dict[str, Any]) -> list[str]:
 
 
 def test_there_are_the_dashboards_the_operations_page_names() -> None:
-    assert [path.name for path in DASHBOARDS] == ["overview.json", "processing-day.json"]
+    assert [path.name for path in DASHBOARDS] == ["downloads.json", "overview.json", "processing-day.json"]
 
 
 @pytest.mark.parametrize("path", DASHBOARDS, ids=lambda path: path.name)

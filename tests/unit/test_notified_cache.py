@@ -90,3 +90,30 @@ async def test_nothing_is_kept_while_notifications_are_not_heard() -> None:
     assert [await cache.get(A, "x", load), await cache.get(A, "x", load)] == [3, 3]
     cache.hearing(False)  # the listening connection was lost: what was kept goes, and nothing is kept meanwhile
     assert [await cache.get(A, "x", load), await cache.get(A, "x", load)] == [4, 5]
+
+
+async def test_lookups_are_counted_hit_or_missed_and_exported_per_cache() -> None:
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from shared.metrics import KeptAnswerFigures
+
+    cache: NotifiedCache[str, int] = heard(NotifiedCache(size=10, seconds=60))
+    load = Loads()
+    for key in ("x", "x", "x", "y"):
+        await cache.get(A, key, load)
+    unheard: NotifiedCache[str, int] = NotifiedCache(size=10, seconds=60)  # keeps nothing: every lookup misses
+    await unheard.get(A, "x", load), await unheard.get(A, "x", load)
+    registry, figures = CollectorRegistry(), KeptAnswerFigures()
+    registry.register(figures)
+    figures.watch("entitlements", cache)
+    figures.watch("accounts", unheard)
+    text = generate_latest(registry).decode()
+    for sample in (
+        'cache_lookups_total{cache="entitlements",outcome="hit"} 2.0',
+        'cache_lookups_total{cache="entitlements",outcome="miss"} 2.0',
+        'cache_answers_kept{cache="entitlements"} 2.0',
+        'cache_lookups_total{cache="accounts",outcome="hit"} 0.0',
+        'cache_lookups_total{cache="accounts",outcome="miss"} 2.0',
+        'cache_answers_kept{cache="accounts"} 0.0',
+    ):
+        assert sample in text
