@@ -3,24 +3,10 @@ fresh) and the ServiceMonitor finds every service's /metrics under the job name 
 
 from __future__ import annotations
 
-import subprocess
-from typing import Any
-
-import yaml
-
 from devtools.prometheus import k8s_rule
-from tests.infra import ROOT
+from tests.k8s import K8S, built
 
-K8S = ROOT / "deploy" / "k8s"
 MONITORING = K8S / "monitoring"
-
-
-def built(directory: str) -> list[dict[str, Any]]:
-    result = subprocess.run(
-        ["kubectl", "kustomize", str(directory)], capture_output=True, text=True, timeout=60, check=False
-    )
-    assert result.returncode == 0, result.stderr
-    return [document for document in yaml.safe_load_all(result.stdout) if document]
 
 
 def test_the_prometheus_rule_is_rules_yml_as_generated() -> None:
@@ -31,11 +17,11 @@ def test_the_prometheus_rule_is_rules_yml_as_generated() -> None:
 
 
 def test_the_service_monitor_finds_every_service_under_its_name() -> None:
-    [monitor] = [d for d in built(str(MONITORING)) if d["kind"] == "ServiceMonitor"]
+    [monitor] = [d for d in built(MONITORING) if d["kind"] == "ServiceMonitor"]
     wanted = monitor["spec"]["selector"]["matchLabels"]
     job_label = monitor["spec"]["jobLabel"]
     [endpoint] = monitor["spec"]["endpoints"]
-    services = [d for d in built(str(K8S)) if d["kind"] == "Service"]
+    services = [d for d in built() if d["kind"] == "Service"]
     names = {service["metadata"]["name"] for service in services}
     assert {"identity", "registration", "contracts", "updates", "notifications", "support", "portal"} <= names
     for service in services:
