@@ -277,6 +277,13 @@ class RabbitCluster:
         [leader] = [row["leader"] for row in listing if row["name"] == queue]
         return next(node for node in self.nodes if node.nodename == leader)
 
+    async def members_of(self, queue: str) -> set[str]:
+        """The nodes (their names) holding a replica of quorum queue `queue`."""
+        running = next(node for node in self.nodes if node.is_running)
+        listing = json.loads(await running.ctl("list_queues", "name", "members", "--formatter", "json"))
+        [members] = [row["members"] for row in listing if row["name"] == queue]
+        return set(members)
+
 
 async def join_cluster(nodes: list[RabbitNode]) -> None:
     """Join every node to the first one's cluster (`rabbitmqctl join_cluster`)."""
