@@ -100,6 +100,11 @@ class Metrics:
         self.outbox_published = Counter(
             "outbox_published_total", "Events published from the outbox", registry=self.registry
         )
+        self.outbox_publish_failures = Counter(
+            "outbox_publish_failures_total",
+            "Relay attempts that failed (the broker away, or events it did not confirm): retried with back-off",
+            registry=self.registry,
+        )
         self.consumer_handled = Counter(
             "consumer_messages_total", "Messages handled", ["queue", "outcome"], registry=self.registry
         )

@@ -185,6 +185,7 @@ class OutboxRelay:
                 published = await self.publish_batch()
             except Exception as exc:
                 failed_attempts += 1
+                self.metrics.outbox_publish_failures.inc()
                 if failed_attempts == 1:
                     failing_since = time.monotonic()
                     log.warning("outbox.relay_failed", error=repr(exc))

@@ -441,6 +441,7 @@ async def test_metrics_show_what_waits_and_answer_while_the_database_is_away(ker
         figures = await scrape(running.http)
         assert figures["outbox_backlog"] == 1
         assert figures["outbox_oldest_pending_seconds"] >= 1
+        assert figures["outbox_publish_failures_total"] >= 1  # the relay tried, and keeps trying
 
         await pg_proxy.cut()
         started = time.monotonic()
