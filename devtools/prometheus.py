@@ -36,14 +36,18 @@ def available() -> bool:
     return binary() is not None
 
 
-def config(targets: Mapping[str, str], alertmanagers: Sequence[str] = (), rules: Path = RULES) -> str:
-    """prometheus.yml: a scrape job per service (`targets`: name -> host:port), the project's rules, and the
-    Alertmanagers (host:port) its alerts go to."""
+def config(targets: Mapping[str, str | Sequence[str]], alertmanagers: Sequence[str] = (), rules: Path = RULES) -> str:
+    """prometheus.yml: a scrape job per service (`targets`: name -> host:port, or its replicas' host:port), the
+    project's rules, and the Alertmanagers (host:port) its alerts go to."""
     document: dict[str, Any] = {
         "global": {"scrape_interval": f"{SCRAPE_SECONDS}s", "evaluation_interval": f"{SCRAPE_SECONDS}s"},
         "rule_files": [str(rules.resolve())],
         "scrape_configs": [
-            {"job_name": name, "metrics_path": "/metrics", "static_configs": [{"targets": [target]}]}
+            {
+                "job_name": name,
+                "metrics_path": "/metrics",
+                "static_configs": [{"targets": [target] if isinstance(target, str) else list(target)}],
+            }
             for name, target in sorted(targets.items())
         ],
     }
@@ -69,7 +73,7 @@ def argv(directory: Path, port: int, host: str = "127.0.0.1") -> list[str]:
     ]
 
 
-def prepare(directory: Path, targets: Mapping[str, str], alertmanagers: Sequence[str] = ()) -> Path:
+def prepare(directory: Path, targets: Mapping[str, str | Sequence[str]], alertmanagers: Sequence[str] = ()) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "prometheus.yml"
     path.write_text(config(targets, alertmanagers))
@@ -101,7 +105,10 @@ def main() -> None:
     if args.command == "k8s-rule":
         print(k8s_rule(), end="")
         return
-    targets = dict(target.split("=", 1) for target in args.target)
+    targets: dict[str, list[str]] = {}
+    for target in args.target:  # a service's replicas: one job, a target each
+        name, address = target.split("=", 1)
+        targets.setdefault(name, []).append(address)
     var = Path(os.environ.get("ITS_VAR_DIR") or ROOT / "var")
     directory = var / "prometheus"
     prepare(directory, targets, args.alertmanager)
