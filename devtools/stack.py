@@ -375,17 +375,17 @@ def up() -> None:
     say("The ITS Portal runs:")
     for proc in processes():
         if proc.name == GATEWAY_NAME:
-            say(f"  {proc.name:<14} {proc.url}   (self-signed certificate: {paths.var}/gateway/tls/cert.pem)")
+            say(f"  {proc.name:<15} {proc.url}   (self-signed certificate: {paths.var}/gateway/tls/cert.pem)")
         elif proc.name == PROMETHEUS_NAME:
-            say(f"  {proc.name:<14} {proc.url}   (every service's /metrics, deploy/prometheus/rules.yml's alerts)")
+            say(f"  {proc.name:<15} {proc.url}   (every service's /metrics, deploy/prometheus/rules.yml's alerts)")
         elif proc.name == ALERTMANAGER_NAME:
-            say(f"  {proc.name:<14} {proc.url}   (the alerts, e-mailed through the SMTP sink)")
-        elif proc.name == "portal":
-            say(f"  {proc.name:<14} {proc.url}   (in a browser: sign up, or log in as demo / demo-password-2026)")
+            say(f"  {proc.name:<15} {proc.url}   (the alerts, e-mailed through the SMTP sink)")
+        elif proc.service == "portal":
+            say(f"  {proc.name:<15} {proc.url}   (in a browser: sign up, or log in as demo / demo-password-2026)")
         elif proc.is_service:
-            say(f"  {proc.name:<14} {proc.url}   (API: {proc.url}openapi.json)")
+            say(f"  {proc.name:<15} {proc.url}   (API: {proc.url}openapi.json)")
         else:
-            say(f"  {proc.name:<14} {proc.url}   (mail kept in {paths.mail}/)")
+            say(f"  {proc.name:<15} {proc.url}   (mail kept in {paths.mail}/)")
     say(f"  logs           {paths.log}/")
     say()
     say("  itsctl mail list          the mail sent so far   (.venv/bin/itsctl or python -m itsctl)")
@@ -452,10 +452,10 @@ def status() -> None:
     for proc in processes():
         pid = running_pid(paths, proc)
         if pid is None:
-            say(f"{proc.name:<14} stopped  pid -        {proc.url}")
+            say(f"{proc.name:<15} stopped  pid -        {proc.url}")
         else:
             ready = "ready" if is_ready(proc) else "NOT READY"
-            say(f"{proc.name:<14} running  pid {pid:<8} {proc.url}  ({ready})")
+            say(f"{proc.name:<15} running  pid {pid:<8} {proc.url}  ({ready})")
 
 
 def main(argv: list[str] | None = None) -> None:
