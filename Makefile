@@ -6,19 +6,22 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
+# make run REPLICAS=2: that many processes of every service behind the gateway (devtools/replicas.py); default 1.
+REPLICAS ?=
 LINT_DIRS := $(wildcard shared rules services devtools itsctl tests bench)
 # `stop`/`status` use only the standard library: they work before the venv exists.
 STACK_PY = $(if $(wildcard $(PY)),$(PY),$(PYTHON))
 
-.PHONY: help venv infra run stop status test test-unit test-integration test-e2e test-api test-faults lint bench screenshots clean
+.PHONY: help venv infra run stop status test test-unit test-integration test-e2e test-api test-faults test-scale lint bench screenshots clean
 
 help:
-	@echo "make run      install, start PostgreSQL/RabbitMQ if needed, migrate, start the stack"
+	@echo "make run      install, start PostgreSQL/RabbitMQ if needed, migrate, start the stack (REPLICAS=2: two of each)"
 	@echo "make stop     stop what 'make run' started      make status   what runs"
 	@echo "make test     the whole suite (PYTEST_ARGS=... to pass options)"
 	@echo "make test-unit | test-integration | test-e2e"
 	@echo "make test-api     schemathesis against every service's OpenAPI document"
 	@echo "make test-faults  the fault experiments: servers stopped and killed, services killed mid-batch"
+	@echo "make test-scale   two replicas of every service behind nginx under load, one of each killed: counts exact"
 	@echo "make lint     ruff + mypy --strict               make bench    benchmarks (BENCH_ARGS=portal_pages: one)"
 	@echo "make screenshots  browser tests, screenshots of each page into var/screenshots/"
 	@echo "make clean    stop, remove var/ and caches (keeps .venv)"
@@ -35,7 +38,7 @@ infra:
 	@bash scripts/ensure-infra.sh
 
 run: venv infra
-	$(PY) -m devtools.stack up
+	ITS_STACK_REPLICAS=$(REPLICAS) $(PY) -m devtools.stack up
 
 stop:
 	@$(STACK_PY) -m devtools.stack down
@@ -64,6 +67,12 @@ test-api: venv infra
 # services mid-batch; minutes long, so `make test` leaves them out (tests/conftest.py) and CI runs them after it.
 test-faults: venv infra
 	$(PY) -m pytest tests/faults $(PYTEST_ARGS)
+
+# tests/scale: two replicas of every service behind the gateway, under load, one replica of each killed and restarted;
+# a few minutes, so `make test` leaves it out (tests/conftest.py) and CI runs it after the fault experiments. -s: the
+# test's summary line (sent, accepted, retried, lost, doubled, recovery) is in the log.
+test-scale: venv infra
+	$(PY) -m pytest tests/scale -s $(PYTEST_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check .

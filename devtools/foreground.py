@@ -1,6 +1,6 @@
 """A server of the local stack (nginx, Prometheus, Alertmanager) run in the foreground of its devtools process.
 
-The stack knows each process by its pid and its module in /proc/<pid>/cmdline (devtools.stack.is_ours), so the
+The stack knows each process by its pid and its module in /proc/<pid>/cmdline (devtools.pids.is_ours), so the
 devtools process stays, with the server as its child: SIGTERM or SIGINT to it stops the server with `stop_signal`
 (its graceful stop), and it ends with the server's exit status.
 """

@@ -21,7 +21,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,7 +55,8 @@ class Site:
     key: Path
     kits_dir: Path
     log_dir: Path
-    upstreams: dict[str, str] = field(default_factory=lambda: dict(SHIPPED_UPSTREAMS))  # name → host:port
+    # name → host:port, or the host:port of each replica: one `server` line each in the backend's upstream.
+    upstreams: Mapping[str, str | Sequence[str]] = field(default_factory=lambda: dict(SHIPPED_UPSTREAMS))
 
 
 def render(site: Site) -> str:
@@ -77,7 +78,8 @@ def render(site: Site) -> str:
     ]
     for name, shipped in SHIPPED_UPSTREAMS.items():
         upstream = site.upstreams.get(name, shipped)
-        replacements.append((f"server {shipped};  # SITE {name}\n", f"server {upstream};\n"))
+        servers = "".join(f"server {address};\n    " for address in _addresses(upstream)).rstrip(" ")
+        replacements.append((f"server {shipped};  # SITE {name}\n", servers))
     for shipped, local in replacements:
         if text.count(shipped) != 1:
             raise ValueError(f"{GATEWAY_CONF} should hold {shipped.strip()!r} exactly once")
@@ -86,6 +88,10 @@ def render(site: Site) -> str:
     if log not in text:
         raise ValueError(f"{GATEWAY_CONF} should hold {log!r}")
     return text.replace(log, f"access_log {site.log_dir.resolve() / 'access.log'}")
+
+
+def _addresses(upstream: str | Sequence[str]) -> list[str]:
+    return [upstream] if isinstance(upstream, str) else list(upstream)
 
 
 def main_conf(directory: Path, site_text: str) -> Path:
@@ -166,20 +172,26 @@ def listening(port: int, host: str = "127.0.0.1") -> bool:
         return False
 
 
-def local_site(var: Path, https_port: int, http_port: int) -> tuple[Path, Site]:
-    """The gateway of the local stack: (its directory, its site) under `var`."""
+def local_site(
+    var: Path, https_port: int, http_port: int, upstreams: Mapping[str, Sequence[str]] | None = None
+) -> tuple[Path, Site]:
+    """The gateway of the local stack: (its directory, its site) under `var`; `upstreams` (name → the replicas'
+    host:port) replaces the shipped ones it names."""
     from devtools.dev_cert import ensure_dev_cert  # cryptography: only here (the stack's `down` runs without it)
 
     directory = var / "gateway"
     cert, key = ensure_dev_cert(directory / "tls")
     kits = Path(os.environ.get("ITS_KITS_DIR") or var / "kits")
     kits.mkdir(parents=True, exist_ok=True)
-    return directory, Site(https_port, http_port, cert, key, kits, var / "log" / "gateway")
+    site = Site(
+        https_port, http_port, cert, key, kits, var / "log" / "gateway", {**SHIPPED_UPSTREAMS, **(upstreams or {})}
+    )
+    return directory, site
 
 
-def run(var: Path, https_port: int, http_port: int) -> int:
+def run(var: Path, https_port: int, http_port: int, upstreams: Mapping[str, Sequence[str]]) -> int:
     """Run the local gateway until SIGTERM or SIGINT; nginx stops gracefully (SIGQUIT) with this process."""
-    directory, site = local_site(var, https_port, http_port)
+    directory, site = local_site(var, https_port, http_port, upstreams)
     nginx = spawn(prepare(directory, site))
     print(f"gateway: https://127.0.0.1:{https_port}/ (nginx pid {nginx.pid}, logs {site.log_dir})", flush=True)
     return foreground.wait_stopping_with(nginx, signal.SIGQUIT)
@@ -226,14 +238,21 @@ def available() -> bool:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m devtools.gateway", description=__doc__)
     parser.add_argument("command", choices=["run", "render"])
+    parser.add_argument(
+        "--upstream", action="append", default=[], metavar="NAME=HOST:PORT", help="a replica of a backend (repeatable)"
+    )
     args = parser.parse_args(argv)
+    upstreams: dict[str, list[str]] = {}
+    for upstream in args.upstream:
+        name, address = upstream.split("=", 1)
+        upstreams.setdefault(name, []).append(address)
     var = Path(os.environ.get("ITS_VAR_DIR") or ROOT / "var").resolve()
     https_port = int(os.environ.get("ITS_GATEWAY_PORT") or HTTPS_PORT)
     http_port = int(os.environ.get("ITS_GATEWAY_HTTP_PORT") or HTTP_PORT)
     if args.command == "render":  # print the local configuration, e.g. to read or diff it
-        print(render(local_site(var, https_port, http_port)[1]), end="")
+        print(render(local_site(var, https_port, http_port, upstreams)[1]), end="")
         return
-    sys.exit(run(var, https_port, http_port))
+    sys.exit(run(var, https_port, http_port, upstreams))
 
 
 if __name__ == "__main__":

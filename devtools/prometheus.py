@@ -40,13 +40,21 @@ def available() -> bool:
 
 
 def config(
-    targets: Mapping[str, str], alertmanagers: Sequence[str] = (), rules: Path = RULES, broker: str | None = None
+    targets: Mapping[str, str | Sequence[str]],
+    alertmanagers: Sequence[str] = (),
+    rules: Path = RULES,
+    broker: str | None = None,
 ) -> str:
-    """prometheus.yml: a scrape job per service (`targets`: name -> host:port), the project's rules, the
-    Alertmanagers (host:port) its alerts go to, and RabbitMQ's own endpoint (`broker`: host:port of the
-    rabbitmq_prometheus plugin) as two jobs: the node's totals, and each queue's depth and consumers."""
+    """prometheus.yml: a scrape job per service (`targets`: name -> host:port, or its replicas' host:port), the
+    project's rules, the Alertmanagers (host:port) its alerts go to, and RabbitMQ's own endpoint (`broker`:
+    host:port of the rabbitmq_prometheus plugin) as two jobs: the node's totals, and each queue's depth and
+    consumers."""
     jobs: list[dict[str, Any]] = [
-        {"job_name": name, "metrics_path": "/metrics", "static_configs": [{"targets": [target]}]}
+        {
+            "job_name": name,
+            "metrics_path": "/metrics",
+            "static_configs": [{"targets": [target] if isinstance(target, str) else list(target)}],
+        }
         for name, target in sorted(targets.items())
     ]
     if broker:
@@ -87,7 +95,10 @@ def argv(directory: Path, port: int, host: str = "127.0.0.1") -> list[str]:
 
 
 def prepare(
-    directory: Path, targets: Mapping[str, str], alertmanagers: Sequence[str] = (), broker: str | None = None
+    directory: Path,
+    targets: Mapping[str, str | Sequence[str]],
+    alertmanagers: Sequence[str] = (),
+    broker: str | None = None,
 ) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "prometheus.yml"
@@ -121,7 +132,10 @@ def main() -> None:
     if args.command == "k8s-rule":
         print(k8s_rule(), end="")
         return
-    targets = dict(target.split("=", 1) for target in args.target)
+    targets: dict[str, list[str]] = {}
+    for target in args.target:  # a service's replicas: one job, a target each
+        name, address = target.split("=", 1)
+        targets.setdefault(name, []).append(address)
     var = Path(os.environ.get("ITS_VAR_DIR") or ROOT / "var")
     directory = var / "prometheus"
     prepare(directory, targets, args.alertmanager, args.broker)

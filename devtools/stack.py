@@ -7,6 +7,8 @@
 `status` tells what runs.
 
 `ITS_STACK_SERVICES=identity` (comma-separated) limits the stack to some services;
+`ITS_STACK_REPLICAS=2` (`make run REPLICAS=2`) starts that many processes of every service (devtools/replicas.py:
+their names and ports), all in the gateway's upstream of each and scraped by Prometheus;
 `ITS_VAR_DIR` moves var/; `ITS_SMTP_PORT` moves the mail sink from 1025.
 Where nginx is installed, the gateway (deploy/nginx/gateway.conf, devtools/gateway.py) runs in front:
 https://127.0.0.1:8443/ (`ITS_GATEWAY_PORT`; `ITS_STACK_GATEWAY=0` leaves it out).
@@ -33,9 +35,11 @@ import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 from devtools import alertmanager, gateway, prometheus
+from devtools import replicas as replicas_of
+from devtools.database import admin_url, create_database
+from devtools.pids import is_alive, is_ours, read_pid, signal_group
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ["identity", "portal", "registration", "contracts", "updates", "support", "notifications"]  # in start order
@@ -85,6 +89,11 @@ class Proc:
         return self.name not in (SINK_NAME, GATEWAY_NAME, PROMETHEUS_NAME, ALERTMANAGER_NAME)
 
     @property
+    def service(self) -> str:
+        """The service a replica runs (`identity` for `identity-2`)."""
+        return self.module.removeprefix("services.")
+
+    @property
     def url(self) -> str:
         if self.name == GATEWAY_NAME:
             return f"https://{HOST}:{self.port}/"
@@ -113,6 +122,10 @@ class Paths:
     def mail(self) -> Path:
         return self.var / "mail"
 
+    @property
+    def replicas(self) -> Path:
+        return self.run / "replicas"
+
     def pid_file(self, proc: Proc) -> Path:
         return self.run / f"{proc.name}.pid"
 
@@ -140,15 +153,29 @@ def services() -> list[str]:
     return [n for n in SERVICES if n in names]
 
 
+def replicas() -> int:
+    return replicas_of.count(Paths(var_dir()).replicas)
+
+
+def service_procs() -> list[Proc]:
+    """Every replica of every service: replica 1 as `<service>` on its base port, replica n as `<service>-n`."""
+    return [
+        Proc(replicas_of.name(name, n), f"services.{name}", replicas_of.port(SERVICE_PORTS[name], n))
+        for name in services()
+        for n in range(1, replicas() + 1)
+    ]
+
+
 def processes() -> list[Proc]:
     port = sink_port()
     sink = Proc(SINK_NAME, "devtools.smtp_sink", port, ("--host", HOST, "--port", str(port)))
-    procs = [sink] + [Proc(n, f"services.{n}", SERVICE_PORTS[n]) for n in services()]
+    procs = [sink, *service_procs()]
     if os.environ.get("ITS_STACK_GATEWAY", "1") != "0" and gateway.available():
         gateway_port = int(os.environ.get("ITS_GATEWAY_PORT") or gateway.HTTPS_PORT)
-        procs.append(Proc(GATEWAY_NAME, "devtools.gateway", gateway_port, ("run",)))
+        upstreams = [arg for proc in service_procs() for arg in ("--upstream", f"{proc.service}={HOST}:{proc.port}")]
+        procs.append(Proc(GATEWAY_NAME, "devtools.gateway", gateway_port, ("run", *upstreams)))
     if os.environ.get("ITS_STACK_PROMETHEUS", "1") != "0" and prometheus.available():
-        args = [arg for name in services() for arg in ("--target", f"{name}={HOST}:{SERVICE_PORTS[name]}")]
+        args = [arg for proc in service_procs() for arg in ("--target", f"{proc.service}={HOST}:{proc.port}")]
         args += ["--broker", os.environ.get("ITS_RABBITMQ_PROMETHEUS") or f"{HOST}:{prometheus.BROKER_PORT}"]
         if alertmanager.available():
             alertmanager_port = int(os.environ.get("ITS_ALERTMANAGER_PORT") or alertmanager.PORT)
@@ -183,38 +210,6 @@ def child_env(paths: Paths, port: int | None = None) -> dict[str, str]:
 
 
 # ------------------------------------------------------------------ processes
-
-
-def read_pid(path: Path) -> int | None:
-    try:
-        return int(path.read_text().strip())
-    except (OSError, ValueError):
-        return None
-
-
-def is_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie (exited, not yet reaped) is not alive
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
-
-
-def is_ours(pid: int, proc: Proc) -> bool:
-    """The pid is alive and runs this process's module (not a recycled pid)."""
-    if not is_alive(pid):
-        return False
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return not Path("/proc/self").exists()  # no /proc: trust the pid file
-    return proc.module.encode() in cmdline
 
 
 def running_pid(paths: Paths, proc: Proc) -> int | None:
@@ -263,7 +258,7 @@ def start(paths: Paths, proc: Proc) -> int:
         child = subprocess.Popen(
             proc.argv,
             cwd=ROOT,
-            env={**child_env(paths, proc.port if proc.is_service else None), **SERVICE_ENV.get(proc.name, {})},
+            env={**child_env(paths, proc.port if proc.is_service else None), **SERVICE_ENV.get(proc.service, {})},
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -275,40 +270,6 @@ def start(paths: Paths, proc: Proc) -> int:
     os.replace(tmp, pid_file)
     _log_offsets[proc.name] = offset
     return child.pid
-
-
-# ------------------------------------------------------------------- database
-
-
-def admin_url(database_url: str) -> tuple[str, str]:
-    """(URL of the `postgres` maintenance database on the same server, database name)."""
-    parts = urlsplit(database_url)
-    name = parts.path.lstrip("/")
-    if not name:
-        raise SystemExit(f"no database name in ITS_DATABASE_URL={database_url!r}")
-    return urlunsplit(parts._replace(path="/postgres")), name
-
-
-async def create_database(database_url: str) -> bool:
-    """Create the database if it is missing; True if it was created."""
-    import asyncpg  # only `up` needs it: `down`/`status` run on the bare interpreter
-
-    url, name = admin_url(database_url)
-    try:
-        conn = await asyncpg.connect(url, timeout=10)
-    except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
-        raise SystemExit(f"database: cannot connect to {url}: {exc}") from exc
-    try:
-        if await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
-            return False
-        quoted = '"' + name.replace('"', '""') + '"'
-        try:
-            await conn.execute(f"CREATE DATABASE {quoted}")
-        except asyncpg.DuplicateDatabaseError:
-            return False  # created meanwhile by someone else
-        return True
-    finally:
-        await conn.close()
 
 
 # ------------------------------------------------------------------- commands
@@ -376,6 +337,7 @@ def up() -> None:
     paths = Paths(var_dir())
     for directory in (paths.var, paths.log, paths.run, paths.mail):
         directory.mkdir(parents=True, exist_ok=True)
+    record_replicas(paths)
     env = child_env(paths)
 
     database_url = os.environ.get("ITS_DATABASE_URL") or DEFAULT_DATABASE_URL
@@ -414,17 +376,17 @@ def up() -> None:
     say("The ITS Portal runs:")
     for proc in processes():
         if proc.name == GATEWAY_NAME:
-            say(f"  {proc.name:<14} {proc.url}   (self-signed certificate: {paths.var}/gateway/tls/cert.pem)")
+            say(f"  {proc.name:<15} {proc.url}   (self-signed certificate: {paths.var}/gateway/tls/cert.pem)")
         elif proc.name == PROMETHEUS_NAME:
-            say(f"  {proc.name:<14} {proc.url}   (every service's /metrics, deploy/prometheus/rules.yml's alerts)")
+            say(f"  {proc.name:<15} {proc.url}   (every service's /metrics, deploy/prometheus/rules.yml's alerts)")
         elif proc.name == ALERTMANAGER_NAME:
-            say(f"  {proc.name:<14} {proc.url}   (the alerts, e-mailed through the SMTP sink)")
-        elif proc.name == "portal":
-            say(f"  {proc.name:<14} {proc.url}   (in a browser: sign up, or log in as demo / demo-password-2026)")
+            say(f"  {proc.name:<15} {proc.url}   (the alerts, e-mailed through the SMTP sink)")
+        elif proc.service == "portal":
+            say(f"  {proc.name:<15} {proc.url}   (in a browser: sign up, or log in as demo / demo-password-2026)")
         elif proc.is_service:
-            say(f"  {proc.name:<14} {proc.url}   (API: {proc.url}openapi.json)")
+            say(f"  {proc.name:<15} {proc.url}   (API: {proc.url}openapi.json)")
         else:
-            say(f"  {proc.name:<14} {proc.url}   (mail kept in {paths.mail}/)")
+            say(f"  {proc.name:<15} {proc.url}   (mail kept in {paths.mail}/)")
     say(f"  logs           {paths.log}/")
     say()
     say("  itsctl mail list          the mail sent so far   (.venv/bin/itsctl or python -m itsctl)")
@@ -463,19 +425,27 @@ def stop_all(paths: Paths) -> None:
         say("nothing was running")
 
 
-def signal_group(pid: int, sig: signal.Signals) -> None:
-    """Signal the process group `up` created for `pid` (start_new_session), else the pid."""
-    try:
-        if os.getpgid(pid) == pid and pid != os.getpgrp():
-            os.killpg(pid, sig)
-        else:
-            os.kill(pid, sig)
-    except ProcessLookupError:
-        pass
+def record_replicas(paths: Paths) -> None:
+    """Remember how many replicas run, for `down` and `status`; refuse another number while the stack runs (the
+    gateway's upstreams and the replicas already started would not follow)."""
+    chosen, recorded = replicas(), replicas_of.recorded(paths.replicas)
+    if recorded is not None and recorded != chosen:
+        os.environ[replicas_of.ENV] = str(recorded)
+        if any(running_pid(paths, proc) for proc in processes()):
+            raise SystemExit(
+                f"the stack runs with {recorded} replica(s): `make stop` first, then `make run REPLICAS=…`"
+            )
+        os.environ[replicas_of.ENV] = str(chosen)
+    paths.replicas.write_text(f"{chosen}\n")
 
 
 def down() -> None:
-    stop_all(Paths(var_dir()))
+    paths = Paths(var_dir())
+    recorded = replicas_of.recorded(paths.replicas)
+    if recorded is not None and recorded > replicas():
+        os.environ[replicas_of.ENV] = str(recorded)  # every replica `up` started, whatever the environment says now
+    stop_all(paths)
+    paths.replicas.unlink(missing_ok=True)
 
 
 def status() -> None:
@@ -483,10 +453,10 @@ def status() -> None:
     for proc in processes():
         pid = running_pid(paths, proc)
         if pid is None:
-            say(f"{proc.name:<14} stopped  pid -        {proc.url}")
+            say(f"{proc.name:<15} stopped  pid -        {proc.url}")
         else:
             ready = "ready" if is_ready(proc) else "NOT READY"
-            say(f"{proc.name:<14} running  pid {pid:<8} {proc.url}  ({ready})")
+            say(f"{proc.name:<15} running  pid {pid:<8} {proc.url}  ({ready})")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -14,9 +14,14 @@ from tests.infra import TestStack, create_stack, drop_stack, migrate_all
 pytest_plugins = ["tests.hangs"]
 
 # Run only when asked for by path, each by a make target of its own that CI also runs (.ci/run): the fault
-# experiments (servers stopped and processes killed, minutes long: `make test-faults`) and schemathesis against every
+# experiments (servers stopped and processes killed, minutes long: `make test-faults`), the scale test (two replicas
+# of every service under load: `make test-scale`) and schemathesis against every
 # service (a few minutes of generated requests: `make test-api`), so that `make test` stays well within 20 minutes.
-OWN_TARGETS = (Path(__file__).parent / "faults", Path(__file__).parent / "contract" / "test_schemathesis.py")
+OWN_TARGETS = (
+    Path(__file__).parent / "faults",
+    Path(__file__).parent / "scale",
+    Path(__file__).parent / "contract" / "test_schemathesis.py",
+)
 
 
 @pytest.fixture(scope="session")

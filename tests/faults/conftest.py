@@ -8,6 +8,7 @@ these fixtures start only when a test asks for them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -72,12 +73,19 @@ async def faults(postgres: Postgres, tmp_path_factory: pytest.TempPathFactory) -
 @pytest.fixture
 async def flow(faults: FaultStack) -> AsyncIterator[Contracts]:
     """The e2e helpers (tests/e2e/contracts_flows.py: people, partners, the catalogue, contracts) on this stack."""
+    async with contracts_flow(faults, faults.services) as contracts:
+        yield contracts
+
+
+@contextlib.asynccontextmanager
+async def contracts_flow(faults: FaultStack, services: dict[str, ServiceProcess]) -> AsyncIterator[Contracts]:
+    """The e2e helpers on `services` (by service name) of `faults`, reading its database."""
     registration_db = await create_pool(faults.stack.database_url, REGISTRATION_SCHEMA, min_size=1, max_size=2)
     contracts_db = await create_pool(faults.stack.database_url, CONTRACTS_SCHEMA, min_size=1, max_size=2)
     try:
         async with aiohttp.ClientSession() as http:
-            portal = Portal(http, faults.services, registration_db)
-            yield Contracts(portal, faults.services["contracts"].url, contracts_db, faults.stack, faults.mail_dir)
+            portal = Portal(http, services, registration_db)
+            yield Contracts(portal, services["contracts"].url, contracts_db, faults.stack, faults.mail_dir)
     finally:
         await close_pool(registration_db)
         await close_pool(contracts_db)

@@ -19,8 +19,9 @@ import aio_pika
 import aiohttp
 
 from devtools import alertmanager, prometheus
+from devtools.pids import is_ours
 from devtools.smtp_sink import wait_for_mail
-from devtools.stack import Proc, is_ours
+from devtools.stack import Proc
 from shared.app import create_app
 from shared.http import Api
 from shared.settings import BaseServiceSettings
@@ -31,7 +32,7 @@ from tests.infra import AMQP_BASE, ROOT, RunningApp, free_port, wait_for
 async def devtool(module: str, args: list[str], env: dict[str, str], log: Path) -> AsyncIterator[Callable[[], bool]]:
     """`python -m devtools.<module> run ...` as `make run` starts it; stopped with SIGTERM, as `make stop` does,
     and expected to end cleanly. Yields whether `make stop` would know the process for the stack's (its pid
-    running that module: devtools.stack.is_ours)."""
+    running that module: devtools.pids.is_ours)."""
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", f"devtools.{module}", "run", *args],
