@@ -14,14 +14,17 @@ import email.parser
 import email.policy
 import json
 import signal
+import time
+import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
 
+from services.contracts.app import SCHEMA as CONTRACTS_SCHEMA
 from shared.clock import RELOAD_SECONDS, TestClock
 from tests.faults.postgres import Postgres
 from tests.infra import ServiceProcess, TestStack
@@ -77,6 +80,23 @@ class FaultStack:
     async def fetchval(self, schema: str, sql: str, *args: Any) -> Any:
         rows = await self.fetch(schema, sql, *args)
         return rows[0][0] if rows else None
+
+    async def count_when(self, schema: str, sql: str, args: list[Any], at_least: int, timeout: float = 60) -> int:
+        """Polls `sql` (a count) every 20 ms until it reaches `at_least`; returns the count it saw."""
+        deadline = time.monotonic() + timeout
+        while (count := int(await self.fetchval(schema, sql, *args))) < at_least:
+            assert time.monotonic() < deadline, f"{count} < {at_least} after {timeout} s: {sql}"
+            await asyncio.sleep(0.02)
+        return count
+
+    async def activate_day(self, contract_ids: set[str]) -> None:
+        """The shared clock to the moment these contracts are processed (ITS-2: the next business day)."""
+        effective_at = await self.fetchval(
+            CONTRACTS_SCHEMA,
+            "SELECT max(effective_at) FROM contracts WHERE id = ANY($1)",
+            [*map(uuid.UUID, contract_ids)],
+        )
+        await self.move_clock_to(effective_at + timedelta(seconds=1))
 
     # ---- processes ------------------------------------------------------------------------------------
 

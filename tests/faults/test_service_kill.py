@@ -58,25 +58,6 @@ async def _partner_contract_ids(flow: Contracts, partner: Partner) -> list[str]:
     return [str(row["id"]) for row in rows]
 
 
-async def count_when(
-    faults: FaultStack, schema: str, sql: str, args: list[Any], at_least: int, timeout: float = 60
-) -> int:
-    """Polls `sql` (a count) every 20 ms until it reaches `at_least`; returns the count it saw."""
-    deadline = time.monotonic() + timeout
-    while (count := int(await faults.fetchval(schema, sql, *args))) < at_least:
-        assert time.monotonic() < deadline, f"{count} < {at_least} after {timeout} s: {sql}"
-        await asyncio.sleep(0.02)
-    return count
-
-
-async def activate_day(faults: FaultStack, ids: set[str]) -> None:
-    """The shared clock to the moment these contracts are processed (ITS-2: the next business day)."""
-    effective_at = await faults.fetchval(
-        CONTRACTS_SCHEMA, "SELECT max(effective_at) FROM contracts WHERE id = ANY($1)", [*map(uuid.UUID, ids)]
-    )
-    await faults.move_clock_to(effective_at + timedelta(seconds=1))
-
-
 async def test_registration_killed_while_activating_activates_every_registration_once(
     faults: FaultStack, flow: Contracts
 ) -> None:
@@ -104,13 +85,13 @@ async def test_registration_killed_while_activating_activates_every_registration
     )
     active = "SELECT count(*) FROM registration_numbers WHERE number = ANY($1) AND state = 'active'"
     await faults.move_clock_to(active_from + timedelta(seconds=1))
-    await count_when(faults, REGISTRATION_SCHEMA, active, [numbers], at_least=10)
+    await faults.count_when(REGISTRATION_SCHEMA, active, [numbers], at_least=10)
     await faults.kill("registration")
     done_before = await faults.fetchval(REGISTRATION_SCHEMA, active, numbers)
     assert 0 < done_before < REGISTRATIONS, "the kill landed mid-batch"
 
     await faults.restart("registration")
-    await count_when(faults, REGISTRATION_SCHEMA, active, [numbers], at_least=REGISTRATIONS)
+    await faults.count_when(REGISTRATION_SCHEMA, active, [numbers], at_least=REGISTRATIONS)
     rows = await faults.fetch(
         REGISTRATION_SCHEMA,
         "SELECT envelope->'data'->>'registration_number' AS number, id FROM outbox "
@@ -120,8 +101,8 @@ async def test_registration_killed_while_activating_activates_every_registration
     )
     assert sorted(row["number"] for row in rows) == sorted(numbers), "one activation event per registration"
     event_ids = [row["id"] for row in rows]
-    await count_when(
-        faults, CONTRACTS_SCHEMA, "SELECT count(*) FROM inbox WHERE event_id = ANY($1)", [event_ids], REGISTRATIONS
+    await faults.count_when(
+        CONTRACTS_SCHEMA, "SELECT count(*) FROM inbox WHERE event_id = ANY($1)", [event_ids], REGISTRATIONS
     )
     assert (
         await faults.fetchval(CONTRACTS_SCHEMA, "SELECT count(*) FROM inbox WHERE event_id = ANY($1)", event_ids)
@@ -149,19 +130,19 @@ async def test_notifications_killed_while_sending_sends_every_letter(faults: Fau
     partner = await flow.partner(operator)
     _, [issued] = await flow.product(operator, edition="PROF")
     ids = await post_contracts(faults, flow, partner, issued.number, LETTERS)
-    await activate_day(faults, ids)
+    await faults.activate_day(ids)
     events = await wait_for(
         lambda: _all_activated(faults, ids), timeout=60, interval=0.2, what="every contract activated"
     )
     event_ids = [event for contract_events in events.values() for event in contract_events]
     sent = "SELECT count(*) FROM deliveries WHERE event_id = ANY($1) AND status = 'sent'"
-    await count_when(faults, NOTIFICATIONS_SCHEMA, sent, [event_ids], at_least=20)
+    await faults.count_when(NOTIFICATIONS_SCHEMA, sent, [event_ids], at_least=20)
     await faults.kill("notifications")
     sent_before = await faults.fetchval(NOTIFICATIONS_SCHEMA, sent, event_ids)
     assert 0 < sent_before < LETTERS, "the kill landed mid-batch"
 
     await faults.restart("notifications")
-    await count_when(faults, NOTIFICATIONS_SCHEMA, sent, [event_ids], at_least=LETTERS, timeout=120)
+    await faults.count_when(NOTIFICATIONS_SCHEMA, sent, [event_ids], at_least=LETTERS, timeout=120)
     deliveries = await faults.fetchval(
         NOTIFICATIONS_SCHEMA, "SELECT count(*) FROM deliveries WHERE event_id = ANY($1)", event_ids
     )
@@ -192,8 +173,8 @@ async def test_contracts_killed_mid_batch_activates_every_contract_once(faults: 
     posted_in = time.monotonic() - started
     contract_ids = [*map(uuid.UUID, ids)]
     active = "SELECT count(*) FROM contracts WHERE id = ANY($1) AND state = 'active'"
-    await activate_day(faults, ids)
-    await count_when(faults, CONTRACTS_SCHEMA, active, [contract_ids], at_least=PROCESS_BATCH)
+    await faults.activate_day(ids)
+    await faults.count_when(CONTRACTS_SCHEMA, active, [contract_ids], at_least=PROCESS_BATCH)
     await faults.kill("contracts")
     done_before = await faults.fetchval(CONTRACTS_SCHEMA, active, contract_ids)
     assert 0 < done_before < CONTRACTS_KILLED_BATCH, "the kill landed mid-batch"
@@ -205,15 +186,14 @@ async def test_contracts_killed_mid_batch_activates_every_contract_once(faults: 
     )
     assert all(len(contract_events) == 1 for contract_events in events.values()), "one event per contract"
     event_ids = [contract_events[0] for contract_events in events.values()]
-    await count_when(
-        faults,
+    await faults.count_when(
         CONTRACTS_SCHEMA,
         "SELECT count(*) FROM outbox WHERE id = ANY($1) AND published_at IS NOT NULL",
         [event_ids],
         CONTRACTS_KILLED_BATCH,
     )
     handled = "SELECT count(*) FROM inbox WHERE event_id = ANY($1)"
-    await count_when(faults, REGISTRATION_SCHEMA, handled, [event_ids], CONTRACTS_KILLED_BATCH, timeout=120)
+    await faults.count_when(REGISTRATION_SCHEMA, handled, [event_ids], CONTRACTS_KILLED_BATCH, timeout=120)
     assert await faults.fetchval(REGISTRATION_SCHEMA, handled, event_ids) == CONTRACTS_KILLED_BATCH
     assert (
         await faults.fetchval(
@@ -224,7 +204,7 @@ async def test_contracts_killed_mid_batch_activates_every_contract_once(faults: 
         == CONTRACTS_KILLED_BATCH
     )
     deliveries = "SELECT count(*) FROM deliveries WHERE event_id = ANY($1)"
-    await count_when(faults, NOTIFICATIONS_SCHEMA, deliveries, [event_ids], CONTRACTS_KILLED_BATCH, timeout=120)
+    await faults.count_when(NOTIFICATIONS_SCHEMA, deliveries, [event_ids], CONTRACTS_KILLED_BATCH, timeout=120)
     assert await faults.fetchval(NOTIFICATIONS_SCHEMA, deliveries, event_ids) == CONTRACTS_KILLED_BATCH
     print(
         f"\ncontracts: {CONTRACTS_KILLED_BATCH} posted in {posted_in:.1f} s; killed after {done_before} activations "

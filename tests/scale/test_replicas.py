@@ -40,7 +40,6 @@ from tests.e2e.contracts_flows import BOUGHT, Contracts, contract_body
 from tests.e2e.flows import Customer, Partner
 from tests.faults.contracts_outbox import activation_events, all_active
 from tests.faults.stack import FaultStack
-from tests.faults.test_service_kill import activate_day, count_when
 from tests.infra import wait_for
 from tests.scale.conftest import CONTRACTS, PROCESS_BATCH, SERVICES, ScaleStack
 from tests.scale.load import Client, Tally
@@ -65,7 +64,7 @@ async def test_two_replicas_of_each_service_lose_nothing_and_do_nothing_twice(
     customer = await flow.customer()
     numbers = [main.number, *(issued.number for issued in to_register)]
     known = "SELECT count(*) FROM numbers WHERE number = ANY($1)"
-    await count_when(faults, CONTRACTS_SCHEMA, known, [numbers], at_least=len(numbers))  # contracts learnt them
+    await faults.count_when(CONTRACTS_SCHEMA, known, [numbers], at_least=len(numbers))  # contracts learnt them
 
     period = faults.period()
     bodies = [(partners[i % PARTNERS], contract_body(main.number, period)) for i in range(CONTRACTS)]
@@ -142,10 +141,10 @@ async def test_two_replicas_of_each_service_lose_nothing_and_do_nothing_twice(
 
     # The processing day, replica 1 of every service killed during it.
     day_started = time.monotonic()
-    await activate_day(faults, ids)
+    await faults.activate_day(ids)
     active = "SELECT count(*) FROM contracts WHERE id = ANY($1) AND state = 'active'"
     contract_ids = [*map(uuid.UUID, ids)]
-    await count_when(faults, CONTRACTS_SCHEMA, active, [contract_ids], at_least=PROCESS_BATCH, timeout=120)
+    await faults.count_when(CONTRACTS_SCHEMA, active, [contract_ids], at_least=PROCESS_BATCH, timeout=120)
     second_kill = await kill_all(faults, scale.replicas(1))
     active_at_kill = await faults.fetchval(CONTRACTS_SCHEMA, active, contract_ids)
     await restart_all(faults, second_kill)
@@ -245,7 +244,7 @@ async def registrations_once(faults: FaultStack, customer: Customer, numbers: li
     assert sorted(row["number"] for row in rows) == sorted(numbers), "one authorisation event per number"
     authorised: list[uuid.UUID] = [row["id"] for row in rows]
     held = "SELECT count(*) FROM numbers WHERE number = ANY($1) AND subscriber_code = $2"
-    await count_when(faults, CONTRACTS_SCHEMA, held, [numbers, customer.code], at_least=len(numbers), timeout=60)
+    await faults.count_when(CONTRACTS_SCHEMA, held, [numbers, customer.code], at_least=len(numbers), timeout=60)
     return authorised
 
 
@@ -254,13 +253,13 @@ async def effects_once(faults: FaultStack, event_ids: list[uuid.UUID], contract_
     (one delivery, sent)."""
     n = len(event_ids)
     handled = "SELECT count(*) FROM inbox WHERE event_id = ANY($1)"
-    await count_when(faults, REGISTRATION_SCHEMA, handled, [event_ids], n, timeout=180)
+    await faults.count_when(REGISTRATION_SCHEMA, handled, [event_ids], n, timeout=180)
     assert await faults.fetchval(REGISTRATION_SCHEMA, handled, event_ids) == n
     covered = "SELECT count(DISTINCT contract_id) FROM contract_coverage WHERE contract_id = ANY($1)"
     assert await faults.fetchval(REGISTRATION_SCHEMA, covered, contract_ids) == n
-    await count_when(faults, NOTIFICATIONS_SCHEMA, handled, [event_ids], n, timeout=180)
+    await faults.count_when(NOTIFICATIONS_SCHEMA, handled, [event_ids], n, timeout=180)
     sent = "SELECT count(*) FROM deliveries WHERE event_id = ANY($1) AND status = 'sent'"
-    await count_when(faults, NOTIFICATIONS_SCHEMA, sent, [event_ids], n, timeout=240)
+    await faults.count_when(NOTIFICATIONS_SCHEMA, sent, [event_ids], n, timeout=240)
     assert (
         await faults.fetchval(
             NOTIFICATIONS_SCHEMA, "SELECT count(*) FROM deliveries WHERE event_id = ANY($1)", event_ids
