@@ -64,9 +64,10 @@ test-api: venv infra
 	$(PY) -m pytest tests/contract/test_schemathesis.py $(PYTEST_ARGS)
 
 # tests/faults start servers of their own to stop and kill (a PostgreSQL cluster, RabbitMQ nodes) and kill
-# services mid-batch; minutes long, so `make test` leaves them out (tests/conftest.py) and CI runs them after it.
+# services mid-batch; minutes long, so `make test` leaves them out (tests/conftest.py) and CI runs them after it. -s:
+# each experiment prints its figures (sent, accepted, effects, lost, doubled, recovery) into the log.
 test-faults: venv infra
-	$(PY) -m pytest tests/faults $(PYTEST_ARGS)
+	$(PY) -m pytest tests/faults -s $(PYTEST_ARGS)
 
 # tests/scale: two replicas of every service behind the gateway, under load, one replica of each killed and restarted;
 # a few minutes, so `make test` leaves it out (tests/conftest.py) and CI runs it after the fault experiments. -s: the
