@@ -15,8 +15,7 @@ job workers, two consumers of each queue — and nginx in front passing requests
    done once and none failed, every e-mail in the SMTP sink (at most one sent twice per notifications replica
    killed: SMTP is at-least-once, a send in flight at the kill goes out again with the same Message-ID).
 
-The figures are printed as one line, `scale: …`, for the CI log. CONTRACTS is 5,000 (tests/scale/conftest.py says
-why not the issue's 10,000, which passes too: ITS_SCALE_CONTRACTS=10000).
+The figures are printed as one line, `scale: …`, for the CI log. CONTRACTS is 10,000 (ITS_SCALE_CONTRACTS to vary).
 """
 
 from __future__ import annotations
