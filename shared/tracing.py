@@ -261,19 +261,30 @@ def link_to(carriers: Sequence[Mapping[str, Any] | None]) -> None:
         span.set_attribute("its.links_left_out", len(carriers) - MAX_LINKS)
 
 
+@contextlib.contextmanager
+def continuing(name: str, carrier: Mapping[str, Any] | None) -> Iterator[None]:
+    """A span `name` continuing the context saved in `carrier` (its child), linked to the current span: the part of
+    a job's run done for one request (notifications' e-mail for the event that asked for it), in that request's
+    trace, while the run has its own."""
+    if not ENABLED:
+        yield
+        return
+    here = trace.get_current_span().get_span_context()
+    links = [trace.Link(here)] if here.is_valid else []
+    with _tracer().start_as_current_span(name, context=context_of(carrier) or Context(), links=links):
+        yield
+
+
 def continued(name: str, carriers: Sequence[Mapping[str, Any] | None]) -> list[Carrier]:
-    """For each saved context: a span `name` continuing it (its child), linked to the current span, ended at once;
-    the contexts of those spans, to save with what each item writes next (the processing day: each contract's
-    events continue its intake's trace). `[{}, …]` when off."""
+    """`continuing` for each saved context, ended at once: the contexts of those spans, to save with what each item
+    writes next (the processing day: each contract's events continue its POST's trace). `[{}, …]` when off."""
     if not ENABLED:
         return [{} for _ in carriers]
-    tracer, here = _tracer(), trace.get_current_span().get_span_context()
-    links = [trace.Link(here)] if here.is_valid else []
-    continuing = []
+    carried = []
     for carrier in carriers:
-        with tracer.start_as_current_span(name, context=context_of(carrier) or Context(), links=links):
-            continuing.append(trace_headers())
-    return continuing
+        with continuing(name, carrier):
+            carried.append(trace_headers())
+    return carried
 
 
 def _links(carriers: Sequence[Mapping[str, Any] | None]) -> list[trace.Link]:
