@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -176,6 +177,8 @@ def child_env(paths: Paths, port: int | None = None) -> dict[str, str]:
     env["ITS_SMTP_PORT"] = str(sink_port())
     env.setdefault("ITS_SMTP_HOST", HOST)
     env.setdefault("PYTHONUNBUFFERED", "1")
+    env.setdefault("OTEL_TRACES_EXPORTER", "otlp_json_file")  # var/traces/, for `itsctl trace` (shared/tracing.py)
+    env.setdefault("OTEL_BSP_SCHEDULE_DELAY", "500")  # spans written 0.5 s after they end, not 5 s
     if port is not None:
         env["ITS_PORT"] = str(port)
     return env
@@ -428,6 +431,7 @@ def up() -> None:
     say()
     say("  itsctl mail list          the mail sent so far   (.venv/bin/itsctl or python -m itsctl)")
     say("  itsctl clock advance 1d   move the test clock")
+    say("  itsctl trace last --path /v1/contracts   the newest request's trace (spans in var/traces/)")
     say("  make status · make stop")
 
 
@@ -443,11 +447,9 @@ def stop_all(paths: Paths) -> None:
             continue
         targets[proc.name] = pid
         signal_group(pid, signal.SIGTERM)
-
     deadline = time.monotonic() + STOP_TIMEOUT
     while any(is_alive(pid) for pid in targets.values()) and time.monotonic() < deadline:
         time.sleep(0.1)
-
     for proc in reversed(processes()):
         pid = targets.get(proc.name)
         if pid is None:
@@ -464,13 +466,11 @@ def stop_all(paths: Paths) -> None:
 
 def signal_group(pid: int, sig: signal.Signals) -> None:
     """Signal the process group `up` created for `pid` (start_new_session), else the pid."""
-    try:
+    with contextlib.suppress(ProcessLookupError):
         if os.getpgid(pid) == pid and pid != os.getpgrp():
             os.killpg(pid, sig)
         else:
             os.kill(pid, sig)
-    except ProcessLookupError:
-        pass
 
 
 def down() -> None:
