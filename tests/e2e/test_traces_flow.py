@@ -60,7 +60,7 @@ async def test_one_trace_follows_a_contract_from_the_post_to_the_email_sent(flow
     post = one(spans, service="contracts", kind=SERVER, name="POST /v1/contracts")
     assert post.parent_id is None
     # The contract.received event: published by the relay in the POST's saved context.
-    received = one(spans, kind=PRODUCER, name="its.events,contracts.contract.received publish")
+    received = one(spans, kind=PRODUCER, name="its.events,contracts.contract.received send")
     assert received.service == "contracts" and parent(received) is post
 
     # A business day later: each activated contract's events continue its POST's trace, through a span linked to
@@ -72,7 +72,7 @@ async def test_one_trace_follows_a_contract_from_the_post_to_the_email_sent(flow
     assert run.name == "job contracts.process" and run.service == "contracts" and run.trace_id != trace_id
     assert (trace_id, post.span_id) in run.links
 
-    activated = one(spans, kind=PRODUCER, name="its.events,contracts.contract.activated publish")
+    activated = one(spans, kind=PRODUCER, name="its.events,contracts.contract.activated send")
     assert activated.service == "contracts" and parent(activated) is activate
 
     # Every consumer receives it as the publish's child, and handles it in a span of its own below that.
