@@ -25,7 +25,7 @@ def _show(directory: Path, trace_id: str) -> None:
     if not found:
         fail(f"no span of trace {trace_id} in {directory}")
     for line in waterfall(found, known=spans):
-        console.print(line, markup=False)
+        console.print(line, markup=False, soft_wrap=True)
 
 
 @app.command()
