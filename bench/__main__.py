@@ -22,8 +22,9 @@ from typing import Any
 
 import uvloop
 
-# The kernel's defaults, not whatever ITS_* this shell has (the service processes get a clean ITS_* too).
-for _name in [name for name in os.environ if name.startswith("ITS_") and not name.startswith("ITS_TEST_")]:
+# The kernel's defaults, not whatever ITS_* this shell has (the service processes get a clean ITS_* too); tracing
+# off, as by default (OTEL_*, shared/tracing.py): the figures are the kernel's own cost.
+for _name in [n for n in os.environ if n.startswith(("ITS_", "OTEL_")) and not n.startswith("ITS_TEST_")]:
     del os.environ[_name]
 
 from bench import (  # noqa: E402

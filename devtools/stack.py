@@ -204,6 +204,8 @@ def child_env(paths: Paths, port: int | None = None) -> dict[str, str]:
     env["ITS_SMTP_PORT"] = str(sink_port())
     env.setdefault("ITS_SMTP_HOST", HOST)
     env.setdefault("PYTHONUNBUFFERED", "1")
+    env.setdefault("OTEL_TRACES_EXPORTER", "otlp_json_file")  # var/traces/, for `itsctl trace` (shared/tracing.py)
+    env.setdefault("OTEL_BSP_SCHEDULE_DELAY", "500")  # spans written 0.5 s after they end, not 5 s
     if port is not None:
         env["ITS_PORT"] = str(port)
     return env
@@ -391,6 +393,7 @@ def up() -> None:
     say()
     say("  itsctl mail list          the mail sent so far   (.venv/bin/itsctl or python -m itsctl)")
     say("  itsctl clock advance 1d   move the test clock")
+    say("  itsctl trace last --path /v1/contracts   the newest request's trace (spans in var/traces/)")
     say("  make status · make stop")
 
 
@@ -406,11 +409,9 @@ def stop_all(paths: Paths) -> None:
             continue
         targets[proc.name] = pid
         signal_group(pid, signal.SIGTERM)
-
     deadline = time.monotonic() + STOP_TIMEOUT
     while any(is_alive(pid) for pid in targets.values()) and time.monotonic() < deadline:
         time.sleep(0.1)
-
     for proc in reversed(processes()):
         pid = targets.get(proc.name)
         if pid is None:

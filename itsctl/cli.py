@@ -20,6 +20,7 @@ from itsctl import (
     operator,
     registration,
     releases,
+    trace,
 )
 
 app = typer.Typer(
@@ -39,6 +40,7 @@ app.add_typer(maintenance.app, name="maintenance")
 app.add_typer(calendar.app, name="calendar")
 app.add_typer(releases.app, name="releases")
 app.add_typer(dlq.app, name="dlq")
+app.add_typer(trace.app, name="trace")
 app.command("download")(download.download_command)
 
 

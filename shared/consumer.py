@@ -15,14 +15,16 @@ transaction (one inbox statement, one commit): under load that is most of them.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import pydantic
 from aio_pika.abc import AbstractIncomingMessage
+from opentelemetry.context import Context
 
+from shared import tracing
 from shared.bus import Bus, dlq_name, retry_queue_name
 from shared.db import Connection, Pool, unreachable
 from shared.events import Envelope
@@ -53,6 +55,9 @@ class Delivery:
     envelope: Envelope
     attempt: int
     handler: EventHandler
+    # The context its own callback ran in (aio-pika's receive span, continuing the message's `traceparent`): a
+    # delivery may be handled in another delivery's callback, in a batch (shared/tracing.py; None when off).
+    trace: Context | None = None
 
 
 @dataclass(frozen=True)
@@ -124,7 +129,7 @@ class Consumer:
             await message.ack()
             self.metrics.consumer_handled.labels(self.queue, "ignored").inc()
             return None
-        return Delivery(message, envelope, attempt, handler)
+        return Delivery(message, envelope, attempt, handler, tracing.current_context())
 
     async def _handle_batch(self, batch: list[Delivery]) -> None:
         """One transaction for the batch: inbox rows in one statement, then each new event's handler.
@@ -156,7 +161,7 @@ class Consumer:
                     if first_time[-1]:
                         new.discard(delivery.envelope.id)  # the same event twice in one batch: once
                         failing = delivery
-                        with self._context(delivery.envelope):
+                        with self._context(delivery):
                             await delivery.handler(conn, delivery.envelope)
                         failing = None
         except Exception as exc:
@@ -175,7 +180,7 @@ class Consumer:
 
     async def _handle_one(self, delivery: Delivery) -> None:
         message, envelope, attempt = delivery.message, delivery.envelope, delivery.attempt
-        with self._context(envelope):
+        with self._context(delivery):
             try:
                 async with self.pool.acquire() as conn, conn.transaction():
                     first_time = await conn.fetchval(
@@ -212,13 +217,21 @@ class Consumer:
             "event.consumed", event_id=str(delivery.envelope.id), event_type=delivery.envelope.type, outcome=outcome
         )
 
-    def _context(self, envelope: Envelope) -> AbstractContextManager[None]:
-        return bound_contextvars(
+    def _context(self, delivery: Delivery) -> AbstractContextManager[None]:
+        envelope = delivery.envelope
+        bound = bound_contextvars(
             correlation_id=envelope.correlation_id or str(envelope.id),
             causation_id=str(envelope.id),
             event_type=envelope.type,
             queue=self.queue,
         )
+        return self._traced(delivery, bound) if tracing.ENABLED else bound
+
+    @contextmanager
+    def _traced(self, delivery: Delivery, bound: AbstractContextManager[None]) -> Iterator[None]:
+        """The handler in a span of its own, the child of its delivery's receive span (whichever task runs it)."""
+        with bound, tracing.span_in(delivery.trace, f"handle {delivery.envelope.type}", {"its.queue": self.queue}):
+            yield
 
     async def _database_unavailable(self, delivery: Delivery, exc: BaseException) -> None:
         # Not the message's fault: wait for the database with growing back-off, never park.

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from shared import tracing
 from shared.clock import Clock
 from shared.db import Connection, Pool, unreachable
 from shared.logging import bound_contextvars, get_logger
@@ -38,6 +39,8 @@ class Job:
     run_at: datetime
     attempts: int  # earlier attempts, not counting this one
     max_attempts: int
+    # The trace context that scheduled it (shared/tracing.py), None when tracing was off; its run's span links to it.
+    trace_context: dict[str, str] | None = None
 
 
 JobHandler = Callable[[Connection, Job], Awaitable[None]]
@@ -49,13 +52,14 @@ def backoff(attempt: int) -> timedelta:
 
 
 _SCHEDULE = (
-    "INSERT INTO deferred_jobs (kind, payload, run_at, dedupe_key, max_attempts) "
-    "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (dedupe_key) DO NOTHING RETURNING id"
+    "INSERT INTO deferred_jobs (kind, payload, run_at, dedupe_key, max_attempts, trace_context) "
+    "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (dedupe_key) DO NOTHING RETURNING id"
 )
 _SCHEDULE_REARM = (
-    "INSERT INTO deferred_jobs (kind, payload, run_at, dedupe_key, max_attempts) "
-    "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (dedupe_key) DO UPDATE SET state = 'pending', attempts = 0, "
-    "finished_at = NULL, run_at = LEAST(deferred_jobs.run_at, EXCLUDED.run_at) "
+    "INSERT INTO deferred_jobs (kind, payload, run_at, dedupe_key, max_attempts, trace_context) "
+    "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (dedupe_key) DO UPDATE SET state = 'pending', attempts = 0, "
+    "finished_at = NULL, run_at = LEAST(deferred_jobs.run_at, EXCLUDED.run_at), "
+    "trace_context = EXCLUDED.trace_context "
     "WHERE deferred_jobs.state <> 'pending' RETURNING id"
 )
 
@@ -77,7 +81,7 @@ async def schedule(
     ran is swept too.
     """
     job_id: int | None = await conn.fetchval(
-        _SCHEDULE_REARM if rearm else _SCHEDULE, kind, payload, run_at, dedupe_key, max_attempts
+        _SCHEDULE_REARM if rearm else _SCHEDULE, kind, payload, run_at, dedupe_key, max_attempts, _scheduled_by()
     )
     return job_id
 
@@ -107,15 +111,21 @@ async def schedule_many(
     if not jobs:
         return
     await conn.execute(
-        "INSERT INTO deferred_jobs (kind, payload, run_at, dedupe_key, max_attempts) "
-        "SELECT $1, payload, $2, dedupe_key, $3 FROM unnest($4::jsonb[], $5::text[]) AS j (payload, dedupe_key) "
+        "INSERT INTO deferred_jobs (kind, payload, run_at, dedupe_key, max_attempts, trace_context) "
+        "SELECT $1, payload, $2, dedupe_key, $3, $6 FROM unnest($4::jsonb[], $5::text[]) AS j (payload, dedupe_key) "
         "ON CONFLICT (dedupe_key) DO NOTHING",
         kind,
         run_at,
         max_attempts,
         [payload for payload, _ in jobs],
         [key for _, key in jobs],
+        _scheduled_by(),
     )
+
+
+def _scheduled_by() -> dict[str, str] | None:
+    """The trace context of the span that schedules a job (None when tracing is off or outside any span)."""
+    return tracing.trace_headers() or None
 
 
 class JobWorker:
@@ -159,7 +169,7 @@ class JobWorker:
         """Claim one due job and run it; False when none is due."""
         async with self.pool.acquire() as conn, conn.transaction():
             row = await conn.fetchrow(
-                "SELECT id, kind, payload, run_at, attempts, max_attempts FROM deferred_jobs "
+                "SELECT id, kind, payload, run_at, attempts, max_attempts, trace_context FROM deferred_jobs "
                 "WHERE state = 'pending' AND run_at <= $1 AND kind = ANY($2) "
                 "ORDER BY run_at LIMIT 1 FOR UPDATE SKIP LOCKED",
                 self.clock.now(),
@@ -168,7 +178,7 @@ class JobWorker:
             if row is None:
                 return False
             job = Job(**dict(row))
-            with bound_contextvars(job_id=job.id, job_kind=job.kind):
+            with bound_contextvars(job_id=job.id, job_kind=job.kind), _run_span(job):
                 await self._run(conn, job)
         return True
 
@@ -203,6 +213,13 @@ class JobWorker:
             job.id,
         )
         self.metrics.jobs.labels(job.kind, "done").inc()
+
+
+def _run_span(job: Job) -> contextlib.AbstractContextManager[None]:
+    """The span of a job's run: a trace of its own, linked to what scheduled it (shared/tracing.py)."""
+    if not tracing.ENABLED:
+        return contextlib.nullcontext()
+    return tracing.linked_root(f"job {job.kind}", job.trace_context, {"its.job.id": job.id, "its.job.kind": job.kind})
 
 
 DailyWork = Callable[[Connection, datetime], Awaitable[None]]

@@ -41,3 +41,14 @@ CREATE TABLE deferred_jobs (
 );
 CREATE INDEX deferred_jobs_due ON deferred_jobs (run_at) WHERE state = 'pending';
 """
+
+# Traces (shared/tracing.py): the W3C context ({"traceparent": …}) of what scheduled a job, which its run's span
+# links to. A column rather than a key of `payload`: payloads are the handler's data, copied as they are into a retry
+# (notifications' next try) and written by statements that know nothing of traces (contracts' receive_contract);
+# NULL, when tracing is off, costs nothing. The outbox needs no column: the context goes into its `headers`.
+KERNEL_TABLES_V2 = """
+ALTER TABLE deferred_jobs ADD COLUMN trace_context jsonb;
+"""
+KERNEL_TABLES_V2_DOWN = """
+ALTER TABLE deferred_jobs DROP COLUMN trace_context;
+"""

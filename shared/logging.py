@@ -28,9 +28,11 @@ __all__ = [
 ]
 
 
-def configure_logging(service: str, level: str = "INFO") -> None:
+def configure_logging(service: str, level: str = "INFO", *, traced: bool = False) -> None:
+    """`traced`: tracing is on in this process (shared/tracing.py), and each line carries its span's ids."""
     shared_processors: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
+        *_trace_ids(traced),
         structlog.processors.add_log_level,
         _timestamp,
     ]
@@ -64,6 +66,14 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING if level.upper() == "INFO" else level.upper())
+
+
+def _trace_ids(traced: bool) -> list[structlog.types.Processor]:
+    if not traced:  # not even a call per line when off
+        return []
+    from shared.tracing import log_trace_ids
+
+    return [log_trace_ids]
 
 
 class LineBatcher:

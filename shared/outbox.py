@@ -13,12 +13,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
 
+from shared import tracing
 from shared.bus import Bus
 from shared.clock import Clock, make_clock
 from shared.db import Connection, Pool, create_pool
@@ -73,8 +74,13 @@ class Outbox:
         [envelope] = await self.add_many(conn, [event])
         return envelope
 
-    async def add_many(self, conn: Connection, events: list[Event]) -> list[Envelope]:
-        """Record `events`, in order, in the caller's transaction: one round trip for a whole batch."""
+    async def add_many(
+        self, conn: Connection, events: list[Event], *, traces: Sequence[tracing.Carrier] | None = None
+    ) -> list[Envelope]:
+        """Record `events`, in order, in the caller's transaction: one round trip for a whole batch.
+
+        Each row's headers keep the W3C trace context (shared/tracing.py) it is published in: the current span's,
+        or with `traces` (one per event) each event's own (the processing day: each contract's intake's trace)."""
         if not conn.is_in_transaction():
             raise RuntimeError("Outbox.add must run inside the transaction of the state change")
         if not events:
@@ -92,6 +98,11 @@ class Outbox:
             for event in events
         ]
         headers = {k: v for k, v in (("x-request-id", ids.request_id),) if v}
+        if tracing.ENABLED:
+            if traces is not None:
+                await self._add_each(conn, envelopes, [{**headers, **trace} for trace in traces])
+                return envelopes
+            headers.update(tracing.trace_headers())
         # created_at: clock_timestamp() + the position, so the relay publishes them in this order.
         # One round trip: the rows, and a notification the relay's LISTEN receives on commit, so it
         # publishes without waiting for a poll.
@@ -109,6 +120,23 @@ class Outbox:
             notify_channel(self.schema),
         )
         return envelopes
+
+    async def _add_each(self, conn: Connection, envelopes: list[Envelope], headers: list[dict[str, str]]) -> None:
+        """`add_many`'s statement with headers of each row's own."""
+        await conn.execute(
+            "WITH added AS ("
+            "  INSERT INTO outbox (id, routing_key, envelope, headers, created_at) "
+            "  SELECT id, key, envelope::jsonb, headers, clock_timestamp() + (n * interval '1 microsecond') "
+            "  FROM unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[]) WITH ORDINALITY "
+            "    AS t(id, key, envelope, headers, n) "
+            "  RETURNING 1"
+            ") SELECT pg_notify($5, '') FROM (SELECT count(*) FROM added) AS done",
+            [e.id for e in envelopes],
+            [e.type for e in envelopes],
+            [e.model_dump_json() for e in envelopes],
+            headers,
+            notify_channel(self.schema),
+        )
 
 
 @contextlib.asynccontextmanager
@@ -264,14 +292,17 @@ class OutboxRelay:
         correlation_id: str | None = row["correlation_id"]
         if correlation_id:
             headers["x-correlation-id"] = correlation_id
-        await self.bus.publish(
-            row["routing_key"],
-            row["body"].encode(),
-            message_id=str(row["id"]),
-            message_type=row["type"],
-            headers=headers,
-            correlation_id=correlation_id,
-        )
+        # In the context the row was written in (one task per row: gather), so that aio-pika's publish span is the
+        # writer's child and its `traceparent` replaces the saved one in the message's headers.
+        with tracing.attached(headers) if tracing.ENABLED else contextlib.nullcontext():
+            await self.bus.publish(
+                row["routing_key"],
+                row["body"].encode(),
+                message_id=str(row["id"]),
+                message_type=row["type"],
+                headers=headers,
+                correlation_id=correlation_id,
+            )
 
     async def _housekeeping(self) -> None:
         try:

@@ -12,6 +12,7 @@ from aiohttp import web
 from shared.logging import configure_logging, get_logger
 from shared.migrate import migrate
 from shared.settings import BaseServiceSettings
+from shared.tracing import configure_tracing
 
 
 def run_service(
@@ -25,13 +26,15 @@ def run_service(
 ) -> None:
     args = sys.argv[1:] if argv is None else argv
     command = args[0] if args else "serve"
-    configure_logging(name, settings.log_level)
+    # Traces only where the work is done (not `migrate`), and before the app exists: see shared/tracing.py.
+    traced = command == "serve" and configure_tracing(name, var_dir=settings.var_dir)
+    configure_logging(name, settings.log_level, traced=traced)
     log = get_logger(name)
     if command == "migrate":
         migrate(migrations_dir, settings.database_url, schema)
         log.info("migrated", schema=schema)
     elif command == "serve":
-        log.info("starting", host=settings.host, port=settings.port, env=settings.env)
+        log.info("starting", host=settings.host, port=settings.port, env=settings.env, traced=traced)
         serve(create_app(), host=settings.host, port=settings.port)
     else:
         sys.exit(f"usage: python -m services.{name} [serve|migrate]")

@@ -16,6 +16,7 @@ from services.contracts import domain, events, store
 from services.contracts.organisation import kpp_problem, tin_problem
 from services.contracts.processing import processing_job
 from services.contracts.settings import ContractsSettings
+from shared import tracing
 from shared.calendar import ProductionCalendar
 from shared.clock import local_date
 from shared.db import Pool
@@ -111,10 +112,16 @@ def _stored(outbox: Outbox, contract: store.Contract, now: datetime) -> tuple[An
         causation_id=ids.causation_id,
     )
     headers = {"x-request-id": ids.request_id} if ids.request_id else {}
+    row: dict[str, Any] = vars(contract)
+    if tracing.ENABLED and (trace := tracing.trace_headers()):
+        # The POST's trace: its event's, and the contract's own and its processing job's (migration 0008), which
+        # the activation a business day later continues.
+        headers = {**headers, **trace}
+        row = {**row, "trace_context": trace}
     body = {"id": str(contract.id), "state": contract.state, "processing_on": contract.processing_on.isoformat()}
     job_kind, job_key, job_at = processing_job(contract.effective_at)
     return (
-        orjson.dumps(vars(contract)).decode(),
+        orjson.dumps(row).decode(),
         job_kind,
         job_key,
         job_at,

@@ -16,6 +16,7 @@ from datetime import datetime
 from services.contracts import events, idempotency_store, read_models, store, webhooks
 from services.contracts.domain import IDEMPOTENCY_KEPT
 from services.contracts.settings import ContractsSettings
+from shared import tracing
 from shared.clock import Clock
 from shared.db import Connection
 from shared.jobs import Daily, Job, JobHandler, job_pending, schedule
@@ -49,11 +50,14 @@ async def schedule_processing(conn: Connection, at: datetime) -> None:
 def process_job(outbox: Outbox, clock: Clock, settings: ContractsSettings) -> JobHandler:
     async def process(conn: Connection, job: Job) -> None:
         now = max(job.run_at, clock.now())
-        activated = await store.activate_due(conn, now, settings.process_batch)
+        due = await store.activate_due(conn, now, settings.process_batch)
+        activated = [contract for contract, _ in due]
         if activated:
             partners = await read_models.partners(conn, list({c.partner_id for c in activated}))
             envelopes = await outbox.add_many(
-                conn, [events.contract_activated(c, partners.get(c.partner_id), now) for c in activated]
+                conn,
+                [events.contract_activated(c, partners.get(c.partner_id), now) for c in activated],
+                traces=_continuing_intakes([intake for _, intake in due]),
             )
             for expires_at in sorted({c.expires_at for c in activated}):
                 await schedule(
@@ -65,6 +69,16 @@ def process_job(outbox: Outbox, clock: Clock, settings: ContractsSettings) -> Jo
             await schedule(conn, PROCESS_JOB, {}, now, dedupe_key=f"process:{now.isoformat()}:after:{job.id}")
 
     return process
+
+
+def _continuing_intakes(intakes: list[dict[str, str] | None]) -> list[tracing.Carrier] | None:
+    """Traces: the run links to the POSTs of the contracts it activates (the first tracing.MAX_LINKS, 128: a day
+    activates thousands in one batch, and a viewer lists every link), and each contract's events continue its own
+    POST's trace through an `activate contract` span: one trace from the POST to the e-mail sent."""
+    if not tracing.ENABLED:
+        return None
+    tracing.link_to(intakes)
+    return tracing.continued("activate contract", intakes)
 
 
 def expire_job(outbox: Outbox, clock: Clock, settings: ContractsSettings) -> JobHandler:

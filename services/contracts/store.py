@@ -124,17 +124,18 @@ async def correct_organisation(
     return _contract(row) if row is not None else None
 
 
-async def activate_due(conn: Connection, now: datetime, limit: int) -> list[Contract]:
-    """ITS-2: contracts whose business day has begun become active; rows locked by another worker are skipped."""
+async def activate_due(conn: Connection, now: datetime, limit: int) -> list[tuple[Contract, dict[str, str] | None]]:
+    """ITS-2: contracts whose business day has begun become active; rows locked by another worker are skipped.
+    Each with the trace context of the POST that brought it (migration 0008; None when tracing was off)."""
     rows = await conn.fetch(
         f"UPDATE contracts SET state = 'active', activated_at = $1 WHERE id IN ("
         "  SELECT id FROM contracts WHERE state = 'processing' AND effective_at <= $1 "
         "  ORDER BY effective_at LIMIT $2 FOR UPDATE SKIP LOCKED"
-        f") RETURNING {CONTRACT_COLUMNS}",
+        f") RETURNING {CONTRACT_COLUMNS}, trace_context",
         now,
         limit,
     )
-    return [_contract(row) for row in rows]
+    return [(_contract(_without(row, "trace_context")), row["trace_context"]) for row in rows]
 
 
 async def expire_due(conn: Connection, now: datetime, limit: int) -> list[Contract]:

@@ -24,6 +24,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from services.notifications import store
 from services.notifications.delivery import SEND_EMAIL_JOB, OutgoingEmail, message_id, status_after_failure
+from shared import tracing
 from shared.clock import Clock
 from shared.db import Connection
 from shared.jobs import Job, backoff, schedule
@@ -158,7 +159,11 @@ class Mailer:
         """Job `send_email` {delivery_id, correlation_id}: send the delivery unless it is already settled."""
         delivery_id = int(job.payload["delivery_id"])
         # The correlation id of the flow that asked for the e-mail, so its send is logged under it too.
-        with bound_contextvars(correlation_id=job.payload.get("correlation_id"), delivery_id=delivery_id):
+        # And in the trace of the event that asked for it (its run, a trace of its own, links to it).
+        with (
+            bound_contextvars(correlation_id=job.payload.get("correlation_id"), delivery_id=delivery_id),
+            tracing.continuing("send e-mail", job.trace_context),
+        ):
             await self._send(conn, job, delivery_id)
 
     async def _send(self, conn: Connection, job: Job, delivery_id: int) -> None:

@@ -22,11 +22,16 @@ def gateway_port() -> int:
     return free_port()
 
 
+# Written 0.2 s after they end (the SDK's default is 5 s), so that a test finds them soon.
+TRACED = {"OTEL_TRACES_EXPORTER": "otlp_json_file", "OTEL_BSP_SCHEDULE_DELAY": "200"}
+
+
 @pytest.fixture(scope="session")
 async def services(migrated: TestStack, smtp_sink: int, gateway_port: int) -> AsyncIterator[dict[str, ServiceProcess]]:
     # identity believes the X-Forwarded-For of the portal (tests/e2e/browser_stack.py), as deployments do.
     public_url = f"https://127.0.0.1:{gateway_port}"
-    processes = service_processes(migrated, smtp_sink, public_url, ITS_TRUSTED_PROXIES="127.0.0.1")
+    # Traces on, as in the local stack: every process's spans in <var>/traces/ (tests/e2e/test_traces_flow.py).
+    processes = service_processes(migrated, smtp_sink, public_url, ITS_TRUSTED_PROXIES="127.0.0.1", **TRACED)
     try:
         for process in processes.values():
             await process.start()

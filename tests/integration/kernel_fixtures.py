@@ -26,7 +26,7 @@ from shared.clock import TestClock
 from shared.consumer import Consumer, EventHandler, Subscription
 from shared.db import Connection, Pool, close_pool, create_pool
 from shared.events import Envelope, Event
-from shared.kernel_schema import KERNEL_TABLES_V1
+from shared.kernel_schema import KERNEL_TABLES_V1, KERNEL_TABLES_V2
 from shared.metrics import Metrics
 from shared.outbox import Outbox, OutboxRelay
 from shared.tasks import cancel_and_wait
@@ -263,6 +263,7 @@ async def create_kernel_schema(database_url: str, schema: str) -> None:
             await conn.execute(f'CREATE SCHEMA "{schema}"')
             await conn.execute(f'SET LOCAL search_path TO "{schema}"')
             await conn.execute(KERNEL_TABLES_V1)
+            await conn.execute(KERNEL_TABLES_V2)
             await conn.execute(EFFECTS_TABLE)
     finally:
         await close_pool(pool)
