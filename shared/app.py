@@ -33,6 +33,7 @@ from shared.keys import (
     CLOCK,
     CONSUMER_QUEUES,
     DB_OUTAGE,
+    FOLLOWED_STREAMS,
     METRICS,
     OUTBOX,
     POOL,
@@ -254,6 +255,7 @@ def setup_revocations(app: web.Application) -> None:
     Needs setup_bus and setup_auth. Every process follows identity's revoking events on their own stream
     (REVOCATIONS), replaying the last ACCESS_TOKEN_LIFETIME on start: older revocations concern only expired tokens.
     """
+    app.setdefault(FOLLOWED_STREAMS, []).append(REVOCATIONS)
 
     async def revocations(app: web.Application) -> AsyncIterator[None]:
         view = app[VERIFIER].revocations

@@ -27,9 +27,10 @@ from aiohttp import web
 from yarl import URL
 
 import shared.events
+from shared.bus import Stream
 from shared.consumer import Subscription
 from shared.events import EXCHANGE, Envelope, Event
-from shared.keys import OUTBOX, SUBSCRIPTIONS
+from shared.keys import FOLLOWED_STREAMS, OUTBOX, SUBSCRIPTIONS
 
 ASYNCAPI = "3.0.0"
 # The AMQP bindings' version (github.com/asyncapi/bindings, amqp).
@@ -97,10 +98,11 @@ def event_types() -> dict[str, EventType]:
 
 
 def service_asyncapi(app: web.Application, service: str, brokers: Sequence[str] = ()) -> dict[str, Any]:
-    """The document of a service's app as its setup_outbox and setup_consumers made it."""
+    """The document of a service's app as its setup_outbox, setup_consumers and setup_revocations made it."""
     subscriptions: list[Subscription] = app.get(SUBSCRIPTIONS, [])
+    streams: list[Stream] = app.get(FOLLOWED_STREAMS, [])
     producer = app[OUTBOX].producer if OUTBOX in app else None
-    return build_asyncapi(service, producer=producer, subscriptions=subscriptions, brokers=brokers)
+    return build_asyncapi(service, producer=producer, subscriptions=subscriptions, streams=streams, brokers=brokers)
 
 
 def build_asyncapi(
@@ -108,10 +110,11 @@ def build_asyncapi(
     *,
     producer: str | None,
     subscriptions: Sequence[Subscription],
+    streams: Sequence[Stream] = (),
     brokers: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """The AsyncAPI document of a service that sends `producer`'s events (None: it sends none) and receives on
-    `subscriptions`; `brokers` are its broker URLs (credentials left out of the document)."""
+    """The AsyncAPI document of a service that sends `producer`'s events (None: it sends none), receives on
+    `subscriptions` and follows `streams`; `brokers` are its broker URLs (credentials left out of the document)."""
     types = event_types()
     sent = [t for t in types.values() if t.producer == producer]
     received: dict[str, list[EventType]] = {}
@@ -120,12 +123,20 @@ def build_asyncapi(
         if unknown:
             raise ValueError(f"{service}: queue {subscription.queue} handles undeclared event types {unknown}")
         received[subscription.queue] = [types[name] for name in sorted(subscription.handlers)]
+    followed: dict[str, list[EventType]] = {}
+    for stream in streams:
+        unknown = sorted(set(stream.routing_keys) - set(types))
+        if unknown:  # a wildcard (the event log's `#`) is not a type this document can list
+            raise ValueError(f"{service}: stream {stream.name} is bound to {unknown}, not declared event types")
+        followed[stream.name] = [types[key] for key in sorted(stream.routing_keys)]
 
     schemas: dict[str, Any] = {}
     messages: dict[str, Any] = {}
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
-    used = {t.routing_key: t for t in sent} | {t.routing_key: t for ts in received.values() for t in ts}
+    used = {t.routing_key: t for t in sent} | {
+        t.routing_key: t for ts in [*received.values(), *followed.values()] for t in ts
+    }
     for key, event in sorted(used.items()):
         messages[key] = _message(event, schemas)
         channels[key] = {
@@ -171,6 +182,37 @@ def build_asyncapi(
             "bindings": {"amqp": {"ack": True, "bindingVersion": AMQP_BINDING}},
         }
 
+    for stream in streams:
+        channels[stream.name] = {
+            "address": stream.name,
+            "title": f"Stream {stream.name}",
+            "description": f"A retained stream (kept {stream.max_age}) bound to {EXCHANGE} by "
+            f"{', '.join(stream.routing_keys)}; every process of {service} reads it from a point in time on start, "
+            "with no queue of its own (shared.bus.Bus.follow)",
+            "messages": {
+                t.routing_key: {"$ref": f"#/components/messages/{t.routing_key}"} for t in followed[stream.name]
+            },
+            "bindings": {
+                "amqp": {
+                    "is": "queue",
+                    "queue": {
+                        "name": stream.name,
+                        "durable": True,
+                        "exclusive": False,
+                        "autoDelete": False,
+                        "vhost": "/",
+                    },
+                    "bindingVersion": AMQP_BINDING,
+                }
+            },
+        }
+        operations[f"follow.{stream.name}"] = {
+            "action": "receive",
+            "title": f"Follow {stream.name}",
+            "channel": {"$ref": f"#/channels/{stream.name}"},
+            "messages": [{"$ref": f"#/channels/{stream.name}/messages/{t.routing_key}"} for t in followed[stream.name]],
+        }
+
     return {
         "asyncapi": ASYNCAPI,
         "info": {
@@ -213,7 +255,7 @@ def _message(event: EventType, schemas: dict[str, Any]) -> dict[str, Any]:
     for name, text in (
         ("id", "The event's id: also the AMQP message_id; consumers' inboxes deduplicate by it"),
         ("correlation_id", "The request or first event of the flow; also the AMQP correlation_id"),
-        ("causation_id", "The id of the event whose handling recorded this one (None: a request or job)"),
+        ("causation_id", "The id of the event whose handling recorded this one (null: a request or job)"),
     ):
         properties[name] = {**properties[name], "description": text}
     doc = inspect.cleandoc(model.__dict__.get("__doc__") or "")  # its own: an inherited one says nothing of it

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from rules.refusal import Refused
 from shared.auth import TokenVerifier
-from shared.bus import Bus
+from shared.bus import Bus, Stream
 from shared.calendar import ProductionCalendar
 from shared.clock import Clock
 from shared.consumer import Subscription
@@ -39,6 +39,8 @@ OUTBOX = web.AppKey("outbox", Outbox)
 CONSUMER_QUEUES = web.AppKey("consumer_queues", list[str])
 # The same subscriptions with the event types each queue handles: /asyncapi.json documents them (shared.asyncapi).
 SUBSCRIPTIONS = web.AppKey("subscriptions", list[Subscription])
+# The retained streams this process follows (shared.app.setup_revocations), for /asyncapi.json too.
+FOLLOWED_STREAMS = web.AppKey("followed_streams", list[Stream])
 VERIFIER = web.AppKey("verifier", TokenVerifier)
 AUTHENTICATOR: web.AppKey[Authenticate] = web.AppKey("authenticator")
 REFUSALS: web.AppKey[RefusalAnswer] = web.AppKey("refusals")

@@ -9,9 +9,11 @@ from typing import Any
 import pytest
 
 from shared.asyncapi import build_asyncapi, event_types, service_asyncapi
+from shared.bus import EVENT_LOG_STREAM
 from shared.consumer import Subscription
 from shared.events import EXCHANGE, Event
 from shared.keys import SUBSCRIPTIONS
+from shared.revocations import REVOCATIONS, REVOKING_TYPES
 from tests.service_apps import SERVICES, service_app
 
 
@@ -104,3 +106,16 @@ def test_broker_credentials_stay_out_of_the_document() -> None:
     assert document["servers"]["rabbitmq2"]["host"] == "node2:5671"
     assert document["servers"]["rabbitmq2"]["protocol"] == "amqps"
     assert "secret" not in str(document)
+
+
+def test_every_service_follows_the_revocations_stream(documents: dict[str, dict[str, Any]]) -> None:
+    for service, document in documents.items():
+        operation = document["operations"][f"follow.{REVOCATIONS.name}"]
+        assert operation["action"] == "receive"
+        assert document["channels"][REVOCATIONS.name]["address"] == REVOCATIONS.name
+        assert {ref["$ref"].rsplit("/", 1)[1] for ref in operation["messages"]} == REVOKING_TYPES, service
+
+
+def test_a_stream_bound_to_a_wildcard_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"its\.events\.log"):
+        build_asyncapi("x", producer=None, subscriptions=[], streams=[EVENT_LOG_STREAM])
