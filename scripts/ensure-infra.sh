@@ -229,8 +229,26 @@ ensure_axe() {
         >/tmp/ensure-infra-npm.log 2>&1 || { tail -n 20 /tmp/ensure-infra-npm.log >&2; fail "npm install axe-core failed"; }
 }
 
+# @asyncapi/cli (npm), the official AsyncAPI validator that `make test` runs on every service's /asyncapi.json
+# (tests/contract/test_asyncapi.py), kept under var/node. 4.1.1: the newest whose dependencies run on Node 20
+# (Debian's); 5.x and 6.x require Node 24.
+ASYNCAPI_CLI_VERSION=4.1.1
+ensure_asyncapi_cli() {
+    local root
+    root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+    [[ -f $root/var/node/node_modules/@asyncapi/cli/package.json ]] \
+        && grep -q "\"version\": \"$ASYNCAPI_CLI_VERSION\"" "$root/var/node/node_modules/@asyncapi/cli/package.json" && return 0
+    if ! command -v npm >/dev/null; then
+        if can_install; then apt_install npm npm; else say "@asyncapi/cli: npm is missing (the AsyncAPI test needs it)"; return 0; fi
+    fi
+    say "@asyncapi/cli: installing @asyncapi/cli@$ASYNCAPI_CLI_VERSION into var/node (a minute or two)"
+    npm install --silent --no-audit --no-fund --prefix "$root/var/node" "@asyncapi/cli@$ASYNCAPI_CLI_VERSION" \
+        >/tmp/ensure-infra-npm.log 2>&1 || { tail -n 20 /tmp/ensure-infra-npm.log >&2; fail "npm install @asyncapi/cli failed"; }
+}
+
 ensure_postgres
 ensure_rabbitmq
 ensure_rabbitmq_metrics
 ensure_tools
 ensure_axe
+ensure_asyncapi_cli

@@ -16,6 +16,7 @@ from aio_pika.abc import AbstractIncomingMessage
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from shared.asyncapi import add_asyncapi_route, service_asyncapi
 from shared.auth import Caller, JwksKeySource, KeySource, TokenVerifier, bearer_token
 from shared.bus import Bus, dlq_name
 from shared.calendar import ProductionCalendar, load_calendar, reach
@@ -32,11 +33,13 @@ from shared.keys import (
     CLOCK,
     CONSUMER_QUEUES,
     DB_OUTAGE,
+    FOLLOWED_STREAMS,
     METRICS,
     OUTBOX,
     POOL,
     READINESS,
     SAMPLERS,
+    SUBSCRIPTIONS,
     VERIFIER,
 )
 from shared.logging import get_logger
@@ -45,7 +48,7 @@ from shared.middlewares import kernel_middleware
 from shared.openapi import add_openapi_route
 from shared.outbox import Outbox, OutboxRelay, sample_pending
 from shared.revocations import ACCESS_TOKEN_LIFETIME, REVOCATIONS, REVOKING_TYPES, revocation_of
-from shared.settings import BaseServiceSettings
+from shared.settings import BaseServiceSettings, amqp_urls
 from shared.tasks import background
 
 log = get_logger(__name__)
@@ -74,6 +77,8 @@ def create_app(settings: BaseServiceSettings, *, service: str, api: Api) -> web.
     app.router.add_get("/metrics", _metrics)
     api.add_routes(app)
     add_openapi_route(app, api)
+    # Built on first request, when the service's setup_outbox and setup_consumers have said what it sends and receives.
+    add_asyncapi_route(app, lambda: service_asyncapi(app, service, amqp_urls(settings.amqp_url)))
     return app
 
 
@@ -169,6 +174,7 @@ def setup_outbox(app: web.Application, settings: BaseServiceSettings, *, produce
 
 def setup_consumers(app: web.Application, settings: BaseServiceSettings, subscriptions: list[Subscription]) -> None:
     app[CONSUMER_QUEUES] = [subscription.queue for subscription in subscriptions]
+    app[SUBSCRIPTIONS] = list(subscriptions)
     dlqs = [dlq_name(subscription.queue) for subscription in subscriptions]
 
     async def sample_parked() -> None:
@@ -249,6 +255,7 @@ def setup_revocations(app: web.Application) -> None:
     Needs setup_bus and setup_auth. Every process follows identity's revoking events on their own stream
     (REVOCATIONS), replaying the last ACCESS_TOKEN_LIFETIME on start: older revocations concern only expired tokens.
     """
+    app.setdefault(FOLLOWED_STREAMS, []).append(REVOCATIONS)
 
     async def revocations(app: web.Application) -> AsyncIterator[None]:
         view = app[VERIFIER].revocations

@@ -34,6 +34,19 @@ class Header:
 
 
 @dataclass(frozen=True)
+class Webhook:
+    """A request the service itself sends to a URL its client registered (OpenAPI 3.1 `webhooks`): a POST of `body`
+    as JSON with `headers`; `outcome` says what the service makes of the receiver's answer."""
+
+    name: str
+    summary: str
+    body: type[pydantic.BaseModel]
+    headers: tuple[Header, ...] = ()
+    description: str = ""
+    outcome: str = "Received"
+
+
+@dataclass(frozen=True)
 class Link:
     """An OpenAPI link from this operation's success answer to another operation (by operationId):
     `parameters` maps the target's parameter names to runtime expressions such as `$response.body#/id`."""
@@ -90,6 +103,7 @@ class Api:
         self.version = version
         self.description = description
         self.operations: list[Operation] = []
+        self.webhooks: list[Webhook] = []
 
     def route(
         self,
@@ -186,6 +200,11 @@ class Api:
     def include(self, other: Api) -> None:
         """Serve and document `other`'s routes too (a service whose API spans several modules)."""
         self.operations.extend(other.operations)
+        self.webhooks.extend(other.webhooks)
+
+    def webhook(self, hook: Webhook) -> None:
+        """Document a request this service sends to its clients' URLs (it serves no route for it)."""
+        self.webhooks.append(hook)
 
     def add_routes(self, app: web.Application) -> None:
         """The routes; `shared.openapi.add_openapi_route` serves their document."""

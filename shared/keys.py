@@ -9,9 +9,10 @@ from aiohttp import web
 
 from rules.refusal import Refused
 from shared.auth import TokenVerifier
-from shared.bus import Bus
+from shared.bus import Bus, Stream
 from shared.calendar import ProductionCalendar
 from shared.clock import Clock
+from shared.consumer import Subscription
 from shared.db import Outage, Pool
 from shared.metrics import Metrics
 from shared.outbox import Outbox
@@ -36,6 +37,10 @@ BUS = web.AppKey("bus", Bus)
 OUTBOX = web.AppKey("outbox", Outbox)
 # The queues this process consumes (shared.app.setup_consumers): `itsctl dlq` lists the same.
 CONSUMER_QUEUES = web.AppKey("consumer_queues", list[str])
+# The same subscriptions with the event types each queue handles: /asyncapi.json documents them (shared.asyncapi).
+SUBSCRIPTIONS = web.AppKey("subscriptions", list[Subscription])
+# The retained streams this process follows (shared.app.setup_revocations), for /asyncapi.json too.
+FOLLOWED_STREAMS = web.AppKey("followed_streams", list[Stream])
 VERIFIER = web.AppKey("verifier", TokenVerifier)
 AUTHENTICATOR: web.AppKey[Authenticate] = web.AppKey("authenticator")
 REFUSALS: web.AppKey[RefusalAnswer] = web.AppKey("refusals")

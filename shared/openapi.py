@@ -18,7 +18,7 @@ from aiohttp import web
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 
-from shared.http import UUID_PATTERN, Api, Operation
+from shared.http import UUID_PATTERN, Api, Header, Operation, Webhook
 
 REF = "#/components/schemas/{model}"
 PROBLEM = "application/problem+json"
@@ -136,7 +136,8 @@ def build_openapi(api: Api) -> dict[str, Any]:
         schemas.update(schema.pop("$defs", {}))
         return schema.get("properties", {}), set(schema.get("required", []))
 
-    duplicates = [name for name, count in Counter(op.operation_id for op in api.operations).items() if count > 1]
+    ids = [op.operation_id for op in api.operations] + [hook.name for hook in api.webhooks]
+    duplicates = [name for name, count in Counter(ids).items() if count > 1]
     if duplicates:
         raise ValueError(f"{api.title}: operationIds must be unique, repeated: {', '.join(sorted(duplicates))}")
 
@@ -152,16 +153,7 @@ def build_openapi(api: Api) -> dict[str, Any]:
                 {"name": name, "in": "query", "required": name in required, "schema": prop}
                 for name, prop in props.items()
             ]
-        parameters += [
-            {
-                "name": header.name,
-                "in": "header",
-                "required": header.required,
-                "schema": header.schema,
-                **({"description": header.description} if header.description else {}),
-            }
-            for header in op.headers
-        ]
+        parameters += [_header_parameter(header) for header in op.headers]
         if parameters:
             operation["parameters"] = parameters
         if op.body is not None:
@@ -180,12 +172,36 @@ def build_openapi(api: Api) -> dict[str, Any]:
         if op.auth:
             operation["security"] = [{caller: []} for caller in op.callers]
         paths.setdefault(openapi_path(op.path), {})[op.method.lower()] = operation
+    webhooks = {hook.name: {"post": _webhook(hook, ref)} for hook in api.webhooks}
     return {
         "openapi": "3.1.0",
         "info": {"title": api.title, "version": api.version, "description": api.description},
         "paths": paths,
+        **({"webhooks": webhooks} if webhooks else {}),
         "components": {"schemas": schemas, "securitySchemes": SECURITY_SCHEMES},
     }
+
+
+def _header_parameter(header: Header) -> dict[str, Any]:
+    return {
+        "name": header.name,
+        "in": "header",
+        "required": header.required,
+        "schema": header.schema,
+        **({"description": header.description} if header.description else {}),
+    }
+
+
+def _webhook(hook: Webhook, ref: Any) -> dict[str, Any]:
+    """What the service POSTs to a client's URL; any 2xx answer is success, anything else (or none) is not."""
+    operation: dict[str, Any] = {"summary": hook.summary, "operationId": hook.name}
+    if hook.description:
+        operation["description"] = hook.description
+    if hook.headers:
+        operation["parameters"] = [_header_parameter(header) for header in hook.headers]
+    operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": ref(hook.body)}}}
+    operation["responses"] = {"2XX": {"description": hook.outcome}}
+    return operation
 
 
 def kernel_statuses(op: Operation) -> set[int]:

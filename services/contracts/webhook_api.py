@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import re
+import uuid
 from typing import Annotated
 from urllib.parse import urlsplit
 
+import pydantic
 from aiohttp import web
-from pydantic import BaseModel, StringConstraints, field_validator
+from pydantic import BaseModel, Field, StringConstraints, field_validator
 
 from services.contracts import webhooks
 from shared.auth import Caller
-from shared.http import Api
+from shared.events import Envelope
+from shared.events.contracts import ContractActivated
+from shared.http import Api, Header, Webhook
 from shared.keys import CLOCK, POOL
 from shared.parsing import StrictModel
 from shared.problems import NotFound
@@ -91,3 +96,46 @@ async def get_webhook(request: web.Request, caller: Caller) -> WebhookOut:
 async def delete_webhook(request: web.Request, caller: Caller) -> None:
     if not await webhooks.remove_webhook(request.app[POOL], caller.require_partner()):
         raise NotFound("no webhook is set")
+
+
+# What webhooks.webhook_job posts: the event's envelope as the outbox recorded it, `data` the event's model.
+ContractActivatedDelivery: type[pydantic.BaseModel] = pydantic.create_model(
+    "ContractActivatedDelivery",
+    __base__=Envelope,
+    __doc__=f"The envelope of a {ContractActivated.TYPE} event (shared/events/contracts.py), as the bus carries it",
+    id=(uuid.UUID, ...),  # always there in a delivery (the envelope's own default is for new events)
+    type=(str, Field(pattern=f"^{re.escape(ContractActivated.TYPE)}$")),
+    version=(int, Field(ge=ContractActivated.VERSION, le=ContractActivated.VERSION)),
+    data=(ContractActivated, ...),
+)
+# webhooks.signature's value: `t=<unix time>,v1=<hex HMAC-SHA256>`.
+SIGNATURE_PATTERN = r"^t=[0-9]+,v1=[0-9a-f]{64}$"
+
+routes.webhook(
+    Webhook(
+        "contractActivated",
+        summary="A partner's contract was activated (processed on the next business day, ITS-2)",
+        description="POSTed to the URL the partner set (POST /v1/partner/webhook), one request per event. Verify "
+        "`X-ITS-Signature` before trusting the body: recompute HMAC-SHA256 with the webhook's secret over "
+        '"<t>.<raw body>" (t from the header), compare with v1 in constant time, and refuse an old t (a replay). '
+        "Deliveries may repeat: `X-ITS-Delivery` (the event's id) is the same on every try.",
+        body=ContractActivatedDelivery,
+        headers=(
+            Header(
+                "X-ITS-Signature",
+                {"type": "string", "pattern": SIGNATURE_PATTERN},
+                required=True,
+                description='t=<unix time of sending>,v1=<hex HMAC-SHA256 of "<t>.<body>" with the secret>',
+            ),
+            Header("X-ITS-Event", {"type": "string"}, required=True, description="The event type (the body's type)"),
+            Header(
+                "X-ITS-Delivery",
+                {"type": "string", "format": "uuid"},
+                required=True,
+                description="The event's id (the body's id): the same on every retry, to recognise a repeat",
+            ),
+        ),
+        outcome="Delivered. Any other answer, a redirect or no answer within the timeout (ITS_WEBHOOK_TIMEOUT, "
+        "10 s) is tried again later with back-off, up to ITS_WEBHOOK_MAX_ATTEMPTS (12) times",
+    )
+)

@@ -10,6 +10,7 @@ import secrets
 import time
 import uuid
 from datetime import datetime
+from typing import Any
 
 import aiohttp
 
@@ -66,6 +67,19 @@ def signature(secret: str, timestamp: int, body: bytes) -> str:
     return f"t={timestamp},v1={mac}"
 
 
+def delivery(event: dict[str, Any], secret: str, timestamp: int) -> tuple[bytes, dict[str, str]]:
+    """The body and headers of one delivery of `event` (an envelope as JSON), signed at `timestamp`; webhook_api's
+    OpenAPI `webhooks` entry documents them."""
+    body = json.dumps(event, separators=(",", ":")).encode()
+    headers = {
+        "Content-Type": "application/json",
+        "X-ITS-Event": str(event["type"]),
+        "X-ITS-Delivery": str(event["id"]),
+        "X-ITS-Signature": signature(secret, timestamp, body),
+    }
+    return body, headers
+
+
 class WebhookFailed(Exception):
     """The partner's endpoint did not accept the delivery: the job is tried again later (back-off)."""
 
@@ -76,13 +90,7 @@ def webhook_job(session: aiohttp.ClientSession) -> JobHandler:
         if hook is None:
             return  # the partner removed its webhook meanwhile
         event = job.payload["event"]
-        body = json.dumps(event, separators=(",", ":")).encode()
-        headers = {
-            "Content-Type": "application/json",
-            "X-ITS-Event": str(event["type"]),
-            "X-ITS-Delivery": str(event["id"]),
-            "X-ITS-Signature": signature(hook.secret, int(time.time()), body),
-        }
+        body, headers = delivery(event, hook.secret, int(time.time()))
         try:
             async with session.post(hook.url, data=body, headers=headers, allow_redirects=False) as response:
                 if not 200 <= response.status < 300:

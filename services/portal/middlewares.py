@@ -46,7 +46,7 @@ COMPRESSED_TYPES = ("text/html",)
 COMPRESS_FROM_BYTES = 1024
 # HSTS is the TLS terminator's (deploy/nginx/gateway.conf sets it on every answer).
 # Paths that need no session (no database query for a stylesheet or a health check).
-SESSIONLESS = ("/static/", "/healthz", "/readyz", "/metrics", "/openapi.json")
+SESSIONLESS = ("/static/", "/healthz", "/readyz", "/metrics", "/openapi.json", "/asyncapi.json")
 
 
 @web.middleware
