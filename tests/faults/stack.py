@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 from services.contracts.app import SCHEMA as CONTRACTS_SCHEMA
+from services.notifications.app import NotificationsSettings
 from shared.clock import RELOAD_SECONDS, TestClock
 from tests.faults.postgres import Postgres
 from tests.infra import ServiceProcess, TestStack
@@ -39,6 +40,11 @@ class LogMark:
     """Where each service's log ended at some moment: what it wrote since is `FaultStack.logged(mark, …)`."""
 
     offsets: dict[str, int] = field(default_factory=dict)
+
+
+# E-mails a notifications process sends at once (ITS_SEND_WORKERS): each in flight at a kill may go out again, with
+# the same Message-ID (SMTP has no transaction to join), so a kill may double at most this many.
+SEND_WORKERS: int = NotificationsSettings.model_fields["send_workers"].default
 
 
 @dataclass
