@@ -98,45 +98,31 @@ class Outbox:
             for event in events
         ]
         headers = {k: v for k, v in (("x-request-id", ids.request_id),) if v}
+        own: list[dict[str, str]] = []  # headers of each row's own, else the same `headers` for every row
         if tracing.ENABLED:
             if traces is not None:
-                await self._add_each(conn, envelopes, [{**headers, **trace} for trace in traces])
-                return envelopes
-            headers.update(tracing.trace_headers())
-        # created_at: clock_timestamp() + the position, so the relay publishes them in this order.
-        # One round trip: the rows, and a notification the relay's LISTEN receives on commit, so it
-        # publishes without waiting for a poll.
+                own = [{**headers, **trace} for trace in traces]
+            else:
+                headers.update(tracing.trace_headers())
+        # created_at: clock_timestamp() + the position, so the relay publishes them in this order. An empty `own`
+        # unnests as NULLs beside the rows, so each takes the shared headers. One round trip: the rows, and a
+        # notification the relay's LISTEN receives on commit, so it publishes without waiting for a poll.
         await conn.execute(
             "WITH added AS ("
             "  INSERT INTO outbox (id, routing_key, envelope, headers, created_at) "
-            "  SELECT id, key, envelope::jsonb, $4, clock_timestamp() + (n * interval '1 microsecond') "
-            "  FROM unnest($1::uuid[], $2::text[], $3::text[]) WITH ORDINALITY AS t(id, key, envelope, n) "
+            "  SELECT id, key, envelope::jsonb, coalesce(own, $5), clock_timestamp() + (n * interval '1 microsecond') "
+            "  FROM unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[]) WITH ORDINALITY "
+            "    AS t(id, key, envelope, own, n) "
             "  RETURNING 1"
-            ") SELECT pg_notify($5, '') FROM (SELECT count(*) FROM added) AS done",
+            ") SELECT pg_notify($6, '') FROM (SELECT count(*) FROM added) AS done",
             [e.id for e in envelopes],
             [e.type for e in envelopes],
             [e.model_dump_json() for e in envelopes],  # pydantic's JSON, not a dict for json.dumps to encode again
+            own,
             headers,
             notify_channel(self.schema),
         )
         return envelopes
-
-    async def _add_each(self, conn: Connection, envelopes: list[Envelope], headers: list[dict[str, str]]) -> None:
-        """`add_many`'s statement with headers of each row's own."""
-        await conn.execute(
-            "WITH added AS ("
-            "  INSERT INTO outbox (id, routing_key, envelope, headers, created_at) "
-            "  SELECT id, key, envelope::jsonb, headers, clock_timestamp() + (n * interval '1 microsecond') "
-            "  FROM unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[]) WITH ORDINALITY "
-            "    AS t(id, key, envelope, headers, n) "
-            "  RETURNING 1"
-            ") SELECT pg_notify($5, '') FROM (SELECT count(*) FROM added) AS done",
-            [e.id for e in envelopes],
-            [e.type for e in envelopes],
-            [e.model_dump_json() for e in envelopes],
-            headers,
-            notify_channel(self.schema),
-        )
 
 
 @contextlib.asynccontextmanager
