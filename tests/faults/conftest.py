@@ -9,22 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import uuid
 from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
 
-from devtools.smtp_sink import start_sink
 from services.contracts.app import SCHEMA as CONTRACTS_SCHEMA
 from services.registration.app import SCHEMA as REGISTRATION_SCHEMA
 from shared.db import close_pool, create_pool
 from tests.e2e.contracts_flows import Contracts
 from tests.e2e.flows import Portal
 from tests.faults.postgres import Postgres, running_postgres
-from tests.faults.stack import SERVICES, FaultStack, service_env
-from tests.infra import AMQP_BASE, ServiceProcess, TestStack, free_port, migrate_all, rabbitmqctl
+from tests.faults.stack import SERVICES, FaultStack, migrated_stack, service_env
+from tests.infra import ServiceProcess, free_port
 
 # Small, so that a processing day of 2,000 contracts is 40 transactions and a kill lands between two of them.
 PROCESS_BATCH = 50
@@ -41,17 +39,7 @@ async def faults(postgres: Postgres, tmp_path_factory: pytest.TempPathFactory) -
     """Every service and the portal, as processes, on `postgres`; stopped at the end, the vhost deleted."""
     var_dir = tmp_path_factory.mktemp("faults-var")
     run_id = uuid.uuid4().hex[:10]
-    name = f"its_faults_{run_id}"
-    stack = TestStack(run_id, await postgres.create_database(name), f"{AMQP_BASE}/{name}", name, var_dir)
-    await asyncio.to_thread(rabbitmqctl, "add_vhost", name)
-    saved = dict(os.environ)
-    try:
-        await asyncio.to_thread(rabbitmqctl, "set_permissions", "-p", name, "guest", ".*", ".*", ".*")
-        # Settings built in this process (an operator account made directly) read the same database.
-        os.environ.update({k: v for k, v in stack.env().items() if k.startswith("ITS_")})
-        await migrate_all(stack.database_url)
-        smtp_port = free_port()
-        sink = start_sink(var_dir / "mail", "127.0.0.1", smtp_port)
+    async with migrated_stack(postgres, var_dir, run_id, f"its_faults_{run_id}") as (stack, smtp_port):
         ports = {service: free_port() for service in SERVICES}
         env = service_env(stack, ports, smtp_port, ITS_PROCESS_BATCH=str(PROCESS_BATCH))
         processes = {
@@ -63,11 +51,6 @@ async def faults(postgres: Postgres, tmp_path_factory: pytest.TempPathFactory) -
             yield FaultStack(postgres, stack, processes, var_dir / "mail")
         finally:
             await asyncio.gather(*(process.stop() for process in processes.values()))
-            sink.stop()
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-        await asyncio.to_thread(rabbitmqctl, "delete_vhost", name)
 
 
 @pytest.fixture

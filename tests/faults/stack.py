@@ -13,9 +13,11 @@ import contextlib
 import email.parser
 import email.policy
 import json
+import os
 import signal
 import time
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -24,11 +26,12 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
+from devtools.smtp_sink import start_sink
 from services.contracts.app import SCHEMA as CONTRACTS_SCHEMA
 from services.notifications.app import NotificationsSettings
 from shared.clock import RELOAD_SECONDS, TestClock
 from tests.faults.postgres import Postgres
-from tests.infra import ServiceProcess, TestStack
+from tests.infra import AMQP_BASE, ServiceProcess, TestStack, free_port, migrate_all, rabbitmqctl
 
 # Every service and the portal (started together: the others fetch identity's keys only when a token comes).
 SERVICES = ("identity", "registration", "contracts", "updates", "notifications", "portal")
@@ -176,3 +179,29 @@ def service_env(stack: TestStack, ports: dict[str, int], smtp_port: int, **extra
         **{f"ITS_{name.upper()}_URL": f"http://127.0.0.1:{port}" for name, port in ports.items()},
         **extra,
     )
+
+
+@contextlib.asynccontextmanager
+async def migrated_stack(
+    postgres: Postgres, var_dir: Path, run_id: str, name: str
+) -> AsyncIterator[tuple[TestStack, int]]:
+    """A database `name` on `postgres` and a vhost `name` on the machine's RabbitMQ, every schema migrated, this
+    process's ITS_* pointing at them (settings built here, e.g. an operator account made directly, read the same
+    database), and an SMTP sink into var_dir/mail: (the stack, the sink's port). The vhost and ITS_* undone after."""
+    stack = TestStack(run_id, await postgres.create_database(name), f"{AMQP_BASE}/{name}", name, var_dir)
+    await asyncio.to_thread(rabbitmqctl, "add_vhost", name)
+    saved = dict(os.environ)
+    try:
+        await asyncio.to_thread(rabbitmqctl, "set_permissions", "-p", name, "guest", ".*", ".*", ".*")
+        os.environ.update({k: v for k, v in stack.env().items() if k.startswith("ITS_")})
+        await migrate_all(stack.database_url)
+        smtp_port = free_port()
+        sink = start_sink(var_dir / "mail", "127.0.0.1", smtp_port)
+        try:
+            yield stack, smtp_port
+        finally:
+            sink.stop()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        await asyncio.to_thread(rabbitmqctl, "delete_vhost", name)

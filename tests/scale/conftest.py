@@ -21,15 +21,14 @@ import pytest
 
 from devtools.dev_cert import ensure_dev_cert
 from devtools.gateway import Site, running
-from devtools.smtp_sink import start_sink
 from tests.e2e.contracts_flows import Contracts
 from tests.faults.conftest import (
     contracts_flow,
     postgres,  # noqa: F401  (the fixture: the experiments' own cluster)
 )
 from tests.faults.postgres import Postgres
-from tests.faults.stack import FaultStack, service_env
-from tests.infra import AMQP_BASE, ServiceProcess, TestStack, free_port, migrate_all, rabbitmqctl
+from tests.faults.stack import FaultStack, migrated_stack, service_env
+from tests.infra import ServiceProcess, free_port
 
 SERVICES = ("identity", "registration", "contracts", "updates", "notifications", "support")
 REPLICAS = 2
@@ -58,15 +57,7 @@ class ScaleStack:
 async def scale(postgres: Postgres, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[ScaleStack]:  # noqa: F811
     var_dir = tmp_path_factory.mktemp("scale-var")
     name = f"its_scale_{uuid.uuid4().hex[:10]}"
-    stack = TestStack(name, await postgres.create_database(name), f"{AMQP_BASE}/{name}", name, var_dir)
-    await asyncio.to_thread(rabbitmqctl, "add_vhost", name)
-    saved = dict(os.environ)
-    try:
-        await asyncio.to_thread(rabbitmqctl, "set_permissions", "-p", name, "guest", ".*", ".*", ".*")
-        os.environ.update({k: v for k, v in stack.env().items() if k.startswith("ITS_")})
-        await migrate_all(stack.database_url)
-        smtp_port = free_port()
-        sink = start_sink(var_dir / "mail", "127.0.0.1", smtp_port)
+    async with migrated_stack(postgres, var_dir, name, name) as (stack, smtp_port):
         ports = {replica(s, n): free_port() for s in SERVICES for n in range(1, REPLICAS + 1)}
         first = {s: ports[replica(s, 1)] for s in SERVICES}
         env = service_env(stack, first, smtp_port, ITS_PROCESS_BATCH=str(PROCESS_BATCH))
@@ -84,11 +75,6 @@ async def scale(postgres: Postgres, tmp_path_factory: pytest.TempPathFactory) ->
                 yield ScaleStack(FaultStack(postgres, stack, processes, var_dir / "mail"), url)
         finally:
             await asyncio.gather(*(process.stop() for process in processes.values()))
-            sink.stop()
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-        await asyncio.to_thread(rabbitmqctl, "delete_vhost", name)
 
 
 @pytest.fixture
