@@ -1,0 +1,1 @@
+"""its-client: what an installed program needs of ITS Portal, as a library (`ItsClient`) and a command."""
