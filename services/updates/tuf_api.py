@@ -20,6 +20,7 @@ from services.updates import tuf_metadata
 from services.updates.catalogue_models import OPERATOR
 from services.updates.keys import TUF_KEYS
 from services.updates.problems import refusals_answered
+from services.updates.ranges import etag_matches
 from services.updates.tuf_roles import MetadataName
 from shared.auth import Caller
 from shared.http import Api, Header
@@ -120,7 +121,7 @@ _FILE_RESPONSES: dict[int, dict[str, Any]] = {
     "/tuf/{name}",
     summary="Signed update metadata (TUF): <version>.<role>.json (immutable) or timestamp.json (the newest)",
     params=MetadataPath,
-    headers=(Header("If-None-Match", {"type": "string", "maxLength": 1000}, description="An ETag seen before"),),
+    headers=(Header("If-None-Match", {"type": "string"}, description="ETags seen before"),),
     responses={**_FILE_RESPONSES},
     errors=(404,),
     tags=("signed update metadata",),
@@ -134,7 +135,7 @@ async def metadata_file(request: web.Request, params: MetadataPath) -> web.Strea
     "/tuf/{name}",
     summary="A metadata file's headers (ETag, length, Cache-Control) without its body",
     params=MetadataPath,
-    headers=(Header("If-None-Match", {"type": "string", "maxLength": 1000}, description="An ETag seen before"),),
+    headers=(Header("If-None-Match", {"type": "string"}, description="ETags seen before"),),
     responses={status: {k: v for k, v in info.items() if k != "content"} for status, info in _FILE_RESPONSES.items()},
     errors=(404,),
     tags=("signed update metadata",),
@@ -156,7 +157,8 @@ async def _file_response(request: web.Request, params: MetadataPath) -> web.Stre
         "Cache-Control": IMMUTABLE if name.version is not None else f"public, max-age={TIMESTAMP_MAX_AGE}",
         "X-Content-Type-Options": "nosniff",
     }
-    if etag in {tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")}:
+    if_none_match = request.headers.get("If-None-Match")
+    if if_none_match is not None and etag_matches(if_none_match, etag, weak=True):  # RFC 9110: the weak comparison
         return web.Response(status=304, headers=headers)
     return web.Response(body=found.body, content_type="application/json", headers=headers)
 
