@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,7 +34,7 @@ from tuf.api.metadata import (
     Targets,
     Timestamp,
 )
-from tuf.api.serialization.json import JSONSerializer
+from tuf.api.serialization.json import CanonicalJSONSerializer, JSONSerializer
 from tuf.repository import AbortEdit, Repository
 
 from services.updates import tuf_roles
@@ -41,6 +42,7 @@ from services.updates.tuf_keys import OnlineKeys
 from services.updates.tuf_roles import ROOT, SNAPSHOT, TARGETS, TIMESTAMP
 
 COMPACT = JSONSerializer(compact=True)
+CANONICAL = CanonicalJSONSerializer()
 S = TypeVar("S", bound=Signed)
 
 
@@ -81,13 +83,14 @@ class MetadataEdit(Repository):
         self._bodies = dict(current)
         self._keys, self._now = keys, now
         self._parsed: dict[str, Metadata[Any]] = {}
+        self._json: dict[str, Any] = {}  # bodies read as plain JSON, for what needs no objects of it
         self._root_changed = False  # only then may a top-level role need signing again with other keys
+        self._delegated_here: set[str] = set()
         self.written: list[Written] = []
-        snapshot = self._signed(SNAPSHOT, Snapshot)
+        # The targets roles signed in this edit, for snapshot (the others are as snapshot names them) ...
+        self._new_infos: dict[str, MetaFile] = {}
+        # ... and snapshot's version, length and hash, as timestamp names it.
         timestamp = self._signed(TIMESTAMP, Timestamp)
-        # Every targets role's version, as snapshot names them (also roles this edit has not loaded) ...
-        self._targets_infos = dict(snapshot.meta) if snapshot is not None else {}
-        # ... and snapshot's, as timestamp names it.
         self._snapshot_info = copy.copy(timestamp.snapshot_meta) if timestamp is not None else None
 
     # ---- what the service asks for -----------------------------------------------------------------
@@ -105,6 +108,7 @@ class MetadataEdit(Repository):
                 for role in new_roles:
                     assert key is not None
                     _delegate(targets, role, key)
+                    self._delegated_here.add(role)
         for role, files in changes.items():
             if not self._delegated(role):
                 continue
@@ -171,7 +175,7 @@ class MetadataEdit(Repository):
             return Metadata.from_bytes(body)
         if role == ROOT:
             raise RootRefused("invalid", "no root is installed")
-        if f"{role}.json" in self._targets_infos:
+        if self._listed(role):
             raise RuntimeError(f"{role} exists but was not loaded for this edit")
         signed: Signed = {SNAPSHOT: Snapshot, TIMESTAMP: Timestamp}.get(role, Targets)(version=1)
         signed.version = 0  # close() gives it version 1
@@ -183,9 +187,11 @@ class MetadataEdit(Repository):
         md.signatures.clear()
         delegator = self._delegator(role)
         delegation = delegator.get_delegated_role(role)
+        payload = CANONICAL.serialize(md.signed)  # once, for every signature and the check (Metadata.sign: each time)
         for signer in self._keys.signers(role, delegation.keyids, delegation.threshold):
-            md.sign(signer, append=True)
-        delegator.verify_delegate(role, md.signed_bytes, md.signatures)  # only verified metadata is ever stored
+            signature = signer.sign(payload)
+            md.signatures[signature.keyid] = signature
+        delegator.verify_delegate(role, payload, md.signatures)  # only verified metadata is ever stored
         body = md.to_bytes(COMPACT)
         self._record(role, md.signed.version, body, md.signed.expires)
         if role == SNAPSHOT:
@@ -193,11 +199,13 @@ class MetadataEdit(Repository):
                 md.signed.version, length=len(body), hashes={"sha256": hashlib.sha256(body).hexdigest()}
             )
         elif role != TIMESTAMP:
-            self._targets_infos[f"{role}.json"] = MetaFile(md.signed.version)
+            self._new_infos[f"{role}.json"] = MetaFile(md.signed.version)
 
     @property
     def targets_infos(self) -> dict[str, MetaFile]:
-        return self._targets_infos
+        listed = self._json_of(SNAPSHOT)
+        infos = {name: MetaFile.from_dict(dict(meta)) for name, meta in (listed or {}).get("meta", {}).items()}
+        return {**infos, **self._new_infos}
 
     @property
     def snapshot_info(self) -> MetaFile:
@@ -209,7 +217,7 @@ class MetadataEdit(Repository):
 
     def _snapshot_and_timestamp(self, *, force_snapshot: bool = False, force_timestamp: bool = False) -> None:
         with self.edit_snapshot() as snapshot:
-            changed = {name: meta for name, meta in self._targets_infos.items() if snapshot.meta.get(name) != meta}
+            changed = {name: meta for name, meta in self._new_infos.items() if snapshot.meta.get(name) != meta}
             for name, meta in changed.items():
                 if name in snapshot.meta and meta.version < snapshot.meta[name].version:
                     raise ValueError(f"{name}: version {meta.version} after {snapshot.meta[name].version}")
@@ -247,14 +255,33 @@ class MetadataEdit(Repository):
             if root is None:
                 raise RootRefused("invalid", "no root is installed")
             return root
-        targets = self._signed(TARGETS, Targets)
-        if targets is None:
-            raise RuntimeError(f"{role} has no delegator yet")
-        return targets
+        if TARGETS in self._parsed:
+            return self._parsed[TARGETS].signed  # type: ignore[no-any-return]
+        # Only this role's delegation and its keys, from targets' JSON: targets delegates to every configuration, and
+        # a publish signs one (building them all would cost more than the rest of the edit).
+        delegations = (self._json_of(TARGETS) or {}).get("delegations") or {}
+        entry = next((r for r in delegations.get("roles", []) if r.get("name") == role), None)
+        if entry is None:
+            raise RuntimeError(f"{role} is not delegated")
+        keys = {k: Key.from_dict(k, copy.deepcopy(delegations["keys"][k])) for k in entry["keyids"]}
+        return Targets(delegations=Delegations(keys=keys, roles={role: DelegatedRole.from_dict(copy.deepcopy(entry))}))
 
     def _delegated(self, role: str) -> bool:
-        targets = self._signed(TARGETS, Targets)
-        return bool(targets and targets.delegations and targets.delegations.roles and role in targets.delegations.roles)
+        """Every delegated role is in snapshot from the edit that delegated it on (a delegation is never removed)."""
+        return role in self._delegated_here or self._listed(role)
+
+    def _listed(self, role: str) -> bool:
+        name = f"{role}.json"
+        return name in self._new_infos or name in ((self._json_of(SNAPSHOT) or {}).get("meta") or {})
+
+    def _json_of(self, role: str) -> dict[str, Any] | None:
+        """The `signed` part of a role's newest metadata as plain JSON (read only)."""
+        if role not in self._json:
+            body = self._bodies.get(role)
+            if body is None:
+                return None
+            self._json[role] = json.loads(body)["signed"]
+        return self._json[role]  # type: ignore[no-any-return]
 
     def _metadata(self, role: str) -> Metadata[Any] | None:
         """The newest metadata of `role`, parsed once (read only: `open` gives a copy to edit)."""
@@ -275,6 +302,7 @@ class MetadataEdit(Repository):
     def _record(self, role: str, version: int, body: bytes, expires: datetime) -> None:
         self._bodies[role] = body
         self._parsed.pop(role, None)
+        self._json.pop(role, None)
         self.written.append(Written(role, version, body, expires))
 
 

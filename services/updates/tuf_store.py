@@ -48,14 +48,17 @@ async def newest(conn: Connection, roles: Sequence[str]) -> dict[str, bytes]:
 
 
 async def write(conn: Connection, written: Sequence[Written], now: datetime) -> None:
-    """Store the new versions and make the last of each role its newest."""
+    """Store the new versions and make the last of each role its newest (one statement: a publish waits on it)."""
     if not written:
         return
     await conn.execute(
-        "INSERT INTO tuf_metadata (role, version, body, sha256, expires, created_at) "
+        "WITH w AS (INSERT INTO tuf_metadata (role, version, body, sha256, expires, created_at) "
         "SELECT role, version, body, sha256, expires, $6 "
         "FROM unnest($1::text[], $2::integer[], $3::bytea[], $4::text[], $5::timestamptz[]) "
-        "AS t(role, version, body, sha256, expires)",
+        "AS t(role, version, body, sha256, expires) RETURNING role, version, expires) "
+        "INSERT INTO tuf_roles (role, version, expires) "
+        "SELECT DISTINCT ON (role) role, version, expires FROM w ORDER BY role, version DESC "
+        "ON CONFLICT (role) DO UPDATE SET version = EXCLUDED.version, expires = EXCLUDED.expires",
         [w.role for w in written],
         [w.version for w in written],
         [w.body for w in written],
@@ -63,16 +66,6 @@ async def write(conn: Connection, written: Sequence[Written], now: datetime) -> 
         [w.expires for w in written],
         now,
     )
-    newest_of = {w.role: w for w in written}
-    await conn.execute(
-        "INSERT INTO tuf_roles (role, version, expires) "
-        "SELECT * FROM unnest($1::text[], $2::integer[], $3::timestamptz[]) "
-        "ON CONFLICT (role) DO UPDATE SET version = EXCLUDED.version, expires = EXCLUDED.expires",
-        list(newest_of),
-        [w.version for w in newest_of.values()],
-        [w.expires for w in newest_of.values()],
-    )
-    await conn.execute("UPDATE tuf_repository SET changed_at = $1 WHERE id", now)
 
 
 async def metadata_file(conn: Connection, role: str, version: int | None) -> MetadataFile | None:

@@ -41,8 +41,7 @@ def upgrade() -> None:
         -- One row: every writer (publishing, withdrawing, installing a root, the renewal job) locks it first, so
         -- that versions follow one another across replicas.
         CREATE TABLE tuf_repository (
-            id          boolean PRIMARY KEY DEFAULT true CHECK (id),
-            changed_at  timestamptz
+            id  boolean PRIMARY KEY DEFAULT true CHECK (id)
         );
         INSERT INTO tuf_repository (id) VALUES (true);
         """
