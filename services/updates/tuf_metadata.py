@@ -139,7 +139,7 @@ async def install_root(pool: Pool, keys: OnlineKeys, body: bytes, now: datetime)
             return RepositoryState(await tuf.roles(conn), keys.keyids, changed=False)
         backfill = await _published_targets(conn) if installed is None else {}
         try:
-            await _signed(conn, keys, current, now, lambda edit: edit.install_root(offered, body, backfill))
+            await _signed(conn, keys, current, now, lambda edit: edit.install_root(offered, backfill))
         except RootRefused as exc:
             raise _refused(exc) from None
         except SigningUnavailable as exc:

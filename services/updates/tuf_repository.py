@@ -120,12 +120,9 @@ class MetadataEdit(Repository):
                         targets.targets[path] = file
         self._snapshot_and_timestamp()
 
-    def install_root(
-        self, offered: Metadata[Root], body: bytes, backfill: Mapping[str, Mapping[str, TargetFile | None]]
-    ) -> None:
-        """Install the next root (`body`, parsed as `offered`: signed offline by the keys of the root before it and by
-        its own), sign again what its keys changed and add `backfill`'s targets (the first root: every published
-        kit). RootRefused."""
+    def install_root(self, offered: Metadata[Root], backfill: Mapping[str, Mapping[str, TargetFile | None]]) -> None:
+        """Install the next root (signed offline by the keys of the root before it and by its own), sign again what
+        its keys changed and add `backfill`'s targets (the first root: every published kit). RootRefused."""
         root, current = offered.signed, self._signed(ROOT, Root)
         installed = current.version if current is not None else 0
         if root.version != installed + 1:
@@ -140,7 +137,7 @@ class MetadataEdit(Repository):
             if current is not None:
                 what += f" and version {current.version}'s threshold of {current.roles[ROOT].threshold}"
             raise RootRefused("unsigned", f"root version {root.version} is not signed by {what}")
-        self._record(ROOT, root.version, body, root.expires)
+        self._record(ROOT, root.version, offered.to_bytes(COMPACT), root.expires)
         self._root_changed = True
         # The online roles whose keys changed are signed again, with their new keys (which the service must hold).
         self.change_targets(backfill, sign_targets=self._needs_signature(TARGETS))

@@ -84,7 +84,7 @@ def install(
     repository: Repository, body: bytes, backfill: dict[str, dict[str, TargetFile | None]] | None = None
 ) -> None:
     edit = repository.edit()
-    edit.install_root(parse_root(body), body, backfill or {})
+    edit.install_root(parse_root(body), backfill or {})
     repository.store(edit)
 
 
@@ -198,7 +198,7 @@ def test_a_key_the_service_does_not_hold_is_refused_before_anything_is_signed(ke
     tuf_root.sign_root(md, tuf_root.keys_in(keys_dir.root_keys).values(), current.signed)
     edit = repository.edit()
     with pytest.raises(KeysMissing, match="snapshot"):
-        edit.install_root(parse_root(md.to_bytes()), md.to_bytes(), {})
+        edit.install_root(parse_root(md.to_bytes()), {})
 
 
 def test_renewal_and_a_delegated_roles_new_key(tmp_path: Path, keys_dir: KeyDirectory, repository: Repository) -> None:
