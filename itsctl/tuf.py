@@ -60,6 +60,8 @@ def init(
     except TufError as exc:
         fail(escape(str(exc)), code=2)
     console.print(f"root version 1 ({threshold} of {root_keys} root keys) signed: {path}")
+    if threshold < 2:
+        console.print("[yellow]one root key suffices to sign a root: a local stack's, never production's[/]")
     console.print(f"root's private keys:   {keys.root_keys}/  [bold]OFFLINE[/]: each to its holder's token or medium")
     console.print(f"online private keys:   {keys.online}/  the service's ITS_TUF_KEYS_DIR (a Kubernetes Secret)")
     console.print(f"next: deploy {keys.online}/, then `itsctl tuf install-root {path}`")
