@@ -138,8 +138,8 @@ class AccessRefused(ItsError):
     """403: the account may not do this (no subscriber, no ITS right, the configuration not registered...)."""
 
     def __init__(self, detail: str | None = None, *, offer: Offer | None = None, **problem: Any) -> None:
-        super().__init__(detail, **problem)
         self.offer = offer
+        super().__init__(detail, **problem)
 
 
 class NotCovered(ItsError):
@@ -147,8 +147,8 @@ class NotCovered(ItsError):
     to buy and for which month."""
 
     def __init__(self, detail: str | None = None, *, offer: Offer | None = None, **problem: Any) -> None:
-        super().__init__(detail, **problem)
         self.offer = offer
+        super().__init__(detail, **problem)
 
 
 PaymentRequired = NotCovered  # the HTTP name of the same refusal
@@ -162,16 +162,16 @@ class Conflict(ItsError):
     """409: clashes with what exists; `partners`, when the product's partner must be chosen (SUP-1)."""
 
     def __init__(self, detail: str | None = None, *, partners: list[PartnerChoice] | None = None, **problem: Any):
-        super().__init__(detail, **problem)
         self.partners = partners or []
+        super().__init__(detail, **problem)
 
 
 class InvalidRequest(ItsError):
     """400, 413, 415, 422: the request must be corrected; `errors` name the fields."""
 
     def __init__(self, detail: str | None = None, *, errors: list[FieldError] | None = None, **problem: Any) -> None:
+        self.errors = errors or []  # before the message is made of them
         super().__init__(detail, **problem)
-        self.errors = errors or []
 
     @property
     def message(self) -> str:
@@ -190,16 +190,16 @@ class NoUpdateChain(InvalidRequest):
         newest_reachable: str | None = None,
         **problem: Any,
     ) -> None:
-        super().__init__(detail, **problem)
         self.reachable, self.newest_reachable = reachable or [], newest_reachable
+        super().__init__(detail, **problem)
 
 
 class ServiceUnavailable(ItsError):
     """The service cannot answer now; try again after `retry_after` seconds (None: not said)."""
 
     def __init__(self, detail: str | None = None, *, retry_after: int | None = None, **problem: Any) -> None:
-        super().__init__(detail, **problem)
         self.retry_after = retry_after
+        super().__init__(detail, **problem)
 
 
 class TooManyRequests(ServiceUnavailable):
