@@ -9,7 +9,7 @@ import mimetypes
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 # The types support accepts (services/support/attachments.py TYPES); anything else goes as octet-stream.
@@ -37,12 +37,13 @@ class AttachmentFile:
     size: int
 
     @classmethod
-    def of(cls, path: Path) -> AttachmentFile:
-        """The file as it will be sent; OSError when it cannot be read (checked before the question is sent)."""
+    def of(cls, path: Path, taken: frozenset[str] = frozenset()) -> AttachmentFile:
+        """The file as it will be sent, named apart from the `taken` names; OSError when it cannot be read (checked
+        before the question is sent)."""
         size = path.stat().st_size
         with path.open("rb"):
             pass
-        return cls(path, attachment_name(path.name), content_type(path), size)
+        return cls(path, attachment_name(path.name, taken), content_type(path), size)
 
     async def chunks(self) -> AsyncIterator[bytes]:
         """The file's bytes, a chunk at a time (opened anew for each attempt)."""
@@ -54,10 +55,23 @@ class AttachmentFile:
             f.close()
 
 
-def attachment_name(name: str) -> str:
-    """A plain name support accepts (`^[A-Za-z0-9][A-Za-z0-9._+-]{0,199}$`): other characters become `_`."""
-    plain = _UNSAFE.sub("_", name).lstrip("._+-")[:200]
-    return plain or "attachment"
+def attachment_name(name: str, taken: frozenset[str] = frozenset()) -> str:
+    """A plain name support accepts (`^[A-Za-z0-9][A-Za-z0-9._+-]{0,199}$`) and that is not `taken` by another file of
+    the question: other characters become `_` ("my file (1).png" → "my_file_1.png"), a name of none of them
+    "attachment", a second "error.png" "error-2.png"."""
+    path = PurePath(name)
+    stem = _plain(path.stem) or "attachment"
+    suffix = "." + _plain(path.suffix) if _plain(path.suffix) else ""
+    candidate, number = f"{stem[: 200 - len(suffix)]}{suffix}", 1
+    while candidate in taken:
+        number += 1
+        ending = f"-{number}{suffix}"
+        candidate = f"{stem[: 200 - len(ending)]}{ending}"
+    return candidate
+
+
+def _plain(text: str) -> str:
+    return re.sub("_+", "_", _UNSAFE.sub("_", text)).strip("._+-")
 
 
 def content_type(path: Path) -> str:

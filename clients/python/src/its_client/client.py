@@ -246,7 +246,9 @@ class ItsClient:
         """Ask the consulting line (or, `kind="feedback"`, tell the vendor) from inside the program, with its context,
         and attach files (streamed). The answer says who answers and by when. Every file is checked readable before
         the question is sent; a file refused after it was sent raises AttachmentFailed naming the question."""
-        files = [AttachmentFile.of(Path(p)) for p in attachments]
+        files: list[AttachmentFile] = []
+        for path in attachments:
+            files.append(AttachmentFile.of(Path(path), frozenset(f.name for f in files)))
         fields = question_body(
             kind=kind,
             subject=subject,

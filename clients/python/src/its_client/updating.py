@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from its_client.errors import AccessRefused, ItsError, NotCovered
+from its_client.errors import PROBLEM_BASE, AccessRefused, ItsError, NotCovered
 from its_client.models import Kit, UpdatePlan
 from its_client.targets import target_path
 
@@ -73,10 +73,13 @@ def plan_refusal(plan: UpdatePlan, planned: list[PlannedKit]) -> ItsError | None
         return None
     status = plan.download
     reason = status.reason or "download-refused"
-    problem = {"type": f"https://its-portal.dev/problems/{reason}", "title": "You cannot download this kit"}
-    if reason == "its-contract-required":
-        return NotCovered(status.detail, offer=status.offer, status=402, **problem)
-    return AccessRefused(status.detail, offer=status.offer, status=403, **problem)
+    code = 402 if reason == "its-contract-required" else 403
+    # The problem a refused kit download answers (GET /v1/kits/{id}/download), with the plan's words and offer.
+    problem = {"type": PROBLEM_BASE + reason, "title": "You cannot download this kit", "status": code}
+    body = {**problem, "detail": status.detail, **dict(plan.raw.get("download") or {})}
+    if code == 402:
+        return NotCovered(status.detail, offer=status.offer, body=body, **problem)
+    return AccessRefused(status.detail, offer=status.offer, body=body, **problem)
 
 
 def fresh_kit(plan: UpdatePlan, kit_id: str) -> Kit | None:

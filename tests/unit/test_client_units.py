@@ -1,6 +1,6 @@
-"""its-client's token store: one file per system, readable by the user only (0600 in a 0700 directory), written
-atomically, replaced when the token rotates, removed at logout; the directory where each system keeps it; and the
-TUF target path of a kit."""
+"""its-client's parts that need no server: the token store (one file per system, readable by the user only — 0600 in
+a 0700 directory —, written atomically, replaced when the token rotates, removed at logout, in the user's config
+directory), the TUF target path of a kit, the routes through a gateway or to each service, attachments' names."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from its_client import target_path
+from its_client import Routes, target_path
+from its_client.asking import attachment_name
 from its_client.tokens import StoredLogin, TokenStore, default_config_dir
 
 GATEWAY = "https://127.0.0.1:8443"
@@ -116,3 +117,31 @@ def test_a_kits_target_path_names_its_release() -> None:
 def test_a_target_path_never_climbs_out(configuration: str | None, version: str, name: str) -> None:
     with pytest.raises(ValueError, match="not a plain name"):
         target_path(configuration, version, name)
+
+
+def test_routes_through_a_gateway_and_per_service_name_the_same_calls() -> None:
+    gateway = Routes.gateway("https://its.example.com/")
+    assert (gateway.token, gateway.me, gateway.update_plan) == (
+        "https://its.example.com/oauth/token",
+        "https://its.example.com/api/identity/v1/me",
+        "https://its.example.com/api/updates/v1/update-plan",
+    )
+    assert (
+        gateway.attachment("q-1", "a b.png")
+        == "https://its.example.com/api/support/v1/questions/q-1/attachments/a%20b.png"
+    )
+    direct = Routes.per_service(
+        identity="http://i:1", contracts="http://c:2", updates="http://u:3", support="http://s:4"
+    )
+    assert (direct.system, direct.revoke, direct.support_status) == (
+        "http://i:1",
+        "http://i:1/oauth/revoke",
+        "http://c:2/v1/support-status",
+    )
+
+
+def test_attachments_go_under_plain_names_of_their_own() -> None:
+    assert attachment_name("Ошибка при проведении.png") == "attachment.png"
+    assert attachment_name("my file (1).png") == "my_file_1.png"
+    assert attachment_name("error.png", frozenset({"error.png", "error-2.png"})) == "error-3.png"
+    assert len(attachment_name("a" * 300 + ".txt")) == 200
