@@ -20,6 +20,7 @@ def client_for(services: dict[str, ServiceProcess], config_dir: Path) -> ItsClie
     """The client as a program would hold it, its login kept under `config_dir`."""
     routes = Routes.per_service(
         identity=services["identity"].url,
+        registration=services["registration"].url,
         contracts=services["contracts"].url,
         updates=services["updates"].url,
         support=services["support"].url,

@@ -104,6 +104,8 @@ async def test_acc3_mon1_upd5_the_command_logs_in_reads_the_status_plans_and_upd
     words = await its_client("login", "--username", owner.login, "--password", PASSWORD)
     assert words.returncode == 0 and words.stdout.strip() == f"Connected as {owner.full_name}"  # ACC-3
 
+    [product] = await its_client.json("products")
+    assert (product["registration_number"], product["configurations"]) == (number, [configuration])
     status = await its_client.json("status", "-n", number, "-c", configuration)
     assert status == await updates.flow.support_status(owner, number, configuration)
     said = await its_client("status", "-n", number, "-c", configuration)

@@ -67,6 +67,12 @@ async def test_acc3_mon1_upd5_a_program_logs_in_checks_its_support_plans_and_upd
         account = await client.login(owner.login, PASSWORD)
         assert account.name == owner.full_name == "Ivan Petrov" and account.login == owner.login
         first = stored_token(config_dir)
+        [product] = await client.products()  # the number and the configuration to ask about
+        assert (product.registration_number, product.configurations, product.state) == (
+            number,
+            [configuration],
+            "active",
+        )
 
         # MON-1: exactly what contracts answers, typed.
         status = await client.support_status(number, configuration)

@@ -4,6 +4,7 @@ dependencies from the package index, nothing of this repository), then the comma
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,10 +16,13 @@ from tests.infra import ROOT
 
 @pytest.mark.timeout(120)
 def test_the_package_installs_into_a_fresh_venv_and_its_command_runs(tmp_path: Path) -> None:
+    # From a copy: pip builds in the source tree (build/, *.egg-info), which is not for a test to leave behind.
+    source = tmp_path / "its-client"
+    shutil.copytree(ROOT / "clients" / "python", source, ignore=shutil.ignore_patterns("build", "*.egg-info"))
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=60)
     installed = subprocess.run(
-        [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", str(ROOT / "clients" / "python")],
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", str(source)],
         capture_output=True,
         text=True,
         timeout=110,

@@ -131,12 +131,17 @@ def test_routes_through_a_gateway_and_per_service_name_the_same_calls() -> None:
         == "https://its.example.com/api/support/v1/questions/q-1/attachments/a%20b.png"
     )
     direct = Routes.per_service(
-        identity="http://i:1", contracts="http://c:2", updates="http://u:3", support="http://s:4"
+        identity="http://i:1",
+        registration="http://r:5",
+        contracts="http://c:2",
+        updates="http://u:3",
+        support="http://s:4",
     )
-    assert (direct.system, direct.revoke, direct.support_status) == (
+    assert (direct.system, direct.revoke, direct.support_status, direct.registrations) == (
         "http://i:1",
         "http://i:1/oauth/revoke",
         "http://c:2/v1/support-status",
+        "http://r:5/v1/registrations",
     )
 
 

@@ -1,6 +1,7 @@
 """`its-client`: the command an installed program (or a person at its side) runs against ITS Portal.
 
     its-client login --username ivan                     # ACC-3: the password is asked for, hidden
+    its-client products                                  # the registration numbers and configurations
     its-client status -n 80012345678 -c Accounting       # MON-1
     its-client plan -c Accounting -v 3.0.40.10 -p 8.3.24.1342
     its-client update -c Accounting -v 3.0.40.10 -p 8.3.24.1342 --to updates/
@@ -30,6 +31,7 @@ from its_client.version import VERSION
 app = typer.Typer(
     name="its-client",
     help="ITS Portal for installed programs: log in, support status, update plans, verified updates, questions.",
+    epilog="Exit codes: 0 done, 1 refused or failed, 2 usage, 3 not logged in, 4 no connection, 130 interrupted.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,  # never a traceback with its local variables (a password, a token) on screen
@@ -84,8 +86,7 @@ def main_options(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
 ) -> None:
-    """ITS Portal for installed programs. Exit codes: 0 done, 1 refused or failed, 2 usage, 3 not logged in,
-    4 no connection."""
+    """The global options, for every command."""
     ctx.obj = Options(url.rstrip("/"), ca_file, config_dir)
 
 
@@ -136,6 +137,17 @@ def logout(ctx: typer.Context, as_json: Json = False) -> None:
         emit({"url": options.url, "logged_out": was})
     else:
         say([f"Logged out of {escape(options.url)}" if was else f"Not logged in to {escape(options.url)}"])
+
+
+@app.command()
+def products(ctx: typer.Context, as_json: Json = False) -> None:
+    """Your subscriber's registered products: their registration numbers and configurations."""
+    options: Options = ctx.obj
+    registered = run(options, as_json, lambda client: client.products())
+    if as_json:
+        emit([product.__dict__ for product in registered])
+    else:
+        say(cli_text.products(registered))
 
 
 # ---- MON-1 ------------------------------------------------------------------------------------------

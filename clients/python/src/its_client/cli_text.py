@@ -18,7 +18,7 @@ from its_client.errors import (
     Offer,
     ServiceUnavailable,
 )
-from its_client.models import Kit, Question, SupportStatus, UpdatePlan
+from its_client.models import Kit, Question, RegisteredProduct, SupportStatus, UpdatePlan
 from its_client.updating import FetchedKit, UpdateResult
 
 
@@ -52,6 +52,18 @@ def size(count: int) -> str:
             return f"{count:,} bytes" if unit == "bytes" else f"{amount:.1f} {unit}"
         amount /= 1000
     raise AssertionError("unreachable")
+
+
+def products(registered: list[RegisteredProduct]) -> list[str]:
+    if not registered:
+        return ["No product is registered to your subscriber yet: register one (number and PIN) in the portal."]
+    lines = []
+    for p in registered:
+        pending = f", access from {moment(p.active_from)}" if p.state == "pending" else ""
+        lines.append(
+            f"{p.registration_number}  {escape(p.name)} ({p.edition}): {escape(', '.join(p.configurations))}{pending}"
+        )
+    return lines
 
 
 # ---- MON-1 ------------------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from its_client.asking import AttachmentFile, question_body
 from its_client.download import TIMEOUT
 from its_client.download import download as fetch
 from its_client.errors import AttachmentFailed, DownloadFailed, ItsError, LinkExpired
-from its_client.models import Account, Attachment, Kit, Question, SupportStatus, UpdatePlan
+from its_client.models import Account, Attachment, Kit, Question, RegisteredProduct, SupportStatus, UpdatePlan
 from its_client.routes import Routes
 from its_client.session import Session
 from its_client.targets import target_path
@@ -120,6 +120,11 @@ class ItsClient:
     async def logout(self) -> bool:
         """Revoke the kept login at the portal, then forget it; False when there was none."""
         return await self.session.log_out()
+
+    async def products(self) -> list[RegisteredProduct]:
+        """The subscriber's registered products: the registration numbers and configurations to ask about."""
+        answer = await self.session.call("GET", self.routes.registrations)
+        return [RegisteredProduct.from_json(item) for item in answer.json().get("items") or []]
 
     # ---- MON-1 ----------------------------------------------------------------------------------
 

@@ -56,6 +56,32 @@ class Account:
         )
 
 
+@dataclass(frozen=True)
+class RegisteredProduct:
+    """A software product registered to the subscriber (REG-1): the number a program asks about, what it includes."""
+
+    registration_number: str
+    name: str
+    edition: str  # BASIC | PROF | CORP | SPECIAL
+    configurations: list[str]
+    state: str  # pending (REG-3: access begins at `active_from`) | active
+    active_from: datetime | None
+    purchase_date: date | None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RegisteredProduct:
+        product = data.get("product") or {}
+        return cls(
+            registration_number=str(data["registration_number"]),
+            name=str(product.get("name", "")),
+            edition=str(product.get("edition", "")),
+            configurations=[str(c) for c in _list(product.get("configurations"))],
+            state=str(data.get("state", "")),
+            active_from=_datetime(data.get("active_from")),
+            purchase_date=_date(data.get("purchase_date")),
+        )
+
+
 # ---- MON-1 ------------------------------------------------------------------------------------------
 
 

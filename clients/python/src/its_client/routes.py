@@ -15,6 +15,7 @@ class Routes:
     system: str  # the system's public address: the key of the stored login
     oauth: str  # /oauth/token, /oauth/revoke (identity)
     identity: str  # /v1/me
+    registration: str  # /v1/registrations (the subscriber's products)
     contracts: str  # /v1/support-status (MON-1)
     updates: str  # /v1/update-plan (UPD-5), /v1/kits/{id}/download
     support: str  # /v1/questions (SUP-1)
@@ -27,6 +28,7 @@ class Routes:
             system=base,
             oauth=base,
             identity=f"{base}/api/identity",
+            registration=f"{base}/api/registration",
             contracts=f"{base}/api/contracts",
             updates=f"{base}/api/updates",
             support=f"{base}/api/support",
@@ -34,7 +36,7 @@ class Routes:
 
     @classmethod
     def per_service(
-        cls, *, identity: str, contracts: str, updates: str, support: str, system: str | None = None
+        cls, *, identity: str, registration: str, contracts: str, updates: str, support: str, system: str | None = None
     ) -> Routes:
         """Each service at its own address (no gateway); `system` (default: identity's) keys the stored login."""
         identity = identity.rstrip("/")
@@ -42,6 +44,7 @@ class Routes:
             system=(system or identity).rstrip("/"),
             oauth=identity,
             identity=identity,
+            registration=registration.rstrip("/"),
             contracts=contracts.rstrip("/"),
             updates=updates.rstrip("/"),
             support=support.rstrip("/"),
@@ -58,6 +61,10 @@ class Routes:
     @property
     def me(self) -> str:
         return f"{self.identity}/v1/me"
+
+    @property
+    def registrations(self) -> str:
+        return f"{self.registration}/v1/registrations"
 
     @property
     def support_status(self) -> str:
