@@ -175,7 +175,7 @@ async def test_connection_failures_and_usage_errors_have_their_exit_codes(gatewa
     untrusted = await its_client("login", "--username", "x", "--password", "y", ca=False)
     assert untrusted.returncode == 4 and "--ca-file" in untrusted.stderr
     wrong = await its_client("login", "--username", "nobody-at-all", "--password", "wrong password")
-    assert wrong.returncode == 3 and "invalid_grant" in wrong.stderr
+    assert wrong.returncode == 3 and "the login or password is wrong" in wrong.stderr
     usage = await its_client("status", "-n", "80012345678")
     assert usage.returncode == 2 and "--configuration" in usage.stderr
     both = await its_client("ask", "-s", "Subject")

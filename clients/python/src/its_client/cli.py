@@ -25,6 +25,7 @@ from its_client import cli_text
 from its_client.cli_run import USAGE, Options, emit, err_console, run, say
 from its_client.client import DEFAULT_URL
 from its_client.models import Kit
+from its_client.system import this_arch, this_os
 from its_client.updating import KitProgress, UpdateResult
 from its_client.version import VERSION
 
@@ -38,13 +39,17 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
+THIS_OS, THIS_ARCH = this_os(), this_arch()  # the platform kits an update fetches: this machine's
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON document (for programs) instead of text.")]
 Number = Annotated[str, typer.Option("--registration-number", "-n", help="The product's registration number.")]
 Configuration = Annotated[str, typer.Option("--configuration", "-c", help="The configuration's code, e.g. Accounting.")]
 Version = Annotated[str, typer.Option("--version", "-v", help="The configuration's installed version.")]
 Platform = Annotated[str, typer.Option("--platform", "-p", help="The installed platform's version.")]
-Os = Annotated[str | None, typer.Option("--os", help="This system's OS (platform kits): linux, windows, macos.")]
-Arch = Annotated[str | None, typer.Option("--arch", help="This system's architecture: x86_64, aarch64.")]
+Os = Annotated[
+    str,
+    typer.Option("--os", help="The system whose platform kits to fetch: linux, windows, macos."),
+]
+Arch = Annotated[str, typer.Option("--arch", help="Its architecture: x86_64, aarch64.")]
 Target = Annotated[str | None, typer.Option("--target", help="A version to go to instead of the newest.")]
 Prerelease = Annotated[bool, typer.Option("--prerelease", help="Allow pre-releases in the chain.")]
 
@@ -110,7 +115,9 @@ def login(
     """Log in with your portal login and password; the login is kept for the next commands (ACC-3)."""
     options: Options = ctx.obj
     secret = password if password is not None else typer.prompt("Password", hide_input=True)
-    account = run(options, as_json, lambda client: client.login(username, secret, subscriber=subscriber))
+    account = run(
+        options, as_json, lambda client: client.login(username, secret, subscriber=subscriber), logging_in=True
+    )
     if as_json:
         emit({"url": options.url, "account": account.__dict__, "name": account.name})
     else:
@@ -173,8 +180,8 @@ def plan(
     configuration: Configuration,
     version: Version,
     platform: Platform,
-    os: Os = None,
-    arch: Arch = None,
+    os: Os = THIS_OS,
+    arch: Arch = THIS_ARCH,
     target: Target = None,
     prerelease: Prerelease = False,
     as_json: Json = False,
@@ -201,8 +208,8 @@ def update(
     version: Version,
     platform: Platform,
     to: Annotated[Path, typer.Option("--to", file_okay=False, help="The directory to download the kits into.")],
-    os: Os = None,
-    arch: Arch = None,
+    os: Os = THIS_OS,
+    arch: Arch = THIS_ARCH,
     target: Target = None,
     prerelease: Prerelease = False,
     full: Annotated[bool, typer.Option("--with-full-kits", help="Also the full kits (new installations).")] = False,

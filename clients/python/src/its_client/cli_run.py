@@ -59,8 +59,9 @@ def exit_code(exc: ItsError) -> int:
     return REFUSED
 
 
-def run(options: Options, as_json: bool, work: Callable[[ItsClient], Awaitable[T]]) -> T:
-    """`work` with a client for the system; an expected failure ends the command with its message and exit code."""
+def run(options: Options, as_json: bool, work: Callable[[ItsClient], Awaitable[T]], *, logging_in: bool = False) -> T:
+    """`work` with a client for the system; an expected failure ends the command with its message and exit code
+    (`logging_in`: a refusal is of the login and password given, not of a kept login)."""
 
     async def go() -> T:
         async with options.client() as client:
@@ -72,7 +73,7 @@ def run(options: Options, as_json: bool, work: Callable[[ItsClient], Awaitable[T
         if as_json:
             emit({"error": exc.to_json()})
         else:
-            for line in cli_text.error(exc, options.url):
+            for line in cli_text.error(exc, options.url, logging_in=logging_in):
                 err_console.print(line)
         raise typer.Exit(exit_code(exc)) from None
     except OSError as exc:  # a local file: an attachment, the download directory, the config directory

@@ -218,10 +218,12 @@ def offer(what: Offer) -> list[str]:
     return lines
 
 
-def error(exc: ItsError, url: str) -> list[str]:
+def error(exc: ItsError, url: str, *, logging_in: bool = False) -> list[str]:
     """The refusal, and what to do about it."""
     lines = [f"[bold red]error:[/] {escape(str(exc))}"]
-    if isinstance(exc, NotAuthenticated):
+    if isinstance(exc, NotAuthenticated) and logging_in:
+        lines.append("Check the login and the password (the portal's, as on its sign-in page).")
+    elif isinstance(exc, NotAuthenticated):
         lines.append(f"Log in first: its-client --url {url} login --username YOUR_LOGIN")
     elif isinstance(exc, NotCovered | AccessRefused) and exc.offer is not None:
         lines += offer(exc.offer)

@@ -107,6 +107,8 @@ class ItsError(Exception):
 
     @property
     def message(self) -> str:
+        if self.type == OAUTH_ERROR and self.detail:
+            return self.detail  # the error code (`invalid_grant`) is for programs: `title`
         parts = dict.fromkeys(p for p in (self.title, self.detail) if p)  # a title that repeats the detail: once
         return ": ".join(parts) or (f"HTTP {self.status}" if self.status else type(self).__name__)
 
