@@ -203,6 +203,9 @@ class ServiceUnavailable(ItsError):
         self.retry_after = retry_after
         super().__init__(detail, **problem)
 
+    def to_json(self) -> dict[str, Any]:
+        return {**super().to_json(), "retry_after": self.retry_after}  # from the Retry-After header, too
+
 
 class TooManyRequests(ServiceUnavailable):
     """429: asked too often (e.g. failed logins); wait `retry_after` seconds."""
