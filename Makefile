@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 BENCH_ARGS ?=
 # make run REPLICAS=2: that many processes of every service behind the gateway (devtools/replicas.py); default 1.
 REPLICAS ?=
-LINT_DIRS := $(wildcard shared rules services devtools itsctl tests bench)
+LINT_DIRS := $(wildcard shared rules services devtools itsctl clients tests bench)
 # `stop`/`status` use only the standard library: they work before the venv exists.
 STACK_PY = $(if $(wildcard $(PY)),$(PY),$(PYTHON))
 
@@ -28,10 +28,11 @@ help:
 
 venv: $(STAMP)
 
-# Reinstall when pyproject.toml is newer than the last install.
-$(STAMP): pyproject.toml
+# Reinstall when a pyproject.toml is newer than the last install. The client package (clients/python, its-client)
+# is installed editable beside the portal: itsctl's download runs its engine, and the tests run its command.
+$(STAMP): pyproject.toml clients/python/pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]' -e ./clients/python
 	@touch $(STAMP)
 
 infra:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "docs" / "rules.md"
-CITING = ("services", "rules", "shared", "tests", "itsctl", "devtools")
+CITING = ("services", "rules", "shared", "tests", "itsctl", "devtools", "clients")
 
 HEADING = re.compile(r"^### ([A-Z]{2,4}-[0-9]+)\b", re.MULTILINE)
 # `path/to/file.py::Name`, `…::Class.method` or a pytest node id `…::Class::test`

@@ -9,12 +9,15 @@
 - Application keys are declared in `shared/keys.py` and each service's `keys.py` only.
 - HTTP handlers parse, call a use case and answer: a service's handler module opens no connection or transaction,
   writes no outbox and calls no store.
+- The client package (clients/python, installed on customers' machines) imports nothing of the repository: the
+  standard library, its own modules and its declared dependencies only; one idea a file there too.
 """
 
 from __future__ import annotations
 
 import ast
 import re
+import sys
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
@@ -156,3 +159,24 @@ def test_application_keys_are_declared_in_the_keys_modules_only() -> None:
         if path.name != "keys.py" and re.search(r"\bweb\.(AppKey|RequestKey)\(", path.read_text(encoding="utf-8"))
     )
     assert elsewhere == []
+
+
+CLIENT = ROOT / "clients" / "python" / "src" / "its_client"
+# clients/python/pyproject.toml's dependencies, by the names they are imported as.
+CLIENT_DEPENDENCIES = {"aiohttp", "typer", "rich", "tuf", "securesystemslib"}
+
+
+def test_the_client_package_stands_alone() -> None:
+    files = sorted(CLIENT.rglob("*.py"))
+    assert files
+    foreign = sorted(
+        f"{path.relative_to(ROOT)} imports {imported}"
+        for path in files
+        for imported in set(imports(path))
+        if (top := imported.split(".")[0]) != "its_client"
+        and top not in sys.stdlib_module_names
+        and top not in CLIENT_DEPENDENCIES
+    )
+    assert foreign == []
+    long = {str(p.relative_to(ROOT)) for p in files if len(p.read_text(encoding="utf-8").splitlines()) > MAX_LINES}
+    assert long == set()

@@ -1,0 +1,278 @@
+"""`ItsClient`: what an installed program asks of ITS Portal, through the system's public address.
+
+    async with ItsClient("https://its.example.com") as client:
+        account = await client.login("ivan", password)          # ACC-3: then show account.name
+        status = await client.support_status("80012345678", "Accounting")             # MON-1
+        plan = await client.plan("Accounting", "3.0.40.10", "8.3.24.1342")            # UPD-5
+        result = await client.update("Accounting", "3.0.40.10", "8.3.24.1342", Path("updates"))
+        question = await client.ask("VAT return", "It stops.", registration_number="80012345678",
+                                    configuration="Accounting", version="3.0.40.10",
+                                    platform_version="8.3.24.1342", attachments=[Path("error.png")])  # SUP-1
+
+The login is kept between runs (`tokens.TokenStore`); every refusal raises an `errors.ItsError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import aiohttp
+
+from its_client.asking import AttachmentFile, question_body
+from its_client.download import TIMEOUT
+from its_client.download import download as fetch
+from its_client.errors import AttachmentFailed, DownloadFailed, ItsError, LinkExpired
+from its_client.models import Account, Attachment, Kit, Question, RegisteredProduct, SupportStatus, UpdatePlan
+from its_client.routes import Routes
+from its_client.session import Session
+from its_client.targets import target_path
+from its_client.tokens import TokenStore
+from its_client.updating import (
+    FetchedKit,
+    KitProgress,
+    PlannedKit,
+    UpdateResult,
+    fresh_kit,
+    plan_refusal,
+    planned_kits,
+    sha256_of,
+)
+from its_client.version import VERSION
+
+DEFAULT_URL = "https://127.0.0.1:8443"  # the local stack's gateway (`make run`)
+
+
+class ItsClient:
+    """A connection to one system. `url` is its public address (the gateway); `routes` replaces the gateway's layout
+    (e.g. `Routes.per_service(...)` for services without a gateway); `ca_file` trusts a CA (or a self-signed
+    certificate, as the local stack's) besides the system's; `config_dir` is where the login is kept."""
+
+    def __init__(
+        self,
+        url: str = DEFAULT_URL,
+        *,
+        routes: Routes | None = None,
+        ca_file: str | Path | None = None,
+        config_dir: Path | None = None,
+        store: TokenStore | None = None,
+    ) -> None:
+        self.routes = routes or Routes.gateway(url)
+        self.store = store or TokenStore(config_dir)
+        self.ca_file = Path(ca_file) if ca_file else None
+        self._http: aiohttp.ClientSession | None = None
+        self._session: Session | None = None
+
+    async def __aenter__(self) -> ItsClient:
+        tls: ssl.SSLContext | bool = True
+        if self.ca_file is not None:
+            tls = ssl.create_default_context(cafile=str(self.ca_file))
+        self._http = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(ssl=tls),
+            timeout=TIMEOUT,
+            auto_decompress=False,  # kits are verified byte for byte; the APIs' JSON is not compressed for us
+            headers={"User-Agent": f"its-client/{VERSION}"},
+            trust_env=True,  # HTTPS_PROXY and NO_PROXY, as customers' networks need
+        )
+        self._session = Session(self._http, self.routes, self.store)
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._http is not None:
+            await self._http.close()
+        self._http = self._session = None
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            raise RuntimeError("use the client inside `async with ItsClient(...) as client:`")
+        return self._session
+
+    @property
+    def logged_in(self) -> bool:
+        """Whether a login is kept for this system (it may still have been revoked since)."""
+        return self.store.load(self.routes.system) is not None
+
+    # ---- ACC-3 ----------------------------------------------------------------------------------
+
+    async def login(self, username: str, password: str, *, subscriber: str | None = None) -> Account:
+        """Log in with the portal login and password (the password grant, no browser); the login is kept for the
+        next runs. Returns the account, whose name the program shows from then on. `subscriber`: the code of
+        another subscriber the account belongs to, to act for (SUB-7)."""
+        await self.session.log_in(username, password, subscriber)
+        return await self.me()
+
+    async def me(self) -> Account:
+        answer = await self.session.call("GET", self.routes.me)
+        return Account.from_json(answer.json())
+
+    async def refresh(self) -> None:
+        """A new access token now; the stored refresh token is replaced by the new one (rotation)."""
+        await self.session.refresh()
+
+    async def logout(self) -> bool:
+        """Revoke the kept login at the portal, then forget it; False when there was none."""
+        return await self.session.log_out()
+
+    async def products(self) -> list[RegisteredProduct]:
+        """The subscriber's registered products: the registration numbers and configurations to ask about."""
+        answer = await self.session.call("GET", self.routes.registrations)
+        return [RegisteredProduct.from_json(item) for item in answer.json().get("items") or []]
+
+    # ---- MON-1 ----------------------------------------------------------------------------------
+
+    async def support_status(self, registration_number: str, configuration: str) -> SupportStatus:
+        """Is this product supported? One status per condition, the dates and the partner to contact."""
+        query = {"registration_number": registration_number, "configuration": configuration}
+        answer = await self.session.call("GET", self.routes.support_status, params=query)
+        return SupportStatus.from_json(answer.json())
+
+    # ---- UPD-5 ----------------------------------------------------------------------------------
+
+    async def plan(
+        self,
+        configuration: str,
+        version: str,
+        platform_version: str,
+        os: str | None = None,  # the plan's own word: linux, windows, macos
+        arch: str | None = None,
+        target: str | None = None,
+        *,
+        allow_prerelease: bool = False,
+    ) -> UpdatePlan:
+        """What to install to go from `version` to the newest (or `target`): the shortest chain of releases, the
+        platform it needs (its kits for `os` and `arch`), signed links valid minutes."""
+        body: dict[str, Any] = {
+            "configuration": configuration,
+            "version": version,
+            "platform_version": platform_version,
+            "allow_prerelease": allow_prerelease,
+        }
+        body.update({k: v for k, v in (("os", os), ("arch", arch), ("target", target)) if v is not None})
+        answer = await self.session.call("POST", self.routes.update_plan, json=body)
+        return UpdatePlan.from_json(answer.json())
+
+    async def download(self, kit: Kit, to_dir: Path, progress: KitProgress | None = None) -> FetchedKit:
+        """The kit into `to_dir`/<its name>, through <name>.part: resumed where an earlier run stopped (`Range`,
+        `If-Range`), its sha256 checked against the plan's before it is renamed into place. A file already there
+        with the right sha256 is kept as it is."""
+        if kit.url is None:
+            raise DownloadFailed(f"no link to {kit.name}: this user may not download it (see the plan's `download`)")
+        try:
+            target_path(None, "0", kit.name)  # a plain file name: never a path out of `to_dir`
+        except ValueError:
+            raise DownloadFailed(f"refused: the kit's name {kit.name!r} is not a plain file name") from None
+        await asyncio.to_thread(to_dir.mkdir, parents=True, exist_ok=True)
+        out = to_dir / kit.name
+        if out.is_file() and out.stat().st_size == kit.size and await asyncio.to_thread(sha256_of, out) == kit.sha256:
+            return FetchedKit(kit, out, kit.size, kit.sha256, ["plan"], already_there=True)
+
+        def progressed(done: int, total: int | None) -> None:
+            if progress is not None:
+                progress(kit, done, total)
+
+        assert self._http is not None
+        done = await fetch(self._http, kit.url, out, progress=progressed, expected_sha256=kit.sha256)
+        return FetchedKit(kit, done.path, done.size, done.sha256, done.verified_by, done.resumed_from)
+
+    async def update(
+        self,
+        configuration: str,
+        version: str,
+        platform_version: str,
+        to_dir: Path,
+        *,
+        os: str | None = None,
+        arch: str | None = None,
+        target: str | None = None,
+        allow_prerelease: bool = False,
+        include_full: bool = False,
+        progress: KitProgress | None = None,
+    ) -> UpdateResult:
+        """The plan, and every kit it says to install — the platform release's (for `os`, `arch`), then each step's
+        update package (`include_full`: the full kits too) — downloaded verified into `to_dir` at their target paths
+        (`configurations/<configuration>/<version>/<kit>`, `platform/<version>/<kit>`).
+
+        Raises NotCovered or AccessRefused (with the offer) before downloading anything when the plan says this user
+        may not download them (UPD-4)."""
+
+        async def new_plan() -> UpdatePlan:
+            return await self.plan(
+                configuration, version, platform_version, os, arch, target, allow_prerelease=allow_prerelease
+            )
+
+        plan = await new_plan()
+        wanted = planned_kits(plan, include_full=include_full)
+        if (refused := plan_refusal(plan, wanted)) is not None:
+            raise refused
+        fetched: list[FetchedKit] = []
+        for item in wanted:
+            directory = to_dir / Path(item.target).parent
+            try:
+                got = await self.download(item.kit, directory, progress)
+            except LinkExpired:
+                # Links last minutes: a long update outlives them. A new plan gives new ones; the .part resumes.
+                plan = await new_plan()
+                kit = fresh_kit(plan, item.kit.id)
+                if kit is None:
+                    raise
+                got = await self.download(kit, directory, progress)
+            self._verify_signed(item, got.path)
+            fetched.append(replace(got, target=item.target))
+        return UpdateResult(plan, fetched)
+
+    def _verify_signed(self, item: PlannedKit, path: Path) -> None:
+        """The hook for signed update metadata (TUF): after the sha256 check, the kit at `path` is to be verified
+        against the signed targets metadata under its target path (`item.target`); a refused kit or refused metadata
+        will raise. Does nothing yet: `its_client.trust.TrustedMetadata.verify(item.target, path)` goes here."""
+
+    # ---- SUP-1 ----------------------------------------------------------------------------------
+
+    async def ask(
+        self,
+        subject: str,
+        body: str,
+        *,
+        registration_number: str | None = None,
+        configuration: str | None = None,
+        version: str | None = None,
+        platform_version: str | None = None,
+        attachments: Sequence[Path] = (),
+        kind: str = "consulting",
+        partner_id: str | None = None,
+    ) -> Question:
+        """Ask the consulting line (or, `kind="feedback"`, tell the vendor) from inside the program, with its context,
+        and attach files (streamed). The answer says who answers and by when. Every file is checked readable before
+        the question is sent; a file refused after it was sent raises AttachmentFailed naming the question."""
+        files: list[AttachmentFile] = []
+        for path in attachments:
+            files.append(AttachmentFile.of(Path(path), frozenset(f.name for f in files)))
+        fields = question_body(
+            kind=kind,
+            subject=subject,
+            body=body,
+            registration_number=registration_number,
+            configuration=configuration,
+            version=version,
+            platform_version=platform_version,
+            partner_id=partner_id,
+        )
+        question = Question.from_json((await self.session.call("POST", self.routes.questions, json=fields)).json())
+        attached: list[Attachment] = []
+        for file in files:
+            headers = {"Content-Type": file.content_type, "Content-Length": str(file.size)}
+            try:
+                answer = await self.session.call(
+                    "PUT", self.routes.attachment(question.id, file.name), data=file.chunks, headers=headers
+                )
+            except ItsError as exc:
+                raise AttachmentFailed(question.id, str(file.path), exc) from exc
+            attached.append(Attachment.from_json(answer.json()))
+        return replace(question, attachments=attached)
