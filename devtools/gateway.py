@@ -57,6 +57,8 @@ class Site:
     log_dir: Path
     # name → host:port, or the host:port of each replica: one `server` line each in the backend's upstream.
     upstreams: Mapping[str, str | Sequence[str]] = field(default_factory=lambda: dict(SHIPPED_UPSTREAMS))
+    # The cache of the signed update metadata (/tuf/); default: beside the logs.
+    cache_dir: Path | None = None
 
 
 def render(site: Site) -> str:
@@ -64,6 +66,7 @@ def render(site: Site) -> str:
     longer in the file exactly once (the file changed: the rendering must follow)."""
     text = GATEWAY_CONF.read_text()
     kits = site.kits_dir.resolve()
+    cache = site.cache_dir or site.log_dir / "tuf-cache"
     replacements = [
         ("    listen 80;  # SITE http\n", f"    listen 127.0.0.1:{site.http_port};\n"),
         ("    listen 443 ssl http2;  # SITE https\n", f"    listen 127.0.0.1:{site.https_port} ssl http2;\n"),
@@ -75,6 +78,8 @@ def render(site: Site) -> str:
         ("/etc/ssl/its/privkey.pem;  # SITE key", f"{site.key.resolve()};"),
         ("alias /var/lib/its/kits/$dl_ab/$dl_cd/$dl_sha256;  # SITE kits", f"alias {kits}/$dl_ab/$dl_cd/$dl_sha256;"),
         ("root /var/www/acme;  # SITE acme", f"root {site.log_dir.resolve()}/acme;"),
+        ("proxy_cache_path /var/cache/nginx/its-tuf ", f"proxy_cache_path {cache.resolve()} "),
+        ("use_temp_path=off;  # SITE tuf-cache\n", "use_temp_path=off;\n"),
     ]
     for name, shipped in SHIPPED_UPSTREAMS.items():
         upstream = site.upstreams.get(name, shipped)

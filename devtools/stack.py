@@ -18,6 +18,8 @@ with deploy/prometheus/rules.yml loaded (devtools/prometheus.py): http://127.0.0
 http://127.0.0.1:9093/), which mails them to the sink.
 `ITS_PUBLIC_URL`, the address every link the services give out starts with (e-mails, downloads), is the
 gateway's, or without it the portal's (`public_url()`); set it to override.
+The signed update metadata's keys (TUF) are made once under var/tuf/ (`itsctl tuf init`, one root key, threshold 1):
+updates signs with var/tuf/online/ (ITS_TUF_KEYS_DIR), and the demo data installs var/tuf/metadata/'s roots.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from devtools import alertmanager, gateway, prometheus
@@ -126,6 +129,10 @@ class Paths:
     def replicas(self) -> Path:
         return self.run / "replicas"
 
+    @property
+    def tuf(self) -> Path:
+        return self.var / "tuf"
+
     def pid_file(self, proc: Proc) -> Path:
         return self.run / f"{proc.name}.pid"
 
@@ -200,6 +207,7 @@ def public_url() -> str:
 def child_env(paths: Paths, port: int | None = None) -> dict[str, str]:
     env = dict(os.environ)
     env["ITS_VAR_DIR"] = str(paths.var)
+    env.setdefault("ITS_TUF_KEYS_DIR", str(paths.tuf / "online"))  # updates' online keys (ensure_tuf_keys)
     env["ITS_PUBLIC_URL"] = public_url()
     env["ITS_SMTP_PORT"] = str(sink_port())
     env.setdefault("ITS_SMTP_HOST", HOST)
@@ -348,6 +356,7 @@ def up() -> None:
 
     for name in services():
         run_step(f"migrate {name}", [sys.executable, "-m", f"services.{name}", "migrate"], env)
+    ensure_tuf_keys(paths)
 
     to_start: list[Proc] = []
     for proc in processes():
@@ -395,6 +404,19 @@ def up() -> None:
     say("  itsctl clock advance 1d   move the test clock")
     say("  itsctl trace last --path /v1/contracts   the newest request's trace (spans in var/traces/)")
     say("  make status · make stop")
+
+
+def ensure_tuf_keys(paths: Paths) -> None:
+    """The local stack's TUF keys and first root, made once (one root key, threshold 1: production has 2 or more, on
+    separate tokens); updates reads var/tuf/online/, the demo data installs var/tuf/metadata/'s roots."""
+    from itsctl.tuf_root import KeyDirectory, init, now  # cryptography and tuf: `down` and `status` run without them
+
+    keys = KeyDirectory(paths.tuf)
+    if keys.roots():
+        say(f"tuf keys: exist ({keys.path})")
+        return
+    init(keys, root_keys=1, threshold=1, expires=now() + timedelta(days=365))
+    say(f"tuf keys: created ({keys.path}; root's key in {keys.root_keys}, offline in production)")
 
 
 def stop_all(paths: Paths) -> None:

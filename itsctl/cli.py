@@ -21,6 +21,7 @@ from itsctl import (
     registration,
     releases,
     trace,
+    tuf,
 )
 
 app = typer.Typer(
@@ -41,6 +42,7 @@ app.add_typer(calendar.app, name="calendar")
 app.add_typer(releases.app, name="releases")
 app.add_typer(dlq.app, name="dlq")
 app.add_typer(trace.app, name="trace")
+app.add_typer(tuf.app, name="tuf")
 app.command("download")(download.download_command)
 
 

@@ -3,9 +3,10 @@
 python -m devtools.demo.updates
 
 Generates the kits of demo_catalogue.yaml (deterministic bytes, a few KiB to 1 MiB each) under
-var/demo-kits/, logs in at identity as the demo operator (devtools.demo.identity) and publishes the
-catalogue through the very code of `itsctl releases publish` (itsctl.release_publishing): releases
-already published are skipped.
+var/demo-kits/, logs in at identity as the demo operator (devtools.demo.identity), installs the signed update
+metadata's roots of var/tuf/ (`itsctl tuf install-root`: the first signs what was published before it) and publishes
+the catalogue through the very code of `itsctl releases publish` (itsctl.release_publishing): releases already
+published are skipped.
 """
 
 from __future__ import annotations
@@ -21,9 +22,11 @@ import asyncpg
 import yaml
 
 from devtools.demo.identity import DEMO_ACCOUNTS
-from itsctl._http import CALL_ERRORS, Credentials, error_message, operator_session
+from itsctl._http import CALL_ERRORS, Api, Credentials, ServiceError, error_message, operator_session
 from itsctl.release_manifest import ConfigurationRelease, Manifest, ManifestError, parse_manifest
 from itsctl.release_publishing import Summary, publish_manifest
+from itsctl.tuf import install_roots
+from itsctl.tuf_root import KeyDirectory
 from services.updates.public import database
 from shared.settings import BaseServiceSettings
 
@@ -90,7 +93,21 @@ async def load_demo_catalogue(manifest: Manifest, settings: BaseServiceSettings)
     codes |= {a.configuration for a in manifest.articles if a.configuration is not None}
     await wait_for_configurations(settings, codes)
     async with operator_session(OPERATOR) as operator:
+        await install_local_roots(operator.api("updates"), settings)
         return await publish_manifest(operator.api("updates"), manifest)
+
+
+async def install_local_roots(api: Api, settings: BaseServiceSettings) -> None:
+    """var/tuf/'s roots into updates (the stack's `ensure_tuf_keys` made them): a root installed already is left as it
+    is; one the database knows otherwise (var/tuf/ made anew, the database kept) is said, and the demo goes on."""
+    roots = KeyDirectory(settings.var_dir / "tuf").roots()
+    try:
+        installed = await install_roots(api, roots)
+    except ServiceError as exc:
+        print(f"signed update metadata: {exc} (remove var/tuf/ and the database together to start again)")
+        return
+    if any(answer["changed"] for _, answer in installed):
+        print(f"signed update metadata: {len(installed)} root version(s) installed ({settings.var_dir / 'tuf'})")
 
 
 def main() -> None:

@@ -1,5 +1,6 @@
 """updates (port 8104): the release catalogue (UPD-1, UPD-2, UPD-6), entitlement to it (UPD-3, UPD-4),
-update plans for client programs (UPD-5) and kit downloads through short-lived signed links.
+update plans for client programs (UPD-5), kit downloads through short-lived signed links, and the signed update
+metadata (TUF, issue 21) client programs verify the kits with.
 
 Downloads are the heaviest load of the system: the link handler needs no database, so any number of
 replicas (or nginx, or a CDN) can serve the links.
@@ -21,6 +22,7 @@ from services.updates import (
     pages_api,
     publishing_api,
     release_api,
+    tuf_api,
 )
 from services.updates.consumers import subscriptions
 from services.updates.download_figures import DownloadFigures
@@ -28,15 +30,19 @@ from services.updates.downloads import LinkSigner
 from services.updates.entitlement_cache import EntitlementCache
 from services.updates.entitlement_store import CHANNEL as ENTITLEMENT_CHANNEL
 from services.updates.graphs import Catalogues
-from services.updates.keys import CACHE, CATALOGUES, DOWNLOADS, SETTINGS, SIGNER, STORAGE
+from services.updates.keys import CACHE, CATALOGUES, DOWNLOADS, SETTINGS, SIGNER, STORAGE, TUF_KEYS
 from services.updates.settings import UpdatesSettings
 from services.updates.store import CATALOGUE_CHANNEL
+from services.updates.tuf_figures import MetadataFigures
+from services.updates.tuf_keys import OnlineKeys
+from services.updates.tuf_renewal import RENEW_JOB, renewal_at_start, renewal_job
 from shared.app import create_app as create_service_app
-from shared.app import setup_auth, setup_bus, setup_consumers, setup_db, setup_outbox, setup_revocations
+from shared.app import setup_auth, setup_bus, setup_consumers, setup_db, setup_jobs, setup_outbox, setup_revocations
 from shared.auth import KeySource
 from shared.http import Api
-from shared.keys import METRICS, POOL
+from shared.keys import CLOCK, METRICS, POOL, SAMPLERS
 from shared.listen import setup_change_listener
+from shared.logging import get_logger
 from shared.storage.configured import S3Bucket, configured_storage
 
 SERVICE = "updates"
@@ -56,6 +62,9 @@ ROUTES.include(articles_api.routes)
 ROUTES.include(pages_api.routes)
 ROUTES.include(api.routes)
 ROUTES.include(delivery.routes)
+ROUTES.include(tuf_api.routes)
+
+log = get_logger(__name__)
 
 __all__ = ["MIGRATIONS", "SCHEMA", "UpdatesSettings", "create_app"]
 
@@ -79,6 +88,7 @@ def create_app(settings: UpdatesSettings, keys: KeySource | None = None) -> web.
         settings.download_link_secret.get_secret_value().encode(), settings.public_url, settings.download_link_seconds
     )
     app.on_cleanup.append(lambda app: app[CATALOGUES].close())
+    setup_update_metadata(app, settings)
     setup_change_listener(
         app,
         settings.database_url,
@@ -90,6 +100,21 @@ def create_app(settings: UpdatesSettings, keys: KeySource | None = None) -> web.
         hearing=app[CACHE].hearing,
     )
     return app
+
+
+def setup_update_metadata(app: web.Application, settings: UpdatesSettings) -> None:
+    """The signed update metadata's online keys (read now: a key directory mounted wrong stops the start), the hourly
+    renewal job and the figure of its expiry. Without keys the metadata is not maintained (publishing is refused
+    once a root is installed), and a production start says so."""
+    app[TUF_KEYS] = OnlineKeys(settings.tuf_keys_dir)
+    figures = MetadataFigures(app[METRICS].registry)
+    if settings.tuf_keys_dir is None:
+        if settings.is_production:
+            log.warning("tuf.not_maintained", hint="set ITS_TUF_KEYS_DIR: kits are verified only by their sha256")
+        return
+    app.cleanup_ctx.append(renewal_at_start)
+    setup_jobs(app, settings, {RENEW_JOB: renewal_job(app[TUF_KEYS], app[CLOCK])})
+    app[SAMPLERS]["tuf"] = lambda: figures.sample(app[POOL], app[CLOCK].now())
 
 
 def setup_storage(app: web.Application, settings: UpdatesSettings) -> None:

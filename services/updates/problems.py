@@ -18,7 +18,8 @@ from services.updates.catalogue_models import (
     ReleaseWithdrawnAlready,
 )
 from services.updates.release_pages import RELEASE_GONE
-from shared.problems import Forbidden, Problem, ValidationFailed, invalid, refusal_problem
+from services.updates.tuf_metadata import SigningUnavailable
+from shared.problems import Forbidden, Problem, ServiceUnavailable, ValidationFailed, invalid, refusal_problem
 
 
 class ConfigurationNotRegistered(Forbidden):
@@ -39,6 +40,14 @@ class NoUpdateChain(Problem):
     status, slug, title = 422, "no-update-chain", "No chain of releases leads there"
 
 
+class MetadataUnsigned(ServiceUnavailable):
+    """The signed update metadata cannot be changed by this process (its keys are missing): nothing was published."""
+
+    slug, title = "update-metadata-unsigned", "The signed update metadata cannot be updated just now"
+
+
+# What a client refused by a missing signing key is told to wait: the keys come with a redeployment.
+UNSIGNED_RETRY_AFTER = 300
 DOWNLOAD_REFUSED = "You cannot download this kit"
 
 # The refusals whose problem has a title and type of its own; its details are the problem's members.
@@ -81,3 +90,6 @@ def refusals_answered(detail: str | None = None) -> Iterator[None]:
         yield
     except Refused as refused:
         raise problem(refused, detail) from None
+    except SigningUnavailable as exc:
+        retry = UNSIGNED_RETRY_AFTER
+        raise MetadataUnsigned(str(exc), headers={"Retry-After": str(retry)}, retry_after=retry) from None

@@ -11,12 +11,26 @@ from typing import TYPE_CHECKING
 
 from services.updates.links import sign_link
 from services.updates.plan import synthetic_releases
+from services.updates.tuf_roles import DELEGATIONS_KEY_FILE as TUF_DELEGATIONS_KEY_FILE
+from services.updates.tuf_roles import ONLINE as TUF_ONLINE_ROLES
+from services.updates.tuf_roles import is_delegated_role as is_delegated_tuf_role
+from services.updates.tuf_roles import target_path as tuf_target_path
 from services.updates.versions import Version
 
 if TYPE_CHECKING:
     from shared.storage.fs import FileSystemStorage
 
-__all__ = ["Version", "database", "kit_storage", "sign_link", "synthetic_releases"]
+__all__ = [
+    "TUF_DELEGATIONS_KEY_FILE",
+    "TUF_ONLINE_ROLES",
+    "Version",
+    "database",
+    "is_delegated_tuf_role",
+    "kit_storage",
+    "sign_link",
+    "synthetic_releases",
+    "tuf_target_path",
+]
 
 
 def database() -> tuple[Path, str]:

@@ -1,6 +1,7 @@
 """Publishing (UPD-1, UPD-2): a draft whose kits are all uploaded goes live, and a published release may be
-withdrawn. Either writes the state, the event (through the outbox) and the notification that drops every
-replica's cached update graph, in one transaction. Doing it again changes nothing and emits nothing."""
+withdrawn. Either writes the state, the event (through the outbox), the signed update metadata of its kits
+(tuf_metadata: once a TUF root is installed) and the notification that drops every replica's cached update graph, in
+one transaction. Doing it again changes nothing and emits nothing."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import uuid
 from datetime import datetime
 
 from rules.refusal import Refusal, Refused
-from services.updates import events, store
+from services.updates import events, store, tuf_metadata
+from services.updates.tuf_keys import OnlineKeys
 from services.updates.versions import Version
 from shared.db import Connection, Pool
 from shared.outbox import Outbox
@@ -18,7 +20,7 @@ NOT_FOUND = Refusal("release-not-found", "", "not-found")
 
 
 async def publish_release(
-    pool: Pool, outbox: Outbox, storage: ContentStorage, release_id: uuid.UUID, now: datetime
+    pool: Pool, outbox: Outbox, storage: ContentStorage, keys: OnlineKeys, release_id: uuid.UUID, now: datetime
 ) -> store.Release:
     """Publish the draft; refused while a kit is missing (also one lost from storage) or its versions do not
     parse, or when it was withdrawn. A published release is answered as it is."""
@@ -54,6 +56,7 @@ async def publish_release(
             )
         _check_versions(release)
         await store.publish(conn, release_id, now)
+        await tuf_metadata.release_published(conn, keys, release, now)
         await outbox.add(conn, events.release_published(release, await _configuration_name(conn, release)))
         await store.announce_catalogue(conn, release.configuration)
         published = await store.release(conn, release_id)
@@ -62,7 +65,7 @@ async def publish_release(
 
 
 async def withdraw_release(
-    pool: Pool, outbox: Outbox, release_id: uuid.UUID, reason: str, now: datetime
+    pool: Pool, outbox: Outbox, keys: OnlineKeys, release_id: uuid.UUID, reason: str, now: datetime
 ) -> store.Release:
     """Withdraw a published release: subscribers no longer see it, update plans avoid it. A draft is refused
     (it is simply not published); a withdrawn release is answered as it is."""
@@ -82,6 +85,7 @@ async def withdraw_release(
                 )
             )
         await store.withdraw(conn, release_id, now, reason)
+        await tuf_metadata.release_withdrawn(conn, keys, release, now)
         await outbox.add(conn, events.release_withdrawn(release, await _configuration_name(conn, release), reason))
         await store.announce_catalogue(conn, release.configuration)
         withdrawn = await store.release(conn, release_id)

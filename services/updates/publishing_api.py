@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from services.updates.catalogue_models import OPERATOR, ReleaseOut, ReleasePath, WithdrawIn, release_out
-from services.updates.keys import STORAGE
+from services.updates.keys import STORAGE, TUF_KEYS
 from services.updates.problems import refusals_answered
 from services.updates.publishing import publish_release, withdraw_release
 from shared.auth import Caller
@@ -28,7 +28,9 @@ routes = Api("ITS Portal updates: publishing")
 async def publish(request: web.Request, caller: Caller, params: ReleasePath) -> ReleaseOut:
     app = request.app
     with refusals_answered(detail="the release's versions do not parse"):
-        release = await publish_release(app[POOL], app[OUTBOX], app[STORAGE], params.release_id, app[CLOCK].now())
+        release = await publish_release(
+            app[POOL], app[OUTBOX], app[STORAGE], app[TUF_KEYS], params.release_id, app[CLOCK].now()
+        )
     return release_out(release)
 
 
@@ -45,5 +47,7 @@ async def publish(request: web.Request, caller: Caller, params: ReleasePath) -> 
 async def withdraw(request: web.Request, caller: Caller, params: ReleasePath, body: WithdrawIn) -> ReleaseOut:
     app = request.app
     with refusals_answered():
-        release = await withdraw_release(app[POOL], app[OUTBOX], params.release_id, body.reason, app[CLOCK].now())
+        release = await withdraw_release(
+            app[POOL], app[OUTBOX], app[TUF_KEYS], params.release_id, body.reason, app[CLOCK].now()
+        )
     return release_out(release)

@@ -35,6 +35,10 @@ class UpdatesSettings(BaseServiceSettings):
     keep_covered_releases: bool = False
     # Kit uploads are streamed to storage; this caps one kit's size.
     max_kit_bytes: int = Field(default=8 * 1024**3, ge=1)
+    # Signed update metadata (TUF, issue 21): the directory of the online signing keys (targets, snapshot, timestamp,
+    # delegations.pem and any delegated role's own: PKCS#8 PEM files, in production a Kubernetes Secret mounted
+    # read-only). Unset: the metadata is not maintained and /tuf/ answers 404. Root's keys never come here.
+    tuf_keys_dir: Path | None = None
 
     @model_validator(mode="after")
     def _kits_under_var_dir(self) -> UpdatesSettings:

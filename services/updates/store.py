@@ -374,6 +374,16 @@ async def published_releases(conn: Connection, configuration: str | None) -> lis
     return [_release(row) for row in rows]
 
 
+async def every_published_release(conn: Connection) -> list[Release]:
+    """Every published release with its kits, of every configuration and the platform (the first TUF root signs them
+    all: tuf_metadata.install_root)."""
+    rows = await conn.fetch(
+        f"SELECT {RELEASE_COLUMNS}, {KITS_JSON} FROM releases r WHERE r.state = 'published' "
+        "ORDER BY r.configuration NULLS FIRST, r.version_key"
+    )
+    return [_release(row) for row in rows]
+
+
 async def release_by_version(conn: Connection, configuration: str | None, version: str) -> Release | None:
     """The release of this configuration (None: the platform) and version, in whatever state."""
     row = await conn.fetchrow(

@@ -6,14 +6,17 @@ name."""
 from __future__ import annotations
 
 import base64
+import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import aiohttp
 import pytest
 
+from itsctl.tuf_root import KeyDirectory, init, now
 from tests.infra import ServiceProcess, create_stack, drop_stack, free_port, migrate_all, service_processes
 
 PASSWORD = "velvet orbit lantern 2026"
@@ -41,7 +44,10 @@ async def contract_services(tmp_path_factory: pytest.TempPathFactory) -> AsyncIt
         (var_dir / "mail").mkdir()
         smtp_port = free_port()
         sink = start_sink(var_dir / "mail", "127.0.0.1", smtp_port)
-        processes = service_processes(stack, smtp_port)
+        # updates with TUF keys, and (callers) a root installed: /tuf/ serves metadata for schemathesis to read.
+        keys = KeyDirectory(var_dir / "tuf")
+        init(keys, root_keys=1, threshold=1, expires=now() + timedelta(days=365))
+        processes = service_processes(stack, smtp_port, ITS_TUF_KEYS_DIR=str(keys.online))
         for process in processes.values():
             await process.start()
         yield processes
@@ -95,4 +101,9 @@ async def callers(contract_services: dict[str, ServiceProcess]) -> Callers:
             client = await r.json()
         basic = base64.b64encode(f"{client['client_id']}:{client['client_secret']}".encode()).decode()
         partner_token = await token({"grant_type": "client_credentials"}, {"Authorization": f"Basic {basic}"})
+    root = json.loads(KeyDirectory(Path(env["ITS_VAR_DIR"]) / "tuf").root_file(1).read_bytes())
+    async with aiohttp.ClientSession() as http:
+        updates = contract_services["updates"].url
+        async with http.post(f"{updates}/v1/tuf/root", json=root, headers={"Authorization": f"Bearer {operator}"}) as r:
+            assert r.status == 200, await r.text()
     return Callers(customer=customer, partner=partner_token, operator=operator)

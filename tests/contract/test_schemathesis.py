@@ -69,6 +69,9 @@ include-operation-id = [
     # those accompanying it; minutes spent are the staff's and required of them; an attachment's bytes must be of its
     # declared type
     "ask_question", "post_message", "put_attachment",
+    # TUF: a root must be signed by its root keys' thresholds and be the next version; a delegated role's key must be
+    # one the service holds (409 otherwise)
+    "install_root", "delegate_key",
     # a cursor is opaque: only one the list handed out is valid
     "partner_contracts", "list_releases", "list_deliveries", "list_configurations", "list_products",
     "list_users", "list_invitations", "list_partners", "list_staff", "partner_directory_list",

@@ -6,13 +6,15 @@ from __future__ import annotations
 import email
 import email.policy
 import re
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
 
-from tests.infra import ServiceProcess, TestStack, free_port, service_processes
+from tests.infra import ROOT, ServiceProcess, TestStack, free_port, service_processes
 
 
 @pytest.fixture(scope="session")
@@ -27,11 +29,38 @@ TRACED = {"OTEL_TRACES_EXPORTER": "otlp_json_file", "OTEL_BSP_SCHEDULE_DELAY": "
 
 
 @pytest.fixture(scope="session")
-async def services(migrated: TestStack, smtp_sink: int, gateway_port: int) -> AsyncIterator[dict[str, ServiceProcess]]:
+def tuf_keys(migrated: TestStack) -> Path:
+    """The signed update metadata's keys as an operator makes them (`itsctl tuf init`: three root keys, two needed):
+    updates signs with online/ (ITS_TUF_KEYS_DIR); tests/e2e/test_updates_tuf_flow.py installs the root."""
+    directory = migrated.var_dir / "tuf"
+    init = ["tuf", "init", "--dir", str(directory), "--root-keys", "3", "--threshold", "2"]
+    made = subprocess.run(
+        [sys.executable, "-m", "itsctl", *init],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert made.returncode == 0, made.stdout + made.stderr
+    return directory
+
+
+@pytest.fixture(scope="session")
+async def services(
+    migrated: TestStack, smtp_sink: int, gateway_port: int, tuf_keys: Path
+) -> AsyncIterator[dict[str, ServiceProcess]]:
     # identity believes the X-Forwarded-For of the portal (tests/e2e/browser_stack.py), as deployments do.
     public_url = f"https://127.0.0.1:{gateway_port}"
     # Traces on, as in the local stack: every process's spans in <var>/traces/ (tests/e2e/test_traces_flow.py).
-    processes = service_processes(migrated, smtp_sink, public_url, ITS_TRUSTED_PROXIES="127.0.0.1", **TRACED)
+    processes = service_processes(
+        migrated,
+        smtp_sink,
+        public_url,
+        ITS_TRUSTED_PROXIES="127.0.0.1",
+        ITS_TUF_KEYS_DIR=str(tuf_keys / "online"),
+        **TRACED,
+    )
     try:
         for process in processes.values():
             await process.start()

@@ -53,7 +53,7 @@ def test_every_site_value_is_replaced_and_nothing_else_points_at_the_shipped_pat
     upstreams = {name: f"127.0.0.1:{19000 + i}" for i, name in enumerate(SHIPPED_UPSTREAMS)}
     text = render(local_site(tmp_path, upstreams))
     assert "  # SITE" not in text
-    for path in ("/etc/ssl/", "/var/lib/its/", "/var/log/nginx/", "/var/www/"):
+    for path in ("/etc/ssl/", "/var/lib/its/", "/var/log/nginx/", "/var/www/", "/var/cache/"):
         assert path not in text
     for address in SHIPPED_UPSTREAMS.values():
         assert f"server {address};" not in text
@@ -263,6 +263,23 @@ async def test_an_unknown_service_and_the_internal_endpoints_are_not_found(
         async with http.get(f"{gateway.https}{path}") as response:
             assert response.status == 404, path
             assert response.content_type == "application/problem+json", path
+
+
+async def test_the_signed_update_metadata_is_updates_and_cached_here(
+    gateway: Gateway, http: aiohttp.ClientSession
+) -> None:
+    """No root installed in this stack: updates' 404 problem, as updates says to keep it (30 s), from the cache the
+    second time. (tests/e2e/test_updates_tuf_flow.py verifies real metadata through this gateway.)"""
+    statuses = []
+    for _ in range(2):
+        async with http.get(f"{gateway.https}/tuf/1.root.json") as response:
+            assert response.status == 404 and response.content_type == "application/problem+json"
+            assert (await response.json())["type"].endswith("/update-metadata-not-found")
+            assert response.headers["Cache-Control"] == "public, max-age=30"
+            statuses.append(response.headers["X-Cache-Status"])
+    assert statuses == ["MISS", "HIT"]
+    async with http.get(f"{gateway.https}/tuf/not-a-name") as response:
+        assert response.status == 404 and response.content_type == "application/problem+json"
 
 
 @pytest.fixture(scope="module")

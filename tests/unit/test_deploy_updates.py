@@ -71,6 +71,17 @@ def test_probes_readiness_on_readyz_liveness_on_healthz() -> None:
     assert main["startupProbe"]["httpGet"]["path"] == "/healthz"
 
 
+def test_the_online_tuf_keys_are_a_secret_mounted_read_only_into_the_service_alone() -> None:
+    docs = documents()
+    deployment = docs["Deployment"]
+    env = {item["name"]: item for item in container(deployment)["env"]}
+    mounts = {m["name"]: m for m in container(deployment)["volumeMounts"]}
+    volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+    assert mounts["tuf-keys"] == {"name": "tuf-keys", "mountPath": env["ITS_TUF_KEYS_DIR"]["value"], "readOnly": True}
+    assert volumes["tuf-keys"]["secret"]["secretName"] == "updates-tuf-keys"
+    assert "ITS_TUF_KEYS_DIR" not in {item["name"] for item in container(docs["Job"]).get("env", [])}
+
+
 def test_every_replica_gets_the_same_link_secret_from_a_secret_never_a_literal() -> None:
     docs = documents()
     for workload in (docs["Deployment"], docs["Job"]):
