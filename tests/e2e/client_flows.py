@@ -16,8 +16,9 @@ from tests.infra import ServiceProcess
 MB = 1_000_000
 
 
-def client_for(services: dict[str, ServiceProcess], config_dir: Path) -> ItsClient:
-    """The client as a program would hold it, its login kept under `config_dir`."""
+def client_for(services: dict[str, ServiceProcess], config_dir: Path, root: bytes | None = None) -> ItsClient:
+    """The client as a program would hold it, its login kept under `config_dir`; `root`: the root of the signed update
+    metadata it ships with (tests/e2e/flows.py `signed_metadata`)."""
     routes = Routes.per_service(
         identity=services["identity"].url,
         registration=services["registration"].url,
@@ -25,7 +26,7 @@ def client_for(services: dict[str, ServiceProcess], config_dir: Path) -> ItsClie
         updates=services["updates"].url,
         support=services["support"].url,
     )
-    return ItsClient(routes=routes, config_dir=config_dir)
+    return ItsClient(routes=routes, config_dir=config_dir, trusted_root=root)
 
 
 async def publish(

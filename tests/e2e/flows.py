@@ -6,7 +6,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import os
 import secrets
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -17,6 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import aiohttp
+import pytest
 
 from services.identity.app import IdentitySettings
 from services.identity.bootstrap import ensure_account
@@ -24,7 +28,7 @@ from services.registration import domain
 from shared.clock import RELOAD_SECONDS, TestClock
 from shared.db import Pool
 from tests.e2e.conftest import link_token, read_mail
-from tests.infra import ServiceProcess, TestStack, wait_for
+from tests.infra import ROOT, ServiceProcess, TestStack, wait_for
 
 PROBLEMS = "https://its-portal.dev/problems/"
 PASSWORD = "velvet orbit lantern 2026"
@@ -377,3 +381,52 @@ class Portal:
         reply = await self.reg("GET", "/v1/configurations/access", customer.token)
         assert reply.status == 200, reply.body
         return {item["code"]: item for item in reply.body["items"]}
+
+
+# ---- signed update metadata (TUF) -----------------------------------------------------------------------------------
+
+
+def itsctl(stack: TestStack, *args: str, token: str | None = None, updates_url: str | None = None) -> str:
+    """`itsctl` as an operator runs it: a process, its output (asserting it succeeded)."""
+    env = {**os.environ, **stack.env()}
+    if token:
+        env["ITS_TOKEN"] = token
+    if updates_url:
+        env["ITS_UPDATES_URL"] = updates_url
+    done = subprocess.run(
+        [sys.executable, "-m", "itsctl", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+@dataclass(frozen=True)
+class SignedMetadata:
+    """The e2e stack's signed update metadata: updates serves it once its roots are installed."""
+
+    keys: Path  # the key directory (tests/e2e/conftest.py `tuf_keys`)
+    root_file: Path  # 1.root.json: the root a client program ships with
+
+    @property
+    def shipped_root(self) -> bytes:
+        return self.root_file.read_bytes()
+
+
+@pytest.fixture(scope="session")
+async def signed_metadata(migrated: TestStack, tuf_keys: Path, services: dict[str, ServiceProcess]) -> SignedMetadata:
+    """Every root of the key directory installed into updates (`itsctl tuf install-root`, as an operator does; the same
+    root again is answered as installed), so that updates signs what is published."""
+    from itsctl import tuf_root  # tuf and cryptography: only for the tests that need them
+
+    keys = tuf_root.KeyDirectory(tuf_keys)
+    operator = await new_operator("Tuf Operator")
+    form = {"grant_type": "password", "username": operator, "password": PASSWORD}
+    identity = services["identity"].url
+    async with aiohttp.ClientSession() as http, http.post(f"{identity}/oauth/token", data=form) as answer:
+        assert answer.status == 200, await answer.text()
+        token = str((await answer.json())["access_token"])
+    roots = [str(path) for path in keys.roots()]
+    await asyncio.to_thread(
+        itsctl, migrated, "tuf", "install-root", *roots, token=token, updates_url=services["updates"].url
+    )
+    return SignedMetadata(tuf_keys, keys.root_file(1))

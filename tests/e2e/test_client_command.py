@@ -23,11 +23,11 @@ from devtools.dev_cert import ensure_dev_cert
 from devtools.gateway import Site, available, running
 from tests.e2e.client_flows import files_under, publish
 from tests.e2e.contracts_flows import Contracts, contracts_db, flow, registration_db
-from tests.e2e.flows import PASSWORD
+from tests.e2e.flows import PASSWORD, SignedMetadata, signed_metadata
 from tests.e2e.test_updates_flow import LONG_AGO, Updates, moscow_today, owner_with
 from tests.infra import ServiceProcess, free_port
 
-__all__ = ["contracts_db", "flow", "registration_db"]  # fixtures
+__all__ = ["contracts_db", "flow", "registration_db", "signed_metadata"]  # fixtures
 
 ITS_CLIENT = Path(sys.executable).parent / "its-client"  # installed into the venv (make venv: -e ./clients/python)
 
@@ -65,11 +65,14 @@ class Command:
     gateway: Gateway
     config_dir: Path
     seen: list[str]  # everything it printed, to look for tokens and tracebacks
+    root: Path | None = None  # the root of the signed update metadata the program ships with (--root)
 
     async def __call__(self, *args: str, url: str | None = None, ca: bool = True) -> subprocess.CompletedProcess[str]:
         command = [str(ITS_CLIENT), "--url", url or self.gateway.url, "--config-dir", str(self.config_dir)]
         if ca:
             command += ["--ca-file", str(self.gateway.cert)]
+        if self.root is not None:
+            command += ["--root", str(self.root)]
         env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
         done = await asyncio.to_thread(
             subprocess.run, [*command, *args], capture_output=True, text=True, timeout=120, env=env, check=False
@@ -89,14 +92,14 @@ def flat(text: str) -> str:
 
 
 async def test_acc3_mon1_upd5_the_command_logs_in_reads_the_status_plans_and_updates_through_the_gateway(
-    gateway: Gateway, updates: Updates, tmp_path: Path
+    gateway: Gateway, updates: Updates, signed_metadata: SignedMetadata, tmp_path: Path
 ) -> None:
     operator = await updates.flow.portal.operator()
     owner, configuration, number = await owner_with(updates, operator, edition="CORP")  # in its free period
     kits = await publish(updates, operator, configuration, "3.0.40.10", [])
     kits |= await publish(updates, operator, configuration, "3.0.41.20", ["3.0.40.10"], update_size=500_000)
     await updates.visible(owner, configuration)
-    its_client = Command(gateway, tmp_path / "config", [])
+    its_client = Command(gateway, tmp_path / "config", [], signed_metadata.root_file)
     versions = ["-c", configuration, "-v", "3.0.40.10", "-p", "8.3.24.1342"]
 
     login = await its_client.json("login", "--username", owner.login, "--password", PASSWORD)
@@ -125,9 +128,18 @@ async def test_acc3_mon1_upd5_the_command_logs_in_reads_the_status_plans_and_upd
     assert files_under(to) == {target: kits[f"{configuration}_3_0_41_20.cfu"]}
     [kit] = update["kits"]
     assert kit["sha256"] == hashlib.sha256(kits[f"{configuration}_3_0_41_20.cfu"]).hexdigest()
-    assert set(kit["verified_by"]) >= {"plan", "ETag", "link"}
+    assert set(kit["verified_by"]) >= {"plan", "ETag", "link", "signed metadata"}
     again = await its_client("update", *versions, "--to", str(to))  # nothing new to fetch: checked, kept
     assert again.returncode == 0 and "already there" in again.stdout and "1 file verified" in again.stdout
+
+    # A program that ships no root (and has none kept from before) trusts no metadata on first sight: nothing fetched.
+    rootless = Command(gateway, tmp_path / "rootless", [])
+    await rootless.json("login", "--username", owner.login, "--password", PASSWORD)
+    refused = await rootless("update", *versions, "--to", str(tmp_path / "rootless-updates"))
+    assert refused.returncode == 1 and "--root FILE" in refused.stderr, refused.stderr
+    assert files_under(tmp_path / "rootless-updates") == {}
+    as_json = await rootless("update", *versions, "--to", str(tmp_path / "rootless-updates"), "--json")
+    assert json.loads(as_json.stdout)["error"]["refusal"] == "no-root"
 
     [login_file] = (tmp_path / "config").glob("*.json")
     token = json.loads(login_file.read_text())["refresh_token"]

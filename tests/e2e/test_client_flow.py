@@ -19,17 +19,17 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from its_client import Kit, NotAuthenticated, NotCovered
+from its_client import Kit, KitCorrupt, NotAuthenticated, NotCovered, UpdateNotTrusted
 
 from services.support.app import SCHEMA as SUPPORT_SCHEMA
 from shared.db import Pool, close_pool, create_pool
 from tests.e2e.client_flows import MB, client_for, files_under, publish
 from tests.e2e.contracts_flows import Contracts, contracts_db, flow, registration_db
-from tests.e2e.flows import PASSWORD, clock_moved
+from tests.e2e.flows import PASSWORD, SignedMetadata, clock_moved, signed_metadata
 from tests.e2e.test_updates_flow import LONG_AGO, Updates, moscow_today, owner_with
 from tests.infra import ServiceProcess, TestStack, wait_for
 
-__all__ = ["contracts_db", "flow", "registration_db"]  # fixtures
+__all__ = ["contracts_db", "flow", "registration_db", "signed_metadata"]  # fixtures
 
 
 @pytest.fixture
@@ -49,7 +49,7 @@ class Interrupted(Exception):
 
 
 async def test_acc3_mon1_upd5_a_program_logs_in_checks_its_support_plans_and_updates_resuming(
-    updates: Updates, services: dict[str, ServiceProcess], tmp_path: Path
+    updates: Updates, services: dict[str, ServiceProcess], signed_metadata: SignedMetadata, tmp_path: Path
 ) -> None:
     operator = await updates.flow.portal.operator()
     owner, configuration, number = await owner_with(updates, operator, edition="CORP")  # in its free period (ITS-7)
@@ -63,7 +63,7 @@ async def test_acc3_mon1_upd5_a_program_logs_in_checks_its_support_plans_and_upd
     config_dir, to = tmp_path / "config", tmp_path / "updates"
 
     # ACC-3: the program logs in with the login and password and shows the account's name; the login is kept.
-    async with client_for(services, config_dir) as client:
+    async with client_for(services, config_dir, signed_metadata.shipped_root) as client:
         account = await client.login(owner.login, PASSWORD)
         assert account.name == owner.full_name == "Ivan Petrov" and account.login == owner.login
         first = stored_token(config_dir)
@@ -81,7 +81,7 @@ async def test_acc3_mon1_upd5_a_program_logs_in_checks_its_support_plans_and_upd
         assert status.its_until is not None and status.its_until > moscow_today()
 
     # The next run of the program: no access token in memory, so the kept refresh token is used, and rotated.
-    async with client_for(services, config_dir) as client:
+    async with client_for(services, config_dir, signed_metadata.shipped_root) as client:
         plan = await client.plan(configuration, "3.0.40.10", "8.3.24.1342", os="linux", arch="x86_64")
         second = stored_token(config_dir)
         assert second != first
@@ -131,7 +131,7 @@ async def test_acc3_mon1_upd5_a_program_logs_in_checks_its_support_plans_and_upd
     assert list(by_target) == [*platform_files, *sorted(t for t in on_disk if t.startswith("configurations/"))]
     resumed = by_target[f"configurations/{configuration}/3.0.41.20/{big.name}"]
     assert resumed.resumed_from == [kept] and not resumed.already_there
-    assert set(resumed.verified_by) == {"plan", "ETag", "Repr-Digest", "link"}
+    assert set(resumed.verified_by) == {"plan", "ETag", "Repr-Digest", "link", "signed metadata"}
     assert all(by_target[t].already_there for t in platform_files)
     for fetched in result.kits:
         assert hashlib.sha256(fetched.path.read_bytes()).hexdigest() == fetched.sha256 == fetched.kit.sha256
@@ -139,7 +139,7 @@ async def test_acc3_mon1_upd5_a_program_logs_in_checks_its_support_plans_and_upd
     assert third == second  # one run, one refresh: the access token served the whole run
 
     # An access token that expired on the way (the services' clock 20 minutes on) is renewed once, transparently.
-    async with client_for(services, config_dir) as client:
+    async with client_for(services, config_dir, signed_metadata.shipped_root) as client:
         await client.refresh()
         fourth = stored_token(config_dir)
         async with clock_moved(updates.flow.stack, timedelta(minutes=20)):
@@ -158,6 +158,50 @@ async def test_acc3_mon1_upd5_a_program_logs_in_checks_its_support_plans_and_upd
         "POST", f"{identity}/oauth/token", data={"grant_type": "refresh_token", "refresh_token": fifth}
     )
     assert refused.status == 400 and refused.body["error"] == "invalid_grant"
+
+
+async def test_an_update_installs_nothing_the_signed_metadata_does_not_vouch_for(
+    updates: Updates,
+    services: dict[str, ServiceProcess],
+    signed_metadata: SignedMetadata,
+    migrated: TestStack,
+    tmp_path: Path,
+) -> None:
+    """A kit altered in storage (a compromised bucket or mirror) is refused and never put in place; a program that
+    ships no root trusts no metadata; the root kept from the first update is trusted by the next ones."""
+    operator = await updates.flow.portal.operator()
+    owner, configuration, _ = await owner_with(updates, operator, edition="CORP")
+    kits = await publish(updates, operator, configuration, "3.0.40.10", [])
+    kits |= await publish(updates, operator, configuration, "3.0.41.20", ["3.0.40.10"])
+    await updates.visible(owner, configuration)
+    name = f"{configuration}_3_0_41_20.cfu"
+    sha256 = hashlib.sha256(kits[name]).hexdigest()
+    stored = migrated.var_dir / "kits" / sha256[:2] / sha256[2:4] / sha256
+    versions = (configuration, "3.0.40.10", "8.3.24.1342")
+
+    async with client_for(services, tmp_path / "rootless") as client:
+        await client.login(owner.login, PASSWORD)
+        with pytest.raises(UpdateNotTrusted) as no_root:
+            await client.update(*versions, tmp_path / "rootless-updates")
+        assert no_root.value.refusal == "no-root"
+    assert files_under(tmp_path / "rootless-updates") == {}
+
+    config_dir, to = tmp_path / "config", tmp_path / "updates"
+    async with client_for(services, config_dir, signed_metadata.shipped_root) as client:
+        await client.login(owner.login, PASSWORD)
+        original = stored.read_bytes()
+        try:
+            stored.write_bytes(bytes([original[0] ^ 1]) + original[1:])
+            with pytest.raises(KitCorrupt):
+                await client.update(*versions, to)
+        finally:
+            stored.write_bytes(original)
+        assert [path for path in files_under(to) if not path.endswith(".part")] == []  # nothing put in place
+    async with client_for(services, config_dir) as client:  # a later run: the root kept from the first is trusted
+        result = await client.update(*versions, to)
+    [kit] = result.kits
+    assert kit.target == f"configurations/{configuration}/3.0.41.20/{name}" and "signed metadata" in kit.verified_by
+    assert files_under(to) == {kit.target: kits[name]}  # the refused bytes were not resumed from
 
 
 async def test_upd4_a_subscriber_not_covered_is_refused_with_the_offer_before_any_download(

@@ -12,9 +12,6 @@ configuration's new key.
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -32,28 +29,14 @@ from devtools.dev_cert import ensure_dev_cert
 from devtools.gateway import Site, running
 from itsctl import tuf_root
 from tests.e2e.contracts_flows import contracts_db, flow, registration_db
-from tests.e2e.flows import PASSWORD, new_operator
+from tests.e2e.flows import PASSWORD, itsctl, new_operator
 from tests.e2e.test_updates_flow import Updates, owner_with, updates
-from tests.infra import ROOT, RunningApp, ServiceProcess, TestStack, free_port
+from tests.infra import RunningApp, ServiceProcess, TestStack, free_port
 
 __all__ = ["contracts_db", "flow", "registration_db", "updates"]  # fixtures
 
 
 # ---- the repository, the gateway and the mirror ------------------------------------------------------------------
-
-
-def itsctl(stack: TestStack, *args: str, token: str | None = None, updates_url: str | None = None) -> str:
-    """`itsctl` as an operator runs it: a process, its output (asserting it succeeded)."""
-    env = {**os.environ, **stack.env()}
-    if token:
-        env["ITS_TOKEN"] = token
-    if updates_url:
-        env["ITS_UPDATES_URL"] = updates_url
-    done = subprocess.run(
-        [sys.executable, "-m", "itsctl", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout
 
 
 @dataclass

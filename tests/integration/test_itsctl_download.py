@@ -221,7 +221,7 @@ async def test_it_gives_up_after_the_retries_and_keeps_what_it_has(tmp_path: Pat
 # ---- verification -----------------------------------------------------------------------------------
 
 
-async def test_a_corrupted_part_file_is_refused_and_kept(tmp_path: Path) -> None:
+async def test_a_corrupted_part_file_is_refused_and_deleted_so_the_next_run_starts_over(tmp_path: Path) -> None:
     async with serving(HostilePeer(kit())) as peer:
         out = tmp_path / "kit.bin"
         part = tmp_path / "kit.bin.part"
@@ -230,8 +230,12 @@ async def test_a_corrupted_part_file_is_refused_and_kept(tmp_path: Path) -> None
     assert result.exit_code == 1
     assert "refused" in flat(result.output) and f"ETag says {peer.sha256}" in flat(result.output)
     assert not out.exists()
-    assert part.stat().st_size == SIZE  # kept, and said so
-    assert "kept in" in flat(result.output)
+    assert not part.exists()  # kept, every later run would resume from it and be refused again
+    assert "deleted" in flat(result.output)
+    async with serving(HostilePeer(kit())) as peer:
+        again = await asyncio.to_thread(itsctl, "download", peer.url + peer.link_path, "-o", str(out))
+    assert again.exit_code == 0, again.output
+    assert out.read_bytes() == peer.data
 
 
 async def test_a_repr_digest_that_disagrees_with_the_bytes_is_refused(tmp_path: Path) -> None:
@@ -239,7 +243,7 @@ async def test_a_repr_digest_that_disagrees_with_the_bytes_is_refused(tmp_path: 
     async with serving(HostilePeer(kit(), repr_digest=repr_digest(wrong))) as peer, aiohttp.ClientSession() as http:
         with pytest.raises(DownloadFailed, match=f"Repr-Digest says {wrong}"):
             await download(http, peer.url + peer.link_path, tmp_path / "kit.bin")
-    assert not (tmp_path / "kit.bin").exists() and (tmp_path / "kit.bin.part").exists()
+    assert not (tmp_path / "kit.bin").exists() and not (tmp_path / "kit.bin.part").exists()
 
 
 def test_repr_digest_values_are_read_as_rfc_9530_says() -> None:

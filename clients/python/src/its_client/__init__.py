@@ -26,6 +26,7 @@ from its_client.errors import (
     PaymentRequired,
     ServiceUnavailable,
     TooManyRequests,
+    UpdateNotTrusted,
 )
 from its_client.models import (
     Account,
@@ -90,6 +91,7 @@ __all__ = [
     "SupportStatus",
     "TokenStore",
     "TooManyRequests",
+    "UpdateNotTrusted",
     "UpdatePlan",
     "UpdateResult",
     "default_config_dir",

@@ -87,12 +87,24 @@ def main_options(
             show_default=False,
         ),
     ] = None,
+    root: Annotated[
+        Path | None,
+        typer.Option(
+            "--root",
+            envvar="ITS_CLIENT_ROOT",
+            exists=True,
+            dir_okay=False,
+            help="The system's root of signed update metadata (root.json, shipped with the program); needed by the "
+            "first update, then kept and followed through rotations (the local stack's: var/tuf/metadata/1.root.json).",
+            show_default=False,
+        ),
+    ] = None,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
 ) -> None:
     """The global options, for every command."""
-    ctx.obj = Options(url.rstrip("/"), ca_file, config_dir)
+    ctx.obj = Options(url.rstrip("/"), ca_file, config_dir, root)
 
 
 # ---- ACC-3 ------------------------------------------------------------------------------------------
@@ -215,7 +227,8 @@ def update(
     full: Annotated[bool, typer.Option("--with-full-kits", help="Also the full kits (new installations).")] = False,
     as_json: Json = False,
 ) -> None:
-    """Download every kit the plan says to install, verified (sha256), resuming where an earlier run stopped."""
+    """Download every kit the plan says to install, verified against the signed update metadata (TUF), resuming where
+    an earlier run stopped."""
     options: Options = ctx.obj
     bars, progressed = _progress_bars(enabled=not as_json)
     with bars:

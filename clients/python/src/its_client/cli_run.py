@@ -39,14 +39,17 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Options:
-    """The global options: which system, which CA to trust, where the login is kept."""
+    """The global options: which system, which CA to trust, where the login is kept, the trusted root of its signed
+    update metadata."""
 
     url: str
     ca_file: Path | None
     config_dir: Path | None
+    root: Path | None = None
 
     def client(self) -> ItsClient:
-        return ItsClient(self.url, ca_file=self.ca_file, config_dir=self.config_dir)
+        trusted_root = self.root.read_bytes() if self.root is not None else None
+        return ItsClient(self.url, ca_file=self.ca_file, config_dir=self.config_dir, trusted_root=trusted_root)
 
 
 def exit_code(exc: ItsError) -> int:

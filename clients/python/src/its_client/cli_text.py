@@ -17,6 +17,7 @@ from its_client.errors import (
     NoUpdateChain,
     Offer,
     ServiceUnavailable,
+    UpdateNotTrusted,
 )
 from its_client.models import Kit, Question, RegisteredProduct, SupportStatus, UpdatePlan
 from its_client.updating import FetchedKit, UpdateResult
@@ -236,6 +237,11 @@ def error(exc: ItsError, url: str, *, logging_in: bool = False) -> list[str]:
         lines.append(f"Is the address right? (--url or ITS_CLIENT_URL; now {url})")
     elif isinstance(exc, AttachmentFailed):
         lines.append("Attach the file from the portal's page of the question, or ask again.")
+    elif isinstance(exc, UpdateNotTrusted) and exc.refusal == "no-root":
+        lines.append("Give the root of the system's signed update metadata, shipped with your program: --root FILE")
+        lines.append("(or ITS_CLIENT_ROOT; the local stack's is var/tuf/metadata/1.root.json).")
+    elif isinstance(exc, UpdateNotTrusted):
+        lines.append("Nothing refused was installed. Do not install these kits from elsewhere: tell the vendor.")
     elif isinstance(exc, DownloadFailed):
         lines.append("Run the same command again: what was downloaded is kept and the download resumes.")
     return lines

@@ -15,8 +15,9 @@ The login is kept between runs (`tokens.TokenStore`); every refusal raises an `e
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
@@ -27,12 +28,28 @@ import aiohttp
 from its_client.asking import AttachmentFile, question_body
 from its_client.download import TIMEOUT
 from its_client.download import download as fetch
-from its_client.errors import AttachmentFailed, DownloadFailed, ItsError, LinkExpired
+from its_client.errors import (
+    AttachmentFailed,
+    ConnectionFailed,
+    DownloadFailed,
+    ItsError,
+    LinkExpired,
+    ServiceUnavailable,
+    UpdateNotTrusted,
+)
 from its_client.models import Account, Attachment, Kit, Question, RegisteredProduct, SupportStatus, UpdatePlan
 from its_client.routes import Routes
 from its_client.session import Session
 from its_client.targets import target_path
 from its_client.tokens import TokenStore
+from its_client.trust import (
+    KitRefused,
+    MetadataRefused,
+    MetadataUnavailable,
+    NoTrustedRoot,
+    TrustedMetadata,
+    TrustError,
+)
 from its_client.updating import (
     FetchedKit,
     KitProgress,
@@ -51,7 +68,9 @@ DEFAULT_URL = "https://127.0.0.1:8443"  # the local stack's gateway (`make run`)
 class ItsClient:
     """A connection to one system. `url` is its public address (the gateway); `routes` replaces the gateway's layout
     (e.g. `Routes.per_service(...)` for services without a gateway); `ca_file` trusts a CA (or a self-signed
-    certificate, as the local stack's) besides the system's; `config_dir` is where the login is kept."""
+    certificate, as the local stack's) besides the system's; `config_dir` is where the login is kept and the signed
+    update metadata cached. `trusted_root`: the system's root of signed update metadata (TUF) shipped with the program,
+    needed by `update` the first time; afterwards the root cached (and rotated) under `config_dir` is trusted."""
 
     def __init__(
         self,
@@ -61,10 +80,12 @@ class ItsClient:
         ca_file: str | Path | None = None,
         config_dir: Path | None = None,
         store: TokenStore | None = None,
+        trusted_root: bytes | None = None,
     ) -> None:
         self.routes = routes or Routes.gateway(url)
         self.store = store or TokenStore(config_dir)
         self.ca_file = Path(ca_file) if ca_file else None
+        self.trusted_root = trusted_root
         self._http: aiohttp.ClientSession | None = None
         self._session: Session | None = None
 
@@ -212,8 +233,12 @@ class ItsClient:
         wanted = planned_kits(plan, include_full=include_full)
         if (refused := plan_refusal(plan, wanted)) is not None:
             raise refused
+        trusted = await self._trusted_metadata()
         fetched: list[FetchedKit] = []
         for item in wanted:
+            # The plan's size and sha256 come from the same service as the links; the signed metadata must vouch for
+            # them before a byte is fetched, and the download then refuses any other bytes (its sha256 check).
+            await self._check_signed(trusted, item)
             directory = to_dir / Path(item.target).parent
             try:
                 got = await self.download(item.kit, directory, progress)
@@ -224,14 +249,50 @@ class ItsClient:
                 if kit is None:
                     raise
                 got = await self.download(kit, directory, progress)
-            self._verify_signed(item, got.path)
-            fetched.append(replace(got, target=item.target))
+            await self._verify_signed(trusted, item, got.path)
+            fetched.append(replace(got, target=item.target, verified_by=[*got.verified_by, "signed metadata"]))
         return UpdateResult(plan, fetched)
 
-    def _verify_signed(self, item: PlannedKit, path: Path) -> None:
-        """The hook for signed update metadata (TUF): after the sha256 check, the kit at `path` is to be verified
-        against the signed targets metadata under its target path (`item.target`); a refused kit or refused metadata
-        will raise. Does nothing yet: `its_client.trust.TrustedMetadata.verify(item.target, path)` goes here."""
+    def metadata_cache(self) -> Path:
+        """Where this system's signed update metadata is kept between runs: beside its login, one directory per
+        system (ngclient keeps the newest trusted root there, so a rotated root is followed from then on)."""
+        return self.store.directory / "metadata" / self.store.path(self.routes.system).stem.removeprefix("login-")
+
+    async def _trusted_metadata(self) -> TrustedMetadata:
+        """The newest signed update metadata, checked by TUF's client workflow (python-tuf's ngclient: root's chain,
+        signature thresholds, expiry, no rollback, timestamp/snapshot/targets agreeing). ngclient is synchronous:
+        it runs in a thread."""
+
+        def refreshed() -> TrustedMetadata:
+            trusted = TrustedMetadata(
+                self.routes.metadata,
+                self.metadata_cache(),
+                self.trusted_root,
+                ca_file=self.ca_file,
+                user_agent=f"its-client/{VERSION}",
+            )
+            trusted.refresh()
+            return trusted
+
+        with _not_trusted():
+            return await asyncio.to_thread(refreshed)
+
+    async def _check_signed(self, trusted: TrustedMetadata, item: PlannedKit) -> None:
+        """The kit the plan names is the one the signed metadata lists at its target path: same length and sha256."""
+        with _not_trusted():
+            expected = await asyncio.to_thread(trusted.target, item.target)
+        signed_sha256 = expected.hashes.get("sha256")
+        if expected.length != item.kit.size or signed_sha256 != item.kit.sha256:
+            raise UpdateNotTrusted(
+                "hash" if expected.length == item.kit.size else "length",
+                f"the update plan's {item.target} ({item.kit.size} bytes, sha256 {item.kit.sha256}) is not the kit "
+                f"the signed metadata lists ({expected.length} bytes, sha256 {signed_sha256})",
+            )
+
+    async def _verify_signed(self, trusted: TrustedMetadata, item: PlannedKit, path: Path) -> None:
+        """The file on disk is exactly the kit the signed metadata lists (its length and every hash it gives)."""
+        with _not_trusted():
+            await asyncio.to_thread(trusted.verify, item.target, path)
 
     # ---- SUP-1 ----------------------------------------------------------------------------------
 
@@ -276,3 +337,22 @@ class ItsClient:
                 raise AttachmentFailed(question.id, str(file.path), exc) from exc
             attached.append(Attachment.from_json(answer.json()))
         return replace(question, attachments=attached)
+
+
+@contextlib.contextmanager
+def _not_trusted() -> Iterator[None]:
+    """its_client.trust's refusals as the client's errors: UpdateNotTrusted, or the metadata unreachable."""
+    try:
+        yield
+    except MetadataUnavailable as exc:
+        if exc.status is not None and exc.status >= 500:
+            raise ServiceUnavailable(str(exc), status=exc.status) from exc
+        if exc.status is not None:
+            raise UpdateNotTrusted("unavailable", str(exc)) from exc
+        raise ConnectionFailed(str(exc)) from exc
+    except NoTrustedRoot as exc:
+        raise UpdateNotTrusted("no-root", str(exc)) from exc
+    except (MetadataRefused, KitRefused) as exc:
+        raise UpdateNotTrusted(exc.reason, str(exc)) from exc
+    except TrustError as exc:
+        raise UpdateNotTrusted("invalid", str(exc)) from exc

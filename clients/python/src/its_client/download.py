@@ -350,9 +350,12 @@ def _finish(
     wrong = {source: value for source, value in expected.by_source.items() if value != sha256}
     if wrong:
         said = ", ".join(f"{source} says {value}" for source, value in wrong.items())
+        # Bytes that are not the kit never become it: kept, they would be resumed from (and refused) by every later
+        # run. Removed, the next run downloads the kit from the start.
+        transfer.part.unlink(missing_ok=True)
         raise KitCorrupt(
-            f"the downloaded file's sha256 is {sha256} but {said}: refused. The bytes are kept in {transfer.part} "
-            "(delete it to download again from the start)"
+            f"the downloaded file's sha256 is {sha256} but {said}: refused and deleted; the next run downloads it "
+            "again from the start"
         )
     os.replace(transfer.part, out)
     return Downloaded(out, size, sha256, sorted(expected.by_source), responses, resumed)

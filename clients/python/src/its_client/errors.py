@@ -238,7 +238,19 @@ class LinkExpired(DownloadFailed):
 
 
 class KitCorrupt(DownloadFailed):
-    """The downloaded bytes' sha256 is not what the portal announced: refused (kept in `FILE.part`, not as the kit)."""
+    """The downloaded bytes' sha256 is not what the portal announced: refused and deleted (never put in place, never
+    resumed from)."""
+
+
+class UpdateNotTrusted(ItsError):
+    """The signed update metadata (TUF, `its_client.trust`) refused the update, or there is no trusted root to check it
+    with. `refusal`: no-root; of the metadata: expired (a freeze attack), rollback, signature (a wrong key, too few
+    keys), mix-and-match, invalid, unavailable (the system serves none); of a kit: unknown (the metadata does not list
+    it), length, hash. Nothing refused is installed."""
+
+    def __init__(self, refusal: str, detail: str) -> None:
+        self.refusal = refusal
+        super().__init__(detail, title="The signed update metadata refused the update", body={"refusal": refusal})
 
 
 def error_from_answer(status: int, body: Any, headers: Mapping[str, str] | None = None) -> ItsError:

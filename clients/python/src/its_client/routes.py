@@ -19,6 +19,7 @@ class Routes:
     contracts: str  # /v1/support-status (MON-1)
     updates: str  # /v1/update-plan (UPD-5), /v1/kits/{id}/download
     support: str  # /v1/questions (SUP-1)
+    metadata: str  # the signed update metadata (TUF): `<metadata>timestamp.json`, ... (a trailing slash, for ngclient)
 
     @classmethod
     def gateway(cls, url: str) -> Routes:
@@ -32,6 +33,7 @@ class Routes:
             contracts=f"{base}/api/contracts",
             updates=f"{base}/api/updates",
             support=f"{base}/api/support",
+            metadata=f"{base}/tuf/",
         )
 
     @classmethod
@@ -48,6 +50,7 @@ class Routes:
             contracts=contracts.rstrip("/"),
             updates=updates.rstrip("/"),
             support=support.rstrip("/"),
+            metadata=f"{updates.rstrip('/')}/tuf/",
         )
 
     @property
