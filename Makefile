@@ -24,7 +24,7 @@ help:
 	@echo "make test-scale   two replicas of every service behind nginx under load, one of each killed: counts exact"
 	@echo "make lint     ruff + mypy --strict               make bench    benchmarks (BENCH_ARGS=portal_pages: one)"
 	@echo "make screenshots  browser tests, screenshots of each page into var/screenshots/"
-	@echo "make clean    stop, remove var/ and caches (keeps .venv)"
+	@echo "make clean    stop, drop the stack's database, remove var/ and caches (keeps .venv)"
 
 venv: $(STAMP)
 
@@ -96,6 +96,7 @@ screenshots: venv infra
 	ITS_SCREENSHOTS_DIR=$(CURDIR)/var/screenshots $(PY) -m pytest tests/e2e -k browser $(PYTEST_ARGS)
 	@echo "screenshots in var/screenshots/"
 
+# The stack's database goes with var/: its releases, signed-metadata roots and attachments name files under var/.
 clean:
-	@if [ -d var/run ]; then $(STACK_PY) -m devtools.stack down; fi
+	@if [ -x $(PY) ]; then $(PY) -m devtools.stack clean; elif [ -d var/run ]; then $(STACK_PY) -m devtools.stack down; fi
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -41,7 +41,7 @@ from pathlib import Path
 
 from devtools import alertmanager, gateway, prometheus
 from devtools import replicas as replicas_of
-from devtools.database import admin_url, create_database
+from devtools.database import admin_url, create_database, drop_database
 from devtools.pids import is_alive, is_ours, read_pid, signal_group
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -471,6 +471,15 @@ def down() -> None:
     paths.replicas.unlink(missing_ok=True)
 
 
+def clean() -> None:
+    """Stop the stack and drop its database: the published releases, installed roots and attachments it records live
+    under var/ (which `make clean` removes next), so a database kept would name kits and keys that are gone."""
+    down()
+    database_url = os.environ.get("ITS_DATABASE_URL") or DEFAULT_DATABASE_URL
+    dropped = asyncio.run(drop_database(database_url))
+    say(f"database {admin_url(database_url)[1]}: {'dropped' if dropped else 'none'}")
+
+
 def status() -> None:
     paths = Paths(var_dir())
     for proc in processes():
@@ -484,9 +493,9 @@ def status() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m devtools.stack", description=__doc__)
-    parser.add_argument("command", choices=["up", "down", "status"])
+    parser.add_argument("command", choices=["up", "down", "status", "clean"])
     args = parser.parse_args(argv)
-    {"up": up, "down": down, "status": status}[args.command]()
+    {"up": up, "down": down, "status": status, "clean": clean}[args.command]()
 
 
 if __name__ == "__main__":

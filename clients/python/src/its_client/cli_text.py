@@ -12,6 +12,7 @@ from its_client.errors import (
     ConnectionFailed,
     DownloadFailed,
     ItsError,
+    KitCorrupt,
     NotAuthenticated,
     NotCovered,
     NoUpdateChain,
@@ -242,6 +243,9 @@ def error(exc: ItsError, url: str, *, logging_in: bool = False) -> list[str]:
         lines.append("(or ITS_CLIENT_ROOT; the local stack's is var/tuf/metadata/1.root.json).")
     elif isinstance(exc, UpdateNotTrusted):
         lines.append("Nothing refused was installed. Do not install these kits from elsewhere: tell the vendor.")
+    elif isinstance(exc, KitCorrupt):
+        lines.append("The bytes received were not the kit published; they were deleted. If it happens again, the")
+        lines.append("server or a mirror on the way sends altered kits: tell the vendor.")
     elif isinstance(exc, DownloadFailed):
         lines.append("Run the same command again: what was downloaded is kept and the download resumes.")
     return lines
