@@ -280,6 +280,8 @@ async def test_the_signed_update_metadata_is_updates_and_cached_here(
     assert statuses == ["MISS", "HIT"]
     async with http.get(f"{gateway.https}/tuf/not-a-name") as response:
         assert response.status == 404 and response.content_type == "application/problem+json"
+    async with http.post(f"{gateway.https}/tuf/timestamp.json", data=b"{}") as response:  # metadata is only read
+        assert response.status == 405 and response.content_type == "application/problem+json"
 
 
 @pytest.fixture(scope="module")
