@@ -472,12 +472,10 @@ def down() -> None:
 
 
 def clean() -> None:
-    """Stop the stack and drop its database: the published releases, installed roots and attachments it records live
-    under var/ (which `make clean` removes next), so a database kept would name kits and keys that are gone."""
+    """Stop the stack and drop its database: its kits, roots and attachments are under var/, which goes next."""
     down()
-    database_url = os.environ.get("ITS_DATABASE_URL") or DEFAULT_DATABASE_URL
-    dropped = asyncio.run(drop_database(database_url))
-    say(f"database {admin_url(database_url)[1]}: {'dropped' if dropped else 'none'}")
+    url = os.environ.get("ITS_DATABASE_URL") or DEFAULT_DATABASE_URL
+    say(f"database {admin_url(url)[1]}: {'dropped' if asyncio.run(drop_database(url)) else 'none'}")
 
 
 def status() -> None:
