@@ -115,6 +115,9 @@ async def test_acc3_mon1_upd5_a_program_logs_in_checks_its_support_plans_and_upd
         result = await client.update(configuration, "3.0.40.10", "8.3.24.1342", to, os="linux", arch="x86_64")
 
     on_disk = files_under(to)
+    # The plan the update followed: an earlier one may predate the platform release published above (each replica's
+    # catalogue is renewed on a notification, moments after a publish).
+    plan = result.plan
     release = plan.platform.release
     assert {t: c for t, c in on_disk.items() if t.startswith("configurations/")} == {
         f"configurations/{configuration}/3.0.41.20/{configuration}_3_0_41_20.cfu": kits[
