@@ -19,7 +19,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from its_client import Kit, KitCorrupt, NotAuthenticated, NotCovered, UpdateNotTrusted
+from its_client import Kit, KitCorrupt, NotAuthenticated, NotCovered, UpdateNotTrusted, UpdatePlan
 
 from services.support.app import SCHEMA as SUPPORT_SCHEMA
 from shared.db import Pool, close_pool, create_pool
@@ -60,7 +60,8 @@ async def test_acc3_mon1_upd5_a_program_logs_in_checks_its_support_plans_and_upd
     )
     # The newest platform release of the shared database, so the plan recommends ours: other tests' (up to 8.3.10⁹.x,
     # tests/integration/test_portal_operator.py) keep their kits in storage of their own, not this stack's.
-    platform_kits = await updates.platform_release(operator, f"8.3.999999999.{uuid.uuid4().int % 10**9}")
+    platform_version = f"8.3.999999999.{uuid.uuid4().int % 10**9}"
+    platform_kits = await updates.platform_release(operator, platform_version)
     await updates.visible(owner, configuration)
     config_dir, to = tmp_path / "config", tmp_path / "updates"
 
@@ -84,7 +85,13 @@ async def test_acc3_mon1_upd5_a_program_logs_in_checks_its_support_plans_and_upd
 
     # The next run of the program: no access token in memory, so the kept refresh token is used, and rotated.
     async with client_for(services, config_dir, signed_metadata.shipped_root) as client:
-        plan = await client.plan(configuration, "3.0.40.10", "8.3.24.1342", os="linux", arch="x86_64")
+        # Each replica renews its catalogue on a notification, moments after a publish: until then the plan may
+        # recommend an older platform release (another test's, whose kits this stack does not store).
+        async def recommends_ours() -> UpdatePlan | None:
+            plan = await client.plan(configuration, "3.0.40.10", "8.3.24.1342", os="linux", arch="x86_64")
+            return plan if plan.platform.release == platform_version else None
+
+        plan = await wait_for(recommends_ours, timeout=15, interval=0.2, what="the plan to recommend the new platform")
         second = stored_token(config_dir)
         assert second != first
 
@@ -115,10 +122,9 @@ async def test_acc3_mon1_upd5_a_program_logs_in_checks_its_support_plans_and_upd
         result = await client.update(configuration, "3.0.40.10", "8.3.24.1342", to, os="linux", arch="x86_64")
 
     on_disk = files_under(to)
-    # The plan the update followed: an earlier one may predate the platform release published above (each replica's
-    # catalogue is renewed on a notification, moments after a publish).
-    plan = result.plan
+    plan = result.plan  # the plan the update followed
     release = plan.platform.release
+    assert release == platform_version
     assert {t: c for t, c in on_disk.items() if t.startswith("configurations/")} == {
         f"configurations/{configuration}/3.0.41.20/{configuration}_3_0_41_20.cfu": kits[
             f"{configuration}_3_0_41_20.cfu"
