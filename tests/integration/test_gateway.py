@@ -354,6 +354,16 @@ async def test_a_tampered_download_link_is_refused_by_updates(gateway: Gateway, 
         assert response.content_type == "application/problem+json"
 
 
+async def test_a_write_to_a_download_link_is_updates_405_problem(
+    gateway: Gateway, http: aiohttp.ClientSession, kit: tuple[bytes, str]
+) -> None:
+    _, link = kit
+    async with http.post(f"{gateway.https}{link}", data=b"x") as response:
+        assert response.status == 405
+        assert response.content_type == "application/problem+json"
+        assert set(response.headers["Allow"].replace(" ", "").split(",")) == {"GET", "HEAD"}
+
+
 async def test_a_large_body_is_refused_but_a_kit_upload_goes_through(
     gateway: Gateway, http: aiohttp.ClientSession
 ) -> None:

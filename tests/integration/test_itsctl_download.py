@@ -506,6 +506,16 @@ async def test_nginx_answers_conditional_requests_as_the_service_does(delivery: 
             assert response.status == 403  # the link is checked first, whatever the client has
 
 
+async def test_nginx_answers_a_write_to_a_link_with_the_services_405_problem(delivery: Delivery, nginx: str) -> None:
+    """A link is only read: another method gets updates' 405 problem naming GET and HEAD, not nginx's HTML."""
+    async with aiohttp.ClientSession() as http:
+        for method in ("POST", "PUT", "DELETE"):
+            async with http.request(method, nginx + delivery.link(), data=b"x") as response:
+                assert response.status == 405, method
+                assert response.headers["Content-Type"].startswith("application/problem+json"), method
+                assert set(response.headers["Allow"].replace(" ", "").split(",")) == {"GET", "HEAD"}, method
+
+
 async def test_nginx_answers_a_range_past_the_end_with_a_416_problem(delivery: Delivery, nginx: str) -> None:
     size = len(delivery.data)
     async with (
