@@ -21,7 +21,7 @@ import pytest
 
 from devtools.dev_cert import ensure_dev_cert
 from devtools.gateway import Site, available, running
-from tests.e2e.client_flows import files_under, publish
+from tests.e2e.client_flows import files_under
 from tests.e2e.contracts_flows import Contracts, contracts_db, flow, registration_db
 from tests.e2e.flows import PASSWORD, SignedMetadata, signed_metadata
 from tests.e2e.test_updates_flow import LONG_AGO, Updates, moscow_today, owner_with
@@ -96,8 +96,8 @@ async def test_acc3_mon1_upd5_the_command_logs_in_reads_the_status_plans_and_upd
 ) -> None:
     operator = await updates.flow.portal.operator()
     owner, configuration, number = await owner_with(updates, operator, edition="CORP")  # in its free period
-    kits = await publish(updates, operator, configuration, "3.0.40.10", [])
-    kits |= await publish(updates, operator, configuration, "3.0.41.20", ["3.0.40.10"], update_size=500_000)
+    kits = await updates.release(operator, configuration, "3.0.40.10", [])
+    kits |= await updates.release(operator, configuration, "3.0.41.20", ["3.0.40.10"], update_size=500_000)
     await updates.visible(owner, configuration)
     its_client = Command(gateway, tmp_path / "config", [], signed_metadata.root_file)
     versions = ["-c", configuration, "-v", "3.0.40.10", "-p", "8.3.24.1342"]
@@ -155,8 +155,8 @@ async def test_upd4_the_command_says_what_to_buy_and_exits_1_when_not_covered(
 ) -> None:
     operator = await updates.flow.portal.operator()
     owner, configuration, number = await owner_with(updates, operator, edition="PROF", purchase_date=LONG_AGO)
-    await publish(updates, operator, configuration, "3.0.40.10", [])
-    await publish(updates, operator, configuration, "3.0.41.20", ["3.0.40.10"])
+    await updates.release(operator, configuration, "3.0.40.10", [])
+    await updates.release(operator, configuration, "3.0.41.20", ["3.0.40.10"])
     await updates.visible(owner, configuration)
     its_client = Command(gateway, tmp_path / "config", [])
     await its_client.json("login", "--username", owner.login, "--password", PASSWORD)

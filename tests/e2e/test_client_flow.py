@@ -23,7 +23,7 @@ from its_client import Kit, KitCorrupt, NotAuthenticated, NotCovered, UpdateNotT
 
 from services.support.app import SCHEMA as SUPPORT_SCHEMA
 from shared.db import Pool, close_pool, create_pool
-from tests.e2e.client_flows import MB, client_for, files_under, publish
+from tests.e2e.client_flows import MB, client_for, files_under
 from tests.e2e.contracts_flows import Contracts, contracts_db, flow, registration_db
 from tests.e2e.flows import PASSWORD, SignedMetadata, clock_moved, signed_metadata
 from tests.e2e.test_updates_flow import LONG_AGO, Updates, moscow_today, owner_with
@@ -53,10 +53,10 @@ async def test_acc3_mon1_upd5_a_program_logs_in_checks_its_support_plans_and_upd
 ) -> None:
     operator = await updates.flow.portal.operator()
     owner, configuration, number = await owner_with(updates, operator, edition="CORP")  # in its free period (ITS-7)
-    kits = await publish(updates, operator, configuration, "3.0.40.10", [])
-    kits |= await publish(updates, operator, configuration, "3.0.41.20", ["3.0.40.10"], update_size=3 * MB)
-    kits |= await publish(
-        updates, operator, configuration, "3.0.42.5", ["3.0.41.20"], min_platform="8.3.25.1000", update_size=MB
+    kits = await updates.release(operator, configuration, "3.0.40.10", [])
+    kits |= await updates.release(operator, configuration, "3.0.41.20", ["3.0.40.10"], update_size=3 * MB)
+    kits |= await updates.release(
+        operator, configuration, "3.0.42.5", ["3.0.41.20"], min_platform="8.3.25.1000", update_size=MB
     )
     # The newest platform release of the shared database, so the plan recommends ours: other tests' (up to 8.3.10⁹.x,
     # tests/integration/test_portal_operator.py) keep their kits in storage of their own, not this stack's.
@@ -182,8 +182,8 @@ async def test_an_update_installs_nothing_the_signed_metadata_does_not_vouch_for
     ships no root trusts no metadata; the root kept from the first update is trusted by the next ones."""
     operator = await updates.flow.portal.operator()
     owner, configuration, _ = await owner_with(updates, operator, edition="CORP")
-    kits = await publish(updates, operator, configuration, "3.0.40.10", [])
-    kits |= await publish(updates, operator, configuration, "3.0.41.20", ["3.0.40.10"])
+    kits = await updates.release(operator, configuration, "3.0.40.10", [])
+    kits |= await updates.release(operator, configuration, "3.0.41.20", ["3.0.40.10"])
     await updates.visible(owner, configuration)
     name = f"{configuration}_3_0_41_20.cfu"
     sha256 = hashlib.sha256(kits[name]).hexdigest()
@@ -220,8 +220,8 @@ async def test_upd4_a_subscriber_not_covered_is_refused_with_the_offer_before_an
 ) -> None:
     operator = await updates.flow.portal.operator()
     owner, configuration, number = await owner_with(updates, operator, edition="PROF", purchase_date=LONG_AGO)
-    await publish(updates, operator, configuration, "3.0.40.10", [])
-    await publish(updates, operator, configuration, "3.0.41.20", ["3.0.40.10"])
+    await updates.release(operator, configuration, "3.0.40.10", [])
+    await updates.release(operator, configuration, "3.0.41.20", ["3.0.40.10"])
     await updates.visible(owner, configuration)
     to = tmp_path / "updates"
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import io
 import os
 import uuid
 from dataclasses import dataclass
@@ -50,10 +51,12 @@ class Updates:
         *,
         min_platform: str = "8.3.24.1342",
         prerelease: bool = False,
+        update_size: int = 200_000,
     ) -> dict[str, bytes]:
-        """A configuration release with a full kit and an update package, uploaded and published (UPD-1)."""
+        """A configuration release with a full kit and an update package of `update_size` bytes, uploaded and
+        published (UPD-1)."""
         kits = {
-            f"{configuration}_{version.replace('.', '_')}.cfu": os.urandom(200_000),
+            f"{configuration}_{version.replace('.', '_')}.cfu": os.urandom(update_size),
             f"{configuration}_{version.replace('.', '_')}_setup.zip": os.urandom(50_000),
         }
         draft = await self.call(
@@ -122,8 +125,8 @@ class Updates:
                 "PUT",
                 f"/v1/releases/{release_id}/kits/{name}/content",
                 operator,
-                data=content,
-                headers={"Content-Type": "application/octet-stream"},
+                data=io.BytesIO(content),  # streamed: megabytes as one bytes body would hold the event loop
+                headers={"Content-Type": "application/octet-stream", "Content-Length": str(len(content))},
             )
             assert uploaded.status in (200, 201), uploaded.body
         published = await self.call("POST", f"/v1/releases/{release_id}/publish", operator)
