@@ -5,6 +5,7 @@ install (UPD-5), download them verified and resumable, and ask the consulting li
 """
 
 from its_client.client import DEFAULT_URL, ItsClient
+from its_client.data import ExchangeRate, ExchangeRates
 from its_client.errors import (
     AccessRefused,
     AttachmentFailed,
@@ -62,6 +63,8 @@ __all__ = [
     "Contact",
     "DownloadFailed",
     "DownloadStatus",
+    "ExchangeRate",
+    "ExchangeRates",
     "FetchedKit",
     "FieldError",
     "InvalidRequest",

@@ -7,6 +7,7 @@
     its-client update -c Accounting -v 3.0.40.10 -p 8.3.24.1342 --to updates/
     its-client ask -n 80012345678 -c Accounting -v 3.0.40.10 -p 8.3.24.1342 -s "VAT return" -b "It stops." \\
         --attach error.png                               # SUP-1
+    its-client rates USD EUR --since 2026-12-01          # DAT-1: the days after the last one the program has
     its-client logout
 
 Every command takes `--json` (one JSON document on stdout, for programs). Exit codes: see `cli_run.py`.
@@ -14,6 +15,7 @@ Every command takes `--json` (one JSON document on stdout, for programs). Exit c
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -347,6 +349,40 @@ def ask(
         emit({**asked.raw, "attachments": [a.__dict__ for a in asked.attachments]})
     else:
         say(cli_text.question(asked))
+
+
+# ---- DAT-1 ------------------------------------------------------------------------------------------
+
+Day = Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], show_default=False)]
+
+
+@app.command()
+def rates(
+    ctx: typer.Context,
+    currencies: Annotated[list[str], typer.Argument(help="ISO 4217 codes, e.g. USD EUR CNY.", show_default=False)],
+    since: Annotated[Day, typer.Option("--since", help="The last day the program has: the days after it.")] = None,
+    start: Annotated[Day, typer.Option("--from", help="The first day (1991-01-01 on).")] = None,
+    end: Annotated[Day, typer.Option("--to", help="The last day (default: today).")] = None,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV: date,currency,nominal,value.")] = False,
+    as_json: Json = False,
+) -> None:
+    """The Bank of Russia's exchange rates of every day of a period, since 1991, while ITS covers you (DAT-1)."""
+    options: Options = ctx.obj
+    if (since is None) == (start is None):
+        err_console.print("[bold red]error:[/] give --since DAY (the last day you have) or --from DAY (one of them)")
+        raise typer.Exit(USAGE)
+    codes = [code.strip().upper() for given in currencies for code in given.split(",") if code.strip()]
+    days = [d.date() if d is not None else None for d in (since, start, end)]
+    answer = run(options, as_json, lambda client: client.rates(codes, since=days[0], start=days[1], end=days[2]))
+    assert answer is not None  # asked without an ETag: never "not modified"
+    if as_json:
+        emit(answer.raw)
+    elif as_csv:
+        typer.echo("date,currency,nominal,value")
+        for row in answer.rows:
+            typer.echo(f"{row.day.isoformat()},{row.currency},{row.nominal},{row.value}")
+    else:
+        say(cli_text.exchange_rates(answer))
 
 
 def main() -> None:

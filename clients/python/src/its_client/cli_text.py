@@ -6,6 +6,7 @@ from datetime import date, datetime
 
 from rich.markup import escape
 
+from its_client.data import ExchangeRates
 from its_client.errors import (
     AccessRefused,
     AttachmentFailed,
@@ -248,4 +249,17 @@ def error(exc: ItsError, url: str, *, logging_in: bool = False) -> list[str]:
         lines.append("server or a mirror on the way sends altered kits: tell the vendor.")
     elif isinstance(exc, DownloadFailed):
         lines.append("Run the same command again: what was downloaded is kept and the download resumes.")
+    return lines
+
+
+def exchange_rates(rates: ExchangeRates) -> list[str]:
+    """DAT-1: a line per day and currency, the rate of one unit beside the bank's quote where the nominal is not 1."""
+    names = ", ".join(f"{code} ({escape(name)})" if name else code for code, name in rates.names.items())
+    lines = [f"Exchange rates of the Bank of Russia, {day(rates.start)} to {day(rates.end)}: {names}"]
+    if not rates.rows:
+        return [*lines, "  No rates in this period."]
+    for row in rates.rows:
+        quote = f"{row.nominal} {row.currency} = {row.value} RUB"
+        unit = f"  (1 {row.currency} = {row.per_unit:.4f} RUB)" if row.nominal != 1 else ""
+        lines.append(f"  {row.day.isoformat()}  {quote}{unit}")
     return lines

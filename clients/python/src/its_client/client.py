@@ -8,6 +8,7 @@
         question = await client.ask("VAT return", "It stops.", registration_number="80012345678",
                                     configuration="Accounting", version="3.0.40.10",
                                     platform_version="8.3.24.1342", attachments=[Path("error.png")])  # SUP-1
+        rates = await client.rates(["USD", "EUR"], since=date(2026, 12, 1))                  # DAT-1
 
 The login is kept between runs (`tokens.TokenStore`); every refusal raises an `errors.ItsError`.
 """
@@ -19,6 +20,7 @@ import contextlib
 import ssl
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -26,6 +28,7 @@ from typing import Any
 import aiohttp
 
 from its_client.asking import AttachmentFile, question_body
+from its_client.data import ExchangeRates, rates_query
 from its_client.download import TIMEOUT
 from its_client.download import download as fetch
 from its_client.errors import (
@@ -293,6 +296,27 @@ class ItsClient:
         """The file on disk is exactly the kit the signed metadata lists (its length and every hash it gives)."""
         with _not_trusted():
             await asyncio.to_thread(trusted.verify, item.target, path)
+
+    # ---- DAT-1 ----------------------------------------------------------------------------------
+
+    async def rates(
+        self,
+        currencies: Sequence[str],
+        *,
+        since: date | None = None,
+        start: date | None = None,
+        end: date | None = None,
+        etag: str | None = None,
+    ) -> ExchangeRates | None:
+        """The exchange rates of every day after `since` (the last day the program has), or from `start`, to `end`
+        (default: today), for the subscriber's programs while ITS covers it (DAT-1). With the `etag` of an earlier
+        answer, None when nothing changed since."""
+        query = rates_query(list(currencies), since, start, end)
+        headers = {"If-None-Match": etag} if etag else None
+        answer = await self.session.call("GET", self.routes.rates, params=query, headers=headers)
+        if answer.status == 304:
+            return None
+        return ExchangeRates.from_json(answer.json(), answer.headers.get("ETag"))
 
     # ---- SUP-1 ----------------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ class Routes:
     identity: str  # /v1/me
     registration: str  # /v1/registrations (the subscriber's products)
     contracts: str  # /v1/support-status (MON-1)
-    updates: str  # /v1/update-plan (UPD-5), /v1/kits/{id}/download
+    updates: str  # /v1/update-plan (UPD-5), /v1/kits/{id}/download, /v1/rates (DAT-1)
     support: str  # /v1/questions (SUP-1)
     metadata: str  # the signed update metadata (TUF): `<metadata>timestamp.json`, ... (a trailing slash, for ngclient)
 
@@ -76,6 +76,10 @@ class Routes:
     @property
     def update_plan(self) -> str:
         return f"{self.updates}/v1/update-plan"
+
+    @property
+    def rates(self) -> str:
+        return f"{self.updates}/v1/rates"
 
     @property
     def questions(self) -> str:
