@@ -8,6 +8,7 @@
     its-client ask -n 80012345678 -c Accounting -v 3.0.40.10 -p 8.3.24.1342 -s "VAT return" -b "It stops." \\
         --attach error.png                               # SUP-1
     its-client rates USD EUR --since 2026-12-01          # DAT-1: the days after the last one the program has
+    its-client forms -c Accounting --held 1151001=5.01 --to forms/   # DAT-2: newer reporting forms
     its-client logout
 
 Every command takes `--json` (one JSON document on stdout, for programs). Exit codes: see `cli_run.py`.
@@ -28,7 +29,7 @@ from its_client.cli_run import USAGE, Options, emit, err_console, run, say
 from its_client.client import DEFAULT_URL
 from its_client.models import Kit
 from its_client.system import this_arch, this_os
-from its_client.updating import KitProgress, UpdateResult
+from its_client.updating import FetchedKit, KitProgress, UpdateResult
 from its_client.version import VERSION
 
 app = typer.Typer(
@@ -281,20 +282,21 @@ def _update_document(result: UpdateResult, directory: Path) -> dict[str, object]
         "directory": str(directory),
         "plan": result.plan.raw,
         "downloaded_bytes": result.downloaded_bytes,
-        "kits": [
-            {
-                "target": k.target,
-                "path": str(k.path),
-                "name": k.kit.name,
-                "kind": k.kit.kind,
-                "size": k.size,
-                "sha256": k.sha256,
-                "verified_by": k.verified_by,
-                "resumed_from": k.resumed_from,
-                "already_there": k.already_there,
-            }
-            for k in result.kits
-        ],
+        "kits": [_fetched_document(k) for k in result.kits],
+    }
+
+
+def _fetched_document(k: FetchedKit) -> dict[str, object]:
+    return {
+        "target": k.target,
+        "path": str(k.path),
+        "name": k.kit.name,
+        "kind": k.kit.kind,
+        "size": k.size,
+        "sha256": k.sha256,
+        "verified_by": k.verified_by,
+        "resumed_from": k.resumed_from,
+        "already_there": k.already_there,
     }
 
 
@@ -383,6 +385,50 @@ def rates(
             typer.echo(f"{row.day.isoformat()},{row.currency},{row.nominal},{row.value}")
     else:
         say(cli_text.exchange_rates(answer))
+
+
+# ---- DAT-2 ------------------------------------------------------------------------------------------
+
+
+@app.command()
+def forms(
+    ctx: typer.Context,
+    configuration: Configuration,
+    held: Annotated[
+        list[str] | None, typer.Option("--held", help="A form the program holds, CODE=VERSION (repeat for more).")
+    ] = None,
+    to: Annotated[
+        Path | None, typer.Option("--to", file_okay=False, help="Download the forms' files into this directory.")
+    ] = None,
+    as_json: Json = False,
+) -> None:
+    """The regulated reporting forms to receive: each one held in an older version or not at all (DAT-2); with --to,
+    their files downloaded and checked."""
+    options: Options = ctx.obj
+    versions: dict[str, str] = {}
+    for given in held or []:
+        code, equals, version = given.partition("=")
+        if not equals or not code.strip() or not version.strip():
+            err_console.print(f"[bold red]error:[/] --held takes CODE=VERSION, e.g. 1151001=5.01, not {escape(given)}")
+            raise typer.Exit(USAGE)
+        versions[code.strip()] = version.strip()
+    if to is None:
+        found = run(options, as_json, lambda client: client.form_updates(configuration, versions))
+        if as_json:
+            emit(found.raw)
+        else:
+            say(cli_text.form_updates(found))
+            if found.forms:
+                again = " ".join(["its-client forms -c", configuration, *(f"--held {g}" for g in held or [])])
+                say([f"Next: {again} --to DIRECTORY"])
+        return
+    bars, progressed = _progress_bars(enabled=not as_json)
+    with bars:
+        fetched = run(options, as_json, lambda client: client.receive_forms(configuration, versions, to, progressed))
+    if as_json:
+        emit({"directory": str(to), "files": [_fetched_document(f) for f in fetched]})
+    else:
+        say(cli_text.received_forms(fetched, configuration, str(to)))
 
 
 def main() -> None:

@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 from rich.markup import escape
 
-from its_client.data import ExchangeRates
+from its_client.data import ExchangeRates, FormUpdates
 from its_client.errors import (
     AccessRefused,
     AttachmentFailed,
@@ -263,3 +263,26 @@ def exchange_rates(rates: ExchangeRates) -> list[str]:
         unit = f"  (1 {row.currency} = {row.per_unit:.4f} RUB)" if row.nominal != 1 else ""
         lines.append(f"  {row.day.isoformat()}  {quote}{unit}")
     return lines
+
+
+def form_updates(found: FormUpdates) -> list[str]:
+    """DAT-2: the forms to receive, each with what it is, from when it applies and the order it follows."""
+    name = escape(found.configuration)
+    if not found.forms:
+        return [f"Every reporting form of {name} you hold is current: nothing to receive."]
+    count = len(found.forms)
+    lines = [f"{name}: {count} reporting form{'s' if count != 1 else ''} to receive:"]
+    for form in found.forms:
+        lines.append(
+            f"  {escape(form.code)} {escape(form.version)}  {escape(form.name)}, applies from {day(form.applies_from)} "
+            f"(order {escape(form.basis_number)} of {day(form.basis_date)}), {size(form.kit.size)}"
+        )
+    return lines
+
+
+def received_forms(fetched: list[FetchedKit], configuration: str, directory: str) -> list[str]:
+    if not fetched:
+        return [f"Every reporting form of {escape(configuration)} you hold is current: nothing to download."]
+    count = len(fetched)
+    lines = [f"{count} reporting form file{'s' if count != 1 else ''} checked in {escape(directory)}:"]
+    return lines + [f"  {fetched_line(k)}" for k in fetched]

@@ -9,6 +9,7 @@
                                     configuration="Accounting", version="3.0.40.10",
                                     platform_version="8.3.24.1342", attachments=[Path("error.png")])  # SUP-1
         rates = await client.rates(["USD", "EUR"], since=date(2026, 12, 1))                  # DAT-1
+        forms = await client.receive_forms("Accounting", {"1151001": "5.01"}, Path("forms"))  # DAT-2
 
 The login is kept between runs (`tokens.TokenStore`); every refusal raises an `errors.ItsError`.
 """
@@ -18,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -28,7 +29,7 @@ from typing import Any
 import aiohttp
 
 from its_client.asking import AttachmentFile, question_body
-from its_client.data import ExchangeRates, rates_query
+from its_client.data import ExchangeRates, FormUpdates, rates_query
 from its_client.download import TIMEOUT
 from its_client.download import download as fetch
 from its_client.errors import (
@@ -317,6 +318,33 @@ class ItsClient:
         if answer.status == 304:
             return None
         return ExchangeRates.from_json(answer.json(), answer.headers.get("ETag"))
+
+    # ---- DAT-2 ----------------------------------------------------------------------------------
+
+    async def form_updates(self, configuration: str, held: Mapping[str, str]) -> FormUpdates:
+        """The regulated reporting forms of `configuration` the program should receive: each form it holds in an
+        older version (`held`: the version held, by form code) or not at all, in its newest published version, with
+        a signed link to its file (downloaded under the same entitlement as kits)."""
+        body = {"configuration": configuration, "forms": dict(held)}
+        answer = await self.session.call("POST", self.routes.form_updates, json=body)
+        return FormUpdates.from_json(answer.json())
+
+    async def receive_forms(
+        self, configuration: str, held: Mapping[str, str], to_dir: Path, progress: KitProgress | None = None
+    ) -> list[FetchedKit]:
+        """Every form `form_updates` names, its file into `to_dir`/<code>/<version>/<name>, resumable and checked
+        against its sha256 before it is put in place, as a kit is."""
+        found = await self.form_updates(configuration, held)
+        fetched = []
+        for form in found.forms:
+            try:
+                target_path(form.code, form.version, form.kit.name)  # plain names: never a path out of `to_dir`
+            except ValueError:
+                refused = f"refused: {form.code} {form.version} is not a plain form code and version"
+                raise DownloadFailed(refused) from None
+            got = await self.download(form.kit, to_dir / form.code / form.version, progress)
+            fetched.append(replace(got, target=f"{form.code}/{form.version}/{form.kit.name}"))
+        return fetched
 
     # ---- SUP-1 ----------------------------------------------------------------------------------
 

@@ -1,5 +1,6 @@
-"""The data a program receives through internet support besides updates: the Bank of Russia's exchange rates of
-every day since 1991 (DAT-1), as typed values read from updates' `GET /v1/rates`."""
+"""The data a program receives through internet support besides releases: the Bank of Russia's exchange rates of
+every day since 1991 (DAT-1, updates' `GET /v1/rates`) and the regulated reporting forms newer than the ones it holds
+(DAT-2, `POST /v1/forms/updates`), as typed values."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any
+
+from its_client.models import Kit
 
 
 @dataclass(frozen=True)
@@ -58,3 +61,53 @@ def rates_query(currencies: list[str], since: date | None, start: date | None, e
     query = {"currencies": ",".join(currencies)}
     query.update({k: v.isoformat() for k, v in (("since", since), ("from", start), ("to", end)) if v is not None})
     return query
+
+
+@dataclass(frozen=True)
+class ReportingForm:
+    """A published version of a regulated reporting form (DAT-2): what it is, from when it applies, the regulator's
+    order it follows, what changed, and its file (`kit`: a signed link valid minutes, and the sha256 to check)."""
+
+    code: str  # e.g. the VAT return's KND code, 1151001
+    version: str
+    name: str
+    applies_from: date
+    basis_number: str
+    basis_date: date
+    changes: str  # Markdown
+    kit: Kit
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ReportingForm:
+        code, version, file = str(data["code"]), str(data["version"]), data["file"]
+        return cls(
+            code=code,
+            version=version,
+            name=str(data.get("name", "")),
+            applies_from=date.fromisoformat(str(data["applies_from"])),
+            basis_number=str(data.get("basis_number", "")),
+            basis_date=date.fromisoformat(str(data["basis_date"])),
+            changes=str(data.get("changes", "")),
+            kit=Kit(
+                id=f"{code}/{version}",
+                name=str(file["name"]),
+                kind="form",
+                size=int(file["size"]),
+                sha256=str(file["sha256"]).lower(),
+                url=str(file["url"]),
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class FormUpdates:
+    """The forms of the configuration to receive: each one the program holds older or not at all, newest version."""
+
+    configuration: str
+    forms: list[ReportingForm]
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FormUpdates:
+        forms = [ReportingForm.from_json(item) for item in data.get("forms") or []]
+        return cls(str(data["configuration"]), forms, data)

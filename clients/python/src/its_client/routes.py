@@ -17,7 +17,7 @@ class Routes:
     identity: str  # /v1/me
     registration: str  # /v1/registrations (the subscriber's products)
     contracts: str  # /v1/support-status (MON-1)
-    updates: str  # /v1/update-plan (UPD-5), /v1/kits/{id}/download, /v1/rates (DAT-1)
+    updates: str  # /v1/update-plan (UPD-5), /v1/kits/{id}/download, /v1/rates (DAT-1), /v1/forms/updates (DAT-2)
     support: str  # /v1/questions (SUP-1)
     metadata: str  # the signed update metadata (TUF): `<metadata>timestamp.json`, ... (a trailing slash, for ngclient)
 
@@ -80,6 +80,10 @@ class Routes:
     @property
     def rates(self) -> str:
         return f"{self.updates}/v1/rates"
+
+    @property
+    def form_updates(self) -> str:
+        return f"{self.updates}/v1/forms/updates"
 
     @property
     def questions(self) -> str:
