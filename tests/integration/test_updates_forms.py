@@ -8,9 +8,12 @@ from __future__ import annotations
 import asyncio
 import io
 import uuid
+from datetime import date
 from pathlib import Path
 from typing import Any
 
+from itsctl._http import Api
+from itsctl.form_publishing import FormToPublish, publish_form
 from services.updates.keys import STORAGE
 from shared.events.updates import ReportingFormPublished, ReportingFormWithdrawn
 from tests.infra import wait_for
@@ -317,3 +320,38 @@ async def test_dat2_malformed_questions_are_4xx_problems(world: World) -> None:
     # No token: 401.
     status, problem = await world.call("POST", "/v1/forms/updates", json={"configuration": configuration})
     assert status == 401
+
+
+# ---- itsctl ------------------------------------------------------------------------------------
+
+
+async def test_dat2_itsctl_publishes_a_form_and_can_run_it_again(world: World, tmp_path: Path) -> None:
+    configuration = await world.configuration()
+    data = kit_bytes("itsctl-form", 30_000)
+    (tmp_path / "VAT_5.01.zip").write_bytes(data)
+    form = FormToPublish(
+        code=new_code(),
+        version="5.01",
+        file=tmp_path / "VAT_5.01.zip",
+        name="VAT return",
+        applies_from=date(2027, 1, 1),
+        configurations=(configuration,),
+        basis_number="ED-7-3/1093@",
+        basis_date=date(2026, 10, 5),
+        changes="Section 3.1.",
+    )
+    api = Api(world.app.http, "updates", world.app.url, world.operator()["Authorization"].removeprefix("Bearer "))
+
+    # An interrupted earlier run: declared, the file not uploaded.
+    status, _ = await declare(world, form.code, "5.01", form_draft([configuration], data, name="VAT return"))
+    assert status == 201
+    outcome = await publish_form(api, form)
+    assert outcome.state == "published" and outcome.uploaded
+    [event] = await outbox(world, ReportingFormPublished.TYPE, str(outcome.form_id))
+    assert event["data"]["version"] == "5.01" and event["data"]["basis_date"] == "2026-10-05"
+
+    # Again: the file is not read (it is gone), nothing changes, no second event.
+    (tmp_path / "VAT_5.01.zip").unlink()
+    again = await publish_form(api, form)
+    assert again.state == "already published" and again.form_id == outcome.form_id
+    assert len(await outbox(world, ReportingFormPublished.TYPE, str(outcome.form_id))) == 1
