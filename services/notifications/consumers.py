@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from services.notifications import read_models
 from services.notifications.addresses import Unsendable
-from services.notifications.announcements import announce_release
+from services.notifications.announcements import announce_form, announce_release
 from services.notifications.deliveries import queue_emails
 from services.notifications.languages import unwrap_in_our_languages
 from services.notifications.letters import (
@@ -62,7 +62,7 @@ from shared.events.registration import (
     ProductRegistered,
     ProductTransferred,
 )
-from shared.events.updates import ReleasePublished
+from shared.events.updates import ReleasePublished, ReportingFormPublished
 from shared.logging import get_contextvars_ids, get_logger
 
 log = get_logger(__name__)
@@ -161,7 +161,13 @@ def contracts_subscription(renderer: Renderer, clock: Clock, zone: ZoneInfo) -> 
 def updates_subscription(renderer: Renderer, clock: Clock, links: ReleaseLinks) -> Subscription:
     """The queue is bound to exactly the event types below; its own queue, so a release's thousands of e-mails
     never hold up identity's or registration's letters."""
-    return Subscription(UPDATES_QUEUE, {ReleasePublished.TYPE: release_news(renderer, clock, links)})
+    return Subscription(
+        UPDATES_QUEUE,
+        {
+            ReleasePublished.TYPE: release_news(renderer, clock, links),
+            ReportingFormPublished.TYPE: form_news(renderer, clock, links),
+        },
+    )
 
 
 def support_subscription(
@@ -193,6 +199,27 @@ def release_news(renderer: Renderer, clock: Clock, links: ReleaseLinks) -> Event
         event = unwrap(envelope, ReleasePublished)
         with _unsendable_is_permanent():
             await announce_release(
+                conn,
+                renderer,
+                links,
+                event,
+                event_id=envelope.id,
+                event_type=envelope.type,
+                published_at=envelope.occurred_at,
+                correlation_id=_correlation_id(envelope),
+                now=clock.now(),
+            )
+
+    return handle
+
+
+def form_news(renderer: Renderer, clock: Clock, links: ReleaseLinks) -> EventHandler:
+    """DAT-2: a published reporting form announced to the owners it concerns (announcements.py)."""
+
+    async def handle(conn: Connection, envelope: Envelope) -> None:
+        event = unwrap(envelope, ReportingFormPublished)
+        with _unsendable_is_permanent():
+            await announce_form(
                 conn,
                 renderer,
                 links,
