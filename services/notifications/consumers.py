@@ -10,7 +10,7 @@ changes nothing, and a crash before the commit leaves nothing half done.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from zoneinfo import ZoneInfo
 
 from services.notifications import read_models
@@ -194,32 +194,24 @@ def support_subscription(
 
 def release_news(renderer: Renderer, clock: Clock, links: ReleaseLinks) -> EventHandler:
     """UPD-3: the release announced to the owners it concerns (announcements.py)."""
-
-    async def handle(conn: Connection, envelope: Envelope) -> None:
-        event = unwrap(envelope, ReleasePublished)
-        with _unsendable_is_permanent():
-            await announce_release(
-                conn,
-                renderer,
-                links,
-                event,
-                event_id=envelope.id,
-                event_type=envelope.type,
-                published_at=envelope.occurred_at,
-                correlation_id=_correlation_id(envelope),
-                now=clock.now(),
-            )
-
-    return handle
+    return _news(renderer, clock, links, ReleasePublished, announce_release)
 
 
 def form_news(renderer: Renderer, clock: Clock, links: ReleaseLinks) -> EventHandler:
     """DAT-2: a published reporting form announced to the owners it concerns (announcements.py)."""
+    return _news(renderer, clock, links, ReportingFormPublished, announce_form)
+
+
+def _news(
+    renderer: Renderer, clock: Clock, links: ReleaseLinks, model: type[E], announce: Callable[..., Awaitable[None]]
+) -> EventHandler:
+    """News of what updates published, announced to the owners it concerns at the moment it was published; an event
+    that can never be announced (no configuration, a bad link) is parked at once."""
 
     async def handle(conn: Connection, envelope: Envelope) -> None:
-        event = unwrap(envelope, ReportingFormPublished)
+        event = unwrap(envelope, model)
         with _unsendable_is_permanent():
-            await announce_form(
+            await announce(
                 conn,
                 renderer,
                 links,
