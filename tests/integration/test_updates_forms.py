@@ -355,3 +355,29 @@ async def test_dat2_itsctl_publishes_a_form_and_can_run_it_again(world: World, t
     again = await publish_form(api, form)
     assert again.state == "already published" and again.form_id == outcome.form_id
     assert len(await outbox(world, ReportingFormPublished.TYPE, str(outcome.form_id))) == 1
+
+
+async def test_dat2_the_demo_publishes_two_forms_and_loads_again_harmlessly(world: World, tmp_path: Path) -> None:
+    from devtools.demo.updates import demo_forms
+    from shared.events.registration import ConfigurationChanged
+    from shared.settings import BaseServiceSettings
+
+    forms = await asyncio.to_thread(demo_forms, BaseServiceSettings(var_dir=tmp_path))
+    assert len(forms) == 2 and all(f.file.is_file() for f in forms)
+    for code in sorted({c for f in forms for c in f.configurations}):  # registration's demo catalogue
+        await world.publish(ConfigurationChanged(code=code, name=code, maintenance_category=1, vendor="1C"))
+        await world.wait_for_row("SELECT 1 FROM configurations WHERE code = $1", code)
+    api = Api(world.app.http, "updates", world.app.url, world.operator()["Authorization"].removeprefix("Bearer "))
+
+    first = [await publish_form(api, form) for form in forms]
+    assert {o.state for o in first} <= {"published", "already published"}
+    again = [
+        await publish_form(api, form)
+        for form in await asyncio.to_thread(demo_forms, BaseServiceSettings(var_dir=tmp_path))
+    ]
+    assert {o.state for o in again} == {"already published"}
+    status, listed = await world.call("GET", "/v1/forms?configuration=Accounting&state=published", world.operator())
+    assert status == 200 and {(f["code"], f["version"]) for f in listed["items"]} >= {
+        ("1151001", "5.01"),
+        ("1151100", "2.03"),
+    }
