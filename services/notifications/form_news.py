@@ -17,7 +17,7 @@ from shared.formats import format_date
 from shared.settings import public_link
 
 # The portal's page of a configuration's reporting forms.
-FORMS_PAGE = "/forms/{configuration}"
+FORMS_PAGE = "/releases/{configuration}/forms"
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from services.updates import forms_store
 from services.updates.answers import answer
 from services.updates.catalogue_models import ConfigurationCode, Issue, KitName, LongMarkdown, Sha256, Size, Title
 from services.updates.form_rules import FORM_VERSION_EXAMPLE, FORM_VERSION_PATTERN, form_version_key
+from shared.markdown import render
 from shared.pages import Cursor, decode_cursor, encode_cursor
 from shared.parsing import PathParams, StrictModel
 from shared.problems import NotFound
@@ -185,6 +186,7 @@ class FormUpdatesOut(BaseModel):
 
 
 class FormVersionItem(PublishedFormFields):
+    changes_html: str  # `changes` as safe HTML
     size: int  # the file's, in bytes
 
 
@@ -210,7 +212,7 @@ def form_history(code: str, versions: list[forms_store.FormVersion]) -> FormHist
     return FormHistory(
         code=code,
         name=versions[0].name,
-        versions=[answer(FormVersionItem, v, size=v.file_size) for v in versions],
+        versions=[answer(FormVersionItem, v, changes_html=render(v.changes), size=v.file_size) for v in versions],
     )
 
 

@@ -77,8 +77,8 @@ async def test_dat2_owners_holding_a_configuration_of_the_form_get_one_email_unl
     [message] = release_mail(mail_dir, both.email)
     assert message["Subject"] == 'Form 1151001 "VAT return": version 5.01 is released'
     text = body(message, "plain")
-    assert f"{PUBLIC}/forms/{accounting}" in text and "Section 3.1 for agents." in text
+    assert f"{PUBLIC}/releases/{accounting}/forms" in text and "Section 3.1 for agents." in text
     assert both.code in text and "1 January 2027" in text
     [letter] = release_mail(mail_dir, russian.email)
     assert letter["Subject"] == "Вышла версия 5.01 формы 1151001 «VAT return»"
-    assert f"{PUBLIC}/forms/{trade}" in body(letter, "plain")
+    assert f"{PUBLIC}/releases/{trade}/forms" in body(letter, "plain")

@@ -77,7 +77,7 @@ def test_dat2_an_owner_holding_two_of_the_configurations_gets_one_email_naming_b
 def test_dat2_the_form_email_in_the_owners_language(language: str, subject: str, words: list[str]) -> None:
     mail = render(FormOwner(owner(language=language), ["ACC"]))
     assert mail.subject == subject
-    for word in [*words, "https://its.test/forms/ACC", UNSUBSCRIBE, "ED-7-3/1093@", "Section 3.1 for agents"]:
+    for word in [*words, "https://its.test/releases/ACC/forms", UNSUBSCRIBE, "ED-7-3/1093@", "Section 3.1 for agents"]:
         assert word in mail.text, (word, mail.text)
     assert "VAT return &lt;new&gt; &amp; Co" in mail.html and "<new>" not in mail.html
-    assert "https://its.test/forms/ACC" in mail.html
+    assert "https://its.test/releases/ACC/forms" in mail.html

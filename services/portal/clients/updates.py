@@ -160,6 +160,38 @@ class Article(Answer):
     versions: list[str] = []
 
 
+class FormVersion(Answer):
+    """updates' FormVersionItem (DAT-2): one published version of a reporting form."""
+
+    mirrors = ("updates.FormVersionItem",)
+
+    version: str
+    name: str
+    applies_from: str
+    basis_number: str
+    basis_date: str
+    changes_html: str = ""
+    published_at: str | None = None
+    size: int
+
+
+class FormHistory(Answer):
+    mirrors = ("updates.FormHistory",)
+
+    code: str
+    name: str
+    versions: list[FormVersion]
+
+
+class ConfigurationForms(Answer):
+    """updates' ConfigurationFormList (DAT-2): a configuration's reporting forms, each with its versions."""
+
+    mirrors = ("updates.ConfigurationFormList",)
+
+    configuration_name: str | None = None
+    forms: list[FormHistory]
+
+
 class Step(Answer):
     mirrors = ("updates.Step",)
 
@@ -272,6 +304,10 @@ class Updates(Client):
 
     async def articles_of(self, token: str, code: str) -> list[Article]:
         return (await self.get(Listed[Article], f"/v1/configurations/{segment(code)}/articles", token)).items
+
+    async def forms_of(self, token: str, code: str) -> ConfigurationForms:
+        """DAT-2: its published reporting forms, each with every published version, newest first."""
+        return await self.get(ConfigurationForms, f"/v1/configurations/{segment(code)}/forms", token)
 
     async def platform_releases(self, token: str) -> list[ReleaseSummary]:
         return (await self.get(Listed[ReleaseSummary], "/v1/platform/releases", token)).items

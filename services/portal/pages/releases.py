@@ -1,5 +1,6 @@
 """Releases: per registered configuration the release list and pages (UPD-1), the platform's releases
-(UPD-2), known problems and articles (UPD-6), downloads (UPD-4) and the update plan (UPD-5).
+(UPD-2), known problems and articles (UPD-6), the regulated reporting forms with their history (DAT-2), downloads
+(UPD-4) and the update plan (UPD-5).
 
 Every rule stays in updates: the pages show what its API answers, with the user's own token. A refusal
 (402/403) is shown with its reason and the offer it carries; 404/410 say the release is missing or gone.
@@ -130,6 +131,17 @@ async def articles(request: web.Request) -> web.Response:
     except ServiceError as exc:
         return await _refused(request, exc, code)
     return await _page(request, "releases_articles.html", {"configuration": code, "articles": found})
+
+
+@routes.get("/releases/{code}/forms")
+async def reporting_forms(request: web.Request) -> web.Response:
+    """DAT-2: the configuration's reporting forms and their versions (client programs receive the files)."""
+    code = request.match_info["code"]
+    try:
+        found = await as_user(request, lambda token: request.app[UPDATES].forms_of(token, code))
+    except ServiceError as exc:
+        return await _refused(request, exc, code)
+    return await _page(request, "releases_forms.html", {"code": code, "found": found})
 
 
 @routes.get("/releases/{code}/plan")
