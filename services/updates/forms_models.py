@@ -3,6 +3,7 @@ and are given, the path parameters and the problems."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
@@ -135,7 +136,11 @@ class FormListQuery(StrictModel):
 
 
 def forms_after(cursor: str) -> tuple[str, tuple[int, ...]]:
+    """The key of the form version last seen; ValueError (a 422) for a cursor not handed out here: its code is checked
+    like a path's, so that a forged one (a NUL in it) never reaches the database."""
     code, version = decode_cursor(FORMS_CURSOR, cursor, 2)
+    if not re.fullmatch(FORM_CODE, code):
+        raise ValueError("not a cursor from this list")
     return code, form_version_key(version)  # ValueError: not ours
 
 

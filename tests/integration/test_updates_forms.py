@@ -6,6 +6,7 @@ links and entitlement as kits (UPD-4); subscribers list a configuration's forms 
 from __future__ import annotations
 
 import asyncio
+import base64
 import io
 import uuid
 from datetime import date
@@ -203,6 +204,13 @@ async def test_dat2_bad_drafts_are_refused_and_store_nothing(world: World) -> No
     assert status in (404, 422)
     async with world.pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM reporting_forms WHERE code = $1", code) == 0
+
+    # A forged list cursor (a NUL in its code) is a 422, never a database error.
+    forged = base64.urlsafe_b64encode(b"f1:11\x0001\x1f5.1").decode().rstrip("=")
+    status, problem = await world.call("GET", f"/v1/forms?cursor={forged}", world.operator())
+    assert status == 422, problem
+    status, problem = await world.call("GET", "/v1/forms?cursor=bm90LW91cnM&limit=0", world.operator())
+    assert status == 422, problem
 
     # Only operators write forms.
     customer = await world.customer()
