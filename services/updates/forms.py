@@ -90,16 +90,25 @@ async def form_to_upload(pool: Pool, form_id: uuid.UUID) -> forms_store.FormVers
     return form
 
 
+async def already_stored(pool: Pool, storage: ContentStorage, form: forms_store.FormVersion, now: datetime) -> bool:
+    """Whether the file's content is stored already (the same file in another version, or an earlier upload whose
+    answer was lost): then it is marked uploaded and the body need not be read (as kit_uploads.already_stored)."""
+    if not await storage.has(form.file_sha256):
+        return False
+    await _mark_uploaded(pool, form, now)
+    return True
+
+
 async def upload_form_file(
     pool: Pool, storage: ContentStorage, form: forms_store.FormVersion, chunks: AsyncIterable[bytes], now: datetime
-) -> bool:
+) -> None:
     """Stream the file into storage (which refuses it, keeping nothing, the moment it differs from the declared size
-    and sha256) and mark it uploaded; whether it was stored now. Content stored already (`chunks` is then not read)
-    is only marked."""
-    stored_now = False
-    if not await storage.has(form.file_sha256):
-        await storage.put(chunks, sha256=form.file_sha256, size=form.file_size)
-        stored_now = True
+    and sha256) and mark it uploaded."""
+    await storage.put(chunks, sha256=form.file_sha256, size=form.file_size)
+    await _mark_uploaded(pool, form, now)
+
+
+async def _mark_uploaded(pool: Pool, form: forms_store.FormVersion, now: datetime) -> None:
     async with pool.acquire() as conn, conn.transaction():
         if not await forms_store.mark_uploaded(conn, form.id, form.file_sha256, now):
             # The content stays stored (by sha256, harmless); the draft declares another file now, or was published.
@@ -110,7 +119,6 @@ async def upload_form_file(
                     "conflict",
                 )
             )
-    return stored_now
 
 
 async def publish_form(

@@ -80,7 +80,7 @@ async def put_form_version(
 @routes.put(
     "/v1/form-versions/{form_id}/file",
     summary="DAT-2: upload a draft form version's file (streamed; checked against its size and sha256): 201 stored "
-    "now, 200 stored already",
+    "now, 200 stored already (the body is not read)",
     scope=OPERATOR,
     params=FormIdPath,
     raw_body="application/octet-stream",
@@ -97,14 +97,14 @@ async def put_form_file(request: web.Request, caller: Caller, params: FormIdPath
     pool, storage = app[POOL], app[STORAGE]
     with refusals_answered():
         form = await forms.form_to_upload(pool, params.form_id)
+        if await forms.already_stored(pool, storage, form, app[CLOCK].now()):
+            return Upserted(form_out(await forms.form_to_upload(pool, params.form_id)), created=False)
     check_upload_length(request, form.file_name, form.file_size, form.file_sha256)
     # Streamed: the app's client_max_size does not apply, the storage stops as soon as the size is exceeded.
     with refusals_answered():
-        stored_now = await forms.upload_form_file(
-            pool, storage, form, request.content.iter_chunked(UPLOAD_CHUNK), app[CLOCK].now()
-        )
+        await forms.upload_form_file(pool, storage, form, request.content.iter_chunked(UPLOAD_CHUNK), app[CLOCK].now())
         uploaded = await forms.form_to_upload(pool, params.form_id)
-    return Upserted(form_out(uploaded), created=stored_now)
+    return Upserted(form_out(uploaded), created=True)
 
 
 @routes.post(

@@ -19,6 +19,7 @@ from services.updates.keys import STORAGE
 from shared.events.updates import ReportingFormPublished, ReportingFormWithdrawn
 from tests.infra import wait_for
 from tests.integration.updates_fixtures import (
+    MAX_KIT_BYTES,
     PROBLEM,
     Customer,
     World,
@@ -177,6 +178,17 @@ async def test_dat2_a_file_that_is_not_what_was_declared_leaves_nothing(world: W
     assert after == before
     status, problem = await act(world, draft["id"], "publish")
     assert status == 409 and problem["type"] == PROBLEM + "form-file-missing"
+
+    # Too large: refused before it is read (413), or already when declared (422).
+    status, problem = await upload(world, draft["id"], b"x" * (MAX_KIT_BYTES + 1))
+    assert status == 413, problem
+    big = {"name": "big.zip", "size": MAX_KIT_BYTES + 1, "sha256": sha(b"big")}
+    status, problem = await declare(world, new_code(), "1.1", form_draft([configuration], declared, file=big))
+    assert status == 422 and problem["errors"][0]["field"] == "file.size", problem
+    # Not an octet stream: 415.
+    headers = {**world.operator(), "Content-Type": "text/plain"}
+    status, problem = await world.call("PUT", f"/v1/form-versions/{draft['id']}/file", headers, data=declared)
+    assert status == 415, problem
 
 
 async def test_dat2_bad_drafts_are_refused_and_store_nothing(world: World) -> None:
