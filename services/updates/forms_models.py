@@ -156,7 +156,11 @@ class FormUpdatesIn(StrictModel):
 
     configuration: ConfigurationCode
     forms: dict[FormCode, FormVersionText] = Field(
-        default={}, max_length=MAX_HELD_FORMS, description="The version held of each form, by form code"
+        default={},
+        max_length=MAX_HELD_FORMS,
+        description="The version held of each form, by form code",
+        # Only form codes as keys: without it the document's patternProperties would let any other key through.
+        json_schema_extra={"additionalProperties": False},
     )
 
 
