@@ -4,12 +4,15 @@ configuration with their history for subscribers that hold it (UPD-3). Read-only
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from rules.refusal import Refusal, Refused
 from services.updates import form_rules, forms_store
 from services.updates.access import SubscriberAccess
+from services.updates.api_models import SignedLink
 from services.updates.downloads import LinkSigner
 from services.updates.store import configuration_name
 from shared.db import Pool
@@ -66,3 +69,26 @@ async def configuration_forms(pool: Pool, access: SubscriberAccess, configuratio
     for form in published:  # ordered by code, newest version first
         forms.setdefault(form.code, []).append(form)
     return ConfigurationForms(configuration, name, forms)
+
+
+async def form_link(pool: Pool, access: SubscriberAccess, signer: LinkSigner, form_id: uuid.UUID) -> SignedLink:
+    """DAT-2: a signed link to one published version's file (the history's, for a person or a program that wants an
+    older one). Allowed through any of the form's configurations this user may download (UPD-4); refused (NotHeld)
+    when the subscriber holds none of them (UPD-3), (DownloadDenied) when none may be downloaded now."""
+    async with pool.acquire() as conn:
+        form = await forms_store.published_form(conn, form_id)
+    if form is None:
+        raise Refused(Refusal("form-not-found", "no published reporting form version has this id", "not-found"))
+    held = [c for c in form.configurations if access.visible(c)]
+    if not held:
+        await access.require_visible(form.configurations[0])  # raises, with the offer of the products that include it
+    if not any(access.download(c, form.published_at).allowed for c in held):
+        await access.require_download(held[0], form.published_at)  # raises, with the offer
+    expires = signer.expires(access)
+    return SignedLink(
+        url=signer.url(access, form.id, form.file_sha256, form.file_name, expires),
+        expires_at=datetime.fromtimestamp(expires, UTC),
+        name=form.file_name,
+        size=form.file_size,
+        sha256=form.file_sha256,
+    )

@@ -7,11 +7,14 @@ from __future__ import annotations
 from aiohttp import web
 
 from services.updates import form_updates
+from services.updates.api import PREFER_NO_REDIRECT, SEE_THE_LINK, answered_link
+from services.updates.api_models import SignedLink
 from services.updates.caller import caller_access
 from services.updates.catalogue_models import CodePath
 from services.updates.form_rules import form_version_key
 from services.updates.forms_models import (
     ConfigurationFormList,
+    FormIdPath,
     FormUpdatesIn,
     FormUpdatesOut,
     form_history,
@@ -69,3 +72,22 @@ async def configuration_forms(request: web.Request, caller: Caller, params: Code
         configuration_name=found.configuration_name,
         forms=[form_history(code, versions) for code, versions in found.forms.items()],
     )
+
+
+@routes.get(
+    "/v1/form-versions/{form_id}/download",
+    summary="DAT-2, UPD-4: a short-lived signed link to a published form version's file (303; `Prefer: no-redirect` "
+    "answers it as JSON, 200)",
+    auth=True,
+    params=FormIdPath,
+    headers=(PREFER_NO_REDIRECT,),
+    response=SignedLink,
+    responses=SEE_THE_LINK,
+    tags=("downloads",),
+    errors=(402, 403, 404),
+)
+async def download_form(request: web.Request, caller: Caller, params: FormIdPath) -> web.StreamResponse | SignedLink:
+    access = await caller_access(request, caller)
+    with refusals_answered():
+        link = await form_updates.form_link(request.app[POOL], access, request.app[SIGNER], params.form_id)
+    return answered_link(request, link)

@@ -195,6 +195,7 @@ class FormUpdatesOut(BaseModel):
 
 
 class FormVersionItem(PublishedFormFields):
+    id: uuid.UUID  # its file: GET /v1/form-versions/{id}/download
     changes_html: str  # `changes` as safe HTML
     size: int  # the file's, in bytes
 

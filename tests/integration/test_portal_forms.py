@@ -5,6 +5,7 @@ shown the offer, not the forms (UPD-3)."""
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 from services.portal.sessions import _id_hash, _unb64
 from shared.keys import POOL
@@ -44,6 +45,11 @@ async def test_dat2_a_configurations_forms_page_lists_each_form_with_its_version
     assert "order ED-7-3/1093@ of 5 October 2026" in words and "1 January 2027" in words
     assert "<strong>agents</strong>" in page.text  # what changed, Markdown as safe HTML
 
+    # Each version's file through the signed link (303), as a kit's.
+    [newest_id] = re.findall(r'href="/forms/([0-9a-f-]+)/download">Download version 5.02<', page.text)
+    redirected = await browser.get(f"/forms/{newest_id}/download")
+    assert redirected.status == 303 and urlsplit(redirected.location).path.startswith("/dl/"), redirected.text
+
     # In Russian.
     raw = _unb64(browser.session_id or "")
     assert raw is not None
@@ -60,5 +66,7 @@ async def test_dat2_a_configurations_forms_page_lists_each_form_with_its_version
         await as_member(other, releases_portal, identity, world, stranger)
         refusal = await other.get(f"/releases/{configuration}/forms")
         assert refusal.status == 403 and "How to get access" in refusal.text and vat not in refusal.text
+        refused = await other.get(f"/forms/{newest_id}/download")
+        assert refused.status == 403 and "How to get access" in refused.text
     finally:
         await other.close()

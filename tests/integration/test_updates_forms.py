@@ -278,6 +278,23 @@ async def test_dat2_a_program_receives_the_forms_newer_than_it_holds_and_downloa
         [(vat, ["5.10", "5.4"]), (profit, ["2.1"])]
     )
 
+    # An older version of the history, through the same signed link (303, or the link as JSON).
+    older = next(v for f in listed["forms"] if f["code"] == vat for v in f["versions"] if v["version"] == "5.4")
+    async with world.app.http.get(
+        f"/v1/form-versions/{older['id']}/download", headers=world.member(basic), allow_redirects=False
+    ) as response:
+        assert response.status == 303 and "/dl/" in response.headers["Location"]
+    status, link = await world.call(
+        "GET", f"/v1/form-versions/{older['id']}/download", {**world.member(basic), "Prefer": "no-redirect"}
+    )
+    assert status == 200 and link["name"] == "VAT_1151001_5.05.zip" and link["size"] == 5000
+    async with world.app.http.get(link["url"][link["url"].index("/dl/") :]) as response:
+        assert await response.read() == kit_bytes(f"{vat}-5.4", 5000)
+    # A withdrawn version, or no such version: 404.
+    for form_id in (withdrawn["id"], str(uuid.uuid4()), "not-a-uuid"):
+        status, problem = await world.call("GET", f"/v1/form-versions/{form_id}/download", world.member(basic))
+        assert status == 404, problem
+
 
 async def test_dat2_upd4_programs_not_entitled_are_refused_with_the_offer(world: World) -> None:
     configuration = await world.configuration()
@@ -291,6 +308,10 @@ async def test_dat2_upd4_programs_not_entitled_are_refused_with_the_offer(world:
     assert status == 403 and problem["type"] == PROBLEM + "configuration-not-registered" and "offer" in problem
     status, problem = await world.call("GET", f"/v1/configurations/{configuration}/forms", world.member(stranger))
     assert status == 403
+    second = await published(world, new_code(), "1.0", [configuration])
+    form_id = second["id"]
+    status, problem = await world.call("GET", f"/v1/form-versions/{form_id}/download", world.member(stranger))
+    assert status == 403 and problem["type"] == PROBLEM + "configuration-not-registered" and "offer" in problem
 
     # PROF bought long ago, no ITS contract: 402 with the current month's subscription (UPD-4, ITS-7).
     lapsed = await world.customer()
@@ -299,9 +320,11 @@ async def test_dat2_upd4_programs_not_entitled_are_refused_with_the_offer(world:
     )
     status, problem = await ask(world, lapsed, configuration, {})
     assert status == 402 and problem["offer"]["kind"] == "its-subscription"
+    status, problem = await world.call("GET", f"/v1/form-versions/{form_id}/download", world.member(lapsed))
+    assert status == 402 and problem["offer"]["kind"] == "its-subscription"
     # ... but it sees the forms' history (UPD-3).
     status, listed = await world.call("GET", f"/v1/configurations/{configuration}/forms", world.member(lapsed))
-    assert status == 200 and [f["code"] for f in listed["forms"]] == [code]
+    assert status == 200 and [f["code"] for f in listed["forms"]] == sorted([code, second["code"]])
 
     # A user without the ITS access right (SUB-5): 403.
     basic = await world.customer()

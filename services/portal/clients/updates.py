@@ -165,6 +165,7 @@ class FormVersion(Answer):
 
     mirrors = ("updates.FormVersionItem",)
 
+    id: str
     version: str
     name: str
     applies_from: str
@@ -321,10 +322,10 @@ class Updates(Client):
     async def update_plan(self, token: str, body: Mapping[str, Any]) -> UpdatePlan:
         return await self.send(UpdatePlan, "POST", "/v1/update-plan", token, body)
 
-    async def download_link(self, token: str, kit_id: str) -> str:
-        """A short-lived signed link to the kit (UPD-4): `Prefer: no-redirect` asks for it as JSON, so that the
-        browser, not the portal, follows it."""
-        path = f"/v1/kits/{segment(kit_id)}/download"
+    async def download_link(self, token: str, kit_id: str, *, form: bool = False) -> str:
+        """A short-lived signed link to the kit (UPD-4), or with `form` to a reporting form version's file (DAT-2):
+        `Prefer: no-redirect` asks for it as JSON, so that the browser, not the portal, follows it."""
+        path = f"/v1/{'form-versions' if form else 'kits'}/{segment(kit_id)}/download"
         answer = await self.service.call("GET", path, token=token, headers={"Prefer": "no-redirect"})
         url = parsed(self.service.name, SignedLink, answer).url
         if not url:

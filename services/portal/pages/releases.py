@@ -200,3 +200,15 @@ async def download(request: web.Request) -> web.StreamResponse:
     except ServiceError as exc:
         return await _refused(request, exc)
     return web.Response(status=303, headers={"Location": url, "Cache-Control": "no-store"})
+
+
+@routes.get("/forms/{form_id}/download")
+async def download_form(request: web.Request) -> web.StreamResponse:
+    """DAT-2: a reporting form version's file, through the same short-lived signed link as a kit (303)."""
+    logged_in(request)
+    form_id = request.match_info["form_id"]
+    try:
+        url = await as_user(request, lambda token: request.app[UPDATES].download_link(token, form_id, form=True))
+    except ServiceError as exc:
+        return await _refused(request, exc)
+    return web.Response(status=303, headers={"Location": url, "Cache-Control": "no-store"})
