@@ -13,7 +13,7 @@ from rules.refusal import Refusal, Refused
 from services.updates import form_rules, forms_store
 from services.updates.access import SubscriberAccess
 from services.updates.api_models import SignedLink
-from services.updates.downloads import LinkSigner
+from services.updates.downloads import LinkSigner, signed_link
 from services.updates.store import configuration_name
 from shared.db import Pool
 
@@ -84,11 +84,4 @@ async def form_link(pool: Pool, access: SubscriberAccess, signer: LinkSigner, fo
         await access.require_visible(form.configurations[0])  # raises, with the offer of the products that include it
     if not any(access.download(c, form.published_at).allowed for c in held):
         await access.require_download(held[0], form.published_at)  # raises, with the offer
-    expires = signer.expires(access)
-    return SignedLink(
-        url=signer.url(access, form.id, form.file_sha256, form.file_name, expires),
-        expires_at=datetime.fromtimestamp(expires, UTC),
-        name=form.file_name,
-        size=form.file_size,
-        sha256=form.file_sha256,
-    )
+    return signed_link(signer, access, form.id, form.file_sha256, form.file_name, form.file_size)
