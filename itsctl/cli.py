@@ -14,6 +14,7 @@ from itsctl import (
     clock,
     dlq,
     download,
+    forms,
     identity,
     mail,
     maintenance,
@@ -40,6 +41,7 @@ app.add_typer(registration.app, name="registration")
 app.add_typer(maintenance.app, name="maintenance")
 app.add_typer(calendar.app, name="calendar")
 app.add_typer(releases.app, name="releases")
+app.add_typer(forms.app, name="forms")
 app.add_typer(dlq.app, name="dlq")
 app.add_typer(trace.app, name="trace")
 app.add_typer(tuf.app, name="tuf")

@@ -73,7 +73,8 @@ class Summary:
 Progressed = Callable[[int], None]
 
 
-def _hash_file(path: Path, progressed: Progressed) -> tuple[int, str]:
+def hash_file(path: Path, progressed: Progressed) -> tuple[int, str]:
+    """The file's size and sha256, read once (kits and reporting forms' files alike)."""
     digest, size = hashlib.sha256(), 0
     with path.open("rb") as f:
         while chunk := f.read(CHUNK):
@@ -93,16 +94,16 @@ async def _file_chunks(path: Path, progressed: Progressed) -> AsyncIterator[byte
         await asyncio.to_thread(f.close)
 
 
-async def upload_kit(api: Api, upload_path: str, kit: LocalKit, progressed: Progressed) -> int:
-    """Stream the kit's file to updates; the status (201 stored now, 200 stored already)."""
+async def upload_file(api: Api, upload_path: str, path: Path, size: int, progressed: Progressed) -> int:
+    """Stream a kit's (or a reporting form's) file to updates; the status (201 stored now, 200 stored already)."""
     url = api.base_url + upload_path
     headers = {
         **api.headers,
         "Content-Type": "application/octet-stream",
-        "Content-Length": str(kit.size),  # not chunked: the service checks the length before reading
+        "Content-Length": str(size),  # not chunked: the service checks the length before reading
     }
     async with api.http.put(
-        url, data=_file_chunks(kit.path, progressed), headers=headers, timeout=UPLOAD_TIMEOUT
+        url, data=_file_chunks(path, progressed), headers=headers, timeout=UPLOAD_TIMEOUT
     ) as response:
         answer = await _body(response)
         if response.status >= 400:
@@ -110,7 +111,7 @@ async def upload_kit(api: Api, upload_path: str, kit: LocalKit, progressed: Prog
         return response.status
 
 
-class _Bars:
+class Bars:
     """A progress bar per file (hashing, then uploading), or nothing when `progress` is None."""
 
     def __init__(self, progress: Progress | None) -> None:
@@ -135,7 +136,7 @@ async def publish_release(
     api: Api, release: ReleaseEntry, base_dir: Path, *, progress: Progress | None = None
 ) -> Outcome:
     """Declare, upload what is missing, publish; a published (or withdrawn) release is left alone."""
-    bars = _Bars(progress)
+    bars = Bars(progress)
     found = await published_state(api, release)
     if found is not None and found[0] != "draft":
         state = "already published" if found[0] == "published" else found[0]
@@ -147,7 +148,7 @@ async def publish_release(
         if not path.is_file():
             raise ManifestError(f"{release.label}: kit file {path} does not exist")
         total = path.stat().st_size
-        size, sha256 = await asyncio.to_thread(_hash_file, path, bars.start(f"hash   {entry.kit_name}", total))
+        size, sha256 = await asyncio.to_thread(hash_file, path, bars.start(f"hash   {entry.kit_name}", total))
         kits.append(LocalKit(entry, path, size, sha256))
 
     body = release.model_dump(mode="json", exclude={"configuration", "version", "kits"})
@@ -160,7 +161,8 @@ async def publish_release(
         if kit["uploaded"]:
             outcome.already_stored.append(kit["name"])
             continue
-        status = await upload_kit(api, kit["upload"], local, bars.start(f"upload {kit['name']}", local.size))
+        upload = bars.start(f"upload {kit['name']}", local.size)
+        status = await upload_file(api, kit["upload"], local.path, local.size, upload)
         (outcome.uploaded if status == 201 else outcome.already_stored).append(kit["name"])
     await api.call("POST", f"/v1/releases/{draft['id']}/publish")
     return outcome

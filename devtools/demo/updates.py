@@ -6,7 +6,8 @@ Generates the kits of demo_catalogue.yaml (deterministic bytes, a few KiB to 1 M
 var/demo-kits/, logs in at identity as the demo operator (devtools.demo.identity), installs the signed update
 metadata's roots of var/tuf/ (`itsctl tuf install-root`: the first signs what was published before it) and publishes
 the catalogue through the very code of `itsctl releases publish` (itsctl.release_publishing): releases already
-published are skipped.
+published are skipped. Then two regulated reporting forms (DAT-2) through the code of `itsctl forms publish`
+(itsctl.form_publishing), their files generated like the kits.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import asyncio
 import hashlib
 import sys
 import time
+from dataclasses import replace
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +26,7 @@ import yaml
 
 from devtools.demo.identity import DEMO_ACCOUNTS
 from itsctl._http import CALL_ERRORS, Api, Credentials, ServiceError, error_message, operator_session
+from itsctl.form_publishing import FormOutcome, FormToPublish, publish_form
 from itsctl.release_manifest import ConfigurationRelease, Manifest, ManifestError, parse_manifest
 from itsctl.release_publishing import Summary, publish_manifest
 from itsctl.tuf import install_roots
@@ -34,6 +38,34 @@ CATALOGUE = Path(__file__).parent / "data" / "updates" / "demo_catalogue.yaml"
 MAX_DEMO_KIT = 4 * 1024 * 1024  # the demo's kits stay small
 # The demo operator of devtools.demo.identity: operator / operator-password-2026.
 OPERATOR = next(Credentials(login=a[0], password=a[1]) for a in DEMO_ACCOUNTS if a[4])
+
+
+# DAT-2: the demo's reporting forms; `file` is a name under var/demo-kits/, generated like a kit.
+DEMO_FORMS = (
+    FormToPublish(
+        code="1151001",
+        version="5.01",
+        file=Path("VAT_return_1151001_5.01.zip"),
+        name="VAT return",
+        applies_from=date(2027, 1, 1),
+        configurations=("Accounting", "Trade"),
+        basis_number="ED-7-3/1093@",
+        basis_date=date(2026, 10, 5),
+        changes="* New section 3.1 for tax agents\n* The codes of operations for 2027",
+    ),
+    FormToPublish(
+        code="1151100",
+        version="2.03",
+        file=Path("6-NDFL_1151100_2.03.zip"),
+        name="6-NDFL: personal income tax withheld",
+        applies_from=date(2027, 1, 1),
+        configurations=("Accounting", "Payroll"),
+        basis_number="ED-7-11/649@",
+        basis_date=date(2026, 9, 19),
+        changes="The new rates of the progressive scale.",
+    ),
+)
+DEMO_FORM_SIZE = 48 * 1024
 
 
 def kit_content(name: str, size: int) -> bytes:
@@ -88,13 +120,30 @@ async def wait_for_configurations(settings: BaseServiceSettings, codes: set[str]
         await conn.close()
 
 
-async def load_demo_catalogue(manifest: Manifest, settings: BaseServiceSettings) -> Summary:
+def demo_forms(settings: BaseServiceSettings) -> list[FormToPublish]:
+    """The demo's reporting forms with their files written under var/demo-kits/ (unless they are there)."""
+    kits_dir = settings.var_dir / "demo-kits"
+    kits_dir.mkdir(parents=True, exist_ok=True)
+    forms = []
+    for form in DEMO_FORMS:
+        path = kits_dir / form.file.name
+        if not path.is_file() or path.stat().st_size != DEMO_FORM_SIZE:
+            path.write_bytes(kit_content(form.file.name, DEMO_FORM_SIZE))
+        forms.append(replace(form, file=path))
+    return forms
+
+
+async def load_demo_catalogue(
+    manifest: Manifest, settings: BaseServiceSettings, forms: list[FormToPublish] | None = None
+) -> tuple[Summary, list[FormOutcome]]:
     codes = {r.configuration for r in manifest.releases if isinstance(r, ConfigurationRelease)}
     codes |= {a.configuration for a in manifest.articles if a.configuration is not None}
+    codes |= {c for form in forms or [] for c in form.configurations}
     await wait_for_configurations(settings, codes)
     async with operator_session(OPERATOR) as operator:
         await install_local_roots(operator.api("updates"), settings)
-        return await publish_manifest(operator.api("updates"), manifest)
+        summary = await publish_manifest(operator.api("updates"), manifest)
+        return summary, [await publish_form(operator.api("updates"), form) for form in forms or []]
 
 
 async def install_local_roots(api: Api, settings: BaseServiceSettings) -> None:
@@ -117,12 +166,13 @@ def main() -> None:
         sys.exit("demo data is not loaded in production")
     try:
         manifest = demo_manifest(settings)
-        summary = asyncio.run(load_demo_catalogue(manifest, settings))
+        summary, forms = asyncio.run(load_demo_catalogue(manifest, settings, demo_forms(settings)))
     except ManifestError as exc:
         sys.exit(f"demo catalogue not loaded: {exc}")
     except CALL_ERRORS as exc:
         sys.exit(f"demo catalogue not loaded: {error_message(exc)}")
     print(f"demo release catalogue ({CATALOGUE.name}): {summary.line()}")
+    print(f"demo reporting forms: {'; '.join(outcome.line() for outcome in forms)}")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Announcing a published release to the owners it concerns (UPD-1, UPD-2, UPD-3), once per release."""
+"""Announcing a published release to the owners it concerns (UPD-1, UPD-2, UPD-3), once per release; and a published
+reporting form (DAT-2) to the owners of subscribers holding its configurations."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ from datetime import datetime
 from services.notifications import store
 from services.notifications.addresses import Unsendable
 from services.notifications.deliveries import queue_emails
+from services.notifications.form_news import form_email, forms_page, merged_owners
 from services.notifications.letters import EmailRequest
 from services.notifications.releases import ReleaseLinks, announces, release_audience, release_email
 from services.notifications.rendering import Renderer
 from shared.db import Connection
-from shared.events.updates import ReleasePublished
+from shared.events.updates import ReleasePublished, ReportingFormPublished
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -71,3 +73,43 @@ async def announce_release(
     )
     await store.count_announced(conn, event.release_id, created)
     log.info("release.announced", release_id=str(event.release_id), owners=len(owners), deliveries=created)
+
+
+async def announce_form(
+    conn: Connection,
+    renderer: Renderer,
+    links: ReleaseLinks,
+    event: ReportingFormPublished,
+    *,
+    event_id: uuid.UUID,
+    event_type: str,
+    published_at: datetime,
+    correlation_id: str,
+    now: datetime,
+) -> None:
+    """DAT-2: one e-mail per owner of a subscriber holding one of the form's configurations at `published_at`,
+    unless the owner turned release news off (or muted every one of those configurations). Once per account within
+    the event (the deliveries' unique (event, account)); the inbox keeps the event from being handled twice."""
+    by_configuration = {
+        configuration: await store.owners_to_tell(conn, configuration=configuration, at=published_at)
+        for configuration in event.configurations
+    }
+    requests: list[EmailRequest] = []
+    settings_url = links.settings()
+    for owner in merged_owners(by_configuration):
+        try:
+            requests.append(
+                form_email(
+                    event,
+                    owner,
+                    page_url=forms_page(links, owner.configurations[0]),
+                    unsubscribe_url=links.unsubscribe(owner.owner.account_id),
+                    settings_url=settings_url,
+                )
+            )
+        except Unsendable as exc:  # one owner's bad address must not keep the others' e-mails back
+            log.warning("mail.owner_unsendable", account_id=str(owner.owner.account_id), error=str(exc))
+    created = await queue_emails(
+        conn, renderer, requests, event_id=event_id, event_type=event_type, correlation_id=correlation_id, now=now
+    )
+    log.info("form.announced", form_id=str(event.form_id), owners=len(requests), deliveries=created)

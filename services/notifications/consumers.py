@@ -10,12 +10,12 @@ changes nothing, and a crash before the commit leaves nothing half done.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from zoneinfo import ZoneInfo
 
 from services.notifications import read_models
 from services.notifications.addresses import Unsendable
-from services.notifications.announcements import announce_release
+from services.notifications.announcements import announce_form, announce_release
 from services.notifications.deliveries import queue_emails
 from services.notifications.languages import unwrap_in_our_languages
 from services.notifications.letters import (
@@ -62,7 +62,7 @@ from shared.events.registration import (
     ProductRegistered,
     ProductTransferred,
 )
-from shared.events.updates import ReleasePublished
+from shared.events.updates import ReleasePublished, ReportingFormPublished
 from shared.logging import get_contextvars_ids, get_logger
 
 log = get_logger(__name__)
@@ -161,7 +161,13 @@ def contracts_subscription(renderer: Renderer, clock: Clock, zone: ZoneInfo) -> 
 def updates_subscription(renderer: Renderer, clock: Clock, links: ReleaseLinks) -> Subscription:
     """The queue is bound to exactly the event types below; its own queue, so a release's thousands of e-mails
     never hold up identity's or registration's letters."""
-    return Subscription(UPDATES_QUEUE, {ReleasePublished.TYPE: release_news(renderer, clock, links)})
+    return Subscription(
+        UPDATES_QUEUE,
+        {
+            ReleasePublished.TYPE: release_news(renderer, clock, links),
+            ReportingFormPublished.TYPE: form_news(renderer, clock, links),
+        },
+    )
 
 
 def support_subscription(
@@ -188,11 +194,24 @@ def support_subscription(
 
 def release_news(renderer: Renderer, clock: Clock, links: ReleaseLinks) -> EventHandler:
     """UPD-3: the release announced to the owners it concerns (announcements.py)."""
+    return _news(renderer, clock, links, ReleasePublished, announce_release)
+
+
+def form_news(renderer: Renderer, clock: Clock, links: ReleaseLinks) -> EventHandler:
+    """DAT-2: a published reporting form announced to the owners it concerns (announcements.py)."""
+    return _news(renderer, clock, links, ReportingFormPublished, announce_form)
+
+
+def _news(
+    renderer: Renderer, clock: Clock, links: ReleaseLinks, model: type[E], announce: Callable[..., Awaitable[None]]
+) -> EventHandler:
+    """News of what updates published, announced to the owners it concerns at the moment it was published; an event
+    that can never be announced (no configuration, a bad link) is parked at once."""
 
     async def handle(conn: Connection, envelope: Envelope) -> None:
-        event = unwrap(envelope, ReleasePublished)
+        event = unwrap(envelope, model)
         with _unsendable_is_permanent():
-            await announce_release(
+            await announce(
                 conn,
                 renderer,
                 links,

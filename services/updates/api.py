@@ -8,7 +8,10 @@ without a database; the entitlement is checked here, once, when the link is made
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
+from pydantic import BaseModel
 
 from services.updates import downloads
 from services.updates.api_models import Entitlements, KitPath, PlanRequest, SignedLink, UpdatePlan
@@ -40,21 +43,33 @@ async def update_plan(request: web.Request, caller: Caller, body: PlanRequest) -
         return document_response(await plan_update(request.app[CATALOGUES], access, request.app[SIGNER], ask))
 
 
+# A download answers 303 to its signed link, or the link as JSON when asked (kits' and reporting forms' alike).
+PREFER_NO_REDIRECT = Header(
+    "Prefer", {"type": "string", "maxLength": 200}, description="`no-redirect`: the link as JSON (200)"
+)
+SEE_THE_LINK: dict[int, dict[str, Any] | type[BaseModel]] = {
+    303: {
+        "description": "See the signed link (valid 10 minutes)",
+        "headers": {"Location": {"required": True, "schema": {"type": "string"}}},
+    }
+}
+
+
+def answered_link(request: web.Request, link: SignedLink) -> web.StreamResponse | SignedLink:
+    """303 to the signed link; with `Prefer: no-redirect`, the link as JSON."""
+    if "no-redirect" in request.headers.get("Prefer", "").lower():
+        return link
+    return web.Response(status=303, headers={"Location": link.url, "Cache-Control": "no-store"})
+
+
 @routes.get(
     "/v1/kits/{kit_id}/download",
     summary="UPD-4: a short-lived signed link to the kit (303; `Prefer: no-redirect` answers it as JSON, 200)",
     auth=True,
     params=KitPath,
-    headers=(
-        Header("Prefer", {"type": "string", "maxLength": 200}, description="`no-redirect`: the link as JSON (200)"),
-    ),
+    headers=(PREFER_NO_REDIRECT,),
     response=SignedLink,
-    responses={
-        303: {
-            "description": "See the signed link (valid 10 minutes)",
-            "headers": {"Location": {"required": True, "schema": {"type": "string"}}},
-        }
-    },
+    responses=SEE_THE_LINK,
     tags=("downloads",),
     errors=(402, 403, 404),
 )
@@ -62,9 +77,7 @@ async def download_kit(request: web.Request, caller: Caller, params: KitPath) ->
     access = await caller_access(request, caller)
     with refusals_answered():
         link = await downloads.kit_link(request.app[POOL], access, request.app[SIGNER], params.kit_id)
-    if "no-redirect" in request.headers.get("Prefer", "").lower():
-        return link
-    return web.Response(status=303, headers={"Location": link.url, "Cache-Control": "no-store"})
+    return answered_link(request, link)
 
 
 @routes.get(

@@ -18,6 +18,8 @@ from services.updates import (
     articles_api,
     catalogue_api,
     delivery,
+    form_updates_api,
+    forms_api,
     kits_api,
     pages_api,
     publishing_api,
@@ -52,13 +54,15 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 ROUTES = Api(
     "ITS Portal updates",
     description="Configuration and platform releases, known problems, update plans for client programs and "
-    "kit downloads through signed links (UPD-1..6).",
+    "kit downloads through signed links (UPD-1..6); regulated reporting forms published like releases (DAT-2).",
 )
 ROUTES.include(catalogue_api.routes)
 ROUTES.include(kits_api.routes)
 ROUTES.include(publishing_api.routes)
 ROUTES.include(release_api.routes)
 ROUTES.include(articles_api.routes)
+ROUTES.include(forms_api.routes)
+ROUTES.include(form_updates_api.routes)
 ROUTES.include(pages_api.routes)
 ROUTES.include(api.routes)
 ROUTES.include(delivery.routes)

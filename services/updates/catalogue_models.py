@@ -3,6 +3,7 @@ parameters, the problems."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
@@ -206,6 +207,8 @@ def releases_after(cursor: str, sort: str = "configuration") -> tuple[str, tuple
         day, release_id = decode_cursor(NEWEST_CURSOR, cursor, 2)
         return date.fromisoformat(day), uuid.UUID(release_id)
     configuration, version = decode_cursor(RELEASES_CURSOR, cursor, 2)
+    if configuration and not re.fullmatch(CONFIGURATION_CODE, configuration):  # a forged one (a NUL): never to SQL
+        raise ValueError("not a cursor from this list")
     return configuration, Version.parse(version).key  # ValueError: not ours
 
 

@@ -88,13 +88,21 @@ async def kit_link(pool: Pool, access: SubscriberAccess, signer: LinkSigner, kit
     elif not access.any_visible:
         await access.require_download(None)
     await access.require_download(kit.configuration, kit.published_at)
+    return signed_link(signer, access, kit.id, kit.sha256, kit.name, kit.size)
+
+
+def signed_link(
+    signer: LinkSigner, access: SubscriberAccess, file_id: uuid.UUID, sha256: str, name: str, size: int
+) -> SignedLink:
+    """The answer of a download once the entitlement allowed it: the file's signed link (a kit's, or a reporting
+    form version's: the link handler finds either by its sha256) and until when it works."""
     expires = signer.expires(access)
     return SignedLink(
-        url=signer.url(access, kit.id, kit.sha256, kit.name, expires),
+        url=signer.url(access, file_id, sha256, name, expires),
         expires_at=datetime.fromtimestamp(expires, UTC),
-        name=kit.name,
-        size=kit.size,
-        sha256=kit.sha256,
+        name=name,
+        size=size,
+        sha256=sha256,
     )
 
 

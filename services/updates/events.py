@@ -1,12 +1,19 @@
-"""updates' records as the events it publishes through the outbox (UPD-1, UPD-2, UPD-3, UPD-6)."""
+"""updates' records as the events it publishes through the outbox (UPD-1, UPD-2, UPD-3, UPD-6, DAT-2)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from services.updates import articles_store, store
-from shared.events.updates import ArticleSaved, ArticleWithdrawn, ReleasePublished, ReleaseWithdrawn
+from services.updates import articles_store, forms_store, store
+from shared.events.updates import (
+    ArticleSaved,
+    ArticleWithdrawn,
+    ReleasePublished,
+    ReleaseWithdrawn,
+    ReportingFormPublished,
+    ReportingFormWithdrawn,
+)
 
 
 def _release(release: store.Release, configuration_name: str | None) -> dict[str, Any]:
@@ -52,3 +59,25 @@ def article_saved(article: articles_store.Article) -> ArticleSaved:
 
 def article_withdrawn(slug: str, now: datetime) -> ArticleWithdrawn:
     return ArticleWithdrawn(slug=slug, withdrawn_at=now)
+
+
+def _form(form: forms_store.FormVersion) -> dict[str, Any]:
+    """What every reporting form event says about the form version (DAT-2)."""
+    return {
+        "form_id": form.id,
+        "code": form.code,
+        "version": form.version,
+        "name": form.name,
+        "applies_from": form.applies_from,
+        "configurations": list(form.configurations),
+    }
+
+
+def form_published(form: forms_store.FormVersion) -> ReportingFormPublished:
+    return ReportingFormPublished(
+        **_form(form), basis_number=form.basis_number, basis_date=form.basis_date, changes=form.changes
+    )
+
+
+def form_withdrawn(form: forms_store.FormVersion, reason: str) -> ReportingFormWithdrawn:
+    return ReportingFormWithdrawn(**_form(form), reason=reason)

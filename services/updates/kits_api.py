@@ -39,20 +39,26 @@ async def put_kit_content(request: web.Request, caller: Caller, params: KitConte
         if await kit_uploads.already_stored(pool, storage, kit, request.app[CLOCK].now()):
             return Upserted(kit_out(kit, uploaded=True), created=False)
 
-    max_bytes = request.app[SETTINGS].max_kit_bytes
-    length = request.content_length
-    if kit.size > max_bytes or (length is not None and length > max_bytes):
-        raise PayloadTooLarge(f"a kit is at most {max_bytes} bytes (ITS_MAX_KIT_BYTES)")
-    if length is not None and length != kit.size:
-        raise ContentMismatch(
-            f"the body has {length} bytes; the kit {kit.name} is declared with {kit.size}",
-            expected_size=kit.size,
-            received_size=length,
-            expected_sha256=kit.sha256,
-            received_sha256=None,
-        )
+    check_upload_length(request, kit.name, kit.size, kit.sha256)
     # Streamed: the app's client_max_size does not apply, the storage stops as soon as the size is exceeded.
     with refusals_answered():
         chunks = request.content.iter_chunked(UPLOAD_CHUNK)
         await kit_uploads.upload_kit(pool, storage, kit, chunks, request.app[CLOCK].now())
     return Upserted(kit_out(kit, uploaded=True), created=True)
+
+
+def check_upload_length(request: web.Request, name: str, size: int, sha256: str) -> None:
+    """Refuse an upload before reading it when its declared size or its Content-Length is over the limit (413), or
+    the Content-Length is not the declared size (422): kits' and reporting forms' files alike."""
+    max_bytes = request.app[SETTINGS].max_kit_bytes
+    length = request.content_length
+    if size > max_bytes or (length is not None and length > max_bytes):
+        raise PayloadTooLarge(f"a file is at most {max_bytes} bytes (ITS_MAX_KIT_BYTES)")
+    if length is not None and length != size:
+        raise ContentMismatch(
+            f"the body has {length} bytes; {name} is declared with {size}",
+            expected_size=size,
+            received_size=length,
+            expected_sha256=sha256,
+            received_sha256=None,
+        )

@@ -65,3 +65,31 @@ class ArticleWithdrawn(Event):
 
     slug: str
     withdrawn_at: datetime
+
+
+class ReportingFormEvent(Event):
+    """DAT-2: a version of a regulated reporting form (the regulator's form code, e.g. KND 1151001)."""
+
+    form_id: uuid.UUID
+    code: str
+    version: str
+    name: str
+    applies_from: date
+    configurations: list[str]  # the configurations whose client programs receive it
+
+
+class ReportingFormPublished(ReportingFormEvent):
+    """DAT-2: published; client programs of its configurations receive it, and notifications tells the owners of
+    the subscribers that hold them (with release news' opt-out)."""
+
+    TYPE = "updates.form.published"
+
+    basis_number: str
+    basis_date: date
+    changes: str = ""  # Markdown source, for the e-mail's summary
+
+
+class ReportingFormWithdrawn(ReportingFormEvent):
+    TYPE = "updates.form.withdrawn"
+
+    reason: str

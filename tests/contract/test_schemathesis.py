@@ -65,6 +65,9 @@ include-operation-id = [
     # bytes match its declared size and sha256, a configuration of registration's catalogue, a chain that exists
     "put_configuration_release", "put_platform_release", "put_kit_content", "put_article", "update_plan",
     "withdraw", "publish",
+    # DAT-2: a form's configurations in registration's catalogue, one spelling of a version (5.01 is 5.1), a file's
+    # bytes matching its declared size and sha256
+    "put_form_version", "put_form_file",
     # SUP-1: the number must be one of the subscriber's registered products, covered (ITS-7), the partner one of
     # those accompanying it; minutes spent are the staff's and required of them; an attachment's bytes must be of its
     # declared type
@@ -73,7 +76,7 @@ include-operation-id = [
     # one the service holds (409 otherwise)
     "install_root", "delegate_key",
     # a cursor is opaque: only one the list handed out is valid
-    "partner_contracts", "list_releases", "list_deliveries", "list_configurations", "list_products",
+    "partner_contracts", "list_releases", "list_forms", "list_deliveries", "list_configurations", "list_products",
     "list_users", "list_invitations", "list_partners", "list_staff", "partner_directory_list",
     "list_questions", "support_queue",
     # SUP-2: the same, and a search of only spaces is refused (422 naming q)

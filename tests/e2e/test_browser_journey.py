@@ -86,6 +86,43 @@ async def publish_release(api: Portal, updates_url: str, operator: str, configur
     return kits
 
 
+async def publish_form(api: Portal, updates_url: str, operator: str, configuration: str) -> bytes:
+    """A reporting form's version (DAT-2) with a long name and its file, uploaded and published through updates'
+    operator API."""
+    content = hashlib.sha256(uuid.uuid4().bytes).digest() * 1000
+    code = f"11{uuid.uuid4().int % 10**5:05d}"  # a KND-like code of this run's own
+    draft = await api.call(
+        "PUT",
+        f"{updates_url}/v1/forms/{code}/versions/5.01",
+        operator,
+        json={
+            "name": "Tax return for value added tax, with the book of purchases and the book of sales",
+            "applies_from": "2027-01-01",
+            "configurations": [configuration],
+            "basis": {"number": "ED-7-3/1093@", "date": "2026-10-05"},
+            "changes": "- New section **3.1** for tax agents",
+            "file": {
+                "name": f"VAT_{code}_5.01.zip",
+                "size": len(content),
+                "sha256": hashlib.sha256(content).hexdigest(),
+            },
+        },
+    )
+    assert draft.status in (200, 201), draft.body
+    form_id = str(draft.body["id"])
+    uploaded = await api.call(
+        "PUT",
+        f"{updates_url}/v1/form-versions/{form_id}/file",
+        operator,
+        data=content,
+        headers={"Content-Type": "application/octet-stream"},
+    )
+    assert uploaded.status in (200, 201), uploaded.body
+    published = await api.call("POST", f"{updates_url}/v1/form-versions/{form_id}/publish", operator)
+    assert published.status == 200, published.body
+    return content
+
+
 _LINK = re.compile(r"https?://[^\s<>\"']+")
 
 

@@ -40,6 +40,7 @@ from tests.e2e.test_browser_journey import (
     PUBLIC_PAGES,
     api,
     log_in,
+    publish_form,
     publish_release,
     serious_violations,
 )
@@ -187,6 +188,7 @@ async def test_every_page_fits_a_phone_and_a_desktop(
     body = contract_body(issued.number, (months_ahead(today, 0), months_ahead(today, 11)))
     contract = await flow.post_contract(partner, body)
     await publish_release(api, services["updates"].url, operator, configuration)
+    await publish_form(api, services["updates"].url, operator, configuration)
     users = await api.call("GET", f"{api.identity}/v1/subscriber/users", owner.token)
     [user_id] = [u["account_id"] for u in users.body["items"] if u["login"] == user.login]
     staff_list = await api.call("GET", f"{api.identity}/v1/partners/{partner.id}/users", operator)
@@ -224,6 +226,7 @@ async def test_every_page_fits_a_phone_and_a_desktop(
         await wait_for(listed, timeout=20, interval=0.5, what="updates to learn the registration")
         releases = [f"/releases/{configuration}", f"/releases/{configuration}/3.0.50.1"]
         releases += [f"/releases/{configuration}/articles", f"/releases/{configuration}/plan", "/releases/platform"]
+        releases += [f"/releases/{configuration}/forms"]  # DAT-2
         extra = ["/software/configurations", f"/users/{user_id}/exclude"]
         # A question of the owner's (feedback needs no contract), for its thread's page.
         await page.set_viewport_size(DESKTOP)

@@ -9,6 +9,7 @@ updates' own consumers. `itsctl releases publish` runs here in-process against t
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -158,6 +159,13 @@ async def test_the_operators_list_is_paged_by_cursor(world: World) -> None:
     for query in ("offset=9223372036854775808", "limit=9223372036854775808", "cursor=bm90LW91cnM"):
         status, problem = await world.call("GET", f"/v1/releases?{query}", world.operator())
         assert status == 422, (query, problem)
+
+
+async def test_a_forged_list_cursor_is_a_problem_not_an_error(world: World) -> None:
+    """A cursor's configuration goes into SQL: one with a NUL (PostgreSQL text cannot hold it) answered 500."""
+    forged = base64.urlsafe_b64encode(b"r1:Acc\x00x\x1f3.0.1").decode().rstrip("=")
+    status, problem = await world.call("GET", f"/v1/releases?cursor={forged}", world.operator())
+    assert status == 422, problem
 
 
 async def test_a_release_or_an_article_for_a_configuration_the_catalogue_lacks_is_refused(world: World) -> None:

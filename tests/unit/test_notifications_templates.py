@@ -617,6 +617,7 @@ def test_every_template_has_subject_text_and_html_in_every_language() -> None:
         "email_change",
         "email_changed",
         "email_verification",
+        "form_published",
         "invitation",
         "invitation_accepted",
         "maintenance_activated",

@@ -160,6 +160,39 @@ class Article(Answer):
     versions: list[str] = []
 
 
+class FormVersion(Answer):
+    """updates' FormVersionItem (DAT-2): one published version of a reporting form."""
+
+    mirrors = ("updates.FormVersionItem",)
+
+    id: str
+    version: str
+    name: str
+    applies_from: str
+    basis_number: str
+    basis_date: str
+    changes_html: str = ""
+    published_at: str | None = None
+    size: int
+
+
+class FormHistory(Answer):
+    mirrors = ("updates.FormHistory",)
+
+    code: str
+    name: str
+    versions: list[FormVersion]
+
+
+class ConfigurationForms(Answer):
+    """updates' ConfigurationFormList (DAT-2): a configuration's reporting forms, each with its versions."""
+
+    mirrors = ("updates.ConfigurationFormList",)
+
+    configuration_name: str | None = None
+    forms: list[FormHistory]
+
+
 class Step(Answer):
     mirrors = ("updates.Step",)
 
@@ -273,6 +306,10 @@ class Updates(Client):
     async def articles_of(self, token: str, code: str) -> list[Article]:
         return (await self.get(Listed[Article], f"/v1/configurations/{segment(code)}/articles", token)).items
 
+    async def forms_of(self, token: str, code: str) -> ConfigurationForms:
+        """DAT-2: its published reporting forms, each with every published version, newest first."""
+        return await self.get(ConfigurationForms, f"/v1/configurations/{segment(code)}/forms", token)
+
     async def platform_releases(self, token: str) -> list[ReleaseSummary]:
         return (await self.get(Listed[ReleaseSummary], "/v1/platform/releases", token)).items
 
@@ -285,10 +322,10 @@ class Updates(Client):
     async def update_plan(self, token: str, body: Mapping[str, Any]) -> UpdatePlan:
         return await self.send(UpdatePlan, "POST", "/v1/update-plan", token, body)
 
-    async def download_link(self, token: str, kit_id: str) -> str:
-        """A short-lived signed link to the kit (UPD-4): `Prefer: no-redirect` asks for it as JSON, so that the
-        browser, not the portal, follows it."""
-        path = f"/v1/kits/{segment(kit_id)}/download"
+    async def download_link(self, token: str, kit_id: str, *, form: bool = False) -> str:
+        """A short-lived signed link to the kit (UPD-4), or with `form` to a reporting form version's file (DAT-2):
+        `Prefer: no-redirect` asks for it as JSON, so that the browser, not the portal, follows it."""
+        path = f"/v1/{'form-versions' if form else 'kits'}/{segment(kit_id)}/download"
         answer = await self.service.call("GET", path, token=token, headers={"Prefer": "no-redirect"})
         url = parsed(self.service.name, SignedLink, answer).url
         if not url:

@@ -1,5 +1,6 @@
 """Releases: per registered configuration the release list and pages (UPD-1), the platform's releases
-(UPD-2), known problems and articles (UPD-6), downloads (UPD-4) and the update plan (UPD-5).
+(UPD-2), known problems and articles (UPD-6), the regulated reporting forms with their history (DAT-2), downloads
+(UPD-4) and the update plan (UPD-5).
 
 Every rule stays in updates: the pages show what its API answers, with the user's own token. A refusal
 (402/403) is shown with its reason and the offer it carries; 404/410 say the release is missing or gone.
@@ -132,6 +133,17 @@ async def articles(request: web.Request) -> web.Response:
     return await _page(request, "releases_articles.html", {"configuration": code, "articles": found})
 
 
+@routes.get("/releases/{code}/forms")
+async def reporting_forms(request: web.Request) -> web.Response:
+    """DAT-2: the configuration's reporting forms and their versions (client programs receive the files)."""
+    code = request.match_info["code"]
+    try:
+        found = await as_user(request, lambda token: request.app[UPDATES].forms_of(token, code))
+    except ServiceError as exc:
+        return await _refused(request, exc, code)
+    return await _page(request, "releases_forms.html", {"code": code, "found": found})
+
+
 @routes.get("/releases/{code}/plan")
 async def plan_form(request: web.Request) -> web.Response:
     code = request.match_info["code"]
@@ -185,6 +197,18 @@ async def download(request: web.Request) -> web.StreamResponse:
     kit_id = request.match_info["kit_id"]
     try:
         url = await as_user(request, lambda token: request.app[UPDATES].download_link(token, kit_id))
+    except ServiceError as exc:
+        return await _refused(request, exc)
+    return web.Response(status=303, headers={"Location": url, "Cache-Control": "no-store"})
+
+
+@routes.get("/forms/{form_id}/download")
+async def download_form(request: web.Request) -> web.StreamResponse:
+    """DAT-2: a reporting form version's file, through the same short-lived signed link as a kit (303)."""
+    logged_in(request)
+    form_id = request.match_info["form_id"]
+    try:
+        url = await as_user(request, lambda token: request.app[UPDATES].download_link(token, form_id, form=True))
     except ServiceError as exc:
         return await _refused(request, exc)
     return web.Response(status=303, headers={"Location": url, "Cache-Control": "no-store"})
