@@ -5,7 +5,6 @@ through the signed link; another subscriber is refused with the offer."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import uuid
 
@@ -23,25 +22,7 @@ async def test_dat2_a_published_form_reaches_the_client_program_and_the_owner(up
     await updates.visible(owner, configuration)  # updates has learnt the registration
 
     code, content = f"11{uuid.uuid4().int % 10**5:05d}", os.urandom(120_000)
-    draft = await updates.call(
-        "PUT",
-        f"/v1/forms/{code}/versions/5.01",
-        operator,
-        json={
-            "name": "VAT return",
-            "applies_from": "2027-01-01",
-            "configurations": [configuration],
-            "basis": {"number": "ED-7-3/1093@", "date": "2026-10-05"},
-            "changes": "Section 3.1 for tax agents.",
-            "file": {
-                "name": f"VAT_{code}_5.01.zip",
-                "size": len(content),
-                "sha256": hashlib.sha256(content).hexdigest(),
-            },
-        },
-    )
-    assert draft.status == 201, draft.body
-    form_id = draft.body["id"]
+    form_id = await updates.form(operator, configuration, code, "5.01", content, publish=False)
     # A file that is not the declared one is refused; the right one is taken.
     wrong = await updates.call(
         "PUT",
@@ -51,16 +32,7 @@ async def test_dat2_a_published_form_reaches_the_client_program_and_the_owner(up
         headers={"Content-Type": "application/octet-stream"},
     )
     assert wrong.status == 422 and problem_type(wrong.body) == PROBLEMS + "kit-mismatch"
-    uploaded = await updates.call(
-        "PUT",
-        f"/v1/form-versions/{form_id}/file",
-        operator,
-        data=content,
-        headers={"Content-Type": "application/octet-stream"},
-    )
-    assert uploaded.status == 201, uploaded.body
-    published = await updates.call("POST", f"/v1/form-versions/{form_id}/publish", operator)
-    assert published.status == 200, published.body
+    await updates.upload_form_and_publish(operator, form_id, content)
 
     # The client program logs in with the password grant (ACC-3) and asks what to receive, holding an older version.
     token = await updates.flow.portal.login(owner.login)

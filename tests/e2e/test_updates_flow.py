@@ -119,6 +119,46 @@ class Updates:
         await self.upload_and_publish(operator, str(draft.body["id"]), kits)
         return kits
 
+    async def form(
+        self, operator: str, configuration: str, code: str, version: str, content: bytes, *, publish: bool = True
+    ) -> str:
+        """A reporting form's version (DAT-2) for `configuration`, its file uploaded and (unless told) published; its
+        id."""
+        draft = await self.call(
+            "PUT",
+            f"/v1/forms/{code}/versions/{version}",
+            operator,
+            json={
+                "name": "VAT return",
+                "applies_from": "2027-01-01",
+                "configurations": [configuration],
+                "basis": {"number": "ED-7-3/1093@", "date": "2026-10-05"},
+                "changes": "Section 3.1 for tax agents.",
+                "file": {
+                    "name": f"VAT_{code}_{version}.zip",
+                    "size": len(content),
+                    "sha256": hashlib.sha256(content).hexdigest(),
+                },
+            },
+        )
+        assert draft.status == 201, draft.body
+        form_id = str(draft.body["id"])
+        if publish:
+            await self.upload_form_and_publish(operator, form_id, content)
+        return form_id
+
+    async def upload_form_and_publish(self, operator: str, form_id: str, content: bytes) -> None:
+        uploaded = await self.call(
+            "PUT",
+            f"/v1/form-versions/{form_id}/file",
+            operator,
+            data=content,
+            headers={"Content-Type": "application/octet-stream"},
+        )
+        assert uploaded.status == 201, uploaded.body
+        published = await self.call("POST", f"/v1/form-versions/{form_id}/publish", operator)
+        assert published.status == 200, published.body
+
     async def upload_and_publish(self, operator: str, release_id: str, kits: dict[str, bytes]) -> None:
         for name, content in kits.items():
             uploaded = await self.call(

@@ -1,0 +1,76 @@
+"""its-client's data services against the real services (DAT-1, DAT-2 with UPD-4): a program logged in with the
+password grant receives the reporting forms newer than the ones it holds, each file downloaded and checked, and the
+exchange rates since the last day it has; a subscriber that ITS does not cover is refused with the offer.
+
+Every test makes its own configuration, products, accounts, forms and rates.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+from its_client import NotCovered
+
+from tests.e2e.client_flows import client_for, files_under
+from tests.e2e.contracts_flows import contracts_db, flow, registration_db
+from tests.e2e.flows import PASSWORD
+from tests.e2e.test_updates_flow import LONG_AGO, Updates, moscow_today, owner_with, updates
+from tests.infra import ServiceProcess
+
+__all__ = ["contracts_db", "flow", "registration_db", "updates"]  # fixtures
+
+
+def form_code() -> str:
+    return f"11{uuid.uuid4().int % 10**5:05d}"
+
+
+async def test_dat2_the_program_receives_the_forms_newer_than_it_holds_each_file_checked(
+    updates: Updates, services: dict[str, ServiceProcess], tmp_path: Path
+) -> None:
+    operator = await updates.flow.portal.operator()
+    owner, configuration, _ = await owner_with(updates, operator, edition="CORP")  # in its free period (ITS-7)
+    await updates.visible(owner, configuration)
+    held, new = form_code(), form_code()
+    older, newer, other = os.urandom(50_000), os.urandom(60_000), os.urandom(1_000)
+    await updates.form(operator, configuration, held, "5.01", older)
+    await updates.form(operator, configuration, held, "5.02", newer)
+    await updates.form(operator, configuration, new, "1.0", other)
+    to = tmp_path / "forms"
+
+    async with client_for(services, tmp_path / "config") as client:
+        await client.login(owner.login, PASSWORD)
+        found = await client.form_updates(configuration, {held: "5.01"})
+        assert [(f.code, f.version, f.kit.size) for f in found.forms] == sorted(
+            [(held, "5.02", len(newer)), (new, "1.0", len(other))]
+        )
+        fetched = await client.receive_forms(configuration, {held: "5.01"}, to)
+        assert {f.target: "plan" in f.verified_by for f in fetched} == {
+            f"{held}/5.02/VAT_{held}_5.02.zip": True,
+            f"{new}/1.0/VAT_{new}_1.0.zip": True,
+        }
+        again = await client.receive_forms(configuration, {held: "5.01"}, to)  # the files are there: kept
+        assert all(f.already_there for f in again)
+        assert (await client.form_updates(configuration, {held: "5.02", new: "1.0"})).forms == []
+    assert files_under(to) == {f"{held}/5.02/VAT_{held}_5.02.zip": newer, f"{new}/1.0/VAT_{new}_1.0.zip": other}
+
+
+async def test_dat2_a_subscriber_not_covered_is_refused_with_the_offer_before_any_download(
+    updates: Updates, services: dict[str, ServiceProcess], tmp_path: Path
+) -> None:
+    operator = await updates.flow.portal.operator()
+    owner, configuration, number = await owner_with(updates, operator, edition="PROF", purchase_date=LONG_AGO)
+    await updates.visible(owner, configuration)
+    await updates.form(operator, configuration, form_code(), "5.01", os.urandom(1_000))
+    to = tmp_path / "forms"
+
+    async with client_for(services, tmp_path / "config") as client:
+        await client.login(owner.login, PASSWORD)
+        with pytest.raises(NotCovered) as refused:
+            await client.receive_forms(configuration, {}, to)
+    offer = refused.value.offer
+    assert refused.value.status == 402 and offer is not None and offer.kind == "its-subscription"
+    assert (offer.month, offer.registration_numbers) == (moscow_today().strftime("%Y-%m"), [number])
+    assert not to.exists()
