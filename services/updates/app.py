@@ -21,6 +21,7 @@ from services.updates import (
     kits_api,
     pages_api,
     publishing_api,
+    rates_api,
     release_api,
     tuf_api,
 )
@@ -63,6 +64,7 @@ ROUTES.include(pages_api.routes)
 ROUTES.include(api.routes)
 ROUTES.include(delivery.routes)
 ROUTES.include(tuf_api.routes)
+ROUTES.include(rates_api.routes)
 
 log = get_logger(__name__)
 
