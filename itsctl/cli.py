@@ -18,6 +18,7 @@ from itsctl import (
     mail,
     maintenance,
     operator,
+    rates,
     registration,
     releases,
     trace,
@@ -43,6 +44,7 @@ app.add_typer(releases.app, name="releases")
 app.add_typer(dlq.app, name="dlq")
 app.add_typer(trace.app, name="trace")
 app.add_typer(tuf.app, name="tuf")
+app.add_typer(rates.app, name="rates")
 app.command("download")(download.download_command)
 
 

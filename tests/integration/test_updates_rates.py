@@ -5,13 +5,17 @@ CSV, with an ETag, streamed."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner, Result
 
 from devtools.demo.rates import business_days, generated_rates_csv
+from itsctl.cli import app as itsctl_app
 from services.updates.rates_currencies import CURRENCIES
 from services.updates.rates_query import MAX_CURRENCIES
 from shared.bus import Bus
@@ -238,3 +242,29 @@ async def test_dat1_bad_parameters_are_a_400_naming_the_parameter(
     status, problem, _ = await world.rates(owner, **params)
     assert status == 400 and problem["type"] == PROBLEMS + "invalid-rates-query", problem
     assert [e["field"] for e in problem["errors"]] == [parameter], problem
+
+
+async def test_dat1_itsctl_imports_each_file_and_exits_1_on_a_refused_one(world: RatesWorld, tmp_path: Path) -> None:
+    good, bad = tmp_path / "march.csv", tmp_path / "bad.xml"
+    good.write_bytes(csv("1993-03-01,USD,1,680.0000", "1993-03-02,USD,1,684.0000"))
+    bad.write_bytes(
+        b'<ValCurs Date="40.01.2001"><Valute><CharCode>USD</CharCode><Nominal>1</Nominal>'
+        b"<Value>1,0</Value></Valute></ValCurs>"
+    )
+    token = world.operator()["Authorization"].removeprefix("Bearer ")
+
+    def itsctl(*args: str) -> Result:
+        env = {"ITS_TOKEN": token, "ITS_UPDATES_URL": str(world.app.url)}
+        return CliRunner().invoke(itsctl_app, list(args), env=env, catch_exceptions=False)
+
+    result = await asyncio.to_thread(itsctl, "rates", "import", str(good))
+    assert result.exit_code == 0, result.output
+    assert "2 day(s) 1993-03-01..1993-03-02, 1 currency: 2 added, 0 corrected, 0 unchanged" in " ".join(
+        result.output.split()
+    )
+
+    result = await asyncio.to_thread(itsctl, "rates", "import", str(bad), str(good))
+    output = " ".join(result.output.split())
+    assert result.exit_code == 1, result.output
+    assert "bad.xml: refused, nothing stored: line 1: the date '40.01.2001' is not a date" in output
+    assert "0 added, 0 corrected, 2 unchanged" in output  # the other file is imported all the same
