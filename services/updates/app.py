@@ -32,6 +32,7 @@ from services.updates.entitlement_cache import EntitlementCache
 from services.updates.entitlement_store import CHANNEL as ENTITLEMENT_CHANNEL
 from services.updates.graphs import Catalogues
 from services.updates.keys import CACHE, CATALOGUES, DOWNLOADS, SETTINGS, SIGNER, STORAGE, TUF_KEYS
+from services.updates.rates_fetch import FETCH_JOB, fetch_at_start, fetch_job
 from services.updates.settings import UpdatesSettings
 from services.updates.store import CATALOGUE_CHANNEL
 from services.updates.tuf_figures import MetadataFigures
@@ -41,6 +42,7 @@ from shared.app import create_app as create_service_app
 from shared.app import setup_auth, setup_bus, setup_consumers, setup_db, setup_jobs, setup_outbox, setup_revocations
 from shared.auth import KeySource
 from shared.http import Api
+from shared.jobs import JobHandler
 from shared.keys import CLOCK, METRICS, POOL, SAMPLERS
 from shared.listen import setup_change_listener
 from shared.logging import get_logger
@@ -90,7 +92,9 @@ def create_app(settings: UpdatesSettings, keys: KeySource | None = None) -> web.
         settings.download_link_secret.get_secret_value().encode(), settings.public_url, settings.download_link_seconds
     )
     app.on_cleanup.append(lambda app: app[CATALOGUES].close())
-    setup_update_metadata(app, settings)
+    job_handlers = {**setup_update_metadata(app, settings), **setup_rates_fetch(app, settings)}
+    if job_handlers:
+        setup_jobs(app, settings, job_handlers)
     setup_change_listener(
         app,
         settings.database_url,
@@ -104,19 +108,27 @@ def create_app(settings: UpdatesSettings, keys: KeySource | None = None) -> web.
     return app
 
 
-def setup_update_metadata(app: web.Application, settings: UpdatesSettings) -> None:
+def setup_update_metadata(app: web.Application, settings: UpdatesSettings) -> dict[str, JobHandler]:
     """The signed update metadata's online keys (read now: a key directory mounted wrong stops the start), the hourly
     renewal job and the figure of its expiry. Without keys the metadata is not maintained (publishing is refused
-    once a root is installed), and a production start says so."""
+    once a root is installed), and a production start says so. Returns its job's handler."""
     app[TUF_KEYS] = OnlineKeys(settings.tuf_keys_dir)
     figures = MetadataFigures(app[METRICS].registry)
     if settings.tuf_keys_dir is None:
         if settings.is_production:
             log.warning("tuf.not_maintained", hint="set ITS_TUF_KEYS_DIR: kits are verified only by their sha256")
-        return
+        return {}
     app.cleanup_ctx.append(renewal_at_start)
-    setup_jobs(app, settings, {RENEW_JOB: renewal_job(app[TUF_KEYS], app[CLOCK])})
     app[SAMPLERS]["tuf"] = lambda: figures.sample(app[POOL], app[CLOCK].now())
+    return {RENEW_JOB: renewal_job(app[TUF_KEYS], app[CLOCK])}
+
+
+def setup_rates_fetch(app: web.Application, settings: UpdatesSettings) -> dict[str, JobHandler]:
+    """DAT-1: the daily fetch of the bank's file, when ITS_RATES_URL says where it is (else rates are imported)."""
+    if not settings.rates_url:
+        return {}
+    app.cleanup_ctx.append(fetch_at_start(settings.vendor_zone))
+    return {FETCH_JOB: fetch_job(settings.rates_url, settings.max_rates_file_bytes, settings.vendor_zone, app[CLOCK])}
 
 
 def setup_storage(app: web.Application, settings: UpdatesSettings) -> None:

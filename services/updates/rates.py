@@ -19,7 +19,7 @@ from services.updates.rates_currencies import CURRENCIES
 from services.updates.rates_formats import Rate, RatesFormat, parse_rates
 from services.updates.rates_query import EveryDay, RatesRequest
 from services.updates.rates_store import StoredRate
-from shared.db import Pool
+from shared.db import Connection, Pool
 
 # Rows fetched from the cursor at a time: a whole history is some 13,000 days a currency.
 CHUNK = 2_000
@@ -45,38 +45,45 @@ async def import_rates(
 ) -> ImportReport:
     """DAT-1: a file's rates stored; RatesFileRefused (nothing stored) when any of its records is wrong."""
     rates = parse_rates(body, rates_format, today=today)
-    incoming = [StoredRate(r.currency, r.day, r.nominal, r.value) for r in rates]
     async with pool.acquire() as conn, conn.transaction():
-        await rates_store.lock_imports(conn)
-        stored = await rates_store.stored_rates(conn, [(r.currency, r.day) for r in incoming])
-        added = [r for r in incoming if (r.currency, r.day) not in stored]
-        corrected = [r for r in incoming if (old := stored.get((r.currency, r.day))) and _differs(old, r)]
-        report = ImportReport(
-            source=source,
-            format=rates_format,
-            days=len({r.day for r in rates}),
-            currencies=len({r.currency for r in rates}),
-            rows_added=len(added),
-            rows_corrected=len(corrected),
-            rows_unchanged=len(incoming) - len(added) - len(corrected),
-            first_day=min(r.day for r in rates),
-            last_day=max(r.day for r in rates),
-        )
-        import_id = await rates_store.start_import(conn, source, rates_format, hashlib.sha256(body).hexdigest(), now)
-        await rates_store.save_currencies(conn, _currencies(rates))
-        if added:
-            await rates_store.add_rates(conn, import_id, added)
-        if corrected:
-            await rates_store.correct_rates(conn, import_id, corrected, now)
-        await rates_store.finish_import(
-            conn,
-            import_id,
-            days=report.days,
-            currencies=report.currencies,
-            added=report.rows_added,
-            corrected=report.rows_corrected,
-            unchanged=report.rows_unchanged,
-        )
+        return await store_rates(conn, rates, body, rates_format, source=source, now=now)
+
+
+async def store_rates(
+    conn: Connection, rates: list[Rate], body: bytes, rates_format: RatesFormat, *, source: str, now: datetime
+) -> ImportReport:
+    """A parsed file's rates stored in the caller's transaction (the daily fetch's job commits with it)."""
+    incoming = [StoredRate(r.currency, r.day, r.nominal, r.value) for r in rates]
+    await rates_store.lock_imports(conn)
+    stored = await rates_store.stored_rates(conn, [(r.currency, r.day) for r in incoming])
+    added = [r for r in incoming if (r.currency, r.day) not in stored]
+    corrected = [r for r in incoming if (old := stored.get((r.currency, r.day))) and _differs(old, r)]
+    report = ImportReport(
+        source=source,
+        format=rates_format,
+        days=len({r.day for r in rates}),
+        currencies=len({r.currency for r in rates}),
+        rows_added=len(added),
+        rows_corrected=len(corrected),
+        rows_unchanged=len(incoming) - len(added) - len(corrected),
+        first_day=min(r.day for r in rates),
+        last_day=max(r.day for r in rates),
+    )
+    import_id = await rates_store.start_import(conn, source, rates_format, hashlib.sha256(body).hexdigest(), now)
+    await rates_store.save_currencies(conn, _currencies(rates))
+    if added:
+        await rates_store.add_rates(conn, import_id, added)
+    if corrected:
+        await rates_store.correct_rates(conn, import_id, corrected, now)
+    await rates_store.finish_import(
+        conn,
+        import_id,
+        days=report.days,
+        currencies=report.currencies,
+        added=report.rows_added,
+        corrected=report.rows_corrected,
+        unchanged=report.rows_unchanged,
+    )
     return report
 
 
