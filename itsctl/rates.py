@@ -8,6 +8,7 @@ are imported all the same: each is its own import, and importing one again chang
 from __future__ import annotations
 
 import asyncio
+import io
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -40,11 +41,15 @@ def file_format(path: Path, head: bytes) -> str:
 async def import_file(api: Api, path: Path) -> dict[str, Any]:
     """The service's report of one file; ServiceError (with the problems found) when it was refused."""
     body = await asyncio.to_thread(path.read_bytes)
-    rates_format = file_format(path, body[:64])
+    return await import_body(api, body, file_format(path, body[:64]), path.name[:200])
+
+
+async def import_body(api: Api, body: bytes, rates_format: str, source: str) -> dict[str, Any]:
+    """The report of one file's bytes (the demo data imports its generated file through it)."""
     url = f"{api.base_url}/v1/rates/imports"
     headers = {**api.headers, "Content-Type": MEDIA_TYPES[rates_format]}
-    params = {"format": rates_format, "source": path.name[:200]}
-    async with api.http.post(url, data=body, headers=headers, params=params) as response:
+    params = {"format": rates_format, "source": source}
+    async with api.http.post(url, data=io.BytesIO(body), headers=headers, params=params) as response:
         answer = await response.json(content_type=None)
         if response.status >= 400:
             raise ServiceError(api.service, "POST", url, response.status, answer)

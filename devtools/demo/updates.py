@@ -6,7 +6,8 @@ Generates the kits of demo_catalogue.yaml (deterministic bytes, a few KiB to 1 M
 var/demo-kits/, logs in at identity as the demo operator (devtools.demo.identity), installs the signed update
 metadata's roots of var/tuf/ (`itsctl tuf install-root`: the first signs what was published before it) and publishes
 the catalogue through the very code of `itsctl releases publish` (itsctl.release_publishing): releases already
-published are skipped.
+published are skipped. Then the demo exchange rates (DAT-1, devtools.demo.rates: several currencies on every business
+day since 1991) through the code of `itsctl rates import`: imported again, nothing changes.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import asyncio
 import hashlib
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +24,15 @@ import asyncpg
 import yaml
 
 from devtools.demo.identity import DEMO_ACCOUNTS
+from devtools.demo.rates import generated_rates_csv
 from itsctl._http import CALL_ERRORS, Api, Credentials, ServiceError, error_message, operator_session
+from itsctl.rates import import_body, report_line
 from itsctl.release_manifest import ConfigurationRelease, Manifest, ManifestError, parse_manifest
 from itsctl.release_publishing import Summary, publish_manifest
 from itsctl.tuf import install_roots
 from itsctl.tuf_root import KeyDirectory
 from services.updates.public import database
+from shared.clock import local_date
 from shared.settings import BaseServiceSettings
 
 CATALOGUE = Path(__file__).parent / "data" / "updates" / "demo_catalogue.yaml"
@@ -94,7 +99,11 @@ async def load_demo_catalogue(manifest: Manifest, settings: BaseServiceSettings)
     await wait_for_configurations(settings, codes)
     async with operator_session(OPERATOR) as operator:
         await install_local_roots(operator.api("updates"), settings)
-        return await publish_manifest(operator.api("updates"), manifest)
+        summary = await publish_manifest(operator.api("updates"), manifest)
+        rates = generated_rates_csv(last=local_date(datetime.now(UTC), settings.vendor_zone))
+        report = await import_body(operator.api("updates"), rates, "csv", "demo-rates.csv")
+        print(report_line(Path("demo exchange rates"), report))
+        return summary
 
 
 async def install_local_roots(api: Api, settings: BaseServiceSettings) -> None:
