@@ -8,8 +8,9 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 from decimal import Decimal
 
-from services.updates.rates_currencies import CURRENCIES
-from services.updates.rates_formats import CSV_HEADER, FIRST_DAY
+from services.updates.public import RATE_CURRENCIES as CURRENCIES
+from services.updates.public import RATES_CSV_HEADER as CSV_HEADER
+from services.updates.public import RATES_FIRST_DAY as FIRST_DAY
 
 DEMO_CURRENCIES = ("USD", "EUR", "GBP", "JPY", "CNY", "CHF", "KZT", "BYN")
 # Nominal and a starting value in roubles (the 1991 rouble: before 1998's redenomination the figures are 1000 times
