@@ -7,6 +7,7 @@ a read holds one (read only, repeatable) for its cursor, so that a long answer s
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ from shared.db import Connection, Pool
 
 # Rows fetched from the cursor at a time: a whole history is some 13,000 days a currency.
 CHUNK = 2_000
+# A period shorter than this is read in one query for all its currencies; a longer one through a cursor.
+SHORT_PERIOD_DAYS = 62
 
 
 class ImportReport(BaseModel):
@@ -97,29 +100,55 @@ def _currencies(rates: list[Rate]) -> list[tuple[str, str, str]]:
 
 
 @dataclass(frozen=True)
-class RatesHead:
-    """What the answer says before its rows: the ETag's stamp and the currencies' names."""
+class RatesReading:
+    """A client's read of the rates on one connection: the ETag's stamp and the currencies' names, read first, then
+    the rows. Read in this order, a change committed in between gives new rows under the older stamp (the next
+    revalidation answers them again), never old rows under the new stamp (which a 304 would keep)."""
 
+    conn: Connection
+    request: RatesRequest
     stamp: int
     names: dict[str, str]
 
-
-async def rates_head(pool: Pool, request: RatesRequest) -> RatesHead:
-    async with pool.acquire() as conn:
-        stamp = await rates_store.rates_stamp(conn)
-        names = await rates_store.currency_names(conn, request.currencies)
-    return RatesHead(stamp, {c: names.get(c, CURRENCIES[c].name) for c in request.currencies})
-
-
-async def every_day_rates(pool: Pool, request: RatesRequest) -> AsyncIterator[list[tuple[date, StoredRate]]]:
-    """DAT-1: each currency's rate on every day of the period, in chunks (currency by currency, day by day)."""
-    if request.first > request.last:
-        return
-    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-        for currency in request.currencies:
-            days = EveryDay(await rates_store.rate_on(conn, currency, request.first), request.first, request.last)
-            async for chunk in rates_store.rates_between(conn, currency, request.first, request.last, chunk=CHUNK):
-                if rows := days.feed(chunk):
-                    yield rows
-            if rows := days.finish():
+    async def every_day(self) -> AsyncIterator[list[tuple[date, StoredRate]]]:
+        """DAT-1: each currency's rate on every day of the period, in chunks (currency by currency, day by day)."""
+        asked = self.request
+        if asked.first > asked.last:
+            return
+        if (asked.last - asked.first).days < SHORT_PERIOD_DAYS:  # what programs ask every day: one round trip
+            if rows := _every_day(
+                await rates_store.rates_in_force(self.conn, asked.currencies, asked.first, asked.last), asked
+            ):
                 yield rows
+            return
+        async with self.conn.transaction(isolation="repeatable_read", readonly=True):  # a cursor lives in one
+            for currency in asked.currencies:
+                days = EveryDay(await rates_store.rate_on(self.conn, currency, asked.first), asked.first, asked.last)
+                async for chunk in rates_store.rates_between(self.conn, currency, asked.first, asked.last, chunk=CHUNK):
+                    if rows := days.feed(chunk):
+                        yield rows
+                if rows := days.finish():
+                    yield rows
+
+
+def _every_day(rates: list[StoredRate], asked: RatesRequest) -> list[tuple[date, StoredRate]]:
+    """Rows of several currencies, each's in day order, as every day of the period."""
+    rows: list[tuple[date, StoredRate]] = []
+    days: EveryDay | None = None
+    for rate in rates:
+        if days is None or days.currency != rate.currency:
+            if days is not None:
+                rows.extend(days.finish())
+            days = EveryDay(None, asked.first, asked.last, currency=rate.currency)
+        rows.extend(days.feed([rate]))
+    if days is not None:
+        rows.extend(days.finish())
+    return rows
+
+
+@contextlib.asynccontextmanager
+async def reading(pool: Pool, request: RatesRequest) -> AsyncIterator[RatesReading]:
+    async with pool.acquire() as conn:
+        stamp, names = await rates_store.rates_head(conn, request.currencies)
+        names = {c: names.get(c, CURRENCIES[c].name) for c in request.currencies}
+        yield RatesReading(conn, request, stamp, names)

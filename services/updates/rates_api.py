@@ -138,20 +138,20 @@ async def exchange_rates(request: web.Request, caller: Caller, query: RatesQuery
     with refusals_answered():
         access.require_rates()  # DAT-1, ITS-7, SUB-5: before anything about the rates is told
     asked = _rates_request(request, query, access.today)
-    head = await rates.rates_head(request.app[POOL], asked)
-    etag = asked.etag(head.stamp)
-    headers = {"ETag": etag, "Cache-Control": f"private, max-age={RATES_MAX_AGE}", "Vary": "Accept, Authorization"}
-    if (if_none_match := request.headers.get("If-None-Match")) and etag_matches(if_none_match, etag, weak=True):
-        return web.Response(status=304, headers=headers)
-    response = web.StreamResponse(headers=headers)
-    response.content_type = "text/csv" if asked.media == "csv" else "application/json"
-    response.charset = "utf-8"
-    await response.prepare(request)
-    await response.write(CSV_HEAD if asked.media == "csv" else _json_head(asked, head.names))
-    first = True
-    async for days in rates.every_day_rates(request.app[POOL], asked):
-        await response.write(csv_rows(days) if asked.media == "csv" else json_rows(days, first))
-        first = False
+    async with rates.reading(request.app[POOL], asked) as read:
+        etag = asked.etag(read.stamp)
+        headers = {"ETag": etag, "Cache-Control": f"private, max-age={RATES_MAX_AGE}", "Vary": "Accept, Authorization"}
+        if (if_none_match := request.headers.get("If-None-Match")) and etag_matches(if_none_match, etag, weak=True):
+            return web.Response(status=304, headers=headers)
+        response = web.StreamResponse(headers=headers)
+        response.content_type = "text/csv" if asked.media == "csv" else "application/json"
+        response.charset = "utf-8"
+        await response.prepare(request)
+        await response.write(CSV_HEAD if asked.media == "csv" else _json_head(asked, read.names))
+        first = True
+        async for days in read.every_day():
+            await response.write(csv_rows(days) if asked.media == "csv" else json_rows(days, first))
+            first = False
     if asked.media == "json":
         await response.write(b"]}")
     await response.write_eof()

@@ -97,7 +97,8 @@ def rates_request(
 class EveryDay:
     """One currency's rates set in the period, fed in day order, as a row for each day (carrying the last one)."""
 
-    def __init__(self, carried: StoredRate | None, first: date, last: date) -> None:
+    def __init__(self, carried: StoredRate | None, first: date, last: date, *, currency: str = "") -> None:
+        self.currency = currency or (carried.currency if carried else "")
         self.current = carried  # the rate in force on `first`, set for it or before
         self.next_day = first
         self.last = last

@@ -109,17 +109,33 @@ async def correct_rates(conn: Connection, import_id: int, rates: Sequence[Stored
     )
 
 
-async def rates_stamp(conn: Connection) -> int:
-    """The id of the newest import that changed a rate (0: none yet), by the partial index."""
-    stamp: int = await conn.fetchval(
-        "SELECT coalesce(max(id), 0) FROM rate_imports WHERE rows_added + rows_corrected > 0"
+async def rates_head(conn: Connection, codes: Sequence[str]) -> tuple[int, dict[str, str]]:
+    """The stamp of the rates' last change (the newest import that changed a row, 0: none yet; by the partial index)
+    and these currencies' names, in one round trip."""
+    rows = await conn.fetch(
+        "SELECT s.stamp, c.char_code, c.name FROM (SELECT coalesce(max(id), 0) AS stamp FROM rate_imports "
+        "WHERE rows_added + rows_corrected > 0) s LEFT JOIN currencies c ON c.char_code = ANY($1::text[])",
+        list(codes),
     )
-    return stamp
+    return rows[0]["stamp"], {r["char_code"]: r["name"] for r in rows if r["char_code"] is not None}
 
 
-async def currency_names(conn: Connection, codes: Sequence[str]) -> dict[str, str]:
-    rows = await conn.fetch("SELECT char_code, name FROM currencies WHERE char_code = ANY($1::text[])", list(codes))
-    return {r["char_code"]: r["name"] for r in rows}
+async def rates_in_force(conn: Connection, codes: Sequence[str], first: date, last: date) -> list[StoredRate]:
+    """For a short period, in one round trip: each currency's rate in force on `first` (set for it or before) and
+    those set after it up to `last`, currency by currency in the order given, day by day (each part by the
+    primary key)."""
+    rows = await conn.fetch(
+        "SELECT c.code AS currency, r.day, r.nominal, r.value "
+        "FROM unnest($1::text[]) WITH ORDINALITY AS c(code, n) CROSS JOIN LATERAL ("
+        "(SELECT day, nominal, value FROM exchange_rates WHERE currency = c.code AND day <= $2 "
+        "ORDER BY day DESC LIMIT 1) UNION ALL "
+        "(SELECT day, nominal, value FROM exchange_rates WHERE currency = c.code AND day > $2 AND day <= $3)"
+        ") AS r ORDER BY c.n, r.day",
+        list(codes),
+        first,
+        last,
+    )
+    return [StoredRate(r["currency"], r["day"], r["nominal"], r["value"]) for r in rows]
 
 
 async def rate_on(conn: Connection, currency: str, day: date) -> StoredRate | None:

@@ -18,6 +18,7 @@ from typer.testing import CliRunner, Result
 
 from devtools.demo.rates import business_days, generated_rates_csv
 from itsctl.cli import app as itsctl_app
+from services.updates import rates
 from services.updates.rates_currencies import CURRENCIES
 from services.updates.rates_query import MAX_CURRENCIES
 from shared.bus import Bus
@@ -284,3 +285,22 @@ async def test_dat1_the_demo_rates_import_within_seconds_and_again_change_nothin
     assert took < 10, f"the demo rates took {took:.1f} s to import"
     status, again = await world.import_file(body, source="demo")
     assert (status, again["rows_added"], again["rows_corrected"]) == (200, 0, 0)
+
+
+async def test_dat1_a_short_period_in_one_query_answers_as_the_cursor_does(
+    world: RatesWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert (
+        await world.import_file(
+            generated_rates_csv(("CNY", "CHF", "EUR"), first=date(1998, 12, 1), last=date(1999, 2, 10))
+        )
+    )[0] == 200
+    _, owner = await world.covered_owner()
+    params = {"currencies": "EUR,CNY,GBP,CHF", "from": "1998-12-20", "to": "1999-01-20"}  # EUR from 1999-01-01
+    status, short, _ = await world.call("GET", "/v1/rates", owner, params=params)
+    assert status == 200
+    monkeypatch.setattr(rates, "SHORT_PERIOD_DAYS", 0)
+    status, cursor, _ = await world.call("GET", "/v1/rates", owner, params=params)
+    assert status == 200 and short == cursor
+    assert [row[1] for row in short["rates"]].count("CNY") == 32
+    assert short["rates"][0][:2] == ["1999-01-01", "EUR"]
