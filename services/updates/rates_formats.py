@@ -31,6 +31,10 @@ CSV_HEADER = ["date", "currency", "nominal", "value"]
 # What one report lists: a file wrong on every line says so in its first problems, not in 13,000 of them.
 MAX_PROBLEMS = 20
 MAX_NOMINAL = 10**9
+# Every currency the bank ever published on every day since 1991 is ~700,000 records; a file claiming more (or an XML
+# of millions of empty elements) is refused before its records fill the memory.
+MAX_RECORDS = 1_000_000
+MAX_ELEMENTS = 8 * MAX_RECORDS
 _VALUE = re.compile(r"[0-9]{1,12}(?:[.,][0-9]{1,8})?")
 _NOMINAL = re.compile(r"[0-9]{1,10}")
 
@@ -71,6 +75,7 @@ class _Check:
     problems: list[FileProblem] = field(default_factory=list)
     rates: list[Rate] = field(default_factory=list)
     seen: dict[tuple[str, date], int] = field(default_factory=dict)
+    too_many: bool = False
 
     def problem(self, line: int, message: str) -> None:
         self.problems.append(FileProblem(line, message))
@@ -79,6 +84,11 @@ class _Check:
         self, line: int, day_text: str, day_format: str, currency: str, nominal: str, value: str, name: str = ""
     ) -> None:
         """One record's fields as text; each wrong field is a problem of its line."""
+        if len(self.rates) >= MAX_RECORDS:
+            if not self.too_many:
+                self.too_many = True
+                self.problem(line, f"more than {MAX_RECORDS:,} records in one file: split it")
+            return
         errors = len(self.problems)
         day = self.day(line, day_text, day_format)
         if currency not in CURRENCIES:
@@ -189,7 +199,13 @@ def _parse_tree(body: bytes) -> _Element:
     def refuse_dtd(*_: object) -> None:
         raise _Hostile("a document type declaration (DTD) is not accepted")
 
+    count = 0
+
     def start(name: str, attributes: dict[str, str]) -> None:
+        nonlocal count
+        count += 1
+        if count > MAX_ELEMENTS:
+            raise _Hostile(f"more than {MAX_ELEMENTS:,} elements")
         element = _Element(name, attributes, parser.CurrentLineNumber)
         stack[-1].children.append(element)
         stack.append(element)

@@ -191,3 +191,16 @@ def test_dat1_no_row_before_a_currencys_first_rate() -> None:
     days = EveryDay(None, date(1998, 12, 30), date(1999, 1, 3))
     rows = days.feed([rate("1999-01-01", "25.00")]) + days.finish()
     assert [d.isoformat() for d, _ in rows] == ["1999-01-01", "1999-01-02", "1999-01-03"]
+
+
+def test_dat1_a_file_of_too_many_records_is_refused_before_it_fills_the_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    from services.updates import rates_formats
+
+    monkeypatch.setattr(rates_formats, "MAX_RECORDS", 2)
+    monkeypatch.setattr(rates_formats, "MAX_ELEMENTS", 10)
+    csv_lines = b"date,currency,nominal,value\n" + b"".join(
+        f"2001-01-{day:02d},USD,1,28.0\n".encode() for day in range(10, 14)
+    )
+    assert problems(csv_lines, "csv") == ["line 4: more than 2 records in one file: split it"]
+    many = b'<ValCurs Date="02.03.2002">' + b"<Valute/>" * 20 + b"</ValCurs>"
+    assert problems(many) == ["not accepted as the bank's XML: more than 10 elements"]
