@@ -31,7 +31,9 @@ from services.updates.downloads import LinkSigner
 from services.updates.entitlement_cache import EntitlementCache
 from services.updates.entitlement_store import CHANNEL as ENTITLEMENT_CHANNEL
 from services.updates.graphs import Catalogues
-from services.updates.keys import CACHE, CATALOGUES, DOWNLOADS, SETTINGS, SIGNER, STORAGE, TUF_KEYS
+from services.updates.keys import CACHE, CATALOGUES, DOWNLOADS, RATES_CACHE, SETTINGS, SIGNER, STORAGE, TUF_KEYS
+from services.updates.rates_cache import CHANNEL as RATES_CHANNEL
+from services.updates.rates_cache import RatesCache
 from services.updates.rates_fetch import FETCH_JOB, fetch_at_start, fetch_job
 from services.updates.settings import UpdatesSettings
 from services.updates.store import CATALOGUE_CHANNEL
@@ -86,6 +88,8 @@ def create_app(settings: UpdatesSettings, keys: KeySource | None = None) -> web.
     setup_storage(app, settings)
     app[CACHE] = EntitlementCache()
     app[METRICS].caches.watch("entitlements", app[CACHE])
+    app[RATES_CACHE] = RatesCache()
+    app[METRICS].caches.watch("rates", app[RATES_CACHE])
     app[CATALOGUES] = Catalogues(lambda: app[POOL])
     app[DOWNLOADS] = DownloadFigures.registered(app[METRICS].registry)
     app[SIGNER] = LinkSigner(
@@ -101,11 +105,18 @@ def create_app(settings: UpdatesSettings, keys: KeySource | None = None) -> web.
         {
             ENTITLEMENT_CHANNEL: lambda payload: app[CACHE].forget_payload(payload),
             CATALOGUE_CHANNEL: app[CATALOGUES].forget,
+            RATES_CHANNEL: lambda payload: app[RATES_CACHE].forget(),
         },
         name="updates",
-        hearing=app[CACHE].hearing,
+        hearing=lambda heard: _hearing(app, heard),
     )
     return app
+
+
+def _hearing(app: web.Application, heard: bool) -> None:
+    """Change notifications heard, or no longer: the caches that keep answers only while they are."""
+    app[CACHE].hearing(heard)
+    app[RATES_CACHE].hearing(heard)
 
 
 def setup_update_metadata(app: web.Application, settings: UpdatesSettings) -> dict[str, JobHandler]:

@@ -115,7 +115,7 @@ class RatesReading:
         asked = self.request
         if asked.first > asked.last:
             return
-        if (asked.last - asked.first).days < SHORT_PERIOD_DAYS:  # what programs ask every day: one round trip
+        if is_short(asked):  # what programs ask every day: one round trip
             if rows := _every_day(
                 await rates_store.rates_in_force(self.conn, asked.currencies, asked.first, asked.last), asked
             ):
@@ -129,6 +129,11 @@ class RatesReading:
                         yield rows
                 if rows := days.finish():
                     yield rows
+
+
+def is_short(asked: RatesRequest) -> bool:
+    """A period read in one query for all its currencies (and its answer kept whole, rates_cache.py)."""
+    return (asked.last - asked.first).days < SHORT_PERIOD_DAYS
 
 
 def _every_day(rates: list[StoredRate], asked: RatesRequest) -> list[tuple[date, StoredRate]]:

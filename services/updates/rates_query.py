@@ -13,7 +13,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
+
+import orjson
 
 from rules.refusal import Refusal, Refused
 from services.updates.rates_currencies import CURRENCIES
@@ -143,3 +145,14 @@ def csv_rows(days: list[tuple[date, StoredRate]]) -> bytes:
 
 
 CSV_HEAD = (",".join(CSV_HEADER) + "\r\n").encode()
+
+
+def json_head(asked: RatesRequest, names: dict[str, str]) -> bytes:
+    """The JSON answer up to its rows: the period, the currencies' names, the columns, and `"rates":[`."""
+    head: dict[str, Any] = {
+        "from": asked.first.isoformat(),
+        "to": asked.last.isoformat(),
+        "currencies": {code: {"name": names[code]} for code in asked.currencies},
+        "columns": CSV_HEADER,
+    }
+    return orjson.dumps(head)[:-1] + b',"rates":['

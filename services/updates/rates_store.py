@@ -64,6 +64,10 @@ async def start_import(conn: Connection, source: str, rates_format: str, sha256:
 async def finish_import(
     conn: Connection, import_id: int, *, days: int, currencies: int, added: int, corrected: int, unchanged: int
 ) -> None:
+    """The import's counts; when it changed a rate, every replica is told to drop the answers it keeps (on commit:
+    rates_cache.py)."""
+    if added or corrected:
+        await conn.execute("SELECT pg_notify('updates_rates', '')")
     await conn.execute(
         "UPDATE rate_imports SET days = $2, currencies = $3, rows_added = $4, rows_corrected = $5, "
         "rows_unchanged = $6 WHERE id = $1",

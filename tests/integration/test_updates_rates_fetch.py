@@ -13,7 +13,7 @@ import pytest
 from aiohttp import web
 
 from services.updates.app import UpdatesSettings, create_app
-from services.updates.rates_fetch import FETCH_JOB, FetchFailed, fetch_job
+from services.updates.rates_fetch import FETCH_JOB, FetchFailed, day_url, fetch_job
 from shared import jobs
 from shared.clock import local_date
 from shared.db import Pool
@@ -100,7 +100,7 @@ async def test_dat1_a_wrong_file_from_the_bank_stores_nothing_and_the_next_day_i
     )
     async with pool.acquire() as conn, conn.transaction():
         await handler(conn, job)
-        stored = await conn.fetchval("SELECT count(*) FROM exchange_rates WHERE day = $1", day)
+        stored = await conn.fetchval("SELECT count(*) FROM rate_imports WHERE source = $1", day_url(url, day))
         following = await conn.fetchval(
             "SELECT count(*) FROM deferred_jobs WHERE dedupe_key = $1", f"{FETCH_JOB}:{day + timedelta(days=1)}"
         )
