@@ -11,15 +11,18 @@ rate last set before them — one currency after another, in day order:
 
 Values are strings, exactly as the bank set them (`nominal` units cost `value` roubles). `Accept: text/csv` or
 `format=csv` answers the same rows as CSV with the header `date,currency,nominal,value` (what the import takes).
-The answer is streamed: a whole history (1991 on, ~13,000 days a currency) is read through a cursor in chunks and
-never held in memory.
+A long period is streamed: a whole history (1991 on, ~13,000 days a currency) is read through a cursor in chunks
+and never held in memory. A short one (what programs ask every day) is the same bytes for every entitled caller:
+each process keeps it whole until an import changes a rate (rates_cache.py), so it costs no database round trip.
 
 Caching: the ETag is strong, made from the stamp of the rates' last change (the newest import that changed a row)
 and the request as read (currencies, period, format): the same bytes for the same tag. `If-None-Match` answers 304
 — after the entitlement is checked, so a subscriber whose coverage ended learns so rather than "not modified".
 `Cache-Control: private`: whether the rates may be given depends on the caller's subscriber and this month's ITS
-coverage, so no shared cache (a CDN, the gateway) may keep an answer and hand it to another caller; the program's own
-cache may, for RATES_MAX_AGE, and revalidates with the ETag after.
+coverage, so no shared cache (a CDN, the gateway) may keep an answer and hand it to another caller — it would serve a
+subscriber whose contract ended, or one that never had one; the program's own cache may, for RATES_MAX_AGE, and
+revalidates with the ETag after. (The answers kept inside updates are kept after the entitlement check, which every
+request still passes.)
 """
 
 from __future__ import annotations
