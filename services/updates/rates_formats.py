@@ -99,9 +99,10 @@ class _Check:
             self.problem(line, f"the value {value!r} is not a positive decimal number")
         if day is None or len(self.problems) > errors:
             return
-        if (earlier := self.seen.setdefault((currency, day), line)) != line:
+        if (earlier := self.seen.get((currency, day))) is not None:  # not by line: an XML file may be one line
             self.problem(line, f"{currency} on {day} is given already on line {earlier}")
             return
+        self.seen[(currency, day)] = line
         known = CURRENCIES[currency]
         self.rates.append(Rate(day, currency, int(nominal), Decimal(value.replace(",", ".")), name or known.name))
 

@@ -204,3 +204,10 @@ def test_dat1_a_file_of_too_many_records_is_refused_before_it_fills_the_memory(m
     assert problems(csv_lines, "csv") == ["line 4: more than 2 records in one file: split it"]
     many = b'<ValCurs Date="02.03.2002">' + b"<Valute/>" * 20 + b"</ValCurs>"
     assert problems(many) == ["not accepted as the bank's XML: more than 10 elements"]
+
+
+def test_dat1_a_day_given_twice_on_one_line_is_refused() -> None:
+    """The bank's files may come on one line: the same currency twice there is caught, not stored twice."""
+    valute = "<Valute><CharCode>USD</CharCode><Nominal>1</Nominal><Value>30,1</Value></Valute>"
+    body = f'<ValCurs Date="02.03.2002">{valute}{valute}</ValCurs>'.encode()
+    assert problems(body) == ["line 1: USD on 2002-03-02 is given already on line 1"]
