@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from services.updates import rates_store
 from services.updates.rates_currencies import CURRENCIES
 from services.updates.rates_formats import Rate, RatesFormat, parse_rates
-from services.updates.rates_query import EveryDay, RatesRequest
+from services.updates.rates_query import EveryDay, RatesRequest, every_day_of
 from services.updates.rates_store import StoredRate
 from shared.db import Connection, Pool
 
@@ -116,7 +116,7 @@ class RatesReading:
         if asked.first > asked.last:
             return
         if is_short(asked):  # what programs ask every day: one round trip
-            if rows := _every_day(
+            if rows := every_day_of(
                 await rates_store.rates_in_force(self.conn, asked.currencies, asked.first, asked.last), asked
             ):
                 yield rows
@@ -134,21 +134,6 @@ class RatesReading:
 def is_short(asked: RatesRequest) -> bool:
     """A period read in one query for all its currencies (and its answer kept whole, rates_cache.py)."""
     return (asked.last - asked.first).days < SHORT_PERIOD_DAYS
-
-
-def _every_day(rates: list[StoredRate], asked: RatesRequest) -> list[tuple[date, StoredRate]]:
-    """Rows of several currencies, each's in day order, as every day of the period."""
-    rows: list[tuple[date, StoredRate]] = []
-    days: EveryDay | None = None
-    for rate in rates:
-        if days is None or days.currency != rate.currency:
-            if days is not None:
-                rows.extend(days.finish())
-            days = EveryDay(None, asked.first, asked.last, currency=rate.currency)
-        rows.extend(days.feed([rate]))
-    if days is not None:
-        rows.extend(days.finish())
-    return rows
 
 
 @contextlib.asynccontextmanager

@@ -128,6 +128,22 @@ class EveryDay:
         return days
 
 
+def every_day_of(rates: Iterable[StoredRate], asked: RatesRequest) -> list[tuple[date, StoredRate]]:
+    """Rows of several currencies (each's in day order, the first of each the one in force on the first day) as
+    every day of the period, currency by currency."""
+    rows: list[tuple[date, StoredRate]] = []
+    days: EveryDay | None = None
+    for rate in rates:
+        if days is None or days.currency != rate.currency:
+            if days is not None:
+                rows.extend(days.finish())
+            days = EveryDay(None, asked.first, asked.last, currency=rate.currency)
+        rows.extend(days.feed([rate]))
+    if days is not None:
+        rows.extend(days.finish())
+    return rows
+
+
 def value_text(value: Decimal) -> str:
     """As the bank wrote it, never in exponent notation."""
     return format(value, "f")

@@ -12,7 +12,7 @@ import pytest
 from rules.refusal import Refused
 from services.updates.rates_currencies import CURRENCIES
 from services.updates.rates_formats import RatesFileRefused, parse_rates
-from services.updates.rates_query import MAX_CURRENCIES, EveryDay, rates_request
+from services.updates.rates_query import MAX_CURRENCIES, EveryDay, every_day_of, rates_request
 from services.updates.rates_store import StoredRate
 
 TODAY = date(2026, 12, 5)
@@ -211,3 +211,19 @@ def test_dat1_a_day_given_twice_on_one_line_is_refused() -> None:
     valute = "<Valute><CharCode>USD</CharCode><Nominal>1</Nominal><Value>30,1</Value></Valute>"
     body = f'<ValCurs Date="02.03.2002">{valute}{valute}</ValCurs>'.encode()
     assert problems(body) == ["line 1: USD on 2002-03-02 is given already on line 1"]
+
+
+def test_dat1_several_currencies_read_at_once_each_carry_their_own_rate() -> None:
+    """The short periods' one query: each currency's rate in force on the first day (set before it), then its own."""
+    asked = rates_request(
+        currencies="USD,EUR", from_="1999-01-01", to=None, since=None, media="json", today=date(1999, 1, 3)
+    )
+    stored = [rate("1998-12-30", "20.65"), StoredRate("EUR", date(1999, 1, 2), 1, Decimal("24.00"))]
+    rows = every_day_of(stored, asked)
+    assert [(d.isoformat(), r.currency, str(r.value)) for d, r in rows] == [
+        ("1999-01-01", "USD", "20.65"),
+        ("1999-01-02", "USD", "20.65"),
+        ("1999-01-03", "USD", "20.65"),
+        ("1999-01-02", "EUR", "24.00"),
+        ("1999-01-03", "EUR", "24.00"),
+    ]
