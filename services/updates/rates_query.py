@@ -1,7 +1,7 @@
 """DAT-1: what a client program asks for (currencies and a period of days) and the rate of every calendar day of it,
 pure. The bank sets rates for business days only; a weekend or a holiday has the rate last set before it, so the
 answer has a row for each currency and each day from the currency's first rate on (a currency the bank did not
-publish yet on a day has no row for it).
+publish yet on a day has no row for it, nor one it stopped publishing more than MAX_CARRY before).
 
 Refusals are values naming the parameter (`field`); the HTTP edge answers them 400.
 """
@@ -25,6 +25,10 @@ from services.updates.rates_store import StoredRate
 Media = Literal["json", "csv"]
 MAX_CURRENCIES = 40
 DAY = timedelta(days=1)
+# How long a rate is carried past the day it was set for. The bank's longest pause is the New Year holidays (the rate
+# set on 31 December or before holds until about 11 January); a currency it stopped publishing (the Deutsche Mark in
+# 2002) is not carried on for ever.
+MAX_CARRY = timedelta(days=15)
 
 
 @dataclass(frozen=True)
@@ -121,10 +125,10 @@ class EveryDay:
             self.next_day = max(self.next_day, stop)
             return days
         current, day = self.current, self.next_day
-        while day < stop:
+        while day < min(stop, current.day + MAX_CARRY + DAY):
             days.append((day, current))
             day += DAY
-        self.next_day = max(self.next_day, day)
+        self.next_day = max(self.next_day, stop)
         return days
 
 

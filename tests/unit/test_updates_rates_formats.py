@@ -227,3 +227,13 @@ def test_dat1_several_currencies_read_at_once_each_carry_their_own_rate() -> Non
         ("1999-01-02", "EUR", "24.00"),
         ("1999-01-03", "EUR", "24.00"),
     ]
+
+
+def test_dat1_a_currency_the_bank_stopped_publishing_is_not_carried_for_ever() -> None:
+    """The New Year pause (31 December to 11 January) is carried across; the Deutsche Mark after 2002 is not."""
+    days = EveryDay(rate("2001-12-29", "33.00"), date(2001, 12, 30), date(2002, 1, 31))
+    rows = days.feed([rate("2002-01-10", "33.20")]) + days.finish()
+    carried = [d for d, r in rows if r.day == date(2001, 12, 29)]
+    assert (carried[0], carried[-1]) == (date(2001, 12, 30), date(2002, 1, 9))
+    assert rows[-1][0] == date(2002, 1, 25)  # 15 days past the last rate set, then nothing
+    assert EveryDay(rate("2002-02-28", "1.0"), date(2020, 1, 1), date(2020, 1, 31)).finish() == []
