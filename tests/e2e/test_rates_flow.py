@@ -23,7 +23,7 @@ async def test_dat1_a_product_in_its_free_period_receives_the_rates_and_a_basic_
         "POST",
         "/v1/rates/imports?source=e2e.csv",
         operator,
-        data=b"date,currency,nominal,value\n2020-03-06,USD,1,66.1854\n2020-03-10,USD,1,71.7846\n",
+        data=b"date,currency,nominal,value\n2020-03-06,SGD,1,66.1854\n2020-03-10,SGD,1,71.7846\n",
         headers={"Content-Type": "text/csv"},
     )
     assert imported.status == 200, imported.body
@@ -31,7 +31,7 @@ async def test_dat1_a_product_in_its_free_period_receives_the_rates_and_a_basic_
     yesterday = moscow_today() - timedelta(days=1)
     prof, _, _ = await owner_with(updates, operator, edition="PROF", purchase_date=yesterday)
     basic, _, basic_number = await owner_with(updates, operator, edition="BASIC", purchase_date=yesterday)
-    asked = "/v1/rates?currencies=USD&from=2020-03-06&to=2020-03-10"
+    asked = "/v1/rates?currencies=SGD&from=2020-03-06&to=2020-03-10"
 
     async def answered(token: str, status: int) -> Reply:
         async def reached() -> Reply | None:
@@ -43,11 +43,11 @@ async def test_dat1_a_product_in_its_free_period_receives_the_rates_and_a_basic_
 
     rates = await answered(prof.token, 200)
     assert rates.body["rates"] == [
-        ["2020-03-06", "USD", 1, "66.1854"],
-        ["2020-03-07", "USD", 1, "66.1854"],  # Saturday to Monday (a holiday) carry Friday's rate
-        ["2020-03-08", "USD", 1, "66.1854"],
-        ["2020-03-09", "USD", 1, "66.1854"],
-        ["2020-03-10", "USD", 1, "71.7846"],
+        ["2020-03-06", "SGD", 1, "66.1854"],
+        ["2020-03-07", "SGD", 1, "66.1854"],  # Saturday to Monday (a holiday) carry Friday's rate
+        ["2020-03-08", "SGD", 1, "66.1854"],
+        ["2020-03-09", "SGD", 1, "66.1854"],
+        ["2020-03-10", "SGD", 1, "71.7846"],
     ]
     assert rates.headers["Cache-Control"].startswith("private")
 

@@ -77,7 +77,7 @@ def csv(*rows: str) -> bytes:
 async def test_dat1_an_import_adds_then_corrects_with_history_and_the_same_file_again_changes_nothing(
     world: RatesWorld, pool: Pool
 ) -> None:
-    first = csv("1995-03-01,USD,1,4500.5000", "1995-03-02,USD,1,4510.0000", "1995-03-02,GBP,1,7000.0000")
+    first = csv("1995-03-01,SEK,1,4500.5000", "1995-03-02,SEK,1,4510.0000", "1995-03-02,NOK,1,7000.0000")
     status, report = await world.import_file(first, source="march.csv")
     assert status == 200, report
     assert {k: report[k] for k in ("days", "currencies", "rows_added", "rows_corrected", "rows_unchanged")} == {
@@ -91,16 +91,16 @@ async def test_dat1_an_import_adds_then_corrects_with_history_and_the_same_file_
     status, again = await world.import_file(first)
     assert (status, again["rows_added"], again["rows_corrected"], again["rows_unchanged"]) == (200, 0, 0, 3)
 
-    corrected = csv("1995-03-02,USD,1,4511.00", "1995-03-01,USD,1,4500.50")  # 4500.50 is 4500.5000: unchanged
+    corrected = csv("1995-03-02,SEK,1,4511.00", "1995-03-01,SEK,1,4500.50")  # 4500.50 is 4500.5000: unchanged
     status, report = await world.import_file(corrected)
     assert (status, report["rows_added"], report["rows_corrected"], report["rows_unchanged"]) == (200, 0, 1, 1)
     async with pool.acquire() as conn:
         history = await conn.fetch(
             "SELECT old_value::text, new_value::text, i.source FROM exchange_rate_corrections c "
-            "JOIN rate_imports i ON i.id = c.import_id WHERE currency = 'USD' AND day = '1995-03-02'"
+            "JOIN rate_imports i ON i.id = c.import_id WHERE currency = 'SEK' AND day = '1995-03-02'"
         )
         value = await conn.fetchval(
-            "SELECT value::text FROM exchange_rates WHERE currency = 'USD' AND day = '1995-03-02'"
+            "SELECT value::text FROM exchange_rates WHERE currency = 'SEK' AND day = '1995-03-02'"
         )
     assert [tuple(r) for r in history] == [("4510.0000", "4511.00", "upload")]
     assert value == "4511.00"
@@ -108,13 +108,13 @@ async def test_dat1_an_import_adds_then_corrects_with_history_and_the_same_file_
 
 async def test_dat1_a_wrong_file_stores_nothing_of_it_and_names_the_line(world: RatesWorld, pool: Pool) -> None:
     future = (TODAY + timedelta(days=3)).isoformat()
-    body = csv("1996-04-01,USD,1,5000.0000", f"{future},USD,1,5001.0000", "1996-04-02,EUR,1,1.0")
+    body = csv("1996-04-01,DKK,1,5000.0000", f"{future},DKK,1,5001.0000", "1996-04-02,DKK,1,1.0")
     status, problem = await world.import_file(body)
     assert status == 422 and problem["type"] == PROBLEMS + "rates-file-refused", problem
     assert [p["line"] for p in problem["problems"]] == [3]
     assert "in the future" in problem["problems"][0]["message"]
     async with pool.acquire() as conn:
-        assert await conn.fetchval("SELECT count(*) FROM exchange_rates WHERE day = '1996-04-01'") == 0
+        assert await conn.fetchval("SELECT count(*) FROM exchange_rates WHERE currency = 'DKK'") == 0
 
     status, problem = await world.import_file(b"<ValCurs", "application/xml")
     assert status == 422 and problem["problems"][0]["message"].startswith("not well-formed XML"), problem
@@ -133,17 +133,17 @@ async def test_dat1_a_wrong_file_stores_nothing_of_it_and_names_the_line(world: 
 async def test_dat1_the_banks_daily_file_in_windows_1251(world: RatesWorld, pool: Pool) -> None:
     daily = (
         '<?xml version="1.0" encoding="windows-1251"?><ValCurs Date="04.03.2002" name="Foreign Currency Market">'
-        '<Valute ID="R01235"><NumCode>840</NumCode><CharCode>USD</CharCode><Nominal>1</Nominal>'
-        "<Name>Доллар США</Name><Value>30,9436</Value></Valute></ValCurs>"
+        '<Valute ID="R01010"><NumCode>036</NumCode><CharCode>AUD</CharCode><Nominal>1</Nominal>'
+        "<Name>Австралийский доллар</Name><Value>30,9436</Value></Valute></ValCurs>"
     ).encode("cp1251")
     status, report = await world.import_file(daily, "application/xml")
     assert (status, report["rows_added"] + report["rows_unchanged"]) == (200, 1), report
     async with pool.acquire() as conn:
         row = await conn.fetchrow(
             "SELECT value::text, c.name FROM exchange_rates JOIN currencies c ON "
-            "c.char_code = currency WHERE currency = 'USD' AND day = '2002-03-04'"
+            "c.char_code = currency WHERE currency = 'AUD' AND day = '2002-03-04'"
         )
-    assert row is not None and tuple(row) == ("30.9436", "Доллар США")
+    assert row is not None and tuple(row) == ("30.9436", "Австралийский доллар")
 
 
 async def test_dat1_only_a_covered_subscribers_owner_or_user_with_the_right_receives_rates(world: RatesWorld) -> None:
@@ -170,22 +170,22 @@ async def test_dat1_only_a_covered_subscribers_owner_or_user_with_the_right_rece
 
 
 async def test_dat1_every_day_of_the_period_json_and_csv_with_an_etag(world: RatesWorld) -> None:
-    # Friday 1997-05-02 and Monday 1997-05-05: the weekend carries Friday's rate; CHF only from Monday.
+    # Friday 1997-05-02 and Monday 1997-05-05: the weekend carries Friday's rate; PLN only from Monday.
     body = csv(
-        "1997-05-01,JPY,100,4600.0", "1997-05-02,JPY,100,4650.0", "1997-05-05,JPY,100,4700.0", "1997-05-05,CHF,1,3900.0"
+        "1997-05-01,CZK,100,4600.0", "1997-05-02,CZK,100,4650.0", "1997-05-05,CZK,100,4700.0", "1997-05-05,PLN,1,3900.0"
     )
     assert (await world.import_file(body))[0] == 200
     _, owner = await world.covered_owner()
-    params = {"currencies": "JPY,CHF", "from": "1997-05-02", "to": "1997-05-05"}
+    params = {"currencies": "CZK,PLN", "from": "1997-05-02", "to": "1997-05-05"}
     status, answer, headers = await world.call("GET", "/v1/rates", owner, params=params)
     assert status == 200, answer
-    assert answer["currencies"]["JPY"]["name"] == CURRENCIES["JPY"].name
+    assert answer["currencies"]["CZK"]["name"] == CURRENCIES["CZK"].name
     assert answer["rates"] == [
-        ["1997-05-02", "JPY", 100, "4650.0"],
-        ["1997-05-03", "JPY", 100, "4650.0"],
-        ["1997-05-04", "JPY", 100, "4650.0"],
-        ["1997-05-05", "JPY", 100, "4700.0"],
-        ["1997-05-05", "CHF", 1, "3900.0"],
+        ["1997-05-02", "CZK", 100, "4650.0"],
+        ["1997-05-03", "CZK", 100, "4650.0"],
+        ["1997-05-04", "CZK", 100, "4650.0"],
+        ["1997-05-05", "CZK", 100, "4700.0"],
+        ["1997-05-05", "PLN", 1, "3900.0"],
     ]
     assert headers["Cache-Control"].startswith("private, max-age=")
     etag = headers["ETag"]
@@ -198,19 +198,19 @@ async def test_dat1_every_day_of_the_period_json_and_csv_with_an_etag(world: Rat
     assert status == 200 and csv_headers["Content-Type"].startswith("text/csv")
     assert text.decode().splitlines()[:3] == [
         "date,currency,nominal,value",
-        "1997-05-02,JPY,100,4650.0",
-        "1997-05-03,JPY,100,4650.0",
+        "1997-05-02,CZK,100,4650.0",
+        "1997-05-03,CZK,100,4650.0",
     ]
     assert csv_headers["ETag"] != etag  # another representation, another tag
 
-    assert (await world.import_file(csv("1997-05-03,JPY,100,4660.0")))[0] == 200  # a Saturday rate appears
+    assert (await world.import_file(csv("1997-05-03,CZK,100,4660.0")))[0] == 200  # a Saturday rate appears
 
     async def changed() -> Any:  # every replica drops the answers it keeps when it hears of the import (on commit)
         status, answer, headers = await world.call("GET", "/v1/rates", {**owner, "If-None-Match": etag}, params=params)
         return answer if status == 200 and headers["ETag"] != etag else None
 
     answer = await wait_for(changed, timeout=5, what="the new rates answered")
-    assert answer["rates"][1] == ["1997-05-03", "JPY", 100, "4660.0"]
+    assert answer["rates"][1] == ["1997-05-03", "CZK", 100, "4660.0"]
 
 
 async def test_dat1_a_whole_history_is_streamed(world: RatesWorld) -> None:
@@ -254,7 +254,7 @@ async def test_dat1_bad_parameters_are_a_400_naming_the_parameter(
 
 async def test_dat1_itsctl_imports_each_file_and_exits_1_on_a_refused_one(world: RatesWorld, tmp_path: Path) -> None:
     good, bad = tmp_path / "march.csv", tmp_path / "bad.xml"
-    good.write_bytes(csv("1993-03-01,USD,1,680.0000", "1993-03-02,USD,1,684.0000"))
+    good.write_bytes(csv("1993-03-01,HUF,1,680.0000", "1993-03-02,HUF,1,684.0000"))
     bad.write_bytes(
         b'<ValCurs Date="40.01.2001"><Valute><CharCode>USD</CharCode><Nominal>1</Nominal>'
         b"<Value>1,0</Value></Valute></ValCurs>"
