@@ -5,7 +5,7 @@ They are the same bytes for every entitled caller (the entitlement is checked be
 answer serves them all with no database round trip. An import that changes a rate announces it
 (`pg_notify('updates_rates', '')`, in its transaction, rates_store.py) and every replica drops every kept answer on
 commit; nothing is kept while notifications are not heard (`shared.notified_cache`), nor longer than CACHE_SECONDS.
-Long periods are streamed from the database and never kept.
+Long periods are streamed from the database and never kept; short ones of many rows are answered whole, not kept.
 """
 
 from __future__ import annotations
@@ -20,7 +20,10 @@ from shared.notified_cache import NotifiedCache
 
 CHANNEL = "updates_rates"
 CACHE_SECONDS = 300.0
-CACHE_ANSWERS = 4_096  # distinct short requests kept (each a few hundred bytes to some kilobytes)
+CACHE_ANSWERS = 4_096  # distinct short requests kept
+# Only answers of at most this many rows (~40 bytes each) are kept: "since yesterday" for a few currencies is a few
+# rows, and no caller can fill the memory by asking thousands of distinct 60-day periods of 40 currencies.
+KEPT_ROWS = 256
 _ALL = uuid.UUID(int=0)  # every answer belongs to one owner: a change forgets them all
 
 
@@ -46,4 +49,6 @@ class RatesCache(NotifiedCache[RatesRequest, RatesAnswer]):
                     parts.append(b"]}")
                 return RatesAnswer(read.stamp, b"".join(parts))
 
+        if ((asked.last - asked.first).days + 1) * len(asked.currencies) > KEPT_ROWS:
+            return await load()
         return await self.get(_ALL, asked, load)
