@@ -1,6 +1,6 @@
 """`make bench` / `python -m bench [NAME...] [--quick]`: pipeline, http_me, healthz, login, registration_numbers,
 contracts_post, contracts_processing, downloads, downloads_concurrent, update_plan, portal_pages, knowledge_search,
-attachments, support_status, scaling.
+attachments, support_status, scaling, rates_history, rates_since.
 
 Runs the benchmarks of issue 2, each on a database and vhost of its own, and prints every figure beside
 its reference measured in the same run, their ratio (the rounds' lowest to highest beside it, where rounds
@@ -37,6 +37,7 @@ from bench import (  # noqa: E402
     login,
     pipeline,
     portal_pages,
+    rates,
     registration_numbers,
     scaling,
     support_status,
@@ -68,6 +69,8 @@ BENCHMARKS: dict[str, Benchmark] = {
     "attachments": lambda quick: attachments.run(rounds=1, warmup=1) if quick else attachments.run(),
     "support_status": lambda quick: support_status.run(rounds=1, seconds=2) if quick else support_status.run(),
     "scaling": lambda quick: scaling.run(quick=quick),
+    "rates_history": lambda quick: rates.run_history(rounds=1) if quick else rates.run_history(),
+    "rates_since": lambda quick: rates.run_since(rounds=1, seconds=2, paced_seconds=5) if quick else rates.run_since(),
 }
 # The broker and the database are shared (other test runs restart RabbitMQ, for one): a benchmark that
 # crashes is run once more before it counts as failed.

@@ -19,6 +19,7 @@ from itsctl import (
     mail,
     maintenance,
     operator,
+    rates,
     registration,
     releases,
     trace,
@@ -45,6 +46,7 @@ app.add_typer(forms.app, name="forms")
 app.add_typer(dlq.app, name="dlq")
 app.add_typer(trace.app, name="trace")
 app.add_typer(tuf.app, name="tuf")
+app.add_typer(rates.app, name="rates")
 app.command("download")(download.download_command)
 
 

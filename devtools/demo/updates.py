@@ -7,7 +7,9 @@ var/demo-kits/, logs in at identity as the demo operator (devtools.demo.identity
 metadata's roots of var/tuf/ (`itsctl tuf install-root`: the first signs what was published before it) and publishes
 the catalogue through the very code of `itsctl releases publish` (itsctl.release_publishing): releases already
 published are skipped. Then two regulated reporting forms (DAT-2) through the code of `itsctl forms publish`
-(itsctl.form_publishing), their files generated like the kits.
+(itsctl.form_publishing), their files generated like the kits, and the demo exchange rates (DAT-1, devtools.demo.rates:
+several currencies on every business day since 1991) through the code of `itsctl rates import`: imported again,
+nothing changes.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import hashlib
 import sys
 import time
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +27,16 @@ import asyncpg
 import yaml
 
 from devtools.demo.identity import DEMO_ACCOUNTS
+from devtools.demo.rates import generated_rates_csv
 from itsctl._http import CALL_ERRORS, Api, Credentials, ServiceError, error_message, operator_session
 from itsctl.form_publishing import FormOutcome, FormToPublish, publish_form
+from itsctl.rates import import_body, report_line
 from itsctl.release_manifest import ConfigurationRelease, Manifest, ManifestError, parse_manifest
 from itsctl.release_publishing import Summary, publish_manifest
 from itsctl.tuf import install_roots
 from itsctl.tuf_root import KeyDirectory
 from services.updates.public import database
+from shared.clock import local_date
 from shared.settings import BaseServiceSettings
 
 CATALOGUE = Path(__file__).parent / "data" / "updates" / "demo_catalogue.yaml"
@@ -143,7 +148,16 @@ async def load_demo_catalogue(
     async with operator_session(OPERATOR) as operator:
         await install_local_roots(operator.api("updates"), settings)
         summary = await publish_manifest(operator.api("updates"), manifest)
-        return summary, [await publish_form(operator.api("updates"), form) for form in forms or []]
+        published = [await publish_form(operator.api("updates"), form) for form in forms or []]
+        print(report_line(Path("demo exchange rates"), await load_demo_rates(operator.api("updates"), settings)))
+        return summary, published
+
+
+async def load_demo_rates(api: Api, settings: BaseServiceSettings) -> dict[str, Any]:
+    """DAT-1: the generated rates of devtools.demo.rates up to the vendor's today, through the code of `itsctl rates
+    import` (imported again: nothing changes); the service's report."""
+    rates = generated_rates_csv(last=local_date(datetime.now(UTC), settings.vendor_zone))
+    return await import_body(api, rates, "csv", "demo-rates.csv")
 
 
 async def install_local_roots(api: Api, settings: BaseServiceSettings) -> None:

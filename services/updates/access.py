@@ -30,6 +30,10 @@ class DownloadDenied(Refused):
     """UPD-4: the kit may not be downloaded by this user now (402 or 403 at the HTTP edge)."""
 
 
+class RatesDenied(Refused):
+    """DAT-1: this user's client program may not receive exchange rates now (402 or 403, with the offer)."""
+
+
 @dataclass(frozen=True)
 class SubscriberAccess:
     """The caller's subscriber's holdings at this moment, and the rules applied to them."""
@@ -127,6 +131,23 @@ class SubscriberAccess:
     async def _register_product(self, configuration: str) -> Offer:
         async with self.pool.acquire() as conn:
             return offers.register_product(await offered_products(conn, configuration))
+
+    def rates(self) -> Decision:
+        """DAT-1 over every product the subscriber holds, whatever its configurations."""
+        held = [h for hs in self.holdings.values() for h in hs]
+        return entitlement.rates_decision(held, self.member, now=self.now, today=self.today)
+
+    def require_rates(self) -> None:
+        """DAT-1: raise the refusal, with the current month's subscription for the active products when ITS is what
+        is missing (the offer of UPD-4)."""
+        decision = self.rates()
+        if decision.refusal is None:
+            return
+        details = {}
+        if decision.reason == "its-contract-required":
+            numbers = sorted({h.registration_number for hs in self.holdings.values() for h in hs if h.active(self.now)})
+            details = {"offer": offers.its_subscription(self.today, numbers).model_dump()}
+        raise RatesDenied(replace(decision.refusal, details=details))
 
     def support_end(self, configuration: str) -> str | None:
         end = entitlement.support_end(self.holdings.get(configuration, []), self.now)

@@ -9,6 +9,7 @@ covered by a contract or by the free period, and for a user who is not the owner
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Literal
@@ -24,6 +25,7 @@ Reason = Literal[
     "registration-pending",
     "its-access-right-missing",
     "its-contract-required",
+    "no-registered-product",
 ]
 
 
@@ -150,5 +152,44 @@ def download_decision(
     return Decision.refuse(
         "its-contract-required",
         f"downloading updates needs an ITS contract valid for {month} (ITS-7, UPD-4)",
+        payment_required=True,
+    )
+
+
+def its_covers(holding: Holding, month: Month) -> bool:
+    """DAT-1: ITS itself covers the product in `month` — a contract, or the free period of an edition that has one.
+
+    Not `Holding.covers`: that one grants every product the free period, and `download_decision` lets a product that
+    needs no contract through before asking. A BASIC edition has no free period (ITS-7) and "needs no contract" only
+    for its updates: it gets exchange rates only through a contract that lists it."""
+    purchase = holding.purchase_date if holding.its_required else None
+    return coverage(month, its_required=True, purchase_date=purchase, contract_periods=holding.contracts).covered
+
+
+def rates_decision(holdings: Iterable[Holding], member: Member, *, now: datetime, today: date) -> Decision:
+    """DAT-1: may this member's client program receive exchange rates? Any of the subscriber's active registered
+    products (REG-3) covered by ITS in the vendor's current month (ITS-7), and the ITS right (SUB-5)."""
+    products = {h.registration_number: h for h in holdings}.values()  # a product is held once per configuration
+    active = [h for h in products if h.active(now)]
+    if not active:
+        if products:
+            starts = min(h.active_from for h in products)
+            return Decision.refuse(
+                "registration-pending", f"the product's registration takes effect at {starts.isoformat()} (REG-3)"
+            )
+        return Decision.refuse(
+            "no-registered-product", "exchange rates are for subscribers with a registered product under ITS (DAT-1)"
+        )
+    if not member.may_use_its:
+        return Decision.refuse(
+            "its-access-right-missing",
+            "your subscriber's owner has not given you access to the ITS information system (SUB-5)",
+        )
+    month = Month.of(today)
+    if any(its_covers(h, month) for h in active):
+        return Decision.allow()
+    return Decision.refuse(
+        "its-contract-required",
+        f"exchange rates need an ITS contract valid for {month} (ITS-7, DAT-1)",
         payment_required=True,
     )

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from rules.refusal import Refused
-from services.updates.access import DownloadDenied, NotHeld
+from services.updates.access import DownloadDenied, NotHeld, RatesDenied
 from services.updates.catalogue_models import (
     KitChanged,
     KitNotFound,
@@ -49,6 +49,7 @@ class MetadataUnsigned(ServiceUnavailable):
 # What a client refused by a missing signing key is told to wait: the keys come with a redeployment.
 UNSIGNED_RETRY_AFTER = 300
 DOWNLOAD_REFUSED = "You cannot download this kit"
+RATES_REFUSED = "You cannot receive exchange rates"
 
 # The refusals whose problem has a title and type of its own; its details are the problem's members.
 PROBLEMS: dict[str, type[Problem]] = {
@@ -73,6 +74,8 @@ def problem(refused: Refused, detail: str | None = None) -> Problem:
         return ConfigurationNotRegistered(first.message, **first.details)
     if isinstance(refused, DownloadDenied):
         return refusal_problem(refused, title=DOWNLOAD_REFUSED)
+    if isinstance(refused, RatesDenied):
+        return refusal_problem(refused, title=RATES_REFUSED)
     if (cls := PROBLEMS.get(first.reason)) is not None:
         return cls(first.message or None, **first.details)
     if first.kind == "invalid":

@@ -11,6 +11,9 @@ from typing import TYPE_CHECKING
 
 from services.updates.links import sign_link
 from services.updates.plan import synthetic_releases
+from services.updates.rates_currencies import CURRENCIES as RATE_CURRENCIES
+from services.updates.rates_formats import CSV_HEADER as RATES_CSV_HEADER
+from services.updates.rates_formats import FIRST_DAY as RATES_FIRST_DAY
 from services.updates.tuf_roles import DELEGATIONS_KEY_FILE as TUF_DELEGATIONS_KEY_FILE
 from services.updates.tuf_roles import ONLINE as TUF_ONLINE_ROLES
 from services.updates.tuf_roles import is_delegated_role as is_delegated_tuf_role
@@ -21,6 +24,9 @@ if TYPE_CHECKING:
     from shared.storage.fs import FileSystemStorage
 
 __all__ = [
+    "RATES_CSV_HEADER",
+    "RATES_FIRST_DAY",
+    "RATE_CURRENCIES",
     "TUF_DELEGATIONS_KEY_FILE",
     "TUF_ONLINE_ROLES",
     "Version",

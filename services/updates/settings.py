@@ -39,6 +39,12 @@ class UpdatesSettings(BaseServiceSettings):
     # delegations.pem and any delegated role's own: PKCS#8 PEM files, in production a Kubernetes Secret mounted
     # read-only). Unset: the metadata is not maintained and /tuf/ answers 404. Root's keys never come here.
     tuf_keys_dir: Path | None = None
+    # Exchange rates (DAT-1): the bank's daily file, fetched once a day by a deferred job; `{date}` is replaced by
+    # the day asked for as DD/MM/YYYY (the bank's `XML_daily.asp?date_req=`). Empty: no fetching (an import only).
+    rates_url: str = ""
+    # A rates file sent to `POST /v1/rates/imports` is read whole (a dynamic file of 34 years is ~1 MB; a CSV of
+    # every currency since 1991 some 20 MB).
+    max_rates_file_bytes: int = Field(default=64 * 1024**2, ge=1)
 
     @model_validator(mode="after")
     def _kits_under_var_dir(self) -> UpdatesSettings:

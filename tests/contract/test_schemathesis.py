@@ -75,6 +75,8 @@ include-operation-id = [
     # TUF: a root must be signed by its root keys' thresholds and be the next version; a delegated role's key must be
     # one the service holds (409 otherwise)
     "install_root", "delegate_key",
+    # DAT-1: a rates file must be the bank's XML or our CSV, every record right (422 naming its lines)
+    "import_rates",
     # a cursor is opaque: only one the list handed out is valid
     "partner_contracts", "list_releases", "list_forms", "list_deliveries", "list_configurations", "list_products",
     "list_users", "list_invitations", "list_partners", "list_staff", "partner_directory_list",
@@ -90,6 +92,14 @@ checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "401", "403",
 include-operation-id = ["token", "revoke"]
 checks.positive_data_acceptance.expected-statuses = [
     "2xx", "3xx", "400", "401", "403", "404", "409", "422", "429", "5xx"
+]
+
+[[operations]]
+# DAT-1: the currencies must be the bank's, the days from 1991-01-01 to today and the period in order: read by the
+# handler and answered 400 naming the parameter; a caller whose subscriber is not covered by ITS is refused (402, 403).
+include-operation-id = ["exchange_rates"]
+checks.positive_data_acceptance.expected-statuses = [
+    "2xx", "3xx", "400", "401", "402", "403", "404", "409", "422", "429", "5xx"
 ]
 
 [auth.openapi.customer]

@@ -11,7 +11,7 @@ Create Date: 2026-12-05
 from shared.migrate import execute_script
 
 revision = "0006"
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
