@@ -1,10 +1,8 @@
 """DAT-2: regulated reporting forms, published like releases: each version of a form with its one file (the package
 for the program), drafted, published and withdrawn by operators, found by configuration for client programs.
 
-Self-contained (one table, its indexes): the lead re-chains it after another branch's 0005 at merge time.
-
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-05
 """
 
