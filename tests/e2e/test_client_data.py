@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import uuid
+from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -74,3 +76,32 @@ async def test_dat2_a_subscriber_not_covered_is_refused_with_the_offer_before_an
     assert refused.value.status == 402 and offer is not None and offer.kind == "its-subscription"
     assert (offer.month, offer.registration_numbers) == (moscow_today().strftime("%Y-%m"), [number])
     assert not to.exists()
+
+
+async def test_dat1_the_program_receives_every_day_since_its_last_and_is_told_when_nothing_changed(
+    updates: Updates, services: dict[str, ServiceProcess], tmp_path: Path
+) -> None:
+    operator = await updates.flow.portal.operator()
+    imported = await updates.call(
+        "POST",
+        "/v1/rates/imports?source=client-e2e.csv",
+        operator,
+        data=b"date,currency,nominal,value\n2021-04-30,NOK,10,89.5930\n2021-05-05,NOK,10,90.1234\n",
+        headers={"Content-Type": "text/csv"},
+    )
+    assert imported.status == 200, imported.body
+    owner, configuration, _ = await owner_with(updates, operator, edition="CORP")  # in its free period (ITS-7)
+    await updates.visible(owner, configuration)
+
+    async with client_for(services, tmp_path / "config") as client:
+        await client.login(owner.login, PASSWORD)
+        rates = await client.rates(["NOK"], since=date(2021, 4, 29), end=date(2021, 5, 5))
+        assert rates is not None and rates.names["NOK"]
+        assert [(r.day, r.nominal, r.value) for r in rates.rows] == [
+            (date(2021, 4, 30), 10, Decimal("89.5930")),
+            *[(date(2021, 5, d), 10, Decimal("89.5930")) for d in (1, 2, 3, 4)],  # the May holidays carry it
+            (date(2021, 5, 5), 10, Decimal("90.1234")),
+        ]
+        assert rates.rows[-1].per_unit == Decimal("9.01234")
+        unchanged = await client.rates(["NOK"], since=date(2021, 4, 29), end=date(2021, 5, 5), etag=rates.etag)
+        assert unchanged is None  # 304: the program keeps what it has
