@@ -355,16 +355,25 @@ def ask(
 
 # ---- DAT-1 ------------------------------------------------------------------------------------------
 
-Day = Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], show_default=False)]
+DAY = ["%Y-%m-%d"]
 
 
 @app.command()
 def rates(
     ctx: typer.Context,
     currencies: Annotated[list[str], typer.Argument(help="ISO 4217 codes, e.g. USD EUR CNY.", show_default=False)],
-    since: Annotated[Day, typer.Option("--since", help="The last day the program has: the days after it.")] = None,
-    start: Annotated[Day, typer.Option("--from", help="The first day (1991-01-01 on).")] = None,
-    end: Annotated[Day, typer.Option("--to", help="The last day (default: today).")] = None,
+    since: Annotated[
+        datetime | None,
+        typer.Option(
+            "--since", formats=DAY, help="The last day the program has: the days after it.", show_default=False
+        ),
+    ] = None,
+    start: Annotated[
+        datetime | None, typer.Option("--from", formats=DAY, help="The first day (1991-01-01 on).", show_default=False)
+    ] = None,
+    end: Annotated[
+        datetime | None, typer.Option("--to", formats=DAY, help="The last day (default: today).", show_default=False)
+    ] = None,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV: date,currency,nominal,value.")] = False,
     as_json: Json = False,
 ) -> None:
