@@ -38,10 +38,13 @@ class Gateway:
     cert: Path
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 async def gateway(
     services: dict[str, ServiceProcess], tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Gateway]:
+    """A gateway of each test's own: each command is a new process that renews its access token at /oauth/token, which
+    the gateway allows one address 10 times at once, then 30 a minute. One test's commands fit; a module's did not (a
+    test answered 429 when the one before it had run fast)."""
     if not available():
         pytest.skip("nginx is not installed (make infra installs it)")
     directory = tmp_path_factory.mktemp("client-gateway")

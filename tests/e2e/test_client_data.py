@@ -19,10 +19,11 @@ from its_client import NotCovered
 from tests.e2e.client_flows import client_for, files_under
 from tests.e2e.contracts_flows import contracts_db, flow, registration_db
 from tests.e2e.flows import PASSWORD
+from tests.e2e.test_client_command import Command, Gateway, gateway
 from tests.e2e.test_updates_flow import LONG_AGO, Updates, moscow_today, owner_with, updates
 from tests.infra import ServiceProcess
 
-__all__ = ["contracts_db", "flow", "registration_db", "updates"]  # fixtures
+__all__ = ["contracts_db", "flow", "gateway", "registration_db", "updates"]  # fixtures
 
 
 def form_code() -> str:
@@ -105,3 +106,40 @@ async def test_dat1_the_program_receives_every_day_since_its_last_and_is_told_wh
         assert rates.rows[-1].per_unit == Decimal("9.01234")
         unchanged = await client.rates(["NOK"], since=date(2021, 4, 29), end=date(2021, 5, 5), etag=rates.etag)
         assert unchanged is None  # 304: the program keeps what it has
+
+
+async def test_dat1_dat2_the_command_prints_the_rates_and_receives_the_forms_through_the_gateway(
+    gateway: Gateway, updates: Updates, tmp_path: Path
+) -> None:
+    operator = await updates.flow.portal.operator()
+    imported = await updates.call(
+        "POST",
+        "/v1/rates/imports?source=command-e2e.csv",
+        operator,
+        data=b"date,currency,nominal,value\n2019-06-14,HUF,100,22.1010\n2019-06-17,HUF,100,22.2020\n",
+        headers={"Content-Type": "text/csv"},
+    )
+    assert imported.status == 200, imported.body
+    owner, configuration, _ = await owner_with(updates, operator, edition="CORP")  # in its free period (ITS-7)
+    await updates.visible(owner, configuration)
+    code, content = f"11{uuid.uuid4().int % 10**5:05d}", os.urandom(10_000)
+    await updates.form(operator, configuration, code, "5.01", content)
+    its_client = Command(gateway, tmp_path / "config", [])
+    await its_client.json("login", "--username", owner.login, "--password", PASSWORD)
+
+    rates = await its_client("rates", "HUF", "--from", "2019-06-14", "--to", "2019-06-17")
+    assert rates.returncode == 0, rates.stderr
+    assert "  2019-06-15  100 HUF = 22.1010 RUB  (1 HUF = 0.2210 RUB)" in rates.stdout  # Saturday carries Friday's
+    as_csv = await its_client("rates", "HUF", "--since", "2019-06-15", "--to", "2019-06-17", "--csv")
+    assert as_csv.stdout.splitlines() == [
+        "date,currency,nominal,value",
+        "2019-06-16,HUF,100,22.1010",
+        "2019-06-17,HUF,100,22.2020",
+    ]
+    wrong = await its_client("rates", "HUF", "--from", "1990-12-31")
+    assert wrong.returncode == 2 and "from 1991-01-01" in wrong.stderr
+    listed = await its_client("forms", "-c", configuration)
+    assert listed.returncode == 0 and f"{code} 5.01  VAT return" in listed.stdout
+    received = await its_client("forms", "-c", configuration, "--held", f"{code}=5.0", "--to", str(tmp_path / "f"))
+    assert received.returncode == 0, received.stderr
+    assert files_under(tmp_path / "f") == {f"{code}/5.01/VAT_{code}_5.01.zip": content}
