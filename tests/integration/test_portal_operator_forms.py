@@ -200,3 +200,34 @@ async def test_the_forms_pages_are_for_operators_only(portal: RunningApp, identi
         assert page.status == 403
     finally:
         await user.close()
+
+
+async def test_the_forms_list_shows_a_page_at_a_time(
+    browser: Browser, registration: RunningApp, updates: RunningApp, operator: Operator
+) -> None:
+    configuration = await catalogued(registration, updates, operator)
+    code = new_code()
+    for minor in range(27):
+        body = {
+            "name": "6-NDFL",
+            "applies_from": "2027-01-01",
+            "configurations": [configuration],
+            "basis": {"number": "ED-7-11/1", "date": "2026-10-05"},
+            "file": {"name": f"f{minor}.zip", "size": 10, "sha256": hashlib.sha256(str(minor).encode()).hexdigest()},
+        }
+        path = f"/v1/forms/{code}/versions/2.{minor}"
+        async with updates.http.put(path, json=body, headers=operator.headers) as response:
+            assert response.status == 201, await response.text()
+
+    first = await browser.get(f"/operator/forms?q={code}")
+    shown = rows(first.text)
+    assert first.status == 200 and len(shown) == 25 and shown[0] == f"Form {code}, version 2.26"  # newest first
+    assert "file not uploaded" in first.text and 'href="/operator/forms/' in first.text
+    following = re.search(r'<a href="(/operator/forms\?[^"]*cursor=[^"]+)" rel="next">', first.text)
+    assert following is not None
+    second = await browser.get(following.group(1).replace("&amp;", "&"))
+    assert rows(second.text) == [f"Form {code}, version 2.1", f"Form {code}, version 2.0"]
+    stale = await browser.get(f"/operator/forms?q={code}&cursor=zz")  # an edited link: the first page again
+    assert stale.status == 200 and rows(stale.text) == shown
+    unknown = await browser.get(f"/operator/forms?configuration=NoSuch{configuration}")
+    assert unknown.status == 422 and unknown.error_of("configuration") == "Choose a configuration from the list."
