@@ -12,6 +12,7 @@ from services.portal.messages import lists as lists_messages
 from services.portal.messages import notifications as notifications_messages
 from services.portal.messages import operator as operator_messages
 from services.portal.messages import operator_codes as operator_codes_messages
+from services.portal.messages import operator_forms as operator_forms_messages
 from services.portal.messages import operator_releases as operator_releases_messages
 from services.portal.messages import partner as partner_messages
 from services.portal.messages import partners_directory as partners_directory_messages
@@ -321,6 +322,7 @@ for _area in (
     partner_messages,
     operator_messages,
     operator_releases_messages,
+    operator_forms_messages,
     operator_codes_messages,
     help_messages,
     legal_messages,

@@ -23,6 +23,8 @@ class Slug(StrEnum):
     RELEASE_NOT_DRAFT = "release-not-draft"  # updates: a published release is not written again
     KITS_MISSING = "kits-missing"  # updates: a release is published with its kits (`missing`)
     NO_UPDATE_CHAIN = "no-update-chain"  # updates: UPD-5, with `reachable` and `newest_reachable`
+    FORM_NOT_DRAFT = "form-not-draft"  # updates: a published or withdrawn form version is not written again (DAT-2)
+    FORM_VERSION_SPELLED = "form-version-spelled-otherwise"  # updates: the same numbers spelt as `version` (DAT-2)
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ FORM_PROBLEMS: Mapping[str, Said] = {
     Slug.REGISTERED_ELSEWHERE: Said("registration_number", "partner.error.registered_elsewhere"),
     Slug.ITS_CONTRACT_REQUIRED: Said("registration_number", "software.contract_required"),
     Slug.RELEASE_NOT_DRAFT: Said("version", "operator.error.version.release-not-draft"),
+    Slug.FORM_NOT_DRAFT: Said("version", "operator.error.version.form-not-draft"),
 }
 
 # The field error types (a 422's `errors[].type`) of contracts and registration that the partner cabinet says

@@ -240,6 +240,8 @@ CABINET_PAGES = [
     "/releases",
     "/releases/new",
     "/releases/new-platform",
+    "/forms",
+    "/forms/new",
     "/codes",
     "/deliveries",
 ]

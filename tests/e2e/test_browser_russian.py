@@ -213,7 +213,7 @@ async def test_every_page_is_in_russian_for_customers_users_partners_and_operato
 
         await log_in(page, site, operator_login)
         visited["operator"], problems["operator"] = await crawl(
-            page, site, ["/", "/operator"], limit=90, any_english=False
+            page, site, ["/", "/operator", "/operator/forms", "/operator/forms/new"], limit=90, any_english=False
         )
     finally:
         await context.close()
@@ -222,5 +222,6 @@ async def test_every_page_is_in_russian_for_customers_users_partners_and_operato
     assert {"/software", "/contracts", "/maintenance", "/users", f"/releases/{configuration}"} <= visited["customer"]
     assert any(path.startswith(f"/partner/{partner.id}/") for path in visited["partner staff"]), visited
     assert {"/operator/partners", "/operator/catalogue", "/operator/releases"} <= visited["operator"], visited
+    assert {"/operator/forms", "/operator/forms/new"} <= visited["operator"], visited
     left = {role: found for role, pages in problems.items() for found in [pages] if found}
     assert not left, left

@@ -189,6 +189,8 @@ async def test_every_page_fits_a_phone_and_a_desktop(
     contract = await flow.post_contract(partner, body)
     await publish_release(api, services["updates"].url, operator, configuration)
     await publish_form(api, services["updates"].url, operator, configuration)
+    forms = await api.call("GET", f"{services['updates'].url}/v1/forms?configuration={configuration}", operator)
+    [form_code] = [f["code"] for f in forms.body["items"]]
     users = await api.call("GET", f"{api.identity}/v1/subscriber/users", owner.token)
     [user_id] = [u["account_id"] for u in users.body["items"] if u["login"] == user.login]
     staff_list = await api.call("GET", f"{api.identity}/v1/partners/{partner.id}/users", operator)
@@ -282,6 +284,7 @@ async def test_every_page_fits_a_phone_and_a_desktop(
         paths += [f"/operator/partners/{partner.id}", f"/operator/partners/{partner.id}/deactivate"]
         paths += [f"/operator/partners/{partner.id}/staff/{staff_id}/remove"]
         paths += [f"/operator/catalogue/products/{article}", "/operator/support", "/operator/support/figures"]
+        paths += [f"/operator/forms/{form_code}/5.01/withdraw"]  # a reporting form's confirmation page (DAT-2)
         paths += ["/operator/support?kind=feedback", f"/operator/support/{thread.rsplit('/', 1)[-1]}"]
         for path in paths:
             await widths.visit(page, "operator", path)

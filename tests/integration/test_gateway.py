@@ -375,13 +375,18 @@ async def test_a_large_body_is_refused_but_a_kit_upload_goes_through(
     headers = {"Content-Type": "application/octet-stream"}
     async with http.put(upload, data=io.BytesIO(big), headers=headers) as response:
         assert response.status == 401  # reached updates, which wants an operator's token
-    # The operator cabinet's kit forms, and only they, take large bodies on the portal's side.
-    for path in ("/operator/releases", f"/operator/releases/{uuid.uuid4()}/kits"):
+    # The operator cabinet's kit forms and reporting form versions' (DAT-2), and only they, take large bodies on the
+    # portal's side.
+    for path in ("/operator/releases", f"/operator/releases/{uuid.uuid4()}/kits", "/operator/forms"):
         async with http.post(f"{gateway.https}{path}", data=io.BytesIO(big), headers=headers) as response:
             assert response.status == 200 and (await response.json())["path"] == path  # the portal stand-in's
     async with http.post(f"{gateway.https}/operator/partners", data=io.BytesIO(big), headers=headers) as response:
         assert response.status == 413  # a person's form: a page that says what to do
         assert response.content_type == "text/html" and "The form is too large" in await response.text()
+    # A form version's file is a few MB: beyond 64 MB it is refused with the same page.
+    huge = io.BytesIO(b"x" * (65 * 1024 * 1024))
+    async with http.post(f"{gateway.https}/operator/forms", data=huge, headers=headers) as response:
+        assert response.status == 413 and "The form is too large" in await response.text()
 
 
 @pytest.mark.parametrize(

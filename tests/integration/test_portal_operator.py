@@ -169,16 +169,17 @@ async def catalogued(registration: RunningApp, updates: RunningApp, operator: Op
 async def post_multipart(
     browser: Browser,
     path: str,
-    fields: dict[str, str],
+    fields: dict[str, str] | list[tuple[str, str]],
     file: tuple[str, bytes] | None = None,
     *,
     csrf: bool = True,
 ) -> Page:
-    """What a browser sends for a form with a file: the CSRF token first, the file last."""
+    """What a browser sends for a form with a file: the CSRF token first, the file last (`fields` as pairs: a name
+    repeated, as checkboxes send it)."""
     form = aiohttp.FormData()
     if csrf:
         form.add_field("csrf_token", browser.csrf)
-    for name, value in fields.items():
+    for name, value in fields.items() if isinstance(fields, dict) else fields:
         form.add_field(name, value)
     if file is not None:
         form.add_field("file", io.BytesIO(file[1]), filename=file[0], content_type="application/octet-stream")

@@ -283,6 +283,32 @@ def no_update_chain(exc: ServiceError) -> NoUpdateChain:
     return NoUpdateChain.model_validate({**exc.body, "message": exc.detail})
 
 
+class FormFile(Answer):
+    mirrors = ("updates.FormFileOut",)
+
+    name: str
+    size: int
+    uploaded: bool
+
+
+class FormVersionOut(Answer):
+    """updates' FormOut (DAT-2): a version of a reporting form as the operator cabinet lists it."""
+
+    mirrors = ("updates.FormOut",)
+
+    id: str
+    code: str
+    version: str
+    name: str
+    applies_from: str
+    configurations: list[str]
+    basis_number: str
+    basis_date: str
+    state: str
+    file: FormFile
+    withdrawn_reason: str | None = None
+
+
 class SignedLink(Answer):
     mirrors = ("updates.SignedLink",)
 
@@ -360,8 +386,10 @@ class Updates(Client):
     ) -> None:
         """A declared kit's content as application/octet-stream, streamed with its length (not chunked: updates
         checks the length before reading)."""
+        await self._stream(token, f"/v1/releases/{release_id}/kits/{segment(name)}/content", content, size)
+
+    async def _stream(self, token: str, path: str, content: AsyncIterable[bytes], size: int) -> None:
         headers = {"Content-Type": "application/octet-stream", "Content-Length": str(size)}
-        path = f"/v1/releases/{release_id}/kits/{segment(name)}/content"
         await self.service.call("PUT", path, token=token, content=content, headers=headers, timeout=UPLOAD_TIMEOUT)
 
     async def publish(self, token: str, release_id: str) -> None:
@@ -371,3 +399,25 @@ class Updates(Client):
         await self.service.call(
             "POST", f"/v1/releases/{release_id}/withdraw", token=token, json_body={"reason": reason}
         )
+
+    # ---- the operator cabinet's reporting forms (DAT-2) ----
+
+    async def forms(self, token: str, query: Mapping[str, str]) -> Listed[FormVersionOut]:
+        """A page of form versions in every state (`query`: code, configuration, state, limit, cursor)."""
+        return await self.get(Listed[FormVersionOut], "/v1/forms?" + urlencode(query), token)
+
+    async def put_form(self, token: str, code: str, version: str, body: Mapping[str, Any]) -> FormVersionOut:
+        """A form version's draft created or written again; its file is uploaded afterwards."""
+        path = f"/v1/forms/{segment(code)}/versions/{segment(version)}"
+        return await self.send(FormVersionOut, "PUT", path, token, body)
+
+    async def upload_form_file(self, token: str, form_id: str, content: AsyncIterable[bytes], size: int) -> None:
+        """The draft's file, streamed with its length; updates checks it against the declared size and sha256."""
+        await self._stream(token, f"/v1/form-versions/{segment(form_id)}/file", content, size)
+
+    async def publish_form(self, token: str, form_id: str) -> None:
+        await self.service.call("POST", f"/v1/form-versions/{segment(form_id)}/publish", token=token)
+
+    async def withdraw_form(self, token: str, form_id: str, reason: str) -> None:
+        path = f"/v1/form-versions/{segment(form_id)}/withdraw"
+        await self.service.call("POST", path, token=token, json_body={"reason": reason})

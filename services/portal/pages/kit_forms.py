@@ -43,8 +43,12 @@ class Spooled:
 
 @dataclass
 class ReceivedForm:
-    fields: dict[str, str] = field(default_factory=dict)
+    fields: dict[str, str] = field(default_factory=dict)  # each field's first value
     uploads: list[Spooled] = field(default_factory=list)  # in the form's order; one for a kit form
+    repeated: dict[str, list[str]] = field(default_factory=dict)  # every value of each field (checkboxes)
+
+    def all(self, name: str) -> list[str]:
+        return self.repeated.get(name, [])
 
     @property
     def upload(self) -> Spooled | None:
@@ -117,6 +121,9 @@ async def received_form(request: web.Request, *, files: int = 1, max_bytes: int 
     if request.content_type != "multipart/form-data":  # no file at all: the CSRF check has read the form
         form = await read_form_fields(request)
         received.fields = {k: v for k, v in form.items() if isinstance(v, str) and k != CSRF_FIELD}
+        for k, v in form.items():
+            if isinstance(v, str) and k != CSRF_FIELD:
+                received.repeated.setdefault(k, []).append(v)
         return received
     try:
         with reading_form():  # a multipart without its boundary, or broken: a 400 page, not a 500
@@ -149,4 +156,6 @@ async def _stream_form(
                 async for _ in _part_chunks(part):  # an empty file input, or a file this form does not take
                     pass
         elif part.name:
-            received.fields.setdefault(part.name, await _part_text(part, budget))
+            text = await _part_text(part, budget)
+            received.fields.setdefault(part.name, text)
+            received.repeated.setdefault(part.name, []).append(text)

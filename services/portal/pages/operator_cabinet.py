@@ -49,12 +49,13 @@ def required(request: web.Request, values: Mapping[str, str], names: tuple[str, 
 
 
 def field_errors(request: web.Request, exc: ServiceError, fields: Mapping[str, str]) -> dict[str, str]:
-    """A service's errors next to the form's fields, in the user's language; what concerns none above it."""
+    """A service's errors next to the form's fields, in the user's language; what concerns none above it. `fields`
+    names a service's field by its whole dotted path ("file.name") or, failing that, by its last known part."""
     language = language_of(request)
     errors: dict[str, str] = {}
     for item in exc.field_errors:
         parts = item.field.split(".")
-        name = next((fields[p] for p in reversed(parts) if p in fields), "_form")
+        name = fields.get(item.field) or next((fields[p] for p in reversed(parts) if p in fields), "_form")
         kind = item.type or "value_error"
         message = (
             i18n.known(language, f"operator.error.{name}.{kind}")

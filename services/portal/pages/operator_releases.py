@@ -36,22 +36,31 @@ SORT = Choice("sort", "operator.releases.sort", ("configuration", "newest"))
 DONE = ("draft", "uploaded", "published", "withdrawn")  # the `done` notices after a draft, an upload, an action
 
 
-def _choices(configurations: list[Configuration]) -> tuple[Choice, ...]:
-    """The form's selects: the filter by configuration only when the catalogue has said which there are."""
+def by_configuration(configurations: list[Configuration]) -> tuple[Choice, ...]:
+    """A list's filter by configuration (the releases', the reporting forms'): only when the catalogue has said
+    which there are."""
     names = {c.code: c.name for c in configurations}
-    by_configuration = Choice("configuration", "operator.releases.configuration", ("", *names), authored=names)
-    return (KIND, by_configuration, STATE, SORT) if names else (KIND, STATE, SORT)
+    return (Choice("configuration", "operator.releases.configuration", ("", *names), authored=names),) if names else ()
+
+
+def _choices(configurations: list[Configuration]) -> tuple[Choice, ...]:
+    return (KIND, *by_configuration(configurations), STATE, SORT)
+
+
+def unknown_configuration(request: web.Request, form: ListForm) -> dict[str, str]:
+    """A configuration in the link that is none of the catalogue's (ListForm read it as "every configuration")."""
+    configuration = request.query.get("configuration", "")
+    if configuration != form.values.get("configuration", configuration):
+        return {"configuration": t(request, "operator.releases.configuration_invalid")}
+    return {}
 
 
 def _refused_in_link(request: web.Request, form: ListForm) -> dict[str, str]:
     """What the page refuses before asking updates, by field: a search that is not a version's first numbers, a
-    configuration that is none of the catalogue's (ListForm read it as "every configuration")."""
-    errors: dict[str, str] = {}
+    configuration that is none of the catalogue's."""
+    errors = unknown_configuration(request, form)
     if form.values["q"] and not VERSION_SEARCH.fullmatch(form.values["q"]):
         errors["q"] = t(request, "operator.releases.search_invalid")
-    configuration = request.query.get("configuration", "")
-    if configuration != form.values.get("configuration", configuration):
-        errors["configuration"] = t(request, "operator.releases.configuration_invalid")
     return errors
 
 
