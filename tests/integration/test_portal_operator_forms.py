@@ -142,7 +142,7 @@ async def test_dat2_an_operator_adds_a_form_version_with_its_file_publishes_and_
     # Publishing: a confirmation page first.
     path = f"/operator/forms/{code}/5.01"
     confirm = await browser.get(f"{path}/publish")
-    assert confirm.status == 200 and labelled(confirm) and f"Publish Form {code}, version 5.01?" in confirm.text
+    assert confirm.status == 200 and labelled(confirm) and f"Publish form {code}, version 5.01?" in confirm.text
     assert "<dd data-authored>ED-7-3/1093@</dd>" in confirm.text and "5 October 2026" in confirm.text
     unconfirmed = await browser.post(f"{path}/publish", {})
     assert (
