@@ -83,14 +83,9 @@ async def test_dat1_the_program_receives_every_day_since_its_last_and_is_told_wh
     updates: Updates, services: dict[str, ServiceProcess], tmp_path: Path
 ) -> None:
     operator = await updates.flow.portal.operator()
-    imported = await updates.call(
-        "POST",
-        "/v1/rates/imports?source=client-e2e.csv",
-        operator,
-        data=b"date,currency,nominal,value\n2021-04-30,NOK,10,89.5930\n2021-05-05,NOK,10,90.1234\n",
-        headers={"Content-Type": "text/csv"},
+    await updates.rates(
+        operator, b"date,currency,nominal,value\n2021-04-30,NOK,10,89.5930\n2021-05-05,NOK,10,90.1234\n"
     )
-    assert imported.status == 200, imported.body
     owner, configuration, _ = await owner_with(updates, operator, edition="CORP")  # in its free period (ITS-7)
     await updates.visible(owner, configuration)
 
@@ -112,14 +107,9 @@ async def test_dat1_dat2_the_command_prints_the_rates_and_receives_the_forms_thr
     gateway: Gateway, updates: Updates, tmp_path: Path
 ) -> None:
     operator = await updates.flow.portal.operator()
-    imported = await updates.call(
-        "POST",
-        "/v1/rates/imports?source=command-e2e.csv",
-        operator,
-        data=b"date,currency,nominal,value\n2019-06-14,HUF,100,22.1010\n2019-06-17,HUF,100,22.2020\n",
-        headers={"Content-Type": "text/csv"},
+    await updates.rates(
+        operator, b"date,currency,nominal,value\n2019-06-14,HUF,100,22.1010\n2019-06-17,HUF,100,22.2020\n"
     )
-    assert imported.status == 200, imported.body
     owner, configuration, _ = await owner_with(updates, operator, edition="CORP")  # in its free period (ITS-7)
     await updates.visible(owner, configuration)
     code, content = f"11{uuid.uuid4().int % 10**5:05d}", os.urandom(10_000)

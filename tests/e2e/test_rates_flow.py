@@ -19,14 +19,7 @@ async def test_dat1_a_product_in_its_free_period_receives_the_rates_and_a_basic_
     updates: Updates,
 ) -> None:
     operator = await updates.flow.portal.operator()
-    imported = await updates.call(
-        "POST",
-        "/v1/rates/imports?source=e2e.csv",
-        operator,
-        data=b"date,currency,nominal,value\n2020-03-06,SGD,1,66.1854\n2020-03-10,SGD,1,71.7846\n",
-        headers={"Content-Type": "text/csv"},
-    )
-    assert imported.status == 200, imported.body
+    await updates.rates(operator, b"date,currency,nominal,value\n2020-03-06,SGD,1,66.1854\n2020-03-10,SGD,1,71.7846\n")
 
     yesterday = moscow_today() - timedelta(days=1)
     prof, _, _ = await owner_with(updates, operator, edition="PROF", purchase_date=yesterday)

@@ -159,6 +159,14 @@ class Updates:
         published = await self.call("POST", f"/v1/form-versions/{form_id}/publish", operator)
         assert published.status == 200, published.body
 
+    async def rates(self, operator: str, csv: bytes) -> None:
+        """Exchange rates imported by an operator (DAT-1) from a CSV of `date,currency,nominal,value` lines. Rates are
+        the whole system's: each test uses currencies of its own."""
+        imported = await self.call(
+            "POST", "/v1/rates/imports?source=e2e.csv", operator, data=csv, headers={"Content-Type": "text/csv"}
+        )
+        assert imported.status == 200, imported.body
+
     async def upload_and_publish(self, operator: str, release_id: str, kits: dict[str, bytes]) -> None:
         for name, content in kits.items():
             uploaded = await self.call(
