@@ -5,7 +5,7 @@ trying again with back-off; the next day's run is scheduled. A file the bank got
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,7 @@ from aiohttp import web
 from services.updates.app import UpdatesSettings, create_app
 from services.updates.rates_fetch import FETCH_JOB, FetchFailed, day_url, fetch_job
 from shared import jobs
-from shared.clock import local_date
+from shared.clock import TestClock, local_date
 from shared.db import Pool
 from tests.infra import RunningApp, TestStack, free_port, wait_for
 from tests.integration.updates_fixtures import keys, pool
@@ -67,8 +67,12 @@ async def test_dat1_the_days_file_is_fetched_tried_again_and_imported_by_the_job
     migrated: TestStack, keys: TestKeys, pool: Pool, bank: tuple[Bank, str], tmp_path: Path
 ) -> None:
     site, url = bank
-    today = local_date(datetime.now(UTC), ZONE)
-    settings = UpdatesSettings(kits_dir=tmp_path, rates_url=url, jobs_poll_seconds=0.2)
+    # At noon, vendor's time: the day's run (FETCH_AT, 00:30) is due at start. By the wall clock, a run between
+    # midnight and 00:30 in Moscow would wait for it (CI failed so at 00:06).
+    clock = TestClock(tmp_path / "var")
+    clock.set(datetime.combine(local_date(datetime.now(UTC), ZONE), time(12), tzinfo=ZONE))
+    today = local_date(clock.now(), ZONE)
+    settings = UpdatesSettings(kits_dir=tmp_path, var_dir=tmp_path / "var", rates_url=url, jobs_poll_seconds=0.2)
     async with RunningApp(create_app(settings, keys=keys)):
 
         async def imported() -> Any:
