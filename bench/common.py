@@ -14,11 +14,13 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
 import aiohttp
 
+from rules.months import Month
 from services.identity.public import database
 from shared.logging import configure_logging
 from shared.migrate import migrate
@@ -420,3 +422,29 @@ def _rounds_range(result: Result) -> str:
 
 def _num(value: float) -> str:
     return f"{value:,.0f}" if value >= 100 else f"{value:,.1f}"
+
+
+async def entitle_subscriber(
+    conn: Any, subscriber_id: uuid.UUID, code: str, configurations: list[str], now: datetime
+) -> None:
+    """In updates' schema: the subscriber's PROF product with `configurations`, registered 400 days before `now`,
+    and an ITS contract covering six months either side of it: entitled to every kit and to the rates (UPD-4,
+    DAT-1)."""
+    month = Month.of(now.date())
+    await conn.execute(
+        "INSERT INTO registered_products (registration_number, subscriber_id, subscriber_code, article, "
+        "product_name, edition, configurations, its_required, purchase_date, active_from, updated_at) "
+        "VALUES ('8000000000001', $1, $2, '4601546041807', 'Accounting PROF', 'PROF', $3, true, $4, $5, $5)",
+        subscriber_id,
+        code,
+        configurations,
+        now.date() - timedelta(days=400),
+        now - timedelta(days=400),
+    )
+    await conn.execute(
+        "INSERT INTO contract_coverage (contract_id, registration_number, period_from, period_to) "
+        "VALUES ($1, '8000000000001', $2, $3)",
+        uuid.uuid4(),
+        str(month.plus(-6)),
+        str(month.plus(6)),
+    )

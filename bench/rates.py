@@ -39,6 +39,7 @@ from bench.common import (
     Process,
     Result,
     TestStack,
+    entitle_subscriber,
     free_port,
     have_wrk,
     lua_string,
@@ -52,7 +53,6 @@ from bench.common import (
 from bench.contracts_post import jwks_server
 from bench.update_plan import _latency_ms
 from devtools.demo.rates import generated_rates_csv
-from rules.months import Month
 from services.updates.public import RATE_CURRENCIES, database
 from shared.clock import local_date
 from shared.service_main import serve
@@ -78,7 +78,7 @@ async def prepare(stack: TestStack, today: datetime) -> tuple[uuid.UUID, int]:
     for line in lines:
         day, code, nominal, value = line.split(",")
         rows.append((code, datetime.fromisoformat(day).date(), int(nominal), Decimal(value), 1))
-    subscriber_id, month = uuid.uuid4(), Month.of(today.date())
+    subscriber_id = uuid.uuid4()
     conn = await asyncpg.connect(stack.database_url, server_settings={"search_path": schema})
     try:
         async with conn.transaction():
@@ -96,22 +96,7 @@ async def prepare(stack: TestStack, today: datetime) -> tuple[uuid.UUID, int]:
             await conn.copy_records_to_table(
                 "exchange_rates", columns=["currency", "day", "nominal", "value", "import_id"], records=rows
             )
-            await conn.execute(
-                "INSERT INTO registered_products (registration_number, subscriber_id, subscriber_code, article, "
-                "product_name, edition, configurations, its_required, purchase_date, active_from, updated_at) "
-                "VALUES ('8000000000001', $1, 'BENCH-0001', '4601546041807', 'Accounting PROF', 'PROF', "
-                "ARRAY['ACC'], true, $2, $3, $3)",
-                subscriber_id,
-                today.date() - timedelta(days=400),
-                today - timedelta(days=400),
-            )
-            await conn.execute(
-                "INSERT INTO contract_coverage (contract_id, registration_number, period_from, period_to) "
-                "VALUES ($1, '8000000000001', $2, $3)",
-                uuid.uuid4(),
-                str(month.plus(-6)),
-                str(month.plus(6)),
-            )
+            await entitle_subscriber(conn, subscriber_id, "BENCH-0001", ["ACC"], today)
         await conn.execute("ANALYZE exchange_rates")
     finally:
         await conn.close()

@@ -50,6 +50,7 @@ from bench.common import (
     Process,
     Result,
     TestStack,
+    entitle_subscriber,
     free_port,
     have_wrk,
     lua_string,
@@ -62,7 +63,6 @@ from bench.common import (
     throwaway_stack,
 )
 from bench.contracts_post import jwks_server
-from rules.months import Month
 from services.updates.api_models import UpdatePlan
 from services.updates.public import database, synthetic_releases
 from services.updates.versions import Version
@@ -163,7 +163,6 @@ async def prepare(stack: TestStack, size: int = RELEASES) -> tuple[uuid.UUID, st
                 (uuid.uuid4(), release_id, name, "platform", os_name, "x86_64", 300_000_000, _sha256_of(name))
             )
     subscriber_id, code = uuid.uuid4(), "BENCH-0001"
-    month = Month.of(now.date())
     conn = await asyncpg.connect(stack.database_url, server_settings={"search_path": schema})
     try:
         async with conn.transaction():
@@ -196,23 +195,7 @@ async def prepare(stack: TestStack, size: int = RELEASES) -> tuple[uuid.UUID, st
             await conn.execute(
                 "INSERT INTO configurations (code, name, updated_at) VALUES ($1, 'Accounting', $2)", CONFIGURATION, now
             )
-            await conn.execute(
-                "INSERT INTO registered_products (registration_number, subscriber_id, subscriber_code, article, "
-                "product_name, edition, configurations, its_required, purchase_date, active_from, updated_at) "
-                "VALUES ('8000000000001', $1, $2, '4601546041807', 'Accounting PROF', 'PROF', $3, true, $4, $5, $5)",
-                subscriber_id,
-                code,
-                [CONFIGURATION],
-                now.date() - timedelta(days=400),
-                now - timedelta(days=400),
-            )
-            await conn.execute(
-                "INSERT INTO contract_coverage (contract_id, registration_number, period_from, period_to) "
-                "VALUES ($1, '8000000000001', $2, $3)",
-                uuid.uuid4(),
-                str(month.plus(-6)),
-                str(month.plus(6)),
-            )
+            await entitle_subscriber(conn, subscriber_id, code, [CONFIGURATION], now)
         await conn.execute("ANALYZE releases; ANALYZE kits")
     finally:
         await conn.close()
