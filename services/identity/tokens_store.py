@@ -106,17 +106,21 @@ async def failure_counts(
         """
         WITH by_login AS (
             SELECT
-              count(*) FILTER (WHERE client_addr = $2 AND NOT success AND at > $3)   AS pair,
-              min(at)  FILTER (WHERE client_addr = $2 AND NOT success AND at > $3)   AS pair_oldest,
-              count(*) FILTER (WHERE NOT success AND at > $4)                        AS login,
-              min(at)  FILTER (WHERE NOT success AND at > $4)                        AS login_oldest,
-              bool_or(client_addr = $2 AND success AND at > $5)                      AS address_is_known
-            FROM login_attempts WHERE login = $1 AND at > least($3, $4, $5)
+              count(*) FILTER (WHERE client_addr = $2 AND at > $3)   AS pair,
+              min(at)  FILTER (WHERE client_addr = $2 AND at > $3)   AS pair_oldest,
+              count(*) FILTER (WHERE at > $4)                        AS login,
+              min(at)  FILTER (WHERE at > $4)                        AS login_oldest
+            FROM login_attempts WHERE login = $1 AND NOT success AND at > least($3, $4)
         ), by_address AS (
             SELECT count(*) AS address, min(at) AS address_oldest
             FROM login_attempts WHERE client_addr = $2 AND NOT success AND at > $6
+        ), known AS (
+            -- One row is enough: a program logging in all day has thousands of successes in the window.
+            SELECT EXISTS (
+              SELECT 1 FROM login_attempts WHERE login = $1 AND client_addr = $2 AND success AND at > $5
+            ) AS address_is_known
         )
-        SELECT * FROM by_login, by_address
+        SELECT * FROM by_login, by_address, known
         """,
         login,
         client_addr,
