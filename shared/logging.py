@@ -24,6 +24,7 @@ __all__ = [
     "configure_logging",
     "get_contextvars_ids",
     "get_logger",
+    "log_request",
     "reset_contextvars",
 ]
 
@@ -41,6 +42,10 @@ def configure_logging(service: str, level: str = "INFO", *, traced: bool = False
     # on first use.
     lines = LineBatcher(sys.stdout.buffer)
     atexit.register(lines.flush)
+    global _requests_written
+    # The access log's own path where structlog's chain would add nothing to its line (log_request).
+    info = logging.getLevelNamesMapping()[level.upper()] <= logging.INFO
+    _requests_written = RequestLines(lines, service) if info and not traced else None
     structlog.configure(
         processors=[
             *shared_processors,
@@ -112,6 +117,36 @@ class LineBatcher:
         with self._lock:
             self._stream.write(data)
             self._stream.flush()
+
+
+class RequestLines:
+    """The access log's line for each request a service answers, written without structlog's chain of processors:
+    under load that is one line per request, and the chain (a bound logger, five processors) costs several times
+    the line itself. The same keys as a structlog line: the context's variables, level, timestamp, service."""
+
+    def __init__(self, lines: LineBatcher, service: str) -> None:
+        self._lines, self._service = lines, service
+
+    def write(self, method: str, path: str, status: int, ms: float) -> None:
+        event: dict[str, Any] = {"method": method, "path": path, "status": status, "ms": ms}
+        structlog.contextvars.merge_contextvars(None, "info", event)
+        event["level"] = "info"
+        _timestamp(None, "info", event)
+        event["service"] = self._service
+        event["event"] = "http.request"
+        self._lines.msg(orjson.dumps(event))
+
+
+_requests_written: RequestLines | None = None  # configure_logging: INFO is on and tracing off
+_request_log = structlog.get_logger("shared.middlewares")
+
+
+def log_request(method: str, path: str, status: int, ms: float) -> None:
+    """One answered request in the access log (the kernel's middleware calls this for each)."""
+    if _requests_written is not None:
+        _requests_written.write(method, path, status, ms)
+    else:  # tracing on (its processor adds the span's ids), a level above INFO, or logging not configured
+        _request_log.info("http.request", method=method, path=path, status=status, ms=ms)
 
 
 def _timestamp(_: Any, __: str, event: structlog.types.EventDict) -> structlog.types.EventDict:

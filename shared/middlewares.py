@@ -18,7 +18,7 @@ from aiohttp import web
 from rules.refusal import Refused
 from shared.db import RETRY_AFTER_SECONDS, unreachable
 from shared.keys import DB_OUTAGE, METRICS, REFUSALS
-from shared.logging import CORRELATION_ID, REQUEST_ID, get_logger
+from shared.logging import CORRELATION_ID, REQUEST_ID, get_logger, log_request
 from shared.problems import (
     BadRequest,
     InternalError,
@@ -114,7 +114,7 @@ def _answered(request: web.Request, status: int, started: float) -> None:
     route = resource.canonical if resource is not None else "unmatched"
     request.app[METRICS].request_answered(route, request.method, status, seconds)
     if request.path not in _QUIET_PATHS:
-        log.info("http.request", method=request.method, path=request.path, status=status, ms=round(seconds * 1000, 2))
+        log_request(request.method, request.path, status, round(seconds * 1000, 2))
 
 
 # A request id where the caller sent none, in a UUID's shape: a random prefix per process and a counter (a UUID4
