@@ -20,7 +20,7 @@ from typing import Any
 import asyncpg
 
 from shared import tracing
-from shared.bus import Bus
+from shared.bus import Bus, Outgoing
 from shared.clock import Clock, make_clock
 from shared.db import Connection, Pool, create_pool
 from shared.events import Envelope, Event, wrap
@@ -256,7 +256,10 @@ class OutboxRelay:
             )
             if not rows:
                 return 0
-            results = await asyncio.gather(*(self._publish(row) for row in rows), return_exceptions=True)
+            if tracing.ENABLED:  # aio-pika's instrumentation makes each publish's span
+                results = await asyncio.gather(*(self._publish(row) for row in rows), return_exceptions=True)
+            else:
+                results = await self.bus.publish_events([_outgoing(row) for row in rows])
             confirmed = [row["id"] for row, result in zip(rows, results, strict=True) if result is None]
             failed = [(row["id"], repr(result)) for row, result in zip(rows, results, strict=True) if result]
             if confirmed:
@@ -274,20 +277,17 @@ class OutboxRelay:
         return len(confirmed)
 
     async def _publish(self, row: asyncpg.Record) -> None:
-        headers: dict[str, Any] = dict(row["headers"])
-        correlation_id: str | None = row["correlation_id"]
-        if correlation_id:
-            headers["x-correlation-id"] = correlation_id
+        event = _outgoing(row)
         # In the context the row was written in (one task per row: gather), so that aio-pika's publish span is the
         # writer's child and its `traceparent` replaces the saved one in the message's headers.
-        with tracing.attached(headers) if tracing.ENABLED else contextlib.nullcontext():
+        with tracing.attached(event.headers):
             await self.bus.publish(
-                row["routing_key"],
-                row["body"].encode(),
-                message_id=str(row["id"]),
-                message_type=row["type"],
-                headers=headers,
-                correlation_id=correlation_id,
+                event.routing_key,
+                event.body,
+                message_id=event.message_id,
+                message_type=event.message_type,
+                headers=event.headers,
+                correlation_id=event.correlation_id,
             )
 
     async def _housekeeping(self) -> None:
@@ -301,6 +301,14 @@ class OutboxRelay:
                     )
         except Exception as exc:
             log.warning("outbox.housekeeping_failed", error=repr(exc))
+
+
+def _outgoing(row: asyncpg.Record) -> Outgoing:
+    headers: dict[str, Any] = dict(row["headers"])
+    correlation_id: str | None = row["correlation_id"]
+    if correlation_id:
+        headers["x-correlation-id"] = correlation_id
+    return Outgoing(row["routing_key"], row["body"].encode(), str(row["id"]), row["type"], headers, correlation_id)
 
 
 async def sample_pending(pool: Pool, metrics: Metrics) -> None:

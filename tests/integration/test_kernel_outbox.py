@@ -8,9 +8,10 @@ keeps running for everyone else.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from shared.bus import Bus
+from shared.bus import Bus, Outgoing
 from shared.events import wrap
 from shared.outbox import sample_pending
 from tests.infra import wait_for
@@ -98,7 +99,7 @@ async def test_relay_not_running_at_commit_publishes_everything_when_started(ker
 
 
 class StallingBus(Bus):
-    """A real bus whose relay dies after publishing `stall_after` messages, before marking them sent."""
+    """A real bus whose relay dies once it has published `stall_after` messages (a batch), before marking them sent."""
 
     def __init__(self, *args: Any, stall_after: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -106,12 +107,13 @@ class StallingBus(Bus):
         self.published = 0
         self.stalled = asyncio.Event()
 
-    async def publish(self, *args: Any, **kwargs: Any) -> None:
-        await super().publish(*args, **kwargs)
-        self.published += 1
+    async def publish_events(self, events: Sequence[Outgoing], *, timeout: float = 10.0) -> list[BaseException | None]:
+        outcomes = await super().publish_events(events, timeout=timeout)
+        self.published += len(events)
         if self.published >= self.stall_after:
             self.stalled.set()
             await asyncio.Event().wait()  # hangs until the relay is killed
+        return outcomes
 
 
 async def test_relay_killed_after_publish_before_marking_loses_nothing(kernel: Kernel) -> None:
