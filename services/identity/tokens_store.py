@@ -102,26 +102,10 @@ async def revoke_account_refresh_tokens(conn: Connection, account_id: uuid.UUID,
 async def failure_counts(
     conn: Connection, login: str, client_addr: str, now: datetime, policy: ThrottlePolicy
 ) -> FailureCounts:
+    # A function, so that the read keeps its generic plan rather than being planned again on every login
+    # (identity migration 0012).
     row = await conn.fetchrow(
-        """
-        WITH by_login AS (
-            SELECT
-              count(*) FILTER (WHERE client_addr = $2 AND at > $3)   AS pair,
-              min(at)  FILTER (WHERE client_addr = $2 AND at > $3)   AS pair_oldest,
-              count(*) FILTER (WHERE at > $4)                        AS login,
-              min(at)  FILTER (WHERE at > $4)                        AS login_oldest
-            FROM login_attempts WHERE login = $1 AND NOT success AND at > least($3, $4)
-        ), by_address AS (
-            SELECT count(*) AS address, min(at) AS address_oldest
-            FROM login_attempts WHERE client_addr = $2 AND NOT success AND at > $6
-        ), known AS (
-            -- One row is enough: a program logging in all day has thousands of successes in the window.
-            SELECT EXISTS (
-              SELECT 1 FROM login_attempts WHERE login = $1 AND client_addr = $2 AND success AND at > $5
-            ) AS address_is_known
-        )
-        SELECT * FROM by_login, by_address, known
-        """,
+        "SELECT * FROM login_failure_counts($1, $2, $3, $4, $5, $6)",
         login,
         client_addr,
         now - policy.pair_window,
