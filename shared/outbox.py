@@ -195,6 +195,9 @@ class OutboxRelay:
         failed_attempts, failing_since = 0, 0.0
         while not self._stopping:
             self._resume.clear()
+            # Cleared before looking, not after: a commit whose NOTIFY arrives while this batch is read (its rows
+            # not yet visible to it) must end the idle wait below, not be forgotten until the next poll.
+            self._wake.clear()
             try:
                 published = await self.publish_batch()
             except Exception as exc:
@@ -215,7 +218,6 @@ class OutboxRelay:
             if published or self._stopping:
                 continue  # drain the backlog before waiting
             await self._housekeeping()
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
 

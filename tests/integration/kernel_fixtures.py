@@ -200,8 +200,15 @@ class Kernel:
 
         return handle
 
-    def relay(self, bus: Bus, *, batch_size: int = 500, poll_seconds: float = 0.2) -> OutboxRelay:
-        relay = OutboxRelay(
+    def relay(
+        self,
+        bus: Bus,
+        *,
+        batch_size: int = 500,
+        poll_seconds: float = 0.2,
+        relay_type: type[OutboxRelay] = OutboxRelay,
+    ) -> OutboxRelay:
+        relay = relay_type(
             self.pool,
             bus,
             schema=self.schema,

@@ -8,12 +8,12 @@ keeps running for everyone else.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from shared.bus import Bus, Outgoing
 from shared.events import wrap
-from shared.outbox import sample_pending
+from shared.outbox import OutboxRelay, sample_pending
 from tests.infra import wait_for
 
 if TYPE_CHECKING:
@@ -225,6 +225,38 @@ async def test_a_commit_wakes_the_relay_at_once_without_waiting_for_its_poll(ker
 
     await kernel.write_events(event, [1])
     await all_effects(kernel, "consumer", 1, within=3)  # well inside the 60 s poll
+    assert await kernel.effects("consumer") == (1, 1)
+
+
+class CommitJustAfterLooking(OutboxRelay):
+    """A relay that, the first time it finds nothing to publish, has an event committed at once (its NOTIFY heard
+    before the relay begins to wait): the moment a busy service's commits land in, batch after batch."""
+
+    commit: Callable[[], Awaitable[None]]
+    committed = False
+
+    async def publish_batch(self) -> int:
+        published = await super().publish_batch()
+        if not published and not self.committed:
+            self.committed = True
+            await self.commit()
+            await asyncio.sleep(0.5)  # the NOTIFY arrives meanwhile
+        return published
+
+
+async def test_a_commit_while_the_relay_looks_is_not_forgotten_until_its_poll(kernel: Kernel) -> None:
+    """A NOTIFY that arrives after the relay read an empty batch and before it waits ends that wait: the relay used
+    to clear its wake-up only then, so such an event waited a whole poll (during a processing day, most of them)."""
+    event = kernel.event()
+    consumer_bus = await kernel.bus("consumer")
+    await kernel.consumer(consumer_bus, {event.TYPE: kernel.record_effect("consumer")})
+    relay = kernel.relay(await kernel.bus("relay"), poll_seconds=60, relay_type=CommitJustAfterLooking)
+    assert isinstance(relay, CommitJustAfterLooking)
+    relay.commit = lambda: kernel.write_events(event, [1])
+    kernel.start(relay.run(), "relay")
+
+    await all_effects(kernel, "consumer", 1, within=5)  # well inside the 60 s poll
+    assert relay.committed
     assert await kernel.effects("consumer") == (1, 1)
 
 
