@@ -36,6 +36,7 @@ from aio_pika.abc import (
 from aio_pika.robust_connection import RobustConnection
 from yarl import URL
 
+from shared.amqp_batch import Outgoing, publish_confirmed
 from shared.events import EXCHANGE
 from shared.logging import get_logger
 from shared.settings import amqp_urls
@@ -74,18 +75,6 @@ STREAM_RETRY_MAX_SECONDS = 1.0
 RENEW_AT_MOST_EVERY_SECONDS = 5.0
 
 MessageHandler = Callable[[AbstractIncomingMessage], Awaitable[None]]
-
-
-@dataclass(frozen=True)
-class Outgoing:
-    """An event to publish to the events exchange (Bus.publish_events): an outbox row, as the relay reads it."""
-
-    routing_key: str
-    body: bytes
-    message_id: str
-    message_type: str | None
-    headers: dict[str, Any]
-    correlation_id: str | None
 
 
 def _nacked(refused: aiormq.exceptions.DeliveryError) -> bool:
@@ -414,44 +403,19 @@ class Bus:
         """Publish `events` at once, each as `publish` would (persistent, mandatory, its confirm awaited); one
         outcome per event, None where the broker confirmed it.
 
-        Through aiormq, the protocol layer aio-pika is built on: an aio-pika `Message` and `Exchange.publish` cost
-        about a quarter of a publish's CPU (bench/RESULTS.md, 2026-12-05 night), and the outbox relay publishes
-        every event of the system. aio-pika's trace instrumentation sits on `Exchange.publish`: with tracing on,
-        the relay publishes through `publish`."""
+        As one write on the publishing channel's aiormq channel (shared/amqp_batch.py): the outbox relay publishes
+        every event of the system, and one message at a time through aio-pika cost 130 us of CPU each, through
+        aiormq's basic_publish 100, as one batch 38 (bench/RESULTS.md, 2026-12-06). aio-pika's trace
+        instrumentation sits on `Exchange.publish`: with tracing on, the relay publishes through `publish`."""
         channel = self._channel
         if channel is None:
             raise ConnectionError("bus is not connected")
         async with asyncio.timeout(timeout):  # a channel being restored with its connection is waited for
             underlay = await channel.get_underlay_channel()
-        outcomes = await asyncio.gather(
-            *(self._publish_on(underlay, event, timeout) for event in events), return_exceptions=True
-        )
+        outcomes = await publish_confirmed(underlay, EXCHANGE, events, timeout=timeout)
         if any(isinstance(o, aiormq.exceptions.DeliveryError) and _nacked(o) for o in outcomes):
             await self._renew_publishing_channel(channel)
-        return [o if isinstance(o, BaseException) else None for o in outcomes]
-
-    @staticmethod
-    async def _publish_on(channel: aiormq.abc.AbstractChannel, event: Outgoing, timeout: float) -> None:
-        properties = aiormq.spec.Basic.Properties(
-            content_type="application/json",
-            delivery_mode=aio_pika.DeliveryMode.PERSISTENT.value,
-            message_id=event.message_id,
-            message_type=event.message_type,
-            correlation_id=event.correlation_id,
-            headers=event.headers,
-        )
-        # The channel raises on a return (unroutable: on_return_raises) and on a nack, as `publish` does.
-        # wait=False: the broker's confirm is awaited, not also the socket's drain after each message's frames (a
-        # batch is bounded by the relay's batch size): a quarter of a publish's CPU (bench/RESULTS.md, 2026-12-06).
-        await channel.basic_publish(
-            event.body,
-            exchange=EXCHANGE,
-            routing_key=event.routing_key,
-            properties=properties,
-            mandatory=True,
-            timeout=timeout,
-            wait=False,
-        )
+        return outcomes
 
     async def subscribe(
         self,

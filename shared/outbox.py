@@ -20,7 +20,8 @@ from typing import Any
 import asyncpg
 
 from shared import tracing
-from shared.bus import Bus, Outgoing
+from shared.amqp_batch import Outgoing
+from shared.bus import Bus
 from shared.clock import Clock, make_clock
 from shared.db import Connection, Pool, create_pool
 from shared.events import Envelope, Event, wrap

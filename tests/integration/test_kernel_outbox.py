@@ -11,7 +11,8 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from shared.bus import Bus, Outgoing
+from shared.amqp_batch import Outgoing
+from shared.bus import Bus
 from shared.events import wrap
 from shared.outbox import OutboxRelay, sample_pending
 from tests.infra import wait_for
