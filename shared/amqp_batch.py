@@ -18,19 +18,19 @@ a channel closed under a batch against the real broker, so an upgrade that chang
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import aio_pika
 import aiormq
 import aiormq.abc
 import pamqp.frame
 from aiormq.abc import ChannelFrame
-from pamqp.body import ContentBody
 from pamqp.commands import Basic
 from pamqp.header import ContentHeader
 
-PERSISTENT = 2
+PERSISTENT = aio_pika.DeliveryMode.PERSISTENT.value
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,8 @@ async def _send(
                     )
                 )
                 parts.append(pamqp.frame.marshal(ContentHeader(0, len(message.body), properties), number))
-                parts.extend(pamqp.frame.marshal(body, number) for body in _bodies(channel, message.body))
+                # The body in frames of at most the negotiated frame size, as basic_publish splits it.
+                parts.extend(pamqp.frame.marshal(body, number) for body in channel._split_body(message.body))
             await channel.write_queue.put(ChannelFrame(payload=b"".join(parts), should_close=False))
             sent = True
         finally:
@@ -111,11 +112,7 @@ async def _send(
     return confirmations
 
 
-def _bodies(channel: aiormq.Channel, body: bytes) -> list[ContentBody]:
-    return channel._split_body(body)  # frames of at most the negotiated frame size
-
-
-def _forget(channel: aiormq.Channel, message_id: str, delivery_tag: int) -> Any:
+def _forget(channel: aiormq.Channel, message_id: str, delivery_tag: int) -> Callable[[asyncio.Future[Any]], None]:
     """Once answered, a message id no longer names its delivery tag (basic_publish's `forget_message_id`)."""
 
     def forget(_: asyncio.Future[Any]) -> None:
