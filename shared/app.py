@@ -24,7 +24,7 @@ from shared.clock import local_date, make_clock
 from shared.consumer import Consumer, Subscription
 from shared.db import Outage, pool_context
 from shared.events import Envelope
-from shared.http import Api
+from shared.http import Api, document_response
 from shared.jobs import Daily, JobHandler, JobWorker, sample_jobs
 from shared.keys import (
     AUTHENTICATOR,
@@ -294,7 +294,7 @@ async def _retry_until(connect: Callable[[], Awaitable[None]], timeout: float, w
 
 
 async def _healthz(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
+    return document_response({"status": "ok"})
 
 
 async def _readyz(request: web.Request) -> web.Response:
@@ -305,8 +305,8 @@ async def _readyz(request: web.Request) -> web.Response:
         except Exception as exc:
             failures.append(f"{check.__qualname__.split('.')[0]}: {exc!r}")
     if failures:
-        return web.json_response({"status": "unavailable", "failures": failures}, status=503)
-    return web.json_response({"status": "ready"})
+        return document_response({"status": "unavailable", "failures": failures}, status=503)
+    return document_response({"status": "ready"})
 
 
 async def _metrics(request: web.Request) -> web.Response:
