@@ -257,9 +257,17 @@ def _endpoint(op: Operation) -> Callable[[web.Request], Awaitable[web.StreamResp
 def document_response(document: Any, *, status: int = 200) -> web.Response:
     """A JSON answer written straight from plain values (a hot path's document, in the shape of its response
     model), as the models write it: datetimes in UTC end in `Z`."""
-    return web.Response(
-        body=orjson.dumps(document, option=orjson.OPT_UTC_Z), status=status, content_type="application/json"
-    )
+    return encoded_response(encode_document(document), status=status)
+
+
+def encode_document(document: Any) -> bytes:
+    """A document as `document_response` writes it: for an answer kept already written (a per-process cache)."""
+    return orjson.dumps(document, option=orjson.OPT_UTC_Z)
+
+
+def encoded_response(body: bytes, *, status: int = 200) -> web.Response:
+    """A JSON answer from a document `encode_document` wrote."""
+    return web.Response(body=body, status=status, content_type="application/json")
 
 
 def model_response(model: pydantic.BaseModel, *, status: int = 200) -> web.Response:

@@ -151,17 +151,18 @@ def log_request(method: str, path: str, status: int, ms: float) -> None:
 
 def _timestamp(_: Any, __: str, event: structlog.types.EventDict) -> structlog.types.EventDict:
     """ISO 8601 UTC with milliseconds; the seconds' text made once a second (structlog's TimeStamper formats a
-    datetime for every line)."""
+    datetime for every line), the milliseconds' taken from a table (formatting them took half the line's time)."""
     now = time.time()
     second = int(now)
     global _second, _second_text
     if second != _second:
         _second, _second_text = second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-    event["timestamp"] = f"{_second_text}.{int((now - second) * 1000):03d}Z"
+    event["timestamp"] = _second_text + _MILLISECONDS[int((now - second) * 1000)]
     return event
 
 
 _second, _second_text = -1, ""
+_MILLISECONDS = [f".{ms:03d}Z" for ms in range(1000)]
 
 
 def _add_service(service: str) -> structlog.types.Processor:

@@ -16,7 +16,7 @@ from services.contracts import coverage_queries, problems
 from services.contracts.api_models import PeriodOut, RegistrationNumber
 from services.contracts.keys import SUPPORT_CACHE, today
 from shared.auth import Caller
-from shared.http import Api, document_response
+from shared.http import Api, encode_document, encoded_response
 from shared.keys import POOL
 from shared.parsing import StrictModel
 
@@ -137,12 +137,14 @@ async def get_support_status(request: web.Request, caller: Caller, query: Status
     pool, day = request.app[POOL], today(request.app)
     number, configuration = query.registration_number, query.configuration
 
-    async def answer() -> dict[str, Any]:
-        return support_document(await coverage_queries.product_support(pool, subscriber.id, number, configuration, day))
+    async def answer() -> bytes:
+        support = await coverage_queries.product_support(pool, subscriber.id, number, configuration, day)
+        return encode_document(support_document(support))
 
-    # Polled by every installed program: kept until what it was read from changes (support_cache.py).
+    # Polled by every installed program: kept, already written, until what it was read from changes
+    # (support_cache.py).
     key = (number, configuration, day)
-    return document_response(await request.app[SUPPORT_CACHE].get(subscriber.id, key, answer))
+    return encoded_response(await request.app[SUPPORT_CACHE].get(subscriber.id, key, answer))
 
 
 def support_document(support: coverage_queries.Support) -> dict[str, Any]:

@@ -12,7 +12,6 @@ A status changes a few times a year and is polled every day, so most polls are a
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 from shared.notified_cache import NotifiedCache
 
@@ -21,8 +20,9 @@ CACHE_SECONDS = 600.0
 CACHE_SIZE = 20_000  # subscribers; each keeps at most 64 answers of about 1 KB
 
 
-class SupportCache(NotifiedCache[tuple[str, str, date], dict[str, Any]]):
-    """Per subscriber: the number, the configuration and the day asked about, and the answer as the API writes it."""
+class SupportCache(NotifiedCache[tuple[str, str, date], bytes]):
+    """Per subscriber: the number, the configuration and the day asked about, and the answer as the API writes it
+    (its JSON: a poll answered from memory is not encoded again)."""
 
     def __init__(self) -> None:
         super().__init__(size=CACHE_SIZE, seconds=CACHE_SECONDS)
