@@ -8,7 +8,8 @@ configuration's pages, UPD-3) or `DownloadDenied` (a kit, UPD-4), each carrying 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import functools
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -45,8 +46,11 @@ class SubscriberAccess:
     vendor_zone: ZoneInfo  # "the current month" is the vendor's (UPD-4)
     keep_covered_releases: bool  # Keygen's alternative to the current month (settings)
     pool: Pool  # offers name the products that include a configuration
+    # Each configuration's UPD-4 decision at this moment (a plan asks it for its steps, its platform kits and
+    # its download status), worked out once.
+    _decisions: dict[str, Decision] = field(default_factory=dict, init=False, compare=False, repr=False)
 
-    @property
+    @functools.cached_property
     def today(self) -> date:
         return self.now.astimezone(self.vendor_zone).date()
 
@@ -88,8 +92,10 @@ class SubscriberAccess:
 
     def download(self, configuration: str, published_at: datetime | None = None) -> Decision:
         """UPD-4 for one kit of `configuration`."""
+        if published_at is None and (decision := self._decisions.get(configuration)) is not None:
+            return decision
         released_on = published_at.astimezone(self.vendor_zone).date() if published_at else None
-        return entitlement.download_decision(
+        decision = entitlement.download_decision(
             self.holdings.get(configuration, []),
             self.member,
             now=self.now,
@@ -97,6 +103,9 @@ class SubscriberAccess:
             released_on=released_on,
             keep_covered_releases=self.keep_covered_releases,
         )
+        if published_at is None:
+            self._decisions[configuration] = decision
+        return decision
 
     def download_any(self) -> Decision:
         """Platform kits: allowed through any configuration the subscriber may download (UPD-2, UPD-4)."""

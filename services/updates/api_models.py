@@ -13,12 +13,13 @@ from services.updates.catalogue_models import KitNotFound
 from services.updates.graph_store import GraphKit
 from services.updates.offers import Offer
 from services.updates.versions import PATTERN as VERSION_PATTERN
-from services.updates.versions import Version
+from services.updates.versions import asked_version
 from shared.parsing import PathParams, StrictModel
 
 
 def _version(value: str) -> str:
-    return str(Version.parse(value))  # ValueError → 422 naming the field
+    asked_version(value)  # ValueError → 422 naming the field
+    return value  # accepted text is canonical (versions.py)
 
 
 VersionText = Annotated[

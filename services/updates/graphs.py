@@ -76,6 +76,8 @@ class ConfigurationCatalogue:
 @dataclass(frozen=True)
 class PlatformCatalogue:
     releases: tuple[PublishedRelease, ...]  # oldest first
+    # The kits update plans show of a release for a system, by what was asked (update_plan.py); they go with it.
+    shown_kits: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def newest(self, grades: tuple[str, ...] = ("mandatory", "recommended")) -> PublishedRelease | None:
         return next((r for r in reversed(self.releases) if r.grade in grades and not r.prerelease), None)

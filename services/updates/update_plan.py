@@ -20,7 +20,7 @@ from services.updates.downloads import LinkSigner, Sign, download_status
 from services.updates.graph_store import GraphKit
 from services.updates.graphs import Catalogues, ConfigurationCatalogue, PlatformCatalogue, PublishedRelease
 from services.updates.plan import Chain
-from services.updates.versions import Version
+from services.updates.versions import Version, asked_version
 
 ROUTES_KEPT = 4_096  # per catalogue: the versions programs ask from are few (those in use); beyond it, start again
 
@@ -62,7 +62,7 @@ async def plan_update(
     (no-update-chain) when no chain of releases leads to the target."""
     await access.require_visible(ask.configuration)  # UPD-3: no plan for a configuration you don't hold
     catalogue = await catalogues.configuration(ask.configuration)
-    route = _route(catalogue, Version.parse(ask.version), Version.parse(ask.target) if ask.target else None, ask)
+    route = _route(catalogue, asked_version(ask.version), asked_version(ask.target) if ask.target else None, ask)
     expires = signer.expires(access)
     sign = signer.signing(access, expires)
     decision = access.download(ask.configuration)
@@ -77,7 +77,7 @@ async def plan_update(
         total_size += sum(kit["size"] for kit in kits if _chosen(kit))
         steps.append({**step.fields, "entitled": entitled, "kits": kits})
     platform = _platform_advice(
-        sign, access, await catalogues.platform(), Version.parse(ask.platform_version), route.required, ask
+        sign, access, await catalogues.platform(), asked_version(ask.platform_version), route.required, ask
     )
     return {
         "configuration": ask.configuration,
@@ -156,6 +156,25 @@ def _kits(
     ]
 
 
+def _platform_kits(
+    platform: PlatformCatalogue, release: PublishedRelease, ask: PlanAsk
+) -> tuple[tuple[GraphKit, ...], tuple[dict[str, Any], ...]]:
+    """The release's kits for the asking program's system and what plans show of each, from the catalogue alone:
+    worked out once per release and system, kept on the catalogue."""
+    key = (release.version, ask.os, ask.arch)
+    shown = platform.shown_kits.get(key)
+    if shown is None:
+        if len(platform.shown_kits) >= ROUTES_KEPT:
+            platform.shown_kits.clear()
+        mine = tuple(
+            k
+            for k in release.kits
+            if (ask.os is None or k.os in (None, ask.os)) and (ask.arch is None or k.arch in (None, ask.arch))
+        )
+        shown = platform.shown_kits[key] = (mine, tuple(_kit_fields(k) for k in mine))
+    return shown
+
+
 def _platform_advice(
     sign: Sign,
     access: SubscriberAccess,
@@ -174,12 +193,8 @@ def _platform_advice(
         release = recommended if recommended and recommended.version >= required else platform.at_least(required)
     kits: list[dict[str, Any]] = []
     if release is not None:
-        mine = tuple(
-            k
-            for k in release.kits
-            if (ask.os is None or k.os in (None, ask.os)) and (ask.arch is None or k.arch in (None, ask.arch))
-        )
-        kits = _kits(sign, mine, tuple(_kit_fields(k) for k in mine), access.download_any().allowed)
+        mine, fields = _platform_kits(platform, release, ask)
+        kits = _kits(sign, mine, fields, access.download_any().allowed)
     return {
         "current": str(current),
         "required": str(required) if required else None,

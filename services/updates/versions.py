@@ -9,6 +9,7 @@ Leading zeros are refused for the same reason: `str(Version.parse(text)) == text
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -102,3 +103,9 @@ def _why_not(text: str) -> str:
     if any(len(part) > MAX_PART_DIGITS for part in parts):
         return f"version {shown} has a part above {MAX_PART}; {shape}"
     return f"version {shown} has a part with a leading zero; write each part without one, like {EXAMPLE}"
+
+
+# The versions client programs ask about (their installed version, their platform's, a target): the same few all
+# day, each asked on every request, so each is parsed once. A catalogue's own versions are parsed with
+# `Version.parse` when it is loaded (tens of thousands, once: they would only push these out).
+asked_version = functools.lru_cache(maxsize=4_096)(Version.parse)
