@@ -319,16 +319,20 @@ async def wrk(url: str, seconds: int, script: Path) -> Load:
 
 async def answers(base_url: str, world: World, tokens: list[str], count: int) -> list[dict[str, Any]]:
     """The first `count` polls answered by contracts: each must be 200."""
-    found: list[dict[str, Any]] = []
     async with aiohttp.ClientSession() as http:
-        for s, number, configuration in world.requests[:count]:
-            params = {"registration_number": number, "configuration": configuration}
-            headers = {"Authorization": f"Bearer {tokens[s]}"}
-            async with http.get(f"{base_url}/v1/support-status", params=params, headers=headers) as response:
-                if response.status != 200:
-                    raise RuntimeError(f"support-status answered {response.status}: {await response.text()}")
-                found.append(await response.json())
-    return found
+        return [json.loads(await poll(http, base_url, tokens, *asked)) for asked in world.requests[:count]]
+
+
+async def poll(
+    http: aiohttp.ClientSession, base_url: str, tokens: list[str], subscriber: int, number: str, configuration: str
+) -> bytes:
+    """One program's poll, as the wrk script makes it; anything but 200 is an error of the benchmark."""
+    params = {"registration_number": number, "configuration": configuration}
+    headers = {"Authorization": f"Bearer {tokens[subscriber]}"}
+    async with http.get(f"{base_url}/v1/support-status", params=params, headers=headers) as response:
+        if response.status != 200:
+            raise RuntimeError(f"support-status answered {response.status}: {await response.text()}")
+        return await response.read()
 
 
 async def ask_every_poll(base_url: str, world: World, tokens: list[str]) -> None:
@@ -339,14 +343,10 @@ async def ask_every_poll(base_url: str, world: World, tokens: list[str]) -> None
     async with aiohttp.ClientSession() as http:
 
         async def ask(subscriber: int, number: str, configuration: str) -> None:
-            params = {"registration_number": number, "configuration": configuration}
-            headers = {"Authorization": f"Bearer {tokens[subscriber]}"}
-            async with gate, http.get(f"{base_url}/v1/support-status", params=params, headers=headers) as response:
-                if response.status != 200:
-                    raise RuntimeError(f"support-status answered {response.status}: {await response.text()}")
-                await response.read()
+            async with gate:
+                await poll(http, base_url, tokens, subscriber, number, configuration)
 
-        await asyncio.gather(*(ask(*poll) for poll in world.requests))
+        await asyncio.gather(*(ask(*asked) for asked in world.requests))
 
 
 async def run(*, rounds: int = 5, seconds: int = ROUND_SECONDS) -> Result:
