@@ -1,11 +1,12 @@
 """The OAuth 2.0 grants identity answers (ACC-3: client programs log in with login and password, no browser): a
 person for a subscriber (SUB-7) or for a partner, a partner's system, a refresh; and logging out.
 
-Every token is stamped after the grant it carries was read under a share lock (shared.revocations)."""
+Every token is stamped after the grant it carries was read under a share lock, or, at a login, just before a
+statement that reads it under that lock and finds the member's row unchanged since before the password check; either
+way no change of the grant is stamped before the token and committed unseen by it (shared.revocations)."""
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import uuid
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from typing import Any
 
 from services.identity import domain, store, subscribers_store, tokens_store
 from services.identity.domain import ThrottlePolicy
-from services.identity.logins import LoginAttempt, admit_login
+from services.identity.logins import LoginAttempt, refuse_if_throttled
 from services.identity.partner_clients import secret_hash
 from services.identity.partners_store import client_for_token, staff_for_token
 from services.identity.passwords import Passwords
@@ -77,11 +78,15 @@ class Issuer:
         )
 
     def for_member(
-        self, account: store.Account, membership: subscribers_store.Membership, *, family_id: uuid.UUID
+        self,
+        account: store.Account,
+        membership: subscribers_store.Membership,
+        *,
+        family_id: uuid.UUID,
+        now: datetime,
     ) -> tuple[Issued, tokens_store.NewRefreshToken]:
-        """An access token and a refresh token for `account` acting for `membership`'s subscriber; the caller
-        stores the refresh token's row."""
-        now = self.clock.now()
+        """An access token stamped `now` and a refresh token for `account` acting for `membership`'s subscriber;
+        the caller stores the refresh token's row."""
         scopes = ["operator"] if account.is_operator else []
         access = self.access_token(
             now,
@@ -126,24 +131,53 @@ async def password_grant(
 ) -> Issued:
     """Rule ACC-3, and SUB-7: the token acts for one subscriber, the account's own unless named."""
     clock = issuer.clock
-    account, membership, attempt, ok = await _check_password(pool, passwords, policy, clock, login, subscriber)
-    tokens, refresh = (None, None)
-    async with pool.acquire() as conn, conn.transaction():
-        if ok and account is not None and membership is not None:
-            # Read again under a share lock, the token stamped after it: a change of the member made meanwhile
-            # either shows in it or refuses it (shared.revocations).
-            granted = await subscribers_store.membership(conn, account.id, membership.subscriber_id, for_token=True)
-            if granted is not None:
-                tokens, refresh = issuer.for_member(account, granted, family_id=uuid.uuid4())
-        await tokens_store.record_login_attempt(conn, attempt.login_key, attempt.address, clock.now(), ok, refresh)
-    if not ok or account is None:
-        raise GrantRefused("invalid_grant", "the login or password is wrong")
-    if tokens is None:
+    candidate, attempt, ok = await _check_password(pool, passwords, policy, clock, login, subscriber)
+    account, membership = candidate.account, candidate.membership
+    if not ok or account is None or membership is None or candidate.member_version is None:
+        async with pool.acquire() as conn:
+            await tokens_store.record_login_attempt(conn, attempt.login_key, attempt.address, clock.now(), ok)
+        if not ok or account is None:
+            raise GrantRefused("invalid_grant", "the login or password is wrong")
+        raise GrantRefused("invalid_grant", f"this account is not a member of subscriber {subscriber}")
+    tokens = await _member_tokens(pool, issuer, attempt, account, membership, candidate.member_version)
+    if tokens is None:  # excluded while the password was checked
         raise GrantRefused("invalid_grant", f"this account is not a member of subscriber {subscriber}")
     if passwords.needs_rehash(account.password_hash):
         new_hash = await passwords.hash(login.password)
         async with pool.acquire() as conn:
             await store.set_password(conn, account.id, new_hash, clock.now())
+    return tokens
+
+
+async def _member_tokens(
+    pool: Pool,
+    issuer: Issuer,
+    attempt: LoginAttempt,
+    account: store.Account,
+    membership: subscribers_store.Membership,
+    member_version: str,
+) -> Issued | None:
+    """The tokens of a member whose password was right, its attempt recorded; None if no longer a member.
+
+    Stamped before one statement that reads the membership again under a share lock and keeps the refresh token
+    only if the member's row is the version read before the hash: then no change came between, and any later one
+    stamps its time after this statement's lock (shared.revocations). One round trip after the hash, where reading,
+    stamping and committing in a transaction take four. If the member changed meanwhile, the token is made as a
+    refresh makes it: read under the lock in a transaction, stamped after it."""
+    clock = issuer.clock
+    family_id = uuid.uuid4()
+    now = clock.now()
+    tokens, refresh = issuer.for_member(account, membership, family_id=family_id, now=now)
+    async with pool.acquire() as conn:
+        kept = await tokens_store.record_member_login(conn, attempt.login_key, attempt.address, refresh, member_version)
+        if kept:
+            return tokens
+        async with conn.transaction():
+            granted = await subscribers_store.membership(conn, account.id, membership.subscriber_id, for_token=True)
+            if granted is None:
+                return None
+            tokens, refresh = issuer.for_member(account, granted, family_id=family_id, now=clock.now())
+            await tokens_store.insert_refresh_token(conn, refresh)
     return tokens
 
 
@@ -160,7 +194,8 @@ async def partner_staff_grant(
     Only an access token: a partner session starts from the password again after 15 minutes.
     """
     clock = issuer.clock
-    account, _, attempt, ok = await _check_password(pool, passwords, policy, clock, login, None)
+    candidate, attempt, ok = await _check_password(pool, passwords, policy, clock, login, None)
+    account = candidate.account
     access = None
     async with pool.acquire() as conn, conn.transaction():
         await tokens_store.record_login_attempt(conn, attempt.login_key, attempt.address, clock.now(), ok)
@@ -232,7 +267,9 @@ async def refresh_grant(pool: Pool, issuer: Issuer, refresh_token: str, subscrib
                 raise GrantRefused("invalid_scope", f"this account is not a member of subscriber {subscriber}")
             if account is not None and membership is not None:
                 # The new refresh token commits with the old one's use: a crash in between loses neither.
-                tokens, refresh = issuer.for_member(account, membership, family_id=use.family_id)
+                tokens, refresh = issuer.for_member(
+                    account, membership, family_id=use.family_id, now=issuer.clock.now()
+                )
                 await tokens_store.insert_refresh_token(conn, refresh)
     if tokens is None:
         raise GrantRefused("invalid_grant", "the refresh token is invalid, expired or revoked")
@@ -252,20 +289,22 @@ async def _check_password(
     clock: Clock,
     login: PasswordLogin,
     subscriber: str | None,
-) -> tuple[store.Account | None, subscribers_store.Membership | None, LoginAttempt, bool]:
+) -> tuple[subscribers_store.LoginCandidate, LoginAttempt, bool]:
     """The account and its membership of `subscriber` (its own when None), the attempt once admitted (throttling
     refuses: too-often), and whether the password is right. Recording the attempt is the caller's."""
     # Round trips are few on purpose: the hash should be nearly all of a login's time.
     attempt = LoginAttempt.of(login.username, login.address)
-    (account, membership), _ = await asyncio.gather(
-        _account_and_membership(pool, login.username, subscriber), admit_login(pool, policy, clock, attempt)
-    )
-    ok = await passwords.verify(account.password_hash if account else None, login.password)
-    return account, membership, attempt, ok
-
-
-async def _account_and_membership(
-    pool: Pool, login: str, subscriber: str | None
-) -> tuple[store.Account | None, subscribers_store.Membership | None]:
     async with pool.acquire() as conn:
-        return await subscribers_store.account_and_membership_by_login(conn, login, subscriber)
+        candidate = await subscribers_store.login_candidate(
+            conn,
+            login.username,
+            subscriber,
+            login_key=attempt.login_key,
+            client_addr=attempt.address,
+            now=clock.now(),
+            policy=policy,
+        )
+    refuse_if_throttled(candidate.failures, policy, clock)
+    account = candidate.account
+    ok = await passwords.verify(account.password_hash if account else None, login.password)
+    return candidate, attempt, ok

@@ -28,6 +28,11 @@ async def admit_login(pool: Pool, policy: ThrottlePolicy, clock: Clock, attempt:
     """Refused (too-often) while the login or the client address is throttled."""
     async with pool.acquire() as conn:
         counts = await tokens_store.failure_counts(conn, attempt.login_key, attempt.address, clock.now(), policy)
+    refuse_if_throttled(counts, policy, clock)
+
+
+def refuse_if_throttled(counts: domain.FailureCounts, policy: ThrottlePolicy, clock: Clock) -> None:
+    """Refused (too-often), saying when to try again, while `counts` throttle the attempt."""
     blocked_until = domain.throttled_until(counts, policy)
     if blocked_until is not None:
         retry_after = max(int((blocked_until - clock.now()).total_seconds()) + 1, 1)

@@ -9,9 +9,11 @@ from datetime import datetime
 
 import asyncpg
 
+from services.identity.domain import FailureCounts, ThrottlePolicy
 from services.identity.lists import Page, Window
 from services.identity.lists_store import Order, PageQuery
 from services.identity.store import ACCOUNT_COLUMNS, Account
+from services.identity.tokens_store import failure_windows
 from shared.db import Connection
 
 # ---- subscribers and members (SUB-1..7) ---------------------------------------------------
@@ -60,27 +62,61 @@ async def insert_subscriber(
     return Membership(subscriber_id, code, name, "owner", True, now)
 
 
-async def account_and_membership_by_login(
-    conn: Connection, login: str, subscriber_code: str | None
-) -> tuple[Account | None, Membership | None]:
-    """At a login, in one round trip: the account, and its membership of `subscriber_code`
-    (of its own subscriber when None)."""
+@dataclass(frozen=True)
+class LoginCandidate:
+    """What a login reads before the hash: the account (None: no such login), its membership of the subscriber asked
+    for, the version of that membership's row (PostgreSQL's `xmin`: any change of the member writes a new one), and
+    the failures that may throttle the attempt."""
+
+    account: Account | None
+    membership: Membership | None
+    member_version: str | None
+    failures: FailureCounts
+
+
+async def login_candidate(
+    conn: Connection,
+    username: str,
+    subscriber_code: str | None,
+    *,
+    login_key: str,
+    client_addr: str,
+    now: datetime,
+    policy: ThrottlePolicy,
+) -> LoginCandidate:
+    """At a login, in one round trip: the account, its membership of `subscriber_code` (of its own subscriber when
+    None) and the throttling counts (tokens_store.failure_counts' function, the same windows)."""
     row = await conn.fetchrow(
-        f"SELECT {', '.join('a.' + c for c in ACCOUNT_COLUMNS.split(', '))}, "
-        "s.id AS subscriber_id, s.code, s.name, m.role, m.its_access, m.joined_at "
-        "FROM accounts a LEFT JOIN (members m JOIN subscribers s ON s.id = m.subscriber_id) "
-        "ON m.account_id = a.id AND m.excluded_at IS NULL "
-        "AND (s.code = $2 OR ($2::text IS NULL AND s.owner_account_id = a.id)) "
-        "WHERE lower(a.login) = lower($1)",
-        login,
+        "SELECT f.pair, f.pair_oldest, f.login AS login_failures, f.login_oldest, f.address, f.address_oldest, "
+        "f.address_is_known, c.* "
+        "FROM login_failure_counts($3, $4, $5, $6, $7, $8) AS f LEFT JOIN LATERAL ("
+        f"  SELECT {', '.join('a.' + c for c in ACCOUNT_COLUMNS.split(', '))}, "
+        "  s.id AS subscriber_id, s.code, s.name, m.role, m.its_access, m.joined_at, m.xmin::text AS member_version "
+        "  FROM accounts a LEFT JOIN (members m JOIN subscribers s ON s.id = m.subscriber_id) "
+        "  ON m.account_id = a.id AND m.excluded_at IS NULL "
+        "  AND (s.code = $2 OR ($2::text IS NULL AND s.owner_account_id = a.id)) "
+        "  WHERE lower(a.login) = lower($1)"
+        ") AS c ON true",
+        username,
         subscriber_code,
+        *failure_windows(login_key, client_addr, now, policy),
     )
-    if row is None:
-        return None, None
+    assert row is not None  # the function always answers one row
     values = dict(row)
+    failures = FailureCounts(
+        pair=values.pop("pair"),
+        pair_oldest=values.pop("pair_oldest"),
+        login=values.pop("login_failures"),
+        login_oldest=values.pop("login_oldest"),
+        address=values.pop("address"),
+        address_oldest=values.pop("address_oldest"),
+        address_is_known=bool(values.pop("address_is_known")),
+    )
+    member_version = values.pop("member_version")
     membership_values = {k: values.pop(k) for k in ("subscriber_id", "code", "name", "role", "its_access", "joined_at")}
+    account = Account(**values) if values["id"] is not None else None
     membership = Membership(**membership_values) if membership_values["subscriber_id"] else None
-    return Account(**values), membership
+    return LoginCandidate(account, membership, member_version if membership else None, failures)
 
 
 async def membership(

@@ -99,19 +99,28 @@ async def revoke_account_refresh_tokens(conn: Connection, account_id: uuid.UUID,
 # ---- login throttling ---------------------------------------------------------------------
 
 
-async def failure_counts(
-    conn: Connection, login: str, client_addr: str, now: datetime, policy: ThrottlePolicy
-) -> FailureCounts:
-    # A function, so that the read keeps its generic plan rather than being planned again on every login
-    # (identity migration 0012).
-    row = await conn.fetchrow(
-        "SELECT * FROM login_failure_counts($1, $2, $3, $4, $5, $6)",
+def failure_windows(
+    login: str, client_addr: str, now: datetime, policy: ThrottlePolicy
+) -> tuple[str, str, datetime, datetime, datetime, datetime]:
+    """The arguments of the function `login_failure_counts` (identity migration 0012): who, and since when each
+    window counts."""
+    return (
         login,
         client_addr,
         now - policy.pair_window,
         now - policy.login_window,
         now - policy.known_address_for,
         now - policy.address_window,
+    )
+
+
+async def failure_counts(
+    conn: Connection, login: str, client_addr: str, now: datetime, policy: ThrottlePolicy
+) -> FailureCounts:
+    # A function, so that the read keeps its generic plan rather than being planned again on every login
+    # (identity migration 0012).
+    row = await conn.fetchrow(
+        "SELECT * FROM login_failure_counts($1, $2, $3, $4, $5, $6)", *failure_windows(login, client_addr, now, policy)
     )
     assert row is not None
     return FailureCounts(
@@ -149,6 +158,37 @@ async def record_login_attempt(
         token.expires_at if token else None,
         token.subscriber_id if token else None,
     )
+
+
+async def record_member_login(
+    conn: Connection, login: str, client_addr: str, token: NewRefreshToken, member_version: str
+) -> bool:
+    """A member's successful login in one statement, its own transaction: the attempt is recorded and, if the
+    membership's row is still the version read before the hash (read again under a share lock), the refresh token
+    too. True when it was: no change of the member committed since that read, nor can one commit before this
+    statement has (it waits for the lock), so a token stamped before this statement carries the member's grant as
+    it stands and was stamped before any later change (shared.revocations). False: the attempt alone is recorded."""
+    assert token.subscriber_id is not None
+    unchanged: bool = await conn.fetchval(
+        "WITH granted AS ("
+        "  SELECT m.xmin::text = $8 AS unchanged FROM members m "
+        "  WHERE m.subscriber_id = $7 AND m.account_id = $6 AND m.excluded_at IS NULL FOR SHARE"
+        "), attempt AS (INSERT INTO login_attempts (login, client_addr, at, success) VALUES ($1, $2, $3, true)"
+        "), refresh AS ("
+        "  INSERT INTO refresh_tokens (token_hash, family_id, account_id, subscriber_id, created_at, expires_at) "
+        "  SELECT $4, $5, $6, $7, $3, $9 FROM granted WHERE granted.unchanged"
+        ") SELECT coalesce((SELECT unchanged FROM granted), false)",
+        login,
+        client_addr,
+        token.created_at,
+        token.token_hash,
+        token.family_id,
+        token.account_id,
+        token.subscriber_id,
+        member_version,
+        token.expires_at,
+    )
+    return unchanged
 
 
 async def purge_login_attempts(conn: Connection, before: datetime) -> None:

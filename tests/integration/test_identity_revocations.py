@@ -9,11 +9,15 @@ import functools
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 import jwt
+import pytest
 
+from services.identity.keys import PASSWORDS
 from shared.keys import POOL
+from shared.revocations import micros
 from tests.infra import RunningApp, TestStack, wait_for
 from tests.integration.identity_fixtures import address, identity, new_account
 from tests.integration.test_identity_partners import (
@@ -25,7 +29,7 @@ from tests.integration.test_identity_partners import (
     password_token,
     staff_token,
 )
-from tests.integration.test_identity_subscribers import invite, person
+from tests.integration.test_identity_subscribers import Person, invite, person
 
 __all__ = ["identity"]
 
@@ -83,17 +87,23 @@ async def staff_member(app: RunningApp, inviter: str, partner_id: str, *, admin:
     return account
 
 
+async def owner_and_member(app: RunningApp) -> tuple[Person, dict[str, Any], Person]:
+    """An owner, its subscriber, and Bob: invited with ITS access, joined, logged in for that subscriber."""
+    owner = await person(app)
+    _, subscriber = await owner.call("GET", "/v1/subscriber")
+    bob = await person(app)
+    invitation = await invite(owner, bob.account["email"], its_access=True)
+    assert (await bob.call("POST", f"{invitation['link']}/accept"))[0] == 200
+    assert (await bob.login(subscriber=subscriber["code"]))[0] == 200
+    return owner, subscriber, bob
+
+
 async def test_a_change_of_rights_refuses_the_users_token_and_a_refresh_gets_the_new_rights(
     identity: RunningApp,
 ) -> None:
     """Rule SUB-5: the token's `rights` are stale at once (401 rights-changed); the refresh that follows is issued
     within the same second or so as the change, and works: it is not refused for ever."""
-    owner = await person(identity)
-    _, subscriber = await owner.call("GET", "/v1/subscriber")
-    bob = await person(identity)
-    invitation = await invite(owner, bob.account["email"], its_access=True)
-    assert (await bob.call("POST", f"{invitation['link']}/accept"))[0] == 200
-    assert (await bob.login(subscriber=subscriber["code"]))[0] == 200
+    owner, _, bob = await owner_and_member(identity)
     assert bob.claims["subscriber"]["rights"] == ["its_access"] and isinstance(bob.claims["iat_us"], int)
     stale = bob.tokens["access_token"]
 
@@ -117,12 +127,7 @@ async def test_a_token_issued_while_a_change_is_under_way_carries_the_change(ide
     """A change stamps its time after locking the member's row; a token reads the grant under a share lock and is
     stamped after it. So a login or refresh racing the change waits for it and carries the new rights: it never
     carries the old ones with an issue time after the change (which no service would refuse)."""
-    owner = await person(identity)
-    _, subscriber = await owner.call("GET", "/v1/subscriber")
-    bob = await person(identity)
-    invitation = await invite(owner, bob.account["email"], its_access=True)
-    assert (await bob.call("POST", f"{invitation['link']}/accept"))[0] == 200
-    assert (await bob.login(subscriber=subscriber["code"]))[0] == 200
+    _, subscriber, bob = await owner_and_member(identity)
     issuers: list[Callable[[], Awaitable[tuple[int, dict[str, Any]]]]] = [
         bob.refresh,
         functools.partial(bob.login, subscriber=subscriber["code"]),
@@ -141,6 +146,42 @@ async def test_a_token_issued_while_a_change_is_under_way_carries_the_change(ide
             assert not racing.done()  # the token waits for the change
         status, _ = await asyncio.wait_for(racing, 10)
         assert status == 200 and bob.claims["subscriber"]["rights"] == expected
+
+
+async def test_a_change_of_the_member_while_the_password_is_checked_is_in_the_login_and_stamped_before_it(
+    identity: RunningApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A login reads the member before the hash and stamps its token before reading the member again (under a share
+    lock, one statement): a change committed in between is seen there, and the token is then made as a refresh makes
+    it, so it carries the new rights and is stamped after the change; an exclusion in between refuses the login."""
+    owner, subscriber, bob = await owner_and_member(identity)
+    stale = bob.tokens["access_token"]
+    users = f"/v1/subscriber/users/{bob.account['id']}"
+    passwords = identity.app[PASSWORDS]
+    checked = passwords.verify
+    changes: list[tuple[str, str, dict[str, Any] | None]] = []
+
+    async def verify_while_the_owner_changes_bob(secret_hash: str | None, secret: str) -> bool:
+        right: bool = await checked(secret_hash, secret)
+        if secret == bob.account["password"] and changes:
+            method, path, body = changes.pop()
+            assert (await owner.call(method, path, json=body))[0] == 204
+        return right
+
+    monkeypatch.setattr(passwords, "verify", verify_while_the_owner_changes_bob)
+    changes.append(("PUT", f"{users}/rights", {"its_access": False}))
+    assert (await bob.login(subscriber=subscriber["code"]))[0] == 200
+    assert not changes and bob.claims["subscriber"]["rights"] == []
+    [*_, event] = await outbox(identity, "identity.member.rights_changed", "account_id", bob.account["id"])
+    changed_at = datetime.fromisoformat(event["data"]["changed_at"])
+    assert bob.claims["iat_us"] > micros(changed_at)
+    await refused(identity, "/v1/subscriber", stale, "rights-changed")  # identity has seen the change
+    assert (await bob.call("GET", "/v1/subscriber"))[0] == 200  # and the login's token is not refused by it
+
+    changes.append(("DELETE", users, None))
+    status, body = await bob.login(subscriber=subscriber["code"])
+    assert not changes and status == 400 and body["error"] == "invalid_grant"
+    assert "not a member" in body["error_description"]
 
 
 async def test_a_revoked_clients_token_is_refused_at_once(identity: RunningApp, stack: TestStack) -> None:
