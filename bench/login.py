@@ -20,7 +20,7 @@ TARGET = 0.9
 _, SCHEMA = database()
 
 
-async def run(*, requests: int = 30, warmup: int = 3) -> Result:
+async def run(*, requests: int = 100, warmup: int = 3) -> Result:
     times: dict[str, list[float]] = {"request": [], "hash": [], "floor": []}
     async with throwaway_stack("login") as stack, identity_process(stack) as identity, aiohttp.ClientSession() as http:
         login, password, _ = await register_and_login(http, identity.url)
