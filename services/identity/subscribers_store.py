@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from services.identity.domain import FailureCounts, ThrottlePolicy
 from services.identity.lists import Page, Window
 from services.identity.lists_store import Order, PageQuery
 from services.identity.store import ACCOUNT_COLUMNS, Account
-from services.identity.tokens_store import failure_windows
+from services.identity.tokens_store import failure_counts_of, failure_windows
 from shared.db import Connection
 
 # ---- subscribers and members (SUB-1..7) ---------------------------------------------------
@@ -32,6 +33,7 @@ class Membership:
 
 
 MEMBERSHIP_COLUMNS = "s.id AS subscriber_id, s.code, s.name, m.role, m.its_access, m.joined_at"
+MEMBERSHIP_FIELDS = tuple(f.name for f in dataclasses.fields(Membership))  # as MEMBERSHIP_COLUMNS names them
 
 
 async def insert_subscriber(
@@ -102,21 +104,10 @@ async def login_candidate(
         *failure_windows(login_key, client_addr, now, policy),
     )
     assert row is not None  # the function always answers one row
-    values = dict(row)
-    failures = FailureCounts(
-        pair=values.pop("pair"),
-        pair_oldest=values.pop("pair_oldest"),
-        login=values.pop("login_failures"),
-        login_oldest=values.pop("login_oldest"),
-        address=values.pop("address"),
-        address_oldest=values.pop("address_oldest"),
-        address_is_known=bool(values.pop("address_is_known")),
-    )
-    member_version = values.pop("member_version")
-    membership_values = {k: values.pop(k) for k in ("subscriber_id", "code", "name", "role", "its_access", "joined_at")}
-    account = Account(**values) if values["id"] is not None else None
-    membership = Membership(**membership_values) if membership_values["subscriber_id"] else None
-    return LoginCandidate(account, membership, member_version if membership else None, failures)
+    account = Account(**{c: row[c] for c in ACCOUNT_COLUMNS.split(", ")}) if row["id"] is not None else None
+    membership = Membership(**{c: row[c] for c in MEMBERSHIP_FIELDS}) if row["subscriber_id"] is not None else None
+    member_version = row["member_version"] if membership is not None else None
+    return LoginCandidate(account, membership, member_version, failure_counts_of(row, login="login_failures"))
 
 
 async def membership(

@@ -123,10 +123,15 @@ async def failure_counts(
         "SELECT * FROM login_failure_counts($1, $2, $3, $4, $5, $6)", *failure_windows(login, client_addr, now, policy)
     )
     assert row is not None
+    return failure_counts_of(row)
+
+
+def failure_counts_of(row: asyncpg.Record, *, login: str = "login") -> FailureCounts:
+    """The counts in a row of `login_failure_counts`, whose `login` column a joined read may name otherwise."""
     return FailureCounts(
         pair=row["pair"],
         pair_oldest=row["pair_oldest"],
-        login=row["login"],
+        login=row[login],
         login_oldest=row["login_oldest"],
         address=row["address"],
         address_oldest=row["address_oldest"],
