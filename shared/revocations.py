@@ -17,8 +17,8 @@ A token issued after the revocation passes (the person re-joined, the rights wer
 reactivated). Times are identity's clock in whole microseconds: the token's `iat_us` claim and the event's time
 (`iat` is whole seconds, so a token issued in the same second after a change would be refused for ever).
 identity stamps a change after it holds the row's lock, and a token after reading its grant under a share lock
-of the same row (or, at a login, just before a statement that takes that lock and finds the row as it was before the
-password check), so a token that carries the old grant is never stamped after the change (services.identity.grants).
+of the same row (or, at a login, just before a statement that takes that lock and finds the row as the login first
+read it), so a token that carries the old grant is never stamped after the change (services.identity.grants).
 
 Not a database lookup per request: every service would depend on identity (or a shared table) being up for
 every request, and pay a round trip for what changes a few times a day; the view is a dictionary, rebuilt on

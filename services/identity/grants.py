@@ -2,11 +2,12 @@
 person for a subscriber (SUB-7) or for a partner, a partner's system, a refresh; and logging out.
 
 Every token is stamped after the grant it carries was read under a share lock, or, at a login, just before a
-statement that reads it under that lock and finds the member's row unchanged since before the password check; either
+statement that reads it under that lock and finds the member's row unchanged since the login first read it; either
 way no change of the grant is stamped before the token and committed unseen by it (shared.revocations)."""
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import uuid
 from dataclasses import dataclass
@@ -87,6 +88,28 @@ class Issuer:
     ) -> tuple[Issued, tokens_store.NewRefreshToken]:
         """An access token stamped `now` and a refresh token for `account` acting for `membership`'s subscriber;
         the caller stores the refresh token's row."""
+        refresh, row = self.refresh_token(account, membership, family_id=family_id, now=now)
+        return self.member_tokens(account, membership, refresh, now=now), row
+
+    def refresh_token(
+        self, account: store.Account, membership: subscribers_store.Membership, *, family_id: uuid.UUID, now: datetime
+    ) -> tuple[str, tokens_store.NewRefreshToken]:
+        """A new refresh token of the member and the row that keeps its hash."""
+        refresh = domain.new_token()
+        row = tokens_store.NewRefreshToken(
+            token_hash=domain.token_hash(refresh),
+            family_id=family_id,
+            account_id=account.id,
+            subscriber_id=membership.subscriber_id,
+            created_at=now,
+            expires_at=now + timedelta(days=self.settings.refresh_token_days),
+        )
+        return refresh, row
+
+    def member_tokens(
+        self, account: store.Account, membership: subscribers_store.Membership, refresh: str, *, now: datetime
+    ) -> Issued:
+        """The member's access token, stamped `now`, beside its refresh token."""
         scopes = ["operator"] if account.is_operator else []
         access = self.access_token(
             now,
@@ -100,16 +123,7 @@ class Issuer:
                 "rights": domain.member_rights(membership.role, membership.its_access),
             },
         )
-        refresh = domain.new_token()
-        row = tokens_store.NewRefreshToken(
-            token_hash=domain.token_hash(refresh),
-            family_id=family_id,
-            account_id=account.id,
-            subscriber_id=membership.subscriber_id,
-            created_at=now,
-            expires_at=now + timedelta(days=self.settings.refresh_token_days),
-        )
-        return Issued(access, " ".join(scopes), refresh), row
+        return Issued(access, " ".join(scopes), refresh)
 
 
 @dataclass(frozen=True)
@@ -129,19 +143,35 @@ async def password_grant(
     login: PasswordLogin,
     subscriber: str | None,
 ) -> Issued:
-    """Rule ACC-3, and SUB-7: the token acts for one subscriber, the account's own unless named."""
+    """Rule ACC-3, and SUB-7: the token acts for one subscriber, the account's own unless named.
+
+    A member's login is recorded, its refresh token kept, while the password is checked (_member_login): a right
+    password is answered as soon as its hash is done; a wrong one turns the attempt into a failure, and drops the
+    token, before it is refused."""
     clock = issuer.clock
-    candidate, attempt, ok = await _check_password(pool, passwords, policy, clock, login, subscriber)
-    account, membership = candidate.account, candidate.membership
-    if not ok or account is None or membership is None or candidate.member_version is None:
+    attempt = LoginAttempt.of(login.username, login.address)
+    candidate = await _login_candidate(pool, policy, clock, login, attempt, subscriber)
+    account, membership, member_version = candidate.account, candidate.membership, candidate.member_version
+    checking = passwords.verify(account.password_hash if account else None, login.password)
+    if account is None or membership is None or member_version is None:
+        ok = await checking
         async with pool.acquire() as conn:
             await tokens_store.record_login_attempt(conn, attempt.login_key, attempt.address, clock.now(), ok)
         if not ok or account is None:
             raise GrantRefused("invalid_grant", "the login or password is wrong")
         raise GrantRefused("invalid_grant", f"this account is not a member of subscriber {subscriber}")
-    tokens = await _member_tokens(pool, issuer, attempt, account, membership, candidate.member_version)
-    if tokens is None:  # excluded while the password was checked
-        raise GrantRefused("invalid_grant", f"this account is not a member of subscriber {subscriber}")
+    ok, (made, tokens, refresh_hash) = await asyncio.gather(
+        checking, _member_login(pool, issuer, attempt, account, membership, member_version)
+    )
+    if not ok:
+        async with pool.acquire() as conn:
+            await tokens_store.record_wrong_password(conn, made, refresh_hash)
+        raise GrantRefused("invalid_grant", "the login or password is wrong")
+    if not made.kept:  # the member changed since it was read: the tokens are made as a refresh makes them
+        kept = await _member_tokens_now(pool, issuer, account, membership.subscriber_id)
+        if kept is None:  # excluded meanwhile
+            raise GrantRefused("invalid_grant", f"this account is not a member of subscriber {subscriber}")
+        tokens = kept
     if passwords.needs_rehash(account.password_hash):
         new_hash = await passwords.hash(login.password)
         async with pool.acquire() as conn:
@@ -149,35 +179,44 @@ async def password_grant(
     return tokens
 
 
-async def _member_tokens(
+async def _member_login(
     pool: Pool,
     issuer: Issuer,
     attempt: LoginAttempt,
     account: store.Account,
     membership: subscribers_store.Membership,
     member_version: str,
-) -> Issued | None:
-    """The tokens of a member whose password was right, its attempt recorded; None if no longer a member.
+) -> tuple[tokens_store.MemberLogin, Issued, bytes]:
+    """While the password is checked: the member's tokens, stamped before one statement that records the attempt as
+    a success, reads the membership again under a share lock and keeps the refresh token only if the member's row
+    is the version read before (tokens_store.record_member_login). Then no change came between, and any later one
+    stamps its time after that lock (shared.revocations): the token carries the grant as it stood at its stamp, and
+    a change after it refuses the token as it refuses any other. Made during the hash, the login needs no round trip
+    after it; the token's secret is given out only once the password is found right.
 
-    Stamped before one statement that reads the membership again under a share lock and keeps the refresh token
-    only if the member's row is the version read before the hash: then no change came between, and any later one
-    stamps its time after this statement's lock (shared.revocations). One round trip after the hash, where reading,
-    stamping and committing in a transaction take four. If the member changed meanwhile, the token is made as a
-    refresh makes it: read under the lock in a transaction, stamped after it."""
-    clock = issuer.clock
-    family_id = uuid.uuid4()
-    now = clock.now()
-    tokens, refresh = issuer.for_member(account, membership, family_id=family_id, now=now)
+    Recorded as a success before the password is known, which throttling can afford: its counts are read before the
+    hash and an attempt is settled after it, so attempts made meanwhile were never held back by this one's failure;
+    until a wrong password is recorded as the failure it is, it makes the address known (ThrottlePolicy) to those
+    alone. A crash in between would leave it a success."""
+    now = issuer.clock.now()
+    refresh, row = issuer.refresh_token(account, membership, family_id=uuid.uuid4(), now=now)
     async with pool.acquire() as conn:
-        kept = await tokens_store.record_member_login(conn, attempt.login_key, attempt.address, refresh, member_version)
-        if kept:
-            return tokens
-        async with conn.transaction():
-            granted = await subscribers_store.membership(conn, account.id, membership.subscriber_id, for_token=True)
-            if granted is None:
-                return None
-            tokens, refresh = issuer.for_member(account, granted, family_id=family_id, now=clock.now())
-            await tokens_store.insert_refresh_token(conn, refresh)
+        # The statement first: while the loop waits for it, the hashing thread takes the GIL and starts.
+        made = await tokens_store.record_member_login(conn, attempt.login_key, attempt.address, row, member_version)
+    return made, issuer.member_tokens(account, membership, refresh, now=now), row.token_hash
+
+
+async def _member_tokens_now(
+    pool: Pool, issuer: Issuer, account: store.Account, subscriber_id: uuid.UUID
+) -> Issued | None:
+    """The member's tokens as a refresh makes them: the membership read under a share lock in a transaction, the
+    token stamped after it; None if no longer a member."""
+    async with pool.acquire() as conn, conn.transaction():
+        granted = await subscribers_store.membership(conn, account.id, subscriber_id, for_token=True)
+        if granted is None:
+            return None
+        tokens, refresh = issuer.for_member(account, granted, family_id=uuid.uuid4(), now=issuer.clock.now())
+        await tokens_store.insert_refresh_token(conn, refresh)
     return tokens
 
 
@@ -194,8 +233,10 @@ async def partner_staff_grant(
     Only an access token: a partner session starts from the password again after 15 minutes.
     """
     clock = issuer.clock
-    candidate, attempt, ok = await _check_password(pool, passwords, policy, clock, login, None)
+    attempt = LoginAttempt.of(login.username, login.address)
+    candidate = await _login_candidate(pool, policy, clock, login, attempt, None)
     account = candidate.account
+    ok = await passwords.verify(account.password_hash if account else None, login.password)
     access = None
     async with pool.acquire() as conn, conn.transaction():
         await tokens_store.record_login_attempt(conn, attempt.login_key, attempt.address, clock.now(), ok)
@@ -282,18 +323,17 @@ async def revoke_refresh_token(pool: Pool, clock: Clock, token: str) -> None:
         await tokens_store.revoke_token_family(conn, domain.token_hash(token), clock.now())
 
 
-async def _check_password(
+async def _login_candidate(
     pool: Pool,
-    passwords: Passwords,
     policy: ThrottlePolicy,
     clock: Clock,
     login: PasswordLogin,
+    attempt: LoginAttempt,
     subscriber: str | None,
-) -> tuple[subscribers_store.LoginCandidate, LoginAttempt, bool]:
-    """The account and its membership of `subscriber` (its own when None), the attempt once admitted (throttling
-    refuses: too-often), and whether the password is right. Recording the attempt is the caller's."""
+) -> subscribers_store.LoginCandidate:
+    """The account and its membership of `subscriber` (its own when None), once the attempt is admitted (throttling
+    refuses: too-often). Recording the attempt is the caller's."""
     # Round trips are few on purpose: the hash should be nearly all of a login's time.
-    attempt = LoginAttempt.of(login.username, login.address)
     async with pool.acquire() as conn:
         candidate = await subscribers_store.login_candidate(
             conn,
@@ -305,6 +345,4 @@ async def _check_password(
             policy=policy,
         )
     refuse_if_throttled(candidate.failures, policy, clock)
-    account = candidate.account
-    ok = await passwords.verify(account.password_hash if account else None, login.password)
-    return candidate, attempt, ok
+    return candidate

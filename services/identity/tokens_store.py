@@ -165,24 +165,34 @@ async def record_login_attempt(
     )
 
 
+@dataclass(frozen=True)
+class MemberLogin:
+    """A member's login recorded while its password is checked (record_member_login)."""
+
+    attempt_id: int
+    kept: bool  # the refresh token was kept: the member's row was unchanged
+
+
 async def record_member_login(
     conn: Connection, login: str, client_addr: str, token: NewRefreshToken, member_version: str
-) -> bool:
-    """A member's successful login in one statement, its own transaction: the attempt is recorded and, if the
-    membership's row is still the version read before the hash (read again under a share lock), the refresh token
-    too. True when it was: no change of the member committed since that read, nor can one commit before this
-    statement has (it waits for the lock), so a token stamped before this statement carries the member's grant as
-    it stands and was stamped before any later change (shared.revocations). False: the attempt alone is recorded."""
+) -> MemberLogin:
+    """A member's login in one statement (its own transaction), run while the password is checked: the attempt is
+    recorded as a success and, if the membership's row is still the version read before (read again under a share
+    lock), the refresh token is kept. Kept when it was: no change of the member committed since that read, nor can
+    one commit before this statement has (it waits for the lock), so a token stamped before this statement carries
+    the member's grant as it stands and was stamped before any later change (shared.revocations). A wrong password
+    turns the attempt into a failure and drops the token before it is refused (record_wrong_password)."""
     assert token.subscriber_id is not None
-    unchanged: bool = await conn.fetchval(
+    row = await conn.fetchrow(
         "WITH granted AS ("
         "  SELECT m.xmin::text = $8 AS unchanged FROM members m "
         "  WHERE m.subscriber_id = $7 AND m.account_id = $6 AND m.excluded_at IS NULL FOR SHARE"
-        "), attempt AS (INSERT INTO login_attempts (login, client_addr, at, success) VALUES ($1, $2, $3, true)"
+        "), attempt AS ("
+        "  INSERT INTO login_attempts (login, client_addr, at, success) VALUES ($1, $2, $3, true) RETURNING id"
         "), refresh AS ("
         "  INSERT INTO refresh_tokens (token_hash, family_id, account_id, subscriber_id, created_at, expires_at) "
         "  SELECT $4, $5, $6, $7, $3, $9 FROM granted WHERE granted.unchanged"
-        ") SELECT coalesce((SELECT unchanged FROM granted), false)",
+        ") SELECT (SELECT id FROM attempt) AS attempt_id, coalesce((SELECT unchanged FROM granted), false) AS kept",
         login,
         client_addr,
         token.created_at,
@@ -193,7 +203,19 @@ async def record_member_login(
         member_version,
         token.expires_at,
     )
-    return unchanged
+    assert row is not None
+    return MemberLogin(row["attempt_id"], row["kept"])
+
+
+async def record_wrong_password(conn: Connection, login: MemberLogin, token_hash: bytes) -> None:
+    """The password of a login recorded by record_member_login was wrong: the attempt becomes a failure and the
+    refresh token, whose secret was never given out, is dropped. One statement, committed before the refusal."""
+    await conn.execute(
+        "WITH dropped AS (DELETE FROM refresh_tokens WHERE token_hash = $2) "
+        "UPDATE login_attempts SET success = false WHERE id = $1",
+        login.attempt_id,
+        token_hash,
+    )
 
 
 async def purge_login_attempts(conn: Connection, before: datetime) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 import jwt
 import pytest
 
-from services.identity.keys import PASSWORDS
+from services.identity import tokens_store
 from shared.keys import POOL
 from shared.revocations import micros
 from tests.infra import RunningApp, TestStack, wait_for
@@ -148,33 +148,57 @@ async def test_a_token_issued_while_a_change_is_under_way_carries_the_change(ide
         assert status == 200 and bob.claims["subscriber"]["rights"] == expected
 
 
-async def test_a_change_of_the_member_while_the_password_is_checked_is_in_the_login_and_stamped_before_it(
+Change = tuple[str, str, dict[str, Any] | None]
+
+
+def change_around_bobs_login(
+    monkeypatch: pytest.MonkeyPatch, owner: Person, bob: Person, *, before: bool
+) -> list[Change]:
+    """The owner's next change (appended to the list answered) made just before or just after the statement of Bob's
+    login that reads his membership under a share lock, while his password is checked (grants._member_login)."""
+    changes: list[Change] = []
+    recorded = tokens_store.record_member_login
+
+    async def change() -> None:
+        method, path, body = changes.pop()
+        assert (await owner.call(method, path, json=body))[0] == 204
+
+    async def record_around_the_change(
+        conn: Any, login: str, address: str, token: tokens_store.NewRefreshToken, version: str
+    ) -> tokens_store.MemberLogin:
+        if str(token.account_id) != bob.account["id"] or not changes:
+            return await recorded(conn, login, address, token, version)
+        if before:
+            await change()
+        made = await recorded(conn, login, address, token, version)
+        if not before:
+            await change()
+        return made
+
+    monkeypatch.setattr(tokens_store, "record_member_login", record_around_the_change)
+    return changes
+
+
+async def changed_at(app: RunningApp, bob: Person, event_type: str) -> int:
+    [*_, event] = await outbox(app, event_type, "account_id", bob.account["id"])
+    return micros(datetime.fromisoformat(event["data"]["changed_at"]))
+
+
+async def test_a_change_of_the_member_before_the_logins_locked_read_is_in_the_login_and_stamped_before_it(
     identity: RunningApp, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A login reads the member before the hash and stamps its token before reading the member again (under a share
-    lock, one statement): a change committed in between is seen there, and the token is then made as a refresh makes
+    """A login reads the member, then, while the password is checked, stamps its token and reads the member again
+    under a share lock: a change committed in between is seen there, and the token is then made as a refresh makes
     it, so it carries the new rights and is stamped after the change; an exclusion in between refuses the login."""
     owner, subscriber, bob = await owner_and_member(identity)
     stale = bob.tokens["access_token"]
     users = f"/v1/subscriber/users/{bob.account['id']}"
-    passwords = identity.app[PASSWORDS]
-    checked = passwords.verify
-    changes: list[tuple[str, str, dict[str, Any] | None]] = []
+    changes = change_around_bobs_login(monkeypatch, owner, bob, before=True)
 
-    async def verify_while_the_owner_changes_bob(secret_hash: str | None, secret: str) -> bool:
-        right: bool = await checked(secret_hash, secret)
-        if secret == bob.account["password"] and changes:
-            method, path, body = changes.pop()
-            assert (await owner.call(method, path, json=body))[0] == 204
-        return right
-
-    monkeypatch.setattr(passwords, "verify", verify_while_the_owner_changes_bob)
     changes.append(("PUT", f"{users}/rights", {"its_access": False}))
     assert (await bob.login(subscriber=subscriber["code"]))[0] == 200
     assert not changes and bob.claims["subscriber"]["rights"] == []
-    [*_, event] = await outbox(identity, "identity.member.rights_changed", "account_id", bob.account["id"])
-    changed_at = datetime.fromisoformat(event["data"]["changed_at"])
-    assert bob.claims["iat_us"] > micros(changed_at)
+    assert bob.claims["iat_us"] > await changed_at(identity, bob, "identity.member.rights_changed")
     await refused(identity, "/v1/subscriber", stale, "rights-changed")  # identity has seen the change
     assert (await bob.call("GET", "/v1/subscriber"))[0] == 200  # and the login's token is not refused by it
 
@@ -182,6 +206,57 @@ async def test_a_change_of_the_member_while_the_password_is_checked_is_in_the_lo
     status, body = await bob.login(subscriber=subscriber["code"])
     assert not changes and status == 400 and body["error"] == "invalid_grant"
     assert "not a member" in body["error_description"]
+
+
+async def test_a_change_of_the_member_after_the_logins_locked_read_refuses_the_logins_token_as_any_other(
+    identity: RunningApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A change committed after that read, the password still being checked, is later than the token's stamp: the
+    token is refused as soon as identity has seen the change, as a token issued a moment before it would be. A refresh
+    then carries the new rights; after an exclusion it is refused."""
+    owner, subscriber, bob = await owner_and_member(identity)
+    users = f"/v1/subscriber/users/{bob.account['id']}"
+    changes = change_around_bobs_login(monkeypatch, owner, bob, before=False)
+
+    changes.append(("PUT", f"{users}/rights", {"its_access": False}))
+    assert (await bob.login(subscriber=subscriber["code"]))[0] == 200
+    assert not changes and bob.claims["subscriber"]["rights"] == ["its_access"]
+    assert bob.claims["iat_us"] < await changed_at(identity, bob, "identity.member.rights_changed")
+    await refused(identity, "/v1/subscriber", bob.tokens["access_token"], "rights-changed")
+    status, _ = await bob.refresh()
+    assert status == 200 and bob.claims["subscriber"]["rights"] == []
+
+    changes.append(("DELETE", users, None))
+    assert (await bob.login(subscriber=subscriber["code"]))[0] == 200
+    assert not changes
+    await refused(identity, "/v1/subscriber", bob.tokens["access_token"], "membership-ended", 403)
+    status, body = await bob.refresh()
+    assert status == 400 and body["error"] == "invalid_grant"
+
+
+async def test_a_wrong_password_of_a_member_is_a_failed_attempt_and_keeps_no_refresh_token(
+    identity: RunningApp,
+) -> None:
+    """A member's login is recorded, its refresh token kept, while the password is checked: a wrong password turns
+    the attempt into a failure and drops the token (its secret never given out) before the refusal is answered."""
+    _, subscriber, bob = await owner_and_member(identity)
+
+    async def kept() -> tuple[int, list[bool]]:
+        async with identity.app[POOL].acquire() as conn:
+            tokens = await conn.fetchval("SELECT count(*) FROM refresh_tokens WHERE account_id = $1", bob.account["id"])
+            attempts = await conn.fetch(
+                "SELECT success FROM login_attempts WHERE login = $1 ORDER BY id", bob.account["login"].lower()
+            )
+        return tokens, [row["success"] for row in attempts]
+
+    tokens, attempts = await kept()
+    bob.account["password"], right = "not bob's password", bob.account["password"]
+    status, body = await bob.login(subscriber=subscriber["code"])
+    assert status == 400 and body["error"] == "invalid_grant"
+    assert await kept() == (tokens, [*attempts, False])
+    bob.account["password"] = right
+    assert (await bob.login(subscriber=subscriber["code"]))[0] == 200
+    assert await kept() == (tokens + 1, [*attempts, False, True])
 
 
 async def test_a_revoked_clients_token_is_refused_at_once(identity: RunningApp, stack: TestStack) -> None:
