@@ -58,6 +58,7 @@ __all__ = [
     "service_logging",
     "service_process",
     "throwaway_stack",
+    "wrk_latency_ms",
 ]
 
 
@@ -326,6 +327,17 @@ async def run_wrk(argv: list[str]) -> tuple[Load, str]:
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
     bad = (int(non_2xx[1]) if non_2xx else 0) + (sum(int(g) for g in errors.groups()) if errors else 0)
     return Load(float(rate[1]), int(total[1]), bad), output
+
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def wrk_latency_ms(output: str, percentile: str) -> float:
+    """A percentile of the latency in the output of `wrk --latency` (`"50"`, `"99"`), in ms."""
+    match = re.search(rf"^\s+{percentile}%\s+([\d.]+)(us|ms|s)\s*$", output, re.MULTILINE)
+    if match is None:
+        raise RuntimeError(f"no {percentile}% latency in wrk's output: {output}")
+    return float(match[1]) * _UNITS[match[2]]
 
 
 # ---- the Python load generator, where wrk is missing -------------------------------------------------

@@ -49,9 +49,9 @@ from bench.common import (
     service_process,
     spread,
     throwaway_stack,
+    wrk_latency_ms,
 )
 from bench.contracts_post import jwks_server
-from bench.update_plan import _latency_ms
 from devtools.demo.rates import generated_rates_csv
 from services.updates.public import RATE_CURRENCIES, database
 from shared.clock import local_date
@@ -160,7 +160,7 @@ async def wrk_get(url: str, seconds: int, script: Path) -> tuple[float, float]:
     load, output = await run_wrk(argv)
     if load.bad:
         raise RuntimeError(f"{url}: {load.bad} of {load.requests} requests failed: {output}")
-    return load.requests_per_second, _latency_ms(output, "99")
+    return load.requests_per_second, wrk_latency_ms(output, "99")
 
 
 # ---- the benchmark ----------------------------------------------------------------------------------

@@ -13,9 +13,10 @@
     tables in PostgreSQL (releases + kits, heap and TOAST): memory for information, no target.
 - the processing day at 10,000 and 100,000 due contracts: bench/contracts_processing.py at that size (seconds until
   every contract is active and its event published, vs this process publishing as many confirmed messages).
-- login rate at 1, 2 and 4 concurrent password grants (identity as in production, argon2id m=19 MiB t=2), vs
-  argon2id verifies/s of the same stored hash in this process at the same concurrency, on the same bounded thread
-  pool as identity's (shared/hashing.py): the ratio is the share of a login's cost that is the hash.
+- login rate at 1, 2 and 4 concurrent password grants (wrk's connections, identity as in production, argon2id
+  m=19 MiB t=2), vs argon2id verifies/s of the same stored hash in this process at the same concurrency, on the
+  same bounded thread pool as identity's (shared/hashing.py): the ratio is the share of a login's cost that is the
+  hash.
 - the event pipeline at 1,000 and 10,000 events: bench/pipeline.py at that size (outbox → relay → consumer +
   inbox vs raw aio-pika confirm + ack), with enough rounds for 10,000 events a side at each size: a round of 1,000
   events lasts under a second, and single rounds of either side then spread by 2x on a shared machine.
@@ -29,7 +30,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import tempfile
 import time
+import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,11 +48,14 @@ from bench.common import (
     generate_load,
     have_wrk,
     identity_process,
+    lua_string,
     median,
     register_and_login,
+    run_wrk,
     service_process,
     spread,
     throwaway_stack,
+    wrk_latency_ms,
 )
 from bench.contracts_post import jwks_server
 from services.identity.public import Passwords
@@ -372,7 +378,21 @@ class _Rounds:
 
 
 async def _login_round(url: str, form: dict[str, str], concurrency: int, seconds: int) -> tuple[float, float]:
-    """(password grants/s, median ms of one) with `concurrency` clients for `seconds`."""
+    """(password grants/s, median ms of one) with `concurrency` clients for `seconds`: wrk's connections, which cost
+    the two cores next to nothing, or the Python generator where wrk is missing."""
+    if have_wrk():
+        with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
+            script.write(
+                'wrk.method = "POST"\n'
+                'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"\n'
+                f"wrk.body = {lua_string(urllib.parse.urlencode(form))}\n"
+            )
+            script.flush()
+            argv = ["wrk", f"-t{THREADS}", f"-c{concurrency}", f"-d{seconds}s", "--latency", "-s", script.name, url]
+            load, output = await run_wrk(argv)
+        if load.bad:
+            raise RuntimeError(f"{load.bad} of {load.requests} password grants failed")
+        return load.requests_per_second, wrk_latency_ms(output, "50")
     times: list[float] = []
 
     async def send(http: aiohttp.ClientSession) -> int:

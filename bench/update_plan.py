@@ -31,7 +31,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import re
 import sys
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -61,6 +60,7 @@ from bench.common import (
     service_process,
     spread,
     throwaway_stack,
+    wrk_latency_ms,
 )
 from bench.contracts_post import jwks_server
 from services.updates.api_models import UpdatePlan
@@ -286,16 +286,6 @@ end
 {pause}"""
 
 
-_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
-
-
-def _latency_ms(output: str, percentile: str) -> float:
-    match = re.search(rf"^\s+{percentile}%\s+([\d.]+)(us|ms|s)\s*$", output, re.MULTILINE)
-    if match is None:
-        raise RuntimeError(f"no {percentile}% latency in wrk's output: {output}")
-    return float(match[1]) * _UNITS[match[2]]
-
-
 # wrk gives up on an answer after 2 s by default: at saturation, with every connection busy, the queue of a busy
 # machine can hold an answer that long, and that is a figure of the saturated round (its p99), not a failure.
 WRK_TIMEOUT = "10s"
@@ -309,7 +299,7 @@ async def wrk(url: str, seconds: int, script: Path) -> Load:
     load, output = await run_wrk(argv)
     if load.bad:
         raise RuntimeError(f"{url}: {load.bad} of {load.requests} requests failed: {output}")
-    return Load(load.requests_per_second, load.requests, _latency_ms(output, "99"), _latency_ms(output, "50"))
+    return Load(load.requests_per_second, load.requests, wrk_latency_ms(output, "99"), wrk_latency_ms(output, "50"))
 
 
 # ---- the benchmark ----------------------------------------------------------------------------------
