@@ -149,8 +149,7 @@ async def password_grant(
     password is answered as soon as its hash is done; a wrong one turns the attempt into a failure, and drops the
     token, before it is refused."""
     clock = issuer.clock
-    attempt = LoginAttempt.of(login.username, login.address)
-    candidate = await _login_candidate(pool, policy, clock, login, attempt, subscriber)
+    candidate, attempt = await _login_candidate(pool, policy, clock, login, subscriber)
     account, membership, member_version = candidate.account, candidate.membership, candidate.member_version
     checking = passwords.verify(account.password_hash if account else None, login.password)
     if account is None or membership is None or member_version is None:
@@ -168,10 +167,10 @@ async def password_grant(
             await tokens_store.record_wrong_password(conn, made, refresh_hash)
         raise GrantRefused("invalid_grant", "the login or password is wrong")
     if not made.kept:  # the member changed since it was read: the tokens are made as a refresh makes them
-        kept = await _member_tokens_now(pool, issuer, account, membership.subscriber_id)
-        if kept is None:  # excluded meanwhile
+        remade = await _member_tokens_now(pool, issuer, account, membership.subscriber_id)
+        if remade is None:  # excluded meanwhile
             raise GrantRefused("invalid_grant", f"this account is not a member of subscriber {subscriber}")
-        tokens = kept
+        tokens = remade
     if passwords.needs_rehash(account.password_hash):
         new_hash = await passwords.hash(login.password)
         async with pool.acquire() as conn:
@@ -233,8 +232,7 @@ async def partner_staff_grant(
     Only an access token: a partner session starts from the password again after 15 minutes.
     """
     clock = issuer.clock
-    attempt = LoginAttempt.of(login.username, login.address)
-    candidate = await _login_candidate(pool, policy, clock, login, attempt, None)
+    candidate, attempt = await _login_candidate(pool, policy, clock, login, None)
     account = candidate.account
     ok = await passwords.verify(account.password_hash if account else None, login.password)
     access = None
@@ -328,12 +326,12 @@ async def _login_candidate(
     policy: ThrottlePolicy,
     clock: Clock,
     login: PasswordLogin,
-    attempt: LoginAttempt,
     subscriber: str | None,
-) -> subscribers_store.LoginCandidate:
-    """The account and its membership of `subscriber` (its own when None), once the attempt is admitted (throttling
-    refuses: too-often). Recording the attempt is the caller's."""
+) -> tuple[subscribers_store.LoginCandidate, LoginAttempt]:
+    """The account and its membership of `subscriber` (its own when None), and the attempt once admitted
+    (throttling refuses: too-often). Recording the attempt is the caller's."""
     # Round trips are few on purpose: the hash should be nearly all of a login's time.
+    attempt = LoginAttempt.of(login.username, login.address)
     async with pool.acquire() as conn:
         candidate = await subscribers_store.login_candidate(
             conn,
@@ -345,4 +343,4 @@ async def _login_candidate(
             policy=policy,
         )
     refuse_if_throttled(candidate.failures, policy, clock)
-    return candidate
+    return candidate, attempt
