@@ -26,6 +26,7 @@ __all__ = [
     "get_logger",
     "log_request",
     "reset_contextvars",
+    "serve_log_lines_on",
 ]
 
 
@@ -42,7 +43,8 @@ def configure_logging(service: str, level: str = "INFO", *, traced: bool = False
     # on first use.
     lines = LineBatcher(sys.stdout.buffer)
     atexit.register(lines.flush)
-    global _requests_written
+    global _requests_written, _lines
+    _lines = lines
     # The access log's own path where structlog's chain would add nothing to its line (log_request).
     info = logging.getLevelNamesMapping()[level.upper()] <= logging.INFO
     _requests_written = RequestLines(lines, service) if info and not traced else None
@@ -90,13 +92,24 @@ class LineBatcher:
         self._stream = stream
         self._lines: list[bytes] = []
         self._lock = threading.Lock()  # loops in other threads (tests run some) log here too
+        self._serving: asyncio.AbstractEventLoop | None = None  # serve_on: the process's serving loop
+        self._serving_thread = 0
+
+    def serve_on(self, loop: asyncio.AbstractEventLoop | None) -> None:
+        """Lines logged in `loop`'s thread go to its turn without asking which loop runs: on Python 3.11
+        `asyncio.get_running_loop()` asks the kernel for the process id each time, a system call per line. None
+        when that loop stops serving; its lines are written first."""
+        self.flush()
+        self._serving, self._serving_thread = loop, threading.get_ident() if loop is not None else 0
 
     def msg(self, message: bytes) -> None:
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            self._write(message + b"\n")
-            return
+        loop: asyncio.AbstractEventLoop | None = self._serving
+        if loop is None or threading.get_ident() != self._serving_thread:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                self._write(message + b"\n")
+                return
         with self._lock:
             if not self._lines:
                 loop.call_soon(self.flush)
@@ -122,14 +135,19 @@ class LineBatcher:
 class RequestLines:
     """The access log's line for each request a service answers, written without structlog's chain of processors:
     under load that is one line per request, and the chain (a bound logger, five processors) costs several times
-    the line itself. The same keys as a structlog line: the context's variables, level, timestamp, service."""
+    the line itself. The same keys as a structlog line: level, timestamp, service, and the variables bound in the
+    request's context, read directly: the kernel's middleware binds its two ids and nothing else binds any (a
+    lookup through the whole context, as structlog's merge_contextvars does, cost more than the rest of the line)."""
 
     def __init__(self, lines: LineBatcher, service: str) -> None:
         self._lines, self._service = lines, service
 
     def write(self, method: str, path: str, status: int, ms: float) -> None:
         event: dict[str, Any] = {"method": method, "path": path, "status": status, "ms": ms}
-        structlog.contextvars.merge_contextvars(None, "info", event)
+        if (request_id := REQUEST_ID.get()) is not Ellipsis:  # structlog's mark of a variable unbound
+            event["request_id"] = request_id
+        if (correlation_id := CORRELATION_ID.get()) is not Ellipsis:
+            event["correlation_id"] = correlation_id
         event["level"] = "info"
         _timestamp(None, "info", event)
         event["service"] = self._service
@@ -137,7 +155,17 @@ class RequestLines:
         self._lines.msg(orjson.dumps(event))
 
 
+_lines: LineBatcher | None = None  # configure_logging's
 _requests_written: RequestLines | None = None  # configure_logging: INFO is on and tracing off
+
+
+def serve_log_lines_on(loop: asyncio.AbstractEventLoop | None) -> None:
+    """The process serves on `loop` from here on (None: no longer); its log lines are batched on it
+    (LineBatcher.serve_on)."""
+    if _lines is not None:
+        _lines.serve_on(loop)
+
+
 _request_log = structlog.get_logger("shared.middlewares")
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import subprocess
 import sys
 import textwrap
+
+from shared.logging import LineBatcher
 
 # Run in a process of its own: configuring logging is global to a process.
 SCRIPT = textwrap.dedent(
@@ -55,3 +58,40 @@ def test_a_request_line_has_the_keys_and_values_of_a_structlog_line() -> None:
 
 def test_no_request_line_when_info_is_off() -> None:
     assert logged("WARNING") == []
+
+
+class _Writes:
+    """A stream that keeps each write apart."""
+
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+
+    def write(self, data: bytes) -> int:
+        self.writes.append(data)
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+
+async def test_lines_on_the_serving_loop_are_written_together_at_the_end_of_its_turn() -> None:
+    stream = _Writes()
+    lines = LineBatcher(stream)  # type: ignore[arg-type]  # a stream's write and flush are all it uses
+    lines.serve_on(asyncio.get_running_loop())
+    lines.msg(b"one")
+    lines.msg(b"two")
+    assert stream.writes == []  # not before the turn ends
+    await asyncio.sleep(0)
+    assert stream.writes == [b"one\ntwo\n"]
+
+    # Another thread, with no loop of its own: at once.
+    await asyncio.to_thread(lines.msg, b"elsewhere")
+    assert stream.writes[-1] == b"elsewhere\n"
+
+    lines.msg(b"pending")
+    lines.serve_on(None)  # the loop stops serving: what waits is written first
+    assert stream.writes[-1] == b"pending\n"
+    lines.msg(b"after")  # still in a running loop, found the ordinary way
+    await asyncio.sleep(0)
+    assert stream.writes[-1] == b"after\n"
+    assert len(stream.writes) == 4
