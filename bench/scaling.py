@@ -347,11 +347,15 @@ async def processing_points(sizes: Sequence[int], *, rounds: int) -> list[Point]
     return points
 
 
-async def pipeline_points(sizes: Sequence[int], *, rounds: int, events: int) -> list[Point]:
-    """At each size, `rounds` rounds or as many as `events` events a side take, whichever is more."""
+async def pipeline_points(sizes: Sequence[int], *, rounds: int, events: int, round_events: int) -> list[Point]:
+    """At each size, rounds of at least `round_events` events a side: as many backlogs of the size as that takes,
+    drained one after another (a round of one 1,000-event backlog lasted a third of a second, and single
+    rounds of either side ran at half or twice their median); `rounds` rounds, or as many as `events` events a
+    side take, whichever is more."""
     points = []
     for size in sizes:
-        result = await pipeline.run(events=size, rounds=max(rounds, -(-events // size)))
+        backlogs = max(1, round_events // size)
+        result = await pipeline.run(events=size, rounds=max(rounds, -(-events // (size * backlogs))), backlogs=backlogs)
         points.append(
             Point(
                 "event pipeline",
@@ -362,7 +366,10 @@ async def pipeline_points(sizes: Sequence[int], *, rounds: int, events: int) -> 
                     figure_label="outbox → consumer",
                     reference_label="raw aio-pika, same routing",
                 ),
-                notes=tuple(line for line in result.details if line.startswith(("CPU", "ratio"))),
+                notes=(
+                    result.details[0],  # the rounds' shape
+                    *(line for line in result.details if line.startswith(("CPU", "ratio"))),
+                ),
             )
         )
     return points
@@ -499,6 +506,7 @@ class Sizes:
     events: tuple[int, ...] = (1_000, 10_000)
     rounds: int = 3
     pipeline_events: int = 10_000  # events a side at each pipeline size, at least: more rounds for a smaller size
+    pipeline_round_events: int = 5_000  # events a side in one round, at least: more backlogs for a smaller size
     processing_rounds: int = 2  # a 100,000-contract round and its reference take about three minutes
     seconds: int = 4
     requests: int = 60  # one-at-a-time plan requests a round
@@ -512,6 +520,7 @@ QUICK = Sizes(
     events=(500, 1_000),
     rounds=1,
     pipeline_events=0,
+    pipeline_round_events=0,
     processing_rounds=1,
     seconds=2,
     requests=20,
@@ -525,6 +534,8 @@ async def run(*, quick: bool = False, sizes: Sizes | None = None) -> Result:
         *await update_plan_points(sizes.releases, rounds=sizes.rounds, seconds=sizes.seconds, requests=sizes.requests),
         *await processing_points(sizes.contracts, rounds=sizes.processing_rounds),
         *await login_points(sizes.concurrencies, rounds=sizes.rounds, seconds=sizes.seconds),
-        *await pipeline_points(sizes.events, rounds=sizes.rounds, events=sizes.pipeline_events),
+        *await pipeline_points(
+            sizes.events, rounds=sizes.rounds, events=sizes.pipeline_events, round_events=sizes.pipeline_round_events
+        ),
     ]
     return summary(points, time.monotonic() - started)
