@@ -20,7 +20,7 @@ from services.contracts.keys import SETTINGS
 from services.contracts.path_ids import id_in_path
 from services.contracts.problems import IdempotencyKeyMissing
 from shared.auth import Caller
-from shared.http import Api, Header, Link
+from shared.http import Api, Header, Link, document_response
 from shared.keys import CALENDAR, CLOCK, OUTBOX, POOL
 from shared.pages import Cursor, decode_cursor, encode_cursor
 from shared.parsing import StrictModel
@@ -126,8 +126,10 @@ async def post_contract(request: web.Request, caller: Caller, body: ContractIn) 
         )
     except Refused as refused:
         raise problems.problem(refused) from None
-    headers = {"Idempotent-Replayed": "true"} if receipt.replayed else None
-    return web.json_response(receipt.body, status=receipt.status, headers=headers)
+    response = document_response(receipt.body, status=receipt.status)
+    if receipt.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
 
 
 # The cursor of each order: (received_at, id) or (expires_at, id) of the last contract seen.
