@@ -60,9 +60,12 @@ async def _log_lines_on_the_loop(app: web.Application) -> AsyncIterator[None]:
 
 # The youngest generation is collected after this many more objects were made than freed (Python's default: 700).
 # Under load most young objects belong to requests still in flight, so a collection every 700 walked them again and
-# again for nothing: on the contract intake, 130 collections of about 0.6 ms each in a 5 s round (2 % of the
-# process's CPU), which found 20 objects to free; at 10,000, one collection of 1.3-1.9 ms (bench/RESULTS.md).
-YOUNG_GENERATION_THRESHOLD = 10_000
+# again to free almost nothing. Measured with gc.callbacks over one benchmark run each (bench/RESULTS.md): the
+# contract intake, 130 young collections of about 0.6 ms (2 % of the process's CPU) at 700, 10 (7 ms in all) at
+# 3,000; update-plan's process, 872 young collections (850 ms), 79 middle ones (200 ms) and 7 full ones of 23-33 ms
+# at 700, 69 young and 6 middle ones (71 ms in all, the longest 5 ms) at 3,000. At 10,000 one middle collection
+# took 14 ms, a pause every request in flight waits for: 3,000 keeps the pauses short.
+YOUNG_GENERATION_THRESHOLD = 3_000
 
 
 async def _frozen_heap(app: web.Application) -> AsyncIterator[None]:
