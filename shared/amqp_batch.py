@@ -77,6 +77,7 @@ async def _send(
         sent = False
         try:
             parts: list[bytes] = []
+            publish_frames: dict[str, bytes] = {}
             for message in messages:
                 channel.delivery_tag += 1
                 confirmation = channel.create_future()
@@ -92,11 +93,12 @@ async def _send(
                     correlation_id=message.correlation_id,
                     headers=message.headers,
                 )
-                parts.append(
-                    pamqp.frame.marshal(
+                publish = publish_frames.get(message.routing_key)
+                if publish is None:  # the same bytes for every message with this routing key: marshalled once
+                    publish = publish_frames[message.routing_key] = pamqp.frame.marshal(
                         Basic.Publish(exchange=exchange, routing_key=message.routing_key, mandatory=True), number
                     )
-                )
+                parts.append(publish)
                 parts.append(pamqp.frame.marshal(ContentHeader(0, len(message.body), properties), number))
                 # The body in frames of at most the negotiated frame size, as basic_publish splits it.
                 parts.extend(pamqp.frame.marshal(body, number) for body in channel._split_body(message.body))
