@@ -10,6 +10,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from shared.held_writes import HeldWritesLoop
 from shared.logging import configure_logging, get_logger, serve_log_lines_on
 from shared.migrate import migrate
 from shared.settings import BaseServiceSettings
@@ -43,12 +44,12 @@ def run_service(
 
 def serve(app: web.Application, *, host: str, port: int) -> None:
     """Serve `app` until stopped, as every service process does (the benchmarks' reference servers too), with no
-    access log (the kernel's middleware logs each request). On asyncio's own loop: with uvloop the update-plan
-    benchmark's saturated round left some of its 200 connections waiting past 2 s (p99 1 s against 242 ms), so a
-    slightly cheaper request is not worth it."""
+    access log (the kernel's middleware logs each request). On asyncio's own loop, its answers sent together at the
+    end of each turn (shared.held_writes): with uvloop the update-plan benchmark's saturated round left some of its
+    200 connections waiting past 2 s (p99 1 s against 242 ms), so a slightly cheaper request is not worth it."""
     app.cleanup_ctx.append(_frozen_heap)
     app.cleanup_ctx.append(_log_lines_on_the_loop)
-    web.run_app(app, host=host, port=port, access_log=None, print=None)
+    web.run_app(app, host=host, port=port, access_log=None, print=None, loop=HeldWritesLoop())
 
 
 async def _log_lines_on_the_loop(app: web.Application) -> AsyncIterator[None]:
