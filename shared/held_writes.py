@@ -6,7 +6,7 @@ call; on a virtual machine that wake-up is an interrupt to another virtual CPU, 
 cached answer. perf on contracts under the support-status benchmark: 7.5 % of its time in that wake-up (about 7.5 us
 a poll), against 2.7 us a request for a bare aiohttp server the client keeps busy. Held to the turn's end, the
 first answer wakes the client and the others reach it awake (bench/RESULTS.md: the process's system time a poll
-halved).
+halved). An answer waits at most MAX_HOLD_SECONDS for the others.
 
 Only connections the process accepted (its HTTP server's) hold their writes, and only small ones: a write over
 HELD_BYTES_LIMIT (a file's chunk), a write behind data the socket has not taken yet, and anything after close()
@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 from asyncio import selector_events
 from typing import Any
 
 HELD_BYTES_LIMIT = 64 * 1024
+MAX_HOLD_SECONDS = 0.001  # the longest an answer waits for the others of its turn (it waits for their handlers)
 
 
 class HeldWritesLoop(asyncio.SelectorEventLoop):
@@ -34,6 +36,8 @@ class HeldWritesLoop(asyncio.SelectorEventLoop):
     def __init__(self) -> None:
         super().__init__()
         self._holding: list[_HeldWritesTransport] = []
+        self._held_since = 0.0
+        self._sending_at_turn_end = False
 
     def _make_socket_transport(
         self,
@@ -51,15 +55,28 @@ class HeldWritesLoop(asyncio.SelectorEventLoop):
         return _HeldWritesTransport(self, sock, protocol, waiter, extra, server)
 
     def hold(self, transport: _HeldWritesTransport) -> None:
-        """`transport` holds writes: sent at the start of the next turn, before anything else is read."""
+        """`transport` holds writes: sent at the start of the next turn, before anything else is read; or, when
+        another transport starts holding after the first held has waited MAX_HOLD_SECONDS, with it at once (a
+        turn of many answers does not hold its first ones to its end)."""
+        now = time.monotonic()
         if not self._holding:
-            self.call_soon(self._send_held)
+            self._held_since = now
+        elif now - self._held_since > MAX_HOLD_SECONDS:
+            self.send_held()
+            self._held_since = now
+        if not self._sending_at_turn_end:
+            self._sending_at_turn_end = True
+            self.call_soon(self._turn_ended)
         self._holding.append(transport)
 
-    def _send_held(self) -> None:
+    def send_held(self) -> None:
         holding, self._holding = self._holding, []
         for transport in holding:
             transport.send_held()
+
+    def _turn_ended(self) -> None:
+        self._sending_at_turn_end = False
+        self.send_held()
 
 
 class _HeldWritesTransport(selector_events._SelectorSocketTransport):  # type: ignore[name-defined, misc]
