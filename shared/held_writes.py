@@ -6,7 +6,8 @@ call; on a virtual machine that wake-up is an interrupt to another virtual CPU, 
 cached answer. perf on contracts under the support-status benchmark: 7.5 % of its time in that wake-up (about 7.5 us
 a poll), against 2.7 us a request for a bare aiohttp server the client keeps busy. Held to the turn's end, the
 first answer wakes the client and the others reach it awake (bench/RESULTS.md: the process's system time a poll
-halved). An answer waits at most MAX_HOLD_SECONDS for the others.
+halved). A turn of many answers does not hold its first ones to its end: once one has waited MAX_HOLD_SECONDS, the
+next answer held sends it and the others with it.
 
 Only connections the process accepted (its HTTP server's) hold their writes, and only small ones: a write over
 HELD_BYTES_LIMIT (a file's chunk), a write behind data the socket has not taken yet, and anything after close()
@@ -27,7 +28,7 @@ from asyncio import selector_events
 from typing import Any
 
 HELD_BYTES_LIMIT = 64 * 1024
-MAX_HOLD_SECONDS = 0.001  # the longest an answer waits for the others of its turn (it waits for their handlers)
+MAX_HOLD_SECONDS = 0.001  # an answer held this long goes with the next one held, not at the turn's end
 
 
 class HeldWritesLoop(asyncio.SelectorEventLoop):
