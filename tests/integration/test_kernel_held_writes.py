@@ -8,11 +8,10 @@ asyncio's.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ import aiohttp
 from aiohttp import web
 
 from shared.held_writes import HELD_BYTES_LIMIT, MAX_HOLD_SECONDS, HeldWritesLoop
+from tests.infra import RunningApp
 
 CHUNK = 256 * 1024
 
@@ -30,18 +30,6 @@ def run(test: Callable[[], Coroutine[Any, Any, None]]) -> None:
         loop.run_until_complete(asyncio.wait_for(test(), 30))
     finally:
         loop.close()
-
-
-@contextlib.asynccontextmanager
-async def served(app: web.Application) -> AsyncIterator[str]:
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
-    finally:
-        await runner.cleanup()
 
 
 def the_app(file: Path | None = None) -> web.Application:
@@ -73,8 +61,8 @@ def the_app(file: Path | None = None) -> web.Application:
 
 
 async def with_server(app: web.Application, use: Callable[[str], Awaitable[None]]) -> None:
-    async with served(app) as url:
-        await use(url)
+    async with RunningApp(app) as running:
+        await use(running.url)
 
 
 def test_concurrent_clients_each_get_their_own_answer() -> None:
