@@ -39,6 +39,7 @@ __all__ = [
     "Result",
     "ServiceProcess",
     "TestStack",
+    "busy_and_total_ticks",
     "cpu_seconds",
     "free_port",
     "generate_load",
@@ -113,10 +114,20 @@ def spread(values: Sequence[float], fmt: str = "{:,.0f}") -> str:
     return f"{fmt.format(median(values))} (min {low}, max {high}, n={len(values)})"
 
 
-def cpu_seconds(pid: int) -> float:
-    """The CPU time (user and system) process `pid` has used so far (Linux's /proc/PID/stat)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+def cpu_seconds(pid: int, thread: int | None = None) -> float:
+    """The CPU time (user and system) process `pid`, or its thread `thread`, has used so far (Linux's
+    /proc/PID/stat, /proc/PID/task/TID/stat)."""
+    path = f"/proc/{pid}/stat" if thread is None else f"/proc/{pid}/task/{thread}/stat"
+    fields = Path(path).read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def busy_and_total_ticks() -> tuple[int, int]:
+    """The machine's busy and total CPU ticks so far, over every core (/proc/stat's first line; idle and iowait are
+    not busy)."""
+    ticks = [int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    total = sum(ticks)
+    return total - ticks[3] - ticks[4], total
 
 
 @dataclass

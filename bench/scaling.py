@@ -16,7 +16,8 @@
 - login rate at 1, 2 and 4 concurrent password grants (wrk's connections, identity as in production, argon2id
   m=19 MiB t=2), vs argon2id verifies/s of the same stored hash in this process at the same concurrency, on the
   same bounded thread pool as identity's (shared/hashing.py): the ratio is the share of a login's cost that is the
-  hash.
+  hash. Beside it, where the CPU went (Linux's /proc): a login's in identity's event loop, in its hashing threads
+  and in PostgreSQL's backends, a verify's here, and how busy the cores were during each side's rounds.
 - the event pipeline at 1,000 and 10,000 events: bench/pipeline.py at that size (outbox → relay → consumer +
   inbox vs raw aio-pika confirm + ack), with enough rounds for 10,000 events a side at each size: a round of 1,000
   events lasts under a second, and single rounds of either side then spread by 2x on a shared machine.
@@ -28,12 +29,14 @@ The benchmark's one Result counts the points at target; the table and each point
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
+import os
 import tempfile
 import time
 import urllib.parse
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,6 +48,8 @@ from bench.common import (
     THREADS,
     Result,
     TestStack,
+    busy_and_total_ticks,
+    cpu_seconds,
     generate_load,
     have_wrk,
     identity_process,
@@ -379,9 +384,67 @@ async def pipeline_points(sizes: Sequence[int], *, rounds: int, events: int, rou
 
 
 @dataclass
+class _Cpu:
+    """Where the CPU went over a side's rounds (Linux's /proc): the serving process's event loop (its main thread),
+    its other threads (the hashing pool), the PostgreSQL backends of the stack's database, and how busy the cores
+    were at all. Tick-counted (10 ms), hence summed over the rounds before dividing by the logins or verifies."""
+
+    seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(("loop", "hashing", "PostgreSQL"), 0.0))
+    done: float = 0.0  # logins or verifies over the rounds
+    busy_ticks: int = 0
+    total_ticks: int = 0
+
+    @contextlib.asynccontextmanager
+    async def round(self, pid: int, database: asyncpg.Connection) -> AsyncIterator[list[float]]:
+        """Measures a round of process `pid`; the caller appends the round's logins or verifies to the list."""
+        done: list[float] = []
+        before, backends, (busy, total) = _threads_cpu(pid), await _backends_cpu(database), busy_and_total_ticks()
+        yield done
+        after, backends_after, (busy_after, total_after) = (
+            _threads_cpu(pid),
+            await _backends_cpu(database),
+            busy_and_total_ticks(),
+        )
+        self.seconds["loop"] += after[0] - before[0]
+        self.seconds["hashing"] += after[1] - before[1]
+        # A backend started during the round counts from nothing; one ended during it is not known at its end.
+        self.seconds["PostgreSQL"] += sum(s - backends.get(b, 0.0) for b, s in backends_after.items())
+        self.done += sum(done)
+        self.busy_ticks += busy_after - busy
+        self.total_ticks += total_after - total
+
+    def ms(self, part: str) -> float:
+        return 1000 * self.seconds[part] / max(self.done, 1.0)
+
+    @property
+    def busy(self) -> float:
+        return self.busy_ticks / max(self.total_ticks, 1)
+
+
+def _threads_cpu(pid: int) -> tuple[float, float]:
+    """CPU seconds so far of process `pid`'s main thread (its event loop) and of its other threads."""
+    loop = cpu_seconds(pid, pid)
+    return loop, cpu_seconds(pid) - loop
+
+
+async def _backends_cpu(database: asyncpg.Connection) -> dict[int, float]:
+    """CPU seconds so far of each backend serving `database`'s database, other than `database`'s own (which only
+    asks this)."""
+    rows = await database.fetch(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    )
+    seconds = {}
+    for row in rows:
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):  # a connection closed meanwhile
+            seconds[row["pid"]] = cpu_seconds(row["pid"])
+    return seconds
+
+
+@dataclass
 class _Rounds:
     rates: list[float] = field(default_factory=list)
     ms: list[float] = field(default_factory=list)  # the median time of one login / one hash, per round
+    cpu: _Cpu = field(default_factory=_Cpu)
 
 
 async def _login_round(url: str, form: dict[str, str], concurrency: int, seconds: int) -> tuple[float, float]:
@@ -454,15 +517,23 @@ async def login_points(concurrencies: Sequence[int], *, rounds: int, seconds: in
             form = {"grant_type": "password", "username": login, "password": password}
             await _login_round(url, form, max(concurrencies), 1)  # warm-up
             await _hash_round(passwords, stored, password, max(concurrencies), 1)
-            for concurrency in concurrencies:
-                logins, hashes = measured[concurrency]
-                for _ in range(rounds):
-                    rate, ms = await _login_round(url, form, concurrency, seconds)
-                    logins.rates.append(rate)
-                    logins.ms.append(ms)
-                    rate, ms = await _hash_round(passwords, stored, password, concurrency, seconds)
-                    hashes.rates.append(rate)
-                    hashes.ms.append(ms)
+            database = await asyncpg.connect(stack.database_url)
+            try:
+                for concurrency in concurrencies:
+                    logins, hashes = measured[concurrency]
+                    for _ in range(rounds):
+                        async with logins.cpu.round(identity.pid, database) as done:
+                            rate, ms = await _login_round(url, form, concurrency, seconds)
+                            done.append(rate * seconds)
+                        logins.rates.append(rate)
+                        logins.ms.append(ms)
+                        async with hashes.cpu.round(os.getpid(), database) as done:
+                            rate, ms = await _hash_round(passwords, stored, password, concurrency, seconds)
+                            done.append(rate * seconds)
+                        hashes.rates.append(rate)
+                        hashes.ms.append(ms)
+            finally:
+                await database.close()
     finally:
         passwords.close()
     parameters = stored.split("$")[3]  # e.g. m=19456,t=2,p=1
@@ -489,6 +560,10 @@ async def login_points(concurrencies: Sequence[int], *, rounds: int, seconds: in
                     f"{rounds} rounds of {seconds} s alternating",
                     f"one login ms {spread(logins.ms, '{:.1f}')}; one hash ms {spread(hashes.ms, '{:.1f}')}; "
                     f"hash share of a login's time: {median(hashes.ms) / median(logins.ms):.0%}",
+                    f"CPU ms a login: hashing {logins.cpu.ms('hashing'):.1f}, identity's loop "
+                    f"{logins.cpu.ms('loop'):.2f}, PostgreSQL {logins.cpu.ms('PostgreSQL'):.2f}; "
+                    f"a verify here: hashing {hashes.cpu.ms('hashing'):.1f}, this loop {hashes.cpu.ms('loop'):.2f}; "
+                    f"cores busy {logins.cpu.busy:.0%} during the logins, {hashes.cpu.busy:.0%} during the verifies",
                 ),
             )
         )
