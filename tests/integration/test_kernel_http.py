@@ -15,6 +15,7 @@ import aio_pika
 import aiohttp
 import pydantic
 import pytest
+import structlog
 from aiohttp import web
 from yarl import URL
 
@@ -349,11 +350,16 @@ async def test_openapi_document_is_3_1_and_built_from_the_same_models(app: Runni
 
 
 async def test_healthz_and_metrics(app: RunningApp) -> None:
-    assert (await app.http.get("/healthz")).status == 200
-    assert (await app.http.get("/readyz")).status == 200  # nothing to depend on in this app
-    await app.http.post("/v1/things", json={"count": "x"})
-    await app.http.get("/v1/nothing-here")
-    response = await app.http.get("/metrics")
+    with structlog.testing.capture_logs() as logs:
+        assert (await app.http.get("/healthz")).status == 200
+        assert (await app.http.get("/readyz?full=1")).status == 200  # nothing to depend on in this app
+        await app.http.post("/v1/things", json={"count": "x"})
+        await app.http.get("/v1/nothing-here")
+        await app.http.get("/healthz/extra")
+        response = await app.http.get("/metrics")
+    # Probes and scrapes are counted, not access-logged; every other request is, matched or not, by its path.
+    logged = [(e["method"], e["path"], e["status"]) for e in logs if e["event"] == "http.request"]
+    assert logged == [("POST", "/v1/things", 422), ("GET", "/v1/nothing-here", 404), ("GET", "/healthz/extra", 404)]
     assert response.status == 200
     text = await response.text()
     assert 'http_requests_total{method="POST",route="/v1/things",status="422"} 1.0' in text
