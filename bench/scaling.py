@@ -389,7 +389,9 @@ class _Cpu:
     its other threads (the hashing pool), the PostgreSQL backends of the stack's database, and how busy the cores
     were at all. Tick-counted (10 ms), hence summed over the rounds before dividing by the logins or verifies."""
 
-    seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(("loop", "hashing", "PostgreSQL"), 0.0))
+    loop: float = 0.0  # seconds of CPU over the rounds
+    hashing: float = 0.0
+    postgres: float = 0.0
     done: float = 0.0  # logins or verifies over the rounds
     busy_ticks: int = 0
     total_ticks: int = 0
@@ -398,23 +400,25 @@ class _Cpu:
     async def round(self, pid: int, database: asyncpg.Connection) -> AsyncIterator[list[float]]:
         """Measures a round of process `pid`; the caller appends the round's logins or verifies to the list."""
         done: list[float] = []
-        before, backends, (busy, total) = _threads_cpu(pid), await _backends_cpu(database), busy_and_total_ticks()
-        yield done
-        after, backends_after, (busy_after, total_after) = (
+        (loop, hashing), backends, (busy, total) = (
             _threads_cpu(pid),
             await _backends_cpu(database),
             busy_and_total_ticks(),
         )
-        self.seconds["loop"] += after[0] - before[0]
-        self.seconds["hashing"] += after[1] - before[1]
+        yield done
+        (loop_after, hashing_after), backends_after = _threads_cpu(pid), await _backends_cpu(database)
+        busy_after, total_after = busy_and_total_ticks()
+        self.loop += loop_after - loop
+        self.hashing += hashing_after - hashing
         # A backend started during the round counts from nothing; one ended during it is not known at its end.
-        self.seconds["PostgreSQL"] += sum(s - backends.get(b, 0.0) for b, s in backends_after.items())
+        self.postgres += sum(s - backends.get(b, 0.0) for b, s in backends_after.items())
         self.done += sum(done)
         self.busy_ticks += busy_after - busy
         self.total_ticks += total_after - total
 
-    def ms(self, part: str) -> float:
-        return 1000 * self.seconds[part] / max(self.done, 1.0)
+    def ms(self, seconds: float) -> float:
+        """`seconds` of CPU over the rounds, in ms a login or verify."""
+        return 1000 * seconds / max(self.done, 1.0)
 
     @property
     def busy(self) -> float:
@@ -560,9 +564,10 @@ async def login_points(concurrencies: Sequence[int], *, rounds: int, seconds: in
                     f"{rounds} rounds of {seconds} s alternating",
                     f"one login ms {spread(logins.ms, '{:.1f}')}; one hash ms {spread(hashes.ms, '{:.1f}')}; "
                     f"hash share of a login's time: {median(hashes.ms) / median(logins.ms):.0%}",
-                    f"CPU ms a login: hashing {logins.cpu.ms('hashing'):.1f}, identity's loop "
-                    f"{logins.cpu.ms('loop'):.2f}, PostgreSQL {logins.cpu.ms('PostgreSQL'):.2f}; "
-                    f"a verify here: hashing {hashes.cpu.ms('hashing'):.1f}, this loop {hashes.cpu.ms('loop'):.2f}; "
+                    f"CPU ms a login: hashing {logins.cpu.ms(logins.cpu.hashing):.1f}, identity's loop "
+                    f"{logins.cpu.ms(logins.cpu.loop):.2f}, PostgreSQL {logins.cpu.ms(logins.cpu.postgres):.2f}; "
+                    f"a verify here: hashing {hashes.cpu.ms(hashes.cpu.hashing):.1f}, "
+                    f"this loop {hashes.cpu.ms(hashes.cpu.loop):.2f}; "
                     f"cores busy {logins.cpu.busy:.0%} during the logins, {hashes.cpu.busy:.0%} during the verifies",
                 ),
             )
