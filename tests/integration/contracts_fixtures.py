@@ -23,7 +23,7 @@ from shared.events import Envelope, Event, wrap
 from shared.events.identity import PartnerCreated, SubscriberCreated
 from shared.events.registration import ConfigurationChanged, NumbersIssued, ProductActivated, ProductChanged
 from tests.infra import RunningApp, TestStack, wait_for
-from tests.integration.service_fixtures import pool_fixture, publisher_fixture
+from tests.integration.service_fixtures import pool_fixture, publisher_fixture, unused_subscriber_code
 from tests.tokens import TestKeys
 
 MOSCOW = ZoneInfo("Europe/Moscow")
@@ -122,7 +122,7 @@ class World:
         return envelope
 
     async def customer(self) -> Customer:
-        customer = Customer(uuid.uuid4(), f"CL-{uuid.uuid4().int % 10**7:07d}", uuid.uuid4())
+        customer = Customer(uuid.uuid4(), await unused_subscriber_code(self.pool), uuid.uuid4())
         await self.publish(
             SubscriberCreated(
                 subscriber_id=customer.subscriber_id,

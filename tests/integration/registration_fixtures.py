@@ -21,7 +21,7 @@ from shared.db import Pool
 from shared.events import Envelope, Event, wrap
 from shared.events.identity import AccountRegistered, PartnerCreated, SubscriberCreated
 from tests.infra import RunningApp, TestStack, wait_for
-from tests.integration.service_fixtures import pool_fixture, publisher_fixture
+from tests.integration.service_fixtures import pool_fixture, publisher_fixture, unused_subscriber_code
 from tests.tokens import TestKeys
 
 ARTICLES = iter(range(100_000))
@@ -110,7 +110,7 @@ class World:
         tag = uuid.uuid4().hex[:10]
         customer = Customer(
             subscriber_id=uuid.uuid4(),
-            code=f"CL-{uuid.uuid4().int % 10**7:07d}",
+            code=await unused_subscriber_code(self.pool),
             owner_id=uuid.uuid4(),
             email=f"owner.{tag}@example.com",
             name=f"Romashka {tag}",
