@@ -26,6 +26,7 @@ import pytest
 from playwright.async_api import Browser, Locator, Page, expect
 
 from shared.db import Pool
+from tests.drawn import form_code
 from tests.e2e.browser import VIEWPORT, browser_fixture, page_fixture, snap  # noqa: F401  (fixtures)
 from tests.e2e.browser_stack import portal_fixture, site_fixture  # noqa: F401  (fixtures `portal`, `site`)
 from tests.e2e.conftest import read_mail
@@ -90,7 +91,7 @@ async def publish_form(api: Portal, updates_url: str, operator: str, configurati
     """A reporting form's version (DAT-2) with a long name and its file, uploaded and published through updates'
     operator API."""
     content = hashlib.sha256(uuid.uuid4().bytes).digest() * 1000
-    code = f"11{uuid.uuid4().int % 10**5:05d}"  # a KND-like code of this run's own
+    code = form_code()
     draft = await api.call(
         "PUT",
         f"{updates_url}/v1/forms/{code}/versions/5.01",

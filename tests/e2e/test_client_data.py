@@ -8,7 +8,6 @@ Every test makes its own configuration, products, accounts, forms and rates.
 from __future__ import annotations
 
 import os
-import uuid
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 import pytest
 from its_client import NotCovered
 
+from tests.drawn import form_code
 from tests.e2e.client_flows import client_for, files_under
 from tests.e2e.contracts_flows import contracts_db, flow, registration_db
 from tests.e2e.flows import PASSWORD
@@ -24,10 +24,6 @@ from tests.e2e.test_updates_flow import LONG_AGO, Updates, moscow_today, owner_w
 from tests.infra import ServiceProcess
 
 __all__ = ["contracts_db", "flow", "gateway", "registration_db", "updates"]  # fixtures
-
-
-def form_code() -> str:
-    return f"11{uuid.uuid4().int % 10**5:05d}"
 
 
 async def test_dat2_the_program_receives_the_forms_newer_than_it_holds_each_file_checked(
@@ -112,7 +108,7 @@ async def test_dat1_dat2_the_command_prints_the_rates_and_receives_the_forms_thr
     )
     owner, configuration, _ = await owner_with(updates, operator, edition="CORP")  # in its free period (ITS-7)
     await updates.visible(owner, configuration)
-    code, content = f"11{uuid.uuid4().int % 10**5:05d}", os.urandom(10_000)
+    code, content = form_code(), os.urandom(10_000)
     await updates.form(operator, configuration, code, "5.01", content)
     its_client = Command(gateway, tmp_path / "config", [])
     await its_client.json("login", "--username", owner.login, "--password", PASSWORD)

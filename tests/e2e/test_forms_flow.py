@@ -6,8 +6,8 @@ through the signed link; another subscriber is refused with the offer."""
 from __future__ import annotations
 
 import os
-import uuid
 
+from tests.drawn import form_code
 from tests.e2e.contracts_flows import contracts_db, flow, registration_db
 from tests.e2e.flows import PROBLEMS, body_text, problem_type
 from tests.e2e.test_updates_flow import LONG_AGO, Updates, owner_with, updates
@@ -21,7 +21,7 @@ async def test_dat2_a_published_form_reaches_the_client_program_and_the_owner(up
     stranger = await updates.flow.customer("Stranger Things")
     await updates.visible(owner, configuration)  # updates has learnt the registration
 
-    code, content = f"11{uuid.uuid4().int % 10**5:05d}", os.urandom(120_000)
+    code, content = form_code(), os.urandom(120_000)
     form_id = await updates.form(operator, configuration, code, "5.01", content, publish=False)
     # A file that is not the declared one is refused; the right one is taken.
     wrong = await updates.call(

@@ -9,11 +9,12 @@ from urllib.parse import urlsplit
 
 from services.portal.sessions import _id_hash, _unb64
 from shared.keys import POOL
+from tests.drawn import form_code
 from tests.infra import RunningApp
 from tests.integration.identity_fixtures import identity
 from tests.integration.test_portal_pages import Browser
 from tests.integration.test_portal_releases import as_member, browser, releases_portal, text_of
-from tests.integration.test_updates_forms import act, new_code, published
+from tests.integration.test_updates_forms import act, published
 from tests.integration.updates_fixtures import World, keys, kits_dir, pool, publisher, updates, world
 
 __all__ = ["browser", "identity", "keys", "kits_dir", "pool", "publisher", "releases_portal", "updates", "world"]
@@ -23,7 +24,7 @@ async def test_dat2_a_configurations_forms_page_lists_each_form_with_its_version
     browser: Browser, releases_portal: RunningApp, identity: RunningApp, world: World
 ) -> None:
     configuration = await world.configuration()
-    vat, payroll = new_code(), new_code()
+    vat, payroll = form_code(), form_code()
     await published(world, vat, "5.01", [configuration])
     await published(world, vat, "5.02", [configuration])
     await published(world, payroll, "1.0", [configuration])

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import hashlib
 import re
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from services.portal.app import PortalSettings, create_app
+from tests.drawn import form_code
 from tests.infra import RunningApp, TestStack
 from tests.integration.identity_fixtures import identity
 from tests.integration.test_portal_operator import (
@@ -53,10 +53,6 @@ async def browser(portal: RunningApp, operator: Operator) -> AsyncIterator[Brows
     await browser.close()
 
 
-def new_code() -> str:
-    return f"11{uuid.uuid4().int % 10**5:05d}"
-
-
 def fields(code: str, version: str, configurations: list[str], **changed: str) -> list[tuple[str, str]]:
     typed = {
         "code": code,
@@ -85,7 +81,7 @@ async def test_dat2_an_operator_adds_a_form_version_with_its_file_publishes_and_
     browser: Browser, registration: RunningApp, updates: RunningApp, operator: Operator
 ) -> None:
     configuration = await catalogued(registration, updates, operator)
-    code = new_code()
+    code = form_code()
     content = b"PK\x03\x04 the form's package " * 100
 
     new = await browser.get("/operator/forms/new")
@@ -206,7 +202,7 @@ async def test_the_forms_list_shows_a_page_at_a_time(
     browser: Browser, registration: RunningApp, updates: RunningApp, operator: Operator
 ) -> None:
     configuration = await catalogued(registration, updates, operator)
-    code = new_code()
+    code = form_code()
     for minor in range(27):
         body = {
             "name": "6-NDFL",

@@ -17,6 +17,7 @@ from itsctl._http import Api
 from itsctl.form_publishing import FormToPublish, publish_form
 from services.updates.keys import STORAGE
 from shared.events.updates import ReportingFormPublished, ReportingFormWithdrawn
+from tests.drawn import form_code
 from tests.infra import wait_for
 from tests.integration.updates_fixtures import (
     MAX_KIT_BYTES,
@@ -47,10 +48,6 @@ def form_draft(configurations: list[str], data: bytes, **overrides: Any) -> dict
         "file": {"name": "VAT_1151001_5.05.zip", "size": len(data), "sha256": sha(data)},
         **overrides,
     }
-
-
-def new_code() -> str:
-    return f"11{uuid.uuid4().int % 10**5:05d}"
 
 
 async def declare(world: World, code: str, version: str, body: dict[str, Any]) -> tuple[int, Any]:
@@ -99,7 +96,7 @@ async def ask(world: World, customer: Customer, configuration: str, held: dict[s
 
 async def test_dat2_a_form_goes_from_draft_through_upload_to_published_and_withdrawn(world: World) -> None:
     configuration = await world.configuration()
-    code, data = new_code(), kit_bytes("vat-5.05", 40_000)
+    code, data = form_code(), kit_bytes("vat-5.05", 40_000)
     status, draft = await declare(world, code, "5.05", form_draft([configuration], data))
     assert status == 201 and draft["state"] == "draft" and draft["file"]["uploaded"] is False
     # Writing the draft again replaces it: same id.
@@ -162,7 +159,7 @@ async def test_dat2_a_form_goes_from_draft_through_upload_to_published_and_withd
 async def test_dat2_a_file_that_is_not_what_was_declared_leaves_nothing(world: World, kits_dir: Path) -> None:
     configuration = await world.configuration()
     declared = kit_bytes("declared-form", 20_000)
-    status, draft = await declare(world, new_code(), "1.1", form_draft([configuration], declared))
+    status, draft = await declare(world, form_code(), "1.1", form_draft([configuration], declared))
     assert status == 201
     before = await asyncio.to_thread(lambda: sorted(p.name for p in kits_dir.rglob("*") if p.is_file()))
 
@@ -183,7 +180,7 @@ async def test_dat2_a_file_that_is_not_what_was_declared_leaves_nothing(world: W
     status, problem = await upload(world, draft["id"], b"x" * (MAX_KIT_BYTES + 1))
     assert status == 413, problem
     big = {"name": "big.zip", "size": MAX_KIT_BYTES + 1, "sha256": sha(b"big")}
-    status, problem = await declare(world, new_code(), "1.1", form_draft([configuration], declared, file=big))
+    status, problem = await declare(world, form_code(), "1.1", form_draft([configuration], declared, file=big))
     assert status == 422 and problem["errors"][0]["field"] == "file.size", problem
     # Not an octet stream: 415.
     headers = {**world.operator(), "Content-Type": "text/plain"}
@@ -194,7 +191,7 @@ async def test_dat2_a_file_that_is_not_what_was_declared_leaves_nothing(world: W
 async def test_dat2_bad_drafts_are_refused_and_store_nothing(world: World) -> None:
     configuration = await world.configuration()
     data = kit_bytes("bad", 100)
-    code = new_code()
+    code = form_code()
     cases: list[tuple[str, dict[str, Any], str]] = [
         ("1.0", form_draft(["NoSuchConfiguration"], data), "configurations.0"),
         ("1.0", form_draft([configuration, configuration], data), "configurations"),
@@ -241,7 +238,7 @@ async def test_dat2_bad_drafts_are_refused_and_store_nothing(world: World) -> No
 
 async def test_dat2_a_program_receives_the_forms_newer_than_it_holds_and_downloads_them(world: World) -> None:
     configuration, other = await world.configuration(), await world.configuration()
-    vat, profit, payroll = new_code(), new_code(), new_code()
+    vat, profit, payroll = form_code(), form_code(), form_code()
     await published(world, vat, "5.4", [configuration])
     newest_vat = await published(world, vat, "5.10", [configuration, other])  # 5.10 is newer than 5.4
     await published(world, profit, "2.1", [configuration])
@@ -298,7 +295,7 @@ async def test_dat2_a_program_receives_the_forms_newer_than_it_holds_and_downloa
 
 async def test_dat2_upd4_programs_not_entitled_are_refused_with_the_offer(world: World) -> None:
     configuration = await world.configuration()
-    code = new_code()
+    code = form_code()
     await published(world, code, "1.0", [configuration])
 
     # Not registered for the configuration: 403 with the offer of the products that include it (UPD-3, REG-6).
@@ -308,7 +305,7 @@ async def test_dat2_upd4_programs_not_entitled_are_refused_with_the_offer(world:
     assert status == 403 and problem["type"] == PROBLEM + "configuration-not-registered" and "offer" in problem
     status, problem = await world.call("GET", f"/v1/configurations/{configuration}/forms", world.member(stranger))
     assert status == 403
-    second = await published(world, new_code(), "1.0", [configuration])
+    second = await published(world, form_code(), "1.0", [configuration])
     form_id = second["id"]
     status, problem = await world.call("GET", f"/v1/form-versions/{form_id}/download", world.member(stranger))
     assert status == 403 and problem["type"] == PROBLEM + "configuration-not-registered" and "offer" in problem
@@ -373,7 +370,7 @@ async def test_dat2_itsctl_publishes_a_form_and_can_run_it_again(world: World, t
     data = kit_bytes("itsctl-form", 30_000)
     (tmp_path / "VAT_5.01.zip").write_bytes(data)
     form = FormToPublish(
-        code=new_code(),
+        code=form_code(),
         version="5.01",
         file=tmp_path / "VAT_5.01.zip",
         name="VAT return",
