@@ -22,8 +22,9 @@ from shared.db import Pool
 from shared.events import Envelope, Event, wrap
 from shared.events.identity import PartnerCreated, SubscriberCreated
 from shared.events.registration import ConfigurationChanged, NumbersIssued, ProductActivated, ProductChanged
+from tests.drawn import unused_subscriber_code
 from tests.infra import RunningApp, TestStack, wait_for
-from tests.integration.service_fixtures import pool_fixture, publisher_fixture, unused_subscriber_code
+from tests.integration.service_fixtures import pool_fixture, publisher_fixture
 from tests.tokens import TestKeys
 
 MOSCOW = ZoneInfo("Europe/Moscow")

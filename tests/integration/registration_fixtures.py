@@ -20,8 +20,9 @@ from shared.clock import RELOAD_SECONDS, TestClock
 from shared.db import Pool
 from shared.events import Envelope, Event, wrap
 from shared.events.identity import AccountRegistered, PartnerCreated, SubscriberCreated
+from tests.drawn import unused_subscriber_code
 from tests.infra import RunningApp, TestStack, wait_for
-from tests.integration.service_fixtures import pool_fixture, publisher_fixture, unused_subscriber_code
+from tests.integration.service_fixtures import pool_fixture, publisher_fixture
 from tests.tokens import TestKeys
 
 ARTICLES = iter(range(100_000))

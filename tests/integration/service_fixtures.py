@@ -7,7 +7,6 @@ broker (to send the events other services would) and a pool on the service's sch
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -41,15 +40,3 @@ def pool_fixture(schema: str) -> Any:
         await close_pool(pool)
 
     return pool
-
-
-async def unused_subscriber_code(pool: Pool) -> str:
-    """A `CL-` code no subscriber in the pool's schema has yet, for a test that announces a subscriber itself.
-
-    Identity draws codes at random and keeps them unique (SUB-2); a test must too. A code drawn twice in one run,
-    among the thousands of subscribers a run announces, would park the second announcement as a duplicate."""
-    while True:
-        code = f"CL-{secrets.randbelow(10**7):07d}"
-        async with pool.acquire() as conn:
-            if not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM subscribers WHERE code = $1)", code):
-                return code
