@@ -37,7 +37,11 @@ class Argon2Hasher:
 
     async def verify(self, secret_hash: str | None, secret: str) -> bool:
         """True if `secret` matches; with no hash it still spends the same time and answers False."""
-        return await asyncio.get_running_loop().run_in_executor(
+        return await self.verifying(secret_hash, secret)
+
+    def verifying(self, secret_hash: str | None, secret: str) -> asyncio.Future[bool]:
+        """verify's answer to come: the hash is handed to its thread now, and the caller goes on meanwhile."""
+        return asyncio.get_running_loop().run_in_executor(
             self.executor, self._verify, secret_hash or self.dummy_hash, secret, secret_hash is not None
         )
 

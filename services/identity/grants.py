@@ -7,7 +7,6 @@ way no change of the grant is stamped before the token and committed unseen by i
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import uuid
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from services.identity.passwords import Passwords
 from services.identity.settings import IdentitySettings
 from services.identity.tokens import ACCESS_TOKEN_TTL, SigningKeys, access_token_claims
 from shared.clock import Clock
-from shared.db import Pool
+from shared.db import Connection, Pool
 
 EXPIRES_IN = int(ACCESS_TOKEN_TTL.total_seconds())
 
@@ -147,21 +146,28 @@ async def password_grant(
 
     A member's login is recorded, its refresh token kept, while the password is checked (_member_login): a right
     password is answered as soon as its hash is done; a wrong one turns the attempt into a failure, and drops the
-    token, before it is refused."""
+    token, before it is refused.
+
+    One connection carries both statements, the read before the hash and the record beside it, and goes back to
+    the pool before the hash is awaited: a login costs the loop one acquisition and no tasks of its own."""
     clock = issuer.clock
-    candidate, attempt = await _login_candidate(pool, policy, clock, login, subscriber)
-    account, membership, member_version = candidate.account, candidate.membership, candidate.member_version
-    checking = passwords.verify(account.password_hash if account else None, login.password)
-    if account is None or membership is None or member_version is None:
-        ok = await checking
+    attempt = LoginAttempt.of(login.username, login.address)
+    member: tuple[tokens_store.MemberLogin, Issued, bytes] | None = None
+    async with pool.acquire() as conn:
+        candidate = await _login_candidate(conn, policy, clock, attempt, login.username, subscriber)
+        account, membership, member_version = candidate.account, candidate.membership, candidate.member_version
+        checking = passwords.verifying(account.password_hash if account else None, login.password)
+        if account is not None and membership is not None and member_version is not None:
+            member = await _member_login(conn, issuer, attempt, account, membership, member_version)
+    ok = await checking
+    if member is None:
         async with pool.acquire() as conn:
             await tokens_store.record_login_attempt(conn, attempt.login_key, attempt.address, clock.now(), ok)
         if not ok or account is None:
             raise GrantRefused("invalid_grant", "the login or password is wrong")
         raise GrantRefused("invalid_grant", f"this account is not a member of subscriber {subscriber}")
-    ok, (made, tokens, refresh_hash) = await asyncio.gather(
-        checking, _member_login(pool, issuer, attempt, account, membership, member_version)
-    )
+    assert account is not None and membership is not None
+    made, tokens, refresh_hash = member
     if not ok:
         async with pool.acquire() as conn:
             await tokens_store.record_wrong_password(conn, made, refresh_hash)
@@ -179,7 +185,7 @@ async def password_grant(
 
 
 async def _member_login(
-    pool: Pool,
+    conn: Connection,
     issuer: Issuer,
     attempt: LoginAttempt,
     account: store.Account,
@@ -199,9 +205,8 @@ async def _member_login(
     alone. A crash in between would leave it a success."""
     now = issuer.clock.now()
     refresh, row = issuer.refresh_token(account, membership, family_id=uuid.uuid4(), now=now)
-    async with pool.acquire() as conn:
-        # The statement first: while the loop waits for it, the hashing thread takes the GIL and starts.
-        made = await tokens_store.record_member_login(conn, attempt.login_key, attempt.address, row, member_version)
+    # The statement first: while the loop waits for it, the hashing thread takes the GIL and starts.
+    made = await tokens_store.record_member_login(conn, attempt.login_key, attempt.address, row, member_version)
     return made, issuer.member_tokens(account, membership, refresh, now=now), row.token_hash
 
 
@@ -232,7 +237,9 @@ async def partner_staff_grant(
     Only an access token: a partner session starts from the password again after 15 minutes.
     """
     clock = issuer.clock
-    candidate, attempt = await _login_candidate(pool, policy, clock, login, None)
+    attempt = LoginAttempt.of(login.username, login.address)
+    async with pool.acquire() as conn:
+        candidate = await _login_candidate(conn, policy, clock, attempt, login.username, None)
     account = candidate.account
     ok = await passwords.verify(account.password_hash if account else None, login.password)
     access = None
@@ -322,25 +329,24 @@ async def revoke_refresh_token(pool: Pool, clock: Clock, token: str) -> None:
 
 
 async def _login_candidate(
-    pool: Pool,
+    conn: Connection,
     policy: ThrottlePolicy,
     clock: Clock,
-    login: PasswordLogin,
+    attempt: LoginAttempt,
+    username: str,
     subscriber: str | None,
-) -> tuple[subscribers_store.LoginCandidate, LoginAttempt]:
-    """The account and its membership of `subscriber` (its own when None), and the attempt once admitted
-    (throttling refuses: too-often). Recording the attempt is the caller's."""
+) -> subscribers_store.LoginCandidate:
+    """The account named `username` and its membership of `subscriber` (its own when None), once the attempt is
+    admitted (throttling refuses: too-often). Recording the attempt is the caller's."""
     # Round trips are few on purpose: the hash should be nearly all of a login's time.
-    attempt = LoginAttempt.of(login.username, login.address)
-    async with pool.acquire() as conn:
-        candidate = await subscribers_store.login_candidate(
-            conn,
-            login.username,
-            subscriber,
-            login_key=attempt.login_key,
-            client_addr=attempt.address,
-            now=clock.now(),
-            policy=policy,
-        )
+    candidate = await subscribers_store.login_candidate(
+        conn,
+        username,
+        subscriber,
+        login_key=attempt.login_key,
+        client_addr=attempt.address,
+        now=clock.now(),
+        policy=policy,
+    )
     refuse_if_throttled(candidate.failures, policy, clock)
-    return candidate, attempt
+    return candidate
