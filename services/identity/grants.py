@@ -151,10 +151,9 @@ async def password_grant(
     One connection carries both statements, the read before the hash and the record beside it, and goes back to
     the pool before the hash is awaited: a login costs the loop one acquisition and no tasks of its own."""
     clock = issuer.clock
-    attempt = LoginAttempt.of(login.username, login.address)
     member: tuple[tokens_store.MemberLogin, Issued, bytes] | None = None
     async with pool.acquire() as conn:
-        candidate = await _login_candidate(conn, policy, clock, attempt, login.username, subscriber)
+        candidate, attempt = await _login_candidate(conn, policy, clock, login, subscriber)
         account, membership, member_version = candidate.account, candidate.membership, candidate.member_version
         checking = passwords.verifying(account.password_hash if account else None, login.password)
         if account is not None and membership is not None and member_version is not None:
@@ -237,9 +236,8 @@ async def partner_staff_grant(
     Only an access token: a partner session starts from the password again after 15 minutes.
     """
     clock = issuer.clock
-    attempt = LoginAttempt.of(login.username, login.address)
     async with pool.acquire() as conn:
-        candidate = await _login_candidate(conn, policy, clock, attempt, login.username, None)
+        candidate, attempt = await _login_candidate(conn, policy, clock, login, None)
     account = candidate.account
     ok = await passwords.verify(account.password_hash if account else None, login.password)
     access = None
@@ -332,16 +330,16 @@ async def _login_candidate(
     conn: Connection,
     policy: ThrottlePolicy,
     clock: Clock,
-    attempt: LoginAttempt,
-    username: str,
+    login: PasswordLogin,
     subscriber: str | None,
-) -> subscribers_store.LoginCandidate:
-    """The account named `username` and its membership of `subscriber` (its own when None), once the attempt is
-    admitted (throttling refuses: too-often). Recording the attempt is the caller's."""
+) -> tuple[subscribers_store.LoginCandidate, LoginAttempt]:
+    """The account and its membership of `subscriber` (its own when None), and the attempt once admitted
+    (throttling refuses: too-often). Recording the attempt is the caller's."""
     # Round trips are few on purpose: the hash should be nearly all of a login's time.
+    attempt = LoginAttempt.of(login.username, login.address)
     candidate = await subscribers_store.login_candidate(
         conn,
-        username,
+        login.username,
         subscriber,
         login_key=attempt.login_key,
         client_addr=attempt.address,
@@ -349,4 +347,4 @@ async def _login_candidate(
         policy=policy,
     )
     refuse_if_throttled(candidate.failures, policy, clock)
-    return candidate
+    return candidate, attempt
