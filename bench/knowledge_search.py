@@ -65,7 +65,8 @@ ROUND_SECONDS = 8
 WARMUP_SECONDS = 3
 LIMIT = 20
 SEED = 2
-CORPUS = 3  # the generator's version: a corpus made by another is made again
+CORPUS = 4  # the generator's version (and the migrations'): a corpus made by another is made again
+SEARCH_INDEXES = ["knowledge_questions", "knowledge_articles"]
 COMMON_WORDS = 20_000  # per language
 # Of a text's words, the share that are the terms the searches look for (the domain's: contracts, invoices, ...);
 # the rest is common language. One term of the 66 per language is then in about 1 question in 7.
@@ -198,24 +199,29 @@ COLUMNS.append("updated_at")
 async def corpus_url(questions: int, articles: int) -> str:
     """The corpus's database, generated if it is not there complete; its URL."""
     name = f"its_bench_knowledge_v{CORPUS}_{questions}"
-    admin = await asyncpg.connect(PG_ADMIN_URL)
-    try:
-        if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
-            await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
     url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     _, schema = database()
-    conn = await asyncpg.connect(url)
+    admin = await asyncpg.connect(PG_ADMIN_URL)
     try:
-        done = await conn.fetchval(
-            "SELECT count(*) FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'bench_corpus'",
-            schema,
-        ) and await conn.fetchval(f"SELECT questions FROM {schema}.bench_corpus")  # noqa: S608 (our schema's name)
+        done = None
+        if await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            conn = await asyncpg.connect(url)
+            try:
+                done = await conn.fetchval(
+                    "SELECT count(*) FROM information_schema.tables "
+                    "WHERE table_schema = $1 AND table_name = 'bench_corpus'",
+                    schema,
+                ) and await conn.fetchval(f"SELECT questions FROM {schema}.bench_corpus")  # noqa: S608 (our schema)
+            finally:
+                await conn.close()
+        if done == questions:
+            return url
+        # None, or half made by an interrupted run: made again from the start, in a new database.
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        await admin.execute(f'CREATE DATABASE "{name}"')
     finally:
-        await conn.close()
-    if done != questions:
-        await _generate(url, questions, articles)
+        await admin.close()
+    await _generate(url, questions, articles)
     return url
 
 
@@ -226,9 +232,16 @@ async def _generate(url: str, questions: int, articles: int) -> None:
     await asyncio.to_thread(quiet_migrate, migrations, url, schema)
     settings = {"search_path": schema}
     conn = await asyncpg.connect(url, server_settings=settings)
-    try:  # a half-made corpus of an interrupted run: again from the start, the indexes after the load
-        await conn.execute("DROP TABLE IF EXISTS bench_corpus; TRUNCATE knowledge, knowledge_words")
-        await conn.execute("DROP INDEX IF EXISTS knowledge_questions, knowledge_articles")
+    try:
+        # The search indexes as support's migrations made them, dropped for the load and made again after it.
+        indexes = await conn.fetch(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = $1 AND indexname = ANY($2::text[])",
+            schema,
+            SEARCH_INDEXES,
+        )
+        if len(indexes) != len(SEARCH_INDEXES):
+            raise RuntimeError(f"support's migrations made {[i['indexname'] for i in indexes]}, not {SEARCH_INDEXES}")
+        await conn.execute(f"DROP INDEX {', '.join(SEARCH_INDEXES)}")
     finally:
         await conn.close()
     parts, batch = 2, 20_000  # two loading streams: the machine's two cores
@@ -251,10 +264,8 @@ async def _generate(url: str, questions: int, articles: int) -> None:
         await conn.copy_records_to_table("knowledge", columns=COLUMNS, records=article_rows(articles))
         await conn.copy_records_to_table("knowledge_words", columns=["word"], records=[(w,) for w in vocabulary()])
         await conn.execute("SET maintenance_work_mem = '512MB'")
-        await conn.execute(
-            "CREATE INDEX knowledge_questions ON knowledge USING gin (subscriber_id, document) WHERE kind = 'question'"
-        )
-        await conn.execute("CREATE INDEX knowledge_articles ON knowledge USING gin (document) WHERE kind = 'article'")
+        for index in indexes:
+            await conn.execute(index["indexdef"])
         await conn.execute("VACUUM ANALYZE knowledge")
         await conn.execute("CREATE TABLE bench_corpus (questions integer NOT NULL)")
         await conn.execute("INSERT INTO bench_corpus VALUES ($1)", questions)

@@ -144,10 +144,13 @@ async def add_words(conn: Connection, words: set[str]) -> None:
 
 
 def _visible(subscriber: str, account: str) -> str:
-    """The caller's questions: those of the subscriber (parameter `subscriber`) the account (parameter `account`;
-    NULL: the owner, every question) asked or that are shared."""
+    """The caller's questions that may match `q.query`: those of the subscriber (parameter `subscriber`) the account
+    (parameter `account`; NULL: the owner, every question) asked or that are shared, found by the subscriber's
+    words (the index knowledge_questions, migration 0005); the caller checks `k.document @@ q.query`."""
     return (
-        f"k.kind = 'question' AND k.subscriber_id = {subscriber} "
+        "k.kind = 'question' "
+        f"AND subscriber_words(k.subscriber_id, k.document) @@ subscriber_query({subscriber}, q.query) "
+        f"AND k.subscriber_id = {subscriber} "
         f"AND ({account}::uuid IS NULL OR k.asker_account_id = {account} OR k.shared)"
     )
 

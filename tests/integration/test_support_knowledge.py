@@ -5,6 +5,7 @@ word corrected, only what the caller may see, filters, ranking, safe snippets, b
 from __future__ import annotations
 
 import asyncio
+import random
 import re
 import uuid
 from datetime import UTC, date, datetime, timedelta
@@ -122,6 +123,55 @@ async def test_sup2_a_word_in_another_grammatical_form_finds_the_question_and_it
     assert english in await found(world, owner, "invoice posted")  # invoices, posting
     assert english in await found(world, owner, "contract")  # in the answer, not the question
     assert await found(world, owner, "договора -проведении") == []  # websearch syntax: minus excludes
+    assert russian not in await found(world, owner, "-договора")  # only a minus: what lacks the word
+    compound = await feedback(world, owner, "Счёт-фактура на аванс", "Не формируется книга продаж.")
+    assert compound in await found(world, owner, "счёт-фактуры")  # a phrase of its parts, in another form
+    assert compound in await found(world, owner, '"книги продаж"')
+    assert compound not in await found(world, owner, '"продаж книга"')  # a phrase keeps its order
+
+
+async def test_sup2_the_index_of_the_subscribers_words_finds_every_match_and_nothing_of_another(world: World) -> None:
+    """Migration 0005: the questions' index condition, `subscriber_words(subscriber, document) @@
+    subscriber_query(subscriber, query)`, holds wherever `document @@ query` does, for queries of every kind the
+    search makes (words, minus, phrases, OR, hyphenated and stop words), and never for another subscriber's words."""
+    rng = random.Random(19)  # noqa: S311 (test data, not secrets)
+    words = [
+        *("договор", "договора", "договоров", "проведение", "проведении", "отпуск", "отпуска", "склад", "склада"),
+        *("счёт-фактура", "счёт-фактуры", "книга", "продаж", "invoice", "invoices", "posting", "posted", "contract"),
+        *("e-mail", "Wi-Fi", "1С:Предприятие", "8.3.24", "O'Neil's", "the", "and", "не", "и", "of"),
+    ]
+
+    def document() -> str:
+        return " ".join(rng.choice(words) + rng.choice(["", "", ",", ".", "!"]) for _ in range(rng.randint(1, 12)))
+
+    def part() -> str:
+        one, two = rng.choice(words), rng.choice(words)
+        return rng.choice([one, one, f"-{one}", f'"{one} {two}"', f"{one} or {two}", f'-"{one} {two}"', f"{one}:*"])
+
+    documents = [document() for _ in range(300)]
+    queries = [" ".join(part() for _ in range(rng.randint(1, 3))) for _ in range(300)]
+    subscriber, another = uuid.uuid4(), uuid.uuid4()
+    async with world.pool.acquire() as conn:
+        assert await conn.fetchval("SELECT subscriber_tag($1) <> subscriber_tag($2)", subscriber, another)
+        counts = await conn.fetchrow(
+            "WITH d AS (SELECT to_tsvector('russian', t) AS document FROM unnest($1::text[]) AS t), "
+            "q AS (SELECT websearch_to_tsquery('russian', t) AS query FROM unnest($2::text[]) AS t) "
+            "SELECT count(*) FILTER (WHERE document @@ query) AS matches, "
+            "count(*) FILTER (WHERE subscriber_words($3, document) @@ subscriber_query($3, query)) AS candidates, "
+            "count(*) FILTER (WHERE document @@ query "
+            "AND NOT subscriber_words($3, document) @@ subscriber_query($3, query)) AS missed, "
+            "count(*) FILTER (WHERE subscriber_words($4, document) @@ subscriber_query($3, query)) AS of_another "
+            "FROM d, q",
+            documents,
+            queries,
+            subscriber,
+            another,
+        )
+    assert counts is not None
+    assert counts["matches"] > 10_000, counts  # the queries find things, through every kind of operator
+    assert counts["missed"] == 0, counts
+    assert counts["of_another"] == 0, counts
+    assert counts["candidates"] < len(documents) * len(queries) // 2, counts  # and the index narrows the search
 
 
 async def test_sup2_a_misspelled_word_is_corrected_only_from_what_the_caller_may_see(world: World) -> None:
