@@ -7,6 +7,7 @@ way no change of the grant is stamped before the token and committed unseen by i
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import uuid
 from dataclasses import dataclass
@@ -144,18 +145,54 @@ async def password_grant(
 ) -> Issued:
     """Rule ACC-3, and SUB-7: the token acts for one subscriber, the account's own unless named.
 
+    A login whose password this process verified before starts its hash at once, against the hash it verified then,
+    while the account is read (passwords.VerifiedHashes): the read only confirms that hash is still the account's,
+    or the password is verified again against the one read. A right password keeps its hash there; any refusal, or
+    failure, takes it out."""
+    login_key = LoginAttempt.of(login.username, login.address).login_key
+    known = passwords.verified.get(login_key)
+    checking_known = passwords.verifying(known, login.password) if known is not None else None
+    try:
+        tokens, password_hash = await _checked_login(
+            pool, passwords, policy, issuer, login, subscriber, known=(known, checking_known)
+        )
+    except BaseException:
+        passwords.verified.forget(login_key)
+        raise
+    passwords.verified.remember(login_key, password_hash)
+    return tokens
+
+
+async def _checked_login(
+    pool: Pool,
+    passwords: Passwords,
+    policy: ThrottlePolicy,
+    issuer: Issuer,
+    login: PasswordLogin,
+    subscriber: str | None,
+    *,
+    known: tuple[str | None, asyncio.Future[bool] | None],
+) -> tuple[Issued, str]:
+    """password_grant's login, and the stored hash the password was found right against.
+
     A member's login is recorded, its refresh token kept, while the password is checked (_member_login): a right
     password is answered as soon as its hash is done; a wrong one turns the attempt into a failure, and drops the
     token, before it is refused.
 
-    One connection carries both statements, the read before the hash and the record beside it, and goes back to
-    the pool before the hash is awaited: a login costs the loop one acquisition and no tasks of its own."""
+    One connection carries both statements, the read before the hash (unless `known` already started it) and the
+    record beside it, and goes back to the pool before the hash is awaited: a login costs the loop one acquisition
+    and no tasks of its own."""
     clock = issuer.clock
     member: tuple[tokens_store.MemberLogin, Issued, bytes] | None = None
+    known_hash, checking_known = known
     async with pool.acquire() as conn:
         candidate, attempt = await _login_candidate(conn, policy, clock, login, subscriber)
         account, membership, member_version = candidate.account, candidate.membership, candidate.member_version
-        checking = passwords.verifying(account.password_hash if account else None, login.password)
+        stored = account.password_hash if account else None
+        if checking_known is not None and stored == known_hash:
+            checking = checking_known
+        else:
+            checking = passwords.verifying(stored, login.password)
         if account is not None and membership is not None and member_version is not None:
             member = await _member_login(conn, issuer, attempt, account, membership, member_version)
     ok = await checking
@@ -180,7 +217,8 @@ async def password_grant(
         new_hash = await passwords.hash(login.password)
         async with pool.acquire() as conn:
             await store.set_password(conn, account.id, new_hash, clock.now())
-    return tokens
+        return tokens, new_hash
+    return tokens, account.password_hash
 
 
 async def _member_login(

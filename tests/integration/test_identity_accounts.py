@@ -222,6 +222,14 @@ async def test_change_password_revokes_refresh_tokens(identity: RunningApp) -> N
     ) as response:
         assert response.status == 400
         assert (await response.json())["error"] == "invalid_grant"
+    # The old password verified here before the change (passwords.VerifiedHashes): it is refused all the same.
+    async with identity.http.post(
+        "/oauth/token",
+        data={"grant_type": "password", "username": account["login"], "password": account["password"]},
+    ) as response:
+        assert response.status == 400
+        assert (await response.json())["error"] == "invalid_grant"
+    await login(identity, str(account["login"]), "x-new-passphrase")
     await login(identity, str(account["login"]), "x-new-passphrase")
 
 

@@ -148,6 +148,11 @@ async def test_access_token_is_verified(identity: RunningApp, stack: TestStack) 
 
 async def test_failed_logins_are_throttled_then_released(identity: RunningApp, stack: TestStack) -> None:
     account = await register(identity)
+    # Right once first, so that this process knows the login's hash (passwords.VerifiedHashes) when it goes wrong.
+    status, _, _ = await grant(
+        identity, address(), grant_type="password", username=account["login"], password=account["password"]
+    )
+    assert status == 200
     before = await scrape(identity.http)
     client = address()
     for _ in range(5):
