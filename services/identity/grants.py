@@ -7,7 +7,6 @@ way no change of the grant is stamped before the token and committed unseen by i
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import uuid
 from dataclasses import dataclass
@@ -145,80 +144,59 @@ async def password_grant(
 ) -> Issued:
     """Rule ACC-3, and SUB-7: the token acts for one subscriber, the account's own unless named.
 
-    A login whose password this process verified before starts its hash at once, against the hash it verified then,
-    while the account is read (passwords.VerifiedHashes): the read only confirms that hash is still the account's,
-    or the password is verified again against the one read. A right password keeps its hash there; any refusal, or
-    failure, takes it out."""
+    A member's login is recorded, its refresh token kept, while the password is checked (_member_login): a right
+    password is answered as soon as its hash is done; a wrong one turns the attempt into a failure, and drops the
+    token, before it is refused.
+
+    One connection carries both statements, the read before the hash and the record beside it, and goes back to
+    the pool before the hash is awaited: a login costs the loop one acquisition and no tasks of its own. A login
+    whose password this process verified before starts its hash even sooner, as the account is read, against the
+    hash it verified then (passwords.VerifiedHashes): the read must show the same hash, or the password is verified
+    again against the one read. A right password keeps its hash there; any refusal, or failure, takes it out."""
+    clock = issuer.clock
     login_key = LoginAttempt.of(login.username, login.address).login_key
     known = passwords.verified.get(login_key)
     checking_known = passwords.verifying(known, login.password) if known is not None else None
+    member: tuple[tokens_store.MemberLogin, Issued, bytes] | None = None
     try:
-        tokens, password_hash = await _checked_login(
-            pool, passwords, policy, issuer, login, subscriber, known=(known, checking_known)
-        )
+        async with pool.acquire() as conn:
+            candidate, attempt = await _login_candidate(conn, policy, clock, login, subscriber)
+            account, membership, member_version = candidate.account, candidate.membership, candidate.member_version
+            stored = account.password_hash if account else None
+            if checking_known is not None and stored == known:
+                checking = checking_known
+            else:
+                checking = passwords.verifying(stored, login.password)
+            if account is not None and membership is not None and member_version is not None:
+                member = await _member_login(conn, issuer, attempt, account, membership, member_version)
+        ok = await checking
+        if member is None:
+            async with pool.acquire() as conn:
+                await tokens_store.record_login_attempt(conn, attempt.login_key, attempt.address, clock.now(), ok)
+            if not ok or account is None:
+                raise GrantRefused("invalid_grant", "the login or password is wrong")
+            raise GrantRefused("invalid_grant", f"this account is not a member of subscriber {subscriber}")
+        assert account is not None and membership is not None
+        made, tokens, refresh_hash = member
+        if not ok:
+            async with pool.acquire() as conn:
+                await tokens_store.record_wrong_password(conn, made, refresh_hash)
+            raise GrantRefused("invalid_grant", "the login or password is wrong")
+        if not made.kept:  # the member changed since it was read: the tokens are made as a refresh makes them
+            remade = await _member_tokens_now(pool, issuer, account, membership.subscriber_id)
+            if remade is None:  # excluded meanwhile
+                raise GrantRefused("invalid_grant", f"this account is not a member of subscriber {subscriber}")
+            tokens = remade
+        password_hash = account.password_hash
+        if passwords.needs_rehash(password_hash):
+            password_hash = await passwords.hash(login.password)
+            async with pool.acquire() as conn:
+                await store.set_password(conn, account.id, password_hash, clock.now())
     except BaseException:
         passwords.verified.forget(login_key)
         raise
     passwords.verified.remember(login_key, password_hash)
     return tokens
-
-
-async def _checked_login(
-    pool: Pool,
-    passwords: Passwords,
-    policy: ThrottlePolicy,
-    issuer: Issuer,
-    login: PasswordLogin,
-    subscriber: str | None,
-    *,
-    known: tuple[str | None, asyncio.Future[bool] | None],
-) -> tuple[Issued, str]:
-    """password_grant's login, and the stored hash the password was found right against.
-
-    A member's login is recorded, its refresh token kept, while the password is checked (_member_login): a right
-    password is answered as soon as its hash is done; a wrong one turns the attempt into a failure, and drops the
-    token, before it is refused.
-
-    One connection carries both statements, the read before the hash (unless `known` already started it) and the
-    record beside it, and goes back to the pool before the hash is awaited: a login costs the loop one acquisition
-    and no tasks of its own."""
-    clock = issuer.clock
-    member: tuple[tokens_store.MemberLogin, Issued, bytes] | None = None
-    known_hash, checking_known = known
-    async with pool.acquire() as conn:
-        candidate, attempt = await _login_candidate(conn, policy, clock, login, subscriber)
-        account, membership, member_version = candidate.account, candidate.membership, candidate.member_version
-        stored = account.password_hash if account else None
-        if checking_known is not None and stored == known_hash:
-            checking = checking_known
-        else:
-            checking = passwords.verifying(stored, login.password)
-        if account is not None and membership is not None and member_version is not None:
-            member = await _member_login(conn, issuer, attempt, account, membership, member_version)
-    ok = await checking
-    if member is None:
-        async with pool.acquire() as conn:
-            await tokens_store.record_login_attempt(conn, attempt.login_key, attempt.address, clock.now(), ok)
-        if not ok or account is None:
-            raise GrantRefused("invalid_grant", "the login or password is wrong")
-        raise GrantRefused("invalid_grant", f"this account is not a member of subscriber {subscriber}")
-    assert account is not None and membership is not None
-    made, tokens, refresh_hash = member
-    if not ok:
-        async with pool.acquire() as conn:
-            await tokens_store.record_wrong_password(conn, made, refresh_hash)
-        raise GrantRefused("invalid_grant", "the login or password is wrong")
-    if not made.kept:  # the member changed since it was read: the tokens are made as a refresh makes them
-        remade = await _member_tokens_now(pool, issuer, account, membership.subscriber_id)
-        if remade is None:  # excluded meanwhile
-            raise GrantRefused("invalid_grant", f"this account is not a member of subscriber {subscriber}")
-        tokens = remade
-    if passwords.needs_rehash(account.password_hash):
-        new_hash = await passwords.hash(login.password)
-        async with pool.acquire() as conn:
-            await store.set_password(conn, account.id, new_hash, clock.now())
-        return tokens, new_hash
-    return tokens, account.password_hash
 
 
 async def _member_login(
