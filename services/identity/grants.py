@@ -154,13 +154,14 @@ async def password_grant(
     hash it verified then (passwords.VerifiedHashes): the read must show the same hash, or the password is verified
     again against the one read. A right password keeps its hash there; any refusal, or failure, takes it out."""
     clock = issuer.clock
-    login_key = LoginAttempt.of(login.username, login.address).login_key
+    attempt = LoginAttempt.of(login.username, login.address)
+    login_key = attempt.login_key
     known = passwords.verified.get(login_key)
     checking_known = passwords.verifying(known, login.password) if known is not None else None
     member: tuple[tokens_store.MemberLogin, Issued, bytes] | None = None
     try:
         async with pool.acquire() as conn:
-            candidate, attempt = await _login_candidate(conn, policy, clock, login, subscriber)
+            candidate = await _login_candidate(conn, policy, clock, login, attempt, subscriber)
             account, membership, member_version = candidate.account, candidate.membership, candidate.member_version
             stored = account.password_hash if account else None
             if checking_known is not None and stored == known:
@@ -252,8 +253,9 @@ async def partner_staff_grant(
     Only an access token: a partner session starts from the password again after 15 minutes.
     """
     clock = issuer.clock
+    attempt = LoginAttempt.of(login.username, login.address)
     async with pool.acquire() as conn:
-        candidate, attempt = await _login_candidate(conn, policy, clock, login, None)
+        candidate = await _login_candidate(conn, policy, clock, login, attempt, None)
     account = candidate.account
     ok = await passwords.verify(account.password_hash if account else None, login.password)
     access = None
@@ -347,12 +349,12 @@ async def _login_candidate(
     policy: ThrottlePolicy,
     clock: Clock,
     login: PasswordLogin,
+    attempt: LoginAttempt,
     subscriber: str | None,
-) -> tuple[subscribers_store.LoginCandidate, LoginAttempt]:
-    """The account and its membership of `subscriber` (its own when None), and the attempt once admitted
-    (throttling refuses: too-often). Recording the attempt is the caller's."""
+) -> subscribers_store.LoginCandidate:
+    """The account and its membership of `subscriber` (its own when None), once `attempt` is admitted (throttling
+    refuses: too-often). Recording the attempt is the caller's."""
     # Round trips are few on purpose: the hash should be nearly all of a login's time.
-    attempt = LoginAttempt.of(login.username, login.address)
     candidate = await subscribers_store.login_candidate(
         conn,
         login.username,
@@ -363,4 +365,4 @@ async def _login_candidate(
         policy=policy,
     )
     refuse_if_throttled(candidate.failures, policy, clock)
-    return candidate, attempt
+    return candidate

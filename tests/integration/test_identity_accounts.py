@@ -229,8 +229,8 @@ async def test_change_password_revokes_refresh_tokens(identity: RunningApp) -> N
     ) as response:
         assert response.status == 400
         assert (await response.json())["error"] == "invalid_grant"
-    await login(identity, str(account["login"]), "x-new-passphrase")
-    await login(identity, str(account["login"]), "x-new-passphrase")
+    await login(identity, str(account["login"]), "x-new-passphrase")  # verified against the hash read
+    await login(identity, str(account["login"]), "x-new-passphrase")  # and now against the one kept
 
 
 async def _wait_clock_seen() -> None:
