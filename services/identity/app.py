@@ -22,7 +22,8 @@ from services.identity import (
 from services.identity.accounts_kept import CHANNEL as ACCOUNTS_CHANNEL
 from services.identity.accounts_kept import AccountsKept
 from services.identity.domain import ThrottlePolicy
-from services.identity.keys import ACCOUNTS_KEPT, GRANTS, KEYS, PASSWORDS, SETTINGS, THROTTLE
+from services.identity.keys import ACCOUNTS_KEPT, GRANTS, KEYS, KNOWN_LOGINS, PASSWORDS, SETTINGS, THROTTLE
+from services.identity.known_logins import KnownLogins
 from services.identity.passwords import Passwords
 from services.identity.problems import refused_problem
 from services.identity.settings import IdentitySettings
@@ -56,6 +57,7 @@ def create_app(settings: IdentitySettings) -> web.Application:
     app[REFUSALS] = refused_problem  # every handler's refusals answered in one place, by the kernel's middleware
     app[SETTINGS] = settings
     app[THROTTLE] = ThrottlePolicy()
+    app[KNOWN_LOGINS] = KnownLogins()
     setup_db(app, settings, SCHEMA)
     setup_bus(app, settings, "identity")
     setup_outbox(app, settings, producer="identity", schema=SCHEMA)

@@ -8,13 +8,16 @@ way no change of the grant is stamped before the token and committed unseen by i
 from __future__ import annotations
 
 import hmac
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from rules.refusal import Refused
 from services.identity import domain, store, subscribers_store, tokens_store
 from services.identity.domain import ThrottlePolicy
+from services.identity.known_logins import KnownLogin, KnownLogins
 from services.identity.logins import LoginAttempt, refuse_if_throttled
 from services.identity.partner_clients import secret_hash
 from services.identity.partners_store import client_for_token, staff_for_token
@@ -137,6 +140,7 @@ class PasswordLogin:
 async def password_grant(
     pool: Pool,
     passwords: Passwords,
+    known_logins: KnownLogins,
     policy: ThrottlePolicy,
     issuer: Issuer,
     login: PasswordLogin,
@@ -149,26 +153,34 @@ async def password_grant(
     token, before it is refused.
 
     One connection carries both statements, the read before the hash and the record beside it, and goes back to
-    the pool before the hash is awaited: a login costs the loop one acquisition and no tasks of its own. A login
-    whose password this process verified before starts its hash even sooner, as the account is read, against the
-    hash it verified then (passwords.VerifiedHashes): the read must show the same hash, or the password is verified
-    again against the one read. A right password keeps its hash there; any refusal, or failure, takes it out."""
+    the pool before the hash is awaited: a login costs the loop one acquisition and no tasks of its own.
+
+    A member whose login succeeded lately in this process (known_logins) goes faster: the hash starts at once,
+    against the hash verified then, and one statement both reads the account and records the login
+    (_known_member_login). The read must show the same hash, or the password is verified again against the one
+    read; the record is made only if nothing changed. A right password keeps the login known; any refusal, or
+    failure, forgets it."""
     clock = issuer.clock
     attempt = LoginAttempt.of(login.username, login.address)
     login_key = attempt.login_key
-    known = passwords.verified.get(login_key)
-    checking_known = passwords.verifying(known, login.password) if known is not None else None
+    known = known_logins.get(login_key)
+    known_hash = known.account.password_hash if known is not None else None
+    checking_known = passwords.verifying(known_hash, login.password) if known is not None else None
     member: tuple[tokens_store.MemberLogin, Issued, bytes] | None = None
     try:
         async with pool.acquire() as conn:
-            candidate = await _login_candidate(conn, policy, clock, login, attempt, subscriber)
+            read_at = time.monotonic()
+            if known is not None and known.subscriber == subscriber:
+                candidate, member = await _known_member_login(conn, policy, issuer, attempt, login, known)
+            else:
+                candidate = await _login_candidate(conn, policy, clock, login, attempt, subscriber)
             account, membership, member_version = candidate.account, candidate.membership, candidate.member_version
             stored = account.password_hash if account else None
-            if checking_known is not None and stored == known:
+            if checking_known is not None and stored == known_hash:
                 checking = checking_known
             else:
                 checking = passwords.verifying(stored, login.password)
-            if account is not None and membership is not None and member_version is not None:
+            if member is None and account is not None and membership is not None and member_version is not None:
                 member = await _member_login(conn, issuer, attempt, account, membership, member_version)
         ok = await checking
         if member is None:
@@ -177,7 +189,7 @@ async def password_grant(
             if not ok or account is None:
                 raise GrantRefused("invalid_grant", "the login or password is wrong")
             raise GrantRefused("invalid_grant", f"this account is not a member of subscriber {subscriber}")
-        assert account is not None and membership is not None
+        assert account is not None and membership is not None and member_version is not None
         made, tokens, refresh_hash = member
         if not ok:
             async with pool.acquire() as conn:
@@ -187,17 +199,63 @@ async def password_grant(
             remade = await _member_tokens_now(pool, issuer, account, membership.subscriber_id)
             if remade is None:  # excluded meanwhile
                 raise GrantRefused("invalid_grant", f"this account is not a member of subscriber {subscriber}")
-            tokens = remade
-        password_hash = account.password_hash
-        if passwords.needs_rehash(password_hash):
+            known_logins.forget(login_key)
+            return remade
+        if passwords.needs_rehash(account.password_hash):
             password_hash = await passwords.hash(login.password)
             async with pool.acquire() as conn:
                 await store.set_password(conn, account.id, password_hash, clock.now())
+            known_logins.forget(login_key)  # the account's row changed: the next login reads it first
+            return tokens
     except BaseException:
-        passwords.verified.forget(login_key)
+        known_logins.forget(login_key)
         raise
-    passwords.verified.remember(login_key, password_hash)
+    assert candidate.account_version is not None
+    known_logins.remember(
+        login_key, KnownLogin(subscriber, account, membership, candidate.account_version, member_version, read_at)
+    )
     return tokens
+
+
+async def _known_member_login(
+    conn: Connection,
+    policy: ThrottlePolicy,
+    issuer: Issuer,
+    attempt: LoginAttempt,
+    login: PasswordLogin,
+    known: KnownLogin,
+) -> tuple[subscribers_store.LoginCandidate, tuple[tokens_store.MemberLogin, Issued, bytes] | None]:
+    """The login of a member `known` from an earlier login, while the password is checked: its tokens, stamped
+    before one statement that reads the account as _login_candidate does and, if the account's and the member's
+    rows are still the versions `known` read, records the attempt as a success and keeps the refresh token
+    (subscribers_store.record_known_login). The tokens carry what `known` read, which is then what the rows hold,
+    as in _member_login. Otherwise nothing was recorded, and the login goes on from what was read (None).
+
+    Throttling is judged on the counts read in that statement, after it: a login found throttled then is taken
+    back (tokens_store.unrecord_login) before it is refused, and its login is no longer known."""
+    now = issuer.clock.now()
+    refresh, row = issuer.refresh_token(known.account, known.membership, family_id=uuid.uuid4(), now=now)
+    read = await subscribers_store.record_known_login(
+        conn,
+        login.username,
+        known.subscriber,
+        login_key=attempt.login_key,
+        client_addr=attempt.address,
+        policy=policy,
+        token=row,
+        account_version=known.account_version,
+        member_version=known.member_version,
+    )
+    try:
+        refuse_if_throttled(read.candidate.failures, policy, issuer.clock)
+    except Refused:
+        if read.attempt_id is not None:
+            await tokens_store.unrecord_login(conn, read.attempt_id, row.token_hash)
+        raise
+    if read.attempt_id is None:
+        return read.candidate, None
+    tokens = issuer.member_tokens(known.account, known.membership, refresh, now=now)
+    return read.candidate, (tokens_store.MemberLogin(read.attempt_id, kept=True), tokens, row.token_hash)
 
 
 async def _member_login(

@@ -14,7 +14,7 @@ from services.identity.domain import FailureCounts, ThrottlePolicy
 from services.identity.lists import Page, Window
 from services.identity.lists_store import Order, PageQuery
 from services.identity.store import ACCOUNT_COLUMNS, Account
-from services.identity.tokens_store import failure_counts_of, failure_windows
+from services.identity.tokens_store import REFRESH_TOKEN_COLUMNS, NewRefreshToken, failure_counts_of, failure_windows
 from shared.db import Connection
 
 # ---- subscribers and members (SUB-1..7) ---------------------------------------------------
@@ -67,13 +67,30 @@ async def insert_subscriber(
 @dataclass(frozen=True)
 class LoginCandidate:
     """What a login reads before the hash: the account (None: no such login), its membership of the subscriber asked
-    for, the version of that membership's row (PostgreSQL's `xmin`: any change of the member writes a new one), and
-    the failures that may throttle the attempt."""
+    for, the versions of the account's and of that membership's rows (PostgreSQL's `xmin`: any change of a row
+    writes a new one), and the failures that may throttle the attempt."""
 
     account: Account | None
     membership: Membership | None
+    account_version: str | None
     member_version: str | None
     failures: FailureCounts
+
+
+# The account named by login ($1), its membership of the subscriber coded $2 (its own when $2 is null) and the
+# throttling counts (login_failure_counts: tokens_store.failure_counts' function, the same windows, $3-$8).
+_CANDIDATE_SQL = (
+    "SELECT f.pair, f.pair_oldest, f.login AS login_failures, f.login_oldest, f.address, f.address_oldest, "
+    "f.address_is_known, c.* "
+    "FROM login_failure_counts($3, $4, $5, $6, $7, $8) AS f LEFT JOIN LATERAL ("
+    f"  SELECT {', '.join('a.' + c for c in ACCOUNT_COLUMNS.split(', '))}, a.xmin::text AS account_version, "
+    "  s.id AS subscriber_id, s.code, s.name, m.role, m.its_access, m.joined_at, m.xmin::text AS member_version "
+    "  FROM accounts a LEFT JOIN (members m JOIN subscribers s ON s.id = m.subscriber_id) "
+    "  ON m.account_id = a.id AND m.excluded_at IS NULL "
+    "  AND (s.code = $2 OR ($2::text IS NULL AND s.owner_account_id = a.id)) "
+    "  WHERE lower(a.login) = lower($1)"
+    ") AS c ON true"
+)
 
 
 async def login_candidate(
@@ -87,27 +104,73 @@ async def login_candidate(
     policy: ThrottlePolicy,
 ) -> LoginCandidate:
     """At a login, in one round trip: the account, its membership of `subscriber_code` (of its own subscriber when
-    None) and the throttling counts (tokens_store.failure_counts' function, the same windows)."""
+    None) and the throttling counts."""
     row = await conn.fetchrow(
-        "SELECT f.pair, f.pair_oldest, f.login AS login_failures, f.login_oldest, f.address, f.address_oldest, "
-        "f.address_is_known, c.* "
-        "FROM login_failure_counts($3, $4, $5, $6, $7, $8) AS f LEFT JOIN LATERAL ("
-        f"  SELECT {', '.join('a.' + c for c in ACCOUNT_COLUMNS.split(', '))}, "
-        "  s.id AS subscriber_id, s.code, s.name, m.role, m.its_access, m.joined_at, m.xmin::text AS member_version "
-        "  FROM accounts a LEFT JOIN (members m JOIN subscribers s ON s.id = m.subscriber_id) "
-        "  ON m.account_id = a.id AND m.excluded_at IS NULL "
-        "  AND (s.code = $2 OR ($2::text IS NULL AND s.owner_account_id = a.id)) "
-        "  WHERE lower(a.login) = lower($1)"
-        ") AS c ON true",
-        username,
-        subscriber_code,
-        *failure_windows(login_key, client_addr, now, policy),
+        _CANDIDATE_SQL, username, subscriber_code, *failure_windows(login_key, client_addr, now, policy)
     )
     assert row is not None  # the function always answers one row
+    return _candidate(row)
+
+
+@dataclass(frozen=True)
+class KnownLoginRead:
+    """What record_known_login read, and the attempt it recorded as a success (None: it recorded nothing)."""
+
+    candidate: LoginCandidate
+    attempt_id: int | None
+
+
+async def record_known_login(
+    conn: Connection,
+    username: str,
+    subscriber_code: str | None,
+    *,
+    login_key: str,
+    client_addr: str,
+    policy: ThrottlePolicy,
+    token: NewRefreshToken,
+    account_version: str,
+    member_version: str,
+) -> KnownLoginRead:
+    """A member's login whose account and membership this process read at an earlier login, in one statement (its
+    own transaction): what login_candidate reads, and, if the account's row and the membership's row (read again
+    under a share lock) are still the versions given, the attempt recorded as a success and the refresh token
+    kept, as tokens_store.record_member_login does. Then no change of either committed since they were read, nor
+    can one of the member commit before this statement has, so a token stamped before it carries the member's
+    grant as it stands. Otherwise nothing is written, and the caller goes on from what was read."""
+    assert token.subscriber_id is not None
+    row = await conn.fetchrow(
+        "WITH granted AS ("
+        "  SELECT true FROM members m "
+        "  WHERE m.subscriber_id = $12 AND m.account_id = $11 AND m.excluded_at IS NULL AND m.xmin::text = $15 "
+        "  AND EXISTS (SELECT 1 FROM accounts a WHERE a.id = $11 AND a.xmin::text = $16) FOR SHARE OF m"
+        "), attempt AS ("
+        "  INSERT INTO login_attempts (login, client_addr, at, success) SELECT $3, $4, $13, true FROM granted "
+        "  RETURNING id"
+        "), refresh AS ("
+        f"  INSERT INTO refresh_tokens ({REFRESH_TOKEN_COLUMNS}) SELECT $9, $10, $11, $12, $13, $14 FROM granted"
+        f") SELECT candidate.*, (SELECT id FROM attempt) AS attempt_id FROM ({_CANDIDATE_SQL}) AS candidate",
+        username,
+        subscriber_code,
+        *failure_windows(login_key, client_addr, token.created_at, policy),
+        *token.values(),
+        member_version,
+        account_version,
+    )
+    assert row is not None  # the function always answers one row
+    return KnownLoginRead(_candidate(row), row["attempt_id"])
+
+
+def _candidate(row: asyncpg.Record) -> LoginCandidate:
     account = Account(**{c: row[c] for c in ACCOUNT_COLUMNS.split(", ")}) if row["id"] is not None else None
     membership = Membership(**{c: row[c] for c in MEMBERSHIP_FIELDS}) if row["subscriber_id"] is not None else None
-    member_version = row["member_version"] if membership is not None else None
-    return LoginCandidate(account, membership, member_version, failure_counts_of(row, login="login_failures"))
+    return LoginCandidate(
+        account,
+        membership,
+        row["account_version"] if account is not None else None,
+        row["member_version"] if membership is not None else None,
+        failure_counts_of(row, login="login_failures"),
+    )
 
 
 async def membership(

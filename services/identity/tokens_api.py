@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from rules.refusal import Refused
 from services.identity import grants
 from services.identity.grants import GrantRefused, Issued, Issuer
-from services.identity.keys import GRANTS, KEYS, PASSWORDS, SETTINGS, THROTTLE
+from services.identity.keys import GRANTS, KEYS, KNOWN_LOGINS, PASSWORDS, SETTINGS, THROTTLE
 from shared.forwarded import client_address
 from shared.http import Api
 from shared.keys import CLOCK, POOL
@@ -151,7 +151,9 @@ async def _grant(request: web.Request, body: TokenRequest) -> Issued:
             partner_id = _partner_id(body.partner)
             return await grants.partner_staff_grant(pool, app[PASSWORDS], app[THROTTLE], issuer, login, partner_id)
         subscriber = body.subscriber or None
-        return await grants.password_grant(pool, app[PASSWORDS], app[THROTTLE], issuer, login, subscriber)
+        return await grants.password_grant(
+            pool, app[PASSWORDS], app[KNOWN_LOGINS], app[THROTTLE], issuer, login, subscriber
+        )
     if body.grant_type == "refresh_token":
         if not body.refresh_token:
             raise OAuthError("invalid_request", "refresh_token is required")

@@ -24,17 +24,17 @@ class NewRefreshToken:
     created_at: datetime
     expires_at: datetime
 
+    def values(self) -> tuple[bytes, uuid.UUID, uuid.UUID, uuid.UUID | None, datetime, datetime]:
+        """The row's values in REFRESH_TOKEN_COLUMNS' order."""
+        return self.token_hash, self.family_id, self.account_id, self.subscriber_id, self.created_at, self.expires_at
+
+
+REFRESH_TOKEN_COLUMNS = "token_hash, family_id, account_id, subscriber_id, created_at, expires_at"  # noqa: S105
+
 
 async def insert_refresh_token(conn: Connection, token: NewRefreshToken) -> None:
     await conn.execute(
-        "INSERT INTO refresh_tokens (token_hash, family_id, account_id, subscriber_id, created_at, expires_at) "
-        "VALUES ($1, $2, $3, $4, $5, $6)",
-        token.token_hash,
-        token.family_id,
-        token.account_id,
-        token.subscriber_id,
-        token.created_at,
-        token.expires_at,
+        f"INSERT INTO refresh_tokens ({REFRESH_TOKEN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)", *token.values()
     )
 
 
@@ -214,6 +214,17 @@ async def record_wrong_password(conn: Connection, login: MemberLogin, token_hash
         "WITH dropped AS (DELETE FROM refresh_tokens WHERE token_hash = $2) "
         "UPDATE login_attempts SET success = false WHERE id = $1",
         login.attempt_id,
+        token_hash,
+    )
+
+
+async def unrecord_login(conn: Connection, attempt_id: int, token_hash: bytes) -> None:
+    """A login recorded before it was found throttled (subscribers_store.record_known_login) is taken back, as if
+    it had been refused before it was recorded: the attempt and the refresh token, whose secret was never given
+    out, are deleted. One statement, committed before the refusal."""
+    await conn.execute(
+        "WITH dropped AS (DELETE FROM refresh_tokens WHERE token_hash = $2) DELETE FROM login_attempts WHERE id = $1",
+        attempt_id,
         token_hash,
     )
 

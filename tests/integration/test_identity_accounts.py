@@ -222,7 +222,7 @@ async def test_change_password_revokes_refresh_tokens(identity: RunningApp) -> N
     ) as response:
         assert response.status == 400
         assert (await response.json())["error"] == "invalid_grant"
-    # The old password verified here before the change (passwords.VerifiedHashes): it is refused all the same.
+    # The old password verified here before the change (known_logins): it is refused all the same.
     async with identity.http.post(
         "/oauth/token",
         data={"grant_type": "password", "username": account["login"], "password": account["password"]},

@@ -10,12 +10,13 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import jwt
 import pytest
 
-from services.identity import tokens_store
+from services.identity import subscribers_store, tokens_store
+from services.identity.keys import KNOWN_LOGINS
 from shared.keys import POOL
 from shared.revocations import micros
 from tests.infra import RunningApp, TestStack, wait_for
@@ -152,12 +153,23 @@ Change = tuple[str, str, dict[str, Any] | None]
 
 
 def change_around_bobs_login(
-    monkeypatch: pytest.MonkeyPatch, owner: Person, bob: Person, *, before: bool
+    monkeypatch: pytest.MonkeyPatch, identity: RunningApp, owner: Person, bob: Person, *, before: bool, known: bool
 ) -> list[Change]:
     """The owner's next change (appended to the list answered) made just before or just after the statement of Bob's
-    login that reads his membership under a share lock, while his password is checked (grants._member_login)."""
+    login that reads his membership under a share lock, while his password is checked: grants._member_login's at
+    a first login (Bob's login is forgotten before each), grants._known_member_login's when `known` (Bob logs in
+    once more before each, so that his login is known, as read just before)."""
     changes: list[Change] = []
-    recorded = tokens_store.record_member_login
+    recorded, recorded_known = tokens_store.record_member_login, subscribers_store.record_known_login
+    known_logins, login_key = identity.app[KNOWN_LOGINS], bob.account["login"].lower()
+
+    async def around_the_change(statement: Awaitable[Any]) -> Any:
+        if before:
+            await change()
+        made = await statement
+        if not before:
+            await change()
+        return made
 
     async def change() -> None:
         method, path, body = changes.pop()
@@ -168,14 +180,31 @@ def change_around_bobs_login(
     ) -> tokens_store.MemberLogin:
         if str(token.account_id) != bob.account["id"] or not changes:
             return await recorded(conn, login, address, token, version)
-        if before:
-            await change()
-        made = await recorded(conn, login, address, token, version)
-        if not before:
-            await change()
-        return made
+        assert not known, "a login known was read first"
+        return cast(tokens_store.MemberLogin, await around_the_change(recorded(conn, login, address, token, version)))
+
+    async def record_known_around_the_change(conn: Any, *args: Any, **kwargs: Any) -> Any:
+        if str(kwargs["token"].account_id) != bob.account["id"] or not changes:
+            return await recorded_known(conn, *args, **kwargs)
+        assert known, "a login forgotten was recorded as a known one"
+        return await around_the_change(recorded_known(conn, *args, **kwargs))
+
+    log_in = bob.login
+
+    async def bobs_login(**form: Any) -> Any:
+        if known:
+            pending = changes[:]
+            changes.clear()
+            assert (await log_in(**form))[0] == 200
+            changes.extend(pending)
+            assert known_logins.get(login_key) is not None
+        else:
+            known_logins.forget(login_key)
+        return await log_in(**form)
 
     monkeypatch.setattr(tokens_store, "record_member_login", record_around_the_change)
+    monkeypatch.setattr(subscribers_store, "record_known_login", record_known_around_the_change)
+    monkeypatch.setattr(bob, "login", bobs_login)
     return changes
 
 
@@ -184,8 +213,9 @@ async def changed_at(app: RunningApp, bob: Person, event_type: str) -> int:
     return micros(datetime.fromisoformat(event["data"]["changed_at"]))
 
 
+@pytest.mark.parametrize("known", [False, True], ids=["first login", "known login"])
 async def test_a_change_of_the_member_before_the_logins_locked_read_is_in_the_login_and_stamped_before_it(
-    identity: RunningApp, monkeypatch: pytest.MonkeyPatch
+    identity: RunningApp, monkeypatch: pytest.MonkeyPatch, known: bool
 ) -> None:
     """A login reads the member, then, while the password is checked, stamps its token and reads the member again
     under a share lock: a change committed in between is seen there, and the token is then made as a refresh makes
@@ -193,7 +223,7 @@ async def test_a_change_of_the_member_before_the_logins_locked_read_is_in_the_lo
     owner, subscriber, bob = await owner_and_member(identity)
     stale = bob.tokens["access_token"]
     users = f"/v1/subscriber/users/{bob.account['id']}"
-    changes = change_around_bobs_login(monkeypatch, owner, bob, before=True)
+    changes = change_around_bobs_login(monkeypatch, identity, owner, bob, before=True, known=known)
 
     changes.append(("PUT", f"{users}/rights", {"its_access": False}))
     assert (await bob.login(subscriber=subscriber["code"]))[0] == 200
@@ -208,15 +238,16 @@ async def test_a_change_of_the_member_before_the_logins_locked_read_is_in_the_lo
     assert "not a member" in body["error_description"]
 
 
+@pytest.mark.parametrize("known", [False, True], ids=["first login", "known login"])
 async def test_a_change_of_the_member_after_the_logins_locked_read_refuses_the_logins_token_as_any_other(
-    identity: RunningApp, monkeypatch: pytest.MonkeyPatch
+    identity: RunningApp, monkeypatch: pytest.MonkeyPatch, known: bool
 ) -> None:
     """A change committed after that read, the password still being checked, is later than the token's stamp: the
     token is refused as soon as identity has seen the change, as a token issued a moment before it would be. A refresh
     then carries the new rights; after an exclusion it is refused."""
     owner, subscriber, bob = await owner_and_member(identity)
     users = f"/v1/subscriber/users/{bob.account['id']}"
-    changes = change_around_bobs_login(monkeypatch, owner, bob, before=False)
+    changes = change_around_bobs_login(monkeypatch, identity, owner, bob, before=False, known=known)
 
     changes.append(("PUT", f"{users}/rights", {"its_access": False}))
     assert (await bob.login(subscriber=subscriber["code"]))[0] == 200

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
 
+from services.identity.keys import KNOWN_LOGINS
 from shared.clock import RELOAD_SECONDS, TestClock
+from shared.keys import POOL
 from tests.infra import RunningApp, TestStack
 from tests.integration.identity_fixtures import address, identity, new_account, unique
 from tests.metric_names import scrape
@@ -148,7 +150,7 @@ async def test_access_token_is_verified(identity: RunningApp, stack: TestStack) 
 
 async def test_failed_logins_are_throttled_then_released(identity: RunningApp, stack: TestStack) -> None:
     account = await register(identity)
-    # Right once first, so that this process knows the login's hash (passwords.VerifiedHashes) when it goes wrong.
+    # Right once first, so that this process knows the login (known_logins) when it goes wrong.
     status, _, _ = await grant(
         identity, address(), grant_type="password", username=account["login"], password=account["password"]
     )
@@ -186,6 +188,41 @@ async def test_failed_logins_are_throttled_then_released(identity: RunningApp, s
     finally:
         clock.advance(-timedelta(minutes=16))
         await asyncio.sleep(RELOAD_SECONDS * 2)
+
+
+async def test_a_known_login_found_throttled_is_taken_back_before_it_is_refused(identity: RunningApp) -> None:
+    """A member who logged in lately is recorded in the statement that reads the throttling counts: found throttled
+    after it (failures counted elsewhere, say by another replica), the login leaves no attempt and no refresh token
+    behind, as if refused before it was recorded, and the next one is read first again."""
+    account = await register(identity)
+    client, login_key = address(), account["login"].lower()
+    status, _, _ = await grant(
+        identity, address(), grant_type="password", username=account["login"], password=account["password"]
+    )
+    assert status == 200 and identity.app[KNOWN_LOGINS].get(login_key) is not None
+
+    async def recorded() -> tuple[int, int]:
+        async with identity.app[POOL].acquire() as conn:
+            attempts = await conn.fetchval("SELECT count(*) FROM login_attempts WHERE login = $1", login_key)
+            tokens = await conn.fetchval("SELECT count(*) FROM refresh_tokens WHERE account_id = $1", account["id"])
+        return attempts, tokens
+
+    async with identity.app[POOL].acquire() as conn:
+        await conn.executemany(
+            "INSERT INTO login_attempts (login, client_addr, at, success) VALUES ($1, $2, $3, false)",
+            [(login_key, client, datetime.now(UTC))] * 5,
+        )
+    before = await recorded()
+    status, headers, error = await grant(
+        identity, client, grant_type="password", username=account["login"], password=account["password"]
+    )
+    assert status == 429 and int(headers["Retry-After"]) > 0 and error["error"] == "invalid_grant"
+    assert await recorded() == before
+    assert identity.app[KNOWN_LOGINS].get(login_key) is None
+    status, _, _ = await grant(
+        identity, address(), grant_type="password", username=account["login"], password=account["password"]
+    )
+    assert status == 200 and await recorded() == (before[0] + 1, before[1] + 1)
 
 
 async def test_unknown_login_and_wrong_password_look_the_same(identity: RunningApp) -> None:
