@@ -67,7 +67,8 @@ __all__ = [
 class Result:
     """One benchmark's figure beside its reference; `ratio` = figure / reference (where rounds alternate with the
     reference, the median of the rounds' ratios: each round's pair shared the machine's state), compared with
-    `target`: at least `target` when higher is better (rates), at most `target` when lower is (durations)."""
+    `target`: at least `target` when higher is better (rates), at most `target` when lower is (durations). A figure
+    with no target (None) is reported, not judged: its verdict is "-", never a PASS that could not have failed."""
 
     name: str
     figure: float
@@ -75,7 +76,7 @@ class Result:
     unit: str
     figure_label: str
     reference_label: str
-    target: float
+    target: float | None
     ratio_format: str = "{:.2f}x"
     higher_is_better: bool = True
     details: list[str] = field(default_factory=list)
@@ -88,8 +89,20 @@ class Result:
         return self.figure / self.reference if self.reference else 0.0
 
     @property
+    def judged(self) -> bool:
+        return self.target is not None
+
+    @property
     def passed(self) -> bool:
+        if self.target is None:
+            return False
         return self.ratio >= self.target if self.higher_is_better else self.ratio <= self.target
+
+    @property
+    def target_text(self) -> str:
+        if self.target is None:
+            return "-"
+        return ("≥ " if self.higher_is_better else "≤ ") + self.ratio_format.format(self.target)
 
     @property
     def noisy(self) -> bool:
@@ -98,7 +111,9 @@ class Result:
 
     @property
     def verdict(self) -> str:
-        return "NOISY" if self.noisy else "PASS" if self.passed else "BELOW"
+        if self.noisy:
+            return "NOISY"
+        return "-" if self.target is None else "PASS" if self.passed else "BELOW"
 
 
 NOISY_SPREAD = 2.0
@@ -419,7 +434,7 @@ def print_table(results: Sequence[Result], out: TextIO = sys.stdout) -> None:
                 f"{_num(r.figure)} {r.unit} ({r.figure_label})",
                 f"{_num(r.reference)} {r.unit} ({r.reference_label})",
                 r.ratio_format.format(r.ratio) + _rounds_range(r),
-                ("≥ " if r.higher_is_better else "≤ ") + r.ratio_format.format(r.target),
+                r.target_text,
                 r.verdict,
             )
         )

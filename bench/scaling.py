@@ -79,20 +79,21 @@ MiB = 1024 * 1024
 
 @dataclass(frozen=True)
 class Point:
-    """One point of the table: a workload at one size, its figure beside its reference (`result`). A point that is
-    not `judged` (information, such as memory) shows its ratio and no verdict."""
+    """One point of the table: a workload at one size, its figure beside its reference (`result`). A point with no
+    target (information, such as memory) shows its ratio and no verdict."""
 
     workload: str
     work: str  # the size, as the table shows it: "5,000 releases"
     result: Result
-    judged: bool = True
     notes: tuple[str, ...] = ()
 
     @property
+    def judged(self) -> bool:
+        return self.result.judged
+
+    @property
     def verdict(self) -> str:
-        if self.result.noisy:
-            return "NOISY"
-        return self.result.verdict if self.judged else "-"
+        return self.result.verdict
 
 
 def _num(value: float) -> str:
@@ -108,7 +109,6 @@ def table(points: Sequence[Point]) -> list[str]:
         ratio = r.ratio_format.format(r.ratio)
         if len(r.rounds) >= 2:
             ratio += f" ({r.ratio_format.format(min(r.rounds))}-{r.ratio_format.format(max(r.rounds))})"
-        target = ("≥ " if r.higher_is_better else "≤ ") + r.ratio_format.format(r.target) if point.judged else "-"
         rows.append(
             (
                 point.workload,
@@ -116,7 +116,7 @@ def table(points: Sequence[Point]) -> list[str]:
                 f"{_num(r.figure)} {r.unit} ({r.figure_label})",
                 f"{_num(r.reference)} {r.unit} ({r.reference_label})",
                 ratio,
-                target,
+                r.target_text,
                 point.verdict,
             )
         )
@@ -278,7 +278,7 @@ async def _update_plan_at(
         unit="ms",
         figure_label="updates, one at a time",
         reference_label="bare",
-        target=0.0,
+        target=None,
         higher_is_better=False,
         rounds=latency_rounds,
     )
@@ -289,7 +289,7 @@ async def _update_plan_at(
         unit="MiB",
         figure_label="updates RSS growth",
         reference_label="releases + kits tables",
-        target=0.0,  # not judged
+        target=None,
     )
     return [
         Point(
@@ -306,7 +306,6 @@ async def _update_plan_at(
             "update-plan planning",
             work,
             planning,
-            judged=False,
             notes=(
                 f"{requests} requests one at a time a round, alternating with the bare server; median ms updates "
                 f"{spread(latencies['updates'], '{:.2f}')}, bare {spread(latencies['bare'], '{:.2f}')}",
@@ -318,7 +317,6 @@ async def _update_plan_at(
             "update-plan memory",
             work,
             memory,
-            judged=False,
             notes=(f"{graph_bytes / size:,.0f} bytes of resident memory a release (after {len(versions)} plans)",),
         ),
     ]

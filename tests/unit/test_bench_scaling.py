@@ -13,7 +13,14 @@ from services.updates.plan import Chain, NoChain, UpdateGraph
 from services.updates.public import Version, synthetic_releases
 
 
-def result(figure: float, rounds: list[float], *, unit: str = "req/s", higher_is_better: bool = True) -> Result:
+def result(
+    figure: float,
+    rounds: list[float],
+    *,
+    unit: str = "req/s",
+    higher_is_better: bool = True,
+    target: float | None = 0.5,
+) -> Result:
     return Result(
         name="x",
         figure=figure,
@@ -21,7 +28,7 @@ def result(figure: float, rounds: list[float], *, unit: str = "req/s", higher_is
         unit=unit,
         figure_label="service",
         reference_label="bare",
-        target=0.5,
+        target=target,
         higher_is_better=higher_is_better,
         rounds=rounds,
     )
@@ -30,7 +37,7 @@ def result(figure: float, rounds: list[float], *, unit: str = "req/s", higher_is
 POINTS = [
     Point("update-plan rate", "500 releases", result(60.0, [0.55, 0.6, 0.65])),
     Point("update-plan rate", "50,000 releases", result(40.0, [0.35, 0.4, 0.45])),
-    Point("update-plan memory", "500 releases", result(250.0, [], unit="MiB"), judged=False, notes=("5 kB a release",)),
+    Point("update-plan memory", "500 releases", result(250.0, [], unit="MiB", target=None), notes=("5 kB a release",)),
     Point("processing day", "10,000 contracts", result(60.0, [0.3, 0.6, 0.7], unit="s", higher_is_better=False)),
 ]
 

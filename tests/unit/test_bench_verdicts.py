@@ -3,6 +3,7 @@ alternating rounds spread by more than 2x is NOISY rather than a result; the tab
 
 from __future__ import annotations
 
+import dataclasses
 import io
 
 import pytest
@@ -37,6 +38,17 @@ def result(figure: float, rounds: list[float], *, higher_is_better: bool = True)
 )
 def test_a_figure_passes_falls_below_or_is_noisy(figure: float, rounds: list[float], verdict: str) -> None:
     assert result(figure, rounds).verdict == verdict
+
+
+def test_a_figure_with_no_target_is_reported_not_judged() -> None:
+    # A target of 0 would always PASS: a figure without a target says so instead.
+    reported = dataclasses.replace(result(60.0, [0.55, 0.6, 0.65]), target=None)
+    assert reported.verdict == "-" and not reported.passed
+    out = io.StringIO()
+    print_table([reported], out)
+    row = out.getvalue().splitlines()[2]
+    assert row.split()[-2:] == ["-", "-"]  # no target, no verdict
+    assert dataclasses.replace(reported, rounds=[0.2, 0.6]).verdict == "NOISY"
 
 
 def test_alternating_rounds_are_judged_on_the_median_of_their_ratios() -> None:
