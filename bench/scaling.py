@@ -19,8 +19,9 @@
   hash. Beside it, where the CPU went (Linux's /proc): a login's in identity's event loop, in its hashing threads
   and in PostgreSQL's backends, a verify's here, and how busy the cores were during each side's rounds.
 - the event pipeline at 1,000 and 10,000 events: bench/pipeline.py at that size (outbox → relay → consumer +
-  inbox vs raw aio-pika confirm + ack), with enough rounds for 10,000 events a side at each size: a round of 1,000
-  events lasts under a second, and single rounds of either side then spread by 2x on a shared machine.
+  inbox vs raw aio-pika confirm + ack), with enough rounds for 25,000 events a side at each size (at least three,
+  five at 1,000 events): a round of 1,000 events lasts under a second, and single rounds of either side then spread
+  by 2x on a shared machine.
 
 Targets are issue 19's; a point whose alternating rounds spread by more than 2x is NOISY (bench/common.py).
 The benchmark's one Result counts the points at target; the table and each point's notes are its details.
@@ -583,7 +584,9 @@ class Sizes:
     concurrencies: tuple[int, ...] = (1, 2, 4)
     events: tuple[int, ...] = (1_000, 10_000)
     rounds: int = 3
-    pipeline_events: int = 10_000  # events a side at each pipeline size, at least: more rounds for a smaller size
+    # Events a side at each pipeline size, at least: more rounds for a smaller size (the 1,000-event point's rounds
+    # ranged 0.65-0.81x within one run: five rounds of it, not three, for a median that stays put).
+    pipeline_events: int = 25_000
     pipeline_round_events: int = 5_000  # events a side in one round, at least: more backlogs for a smaller size
     processing_rounds: int = 2  # a 100,000-contract round and its reference take about three minutes
     seconds: int = 4
