@@ -88,14 +88,6 @@ class Point:
     result: Result
     notes: tuple[str, ...] = ()
 
-    @property
-    def judged(self) -> bool:
-        return self.result.judged
-
-    @property
-    def verdict(self) -> str:
-        return self.result.verdict
-
 
 def _num(value: float) -> str:
     return f"{value:,.0f}" if value >= 100 else f"{value:,.1f}" if value >= 10 else f"{value:,.2f}"
@@ -118,7 +110,7 @@ def table(points: Sequence[Point]) -> list[str]:
                 f"{_num(r.reference)} {r.unit} ({r.reference_label})",
                 ratio,
                 r.target_text,
-                point.verdict,
+                r.verdict,
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
@@ -137,10 +129,10 @@ def table(points: Sequence[Point]) -> list[str]:
 def summary(points: Sequence[Point], took_seconds: float) -> Result:
     """The benchmark's one Result: how many of the judged points are at target (a NOISY point is not), the table
     in its details."""
-    judged = [p for p in points if p.judged]
-    passed = sum(p.verdict == "PASS" for p in judged)
-    noisy = [f"{p.workload} at {p.work}" for p in points if p.verdict == "NOISY"]
-    below = [f"{p.workload} at {p.work}" for p in judged if p.verdict == "BELOW"]
+    judged = [p for p in points if p.result.judged]
+    passed = sum(p.result.verdict == "PASS" for p in judged)
+    noisy = [f"{p.workload} at {p.work}" for p in points if p.result.verdict == "NOISY"]
+    below = [f"{p.workload} at {p.work}" for p in judged if p.result.verdict == "BELOW"]
     return Result(
         name="scaling",
         figure=passed,
