@@ -16,8 +16,9 @@
 - login rate at 1, 2 and 4 concurrent password grants (wrk's connections, identity as in production, argon2id
   m=19 MiB t=2), vs argon2id verifies/s of the same stored hash in this process at the same concurrency, on the
   same bounded thread pool as identity's (shared/hashing.py): the ratio is the share of a login's cost that is the
-  hash. Beside it, where the CPU went (Linux's /proc): a login's in identity's event loop, in its hashing threads
-  and in PostgreSQL's backends, a verify's here, and how busy the cores were during each side's rounds.
+  hash, five rounds of each side alternating at each concurrency. Beside it, where the CPU went (Linux's /proc): a
+  login's in identity's event loop, in its hashing threads and in PostgreSQL's backends, a verify's here, and how
+  busy the cores were during each side's rounds.
 - the event pipeline at 1,000 and 10,000 events: bench/pipeline.py at that size (outbox → relay → consumer +
   inbox vs raw aio-pika confirm + ack), with enough rounds for 25,000 events a side at each size (at least three,
   five at 1,000 events): a round of 1,000 events lasts under a second, and single rounds of either side then spread
@@ -580,6 +581,9 @@ class Sizes:
     # ranged 0.65-0.81x within one run: five rounds of it, not three, for a median that stays put).
     pipeline_events: int = 25_000
     pipeline_round_events: int = 5_000  # events a side in one round, at least: more backlogs for a smaller size
+    # Login rounds alternate with verify rounds; on a shared virtual machine one pair's ratio ranged 0.78-1.08 within
+    # a run (2026-12-08, an AMD EPYC): five pairs, not three, for a median that one slow round does not move.
+    login_rounds: int = 5
     processing_rounds: int = 2  # a 100,000-contract round and its reference take about three minutes
     seconds: int = 4
     requests: int = 60  # one-at-a-time plan requests a round
@@ -595,6 +599,7 @@ QUICK = Sizes(
     pipeline_events=0,
     pipeline_round_events=0,
     processing_rounds=1,
+    login_rounds=1,
     seconds=2,
     requests=20,
 )
@@ -606,7 +611,7 @@ async def run(*, quick: bool = False, sizes: Sizes | None = None) -> Result:
     points = [
         *await update_plan_points(sizes.releases, rounds=sizes.rounds, seconds=sizes.seconds, requests=sizes.requests),
         *await processing_points(sizes.contracts, rounds=sizes.processing_rounds),
-        *await login_points(sizes.concurrencies, rounds=sizes.rounds, seconds=sizes.seconds),
+        *await login_points(sizes.concurrencies, rounds=sizes.login_rounds, seconds=sizes.seconds),
         *await pipeline_points(
             sizes.events, rounds=sizes.rounds, events=sizes.pipeline_events, round_events=sizes.pipeline_round_events
         ),
